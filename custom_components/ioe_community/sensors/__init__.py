@@ -1,0 +1,1 @@
+"""Sensor entity descriptions and classes: meters, inverters, batteries, chargers, community results."""

@@ -1,0 +1,51 @@
+"""Print the Python requirements of our integration and of the Home Assistant components the demo runs.
+
+Home Assistant installs a component's requirements when it first loads it; the development
+environment installs them ahead of time so that tests and the demo never reach for the network.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import homeassistant.components
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_CONFIGURATION = REPO / "scripts/lib/demo/configuration.yaml"
+INTEGRATION_MANIFEST = REPO / "custom_components/ioe_community/manifest.json"
+HA_COMPONENTS = Path(homeassistant.components.__file__).parent
+
+
+def demo_components() -> list[str]:
+    """Return the components named at the top level of the demo's configuration.yaml."""
+    return [key for key in yaml.safe_load(DEMO_CONFIGURATION.read_text()) if key != "homeassistant"]
+
+
+def requirements(domains: list[str]) -> set[str]:
+    """Return the requirements of the given HA components and of everything they depend on."""
+    seen: set[str] = set()
+    found: set[str] = set()
+    pending = list(domains)
+    while pending:
+        domain = pending.pop()
+        if domain in seen:
+            continue
+        seen.add(domain)
+        manifest = json.loads((HA_COMPONENTS / domain / "manifest.json").read_text())
+        found.update(manifest.get("requirements", []))
+        pending.extend(manifest.get("dependencies", []))
+    return found
+
+
+def main() -> None:
+    """Print one requirement per line, sorted."""
+    ours = json.loads(INTEGRATION_MANIFEST.read_text())
+    wanted = requirements([*demo_components(), *ours.get("dependencies", [])])
+    wanted.update(ours.get("requirements", []))
+    print("\n".join(sorted(wanted)))
+
+
+if __name__ == "__main__":
+    main()
