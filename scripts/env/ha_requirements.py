@@ -2,6 +2,7 @@
 
 Home Assistant installs a component's requirements when it first loads it; the development
 environment installs them ahead of time so that tests and the demo never reach for the network.
+A started Home Assistant always loads its default integrations, whatever the configuration says.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from homeassistant.bootstrap import CORE_INTEGRATIONS, DEFAULT_INTEGRATIONS
 import homeassistant.components
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_CONFIGURATION = REPO / "scripts/lib/demo/configuration.yaml"
+DEMO_CONFIGURATION = REPO / "scripts/lib/ioe_dev/demo/configuration.yaml"
 INTEGRATION_MANIFEST = REPO / "custom_components/ioe_community/manifest.json"
 HA_COMPONENTS = Path(homeassistant.components.__file__).parent
 
@@ -42,7 +44,14 @@ def requirements(domains: list[str]) -> set[str]:
 def main() -> None:
     """Print one requirement per line, sorted."""
     ours = json.loads(INTEGRATION_MANIFEST.read_text())
-    wanted = requirements([*demo_components(), *ours.get("dependencies", [])])
+    wanted = requirements(
+        [
+            *CORE_INTEGRATIONS,
+            *DEFAULT_INTEGRATIONS,
+            *demo_components(),
+            *ours.get("dependencies", []),
+        ]
+    )
     wanted.update(ours.get("requirements", []))
     print("\n".join(sorted(wanted)))
 

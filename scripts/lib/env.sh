@@ -15,7 +15,7 @@ ioe_env_inputs() {
         "$IOE_ROOT/addons/ioe-aggregator/requirements.txt" \
         "$IOE_ROOT/scripts/env/install-python-packages.sh" \
         "$IOE_ROOT/scripts/env/ha_requirements.py" \
-        "$IOE_ROOT/scripts/lib/demo/configuration.yaml"
+        "$IOE_ROOT/scripts/lib/ioe_dev/demo/configuration.yaml"
 }
 
 ioe_env_fingerprint() {
@@ -97,17 +97,22 @@ ioe_chroot_run() {
             mount --rbind /sys "$IOE_ROOTFS/sys"
             mkdir -p "$IOE_ROOTFS$IOE_REPO"
             mount --bind "$IOE_REPO" "$IOE_ROOTFS$IOE_REPO"
-            export IOE_IN_ENV=1 HOME=/root LANG=C.UTF-8 \
+            export IOE_IN_ENV=1 HOME=/root LANG=C.UTF-8 PYTHONPATH="$IOE_REPO/addons/ioe-aggregator:$IOE_REPO/scripts/lib" \
                 PATH="$IOE_VENV/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
             exec chroot "$IOE_ROOTFS" /bin/sh -c "cd \"\$IOE_CWD\" && exec \"\$@\"" ioe-env "$@"
         ' ioe-env "$@"
 }
 
-# Runs CMD in the development environment, whichever kind this machine has.
+# Runs CMD in the development environment, whichever kind this machine has. The aggregator
+# package and the development helpers (scripts/lib/ioe_dev) run from the working tree
+# (PYTHONPATH), never from a copy installed in the cache.
 ioe_run() {
     case "$(ioe_env_kind)" in
         inside) "$@" ;;
-        venv) PATH="$IOE_ROOT/.venv/bin:$PATH" VIRTUAL_ENV="$IOE_ROOT/.venv" IOE_IN_ENV=1 "$@" ;;
+        venv)
+            PATH="$IOE_ROOT/.venv/bin:$PATH" VIRTUAL_ENV="$IOE_ROOT/.venv" IOE_IN_ENV=1 \
+                PYTHONPATH="$IOE_ROOT/addons/ioe-aggregator:$IOE_ROOT/scripts/lib" "$@"
+            ;;
         chroot) ioe_chroot_run "$(ioe_rootfs)" "$@" ;;
         *) "$IOE_ROOT/scripts/setup" ;;
     esac

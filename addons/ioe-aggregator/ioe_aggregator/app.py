@@ -1,0 +1,62 @@
+"""The long-running service: the HTTP API, the database and the broker connection together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from aiohttp import web
+
+from ioe_aggregator import __version__
+from ioe_aggregator.api import health
+from ioe_aggregator.broker import BrokerConnection
+from ioe_aggregator.config import Config
+from ioe_aggregator.keys import BROKER, CONFIG, STORE
+from ioe_aggregator.store import Store
+from ioe_aggregator.store.sqlite import SqliteStore
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def create_app(config: Config, store: Store, broker: BrokerConnection) -> web.Application:
+    """Build the aiohttp application around an open store and a broker connection."""
+    app = web.Application()
+    app[CONFIG] = config
+    app[STORE] = store
+    app[BROKER] = broker
+    app.add_routes(health.routes)
+    return app
+
+
+async def serve(config: Config) -> None:
+    """Run the service until SIGINT or SIGTERM, then stop cleanly."""
+    store = await SqliteStore.open(config.database_path)
+    broker = BrokerConnection(config.broker, client_id=f"ioe-aggregator-{config.community_id}")
+    broker_task = asyncio.create_task(broker.run(), name="broker")
+    runner = web.AppRunner(create_app(config, store, broker), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.http_host, config.http_port)
+        await site.start()
+        _LOGGER.info(
+            "IoE aggregator %s for community %s listening on %s:%s (database %s)",
+            __version__,
+            config.community_id,
+            config.http_host,
+            config.http_port,
+            config.database_path,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        _LOGGER.info("Stopping")
+    finally:
+        broker_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await broker_task
+        await runner.cleanup()
+        await store.close()

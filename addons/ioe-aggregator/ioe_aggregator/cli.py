@@ -1,0 +1,73 @@
+"""``python -m ioe_aggregator``: one command line for every job of the aggregator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+import logging
+import os
+from pathlib import Path
+import sys
+
+from ioe_aggregator import __version__
+from ioe_aggregator.app import serve
+from ioe_aggregator.config import ENV_PREFIX, ConfigError, load_config
+from ioe_aggregator.store import StoreError
+
+# Where the Supervisor puts an add-on's options.
+ADDON_OPTIONS = Path("/data/options.json")
+EXIT_CONFIG = 2
+EXIT_RUNTIME = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ioe_aggregator",
+        description="IoE Community aggregator: the energy community's own service.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the service (API, database, broker)")
+    serve.add_argument(
+        "--config",
+        type=Path,
+        help=(
+            f"configuration file (JSON or YAML); default ${ENV_PREFIX}CONFIG, "
+            f"then {ADDON_OPTIONS} if it exists"
+        ),
+    )
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+def _config_path(given: Path | None) -> Path | None:
+    if given is not None:
+        return given
+    if from_env := os.environ.get(f"{ENV_PREFIX}CONFIG"):
+        return Path(from_env)
+    return ADDON_OPTIONS if ADDON_OPTIONS.exists() else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command and return the process exit code."""
+    args = _parser().parse_args(argv)
+    if args.command == "version":
+        print(__version__)
+        return 0
+    try:
+        config = load_config(_config_path(args.config), os.environ)
+    except ConfigError as err:
+        print(f"ioe-aggregator: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        asyncio.run(serve(config))
+    except StoreError as err:
+        logging.getLogger("ioe_aggregator").error("%s", err)
+        return EXIT_RUNTIME
+    return 0
+

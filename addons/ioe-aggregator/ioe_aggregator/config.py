@@ -1,0 +1,176 @@
+"""The service's configuration: one file (the add-on's options.json, or YAML) and environment variables.
+
+Every key can be given in the file or as ``IOE_AGGREGATOR_<KEY>`` in the environment; the
+environment wins. Unknown keys and bad values are errors that name the key, so a typo never
+passes silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+import json
+from pathlib import Path
+import re
+from typing import Any
+
+import voluptuous as vol
+import yaml
+
+ENV_PREFIX = "IOE_AGGREGATOR_"
+DEFAULT_HTTP_PORT = 8099
+DEFAULT_MQTT_PORT = 8883
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file or key and the reason."""
+
+
+def _boolean(value: Any) -> bool:
+    """Accept the spellings of a boolean that files and environment variables use."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise vol.Invalid(f"expected a boolean (true/false), got {value!r}")
+
+
+def _port(value: Any) -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        raise vol.Invalid(f"expected a port number, got {value!r}") from None
+    if not 1 <= port <= 65535:
+        raise vol.Invalid(f"expected a port number from 1 to 65535, got {port}")
+    return port
+
+
+def _database_url(value: Any) -> str:
+    text = str(value)
+    if not text.startswith("sqlite:///") or text == "sqlite:///":
+        raise vol.Invalid(f"expected sqlite:///RELATIVE/PATH or sqlite:////ABSOLUTE/PATH, got {text!r}")
+    return text
+
+
+_SCHEMA = vol.Schema(
+    {
+        vol.Optional("community_id", default="community"): vol.All(
+            str, vol.Match(r"^[a-z0-9][a-z0-9-]{0,39}$", msg="expected 1-40 of a-z, 0-9 and -")
+        ),
+        vol.Optional("database_url", default="sqlite:////data/ioe-aggregator.db"): _database_url,
+        vol.Optional("http_host", default="0.0.0.0"): str,  # noqa: S104 - the add-on's container
+        vol.Optional("http_port", default=DEFAULT_HTTP_PORT): _port,
+        vol.Optional("mqtt_host"): str,
+        vol.Optional("mqtt_port", default=DEFAULT_MQTT_PORT): _port,
+        vol.Optional("mqtt_tls", default=True): _boolean,
+        vol.Optional("mqtt_ca_file"): str,
+        vol.Optional("mqtt_username"): str,
+        vol.Optional("mqtt_password"): str,
+        vol.Optional("log_level", default="info"): vol.All(
+            vol.Lower, vol.In(LOG_LEVELS, msg=f"expected one of {', '.join(LOG_LEVELS)}")
+        ),
+    },
+    extra=vol.PREVENT_EXTRA,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BrokerConfig:
+    """How the service reaches the community's MQTT broker."""
+
+    host: str
+    port: int
+    tls: bool
+    ca_file: Path | None
+    username: str | None
+    password: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """The validated configuration of the service."""
+
+    community_id: str
+    database_path: Path
+    http_host: str
+    http_port: int
+    broker: BrokerConfig | None
+    log_level: str
+
+
+def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
+    """Read the file (if any), apply the environment over it, validate, and return the result.
+
+    Raises ConfigError with the offending key and the reason.
+    """
+    raw: dict[str, Any] = _read_file(path) if path is not None else {}
+    origin = {key: f"key '{key}'" for key in raw}
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and name != f"{ENV_PREFIX}CONFIG":
+            key = name.removeprefix(ENV_PREFIX).lower()
+            raw[key] = value
+            origin[key] = f"environment variable {name}"
+    # Add-on options leave optional strings empty rather than absent.
+    raw = {key: value for key, value in raw.items() if value not in ("", None)}
+    try:
+        options = _SCHEMA(raw)
+    except vol.MultipleInvalid as err:
+        source = f" ({path})" if path is not None else ""
+        reasons = "; ".join(_describe(error, origin) for error in err.errors)
+        raise ConfigError(f"invalid configuration{source}: {reasons}") from err
+    return _build(options)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read configuration file {path}: {err.strerror}") from err
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        raise ConfigError(f"configuration file {path} is not valid {_format(path)}: {err}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"configuration file {path} must hold a mapping of keys to values")
+    return data
+
+
+def _format(path: Path) -> str:
+    return "JSON" if path.suffix == ".json" else "YAML"
+
+
+def _describe(error: vol.Invalid, origin: dict[str, str]) -> str:
+    key = str(error.path[0]) if error.path else ""
+    where = origin.get(key, f"key '{key}'")
+    if error.error_message == "extra keys not allowed":
+        return f"unknown {where}"
+    return f"{where}: {error.error_message}"
+
+
+def _build(options: dict[str, Any]) -> Config:
+    url: str = options["database_url"]
+    broker = None
+    if "mqtt_host" in options:
+        ca_file = options.get("mqtt_ca_file")
+        broker = BrokerConfig(
+            host=options["mqtt_host"],
+            port=options["mqtt_port"],
+            tls=options["mqtt_tls"],
+            ca_file=Path(ca_file) if ca_file else None,
+            username=options.get("mqtt_username"),
+            password=options.get("mqtt_password"),
+        )
+    return Config(
+        community_id=options["community_id"],
+        database_path=Path(re.sub(r"^sqlite:///", "", url)),
+        http_host=options["http_host"],
+        http_port=options["http_port"],
+        broker=broker,
+        log_level=options["log_level"],
+    )

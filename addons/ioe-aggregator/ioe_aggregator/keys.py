@@ -1,0 +1,13 @@
+"""Typed keys of what the aiohttp application holds."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ioe_aggregator.broker import BrokerConnection
+from ioe_aggregator.config import Config
+from ioe_aggregator.store import Store
+
+CONFIG = web.AppKey("config", Config)
+STORE = web.AppKey("store", Store)
+BROKER = web.AppKey("broker", BrokerConnection)

@@ -1,0 +1,1 @@
+"""The demo community: a broker, the aggregator and a home's Home Assistant on this machine."""

@@ -1,0 +1,294 @@
+"""``scripts/demo``: run a working community on this machine.
+
+It starts Mosquitto (TLS, password logins), the aggregator and a real Home Assistant with the
+integration set up, prints where to open them, and runs until Ctrl-C. ``--check`` starts the
+same thing on free ports, verifies that every part answers, stops it and exits 0 (1 on failure).
+State (certificates, passwords, databases, HA's configuration) lives in the state directory and
+is reused by the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass
+import json
+import os
+from pathlib import Path
+import secrets
+import signal
+import sys
+import time
+from types import FrameType
+from typing import Any
+import urllib.error
+import urllib.request
+
+from ioe_dev.homeassistant_api import HomeAssistantApi, HomeAssistantApiError, Login
+from ioe_dev.mosquitto import Broker, start_broker
+from ioe_dev.processes import Service, ServiceError, free_port
+import yaml
+
+REPO = Path(__file__).resolve().parents[4]
+INTEGRATION = REPO / "custom_components" / "ioe_community"
+HA_CONFIGURATION = Path(__file__).with_name("configuration.yaml")
+COMMUNITY_ID = "demo"
+AGGREGATOR_USER = "ioe-aggregator"
+HOME = {"name": "Casa demo", "cups": "ES0021000000000001RK"}
+HA_START_TIMEOUT_S = 300
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ports:
+    """Where each part listens."""
+
+    home_assistant: int
+    aggregator: int
+    broker: int
+
+
+class DemoError(RuntimeError):
+    """A part of the demo did not come up; the message says which and why."""
+
+
+def _secrets(state: Path) -> dict[str, str]:
+    """Passwords made on the first run and kept in the state directory."""
+    path = state / "secrets.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    values = {
+        "ha_password": secrets.token_urlsafe(9),
+        "aggregator_mqtt_password": secrets.token_urlsafe(24),
+    }
+    path.write_text(json.dumps(values, indent=2))
+    path.chmod(0o600)
+    return values
+
+
+def _start_aggregator(state: Path, port: int, broker: Broker, mqtt_password: str) -> Service:
+    directory = state / "aggregator"
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "community_id": COMMUNITY_ID,
+                "database_url": f"sqlite:///{directory / 'ioe-aggregator.db'}",
+                "http_host": "127.0.0.1",
+                "http_port": port,
+                "mqtt_host": broker.host,
+                "mqtt_port": broker.port,
+                "mqtt_ca_file": str(broker.ca_file),
+                "mqtt_username": AGGREGATOR_USER,
+                "mqtt_password": mqtt_password,
+            }
+        )
+    )
+    service = Service(
+        "aggregator",
+        [sys.executable, "-m", "ioe_aggregator", "serve", "--config", str(config)],
+        directory / "aggregator.log",
+    )
+    service.start(port=port)
+    return service
+
+
+def _ports(state: Path, *, check: bool) -> Ports:
+    """The ports of this state directory: chosen on its first run, the same ever after.
+
+    Home Assistant keeps its HTTP port in its own storage, so a state directory cannot move.
+    """
+    path = state / "ports.json"
+    if path.exists():
+        return Ports(**json.loads(path.read_text()))
+    if check:
+        ports = Ports(home_assistant=free_port(), aggregator=free_port(), broker=free_port())
+    else:
+        ports = Ports(home_assistant=8123, aggregator=8099, broker=8883)
+    path.write_text(json.dumps(asdict(ports)))
+    return ports
+
+
+def _write_ha_configuration(config_dir: Path, http_port: int | None) -> None:
+    """Write configuration.yaml; with ``http_port`` once, for Home Assistant to import it."""
+    configuration = yaml.safe_load(HA_CONFIGURATION.read_text())
+    if http_port is not None:
+        configuration["http"] = {"server_port": http_port}
+    (config_dir / "configuration.yaml").write_text(
+        "# Written by scripts/demo from scripts/lib/ioe_dev/demo/configuration.yaml on every start.\n"
+        + yaml.safe_dump(configuration, allow_unicode=True, sort_keys=False).replace(": null", ":")
+    )
+
+
+def _prepare_ha_config(state: Path, port: int) -> tuple[Path, bool]:
+    """Lay out HA's configuration directory; return it and whether the HTTP port is new."""
+    config_dir = state / "ha-config"
+    (config_dir / "custom_components").mkdir(parents=True, exist_ok=True)
+    link = config_dir / "custom_components" / "ioe_community"
+    if not link.is_symlink():
+        link.symlink_to(INTEGRATION, target_is_directory=True)
+    first_start = not (config_dir / ".storage" / "http").exists()
+    _write_ha_configuration(config_dir, port if first_start else None)
+    return config_dir, first_start
+
+
+def _confirm_http_port(api: HomeAssistantApi, config_dir: Path) -> None:
+    """Keep the imported HTTP settings, as a user confirms them, and drop them from YAML.
+
+    Home Assistant imports YAML HTTP settings once, on trial, and reverts them after five
+    minutes unless they are promoted.
+    """
+    # A port equal to Home Assistant's default leaves nothing pending.
+    if api.websocket_command({"type": "http/config"})["pending"] is not None:
+        api.websocket_command({"type": "http/config/promote"})
+    _write_ha_configuration(config_dir, None)
+
+
+def _wait_for_ha(api: HomeAssistantApi, service: Service) -> None:
+    deadline = time.monotonic() + HA_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if service.process is not None and service.process.poll() is not None:
+            raise DemoError(f"Home Assistant exited early:\n{service.log_tail()}")
+        if api.is_up():
+            return
+        time.sleep(1)
+    raise DemoError(f"Home Assistant did not answer in {HA_START_TIMEOUT_S} s:\n{service.log_tail()}")
+
+
+def _ensure_home_entry(api: HomeAssistantApi) -> dict[str, Any]:
+    entries = api.config_entries("ioe_community")
+    if not entries:
+        api.run_config_flow("ioe_community", [HOME])
+        entries = api.config_entries("ioe_community")
+    return entries[0]
+
+
+def _aggregator_health(port: int) -> dict[str, Any]:
+    url = f"http://127.0.0.1:{port}/api/health"
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - local URL
+        return dict(json.load(response))
+
+
+def _verify(api: HomeAssistantApi, ports: Ports) -> list[str]:
+    """Check every part as a user would meet it; return what is wrong."""
+    problems = []
+    if "ioe_community" not in api.request("GET", "/api/config")["components"]:
+        problems.append("Home Assistant has not loaded ioe_community")
+    states = [entry["state"] for entry in api.config_entries("ioe_community")]
+    if states != ["loaded"]:
+        problems.append(f"ioe_community config entries: {states}")
+    if "<html" not in api.request("GET", "/").lower():
+        problems.append("Home Assistant does not serve its frontend")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            health = _aggregator_health(ports.aggregator)
+        except (urllib.error.URLError, OSError) as err:
+            health = {"status": f"unreachable: {err}"}
+        if health.get("status") == "ok" and health["broker"]["status"] == "connected":
+            break
+        if time.monotonic() > deadline:
+            problems.append(f"aggregator health: {health}")
+            break
+        time.sleep(0.5)
+    return problems
+
+
+def _print_welcome(ports: Ports, login: Login, state: Path, broker: Broker) -> None:
+    print(
+        f"""
+IoE Community demo is running (state in {state}).
+
+  Home Assistant   http://localhost:{ports.home_assistant}
+                   user: {login.username}   password: {login.password}
+  Aggregator API   http://localhost:{ports.aggregator}/api/health
+  MQTT broker      mqtts://localhost:{ports.broker} (CA: {broker.ca_file})
+
+Press Ctrl-C to stop everything.""",
+        flush=True,
+    )
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    """Treat SIGTERM like Ctrl-C, so that every way of stopping cleans up."""
+    raise KeyboardInterrupt
+
+
+def run(state: Path, *, check: bool) -> int:
+    """Start the community, then verify it (``check``) or serve until interrupted."""
+    state.mkdir(parents=True, exist_ok=True)
+    ports = _ports(state, check=check)
+    values = _secrets(state)
+    login = Login(name="Demo", username="demo", password=values["ha_password"], language="es")
+    services: list[Service] = []
+    # Explicitly, because a shell starts background jobs with SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        print("Starting the MQTT broker, the aggregator and Home Assistant…", flush=True)
+        broker = start_broker(
+            state / "broker", ports.broker, {AGGREGATOR_USER: values["aggregator_mqtt_password"]}
+        )
+        services.append(broker.service)
+        services.append(
+            _start_aggregator(state, ports.aggregator, broker, values["aggregator_mqtt_password"])
+        )
+        config_dir, new_http_port = _prepare_ha_config(state, ports.home_assistant)
+        home_assistant = Service(
+            "home-assistant",
+            [sys.executable, "-m", "homeassistant", "--config", str(config_dir)],
+            state / "home-assistant.log",
+        )
+        home_assistant.start()
+        services.append(home_assistant)
+        api = HomeAssistantApi(f"http://127.0.0.1:{ports.home_assistant}")
+        _wait_for_ha(api, home_assistant)
+        api.onboard(login)
+        if new_http_port:
+            _confirm_http_port(api, config_dir)
+        _ensure_home_entry(api)
+        if problems := _verify(api, ports):
+            raise DemoError("; ".join(problems))
+        if check:
+            print("Demo check passed: Home Assistant with ioe_community, aggregator and broker answer.")
+            return 0
+        _print_welcome(ports, login, state, broker)
+        while all(s.process and s.process.poll() is None for s in services):
+            time.sleep(0.5)
+        for service in services:
+            if service.process and service.process.poll() is not None:
+                print(f"{service.name} stopped (code {service.process.returncode}); see {service.log_file}")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except (DemoError, ServiceError, HomeAssistantApiError, OSError) as err:
+        print(f"demo: {err}", file=sys.stderr)
+        for service in services:
+            print(f"--- {service.name} ({service.log_file}):\n{service.log_tail(15)}", file=sys.stderr)
+        return 1
+    finally:
+        print("Stopping…", flush=True)
+        for service in reversed(services):
+            service.stop()
+
+
+def main() -> int:
+    """Parse the command line and run the demo."""
+    parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="start, verify, stop; exit 0 if it all works")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        help=(
+            "state directory (default: $IOE_DEMO_STATE, else .demo/community, or .demo/check "
+            "with --check, so that a check never disturbs a running demo)"
+        ),
+    )
+    args = parser.parse_args()
+    state = args.state or Path(
+        os.environ.get("IOE_DEMO_STATE", REPO / ".demo" / ("check" if args.check else "community"))
+    )
+    return run(state.resolve(), check=args.check)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Start and stop the real programs the demo and the tests run, each with its own log file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+import contextlib
+import ctypes
+from pathlib import Path
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this child when its parent dies, even by SIGKILL."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout_s: float, process: subprocess.Popen[bytes]) -> None:
+    """Wait until 127.0.0.1:port accepts connections; fail early if the process exits."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServiceError(f"exited with code {process.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise ServiceError(f"nothing listened on port {port} within {timeout_s:.0f} s")
+
+
+class ServiceError(RuntimeError):
+    """A program did not start as expected."""
+
+
+class Service:
+    """One program running in the background, its output in ``log_file``."""
+
+    def __init__(
+        self,
+        name: str,
+        command: Sequence[str],
+        log_file: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """Describe the program; ``start`` runs it."""
+        self.name = name
+        self.command = list(command)
+        self.log_file = log_file
+        self.env = dict(env) if env is not None else None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, port: int | None = None, timeout_s: float = 30) -> None:
+        """Start the program and, when a port is given, wait until it listens there."""
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - our own fixed commands
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads at this point
+            )
+        if port is not None:
+            try:
+                wait_for_port(port, timeout_s, self.process)
+            except ServiceError as err:
+                self.stop()
+                raise ServiceError(f"{self.name}: {err}; last lines:\n{self.log_tail()}") from err
+
+    def log_tail(self, lines: int = 30) -> str:
+        """Return the end of the program's log."""
+        if not self.log_file.exists():
+            return ""
+        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, timeout_s: float = 20) -> int | None:
+        """Ask the program to stop (SIGTERM), kill it after ``timeout_s``; return its exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
