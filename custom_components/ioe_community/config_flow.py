@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Any, override
 
-import voluptuous as vol
-
 from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigFlow, ConfigFlowResult
 from homeassistant.const import CONF_NAME
 from homeassistant.helpers.selector import TextSelector
+import probatio
 
 from .const import CONF_CUPS, DOMAIN, LOGGER
 from .supply_point import InvalidCups, normalize_cups
 
-STEP_HOME_SCHEMA = vol.Schema(
+STEP_HOME_SCHEMA = probatio.Schema(
     {
-        vol.Required(CONF_NAME): TextSelector(),
-        vol.Required(CONF_CUPS): TextSelector(),
+        probatio.Required(CONF_NAME): TextSelector(),
+        probatio.Required(CONF_CUPS): TextSelector(),
     }
 )
 

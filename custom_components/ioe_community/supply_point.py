@@ -19,4 +19,3 @@ def normalize_cups(value: str) -> str:
         return stdnum_cups.validate(value)
     except ValidationError as err:
         raise InvalidCups(str(err)) from err
-

@@ -1,4 +1,4 @@
-"""Print the Python requirements of our integration and of the Home Assistant components the demo runs.
+"""Print the Python requirements of our integration and of the HA components the demo runs.
 
 Home Assistant installs a component's requirements when it first loads it; the development
 environment installs them ahead of time so that tests and the demo never reach for the network.

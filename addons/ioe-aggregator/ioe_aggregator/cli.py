@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         asyncio.run(serve(config))
     except StoreError as err:
-        logging.getLogger("ioe_aggregator").error("%s", err)
+        # The reason is the whole story; a traceback would only bury it.
+        logging.getLogger("ioe_aggregator").error("%s", err)  # noqa: TRY400
         return EXIT_RUNTIME
     return 0
-

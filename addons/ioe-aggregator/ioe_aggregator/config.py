@@ -1,4 +1,4 @@
-"""The service's configuration: one file (the add-on's options.json, or YAML) and environment variables.
+"""The service's configuration: one file (the add-on's options.json, or YAML) and the environment.
 
 Every key can be given in the file or as ``IOE_AGGREGATOR_<KEY>`` in the environment; the
 environment wins. Unknown keys and bad values are errors that name the key, so a typo never
@@ -42,7 +42,7 @@ def _boolean(value: Any) -> bool:
 def _port(value: Any) -> int:
     try:
         port = int(value)
-    except (TypeError, ValueError):
+    except TypeError, ValueError:
         raise vol.Invalid(f"expected a port number, got {value!r}") from None
     if not 1 <= port <= 65535:
         raise vol.Invalid(f"expected a port number from 1 to 65535, got {port}")
@@ -52,7 +52,9 @@ def _port(value: Any) -> int:
 def _database_url(value: Any) -> str:
     text = str(value)
     if not text.startswith("sqlite:///") or text == "sqlite:///":
-        raise vol.Invalid(f"expected sqlite:///RELATIVE/PATH or sqlite:////ABSOLUTE/PATH, got {text!r}")
+        raise vol.Invalid(
+            f"expected sqlite:///RELATIVE/PATH or sqlite:////ABSOLUTE/PATH, got {text!r}"
+        )
     return text
 
 

@@ -1,1 +1,1 @@
-"""Control entities for batteries and chargers, behind the safety layer that bounds every setpoint."""
+"""Control entities for batteries and chargers, behind the safety layer that bounds setpoints."""

@@ -1,1 +1,1 @@
-"""Device access that knows nothing of Home Assistant: Modbus clients, register profiles, MQTT meter parsers."""
+"""Device access free of Home Assistant: Modbus clients, register profiles, MQTT meter parsers."""

@@ -1,1 +1,1 @@
-"""The community link, free of Home Assistant: protocol messages, the persistent outbox, the MQTT client."""
+"""The community link, free of Home Assistant: protocol messages, persistent outbox, MQTT client."""

@@ -1,1 +1,1 @@
-"""Sensor entity descriptions and classes: meters, inverters, batteries, chargers, community results."""
+"""Sensor descriptions and classes: meters, inverters, batteries, chargers, community results."""

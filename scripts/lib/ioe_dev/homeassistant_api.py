@@ -12,7 +12,6 @@ import urllib.request
 
 import aiohttp
 
-
 ONBOARDING_STEPS = frozenset({"user", "core_config", "analytics", "integration"})
 
 
@@ -82,7 +81,7 @@ class HomeAssistantApi:
         try:
             # Answers 200 before and after onboarding, unlike the auth and onboarding views.
             self.request("GET", "/manifest.json")
-        except (HomeAssistantApiError, OSError):
+        except HomeAssistantApiError, OSError:
             return False
         return True
 
@@ -130,7 +129,10 @@ class HomeAssistantApi:
             self.request(
                 "POST",
                 "/api/onboarding/integration",
-                body={"client_id": self.client_id, "redirect_uri": f"{self.client_id}?auth_callback=1"},
+                body={
+                    "client_id": self.client_id,
+                    "redirect_uri": f"{self.client_id}?auth_callback=1",
+                },
             )
 
     def log_in(self, login: Login) -> None:
@@ -181,9 +183,7 @@ class HomeAssistantApi:
 
     def run_config_flow(self, domain: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
         """Start ``domain``'s config flow and answer its forms with ``steps`` in order."""
-        result = self.request(
-            "POST", "/api/config/config_entries/flow", body={"handler": domain}
-        )
+        result = self.request("POST", "/api/config/config_entries/flow", body={"handler": domain})
         for answer in steps:
             if result.get("type") != "form":
                 break

@@ -31,7 +31,7 @@ def write_password_file(path: Path, users: Mapping[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{user}:{password}\n" for user, password in users.items()))
     path.chmod(0o600)
-    subprocess.run([tool, "-U", str(path)], check=True)  # noqa: S603 - hashes in place
+    subprocess.run([tool, "-U", str(path)], check=True)
 
 
 def write_config(

@@ -65,7 +65,7 @@ class Service:
         """Start the program and, when a port is given, wait until it listens there."""
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - our own fixed commands
+            self.process = subprocess.Popen(
                 self.command,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -23,10 +23,11 @@ from typing import Any
 import urllib.error
 import urllib.request
 
+import yaml
+
 from ioe_dev.homeassistant_api import HomeAssistantApi, HomeAssistantApiError, Login
 from ioe_dev.mosquitto import Broker, start_broker
 from ioe_dev.processes import Service, ServiceError, free_port
-import yaml
 
 REPO = Path(__file__).resolve().parents[4]
 INTEGRATION = REPO / "custom_components" / "ioe_community"
@@ -93,7 +94,7 @@ def _start_aggregator(state: Path, port: int, broker: Broker, mqtt_password: str
 
 
 def _ports(state: Path, *, check: bool) -> Ports:
-    """The ports of this state directory: chosen on its first run, the same ever after.
+    """Return the ports of this state directory: chosen on its first run, the same ever after.
 
     Home Assistant keeps its HTTP port in its own storage, so a state directory cannot move.
     """
@@ -114,7 +115,7 @@ def _write_ha_configuration(config_dir: Path, http_port: int | None) -> None:
     if http_port is not None:
         configuration["http"] = {"server_port": http_port}
     (config_dir / "configuration.yaml").write_text(
-        "# Written by scripts/demo from scripts/lib/ioe_dev/demo/configuration.yaml on every start.\n"
+        "# Written by scripts/demo from scripts/lib/ioe_dev/demo/configuration.yaml.\n"
         + yaml.safe_dump(configuration, allow_unicode=True, sort_keys=False).replace(": null", ":")
     )
 
@@ -151,7 +152,9 @@ def _wait_for_ha(api: HomeAssistantApi, service: Service) -> None:
         if api.is_up():
             return
         time.sleep(1)
-    raise DemoError(f"Home Assistant did not answer in {HA_START_TIMEOUT_S} s:\n{service.log_tail()}")
+    raise DemoError(
+        f"Home Assistant did not answer in {HA_START_TIMEOUT_S} s:\n{service.log_tail()}"
+    )
 
 
 def _ensure_home_entry(api: HomeAssistantApi) -> dict[str, Any]:
@@ -164,7 +167,7 @@ def _ensure_home_entry(api: HomeAssistantApi) -> dict[str, Any]:
 
 def _aggregator_health(port: int) -> dict[str, Any]:
     url = f"http://127.0.0.1:{port}/api/health"
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - local URL
+    with urllib.request.urlopen(url, timeout=10) as response:
         return dict(json.load(response))
 
 
@@ -249,21 +252,25 @@ def run(state: Path, *, check: bool) -> int:
         if problems := _verify(api, ports):
             raise DemoError("; ".join(problems))
         if check:
-            print("Demo check passed: Home Assistant with ioe_community, aggregator and broker answer.")
+            print("Demo check passed: Home Assistant (ioe_community loaded), aggregator, broker.")
             return 0
         _print_welcome(ports, login, state, broker)
         while all(s.process and s.process.poll() is None for s in services):
             time.sleep(0.5)
         for service in services:
             if service.process and service.process.poll() is not None:
-                print(f"{service.name} stopped (code {service.process.returncode}); see {service.log_file}")
+                print(
+                    f"{service.name} exited ({service.process.returncode}); see {service.log_file}"
+                )
         return 1
     except KeyboardInterrupt:
         return 0
     except (DemoError, ServiceError, HomeAssistantApiError, OSError) as err:
         print(f"demo: {err}", file=sys.stderr)
         for service in services:
-            print(f"--- {service.name} ({service.log_file}):\n{service.log_tail(15)}", file=sys.stderr)
+            print(
+                f"--- {service.name} ({service.log_file}):\n{service.log_tail(15)}", file=sys.stderr
+            )
         return 1
     finally:
         print("Stopping…", flush=True)
@@ -274,7 +281,9 @@ def run(state: Path, *, check: bool) -> int:
 def main() -> int:
     """Parse the command line and run the demo."""
     parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="start, verify, stop; exit 0 if it all works")
+    parser.add_argument(
+        "--check", action="store_true", help="start, verify, stop; exit 0 if it all works"
+    )
     parser.add_argument(
         "--state",
         type=Path,

@@ -1,0 +1,86 @@
+"""Configuration precedence and the add-on's own options, checked against the service's rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ioe_aggregator.config import ConfigError, load_config
+
+from .conftest import AGGREGATOR_PACKAGE
+
+# One value of each add-on option type, as the Supervisor would write it to options.json.
+EXAMPLE_BY_TYPE = {"str": "x", "password": "secret", "port": 1883, "bool": False}
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    config_file = tmp_path / "options.json"
+    config_file.write_text(json.dumps({"community_id": "file", "http_port": 8000, "mqtt_host": ""}))
+
+    config = load_config(
+        config_file, {"IOE_AGGREGATOR_HTTP_PORT": "9000", "IOE_AGGREGATOR_MQTT_TLS": "false"}
+    )
+
+    assert config.community_id == "file"
+    assert config.http_port == 9000
+    assert config.broker is None  # an empty add-on option means "not set"
+
+
+def test_broker_settings(tmp_path: Path) -> None:
+    config = load_config(
+        None,
+        {
+            "IOE_AGGREGATOR_MQTT_HOST": "core-mosquitto",
+            "IOE_AGGREGATOR_MQTT_PORT": "1883",
+            "IOE_AGGREGATOR_MQTT_TLS": "false",
+            "IOE_AGGREGATOR_MQTT_USERNAME": "addons",
+            "IOE_AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        },
+    )
+
+    assert config.broker is not None
+    assert (config.broker.host, config.broker.port, config.broker.tls) == (
+        "core-mosquitto",
+        1883,
+        False,
+    )
+    assert config.broker.username == "addons"
+    assert config.broker.ca_file is None
+    assert config.database_path == tmp_path / "x.db"
+
+
+def test_unrelated_environment_is_ignored() -> None:
+    config = load_config(None, {"IOE_DEVENV": "/var/cache", "PATH": "/bin"})
+    assert config.community_id == "community"
+
+
+def _addon_config() -> dict:
+    return yaml.safe_load((AGGREGATOR_PACKAGE / "config.yaml").read_text())
+
+
+def test_add_on_defaults_are_accepted() -> None:
+    """What the Supervisor writes on first install must start the service."""
+    config = load_config(
+        None, {f"IOE_AGGREGATOR_{k.upper()}": str(v) for k, v in _addon_config()["options"].items()}
+    )
+    assert config.community_id == "community"
+
+
+@pytest.mark.parametrize("option", sorted(_addon_config()["schema"]))
+def test_every_add_on_option_is_a_service_setting(tmp_path: Path, option: str) -> None:
+    option_type = _addon_config()["schema"][option].rstrip("?").split("(")[0]
+    value = {
+        "database_url": f"sqlite:///{tmp_path}/x.db",
+        "community_id": "demo",
+        "log_level": "debug",
+    }.get(option, EXAMPLE_BY_TYPE.get(option_type))
+    options = tmp_path / "options.json"
+    options.write_text(json.dumps({option: value}))
+
+    try:
+        load_config(options, {})
+    except ConfigError as err:
+        pytest.fail(f"add-on option {option}={value!r} is refused by the service: {err}")

@@ -1,0 +1,117 @@
+"""The service as a process: /api/health with a real SQLite file and a real TLS Mosquitto."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+import time
+from typing import Any
+
+from ioe_aggregator import __version__
+from ioe_dev.mosquitto import Broker
+from ioe_dev.processes import Service
+from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
+
+from .conftest import get_json
+
+StartAggregator = Callable[..., tuple[Service, int]]
+
+
+def wait_for_broker_status(port: int, wanted: str, timeout_s: float = 20) -> dict[str, Any]:
+    """Poll /api/health until the broker reaches the wanted status; return the last body."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status, body = get_json(f"http://127.0.0.1:{port}/api/health")
+        assert status == 200, body
+        if body["broker"]["status"] == wanted or time.monotonic() > deadline:
+            return body
+        time.sleep(0.2)
+
+
+def broker_options(broker: Broker, password: str = AGGREGATOR_PASSWORD) -> dict[str, Any]:
+    return {
+        "mqtt_host": broker.host,
+        "mqtt_port": broker.port,
+        "mqtt_ca_file": str(broker.ca_file),
+        "mqtt_username": AGGREGATOR_USER,
+        "mqtt_password": password,
+    }
+
+
+def test_health_with_database_and_broker(
+    start_aggregator: StartAggregator, mosquitto: Broker, tmp_path: Path
+) -> None:
+    _service, port = start_aggregator(community_id="los-molinos", **broker_options(mosquitto))
+
+    body = wait_for_broker_status(port, "connected")
+
+    assert body == {
+        "status": "ok",
+        "version": __version__,
+        "community": "los-molinos",
+        "database": {"backend": "sqlite", "status": "ok"},
+        "broker": {"status": "connected", "address": f"127.0.0.1:{mosquitto.port}", "error": None},
+    }
+    assert (tmp_path / "ioe.db").exists()
+
+
+def test_health_without_broker_configured(start_aggregator: StartAggregator) -> None:
+    _service, port = start_aggregator()
+
+    status, body = get_json(f"http://127.0.0.1:{port}/api/health")
+
+    assert status == 200
+    assert body["broker"] == {"status": "not_configured", "address": None, "error": None}
+
+
+def test_wrong_broker_password_is_reported_and_logged(
+    start_aggregator: StartAggregator, mosquitto: Broker
+) -> None:
+    service, port = start_aggregator(**broker_options(mosquitto, password="wrong"))
+
+    body = wait_for_broker_status(port, "disconnected")
+
+    assert body["status"] == "ok"  # the API keeps working without the broker
+    assert body["broker"]["status"] == "disconnected"
+    assert "authoriz" in body["broker"]["error"].lower()
+    assert "MQTT broker at 127.0.0.1" in service.log_tail()
+
+
+def test_broker_with_untrusted_certificate_is_refused(
+    start_aggregator: StartAggregator, mosquitto: Broker
+) -> None:
+    options = broker_options(mosquitto)
+    del options["mqtt_ca_file"]  # the system's public CAs do not know our local CA
+
+    _service, port = start_aggregator(**options)
+    body = wait_for_broker_status(port, "disconnected")
+
+    assert "certificate verify failed" in body["broker"]["error"]
+
+
+def test_broker_that_comes_back_is_reconnected(
+    start_aggregator: StartAggregator, mosquitto: Broker
+) -> None:
+    _service, port = start_aggregator(**broker_options(mosquitto))
+    wait_for_broker_status(port, "connected")
+
+    mosquitto.service.stop()
+    assert wait_for_broker_status(port, "disconnected")["broker"]["status"] == "disconnected"
+    mosquitto.service.start(port=mosquitto.port)
+
+    assert wait_for_broker_status(port, "connected")["broker"]["status"] == "connected"
+
+
+def test_unusable_database_stops_the_service_with_its_reason(
+    start_aggregator: StartAggregator, tmp_path: Path
+) -> None:
+    (tmp_path / "a-directory.db").mkdir()
+    try:
+        start_aggregator(database_url=f"sqlite:///{tmp_path / 'a-directory.db'}")
+    except RuntimeError as err:
+        message = str(err)
+    else:
+        raise AssertionError("the service started on a directory as its database")
+
+    assert "exited with code 1" in message
+    assert "cannot open SQLite database" in message

@@ -1,0 +1,26 @@
+"""Fixtures shared by every test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Imported before the Home Assistant test plugin puts its own testing_config/custom_components
+# first on sys.path when the hass fixture starts; otherwise HA reports "Integration not found".
+import custom_components.ioe_community  # noqa: F401
+from ioe_dev.mosquitto import Broker, start_broker
+from ioe_dev.processes import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+AGGREGATOR_USER = "ioe-aggregator"
+AGGREGATOR_PASSWORD = "aggregator-secret"
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path, socket_enabled: None) -> Iterator[Broker]:
+    """Run a real Mosquitto on 127.0.0.1, TLS only, with the aggregator's login."""
+    broker = start_broker(tmp_path / "broker", free_port(), {AGGREGATOR_USER: AGGREGATOR_PASSWORD})
+    yield broker
+    broker.service.stop()

@@ -1,0 +1,28 @@
+"""Fixtures for the integration's tests: a real Home Assistant core with our integration."""
+
+from __future__ import annotations
+
+from homeassistant.const import CONF_NAME
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.ioe_community.const import CONF_CUPS, DOMAIN
+
+CUPS = "ES0021000000000001RK"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load integrations from custom_components."""
+
+
+@pytest.fixture
+def home_entry() -> MockConfigEntry:
+    """Return a home entry as the config flow creates it."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Casa",
+        unique_id=CUPS,
+        data={CONF_NAME: "Casa", CONF_CUPS: CUPS},
+        entry_id="01JHOMEENTRY000000000000000",
+    )
