@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_NAME
+from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -26,3 +28,11 @@ def home_entry() -> MockConfigEntry:
         data={CONF_NAME: "Casa", CONF_CUPS: CUPS},
         entry_id="01JHOMEENTRY000000000000000",
     )
+
+
+async def set_up_home(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Add the home entry to Home Assistant and set it up, as a restart would."""
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED

@@ -13,7 +13,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from .conftest import CUPS
+from .conftest import CUPS, set_up_home
 
 
 async def test_diagnostics_are_redacted(
@@ -22,9 +22,7 @@ async def test_diagnostics_are_redacted(
     home_entry: MockConfigEntry,
     snapshot: SnapshotAssertion,
 ) -> None:
-    home_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(home_entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_home(hass, home_entry)
 
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, home_entry)
 

@@ -9,18 +9,14 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ioe_community.const import DOMAIN
 
-from .conftest import CUPS
+from .conftest import CUPS, set_up_home
 
 
 async def test_setup_registers_supply_point_and_unloads(
     hass: HomeAssistant, home_entry: MockConfigEntry, device_registry: dr.DeviceRegistry
 ) -> None:
-    home_entry.add_to_hass(hass)
+    await set_up_home(hass, home_entry)
 
-    assert await hass.config_entries.async_setup(home_entry.entry_id)
-    await hass.async_block_till_done()
-
-    assert home_entry.state is ConfigEntryState.LOADED
     device = device_registry.async_get_device_by_identifier((DOMAIN, CUPS), home_entry.entry_id)
     assert device is not None
     assert device.name == "Casa"
@@ -35,9 +31,7 @@ async def test_setup_registers_supply_point_and_unloads(
 async def test_removing_entry_removes_its_device(
     hass: HomeAssistant, home_entry: MockConfigEntry, device_registry: dr.DeviceRegistry
 ) -> None:
-    home_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(home_entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_home(hass, home_entry)
 
     assert await hass.config_entries.async_remove(home_entry.entry_id)
     await hass.async_block_till_done()
