@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+import socket
+import subprocess
 import time
 from typing import Any
 
@@ -12,7 +14,7 @@ from ioe_dev.mosquitto import Broker
 from ioe_dev.processes import Service
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
-from .conftest import get_json
+from .conftest import aggregator_command, aggregator_env, get_json
 
 StartAggregator = Callable[..., tuple[Service, int]]
 
@@ -100,6 +102,26 @@ def test_broker_that_comes_back_is_reconnected(
     mosquitto.service.start(port=mosquitto.port)
 
     assert wait_for_broker_status(port, "connected")["broker"]["status"] == "connected"
+
+
+def test_port_in_use_stops_the_service_with_its_reason(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "config.yaml"
+        config.write_text(f"http_host: 127.0.0.1\nhttp_port: {port}\n")
+        result = subprocess.run(
+            aggregator_command("serve", "--config", str(config)),
+            env=aggregator_env(IOE_AGGREGATOR_DATABASE_URL=f"sqlite:///{tmp_path / 'ioe.db'}"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
 
 
 def test_unusable_database_stops_the_service_with_its_reason(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 
 from aiohttp import web
@@ -18,6 +19,10 @@ from ioe_aggregator.store import Store
 from ioe_aggregator.store.sqlite import SqliteStore
 
 _LOGGER = logging.getLogger(__name__)
+
+
+class ListenError(Exception):
+    """The API cannot listen where it was told to (port taken, address not on this host)."""
 
 
 def create_app(config: Config, store: Store, broker: BrokerConnection) -> web.Application:
@@ -39,7 +44,13 @@ async def serve(config: Config) -> None:
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.http_host, config.http_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as err:
+            reason = os.strerror(err.errno) if err.errno else str(err)
+            raise ListenError(
+                f"cannot listen on {config.http_host}:{config.http_port}: {reason}"
+            ) from err
         _LOGGER.info(
             "IoE aggregator %s for community %s listening on %s:%s (database %s)",
             __version__,

@@ -11,7 +11,7 @@ from pathlib import Path
 import sys
 
 from ioe_aggregator import __version__
-from ioe_aggregator.app import serve
+from ioe_aggregator.app import ListenError, serve
 from ioe_aggregator.config import ENV_PREFIX, ConfigError, load_config
 from ioe_aggregator.store import StoreError
 
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         asyncio.run(serve(config))
-    except StoreError as err:
+    except (StoreError, ListenError) as err:
         # The reason is the whole story; a traceback would only bury it.
         logging.getLogger("ioe_aggregator").error("%s", err)  # noqa: TRY400
         return EXIT_RUNTIME

@@ -28,6 +28,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_is_free(port: int) -> bool:
+    """Return whether nothing listens on ``port`` (on any address of this host)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("", port))
+        except OSError:
+            return False
+        return True
+
+
 def wait_for_port(port: int, timeout_s: float, process: subprocess.Popen[bytes]) -> None:
     """Wait until 127.0.0.1:port accepts connections; fail early if the process exits."""
     deadline = time.monotonic() + timeout_s

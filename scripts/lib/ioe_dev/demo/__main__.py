@@ -10,7 +10,7 @@ is reused by the next run.
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 import json
 import os
 from pathlib import Path
@@ -27,7 +27,7 @@ import yaml
 
 from ioe_dev.homeassistant_api import HomeAssistantApi, HomeAssistantApiError, Login
 from ioe_dev.mosquitto import Broker, start_broker
-from ioe_dev.processes import Service, ServiceError, free_port
+from ioe_dev.processes import Service, ServiceError, free_port, port_is_free
 
 REPO = Path(__file__).resolve().parents[4]
 INTEGRATION = REPO / "custom_components" / "ioe_community"
@@ -220,6 +220,13 @@ def run(state: Path, *, check: bool) -> int:
     """Start the community, then verify it (``check``) or serve until interrupted."""
     state.mkdir(parents=True, exist_ok=True)
     ports = _ports(state, check=check)
+    if busy := [port for port in astuple(ports) if not port_is_free(port)]:
+        print(
+            f"demo: port(s) {busy} already in use (another demo, or your own Home Assistant?). "
+            f"Stop it, or run with another --state directory.",
+            file=sys.stderr,
+        )
+        return 1
     values = _secrets(state)
     login = Login(name="Demo", username="demo", password=values["ha_password"], language="es")
     services: list[Service] = []
