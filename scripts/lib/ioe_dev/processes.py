@@ -31,6 +31,8 @@ def free_port() -> int:
 def port_is_free(port: int) -> bool:
     """Return whether nothing listens on ``port`` (on any address of this host)."""
     with socket.socket() as sock:
+        # As servers do: connections of a process that just stopped (TIME_WAIT) do not count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("", port))
         except OSError:
