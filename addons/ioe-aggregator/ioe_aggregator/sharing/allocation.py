@@ -1,0 +1,107 @@
+"""Allocation of the plant's generation by β, and the KPIs of members and community.
+
+Per member i and hour h: allocated A = β·G, self-consumed S = min(A, C), import
+I = max(C − A, 0), surplus X = max(A − C, 0). Unused allocation is never passed on to a
+neighbour in the same hour: that is how distributors settle collective self-consumption.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ioe_aggregator.sharing.model import Coefficients
+
+
+@dataclass(frozen=True, kw_only=True)
+class Allocation:
+    """Hourly energies per member (kWh); hours as index, members as columns."""
+
+    generation_kwh: pd.Series
+    consumption_kwh: pd.DataFrame
+    allocated_kwh: pd.DataFrame
+    self_consumed_kwh: pd.DataFrame
+    import_kwh: pd.DataFrame
+    surplus_kwh: pd.DataFrame
+
+
+def allocate(
+    coefficients: Coefficients, consumption_kwh: pd.DataFrame, generation_kwh: pd.Series
+) -> Allocation:
+    """Share each hour's generation by β and settle it against each member's consumption."""
+    index = consumption_kwh.index
+    beta = coefficients.hourly(index)[consumption_kwh.columns]
+    if beta.isna().any().any():
+        missing = beta.index[beta.isna().any(axis=1)]
+        raise ValueError(f"{coefficients.scheme}: no β for {len(missing)} hours from {missing[0]}")
+    generation = generation_kwh.reindex(index).fillna(0.0)
+    allocated = beta.mul(generation, axis=0)
+    consumption = consumption_kwh.to_numpy()
+    given = allocated.to_numpy()
+    return Allocation(
+        generation_kwh=generation,
+        consumption_kwh=consumption_kwh,
+        allocated_kwh=allocated,
+        self_consumed_kwh=_frame(np.minimum(given, consumption), consumption_kwh),
+        import_kwh=_frame(np.maximum(consumption - given, 0.0), consumption_kwh),
+        surplus_kwh=_frame(np.maximum(given - consumption, 0.0), consumption_kwh),
+    )
+
+
+def _frame(values: np.ndarray, like: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(values, index=like.index, columns=like.columns)
+
+
+def ceiling_kwh(consumption_kwh: pd.DataFrame, generation_kwh: pd.Series) -> float:
+    """Return the most the community can self-consume: Σ_h min(G_h, Σ_i C_ih)."""
+    generation = generation_kwh.reindex(consumption_kwh.index).fillna(0.0)
+    return float(np.minimum(generation, consumption_kwh.sum(axis=1)).sum())
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator > 0 else None
+
+
+def member_kpis(allocation: Allocation) -> pd.DataFrame:
+    """Return each member's totals and ratios (members as rows).
+
+    self_consumption_ratio = S / A (share of its allocation the member used);
+    self_sufficiency = S / C (share of its consumption the plant covered). A ratio whose
+    denominator is 0 is NaN.
+    """
+    totals = pd.DataFrame(
+        {
+            "allocated_kwh": allocation.allocated_kwh.sum(),
+            "consumption_kwh": allocation.consumption_kwh.sum(),
+            "self_consumed_kwh": allocation.self_consumed_kwh.sum(),
+            "surplus_kwh": allocation.surplus_kwh.sum(),
+            "import_kwh": allocation.import_kwh.sum(),
+        }
+    )
+    totals["self_consumption_ratio"] = [
+        _ratio(s, a) for s, a in zip(totals.self_consumed_kwh, totals.allocated_kwh, strict=True)
+    ]
+    totals["self_sufficiency"] = [
+        _ratio(s, c) for s, c in zip(totals.self_consumed_kwh, totals.consumption_kwh, strict=True)
+    ]
+    return totals
+
+
+def community_kpis(allocation: Allocation, ceiling: float) -> dict[str, float | None]:
+    """Return the community's totals and ratios, with allocation efficiency against ``ceiling``."""
+    generation = float(allocation.generation_kwh.sum())
+    consumption = float(allocation.consumption_kwh.to_numpy().sum())
+    self_consumed = float(allocation.self_consumed_kwh.to_numpy().sum())
+    return {
+        "generation_kwh": generation,
+        "allocated_kwh": float(allocation.allocated_kwh.to_numpy().sum()),
+        "consumption_kwh": consumption,
+        "self_consumed_kwh": self_consumed,
+        "surplus_kwh": float(allocation.surplus_kwh.to_numpy().sum()),
+        "import_kwh": float(allocation.import_kwh.to_numpy().sum()),
+        "self_consumption_ratio": _ratio(self_consumed, generation),
+        "self_sufficiency": _ratio(self_consumed, consumption),
+        "allocation_efficiency": _ratio(self_consumed, ceiling),
+    }

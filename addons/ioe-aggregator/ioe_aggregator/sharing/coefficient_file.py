@@ -1,0 +1,228 @@
+"""The coefficient file the distributor needs: ``{CAU}_{YYYY}.txt``.
+
+Static: one line per member, ``CUPS;0,250000``. Hourly: one line per member and hour,
+``CUPS;HHHH;0,071200``, HHHH being the 1-based elapsed local hour of the year (8760, or 8784
+in leap years). Shares have a comma and exactly six decimals, and every hour sums to exactly
+1,000000: rounding is by largest remainder, never by pushing the difference onto one member.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+import re
+from typing import Final
+
+import numpy as np
+import pandas as pd
+from stdnum.es import cups as stdnum_cups
+
+DECIMALS: Final = 6
+UNITS: Final = 10**DECIMALS  # 1,000000 in millionths
+_SHARE = re.compile(r"^(0|1),(\d{6})$")
+_HOUR = re.compile(r"^\d{4}$")
+# A CAU is the CUPS of the installation's point followed by "A" and three digits (check).
+_CAU = re.compile(r"^(?P<cups>ES\d{16}[A-Z]{2}(?:\d[FPRCXYZ])?)A(?P<number>\d{3})$")
+
+
+class CoefficientFileError(ValueError):
+    """The file cannot be written as asked (bad CAU, β that do not sum to 1, …)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """One problem found in a coefficient file."""
+
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        """Format as ``line N: message`` (or the message alone for the whole file)."""
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+def largest_remainder(beta: np.ndarray) -> np.ndarray:
+    """Round each row of β (summing to 1) to millionths that sum to exactly ``UNITS``.
+
+    Each member gets the floor of its share; the millionths left over go, one each, to the
+    members with the largest remainders (ties: the earlier member). Shares stay ≥ 0.
+    """
+    beta = np.atleast_2d(np.asarray(beta, dtype=float))
+    if (beta < 0).any():
+        raise CoefficientFileError("coefficients must not be negative")
+    sums = beta.sum(axis=1)
+    if not np.allclose(sums, 1.0, atol=1e-9):
+        worst = int(np.argmax(np.abs(sums - 1.0)))
+        raise CoefficientFileError(f"coefficients of row {worst} sum to {sums[worst]!r}, not 1")
+    scaled = beta * UNITS
+    units = np.floor(scaled).astype(np.int64)
+    remainder = scaled - units
+    left = UNITS - units.sum(axis=1)
+    order = np.argsort(-remainder, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(beta.shape[1])[None, :], axis=1)
+    return units + (ranks < left[:, None])
+
+
+def format_share(units: int) -> str:
+    """Format millionths as the file writes them: ``71200`` → ``0,071200``."""
+    return f"{units // UNITS},{units % UNITS:0{DECIMALS}d}"
+
+
+def file_name(cau: str, year: int) -> str:
+    """Return ``{CAU}_{YYYY}.txt`` after checking the CAU."""
+    match = _CAU.fullmatch(cau)
+    if match is None or not stdnum_cups.is_valid(match["cups"]):
+        raise CoefficientFileError(f"{cau!r} is not a CAU (a valid CUPS, 'A' and three digits)")
+    return f"{cau}_{year}.txt"
+
+
+def write_static(directory: Path, cau: str, year: int, cups: pd.Series) -> Path:
+    """Write a static file: ``cups`` maps each member's CUPS to its β."""
+    units = largest_remainder(cups.to_numpy()[None, :])[0]
+    lines = [f"{code};{format_share(int(u))}" for code, u in zip(cups.index, units, strict=True)]
+    return _write(directory / file_name(cau, year), lines)
+
+
+def write_hourly(directory: Path, cau: str, year: int, beta: pd.DataFrame) -> Path:
+    """Write an hourly file: ``beta`` has one row per hour of the year, one column per CUPS."""
+    hours = len(beta)
+    if hours not in (8760, 8784):
+        raise CoefficientFileError(f"an hourly file needs 8760 or 8784 hours, got {hours}")
+    units = largest_remainder(beta.to_numpy())
+    lines = [
+        f"{code};{hour:04d};{format_share(int(units[hour - 1, column]))}"
+        for column, code in enumerate(beta.columns)
+        for hour in range(1, hours + 1)
+    ]
+    return _write(directory / file_name(cau, year), lines)
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="ascii")
+    return path
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoefficientFile:
+    """A coefficient file as read: millionths by (CUPS, hour); hour 0 for a static file."""
+
+    hourly: bool
+    shares: dict[tuple[str, int], int]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return β as a DataFrame: hours as rows (one row ``0`` when static), CUPS as columns."""
+        series = pd.Series(self.shares, dtype=float) / UNITS
+        return series.unstack(level=0).sort_index()
+
+
+def read(path: Path, *, members_cups: set[str], year: int) -> tuple[CoefficientFile, list[Problem]]:
+    """Read and check a coefficient file; return what it holds and every problem found.
+
+    Checks: line format, share format (comma, six decimals), CUPS validity and membership,
+    duplicates, a consistent kind (static or hourly), hours within the year, missing hours,
+    and sums of exactly 1,000000 per hour. Accepts CRLF or LF.
+    """
+    problems: list[Problem] = []
+    hours_in_year = 8784 if pd.Timestamp(year=year, month=1, day=1).is_leap_year else 8760
+    shares: dict[tuple[str, int], int] = {}
+    last_line: dict[int, int] = {}
+    kind: bool | None = None
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        fields = line.split(";")
+        if len(fields) not in (2, 3):
+            problems.append(
+                Problem(
+                    line=number, message=f"expected CUPS;SHARE or CUPS;HOUR;SHARE, got {line!r}"
+                )
+            )
+            continue
+        hourly = len(fields) == 3
+        if kind is None:
+            kind = hourly
+        elif kind != hourly:
+            problems.append(Problem(line=number, message="mixes static and hourly lines"))
+            continue
+        code, share_text = fields[0].strip(), fields[-1].strip()
+        hour = 0
+        if hourly:
+            if not _HOUR.fullmatch(fields[1].strip()):
+                problems.append(Problem(line=number, message=f"hour {fields[1]!r} is not 4 digits"))
+                continue
+            hour = int(fields[1])
+            if not 1 <= hour <= hours_in_year:
+                problems.append(
+                    Problem(
+                        line=number,
+                        message=f"hour {hour:04d} is outside 0001-{hours_in_year:04d} of {year}",
+                    )
+                )
+                continue
+        match = _SHARE.fullmatch(share_text)
+        units = int(match[1]) * UNITS + int(match[2]) if match else -1
+        if match is None or units > UNITS:
+            problems.append(
+                Problem(
+                    line=number,
+                    message=f"share {share_text!r} is not a number 0,000000-1,000000 with a comma and 6 decimals",
+                )
+            )
+            continue
+        if not stdnum_cups.is_valid(code):
+            problems.append(Problem(line=number, message=f"CUPS {code!r} is not valid"))
+            continue
+        if code not in members_cups:
+            problems.append(
+                Problem(line=number, message=f"CUPS {code} is not a member of the community")
+            )
+            continue
+        if (code, hour) in shares:
+            where = f" for hour {hour:04d}" if hourly else ""
+            problems.append(Problem(line=number, message=f"CUPS {code} appears twice{where}"))
+            continue
+        shares[(code, hour)] = units
+        last_line[hour] = number
+    result = CoefficientFile(hourly=bool(kind), shares=shares)
+    problems.extend(_check_totals(result, last_line, hours_in_year))
+    return result, problems
+
+
+def _check_totals(
+    result: CoefficientFile, last_line: dict[int, int], hours_in_year: int
+) -> list[Problem]:
+    if not result.shares:
+        return [Problem(line=None, message="the file has no coefficients")]
+    problems = []
+    totals: dict[int, int] = defaultdict(int)
+    cups_by_hour: dict[int, set[str]] = defaultdict(set)
+    for (code, hour), units in result.shares.items():
+        totals[hour] += units
+        cups_by_hour[hour].add(code)
+    if result.hourly:
+        everyone = set().union(*cups_by_hour.values())
+        for hour in range(1, hours_in_year + 1):
+            if hour not in totals:
+                problems.append(Problem(line=None, message=f"hour {hour:04d} is missing"))
+            elif absent := everyone - cups_by_hour[hour]:
+                problems.append(
+                    Problem(
+                        line=None,
+                        message=f"hour {hour:04d} has no line for {', '.join(sorted(absent))}",
+                    )
+                )
+    for hour, total in sorted(totals.items()):
+        if total != UNITS:
+            where = f"hour {hour:04d}" if result.hourly else "the coefficients"
+            problems.append(
+                Problem(
+                    line=last_line[hour],
+                    message=f"{where} sum to {format_share(total)}, not 1,000000",
+                )
+            )
+    return problems

@@ -1,0 +1,48 @@
+"""The inputs of a comparison: members, and hourly energy series on one UTC index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass(frozen=True, kw_only=True)
+class Member:
+    """A member of the community, as the sharing agreement knows it."""
+
+    member_id: str
+    cups: str
+    contracted_power_kw: float
+    investment_eur: float
+    vulnerable: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Coefficients:
+    """Sharing coefficients β: one per member (static) or one per member and hour.
+
+    ``values`` is a Series indexed by member id (static) or a DataFrame indexed by the hours'
+    UTC start with one column per member (hourly). Every hour sums to 1.
+    """
+
+    scheme: str
+    values: pd.Series | pd.DataFrame
+
+    @property
+    def is_static(self) -> bool:
+        """Whether one β per member holds for every hour."""
+        return isinstance(self.values, pd.Series)
+
+    def hourly(self, index: pd.DatetimeIndex) -> pd.DataFrame:
+        """Return β for each hour of ``index`` (members as columns)."""
+        if isinstance(self.values, pd.Series):
+            return pd.DataFrame(
+                [self.values.to_numpy()] * len(index), index=index, columns=self.values.index
+            )
+        return self.values.reindex(index)
+
+
+def to_hourly(energy_kwh: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
+    """Sum interval energies (15-minute or hourly, UTC index) into hours starting on the hour."""
+    return energy_kwh.resample("h").sum(min_count=1)

@@ -1,0 +1,163 @@
+"""Sharing schemes: each turns members and history into coefficients β.
+
+Static schemes give one β per member; hourly ones give one per member and hour. Every result
+is non-negative and sums to 1 in every hour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from ioe_aggregator.sharing.calendar import DEFAULT_TZ, is_p3_day
+from ioe_aggregator.sharing.model import Coefficients, Member
+from ioe_aggregator.sharing.optimize import optimal_static
+
+STATIC_SCHEMES: Final = ("equal", "power", "investment", "consumption", "optimized-static")
+HOURLY_SCHEMES: Final = ("hourly-profile", "perfect-foresight")
+ALL_SCHEMES: Final = STATIC_SCHEMES + HOURLY_SCHEMES
+# Schemes that learn from history, and so must be judged on a later period than they learnt on.
+TRAINED_SCHEMES: Final = frozenset({"consumption", "optimized-static", "hourly-profile"})
+# A reference, never an agreement: it needs the consumption of the hour it shares.
+REFERENCE_SCHEMES: Final = frozenset({"perfect-foresight"})
+
+
+def _normalise(weights: pd.Series) -> pd.Series:
+    """Scale non-negative weights to sum to 1; all equal when they sum to 0."""
+    if (weights < 0).any():
+        raise ValueError(f"negative weights for {list(weights[weights < 0].index)}")
+    total = weights.sum()
+    if total <= 0:
+        return pd.Series(1.0 / len(weights), index=weights.index)
+    return weights / total
+
+
+def _ids(members: Sequence[Member]) -> list[str]:
+    return [member.member_id for member in members]
+
+
+def equal(members: Sequence[Member]) -> Coefficients:
+    """Return the same β for every member."""
+    return Coefficients(scheme="equal", values=_normalise(pd.Series(1.0, index=_ids(members))))
+
+
+def by_contracted_power(members: Sequence[Member]) -> Coefficients:
+    """Return β in proportion to each member's contracted power."""
+    weights = pd.Series([m.contracted_power_kw for m in members], index=_ids(members))
+    return Coefficients(scheme="power", values=_normalise(weights))
+
+
+def by_investment(members: Sequence[Member]) -> Coefficients:
+    """Return β in proportion to each member's investment in the plant."""
+    weights = pd.Series([m.investment_eur for m in members], index=_ids(members))
+    return Coefficients(scheme="investment", values=_normalise(weights))
+
+
+def by_consumption(consumption_kwh: pd.DataFrame) -> Coefficients:
+    """Return static β in proportion to each member's consumption over the training period."""
+    return Coefficients(scheme="consumption", values=_normalise(consumption_kwh.sum()))
+
+
+def optimized_static(consumption_kwh: pd.DataFrame, generation_kwh: pd.Series) -> Coefficients:
+    """Return the static β that maximises community self-consumption over the training period."""
+    aligned = generation_kwh.reindex(consumption_kwh.index).fillna(0.0)
+    beta = optimal_static(consumption_kwh.to_numpy(), aligned.to_numpy())
+    return Coefficients(
+        scheme="optimized-static", values=pd.Series(beta, index=consumption_kwh.columns)
+    )
+
+
+def perfect_foresight(consumption_kwh: pd.DataFrame) -> Coefficients:
+    """Return hourly β in proportion to each hour's actual consumption: the ceiling.
+
+    With these β the community reaches Σ_h min(G_h, Σ_i C_ih). Nobody can sign them in
+    advance; they are a reference.
+    """
+    total = consumption_kwh.sum(axis=1)
+    members = consumption_kwh.shape[1]
+    beta = consumption_kwh.div(total.where(total > 0), axis=0).fillna(1.0 / members)
+    return Coefficients(scheme="perfect-foresight", values=beta)
+
+
+def _day_class(index: pd.DatetimeIndex, tz: str) -> pd.DataFrame:
+    local = index.tz_convert(tz)
+    return pd.DataFrame(
+        {
+            "month": local.month,
+            "non_working": is_p3_day(local),
+            "hour": local.hour,
+        },
+        index=index,
+    )
+
+
+def _bounded(beta: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Project each row of β onto {low ≤ β ≤ high, Σβ = 1} by clipping and rescaling the rest."""
+    if (beta >= low).all() and (beta <= high).all():
+        return beta
+    beta = beta.copy()
+    for row in range(beta.shape[0]):
+        fixed = np.zeros(beta.shape[1], dtype=bool)
+        for _ in range(beta.shape[1] + 1):
+            free = ~fixed
+            left = 1.0 - beta[row, fixed].sum()
+            share = beta[row, free]
+            beta[row, free] = share * left / share.sum() if share.sum() > 0 else left / free.sum()
+            over = free & (beta[row] > high + 1e-15)
+            under = free & (beta[row] < low - 1e-15)
+            if not over.any() and not under.any():
+                break
+            beta[row, over] = high[over]
+            beta[row, under] = low[under]
+            fixed |= over | under
+    return beta
+
+
+def hourly_profile(
+    consumption_kwh: pd.DataFrame,
+    evaluate_index: pd.DatetimeIndex,
+    members: Sequence[Member],
+    *,
+    tz: str = DEFAULT_TZ,
+    min_beta: float = 0.0,
+    max_beta: float = 1.0,
+    vulnerable_reserve: float = 0.0,
+) -> Coefficients:
+    """Return ex-ante hourly β learnt from history: month × day type × hour of day.
+
+    For each class, β is each member's mean consumption in that class over the training data,
+    normalised. A share ``vulnerable_reserve`` of every hour is set aside for the members
+    flagged vulnerable (split equally among them) before the rest is shared; then every β is
+    kept within [min_beta, max_beta]. Classes absent from the history fall back to day type ×
+    hour, then to the hour of day.
+    """
+    ids = list(consumption_kwh.columns)
+    n = len(ids)
+    if not 0 <= vulnerable_reserve < 1:
+        raise ValueError("vulnerable_reserve must be in [0, 1)")
+    if min_beta * n > 1 + 1e-12 or max_beta * n < 1 - 1e-12 or min_beta > max_beta:
+        raise ValueError(f"no β can stay within [{min_beta}, {max_beta}] for {n} members")
+    history = consumption_kwh.join(_day_class(consumption_kwh.index, tz))
+    target = _day_class(evaluate_index, tz)
+    profile = np.full((len(evaluate_index), n), np.nan)
+    for keys in (["month", "non_working", "hour"], ["non_working", "hour"], ["hour"]):
+        means = history.groupby(keys)[ids].mean()
+        found = target[keys].merge(means, left_on=keys, right_index=True, how="left")[ids]
+        missing = np.isnan(profile).any(axis=1)
+        profile[missing] = found.to_numpy()[missing]
+    profile = np.nan_to_num(profile, nan=0.0)
+    totals = profile.sum(axis=1, keepdims=True)
+    beta = np.divide(profile, totals, out=np.full_like(profile, 1.0 / n), where=totals > 0)
+
+    vulnerable_ids = {m.member_id for m in members if m.vulnerable}
+    vulnerable = np.array([member_id in vulnerable_ids for member_id in ids])
+    if vulnerable_reserve > 0 and vulnerable.any():
+        reserve = np.where(vulnerable, vulnerable_reserve / vulnerable.sum(), 0.0)
+        beta = reserve + (1 - vulnerable_reserve) * beta
+    beta = _bounded(beta, np.full(n, min_beta), np.full(n, max_beta))
+    return Coefficients(
+        scheme="hourly-profile", values=pd.DataFrame(beta, index=evaluate_index, columns=ids)
+    )
