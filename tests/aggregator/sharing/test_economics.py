@@ -43,7 +43,8 @@ def test_savings_and_capped_compensation() -> None:
     assert july_a.import_cost_eur == pytest.approx(0.60)
     assert july_a.savings_eur == pytest.approx(1.00)
     june_b = table.loc[("2025-06", "b")]
-    assert june_b.compensation_eur == 0 and june_b.savings_eur == pytest.approx(2.0)
+    assert june_b.compensation_eur == 0
+    assert june_b.savings_eur == pytest.approx(2.0)
 
 
 def test_compensation_reaches_the_import_value_and_no_further() -> None:

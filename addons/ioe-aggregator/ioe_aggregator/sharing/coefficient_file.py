@@ -170,7 +170,10 @@ def read(path: Path, *, members_cups: set[str], year: int) -> tuple[CoefficientF
             problems.append(
                 Problem(
                     line=number,
-                    message=f"share {share_text!r} is not a number 0,000000-1,000000 with a comma and 6 decimals",
+                    message=(
+                        f"share {share_text!r} is not a number 0,000000-1,000000 "
+                        "with a comma and 6 decimals"
+                    ),
                 )
             )
             continue

@@ -33,8 +33,9 @@ def optimal_static(consumption_kwh: np.ndarray, generation_kwh: np.ndarray) -> n
     """Return the static β (one per member, summing to 1) that maximises self-consumption.
 
     ``consumption_kwh`` is hours × members, ``generation_kwh`` the plant's net generation in
-    each of those hours. Where several β reach the optimum, the share that no member can use is split in proportion
-    to consumption, so no member gets β it cannot use while another could.
+    each of those hours. Where several β reach the optimum, the share that no member can use
+    is split in proportion to consumption, so no member gets β it cannot use while another
+    could.
     """
     consumption_kwh = np.asarray(consumption_kwh, dtype=float)
     generation_kwh = np.asarray(generation_kwh, dtype=float)
