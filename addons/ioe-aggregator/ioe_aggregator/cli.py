@@ -13,6 +13,7 @@ import sys
 from ioe_aggregator import __version__
 from ioe_aggregator.app import ListenError, serve
 from ioe_aggregator.config import ENV_PREFIX, ConfigError, load_config
+from ioe_aggregator.sharing import commands as sharing_commands
 from ioe_aggregator.store import StoreError
 
 # Where the Supervisor puts an add-on's options.
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     commands.add_parser("version", help="print the version")
+    sharing_commands.add_parser(commands)
     return parser
 
 
@@ -55,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "version":
         print(__version__)
         return 0
+    if args.command == "sharing":
+        return sharing_commands.run(args)
     try:
         config = load_config(_config_path(args.config), os.environ)
     except ConfigError as err:

@@ -118,80 +118,76 @@ class CoefficientFile:
         return series.unstack(level=0).sort_index()
 
 
+def _parse_line(  # noqa: PLR0911 - one return per check, in the order a reader fixes them
+    line: str, number: int, hours_in_year: int, members_cups: set[str]
+) -> tuple[str, int, int] | Problem:
+    """Return (CUPS, hour, millionths) of one line (hour 0 when static), or its problem."""
+    fields = [field.strip() for field in line.split(";")]
+    if len(fields) not in (2, 3):
+        return Problem(line=number, message=f"expected CUPS;SHARE or CUPS;HOUR;SHARE, got {line!r}")
+    code, share_text = fields[0], fields[-1]
+    hour = 0
+    if len(fields) == 3:
+        if not _HOUR.fullmatch(fields[1]):
+            return Problem(line=number, message=f"hour {fields[1]!r} is not 4 digits")
+        hour = int(fields[1])
+        if not 1 <= hour <= hours_in_year:
+            return Problem(
+                line=number, message=f"hour {hour:04d} is outside 0001-{hours_in_year:04d}"
+            )
+    match = _SHARE.fullmatch(share_text)
+    units = int(match[1]) * UNITS + int(match[2]) if match else -1
+    if match is None or units > UNITS:
+        return Problem(
+            line=number,
+            message=(
+                f"share {share_text!r} is not a number 0,000000-1,000000 "
+                "with a comma and 6 decimals"
+            ),
+        )
+    if not stdnum_cups.is_valid(code):
+        return Problem(line=number, message=f"CUPS {code!r} is not valid")
+    if code not in members_cups:
+        return Problem(line=number, message=f"CUPS {code} is not a member of the community")
+    return code, hour, units
+
+
 def read(path: Path, *, members_cups: set[str], year: int) -> tuple[CoefficientFile, list[Problem]]:
     """Read and check a coefficient file; return what it holds and every problem found.
 
-    Checks: line format, share format (comma, six decimals), CUPS validity and membership,
-    duplicates, a consistent kind (static or hourly), hours within the year, missing hours,
-    and sums of exactly 1,000000 per hour. Accepts CRLF or LF.
+    Checks: the name, line format, share format (comma, six decimals), CUPS validity and
+    membership, duplicates, a consistent kind (static or hourly), hours within the year,
+    missing hours, and sums of exactly 1,000000 per hour. Accepts CRLF or LF.
     """
     problems: list[Problem] = []
+    name = re.fullmatch(r"(?P<cau>.+)_(?P<year>\d{4})\.txt", path.name)
+    if name is None or int(name["year"]) != year or _CAU.fullmatch(name["cau"]) is None:
+        problems.append(Problem(line=None, message=f"the file should be named CAU_{year}.txt"))
     hours_in_year = 8784 if pd.Timestamp(year=year, month=1, day=1).is_leap_year else 8760
     shares: dict[tuple[str, int], int] = {}
     last_line: dict[int, int] = {}
-    kind: bool | None = None
+    hourly: bool | None = None
     text = path.read_bytes().decode("utf-8-sig", errors="replace")
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line:
+        if not raw.strip():
             continue
-        fields = line.split(";")
-        if len(fields) not in (2, 3):
-            problems.append(
-                Problem(
-                    line=number, message=f"expected CUPS;SHARE or CUPS;HOUR;SHARE, got {line!r}"
-                )
-            )
+        parsed = _parse_line(raw.strip(), number, hours_in_year, members_cups)
+        if isinstance(parsed, Problem):
+            problems.append(parsed)
             continue
-        hourly = len(fields) == 3
-        if kind is None:
-            kind = hourly
-        elif kind != hourly:
+        code, hour, units = parsed
+        if hourly is None:
+            hourly = hour > 0
+        elif hourly != (hour > 0):
             problems.append(Problem(line=number, message="mixes static and hourly lines"))
             continue
-        code, share_text = fields[0].strip(), fields[-1].strip()
-        hour = 0
-        if hourly:
-            if not _HOUR.fullmatch(fields[1].strip()):
-                problems.append(Problem(line=number, message=f"hour {fields[1]!r} is not 4 digits"))
-                continue
-            hour = int(fields[1])
-            if not 1 <= hour <= hours_in_year:
-                problems.append(
-                    Problem(
-                        line=number,
-                        message=f"hour {hour:04d} is outside 0001-{hours_in_year:04d} of {year}",
-                    )
-                )
-                continue
-        match = _SHARE.fullmatch(share_text)
-        units = int(match[1]) * UNITS + int(match[2]) if match else -1
-        if match is None or units > UNITS:
-            problems.append(
-                Problem(
-                    line=number,
-                    message=(
-                        f"share {share_text!r} is not a number 0,000000-1,000000 "
-                        "with a comma and 6 decimals"
-                    ),
-                )
-            )
-            continue
-        if not stdnum_cups.is_valid(code):
-            problems.append(Problem(line=number, message=f"CUPS {code!r} is not valid"))
-            continue
-        if code not in members_cups:
-            problems.append(
-                Problem(line=number, message=f"CUPS {code} is not a member of the community")
-            )
-            continue
         if (code, hour) in shares:
-            where = f" for hour {hour:04d}" if hourly else ""
+            where = f" for hour {hour:04d}" if hour else ""
             problems.append(Problem(line=number, message=f"CUPS {code} appears twice{where}"))
             continue
         shares[(code, hour)] = units
         last_line[hour] = number
-    result = CoefficientFile(hourly=bool(kind), shares=shares)
+    result = CoefficientFile(hourly=bool(hourly), shares=shares)
     problems.extend(_check_totals(result, last_line, hours_in_year))
     return result, problems
 

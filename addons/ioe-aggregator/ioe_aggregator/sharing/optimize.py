@@ -125,7 +125,7 @@ def optimal_static_lp(
         A_eq=np.concatenate([np.ones(members), np.zeros(n_s)])[None, :],
         b_eq=[1.0],
         bounds=[(0, None)] * members + [(0, value) for value in c.ravel()],
-        method="highs",
+        method="highs-ipm",  # interior point: several times faster than simplex here
     )
     if not result.success:
         raise RuntimeError(f"HiGHS did not solve the problem: {result.message}")

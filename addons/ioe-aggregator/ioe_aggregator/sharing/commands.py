@@ -1,0 +1,262 @@
+"""``python -m ioe_aggregator sharing …``: compare schemes, write and validate coefficient files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+import sys
+
+import pandas as pd
+
+from ioe_aggregator.sharing import coefficient_file, schemes as sch
+from ioe_aggregator.sharing.calendar import DEFAULT_TZ, hours_of_year
+from ioe_aggregator.sharing.compare import Comparison, Period, compare
+from ioe_aggregator.sharing.economics import Prices
+from ioe_aggregator.sharing.files import (
+    InputError,
+    complete_hours,
+    read_consumption,
+    read_generation,
+    read_members,
+    read_prices,
+)
+from ioe_aggregator.sharing.model import Coefficients, Member
+from ioe_aggregator.sharing.report_html import render_html
+
+EXIT_INVALID = 1
+EXIT_INPUT = 2
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``sharing`` command and its sub-commands."""
+    sharing = commands.add_parser("sharing", help="compare sharing agreements; coefficient files")
+    jobs = sharing.add_subparsers(dest="sharing_command", required=True, metavar="JOB")
+
+    comparing = jobs.add_parser("compare", help="compare schemes on the community's history")
+    comparing.add_argument("--members", type=Path, required=True)
+    comparing.add_argument("--consumption", type=Path, required=True)
+    comparing.add_argument("--generation", type=Path, required=True)
+    comparing.add_argument(
+        "--schemes", default=",".join(sch.ALL_SCHEMES), help="comma-separated (default: all)"
+    )
+    comparing.add_argument("--train", type=_period, help="START/END, ISO 8601 (END excluded)")
+    comparing.add_argument("--evaluate", type=_period, help="START/END, ISO 8601 (END excluded)")
+    comparing.add_argument("--tz", default=DEFAULT_TZ)
+    comparing.add_argument("--import-price", type=float, metavar="EUR_KWH")
+    comparing.add_argument("--surplus-price", type=float, metavar="EUR_KWH")
+    comparing.add_argument("--prices", type=Path, help="CSV: start,import_eur_kwh,surplus_eur_kwh")
+    comparing.add_argument(
+        "--vulnerable-reserve",
+        type=float,
+        default=0.0,
+        help="share of every hour reserved for vulnerable members (hourly-profile)",
+    )
+    comparing.add_argument("--cau", help="also write the distributor's file for this CAU")
+    comparing.add_argument("--year", type=int, help="year of that file (default: the next one)")
+    comparing.add_argument("--out", type=Path, required=True)
+
+    writing = jobs.add_parser("coefficients", help="write the distributor's coefficient file")
+    writing.add_argument("--members", type=Path, required=True)
+    writing.add_argument(
+        "--scheme",
+        required=True,
+        choices=[s for s in sch.ALL_SCHEMES if s not in sch.REFERENCE_SCHEMES],
+    )
+    writing.add_argument(
+        "--consumption", type=Path, help="history (consumption, optimized-static, hourly-profile)"
+    )
+    writing.add_argument("--generation", type=Path, help="history (optimized-static)")
+    writing.add_argument("--year", type=int, required=True)
+    writing.add_argument("--cau", required=True)
+    writing.add_argument("--hourly", action="store_true", help="one line per member and hour")
+    writing.add_argument("--tz", default=DEFAULT_TZ)
+    writing.add_argument("--vulnerable-reserve", type=float, default=0.0)
+    writing.add_argument("--out", type=Path, required=True)
+
+    checking = jobs.add_parser("validate", help="check a coefficient file; exit 0 when valid")
+    checking.add_argument("file", type=Path)
+    checking.add_argument("--members", type=Path, required=True)
+    checking.add_argument("--year", type=int, required=True)
+
+
+def _period(text: str) -> Period:
+    try:
+        start, end = text.split("/")
+        period = Period(start=pd.Timestamp(start), end=pd.Timestamp(end))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not START/END: {err}") from None
+    if period.start.tzinfo is None or period.end.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: both ends need a UTC offset")
+    if period.end <= period.start:
+        raise argparse.ArgumentTypeError(f"{text!r}: END must come after START")
+    return Period(start=period.start.tz_convert("UTC"), end=period.end.tz_convert("UTC"))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen sharing job; return the exit code."""
+    try:
+        if args.sharing_command == "compare":
+            return _compare(args)
+        if args.sharing_command == "coefficients":
+            return _coefficients(args)
+        return _validate(args)
+    except InputError as err:
+        print(f"ioe-aggregator: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except (ValueError, coefficient_file.CoefficientFileError) as err:
+        print(f"ioe-aggregator: {err}", file=sys.stderr)
+        return EXIT_INPUT
+
+
+def _prices(args: argparse.Namespace, index: pd.DatetimeIndex) -> Prices | None:
+    if args.prices is not None:
+        if args.import_price is not None or args.surplus_price is not None:
+            raise ValueError("give either --prices or --import-price/--surplus-price, not both")
+        return read_prices(args.prices)
+    if (args.import_price is None) != (args.surplus_price is None):
+        raise ValueError("--import-price and --surplus-price go together")
+    if args.import_price is None:
+        return None
+    return Prices.flat(index, args.import_price, args.surplus_price)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    members = read_members(args.members)
+    consumption, generation, dropped = complete_hours(
+        read_consumption(args.consumption, members), read_generation(args.generation)
+    )
+    if consumption.empty:
+        raise ValueError("no hour has both generation and every member's consumption")
+    schemes = [s.strip() for s in args.schemes.split(",") if s.strip()]
+    comparison = compare(
+        members,
+        consumption,
+        generation,
+        schemes=schemes,
+        train=args.train,
+        evaluate=args.evaluate,
+        prices=_prices(args, consumption.index),
+        tz=args.tz,
+        vulnerable_reserve=args.vulnerable_reserve,
+    )
+    report = comparison.to_report()
+    report["hours_dropped_incomplete"] = dropped
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    (args.out / "report.html").write_text(render_html(comparison, report), encoding="utf-8")
+    _write_agreements(comparison, args)
+    hours = report["period"]["hours"]
+    print(f"Compared {len(schemes)} schemes over {hours} hours: {args.out / 'report.html'}")
+    return 0
+
+
+def _write_agreements(comparison: Comparison, args: argparse.Namespace) -> None:
+    """Write each agreement's β as CSV and, with --cau, as the distributor's file."""
+    cups = {m.member_id: m.cups for m in comparison.members}
+    year = args.year or comparison.evaluated_on.end.tz_convert(args.tz).year + (
+        0 if comparison.evaluated_on.end.tz_convert(args.tz).dayofyear == 1 else 1
+    )
+    for name, result in comparison.results.items():
+        if name in sch.REFERENCE_SCHEMES:
+            continue
+        directory = args.out / "coefficients" / name
+        directory.mkdir(parents=True, exist_ok=True)
+        values = result.coefficients.values
+        if isinstance(values, pd.Series):
+            table = pd.DataFrame({"cups": [cups[i] for i in values.index], "coefficient": values})
+            table.rename_axis("member_id").to_csv(directory / "coefficients.csv")
+        else:
+            values.rename(columns=cups).to_csv(directory / "coefficients.csv")
+        if args.cau:
+            coefficients = result.coefficients
+            if name == "hourly-profile":
+                history = result.allocation.consumption_kwh  # judged data: the latest we have
+                coefficients = sch.hourly_profile(
+                    history, hours_of_year(year, args.tz), comparison.members, tz=args.tz,
+                    vulnerable_reserve=args.vulnerable_reserve,
+                )  # fmt: skip
+            _write_file(
+                directory,
+                coefficients,
+                members=comparison.members,
+                cau=args.cau,
+                year=year,
+                tz=args.tz,
+                hourly=not coefficients.is_static,
+            )
+
+
+def _write_file(
+    directory: Path,
+    coefficients: Coefficients,
+    *,
+    members: list[Member],
+    cau: str,
+    year: int,
+    tz: str,
+    hourly: bool,
+) -> Path:
+    cups = {m.member_id: m.cups for m in members}
+    if hourly:
+        beta = coefficients.hourly(hours_of_year(year, tz)).rename(columns=cups)
+        return coefficient_file.write_hourly(directory, cau, year, beta)
+    static = coefficients.hourly(hours_of_year(year, tz)).iloc[0]
+    return coefficient_file.write_static(directory, cau, year, static.rename(index=cups))
+
+
+def _coefficients(args: argparse.Namespace) -> int:
+    members = read_members(args.members)
+    needs_history = args.scheme in sch.TRAINED_SCHEMES
+    if needs_history and args.consumption is None:
+        raise ValueError(f"--scheme {args.scheme} learns from history: give --consumption")
+    consumption = read_consumption(args.consumption, members) if args.consumption else None
+    if args.scheme == "optimized-static" and args.generation is None:
+        raise ValueError("--scheme optimized-static needs --generation too")
+    builders = {
+        "equal": lambda: sch.equal(members),
+        "power": lambda: sch.by_contracted_power(members),
+        "investment": lambda: sch.by_investment(members),
+        "consumption": lambda: sch.by_consumption(consumption.dropna()),
+        "optimized-static": lambda: sch.optimized_static(
+            *complete_hours(consumption, read_generation(args.generation))[:2]
+        ),
+        "hourly-profile": lambda: sch.hourly_profile(
+            consumption.dropna(),
+            hours_of_year(args.year, args.tz),
+            members,
+            tz=args.tz,
+            vulnerable_reserve=args.vulnerable_reserve,
+        ),
+    }
+    coefficients = builders[args.scheme]()
+    hourly = args.hourly or not coefficients.is_static
+    path = _write_file(
+        args.out,
+        coefficients,
+        members=members,
+        cau=args.cau,
+        year=args.year,
+        tz=args.tz,
+        hourly=hourly,
+    )
+    print(f"Wrote {path}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    members = read_members(args.members)
+    try:
+        _, problems = coefficient_file.read(
+            args.file, members_cups={m.cups for m in members}, year=args.year
+        )
+    except OSError as err:
+        print(f"ioe-aggregator: cannot read {args.file}: {err.strerror}", file=sys.stderr)
+        return EXIT_INPUT
+    for problem in problems:
+        print(f"{args.file.name}: {problem}", file=sys.stderr)
+    if problems:
+        print(f"{args.file.name}: {len(problems)} problem(s)", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{args.file.name}: valid")
+    return 0

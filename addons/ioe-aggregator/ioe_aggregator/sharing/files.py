@@ -1,0 +1,246 @@
+"""Read the comparison's CSV inputs and write its outputs.
+
+Inputs (UTF-8, comma-separated, a header line):
+- members: ``member_id,cups,contracted_power_kw,investment_eur,vulnerable``
+- consumption: ``member_id,start,kwh``; generation: ``start,kwh``;
+  prices: ``start,import_eur_kwh,surplus_eur_kwh``.
+``start`` is ISO 8601 with its UTC offset; intervals are 1 hour or 15 minutes (inferred) and
+15-minute data is summed into hours, an hour counting only when all four quarters are there.
+Every problem is reported with its file and line, all of them at once.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+import math
+from pathlib import Path
+import re
+
+import pandas as pd
+from stdnum.es import cups as stdnum_cups
+
+from ioe_aggregator.sharing.economics import Prices
+from ioe_aggregator.sharing.model import Member
+
+_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+HOUR = pd.Timedelta(hours=1)
+QUARTER = pd.Timedelta(minutes=15)
+
+
+class InputError(ValueError):
+    """An input file has problems; ``problems`` lists each with its file and line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        """Keep every problem; the message shows the first few."""
+        self.problems = problems
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
+        super().__init__(f"{len(problems)} problem(s) in the input:\n  {shown}{more}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Rows:
+    path: Path
+    rows: list[tuple[int, dict[str, str]]]
+
+
+def _read(path: Path, columns: tuple[str, ...], problems: list[str]) -> _Rows:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            reader = csv.DictReader(file)
+            header = tuple(name.strip() for name in reader.fieldnames or ())
+            if header != columns:
+                problems.append(
+                    f"{path}:1: expected the header {','.join(columns)}, got {','.join(header)}"
+                )
+                return _Rows(path=path, rows=[])
+            rows = []
+            for number, row in enumerate(reader, start=2):
+                if None in row or any(value is None for value in row.values()):
+                    problems.append(f"{path}:{number}: expected {len(columns)} fields")
+                    continue
+                rows.append((number, {k.strip(): v.strip() for k, v in row.items()}))
+            return _Rows(path=path, rows=rows)
+    except (OSError, UnicodeDecodeError) as err:
+        problems.append(f"{path}: cannot read: {err}")
+        return _Rows(path=path, rows=[])
+
+
+def _number(
+    text: str, where: str, what: str, problems: list[str], *, minimum: float | None = 0.0
+) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        problems.append(f"{where}: {what} {text!r} is not a number")
+        return None
+    if not math.isfinite(value) or (minimum is not None and value < minimum):
+        problems.append(f"{where}: {what} {text!r} must be a number ≥ {minimum}")
+        return None
+    return value
+
+
+def _start(text: str, where: str, problems: list[str]) -> pd.Timestamp | None:
+    if not _OFFSET.search(text):
+        problems.append(
+            f"{where}: start {text!r} needs its UTC offset (e.g. 2025-01-01T00:00:00+01:00)"
+        )
+        return None
+    try:
+        return pd.Timestamp(text).tz_convert("UTC")
+    except ValueError:
+        problems.append(f"{where}: start {text!r} is not an ISO 8601 time")
+        return None
+
+
+def read_members(path: Path) -> list[Member]:
+    """Read the members file; raise InputError listing every bad line."""
+    problems: list[str] = []
+    table = _read(
+        path, ("member_id", "cups", "contracted_power_kw", "investment_eur", "vulnerable"), problems
+    )
+    members: list[Member] = []
+    seen: dict[str, int] = {}
+    for number, row in table.rows:
+        where = f"{path}:{number}"
+        member_id = row["member_id"]
+        if not member_id:
+            problems.append(f"{where}: member_id is empty")
+            continue
+        if member_id in seen:
+            problems.append(f"{where}: member {member_id} is already on line {seen[member_id]}")
+            continue
+        seen[member_id] = number
+        if not stdnum_cups.is_valid(row["cups"]):
+            problems.append(f"{where}: CUPS {row['cups']!r} is not valid")
+            continue
+        power = _number(row["contracted_power_kw"], where, "contracted_power_kw", problems)
+        investment = _number(row["investment_eur"], where, "investment_eur", problems)
+        vulnerable = row["vulnerable"].lower()
+        if vulnerable not in {"true", "false"}:
+            problems.append(f"{where}: vulnerable {row['vulnerable']!r} must be true or false")
+            continue
+        if power is None or investment is None:
+            continue
+        members.append(
+            Member(
+                member_id=member_id,
+                cups=stdnum_cups.compact(row["cups"]),
+                contracted_power_kw=power,
+                investment_eur=investment,
+                vulnerable=vulnerable == "true",
+            )
+        )
+    if not members and not problems:
+        problems.append(f"{path}: no members")
+    if problems:
+        raise InputError(problems)
+    return members
+
+
+def _to_hours(series: pd.Series, where: str, problems: list[str]) -> pd.Series | None:
+    """Sum one meter's intervals into hours; NaN where an hour is incomplete."""
+    series = series.sort_index()
+    steps = series.index.to_series().diff().dropna()
+    step = steps.mode().iloc[0] if len(steps) else HOUR
+    if step not in (HOUR, QUARTER):
+        problems.append(f"{where}: intervals of {step} (only 1 hour or 15 minutes)")
+        return None
+    misaligned = series.index[(series.index - series.index.floor(step)) != pd.Timedelta(0)]
+    if len(misaligned):
+        problems.append(f"{where}: start {misaligned[0].isoformat()} is not on a {step} boundary")
+        return None
+    if step == HOUR:
+        return series
+    grouped = series.resample("h")
+    return grouped.sum().where(grouped.count() == 4)
+
+
+def read_consumption(path: Path, members: list[Member]) -> pd.DataFrame:
+    """Read consumption (kWh) into hours × member ids; raise InputError listing every bad line."""
+    problems: list[str] = []
+    table = _read(path, ("member_id", "start", "kwh"), problems)
+    known = {m.member_id for m in members}
+    values: dict[str, dict[pd.Timestamp, float]] = {m.member_id: {} for m in members}
+    for number, row in table.rows:
+        where = f"{path}:{number}"
+        if row["member_id"] not in known:
+            problems.append(f"{where}: member {row['member_id']!r} is not in the members file")
+            continue
+        start = _start(row["start"], where, problems)
+        kwh = _number(row["kwh"], where, "kwh", problems)
+        if start is None or kwh is None:
+            continue
+        if start in values[row["member_id"]]:
+            problems.append(f"{where}: a second value for {row['member_id']} at {row['start']}")
+            continue
+        values[row["member_id"]][start] = kwh
+    columns = {}
+    for member_id, readings in values.items():
+        if not readings:
+            problems.append(f"{path}: no consumption for member {member_id}")
+            continue
+        hourly = _to_hours(pd.Series(readings, dtype=float), f"{path} ({member_id})", problems)
+        if hourly is not None:
+            columns[member_id] = hourly
+    if problems:
+        raise InputError(problems)
+    return pd.DataFrame(columns).rename_axis("start")
+
+
+def read_series(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Read ``start`` and numeric columns (generation, prices) into an hourly UTC frame."""
+    problems: list[str] = []
+    table = _read(path, ("start", *columns), problems)
+    values: dict[pd.Timestamp, list[float]] = {}
+    for number, row in table.rows:
+        where = f"{path}:{number}"
+        start = _start(row["start"], where, problems)
+        # Surplus prices can be negative (ESIOS 1739); energies cannot.
+        numbers = [
+            _number(row[c], where, c, problems, minimum=None if c.endswith("eur_kwh") else 0.0)
+            for c in columns
+        ]
+        if start is None or None in numbers:
+            continue
+        if start in values:
+            problems.append(f"{where}: a second value at {row['start']}")
+            continue
+        values[start] = [n for n in numbers if n is not None]
+    if not values and not problems:
+        problems.append(f"{path}: no data")
+    if problems:
+        raise InputError(problems)
+    frame = pd.DataFrame.from_dict(values, orient="index", columns=list(columns)).sort_index()
+    if columns == ("kwh",):
+        hourly = _to_hours(frame["kwh"], str(path), problems)
+        if problems or hourly is None:
+            raise InputError(problems)
+        return hourly.to_frame("kwh")
+    return frame
+
+
+def read_generation(path: Path) -> pd.Series:
+    """Read the plant's net generation (kWh) into an hourly UTC series."""
+    return read_series(path, ("kwh",))["kwh"]
+
+
+def read_prices(path: Path) -> Prices:
+    """Read hourly prices (EUR/kWh) for imports and surplus."""
+    frame = read_series(path, ("import_eur_kwh", "surplus_eur_kwh"))
+    return Prices(import_eur_kwh=frame.import_eur_kwh, surplus_eur_kwh=frame.surplus_eur_kwh)
+
+
+def complete_hours(
+    consumption_kwh: pd.DataFrame, generation_kwh: pd.Series
+) -> tuple[pd.DataFrame, pd.Series, int]:
+    """Keep the hours where generation and every member's consumption are known.
+
+    Returns the aligned consumption and generation, and how many hours were dropped.
+    """
+    index = consumption_kwh.index.union(generation_kwh.index)
+    consumption = consumption_kwh.reindex(index)
+    generation = generation_kwh.reindex(index)
+    known = consumption.notna().all(axis=1) & generation.notna()
+    return consumption[known], generation[known], int((~known).sum())

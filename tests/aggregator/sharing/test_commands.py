@@ -1,0 +1,249 @@
+"""``python -m ioe_aggregator sharing …`` end to end on files, as a manager runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import re
+
+import pandas as pd
+import pytest
+
+from ioe_aggregator.cli import main
+from ioe_aggregator.sharing.schemes import ALL_SCHEMES
+from ioe_dev.synthetic import make_community, write_csv
+
+CAU = "ES0021000000000001RKA001"
+KPI_KEYS = {
+    "allocated_kwh", "consumption_kwh", "self_consumed_kwh", "surplus_kwh", "import_kwh",
+    "self_consumption_ratio", "self_sufficiency",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_csv(make_community(4, seed=3), tmp_path_factory.mktemp("community"))
+
+
+def run(*args: str | Path) -> int:
+    return main(["sharing", *map(str, args)])
+
+
+def test_compare_writes_report_html_and_agreements(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code = run(
+        "compare", "--members", inputs["members"], "--consumption", inputs["consumption"],
+        "--generation", inputs["generation"], "--evaluate",
+        "2025-07-01T00:00:00+02:00/2026-01-01T00:00:00+01:00",
+        "--import-price", "0.15", "--surplus-price", "0.05", "--cau", CAU, "--out", out,
+    )  # fmt: skip
+
+    assert code == 0, capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    assert report["period"]["hours"] == 184 * 24 + 1  # July to December, one autumn hour more
+    assert report["trained_on"]["hours"] == 181 * 24 - 1  # January to June, one spring hour short
+    assert report["trained_on_evaluated_period"] is False
+    assert set(report["schemes"]) == set(ALL_SCHEMES)
+    best = report["schemes"]["optimized-static"]
+    assert KPI_KEYS | {
+        "generation_kwh",
+        "allocation_efficiency",
+        "savings_eur",
+        "compensation_eur",
+    } <= set(best["community"])
+    for member in best["members"].values():
+        assert KPI_KEYS | {"coefficient", "savings_eur", "compensation_eur"} <= set(member)
+    assert "coefficient" not in report["schemes"]["hourly-profile"]["members"]["m-0001"]
+    ceiling = report["ceiling_kwh"]
+    for name, scheme in report["schemes"].items():
+        assert scheme["community"]["self_consumed_kwh"] <= ceiling + 1e-6, name
+    assert report["schemes"]["perfect-foresight"]["community"][
+        "allocation_efficiency"
+    ] == pytest.approx(1)
+    html = (out / "report.html").read_text()
+    assert "<svg" in html
+    # Self-contained: nothing to fetch (XML namespace names are identifiers, not fetched).
+    assert not re.search(r"""(src|href)=["']?(https?:|//)|<link|<script""", html)
+    assert "Clasificación" in html
+    assert "Ranking" in html
+    for scheme in (
+        "equal",
+        "power",
+        "investment",
+        "consumption",
+        "optimized-static",
+        "hourly-profile",
+    ):
+        assert (out / "coefficients" / scheme / "coefficients.csv").exists()
+        assert (out / "coefficients" / scheme / f"{CAU}_2026.txt").exists()
+    assert not (out / "coefficients" / "perfect-foresight").exists()
+
+
+def test_one_year_only_is_trained_and_evaluated_on_itself(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    code = run(
+        "compare", "--members", inputs["members"], "--consumption", inputs["consumption"],
+        "--generation", inputs["generation"], "--schemes", "equal,optimized-static",
+        "--out", tmp_path,
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["trained_on_evaluated_period"] is True
+    assert "savings_eur" not in report["schemes"]["equal"]["community"]  # no prices given
+    html = (tmp_path / "report.html").read_text()
+    assert "los mismos datos" in html
+    assert "same data" in html
+    best, equal = (
+        report["schemes"][s]["community"]["self_consumed_kwh"]
+        for s in ("optimized-static", "equal")
+    )
+    assert best >= equal
+
+
+def test_coefficients_then_validate(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run("coefficients", "--members", inputs["members"], "--scheme", "power",
+               "--year", "2024", "--cau", CAU, "--hourly", "--out", tmp_path)  # fmt: skip
+    assert code == 0
+    path = tmp_path / f"{CAU}_2024.txt"
+    assert len(path.read_text().splitlines()) == 4 * 8784
+
+    assert run("validate", path, "--members", inputs["members"], "--year", "2024") == 0
+    assert "valid" in capsys.readouterr().out
+
+    lines = path.read_text().splitlines()
+    lines[5] = lines[5][:-6] + "999999"
+    path.write_text("\n".join(lines))
+    assert run("validate", path, "--members", inputs["members"], "--year", "2024") == 1
+    errors = capsys.readouterr().err
+    assert "hour 0006 sum to" in errors
+    assert "line " in errors
+
+
+def test_learning_scheme_needs_history(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run("coefficients", "--members", inputs["members"], "--scheme", "hourly-profile",
+               "--year", "2026", "--cau", CAU, "--out", tmp_path)  # fmt: skip
+    assert code == 2
+    assert "give --consumption" in capsys.readouterr().err
+
+
+def test_hourly_profile_file_from_history(inputs: dict[str, Path], tmp_path: Path) -> None:
+    code = run("coefficients", "--members", inputs["members"], "--scheme", "hourly-profile",
+               "--consumption", inputs["consumption"], "--year", "2026", "--cau", CAU,
+               "--out", tmp_path)  # fmt: skip
+    assert code == 0
+    assert (
+        run(
+            "validate",
+            tmp_path / f"{CAU}_2026.txt",
+            "--members",
+            inputs["members"],
+            "--year",
+            "2026",
+        )
+        == 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "expected"),
+    [
+        (
+            "members",
+            "member_id,cups\nm-1,ES0021000000000001RK\n",
+            "expected the header member_id,cups,contracted_power_kw",
+        ),
+        (
+            "members",
+            "member_id,cups,contracted_power_kw,investment_eur,vulnerable\nm-1,ES0021000000000001RA,3.3,0,false\n",
+            ":2: CUPS 'ES0021000000000001RA' is not valid",
+        ),
+        (
+            "members",
+            "member_id,cups,contracted_power_kw,investment_eur,vulnerable\nm-1,ES0021000000000001RK,tres,0,false\n",
+            ":2: contracted_power_kw 'tres' is not a number",
+        ),
+        (
+            "members",
+            "member_id,cups,contracted_power_kw,investment_eur,vulnerable\nm-1,ES0021000000000001RK,3.3,0,si\n",
+            ":2: vulnerable 'si' must be true or false",
+        ),
+        (
+            "consumption",
+            "member_id,start,kwh\nm-0001,2025-01-01T00:00:00,0.4\n",
+            ":2: start '2025-01-01T00:00:00' needs its UTC offset",
+        ),
+        (
+            "consumption",
+            "member_id,start,kwh\nm-0009,2025-01-01T00:00:00+01:00,0.4\n",
+            ":2: member 'm-0009' is not in the members file",
+        ),
+        (
+            "consumption",
+            "member_id,start,kwh\nm-0001,2025-01-01T00:00:00+01:00,-1\n",
+            ":2: kwh '-1' must be a number ≥ 0",
+        ),
+        (
+            "consumption",
+            "member_id,start,kwh\nm-0001,2025-01-01T00:00:00+01:00\n",
+            ":2: expected 3 fields",
+        ),
+        (
+            "generation",
+            "start,kwh\n2025-01-01T00:00:00+01:00,1\n2025-01-01T00:00:00+01:00,2\n",
+            ":3: a second value at",
+        ),
+        (
+            "generation",
+            "start,kwh\nmañana+01:00,1\n",
+            ":2: start 'mañana+01:00' is not an ISO 8601 time",
+        ),
+    ],
+)
+def test_bad_input_is_named_with_its_line(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    file: str, content: str, expected: str,
+) -> None:  # fmt: skip
+    broken = tmp_path / f"{file}.csv"
+    broken.write_text(content)
+    paths = {**inputs, file: broken}
+
+    code = run("compare", "--members", paths["members"], "--consumption", paths["consumption"],
+               "--generation", paths["generation"], "--out", tmp_path / "out")  # fmt: skip
+
+    assert code == 2
+    assert expected in capsys.readouterr().err
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_quarter_hours_are_summed_and_incomplete_hours_dropped(tmp_path: Path) -> None:
+    community = make_community(2, seed=5)
+    paths = write_csv(community, tmp_path)
+    hourly = pd.read_csv(paths["consumption"])
+    quarters = hourly.loc[hourly.index.repeat(4)].copy()
+    starts = pd.to_datetime(quarters.start, utc=True) + pd.to_timedelta(
+        [0, 15, 30, 45] * len(hourly), unit="min"
+    )
+    quarters["start"] = [t.tz_convert("Europe/Madrid").isoformat() for t in starts]
+    quarters["kwh"] = quarters.kwh / 4
+    quarters = quarters.drop(quarters.index[[1]])  # one quarter missing in the first hour
+    quarters.to_csv(paths["consumption"], index=False)
+
+    code = run("compare", "--members", paths["members"], "--consumption", paths["consumption"],
+               "--generation", paths["generation"], "--schemes", "equal",
+               "--out", tmp_path / "out")  # fmt: skip
+
+    assert code == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["hours_dropped_incomplete"] == 1
+    assert report["period"]["hours"] == 8759
+    expected = community.consumption_kwh.iloc[1:].round(4).to_numpy().sum()
+    assert report["schemes"]["equal"]["community"]["consumption_kwh"] == pytest.approx(
+        expected, rel=1e-6
+    )
