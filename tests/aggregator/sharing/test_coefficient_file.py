@@ -161,3 +161,14 @@ def test_hourly_errors(tmp_path: Path) -> None:
 
     bad_hour = problems_in(tmp_path, hourly_text(extra=f"{CUPS[0]};12;0,100000\n"))
     assert f"line {3 * 8760 + 1}: hour '12' is not 4 digits" in bad_hour
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(float, 3, elements=st.floats(0.001, 1)))
+def test_any_written_static_file_validates(
+    tmp_path_factory: pytest.TempPathFactory, raw: np.ndarray
+) -> None:
+    directory = tmp_path_factory.mktemp("files")
+    path = cf.write_static(directory, CAU, 2025, pd.Series(raw / raw.sum(), index=CUPS))
+    _, problems = cf.read(path, members_cups=set(CUPS), year=2025)
+    assert problems == []

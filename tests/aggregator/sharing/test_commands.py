@@ -96,6 +96,7 @@ def test_one_year_only_is_trained_and_evaluated_on_itself(
     html = (tmp_path / "report.html").read_text()
     assert "los mismos datos" in html
     assert "same data" in html
+    assert "trained on 2025-01-01 – 2025-12-31" in html  # local days, end included
     best, equal = (
         report["schemes"][s]["community"]["self_consumed_kwh"]
         for s in ("optimized-static", "equal")
@@ -136,8 +137,10 @@ def test_learning_scheme_needs_history(
 def test_hourly_profile_file_from_history(inputs: dict[str, Path], tmp_path: Path) -> None:
     code = run("coefficients", "--members", inputs["members"], "--scheme", "hourly-profile",
                "--consumption", inputs["consumption"], "--year", "2026", "--cau", CAU,
-               "--out", tmp_path)  # fmt: skip
+               "--max-beta", "0.3", "--out", tmp_path)  # fmt: skip
     assert code == 0
+    shares = [line.split(";")[2] for line in (tmp_path / f"{CAU}_2026.txt").read_text().split()]
+    assert max(shares) <= "0,300000"
     assert (
         run(
             "validate",

@@ -28,6 +28,25 @@ EXIT_INVALID = 1
 EXIT_INPUT = 2
 
 
+def _add_profile_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--vulnerable-reserve",
+        type=float,
+        default=0.0,
+        help="hourly-profile: share of every hour reserved for vulnerable members",
+    )
+    parser.add_argument("--min-beta", type=float, default=0.0, help="hourly-profile: lowest β")
+    parser.add_argument("--max-beta", type=float, default=1.0, help="hourly-profile: highest β")
+
+
+def _profile_options(args: argparse.Namespace) -> dict[str, float]:
+    return {
+        "vulnerable_reserve": args.vulnerable_reserve,
+        "min_beta": args.min_beta,
+        "max_beta": args.max_beta,
+    }
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``sharing`` command and its sub-commands."""
     sharing = commands.add_parser("sharing", help="compare sharing agreements; coefficient files")
@@ -46,12 +65,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     comparing.add_argument("--import-price", type=float, metavar="EUR_KWH")
     comparing.add_argument("--surplus-price", type=float, metavar="EUR_KWH")
     comparing.add_argument("--prices", type=Path, help="CSV: start,import_eur_kwh,surplus_eur_kwh")
-    comparing.add_argument(
-        "--vulnerable-reserve",
-        type=float,
-        default=0.0,
-        help="share of every hour reserved for vulnerable members (hourly-profile)",
-    )
+    _add_profile_options(comparing)
     comparing.add_argument("--cau", help="also write the distributor's file for this CAU")
     comparing.add_argument("--year", type=int, help="year of that file (default: the next one)")
     comparing.add_argument("--out", type=Path, required=True)
@@ -71,7 +85,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     writing.add_argument("--cau", required=True)
     writing.add_argument("--hourly", action="store_true", help="one line per member and hour")
     writing.add_argument("--tz", default=DEFAULT_TZ)
-    writing.add_argument("--vulnerable-reserve", type=float, default=0.0)
+    _add_profile_options(writing)
     writing.add_argument("--out", type=Path, required=True)
 
     checking = jobs.add_parser("validate", help="check a coefficient file; exit 0 when valid")
@@ -138,13 +152,15 @@ def _compare(args: argparse.Namespace) -> int:
         evaluate=args.evaluate,
         prices=_prices(args, consumption.index),
         tz=args.tz,
-        vulnerable_reserve=args.vulnerable_reserve,
+        profile_options=_profile_options(args),
     )
     report = comparison.to_report()
     report["hours_dropped_incomplete"] = dropped
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
-    (args.out / "report.html").write_text(render_html(comparison, report), encoding="utf-8")
+    (args.out / "report.html").write_text(
+        render_html(comparison, report, args.tz), encoding="utf-8"
+    )
     _write_agreements(comparison, args)
     hours = report["period"]["hours"]
     print(f"Compared {len(schemes)} schemes over {hours} hours: {args.out / 'report.html'}")
@@ -174,7 +190,7 @@ def _write_agreements(comparison: Comparison, args: argparse.Namespace) -> None:
                 history = result.allocation.consumption_kwh  # judged data: the latest we have
                 coefficients = sch.hourly_profile(
                     history, hours_of_year(year, args.tz), comparison.members, tz=args.tz,
-                    vulnerable_reserve=args.vulnerable_reserve,
+                    **_profile_options(args),
                 )  # fmt: skip
             _write_file(
                 directory,
@@ -226,7 +242,7 @@ def _coefficients(args: argparse.Namespace) -> int:
             hours_of_year(args.year, args.tz),
             members,
             tz=args.tz,
-            vulnerable_reserve=args.vulnerable_reserve,
+            **_profile_options(args),
         ),
     }
     coefficients = builders[args.scheme]()

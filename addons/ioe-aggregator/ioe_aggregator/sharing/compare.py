@@ -6,7 +6,7 @@ written as report.json, which other parts of the product read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 import math
 from typing import Any, Final
@@ -180,13 +180,14 @@ def compare(
     evaluate: Period | None = None,
     prices: Prices | None = None,
     tz: str = DEFAULT_TZ,
-    vulnerable_reserve: float = 0.0,
+    profile_options: Mapping[str, float] | None = None,
 ) -> Comparison:
     """Compute every scheme's β on the training period and judge it on the evaluated one.
 
     ``consumption_kwh`` (hours × member ids) and ``generation_kwh`` are hourly, on one UTC
     index. Each scheme's allocation, member and community KPIs, and (with ``prices``) monthly
-    economics are returned.
+    economics are returned. ``profile_options`` go to ``hourly_profile`` (vulnerable_reserve,
+    min_beta, max_beta).
     """
     unknown = sorted(set(schemes) - set(sch.ALL_SCHEMES))
     if unknown:
@@ -208,7 +209,7 @@ def compare(
         "consumption": lambda: sch.by_consumption(history),
         "optimized-static": lambda: sch.optimized_static(history, history_generation),
         "hourly-profile": lambda: sch.hourly_profile(
-            history, evaluate_index, members, tz=tz, vulnerable_reserve=vulnerable_reserve
+            history, evaluate_index, members, tz=tz, **(profile_options or {})
         ),
         "perfect-foresight": lambda: sch.perfect_foresight(judged),
     }

@@ -11,7 +11,9 @@ import matplotlib as mpl
 mpl.use("Agg")  # no display: render to SVG only
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
+from ioe_aggregator.sharing.calendar import DEFAULT_TZ
 from ioe_aggregator.sharing.compare import Comparison
 from ioe_aggregator.sharing.schemes import REFERENCE_SCHEMES
 
@@ -78,7 +80,7 @@ def _monthly_chart(report: dict[str, Any]) -> str:
     return _svg(figure)
 
 
-def _heatmap(comparison: Comparison, scheme: str, tz: str = "Europe/Madrid") -> str:
+def _heatmap(comparison: Comparison, scheme: str, tz: str) -> str:
     beta = comparison.results[scheme].coefficients.hourly(
         comparison.results[scheme].allocation.consumption_kwh.index
     )
@@ -145,8 +147,11 @@ def _t(key: str, **values: Any) -> str:
     return _bilingual(es.format(**values), en.format(**values))
 
 
-def _span(period: dict[str, Any]) -> str:
-    return f"{period['start'][:10]} – {period['end'][:10]}"
+def _span(period: dict[str, Any], tz: str) -> str:
+    """Return the period's first and last local days (its end is exclusive)."""
+    first = pd.Timestamp(period["start"]).tz_convert(tz).date()
+    last = (pd.Timestamp(period["end"]) - pd.Timedelta(hours=1)).tz_convert(tz).date()
+    return f"{first} – {last}"
 
 
 def _ranking_rows(report: dict[str, Any], *, with_money: bool) -> str:
@@ -168,7 +173,7 @@ def _ranking_rows(report: dict[str, Any], *, with_money: bool) -> str:
     return "\n".join(rows)
 
 
-def render_html(comparison: Comparison, report: dict[str, Any]) -> str:
+def render_html(comparison: Comparison, report: dict[str, Any], tz: str = DEFAULT_TZ) -> str:
     """Return the page: ranking, member bars, monthly self-consumption, β heat-map, caveats."""
     ranking = list(report["schemes"])
     agreements = [s for s in ranking if report["schemes"][s]["agreement"]]
@@ -181,7 +186,10 @@ def render_html(comparison: Comparison, report: dict[str, Any]) -> str:
     ]
     if with_money:
         heads.append(_t("savings"))
-    periods = {"train": _span(report["trained_on"]), "evaluate": _span(report["evaluated_on"])}
+    periods = {
+        "train": _span(report["trained_on"], tz),
+        "evaluate": _span(report["evaluated_on"], tz),
+    }
     caveats = [_t("periods", **periods), _t("ceiling", ceiling=report["ceiling_kwh"])]
     if report["trained_on_evaluated_period"]:
         caveats.insert(0, f"<strong>{_t('same_data')}</strong>")
@@ -196,7 +204,7 @@ def render_html(comparison: Comparison, report: dict[str, Any]) -> str:
     ]
     if hourly:
         sections.append(
-            f"<h2>{_t('heatmap')}: {escape(hourly[0])}</h2>{_heatmap(comparison, hourly[0])}"
+            f"<h2>{_t('heatmap')}: {escape(hourly[0])}</h2>{_heatmap(comparison, hourly[0], tz)}"
         )
     sections.append(f"<h2>{_t('caveats')}</h2><ul>")
     sections.extend(f"<li>{caveat}</li>" for caveat in caveats)

@@ -1,7 +1,8 @@
 """``scripts/demo``: run a working community on this machine.
 
 It starts Mosquitto (TLS, password logins), the aggregator and a real Home Assistant with the
-integration set up, prints where to open them, and runs until Ctrl-C. ``--check`` starts the
+integration set up, compares sharing agreements on a year of synthetic community data (first
+run only), prints where to open it all, and runs until Ctrl-C. ``--check`` starts the
 same thing on free ports, verifies that every part answers, stops it and exits 0 (1 on failure).
 State (certificates, passwords, databases, HA's configuration) lives in the state directory and
 is reused by the next run.
@@ -16,6 +17,7 @@ import os
 from pathlib import Path
 import secrets
 import signal
+import subprocess
 import sys
 import time
 from types import FrameType
@@ -28,6 +30,7 @@ import yaml
 from ioe_dev.homeassistant_api import HomeAssistantApi, HomeAssistantApiError, Login
 from ioe_dev.mosquitto import Broker, start_broker
 from ioe_dev.processes import Service, ServiceError, free_port, port_is_free
+from ioe_dev.synthetic import make_community, write_csv
 
 REPO = Path(__file__).resolve().parents[4]
 INTEGRATION = REPO / "custom_components" / "ioe_community"
@@ -36,6 +39,9 @@ COMMUNITY_ID = "demo"
 AGGREGATOR_USER = "ioe-aggregator"
 HOME = {"name": "Casa demo", "cups": "ES0021000000000001RK"}
 HA_START_TIMEOUT_S = 300
+DEMO_MEMBERS = 10
+# The CAU of the demo plant: the first member's CUPS, "A", and the installation number.
+DEMO_CAU = "ES0021000000000001RKA001"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,9 +177,12 @@ def _aggregator_health(port: int) -> dict[str, Any]:
         return dict(json.load(response))
 
 
-def _verify(api: HomeAssistantApi, ports: Ports) -> list[str]:
+def _verify(api: HomeAssistantApi, ports: Ports, report: Path) -> list[str]:
     """Check every part as a user would meet it; return what is wrong."""
     problems = []
+    schemes = json.loads((report.parent / "report.json").read_text())["schemes"]
+    if "optimized-static" not in schemes or "<svg" not in report.read_text():
+        problems.append(f"the sharing report in {report.parent} is incomplete")
     if "ioe_community" not in api.request("GET", "/api/config")["components"]:
         problems.append("Home Assistant has not loaded ioe_community")
     states = [entry["state"] for entry in api.config_entries("ioe_community")]
@@ -196,7 +205,29 @@ def _verify(api: HomeAssistantApi, ports: Ports) -> list[str]:
     return problems
 
 
-def _print_welcome(ports: Ports, login: Login, state: Path, broker: Broker) -> None:
+def _ensure_sharing_report(state: Path) -> Path:
+    """Make, once, a year of community data and the comparison a manager would run on it."""
+    directory = state / "sharing"
+    report = directory / "report" / "report.html"
+    if report.exists():
+        return report
+    print("Generating a year of community data and comparing sharing agreements…", flush=True)
+    inputs = write_csv(make_community(DEMO_MEMBERS), directory / "data")
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "ioe_aggregator", "sharing", "compare",
+            "--members", str(inputs["members"]), "--consumption", str(inputs["consumption"]),
+            "--generation", str(inputs["generation"]), "--import-price", "0.15",
+            "--surplus-price", "0.05", "--cau", DEMO_CAU, "--out", str(report.parent),
+        ],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise DemoError(f"sharing compare failed: {result.stderr}")
+    return report
+
+
+def _print_welcome(ports: Ports, login: Login, state: Path, broker: Broker, report: Path) -> None:
     print(
         f"""
 IoE Community demo is running (state in {state}).
@@ -205,6 +236,8 @@ IoE Community demo is running (state in {state}).
                    user: {login.username}   password: {login.password}
   Aggregator API   http://localhost:{ports.aggregator}/api/health
   MQTT broker      mqtts://localhost:{ports.broker} (CA: {broker.ca_file})
+  Sharing report   file://{report}
+                   (synthetic demo data: 10 members and a plant, one year)
 
 Press Ctrl-C to stop everything.""",
         flush=True,
@@ -256,12 +289,16 @@ def run(state: Path, *, check: bool) -> int:
         if new_http_port:
             _confirm_http_port(api, config_dir)
         _ensure_home_entry(api)
-        if problems := _verify(api, ports):
+        report = _ensure_sharing_report(state)
+        if problems := _verify(api, ports, report):
             raise DemoError("; ".join(problems))
         if check:
-            print("Demo check passed: Home Assistant (ioe_community loaded), aggregator, broker.")
+            print(
+                "Demo check passed: Home Assistant (ioe_community loaded), aggregator, broker, "
+                "sharing report."
+            )
             return 0
-        _print_welcome(ports, login, state, broker)
+        _print_welcome(ports, login, state, broker, report)
         while all(s.process and s.process.poll() is None for s in services):
             time.sleep(0.5)
         for service in services:

@@ -1,0 +1,124 @@
+"""``scripts/bench``: measure what docs/benchmarks.md records, on this machine, in one run.
+
+Timings on a shared 2-core machine are noisy: each figure is the median of several runs, and
+comparisons are made as ratios within one run. Memory is each measurement's own peak (a fresh
+process per community size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+SIZES = (10, 50, 200)
+REPEATS = 3
+
+
+def _median_seconds(call: Any, repeats: int = REPEATS) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure_sharing(members: int) -> dict[str, Any]:
+    """Time one community size: optimized-static vs HiGHS, and every scheme with report.json."""
+    from ioe_aggregator.sharing.compare import compare  # noqa: PLC0415 - measured imports
+    from ioe_aggregator.sharing.economics import Prices  # noqa: PLC0415
+    from ioe_aggregator.sharing.optimize import (  # noqa: PLC0415
+        optimal_static,
+        optimal_static_lp,
+        self_consumption_kwh,
+    )
+    from ioe_dev.synthetic import make_community  # noqa: PLC0415
+
+    community = make_community(members)
+    consumption = community.consumption_kwh.to_numpy()
+    generation = community.generation_kwh.to_numpy()
+    result: dict[str, Any] = {"members": members, "hours": len(generation)}
+
+    result["optimized_static_s"] = _median_seconds(lambda: optimal_static(consumption, generation))
+    beta = optimal_static(consumption, generation)
+    value = self_consumption_kwh(beta, consumption, generation)
+    prices = Prices.flat(community.consumption_kwh.index, 0.15, 0.05)
+
+    def all_schemes() -> None:
+        report = compare(
+            community.members, community.consumption_kwh, community.generation_kwh, prices=prices
+        ).to_report()
+        json.dumps(report)
+
+    result["all_schemes_report_json_s"] = _median_seconds(all_schemes)
+    # Peak of data, every scheme and the report; the verification LP below is not part of it.
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start = time.perf_counter()
+    _, optimum = optimal_static_lp(consumption, generation)
+    result["lp_s"] = time.perf_counter() - start
+    result["lp_relative_gap"] = (optimum - value) / optimum
+    result["lp_over_water_filling"] = result["lp_s"] / result["optimized_static_s"]
+
+    return result
+
+
+def bench_sharing() -> dict[str, Any]:
+    """Run each size in its own process (for its own peak memory) and collect the results."""
+    rows = []
+    for members in SIZES:
+        process = subprocess.run(
+            [sys.executable, "-m", "ioe_dev.bench", "sharing-one", str(members)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rows.append(json.loads(process.stdout.splitlines()[-1]))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return {"benchmark": "sharing", "sizes": rows}
+
+
+def _machine() -> str:
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.platform(terse=True)}"
+    )
+
+
+def main() -> int:
+    """Run the named benchmark and print its results as JSON and as a Markdown table."""
+    parser = argparse.ArgumentParser(prog="scripts/bench")
+    parser.add_argument("benchmark", choices=["sharing", "sharing-one"])
+    parser.add_argument("members", nargs="?", type=int)
+    args = parser.parse_args()
+    if args.benchmark == "sharing-one":
+        print(json.dumps(measure_sharing(args.members)))
+        return 0
+    results = bench_sharing()
+    results["machine"] = _machine()
+    results["date"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    print(json.dumps(results, indent=2))
+    print(
+        "\n| members | optimized-static | HiGHS LP | LP / water-filling | relative gap "
+        "| all schemes + report.json | peak memory |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for row in results["sizes"]:
+        print(
+            f"| {row['members']} | {row['optimized_static_s']:.3f} s | {row['lp_s']:.1f} s "
+            f"| {row['lp_over_water_filling']:,.0f}× | {row['lp_relative_gap']:.1e} "
+            f"| {row['all_schemes_report_json_s']:.2f} s | {row['peak_rss_mb']:.0f} MB |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
