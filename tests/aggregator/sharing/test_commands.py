@@ -55,6 +55,18 @@ def test_compare_writes_report_html_and_agreements(
     } <= set(best["community"])
     for member in best["members"].values():
         assert KPI_KEYS | {"coefficient", "savings_eur", "compensation_eur"} <= set(member)
+        months = member["monthly"]
+        assert list(months) == [f"2025-{m:02d}" for m in range(7, 13)]
+        assert sum(m["self_consumed_kwh"] for m in months.values()) == pytest.approx(
+            member["self_consumed_kwh"]
+        )
+        assert sum(m["savings_eur"] for m in months.values()) == pytest.approx(
+            member["savings_eur"]
+        )
+    community_months = best["community"]["monthly"]
+    assert sum(m["import_kwh"] for m in community_months.values()) == pytest.approx(
+        best["community"]["import_kwh"]
+    )
     assert "coefficient" not in report["schemes"]["hourly-profile"]["members"]["m-0001"]
     ceiling = report["ceiling_kwh"]
     for name, scheme in report["schemes"].items():

@@ -89,6 +89,30 @@ def member_kpis(allocation: Allocation) -> pd.DataFrame:
     return totals
 
 
+ENERGY_COLUMNS = (
+    "allocated_kwh",
+    "consumption_kwh",
+    "self_consumed_kwh",
+    "surplus_kwh",
+    "import_kwh",
+)
+
+
+def monthly_totals(allocation: Allocation, tz: str) -> pd.DataFrame:
+    """Return each member's energies per local month: index (month YYYY-MM, member id)."""
+    month = allocation.consumption_kwh.index.tz_convert(tz).strftime("%Y-%m")
+    frames = {
+        "allocated_kwh": allocation.allocated_kwh,
+        "consumption_kwh": allocation.consumption_kwh,
+        "self_consumed_kwh": allocation.self_consumed_kwh,
+        "surplus_kwh": allocation.surplus_kwh,
+        "import_kwh": allocation.import_kwh,
+    }
+    table = pd.concat({k: f.groupby(month).sum().stack() for k, f in frames.items()}, axis=1)
+    table.index.names = ["month", "member_id"]
+    return table
+
+
 def community_kpis(allocation: Allocation, ceiling: float) -> dict[str, float | None]:
     """Return the community's totals and ratios, with allocation efficiency against ``ceiling``."""
     generation = float(allocation.generation_kwh.sum())

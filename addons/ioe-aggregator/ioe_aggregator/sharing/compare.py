@@ -20,6 +20,7 @@ from ioe_aggregator.sharing.allocation import (
     ceiling_kwh,
     community_kpis,
     member_kpis,
+    monthly_totals,
 )
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ
 from ioe_aggregator.sharing.economics import Prices, monthly_economics
@@ -60,11 +61,7 @@ class SchemeResult:
     community: dict[str, float | None]
     economics: pd.DataFrame | None
 
-    @property
-    def monthly_self_consumed_kwh(self) -> pd.Series:
-        """Community self-consumption per local month (YYYY-MM)."""
-        used = self.allocation.self_consumed_kwh.sum(axis=1)
-        return used.groupby(used.index.tz_convert(DEFAULT_TZ).strftime("%Y-%m")).sum()
+    monthly: pd.DataFrame
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,13 +106,22 @@ class Comparison:
                 members = members.join(totals)
                 community["savings_eur"] = float(totals.savings_eur.sum())
                 community["compensation_eur"] = float(totals.compensation_eur.sum())
-            community["monthly_self_consumed_kwh"] = result.monthly_self_consumed_kwh.to_dict()
+            monthly = result.monthly
+            if result.economics is not None:
+                money = result.economics.set_index(["month", "member_id"])
+                monthly = monthly.join(money[["savings_eur", "compensation_eur"]])
+            community["monthly"] = monthly.groupby(level="month").sum().to_dict("index")
+            by_member = {
+                member_id: table.droplevel("member_id").to_dict("index")
+                for member_id, table in monthly.groupby(level="member_id")
+            }
             schemes[name] = {
                 "kind": "static" if result.coefficients.is_static else "hourly",
                 "agreement": name not in sch.REFERENCE_SCHEMES,
                 "community": _clean(community),
                 "members": {
-                    member_id: _clean(row) for member_id, row in members.to_dict("index").items()
+                    member_id: _clean(row | {"monthly": by_member[member_id]})
+                    for member_id, row in members.to_dict("index").items()
                 },
             }
         return {
@@ -229,5 +235,6 @@ def compare(
             members=member_kpis(allocation),
             community=community_kpis(allocation, comparison.ceiling_kwh),
             economics=monthly_economics(allocation, prices, tz) if prices is not None else None,
+            monthly=monthly_totals(allocation, tz),
         )
     return comparison

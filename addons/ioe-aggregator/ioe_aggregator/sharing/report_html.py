@@ -62,17 +62,11 @@ def _monthly_chart(report: dict[str, Any]) -> str:
     figure, axes = plt.subplots(figsize=(7.5, 3.2))
     months: list[str] = []
     for scheme, result in report["schemes"].items():
-        monthly = result["community"]["monthly_self_consumed_kwh"]
+        monthly = result["community"]["monthly"]
         months = list(monthly)
+        used = [monthly[month]["self_consumed_kwh"] for month in months]
         style = ":" if scheme in REFERENCE_SCHEMES else "-"
-        axes.plot(
-            range(len(months)),
-            list(monthly.values()),
-            style,
-            marker="o",
-            markersize=3,
-            label=scheme,
-        )
+        axes.plot(range(len(months)), used, style, marker="o", markersize=3, label=scheme)
     axes.set_xticks(range(len(months)), months, rotation=45, fontsize=7)
     axes.set_ylabel("kWh")
     axes.legend(fontsize=7, frameon=False, ncol=2)
