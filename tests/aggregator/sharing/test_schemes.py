@@ -93,3 +93,18 @@ def test_hourly_profile_refuses_impossible_bounds() -> None:
     history = two_weeks_of_history()
     with pytest.raises(ValueError, match="no β can stay within"):
         schemes.hourly_profile(history, history.index[:1], MEMBERS, max_beta=0.3)
+
+
+def test_build_names_what_is_missing() -> None:
+    history = two_weeks_of_history()
+    with pytest.raises(ValueError, match="unknown scheme 'fair'"):
+        schemes.build("fair", MEMBERS, history_kwh=history)
+    with pytest.raises(ValueError, match="consumption is needed"):
+        schemes.build("consumption", MEMBERS, history_kwh=None)
+    with pytest.raises(ValueError, match="needs the plant's generation"):
+        schemes.build("optimized-static", MEMBERS, history_kwh=history)
+    with pytest.raises(ValueError, match="needs the hours"):
+        schemes.build("hourly-profile", MEMBERS, history_kwh=history)
+    assert schemes.build("power", MEMBERS, history_kwh=None).values.tolist() == pytest.approx(
+        [0.2, 0.4, 0.4]
+    )

@@ -7,6 +7,7 @@ neighbour in the same hour: that is how distributors settle collective self-cons
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,19 +99,21 @@ ENERGY_COLUMNS = (
 )
 
 
-def monthly_totals(allocation: Allocation, tz: str) -> pd.DataFrame:
-    """Return each member's energies per local month: index (month YYYY-MM, member id)."""
-    month = allocation.consumption_kwh.index.tz_convert(tz).strftime("%Y-%m")
-    frames = {
-        "allocated_kwh": allocation.allocated_kwh,
-        "consumption_kwh": allocation.consumption_kwh,
-        "self_consumed_kwh": allocation.self_consumed_kwh,
-        "surplus_kwh": allocation.surplus_kwh,
-        "import_kwh": allocation.import_kwh,
-    }
+def sum_by_month(frames: Mapping[str, pd.DataFrame], tz: str) -> pd.DataFrame:
+    """Sum hourly frames (hours × members) per local month.
+
+    Returns one column per frame, indexed by (month ``YYYY-MM``, member id).
+    """
+    first = next(iter(frames.values()))
+    month = first.index.tz_convert(tz).strftime("%Y-%m")
     table = pd.concat({k: f.groupby(month).sum().stack() for k, f in frames.items()}, axis=1)
     table.index.names = ["month", "member_id"]
     return table
+
+
+def monthly_totals(allocation: Allocation, tz: str) -> pd.DataFrame:
+    """Return each member's energies per local month: index (month YYYY-MM, member id)."""
+    return sum_by_month({column: getattr(allocation, column) for column in ENERGY_COLUMNS}, tz)
 
 
 def community_kpis(allocation: Allocation, ceiling: float) -> dict[str, float | None]:

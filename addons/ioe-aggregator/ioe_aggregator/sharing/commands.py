@@ -188,10 +188,14 @@ def _write_agreements(comparison: Comparison, args: argparse.Namespace) -> None:
             coefficients = result.coefficients
             if name == "hourly-profile":
                 history = result.allocation.consumption_kwh  # judged data: the latest we have
-                coefficients = sch.hourly_profile(
-                    history, hours_of_year(year, args.tz), comparison.members, tz=args.tz,
-                    **_profile_options(args),
-                )  # fmt: skip
+                coefficients = sch.build(
+                    name,
+                    comparison.members,
+                    history_kwh=history,
+                    target_index=hours_of_year(year, args.tz),
+                    tz=args.tz,
+                    profile_options=_profile_options(args),
+                )
             _write_file(
                 directory,
                 coefficients,
@@ -222,30 +226,24 @@ def _write_file(
 
 
 def _coefficients(args: argparse.Namespace) -> int:
-    members = read_members(args.members)
-    needs_history = args.scheme in sch.TRAINED_SCHEMES
-    if needs_history and args.consumption is None:
+    if args.scheme in sch.TRAINED_SCHEMES and args.consumption is None:
         raise ValueError(f"--scheme {args.scheme} learns from history: give --consumption")
-    consumption = read_consumption(args.consumption, members) if args.consumption else None
     if args.scheme == "optimized-static" and args.generation is None:
         raise ValueError("--scheme optimized-static needs --generation too")
-    builders = {
-        "equal": lambda: sch.equal(members),
-        "power": lambda: sch.by_contracted_power(members),
-        "investment": lambda: sch.by_investment(members),
-        "consumption": lambda: sch.by_consumption(consumption.dropna()),
-        "optimized-static": lambda: sch.optimized_static(
-            *complete_hours(consumption, read_generation(args.generation))[:2]
-        ),
-        "hourly-profile": lambda: sch.hourly_profile(
-            consumption.dropna(),
-            hours_of_year(args.year, args.tz),
-            members,
-            tz=args.tz,
-            **_profile_options(args),
-        ),
-    }
-    coefficients = builders[args.scheme]()
+    members = read_members(args.members)
+    history = read_consumption(args.consumption, members) if args.consumption else None
+    generation = read_generation(args.generation) if args.generation else None
+    if history is not None and generation is not None:
+        history, generation, _ = complete_hours(history, generation)
+    coefficients = sch.build(
+        args.scheme,
+        members,
+        history_kwh=history.dropna() if history is not None else None,
+        history_generation_kwh=generation,
+        target_index=hours_of_year(args.year, args.tz),
+        tz=args.tz,
+        profile_options=_profile_options(args),
+    )
     hourly = args.hourly or not coefficients.is_static
     path = _write_file(
         args.out,

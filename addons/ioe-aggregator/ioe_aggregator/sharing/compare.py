@@ -208,17 +208,6 @@ def compare(
     judged = consumption_kwh.loc[evaluate_index]
     judged_generation = generation_kwh.reindex(evaluate_index).fillna(0.0)
 
-    builders = {
-        "equal": lambda: sch.equal(members),
-        "power": lambda: sch.by_contracted_power(members),
-        "investment": lambda: sch.by_investment(members),
-        "consumption": lambda: sch.by_consumption(history),
-        "optimized-static": lambda: sch.optimized_static(history, history_generation),
-        "hourly-profile": lambda: sch.hourly_profile(
-            history, evaluate_index, members, tz=tz, **(profile_options or {})
-        ),
-        "perfect-foresight": lambda: sch.perfect_foresight(judged),
-    }
     comparison = Comparison(
         members=list(members),
         trained_on=trained_on,
@@ -227,7 +216,16 @@ def compare(
         ceiling_kwh=ceiling_kwh(judged, judged_generation),
     )
     for name in schemes:
-        coefficients = builders[name]()
+        coefficients = sch.build(
+            name,
+            members,
+            # Perfect foresight shares each hour by that hour's own consumption.
+            history_kwh=judged if name in sch.REFERENCE_SCHEMES else history,
+            history_generation_kwh=history_generation,
+            target_index=evaluate_index,
+            tz=tz,
+            profile_options=profile_options,
+        )
         allocation = allocate(coefficients, judged, judged_generation)
         comparison.results[name] = SchemeResult(
             coefficients=coefficients,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ioe_aggregator.sharing.allocation import Allocation
+from ioe_aggregator.sharing.allocation import Allocation, sum_by_month
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ, energy_period_20td
 
 
@@ -62,16 +62,14 @@ def monthly_economics(allocation: Allocation, prices: Prices, tz: str = DEFAULT_
     if price_in.isna().any() or price_out.isna().any():
         missing = index[price_in.isna() | price_out.isna()]
         raise ValueError(f"no price for {len(missing)} hours from {missing[0]}")
-    month = index.tz_convert(tz).strftime("%Y-%m")
-    frames = {
-        "cost_without_eur": allocation.consumption_kwh.mul(price_in, axis=0),
-        "import_cost_eur": allocation.import_kwh.mul(price_in, axis=0),
-        "surplus_value_eur": allocation.surplus_kwh.mul(price_out, axis=0),
-    }
-    monthly = pd.concat(
-        {name: frame.groupby(month).sum().stack() for name, frame in frames.items()}, axis=1
+    monthly = sum_by_month(
+        {
+            "cost_without_eur": allocation.consumption_kwh.mul(price_in, axis=0),
+            "import_cost_eur": allocation.import_kwh.mul(price_in, axis=0),
+            "surplus_value_eur": allocation.surplus_kwh.mul(price_out, axis=0),
+        },
+        tz,
     )
-    monthly.index.names = ["month", "member_id"]
     monthly["compensation_eur"] = np.clip(
         monthly.surplus_value_eur, 0.0, monthly.import_cost_eur.clip(lower=0.0)
     )

@@ -6,7 +6,7 @@ is non-negative and sums to 1 in every hour.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import numpy as np
@@ -161,3 +161,39 @@ def hourly_profile(
     return Coefficients(
         scheme="hourly-profile", values=pd.DataFrame(beta, index=evaluate_index, columns=ids)
     )
+
+
+def build(
+    scheme: str,
+    members: Sequence[Member],
+    *,
+    history_kwh: pd.DataFrame | None,
+    history_generation_kwh: pd.Series | None = None,
+    target_index: pd.DatetimeIndex | None = None,
+    tz: str = DEFAULT_TZ,
+    profile_options: Mapping[str, float] | None = None,
+) -> Coefficients:
+    """Return the named scheme's β.
+
+    ``history_kwh`` (hours × members) is what learning schemes learn from — for
+    perfect-foresight, the very hours it shares; ``history_generation_kwh`` serves
+    optimized-static; ``target_index`` is where hourly-profile's β are wanted.
+    """
+    if scheme in ("equal", "power", "investment"):
+        static = {"equal": equal, "power": by_contracted_power, "investment": by_investment}
+        return static[scheme](members)
+    if scheme not in ALL_SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}; choose from {list(ALL_SCHEMES)}")
+    if history_kwh is None:
+        raise ValueError(f"{scheme} learns from history: consumption is needed")
+    if scheme == "consumption":
+        return by_consumption(history_kwh)
+    if scheme == "perfect-foresight":
+        return perfect_foresight(history_kwh)
+    if scheme == "optimized-static":
+        if history_generation_kwh is None:
+            raise ValueError("optimized-static needs the plant's generation too")
+        return optimized_static(history_kwh, history_generation_kwh)
+    if target_index is None:
+        raise ValueError("hourly-profile needs the hours to give β for")
+    return hourly_profile(history_kwh, target_index, members, tz=tz, **dict(profile_options or {}))
