@@ -1,0 +1,64 @@
+"""Turn raw 16-bit Modbus words into values, honouring word order, scaling and sentinels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+import math
+import struct
+
+from .profile import DataType, Register
+
+_STRUCT = {
+    DataType.U16: ">H",
+    DataType.S16: ">h",
+    DataType.U32: ">I",
+    DataType.S32: ">i",
+    DataType.U64: ">Q",
+    DataType.F32: ">f",
+}
+
+
+class DecodeError(ValueError):
+    """Raw words that cannot be a value of the register (wrong count, bad text)."""
+
+
+def raw_value(register: Register, words: Sequence[int]) -> int | float | str:
+    """Return the unscaled value of ``words`` (big-endian bytes within each word)."""
+    if len(words) != register.count:
+        raise DecodeError(f"{register.key}: expected {register.count} words, got {len(words)}")
+    ordered = list(words) if register.word_order == "big" else list(reversed(words))
+    data = b"".join(word.to_bytes(2, "big") for word in ordered)
+    if register.data_type is DataType.STRING:
+        try:
+            return data.split(b"\0", 1)[0].decode("ascii").strip()
+        except UnicodeDecodeError as err:
+            raise DecodeError(f"{register.key}: not ASCII text: {data!r}") from err
+    value = struct.unpack(_STRUCT[register.data_type], data)[0]
+    return value if isinstance(value, int | float) else float(value)
+
+
+def decode(
+    register: Register, words: Sequence[int], scale_factors: Mapping[str, int | None]
+) -> float | str | None:
+    """Return the register's value in its unit, or None when the device has no value.
+
+    None for a sentinel (0xFFFF, 0x8000, NaN, …), an out-of-range float, or a scale-factor
+    register that itself has no value. ``scale_factors`` maps scale-factor keys to their raw
+    (power of ten) values, as read in the same poll.
+    """
+    value = raw_value(register, words)
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int) and value in register.sentinels:
+        return None
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if register.options:
+        return register.options.get(int(value), str(value))
+    scale = register.scale
+    if register.scale_factor is not None:
+        exponent = scale_factors.get(register.scale_factor)
+        if exponent is None:
+            return None
+        scale = 10.0**exponent
+    return float(value) * scale if scale != 1.0 else float(value)

@@ -1,0 +1,313 @@
+"""Device profiles: register maps as YAML data, so a contributor adds a device without Python.
+
+The format is documented in docs/device-profiles.md. ``load_profile`` validates a file and
+returns a ``Profile``; every problem names the file and the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+import probatio
+import yaml
+
+PROFILES_DIR: Final = Path(__file__).with_name("profiles")
+DEFAULT_MAX_REGISTERS: Final = 64
+DEFAULT_MAX_GAP: Final = 16
+
+
+class Function(StrEnum):
+    """The Modbus table a register lives in."""
+
+    HOLDING = "holding"
+    INPUT = "input"
+
+
+class DataType(StrEnum):
+    """How the 16-bit words of a register are read."""
+
+    U16 = "u16"
+    S16 = "s16"
+    U32 = "u32"
+    S32 = "s32"
+    U64 = "u64"
+    F32 = "f32"
+    STRING = "string"
+
+
+WORDS: Final = {
+    DataType.U16: 1,
+    DataType.S16: 1,
+    DataType.U32: 2,
+    DataType.S32: 2,
+    DataType.U64: 4,
+    DataType.F32: 2,
+}
+# Values devices send for "not implemented" / "no value": never a reading (never 65535 W).
+DEFAULT_SENTINELS: Final = {
+    DataType.U16: (0xFFFF,),
+    DataType.S16: (-0x8000,),
+    DataType.U32: (0xFFFFFFFF,),
+    DataType.S32: (-0x80000000,),
+    DataType.U64: (0xFFFFFFFFFFFFFFFF,),
+    DataType.F32: (),  # NaN is always "no value"
+    DataType.STRING: (),
+}
+ROLES: Final = frozenset(
+    {
+        "grid_import_energy",
+        "grid_export_energy",
+        "grid_power",
+        "pv_energy",
+        "pv_power",
+        "battery_charge_energy",
+        "battery_discharge_energy",
+        "battery_power",
+        "battery_soc",
+        "ev_energy",
+        "ev_session_energy",
+        "ev_power",
+        "ev_state",
+        "consumption_energy",
+        "consumption_power",
+    }
+)
+
+
+class ProfileError(ValueError):
+    """A profile file is not valid; the message names the file and the key."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Register:
+    """One value a device exposes (read-only)."""
+
+    key: str
+    address: int
+    function: Function
+    data_type: DataType
+    word_order: str
+    count: int
+    scale: float
+    scale_factor: str | None
+    unit: str | None
+    device_class: str | None
+    state_class: str | None
+    role: str | None
+    sentinels: tuple[int, ...]
+    enabled_by_default: bool
+    diagnostic: bool
+    options: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def end(self) -> int:
+        """The address just past this register's last word."""
+        return self.address + self.count
+
+
+@dataclass(frozen=True, kw_only=True)
+class WritableRegister:
+    """A setpoint the controls feature may write, within bounds (in engineering units)."""
+
+    key: str
+    address: int
+    data_type: DataType
+    scale: float
+    minimum: float
+    maximum: float
+    unit: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TestVector:
+    """Raw registers a device could return, and the values they must decode to."""
+
+    holding: dict[int, int]
+    input: dict[int, int]
+    expected: dict[str, float | str | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """Everything needed to read (and later control) one kind of device."""
+
+    id: str
+    manufacturer: str
+    model: str
+    word_order: str
+    max_registers: int
+    max_gap: int
+    registers: tuple[Register, ...]
+    writable: tuple[WritableRegister, ...]
+    test_vectors: tuple[TestVector, ...]
+    serial_number: str | None = None
+
+    def register(self, key: str) -> Register:
+        """Return the register named ``key``."""
+        for register in self.registers:
+            if register.key == key:
+                return register
+        raise KeyError(key)
+
+
+_KEY = probatio.Match(r"^[a-z][a-z0-9_]*$", msg="lower-case letters, digits and _")
+_ADDRESS = probatio.All(int, probatio.Range(min=0, max=65535))
+_REGISTER_SCHEMA = probatio.Schema(
+    {
+        probatio.Required("key"): _KEY,
+        probatio.Required("address"): _ADDRESS,
+        probatio.Optional("function", default="holding"): probatio.Coerce(Function),
+        probatio.Required("type"): probatio.Coerce(DataType),
+        probatio.Optional("word_order"): probatio.In(("big", "little")),
+        probatio.Optional("count"): probatio.All(int, probatio.Range(min=1, max=64)),
+        probatio.Exclusive("scale", "scaling"): probatio.Coerce(float),
+        probatio.Exclusive("scale_factor", "scaling"): _KEY,
+        probatio.Optional("unit"): str,
+        probatio.Optional("device_class"): str,
+        probatio.Optional("state_class"): probatio.In(("measurement", "total", "total_increasing")),
+        probatio.Optional("role"): probatio.In(sorted(ROLES)),
+        probatio.Optional("not_implemented"): [int],
+        probatio.Optional("enabled_by_default", default=True): bool,
+        probatio.Optional("diagnostic", default=False): bool,
+        probatio.Optional("options"): {int: str},
+    }
+)
+_WRITABLE_SCHEMA = probatio.Schema(
+    {
+        probatio.Required("key"): _KEY,
+        probatio.Required("address"): _ADDRESS,
+        probatio.Required("type"): probatio.Coerce(DataType),
+        probatio.Optional("scale", default=1.0): probatio.Coerce(float),
+        probatio.Required("min"): probatio.Coerce(float),
+        probatio.Required("max"): probatio.Coerce(float),
+        probatio.Optional("unit"): str,
+    }
+)
+_VECTOR_SCHEMA = probatio.Schema(
+    {
+        probatio.Optional("holding", default={}): {
+            _ADDRESS: probatio.All(int, probatio.Range(0, 0xFFFF))
+        },
+        probatio.Optional("input", default={}): {
+            _ADDRESS: probatio.All(int, probatio.Range(0, 0xFFFF))
+        },
+        probatio.Required("expected"): {str: probatio.Any(None, float, int, str)},
+    }
+)
+_PROFILE_SCHEMA = probatio.Schema(
+    {
+        probatio.Required("id"): _KEY,
+        probatio.Required("manufacturer"): str,
+        probatio.Required("model"): str,
+        probatio.Optional("word_order", default="big"): probatio.In(("big", "little")),
+        probatio.Optional("max_registers", default=DEFAULT_MAX_REGISTERS): probatio.All(
+            int, probatio.Range(min=1, max=125)
+        ),
+        probatio.Optional("max_gap", default=DEFAULT_MAX_GAP): probatio.All(
+            int, probatio.Range(min=0, max=125)
+        ),
+        probatio.Optional("serial_number"): _KEY,
+        probatio.Required("registers"): [_REGISTER_SCHEMA],
+        probatio.Optional("writable", default=[]): [_WRITABLE_SCHEMA],
+        probatio.Required("test_vectors"): [_VECTOR_SCHEMA],
+    }
+)
+
+
+def _register(raw: dict[str, Any], word_order: str) -> Register:
+    data_type: DataType = raw["type"]
+    if data_type is DataType.STRING and "count" not in raw:
+        raise probatio.Invalid("a string register needs its count of words", path=["count"])
+    return Register(
+        key=raw["key"],
+        address=raw["address"],
+        function=raw["function"],
+        data_type=data_type,
+        word_order=raw.get("word_order", word_order),
+        count=raw.get("count", WORDS.get(data_type, 1)),
+        scale=raw.get("scale", 1.0),
+        scale_factor=raw.get("scale_factor"),
+        unit=raw.get("unit"),
+        device_class=raw.get("device_class"),
+        state_class=raw.get("state_class"),
+        role=raw.get("role"),
+        sentinels=tuple(raw.get("not_implemented", DEFAULT_SENTINELS[data_type])),
+        enabled_by_default=raw["enabled_by_default"],
+        diagnostic=raw["diagnostic"],
+        options=raw.get("options", {}),
+    )
+
+
+def parse_profile(data: Any, source: str) -> Profile:
+    """Validate profile data (as loaded from YAML) and return the profile."""
+    try:
+        raw = _PROFILE_SCHEMA(data)
+        registers = tuple(_register(r, raw["word_order"]) for r in raw["registers"])
+    except probatio.Invalid as err:
+        raise ProfileError(f"{source}: {err}") from err
+    keys = [r.key for r in registers]
+    if duplicates := sorted({k for k in keys if keys.count(k) > 1}):
+        raise ProfileError(f"{source}: registers {duplicates} are defined twice")
+    for register in registers:
+        if register.scale_factor is not None and register.scale_factor not in keys:
+            raise ProfileError(
+                f"{source}: register {register.key} names an unknown scale_factor "
+                f"{register.scale_factor!r}"
+            )
+    if raw.get("serial_number") is not None and raw["serial_number"] not in keys:
+        raise ProfileError(f"{source}: serial_number names an unknown register")
+    vectors = tuple(
+        TestVector(holding=v["holding"], input=v["input"], expected=v["expected"])
+        for v in raw["test_vectors"]
+    )
+    for vector in vectors:
+        if unknown := sorted(set(vector.expected) - set(keys)):
+            raise ProfileError(f"{source}: test vector expects unknown registers {unknown}")
+    return Profile(
+        id=raw["id"],
+        manufacturer=raw["manufacturer"],
+        model=raw["model"],
+        word_order=raw["word_order"],
+        max_registers=raw["max_registers"],
+        max_gap=raw["max_gap"],
+        registers=registers,
+        writable=tuple(
+            WritableRegister(
+                key=w["key"],
+                address=w["address"],
+                data_type=w["type"],
+                scale=w["scale"],
+                minimum=w["min"],
+                maximum=w["max"],
+                unit=w.get("unit"),
+            )
+            for w in raw["writable"]
+        ),
+        test_vectors=vectors,
+        serial_number=raw.get("serial_number"),
+    )
+
+
+def load_profile_file(path: Path) -> Profile:
+    """Read and validate one profile file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise ProfileError(f"{path}: {err}") from err
+    return parse_profile(data, str(path))
+
+
+@cache
+def available_profiles() -> dict[str, Profile]:
+    """Return the profiles shipped in ``profiles/``, by id."""
+    profiles = {}
+    for path in sorted(PROFILES_DIR.glob("*.yaml")):
+        profile = load_profile_file(path)
+        if profile.id != path.stem:
+            raise ProfileError(f"{path}: id {profile.id!r} must match the file name")
+        profiles[profile.id] = profile
+    return profiles

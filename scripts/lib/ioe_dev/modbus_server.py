@@ -1,0 +1,91 @@
+"""A real pymodbus server serving chosen registers, recording every request it receives."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+import contextlib
+from dataclasses import dataclass, field
+
+from pymodbus.framer import FramerType
+from pymodbus.pdu import ModbusPDU
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from ioe_dev.processes import free_port
+
+READ_HOLDING = 3
+READ_INPUT = 4
+
+
+@dataclass
+class Registers:
+    """One unit's registers: ``holding`` and ``input`` map addresses to 16-bit words."""
+
+    holding: dict[int, int] = field(default_factory=dict)
+    input: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class ModbusTestServer:
+    """A pymodbus TCP server on 127.0.0.1 (Modbus TCP, or RTU framing over TCP)."""
+
+    units: Mapping[int, Registers]
+    framer: FramerType = FramerType.SOCKET
+    port: int = field(default_factory=free_port)
+    requests: list[tuple[int, int, int, int]] = field(default_factory=list)
+    _server: ModbusTcpServer | None = None
+    _task: asyncio.Task[None] | None = None
+
+    def _devices(self) -> list[SimDevice]:
+        def table(words: dict[int, int]) -> list[SimData]:
+            """Serve the map from its lowest to its highest address, zeros in the holes.
+
+            As a real device does: reads spanning unused addresses inside its map succeed;
+            addresses outside it answer with exception 2 (illegal data address).
+            """
+            if not words:
+                # pymodbus needs every table to hold something: a word at the last address.
+                return [SimData(0xFFFF, values=0, datatype=DataType.UINT16)]
+            first, last = min(words), max(words)
+            values = [words.get(address, 0) for address in range(first, last + 1)]
+            return [SimData(first, values=values, datatype=DataType.UINT16)]
+
+        no_bits = [SimData(0, values=False, datatype=DataType.BITS)]
+        return [
+            SimDevice(unit, simdata=(no_bits, no_bits, table(regs.holding), table(regs.input)))
+            for unit, regs in self.units.items()
+        ]
+
+    def _trace(self, sending: bool, pdu: ModbusPDU) -> ModbusPDU:
+        if not sending and pdu.function_code in (READ_HOLDING, READ_INPUT):
+            self.requests.append((pdu.dev_id, pdu.function_code, pdu.address, pdu.count))
+        return pdu
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1:port."""
+        self._server = ModbusTcpServer(
+            self._devices(),
+            framer=self.framer,
+            address=("127.0.0.1", self.port),
+            trace_pdu=self._trace,
+        )
+        self._task = asyncio.create_task(self._server.serve_forever())
+        for _ in range(100):
+            with contextlib.suppress(OSError):
+                _reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                await writer.wait_closed()
+                return
+            await asyncio.sleep(0.02)
+        raise RuntimeError(f"the Modbus test server did not listen on {self.port}")
+
+    async def stop(self) -> None:
+        """Stop answering (the device is gone)."""
+        if self._server is not None:
+            await self._server.shutdown()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._server = None
+        self._task = None

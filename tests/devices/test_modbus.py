@@ -1,0 +1,170 @@
+"""Batching, shared connections, errors and availability against a real Modbus server."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from custom_components.ioe_community.devices.batching import plan_reads
+from custom_components.ioe_community.devices.modbus import DeviceReader, ExceptionResponseError
+from custom_components.ioe_community.devices.profile import available_profiles, parse_profile
+from ioe_dev.modbus_server import READ_HOLDING, READ_INPUT, Registers
+
+from .conftest import bus_for
+
+SDM630 = available_profiles()["eastron_sdm630"]
+HUAWEI = available_profiles()["huawei_sun2000"]
+
+
+def profile_with(registers: list[dict], **options: int) -> object:
+    return parse_profile(
+        {
+            "id": "t",
+            "manufacturer": "T",
+            "model": "T",
+            "registers": registers,
+            "test_vectors": [],
+            **options,
+        },
+        "test",
+    )
+
+
+def test_plan_joins_small_gaps_and_splits_large_ones() -> None:
+    profile = profile_with(
+        [
+            {"key": "a", "address": 0, "type": "u16"},
+            {"key": "b", "address": 10, "type": "u32"},  # gap 9: joins
+            {"key": "c", "address": 40, "type": "u16"},  # gap 28 > 16: new block
+            {"key": "d", "address": 100, "type": "u16", "function": "input"},
+        ]
+    )
+    blocks = plan_reads(profile.registers, max_registers=64, max_gap=16)
+    assert [(b.function.value, b.address, b.count) for b in blocks] == [
+        ("holding", 0, 12),
+        ("holding", 40, 1),
+        ("input", 100, 1),
+    ]
+
+
+def test_plan_respects_the_size_limit_and_never_splits_a_register() -> None:
+    profile = profile_with([{"key": f"r{i}", "address": 2 * i, "type": "u32"} for i in range(40)])
+    blocks = plan_reads(profile.registers, max_registers=64, max_gap=16)
+    assert [(b.address, b.count) for b in blocks] == [(0, 64), (64, 16)]
+
+
+async def test_sdm630_reads_in_the_blocks_planned(modbus_server) -> None:
+    vector = SDM630.test_vectors[0]
+    server = await modbus_server({7: Registers(input=dict(vector.input))})
+    bus = bus_for(server)
+    reader = DeviceReader(SDM630, bus, unit=7)  # the registers enabled by default
+
+    await reader.poll()
+    bus.close()
+
+    # Voltages and currents 0-11, then total power (52) with power factor (62), frequency (70)
+    # and energies (72-75): 52-75 is 24 words with gaps ≤ 16. Phase powers are disabled.
+    assert server.requests == [(7, READ_INPUT, 0, 12), (7, READ_INPUT, 52, 24)]
+    one_per_value = len(reader.registers)
+    assert one_per_value == 11  # what one request per value would have cost
+
+
+async def test_units_on_one_endpoint_share_one_connection(modbus_server) -> None:
+    vector = SDM630.test_vectors[0]
+    server = await modbus_server(
+        {1: Registers(input=dict(vector.input)), 2: Registers(input=dict(vector.input))}
+    )
+    bus = bus_for(server)
+    first, second = DeviceReader(SDM630, bus, unit=1), DeviceReader(SDM630, bus, unit=2)
+
+    await first.poll()
+    client = bus._client
+    await second.poll()
+
+    assert bus._client is client
+    assert {unit for unit, *_ in server.requests} == {1, 2}
+    bus.close()
+
+
+async def test_exception_response_is_an_error_not_a_value(modbus_server) -> None:
+    # The device answers, but has no input registers beyond 11: exception 2 (illegal address).
+    vector = SDM630.test_vectors[0]
+    server = await modbus_server(
+        {1: Registers(input={a: w for a, w in vector.input.items() if a < 12})}
+    )
+    bus = bus_for(server)
+
+    poll = await DeviceReader(SDM630, bus, unit=1).poll()
+    bus.close()
+
+    assert "power" not in poll.values
+    assert poll.values["voltage_l1"] == pytest.approx(231.25)
+    assert any("exception 2" in error for error in poll.errors)
+
+
+async def test_exception_response_carries_its_code(modbus_server) -> None:
+    server = await modbus_server({1: Registers(holding={0: 1})})
+    bus = bus_for(server)
+    with pytest.raises(ExceptionResponseError) as caught:
+        await bus.read(SDM630.registers[0].function, 500, 2, 1)
+    bus.close()
+    assert caught.value.code == 2
+
+
+async def test_garbage_text_is_an_error(modbus_server) -> None:
+    registers = dict(HUAWEI.test_vectors[0].holding)
+    registers[30000] = 0xFFFE  # not ASCII
+    server = await modbus_server({1: Registers(holding=registers)})
+    bus = bus_for(server)
+
+    poll = await DeviceReader(HUAWEI, bus, unit=1, keys=["model_name", "pv_power"]).poll()
+    bus.close()
+
+    assert "model_name" not in poll.values
+    assert poll.values["pv_power"] == 4321
+    assert any("not ASCII" in error for error in poll.errors)
+
+
+async def test_device_that_stops_answering_goes_unavailable_and_recovers(
+    modbus_server, caplog: pytest.LogCaptureFixture
+) -> None:
+    vector = SDM630.test_vectors[0]
+    server = await modbus_server({1: Registers(input=dict(vector.input))})
+    bus = bus_for(server, timeout_s=0.5)
+    reader = DeviceReader(SDM630, bus, unit=1)
+    assert (await reader.poll()).values
+
+    await server.stop()
+    with caplog.at_level(logging.INFO):
+        for _ in range(3):
+            bus._retry_at = 0
+            poll = await reader.poll()
+            assert poll.failed
+        assert not reader.available
+        await server.start()
+        bus._retry_at = 0
+        poll = await reader.poll()
+    bus.close()
+
+    assert poll.errors == []
+    assert poll.values["import_energy"] == pytest.approx(12345.5)
+    assert reader.available
+    unavailable = [r for r in caplog.records if "is unavailable" in r.message]
+    back = [r for r in caplog.records if "answers again" in r.message]
+    assert len(unavailable) == 1  # logged once, not at every failed poll
+    assert len(back) == 1
+
+
+async def test_backoff_doubles_up_to_a_minute(modbus_server) -> None:
+    server = await modbus_server({1: Registers(holding={0: 1})})
+    await server.stop()
+    bus = bus_for(server, timeout_s=0.2)
+    waits = []
+    for _ in range(8):
+        bus._retry_at = 0
+        with pytest.raises(Exception, match="cannot connect"):
+            await bus.read(SDM630.registers[0].function, 0, 1, 1)
+        waits.append(bus._backoff_s)
+    assert waits == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
+    assert READ_HOLDING == 3

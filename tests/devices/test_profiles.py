@@ -1,0 +1,93 @@
+"""Every shipped profile decodes its own test vectors, read from a real Modbus server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+import re
+
+from pymodbus.framer import FramerType
+import pytest
+
+from custom_components.ioe_community.devices.modbus import DeviceReader
+from custom_components.ioe_community.devices.profile import (
+    ProfileError,
+    available_profiles,
+    load_profile_file,
+)
+from ioe_dev.modbus_server import Registers
+
+from .conftest import bus_for
+
+PROFILES = available_profiles()
+CASES = [
+    (profile_id, index)
+    for profile_id, profile in sorted(PROFILES.items())
+    for index in range(len(profile.test_vectors))
+]
+
+
+def test_the_expected_profiles_ship() -> None:
+    assert {"eastron_sdm630", "eastron_sdm120", "huawei_sun2000"} <= set(PROFILES)
+
+
+@pytest.mark.parametrize("framer", [FramerType.SOCKET, FramerType.RTU], ids=["tcp", "rtu_over_tcp"])
+@pytest.mark.parametrize(("profile_id", "vector"), CASES)
+async def test_vectors_decode_through_a_real_server(
+    modbus_server, profile_id: str, vector: int, framer: FramerType
+) -> None:
+    profile = PROFILES[profile_id]
+    case = profile.test_vectors[vector]
+    server = await modbus_server(
+        {1: Registers(holding=dict(case.holding), input=dict(case.input))}, framer
+    )
+    bus = bus_for(server)
+    reader = DeviceReader(profile, bus, unit=1, keys=[r.key for r in profile.registers])
+
+    poll = await reader.poll()
+    bus.close()
+
+    assert poll.errors == []
+    for key, expected in case.expected.items():
+        if expected is None or isinstance(expected, str):
+            assert poll.values[key] == expected, key
+        else:
+            assert poll.values[key] == pytest.approx(expected, rel=1e-6), key
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("id: x\nmanufacturer: A\nmodel: B\nregisters: []\n", "required key not provided"),
+        (
+            "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nregisters:\n"
+            "- {key: a, address: 0, type: u24}\n",
+            "one of 'u16', 's16', 'u32', 's32', 'u64', 'f32', 'string' at 'registers[0].type'",
+        ),
+        (
+            "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nregisters:\n"
+            "- {key: a, address: 0, type: u16}\n- {key: a, address: 1, type: u16}\n",
+            "defined twice",
+        ),
+        (
+            "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nregisters:\n"
+            "- {key: a, address: 0, type: u16, scale_factor: b}\n",
+            "unknown scale_factor",
+        ),
+        (
+            "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nregisters:\n"
+            "- {key: a, address: 0, type: string}\n",
+            "needs its count",
+        ),
+        (
+            "id: x\nmanufacturer: A\nmodel: B\nregisters:\n- {key: a, address: 0, type: u16}\n"
+            "test_vectors:\n- {expected: {b: 1}}\n",
+            "unknown registers ['b']",
+        ),
+    ],
+)
+def test_invalid_profiles_are_named(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(text)
+    with pytest.raises(ProfileError, match=re.escape(message)) as caught:
+        load_profile_file(path)
+    assert str(path) in str(caught.value)
