@@ -2,32 +2,55 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 
-from .const import CONF_CUPS, DOMAIN
+from .const import CONF_CUPS, DOMAIN, SUBENTRY_MODBUS
+from .coordinator import ModbusDeviceCoordinator, endpoint_from
+from .devices.modbus import Endpoint, ModbusBus
+from .devices.profile import available_profiles
 
-# Later features (devices, community results, controls) add their platforms here.
-PLATFORMS: list[Platform] = []
+PLATFORMS: list[Platform] = [Platform.SENSOR]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class IoeHome:
     """What a loaded home entry holds at run time."""
 
     cups: str
     device_id: str
+    buses: dict[Endpoint, ModbusBus] = field(default_factory=dict)
+    devices: dict[str, ModbusDeviceCoordinator] = field(default_factory=dict)
+
+    def close(self) -> None:
+        """Close every device connection."""
+        for bus in self.buses.values():
+            bus.close()
 
 
 type IoeCommunityConfigEntry = ConfigEntry[IoeHome]
 
 
+def _enabled_keys(hass: HomeAssistant, subentry_id: str, profile_id: str) -> set[str]:
+    """Return the registers whose entities are enabled: only those are read."""
+    registry = er.async_get(hass)
+    keys = set()
+    for register in available_profiles()[profile_id].registers:
+        entity_id = registry.async_get_entity_id(
+            Platform.SENSOR, DOMAIN, f"{subentry_id}_{register.key}"
+        )
+        entry = registry.async_get(entity_id) if entity_id else None
+        if (entry is None and register.enabled_by_default) or (entry and not entry.disabled):
+            keys.add(register.key)
+    return keys
+
+
 async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> bool:
-    """Set up a home: its supply point as a device, then the platforms."""
+    """Set up a home: its supply point as a device, its devices' coordinators, the platforms."""
     cups: str = entry.data[CONF_CUPS]
     device = dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id,
@@ -36,9 +59,30 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
         name=entry.title,
         serial_number=cups,
     )
-    entry.runtime_data = IoeHome(cups=cups, device_id=device.id)
+    home = IoeHome(cups=cups, device_id=device.id)
+    entry.runtime_data = home
+    entry.async_on_unload(home.close)
+    for subentry in entry.get_subentries_of_type(SUBENTRY_MODBUS):
+        endpoint = endpoint_from(dict(subentry.data))
+        bus = home.buses.setdefault(endpoint, ModbusBus(endpoint))
+        coordinator = ModbusDeviceCoordinator(
+            hass,
+            entry,
+            subentry,
+            bus,
+            _enabled_keys(hass, subentry.subentry_id, subentry.data["profile"]),
+        )
+        # A device that is off at start makes its entities unavailable, not the whole home.
+        await coordinator.async_refresh()
+        home.devices[subentry.subentry_id] = coordinator
+    entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def _async_reload(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> None:
+    """Reload after a change (a device added, reconfigured or removed)."""
+    await hass.config_entries.async_reload(entry.entry_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> bool:

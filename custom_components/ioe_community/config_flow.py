@@ -4,12 +4,45 @@ from __future__ import annotations
 
 from typing import Any, override
 
-from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigFlow, ConfigFlowResult
-from homeassistant.const import CONF_NAME
-from homeassistant.helpers.selector import TextSelector
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
+from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
+from homeassistant.core import callback
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+)
 import probatio
 
-from .const import CONF_CUPS, DOMAIN, LOGGER
+from .const import (
+    CONF_BAUDRATE,
+    CONF_CUPS,
+    CONF_PROFILE,
+    CONF_ROLE,
+    CONF_SERIAL_PORT,
+    CONF_TRANSPORT,
+    CONF_UNIT,
+    DEFAULT_SCAN_INTERVAL_S,
+    DEVICE_ROLES,
+    DOMAIN,
+    LOGGER,
+    SUBENTRY_MODBUS,
+)
+from .coordinator import endpoint_from
+from .devices.modbus import DeviceReader, ModbusBus, Transport
+from .devices.profile import available_profiles
 from .supply_point import InvalidCups, normalize_cups
 
 STEP_HOME_SCHEMA = probatio.Schema(
@@ -59,4 +92,141 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Change the home's name; the CUPS must stay the one the entry was made for."""
+        return await self.async_step_user(user_input)
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Devices are added to the home as subentries."""
+        return {SUBENTRY_MODBUS: ModbusDeviceSubentryFlow}
+
+
+def _modbus_schema() -> probatio.Schema:
+    profiles = available_profiles()
+    return probatio.Schema(
+        {
+            probatio.Required(CONF_PROFILE): SelectSelector(
+                SelectSelectorConfig(
+                    options=[
+                        SelectOptionDict(value=p.id, label=f"{p.manufacturer} {p.model}")
+                        for p in sorted(profiles.values(), key=lambda p: p.id)
+                    ],
+                    mode=SelectSelectorMode.DROPDOWN,
+                )
+            ),
+            probatio.Required(CONF_ROLE): SelectSelector(
+                SelectSelectorConfig(options=list(DEVICE_ROLES), translation_key=CONF_ROLE)
+            ),
+            probatio.Required(CONF_TRANSPORT, default=Transport.TCP.value): SelectSelector(
+                SelectSelectorConfig(
+                    options=[t.value for t in Transport], translation_key=CONF_TRANSPORT
+                )
+            ),
+            probatio.Optional(CONF_HOST): TextSelector(),
+            probatio.Optional(CONF_PORT, default=502): NumberSelector(
+                NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
+            ),
+            probatio.Optional(CONF_SERIAL_PORT): TextSelector(),
+            probatio.Optional(CONF_BAUDRATE, default=9600): NumberSelector(
+                NumberSelectorConfig(min=1200, max=115200, mode=NumberSelectorMode.BOX)
+            ),
+            probatio.Required(CONF_UNIT, default=1): NumberSelector(
+                NumberSelectorConfig(min=0, max=247, mode=NumberSelectorMode.BOX)
+            ),
+            probatio.Required(CONF_SCAN_INTERVAL, default=DEFAULT_SCAN_INTERVAL_S): NumberSelector(
+                NumberSelectorConfig(
+                    min=1, max=3600, unit_of_measurement="s", mode=NumberSelectorMode.BOX
+                )
+            ),
+        }
+    )
+
+
+def _normalise(user_input: dict[str, Any]) -> dict[str, Any]:
+    """Keep only the connection fields the transport uses, as integers where they are."""
+    data = {
+        CONF_PROFILE: user_input[CONF_PROFILE],
+        CONF_ROLE: user_input[CONF_ROLE],
+        CONF_TRANSPORT: user_input[CONF_TRANSPORT],
+        CONF_UNIT: int(user_input[CONF_UNIT]),
+        CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
+    }
+    if user_input[CONF_TRANSPORT] == Transport.SERIAL:
+        data[CONF_SERIAL_PORT] = user_input.get(CONF_SERIAL_PORT, "").strip()
+        data[CONF_BAUDRATE] = int(user_input[CONF_BAUDRATE])
+    else:
+        data[CONF_HOST] = user_input.get(CONF_HOST, "").strip()
+        data[CONF_PORT] = int(user_input[CONF_PORT])
+    return data
+
+
+async def _try_device(data: dict[str, Any]) -> dict[str, str]:
+    """Read the device once; return the form's errors (none when it answers with values)."""
+    errors: dict[str, str] = {}
+    if data[CONF_TRANSPORT] == Transport.SERIAL and not data.get(CONF_SERIAL_PORT):
+        errors[CONF_SERIAL_PORT] = "serial_port_required"
+        return errors
+    if data[CONF_TRANSPORT] != Transport.SERIAL and not data.get(CONF_HOST):
+        errors[CONF_HOST] = "host_required"
+        return errors
+    profile = available_profiles()[data[CONF_PROFILE]]
+    bus = ModbusBus(endpoint_from(data))
+    try:
+        poll = await DeviceReader(profile, bus, data[CONF_UNIT]).poll()
+    finally:
+        bus.close()
+    if any(value is not None for value in poll.values.values()):
+        return errors
+    LOGGER.info("No values from %s unit %s: %s", endpoint_from(data), data[CONF_UNIT], poll.errors)
+    if any("exception" in error for error in poll.errors):
+        errors["base"] = "wrong_device"
+    else:
+        errors["base"] = "cannot_connect"
+    return errors
+
+
+class ModbusDeviceSubentryFlow(ConfigSubentryFlow):
+    """Add or change a Modbus device (meter, inverter, battery, charger) of the home."""
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Ask for the profile and connection, read the device, save it."""
+        errors: dict[str, str] = {}
+        reconfiguring = self.source == SOURCE_RECONFIGURE
+        if user_input is not None:
+            data = _normalise(user_input)
+            errors = await _try_device(data)
+            endpoint = str(endpoint_from(data)) if not errors else ""
+            if not errors:
+                unique_id = f"{endpoint}/{data[CONF_UNIT]}"
+                for subentry in self._get_entry().subentries.values():
+                    if subentry.unique_id == unique_id and not (
+                        reconfiguring and subentry.subentry_id == self._reconfigure_subentry_id
+                    ):
+                        return self.async_abort(reason="already_configured")
+                profile = available_profiles()[data[CONF_PROFILE]]
+                title = f"{profile.manufacturer} {profile.model} ({endpoint} #{data[CONF_UNIT]})"
+                if reconfiguring:
+                    return self.async_update_and_abort(
+                        self._get_entry(),
+                        self._get_reconfigure_subentry(),
+                        title=title,
+                        data=data,
+                        unique_id=unique_id,
+                    )
+                return self.async_create_entry(title=title, data=data, unique_id=unique_id)
+        suggested = user_input
+        if suggested is None and reconfiguring:
+            suggested = dict(self._get_reconfigure_subentry().data)
+        return self.async_show_form(
+            step_id="reconfigure" if reconfiguring else "user",
+            data_schema=self.add_suggested_values_to_schema(_modbus_schema(), suggested or {}),
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a device's connection or profile; it is read again before saving."""
         return await self.async_step_user(user_input)

@@ -197,13 +197,15 @@ def _keyword(call: ast.Call, name: str) -> ast.AST | None:
     return next((k.value for k in call.keywords if k.arg == name), None)
 
 
-def _has(translations: dict[str, Any], dotted: str) -> bool:
-    node: Any = translations
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
+def _has(translations: Any, dotted: str) -> bool:
+    """Return whether the dotted path exists; a ``*`` part matches any key."""
+    head, _, rest = dotted.partition(".")
+    if not isinstance(translations, dict):
+        return False
+    children = translations.values() if head == "*" else [translations.get(head)]
+    if not rest:
+        return any(child is not None for child in children)
+    return any(_has(child, rest) for child in children)
 
 
 def _entity_keys(translations: dict[str, Any]) -> set[str]:
@@ -233,7 +235,11 @@ def check_translation_keys_used(integration: Path) -> list[str]:
                                     source,
                                     node.lineno,
                                     key,
-                                    [f"config.error.{key}", f"options.error.{key}"],
+                                    [
+                                        f"config.error.{key}",
+                                        f"options.error.{key}",
+                                        f"config_subentries.*.error.{key}",
+                                    ],
                                 )
                             )
             if not isinstance(node, ast.Call):
@@ -251,7 +257,16 @@ def check_translation_keys_used(integration: Path) -> list[str]:
             if func in {"async_abort", "_abort_if_unique_id_mismatch"}:
                 for key in _constants(_keyword(node, "reason")):
                     needed.append(
-                        (source, node.lineno, key, [f"config.abort.{key}", f"options.abort.{key}"])
+                        (
+                            source,
+                            node.lineno,
+                            key,
+                            [
+                                f"config.abort.{key}",
+                                f"options.abort.{key}",
+                                f"config_subentries.*.abort.{key}",
+                            ],
+                        )
                     )
             if func == "_abort_if_unique_id_configured":
                 needed.append(
@@ -267,7 +282,16 @@ def check_translation_keys_used(integration: Path) -> list[str]:
             if func == "async_show_form":
                 for key in _constants(_keyword(node, "step_id")):
                     needed.append(
-                        (source, node.lineno, key, [f"config.step.{key}", f"options.step.{key}"])
+                        (
+                            source,
+                            node.lineno,
+                            key,
+                            [
+                                f"config.step.{key}",
+                                f"options.step.{key}",
+                                f"config_subentries.*.step.{key}",
+                            ],
+                        )
                     )
     return [
         f"{source}:{line}: '{key}' has no translation ({' or '.join(paths)} in {en_path.name})"

@@ -184,6 +184,17 @@ def test_translation_key_used_in_code_but_missing(
     assert "broken.py:2" in problems[0]
 
 
+def test_every_profile_register_has_an_entity_name() -> None:
+    """Sensor translation keys come from profile data, where the code check cannot see them."""
+    from custom_components.ioe_community.devices.profile import available_profiles  # noqa: PLC0415
+
+    keys = {r.key for p in available_profiles().values() for r in p.registers}
+    for language in ("en", "es"):
+        names = json.loads((INTEGRATION / f"translations/{language}.json").read_text())
+        missing = keys - set(names["entity"]["sensor"])
+        assert not missing, f"{language}.json lacks entity.sensor names for {sorted(missing)}"
+
+
 # add-on config.yaml
 
 

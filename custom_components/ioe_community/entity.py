@@ -1,0 +1,31 @@
+"""The base entity of every device the home's entry polls."""
+
+from __future__ import annotations
+
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import DOMAIN
+from .coordinator import ModbusDeviceCoordinator
+
+
+class IoeDeviceEntity(CoordinatorEntity[ModbusDeviceCoordinator]):
+    """An entity of one configured device (a config subentry)."""
+
+    _attr_has_entity_name = True
+
+    def __init__(self, coordinator: ModbusDeviceCoordinator, key: str, home_cups: str) -> None:
+        """Name the entity after ``key``; its device is the subentry, under the home."""
+        super().__init__(coordinator)
+        subentry_id = coordinator.subentry.subentry_id
+        self._attr_unique_id = f"{subentry_id}_{key}"
+        profile = coordinator.profile
+        serial = (coordinator.data or {}).get(profile.serial_number or "")
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, subentry_id)},
+            manufacturer=profile.manufacturer,
+            model=profile.model,
+            name=coordinator.subentry.title,
+            serial_number=serial if isinstance(serial, str) else None,
+            via_device=(DOMAIN, home_cups),
+        )

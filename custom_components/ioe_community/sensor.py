@@ -1,0 +1,70 @@
+"""Sensors of the home's devices: every register a profile describes, as HA understands it."""
+
+from __future__ import annotations
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from . import IoeCommunityConfigEntry
+from .coordinator import ModbusDeviceCoordinator
+from .devices.profile import Register
+from .entity import IoeDeviceEntity
+
+# Each device is polled by its own coordinator; entities never update on their own.
+PARALLEL_UPDATES = 0
+
+
+def description_for(register: Register) -> SensorEntityDescription:
+    """Return the sensor description of a profile register."""
+    return SensorEntityDescription(
+        key=register.key,
+        translation_key=register.key,
+        native_unit_of_measurement=register.unit,
+        device_class=SensorDeviceClass(register.device_class) if register.device_class else None,
+        state_class=SensorStateClass(register.state_class) if register.state_class else None,
+        entity_category=EntityCategory.DIAGNOSTIC if register.diagnostic else None,
+        entity_registry_enabled_default=register.enabled_by_default,
+        options=sorted(set(register.options.values())) if register.options else None,
+    )
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: IoeCommunityConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the sensors of every configured device, each under its own subentry."""
+    for subentry_id, coordinator in entry.runtime_data.devices.items():
+        async_add_entities(
+            (
+                IoeDeviceSensor(coordinator, description_for(register), entry.runtime_data.cups)
+                for register in coordinator.profile.registers
+            ),
+            config_subentry_id=subentry_id,
+        )
+
+
+class IoeDeviceSensor(IoeDeviceEntity, SensorEntity):
+    """One value of one device."""
+
+    def __init__(
+        self,
+        coordinator: ModbusDeviceCoordinator,
+        description: SensorEntityDescription,
+        home_cups: str,
+    ) -> None:
+        """Describe the sensor."""
+        super().__init__(coordinator, description.key, home_cups)
+        self.entity_description = description
+
+    @property
+    def native_value(self) -> float | str | None:
+        """Return the last value read, or None when the device has none."""
+        return (self.coordinator.data or {}).get(self.entity_description.key)
