@@ -5,21 +5,40 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import CONF_NAME
+from homeassistant.const import CONF_HOST, CONF_NAME
 from homeassistant.core import HomeAssistant
 
 from . import IoeCommunityConfigEntry
-from .const import CONF_CUPS
+from .const import CONF_CUPS, CONF_SERIAL_PORT
 
-# A CUPS identifies a household's supply point: personal data under the GDPR.
-TO_REDACT = {CONF_CUPS, CONF_NAME, "title", "unique_id"}
+# A CUPS identifies a household's supply point, and addresses and serial numbers identify its
+# devices and network: personal data under the GDPR.
+TO_REDACT = {CONF_CUPS, CONF_NAME, CONF_HOST, CONF_SERIAL_PORT, "title", "unique_id", "serial"}
 
 
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: IoeCommunityConfigEntry
 ) -> dict[str, Any]:
-    """Return the entry and its run-time state, redacted."""
-    return {
-        "entry": async_redact_data(entry.as_dict(), TO_REDACT),
-        "home": {"device_id": entry.runtime_data.device_id},
-    }
+    """Return the entry, its devices and how reading them goes, redacted."""
+    devices = {}
+    for subentry_id, coordinator in entry.runtime_data.devices.items():
+        reader = coordinator.reader
+        devices[subentry_id] = {
+            "profile": coordinator.profile.id,
+            "available": reader.available,
+            "consecutive_failures": reader.failures,
+            "last_update_success": coordinator.last_update_success,
+            "reads_per_poll": [
+                {"function": b.function.value, "address": b.address, "count": b.count}
+                for b in reader.blocks
+            ],
+            "values": coordinator.data,
+        }
+    return async_redact_data(
+        {
+            "entry": entry.as_dict(),
+            "home": {"device_id": entry.runtime_data.device_id},
+            "devices": devices,
+        },
+        TO_REDACT,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+import json
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER
@@ -15,6 +16,10 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.ioe_community.const import DOMAIN, SUBENTRY_MODBUS
 from custom_components.ioe_community.devices.profile import available_profiles
@@ -183,4 +188,29 @@ async def test_device_goes_unavailable_and_comes_back(
     await asyncio.sleep(1.1)  # the bus's first reconnect wait is one (real) second
     await next_poll()
     assert float(state_of(hass, home_entry, "power").state) == 1100.0
+    await hass.config_entries.async_unload(home_entry.entry_id)
+
+
+async def test_diagnostics_show_devices_without_addresses(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    home_entry: MockConfigEntry,
+    sdm630: ModbusTestServer,
+) -> None:
+    await set_up_home(hass, home_entry)
+    await add_device(hass, home_entry, device_input(sdm630.port))
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, home_entry)
+
+    text = json.dumps(diagnostics)
+    assert "127.0.0.1" not in text
+    assert CUPS not in text
+    (device,) = diagnostics["devices"].values()
+    assert device["profile"] == "eastron_sdm630"
+    assert device["available"] is True
+    assert device["reads_per_poll"] == [
+        {"function": "input", "address": 0, "count": 12},
+        {"function": "input", "address": 52, "count": 24},
+    ]
+    assert device["values"]["import_energy"] == pytest.approx(12345.5)
     await hass.config_entries.async_unload(home_entry.entry_id)
