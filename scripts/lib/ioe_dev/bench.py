@@ -86,6 +86,91 @@ def bench_sharing() -> dict[str, Any]:
     return {"benchmark": "sharing", "sizes": rows}
 
 
+def _serve_devices(port_queue: Any) -> None:
+    """Child process: serve a meter (unit 1) and an inverter with battery (unit 2) forever."""
+    import asyncio  # noqa: PLC0415 - runs in the child
+
+    from custom_components.ioe_community.devices.profile import available_profiles  # noqa: PLC0415
+    from ioe_dev.modbus_server import ModbusTestServer, Registers  # noqa: PLC0415
+
+    profiles = available_profiles()
+    meter = profiles["eastron_sdm630"].test_vectors[0]
+    inverter = profiles["huawei_sun2000"].test_vectors[0]
+
+    async def run() -> None:
+        server = ModbusTestServer(
+            units={
+                1: Registers(input=dict(meter.input)),
+                2: Registers(holding=dict(inverter.holding)),
+            }
+        )
+        await server.start()
+        port_queue.put(server.port)
+        await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
+def bench_modbus(polls: int = 300) -> dict[str, Any]:
+    """Measure requests and client CPU per poll of a home's meter and inverter (+ battery).
+
+    Batched: the integration's read plan. Unbatched: one request per value, as a per-entity
+    poller does. Both read the same registers from the same servers in one run.
+    """
+    import asyncio  # noqa: PLC0415
+    import multiprocessing  # noqa: PLC0415
+
+    from custom_components.ioe_community.devices.batching import plan_reads  # noqa: PLC0415
+    from custom_components.ioe_community.devices.modbus import (  # noqa: PLC0415
+        DeviceReader,
+        Endpoint,
+        ModbusBus,
+        Transport,
+    )
+    from custom_components.ioe_community.devices.profile import available_profiles  # noqa: PLC0415
+
+    context = multiprocessing.get_context("spawn")
+    ports = context.Queue()
+    server = context.Process(target=_serve_devices, args=(ports,), daemon=True)
+    server.start()
+    port = ports.get(timeout=30)
+    profiles = available_profiles()
+
+    async def run() -> dict[str, Any]:
+        bus = ModbusBus(Endpoint(transport=Transport.TCP, host="127.0.0.1", port=port))
+        readers = [
+            DeviceReader(profiles["eastron_sdm630"], bus, 1),
+            DeviceReader(profiles["huawei_sun2000"], bus, 2),
+        ]
+        results: dict[str, Any] = {}
+        for mode in ("batched", "one_request_per_value"):
+            requests = 0
+            cpu = time.process_time()
+            wall = time.perf_counter()
+            for _ in range(polls):
+                for reader in readers:
+                    if mode == "batched":
+                        await reader.poll()
+                        requests += len(reader.blocks)
+                        continue
+                    for register in reader.registers:
+                        (block,) = plan_reads([register], max_registers=125, max_gap=0)
+                        await bus.read(block.function, block.address, block.count, reader.unit)
+                        requests += 1
+            results[mode] = {
+                "requests_per_poll": requests / polls,
+                "cpu_ms_per_poll": 1000 * (time.process_time() - cpu) / polls,
+                "wall_ms_per_poll": 1000 * (time.perf_counter() - wall) / polls,
+            }
+        bus.close()
+        return results
+
+    try:
+        return {"benchmark": "modbus", "polls": polls, **asyncio.run(run())}
+    finally:
+        server.terminate()
+
+
 def _machine() -> str:
     return (
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -96,11 +181,16 @@ def _machine() -> str:
 def main() -> int:
     """Run the named benchmark and print its results as JSON and as a Markdown table."""
     parser = argparse.ArgumentParser(prog="scripts/bench")
-    parser.add_argument("benchmark", choices=["sharing", "sharing-one"])
+    parser.add_argument("benchmark", choices=["sharing", "sharing-one", "modbus"])
     parser.add_argument("members", nargs="?", type=int)
     args = parser.parse_args()
     if args.benchmark == "sharing-one":
         print(json.dumps(measure_sharing(args.members)))
+        return 0
+    if args.benchmark == "modbus":
+        modbus = bench_modbus()
+        modbus |= {"machine": _machine(), "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")}
+        print(json.dumps(modbus, indent=2))
         return 0
     results = bench_sharing()
     results["machine"] = _machine()
