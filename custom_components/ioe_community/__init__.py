@@ -59,6 +59,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
         name=entry.title,
         serial_number=cups,
     )
+    # Profiles are files: read them off the event loop (they are cached afterwards).
+    await hass.async_add_executor_job(available_profiles)
     home = IoeHome(cups=cups, device_id=device.id)
     entry.runtime_data = home
     entry.async_on_unload(home.close)

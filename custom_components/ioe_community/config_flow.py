@@ -42,7 +42,7 @@ from .const import (
 )
 from .coordinator import endpoint_from
 from .devices.modbus import DeviceReader, ModbusBus, Transport
-from .devices.profile import available_profiles
+from .devices.profile import Profile, available_profiles
 from .supply_point import InvalidCups, normalize_cups
 
 STEP_HOME_SCHEMA = probatio.Schema(
@@ -103,8 +103,7 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
         return {SUBENTRY_MODBUS: ModbusDeviceSubentryFlow}
 
 
-def _modbus_schema() -> probatio.Schema:
-    profiles = available_profiles()
+def _modbus_schema(profiles: dict[str, Profile]) -> probatio.Schema:
     return probatio.Schema(
         {
             probatio.Required(CONF_PROFILE): SelectSelector(
@@ -163,7 +162,10 @@ def _normalise(user_input: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _try_device(data: dict[str, Any]) -> dict[str, str]:
-    """Read the device once; return the form's errors (none when it answers with values)."""
+    """Read the device once; return the form's errors (none when it answers with values).
+
+    The profiles are already cached: the form that produced ``data`` loaded them.
+    """
     errors: dict[str, str] = {}
     if data[CONF_TRANSPORT] == Transport.SERIAL and not data.get(CONF_SERIAL_PORT):
         errors[CONF_SERIAL_PORT] = "serial_port_required"
@@ -221,7 +223,10 @@ class ModbusDeviceSubentryFlow(ConfigSubentryFlow):
             suggested = dict(self._get_reconfigure_subentry().data)
         return self.async_show_form(
             step_id="reconfigure" if reconfiguring else "user",
-            data_schema=self.add_suggested_values_to_schema(_modbus_schema(), suggested or {}),
+            data_schema=self.add_suggested_values_to_schema(
+                _modbus_schema(await self.hass.async_add_executor_job(available_profiles)),
+                suggested or {},
+            ),
             errors=errors,
         )
 

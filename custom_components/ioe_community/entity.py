@@ -14,7 +14,7 @@ class IoeDeviceEntity(CoordinatorEntity[ModbusDeviceCoordinator]):
 
     _attr_has_entity_name = True
 
-    def __init__(self, coordinator: ModbusDeviceCoordinator, key: str, home_cups: str) -> None:
+    def __init__(self, coordinator: ModbusDeviceCoordinator, key: str, home_device_id: str) -> None:
         """Name the entity after ``key``; its device is the subentry, under the home."""
         super().__init__(coordinator)
         subentry_id = coordinator.subentry.subentry_id
@@ -27,5 +27,5 @@ class IoeDeviceEntity(CoordinatorEntity[ModbusDeviceCoordinator]):
             model=profile.model,
             name=coordinator.subentry.title,
             serial_number=serial if isinstance(serial, str) else None,
-            via_device=(DOMAIN, home_cups),
+            via_device_id=home_device_id,
         )

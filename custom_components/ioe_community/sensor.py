@@ -44,7 +44,9 @@ async def async_setup_entry(
     for subentry_id, coordinator in entry.runtime_data.devices.items():
         async_add_entities(
             (
-                IoeDeviceSensor(coordinator, description_for(register), entry.runtime_data.cups)
+                IoeDeviceSensor(
+                    coordinator, description_for(register), entry.runtime_data.device_id
+                )
                 for register in coordinator.profile.registers
             ),
             config_subentry_id=subentry_id,
@@ -58,10 +60,10 @@ class IoeDeviceSensor(IoeDeviceEntity, SensorEntity):
         self,
         coordinator: ModbusDeviceCoordinator,
         description: SensorEntityDescription,
-        home_cups: str,
+        home_device_id: str,
     ) -> None:
         """Describe the sensor."""
-        super().__init__(coordinator, description.key, home_cups)
+        super().__init__(coordinator, description.key, home_device_id)
         self.entity_description = description
 
     @property

@@ -9,6 +9,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ioe_community.const import CONF_CUPS, DOMAIN
+from custom_components.ioe_community.devices.profile import available_profiles
 
 CUPS = "ES0021000000000001RK"
 
@@ -16,6 +17,16 @@ CUPS = "ES0021000000000001RK"
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load integrations from custom_components."""
+
+
+@pytest.fixture(autouse=True)
+def cold_profile_cache() -> None:
+    """Start every test with the profiles unread, as Home Assistant starts.
+
+    Test modules read profiles at import time; without this, a blocking read inside the
+    event loop would go unnoticed.
+    """
+    available_profiles.cache_clear()
 
 
 @pytest.fixture

@@ -214,3 +214,27 @@ async def test_diagnostics_show_devices_without_addresses(
     ]
     assert device["values"]["import_energy"] == pytest.approx(12345.5)
     await hass.config_entries.async_unload(home_entry.entry_id)
+
+
+async def test_restart_with_a_device_reads_it(
+    hass: HomeAssistant, sdm630: ModbusTestServer
+) -> None:
+    """A home that already has a device, set up cold as at Home Assistant's start."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Casa",
+        unique_id=CUPS,
+        data={"name": "Casa", "cups": CUPS},
+        subentries_data=[
+            {
+                "subentry_type": SUBENTRY_MODBUS,
+                "title": "Meter",
+                "unique_id": f"127.0.0.1:{sdm630.port}/1",
+                "data": {**device_input(sdm630.port)},
+            }
+        ],
+    )
+    await set_up_home(hass, entry)
+
+    assert float(state_of(hass, entry, "import_energy").state) == pytest.approx(12345.5)
+    await hass.config_entries.async_unload(entry.entry_id)

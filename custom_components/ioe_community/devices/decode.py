@@ -62,3 +62,19 @@ def decode(
             return None
         scale = 10.0**exponent
     return float(value) * scale if scale != 1.0 else float(value)
+
+
+def encode(register: Register, value: float | str) -> list[int]:
+    """Return the words a device sends for ``value`` in the register's unit (inverse of decode).
+
+    Used to write setpoints and to simulate devices. Scale-factor registers are not handled:
+    ``value`` is taken as already scaled by the profile's fixed ``scale``.
+    """
+    if register.data_type is DataType.STRING:
+        data = str(value).encode("ascii")[: 2 * register.count].ljust(2 * register.count, b"\0")
+    else:
+        raw = float(value) / register.scale
+        number: int | float = raw if register.data_type is DataType.F32 else round(raw)
+        data = struct.pack(_STRUCT[register.data_type], number)
+    words = [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
+    return words if register.word_order == "big" else list(reversed(words))

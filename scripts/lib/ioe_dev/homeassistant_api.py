@@ -181,17 +181,27 @@ class HomeAssistantApi:
         """Return the config entries of ``domain`` with their state."""
         return list(self.request("GET", f"/api/config/config_entries/entry?domain={domain}"))
 
-    def run_config_flow(self, domain: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
-        """Start ``domain``'s config flow and answer its forms with ``steps`` in order."""
-        result = self.request("POST", "/api/config/config_entries/flow", body={"handler": domain})
+    def _run_flow(self, path: str, handler: Any, steps: list[dict[str, Any]]) -> dict[str, Any]:
+        """Start a flow at ``path`` and answer its forms with ``steps`` in order."""
+        result = self.request("POST", path, body={"handler": handler})
         for answer in steps:
             if result.get("type") != "form":
                 break
             if result.get("errors"):
-                raise HomeAssistantApiError(f"{domain} flow: {result['errors']}")
-            result = self.request(
-                "POST", f"/api/config/config_entries/flow/{result['flow_id']}", body=answer
-            )
+                raise HomeAssistantApiError(f"{handler} flow: {result['errors']}")
+            result = self.request("POST", f"{path}/{result['flow_id']}", body=answer)
         if result.get("type") != "create_entry":
-            raise HomeAssistantApiError(f"{domain} flow ended with {result}")
-        return dict(result["result"])
+            raise HomeAssistantApiError(f"{handler} flow ended with {result}")
+        return dict(result)
+
+    def run_config_flow(self, domain: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
+        """Add an entry of ``domain`` through its config flow; return the entry."""
+        return dict(self._run_flow("/api/config/config_entries/flow", domain, steps)["result"])
+
+    def run_subentry_flow(
+        self, entry_id: str, subentry_type: str, steps: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Add a subentry (a device of a home, say) through its flow; return the flow's result."""
+        return self._run_flow(
+            "/api/config/config_entries/subentries/flow", [entry_id, subentry_type], steps
+        )

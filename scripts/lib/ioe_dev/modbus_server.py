@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Mapping
 import contextlib
 from dataclasses import dataclass, field
+import functools
 
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
@@ -53,9 +54,29 @@ class ModbusTestServer:
 
         no_bits = [SimData(0, values=False, datatype=DataType.BITS)]
         return [
-            SimDevice(unit, simdata=(no_bits, no_bits, table(regs.holding), table(regs.input)))
+            SimDevice(
+                unit,
+                simdata=(no_bits, no_bits, table(regs.holding), table(regs.input)),
+                action=functools.partial(self._refresh, unit),
+            )
             for unit, regs in self.units.items()
         ]
+
+    async def _refresh(  # noqa: PLR0917 - the signature pymodbus calls actions with
+        self,
+        unit: int,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        _set_values: list[int] | None,
+    ) -> None:
+        """Serve the current content of ``units`` (a simulator may change it at any time)."""
+        source = self.units[unit].input if function_code == READ_INPUT else self.units[unit].holding
+        for current in range(address, address + count):
+            if current in source:
+                registers[current - start_address] = source[current]
 
     def _trace(self, sending: bool, pdu: ModbusPDU) -> ModbusPDU:
         if not sending and pdu.function_code in (READ_HOLDING, READ_INPUT):

@@ -40,6 +40,11 @@ AGGREGATOR_USER = "ioe-aggregator"
 HOME = {"name": "Casa demo", "cups": "ES0021000000000001RK"}
 HA_START_TIMEOUT_S = 300
 DEMO_MEMBERS = 10
+# The simulated home's devices (ioe_dev.simulated_home), as a household adds them.
+DEMO_DEVICES = (
+    {"profile": "eastron_sdm630", "role": "grid_meter", "unit": 1, "scan_interval": 5},
+    {"profile": "huawei_sun2000", "role": "pv", "unit": 2, "scan_interval": 5},
+)
 # The CAU of the demo plant: the first member's CUPS, "A", and the installation number.
 DEMO_CAU = "ES0021000000000001RKA001"
 
@@ -51,6 +56,7 @@ class Ports:
     home_assistant: int
     aggregator: int
     broker: int
+    devices: int
 
 
 class DemoError(RuntimeError):
@@ -105,12 +111,12 @@ def _ports(state: Path, *, check: bool) -> Ports:
     Home Assistant keeps its HTTP port in its own storage, so a state directory cannot move.
     """
     path = state / "ports.json"
-    if path.exists():
-        return Ports(**json.loads(path.read_text()))
-    if check:
-        ports = Ports(home_assistant=free_port(), aggregator=free_port(), broker=free_port())
-    else:
-        ports = Ports(home_assistant=8123, aggregator=8099, broker=8883)
+    chosen = json.loads(path.read_text()) if path.exists() else {}
+    defaults = {"home_assistant": 8123, "aggregator": 8099, "broker": 8883, "devices": 1502}
+    for name, default in defaults.items():
+        # A part added since the state directory was made gets its port now.
+        chosen.setdefault(name, free_port() if check else default)
+    ports = Ports(**chosen)
     path.write_text(json.dumps(asdict(ports)))
     return ports
 
@@ -163,12 +169,37 @@ def _wait_for_ha(api: HomeAssistantApi, service: Service) -> None:
     )
 
 
-def _ensure_home_entry(api: HomeAssistantApi) -> dict[str, Any]:
+def _ensure_home_entry(api: HomeAssistantApi, devices_port: int) -> dict[str, Any]:
+    """Make, once, the home entry and its simulated devices, through the UI's own flows."""
     entries = api.config_entries("ioe_community")
     if not entries:
         api.run_config_flow("ioe_community", [HOME])
         entries = api.config_entries("ioe_community")
-    return entries[0]
+    entry = entries[0]
+    if not entry.get("num_subentries"):
+        for device in DEMO_DEVICES:
+            answer = {**device, "transport": "tcp", "host": "127.0.0.1", "port": devices_port}
+            api.run_subentry_flow(entry["entry_id"], "modbus_device", [answer])
+    return entry
+
+
+def _check_device_sensors(api: HomeAssistantApi) -> list[str]:
+    """Check that the simulated meter's and inverter's energy sensors hold numbers."""
+    readings: dict[str, list[float]] = {"SDM630": [], "SUN2000": []}
+    for state in api.request("GET", "/api/states"):
+        attributes = state["attributes"]
+        if (
+            attributes.get("device_class") != "energy"
+            or attributes.get("unit_of_measurement") != "kWh"
+        ):
+            continue
+        for model, values in readings.items():
+            if model in attributes.get("friendly_name", ""):
+                try:
+                    values.append(float(state["state"]))
+                except ValueError:
+                    continue
+    return [f"no energy reading from the simulated {m}" for m, v in readings.items() if not v]
 
 
 def _aggregator_health(port: int) -> dict[str, Any]:
@@ -190,6 +221,7 @@ def _verify(api: HomeAssistantApi, ports: Ports, report: Path) -> list[str]:
         problems.append(f"ioe_community config entries: {states}")
     if "<html" not in api.request("GET", "/").lower():
         problems.append("Home Assistant does not serve its frontend")
+    problems.extend(_check_device_sensors(api))
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -234,6 +266,7 @@ IoE Community demo is running (state in {state}).
 
   Home Assistant   http://localhost:{ports.home_assistant}
                    user: {login.username}   password: {login.password}
+                   (a simulated meter and inverter with battery on Modbus port {ports.devices})
   Aggregator API   http://localhost:{ports.aggregator}/api/health
   MQTT broker      mqtts://localhost:{ports.broker} (CA: {broker.ca_file})
   Sharing report   file://{report}
@@ -275,6 +308,13 @@ def run(state: Path, *, check: bool) -> int:
         services.append(
             _start_aggregator(state, ports.aggregator, broker, values["aggregator_mqtt_password"])
         )
+        devices = Service(
+            "simulated-devices",
+            [sys.executable, "-m", "ioe_dev.simulated_home", "--port", str(ports.devices)],
+            state / "simulated-devices.log",
+        )
+        devices.start(port=ports.devices)
+        services.append(devices)
         config_dir, new_http_port = _prepare_ha_config(state, ports.home_assistant)
         home_assistant = Service(
             "home-assistant",
@@ -288,14 +328,14 @@ def run(state: Path, *, check: bool) -> int:
         api.onboard(login)
         if new_http_port:
             _confirm_http_port(api, config_dir)
-        _ensure_home_entry(api)
+        _ensure_home_entry(api, ports.devices)
         report = _ensure_sharing_report(state)
         if problems := _verify(api, ports, report):
             raise DemoError("; ".join(problems))
         if check:
             print(
-                "Demo check passed: Home Assistant (ioe_community loaded), aggregator, broker, "
-                "sharing report."
+                "Demo check passed: Home Assistant (ioe_community loaded, Modbus devices read), "
+                "aggregator, broker, sharing report."
             )
             return 0
         _print_welcome(ports, login, state, broker, report)
