@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from unittest.mock import PropertyMock, patch
+
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.ioe_community.const import CONF_CUPS, DOMAIN
 from custom_components.ioe_community.devices.profile import available_profiles
@@ -27,6 +32,26 @@ def cold_profile_cache() -> None:
     event loop would go unnoticed.
     """
     available_profiles.cache_clear()
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Serialise states and registry entries stably (ids and times masked), as HA's tests do.
+
+    The plugin defines this fixture too, but syrupy's own plugin can take precedence over it.
+    """
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Iterator[None]:
+    """Create every entity enabled, as Home Assistant core's own fixture of this name does."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+        new_callable=PropertyMock,
+    ):
+        yield
 
 
 @pytest.fixture

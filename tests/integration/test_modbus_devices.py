@@ -15,11 +15,16 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    snapshot_platform,
+)
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.ioe_community.const import DOMAIN, SUBENTRY_MODBUS
 from custom_components.ioe_community.devices.profile import available_profiles
@@ -238,3 +243,37 @@ async def test_restart_with_a_device_reads_it(
 
     assert float(state_of(hass, entry, "import_energy").state) == pytest.approx(12345.5)
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_entities_snapshot(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+    socket_enabled: None,
+    entity_registry_enabled_by_default: None,
+) -> None:
+    """Every entity of an inverter with meter and battery: names, units, classes, values."""
+    server = ModbusTestServer(units={2: Registers(holding=dict(HUAWEI.test_vectors[0].holding))})
+    await server.start()
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Casa",
+        unique_id=CUPS,
+        data={"name": "Casa", "cups": CUPS},
+        entry_id="01JHOMEENTRY000000000000000",
+        subentries_data=[
+            {
+                "subentry_id": "01JINVERTER0000000000000000",
+                "subentry_type": SUBENTRY_MODBUS,
+                "title": "Inversor",
+                "unique_id": "inverter",
+                "data": {**device_input(server.port), "profile": "huawei_sun2000", "unit": 2},
+            }
+        ],
+    )
+    try:
+        await set_up_home(hass, entry)
+        await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await server.stop()
