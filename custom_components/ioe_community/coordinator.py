@@ -76,4 +76,5 @@ class ModbusDeviceCoordinator(DataUpdateCoordinator[DeviceValues]):
                 translation_key="device_not_answering",
                 translation_placeholders={"device": self.subentry.title, "error": poll.errors[-1]},
             )
-        return {**(self.data or {}), **poll.values}
+        # A register not read this time (its block failed) is unknown, never a stale number.
+        return poll.values

@@ -277,3 +277,24 @@ async def test_entities_snapshot(
         await hass.config_entries.async_unload(entry.entry_id)
     finally:
         await server.stop()
+
+
+async def test_a_block_that_fails_is_unknown_not_stale(
+    hass: HomeAssistant, home_entry: MockConfigEntry, sdm630: ModbusTestServer
+) -> None:
+    await set_up_home(hass, home_entry)
+    await add_device(hass, home_entry, device_input(sdm630.port))
+    assert float(state_of(hass, home_entry, "import_energy").state) == pytest.approx(12345.5)
+
+    # The meter stops serving its energy registers (exception 2 for that block only).
+    for address in range(52, 76):
+        sdm630.units[1].input.pop(address, None)
+    await sdm630.stop()
+    await sdm630.start()
+    await asyncio.sleep(1.1)  # the bus's reconnect wait after the restart
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=11))
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert state_of(hass, home_entry, "import_energy").state == STATE_UNKNOWN
+    assert float(state_of(hass, home_entry, "voltage_l1").state) == 231.25
+    await hass.config_entries.async_unload(home_entry.entry_id)
