@@ -298,3 +298,31 @@ async def test_a_block_that_fails_is_unknown_not_stale(
     assert state_of(hass, home_entry, "import_energy").state == STATE_UNKNOWN
     assert float(state_of(hass, home_entry, "voltage_l1").state) == 231.25
     await hass.config_entries.async_unload(home_entry.entry_id)
+
+
+async def test_reconfigure_a_device(
+    hass: HomeAssistant, home_entry: MockConfigEntry, sdm630: ModbusTestServer
+) -> None:
+    await set_up_home(hass, home_entry)
+    await add_device(hass, home_entry, device_input(sdm630.port))
+    subentry_id = next(iter(home_entry.subentries))
+
+    result = await home_entry.start_subentry_reconfigure_flow(hass, subentry_id)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reconfigure"
+    # The wrong profile is refused (the meter has no such registers) and nothing changes.
+    wrong = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], device_input(sdm630.port, profile="huawei_sun2000")
+    )
+    assert wrong["errors"] == {"base": "wrong_device"}
+    done = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], device_input(sdm630.port, scan_interval=30)
+    )
+    await hass.async_block_till_done()
+
+    assert done["type"] is FlowResultType.ABORT
+    assert done["reason"] == "reconfigure_successful"
+    assert home_entry.subentries[subentry_id].data["scan_interval"] == 30
+    coordinator = home_entry.runtime_data.devices[subentry_id]
+    assert coordinator.update_interval == timedelta(seconds=30)
+    await hass.config_entries.async_unload(home_entry.entry_id)
