@@ -37,7 +37,13 @@ async def modbus_server() -> AsyncIterator[Callable[..., object]]:
         await server.stop()
 
 
-def bus_for(server: ModbusTestServer, *, timeout_s: float = 1.0) -> ModbusBus:
+def bus_for(
+    server: ModbusTestServer, *, timeout_s: float = 1.0, backoff_initial_s: float = 1.0
+) -> ModbusBus:
     """Return a bus to the test server, with the transport its framing needs."""
     transport = Transport.RTU_OVER_TCP if server.framer is FramerType.RTU else Transport.TCP
-    return ModbusBus(Endpoint(transport=transport, host="127.0.0.1", port=server.port), timeout_s)
+    return ModbusBus(
+        Endpoint(transport=transport, host="127.0.0.1", port=server.port),
+        timeout_s,
+        backoff_initial_s=backoff_initial_s,
+    )

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
 
 from custom_components.ioe_community.devices.batching import plan_reads
-from custom_components.ioe_community.devices.modbus import DeviceReader, ExceptionResponseError
+from custom_components.ioe_community.devices.modbus import (
+    DeviceReader,
+    ExceptionResponseError,
+    NotAnsweringError,
+)
 from custom_components.ioe_community.devices.profile import available_profiles, parse_profile
-from ioe_dev.modbus_server import READ_HOLDING, READ_INPUT, Registers
+from ioe_dev.modbus_server import READ_INPUT, Registers
 
 from .conftest import bus_for
 
@@ -131,19 +136,18 @@ async def test_device_that_stops_answering_goes_unavailable_and_recovers(
 ) -> None:
     vector = SDM630.test_vectors[0]
     server = await modbus_server({1: Registers(input=dict(vector.input))})
-    bus = bus_for(server, timeout_s=0.5)
+    bus = bus_for(server, timeout_s=0.5, backoff_initial_s=0.05)
     reader = DeviceReader(SDM630, bus, unit=1)
     assert (await reader.poll()).values
 
     await server.stop()
     with caplog.at_level(logging.INFO):
         for _ in range(3):
-            bus._retry_at = 0
             poll = await reader.poll()
             assert poll.failed
         assert not reader.available
         await server.start()
-        bus._retry_at = 0
+        await asyncio.sleep(bus.backoff_s)  # the reconnect wait, for real
         poll = await reader.poll()
     bus.close()
 
@@ -156,15 +160,18 @@ async def test_device_that_stops_answering_goes_unavailable_and_recovers(
     assert len(back) == 1
 
 
-async def test_backoff_doubles_up_to_a_minute(modbus_server) -> None:
+async def test_backoff_doubles_up_to_its_maximum(modbus_server) -> None:
     server = await modbus_server({1: Registers(holding={0: 1})})
     await server.stop()
-    bus = bus_for(server, timeout_s=0.2)
+    bus = bus_for(server, timeout_s=0.2, backoff_initial_s=0.01)
+    bus.backoff_max_s = 0.08
     waits = []
-    for _ in range(8):
-        bus._retry_at = 0
-        with pytest.raises(Exception, match="cannot connect"):
+    for _ in range(6):
+        await asyncio.sleep(bus.backoff_s)  # let the previous wait pass
+        with pytest.raises(NotAnsweringError, match="cannot connect"):
             await bus.read(SDM630.registers[0].function, 0, 1, 1)
-        waits.append(bus._backoff_s)
-    assert waits == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
-    assert READ_HOLDING == 3
+        waits.append(bus.backoff_s)
+    assert waits == [0.02, 0.04, 0.08, 0.08, 0.08, 0.08]
+    # Within the wait, no connection is attempted: the read fails at once, saying when.
+    with pytest.raises(NotAnsweringError, match="next attempt in"):
+        await bus.read(SDM630.registers[0].function, 0, 1, 1)

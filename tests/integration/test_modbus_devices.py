@@ -45,6 +45,29 @@ async def sdm630(socket_enabled: None) -> AsyncIterator[ModbusTestServer]:
     await server.stop()
 
 
+def home_with_device(data: dict[str, Any], *, title: str) -> MockConfigEntry:
+    """Return a home entry that already has one Modbus device, as after a restart.
+
+    Its ids are fixed, so entity ids and snapshots do not depend on the test's free port.
+    """
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Casa",
+        unique_id=CUPS,
+        data={"name": "Casa", "cups": CUPS},
+        entry_id="01JHOMEENTRY000000000000000",
+        subentries_data=[
+            {
+                "subentry_id": "01JDEVICE000000000000000000",
+                "subentry_type": SUBENTRY_MODBUS,
+                "title": title,
+                "unique_id": f"{data['host']}:{data['port']}/{data['unit']}",
+                "data": data,
+            }
+        ],
+    )
+
+
 def device_input(port: int, **changes: Any) -> dict[str, Any]:
     return {
         "profile": "eastron_sdm630",
@@ -225,20 +248,7 @@ async def test_restart_with_a_device_reads_it(
     hass: HomeAssistant, sdm630: ModbusTestServer
 ) -> None:
     """A home that already has a device, set up cold as at Home Assistant's start."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Casa",
-        unique_id=CUPS,
-        data={"name": "Casa", "cups": CUPS},
-        subentries_data=[
-            {
-                "subentry_type": SUBENTRY_MODBUS,
-                "title": "Meter",
-                "unique_id": f"127.0.0.1:{sdm630.port}/1",
-                "data": {**device_input(sdm630.port)},
-            }
-        ],
-    )
+    entry = home_with_device({**device_input(sdm630.port)}, title="Meter")
     await set_up_home(hass, entry)
 
     assert float(state_of(hass, entry, "import_energy").state) == pytest.approx(12345.5)
@@ -255,21 +265,8 @@ async def test_entities_snapshot(
     """Every entity of an inverter with meter and battery: names, units, classes, values."""
     server = ModbusTestServer(units={2: Registers(holding=dict(HUAWEI.test_vectors[0].holding))})
     await server.start()
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Casa",
-        unique_id=CUPS,
-        data={"name": "Casa", "cups": CUPS},
-        entry_id="01JHOMEENTRY000000000000000",
-        subentries_data=[
-            {
-                "subentry_id": "01JINVERTER0000000000000000",
-                "subentry_type": SUBENTRY_MODBUS,
-                "title": "Inversor",
-                "unique_id": "inverter",
-                "data": {**device_input(server.port), "profile": "huawei_sun2000", "unit": 2},
-            }
-        ],
+    entry = home_with_device(
+        {**device_input(server.port), "profile": "huawei_sun2000", "unit": 2}, title="Inversor"
     )
     try:
         await set_up_home(hass, entry)

@@ -109,10 +109,17 @@ class ModbusBus:
     endpoint: Endpoint
     timeout_s: float = DEFAULT_TIMEOUT_S
     client_factory: ClientFactory = make_client
+    backoff_initial_s: float = BACKOFF_INITIAL_S
+    backoff_max_s: float = BACKOFF_MAX_S
     _client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _retry_at: float = 0.0
-    _backoff_s: float = BACKOFF_INITIAL_S
+    _backoff_s: float | None = None
+
+    @property
+    def backoff_s(self) -> float:
+        """How long the bus will wait after the next failed connection attempt."""
+        return self.backoff_initial_s if self._backoff_s is None else self._backoff_s
 
     async def _connected(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
         if self._client is not None and self._client.connected:
@@ -125,10 +132,10 @@ class ModbusBus:
         if self._client is None:
             self._client = self.client_factory(self.endpoint, self.timeout_s)
         if not await self._client.connect():
-            self._retry_at = time.monotonic() + self._backoff_s
-            self._backoff_s = min(self._backoff_s * 2, BACKOFF_MAX_S)
+            self._retry_at = time.monotonic() + self.backoff_s
+            self._backoff_s = min(self.backoff_s * 2, self.backoff_max_s)
             raise NotAnsweringError(f"{self.endpoint}: cannot connect")
-        self._backoff_s = BACKOFF_INITIAL_S
+        self._backoff_s = None
         return self._client
 
     async def read(self, function: Function, address: int, count: int, unit: int) -> list[int]:
