@@ -27,6 +27,7 @@ async def async_get_config_entry_diagnostics(
             "profile": coordinator.profile.id,
             "available": reader.available,
             "consecutive_failures": reader.failures,
+            "connections_opened": reader.bus.connections_opened,
             "last_update_success": coordinator.last_update_success,
             "reads_per_poll": [
                 {"function": b.function.value, "address": b.address, "count": b.count}

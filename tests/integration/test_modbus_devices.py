@@ -93,6 +93,15 @@ async def add_device(
     return result
 
 
+async def home_with_meter(
+    hass: HomeAssistant, entry: MockConfigEntry, server: ModbusTestServer
+) -> None:
+    """Set up the home and add the test meter through the subentry flow."""
+    await set_up_home(hass, entry)
+    result = await add_device(hass, entry, device_input(server.port))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
 def state_of(hass: HomeAssistant, entry: MockConfigEntry, key: str) -> Any:
     subentry_id = next(iter(entry.subentries))
     entity_id = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{subentry_id}_{key}")
@@ -193,8 +202,7 @@ async def test_same_device_twice_aborts(
 async def test_device_goes_unavailable_and_comes_back(
     hass: HomeAssistant, home_entry: MockConfigEntry, sdm630: ModbusTestServer
 ) -> None:
-    await set_up_home(hass, home_entry)
-    await add_device(hass, home_entry, device_input(sdm630.port))
+    await home_with_meter(hass, home_entry, sdm630)
     assert float(state_of(hass, home_entry, "power").state) == 1100.0
     later = dt_util.utcnow()
 
@@ -225,8 +233,7 @@ async def test_diagnostics_show_devices_without_addresses(
     home_entry: MockConfigEntry,
     sdm630: ModbusTestServer,
 ) -> None:
-    await set_up_home(hass, home_entry)
-    await add_device(hass, home_entry, device_input(sdm630.port))
+    await home_with_meter(hass, home_entry, sdm630)
 
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, home_entry)
 
@@ -236,6 +243,7 @@ async def test_diagnostics_show_devices_without_addresses(
     (device,) = diagnostics["devices"].values()
     assert device["profile"] == "eastron_sdm630"
     assert device["available"] is True
+    assert device["connections_opened"] == 1
     assert device["reads_per_poll"] == [
         {"function": "input", "address": 0, "count": 12},
         {"function": "input", "address": 52, "count": 24},
@@ -279,8 +287,7 @@ async def test_entities_snapshot(
 async def test_a_block_that_fails_is_unknown_not_stale(
     hass: HomeAssistant, home_entry: MockConfigEntry, sdm630: ModbusTestServer
 ) -> None:
-    await set_up_home(hass, home_entry)
-    await add_device(hass, home_entry, device_input(sdm630.port))
+    await home_with_meter(hass, home_entry, sdm630)
     assert float(state_of(hass, home_entry, "import_energy").state) == pytest.approx(12345.5)
 
     # The meter stops serving its energy registers (exception 2 for that block only).
@@ -300,8 +307,7 @@ async def test_a_block_that_fails_is_unknown_not_stale(
 async def test_reconfigure_a_device(
     hass: HomeAssistant, home_entry: MockConfigEntry, sdm630: ModbusTestServer
 ) -> None:
-    await set_up_home(hass, home_entry)
-    await add_device(hass, home_entry, device_input(sdm630.port))
+    await home_with_meter(hass, home_entry, sdm630)
     subentry_id = next(iter(home_entry.subentries))
 
     result = await home_entry.start_subentry_reconfigure_flow(hass, subentry_id)

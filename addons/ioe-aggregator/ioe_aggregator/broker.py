@@ -41,11 +41,13 @@ class BrokerConnection:
         """The broker's host:port, or None when no broker is configured."""
         return None if self._config is None else f"{self._config.host}:{self._config.port}"
 
-    def _client(self, config: BrokerConfig) -> aiomqtt.Client:
+    async def _client(self, config: BrokerConfig) -> aiomqtt.Client:
         tls_context = None
         if config.tls:
-            tls_context = ssl.create_default_context(
-                cafile=str(config.ca_file) if config.ca_file else None
+            # Loading CA certificates reads files: not on the event loop.
+            tls_context = await asyncio.to_thread(
+                ssl.create_default_context,
+                cafile=str(config.ca_file) if config.ca_file else None,
             )
         return aiomqtt.Client(
             config.host,
@@ -65,7 +67,7 @@ class BrokerConnection:
         while True:
             self.status = BrokerStatus.CONNECTING
             try:
-                async with self._client(self._config) as client:
+                async with await self._client(self._config) as client:
                     self.status = BrokerStatus.CONNECTED
                     self.last_error = None
                     delay = BACKOFF_INITIAL_S

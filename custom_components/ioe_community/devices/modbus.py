@@ -9,7 +9,7 @@ doubling the wait up to a minute.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 import logging
@@ -74,9 +74,6 @@ class ExceptionResponseError(ModbusError):
         self.code = code
 
 
-ClientFactory = Callable[[Endpoint, float], AsyncModbusTcpClient | AsyncModbusSerialClient]
-
-
 def make_client(
     endpoint: Endpoint, timeout_s: float
 ) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
@@ -108,9 +105,10 @@ class ModbusBus:
 
     endpoint: Endpoint
     timeout_s: float = DEFAULT_TIMEOUT_S
-    client_factory: ClientFactory = make_client
     backoff_initial_s: float = BACKOFF_INITIAL_S
     backoff_max_s: float = BACKOFF_MAX_S
+    # How many times the bus has (re)connected: more than once means the link drops.
+    connections_opened: int = 0
     _client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _retry_at: float = 0.0
@@ -130,12 +128,13 @@ class ModbusBus:
                 f"{self.endpoint}: not connected; next attempt in {self._retry_at - now:.0f} s"
             )
         if self._client is None:
-            self._client = self.client_factory(self.endpoint, self.timeout_s)
+            self._client = make_client(self.endpoint, self.timeout_s)
         if not await self._client.connect():
             self._retry_at = time.monotonic() + self.backoff_s
             self._backoff_s = min(self.backoff_s * 2, self.backoff_max_s)
             raise NotAnsweringError(f"{self.endpoint}: cannot connect")
         self._backoff_s = None
+        self.connections_opened += 1
         return self._client
 
     async def read(self, function: Function, address: int, count: int, unit: int) -> list[int]:

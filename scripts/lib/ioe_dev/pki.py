@@ -44,13 +44,7 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def ensure_server_certificate(
-    directory: Path,
-    hostnames: list[str],
-    *,
-    not_before: dt.datetime | None = None,
-    validity: dt.timedelta = VALIDITY,
-) -> ServerCertificate:
+def ensure_server_certificate(directory: Path, hostnames: list[str]) -> ServerCertificate:
     """Create, once, a CA and a server certificate for ``hostnames`` in ``directory``.
 
     Files that already exist are kept, so clients that trusted the CA keep trusting it.
@@ -64,7 +58,7 @@ def ensure_server_certificate(
     if all(path.exists() for path in (files.ca_file, files.cert_file, files.key_file)):
         return files
     directory.mkdir(parents=True, exist_ok=True)
-    start = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("IoE Community local CA")
@@ -75,7 +69,7 @@ def ensure_server_certificate(
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
-        .not_valid_after(start + validity)
+        .not_valid_after(start + VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
@@ -111,7 +105,7 @@ def ensure_server_certificate(
         .public_key(server_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
-        .not_valid_after(start + validity)
+        .not_valid_after(start + VALIDITY)
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)

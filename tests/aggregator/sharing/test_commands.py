@@ -237,18 +237,23 @@ def test_bad_input_is_named_with_its_line(
     assert not (tmp_path / "out" / "report.json").exists()
 
 
-def test_quarter_hours_are_summed_and_incomplete_hours_dropped(tmp_path: Path) -> None:
-    community = make_community(2, seed=5)
-    paths = write_csv(community, tmp_path)
-    hourly = pd.read_csv(paths["consumption"])
+def as_quarter_hours(path: Path, drop: list[int] | None = None) -> None:
+    """Rewrite an hourly CSV as four quarter-hours per hour (a quarter of each energy each)."""
+    hourly = pd.read_csv(path)
     quarters = hourly.loc[hourly.index.repeat(4)].copy()
     starts = pd.to_datetime(quarters.start, utc=True) + pd.to_timedelta(
         [0, 15, 30, 45] * len(hourly), unit="min"
     )
     quarters["start"] = [t.tz_convert("Europe/Madrid").isoformat() for t in starts]
     quarters["kwh"] = quarters.kwh / 4
-    quarters = quarters.drop(quarters.index[[1]])  # one quarter missing in the first hour
-    quarters.to_csv(paths["consumption"], index=False)
+    quarters.drop(quarters.index[drop or []]).to_csv(path, index=False)
+
+
+def test_quarter_hours_are_summed_and_incomplete_hours_dropped(tmp_path: Path) -> None:
+    community = make_community(2, seed=5)
+    paths = write_csv(community, tmp_path)
+    # One quarter missing in the first hour.
+    as_quarter_hours(paths["consumption"], drop=[1])
 
     code = run("compare", "--members", paths["members"], "--consumption", paths["consumption"],
                "--generation", paths["generation"], "--schemes", "equal",
@@ -262,3 +267,30 @@ def test_quarter_hours_are_summed_and_incomplete_hours_dropped(tmp_path: Path) -
     assert report["schemes"]["equal"]["community"]["consumption_kwh"] == pytest.approx(
         expected, rel=1e-6
     )
+
+
+def test_unknown_scheme_is_named(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run("compare", "--members", inputs["members"], "--consumption", inputs["consumption"],
+               "--generation", inputs["generation"], "--schemes", "equal,fair",
+               "--out", tmp_path / "out")  # fmt: skip
+
+    assert code == 2
+    assert "unknown schemes ['fair']" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_quarter_hour_generation_is_summed_into_hours(tmp_path: Path) -> None:
+    community = make_community(2, seed=5)
+    paths = write_csv(community, tmp_path)
+    as_quarter_hours(paths["generation"])
+
+    code = run("compare", "--members", paths["members"], "--consumption", paths["consumption"],
+               "--generation", paths["generation"], "--schemes", "equal",
+               "--out", tmp_path / "out")  # fmt: skip
+
+    assert code == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    expected = community.generation_kwh.round(4).sum()
+    assert report["schemes"]["equal"]["community"]["generation_kwh"] == pytest.approx(expected)

@@ -203,7 +203,7 @@ def _write_agreements(comparison: Comparison, args: argparse.Namespace) -> None:
                 cau=args.cau,
                 year=year,
                 tz=args.tz,
-                hourly=not coefficients.is_static,
+                hourly=False,
             )
 
 
@@ -217,12 +217,14 @@ def _write_file(
     tz: str,
     hourly: bool,
 ) -> Path:
+    """Write the distributor's file; hourly when asked or when β vary by hour."""
     cups = {m.member_id: m.cups for m in members}
-    if hourly:
-        beta = coefficients.hourly(hours_of_year(year, tz)).rename(columns=cups)
-        return coefficient_file.write_hourly(directory, cau, year, beta)
-    static = coefficients.hourly(hours_of_year(year, tz)).iloc[0]
-    return coefficient_file.write_static(directory, cau, year, static.rename(index=cups))
+    if isinstance(coefficients.values, pd.Series) and not hourly:
+        return coefficient_file.write_static(
+            directory, cau, year, coefficients.values.rename(index=cups)
+        )
+    beta = coefficients.hourly(hours_of_year(year, tz)).rename(columns=cups)
+    return coefficient_file.write_hourly(directory, cau, year, beta)
 
 
 def _coefficients(args: argparse.Namespace) -> int:
@@ -244,7 +246,6 @@ def _coefficients(args: argparse.Namespace) -> int:
         tz=args.tz,
         profile_options=_profile_options(args),
     )
-    hourly = args.hourly or not coefficients.is_static
     path = _write_file(
         args.out,
         coefficients,
@@ -252,7 +253,7 @@ def _coefficients(args: argparse.Namespace) -> int:
         cau=args.cau,
         year=args.year,
         tz=args.tz,
-        hourly=hourly,
+        hourly=args.hourly,
     )
     print(f"Wrote {path}")
     return 0

@@ -190,7 +190,7 @@ def read_consumption(path: Path, members: list[Member]) -> pd.DataFrame:
 
 
 def read_series(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    """Read ``start`` and numeric columns (generation, prices) into an hourly UTC frame."""
+    """Read ``start`` and numeric columns (generation, prices) into a UTC-indexed frame."""
     problems: list[str] = []
     table = _read(path, ("start", *columns), problems)
     values: dict[pd.Timestamp, list[float]] = {}
@@ -212,18 +212,16 @@ def read_series(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
         problems.append(f"{path}: no data")
     if problems:
         raise InputError(problems)
-    frame = pd.DataFrame.from_dict(values, orient="index", columns=list(columns)).sort_index()
-    if columns == ("kwh",):
-        hourly = _to_hours(frame["kwh"], str(path), problems)
-        if problems or hourly is None:
-            raise InputError(problems)
-        return hourly.to_frame("kwh")
-    return frame
+    return pd.DataFrame.from_dict(values, orient="index", columns=list(columns)).sort_index()
 
 
 def read_generation(path: Path) -> pd.Series:
-    """Read the plant's net generation (kWh) into an hourly UTC series."""
-    return read_series(path, ("kwh",))["kwh"]
+    """Read the plant's net generation (kWh) into an hourly UTC series (15-minute data summed)."""
+    problems: list[str] = []
+    hourly = _to_hours(read_series(path, ("kwh",))["kwh"], str(path), problems)
+    if hourly is None:
+        raise InputError(problems)
+    return hourly
 
 
 def read_prices(path: Path) -> Prices:

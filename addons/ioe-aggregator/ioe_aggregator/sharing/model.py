@@ -41,8 +41,3 @@ class Coefficients:
                 [self.values.to_numpy()] * len(index), index=index, columns=self.values.index
             )
         return self.values.reindex(index)
-
-
-def to_hourly(energy_kwh: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
-    """Sum interval energies (15-minute or hourly, UTC index) into hours starting on the hour."""
-    return energy_kwh.resample("h").sum(min_count=1)
