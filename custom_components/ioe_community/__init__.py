@@ -9,8 +9,13 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
-from .const import CONF_CUPS, DOMAIN, SUBENTRY_MODBUS
-from .coordinator import ModbusDeviceCoordinator, endpoint_from
+from .const import CONF_CUPS, DOMAIN, SUBENTRY_MODBUS, SUBENTRY_MQTT
+from .coordinator import (
+    IoeDeviceCoordinator,
+    ModbusDeviceCoordinator,
+    MqttMeterCoordinator,
+    endpoint_from,
+)
 from .devices.modbus import Endpoint, ModbusBus
 from .devices.profile import available_profiles
 
@@ -24,7 +29,7 @@ class IoeHome:
     cups: str
     device_id: str
     buses: dict[Endpoint, ModbusBus] = field(default_factory=dict)
-    devices: dict[str, ModbusDeviceCoordinator] = field(default_factory=dict)
+    devices: dict[str, IoeDeviceCoordinator] = field(default_factory=dict)
 
     def close(self) -> None:
         """Close every device connection."""
@@ -77,6 +82,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
         # A device that is off at start makes its entities unavailable, not the whole home.
         await coordinator.async_refresh()
         home.devices[subentry.subentry_id] = coordinator
+    for subentry in entry.get_subentries_of_type(SUBENTRY_MQTT):
+        meter = MqttMeterCoordinator(hass, entry, subentry)
+        entry.async_on_unload(await meter.async_start())
+        home.devices[subentry.subentry_id] = meter
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True

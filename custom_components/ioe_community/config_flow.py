@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, override
 
+from homeassistant.components import mqtt
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntry,
@@ -13,7 +15,7 @@ from homeassistant.config_entries import (
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -29,19 +31,27 @@ import probatio
 from .const import (
     CONF_BAUDRATE,
     CONF_CUPS,
+    CONF_FORMAT,
+    CONF_KEYS,
+    CONF_MAPPING,
     CONF_PROFILE,
     CONF_ROLE,
     CONF_SERIAL_PORT,
+    CONF_TOPIC,
     CONF_TRANSPORT,
     CONF_UNIT,
     DEFAULT_SCAN_INTERVAL_S,
     DEVICE_ROLES,
     DOMAIN,
     LOGGER,
+    MQTT_FIRST_MESSAGE_TIMEOUT_S,
     SUBENTRY_MODBUS,
+    SUBENTRY_MQTT,
 )
-from .coordinator import endpoint_from
+from .coordinator import endpoint_from, meter_source_from
 from .devices.modbus import DeviceReader, ModbusBus, Transport
+from .devices.mqtt_meter import MAPPABLE, QUANTITIES, MeterFormat, MeterSource
+from .devices.mqtt_parsers import PayloadError
 from .devices.profile import Profile, available_profiles
 from .supply_point import InvalidCups, normalize_cups
 
@@ -100,7 +110,12 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Devices are added to the home as subentries."""
-        return {SUBENTRY_MODBUS: ModbusDeviceSubentryFlow}
+        return {SUBENTRY_MODBUS: ModbusDeviceSubentryFlow, SUBENTRY_MQTT: MqttMeterSubentryFlow}
+
+
+_ROLE_SELECTOR = SelectSelector(
+    SelectSelectorConfig(options=list(DEVICE_ROLES), translation_key=CONF_ROLE)
+)
 
 
 def _modbus_schema(profiles: dict[str, Profile]) -> probatio.Schema:
@@ -115,9 +130,7 @@ def _modbus_schema(profiles: dict[str, Profile]) -> probatio.Schema:
                     mode=SelectSelectorMode.DROPDOWN,
                 )
             ),
-            probatio.Required(CONF_ROLE): SelectSelector(
-                SelectSelectorConfig(options=list(DEVICE_ROLES), translation_key=CONF_ROLE)
-            ),
+            probatio.Required(CONF_ROLE): _ROLE_SELECTOR,
             probatio.Required(CONF_TRANSPORT, default=Transport.TCP.value): SelectSelector(
                 SelectSelectorConfig(
                     options=[t.value for t in Transport], translation_key=CONF_TRANSPORT
@@ -235,3 +248,206 @@ class ModbusDeviceSubentryFlow(ConfigSubentryFlow):
     ) -> SubentryFlowResult:
         """Change a device's connection or profile; it is read again before saving."""
         return await self.async_step_user(user_input)
+
+
+STEP_MQTT_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(CONF_FORMAT): SelectSelector(
+            SelectSelectorConfig(
+                options=[f.value for f in MeterFormat], translation_key=CONF_FORMAT
+            )
+        ),
+        probatio.Required(CONF_TOPIC): TextSelector(),
+        probatio.Required(CONF_ROLE): _ROLE_SELECTOR,
+    }
+)
+STEP_VALUES_SCHEMA = probatio.Schema(
+    {
+        field: selector
+        for key, units in MAPPABLE.items()
+        for field, selector in (
+            (probatio.Optional(key), TextSelector()),
+            (
+                probatio.Required(f"{key}_unit", default=units[-1]),
+                SelectSelector(SelectSelectorConfig(options=list(units))),
+            ),
+        )
+    }
+)
+# After a meter's first values, how long the rest of its burst (one message per component or
+# per key) may take to arrive.
+_SETTLE_S = 1.0
+
+
+async def _listen(hass: HomeAssistant, source: MeterSource) -> tuple[list[str], str | None]:
+    """Ask the meter to report and wait for its values; return their keys and the last problem."""
+    keys: set[str] = set()
+    problems: list[str] = []
+    received = asyncio.Event()
+
+    @callback
+    def _message(message: mqtt.ReceiveMessage) -> None:
+        try:
+            values = source.parse(message.topic, message.payload)
+        except PayloadError as err:
+            problems.append(f"{message.topic}: {err}")
+            return
+        if found := set(values) & set(QUANTITIES):
+            keys.update(found)
+            received.set()
+
+    unsubscribe = [
+        await mqtt.async_subscribe(hass, topic, _message, encoding=None)
+        for topic in source.subscriptions
+    ]
+    try:
+        if source.request is not None:
+            await mqtt.async_publish(hass, *source.request)
+        try:
+            async with asyncio.timeout(MQTT_FIRST_MESSAGE_TIMEOUT_S):
+                await received.wait()
+            await asyncio.sleep(_SETTLE_S)
+        except TimeoutError:
+            pass
+    finally:
+        for undo in unsubscribe:
+            undo()
+    return sorted(keys), problems[-1] if problems else None
+
+
+class MqttMeterSubentryFlow(ConfigSubentryFlow):
+    """Add or change an energy meter that publishes over MQTT (Shelly, Tasmota, emonhub, JSON).
+
+    The meter is asked to report (Shelly and Tasmota can be) and its first values are awaited
+    before it is saved; its sensors are the values it sends.
+    """
+
+    def __init__(self) -> None:
+        """Start with nothing chosen."""
+        self._data: dict[str, Any] = {}
+        self._errors: dict[str, str] = {}
+        self._problem = ""
+        self._listening: asyncio.Task[tuple[list[str], str | None]] | None = None
+
+    @property
+    def _reconfiguring(self) -> bool:
+        return self.source == SOURCE_RECONFIGURE
+
+    def _suggested(self, user_input: dict[str, Any] | None) -> dict[str, Any]:
+        if user_input is not None:
+            return user_input
+        if self._data:
+            return self._data
+        if self._reconfiguring:
+            return dict(self._get_reconfigure_subentry().data)
+        return {}
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Ask for the meter's format, topic and role."""
+        if not await mqtt.async_wait_for_mqtt_client(self.hass):
+            return self.async_abort(reason="mqtt_not_configured")
+        errors, self._errors = self._errors, {}
+        if user_input is not None:
+            topic = user_input[CONF_TOPIC].strip().strip("/")
+            if not topic or any(c in topic for c in "+#\0 "):
+                errors[CONF_TOPIC] = "invalid_topic"
+            else:
+                previous = self._data.get(CONF_MAPPING)
+                self._data = {
+                    CONF_FORMAT: user_input[CONF_FORMAT],
+                    CONF_TOPIC: topic,
+                    CONF_ROLE: user_input[CONF_ROLE],
+                }
+                unique_id = f"mqtt/{self._data[CONF_FORMAT]}/{topic}"
+                for subentry in self._get_entry().subentries.values():
+                    if subentry.unique_id == unique_id and not (
+                        self._reconfiguring
+                        and subentry.subentry_id == self._reconfigure_subentry_id
+                    ):
+                        return self.async_abort(reason="already_configured")
+                if MeterFormat(self._data[CONF_FORMAT]) in (MeterFormat.EMONHUB, MeterFormat.JSON):
+                    if previous:
+                        self._data[CONF_MAPPING] = previous
+                    return await self.async_step_values()
+                return await self.async_step_listen()
+        suggested = self._suggested(user_input)
+        return self.async_show_form(
+            step_id="reconfigure" if self._reconfiguring else "user",
+            data_schema=self.add_suggested_values_to_schema(STEP_MQTT_SCHEMA, suggested),
+            errors=errors,
+            description_placeholders={"problem": self._problem},
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a meter's topic, format or role; its values are awaited again."""
+        return await self.async_step_user(user_input)
+
+    async def async_step_values(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """For emonhub and JSON meters: which key or JSON path holds which value."""
+        errors, self._errors = self._errors, {}
+        if user_input is not None:
+            mapping = {
+                key: {"source": source, "unit": user_input[f"{key}_unit"]}
+                for key in MAPPABLE
+                if (source := str(user_input.get(key, "")).strip())
+            }
+            if mapping:
+                self._data[CONF_MAPPING] = mapping
+                return await self.async_step_listen()
+            errors["base"] = "no_value_mapped"
+        suggested = user_input or {
+            field: value
+            for key, mapped in self._suggested(None).get(CONF_MAPPING, {}).items()
+            for field, value in ((key, mapped["source"]), (f"{key}_unit", mapped["unit"]))
+        }
+        return self.async_show_form(
+            step_id="values",
+            data_schema=self.add_suggested_values_to_schema(STEP_VALUES_SCHEMA, suggested),
+            errors=errors,
+            description_placeholders={"problem": self._problem},
+        )
+
+    async def async_step_listen(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Wait for the meter's first values."""
+        source = meter_source_from(self._data)
+        if self._listening is None:
+            self._listening = self.hass.async_create_task(_listen(self.hass, source))
+        if not self._listening.done():
+            return self.async_show_progress(
+                step_id="listen",
+                progress_action="listening",
+                progress_task=self._listening,
+                description_placeholders={"topics": ", ".join(source.subscriptions)},
+            )
+        keys, problem = self._listening.result()
+        self._listening = None
+        if keys:
+            self._data[CONF_KEYS] = keys
+            return self.async_show_progress_done(next_step_id="save")
+        LOGGER.info("No values from the MQTT meter at %s: %s", source.subscriptions, problem)
+        self._problem = problem or ""
+        self._errors = {"base": "invalid_payload" if problem else "no_message"}
+        return self.async_show_progress_done(
+            next_step_id="values" if CONF_MAPPING in self._data else "user"
+        )
+
+    async def async_step_save(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Save the meter (its sensors are the values it sent)."""
+        data = self._data
+        unique_id = f"mqtt/{data[CONF_FORMAT]}/{data[CONF_TOPIC]}"
+        title = f"{MeterFormat(data[CONF_FORMAT]).value.capitalize()} {data[CONF_TOPIC]}"
+        if self._reconfiguring:
+            return self.async_update_and_abort(
+                self._get_entry(),
+                self._get_reconfigure_subentry(),
+                title=title,
+                data=data,
+                unique_id=unique_id,
+            )
+        return self.async_create_entry(title=title, data=data, unique_id=unique_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 import logging
 from typing import Final
 
@@ -18,5 +19,16 @@ CONF_SERIAL_PORT: Final = "serial_port"
 CONF_BAUDRATE: Final = "baudrate"
 CONF_ROLE: Final = "role"
 DEFAULT_SCAN_INTERVAL_S: Final = 10
+
+SUBENTRY_MQTT: Final = "mqtt_meter"
+CONF_FORMAT: Final = "format"
+CONF_TOPIC: Final = "topic"
+CONF_MAPPING: Final = "mapping"
+CONF_KEYS: Final = "keys"
+# A meter that sends nothing for this long is unavailable (Tasmota reports every 5 minutes by
+# default: three missed reports).
+MQTT_SILENCE_LIMIT: Final = timedelta(minutes=15)
+# How long the flow waits for a meter's first message after asking it to report.
+MQTT_FIRST_MESSAGE_TIMEOUT_S: Final = 15
 # What a device is to the home's energy model.
 DEVICE_ROLES: Final = ("grid_meter", "pv", "battery", "ev_charger", "plant")

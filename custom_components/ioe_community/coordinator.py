@@ -1,27 +1,40 @@
-"""One coordinator per device: polls it through the devices library on its scan interval."""
+"""One coordinator per device: a Modbus device is polled, an MQTT meter pushes its values."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+import logging
 from typing import Any
 
+from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_BAUDRATE,
+    CONF_FORMAT,
+    CONF_KEYS,
+    CONF_MAPPING,
     CONF_PROFILE,
     CONF_SERIAL_PORT,
+    CONF_TOPIC,
     CONF_TRANSPORT,
     CONF_UNIT,
     DEFAULT_SCAN_INTERVAL_S,
     DOMAIN,
     LOGGER,
+    MQTT_SILENCE_LIMIT,
 )
 from .devices.modbus import DeviceReader, Endpoint, ModbusBus, Transport
-from .devices.profile import Profile, available_profiles
+from .devices.mqtt_meter import QUANTITIES, MeterFormat, MeterSource, Quantity, ValueMapping
+from .devices.mqtt_parsers import PayloadError
+from .devices.profile import Profile, Register, available_profiles
 
 
 def endpoint_from(data: dict[str, Any]) -> Endpoint:
@@ -34,13 +47,49 @@ def endpoint_from(data: dict[str, Any]) -> Endpoint:
     return Endpoint(transport=transport, host=data[CONF_HOST], port=data[CONF_PORT])
 
 
+def meter_source_from(data: dict[str, Any]) -> MeterSource:
+    """Return the MQTT meter a subentry's data describes."""
+    return MeterSource(
+        format=MeterFormat(data[CONF_FORMAT]),
+        topic=data[CONF_TOPIC],
+        mapping={
+            key: ValueMapping(source=value["source"], unit=value["unit"])
+            for key, value in data.get(CONF_MAPPING, {}).items()
+        },
+    )
+
+
 type DeviceValues = dict[str, float | str | None]
+# Who makes the meters of each payload format (shown in the device registry).
+METER_MAKERS = {
+    MeterFormat.SHELLY: "Shelly",
+    MeterFormat.TASMOTA: "Tasmota",
+    MeterFormat.EMONHUB: "OpenEnergyMonitor",
+    MeterFormat.JSON: "MQTT",
+}
 
 
-class ModbusDeviceCoordinator(DataUpdateCoordinator[DeviceValues]):
-    """Polls one Modbus device; keeps the last values through a short glitch."""
+class IoeDeviceCoordinator(DataUpdateCoordinator[DeviceValues]):
+    """The values of one configured device (a config subentry) and what they are."""
 
     config_entry: ConfigEntry
+    subentry: ConfigSubentry
+    manufacturer: str
+    model: str
+    serial_key: str | None = None
+
+    @property
+    def quantities(self) -> Sequence[Register | Quantity]:
+        """What the device reports, one entity each."""
+        raise NotImplementedError
+
+    def diagnostics(self) -> dict[str, Any]:
+        """How reading the device goes, for the diagnostics download."""
+        raise NotImplementedError
+
+
+class ModbusDeviceCoordinator(IoeDeviceCoordinator):
+    """Polls one Modbus device; keeps the last values through a short glitch."""
 
     def __init__(
         self,
@@ -54,6 +103,9 @@ class ModbusDeviceCoordinator(DataUpdateCoordinator[DeviceValues]):
         self.subentry = subentry
         self.profile: Profile = available_profiles()[subentry.data[CONF_PROFILE]]
         self.reader = DeviceReader(self.profile, bus, subentry.data[CONF_UNIT], keys)
+        self.manufacturer = self.profile.manufacturer
+        self.model = self.profile.model
+        self.serial_key = self.profile.serial_number
         super().__init__(
             hass,
             LOGGER,
@@ -78,3 +130,150 @@ class ModbusDeviceCoordinator(DataUpdateCoordinator[DeviceValues]):
             )
         # A register not read this time (its block failed) is unknown, never a stale number.
         return poll.values
+
+    @property
+    def quantities(self) -> Sequence[Register]:
+        """Every register of the profile."""
+        return self.profile.registers
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Return the profile, the bus and the reads each poll makes."""
+        reader = self.reader
+        return {
+            "profile": self.profile.id,
+            "available": reader.available,
+            "consecutive_failures": reader.failures,
+            "connections_opened": reader.bus.connections_opened,
+            "reads_per_poll": [
+                {"function": b.function.value, "address": b.address, "count": b.count}
+                for b in reader.blocks
+            ],
+        }
+
+
+class MqttMeterCoordinator(IoeDeviceCoordinator):
+    """Receives one MQTT meter's messages; unavailable when it falls silent.
+
+    A malformed message is logged and counted and changes nothing: the values stay those of
+    the last good message.
+    """
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, subentry: ConfigSubentry) -> None:
+        """Prepare the meter; ``async_start`` subscribes to its topics."""
+        self.subentry = subentry
+        self.source = meter_source_from(dict(subentry.data))
+        self.manufacturer = METER_MAKERS[self.source.format]
+        self.model = "MQTT energy meter"
+        self.keys: list[str] = [k for k in subentry.data.get(CONF_KEYS, []) if k in QUANTITIES]
+        self.invalid_payloads = 0
+        self.last_problem: str | None = None
+        self.last_message: datetime = dt_util.utcnow()
+        self.subscribed = False
+        self._new_key_listeners: list[Callable[[list[str]], None]] = []
+        super().__init__(hass, LOGGER, config_entry=entry, name=subentry.title)
+
+    @property
+    def quantities(self) -> Sequence[Quantity]:
+        """The values this meter has sent so far."""
+        return [QUANTITIES[key] for key in self.keys]
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Return the format, the subscriptions and what went wrong with the messages."""
+        return {
+            "format": self.source.format.value,
+            "subscriptions": list(self.source.subscriptions),
+            "subscribed": self.subscribed,
+            "last_message": self.last_message.isoformat(),
+            "invalid_payloads": self.invalid_payloads,
+            "last_problem": self.last_problem,
+        }
+
+    async def async_start(self) -> CALLBACK_TYPE:
+        """Subscribe to the meter's topics and ask it to report; return the undo callback."""
+        undo: list[CALLBACK_TYPE] = []
+        try:
+            if not await mqtt.async_wait_for_mqtt_client(self.hass):
+                raise HomeAssistantError("MQTT is not set up")  # noqa: TRY301 - one handler
+            for topic in self.source.subscriptions:
+                undo.append(
+                    await mqtt.async_subscribe(self.hass, topic, self._message, encoding=None)
+                )
+            self.subscribed = True
+        except HomeAssistantError as err:
+            LOGGER.warning("%s: cannot subscribe to its MQTT topics: %s", self.name, err)
+            self.async_set_update_error(
+                UpdateFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="mqtt_not_available",
+                    translation_placeholders={"device": self.name},
+                )
+            )
+        undo.append(
+            async_track_time_interval(self.hass, self._check_silence, MQTT_SILENCE_LIMIT / 3)
+        )
+        await self._request_report()
+
+        @callback
+        def _stop() -> None:
+            for unsubscribe in undo:
+                unsubscribe()
+
+        return _stop
+
+    @callback
+    def async_add_new_key_listener(self, listener: Callable[[list[str]], None]) -> CALLBACK_TYPE:
+        """Call ``listener`` with the keys a message brings for the first time."""
+        self._new_key_listeners.append(listener)
+        return lambda: self._new_key_listeners.remove(listener)
+
+    @callback
+    def _message(self, message: mqtt.ReceiveMessage) -> None:
+        try:
+            values = self.source.parse(message.topic, message.payload)
+        except PayloadError as err:
+            self.invalid_payloads += 1
+            # One warning per kind of problem, not one per message.
+            level = logging.WARNING if str(err) != self.last_problem else logging.DEBUG
+            LOGGER.log(level, "%s: ignored a message on %s: %s", self.name, message.topic, err)
+            self.last_problem = str(err)
+            return
+        values = {key: value for key, value in values.items() if key in QUANTITIES}
+        if not values:
+            return
+        self.last_message = dt_util.utcnow()
+        if new := sorted(set(values) - set(self.keys)):
+            self.keys.extend(new)
+            for listener in self._new_key_listeners:
+                listener(new)
+        if not self.last_update_success:
+            LOGGER.info("%s is sending values again", self.name)
+        self.async_set_updated_data({**(self.data or {}), **values})
+
+    def _silence(self, now: datetime) -> UpdateFailed | None:
+        """Return the error to show when the meter has been silent too long."""
+        if now - self.last_message <= MQTT_SILENCE_LIMIT:
+            return None
+        return UpdateFailed(
+            translation_domain=DOMAIN,
+            translation_key="meter_silent",
+            translation_placeholders={
+                "device": self.name,
+                "minutes": str(int(MQTT_SILENCE_LIMIT.total_seconds() // 60)),
+            },
+        )
+
+    @callback
+    def _check_silence(self, now: datetime) -> None:
+        if (error := self._silence(now)) is not None:
+            self.async_set_update_error(error)
+
+    async def _request_report(self) -> None:
+        if self.subscribed and (request := self.source.request) is not None:
+            await mqtt.async_publish(self.hass, *request)
+
+    async def _async_update_data(self) -> DeviceValues:
+        """Ask the meter to report now (homeassistant.update_entity); its reply arrives later."""
+        await self._request_report()
+        if (error := self._silence(dt_util.utcnow())) is not None:
+            raise error
+        return self.data or {}

@@ -9,32 +9,35 @@ from homeassistant.const import CONF_HOST, CONF_NAME
 from homeassistant.core import HomeAssistant
 
 from . import IoeCommunityConfigEntry
-from .const import CONF_CUPS, CONF_SERIAL_PORT
+from .const import CONF_CUPS, CONF_SERIAL_PORT, CONF_TOPIC
 
 # A CUPS identifies a household's supply point, and addresses and serial numbers identify its
-# devices and network: personal data under the GDPR.
-TO_REDACT = {CONF_CUPS, CONF_NAME, CONF_HOST, CONF_SERIAL_PORT, "title", "unique_id", "serial"}
+# devices and network (a Shelly's MQTT topic holds its MAC address): personal data under the GDPR.
+TO_REDACT = {
+    CONF_CUPS,
+    CONF_NAME,
+    CONF_HOST,
+    CONF_SERIAL_PORT,
+    CONF_TOPIC,
+    "subscriptions",
+    "title",
+    "unique_id",
+    "serial",
+}
 
 
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: IoeCommunityConfigEntry
 ) -> dict[str, Any]:
     """Return the entry, its devices and how reading them goes, redacted."""
-    devices = {}
-    for subentry_id, coordinator in entry.runtime_data.devices.items():
-        reader = coordinator.reader
-        devices[subentry_id] = {
-            "profile": coordinator.profile.id,
-            "available": reader.available,
-            "consecutive_failures": reader.failures,
-            "connections_opened": reader.bus.connections_opened,
+    devices = {
+        subentry_id: {
             "last_update_success": coordinator.last_update_success,
-            "reads_per_poll": [
-                {"function": b.function.value, "address": b.address, "count": b.count}
-                for b in reader.blocks
-            ],
+            **coordinator.diagnostics(),
             "values": coordinator.data,
         }
+        for subentry_id, coordinator in entry.runtime_data.devices.items()
+    }
     return async_redact_data(
         {
             "entry": entry.as_dict(),

@@ -6,25 +6,24 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
-from .coordinator import ModbusDeviceCoordinator
+from .coordinator import IoeDeviceCoordinator
 
 
-class IoeDeviceEntity(CoordinatorEntity[ModbusDeviceCoordinator]):
+class IoeDeviceEntity(CoordinatorEntity[IoeDeviceCoordinator]):
     """An entity of one configured device (a config subentry)."""
 
     _attr_has_entity_name = True
 
-    def __init__(self, coordinator: ModbusDeviceCoordinator, key: str, home_device_id: str) -> None:
+    def __init__(self, coordinator: IoeDeviceCoordinator, key: str, home_device_id: str) -> None:
         """Name the entity after ``key``; its device is the subentry, under the home."""
         super().__init__(coordinator)
         subentry_id = coordinator.subentry.subentry_id
         self._attr_unique_id = f"{subentry_id}_{key}"
-        profile = coordinator.profile
-        serial = (coordinator.data or {}).get(profile.serial_number or "")
+        serial = (coordinator.data or {}).get(coordinator.serial_key or "")
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, subentry_id)},
-            manufacturer=profile.manufacturer,
-            model=profile.model,
+            manufacturer=coordinator.manufacturer,
+            model=coordinator.model,
             name=coordinator.subentry.title,
             serial_number=serial if isinstance(serial, str) else None,
             via_device_id=home_device_id,

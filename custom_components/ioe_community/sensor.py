@@ -9,11 +9,12 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import IoeCommunityConfigEntry
-from .coordinator import ModbusDeviceCoordinator
+from .coordinator import IoeDeviceCoordinator, MqttMeterCoordinator
+from .devices.mqtt_meter import QUANTITIES, Quantity
 from .devices.profile import Register
 from .entity import IoeDeviceEntity
 
@@ -21,12 +22,12 @@ from .entity import IoeDeviceEntity
 PARALLEL_UPDATES = 0
 
 
-def description_for(register: Register) -> SensorEntityDescription:
-    """Return the sensor description of a profile register."""
+def description_for(register: Register | Quantity) -> SensorEntityDescription:
+    """Return the sensor description of a profile register or an MQTT meter's value."""
     return SensorEntityDescription(
         key=register.key,
         translation_key=register.key,
-        native_unit_of_measurement=register.unit,
+        native_unit_of_measurement=register.unit or None,
         device_class=SensorDeviceClass(register.device_class) if register.device_class else None,
         state_class=SensorStateClass(register.state_class) if register.state_class else None,
         entity_category=EntityCategory.DIAGNOSTIC if register.diagnostic else None,
@@ -40,17 +41,39 @@ async def async_setup_entry(
     entry: IoeCommunityConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors of every configured device, each under its own subentry."""
+    """Add the sensors of every configured device, each under its own subentry.
+
+    An MQTT meter's values are known from its messages: a value it sends for the first time
+    gets its sensor then.
+    """
+    home_device_id = entry.runtime_data.device_id
     for subentry_id, coordinator in entry.runtime_data.devices.items():
         async_add_entities(
             (
-                IoeDeviceSensor(
-                    coordinator, description_for(register), entry.runtime_data.device_id
-                )
-                for register in coordinator.profile.registers
+                IoeDeviceSensor(coordinator, description_for(quantity), home_device_id)
+                for quantity in coordinator.quantities
             ),
             config_subentry_id=subentry_id,
         )
+        if isinstance(coordinator, MqttMeterCoordinator):
+
+            @callback
+            def _add(
+                keys: list[str],
+                coordinator: MqttMeterCoordinator = coordinator,
+                subentry_id: str = subentry_id,
+            ) -> None:
+                async_add_entities(
+                    (
+                        IoeDeviceSensor(
+                            coordinator, description_for(QUANTITIES[key]), home_device_id
+                        )
+                        for key in keys
+                    ),
+                    config_subentry_id=subentry_id,
+                )
+
+            entry.async_on_unload(coordinator.async_add_new_key_listener(_add))
 
 
 class IoeDeviceSensor(IoeDeviceEntity, SensorEntity):
@@ -58,7 +81,7 @@ class IoeDeviceSensor(IoeDeviceEntity, SensorEntity):
 
     def __init__(
         self,
-        coordinator: ModbusDeviceCoordinator,
+        coordinator: IoeDeviceCoordinator,
         description: SensorEntityDescription,
         home_device_id: str,
     ) -> None:

@@ -7,6 +7,11 @@ import re
 
 import pytest
 
+from custom_components.ioe_community.devices.mqtt_meter import (
+    MeterFormat,
+    MeterSource,
+    ValueMapping,
+)
 from custom_components.ioe_community.devices.mqtt_parsers import (
     PayloadError,
     parse_emonhub,
@@ -56,6 +61,8 @@ def test_shelly_notify_status_and_pro_em_channels() -> None:
     }  # fmt: skip
     other = {"method": "NotifyEvent", "params": {"events": []}}
     assert parse_shelly("shellyproem50-1/events/rpc", json.dumps(other)) == {}
+    # After "status_update" every component reports; those that are not meters hold nothing.
+    assert parse_shelly("shellyproem50-1/status/sys", '{"uptime": 5}') == {}
 
 
 @pytest.mark.parametrize(
@@ -63,7 +70,8 @@ def test_shelly_notify_status_and_pro_em_channels() -> None:
     [
         ("s/status/em:0", "{not json", "not JSON"),
         ("s/status/em:0", '{"total_act_power": "lots"}', "em:0.total_act_power is 'lots'"),
-        ("s/status/switch:0", "{}", "not a Shelly energy meter status"),
+        ("s/status/em:0", "[1, 2]", "em:0 status is not an object"),
+        ("s/online", "true", "not a Shelly status or event topic"),
         ("s/events/rpc", '{"method": "NotifyStatus"}', "without params"),
     ],
 )
@@ -90,6 +98,8 @@ def test_tasmota_sensor_single_and_three_phase() -> None:
             "Voltage": [230, 231, 232],
         }
     }
+    status10 = {"StatusSNS": {"Time": "2026-11-24T10:15:00", "ENERGY": {"Total": 3.5}}}
+    assert parse_tasmota(json.dumps(status10)) == {"import_energy": 3.5}
     assert parse_tasmota(json.dumps(three)) == {
         "import_energy": 10.0, "export_energy": 2.5, "power": 250.0,
         "voltage_l1": 230.0, "voltage_l2": 231.0, "voltage_l3": 232.0,
@@ -128,3 +138,52 @@ def test_generic_json_path_and_units() -> None:
         parse_json_path(payload, "meter.q", "W")
     with pytest.raises(PayloadError, match="unit 'BTU'"):
         parse_json_path(payload, "meter.p", "BTU")
+
+
+def test_meter_sources_subscribe_and_ask_per_format() -> None:
+    shelly = MeterSource(format=MeterFormat.SHELLY, topic="shellyem-1")
+    assert shelly.subscriptions == ("shellyem-1/status/+", "shellyem-1/events/rpc")
+    assert shelly.request == ("shellyem-1/command", "status_update")
+    tasmota = MeterSource(format=MeterFormat.TASMOTA, topic="enchufe")
+    assert tasmota.subscriptions == ("tele/enchufe/SENSOR", "stat/enchufe/STATUS10")
+    assert tasmota.request == ("cmnd/enchufe/STATUS", "10")
+    emon = MeterSource(
+        format=MeterFormat.EMONHUB,
+        topic="emontx4",
+        mapping={"import_energy": ValueMapping(source="E1", unit="Wh")},
+    )
+    assert emon.subscriptions == ("emon/emontx4/+",)
+    assert emon.request is None
+    assert emon.parse("emon/emontx4/E1", b"2500") == {"import_energy": 2.5}
+    assert emon.parse("emon/emontx4/T1", b"21") == {}
+
+
+def test_json_meter_reads_what_it_can_and_explains_what_it_cannot() -> None:
+    meter = MeterSource(
+        format=MeterFormat.JSON,
+        topic="casa/contador",
+        mapping={
+            "import_energy": ValueMapping(source="e.in", unit="kWh"),
+            "power": ValueMapping(source="p", unit="kW"),
+        },
+    )
+    assert meter.parse("casa/contador", '{"e": {"in": 7}}') == {"import_energy": 7.0}
+    assert meter.parse("casa/contador", '{"e": {"in": 7}, "p": 1.5}') == {
+        "import_energy": 7.0,
+        "power": 1500.0,
+    }
+    with pytest.raises(PayloadError, match=r"no 'e' at 'e\.in'.*no 'p' at 'p'"):
+        meter.parse("casa/contador", '{"x": 1}')
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        {},
+        {"power": ValueMapping(source="P1", unit="Wh")},
+        {"soc": ValueMapping(source="S", unit="%")},
+    ],
+)
+def test_mappings_a_meter_cannot_use_are_refused(mapping: dict[str, ValueMapping]) -> None:
+    with pytest.raises(ValueError, match="mapped"):
+        MeterSource(format=MeterFormat.EMONHUB, topic="n", mapping=mapping)

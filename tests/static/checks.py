@@ -225,11 +225,19 @@ def check_translation_keys_used(integration: Path) -> list[str]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Assign):
                 for target in node.targets:
+                    # errors["base"] = "x", or errors kept for a later form: self._errors = {...}
                     if (
                         isinstance(target, ast.Subscript)
                         and getattr(target.value, "id", "") == "errors"
+                    ) or (
+                        isinstance(target, ast.Attribute)
+                        and target.attr == "_errors"
+                        and isinstance(node.value, ast.Dict)
                     ):
-                        for key in _constants(node.value):
+                        values = node.value.values if isinstance(node.value, ast.Dict) else []
+                        for key in [k for v in values for k in _constants(v)] or _constants(
+                            node.value
+                        ):
                             needed.append(
                                 (
                                     source,
@@ -279,6 +287,16 @@ def check_translation_keys_used(integration: Path) -> list[str]:
                 ):
                     if f"async_step_{step}" in functions:
                         needed.append((source, node.lineno, reason, [f"config.abort.{reason}"]))
+            if func == "async_show_progress":
+                for key in _constants(_keyword(node, "progress_action")):
+                    needed.append(
+                        (
+                            source,
+                            node.lineno,
+                            key,
+                            [f"config.progress.{key}", f"config_subentries.*.progress.{key}"],
+                        )
+                    )
             if func == "async_show_form":
                 for key in _constants(_keyword(node, "step_id")):
                     needed.append(

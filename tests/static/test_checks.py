@@ -172,6 +172,11 @@ def test_extra_add_on_translation(addon: Path) -> None:
             "exceptions.boom.message",
         ),
         ('self.async_show_form(step_id="nowhere")\n', "config.step.nowhere"),
+        ('self._errors = {"base": "later_error"}\n', "'later_error'"),
+        (
+            'self.async_show_progress(step_id="x", progress_action="waiting")\n',
+            "config_subentries.*.progress.waiting",
+        ),
     ],
 )
 def test_translation_key_used_in_code_but_missing(
@@ -185,10 +190,11 @@ def test_translation_key_used_in_code_but_missing(
 
 
 def test_every_profile_register_has_an_entity_name() -> None:
-    """Sensor translation keys come from profile data, where the code check cannot see them."""
+    """Sensor translation keys come from data (profiles, MQTT values): code checks miss them."""
+    from custom_components.ioe_community.devices.mqtt_meter import QUANTITIES  # noqa: PLC0415
     from custom_components.ioe_community.devices.profile import available_profiles  # noqa: PLC0415
 
-    keys = {r.key for p in available_profiles().values() for r in p.registers}
+    keys = {r.key for p in available_profiles().values() for r in p.registers} | set(QUANTITIES)
     for language in ("en", "es"):
         names = json.loads((INTEGRATION / f"translations/{language}.json").read_text())
         missing = keys - set(names["entity"]["sensor"])

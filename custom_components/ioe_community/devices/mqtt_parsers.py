@@ -71,7 +71,8 @@ def parse_shelly(topic: str, payload: bytes | str) -> dict[str, float]:
     """Parse a Shelly Gen2+ energy meter (EM, Pro EM, Pro 3EM) message.
 
     Accepts ``<prefix>/status/<component>`` (status updates over MQTT) and
-    ``<prefix>/events/rpc`` ``NotifyStatus`` notifications. Energies arrive in Wh.
+    ``<prefix>/events/rpc`` ``NotifyStatus`` notifications. Energies arrive in Wh. The status of
+    a component that is not a meter (``sys``, ``wifi``, a switch) holds no values: ``{}``.
     """
     data = _json(payload)
     if topic.endswith("/events/rpc"):
@@ -87,9 +88,11 @@ def parse_shelly(topic: str, payload: bytes | str) -> dict[str, float]:
         for component, status in params.items():
             values |= _shelly_component(component, status)
         return values
-    component = topic.rsplit("/status/", 1)[-1] if "/status/" in topic else ""
-    if not _SHELLY_COMPONENT.match(component):
-        raise PayloadError(f"topic {topic!r} is not a Shelly energy meter status")
+    if "/status/" not in topic:
+        raise PayloadError(f"topic {topic!r} is not a Shelly status or event topic")
+    component = topic.rsplit("/status/", 1)[-1]
+    if _SHELLY_COMPONENT.match(component) and not isinstance(data, dict):
+        raise PayloadError(f"{component} status is not an object")
     return _shelly_component(component, data)
 
 
@@ -105,11 +108,15 @@ _TASMOTA_FIELDS: Final = (
 
 
 def parse_tasmota(payload: bytes | str) -> dict[str, float]:
-    """Parse Tasmota's ``tele/<device>/SENSOR`` ENERGY block (energies in kWh, power in W).
+    """Parse Tasmota's ENERGY block (energies in kWh, power in W).
 
-    Three-phase builds send lists: powers and currents are summed, voltages kept per phase.
+    From ``tele/<device>/SENSOR`` or from the ``stat/<device>/STATUS10`` reply, which wraps the
+    same object in ``StatusSNS``. Three-phase builds send lists: powers and currents are summed,
+    voltages kept per phase.
     """
     data = _json(payload)
+    if isinstance(data, dict) and isinstance(data.get("StatusSNS"), dict):
+        data = data["StatusSNS"]
     energy = data.get("ENERGY") if isinstance(data, dict) else None
     if not isinstance(energy, dict):
         raise PayloadError("no ENERGY object in the SENSOR message")

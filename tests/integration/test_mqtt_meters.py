@@ -1,0 +1,411 @@
+"""MQTT energy meters as subentries, their messages carried by Home Assistant's MQTT integration."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+import json
+import logging
+from typing import Any
+from unittest.mock import MagicMock, Mock
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_mqtt_message,
+    async_fire_time_changed,
+    snapshot_platform,
+)
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, MqttMockHAClient
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.ioe_community.const import DOMAIN, SUBENTRY_MQTT
+
+from .conftest import CUPS, set_up_home
+
+SHELLY = "shellypro3em-0123456789ab"
+
+
+@pytest.fixture(autouse=True)
+async def close_mqtt_socket(mqtt_client_mock: MagicMock) -> AsyncIterator[None]:
+    """Close the mocked paho client's socket at the end, as paho does when it disconnects.
+
+    The MQTT integration's housekeeping timer runs from socket open to socket close; the mock
+    opens its socket on connect and never closes it.
+    """
+    yield
+    mqtt_client_mock.on_socket_close(mqtt_client_mock, None, Mock(fileno=Mock(return_value=-1)))
+
+
+EM_STATUS = {
+    "id": 0,
+    "a_voltage": 231.2, "b_voltage": 230.1, "c_voltage": 229.8,
+    "a_current": 1.5, "b_current": 0.8, "c_current": 2.1,
+    "total_act_power": 950.5,
+}  # fmt: skip
+EMDATA_STATUS = {"id": 0, "total_act": 2390660.0, "total_act_ret": 100150.0}
+
+
+def shelly_status(hass: HomeAssistant) -> None:
+    """Publish what a Pro 3EM sends after ``status_update``, non-meter components too."""
+    async_fire_mqtt_message(hass, f"{SHELLY}/status/sys", json.dumps({"uptime": 120}))
+    async_fire_mqtt_message(hass, f"{SHELLY}/status/em:0", json.dumps(EM_STATUS))
+    async_fire_mqtt_message(hass, f"{SHELLY}/status/emdata:0", json.dumps(EMDATA_STATUS))
+
+
+async def start_flow(
+    hass: HomeAssistant, entry: MockConfigEntry, user_input: dict[str, Any]
+) -> dict[str, Any]:
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_MQTT), context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM
+    return await hass.config_entries.subentries.async_configure(result["flow_id"], user_input)
+
+
+async def finish(hass: HomeAssistant, flow_id: str) -> dict[str, Any]:
+    """Let the listening step end (the flow goes on by itself), then take the next step."""
+    await hass.async_block_till_done(wait_background_tasks=True)
+    result = await hass.config_entries.subentries.async_configure(flow_id)
+    await hass.async_block_till_done()
+    return result
+
+
+def entity_of(hass: HomeAssistant, entry: MockConfigEntry, key: str) -> str:
+    subentry_id = next(iter(entry.subentries))
+    entity_id = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{subentry_id}_{key}")
+    assert entity_id is not None, key
+    return entity_id
+
+
+def home_with_meter(data: dict[str, Any]) -> MockConfigEntry:
+    """Return a home that already has an MQTT meter, as after a restart (fixed ids)."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Casa",
+        unique_id=CUPS,
+        data={"name": "Casa", "cups": CUPS},
+        entry_id="01JHOMEENTRY000000000000000",
+        subentries_data=[
+            {
+                "subentry_id": "01JMETER0000000000000000000",
+                "subentry_type": SUBENTRY_MQTT,
+                "title": f"Shelly {SHELLY}",
+                "unique_id": f"mqtt/shelly/{SHELLY}",
+                "data": data,
+            }
+        ],
+    )
+
+
+SHELLY_DATA = {
+    "format": "shelly",
+    "topic": SHELLY,
+    "role": "grid_meter",
+    "keys": [
+        "current_l1", "current_l2", "current_l3", "export_energy", "import_energy", "power",
+        "voltage_l1", "voltage_l2", "voltage_l3",
+    ],
+}  # fmt: skip
+
+
+async def test_add_a_shelly_meter(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, home_entry: MockConfigEntry
+) -> None:
+    await set_up_home(hass, home_entry)
+
+    result = await start_flow(
+        hass, home_entry, {"format": "shelly", "topic": f" {SHELLY}/ ", "role": "grid_meter"}
+    )
+
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["progress_action"] == "listening"
+    shelly_status(hass)
+    result = await finish(hass, result["flow_id"])
+    # The meter was asked to report now rather than at its next change.
+    mqtt_mock.async_publish.assert_any_call(
+        f"{SHELLY}/command", "status_update", 0, False, message_expiry_interval=None
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == f"Shelly {SHELLY}"
+    assert result["data"] == SHELLY_DATA
+    # The home reloaded with the meter, which was asked to report again: it answers.
+    shelly_status(hass)
+    await hass.async_block_till_done()
+    energy = hass.states.get(entity_of(hass, home_entry, "import_energy"))
+    assert float(energy.state) == pytest.approx(2390.66)
+    assert energy.attributes["unit_of_measurement"] == "kWh"
+    assert energy.attributes["state_class"] == "total_increasing"
+    assert float(hass.states.get(entity_of(hass, home_entry, "power")).state) == 950.5
+
+    # New messages update the sensors.
+    async_fire_mqtt_message(
+        hass, f"{SHELLY}/status/em:0", json.dumps({**EM_STATUS, "total_act_power": -400.0})
+    )
+    await hass.async_block_till_done()
+    assert float(hass.states.get(entity_of(hass, home_entry, "power")).state) == -400.0
+    subentry_id = next(iter(home_entry.subentries))
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, subentry_id), home_entry.entry_id
+    )
+    assert (device.manufacturer, device.model) == ("Shelly", "MQTT energy meter")
+
+
+async def test_tasmota_is_asked_for_status_10(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, home_entry: MockConfigEntry
+) -> None:
+    await set_up_home(hass, home_entry)
+
+    result = await start_flow(
+        hass, home_entry, {"format": "tasmota", "topic": "enchufe", "role": "ev_charger"}
+    )
+
+    reply = {"StatusSNS": {"ENERGY": {"Total": 12.5, "Today": 1.25, "Power": 2300}}}
+    async_fire_mqtt_message(hass, "stat/enchufe/STATUS10", json.dumps(reply))
+    result = await finish(hass, result["flow_id"])
+    mqtt_mock.async_publish.assert_any_call(
+        "cmnd/enchufe/STATUS", "10", 0, False, message_expiry_interval=None
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["keys"] == ["import_energy", "power", "today_energy"]
+    # Later readings come as periodic telemetry.
+    async_fire_mqtt_message(hass, "tele/enchufe/SENSOR", '{"ENERGY": {"Total": 12.75}}')
+    await hass.async_block_till_done()
+    assert hass.states.get(entity_of(hass, home_entry, "import_energy")).state == "12.75"
+
+
+async def test_emonhub_and_json_meters_name_their_values(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, home_entry: MockConfigEntry
+) -> None:
+    await set_up_home(hass, home_entry)
+
+    result = await start_flow(
+        hass, home_entry, {"format": "emonhub", "topic": "emontx4", "role": "pv"}
+    )
+    assert result["step_id"] == "values"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"import_energy_unit": "Wh", "power_unit": "W"}
+    )
+    assert result["errors"] == {"base": "no_value_mapped"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {"import_energy": "E1", "import_energy_unit": "Wh", "power": "P1", "power_unit": "W"},
+    )
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    async_fire_mqtt_message(hass, "emon/emontx4/E1", "1500")
+    async_fire_mqtt_message(hass, "emon/emontx4/P1", "420.5")
+    async_fire_mqtt_message(hass, "emon/emontx4/T1", "21.5")  # a key nobody mapped
+    result = await finish(hass, result["flow_id"])
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["mapping"] == {
+        "import_energy": {"source": "E1", "unit": "Wh"},
+        "power": {"source": "P1", "unit": "W"},
+    }
+    async_fire_mqtt_message(hass, "emon/emontx4/E1", "1500")
+    await hass.async_block_till_done()
+    assert hass.states.get(entity_of(hass, home_entry, "import_energy")).state == "1.5"
+
+    result = await start_flow(
+        hass, home_entry, {"format": "json", "topic": "casa/contador", "role": "grid_meter"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            "import_energy": "meter.e_in",
+            "import_energy_unit": "kWh",
+            "export_energy": "meter.e_out",
+            "export_energy_unit": "kWh",
+            "power_unit": "kW",
+        },
+    )
+    async_fire_mqtt_message(hass, "casa/contador", '{"meter": {"e_in": 100.5, "e_out": 3}}')
+    result = await finish(hass, result["flow_id"])
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["keys"] == ["export_energy", "import_energy"]
+
+
+async def test_a_silent_meter_is_an_error_in_the_flow(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, home_entry: MockConfigEntry
+) -> None:
+    """Nothing arrives within the wait: back to the form with no_message (a 15 s real wait)."""
+    await set_up_home(hass, home_entry)
+
+    result = await start_flow(
+        hass, home_entry, {"format": "shelly", "topic": SHELLY, "role": "grid_meter"}
+    )
+    result = await finish(hass, result["flow_id"])
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert result["errors"] == {"base": "no_message"}
+
+
+async def test_messages_in_another_format_are_an_error_in_the_flow(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    home_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await set_up_home(hass, home_entry)
+    result = await start_flow(
+        hass, home_entry, {"format": "tasmota", "topic": "enchufe", "role": "grid_meter"}
+    )
+    # A Tasmota switch without an energy monitor answers STATUS 10 without ENERGY.
+    async_fire_mqtt_message(hass, "stat/enchufe/STATUS10", '{"StatusSNS": {"Time": "x"}}')
+    async_fire_mqtt_message(hass, "tele/enchufe/SENSOR", "{not json")
+    result = await finish(hass, result["flow_id"])
+
+    assert result["errors"] == {"base": "invalid_payload"}
+    assert "not JSON" in result["description_placeholders"]["problem"]
+    assert "No values from the MQTT meter" in caplog.text
+
+    # Fixing the format (the same topic, now a Shelly) is accepted.
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"format": "shelly", "topic": SHELLY, "role": "grid_meter"}
+    )
+    shelly_status(hass)
+    result = await finish(hass, result["flow_id"])
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize("topic", ["", "tele/+/SENSOR", "a/#", "two words"])
+async def test_invalid_topics(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, home_entry: MockConfigEntry, topic: str
+) -> None:
+    await set_up_home(hass, home_entry)
+    result = await start_flow(
+        hass, home_entry, {"format": "json", "topic": topic, "role": "grid_meter"}
+    )
+    assert result["errors"] == {"topic": "invalid_topic"}
+
+
+async def test_without_mqtt_the_flow_aborts(
+    hass: HomeAssistant, home_entry: MockConfigEntry
+) -> None:
+    await set_up_home(hass, home_entry)
+    result = await hass.config_entries.subentries.async_init(
+        (home_entry.entry_id, SUBENTRY_MQTT), context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "mqtt_not_configured"
+
+
+async def test_same_meter_twice_aborts(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> None:
+    entry = home_with_meter(SHELLY_DATA)
+    await set_up_home(hass, entry)
+    result = await start_flow(
+        hass, entry, {"format": "shelly", "topic": SHELLY, "role": "grid_meter"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_reconfigure_a_meter(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> None:
+    entry = home_with_meter(SHELLY_DATA)
+    await set_up_home(hass, entry)
+    subentry_id = next(iter(entry.subentries))
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_MQTT),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id},
+    )
+    assert result["step_id"] == "reconfigure"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"format": "shelly", "topic": SHELLY, "role": "pv"}
+    )
+    shelly_status(hass)
+    result = await finish(hass, result["flow_id"])
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.subentries[subentry_id].data["role"] == "pv"
+
+
+async def test_meter_after_restart_bad_messages_and_silence(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    hass_client: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Bad messages change nothing and are counted; a silent meter goes unavailable and back."""
+    entry = home_with_meter(SHELLY_DATA)
+    await set_up_home(hass, entry)
+    power = entity_of(hass, entry, "power")
+    # Subscribed at start, and asked to report.
+    mqtt_mock.async_publish.assert_any_call(
+        f"{SHELLY}/command", "status_update", 0, False, message_expiry_interval=None
+    )
+    shelly_status(hass)
+    await hass.async_block_till_done()
+    assert hass.states.get(power).state == "950.5"
+
+    with caplog.at_level(logging.DEBUG, logger="custom_components.ioe_community"):
+        for _ in range(3):
+            async_fire_mqtt_message(hass, f"{SHELLY}/status/em:0", '{"total_act_power": "x"}')
+        await hass.async_block_till_done()
+    assert hass.states.get(power).state == "950.5"
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "em:0.total_act_power is 'x'" in warnings[0].getMessage()
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    (meter,) = diagnostics["devices"].values()
+    assert meter["invalid_payloads"] == 3
+    assert meter["format"] == "shelly"
+    assert SHELLY not in json.dumps(diagnostics)
+
+    caplog.clear()
+    for _ in range(4):  # 20 minutes, checked every 5
+        freezer.tick(timedelta(minutes=5))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    assert hass.states.get(power).state == STATE_UNAVAILABLE
+    assert "has sent nothing for 15 minutes" in caplog.text
+    freezer.tick(timedelta(minutes=5))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert caplog.text.count("has sent nothing") == 1  # logged once
+
+    async_fire_mqtt_message(hass, f"{SHELLY}/status/em:0", json.dumps(EM_STATUS))
+    await hass.async_block_till_done()
+    assert hass.states.get(power).state == "950.5"
+    assert "is sending values again" in caplog.text
+
+
+async def test_a_value_sent_for_the_first_time_gets_its_sensor(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    entry = home_with_meter({**SHELLY_DATA, "keys": ["power"]})
+    await set_up_home(hass, entry)
+    registry = er.async_get(hass)
+    subentry_id = next(iter(entry.subentries))
+    assert registry.async_get_entity_id("sensor", DOMAIN, f"{subentry_id}_import_energy") is None
+
+    async_fire_mqtt_message(hass, f"{SHELLY}/status/emdata:0", json.dumps(EMDATA_STATUS))
+    await hass.async_block_till_done()
+
+    assert hass.states.get(entity_of(hass, entry, "import_energy")).state == "2390.66"
+
+
+async def test_entities_snapshot(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+    entity_registry_enabled_by_default: None,
+) -> None:
+    entry = home_with_meter(SHELLY_DATA)
+    await set_up_home(hass, entry)
+    shelly_status(hass)
+    await hass.async_block_till_done()
+    await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
