@@ -8,6 +8,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 
 from .const import CONF_CUPS, DOMAIN, SUBENTRY_MODBUS, SUBENTRY_MQTT
 from .coordinator import (
@@ -16,8 +17,10 @@ from .coordinator import (
     MqttMeterCoordinator,
     endpoint_from,
 )
+from .devices.energy_model import EnergyModel
 from .devices.modbus import Endpoint, ModbusBus
 from .devices.profile import available_profiles
+from .energy_model import build_energy_model
 
 PLATFORMS: list[Platform] = [Platform.SENSOR]
 
@@ -30,6 +33,8 @@ class IoeHome:
     device_id: str
     buses: dict[Endpoint, ModbusBus] = field(default_factory=dict)
     devices: dict[str, IoeDeviceCoordinator] = field(default_factory=dict)
+    # Known once every device's entities are registered (see signal_energy_model).
+    energy_model: EnergyModel | None = None
 
     def close(self) -> None:
         """Close every device connection."""
@@ -38,6 +43,11 @@ class IoeHome:
 
 
 type IoeCommunityConfigEntry = ConfigEntry[IoeHome]
+
+
+def signal_energy_model(entry_id: str) -> str:
+    """Return the dispatcher signal sent when a home's energy model is (re)built."""
+    return f"{DOMAIN}_{entry_id}_energy_model"
 
 
 def _enabled_keys(hass: HomeAssistant, subentry_id: str, profile_id: str) -> set[str]:
@@ -88,6 +98,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
         home.devices[subentry.subentry_id] = meter
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # The model names entities: build it once the platforms have registered them.
+    home.energy_model = build_energy_model(hass, entry, home.devices)
+    async_dispatcher_send(hass, signal_energy_model(entry.entry_id))
     return True
 
 

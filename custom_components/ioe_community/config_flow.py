@@ -17,6 +17,8 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.selector import (
+    EntitySelector,
+    EntitySelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -45,10 +47,12 @@ from .const import (
     DOMAIN,
     LOGGER,
     MQTT_FIRST_MESSAGE_TIMEOUT_S,
+    SUBENTRY_ENTITIES,
     SUBENTRY_MODBUS,
     SUBENTRY_MQTT,
 )
 from .coordinator import endpoint_from, meter_source_from
+from .devices.energy_model import ENERGY_QUANTITIES
 from .devices.modbus import DeviceReader, ModbusBus, Transport
 from .devices.mqtt_meter import MAPPABLE, QUANTITIES, MeterFormat, MeterSource
 from .devices.mqtt_parsers import PayloadError
@@ -110,7 +114,11 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Devices are added to the home as subentries."""
-        return {SUBENTRY_MODBUS: ModbusDeviceSubentryFlow, SUBENTRY_MQTT: MqttMeterSubentryFlow}
+        return {
+            SUBENTRY_MODBUS: ModbusDeviceSubentryFlow,
+            SUBENTRY_MQTT: MqttMeterSubentryFlow,
+            SUBENTRY_ENTITIES: HaEntitiesSubentryFlow,
+        }
 
 
 _ROLE_SELECTOR = SelectSelector(
@@ -451,3 +459,104 @@ class MqttMeterSubentryFlow(ConfigSubentryFlow):
                 unique_id=unique_id,
             )
         return self.async_create_entry(title=title, data=data, unique_id=unique_id)
+
+
+# The flows a household can give from sensors it already has, and what each must be.
+_ENTITY_QUANTITIES: tuple[str, ...] = (
+    "grid_import_energy",
+    "grid_export_energy",
+    "pv_energy",
+    "battery_charge_energy",
+    "battery_discharge_energy",
+    "ev_energy",
+    "grid_power",
+    "pv_power",
+    "battery_power",
+    "ev_power",
+)
+_ENERGY_UNITS = ("Wh", "kWh", "MWh")
+_POWER_UNITS = ("W", "kW")
+STEP_ENTITIES_SCHEMA = probatio.Schema(
+    {
+        probatio.Optional(quantity): EntitySelector(
+            EntitySelectorConfig(
+                domain="sensor",
+                device_class="energy" if quantity in ENERGY_QUANTITIES else "power",
+            )
+        )
+        for quantity in _ENTITY_QUANTITIES
+    }
+)
+
+
+def _entity_error(hass: HomeAssistant, quantity: str, entity_id: str) -> str | None:
+    """Return why a sensor cannot measure ``quantity``, or None when it can."""
+    state = hass.states.get(entity_id)
+    if state is None:
+        return "entity_not_found"
+    attributes = state.attributes
+    if quantity in ENERGY_QUANTITIES:
+        if (
+            attributes.get("device_class") != "energy"
+            or attributes.get("unit_of_measurement") not in _ENERGY_UNITS
+            or attributes.get("state_class") not in ("total", "total_increasing")
+        ):
+            return "not_energy_counter"
+    elif (
+        attributes.get("device_class") != "power"
+        or attributes.get("unit_of_measurement") not in _POWER_UNITS
+    ):
+        return "not_power"
+    return None
+
+
+class HaEntitiesSubentryFlow(ConfigSubentryFlow):
+    """Use sensors the home already has (from any integration) for its energy flows."""
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Ask which sensor measures which flow; check each is the right kind of sensor."""
+        errors: dict[str, str] = {}
+        reconfiguring = self.source == SOURCE_RECONFIGURE
+        if user_input is not None:
+            chosen = {q: user_input[q] for q in _ENTITY_QUANTITIES if user_input.get(q)}
+            used = {
+                entity_id
+                for subentry in self._get_entry().get_subentries_of_type(SUBENTRY_ENTITIES)
+                if not (reconfiguring and subentry.subentry_id == self._reconfigure_subentry_id)
+                for entity_id in subentry.data.values()
+            }
+            for quantity, entity_id in chosen.items():
+                if entity_id in used:
+                    errors[quantity] = "entity_already_used"
+                elif (error := _entity_error(self.hass, quantity, entity_id)) is not None:
+                    LOGGER.info("%s cannot be %s: %s", entity_id, quantity, error)
+                    errors[quantity] = error
+            if not chosen:
+                errors["base"] = "nothing_chosen"
+            if not errors:
+                names = [
+                    state.name if (state := self.hass.states.get(e)) else e for e in chosen.values()
+                ]
+                title = ", ".join(names)
+                if reconfiguring:
+                    return self.async_update_and_abort(
+                        self._get_entry(),
+                        self._get_reconfigure_subentry(),
+                        title=title,
+                        data=chosen,
+                    )
+                return self.async_create_entry(title=title, data=chosen)
+        suggested = user_input
+        if suggested is None and reconfiguring:
+            suggested = dict(self._get_reconfigure_subentry().data)
+        return self.async_show_form(
+            step_id="reconfigure" if reconfiguring else "user",
+            data_schema=self.add_suggested_values_to_schema(STEP_ENTITIES_SCHEMA, suggested or {}),
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change which sensors measure which flows."""
+        return await self.async_step_user(user_input)

@@ -21,6 +21,7 @@ CONF_ROLE: Final = "role"
 DEFAULT_SCAN_INTERVAL_S: Final = 10
 
 SUBENTRY_MQTT: Final = "mqtt_meter"
+SUBENTRY_ENTITIES: Final = "ha_entities"
 CONF_FORMAT: Final = "format"
 CONF_TOPIC: Final = "topic"
 CONF_MAPPING: Final = "mapping"

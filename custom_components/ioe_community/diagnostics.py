@@ -38,10 +38,15 @@ async def async_get_config_entry_diagnostics(
         }
         for subentry_id, coordinator in entry.runtime_data.devices.items()
     }
+    model = entry.runtime_data.energy_model
     return async_redact_data(
         {
             "entry": entry.as_dict(),
             "home": {"device_id": entry.runtime_data.device_id},
+            "energy_model": {
+                quantity: [{"entity_id": t.source, "sign": t.sign} for t in terms]
+                for quantity, terms in (model.terms.items() if model else ())
+            },
             "devices": devices,
         },
         TO_REDACT,

@@ -8,14 +8,19 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import EntityCategory, UnitOfPower
+from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_track_state_change_event
 
-from . import IoeCommunityConfigEntry
+from . import IoeCommunityConfigEntry, signal_energy_model
+from .const import DOMAIN
 from .coordinator import IoeDeviceCoordinator, MqttMeterCoordinator
 from .devices.mqtt_meter import QUANTITIES, Quantity
 from .devices.profile import Register
+from .energy_model import reading
 from .entity import IoeDeviceEntity
 
 # Each device is polled by its own coordinator; entities never update on their own.
@@ -47,6 +52,7 @@ async def async_setup_entry(
     gets its sensor then.
     """
     home_device_id = entry.runtime_data.device_id
+    async_add_entities([HomeConsumptionPowerSensor(entry)])
     for subentry_id, coordinator in entry.runtime_data.devices.items():
         async_add_entities(
             (
@@ -93,3 +99,72 @@ class IoeDeviceSensor(IoeDeviceEntity, SensorEntity):
     def native_value(self) -> float | str | None:
         """Return the last value read, or None when the device has none."""
         return (self.coordinator.data or {}).get(self.entity_description.key)
+
+
+class HomeConsumptionPowerSensor(SensorEntity):
+    """The home's consumption now: measured, or from its grid, PV and battery flows.
+
+    Unavailable when the home has no grid measurement (nothing to balance) or a flow it
+    needs has no value.
+    """
+
+    _attr_has_entity_name = True
+    _attr_translation_key = "consumption_power"
+    _attr_device_class = SensorDeviceClass.POWER
+    _attr_state_class = SensorStateClass.MEASUREMENT
+    _attr_native_unit_of_measurement = UnitOfPower.WATT
+    _attr_should_poll = False
+    _attr_available = False
+
+    def __init__(self, entry: IoeCommunityConfigEntry) -> None:
+        """Attach the sensor to the home's device."""
+        self._entry = entry
+        self._attr_unique_id = f"{entry.entry_id}_consumption_power"
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry.data["cups"])})
+        self._unsubscribe: list[CALLBACK_TYPE] = []
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the model's flows once the model is known."""
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, signal_energy_model(self._entry.entry_id), self._follow_model
+            )
+        )
+        self.async_on_remove(self._stop_following)
+        if self._entry.runtime_data.energy_model is not None:
+            self._follow_model()
+
+    @callback
+    def _stop_following(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+
+    @callback
+    def _follow_model(self) -> None:
+        self._stop_following()
+        model = self._entry.runtime_data.energy_model
+        terms = model.consumption_terms(energy=False) if model else None
+        if terms:
+            self._unsubscribe.append(
+                async_track_state_change_event(
+                    self.hass, sorted({t.source for t in terms}), self._flows_changed
+                )
+            )
+        self._compute()
+        self.async_write_ha_state()
+
+    @callback
+    def _flows_changed(self, event: Event[EventStateChangedData]) -> None:
+        self._compute()
+        self.async_write_ha_state()
+
+    def _compute(self) -> None:
+        model = self._entry.runtime_data.energy_model
+        if model is None:
+            return
+        terms = model.consumption_terms(energy=False) or ()
+        readings = {t.source: reading(self.hass.states.get(t.source), "grid_power") for t in terms}
+        value = model.value("consumption_power", readings)
+        self._attr_available = value is not None
+        self._attr_native_value = round(value, 1) if value is not None else None

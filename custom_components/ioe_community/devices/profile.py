@@ -62,6 +62,7 @@ ROLES: Final = frozenset(
         "grid_import_energy",
         "grid_export_energy",
         "grid_power",
+        "grid_export_power",
         "pv_energy",
         "pv_power",
         "battery_charge_energy",

@@ -1,0 +1,151 @@
+"""The home's energy balance: which measured values are its grid, PV, battery and EV flows.
+
+Each configured device has a role in the home (grid meter, PV, battery, EV charger, community
+plant) and each of its values a role in its profile (``grid_import_energy``, ``pv_power``…).
+``home_quantity`` combines the two into one of the home's quantities, with a sign; a home's
+consumption, when no meter measures it, follows from the balance:
+
+    consumption = grid import − grid export + PV + battery discharge − battery charge
+
+Counters are kWh, powers W. Power signs: grid positive when importing, battery positive when
+charging, PV and EV positive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+ENERGY_QUANTITIES: Final = (
+    "grid_import_energy",
+    "grid_export_energy",
+    "pv_energy",
+    "battery_charge_energy",
+    "battery_discharge_energy",
+    "ev_energy",
+    "consumption_energy",
+    "plant_energy",
+)
+POWER_QUANTITIES: Final = (
+    "grid_power",
+    "pv_power",
+    "battery_power",
+    "ev_power",
+    "consumption_power",
+    "plant_power",
+)
+# consumption = Σ sign × quantity, when it is not measured.
+CONSUMPTION_ENERGY_BALANCE: Final = (
+    ("grid_import_energy", 1),
+    ("grid_export_energy", -1),
+    ("pv_energy", 1),
+    ("battery_discharge_energy", 1),
+    ("battery_charge_energy", -1),
+)
+CONSUMPTION_POWER_BALANCE: Final = (("grid_power", 1), ("pv_power", 1), ("battery_power", -1))
+# What a plain meter's own import/export/power mean, by the role of what it measures. A meter
+# on an inverter has the inverter on its load side: generation is what it exports.
+_METER_ROLES: Final[Mapping[str, Mapping[str, tuple[str, int]]]] = {
+    "grid_meter": {
+        "grid_import_energy": ("grid_import_energy", 1),
+        "grid_export_energy": ("grid_export_energy", 1),
+        "grid_power": ("grid_power", 1),
+    },
+    "pv": {"grid_export_energy": ("pv_energy", 1), "grid_power": ("pv_power", -1)},
+    "plant": {"grid_export_energy": ("plant_energy", 1), "grid_power": ("plant_power", -1)},
+    "battery": {
+        "grid_import_energy": ("battery_charge_energy", 1),
+        "grid_export_energy": ("battery_discharge_energy", 1),
+        "grid_power": ("battery_power", 1),
+    },
+    "ev_charger": {"grid_import_energy": ("ev_energy", 1), "grid_power": ("ev_power", 1)},
+}
+_GRID_ROLES: Final = frozenset({"grid_import_energy", "grid_export_energy", "grid_power"})
+# Values some devices count the other way round.
+_REVERSED: Final = {"grid_export_power": "grid_power"}
+
+
+def home_quantity(
+    device_role: str, value_role: str | None, *, plain_meter: bool
+) -> tuple[str, int] | None:
+    """Return the home quantity (and sign) a device's value measures, or None if none.
+
+    ``plain_meter`` is true for a device whose values are all its own grid-side
+    import/export/power (an energy meter): their meaning comes from what the meter is on.
+    An inverter's values name their flow themselves (its ``grid_*`` values come from the grid
+    meter it reads), except in a community plant, whose flows are not the home's.
+    """
+    if value_role is None:
+        return None
+    if plain_meter:
+        return _METER_ROLES[device_role].get(value_role)
+    if device_role == "plant":
+        return {"pv_energy": ("plant_energy", 1), "pv_power": ("plant_power", 1)}.get(value_role)
+    if value_role in _REVERSED:
+        return _REVERSED[value_role], -1
+    if value_role in ENERGY_QUANTITIES or value_role in POWER_QUANTITIES:
+        return value_role, 1
+    return None
+
+
+def is_plain_meter(value_roles: Iterable[str | None]) -> bool:
+    """Return whether a device's values are all grid-side meter values (an energy meter)."""
+    roles = {role for role in value_roles if role is not None}
+    return bool(roles) and roles <= _GRID_ROLES
+
+
+@dataclass(frozen=True, kw_only=True)
+class Term:
+    """One measured value in a home quantity: where it comes from and its sign."""
+
+    source: str
+    sign: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnergyModel:
+    """The home's quantities, each the signed sum of measured values.
+
+    ``source`` is opaque here (the integration uses entity ids).
+    """
+
+    terms: Mapping[str, tuple[Term, ...]]
+
+    def measured(self, quantity: str) -> bool:
+        """Return whether some value measures ``quantity`` directly."""
+        return bool(self.terms.get(quantity))
+
+    def consumption_terms(self, *, energy: bool) -> tuple[Term, ...] | None:
+        """Return the consumption's terms: measured, else from the balance; None if unknown.
+
+        The balance needs at least the grid; every other flow the home lacks counts as zero.
+        """
+        quantity = "consumption_energy" if energy else "consumption_power"
+        if self.measured(quantity):
+            return self.terms[quantity]
+        balance = CONSUMPTION_ENERGY_BALANCE if energy else CONSUMPTION_POWER_BALANCE
+        grid = ("grid_import_energy",) if energy else ("grid_power",)
+        if not all(self.measured(q) for q in grid):
+            return None
+        return tuple(
+            Term(source=term.source, sign=term.sign * sign)
+            for quantity_, sign in balance
+            for term in self.terms.get(quantity_, ())
+        )
+
+    def value(self, quantity: str, readings: Mapping[str, float | None]) -> float | None:
+        """Return a quantity from readings by source; None if any of its values is missing."""
+        if quantity in ("consumption_energy", "consumption_power"):
+            terms = self.consumption_terms(energy=quantity == "consumption_energy")
+        else:
+            terms = self.terms.get(quantity)
+        if not terms:
+            return None
+        total = 0.0
+        for term in terms:
+            reading = readings.get(term.source)
+            if reading is None:
+                return None
+            total += term.sign * reading
+        return total

@@ -1,0 +1,75 @@
+"""The home's energy model from its configured devices, in terms of Home Assistant entities.
+
+The community link reads the home's grid, PV, battery, EV and consumption flows from here;
+``devices.energy_model`` holds the rules, this module only finds the entities.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant, State
+from homeassistant.helpers import entity_registry as er
+from homeassistant.util.unit_conversion import EnergyConverter, PowerConverter
+
+from .const import CONF_ROLE, DOMAIN, SUBENTRY_ENTITIES
+from .coordinator import IoeDeviceCoordinator
+from .devices.energy_model import (
+    ENERGY_QUANTITIES,
+    EnergyModel,
+    Term,
+    home_quantity,
+    is_plain_meter,
+)
+
+
+def build_energy_model(
+    hass: HomeAssistant, entry: ConfigEntry, devices: dict[str, IoeDeviceCoordinator]
+) -> EnergyModel:
+    """Return the home's model: each quantity as the entities that measure it.
+
+    Devices contribute the values their role and profile say they measure (enabled entities
+    only: a disabled one is not read); existing sensors chosen by the household count as
+    they were chosen.
+    """
+    registry = er.async_get(hass)
+    terms: defaultdict[str, list[Term]] = defaultdict(list)
+    for subentry_id, coordinator in devices.items():
+        role = coordinator.subentry.data[CONF_ROLE]
+        quantities: Sequence = coordinator.quantities
+        plain = is_plain_meter(q.role for q in quantities)
+        for value in quantities:
+            found = home_quantity(role, value.role, plain_meter=plain)
+            entity_id = registry.async_get_entity_id(
+                Platform.SENSOR, DOMAIN, f"{subentry_id}_{value.key}"
+            )
+            entity = registry.async_get(entity_id) if entity_id else None
+            if found is None or entity is None or entity.disabled:
+                continue
+            quantity, sign = found
+            terms[quantity].append(Term(source=entity.entity_id, sign=sign))
+    for subentry in entry.get_subentries_of_type(SUBENTRY_ENTITIES):
+        for quantity, entity_id in subentry.data.items():
+            terms[quantity].append(Term(source=entity_id))
+    return EnergyModel(terms={quantity: tuple(found) for quantity, found in terms.items()})
+
+
+def reading(state: State | None, quantity: str) -> float | None:
+    """Return an entity's state in the model's unit (kWh or W), or None when it has none."""
+    if state is None:
+        return None
+    try:
+        value = float(state.state)
+    except ValueError:
+        return None
+    unit = state.attributes.get("unit_of_measurement")
+    if quantity in ENERGY_QUANTITIES:
+        converter, target = EnergyConverter, "kWh"
+    else:
+        converter, target = PowerConverter, "W"
+    if unit not in converter.VALID_UNITS:
+        return None
+    return converter.convert(value, unit, target)
