@@ -16,10 +16,12 @@ from .coordinator import (
     ModbusDeviceCoordinator,
     MqttMeterCoordinator,
     endpoint_from,
+    profile_for,
 )
 from .devices.energy_model import EnergyModel
 from .devices.modbus import Endpoint, ModbusBus
-from .devices.profile import available_profiles
+from .devices.profile import Profile
+from .devices.sunspec import preload as preload_profiles
 from .energy_model import build_energy_model
 
 PLATFORMS: list[Platform] = [Platform.SENSOR]
@@ -50,11 +52,11 @@ def signal_energy_model(entry_id: str) -> str:
     return f"{DOMAIN}_{entry_id}_energy_model"
 
 
-def _enabled_keys(hass: HomeAssistant, subentry_id: str, profile_id: str) -> set[str]:
+def _enabled_keys(hass: HomeAssistant, subentry_id: str, profile: Profile) -> set[str]:
     """Return the registers whose entities are enabled: only those are read."""
     registry = er.async_get(hass)
     keys = set()
-    for register in available_profiles()[profile_id].registers:
+    for register in profile.registers:
         entity_id = registry.async_get_entity_id(
             Platform.SENSOR, DOMAIN, f"{subentry_id}_{register.key}"
         )
@@ -75,7 +77,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
         serial_number=cups,
     )
     # Profiles are files: read them off the event loop (they are cached afterwards).
-    await hass.async_add_executor_job(available_profiles)
+    await hass.async_add_executor_job(preload_profiles)
     home = IoeHome(cups=cups, device_id=device.id)
     entry.runtime_data = home
     entry.async_on_unload(home.close)
@@ -87,7 +89,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
             entry,
             subentry,
             bus,
-            _enabled_keys(hass, subentry.subentry_id, subentry.data["profile"]),
+            _enabled_keys(hass, subentry.subentry_id, profile_for(subentry.data)),
         )
         # A device that is off at start makes its entities unavailable, not the whole home.
         await coordinator.async_refresh()

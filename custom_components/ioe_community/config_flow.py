@@ -39,6 +39,7 @@ from .const import (
     CONF_PROFILE,
     CONF_ROLE,
     CONF_SERIAL_PORT,
+    CONF_SUNSPEC_MODELS,
     CONF_TOPIC,
     CONF_TRANSPORT,
     CONF_UNIT,
@@ -51,12 +52,13 @@ from .const import (
     SUBENTRY_MODBUS,
     SUBENTRY_MQTT,
 )
-from .coordinator import endpoint_from, meter_source_from
+from .coordinator import endpoint_from, meter_source_from, profile_for
 from .devices.energy_model import ENERGY_QUANTITIES
-from .devices.modbus import DeviceReader, ModbusBus, Transport
+from .devices.modbus import DeviceReader, ModbusBus, ModbusError, Transport
 from .devices.mqtt_meter import MAPPABLE, QUANTITIES, MeterFormat, MeterSource
 from .devices.mqtt_parsers import PayloadError
 from .devices.profile import Profile, available_profiles
+from .devices.sunspec import SunSpecError, discover, preload as preload_profiles
 from .supply_point import InvalidCups, normalize_cups
 
 STEP_HOME_SCHEMA = probatio.Schema(
@@ -185,7 +187,8 @@ def _normalise(user_input: dict[str, Any]) -> dict[str, Any]:
 async def _try_device(data: dict[str, Any]) -> dict[str, str]:
     """Read the device once; return the form's errors (none when it answers with values).
 
-    The profiles are already cached: the form that produced ``data`` loaded them.
+    A SunSpec device's model chain is read first and kept in ``data``. The profiles are
+    already cached: the form that produced ``data`` loaded them.
     """
     errors: dict[str, str] = {}
     if data[CONF_TRANSPORT] == Transport.SERIAL and not data.get(CONF_SERIAL_PORT):
@@ -197,7 +200,18 @@ async def _try_device(data: dict[str, Any]) -> dict[str, str]:
     profile = available_profiles()[data[CONF_PROFILE]]
     bus = ModbusBus(endpoint_from(data))
     try:
-        poll = await DeviceReader(profile, bus, data[CONF_UNIT]).poll()
+        if profile.sunspec:
+            models = await discover(bus, data[CONF_UNIT])
+            data[CONF_SUNSPEC_MODELS] = {str(model): address for model, address in models.items()}
+        poll = await DeviceReader(profile_for(data), bus, data[CONF_UNIT]).poll()
+    except SunSpecError as err:
+        LOGGER.info("No SunSpec device at %s unit %s: %s", bus.endpoint, data[CONF_UNIT], err)
+        errors["base"] = "not_sunspec"
+        return errors
+    except ModbusError as err:
+        LOGGER.info("No answer from %s unit %s: %s", bus.endpoint, data[CONF_UNIT], err)
+        errors["base"] = "cannot_connect"
+        return errors
     finally:
         bus.close()
     if any(value is not None for value in poll.values.values()):
@@ -245,7 +259,7 @@ class ModbusDeviceSubentryFlow(ConfigSubentryFlow):
         return self.async_show_form(
             step_id="reconfigure" if reconfiguring else "user",
             data_schema=self.add_suggested_values_to_schema(
-                _modbus_schema(await self.hass.async_add_executor_job(available_profiles)),
+                _modbus_schema(await self.hass.async_add_executor_job(preload_profiles)),
                 suggested or {},
             ),
             errors=errors,

@@ -18,6 +18,8 @@ CONF_UNIT: Final = "unit"
 CONF_SERIAL_PORT: Final = "serial_port"
 CONF_BAUDRATE: Final = "baudrate"
 CONF_ROLE: Final = "role"
+# {model id (as text): address} of a SunSpec device's model chain, read when it is added.
+CONF_SUNSPEC_MODELS: Final = "sunspec_models"
 DEFAULT_SCAN_INTERVAL_S: Final = 10
 
 SUBENTRY_MQTT: Final = "mqtt_meter"

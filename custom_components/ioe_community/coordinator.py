@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 import logging
 from typing import Any
@@ -23,6 +23,7 @@ from .const import (
     CONF_MAPPING,
     CONF_PROFILE,
     CONF_SERIAL_PORT,
+    CONF_SUNSPEC_MODELS,
     CONF_TOPIC,
     CONF_TRANSPORT,
     CONF_UNIT,
@@ -35,6 +36,7 @@ from .devices.modbus import DeviceReader, Endpoint, ModbusBus, Transport
 from .devices.mqtt_meter import QUANTITIES, MeterFormat, MeterSource, Quantity, ValueMapping
 from .devices.mqtt_parsers import PayloadError
 from .devices.profile import Profile, Register, available_profiles
+from .devices.sunspec import resolve_profile
 
 
 def endpoint_from(data: dict[str, Any]) -> Endpoint:
@@ -45,6 +47,15 @@ def endpoint_from(data: dict[str, Any]) -> Endpoint:
             transport=transport, serial_port=data[CONF_SERIAL_PORT], baudrate=data[CONF_BAUDRATE]
         )
     return Endpoint(transport=transport, host=data[CONF_HOST], port=data[CONF_PORT])
+
+
+def profile_for(data: Mapping[str, Any]) -> Profile:
+    """Return a Modbus subentry's profile, SunSpec points placed on the device's model chain.
+
+    The profiles (and SunSpec model definitions) must have been preloaded off the event loop.
+    """
+    models = {int(model): address for model, address in data.get(CONF_SUNSPEC_MODELS, {}).items()}
+    return resolve_profile(available_profiles()[data[CONF_PROFILE]], models)
 
 
 def meter_source_from(data: dict[str, Any]) -> MeterSource:
@@ -101,7 +112,7 @@ class ModbusDeviceCoordinator(IoeDeviceCoordinator):
     ) -> None:
         """Prepare the reader for the registers of enabled entities."""
         self.subentry = subentry
-        self.profile: Profile = available_profiles()[subentry.data[CONF_PROFILE]]
+        self.profile = profile_for(subentry.data)
         self.reader = DeviceReader(self.profile, bus, subentry.data[CONF_UNIT], keys)
         self.manufacturer = self.profile.manufacturer
         self.model = self.profile.model
@@ -133,8 +144,8 @@ class ModbusDeviceCoordinator(IoeDeviceCoordinator):
 
     @property
     def quantities(self) -> Sequence[Register]:
-        """Every register of the profile."""
-        return self.profile.registers
+        """Every value of the profile (scale factors are read, not shown)."""
+        return self.profile.values
 
     def diagnostics(self) -> dict[str, Any]:
         """Return the profile, the bus and the reads each poll makes."""

@@ -14,6 +14,11 @@ from custom_components.ioe_community.devices.profile import (
     available_profiles,
     load_profile_file,
 )
+from custom_components.ioe_community.devices.sunspec import (
+    discover,
+    resolve_profile,
+    vector_holding,
+)
 from ioe_dev.modbus_server import Registers
 
 from .conftest import bus_for
@@ -27,7 +32,7 @@ CASES = [
 
 
 def test_the_expected_profiles_ship() -> None:
-    assert {"eastron_sdm630", "eastron_sdm120", "huawei_sun2000"} <= set(PROFILES)
+    assert {"eastron_sdm630", "eastron_sdm120", "huawei_sun2000", "sunspec"} <= set(PROFILES)
 
 
 @pytest.mark.parametrize("framer", [FramerType.SOCKET, FramerType.RTU], ids=["tcp", "rtu_over_tcp"])
@@ -38,10 +43,12 @@ async def test_vectors_decode_through_a_real_server(
     profile = PROFILES[profile_id]
     case = profile.test_vectors[vector]
     server = await modbus_server(
-        {1: Registers(holding=dict(case.holding), input=dict(case.input))}, framer
+        {1: Registers(holding=vector_holding(case), input=dict(case.input))}, framer
     )
     bus = bus_for(server)
-    reader = DeviceReader(profile, bus, unit=1, keys=[r.key for r in profile.registers])
+    if profile.sunspec:  # its registers are where the device's model chain puts them
+        profile = resolve_profile(profile, await discover(bus, 1))
+    reader = DeviceReader(profile, bus, unit=1, keys=[r.key for r in profile.values])
 
     poll = await reader.poll()
     bus.close()

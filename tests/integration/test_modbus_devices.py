@@ -28,12 +28,14 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.ioe_community.const import DOMAIN, SUBENTRY_MODBUS
 from custom_components.ioe_community.devices.profile import available_profiles
+from custom_components.ioe_community.devices.sunspec import vector_holding
 from ioe_dev.modbus_server import ModbusTestServer, Registers
 
 from .conftest import CUPS, set_up_home
 
 SDM630 = available_profiles()["eastron_sdm630"]
 HUAWEI = available_profiles()["huawei_sun2000"]
+SUNSPEC = available_profiles()["sunspec"]
 
 
 @pytest.fixture
@@ -159,6 +161,8 @@ async def test_no_value_is_unknown_never_a_number(
         ({"host": ""}, "host", "host_required"),
         ({"transport": "serial"}, "serial_port", "serial_port_required"),
         ({"profile": "huawei_sun2000"}, "base", "wrong_device"),
+        # A meter has no "SunS" model list anywhere.
+        ({"profile": "sunspec"}, "base", "not_sunspec"),
     ],
 )
 async def test_add_errors(
@@ -329,3 +333,51 @@ async def test_reconfigure_a_device(
     coordinator = home_entry.runtime_data.devices[subentry_id]
     assert coordinator.update_interval == timedelta(seconds=30)
     await hass.config_entries.async_unload(home_entry.entry_id)
+
+
+async def test_add_a_sunspec_inverter_finds_its_models(
+    hass: HomeAssistant, home_entry: MockConfigEntry, socket_enabled: None
+) -> None:
+    """The model chain is read when the device is added, kept, and used after a restart."""
+    vector = SUNSPEC.test_vectors[0]
+    server = ModbusTestServer(units={1: Registers(holding=vector_holding(vector))})
+    await server.start()
+    try:
+        await set_up_home(hass, home_entry)
+        result = await add_device(
+            hass, home_entry, device_input(server.port, profile="sunspec", role="pv")
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["data"]["sunspec_models"] == {"1": 40002, "103": 40070, "203": 40122}
+        assert float(state_of(hass, home_entry, "pv_energy").state) == pytest.approx(12345.678)
+        assert state_of(hass, home_entry, "inverter_state").state == "mppt"
+        assert state_of(hass, home_entry, "inverter_state").attributes["options"] == sorted(
+            [
+                "off",
+                "sleeping",
+                "starting",
+                "mppt",
+                "throttled",
+                "shutting_down",
+                "fault",
+                "standby",
+            ]
+        )
+        # Scale factors are read, never shown.
+        registry = er.async_get(hass)
+        subentry_id = next(iter(home_entry.subentries))
+        assert not [
+            e.unique_id
+            for e in er.async_entries_for_config_entry(registry, home_entry.entry_id)
+            if e.unique_id.startswith(subentry_id) and e.unique_id.endswith("_sf")
+        ]
+        device = dr.async_get(hass).async_get_device_by_identifier(
+            (DOMAIN, subentry_id), home_entry.entry_id
+        )
+        assert device.serial_number == "34119102"
+        # A PV inverter's meter is the grid: the home's consumption follows.
+        # 2500 W produced − 1500 W measured at the meter (SunSpec: import positive) = 1000 W.
+        assert float(hass.states.get("sensor.casa_consumption").state) == pytest.approx(1000.0)
+        await hass.config_entries.async_unload(home_entry.entry_id)
+    finally:
+        await server.stop()

@@ -194,7 +194,7 @@ def test_every_profile_register_has_an_entity_name() -> None:
     from custom_components.ioe_community.devices.mqtt_meter import QUANTITIES  # noqa: PLC0415
     from custom_components.ioe_community.devices.profile import available_profiles  # noqa: PLC0415
 
-    keys = {r.key for p in available_profiles().values() for r in p.registers} | set(QUANTITIES)
+    keys = {key for p in available_profiles().values() for key in p.keys} | set(QUANTITIES)
     for language in ("en", "es"):
         names = json.loads((INTEGRATION / f"translations/{language}.json").read_text())
         missing = keys - set(names["entity"]["sensor"])

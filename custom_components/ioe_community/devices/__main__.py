@@ -16,8 +16,9 @@ import asyncio
 import json
 import sys
 
-from .modbus import DeviceReader, Endpoint, ModbusBus, Transport
+from .modbus import DeviceReader, Endpoint, ModbusBus, ModbusError, Transport
 from .profile import available_profiles
+from .sunspec import SunSpecError, discover, resolve_profile
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,14 +51,23 @@ async def probe(args: argparse.Namespace) -> dict[str, object]:
         transport = Transport.RTU_OVER_TCP if args.rtu_over_tcp else Transport.TCP
         endpoint = Endpoint(transport=transport, host=args.host, port=args.port)
     bus = ModbusBus(endpoint, timeout_s=args.timeout)
-    reader = DeviceReader(profile, bus, args.unit, keys=[r.key for r in profile.registers])
     try:
+        if profile.sunspec:
+            try:
+                profile = resolve_profile(profile, await discover(bus, args.unit))
+            except (SunSpecError, ModbusError) as err:
+                return {"values": {}, "errors": [str(err)]}
+        reader = DeviceReader(profile, bus, args.unit, keys=[r.key for r in profile.values])
         poll = await reader.poll()
     finally:
         bus.close()
-    units = {r.key: r.unit for r in profile.registers}
+    units = {r.key: r.unit for r in profile.values}
     return {
-        "values": {key: {"value": value, "unit": units[key]} for key, value in poll.values.items()},
+        "values": {
+            key: {"value": value, "unit": units[key]}
+            for key, value in poll.values.items()
+            if key in units
+        },
         "errors": poll.errors,
     }
 

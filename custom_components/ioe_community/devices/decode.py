@@ -60,7 +60,7 @@ def decode(
         exponent = scale_factors.get(register.scale_factor)
         if exponent is None:
             return None
-        scale = 10.0**exponent
+        scale *= 10.0**exponent
     return float(value) * scale if scale != 1.0 else float(value)
 
 

@@ -125,11 +125,32 @@ class WritableRegister:
 
 @dataclass(frozen=True, kw_only=True)
 class TestVector:
-    """Raw registers a device could return, and the values they must decode to."""
+    """Raw registers a device could return, and the values they must decode to.
+
+    A SunSpec profile's vectors give raw point values per model instead (``sunspec``: the
+    model chain, in order); ``sunspec.image`` lays them out as registers.
+    """
 
     holding: dict[int, int]
     input: dict[int, int]
     expected: dict[str, float | str | None]
+    sunspec: tuple[tuple[int, dict[str, Any]], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SunSpecPoint:
+    """A value read from a SunSpec point: the first of ``models`` the device has."""
+
+    key: str
+    models: tuple[int, ...]
+    point: str
+    scale: float
+    unit: str | None
+    device_class: str | None
+    state_class: str | None
+    role: str | None
+    enabled_by_default: bool
+    diagnostic: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,6 +167,20 @@ class Profile:
     writable: tuple[WritableRegister, ...]
     test_vectors: tuple[TestVector, ...]
     serial_number: str | None = None
+    # SunSpec profiles name points, not addresses: their registers are known per device, once
+    # its model chain has been read (see sunspec.resolve_profile).
+    sunspec: tuple[SunSpecPoint, ...] = ()
+
+    @property
+    def values(self) -> tuple[Register, ...]:
+        """The registers that are values (not scale factors, which are only read for them)."""
+        scale_factors = {r.scale_factor for r in self.registers}
+        return tuple(r for r in self.registers if r.key not in scale_factors)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every value the profile can give (for SunSpec, if the device has its model)."""
+        return tuple(r.key for r in self.registers) + tuple(p.key for p in self.sunspec)
 
     def register(self, key: str) -> Register:
         """Return the register named ``key``."""
@@ -188,8 +223,31 @@ _WRITABLE_SCHEMA = probatio.Schema(
         probatio.Optional("unit"): str,
     }
 )
+_SUNSPEC_SCHEMA = probatio.Schema(
+    {
+        probatio.Required("key"): _KEY,
+        probatio.Required("model"): probatio.Any(
+            probatio.All(int, probatio.Range(min=1, max=65534)),
+            [probatio.All(int, probatio.Range(min=1, max=65534))],
+        ),
+        probatio.Required("point"): str,
+        probatio.Optional("scale", default=1.0): probatio.Coerce(float),
+        probatio.Optional("unit"): str,
+        probatio.Optional("device_class"): str,
+        probatio.Optional("state_class"): probatio.In(("measurement", "total", "total_increasing")),
+        probatio.Optional("role"): probatio.In(sorted(ROLES)),
+        probatio.Optional("enabled_by_default", default=True): bool,
+        probatio.Optional("diagnostic", default=False): bool,
+    }
+)
 _VECTOR_SCHEMA = probatio.Schema(
     {
+        probatio.Optional("sunspec", default=[]): [
+            {
+                probatio.Required("model"): int,
+                probatio.Required("points"): {str: probatio.Any(int, float, str)},
+            }
+        ],
         probatio.Optional("holding", default={}): {
             _ADDRESS: probatio.All(int, probatio.Range(0, 0xFFFF))
         },
@@ -212,7 +270,8 @@ _PROFILE_SCHEMA = probatio.Schema(
             int, probatio.Range(min=0, max=125)
         ),
         probatio.Optional("serial_number"): _KEY,
-        probatio.Required("registers"): [_REGISTER_SCHEMA],
+        probatio.Exclusive("registers", "values"): [_REGISTER_SCHEMA],
+        probatio.Exclusive("sunspec", "values"): [_SUNSPEC_SCHEMA],
         probatio.Optional("writable", default=[]): [_WRITABLE_SCHEMA],
         probatio.Required("test_vectors"): [_VECTOR_SCHEMA],
     }
@@ -247,10 +306,27 @@ def parse_profile(data: Any, source: str) -> Profile:
     """Validate profile data (as loaded from YAML) and return the profile."""
     try:
         raw = _PROFILE_SCHEMA(data)
-        registers = tuple(_register(r, raw["word_order"]) for r in raw["registers"])
+        if "registers" not in raw and "sunspec" not in raw:
+            raise probatio.Invalid("a profile needs registers or sunspec points")  # noqa: TRY301
+        registers = tuple(_register(r, raw["word_order"]) for r in raw.get("registers", []))
     except probatio.Invalid as err:
         raise ProfileError(f"{source}: {err}") from err
-    keys = [r.key for r in registers]
+    points = tuple(
+        SunSpecPoint(
+            key=p["key"],
+            models=tuple(p["model"]) if isinstance(p["model"], list) else (p["model"],),
+            point=p["point"],
+            scale=p["scale"],
+            unit=p.get("unit"),
+            device_class=p.get("device_class"),
+            state_class=p.get("state_class"),
+            role=p.get("role"),
+            enabled_by_default=p["enabled_by_default"],
+            diagnostic=p["diagnostic"],
+        )
+        for p in raw.get("sunspec", [])
+    )
+    keys = [r.key for r in registers] + [p.key for p in points]
     if duplicates := sorted({k for k in keys if keys.count(k) > 1}):
         raise ProfileError(f"{source}: registers {duplicates} are defined twice")
     for register in registers:
@@ -262,7 +338,12 @@ def parse_profile(data: Any, source: str) -> Profile:
     if raw.get("serial_number") is not None and raw["serial_number"] not in keys:
         raise ProfileError(f"{source}: serial_number names an unknown register")
     vectors = tuple(
-        TestVector(holding=v["holding"], input=v["input"], expected=v["expected"])
+        TestVector(
+            holding=v["holding"],
+            input=v["input"],
+            expected=v["expected"],
+            sunspec=tuple((m["model"], m["points"]) for m in v["sunspec"]),
+        )
         for v in raw["test_vectors"]
     )
     for vector in vectors:
@@ -290,6 +371,7 @@ def parse_profile(data: Any, source: str) -> Profile:
         ),
         test_vectors=vectors,
         serial_number=raw.get("serial_number"),
+        sunspec=points,
     )
 
 
