@@ -6,7 +6,6 @@ The community link reads the home's grid, PV, battery, EV and consumption flows 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
 from homeassistant.config_entries import ConfigEntry
@@ -19,8 +18,10 @@ from .const import CONF_ROLE, DOMAIN, SUBENTRY_ENTITIES
 from .coordinator import IoeDeviceCoordinator
 from .devices.energy_model import (
     ENERGY_QUANTITIES,
+    Contribution,
     EnergyModel,
     Term,
+    combine,
     home_quantity,
     is_plain_meter,
 )
@@ -36,7 +37,7 @@ def build_energy_model(
     they were chosen.
     """
     registry = er.async_get(hass)
-    terms: defaultdict[str, list[Term]] = defaultdict(list)
+    contributions: list[Contribution] = []
     for subentry_id, coordinator in devices.items():
         role = coordinator.subentry.data[CONF_ROLE]
         quantities: Sequence = coordinator.quantities
@@ -50,11 +51,16 @@ def build_energy_model(
             if found is None or entity is None or entity.disabled:
                 continue
             quantity, sign = found
-            terms[quantity].append(Term(source=entity.entity_id, sign=sign))
+            term = Term(source=entity.entity_id, sign=sign)
+            contributions.append(Contribution(device_role=role, quantity=quantity, term=term))
+    # Sensors the household chose are its word for what they measure: they count as the
+    # grid meter's when they are grid values.
     for subentry in entry.get_subentries_of_type(SUBENTRY_ENTITIES):
-        for quantity, entity_id in subentry.data.items():
-            terms[quantity].append(Term(source=entity_id))
-    return EnergyModel(terms={quantity: tuple(found) for quantity, found in terms.items()})
+        contributions.extend(
+            Contribution(device_role="grid_meter", quantity=quantity, term=Term(source=entity_id))
+            for quantity, entity_id in subentry.data.items()
+        )
+    return combine(contributions)
 
 
 def reading(state: State | None, quantity: str) -> float | None:

@@ -32,7 +32,14 @@ CASES = [
 
 
 def test_the_expected_profiles_ship() -> None:
-    assert {"eastron_sdm630", "eastron_sdm120", "huawei_sun2000", "sunspec"} <= set(PROFILES)
+    assert {
+        "eastron_sdm630",
+        "eastron_sdm120",
+        "huawei_sun2000",
+        "sunspec",
+        "victron_gx",
+        "keba_p30",
+    } <= set(PROFILES)
 
 
 @pytest.mark.parametrize("framer", [FramerType.SOCKET, FramerType.RTU], ids=["tcp", "rtu_over_tcp"])
@@ -98,3 +105,12 @@ def test_invalid_profiles_are_named(tmp_path: Path, text: str, message: str) -> 
     with pytest.raises(ProfileError, match=re.escape(message)) as caught:
         load_profile_file(path)
     assert str(path) in str(caught.value)
+
+
+def test_keba_reads_each_register_on_its_own() -> None:
+    """KEBA refuses a request that spans two of its registers."""
+    from custom_components.ioe_community.devices.batching import plan_reads  # noqa: PLC0415
+
+    keba = PROFILES["keba_p30"]
+    blocks = plan_reads(keba.registers, max_registers=keba.max_registers, max_gap=keba.max_gap)
+    assert [b.count for b in blocks] == [2] * len(keba.registers)

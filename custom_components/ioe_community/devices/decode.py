@@ -42,9 +42,9 @@ def decode(
 ) -> float | str | None:
     """Return the register's value in its unit, or None when the device has no value.
 
-    None for a sentinel (0xFFFF, 0x8000, NaN, …), an out-of-range float, or a scale-factor
-    register that itself has no value. ``scale_factors`` maps scale-factor keys to their raw
-    (power of ten) values, as read in the same poll.
+    None for a sentinel (0xFFFF, 0x8000, NaN, …), an out-of-range float, a state the profile
+    does not name, or a scale-factor register that itself has no value. ``scale_factors``
+    maps scale-factor keys to their raw (power of ten) values, as read in the same poll.
     """
     value = raw_value(register, words)
     if isinstance(value, str):
@@ -54,7 +54,9 @@ def decode(
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return None
     if register.options:
-        return register.options.get(int(value), str(value))
+        # A state the profile does not name is no value: never a guess, never a bare number
+        # where Home Assistant expects one of the named states.
+        return register.options.get(int(value))
     scale = register.scale
     if register.scale_factor is not None:
         exponent = scale_factors.get(register.scale_factor)

@@ -103,6 +103,36 @@ class Term:
     sign: int = 1
 
 
+_GRID_QUANTITIES: Final = frozenset({"grid_import_energy", "grid_export_energy", "grid_power"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Contribution:
+    """A measured value of a device: the home quantity it is, from a device of ``device_role``."""
+
+    device_role: str
+    quantity: str
+    term: Term
+
+
+def combine(contributions: Iterable[Contribution]) -> EnergyModel:
+    """Return the model the home's devices measure together.
+
+    The grid is measured once: when a device is the home's grid meter, the grid values other
+    devices also report (an inverter's own meter on the same supply point) are left out.
+    """
+    found = list(contributions)
+    has_grid_meter = any(
+        c.device_role == "grid_meter" and c.quantity in _GRID_QUANTITIES for c in found
+    )
+    terms: dict[str, list[Term]] = {}
+    for c in found:
+        if has_grid_meter and c.quantity in _GRID_QUANTITIES and c.device_role != "grid_meter":
+            continue
+        terms.setdefault(c.quantity, []).append(c.term)
+    return EnergyModel(terms={quantity: tuple(found) for quantity, found in terms.items()})
+
+
 @dataclass(frozen=True, kw_only=True)
 class EnergyModel:
     """The home's quantities, each the signed sum of measured values.

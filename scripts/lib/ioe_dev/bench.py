@@ -87,7 +87,7 @@ def bench_sharing() -> dict[str, Any]:
 
 
 def _serve_devices(port_queue: Any) -> None:
-    """Child process: serve a meter (unit 1) and an inverter with battery (unit 2) forever."""
+    """Child process: serve a meter (1), an inverter with battery (2), a charger (3) forever."""
     import asyncio  # noqa: PLC0415 - runs in the child
 
     from custom_components.ioe_community.devices.profile import available_profiles  # noqa: PLC0415
@@ -96,12 +96,14 @@ def _serve_devices(port_queue: Any) -> None:
     profiles = available_profiles()
     meter = profiles["eastron_sdm630"].test_vectors[0]
     inverter = profiles["huawei_sun2000"].test_vectors[0]
+    charger = profiles["keba_p30"].test_vectors[0]
 
     async def run() -> None:
         server = ModbusTestServer(
             units={
                 1: Registers(input=dict(meter.input)),
                 2: Registers(holding=dict(inverter.holding)),
+                3: Registers(holding=dict(charger.holding)),
             }
         )
         await server.start()
@@ -112,7 +114,7 @@ def _serve_devices(port_queue: Any) -> None:
 
 
 def bench_modbus(polls: int = 300) -> dict[str, Any]:
-    """Measure requests and client CPU per poll of a home's meter and inverter (+ battery).
+    """Measure requests and client CPU per poll of a home's meter, inverter (+ battery), charger.
 
     Batched: the integration's read plan. Unbatched: one request per value, as a per-entity
     poller does. Both read the same registers from the same servers in one run.
@@ -141,6 +143,7 @@ def bench_modbus(polls: int = 300) -> dict[str, Any]:
         readers = [
             DeviceReader(profiles["eastron_sdm630"], bus, 1),
             DeviceReader(profiles["huawei_sun2000"], bus, 2),
+            DeviceReader(profiles["keba_p30"], bus, 3),
         ]
         results: dict[str, Any] = {}
         for mode in ("batched", "one_request_per_value"):

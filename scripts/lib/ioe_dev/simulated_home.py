@@ -1,10 +1,11 @@
-"""A simulated home's Modbus devices for the demo: a grid meter and a hybrid inverter.
+"""A simulated home's Modbus devices for the demo: a grid meter, a hybrid inverter, a charger.
 
-One Modbus TCP endpoint serves an Eastron SDM630 at unit 1 and a Huawei SUN2000 with its
-LUNA2000 battery at unit 2, encoded with the same profiles the integration reads. Every second
-the values follow the local time of day: a clear-ish solar day on a 4 kWp roof, a household
-load with morning and evening peaks, and a 10 kWh battery that stores surplus and covers the
-evening. Energy counters only ever increase, as real ones do.
+One Modbus TCP endpoint serves an Eastron SDM630 at unit 1, a Huawei SUN2000 with its
+LUNA2000 battery at unit 2 and a KEBA P30 EV charger at unit 3, encoded with the same profiles
+the integration reads. Every second the values follow the local time of day: a clear-ish solar
+day on a 4 kWp roof, a household load with morning and evening peaks, a 10 kWh battery that
+stores surplus and covers the evening, and a car that charges at 3.7 kW in the early afternoon
+(on the sun) and late at night. Energy counters only ever increase, as real ones do.
 
     python -m ioe_dev.simulated_home --port 1502
 """
@@ -26,8 +27,11 @@ from ioe_dev.modbus_server import ModbusTestServer, Registers
 PV_PEAK_W = 4000.0
 BATTERY_KWH = 10.0
 BATTERY_MAX_W = 2500.0
+EV_CHARGING_W = 3680.0  # 16 A on one phase
+EV_HOURS = ((13.0, 15.0), (23.0, 24.0))
 METER_UNIT = 1
 INVERTER_UNIT = 2
+CHARGER_UNIT = 3
 
 
 @dataclass
@@ -39,6 +43,8 @@ class HomeState:
     pv_kwh: float = 5432.1
     charged_kwh: float = 210.0
     discharged_kwh: float = 190.0
+    ev_kwh: float = 876.5
+    session_kwh: float = 0.0
     soc: float = 0.5
 
     def step(self, now: dt.datetime, seconds: float, rng: random.Random) -> dict[str, float]:
@@ -52,6 +58,10 @@ class HomeState:
             + 1500 * math.exp(-(((hour - 21.0) / 1.8) ** 2))
             + rng.uniform(0, 150)
         )
+        ev_w = EV_CHARGING_W if any(a <= hour < b for a, b in EV_HOURS) else 0.0
+        if ev_w and not self.session_kwh:
+            self.session_kwh = 0.0001  # a session starts
+        load_w += ev_w
         surplus_w = pv_w - load_w
         if surplus_w > 0 and self.soc < 1.0:
             battery_w = min(surplus_w, BATTERY_MAX_W)  # charging
@@ -67,7 +77,11 @@ class HomeState:
         self.discharged_kwh += max(-battery_w, 0) * hours / 1000
         self.import_kwh += max(grid_w, 0) * hours / 1000
         self.export_kwh += max(-grid_w, 0) * hours / 1000
-        return {"pv_w": pv_w, "load_w": load_w, "battery_w": battery_w, "grid_w": grid_w}
+        self.ev_kwh += ev_w * hours / 1000
+        self.session_kwh = self.session_kwh + ev_w * hours / 1000 if ev_w else 0.0
+        return {
+            "pv_w": pv_w, "load_w": load_w, "battery_w": battery_w, "grid_w": grid_w, "ev_w": ev_w,
+        }  # fmt: skip
 
 
 def _write(profile: Profile, table: dict[int, int], values: dict[str, float | str]) -> None:
@@ -78,9 +92,13 @@ def _write(profile: Profile, table: dict[int, int], values: dict[str, float | st
 
 
 def refresh(
-    state: HomeState, powers: dict[str, float], meter: Registers, inverter: Registers
+    state: HomeState,
+    powers: dict[str, float],
+    meter: Registers,
+    inverter: Registers,
+    charger: Registers,
 ) -> None:
-    """Encode the home's state into both devices' registers."""
+    """Encode the home's state into the devices' registers."""
     profiles = available_profiles()
     grid_w = powers["grid_w"]
     _write(
@@ -109,20 +127,32 @@ def refresh(
             "battery_discharge_energy": state.discharged_kwh,
         },
     )  # fmt: skip
+    charging = powers["ev_w"] > 0
+    _write(
+        profiles["keba_p30"],
+        charger.holding,
+        {
+            "charging_state": 3 if charging else 2, "cable_state": 7, "error_code": 0,
+            "current_l1": powers["ev_w"] / 230.0, "current_l2": 0.0, "current_l3": 0.0,
+            "serial": 22012345, "power": powers["ev_w"], "ev_energy": state.ev_kwh,
+            "voltage_l1": 230.0, "voltage_l2": 0.0, "voltage_l3": 0.0, "max_current": 16.0,
+            "session_energy": state.session_kwh,
+        },
+    )  # fmt: skip
 
 
 async def serve(port: int, tz: str = "Europe/Madrid") -> None:
-    """Serve both devices on 127.0.0.1:port until cancelled, updating every second."""
-    meter, inverter = Registers(), Registers()
+    """Serve the devices on 127.0.0.1:port until cancelled, updating every second."""
+    devices = {METER_UNIT: Registers(), INVERTER_UNIT: Registers(), CHARGER_UNIT: Registers()}
     state, rng = HomeState(), random.Random(7)  # noqa: S311 - a simulation, not a secret
     zone = ZoneInfo(tz)
-    refresh(state, state.step(dt.datetime.now(zone), 0, rng), meter, inverter)
-    server = ModbusTestServer(units={METER_UNIT: meter, INVERTER_UNIT: inverter}, port=port)
+    refresh(state, state.step(dt.datetime.now(zone), 0, rng), *devices.values())
+    server = ModbusTestServer(units=devices, port=port)
     await server.start()
     try:
         while True:
             await asyncio.sleep(1)
-            refresh(state, state.step(dt.datetime.now(zone), 1, rng), meter, inverter)
+            refresh(state, state.step(dt.datetime.now(zone), 1, rng), *devices.values())
     finally:
         await server.stop()
 

@@ -44,6 +44,7 @@ DEMO_MEMBERS = 10
 DEMO_DEVICES = (
     {"profile": "eastron_sdm630", "role": "grid_meter", "unit": 1, "scan_interval": 5},
     {"profile": "huawei_sun2000", "role": "pv", "unit": 2, "scan_interval": 5},
+    {"profile": "keba_p30", "role": "ev_charger", "unit": 3, "scan_interval": 5},
 )
 # The CAU of the demo plant: the first member's CUPS, "A", and the installation number.
 DEMO_CAU = "ES0021000000000001RKA001"
@@ -184,8 +185,8 @@ def _ensure_home_entry(api: HomeAssistantApi, devices_port: int) -> dict[str, An
 
 
 def _check_device_sensors(api: HomeAssistantApi) -> list[str]:
-    """Check that the simulated meter's and inverter's energy sensors hold numbers."""
-    readings: dict[str, list[float]] = {"SDM630": [], "SUN2000": []}
+    """Check that the simulated meter's, inverter's and charger's energy sensors hold numbers."""
+    readings: dict[str, list[float]] = {"SDM630": [], "SUN2000": [], "KeContact P30": []}
     for state in api.request("GET", "/api/states"):
         attributes = state["attributes"]
         if (
