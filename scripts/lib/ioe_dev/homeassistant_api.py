@@ -181,8 +181,17 @@ class HomeAssistantApi:
         """Return the config entries of ``domain`` with their state."""
         return list(self.request("GET", f"/api/config/config_entries/entry?domain={domain}"))
 
-    def _run_flow(self, path: str, handler: Any, steps: list[dict[str, Any]]) -> dict[str, Any]:
-        """Start a flow at ``path`` and answer its forms with ``steps`` in order."""
+    def _run_flow(
+        self,
+        path: str,
+        handler: Any,
+        steps: list[dict[str, Any]],
+        allowed_aborts: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
+        """Start a flow at ``path`` and answer its forms with ``steps`` in order.
+
+        The flow must create its entry, or abort for one of ``allowed_aborts``.
+        """
         result = self.request("POST", path, body={"handler": handler})
         for answer in steps:
             if result.get("type") != "form":
@@ -190,6 +199,8 @@ class HomeAssistantApi:
             if result.get("errors"):
                 raise HomeAssistantApiError(f"{handler} flow: {result['errors']}")
             result = self.request("POST", f"{path}/{result['flow_id']}", body=answer)
+        if result.get("type") == "abort" and result.get("reason") in allowed_aborts:
+            return dict(result)
         if result.get("type") != "create_entry":
             raise HomeAssistantApiError(f"{handler} flow ended with {result}")
         return dict(result)
@@ -199,9 +210,16 @@ class HomeAssistantApi:
         return dict(self._run_flow("/api/config/config_entries/flow", domain, steps)["result"])
 
     def run_subentry_flow(
-        self, entry_id: str, subentry_type: str, steps: list[dict[str, Any]]
+        self,
+        entry_id: str,
+        subentry_type: str,
+        steps: list[dict[str, Any]],
+        allowed_aborts: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         """Add a subentry (a device of a home, say) through its flow; return the flow's result."""
         return self._run_flow(
-            "/api/config/config_entries/subentries/flow", [entry_id, subentry_type], steps
+            "/api/config/config_entries/subentries/flow",
+            [entry_id, subentry_type],
+            steps,
+            allowed_aborts,
         )

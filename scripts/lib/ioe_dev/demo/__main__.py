@@ -171,16 +171,21 @@ def _wait_for_ha(api: HomeAssistantApi, service: Service) -> None:
 
 
 def _ensure_home_entry(api: HomeAssistantApi, devices_port: int) -> dict[str, Any]:
-    """Make, once, the home entry and its simulated devices, through the UI's own flows."""
+    """Make the home entry and its simulated devices, through the UI's own flows.
+
+    Every run offers each demo device: one the home already has aborts as already configured,
+    so a demo made by an older version gains the devices added since.
+    """
     entries = api.config_entries("ioe_community")
     if not entries:
         api.run_config_flow("ioe_community", [HOME])
         entries = api.config_entries("ioe_community")
     entry = entries[0]
-    if not entry.get("num_subentries"):
-        for device in DEMO_DEVICES:
-            answer = {**device, "transport": "tcp", "host": "127.0.0.1", "port": devices_port}
-            api.run_subentry_flow(entry["entry_id"], "modbus_device", [answer])
+    for device in DEMO_DEVICES:
+        answer = {**device, "transport": "tcp", "host": "127.0.0.1", "port": devices_port}
+        api.run_subentry_flow(
+            entry["entry_id"], "modbus_device", [answer], allowed_aborts=("already_configured",)
+        )
     return entry
 
 
@@ -209,20 +214,30 @@ def _aggregator_health(port: int) -> dict[str, Any]:
         return dict(json.load(response))
 
 
+def _check_home(api: HomeAssistantApi) -> list[str]:
+    """Check that the home's entry is loaded and its devices read; return what is wrong."""
+    problems = []
+    if "ioe_community" not in api.request("GET", "/api/config")["components"]:
+        problems.append("Home Assistant has not loaded ioe_community")
+    states = [entry["state"] for entry in api.config_entries("ioe_community")]
+    if states != ["loaded"]:
+        problems.append(f"ioe_community config entries: {states}")
+    return problems + _check_device_sensors(api)
+
+
 def _verify(api: HomeAssistantApi, ports: Ports, report: Path) -> list[str]:
     """Check every part as a user would meet it; return what is wrong."""
     problems = []
     schemes = json.loads((report.parent / "report.json").read_text())["schemes"]
     if "optimized-static" not in schemes or "<svg" not in report.read_text():
         problems.append(f"the sharing report in {report.parent} is incomplete")
-    if "ioe_community" not in api.request("GET", "/api/config")["components"]:
-        problems.append("Home Assistant has not loaded ioe_community")
-    states = [entry["state"] for entry in api.config_entries("ioe_community")]
-    if states != ["loaded"]:
-        problems.append(f"ioe_community config entries: {states}")
     if "<html" not in api.request("GET", "/").lower():
         problems.append("Home Assistant does not serve its frontend")
-    problems.extend(_check_device_sensors(api))
+    # A device just added reloads the home: give it the time a household would.
+    deadline = time.monotonic() + 60
+    while (home := _check_home(api)) and time.monotonic() < deadline:
+        time.sleep(1)
+    problems.extend(home)
     deadline = time.monotonic() + 30
     while True:
         try:
