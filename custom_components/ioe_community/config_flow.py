@@ -11,6 +11,7 @@ from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentry,
     ConfigSubentryFlow,
     SubentryFlowResult,
 )
@@ -53,9 +54,9 @@ from .const import (
     SUBENTRY_MQTT,
 )
 from .coordinator import endpoint_from, meter_source_from, profile_for
-from .devices.energy_model import ENERGY_QUANTITIES
+from .devices.energy_model import ENERGY_QUANTITIES, POWER_QUANTITIES
 from .devices.modbus import DeviceReader, ModbusBus, ModbusError, Transport
-from .devices.mqtt_meter import MAPPABLE, QUANTITIES, MeterFormat, MeterSource
+from .devices.mqtt_meter import MAPPABLE, MeterFormat, MeterSource
 from .devices.mqtt_parsers import PayloadError
 from .devices.profile import Profile, available_profiles
 from .devices.sunspec import SunSpecError, discover, preload as preload_profiles
@@ -224,46 +225,75 @@ async def _try_device(data: dict[str, Any]) -> dict[str, str]:
     return errors
 
 
-class ModbusDeviceSubentryFlow(ConfigSubentryFlow):
+class HomeSubentryFlow(ConfigSubentryFlow):
+    """What every flow that adds or changes a source of the home's data shares."""
+
+    @property
+    def _reconfiguring(self) -> bool:
+        return self.source == SOURCE_RECONFIGURE
+
+    def _other_subentries(self) -> list[ConfigSubentry]:
+        """Return the home's subentries, except the one being reconfigured."""
+        return [
+            subentry
+            for subentry in self._get_entry().subentries.values()
+            if not (self._reconfiguring and subentry.subentry_id == self._reconfigure_subentry_id)
+        ]
+
+    def _unique_id_taken(self, unique_id: str) -> bool:
+        return any(subentry.unique_id == unique_id for subentry in self._other_subentries())
+
+    def _save(
+        self, title: str, data: dict[str, Any], unique_id: str | None = None
+    ) -> SubentryFlowResult:
+        """Create the subentry, or update the one being reconfigured (which reloads the home)."""
+        if self._reconfiguring:
+            return self.async_update_and_abort(
+                self._get_entry(),
+                self._get_reconfigure_subentry(),
+                title=title,
+                data=data,
+                unique_id=unique_id,
+            )
+        return self.async_create_entry(title=title, data=data, unique_id=unique_id)
+
+    def _form(
+        self,
+        schema: probatio.Schema,
+        suggested: dict[str, Any] | None,
+        errors: dict[str, str],
+        **placeholders: str,
+    ) -> SubentryFlowResult:
+        """Show the add or reconfigure form, filled with ``suggested`` or the saved data."""
+        if suggested is None and self._reconfiguring:
+            suggested = dict(self._get_reconfigure_subentry().data)
+        return self.async_show_form(
+            step_id="reconfigure" if self._reconfiguring else "user",
+            data_schema=self.add_suggested_values_to_schema(schema, suggested or {}),
+            errors=errors,
+            description_placeholders=placeholders or None,
+        )
+
+
+class ModbusDeviceSubentryFlow(HomeSubentryFlow):
     """Add or change a Modbus device (meter, inverter, battery, charger) of the home."""
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Ask for the profile and connection, read the device, save it."""
         errors: dict[str, str] = {}
-        reconfiguring = self.source == SOURCE_RECONFIGURE
         if user_input is not None:
             data = _normalise(user_input)
             errors = await _try_device(data)
-            endpoint = str(endpoint_from(data)) if not errors else ""
             if not errors:
+                endpoint = str(endpoint_from(data))
                 unique_id = f"{endpoint}/{data[CONF_UNIT]}"
-                for subentry in self._get_entry().subentries.values():
-                    if subentry.unique_id == unique_id and not (
-                        reconfiguring and subentry.subentry_id == self._reconfigure_subentry_id
-                    ):
-                        return self.async_abort(reason="already_configured")
+                if self._unique_id_taken(unique_id):
+                    return self.async_abort(reason="already_configured")
                 profile = available_profiles()[data[CONF_PROFILE]]
                 title = f"{profile.manufacturer} {profile.model} ({endpoint} #{data[CONF_UNIT]})"
-                if reconfiguring:
-                    return self.async_update_and_abort(
-                        self._get_entry(),
-                        self._get_reconfigure_subentry(),
-                        title=title,
-                        data=data,
-                        unique_id=unique_id,
-                    )
-                return self.async_create_entry(title=title, data=data, unique_id=unique_id)
-        suggested = user_input
-        if suggested is None and reconfiguring:
-            suggested = dict(self._get_reconfigure_subentry().data)
-        return self.async_show_form(
-            step_id="reconfigure" if reconfiguring else "user",
-            data_schema=self.add_suggested_values_to_schema(
-                _modbus_schema(await self.hass.async_add_executor_job(preload_profiles)),
-                suggested or {},
-            ),
-            errors=errors,
-        )
+                return self._save(title, data, unique_id)
+        schema = _modbus_schema(await self.hass.async_add_executor_job(preload_profiles))
+        return self._form(schema, user_input, errors)
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
@@ -314,8 +344,8 @@ async def _listen(hass: HomeAssistant, source: MeterSource) -> tuple[list[str], 
         except PayloadError as err:
             problems.append(f"{message.topic}: {err}")
             return
-        if found := set(values) & set(QUANTITIES):
-            keys.update(found)
+        if values:
+            keys.update(values)
             received.set()
 
     unsubscribe = [
@@ -337,7 +367,11 @@ async def _listen(hass: HomeAssistant, source: MeterSource) -> tuple[list[str], 
     return sorted(keys), problems[-1] if problems else None
 
 
-class MqttMeterSubentryFlow(ConfigSubentryFlow):
+def _meter_unique_id(data: dict[str, Any]) -> str:
+    return f"mqtt/{data[CONF_FORMAT]}/{data[CONF_TOPIC]}"
+
+
+class MqttMeterSubentryFlow(HomeSubentryFlow):
     """Add or change an energy meter that publishes over MQTT (Shelly, Tasmota, emonhub, JSON).
 
     The meter is asked to report (Shelly and Tasmota can be) and its first values are awaited
@@ -350,10 +384,6 @@ class MqttMeterSubentryFlow(ConfigSubentryFlow):
         self._errors: dict[str, str] = {}
         self._problem = ""
         self._listening: asyncio.Task[tuple[list[str], str | None]] | None = None
-
-    @property
-    def _reconfiguring(self) -> bool:
-        return self.source == SOURCE_RECONFIGURE
 
     def _suggested(self, user_input: dict[str, Any] | None) -> dict[str, Any]:
         if user_input is not None:
@@ -380,24 +410,15 @@ class MqttMeterSubentryFlow(ConfigSubentryFlow):
                     CONF_TOPIC: topic,
                     CONF_ROLE: user_input[CONF_ROLE],
                 }
-                unique_id = f"mqtt/{self._data[CONF_FORMAT]}/{topic}"
-                for subentry in self._get_entry().subentries.values():
-                    if subentry.unique_id == unique_id and not (
-                        self._reconfiguring
-                        and subentry.subentry_id == self._reconfigure_subentry_id
-                    ):
-                        return self.async_abort(reason="already_configured")
+                if self._unique_id_taken(_meter_unique_id(self._data)):
+                    return self.async_abort(reason="already_configured")
                 if MeterFormat(self._data[CONF_FORMAT]) in (MeterFormat.EMONHUB, MeterFormat.JSON):
                     if previous:
                         self._data[CONF_MAPPING] = previous
                     return await self.async_step_values()
                 return await self.async_step_listen()
-        suggested = self._suggested(user_input)
-        return self.async_show_form(
-            step_id="reconfigure" if self._reconfiguring else "user",
-            data_schema=self.add_suggested_values_to_schema(STEP_MQTT_SCHEMA, suggested),
-            errors=errors,
-            description_placeholders={"problem": self._problem},
+        return self._form(
+            STEP_MQTT_SCHEMA, self._suggested(user_input), errors, problem=self._problem
         )
 
     async def async_step_reconfigure(
@@ -462,31 +483,16 @@ class MqttMeterSubentryFlow(ConfigSubentryFlow):
     async def async_step_save(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Save the meter (its sensors are the values it sent)."""
         data = self._data
-        unique_id = f"mqtt/{data[CONF_FORMAT]}/{data[CONF_TOPIC]}"
         title = f"{MeterFormat(data[CONF_FORMAT]).value.capitalize()} {data[CONF_TOPIC]}"
-        if self._reconfiguring:
-            return self.async_update_and_abort(
-                self._get_entry(),
-                self._get_reconfigure_subentry(),
-                title=title,
-                data=data,
-                unique_id=unique_id,
-            )
-        return self.async_create_entry(title=title, data=data, unique_id=unique_id)
+        return self._save(title, data, _meter_unique_id(data))
 
 
 # The flows a household can give from sensors it already has, and what each must be.
-_ENTITY_QUANTITIES: tuple[str, ...] = (
-    "grid_import_energy",
-    "grid_export_energy",
-    "pv_energy",
-    "battery_charge_energy",
-    "battery_discharge_energy",
-    "ev_energy",
-    "grid_power",
-    "pv_power",
-    "battery_power",
-    "ev_power",
+# Consumption follows from the others; a community plant is not a home's sensor.
+_ENTITY_QUANTITIES: tuple[str, ...] = tuple(
+    quantity
+    for quantity in (*ENERGY_QUANTITIES, *POWER_QUANTITIES)
+    if not quantity.startswith(("consumption_", "plant_"))
 )
 _ENERGY_UNITS = ("Wh", "kWh", "MWh")
 _POWER_UNITS = ("W", "kW")
@@ -524,19 +530,18 @@ def _entity_error(hass: HomeAssistant, quantity: str, entity_id: str) -> str | N
     return None
 
 
-class HaEntitiesSubentryFlow(ConfigSubentryFlow):
+class HaEntitiesSubentryFlow(HomeSubentryFlow):
     """Use sensors the home already has (from any integration) for its energy flows."""
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Ask which sensor measures which flow; check each is the right kind of sensor."""
         errors: dict[str, str] = {}
-        reconfiguring = self.source == SOURCE_RECONFIGURE
         if user_input is not None:
             chosen = {q: user_input[q] for q in _ENTITY_QUANTITIES if user_input.get(q)}
             used = {
                 entity_id
-                for subentry in self._get_entry().get_subentries_of_type(SUBENTRY_ENTITIES)
-                if not (reconfiguring and subentry.subentry_id == self._reconfigure_subentry_id)
+                for subentry in self._other_subentries()
+                if subentry.subentry_type == SUBENTRY_ENTITIES
                 for entity_id in subentry.data.values()
             }
             for quantity, entity_id in chosen.items():
@@ -551,23 +556,8 @@ class HaEntitiesSubentryFlow(ConfigSubentryFlow):
                 names = [
                     state.name if (state := self.hass.states.get(e)) else e for e in chosen.values()
                 ]
-                title = ", ".join(names)
-                if reconfiguring:
-                    return self.async_update_and_abort(
-                        self._get_entry(),
-                        self._get_reconfigure_subentry(),
-                        title=title,
-                        data=chosen,
-                    )
-                return self.async_create_entry(title=title, data=chosen)
-        suggested = user_input
-        if suggested is None and reconfiguring:
-            suggested = dict(self._get_reconfigure_subentry().data)
-        return self.async_show_form(
-            step_id="reconfigure" if reconfiguring else "user",
-            data_schema=self.add_suggested_values_to_schema(STEP_ENTITIES_SCHEMA, suggested or {}),
-            errors=errors,
-        )
+                return self._save(", ".join(names), chosen)
+        return self._form(STEP_ENTITIES_SCHEMA, user_input, errors)
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None

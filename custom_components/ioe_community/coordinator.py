@@ -248,7 +248,6 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
             LOGGER.log(level, "%s: ignored a message on %s: %s", self.name, message.topic, err)
             self.last_problem = str(err)
             return
-        values = {key: value for key, value in values.items() if key in QUANTITIES}
         if not values:
             return
         self.last_message = dt_util.utcnow()

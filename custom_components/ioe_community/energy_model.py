@@ -6,8 +6,6 @@ The community link reads the home's grid, PV, battery, EV and consumption flows 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, State
@@ -40,9 +38,8 @@ def build_energy_model(
     contributions: list[Contribution] = []
     for subentry_id, coordinator in devices.items():
         role = coordinator.subentry.data[CONF_ROLE]
-        quantities: Sequence = coordinator.quantities
-        plain = is_plain_meter(q.role for q in quantities)
-        for value in quantities:
+        plain = is_plain_meter(q.role for q in coordinator.quantities)
+        for value in coordinator.quantities:
             found = home_quantity(role, value.role, plain_meter=plain)
             entity_id = registry.async_get_entity_id(
                 Platform.SENSOR, DOMAIN, f"{subentry_id}_{value.key}"

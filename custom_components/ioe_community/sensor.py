@@ -16,7 +16,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_state_change_event
 
 from . import IoeCommunityConfigEntry, signal_energy_model
-from .const import DOMAIN
+from .const import CONF_CUPS, DOMAIN
 from .coordinator import IoeDeviceCoordinator, MqttMeterCoordinator
 from .devices.mqtt_meter import QUANTITIES, Quantity
 from .devices.profile import Register
@@ -120,7 +120,7 @@ class HomeConsumptionPowerSensor(SensorEntity):
         """Attach the sensor to the home's device."""
         self._entry = entry
         self._attr_unique_id = f"{entry.entry_id}_consumption_power"
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry.data["cups"])})
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry.data[CONF_CUPS])})
         self._unsubscribe: list[CALLBACK_TYPE] = []
 
     async def async_added_to_hass(self) -> None:
@@ -164,7 +164,9 @@ class HomeConsumptionPowerSensor(SensorEntity):
         if model is None:
             return
         terms = model.consumption_terms(energy=False) or ()
-        readings = {t.source: reading(self.hass.states.get(t.source), "grid_power") for t in terms}
+        readings = {
+            t.source: reading(self.hass.states.get(t.source), "consumption_power") for t in terms
+        }
         value = model.value("consumption_power", readings)
         self._attr_available = value is not None
         self._attr_native_value = round(value, 1) if value is not None else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from unittest.mock import PropertyMock, patch
 
 from homeassistant.config_entries import ConfigEntryState
@@ -63,6 +64,31 @@ def home_entry() -> MockConfigEntry:
         unique_id=CUPS,
         data={CONF_NAME: "Casa", CONF_CUPS: CUPS},
         entry_id="01JHOMEENTRY000000000000000",
+    )
+
+
+def home_with_subentry(
+    subentry_type: str, data: dict[str, Any], *, title: str, unique_id: str, subentry_id: str
+) -> MockConfigEntry:
+    """Return a home entry that already has one source of data, as after a restart.
+
+    Its ids are fixed, so entity ids and snapshots do not depend on the test's free ports.
+    """
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Casa",
+        unique_id=CUPS,
+        data={CONF_NAME: "Casa", CONF_CUPS: CUPS},
+        entry_id="01JHOMEENTRY000000000000000",
+        subentries_data=[
+            {
+                "subentry_id": subentry_id,
+                "subentry_type": subentry_type,
+                "title": title,
+                "unique_id": unique_id,
+                "data": data,
+            }
+        ],
     )
 
 

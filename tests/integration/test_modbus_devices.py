@@ -31,7 +31,7 @@ from custom_components.ioe_community.devices.profile import available_profiles
 from custom_components.ioe_community.devices.sunspec import vector_holding
 from ioe_dev.modbus_server import ModbusTestServer, Registers
 
-from .conftest import CUPS, set_up_home
+from .conftest import CUPS, home_with_subentry, set_up_home
 
 SDM630 = available_profiles()["eastron_sdm630"]
 HUAWEI = available_profiles()["huawei_sun2000"]
@@ -48,25 +48,13 @@ async def sdm630(socket_enabled: None) -> AsyncIterator[ModbusTestServer]:
 
 
 def home_with_device(data: dict[str, Any], *, title: str) -> MockConfigEntry:
-    """Return a home entry that already has one Modbus device, as after a restart.
-
-    Its ids are fixed, so entity ids and snapshots do not depend on the test's free port.
-    """
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Casa",
-        unique_id=CUPS,
-        data={"name": "Casa", "cups": CUPS},
-        entry_id="01JHOMEENTRY000000000000000",
-        subentries_data=[
-            {
-                "subentry_id": "01JDEVICE000000000000000000",
-                "subentry_type": SUBENTRY_MODBUS,
-                "title": title,
-                "unique_id": f"{data['host']}:{data['port']}/{data['unit']}",
-                "data": data,
-            }
-        ],
+    """Return a home entry that already has one Modbus device, as after a restart."""
+    return home_with_subentry(
+        SUBENTRY_MODBUS,
+        data,
+        title=title,
+        unique_id=f"{data['host']}:{data['port']}/{data['unit']}",
+        subentry_id="01JDEVICE000000000000000000",
     )
 
 

@@ -30,7 +30,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.ioe_community.const import DOMAIN, SUBENTRY_MQTT
 
-from .conftest import CUPS, set_up_home
+from .conftest import home_with_subentry, set_up_home
 
 SHELLY = "shellypro3em-0123456789ab"
 
@@ -89,21 +89,12 @@ def entity_of(hass: HomeAssistant, entry: MockConfigEntry, key: str) -> str:
 
 def home_with_meter(data: dict[str, Any]) -> MockConfigEntry:
     """Return a home that already has an MQTT meter, as after a restart (fixed ids)."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Casa",
-        unique_id=CUPS,
-        data={"name": "Casa", "cups": CUPS},
-        entry_id="01JHOMEENTRY000000000000000",
-        subentries_data=[
-            {
-                "subentry_id": "01JMETER0000000000000000000",
-                "subentry_type": SUBENTRY_MQTT,
-                "title": f"Shelly {SHELLY}",
-                "unique_id": f"mqtt/shelly/{SHELLY}",
-                "data": data,
-            }
-        ],
+    return home_with_subentry(
+        SUBENTRY_MQTT,
+        data,
+        title=f"Shelly {SHELLY}",
+        unique_id=f"mqtt/shelly/{SHELLY}",
+        subentry_id="01JMETER0000000000000000000",
     )
 
 
@@ -409,3 +400,15 @@ async def test_entities_snapshot(
     shelly_status(hass)
     await hass.async_block_till_done()
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+
+
+async def test_without_mqtt_a_configured_meter_is_unavailable_not_the_home(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """MQTT removed after the meter was added: the home loads, the meter says why it is down."""
+    entry = home_with_meter(SHELLY_DATA)
+    await set_up_home(hass, entry)
+
+    assert hass.states.get(entity_of(hass, entry, "power")).state == STATE_UNAVAILABLE
+    assert "cannot subscribe to its MQTT topics: MQTT is not set up" in caplog.text
+    assert "cannot receive its messages: the MQTT integration is not set up" in caplog.text

@@ -157,7 +157,14 @@ class MeterSource:
                 return None
 
     def parse(self, topic: str, payload: bytes | str) -> dict[str, float]:
-        """Return the values in one message (possibly none), or raise ``PayloadError``."""
+        """Return the known values in one message (possibly none), or raise ``PayloadError``.
+
+        Only values in ``QUANTITIES`` are kept (a third channel, say, has no sensor to go to).
+        """
+        values = self._parse(topic, payload)
+        return {key: value for key, value in values.items() if key in QUANTITIES}
+
+    def _parse(self, topic: str, payload: bytes | str) -> dict[str, float]:
         match self.format:
             case MeterFormat.SHELLY:
                 return parse_shelly(topic, payload)
