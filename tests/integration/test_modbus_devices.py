@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 import json
 from typing import Any
@@ -26,16 +27,19 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.ioe_community.const import DOMAIN, SUBENTRY_MODBUS
+from custom_components.ioe_community.const import CONF_SUNSPEC_MODELS, DOMAIN, SUBENTRY_MODBUS
+from custom_components.ioe_community.coordinator import endpoint_from
+from custom_components.ioe_community.devices.modbus import ModbusBus
 from custom_components.ioe_community.devices.profile import available_profiles
-from custom_components.ioe_community.devices.sunspec import vector_holding
+from custom_components.ioe_community.devices.sunspec import discover, vector_holding
 from ioe_dev.modbus_server import ModbusTestServer, Registers
 
 from .conftest import CUPS, home_with_subentry, set_up_home
 
-SDM630 = available_profiles()["eastron_sdm630"]
-HUAWEI = available_profiles()["huawei_sun2000"]
-SUNSPEC = available_profiles()["sunspec"]
+# Read at import: the tests start with the cache cold, as Home Assistant does.
+PROFILES = available_profiles()
+SDM630 = PROFILES["eastron_sdm630"]
+SUNSPEC = PROFILES["sunspec"]
 
 
 @pytest.fixture
@@ -255,25 +259,88 @@ async def test_restart_with_a_device_reads_it(
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+# The role each kind of device is added with in the tests below.
+ROLES = {
+    "eastron_sdm630": "grid_meter",
+    "eastron_sdm120": "grid_meter",
+    "huawei_sun2000": "pv",
+    "sunspec": "pv",
+    "victron_gx": "battery",
+    "keba_p30": "ev_charger",
+}
+VECTORS = [
+    (profile_id, index)
+    for profile_id, profile in sorted(PROFILES.items())
+    for index in range(len(profile.test_vectors))
+]
+
+
+@asynccontextmanager
+async def home_serving_vector(
+    hass: HomeAssistant, profile_id: str, index: int
+) -> AsyncIterator[MockConfigEntry]:
+    """Set up a home whose one device answers with a profile's test vector, as at a restart."""
+    case = PROFILES[profile_id].test_vectors[index]
+    server = ModbusTestServer(
+        units={1: Registers(holding=vector_holding(case), input=dict(case.input))}
+    )
+    await server.start()
+    data = device_input(server.port, profile=profile_id, role=ROLES[profile_id])
+    if PROFILES[profile_id].sunspec:
+        bus = ModbusBus(endpoint_from(data), 1.0)
+        data[CONF_SUNSPEC_MODELS] = {str(m): a for m, a in (await discover(bus, 1)).items()}
+        bus.close()
+    entry = home_with_device(data, title=PROFILES[profile_id].model)
+    try:
+        await set_up_home(hass, entry)
+        # Every entity is now enabled in the registry; reloading reads them all, as Home
+        # Assistant's reload after a user enables entities does.
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done()
+        yield entry
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await server.stop()
+
+
+@pytest.mark.parametrize(("profile_id", "index"), VECTORS)
+async def test_every_profile_vector_through_states(
+    hass: HomeAssistant,
+    socket_enabled: None,
+    entity_registry_enabled_by_default: None,
+    profile_id: str,
+    index: int,
+) -> None:
+    """Each vector's values, units and unknowns, as Home Assistant shows them."""
+    profile = PROFILES[profile_id]
+    expected = profile.test_vectors[index].expected
+    async with home_serving_vector(hass, profile_id, index) as entry:
+        for register in profile.values:
+            state = state_of(hass, entry, register.key)
+            assert state.attributes.get("unit_of_measurement") == register.unit, register.key
+            if register.key not in expected:
+                continue
+            value = expected[register.key]
+            if value is None:
+                assert state.state == STATE_UNKNOWN, register.key
+            elif isinstance(value, str):
+                assert state.state == value, register.key
+            else:
+                assert float(state.state) == pytest.approx(value, rel=1e-6), register.key
+
+
+@pytest.mark.parametrize("profile_id", sorted(PROFILES))
 async def test_entities_snapshot(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,
     socket_enabled: None,
     entity_registry_enabled_by_default: None,
+    profile_id: str,
 ) -> None:
-    """Every entity of an inverter with meter and battery: names, units, classes, values."""
-    server = ModbusTestServer(units={2: Registers(holding=dict(HUAWEI.test_vectors[0].holding))})
-    await server.start()
-    entry = home_with_device(
-        {**device_input(server.port), "profile": "huawei_sun2000", "unit": 2}, title="Inversor"
-    )
-    try:
-        await set_up_home(hass, entry)
+    """Every entity of every profile: names, units, classes, categories, values."""
+    async with home_serving_vector(hass, profile_id, 0) as entry:
         await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
-        await hass.config_entries.async_unload(entry.entry_id)
-    finally:
-        await server.stop()
 
 
 async def test_a_block_that_fails_is_unknown_not_stale(
