@@ -13,9 +13,10 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     ConfigSubentry,
     ConfigSubentryFlow,
+    OptionsFlow,
     SubentryFlowResult,
 )
-from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
+from homeassistant.const import CONF_DEVICE, CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.selector import (
     EntitySelector,
@@ -111,6 +112,12 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
         """Change the home's name; the CUPS must stay the one the entry was made for."""
         return await self.async_step_user(user_input)
 
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> HomeOptionsFlow:
+        """Return the home's options flow: how often its polled devices are read."""
+        return HomeOptionsFlow()
+
     @classmethod
     @callback
     def async_get_supported_subentry_types(
@@ -122,6 +129,77 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
             SUBENTRY_MQTT: MqttMeterSubentryFlow,
             SUBENTRY_ENTITIES: HaEntitiesSubentryFlow,
         }
+
+
+_SCAN_INTERVAL_SELECTOR = NumberSelector(
+    NumberSelectorConfig(min=1, max=3600, unit_of_measurement="s", mode=NumberSelectorMode.BOX)
+)
+
+
+class HomeOptionsFlow(OptionsFlow):
+    """Change how often a Modbus device is read, without its connection form.
+
+    The interval is kept with the device (its subentry), where reconfiguring it changes it
+    too; MQTT meters send on their own and Home Assistant sensors are never polled.
+    """
+
+    _subentry: ConfigSubentry
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Choose the device, when the home has more than one that is polled."""
+        polled = [
+            subentry
+            for subentry in self.config_entry.subentries.values()
+            if subentry.subentry_type == SUBENTRY_MODBUS
+        ]
+        if not polled:
+            return self.async_abort(reason="no_polled_devices")
+        if len(polled) == 1:
+            self._subentry = polled[0]
+            return await self.async_step_scan_interval()
+        if user_input is not None:
+            self._subentry = self.config_entry.subentries[user_input[CONF_DEVICE]]
+            return await self.async_step_scan_interval()
+        choices = [
+            SelectOptionDict(value=subentry.subentry_id, label=subentry.title)
+            for subentry in sorted(polled, key=lambda subentry: subentry.title)
+        ]
+        return self.async_show_form(
+            step_id="init",
+            data_schema=probatio.Schema(
+                {
+                    probatio.Required(CONF_DEVICE): SelectSelector(
+                        SelectSelectorConfig(options=choices)
+                    )
+                }
+            ),
+        )
+
+    async def async_step_scan_interval(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Set the chosen device's scan interval; the home reloads with it."""
+        if user_input is not None:
+            self.hass.config_entries.async_update_subentry(
+                self.config_entry,
+                self._subentry,
+                data={
+                    **self._subentry.data,
+                    CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
+                },
+            )
+            return self.async_create_entry(data=dict(self.config_entry.options))
+        return self.async_show_form(
+            step_id="scan_interval",
+            data_schema=probatio.Schema(
+                {
+                    probatio.Required(
+                        CONF_SCAN_INTERVAL, default=self._subentry.data[CONF_SCAN_INTERVAL]
+                    ): _SCAN_INTERVAL_SELECTOR
+                }
+            ),
+            description_placeholders={"device": self._subentry.title},
+        )
 
 
 _ROLE_SELECTOR = SelectSelector(
@@ -158,11 +236,9 @@ def _modbus_schema(profiles: dict[str, Profile]) -> probatio.Schema:
             probatio.Required(CONF_UNIT, default=1): NumberSelector(
                 NumberSelectorConfig(min=0, max=247, mode=NumberSelectorMode.BOX)
             ),
-            probatio.Required(CONF_SCAN_INTERVAL, default=DEFAULT_SCAN_INTERVAL_S): NumberSelector(
-                NumberSelectorConfig(
-                    min=1, max=3600, unit_of_measurement="s", mode=NumberSelectorMode.BOX
-                )
-            ),
+            probatio.Required(
+                CONF_SCAN_INTERVAL, default=DEFAULT_SCAN_INTERVAL_S
+            ): _SCAN_INTERVAL_SELECTOR,
         }
     )
 

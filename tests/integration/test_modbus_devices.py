@@ -436,3 +436,75 @@ async def test_add_a_sunspec_inverter_finds_its_models(
         await hass.config_entries.async_unload(home_entry.entry_id)
     finally:
         await server.stop()
+
+
+async def test_options_change_a_devices_scan_interval(
+    hass: HomeAssistant, home_entry: MockConfigEntry, sdm630: ModbusTestServer
+) -> None:
+    """With one polled device, the options go straight to its interval."""
+    await home_with_meter(hass, home_entry, sdm630)
+    subentry_id = next(iter(home_entry.subentries))
+
+    result = await hass.config_entries.options.async_init(home_entry.entry_id)
+    assert result["step_id"] == "scan_interval"
+    assert result["description_placeholders"] == {
+        "device": f"Eastron SDM630 (127.0.0.1:{sdm630.port} #1)"
+    }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"scan_interval": 60}
+    )
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert home_entry.subentries[subentry_id].data["scan_interval"] == 60
+    assert home_entry.subentries[subentry_id].data["host"] == "127.0.0.1"
+    coordinator = home_entry.runtime_data.devices[subentry_id]
+    assert coordinator.update_interval == timedelta(seconds=60)
+    await hass.config_entries.async_unload(home_entry.entry_id)
+
+
+async def test_options_ask_which_device_when_there_are_several(
+    hass: HomeAssistant, home_entry: MockConfigEntry, socket_enabled: None
+) -> None:
+    case = SDM630.test_vectors[0]
+    server = ModbusTestServer(
+        units={1: Registers(input=dict(case.input)), 2: Registers(input=dict(case.input))}
+    )
+    await server.start()
+    try:
+        await set_up_home(hass, home_entry)
+        for unit in (1, 2):
+            result = await add_device(hass, home_entry, device_input(server.port, unit=unit))
+            assert result["type"] is FlowResultType.CREATE_ENTRY
+        second = next(s for s in home_entry.subentries.values() if s.data["unit"] == 2)
+
+        result = await hass.config_entries.options.async_init(home_entry.entry_id)
+        assert result["step_id"] == "init"
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"device": second.subentry_id}
+        )
+        assert result["step_id"] == "scan_interval"
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"scan_interval": 5}
+        )
+        await hass.async_block_till_done()
+
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        intervals = {
+            s.data["unit"]: s.data["scan_interval"] for s in home_entry.subentries.values()
+        }
+        assert intervals == {1: 10, 2: 5}
+        await hass.config_entries.async_unload(home_entry.entry_id)
+    finally:
+        await server.stop()
+
+
+async def test_options_without_polled_devices_abort(
+    hass: HomeAssistant, home_entry: MockConfigEntry
+) -> None:
+    await set_up_home(hass, home_entry)
+
+    result = await hass.config_entries.options.async_init(home_entry.entry_id)
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_polled_devices"
