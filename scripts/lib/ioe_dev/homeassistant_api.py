@@ -18,10 +18,11 @@ ONBOARDING_STEPS = frozenset({"user", "core_config", "analytics", "integration"}
 class HomeAssistantApiError(RuntimeError):
     """Home Assistant answered with an error status or an unexpected body."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
-        """Keep the HTTP status, when there was one."""
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
+        """Keep the HTTP status or the websocket error code, when there was one."""
         super().__init__(message)
         self.status = status
+        self.code = code
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,7 +173,8 @@ class HomeAssistantApi:
                 await ws.send_json({"id": 1, **command})
                 reply = await ws.receive_json()
             if not reply.get("success"):
-                raise HomeAssistantApiError(f"{command['type']}: {reply.get('error')}")
+                error = reply.get("error") or {}
+                raise HomeAssistantApiError(f"{command['type']}: {error}", code=error.get("code"))
             return reply.get("result")
 
         return asyncio.run(send())

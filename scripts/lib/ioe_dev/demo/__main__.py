@@ -225,6 +225,87 @@ def _check_home(api: HomeAssistantApi) -> list[str]:
     return problems + _check_device_sensors(api)
 
 
+def _wait_for_home(api: HomeAssistantApi) -> None:
+    """Wait until the home is loaded and reads its devices (adding one reloads the home)."""
+    deadline = time.monotonic() + 60
+    while (problems := _check_home(api)) and time.monotonic() < deadline:
+        time.sleep(1)
+    if problems:
+        raise DemoError("; ".join(problems))
+
+
+def _energy_preferences(model: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Return the Energy dashboard a household would set up from its home's energy model.
+
+    Only quantities measured by one sensor, with its own sign, map onto the dashboard's
+    sources; Home Assistant counts battery power positive while discharging.
+    """
+
+    def one(quantity: str) -> str | None:
+        terms = model.get(quantity, [])
+        return terms[0]["entity_id"] if len(terms) == 1 and terms[0]["sign"] == 1 else None
+
+    sources: list[dict[str, Any]] = []
+    if one("grid_import_energy"):
+        grid: dict[str, Any] = {
+            "type": "grid",
+            "stat_energy_from": one("grid_import_energy"),
+            "stat_energy_to": one("grid_export_energy"),
+            "cost_adjustment_day": 0,
+        }
+        if power := one("grid_power"):
+            grid["power_config"] = {"stat_rate": power}
+        sources.append(grid)
+    if pv := one("pv_energy"):
+        solar: dict[str, Any] = {"type": "solar", "stat_energy_from": pv}
+        if power := one("pv_power"):
+            solar["stat_rate"] = power
+        sources.append(solar)
+    if (charged := one("battery_charge_energy")) and (
+        discharged := one("battery_discharge_energy")
+    ):
+        battery: dict[str, Any] = {
+            "type": "battery",
+            "stat_energy_from": discharged,
+            "stat_energy_to": charged,
+        }
+        if power := one("battery_power"):
+            battery["power_config"] = {"stat_rate_inverted": power}
+        sources.append(battery)
+    devices = []
+    if ev := one("ev_energy"):
+        devices.append(
+            {"stat_consumption": ev, **({"stat_rate": p} if (p := one("ev_power")) else {})}
+        )
+    return {"energy_sources": sources, "device_consumption": devices}
+
+
+def _ensure_energy_dashboard(api: HomeAssistantApi, entry_id: str) -> None:
+    """Set up the Energy dashboard from the home's energy model, once: it is then the user's."""
+    try:
+        api.websocket_command({"type": "energy/get_prefs"})
+    except HomeAssistantApiError as err:
+        if err.code != "not_found":
+            raise
+    else:
+        return
+    diagnostics = api.request("GET", f"/api/diagnostics/config_entry/{entry_id}")
+    preferences = _energy_preferences(diagnostics["data"]["energy_model"])
+    api.websocket_command({"type": "energy/save_prefs", **preferences})
+
+
+def _check_energy_dashboard(api: HomeAssistantApi) -> list[str]:
+    """Check that the Energy dashboard has the home's grid, solar and battery."""
+    try:
+        preferences = api.websocket_command({"type": "energy/get_prefs"})
+    except HomeAssistantApiError as err:
+        return [f"the Energy dashboard is not set up: {err}"]
+    found = {source["type"] for source in preferences["energy_sources"]}
+    if missing := {"grid", "solar", "battery"} - found:
+        return [f"the Energy dashboard lacks {', '.join(sorted(missing))}"]
+    return []
+
+
 def _verify(api: HomeAssistantApi, ports: Ports, report: Path) -> list[str]:
     """Check every part as a user would meet it; return what is wrong."""
     problems = []
@@ -233,11 +314,8 @@ def _verify(api: HomeAssistantApi, ports: Ports, report: Path) -> list[str]:
         problems.append(f"the sharing report in {report.parent} is incomplete")
     if "<html" not in api.request("GET", "/").lower():
         problems.append("Home Assistant does not serve its frontend")
-    # A device just added reloads the home: give it the time a household would.
-    deadline = time.monotonic() + 60
-    while (home := _check_home(api)) and time.monotonic() < deadline:
-        time.sleep(1)
-    problems.extend(home)
+    problems.extend(_check_home(api))
+    problems.extend(_check_energy_dashboard(api))
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -282,7 +360,7 @@ IoE Community demo is running (state in {state}).
 
   Home Assistant   http://localhost:{ports.home_assistant}
                    user: {login.username}   password: {login.password}
-                   (a simulated meter and inverter with battery on Modbus port {ports.devices})
+                   (simulated meter, inverter + battery, EV charger: Modbus port {ports.devices})
   Aggregator API   http://localhost:{ports.aggregator}/api/health
   MQTT broker      mqtts://localhost:{ports.broker} (CA: {broker.ca_file})
   Sharing report   file://{report}
@@ -344,13 +422,16 @@ def run(state: Path, *, check: bool) -> int:
         api.onboard(login)
         if new_http_port:
             _confirm_http_port(api, config_dir)
-        _ensure_home_entry(api, ports.devices)
+        entry = _ensure_home_entry(api, ports.devices)
+        _wait_for_home(api)
+        _ensure_energy_dashboard(api, entry["entry_id"])
         report = _ensure_sharing_report(state)
         if problems := _verify(api, ports, report):
             raise DemoError("; ".join(problems))
         if check:
             print(
-                "Demo check passed: Home Assistant (ioe_community loaded, Modbus devices read), "
+                "Demo check passed: Home Assistant (ioe_community loaded, Modbus devices read, "
+                "Energy dashboard), "
                 "aggregator, broker, sharing report."
             )
             return 0
