@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 # Imported before the Home Assistant test plugin puts its own testing_config/custom_components
 # first on sys.path when the hass fixture starts; otherwise HA reports "Integration not found".
 import custom_components.ioe_community  # noqa: F401
+from ioe_dev.modbus_server import NullModem
 from ioe_dev.mosquitto import Broker, start_broker
 from ioe_dev.processes import free_port
 
@@ -24,3 +25,12 @@ def mosquitto(tmp_path: Path, socket_enabled: None) -> Iterator[Broker]:
     broker = start_broker(tmp_path / "broker", free_port(), {AGGREGATOR_USER: AGGREGATOR_PASSWORD})
     yield broker
     broker.service.stop()
+
+
+@pytest.fixture
+async def null_modem() -> AsyncIterator[NullModem]:
+    """Two joined serial ports: a device on one end, our client on the other."""
+    modem = NullModem()
+    modem.start()
+    yield modem
+    modem.close()

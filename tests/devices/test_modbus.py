@@ -10,11 +10,14 @@ import pytest
 from custom_components.ioe_community.devices.batching import plan_reads
 from custom_components.ioe_community.devices.modbus import (
     DeviceReader,
+    Endpoint,
     ExceptionResponseError,
+    ModbusBus,
     NotAnsweringError,
+    Transport,
 )
 from custom_components.ioe_community.devices.profile import available_profiles, parse_profile
-from ioe_dev.modbus_server import READ_INPUT, Registers
+from ioe_dev.modbus_server import READ_INPUT, ModbusTestServer, NullModem, Registers
 
 from .conftest import bus_for
 
@@ -90,6 +93,37 @@ async def test_units_on_one_endpoint_share_one_connection(modbus_server) -> None
 
     assert bus.connections_opened == 1
     assert {unit for unit, *_ in server.requests} == {1, 2}
+
+
+async def test_rtu_on_a_serial_line(null_modem: NullModem) -> None:
+    """An RS-485 meter: RTU frames on a serial port, two units sharing the line."""
+    vector = SDM630.test_vectors[0]
+    server = ModbusTestServer(
+        units={1: Registers(input=dict(vector.input)), 2: Registers(input=dict(vector.input))},
+        serial_port=null_modem.device_port,
+    )
+    await server.start()
+    bus = ModbusBus(
+        Endpoint(transport=Transport.SERIAL, serial_port=null_modem.client_port, baudrate=9600),
+        1.0,
+    )
+    try:
+        first = await DeviceReader(SDM630, bus, unit=1).poll()
+        second = await DeviceReader(SDM630, bus, unit=2).poll()
+    finally:
+        bus.close()
+        await server.stop()
+
+    assert first.errors == second.errors == []
+    assert first.values["import_energy"] == pytest.approx(12345.5)
+    assert second.values["voltage_l1"] == pytest.approx(231.25)
+    assert bus.connections_opened == 1
+    assert server.requests == [
+        (1, READ_INPUT, 0, 12),
+        (1, READ_INPUT, 52, 24),
+        (2, READ_INPUT, 0, 12),
+        (2, READ_INPUT, 52, 24),
+    ]
 
 
 async def test_exception_response_is_an_error_not_a_value(modbus_server) -> None:

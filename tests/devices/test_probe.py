@@ -7,7 +7,7 @@ import json
 import sys
 
 from custom_components.ioe_community.devices.profile import available_profiles
-from ioe_dev.modbus_server import Registers
+from ioe_dev.modbus_server import ModbusTestServer, NullModem, Registers
 from tests.conftest import REPO
 
 
@@ -54,3 +54,21 @@ async def test_probe_of_a_silent_device_reports_why(modbus_server) -> None:
     assert code == 1
     assert result["values"] == {}
     assert "cannot connect" in result["errors"][0]
+
+
+async def test_probe_on_a_serial_port(null_modem: NullModem) -> None:
+    vector = available_profiles()["eastron_sdm120"].test_vectors[0]
+    server = ModbusTestServer(
+        units={1: Registers(input=dict(vector.input))}, serial_port=null_modem.device_port
+    )
+    await server.start()
+    try:
+        code, result = await run_probe(
+            "--profile", "eastron_sdm120", "--serial", null_modem.client_port,
+            "--baudrate", "9600", "--unit", "1",
+        )  # fmt: skip
+    finally:
+        await server.stop()
+
+    assert code == 0
+    assert result["values"]["import_energy"] == {"value": 2048.75, "unit": "kWh"}

@@ -32,7 +32,7 @@ from custom_components.ioe_community.coordinator import endpoint_from
 from custom_components.ioe_community.devices.modbus import ModbusBus
 from custom_components.ioe_community.devices.profile import available_profiles
 from custom_components.ioe_community.devices.sunspec import discover, vector_holding
-from ioe_dev.modbus_server import ModbusTestServer, Registers
+from ioe_dev.modbus_server import ModbusTestServer, NullModem, Registers
 
 from .conftest import CUPS, home_with_subentry, set_up_home
 
@@ -130,6 +130,29 @@ async def test_add_a_meter_and_read_it(
     assert (device.manufacturer, device.model) == ("Eastron", "SDM630")
     home = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, CUPS), home_entry.entry_id)
     assert device.via_device_id == home.id
+
+
+async def test_add_a_meter_on_a_serial_port(
+    hass: HomeAssistant, home_entry: MockConfigEntry, null_modem: NullModem
+) -> None:
+    """An RS-485 adapter: RTU on a serial port, read before saving and then polled."""
+    server = ModbusTestServer(
+        units={1: Registers(input=dict(SDM630.test_vectors[0].input))},
+        serial_port=null_modem.device_port,
+    )
+    await server.start()
+    try:
+        await set_up_home(hass, home_entry)
+        serial = {"transport": "serial", "serial_port": null_modem.client_port, "baudrate": 9600}
+        result = await add_device(hass, home_entry, device_input(502, **serial))
+
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["title"] == f"Eastron SDM630 ({null_modem.client_port}@9600 #1)"
+        assert "host" not in result["data"]
+        assert float(state_of(hass, home_entry, "import_energy").state) == pytest.approx(12345.5)
+        await hass.config_entries.async_unload(home_entry.entry_id)
+    finally:
+        await server.stop()
 
 
 async def test_no_value_is_unknown_never_a_number(

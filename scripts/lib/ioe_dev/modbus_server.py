@@ -7,10 +7,13 @@ from collections.abc import Mapping
 import contextlib
 from dataclasses import dataclass, field
 import functools
+import os
+import pty
+import tty
 
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
-from pymodbus.server import ModbusTcpServer
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from ioe_dev.processes import free_port
@@ -27,16 +30,65 @@ class Registers:
     input: dict[int, int] = field(default_factory=dict)
 
 
+class NullModem:
+    """Two serial ports joined by a cable: pseudo-terminals whose bytes cross over.
+
+    A device listens on ``device_port`` and a client opens ``client_port``, as with an RS-485
+    adapter on each end. The bytes are copied by the running event loop.
+    """
+
+    def __init__(self) -> None:
+        """Open both pseudo-terminals, raw (no line discipline between the two ends)."""
+        self._fds: list[int] = []
+        paths = []
+        for _ in range(2):
+            master, terminal = pty.openpty()
+            tty.setraw(terminal)
+            self._fds += [master, terminal]
+            paths.append(os.ttyname(terminal))
+        self.device_port, self.client_port = paths
+        self._masters = (self._fds[0], self._fds[2])
+
+    def start(self) -> None:
+        """Copy bytes across, in the running event loop."""
+        loop = asyncio.get_running_loop()
+        first, second = self._masters
+        loop.add_reader(first, self._copy, first, second)
+        loop.add_reader(second, self._copy, second, first)
+
+    @staticmethod
+    def _copy(source: int, target: int) -> None:
+        with contextlib.suppress(OSError):  # nobody has the other end open yet
+            os.write(target, os.read(source, 4096))
+
+    def close(self) -> None:
+        """Unplug the cable."""
+        loop = asyncio.get_running_loop()
+        for fd in self._masters:
+            loop.remove_reader(fd)
+        for fd in self._fds:
+            os.close(fd)
+
+
 @dataclass
 class ModbusTestServer:
-    """A pymodbus TCP server on 127.0.0.1 (Modbus TCP, or RTU framing over TCP)."""
+    """A pymodbus server on 127.0.0.1 (Modbus TCP, or RTU framing over TCP), or on a serial port.
+
+    With ``serial_port`` (for instance a ``NullModem``'s device end) it speaks RTU there.
+    """
 
     units: Mapping[int, Registers]
     framer: FramerType = FramerType.SOCKET
-    port: int = field(default_factory=free_port)
+    port: int = 0  # 0: a free one is chosen (TCP only)
+    serial_port: str | None = None
     requests: list[tuple[int, int, int, int]] = field(default_factory=list)
-    _server: ModbusTcpServer | None = None
+    _server: ModbusTcpServer | ModbusSerialServer | None = None
     _task: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        """Choose the TCP port now, so that it is known before the server starts."""
+        if self.serial_port is None and not self.port:
+            self.port = free_port()
 
     def _devices(self) -> list[SimDevice]:
         def table(words: dict[int, int]) -> list[SimData]:
@@ -84,7 +136,17 @@ class ModbusTestServer:
         return pdu
 
     async def start(self) -> None:
-        """Listen on 127.0.0.1:port."""
+        """Listen on 127.0.0.1:port, or on the serial port."""
+        if self.serial_port is not None:
+            self._server = ModbusSerialServer(
+                self._devices(),
+                framer=FramerType.RTU,
+                port=self.serial_port,
+                baudrate=9600,
+                trace_pdu=self._trace,
+            )
+            await self._server.serve_forever(background=True)  # returns once the port is open
+            return
         self._server = ModbusTcpServer(
             self._devices(),
             framer=self.framer,
