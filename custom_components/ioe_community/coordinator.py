@@ -113,10 +113,12 @@ class ModbusDeviceCoordinator(IoeDeviceCoordinator):
         """Prepare the reader for the registers of enabled entities."""
         self.subentry = subentry
         self.profile = profile_for(subentry.data)
+        self.serial_key = self.profile.serial_number
+        if self.serial_key is not None:  # the device registry shows it, its entity or not
+            keys = keys | {self.serial_key}
         self.reader = DeviceReader(self.profile, bus, subentry.data[CONF_UNIT], keys)
         self.manufacturer = self.profile.manufacturer
         self.model = self.profile.model
-        self.serial_key = self.profile.serial_number
         super().__init__(
             hass,
             LOGGER,

@@ -69,13 +69,24 @@ async def test_sdm630_reads_in_the_blocks_planned(modbus_server) -> None:
     reader = DeviceReader(SDM630, bus, unit=7)  # the registers enabled by default
 
     await reader.poll()
-    bus.close()
 
-    # Voltages and currents 0-11, then total power (52) with power factor (62), frequency (70)
-    # and energies (72-75): 52-75 is 24 words with gaps ≤ 16. Phase powers are disabled.
-    assert server.requests == [(7, READ_INPUT, 0, 12), (7, READ_INPUT, 52, 24)]
+    # Voltages and currents 0-11, total power (52-53), energies (72-75): the gap between
+    # power and energies is 18 words, more than 16. Phase powers are disabled by default, and
+    # so are the diagnostics power factor (62) and frequency (70).
+    assert server.requests == [
+        (7, READ_INPUT, 0, 12),
+        (7, READ_INPUT, 52, 2),
+        (7, READ_INPUT, 72, 4),
+    ]
     one_per_value = len(reader.registers)
-    assert one_per_value == 11  # what one request per value would have cost
+    assert one_per_value == 9  # what one request per value would have cost
+
+    # With the frequency enabled, the gaps close: one read from 52 to 75.
+    server.requests.clear()
+    keys = [register.key for register in reader.registers] + ["frequency"]
+    await DeviceReader(SDM630, bus, unit=7, keys=keys).poll()
+    assert server.requests == [(7, READ_INPUT, 0, 12), (7, READ_INPUT, 52, 24)]
+    bus.close()
 
 
 async def test_units_on_one_endpoint_share_one_connection(modbus_server) -> None:
@@ -118,12 +129,8 @@ async def test_rtu_on_a_serial_line(null_modem: NullModem) -> None:
     assert first.values["import_energy"] == pytest.approx(12345.5)
     assert second.values["voltage_l1"] == pytest.approx(231.25)
     assert bus.connections_opened == 1
-    assert server.requests == [
-        (1, READ_INPUT, 0, 12),
-        (1, READ_INPUT, 52, 24),
-        (2, READ_INPUT, 0, 12),
-        (2, READ_INPUT, 52, 24),
-    ]
+    blocks = [(0, 12), (52, 2), (72, 4)]
+    assert server.requests == [(u, READ_INPUT, a, c) for u in (1, 2) for a, c in blocks]
 
 
 async def test_exception_response_is_an_error_not_a_value(modbus_server) -> None:

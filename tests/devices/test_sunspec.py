@@ -66,11 +66,11 @@ async def test_values_with_scale_factors_from_the_chain(modbus_server) -> None:
 
     assert poll.values["pv_power"] == 2500.0
     assert poll.values["meter_power"] == -7000.0
-    # The common model's texts and the inverter's values with their scale factors fill one
-    # request of the profile's 100 registers at most; the inverter's state and the meter's
-    # enabled values (its energies at the end of model 203) take two more.
+    # The common model's texts are diagnostics, not read by default. The inverter's values
+    # with their scale factors and its state fill one request; the meter's enabled values
+    # (its energies at the end of model 203) take another.
     reads = [(address, count) for _u, _f, address, count in server.requests[discovery:]]
-    assert reads == [(40004, 100), (40107, 2), (40140, 37)]
+    assert reads == [(40084, 25), (40140, 37)]
     assert all(r.function is Function.HOLDING for r in profile.registers)
 
 

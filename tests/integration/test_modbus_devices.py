@@ -265,7 +265,8 @@ async def test_diagnostics_show_devices_without_addresses(
     assert device["connections_opened"] == 1
     assert device["reads_per_poll"] == [
         {"function": "input", "address": 0, "count": 12},
-        {"function": "input", "address": 52, "count": 24},
+        {"function": "input", "address": 52, "count": 2},
+        {"function": "input", "address": 72, "count": 4},
     ]
     assert device["values"]["import_energy"] == pytest.approx(12345.5)
     await hass.config_entries.async_unload(home_entry.entry_id)

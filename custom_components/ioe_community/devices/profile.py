@@ -207,7 +207,7 @@ _REGISTER_SCHEMA = probatio.Schema(
         probatio.Optional("state_class"): probatio.In(("measurement", "total", "total_increasing")),
         probatio.Optional("role"): probatio.In(sorted(ROLES)),
         probatio.Optional("not_implemented"): [int],
-        probatio.Optional("enabled_by_default", default=True): bool,
+        probatio.Optional("enabled_by_default"): bool,
         probatio.Optional("diagnostic", default=False): bool,
         probatio.Optional("options"): {int: str},
     }
@@ -236,7 +236,7 @@ _SUNSPEC_SCHEMA = probatio.Schema(
         probatio.Optional("device_class"): str,
         probatio.Optional("state_class"): probatio.In(("measurement", "total", "total_increasing")),
         probatio.Optional("role"): probatio.In(sorted(ROLES)),
-        probatio.Optional("enabled_by_default", default=True): bool,
+        probatio.Optional("enabled_by_default"): bool,
         probatio.Optional("diagnostic", default=False): bool,
     }
 )
@@ -296,7 +296,8 @@ def _register(raw: dict[str, Any], word_order: str) -> Register:
         state_class=raw.get("state_class"),
         role=raw.get("role"),
         sentinels=tuple(raw.get("not_implemented", DEFAULT_SENTINELS[data_type])),
-        enabled_by_default=raw["enabled_by_default"],
+        # Diagnostic entities start disabled unless the profile says otherwise.
+        enabled_by_default=raw.get("enabled_by_default", not raw["diagnostic"]),
         diagnostic=raw["diagnostic"],
         options=raw.get("options", {}),
     )
@@ -321,7 +322,7 @@ def parse_profile(data: Any, source: str) -> Profile:
             device_class=p.get("device_class"),
             state_class=p.get("state_class"),
             role=p.get("role"),
-            enabled_by_default=p["enabled_by_default"],
+            enabled_by_default=p.get("enabled_by_default", not p["diagnostic"]),
             diagnostic=p["diagnostic"],
         )
         for p in raw.get("sunspec", [])
