@@ -103,6 +103,12 @@ def state_of(hass: HomeAssistant, entry: MockConfigEntry, key: str) -> Any:
     return hass.states.get(entity_id)
 
 
+def assert_polled_every(entry: MockConfigEntry, subentry_id: str, seconds: int) -> None:
+    """Assert that a device's interval is saved and its coordinator runs on it."""
+    assert entry.subentries[subentry_id].data["scan_interval"] == seconds
+    assert entry.runtime_data.devices[subentry_id].update_interval == timedelta(seconds=seconds)
+
+
 async def test_add_a_meter_and_read_it(
     hass: HomeAssistant, home_entry: MockConfigEntry, sdm630: ModbusTestServer
 ) -> None:
@@ -408,9 +414,7 @@ async def test_reconfigure_a_device(
 
     assert done["type"] is FlowResultType.ABORT
     assert done["reason"] == "reconfigure_successful"
-    assert home_entry.subentries[subentry_id].data["scan_interval"] == 30
-    coordinator = home_entry.runtime_data.devices[subentry_id]
-    assert coordinator.update_interval == timedelta(seconds=30)
+    assert_polled_every(home_entry, subentry_id, 30)
     await hass.config_entries.async_unload(home_entry.entry_id)
 
 
@@ -480,10 +484,8 @@ async def test_options_change_a_devices_scan_interval(
     await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert home_entry.subentries[subentry_id].data["scan_interval"] == 60
+    assert_polled_every(home_entry, subentry_id, 60)
     assert home_entry.subentries[subentry_id].data["host"] == "127.0.0.1"
-    coordinator = home_entry.runtime_data.devices[subentry_id]
-    assert coordinator.update_interval == timedelta(seconds=60)
     await hass.config_entries.async_unload(home_entry.entry_id)
 
 
