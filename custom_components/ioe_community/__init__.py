@@ -76,6 +76,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
         name=entry.title,
         serial_number=cups,
     )
+    # First of all: a device added while the home is starting must reload it, not be missed.
+    entry.async_on_unload(entry.add_update_listener(_async_reload))
     # Profiles are files: read them off the event loop (they are cached afterwards).
     await hass.async_add_executor_job(preload_profiles)
     home = IoeHome(cups=cups, device_id=device.id)
@@ -98,7 +100,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
         meter = MqttMeterCoordinator(hass, entry, subentry)
         entry.async_on_unload(await meter.async_start())
         home.devices[subentry.subentry_id] = meter
-    entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # The model names entities: build it once the platforms have registered them.
     home.energy_model = build_energy_model(hass, entry, home.devices)

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 import json
+from types import MappingProxyType
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigSubentry
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -534,3 +535,44 @@ async def test_options_without_polled_devices_abort(
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "no_polled_devices"
+
+
+async def test_a_device_added_while_the_home_starts_is_not_missed(
+    hass: HomeAssistant, sdm630: ModbusTestServer
+) -> None:
+    """A device saved while the home is still waiting for another one gets set up too."""
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # a gateway that accepts and stays silent
+
+    silent = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    silent_port = silent.sockets[0].getsockname()[1]
+    entry = home_with_device(device_input(silent_port), title="Silent meter")
+    entry.add_to_hass(hass)
+    try:
+        setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+        await asyncio.sleep(0.3)
+        assert entry.state is ConfigEntryState.SETUP_IN_PROGRESS  # waiting for the silent one
+
+        hass.config_entries.async_add_subentry(
+            entry,
+            ConfigSubentry(
+                data=MappingProxyType(device_input(sdm630.port)),
+                subentry_type=SUBENTRY_MODBUS,
+                title="Meter",
+                unique_id=f"127.0.0.1:{sdm630.port}/1",
+            ),
+        )
+        await setup
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+        assert entry.state is ConfigEntryState.LOADED
+        assert len(entry.runtime_data.devices) == 2
+        added = next(s for s in entry.subentries.values() if s.title == "Meter")
+        energy = er.async_get(hass).async_get_entity_id(
+            "sensor", DOMAIN, f"{added.subentry_id}_import_energy"
+        )
+        assert float(hass.states.get(energy).state) == pytest.approx(12345.5)
+        await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        silent.close()
