@@ -1,0 +1,201 @@
+"""The wire protocol: its schemas, the examples of docs/protocol.md, and every kind of refusal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+import json
+import re
+from typing import Any
+
+from jsonschema import Draft202012Validator
+import pytest
+
+from ioe_aggregator.protocol import (
+    MAX_PAYLOAD_BYTES,
+    MessageKind,
+    ProtocolError,
+    Rejection,
+    check,
+    decode,
+    decode_readings,
+    encode,
+    schema,
+)
+from tests.conftest import REPO
+
+
+def batch(**changes: Any) -> dict[str, Any]:
+    """Return a valid readings batch of member m-0007, with ``changes``."""
+    message = {
+        "schema": "ioe.readings.v1",
+        "member": "m-0007",
+        "batch": "b-1",
+        "sent_at": "2026-11-24T10:15:03Z",
+        "readings": [
+            {
+                "meter": "grid",
+                "quantity": "import_kwh",
+                "start": "2026-11-24T10:00:00Z",
+                "end": "2026-11-24T10:15:00Z",
+                "value": 0.231,
+                "quality": "measured",
+            }
+        ],
+    }
+    message.update(changes)
+    return message
+
+
+def reading(**changes: Any) -> dict[str, Any]:
+    return {**batch()["readings"][0], **changes}
+
+
+def documented_examples() -> list[dict[str, Any]]:
+    """Return the JSON examples of docs/protocol.md."""
+    text = (REPO / "docs" / "protocol.md").read_text()
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", text, re.S)]
+
+
+def payload(message: dict[str, Any]) -> bytes:
+    return json.dumps(message).encode()
+
+
+@pytest.mark.parametrize("kind", list(MessageKind))
+def test_every_schema_is_valid_json_schema(kind: MessageKind) -> None:
+    Draft202012Validator.check_schema(schema(kind))
+    assert schema(kind)["properties"]["schema"]["const"] == f"ioe.{kind.value}.v1"
+
+
+def test_the_documented_examples_are_valid() -> None:
+    """Every JSON example in docs/protocol.md fits the schema it names."""
+    examples = documented_examples()
+    kinds = {f"ioe.{kind.value}.v1": kind for kind in MessageKind}
+
+    for example in examples:
+        check(example, kinds[example["schema"]])
+    assert {example["schema"] for example in examples} == set(kinds)
+
+
+def test_docs_schemas_are_the_ones_the_aggregator_uses() -> None:
+    for kind in MessageKind:
+        documented = json.loads((REPO / "docs" / "schemas" / f"{kind.value}.v1.json").read_text())
+        assert documented == schema(kind)
+
+
+def test_a_valid_batch_decodes() -> None:
+    live = {"ts": "2026-11-24T10:15:02Z", "grid_w": 540.0, "battery_w": -300.0}
+
+    decoded = decode_readings(payload(batch(live=live)), "m-0007")
+
+    assert decoded.batch == "b-1"
+    assert decoded.sent_at == datetime(2026, 11, 24, 10, 15, 3, tzinfo=UTC)
+    (first,) = decoded.readings
+    assert (first.meter, first.quantity, first.value, first.quality) == (
+        "grid",
+        "import_kwh",
+        0.231,
+        "measured",
+    )
+    assert first.start == datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    assert decoded.live == live
+
+
+@pytest.mark.parametrize(
+    ("body", "rejection", "reason"),
+    [
+        (b"\xff\xfe", Rejection.NOT_JSON, "not JSON"),
+        (b'{"schema": "ioe.readings.v1",', Rejection.NOT_JSON, "not JSON"),
+        (b"[1, 2]", Rejection.SCHEMA, "not a JSON object"),
+        (payload({"schema": "ioe.readings.v1"}), Rejection.SCHEMA, "'member' is a required"),
+        (payload(batch(schema="ioe.readings.v2")), Rejection.SCHEMA, "schema: "),
+        (
+            payload(batch(readings=[reading(value="0.2")])),
+            Rejection.SCHEMA,
+            "readings[0].value: '0.2' is not of type 'number'",
+        ),
+        (
+            payload(batch(readings=[reading(value=-0.1)])),
+            Rejection.SCHEMA,
+            "readings[0].value: -0.1 is less than the minimum of 0",
+        ),
+        (
+            payload(batch(readings=[reading(quantity="import_wh")])),
+            Rejection.SCHEMA,
+            "readings[0].quantity: 'import_wh' is not one of",
+        ),
+        (
+            payload(batch(readings=[reading(start="2026-11-24T10:05:00Z")])),
+            Rejection.SCHEMA,
+            "readings[0].start: '2026-11-24T10:05:00Z' does not match",
+        ),
+        (
+            payload(batch(readings=[reading(start="2026-11-24T11:00:00+01:00")])),
+            Rejection.SCHEMA,
+            "readings[0].start",
+        ),
+        (
+            payload(batch(readings=[reading(unit="kWh")])),
+            Rejection.SCHEMA,
+            "readings[0]: Additional properties are not allowed ('unit' was unexpected)",
+        ),
+        (
+            payload(batch(readings=[reading(end="2026-11-24T10:30:00Z")])),
+            Rejection.INTERVAL,
+            "readings[0]: 2026-11-24T10:00:00Z to 2026-11-24T10:30:00Z is not one quarter hour",
+        ),
+        (
+            payload(batch(readings=[reading(), reading(value=0.3)])),
+            Rejection.DUPLICATE,
+            "readings[1]: grid import_kwh from 2026-11-24T10:00:00Z appears twice",
+        ),
+        (
+            payload(batch(member="m-0008")),
+            Rejection.WRONG_MEMBER,
+            "batch of member 'm-0008' sent by 'm-0007'",
+        ),
+        (
+            b" " * (MAX_PAYLOAD_BYTES + 1),
+            Rejection.OVERSIZE,
+            f"more than {MAX_PAYLOAD_BYTES}",
+        ),
+    ],
+)
+def test_refusals_name_their_reason(body: bytes, rejection: Rejection, reason: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode_readings(body, "m-0007")
+    assert caught.value.rejection is rejection
+    assert reason in str(caught.value)
+
+
+def test_a_day_of_readings_for_a_dozen_meters_fits() -> None:
+    readings = [
+        reading(
+            meter=f"meter{meter}",
+            start=f"2026-11-24T{q // 4:02d}:{q % 4 * 15:02d}:00Z",
+            end=f"2026-11-24T{(q + 1) // 4:02d}:{(q + 1) % 4 * 15:02d}:00Z"
+            if q < 95
+            else "2026-11-25T00:00:00Z",
+        )
+        for meter in range(12)
+        for q in range(96)
+    ]
+    body = payload(batch(readings=readings))
+    assert len(body) < MAX_PAYLOAD_BYTES
+    assert len(decode_readings(body, "m-0007").readings) == 12 * 96
+
+
+def test_what_the_aggregator_sends_is_checked_too() -> None:
+    ack = {"schema": "ioe.ack.v1", "batches": ["b-1"], "stored": 1}
+    assert json.loads(encode(ack, MessageKind.ACK)) == ack
+    with pytest.raises(ProtocolError, match="batches: \\[\\] should be non-empty"):
+        encode({"schema": "ioe.ack.v1", "batches": []}, MessageKind.ACK)
+    results = next(example for example in documented_examples() if "coefficient_now" in example)
+    with pytest.raises(ProtocolError, match=re.escape("coefficient_now: 1.5 is greater than")):
+        encode({**results, "coefficient_now": 1.5}, MessageKind.RESULTS)
+
+
+def test_decode_checks_any_kind() -> None:
+    status = {"schema": "ioe.status.v1", "state": "offline"}
+    assert decode(payload(status), MessageKind.STATUS) == status
+    with pytest.raises(ProtocolError, match="state: 'away' is not one of"):
+        decode(payload({**status, "state": "away"}), MessageKind.STATUS)
