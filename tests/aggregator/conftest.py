@@ -6,13 +6,17 @@ from collections.abc import Callable, Iterator
 import json
 import os
 from pathlib import Path
+import shutil
 import sys
+import tempfile
 from typing import Any
 import urllib.request
 
 import pytest
+import pytest_socket
 import yaml
 
+from ioe_dev.postgres import PostgresServer, start_postgres
 from ioe_dev.processes import Service, free_port
 from tests.conftest import REPO
 
@@ -77,3 +81,18 @@ def get_json(url: str) -> tuple[int, dict[str, Any]]:
             return response.status, json.load(response)
     except urllib.error.HTTPError as err:
         return err.code, json.load(err)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One throw-away PostgreSQL server for the session (tests make their own databases).
+
+    It is set up before the first test that uses it lifts Home Assistant's socket guard, so it
+    lifts the guard itself (each test's setup puts the guard back).
+    """
+    pytest_socket.enable_socket()
+    directory = Path(tempfile.mkdtemp(prefix="ioe-postgres-"))
+    server = start_postgres(directory)
+    yield server
+    server.stop()
+    shutil.rmtree(directory, ignore_errors=True)

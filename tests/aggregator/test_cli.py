@@ -38,7 +38,7 @@ def test_version() -> None:
         ("community_id: Los Molinos\n", "key 'community_id': expected 1-40 of a-z, 0-9 and -"),
         ("log_level: loud\n", "key 'log_level': expected one of debug, info, warning, error"),
         ("mqtt_tls: maybe\n", "key 'mqtt_tls': expected a boolean"),
-        ("database_url: postgres://db/ioe\n", "key 'database_url': expected sqlite:///"),
+        ("database_url: mysql://db/ioe\n", "key 'database_url': expected sqlite:///"),
         ("[1, 2]\n", "must hold a mapping"),
         ("community_id: [unclosed\n", "is not valid YAML"),
     ],

@@ -49,7 +49,7 @@ def test_broker_settings(tmp_path: Path) -> None:
     )
     assert config.broker.username == "addons"
     assert config.broker.ca_file is None
-    assert config.database_path == tmp_path / "x.db"
+    assert config.database_url == f"sqlite:///{tmp_path}/x.db"
 
 
 def test_unrelated_environment_is_ignored() -> None:

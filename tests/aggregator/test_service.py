@@ -11,6 +11,7 @@ from typing import Any
 
 from ioe_aggregator import __version__
 from ioe_dev.mosquitto import Broker
+from ioe_dev.postgres import PostgresServer
 from ioe_dev.processes import Service
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
@@ -137,3 +138,30 @@ def test_unusable_database_stops_the_service_with_its_reason(
 
     assert "exited with code 1" in message
     assert "cannot open SQLite database" in message
+
+
+def test_the_service_runs_on_postgresql(
+    start_aggregator: StartAggregator, postgres: PostgresServer
+) -> None:
+    _service, port = start_aggregator(database_url=postgres.create_database("service"))
+
+    status, health = get_json(f"http://127.0.0.1:{port}/api/health")
+
+    assert status == 200
+    assert health["database"] == {"backend": "postgresql", "status": "ok"}
+
+
+def test_unreachable_postgresql_stops_the_service_without_showing_the_password(
+    start_aggregator: StartAggregator, postgres: PostgresServer
+) -> None:
+    url = postgres.url("no_such_database").replace("ioe@", "ioe:s3cret-word@")
+    try:
+        start_aggregator(database_url=url)
+    except RuntimeError as err:
+        message = str(err)
+    else:
+        raise AssertionError("the service started without its database")
+
+    assert "PostgreSQL: " in message
+    assert 'database "no_such_database" does not exist' in message
+    assert "s3cret-word" not in message

@@ -15,8 +15,7 @@ from ioe_aggregator.api import health
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
 from ioe_aggregator.keys import BROKER, CONFIG, STORE
-from ioe_aggregator.store import Store
-from ioe_aggregator.store.sqlite import SqliteStore
+from ioe_aggregator.store import Store, open_store
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ def create_app(config: Config, store: Store, broker: BrokerConnection) -> web.Ap
 
 async def serve(config: Config) -> None:
     """Run the service until SIGINT or SIGTERM, then stop cleanly."""
-    store = await SqliteStore.open(config.database_path)
+    store = await open_store(config.database_url)
     broker = BrokerConnection(config.broker, client_id=f"ioe-aggregator-{config.community_id}")
     broker_task = asyncio.create_task(broker.run(), name="broker")
     runner = web.AppRunner(create_app(config, store, broker), access_log=None)
@@ -52,12 +51,13 @@ async def serve(config: Config) -> None:
                 f"cannot listen on {config.http_host}:{config.http_port}: {reason}"
             ) from err
         _LOGGER.info(
-            "IoE aggregator %s for community %s listening on %s:%s (database %s)",
+            "IoE aggregator %s for community %s listening on %s:%s (%s database, schema v%s)",
             __version__,
             config.community_id,
             config.http_host,
             config.http_port,
-            config.database_path,
+            store.backend,
+            await store.schema_version(),
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 import json
 from pathlib import Path
-import re
 from typing import Any
 
 import voluptuous as vol
@@ -51,9 +50,13 @@ def _port(value: Any) -> int:
 
 def _database_url(value: Any) -> str:
     text = str(value)
+    if text.startswith(("postgresql://", "postgres://")) and len(text.split("://", 1)[1]) > 0:
+        return text
     if not text.startswith("sqlite:///") or text == "sqlite:///":
+        # Never echo a URL back: it may hold a password.
         raise vol.Invalid(
-            f"expected sqlite:///RELATIVE/PATH or sqlite:////ABSOLUTE/PATH, got {text!r}"
+            "expected sqlite:///RELATIVE/PATH, sqlite:////ABSOLUTE/PATH or "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
         )
     return text
 
@@ -97,7 +100,7 @@ class Config:
     """The validated configuration of the service."""
 
     community_id: str
-    database_path: Path
+    database_url: str
     http_host: str
     http_port: int
     broker: BrokerConfig | None
@@ -170,7 +173,7 @@ def _build(options: dict[str, Any]) -> Config:
         )
     return Config(
         community_id=options["community_id"],
-        database_path=Path(re.sub(r"^sqlite:///", "", url)),
+        database_url=url,
         http_host=options["http_host"],
         http_port=options["http_port"],
         broker=broker,

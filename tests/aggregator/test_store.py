@@ -1,0 +1,171 @@
+"""The storage interface, the same tests on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+import itertools
+from pathlib import Path
+
+import pytest
+
+from ioe_aggregator.protocol import Reading, ReadingsBatch
+from ioe_aggregator.store import BatchOutcome, Store, StoreError, open_store
+from ioe_aggregator.store.sql import MIGRATIONS
+from ioe_dev.postgres import PostgresServer
+
+T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+QUARTER = timedelta(minutes=15)
+_databases = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'aggregator.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database(f"test_{next(_databases)}")
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    opened = await open_store(database_url)
+    yield opened
+    await opened.close()
+
+
+def make_batch(
+    batch: str = "b-1", *, member: str = "m-0007", values: tuple[float, ...] = (0.25, 0.5)
+) -> ReadingsBatch:
+    """Return a batch of grid imports, one per quarter hour from T0."""
+    return ReadingsBatch(
+        member=member,
+        batch=batch,
+        sent_at=T0 + timedelta(hours=1),
+        readings=tuple(
+            Reading(
+                meter="grid",
+                quantity="import_kwh",
+                start=T0 + i * QUARTER,
+                end=T0 + (i + 1) * QUARTER,
+                value=value,
+                quality="measured",
+            )
+            for i, value in enumerate(values)
+        ),
+        live=None,
+    )
+
+
+async def test_migrated_to_the_latest_version(store: Store) -> None:
+    assert await store.schema_version() == len(MIGRATIONS)
+    await store.ping()
+
+
+async def test_a_batch_is_stored_and_read_back(store: Store) -> None:
+    outcome = await store.store_batch(make_batch())
+
+    assert outcome == BatchOutcome(new=2, changed=0, unchanged=0)
+    readings = await store.readings("m-0007", T0, T0 + timedelta(days=1))
+    assert [(r.start, r.end, r.value, r.quality, r.changes) for r in readings] == [
+        (T0, T0 + QUARTER, 0.25, "measured", 0),
+        (T0 + QUARTER, T0 + 2 * QUARTER, 0.5, "measured", 0),
+    ]
+    assert readings[0].start.tzinfo is UTC
+
+
+async def test_the_same_batch_again_changes_nothing(store: Store) -> None:
+    await store.store_batch(make_batch())
+
+    outcome = await store.store_batch(make_batch())
+
+    assert outcome == BatchOutcome(new=0, changed=0, unchanged=2)
+    assert len(await store.readings("m-0007", T0, T0 + timedelta(days=1))) == 2
+
+
+async def test_another_value_replaces_the_old_one_and_is_counted(store: Store) -> None:
+    await store.store_batch(make_batch())
+
+    outcome = await store.store_batch(make_batch("b-2", values=(0.25, 0.75, 1.0)))
+
+    assert outcome == BatchOutcome(new=1, changed=1, unchanged=1)
+    readings = await store.readings("m-0007", T0, T0 + timedelta(days=1))
+    assert [(r.value, r.changes) for r in readings] == [(0.25, 0), (0.75, 1), (1.0, 0)]
+
+
+async def test_a_better_quality_replaces_an_estimate(store: Store) -> None:
+    estimated = make_batch()
+    estimated = replace(
+        estimated, readings=tuple(replace(r, quality="estimated") for r in estimated.readings)
+    )
+    await store.store_batch(estimated)
+
+    outcome = await store.store_batch(make_batch("b-2"))
+
+    assert outcome.changed == 2
+    readings = await store.readings("m-0007", T0, T0 + timedelta(days=1))
+    assert {r.quality for r in readings} == {"measured"}
+
+
+async def test_members_and_ranges_are_kept_apart(store: Store) -> None:
+    await store.store_batch(make_batch(member="m-0007"))
+    await store.store_batch(make_batch(member="m-0008", values=(9.0,)))
+
+    assert [r.value for r in await store.readings("m-0008", T0, T0 + QUARTER * 8)] == [9.0]
+    assert [r.value for r in await store.readings("m-0007", T0 + QUARTER, T0 + QUARTER * 8)] == [
+        0.5
+    ]
+    assert await store.readings("m-0009", T0, T0 + QUARTER * 8) == []
+
+
+async def test_an_empty_batch_is_fine(store: Store) -> None:
+    assert await store.store_batch(make_batch(values=())) == BatchOutcome(0, 0, 0)
+
+
+async def test_reopening_keeps_everything_and_migrates_nothing(database_url: str) -> None:
+    first = await open_store(database_url)
+    await first.store_batch(make_batch())
+    await first.close()
+
+    again = await open_store(database_url)
+    try:
+        assert await again.schema_version() == len(MIGRATIONS)
+        assert len(await again.readings("m-0007", T0, T0 + timedelta(days=1))) == 2
+    finally:
+        await again.close()
+
+
+async def test_a_failed_batch_leaves_nothing_behind(database_url: str) -> None:
+    """One transaction per batch: a reading that cannot be stored leaves no other one."""
+    store = await open_store(database_url)
+    try:
+        good, bad = make_batch().readings
+        # A reading without quality breaks the table's NOT NULL: the whole batch must fail.
+        broken = replace(make_batch(), readings=(good, replace(bad, quality=None)))  # type: ignore[arg-type]
+        with pytest.raises(StoreError):
+            await store.store_batch(broken)
+        assert await store.readings("m-0007", T0, T0 + timedelta(days=1)) == []
+        # and the store still works
+        assert (await store.store_batch(make_batch())).new == 2
+    finally:
+        await store.close()
+
+
+async def test_an_unwritable_sqlite_file_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "not-a-directory").write_text("")
+    with pytest.raises(StoreError, match="cannot open SQLite database"):
+        await open_store(f"sqlite:///{tmp_path / 'not-a-directory' / 'x.db'}")
+
+
+async def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.db"
+    path.write_bytes(b"this is not SQLite" * 100)
+    with pytest.raises(StoreError, match="cannot open SQLite database"):
+        await open_store(f"sqlite:///{path}")
+
+
+async def test_an_unreachable_postgresql_is_a_store_error(postgres: PostgresServer) -> None:
+    url = postgres.url("no_such_database")
+    with pytest.raises(StoreError, match='database "no_such_database" does not exist'):
+        await open_store(url)
