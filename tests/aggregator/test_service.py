@@ -9,6 +9,8 @@ import subprocess
 import time
 from typing import Any
 
+import pytest
+
 from ioe_aggregator import __version__
 from ioe_dev.mosquitto import Broker
 from ioe_dev.postgres import PostgresServer
@@ -125,16 +127,20 @@ def test_port_in_use_stops_the_service_with_its_reason(tmp_path: Path) -> None:
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
 
 
+def refused_start(start_aggregator: StartAggregator, **options: Any) -> str:
+    """Start the service with options it must refuse; return what it said as it exited."""
+    with pytest.raises(RuntimeError, match="exited with code") as refused:
+        start_aggregator(**options)
+    return str(refused.value)
+
+
 def test_unusable_database_stops_the_service_with_its_reason(
     start_aggregator: StartAggregator, tmp_path: Path
 ) -> None:
     (tmp_path / "a-directory.db").mkdir()
-    try:
-        start_aggregator(database_url=f"sqlite:///{tmp_path / 'a-directory.db'}")
-    except RuntimeError as err:
-        message = str(err)
-    else:
-        raise AssertionError("the service started on a directory as its database")
+    url = f"sqlite:///{tmp_path / 'a-directory.db'}"
+
+    message = refused_start(start_aggregator, database_url=url)
 
     assert "exited with code 1" in message
     assert "cannot open SQLite database" in message
@@ -155,12 +161,8 @@ def test_unreachable_postgresql_stops_the_service_without_showing_the_password(
     start_aggregator: StartAggregator, postgres: PostgresServer
 ) -> None:
     url = postgres.url("no_such_database").replace("ioe@", "ioe:s3cret-word@")
-    try:
-        start_aggregator(database_url=url)
-    except RuntimeError as err:
-        message = str(err)
-    else:
-        raise AssertionError("the service started without its database")
+
+    message = refused_start(start_aggregator, database_url=url)
 
     assert "PostgreSQL: " in message
     assert 'database "no_such_database" does not exist' in message

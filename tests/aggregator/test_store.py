@@ -68,11 +68,13 @@ async def test_a_batch_is_stored_and_read_back(store: Store) -> None:
 
     assert outcome == BatchOutcome(new=2, changed=0, unchanged=0)
     readings = await store.readings("m-0007", T0, T0 + timedelta(days=1))
-    assert [(r.start, r.end, r.value, r.quality, r.changes) for r in readings] == [
-        (T0, T0 + QUARTER, 0.25, "measured", 0),
-        (T0 + QUARTER, T0 + 2 * QUARTER, 0.5, "measured", 0),
+    rows = [(r.reading.start, r.reading.end, r.reading.value, r.reading.quality) for r in readings]
+    assert [r.changes for r in readings] == [0, 0]
+    assert rows == [
+        (T0, T0 + QUARTER, 0.25, "measured"),
+        (T0 + QUARTER, T0 + 2 * QUARTER, 0.5, "measured"),
     ]
-    assert readings[0].start.tzinfo is UTC
+    assert readings[0].reading.start.tzinfo is UTC
 
 
 async def test_the_same_batch_again_changes_nothing(store: Store) -> None:
@@ -91,7 +93,7 @@ async def test_another_value_replaces_the_old_one_and_is_counted(store: Store) -
 
     assert outcome == BatchOutcome(new=1, changed=1, unchanged=1)
     readings = await store.readings("m-0007", T0, T0 + timedelta(days=1))
-    assert [(r.value, r.changes) for r in readings] == [(0.25, 0), (0.75, 1), (1.0, 0)]
+    assert [(r.reading.value, r.changes) for r in readings] == [(0.25, 0), (0.75, 1), (1.0, 0)]
 
 
 async def test_a_better_quality_replaces_an_estimate(store: Store) -> None:
@@ -105,17 +107,17 @@ async def test_a_better_quality_replaces_an_estimate(store: Store) -> None:
 
     assert outcome.changed == 2
     readings = await store.readings("m-0007", T0, T0 + timedelta(days=1))
-    assert {r.quality for r in readings} == {"measured"}
+    assert {r.reading.quality for r in readings} == {"measured"}
 
 
 async def test_members_and_ranges_are_kept_apart(store: Store) -> None:
     await store.store_batch(make_batch(member="m-0007"))
     await store.store_batch(make_batch(member="m-0008", values=(9.0,)))
 
-    assert [r.value for r in await store.readings("m-0008", T0, T0 + QUARTER * 8)] == [9.0]
-    assert [r.value for r in await store.readings("m-0007", T0 + QUARTER, T0 + QUARTER * 8)] == [
-        0.5
-    ]
+    assert [r.reading.value for r in await store.readings("m-0008", T0, T0 + QUARTER * 8)] == [9.0]
+    assert [
+        r.reading.value for r in await store.readings("m-0007", T0 + QUARTER, T0 + QUARTER * 8)
+    ] == [0.5]
     assert await store.readings("m-0009", T0, T0 + QUARTER * 8) == []
 
 

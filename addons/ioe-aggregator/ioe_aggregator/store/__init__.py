@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from ioe_aggregator.protocol import ReadingsBatch
+from ioe_aggregator.protocol import Reading, ReadingsBatch
 
 # Where readings come from: the member's own meters (the link), or its distributor.
 SOURCE_MEMBER = "member"
@@ -39,15 +39,10 @@ class BatchOutcome:
 
 @dataclass(frozen=True, slots=True)
 class StoredReading:
-    """One reading as stored."""
+    """One reading as stored: whose, from where, and how often its value was replaced."""
 
     member: str
-    meter: str
-    quantity: str
-    start: datetime
-    end: datetime
-    value: float
-    quality: str
+    reading: Reading
     source: str
     changes: int
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ioe_aggregator.protocol import ReadingsBatch
+from ioe_aggregator.protocol import Reading, ReadingsBatch
 from ioe_aggregator.store import BatchOutcome, StoredReading
 
 # Each migration is a list of statements applied in one transaction, in order; the schema's
@@ -122,12 +122,14 @@ def stored_readings(rows: Sequence[Row]) -> list[StoredReading]:
     return [
         StoredReading(
             member=row[0],
-            meter=row[1],
-            quantity=row[2],
-            start=moment(row[3]),
-            end=moment(row[4]),
-            value=row[5],
-            quality=row[6],
+            reading=Reading(
+                meter=row[1],
+                quantity=row[2],
+                start=moment(row[3]),
+                end=moment(row[4]),
+                value=row[5],
+                quality=row[6],
+            ),
             source=row[7],
             changes=row[8],
         )
