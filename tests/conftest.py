@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 
+from pymodbus.framer import FramerType
 import pytest
 
 # Imported before the Home Assistant test plugin puts its own testing_config/custom_components
 # first on sys.path when the hass fixture starts; otherwise HA reports "Integration not found".
 import custom_components.ioe_community  # noqa: F401
-from ioe_dev.modbus_server import NullModem
+from ioe_dev.modbus_server import ModbusTestServer, NullModem, Registers
 from ioe_dev.mosquitto import Broker, start_broker
 from ioe_dev.processes import free_port
 
@@ -34,3 +35,30 @@ async def null_modem() -> AsyncIterator[NullModem]:
     modem.start()
     yield modem
     modem.close()
+
+
+type StartModbusServer = Callable[..., Awaitable[ModbusTestServer]]
+
+
+@pytest.fixture
+async def modbus_server() -> AsyncIterator[StartModbusServer]:
+    """Start real pymodbus servers on demand (TCP, RTU over TCP, or RTU on a serial port).
+
+    Every server started is stopped after the test.
+    """
+    started: list[ModbusTestServer] = []
+
+    async def start(
+        units: Mapping[int, Registers],
+        framer: FramerType = FramerType.SOCKET,
+        *,
+        serial_port: str | None = None,
+    ) -> ModbusTestServer:
+        server = ModbusTestServer(units=units, framer=framer, serial_port=serial_port)
+        await server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        await server.stop()

@@ -84,3 +84,15 @@ def test_every_add_on_option_is_a_service_setting(tmp_path: Path, option: str) -
         load_config(options, {})
     except ConfigError as err:
         pytest.fail(f"add-on option {option}={value!r} is refused by the service: {err}")
+
+
+def test_a_postgresql_database_url_is_accepted() -> None:
+    url = "postgresql://ioe:pw@db.example:5432/community"
+    assert load_config(None, {"IOE_AGGREGATOR_DATABASE_URL": url}).database_url == url
+
+
+@pytest.mark.parametrize("url", ["postgresql://", "mysql://ioe:s3cret@db/ioe", "/data/x.db"])
+def test_a_wrong_database_url_is_refused_without_echoing_it(url: str) -> None:
+    with pytest.raises(ConfigError, match="expected sqlite:///") as refused:
+        load_config(None, {"IOE_AGGREGATOR_DATABASE_URL": url})
+    assert "s3cret" not in str(refused.value)

@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
-
 from pymodbus.framer import FramerType
 import pytest
 
 from custom_components.ioe_community.devices.modbus import Endpoint, ModbusBus, Transport
-from ioe_dev.modbus_server import ModbusTestServer, Registers
+from ioe_dev.modbus_server import ModbusTestServer
 
 
 @pytest.fixture(autouse=True)
 def allow_local_sockets(socket_enabled: None) -> None:
     """Let these tests talk to the real servers they start (HA's plugin blocks sockets)."""
-
-
-StartServer = Callable[..., "ModbusTestServer"]
-
-
-@pytest.fixture
-async def modbus_server() -> AsyncIterator[Callable[..., object]]:
-    """Start pymodbus servers on demand; stop them all afterwards."""
-    started: list[ModbusTestServer] = []
-
-    async def start(
-        units: Mapping[int, Registers], framer: FramerType = FramerType.SOCKET
-    ) -> ModbusTestServer:
-        server = ModbusTestServer(units=units, framer=framer)
-        await server.start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        await server.stop()
 
 
 def bus_for(

@@ -17,7 +17,7 @@ from custom_components.ioe_community.devices.modbus import (
     Transport,
 )
 from custom_components.ioe_community.devices.profile import available_profiles, parse_profile
-from ioe_dev.modbus_server import READ_INPUT, ModbusTestServer, NullModem, Registers
+from ioe_dev.modbus_server import READ_INPUT, NullModem, Registers
 
 from .conftest import bus_for
 
@@ -106,24 +106,20 @@ async def test_units_on_one_endpoint_share_one_connection(modbus_server) -> None
     assert {unit for unit, *_ in server.requests} == {1, 2}
 
 
-async def test_rtu_on_a_serial_line(null_modem: NullModem) -> None:
+async def test_rtu_on_a_serial_line(modbus_server, null_modem: NullModem) -> None:
     """An RS-485 meter: RTU frames on a serial port, two units sharing the line."""
     vector = SDM630.test_vectors[0]
-    server = ModbusTestServer(
-        units={1: Registers(input=dict(vector.input)), 2: Registers(input=dict(vector.input))},
+    server = await modbus_server(
+        {1: Registers(input=dict(vector.input)), 2: Registers(input=dict(vector.input))},
         serial_port=null_modem.device_port,
     )
-    await server.start()
     bus = ModbusBus(
         Endpoint(transport=Transport.SERIAL, serial_port=null_modem.client_port, baudrate=9600),
         1.0,
     )
-    try:
-        first = await DeviceReader(SDM630, bus, unit=1).poll()
-        second = await DeviceReader(SDM630, bus, unit=2).poll()
-    finally:
-        bus.close()
-        await server.stop()
+    first = await DeviceReader(SDM630, bus, unit=1).poll()
+    second = await DeviceReader(SDM630, bus, unit=2).poll()
+    bus.close()
 
     assert first.errors == second.errors == []
     assert first.values["import_energy"] == pytest.approx(12345.5)

@@ -7,7 +7,7 @@ import json
 import sys
 
 from custom_components.ioe_community.devices.profile import available_profiles
-from ioe_dev.modbus_server import ModbusTestServer, NullModem, Registers
+from ioe_dev.modbus_server import NullModem, Registers
 from tests.conftest import REPO
 
 
@@ -56,19 +56,16 @@ async def test_probe_of_a_silent_device_reports_why(modbus_server) -> None:
     assert "cannot connect" in result["errors"][0]
 
 
-async def test_probe_on_a_serial_port(null_modem: NullModem) -> None:
+async def test_probe_on_a_serial_port(modbus_server, null_modem: NullModem) -> None:
     vector = available_profiles()["eastron_sdm120"].test_vectors[0]
-    server = ModbusTestServer(
-        units={1: Registers(input=dict(vector.input))}, serial_port=null_modem.device_port
+    await modbus_server(
+        {1: Registers(input=dict(vector.input))}, serial_port=null_modem.device_port
     )
-    await server.start()
-    try:
-        code, result = await run_probe(
-            "--profile", "eastron_sdm120", "--serial", null_modem.client_port,
-            "--baudrate", "9600", "--unit", "1",
-        )  # fmt: skip
-    finally:
-        await server.stop()
+
+    code, result = await run_probe(
+        "--profile", "eastron_sdm120", "--serial", null_modem.client_port,
+        "--baudrate", "9600", "--unit", "1",
+    )  # fmt: skip
 
     assert code == 0
     assert result["values"]["import_energy"] == {"value": 2048.75, "unit": "kWh"}

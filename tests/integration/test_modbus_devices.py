@@ -34,6 +34,7 @@ from custom_components.ioe_community.devices.modbus import ModbusBus
 from custom_components.ioe_community.devices.profile import available_profiles
 from custom_components.ioe_community.devices.sunspec import discover, vector_holding
 from ioe_dev.modbus_server import ModbusTestServer, NullModem, Registers
+from tests.conftest import StartModbusServer
 
 from .conftest import CUPS, home_with_subentry, set_up_home
 
@@ -44,12 +45,9 @@ SUNSPEC = PROFILES["sunspec"]
 
 
 @pytest.fixture
-async def sdm630(socket_enabled: None) -> AsyncIterator[ModbusTestServer]:
+async def sdm630(socket_enabled: None, modbus_server: StartModbusServer) -> ModbusTestServer:
     """Serve an SDM630 at unit 1, answering with its first test vector."""
-    server = ModbusTestServer(units={1: Registers(input=dict(SDM630.test_vectors[0].input))})
-    await server.start()
-    yield server
-    await server.stop()
+    return await modbus_server({1: Registers(input=dict(SDM630.test_vectors[0].input))})
 
 
 def home_with_device(data: dict[str, Any], *, title: str) -> MockConfigEntry:
@@ -140,33 +138,34 @@ async def test_add_a_meter_and_read_it(
 
 
 async def test_add_a_meter_on_a_serial_port(
-    hass: HomeAssistant, home_entry: MockConfigEntry, null_modem: NullModem
+    hass: HomeAssistant,
+    home_entry: MockConfigEntry,
+    null_modem: NullModem,
+    modbus_server: StartModbusServer,
 ) -> None:
     """An RS-485 adapter: RTU on a serial port, read before saving and then polled."""
-    server = ModbusTestServer(
-        units={1: Registers(input=dict(SDM630.test_vectors[0].input))},
+    await modbus_server(
+        {1: Registers(input=dict(SDM630.test_vectors[0].input))},
         serial_port=null_modem.device_port,
     )
-    await server.start()
-    try:
-        await set_up_home(hass, home_entry)
-        serial = {"transport": "serial", "serial_port": null_modem.client_port, "baudrate": 9600}
-        result = await add_device(hass, home_entry, device_input(502, **serial))
+    await set_up_home(hass, home_entry)
+    serial = {"transport": "serial", "serial_port": null_modem.client_port, "baudrate": 9600}
+    result = await add_device(hass, home_entry, device_input(502, **serial))
 
-        assert result["type"] is FlowResultType.CREATE_ENTRY
-        assert result["title"] == f"Eastron SDM630 ({null_modem.client_port}@9600 #1)"
-        assert "host" not in result["data"]
-        assert float(state_of(hass, home_entry, "import_energy").state) == pytest.approx(12345.5)
-        await hass.config_entries.async_unload(home_entry.entry_id)
-    finally:
-        await server.stop()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == f"Eastron SDM630 ({null_modem.client_port}@9600 #1)"
+    assert "host" not in result["data"]
+    assert float(state_of(hass, home_entry, "import_energy").state) == pytest.approx(12345.5)
+    await hass.config_entries.async_unload(home_entry.entry_id)
 
 
 async def test_no_value_is_unknown_never_a_number(
-    hass: HomeAssistant, home_entry: MockConfigEntry, socket_enabled: None
+    hass: HomeAssistant,
+    home_entry: MockConfigEntry,
+    socket_enabled: None,
+    modbus_server: StartModbusServer,
 ) -> None:
-    server = ModbusTestServer(units={1: Registers(input=dict(SDM630.test_vectors[1].input))})
-    await server.start()
+    server = await modbus_server({1: Registers(input=dict(SDM630.test_vectors[1].input))})
     await set_up_home(hass, home_entry)
 
     await add_device(hass, home_entry, device_input(server.port))
@@ -174,7 +173,6 @@ async def test_no_value_is_unknown_never_a_number(
     assert state_of(hass, home_entry, "voltage_l3").state == STATE_UNKNOWN
     assert float(state_of(hass, home_entry, "voltage_l1").state) == 231.25
     await hass.config_entries.async_unload(home_entry.entry_id)
-    await server.stop()
 
 
 @pytest.mark.parametrize(
@@ -308,36 +306,33 @@ VECTORS = [
 
 @asynccontextmanager
 async def home_serving_vector(
-    hass: HomeAssistant, profile_id: str, index: int
+    hass: HomeAssistant, modbus_server: StartModbusServer, profile_id: str, index: int
 ) -> AsyncIterator[MockConfigEntry]:
     """Set up a home whose one device answers with a profile's test vector, as at a restart."""
     case = PROFILES[profile_id].test_vectors[index]
-    server = ModbusTestServer(
-        units={1: Registers(holding=vector_holding(case), input=dict(case.input))}
+    server = await modbus_server(
+        {1: Registers(holding=vector_holding(case), input=dict(case.input))}
     )
-    await server.start()
     data = device_input(server.port, profile=profile_id, role=ROLES[profile_id])
     if PROFILES[profile_id].sunspec:
         bus = ModbusBus(endpoint_from(data), 1.0)
         data[CONF_SUNSPEC_MODELS] = {str(m): a for m, a in (await discover(bus, 1)).items()}
         bus.close()
     entry = home_with_device(data, title=PROFILES[profile_id].model)
-    try:
-        await set_up_home(hass, entry)
-        # Every entity is now enabled in the registry; reloading reads them all, as Home
-        # Assistant's reload after a user enables entities does.
-        assert await hass.config_entries.async_reload(entry.entry_id)
-        await hass.async_block_till_done()
-        yield entry
-        await hass.config_entries.async_unload(entry.entry_id)
-    finally:
-        await server.stop()
+    await set_up_home(hass, entry)
+    # Every entity is now enabled in the registry; reloading reads them all, as Home
+    # Assistant's reload after a user enables entities does.
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    yield entry
+    await hass.config_entries.async_unload(entry.entry_id)
 
 
 @pytest.mark.parametrize(("profile_id", "index"), VECTORS)
 async def test_every_profile_vector_through_states(
     hass: HomeAssistant,
     socket_enabled: None,
+    modbus_server: StartModbusServer,
     entity_registry_enabled_by_default: None,
     profile_id: str,
     index: int,
@@ -345,7 +340,7 @@ async def test_every_profile_vector_through_states(
     """Each vector's values, units and unknowns, as Home Assistant shows them."""
     profile = PROFILES[profile_id]
     expected = profile.test_vectors[index].expected
-    async with home_serving_vector(hass, profile_id, index) as entry:
+    async with home_serving_vector(hass, modbus_server, profile_id, index) as entry:
         for register in profile.values:
             state = state_of(hass, entry, register.key)
             assert state.attributes.get("unit_of_measurement") == register.unit, register.key
@@ -366,11 +361,12 @@ async def test_entities_snapshot(
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,
     socket_enabled: None,
+    modbus_server: StartModbusServer,
     entity_registry_enabled_by_default: None,
     profile_id: str,
 ) -> None:
     """Every entity of every profile: names, units, classes, categories, values."""
-    async with home_serving_vector(hass, profile_id, 0) as entry:
+    async with home_serving_vector(hass, modbus_server, profile_id, 0) as entry:
         await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
 
 
@@ -420,51 +416,50 @@ async def test_reconfigure_a_device(
 
 
 async def test_add_a_sunspec_inverter_finds_its_models(
-    hass: HomeAssistant, home_entry: MockConfigEntry, socket_enabled: None
+    hass: HomeAssistant,
+    home_entry: MockConfigEntry,
+    socket_enabled: None,
+    modbus_server: StartModbusServer,
 ) -> None:
     """The model chain is read when the device is added, kept, and used after a restart."""
     vector = SUNSPEC.test_vectors[0]
-    server = ModbusTestServer(units={1: Registers(holding=vector_holding(vector))})
-    await server.start()
-    try:
-        await set_up_home(hass, home_entry)
-        result = await add_device(
-            hass, home_entry, device_input(server.port, profile="sunspec", role="pv")
-        )
-        assert result["type"] is FlowResultType.CREATE_ENTRY
-        assert result["data"]["sunspec_models"] == {"1": 40002, "103": 40070, "203": 40122}
-        assert float(state_of(hass, home_entry, "pv_energy").state) == pytest.approx(12345.678)
-        assert state_of(hass, home_entry, "inverter_state").state == "mppt"
-        assert state_of(hass, home_entry, "inverter_state").attributes["options"] == sorted(
-            [
-                "off",
-                "sleeping",
-                "starting",
-                "mppt",
-                "throttled",
-                "shutting_down",
-                "fault",
-                "standby",
-            ]
-        )
-        # Scale factors are read, never shown.
-        registry = er.async_get(hass)
-        subentry_id = next(iter(home_entry.subentries))
-        assert not [
-            e.unique_id
-            for e in er.async_entries_for_config_entry(registry, home_entry.entry_id)
-            if e.unique_id.startswith(subentry_id) and e.unique_id.endswith("_sf")
+    server = await modbus_server({1: Registers(holding=vector_holding(vector))})
+    await set_up_home(hass, home_entry)
+    result = await add_device(
+        hass, home_entry, device_input(server.port, profile="sunspec", role="pv")
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["sunspec_models"] == {"1": 40002, "103": 40070, "203": 40122}
+    assert float(state_of(hass, home_entry, "pv_energy").state) == pytest.approx(12345.678)
+    assert state_of(hass, home_entry, "inverter_state").state == "mppt"
+    assert state_of(hass, home_entry, "inverter_state").attributes["options"] == sorted(
+        [
+            "off",
+            "sleeping",
+            "starting",
+            "mppt",
+            "throttled",
+            "shutting_down",
+            "fault",
+            "standby",
         ]
-        device = dr.async_get(hass).async_get_device_by_identifier(
-            (DOMAIN, subentry_id), home_entry.entry_id
-        )
-        assert device.serial_number == "34119102"
-        # A PV inverter's meter is the grid: the home's consumption follows.
-        # 2500 W produced − 1500 W measured at the meter (SunSpec: import positive) = 1000 W.
-        assert float(hass.states.get("sensor.casa_consumption").state) == pytest.approx(1000.0)
-        await hass.config_entries.async_unload(home_entry.entry_id)
-    finally:
-        await server.stop()
+    )
+    # Scale factors are read, never shown.
+    registry = er.async_get(hass)
+    subentry_id = next(iter(home_entry.subentries))
+    assert not [
+        e.unique_id
+        for e in er.async_entries_for_config_entry(registry, home_entry.entry_id)
+        if e.unique_id.startswith(subentry_id) and e.unique_id.endswith("_sf")
+    ]
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, subentry_id), home_entry.entry_id
+    )
+    assert device.serial_number == "34119102"
+    # A PV inverter's meter is the grid: the home's consumption follows.
+    # 2500 W produced − 1500 W measured at the meter (SunSpec: import positive) = 1000 W.
+    assert float(hass.states.get("sensor.casa_consumption").state) == pytest.approx(1000.0)
+    await hass.config_entries.async_unload(home_entry.entry_id)
 
 
 async def test_options_change_a_devices_scan_interval(
@@ -491,39 +486,36 @@ async def test_options_change_a_devices_scan_interval(
 
 
 async def test_options_ask_which_device_when_there_are_several(
-    hass: HomeAssistant, home_entry: MockConfigEntry, socket_enabled: None
+    hass: HomeAssistant,
+    home_entry: MockConfigEntry,
+    socket_enabled: None,
+    modbus_server: StartModbusServer,
 ) -> None:
     case = SDM630.test_vectors[0]
-    server = ModbusTestServer(
-        units={1: Registers(input=dict(case.input)), 2: Registers(input=dict(case.input))}
+    server = await modbus_server(
+        {1: Registers(input=dict(case.input)), 2: Registers(input=dict(case.input))}
     )
-    await server.start()
-    try:
-        await set_up_home(hass, home_entry)
-        for unit in (1, 2):
-            result = await add_device(hass, home_entry, device_input(server.port, unit=unit))
-            assert result["type"] is FlowResultType.CREATE_ENTRY
-        second = next(s for s in home_entry.subentries.values() if s.data["unit"] == 2)
-
-        result = await hass.config_entries.options.async_init(home_entry.entry_id)
-        assert result["step_id"] == "init"
-        result = await hass.config_entries.options.async_configure(
-            result["flow_id"], {"device": second.subentry_id}
-        )
-        assert result["step_id"] == "scan_interval"
-        result = await hass.config_entries.options.async_configure(
-            result["flow_id"], {"scan_interval": 5}
-        )
-        await hass.async_block_till_done()
-
+    await set_up_home(hass, home_entry)
+    for unit in (1, 2):
+        result = await add_device(hass, home_entry, device_input(server.port, unit=unit))
         assert result["type"] is FlowResultType.CREATE_ENTRY
-        intervals = {
-            s.data["unit"]: s.data["scan_interval"] for s in home_entry.subentries.values()
-        }
-        assert intervals == {1: 10, 2: 5}
-        await hass.config_entries.async_unload(home_entry.entry_id)
-    finally:
-        await server.stop()
+    second = next(s for s in home_entry.subentries.values() if s.data["unit"] == 2)
+
+    result = await hass.config_entries.options.async_init(home_entry.entry_id)
+    assert result["step_id"] == "init"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"device": second.subentry_id}
+    )
+    assert result["step_id"] == "scan_interval"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"scan_interval": 5}
+    )
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    intervals = {s.data["unit"]: s.data["scan_interval"] for s in home_entry.subentries.values()}
+    assert intervals == {1: 10, 2: 5}
+    await hass.config_entries.async_unload(home_entry.entry_id)
 
 
 async def test_options_without_polled_devices_abort(

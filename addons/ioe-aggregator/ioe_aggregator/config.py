@@ -50,7 +50,7 @@ def _port(value: Any) -> int:
 
 def _database_url(value: Any) -> str:
     text = str(value)
-    if text.startswith(("postgresql://", "postgres://")) and len(text.split("://", 1)[1]) > 0:
+    if text.startswith(("postgresql://", "postgres://")) and text.partition("://")[2]:
         return text
     if not text.startswith("sqlite:///") or text == "sqlite:///":
         # Never echo a URL back: it may hold a password.
