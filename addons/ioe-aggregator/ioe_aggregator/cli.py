@@ -13,6 +13,7 @@ import sys
 from ioe_aggregator import __version__
 from ioe_aggregator.app import ListenError, serve
 from ioe_aggregator.config import ENV_PREFIX, ConfigError, load_config
+from ioe_aggregator.members import commands as members_commands
 from ioe_aggregator.sharing import commands as sharing_commands
 from ioe_aggregator.store import StoreError
 
@@ -30,7 +31,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the service (API, database, broker)")
-    serve.add_argument(
+    _add_config_option(serve)
+    members_commands.add_parsers(commands, _add_config_option)
+    commands.add_parser("version", help="print the version")
+    sharing_commands.add_parser(commands)
+    return parser
+
+
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--config",
         type=Path,
         help=(
@@ -38,9 +47,6 @@ def _parser() -> argparse.ArgumentParser:
             f"then {ADDON_OPTIONS} if it exists"
         ),
     )
-    commands.add_parser("version", help="print the version")
-    sharing_commands.add_parser(commands)
-    return parser
 
 
 def _config_path(given: Path | None) -> Path | None:
@@ -69,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.command != "serve":
+            return asyncio.run(members_commands.run(members_commands.job(args), config, args))
         asyncio.run(serve(config))
     except (StoreError, ListenError) as err:
         # The reason is the whole story; a traceback would only bury it.

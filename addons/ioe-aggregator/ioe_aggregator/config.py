@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 import json
 from pathlib import Path
+import re
 from typing import Any
 
 import voluptuous as vol
@@ -61,6 +62,28 @@ def _database_url(value: Any) -> str:
     return text
 
 
+def _topic_prefix(value: Any) -> str:
+    text = str(value)
+    if not re.fullmatch(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", text):
+        raise vol.Invalid(
+            "expected topic levels of letters, digits, - and _ separated by / "
+            "(no wildcards, no leading or trailing /)"
+        )
+    return text
+
+
+def _logins(value: Any) -> list[str]:
+    """Accept a list of broker logins, or one string of them separated by commas."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise vol.Invalid("expected a list of broker logins")
+    logins = [str(item).strip() for item in items if str(item).strip()]
+    for login in logins:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", login):
+            raise vol.Invalid(f"{login!r} is not a broker login (letters, digits, . - _)")
+    return logins
+
+
 _SCHEMA = vol.Schema(
     {
         vol.Optional("community_id", default="community"): vol.All(
@@ -75,6 +98,15 @@ _SCHEMA = vol.Schema(
         vol.Optional("mqtt_ca_file"): str,
         vol.Optional("mqtt_username"): str,
         vol.Optional("mqtt_password"): str,
+        vol.Optional("topic_prefix"): _topic_prefix,
+        vol.Optional("public_broker_host"): str,
+        vol.Optional("public_broker_port"): _port,
+        vol.Optional("public_api_url"): vol.All(
+            str, vol.Match(r"^https?://[^\s/]+(/\S*)?$", msg="expected an http(s):// address")
+        ),
+        vol.Optional("broker_files_dir"): str,
+        vol.Optional("broker_full_access", default=["homeassistant", "addons"]): _logins,
+        vol.Optional("mosquitto_pid_file"): str,
         vol.Optional("log_level", default="info"): vol.All(
             vol.Lower, vol.In(LOG_LEVELS, msg=f"expected one of {', '.join(LOG_LEVELS)}")
         ),
@@ -96,6 +128,18 @@ class BrokerConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MembersConfig:
+    """What the registry needs beyond the database: the join code's addresses, the broker files."""
+
+    public_broker_host: str | None
+    public_broker_port: int
+    public_api_url: str | None
+    broker_files_dir: Path | None
+    broker_full_access: tuple[str, ...]
+    mosquitto_pid_file: Path | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The validated configuration of the service."""
 
@@ -104,6 +148,8 @@ class Config:
     http_host: str
     http_port: int
     broker: BrokerConfig | None
+    topic_prefix: str
+    members: MembersConfig
     log_level: str
 
 
@@ -171,11 +217,22 @@ def _build(options: dict[str, Any]) -> Config:
             username=options.get("mqtt_username"),
             password=options.get("mqtt_password"),
         )
+    files_dir = options.get("broker_files_dir")
+    pid_file = options.get("mosquitto_pid_file")
     return Config(
         community_id=options["community_id"],
         database_url=url,
         http_host=options["http_host"],
         http_port=options["http_port"],
         broker=broker,
+        topic_prefix=options.get("topic_prefix") or f"ioe/v1/{options['community_id']}",
+        members=MembersConfig(
+            public_broker_host=options.get("public_broker_host") or options.get("mqtt_host"),
+            public_broker_port=options.get("public_broker_port") or options["mqtt_port"],
+            public_api_url=options.get("public_api_url"),
+            broker_files_dir=Path(files_dir) if files_dir else None,
+            broker_full_access=tuple(options["broker_full_access"]),
+            mosquitto_pid_file=Path(pid_file) if pid_file else None,
+        ),
         log_level=options["log_level"],
     )

@@ -20,6 +20,7 @@ class Broker:
     host: str
     port: int
     ca_file: Path
+    pid_file: Path
     service: Service
 
 
@@ -35,10 +36,21 @@ def write_password_file(path: Path, users: Mapping[str, str]) -> None:
 
 
 def write_config(
-    directory: Path, port: int, certificate: ServerCertificate, password_file: Path
+    directory: Path,
+    port: int,
+    certificate: ServerCertificate,
+    *,
+    password_file: Path | None = None,
+    include_dir: Path | None = None,
 ) -> Path:
-    """Write a configuration with one TLS listener on 127.0.0.1 and password logins only."""
+    """Write a configuration with one TLS listener on 127.0.0.1 and password logins only.
+
+    The logins come from ``password_file``, or from the ``*.conf`` files of ``include_dir``
+    (the aggregator's generated files, as on the Mosquitto add-on's customize folder).
+    """
     config = directory / "mosquitto.conf"
+    logins = [f"password_file {password_file}"] if password_file else []
+    included = [f"include_dir {include_dir}"] if include_dir else []
     config.write_text(
         "\n".join(
             [
@@ -47,7 +59,8 @@ def write_config(
                 # the key and password files we wrote as root (mode 0600).
                 f"user {getpass.getuser()}",
                 "allow_anonymous false",
-                f"password_file {password_file}",
+                *logins,
+                f"pid_file {directory / 'mosquitto.pid'}",
                 "persistence false",
                 "log_dest stdout",
                 "log_type error",
@@ -60,6 +73,7 @@ def write_config(
                 f"certfile {certificate.cert_file}",
                 f"keyfile {certificate.key_file}",
                 "tls_version tlsv1.2",
+                *included,
                 "",
             ]
         )
@@ -67,13 +81,38 @@ def write_config(
     return config
 
 
-def start_broker(directory: Path, port: int, users: Mapping[str, str]) -> Broker:
-    """Start Mosquitto on 127.0.0.1:port with a local CA and the given logins."""
-    certificate = ensure_server_certificate(directory / "tls", ["localhost", "127.0.0.1"])
-    password_file = directory / "passwords"
-    write_password_file(password_file, users)
-    config = write_config(directory, port, certificate, password_file)
+def start_broker(
+    directory: Path,
+    port: int,
+    users: Mapping[str, str] | None = None,
+    *,
+    include_dir: Path | None = None,
+) -> Broker:
+    """Start Mosquitto on 127.0.0.1:port with a local CA and the given logins.
+
+    Give ``users`` (written to a password file here) or ``include_dir`` (configuration files
+    written by the aggregator, which must exist before the broker starts).
+    """
+    certificate = broker_certificate(directory)
+    password_file = None
+    if users is not None:
+        password_file = directory / "passwords"
+        write_password_file(password_file, users)
+    config = write_config(
+        directory, port, certificate, password_file=password_file, include_dir=include_dir
+    )
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     service = Service("mosquitto", [mosquitto, "-c", str(config)], directory / "mosquitto.log")
     service.start(port=port)
-    return Broker(host="127.0.0.1", port=port, ca_file=certificate.ca_file, service=service)
+    return Broker(
+        host="127.0.0.1",
+        port=port,
+        ca_file=certificate.ca_file,
+        pid_file=directory / "mosquitto.pid",
+        service=service,
+    )
+
+
+def broker_certificate(directory: Path) -> ServerCertificate:
+    """Return the broker's certificate (made on first use), signed by a local CA."""
+    return ensure_server_certificate(directory / "tls", ["localhost", "127.0.0.1"])

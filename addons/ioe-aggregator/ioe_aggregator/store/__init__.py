@@ -1,26 +1,36 @@
-"""Storage of the community's data, behind one small interface with two backends.
+"""Storage of the community's data: one interface, SQLite or PostgreSQL underneath.
 
-SQLite (one file, the default) and PostgreSQL (``postgresql://`` URL) run the same SQL: times
-are whole seconds since the epoch, the upsert is ``INSERT … ON CONFLICT``, and the schema is
-built by the same numbered migrations (``migrations.py``).
+Both backends run the same SQL (``sql.py``): times are whole seconds since the epoch, upserts
+are ``INSERT … ON CONFLICT``, and the schema is built by the same numbered migrations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
+import logging
 from pathlib import Path
-from typing import Protocol
+import time
 
 from ioe_aggregator.protocol import Reading, ReadingsBatch
+from ioe_aggregator.store import sql
+from ioe_aggregator.store.database import Database, Row, StoreError, Transaction
 
+__all__ = [
+    "SOURCE_MEMBER",
+    "BatchOutcome",
+    "Store",
+    "StoreError",
+    "StoredReading",
+    "Transaction",
+    "open_store",
+]
+
+_LOGGER = logging.getLogger(__name__)
 # Where readings come from: the member's own meters (the link), or its distributor.
 SOURCE_MEMBER = "member"
-
-
-class StoreError(Exception):
-    """The database could not do what was asked; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,16 +57,54 @@ class StoredReading:
     changes: int
 
 
-class Store(Protocol):
-    """What the rest of the service needs from a storage backend."""
+class Store:
+    """The service's data: readings here; members, tokens and the rest through transactions."""
 
-    backend: str
+    def __init__(self, database: Database) -> None:
+        """Wrap an open database; use ``open_store`` to get a migrated one."""
+        self._database = database
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._database.backend
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """Begin a transaction (commits at the end of the block, rolls back if it raises)."""
+        return self._database.transaction()
 
     async def ping(self) -> None:
         """Run a trivial query; raise StoreError when the database does not answer."""
+        async with self.transaction() as tx:
+            await tx.execute("SELECT 1")
 
     async def schema_version(self) -> int:
         """Return the number of the last migration applied."""
+        async with self.transaction() as tx:
+            return await _version(tx)
+
+    async def migrate(self) -> None:
+        """Apply the migrations this database lacks, each in its own transaction.
+
+        Replicas starting together take turns: the first migrates, the others find it done.
+        """
+        while True:
+            async with self.transaction() as tx:
+                if self._database.migration_lock:
+                    await tx.execute(self._database.migration_lock)
+                await tx.execute(sql.CREATE_VERSION_TABLE)
+                current = await _version(tx)
+                if current > len(sql.MIGRATIONS):
+                    raise StoreError(
+                        f"the database's schema (v{current}) is newer than this aggregator's "
+                        f"(v{len(sql.MIGRATIONS)}): upgrade the aggregator"
+                    )
+                if current == len(sql.MIGRATIONS):
+                    return
+                for statement in sql.MIGRATIONS[current]:
+                    await tx.execute(statement)
+                await tx.execute(sql.RECORD_VERSION, (current + 1, int(time.time())))
+            _LOGGER.info("Database schema migrated to version %s", current + 1)
 
     async def store_batch(
         self, batch: ReadingsBatch, *, source: str = SOURCE_MEMBER
@@ -65,22 +113,99 @@ class Store(Protocol):
 
         When this returns, the transaction has committed: the batch may be acknowledged.
         """
+        now_s = int(time.time())
+        async with self.transaction() as tx:
+            existing: list[Row] = []
+            if batch.readings:
+                starts = [sql.seconds(reading.start) for reading in batch.readings]
+                existing = await tx.execute(
+                    sql.SELECT_EXISTING, (source, batch.member, min(starts), max(starts))
+                )
+            rows, outcome = _plan_batch(batch, existing, source, now_s)
+            await tx.executemany(sql.UPSERT_READING, rows)
+            await tx.execute(
+                sql.RECORD_BATCH, (batch.member, batch.batch, now_s, now_s, len(batch.readings))
+            )
+        return outcome
 
     async def readings(
         self, member: str, start: datetime, end: datetime, *, source: str = SOURCE_MEMBER
     ) -> Sequence[StoredReading]:
         """Return a member's readings starting in [start, end), oldest first."""
+        async with self.transaction() as tx:
+            rows = await tx.execute(
+                sql.SELECT_READINGS, (source, member, sql.seconds(start), sql.seconds(end))
+            )
+        return [
+            StoredReading(
+                member=row[0],
+                reading=Reading(
+                    meter=row[1],
+                    quantity=row[2],
+                    start=sql.moment(row[3]),
+                    end=sql.moment(row[4]),
+                    value=row[5],
+                    quality=row[6],
+                ),
+                source=row[7],
+                changes=row[8],
+            )
+            for row in rows
+        ]
 
     async def close(self) -> None:
         """Release the connection."""
+        await self._database.close()
+
+
+async def _version(tx: Transaction) -> int:
+    rows = await tx.execute(sql.SELECT_VERSION)
+    return int(rows[0][0])
+
+
+def _plan_batch(
+    batch: ReadingsBatch, existing: Iterable[Row], source: str, now_s: int
+) -> tuple[list[Row], BatchOutcome]:
+    """Return the UPSERT_READING rows of a batch (new or changed readings) and the outcome."""
+    known = {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in existing}
+    rows: list[Row] = []
+    new = changed = 0
+    for reading in batch.readings:
+        identity = (
+            reading.meter,
+            reading.quantity,
+            sql.seconds(reading.start),
+            sql.seconds(reading.end),
+        )
+        before = known.get(identity)
+        if before == (reading.value, reading.quality):
+            continue
+        if before is None:
+            new += 1
+        else:
+            changed += 1
+        rows.append((source, batch.member, *identity, reading.value, reading.quality, now_s))
+    return rows, BatchOutcome(new=new, changed=changed, unchanged=len(batch.readings) - len(rows))
 
 
 async def open_store(url: str) -> Store:
-    """Open the store a database URL names (``sqlite:///PATH`` or ``postgresql://…``)."""
+    """Open the store a database URL names (``sqlite:///PATH`` or ``postgresql://…``).
+
+    The schema is brought up to date before this returns.
+    """
+    database: Database
     if url.startswith(("postgresql://", "postgres://")):
-        from ioe_aggregator.store.postgres import PostgresStore  # noqa: PLC0415 - needs libpq
+        from ioe_aggregator.store.postgres import PostgresDatabase  # noqa: PLC0415 - needs libpq
 
-        return await PostgresStore.open(url)
-    from ioe_aggregator.store.sqlite import SqliteStore  # noqa: PLC0415 - symmetric with the above
+        database = await PostgresDatabase.open(url)
+    else:
+        from ioe_aggregator.store.sqlite import SqliteDatabase  # noqa: PLC0415 - as above
 
-    return await SqliteStore.open(Path(url.removeprefix("sqlite:///")))
+        database = await SqliteDatabase.open(Path(url.removeprefix("sqlite:///")))
+    store = Store(database)
+    try:
+        await store.migrate()
+    except BaseException:
+        await store.close()
+        raise
+    return store

@@ -1,20 +1,17 @@
-"""PostgreSQL backend: the same schema and statements as SQLite, through psycopg's asyncio API."""
+"""PostgreSQL backend: the same statements as SQLite, through psycopg's asyncio API."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from datetime import datetime
-import logging
-import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+import contextlib
+from typing import Any
 
 import psycopg
 
-from ioe_aggregator.protocol import ReadingsBatch
-from ioe_aggregator.store import SOURCE_MEMBER, BatchOutcome, StoredReading, StoreError, sql
+from ioe_aggregator.store.database import Row, StoreError
 
-_LOGGER = logging.getLogger(__name__)
-# The advisory lock that serialises migrations ("IoE" in ASCII).
+# The advisory lock that serialises migrations between replicas ("IoE" in ASCII).
 MIGRATION_LOCK = 0x496F45
 
 
@@ -23,14 +20,20 @@ def _pg(statement: str) -> str:
     return statement.replace("?", "%s")
 
 
-class PostgresStore:
-    """A store in a PostgreSQL database (a URL names it; credentials may be in it).
+def _reason(err: psycopg.Error) -> str:
+    """Return the server's message, without the URL (it may hold a password)."""
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
-    One connection, used by one call at a time; when the server drops it, the call fails with
-    StoreError and the next call connects again.
+
+class PostgresDatabase:
+    """A PostgreSQL database (a URL names it; credentials may be in it).
+
+    One connection, used by one transaction at a time; when the server drops it, the
+    transaction fails with StoreError and the next one connects again.
     """
 
     backend = "postgresql"
+    migration_lock = f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
 
     def __init__(self, url: str) -> None:
         """Remember where the database is; use ``open`` to connect."""
@@ -39,16 +42,14 @@ class PostgresStore:
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, url: str) -> PostgresStore:
-        """Connect and bring the schema up to date."""
-        store = cls(url)
+    async def open(cls, url: str) -> PostgresDatabase:
+        """Connect, so that a wrong URL is reported at once."""
+        database = cls(url)
         try:
-            connection = await store._connected()
-            await _migrate(connection)
+            await database._connected()
         except psycopg.Error as err:
-            await store.close()
             raise StoreError(f"PostgreSQL: {_reason(err)}") from err
-        return store
+        return database
 
     async def _connected(self) -> psycopg.AsyncConnection:
         if self._connection is None or self._connection.broken or self._connection.closed:
@@ -58,64 +59,16 @@ class PostgresStore:
             )
         return self._connection
 
-    async def ping(self) -> None:
-        """Run a trivial query."""
-        async with self._lock:
-            try:
-                connection = await self._connected()
-                async with connection.transaction():
-                    await connection.execute("SELECT 1")
-            except psycopg.Error as err:
-                raise StoreError(f"PostgreSQL: {_reason(err)}") from err
-
-    async def schema_version(self) -> int:
-        """Return the number of the last migration applied."""
-        async with self._lock:
-            try:
-                connection = await self._connected()
-                async with connection.transaction():
-                    return await _version(connection)
-            except psycopg.Error as err:
-                raise StoreError(f"PostgreSQL: {_reason(err)}") from err
-
-    async def store_batch(
-        self, batch: ReadingsBatch, *, source: str = SOURCE_MEMBER
-    ) -> BatchOutcome:
-        """Upsert a batch's readings in one committed transaction."""
-        now_s = int(time.time())
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_PostgresTransaction]:
+        """BEGIN … COMMIT on the connection, or ROLLBACK when the block raises."""
         async with self._lock:
             try:
                 connection = await self._connected()
                 async with connection.transaction(), connection.cursor() as cursor:
-                    existing: list[sql.Row] = []
-                    if batch.readings:
-                        first, last = sql.existing_range(batch)
-                        await cursor.execute(
-                            _pg(sql.SELECT_EXISTING), (source, batch.member, first, last)
-                        )
-                        existing = await cursor.fetchall()
-                    rows, outcome = sql.plan_batch(batch, existing, source, now_s)
-                    if rows:
-                        await cursor.executemany(_pg(sql.UPSERT_READING), rows)
-                    await cursor.execute(_pg(sql.RECORD_BATCH), sql.batch_row(batch, now_s))
+                    yield _PostgresTransaction(cursor)
             except psycopg.Error as err:
                 raise StoreError(f"PostgreSQL: {_reason(err)}") from err
-        return outcome
-
-    async def readings(
-        self, member: str, start: datetime, end: datetime, *, source: str = SOURCE_MEMBER
-    ) -> Sequence[StoredReading]:
-        """Return a member's readings starting in [start, end), oldest first."""
-        parameters = (source, member, sql.seconds(start), sql.seconds(end))
-        async with self._lock:
-            try:
-                connection = await self._connected()
-                async with connection.transaction(), connection.cursor() as cursor:
-                    await cursor.execute(_pg(sql.SELECT_READINGS), parameters)
-                    rows = await cursor.fetchall()
-            except psycopg.Error as err:
-                raise StoreError(f"PostgreSQL: {_reason(err)}") from err
-        return sql.stored_readings(rows)
 
     async def close(self) -> None:
         """Close the connection."""
@@ -124,32 +77,15 @@ class PostgresStore:
             self._connection = None
 
 
-def _reason(err: psycopg.Error) -> str:
-    """Return the server's message, without the URL (it may hold a password)."""
-    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+class _PostgresTransaction:
+    def __init__(self, cursor: psycopg.AsyncCursor[Row]) -> None:
+        self._cursor = cursor
 
+    async def execute(self, statement: str, parameters: Sequence[Any] = ()) -> list[Row]:
+        await self._cursor.execute(_pg(statement), parameters)
+        return await self._cursor.fetchall() if self._cursor.description else []
 
-async def _version(connection: psycopg.AsyncConnection) -> int:
-    cursor = await connection.execute(sql.SELECT_VERSION)
-    row = await cursor.fetchone()
-    return int(row[0]) if row else 0
-
-
-async def _migrate(connection: psycopg.AsyncConnection) -> None:
-    """Apply the migrations this database lacks, each in its own transaction.
-
-    Replicas starting together take turns: the first migrates, the others find it done.
-    """
-    await connection.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
-    try:
-        async with connection.transaction():
-            await connection.execute(sql.CREATE_VERSION_TABLE)
-            current = await _version(connection)
-        for number, statements in enumerate(sql.MIGRATIONS[current:], start=current + 1):
-            async with connection.transaction():
-                for statement in statements:
-                    await connection.execute(statement)
-                await connection.execute(_pg(sql.RECORD_VERSION), (number, int(time.time())))
-            _LOGGER.info("Database schema migrated to version %s", number)
-    finally:
-        await connection.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    async def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if rows:
+            await self._cursor.executemany(_pg(statement), rows)

@@ -1,4 +1,4 @@
-"""The SQL both backends run, and the backend-neutral steps around it.
+"""The schema and the statements of the readings, the same for both backends.
 
 Statements use ``?`` placeholders (SQLite's); the PostgreSQL backend turns them into ``%s``.
 Times are whole seconds since the epoch (UTC), so that no dialect's date type is needed.
@@ -6,12 +6,7 @@ Times are whole seconds since the epoch (UTC), so that no dialect's date type is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
-
-from ioe_aggregator.protocol import Reading, ReadingsBatch
-from ioe_aggregator.store import BatchOutcome, StoredReading
 
 # Each migration is a list of statements applied in one transaction, in order; the schema's
 # version is the number of migrations applied. Never edit one that has shipped: add another.
@@ -40,6 +35,38 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             readings INTEGER NOT NULL,
             PRIMARY KEY (member, batch)
         )""",
+    ),
+    (
+        # Booleans are integers 0/1 and times epoch seconds: the same in both dialects.
+        """CREATE TABLE members (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            cups TEXT NOT NULL UNIQUE,
+            contracted_kw DOUBLE PRECISION NOT NULL,
+            investment_share DOUBLE PRECISION NOT NULL,
+            vulnerable INTEGER NOT NULL,
+            mqtt_hash TEXT,
+            created_s BIGINT NOT NULL,
+            revoked_s BIGINT
+        )""",
+        """CREATE TABLE tokens (
+            id TEXT PRIMARY KEY,
+            scope TEXT NOT NULL,
+            member TEXT REFERENCES members (id),
+            label TEXT NOT NULL,
+            secret_hash TEXT NOT NULL,
+            created_s BIGINT NOT NULL,
+            revoked_s BIGINT
+        )""",
+        """CREATE TABLE audit (
+            id TEXT PRIMARY KEY,
+            at_us BIGINT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX audit_by_time ON audit (at_us)",
     ),
 )
 
@@ -78,60 +105,3 @@ def seconds(moment: datetime) -> int:
 def moment(value: int) -> datetime:
     """Return seconds since the epoch as a UTC time."""
     return datetime.fromtimestamp(value, UTC)
-
-
-def existing_range(batch: ReadingsBatch) -> tuple[int, int]:
-    """Return the start times (first, last) that SELECT_EXISTING needs for this batch."""
-    starts = [seconds(reading.start) for reading in batch.readings]
-    return min(starts), max(starts)
-
-
-type Row = tuple[Any, ...]
-
-
-def plan_batch(
-    batch: ReadingsBatch, existing: Iterable[Row], source: str, now_s: int
-) -> tuple[list[Row], BatchOutcome]:
-    """Return the UPSERT_READING rows of a batch (new or changed readings) and the outcome.
-
-    ``existing`` are the SELECT_EXISTING rows of the batch's range.
-    """
-    known = {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in existing}
-    rows: list[Row] = []
-    new = changed = 0
-    for reading in batch.readings:
-        identity = (reading.meter, reading.quantity, seconds(reading.start), seconds(reading.end))
-        before = known.get(identity)
-        if before == (reading.value, reading.quality):
-            continue
-        if before is None:
-            new += 1
-        else:
-            changed += 1
-        rows.append((source, batch.member, *identity, reading.value, reading.quality, now_s))
-    return rows, BatchOutcome(new=new, changed=changed, unchanged=len(batch.readings) - len(rows))
-
-
-def batch_row(batch: ReadingsBatch, now_s: int) -> Row:
-    """Return the RECORD_BATCH row of a batch."""
-    return (batch.member, batch.batch, now_s, now_s, len(batch.readings))
-
-
-def stored_readings(rows: Sequence[Row]) -> list[StoredReading]:
-    """Return SELECT_READINGS rows as readings."""
-    return [
-        StoredReading(
-            member=row[0],
-            reading=Reading(
-                meter=row[1],
-                quantity=row[2],
-                start=moment(row[3]),
-                end=moment(row[4]),
-                value=row[5],
-                quality=row[6],
-            ),
-            source=row[7],
-            changes=row[8],
-        )
-        for row in rows
-    ]

@@ -1,0 +1,242 @@
+"""``python -m ioe_aggregator members|tokens|audit …``: the registry from the command line.
+
+They work on the service's database (the same configuration as ``serve``), also while the
+service runs: SQLite lets one writer in at a time, and every change is audited as
+``cli:<user>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+import getpass
+import json
+import sys
+from typing import Any
+
+from ioe_aggregator import audit
+from ioe_aggregator.auth import tokens
+from ioe_aggregator.config import Config
+from ioe_aggregator.members.registry import Credentials, Member, NewMember, Registry, RegistryError
+from ioe_aggregator.store import Store, open_store
+
+EXIT_REFUSED = 1
+
+type Job = Callable[[Store, Config, argparse.Namespace], Awaitable[int]]
+
+
+def add_parsers(
+    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    with_config: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    """Add the ``members``, ``tokens`` and ``audit`` commands."""
+    common = argparse.ArgumentParser(add_help=False)
+    with_config(common)
+    common.add_argument("--json", action="store_true", help="print JSON for scripts")
+    members = commands.add_parser("members", help="register members and manage their credentials")
+    jobs = members.add_subparsers(dest="members_command", required=True, metavar="JOB")
+    add = jobs.add_parser("add", help="register a member; prints its join code", parents=[common])
+    add.add_argument("member_id", help="1-32 of a-z, 0-9, - and _ (also its broker login)")
+    add.add_argument("--name", required=True)
+    add.add_argument("--cups", required=True, help="the supply point's CUPS (spaces allowed)")
+    add.add_argument("--contracted-kw", type=float, required=True, help="contracted power, kW")
+    add.add_argument(
+        "--investment-share", type=float, default=0.0, help="share of the plant's investment, 0-1"
+    )
+    add.add_argument("--vulnerable", action="store_true", help="a vulnerable consumer")
+    jobs.add_parser("list", help="list members", parents=[common])
+    for name, text in (
+        ("show", "show one member"),
+        ("rotate", "new broker password and API token (the old ones stop at once)"),
+        ("revoke", "revoke a member's access (its data is kept)"),
+    ):
+        job = jobs.add_parser(name, help=text, parents=[common])
+        job.add_argument("member_id")
+    jobs.add_parser(
+        "broker-files", help="rewrite the broker's password file and access list", parents=[common]
+    )
+
+    token_parser = commands.add_parser("tokens", help="API tokens for admins and public displays")
+    token_jobs = token_parser.add_subparsers(dest="tokens_command", required=True, metavar="JOB")
+    create = token_jobs.add_parser("add", help="create a token; prints it once", parents=[common])
+    create.add_argument("--scope", choices=[tokens.Scope.ADMIN, tokens.Scope.PUBLIC], required=True)
+    create.add_argument("--label", required=True, help="who or what uses it")
+    token_jobs.add_parser("list", help="list tokens (never their secrets)", parents=[common])
+    revoke = token_jobs.add_parser("revoke", help="revoke a token at once", parents=[common])
+    revoke.add_argument("token_id")
+
+    audit_parser = commands.add_parser("audit", help="print the audit log", parents=[common])
+    audit_parser.add_argument("--limit", type=int, default=1000)
+
+
+def job(args: argparse.Namespace) -> Job:
+    """Return the job a parsed ``members``/``tokens``/``audit`` command line asks for."""
+    if args.command == "members":
+        return _MEMBER_JOBS[args.members_command]
+    if args.command == "tokens":
+        return _TOKEN_JOBS[args.tokens_command]
+    return _audit
+
+
+async def run(job: Job, config: Config, args: argparse.Namespace) -> int:
+    """Open the store, run the job, close the store; return the exit code."""
+    store = await open_store(config.database_url)
+    try:
+        return await job(store, config, args)
+    except RegistryError as err:
+        print(f"ioe-aggregator: {err}", file=sys.stderr)
+        return EXIT_REFUSED
+    finally:
+        await store.close()
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _print(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else text)
+
+
+def _describe(member: Member) -> str:
+    state = "active" if member.active else f"revoked {member.as_dict()['revoked']}"
+    flags = ", vulnerable" if member.vulnerable else ""
+    return (
+        f"{member.id}  {member.name}  CUPS {member.cups}  {member.contracted_kw:g} kW  "
+        f"investment {member.investment_share:.2%}{flags}  ({state})"
+    )
+
+
+def _credentials(args: argparse.Namespace, credentials: Credentials, verb: str) -> None:
+    data = {"member": credentials.member.as_dict(), "join_code": credentials.join_code}
+    _print(
+        args,
+        data,
+        f"{verb} {_describe(credentials.member)}\n\n"
+        "Join code (give it to the household; it is shown only now):\n\n"
+        f"{credentials.join_code}",
+    )
+
+
+async def _add(store: Store, config: Config, args: argparse.Namespace) -> int:
+    new = NewMember(
+        id=args.member_id,
+        name=args.name,
+        cups=args.cups,
+        contracted_kw=args.contracted_kw,
+        investment_share=args.investment_share,
+        vulnerable=args.vulnerable,
+    )
+    credentials = await Registry(store, config).add(new, actor=_actor())
+    _credentials(args, credentials, "Registered")
+    return 0
+
+
+async def _list(store: Store, config: Config, args: argparse.Namespace) -> int:
+    members = await Registry(store, config).members()
+    text = "\n".join(_describe(member) for member in members) or "No members yet."
+    _print(args, [member.as_dict() for member in members], text)
+    return 0
+
+
+async def _show(store: Store, config: Config, args: argparse.Namespace) -> int:
+    member = await Registry(store, config).get(args.member_id)
+    _print(args, member.as_dict(), _describe(member))
+    return 0
+
+
+async def _rotate(store: Store, config: Config, args: argparse.Namespace) -> int:
+    credentials = await Registry(store, config).rotate(args.member_id, actor=_actor())
+    _credentials(args, credentials, "New credentials for")
+    return 0
+
+
+async def _revoke(store: Store, config: Config, args: argparse.Namespace) -> int:
+    member = await Registry(store, config).revoke(args.member_id, actor=_actor())
+    _print(args, member.as_dict(), f"Revoked {_describe(member)}")
+    return 0
+
+
+async def _broker_files(store: Store, config: Config, args: argparse.Namespace) -> int:
+    if config.members.broker_files_dir is None:
+        print("ioe-aggregator: set broker_files_dir to write the broker's files", file=sys.stderr)
+        return EXIT_REFUSED
+    await Registry(store, config).publish_broker_files()
+    directory = str(config.members.broker_files_dir)
+    _print(args, {"directory": directory}, f"Broker files written to {directory}")
+    return 0
+
+
+def _token_dict(token: tokens.Token) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "scope": token.scope.value,
+        "member": token.member,
+        "label": token.label,
+        "created": token.created.isoformat(),
+        "revoked": None if token.revoked is None else token.revoked.isoformat(),
+    }
+
+
+async def _token_add(store: Store, _config: Config, args: argparse.Namespace) -> int:
+    async with store.transaction() as tx:
+        token, presented = await tokens.issue(
+            tx, scope=tokens.Scope(args.scope), label=args.label, actor=_actor()
+        )
+    _print(
+        args,
+        {**_token_dict(token), "token": presented},
+        f"Token {token.id} ({token.scope}, {token.label}); it is shown only now:\n\n{presented}",
+    )
+    return 0
+
+
+async def _token_list(store: Store, _config: Config, args: argparse.Namespace) -> int:
+    found = await tokens.all_tokens(store)
+    lines = [
+        f"{t.id}  {t.scope:<6}  {t.member or '-':<12}  {t.label}"
+        + ("  (revoked)" if t.revoked else "")
+        for t in found
+    ]
+    _print(args, [_token_dict(t) for t in found], "\n".join(lines) or "No tokens yet.")
+    return 0
+
+
+async def _token_revoke(store: Store, _config: Config, args: argparse.Namespace) -> int:
+    async with store.transaction() as tx:
+        revoked = await tokens.revoke(tx, args.token_id, actor=_actor())
+    if not revoked:
+        print(f"ioe-aggregator: no active token {args.token_id!r}", file=sys.stderr)
+        return EXIT_REFUSED
+    _print(args, {"id": args.token_id, "revoked": True}, f"Token {args.token_id} revoked")
+    return 0
+
+
+async def _audit(store: Store, _config: Config, args: argparse.Namespace) -> int:
+    found = await audit.entries(store, limit=args.limit)
+    data = [
+        {
+            "at": entry.at.isoformat(),
+            "actor": entry.actor,
+            "action": entry.action.value,
+            "subject": entry.subject,
+            "detail": dict(entry.detail),
+        }
+        for entry in found
+    ]
+    lines = [
+        f"{e.at:%Y-%m-%d %H:%M:%S}  {e.actor:<20}  {e.action.value:<16}  {e.subject}" for e in found
+    ]
+    _print(args, data, "\n".join(lines) or "The audit log is empty.")
+    return 0
+
+
+_MEMBER_JOBS: dict[str, Job] = {
+    "add": _add,
+    "list": _list,
+    "show": _show,
+    "rotate": _rotate,
+    "revoke": _revoke,
+    "broker-files": _broker_files,
+}
+_TOKEN_JOBS: dict[str, Job] = {"add": _token_add, "list": _token_list, "revoke": _token_revoke}

@@ -1,0 +1,328 @@
+"""The member registry: add, list, show, rotate and revoke members, as the CLI and API do.
+
+Adding a member gives it a broker password and an API token, returned once inside its join
+code and stored only hashed. Every change is audited in its own transaction, and the broker's
+password file and access list are rewritten (and the broker asked to reload them) at once, so
+that a rotated or revoked credential stops working immediately.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+import logging
+import math
+import re
+import time
+from typing import Any
+
+from stdnum.es import cups as stdnum_cups
+from stdnum.exceptions import ValidationError
+
+from ioe_aggregator import audit
+from ioe_aggregator.auth import secrets, tokens
+from ioe_aggregator.config import Config
+from ioe_aggregator.members import broker_files
+from ioe_aggregator.members.join_code import JoinCode, encode
+from ioe_aggregator.store import Store, StoreError, Transaction
+
+_LOGGER = logging.getLogger(__name__)
+# The protocol's member id (common.v1.json), which is also the member's broker login.
+MEMBER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+MAX_NAME = 100
+MAX_CONTRACTED_KW = 1000.0
+
+_COLUMNS = "id, name, cups, contracted_kw, investment_share, vulnerable, created_s, revoked_s"
+INSERT = """INSERT INTO members (id, name, cups, contracted_kw, investment_share, vulnerable,
+    mqtt_hash, created_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
+SELECT_ONE = f"SELECT {_COLUMNS} FROM members WHERE id = ?"  # noqa: S608 - constant
+SELECT_ALL = f"SELECT {_COLUMNS} FROM members ORDER BY id"  # noqa: S608 - constant
+SELECT_BY_CUPS = "SELECT id FROM members WHERE cups = ?"
+SELECT_LOGINS = "SELECT id, mqtt_hash FROM members WHERE revoked_s IS NULL ORDER BY id"
+SET_MQTT_HASH = "UPDATE members SET mqtt_hash = ? WHERE id = ?"
+REVOKE = "UPDATE members SET revoked_s = ?, mqtt_hash = NULL WHERE id = ?"
+
+
+class RegistryError(ValueError):
+    """A registry change cannot be made; ``kind`` is invalid, exists, not_found or revoked."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        """Keep the kind (the API maps it to a status) with the readable reason."""
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewMember:
+    """What the manager gives to register a member."""
+
+    id: str
+    name: str
+    cups: str
+    contracted_kw: float
+    investment_share: float
+    vulnerable: bool = False
+
+    def validated(self) -> NewMember:
+        """Return the member with its CUPS in compact form; raise RegistryError("invalid")."""
+        problems = []
+        if not MEMBER_ID.fullmatch(self.id):
+            problems.append(
+                f"member id {self.id!r}: expected 1-32 of a-z, 0-9, - and _, "
+                "starting with a letter or digit"
+            )
+        if not self.name.strip() or len(self.name) > MAX_NAME:
+            problems.append(f"name: expected 1 to {MAX_NAME} characters")
+        try:
+            cups = stdnum_cups.validate(self.cups)
+        except ValidationError as err:
+            problems.append(f"CUPS {self.cups!r}: {err}")
+            cups = self.cups
+        if not (math.isfinite(self.contracted_kw) and 0 < self.contracted_kw <= MAX_CONTRACTED_KW):
+            problems.append(
+                f"contracted power: expected more than 0 and at most {MAX_CONTRACTED_KW:g} kW"
+            )
+        if not (math.isfinite(self.investment_share) and 0 <= self.investment_share <= 1):
+            problems.append("investment share: expected a fraction from 0 to 1")
+        if problems:
+            raise RegistryError("invalid", "; ".join(problems))
+        return NewMember(
+            id=self.id,
+            name=self.name.strip(),
+            cups=cups,
+            contracted_kw=float(self.contracted_kw),
+            investment_share=float(self.investment_share),
+            vulnerable=bool(self.vulnerable),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Member:
+    """A registered member (revoked ones stay, so that their id and history are kept)."""
+
+    id: str
+    name: str
+    cups: str
+    contracted_kw: float
+    investment_share: float
+    vulnerable: bool
+    created: datetime
+    revoked: datetime | None
+
+    @property
+    def active(self) -> bool:
+        """Whether the member may log in and send data."""
+        return self.revoked is None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the member as the API and ``members show --json`` give it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "cups": self.cups,
+            "contracted_kw": self.contracted_kw,
+            "investment_share": self.investment_share,
+            "vulnerable": self.vulnerable,
+            "created": _iso(self.created),
+            "revoked": None if self.revoked is None else _iso(self.revoked),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Credentials:
+    """A member's new credentials, in clear once, with the join code that carries them."""
+
+    member: Member
+    mqtt_password: str
+    api_token: str
+    join_code: str
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _member(row: Sequence[Any]) -> Member:
+    return Member(
+        id=row[0],
+        name=row[1],
+        cups=row[2],
+        contracted_kw=float(row[3]),
+        investment_share=float(row[4]),
+        vulnerable=bool(row[5]),
+        created=datetime.fromtimestamp(int(row[6]), UTC),
+        revoked=None if row[7] is None else datetime.fromtimestamp(int(row[7]), UTC),
+    )
+
+
+class Registry:
+    """The members of one community, in its store."""
+
+    def __init__(self, store: Store, config: Config) -> None:
+        """Work on a store with the service's configuration (addresses, broker files)."""
+        self._store = store
+        self._config = config
+
+    async def add(self, new: NewMember, *, actor: str) -> Credentials:
+        """Register a member; return its credentials and join code (shown once)."""
+        member = new.validated()
+        reserved = set(self._config.members.broker_full_access)
+        if self._config.broker is not None and self._config.broker.username:
+            reserved.add(self._config.broker.username)
+        if member.id in reserved:
+            raise RegistryError(
+                "invalid", f"member id {member.id!r} is one of the broker's own logins"
+            )
+        join = await self._join_settings()
+        password = secrets.new_password()
+        async with self._store.transaction() as tx:
+            if await tx.execute(SELECT_ONE, (member.id,)):
+                raise RegistryError("exists", f"member {member.id} is already registered")
+            if taken := await tx.execute(SELECT_BY_CUPS, (member.cups,)):
+                raise RegistryError(
+                    "exists", f"CUPS {member.cups} is already registered to member {taken[0][0]}"
+                )
+            await tx.execute(
+                INSERT,
+                (
+                    member.id,
+                    member.name,
+                    member.cups,
+                    member.contracted_kw,
+                    member.investment_share,
+                    int(member.vulnerable),
+                    secrets.mosquitto_hash(password),
+                    int(time.time()),
+                ),
+            )
+            _token, api_token = await tokens.issue(
+                tx, scope=tokens.Scope.MEMBER, member=member.id, label="join code", actor=actor
+            )
+            await audit.record(
+                tx, actor, audit.Action.MEMBER_ADDED, member.id, {"cups": member.cups}
+            )
+            stored = await _get(tx, member.id)
+        await self.publish_broker_files()
+        return self._credentials(stored, password, api_token, join)
+
+    async def rotate(self, member_id: str, *, actor: str) -> Credentials:
+        """Give a member a new broker password and API token; the old ones stop working."""
+        join = await self._join_settings()
+        password = secrets.new_password()
+        async with self._store.transaction() as tx:
+            member = await _get(tx, member_id)
+            if not member.active:
+                raise RegistryError("revoked", f"member {member_id} was revoked")
+            await tx.execute(SET_MQTT_HASH, (secrets.mosquitto_hash(password), member_id))
+            await tokens.revoke_member_tokens(tx, member_id, actor=actor)
+            _token, api_token = await tokens.issue(
+                tx, scope=tokens.Scope.MEMBER, member=member_id, label="join code", actor=actor
+            )
+            await audit.record(tx, actor, audit.Action.MEMBER_ROTATED, member_id)
+        await self.publish_broker_files()
+        return self._credentials(member, password, api_token, join)
+
+    async def revoke(self, member_id: str, *, actor: str) -> Member:
+        """Revoke a member: its login and tokens stop working; its data is kept."""
+        async with self._store.transaction() as tx:
+            member = await _get(tx, member_id)
+            if not member.active:
+                raise RegistryError("revoked", f"member {member_id} was already revoked")
+            await tx.execute(REVOKE, (int(time.time()), member_id))
+            await tokens.revoke_member_tokens(tx, member_id, actor=actor)
+            await audit.record(tx, actor, audit.Action.MEMBER_REVOKED, member_id)
+            revoked = await _get(tx, member_id)
+        await self.publish_broker_files()
+        return revoked
+
+    async def get(self, member_id: str) -> Member:
+        """Return a member; raise RegistryError("not_found") when there is none."""
+        async with self._store.transaction() as tx:
+            return await _get(tx, member_id)
+
+    async def members(self) -> Sequence[Member]:
+        """Return every member, revoked ones too, by id."""
+        async with self._store.transaction() as tx:
+            return [_member(row) for row in await tx.execute(SELECT_ALL)]
+
+    async def is_active(self, member_id: str) -> bool:
+        """Whether a member is registered and not revoked (asked of the database every time)."""
+        async with self._store.transaction() as tx:
+            rows = await tx.execute(SELECT_ONE, (member_id,))
+        return bool(rows) and rows[0][7] is None
+
+    async def publish_broker_files(self) -> None:
+        """Rewrite the broker's password file and access list, and have the broker reload them.
+
+        Does nothing when the configuration names no directory for them.
+        """
+        directory = self._config.members.broker_files_dir
+        if directory is None:
+            return
+        async with self._store.transaction() as tx:
+            logins = [(str(row[0]), str(row[1])) for row in await tx.execute(SELECT_LOGINS)]
+        full_access = list(self._config.members.broker_full_access)
+        broker = self._config.broker
+        if broker is not None and broker.username:
+            full_access.insert(0, broker.username)
+            if broker.password:
+                logins.insert(0, (broker.username, secrets.mosquitto_hash(broker.password)))
+        try:
+            await asyncio.to_thread(
+                broker_files.write,
+                directory,
+                passwords=broker_files.password_file(logins),
+                acl=broker_files.acl_file(self._config.topic_prefix, full_access),
+            )
+        except OSError as err:
+            raise StoreError(f"cannot write the broker's files in {directory}: {err}") from err
+        _LOGGER.info(
+            "Broker logins and access list written to %s (%s members)", directory, len(logins)
+        )
+        if self._config.members.mosquitto_pid_file is not None:
+            broker_files.reload_broker(self._config.members.mosquitto_pid_file)
+
+    async def _join_settings(self) -> tuple[str, str | None]:
+        """Return the broker host and CA certificate of join codes (checking they can be made)."""
+        host = self._config.members.public_broker_host
+        if host is None:
+            raise RegistryError(
+                "invalid",
+                "no broker address for join codes: set public_broker_host (or mqtt_host)",
+            )
+        ca_file = self._config.broker.ca_file if self._config.broker else None
+        if ca_file is None:
+            return host, None
+        try:
+            return host, await asyncio.to_thread(ca_file.read_text, encoding="ascii")
+        except (OSError, UnicodeDecodeError) as err:
+            raise StoreError(f"cannot read the broker's CA certificate {ca_file}: {err}") from err
+
+    def _credentials(
+        self, member: Member, password: str, api_token: str, join: tuple[str, str | None]
+    ) -> Credentials:
+        settings = self._config.members
+        broker_host, ca_certificate = join
+        code = JoinCode(
+            community=self._config.community_id,
+            member=member.id,
+            topic_prefix=self._config.topic_prefix,
+            broker_host=broker_host,
+            broker_port=settings.public_broker_port,
+            ca_certificate=ca_certificate,
+            mqtt_password=password,
+            api_token=api_token,
+            api_url=settings.public_api_url,
+        )
+        return Credentials(
+            member=member, mqtt_password=password, api_token=api_token, join_code=encode(code)
+        )
+
+
+async def _get(tx: Transaction, member_id: str) -> Member:
+    rows = await tx.execute(SELECT_ONE, (member_id,))
+    if not rows:
+        raise RegistryError("not_found", f"no member {member_id!r}")
+    return _member(rows[0])
