@@ -56,6 +56,13 @@ def test_health_with_database_and_broker(
         "community": "los-molinos",
         "database": {"backend": "sqlite", "status": "ok"},
         "broker": {"status": "connected", "address": f"127.0.0.1:{mosquitto.port}", "error": None},
+        "ingest": {
+            "batches": 0,
+            "readings_new": 0,
+            "readings_changed": 0,
+            "readings_unchanged": 0,
+            "refused": {},
+        },
     }
     assert (tmp_path / "ioe.db").exists()
 

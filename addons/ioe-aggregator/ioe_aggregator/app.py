@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 
 from aiohttp import web
 
@@ -14,7 +15,10 @@ from ioe_aggregator import __version__
 from ioe_aggregator.api import health
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
-from ioe_aggregator.keys import BROKER, CONFIG, STORE
+from ioe_aggregator.ingest import Ingest
+from ioe_aggregator.ingest.mqtt import MqttIngest
+from ioe_aggregator.keys import BROKER, CONFIG, INGEST, REGISTRY, STORE
+from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.store import Store, open_store
 
 _LOGGER = logging.getLogger(__name__)
@@ -24,12 +28,16 @@ class ListenError(Exception):
     """The API cannot listen where it was told to (port taken, address not on this host)."""
 
 
-def create_app(config: Config, store: Store, broker: BrokerConnection) -> web.Application:
-    """Build the aiohttp application around an open store and a broker connection."""
+def create_app(
+    config: Config, store: Store, broker: BrokerConnection, registry: Registry, ingest: Ingest
+) -> web.Application:
+    """Build the aiohttp application around an open store, the broker, registry and ingest."""
     app = web.Application()
     app[CONFIG] = config
     app[STORE] = store
     app[BROKER] = broker
+    app[REGISTRY] = registry
+    app[INGEST] = ingest
     app.add_routes(health.routes)
     return app
 
@@ -37,11 +45,20 @@ def create_app(config: Config, store: Store, broker: BrokerConnection) -> web.Ap
 async def serve(config: Config) -> None:
     """Run the service until SIGINT or SIGTERM, then stop cleanly."""
     store = await open_store(config.database_url)
-    broker = BrokerConnection(config.broker, client_id=f"ioe-aggregator-{config.community_id}")
-    broker_task = asyncio.create_task(broker.run(), name="broker")
-    runner = web.AppRunner(create_app(config, store, broker), access_log=None)
-    await runner.setup()
+    registry = Registry(store, config)
+    ingest = Ingest(store, registry)
+    broker = BrokerConnection(
+        config.broker,
+        # Stable across restarts (the broker keeps the session), distinct between replicas.
+        client_id=f"ioe-aggregator-{config.community_id}-{socket.gethostname()}",
+        listeners=[MqttIngest(ingest, config.topic_prefix)],
+    )
+    runner = web.AppRunner(create_app(config, store, broker, registry, ingest), access_log=None)
+    broker_task: asyncio.Task[None] | None = None
     try:
+        await registry.publish_broker_files()
+        await runner.setup()
+        broker_task = asyncio.create_task(broker.run(), name="broker")
         site = web.TCPSite(runner, config.http_host, config.http_port)
         try:
             await site.start()
@@ -66,8 +83,9 @@ async def serve(config: Config) -> None:
         await stop.wait()
         _LOGGER.info("Stopping")
     finally:
-        broker_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await broker_task
+        if broker_task is not None:
+            broker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await broker_task
         await runner.cleanup()
         await store.close()

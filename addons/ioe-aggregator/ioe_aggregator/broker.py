@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from enum import StrEnum
 import logging
 import ssl
-import uuid
+from typing import Protocol
 
 import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from ioe_aggregator.config import BrokerConfig
 
 _LOGGER = logging.getLogger(__name__)
 BACKOFF_INITIAL_S = 1.0
 BACKOFF_MAX_S = 60.0
+# The broker keeps the aggregator's subscriptions and queues its messages this long while it
+# is away (a restart, an upgrade), so that nothing waits for the homes to send it again.
+SESSION_EXPIRY_S = 3600
+
+
+class Listener(Protocol):
+    """Something that subscribes to topics and handles what arrives on them."""
+
+    @property
+    def subscriptions(self) -> Sequence[str]:
+        """The topic filters to subscribe to (QoS 1) at every connection."""
+
+    async def handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        """Handle one message; must not raise for a bad message."""
 
 
 class BrokerStatus(StrEnum):
@@ -29,10 +47,17 @@ class BrokerStatus(StrEnum):
 class BrokerConnection:
     """Connects to the broker with MQTT v5 and reconnects, doubling the wait up to a minute."""
 
-    def __init__(self, config: BrokerConfig | None, client_id: str) -> None:
-        """Prepare a connection; ``run`` makes it."""
+    def __init__(
+        self, config: BrokerConfig | None, client_id: str, listeners: Sequence[Listener] = ()
+    ) -> None:
+        """Prepare a connection; ``run`` makes it.
+
+        ``client_id`` must stay the same across restarts (the broker keeps its session) and
+        differ between replicas.
+        """
         self._config = config
         self._client_id = client_id
+        self._listeners = listeners
         self.status = BrokerStatus.NOT_CONFIGURED if config is None else BrokerStatus.CONNECTING
         self.last_error: str | None = None
 
@@ -49,13 +74,17 @@ class BrokerConnection:
                 ssl.create_default_context,
                 cafile=str(config.ca_file) if config.ca_file else None,
             )
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = SESSION_EXPIRY_S
         return aiomqtt.Client(
             config.host,
             config.port,
             username=config.username,
             password=config.password,
-            identifier=f"{self._client_id}-{uuid.uuid4().hex[:8]}",
+            identifier=self._client_id,
             protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=False,
+            properties=properties,
             tls_context=tls_context,
         )
 
@@ -68,13 +97,17 @@ class BrokerConnection:
             self.status = BrokerStatus.CONNECTING
             try:
                 async with await self._client(self._config) as client:
+                    for listener in self._listeners:
+                        for topic in listener.subscriptions:
+                            await _subscribe(client, topic)
+                    # Connected means ready: subscribed, so that nothing sent now is missed.
                     self.status = BrokerStatus.CONNECTED
                     self.last_error = None
                     delay = BACKOFF_INITIAL_S
                     _LOGGER.info("Connected to the MQTT broker at %s", self.address)
-                    # No subscriptions yet: iterating only waits for the connection to drop.
-                    async for _message in client.messages:
-                        pass
+                    async for message in client.messages:
+                        for listener in self._listeners:
+                            await listener.handle(client, message)
                 self.status = BrokerStatus.DISCONNECTED
             except (aiomqtt.MqttError, OSError, ssl.SSLError) as err:
                 if self.status is BrokerStatus.CONNECTED or self.last_error != str(err):
@@ -85,3 +118,11 @@ class BrokerConnection:
                 self.last_error = str(err)
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_MAX_S)
+
+
+async def _subscribe(client: aiomqtt.Client, topic: str) -> None:
+    granted = await client.subscribe(topic, qos=1)
+    for code in granted:
+        if isinstance(code, ReasonCode) and code.is_failure:
+            # The access list does not give the aggregator's login the whole tree.
+            _LOGGER.error("The broker refused the subscription to %s: %s", topic, code)

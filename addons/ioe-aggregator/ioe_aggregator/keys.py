@@ -6,8 +6,12 @@ from aiohttp import web
 
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
+from ioe_aggregator.ingest import Ingest
+from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.store import Store
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", Store)
 BROKER = web.AppKey("broker", BrokerConnection)
+REGISTRY = web.AppKey("registry", Registry)
+INGEST = web.AppKey("ingest", Ingest)

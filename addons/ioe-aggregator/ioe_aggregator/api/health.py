@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ioe_aggregator import __version__
-from ioe_aggregator.keys import BROKER, CONFIG, STORE
+from ioe_aggregator.keys import BROKER, CONFIG, INGEST, STORE
 from ioe_aggregator.store import StoreError
 
 routes = web.RouteTableDef()
@@ -37,5 +37,6 @@ async def health(request: web.Request) -> web.Response:
             "address": broker.address,
             "error": broker.last_error,
         },
+        "ingest": app[INGEST].counters.as_dict(),
     }
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
