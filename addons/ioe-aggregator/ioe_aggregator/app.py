@@ -8,17 +8,29 @@ import logging
 import os
 import signal
 import socket
+import ssl
 
 from aiohttp import web
 
 from ioe_aggregator import __version__
-from ioe_aggregator.api import health
+from ioe_aggregator.api import (
+    audit,
+    auth,
+    community,
+    errors,
+    health,
+    members,
+    openapi,
+    readings,
+    tokens,
+)
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
 from ioe_aggregator.ingest import Ingest
 from ioe_aggregator.ingest.mqtt import MqttIngest
 from ioe_aggregator.keys import BROKER, CONFIG, INGEST, REGISTRY, STORE
 from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.protocol import MAX_PAYLOAD_BYTES
 from ioe_aggregator.store import Store, open_store
 
 _LOGGER = logging.getLogger(__name__)
@@ -32,14 +44,35 @@ def create_app(
     config: Config, store: Store, broker: BrokerConnection, registry: Registry, ingest: Ingest
 ) -> web.Application:
     """Build the aiohttp application around an open store, the broker, registry and ingest."""
-    app = web.Application()
+    # Room for the largest readings batch, so that the ingest (not aiohttp) says it is too big.
+    app = web.Application(
+        middlewares=[errors.errors, auth.authenticate], client_max_size=2 * MAX_PAYLOAD_BYTES
+    )
     app[CONFIG] = config
     app[STORE] = store
     app[BROKER] = broker
     app[REGISTRY] = registry
     app[INGEST] = ingest
-    app.add_routes(health.routes)
+    app[auth.FAILED_LOGINS] = auth.FailedLogins()
+    app[auth.SEEN_LOGINS] = set()
+    for module in (health, openapi, members, tokens, readings, community, audit):
+        app.add_routes(module.routes)
     return app
+
+
+async def _tls(config: Config) -> ssl.SSLContext | None:
+    """Return the API's TLS context, or None to serve plain HTTP (behind ingress)."""
+    if config.api_tls is None:
+        return None
+    certfile, keyfile = config.api_tls
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        await asyncio.to_thread(context.load_cert_chain, certfile, keyfile)
+    except (OSError, ssl.SSLError) as err:
+        raise ListenError(
+            f"cannot use the API certificate {certfile} and key {keyfile}: {err}"
+        ) from err
+    return context
 
 
 async def serve(config: Config) -> None:
@@ -59,7 +92,9 @@ async def serve(config: Config) -> None:
         await registry.publish_broker_files()
         await runner.setup()
         broker_task = asyncio.create_task(broker.run(), name="broker")
-        site = web.TCPSite(runner, config.http_host, config.http_port)
+        site = web.TCPSite(
+            runner, config.http_host, config.http_port, ssl_context=await _tls(config)
+        )
         try:
             await site.start()
         except OSError as err:
@@ -68,9 +103,10 @@ async def serve(config: Config) -> None:
                 f"cannot listen on {config.http_host}:{config.http_port}: {reason}"
             ) from err
         _LOGGER.info(
-            "IoE aggregator %s for community %s listening on %s:%s (%s database, schema v%s)",
+            "IoE aggregator %s for community %s listening on %s://%s:%s (%s database, schema v%s)",
             __version__,
             config.community_id,
+            "https" if config.api_tls else "http",
             config.http_host,
             config.http_port,
             store.backend,

@@ -16,6 +16,7 @@ import time
 from typing import Any
 import uuid
 
+from ioe_aggregator.protocol import utc_text
 from ioe_aggregator.store import Store, Transaction
 
 INSERT = "INSERT INTO audit (id, at_us, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?, ?)"
@@ -47,6 +48,16 @@ class Entry:
     action: Action
     subject: str
     detail: Mapping[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the entry as the API and ``audit --json`` give it."""
+        return {
+            "at": utc_text(self.at),
+            "actor": self.actor,
+            "action": self.action.value,
+            "subject": self.subject,
+            "detail": dict(self.detail),
+        }
 
 
 async def record(

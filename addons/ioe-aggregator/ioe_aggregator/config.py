@@ -92,6 +92,8 @@ _SCHEMA = vol.Schema(
         vol.Optional("database_url", default="sqlite:////data/ioe-aggregator.db"): _database_url,
         vol.Optional("http_host", default="0.0.0.0"): str,  # noqa: S104 - the add-on's container
         vol.Optional("http_port", default=DEFAULT_HTTP_PORT): _port,
+        vol.Optional("api_certfile"): str,
+        vol.Optional("api_keyfile"): str,
         vol.Optional("mqtt_host"): str,
         vol.Optional("mqtt_port", default=DEFAULT_MQTT_PORT): _port,
         vol.Optional("mqtt_tls", default=True): _boolean,
@@ -147,6 +149,8 @@ class Config:
     database_url: str
     http_host: str
     http_port: int
+    # Serve HTTPS with this certificate chain and key (outside ingress); None: plain HTTP.
+    api_tls: tuple[Path, Path] | None
     broker: BrokerConfig | None
     topic_prefix: str
     members: MembersConfig
@@ -217,6 +221,11 @@ def _build(options: dict[str, Any]) -> Config:
             username=options.get("mqtt_username"),
             password=options.get("mqtt_password"),
         )
+    api_tls = None
+    if "api_certfile" in options or "api_keyfile" in options:
+        if not ("api_certfile" in options and "api_keyfile" in options):
+            raise ConfigError("invalid configuration: api_certfile and api_keyfile go together")
+        api_tls = (Path(options["api_certfile"]), Path(options["api_keyfile"]))
     files_dir = options.get("broker_files_dir")
     pid_file = options.get("mosquitto_pid_file")
     return Config(
@@ -224,6 +233,7 @@ def _build(options: dict[str, Any]) -> Config:
         database_url=url,
         http_host=options["http_host"],
         http_port=options["http_port"],
+        api_tls=api_tls,
         broker=broker,
         topic_prefix=options.get("topic_prefix") or f"ioe/v1/{options['community_id']}",
         members=MembersConfig(

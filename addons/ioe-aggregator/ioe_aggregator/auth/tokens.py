@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 import time
+from typing import Any
 
 from ioe_aggregator import audit
 from ioe_aggregator.auth import secrets
+from ioe_aggregator.protocol import utc_text
 from ioe_aggregator.store import Store, Transaction
 
 _COLUMNS = "id, scope, member, label, created_s, revoked_s"
@@ -46,6 +48,17 @@ class Token:
     label: str
     created: datetime
     revoked: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the token as the API and ``tokens list --json`` give it (never its secret)."""
+        return {
+            "id": self.id,
+            "scope": self.scope.value,
+            "member": self.member,
+            "label": self.label,
+            "created": utc_text(self.created),
+            "revoked": None if self.revoked is None else utc_text(self.revoked),
+        }
 
     @property
     def actor(self) -> str:

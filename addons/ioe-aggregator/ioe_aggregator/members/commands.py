@@ -108,10 +108,9 @@ def _describe(member: Member) -> str:
 
 
 def _credentials(args: argparse.Namespace, credentials: Credentials, verb: str) -> None:
-    data = {"member": credentials.member.as_dict(), "join_code": credentials.join_code}
     _print(
         args,
-        data,
+        credentials.as_dict(),
         f"{verb} {_describe(credentials.member)}\n\n"
         "Join code (give it to the household; it is shown only now):\n\n"
         f"{credentials.join_code}",
@@ -167,17 +166,6 @@ async def _broker_files(store: Store, config: Config, args: argparse.Namespace) 
     return 0
 
 
-def _token_dict(token: tokens.Token) -> dict[str, Any]:
-    return {
-        "id": token.id,
-        "scope": token.scope.value,
-        "member": token.member,
-        "label": token.label,
-        "created": token.created.isoformat(),
-        "revoked": None if token.revoked is None else token.revoked.isoformat(),
-    }
-
-
 async def _token_add(store: Store, _config: Config, args: argparse.Namespace) -> int:
     async with store.transaction() as tx:
         token, presented = await tokens.issue(
@@ -185,7 +173,7 @@ async def _token_add(store: Store, _config: Config, args: argparse.Namespace) ->
         )
     _print(
         args,
-        {**_token_dict(token), "token": presented},
+        {**token.as_dict(), "token": presented},
         f"Token {token.id} ({token.scope}, {token.label}); it is shown only now:\n\n{presented}",
     )
     return 0
@@ -198,7 +186,7 @@ async def _token_list(store: Store, _config: Config, args: argparse.Namespace) -
         + ("  (revoked)" if t.revoked else "")
         for t in found
     ]
-    _print(args, [_token_dict(t) for t in found], "\n".join(lines) or "No tokens yet.")
+    _print(args, [t.as_dict() for t in found], "\n".join(lines) or "No tokens yet.")
     return 0
 
 
@@ -214,16 +202,7 @@ async def _token_revoke(store: Store, _config: Config, args: argparse.Namespace)
 
 async def _audit(store: Store, _config: Config, args: argparse.Namespace) -> int:
     found = await audit.entries(store, limit=args.limit)
-    data = [
-        {
-            "at": entry.at.isoformat(),
-            "actor": entry.actor,
-            "action": entry.action.value,
-            "subject": entry.subject,
-            "detail": dict(entry.detail),
-        }
-        for entry in found
-    ]
+    data = [entry.as_dict() for entry in found]
     lines = [
         f"{e.at:%Y-%m-%d %H:%M:%S}  {e.actor:<20}  {e.action.value:<16}  {e.subject}" for e in found
     ]

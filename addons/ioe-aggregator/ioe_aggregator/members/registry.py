@@ -26,6 +26,7 @@ from ioe_aggregator.auth import secrets, tokens
 from ioe_aggregator.config import Config
 from ioe_aggregator.members import broker_files
 from ioe_aggregator.members.join_code import JoinCode, encode
+from ioe_aggregator.protocol import utc_text
 from ioe_aggregator.store import Store, StoreError, Transaction
 
 _LOGGER = logging.getLogger(__name__)
@@ -125,8 +126,8 @@ class Member:
             "contracted_kw": self.contracted_kw,
             "investment_share": self.investment_share,
             "vulnerable": self.vulnerable,
-            "created": _iso(self.created),
-            "revoked": None if self.revoked is None else _iso(self.revoked),
+            "created": utc_text(self.created),
+            "revoked": None if self.revoked is None else utc_text(self.revoked),
         }
 
 
@@ -139,9 +140,9 @@ class Credentials:
     api_token: str
     join_code: str
 
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    def as_dict(self) -> dict[str, Any]:
+        """Return the member and its join code (the secrets travel only inside the code)."""
+        return {"member": self.member.as_dict(), "join_code": self.join_code}
 
 
 def _member(row: Sequence[Any]) -> Member:

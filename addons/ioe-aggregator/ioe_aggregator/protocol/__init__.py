@@ -85,8 +85,14 @@ def _schema_text(name: str) -> str:
 
 
 @functools.cache
+def common_schema() -> dict[str, Any]:
+    """Return the definitions the messages share (``common.v1.json``)."""
+    return dict(json.loads(_schema_text("common.v1.json")))
+
+
+@functools.cache
 def _registry() -> Registry:
-    resource = Resource.from_contents(json.loads(_schema_text("common.v1.json")))
+    resource = Resource.from_contents(common_schema())
     return Registry().with_resource(resource.id(), resource)
 
 
@@ -135,6 +141,11 @@ def encode(message: Mapping[str, Any], kind: MessageKind) -> bytes:
     """Check a message the aggregator sends and return its compact JSON."""
     check(message, kind)
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def utc_text(moment: datetime) -> str:
+    """Write a time as the protocol (and the API) does: UTC, ISO 8601, ending in Z."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _utc(text: str) -> datetime:

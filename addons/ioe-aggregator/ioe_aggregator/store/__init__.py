@@ -24,6 +24,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoredReading",
+    "Totals",
     "Transaction",
     "open_store",
 ]
@@ -55,6 +56,14 @@ class StoredReading:
     reading: Reading
     source: str
     changes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """The community's energy over a period: kWh by quantity, and how many members sent any."""
+
+    members: int
+    kwh: dict[str, float]
 
 
 class Store:
@@ -152,6 +161,19 @@ class Store:
             )
             for row in rows
         ]
+
+    async def totals(
+        self, start: datetime, end: datetime, *, source: str = SOURCE_MEMBER
+    ) -> Totals:
+        """Return the community's energy by quantity for readings starting in [start, end)."""
+        parameters = (source, sql.seconds(start), sql.seconds(end))
+        async with self.transaction() as tx:
+            rows = await tx.execute(sql.SELECT_TOTALS, parameters)
+            contributors = await tx.execute(sql.SELECT_CONTRIBUTORS, parameters)
+        return Totals(
+            members=int(contributors[0][0]),
+            kwh={str(row[0]): float(row[2]) for row in rows},
+        )
 
     async def close(self) -> None:
         """Release the connection."""

@@ -105,3 +105,9 @@ def seconds(moment: datetime) -> int:
 def moment(value: int) -> datetime:
     """Return seconds since the epoch as a UTC time."""
     return datetime.fromtimestamp(value, UTC)
+
+
+SELECT_TOTALS = """SELECT quantity, COUNT(DISTINCT member), SUM(value) FROM readings
+    WHERE source = ? AND start_s >= ? AND start_s < ? GROUP BY quantity ORDER BY quantity"""
+SELECT_CONTRIBUTORS = """SELECT COUNT(DISTINCT member) FROM readings
+    WHERE source = ? AND start_s >= ? AND start_s < ?"""

@@ -1,0 +1,89 @@
+"""``/api/v1/members``: the registry through the API (admin), and a member's own record."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ioe_aggregator.api.auth import require, require_member_access
+from ioe_aggregator.api.errors import ApiError
+from ioe_aggregator.api.requests import json_body
+from ioe_aggregator.auth.tokens import Scope
+from ioe_aggregator.keys import REGISTRY
+from ioe_aggregator.members.registry import NewMember, RegistryError
+
+routes = web.RouteTableDef()
+_STATUS = {"invalid": 400, "not_found": 404, "exists": 409, "revoked": 409}
+
+
+def registry_error(err: RegistryError) -> ApiError:
+    """Return the API's answer to a refused registry change."""
+    return ApiError(_STATUS[err.kind], err.kind, str(err))
+
+
+@routes.get("/api/v1/members")
+async def list_members(request: web.Request) -> web.Response:
+    """List every member (admin)."""
+    require(request, Scope.ADMIN)
+    members = await request.app[REGISTRY].members()
+    return web.json_response([member.as_dict() for member in members])
+
+
+@routes.post("/api/v1/members")
+async def add_member(request: web.Request) -> web.Response:
+    """Register a member; the answer holds its join code, shown only this once (admin)."""
+    token = require(request, Scope.ADMIN)
+    body = await json_body(request)
+    try:
+        new = NewMember(
+            id=str(body["id"]),
+            name=str(body["name"]),
+            cups=str(body["cups"]),
+            contracted_kw=float(body["contracted_kw"]),
+            investment_share=float(body.get("investment_share", 0.0)),
+            vulnerable=bool(body.get("vulnerable", False)),
+        )
+    except KeyError as err:
+        raise ApiError(400, "invalid", f"missing field {err.args[0]!r}") from err
+    except (TypeError, ValueError) as err:
+        raise ApiError(400, "invalid", f"a field has the wrong type: {err}") from err
+    try:
+        credentials = await request.app[REGISTRY].add(new, actor=token.actor)
+    except RegistryError as err:
+        raise registry_error(err) from err
+    return web.json_response(credentials.as_dict(), status=201)
+
+
+@routes.get("/api/v1/members/{member}")
+async def show_member(request: web.Request) -> web.Response:
+    """Return one member (admin, or the member's own token)."""
+    member_id = request.match_info["member"]
+    require_member_access(request, member_id)
+    try:
+        member = await request.app[REGISTRY].get(member_id)
+    except RegistryError as err:
+        raise registry_error(err) from err
+    return web.json_response(member.as_dict())
+
+
+@routes.post("/api/v1/members/{member}/rotate")
+async def rotate_member(request: web.Request) -> web.Response:
+    """Give a member new credentials; the old ones stop working at once (admin)."""
+    token = require(request, Scope.ADMIN)
+    try:
+        credentials = await request.app[REGISTRY].rotate(
+            request.match_info["member"], actor=token.actor
+        )
+    except RegistryError as err:
+        raise registry_error(err) from err
+    return web.json_response(credentials.as_dict())
+
+
+@routes.post("/api/v1/members/{member}/revoke")
+async def revoke_member(request: web.Request) -> web.Response:
+    """Revoke a member's access; its data is kept (admin)."""
+    token = require(request, Scope.ADMIN)
+    try:
+        member = await request.app[REGISTRY].revoke(request.match_info["member"], actor=token.actor)
+    except RegistryError as err:
+        raise registry_error(err) from err
+    return web.json_response(member.as_dict())

@@ -1,0 +1,341 @@
+"""The REST API of the real service.
+
+Scopes on every endpoint, suppression of small totals, revocation, failed-login limits, CSV
+export, TLS, and an OpenAPI document that matches the routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+import http.client
+import json
+from pathlib import Path
+import ssl
+from typing import Any
+import urllib.error
+import urllib.request
+
+from openapi_spec_validator import validate
+import pytest
+
+from ioe_aggregator.api.openapi import document
+from ioe_aggregator.app import create_app
+from ioe_aggregator.broker import BrokerConnection
+from ioe_aggregator.config import load_config
+from ioe_aggregator.ingest import Ingest
+from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.protocol import MAX_PAYLOAD_BYTES
+from ioe_aggregator.store import open_store
+from ioe_dev.pki import ensure_server_certificate
+from ioe_dev.processes import Service
+
+from .conftest import Community, test_cups
+from .test_ingest import batch, payload
+
+StartAggregator = Callable[..., tuple[Service, int]]
+RANGE = "start=2026-11-24T00:00:00Z&end=2026-11-25T00:00:00Z"
+
+
+@dataclass
+class Answer:
+    """An HTTP answer, error statuses included."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        """Return the body as JSON."""
+        return json.loads(self.body)
+
+
+def call(
+    base: str,
+    method: str,
+    path: str,
+    token: str | None = None,
+    body: bytes | dict[str, Any] | None = None,
+    context: ssl.SSLContext | None = None,
+) -> Answer:
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    request = urllib.request.Request(base + path, data=data, method=method)  # noqa: S310
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=15, context=context) as response:  # noqa: S310
+            return Answer(response.status, response.read(), dict(response.headers))
+    except urllib.error.HTTPError as err:
+        return Answer(err.code, err.read(), dict(err.headers))
+
+
+@dataclass
+class Api:
+    """The running service and the tokens of the community's actors."""
+
+    base: str
+    community: Community
+    tokens: dict[str, str]
+
+    def __call__(self, method: str, path: str, who: str | None = None, body: Any = None) -> Answer:
+        """Call the API as ``who`` (a member id, admin or public; None: no token)."""
+        return call(self.base, method, path, self.tokens.get(who) if who else None, body)
+
+
+def _token(community: Community, scope: str) -> str:
+    result = community.cli("tokens", "add", "--scope", scope, "--label", scope, "--json")
+    return str(json.loads(result.stdout)["token"])
+
+
+@pytest.fixture
+def api(community: Community, start_aggregator: StartAggregator) -> Iterator[Api]:
+    """Start the service with members m-0001 and m-0002 (each with a day of data), and tokens."""
+    tokens = {
+        "m-0001": community.add_member("m-0001").api_token,
+        "m-0002": community.add_member("m-0002").api_token,
+        "admin": _token(community, "admin"),
+        "public": _token(community, "public"),
+    }
+    _service, port = start_aggregator(**community.options)
+    made = Api(f"http://127.0.0.1:{port}", community, tokens)
+    for member in ("m-0001", "m-0002"):
+        assert made("POST", "/api/v1/readings", member, batch(member, "b-1")).status == 200
+    return made
+
+
+# (method, path, body, who may): every endpoint of the API and the scopes it admits.
+ENDPOINTS = [
+    ("GET", "/api/v1/members", None, {"admin"}),
+    (
+        "POST",
+        "/api/v1/members",
+        {"id": "m-0009", "name": "Nueva", "cups": test_cups(900099), "contracted_kw": 3.3},
+        {"admin"},
+    ),
+    ("GET", "/api/v1/members/m-0001", None, {"admin", "m-0001"}),
+    ("POST", "/api/v1/members/m-0003/rotate", None, {"admin"}),
+    ("GET", f"/api/v1/members/m-0001/readings?{RANGE}", None, {"admin", "m-0001"}),
+    ("GET", f"/api/v1/members/m-0001/export.csv?{RANGE}", None, {"admin", "m-0001"}),
+    ("GET", f"/api/v1/community/kpis?{RANGE}", None, {"admin", "public", "m-0001", "m-0002"}),
+    ("GET", "/api/v1/tokens", None, {"admin"}),
+    ("POST", "/api/v1/tokens", {"scope": "public", "label": "display"}, {"admin"}),
+    ("GET", "/api/v1/audit", None, {"admin"}),
+    ("POST", "/api/v1/readings", None, {"m-0001", "m-0002"}),
+    ("POST", "/api/v1/members/m-0003/revoke", None, {"admin"}),
+]
+
+
+def test_every_endpoint_admits_only_its_scopes(api: Api) -> None:
+    api.community.add_member("m-0003")  # rotated and revoked by the admin below
+    outcomes = []
+    for method, path, body, allowed in ENDPOINTS:
+        for who in ("public", "m-0002", "m-0001", "admin"):
+            sent = batch(who, "scope") if path == "/api/v1/readings" else body
+            if path.endswith("/revoke") and who != "admin":
+                sent = None
+            answer = api(method, path, who, sent)
+            admitted = answer.status < 400
+            outcomes.append((method, path, who, answer.status))
+            assert admitted == (who in allowed), (method, path, who, answer.status, answer.body)
+            if not admitted:
+                assert answer.status == 403
+                assert answer.json()["error"] == "forbidden"
+    assert len(outcomes) == 4 * len(ENDPOINTS)
+
+
+def test_a_member_token_never_returns_another_members_data(api: Api) -> None:
+    own = api("GET", f"/api/v1/members/m-0001/readings?{RANGE}", "m-0001").json()
+    assert {r["member"] for r in own} == {"m-0001"}
+    for path in (
+        "/api/v1/members/m-0002",
+        f"/api/v1/members/m-0002/readings?{RANGE}",
+        f"/api/v1/members/m-0002/export.csv?{RANGE}",
+    ):
+        answer = api("GET", path, "m-0001")
+        assert answer.status == 403
+        assert b"m-0002" not in answer.body or b"forbidden" in answer.body
+
+
+def test_no_token_or_a_wrong_one_is_401(api: Api) -> None:
+    missing = api("GET", "/api/v1/members")
+    wrong = call(api.base, "GET", "/api/v1/members", "ioe_000000000000_" + "x" * 32)
+
+    assert missing.status == wrong.status == 401
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert missing.json() == {"error": "unauthorized", "message": "a valid API token is required"}
+    assert api("GET", "/api/health").status == 200  # health and the document need none
+    assert api("GET", "/api/openapi.json").status == 200
+
+
+def test_repeated_failed_logins_lock_the_address_out(api: Api) -> None:
+    for _ in range(5):
+        assert call(api.base, "GET", "/api/v1/members", "nonsense").status == 401
+
+    locked = api("GET", "/api/v1/members", "admin")  # even a good token, for a while
+
+    assert locked.status == 429
+    assert int(locked.headers["Retry-After"]) > 200
+    entries = api.community.cli("audit", "--json").stdout
+    assert json.loads(entries)[-1]["action"] == "login_failed"
+    assert sum(e["action"] == "login_failed" for e in json.loads(entries)) == 5
+
+
+def test_public_figures_need_five_contributing_members(api: Api) -> None:
+    for number in range(3, 5):
+        member = f"m-000{number}"
+        token = api.community.add_member(member).api_token
+        assert call(api.base, "POST", "/api/v1/readings", token, batch(member, "b")).status == 200
+
+    four_public = api("GET", f"/api/v1/community/kpis?{RANGE}", "public").json()
+    four_admin = api("GET", f"/api/v1/community/kpis?{RANGE}", "admin").json()
+    token = api.community.add_member("m-0005").api_token
+    call(api.base, "POST", "/api/v1/readings", token, batch("m-0005", "b"))
+    five_public = api("GET", f"/api/v1/community/kpis?{RANGE}", "public").json()
+
+    assert four_public["members_contributing"] == 4
+    assert four_public["suppressed"] is True
+    assert four_public["import_kwh"] is None
+    assert four_admin["suppressed"] is False
+    assert four_admin["import_kwh"] == 4.0  # 4 members × 4 quarter hours × 0.25 kWh
+    assert five_public["suppressed"] is False
+    assert five_public["import_kwh"] == 5.0
+
+
+def test_revoked_tokens_fail_at_once(api: Api) -> None:
+    assert api("GET", "/api/v1/members/m-0001", "m-0001").status == 200
+    api.community.cli("members", "revoke", "m-0001")  # another process, same database
+    public_id = json.loads(api.community.cli("tokens", "list", "--json").stdout)
+    public_id = next(t["id"] for t in public_id if t["scope"] == "public")
+    assert api("POST", f"/api/v1/tokens/{public_id}/revoke", "admin").status == 200
+
+    assert api("GET", "/api/v1/members/m-0001", "m-0001").status == 401
+    assert api("GET", f"/api/v1/community/kpis?{RANGE}", "public").status == 401
+
+
+def test_readings_over_https_are_acked_like_over_mqtt(api: Api) -> None:
+    first = api("POST", "/api/v1/readings", "m-0001", batch("m-0001", "b-2", first=4))
+    again = api("POST", "/api/v1/readings", "m-0001", batch("m-0001", "b-2", first=4))
+
+    assert first.json() == {"schema": "ioe.ack.v1", "batches": ["b-2"], "stored": 4}
+    assert again.json() == {"schema": "ioe.ack.v1", "batches": ["b-2"], "stored": 0}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "kind"),
+    [
+        (b"{nope", 400, "not_json"),
+        (payload({**batch("m-0001", "x"), "readings": "none"}), 400, "schema"),
+        (payload(batch("m-0002", "x")), 400, "wrong_member"),
+        (payload(batch("m-0001", "x")) + b" " * MAX_PAYLOAD_BYTES, 400, "oversize"),
+    ],
+    ids=["malformed", "schema", "wrong-member", "oversize"],
+)
+def test_bad_batches_over_https_are_refused_with_the_reason(
+    api: Api, body: bytes, status: int, kind: str
+) -> None:
+    answer = api("POST", "/api/v1/readings", "m-0001", body)
+
+    assert answer.status == status
+    assert answer.json()["error"] == kind
+    health = api("GET", "/api/health").json()
+    assert health["ingest"]["refused"] == {kind: 1}
+
+
+def test_csv_export_holds_the_members_readings_and_is_audited(api: Api) -> None:
+    answer = api("GET", f"/api/v1/members/m-0001/export.csv?{RANGE}", "m-0001")
+
+    lines = answer.body.decode().splitlines()
+    assert answer.headers["Content-Type"].startswith("text/csv")
+    assert 'filename="m-0001_20261124_20261125.csv"' in answer.headers["Content-Disposition"]
+    assert lines[0] == "member,meter,quantity,start,end,value_kwh,quality,source,changes"
+    assert (
+        lines[1]
+        == "m-0001,grid,import_kwh,2026-11-24T00:00:00Z,2026-11-24T00:15:00Z,0.25,measured,member,0"
+    )
+    assert len(lines) == 5
+    audit = api("GET", "/api/v1/audit", "admin").json()
+    export = [e for e in audit if e["action"] == "export"]
+    assert export[0]["subject"] == "m-0001"
+    assert export[0]["detail"]["readings"] == 4
+
+
+def test_members_through_the_api(api: Api) -> None:
+    new = {
+        "id": "m-0010",
+        "name": "Casa Diez",
+        "cups": test_cups(900010),
+        "contracted_kw": 5.75,
+    }
+    bad_cups = api("POST", "/api/v1/members", "admin", {**new, "cups": "ES123"})
+    added = api("POST", "/api/v1/members", "admin", new)
+    again = api("POST", "/api/v1/members", "admin", new)
+    missing = api("POST", "/api/v1/members", "admin", {"id": "m-0011"})
+    unknown = api("POST", "/api/v1/members/m-0404/rotate", "admin")
+
+    assert bad_cups.status == 400
+    assert "CUPS 'ES123'" in bad_cups.json()["message"]
+    assert added.status == 201
+    assert added.json()["join_code"].startswith("IOE1-")
+    assert again.status == 409
+    assert missing.status == 400
+    assert missing.json()["message"] == "missing field 'name'"
+    assert unknown.status == 404
+
+
+def test_bad_time_ranges_are_refused(api: Api) -> None:
+    for query, reason in (
+        ("", "missing query parameter 'start'"),
+        ("start=yesterday&end=2026-11-25T00:00:00Z", "is not an ISO 8601 time"),
+        ("start=2026-11-24T00:00:00&end=2026-11-25T00:00:00Z", "give the time zone"),
+        ("start=2026-11-25T00:00:00Z&end=2026-11-24T00:00:00Z", "end must come after start"),
+        ("start=2020-01-01T00:00:00Z&end=2026-11-24T00:00:00Z", "at most 366 days"),
+    ):
+        answer = api("GET", f"/api/v1/members/m-0001/readings?{query}", "m-0001")
+        assert answer.status == 400
+        assert reason in answer.json()["message"]
+
+
+async def test_the_openapi_document_validates_and_matches_the_routes(tmp_path: Path) -> None:
+    config = load_config(None, {"IOE_AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'db'}"})
+    store = await open_store(config.database_url)
+    try:
+        registry = Registry(store, config)
+        app = create_app(
+            config, store, BrokerConnection(None, "x"), registry, Ingest(store, registry)
+        )
+        spec = document()
+        validate(spec)
+        routes = {
+            (route.method, route.resource.canonical)
+            for route in app.router.routes()
+            if route.method != "HEAD" and route.resource is not None
+        }
+        documented = {
+            (method.upper(), path)
+            for path, item in spec["paths"].items()
+            for method in item
+            if method in ("get", "post", "put", "patch", "delete")
+        }
+        assert routes == documented
+    finally:
+        await store.close()
+
+
+def test_the_api_serves_https_when_given_a_certificate(
+    community: Community, start_aggregator: StartAggregator, tmp_path: Path
+) -> None:
+    certificate = ensure_server_certificate(tmp_path / "api-tls", ["127.0.0.1"])
+    _service, port = start_aggregator(
+        **community.options,
+        api_certfile=str(certificate.cert_file),
+        api_keyfile=str(certificate.key_file),
+    )
+    context = ssl.create_default_context(cafile=str(certificate.ca_file))
+
+    answer = call(f"https://127.0.0.1:{port}", "GET", "/api/openapi.json", context=context)
+
+    assert answer.status == 200
+    with pytest.raises((OSError, http.client.HTTPException)):
+        call(f"http://127.0.0.1:{port}", "GET", "/api/openapi.json")
