@@ -88,9 +88,11 @@ async def serve(config: Config) -> None:
     )
     runner = web.AppRunner(create_app(config, store, broker, registry, ingest), access_log=None)
     broker_task: asyncio.Task[None] | None = None
+    ingest_task: asyncio.Task[None] | None = None
     try:
         await registry.publish_broker_files()
         await runner.setup()
+        ingest_task = asyncio.create_task(ingest.run(), name="ingest")
         broker_task = asyncio.create_task(broker.run(), name="broker")
         site = web.TCPSite(
             runner, config.http_host, config.http_port, ssl_context=await _tls(config)
@@ -119,9 +121,10 @@ async def serve(config: Config) -> None:
         await stop.wait()
         _LOGGER.info("Stopping")
     finally:
-        if broker_task is not None:
-            broker_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await broker_task
+        for task in (broker_task, ingest_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await runner.cleanup()
         await store.close()

@@ -181,23 +181,34 @@ def _machine() -> str:
     )
 
 
+def _today() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+
+
 def main() -> int:
     """Run the named benchmark and print its results as JSON and as a Markdown table."""
     parser = argparse.ArgumentParser(prog="scripts/bench")
-    parser.add_argument("benchmark", choices=["sharing", "sharing-one", "modbus"])
+    parser.add_argument("benchmark", choices=["sharing", "sharing-one", "modbus", "ingest"])
     parser.add_argument("members", nargs="?", type=int)
     args = parser.parse_args()
     if args.benchmark == "sharing-one":
         print(json.dumps(measure_sharing(args.members)))
         return 0
+    if args.benchmark == "ingest":
+        from ioe_dev.bench_ingest import bench_ingest, print_table  # noqa: PLC0415 - paho, yaml
+
+        ingest = bench_ingest() | {"machine": _machine(), "date": _today()}
+        print(json.dumps(ingest, indent=2))
+        print_table(ingest)
+        return 0
     if args.benchmark == "modbus":
         modbus = bench_modbus()
-        modbus |= {"machine": _machine(), "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")}
+        modbus |= {"machine": _machine(), "date": _today()}
         print(json.dumps(modbus, indent=2))
         return 0
     results = bench_sharing()
     results["machine"] = _machine()
-    results["date"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    results["date"] = _today()
     print(json.dumps(results, indent=2))
     print(
         "\n| members | optimized-static | HiGHS LP | LP / water-filling | relative gap "

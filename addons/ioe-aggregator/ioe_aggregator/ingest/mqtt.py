@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
@@ -12,6 +13,8 @@ from ioe_aggregator.ingest import Ingest, Refused
 _LOGGER = logging.getLogger(__name__)
 # Replicas share the readings: each batch reaches one of them.
 SHARE_GROUP = "ioe-aggregator"
+# Batches being stored at once; beyond this, the next message waits (and the broker queues).
+MAX_IN_FLIGHT = 1000
 
 
 class MqttIngest:
@@ -22,6 +25,8 @@ class MqttIngest:
         self._ingest = ingest
         self._prefix = prefix
         self._readings = re.compile(rf"^{re.escape(prefix)}/m/(?P<member>[^/]+)/readings$")
+        self._room = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def subscriptions(self) -> list[str]:
@@ -29,15 +34,29 @@ class MqttIngest:
         return [f"$share/{SHARE_GROUP}/{self._prefix}/m/+/readings"]
 
     async def handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-        """Store a batch and acknowledge it; ignore what is not a readings topic."""
+        """Start storing a batch (acknowledged when stored); ignore other topics.
+
+        Returns at once, so that the next message is decoded while this one waits for the
+        writer's next transaction.
+        """
         match = self._readings.match(str(message.topic))
         if match is None:
             return
-        member = match["member"]
         payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
+        await self._room.acquire()
+        task = asyncio.create_task(self._store_and_ack(client, match["member"], bytes(payload)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
+    async def _store_and_ack(self, client: aiomqtt.Client, member: str, payload: bytes) -> None:
         try:
-            ack = await self._ingest.receive(member, bytes(payload), via="mqtt")
+            ack = await self._ingest.receive(member, payload, via="mqtt")
+            await client.publish(f"{self._prefix}/m/{member}/ack", ack, qos=1)
         except Refused:
-            return
-        await client.publish(f"{self._prefix}/m/{member}/ack", ack, qos=1)
+            pass
+        except aiomqtt.MqttError as err:
+            # Stored, but the ack is lost with the connection: the home sends the batch again
+            # and gets its ack then (storing it again changes nothing).
+            _LOGGER.warning("Could not acknowledge a batch of %s: %s", member, err)
+        finally:
+            self._room.release()

@@ -41,6 +41,7 @@ INSERT = """INSERT INTO members (id, name, cups, contracted_kw, investment_share
 SELECT_ONE = f"SELECT {_COLUMNS} FROM members WHERE id = ?"  # noqa: S608 - constant
 SELECT_ALL = f"SELECT {_COLUMNS} FROM members ORDER BY id"  # noqa: S608 - constant
 SELECT_BY_CUPS = "SELECT id FROM members WHERE cups = ?"
+SELECT_ACTIVE = "SELECT id FROM members WHERE revoked_s IS NULL"
 SELECT_LOGINS = "SELECT id, mqtt_hash FROM members WHERE revoked_s IS NULL ORDER BY id"
 SET_MQTT_HASH = "UPDATE members SET mqtt_hash = ? WHERE id = ?"
 REVOKE = "UPDATE members SET revoked_s = ?, mqtt_hash = NULL WHERE id = ?"
@@ -248,11 +249,10 @@ class Registry:
         async with self._store.transaction() as tx:
             return [_member(row) for row in await tx.execute(SELECT_ALL)]
 
-    async def is_active(self, member_id: str) -> bool:
-        """Whether a member is registered and not revoked (asked of the database every time)."""
+    async def active_members(self) -> set[str]:
+        """Return the ids of the members that may send data (asked of the database every time)."""
         async with self._store.transaction() as tx:
-            rows = await tx.execute(SELECT_ONE, (member_id,))
-        return bool(rows) and rows[0][7] is None
+            return {str(row[0]) for row in await tx.execute(SELECT_ACTIVE)}
 
     async def publish_broker_files(self) -> None:
         """Rewrite the broker's password file and access list, and have the broker reload them.

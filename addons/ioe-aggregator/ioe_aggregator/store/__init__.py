@@ -122,20 +122,33 @@ class Store:
 
         When this returns, the transaction has committed: the batch may be acknowledged.
         """
+        return (await self.store_batches([batch], source=source))[0]
+
+    async def store_batches(
+        self, batches: Sequence[ReadingsBatch], *, source: str = SOURCE_MEMBER
+    ) -> list[BatchOutcome]:
+        """Upsert several batches in one transaction (one commit for all); return each outcome.
+
+        Batches are applied in order, so a later batch's value wins over an earlier one's.
+        """
         now_s = int(time.time())
+        outcomes = []
         async with self.transaction() as tx:
-            existing: list[Row] = []
-            if batch.readings:
-                starts = [sql.seconds(reading.start) for reading in batch.readings]
-                existing = await tx.execute(
-                    sql.SELECT_EXISTING, (source, batch.member, min(starts), max(starts))
+            for batch in batches:
+                existing: list[Row] = []
+                if batch.readings:
+                    starts = [sql.seconds(reading.start) for reading in batch.readings]
+                    existing = await tx.execute(
+                        sql.SELECT_EXISTING, (source, batch.member, min(starts), max(starts))
+                    )
+                rows, outcome = _plan_batch(batch, existing, source, now_s)
+                await tx.executemany(sql.UPSERT_READING, rows)
+                await tx.execute(
+                    sql.RECORD_BATCH,
+                    (batch.member, batch.batch, now_s, now_s, len(batch.readings)),
                 )
-            rows, outcome = _plan_batch(batch, existing, source, now_s)
-            await tx.executemany(sql.UPSERT_READING, rows)
-            await tx.execute(
-                sql.RECORD_BATCH, (batch.member, batch.batch, now_s, now_s, len(batch.readings))
-            )
-        return outcome
+                outcomes.append(outcome)
+        return outcomes
 
     async def readings(
         self, member: str, start: datetime, end: datetime, *, source: str = SOURCE_MEMBER
