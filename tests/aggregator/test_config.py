@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,7 +14,13 @@ from ioe_aggregator.config import ConfigError, load_config
 from .conftest import AGGREGATOR_PACKAGE
 
 # One value of each add-on option type, as the Supervisor would write it to options.json.
-EXAMPLE_BY_TYPE = {"str": "x", "password": "secret", "port": 1883, "bool": False}
+EXAMPLE_BY_TYPE = {
+    "str": "x",
+    "password": "secret",
+    "port": 1883,
+    "bool": False,
+    "url": "https://ioe.example.org",
+}
 
 
 def test_environment_overrides_file(tmp_path: Path) -> None:
@@ -61,24 +68,31 @@ def _addon_config() -> dict:
     return yaml.safe_load((AGGREGATOR_PACKAGE / "config.yaml").read_text())
 
 
-def test_add_on_defaults_are_accepted() -> None:
+def test_add_on_defaults_are_accepted(tmp_path: Path) -> None:
     """What the Supervisor writes on first install must start the service."""
-    config = load_config(
-        None, {f"IOE_AGGREGATOR_{k.upper()}": str(v) for k, v in _addon_config()["options"].items()}
-    )
+    options = tmp_path / "options.json"
+    options.write_text(json.dumps(_addon_config()["options"]))
+    config = load_config(options, {})
     assert config.community_id == "community"
+    assert config.members.broker_full_access == ("homeassistant", "addons")
 
 
 @pytest.mark.parametrize("option", sorted(_addon_config()["schema"]))
 def test_every_add_on_option_is_a_service_setting(tmp_path: Path, option: str) -> None:
-    option_type = _addon_config()["schema"][option].rstrip("?").split("(")[0]
-    value = {
-        "database_url": f"sqlite:///{tmp_path}/x.db",
-        "community_id": "demo",
-        "log_level": "debug",
-    }.get(option, EXAMPLE_BY_TYPE.get(option_type))
+    declared = _addon_config()["schema"][option]
+    if isinstance(declared, list):  # a list of one type
+        value: Any = [EXAMPLE_BY_TYPE[declared[0]]]
+    else:
+        value = {
+            "database_url": f"sqlite:///{tmp_path}/x.db",
+            "community_id": "demo",
+            "log_level": "debug",
+        }.get(option, EXAMPLE_BY_TYPE.get(declared.rstrip("?").split("(")[0]))
+    # Options that only make sense together are given with their partner.
+    partners = {"api_certfile": "api_keyfile", "api_keyfile": "api_certfile"}
+    given = {option: value} | ({partners[option]: "y"} if option in partners else {})
     options = tmp_path / "options.json"
-    options.write_text(json.dumps({option: value}))
+    options.write_text(json.dumps(given))
 
     try:
         load_config(options, {})
