@@ -21,13 +21,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 import pytest
 import pytest_socket
-from stdnum.es import cups as stdnum_cups
 import yaml
 
 from ioe_aggregator.members.join_code import JoinCode, decode as decode_join_code
 from ioe_dev.mosquitto import Broker, broker_certificate, start_broker
 from ioe_dev.postgres import PostgresServer, start_postgres
 from ioe_dev.processes import Service, free_port
+from ioe_dev.synthetic import cups as make_cups
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER, REPO
 
 AGGREGATOR_PACKAGE = REPO / "addons" / "ioe-aggregator"
@@ -84,6 +84,9 @@ def start_aggregator(tmp_path: Path) -> Iterator[Callable[..., tuple[Service, in
         service.stop()
 
 
+StartAggregator = Callable[..., tuple[Service, int]]
+
+
 def get_json(url: str) -> tuple[int, dict[str, Any]]:
     """GET a JSON document; return the status and the body, also for error statuses."""
     try:
@@ -91,6 +94,17 @@ def get_json(url: str) -> tuple[int, dict[str, Any]]:
             return response.status, json.load(response)
     except urllib.error.HTTPError as err:
         return err.code, json.load(err)
+
+
+def wait_for_broker_status(port: int, wanted: str, timeout_s: float = 20) -> dict[str, Any]:
+    """Poll /api/health until the broker reaches the wanted status; return the last body."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status, body = get_json(f"http://127.0.0.1:{port}/api/health")
+        assert status == 200, body
+        if body["broker"]["status"] == wanted or time.monotonic() > deadline:
+            return body
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")
@@ -227,7 +241,7 @@ class Community:
         number = number if number is not None else next(_cups_numbers)
         options = {
             "--name": f"Hogar {member_id}",
-            "--cups": test_cups(number),
+            "--cups": make_cups(number),
             "--contracted-kw": "4.6",
             "--investment-share": "0.1",
             **fields,
@@ -238,15 +252,6 @@ class Community:
 
 
 _cups_numbers = itertools.count(1)
-
-
-def test_cups(number: int) -> str:
-    """Return a valid CUPS (check letters computed) made from a number."""
-    digits = f"0031{number:012d}"
-    return stdnum_cups.compact(f"ES{digits}{stdnum_cups.calc_check_digits('ES' + digits)}")
-
-
-test_cups.__test__ = False  # type: ignore[attr-defined] - a helper, not a test
 
 
 def community_options(directory: Path, broker_port: int, ca_file: Path) -> dict[str, Any]:

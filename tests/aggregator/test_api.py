@@ -6,7 +6,7 @@ export, TLS, and an OpenAPI document that matches the routes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 import http.client
 import json
@@ -28,12 +28,10 @@ from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.protocol import MAX_PAYLOAD_BYTES
 from ioe_aggregator.store import open_store
 from ioe_dev.pki import ensure_server_certificate
-from ioe_dev.processes import Service
 
-from .conftest import Community, test_cups
+from .conftest import Community, StartAggregator, make_cups
 from .test_ingest import batch, payload
 
-StartAggregator = Callable[..., tuple[Service, int]]
 RANGE = "start=2026-11-24T00:00:00Z&end=2026-11-25T00:00:00Z"
 
 
@@ -111,7 +109,7 @@ ENDPOINTS = [
     (
         "POST",
         "/api/v1/members",
-        {"id": "m-0009", "name": "Nueva", "cups": test_cups(900099), "contracted_kw": 3.3},
+        {"id": "m-0009", "name": "Nueva", "cups": make_cups(900099), "contracted_kw": 3.3},
         {"admin"},
     ),
     ("GET", "/api/v1/members/m-0001", None, {"admin", "m-0001"}),
@@ -265,7 +263,7 @@ def test_members_through_the_api(api: Api) -> None:
     new = {
         "id": "m-0010",
         "name": "Casa Diez",
-        "cups": test_cups(900010),
+        "cups": make_cups(900010),
         "contracted_kw": 5.75,
     }
     bad_cups = api("POST", "/api/v1/members", "admin", {**new, "cups": "ES123"})

@@ -110,3 +110,8 @@ def test_a_wrong_database_url_is_refused_without_echoing_it(url: str) -> None:
     with pytest.raises(ConfigError, match="expected sqlite:///") as refused:
         load_config(None, {"IOE_AGGREGATOR_DATABASE_URL": url})
     assert "s3cret" not in str(refused.value)
+
+
+def test_an_api_certificate_without_its_key_is_refused() -> None:
+    with pytest.raises(ConfigError, match="api_certfile and api_keyfile go together"):
+        load_config(None, {"IOE_AGGREGATOR_API_CERTFILE": "/ssl/fullchain.pem"})

@@ -6,7 +6,6 @@ the homes (and the intruders).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
@@ -21,9 +20,8 @@ from ioe_aggregator.protocol import MAX_PAYLOAD_BYTES, MessageKind, check
 from ioe_dev.processes import Service
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
-from .conftest import Community, MqttClient, get_json
+from .conftest import Community, MqttClient, StartAggregator, get_json, wait_for_broker_status
 
-StartAggregator = Callable[..., tuple[Service, int]]
 PREFIX = "ioe/v1/molinos"
 T0 = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
 QUARTER = timedelta(minutes=15)
@@ -75,18 +73,8 @@ def acks(client: MqttClient, member: str) -> list[dict[str, Any]]:
 
 def start_service(community: Community, start_aggregator: StartAggregator) -> tuple[Service, int]:
     service, port = start_aggregator(**community.options)
-    wait_until_connected(port)
+    assert wait_for_broker_status(port, "connected")["broker"]["status"] == "connected"
     return service, port
-
-
-def wait_until_connected(port: int, timeout_s: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        _status, body = get_json(f"http://127.0.0.1:{port}/api/health")
-        if body["broker"]["status"] == "connected":
-            return body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.1)
 
 
 def home(community: Community, member: str) -> MqttClient:

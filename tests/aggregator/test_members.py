@@ -14,7 +14,7 @@ import pytest
 from ioe_aggregator.auth import secrets
 from ioe_aggregator.members.join_code import JoinCodeError, decode
 
-from .conftest import Community, test_cups
+from .conftest import Community, make_cups
 
 CONNACK_SUCCESS = 0
 CONNACK_NOT_AUTHORIZED = 135
@@ -28,7 +28,7 @@ def database_bytes(community: Community) -> bytes:
 
 def test_add_returns_a_join_code_with_everything_a_home_needs(community: Community) -> None:
     code = community.add_member(
-        "m-0001", 7, **{"--cups": "es 0031 0000 0000 0007 " + test_cups(7)[-2:].lower()}
+        "m-0001", 7, **{"--cups": "es 0021 0000 0000 0007 " + make_cups(7)[-2:].lower()}
     )
 
     assert code.community == "molinos"
@@ -38,7 +38,7 @@ def test_add_returns_a_join_code_with_everything_a_home_needs(community: Communi
     assert code.ca_certificate == community.broker.ca_file.read_text()
     assert secrets.split_token(code.api_token) is not None
     shown = json.loads(community.cli("members", "show", "m-0001", "--json").stdout)
-    assert shown["cups"] == test_cups(7)  # compact, upper case
+    assert shown["cups"] == make_cups(7)  # compact, upper case
     assert shown["contracted_kw"] == 4.6
     assert shown["investment_share"] == 0.1
     assert shown["vulnerable"] is False
@@ -64,7 +64,7 @@ def test_the_join_code_survives_copying_with_line_breaks(community: Community) -
             "--name",
             "Casa",
             "--cups",
-            test_cups(2),
+            make_cups(2),
             "--contracted-kw",
             "3.3",
             "--json",
@@ -82,12 +82,12 @@ def test_the_join_code_survives_copying_with_line_breaks(community: Community) -
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
-        (("M 1", "--cups", test_cups(1)), "member id 'M 1'"),
-        (("m-1", "--cups", "ES0031000000000001XX"), "CUPS 'ES0031000000000001XX'"),
-        (("m-1", "--cups", test_cups(1), "--contracted-kw", "0"), "contracted power"),
-        (("m-1", "--cups", test_cups(1), "--investment-share", "1.5"), "investment share"),
-        (("m-1", "--cups", test_cups(1), "--name", " "), "name: expected 1 to 100"),
-        (("ioe-aggregator", "--cups", test_cups(1)), "one of the broker's own logins"),
+        (("M 1", "--cups", make_cups(1)), "member id 'M 1'"),
+        (("m-1", "--cups", "ES0021000000000001XX"), "CUPS 'ES0021000000000001XX'"),
+        (("m-1", "--cups", make_cups(1), "--contracted-kw", "0"), "contracted power"),
+        (("m-1", "--cups", make_cups(1), "--investment-share", "1.5"), "investment share"),
+        (("m-1", "--cups", make_cups(1), "--name", " "), "name: expected 1 to 100"),
+        (("ioe-aggregator", "--cups", make_cups(1)), "one of the broker's own logins"),
     ],
 )
 def test_invalid_members_are_refused_with_the_reason(
@@ -116,7 +116,7 @@ def test_a_member_id_or_cups_cannot_be_registered_twice(community: Community) ->
         "--name",
         "X",
         "--cups",
-        test_cups(2),
+        make_cups(2),
         "--contracted-kw",
         "1",
         check=False,
@@ -128,7 +128,7 @@ def test_a_member_id_or_cups_cannot_be_registered_twice(community: Community) ->
         "--name",
         "X",
         "--cups",
-        test_cups(1),
+        make_cups(1),
         "--contracted-kw",
         "1",
         check=False,
@@ -137,7 +137,7 @@ def test_a_member_id_or_cups_cannot_be_registered_twice(community: Community) ->
     assert again.returncode == 1
     assert "member m-0001 is already registered" in again.stderr
     assert same_cups.returncode == 1
-    assert f"CUPS {test_cups(1)} is already registered to member m-0001" in same_cups.stderr
+    assert f"CUPS {make_cups(1)} is already registered to member m-0001" in same_cups.stderr
 
 
 def test_unknown_members_are_reported(community: Community) -> None:

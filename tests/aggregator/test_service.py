@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 import socket
 import subprocess
-import time
 from typing import Any
 
 import pytest
@@ -14,23 +12,15 @@ import pytest
 from ioe_aggregator import __version__
 from ioe_dev.mosquitto import Broker
 from ioe_dev.postgres import PostgresServer
-from ioe_dev.processes import Service
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
-from .conftest import aggregator_command, aggregator_env, get_json
-
-StartAggregator = Callable[..., tuple[Service, int]]
-
-
-def wait_for_broker_status(port: int, wanted: str, timeout_s: float = 20) -> dict[str, Any]:
-    """Poll /api/health until the broker reaches the wanted status; return the last body."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        status, body = get_json(f"http://127.0.0.1:{port}/api/health")
-        assert status == 200, body
-        if body["broker"]["status"] == wanted or time.monotonic() > deadline:
-            return body
-        time.sleep(0.2)
+from .conftest import (
+    StartAggregator,
+    aggregator_command,
+    aggregator_env,
+    get_json,
+    wait_for_broker_status,
+)
 
 
 def broker_options(broker: Broker, password: str = AGGREGATOR_PASSWORD) -> dict[str, Any]:

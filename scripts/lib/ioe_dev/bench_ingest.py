@@ -32,6 +32,7 @@ import yaml
 from ioe_dev.mosquitto import Broker, broker_certificate, start_broker
 from ioe_dev.postgres import start_postgres
 from ioe_dev.processes import Service, free_port
+from ioe_dev.synthetic import cups
 
 MEMBERS = 10
 # (readings per batch, batches per member): a quarter hour of six quantities as a home sends
@@ -241,7 +242,7 @@ class BenchCommunity:
                 "--name",
                 member,
                 "--cups",
-                _cups(number),
+                cups(number),
                 "--contracted-kw",
                 "4.6",
                 "--json",
@@ -274,13 +275,6 @@ def _env() -> dict[str, str]:
 def _health(port: int) -> dict[str, Any]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as answer:
         return dict(json.load(answer))
-
-
-def _cups(number: int) -> str:
-    from stdnum.es import cups  # noqa: PLC0415
-
-    digits = f"0031{number:012d}"
-    return f"ES{digits}{cups.calc_check_digits('ES' + digits)}"
 
 
 def bench_ingest() -> dict[str, Any]:

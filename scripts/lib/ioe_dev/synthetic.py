@@ -47,7 +47,8 @@ def ree_profile() -> pd.Series:
     return pd.Series(values / values.sum(), index=index)
 
 
-def _cups(number: int) -> str:
+def cups(number: int) -> str:
+    """Return a valid CUPS (check letters computed) made from a number, for test communities."""
     base = f"ES0021{number:012d}"
     return base + stdnum_cups.calc_check_digits(base)
 
@@ -69,7 +70,7 @@ def make_community(members: int, *, seed: int = 7, solar_share: float = 0.35) ->
     roster = [
         Member(
             member_id=member_id,
-            cups=_cups(i + 1),
+            cups=cups(i + 1),
             contracted_power_kw=float(rng.choice([3.3, 4.6, 5.75, 6.9])),
             investment_eur=float(round(rng.uniform(0, 3000), -1)),
             vulnerable=bool(rng.random() < 0.1),
