@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 import itertools
 import json
@@ -24,6 +24,7 @@ import pytest_socket
 import yaml
 
 from ioe_aggregator.members.join_code import JoinCode, decode as decode_join_code
+from ioe_aggregator.store import Store, open_store
 from ioe_dev.mosquitto import Broker, broker_certificate, start_broker
 from ioe_dev.postgres import PostgresServer, start_postgres
 from ioe_dev.processes import Service, free_port
@@ -120,6 +121,26 @@ def postgres() -> Iterator[PostgresServer]:
     yield server
     server.stop()
     shutil.rmtree(directory, ignore_errors=True)
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Return the URL of an empty database: SQLite, then one on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'aggregator.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database(f"test_{next(_databases)}")
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """Yield an open, migrated store on each backend."""
+    opened = await open_store(database_url)
+    yield opened
+    await opened.close()
 
 
 @dataclass

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-import itertools
 from pathlib import Path
 
 import pytest
@@ -17,22 +15,6 @@ from ioe_dev.postgres import PostgresServer
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 QUARTER = timedelta(minutes=15)
-_databases = itertools.count()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'aggregator.db'}"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.create_database(f"test_{next(_databases)}")
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(database_url)
-    yield opened
-    await opened.close()
 
 
 def make_batch(

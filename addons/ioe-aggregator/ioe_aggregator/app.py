@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 import logging
 import os
 import signal
@@ -11,9 +12,12 @@ import socket
 import ssl
 
 from aiohttp import web
+import aiomqtt
 
 from ioe_aggregator import __version__
+from ioe_aggregator.agreements import Agreements
 from ioe_aggregator.api import (
+    agreements,
     audit,
     auth,
     community,
@@ -22,15 +26,24 @@ from ioe_aggregator.api import (
     members,
     openapi,
     readings,
+    results,
     tokens,
 )
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
 from ioe_aggregator.ingest import Ingest
 from ioe_aggregator.ingest.mqtt import MqttIngest
-from ioe_aggregator.keys import BROKER, CONFIG, INGEST, REGISTRY, STORE
+from ioe_aggregator.keys import AGREEMENTS, BROKER, CONFIG, INGEST, REGISTRY, RESULTS, STORE
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.protocol import MAX_PAYLOAD_BYTES
+from ioe_aggregator.results import ResultsEngine
+from ioe_aggregator.results.service import (
+    OFFLINE,
+    MemberStatus,
+    ResultsService,
+    availability_topic,
+    discovery_messages,
+)
 from ioe_aggregator.store import Store, open_store
 
 _LOGGER = logging.getLogger(__name__)
@@ -40,22 +53,87 @@ class ListenError(Exception):
     """The API cannot listen where it was told to (port taken, address not on this host)."""
 
 
-def create_app(
-    config: Config, store: Store, broker: BrokerConnection, registry: Registry, ingest: Ingest
-) -> web.Application:
-    """Build the aiohttp application around an open store, the broker, registry and ingest."""
+@dataclass(frozen=True, kw_only=True)
+class Services:
+    """The parts of the service, wired together around one open store."""
+
+    store: Store
+    registry: Registry
+    agreements: Agreements
+    ingest: Ingest
+    broker: BrokerConnection
+    results: ResultsService
+
+
+def build_services(config: Config, store: Store) -> Services:
+    """Wire the registry, agreements, ingest, broker connection and results around a store."""
+    prefix = config.topic_prefix
+    registry = Registry(store, config)
+    agreements = Agreements(
+        store, tz=config.results.timezone, min_months=config.results.agreement_min_months
+    )
+    ingest = Ingest(store, registry)
+    status = MemberStatus(prefix)
+    broker = BrokerConnection(
+        config.broker,
+        # Stable across restarts (the broker keeps the session), distinct between replicas.
+        client_id=f"ioe-aggregator-{config.community_id}-{socket.gethostname()}",
+        listeners=[MqttIngest(ingest, prefix), status],
+        will=aiomqtt.Will(availability_topic(prefix), OFFLINE, qos=1, retain=True),
+    )
+    discovery_prefix = config.results.discovery_prefix
+    results = ResultsService(
+        ResultsEngine(store, registry, agreements, config.results),
+        broker,
+        status,
+        ingest.live,
+        prefix=prefix,
+        discovery={}
+        if discovery_prefix is None
+        else discovery_messages(
+            prefix=prefix,
+            discovery_prefix=discovery_prefix,
+            community=config.community_id,
+            language=config.results.language,
+        ),
+    )
+    broker.announcers.append(results)
+    return Services(
+        store=store,
+        registry=registry,
+        agreements=agreements,
+        ingest=ingest,
+        broker=broker,
+        results=results,
+    )
+
+
+def create_app(config: Config, services: Services) -> web.Application:
+    """Build the aiohttp application around the service's parts."""
     # Room for the largest readings batch, so that the ingest (not aiohttp) says it is too big.
     app = web.Application(
         middlewares=[errors.errors, auth.authenticate], client_max_size=2 * MAX_PAYLOAD_BYTES
     )
     app[CONFIG] = config
-    app[STORE] = store
-    app[BROKER] = broker
-    app[REGISTRY] = registry
-    app[INGEST] = ingest
+    app[STORE] = services.store
+    app[BROKER] = services.broker
+    app[REGISTRY] = services.registry
+    app[INGEST] = services.ingest
+    app[AGREEMENTS] = services.agreements
+    app[RESULTS] = services.results
     app[auth.FAILED_LOGINS] = auth.FailedLogins()
     app[auth.SEEN_LOGINS] = set()
-    for module in (health, openapi, members, tokens, readings, community, audit):
+    for module in (
+        health,
+        openapi,
+        members,
+        tokens,
+        readings,
+        results,
+        agreements,
+        community,
+        audit,
+    ):
         app.add_routes(module.routes)
     return app
 
@@ -78,22 +156,17 @@ async def _tls(config: Config) -> ssl.SSLContext | None:
 async def serve(config: Config) -> None:
     """Run the service until SIGINT or SIGTERM, then stop cleanly."""
     store = await open_store(config.database_url)
-    registry = Registry(store, config)
-    ingest = Ingest(store, registry)
-    broker = BrokerConnection(
-        config.broker,
-        # Stable across restarts (the broker keeps the session), distinct between replicas.
-        client_id=f"ioe-aggregator-{config.community_id}-{socket.gethostname()}",
-        listeners=[MqttIngest(ingest, config.topic_prefix)],
-    )
-    runner = web.AppRunner(create_app(config, store, broker, registry, ingest), access_log=None)
-    broker_task: asyncio.Task[None] | None = None
-    ingest_task: asyncio.Task[None] | None = None
+    services = build_services(config, store)
+    runner = web.AppRunner(create_app(config, services), access_log=None)
+    tasks: list[asyncio.Task[None]] = []
     try:
-        await registry.publish_broker_files()
+        await services.registry.publish_broker_files()
         await runner.setup()
-        ingest_task = asyncio.create_task(ingest.run(), name="ingest")
-        broker_task = asyncio.create_task(broker.run(), name="broker")
+        tasks = [
+            asyncio.create_task(services.ingest.run(), name="ingest"),
+            asyncio.create_task(services.broker.run(), name="broker"),
+            asyncio.create_task(services.results.run(), name="results"),
+        ]
         site = web.TCPSite(
             runner, config.http_host, config.http_port, ssl_context=await _tls(config)
         )
@@ -121,10 +194,9 @@ async def serve(config: Config) -> None:
         await stop.wait()
         _LOGGER.info("Stopping")
     finally:
-        for task in (broker_task, ingest_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        for task in reversed(tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await runner.cleanup()
         await store.close()

@@ -36,6 +36,7 @@ class Action(StrEnum):
     MEMBER_REVOKED = "member_revoked"
     AGREEMENT_ADDED = "agreement_added"
     AGREEMENT_ENDED = "agreement_ended"
+    AGREEMENT_REMOVED = "agreement_removed"
     EXPORT = "export"
 
 

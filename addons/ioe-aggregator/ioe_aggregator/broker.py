@@ -35,6 +35,17 @@ class Listener(Protocol):
         """Handle one message; must not raise for a bad message."""
 
 
+class Announcer(Protocol):
+    """Something that publishes at every (re)connection, once subscribed."""
+
+    async def announce(self, client: aiomqtt.Client) -> None:
+        """Publish what a fresh connection needs (retained messages, availability)."""
+
+
+class BrokerUnavailable(Exception):
+    """A message cannot be published: the broker is not connected now."""
+
+
 class BrokerStatus(StrEnum):
     """The state of the broker connection, as /api/health reports it."""
 
@@ -48,16 +59,24 @@ class BrokerConnection:
     """Connects to the broker with MQTT v5 and reconnects, doubling the wait up to a minute."""
 
     def __init__(
-        self, config: BrokerConfig | None, client_id: str, listeners: Sequence[Listener] = ()
+        self,
+        config: BrokerConfig | None,
+        client_id: str,
+        listeners: Sequence[Listener] = (),
+        *,
+        will: aiomqtt.Will | None = None,
     ) -> None:
         """Prepare a connection; ``run`` makes it.
 
         ``client_id`` must stay the same across restarts (the broker keeps its session) and
-        differ between replicas.
+        differ between replicas. The broker publishes ``will`` if the connection is lost.
         """
         self._config = config
         self._client_id = client_id
         self._listeners = listeners
+        self._will = will
+        self.announcers: list[Announcer] = []
+        self._client: aiomqtt.Client | None = None
         self.status = BrokerStatus.NOT_CONFIGURED if config is None else BrokerStatus.CONNECTING
         self.last_error: str | None = None
 
@@ -86,6 +105,7 @@ class BrokerConnection:
             clean_start=False,
             properties=properties,
             tls_context=tls_context,
+            will=self._will,
         )
 
     async def run(self) -> None:
@@ -100,7 +120,10 @@ class BrokerConnection:
                     for listener in self._listeners:
                         for topic in listener.subscriptions:
                             await _subscribe(client, topic)
+                    for announcer in self.announcers:
+                        await announcer.announce(client)
                     # Connected means ready: subscribed, so that nothing sent now is missed.
+                    self._client = client
                     self.status = BrokerStatus.CONNECTED
                     self.last_error = None
                     delay = BACKOFF_INITIAL_S
@@ -109,7 +132,9 @@ class BrokerConnection:
                         for listener in self._listeners:
                             await listener.handle(client, message)
                 self.status = BrokerStatus.DISCONNECTED
+                self._client = None
             except (aiomqtt.MqttError, OSError, ssl.SSLError) as err:
+                self._client = None
                 if self.status is BrokerStatus.CONNECTED or self.last_error != str(err):
                     _LOGGER.warning(
                         "MQTT broker at %s: %s; retrying in %.0f s", self.address, err, delay
@@ -118,6 +143,16 @@ class BrokerConnection:
                 self.last_error = str(err)
             await asyncio.sleep(delay)
             delay = min(delay * 2, BACKOFF_MAX_S)
+
+    async def publish(self, topic: str, payload: bytes, *, retain: bool = True) -> None:
+        """Publish with QoS 1; raise BrokerUnavailable when not connected."""
+        client = self._client
+        if client is None:
+            raise BrokerUnavailable(f"not connected to the MQTT broker ({self.last_error})")
+        try:
+            await client.publish(topic, payload, qos=1, retain=retain)
+        except aiomqtt.MqttError as err:
+            raise BrokerUnavailable(f"publishing to {topic}: {err}") from err
 
 
 async def _subscribe(client: aiomqtt.Client, topic: str) -> None:

@@ -13,14 +13,18 @@ import json
 from pathlib import Path
 import re
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import voluptuous as vol
 import yaml
+
+from ioe_aggregator.sharing.calendar import DEFAULT_TZ
 
 ENV_PREFIX = "IOE_AGGREGATOR_"
 DEFAULT_HTTP_PORT = 8099
 DEFAULT_MQTT_PORT = 8883
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LANGUAGES = ("es", "en")
 
 
 class ConfigError(Exception):
@@ -72,6 +76,18 @@ def _topic_prefix(value: Any) -> str:
     return text
 
 
+def _timezone(value: Any) -> str:
+    try:
+        ZoneInfo(str(value))
+    except ValueError, ZoneInfoNotFoundError:
+        raise vol.Invalid(f"expected a time zone such as Europe/Madrid, got {value!r}") from None
+    return str(value)
+
+
+def _number(low: float, high: float) -> vol.All:
+    return vol.All(vol.Coerce(float), vol.Range(min=low, max=high))
+
+
 def _logins(value: Any) -> list[str]:
     """Accept a list of broker logins, or one string of them separated by commas."""
     items = value.split(",") if isinstance(value, str) else value
@@ -109,6 +125,18 @@ _SCHEMA = vol.Schema(
         vol.Optional("broker_files_dir"): str,
         vol.Optional("broker_full_access", default=["homeassistant", "addons"]): _logins,
         vol.Optional("mosquitto_pid_file"): str,
+        vol.Optional("timezone", default=DEFAULT_TZ): _timezone,
+        vol.Optional("agreement_min_months", default=4): vol.All(
+            vol.Coerce(int), vol.Range(min=0, max=12)
+        ),
+        vol.Optional("import_price_eur_kwh"): _number(0.0, 10.0),
+        vol.Optional("surplus_price_eur_kwh"): _number(-10.0, 10.0),
+        vol.Optional("signal_threshold_w", default=500.0): _number(0.0, 10_000_000.0),
+        vol.Optional("mqtt_discovery", default=True): _boolean,
+        vol.Optional("discovery_prefix", default="homeassistant"): _topic_prefix,
+        vol.Optional("language", default="es"): vol.All(
+            vol.Lower, vol.In(LANGUAGES, msg=f"expected one of {', '.join(LANGUAGES)}")
+        ),
         vol.Optional("log_level", default="info"): vol.All(
             vol.Lower, vol.In(LOG_LEVELS, msg=f"expected one of {', '.join(LOG_LEVELS)}")
         ),
@@ -142,6 +170,20 @@ class MembersConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ResultsConfig:
+    """How results are computed and shown: the agreements' rules, prices, signal, discovery."""
+
+    timezone: str
+    agreement_min_months: int
+    # Flat prices (EUR/kWh) for each member's monthly savings; None: savings are not given.
+    prices: tuple[float, float] | None
+    signal_threshold_w: float
+    # The manager's Home Assistant's discovery prefix, or None for no discovery messages.
+    discovery_prefix: str | None
+    language: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The validated configuration of the service."""
 
@@ -154,6 +196,7 @@ class Config:
     broker: BrokerConfig | None
     topic_prefix: str
     members: MembersConfig
+    results: ResultsConfig
     log_level: str
 
 
@@ -226,6 +269,13 @@ def _build(options: dict[str, Any]) -> Config:
         if not ("api_certfile" in options and "api_keyfile" in options):
             raise ConfigError("invalid configuration: api_certfile and api_keyfile go together")
         api_tls = (Path(options["api_certfile"]), Path(options["api_keyfile"]))
+    prices = None
+    if "import_price_eur_kwh" in options or "surplus_price_eur_kwh" in options:
+        if not ("import_price_eur_kwh" in options and "surplus_price_eur_kwh" in options):
+            raise ConfigError(
+                "invalid configuration: import_price_eur_kwh and surplus_price_eur_kwh go together"
+            )
+        prices = (options["import_price_eur_kwh"], options["surplus_price_eur_kwh"])
     files_dir = options.get("broker_files_dir")
     pid_file = options.get("mosquitto_pid_file")
     return Config(
@@ -243,6 +293,14 @@ def _build(options: dict[str, Any]) -> Config:
             broker_files_dir=Path(files_dir) if files_dir else None,
             broker_full_access=tuple(options["broker_full_access"]),
             mosquitto_pid_file=Path(pid_file) if pid_file else None,
+        ),
+        results=ResultsConfig(
+            timezone=options["timezone"],
+            agreement_min_months=options["agreement_min_months"],
+            prices=prices,
+            signal_threshold_w=options["signal_threshold_w"],
+            discovery_prefix=options["discovery_prefix"] if options["mqtt_discovery"] else None,
+            language=options["language"],
         ),
         log_level=options["log_level"],
     )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ioe_aggregator.agreements import Agreements
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
 from ioe_aggregator.ingest import Ingest
 from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.results.service import ResultsService
 from ioe_aggregator.store import Store
 
 CONFIG = web.AppKey("config", Config)
@@ -15,3 +17,5 @@ STORE = web.AppKey("store", Store)
 BROKER = web.AppKey("broker", BrokerConnection)
 REGISTRY = web.AppKey("registry", Registry)
 INGEST = web.AppKey("ingest", Ingest)
+AGREEMENTS = web.AppKey("agreements", Agreements)
+RESULTS = web.AppKey("results", ResultsService)

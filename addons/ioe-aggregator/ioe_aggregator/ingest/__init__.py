@@ -23,6 +23,7 @@ from ioe_aggregator.protocol import (
     decode_readings,
     encode,
 )
+from ioe_aggregator.results import Live
 from ioe_aggregator.store import BatchOutcome, Store, StoreError
 
 _LOGGER = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ class Ingest:
         self._registry = registry
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self.counters = IngestCounters()
+        # Each member's latest live report (power now), for the community's state.
+        self.live: dict[str, Live] = {}
 
     async def receive(self, member: str, payload: bytes, *, via: str) -> bytes:
         """Store a batch ``member`` sent; return the acknowledgement once it is committed.
@@ -134,6 +137,11 @@ class Ingest:
                 )
         for pending, outcome in zip(accepted, outcomes, strict=True):
             self._count(pending.batch, outcome)
+            if pending.batch.live is not None:
+                live = Live.of(pending.batch.live)
+                known = self.live.get(pending.batch.member)
+                if known is None or known.ts <= live.ts:
+                    self.live[pending.batch.member] = live
             pending.done.set_result(encode(ack_message(pending.batch, outcome), MessageKind.ACK))
 
     def _count(self, batch: ReadingsBatch, outcome: BatchOutcome) -> None:

@@ -24,6 +24,7 @@ _SHARE = re.compile(r"^(0|1),(\d{6})$")
 _HOUR = re.compile(r"^\d{4}$")
 # A CAU is the CUPS of the installation's point followed by "A" and three digits (check).
 _CAU = re.compile(r"^(?P<cups>ES\d{16}[A-Z]{2}(?:\d[FPRCXYZ])?)A(?P<number>\d{3})$")
+_FILE_NAME = re.compile(r"(?P<cau>.+)_(?P<year>\d{4})\.txt")
 
 
 class CoefficientFileError(ValueError):
@@ -152,22 +153,35 @@ def _parse_line(  # noqa: PLR0911 - one return per check, in the order a reader 
     return code, hour, units
 
 
+def year_of(name: str) -> int | None:
+    """Return the year a coefficient file's name ``{CAU}_{YYYY}.txt`` gives, or None."""
+    named = _FILE_NAME.fullmatch(name)
+    return int(named["year"]) if named else None
+
+
 def read(path: Path, *, members_cups: set[str], year: int) -> tuple[CoefficientFile, list[Problem]]:
-    """Read and check a coefficient file; return what it holds and every problem found.
+    """Read and check a coefficient file; return what it holds and every problem found."""
+    return parse(path.read_bytes(), name=path.name, members_cups=members_cups, year=year)
+
+
+def parse(
+    content: bytes, *, name: str, members_cups: set[str], year: int
+) -> tuple[CoefficientFile, list[Problem]]:
+    """Check a coefficient file's content and name; return what it holds and every problem.
 
     Checks: the name, line format, share format (comma, six decimals), CUPS validity and
     membership, duplicates, a consistent kind (static or hourly), hours within the year,
     missing hours, and sums of exactly 1,000000 per hour. Accepts CRLF or LF.
     """
     problems: list[Problem] = []
-    name = re.fullmatch(r"(?P<cau>.+)_(?P<year>\d{4})\.txt", path.name)
-    if name is None or int(name["year"]) != year or _CAU.fullmatch(name["cau"]) is None:
+    named = _FILE_NAME.fullmatch(name)
+    if named is None or int(named["year"]) != year or _CAU.fullmatch(named["cau"]) is None:
         problems.append(Problem(line=None, message=f"the file should be named CAU_{year}.txt"))
     hours_in_year = 8784 if pd.Timestamp(year=year, month=1, day=1).is_leap_year else 8760
     shares: dict[tuple[str, int], int] = {}
     last_line: dict[int, int] = {}
     hourly: bool | None = None
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    text = content.decode("utf-8-sig", errors="replace")
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue

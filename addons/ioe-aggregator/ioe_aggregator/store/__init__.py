@@ -188,6 +188,21 @@ class Store:
             kwh={str(row[0]): float(row[2]) for row in rows},
         )
 
+    async def hourly(
+        self,
+        meter: str,
+        quantity: str,
+        start: datetime,
+        end: datetime,
+        *,
+        source: str = SOURCE_MEMBER,
+    ) -> list[tuple[str, datetime, float]]:
+        """Return (member, UTC hour, kWh): one meter's quantity per hour in [start, end)."""
+        parameters = (source, meter, quantity, sql.seconds(start), sql.seconds(end))
+        async with self.transaction() as tx:
+            rows = await tx.execute(sql.SELECT_HOURLY, parameters)
+        return [(str(row[0]), sql.moment(int(row[1])), float(row[2])) for row in rows]
+
     async def close(self) -> None:
         """Release the connection."""
         await self._database.close()

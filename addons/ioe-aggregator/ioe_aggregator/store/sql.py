@@ -68,6 +68,28 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX audit_by_time ON audit (at_us)",
     ),
+    (
+        # Dates are local calendar days as text (YYYY-MM-DD): they sort and compare as dates.
+        # valid_to is the last day in force, NULL while open-ended. hour 0 holds a static share;
+        # hours 1-8784 are the distributor's elapsed local hours of ``year``.
+        """CREATE TABLE agreements (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            scheme TEXT NOT NULL,
+            hourly INTEGER NOT NULL,
+            year INTEGER,
+            valid_from TEXT NOT NULL,
+            valid_to TEXT,
+            created_s BIGINT NOT NULL
+        )""",
+        """CREATE TABLE agreement_shares (
+            agreement TEXT NOT NULL REFERENCES agreements (id),
+            member TEXT NOT NULL REFERENCES members (id),
+            hour INTEGER NOT NULL,
+            units INTEGER NOT NULL,
+            PRIMARY KEY (agreement, hour, member)
+        )""",
+    ),
 )
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -111,3 +133,9 @@ SELECT_TOTALS = """SELECT quantity, COUNT(DISTINCT member), SUM(value) FROM read
     WHERE source = ? AND start_s >= ? AND start_s < ? GROUP BY quantity ORDER BY quantity"""
 SELECT_CONTRIBUTORS = """SELECT COUNT(DISTINCT member) FROM readings
     WHERE source = ? AND start_s >= ? AND start_s < ?"""
+
+# Interval energies summed per member and UTC hour, for the results (integer division in both
+# dialects; no % operator, which the PostgreSQL driver reads as a placeholder).
+SELECT_HOURLY = """SELECT member, start_s / 3600 * 3600 AS hour_s, SUM(value) FROM readings
+    WHERE source = ? AND meter = ? AND quantity = ? AND start_s >= ? AND start_s < ?
+    GROUP BY member, start_s / 3600 * 3600"""

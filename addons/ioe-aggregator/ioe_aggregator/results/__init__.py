@@ -1,0 +1,259 @@
+"""Each member's results and the community's state, from the stored readings and agreements.
+
+Consumption C is what each member draws at its supply point (meter ``grid``, ``import_kwh``:
+what the distributor settles the allocation against); generation G is the community plant
+(meter ``plant``, ``generation_kwh``, from whichever home measures it). Quarter-hours are
+summed to hours and allocated hour by hour with the β of the agreement in force
+(``sharing.allocation``); an hour no agreement covers allocates nothing.
+
+"Now" figures come from the homes' live reports when fresh, else from the last complete
+quarter-hour's energy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+import math
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from ioe_aggregator.agreements import Agreement, Agreements
+from ioe_aggregator.config import ResultsConfig
+from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.protocol import MessageKind, check, utc_text
+from ioe_aggregator.sharing.allocation import Allocation, allocate, member_kpis
+from ioe_aggregator.sharing.economics import Prices, monthly_economics
+from ioe_aggregator.sharing.model import Coefficients
+from ioe_aggregator.store import Store
+
+QUARTER = timedelta(minutes=15)
+HOUR = timedelta(hours=1)
+# A live report older than this is not "now" any more.
+LIVE_MAX_AGE = timedelta(minutes=5)
+# A signal holds until the next one is due, with one quarter of slack.
+SIGNAL_VALIDITY = 2 * QUARTER
+KWH_PER_QUARTER_TO_W = 4000.0
+# Where consumption and generation are read from.
+SUPPLY = ("grid", "import_kwh")
+PLANT = ("plant", "generation_kwh")
+ENERGIES = ("allocated_kwh", "self_consumed_kwh", "surplus_kwh", "import_kwh")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Live:
+    """A member's latest live report: when, and its powers (W) by name."""
+
+    ts: datetime
+    powers: Mapping[str, float]
+
+    @classmethod
+    def of(cls, live: Mapping[str, Any]) -> Live:
+        """Read the ``live`` part of a readings batch (already checked by the schema)."""
+        return cls(
+            ts=datetime.fromisoformat(str(live["ts"])).astimezone(UTC),
+            powers={k: float(v) for k, v in live.items() if k != "ts"},
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    """What was computed at one moment: results per active member, community state, signal."""
+
+    computed_at: datetime
+    results: Mapping[str, dict[str, Any]]
+    state: dict[str, Any]
+    signal: dict[str, Any]
+
+
+def _value(number: float) -> float:
+    return round(float(number), 4)
+
+
+def _ratio(value: Any) -> float | None:
+    number = float(value) if value is not None else math.nan
+    return None if math.isnan(number) else round(min(max(number, 0.0), 1.0), 4)
+
+
+class ResultsEngine:
+    """Computes snapshots for one community."""
+
+    def __init__(
+        self, store: Store, registry: Registry, agreements: Agreements, config: ResultsConfig
+    ) -> None:
+        """Work on the service's store, registry and agreements."""
+        self._store = store
+        self._registry = registry
+        self._agreements = agreements
+        self._config = config
+        self._zone = ZoneInfo(config.timezone)
+
+    async def compute(
+        self,
+        now: datetime,
+        *,
+        live: Mapping[str, Live] | None = None,
+        online: frozenset[str] = frozenset(),
+    ) -> Snapshot:
+        """Compute every active member's results and the community's state at ``now``."""
+        now = now.astimezone(UTC)
+        local = now.astimezone(self._zone)
+        month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        hours = pd.date_range(
+            month_start.astimezone(UTC), pd.Timestamp(now).floor("h"), freq="h", name="start"
+        )
+        members = await self._registry.members()
+        active = [m.id for m in members if m.active]
+        consumption = await self._hourly(SUPPLY, hours, now)
+        generation = (await self._hourly(PLANT, hours, now)).sum(axis=1)
+        beta, in_force = await self._agreements.beta(hours)
+        columns = sorted(set(active) | set(consumption.columns) | set(beta.columns))
+        allocation = allocate(
+            Coefficients(scheme="agreement", values=beta.reindex(columns=columns, fill_value=0.0)),
+            consumption.reindex(columns=columns, fill_value=0.0),
+            generation,
+        )
+        today = hours.tz_convert(self._zone).date == local.date()
+        now_w = await self._now_w(now, active, live or {})
+        agreement = in_force[-1] if in_force else None
+        beta_now = beta.iloc[-1] if len(beta.columns) else pd.Series(dtype=float)
+        savings = self._savings(allocation, local.date())
+        kpis = member_kpis(allocation)
+        results = {}
+        for member in active:
+            coefficient = float(beta_now.get(member, 0.0))
+            message: dict[str, Any] = {
+                "schema": "ioe.results.v1",
+                "computed_at": utc_text(now),
+                "scheme": agreement.scheme if agreement else "none",
+                "coefficient_now": _value(coefficient),
+                "allocated_w_now": _value(coefficient * now_w["generation"]),
+                "today": _energies(allocation, member, today),
+                "month": {
+                    **_energies(allocation, member, None),
+                    "savings_eur": None if savings is None else round(savings.get(member, 0.0), 2),
+                },
+                "kpis": {
+                    "self_sufficiency": _ratio(kpis.self_sufficiency[member]),
+                    "self_consumption": _ratio(kpis.self_consumption_ratio[member]),
+                },
+            }
+            if agreement is not None:
+                message["coefficient_valid"] = _validity(agreement)
+            check(message, MessageKind.RESULTS)
+            results[member] = message
+        state = self._state(
+            now, allocation=allocation, today=today, now_w=now_w, active=active, online=online
+        )
+        return Snapshot(
+            computed_at=now, results=results, state=state, signal=self.signal(now, state)
+        )
+
+    async def _hourly(
+        self, source: tuple[str, str], hours: pd.DatetimeIndex, now: datetime
+    ) -> pd.DataFrame:
+        """Return one quantity's kWh per hour (rows) and member (columns) up to ``now``."""
+        meter, quantity = source
+        rows = await self._store.hourly(meter, quantity, hours[0].to_pydatetime(), now)
+        if not rows:
+            return pd.DataFrame(index=hours, dtype=float)
+        frame = pd.DataFrame(rows, columns=["member", "hour", "kwh"])
+        frame["hour"] = pd.DatetimeIndex(frame["hour"])
+        table = frame.pivot_table(index="hour", columns="member", values="kwh", aggfunc="sum")
+        return table.reindex(hours).fillna(0.0).rename_axis(columns=None)
+
+    async def _now_w(
+        self, now: datetime, active: Sequence[str], live: Mapping[str, Live]
+    ) -> dict[str, float]:
+        """Return generation and consumption now (W): fresh live reports, else the last quarter."""
+        fresh = {m: r.powers for m, r in live.items() if now - r.ts <= LIVE_MAX_AGE}
+        quarter_end = pd.Timestamp(now).floor("15min").to_pydatetime()
+        last: dict[tuple[str, str], dict[str, float]] = {}
+        for source in (SUPPLY, PLANT):
+            rows = await self._store.hourly(*source, quarter_end - QUARTER, quarter_end)
+            last[source] = {member: kwh * KWH_PER_QUARTER_TO_W for member, _hour, kwh in rows}
+        plant_live = [p["plant_w"] for p in fresh.values() if "plant_w" in p]
+        generation = sum(plant_live) if plant_live else sum(last[PLANT].values())
+        consumption = 0.0
+        for member in active:
+            if member in fresh and "grid_w" in fresh[member]:
+                consumption += max(fresh[member]["grid_w"], 0.0)
+            else:
+                consumption += last[SUPPLY].get(member, 0.0)
+        return {"generation": generation, "consumption": consumption}
+
+    def _savings(self, allocation: Allocation, today: date) -> dict[str, float] | None:
+        """Return each member's savings this month at the configured prices (None: no prices)."""
+        if self._config.prices is None:
+            return None
+        index = allocation.consumption_kwh.index
+        prices = Prices.flat(index, *self._config.prices)
+        table = monthly_economics(allocation, prices, self._config.timezone)
+        month = table[table.month == f"{today:%Y-%m}"]
+        return dict(zip(month.member_id, month.savings_eur.astype(float), strict=True))
+
+    def _state(
+        self,
+        now: datetime,
+        *,
+        allocation: Allocation,
+        today: np.ndarray,
+        now_w: Mapping[str, float],
+        active: Sequence[str],
+        online: frozenset[str],
+    ) -> dict[str, Any]:
+        generation, consumption = now_w["generation"], now_w["consumption"]
+        state = {
+            "schema": "ioe.community_state.v1",
+            "ts": utc_text(now),
+            "generation_w": _value(generation),
+            "consumption_w": _value(consumption),
+            "surplus_w": _value(max(generation - consumption, 0.0)),
+            "members_online": len(online & set(active)),
+            "members_total": len(active),
+            "today": {
+                "generation_kwh": _value(allocation.generation_kwh[today].sum()),
+                "consumption_kwh": _value(allocation.consumption_kwh[today].to_numpy().sum()),
+                "self_consumed_kwh": _value(allocation.self_consumed_kwh[today].to_numpy().sum()),
+            },
+        }
+        check(state, MessageKind.COMMUNITY_STATE)
+        return state
+
+    def signal(self, now: datetime, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the advice of a community state: surplus, deficit or normal."""
+        balance = state["generation_w"] - state["consumption_w"]
+        threshold = self._config.signal_threshold_w
+        kind = (
+            "surplus" if balance >= threshold else "deficit" if -balance >= threshold else "normal"
+        )
+        signal: dict[str, Any] = {
+            "schema": "ioe.signal.v1",
+            "ts": utc_text(now),
+            "kind": kind,
+            "valid_until": utc_text(now + SIGNAL_VALIDITY),
+        }
+        if kind == "surplus":
+            signal["surplus_w"] = _value(balance)
+        check(signal, MessageKind.SIGNAL)
+        return signal
+
+
+def _energies(allocation: Allocation, member: str, rows: Any) -> dict[str, float]:
+    """Return a member's energies over the hours ``rows`` selects (None: every hour)."""
+    selected = slice(None) if rows is None else rows
+    return {
+        name: _value(getattr(allocation, name)[member].to_numpy()[selected].sum())
+        for name in ENERGIES
+    }
+
+
+def _validity(agreement: Agreement) -> dict[str, str | None]:
+    return {
+        "from": agreement.valid_from.isoformat(),
+        "to": None if agreement.valid_to is None else agreement.valid_to.isoformat(),
+    }
