@@ -20,16 +20,13 @@ from openapi_spec_validator import validate
 import pytest
 
 from ioe_aggregator.api.openapi import document
-from ioe_aggregator.app import create_app
-from ioe_aggregator.broker import BrokerConnection
+from ioe_aggregator.app import build_services, create_app
 from ioe_aggregator.config import load_config
-from ioe_aggregator.ingest import Ingest
-from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.protocol import MAX_PAYLOAD_BYTES
 from ioe_aggregator.store import open_store
 from ioe_dev.pki import ensure_server_certificate
 
-from .conftest import Community, StartAggregator, make_cups
+from .conftest import Community, StartAggregator, make_cups, wait_for_broker_status
 from .test_ingest import batch, payload
 
 RANGE = "start=2026-11-24T00:00:00Z&end=2026-11-25T00:00:00Z"
@@ -97,6 +94,7 @@ def api(community: Community, start_aggregator: StartAggregator) -> Iterator[Api
         "public": _token(community, "public"),
     }
     _service, port = start_aggregator(**community.options)
+    wait_for_broker_status(port, "connected")
     made = Api(f"http://127.0.0.1:{port}", community, tokens)
     for member in ("m-0001", "m-0002"):
         assert made("POST", "/api/v1/readings", member, batch(member, "b-1")).status == 200
@@ -121,14 +119,36 @@ ENDPOINTS = [
     ("POST", "/api/v1/tokens", {"scope": "public", "label": "display"}, {"admin"}),
     ("GET", "/api/v1/audit", None, {"admin"}),
     ("POST", "/api/v1/readings", None, {"m-0001", "m-0002"}),
+    ("GET", "/api/v1/members/m-0001/results", None, {"admin", "m-0001"}),
+    ("POST", "/api/v1/results/publish", None, {"admin"}),
+    ("GET", "/api/v1/agreements", None, {"admin"}),
+    (
+        "POST",
+        "/api/v1/agreements",
+        {"name": "2027", "scheme": "equal", "valid_from": "2027-01-01", "valid_to": "2027-12-31"},
+        {"admin"},
+    ),
+    ("GET", "/api/v1/agreements/{past}", None, {"admin"}),
+    ("PATCH", "/api/v1/agreements/{past}", {"valid_to": "2026-07-31"}, {"admin"}),
+    ("DELETE", "/api/v1/agreements/{future}", None, {"admin"}),
     ("POST", "/api/v1/members/m-0003/revoke", None, {"admin"}),
 ]
 
 
 def test_every_endpoint_admits_only_its_scopes(api: Api) -> None:
     api.community.add_member("m-0003")  # rotated and revoked by the admin below
+    agreements = {
+        "{past}": {"name": "2026", "scheme": "power", "valid_from": "2026-01-01"},
+        "{future}": {"name": "2030", "scheme": "equal", "valid_from": "2030-01-01"},
+    }
+    ids = {
+        key: api("POST", "/api/v1/agreements", "admin", body).json()["id"]
+        for key, body in agreements.items()
+    }
+    api("PATCH", f"/api/v1/agreements/{ids['{past}']}", "admin", {"valid_to": "2026-06-30"})
     outcomes = []
-    for method, path, body, allowed in ENDPOINTS:
+    for method, template, body, allowed in ENDPOINTS:
+        path = template.format_map({key.strip("{}"): value for key, value in ids.items()})
         for who in ("public", "m-0002", "m-0001", "admin"):
             sent = batch(who, "scope") if path == "/api/v1/readings" else body
             if path.endswith("/revoke") and who != "admin":
@@ -299,10 +319,7 @@ async def test_the_openapi_document_validates_and_matches_the_routes(tmp_path: P
     config = load_config(None, {"IOE_AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'db'}"})
     store = await open_store(config.database_url)
     try:
-        registry = Registry(store, config)
-        app = create_app(
-            config, store, BrokerConnection(None, "x"), registry, Ingest(store, registry)
-        )
+        app = create_app(config, build_services(config, store))
         spec = document()
         validate(spec)
         routes = {

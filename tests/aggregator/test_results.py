@@ -7,6 +7,7 @@ I = max(C − A, 0), X = max(A − C, 0), hour by hour, nothing passed to a neig
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +29,7 @@ from ioe_aggregator.sharing import coefficient_file
 from ioe_aggregator.sharing.calendar import hours_of_year
 from ioe_aggregator.store import Store
 
-from .conftest import make_cups
+from .conftest import Community, make_cups
 
 NOW = datetime(2026, 11, 24, 11, 20, tzinfo=UTC)  # 12:20 in Madrid
 QUARTER = timedelta(minutes=15)
@@ -347,3 +348,35 @@ async def test_each_quarter_counts_once_whatever_the_grouping(store: Store) -> N
         ("m-2", 11, 0.5),
         ("m-3", 10, 0.4),
     ]
+
+
+def test_the_command_line_records_changes_and_refuses_bad_files(
+    community: Community, tmp_path: Path
+) -> None:
+    for number, member in enumerate(("m-0001", "m-0002"), start=1):
+        community.add_member(member, 500 + number)
+    static = tmp_path / f"{CAU}_2026.txt"
+    static.write_text(f"{make_cups(501)};0,750000\r\n{make_cups(502)};0,250000\r\n")
+    broken = tmp_path / f"{CAU}_2027.txt"
+    broken.write_text(f"{make_cups(501)};0,750000\r\n")
+
+    added = json.loads(
+        community.cli(
+            "agreements", "add", "Fichero", "--file", str(static), "--from", "2026-01-01", "--json"
+        ).stdout
+    )
+    refused = community.cli(
+        "agreements", "add", "Roto", "--file", str(broken), "--from", "2027-01-01", check=False
+    )
+    ended = community.cli("agreements", "end", added["id"], "--last-day", "2026-12-31").stdout
+    shown = json.loads(community.cli("agreements", "show", added["id"], "--json").stdout)
+    listed = community.cli("agreements", "list").stdout
+
+    assert added["scheme"] == "static-file"
+    assert refused.returncode == 1
+    assert "the coefficients sum to 0,750000, not 1,000000" in refused.stderr
+    assert "2026-01-01 → 2026-12-31" in ended
+    assert shown["coefficients"] == {"m-0001": 0.75, "m-0002": 0.25}
+    assert added["id"] in listed
+    actions = [e["action"] for e in json.loads(community.cli("audit", "--json").stdout)]
+    assert actions[-2:] == ["agreement_added", "agreement_ended"]

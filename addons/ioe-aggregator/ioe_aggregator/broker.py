@@ -76,7 +76,7 @@ class BrokerConnection:
         self._listeners = listeners
         self._will = will
         self.announcers: list[Announcer] = []
-        self._client: aiomqtt.Client | None = None
+        self._live_client: aiomqtt.Client | None = None
         self.status = BrokerStatus.NOT_CONFIGURED if config is None else BrokerStatus.CONNECTING
         self.last_error: str | None = None
 
@@ -123,7 +123,7 @@ class BrokerConnection:
                     for announcer in self.announcers:
                         await announcer.announce(client)
                     # Connected means ready: subscribed, so that nothing sent now is missed.
-                    self._client = client
+                    self._live_client = client
                     self.status = BrokerStatus.CONNECTED
                     self.last_error = None
                     delay = BACKOFF_INITIAL_S
@@ -132,9 +132,9 @@ class BrokerConnection:
                         for listener in self._listeners:
                             await listener.handle(client, message)
                 self.status = BrokerStatus.DISCONNECTED
-                self._client = None
+                self._live_client = None
             except (aiomqtt.MqttError, OSError, ssl.SSLError) as err:
-                self._client = None
+                self._live_client = None
                 if self.status is BrokerStatus.CONNECTED or self.last_error != str(err):
                     _LOGGER.warning(
                         "MQTT broker at %s: %s; retrying in %.0f s", self.address, err, delay
@@ -146,7 +146,7 @@ class BrokerConnection:
 
     async def publish(self, topic: str, payload: bytes, *, retain: bool = True) -> None:
         """Publish with QoS 1; raise BrokerUnavailable when not connected."""
-        client = self._client
+        client = self._live_client
         if client is None:
             raise BrokerUnavailable(f"not connected to the MQTT broker ({self.last_error})")
         try:

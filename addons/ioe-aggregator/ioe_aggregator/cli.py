@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 import sys
 
-from ioe_aggregator import __version__
+from ioe_aggregator import __version__, jobs
+from ioe_aggregator.agreements import commands as agreements_commands
 from ioe_aggregator.app import ListenError, serve
 from ioe_aggregator.config import ENV_PREFIX, ConfigError, load_config
 from ioe_aggregator.members import commands as members_commands
@@ -32,7 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the service (API, database, broker)")
     _add_config_option(serve)
-    members_commands.add_parsers(commands, _add_config_option)
+    common = argparse.ArgumentParser(add_help=False)
+    _add_config_option(common)
+    common.add_argument("--json", action="store_true", help="print JSON for scripts")
+    members_commands.add_parsers(commands, common)
+    agreements_commands.add_parser(commands, common)
     commands.add_parser("version", help="print the version")
     sharing_commands.add_parser(commands)
     return parser
@@ -76,7 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         if args.command != "serve":
-            return asyncio.run(members_commands.run(members_commands.job(args), config, args))
+            job = members_commands.job(args) or agreements_commands.job(args)
+            if job is None:
+                raise AssertionError(args.command)  # every command has a job
+            return asyncio.run(jobs.run(job, config, args))
         asyncio.run(serve(config))
     except (StoreError, ListenError) as err:
         # The reason is the whole story; a traceback would only bury it.

@@ -1,8 +1,9 @@
 """``GET /api/openapi.json``: the API's OpenAPI 3.1 document.
 
-``openapi.json`` beside this file describes the API; the protocol's own schemas (the readings
-batch and the acknowledgement) are added from ``ioe_aggregator.protocol`` when it is served,
-so that the API and the MQTT ingest can never describe the same message differently.
+``openapi.json`` beside this file describes the API; the protocol's own schemas (readings,
+acknowledgement, results, community state and signal) are added from
+``ioe_aggregator.protocol`` when it is served, so that the API and MQTT can never describe
+the same message differently.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from ioe_aggregator.protocol import MessageKind, common_schema, schema
 
 routes = web.RouteTableDef()
 _COMPONENTS = "#/components/schemas/"
-_PROTOCOL = {"ReadingsBatch": MessageKind.READINGS, "Ack": MessageKind.ACK}
+_PROTOCOL = {
+    "ReadingsBatch": MessageKind.READINGS,
+    "Ack": MessageKind.ACK,
+    "Results": MessageKind.RESULTS,
+    "CommunityState": MessageKind.COMMUNITY_STATE,
+    "Signal": MessageKind.SIGNAL,
+}
 
 
 def _embed(name: str, source: dict[str, Any], schemas: dict[str, Any]) -> None:

@@ -8,31 +8,21 @@ service runs: SQLite lets one writer in at a time, and every change is audited a
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
-import getpass
-import json
 import sys
-from typing import Any
 
 from ioe_aggregator import audit
 from ioe_aggregator.auth import tokens
 from ioe_aggregator.config import Config
-from ioe_aggregator.members.registry import Credentials, Member, NewMember, Registry, RegistryError
-from ioe_aggregator.store import Store, open_store
-
-EXIT_REFUSED = 1
-
-type Job = Callable[[Store, Config, argparse.Namespace], Awaitable[int]]
+from ioe_aggregator.jobs import EXIT_REFUSED, Job, actor, show
+from ioe_aggregator.members.registry import Credentials, Member, NewMember, Registry
+from ioe_aggregator.store import Store
 
 
 def add_parsers(
     commands: argparse._SubParsersAction,  # type: ignore[type-arg]
-    with_config: Callable[[argparse.ArgumentParser], None],
+    common: argparse.ArgumentParser,
 ) -> None:
     """Add the ``members``, ``tokens`` and ``audit`` commands."""
-    common = argparse.ArgumentParser(add_help=False)
-    with_config(common)
-    common.add_argument("--json", action="store_true", help="print JSON for scripts")
     members = commands.add_parser("members", help="register members and manage their credentials")
     jobs = members.add_subparsers(dest="members_command", required=True, metavar="JOB")
     add = jobs.add_parser("add", help="register a member; prints its join code", parents=[common])
@@ -69,33 +59,13 @@ def add_parsers(
     audit_parser.add_argument("--limit", type=int, default=1000)
 
 
-def job(args: argparse.Namespace) -> Job:
+def job(args: argparse.Namespace) -> Job | None:
     """Return the job a parsed ``members``/``tokens``/``audit`` command line asks for."""
     if args.command == "members":
         return _MEMBER_JOBS[args.members_command]
     if args.command == "tokens":
         return _TOKEN_JOBS[args.tokens_command]
-    return _audit
-
-
-async def run(job: Job, config: Config, args: argparse.Namespace) -> int:
-    """Open the store, run the job, close the store; return the exit code."""
-    store = await open_store(config.database_url)
-    try:
-        return await job(store, config, args)
-    except RegistryError as err:
-        print(f"ioe-aggregator: {err}", file=sys.stderr)
-        return EXIT_REFUSED
-    finally:
-        await store.close()
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
-
-
-def _print(args: argparse.Namespace, data: Any, text: str) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else text)
+    return _audit if args.command == "audit" else None
 
 
 def _describe(member: Member) -> str:
@@ -108,7 +78,7 @@ def _describe(member: Member) -> str:
 
 
 def _credentials(args: argparse.Namespace, credentials: Credentials, verb: str) -> None:
-    _print(
+    show(
         args,
         credentials.as_dict(),
         f"{verb} {_describe(credentials.member)}\n\n"
@@ -126,7 +96,7 @@ async def _add(store: Store, config: Config, args: argparse.Namespace) -> int:
         investment_share=args.investment_share,
         vulnerable=args.vulnerable,
     )
-    credentials = await Registry(store, config).add(new, actor=_actor())
+    credentials = await Registry(store, config).add(new, actor=actor())
     _credentials(args, credentials, "Registered")
     return 0
 
@@ -134,25 +104,25 @@ async def _add(store: Store, config: Config, args: argparse.Namespace) -> int:
 async def _list(store: Store, config: Config, args: argparse.Namespace) -> int:
     members = await Registry(store, config).members()
     text = "\n".join(_describe(member) for member in members) or "No members yet."
-    _print(args, [member.as_dict() for member in members], text)
+    show(args, [member.as_dict() for member in members], text)
     return 0
 
 
 async def _show(store: Store, config: Config, args: argparse.Namespace) -> int:
     member = await Registry(store, config).get(args.member_id)
-    _print(args, member.as_dict(), _describe(member))
+    show(args, member.as_dict(), _describe(member))
     return 0
 
 
 async def _rotate(store: Store, config: Config, args: argparse.Namespace) -> int:
-    credentials = await Registry(store, config).rotate(args.member_id, actor=_actor())
+    credentials = await Registry(store, config).rotate(args.member_id, actor=actor())
     _credentials(args, credentials, "New credentials for")
     return 0
 
 
 async def _revoke(store: Store, config: Config, args: argparse.Namespace) -> int:
-    member = await Registry(store, config).revoke(args.member_id, actor=_actor())
-    _print(args, member.as_dict(), f"Revoked {_describe(member)}")
+    member = await Registry(store, config).revoke(args.member_id, actor=actor())
+    show(args, member.as_dict(), f"Revoked {_describe(member)}")
     return 0
 
 
@@ -162,16 +132,16 @@ async def _broker_files(store: Store, config: Config, args: argparse.Namespace) 
         return EXIT_REFUSED
     await Registry(store, config).publish_broker_files()
     directory = str(config.members.broker_files_dir)
-    _print(args, {"directory": directory}, f"Broker files written to {directory}")
+    show(args, {"directory": directory}, f"Broker files written to {directory}")
     return 0
 
 
 async def _token_add(store: Store, _config: Config, args: argparse.Namespace) -> int:
     async with store.transaction() as tx:
         token, presented = await tokens.issue(
-            tx, scope=tokens.Scope(args.scope), label=args.label, actor=_actor()
+            tx, scope=tokens.Scope(args.scope), label=args.label, actor=actor()
         )
-    _print(
+    show(
         args,
         {**token.as_dict(), "token": presented},
         f"Token {token.id} ({token.scope}, {token.label}); it is shown only now:\n\n{presented}",
@@ -186,17 +156,17 @@ async def _token_list(store: Store, _config: Config, args: argparse.Namespace) -
         + ("  (revoked)" if t.revoked else "")
         for t in found
     ]
-    _print(args, [t.as_dict() for t in found], "\n".join(lines) or "No tokens yet.")
+    show(args, [t.as_dict() for t in found], "\n".join(lines) or "No tokens yet.")
     return 0
 
 
 async def _token_revoke(store: Store, _config: Config, args: argparse.Namespace) -> int:
     async with store.transaction() as tx:
-        revoked = await tokens.revoke(tx, args.token_id, actor=_actor())
+        revoked = await tokens.revoke(tx, args.token_id, actor=actor())
     if not revoked:
         print(f"ioe-aggregator: no active token {args.token_id!r}", file=sys.stderr)
         return EXIT_REFUSED
-    _print(args, {"id": args.token_id, "revoked": True}, f"Token {args.token_id} revoked")
+    show(args, {"id": args.token_id, "revoked": True}, f"Token {args.token_id} revoked")
     return 0
 
 
@@ -206,7 +176,7 @@ async def _audit(store: Store, _config: Config, args: argparse.Namespace) -> int
     lines = [
         f"{e.at:%Y-%m-%d %H:%M:%S}  {e.actor:<20}  {e.action.value:<16}  {e.subject}" for e in found
     ]
-    _print(args, data, "\n".join(lines) or "The audit log is empty.")
+    show(args, data, "\n".join(lines) or "The audit log is empty.")
     return 0
 
 

@@ -1,0 +1,155 @@
+"""Results out of the real service, through the real TLS Mosquitto and its generated ACL.
+
+Each member's results reach it retained (and only it), the community state and signal reach
+everyone, and the manager's Home Assistant gets discovery messages that its own MQTT schema
+accepts, with unique ids that survive a restart.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+import json
+import signal
+from typing import Any
+
+from homeassistant.components.mqtt.sensor import DISCOVERY_SCHEMA
+from homeassistant.core import HomeAssistant
+
+from ioe_aggregator.protocol import MessageKind, decode
+from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
+
+from .conftest import Community, MqttClient, StartAggregator
+from .test_api import call
+from .test_ingest import start_service
+
+PREFIX = "ioe/v1/molinos"
+QUARTER = timedelta(minutes=15)
+
+
+def _utc(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def quarter_batch(member: str, meter: str, quantity: str, value: float) -> bytes:
+    """Return a batch with one reading for the quarter hour under way (always today here)."""
+    now = datetime.now(UTC)
+    start = now.replace(minute=now.minute // 15 * 15, second=0, microsecond=0)
+    message: dict[str, Any] = {
+        "schema": "ioe.readings.v1",
+        "member": member,
+        "batch": f"{member}-{meter}",
+        "sent_at": _utc(now),
+        "readings": [
+            {
+                "meter": meter,
+                "quantity": quantity,
+                "start": _utc(start),
+                "end": _utc(start + QUARTER),
+                "value": value,
+                "quality": "measured",
+            }
+        ],
+        "live": {"ts": _utc(now), "grid_w": 800.0},
+    }
+    return json.dumps(message).encode()
+
+
+def retained(client: MqttClient, topic: str) -> dict[str, Any]:
+    client.subscribe(topic)
+    client.wait_for(lambda: client.payloads(topic))
+    return json.loads(client.payloads(topic)[-1])
+
+
+def test_each_member_gets_its_own_results_and_everyone_the_community_state(
+    community: Community, start_aggregator: StartAggregator
+) -> None:
+    homes = {m: community.add_member(m) for m in ("m-0001", "m-0002")}
+    first_of_month = datetime.now(UTC).replace(day=1) - timedelta(days=1)
+    community.cli(
+        "agreements", "add", "Igual", "--scheme", "equal", "--from", f"{first_of_month:%Y-%m-%d}"
+    )
+    admin = json.loads(
+        community.cli("tokens", "add", "--scope", "admin", "--label", "t", "--json").stdout
+    )["token"]
+    _service, port = start_service(community, start_aggregator)
+    base = f"http://127.0.0.1:{port}"
+    one = community.connect("m-0001", homes["m-0001"].mqtt_password)
+    two = community.connect("m-0002", homes["m-0002"].mqtt_password)
+    one.subscribe(f"{PREFIX}/m/m-0001/ack")
+    one.publish(
+        f"{PREFIX}/m/m-0001/status", b'{"schema":"ioe.status.v1","state":"online"}', retain=True
+    )
+    one.publish(f"{PREFIX}/m/m-0001/readings", quarter_batch("m-0001", "grid", "import_kwh", 0.2))
+    # The plant is measured at m-0002's: 1 kWh this quarter, half of it m-0001's.
+    two.subscribe(f"{PREFIX}/m/m-0002/ack")
+    two.publish(
+        f"{PREFIX}/m/m-0002/readings", quarter_batch("m-0002", "plant", "generation_kwh", 1.0)
+    )
+    one.wait_for(lambda: one.payloads(f"{PREFIX}/m/m-0001/ack"))
+    two.wait_for(lambda: two.payloads(f"{PREFIX}/m/m-0002/ack"))
+
+    published = call(base, "POST", "/api/v1/results/publish", admin)
+
+    assert published.status == 200, published.body
+    assert published.json()["members"] == 2
+    mine = retained(one, f"{PREFIX}/m/m-0001/results")
+    decode(json.dumps(mine).encode(), MessageKind.RESULTS)
+    assert mine["scheme"] == "equal"
+    assert mine["coefficient_now"] == 0.5
+    assert mine["today"] == {
+        "allocated_kwh": 0.5,
+        "self_consumed_kwh": 0.2,
+        "surplus_kwh": 0.3,
+        "import_kwh": 0.0,
+    }
+    asked = call(base, "GET", "/api/v1/members/m-0001/results", homes["m-0001"].api_token).json()
+    assert asked["today"] == mine["today"]
+    assert asked["month"] == mine["month"]
+    state = retained(two, f"{PREFIX}/community/state")
+    decode(json.dumps(state).encode(), MessageKind.COMMUNITY_STATE)
+    assert (state["members_online"], state["members_total"]) == (1, 2)
+    assert state["today"]["generation_kwh"] == 1.0
+    signal_message = retained(two, f"{PREFIX}/community/signal")
+    assert signal_message["kind"] in {"surplus", "deficit", "normal"}
+    # The other member's results are not for m-0002 (the broker's ACL refuses them).
+    two.subscribe(f"{PREFIX}/m/m-0001/results")
+    assert not two.payloads(f"{PREFIX}/m/m-0001/results")
+
+
+async def test_discovery_gives_the_managers_home_assistant_lasting_sensors(
+    hass: HomeAssistant, community: Community, start_aggregator: StartAggregator
+) -> None:
+    """Discovery messages pass Home Assistant's own schema (templates need a running hass)."""
+    manager = community.connect(AGGREGATOR_USER, AGGREGATOR_PASSWORD)
+    manager.subscribe("homeassistant/sensor/+/config")
+    manager.subscribe(f"{PREFIX}/community/availability")
+    service, _port = start_service(community, start_aggregator)
+    manager.wait_for(lambda: len(_configs(manager)) == 9)
+    first = _configs(manager)
+
+    for topic, config in first.items():
+        validated = DISCOVERY_SCHEMA(config)
+        assert validated["unique_id"] == topic.split("/")[2]
+        assert config["state_topic"].startswith(f"{PREFIX}/community/")
+    names = {config["unique_id"]: config["name"] for config in first.values()}
+    assert names["ioe_molinos_self_consumption_today"] == "Autoconsumo hoy"  # Spanish default
+    assert manager.payloads(f"{PREFIX}/community/availability")[-1] == b"online"
+
+    service.stop()  # a clean stop says offline itself
+    manager.wait_for(lambda: manager.payloads(f"{PREFIX}/community/availability")[-1] == b"offline")
+    again, _port = start_service(community, start_aggregator)
+    manager.wait_for(lambda: manager.payloads(f"{PREFIX}/community/availability")[-1] == b"online")
+    assert {c["unique_id"] for c in _configs(manager).values()} == set(names)
+
+    assert again.process is not None
+    again.process.send_signal(signal.SIGKILL)  # no goodbye: the broker sends the last will
+    manager.wait_for(lambda: manager.payloads(f"{PREFIX}/community/availability")[-1] == b"offline")
+
+
+def _configs(client: MqttClient) -> dict[str, dict[str, Any]]:
+    """Return the latest discovery configuration received on each topic."""
+    return {
+        message.topic: json.loads(message.payload)
+        for message in list(client.messages)
+        if message.topic.startswith("homeassistant/sensor/")
+    }
