@@ -354,3 +354,32 @@ def test_the_api_serves_https_when_given_a_certificate(
     assert answer.status == 200
     with pytest.raises((OSError, http.client.HTTPException)):
         call(f"http://127.0.0.1:{port}", "GET", "/api/openapi.json")
+
+
+def test_bad_agreements_are_refused_with_their_reason(api: Api) -> None:
+    for body, reason in (
+        ({"name": "x", "scheme": "equal"}, "name and valid_from are required"),
+        ({"name": "x", "scheme": "equal", "valid_from": "1/1/2027"}, "is not a date"),
+        (
+            {"name": "x", "scheme": "equal", "coefficients": {}, "valid_from": "2027-01-01"},
+            "exactly one of scheme, coefficients or file",
+        ),
+        (
+            {"name": "x", "coefficients": {"m-0001": "half"}, "valid_from": "2027-01-01"},
+            "expected {member id: number}",
+        ),
+        (
+            {
+                "name": "x",
+                "file": {"name": "a.txt", "content_base64": "%%"},
+                "valid_from": "2027-01-01",
+            },
+            "is not base64",
+        ),
+        ({"name": "x", "scheme": "lottery", "valid_from": "2027-01-01"}, "choose one of"),
+    ):
+        answer = api("POST", "/api/v1/agreements", "admin", body)
+        assert answer.status == 400, body
+        assert reason in answer.json()["message"]
+    assert api("GET", "/api/v1/agreements/a-0000000000", "admin").status == 404
+    assert api("PATCH", "/api/v1/agreements/a-0000000000", "admin", {"name": "y"}).status == 400

@@ -12,10 +12,13 @@ import json
 import signal
 from typing import Any
 
+import aiomqtt
 from homeassistant.components.mqtt.sensor import DISCOVERY_SCHEMA
 from homeassistant.core import HomeAssistant
+import pytest
 
 from ioe_aggregator.protocol import MessageKind, decode
+from ioe_aggregator.results.service import MemberStatus
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
 from .conftest import Community, MqttClient, StartAggregator
@@ -153,3 +156,20 @@ def _configs(client: MqttClient) -> dict[str, dict[str, Any]]:
         for message in list(client.messages)
         if message.topic.startswith("homeassistant/sensor/")
     }
+
+
+async def test_a_bad_status_is_logged_and_changes_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    status = MemberStatus(PREFIX)
+    topic = f"{PREFIX}/m/m-0001/status"
+
+    def message(payload: bytes) -> aiomqtt.Message:
+        return aiomqtt.Message(topic, payload, qos=1, retain=True, mid=1, properties=None)
+
+    await status.handle(None, message(b'{"schema":"ioe.status.v1","state":"online"}'))  # type: ignore[arg-type]
+    for bad in (b"online", b'{"schema":"ioe.status.v1","state":"asleep"}'):
+        await status.handle(None, message(bad))  # type: ignore[arg-type]
+
+    assert status.online == {"m-0001"}
+    assert caplog.text.count("Ignored a status of m-0001") == 2
+    await status.handle(None, message(b""))  # type: ignore[arg-type] - the retained status cleared
+    assert status.online == set()

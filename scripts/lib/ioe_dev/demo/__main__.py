@@ -27,10 +27,11 @@ import urllib.request
 
 import yaml
 
+from ioe_dev.demo import community
 from ioe_dev.homeassistant_api import HomeAssistantApi, HomeAssistantApiError, Login
-from ioe_dev.mosquitto import Broker, start_broker
+from ioe_dev.mosquitto import Broker, broker_certificate, start_broker
 from ioe_dev.processes import Service, ServiceError, free_port, port_is_free
-from ioe_dev.synthetic import make_community, write_csv
+from ioe_dev.synthetic import SyntheticCommunity, make_community, write_csv
 
 REPO = Path(__file__).resolve().parents[4]
 INTEGRATION = REPO / "custom_components" / "ioe_community"
@@ -78,7 +79,8 @@ def _secrets(state: Path) -> dict[str, str]:
     return values
 
 
-def _start_aggregator(state: Path, port: int, broker: Broker, mqtt_password: str) -> Service:
+def _aggregator_config(state: Path, port: int, broker_port: int, mqtt_password: str) -> Path:
+    """Write the aggregator's configuration: the broker's files are generated from its registry."""
     directory = state / "aggregator"
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "config.yaml"
@@ -89,18 +91,28 @@ def _start_aggregator(state: Path, port: int, broker: Broker, mqtt_password: str
                 "database_url": f"sqlite:///{directory / 'ioe-aggregator.db'}",
                 "http_host": "127.0.0.1",
                 "http_port": port,
-                "mqtt_host": broker.host,
-                "mqtt_port": broker.port,
-                "mqtt_ca_file": str(broker.ca_file),
+                "public_api_url": f"http://localhost:{port}",
+                "mqtt_host": "127.0.0.1",
+                "mqtt_port": broker_port,
+                "mqtt_ca_file": str(broker_certificate(state / "broker").ca_file),
                 "mqtt_username": AGGREGATOR_USER,
                 "mqtt_password": mqtt_password,
+                "broker_files_dir": str(state / "broker-files"),
+                "broker_full_access": [],
+                "mosquitto_pid_file": str(state / "broker" / "mosquitto.pid"),
+                "import_price_eur_kwh": 0.15,
+                "surplus_price_eur_kwh": 0.05,
             }
         )
     )
+    return config
+
+
+def _start_aggregator(config: Path, port: int) -> Service:
     service = Service(
         "aggregator",
         [sys.executable, "-m", "ioe_aggregator", "serve", "--config", str(config)],
-        directory / "aggregator.log",
+        config.parent / "aggregator.log",
     )
     service.start(port=port)
     return service
@@ -331,14 +343,57 @@ def _verify(api: HomeAssistantApi, ports: Ports, report: Path) -> list[str]:
     return problems
 
 
-def _ensure_sharing_report(state: Path) -> Path:
+def _start_community(
+    state: Path,
+    ports: Ports,
+    values: dict[str, str],
+    services: list[Service],
+    synthetic: SyntheticCommunity,
+) -> tuple[Broker, community.Credentials]:
+    """Start the broker on the aggregator's generated files, the aggregator, and register."""
+    config = _aggregator_config(
+        state, ports.aggregator, ports.broker, values["aggregator_mqtt_password"]
+    )
+    # Mosquitto reads only the logins and access list the aggregator generates.
+    community.write_broker_files(config)
+    broker = start_broker(state / "broker", ports.broker, include_dir=state / "broker-files")
+    services.append(broker.service)
+    services.append(_start_aggregator(config, ports.aggregator))
+    return broker, community.register(config, state / "aggregator", synthetic)
+
+
+def _check_results(
+    ports: Ports, credentials: community.Credentials, synthetic: SyntheticCommunity
+) -> list[str]:
+    """Send today's readings so far, publish the results and check what a member gets."""
+    base = f"http://127.0.0.1:{ports.aggregator}"
+    try:
+        published = community.send_today(base, credentials, synthetic)
+        member = synthetic.members[0].member_id
+        request = urllib.request.Request(  # noqa: S310 - the local aggregator
+            f"{base}/api/v1/members/{member}/results",
+            headers={"Authorization": f"Bearer {credentials.member_token(member)}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            results = json.load(response)
+    except (urllib.error.URLError, OSError, community.CommunityError) as err:
+        return [f"results: {err}"]
+    problems = []
+    if published["members"] != DEMO_MEMBERS or published["state"]["members_total"] != DEMO_MEMBERS:
+        problems.append(f"results were published for {published['members']} members")
+    if results["scheme"] != community.AGREEMENT_SCHEME or results["coefficient_now"] <= 0:
+        problems.append(f"no agreement in force in the results: {results}")
+    return problems
+
+
+def _ensure_sharing_report(state: Path, synthetic: SyntheticCommunity) -> Path:
     """Make, once, a year of community data and the comparison a manager would run on it."""
     directory = state / "sharing"
     report = directory / "report" / "report.html"
     if report.exists():
         return report
     print("Generating a year of community data and comparing sharing agreements…", flush=True)
-    inputs = write_csv(make_community(DEMO_MEMBERS), directory / "data")
+    inputs = write_csv(synthetic, directory / "data")
     result = subprocess.run(
         [
             sys.executable, "-m", "ioe_aggregator", "sharing", "compare",
@@ -362,6 +417,9 @@ IoE Community demo is running (state in {state}).
                    user: {login.username}   password: {login.password}
                    (simulated meter, inverter + battery, EV charger: Modbus port {ports.devices})
   Aggregator API   http://localhost:{ports.aggregator}/api/health
+                   (10 members, agreement "Reparto por inversión"; admin token and the
+                   members' join codes in {state / "aggregator" / "credentials.json"})
+  Results (MQTT)   ioe/v1/{COMMUNITY_ID}/m/<member>/results, ioe/v1/{COMMUNITY_ID}/community/#
   MQTT broker      mqtts://localhost:{ports.broker} (CA: {broker.ca_file})
   Sharing report   file://{report}
                    (synthetic demo data: 10 members and a plant, one year)
@@ -395,13 +453,8 @@ def run(state: Path, *, check: bool) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         print("Starting the MQTT broker, the aggregator and Home Assistant…", flush=True)
-        broker = start_broker(
-            state / "broker", ports.broker, {AGGREGATOR_USER: values["aggregator_mqtt_password"]}
-        )
-        services.append(broker.service)
-        services.append(
-            _start_aggregator(state, ports.aggregator, broker, values["aggregator_mqtt_password"])
-        )
+        synthetic = make_community(DEMO_MEMBERS)
+        broker, credentials = _start_community(state, ports, values, services, synthetic)
         devices = Service(
             "simulated-devices",
             [sys.executable, "-m", "ioe_dev.simulated_home", "--port", str(ports.devices)],
@@ -425,14 +478,14 @@ def run(state: Path, *, check: bool) -> int:
         entry = _ensure_home_entry(api, ports.devices)
         _wait_for_home(api)
         _ensure_energy_dashboard(api, entry["entry_id"])
-        report = _ensure_sharing_report(state)
-        if problems := _verify(api, ports, report):
+        report = _ensure_sharing_report(state, synthetic)
+        if problems := _verify(api, ports, report) or _check_results(ports, credentials, synthetic):
             raise DemoError("; ".join(problems))
         if check:
             print(
                 "Demo check passed: Home Assistant (ioe_community loaded, Modbus devices read, "
-                "Energy dashboard), "
-                "aggregator, broker, sharing report."
+                "Energy dashboard), aggregator (10 members, an agreement in force, results "
+                "published), broker on the generated files, sharing report."
             )
             return 0
         _print_welcome(ports, login, state, broker, report)
