@@ -20,6 +20,8 @@ EXAMPLE_BY_TYPE = {
     "port": 1883,
     "bool": False,
     "url": "https://ioe.example.org",
+    "int": 3,
+    "float": 0.2,
 }
 
 
@@ -87,10 +89,17 @@ def test_every_add_on_option_is_a_service_setting(tmp_path: Path, option: str) -
             "database_url": f"sqlite:///{tmp_path}/x.db",
             "community_id": "demo",
             "log_level": "debug",
+            "timezone": "Atlantic/Canary",
+            "language": "en",
         }.get(option, EXAMPLE_BY_TYPE.get(declared.rstrip("?").split("(")[0]))
     # Options that only make sense together are given with their partner.
-    partners = {"api_certfile": "api_keyfile", "api_keyfile": "api_certfile"}
-    given = {option: value} | ({partners[option]: "y"} if option in partners else {})
+    partners = {
+        "api_certfile": ("api_keyfile", "y"),
+        "api_keyfile": ("api_certfile", "y"),
+        "import_price_eur_kwh": ("surplus_price_eur_kwh", 0.05),
+        "surplus_price_eur_kwh": ("import_price_eur_kwh", 0.15),
+    }
+    given = {option: value} | (dict([partners[option]]) if option in partners else {})
     options = tmp_path / "options.json"
     options.write_text(json.dumps(given))
 
@@ -115,3 +124,13 @@ def test_a_wrong_database_url_is_refused_without_echoing_it(url: str) -> None:
 def test_an_api_certificate_without_its_key_is_refused() -> None:
     with pytest.raises(ConfigError, match="api_certfile and api_keyfile go together"):
         load_config(None, {"IOE_AGGREGATOR_API_CERTFILE": "/ssl/fullchain.pem"})
+
+
+def test_results_settings_are_checked() -> None:
+    with pytest.raises(ConfigError, match="expected a time zone such as Europe/Madrid"):
+        load_config(None, {"IOE_AGGREGATOR_TIMEZONE": "Mars/Olympus"})
+    with pytest.raises(ConfigError, match="import_price_eur_kwh and surplus_price_eur_kwh go"):
+        load_config(None, {"IOE_AGGREGATOR_IMPORT_PRICE_EUR_KWH": "0.15"})
+    config = load_config(None, {"IOE_AGGREGATOR_MQTT_DISCOVERY": "false"})
+    assert config.results.discovery_prefix is None
+    assert config.results.agreement_min_months == 4
