@@ -9,18 +9,22 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 import pytest
+from referencing import Registry, Resource
 
 from ioe_aggregator.protocol import (
     MAX_PAYLOAD_BYTES,
     MessageKind,
     ProtocolError,
     Rejection,
+    _compiled,
     check,
+    common_schema,
     decode,
     decode_readings,
     encode,
     schema,
 )
+from ioe_aggregator.protocol.compiled import Unsupported, compile_schema
 from tests.conftest import REPO
 
 
@@ -199,3 +203,57 @@ def test_decode_checks_any_kind() -> None:
     assert decode(payload(status), MessageKind.STATUS) == status
     with pytest.raises(ProtocolError, match="state: 'away' is not one of"):
         decode(payload({**status, "state": "away"}), MessageKind.STATUS)
+
+
+# Values that break (or happen to fit) one rule or another.
+ODD_VALUES = (None, True, False, 0, -1, 1.0, 1.5, 1e9, "", "x", "online", "a" * 80, [], [1], {})
+
+
+def _variants(message: Any) -> Any:
+    """Yield the message with each value replaced, each key dropped, and one key added."""
+    yield message
+    if isinstance(message, dict):
+        yield {**message, "extra": 1}
+        for key, value in message.items():
+            yield {k: v for k, v in message.items() if k != key}
+            for odd in ODD_VALUES:
+                yield {**message, key: odd}
+            for inner in _variants(value):
+                yield {**message, key: inner}
+    elif isinstance(message, list) and message:
+        yield [*message, *message]
+        for inner in _variants(message[0]):
+            yield [inner, *message[1:]]
+
+
+def _registry() -> Registry[Any]:
+    """Return where the schemas' references to common.v1.json resolve, as the files say."""
+    common = common_schema()
+    return Registry().with_resource(common["$id"], Resource.from_contents(common))
+
+
+@pytest.mark.parametrize("kind", list(MessageKind), ids=str)
+def test_the_compiled_check_agrees_with_jsonschema(kind: MessageKind) -> None:
+    """The ingest's fast check never accepts what the schema refuses, nor the reverse."""
+    source = schema(kind)
+    reference = Draft202012Validator(source, registry=_registry())
+    compiled = _compiled(kind)
+    examples = [e for e in documented_examples() if e["schema"] == f"ioe.{kind.value}.v1"]
+    if kind is MessageKind.RESULTS:
+        assert compiled is None  # allOf and unevaluatedProperties: jsonschema does it all
+        return
+    assert compiled is not None
+    compared = 0
+    for example in examples:
+        for variant in _variants(example):
+            assert compiled(variant) == reference.is_valid(variant), variant
+            compared += 1
+    assert compared > 50  # every value of every documented example, and more
+
+
+def test_the_compiler_refuses_what_it_does_not_implement() -> None:
+    for unknown in ({"oneOf": [{"type": "string"}]}, {"enum": [1, 2]}, {"prefixItems": []}):
+        with pytest.raises(Unsupported):
+            compile_schema(unknown)
+    with pytest.raises(Unsupported):
+        compile_schema({"type": "object", "additionalProperties": {"type": "string"}})
