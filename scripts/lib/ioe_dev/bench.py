@@ -188,7 +188,9 @@ def _today() -> str:
 def main() -> int:
     """Run the named benchmark and print its results as JSON and as a Markdown table."""
     parser = argparse.ArgumentParser(prog="scripts/bench")
-    parser.add_argument("benchmark", choices=["sharing", "sharing-one", "modbus", "ingest"])
+    parser.add_argument(
+        "benchmark", choices=["sharing", "sharing-one", "modbus", "ingest", "results"]
+    )
     parser.add_argument("members", nargs="?", type=int)
     args = parser.parse_args()
     if args.benchmark == "sharing-one":
@@ -200,6 +202,12 @@ def main() -> int:
         ingest = bench_ingest() | {"machine": _machine(), "date": _today()}
         print(json.dumps(ingest, indent=2))
         print_table(ingest)
+        return 0
+    if args.benchmark == "results":
+        from ioe_dev.bench_results import bench_results  # noqa: PLC0415 - the aggregator
+
+        timing = bench_results() | {"machine": _machine(), "date": _today()}
+        print(json.dumps(timing, indent=2))
         return 0
     if args.benchmark == "modbus":
         modbus = bench_modbus()
