@@ -17,7 +17,7 @@ from homeassistant.components.mqtt.sensor import DISCOVERY_SCHEMA
 from homeassistant.core import HomeAssistant
 import pytest
 
-from ioe_aggregator.protocol import MessageKind, decode
+from ioe_aggregator.protocol import MessageKind, decode, utc_text
 from ioe_aggregator.results.service import MemberStatus
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
@@ -29,10 +29,6 @@ PREFIX = "ioe/v1/molinos"
 QUARTER = timedelta(minutes=15)
 
 
-def _utc(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def quarter_batch(member: str, meter: str, quantity: str, value: float) -> bytes:
     """Return a batch with one reading for the quarter hour under way (always today here)."""
     now = datetime.now(UTC)
@@ -41,18 +37,18 @@ def quarter_batch(member: str, meter: str, quantity: str, value: float) -> bytes
         "schema": "ioe.readings.v1",
         "member": member,
         "batch": f"{member}-{meter}",
-        "sent_at": _utc(now),
+        "sent_at": utc_text(now),
         "readings": [
             {
                 "meter": meter,
                 "quantity": quantity,
-                "start": _utc(start),
-                "end": _utc(start + QUARTER),
+                "start": utc_text(start),
+                "end": utc_text(start + QUARTER),
                 "value": value,
                 "quality": "measured",
             }
         ],
-        "live": {"ts": _utc(now), "grid_w": 800.0},
+        "live": {"ts": utc_text(now), "grid_w": 800.0},
     }
     return json.dumps(message).encode()
 

@@ -12,6 +12,7 @@ quarter-hour's energy.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -79,6 +80,20 @@ def _ratio(value: Any) -> float | None:
     return None if math.isnan(number) else round(min(max(number, 0.0), 1.0), 4)
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Inputs:
+    """What a snapshot is computed from, read from the store."""
+
+    now: datetime
+    hours: pd.DatetimeIndex
+    active: list[str]
+    consumption: pd.DataFrame
+    generation: pd.Series
+    agreements: tuple[pd.DataFrame, list[Agreement | None]]
+    now_w: dict[str, float]
+    online: frozenset[str]
+
+
 class ResultsEngine:
     """Computes snapshots for one community."""
 
@@ -108,20 +123,33 @@ class ResultsEngine:
         )
         members = await self._registry.members()
         active = [m.id for m in members if m.active]
-        consumption = await self._hourly(SUPPLY, hours, now)
-        generation = (await self._hourly(PLANT, hours, now)).sum(axis=1)
-        beta, in_force = await self._agreements.beta(hours)
-        columns = sorted(set(active) | set(consumption.columns) | set(beta.columns))
+        inputs = _Inputs(
+            now=now,
+            hours=hours,
+            active=active,
+            consumption=await self._hourly(SUPPLY, hours, now),
+            generation=(await self._hourly(PLANT, hours, now)).sum(axis=1),
+            agreements=await self._agreements.beta(hours),
+            now_w=await self._now_w(now, active, live or {}),
+            online=online,
+        )
+        # pandas work of tens to hundreds of milliseconds: not on the event loop.
+        return await asyncio.to_thread(self._snapshot, inputs)
+
+    def _snapshot(self, inputs: _Inputs) -> Snapshot:
+        now, hours, active, now_w = inputs.now, inputs.hours, inputs.active, inputs.now_w
+        beta, in_force = inputs.agreements
+        columns = sorted(set(active) | set(inputs.consumption.columns) | set(beta.columns))
         allocation = allocate(
             Coefficients(scheme="agreement", values=beta.reindex(columns=columns, fill_value=0.0)),
-            consumption.reindex(columns=columns, fill_value=0.0),
-            generation,
+            inputs.consumption.reindex(columns=columns, fill_value=0.0),
+            inputs.generation,
         )
-        today = hours.tz_convert(self._zone).date == local.date()
-        now_w = await self._now_w(now, active, live or {})
+        local_day = now.astimezone(self._zone).date()
+        today = hours.tz_convert(self._zone).date == local_day
         agreement = in_force[-1] if in_force else None
         beta_now = beta.iloc[-1] if len(beta.columns) else pd.Series(dtype=float)
-        savings = self._savings(allocation, local.date())
+        savings = self._savings(allocation, local_day)
         kpis = member_kpis(allocation)
         results = {}
         for member in active:
@@ -147,7 +175,12 @@ class ResultsEngine:
             check(message, MessageKind.RESULTS)
             results[member] = message
         state = self._state(
-            now, allocation=allocation, today=today, now_w=now_w, active=active, online=online
+            now,
+            allocation=allocation,
+            today=today,
+            now_w=now_w,
+            active=active,
+            online=inputs.online,
         )
         return Snapshot(
             computed_at=now, results=results, state=state, signal=self.signal(now, state)

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from ioe_aggregator.members.join_code import decode
+from ioe_aggregator.protocol import utc_text
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ
 from ioe_dev.synthetic import SyntheticCommunity
 
@@ -120,8 +121,8 @@ def _batch(
         {
             "meter": meter,
             "quantity": quantity,
-            "start": _utc(hour + i * QUARTER),
-            "end": _utc(hour + (i + 1) * QUARTER),
+            "start": utc_text(hour + i * QUARTER),
+            "end": utc_text(hour + (i + 1) * QUARTER),
             "value": round(kwh / 4, 4),
             "quality": "estimated",
         }
@@ -133,13 +134,9 @@ def _batch(
         "schema": "ioe.readings.v1",
         "member": member,
         "batch": f"demo-{meter}-{now:%Y%m%dT%H%M}",
-        "sent_at": _utc(now),
+        "sent_at": utc_text(now),
         "readings": readings,
     }
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _post(base: str, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
