@@ -6,7 +6,7 @@ are ``INSERT … ON CONFLICT``, and the schema is built by the same numbered mig
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -129,25 +129,34 @@ class Store:
     ) -> list[BatchOutcome]:
         """Upsert several batches in one transaction (one commit for all); return each outcome.
 
-        Batches are applied in order, so a later batch's value wins over an earlier one's.
+        Batches are applied in order, so a later batch's value wins over an earlier one's. The
+        whole group costs one query per member and two bulk statements, however many batches
+        it holds (each statement is a trip to the database's thread or server).
         """
         now_s = int(time.time())
+        spans: dict[str, tuple[int, int]] = {}
+        for batch in batches:
+            for reading in batch.readings:
+                start = sql.seconds(reading.start)
+                low, high = spans.get(batch.member, (start, start))
+                spans[batch.member] = (min(low, start), max(high, start))
         outcomes = []
+        rows: list[Row] = []
         async with self.transaction() as tx:
+            known: dict[str, dict[Row, Row]] = {}
+            for member, (low, high) in spans.items():
+                existing = await tx.execute(sql.SELECT_EXISTING, (source, member, low, high))
+                known[member] = {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in existing}
             for batch in batches:
-                existing: list[Row] = []
-                if batch.readings:
-                    starts = [sql.seconds(reading.start) for reading in batch.readings]
-                    existing = await tx.execute(
-                        sql.SELECT_EXISTING, (source, batch.member, min(starts), max(starts))
-                    )
-                rows, outcome = _plan_batch(batch, existing, source, now_s)
-                await tx.executemany(sql.UPSERT_READING, rows)
-                await tx.execute(
-                    sql.RECORD_BATCH,
-                    (batch.member, batch.batch, now_s, now_s, len(batch.readings)),
-                )
+                planned, outcome = _plan_batch(batch, known.setdefault(batch.member, {}))
+                rows.extend((source, batch.member, *row, now_s) for row in planned)
                 outcomes.append(outcome)
+            if rows:
+                await tx.executemany(sql.UPSERT_READING, rows)
+            await tx.executemany(
+                sql.RECORD_BATCH,
+                [(b.member, b.batch, now_s, now_s, len(b.readings)) for b in batches],
+            )
         return outcomes
 
     async def readings(
@@ -213,11 +222,12 @@ async def _version(tx: Transaction) -> int:
     return int(rows[0][0])
 
 
-def _plan_batch(
-    batch: ReadingsBatch, existing: Iterable[Row], source: str, now_s: int
-) -> tuple[list[Row], BatchOutcome]:
-    """Return the UPSERT_READING rows of a batch (new or changed readings) and the outcome."""
-    known = {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in existing}
+def _plan_batch(batch: ReadingsBatch, known: dict[Row, Row]) -> tuple[list[Row], BatchOutcome]:
+    """Return the readings of a batch to write (new or changed) and the outcome.
+
+    ``known`` maps the member's stored (meter, quantity, start, end) to (value, quality); it is
+    updated with what this batch writes, for the batches after it in the same transaction.
+    """
     rows: list[Row] = []
     new = changed = 0
     for reading in batch.readings:
@@ -227,14 +237,16 @@ def _plan_batch(
             sql.seconds(reading.start),
             sql.seconds(reading.end),
         )
+        after = (reading.value, reading.quality)
         before = known.get(identity)
-        if before == (reading.value, reading.quality):
+        if before == after:
             continue
         if before is None:
             new += 1
         else:
             changed += 1
-        rows.append((source, batch.member, *identity, reading.value, reading.quality, now_s))
+        known[identity] = after
+        rows.append((*identity, *after))
     return rows, BatchOutcome(new=new, changed=changed, unchanged=len(batch.readings) - len(rows))
 
 
