@@ -123,6 +123,20 @@ def postgres() -> Iterator[PostgresServer]:
     shutil.rmtree(directory, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def timescale_postgres() -> Iterator[PostgresServer]:
+    """Start a throw-away PostgreSQL server with TimescaleDB preloaded (telemetry off)."""
+    pytest_socket.enable_socket()
+    directory = Path(tempfile.mkdtemp(prefix="ioe-timescale-"))
+    server = start_postgres(
+        directory,
+        {"shared_preload_libraries": "timescaledb", "timescaledb.telemetry_level": "off"},
+    )
+    yield server
+    server.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 _databases = itertools.count()
 
 

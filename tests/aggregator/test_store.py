@@ -153,3 +153,44 @@ async def test_an_unreachable_postgresql_is_a_store_error(postgres: PostgresServ
     url = postgres.url("no_such_database")
     with pytest.raises(StoreError, match='database "no_such_database" does not exist'):
         await open_store(url)
+
+
+async def test_readings_become_a_hypertable_where_timescaledb_is_preloaded(
+    timescale_postgres: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = timescale_postgres.create_database("timescale")
+    store = await open_store(url)
+    try:
+        await store.store_batch(make_batch())
+        async with store.transaction() as tx:
+            hypertables = await tx.execute(
+                "SELECT hypertable_name FROM timescaledb_information.hypertables"
+            )
+        again = await store.store_batch(make_batch())  # the upsert works on chunks too
+        stored = await store.readings("m-0007", T0, T0 + timedelta(days=1))
+    finally:
+        await store.close()
+    reopened = await open_store(url)  # a restart: the hypertable is there already
+    await reopened.close()
+
+    assert store.timescaledb is reopened.timescaledb is True
+    assert hypertables == [("readings",)]
+    assert again == BatchOutcome(new=0, changed=0, unchanged=2)
+    assert [s.reading.value for s in stored] == [0.25, 0.5]
+    assert "TimescaleDB" not in caplog.text
+
+
+async def test_without_timescaledb_preloaded_readings_stay_a_table(
+    postgres: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await open_store(postgres.create_database("no_timescale"))
+    try:
+        await store.store_batch(make_batch())
+        stored = await store.readings("m-0007", T0, T0 + timedelta(days=1))
+    finally:
+        await store.close()
+
+    assert store.timescaledb is False
+    assert len(stored) == 2
+    assert "TimescaleDB is installed but not used" in caplog.text
+    assert "preload" in caplog.text

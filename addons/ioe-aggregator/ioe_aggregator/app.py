@@ -178,13 +178,14 @@ async def serve(config: Config) -> None:
                 f"cannot listen on {config.http_host}:{config.http_port}: {reason}"
             ) from err
         _LOGGER.info(
-            "IoE aggregator %s for community %s listening on %s://%s:%s (%s database, schema v%s)",
+            "IoE aggregator %s for community %s on %s://%s:%s (%s database%s, schema v%s)",
             __version__,
             config.community_id,
             "https" if config.api_tls else "http",
             config.http_host,
             config.http_port,
             store.backend,
+            " with TimescaleDB" if store.timescaledb else "",
             await store.schema_version(),
         )
         stop = asyncio.Event()

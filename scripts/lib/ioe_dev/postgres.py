@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 import os
 from pathlib import Path
@@ -63,10 +64,11 @@ class PostgresServer:
         self.run("pg_ctl", "stop", "-D", str(self.directory / "data"), "-m", "immediate", "-w")
 
 
-def start_postgres(directory: Path) -> PostgresServer:
+def start_postgres(directory: Path, settings: Mapping[str, str] | None = None) -> PostgresServer:
     """Create a cluster in ``directory`` and start it; return the running server.
 
-    PostgreSQL refuses to run as root: as root, the cluster belongs to the ``postgres`` user.
+    ``settings`` are extra server settings (``-c name=value``). PostgreSQL refuses to run as
+    root: as root, the cluster belongs to the ``postgres`` user.
     """
     user = None
     directory.mkdir(parents=True, exist_ok=True)
@@ -82,6 +84,7 @@ def start_postgres(directory: Path) -> PostgresServer:
     options = (
         f"-p {server.port} -c listen_addresses=127.0.0.1 -k {directory} "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        + "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
     )
     server.run(
         "pg_ctl", "start", "-D", str(data), "-o", options, "-l", str(directory / "log"), "-w"

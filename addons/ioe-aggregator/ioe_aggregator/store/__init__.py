@@ -72,6 +72,8 @@ class Store:
     def __init__(self, database: Database) -> None:
         """Wrap an open database; use ``open_store`` to get a migrated one."""
         self._database = database
+        # Whether the readings are a TimescaleDB hypertable (PostgreSQL with the extension).
+        self.timescaledb = False
 
     @property
     def backend(self) -> str:
@@ -114,6 +116,28 @@ class Store:
                     await tx.execute(statement)
                 await tx.execute(sql.RECORD_VERSION, (current + 1, int(time.time())))
             _LOGGER.info("Database schema migrated to version %s", current + 1)
+
+    async def use_timescaledb(self) -> None:
+        """On PostgreSQL with TimescaleDB available, make the readings a hypertable (once).
+
+        Without the extension, or when it cannot be enabled (it must be preloaded, and created
+        by a user allowed to), the readings stay a plain table: the reason is logged.
+        """
+        if self.backend != "postgresql":
+            return
+        async with self.transaction() as tx:
+            if not await tx.execute(sql.TIMESCALEDB_AVAILABLE):
+                return
+        try:
+            async with self.transaction() as tx:
+                await tx.execute(sql.ENABLE_TIMESCALEDB)
+                await tx.execute(sql.READINGS_HYPERTABLE)
+        except StoreError as err:
+            _LOGGER.warning(
+                "TimescaleDB is installed but not used (%s): readings stay a table", err
+            )
+            return
+        self.timescaledb = True
 
     async def store_batch(
         self, batch: ReadingsBatch, *, source: str = SOURCE_MEMBER
@@ -267,6 +291,7 @@ async def open_store(url: str) -> Store:
     store = Store(database)
     try:
         await store.migrate()
+        await store.use_timescaledb()
     except BaseException:
         await store.close()
         raise

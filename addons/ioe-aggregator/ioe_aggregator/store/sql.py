@@ -139,3 +139,10 @@ SELECT_CONTRIBUTORS = """SELECT COUNT(DISTINCT member) FROM readings
 SELECT_HOURLY = """SELECT member, start_s / 3600 * 3600 AS hour_s, SUM(value) FROM readings
     WHERE source = ? AND meter = ? AND quantity = ? AND start_s >= ? AND start_s < ?
     GROUP BY member, start_s / 3600 * 3600"""
+
+# TimescaleDB (PostgreSQL only, when the server offers it): readings become a hypertable in
+# chunks of a week of start times. The primary key holds start_s, as a hypertable requires.
+TIMESCALEDB_AVAILABLE = "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+ENABLE_TIMESCALEDB = "CREATE EXTENSION IF NOT EXISTS timescaledb"
+READINGS_HYPERTABLE = """SELECT create_hypertable('readings', by_range('start_s', 604800),
+    migrate_data => true, if_not_exists => true)"""
