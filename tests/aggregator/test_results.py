@@ -23,11 +23,11 @@ from ioe_aggregator.agreements import (
 )
 from ioe_aggregator.config import Config, load_config
 from ioe_aggregator.members.registry import NewMember, Registry
-from ioe_aggregator.protocol import Reading, ReadingsBatch
 from ioe_aggregator.results import Live, ResultsEngine
 from ioe_aggregator.sharing import coefficient_file
 from ioe_aggregator.sharing.calendar import hours_of_year
 from ioe_aggregator.store import Store
+from ioe_dev.synthetic import quarter_batch
 
 from .conftest import Community, make_cups
 
@@ -57,45 +57,23 @@ async def registry_with_members(store: Store, settings: Config) -> Registry:
     return registry
 
 
-def readings_batch(
-    member: str, meter: str, quantity: str, start: datetime, values: list[float]
-) -> ReadingsBatch:
-    return ReadingsBatch(
-        member=member,
-        batch=f"{member}-{meter}-{start:%d%H%M}",
-        sent_at=start,
-        readings=tuple(
-            Reading(
-                meter=meter,
-                quantity=quantity,
-                start=start + i * QUARTER,
-                end=start + (i + 1) * QUARTER,
-                value=value,
-                quality="measured",
-            )
-            for i, value in enumerate(values)
-        ),
-        live=None,
-    )
-
-
 async def store_days(store: Store) -> None:
     """Three days (22-24 Nov) with the same hour 10-11 UTC, and one more quarter on the 24th."""
     for day in (22, 23, 24):
         hour = datetime(2026, 11, day, 10, tzinfo=UTC)
         batches = [
             # The plant sits at m-3's: 1 kWh a quarter, 4 kWh in the hour.
-            readings_batch("m-3", "plant", "generation_kwh", hour, [1.0] * 4),
-            readings_batch("m-1", "grid", "import_kwh", hour, [0.25] * 4),  # C = 1.0
-            readings_batch("m-2", "grid", "import_kwh", hour, [0.5] * 4),  # C = 2.0
-            readings_batch("m-3", "grid", "import_kwh", hour, [0.1] * 4),  # C = 0.4
+            quarter_batch("m-3", "plant", "generation_kwh", hour, [1.0] * 4),
+            quarter_batch("m-1", "grid", "import_kwh", hour, [0.25] * 4),  # C = 1.0
+            quarter_batch("m-2", "grid", "import_kwh", hour, [0.5] * 4),  # C = 2.0
+            quarter_batch("m-3", "grid", "import_kwh", hour, [0.1] * 4),  # C = 0.4
             # Other meters are no supply-point consumption.
-            readings_batch("m-1", "pv", "generation_kwh", hour, [9.0] * 4),
+            quarter_batch("m-1", "pv", "generation_kwh", hour, [9.0] * 4),
         ]
         await store.store_batches(batches)
     # The last complete quarter before NOW (11:00-11:15): m-2 drew 0.5 kWh (2,000 W).
     await store.store_batch(
-        readings_batch("m-2", "grid", "import_kwh", datetime(2026, 11, 24, 11, tzinfo=UTC), [0.5])
+        quarter_batch("m-2", "grid", "import_kwh", datetime(2026, 11, 24, 11, tzinfo=UTC), [0.5])
     )
 
 

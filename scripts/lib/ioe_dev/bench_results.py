@@ -17,36 +17,14 @@ from typing import Any
 from ioe_aggregator.agreements import Agreements, shares_from_scheme
 from ioe_aggregator.config import load_config
 from ioe_aggregator.members.registry import NewMember, Registry
-from ioe_aggregator.protocol import Reading, ReadingsBatch
 from ioe_aggregator.results import ResultsEngine
 from ioe_aggregator.store import open_store
-from ioe_dev.synthetic import cups
+from ioe_dev.synthetic import cups, quarter_batch
 
 SIZES = (10, 100)
 REPEATS = 5
-QUARTER = timedelta(minutes=15)
 MONTH_START = datetime(2026, 10, 31, 23, tzinfo=UTC)  # 1 November, local midnight
 NOW = MONTH_START + timedelta(days=30)
-
-
-def _day(member: str, meter: str, quantity: str, start: datetime, value: float) -> ReadingsBatch:
-    return ReadingsBatch(
-        member=member,
-        batch=f"{member}-{meter}-{start:%d}",
-        sent_at=start,
-        live=None,
-        readings=tuple(
-            Reading(
-                meter=meter,
-                quantity=quantity,
-                start=start + i * QUARTER,
-                end=start + (i + 1) * QUARTER,
-                value=value,
-                quality="measured",
-            )
-            for i in range(96)
-        ),
-    )
 
 
 async def _measure(members: int) -> dict[str, Any]:
@@ -72,9 +50,14 @@ async def _measure(members: int) -> dict[str, Any]:
             await agreements.add("bench", shares, valid_from=date(2026, 1, 1), actor="bench")
             days = [MONTH_START + timedelta(days=d) for d in range(30)]
             for member in ids:
-                batches = [_day(member, "grid", "import_kwh", day, 0.1) for day in days]
+                batches = [
+                    quarter_batch(member, "grid", "import_kwh", day, [0.1] * 96) for day in days
+                ]
                 if member == ids[0]:
-                    batches += [_day(member, "plant", "generation_kwh", day, 0.5) for day in days]
+                    batches += [
+                        quarter_batch(member, "plant", "generation_kwh", day, [0.5] * 96)
+                        for day in days
+                    ]
                 await store.store_batches(batches)
             engine = ResultsEngine(store, registry, agreements, config.results)
             await engine.compute(NOW)  # warm: imports, caches

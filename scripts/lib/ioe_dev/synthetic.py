@@ -7,7 +7,9 @@ peak power, dimmed by a daily cloudiness and an hourly flicker. Seeded, so runs 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ import pandas as pd
 from pvlib.location import Location
 from stdnum.es import cups as stdnum_cups
 
+from ioe_aggregator.protocol import Reading, ReadingsBatch
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ, hours_of_year
 from ioe_aggregator.sharing.model import Member
 
@@ -51,6 +54,30 @@ def cups(number: int) -> str:
     """Return a valid CUPS (check letters computed) made from a number, for test communities."""
     base = f"ES0021{number:012d}"
     return base + stdnum_cups.calc_check_digits(base)
+
+
+def quarter_batch(
+    member: str, meter: str, quantity: str, start: datetime, values: Sequence[float]
+) -> ReadingsBatch:
+    """Return a decoded readings batch: one measured value per quarter hour from ``start``."""
+    quarter = timedelta(minutes=15)
+    return ReadingsBatch(
+        member=member,
+        batch=f"{member}-{meter}-{start:%m%d%H%M}",
+        sent_at=start + len(values) * quarter,
+        readings=tuple(
+            Reading(
+                meter=meter,
+                quantity=quantity,
+                start=start + i * quarter,
+                end=start + (i + 1) * quarter,
+                value=value,
+                quality="measured",
+            )
+            for i, value in enumerate(values)
+        ),
+        live=None,
+    )
 
 
 def make_community(members: int, *, seed: int = 7, solar_share: float = 0.35) -> SyntheticCommunity:
