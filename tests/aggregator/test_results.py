@@ -32,7 +32,6 @@ from ioe_dev.synthetic import quarter_batch
 from .conftest import Community, make_cups
 
 NOW = datetime(2026, 11, 24, 11, 20, tzinfo=UTC)  # 12:20 in Madrid
-QUARTER = timedelta(minutes=15)
 MEMBERS = ("m-1", "m-2", "m-3")
 CAU = make_cups(990001) + "A001"
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ioe_aggregator.protocol import Reading, ReadingsBatch
+from ioe_aggregator.protocol import ReadingsBatch
 from ioe_aggregator.store import BatchOutcome, Store, StoreError, open_store
 from ioe_aggregator.store.sql import MIGRATIONS
 from ioe_dev.postgres import PostgresServer
+from ioe_dev.synthetic import quarter_batch
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 QUARTER = timedelta(minutes=15)
@@ -21,23 +22,7 @@ def make_batch(
     batch: str = "b-1", *, member: str = "m-0007", values: tuple[float, ...] = (0.25, 0.5)
 ) -> ReadingsBatch:
     """Return a batch of grid imports, one per quarter hour from T0."""
-    return ReadingsBatch(
-        member=member,
-        batch=batch,
-        sent_at=T0 + timedelta(hours=1),
-        readings=tuple(
-            Reading(
-                meter="grid",
-                quantity="import_kwh",
-                start=T0 + i * QUARTER,
-                end=T0 + (i + 1) * QUARTER,
-                value=value,
-                quality="measured",
-            )
-            for i, value in enumerate(values)
-        ),
-        live=None,
-    )
+    return replace(quarter_batch(member, "grid", "import_kwh", T0, values), batch=batch)
 
 
 async def test_migrated_to_the_latest_version(store: Store) -> None:
