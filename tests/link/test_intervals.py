@@ -109,8 +109,9 @@ def test_unavailable_late_and_repeated_samples_change_nothing() -> None:
 
 
 def test_quarters_always_add_up_to_what_the_counter_counted() -> None:
-    """Random sampling (5 s to 40 min apart) and resets: the quarters follow one another and
-    add up to the energy counted between the first and last boundary (checked with numpy).
+    """Random sampling (5 s to 40 min apart) with resets: the quarters follow each other.
+
+    They add up to the energy counted between the first and last boundary (numpy's interp).
     """
     rng = random.Random(7)  # noqa: S311 - test data
     counter = CounterIntervals()
