@@ -1,0 +1,256 @@
+"""The home's connection to its community's broker: MQTT v5 over TLS, draining the outbox.
+
+The client logs in as its member with the join code's password, trusting only the join code's
+CA certificate. At every connection it says it is online (its last will says offline),
+subscribes to its acknowledgements, its results and the community topics, and sends what waits
+in the outbox, oldest first, with at most ``window`` batches unacknowledged at a time. A batch
+leaves the outbox only when an acknowledgement names it; a batch not acknowledged is sent again
+again after ``resend_after_s`` without its acknowledgement, and at every new connection (storing
+it twice changes nothing at the aggregator). paho reconnects by itself with a backoff of 1 s
+doubling to 60 s.
+
+paho runs the connection in its own thread; the callbacks given here are called there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+import json
+import logging
+import ssl
+import threading
+import time
+from typing import Any, Final
+
+from paho.mqtt import client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from .outbox import Outbox, OutboxError
+
+_LOGGER = logging.getLogger(__name__)
+DEFAULT_WINDOW: Final = 20
+# A batch not acknowledged this long after it was sent is sent again (the aggregator may have
+# been away while the broker had it).
+DEFAULT_RESEND_AFTER_S: Final = 60.0
+RECONNECT_MIN_S: Final = 1
+RECONNECT_MAX_S: Final = 60
+# CONNACK reason codes (MQTT v5) that mean the login itself is refused.
+_REFUSED_LOGIN: Final = {134, 135}  # bad user name or password; not authorized
+
+
+class LinkState(StrEnum):
+    """Where the link stands, for the household's diagnostic sensor."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    REFUSED = "refused"  # the broker refused the login: rotated or revoked credentials
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkSettings:
+    """What the join code says about the community and this member."""
+
+    community: str
+    member: str
+    topic_prefix: str
+    broker_host: str
+    broker_port: int
+    ca_certificate: str | None
+    mqtt_password: str
+    version: str
+
+
+type MessageHandler = Callable[[str, dict[str, Any]], None]
+
+
+def tls_context(ca_certificate: str | None) -> ssl.SSLContext:
+    """Return a client TLS context trusting the join code's CA (or the system's when none)."""
+    context = (
+        ssl.create_default_context(cadata=ca_certificate)
+        if ca_certificate
+        else (ssl.create_default_context())
+    )
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+class LinkClient:
+    """Keeps one home connected to its community and its outbox drained."""
+
+    def __init__(
+        self,
+        settings: LinkSettings,
+        outbox: Outbox,
+        *,
+        on_message: MessageHandler | None = None,
+        window: int = DEFAULT_WINDOW,
+        resend_after_s: float = DEFAULT_RESEND_AFTER_S,
+    ) -> None:
+        """Prepare the connection; ``start`` opens it.
+
+        ``on_message`` gets ``(kind, message)`` for the member's results and the community's
+        state and signal ("results", "community_state", "signal").
+        """
+        self.settings = settings
+        self._outbox = outbox
+        self._on_message = on_message
+        self._window = window
+        self._resend_after_s = resend_after_s
+        self._lock = threading.Lock()
+        # Batches sent and not yet acknowledged, with when (monotonic seconds) they were sent.
+        self._in_flight: dict[str, float] = {}
+        self._stopping = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self.state = LinkState.STOPPED
+        self.last_error: str | None = None
+        self.last_ack: datetime | None = None
+        prefix = f"{settings.topic_prefix}/m/{settings.member}"
+        self._topics = {
+            "readings": f"{prefix}/readings",
+            "status": f"{prefix}/status",
+            "ack": f"{prefix}/ack",
+            "results": f"{prefix}/results",
+            "community": f"{settings.topic_prefix}/community/#",
+        }
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"ioe-home-{settings.community}-{settings.member}",
+            protocol=mqtt.MQTTv5,
+        )
+        self._client.username_pw_set(settings.member, settings.mqtt_password)
+        self._client.tls_set_context(tls_context(settings.ca_certificate))
+        self._client.will_set(self._topics["status"], self._status("offline"), qos=1, retain=True)
+        self._client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        self._client.on_connect = self._connected
+        self._client.on_disconnect = self._disconnected
+        self._client.on_message = self._received
+
+    def _status(self, state: str) -> bytes:
+        message = {"schema": "ioe.status.v1", "state": state, "version": self.settings.version}
+        if state == "online":
+            message["backlog"] = self._outbox.state().batches
+        return json.dumps(message, separators=(",", ":")).encode()
+
+    def start(self) -> None:
+        """Connect in the background (and keep reconnecting)."""
+        self.state = LinkState.CONNECTING
+        properties = Properties(mqtt.PacketTypes.CONNECT)
+        # The broker keeps the subscriptions while the home is away for up to a day.
+        properties.SessionExpiryInterval = 24 * 3600
+        self._client.connect_async(
+            self.settings.broker_host,
+            self.settings.broker_port,
+            clean_start=False,
+            properties=properties,
+        )
+        self._client.loop_start()
+        self._stopping.clear()
+        self._ticker = threading.Thread(target=self._tick, name="ioe-link-resend", daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        """Look for batches to send again, a few times per resend period."""
+        while not self._stopping.wait(max(self._resend_after_s / 4, 0.1)):
+            self.drain()
+
+    def stop(self) -> None:
+        """Say offline, disconnect and stop the network thread."""
+        if self.state is LinkState.CONNECTED:
+            self._client.publish(
+                self._topics["status"], self._status("offline"), qos=1, retain=True
+            ).wait_for_publish(5)
+        self._stopping.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.state = LinkState.STOPPED
+
+    def drain(self) -> None:
+        """Send waiting batches, oldest first, up to the window (safe from any thread)."""
+        if self.state is not LinkState.CONNECTED:
+            return
+        with self._lock:
+            now = time.monotonic()
+            for batch, sent in list(self._in_flight.items()):
+                if now - sent > self._resend_after_s:
+                    del self._in_flight[batch]  # it goes again below
+            room = self._window - len(self._in_flight)
+            if room <= 0:
+                return
+            try:
+                waiting = [
+                    p for p in self._outbox.pending(self._window) if p.batch not in self._in_flight
+                ][:room]
+            except OutboxError as err:
+                self.last_error = str(err)
+                _LOGGER.error("The community link cannot read its outbox: %s", err)  # noqa: TRY400
+                return
+            for pending in waiting:
+                self._client.publish(self._topics["readings"], pending.payload, qos=1)
+                self._in_flight[pending.batch] = now
+        if waiting:
+            self._outbox.mark_sent([p.batch for p in waiting], datetime.now(UTC))
+
+    def _connected(
+        self, client: mqtt.Client, _data: Any, _flags: Any, code: ReasonCode, _props: Any
+    ) -> None:
+        if code.is_failure:
+            self.last_error = f"the broker refused the connection: {code}"
+            if code.value in _REFUSED_LOGIN:
+                self.state = LinkState.REFUSED
+            _LOGGER.warning("Community broker refused %s: %s", self.settings.member, code)
+            return
+        with self._lock:
+            self._in_flight.clear()  # whatever was unacknowledged goes again
+        client.publish(self._topics["status"], self._status("online"), qos=1, retain=True)
+        for topic in ("ack", "results", "community"):
+            client.subscribe(self._topics[topic], qos=1)
+        self.state = LinkState.CONNECTED
+        self.last_error = None
+        self.drain()
+
+    def _disconnected(
+        self, _client: mqtt.Client, _data: Any, _flags: Any, code: ReasonCode, _props: Any
+    ) -> None:
+        if self.state is not LinkState.REFUSED and self.state is not LinkState.STOPPED:
+            self.state = LinkState.DISCONNECTED
+            if code.is_failure:
+                self.last_error = f"disconnected: {code}"
+
+    def _received(self, _client: mqtt.Client, _data: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            body = json.loads(message.payload)
+        except UnicodeDecodeError, json.JSONDecodeError:
+            _LOGGER.warning("Ignored a message on %s that is not JSON", message.topic)
+            return
+        if not isinstance(body, dict):
+            return
+        if message.topic == self._topics["ack"]:
+            self._acknowledged(body)
+            return
+        kind = str(body.get("schema", "")).removeprefix("ioe.").removesuffix(".v1")
+        if self._on_message is not None and kind in ("results", "community_state", "signal"):
+            self._on_message(kind, body)
+
+    def _acknowledged(self, ack: dict[str, Any]) -> None:
+        names = [str(name) for name in ack.get("batches", [])]
+        now = datetime.now(UTC)
+        try:
+            self._outbox.acknowledge(names, now)
+        except OutboxError as err:
+            self.last_error = str(err)
+            _LOGGER.error("The community link cannot update its outbox: %s", err)  # noqa: TRY400
+            return
+        with self._lock:
+            for name in names:
+                self._in_flight.pop(name, None)
+        self.last_ack = now
+        self.drain()

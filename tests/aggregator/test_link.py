@@ -1,0 +1,107 @@
+"""The home's link library against the real TLS broker and the real aggregator service.
+
+The integration's config flow and sensors come later (issue 6); this is the part that must
+never lose a reading: the outbox drained over MQTT, acknowledged batches only leaving it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+import json
+from pathlib import Path
+import time
+
+from custom_components.ioe_community.link.client import LinkClient, LinkSettings, LinkState
+from custom_components.ioe_community.link.outbox import Outbox
+from ioe_aggregator.members.join_code import JoinCode
+from ioe_aggregator.protocol import utc_text
+from ioe_dev.synthetic import quarter_batch
+
+from .conftest import Community, StartAggregator
+from .test_ingest import start_service, stored_rows
+
+T0 = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+def settings(code: JoinCode, password: str | None = None) -> LinkSettings:
+    return LinkSettings(
+        community=code.community,
+        member=code.member,
+        topic_prefix=code.topic_prefix,
+        broker_host=code.broker_host,
+        broker_port=code.broker_port,
+        ca_certificate=code.ca_certificate,
+        mqtt_password=password or code.mqtt_password,
+        version="test",
+    )
+
+
+def put_quarters(outbox: Outbox, member: str, first: int, count: int) -> None:
+    """Keep one batch per quarter hour (grid import 0.25 kWh) from quarter ``first``."""
+    for n in range(first, first + count):
+        batch = quarter_batch(member, "grid", "import_kwh", T0 + n * timedelta(minutes=15), [0.25])
+        message = {
+            "schema": "ioe.readings.v1",
+            "member": member,
+            "batch": f"q-{n}",
+            "sent_at": utc_text(T0),
+            "readings": [
+                {
+                    "meter": r.meter,
+                    "quantity": r.quantity,
+                    "start": utc_text(r.start),
+                    "end": utc_text(r.end),
+                    "value": r.value,
+                    "quality": r.quality,
+                }
+                for r in batch.readings
+            ],
+        }
+        outbox.put(f"q-{n}", json.dumps(message).encode(), T0)
+
+
+def wait_for(check, timeout_s: float = 30) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_the_outbox_drains_only_as_batches_are_acknowledged(
+    community: Community, start_aggregator: StartAggregator, tmp_path: Path
+) -> None:
+    code = community.add_member("m-0001")
+    outbox = Outbox(tmp_path / "outbox.db")
+    put_quarters(outbox, "m-0001", 0, 60)
+    service, _port = start_service(community, start_aggregator)
+    link = LinkClient(settings(code), outbox, window=8, resend_after_s=2)
+    link.start()
+    try:
+        wait_for(lambda: outbox.state().batches == 0)
+        # The aggregator goes away: new batches wait in the outbox, unacknowledged.
+        service.stop()
+        put_quarters(outbox, "m-0001", 60, 36)
+        time.sleep(1)
+        waiting = outbox.state().batches
+        start_service(community, start_aggregator)
+        wait_for(lambda: outbox.state().batches == 0, 60)
+    finally:
+        link.stop()
+
+    assert waiting == 36
+    rows = stored_rows(community)
+    assert len(rows) == 96  # every quarter of the day, once
+    assert sum(row[4] for row in rows) == 24.0
+    assert link.last_ack is not None
+
+
+def test_a_refused_login_is_reported_as_such(community: Community, tmp_path: Path) -> None:
+    code = community.add_member("m-0001")
+    link = LinkClient(settings(code, "not-the-password"), Outbox(tmp_path / "outbox.db"))
+    link.start()
+    try:
+        wait_for(lambda: link.state is LinkState.REFUSED, 20)
+    finally:
+        link.stop()
+
+    assert "refused" in (link.last_error or "")
