@@ -10,12 +10,16 @@ from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 import time
+from typing import Any
+
+import pytest
 
 from custom_components.ioe_community.link.client import LinkClient, LinkSettings, LinkState
 from custom_components.ioe_community.link.outbox import Outbox
 from ioe_aggregator.members.join_code import JoinCode
 from ioe_aggregator.protocol import utc_text
 from ioe_dev.synthetic import quarter_batch
+from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
 from .conftest import Community, StartAggregator
 from .test_ingest import start_service, stored_rows
@@ -105,3 +109,31 @@ def test_a_refused_login_is_reported_as_such(community: Community, tmp_path: Pat
         link.stop()
 
     assert "refused" in (link.last_error or "")
+
+
+def test_what_is_not_a_message_is_logged_and_the_link_goes_on(
+    community: Community, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    code = community.add_member("m-0001")
+    received: list[tuple[str, dict[str, Any]]] = []
+    link = LinkClient(
+        settings(code),
+        Outbox(tmp_path / "outbox.db"),
+        on_message=lambda kind, message: received.append((kind, message)),
+    )
+    aggregator = community.connect(AGGREGATOR_USER, AGGREGATOR_PASSWORD)
+    topic = f"{code.topic_prefix}/m/m-0001/results"
+    link.start()
+    try:
+        wait_for(lambda: link.state is LinkState.CONNECTED, 20)
+        time.sleep(0.5)  # its subscriptions reach the broker
+        for bad in (b"not json", b"[1, 2]", b"\xff\xfe"):
+            aggregator.publish(topic, bad)
+        aggregator.publish(topic, b'{"schema": "ioe.results.v1", "coefficient_now": 0.1}')
+        wait_for(lambda: received, 10)
+    finally:
+        link.stop()
+
+    assert received == [("results", {"schema": "ioe.results.v1", "coefficient_now": 0.1})]
+    assert caplog.text.count("that is not a JSON object") == 3
+    assert link.state is LinkState.STOPPED

@@ -2,11 +2,11 @@
 
 The client logs in as its member with the join code's password, trusting only the join code's
 CA certificate. At every connection it says it is online (its last will says offline),
-subscribes to its acknowledgements, its results and the community topics, and sends what waits
-in the outbox, oldest first, with at most ``window`` batches unacknowledged at a time. A batch
-leaves the outbox only when an acknowledgement names it; a batch not acknowledged is sent again
-again after ``resend_after_s`` without its acknowledgement, and at every new connection (storing
-it twice changes nothing at the aggregator). paho reconnects by itself with a backoff of 1 s
+subscribes to its acknowledgements, its results and the community's state and signal, and sends
+what waits in the outbox, oldest first, with at most ``window`` batches unacknowledged at a
+time. A batch leaves the outbox only when an acknowledgement names it; a batch is sent again
+after ``resend_after_s`` without its acknowledgement, and at every new connection (storing it
+twice changes nothing at the aggregator). paho reconnects by itself with a backoff of 1 s
 doubling to 60 s.
 
 paho runs the connection in its own thread; the callbacks given here are called there.
@@ -72,11 +72,8 @@ type MessageHandler = Callable[[str, dict[str, Any]], None]
 
 def tls_context(ca_certificate: str | None) -> ssl.SSLContext:
     """Return a client TLS context trusting the join code's CA (or the system's when none)."""
-    context = (
-        ssl.create_default_context(cadata=ca_certificate)
-        if ca_certificate
-        else (ssl.create_default_context())
-    )
+    # Without cadata (nor cafile) the default context loads the system's certificates.
+    context = ssl.create_default_context(cadata=ca_certificate or None)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
 
@@ -117,7 +114,9 @@ class LinkClient:
             "status": f"{prefix}/status",
             "ack": f"{prefix}/ack",
             "results": f"{prefix}/results",
-            "community": f"{settings.topic_prefix}/community/#",
+            # The JSON ones: not community/availability, which is a plain online/offline.
+            "state": f"{settings.topic_prefix}/community/state",
+            "signal": f"{settings.topic_prefix}/community/signal",
         }
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -211,7 +210,7 @@ class LinkClient:
         with self._lock:
             self._in_flight.clear()  # whatever was unacknowledged goes again
         client.publish(self._topics["status"], self._status("online"), qos=1, retain=True)
-        for topic in ("ack", "results", "community"):
+        for topic in ("ack", "results", "state", "signal"):
             client.subscribe(self._topics[topic], qos=1)
         self.state = LinkState.CONNECTED
         self.last_error = None
@@ -229,9 +228,9 @@ class LinkClient:
         try:
             body = json.loads(message.payload)
         except UnicodeDecodeError, json.JSONDecodeError:
-            _LOGGER.warning("Ignored a message on %s that is not JSON", message.topic)
-            return
+            body = None
         if not isinstance(body, dict):
+            _LOGGER.warning("Ignored a message on %s that is not a JSON object", message.topic)
             return
         if message.topic == self._topics["ack"]:
             self._acknowledged(body)

@@ -50,7 +50,6 @@ INSERT_SHARE = "INSERT INTO agreement_shares (agreement, member, hour, units) VA
 SET_END = "UPDATE agreements SET valid_to = ? WHERE id = ?"
 DELETE_SHARES = "DELETE FROM agreement_shares WHERE agreement = ?"
 DELETE = "DELETE FROM agreements WHERE id = ?"
-SELECT_MEMBERS = "SELECT DISTINCT member FROM agreement_shares WHERE agreement = ? ORDER BY member"
 SELECT_SHARES = """SELECT member, hour, units FROM agreement_shares
     WHERE agreement = ? AND hour >= ? AND hour <= ?"""
 # The last day a date can be: an open-ended agreement's end, for comparisons.

@@ -33,7 +33,6 @@ from ioe_aggregator.sharing.model import Coefficients
 from ioe_aggregator.store import Store
 
 QUARTER = timedelta(minutes=15)
-HOUR = timedelta(hours=1)
 # A live report older than this is not "now" any more.
 LIVE_MAX_AGE = timedelta(minutes=5)
 # A signal holds until the next one is due, with one quarter of slack.
