@@ -16,6 +16,7 @@ import pytest
 
 from custom_components.ioe_community.link.client import LinkClient, LinkSettings, LinkState
 from custom_components.ioe_community.link.outbox import Outbox
+from custom_components.ioe_community.link.protocol import MessageKind
 from ioe_aggregator.members.join_code import JoinCode
 from ioe_aggregator.protocol import utc_text
 from ioe_dev.synthetic import quarter_batch
@@ -111,6 +112,31 @@ def test_a_refused_login_is_reported_as_such(community: Community, tmp_path: Pat
     assert "refused" in (link.last_error or "")
 
 
+PARTIAL = {"schema": "ioe.results.v1", "coefficient_now": 0.1}
+RESULTS = {
+    "schema": "ioe.results.v1",
+    "computed_at": "2026-11-24T10:16:00Z",
+    "scheme": "static",
+    "coefficient_now": 0.0712,
+    "coefficient_valid": {"from": "2026-01-01", "to": None},
+    "allocated_w_now": 310.0,
+    "today": {
+        "allocated_kwh": 4.1,
+        "self_consumed_kwh": 3.2,
+        "surplus_kwh": 0.9,
+        "import_kwh": 5.0,
+    },
+    "month": {
+        "allocated_kwh": 88.0,
+        "self_consumed_kwh": 61.0,
+        "surplus_kwh": 27.0,
+        "import_kwh": 140.0,
+        "savings_eur": 9.85,
+    },
+    "kpis": {"self_sufficiency": 0.30, "self_consumption": 0.69},
+}
+
+
 def test_what_is_not_a_message_is_logged_and_the_link_goes_on(
     community: Community, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -127,13 +153,15 @@ def test_what_is_not_a_message_is_logged_and_the_link_goes_on(
     try:
         wait_for(lambda: link.state is LinkState.CONNECTED, 20)
         time.sleep(0.5)  # its subscriptions reach the broker
-        for bad in (b"not json", b"[1, 2]", b"\xff\xfe"):
+        for bad in (b"not json", b"[1, 2]", b"\xff\xfe", json.dumps(PARTIAL).encode()):
             aggregator.publish(topic, bad)
-        aggregator.publish(topic, b'{"schema": "ioe.results.v1", "coefficient_now": 0.1}')
+        aggregator.publish(topic, json.dumps(RESULTS).encode())
         wait_for(lambda: received, 10)
     finally:
         link.stop()
 
-    assert received == [("results", {"schema": "ioe.results.v1", "coefficient_now": 0.1})]
-    assert caplog.text.count("that is not a JSON object") == 3
+    assert received == [(MessageKind.RESULTS, RESULTS)]
+    assert caplog.text.count("not JSON") == 2
+    assert "not a JSON object" in caplog.text
+    assert "'computed_at' is a required property" in caplog.text
     assert link.state is LinkState.STOPPED

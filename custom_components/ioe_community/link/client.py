@@ -9,6 +9,9 @@ after ``resend_after_s`` without its acknowledgement, and at every new connectio
 twice changes nothing at the aggregator). paho reconnects by itself with a backoff of 1 s
 doubling to 60 s.
 
+``probe`` tries the connection once, as the config flow does before it saves a join code, and
+says what is wrong when it fails.
+
 paho runs the connection in its own thread; the callbacks given here are called there.
 """
 
@@ -18,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-import json
 import logging
 import ssl
 import threading
@@ -31,6 +33,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from .outbox import Outbox, OutboxError
+from .protocol import MessageKind, ProtocolError, decode, encode_status
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_WINDOW: Final = 20
@@ -53,6 +56,25 @@ class LinkState(StrEnum):
     STOPPED = "stopped"
 
 
+class LinkProblem(StrEnum):
+    """Why a connection to the community's broker failed, as the household is told."""
+
+    CANNOT_CONNECT = "cannot_connect"  # nothing answers at the broker's address
+    TLS_REFUSED = "tls_refused"  # something answers, but does not speak TLS
+    CERTIFICATE_MISMATCH = "certificate_mismatch"  # not the broker the join code's CA signed
+    CERTIFICATE_EXPIRED = "certificate_expired"  # the broker's certificate (or CA) expired
+    INVALID_AUTH = "invalid_auth"  # the login was refused: revoked or rotated credentials
+
+
+class LinkError(Exception):
+    """A connection attempt failed; ``problem`` says which way."""
+
+    def __init__(self, problem: LinkProblem, detail: str) -> None:
+        """Keep the kind of failure with its readable reason."""
+        super().__init__(detail)
+        self.problem = problem
+
+
 @dataclass(frozen=True, kw_only=True)
 class LinkSettings:
     """What the join code says about the community and this member."""
@@ -67,7 +89,9 @@ class LinkSettings:
     version: str
 
 
-type MessageHandler = Callable[[str, dict[str, Any]], None]
+type MessageHandler = Callable[[MessageKind, dict[str, Any]], None]
+# X509_V_ERR_CERT_HAS_EXPIRED: OpenSSL's verification code for an expired certificate.
+_EXPIRED: Final = 10
 
 
 def tls_context(ca_certificate: str | None) -> ssl.SSLContext:
@@ -76,6 +100,60 @@ def tls_context(ca_certificate: str | None) -> ssl.SSLContext:
     context = ssl.create_default_context(cadata=ca_certificate or None)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
+
+
+def _client(settings: LinkSettings, suffix: str = "") -> mqtt.Client:
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"ioe-home-{settings.community}-{settings.member}{suffix}",
+        protocol=mqtt.MQTTv5,
+    )
+    client.username_pw_set(settings.member, settings.mqtt_password)
+    client.tls_set_context(tls_context(settings.ca_certificate))
+    return client
+
+
+def probe(settings: LinkSettings, timeout_s: float = 10) -> None:
+    """Connect once and log in; raise LinkError saying what failed (blocking)."""
+    client = _client(settings, "-probe")
+    answer: list[ReasonCode] = []
+    arrived = threading.Event()
+
+    def connected(
+        _client: mqtt.Client, _data: Any, _flags: Any, code: ReasonCode, _props: Any
+    ) -> None:
+        answer.append(code)
+        arrived.set()
+
+    client.on_connect = connected
+    try:
+        client.connect(settings.broker_host, settings.broker_port, keepalive=int(timeout_s) + 5)
+    except ssl.SSLCertVerificationError as err:
+        problem = (
+            LinkProblem.CERTIFICATE_EXPIRED
+            if err.verify_code == _EXPIRED
+            else LinkProblem.CERTIFICATE_MISMATCH
+        )
+        raise LinkError(problem, f"the broker's certificate: {err.verify_message}") from err
+    except (ssl.SSLError, ConnectionResetError) as err:
+        raise LinkError(LinkProblem.TLS_REFUSED, f"no TLS at the broker's port: {err}") from err
+    except OSError as err:  # refused, unreachable, unknown host, timed out
+        raise LinkError(LinkProblem.CANNOT_CONNECT, f"cannot reach the broker: {err}") from err
+    client.loop_start()
+    try:
+        if not arrived.wait(timeout_s):
+            raise LinkError(LinkProblem.CANNOT_CONNECT, "the broker did not answer the login")
+        code = answer[0]
+        if code.is_failure:
+            problem = (
+                LinkProblem.INVALID_AUTH
+                if code.value in _REFUSED_LOGIN
+                else LinkProblem.CANNOT_CONNECT
+            )
+            raise LinkError(problem, f"the broker refused the login: {code}")
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 class LinkClient:
@@ -87,17 +165,20 @@ class LinkClient:
         outbox: Outbox,
         *,
         on_message: MessageHandler | None = None,
+        on_change: Callable[[], None] | None = None,
         window: int = DEFAULT_WINDOW,
         resend_after_s: float = DEFAULT_RESEND_AFTER_S,
     ) -> None:
         """Prepare the connection; ``start`` opens it.
 
         ``on_message`` gets ``(kind, message)`` for the member's results and the community's
-        state and signal ("results", "community_state", "signal").
+        state and signal, once checked against their schemas; ``on_change`` is called when the
+        state, the backlog or the last acknowledgement changes.
         """
         self.settings = settings
         self._outbox = outbox
         self._on_message = on_message
+        self._on_change = on_change or (lambda: None)
         self._window = window
         self._resend_after_s = resend_after_s
         self._lock = threading.Lock()
@@ -105,7 +186,7 @@ class LinkClient:
         self._in_flight: dict[str, float] = {}
         self._stopping = threading.Event()
         self._ticker: threading.Thread | None = None
-        self.state = LinkState.STOPPED
+        self._state = LinkState.STOPPED
         self.last_error: str | None = None
         self.last_ack: datetime | None = None
         prefix = f"{settings.topic_prefix}/m/{settings.member}"
@@ -118,24 +199,35 @@ class LinkClient:
             "state": f"{settings.topic_prefix}/community/state",
             "signal": f"{settings.topic_prefix}/community/signal",
         }
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"ioe-home-{settings.community}-{settings.member}",
-            protocol=mqtt.MQTTv5,
-        )
-        self._client.username_pw_set(settings.member, settings.mqtt_password)
-        self._client.tls_set_context(tls_context(settings.ca_certificate))
+        self._kinds = {
+            self._topics["ack"]: MessageKind.ACK,
+            self._topics["results"]: MessageKind.RESULTS,
+            self._topics["state"]: MessageKind.COMMUNITY_STATE,
+            self._topics["signal"]: MessageKind.SIGNAL,
+        }
+        self._client = _client(settings)
         self._client.will_set(self._topics["status"], self._status("offline"), qos=1, retain=True)
         self._client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         self._client.on_connect = self._connected
         self._client.on_disconnect = self._disconnected
         self._client.on_message = self._received
+        self._client.on_connect_fail = self._connect_failed
+
+    @property
+    def state(self) -> LinkState:
+        """Where the link stands."""
+        return self._state
+
+    @state.setter
+    def state(self, state: LinkState) -> None:
+        changed = state is not self._state
+        self._state = state
+        if changed:
+            self._on_change()
 
     def _status(self, state: str) -> bytes:
-        message = {"schema": "ioe.status.v1", "state": state, "version": self.settings.version}
-        if state == "online":
-            message["backlog"] = self._outbox.state().batches
-        return json.dumps(message, separators=(",", ":")).encode()
+        backlog = self._outbox.state().batches if state == "online" else None
+        return encode_status(state, version=self.settings.version, backlog=backlog)
 
     def start(self) -> None:
         """Connect in the background (and keep reconnecting)."""
@@ -196,7 +288,22 @@ class LinkClient:
                 self._client.publish(self._topics["readings"], pending.payload, qos=1)
                 self._in_flight[pending.batch] = now
         if waiting:
-            self._outbox.mark_sent([p.batch for p in waiting], datetime.now(UTC))
+            try:
+                self._outbox.mark_sent([p.batch for p in waiting], datetime.now(UTC))
+            except OutboxError as err:  # only the attempt count is lost
+                _LOGGER.warning("The community link cannot count its sends: %s", err)
+
+    def send_live(self, payload: bytes) -> bool:
+        """Send a live-power batch now if connected (it is not kept: the next one replaces it)."""
+        if self.state is not LinkState.CONNECTED:
+            return False
+        self._client.publish(self._topics["readings"], payload, qos=0)
+        return True
+
+    def _connect_failed(self, _client: mqtt.Client, _data: Any) -> None:
+        self.last_error = "cannot reach the community's broker"
+        if self.state is LinkState.CONNECTING:
+            self.state = LinkState.DISCONNECTED
 
     def _connected(
         self, client: mqtt.Client, _data: Any, _flags: Any, code: ReasonCode, _props: Any
@@ -212,8 +319,8 @@ class LinkClient:
         client.publish(self._topics["status"], self._status("online"), qos=1, retain=True)
         for topic in ("ack", "results", "state", "signal"):
             client.subscribe(self._topics[topic], qos=1)
-        self.state = LinkState.CONNECTED
         self.last_error = None
+        self.state = LinkState.CONNECTED
         self.drain()
 
     def _disconnected(
@@ -225,18 +332,17 @@ class LinkClient:
                 self.last_error = f"disconnected: {code}"
 
     def _received(self, _client: mqtt.Client, _data: Any, message: mqtt.MQTTMessage) -> None:
+        kind = self._kinds.get(message.topic)
+        if kind is None:
+            return
         try:
-            body = json.loads(message.payload)
-        except UnicodeDecodeError, json.JSONDecodeError:
-            body = None
-        if not isinstance(body, dict):
-            _LOGGER.warning("Ignored a message on %s that is not a JSON object", message.topic)
+            body = decode(message.payload, kind)
+        except ProtocolError as err:
+            _LOGGER.warning("Ignored a message on %s: %s", message.topic, err)
             return
-        if message.topic == self._topics["ack"]:
+        if kind is MessageKind.ACK:
             self._acknowledged(body)
-            return
-        kind = str(body.get("schema", "")).removeprefix("ioe.").removesuffix(".v1")
-        if self._on_message is not None and kind in ("results", "community_state", "signal"):
+        elif self._on_message is not None:
             self._on_message(kind, body)
 
     def _acknowledged(self, ack: dict[str, Any]) -> None:
@@ -252,4 +358,5 @@ class LinkClient:
             for name in names:
                 self._in_flight.pop(name, None)
         self.last_ack = now
+        self._on_change()
         self.drain()

@@ -87,13 +87,15 @@ def start_broker(
     users: Mapping[str, str] | None = None,
     *,
     include_dir: Path | None = None,
+    expired: bool = False,
 ) -> Broker:
     """Start Mosquitto on 127.0.0.1:port with a local CA and the given logins.
 
     Give ``users`` (written to a password file here) or ``include_dir`` (configuration files
-    written by the aggregator, which must exist before the broker starts).
+    written by the aggregator, which must exist before the broker starts). ``expired`` gives
+    it a certificate (and CA) that expired yesterday.
     """
-    certificate = broker_certificate(directory)
+    certificate = broker_certificate(directory, expired=expired)
     password_file = None
     if users is not None:
         password_file = directory / "passwords"
@@ -113,6 +115,6 @@ def start_broker(
     )
 
 
-def broker_certificate(directory: Path) -> ServerCertificate:
+def broker_certificate(directory: Path, *, expired: bool = False) -> ServerCertificate:
     """Return the broker's certificate (made on first use), signed by a local CA."""
-    return ensure_server_certificate(directory / "tls", ["localhost", "127.0.0.1"])
+    return ensure_server_certificate(directory / "tls", ["localhost", "127.0.0.1"], expired=expired)

@@ -44,11 +44,14 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def ensure_server_certificate(directory: Path, hostnames: list[str]) -> ServerCertificate:
+def ensure_server_certificate(
+    directory: Path, hostnames: list[str], *, expired: bool = False
+) -> ServerCertificate:
     """Create, once, a CA and a server certificate for ``hostnames`` in ``directory``.
 
     Files that already exist are kept, so clients that trusted the CA keep trusting it.
-    Host names that parse as IP addresses become IP subject-alternative names.
+    Host names that parse as IP addresses become IP subject-alternative names. ``expired``
+    makes both expire yesterday (for testing what clients say then).
     """
     files = ServerCertificate(
         ca_file=directory / "ca.crt",
@@ -59,6 +62,10 @@ def ensure_server_certificate(directory: Path, hostnames: list[str]) -> ServerCe
         return files
     directory.mkdir(parents=True, exist_ok=True)
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    validity = VALIDITY
+    if expired:
+        start -= dt.timedelta(days=30)
+        validity = dt.timedelta(days=29)
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("IoE Community local CA")
@@ -69,7 +76,7 @@ def ensure_server_certificate(directory: Path, hostnames: list[str]) -> ServerCe
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
-        .not_valid_after(start + VALIDITY)
+        .not_valid_after(start + validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
@@ -105,7 +112,7 @@ def ensure_server_certificate(directory: Path, hostnames: list[str]) -> ServerCe
         .public_key(server_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
-        .not_valid_after(start + VALIDITY)
+        .not_valid_after(start + validity)
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)

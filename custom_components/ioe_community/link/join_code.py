@@ -1,0 +1,56 @@
+"""The join code: everything a home needs to join the community, in one string to paste.
+
+``IOE1-`` followed by the URL-safe base64 (no padding) of a zlib-compressed JSON object:
+community id, member id, topic prefix, broker host and port, the broker's CA certificate
+(PEM, or null when a public CA signs the broker), the member's MQTT password, its API token
+and the API's address (or null). ``docs/protocol.md`` describes it for other implementations.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import asdict, dataclass
+import json
+import zlib
+
+PREFIX = "IOE1-"
+
+
+class JoinCodeError(ValueError):
+    """The text is not a join code (cut short when copied, or from another system)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class JoinCode:
+    """What a join code holds."""
+
+    community: str
+    member: str
+    topic_prefix: str
+    broker_host: str
+    broker_port: int
+    ca_certificate: str | None
+    mqtt_password: str
+    api_token: str
+    api_url: str | None
+
+
+def encode(code: JoinCode) -> str:
+    """Return the join code's text."""
+    packed = zlib.compress(json.dumps(asdict(code), separators=(",", ":")).encode(), 9)
+    return PREFIX + base64.urlsafe_b64encode(packed).decode().rstrip("=")
+
+
+def decode(text: str) -> JoinCode:
+    """Return what a join code holds; raise JoinCodeError when the text is not one."""
+    text = "".join(text.split())  # line breaks and spaces picked up when copying
+    if not text.startswith(PREFIX):
+        raise JoinCodeError(f"a join code starts with {PREFIX}")
+    body = text.removeprefix(PREFIX)
+    try:
+        packed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        fields = json.loads(zlib.decompress(packed))
+        return JoinCode(**fields)
+    except (binascii.Error, zlib.error, ValueError, TypeError) as err:
+        raise JoinCodeError("the join code is incomplete or damaged; copy it again") from err

@@ -1,0 +1,134 @@
+"""The home's side of the community protocol (``docs/protocol.md``), version 1.
+
+What the home sends is built here and checked against the protocol's JSON Schemas before it
+goes into the outbox; what the community sends (results, community state, signal) is checked
+here before Home Assistant shows it. ``schemas/`` is a copy of the aggregator's schemas (see
+``ioe_dev.vendored``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+import functools
+from importlib import resources
+import json
+from typing import Any, Final
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from referencing import Registry, Resource
+
+MAX_PAYLOAD_BYTES: Final = 512 * 1024
+
+
+class MessageKind(StrEnum):
+    """The messages the home sends or reads; each has a schema ``<kind>.v1.json``."""
+
+    READINGS = "readings"
+    ACK = "ack"
+    STATUS = "status"
+    RESULTS = "results"
+    COMMUNITY_STATE = "community_state"
+    SIGNAL = "signal"
+
+
+class ProtocolError(ValueError):
+    """A message does not fit the protocol; the text says where and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One quarter hour's energy of one of the home's meters."""
+
+    meter: str
+    quantity: str
+    start: datetime
+    end: datetime
+    value: float
+    quality: str
+
+
+def utc_text(moment: datetime) -> str:
+    """Write a time as the protocol does: UTC, ISO 8601, whole seconds, ending in Z."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _schema(name: str) -> dict[str, Any]:
+    text = resources.files(__package__).joinpath("schemas", name).read_text(encoding="utf-8")
+    return dict(json.loads(text))
+
+
+@functools.cache
+def _validator(kind: MessageKind) -> Draft202012Validator:
+    common = _schema("common.v1.json")
+    registry: Registry = Registry().with_resource(common["$id"], Resource.from_contents(common))
+    return Draft202012Validator(_schema(f"{kind.value}.v1.json"), registry=registry)
+
+
+def _where(path: Sequence[Any]) -> str:
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+    return text.lstrip(".") or "the message"
+
+
+def check(message: Mapping[str, Any], kind: MessageKind) -> None:
+    """Raise ProtocolError unless ``message`` fits the schema of ``kind``."""
+    if (error := best_match(_validator(kind).iter_errors(message))) is not None:
+        raise ProtocolError(f"{kind} {_where(list(error.absolute_path))}: {error.message}")
+
+
+def decode(payload: bytes, kind: MessageKind) -> dict[str, Any]:
+    """Parse and check a message from the community; raise ProtocolError with the reason."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ProtocolError(f"{kind}: {len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")
+    try:
+        message = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ProtocolError(f"{kind}: not JSON: {err}") from err
+    if not isinstance(message, dict):
+        raise ProtocolError(f"{kind}: not a JSON object")
+    check(message, kind)
+    return message
+
+
+def encode_readings(
+    *,
+    member: str,
+    batch: str,
+    sent_at: datetime,
+    readings: Sequence[Reading],
+    live: Mapping[str, Any] | None = None,
+) -> bytes:
+    """Return a readings batch as it goes into the outbox, checked against its schema."""
+    message: dict[str, Any] = {
+        "schema": "ioe.readings.v1",
+        "member": member,
+        "batch": batch,
+        "sent_at": utc_text(sent_at),
+        "readings": [
+            {
+                "meter": reading.meter,
+                "quantity": reading.quantity,
+                "start": utc_text(reading.start),
+                "end": utc_text(reading.end),
+                "value": round(reading.value, 6),
+                "quality": reading.quality,
+            }
+            for reading in readings
+        ],
+    }
+    if live is not None:
+        message["live"] = dict(live)
+    check(message, MessageKind.READINGS)
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
+def encode_status(state: str, *, version: str, backlog: int | None = None) -> bytes:
+    """Return the home's retained status (``backlog`` only while online)."""
+    message: dict[str, Any] = {"schema": "ioe.status.v1", "state": state, "version": version}
+    if backlog is not None:
+        message["backlog"] = backlog
+    check(message, MessageKind.STATUS)
+    return json.dumps(message, separators=(",", ":")).encode()
