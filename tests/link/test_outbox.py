@@ -78,3 +78,16 @@ def test_a_broken_outbox_file_is_refused_with_its_reason(tmp_path: Path) -> None
         OutboxError, match=r"cannot open the outbox .*outbox\.db: file is not a database"
     ):
         Outbox(path)
+
+
+def test_the_checkpoint_is_saved_with_its_batch_or_not_at_all(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.db", max_batches=1)
+    assert outbox.checkpoint() is None
+    outbox.save_checkpoint('{"at": 0}')
+    outbox.put("b-1", b"{}", T0, checkpoint='{"at": 1}')
+    assert outbox.checkpoint() == '{"at": 1}'
+    with pytest.raises(OutboxFull):
+        outbox.put("b-2", b"{}", T0, checkpoint='{"at": 2}')
+    assert outbox.checkpoint() == '{"at": 1}'  # the refused batch's state was not kept
+    outbox.close()
+    assert Outbox(tmp_path / "outbox.db").checkpoint() == '{"at": 1}'

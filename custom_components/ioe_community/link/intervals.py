@@ -47,6 +47,21 @@ class Interval:
     kwh: float
     quality: Quality
 
+    def as_list(self) -> list[Any]:
+        """Return the interval as stored (JSON-ready)."""
+        return [self.start.isoformat(), self.end.isoformat(), self.kwh, self.quality.value]
+
+    @classmethod
+    def from_list(cls, item: list[Any]) -> Interval:
+        """Return an interval as ``as_list`` stored it."""
+        start, end, kwh, quality = item
+        return cls(
+            start=datetime.fromisoformat(start),
+            end=datetime.fromisoformat(end),
+            kwh=float(kwh),
+            quality=Quality(quality),
+        )
+
 
 def quarter_ceil(moment: datetime) -> datetime:
     """Return the first quarter-hour boundary at or after ``moment`` (UTC)."""

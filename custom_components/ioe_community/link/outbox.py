@@ -3,6 +3,7 @@
 A batch leaves the outbox only when the aggregator's acknowledgement names it; until then it
 is sent again. The backlog drains oldest first. The outbox has a cap: when it is full, ``put``
 raises OutboxFull (the integration raises a repair issue) and nothing already in it is dropped.
+A checkpoint (the state that produced the batches) is saved in the same transaction as a batch.
 
 One SQLite file in Home Assistant's configuration directory, in WAL mode with
 ``synchronous=FULL``: a batch that ``put`` returned for survives a power cut. The calls are
@@ -33,6 +34,13 @@ _SCHEMA = (
         attempts INTEGER NOT NULL DEFAULT 0
     )""",
     "CREATE TABLE IF NOT EXISTS acked (id INTEGER PRIMARY KEY CHECK (id = 1), at_us INTEGER)",
+    # What produced the batches (the counters' state): saved with each batch, in one
+    # transaction, so that a batch is made exactly once even across a crash.
+    "CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT)",
+)
+_SAVE_CHECKPOINT = (
+    "INSERT INTO checkpoint (id, state) VALUES (1, ?) "
+    "ON CONFLICT (id) DO UPDATE SET state = excluded.state"
 )
 
 
@@ -108,25 +116,50 @@ class Outbox:
             except sqlite3.Error as err:
                 raise OutboxError(f"outbox {self.path}: {work}: {err}") from err
 
-    def put(self, batch: str, payload: bytes, now: datetime) -> None:
-        """Keep a batch until it is acknowledged (a batch already kept is left as it is)."""
+    def put(
+        self, batch: str, payload: bytes, now: datetime, *, checkpoint: str | None = None
+    ) -> None:
+        """Keep a batch until it is acknowledged (a batch already kept is left as it is).
+
+        ``checkpoint`` is saved with it, all or nothing.
+        """
 
         def put(db: sqlite3.Connection) -> None:
-            count, size = db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
-            ).fetchone()
-            if count + 1 > self.max_batches or size + len(payload) > self.max_bytes:
-                raise OutboxFull(
-                    f"the outbox holds {count} batches ({size} bytes), its limit: "
-                    f"{self.max_batches} batches, {self.max_bytes} bytes"
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                count, size = db.execute(
+                    "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
+                ).fetchone()
+                if count + 1 > self.max_batches or size + len(payload) > self.max_bytes:
+                    raise OutboxFull(
+                        f"the outbox holds {count} batches ({size} bytes), its limit: "
+                        f"{self.max_batches} batches, {self.max_bytes} bytes"
+                    )
+                db.execute(
+                    "INSERT INTO outbox (batch, payload, created_us) VALUES (?, ?, ?) "
+                    "ON CONFLICT (batch) DO NOTHING",
+                    (batch, payload, _us(now)),
                 )
-            db.execute(
-                "INSERT INTO outbox (batch, payload, created_us) VALUES (?, ?, ?) "
-                "ON CONFLICT (batch) DO NOTHING",
-                (batch, payload, _us(now)),
-            )
+                if checkpoint is not None:
+                    db.execute(_SAVE_CHECKPOINT, (checkpoint,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
         self._run("adding a batch", put)
+
+    def save_checkpoint(self, checkpoint: str) -> None:
+        """Save the state that produced the batches, when no batch goes with it."""
+        self._run("saving the checkpoint", lambda db: db.execute(_SAVE_CHECKPOINT, (checkpoint,)))
+
+    def checkpoint(self) -> str | None:
+        """Return the last checkpoint saved, or None."""
+        row = self._run(
+            "reading the checkpoint",
+            lambda db: db.execute("SELECT state FROM checkpoint WHERE id = 1").fetchone(),
+        )
+        return None if row is None else str(row[0])
 
     def pending(self, limit: int) -> list[Pending]:
         """Return up to ``limit`` waiting batches, oldest first."""

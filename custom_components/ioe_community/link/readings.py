@@ -1,0 +1,190 @@
+"""The home's readings as the protocol sends them, from its energy model's counters and powers.
+
+Each quantity of the energy model (``devices.energy_model``) is the signed sum of some
+counters; each counter gives quarter hours (``intervals``); a quantity's quarter hour is ready
+once every one of its counters has it. The protocol names them by meter and quantity:
+
+=========================  ======================
+energy model               protocol
+=========================  ======================
+grid import / export       ``grid`` ``import_kwh`` / ``export_kwh``
+consumption                ``grid`` ``consumption_kwh`` (the home behind the supply point)
+PV                         ``pv`` ``generation_kwh``
+battery charge/discharge   ``battery`` ``charge_kwh`` / ``discharge_kwh``
+EV                         ``ev`` ``consumption_kwh``
+community plant            ``plant`` ``generation_kwh``
+=========================  ======================
+
+A consumption worked out from the balance can come out slightly negative over a quarter hour
+(counters are not read at the same instant): it is sent as 0 and marked ``estimated``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from ..devices.energy_model import EnergyModel, Term
+from .intervals import CounterIntervals, Interval
+from .protocol import Reading, utc_text
+
+PROTOCOL_READINGS: Final[Mapping[str, tuple[str, str]]] = {
+    "grid_import_energy": ("grid", "import_kwh"),
+    "grid_export_energy": ("grid", "export_kwh"),
+    "consumption_energy": ("grid", "consumption_kwh"),
+    "pv_energy": ("pv", "generation_kwh"),
+    "battery_charge_energy": ("battery", "charge_kwh"),
+    "battery_discharge_energy": ("battery", "discharge_kwh"),
+    "ev_energy": ("ev", "consumption_kwh"),
+    "plant_energy": ("plant", "generation_kwh"),
+}
+# The live report's fields, and the sign that turns the model's power into the protocol's
+# (the model counts a battery positive while charging, the protocol while discharging).
+LIVE_FIELDS: Final[Mapping[str, tuple[str, int]]] = {
+    "grid_power": ("grid_w", 1),
+    "pv_power": ("pv_w", 1),
+    "battery_power": ("battery_w", -1),
+    "ev_power": ("ev_w", 1),
+    "consumption_power": ("consumption_w", 1),
+    "plant_power": ("plant_w", 1),
+}
+_SIGNED_LIVE: Final = frozenset({"grid_w", "battery_w"})
+_QUALITIES: Final = ("measured", "interpolated", "estimated")
+
+
+def _terms(model: EnergyModel, quantity: str) -> tuple[Term, ...]:
+    if quantity == "consumption_energy":
+        return model.consumption_terms(energy=True) or ()
+    return model.terms.get(quantity, ())
+
+
+class HomeReadings:
+    """Turns the counters' samples into the home's finished readings, oldest first."""
+
+    def __init__(self, model: EnergyModel, state: Mapping[str, Any] | None = None) -> None:
+        """Follow ``model``'s counters, going on from a stored ``state`` (``as_dict``).
+
+        State of counters the model no longer has is dropped; new counters start afresh.
+        """
+        self._quantities = {
+            quantity: terms for quantity in PROTOCOL_READINGS if (terms := _terms(model, quantity))
+        }
+        self.sources = frozenset(
+            term.source for terms in self._quantities.values() for term in terms
+        )
+        state = state or {}
+        counters = state.get("counters", {})
+        self._counters = {
+            source: CounterIntervals.from_dict(counters[source])
+            if source in counters
+            else CounterIntervals()
+            for source in self.sources
+        }
+        done = state.get("done", {})
+        self._done: dict[str, dict[datetime, Interval]] = {
+            source: {
+                interval.start: interval
+                for interval in (Interval.from_list(item) for item in done.get(source, ()))
+            }
+            for source in self.sources
+        }
+        following = state.get("next", {})
+        self._next: dict[str, datetime | None] = {
+            quantity: datetime.fromisoformat(following[quantity])
+            if following.get(quantity)
+            else None
+            for quantity in self._quantities
+        }
+
+    def add(self, source: str, at: datetime, value: float | None) -> None:
+        """Take a counter's sample (kWh; None when it has none)."""
+        if (counter := self._counters.get(source)) is not None:
+            counter.add(at, value)
+
+    def finished(self) -> list[Reading]:
+        """Return the readings finished since the last call, oldest first."""
+        for source, counter in self._counters.items():
+            for interval in counter.finished():
+                self._done[source][interval.start] = interval
+        readings: list[Reading] = []
+        for quantity, terms in self._quantities.items():
+            readings.extend(self._ready(quantity, terms))
+        self._prune()
+        readings.sort(key=lambda reading: reading.start)
+        return readings
+
+    def _ready(self, quantity: str, terms: tuple[Term, ...]) -> list[Reading]:
+        done = [self._done[term.source] for term in terms]
+        start = self._next[quantity]
+        if start is None:
+            if not all(done):
+                return []
+            # The first quarter every counter has: they may have started at different times.
+            start = max(min(intervals) for intervals in done)
+        meter, name = PROTOCOL_READINGS[quantity]
+        ready = []
+        while all(start in intervals for intervals in done):
+            parts = [intervals[start] for intervals in done]
+            value = sum(term.sign * part.kwh for term, part in zip(terms, parts, strict=True))
+            quality = max((part.quality for part in parts), key=_QUALITIES.index)
+            if value < 0:
+                value, quality = 0.0, "estimated"
+            ready.append(
+                Reading(
+                    meter=meter,
+                    quantity=name,
+                    start=start,
+                    end=parts[0].end,
+                    value=value,
+                    quality=str(quality),
+                )
+            )
+            start = parts[0].end
+        self._next[quantity] = start
+        return ready
+
+    def _prune(self) -> None:
+        """Forget the quarters every quantity using a counter has taken."""
+        for source, intervals in self._done.items():
+            users = [
+                self._next[quantity]
+                for quantity, terms in self._quantities.items()
+                if any(term.source == source for term in terms)
+            ]
+            if any(start is None for start in users):
+                continue
+            oldest = min(start for start in users if start is not None)
+            for start in [start for start in intervals if start < oldest]:
+                del intervals[start]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the state to store with the readings it produced (JSON-ready)."""
+        return {
+            "counters": {source: counter.as_dict() for source, counter in self._counters.items()},
+            "done": {
+                source: [interval.as_list() for interval in intervals.values()]
+                for source, intervals in self._done.items()
+            },
+            "next": {
+                quantity: start.isoformat()
+                for quantity, start in self._next.items()
+                if start is not None
+            },
+        }
+
+
+def live_report(
+    model: EnergyModel, powers: Mapping[str, float | None], at: datetime
+) -> dict[str, Any] | None:
+    """Return the ``live`` part of a batch from powers (W) by source; None when none is known."""
+    report: dict[str, Any] = {}
+    for quantity, (field, sign) in LIVE_FIELDS.items():
+        value = model.value(quantity, powers)
+        if value is None:
+            continue
+        value *= sign
+        report[field] = round(value if field in _SIGNED_LIVE else max(value, 0.0), 1)
+    if not report:
+        return None
+    return {"ts": utc_text(at), **report}

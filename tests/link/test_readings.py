@@ -1,0 +1,133 @@
+"""The home's readings from its energy model's counters, as the protocol sends them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+import json
+
+import pytest
+
+from custom_components.ioe_community.devices.energy_model import EnergyModel, Term
+from custom_components.ioe_community.link.protocol import MessageKind, decode, encode_readings
+from custom_components.ioe_community.link.readings import HomeReadings, live_report
+
+T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+
+GRID_AND_PV = EnergyModel(
+    terms={
+        "grid_import_energy": (Term(source="sensor.import"),),
+        "grid_export_energy": (Term(source="sensor.export"),),
+        "pv_energy": (Term(source="sensor.pv"),),
+        "grid_power": (Term(source="sensor.grid_w"),),
+        "pv_power": (Term(source="sensor.pv_w"),),
+        "battery_power": (Term(source="sensor.battery_w"),),
+    }
+)
+
+
+def by_key(readings: list) -> dict[tuple[str, str, datetime], tuple[float, str]]:
+    return {
+        (r.meter, r.quantity, r.start): (pytest.approx(r.value, abs=1e-9), r.quality)
+        for r in readings
+    }
+
+
+def feed(home: HomeReadings, minutes: range, rates: dict[str, float], base: float = 100.0) -> None:
+    """Sample every counter each minute; counter = base + rate (kWh/min) × minutes."""
+    for minute in minutes:
+        for source, rate in rates.items():
+            home.add(source, T0 + minute * MINUTE, base + rate * minute)
+
+
+def test_quarters_of_each_quantity_with_consumption_from_the_balance() -> None:
+    home = HomeReadings(GRID_AND_PV)
+    assert home.sources == {"sensor.import", "sensor.export", "sensor.pv"}
+    feed(home, range(31), {"sensor.import": 0.01, "sensor.export": 0.002, "sensor.pv": 0.02})
+    readings = home.finished()
+    got = by_key(readings)
+    for start in (T0, T0 + 15 * MINUTE):
+        assert got[("grid", "import_kwh", start)] == (0.15, "measured")
+        assert got[("grid", "export_kwh", start)] == (0.03, "measured")
+        assert got[("pv", "generation_kwh", start)] == (0.3, "measured")
+        # import − export + PV
+        assert got[("grid", "consumption_kwh", start)] == (0.42, "measured")
+    assert len(readings) == 8
+    assert [r.start for r in readings] == sorted(r.start for r in readings)
+    assert home.finished() == []  # nothing twice
+    # What the protocol would carry passes its schema.
+    payload = encode_readings(member="m-0001", batch="b-1", sent_at=T0, readings=readings)
+    assert len(decode(payload, MessageKind.READINGS)["readings"]) == 8
+
+
+def test_a_negative_balance_is_sent_as_zero_and_estimated() -> None:
+    home = HomeReadings(GRID_AND_PV)
+    # The export counter was read late and catches up: more export than import + PV.
+    feed(home, range(16), {"sensor.import": 0.0, "sensor.export": 0.01, "sensor.pv": 0.005})
+    got = by_key(home.finished())
+    assert got[("grid", "consumption_kwh", T0)] == (0.0, "estimated")
+    assert got[("grid", "export_kwh", T0)] == (0.15, "measured")
+
+
+def test_a_quantity_waits_for_all_its_counters_and_starts_where_they_all_have_data() -> None:
+    home = HomeReadings(GRID_AND_PV)
+    feed(home, range(31), {"sensor.import": 0.01, "sensor.export": 0.0})
+    got = by_key(home.finished())
+    assert ("grid", "import_kwh", T0) in got
+    assert not any(key[1] in ("consumption_kwh", "generation_kwh") for key in got)
+    # The PV counter appears in the second quarter.
+    feed(home, range(31, 61), {"sensor.import": 0.01, "sensor.export": 0.0})
+    feed(home, range(20, 61), {"sensor.pv": 0.02})
+    got = by_key(home.finished())
+    first_pv = min(key[2] for key in got if key[1] == "generation_kwh")
+    assert first_pv == T0 + 30 * MINUTE
+    assert min(key[2] for key in got if key[1] == "consumption_kwh") == first_pv
+    assert ("grid", "import_kwh", T0 + 30 * MINUTE) in got
+
+
+def test_a_restart_mid_quarter_gives_what_an_uninterrupted_run_gives() -> None:
+    rates = {"sensor.import": 0.013, "sensor.export": 0.001, "sensor.pv": 0.007}
+    straight = HomeReadings(GRID_AND_PV)
+    feed(straight, range(46), rates)
+    expected = by_key(straight.finished())
+
+    first = HomeReadings(GRID_AND_PV)
+    feed(first, range(22), rates)
+    before = first.finished()
+    stored = json.loads(json.dumps(first.as_dict()))
+    again = HomeReadings(GRID_AND_PV, stored)
+    feed(again, range(22, 46), rates)
+    assert by_key(before + again.finished()) == expected
+
+
+def test_a_counter_reset_gives_no_negative_energy() -> None:
+    home = HomeReadings(GRID_AND_PV)
+    for minute in range(31):
+        value = 100 + 0.01 * minute if minute < 20 else 0.01 * (minute - 20)
+        home.add("sensor.import", T0 + minute * MINUTE, value)
+    got = by_key(home.finished())
+    assert got[("grid", "import_kwh", T0)] == (0.15, "measured")
+    # 5 minutes before the reset, the reset minute's step counted from zero, 9 after.
+    assert got[("grid", "import_kwh", T0 + 15 * MINUTE)][0] == pytest.approx(0.04 + 0.0 + 0.1)
+
+
+def test_state_of_counters_the_model_lost_is_dropped() -> None:
+    home = HomeReadings(GRID_AND_PV)
+    feed(home, range(10), {"sensor.import": 0.01, "sensor.pv": 0.01})
+    smaller = EnergyModel(terms={"grid_import_energy": (Term(source="sensor.import"),)})
+    again = HomeReadings(smaller, home.as_dict())
+    assert again.sources == {"sensor.import"}
+    assert set(again.as_dict()["counters"]) == {"sensor.import"}
+
+
+def test_live_report_signs_and_consumption() -> None:
+    powers = {"sensor.grid_w": -500.0, "sensor.pv_w": 2000.0, "sensor.battery_w": 300.0}
+    report = live_report(GRID_AND_PV, powers, T0)
+    assert report == {
+        "ts": "2026-11-24T10:00:00Z",
+        "grid_w": -500.0,  # exporting
+        "pv_w": 2000.0,
+        "battery_w": -300.0,  # charging: negative in the protocol
+        "consumption_w": 1200.0,  # grid + PV − battery charging
+    }
+    assert live_report(GRID_AND_PV, {}, T0) is None
