@@ -84,6 +84,18 @@ def _moment(value: int | None) -> datetime | None:
     return None if value is None else _at(value)
 
 
+def _in_transaction[T](db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``work`` in one write transaction: all of it is kept, or none."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        done = work(db)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return done
+
+
 class Outbox:
     """Batches waiting for the community's acknowledgement, oldest first."""
 
@@ -125,29 +137,23 @@ class Outbox:
         """
 
         def put(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                count, size = db.execute(
-                    "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
-                ).fetchone()
-                if count + 1 > self.max_batches or size + len(payload) > self.max_bytes:
-                    raise OutboxFull(
-                        f"the outbox holds {count} batches ({size} bytes), its limit: "
-                        f"{self.max_batches} batches, {self.max_bytes} bytes"
-                    )
-                db.execute(
-                    "INSERT INTO outbox (batch, payload, created_us) VALUES (?, ?, ?) "
-                    "ON CONFLICT (batch) DO NOTHING",
-                    (batch, payload, _us(now)),
+            count, size = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
+            ).fetchone()
+            if count + 1 > self.max_batches or size + len(payload) > self.max_bytes:
+                raise OutboxFull(
+                    f"the outbox holds {count} batches ({size} bytes), its limit: "
+                    f"{self.max_batches} batches, {self.max_bytes} bytes"
                 )
-                if checkpoint is not None:
-                    db.execute(_SAVE_CHECKPOINT, (checkpoint,))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            db.execute(
+                "INSERT INTO outbox (batch, payload, created_us) VALUES (?, ?, ?) "
+                "ON CONFLICT (batch) DO NOTHING",
+                (batch, payload, _us(now)),
+            )
+            if checkpoint is not None:
+                db.execute(_SAVE_CHECKPOINT, (checkpoint,))
 
-        self._run("adding a batch", put)
+        self._run("adding a batch", lambda db: _in_transaction(db, put))
 
     def save_checkpoint(self, checkpoint: str) -> None:
         """Save the state that produced the batches, when no batch goes with it."""
@@ -191,22 +197,18 @@ class Outbox:
 
         def acknowledge(db: sqlite3.Connection) -> int:
             before = db.total_changes
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.executemany("DELETE FROM outbox WHERE batch = ?", names)
-                dropped = db.total_changes - before
-                db.execute(
-                    "INSERT INTO acked (id, at_us) VALUES (1, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET at_us = excluded.at_us",
-                    (_us(now),),
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            db.executemany("DELETE FROM outbox WHERE batch = ?", names)
+            dropped = db.total_changes - before
+            db.execute(
+                "INSERT INTO acked (id, at_us) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET at_us = excluded.at_us",
+                (_us(now),),
+            )
             return dropped
 
-        return self._run("recording an acknowledgement", acknowledge)
+        return self._run(
+            "recording an acknowledgement", lambda db: _in_transaction(db, acknowledge)
+        )
 
     def state(self) -> OutboxState:
         """Return how much waits, since when, and the last acknowledgement's time."""
