@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 
 from ioe_aggregator.protocol import MAX_PAYLOAD_BYTES, MessageKind, check
-from ioe_dev.processes import Service
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
-from .conftest import Community, MqttClient, StartAggregator, get_json, wait_for_broker_status
+from .conftest import Community, MqttClient, StartAggregator, get_json, start_service
 
 PREFIX = "ioe/v1/molinos"
 T0 = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
@@ -69,12 +68,6 @@ def stored_rows(community: Community) -> list[tuple[Any, ...]]:
 
 def acks(client: MqttClient, member: str) -> list[dict[str, Any]]:
     return [json.loads(p) for p in client.payloads(f"{PREFIX}/m/{member}/ack")]
-
-
-def start_service(community: Community, start_aggregator: StartAggregator) -> tuple[Service, int]:
-    service, port = start_aggregator(**community.options)
-    assert wait_for_broker_status(port, "connected")["broker"]["status"] == "connected"
-    return service, port
 
 
 def home(community: Community, member: str) -> MqttClient:

@@ -21,9 +21,8 @@ from ioe_aggregator.protocol import MessageKind, decode, utc_text
 from ioe_aggregator.results.service import MemberStatus
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
-from .conftest import Community, MqttClient, StartAggregator
+from .conftest import Community, MqttClient, StartAggregator, start_service
 from .test_api import call
-from .test_ingest import start_service
 
 PREFIX = "ioe/v1/molinos"
 QUARTER = timedelta(minutes=15)

@@ -185,11 +185,17 @@ def check_same_keys(reference: Path, other: Path) -> list[str]:
 
 
 def _constants(node: ast.AST | None) -> list[str]:
-    """Every string constant inside an expression (covers ``"a" if x else "b"``)."""
+    """Every string constant inside an expression (covers ``"a" if x else "b"``).
+
+    The pieces of an f-string are not keys: what it makes is checked where it is used.
+    """
     if node is None:
         return []
+    pieces = {id(part) for n in ast.walk(node) if isinstance(n, ast.JoinedStr) for part in n.values}
     return [
-        n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        n.value
+        for n in ast.walk(node)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in pieces
     ]
 
 

@@ -1,0 +1,284 @@
+"""The community as its manager runs it, for any test: its files, its broker, its service.
+
+Fixtures: ``community`` (the generated broker files and Mosquitto on them; members added with
+the aggregator's command line) and ``start_aggregator`` (the service as its own process).
+Test packages that use them import them into their ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+import itertools
+import json
+import os
+from pathlib import Path
+import subprocess
+import sys
+import time
+from typing import Any
+import urllib.request
+
+from paho.mqtt import client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+import pytest
+import yaml
+
+from ioe_aggregator.members.join_code import JoinCode, decode as decode_join_code
+from ioe_dev.mosquitto import Broker, broker_certificate, start_broker
+from ioe_dev.processes import Service, free_port
+from ioe_dev.synthetic import cups as make_cups
+from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER, REPO
+
+AGGREGATOR_PACKAGE = REPO / "addons" / "ioe-aggregator"
+
+
+def aggregator_command(*args: str) -> list[str]:
+    """Return the command line of ``python -m ioe_aggregator ARGS``."""
+    return [sys.executable, "-m", "ioe_aggregator", *args]
+
+
+def aggregator_env(**overrides: str) -> dict[str, str]:
+    """Return the service's environment: ours, without stray IOE_AGGREGATOR_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOE_AGGREGATOR_")}
+    env["PYTHONPATH"] = str(AGGREGATOR_PACKAGE)
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def start_aggregator(tmp_path: Path) -> Iterator[Callable[..., tuple[Service, int]]]:
+    """Start the service with the given options (plus a database and a port); stop it after."""
+    started: list[Service] = []
+
+    def start(**options: Any) -> tuple[Service, int]:
+        port = free_port()
+        config = tmp_path / f"config-{len(started)}.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "database_url": f"sqlite:///{tmp_path / 'ioe.db'}",
+                    "http_host": "127.0.0.1",
+                    "http_port": port,
+                    **options,
+                }
+            )
+        )
+        service = Service(
+            "aggregator",
+            aggregator_command("serve", "--config", str(config)),
+            tmp_path / "aggregator.log",
+            env=aggregator_env(),
+        )
+        started.append(service)
+        service.start(port=port)
+        return service, port
+
+    yield start
+    for service in started:
+        service.stop()
+
+
+StartAggregator = Callable[..., tuple[Service, int]]
+
+
+def get_json(url: str) -> tuple[int, dict[str, Any]]:
+    """GET a JSON document; return the status and the body, also for error statuses."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - local URL
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as err:
+        return err.code, json.load(err)
+
+
+def wait_for_broker_status(port: int, wanted: str, timeout_s: float = 20) -> dict[str, Any]:
+    """Poll /api/health until the broker reaches the wanted status; return the last body."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status, body = get_json(f"http://127.0.0.1:{port}/api/health")
+        assert status == 200, body
+        if body["broker"]["status"] == wanted or time.monotonic() > deadline:
+            return body
+        time.sleep(0.2)
+
+
+@dataclass
+class MqttClient:
+    """A raw paho MQTT v5 client over TLS, as a member's home (or an intruder) would use."""
+
+    client: mqtt.Client
+    connected: ReasonCode | None = None
+    disconnected: ReasonCode | None = None
+    messages: list[mqtt.MQTTMessage] = field(default_factory=list)
+    granted: list[ReasonCode] = field(default_factory=list)
+
+    def payloads(self, topic: str) -> list[bytes]:
+        """Return what arrived on a topic, in order."""
+        return [message.payload for message in list(self.messages) if message.topic == topic]
+
+    def wait_for(self, check: Callable[[], object], timeout_s: float = 10) -> None:
+        """Wait until ``check()`` is true; fail the test when it never is."""
+        deadline = time.monotonic() + timeout_s
+        while not check():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {check}")
+            time.sleep(0.02)
+
+    def subscribe(self, topic: str) -> None:
+        """Subscribe at QoS 1 and wait for the broker's answer."""
+        before = len(self.granted)
+        self.client.subscribe(topic, qos=1)
+        self.wait_for(lambda: len(self.granted) > before)
+
+    def publish(self, topic: str, payload: bytes | str, *, retain: bool = False) -> None:
+        """Publish at QoS 1 and wait until the broker has it."""
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)
+
+    def close(self) -> None:
+        """Disconnect and stop the network thread."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def mqtt_connect(broker: Broker, username: str, password: str, *, tls: bool = True) -> MqttClient:
+    """Connect a paho client and wait for the broker's CONNACK (success or refusal)."""
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"{username}-{next(_clients)}",
+        protocol=mqtt.MQTTv5,
+    )
+    client.username_pw_set(username, password)
+    if tls:
+        client.tls_set(ca_certs=str(broker.ca_file))
+    wrapper = MqttClient(client)
+
+    def on_connect(_c: mqtt.Client, _u: object, _f: object, code: ReasonCode, _p: object) -> None:
+        wrapper.connected = code
+
+    def on_disconnect(
+        _c: mqtt.Client, _u: object, _f: object, code: ReasonCode, _p: object
+    ) -> None:
+        wrapper.disconnected = code
+
+    def on_subscribe(
+        _c: mqtt.Client, _u: object, _mid: int, codes: list[ReasonCode], _p: object
+    ) -> None:
+        wrapper.granted.extend(codes)
+
+    client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
+    client.on_subscribe = on_subscribe
+    client.on_message = lambda _c, _u, message: wrapper.messages.append(message)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    wrapper.wait_for(lambda: wrapper.connected is not None or wrapper.disconnected is not None)
+    return wrapper
+
+
+_clients = itertools.count()
+
+
+@dataclass
+class Community:
+    """A community as the manager runs it.
+
+    The aggregator's configuration, and the TLS broker that reads the password file and access
+    list the aggregator generates (nothing else).
+    """
+
+    directory: Path
+    options: dict[str, Any]
+    broker: Broker
+    clients: list[MqttClient] = field(default_factory=list)
+
+    def connect(self, username: str, password: str, *, tls: bool = True) -> MqttClient:
+        """Connect a raw MQTT client to the community's broker (closed after the test)."""
+        client = mqtt_connect(self.broker, username, password, tls=tls)
+        self.clients.append(client)
+        return client
+
+    @property
+    def config_file(self) -> Path:
+        """The configuration file the command line and the service share."""
+        return self.directory / "aggregator.yaml"
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run ``python -m ioe_aggregator ARGS --config …``."""
+        result = subprocess.run(
+            aggregator_command(*args, "--config", str(self.config_file)),
+            capture_output=True,
+            text=True,
+            env=aggregator_env(),
+            timeout=60,
+            check=False,
+        )
+        if check:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    def add_member(self, member_id: str, number: int | None = None, **fields: str) -> JoinCode:
+        """Register a member through the command line; return its decoded join code."""
+        number = number if number is not None else next(_cups_numbers)
+        options = {
+            "--name": f"Hogar {member_id}",
+            "--cups": make_cups(number),
+            "--contracted-kw": "4.6",
+            "--investment-share": "0.1",
+            **fields,
+        }
+        arguments = [item for pair in options.items() for item in pair]
+        result = self.cli("members", "add", member_id, *arguments, "--json")
+        return decode_join_code(json.loads(result.stdout)["join_code"])
+
+
+_cups_numbers = itertools.count(1)
+
+
+def community_options(directory: Path, broker_port: int, ca_file: Path) -> dict[str, Any]:
+    """Return the aggregator's options for a community whose broker files live in directory."""
+    return {
+        "community_id": "molinos",
+        "database_url": f"sqlite:///{directory / 'ioe.db'}",
+        "mqtt_host": "127.0.0.1",
+        "mqtt_port": broker_port,
+        "mqtt_ca_file": str(ca_file),
+        "mqtt_username": AGGREGATOR_USER,
+        "mqtt_password": AGGREGATOR_PASSWORD,
+        "broker_files_dir": str(directory / "broker-files"),
+        "broker_full_access": [],
+        "mosquitto_pid_file": str(directory / "broker" / "mosquitto.pid"),
+    }
+
+
+@pytest.fixture
+def community(tmp_path: Path) -> Iterator[Community]:
+    """Start a community with no members yet: its generated files, and the broker on them."""
+    port = free_port()
+    certificate = broker_certificate(tmp_path / "broker")
+    options = community_options(tmp_path, port, certificate.ca_file)
+    (tmp_path / "aggregator.yaml").write_text(yaml.safe_dump(options))
+    result = subprocess.run(
+        aggregator_command(
+            "members", "broker-files", "--config", str(tmp_path / "aggregator.yaml")
+        ),
+        capture_output=True,
+        text=True,
+        env=aggregator_env(),
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    broker = start_broker(tmp_path / "broker", port, include_dir=tmp_path / "broker-files")
+    made = Community(directory=tmp_path, options=options, broker=broker)
+    yield made
+    for client in made.clients:
+        client.close()
+    broker.service.stop()
+
+
+def start_service(community: Community, start_aggregator: StartAggregator) -> tuple[Service, int]:
+    """Start the community's aggregator service and wait until it is on the broker."""
+    service, port = start_aggregator(**community.options)
+    assert wait_for_broker_status(port, "connected")["broker"]["status"] == "connected"
+    return service, port
