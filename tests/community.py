@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 from pathlib import Path
+import sqlite3
 import subprocess
 import sys
 import time
@@ -282,3 +283,13 @@ def start_service(community: Community, start_aggregator: StartAggregator) -> tu
     service, port = start_aggregator(**community.options)
     assert wait_for_broker_status(port, "connected")["broker"]["status"] == "connected"
     return service, port
+
+
+def stored_rows(community: Community) -> list[tuple[Any, ...]]:
+    """Return the readings the community's (SQLite) store holds, by member and time."""
+    path = Path(community.options["database_url"].removeprefix("sqlite:///"))
+    with sqlite3.connect(path) as connection:
+        return connection.execute(
+            "SELECT member, meter, quantity, start_s, value, changes FROM readings "
+            "ORDER BY member, start_s"
+        ).fetchall()

@@ -9,8 +9,10 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.loader import async_get_integration
 
-from .const import CONF_CUPS, DOMAIN, SUBENTRY_MODBUS, SUBENTRY_MQTT
+from .community import CommunityLink
+from .const import CONF_COMMUNITY, CONF_CUPS, DOMAIN, SUBENTRY_MODBUS, SUBENTRY_MQTT
 from .coordinator import (
     IoeDeviceCoordinator,
     ModbusDeviceCoordinator,
@@ -23,6 +25,7 @@ from .devices.modbus import Endpoint, ModbusBus
 from .devices.profile import Profile
 from .devices.sunspec import preload as preload_profiles
 from .energy_model import build_energy_model
+from .link.join_code import JoinCode
 
 PLATFORMS: list[Platform] = [Platform.SENSOR]
 
@@ -37,6 +40,8 @@ class IoeHome:
     devices: dict[str, IoeDeviceCoordinator] = field(default_factory=dict)
     # Known once every device's entities are registered (see signal_energy_model).
     energy_model: EnergyModel | None = None
+    # The link to the community, once the home joined one.
+    community: CommunityLink | None = None
 
     def close(self) -> None:
         """Close every device connection."""
@@ -83,6 +88,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
     home = IoeHome(cups=cups, device_id=device.id)
     entry.runtime_data = home
     entry.async_on_unload(home.close)
+    if CONF_COMMUNITY in entry.data:
+        home.community = CommunityLink(hass, entry, JoinCode(**entry.data[CONF_COMMUNITY]))
     for subentry in entry.get_subentries_of_type(SUBENTRY_MODBUS):
         endpoint = endpoint_from(dict(subentry.data))
         bus = home.buses.setdefault(endpoint, ModbusBus(endpoint))
@@ -104,6 +111,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
     # The model names entities: build it once the platforms have registered them.
     home.energy_model = build_energy_model(hass, entry, home.devices)
     async_dispatcher_send(hass, signal_energy_model(entry.entry_id))
+    if home.community is not None:
+        integration = await async_get_integration(hass, DOMAIN)
+        await home.community.async_start(home.energy_model, str(integration.version))
     return True
 
 
@@ -113,5 +123,7 @@ async def _async_reload(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> 
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> bool:
-    """Unload a home entry."""
+    """Unload a home entry: its link says offline and keeps its state first."""
+    if (link := entry.runtime_data.community) is not None:
+        await link.async_stop()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any, override
 
 from homeassistant.components import mqtt
@@ -29,13 +30,17 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
+    TextSelectorConfig,
 )
 import probatio
 
+from .community import join_code_data, link_settings
 from .const import (
     CONF_BAUDRATE,
+    CONF_COMMUNITY,
     CONF_CUPS,
     CONF_FORMAT,
+    CONF_JOIN_CODE,
     CONF_KEYS,
     CONF_MAPPING,
     CONF_PROFILE,
@@ -61,6 +66,8 @@ from .devices.mqtt_meter import MAPPABLE, MeterFormat, MeterSource
 from .devices.mqtt_parsers import PayloadError
 from .devices.profile import Profile, available_profiles
 from .devices.sunspec import SunSpecError, discover, preload as preload_profiles
+from .link.client import LinkError, probe
+from .link.join_code import JoinCode, JoinCodeError, decode as decode_join_code
 from .supply_point import InvalidCups, normalize_cups
 
 STEP_HOME_SCHEMA = probatio.Schema(
@@ -71,10 +78,43 @@ STEP_HOME_SCHEMA = probatio.Schema(
 )
 
 
+STEP_JOIN_SCHEMA = probatio.Schema(
+    {probatio.Optional(CONF_JOIN_CODE): TextSelector(TextSelectorConfig(multiline=True))}
+)
+STEP_REAUTH_SCHEMA = probatio.Schema(
+    {probatio.Required(CONF_JOIN_CODE): TextSelector(TextSelectorConfig(multiline=True))}
+)
+
+
+async def _try_join_code(hass: HomeAssistant, text: str) -> tuple[JoinCode | None, str | None]:
+    """Return the join code and None, or None and the error to show.
+
+    The code must decode, and its broker must accept the member's login over TLS with the
+    code's CA: nothing is saved that would not connect.
+    """
+    try:
+        code = decode_join_code(text)
+    except JoinCodeError as err:
+        LOGGER.debug("Rejected a join code: %s", err)
+        return None, "invalid_join_code"
+    try:
+        await hass.async_add_executor_job(probe, link_settings(code, "config-flow"))
+    except LinkError as err:
+        LOGGER.warning(
+            "Joining %s as %s failed (%s): %s", code.community, code.member, err.problem, err
+        )
+        return None, err.problem.value
+    return code, None
+
+
 class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Create and reconfigure a home entry."""
+    """Create and reconfigure a home entry, and join it to its community."""
 
     VERSION = 1
+
+    def __init__(self) -> None:
+        """Start with nothing known about the home."""
+        self._home: dict[str, Any] = {}
 
     @override
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -88,14 +128,12 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors[CONF_CUPS] = "invalid_cups"
             else:
                 await self.async_set_unique_id(cups)
-                data = {CONF_NAME: user_input[CONF_NAME].strip(), CONF_CUPS: cups}
                 if self.source == SOURCE_RECONFIGURE:
                     self._abort_if_unique_id_mismatch(reason="cups_mismatch")
-                    return self.async_update_reload_and_abort(
-                        self._get_reconfigure_entry(), title=data[CONF_NAME], data=data
-                    )
-                self._abort_if_unique_id_configured()
-                return self.async_create_entry(title=data[CONF_NAME], data=data)
+                else:
+                    self._abort_if_unique_id_configured()
+                self._home = {CONF_NAME: user_input[CONF_NAME].strip(), CONF_CUPS: cups}
+                return await self.async_step_join()
 
         suggested = user_input or {}
         if self.source == SOURCE_RECONFIGURE and user_input is None:
@@ -109,8 +147,73 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change the home's name; the CUPS must stay the one the entry was made for."""
+        """Change the home's name or its community; the CUPS must stay the same."""
         return await self.async_step_user(user_input)
+
+    async def async_step_join(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Join a community with the manager's join code (or leave it for later).
+
+        Left empty, a new home joins no community yet and a reconfigured one keeps its own.
+        """
+        errors: dict[str, str] = {}
+        current = (
+            self._get_reconfigure_entry().data.get(CONF_COMMUNITY)
+            if self.source == SOURCE_RECONFIGURE
+            else None
+        )
+        if user_input is not None:
+            text = user_input.get(CONF_JOIN_CODE, "").strip()
+            community = current
+            if text:
+                code, error = await _try_join_code(self.hass, text)
+                if code is None:
+                    errors[CONF_JOIN_CODE] = error or "invalid_join_code"
+                else:
+                    community = join_code_data(code)
+            if not errors:
+                data = {**self._home, **({CONF_COMMUNITY: community} if community else {})}
+                if self.source == SOURCE_RECONFIGURE:
+                    return self.async_update_reload_and_abort(
+                        self._get_reconfigure_entry(), title=data[CONF_NAME], data=data
+                    )
+                return self.async_create_entry(title=data[CONF_NAME], data=data)
+        return self.async_show_form(
+            step_id="join",
+            data_schema=STEP_JOIN_SCHEMA,
+            errors=errors,
+            description_placeholders={
+                "current": (current or {}).get("community", "-"),
+                "member": (current or {}).get("member", "-"),
+            },
+        )
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Ask for a new join code: the community refused the home's login."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Take the join code the manager issued when rotating the credentials."""
+        errors: dict[str, str] = {}
+        entry = self._get_reauth_entry()
+        community = entry.data.get(CONF_COMMUNITY, {}).get("community", "-")
+        if user_input is not None:
+            code, error = await _try_join_code(self.hass, user_input[CONF_JOIN_CODE])
+            if code is not None and code.community != community:
+                code, error = None, "wrong_community"
+            if code is None:
+                errors[CONF_JOIN_CODE] = error or "invalid_join_code"
+            else:
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={CONF_COMMUNITY: join_code_data(code)}
+                )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=STEP_REAUTH_SCHEMA,
+            errors=errors,
+            description_placeholders={"home": entry.title, "community": community},
+        )
 
     @staticmethod
     @callback

@@ -10,6 +10,9 @@ DOMAIN: Final = "ioe_community"
 LOGGER = logging.getLogger(__package__)
 
 CONF_CUPS: Final = "cups"
+# The community the home joined: the join code's fields.
+CONF_COMMUNITY: Final = "community"
+CONF_JOIN_CODE: Final = "join_code"
 
 SUBENTRY_MODBUS: Final = "modbus_device"
 CONF_PROFILE: Final = "profile"

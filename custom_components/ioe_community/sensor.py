@@ -22,6 +22,7 @@ from .devices.mqtt_meter import QUANTITIES, Quantity
 from .devices.profile import Register
 from .energy_model import reading
 from .entity import IoeDeviceEntity
+from .sensors.community import SENSORS, CommunitySensor
 
 # Each device is polled by its own coordinator; entities never update on their own.
 PARALLEL_UPDATES = 0
@@ -53,6 +54,10 @@ async def async_setup_entry(
     """
     home_device_id = entry.runtime_data.device_id
     async_add_entities([HomeConsumptionPowerSensor(entry)])
+    if (link := entry.runtime_data.community) is not None:
+        async_add_entities(
+            CommunitySensor(entry, link, description, home_device_id) for description in SENSORS
+        )
     for subentry_id, coordinator in entry.runtime_data.devices.items():
         async_add_entities(
             (

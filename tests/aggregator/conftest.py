@@ -25,6 +25,7 @@ from tests.community import (  # noqa: F401 - fixtures and helpers of every aggr
     make_cups,
     start_aggregator,
     start_service,
+    stored_rows,
     wait_for_broker_status,
 )
 

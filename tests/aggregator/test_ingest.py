@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 import json
-from pathlib import Path
-import sqlite3
 import threading
 import time
 from typing import Any
@@ -19,7 +17,7 @@ import pytest
 from ioe_aggregator.protocol import MAX_PAYLOAD_BYTES, MessageKind, check
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
-from .conftest import Community, MqttClient, StartAggregator, get_json, start_service
+from .conftest import Community, MqttClient, StartAggregator, get_json, start_service, stored_rows
 
 PREFIX = "ioe/v1/molinos"
 T0 = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
@@ -55,15 +53,6 @@ def batch(
 
 def payload(message: dict[str, Any]) -> bytes:
     return json.dumps(message).encode()
-
-
-def stored_rows(community: Community) -> list[tuple[Any, ...]]:
-    path = Path(community.options["database_url"].removeprefix("sqlite:///"))
-    with sqlite3.connect(path) as connection:
-        return connection.execute(
-            "SELECT member, meter, quantity, start_s, value, changes FROM readings "
-            "ORDER BY member, start_s"
-        ).fetchall()
 
 
 def acks(client: MqttClient, member: str) -> list[dict[str, Any]]:

@@ -22,8 +22,7 @@ from ioe_aggregator.protocol import utc_text
 from ioe_dev.synthetic import quarter_batch
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
-from .conftest import Community, StartAggregator, start_service
-from .test_ingest import stored_rows
+from .conftest import Community, StartAggregator, start_service, stored_rows
 
 T0 = datetime(2026, 11, 24, tzinfo=UTC)
 

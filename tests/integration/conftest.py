@@ -16,6 +16,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.ioe_community.const import CONF_CUPS, DOMAIN
 from custom_components.ioe_community.devices.profile import available_profiles
+from tests.community import community, start_aggregator  # noqa: F401 - fixtures
 
 CUPS = "ES0021000000000001RK"
 

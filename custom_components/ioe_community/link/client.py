@@ -17,6 +17,7 @@ paho runs the connection in its own thread; the callbacks given here are called 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -184,6 +185,8 @@ class LinkClient:
         self._lock = threading.Lock()
         # Batches sent and not yet acknowledged, with when (monotonic seconds) they were sent.
         self._in_flight: dict[str, float] = {}
+        # Live batches lately sent: their acknowledgements concern no outbox batch.
+        self._live: deque[str] = deque(maxlen=64)
         self._stopping = threading.Event()
         self._ticker: threading.Thread | None = None
         self._state = LinkState.STOPPED
@@ -293,10 +296,12 @@ class LinkClient:
             except OutboxError as err:  # only the attempt count is lost
                 _LOGGER.warning("The community link cannot count its sends: %s", err)
 
-    def send_live(self, payload: bytes) -> bool:
+    def send_live(self, batch: str, payload: bytes) -> bool:
         """Send a live-power batch now if connected (it is not kept: the next one replaces it)."""
         if self.state is not LinkState.CONNECTED:
             return False
+        with self._lock:
+            self._live.append(batch)
         self._client.publish(self._topics["readings"], payload, qos=0)
         return True
 
@@ -346,10 +351,12 @@ class LinkClient:
             self._on_message(kind, body)
 
     def _acknowledged(self, ack: dict[str, Any]) -> None:
-        names = [str(name) for name in ack.get("batches", [])]
+        with self._lock:
+            names = [str(name) for name in ack["batches"] if name not in self._live]
         now = datetime.now(UTC)
         try:
-            self._outbox.acknowledge(names, now)
+            if names:
+                self._outbox.acknowledge(names, now)
         except OutboxError as err:
             self.last_error = str(err)
             _LOGGER.error("The community link cannot update its outbox: %s", err)  # noqa: TRY400

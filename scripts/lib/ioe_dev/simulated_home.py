@@ -84,7 +84,8 @@ class HomeState:
         }  # fmt: skip
 
 
-def _write(profile: Profile, table: dict[int, int], values: dict[str, float | str]) -> None:
+def write_values(profile: Profile, table: dict[int, int], values: dict[str, float | str]) -> None:
+    """Encode values into a device's registers as its profile places them."""
     for key, value in values.items():
         register = profile.register(key)
         for offset, word in enumerate(encode(register, value)):
@@ -101,7 +102,7 @@ def refresh(
     """Encode the home's state into the devices' registers."""
     profiles = available_profiles()
     grid_w = powers["grid_w"]
-    _write(
+    write_values(
         profiles["eastron_sdm630"],
         meter.input,
         {
@@ -112,7 +113,7 @@ def refresh(
             "import_energy": state.import_kwh, "export_energy": state.export_kwh,
         },
     )  # fmt: skip
-    _write(
+    write_values(
         profiles["huawei_sun2000"],
         inverter.holding,
         {
@@ -128,7 +129,7 @@ def refresh(
         },
     )  # fmt: skip
     charging = powers["ev_w"] > 0
-    _write(
+    write_values(
         profiles["keba_p30"],
         charger.holding,
         {

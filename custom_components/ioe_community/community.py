@@ -1,0 +1,296 @@
+"""The home's link to its energy community, in Home Assistant.
+
+``link/`` does the work (readings, outbox, MQTT); this module feeds it the energy model's
+entity states, runs its timers on Home Assistant's clock, and hands what the community sends
+to the community sensors:
+
+- every counter of the energy model is sampled when its state is written and once a minute
+  (on the minute, so each quarter-hour boundary has a sample of its own); finished quarter
+  hours go into the outbox with the counters' checkpoint, then to the broker;
+- the live power goes out every ``LIVE_INTERVAL`` while connected, never through the outbox;
+- a full outbox raises a repair issue (nothing is dropped: the readings wait in memory and
+  the counters' checkpoint is not advanced), a refused login starts the reauthentication flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
+from datetime import datetime, timedelta
+import functools
+import json
+from pathlib import Path
+from typing import Any, Final
+import uuid
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import (
+    async_track_state_change_event,
+    async_track_state_report_event,
+    async_track_time_interval,
+    async_track_utc_time_change,
+)
+from homeassistant.helpers.storage import STORAGE_DIR
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN, LOGGER
+from .devices.energy_model import ENERGY_QUANTITIES, POWER_QUANTITIES, EnergyModel
+from .energy_model import reading
+from .link.client import LinkClient, LinkSettings, LinkState
+from .link.join_code import JoinCode
+from .link.outbox import Outbox, OutboxError, OutboxFull, OutboxState
+from .link.protocol import MessageKind, Reading, encode_readings
+from .link.readings import HomeReadings, live_report
+
+LIVE_INTERVAL: Final = timedelta(seconds=10)
+# Readings per batch: a day of a dozen meters, well inside the protocol's 512 KiB.
+MAX_READINGS_PER_BATCH: Final = 1200
+ISSUE_OUTBOX_FULL: Final = "outbox_full"
+ISSUE_OUTBOX_UNUSABLE: Final = "outbox_unusable"
+
+
+def signal_community(entry_id: str) -> str:
+    """Return the dispatcher signal sent when the link or what the community sent changes."""
+    return f"{DOMAIN}_{entry_id}_community"
+
+
+def link_settings(code: JoinCode, version: str) -> LinkSettings:
+    """Return the link's settings from a join code."""
+    return LinkSettings(
+        community=code.community,
+        member=code.member,
+        topic_prefix=code.topic_prefix,
+        broker_host=code.broker_host,
+        broker_port=code.broker_port,
+        ca_certificate=code.ca_certificate,
+        mqtt_password=code.mqtt_password,
+        version=version,
+    )
+
+
+def join_code_data(code: JoinCode) -> dict[str, Any]:
+    """Return a join code as the entry keeps it."""
+    return asdict(code)
+
+
+def _sources(model: EnergyModel, quantities: Iterable[str]) -> dict[str, str]:
+    """Return {entity id: quantity} of the model's entities measuring ``quantities``."""
+    found: dict[str, str] = {}
+    for quantity in quantities:
+        for term in model.terms.get(quantity, ()):
+            found.setdefault(term.source, quantity)
+    return found
+
+
+class CommunityLink:
+    """One home's membership of its community while its entry is loaded."""
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, code: JoinCode) -> None:
+        """Prepare the link; ``async_start`` opens it once the energy model is known."""
+        self.hass = hass
+        self.entry = entry
+        self.code = code
+        self.results: dict[str, Any] | None = None
+        self.community_state: dict[str, Any] | None = None
+        self.signal: dict[str, Any] | None = None
+        self.outbox_state: OutboxState | None = None
+        self._client: LinkClient | None = None
+        self._outbox: Outbox | None = None
+        self._readings: HomeReadings | None = None
+        self._model: EnergyModel | None = None
+        self._energy: dict[str, str] = {}
+        self._power: dict[str, str] = {}
+        self._held: list[Reading] = []  # finished, not yet in the outbox (it was full)
+        self._unsubscribe: list[CALLBACK_TYPE] = []
+
+    @property
+    def state(self) -> LinkState:
+        """Where the link stands."""
+        return self._client.state if self._client else LinkState.STOPPED
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the link last failed, if it did."""
+        return self._client.last_error if self._client else None
+
+    async def async_start(self, model: EnergyModel, version: str) -> None:
+        """Open the outbox, go on from its checkpoint, connect, and follow the model."""
+        self._model = model
+        self._energy = _sources(model, ENERGY_QUANTITIES)
+        self._power = _sources(model, POWER_QUANTITIES)
+        path = self.hass.config.path(STORAGE_DIR, f"{DOMAIN}.{self.entry.entry_id}.outbox.db")
+        issue = f"{ISSUE_OUTBOX_UNUSABLE}_{self.entry.entry_id}"
+        try:
+            outbox = await self.hass.async_add_executor_job(Outbox, Path(path))
+            checkpoint = await self.hass.async_add_executor_job(outbox.checkpoint)
+        except OutboxError as err:
+            # The home's devices go on; the link stays stopped until the file is fixed.
+            LOGGER.error("The community link cannot start: %s", err)
+            self._issue(issue, ISSUE_OUTBOX_UNUSABLE, str(err))
+            return
+        ir.async_delete_issue(self.hass, DOMAIN, issue)
+        self._outbox = outbox
+        self._readings = HomeReadings(model, json.loads(checkpoint) if checkpoint else None)
+        # Building the client loads the CA (file reads): not on the event loop.
+        self._client = await self.hass.async_add_executor_job(self._make_client, outbox, version)
+        await self.hass.async_add_executor_job(self._client.start)
+        sources = sorted(self._readings.sources)
+        self._unsubscribe += [
+            async_track_state_change_event(self.hass, sources, self._counter_written),
+            async_track_state_report_event(self.hass, sources, self._counter_written),
+            async_track_utc_time_change(self.hass, self._each_minute, second=0),
+            async_track_time_interval(self.hass, self._send_live, LIVE_INTERVAL),
+        ]
+        await self._async_refresh_outbox_state()
+
+    def _make_client(self, outbox: Outbox, version: str) -> LinkClient:
+        return LinkClient(
+            link_settings(self.code, version),
+            outbox,
+            on_message=self._message_arrived,
+            on_change=self._link_changed,
+        )
+
+    async def async_stop(self) -> None:
+        """Save the counters' state, say offline and close the outbox."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        if self._client is not None:
+            await self.hass.async_add_executor_job(self._client.stop)
+        if self._outbox is not None and self._readings is not None:
+            outbox, readings = self._outbox, self._readings
+            if not self._held:  # held readings are made again from the older checkpoint
+                await self._async_outbox(outbox.save_checkpoint, json.dumps(readings.as_dict()))
+            await self.hass.async_add_executor_job(outbox.close)
+
+    async def _async_outbox[T](self, call: Callable[..., T], *args: Any) -> T | None:
+        """Run an outbox call in the executor; log (and return None) when the file fails."""
+        try:
+            return await self.hass.async_add_executor_job(call, *args)
+        except OutboxFull:
+            raise
+        except OutboxError as err:
+            LOGGER.error("The community link's outbox failed: %s", err)
+            return None
+
+    @callback
+    def _counter_written(self, event: Event[EventStateChangedData] | Event[Any]) -> None:
+        entity_id = event.data["entity_id"]
+        state = event.data.get("new_state") or self.hass.states.get(entity_id)
+        if self._readings is not None and (quantity := self._energy.get(entity_id)):
+            self._readings.add(entity_id, dt_util.utcnow(), reading(state, quantity))
+
+    @callback
+    def _each_minute(self, now: datetime) -> None:
+        if self._readings is None or self._outbox is None:
+            return
+        for entity_id, quantity in self._energy.items():
+            self._readings.add(entity_id, now, reading(self.hass.states.get(entity_id), quantity))
+        if finished := self._held + self._readings.finished():
+            self._held = []
+            checkpoint = json.dumps(self._readings.as_dict())
+            self.entry.async_create_background_task(
+                self.hass,
+                self._async_keep(self._outbox, finished, checkpoint),
+                "ioe_community outbox",
+            )
+
+    async def _async_keep(
+        self, outbox: Outbox, readings: Sequence[Reading], checkpoint: str
+    ) -> None:
+        """Put readings in the outbox (the checkpoint with the last batch), send what waits."""
+        now = dt_util.utcnow()
+        chunks = [
+            readings[at : at + MAX_READINGS_PER_BATCH]
+            for at in range(0, len(readings), MAX_READINGS_PER_BATCH)
+        ]
+        full_issue = f"{ISSUE_OUTBOX_FULL}_{self.entry.entry_id}"
+        for number, chunk in enumerate(chunks):
+            batch = f"{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}"
+            payload = encode_readings(
+                member=self.code.member, batch=batch, sent_at=now, readings=chunk
+            )
+            last = number == len(chunks) - 1
+            try:
+                await self._async_outbox(
+                    functools.partial(
+                        outbox.put, batch, payload, now, checkpoint=checkpoint if last else None
+                    )
+                )
+            except OutboxFull as err:
+                self._held = [*readings[number * MAX_READINGS_PER_BATCH :], *self._held]
+                LOGGER.error("The community link keeps readings in memory: %s", err)
+                self._issue(full_issue, ISSUE_OUTBOX_FULL, str(err))
+                break
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, full_issue)
+        if self._client is not None:
+            await self.hass.async_add_executor_job(self._client.drain)
+        await self._async_refresh_outbox_state()
+
+    def _issue(self, issue_id: str, translation_key: str, reason: str) -> None:
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=translation_key,
+            translation_placeholders={"home": self.entry.title, "reason": reason},
+        )
+
+    @callback
+    def _send_live(self, now: datetime) -> None:
+        if self._client is None or self._model is None or self.state is not LinkState.CONNECTED:
+            return
+        powers = {
+            entity_id: reading(self.hass.states.get(entity_id), quantity)
+            for entity_id, quantity in self._power.items()
+        }
+        report = live_report(self._model, powers, now)
+        if report is None:
+            return
+        batch = f"live-{uuid.uuid4().hex[:16]}"
+        payload = encode_readings(
+            member=self.code.member, batch=batch, sent_at=now, readings=[], live=report
+        )
+        self.hass.async_add_executor_job(self._client.send_live, batch, payload)
+
+    def _message_arrived(self, kind: MessageKind, message: dict[str, Any]) -> None:
+        """Take what the community sent (called in the link's thread)."""
+        self.hass.loop.call_soon_threadsafe(self._keep_message, kind, message)
+
+    @callback
+    def _keep_message(self, kind: MessageKind, message: dict[str, Any]) -> None:
+        if kind is MessageKind.RESULTS:
+            self.results = message
+        elif kind is MessageKind.COMMUNITY_STATE:
+            self.community_state = message
+        elif kind is MessageKind.SIGNAL:
+            self.signal = message
+        async_dispatcher_send(self.hass, signal_community(self.entry.entry_id))
+
+    def _link_changed(self) -> None:
+        """Note a change of state or an acknowledgement (called in the link's thread)."""
+        self.hass.loop.call_soon_threadsafe(self._async_link_changed)
+
+    @callback
+    def _async_link_changed(self) -> None:
+        if self.state is LinkState.REFUSED:
+            LOGGER.warning(
+                "The community refused the login of %s: the credentials were rotated or revoked",
+                self.code.member,
+            )
+            self.entry.async_start_reauth(self.hass)
+        self.entry.async_create_background_task(
+            self.hass, self._async_refresh_outbox_state(), "ioe_community outbox state"
+        )
+
+    async def _async_refresh_outbox_state(self) -> None:
+        if self._outbox is not None:
+            self.outbox_state = await self._async_outbox(self._outbox.state)
+        async_dispatcher_send(self.hass, signal_community(self.entry.entry_id))

@@ -1,0 +1,218 @@
+"""Sensors of the home's membership: its share of the community's energy, and the link.
+
+They show what the community last sent (results, community state, signal) and how the link
+stands. The day's and month's energies count up from local midnight and the first of the
+month and start again from zero: ``total_increasing`` lets the Energy dashboard and
+long-term statistics take them (a drop is a new cycle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfPower
+from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+
+from ..community import CommunityLink, signal_community
+from ..const import DOMAIN
+from ..link.client import LinkState
+
+type Value = float | int | str | datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommunitySensorDescription(SensorEntityDescription):
+    """A community sensor: where its value comes from in what the link holds."""
+
+    value_fn: Callable[[CommunityLink], Value]
+
+
+def _path(message: dict[str, Any] | None, *keys: str) -> Any:
+    """Return ``message[k1][k2]…``, or None when any step is missing."""
+    found: Any = message
+    for key in keys:
+        if not isinstance(found, dict):
+            return None
+        found = found.get(key)
+    return found
+
+
+def _percent(value: Any) -> float | None:
+    return None if value is None else round(float(value) * 100, 2)
+
+
+def _energy(period: str, key: str) -> CommunitySensorDescription:
+    return CommunitySensorDescription(
+        key=f"{key}_{period}",
+        translation_key=f"{key}_{period}",
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=2,
+        value_fn=lambda link: _path(link.results, period, f"{key}_kwh"),
+    )
+
+
+def _community_power(key: str) -> CommunitySensorDescription:
+    return CommunitySensorDescription(
+        key=f"community_{key}",
+        translation_key=f"community_{key}",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        value_fn=lambda link: _path(link.community_state, f"{key}_w"),
+    )
+
+
+def _backlog(link: CommunityLink) -> int | None:
+    return None if link.outbox_state is None else link.outbox_state.batches
+
+
+def _last_ack(link: CommunityLink) -> datetime | None:
+    return None if link.outbox_state is None else link.outbox_state.last_ack
+
+
+SENSORS: tuple[CommunitySensorDescription, ...] = (
+    CommunitySensorDescription(
+        key="coefficient_now",
+        translation_key="coefficient_now",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=lambda link: _percent(_path(link.results, "coefficient_now")),
+    ),
+    CommunitySensorDescription(
+        key="allocated_power",
+        translation_key="allocated_power",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        value_fn=lambda link: _path(link.results, "allocated_w_now"),
+    ),
+    *(
+        _energy(period, key)
+        for period in ("today", "month")
+        for key in ("allocated", "self_consumed", "surplus", "import")
+    ),
+    CommunitySensorDescription(
+        key="savings_month",
+        translation_key="savings_month",
+        device_class=SensorDeviceClass.MONETARY,
+        native_unit_of_measurement="EUR",
+        suggested_display_precision=2,
+        value_fn=lambda link: _path(link.results, "month", "savings_eur"),
+    ),
+    CommunitySensorDescription(
+        key="self_sufficiency",
+        translation_key="self_sufficiency",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda link: _percent(_path(link.results, "kpis", "self_sufficiency")),
+    ),
+    CommunitySensorDescription(
+        key="self_consumption",
+        translation_key="self_consumption",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda link: _percent(_path(link.results, "kpis", "self_consumption")),
+    ),
+    _community_power("generation"),
+    _community_power("consumption"),
+    CommunitySensorDescription(
+        key="members_online",
+        translation_key="members_online",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda link: _path(link.community_state, "members_online"),
+    ),
+    CommunitySensorDescription(
+        key="signal",
+        translation_key="signal",
+        device_class=SensorDeviceClass.ENUM,
+        options=["surplus", "deficit", "normal"],
+        value_fn=lambda link: _path(link.signal, "kind"),
+    ),
+    CommunitySensorDescription(
+        key="link_status",
+        translation_key="link_status",
+        device_class=SensorDeviceClass.ENUM,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        options=[state.value for state in LinkState],
+        value_fn=lambda link: link.state.value,
+    ),
+    CommunitySensorDescription(
+        key="backlog",
+        translation_key="backlog",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=_backlog,
+    ),
+    CommunitySensorDescription(
+        key="last_ack",
+        translation_key="last_ack",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_last_ack,
+    ),
+)
+
+
+class CommunitySensor(SensorEntity):
+    """One figure of the home's membership, updated when the community sends one."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    entity_description: CommunitySensorDescription
+
+    def __init__(
+        self,
+        entry: ConfigEntry,
+        link: CommunityLink,
+        description: CommunitySensorDescription,
+        home_device_id: str,
+    ) -> None:
+        """Put the sensor on the home's membership device, under the home."""
+        self.entity_description = description
+        self._link = link
+        community = link.code.community
+        self._attr_unique_id = f"{entry.entry_id}_{community}_{description.key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, f"{entry.entry_id}_{community}")},
+            manufacturer="IoE Community",
+            model="Community membership",
+            name=f"{entry.title} · {community}",
+            serial_number=link.code.member,
+            via_device_id=home_device_id,
+        )
+
+    async def async_added_to_hass(self) -> None:
+        """Follow what the link receives."""
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, signal_community(self._link.entry.entry_id), self._changed
+            )
+        )
+
+    @callback
+    def _changed(self) -> None:
+        self.async_write_ha_state()
+
+    @property
+    def native_value(self) -> Value:
+        """Return the figure from the last message that held it."""
+        return self.entity_description.value_fn(self._link)

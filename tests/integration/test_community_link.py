@@ -1,0 +1,219 @@
+"""A home joins its community and sends its readings: real Home Assistant, broker, aggregator.
+
+The community (the aggregator's generated broker files, Mosquitto on them, the aggregator
+service) runs as the manager runs it; the home joins through the config flow with a join code
+the aggregator's command line issued, reads a simulated SDM630 over Modbus TCP, and Home
+Assistant's clock is moved on with the time-travel fixture. The MQTT client's own thread keeps
+real time (it is not Home Assistant's clock that paces its reconnections).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+import json
+import time
+from typing import Any
+import urllib.request
+
+from freezegun.api import FrozenDateTimeFactory
+import freezegun.config
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.ioe_community.const import CONF_COMMUNITY, DOMAIN, SUBENTRY_MODBUS
+from custom_components.ioe_community.devices.profile import available_profiles
+from ioe_aggregator.members.join_code import JoinCode, encode
+from ioe_dev.modbus_server import ModbusTestServer, Registers
+from ioe_dev.simulated_home import write_values
+from tests.community import Community, StartAggregator, start_service, stored_rows
+from tests.conftest import StartModbusServer
+
+from .conftest import CUPS
+
+SDM630 = available_profiles()["eastron_sdm630"]
+# paho's network thread paces keep-alive and reconnection on its clock: it keeps real time
+# while Home Assistant's is moved on (as in a real home, where nothing jumps).
+freezegun.configure(extend_ignore_list=["paho", "custom_components.ioe_community.link"])
+
+
+def quarter_start(moment: datetime) -> datetime:
+    return moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+
+
+# Today, a while ago (the aggregator counts the readings in today's results), 5 minutes
+# before a quarter hour; Home Assistant's clock runs on from there and jumps when told.
+START = quarter_start(datetime.now(UTC) - timedelta(hours=1)) + timedelta(minutes=10)
+STEP = timedelta(seconds=10)  # the meter's scan interval
+IMPORT_KW = 0.6  # what the home draws, steadily: 0.15 kWh a quarter hour
+
+
+@pytest.fixture(autouse=True)
+def allow_local_sockets(socket_enabled: None) -> None:
+    """Let the test reach the broker, the aggregator and the meter on 127.0.0.1."""
+
+
+class Home:
+    """The simulated home: its meter's registers and Home Assistant's clock."""
+
+    def __init__(
+        self, hass: HomeAssistant, freezer: FrozenDateTimeFactory, meter: Registers
+    ) -> None:
+        """Start the meter's import counter at 1000 kWh."""
+        self.hass = hass
+        self.freezer = freezer
+        self.meter = meter
+        self.import_kwh = 1000.0
+
+    def write(self) -> None:
+        """Put the meter's power and counters in its registers."""
+        write_values(
+            SDM630,
+            self.meter.input,
+            {"power": IMPORT_KW * 1000, "import_energy": self.import_kwh, "export_energy": 0.0},
+        )
+
+    async def run(self, duration: timedelta) -> None:
+        """Let the home draw its power for ``duration``, polled every scan interval."""
+        for _ in range(int(duration / STEP)):
+            self.import_kwh += IMPORT_KW * STEP.total_seconds() / 3600
+            self.write()
+            self.freezer.tick(STEP)
+            async_fire_time_changed(self.hass)
+            await self.hass.async_block_till_done(wait_background_tasks=True)
+
+
+def wait_until(check: Callable[[], object], attempts: int = 600) -> None:
+    """Wait (real time, in a thread: the test's clock is frozen) until ``check()`` holds."""
+    for _ in range(attempts):
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {check}")
+
+
+def api(port: int, method: str, path: str, token: str) -> Any:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return json.load(response)
+
+
+async def join(hass: HomeAssistant, code: JoinCode) -> MockConfigEntry:
+    """Create the home through the config flow, pasting the join code (folded, as copied)."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": "Casa", "cups": CUPS}
+    )
+    assert result["step_id"] == "join"
+    text = encode(code)
+    folded = "\n".join(text[at : at + 60] for at in range(0, len(text), 60))
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"join_code": folded}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    assert result["data"][CONF_COMMUNITY]["member"] == code.member
+    entry = hass.config_entries.async_get_entry(result["result"].entry_id)
+    assert entry is not None
+    await hass.async_block_till_done()
+    return entry  # type: ignore[return-value]
+
+
+async def add_meter(hass: HomeAssistant, entry: Any, server: ModbusTestServer) -> None:
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_MODBUS), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            "profile": "eastron_sdm630",
+            "role": "grid_meter",
+            "transport": "tcp",
+            "host": "127.0.0.1",
+            "port": server.port,
+            "unit": 1,
+            "scan_interval": 10,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+
+
+def sensor(hass: HomeAssistant, entry: Any, key: str) -> str:
+    community = entry.data[CONF_COMMUNITY]["community"]
+    entity_id = er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"{entry.entry_id}_{community}_{key}"
+    )
+    assert entity_id is not None, key
+    state = hass.states.get(entity_id)
+    assert state is not None
+    return state.state
+
+
+@pytest.mark.freeze_time(START, tick=True)
+async def test_a_joined_home_sends_its_readings_and_shows_its_results(
+    hass: HomeAssistant,
+    community: Community,
+    start_aggregator: StartAggregator,
+    modbus_server: StartModbusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    code = community.add_member("m-0001")
+    admin = json.loads(
+        community.cli("tokens", "add", "--scope", "admin", "--label", "t", "--json").stdout
+    )["token"]
+    _service, port = start_service(community, start_aggregator)
+    meter = Registers()
+    home = Home(hass, freezer, meter)
+    home.write()
+    server = await modbus_server({1: meter})
+
+    entry = await join(hass, code)
+    await add_meter(hass, entry, server)
+    await hass.async_add_executor_job(
+        wait_until, lambda: sensor(hass, entry, "link_status") == "connected"
+    )
+
+    await home.run(timedelta(minutes=50))  # three whole quarter hours from :15
+
+    def three_quarters() -> bool:
+        rows = [r for r in stored_rows(community) if r[2] == "import_kwh"]
+        return len(rows) >= 3
+
+    await hass.async_add_executor_job(wait_until, three_quarters)
+    imports = [r for r in stored_rows(community) if r[2] == "import_kwh"]
+    assert [r[:3] for r in imports] == [("m-0001", "grid", "import_kwh")] * 3
+    first = START + timedelta(minutes=5)
+    assert [r[3] for r in imports] == [
+        int((first + n * timedelta(minutes=15)).timestamp()) for n in range(3)
+    ]
+    for row in imports:
+        assert row[4] == pytest.approx(0.15, abs=0.002)
+        assert row[5] == 0  # stored once, never replaced
+    consumption = [r for r in stored_rows(community) if r[2] == "consumption_kwh"]
+    assert [r[4] for r in consumption] == pytest.approx([r[4] for r in imports])
+
+    # The community's results come back as the home's sensors.
+    api(port, "POST", "/api/v1/results/publish", admin)
+    expected = api(port, "GET", "/api/v1/members/m-0001/results", code.api_token)
+    await hass.async_add_executor_job(
+        wait_until, lambda: sensor(hass, entry, "import_today") not in ("unknown", "unavailable")
+    )
+    assert float(sensor(hass, entry, "import_today")) == pytest.approx(
+        expected["today"]["import_kwh"]
+    )
+    assert float(sensor(hass, entry, "coefficient_now")) == pytest.approx(
+        expected["coefficient_now"] * 100
+    )
+    assert sensor(hass, entry, "backlog") == "0"
+    assert sensor(hass, entry, "last_ack") not in ("unknown", "unavailable")
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
