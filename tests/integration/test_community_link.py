@@ -217,3 +217,60 @@ async def test_a_joined_home_sends_its_readings_and_shows_its_results(
     assert sensor(hass, entry, "last_ack") not in ("unknown", "unavailable")
 
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.freeze_time(START, tick=True)
+async def test_no_reading_lost_or_doubled_through_a_broker_outage_and_a_restart(
+    hass: HomeAssistant,
+    community: Community,
+    start_aggregator: StartAggregator,
+    modbus_server: StartModbusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    code = community.add_member("m-0001")
+    start_service(community, start_aggregator)
+    meter = Registers()
+    home = Home(hass, freezer, meter)
+    home.write()
+    server = await modbus_server({1: meter})
+    entry = await join(hass, code)
+    await add_meter(hass, entry, server)
+    await hass.async_add_executor_job(
+        wait_until, lambda: sensor(hass, entry, "link_status") == "connected"
+    )
+    counted_from = home.import_kwh
+
+    await home.run(timedelta(minutes=20))  # the quarter from :15 goes through
+    community.broker.service.stop()
+    await hass.async_add_executor_job(
+        wait_until, lambda: sensor(hass, entry, "link_status") == "disconnected"
+    )
+    await home.run(timedelta(minutes=30))  # two quarters wait in the outbox
+    assert int(sensor(hass, entry, "backlog")) >= 2
+
+    # Home Assistant restarts with batches in its outbox, in the middle of a quarter.
+    await home.run(timedelta(minutes=7))
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await home.run(timedelta(minutes=38))  # to :45 of the next hour: six quarters in all
+
+    community.broker.service.start(port=community.broker.port)
+
+    def six_quarters() -> bool:
+        return len([r for r in stored_rows(community) if r[2] == "import_kwh"]) >= 6
+
+    await hass.async_add_executor_job(wait_until, six_quarters)
+    await hass.async_add_executor_job(wait_until, lambda: sensor(hass, entry, "backlog") == "0")
+    imports = [r for r in stored_rows(community) if r[2] == "import_kwh"]
+    first = START + timedelta(minutes=5)
+    # Every quarter once, in order, none replaced by a second, different value.
+    assert [r[3] for r in imports] == [
+        int((first + n * timedelta(minutes=15)).timestamp()) for n in range(6)
+    ]
+    assert all(r[5] == 0 for r in imports)
+    # What the meter counted over those six quarters (at its steady rate), all of it.
+    assert sum(r[4] for r in imports) == pytest.approx(6 * 0.15, abs=0.005)
+    assert home.import_kwh - counted_from >= 6 * 0.15
+    assert all(r[4] >= 0 for r in stored_rows(community))
+
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -23,6 +23,9 @@ async def test_user_flow_creates_home(hass: HomeAssistant) -> None:
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_NAME: " Casa ", CONF_CUPS: "es 0021 0000 0000 0001 rk"}
     )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "join"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})  # join later
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Casa"
@@ -43,7 +46,7 @@ async def test_invalid_cups_shows_error_then_recovers(hass: HomeAssistant) -> No
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_NAME: "Casa", CONF_CUPS: CUPS}
     )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["step_id"] == "join"
 
 
 async def test_same_supply_point_twice_aborts(
@@ -70,6 +73,8 @@ async def test_reconfigure_renames_home(hass: HomeAssistant, home_entry: MockCon
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_NAME: "Casa de campo", CONF_CUPS: CUPS}
     )
+    assert result["step_id"] == "join"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"

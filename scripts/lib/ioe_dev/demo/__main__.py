@@ -182,15 +182,15 @@ def _wait_for_ha(api: HomeAssistantApi, service: Service) -> None:
     )
 
 
-def _ensure_home_entry(api: HomeAssistantApi, devices_port: int) -> dict[str, Any]:
-    """Make the home entry and its simulated devices, through the UI's own flows.
+def _ensure_home_entry(api: HomeAssistantApi, devices_port: int, join_code: str) -> dict[str, Any]:
+    """Make the home entry (joined to the community) and its simulated devices, as in the UI.
 
     Every run offers each demo device: one the home already has aborts as already configured,
     so a demo made by an older version gains the devices added since.
     """
     entries = api.config_entries("ioe_community")
     if not entries:
-        api.run_config_flow("ioe_community", [HOME])
+        api.run_config_flow("ioe_community", [HOME, {"join_code": join_code}])
         entries = api.config_entries("ioe_community")
     entry = entries[0]
     for device in DEMO_DEVICES:
@@ -475,7 +475,9 @@ def run(state: Path, *, check: bool) -> int:
         api.onboard(login)
         if new_http_port:
             _confirm_http_port(api, config_dir)
-        entry = _ensure_home_entry(api, ports.devices)
+        # The demo home is the community's first member (the host of its plant).
+        home_code = credentials.join_codes[synthetic.members[0].member_id]
+        entry = _ensure_home_entry(api, ports.devices, home_code)
         _wait_for_home(api)
         _ensure_energy_dashboard(api, entry["entry_id"])
         report = _ensure_sharing_report(state, synthetic)

@@ -1,0 +1,139 @@
+"""Joining a community in the config flow: each failure has its own translated error; reauth.
+
+Real parts: the community's broker on the aggregator's generated files, members registered,
+rotated and revoked with the aggregator's command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+import json
+from pathlib import Path
+import time
+
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+import pytest
+
+from custom_components.ioe_community.const import CONF_COMMUNITY, DOMAIN
+from custom_components.ioe_community.link.client import LinkProblem, LinkState
+from ioe_aggregator.members.join_code import JoinCode, decode, encode
+from ioe_dev.mosquitto import broker_certificate
+from ioe_dev.processes import free_port
+from tests.community import Community
+from tests.conftest import REPO
+
+from .conftest import CUPS
+
+TRANSLATIONS = REPO / "custom_components" / "ioe_community" / "translations"
+
+
+@pytest.fixture(autouse=True)
+def allow_local_sockets(socket_enabled: None) -> None:
+    """Let the flow reach the community's broker on 127.0.0.1."""
+
+
+async def join_step(hass: HomeAssistant) -> str:
+    """Start a home's flow and return its join step's flow id."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": "Casa", "cups": CUPS}
+    )
+    assert result["step_id"] == "join"
+    return str(result["flow_id"])
+
+
+async def error_for(hass: HomeAssistant, flow_id: str, text: str) -> str | None:
+    result = await hass.config_entries.flow.async_configure(flow_id, {"join_code": text})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "join"
+    return result["errors"].get("join_code")
+
+
+def test_every_link_problem_is_explained_in_both_languages() -> None:
+    for language in ("en", "es"):
+        errors = json.loads((TRANSLATIONS / f"{language}.json").read_text())["config"]["error"]
+        for problem in LinkProblem:
+            assert errors.get(problem.value), (language, problem)
+        assert errors.get("invalid_join_code")
+        assert errors.get("wrong_community")
+
+
+async def test_a_home_may_join_later(hass: HomeAssistant) -> None:
+    result = await hass.config_entries.flow.async_configure(await join_step(hass), {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert CONF_COMMUNITY not in result["data"]
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+async def test_join_code_errors(hass: HomeAssistant, community: Community, tmp_path: Path) -> None:
+    code = community.add_member("m-0001")
+    text = encode(code)
+    flow = await join_step(hass)
+    assert await error_for(hass, flow, "IOE1-not-a-code") == "invalid_join_code"
+    assert await error_for(hass, flow, text[: len(text) // 2]) == "invalid_join_code"
+    nowhere = encode(replace(code, broker_port=free_port()))
+    assert await error_for(hass, flow, nowhere) == "cannot_connect"
+    other_ca = broker_certificate(tmp_path / "elsewhere").ca_file.read_text()
+    impostor = encode(replace(code, ca_certificate=other_ca))
+    assert await error_for(hass, flow, impostor) == "certificate_mismatch"
+    community.cli("members", "revoke", "m-0001")
+    assert await error_for(hass, flow, text) == "invalid_auth"
+    hass.config_entries.flow.async_abort(flow)
+
+
+def rotate(community: Community, member: str) -> JoinCode:
+    result = community.cli("members", "rotate", member, "--json")
+    return decode(json.loads(result.stdout)["join_code"])
+
+
+async def test_rotated_credentials_raise_a_repair_and_reauth_takes_the_new_code(
+    hass: HomeAssistant, community: Community
+) -> None:
+    code = community.add_member("m-0001")
+    result = await hass.config_entries.flow.async_configure(
+        await join_step(hass), {"join_code": encode(code)}
+    )
+    entry = result["result"]
+    await hass.async_block_till_done()
+    link = entry.runtime_data.community
+
+    new = rotate(community, "m-0001")
+    # The broker drops every connection; the home comes back with its old password.
+    community.broker.service.stop()
+    community.broker.service.start(port=community.broker.port)
+    await hass.async_add_executor_job(_wait, lambda: link.state is LinkState.REFUSED)
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+    assert ir.async_get(hass).async_get_issue(
+        "homeassistant", f"config_entry_reauth_{DOMAIN}_{entry.entry_id}"
+    )
+
+    flow_id = flows[0]["flow_id"]
+    result = await hass.config_entries.flow.async_configure(flow_id, {"join_code": encode(code)})
+    assert result["errors"] == {"join_code": "invalid_auth"}  # the old code no longer works
+    other = replace(new, community="otra")
+    result = await hass.config_entries.flow.async_configure(flow_id, {"join_code": encode(other)})
+    assert result["errors"] == {"join_code": "wrong_community"}
+    result = await hass.config_entries.flow.async_configure(flow_id, {"join_code": encode(new)})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.data[CONF_COMMUNITY]["mqtt_password"] == new.mqtt_password
+    relinked = entry.runtime_data.community
+    await hass.async_add_executor_job(_wait, lambda: relinked.state is LinkState.CONNECTED)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+def _wait(check: Callable[[], object]) -> None:
+    for _ in range(300):
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {check}")
