@@ -14,10 +14,12 @@ import json
 import os
 from pathlib import Path
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time
 from typing import Any
+import urllib.error
 import urllib.request
 
 from paho.mqtt import client as mqtt
@@ -218,6 +220,11 @@ class Community:
             assert result.returncode == 0, result.stderr
         return result
 
+    def token(self, scope: str) -> str:
+        """Issue an API token of ``scope`` (admin, public…) with the command line."""
+        result = self.cli("tokens", "add", "--scope", scope, "--label", scope, "--json")
+        return str(json.loads(result.stdout)["token"])
+
     def add_member(self, member_id: str, number: int | None = None, **fields: str) -> JoinCode:
         """Register a member through the command line; return its decoded join code."""
         number = number if number is not None else next(_cups_numbers)
@@ -293,3 +300,50 @@ def stored_rows(community: Community) -> list[tuple[Any, ...]]:
             "SELECT member, meter, quantity, start_s, value, changes FROM readings "
             "ORDER BY member, start_s"
         ).fetchall()
+
+
+@dataclass
+class Answer:
+    """An HTTP answer, error statuses included."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        """Return the body as JSON."""
+        return json.loads(self.body)
+
+
+def call(
+    base: str,
+    method: str,
+    path: str,
+    token: str | None = None,
+    body: bytes | dict[str, Any] | None = None,
+    context: ssl.SSLContext | None = None,
+) -> Answer:
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    request = urllib.request.Request(base + path, data=data, method=method)  # noqa: S310
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=15, context=context) as response:  # noqa: S310
+            return Answer(response.status, response.read(), dict(response.headers))
+    except urllib.error.HTTPError as err:
+        return Answer(err.code, err.read(), dict(err.headers))
+
+
+def wait_until(check: Callable[[], object], attempts: int = 600) -> None:
+    """Wait up to a minute, in steps of 0.1 s of real time, until ``check()`` holds.
+
+    Counted in steps, not by the clock: tests that move Home Assistant's clock call it in an
+    executor thread, and the clock they froze must not decide when it gives up.
+    """
+    for _ in range(attempts):
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {check}")

@@ -42,7 +42,7 @@ from .energy_model import reading
 from .link.client import LinkClient, LinkSettings, LinkState
 from .link.join_code import JoinCode
 from .link.outbox import Outbox, OutboxError, OutboxFull, OutboxState
-from .link.protocol import MessageKind, Reading, encode_readings
+from .link.protocol import MessageKind, Reading, encode_readings, preload as preload_schemas
 from .link.readings import HomeReadings, live_report
 
 LIVE_INTERVAL: Final = timedelta(seconds=10)
@@ -111,11 +111,6 @@ class CommunityLink:
         """Where the link stands."""
         return self._client.state if self._client else LinkState.STOPPED
 
-    @property
-    def last_error(self) -> str | None:
-        """Why the link last failed, if it did."""
-        return self._client.last_error if self._client else None
-
     async def async_start(self, model: EnergyModel, version: str) -> None:
         """Open the outbox, go on from its checkpoint, connect, and follow the model."""
         self._model = model
@@ -134,7 +129,7 @@ class CommunityLink:
         ir.async_delete_issue(self.hass, DOMAIN, issue)
         self._outbox = outbox
         self._readings = HomeReadings(model, json.loads(checkpoint) if checkpoint else None)
-        # Building the client loads the CA (file reads): not on the event loop.
+        # Building the client loads the CA and the schemas (file reads): not on the event loop.
         self._client = await self.hass.async_add_executor_job(self._make_client, outbox, version)
         await self.hass.async_add_executor_job(self._client.start)
         sources = sorted(self._readings.sources)
@@ -147,6 +142,7 @@ class CommunityLink:
         await self._async_refresh_outbox_state()
 
     def _make_client(self, outbox: Outbox, version: str) -> LinkClient:
+        preload_schemas()  # the batches are checked on the event loop: no file read there
         return LinkClient(
             link_settings(self.code, version),
             outbox,

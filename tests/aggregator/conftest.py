@@ -15,11 +15,13 @@ from ioe_aggregator.store import Store, open_store
 from ioe_dev.postgres import PostgresServer, start_postgres
 from tests.community import (  # noqa: F401 - fixtures and helpers of every aggregator test
     AGGREGATOR_PACKAGE,
+    Answer,
     Community,
     MqttClient,
     StartAggregator,
     aggregator_command,
     aggregator_env,
+    call,
     community,
     get_json,
     make_cups,

@@ -13,8 +13,6 @@ import json
 from pathlib import Path
 import ssl
 from typing import Any
-import urllib.error
-import urllib.request
 
 from openapi_spec_validator import validate
 import pytest
@@ -26,44 +24,10 @@ from ioe_aggregator.protocol import MAX_PAYLOAD_BYTES
 from ioe_aggregator.store import open_store
 from ioe_dev.pki import ensure_server_certificate
 
-from .conftest import Community, StartAggregator, make_cups, wait_for_broker_status
+from .conftest import Answer, Community, StartAggregator, call, make_cups, wait_for_broker_status
 from .test_ingest import batch, payload
 
 RANGE = "start=2026-11-24T00:00:00Z&end=2026-11-25T00:00:00Z"
-
-
-@dataclass
-class Answer:
-    """An HTTP answer, error statuses included."""
-
-    status: int
-    body: bytes
-    headers: dict[str, str]
-
-    def json(self) -> Any:
-        """Return the body as JSON."""
-        return json.loads(self.body)
-
-
-def call(
-    base: str,
-    method: str,
-    path: str,
-    token: str | None = None,
-    body: bytes | dict[str, Any] | None = None,
-    context: ssl.SSLContext | None = None,
-) -> Answer:
-    data = json.dumps(body).encode() if isinstance(body, dict) else body
-    request = urllib.request.Request(base + path, data=data, method=method)  # noqa: S310
-    if token is not None:
-        request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=15, context=context) as response:  # noqa: S310
-            return Answer(response.status, response.read(), dict(response.headers))
-    except urllib.error.HTTPError as err:
-        return Answer(err.code, err.read(), dict(err.headers))
 
 
 @dataclass
@@ -79,19 +43,14 @@ class Api:
         return call(self.base, method, path, self.tokens.get(who) if who else None, body)
 
 
-def _token(community: Community, scope: str) -> str:
-    result = community.cli("tokens", "add", "--scope", scope, "--label", scope, "--json")
-    return str(json.loads(result.stdout)["token"])
-
-
 @pytest.fixture
 def api(community: Community, start_aggregator: StartAggregator) -> Iterator[Api]:
     """Start the service with members m-0001 and m-0002 (each with a day of data), and tokens."""
     tokens = {
         "m-0001": community.add_member("m-0001").api_token,
         "m-0002": community.add_member("m-0002").api_token,
-        "admin": _token(community, "admin"),
-        "public": _token(community, "public"),
+        "admin": community.token("admin"),
+        "public": community.token("public"),
     }
     _service, port = start_aggregator(**community.options)
     wait_for_broker_status(port, "connected")

@@ -6,24 +6,23 @@ rotated and revoked with the aggregator's command line.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 import json
 from pathlib import Path
-import time
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ioe_community.const import CONF_COMMUNITY, DOMAIN
 from custom_components.ioe_community.link.client import LinkProblem, LinkState
 from ioe_aggregator.members.join_code import JoinCode, decode, encode
 from ioe_dev.mosquitto import broker_certificate
 from ioe_dev.processes import free_port
-from tests.community import Community
+from tests.community import Community, wait_until
 from tests.conftest import REPO
 
 from .conftest import CUPS
@@ -106,7 +105,7 @@ async def test_rotated_credentials_raise_a_repair_and_reauth_takes_the_new_code(
     # The broker drops every connection; the home comes back with its old password.
     community.broker.service.stop()
     community.broker.service.start(port=community.broker.port)
-    await hass.async_add_executor_job(_wait, lambda: link.state is LinkState.REFUSED)
+    await hass.async_add_executor_job(wait_until, lambda: link.state is LinkState.REFUSED)
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
@@ -127,13 +126,40 @@ async def test_rotated_credentials_raise_a_repair_and_reauth_takes_the_new_code(
     assert entry.state is ConfigEntryState.LOADED
     assert entry.data[CONF_COMMUNITY]["mqtt_password"] == new.mqtt_password
     relinked = entry.runtime_data.community
-    await hass.async_add_executor_job(_wait, lambda: relinked.state is LinkState.CONNECTED)
+    await hass.async_add_executor_job(wait_until, lambda: relinked.state is LinkState.CONNECTED)
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
-def _wait(check: Callable[[], object]) -> None:
-    for _ in range(300):
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {check}")
+async def test_an_unusable_outbox_raises_a_repair_and_the_home_goes_on(
+    hass: HomeAssistant,
+) -> None:
+    code = JoinCode(
+        community="molinos",
+        member="m-0001",
+        topic_prefix="ioe/v1/molinos",
+        broker_host="127.0.0.1",
+        broker_port=free_port(),
+        ca_certificate=None,
+        mqtt_password="unused",
+        api_token="ioe_unused",
+        api_url=None,
+    )
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Casa",
+        unique_id=CUPS,
+        data={"name": "Casa", "cups": CUPS, CONF_COMMUNITY: asdict(code)},
+    )
+    # A directory where the outbox file should be: SQLite cannot open it.
+    outbox = Path(hass.config.path(".storage", f"{DOMAIN}.{entry.entry_id}.outbox.db"))
+    await hass.async_add_executor_job(lambda: outbox.mkdir(parents=True))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"outbox_unusable_{entry.entry_id}")
+    assert issue is not None
+    assert "cannot open the outbox" in issue.translation_placeholders["reason"]
+    assert entry.runtime_data.community.state is LinkState.STOPPED
+    assert await hass.config_entries.async_unload(entry.entry_id)

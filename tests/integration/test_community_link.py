@@ -9,12 +9,8 @@ real time (it is not Home Assistant's clock that paces its reconnections).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-import json
-import time
 from typing import Any
-import urllib.request
 
 from freezegun.api import FrozenDateTimeFactory
 import freezegun.config
@@ -30,7 +26,7 @@ from custom_components.ioe_community.devices.profile import available_profiles
 from ioe_aggregator.members.join_code import JoinCode, encode
 from ioe_dev.modbus_server import ModbusTestServer, Registers
 from ioe_dev.simulated_home import write_values
-from tests.community import Community, StartAggregator, start_service, stored_rows
+from tests.community import Community, StartAggregator, call, start_service, stored_rows, wait_until
 from tests.conftest import StartModbusServer
 
 from .conftest import CUPS
@@ -85,25 +81,6 @@ class Home:
             self.freezer.tick(STEP)
             async_fire_time_changed(self.hass)
             await self.hass.async_block_till_done(wait_background_tasks=True)
-
-
-def wait_until(check: Callable[[], object], attempts: int = 600) -> None:
-    """Wait (real time, in a thread: the test's clock is frozen) until ``check()`` holds."""
-    for _ in range(attempts):
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {check}")
-
-
-def api(port: int, method: str, path: str, token: str) -> Any:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        method=method,
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return json.load(response)
 
 
 async def join(hass: HomeAssistant, code: JoinCode) -> MockConfigEntry:
@@ -167,9 +144,7 @@ async def test_a_joined_home_sends_its_readings_and_shows_its_results(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     code = community.add_member("m-0001")
-    admin = json.loads(
-        community.cli("tokens", "add", "--scope", "admin", "--label", "t", "--json").stdout
-    )["token"]
+    admin = community.token("admin")
     _service, port = start_service(community, start_aggregator)
     meter = Registers()
     home = Home(hass, freezer, meter)
@@ -202,8 +177,9 @@ async def test_a_joined_home_sends_its_readings_and_shows_its_results(
     assert [r[4] for r in consumption] == pytest.approx([r[4] for r in imports])
 
     # The community's results come back as the home's sensors.
-    api(port, "POST", "/api/v1/results/publish", admin)
-    expected = api(port, "GET", "/api/v1/members/m-0001/results", code.api_token)
+    base = f"http://127.0.0.1:{port}"
+    assert call(base, "POST", "/api/v1/results/publish", admin).status == 200
+    expected = call(base, "GET", "/api/v1/members/m-0001/results", code.api_token).json()
     wanted = str(expected["today"]["import_kwh"])
     # Results the aggregator published earlier (after a quarter) may arrive first.
     await hass.async_add_executor_job(

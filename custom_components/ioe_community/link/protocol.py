@@ -68,6 +68,12 @@ def _validator(kind: MessageKind) -> Draft202012Validator:
     return Draft202012Validator(_schema(f"{kind.value}.v1.json"), registry=registry)
 
 
+def preload() -> None:
+    """Read every schema now (blocking file reads: Home Assistant calls it in its executor)."""
+    for kind in MessageKind:
+        _validator(kind)
+
+
 def _where(path: Sequence[Any]) -> str:
     text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
     return text.lstrip(".") or "the message"
