@@ -7,8 +7,13 @@ from dataclasses import dataclass, field
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    entity_registry as er,
+)
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.typing import ConfigType
 from homeassistant.loader import async_get_integration
 
 from .community import CommunityLink
@@ -26,8 +31,10 @@ from .devices.profile import Profile
 from .devices.sunspec import preload as preload_profiles
 from .energy_model import build_energy_model
 from .link.join_code import JoinCode
+from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [Platform.SENSOR]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 @dataclass(kw_only=True)
@@ -69,6 +76,12 @@ def _enabled_keys(hass: HomeAssistant, subentry_id: str, profile: Profile) -> se
         if (entry is None and register.enabled_by_default) or (entry and not entry.disabled):
             keys.add(register.key)
     return keys
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the integration's actions."""
+    async_setup_services(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> bool:

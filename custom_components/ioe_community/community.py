@@ -9,12 +9,14 @@ to the community sensors:
   hours go into the outbox with the counters' checkpoint, then to the broker;
 - the live power goes out every ``LIVE_INTERVAL`` while connected, never through the outbox;
 - a full outbox raises a repair issue (nothing is dropped: the readings wait in memory and
-  the counters' checkpoint is not advanced), a refused login starts the reauthentication flow.
+  the counters' checkpoint is not advanced), a refused login starts the reauthentication flow;
+- a past period can be sent again (``async_resend``), made from the recorder's history of the
+  same counters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 import functools
@@ -23,8 +25,17 @@ from pathlib import Path
 from typing import Any, Final
 import uuid
 
+from homeassistant.components.recorder import DOMAIN as RECORDER_DOMAIN, get_instance, history
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    Event,
+    EventStateChangedData,
+    HomeAssistant,
+    State,
+    callback,
+)
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import (
@@ -40,10 +51,11 @@ from .const import DOMAIN, LOGGER
 from .devices.energy_model import ENERGY_QUANTITIES, POWER_QUANTITIES, EnergyModel
 from .energy_model import reading
 from .link.client import LinkClient, LinkSettings, LinkState
+from .link.intervals import QUARTER
 from .link.join_code import JoinCode
 from .link.outbox import Outbox, OutboxError, OutboxFull, OutboxState
 from .link.protocol import MessageKind, Reading, encode_readings, preload as preload_schemas
-from .link.readings import HomeReadings, live_report
+from .link.readings import HomeReadings, Sample, live_report, replay
 
 LIVE_INTERVAL: Final = timedelta(seconds=10)
 # Readings per batch: a day of a dozen meters, well inside the protocol's 512 KiB.
@@ -74,6 +86,43 @@ def link_settings(code: JoinCode, version: str) -> LinkSettings:
 def join_code_data(code: JoinCode) -> dict[str, Any]:
     """Return a join code as the entry keeps it."""
     return asdict(code)
+
+
+class _PartlyKept(Exception):
+    """The outbox filled up: only the first ``kept`` readings went in."""
+
+    def __init__(self, kept: int, full: OutboxFull) -> None:
+        super().__init__(str(full))
+        self.kept = kept
+        self.full = full
+
+
+def _recorded_samples(
+    hass: HomeAssistant,
+    counters: Mapping[str, str],
+    current: Mapping[str, State],
+    start: datetime,
+    end: datetime,
+) -> dict[str, list[Sample]]:
+    """Return each counter's values from ``start`` on (in the recorder's thread).
+
+    A state gives a sample when it was written and one when it was last reported unchanged,
+    so a counter that stood still is known to have stood still. The recorder notes that last
+    report only when the next state comes: the counters' ``current`` states give their own.
+    """
+    samples: dict[str, list[Sample]] = {}
+    for entity_id, quantity in counters.items():
+        states = history.state_changes_during_period(hass, start, end, entity_id)
+        known = [
+            *states.get(entity_id, ()),
+            *([current[entity_id]] if entity_id in current else []),
+        ]
+        samples[entity_id] = sorted(
+            (moment, reading(state, quantity))
+            for state in known
+            for moment in {state.last_updated, state.last_reported}
+        )
+    return samples
 
 
 def _sources(model: EnergyModel, quantities: Iterable[str]) -> dict[str, str]:
@@ -198,13 +247,33 @@ class CommunityLink:
     async def _async_keep(
         self, outbox: Outbox, readings: Sequence[Reading], checkpoint: str
     ) -> None:
-        """Put readings in the outbox (the checkpoint with the last batch), send what waits."""
+        """Put finished readings in the outbox with the checkpoint, send what waits.
+
+        When the outbox is full, what did not go in waits in memory for the next minute.
+        """
+        full_issue = f"{ISSUE_OUTBOX_FULL}_{self.entry.entry_id}"
+        try:
+            await self._async_put(outbox, readings, checkpoint)
+        except _PartlyKept as err:
+            self._held = [*readings[err.kept :], *self._held]
+            LOGGER.error("The community link keeps readings in memory: %s", err.full)
+            self._issue(full_issue, ISSUE_OUTBOX_FULL, str(err.full))
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, full_issue)
+        await self._async_send()
+
+    async def _async_put(
+        self, outbox: Outbox, readings: Sequence[Reading], checkpoint: str | None
+    ) -> int:
+        """Put readings in the outbox in bounded batches, ``checkpoint`` with the last one.
+
+        Return the number of batches; raise _PartlyKept when the outbox fills up.
+        """
         now = dt_util.utcnow()
         chunks = [
             readings[at : at + MAX_READINGS_PER_BATCH]
             for at in range(0, len(readings), MAX_READINGS_PER_BATCH)
         ]
-        full_issue = f"{ISSUE_OUTBOX_FULL}_{self.entry.entry_id}"
         for number, chunk in enumerate(chunks):
             batch = f"{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}"
             payload = encode_readings(
@@ -218,15 +287,78 @@ class CommunityLink:
                     )
                 )
             except OutboxFull as err:
-                self._held = [*readings[number * MAX_READINGS_PER_BATCH :], *self._held]
-                LOGGER.error("The community link keeps readings in memory: %s", err)
-                self._issue(full_issue, ISSUE_OUTBOX_FULL, str(err))
-                break
-        else:
-            ir.async_delete_issue(self.hass, DOMAIN, full_issue)
+                raise _PartlyKept(number * MAX_READINGS_PER_BATCH, err) from err
+        return len(chunks)
+
+    async def _async_send(self) -> None:
+        """Send what waits in the outbox and show how much is left."""
         if self._client is not None:
             await self.hass.async_add_executor_job(self._client.drain)
         await self._async_refresh_outbox_state()
+
+    async def async_resend(self, start: datetime, end: datetime) -> dict[str, Any]:
+        """Send the readings of [start, end) again, made from the recorder's history.
+
+        The aggregator keeps the new values (a changed one replaces the old and is counted).
+        Raise HomeAssistantError (translated) when there is nothing to send or no room.
+        """
+        if self._outbox is None or self._model is None:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="link_not_running",
+                translation_placeholders={"home": self.entry.title},
+            )
+        if RECORDER_DOMAIN not in self.hass.config.components:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="recorder_needed"
+            )
+        current = {
+            entity_id: state
+            for entity_id in self._energy
+            if (state := self.hass.states.get(entity_id)) is not None
+        }
+        samples = await get_instance(self.hass).async_add_executor_job(
+            _recorded_samples, self.hass, self._energy, current, start - QUARTER, end + QUARTER
+        )
+        readings = replay(self._model, samples, start, end)
+        period = {
+            "start": dt_util.as_local(start).isoformat(),
+            "end": dt_util.as_local(end).isoformat(),
+        }
+        if not readings:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="no_history",
+                translation_placeholders=period,
+            )
+        try:
+            batches = await self._async_put(self._outbox, readings, None)
+        except _PartlyKept as err:
+            LOGGER.error("Resending %s to %s: %s", start, end, err.full)
+            await self._async_send()
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="resend_outbox_full",
+                translation_placeholders={
+                    "kept": str(err.kept),
+                    "readings": str(len(readings)),
+                    "reason": str(err.full),
+                },
+            ) from err
+        LOGGER.info(
+            "Sending %d readings of %s to %s again, in %d batches",
+            len(readings),
+            start,
+            end,
+            batches,
+        )
+        await self._async_send()
+        return {
+            **period,
+            "readings": len(readings),
+            "batches": batches,
+            "quarters": len({reading.start for reading in readings}),
+        }
 
     def _issue(self, issue_id: str, translation_key: str, reason: str) -> None:
         ir.async_create_issue(

@@ -7,13 +7,16 @@ rotated and revoked with the aggregator's command line.
 from __future__ import annotations
 
 from dataclasses import asdict, replace
+from datetime import timedelta
 import json
 from pathlib import Path
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -163,3 +166,24 @@ async def test_an_unusable_outbox_raises_a_repair_and_the_home_goes_on(
     assert "cannot open the outbox" in issue.translation_placeholders["reason"]
     assert entry.runtime_data.community.state is LinkState.STOPPED
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_readings_are_sent_again_only_from_the_recorders_history(
+    hass: HomeAssistant, community: Community
+) -> None:
+    code = community.add_member("m-0001")
+    result = await hass.config_entries.flow.async_configure(
+        await join_step(hass), {"join_code": encode(code)}
+    )
+    await hass.async_block_till_done()
+    now = dt_util.now()
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "resend_readings",
+            {"start": now - timedelta(hours=2), "end": now},
+            blocking=True,
+            return_response=True,
+        )
+    assert err.value.translation_key == "recorder_needed"
+    assert await hass.config_entries.async_unload(result["result"].entry_id)

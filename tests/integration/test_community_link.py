@@ -14,12 +14,19 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 import freezegun.config
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.components.recorder import Recorder
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
 from custom_components.ioe_community.const import CONF_COMMUNITY, DOMAIN, SUBENTRY_MODBUS
 from custom_components.ioe_community.devices.profile import available_profiles
@@ -51,6 +58,11 @@ IMPORT_KW = 0.6  # what the home draws, steadily: 0.15 kWh a quarter hour
 @pytest.fixture(autouse=True)
 def allow_local_sockets(socket_enabled: None) -> None:
     """Let the test reach the broker, the aggregator and the meter on 127.0.0.1."""
+
+
+@pytest.fixture
+def mock_recorder_before_hass(async_test_recorder: RecorderInstanceContextManager) -> None:
+    """Let a test of this module use the recorder (its database is prepared before hass)."""
 
 
 class Home:
@@ -249,4 +261,95 @@ async def test_no_reading_lost_or_doubled_through_a_broker_outage_and_a_restart(
     assert home.import_kwh - counted_from >= 6 * 0.15
     assert all(r[4] >= 0 for r in stored_rows(community))
 
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def resend(hass: HomeAssistant, entry: Any, start: datetime, end: datetime) -> Any:
+    return await hass.services.async_call(
+        DOMAIN,
+        "resend_readings",
+        {"config_entry_id": entry.entry_id, "start": start, "end": end},
+        blocking=True,
+        return_response=True,
+    )
+
+
+@pytest.mark.freeze_time(START, tick=True)
+async def test_a_past_period_is_sent_again_from_the_recorders_history(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    community: Community,
+    start_aggregator: StartAggregator,
+    modbus_server: StartModbusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    code = community.add_member("m-0001")
+    start_service(community, start_aggregator)
+    meter = Registers()
+    home = Home(hass, freezer, meter)
+    home.write()
+    server = await modbus_server({1: meter})
+    # The home is set up first and joins its community later.
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": "Casa", "cups": CUPS}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    entry = result["result"]
+    await hass.async_block_till_done()
+    await add_meter(hass, entry, server)
+    await home.run(timedelta(minutes=35))  # the quarters from :15 and :30, only recorded
+    first = START + timedelta(minutes=5)
+    with pytest.raises(ServiceValidationError) as err:
+        await resend(hass, entry, first, first + timedelta(minutes=30))
+    assert err.value.translation_key == "not_joined"
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": "Casa", "cups": CUPS}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"join_code": encode(code)}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    await hass.async_add_executor_job(
+        wait_until, lambda: sensor(hass, entry, "link_status") == "connected"
+    )
+    await home.run(timedelta(minutes=35))  # the quarters after joining go out live
+
+    for start, end in (
+        (first, first),
+        (first, first - timedelta(days=1)),
+        (first - timedelta(days=40), first),
+    ):
+        with pytest.raises(ServiceValidationError) as err:
+            await resend(hass, entry, start, end)
+        assert err.value.translation_key == "invalid_resend_period"
+    with pytest.raises(ServiceValidationError) as err:
+        await resend(hass, entry, first - timedelta(days=2), first - timedelta(days=1))
+    assert err.value.translation_key == "no_history"
+
+    await async_wait_recording_done(hass)
+    # Since the meter was added, in the home's local time (a time without its zone).
+    since = dt_util.as_local(first - timedelta(minutes=10)).replace(tzinfo=None)
+    answer = await resend(hass, entry, since, dt_util.now().replace(tzinfo=None))
+    assert answer["quarters"] == 4  # 2 from before joining, 2 after: the current one is left out
+    assert answer["readings"] == 4 * 3  # import, export, consumption
+    assert answer["batches"] == 1
+
+    def four_quarters() -> bool:
+        return len([r for r in stored_rows(community) if r[2] == "import_kwh"]) >= 4
+
+    await hass.async_add_executor_job(wait_until, four_quarters)
+    await hass.async_add_executor_job(wait_until, lambda: sensor(hass, entry, "backlog") == "0")
+    imports = [r for r in stored_rows(community) if r[2] == "import_kwh"]
+    # Each quarter once (one sent live is at most replaced by its recomputed value).
+    assert [r[3] for r in imports] == [
+        int((first + n * timedelta(minutes=15)).timestamp()) for n in range(4)
+    ]
+    for row in imports:
+        assert row[4] == pytest.approx(0.15, abs=0.003)
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -9,7 +9,7 @@ import pytest
 
 from custom_components.ioe_community.devices.energy_model import EnergyModel, Term
 from custom_components.ioe_community.link.protocol import MessageKind, decode, encode_readings
-from custom_components.ioe_community.link.readings import HomeReadings, live_report
+from custom_components.ioe_community.link.readings import HomeReadings, live_report, replay
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -131,3 +131,36 @@ def test_live_report_signs_and_consumption() -> None:
         "consumption_w": 1200.0,  # grid + PV − battery charging
     }
     assert live_report(GRID_AND_PV, {}, T0) is None
+
+
+def test_a_past_period_is_made_again_from_its_history_as_it_was_live() -> None:
+    def history(rate: float, minutes: range) -> list[tuple[datetime, float | None]]:
+        return [(T0 + minute * MINUTE, 100.0 + rate * minute) for minute in minutes]
+
+    samples = {
+        "sensor.import": history(0.01, range(-20, 80)),
+        "sensor.export": history(0.002, range(-20, 80)),
+        # PV went unavailable for 20 minutes in the second quarter (a gap, not a drop).
+        "sensor.pv": [
+            *history(0.02, range(-20, 16)),
+            (T0 + 16 * MINUTE, None),
+            *history(0.02, range(36, 80)),
+        ],
+    }
+    live = HomeReadings(GRID_AND_PV)
+    for source, values in samples.items():
+        for at, value in values:
+            live.add(source, at, value)
+    start, end = T0, T0 + 60 * MINUTE
+    again = replay(GRID_AND_PV, samples, start, end)
+    assert by_key(again) == by_key(
+        [r for r in live.finished() if start <= r.start and r.end <= end]
+    )
+    got = by_key(again)
+    assert {key[2] for key in got} == {T0 + n * 15 * MINUTE for n in range(4)}
+    assert got[("pv", "generation_kwh", T0 + 15 * MINUTE)] == (0.3, "interpolated")
+    assert got[("grid", "import_kwh", T0 + 15 * MINUTE)] == (0.15, "measured")
+    # Without history past the period's end its last quarter cannot be made: it is left out.
+    cut = {source: values[:-45] for source, values in samples.items()}
+    assert max(r.start for r in replay(GRID_AND_PV, cut, start, end)) == T0 + 15 * MINUTE
+    assert replay(GRID_AND_PV, {}, start, end) == []

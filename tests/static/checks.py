@@ -324,6 +324,35 @@ def check_translation_keys_used(integration: Path) -> list[str]:
     ]
 
 
+def check_services(integration: Path) -> list[str]:
+    """Check that each action in services.yaml has its names, descriptions and icon."""
+    path = integration / "services.yaml"
+    services = yaml.safe_load(path.read_text()) if path.exists() else {}
+    en_path = integration / "translations" / "en.json"
+    translations = _read_json(en_path).get("services", {})
+    icons = _read_json(integration / "icons.json").get("services", {})
+    problems = [
+        f"{en_path.name}: action '{service}' is not in {path.name}"
+        for service in sorted(set(translations) - set(services))
+    ]
+    for service, spec in services.items():
+        text = translations.get(service, {})
+        problems.extend(
+            f"{en_path.name}: action '{service}' needs a {part}"
+            for part in ("name", "description")
+            if not text.get(part)
+        )
+        for field in (spec or {}).get("fields", {}):
+            problems.extend(
+                f"{en_path.name}: field '{field}' of '{service}' needs a {part}"
+                for part in ("name", "description")
+                if not text.get("fields", {}).get(field, {}).get(part)
+            )
+        if not icons.get(service, {}).get("service"):
+            problems.append(f"icons.json: action '{service}' has no icon")
+    return problems
+
+
 def _option_fits(option_type: str, value: Any) -> bool:
     match = ADDON_TYPE.match(option_type)
     if match is None:

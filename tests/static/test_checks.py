@@ -21,6 +21,7 @@ from .checks import (
     check_hacs,
     check_manifest,
     check_same_keys,
+    check_services,
     check_translation_keys_used,
     home_assistant_pins,
 )
@@ -74,6 +75,7 @@ def test_repository_passes_every_check(pins: dict[str, str]) -> None:
         ),
         *check_same_keys(ADDON / "translations/en.yaml", ADDON / "translations/es.yaml"),
         *check_translation_keys_used(INTEGRATION),
+        *check_services(INTEGRATION),
         *check_addon(ADDON),
         *check_blueprints(REPO / "blueprints"),
     ]
@@ -187,6 +189,24 @@ def test_translation_key_used_in_code_but_missing(
     assert len(problems) == 1
     assert expected in problems[0]
     assert "broken.py:2" in problems[0]
+
+
+def test_action_without_its_texts_or_icon(integration: Path) -> None:
+    edit_json(
+        integration / "translations/en.json",
+        lambda data: data["services"]["resend_readings"]["fields"]["start"].pop("description"),
+    )
+    edit_json(integration / "icons.json", lambda data: data.pop("services"))
+    (integration / "services.yaml").write_text(
+        (integration / "services.yaml").read_text() + "forget:\n  fields: {}\n"
+    )
+    assert check_services(integration) == [
+        "en.json: field 'start' of 'resend_readings' needs a description",
+        "icons.json: action 'resend_readings' has no icon",
+        "en.json: action 'forget' needs a name",
+        "en.json: action 'forget' needs a description",
+        "icons.json: action 'forget' has no icon",
+    ]
 
 
 def test_every_profile_register_has_an_entity_name() -> None:

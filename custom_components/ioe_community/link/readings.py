@@ -17,12 +17,17 @@ community plant            ``plant`` ``generation_kwh``
 
 A consumption worked out from the balance can come out slightly negative over a quarter hour
 (counters are not read at the same instant): it is sent as 0 and marked ``estimated``.
+
+``replay`` makes a past period's readings again, the same way, from the counters' recorded
+history (the household's "send this period again" after fixing a meter).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
+import heapq
+from operator import itemgetter
 from typing import Any, Final
 
 from ..devices.energy_model import EnergyModel, Term
@@ -51,6 +56,11 @@ LIVE_FIELDS: Final[Mapping[str, tuple[str, int]]] = {
 }
 _SIGNED_LIVE: Final = frozenset({"grid_w", "battery_w"})
 _QUALITIES: Final = ("measured", "interpolated", "estimated")
+# Samples taken between two looks for finished quarters when replaying history: the counters
+# keep no more than this many samples in memory.
+_REPLAY_CHUNK: Final = 5000
+
+type Sample = tuple[datetime, float | None]
 
 
 def _terms(model: EnergyModel, quantity: str) -> tuple[Term, ...]:
@@ -188,3 +198,36 @@ def live_report(
     if not report:
         return None
     return {"ts": utc_text(at), **report}
+
+
+def _tagged(source: str, samples: Iterable[Sample]) -> Iterator[tuple[datetime, str, float | None]]:
+    for at, value in samples:
+        yield at, source, value
+
+
+def replay(
+    model: EnergyModel,
+    samples: Mapping[str, Iterable[Sample]],
+    start: datetime,
+    end: datetime,
+) -> list[Reading]:
+    """Return the readings of the quarter hours within [start, end), made from past samples.
+
+    ``samples`` holds each counter's values (kWh, None while it had none), oldest first; they
+    should begin before ``start`` and go on past ``end``, or the quarters at the edges cannot
+    be made. The rules are the live readings' (resets, gaps and their quality).
+    """
+    readings = HomeReadings(model)
+    merged = heapq.merge(
+        *(_tagged(source, values) for source, values in samples.items()), key=itemgetter(0)
+    )
+    made: list[Reading] = []
+    for count, (at, source, value) in enumerate(merged, 1):
+        readings.add(source, at, value)
+        if count % _REPLAY_CHUNK == 0:
+            made += readings.finished()
+    made += readings.finished()
+    return sorted(
+        (reading for reading in made if start <= reading.start and reading.end <= end),
+        key=lambda reading: reading.start,
+    )

@@ -1,0 +1,77 @@
+"""The integration's actions: sending a past period to the community again."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Final
+
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.service import async_get_config_entry
+from homeassistant.util import dt as dt_util
+import voluptuous as vol
+
+from .const import DOMAIN
+from .link.intervals import QUARTER, quarter_ceil
+
+SERVICE_RESEND_READINGS: Final = "resend_readings"
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+ATTR_START: Final = "start"
+ATTR_END: Final = "end"
+# Longer than the recorder keeps its history by default (10 days), bounded all the same.
+MAX_RESEND_PERIOD: Final = timedelta(days=31)
+
+RESEND_READINGS_SCHEMA: Final = vol.Schema(
+    {
+        vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+        vol.Required(ATTR_START): cv.datetime,
+        vol.Required(ATTR_END): cv.datetime,
+    }
+)
+
+
+def _quarter_floor(moment: datetime) -> datetime:
+    ceiling = quarter_ceil(moment)
+    return ceiling if ceiling == moment else ceiling - QUARTER
+
+
+async def _async_resend_readings(call: ServiceCall) -> ServiceResponse:
+    """Send the home's readings of a past period again (the quarter hours it touches)."""
+    entry = async_get_config_entry(call.hass, DOMAIN, call.data.get(ATTR_CONFIG_ENTRY_ID))
+    link = entry.runtime_data.community
+    if link is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="not_joined",
+            translation_placeholders={"home": entry.title},
+        )
+    # A time without its zone is the home's local time.
+    start = _quarter_floor(dt_util.as_utc(call.data[ATTR_START]))
+    # The quarter hour going on now is not finished: the period stops before it.
+    end = min(quarter_ceil(dt_util.as_utc(call.data[ATTR_END])), _quarter_floor(dt_util.utcnow()))
+    if not start < end or end - start > MAX_RESEND_PERIOD:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_resend_period",
+            translation_placeholders={"days": str(MAX_RESEND_PERIOD.days)},
+        )
+    return await link.async_resend(start, end)
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the integration's actions (once, whatever entries there are)."""
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_RESEND_READINGS,
+        _async_resend_readings,
+        schema=RESEND_READINGS_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
