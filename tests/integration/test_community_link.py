@@ -10,6 +10,7 @@ real time (it is not Home Assistant's clock that paces its reconnections).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+import json
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -34,7 +35,7 @@ from ioe_aggregator.members.join_code import JoinCode, encode
 from ioe_dev.modbus_server import ModbusTestServer, Registers
 from ioe_dev.simulated_home import write_values
 from tests.community import Community, StartAggregator, call, start_service, stored_rows, wait_until
-from tests.conftest import StartModbusServer
+from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER, StartModbusServer
 
 from .conftest import CUPS
 
@@ -352,4 +353,68 @@ async def test_a_past_period_is_sent_again_from_the_recorders_history(
     ]
     for row in imports:
         assert row[4] == pytest.approx(0.15, abs=0.003)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.freeze_time(START, tick=True)
+async def test_batches_wait_for_the_aggregator_and_a_replaced_meter_counts_on(
+    hass: HomeAssistant,
+    community: Community,
+    start_aggregator: StartAggregator,
+    modbus_server: StartModbusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    code = community.add_member("m-0001")
+    aggregator, port = start_service(community, start_aggregator)
+    # What the home publishes, seen as the aggregator sees it.
+    observer = await hass.async_add_executor_job(
+        community.connect, AGGREGATOR_USER, AGGREGATOR_PASSWORD
+    )
+    readings_topic = f"{code.topic_prefix}/m/m-0001/readings"
+    await hass.async_add_executor_job(observer.subscribe, readings_topic)
+    meter = Registers()
+    home = Home(hass, freezer, meter)
+    home.write()
+    server = await modbus_server({1: meter})
+    entry = await join(hass, code)
+    await add_meter(hass, entry, server)
+    await hass.async_add_executor_job(
+        wait_until, lambda: sensor(hass, entry, "link_status") == "connected"
+    )
+    await home.run(timedelta(minutes=20))  # the quarter from :15 goes through
+
+    # The live power went out every 10 s, with the protocol's names and signs.
+    lives = [
+        message["live"]
+        for payload in observer.payloads(readings_topic)
+        if "live" in (message := json.loads(payload))
+    ]
+    assert len(lives) >= 10
+    assert lives[-1]["grid_w"] == pytest.approx(IMPORT_KW * 1000)
+    assert lives[-1]["consumption_w"] == pytest.approx(IMPORT_KW * 1000)
+
+    aggregator.stop()
+    await home.run(timedelta(minutes=10))
+    home.import_kwh = 0.0  # the meter is replaced: its counter starts again from zero
+    await home.run(timedelta(minutes=20))  # two quarters go to the broker, unacknowledged
+    assert sensor(hass, entry, "link_status") == "connected"
+    assert int(sensor(hass, entry, "backlog")) >= 2
+
+    aggregator.start(port=port)
+
+    def three_quarters() -> bool:
+        return len([r for r in stored_rows(community) if r[2] == "import_kwh"]) >= 3
+
+    await hass.async_add_executor_job(wait_until, three_quarters)
+    await hass.async_add_executor_job(wait_until, lambda: sensor(hass, entry, "backlog") == "0")
+    imports = [r for r in stored_rows(community) if r[2] == "import_kwh"]
+    first = START + timedelta(minutes=5)
+    assert [r[3] for r in imports] == [
+        int((first + n * timedelta(minutes=15)).timestamp()) for n in range(3)
+    ]
+    # Neither the reset nor the wait lost, doubled or turned negative any energy.
+    for row in imports:
+        assert row[4] == pytest.approx(0.15, abs=0.003)
+        assert row[5] == 0
+    assert all(r[4] >= 0 for r in stored_rows(community))
     assert await hass.config_entries.async_unload(entry.entry_id)
