@@ -23,7 +23,6 @@ import functools
 import json
 from pathlib import Path
 from typing import Any, Final
-import uuid
 
 from homeassistant.components.recorder import DOMAIN as RECORDER_DOMAIN, get_instance, history
 from homeassistant.config_entries import ConfigEntry
@@ -54,12 +53,17 @@ from .link.client import LinkClient, LinkSettings, LinkState
 from .link.intervals import QUARTER
 from .link.join_code import JoinCode
 from .link.outbox import Outbox, OutboxError, OutboxFull, OutboxState
-from .link.protocol import MessageKind, Reading, encode_readings, preload as preload_schemas
+from .link.protocol import (
+    MAX_READINGS_PER_BATCH,
+    MessageKind,
+    Reading,
+    live_batch,
+    preload as preload_schemas,
+    reading_batches,
+)
 from .link.readings import HomeReadings, Sample, live_report, replay
 
 LIVE_INTERVAL: Final = timedelta(seconds=10)
-# Readings per batch: a day of a dozen meters, well inside the protocol's 512 KiB.
-MAX_READINGS_PER_BATCH: Final = 1200
 ISSUE_OUTBOX_FULL: Final = "outbox_full"
 ISSUE_OUTBOX_UNUSABLE: Final = "outbox_unusable"
 
@@ -67,20 +71,6 @@ ISSUE_OUTBOX_UNUSABLE: Final = "outbox_unusable"
 def signal_community(entry_id: str) -> str:
     """Return the dispatcher signal sent when the link or what the community sent changes."""
     return f"{DOMAIN}_{entry_id}_community"
-
-
-def link_settings(code: JoinCode, version: str) -> LinkSettings:
-    """Return the link's settings from a join code."""
-    return LinkSettings(
-        community=code.community,
-        member=code.member,
-        topic_prefix=code.topic_prefix,
-        broker_host=code.broker_host,
-        broker_port=code.broker_port,
-        ca_certificate=code.ca_certificate,
-        mqtt_password=code.mqtt_password,
-        version=version,
-    )
 
 
 def join_code_data(code: JoinCode) -> dict[str, Any]:
@@ -193,7 +183,7 @@ class CommunityLink:
     def _make_client(self, outbox: Outbox, version: str) -> LinkClient:
         preload_schemas()  # the batches are checked on the event loop: no file read there
         return LinkClient(
-            link_settings(self.code, version),
+            LinkSettings.from_join_code(self.code, version),
             outbox,
             on_message=self._message_arrived,
             on_change=self._link_changed,
@@ -269,26 +259,22 @@ class CommunityLink:
 
         Return the number of batches; raise _PartlyKept when the outbox fills up.
         """
-        now = dt_util.utcnow()
-        chunks = [
-            readings[at : at + MAX_READINGS_PER_BATCH]
-            for at in range(0, len(readings), MAX_READINGS_PER_BATCH)
-        ]
-        for number, chunk in enumerate(chunks):
-            batch = f"{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}"
-            payload = encode_readings(
-                member=self.code.member, batch=batch, sent_at=now, readings=chunk
-            )
-            last = number == len(chunks) - 1
+        batches = reading_batches(self.code.member, readings, dt_util.utcnow())
+        for number, (batch, payload) in enumerate(batches):
+            last = number == len(batches) - 1
             try:
                 await self._async_outbox(
                     functools.partial(
-                        outbox.put, batch, payload, now, checkpoint=checkpoint if last else None
+                        outbox.put,
+                        batch,
+                        payload,
+                        dt_util.utcnow(),
+                        checkpoint=checkpoint if last else None,
                     )
                 )
             except OutboxFull as err:
                 raise _PartlyKept(number * MAX_READINGS_PER_BATCH, err) from err
-        return len(chunks)
+        return len(batches)
 
     async def _async_send(self) -> None:
         """Send what waits in the outbox and show how much is left."""
@@ -382,10 +368,7 @@ class CommunityLink:
         report = live_report(self._model, powers, now)
         if report is None:
             return
-        batch = f"live-{uuid.uuid4().hex[:16]}"
-        payload = encode_readings(
-            member=self.code.member, batch=batch, sent_at=now, readings=[], live=report
-        )
+        batch, payload = live_batch(self.code.member, report, now)
         self.hass.async_add_executor_job(self._client.send_live, batch, payload)
 
     def _message_arrived(self, kind: MessageKind, message: dict[str, Any]) -> None:

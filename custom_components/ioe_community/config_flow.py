@@ -34,7 +34,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
-from .community import join_code_data, link_settings
+from .community import join_code_data
 from .const import (
     CONF_BAUDRATE,
     CONF_COMMUNITY,
@@ -66,7 +66,7 @@ from .devices.mqtt_meter import MAPPABLE, MeterFormat, MeterSource
 from .devices.mqtt_parsers import PayloadError
 from .devices.profile import Profile, available_profiles
 from .devices.sunspec import SunSpecError, discover, preload as preload_profiles
-from .link.client import LinkError, probe
+from .link.client import LinkError, LinkSettings, probe
 from .link.join_code import JoinCode, JoinCodeError, decode as decode_join_code
 from .supply_point import InvalidCups, normalize_cups
 
@@ -98,7 +98,7 @@ async def _try_join_code(hass: HomeAssistant, text: str) -> tuple[JoinCode | Non
         LOGGER.debug("Rejected a join code: %s", err)
         return None, "invalid_join_code"
     try:
-        await hass.async_add_executor_job(probe, link_settings(code, "config-flow"))
+        await hass.async_add_executor_job(probe, LinkSettings.from_join_code(code, "config-flow"))
     except LinkError as err:
         LOGGER.warning(
             "Joining %s as %s failed (%s): %s", code.community, code.member, err.problem, err

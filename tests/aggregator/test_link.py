@@ -6,6 +6,7 @@ never lose a reading: the outbox drained over MQTT, acknowledged batches only le
 
 from __future__ import annotations
 
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from custom_components.ioe_community.link.client import LinkClient, LinkSettings, LinkState
+from custom_components.ioe_community.link.join_code import JoinCode as HomeJoinCode
 from custom_components.ioe_community.link.outbox import Outbox
 from custom_components.ioe_community.link.protocol import MessageKind
 from ioe_aggregator.members.join_code import JoinCode
@@ -28,16 +30,9 @@ T0 = datetime(2026, 11, 24, tzinfo=UTC)
 
 
 def settings(code: JoinCode, password: str | None = None) -> LinkSettings:
-    return LinkSettings(
-        community=code.community,
-        member=code.member,
-        topic_prefix=code.topic_prefix,
-        broker_host=code.broker_host,
-        broker_port=code.broker_port,
-        ca_certificate=code.ca_certificate,
-        mqtt_password=password or code.mqtt_password,
-        version="test",
-    )
+    """Return the home's settings from the aggregator's join code (another password if given)."""
+    made = LinkSettings.from_join_code(HomeJoinCode(**asdict(code)), "test")
+    return replace(made, mqtt_password=password) if password else made
 
 
 def put_quarters(outbox: Outbox, member: str, first: int, count: int) -> None:

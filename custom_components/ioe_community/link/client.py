@@ -33,6 +33,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from .join_code import JoinCode
 from .outbox import Outbox, OutboxError
 from .protocol import MessageKind, ProtocolError, decode, encode_status
 
@@ -88,6 +89,20 @@ class LinkSettings:
     ca_certificate: str | None
     mqtt_password: str
     version: str
+
+    @classmethod
+    def from_join_code(cls, code: JoinCode, version: str) -> LinkSettings:
+        """Return the settings a join code gives, for a home running ``version``."""
+        return cls(
+            community=code.community,
+            member=code.member,
+            topic_prefix=code.topic_prefix,
+            broker_host=code.broker_host,
+            broker_port=code.broker_port,
+            ca_certificate=code.ca_certificate,
+            mqtt_password=code.mqtt_password,
+            version=version,
+        )
 
 
 type MessageHandler = Callable[[MessageKind, dict[str, Any]], None]

@@ -16,12 +16,15 @@ import functools
 from importlib import resources
 import json
 from typing import Any, Final
+import uuid
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
 MAX_PAYLOAD_BYTES: Final = 512 * 1024
+# Readings per batch: a day of a dozen meters, well inside MAX_PAYLOAD_BYTES.
+MAX_READINGS_PER_BATCH: Final = 1200
 
 
 class MessageKind(StrEnum):
@@ -129,6 +132,29 @@ def encode_readings(
         message["live"] = dict(live)
     check(message, MessageKind.READINGS)
     return json.dumps(message, separators=(",", ":")).encode()
+
+
+def reading_batches(
+    member: str, readings: Sequence[Reading], now: datetime
+) -> list[tuple[str, bytes]]:
+    """Return readings as batches for the outbox, oldest first: (batch id, payload).
+
+    At most ``MAX_READINGS_PER_BATCH`` readings each, so that a backlog drains in bounded steps.
+    """
+    made = []
+    for at in range(0, len(readings), MAX_READINGS_PER_BATCH):
+        batch = f"{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}"
+        chunk = readings[at : at + MAX_READINGS_PER_BATCH]
+        made.append(
+            (batch, encode_readings(member=member, batch=batch, sent_at=now, readings=chunk))
+        )
+    return made
+
+
+def live_batch(member: str, live: Mapping[str, Any], now: datetime) -> tuple[str, bytes]:
+    """Return a batch carrying only the live power now: (batch id, payload)."""
+    batch = f"live-{uuid.uuid4().hex[:16]}"
+    return batch, encode_readings(member=member, batch=batch, sent_at=now, readings=[], live=live)
 
 
 def encode_status(state: str, *, version: str, backlog: int | None = None) -> bytes:
