@@ -189,7 +189,7 @@ def main() -> int:
     """Run the named benchmark and print its results as JSON and as a Markdown table."""
     parser = argparse.ArgumentParser(prog="scripts/bench")
     parser.add_argument(
-        "benchmark", choices=["sharing", "sharing-one", "modbus", "ingest", "results"]
+        "benchmark", choices=["sharing", "sharing-one", "modbus", "ingest", "results", "link"]
     )
     parser.add_argument("members", nargs="?", type=int)
     args = parser.parse_args()
@@ -202,6 +202,13 @@ def main() -> int:
         ingest = bench_ingest() | {"machine": _machine(), "date": _today()}
         print(json.dumps(ingest, indent=2))
         print_table(ingest)
+        return 0
+    if args.benchmark == "link":
+        from ioe_dev import bench_link  # noqa: PLC0415 - paho, the integration
+
+        link = bench_link.bench_link() | {"machine": _machine(), "date": _today()}
+        print(json.dumps(link, indent=2))
+        bench_link.print_table(link)
         return 0
     if args.benchmark == "results":
         from ioe_dev.bench_results import bench_results  # noqa: PLC0415 - the aggregator

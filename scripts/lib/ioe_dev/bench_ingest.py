@@ -210,6 +210,7 @@ class BenchCommunity:
             "log_level": "warning",
         }
         self.passwords: dict[str, str] = {}
+        self.join_codes: dict[str, str] = {}
 
     def cli(self, database_url: str, *args: str) -> str:
         """Run the aggregator's command line on a database; return what it printed."""
@@ -229,7 +230,7 @@ class BenchCommunity:
         return path
 
     def register(self, database_url: str) -> None:
-        """Register the members in a database (their passwords change with each database)."""
+        """Register the members in a database (their join codes change with each database)."""
         from ioe_aggregator.members.join_code import decode  # noqa: PLC0415 - the add-on's
 
         for number in range(1, MEMBERS + 1):
@@ -247,7 +248,8 @@ class BenchCommunity:
                 "4.6",
                 "--json",
             )
-            self.passwords[member] = decode(json.loads(out)["join_code"]).mqtt_password
+            self.join_codes[member] = json.loads(out)["join_code"]
+            self.passwords[member] = decode(self.join_codes[member]).mqtt_password
 
     def start_aggregator(self, database_url: str) -> tuple[Service, int]:
         """Start the service on a database; return it once it is subscribed at the broker."""
