@@ -47,8 +47,10 @@ DEMO_DEVICES = (
     {"profile": "huawei_sun2000", "role": "pv", "unit": 2, "scan_interval": 5},
     {"profile": "keba_p30", "role": "ev_charger", "unit": 3, "scan_interval": 5},
 )
-# The CAU of the demo plant: the first member's CUPS, "A", and the installation number.
-DEMO_CAU = "ES0021000000000001RKA001"
+# The demo home is the community's first member; the plant is metered at the second one's site.
+HOME_MEMBER = 0
+PLANT_MEMBER = 1
+COMMUNITY_DASHBOARD = "ioe-comunidad"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -318,6 +320,118 @@ def _check_energy_dashboard(api: HomeAssistantApi) -> list[str]:
     return []
 
 
+def _community_entities(api: HomeAssistantApi, entry_id: str) -> dict[str, str]:
+    """Return {key: entity id} of the home's community sensors."""
+    prefix = f"{entry_id}_{COMMUNITY_ID}_"
+    return {
+        entity["unique_id"].removeprefix(prefix): entity["entity_id"]
+        for entity in api.websocket_command({"type": "config/entity_registry/list"})
+        if entity["platform"] == "ioe_community" and entity["unique_id"].startswith(prefix)
+    }
+
+
+def _community_view(entities: dict[str, str]) -> dict[str, Any]:
+    """Return the dashboard view of the home's share of its community (in Spanish)."""
+
+    def some(*keys: str) -> list[str]:
+        return [entities[key] for key in keys if key in entities]
+
+    return {
+        "title": "Mi comunidad",
+        "path": "comunidad",
+        "icon": "mdi:solar-power-variant",
+        "cards": [
+            {
+                "type": "entities",
+                "title": "Mi parte ahora",
+                "entities": some(
+                    "coefficient_now",
+                    "allocated_power",
+                    "community_generation",
+                    "community_consumption",
+                    "members_online",
+                    "signal",
+                ),
+            },
+            {
+                # The energy produced in the member's share, next to the energy it consumed
+                # (self-consumed from the share + imported from the grid), hour by hour.
+                "type": "statistics-graph",
+                "title": "Hoy: energía asignada y consumida",
+                "entities": some("allocated_today", "self_consumed_today", "import_today"),
+                "stat_types": ["change"],
+                "period": "hour",
+                "chart_type": "bar",
+                "days_to_show": 1,
+            },
+            {
+                "type": "entities",
+                "title": "Este mes",
+                "entities": some(
+                    "allocated_month",
+                    "self_consumed_month",
+                    "surplus_month",
+                    "import_month",
+                    "savings_month",
+                    "self_sufficiency",
+                    "self_consumption",
+                ),
+            },
+            {
+                "type": "entities",
+                "title": "Conexión con la comunidad",
+                "entities": some("link_status", "backlog", "last_ack"),
+            },
+        ],
+    }
+
+
+def _ensure_community_dashboard(api: HomeAssistantApi, entry_id: str) -> None:
+    """Add the "Comunidad" dashboard with the home's share, once: it is then the user's."""
+    existing = api.websocket_command({"type": "lovelace/dashboards/list"})
+    if any(board["url_path"] == COMMUNITY_DASHBOARD for board in existing):
+        return
+    api.websocket_command(
+        {
+            "type": "lovelace/dashboards/create",
+            "url_path": COMMUNITY_DASHBOARD,
+            "title": "Comunidad",
+            "icon": "mdi:home-group",
+            "mode": "storage",
+            "show_in_sidebar": True,
+            "require_admin": False,
+        }
+    )
+    view = _community_view(_community_entities(api, entry_id))
+    api.websocket_command(
+        {
+            "type": "lovelace/config/save",
+            "url_path": COMMUNITY_DASHBOARD,
+            "config": {"views": [view]},
+        }
+    )
+
+
+def _check_home_share(api: HomeAssistantApi, entry_id: str) -> list[str]:
+    """Check that the home shows the coefficient the community sent it, on its dashboard."""
+    config = api.websocket_command({"type": "lovelace/config", "url_path": COMMUNITY_DASHBOARD})
+    if not config.get("views"):
+        return ["the Comunidad dashboard is empty"]
+    coefficient = _community_entities(api, entry_id).get("coefficient_now")
+    deadline = time.monotonic() + 30
+    while coefficient:
+        state = api.request("GET", f"/api/states/{coefficient}")["state"]
+        try:
+            if float(state) > 0:
+                return []
+        except ValueError:
+            pass
+        if time.monotonic() > deadline:
+            return [f"the home's coefficient is {state!r}: no results from the community"]
+        time.sleep(1)
+    return ["the home has no community sensors"]
+
+
 def _verify(api: HomeAssistantApi, ports: Ports, report: Path) -> list[str]:
     """Check every part as a user would meet it; return what is wrong."""
     problems = []
@@ -363,19 +477,13 @@ def _start_community(
 
 
 def _check_results(
-    ports: Ports, credentials: community.Credentials, synthetic: SyntheticCommunity
+    ports: Ports, credentials: community.Credentials, home: str, simulated: str
 ) -> list[str]:
-    """Send today's readings so far, publish the results and check what a member gets."""
+    """Publish the results once a simulated member's day is in; check the home's own."""
     base = f"http://127.0.0.1:{ports.aggregator}"
     try:
-        published = community.send_today(base, credentials, synthetic)
-        member = synthetic.members[0].member_id
-        request = urllib.request.Request(  # noqa: S310 - the local aggregator
-            f"{base}/api/v1/members/{member}/results",
-            headers={"Authorization": f"Bearer {credentials.member_token(member)}"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            results = json.load(response)
+        published = community.publish_when_sent(base, credentials, simulated)
+        results = community.member_results(base, credentials, home)
     except (urllib.error.URLError, OSError, community.CommunityError) as err:
         return [f"results: {err}"]
     problems = []
@@ -393,13 +501,15 @@ def _ensure_sharing_report(state: Path, synthetic: SyntheticCommunity) -> Path:
     if report.exists():
         return report
     print("Generating a year of community data and comparing sharing agreements…", flush=True)
+    # The plant's CAU: its site's CUPS, "A", and the installation number.
+    plant_cau = f"{synthetic.members[PLANT_MEMBER].cups}A001"
     inputs = write_csv(synthetic, directory / "data")
     result = subprocess.run(
         [
             sys.executable, "-m", "ioe_aggregator", "sharing", "compare",
             "--members", str(inputs["members"]), "--consumption", str(inputs["consumption"]),
             "--generation", str(inputs["generation"]), "--import-price", "0.15",
-            "--surplus-price", "0.05", "--cau", DEMO_CAU, "--out", str(report.parent),
+            "--surplus-price", "0.05", "--cau", plant_cau, "--out", str(report.parent),
         ],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
@@ -415,10 +525,13 @@ IoE Community demo is running (state in {state}).
 
   Home Assistant   http://localhost:{ports.home_assistant}
                    user: {login.username}   password: {login.password}
-                   (simulated meter, inverter + battery, EV charger: Modbus port {ports.devices})
+                   (simulated meter, inverter + battery, EV charger: Modbus port {ports.devices};
+                   the home's share of the community: the "Comunidad" dashboard)
   Aggregator API   http://localhost:{ports.aggregator}/api/health
                    (10 members, agreement "Reparto por inversión"; admin token and the
-                   members' join codes in {state / "aggregator" / "credentials.json"})
+                   members' join codes in {state / "aggregator" / "credentials.json"};
+                   the demo home is m-0001, the other 9 are simulated homes, see
+                   {state / "simulated-members.log"})
   Results (MQTT)   ioe/v1/{COMMUNITY_ID}/m/<member>/results, ioe/v1/{COMMUNITY_ID}/community/#
   MQTT broker      mqtts://localhost:{ports.broker} (CA: {broker.ca_file})
   Sharing report   file://{report}
@@ -427,6 +540,32 @@ IoE Community demo is running (state in {state}).
 Press Ctrl-C to stop everything.""",
         flush=True,
     )
+
+
+def _start_simulations(
+    state: Path, ports: Ports, synthetic: SyntheticCommunity, services: list[Service]
+) -> None:
+    """Start the home's simulated devices and the community's other, simulated, members."""
+    devices = Service(
+        "simulated-devices",
+        [sys.executable, "-m", "ioe_dev.simulated_home", "--port", str(ports.devices)],
+        state / "simulated-devices.log",
+    )
+    devices.start(port=ports.devices)
+    services.append(devices)
+    members = Service(
+        "simulated-members",
+        [
+            sys.executable, "-m", "ioe_dev.simulated_member",
+            "--credentials", str(state / "aggregator" / "credentials.json"),
+            "--state", str(state / "members"),
+            "--skip", synthetic.members[HOME_MEMBER].member_id,
+            "--plant-at", synthetic.members[PLANT_MEMBER].member_id,
+        ],
+        state / "simulated-members.log",
+    )  # fmt: skip
+    members.start()
+    services.append(members)
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:
@@ -455,13 +594,8 @@ def run(state: Path, *, check: bool) -> int:
         print("Starting the MQTT broker, the aggregator and Home Assistant…", flush=True)
         synthetic = make_community(DEMO_MEMBERS)
         broker, credentials = _start_community(state, ports, values, services, synthetic)
-        devices = Service(
-            "simulated-devices",
-            [sys.executable, "-m", "ioe_dev.simulated_home", "--port", str(ports.devices)],
-            state / "simulated-devices.log",
-        )
-        devices.start(port=ports.devices)
-        services.append(devices)
+        _start_simulations(state, ports, synthetic, services)
+        home = synthetic.members[HOME_MEMBER].member_id
         config_dir, new_http_port = _prepare_ha_config(state, ports.home_assistant)
         home_assistant = Service(
             "home-assistant",
@@ -475,19 +609,24 @@ def run(state: Path, *, check: bool) -> int:
         api.onboard(login)
         if new_http_port:
             _confirm_http_port(api, config_dir)
-        # The demo home is the community's first member (the host of its plant).
-        home_code = credentials.join_codes[synthetic.members[0].member_id]
-        entry = _ensure_home_entry(api, ports.devices, home_code)
+        entry = _ensure_home_entry(api, ports.devices, credentials.join_codes[home])
         _wait_for_home(api)
         _ensure_energy_dashboard(api, entry["entry_id"])
+        _ensure_community_dashboard(api, entry["entry_id"])
         report = _ensure_sharing_report(state, synthetic)
-        if problems := _verify(api, ports, report) or _check_results(ports, credentials, synthetic):
+        simulated = synthetic.members[PLANT_MEMBER].member_id
+        if problems := (
+            _verify(api, ports, report)
+            or _check_results(ports, credentials, home, simulated)
+            or _check_home_share(api, entry["entry_id"])
+        ):
             raise DemoError("; ".join(problems))
         if check:
             print(
                 "Demo check passed: Home Assistant (ioe_community loaded, Modbus devices read, "
-                "Energy dashboard), aggregator (10 members, an agreement in force, results "
-                "published), broker on the generated files, sharing report."
+                "Energy dashboard, the home joined with its share on the Comunidad dashboard), "
+                "aggregator (10 members, 9 simulated homes sending through link/, an agreement "
+                "in force, results published), broker on the generated files, sharing report."
             )
             return 0
         _print_welcome(ports, login, state, broker, report)

@@ -1,32 +1,29 @@
-"""The demo community in the aggregator: 10 registered members, an agreement, today's readings.
+"""The demo community in the aggregator: 10 registered members, an agreement in force.
 
 The members and plant are the synthetic community's (``ioe_dev.synthetic``). They are registered
 through the aggregator's command line, like a manager would, once per state directory; their
-join codes and an admin token are kept in the state directory (mode 0600). Until the homes'
-link exists, today's quarter hours so far are sent for them through the API with each member's
-own token (the plant's from the first member's site), so results have something to show.
+join codes and an admin token are kept in the state directory (mode 0600). The first member is
+the demo's Home Assistant home; the other nine are simulated homes running the integration's
+``link/`` library (``ioe_dev.simulated_member``), the plant metered at the second one's site.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 import json
 from pathlib import Path
 import subprocess
 import sys
+import time
 from typing import Any
 import urllib.request
 from zoneinfo import ZoneInfo
 
-import pandas as pd
-
 from ioe_aggregator.members.join_code import decode
-from ioe_aggregator.protocol import utc_text
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ
 from ioe_dev.synthetic import SyntheticCommunity
 
-QUARTER = timedelta(minutes=15)
 AGREEMENT_SCHEME = "investment"
 
 
@@ -102,43 +99,6 @@ def register(config: Path, state: Path, community: SyntheticCommunity) -> Creden
     return credentials
 
 
-def _on_today(series: pd.Series, today: date) -> dict[datetime, float]:
-    """Return the synthetic year's kWh for today's local hours (same month, day and hour)."""
-    local = series.index.tz_convert(DEFAULT_TZ)
-    day = min(today.day, 28) if (today.month, today.day) == (2, 29) else today.day
-    chosen = (local.month == today.month) & (local.day == day)
-    zone = ZoneInfo(DEFAULT_TZ)
-    return {
-        datetime(today.year, today.month, today.day, moment.hour, tzinfo=zone).astimezone(UTC): v
-        for moment, v in zip(local[chosen], series.to_numpy()[chosen], strict=True)
-    }
-
-
-def _batch(
-    member: str, meter: str, quantity: str, hours: dict[datetime, float], now: datetime
-) -> dict[str, Any]:
-    readings = [
-        {
-            "meter": meter,
-            "quantity": quantity,
-            "start": utc_text(hour + i * QUARTER),
-            "end": utc_text(hour + (i + 1) * QUARTER),
-            "value": round(kwh / 4, 4),
-            "quality": "estimated",
-        }
-        for hour, kwh in sorted(hours.items())
-        for i in range(4)
-        if hour + (i + 1) * QUARTER <= now
-    ]
-    return {
-        "schema": "ioe.readings.v1",
-        "member": member,
-        "batch": f"demo-{meter}-{now:%Y%m%dT%H%M}",
-        "sent_at": utc_text(now),
-        "readings": readings,
-    }
-
-
 def _post(base: str, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
     request = urllib.request.Request(  # noqa: S310 - the local aggregator
         base + path,
@@ -150,17 +110,28 @@ def _post(base: str, path: str, token: str, body: dict[str, Any] | None = None) 
         return json.load(response)
 
 
-def send_today(
-    base: str, credentials: Credentials, community: SyntheticCommunity
+def member_results(base: str, credentials: Credentials, member: str) -> dict[str, Any]:
+    """Return a member's results computed now, asked with its own token."""
+    request = urllib.request.Request(  # noqa: S310 - the local aggregator
+        f"{base}/api/v1/members/{member}/results",
+        headers={"Authorization": f"Bearer {credentials.member_token(member)}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return dict(json.load(response))
+
+
+def publish_when_sent(
+    base: str, credentials: Credentials, member: str, timeout_s: float = 120
 ) -> dict[str, Any]:
-    """Send today's completed quarter hours for every member and the plant; publish results."""
-    now = datetime.now(UTC)
-    today = now.astimezone(ZoneInfo(DEFAULT_TZ)).date()
-    for member in community.members:
-        hours = _on_today(community.consumption_kwh[member.member_id], today)
-        batch = _batch(member.member_id, "grid", "import_kwh", hours, now)
-        _post(base, "/api/v1/readings", credentials.member_token(member.member_id), batch)
-    host = community.members[0].member_id  # the plant sits at the first member's site
-    plant = _batch(host, "plant", "generation_kwh", _on_today(community.generation_kwh, today), now)
-    _post(base, "/api/v1/readings", credentials.member_token(host), plant)
-    return dict(_post(base, "/api/v1/results/publish", credentials.admin_token))
+    """Publish the results once ``member``'s readings of today are in; return the answer.
+
+    The simulated members send what they counted since midnight when they start: the
+    published results then have the day to show.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if member_results(base, credentials, member)["today"]["import_kwh"] > 0:
+            return dict(_post(base, "/api/v1/results/publish", credentials.admin_token))
+        if time.monotonic() > deadline:
+            raise CommunityError(f"no readings of today from {member} after {timeout_s:.0f} s")
+        time.sleep(1)
