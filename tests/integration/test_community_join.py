@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.ioe_community.const import CONF_COMMUNITY, DOMAIN
 from custom_components.ioe_community.link.client import LinkProblem, LinkState
 from ioe_aggregator.members.join_code import JoinCode, decode, encode
-from ioe_dev.mosquitto import broker_certificate
+from ioe_dev.mosquitto import broker_certificate, start_broker, start_plain_broker
 from ioe_dev.processes import free_port
 from tests.community import Community, wait_until
 from tests.conftest import REPO
@@ -83,6 +83,20 @@ async def test_join_code_errors(hass: HomeAssistant, community: Community, tmp_p
     other_ca = broker_certificate(tmp_path / "elsewhere").ca_file.read_text()
     impostor = encode(replace(code, ca_certificate=other_ca))
     assert await error_for(hass, flow, impostor) == "certificate_mismatch"
+    expired = start_broker(
+        tmp_path / "old", free_port(), {"m-0001": code.mqtt_password}, expired=True
+    )
+    plain_port = free_port()
+    plain = start_plain_broker(tmp_path / "plain", plain_port)
+    try:
+        stale = replace(code, broker_port=expired.port, ca_certificate=expired.ca_file.read_text())
+        assert await error_for(hass, flow, encode(stale)) == "certificate_expired"
+        assert await error_for(hass, flow, encode(replace(code, broker_port=plain_port))) == (
+            "tls_refused"
+        )
+    finally:
+        expired.service.stop()
+        plain.stop()
     community.cli("members", "revoke", "m-0001")
     assert await error_for(hass, flow, text) == "invalid_auth"
     hass.config_entries.flow.async_abort(flow)

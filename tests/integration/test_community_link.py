@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 import json
+from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -20,7 +21,7 @@ from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, Config
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -31,6 +32,8 @@ from pytest_homeassistant_custom_component.typing import RecorderInstanceContext
 
 from custom_components.ioe_community.const import CONF_COMMUNITY, DOMAIN, SUBENTRY_MODBUS
 from custom_components.ioe_community.devices.profile import available_profiles
+from custom_components.ioe_community.link.outbox import DEFAULT_MAX_BATCHES, Outbox
+from custom_components.ioe_community.link.protocol import Reading, encode_readings
 from ioe_aggregator.members.join_code import JoinCode, encode
 from ioe_dev.modbus_server import ModbusTestServer, Registers
 from ioe_dev.simulated_home import write_values
@@ -417,4 +420,74 @@ async def test_batches_wait_for_the_aggregator_and_a_replaced_meter_counts_on(
         assert row[4] == pytest.approx(0.15, abs=0.003)
         assert row[5] == 0
     assert all(r[4] >= 0 for r in stored_rows(community))
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.freeze_time(START, tick=True)
+async def test_a_full_outbox_raises_a_repair_and_keeps_the_readings(
+    hass: HomeAssistant,
+    community: Community,
+    start_aggregator: StartAggregator,
+    modbus_server: StartModbusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    code = community.add_member("m-0001")
+    start_service(community, start_aggregator)
+    meter = Registers()
+    home = Home(hass, freezer, meter)
+    home.write()
+    server = await modbus_server({1: meter})
+    entry = await join(hass, code)
+    await add_meter(hass, entry, server)
+    await hass.async_add_executor_job(
+        wait_until, lambda: sensor(hass, entry, "link_status") == "connected"
+    )
+    community.broker.service.stop()
+    await hass.async_add_executor_job(
+        wait_until, lambda: sensor(hass, entry, "link_status") == "disconnected"
+    )
+    # A long outage filled the outbox up to its limit (older quarters, another day).
+    path = Path(hass.config.path(".storage", f"{DOMAIN}.{entry.entry_id}.outbox.db"))
+    older = Outbox(path)
+    day_before = quarter_start(START - timedelta(days=25))
+    for n in range(DEFAULT_MAX_BATCHES - older.state().batches):
+        start = day_before + n * timedelta(minutes=15)
+        reading = Reading(
+            "grid", "import_kwh", start, start + timedelta(minutes=15), 0.1, "measured"
+        )
+        older.put(
+            f"older-{n}",
+            encode_readings(member="m-0001", batch=f"older-{n}", sent_at=start, readings=[reading]),
+            start,
+        )
+    older.close()
+
+    await home.run(timedelta(minutes=20))  # the quarter from :15 finishes: no room for it
+    issue_id = f"outbox_full_{entry.entry_id}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "outbox_full"
+    assert sensor(hass, entry, "backlog") == str(DEFAULT_MAX_BATCHES)
+
+    community.broker.service.start(port=community.broker.port)
+    await hass.async_add_executor_job(
+        wait_until, lambda: sensor(hass, entry, "link_status") == "connected"
+    )
+
+    def drained() -> bool:
+        return len(stored_rows(community)) >= DEFAULT_MAX_BATCHES
+
+    await hass.async_add_executor_job(wait_until, drained)
+    await home.run(timedelta(minutes=2))  # the kept quarter goes into the outbox at last
+
+    first = int((START + timedelta(minutes=5)).timestamp())
+
+    def kept_quarter_stored() -> bool:
+        return any(r[3] == first and r[2] == "consumption_kwh" for r in stored_rows(community))
+
+    await hass.async_add_executor_job(wait_until, kept_quarter_stored)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    kept = [r for r in stored_rows(community) if r[3] == first and r[2] == "import_kwh"]
+    assert len(kept) == 1
+    assert kept[0][4] == pytest.approx(0.15, abs=0.003)
     assert await hass.config_entries.async_unload(entry.entry_id)

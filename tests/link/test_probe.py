@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import dataclasses
-import getpass
 from pathlib import Path
-import shutil
 
 import pytest
 
 from custom_components.ioe_community.link.client import LinkError, LinkProblem, LinkSettings, probe
-from ioe_dev.mosquitto import Broker, broker_certificate, start_broker
+from ioe_dev.mosquitto import Broker, broker_certificate, start_broker, start_plain_broker
 from ioe_dev.pki import ensure_server_certificate
-from ioe_dev.processes import Service, free_port
+from ioe_dev.processes import free_port
 
 PASSWORD = "a-good-password"
 
@@ -90,14 +88,7 @@ def test_an_expired_certificate_is_told_as_such(tmp_path: Path) -> None:
 
 def test_a_broker_without_tls_is_a_refused_tls(broker: Broker, tmp_path: Path) -> None:
     port = free_port()
-    config = tmp_path / "plain.conf"
-    config.write_text(
-        f"user {getpass.getuser()}\nallow_anonymous true\nlistener {port} 127.0.0.1\n"
-        "persistence false\nlog_dest stdout\n"
-    )
-    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    plain = Service("mosquitto-plain", [mosquitto, "-c", str(config)], tmp_path / "plain.log")
-    plain.start(port=port)
+    plain = start_plain_broker(tmp_path / "plain", port)
     try:
         settings = dataclasses.replace(settings_for(broker), broker_port=port)
         assert problem_of(settings) is LinkProblem.TLS_REFUSED

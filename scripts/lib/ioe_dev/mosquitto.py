@@ -115,6 +115,20 @@ def start_broker(
     )
 
 
+def start_plain_broker(directory: Path, port: int) -> Service:
+    """Start Mosquitto on 127.0.0.1:port without TLS (a port a join code must not trust)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "plain.conf"
+    config.write_text(
+        f"user {getpass.getuser()}\nallow_anonymous true\nlistener {port} 127.0.0.1\n"
+        "persistence false\nlog_dest stdout\n"
+    )
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    service = Service("mosquitto-plain", [mosquitto, "-c", str(config)], directory / "plain.log")
+    service.start(port=port)
+    return service
+
+
 def broker_certificate(directory: Path, *, expired: bool = False) -> ServerCertificate:
     """Return the broker's certificate (made on first use), signed by a local CA."""
     return ensure_server_certificate(directory / "tls", ["localhost", "127.0.0.1"], expired=expired)
