@@ -259,7 +259,10 @@ class CommunityLink:
 
         Return the number of batches; raise _PartlyKept when the outbox fills up.
         """
-        batches = reading_batches(self.code.member, readings, dt_util.utcnow())
+        # Encoding checks every reading against the schema: a resent month is seconds of work.
+        batches = await self.hass.async_add_executor_job(
+            reading_batches, self.code.member, readings, dt_util.utcnow()
+        )
         for number, (batch, payload) in enumerate(batches):
             last = number == len(batches) - 1
             try:
@@ -306,7 +309,7 @@ class CommunityLink:
         samples = await get_instance(self.hass).async_add_executor_job(
             _recorded_samples, self.hass, self._energy, current, start - QUARTER, end + QUARTER
         )
-        readings = replay(self._model, samples, start, end)
+        readings = await self.hass.async_add_executor_job(replay, self._model, samples, start, end)
         period = {
             "start": dt_util.as_local(start).isoformat(),
             "end": dt_util.as_local(end).isoformat(),

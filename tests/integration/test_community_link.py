@@ -99,20 +99,24 @@ class Home:
             await self.hass.async_block_till_done(wait_background_tasks=True)
 
 
-async def join(hass: HomeAssistant, code: JoinCode) -> MockConfigEntry:
-    """Create the home through the config flow, pasting the join code (folded, as copied)."""
+async def join(hass: HomeAssistant, code: JoinCode | None) -> MockConfigEntry:
+    """Create the home through the config flow, pasting the join code (folded, as copied).
+
+    Without a code, the home joins no community yet.
+    """
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"name": "Casa", "cups": CUPS}
     )
     assert result["step_id"] == "join"
-    text = encode(code)
-    folded = "\n".join(text[at : at + 60] for at in range(0, len(text), 60))
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"join_code": folded}
-    )
+    answer: dict[str, str] = {}
+    if code is not None:
+        text = encode(code)
+        answer["join_code"] = "\n".join(text[at : at + 60] for at in range(0, len(text), 60))
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], answer)
     assert result["type"] is FlowResultType.CREATE_ENTRY, result
-    assert result["data"][CONF_COMMUNITY]["member"] == code.member
+    if code is not None:
+        assert result["data"][CONF_COMMUNITY]["member"] == code.member
     entry = hass.config_entries.async_get_entry(result["result"].entry_id)
     assert entry is not None
     await hass.async_block_till_done()
@@ -140,6 +144,37 @@ async def add_meter(hass: HomeAssistant, entry: Any, server: ModbusTestServer) -
     assert entry.state is ConfigEntryState.LOADED
 
 
+async def start_meter(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, modbus_server: StartModbusServer
+) -> tuple[Home, ModbusTestServer]:
+    """Start the home's simulated SDM630 on Modbus TCP."""
+    meter = Registers()
+    home = Home(hass, freezer, meter)
+    home.write()
+    return home, await modbus_server({1: meter})
+
+
+async def joined_home(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    modbus_server: StartModbusServer,
+    code: JoinCode,
+) -> tuple[Home, MockConfigEntry]:
+    """Set up the home with its join code and its meter; return once its link is connected."""
+    home, server = await start_meter(hass, freezer, modbus_server)
+    entry = await join(hass, code)
+    await add_meter(hass, entry, server)
+    await wait_for_link(hass, entry, "connected")
+    return home, entry
+
+
+async def wait_for_link(hass: HomeAssistant, entry: Any, status: str) -> None:
+    """Wait (in real time: the link's thread keeps it) until the link has ``status``."""
+    await hass.async_add_executor_job(
+        wait_until, lambda: sensor(hass, entry, "link_status") == status
+    )
+
+
 def sensor(hass: HomeAssistant, entry: Any, key: str) -> str:
     community = entry.data[CONF_COMMUNITY]["community"]
     entity_id = er.async_get(hass).async_get_entity_id(
@@ -162,16 +197,7 @@ async def test_a_joined_home_sends_its_readings_and_shows_its_results(
     code = community.add_member("m-0001")
     admin = community.token("admin")
     _service, port = start_service(community, start_aggregator)
-    meter = Registers()
-    home = Home(hass, freezer, meter)
-    home.write()
-    server = await modbus_server({1: meter})
-
-    entry = await join(hass, code)
-    await add_meter(hass, entry, server)
-    await hass.async_add_executor_job(
-        wait_until, lambda: sensor(hass, entry, "link_status") == "connected"
-    )
+    home, entry = await joined_home(hass, freezer, modbus_server, code)
 
     await home.run(timedelta(minutes=50))  # three whole quarter hours from :15
 
@@ -221,22 +247,12 @@ async def test_no_reading_lost_or_doubled_through_a_broker_outage_and_a_restart(
 ) -> None:
     code = community.add_member("m-0001")
     start_service(community, start_aggregator)
-    meter = Registers()
-    home = Home(hass, freezer, meter)
-    home.write()
-    server = await modbus_server({1: meter})
-    entry = await join(hass, code)
-    await add_meter(hass, entry, server)
-    await hass.async_add_executor_job(
-        wait_until, lambda: sensor(hass, entry, "link_status") == "connected"
-    )
+    home, entry = await joined_home(hass, freezer, modbus_server, code)
     counted_from = home.import_kwh
 
     await home.run(timedelta(minutes=20))  # the quarter from :15 goes through
     community.broker.service.stop()
-    await hass.async_add_executor_job(
-        wait_until, lambda: sensor(hass, entry, "link_status") == "disconnected"
-    )
+    await wait_for_link(hass, entry, "disconnected")
     await home.run(timedelta(minutes=30))  # two quarters wait in the outbox
     assert int(sensor(hass, entry, "backlog")) >= 2
 
@@ -289,18 +305,8 @@ async def test_a_past_period_is_sent_again_from_the_recorders_history(
 ) -> None:
     code = community.add_member("m-0001")
     start_service(community, start_aggregator)
-    meter = Registers()
-    home = Home(hass, freezer, meter)
-    home.write()
-    server = await modbus_server({1: meter})
-    # The home is set up first and joins its community later.
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"name": "Casa", "cups": CUPS}
-    )
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
-    entry = result["result"]
-    await hass.async_block_till_done()
+    home, server = await start_meter(hass, freezer, modbus_server)
+    entry = await join(hass, None)  # the home is set up first and joins its community later
     await add_meter(hass, entry, server)
     await home.run(timedelta(minutes=35))  # the quarters from :15 and :30, only recorded
     first = START + timedelta(minutes=5)
@@ -319,9 +325,7 @@ async def test_a_past_period_is_sent_again_from_the_recorders_history(
     )
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
-    await hass.async_add_executor_job(
-        wait_until, lambda: sensor(hass, entry, "link_status") == "connected"
-    )
+    await wait_for_link(hass, entry, "connected")
     await home.run(timedelta(minutes=35))  # the quarters after joining go out live
 
     for start, end in (
@@ -375,15 +379,7 @@ async def test_batches_wait_for_the_aggregator_and_a_replaced_meter_counts_on(
     )
     readings_topic = f"{code.topic_prefix}/m/m-0001/readings"
     await hass.async_add_executor_job(observer.subscribe, readings_topic)
-    meter = Registers()
-    home = Home(hass, freezer, meter)
-    home.write()
-    server = await modbus_server({1: meter})
-    entry = await join(hass, code)
-    await add_meter(hass, entry, server)
-    await hass.async_add_executor_job(
-        wait_until, lambda: sensor(hass, entry, "link_status") == "connected"
-    )
+    home, entry = await joined_home(hass, freezer, modbus_server, code)
     await home.run(timedelta(minutes=20))  # the quarter from :15 goes through
 
     # The live power went out every 10 s, with the protocol's names and signs.
@@ -433,19 +429,9 @@ async def test_a_full_outbox_raises_a_repair_and_keeps_the_readings(
 ) -> None:
     code = community.add_member("m-0001")
     start_service(community, start_aggregator)
-    meter = Registers()
-    home = Home(hass, freezer, meter)
-    home.write()
-    server = await modbus_server({1: meter})
-    entry = await join(hass, code)
-    await add_meter(hass, entry, server)
-    await hass.async_add_executor_job(
-        wait_until, lambda: sensor(hass, entry, "link_status") == "connected"
-    )
+    home, entry = await joined_home(hass, freezer, modbus_server, code)
     community.broker.service.stop()
-    await hass.async_add_executor_job(
-        wait_until, lambda: sensor(hass, entry, "link_status") == "disconnected"
-    )
+    await wait_for_link(hass, entry, "disconnected")
     # A long outage filled the outbox up to its limit (older quarters, another day).
     path = Path(hass.config.path(".storage", f"{DOMAIN}.{entry.entry_id}.outbox.db"))
     older = Outbox(path)
@@ -470,9 +456,7 @@ async def test_a_full_outbox_raises_a_repair_and_keeps_the_readings(
     assert sensor(hass, entry, "backlog") == str(DEFAULT_MAX_BATCHES)
 
     community.broker.service.start(port=community.broker.port)
-    await hass.async_add_executor_job(
-        wait_until, lambda: sensor(hass, entry, "link_status") == "connected"
-    )
+    await wait_for_link(hass, entry, "connected")
 
     def drained() -> bool:
         return len(stored_rows(community)) >= DEFAULT_MAX_BATCHES

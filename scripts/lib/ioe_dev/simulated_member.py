@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 import signal
 import sys
-import threading
+import time
 from types import FrameType
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -199,9 +199,9 @@ def main() -> int:
         kept = member.catch_up(midnight.astimezone(UTC), now)
         member.client.start()
         _LOGGER.info("%s: %d readings of today kept to send", member.member, kept)
-    stopped = threading.Event()
     try:
-        while not stopped.wait(LIVE_EVERY.total_seconds() - datetime.now(UTC).second % 10):
+        while True:
+            time.sleep(LIVE_EVERY.total_seconds() - datetime.now(UTC).second % 10)
             now = datetime.now(UTC)
             for member in members:
                 member.send_live(now)
