@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 from pymodbus.framer import FramerType
 import pytest
@@ -13,11 +14,24 @@ import pytest
 import custom_components.ioe_community  # noqa: F401
 from ioe_dev.modbus_server import ModbusTestServer, NullModem, Registers
 from ioe_dev.mosquitto import Broker, start_broker
+from ioe_dev.pki import ensure_server_certificate
 from ioe_dev.processes import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 AGGREGATOR_USER = "ioe-aggregator"
 AGGREGATOR_PASSWORD = "aggregator-secret"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Make one certificate before any test freezes the clock.
+
+    cryptography's Rust core (PyO3, stable ABI) looks ``datetime.datetime`` up once per process and
+    keeps it. If that first look happens inside a frozen test it keeps freezegun's fake class, and
+    every certificate made after the freeze ends is refused ("not an instance of HAFakeDatetime").
+    A fixture is too late: pytest-freezer starts the freeze before every other fixture of a test.
+    """
+    with TemporaryDirectory() as directory:
+        ensure_server_certificate(Path(directory), ["localhost"])
 
 
 @pytest.fixture
