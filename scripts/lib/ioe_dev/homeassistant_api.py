@@ -189,12 +189,14 @@ class HomeAssistantApi:
         handler: Any,
         steps: list[dict[str, Any]],
         allowed_aborts: tuple[str, ...] = (),
+        **start: str,
     ) -> dict[str, Any]:
         """Start a flow at ``path`` and answer its forms with ``steps`` in order.
 
-        The flow must create its entry, or abort for one of ``allowed_aborts``.
+        The flow must create its entry, or abort for one of ``allowed_aborts``. ``start`` goes
+        with the handler in the request that starts the flow (``entry_id`` to reconfigure one).
         """
-        result = self.request("POST", path, body={"handler": handler})
+        result = self.request("POST", path, body={"handler": handler, **start})
         for answer in steps:
             if result.get("type") != "form":
                 break
@@ -210,6 +212,16 @@ class HomeAssistantApi:
     def run_config_flow(self, domain: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
         """Add an entry of ``domain`` through its config flow; return the entry."""
         return dict(self._run_flow("/api/config/config_entries/flow", domain, steps)["result"])
+
+    def reconfigure_entry(self, entry: dict[str, Any], steps: list[dict[str, Any]]) -> None:
+        """Reconfigure ``entry`` (as listed by `config_entries`) through its flow."""
+        self._run_flow(
+            "/api/config/config_entries/flow",
+            entry["domain"],
+            steps,
+            ("reconfigure_successful",),
+            entry_id=entry["entry_id"],
+        )
 
     def run_subentry_flow(
         self,
