@@ -1,0 +1,22 @@
+"""Data from the electricity distributors: what Datadis and the distributors' files have in common.
+
+The distributor measures each member at its supply point (CUPS) and bills with it. Its data is
+kept apart from what the member's own meters send (``source``), on the ``grid`` meter, with the
+quantities below.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# The supply point's meter, as the distributor reads it.
+METER: Final = "grid"
+# Energy from the grid, to the grid (surplus), generation allocated to the member, and the part
+# of it the member used at once (collective self-consumption).
+IMPORT: Final = "import_kwh"
+EXPORT: Final = "export_kwh"
+GENERATION: Final = "generation_kwh"
+SELF_CONSUMPTION: Final = "self_consumption_kwh"
+# How the distributor got a value.
+MEASURED: Final = "measured"
+ESTIMATED: Final = "estimated"

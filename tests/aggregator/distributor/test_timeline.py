@@ -1,0 +1,124 @@
+"""Hour-ending distributor labels become the right UTC intervals, on the clock-change days too."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ioe_aggregator.distributor.timeline import (
+    HOUR,
+    QUARTER_HOUR,
+    TimelineError,
+    day_length,
+    parse_label,
+    place_day,
+)
+
+MADRID = ZoneInfo("Europe/Madrid")
+CANARIES = ZoneInfo("Atlantic/Canary")
+SPRING = date(2026, 3, 29)  # 23 hours in Spain
+AUTUMN = date(2026, 10, 25)  # 25 hours
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+def hours(*labels: int) -> list[int]:
+    return [label * 60 for label in labels]
+
+
+def test_labels() -> None:
+    assert parse_label("01:00") == 60
+    assert parse_label("24:00") == 1440
+    assert parse_label("25") == 1500
+    assert parse_label(" 2:15 ") == 135
+    for bad in ("", "00:00", "ab", "01:60", "-1"):
+        with pytest.raises(TimelineError):
+            parse_label(bad)
+
+
+def test_day_lengths() -> None:
+    assert day_length(SPRING, MADRID) == timedelta(hours=23)
+    assert day_length(AUTUMN, MADRID) == timedelta(hours=25)
+    assert day_length(date(2026, 6, 1), MADRID) == timedelta(hours=24)
+
+
+def test_an_ordinary_day_ends_at_the_next_midnight() -> None:
+    places = place_day(date(2026, 1, 15), hours(*range(1, 25)), HOUR, MADRID)
+    assert places[0] == (utc(2026, 1, 14, 23), utc(2026, 1, 15, 0))
+    # "24:00" is the last hour of the 15th, not midnight at its start.
+    assert places[-1] == (utc(2026, 1, 15, 22), utc(2026, 1, 15, 23))
+    assert len(set(places)) == 24
+
+
+def test_summer_day_and_the_canaries() -> None:
+    assert place_day(date(2026, 7, 1), [60], HOUR, MADRID) == [
+        (utc(2026, 6, 30, 22), utc(2026, 6, 30, 23))
+    ]
+    assert place_day(date(2026, 7, 1), [60], HOUR, CANARIES) == [
+        (utc(2026, 6, 30, 23), utc(2026, 7, 1, 0))
+    ]
+
+
+def contiguous(places: list[tuple[datetime, datetime]], start: datetime, count: int) -> None:
+    step = places[0][1] - places[0][0]
+    assert places == [(start + n * step, start + (n + 1) * step) for n in range(count)]
+
+
+def test_october_as_elapsed_hours_runs_to_hour_25() -> None:
+    contiguous(place_day(AUTUMN, hours(*range(1, 26)), HOUR, MADRID), utc(2026, 10, 24, 22), 25)
+
+
+def test_october_on_the_clock_repeats_two_oclock() -> None:
+    labels = hours(1, 2, 2, *range(3, 25))
+    contiguous(place_day(AUTUMN, labels, HOUR, MADRID), utc(2026, 10, 24, 22), 25)
+
+
+def test_october_with_summer_flags() -> None:
+    # Given in another order, the flags still say which "02:00" is which.
+    places = place_day(AUTUMN, hours(2, 2), HOUR, MADRID, summer=[False, True])
+    assert places == [
+        (utc(2026, 10, 25, 0), utc(2026, 10, 25, 1)),
+        (utc(2026, 10, 24, 23), utc(2026, 10, 25, 0)),
+    ]
+
+
+def test_october_quarter_hours_on_the_clock() -> None:
+    labels = list(range(15, 181, 15))  # 00:15 … 03:00
+    clock = labels[:11] + labels[7:11] + labels[11:]  # 02:00 … 02:45 twice
+    places = place_day(AUTUMN, clock, QUARTER_HOUR, MADRID)
+    contiguous(places, utc(2026, 10, 24, 22), 16)
+
+
+def test_march_as_elapsed_hours_stops_at_23() -> None:
+    contiguous(place_day(SPRING, hours(*range(1, 24)), HOUR, MADRID), utc(2026, 3, 28, 23), 23)
+
+
+def test_march_on_the_clock_skips_three_oclock() -> None:
+    labels = hours(1, 2, *range(4, 25))
+    contiguous(place_day(SPRING, labels, HOUR, MADRID), utc(2026, 3, 28, 23), 23)
+
+
+@pytest.mark.parametrize(
+    ("day", "labels", "message"),
+    [
+        (date(2026, 1, 15), hours(25), "past the end"),
+        (date(2026, 1, 15), hours(5, 5), "appears twice"),
+        (AUTUMN, hours(2, 2, 2), "appears twice"),
+        (SPRING, hours(2, 3, 24), "does not exist"),
+        (date(2026, 1, 15), [70], "does not end"),
+    ],
+)
+def test_labels_that_fit_no_interval(day: date, labels: list[int], message: str) -> None:
+    with pytest.raises(TimelineError, match=message):
+        place_day(day, labels, HOUR, MADRID)
+
+
+def test_march_quarter_hours_on_the_clock() -> None:
+    # 02:15 … 03:00 end quarter hours that started at a time the clock skipped.
+    clock = [*range(15, 121, 15), *range(195, 1441, 15)]
+    places = place_day(SPRING, clock, QUARTER_HOUR, MADRID)
+    contiguous(places, utc(2026, 3, 28, 23), 92)
