@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Final
 
+# The store's source for the distributor's data, whether it came from Datadis or a CSV export:
+# both are the distributor's reading of one meter, so a later copy replaces an earlier one.
+SOURCE: Final = "distributor"
 # The supply point's meter, as the distributor reads it.
 METER: Final = "grid"
 # Energy from the grid, to the grid (surplus), generation allocated to the member, and the part
