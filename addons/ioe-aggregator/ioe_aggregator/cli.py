@@ -14,6 +14,7 @@ from ioe_aggregator import __version__, jobs
 from ioe_aggregator.agreements import commands as agreements_commands
 from ioe_aggregator.app import ListenError, serve
 from ioe_aggregator.config import ENV_PREFIX, ConfigError, load_config
+from ioe_aggregator.distributor import commands as distributor_commands
 from ioe_aggregator.members import commands as members_commands
 from ioe_aggregator.sharing import commands as sharing_commands
 from ioe_aggregator.store import StoreError
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
     members_commands.add_parsers(commands, common)
     agreements_commands.add_parser(commands, common)
+    distributor_commands.add_parser(commands, common)
     commands.add_parser("version", help="print the version")
     sharing_commands.add_parser(commands)
     return parser
@@ -81,7 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         if args.command != "serve":
-            job = members_commands.job(args) or agreements_commands.job(args)
+            job = (
+                members_commands.job(args)
+                or agreements_commands.job(args)
+                or distributor_commands.job(args)
+            )
             if job is None:
                 raise AssertionError(args.command)  # every command has a job
             return asyncio.run(jobs.run(job, config, args))
