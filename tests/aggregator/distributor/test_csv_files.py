@@ -12,11 +12,11 @@ import pytest
 from ioe_aggregator.distributor.csv_files import (
     CsvFileError,
     CsvFormat,
-    DistributorRow,
     decode,
     parse_number,
     read_csv,
 )
+from ioe_aggregator.distributor.rows import DistributorRow
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MADRID = ZoneInfo("Europe/Madrid")

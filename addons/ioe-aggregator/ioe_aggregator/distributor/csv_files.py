@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from enum import StrEnum
 import math
 import re
@@ -36,14 +36,7 @@ from ioe_aggregator.distributor import (
     MEASURED,
     SELF_CONSUMPTION,
 )
-from ioe_aggregator.distributor.timeline import (
-    HOUR,
-    QUARTER_HOUR,
-    TimelineError,
-    day_length,
-    parse_label,
-    place_day,
-)
+from ioe_aggregator.distributor.rows import DistributorRow, LabelledRow, LineError, label_of, place
 
 
 class CsvFormat(StrEnum):
@@ -58,30 +51,6 @@ class CsvFormat(StrEnum):
 
 class CsvFileError(ValueError):
     """The file as a whole cannot be read: empty, not text, or a header of no known format."""
-
-
-@dataclass(frozen=True, slots=True)
-class LineError:
-    """A line that was not read, and why."""
-
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        """Return ``line N: reason``."""
-        return f"line {self.line}: {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class DistributorRow:
-    """One interval of one supply point, as its distributor measured it (kWh by quantity)."""
-
-    line: int
-    cups: str
-    start: datetime
-    end: datetime
-    kwh: Mapping[str, float]
-    quality: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +128,6 @@ _QUALITY = {
     "estimada": ESTIMATED,
     "estimado": ESTIMATED,
 }
-DAY = timedelta(days=1)
 _DAY_FIRST = re.compile(r"(\d{1,2})[/-](\d{1,2})[/-](\d{4})")
 _YEAR_FIRST = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})")
 
@@ -235,18 +203,6 @@ def parse_quality(text: str) -> str:
         ) from None
 
 
-@dataclass(slots=True)
-class _Pending:
-    """A line read but not yet placed: it needs the other labels of its day."""
-
-    line: int
-    cups: str
-    label: int
-    summer: bool | None
-    kwh: dict[str, float]
-    quality: str
-
-
 def read_csv(text: str, zone: ZoneInfo) -> CsvFile:
     """Read a distributor's export; return its intervals in UTC and the lines not read.
 
@@ -258,50 +214,22 @@ def read_csv(text: str, zone: ZoneInfo) -> CsvFile:
         raise CsvFileError("the file is empty")
     csv_format = detect(lines[header_index])
     layout = _LAYOUTS[csv_format]
-    result = CsvFile(format=csv_format)
-    days: dict[tuple[str, date], list[_Pending]] = {}
+    labelled: list[LabelledRow] = []
+    errors: list[LineError] = []
     for number, line in enumerate(lines[header_index + 1 :], start=header_index + 2):
         if not line.strip():
             continue
         try:
-            day, pending = _read_line(line, number, layout, zone)
+            labelled.append(_read_line(line, number, layout, zone))
         except ValueError as err:
-            result.errors.append(LineError(number, str(err)))
-            continue
-        days.setdefault((pending.cups, day), []).append(pending)
-    quarter_hours = any(p.label % 60 for group in days.values() for p in group)
-    step = QUARTER_HOUR if quarter_hours else HOUR
-    for (cups, day), group in days.items():
-        summer = [p.summer for p in group] if layout.summer else None
-        try:
-            places = place_day(day, [p.label for p in group], step, zone, summer=summer)
-        except TimelineError as err:
-            lines_text = ", ".join(str(p.line) for p in group[:5])
-            more = ", …" if len(group) > 5 else ""
-            result.errors.extend(
-                LineError(p.line, f"{cups} on {day}: {err} (lines {lines_text}{more})")
-                for p in group[:1]
-            )
-            result.errors.extend(
-                LineError(p.line, f"not read: its day {day} could not be placed") for p in group[1:]
-            )
-            continue
-        result.rows.extend(
-            DistributorRow(
-                line=p.line,
-                cups=cups,
-                start=start,
-                end=end,
-                kwh=p.kwh,
-                quality=p.quality,
-            )
-            for p, (start, end) in zip(group, places, strict=True)
-        )
-    result.errors.sort(key=lambda error: error.line)
-    return result
+            errors.append(LineError(number, str(err)))
+    rows, unplaced = place(labelled, zone)
+    errors.extend(unplaced)
+    errors.sort(key=lambda error: error.line)
+    return CsvFile(format=csv_format, rows=rows, errors=errors)
 
 
-def _read_line(line: str, number: int, layout: _Layout, zone: ZoneInfo) -> tuple[date, _Pending]:
+def _read_line(line: str, number: int, layout: _Layout, zone: ZoneInfo) -> LabelledRow:
     fields = [value.strip() for value in line.split(";")]
     while len(fields) > len(layout.columns) and not fields[-1]:
         fields.pop()  # a trailing ";"
@@ -318,12 +246,7 @@ def _read_line(line: str, number: int, layout: _Layout, zone: ZoneInfo) -> tuple
     else:
         day_text, label_text = row["fecha"], row["hora"]
     day = parse_date(day_text)
-    try:
-        label = parse_label(label_text)
-    except TimelineError as err:
-        raise ValueError(str(err)) from None
-    if timedelta(minutes=label) > max(day_length(day, zone), DAY):
-        raise ValueError(f"{label_text!r} is past the end of {day}")
+    label = label_of(label_text, day, zone)
     summer = _summer_flag(row[layout.summer]) if layout.summer else None
     kwh: dict[str, float] = {}
     for column, quantity in layout.values.items():
@@ -333,7 +256,7 @@ def _read_line(line: str, number: int, layout: _Layout, zone: ZoneInfo) -> tuple
     if not kwh:
         raise ValueError("no energy value on the line")
     quality = parse_quality(row[layout.quality]) if layout.quality else MEASURED
-    return day, _Pending(number, cups, label, summer, kwh, quality)
+    return LabelledRow(number, cups, day, label, summer, kwh, quality)
 
 
 def _summer_flag(text: str) -> bool:
@@ -342,8 +265,3 @@ def _summer_flag(text: str) -> bool:
         return flags[text.strip().lower()]
     except KeyError:
         raise ValueError(f"{text!r} is not a season flag (expected 1 summer or 0 winter)") from None
-
-
-def same_cups(first: str, second: str) -> bool:
-    """Whether two CUPS name the same supply point, with or without the 2-character suffix."""
-    return first[:20].upper() == second[:20].upper()

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ioe_aggregator.distributor import ESTIMATED, METER, SOURCE
-from ioe_aggregator.distributor.csv_files import DistributorRow, same_cups
+from ioe_aggregator.distributor.rows import DistributorRow, same_cups
 from ioe_aggregator.members.registry import Member
 from ioe_aggregator.protocol import Reading, ReadingsBatch
 from ioe_aggregator.store import Store

@@ -6,8 +6,10 @@ days a year the clock changes are written two ways, depending on the source:
 
 * as **elapsed** intervals: the n-th hour of the day is labelled n, so the October day runs to
   hour 25 and the March day stops at 23;
-* as **clock** times: the March day skips the hour that does not exist ("03:00") and the October
-  day says "02:00" twice (summer time, then winter time).
+* as **clock** times: the October day says "02:00" twice (summer time, then winter time), and
+  the March day has no label for the hour the clock skips. Its hour from 01:00 to 02:00 ends
+  when the clock jumps from 02:00 to 03:00, so sources call it "02:00" (the old time) or "03:00"
+  (the new one, as REE's profiles do): both are read as that hour.
 
 `place_day` finds which of the two a day's labels follow and returns their UTC intervals. No
 label is dropped or moved onto another: a label that fits neither is an error.
@@ -111,8 +113,10 @@ def place_day(
                 )
             end = midnight + timedelta(minutes=label)
         else:
-            if label > _DAY_MINUTES or _is_skipped(day, label, step, zone):
+            if label > _DAY_MINUTES:
                 raise TimelineError(f"{_text(label)} does not exist on the clock on {day}")
+            # A time the clock skipped is read in the time before the jump (fold 0): "02:00"
+            # and "03:00" on the March day are then the same moment.
             flag = summer[index] if summer is not None else None
             fold = min(seen[label], 1) if flag is None else int(not flag)
             seen[label] += 1

@@ -1,0 +1,122 @@
+"""What every distributor source becomes: intervals of one supply point, placed in UTC.
+
+A source (a CSV export, a Datadis answer) gives each value a local day and an hour-ending label;
+`place` puts each supply point's day together on the time line (``timeline``), so that the
+October day's repeated or 25th hour keeps its own interval. Rows that cannot be placed are named
+with their line (or row) number and the reason, never dropped in silence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from ioe_aggregator.distributor.timeline import (
+    HOUR,
+    QUARTER_HOUR,
+    TimelineError,
+    day_length,
+    parse_label,
+    place_day,
+)
+
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class LineError:
+    """A line (or row of an answer) that was not read, and why."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        """Return ``line N: reason``."""
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class DistributorRow:
+    """One interval of one supply point, as its distributor measured it (kWh by quantity)."""
+
+    line: int
+    cups: str
+    start: datetime
+    end: datetime
+    kwh: Mapping[str, float]
+    quality: str
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledRow:
+    """A row as the source gives it: a local day and an hour-ending label, not yet placed."""
+
+    line: int
+    cups: str
+    day: date
+    label: int
+    # Whether the source says the label is summer time (settles the October day's repeat).
+    summer: bool | None
+    kwh: Mapping[str, float]
+    quality: str
+
+
+def label_of(text: str, day: date, zone: ZoneInfo) -> int:
+    """Return the minutes a label names; raise ValueError for one past the end of its day."""
+    try:
+        label = parse_label(text)
+    except TimelineError as err:
+        raise ValueError(str(err)) from None
+    if timedelta(minutes=label) > max(day_length(day, zone), DAY):
+        raise ValueError(f"{text!r} is past the end of {day}")
+    return label
+
+
+def place(
+    labelled: Iterable[LabelledRow], zone: ZoneInfo
+) -> tuple[list[DistributorRow], list[LineError]]:
+    """Place each supply point's days in UTC; return the rows and the rows that did not fit.
+
+    Intervals are quarter hours when any label ends a quarter, else hours. A day whose labels
+    fit no reading of the clock (a label twice, say) is refused whole, its first row naming why.
+    """
+    days: dict[tuple[str, date], list[LabelledRow]] = {}
+    for row in labelled:
+        days.setdefault((row.cups, row.day), []).append(row)
+    quarter_hours = any(row.label % 60 for group in days.values() for row in group)
+    step = QUARTER_HOUR if quarter_hours else HOUR
+    rows: list[DistributorRow] = []
+    errors: list[LineError] = []
+    for (cups, day), group in days.items():
+        summer = [row.summer for row in group]
+        try:
+            places = place_day(
+                day,
+                [row.label for row in group],
+                step,
+                zone,
+                summer=summer if any(flag is not None for flag in summer) else None,
+            )
+        except TimelineError as err:
+            shown = ", ".join(str(row.line) for row in group[:5])
+            more = ", …" if len(group) > 5 else ""
+            errors.append(LineError(group[0].line, f"{cups} on {day}: {err} (lines {shown}{more})"))
+            errors.extend(
+                LineError(row.line, f"not read: its day {day} could not be placed")
+                for row in group[1:]
+            )
+            continue
+        rows.extend(
+            DistributorRow(
+                line=row.line, cups=cups, start=start, end=end, kwh=row.kwh, quality=row.quality
+            )
+            for row, (start, end) in zip(group, places, strict=True)
+        )
+    return rows, errors
+
+
+def same_cups(first: str, second: str) -> bool:
+    """Whether two CUPS name the same supply point, with or without the 2-character suffix."""
+    return first[:20].upper() == second[:20].upper()
