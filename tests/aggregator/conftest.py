@@ -11,6 +11,8 @@ import tempfile
 import pytest
 import pytest_socket
 
+from ioe_aggregator.config import load_config
+from ioe_aggregator.members.registry import Member, NewMember, Registry
 from ioe_aggregator.store import Store, open_store
 from ioe_dev.postgres import PostgresServer, start_postgres
 from tests.community import (  # noqa: F401 - fixtures and helpers of every aggregator test
@@ -84,3 +86,16 @@ async def store(database_url: str) -> AsyncIterator[Store]:
     opened = await open_store(database_url)
     yield opened
     await opened.close()
+
+
+async def register_members(store: Store, cups: dict[str, str]) -> list[Member]:
+    """Register members (id → CUPS) straight in the store; return every registered member."""
+    registry = Registry(
+        store, load_config(None, {"IOE_AGGREGATOR_PUBLIC_BROKER_HOST": "broker.example"})
+    )
+    for number, (member, supply) in enumerate(cups.items(), start=1):
+        new = NewMember(
+            id=member, name=f"Casa {number}", cups=supply, contracted_kw=4.6, investment_share=0.1
+        )
+        await registry.add(new, actor="test")
+    return list(await registry.members())

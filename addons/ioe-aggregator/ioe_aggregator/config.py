@@ -23,6 +23,7 @@ from ioe_aggregator.sharing.calendar import DEFAULT_TZ
 ENV_PREFIX = "IOE_AGGREGATOR_"
 DEFAULT_HTTP_PORT = 8099
 DEFAULT_MQTT_PORT = 8883
+DATADIS_URL = "https://datadis.es"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LANGUAGES = ("es", "en")
 
@@ -84,6 +85,13 @@ def _timezone(value: Any) -> str:
     return str(value)
 
 
+def _clock_time(value: Any) -> str:
+    text = str(value).strip()
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", text):
+        raise vol.Invalid(f"expected a time of day as HH:MM (24 hours), got {value!r}")
+    return text
+
+
 def _number(low: float, high: float) -> vol.All:
     return vol.All(vol.Coerce(float), vol.Range(min=low, max=high))
 
@@ -137,6 +145,18 @@ _SCHEMA = vol.Schema(
         vol.Optional("language", default="es"): vol.All(
             vol.Lower, vol.In(LANGUAGES, msg=f"expected one of {', '.join(LANGUAGES)}")
         ),
+        vol.Optional("datadis_username"): vol.All(str, vol.Strip, vol.Upper),
+        vol.Optional("datadis_password"): str,
+        vol.Optional("datadis_url", default=DATADIS_URL): vol.All(
+            str, vol.Match(r"^https?://[^\s/]+(/\S*)?$", msg="expected an http(s):// address")
+        ),
+        vol.Optional("datadis_sync_time", default="06:00"): _clock_time,
+        vol.Optional("datadis_spread_minutes", default=120): vol.All(
+            vol.Coerce(int), vol.Range(min=0, max=720)
+        ),
+        vol.Optional("datadis_history_months", default=24): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=24)
+        ),
         vol.Optional("log_level", default="info"): vol.All(
             vol.Lower, vol.In(LOG_LEVELS, msg=f"expected one of {', '.join(LOG_LEVELS)}")
         ),
@@ -184,6 +204,19 @@ class ResultsConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DatadisConfig:
+    """The manager's Datadis account and when the daily sync runs."""
+
+    username: str
+    password: str
+    url: str
+    # Local time of day the daily sync starts, and over how many minutes it spreads members.
+    sync_time: str
+    spread_minutes: int
+    history_months: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The validated configuration of the service."""
 
@@ -197,6 +230,8 @@ class Config:
     topic_prefix: str
     members: MembersConfig
     results: ResultsConfig
+    # None: Datadis is not used (no NIF and password given).
+    datadis: DatadisConfig | None
     log_level: str
 
 
@@ -276,6 +311,20 @@ def _build(options: dict[str, Any]) -> Config:
                 "invalid configuration: import_price_eur_kwh and surplus_price_eur_kwh go together"
             )
         prices = (options["import_price_eur_kwh"], options["surplus_price_eur_kwh"])
+    datadis = None
+    if "datadis_username" in options or "datadis_password" in options:
+        if not ("datadis_username" in options and "datadis_password" in options):
+            raise ConfigError(
+                "invalid configuration: datadis_username and datadis_password go together"
+            )
+        datadis = DatadisConfig(
+            username=options["datadis_username"],
+            password=options["datadis_password"],
+            url=options["datadis_url"],
+            sync_time=options["datadis_sync_time"],
+            spread_minutes=options["datadis_spread_minutes"],
+            history_months=options["datadis_history_months"],
+        )
     files_dir = options.get("broker_files_dir")
     pid_file = options.get("mosquitto_pid_file")
     return Config(
@@ -302,5 +351,6 @@ def _build(options: dict[str, Any]) -> Config:
             discovery_prefix=options["discovery_prefix"] if options["mqtt_discovery"] else None,
             language=options["language"],
         ),
+        datadis=datadis,
         log_level=options["log_level"],
     )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import date
 import logging
 
 import aiohttp
@@ -19,64 +18,9 @@ from ioe_aggregator.datadis.client import (
     Supply,
     TemporaryError,
 )
-from ioe_dev.fake_datadis import FakeDatadis, FakeSupply
+from ioe_dev.fake_datadis import FakeDatadis
 
-from ..conftest import make_cups
-
-MANAGER, OWNER, STRANGER = "B12345678", "12345678Z", "87654321X"
-PASSWORD = "s3cret-pass"
-CUPS = make_cups(1)
-NOW = datetime(2026, 11, 30, 9, tzinfo=UTC).timestamp()
-
-
-class Clock:
-    """The fake's clock, moved by the test."""
-
-    def __init__(self) -> None:
-        """Start at NOW."""
-        self.now = NOW
-
-    def __call__(self) -> float:
-        """Return the time the fake lives in."""
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def fake(clock: Clock) -> FakeDatadis:
-    return FakeDatadis(
-        accounts={MANAGER: PASSWORD, OWNER: "owner-pass"},
-        supplies=[
-            FakeSupply(
-                owner=OWNER,
-                cups=CUPS,
-                contract_start=date(2025, 3, 10),
-                cau=CUPS + "A001",
-                partition_coefficient=0.125,
-                installed_capacity_kw=40.0,
-            )
-        ],
-        authorizations={OWNER: {MANAGER}},
-        now=clock,
-    )
-
-
-@pytest.fixture
-async def server(fake: FakeDatadis) -> AsyncIterator[TestServer]:
-    test_server = TestServer(fake.app(), host="127.0.0.1")
-    await test_server.start_server()
-    yield test_server
-    await test_server.close()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
+from .conftest import CUPS, MANAGER, OWNER, PASSWORD, STRANGER, Clock
 
 
 def client(

@@ -9,15 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ioe_aggregator.config import load_config
 from ioe_aggregator.distributor import SOURCE
 from ioe_aggregator.distributor.csv_files import decode, read_csv
 from ioe_aggregator.distributor.importer import store_rows
-from ioe_aggregator.members.registry import Member, NewMember, Registry
+from ioe_aggregator.members.registry import Member
 from ioe_aggregator.store import Store
 from ioe_dev.synthetic import quarter_batch
 
-from ..conftest import Community, make_cups, stored_rows
+from ..conftest import Community, make_cups, register_members, stored_rows
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MADRID = ZoneInfo("Europe/Madrid")
@@ -26,19 +25,7 @@ OCTOBER = (datetime(2025, 10, 1, tzinfo=UTC), datetime(2025, 11, 1, tzinfo=UTC))
 
 async def two_members(store: Store) -> list[Member]:
     """m-1 and m-2, on the fixtures' supply points (the first with its boundary suffix)."""
-    registry = Registry(
-        store, load_config(None, {"IOE_AGGREGATOR_PUBLIC_BROKER_HOST": "broker.example"})
-    )
-    for number, cups in ((1, make_cups(1) + "0F"), (2, make_cups(2))):
-        new = NewMember(
-            id=f"m-{number}",
-            name=f"Casa {number}",
-            cups=cups,
-            contracted_kw=4.6,
-            investment_share=0.5,
-        )
-        await registry.add(new, actor="test")
-    return list(await registry.members())
+    return await register_members(store, {"m-1": make_cups(1) + "0F", "m-2": make_cups(2)})
 
 
 def rows_of(name: str) -> list:

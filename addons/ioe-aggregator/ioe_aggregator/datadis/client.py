@@ -35,11 +35,11 @@ from typing import Any, Final
 
 import aiohttp
 
+from ioe_aggregator.config import DATADIS_URL
 from ioe_aggregator.distributor.csv_files import parse_date
 
 _LOGGER = logging.getLogger(__name__)
 
-DEFAULT_URL: Final = "https://datadis.es"
 LOGIN_PATH: Final = "/nikola-auth/tokens/login"
 API_PATH: Final = "/api-private/api/"
 # Datadis often takes 60-80 s to answer a consumption query.
@@ -188,7 +188,7 @@ class DatadisClient:
         username: str,
         password: str,
         *,
-        base_url: str = DEFAULT_URL,
+        base_url: str = DATADIS_URL,
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         login_backoff_s: float = 5.0,
     ) -> None:

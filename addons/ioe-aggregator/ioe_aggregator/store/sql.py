@@ -90,6 +90,43 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (agreement, hour, member)
         )""",
     ),
+    (
+        # Datadis. Each member whose supply the manager reads: the NIF that authorised the
+        # manager (NULL: the manager's own supply), what Datadis said of the supply, and how the
+        # last attempt went. Months are YYYY-MM (local), as Datadis asks for them.
+        """CREATE TABLE datadis_members (
+            member TEXT PRIMARY KEY REFERENCES members (id),
+            nif TEXT,
+            cups TEXT,
+            distributor_code TEXT,
+            point_type INTEGER,
+            supply_from TEXT,
+            contract TEXT,
+            checked_s BIGINT,
+            status TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            updated_s BIGINT NOT NULL
+        )""",
+        # The ledger: when each distinct query (endpoint and parameters) was last sent. Datadis
+        # answers an identical query once per 24 hours, so none is sent again sooner.
+        """CREATE TABLE datadis_queries (
+            query TEXT PRIMARY KEY,
+            asked_s BIGINT NOT NULL,
+            outcome TEXT NOT NULL
+        )""",
+        """CREATE TABLE datadis_months (
+            member TEXT NOT NULL REFERENCES members (id),
+            month TEXT NOT NULL,
+            asked_s BIGINT NOT NULL,
+            outcome TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            intervals INTEGER NOT NULL,
+            complete INTEGER NOT NULL,
+            success_s BIGINT,
+            detail TEXT NOT NULL,
+            PRIMARY KEY (member, month)
+        )""",
+    ),
 )
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (

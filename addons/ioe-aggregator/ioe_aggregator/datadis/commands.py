@@ -1,0 +1,225 @@
+"""``python -m ioe_aggregator datadis …``: link members, sync them, see how the sync goes."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date, datetime
+import re
+import sys
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+
+from ioe_aggregator.config import Config
+from ioe_aggregator.datadis.client import DISTRIBUTORS, DatadisClient
+from ioe_aggregator.datadis.ledger import Ledger, Link, MonthState
+from ioe_aggregator.datadis.sync import (
+    OK,
+    DatadisSync,
+    SyncReport,
+    add_months,
+    first_of_month,
+    month_key,
+    utc_now,
+)
+from ioe_aggregator.jobs import EXIT_REFUSED, Job, show
+from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.store import Store
+
+_NIF = re.compile(r"^[0-9A-Z][0-9]{7}[0-9A-Z]$")
+
+
+def _nif(text: str) -> str:
+    nif = text.strip().upper().replace("-", "")
+    if not _NIF.fullmatch(nif):
+        raise argparse.ArgumentTypeError(f"expected a NIF/NIE such as 12345678Z, got {text!r}")
+    return nif
+
+
+def _month(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m").date()  # noqa: DTZ007 - a calendar month
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {text!r}") from None
+
+
+def add_parser(
+    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    common: argparse.ArgumentParser,
+) -> None:
+    """Add the ``datadis`` command."""
+    parser = commands.add_parser("datadis", help="the distributors' data through Datadis")
+    jobs = parser.add_subparsers(dest="datadis_command", required=True, metavar="JOB")
+    link = jobs.add_parser("link", help="read a member's supply through Datadis", parents=[common])
+    link.add_argument("member")
+    whose = link.add_mutually_exclusive_group(required=True)
+    whose.add_argument(
+        "--nif", type=_nif, help="the NIF of the supply's owner, who authorised yours in Datadis"
+    )
+    whose.add_argument(
+        "--own", action="store_true", help="the supply is in the manager's own Datadis account"
+    )
+    unlink = jobs.add_parser(
+        "unlink", help="stop reading a member through Datadis", parents=[common]
+    )
+    unlink.add_argument("member")
+    sync = jobs.add_parser(
+        "sync",
+        help="ask Datadis for what is due now (never a query twice in 24 h)",
+        parents=[common],
+    )
+    sync.add_argument("--member", help="only this member")
+    sync.add_argument("--from", dest="first", type=_month, metavar="YYYY-MM")
+    sync.add_argument("--to", dest="last", type=_month, metavar="YYYY-MM")
+    jobs.add_parser(
+        "status", help="per member: last success, months missing, last error", parents=[common]
+    )
+
+
+def job(args: argparse.Namespace) -> Job | None:
+    """Return the job a parsed ``datadis`` command line asks for."""
+    return _JOBS[args.datadis_command] if args.command == "datadis" else None
+
+
+async def _link(store: Store, config: Config, args: argparse.Namespace) -> int:
+    member = await Registry(store, config).get(args.member)
+    await Ledger(store).link(member.id, None if args.own else args.nif, utc_now())
+    whose = "the manager's own account" if args.own else f"NIF {_masked(args.nif)}"
+    show(args, {"member": member.id, "nif": args.nif}, f"{member.id} is read through {whose}")
+    return 0
+
+
+async def _unlink(store: Store, _config: Config, args: argparse.Namespace) -> int:
+    if not await Ledger(store).unlink(args.member):
+        print(f"ioe-aggregator: {args.member} is not read through Datadis", file=sys.stderr)
+        return EXIT_REFUSED
+    show(args, {"member": args.member}, f"{args.member} is no longer read through Datadis")
+    return 0
+
+
+async def _sync(store: Store, config: Config, args: argparse.Namespace) -> int:
+    if config.datadis is None:
+        print(
+            "ioe-aggregator: Datadis is not configured: set datadis_username and datadis_password",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
+    if (args.first is None) != (args.last is None):
+        print("ioe-aggregator: --from and --to go together", file=sys.stderr)
+        return EXIT_REFUSED
+    members = await Registry(store, config).members()
+    months = None if args.first is None else (args.first, args.last)
+    async with aiohttp.ClientSession() as session:
+        client = DatadisClient(
+            session, config.datadis.username, config.datadis.password, base_url=config.datadis.url
+        )
+        report = await DatadisSync(
+            store,
+            client,
+            ZoneInfo(config.results.timezone),
+            history_months=config.datadis.history_months,
+        ).run(members, utc_now(), only=args.member, months=months)
+    show(args, report.as_dict(), _describe_sync(report))
+    if report.login_refused:
+        return EXIT_REFUSED
+    return 0
+
+
+def _describe_sync(report: SyncReport) -> str:
+    if report.login_refused:
+        return f"Datadis refused the login: {report.login_refused}"
+    lines = [
+        f"{m.member:<16} {m.status:<15} {m.queries:>3} queries, {len(m.months):>2} months, "
+        f"{m.intervals:>6} intervals" + (f"\n  {m.problems[-1]}" if m.problems else "")
+        for m in report.members
+    ]
+    return "\n".join(lines) or "No member is read through Datadis (datadis link MEMBER …)."
+
+
+async def _status(store: Store, config: Config, args: argparse.Namespace) -> int:
+    ledger = Ledger(store)
+    zone = ZoneInfo(config.results.timezone)
+    history = config.datadis.history_months if config.datadis else 24
+    login = await ledger.login_state()
+    members = []
+    for link in await ledger.links():
+        members.append(_member_status(link, await ledger.months(link.member), zone, history))
+    data = {
+        "configured": config.datadis is not None,
+        "last_login": None if login is None else {"at": login[0].isoformat(), "outcome": login[1]},
+        "members": members,
+    }
+    show(args, data, _describe_status(data))
+    return 0
+
+
+def _member_status(
+    link: Link, months: dict[str, MonthState], zone: ZoneInfo, history: int
+) -> dict[str, Any]:
+    current = first_of_month(utc_now().astimezone(zone).date())
+    oldest = add_months(current, 1 - history)
+    if link.supply is not None and link.supply.valid_from is not None:
+        oldest = max(oldest, first_of_month(link.supply.valid_from))
+    missing = []
+    month = oldest
+    while month < current:
+        state = months.get(month_key(month))
+        if state is None or not (state.outcome == OK and state.complete):
+            missing.append(month_key(month))
+        month = add_months(month, 1)
+    successes = [state.success for state in months.values() if state.success is not None]
+    failures = sorted(
+        (state for state in months.values() if state.outcome != OK), key=lambda s: s.asked
+    )
+    last_error = link.detail if link.status != OK and link.detail else None
+    if last_error is None and failures:
+        last_error = f"{failures[-1].month}: {failures[-1].detail}"
+    return {
+        "member": link.member,
+        "nif": None if link.nif is None else _masked(link.nif),
+        "cups": link.supply.cups if link.supply else None,
+        "distributor": DISTRIBUTORS.get(link.supply.distributor_code) if link.supply else None,
+        "status": link.status,
+        "last_success": max(successes).isoformat() if successes else None,
+        "months_missing": missing,
+        "last_error": last_error,
+        "contract": link.contract,
+    }
+
+
+def _describe_status(data: dict[str, Any]) -> str:
+    if not data["configured"]:
+        lines = ["Datadis is not configured (datadis_username, datadis_password)."]
+    elif data["last_login"] is None:
+        lines = ["Datadis: no sync yet."]
+    else:
+        login = data["last_login"]
+        lines = [f"Datadis: last login {login['at']} ({login['outcome']})"]
+    for member in data["members"]:
+        whose = member["nif"] or "own account"
+        lines.append(
+            f"{member['member']:<16} {member['status']:<15} via {whose:<11} "
+            f"last success {member['last_success'] or 'never'}"
+        )
+        if member["months_missing"]:
+            shown = ", ".join(member["months_missing"][:6])
+            more = (
+                f" … ({len(member['months_missing'])} in all)"
+                if len(member["months_missing"]) > 6
+                else ""
+            )
+            lines.append(f"  months missing: {shown}{more}")
+        if member["last_error"]:
+            lines.append(f"  last error: {member['last_error']}")
+    if not data["members"]:
+        lines.append("No member is read through Datadis (datadis link MEMBER --nif NIF).")
+    return "\n".join(lines)
+
+
+def _masked(nif: str) -> str:
+    """Return a NIF with its middle hidden, as it is shown and logged."""
+    return nif[:2] + "*" * (len(nif) - 3) + nif[-1]
+
+
+_JOBS: dict[str, Job] = {"link": _link, "unlink": _unlink, "sync": _sync, "status": _status}

@@ -1,0 +1,236 @@
+"""The Datadis sync against the fake: backfill, daily refresh, the ledger's 24-hour rule, errors.
+
+Each run is given the time it runs at; the fake's clock moves with it, so days are replayed
+without waiting for them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+import pytest
+
+from ioe_aggregator.datadis.client import DatadisClient
+from ioe_aggregator.datadis.ledger import Ledger
+from ioe_aggregator.datadis.sync import MAX_ATTEMPTS, DatadisSync, SyncReport
+from ioe_aggregator.distributor import SOURCE
+from ioe_aggregator.members.registry import Member
+from ioe_aggregator.store import Store
+from ioe_dev.fake_datadis import FakeDatadis, energy_kwh
+
+from ..conftest import make_cups, register_members
+from .conftest import MANAGER, NOW, OWNER, OWNER_QUARTERS, PASSWORD, STRANGER, Clock
+
+MADRID = ZoneInfo("Europe/Madrid")
+HOUR = timedelta(hours=1)
+
+
+def local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), MADRID).astimezone(UTC)
+
+
+async def linked_community(store: Store) -> list[Member]:
+    members = await register_members(store, {f"m-{n}": make_cups(n) for n in range(1, 5)})
+    ledger = Ledger(store)
+    for member, nif in (("m-1", OWNER), ("m-2", STRANGER), ("m-3", None), ("m-4", OWNER_QUARTERS)):
+        await ledger.link(member, nif, NOW)
+    return members
+
+
+async def run(
+    store: Store,
+    session: aiohttp.ClientSession,
+    server: TestServer,
+    members: list[Member],
+    at: datetime,
+    **options: object,
+) -> SyncReport:
+    client = DatadisClient(session, MANAGER, PASSWORD, base_url=str(server.make_url("/")))
+    sync = DatadisSync(store, client, MADRID, pause_s=0)
+    return await sync.run(members, at, **options)  # type: ignore[arg-type]
+
+
+def consumption_months(fake: FakeDatadis, since: int = 0) -> set[tuple[str, str]]:
+    """Return (CUPS, month) of the consumption queries logged from ``since`` on."""
+    return {
+        (dict(q.parameters)["cups"], dict(q.parameters)["startDate"])
+        for q in fake.log[since:]
+        if q.endpoint == "get-consumption-data-v2"
+    }
+
+
+async def test_first_sync_backfills_every_available_month(
+    store: Store,
+    session: aiohttp.ClientSession,
+    server: TestServer,
+    fake: FakeDatadis,
+) -> None:
+    members = await linked_community(store)
+
+    report = await run(store, session, server, members, NOW)
+
+    by_member = {m.member: m for m in report.members}
+    # m-1: March 2025 (the contract's first month) fails as Datadis does; April 2025 to now stored.
+    assert by_member["m-1"].status == "ok"
+    assert len(by_member["m-1"].months) == 20
+    assert any("2025-03" in problem for problem in by_member["m-1"].problems)
+    assert by_member["m-2"].status == "not_authorized"
+    assert len(by_member["m-3"].months) == 24  # the last two years
+    assert fake.repeated_within_a_day() == []
+    # Every hour Datadis had (published two days late) is stored once, DST days included.
+    first, end = local_midnight(date(2025, 4, 1)), local_midnight(date(2026, 11, 19))
+    stored = await store.readings("m-1", first, end, source=SOURCE)
+    imports = [s.reading for s in stored if s.reading.quantity == "import_kwh"]
+    assert len(imports) == (end - first) // HOUR
+    assert {r.end - r.start for r in imports} == {HOUR}
+    supply = fake.supplies[0]
+    assert sum(r.value for r in imports) == pytest.approx(
+        sum(energy_kwh(supply, r.start, HOUR) for r in imports)
+    )
+    assert {r.quality for r in imports} == {"measured", "estimated"}
+    # No self-consumption values were stored for a supply whose answers carry only zeros.
+    assert {s.reading.quantity for s in stored} == {"import_kwh"}
+
+
+async def test_quarter_hours_where_the_point_type_has_them(
+    store: Store, session: aiohttp.ClientSession, server: TestServer, fake: FakeDatadis
+) -> None:
+    members = await linked_community(store)
+
+    await run(store, session, server, members, NOW, only="m-4")
+
+    october = await store.readings(
+        "m-4", local_midnight(date(2026, 10, 1)), local_midnight(date(2026, 11, 1)), source=SOURCE
+    )
+    assert len(october) == (31 * 24 + 1) * 4  # 25 October 2026 has 25 hours
+    assert {s.reading.end - s.reading.start for s in october} == {timedelta(minutes=15)}
+    assert all(
+        dict(q.parameters).get("measurementType") == "1"
+        for q in fake.log[1:]
+        if q.endpoint == "get-consumption-data-v2"
+    )
+
+
+async def test_daily_runs_refresh_recent_months_and_never_repeat_a_query_within_a_day(
+    store: Store,
+    session: aiohttp.ClientSession,
+    server: TestServer,
+    fake: FakeDatadis,
+    clock: Clock,
+) -> None:
+    members = await linked_community(store)
+    await run(store, session, server, members, NOW)
+    asked = len(fake.log)
+
+    await run(store, session, server, members, NOW + timedelta(hours=3))
+    assert len(fake.log) == asked  # everything due was asked less than 24 hours ago
+
+    tomorrow = NOW + timedelta(days=1, minutes=1)
+    clock.now = tomorrow.timestamp()
+    await run(store, session, server, members, tomorrow)
+
+    assert consumption_months(fake, asked) == {
+        (make_cups(1), "2026/11"),
+        (make_cups(1), "2026/10"),
+        (make_cups(1), "2025/03"),  # failed yesterday: asked again
+        (make_cups(3), "2026/11"),
+        (make_cups(3), "2026/10"),
+        (make_cups(4), "2026/11"),
+        (make_cups(4), "2026/10"),
+        (make_cups(4), "2026/09"),
+    }
+    assert {q.endpoint for q in fake.log[asked:]} == {
+        "get-consumption-data-v2",
+        "get-supplies-v2",  # m-2's owner may have authorised the manager since
+    }
+    assert fake.repeated_within_a_day() == []
+    # The new day's data (19 November) arrived.
+    day = await store.readings(
+        "m-3", local_midnight(date(2026, 11, 19)), local_midnight(date(2026, 11, 20)), source=SOURCE
+    )
+    assert len(day) == 24
+
+
+async def test_a_month_that_keeps_failing_is_left_after_its_attempts(
+    store: Store,
+    session: aiohttp.ClientSession,
+    server: TestServer,
+    fake: FakeDatadis,
+    clock: Clock,
+) -> None:
+    members = await linked_community(store)
+    for day in range(MAX_ATTEMPTS + 1):
+        at = NOW + timedelta(days=day, minutes=day)
+        clock.now = at.timestamp()
+        since = len(fake.log)
+        await run(store, session, server, members, at, only="m-1")
+        asked_march = (make_cups(1), "2025/03") in consumption_months(fake, since)
+        assert asked_march == (day < MAX_ATTEMPTS)
+
+    months = await Ledger(store).months("m-1")
+    assert months["2025-03"].attempts == MAX_ATTEMPTS
+    assert months["2025-03"].outcome == "temporary"
+
+    # The manager asks for it anyway: asked again (a day after the last time).
+    at = NOW + timedelta(days=MAX_ATTEMPTS + 1, hours=1)
+    clock.now = at.timestamp()
+    since = len(fake.log)
+    await run(
+        store, session, server, members, at, only="m-1", months=(date(2025, 3, 1), date(2025, 3, 1))
+    )
+    assert consumption_months(fake, since) == {(make_cups(1), "2025/03")}
+
+
+async def test_a_random_failure_is_retried_the_next_day(
+    store: Store,
+    session: aiohttp.ClientSession,
+    server: TestServer,
+    fake: FakeDatadis,
+    clock: Clock,
+) -> None:
+    members = await linked_community(store)
+    fake.failures.add((make_cups(3), "2025/06"))
+
+    await run(store, session, server, members, NOW, only="m-3")
+    june = (local_midnight(date(2025, 6, 1)), local_midnight(date(2025, 7, 1)))
+    assert await store.readings("m-3", *june, source=SOURCE) == []
+    tomorrow = NOW + timedelta(days=1, minutes=1)
+    clock.now = tomorrow.timestamp()
+    await run(store, session, server, members, tomorrow, only="m-3")
+
+    assert len(await store.readings("m-3", *june, source=SOURCE)) == 30 * 24
+    assert (await Ledger(store).months("m-3"))["2025-06"].complete
+
+
+async def test_a_refused_login_stops_the_sync_and_is_recorded(
+    store: Store, session: aiohttp.ClientSession, server: TestServer, fake: FakeDatadis
+) -> None:
+    members = await linked_community(store)
+    client = DatadisClient(session, MANAGER, "wrong", base_url=str(server.make_url("/")))
+
+    report = await DatadisSync(store, client, MADRID, pause_s=0).run(members, NOW)
+
+    assert report.login_refused is not None
+    assert "wrong NIF or password" in report.login_refused
+    assert fake.log == []
+    login = await Ledger(store).login_state()
+    assert login is not None
+    assert login[1] == "refused"
+
+
+async def test_contract_detail_is_kept(
+    store: Store, session: aiohttp.ClientSession, server: TestServer
+) -> None:
+    members = await linked_community(store)
+
+    await run(store, session, server, members, NOW, only="m-1")
+
+    link = next(link for link in await Ledger(store).links() if link.member == "m-1")
+    assert link.contract is not None
+    assert link.contract["cau"] == make_cups(1) + "A001"
+    assert link.contract["partition_coefficient"] == pytest.approx(0.125)
+    assert link.supply is not None
+    assert (link.supply.cups, link.supply.distributor_code) == (make_cups(1), "2")
