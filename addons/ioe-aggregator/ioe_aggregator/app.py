@@ -31,6 +31,7 @@ from ioe_aggregator.api import (
 )
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
+from ioe_aggregator.datadis.schedule import run_daily
 from ioe_aggregator.ingest import Ingest
 from ioe_aggregator.ingest.mqtt import MqttIngest
 from ioe_aggregator.keys import AGREEMENTS, BROKER, CONFIG, INGEST, REGISTRY, RESULTS, STORE
@@ -167,6 +168,10 @@ async def serve(config: Config) -> None:
             asyncio.create_task(services.broker.run(), name="broker"),
             asyncio.create_task(services.results.run(), name="results"),
         ]
+        if config.datadis is not None:
+            tasks.append(
+                asyncio.create_task(run_daily(config, config.datadis, store), name="datadis")
+            )
         site = web.TCPSite(
             runner, config.http_host, config.http_port, ssl_context=await _tls(config)
         )

@@ -10,7 +10,9 @@ from aiohttp.test_utils import TestServer
 import pytest
 import yaml
 
-from ..conftest import Community, aggregator_command, aggregator_env
+from ioe_dev.fake_datadis import FakeDatadis
+
+from ..conftest import Community, StartAggregator, aggregator_command, aggregator_env, stored_rows
 from .conftest import MANAGER, OWNER, PASSWORD, STRANGER, Clock
 
 
@@ -116,3 +118,23 @@ async def test_refusals(
 
     assert code != 0
     assert message in err
+
+
+async def test_the_service_syncs_when_it_starts(
+    community: Community, server: TestServer, fake: FakeDatadis, start_aggregator: StartAggregator
+) -> None:
+    community.add_member("m-1", 1)
+    configure(community, server)
+    await cli(community, "datadis", "link", "m-1", "--nif", OWNER)
+
+    service, _ = start_aggregator(**yaml.safe_load(community.config_file.read_text()))
+    for _ in range(300):  # the sync's queries are a second apart
+        if "Datadis sync done" in service.log_file.read_text():
+            break
+        await asyncio.sleep(0.2)
+
+    assert len(fake.queries("get-consumption-data-v2")) == 3
+    stored = {row[1:3] for row in stored_rows(community)}
+    assert stored == {("grid", "import_kwh")}
+    assert "Datadis sync done: 1 members" in service.log_file.read_text()
+    assert PASSWORD not in service.log_file.read_text()

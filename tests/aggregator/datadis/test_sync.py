@@ -7,6 +7,7 @@ without waiting for them.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+import time as time_module
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -49,8 +50,8 @@ async def run(
     **options: object,
 ) -> SyncReport:
     client = DatadisClient(session, MANAGER, PASSWORD, base_url=str(server.make_url("/")))
-    sync = DatadisSync(store, client, MADRID, pause_s=0)
-    return await sync.run(members, at, **options)  # type: ignore[arg-type]
+    sync = DatadisSync(store, client, MADRID, pause_s=0, clock=lambda: at)
+    return await sync.run(members, **options)  # type: ignore[arg-type]
 
 
 def consumption_months(fake: FakeDatadis, since: int = 0) -> set[tuple[str, str]]:
@@ -211,7 +212,7 @@ async def test_a_refused_login_stops_the_sync_and_is_recorded(
     members = await linked_community(store)
     client = DatadisClient(session, MANAGER, "wrong", base_url=str(server.make_url("/")))
 
-    report = await DatadisSync(store, client, MADRID, pause_s=0).run(members, NOW)
+    report = await DatadisSync(store, client, MADRID, clock=lambda: NOW).run(members)
 
     assert report.login_refused is not None
     assert "wrong NIF or password" in report.login_refused
@@ -234,3 +235,28 @@ async def test_contract_detail_is_kept(
     assert link.contract["partition_coefficient"] == pytest.approx(0.125)
     assert link.supply is not None
     assert (link.supply.cups, link.supply.distributor_code) == (make_cups(1), "2")
+
+
+async def test_a_query_whose_day_is_nearly_up_is_waited_for(
+    store: Store,
+    session: aiohttp.ClientSession,
+    server: TestServer,
+    fake: FakeDatadis,
+    clock: Clock,
+) -> None:
+    members = await linked_community(store)
+    await run(store, session, server, members, NOW, only="m-3")
+    # A second short of 24 hours since each month was asked; the fake is already past them.
+    at = NOW + timedelta(days=1) - timedelta(seconds=1)
+    clock.now = (at + timedelta(seconds=2)).timestamp()
+    client = DatadisClient(session, MANAGER, PASSWORD, base_url=str(server.make_url("/")))
+    since = len(fake.log)
+    started = time_module.monotonic()
+
+    await DatadisSync(store, client, MADRID, pause_s=0, wait_s=5, clock=lambda: at).run(
+        members, only="m-3"
+    )
+
+    assert consumption_months(fake, since) == {(make_cups(3), "2026/11"), (make_cups(3), "2026/10")}
+    assert time_module.monotonic() - started >= 1
+    assert fake.repeated_within_a_day() == []

@@ -119,7 +119,7 @@ async def _sync(store: Store, config: Config, args: argparse.Namespace) -> int:
             client,
             ZoneInfo(config.results.timezone),
             history_months=config.datadis.history_months,
-        ).run(members, utc_now(), only=args.member, months=months)
+        ).run(members, only=args.member, months=months)
     show(args, report.as_dict(), _describe_sync(report))
     if report.login_refused:
         return EXIT_REFUSED

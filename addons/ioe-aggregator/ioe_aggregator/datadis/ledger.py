@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 import json
 from typing import Any
 
 from ioe_aggregator.datadis.client import Contract, Supply
 from ioe_aggregator.store import Store
+from ioe_aggregator.store.sql import moment, seconds
 
 # Datadis answers an identical query once in this long.
 QUERY_INTERVAL = timedelta(hours=24)
@@ -81,11 +82,7 @@ class MonthState:
 
 
 def _moment(seconds: Any) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(int(seconds), UTC)
-
-
-def _seconds(moment: datetime) -> int:
-    return int(moment.timestamp())
+    return None if seconds is None else moment(int(seconds))
 
 
 class Ledger:
@@ -98,7 +95,7 @@ class Ledger:
     async def link(self, member: str, nif: str | None, now: datetime) -> None:
         """Read ``member`` through the NIF that authorised the manager (None: the manager's)."""
         async with self._store.transaction() as tx:
-            await tx.execute(UPSERT_LINK, (member, nif, _seconds(now)))
+            await tx.execute(UPSERT_LINK, (member, nif, seconds(now)))
 
     async def unlink(self, member: str) -> bool:
         """Stop reading a member through Datadis; return whether it was read."""
@@ -124,8 +121,8 @@ class Ledger:
                     supply.distributor_code,
                     supply.point_type,
                     supply_from,
-                    _seconds(now),
-                    _seconds(now),
+                    seconds(now),
+                    seconds(now),
                     member,
                 ),
             )
@@ -142,29 +139,31 @@ class Ledger:
             "installed_capacity_kw": contract.installed_capacity_kw,
         }
         async with self._store.transaction() as tx:
-            await tx.execute(SAVE_CONTRACT, (json.dumps(detail), _seconds(now), member))
+            await tx.execute(SAVE_CONTRACT, (json.dumps(detail), seconds(now), member))
 
     async def set_status(self, member: str, status: str, detail: str, now: datetime) -> None:
         """Record how a member's last sync went (``ok``, ``not_authorized``, …) and why."""
         async with self._store.transaction() as tx:
-            await tx.execute(SET_STATUS, (status, detail, _seconds(now), member))
+            await tx.execute(SET_STATUS, (status, detail, seconds(now), member))
 
-    async def may_ask(self, query: str, now: datetime) -> bool:
-        """Whether ``query`` was not sent in the last 24 hours."""
+    async def wait_before(self, query: str, now: datetime) -> timedelta:
+        """Return how long until ``query`` may be sent again (zero: now)."""
         async with self._store.transaction() as tx:
             rows = await tx.execute(SELECT_QUERY, (query,))
-        return not rows or now - _moment(rows[0][0]) >= QUERY_INTERVAL  # type: ignore[operator]
+        if not rows:
+            return timedelta(0)
+        return max(timedelta(0), moment(int(rows[0][0])) + QUERY_INTERVAL - now)
 
     async def asked(self, query: str, now: datetime, outcome: str) -> None:
         """Record that ``query`` was sent at ``now`` and how it went."""
         async with self._store.transaction() as tx:
-            await tx.execute(RECORD_QUERY, (query, _seconds(now), outcome))
+            await tx.execute(RECORD_QUERY, (query, seconds(now), outcome))
 
     async def login_state(self) -> tuple[datetime, str] | None:
         """Return when the account last logged in (or tried to) and how it went."""
         async with self._store.transaction() as tx:
             rows = await tx.execute(SELECT_QUERY_OUTCOME, (LOGIN_KEY,))
-        return (_moment(rows[0][0]), str(rows[0][1])) if rows else None  # type: ignore[return-value]
+        return (moment(int(rows[0][0])), str(rows[0][1])) if rows else None
 
     async def months(self, member: str) -> dict[str, MonthState]:
         """Return each month of a member that was asked for, by ``YYYY-MM``."""
@@ -173,7 +172,7 @@ class Ledger:
         return {
             str(row[0]): MonthState(
                 month=str(row[0]),
-                asked=_moment(row[1]),  # type: ignore[arg-type]
+                asked=moment(int(row[1])),
                 outcome=str(row[2]),
                 attempts=int(row[3]),
                 intervals=int(row[4]),
@@ -192,12 +191,12 @@ class Ledger:
                 (
                     member,
                     state.month,
-                    _seconds(state.asked),
+                    seconds(state.asked),
                     state.outcome,
                     state.attempts,
                     state.intervals,
                     int(state.complete),
-                    None if state.success is None else _seconds(state.success),
+                    None if state.success is None else seconds(state.success),
                     state.detail,
                 ),
             )

@@ -18,7 +18,7 @@ Values become readings with the distributor's source (``distributor.importer``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 import logging
@@ -123,6 +123,11 @@ def month_key(month: date) -> str:
     return f"{month:%Y-%m}"
 
 
+def utc_now() -> datetime:
+    """Return the time now, in UTC (the ledger's clock)."""
+    return datetime.now(UTC)
+
+
 class DatadisSync:
     """Bring the linked members' distributor data into the store."""
 
@@ -134,27 +139,35 @@ class DatadisSync:
         *,
         history_months: int = DEFAULT_HISTORY_MONTHS,
         pause_s: float = DEFAULT_PAUSE_S,
+        wait_s: float = 0.0,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        """Sync into ``store`` through ``client``; months are local to ``zone``."""
+        """Sync into ``store`` through ``client``; months are local to ``zone``.
+
+        ``pause_s`` separates two queries; ``wait_s`` is how long a query that is not yet 24
+        hours old may be waited for; ``clock`` gives the time the ledger counts from.
+        """
         self._store = store
         self._client = client
         self._zone = zone
         self._ledger = Ledger(store)
         self._history_months = history_months
         self._pause_s = pause_s
+        self._wait_s = wait_s
+        self._clock = clock
         self._sent = 0
 
     async def run(
         self,
         members: Sequence[Member],
-        now: datetime,
         *,
         only: str | None = None,
         months: tuple[date, date] | None = None,
+        spread_s: float = 0.0,
     ) -> SyncReport:
         """Sync every linked member (or ``only`` one); ``months`` asks again for that range.
 
-        ``now`` is the time the ledger counts 24 hours from.
+        With ``spread_s`` the members' turns are spread over that many seconds.
         """
         report = SyncReport()
         by_id = {member.id: member for member in members}
@@ -162,26 +175,28 @@ class DatadisSync:
         try:
             await self._client.login()
         except AuthenticationError as err:
-            await self._ledger.asked(LOGIN_KEY, now, REFUSED)
+            await self._ledger.asked(LOGIN_KEY, self._clock(), REFUSED)
             _LOGGER.error("Datadis sync stopped: %s", err)  # noqa: TRY400 - the reason is all
             report.login_refused = str(err)
             return report
         except DatadisError as err:
-            await self._ledger.asked(LOGIN_KEY, now, TEMPORARY)
+            await self._ledger.asked(LOGIN_KEY, self._clock(), TEMPORARY)
             _LOGGER.warning("Datadis sync stopped: %s", err)
             report.members = [
                 MemberSync(link.member, TEMPORARY, problems=[str(err)]) for link in links
             ]
             return report
-        await self._ledger.asked(LOGIN_KEY, now, OK)
-        for link in links:
+        await self._ledger.asked(LOGIN_KEY, self._clock(), OK)
+        for index, link in enumerate(links):
             member = by_id.get(link.member)
             if member is None or not member.active:
                 continue
+            if index and spread_s:
+                await asyncio.sleep(spread_s / len(links))
             try:
-                report.members.append(await self._member(link, member, now, months))
+                report.members.append(await self._member(link, member, self._clock(), months))
             except AuthenticationError as err:
-                await self._ledger.asked(LOGIN_KEY, now, REFUSED)
+                await self._ledger.asked(LOGIN_KEY, self._clock(), REFUSED)
                 report.login_refused = str(err)
                 _LOGGER.error("Datadis sync stopped: %s", err)  # noqa: TRY400 - as above
                 break
@@ -211,13 +226,20 @@ class DatadisSync:
         )
         return outcome
 
-    async def _ask(self, query: str, now: datetime, outcome: MemberSync) -> bool:
-        """Whether ``query`` may be sent now; if so, record it as sent (before the answer)."""
-        if not await self._ledger.may_ask(query, now):
+    async def _ask(self, query: str, outcome: MemberSync) -> bool:
+        """Whether ``query`` may be sent now; if so, record it as sent (before the answer).
+
+        A query sent less than 24 hours ago waits for its turn when that comes within
+        ``wait_s``; otherwise it is left for another run.
+        """
+        wait = await self._ledger.wait_before(query, self._clock())
+        if wait.total_seconds() > self._wait_s:
             return False
-        if self._sent and self._pause_s:
+        if wait:
+            await asyncio.sleep(wait.total_seconds())
+        elif self._sent and self._pause_s:
             await asyncio.sleep(self._pause_s)
-        await self._ledger.asked(query, now, "sent")
+        await self._ledger.asked(query, self._clock(), "sent")
         self._sent += 1
         outcome.queries += 1
         return True
@@ -229,7 +251,7 @@ class DatadisSync:
         if link.supply is not None and link.checked and now - link.checked < RECHECK:
             return link.supply
         query = f"{link.nif or '-'}|get-supplies-v2"
-        if not await self._ask(query, now, outcome):
+        if not await self._ask(query, outcome):
             if link.supply is None:
                 outcome.status = "waiting"
                 outcome.problems.append("the supply list was asked for less than 24 hours ago")
@@ -261,7 +283,7 @@ class DatadisSync:
         if link.contract is not None and link.checked and now - link.checked < RECHECK:
             return
         query = f"{link.nif or '-'}|get-contract-detail-v2|{supply.cups}"
-        if not await self._ask(query, now, outcome):
+        if not await self._ask(query, outcome):
             return
         try:
             contract = await self._client.contract(supply.cups, supply.distributor_code, link.nif)
@@ -307,7 +329,7 @@ class DatadisSync:
             f"{link.nif or '-'}|get-consumption-data-v2|{supply.cups}|{month_text(month)}"
             f"|{int(quarter_hours)}"
         )
-        if not await self._ask(query, now, outcome):
+        if not await self._ask(query, outcome):
             return
         previous = (await self._ledger.months(member.id)).get(month_key(month))
         attempts = (previous.attempts if previous else 0) + 1
@@ -450,8 +472,3 @@ def _months_between(first: date, last: date) -> list[date]:
         months.append(month)
         month = add_months(month, -1)
     return months
-
-
-def utc_now() -> datetime:
-    """Return the time now, in UTC (the ledger's clock)."""
-    return datetime.now(UTC)

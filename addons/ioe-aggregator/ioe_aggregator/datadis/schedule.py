@@ -1,0 +1,87 @@
+"""The daily Datadis sync of the service: at the configured hour, members spread over a window.
+
+A service that has not synced for a day (a new install, or one that was stopped) syncs as soon
+as it starts; then every day at ``datadis_sync_time`` (local), the members' turns spread over
+``datadis_spread_minutes`` so that Datadis sees no burst. A query whose 24 hours are nearly up
+is waited for rather than left to the next day, so each month is refreshed daily.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, time, timedelta
+import logging
+from zoneinfo import ZoneInfo
+
+import aiohttp
+
+from ioe_aggregator.config import Config, DatadisConfig
+from ioe_aggregator.datadis.client import DatadisClient
+from ioe_aggregator.datadis.ledger import QUERY_INTERVAL, Ledger
+from ioe_aggregator.datadis.sync import DatadisSync, SyncReport, utc_now
+from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.store import Store, StoreError
+
+_LOGGER = logging.getLogger(__name__)
+
+# How long a query that is not yet 24 hours old is waited for within a daily run.
+WAIT_FOR_TURN = timedelta(hours=1)
+
+
+def next_run(sync_time: str, zone: ZoneInfo, now: datetime) -> datetime:
+    """Return the next moment (UTC) the local clock shows ``sync_time`` (HH:MM) after ``now``."""
+    hour, minute = (int(part) for part in sync_time.split(":"))
+    local = now.astimezone(zone)
+    candidate = datetime.combine(local.date(), time(hour, minute), zone)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), time(hour, minute), zone)
+    return candidate.astimezone(now.tzinfo)
+
+
+async def run_daily(config: Config, settings: DatadisConfig, store: Store) -> None:
+    """Sync every day until cancelled; a failed run is logged and the next one still comes."""
+    zone = ZoneInfo(config.results.timezone)
+    ledger = Ledger(store)
+    registry = Registry(store, config)
+    async with aiohttp.ClientSession() as session:
+        client = DatadisClient(session, settings.username, settings.password, base_url=settings.url)
+        last = await ledger.login_state()
+        first = last is None or utc_now() - last[0] >= QUERY_INTERVAL
+        while True:
+            if not first:
+                at = next_run(settings.sync_time, zone, utc_now())
+                _LOGGER.info("Next Datadis sync at %s", at.astimezone(zone).isoformat())
+                await asyncio.sleep((at - utc_now()).total_seconds())
+            first = False
+            sync = DatadisSync(
+                store,
+                client,
+                zone,
+                history_months=settings.history_months,
+                wait_s=WAIT_FOR_TURN.total_seconds(),
+            )
+            try:
+                report = await sync.run(
+                    await registry.members(), spread_s=settings.spread_minutes * 60
+                )
+            except StoreError as err:
+                _LOGGER.error("Datadis sync failed: %s", err)  # noqa: TRY400 - reason is all
+                continue
+            _log(report)
+
+
+def _log(report: SyncReport) -> None:
+    if report.login_refused:
+        _LOGGER.error(
+            "Datadis sync: %s; set datadis_username and datadis_password again",
+            report.login_refused,
+        )
+        return
+    _LOGGER.info(
+        "Datadis sync done: %d members, %d queries, %d months, %d intervals; %s",
+        len(report.members),
+        sum(member.queries for member in report.members),
+        sum(len(member.months) for member in report.members),
+        sum(member.intervals for member in report.members),
+        ", ".join(f"{m.member} {m.status}" for m in report.members) or "no member linked",
+    )
