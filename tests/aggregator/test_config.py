@@ -91,6 +91,7 @@ def test_every_add_on_option_is_a_service_setting(tmp_path: Path, option: str) -
             "log_level": "debug",
             "timezone": "Atlantic/Canary",
             "language": "en",
+            "datadis_sync_time": "05:30",
         }.get(option, EXAMPLE_BY_TYPE.get(declared.rstrip("?").split("(")[0]))
     # Options that only make sense together are given with their partner.
     partners = {
@@ -98,6 +99,8 @@ def test_every_add_on_option_is_a_service_setting(tmp_path: Path, option: str) -
         "api_keyfile": ("api_certfile", "y"),
         "import_price_eur_kwh": ("surplus_price_eur_kwh", 0.05),
         "surplus_price_eur_kwh": ("import_price_eur_kwh", 0.15),
+        "datadis_username": ("datadis_password", "secret"),
+        "datadis_password": ("datadis_username", "B12345678"),
     }
     given = {option: value} | (dict([partners[option]]) if option in partners else {})
     options = tmp_path / "options.json"
@@ -134,3 +137,34 @@ def test_results_settings_are_checked() -> None:
     config = load_config(None, {"IOE_AGGREGATOR_MQTT_DISCOVERY": "false"})
     assert config.results.discovery_prefix is None
     assert config.results.agreement_min_months == 4
+
+
+def test_datadis_settings() -> None:
+    config = load_config(
+        None,
+        {
+            "IOE_AGGREGATOR_DATADIS_USERNAME": " b12345678 ",
+            "IOE_AGGREGATOR_DATADIS_PASSWORD": "secret",
+            "IOE_AGGREGATOR_DATADIS_SYNC_TIME": "04:15",
+        },
+    )
+
+    assert config.datadis is not None
+    assert (config.datadis.username, config.datadis.url) == ("B12345678", "https://datadis.es")
+    assert (config.datadis.sync_time, config.datadis.spread_minutes) == ("04:15", 120)
+    assert config.datadis.history_months == 24
+    assert load_config(None, {}).datadis is None
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"DATADIS_USERNAME": "B12345678"}, "datadis_username and datadis_password go together"),
+        ({"DATADIS_SYNC_TIME": "25:00"}, "expected a time of day as HH:MM"),
+        ({"DATADIS_HISTORY_MONTHS": "36"}, "DATADIS_HISTORY_MONTHS"),
+        ({"DATADIS_URL": "datadis.es"}, r"expected an http\(s\)://"),
+    ],
+)
+def test_bad_datadis_settings(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, {f"IOE_AGGREGATOR_{key}": value for key, value in environ.items()})
