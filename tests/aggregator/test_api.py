@@ -28,6 +28,7 @@ from .conftest import Answer, Community, StartAggregator, call, make_cups, wait_
 from .test_ingest import batch, payload
 
 RANGE = "start=2026-11-24T00:00:00Z&end=2026-11-25T00:00:00Z"
+FIXTURES = Path(__file__).parent / "distributor" / "fixtures"
 
 
 @dataclass
@@ -91,6 +92,12 @@ ENDPOINTS = [
     ("PATCH", "/api/v1/agreements/{past}", {"valid_to": "2026-07-31"}, {"admin"}),
     ("DELETE", "/api/v1/agreements/{future}", None, {"admin"}),
     ("POST", "/api/v1/members/m-0003/revoke", None, {"admin"}),
+    (
+        "POST",
+        "/api/v1/distributor/csv?name=x.csv",
+        b"CUPS;FECHA;HORA;EHCR (kWh);EHEX (kWh)\n",
+        {"admin"},
+    ),
 ]
 
 
@@ -342,3 +349,48 @@ def test_bad_agreements_are_refused_with_their_reason(api: Api) -> None:
         assert reason in answer.json()["message"]
     assert api("GET", "/api/v1/agreements/a-0000000000", "admin").status == 404
     assert api("PATCH", "/api/v1/agreements/a-0000000000", "admin", {"name": "y"}).status == 400
+
+
+def test_distributor_csv_upload_and_its_readings(api: Api) -> None:
+    cups = make_cups(777001)
+    api.community.add_member("m-0005", 777001)
+    fixture = FIXTURES / "edistribucion_october.csv"
+    text = fixture.read_text().replace(make_cups(1), cups)
+    october = "start=2025-10-01T00:00:00Z&end=2025-11-01T00:00:00Z"
+
+    answer = api("POST", "/api/v1/distributor/csv?name=october.csv", "admin", text.encode())
+    stored = api("GET", f"/api/v1/members/m-0005/readings?{october}&source=distributor", "admin")
+    own = api("GET", f"/api/v1/members/m-0005/readings?{october}", "admin")
+
+    assert answer.status == 200, answer.body
+    report = answer.json()
+    assert (report["file"], report["format"], report["rows"]) == (
+        "october.csv",
+        "edistribucion",
+        49,
+    )
+    assert [(m["member"], m["month"], m["new"]) for m in report["months"]] == [
+        ("m-0005", "2025-10", 147)
+    ]
+    assert len(stored.json()) == 147
+    assert {r["source"] for r in stored.json()} == {"distributor"}
+    assert own.json() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "message"),
+    [
+        ("/api/v1/distributor/csv", b"a;b;c\n1;2;3\n", 400, "is not one of the distributors"),
+        ("/api/v1/distributor/csv", b"", 400, "the file is empty"),
+        ("/api/v1/distributor/csv?member=m-0404", b"x", 404, "m-0404"),
+        (f"/api/v1/members/m-0001/readings?{RANGE}&source=meter", None, 400, "source"),
+    ],
+)
+def test_bad_distributor_requests(
+    api: Api, path: str, body: bytes | None, status: int, message: str
+) -> None:
+    method = "GET" if body is None else "POST"
+    answer = api(method, path, "admin", body)
+
+    assert answer.status == status
+    assert message in answer.json()["message"]

@@ -21,6 +21,7 @@ from ioe_aggregator.api import (
     audit,
     auth,
     community,
+    distributor,
     errors,
     health,
     members,
@@ -134,6 +135,7 @@ def create_app(config: Config, services: Services) -> web.Application:
         agreements,
         community,
         audit,
+        distributor,
     ):
         app.add_routes(module.routes)
     return app

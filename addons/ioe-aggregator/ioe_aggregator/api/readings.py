@@ -11,7 +11,7 @@ from aiohttp import web
 from ioe_aggregator import audit
 from ioe_aggregator.api.auth import require_member, require_member_access
 from ioe_aggregator.api.errors import ApiError
-from ioe_aggregator.api.requests import time_range
+from ioe_aggregator.api.requests import source, time_range
 from ioe_aggregator.ingest import STORE_FAILED, UNKNOWN_MEMBER, Refused
 from ioe_aggregator.keys import INGEST, STORE
 from ioe_aggregator.protocol import utc_text
@@ -64,7 +64,7 @@ async def get_readings(request: web.Request) -> web.Response:
     member_id = request.match_info["member"]
     require_member_access(request, member_id)
     start, end = time_range(request)
-    stored = await request.app[STORE].readings(member_id, start, end)
+    stored = await request.app[STORE].readings(member_id, start, end, source=source(request))
     return web.json_response([_row(reading) for reading in stored])
 
 
@@ -74,8 +74,9 @@ async def export_csv(request: web.Request) -> web.Response:
     member_id = request.match_info["member"]
     token = require_member_access(request, member_id)
     start, end = time_range(request)
+    chosen = source(request)
     store = request.app[STORE]
-    stored = await store.readings(member_id, start, end)
+    stored = await store.readings(member_id, start, end, source=chosen)
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
@@ -86,7 +87,12 @@ async def export_csv(request: web.Request) -> web.Response:
             token.actor,
             audit.Action.EXPORT,
             member_id,
-            {"start": start.isoformat(), "end": end.isoformat(), "readings": len(stored)},
+            {
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "source": chosen,
+                "readings": len(stored),
+            },
         )
     filename = f"{member_id}_{start:%Y%m%d}_{end:%Y%m%d}.csv"
     return web.Response(

@@ -9,6 +9,8 @@ from typing import Any
 from aiohttp import web
 
 from ioe_aggregator.api.errors import ApiError
+from ioe_aggregator.distributor import SOURCE as DISTRIBUTOR
+from ioe_aggregator.store import SOURCE_MEMBER
 
 MAX_RANGE = timedelta(days=366)
 
@@ -47,3 +49,13 @@ def time_range(request: web.Request) -> tuple[datetime, datetime]:
     if end - start > MAX_RANGE:
         raise ApiError(400, "invalid", f"ask for at most {MAX_RANGE.days} days at a time")
     return start, end
+
+
+def source(request: web.Request) -> str:
+    """Return the ``source`` query parameter: ``member`` (the default) or ``distributor``."""
+    text = request.query.get("source", SOURCE_MEMBER)
+    if text not in (SOURCE_MEMBER, DISTRIBUTOR):
+        raise ApiError(
+            400, "invalid", f"source: expected {SOURCE_MEMBER} or {DISTRIBUTOR}, got {text!r}"
+        )
+    return text
