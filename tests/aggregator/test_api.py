@@ -361,6 +361,7 @@ def test_distributor_csv_upload_and_its_readings(api: Api) -> None:
     answer = api("POST", "/api/v1/distributor/csv?name=october.csv", "admin", text.encode())
     stored = api("GET", f"/api/v1/members/m-0005/readings?{october}&source=distributor", "admin")
     own = api("GET", f"/api/v1/members/m-0005/readings?{october}", "admin")
+    reconciled = api("GET", "/api/v1/reconciliation?from=2025-10&to=2025-10", "admin")
 
     assert answer.status == 200, answer.body
     report = answer.json()
@@ -375,6 +376,9 @@ def test_distributor_csv_upload_and_its_readings(api: Api) -> None:
     assert len(stored.json()) == 147
     assert {r["source"] for r in stored.json()} == {"distributor"}
     assert own.json() == []
+    assert [(m["member"], m["hours_distributor"], m["hours_both"]) for m in reconciled.json()] == [
+        ("m-0005", 49, 0)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -384,6 +388,8 @@ def test_distributor_csv_upload_and_its_readings(api: Api) -> None:
         ("/api/v1/distributor/csv", b"", 400, "the file is empty"),
         ("/api/v1/distributor/csv?member=m-0404", b"x", 404, "m-0404"),
         (f"/api/v1/members/m-0001/readings?{RANGE}&source=meter", None, 400, "source"),
+        ("/api/v1/reconciliation?from=2026-13&to=2026-12", None, 400, "YYYY-MM"),
+        ("/api/v1/reconciliation?from=2020-01&to=2026-12", None, 400, "at most 36 months"),
     ],
 )
 def test_bad_distributor_requests(

@@ -16,6 +16,7 @@ from ioe_aggregator.app import ListenError, serve
 from ioe_aggregator.config import ENV_PREFIX, ConfigError, load_config
 from ioe_aggregator.datadis import commands as datadis_commands
 from ioe_aggregator.distributor import commands as distributor_commands
+from ioe_aggregator.history import commands as history_commands
 from ioe_aggregator.members import commands as members_commands
 from ioe_aggregator.sharing import commands as sharing_commands
 from ioe_aggregator.store import StoreError
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     agreements_commands.add_parser(commands, common)
     distributor_commands.add_parser(commands, common)
     datadis_commands.add_parser(commands, common)
+    history_commands.add_parser(commands, common)
     commands.add_parser("version", help="print the version")
     sharing_commands.add_parser(commands)
     return parser
@@ -90,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 or agreements_commands.job(args)
                 or distributor_commands.job(args)
                 or datadis_commands.job(args)
+                or history_commands.job(args)
             )
             if job is None:
                 raise AssertionError(args.command)  # every command has a job

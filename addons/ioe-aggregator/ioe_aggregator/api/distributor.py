@@ -1,8 +1,9 @@
-"""The distributors' CSV exports through the API: the manager uploads a file as downloaded."""
+"""The distributors' data through the API: CSV exports uploaded, and reconciled with the meters."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -12,12 +13,15 @@ from ioe_aggregator.api.errors import ApiError
 from ioe_aggregator.distributor.commands import report
 from ioe_aggregator.distributor.csv_files import CsvFileError, decode, read_csv
 from ioe_aggregator.distributor.importer import store_rows
+from ioe_aggregator.history import reconcile
 from ioe_aggregator.keys import CONFIG, REGISTRY, STORE
 from ioe_aggregator.members.registry import RegistryError
 
 routes = web.RouteTableDef()
 # A year of quarter hours for a dozen supply points fits with room to spare.
 MAX_CSV_BYTES = 64 * 1024 * 1024
+# The longest reconciliation asked for at once.
+MAX_MONTHS = 36
 
 
 async def _body(request: web.Request) -> bytes:
@@ -59,3 +63,25 @@ async def upload_csv(request: web.Request) -> web.Response:
         only_member=only,
     )
     return web.json_response(report(name, parsed, summary))
+
+
+def _month(request: web.Request, name: str) -> date:
+    text = request.query.get(name, "")
+    try:
+        return datetime.strptime(text, "%Y-%m").date()  # noqa: DTZ007 - a calendar month
+    except ValueError:
+        raise ApiError(
+            400, "invalid", f"{name}: expected a month as YYYY-MM, got {text!r}"
+        ) from None
+
+
+@routes.get("/api/v1/reconciliation")
+async def reconciliation(request: web.Request) -> web.Response:
+    """Return each member's months: its meter against its distributor's data (admin)."""
+    require(request, Scope.ADMIN)
+    first, last = _month(request, "from"), _month(request, "to")
+    if last < first or (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
+        raise ApiError(400, "invalid", f"from … to: at most {MAX_MONTHS} months, in order")
+    zone = ZoneInfo(request.app[CONFIG].results.timezone)
+    months = await reconcile(request.app[STORE], first, last, zone)
+    return web.json_response([month.as_dict() for month in months])

@@ -32,6 +32,7 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 # Where readings come from: the member's own meters (the link), or its distributor.
 SOURCE_MEMBER = "member"
+HOUR_S = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +236,29 @@ class Store:
         async with self.transaction() as tx:
             rows = await tx.execute(sql.SELECT_HOURLY, parameters)
         return [(str(row[0]), sql.moment(int(row[1])), float(row[2])) for row in rows]
+
+    async def complete_hours(
+        self,
+        meter: str,
+        quantity: str,
+        start: datetime,
+        end: datetime,
+        *,
+        source: str = SOURCE_MEMBER,
+    ) -> dict[tuple[str, datetime], float]:
+        """Return (member, UTC hour) → kWh for the hours the readings cover exactly once.
+
+        An hour with a gap, or covered twice (hourly and quarter-hour values together), is left
+        out rather than guessed.
+        """
+        parameters = (source, meter, quantity, sql.seconds(start), sql.seconds(end))
+        async with self.transaction() as tx:
+            rows = await tx.execute(sql.SELECT_HOURLY_COVERAGE, parameters)
+        return {
+            (str(row[0]), sql.moment(int(row[1]))): float(row[2])
+            for row in rows
+            if int(row[3]) == HOUR_S
+        }
 
     async def close(self) -> None:
         """Release the connection."""

@@ -177,6 +177,12 @@ SELECT_HOURLY = """SELECT member, start_s / 3600 * 3600 AS hour_s, SUM(value) FR
     WHERE source = ? AND meter = ? AND quantity = ? AND start_s >= ? AND start_s < ?
     GROUP BY member, start_s / 3600 * 3600"""
 
+# The same with the seconds the readings cover: an hour is complete when they cover 3600.
+SELECT_HOURLY_COVERAGE = """SELECT member, start_s / 3600 * 3600 AS hour_s, SUM(value),
+    SUM(end_s - start_s) FROM readings
+    WHERE source = ? AND meter = ? AND quantity = ? AND start_s >= ? AND start_s < ?
+    GROUP BY member, start_s / 3600 * 3600"""
+
 # TimescaleDB (PostgreSQL only, when the server offers it): readings become a hypertable in
 # chunks of a week of start times. The primary key holds start_s, as a hypertable requires.
 TIMESCALEDB_AVAILABLE = "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"

@@ -1,0 +1,170 @@
+"""The community's history from the store, from either source: reconciled, or ready to compare.
+
+Each member's supply is measured twice: by its own meter (sent by its home, source ``member``)
+and by its distributor (Datadis or a CSV export, source ``distributor``), the one the bill uses.
+`reconcile` sets them side by side per member and month, over the hours both measured whole.
+`consumption` gives the hourly consumption the sharing comparison needs, taking each period
+from the source the manager chose for it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from ioe_aggregator.distributor import IMPORT, METER, SELF_CONSUMPTION, SOURCE as DISTRIBUTOR
+from ioe_aggregator.store import SOURCE_MEMBER, Store
+
+# The community's plant, metered at a member's site (member source).
+PLANT = ("plant", "generation_kwh")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonthReconciliation:
+    """One member's month as its meter and its distributor saw it (kWh from the grid)."""
+
+    member: str
+    month: str
+    hours_member: int
+    hours_distributor: int
+    hours_both: int
+    member_kwh: float
+    distributor_kwh: float
+
+    @property
+    def difference_kwh(self) -> float:
+        """The member's meter less the distributor's, over the hours both measured."""
+        return self.member_kwh - self.distributor_kwh
+
+    @property
+    def difference(self) -> float | None:
+        """That difference as a fraction of the distributor's figure (None when it is 0)."""
+        return self.difference_kwh / self.distributor_kwh if self.distributor_kwh else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the month as the API and ``--json`` give it."""
+        return {
+            "member": self.member,
+            "month": self.month,
+            "hours_member": self.hours_member,
+            "hours_distributor": self.hours_distributor,
+            "hours_both": self.hours_both,
+            "member_kwh": round(self.member_kwh, 3),
+            "distributor_kwh": round(self.distributor_kwh, 3),
+            "difference_kwh": round(self.difference_kwh, 3),
+            "difference": None if self.difference is None else round(self.difference, 4),
+        }
+
+
+def local_start(month: date, zone: ZoneInfo) -> datetime:
+    """Return the UTC moment a local month (or day) starts."""
+    return datetime.combine(month, time(), zone).astimezone(UTC)
+
+
+async def reconcile(
+    store: Store, first: date, last: date, zone: ZoneInfo
+) -> list[MonthReconciliation]:
+    """Return, per member and local month from ``first`` to ``last``, both sources' imports.
+
+    The kWh are summed over the hours both sources measured whole, so that a gap in one of
+    them is not taken for a difference; the hour counts show how much each source has.
+    """
+    start = local_start(first.replace(day=1), zone)
+    end = local_start(_next_month(last), zone)
+    own = await store.complete_hours(METER, IMPORT, start, end, source=SOURCE_MEMBER)
+    billed = await store.complete_hours(METER, IMPORT, start, end, source=DISTRIBUTOR)
+    counts: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0, 0.0, 0.0])
+    for key in own.keys() | billed.keys():
+        member, hour = key
+        month = hour.astimezone(zone).strftime("%Y-%m")
+        totals = counts[member, month]
+        totals[0] += key in own
+        totals[1] += key in billed
+        if key in own and key in billed:
+            totals[2] += 1
+            totals[3] += own[key]
+            totals[4] += billed[key]
+    return [
+        MonthReconciliation(
+            member=member,
+            month=month,
+            hours_member=int(values[0]),
+            hours_distributor=int(values[1]),
+            hours_both=int(values[2]),
+            member_kwh=values[3],
+            distributor_kwh=values[4],
+        )
+        for (member, month), values in sorted(counts.items())
+    ]
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A span of local days [first, last] whose consumption comes from the distributor."""
+
+    first: date
+    last: date
+
+
+async def consumption(
+    store: Store,
+    members: Sequence[str],
+    start: datetime,
+    end: datetime,
+    *,
+    distributor_periods: Sequence[Period],
+    zone: ZoneInfo,
+) -> pd.DataFrame:
+    """Return each member's consumption (kWh) per UTC hour in [start, end), hours × members.
+
+    Hours in ``distributor_periods`` (local days) come from the distributor's data: energy
+    from the grid plus, for members of a collective self-consumption, the allocated energy
+    used at once; the other hours from the member's own meter. Hours a source did not measure
+    whole are left empty (NaN): the comparison keeps only complete hours.
+    """
+    hours = pd.date_range(start, end, freq="h", inclusive="left", tz="UTC")
+    own = await store.complete_hours(METER, IMPORT, start, end, source=SOURCE_MEMBER)
+    billed = await store.complete_hours(METER, IMPORT, start, end, source=DISTRIBUTOR)
+    shared = await store.complete_hours(METER, SELF_CONSUMPTION, start, end, source=DISTRIBUTOR)
+    chosen = _in_periods(hours, distributor_periods, zone)
+    table = pd.DataFrame(index=hours, columns=list(members), dtype=float)
+    for member in members:
+        values = []
+        for hour, from_distributor in zip(hours, chosen, strict=True):
+            key = (member, hour.to_pydatetime())
+            if from_distributor:
+                value = billed.get(key)
+                values.append(None if value is None else value + shared.get(key, 0.0))
+            else:
+                values.append(own.get(key))
+        table[member] = pd.Series(values, index=hours, dtype=float)
+    return table.rename_axis("start")
+
+
+async def generation(store: Store, start: datetime, end: datetime) -> pd.Series:
+    """Return the community plant's generation (kWh) per UTC hour, NaN where not measured whole."""
+    hours = pd.date_range(start, end, freq="h", inclusive="left", tz="UTC")
+    plant = await store.complete_hours(*PLANT, start, end)
+    totals: dict[datetime, float] = defaultdict(float)
+    for (_member, hour), kwh in plant.items():
+        totals[hour] += kwh
+    series = pd.Series(totals, dtype=float)
+    if series.empty:
+        return pd.Series(float("nan"), index=hours, name="kwh").rename_axis("start")
+    series.index = pd.DatetimeIndex(series.index)
+    return series.reindex(hours).rename("kwh").rename_axis("start")
+
+
+def _in_periods(hours: pd.DatetimeIndex, periods: Sequence[Period], zone: ZoneInfo) -> list[bool]:
+    days = [moment.astimezone(zone).date() for moment in hours.to_pydatetime()]
+    return [any(p.first <= day <= p.last for p in periods) for day in days]
