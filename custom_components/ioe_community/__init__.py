@@ -29,6 +29,7 @@ from .devices.energy_model import EnergyModel
 from .devices.modbus import Endpoint, ModbusBus
 from .devices.profile import Profile
 from .devices.sunspec import preload as preload_profiles
+from .distributor_history import DistributorHistory
 from .energy_model import build_energy_model
 from .link.join_code import JoinCode
 from .services import async_setup_services
@@ -47,8 +48,9 @@ class IoeHome:
     devices: dict[str, IoeDeviceCoordinator] = field(default_factory=dict)
     # Known once every device's entities are registered (see signal_energy_model).
     energy_model: EnergyModel | None = None
-    # The link to the community, once the home joined one.
+    # The link to the community, once the home joined one, and its distributor history.
     community: CommunityLink | None = None
+    distributor: DistributorHistory | None = None
 
     def close(self) -> None:
         """Close every device connection."""
@@ -102,7 +104,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
     entry.runtime_data = home
     entry.async_on_unload(home.close)
     if CONF_COMMUNITY in entry.data:
-        home.community = CommunityLink(hass, entry, JoinCode(**entry.data[CONF_COMMUNITY]))
+        code = JoinCode(**entry.data[CONF_COMMUNITY])
+        home.community = CommunityLink(hass, entry, code)
+        home.distributor = DistributorHistory(hass, entry, code)
+        entry.async_on_unload(home.distributor.async_stop)
     for subentry in entry.get_subentries_of_type(SUBENTRY_MODBUS):
         endpoint = endpoint_from(dict(subentry.data))
         bus = home.buses.setdefault(endpoint, ModbusBus(endpoint))
@@ -127,6 +132,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
     if home.community is not None:
         integration = await async_get_integration(hass, DOMAIN)
         await home.community.async_start(home.energy_model, str(integration.version))
+    if home.distributor is not None:
+        home.distributor.async_start()
     return True
 
 

@@ -1,4 +1,4 @@
-"""The integration's actions: sending a past period to the community again."""
+"""The integration's actions: a past period sent again, the distributor's history imported."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from .const import DOMAIN
 from .link.intervals import QUARTER, quarter_ceil
 
 SERVICE_RESEND_READINGS: Final = "resend_readings"
+SERVICE_IMPORT_DISTRIBUTOR_HISTORY: Final = "import_distributor_history"
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_START: Final = "start"
 ATTR_END: Final = "end"
@@ -35,6 +36,9 @@ RESEND_READINGS_SCHEMA: Final = vol.Schema(
         vol.Required(ATTR_END): cv.datetime,
     }
 )
+
+
+IMPORT_HISTORY_SCHEMA: Final = vol.Schema({vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string})
 
 
 def _quarter_floor(moment: datetime) -> datetime:
@@ -65,6 +69,19 @@ async def _async_resend_readings(call: ServiceCall) -> ServiceResponse:
     return await link.async_resend(start, end)
 
 
+async def _async_import_distributor_history(call: ServiceCall) -> ServiceResponse:
+    """Import the home's distributor history as statistics now; answer the hours written."""
+    entry = async_get_config_entry(call.hass, DOMAIN, call.data.get(ATTR_CONFIG_ENTRY_ID))
+    history = entry.runtime_data.distributor
+    if history is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="not_joined_history",
+            translation_placeholders={"home": entry.title},
+        )
+    return await history.async_import()
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions (once, whatever entries there are)."""
@@ -73,5 +90,12 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_RESEND_READINGS,
         _async_resend_readings,
         schema=RESEND_READINGS_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_IMPORT_DISTRIBUTOR_HISTORY,
+        _async_import_distributor_history,
+        schema=IMPORT_HISTORY_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )

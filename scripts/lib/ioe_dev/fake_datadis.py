@@ -277,7 +277,7 @@ def _months(query: dict[str, str]) -> tuple[date, date] | None:
     try:
         first = datetime.strptime(query["startDate"], "%Y/%m").replace(tzinfo=UTC).date()
         last = datetime.strptime(query["endDate"], "%Y/%m").replace(tzinfo=UTC).date()
-    except (KeyError, ValueError):
+    except KeyError, ValueError:
         return None
     return (first, last) if first <= last else None
 
@@ -301,5 +301,5 @@ def _jwt_expiry(token: str) -> float:
     try:
         payload = token.split(".")[1]
         return float(json.loads(base64.urlsafe_b64decode(payload + "==="))["exp"])
-    except (IndexError, KeyError, ValueError):
+    except IndexError, KeyError, ValueError:
         return 0.0

@@ -1,0 +1,186 @@
+"""A joined home's distributor history becomes long-term statistics: real HA, API, recorder.
+
+The community imports a distributor's export (as the manager would, or as the Datadis sync
+stores it); the home reads it through the community's API with its join code's token and
+writes it as external statistics, which the recorder keeps.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from homeassistant.components.recorder import get_instance
+from homeassistant.components.recorder.statistics import get_metadata, statistics_during_period
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
+import yaml
+
+from custom_components.ioe_community.const import DOMAIN
+from custom_components.ioe_community.distributor_history import statistic_id
+from ioe_dev.processes import Service
+from tests.community import Community, StartAggregator, start_service
+
+from .conftest import CUPS
+from .test_community_link import join
+
+FIXTURE_CUPS = "ES0021000000000001RK"  # make_cups(1), m-0001
+FIXTURE = Path(__file__).parents[1] / "aggregator/distributor/fixtures/edistribucion_october.csv"
+OCTOBER_26 = datetime(2025, 10, 25, 22, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def allow_local_sockets(socket_enabled: None) -> None:
+    """Let the test reach the aggregator's API on 127.0.0.1."""
+
+
+@pytest.fixture
+def mock_recorder_before_hass(async_test_recorder: RecorderInstanceContextManager) -> None:
+    """Use the recorder (its database is prepared before hass)."""
+
+
+def start_with_api(community: Community, start_aggregator: StartAggregator) -> Service:
+    """Start the service, then give the join codes issued from now on the API's address."""
+    service, port = start_service(community, start_aggregator)
+    community.options["public_api_url"] = f"http://127.0.0.1:{port}"
+    community.config_file.write_text(yaml.safe_dump(community.options))
+    return service
+
+
+async def import_history(hass: HomeAssistant) -> dict[str, Any]:
+    answer = await hass.services.async_call(
+        DOMAIN, "import_distributor_history", {}, blocking=True, return_response=True
+    )
+    await async_wait_recording_done(hass)
+    return dict(answer or {})
+
+
+async def statistics(hass: HomeAssistant, quantity: str) -> list[dict[str, Any]]:
+    identifier = statistic_id(CUPS, quantity)
+    rows = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        OCTOBER_26 - timedelta(days=1),
+        None,
+        {identifier},
+        "hour",
+        None,
+        {"state", "sum"},
+    )
+    return [dict(row) for row in rows.get(identifier, [])]
+
+
+def recent_days_csv(tmp_path: Path, kwh: float) -> Path:
+    """Write a UFD export of the last three whole local days, ``kwh`` every hour."""
+    today = dt_util.now().date()
+    lines = ["CUPS;FECHA;HORA;EHCR (kWh);EHEX (kWh)"]
+    for back in (3, 2, 1):
+        day = today - timedelta(days=back)
+        lines += [
+            f"{FIXTURE_CUPS};{day:%d/%m/%Y};{hour:02d}:00;{kwh:.3f}".replace(".", ",") + ";0"
+            for hour in range(1, 25)
+        ]
+    path = tmp_path / f"recent-{kwh}.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def test_the_distributor_history_becomes_statistics(
+    recorder_mock: Any,
+    hass: HomeAssistant,
+    community: Community,
+    start_aggregator: StartAggregator,
+    tmp_path: Path,
+) -> None:
+    start_with_api(community, start_aggregator)
+    code = community.add_member("m-0001", 1)
+    community.cli("import-csv", str(FIXTURE))  # October 2025
+    community.cli("import-csv", str(recent_days_csv(tmp_path, 0.5)))
+    assert code.api_url is not None
+    entry = await join(hass, code)
+
+    first = await import_history(hass)
+    imports = await statistics(hass, "import_kwh")
+
+    # Two years back: the October day of 25 hours, the next, and the last three days.
+    assert first["hours"] == {
+        "export_kwh": 49 + 72,  # UFD's EHEX column: zeros are values too
+        "import_kwh": 49 + 72,
+        "self_consumption_kwh": 49,
+    }
+    assert len(imports) == 49 + 72
+    assert datetime.fromtimestamp(imports[0]["start"], UTC) == OCTOBER_26
+    assert imports[24]["state"] == pytest.approx(0.35)  # hour 25
+    october = sum(0.1 + 0.01 * h for h in range(1, 26)) + sum(0.1 + 0.01 * h for h in range(1, 25))
+    assert imports[48]["sum"] == pytest.approx(october)
+    assert imports[-1]["sum"] == pytest.approx(october + 72 * 0.5)
+    assert (await statistics(hass, "export_kwh"))[-1]["sum"] == pytest.approx(0.6)
+    metadata = await get_instance(hass).async_add_executor_job(
+        lambda: get_metadata(hass, statistic_ids={statistic_id(CUPS, "import_kwh")})
+    )
+    ((_, meta),) = metadata.values()
+    assert (meta["unit_of_measurement"], meta["source"]) == ("kWh", DOMAIN)
+    assert meta["name"] == "Casa grid import (distributor)"
+
+    # The distributor corrects its recent values: a refresh rewrites the last two months on
+    # top of the sum before them, and leaves October 2025 as it was.
+    community.cli("import-csv", str(recent_days_csv(tmp_path, 0.4)))
+    again = await import_history(hass)
+    imports = await statistics(hass, "import_kwh")
+
+    assert again["hours"] == {"export_kwh": 72, "import_kwh": 72}
+    assert len(imports) == 49 + 72
+    assert imports[48]["sum"] == pytest.approx(october)
+    assert imports[-1]["sum"] == pytest.approx(october + 72 * 0.4)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_problems_reading_the_api_are_named(
+    recorder_mock: Any,
+    hass: HomeAssistant,
+    community: Community,
+    start_aggregator: StartAggregator,
+) -> None:
+    service = start_with_api(community, start_aggregator)
+    code = community.add_member("m-0001", 1)
+    await join(hass, code)
+
+    community.cli("members", "rotate", "m-0001")  # the home's token no longer works
+    with pytest.raises(HomeAssistantError) as refused:
+        await import_history(hass)
+    service.stop()
+    with pytest.raises(HomeAssistantError) as unreachable:
+        await import_history(hass)
+
+    assert refused.value.translation_key == "api_invalid_auth"
+    assert unreachable.value.translation_key == "api_cannot_connect"
+
+
+async def test_a_join_code_without_the_api_or_no_community(
+    recorder_mock: Any,
+    hass: HomeAssistant,
+    community: Community,
+    start_aggregator: StartAggregator,
+) -> None:
+    code = community.add_member("m-0001", 1)
+    start_service(community, start_aggregator)
+    assert code.api_url is None
+    entry = await join(hass, code)
+
+    with pytest.raises(HomeAssistantError) as no_api:
+        await import_history(hass)
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.config_entries.async_remove(entry.entry_id)
+    await join(hass, None)
+    with pytest.raises(ServiceValidationError) as not_joined:
+        await import_history(hass)
+
+    assert no_api.value.translation_key == "no_api_address"
+    assert not_joined.value.translation_key == "not_joined_history"
