@@ -10,10 +10,13 @@ October day; some values are estimated; a supply that was not authorised answers
 Every authenticated query is logged (``log``) with the time the fake's clock gave, so a test
 can check that no query was sent twice within 24 hours. The clock (``now``) is the fake's own:
 a test moves it to replay days.
+
+``python -m ioe_dev.fake_datadis --port N --state FILE`` serves the demo's community.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 from collections.abc import Callable
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 import json
 import math
+from pathlib import Path
 import time as time_module
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -303,3 +307,41 @@ def _jwt_expiry(token: str) -> float:
         return float(json.loads(base64.urlsafe_b64decode(payload + "==="))["exp"])
     except IndexError, KeyError, ValueError:
         return 0.0
+
+
+def demo_nif(number: int) -> str:
+    """Return a valid-looking NIF (its check letter computed) for a demo supply's owner."""
+    digits = 10_000_000 + number
+    return f"{digits:08d}{'TRWAGMYFPDXBNJZSQVHLCKE'[digits % 23]}"
+
+
+def main() -> None:
+    """Serve a demo community's supplies until stopped (``--state``: a JSON file).
+
+    The state holds ``accounts`` (NIF → password), ``supplies`` (owner, cups, contract_start)
+    and ``authorizations`` (owner → the NIFs it authorised). Every supply's address says it is
+    demo data.
+    """
+    parser = argparse.ArgumentParser(description="A local fake of Datadis, serving demo data.")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--state", type=Path, required=True)
+    args = parser.parse_args()
+    state = json.loads(args.state.read_text())
+    fake = FakeDatadis(
+        accounts=state["accounts"],
+        supplies=[
+            FakeSupply(
+                owner=item["owner"],
+                cups=item["cups"],
+                contract_start=date.fromisoformat(item["contract_start"]),
+            )
+            for item in state["supplies"]
+        ],
+        authorizations={owner: set(nifs) for owner, nifs in state["authorizations"].items()},
+        late_days=1,
+    )
+    web.run_app(fake.app(), host="127.0.0.1", port=args.port, print=None)
+
+
+if __name__ == "__main__":
+    main()

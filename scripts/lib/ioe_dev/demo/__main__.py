@@ -39,6 +39,8 @@ HA_CONFIGURATION = Path(__file__).with_name("configuration.yaml")
 COMMUNITY_ID = "demo"
 AGGREGATOR_USER = "ioe-aggregator"
 HOME = {"name": "Casa demo", "cups": "ES0021000000000001RK"}
+# The manager's Datadis account, on the fake Datadis (ioe_dev.fake_datadis).
+DATADIS_MANAGER = "G87654321"
 HA_START_TIMEOUT_S = 300
 DEMO_MEMBERS = 10
 # The simulated home's devices (ioe_dev.simulated_home), as a household adds them.
@@ -61,6 +63,7 @@ class Ports:
     aggregator: int
     broker: int
     devices: int
+    datadis: int
 
 
 class DemoError(RuntimeError):
@@ -70,18 +73,22 @@ class DemoError(RuntimeError):
 def _secrets(state: Path) -> dict[str, str]:
     """Passwords made on the first run and kept in the state directory."""
     path = state / "secrets.json"
-    if path.exists():
-        return dict(json.loads(path.read_text()))
-    values = {
-        "ha_password": secrets.token_urlsafe(9),
-        "aggregator_mqtt_password": secrets.token_urlsafe(24),
+    values = dict(json.loads(path.read_text())) if path.exists() else {}
+    made = {
+        "ha_password": lambda: secrets.token_urlsafe(9),
+        "aggregator_mqtt_password": lambda: secrets.token_urlsafe(24),
+        # A part added since the state directory was made gets its secret now.
+        "datadis_password": lambda: secrets.token_urlsafe(12),
     }
+    if values.keys() >= made.keys():
+        return values
+    values = {key: values.get(key) or make() for key, make in made.items()}
     path.write_text(json.dumps(values, indent=2))
     path.chmod(0o600)
     return values
 
 
-def _aggregator_config(state: Path, port: int, broker_port: int, mqtt_password: str) -> Path:
+def _aggregator_config(state: Path, ports: Ports, values: dict[str, str]) -> Path:
     """Write the aggregator's configuration: the broker's files are generated from its registry."""
     directory = state / "aggregator"
     directory.mkdir(parents=True, exist_ok=True)
@@ -92,18 +99,24 @@ def _aggregator_config(state: Path, port: int, broker_port: int, mqtt_password: 
                 "community_id": COMMUNITY_ID,
                 "database_url": f"sqlite:///{directory / 'ioe-aggregator.db'}",
                 "http_host": "127.0.0.1",
-                "http_port": port,
-                "public_api_url": f"http://localhost:{port}",
+                "http_port": ports.aggregator,
+                "public_api_url": f"http://localhost:{ports.aggregator}",
                 "mqtt_host": "127.0.0.1",
-                "mqtt_port": broker_port,
+                "mqtt_port": ports.broker,
                 "mqtt_ca_file": str(broker_certificate(state / "broker").ca_file),
                 "mqtt_username": AGGREGATOR_USER,
-                "mqtt_password": mqtt_password,
+                "mqtt_password": values["aggregator_mqtt_password"],
                 "broker_files_dir": str(state / "broker-files"),
                 "broker_full_access": [],
                 "mosquitto_pid_file": str(state / "broker" / "mosquitto.pid"),
                 "import_price_eur_kwh": 0.15,
                 "surplus_price_eur_kwh": 0.05,
+                # The fake Datadis; a short history and window, so that the demo shows a sync.
+                "datadis_username": DATADIS_MANAGER,
+                "datadis_password": values["datadis_password"],
+                "datadis_url": f"http://127.0.0.1:{ports.datadis}",
+                "datadis_history_months": 3,
+                "datadis_spread_minutes": 1,
             }
         )
     )
@@ -127,7 +140,13 @@ def _ports(state: Path, *, check: bool) -> Ports:
     """
     path = state / "ports.json"
     chosen = json.loads(path.read_text()) if path.exists() else {}
-    defaults = {"home_assistant": 8123, "aggregator": 8099, "broker": 8883, "devices": 1502}
+    defaults = {
+        "home_assistant": 8123,
+        "aggregator": 8099,
+        "broker": 8883,
+        "devices": 1502,
+        "datadis": 8097,
+    }
     for name, default in defaults.items():
         # A part added since the state directory was made gets its port now.
         chosen.setdefault(name, free_port() if check else default)
@@ -436,6 +455,21 @@ def _check_home_share(api: HomeAssistantApi, entry_id: str) -> list[str]:
     return ["the home has no community sensors"]
 
 
+def _check_distributor(api: HomeAssistantApi, config: Path, home: str) -> list[str]:
+    """Check the home's supply was synced from the fake Datadis and imported as statistics."""
+    try:
+        status = community.datadis_synced(config, home)
+    except community.CommunityError as err:
+        return [f"Datadis: {err}"]
+    answer = api.request(
+        "POST", "/api/services/ioe_community/import_distributor_history?return_response", body={}
+    )
+    hours = answer.get("service_response", {}).get("hours", {})
+    if not hours.get("import_kwh"):
+        return [f"the home imported no distributor history ({answer}); Datadis status: {status}"]
+    return []
+
+
 def _verify(api: HomeAssistantApi, ports: Ports, report: Path) -> list[str]:
     """Check every part as a user would meet it; return what is wrong."""
     problems = []
@@ -467,17 +501,33 @@ def _start_community(
     values: dict[str, str],
     services: list[Service],
     synthetic: SyntheticCommunity,
-) -> tuple[Broker, community.Credentials]:
-    """Start the broker on the aggregator's generated files, the aggregator, and register."""
-    config = _aggregator_config(
-        state, ports.aggregator, ports.broker, values["aggregator_mqtt_password"]
-    )
+) -> tuple[Broker, community.Credentials, Path]:
+    """Start the broker on the aggregator's generated files, register, start the aggregator.
+
+    The members are registered and linked to the fake Datadis before the aggregator starts, so
+    that its first sync (when it starts) has them.
+    """
+    config = _aggregator_config(state, ports, values)
     # Mosquitto reads only the logins and access list the aggregator generates.
     community.write_broker_files(config)
     broker = start_broker(state / "broker", ports.broker, include_dir=state / "broker-files")
     services.append(broker.service)
+    credentials = community.register(config, state / "aggregator", synthetic)
+    datadis_state = state / "datadis" / "state.json"
+    community.write_datadis_state(
+        datadis_state, synthetic, (DATADIS_MANAGER, values["datadis_password"])
+    )
+    datadis = Service(
+        "fake-datadis",
+        [sys.executable, "-m", "ioe_dev.fake_datadis", "--port", str(ports.datadis),
+         "--state", str(datadis_state)],
+        state / "datadis" / "fake-datadis.log",
+    )  # fmt: skip
+    datadis.start(port=ports.datadis)
+    services.append(datadis)
+    community.link_datadis(config, synthetic)
     services.append(_start_aggregator(config, ports.aggregator))
-    return broker, community.register(config, state / "aggregator", synthetic)
+    return broker, credentials, config
 
 
 def _check_results(
@@ -537,6 +587,11 @@ IoE Community demo is running (state in {state}).
                    the demo home is m-0001, the other 9 are simulated homes, see
                    {state / "simulated-members.log"})
   Results (MQTT)   ioe/v1/{COMMUNITY_ID}/m/<member>/results, ioe/v1/{COMMUNITY_ID}/community/#
+  Datadis (FAKE)   http://localhost:{ports.datadis} — a local stand-in for Datadis serving demo
+                   data (NIF {DATADIS_MANAGER}); the aggregator syncs it at start and daily:
+                   scripts/in-env python -m ioe_aggregator datadis status \\
+                     --config {state / "aggregator" / "config.yaml"}
+                   (m-0010 has not authorised the manager: its status says so)
   MQTT broker      mqtts://localhost:{ports.broker} (CA: {broker.ca_file})
   Sharing report   file://{report}
                    (synthetic demo data: 10 members and a plant, one year)
@@ -597,7 +652,9 @@ def run(state: Path, *, check: bool) -> int:
     try:
         print("Starting the MQTT broker, the aggregator and Home Assistant…", flush=True)
         synthetic = make_community(DEMO_MEMBERS)
-        broker, credentials = _start_community(state, ports, values, services, synthetic)
+        broker, credentials, aggregator_config = _start_community(
+            state, ports, values, services, synthetic
+        )
         _start_simulations(state, ports, synthetic, services)
         home = synthetic.members[HOME_MEMBER].member_id
         config_dir, new_http_port = _prepare_ha_config(state, ports.home_assistant)
@@ -623,6 +680,7 @@ def run(state: Path, *, check: bool) -> int:
             _verify(api, ports, report)
             or _check_results(ports, credentials, home, simulated)
             or _check_home_share(api, entry["entry_id"])
+            or _check_distributor(api, aggregator_config, home)
         ):
             raise DemoError("; ".join(problems))
         if check:
@@ -630,7 +688,9 @@ def run(state: Path, *, check: bool) -> int:
                 "Demo check passed: Home Assistant (ioe_community loaded, Modbus devices read, "
                 "Energy dashboard, the home joined with its share on the Comunidad dashboard), "
                 "aggregator (10 members, 9 simulated homes sending through link/, an agreement "
-                "in force, results published), broker on the generated files, sharing report."
+                "in force, results published, the distributor's data synced from a fake "
+                "Datadis and imported by the home as statistics), broker on the generated "
+                "files, sharing report."
             )
             return 0
         _print_welcome(ports, login, state, broker, report)

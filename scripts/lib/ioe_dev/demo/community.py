@@ -1,7 +1,8 @@
 """The demo community in the aggregator: 10 registered members, an agreement in force.
 
-The members and plant are the synthetic community's (``ioe_dev.synthetic``). They are registered
-through the aggregator's command line, like a manager would, once per state directory; their
+The members and plant are the synthetic community's (``ioe_dev.synthetic``); their distributor's
+data comes from a local fake of Datadis (``ioe_dev.fake_datadis``) serving demo data. They are
+registered through the aggregator's command line, like a manager would, once per state; their
 join codes and an admin token are kept in the state directory (mode 0600). The first member is
 the demo's Home Assistant home; the other nine are simulated homes running the integration's
 ``link/`` library (``ioe_dev.simulated_member``), the plant metered at the second one's site.
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from ioe_aggregator.members.join_code import decode
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ
+from ioe_dev.fake_datadis import demo_nif
 from ioe_dev.synthetic import SyntheticCommunity
 
 AGREEMENT_SCHEME = "investment"
@@ -134,4 +136,50 @@ def publish_when_sent(
             return dict(_post(base, "/api/v1/results/publish", credentials.admin_token))
         if time.monotonic() > deadline:
             raise CommunityError(f"no readings of today from {member} after {timeout_s:.0f} s")
+        time.sleep(1)
+
+
+def write_datadis_state(
+    path: Path, community: SyntheticCommunity, manager: tuple[str, str]
+) -> None:
+    """Write what the demo's fake Datadis serves: every member's supply since last year.
+
+    Each supply's owner authorised the manager's NIF, except the last member's (its status then
+    shows what a missing authorisation looks like).
+    """
+    nif, password = manager
+    today = datetime.now(ZoneInfo(DEFAULT_TZ)).date()
+    since = date(today.year - 1, today.month, 1)
+    owners = {m.member_id: demo_nif(n) for n, m in enumerate(community.members, start=1)}
+    last = community.members[-1].member_id
+    state = {
+        "accounts": {nif: password},
+        "supplies": [
+            {"owner": owners[m.member_id], "cups": m.cups, "contract_start": since.isoformat()}
+            for m in community.members
+        ],
+        "authorizations": {owner: [nif] for member, owner in owners.items() if member != last},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(state, indent=2))
+    path.chmod(0o600)
+
+
+def link_datadis(config: Path, community: SyntheticCommunity) -> None:
+    """Read every member through Datadis (with its owner's NIF), those not linked yet."""
+    linked = {m["member"] for m in _cli(config, "datadis", "status")["members"]}
+    for number, member in enumerate(community.members, start=1):
+        if member.member_id not in linked:
+            _cli(config, "datadis", "link", member.member_id, "--nif", demo_nif(number))
+
+
+def datadis_synced(config: Path, member: str, timeout_s: float = 90) -> dict[str, Any]:
+    """Wait until the aggregator has synced ``member`` through Datadis; return its status."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = {m["member"]: m for m in _cli(config, "datadis", "status")["members"]}
+        if status.get(member, {}).get("last_success"):
+            return dict(status[member])
+        if time.monotonic() > deadline:
+            raise CommunityError(f"no Datadis sync of {member} after {timeout_s:.0f} s: {status}")
         time.sleep(1)
