@@ -6,8 +6,10 @@ without waiting for them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 import time as time_module
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -33,25 +35,46 @@ def local_midnight(day: date) -> datetime:
     return datetime.combine(day, time(), MADRID).astimezone(UTC)
 
 
-async def linked_community(store: Store) -> list[Member]:
+@dataclass
+class Community:
+    """Four linked members in the store, the fake, and the time both live in."""
+
+    store: Store
+    fake: FakeDatadis
+    clock: Clock
+    session: aiohttp.ClientSession
+    server: TestServer
+    members: list[Member]
+
+    def client(self, password: str = PASSWORD) -> DatadisClient:
+        """Return a client of the fake, logging in with ``password``."""
+        return DatadisClient(
+            self.session, MANAGER, password, base_url=str(self.server.make_url("/"))
+        )
+
+    async def run(self, at: datetime, *, wait_s: float = 0.0, **options: Any) -> SyncReport:
+        """Sync at ``at`` (the fake's clock too, unless the test set it ahead)."""
+        self.clock.now = max(self.clock.now, at.timestamp())
+        sync = DatadisSync(
+            self.store, self.client(), MADRID, pause_s=0, wait_s=wait_s, clock=lambda: at
+        )
+        return await sync.run(self.members, **options)
+
+
+@pytest.fixture
+async def community(
+    store: Store,
+    fake: FakeDatadis,
+    clock: Clock,
+    session: aiohttp.ClientSession,
+    server: TestServer,
+) -> Community:
+    """Return m-1 … m-4 registered and linked: m-2's owner has not authorised the manager."""
     members = await register_members(store, {f"m-{n}": make_cups(n) for n in range(1, 5)})
     ledger = Ledger(store)
     for member, nif in (("m-1", OWNER), ("m-2", STRANGER), ("m-3", None), ("m-4", OWNER_QUARTERS)):
         await ledger.link(member, nif, NOW)
-    return members
-
-
-async def run(
-    store: Store,
-    session: aiohttp.ClientSession,
-    server: TestServer,
-    members: list[Member],
-    at: datetime,
-    **options: object,
-) -> SyncReport:
-    client = DatadisClient(session, MANAGER, PASSWORD, base_url=str(server.make_url("/")))
-    sync = DatadisSync(store, client, MADRID, pause_s=0, clock=lambda: at)
-    return await sync.run(members, **options)  # type: ignore[arg-type]
+    return Community(store, fake, clock, session, server, members)
 
 
 def consumption_months(fake: FakeDatadis, since: int = 0) -> set[tuple[str, str]]:
@@ -63,15 +86,8 @@ def consumption_months(fake: FakeDatadis, since: int = 0) -> set[tuple[str, str]
     }
 
 
-async def test_first_sync_backfills_every_available_month(
-    store: Store,
-    session: aiohttp.ClientSession,
-    server: TestServer,
-    fake: FakeDatadis,
-) -> None:
-    members = await linked_community(store)
-
-    report = await run(store, session, server, members, NOW)
+async def test_first_sync_backfills_every_available_month(community: Community) -> None:
+    report = await community.run(NOW)
 
     by_member = {m.member: m for m in report.members}
     # m-1: March 2025 (the contract's first month) fails as Datadis does; April 2025 to now stored.
@@ -80,14 +96,14 @@ async def test_first_sync_backfills_every_available_month(
     assert any("2025-03" in problem for problem in by_member["m-1"].problems)
     assert by_member["m-2"].status == "not_authorized"
     assert len(by_member["m-3"].months) == 24  # the last two years
-    assert fake.repeated_within_a_day() == []
+    assert community.fake.repeated_within_a_day() == []
     # Every hour Datadis had (published two days late) is stored once, DST days included.
     first, end = local_midnight(date(2025, 4, 1)), local_midnight(date(2026, 11, 19))
-    stored = await store.readings("m-1", first, end, source=SOURCE)
+    stored = await community.store.readings("m-1", first, end, source=SOURCE)
     imports = [s.reading for s in stored if s.reading.quantity == "import_kwh"]
     assert len(imports) == (end - first) // HOUR
     assert {r.end - r.start for r in imports} == {HOUR}
-    supply = fake.supplies[0]
+    supply = community.fake.supplies[0]
     assert sum(r.value for r in imports) == pytest.approx(
         sum(energy_kwh(supply, r.start, HOUR) for r in imports)
     )
@@ -96,44 +112,34 @@ async def test_first_sync_backfills_every_available_month(
     assert {s.reading.quantity for s in stored} == {"import_kwh"}
 
 
-async def test_quarter_hours_where_the_point_type_has_them(
-    store: Store, session: aiohttp.ClientSession, server: TestServer, fake: FakeDatadis
-) -> None:
-    members = await linked_community(store)
+async def test_quarter_hours_where_the_point_type_has_them(community: Community) -> None:
+    await community.run(NOW, only="m-4")
 
-    await run(store, session, server, members, NOW, only="m-4")
-
-    october = await store.readings(
+    october = await community.store.readings(
         "m-4", local_midnight(date(2026, 10, 1)), local_midnight(date(2026, 11, 1)), source=SOURCE
     )
     assert len(october) == (31 * 24 + 1) * 4  # 25 October 2026 has 25 hours
     assert {s.reading.end - s.reading.start for s in october} == {timedelta(minutes=15)}
     assert all(
         dict(q.parameters).get("measurementType") == "1"
-        for q in fake.log[1:]
+        for q in community.fake.log[1:]
         if q.endpoint == "get-consumption-data-v2"
     )
 
 
 async def test_daily_runs_refresh_recent_months_and_never_repeat_a_query_within_a_day(
-    store: Store,
-    session: aiohttp.ClientSession,
-    server: TestServer,
-    fake: FakeDatadis,
-    clock: Clock,
+    community: Community,
 ) -> None:
-    members = await linked_community(store)
-    await run(store, session, server, members, NOW)
-    asked = len(fake.log)
+    await community.run(NOW)
+    asked = len(community.fake.log)
 
-    await run(store, session, server, members, NOW + timedelta(hours=3))
-    assert len(fake.log) == asked  # everything due was asked less than 24 hours ago
+    await community.run(NOW + timedelta(hours=3))
+    assert len(community.fake.log) == asked  # everything due was asked less than 24 hours ago
 
     tomorrow = NOW + timedelta(days=1, minutes=1)
-    clock.now = tomorrow.timestamp()
-    await run(store, session, server, members, tomorrow)
+    await community.run(tomorrow)
 
-    assert consumption_months(fake, asked) == {
+    assert consumption_months(community.fake, asked) == {
         (make_cups(1), "2026/11"),
         (make_cups(1), "2026/10"),
         (make_cups(1), "2025/03"),  # failed yesterday: asked again
@@ -143,93 +149,69 @@ async def test_daily_runs_refresh_recent_months_and_never_repeat_a_query_within_
         (make_cups(4), "2026/10"),
         (make_cups(4), "2026/09"),
     }
-    assert {q.endpoint for q in fake.log[asked:]} == {
+    assert {q.endpoint for q in community.fake.log[asked:]} == {
         "get-consumption-data-v2",
         "get-supplies-v2",  # m-2's owner may have authorised the manager since
     }
-    assert fake.repeated_within_a_day() == []
+    assert community.fake.repeated_within_a_day() == []
     # The new day's data (19 November) arrived.
-    day = await store.readings(
+    day = await community.store.readings(
         "m-3", local_midnight(date(2026, 11, 19)), local_midnight(date(2026, 11, 20)), source=SOURCE
     )
     assert len(day) == 24
 
 
-async def test_a_month_that_keeps_failing_is_left_after_its_attempts(
-    store: Store,
-    session: aiohttp.ClientSession,
-    server: TestServer,
-    fake: FakeDatadis,
-    clock: Clock,
-) -> None:
-    members = await linked_community(store)
+async def test_a_month_that_keeps_failing_is_left_after_its_attempts(community: Community) -> None:
     for day in range(MAX_ATTEMPTS + 1):
         at = NOW + timedelta(days=day, minutes=day)
-        clock.now = at.timestamp()
-        since = len(fake.log)
-        await run(store, session, server, members, at, only="m-1")
-        asked_march = (make_cups(1), "2025/03") in consumption_months(fake, since)
+        since = len(community.fake.log)
+        await community.run(at, only="m-1")
+        asked_march = (make_cups(1), "2025/03") in consumption_months(community.fake, since)
         assert asked_march == (day < MAX_ATTEMPTS)
 
-    months = await Ledger(store).months("m-1")
+    months = await Ledger(community.store).months("m-1")
     assert months["2025-03"].attempts == MAX_ATTEMPTS
     assert months["2025-03"].outcome == "temporary"
 
     # The manager asks for it anyway: asked again (a day after the last time).
     at = NOW + timedelta(days=MAX_ATTEMPTS + 1, hours=1)
-    clock.now = at.timestamp()
-    since = len(fake.log)
-    await run(
-        store, session, server, members, at, only="m-1", months=(date(2025, 3, 1), date(2025, 3, 1))
-    )
-    assert consumption_months(fake, since) == {(make_cups(1), "2025/03")}
+    since = len(community.fake.log)
+    await community.run(at, only="m-1", months=(date(2025, 3, 1), date(2025, 3, 1)))
+    assert consumption_months(community.fake, since) == {(make_cups(1), "2025/03")}
 
 
-async def test_a_random_failure_is_retried_the_next_day(
-    store: Store,
-    session: aiohttp.ClientSession,
-    server: TestServer,
-    fake: FakeDatadis,
-    clock: Clock,
-) -> None:
-    members = await linked_community(store)
-    fake.failures.add((make_cups(3), "2025/06"))
+async def test_a_random_failure_is_retried_the_next_day(community: Community) -> None:
+    community.fake.failures.add((make_cups(3), "2025/06"))
 
-    await run(store, session, server, members, NOW, only="m-3")
+    await community.run(NOW, only="m-3")
     june = (local_midnight(date(2025, 6, 1)), local_midnight(date(2025, 7, 1)))
-    assert await store.readings("m-3", *june, source=SOURCE) == []
+    assert await community.store.readings("m-3", *june, source=SOURCE) == []
     tomorrow = NOW + timedelta(days=1, minutes=1)
-    clock.now = tomorrow.timestamp()
-    await run(store, session, server, members, tomorrow, only="m-3")
+    await community.run(tomorrow, only="m-3")
 
-    assert len(await store.readings("m-3", *june, source=SOURCE)) == 30 * 24
-    assert (await Ledger(store).months("m-3"))["2025-06"].complete
+    assert len(await community.store.readings("m-3", *june, source=SOURCE)) == 30 * 24
+    assert (await Ledger(community.store).months("m-3"))["2025-06"].complete
 
 
-async def test_a_refused_login_stops_the_sync_and_is_recorded(
-    store: Store, session: aiohttp.ClientSession, server: TestServer, fake: FakeDatadis
-) -> None:
-    members = await linked_community(store)
-    client = DatadisClient(session, MANAGER, "wrong", base_url=str(server.make_url("/")))
+async def test_a_refused_login_stops_the_sync_and_is_recorded(community: Community) -> None:
+    client = community.client(password="wrong")
 
-    report = await DatadisSync(store, client, MADRID, clock=lambda: NOW).run(members)
+    report = await DatadisSync(community.store, client, MADRID, clock=lambda: NOW).run(
+        community.members
+    )
 
     assert report.login_refused is not None
     assert "wrong NIF or password" in report.login_refused
-    assert fake.log == []
-    login = await Ledger(store).login_state()
+    assert community.fake.log == []
+    login = await Ledger(community.store).login_state()
     assert login is not None
     assert login[1] == "refused"
 
 
-async def test_contract_detail_is_kept(
-    store: Store, session: aiohttp.ClientSession, server: TestServer
-) -> None:
-    members = await linked_community(store)
+async def test_contract_detail_is_kept(community: Community) -> None:
+    await community.run(NOW, only="m-1")
 
-    await run(store, session, server, members, NOW, only="m-1")
-
-    link = next(link for link in await Ledger(store).links() if link.member == "m-1")
+    link = next(link for link in await Ledger(community.store).links() if link.member == "m-1")
     assert link.contract is not None
     assert link.contract["cau"] == make_cups(1) + "A001"
     assert link.contract["partition_coefficient"] == pytest.approx(0.125)
@@ -237,26 +219,19 @@ async def test_contract_detail_is_kept(
     assert (link.supply.cups, link.supply.distributor_code) == (make_cups(1), "2")
 
 
-async def test_a_query_whose_day_is_nearly_up_is_waited_for(
-    store: Store,
-    session: aiohttp.ClientSession,
-    server: TestServer,
-    fake: FakeDatadis,
-    clock: Clock,
-) -> None:
-    members = await linked_community(store)
-    await run(store, session, server, members, NOW, only="m-3")
+async def test_a_query_whose_day_is_nearly_up_is_waited_for(community: Community) -> None:
+    await community.run(NOW, only="m-3")
     # A second short of 24 hours since each month was asked; the fake is already past them.
     at = NOW + timedelta(days=1) - timedelta(seconds=1)
-    clock.now = (at + timedelta(seconds=2)).timestamp()
-    client = DatadisClient(session, MANAGER, PASSWORD, base_url=str(server.make_url("/")))
-    since = len(fake.log)
+    community.clock.now = (at + timedelta(seconds=2)).timestamp()
+    since = len(community.fake.log)
     started = time_module.monotonic()
 
-    await DatadisSync(store, client, MADRID, pause_s=0, wait_s=5, clock=lambda: at).run(
-        members, only="m-3"
-    )
+    await community.run(at, wait_s=5, only="m-3")
 
-    assert consumption_months(fake, since) == {(make_cups(3), "2026/11"), (make_cups(3), "2026/10")}
+    assert consumption_months(community.fake, since) == {
+        (make_cups(3), "2026/11"),
+        (make_cups(3), "2026/10"),
+    }
     assert time_module.monotonic() - started >= 1
-    assert fake.repeated_within_a_day() == []
+    assert community.fake.repeated_within_a_day() == []
