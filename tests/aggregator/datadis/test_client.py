@@ -148,6 +148,18 @@ async def test_slow_answers_time_out_as_temporary(
         await datadis.consumption(supply, date(2026, 10, 1), authorized_nif=OWNER)
 
 
+async def test_a_slow_answer_is_waited_for(
+    session: aiohttp.ClientSession, server: TestServer, fake: FakeDatadis
+) -> None:
+    fake.delay_s = 1.5  # Datadis takes a minute or more; the client waits up to three
+    datadis = client(session, server)
+    supply = await owner_supply(datadis)
+
+    rows = await datadis.consumption(supply, date(2026, 10, 1), authorized_nif=OWNER)
+
+    assert len(rows) == 31 * 24 + 1
+
+
 async def test_an_expired_token_is_renewed_before_the_query(
     session: aiohttp.ClientSession, server: TestServer, fake: FakeDatadis, clock: Clock
 ) -> None:
