@@ -8,6 +8,7 @@ old one.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -92,6 +93,38 @@ async def store_rows(
     digest it makes the batch id, so the same data stored twice is recognised as such. With
     ``only_member``, rows of other supply points are counted and left out.
     """
+    # A year of quarter hours for many members is a lot of rows: grouped off the event loop.
+    summary, months, batches = await asyncio.to_thread(
+        _group, rows, members, zone, origin, only_member
+    )
+    outcomes = await store.store_batches(batches, source=SOURCE) if batches else []
+    # One batch per (member, month), in the months' order.
+    for key, outcome in zip(sorted(months), outcomes, strict=True):
+        totals = months[key]
+        totals.new, totals.changed, totals.unchanged = (
+            outcome.new,
+            outcome.changed,
+            outcome.unchanged,
+        )
+    summary.months = [months[key] for key in sorted(months)]
+    for cups, count in summary.unknown_cups.items():
+        _LOGGER.warning(
+            "%s: %d rows for CUPS %s, which no member has: not stored", origin, count, cups
+        )
+    return summary
+
+
+def _group(
+    rows: Iterable[DistributorRow],
+    members: Sequence[Member],
+    zone: ZoneInfo,
+    origin: str,
+    only_member: str | None,
+) -> tuple[ImportSummary, dict[tuple[str, str], MonthImport], list[ReadingsBatch]]:
+    """Return the summary so far, each member's months, and one batch per member and month.
+
+    The batches come in the order of the months' keys (member, month).
+    """
     summary = ImportSummary()
     grouped: dict[tuple[str, str], list[Reading]] = defaultdict(list)
     months: dict[tuple[str, str], MonthImport] = {}
@@ -123,7 +156,6 @@ async def store_rows(
             )
             digest.update(f"{row.cups}{row.start}{quantity}{value}{row.quality}".encode())
     batch_id = f"{origin}:{digest.hexdigest()[:16]}"
-    keys = sorted(grouped)
     batches = [
         ReadingsBatch(
             member=member_id,
@@ -132,19 +164,6 @@ async def store_rows(
             readings=tuple(grouped[member_id, month]),
             live=None,
         )
-        for member_id, month in keys
+        for member_id, month in sorted(grouped)
     ]
-    outcomes = await store.store_batches(batches, source=SOURCE) if batches else []
-    for key, outcome in zip(keys, outcomes, strict=True):
-        totals = months[key]
-        totals.new, totals.changed, totals.unchanged = (
-            outcome.new,
-            outcome.changed,
-            outcome.unchanged,
-        )
-    summary.months = [months[key] for key in sorted(months)]
-    for cups, count in summary.unknown_cups.items():
-        _LOGGER.warning(
-            "%s: %d rows for CUPS %s, which no member has: not stored", origin, count, cups
-        )
-    return summary
+    return summary, months, batches

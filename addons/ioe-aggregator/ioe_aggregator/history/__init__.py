@@ -9,8 +9,9 @@ from the source the manager chose for it.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -79,6 +80,15 @@ async def reconcile(
     end = local_start(_next_month(last), zone)
     own = await store.complete_hours(METER, IMPORT, start, end, source=SOURCE_MEMBER)
     billed = await store.complete_hours(METER, IMPORT, start, end, source=DISTRIBUTOR)
+    # A year of a few hundred members is millions of hours: not on the service's event loop.
+    return await asyncio.to_thread(_side_by_side, own, billed, zone)
+
+
+def _side_by_side(
+    own: Mapping[tuple[str, datetime], float],
+    billed: Mapping[tuple[str, datetime], float],
+    zone: ZoneInfo,
+) -> list[MonthReconciliation]:
     counts: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0, 0.0, 0.0])
     for key in own.keys() | billed.keys():
         member, hour = key
