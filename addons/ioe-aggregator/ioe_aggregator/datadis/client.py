@@ -203,11 +203,6 @@ class DatadisClient:
         self._token_expires = 0.0
         self._login_lock = asyncio.Lock()
 
-    @property
-    def username(self) -> str:
-        """The NIF the client logs in with."""
-        return self._username
-
     async def login(self) -> None:
         """Get a token (a raw JWT in the body); raise AuthenticationError for a refused one.
 
