@@ -9,6 +9,7 @@ real time (it is not Home Assistant's clock that paces its reconnections).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
@@ -32,6 +33,7 @@ from pytest_homeassistant_custom_component.typing import RecorderInstanceContext
 
 from custom_components.ioe_community.const import CONF_COMMUNITY, DOMAIN, SUBENTRY_MODBUS
 from custom_components.ioe_community.devices.profile import available_profiles
+from custom_components.ioe_community.link.client import DEFAULT_RESEND_AFTER_S
 from custom_components.ioe_community.link.outbox import DEFAULT_MAX_BATCHES, Outbox
 from custom_components.ioe_community.link.protocol import Reading, encode_readings
 from ioe_aggregator.members.join_code import JoinCode, encode
@@ -175,6 +177,16 @@ async def wait_for_link(hass: HomeAssistant, entry: Any, status: str) -> None:
     )
 
 
+async def wait_after_broker_restart(hass: HomeAssistant, check: Callable[[], bool]) -> None:
+    """Wait until ``check()`` holds after the broker restarted: up to the resend period more.
+
+    The test broker keeps no sessions: batches the home sends before the aggregator is back on
+    the restarted broker (each reconnects on its own backoff) reach nobody, and the home sends
+    them again once the resend period has passed without their acknowledgement.
+    """
+    await hass.async_add_executor_job(wait_until, check, int((DEFAULT_RESEND_AFTER_S + 60) * 10))
+
+
 def sensor(hass: HomeAssistant, entry: Any, key: str) -> str:
     community = entry.data[CONF_COMMUNITY]["community"]
     entity_id = er.async_get(hass).async_get_entity_id(
@@ -267,7 +279,7 @@ async def test_no_reading_lost_or_doubled_through_a_broker_outage_and_a_restart(
     def six_quarters() -> bool:
         return len([r for r in stored_rows(community) if r[2] == "import_kwh"]) >= 6
 
-    await hass.async_add_executor_job(wait_until, six_quarters)
+    await wait_after_broker_restart(hass, six_quarters)
     await hass.async_add_executor_job(wait_until, lambda: sensor(hass, entry, "backlog") == "0")
     imports = [r for r in stored_rows(community) if r[2] == "import_kwh"]
     first = START + timedelta(minutes=5)
@@ -461,7 +473,7 @@ async def test_a_full_outbox_raises_a_repair_and_keeps_the_readings(
     def drained() -> bool:
         return len(stored_rows(community)) >= DEFAULT_MAX_BATCHES
 
-    await hass.async_add_executor_job(wait_until, drained)
+    await wait_after_broker_restart(hass, drained)
     await home.run(timedelta(minutes=2))  # the kept quarter goes into the outbox at last
 
     first = int((START + timedelta(minutes=5)).timestamp())
