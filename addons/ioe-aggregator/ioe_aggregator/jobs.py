@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime
 import getpass
 import json
 import sys
@@ -39,3 +40,11 @@ def actor() -> str:
 def show(args: argparse.Namespace, data: Any, text: str) -> None:
     """Print ``data`` as JSON with ``--json``, else ``text``."""
     print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else text)
+
+
+def month_argument(text: str) -> date:
+    """Parse a command line's YYYY-MM into the month's first day."""
+    try:
+        return datetime.strptime(text, "%Y-%m").date()  # noqa: DTZ007 - a calendar month
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {text!r}") from None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date, datetime
 import re
 import sys
 from typing import Any
@@ -23,7 +22,7 @@ from ioe_aggregator.datadis.sync import (
     month_key,
     utc_now,
 )
-from ioe_aggregator.jobs import EXIT_REFUSED, Job, show
+from ioe_aggregator.jobs import EXIT_REFUSED, Job, month_argument, show
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.store import Store
 
@@ -35,13 +34,6 @@ def _nif(text: str) -> str:
     if not _NIF.fullmatch(nif):
         raise argparse.ArgumentTypeError(f"expected a NIF/NIE such as 12345678Z, got {text!r}")
     return nif
-
-
-def _month(text: str) -> date:
-    try:
-        return datetime.strptime(text, "%Y-%m").date()  # noqa: DTZ007 - a calendar month
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {text!r}") from None
 
 
 def add_parser(
@@ -70,8 +62,8 @@ def add_parser(
         parents=[common],
     )
     sync.add_argument("--member", help="only this member")
-    sync.add_argument("--from", dest="first", type=_month, metavar="YYYY-MM")
-    sync.add_argument("--to", dest="last", type=_month, metavar="YYYY-MM")
+    sync.add_argument("--from", dest="first", type=month_argument, metavar="YYYY-MM")
+    sync.add_argument("--to", dest="last", type=month_argument, metavar="YYYY-MM")
     jobs.add_parser(
         "status", help="per member: last success, months missing, last error", parents=[common]
     )

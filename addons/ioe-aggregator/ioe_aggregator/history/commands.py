@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 import sys
 from zoneinfo import ZoneInfo
@@ -18,16 +18,9 @@ import pandas as pd
 
 from ioe_aggregator.config import Config
 from ioe_aggregator.history import Period, consumption, generation, local_start, reconcile
-from ioe_aggregator.jobs import EXIT_REFUSED, Job, show
+from ioe_aggregator.jobs import EXIT_REFUSED, Job, month_argument, show
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.store import Store
-
-
-def _month(text: str) -> date:
-    try:
-        return datetime.strptime(text, "%Y-%m").date()  # noqa: DTZ007 - a calendar month
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {text!r}") from None
 
 
 def _day(text: str) -> date:
@@ -59,8 +52,12 @@ def add_parser(
         help="per member and month: the member's meter against the distributor's",
         parents=[common],
     )
-    checking.add_argument("--from", dest="first", type=_month, required=True, metavar="YYYY-MM")
-    checking.add_argument("--to", dest="last", type=_month, required=True, metavar="YYYY-MM")
+    checking.add_argument(
+        "--from", dest="first", type=month_argument, required=True, metavar="YYYY-MM"
+    )
+    checking.add_argument(
+        "--to", dest="last", type=month_argument, required=True, metavar="YYYY-MM"
+    )
     export = jobs.add_parser(
         "export", help="write the inputs of 'sharing compare' from the store", parents=[common]
     )
