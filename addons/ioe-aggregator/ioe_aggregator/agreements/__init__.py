@@ -11,7 +11,6 @@ Every change is audited in its own transaction.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +26,7 @@ from ioe_aggregator import audit
 from ioe_aggregator.members.registry import Member
 from ioe_aggregator.protocol import utc_text
 from ioe_aggregator.sharing import coefficient_file, schemes
-from ioe_aggregator.sharing.calendar import hours_of_year
+from ioe_aggregator.sharing.calendar import add_months, hours_of_year
 from ioe_aggregator.sharing.coefficient_file import UNITS, CoefficientFileError
 from ioe_aggregator.sharing.model import Member as SharingMember
 from ioe_aggregator.store import Store, Transaction
@@ -195,13 +194,6 @@ def shares_from_file(content: bytes, file_name: str, members: Sequence[Member]) 
     return Shares(scheme="static-file", units=units)
 
 
-def _add_months(day: date, months: int) -> date:
-    """Return the same day ``months`` later (the month's last day when it has fewer days)."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
 class Agreements:
     """The agreements of one community, in its store."""
 
@@ -298,7 +290,7 @@ class Agreements:
                     f"agreement {old.id} ({old.name}) holds from {old.valid_from} "
                     f"to {old.valid_to or 'open end'}: periods must not overlap",
                 )
-            earliest = _add_months(old.valid_from, self._min_months)
+            earliest = add_months(old.valid_from, self._min_months)
             if new.valid_from < earliest:
                 raise AgreementError(
                     "conflict",

@@ -17,13 +17,13 @@ from ioe_aggregator.datadis.sync import (
     OK,
     DatadisSync,
     SyncReport,
-    add_months,
-    first_of_month,
+    history_window,
     month_key,
     utc_now,
 )
 from ioe_aggregator.jobs import EXIT_REFUSED, Job, month_argument, show
 from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.sharing.calendar import add_months
 from ioe_aggregator.store import Store
 
 _NIF = re.compile(r"^[0-9A-Z][0-9]{7}[0-9A-Z]$")
@@ -149,10 +149,8 @@ async def _status(store: Store, config: Config, args: argparse.Namespace) -> int
 def _member_status(
     link: Link, months: dict[str, MonthState], zone: ZoneInfo, history: int
 ) -> dict[str, Any]:
-    current = first_of_month(utc_now().astimezone(zone).date())
-    oldest = add_months(current, 1 - history)
-    if link.supply is not None and link.supply.valid_from is not None:
-        oldest = max(oldest, first_of_month(link.supply.valid_from))
+    supply_from = link.supply.valid_from if link.supply else None
+    oldest, current = history_window(utc_now(), zone, history, supply_from)
     missing = []
     month = oldest
     while month < current:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 import logging
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,9 +46,10 @@ from ioe_aggregator.distributor import (
     SELF_CONSUMPTION,
 )
 from ioe_aggregator.distributor.importer import store_rows
-from ioe_aggregator.distributor.rows import LabelledRow, label_of, place, same_cups
-from ioe_aggregator.distributor.timeline import day_length
+from ioe_aggregator.distributor.rows import LabelledRow, label_of, place, supply_point
+from ioe_aggregator.distributor.timeline import local_midnight
 from ioe_aggregator.members.registry import Member
+from ioe_aggregator.sharing.calendar import add_months
 from ioe_aggregator.store import Store
 
 _LOGGER = logging.getLogger(__name__)
@@ -112,10 +113,18 @@ def first_of_month(day: date) -> date:
     return day.replace(day=1)
 
 
-def add_months(month: date, count: int) -> date:
-    """Return the first day of the month ``count`` months after (or before) ``month``'s."""
-    index = month.year * 12 + month.month - 1 + count
-    return date(index // 12, index % 12 + 1, 1)
+def history_window(
+    now: datetime, zone: ZoneInfo, history_months: int, supply_from: date | None
+) -> tuple[date, date]:
+    """Return the first and last months a member's history covers (the last is the current).
+
+    ``history_months`` back at most, and not before the supply's contract started.
+    """
+    current = first_of_month(now.astimezone(zone).date())
+    oldest = add_months(current, 1 - history_months)
+    if supply_from is not None:
+        oldest = max(oldest, first_of_month(supply_from))
+    return oldest, current
 
 
 def month_key(month: date) -> str:
@@ -211,11 +220,16 @@ class DatadisSync:
             if supply is None:
                 return outcome
             await self._contract(link, supply, now, outcome)
-            for month in self._due_months(
-                supply, await self._ledger.months(member.id), now, forced
-            ):
+            states = await self._ledger.months(member.id)
+            for month in self._due_months(supply, states, now, forced):
                 await self._month(
-                    link=link, member=member, supply=supply, month=month, now=now, outcome=outcome
+                    link=link,
+                    member=member,
+                    supply=supply,
+                    month=month,
+                    previous=states.get(month_key(month)),
+                    now=now,
+                    outcome=outcome,
                 )
         except NotAuthorizedError as err:
             outcome.status = "not_authorized"
@@ -262,7 +276,9 @@ class DatadisSync:
             outcome.status = TEMPORARY
             outcome.problems.append(str(err))
             return link.supply
-        found = next((s for s in supplies if same_cups(s.cups, member.cups)), None)
+        found = next(
+            (s for s in supplies if supply_point(s.cups) == supply_point(member.cups)), None
+        )
         if found is None:
             outcome.status = "not_found"
             why = f"CUPS {member.cups} is not among the supplies Datadis lists for this NIF"
@@ -301,10 +317,7 @@ class DatadisSync:
         forced: tuple[date, date] | None,
     ) -> list[date]:
         """Return the months to ask for now, newest first."""
-        current = first_of_month(now.astimezone(self._zone).date())
-        oldest = add_months(current, 1 - self._history_months)
-        if supply.valid_from is not None:
-            oldest = max(oldest, first_of_month(supply.valid_from))
+        oldest, current = history_window(now, self._zone, self._history_months, supply.valid_from)
         if forced is not None:
             first, last = (max(first_of_month(forced[0]), oldest), min(forced[1], current))
             return _months_between(first, last)
@@ -321,6 +334,7 @@ class DatadisSync:
         member: Member,
         supply: Supply,
         month: date,
+        previous: MonthState | None,
         now: datetime,
         outcome: MemberSync,
     ) -> None:
@@ -331,7 +345,6 @@ class DatadisSync:
         )
         if not await self._ask(query, outcome):
             return
-        previous = (await self._ledger.months(member.id)).get(month_key(month))
         attempts = (previous.attempts if previous else 0) + 1
         state = MonthState(
             month=month_key(month),
@@ -382,8 +395,9 @@ class DatadisSync:
         problems.extend(str(error) for error in unplaced)
         await store_rows(self._store, placed, [member], self._zone, origin="datadis")
         expected = self._expected_intervals(month, supply.quarter_hours)
-        month_end = datetime.combine(add_months(month, 1), time(), self._zone)
-        complete = now >= month_end and len(placed) >= expected
+        complete = (
+            now >= local_midnight(add_months(month, 1), self._zone) and len(placed) >= expected
+        )
         detail = f"{len(placed)} of {expected} intervals"
         if problems:
             detail += f"; {len(problems)} rows not read (first: {problems[0]})"
@@ -436,12 +450,11 @@ class DatadisSync:
         return labelled, problems
 
     def _expected_intervals(self, month: date, quarter_hours: bool) -> int:
-        hours = 0
-        day = month
-        while day.month == month.month:
-            hours += int(day_length(day, self._zone).total_seconds()) // 3600
-            day += timedelta(days=1)
-        return hours * (4 if quarter_hours else 1)
+        """Return how many intervals a local month has (its clock-change day included)."""
+        length = local_midnight(add_months(month, 1), self._zone) - local_midnight(
+            month, self._zone
+        )
+        return int(length / timedelta(minutes=15 if quarter_hours else 60))
 
 
 def _is_due(month: date, state: MonthState | None, current: date) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ioe_aggregator.distributor import ESTIMATED, METER, SOURCE
-from ioe_aggregator.distributor.rows import DistributorRow, same_cups
+from ioe_aggregator.distributor.rows import DistributorRow, supply_point
 from ioe_aggregator.members.registry import Member
 from ioe_aggregator.protocol import Reading, ReadingsBatch
 from ioe_aggregator.store import Store
@@ -73,11 +73,6 @@ class ImportSummary:
         }
 
 
-def member_for(members: Sequence[Member], cups: str) -> Member | None:
-    """Return the member registered with a supply point, the boundary suffix aside."""
-    return next((member for member in members if same_cups(member.cups, cups)), None)
-
-
 async def store_rows(
     store: Store,
     rows: Iterable[DistributorRow],
@@ -129,8 +124,10 @@ def _group(
     grouped: dict[tuple[str, str], list[Reading]] = defaultdict(list)
     months: dict[tuple[str, str], MonthImport] = {}
     digest = hashlib.sha256()
+    # Supply points match on their first 20 characters (the boundary suffix aside).
+    by_cups = {supply_point(member.cups): member for member in members}
     for row in rows:
-        member = member_for(members, row.cups)
+        member = by_cups.get(supply_point(row.cups))
         if member is None:
             summary.unknown_cups[row.cups] = summary.unknown_cups.get(row.cups, 0) + 1
             continue

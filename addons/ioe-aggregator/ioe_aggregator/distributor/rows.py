@@ -117,6 +117,9 @@ def place(
     return rows, errors
 
 
-def same_cups(first: str, second: str) -> bool:
-    """Whether two CUPS name the same supply point, with or without the 2-character suffix."""
-    return first[:20].upper() == second[:20].upper()
+def supply_point(cups: str) -> str:
+    """Return what names a supply point in a CUPS: its first 20 characters, in capitals.
+
+    The optional 2-character boundary suffix does not change the supply point.
+    """
+    return cups[:20].upper()

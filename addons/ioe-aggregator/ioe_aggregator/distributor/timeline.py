@@ -43,13 +43,14 @@ def parse_label(text: str) -> int:
     return value
 
 
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """Return (UTC) the moment a local calendar day begins."""
     return datetime.combine(day, time(), zone).astimezone(UTC)
 
 
 def day_length(day: date, zone: ZoneInfo) -> timedelta:
     """Return how long a local calendar day lasts: 23, 24 or 25 hours."""
-    return _midnight(day + timedelta(days=1), zone) - _midnight(day, zone)
+    return local_midnight(day + timedelta(days=1), zone) - local_midnight(day, zone)
 
 
 def _clock_end(day: date, minutes: int, fold: int, zone: ZoneInfo) -> datetime:
@@ -87,7 +88,7 @@ def place_day(
     """
     step_minutes = int(step.total_seconds()) // 60
     length = int(day_length(day, zone).total_seconds()) // 60
-    midnight = _midnight(day, zone)
+    midnight = local_midnight(day, zone)
     for label in labels:
         if label % step_minutes:
             raise TimelineError(

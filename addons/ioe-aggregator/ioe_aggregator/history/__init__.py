@@ -13,13 +13,15 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from ioe_aggregator.distributor import IMPORT, METER, SELF_CONSUMPTION, SOURCE as DISTRIBUTOR
+from ioe_aggregator.distributor.timeline import local_midnight
+from ioe_aggregator.sharing.calendar import add_months
 from ioe_aggregator.store import SOURCE_MEMBER, Store
 
 # The community's plant, metered at a member's site (member source).
@@ -63,11 +65,6 @@ class MonthReconciliation:
         }
 
 
-def local_start(month: date, zone: ZoneInfo) -> datetime:
-    """Return the UTC moment a local month (or day) starts."""
-    return datetime.combine(month, time(), zone).astimezone(UTC)
-
-
 async def reconcile(
     store: Store, first: date, last: date, zone: ZoneInfo
 ) -> list[MonthReconciliation]:
@@ -76,8 +73,8 @@ async def reconcile(
     The kWh are summed over the hours both sources measured whole, so that a gap in one of
     them is not taken for a difference; the hour counts show how much each source has.
     """
-    start = local_start(first.replace(day=1), zone)
-    end = local_start(_next_month(last), zone)
+    start = local_midnight(first.replace(day=1), zone)
+    end = local_midnight(add_months(last.replace(day=1), 1), zone)
     own = await store.complete_hours(METER, IMPORT, start, end, source=SOURCE_MEMBER)
     billed = await store.complete_hours(METER, IMPORT, start, end, source=DISTRIBUTOR)
     # A year of a few hundred members is millions of hours: not on the service's event loop.
@@ -112,10 +109,6 @@ def _side_by_side(
         )
         for (member, month), values in sorted(counts.items())
     ]
-
-
-def _next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from ioe_aggregator.config import Config
-from ioe_aggregator.history import Period, consumption, generation, local_start, reconcile
+from ioe_aggregator.distributor.timeline import local_midnight
+from ioe_aggregator.history import Period, consumption, generation, reconcile
 from ioe_aggregator.jobs import EXIT_REFUSED, Job, month_argument, show
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.store import Store
@@ -105,8 +106,8 @@ async def _export(store: Store, config: Config, args: argparse.Namespace) -> int
         print("ioe-aggregator: --to comes before --from", file=sys.stderr)
         return EXIT_REFUSED
     zone = ZoneInfo(config.results.timezone)
-    start = local_start(args.first, zone)
-    end = local_start(args.last + timedelta(days=1), zone)
+    start = local_midnight(args.first, zone)
+    end = local_midnight(args.last + timedelta(days=1), zone)
     members = [m for m in await Registry(store, config).members() if m.active]
     ids = [member.id for member in members]
     table = await consumption(

@@ -6,6 +6,7 @@ hour n = the n-th elapsed local hour of the year).
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -62,3 +63,10 @@ def energy_period_20td(
     period[hour < 8] = 3
     period[is_p3_day(local)] = 3
     return period
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Return the same day ``months`` later (the month's last day when it has fewer days)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
