@@ -13,6 +13,7 @@ from referencing import Registry, Resource
 
 from ioe_aggregator.protocol import (
     MAX_PAYLOAD_BYTES,
+    Live,
     MessageKind,
     ProtocolError,
     Rejection,
@@ -101,7 +102,10 @@ def test_a_valid_batch_decodes() -> None:
         "measured",
     )
     assert first.start == datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
-    assert decoded.live == live
+    assert decoded.live == Live(
+        ts=datetime(2026, 11, 24, 10, 15, 2, tzinfo=UTC),
+        powers={"grid_w": 540.0, "battery_w": -300.0},
+    )
 
 
 @pytest.mark.parametrize(
@@ -162,6 +166,62 @@ def test_a_valid_batch_decodes() -> None:
             Rejection.OVERSIZE,
             f"more than {MAX_PAYLOAD_BYTES}",
         ),
+        # Shaped like times, but no moment: refused before anything is stored.
+        (
+            payload(batch(readings=[reading(start="2026-13-01T00:00:00Z")])),
+            Rejection.TIME,
+            "readings[0].start: '2026-13-01T00:00:00Z' is not a time",
+        ),
+        (
+            payload(batch(live={"ts": "2026-02-30T10:00:00Z", "grid_w": 1.0})),
+            Rejection.TIME,
+            "live.ts: '2026-02-30T10:00:00Z' is not a time",
+        ),
+        (
+            payload(batch(sent_at="2026-11-24T25:00:00Z")),
+            Rejection.TIME,
+            "sent_at: '2026-11-24T25:00:00Z' is not a time",
+        ),
+        # Numbers JSON (or Python's parser) allows and the protocol does not.
+        (
+            payload(batch()).replace(b"0.231", b"NaN"),
+            Rejection.NUMBER,
+            "NaN is not a number the protocol allows",
+        ),
+        (
+            payload(batch(live={"ts": "2026-11-24T10:15:02Z", "grid_w": 1.0})).replace(
+                b'"grid_w": 1.0', b'"grid_w": -Infinity'
+            ),
+            Rejection.NUMBER,
+            "-Infinity is not a number",
+        ),
+        (
+            payload(batch(live={"ts": "2026-11-24T10:15:02Z", "grid_w": 1.0})).replace(
+                b'"grid_w": 1.0', b'"grid_w": 1e400'
+            ),
+            Rejection.NUMBER,
+            "beyond a float's range",
+        ),
+        (
+            payload(batch(live={"ts": "2026-11-24T10:15:02Z", "grid_w": 1.0})).replace(
+                b'"grid_w": 1.0', b'"grid_w": 1' + b"0" * 400
+            ),
+            Rejection.NUMBER,
+            "an integer of 401 digits",
+        ),
+        (
+            payload(batch(live={"ts": "2026-11-24T10:15:02Z", "grid_w": 5e9})),
+            Rejection.SCHEMA,
+            "live.grid_w: 5000000000.0 is greater than the maximum",
+        ),
+        (b"[" * 100_000 + b"]" * 100_000, Rejection.NESTING, "nested deeper"),
+        # Anchored patterns end at the end of the text, not before a final line break.
+        (
+            payload(batch(readings=[reading(meter="grid\n")])),
+            Rejection.SCHEMA,
+            "readings[0].meter: 'grid\\n' does not match",
+        ),
+        (payload(batch(batch="b-1\n")), Rejection.SCHEMA, "batch: 'b-1\\n' does not match"),
     ],
 )
 def test_refusals_name_their_reason(body: bytes, rejection: Rejection, reason: str) -> None:

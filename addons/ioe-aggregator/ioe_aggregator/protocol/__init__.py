@@ -7,24 +7,28 @@ directions stay within the protocol.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 import functools
 from importlib import resources
 import json
+import math
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError, best_match
 
-from ioe_aggregator.protocol.compiled import Check, Unsupported, compile_schema
+from ioe_aggregator.protocol.compiled import Check, Unsupported, compile_schema, ecma_regex
 
 # A day of 15-minute readings for a dozen meters is about 130 kB: this leaves room for that,
 # and refuses anything that is not a readings batch before it is parsed.
 MAX_PAYLOAD_BYTES = 512 * 1024
 INTERVAL = timedelta(minutes=15)
+# No number the protocol carries needs more digits than this; a longer one is refused before
+# Python spends time (or its 4,300-digit limit) on it.
+MAX_INTEGER_DIGITS = 20
 
 
 class MessageKind(StrEnum):
@@ -43,7 +47,13 @@ class Rejection(StrEnum):
 
     OVERSIZE = "oversize"
     NOT_JSON = "not_json"
+    # A number JSON allows but the protocol does not: NaN, an infinity, too many digits.
+    NUMBER = "number"
+    # Arrays or objects nested deeper than the parser goes.
+    NESTING = "nesting"
     SCHEMA = "schema"
+    # A time shaped like one that is no moment (2026-13-01T00:00:00Z).
+    TIME = "time"
     INTERVAL = "interval"
     DUPLICATE = "duplicate"
     WRONG_MEMBER = "wrong_member"
@@ -70,6 +80,14 @@ class Reading:
     quality: str
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Live:
+    """A home's live report: when, and its powers (W) by name (``grid_w``, ``plant_w``…)."""
+
+    ts: datetime
+    powers: Mapping[str, float]
+
+
 @dataclass(frozen=True, slots=True)
 class ReadingsBatch:
     """A decoded readings message."""
@@ -78,7 +96,7 @@ class ReadingsBatch:
     batch: str
     sent_at: datetime
     readings: tuple[Reading, ...]
-    live: Mapping[str, Any] | None
+    live: Live | None
 
 
 def _schema_text(name: str) -> str:
@@ -117,10 +135,22 @@ def _inlined(node: Any, root: Mapping[str, Any]) -> Any:
     return node
 
 
+def _pattern(
+    validator: Any, pattern: str, instance: Any, _schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    """JSON Schema's ``pattern`` as ECMA-262 reads it (``$`` ends the text, not a line)."""
+    if validator.is_type(instance, "string") and not ecma_regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+# JSON Schema 2020-12 with ECMA-262's ``$``: the protocol's, and the API's request checks.
+SchemaValidator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+
 @functools.cache
-def _validator(kind: MessageKind) -> Draft202012Validator:
+def _validator(kind: MessageKind) -> Any:
     source = schema(kind)
-    return Draft202012Validator(_inlined(source, source))
+    return SchemaValidator(_inlined(source, source))
 
 
 def _where(path: Any) -> str:
@@ -151,26 +181,69 @@ def check(message: Mapping[str, Any], kind: MessageKind) -> None:
         raise ProtocolError(Rejection.SCHEMA, f"{_where(error.absolute_path)}: {error.message}")
 
 
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number the protocol allows")
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:30]} is beyond a float's range")
+    return value
+
+
+def parse_json(payload: bytes) -> Any:
+    """Parse JSON as the protocol allows it: no NaN, no infinities, no endless numbers.
+
+    Raises ProtocolError, whatever the bytes are.
+    """
+    try:
+        return json.loads(
+            payload, parse_constant=_refuse_constant, parse_int=_integer, parse_float=_float
+        )
+    except RecursionError as err:
+        raise ProtocolError(Rejection.NESTING, "nested deeper than the parser goes") from err
+    except json.JSONDecodeError as err:
+        raise ProtocolError(Rejection.NOT_JSON, f"not JSON: {err}") from err
+    except UnicodeDecodeError as err:
+        raise ProtocolError(Rejection.NOT_JSON, f"not UTF-8 text: {err.reason}") from err
+    except ValueError as err:
+        raise ProtocolError(Rejection.NUMBER, str(err)) from err
+
+
 def decode(payload: bytes, kind: MessageKind) -> dict[str, Any]:
-    """Parse and check a message as received; raise ProtocolError with the reason."""
+    """Parse and check a message as received; raise ProtocolError with the reason.
+
+    Nothing else escapes, whatever the payload: one bad message never stops a listener.
+    """
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ProtocolError(
             Rejection.OVERSIZE, f"{len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}"
         )
-    try:
-        message = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ProtocolError(Rejection.NOT_JSON, f"not JSON: {err}") from err
+    message = parse_json(payload)
     if not isinstance(message, dict):
         raise ProtocolError(Rejection.SCHEMA, "the message is not a JSON object")
-    check(message, kind)
+    try:
+        check(message, kind)
+    except RecursionError as err:  # a schema-valid path never nests this deep
+        raise ProtocolError(Rejection.NESTING, "nested deeper than the schema goes") from err
     return message
 
 
 def encode(message: Mapping[str, Any], kind: MessageKind) -> bytes:
-    """Check a message the aggregator sends and return its compact JSON."""
+    """Check a message the aggregator sends and return its compact JSON (never NaN)."""
     check(message, kind)
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError as err:
+        raise ProtocolError(Rejection.NUMBER, f"{kind.value}: {err}") from err
+    return text.encode()
 
 
 def utc_text(moment: datetime) -> str:
@@ -178,15 +251,19 @@ def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
+def _utc(text: str, where: str) -> datetime:
+    """Return a time the schema let through, or refuse one that is no moment."""
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError as err:
+        raise ProtocolError(Rejection.TIME, f"{where}: {text!r} is not a time") from err
 
 
 def decode_readings(payload: bytes, member: str) -> ReadingsBatch:
     """Decode a readings batch that ``member`` sent (the topic or token says who).
 
-    Beyond the schema: the batch names its sender, each interval is one quarter hour, and no
-    reading appears twice in one batch.
+    Beyond the schema: the batch names its sender, every time is a real moment, each interval
+    is one quarter hour, and no reading appears twice in one batch.
     """
     message = decode(payload, MessageKind.READINGS)
     if message["member"] != member:
@@ -199,8 +276,8 @@ def decode_readings(payload: bytes, member: str) -> ReadingsBatch:
         reading = Reading(
             meter=raw["meter"],
             quantity=raw["quantity"],
-            start=_utc(raw["start"]),
-            end=_utc(raw["end"]),
+            start=_utc(raw["start"], f"readings[{index}].start"),
+            end=_utc(raw["end"], f"readings[{index}].end"),
             value=float(raw["value"]),
             quality=raw["quality"],
         )
@@ -218,10 +295,16 @@ def decode_readings(payload: bytes, member: str) -> ReadingsBatch:
             )
         seen.add(identity)
         readings.append(reading)
+    live = None
+    if (raw_live := message.get("live")) is not None:
+        live = Live(
+            ts=_utc(raw_live["ts"], "live.ts"),
+            powers={name: float(value) for name, value in raw_live.items() if name != "ts"},
+        )
     return ReadingsBatch(
         member=member,
         batch=message["batch"],
-        sent_at=_utc(message["sent_at"]),
+        sent_at=_utc(message["sent_at"], "sent_at"),
         readings=tuple(readings),
-        live=message.get("live"),
+        live=live,
     )

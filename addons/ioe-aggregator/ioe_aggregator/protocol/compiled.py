@@ -4,14 +4,15 @@ jsonschema walks the schema for every value it checks, which made validation mor
 of the ingest's time per batch. The protocol's schemas use a small set of keywords, so each
 schema is turned once into closures that only test values. Compilation covers exactly these
 keywords (with JSON Schema 2020-12 semantics: a rule about numbers ignores strings, booleans
-are not numbers, ``pattern`` searches); any other keyword makes ``compile_schema`` raise
-Unsupported, and the caller keeps jsonschema for that schema. The compiled check only says yes
-or no: the reason for a no still comes from jsonschema.
+are not numbers, ``pattern`` searches, and its ``$`` is ECMA-262's); any other keyword makes
+``compile_schema`` raise Unsupported, and the caller keeps jsonschema for that schema. The
+compiled check only says yes or no: the reason for a no still comes from jsonschema.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+import functools
 import math
 import re
 from typing import Any
@@ -24,6 +25,31 @@ _ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "format", "e
 
 class Unsupported(ValueError):
     """The schema uses a keyword this compiler does not implement."""
+
+
+@functools.cache
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    r"""Compile a JSON Schema pattern with ECMA-262's meaning of ``$``: the end of the text.
+
+    Python's ``$`` also matches before a final newline, so ``^[a-z]+$`` would accept
+    ``"grid\n"``; outside a character class, ``$`` becomes ``\Z`` here.
+    """
+    out = []
+    escaped = in_class = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            out.append(r"\Z")
+            continue
+        out.append(char)
+    return re.compile("".join(out))
 
 
 def _is_number(value: Any) -> bool:
@@ -122,7 +148,7 @@ def _keyword_checks(schema: Mapping[str, Any]) -> list[Check]:
             allowed = _strings(list(argument))
             checks.append(lambda v, a=allowed: isinstance(v, str) and v in a)
         elif keyword == "pattern":
-            search = re.compile(argument).search
+            search = ecma_regex(argument).search
             checks.append(lambda v, s=search: not isinstance(v, str) or s(v) is not None)
         elif keyword in ("minLength", "maxLength"):
             low = keyword == "minLength"
