@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import json
 import os
 import platform
@@ -21,6 +22,8 @@ from typing import Any
 
 SIZES = (10, 50, 200)
 REPEATS = 3
+# Benchmarks in a module of their own, ``bench_NAME``: ``bench_NAME()`` and ``print_table``.
+OWN_MODULES = ("ingest", "link", "upload")
 
 
 def _median_seconds(call: Any, repeats: int = REPEATS) -> float:
@@ -189,26 +192,21 @@ def main() -> int:
     """Run the named benchmark and print its results as JSON and as a Markdown table."""
     parser = argparse.ArgumentParser(prog="scripts/bench")
     parser.add_argument(
-        "benchmark", choices=["sharing", "sharing-one", "modbus", "ingest", "results", "link"]
+        "benchmark",
+        choices=["sharing", "sharing-one", "modbus", "ingest", "results", "link", "upload"],
     )
     parser.add_argument("members", nargs="?", type=int)
     args = parser.parse_args()
     if args.benchmark == "sharing-one":
         print(json.dumps(measure_sharing(args.members)))
         return 0
-    if args.benchmark == "ingest":
-        from ioe_dev.bench_ingest import bench_ingest, print_table  # noqa: PLC0415 - paho, yaml
-
-        ingest = bench_ingest() | {"machine": _machine(), "date": _today()}
-        print(json.dumps(ingest, indent=2))
-        print_table(ingest)
-        return 0
-    if args.benchmark == "link":
-        from ioe_dev import bench_link  # noqa: PLC0415 - paho, the integration
-
-        link = bench_link.bench_link() | {"machine": _machine(), "date": _today()}
-        print(json.dumps(link, indent=2))
-        bench_link.print_table(link)
+    if args.benchmark in OWN_MODULES:
+        # Imported only when run: paho, the aggregator, the integration.
+        module = importlib.import_module(f"ioe_dev.bench_{args.benchmark}")
+        measured = getattr(module, f"bench_{args.benchmark}")()
+        measured |= {"machine": _machine(), "date": _today()}
+        print(json.dumps(measured, indent=2))
+        module.print_table(measured)
         return 0
     if args.benchmark == "results":
         from ioe_dev.bench_results import bench_results  # noqa: PLC0415 - the aggregator

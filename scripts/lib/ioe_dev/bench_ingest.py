@@ -85,7 +85,8 @@ def batch_payload(member: str, number: int, size: int) -> bytes:
     return json.dumps(message).encode()
 
 
-def _client(broker: Broker, username: str, password: str) -> mqtt.Client:
+def connect_client(broker: Broker, username: str, password: str) -> mqtt.Client:
+    """Connect a paho client (QoS 1 window of 100) and wait until the broker accepted it."""
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=f"bench-{username}-{time.monotonic_ns()}",
@@ -103,7 +104,8 @@ def _client(broker: Broker, username: str, password: str) -> mqtt.Client:
     return client
 
 
-def _subscribe(client: mqtt.Client, topic: str) -> None:
+def subscribe_and_wait(client: mqtt.Client, topic: str) -> None:
+    """Subscribe at QoS 1 and wait for the broker's answer."""
     done = threading.Event()
     client.on_subscribe = lambda *_args: done.set()
     client.subscribe(topic, qos=1)
@@ -145,11 +147,11 @@ class Counter:
 
 def raw_rate(broker: Broker, payloads: list[bytes], readings: int) -> float:
     """Return readings per second through the broker alone: publisher → subscriber, QoS 1."""
-    subscriber = _client(broker, AGGREGATOR_USER, AGGREGATOR_PASSWORD)
-    publisher = _client(broker, AGGREGATOR_USER, AGGREGATOR_PASSWORD)
+    subscriber = connect_client(broker, AGGREGATOR_USER, AGGREGATOR_PASSWORD)
+    publisher = connect_client(broker, AGGREGATOR_USER, AGGREGATOR_PASSWORD)
     counter = Counter(len(payloads))
     subscriber.on_message = counter.add
-    _subscribe(subscriber, f"{PREFIX}/raw")
+    subscribe_and_wait(subscriber, f"{PREFIX}/raw")
     start = time.perf_counter()
     for body in payloads:
         counter.sending()
@@ -170,7 +172,7 @@ def ingest_rate(
     counter = Counter(sum(len(bodies) for bodies in batches.values()))
     for member, client in homes.items():
         client.on_message = counter.add
-        _subscribe(client, f"{PREFIX}/m/{member}/ack")
+        subscribe_and_wait(client, f"{PREFIX}/m/{member}/ack")
     start = time.perf_counter()
     # Round-robin over the homes, as their batches would interleave at the broker.
     queues = [[(member, body) for body in bodies] for member, bodies in batches.items()]
@@ -293,8 +295,13 @@ def bench_ingest() -> dict[str, Any]:
             "postgresql": postgres.create_database("bench"),
         }
         community.cli(databases["sqlite"], "members", "broker-files")
+        # The raw rate runs two clients on the aggregator's login, which the listener the
+        # aggregator writes would not let share it (a client's id is its login there).
         broker = start_broker(
-            directory / "broker", community.port, include_dir=directory / "broker-files"
+            directory / "broker",
+            community.port,
+            include_dir=directory / "broker-files",
+            addon_listener=True,
         )
         try:
             members = [f"m-{n:04d}" for n in range(1, MEMBERS + 1)]
@@ -318,7 +325,7 @@ def bench_ingest() -> dict[str, Any]:
             for backend, url in databases.items():
                 community.register(url)  # rewrites the broker's files with these passwords
                 service, _port = community.start_aggregator(url)
-                homes = {m: _client(broker, m, community.passwords[m]) for m in members}
+                homes = {m: connect_client(broker, m, community.passwords[m]) for m in members}
                 try:
                     for row, (batches, readings) in zip(results["shapes"], shapes, strict=True):
                         rate = ingest_rate(broker, homes, batches, readings)

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ioe_aggregator.distributor import SOURCE
-from ioe_aggregator.distributor.csv_files import decode, read_csv
 from ioe_aggregator.distributor.importer import store_rows
 from ioe_aggregator.members.registry import Member
 from ioe_aggregator.store import Store
 from ioe_dev.synthetic import quarter_batch
 
 from ..conftest import Community, make_cups, register_members, stored_rows
+from .conftest import read_all
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MADRID = ZoneInfo("Europe/Madrid")
@@ -29,7 +29,7 @@ async def two_members(store: Store) -> list[Member]:
 
 
 def rows_of(name: str) -> list:
-    return read_csv(decode((FIXTURES / name).read_bytes()), MADRID).rows
+    return read_all((FIXTURES / name).read_bytes()).rows
 
 
 async def test_rows_become_each_members_grid_readings_once(store: Store) -> None:
@@ -59,10 +59,11 @@ async def test_rows_become_each_members_grid_readings_once(store: Store) -> None
 async def test_a_corrected_value_replaces_the_old_one(store: Store) -> None:
     members = await two_members(store)
     text = (FIXTURES / "edistribucion_october.csv").read_text()
-    await store_rows(store, read_csv(text, MADRID).rows, members, MADRID, origin="a")
+    await store_rows(store, read_all(text.encode()).rows, members, MADRID, origin="a")
     corrected = text.replace("26/10/2025;25;0,350", "26/10/2025;25;0,400")
 
-    summary = await store_rows(store, read_csv(corrected, MADRID).rows, members, MADRID, origin="b")
+    rows = read_all(corrected.encode()).rows
+    summary = await store_rows(store, rows, members, MADRID, origin="b")
 
     assert [(m.new, m.changed) for m in summary.months] == [(0, 1)]
     hour_25 = [

@@ -1,9 +1,17 @@
-"""The distributors' data through the API: CSV exports uploaded, and reconciled with the meters."""
+"""The distributors' data through the API: CSV exports uploaded, and reconciled with the meters.
+
+An export may be tens of MiB: its body goes to a temporary file as it arrives, and is imported
+from there a supply point's month at a time (``distributor.importer.import_csv``), so neither
+the file nor its readings are ever whole in memory, and the members' own batches keep being
+stored between the import's transactions.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime
+import tempfile
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -11,8 +19,8 @@ from aiohttp import web
 from ioe_aggregator.api.auth import Scope, require
 from ioe_aggregator.api.errors import ApiError
 from ioe_aggregator.distributor.commands import report
-from ioe_aggregator.distributor.csv_files import CsvFileError, decode, read_csv
-from ioe_aggregator.distributor.importer import store_rows
+from ioe_aggregator.distributor.csv_files import CsvFileError
+from ioe_aggregator.distributor.importer import import_csv
 from ioe_aggregator.history import reconcile
 from ioe_aggregator.keys import CONFIG, REGISTRY, STORE
 from ioe_aggregator.members.registry import RegistryError
@@ -20,20 +28,45 @@ from ioe_aggregator.members.registry import RegistryError
 routes = web.RouteTableDef()
 # A year of quarter hours for a dozen supply points fits with room to spare.
 MAX_CSV_BYTES = 64 * 1024 * 1024
+# The body is written to its file in pieces of about this size, each off the event loop.
+SPOOL_BYTES = 1 << 20
 # The longest reconciliation asked for at once.
 MAX_MONTHS = 36
 
 
-async def _body(request: web.Request) -> bytes:
-    """Read the whole body, refusing one over MAX_CSV_BYTES (the API's usual limit is lower)."""
-    chunks = []
+def _too_large() -> ApiError:
+    return ApiError(413, "too_large", f"a file of at most {MAX_CSV_BYTES >> 20} MiB")
+
+
+async def _spool(request: web.Request) -> BinaryIO:
+    """Return the body in a temporary file (rewound), refusing one over MAX_CSV_BYTES.
+
+    The API's usual limit on a body is much lower; this one is checked as the body arrives.
+    """
+    if request.content_length is not None and request.content_length > MAX_CSV_BYTES:
+        raise _too_large()
+    file = await asyncio.to_thread(tempfile.TemporaryFile, prefix="ioe-upload-")
+    try:
+        await _write_body(request, file)
+    except BaseException:
+        file.close()
+        raise
+    file.seek(0)
+    return file
+
+
+async def _write_body(request: web.Request, file: BinaryIO) -> None:
     size = 0
+    pending = bytearray()
     async for chunk in request.content.iter_chunked(1 << 16):
         size += len(chunk)
         if size > MAX_CSV_BYTES:
-            raise ApiError(413, "too_large", f"a file of at most {MAX_CSV_BYTES >> 20} MiB")
-        chunks.append(chunk)
-    return b"".join(chunks)
+            raise _too_large()
+        pending += chunk
+        if len(pending) >= SPOOL_BYTES:
+            await asyncio.to_thread(file.write, bytes(pending))
+            pending.clear()
+    await asyncio.to_thread(file.write, bytes(pending))
 
 
 @routes.post("/api/v1/distributor/csv")
@@ -49,19 +82,14 @@ async def upload_csv(request: web.Request) -> web.Response:
             raise ApiError(404, "not_found", str(err)) from err
     name = request.query.get("name", "upload.csv")
     zone = ZoneInfo(request.app[CONFIG].results.timezone)
-    data = await _body(request)
-    try:
-        parsed = await asyncio.to_thread(lambda: read_csv(decode(data), zone))
-    except CsvFileError as err:
-        raise ApiError(400, "invalid", str(err)) from err
-    summary = await store_rows(
-        request.app[STORE],
-        parsed.rows,
-        await registry.members(),
-        zone,
-        origin=f"csv:{name}",
-        only_member=only,
-    )
+    members = await registry.members()
+    with await _spool(request) as file:
+        try:
+            parsed, summary = await import_csv(
+                request.app[STORE], file, members, zone, origin=f"csv:{name}", only_member=only
+            )
+        except CsvFileError as err:
+            raise ApiError(400, "invalid", str(err)) from err
     return web.json_response(report(name, parsed, summary))
 
 

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 
 from ioe_aggregator.config import Config
 from ioe_aggregator.distributor import EXPORT, GENERATION, IMPORT, SELF_CONSUMPTION
-from ioe_aggregator.distributor.csv_files import CsvFile, CsvFileError, decode, read_csv
-from ioe_aggregator.distributor.importer import ImportSummary, store_rows
+from ioe_aggregator.distributor.csv_files import MAX_ERRORS, CsvFile, CsvFileError
+from ioe_aggregator.distributor.importer import ImportSummary, import_csv
 from ioe_aggregator.jobs import EXIT_REFUSED, Job, show
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.store import Store
 
-# Bad lines printed; the count is always complete (all of them are in --json).
+# Bad lines printed; the count is always complete (the first MAX_ERRORS are in --json).
 SHOWN_ERRORS = 50
 _QUANTITIES = (
     (IMPORT, "import"),
@@ -52,24 +52,20 @@ async def _import_csv(store: Store, config: Config, args: argparse.Namespace) ->
     registry = Registry(store, config)
     if args.member is not None:
         await registry.get(args.member)  # an unknown member is refused before anything is read
+    members = await registry.members()
     try:
-        parsed = await asyncio.to_thread(lambda: read_csv(decode(path.read_bytes()), zone))
+        with await asyncio.to_thread(path.open, "rb") as file:
+            parsed, summary = await import_csv(
+                store, file, members, zone, origin=f"csv:{path.name}", only_member=args.member
+            )
     except OSError as err:
         print(f"ioe-aggregator: cannot read {path}: {err.strerror}", file=sys.stderr)
         return EXIT_REFUSED
     except CsvFileError as err:
         print(f"ioe-aggregator: {path}: {err}", file=sys.stderr)
         return EXIT_REFUSED
-    summary = await store_rows(
-        store,
-        parsed.rows,
-        await registry.members(),
-        zone,
-        origin=f"csv:{path.name}",
-        only_member=args.member,
-    )
     show(args, report(path.name, parsed, summary), describe(path.name, parsed, summary))
-    return EXIT_REFUSED if parsed.errors else 0
+    return EXIT_REFUSED if parsed.errors.total else 0
 
 
 def report(name: str, parsed: CsvFile, summary: ImportSummary) -> dict[str, Any]:
@@ -77,8 +73,9 @@ def report(name: str, parsed: CsvFile, summary: ImportSummary) -> dict[str, Any]
     return {
         "file": name,
         "format": parsed.format.value,
-        "rows": len(parsed.rows),
-        "errors": [{"line": e.line, "message": e.message} for e in parsed.errors],
+        "rows": parsed.rows,
+        "errors": [{"line": e.line, "message": e.message} for e in parsed.errors.first()],
+        "errors_total": parsed.errors.total,
         **summary.as_dict(),
     }
 
@@ -86,8 +83,8 @@ def report(name: str, parsed: CsvFile, summary: ImportSummary) -> dict[str, Any]
 def describe(name: str, parsed: CsvFile, summary: ImportSummary) -> str:
     """Return an import's outcome as text: a table per member and month, then what went wrong."""
     lines = [
-        f"{name}: {parsed.format.value} format, {len(parsed.rows)} intervals read, "
-        f"{len(parsed.errors)} lines not read"
+        f"{name}: {parsed.format.value} format, {parsed.rows} intervals read, "
+        f"{parsed.errors.total} lines not read"
     ]
     if summary.months:
         heading = "".join(f"{label + ' kWh':>13}" for _, label in _QUANTITIES)
@@ -107,7 +104,8 @@ def describe(name: str, parsed: CsvFile, summary: ImportSummary) -> str:
         lines.append(f"not stored: {count} rows for {cups}, which no member has")
     if summary.other_members:
         lines.append(f"left out: {summary.other_members} rows of other members")
-    lines.extend(f"  {error}" for error in parsed.errors[:SHOWN_ERRORS])
-    if len(parsed.errors) > SHOWN_ERRORS:
-        lines.append(f"  … and {len(parsed.errors) - SHOWN_ERRORS} more (all of them with --json)")
+    lines.extend(f"  {error}" for error in parsed.errors.first()[:SHOWN_ERRORS])
+    if parsed.errors.total > SHOWN_ERRORS:
+        listed = "all of them" if parsed.errors.total <= MAX_ERRORS else f"the first {MAX_ERRORS}"
+        lines.append(f"  … and {parsed.errors.total - SHOWN_ERRORS} more ({listed} with --json)")
     return "\n".join(lines)

@@ -16,16 +16,49 @@ Times are hour-ending local labels (``timeline``); a day's labels are placed tog
 October day's hour 25 or repeated 02:00 each keep their own hour. Files come in UTF-8 or in the
 Windows code page the distributors' sites write, with CRLF or LF. Every bad line is reported with
 its number and reason, and the good lines are still read.
+
+A file may hold a year of quarter hours for dozens of supply points (up to the API's 64 MiB),
+so it is read from disk and never held whole: `open_csv` reads it once, `CsvFile.months` reads
+it again one supply point's month at a time, for the caller to store before asking for the next.
+
+1. Whether every byte is UTF-8 decides the encoding of the whole file, as decoding it whole did.
+2. The header; then each line's fields, CUPS, date and label. A line where one of them is bad is
+   named at once; the others are indexed by (supply point, day) as runs of byte offsets with the
+   run's first line number: one run per supply point and day in a sorted file, some 40 bytes a
+   line (35 MB for 63 MiB) in a shuffled one. Whether any line read whole ends a quarter hour —
+   the file's interval length, as `rows.place` decides it — is settled on the way.
+3. For each supply point's month, its days' runs are read again (a day's lines in the file's
+   order) and placed together, as reading the file whole placed them; the rest of each line's
+   checks name the lines still bad. At most a month of one supply point is in memory (a day's
+   values beyond the intervals it can have are named, not kept), however the file is sorted,
+   and what each month yields is what reading the file whole gave for it.
+
+Why so: the rows of a day must be placed together, and a file need not be sorted, so no line
+can be read once and forgotten. Holding the text and every row in memory took 2.6 GB for a
+63 MiB file (docs/benchmarks.md); sorting the file into another on disk costs a second copy and
+a sort; an index of byte offsets costs 24 bytes a run of lines and a second parse of each line,
+which is cheaper than either. Days are indexed by supply point (the CUPS without its boundary
+suffix), so that a month of one member comes whole, whatever spelling of its CUPS each line
+uses; the months come in order of supply point and month, not of the file. Lines end with CRLF,
+LF or CR. Only the first MAX_ERRORS errors (by line number) are kept, with the count of all of
+them, so that a file of bad lines makes a bounded report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from array import array
+import codecs
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
 from enum import StrEnum
+import functools
+import itertools
 import math
+from operator import attrgetter
 import re
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from ioe_aggregator.distributor import (
@@ -36,7 +69,24 @@ from ioe_aggregator.distributor import (
     MEASURED,
     SELF_CONSUMPTION,
 )
-from ioe_aggregator.distributor.rows import DistributorRow, LabelledRow, LineError, label_of, place
+from ioe_aggregator.distributor.rows import (
+    DistributorRow,
+    LabelledRow,
+    LineError,
+    label_of,
+    not_placed,
+    place,
+    supply_point,
+)
+from ioe_aggregator.distributor.timeline import HOUR, QUARTER_HOUR
+
+# Lines not read that a report lists (the first by line number); all of them are counted.
+MAX_ERRORS = 1000
+# No distributor writes a line this long: it is refused without being kept.
+MAX_LINE_BYTES = 4096
+_CHUNK_BYTES = 1 << 20
+# The longest day (25 hours), which bounds the values one supply point can have on one day.
+_LONGEST_DAY = timedelta(hours=25)
 
 
 class CsvFormat(StrEnum):
@@ -53,13 +103,35 @@ class CsvFileError(ValueError):
     """The file as a whole cannot be read: empty, not text, or a header of no known format."""
 
 
-@dataclass(frozen=True, slots=True)
-class CsvFile:
-    """What a file held: its format, the intervals read and the lines that were not."""
+class LineErrors:
+    """The lines not read: how many, and the first ``keep`` of them by line number."""
 
-    format: CsvFormat
-    rows: list[DistributorRow] = field(default_factory=list)
-    errors: list[LineError] = field(default_factory=list)
+    def __init__(self, keep: int = MAX_ERRORS) -> None:
+        """Start with none."""
+        self.total = 0
+        self._keep = keep
+        self._errors: list[LineError] = []
+
+    def add(self, error: LineError) -> None:
+        """Count a line not read (and keep it while it is among the first)."""
+        self.total += 1
+        self._errors.append(error)
+        if len(self._errors) >= 2 * self._keep:
+            self._trim()
+
+    def extend(self, errors: Iterable[LineError]) -> None:
+        """Count several lines not read."""
+        for error in errors:
+            self.add(error)
+
+    def first(self) -> list[LineError]:
+        """Return the first lines not read, by line number."""
+        self._trim()
+        return list(self._errors)
+
+    def _trim(self) -> None:
+        self._errors.sort(key=attrgetter("line"))
+        del self._errors[self._keep :]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,19 +202,12 @@ _QUALITY = {
 }
 _DAY_FIRST = re.compile(r"(\d{1,2})[/-](\d{1,2})[/-](\d{4})")
 _YEAR_FIRST = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})")
+_CUPS = re.compile(r"ES[0-9A-Z]{18}([0-9A-Z]{2})?")
 
 
 def _column(name: str) -> str:
     """Return a header name as the layouts spell it: lower case, no spaces."""
     return re.sub(r"\s+", "", name).lower()
-
-
-def decode(data: bytes) -> str:
-    """Return a file's text: UTF-8 (with or without a byte-order mark), else Windows-1252."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
 
 
 def detect(header: str) -> CsvFormat:
@@ -159,6 +224,8 @@ def detect(header: str) -> CsvFormat:
     )
 
 
+# Asked for every line, of which a day has up to a hundred.
+@functools.lru_cache(maxsize=1024)
 def parse_date(text: str) -> date:
     """Return a date written dd/mm/yyyy or yyyy/mm/dd (``-`` also accepted)."""
     text = text.strip()
@@ -203,33 +270,225 @@ def parse_quality(text: str) -> str:
         ) from None
 
 
-def read_csv(text: str, zone: ZoneInfo) -> CsvFile:
-    """Read a distributor's export; return its intervals in UTC and the lines not read.
+class CsvFile:
+    """A distributor's export on disk after its first reading (`open_csv`).
 
+    ``rows`` (intervals read) and ``errors`` are complete once `months` has been read through.
+    """
+
+    def __init__(
+        self,
+        file: BinaryIO,
+        *,
+        csv_format: CsvFormat,
+        encoding: str,
+        zone: ZoneInfo,
+        step: timedelta,
+        runs: dict[tuple[str, date], array[int]],
+        errors: LineErrors,
+    ) -> None:
+        """Keep what the first reading found; `open_csv` makes one."""
+        self.format = csv_format
+        self.rows = 0
+        self.errors = errors
+        self._file = file
+        self._encoding = encoding
+        self._layout = _LAYOUTS[csv_format]
+        self._zone = zone
+        self._step = step
+        self._runs = runs
+        # More values than intervals in a day: the day cannot be placed, and is not kept.
+        self._day_intervals = _LONGEST_DAY // step
+
+    def months(self) -> Iterator[list[DistributorRow]]:
+        """Yield the intervals (in UTC) of each supply point's month in turn, its days placed."""
+        for _, keys in itertools.groupby(
+            sorted(self._runs), key=lambda key: (key[0], key[1].year, key[1].month)
+        ):
+            labelled = [row for key in keys for row in self._day(*key)]
+            rows, unplaced = place(labelled, self._zone, step=self._step)
+            self.errors.extend(unplaced)
+            self.rows += len(rows)
+            yield rows
+
+    def _day(self, point: str, day: date) -> list[LabelledRow]:
+        """Read a supply point's day again from its runs of lines; name its bad lines."""
+        kept: list[LabelledRow] = []
+        counts: Counter[str] = Counter()
+        runs = self._runs[point, day]
+        for index in range(0, len(runs), 3):
+            start, end, first = runs[index : index + 3]
+            lines = _lines(self._file, start, end)
+            for number, (_, _, content) in enumerate(lines, start=first):
+                # A run holds lines the first reading indexed, and blank lines (never long ones).
+                text = _decoded(content or b"", self._encoding)
+                if not text.strip():
+                    continue
+                try:
+                    row = _read_line(text, number, self._layout, self._zone)
+                except ValueError as err:
+                    self.errors.add(LineError(number, str(err)))
+                    continue
+                counts[row.cups] += 1
+                if counts[row.cups] <= self._day_intervals:
+                    kept.append(row)
+                else:
+                    self.errors.add(not_placed(number, day))
+        for cups, count in counts.items():
+            if count > self._day_intervals:
+                kept = self._refuse(kept, cups, day, count)
+        return kept
+
+    def _refuse(
+        self, kept: list[LabelledRow], cups: str, day: date, count: int
+    ) -> list[LabelledRow]:
+        """Name a day with more values than it has intervals (as `place` names a day it refuses)."""
+        own = [row for row in kept if row.cups == cups]
+        shown = ", ".join(str(row.line) for row in own[:5])
+        self.errors.add(
+            LineError(
+                own[0].line,
+                f"{cups} on {day}: {count} values for at most {self._day_intervals} intervals "
+                f"(lines {shown}, …)",
+            )
+        )
+        self.errors.extend(not_placed(row.line, day) for row in own[1:])
+        return [row for row in kept if row.cups != cups]
+
+
+def open_csv(file: BinaryIO, zone: ZoneInfo) -> CsvFile:
+    """Read a distributor's export a first time: its format, and where each supply point's days are.
+
+    ``file`` is opened for reading bytes and seekable; it is read again by `CsvFile.months`.
     Raises CsvFileError when the file has no header of a known format.
     """
-    lines = text.splitlines()
-    header_index = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if header_index is None:
+    encoding, start = _encoding(file)
+    numbered = enumerate(_lines(file, start), start=1)
+    for number, (_, _, content) in numbered:
+        if content is None:
+            raise CsvFileError(
+                f"line {number} is longer than {MAX_LINE_BYTES} bytes: "
+                "not one of the distributors' formats"
+            )
+        header = _decoded(content, encoding)
+        if header.strip():
+            csv_format = detect(header)
+            break
+    else:
         raise CsvFileError("the file is empty")
-    csv_format = detect(lines[header_index])
     layout = _LAYOUTS[csv_format]
-    labelled: list[LabelledRow] = []
-    errors: list[LineError] = []
-    for number, line in enumerate(lines[header_index + 1 :], start=header_index + 2):
-        if not line.strip():
+    errors = LineErrors()
+    # (supply point, day) → runs of lines as (start, end, first line number), in file order.
+    runs: dict[tuple[str, date], array[int]] = {}
+    points: dict[str, str] = {}  # one string per supply point, however many lines name it
+    # The run the last line read went to, while the next line may go on with it.
+    last: array[int] | None = None
+    quarter_hours = False
+    for number, (begin, end, content) in numbered:
+        if content is None:
+            errors.add(LineError(number, f"longer than {MAX_LINE_BYTES} bytes"))
+            last = None
+            continue
+        text = _decoded(content, encoding)
+        if not text.strip():
+            if last is not None:
+                last[-2] = end
             continue
         try:
-            labelled.append(_read_line(line, number, layout, zone))
+            cups, day, label = _when(_fields(text, layout), layout, zone)
         except ValueError as err:
-            errors.append(LineError(number, str(err)))
-    rows, unplaced = place(labelled, zone)
-    errors.extend(unplaced)
-    errors.sort(key=lambda error: error.line)
-    return CsvFile(format=csv_format, rows=rows, errors=errors)
+            errors.add(LineError(number, str(err)))
+            last = None
+            continue
+        # Quarter hours when a line read whole ends one (`rows.step_of`, as lines come).
+        if label % 60 and not quarter_hours:
+            quarter_hours = _reads(text, number, layout, zone)
+        point = supply_point(cups)
+        key = (points.setdefault(point, point), day)
+        day_runs = runs.setdefault(key, array("q"))
+        if day_runs is last and day_runs[-2] == begin:
+            day_runs[-2] = end
+        else:
+            day_runs.extend((begin, end, number))
+            last = day_runs
+    return CsvFile(
+        file,
+        csv_format=csv_format,
+        encoding=encoding,
+        zone=zone,
+        step=QUARTER_HOUR if quarter_hours else HOUR,
+        runs=runs,
+        errors=errors,
+    )
 
 
-def _read_line(line: str, number: int, layout: _Layout, zone: ZoneInfo) -> LabelledRow:
+def _encoding(file: BinaryIO) -> tuple[str, int]:
+    """Return a file's encoding and the offset of its text.
+
+    UTF-8 (after its byte-order mark, if any) when every byte of the file is, else Windows-1252.
+    """
+    file.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        while chunk := file.read(_CHUNK_BYTES):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "cp1252", 0
+    file.seek(0)
+    return "utf-8", len(codecs.BOM_UTF8) if file.read(3) == codecs.BOM_UTF8 else 0
+
+
+def _lines(
+    file: BinaryIO, start: int, end: int | None = None
+) -> Iterator[tuple[int, int, bytes | None]]:
+    """Yield each line of ``file[start:end]``: its offsets (ending included) and its content.
+
+    Lines end with CRLF, LF or CR. The content of a line longer than MAX_LINE_BYTES is None:
+    it is skipped, never held whole.
+    """
+    file.seek(start)
+    position = start  # where ``pending`` starts
+    pending = b""  # the start of a line whose end is not read yet
+    long_line: int | None = None  # where a line too long to keep started
+    while True:
+        size = _CHUNK_BYTES if end is None else min(_CHUNK_BYTES, end - position - len(pending))
+        chunk = file.read(size) if size > 0 else b""
+        if not chunk:
+            if long_line is not None:
+                yield long_line, position + len(pending), None
+            elif pending:
+                yield position, position + len(pending), _content(pending)
+            return
+        pieces = (pending + chunk).splitlines(keepends=True)
+        # The last piece may go on in the next chunk (no line end yet, or a CR before its LF).
+        pending = b"" if pieces[-1].endswith(b"\n") else pieces.pop()
+        for piece in pieces:
+            if long_line is not None:
+                yield long_line, position + len(piece), None
+                long_line = None
+            else:
+                yield position, position + len(piece), _content(piece)
+            position += len(piece)
+        if len(pending) > MAX_LINE_BYTES:
+            long_line = position if long_line is None else long_line
+            # Only a CR is kept: it may be the first half of the line's CRLF.
+            kept = pending[-1:] if pending.endswith(b"\r") else b""
+            position += len(pending) - len(kept)
+            pending = kept
+
+
+def _content(piece: bytes) -> bytes | None:
+    content = piece.rstrip(b"\r\n")
+    return content if len(content) <= MAX_LINE_BYTES else None
+
+
+def _decoded(content: bytes, encoding: str) -> str:
+    return content.decode(encoding, errors="replace")
+
+
+def _fields(line: str, layout: _Layout) -> dict[str, str]:
+    """Return a line's fields by column; raise ValueError when it has too few or too many."""
     fields = [value.strip() for value in line.split(";")]
     while len(fields) > len(layout.columns) and not fields[-1]:
         fields.pop()  # a trailing ";"
@@ -237,16 +496,25 @@ def _read_line(line: str, number: int, layout: _Layout, zone: ZoneInfo) -> Label
         raise ValueError(
             f"expected {len(layout.columns)} fields separated by ';', got {len(fields)}"
         )
-    row = dict(zip(layout.columns, fields, strict=True))
+    return dict(zip(layout.columns, fields, strict=True))
+
+
+def _when(row: Mapping[str, str], layout: _Layout, zone: ZoneInfo) -> tuple[str, date, int]:
+    """Return a line's CUPS, day and label (minutes); raise ValueError for a bad one."""
     cups = row["cups"].replace(" ", "").upper()
-    if not re.fullmatch(r"ES[0-9A-Z]{18}([0-9A-Z]{2})?", cups):
+    if not _CUPS.fullmatch(cups):
         raise ValueError(f"{row['cups']!r} is not a CUPS")
     if layout.date_time:
         day_text, _, label_text = row[layout.date_time].partition(" ")
     else:
         day_text, label_text = row["fecha"], row["hora"]
     day = parse_date(day_text)
-    label = label_of(label_text, day, zone)
+    return cups, day, label_of(label_text, day, zone)
+
+
+def _read_line(line: str, number: int, layout: _Layout, zone: ZoneInfo) -> LabelledRow:
+    row = _fields(line, layout)
+    cups, day, label = _when(row, layout, zone)
     summer = _summer_flag(row[layout.summer]) if layout.summer else None
     kwh: dict[str, float] = {}
     for column, quantity in layout.values.items():
@@ -257,6 +525,15 @@ def _read_line(line: str, number: int, layout: _Layout, zone: ZoneInfo) -> Label
         raise ValueError("no energy value on the line")
     quality = parse_quality(row[layout.quality]) if layout.quality else MEASURED
     return LabelledRow(number, cups, day, label, summer, kwh, quality)
+
+
+def _reads(line: str, number: int, layout: _Layout, zone: ZoneInfo) -> bool:
+    """Whether a whole line is read (it then counts for the file's interval length)."""
+    try:
+        _read_line(line, number, layout, zone)
+    except ValueError:
+        return False
+    return True
 
 
 def _summer_flag(text: str) -> bool:

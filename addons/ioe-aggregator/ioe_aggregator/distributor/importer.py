@@ -1,30 +1,44 @@
 """Store what a distributor published: rows mapped to members by CUPS, summed per month.
 
-Used by the CSV import (command line and API) and by the Datadis sync. Rows become readings of
-the member's ``grid`` meter with the distributor's source, one batch per member and local month,
-so storing the same data again changes nothing (and says so) and a corrected value replaces the
-old one.
+Used by the CSV import (`import_csv`: command line and API) and by the Datadis sync
+(`store_rows`). Rows become readings of the member's ``grid`` meter with the distributor's
+source, one batch per member and local month. Each batch is stored in its own transaction, of
+at most MAX_BATCH_READINGS readings: the ingest's writer shares the database (SQLite lets one
+writer at a time), and takes its turn between two of them however big the import. A batch's id
+is its origin, the digest of its content and its month, so storing the same data again changes
+nothing (and says so) and a corrected value replaces the old one.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import hashlib
 import logging
-from typing import Any
+import time
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from ioe_aggregator.distributor import ESTIMATED, METER, SOURCE
+from ioe_aggregator.distributor.csv_files import CsvFile, open_csv
 from ioe_aggregator.distributor.rows import DistributorRow, supply_point
 from ioe_aggregator.members.registry import Member
 from ioe_aggregator.protocol import Reading, ReadingsBatch
 from ioe_aggregator.store import Store
 
 _LOGGER = logging.getLogger(__name__)
+# The readings of one transaction, at most: a member's month of quarter hours with all four
+# quantities (11,904) is one. Such a transaction takes about 0.2 s, and the ingest's batches
+# that wait behind it are acknowledged well within a second (``scripts/bench upload``,
+# docs/benchmarks.md). Smaller ones shorten the wait little and slow the import: each first
+# reads what its member already has.
+MAX_BATCH_READINGS = 12_000
+# After each transaction, the import waits this fraction of the time it took, so that the
+# ingest, which needs two transactions in a row (who may send, then the batch), gets both.
+GIVE_WAY = 0.25
 
 
 @dataclass(slots=True)
@@ -73,6 +87,105 @@ class ImportSummary:
         }
 
 
+type _Batches = list[tuple[MonthImport, ReadingsBatch]]
+
+
+class _Batcher:
+    """Turns rows into one batch per member and month, and keeps the summary of an import."""
+
+    def __init__(
+        self, members: Sequence[Member], zone: ZoneInfo, origin: str, only_member: str | None
+    ) -> None:
+        # Supply points match on their first 20 characters (the boundary suffix aside).
+        self._by_cups = {supply_point(member.cups): member for member in members}
+        self._zone = zone
+        self._origin = origin
+        self._only_member = only_member
+        self._months: dict[tuple[str, str], MonthImport] = {}
+        self._summary = ImportSummary()
+
+    def batches(self, rows: Iterable[DistributorRow]) -> _Batches:
+        """Return the rows' batches, each with the month it adds to (in the months' order).
+
+        A month of more than MAX_BATCH_READINGS readings is split into several batches.
+        """
+        grouped: dict[tuple[str, str], list[Reading]] = defaultdict(list)
+        unknown = self._summary.unknown_cups
+        for row in rows:
+            member = self._by_cups.get(supply_point(row.cups))
+            if member is None:
+                unknown[row.cups] = unknown.get(row.cups, 0) + 1
+                continue
+            if self._only_member is not None and member.id != self._only_member:
+                self._summary.other_members += 1
+                continue
+            local = row.start.astimezone(self._zone)
+            month = f"{local.year}-{local.month:02d}"
+            key = (member.id, month)
+            totals = self._months.setdefault(key, MonthImport(member=member.id, month=month))
+            totals.intervals += 1
+            totals.estimated += row.quality == ESTIMATED
+            for quantity, value in row.kwh.items():
+                totals.kwh[quantity] += value
+                grouped[key].append(
+                    Reading(
+                        meter=METER,
+                        quantity=quantity,
+                        start=row.start,
+                        end=row.end,
+                        value=value,
+                        quality=row.quality,
+                    )
+                )
+        batches: _Batches = []
+        for key in sorted(grouped):
+            readings = grouped[key]
+            batch_id = f"{self._origin}:{_digest(readings)}:{key[1]}"
+            for part, first in enumerate(range(0, len(readings), MAX_BATCH_READINGS)):
+                batch = ReadingsBatch(
+                    member=key[0],
+                    batch=f"{batch_id}:{part + 1}" if part else batch_id,
+                    sent_at=datetime.now(UTC),
+                    readings=tuple(readings[first : first + MAX_BATCH_READINGS]),
+                    live=None,
+                )
+                batches.append((self._months[key], batch))
+        return batches
+
+    def summary(self) -> ImportSummary:
+        """Return what the import did, its months in order; log the supply points not stored."""
+        self._summary.months = [self._months[key] for key in sorted(self._months)]
+        for cups, count in self._summary.unknown_cups.items():
+            _LOGGER.warning(
+                "%s: %d rows for CUPS %s, which no member has: not stored",
+                self._origin,
+                count,
+                cups,
+            )
+        return self._summary
+
+
+def _digest(readings: Sequence[Reading]) -> str:
+    """Return what tells a month's data from other data: a digest of its readings."""
+    content = [(r.quantity, r.start.timestamp(), r.value, r.quality) for r in readings]
+    return hashlib.sha256(repr(content).encode()).hexdigest()[:16]
+
+
+async def _store(store: Store, batches: _Batches) -> None:
+    """Store each batch in its own transaction, giving way after each; add what it did to its month.
+
+    The pause lets the service's other writers have the database before the import's next
+    transaction, even one that needs two in a row (the ingest reads who may send, then stores).
+    """
+    for totals, batch in batches:
+        began = time.monotonic()
+        (outcome,) = await store.store_batches([batch], source=SOURCE)
+        totals.new += outcome.new
+        totals.changed += outcome.changed
+        totals.unchanged += outcome.unchanged
+        await asyncio.sleep((time.monotonic() - began) * GIVE_WAY)
+
+
 async def store_rows(
     store: Store,
     rows: Iterable[DistributorRow],
@@ -84,83 +197,45 @@ async def store_rows(
 ) -> ImportSummary:
     """Store the rows of registered supply points; return what each member's months received.
 
-    ``origin`` names where the rows came from (a file's name, ``datadis``): with the data's own
-    digest it makes the batch id, so the same data stored twice is recognised as such. With
-    ``only_member``, rows of other supply points are counted and left out.
+    ``origin`` names where the rows came from (a file's name, ``datadis``): with the digest of
+    each batch's data it makes the batch id, so the same data stored twice is recognised as
+    such. With ``only_member``, rows of other supply points are counted and left out.
     """
-    # A year of quarter hours for many members is a lot of rows: grouped off the event loop.
-    summary, months, batches = await asyncio.to_thread(
-        _group, rows, members, zone, origin, only_member
-    )
-    outcomes = await store.store_batches(batches, source=SOURCE) if batches else []
-    # One batch per (member, month), in the months' order.
-    for key, outcome in zip(sorted(months), outcomes, strict=True):
-        totals = months[key]
-        totals.new, totals.changed, totals.unchanged = (
-            outcome.new,
-            outcome.changed,
-            outcome.unchanged,
-        )
-    summary.months = [months[key] for key in sorted(months)]
-    for cups, count in summary.unknown_cups.items():
-        _LOGGER.warning(
-            "%s: %d rows for CUPS %s, which no member has: not stored", origin, count, cups
-        )
-    return summary
+    batcher = _Batcher(members, zone, origin, only_member)
+    # Many rows are a lot of readings to make: off the event loop.
+    await _store(store, await asyncio.to_thread(batcher.batches, rows))
+    return batcher.summary()
 
 
-def _group(
-    rows: Iterable[DistributorRow],
+async def import_csv(
+    store: Store,
+    file: BinaryIO,
     members: Sequence[Member],
     zone: ZoneInfo,
+    *,
     origin: str,
-    only_member: str | None,
-) -> tuple[ImportSummary, dict[tuple[str, str], MonthImport], list[ReadingsBatch]]:
-    """Return the summary so far, each member's months, and one batch per member and month.
+    only_member: str | None = None,
+) -> tuple[CsvFile, ImportSummary]:
+    """Import a distributor's export from a file on disk; return the file read and the summary.
 
-    The batches come in the order of the months' keys (member, month).
+    The file is read in a worker thread a supply point's month at a time (`csv_files`), each
+    month stored before the next is read. As `store_rows` otherwise. Raises CsvFileError when
+    the file has no header of a known format.
     """
-    summary = ImportSummary()
-    grouped: dict[tuple[str, str], list[Reading]] = defaultdict(list)
-    months: dict[tuple[str, str], MonthImport] = {}
-    digest = hashlib.sha256()
-    # Supply points match on their first 20 characters (the boundary suffix aside).
-    by_cups = {supply_point(member.cups): member for member in members}
-    for row in rows:
-        member = by_cups.get(supply_point(row.cups))
-        if member is None:
-            summary.unknown_cups[row.cups] = summary.unknown_cups.get(row.cups, 0) + 1
-            continue
-        if only_member is not None and member.id != only_member:
-            summary.other_members += 1
-            continue
-        month = row.start.astimezone(zone).strftime("%Y-%m")
-        key = (member.id, month)
-        totals = months.setdefault(key, MonthImport(member=member.id, month=month))
-        totals.intervals += 1
-        totals.estimated += row.quality == ESTIMATED
-        for quantity, value in row.kwh.items():
-            totals.kwh[quantity] += value
-            grouped[key].append(
-                Reading(
-                    meter=METER,
-                    quantity=quantity,
-                    start=row.start,
-                    end=row.end,
-                    value=value,
-                    quality=row.quality,
-                )
-            )
-            digest.update(f"{row.cups}{row.start}{quantity}{value}{row.quality}".encode())
-    batch_id = f"{origin}:{digest.hexdigest()[:16]}"
-    batches = [
-        ReadingsBatch(
-            member=member_id,
-            batch=f"{batch_id}:{month}",
-            sent_at=datetime.now(UTC),
-            readings=tuple(grouped[member_id, month]),
-            live=None,
-        )
-        for member_id, month in sorted(grouped)
-    ]
-    return summary, months, batches
+    parsed = await asyncio.to_thread(open_csv, file, zone)
+    batcher = _Batcher(members, zone, origin, only_member)
+    months = parsed.months()
+    # Not read while a month is stored: Python runs one thread at a time, and a thread reading
+    # the file would make each transaction (and the ingest's batches waiting behind it) last
+    # several times longer.
+    while (batches := await asyncio.to_thread(_next_batches, months, batcher)) is not None:
+        await _store(store, batches)
+    return parsed, batcher.summary()
+
+
+def _next_batches(months: Iterator[list[DistributorRow]], batcher: _Batcher) -> _Batches | None:
+    """Return the batches of the next month that has any, or None after the last one."""
+    for rows in months:
+        if batches := batcher.batches(rows):
+            return batches
+    return None

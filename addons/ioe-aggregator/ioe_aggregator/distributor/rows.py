@@ -75,18 +75,19 @@ def label_of(text: str, day: date, zone: ZoneInfo) -> int:
 
 
 def place(
-    labelled: Iterable[LabelledRow], zone: ZoneInfo
+    labelled: Iterable[LabelledRow], zone: ZoneInfo, *, step: timedelta | None = None
 ) -> tuple[list[DistributorRow], list[LineError]]:
     """Place each supply point's days in UTC; return the rows and the rows that did not fit.
 
-    Intervals are quarter hours when any label ends a quarter, else hours. A day whose labels
-    fit no reading of the clock (a label twice, say) is refused whole, its first row naming why.
+    Intervals are ``step`` long; without it, quarter hours when any label ends a quarter, else
+    hours (`step_of`). A day whose labels fit no reading of the clock (a label twice, say) is
+    refused whole, its first row naming why.
     """
     days: dict[tuple[str, date], list[LabelledRow]] = {}
     for row in labelled:
         days.setdefault((row.cups, row.day), []).append(row)
-    quarter_hours = any(row.label % 60 for group in days.values() for row in group)
-    step = QUARTER_HOUR if quarter_hours else HOUR
+    if step is None:
+        step = step_of(row.label for group in days.values() for row in group)
     rows: list[DistributorRow] = []
     errors: list[LineError] = []
     for (cups, day), group in days.items():
@@ -103,10 +104,7 @@ def place(
             shown = ", ".join(str(row.line) for row in group[:5])
             more = ", …" if len(group) > 5 else ""
             errors.append(LineError(group[0].line, f"{cups} on {day}: {err} (lines {shown}{more})"))
-            errors.extend(
-                LineError(row.line, f"not read: its day {day} could not be placed")
-                for row in group[1:]
-            )
+            errors.extend(not_placed(row.line, day) for row in group[1:])
             continue
         rows.extend(
             DistributorRow(
@@ -115,6 +113,16 @@ def place(
             for row, (start, end) in zip(group, places, strict=True)
         )
     return rows, errors
+
+
+def not_placed(line: int, day: date) -> LineError:
+    """Return the error of a row left out with the rest of its day, which could not be placed."""
+    return LineError(line, f"not read: its day {day} could not be placed")
+
+
+def step_of(labels: Iterable[int]) -> timedelta:
+    """Return the intervals' length for these labels: a quarter hour when any ends a quarter."""
+    return QUARTER_HOUR if any(label % 60 for label in labels) else HOUR
 
 
 def supply_point(cups: str) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+import functools
 from zoneinfo import ZoneInfo
 
 HOUR = timedelta(hours=1)
@@ -31,6 +32,8 @@ class TimelineError(ValueError):
     """A time label cannot be an interval of its day."""
 
 
+# Asked for every line: a file has a hundred labels at most.
+@functools.lru_cache(maxsize=256)
 def parse_label(text: str) -> int:
     """Return the minutes since midnight that a label names: "01:00", "24:00", "1", "25"."""
     hours, _, minutes = text.strip().partition(":")
@@ -48,6 +51,8 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), zone).astimezone(UTC)
 
 
+# Asked for every line of a distributor's file: a few years of days fit.
+@functools.lru_cache(maxsize=4096)
 def day_length(day: date, zone: ZoneInfo) -> timedelta:
     """Return how long a local calendar day lasts: 23, 24 or 25 hours."""
     return local_midnight(day + timedelta(days=1), zone) - local_midnight(day, zone)
