@@ -17,7 +17,15 @@ from homeassistant.helpers.typing import ConfigType
 from homeassistant.loader import async_get_integration
 
 from .community import CommunityLink
-from .const import CONF_COMMUNITY, CONF_CUPS, DOMAIN, SUBENTRY_MODBUS, SUBENTRY_MQTT
+from .const import (
+    CONF_COMMUNITY,
+    CONF_CUPS,
+    CONF_LINK_CLIENT_SUFFIX,
+    DOMAIN,
+    LOGGER,
+    SUBENTRY_MODBUS,
+    SUBENTRY_MQTT,
+)
 from .coordinator import (
     IoeDeviceCoordinator,
     ModbusDeviceCoordinator,
@@ -31,6 +39,7 @@ from .devices.profile import Profile
 from .devices.sunspec import preload as preload_profiles
 from .distributor_history import DistributorHistory
 from .energy_model import build_energy_model
+from .link.client import new_client_suffix
 from .link.join_code import JoinCode
 from .services import async_setup_services
 
@@ -83,6 +92,23 @@ def _enabled_keys(hass: HomeAssistant, subentry_id: str, profile: Profile) -> se
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's actions."""
     async_setup_services(hass)
+    return True
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> bool:
+    """Bring an entry saved by an older version up to date (False: saved by a newer one).
+
+    1.2: a joined home gets the random end of its MQTT client id; until then its id was made
+    of the community's and the member's ids alone, which any member could guess.
+    """
+    if entry.version > 1:
+        return False
+    if entry.minor_version < 2:
+        data = dict(entry.data)
+        if CONF_COMMUNITY in data:
+            data.setdefault(CONF_LINK_CLIENT_SUFFIX, new_client_suffix())
+        hass.config_entries.async_update_entry(entry, data=data, minor_version=2)
+        LOGGER.debug("Migrated %s to version 1.2", entry.entry_id)
     return True
 
 

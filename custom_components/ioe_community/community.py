@@ -46,7 +46,7 @@ from homeassistant.helpers.event import (
 from homeassistant.helpers.storage import STORAGE_DIR
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, LOGGER
+from .const import CONF_LINK_CLIENT_SUFFIX, DOMAIN, LOGGER
 from .devices.energy_model import ENERGY_QUANTITIES, POWER_QUANTITIES, EnergyModel
 from .energy_model import reading
 from .link.client import LinkClient, LinkSettings, LinkState
@@ -183,7 +183,9 @@ class CommunityLink:
     def _make_client(self, outbox: Outbox, version: str) -> LinkClient:
         preload_schemas()  # the batches are checked on the event loop: no file read there
         return LinkClient(
-            LinkSettings.from_join_code(self.code, version),
+            LinkSettings.from_join_code(
+                self.code, version, self.entry.data[CONF_LINK_CLIENT_SUFFIX]
+            ),
             outbox,
             on_message=self._message_arrived,
             on_change=self._link_changed,

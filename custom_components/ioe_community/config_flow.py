@@ -42,6 +42,7 @@ from .const import (
     CONF_FORMAT,
     CONF_JOIN_CODE,
     CONF_KEYS,
+    CONF_LINK_CLIENT_SUFFIX,
     CONF_MAPPING,
     CONF_PROFILE,
     CONF_ROLE,
@@ -66,7 +67,8 @@ from .devices.mqtt_meter import MAPPABLE, MeterFormat, MeterSource
 from .devices.mqtt_parsers import PayloadError
 from .devices.profile import Profile, available_profiles
 from .devices.sunspec import SunSpecError, discover, preload as preload_profiles
-from .link.client import LinkError, LinkSettings, probe
+from .link.api import ApiError, require_https
+from .link.client import LinkError, LinkSettings, new_client_suffix, probe
 from .link.join_code import JoinCode, JoinCodeError, decode as decode_join_code
 from .supply_point import InvalidCups, normalize_cups
 
@@ -86,19 +88,32 @@ STEP_REAUTH_SCHEMA = probatio.Schema(
 )
 
 
-async def _try_join_code(hass: HomeAssistant, text: str) -> tuple[JoinCode | None, str | None]:
+async def _try_join_code(
+    hass: HomeAssistant, text: str, client_suffix: str
+) -> tuple[JoinCode | None, str | None]:
     """Return the join code and None, or None and the error to show.
 
-    The code must decode, and its broker must accept the member's login over TLS with the
-    code's CA: nothing is saved that would not connect.
+    The code must decode, its API's address (if any) must be https, and its broker must
+    accept the member's login over TLS with the code's CA (connecting with the client id the
+    home will keep): nothing is saved that would not connect.
     """
     try:
         code = decode_join_code(text)
     except JoinCodeError as err:
         LOGGER.debug("Rejected a join code: %s", err)
         return None, "invalid_join_code"
+    if code.api_url:
+        try:
+            require_https(code.api_url)
+        except ApiError as err:  # made by an aggregator from before HTTPS was required
+            LOGGER.warning(
+                "Rejected the join code of %s as %s: %s", code.community, code.member, err
+            )
+            return None, err.problem.value
     try:
-        await hass.async_add_executor_job(probe, LinkSettings.from_join_code(code, "config-flow"))
+        await hass.async_add_executor_job(
+            probe, LinkSettings.from_join_code(code, "config-flow", client_suffix)
+        )
     except LinkError as err:
         LOGGER.warning(
             "Joining %s as %s failed (%s): %s", code.community, code.member, err.problem, err
@@ -111,6 +126,8 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
     """Create and reconfigure a home entry, and join it to its community."""
 
     VERSION = 1
+    # 1.2: a joined home keeps the random end of its client id (CONF_LINK_CLIENT_SUFFIX).
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         """Start with nothing known about the home."""
@@ -153,25 +170,25 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_join(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Join a community with the manager's join code (or leave it for later).
 
-        Left empty, a new home joins no community yet and a reconfigured one keeps its own.
+        Left empty, a new home joins no community yet and a reconfigured one keeps its own
+        (and its client id); a new code comes with a new client id.
         """
         errors: dict[str, str] = {}
-        current = (
-            self._get_reconfigure_entry().data.get(CONF_COMMUNITY)
-            if self.source == SOURCE_RECONFIGURE
-            else None
+        saved = (
+            dict(self._get_reconfigure_entry().data) if self.source == SOURCE_RECONFIGURE else {}
         )
+        current = saved.get(CONF_COMMUNITY)
         if user_input is not None:
             text = user_input.get(CONF_JOIN_CODE, "").strip()
-            community = current
+            data = {**saved, **self._home}
             if text:
-                code, error = await _try_join_code(self.hass, text)
+                suffix = new_client_suffix()
+                code, error = await _try_join_code(self.hass, text, suffix)
                 if code is None:
                     errors[CONF_JOIN_CODE] = error or "invalid_join_code"
                 else:
-                    community = join_code_data(code)
+                    data |= {CONF_COMMUNITY: join_code_data(code), CONF_LINK_CLIENT_SUFFIX: suffix}
             if not errors:
-                data = {**self._home, **({CONF_COMMUNITY: community} if community else {})}
                 if self.source == SOURCE_RECONFIGURE:
                     return self.async_update_reload_and_abort(
                         self._get_reconfigure_entry(), title=data[CONF_NAME], data=data
@@ -199,14 +216,19 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reauth_entry()
         community = entry.data.get(CONF_COMMUNITY, {}).get("community", "-")
         if user_input is not None:
-            code, error = await _try_join_code(self.hass, user_input[CONF_JOIN_CODE])
+            suffix = new_client_suffix()
+            code, error = await _try_join_code(self.hass, user_input[CONF_JOIN_CODE], suffix)
             if code is not None and code.community != community:
                 code, error = None, "wrong_community"
             if code is None:
                 errors[CONF_JOIN_CODE] = error or "invalid_join_code"
             else:
                 return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_COMMUNITY: join_code_data(code)}
+                    entry,
+                    data_updates={
+                        CONF_COMMUNITY: join_code_data(code),
+                        CONF_LINK_CLIENT_SUFFIX: suffix,
+                    },
                 )
         return self.async_show_form(
             step_id="reauth_confirm",

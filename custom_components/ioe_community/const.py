@@ -13,6 +13,9 @@ CONF_CUPS: Final = "cups"
 # The community the home joined: the join code's fields.
 CONF_COMMUNITY: Final = "community"
 CONF_JOIN_CODE: Final = "join_code"
+# The random end of the link's MQTT client id, made when the home joins: kept apart from the
+# join code's fields, and private (a member who knew the id could take the home's session).
+CONF_LINK_CLIENT_SUFFIX: Final = "link_client_suffix"
 
 SUBENTRY_MODBUS: Final = "modbus_device"
 CONF_PROFILE: Final = "profile"

@@ -9,10 +9,13 @@ from homeassistant.const import CONF_HOST, CONF_NAME
 from homeassistant.core import HomeAssistant
 
 from . import IoeCommunityConfigEntry
-from .const import CONF_CUPS, CONF_SERIAL_PORT, CONF_TOPIC
+from .const import CONF_CUPS, CONF_LINK_CLIENT_SUFFIX, CONF_SERIAL_PORT, CONF_TOPIC
 
 # A CUPS identifies a household's supply point, and addresses and serial numbers identify its
 # devices and network (a Shelly's MQTT topic holds its MAC address): personal data under the GDPR.
+# Of the community the home joined (the join code's fields and the link's client id), the
+# secrets go too, and the addresses and CA certificate that name the community's servers: a
+# download must be safe to attach to a public bug report.
 TO_REDACT = {
     CONF_CUPS,
     CONF_NAME,
@@ -23,6 +26,12 @@ TO_REDACT = {
     "title",
     "unique_id",
     "serial",
+    "mqtt_password",
+    "api_token",
+    CONF_LINK_CLIENT_SUFFIX,
+    "broker_host",
+    "api_url",
+    "ca_certificate",
 }
 
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 import ssl
 from typing import Any, Final
 
-from homeassistant.components.recorder import get_instance
+from homeassistant.components.recorder import DOMAIN as RECORDER_DOMAIN, get_instance
 from homeassistant.components.recorder.models import (
     StatisticData,
     StatisticMeanType,
@@ -33,7 +33,7 @@ from homeassistant.components.recorder.statistics import (
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import UnitOfEnergy
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.translation import async_get_translations
@@ -82,8 +82,11 @@ class DistributorHistory:
         return bool(self.code.api_url)
 
     def async_start(self) -> None:
-        """Import soon after start, then every few hours (errors are logged, not raised)."""
-        if not self.available:
+        """Import soon after start, then every few hours (errors are logged, not raised).
+
+        Not without the recorder, which keeps the statistics.
+        """
+        if not self.available or RECORDER_DOMAIN not in self.hass.config.components:
             return
         self._unsubscribe += [
             async_call_later(self.hass, FIRST_DELAY, self._async_scheduled),
@@ -107,6 +110,10 @@ class DistributorHistory:
 
         Raises HomeAssistantError (translated) when the API cannot be read.
         """
+        if RECORDER_DOMAIN not in self.hass.config.components:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="statistics_need_recorder"
+            )
         now = dt_util.utcnow().replace(minute=0, second=0, microsecond=0)
         cups = str(self.entry.data[CONF_CUPS])
         recorder = get_instance(self.hass)

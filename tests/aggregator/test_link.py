@@ -15,7 +15,12 @@ from typing import Any
 
 import pytest
 
-from custom_components.ioe_community.link.client import LinkClient, LinkSettings, LinkState
+from custom_components.ioe_community.link.client import (
+    LinkClient,
+    LinkSettings,
+    LinkState,
+    new_client_suffix,
+)
 from custom_components.ioe_community.link.join_code import JoinCode as HomeJoinCode
 from custom_components.ioe_community.link.outbox import Outbox
 from custom_components.ioe_community.link.protocol import MessageKind
@@ -31,7 +36,7 @@ T0 = datetime(2026, 11, 24, tzinfo=UTC)
 
 def settings(code: JoinCode, password: str | None = None) -> LinkSettings:
     """Return the home's settings from the aggregator's join code (another password if given)."""
-    made = LinkSettings.from_join_code(HomeJoinCode(**asdict(code)), "test")
+    made = LinkSettings.from_join_code(HomeJoinCode(**asdict(code)), "test", new_client_suffix())
     return replace(made, mqtt_password=password) if password else made
 
 

@@ -20,7 +20,8 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.ioe_community.const import CONF_COMMUNITY, DOMAIN
+from custom_components.ioe_community.const import CONF_COMMUNITY, CONF_LINK_CLIENT_SUFFIX, DOMAIN
+from custom_components.ioe_community.link.api import ApiProblem
 from custom_components.ioe_community.link.client import LinkProblem, LinkState
 from ioe_aggregator.members.join_code import JoinCode, decode, encode
 from ioe_dev.mosquitto import broker_certificate, start_broker, start_plain_broker
@@ -57,11 +58,15 @@ async def error_for(hass: HomeAssistant, flow_id: str, text: str) -> str | None:
 
 def test_every_link_problem_is_explained_in_both_languages() -> None:
     for language in ("en", "es"):
-        errors = json.loads((TRANSLATIONS / f"{language}.json").read_text())["config"]["error"]
+        translations = json.loads((TRANSLATIONS / f"{language}.json").read_text())
+        errors = translations["config"]["error"]
         for problem in LinkProblem:
             assert errors.get(problem.value), (language, problem)
         assert errors.get("invalid_join_code")
         assert errors.get("wrong_community")
+        assert errors.get(ApiProblem.NOT_HTTPS.value)
+        for problem in ApiProblem:
+            assert translations["exceptions"][problem.value]["message"], (language, problem)
 
 
 async def test_a_home_may_join_later(hass: HomeAssistant) -> None:
@@ -78,6 +83,11 @@ async def test_join_code_errors(hass: HomeAssistant, community: Community, tmp_p
     flow = await join_step(hass)
     assert await error_for(hass, flow, "IOE1-not-a-code") == "invalid_join_code"
     assert await error_for(hass, flow, text[: len(text) // 2]) == "invalid_join_code"
+    # The member's token would go in clear to such an address (older aggregators made them).
+    assert code.api_url is not None
+    assert code.api_url.startswith("https://")
+    in_clear = encode(replace(code, api_url=code.api_url.replace("https://", "http://")))
+    assert await error_for(hass, flow, in_clear) == "api_not_https"
     nowhere = encode(replace(code, broker_port=free_port()))
     assert await error_for(hass, flow, nowhere) == "cannot_connect"
     other_ca = broker_certificate(tmp_path / "elsewhere").ca_file.read_text()
@@ -117,6 +127,7 @@ async def test_rotated_credentials_raise_a_repair_and_reauth_takes_the_new_code(
     entry = result["result"]
     await hass.async_block_till_done()
     link = entry.runtime_data.community
+    suffix = entry.data[CONF_LINK_CLIENT_SUFFIX]
 
     new = rotate(community, "m-0001")
     # The broker drops every connection; the home comes back with its old password.
@@ -133,6 +144,11 @@ async def test_rotated_credentials_raise_a_repair_and_reauth_takes_the_new_code(
     flow_id = flows[0]["flow_id"]
     result = await hass.config_entries.flow.async_configure(flow_id, {"join_code": encode(code)})
     assert result["errors"] == {"join_code": "invalid_auth"}  # the old code no longer works
+    in_clear = replace(new, api_url="http://127.0.0.1:8099")
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"join_code": encode(in_clear)}
+    )
+    assert result["errors"] == {"join_code": "api_not_https"}
     other = replace(new, community="otra")
     result = await hass.config_entries.flow.async_configure(flow_id, {"join_code": encode(other)})
     assert result["errors"] == {"join_code": "wrong_community"}
@@ -142,6 +158,8 @@ async def test_rotated_credentials_raise_a_repair_and_reauth_takes_the_new_code(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert entry.data[CONF_COMMUNITY]["mqtt_password"] == new.mqtt_password
+    # New credentials, new client id.
+    assert entry.data[CONF_LINK_CLIENT_SUFFIX] not in (None, suffix)
     relinked = entry.runtime_data.community
     await hass.async_add_executor_job(wait_until, lambda: relinked.state is LinkState.CONNECTED)
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -182,7 +200,7 @@ async def test_an_unusable_outbox_raises_a_repair_and_the_home_goes_on(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
-async def test_readings_are_sent_again_only_from_the_recorders_history(
+async def test_readings_are_sent_again_and_history_imported_only_with_the_recorder(
     hass: HomeAssistant, community: Community
 ) -> None:
     code = community.add_member("m-0001")
@@ -200,4 +218,10 @@ async def test_readings_are_sent_again_only_from_the_recorders_history(
             return_response=True,
         )
     assert err.value.translation_key == "recorder_needed"
+    # Nor is the distributor's history imported: the recorder keeps statistics.
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "import_distributor_history", {}, blocking=True, return_response=True
+        )
+    assert err.value.translation_key == "statistics_need_recorder"
     assert await hass.config_entries.async_unload(result["result"].entry_id)

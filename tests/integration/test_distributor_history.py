@@ -1,14 +1,18 @@
 """A joined home's distributor history becomes long-term statistics: real HA, API, recorder.
 
 The community imports a distributor's export (as the manager would, or as the Datadis sync
-stores it); the home reads it through the community's API with its join code's token and
-writes it as external statistics, which the recorder keeps.
+stores it); the home reads it through the community's API (its HTTPS listener, whose
+certificate the join code's CA signed) with its join code's token and writes it as external
+statistics, which the recorder keeps.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+import socket
 from typing import Any
 
 from homeassistant.components.recorder import get_instance
@@ -17,15 +21,14 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.util import dt as dt_util
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
-import yaml
 
-from custom_components.ioe_community.const import DOMAIN
+from custom_components.ioe_community.const import CONF_COMMUNITY, DOMAIN
 from custom_components.ioe_community.distributor_history import statistic_id
-from ioe_dev.processes import Service
 from tests.community import Community, StartAggregator, start_service
 
 from .conftest import CUPS
@@ -46,12 +49,12 @@ def mock_recorder_before_hass(async_test_recorder: RecorderInstanceContextManage
     """Use the recorder (its database is prepared before hass)."""
 
 
-def start_with_api(community: Community, start_aggregator: StartAggregator) -> Service:
-    """Start the service, then give the join codes issued from now on the API's address."""
-    service, port = start_service(community, start_aggregator)
-    community.options["public_api_url"] = f"http://127.0.0.1:{port}"
-    community.config_file.write_text(yaml.safe_dump(community.options))
-    return service
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """Listen on a TCP port and answer nothing: whoever connects waits in its queue."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.setblocking(False)
+        yield server
 
 
 async def import_history(hass: HomeAssistant) -> dict[str, Any]:
@@ -99,11 +102,12 @@ async def test_the_distributor_history_becomes_statistics(
     start_aggregator: StartAggregator,
     tmp_path: Path,
 ) -> None:
-    start_with_api(community, start_aggregator)
+    start_service(community, start_aggregator)
     code = community.add_member("m-0001", 1)
     community.cli("import-csv", str(FIXTURE))  # October 2025
     community.cli("import-csv", str(recent_days_csv(tmp_path, 0.5)))
-    assert code.api_url is not None
+    assert code.api_url == community.options["public_api_url"]
+    assert code.api_url == f"https://127.0.0.1:{community.options['https_port']}"
     entry = await join(hass, code)
 
     first = await import_history(hass)
@@ -148,7 +152,7 @@ async def test_problems_reading_the_api_are_named(
     community: Community,
     start_aggregator: StartAggregator,
 ) -> None:
-    service = start_with_api(community, start_aggregator)
+    service, _port = start_service(community, start_aggregator)
     code = community.add_member("m-0001", 1)
     await join(hass, code)
 
@@ -169,9 +173,9 @@ async def test_a_join_code_without_the_api_or_no_community(
     community: Community,
     start_aggregator: StartAggregator,
 ) -> None:
-    code = community.add_member("m-0001", 1)
+    # A join code from an aggregator that did not give homes the API's address.
+    code = replace(community.add_member("m-0001", 1), api_url=None)
     start_service(community, start_aggregator)
-    assert code.api_url is None
     entry = await join(hass, code)
 
     with pytest.raises(HomeAssistantError) as no_api:
@@ -184,3 +188,38 @@ async def test_a_join_code_without_the_api_or_no_community(
 
     assert no_api.value.translation_key == "no_api_address"
     assert not_joined.value.translation_key == "not_joined_history"
+
+
+async def test_an_api_address_in_clear_is_refused_before_any_request(
+    recorder_mock: Any,
+    hass: HomeAssistant,
+    community: Community,
+    start_aggregator: StartAggregator,
+    listener: socket.socket,
+) -> None:
+    # Saved by an older version from a join code with an http:// address (the flow refuses
+    # such codes now): the token must never go there.
+    start_service(community, start_aggregator)
+    code = community.add_member("m-0001", 1)
+    port = listener.getsockname()[1]
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Casa",
+        unique_id=CUPS,
+        data={
+            "name": "Casa",
+            "cups": CUPS,
+            CONF_COMMUNITY: asdict(replace(code, api_url=f"http://127.0.0.1:{port}")),
+        },
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    with pytest.raises(HomeAssistantError) as refused:
+        await import_history(hass)
+
+    assert refused.value.translation_key == "api_not_https"
+    with pytest.raises(BlockingIOError):  # nobody connected
+        listener.accept()
+    assert await hass.config_entries.async_unload(entry.entry_id)

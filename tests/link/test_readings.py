@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 import json
+import logging
 
 import pytest
 
 from custom_components.ioe_community.devices.energy_model import EnergyModel, Term
-from custom_components.ioe_community.link.protocol import MessageKind, decode, encode_readings
+from custom_components.ioe_community.link.protocol import (
+    MessageKind,
+    ProtocolError,
+    decode,
+    encode_readings,
+    live_batch,
+)
 from custom_components.ioe_community.link.readings import HomeReadings, live_report, replay
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -131,6 +138,37 @@ def test_live_report_signs_and_consumption() -> None:
         "consumption_w": 1200.0,  # grid + PV − battery charging
     }
     assert live_report(GRID_AND_PV, {}, T0) is None
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf"), 1.5e8, -1.5e8])
+def test_a_live_power_the_protocol_cannot_carry_is_left_out(
+    bad: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    powers = {"sensor.grid_w": 800.0, "sensor.pv_w": bad, "sensor.battery_w": -200.0}
+    with caplog.at_level(logging.DEBUG, "custom_components.ioe_community.link.readings"):
+        report = live_report(GRID_AND_PV, powers, T0)
+
+    # PV is left out, and the consumption worked out from it; the rest goes.
+    assert report == {"ts": "2026-11-24T10:00:00Z", "grid_w": 800.0, "battery_w": 200.0}
+    assert "sensor.pv_w" in caplog.text
+    _batch, payload = live_batch("m-0001", report, T0)
+    assert decode(payload, MessageKind.READINGS)["live"] == report
+
+
+def test_a_live_figure_worked_out_beyond_the_bounds_is_left_out() -> None:
+    # Each power is within ±100 MW; their sum, the consumption, is not.
+    powers = {"sensor.grid_w": 9e7, "sensor.pv_w": 9e7, "sensor.battery_w": 0.0}
+    report = live_report(GRID_AND_PV, powers, T0)
+    assert report == {"ts": "2026-11-24T10:00:00Z", "grid_w": 9e7, "pv_w": 9e7, "battery_w": 0.0}
+    assert live_report(GRID_AND_PV, {"sensor.grid_w": float("nan")}, T0) is None
+
+
+def test_a_non_finite_value_is_never_encoded() -> None:
+    # Not JSON: the aggregator would refuse the batch for ever.
+    with pytest.raises(ProtocolError):
+        live_batch("m-0001", {"ts": "2026-11-24T10:00:00Z", "battery_w": float("nan")}, T0)
+    with pytest.raises(ProtocolError):
+        live_batch("m-0001", {"ts": "2026-11-24T10:00:00Z", "grid_w": 2e8}, T0)
 
 
 def test_a_past_period_is_made_again_from_its_history_as_it_was_live() -> None:

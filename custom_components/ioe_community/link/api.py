@@ -2,7 +2,8 @@
 
 The aggregator keeps what the member's distributor measured (from Datadis or a CSV export)
 apart from what the home sent. A home reads its own with the API token of its join code;
-``distributor_energy`` sums it per hour and quantity, ready to become statistics.
+``distributor_energy`` sums it per hour and quantity, ready to become statistics. Only over
+HTTPS: on a plain ``http://`` address the token would travel in clear.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 import ssl
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -27,6 +29,7 @@ class ApiProblem(StrEnum):
     """Why the community's API could not be read, as the household is told."""
 
     NO_API = "no_api_address"  # the join code names no API address
+    NOT_HTTPS = "api_not_https"  # an address the token would travel to in clear
     INVALID_AUTH = "api_invalid_auth"  # the token was refused: revoked or rotated
     CANNOT_CONNECT = "api_cannot_connect"  # nothing answers, or not in time
     BAD_ANSWER = "api_bad_answer"  # an answer that is not the API's
@@ -41,6 +44,14 @@ class ApiError(Exception):
         self.problem = problem
 
 
+def require_https(api_url: str) -> None:
+    """Raise ApiError unless ``api_url`` is an https:// address (no request is made)."""
+    if urlsplit(api_url).scheme.lower() != "https":
+        raise ApiError(
+            ApiProblem.NOT_HTTPS, "the API's address is not https://: the token would go in clear"
+        )
+
+
 async def distributor_energy(
     session: aiohttp.ClientSession,
     code: JoinCode,
@@ -50,11 +61,12 @@ async def distributor_energy(
 ) -> dict[str, dict[datetime, float]]:
     """Return the member's distributor energy in [start, end): quantity → UTC hour → kWh.
 
-    ``tls`` is the context that trusts the join code's CA (``link.client.tls_context``),
-    used when the API's address is https.
+    ``tls`` is the context that trusts the join code's CA (``link.client.tls_context``), or
+    None for the system's CAs. An address that is not https:// is refused before any request.
     """
     if not code.api_url:
         raise ApiError(ApiProblem.NO_API, "the join code gives no address for the API")
+    require_https(code.api_url)
     hours: dict[str, dict[datetime, float]] = defaultdict(lambda: defaultdict(float))
     chunk_start = start
     while chunk_start < end:
@@ -90,7 +102,9 @@ async def _readings(
             params=parameters,
             headers=headers,
             timeout=TIMEOUT,
-            ssl=tls if url.startswith("https") and tls is not None else True,
+            ssl=tls if tls is not None else True,
+            # A redirect could lead the token somewhere else, in clear: the API never redirects.
+            allow_redirects=False,
         ) as response:
             if response.status in (401, 403):
                 raise ApiError(

@@ -9,6 +9,10 @@ after ``resend_after_s`` without its acknowledgement, and at every new connectio
 twice changes nothing at the aggregator). paho reconnects by itself with a backoff of 1 s
 doubling to 60 s.
 
+The client id ends in a random suffix the home keeps (``new_client_suffix``): on a broker
+that does not bind a client's id to its login, another member who knew the id could connect
+with it and knock the home off (take its session over).
+
 ``probe`` tries the connection once, as the config flow does before it saves a join code, and
 says what is wrong when it fails.
 
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 import logging
+import secrets
 import ssl
 import threading
 import time
@@ -83,6 +88,7 @@ class LinkSettings:
 
     community: str
     member: str
+    client_id: str
     topic_prefix: str
     broker_host: str
     broker_port: int
@@ -91,11 +97,16 @@ class LinkSettings:
     version: str
 
     @classmethod
-    def from_join_code(cls, code: JoinCode, version: str) -> LinkSettings:
-        """Return the settings a join code gives, for a home running ``version``."""
+    def from_join_code(cls, code: JoinCode, version: str, client_suffix: str) -> LinkSettings:
+        """Return the settings a join code gives, for a home running ``version``.
+
+        ``client_suffix`` is the random end of the client id the home keeps
+        (``new_client_suffix``).
+        """
         return cls(
             community=code.community,
             member=code.member,
+            client_id=f"ioe-home-{code.community}-{code.member}-{client_suffix}",
             topic_prefix=code.topic_prefix,
             broker_host=code.broker_host,
             broker_port=code.broker_port,
@@ -103,6 +114,11 @@ class LinkSettings:
             mqtt_password=code.mqtt_password,
             version=version,
         )
+
+
+def new_client_suffix() -> str:
+    """Return a new random end for a home's client id (64 bits, as 16 hex digits)."""
+    return secrets.token_hex(8)
 
 
 type MessageHandler = Callable[[MessageKind, dict[str, Any]], None]
@@ -118,10 +134,10 @@ def tls_context(ca_certificate: str | None) -> ssl.SSLContext:
     return context
 
 
-def _client(settings: LinkSettings, suffix: str = "") -> mqtt.Client:
+def _client(settings: LinkSettings, ending: str = "") -> mqtt.Client:
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
-        client_id=f"ioe-home-{settings.community}-{settings.member}{suffix}",
+        client_id=f"{settings.client_id}{ending}",
         protocol=mqtt.MQTTv5,
     )
     client.username_pw_set(settings.member, settings.mqtt_password)
@@ -131,6 +147,7 @@ def _client(settings: LinkSettings, suffix: str = "") -> mqtt.Client:
 
 def probe(settings: LinkSettings, timeout_s: float = 10) -> None:
     """Connect once and log in; raise LinkError saying what failed (blocking)."""
+    # Not the link's own id: a probe while the link runs must not take its session over.
     client = _client(settings, "-probe")
     answer: list[ReasonCode] = []
     arrived = threading.Event()

@@ -25,6 +25,8 @@ from referencing import Registry, Resource
 MAX_PAYLOAD_BYTES: Final = 512 * 1024
 # Readings per batch: a day of a dozen meters, well inside MAX_PAYLOAD_BYTES.
 MAX_READINGS_PER_BATCH: Final = 1200
+# The largest live power, in W either way, the schema (and so the aggregator) accepts.
+MAX_LIVE_W: Final = 100_000_000
 
 
 class MessageKind(StrEnum):
@@ -88,14 +90,29 @@ def check(message: Mapping[str, Any], kind: MessageKind) -> None:
         raise ProtocolError(f"{kind} {_where(list(error.absolute_path))}: {error.message}")
 
 
+def _encode(message: Mapping[str, Any], kind: MessageKind) -> bytes:
+    """Return a checked message as JSON; NaN and infinities are not JSON (nor accepted)."""
+    check(message, kind)
+    try:
+        return json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError as err:
+        raise ProtocolError(f"{kind}: {err}") from err
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number the protocol allows")
+
+
 def decode(payload: bytes, kind: MessageKind) -> dict[str, Any]:
     """Parse and check a message from the community; raise ProtocolError with the reason."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ProtocolError(f"{kind}: {len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")
     try:
-        message = json.loads(payload)
+        message = json.loads(payload, parse_constant=_no_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ProtocolError(f"{kind}: not JSON: {err}") from err
+    except (ValueError, RecursionError) as err:  # NaN, an endless number, endless nesting
+        raise ProtocolError(f"{kind}: not the protocol's JSON: {err}") from err
     if not isinstance(message, dict):
         raise ProtocolError(f"{kind}: not a JSON object")
     check(message, kind)
@@ -110,7 +127,10 @@ def encode_readings(
     readings: Sequence[Reading],
     live: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """Return a readings batch as it goes into the outbox, checked against its schema."""
+    """Return a readings batch as it goes into the outbox, checked against its schema.
+
+    Raises ProtocolError when it does not fit (a NaN or infinite value among them).
+    """
     message: dict[str, Any] = {
         "schema": "ioe.readings.v1",
         "member": member,
@@ -130,8 +150,7 @@ def encode_readings(
     }
     if live is not None:
         message["live"] = dict(live)
-    check(message, MessageKind.READINGS)
-    return json.dumps(message, separators=(",", ":")).encode()
+    return _encode(message, MessageKind.READINGS)
 
 
 def reading_batches(
@@ -162,5 +181,4 @@ def encode_status(state: str, *, version: str, backlog: int | None = None) -> by
     message: dict[str, Any] = {"schema": "ioe.status.v1", "state": state, "version": version}
     if backlog is not None:
         message["backlog"] = backlog
-    check(message, MessageKind.STATUS)
-    return json.dumps(message, separators=(",", ":")).encode()
+    return _encode(message, MessageKind.STATUS)

@@ -18,6 +18,10 @@ community plant            ``plant`` ``generation_kwh``
 A consumption worked out from the balance can come out slightly negative over a quarter hour
 (counters are not read at the same instant): it is sent as 0 and marked ``estimated``.
 
+The live report leaves out a power that is not a number, is infinite or lies beyond the
+protocol's ±100 MW (a misbehaving sensor), and what would be worked out from it: the
+aggregator refuses a batch carrying one, and the next report would carry it again.
+
 ``replay`` makes a past period's readings again, the same way, from the counters' recorded
 history (the household's "send this period again" after fixing a meter).
 """
@@ -27,12 +31,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 import heapq
+import logging
+import math
 from operator import itemgetter
 from typing import Any, Final
 
 from ..devices.energy_model import EnergyModel, Term
 from .intervals import CounterIntervals, Interval
-from .protocol import Reading, utc_text
+from .protocol import MAX_LIVE_W, Reading, utc_text
+
+_LOGGER = logging.getLogger(__name__)
 
 PROTOCOL_READINGS: Final[Mapping[str, tuple[str, str]]] = {
     "grid_import_energy": ("grid", "import_kwh"),
@@ -187,17 +195,33 @@ class HomeReadings:
 def live_report(
     model: EnergyModel, powers: Mapping[str, float | None], at: datetime
 ) -> dict[str, Any] | None:
-    """Return the ``live`` part of a batch from powers (W) by source; None when none is known."""
+    """Return the ``live`` part of a batch from powers (W) by source; None when none is known.
+
+    A power the protocol cannot carry is left out, with every figure worked out from it.
+    """
+    plausible = dict(powers)
+    for source, power in powers.items():
+        if power is not None and not _plausible_w(power):
+            _LOGGER.debug("Live report: %s reads %s W, left out", source, power)
+            plausible[source] = None
     report: dict[str, Any] = {}
     for quantity, (field, sign) in LIVE_FIELDS.items():
-        value = model.value(quantity, powers)
+        value = model.value(quantity, plausible)
         if value is None:
             continue
         value *= sign
+        if not _plausible_w(value):  # a sum of large powers
+            _LOGGER.debug("Live report: %s would be %s W, left out", field, value)
+            continue
         report[field] = round(value if field in _SIGNED_LIVE else max(value, 0.0), 1)
     if not report:
         return None
     return {"ts": utc_text(at), **report}
+
+
+def _plausible_w(power_w: float) -> bool:
+    """Whether a power (W) is a finite number within the protocol's live bounds."""
+    return math.isfinite(power_w) and abs(power_w) <= MAX_LIVE_W
 
 
 def _tagged(source: str, samples: Iterable[Sample]) -> Iterator[tuple[datetime, str, float | None]]:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from custom_components.ioe_community.devices.energy_model import EnergyModel, Term
-from custom_components.ioe_community.link.client import LinkClient, LinkSettings
+from custom_components.ioe_community.link.client import LinkClient, LinkSettings, new_client_suffix
 from custom_components.ioe_community.link.intervals import QUARTER, quarter_ceil
 from custom_components.ioe_community.link.join_code import JoinCode, decode
 from custom_components.ioe_community.link.outbox import Outbox
@@ -116,7 +116,8 @@ class SimulatedMember:
         self.outbox = Outbox(directory / f"{code.member}.outbox.db")
         checkpoint = self.outbox.checkpoint()
         self.readings = HomeReadings(self.model, json.loads(checkpoint) if checkpoint else None)
-        self.client = LinkClient(LinkSettings.from_join_code(code, version), self.outbox)
+        settings = LinkSettings.from_join_code(code, version, new_client_suffix())
+        self.client = LinkClient(settings, self.outbox)
 
     def sample(self, at: datetime) -> None:
         """Read every counter at ``at`` (a time the counters have passed is ignored)."""
