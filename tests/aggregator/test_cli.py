@@ -1,9 +1,12 @@
-"""The command line: exit codes and messages a manager sees."""
+"""The command line: exit codes and messages a manager sees, tokens and the audit log."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+import json
 from pathlib import Path
 import subprocess
+from typing import Any
 
 import pytest
 
@@ -79,3 +82,82 @@ def test_add_on_options_json_is_read(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert f"invalid configuration ({options}): key 'log_level'" in result.stderr
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    """Return a configuration of a database alone, all the token and audit jobs need."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database_url: sqlite:///{tmp_path / 'ioe.db'}\n")
+    return config
+
+
+def cli_json(config: Path, *args: str) -> Any:
+    result = run(*args, "--config", str(config), "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_tokens_can_expire_and_the_list_says_so(config_file: Path) -> None:
+    made = cli_json(
+        config_file, "tokens", "add", "--scope", "public", "--label", "d", "--expires-in-days", "7"
+    )
+    forever = cli_json(config_file, "tokens", "add", "--scope", "admin", "--label", "a")
+    listed = run("tokens", "list", "--config", str(config_file)).stdout
+    refused = run(
+        *("tokens", "add", "--scope", "public", "--label", "x", "--expires-in-days", "0"),
+        *("--config", str(config_file)),
+    )
+
+    expires = datetime.fromisoformat(made["expires"])
+    assert abs(expires - (datetime.now(UTC) + timedelta(days=7))) < timedelta(minutes=1)
+    assert made["expired"] is False
+    assert forever["expires"] is None
+    assert f"{made['id']}  public  -             d  (expires {made['expires']})" in listed
+    assert f"{forever['id']}  admin   -             a\n" in listed
+    assert refused.returncode == 2
+    assert "expected a whole number of days from 1 to 3650, got '0'" in refused.stderr
+
+
+def test_the_command_line_may_revoke_the_last_admin_token_but_warns(config_file: Path) -> None:
+    first = cli_json(config_file, "tokens", "add", "--scope", "admin", "--label", "one")
+    second = cli_json(config_file, "tokens", "add", "--scope", "admin", "--label", "two")
+    public = cli_json(config_file, "tokens", "add", "--scope", "public", "--label", "display")
+
+    one_left = run("tokens", "revoke", first["id"], "--config", str(config_file))
+    none_left = run("tokens", "revoke", second["id"], "--config", str(config_file))
+    not_admin = run("tokens", "revoke", public["id"], "--config", str(config_file))
+    again = run("tokens", "revoke", second["id"], "--config", str(config_file))
+
+    assert (one_left.returncode, one_left.stderr) == (0, "")
+    assert none_left.returncode == 0
+    assert "warning: no active admin token is left" in none_left.stderr
+    assert (not_admin.returncode, not_admin.stderr) == (0, "")
+    assert again.returncode == 1
+    assert f"no active token '{second['id']}'" in again.stderr
+
+
+def test_the_audit_log_is_printed_newest_first_a_page_at_a_time(config_file: Path) -> None:
+    made = [
+        cli_json(config_file, "tokens", "add", "--scope", "public", "--label", f"t{n}")["id"]
+        for n in range(5)
+    ]
+
+    first = cli_json(config_file, "audit", "--limit", "2")
+    rest = cli_json(config_file, "audit", "--before", first["next"])
+    text = run("audit", "--limit", "2", "--config", str(config_file)).stdout
+    bad_cursor = run("audit", "--before", "nope", "--config", str(config_file))
+    bad_limit = run("audit", "--limit", "0", "--config", str(config_file))
+
+    subjects = [e["subject"] for e in first["entries"] + rest["entries"]]
+    assert subjects == made[::-1]
+    assert rest["next"] is None
+    assert all(e["occurrences"] == 1 for e in first["entries"])
+    lines = text.splitlines()
+    assert made[4] in lines[0]
+    assert made[3] in lines[1]
+    assert lines[2] == f"(older entries: audit --before {first['next']})"
+    assert bad_cursor.returncode == 1
+    assert "is not a cursor this audit log gave" in bad_cursor.stderr
+    assert bad_limit.returncode == 2
+    assert "expected 1 to 1000, got '0'" in bad_limit.stderr

@@ -1,11 +1,11 @@
-"""``/api/v1/audit``: the audit log (admin)."""
+"""``/api/v1/audit``: the audit log, newest first, a page at a time (admin)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from ioe_aggregator import audit
-from ioe_aggregator.api.auth import require
+from ioe_aggregator.api.auth import FAILED_LOGINS, require
 from ioe_aggregator.api.errors import ApiError
 from ioe_aggregator.auth.tokens import Scope
 from ioe_aggregator.keys import STORE
@@ -15,11 +15,16 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/v1/audit")
 async def audit_log(request: web.Request) -> web.Response:
-    """Return audit entries, oldest first (``limit``, default 1000)."""
+    """Return ``{"entries": [...], "next": cursor}``: ``limit`` entries older than ``before``.
+
+    Failed logins counted in memory are written first, so that the page is up to date.
+    """
     require(request, Scope.ADMIN)
+    limit = int(request.query.get("limit", audit.DEFAULT_PAGE))
+    store = request.app[STORE]
+    await request.app[FAILED_LOGINS].write(store)
     try:
-        limit = int(request.query.get("limit", "1000"))
-    except ValueError as err:
-        raise ApiError(400, "invalid", "limit must be a whole number") from err
-    entries = await audit.entries(request.app[STORE], limit=max(1, min(limit, 10000)))
-    return web.json_response([entry.as_dict() for entry in entries])
+        page = await audit.page(store, limit=limit, before=request.query.get("before"))
+    except audit.CursorError as err:
+        raise ApiError(400, "invalid", str(err)) from err
+    return web.json_response(page.as_dict())

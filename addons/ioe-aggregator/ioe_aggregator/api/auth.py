@@ -1,64 +1,49 @@
 """Who is calling: bearer tokens checked on every request, scopes, and failed-login limits.
 
 Every ``/api/v1`` request needs ``Authorization: Bearer <token>``; the token is looked up each
-time (a revoked token fails at once). An address that fails ``MAX_FAILURES`` times within
-``WINDOW_S`` is refused (429) for ``LOCKOUT_S``, whatever it presents. Failures and each new
-(token, address) pair are written to the audit log.
+time (a revoked or expired token fails at once). A valid token always passes; missing or bad
+ones are counted by address (the user's, behind the ingress proxy) and for all addresses
+together, and answered 429 with Retry-After once there were too many (see
+``ioe_aggregator.auth.failed_logins``). Failures are audited and logged by the route's
+pattern, never by the path as sent (a token pasted into a URL would end up in both). Each new
+(token, address) pair is written to the audit log.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Awaitable, Callable
 import logging
 import time
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from ioe_aggregator import audit
 from ioe_aggregator.api.errors import ApiError, error
+from ioe_aggregator.api.peers import client_address
 from ioe_aggregator.auth import tokens
+from ioe_aggregator.auth.failed_logins import FailedLogins, Failure
 from ioe_aggregator.auth.tokens import Scope, Token
 from ioe_aggregator.keys import STORE
 
 _LOGGER = logging.getLogger(__name__)
-MAX_FAILURES = 5
-WINDOW_S = 60.0
-LOCKOUT_S = 300.0
 PROTECTED_PREFIX = "/api/v1/"
+NO_SUCH_PATH = "(no such path)"
 TOKEN = web.RequestKey("token", Token)
+FAILED_LOGINS = web.AppKey("failed_logins", FailedLogins)
+SEEN_LOGINS = web.AppKey("seen_logins", set[tuple[str, str]])
 
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class FailedLogins:
-    """Failed attempts by address, and the addresses locked out."""
+def route_of(request: web.Request) -> str:
+    """Return the request's method and route pattern, as failures are logged and audited.
 
-    def __init__(self) -> None:
-        """Start with no failures."""
-        self._failures: dict[str, deque[float]] = {}
-        self._locked_until: dict[str, float] = {}
-
-    def locked(self, address: str, now: float) -> float:
-        """Return the seconds an address stays locked out (0 when it is not)."""
-        return max(0.0, self._locked_until.get(address, 0.0) - now)
-
-    def failed(self, address: str, now: float) -> None:
-        """Count a failure; lock the address out when it has failed too often."""
-        recent = self._failures.setdefault(address, deque())
-        recent.append(now)
-        while recent and recent[0] < now - WINDOW_S:
-            recent.popleft()
-        if len(recent) >= MAX_FAILURES:
-            self._locked_until[address] = now + LOCKOUT_S
-            recent.clear()
-            _LOGGER.warning(
-                "Too many failed logins from %s: refused for %.0f s", address, LOCKOUT_S
-            )
-
-
-FAILED_LOGINS = web.AppKey("failed_logins", FailedLogins)
-SEEN_LOGINS = web.AppKey("seen_logins", set[tuple[str, str]])
+    ``GET /api/v1/members/{member}/readings``, never the path or query as sent; an unknown
+    method or path is named as such.
+    """
+    method = request.method if request.method in hdrs.METH_ALL else "(other method)"
+    resource = request.match_info.route.resource
+    return f"{method} {NO_SUCH_PATH if resource is None else resource.canonical}"
 
 
 @web.middleware
@@ -67,44 +52,45 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if not request.path.startswith(PROTECTED_PREFIX):
         return await handler(request)
     app = request.app
-    address = request.remote or "unknown"
-    now = time.monotonic()
-    if wait := app[FAILED_LOGINS].locked(address, now):
-        return error(
-            429,
-            "too_many_failures",
-            "too many failed logins; try again later",
-            headers={"Retry-After": str(int(wait) + 1)},
-        )
+    address = client_address(request)
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    presented = presented.strip()
     token = None
     if scheme.lower() == "bearer" and presented:
-        token = await tokens.authenticate(app[STORE], presented.strip())
+        token = await tokens.authenticate(app[STORE], presented)
     if token is None:
-        app[FAILED_LOGINS].failed(address, now)
-        async with app[STORE].transaction() as tx:
-            await audit.record(
-                tx,
-                f"address:{address}",
-                audit.Action.LOGIN_FAILED,
-                request.path,
-                {"method": request.method, "token_given": bool(presented)},
-            )
-        _LOGGER.warning(
-            "Refused %s %s from %s: no valid token", request.method, request.path, address
-        )
-        return error(
-            401,
-            "unauthorized",
-            "a valid API token is required",
-            headers={"WWW-Authenticate": 'Bearer realm="ioe-aggregator"'},
-        )
+        return _refuse(request, Failure(address, route_of(request), bool(presented)))
     if (token.id, address) not in app[SEEN_LOGINS]:
         app[SEEN_LOGINS].add((token.id, address))
         async with app[STORE].transaction() as tx:
             await audit.record(tx, token.actor, audit.Action.LOGIN, token.id, {"address": address})
     request[TOKEN] = token
     return await handler(request)
+
+
+def _refuse(request: web.Request, failure: Failure) -> web.Response:
+    wait = request.app[FAILED_LOGINS].failed(
+        failure, now=time.monotonic(), at_us=time.time_ns() // 1000
+    )
+    if wait:
+        return error(
+            429,
+            "too_many_failures",
+            "too many failed logins; try again later",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    _LOGGER.warning("Refused %s from %s: no valid token", failure.route, failure.address)
+    return error(
+        401,
+        "unauthorized",
+        "a valid API token is required",
+        headers={"WWW-Authenticate": 'Bearer realm="ioe-aggregator"'},
+    )
+
+
+async def write_failed_logins(app: web.Application) -> None:
+    """Write the counted failed logins to the audit log now and then (a supervised task)."""
+    await app[FAILED_LOGINS].write_periodically(app[STORE])
 
 
 def require(request: web.Request, *scopes: Scope) -> Token:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from aiohttp import web
 
 from ioe_aggregator.api.auth import require
 from ioe_aggregator.api.errors import ApiError
+from ioe_aggregator.api.formats import moment
 from ioe_aggregator.api.requests import json_body
 from ioe_aggregator.auth import tokens
 from ioe_aggregator.auth.tokens import Scope
@@ -23,32 +27,48 @@ async def list_tokens(request: web.Request) -> web.Response:
     )
 
 
+def _expiry(body: dict[str, Any]) -> datetime | None:
+    """Return when a new token expires: ``expires`` or ``expires_in_days`` (None: never)."""
+    if (days := body.get("expires_in_days")) is not None:
+        return tokens.expiry_in_days(int(days))
+    if (expires := body.get("expires")) is None:
+        return None
+    try:
+        return moment(expires).astimezone(UTC)
+    except OverflowError as err:
+        raise ApiError(400, "invalid", f"expires: {expires!r} is out of range") from err
+
+
 @routes.post("/api/v1/tokens")
 async def add_token(request: web.Request) -> web.Response:
     """Create an admin or public token; the answer holds it, shown only this once (admin)."""
     caller = require(request, Scope.ADMIN)
     body = await json_body(request)
-    scope, label = body.get("scope"), body.get("label")
-    if scope not in (Scope.ADMIN, Scope.PUBLIC):
-        raise ApiError(
-            400, "invalid", "scope: expected admin or public (members get theirs when added)"
-        )
-    if not isinstance(label, str) or not label.strip():
-        raise ApiError(400, "invalid", "label: say who or what uses the token")
-    async with request.app[STORE].transaction() as tx:
-        token, presented = await tokens.issue(
-            tx, scope=Scope(scope), label=label.strip(), actor=caller.actor
-        )
+    expires = _expiry(body)
+    try:
+        async with request.app[STORE].transaction() as tx:
+            token, presented = await tokens.issue(
+                tx,
+                scope=Scope(body["scope"]),
+                label=body["label"].strip(),
+                actor=caller.actor,
+                expires=expires,
+            )
+    except ValueError as err:
+        raise ApiError(400, "invalid", str(err)) from err
     return web.json_response({**token.as_dict(), "token": presented}, status=201)
 
 
 @routes.post("/api/v1/tokens/{token}/revoke")
 async def revoke_token(request: web.Request) -> web.Response:
-    """Revoke a token at once (admin)."""
+    """Revoke a token at once; never the last active admin token (409) (admin)."""
     caller = require(request, Scope.ADMIN)
     token_id = request.match_info["token"]
-    async with request.app[STORE].transaction() as tx:
-        revoked = await tokens.revoke(tx, token_id, actor=caller.actor)
+    try:
+        async with request.app[STORE].transaction() as tx:
+            revoked = await tokens.revoke(tx, token_id, actor=caller.actor)
+    except tokens.LastAdminTokenError as err:
+        raise ApiError(409, "last_admin_token", str(err)) from err
     if not revoked:
         raise ApiError(404, "not_found", f"no active token {token_id!r}")
     return web.json_response({"id": token_id, "revoked": True})

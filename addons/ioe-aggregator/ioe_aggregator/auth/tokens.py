@@ -1,10 +1,17 @@
-"""API tokens: each has a scope and, for a member's token, the member it speaks for."""
+"""API tokens: each has a scope, for a member's token the member it speaks for, and may expire.
+
+An expired token is refused like a revoked one. Members' tokens (from their join codes) never
+expire: a home would stop sending without anyone noticing. The API never revokes the last
+active admin token, since nobody could then manage the community through the API; the command
+line, which the manager runs on the database itself, may (and warns), because it can always
+issue a new one.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 import time
 from typing import Any
@@ -14,16 +21,24 @@ from ioe_aggregator.auth import secrets
 from ioe_aggregator.protocol import utc_text
 from ioe_aggregator.store import Store, Transaction
 
-_COLUMNS = "id, scope, member, label, created_s, revoked_s"
-INSERT = """INSERT INTO tokens (id, scope, member, label, secret_hash, created_s)
-    VALUES (?, ?, ?, ?, ?, ?)"""
+_COLUMNS = "id, scope, member, label, created_s, revoked_s, expires_s"
+INSERT = """INSERT INTO tokens (id, scope, member, label, secret_hash, created_s, expires_s)
+    VALUES (?, ?, ?, ?, ?, ?, ?)"""
 SELECT_ALL = f"SELECT {_COLUMNS} FROM tokens ORDER BY created_s, id"  # noqa: S608 - constant
 SELECT_FOR_CHECK = f"SELECT {_COLUMNS}, secret_hash FROM tokens WHERE id = ?"  # noqa: S608
 REVOKE = "UPDATE tokens SET revoked_s = ? WHERE id = ? AND revoked_s IS NULL"
 REVOKE_MEMBER = "UPDATE tokens SET revoked_s = ? WHERE member = ? AND revoked_s IS NULL"
 SELECT_MEMBER_ACTIVE = "SELECT id FROM tokens WHERE member = ? AND revoked_s IS NULL"
+# An update that changes nothing but takes the row locks of the admin tokens not revoked
+# (PostgreSQL), so that two transactions revoking the last two admin tokens at once check one
+# after the other. SQLite's transactions (BEGIN IMMEDIATE) already run one at a time.
+LOCK_ADMINS = "UPDATE tokens SET revoked_s = revoked_s WHERE scope = 'admin' AND revoked_s IS NULL"
+SELECT_ACTIVE_ADMINS = """SELECT id FROM tokens
+    WHERE scope = 'admin' AND revoked_s IS NULL AND (expires_s IS NULL OR expires_s > ?)"""
 # Compared against when the presented id is unknown, so that both paths do the same work.
 _NO_HASH = "0" * 64
+# Ten years: enough for any system, and a date every database and datetime can hold.
+MAX_EXPIRY_DAYS = 3650
 
 
 class Scope(StrEnum):
@@ -38,6 +53,10 @@ class Scope(StrEnum):
     ADMIN = "admin"
 
 
+class LastAdminTokenError(Exception):
+    """Revoking the token would leave no active admin token."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Token:
     """A token as stored (never its secret)."""
@@ -48,6 +67,11 @@ class Token:
     label: str
     created: datetime
     revoked: datetime | None
+    expires: datetime | None
+
+    def expired(self, now: datetime | None = None) -> bool:
+        """Whether the token has expired (at ``now``, by default the present)."""
+        return self.expires is not None and self.expires <= (now or datetime.now(UTC))
 
     def as_dict(self) -> dict[str, Any]:
         """Return the token as the API and ``tokens list --json`` give it (never its secret)."""
@@ -58,6 +82,8 @@ class Token:
             "label": self.label,
             "created": utc_text(self.created),
             "revoked": None if self.revoked is None else utc_text(self.revoked),
+            "expires": None if self.expires is None else utc_text(self.expires),
+            "expired": self.expired(),
         }
 
     @property
@@ -66,45 +92,93 @@ class Token:
         return f"token:{self.id}"
 
 
+def _moment(value: object) -> datetime:
+    return datetime.fromtimestamp(int(value), UTC)  # type: ignore[call-overload]
+
+
 def _token(row: Sequence[object]) -> Token:
     return Token(
         id=str(row[0]),
         scope=Scope(row[1]),
         member=None if row[2] is None else str(row[2]),
         label=str(row[3]),
-        created=datetime.fromtimestamp(int(row[4]), UTC),  # type: ignore[call-overload]
-        revoked=None if row[5] is None else datetime.fromtimestamp(int(row[5]), UTC),  # type: ignore[call-overload]
+        created=_moment(row[4]),
+        revoked=None if row[5] is None else _moment(row[5]),
+        expires=None if row[6] is None else _moment(row[6]),
     )
+
+
+def expiry_in_days(days: int) -> datetime:
+    """Return the moment ``days`` whole days from now (1 to MAX_EXPIRY_DAYS)."""
+    if not 1 <= days <= MAX_EXPIRY_DAYS:
+        raise ValueError(f"expected 1 to {MAX_EXPIRY_DAYS} days, got {days}")
+    return datetime.now(UTC) + timedelta(days=days)
 
 
 async def issue(
-    tx: Transaction, *, scope: Scope, label: str, actor: str, member: str | None = None
+    tx: Transaction,
+    *,
+    scope: Scope,
+    label: str,
+    actor: str,
+    member: str | None = None,
+    expires: datetime | None = None,
 ) -> tuple[Token, str]:
-    """Create a token within a transaction; return it and its secret form (shown once)."""
+    """Create a token within a transaction; return it and its secret form (shown once).
+
+    ``expires`` (None: never) must lie in the future; a member's token never expires.
+    """
     if (scope is Scope.MEMBER) != (member is not None):
         raise ValueError("a member token names its member, and only a member token does")
-    token_id, presented, digest = secrets.new_token()
     now_s = int(time.time())
-    await tx.execute(INSERT, (token_id, scope.value, member, label, digest, now_s))
-    await audit.record(
-        tx, actor, audit.Action.TOKEN_CREATED, token_id, {"scope": scope.value, "member": member}
-    )
+    detail: dict[str, Any] = {"scope": scope.value, "member": member}
+    expires_s: int | None = None
+    expires_at: datetime | None = None
+    if expires is not None:
+        if scope is Scope.MEMBER:
+            raise ValueError("a member's token never expires (its home would stop sending)")
+        expires_s = int(expires.timestamp())
+        expires_at = _moment(expires_s)
+        if expires_s <= now_s:
+            raise ValueError(f"expires: {utc_text(expires_at)} is not in the future")
+        detail["expires"] = utc_text(expires_at)
+    token_id, presented, digest = secrets.new_token()
+    await tx.execute(INSERT, (token_id, scope.value, member, label, digest, now_s, expires_s))
+    await audit.record(tx, actor, audit.Action.TOKEN_CREATED, token_id, detail)
     token = Token(
         id=token_id,
         scope=scope,
         member=member,
         label=label,
-        created=datetime.fromtimestamp(now_s, UTC),
+        created=_moment(now_s),
         revoked=None,
+        expires=expires_at,
     )
     return token, presented
 
 
-async def revoke(tx: Transaction, token_id: str, *, actor: str) -> bool:
-    """Revoke a token; return False when there is no such active token."""
+async def active_admins(tx: Transaction) -> set[str]:
+    """Return the ids of the admin tokens neither revoked nor expired."""
+    rows = await tx.execute(SELECT_ACTIVE_ADMINS, (int(time.time()),))
+    return {str(row[0]) for row in rows}
+
+
+async def revoke(tx: Transaction, token_id: str, *, actor: str, keep_an_admin: bool = True) -> bool:
+    """Revoke a token; return False when there is no such token not yet revoked.
+
+    Raises LastAdminTokenError, with ``keep_an_admin``, when the token is the last active
+    admin token.
+    """
     rows = await tx.execute(SELECT_FOR_CHECK, (token_id,))
     if not rows or rows[0][5] is not None:
         return False
+    if keep_an_admin and rows[0][1] == Scope.ADMIN:
+        await tx.execute(LOCK_ADMINS)
+        if await active_admins(tx) == {token_id}:
+            raise LastAdminTokenError(
+                f"token {token_id} is the last active admin token: create another admin "
+                "token first (or revoke it with the command line, which can always issue one)"
+            )
     await tx.execute(REVOKE, (int(time.time()), token_id))
     await audit.record(tx, actor, audit.Action.TOKEN_REVOKED, token_id)
     return True
@@ -118,13 +192,13 @@ async def revoke_member_tokens(tx: Transaction, member: str, *, actor: str) -> N
 
 
 async def all_tokens(store: Store) -> Sequence[Token]:
-    """Return every token, revoked ones too, oldest first."""
+    """Return every token, revoked and expired ones too, oldest first."""
     async with store.transaction() as tx:
         return [_token(row) for row in await tx.execute(SELECT_ALL)]
 
 
 async def authenticate(store: Store, presented: str) -> Token | None:
-    """Return the active token a presented string proves, or None.
+    """Return the token a presented string proves, or None (also when revoked or expired).
 
     Looked up at every call, so a revoked token fails at once.
     """
@@ -132,8 +206,8 @@ async def authenticate(store: Store, presented: str) -> Token | None:
     token_id, secret = parts if parts is not None else ("", "")
     async with store.transaction() as tx:
         rows = await tx.execute(SELECT_FOR_CHECK, (token_id,)) if parts else []
-    stored_hash = str(rows[0][6]) if rows else _NO_HASH
+    stored_hash = str(rows[0][7]) if rows else _NO_HASH
     if not secrets.token_matches(secret, stored_hash) or not rows:
         return None
     token = _token(rows[0])
-    return None if token.revoked is not None else token
+    return None if token.revoked is not None or token.expired() else token
