@@ -18,6 +18,7 @@ from ioe_aggregator.agreements import (
 )
 from ioe_aggregator.api.auth import require
 from ioe_aggregator.api.errors import ApiError
+from ioe_aggregator.api.formats import day
 from ioe_aggregator.api.requests import json_body
 from ioe_aggregator.auth.tokens import Scope
 from ioe_aggregator.keys import AGREEMENTS, REGISTRY
@@ -33,36 +34,23 @@ def agreement_error(err: AgreementError) -> ApiError:
 
 def _day(body: dict[str, Any], name: str) -> date | None:
     value = body.get(name)
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError as err:
-        raise ApiError(400, "invalid", f"{name}: {value!r} is not a date (YYYY-MM-DD)") from err
+    return None if value is None else day(value)
 
 
 async def _shares(request: web.Request, body: dict[str, Any]) -> Shares:
-    given = [key for key in ("scheme", "coefficients", "file") if key in body]
-    if len(given) != 1:
-        raise ApiError(400, "invalid", "give exactly one of scheme, coefficients or file")
+    """Return the shares of the body's scheme, coefficients or file (exactly one is given)."""
     members = await request.app[REGISTRY].members()
     if "scheme" in body:
-        return shares_from_scheme(str(body["scheme"]), members)
+        return shares_from_scheme(body["scheme"], members)
     if "coefficients" in body:
-        beta = body["coefficients"]
-        if not isinstance(beta, dict) or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in beta.values()
-        ):
-            raise ApiError(400, "invalid", "coefficients: expected {member id: number}")
-        return shares_from_coefficients({str(k): float(v) for k, v in beta.items()}, members)
+        beta = {member: float(value) for member, value in body["coefficients"].items()}
+        return shares_from_coefficients(beta, members)
     file = body["file"]
-    if not isinstance(file, dict) or not {"name", "content_base64"} <= set(file):
-        raise ApiError(400, "invalid", "file: expected {name, content_base64}")
     try:
-        content = base64.b64decode(str(file["content_base64"]), validate=True)
+        content = base64.b64decode(file["content_base64"], validate=True)
     except (binascii.Error, ValueError) as err:
         raise ApiError(400, "invalid", f"file: content_base64 is not base64: {err}") from err
-    return shares_from_file(content, str(file["name"]), members)
+    return shares_from_file(content, file["name"], members)
 
 
 @routes.get("/api/v1/agreements")
@@ -78,15 +66,12 @@ async def add_agreement(request: web.Request) -> web.Response:
     """Record an agreement from a scheme, coefficients or a coefficient file (admin)."""
     token = require(request, Scope.ADMIN)
     body = await json_body(request)
-    valid_from = _day(body, "valid_from")
-    if valid_from is None or "name" not in body:
-        raise ApiError(400, "invalid", "name and valid_from are required")
     try:
         shares = await _shares(request, body)
         agreement = await request.app[AGREEMENTS].add(
-            str(body["name"]),
+            body["name"],
             shares,
-            valid_from=valid_from,
+            valid_from=day(body["valid_from"]),
             valid_to=_day(body, "valid_to"),
             actor=token.actor,
         )
@@ -111,8 +96,6 @@ async def change_agreement(request: web.Request) -> web.Response:
     """Set an agreement's last day, or null to make it open-ended (admin)."""
     token = require(request, Scope.ADMIN)
     body = await json_body(request)
-    if set(body) != {"valid_to"}:
-        raise ApiError(400, "invalid", "only valid_to can change")
     try:
         agreement = await request.app[AGREEMENTS].end(
             request.match_info["agreement"], _day(body, "valid_to"), actor=token.actor
