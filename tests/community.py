@@ -1,7 +1,8 @@
 """The community as its manager runs it, for any test: its files, its broker, its service.
 
 Fixtures: ``community`` (the generated broker files and Mosquitto on them; members added with
-the aggregator's command line) and ``start_aggregator`` (the service as its own process).
+the aggregator's command line) and ``start_aggregator`` (the service as its own process), and
+``module_community`` and ``module_start_aggregator``, the same shared by a module's tests.
 Test packages that use them import them into their ``conftest.py``.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 import itertools
 import json
 import os
@@ -26,10 +28,12 @@ from paho.mqtt import client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 import pytest
+import pytest_socket
 import yaml
 
 from ioe_aggregator.members.join_code import JoinCode, decode as decode_join_code
 from ioe_dev.mosquitto import Broker, broker_certificate, start_broker
+from ioe_dev.pki import ServerCertificate
 from ioe_dev.processes import Service, free_port
 from ioe_dev.synthetic import cups as make_cups
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER, REPO
@@ -53,6 +57,10 @@ def aggregator_env(**overrides: str) -> dict[str, str]:
 @pytest.fixture
 def start_aggregator(tmp_path: Path) -> Iterator[Callable[..., tuple[Service, int]]]:
     """Start the service with the given options (plus a database and a port); stop it after."""
+    yield from _aggregators(tmp_path)
+
+
+def _aggregators(tmp_path: Path) -> Iterator[Callable[..., tuple[Service, int]]]:
     started: list[Service] = []
 
     def start(**options: Any) -> tuple[Service, int]:
@@ -144,11 +152,13 @@ class MqttClient:
         self.client.loop_stop()
 
 
-def mqtt_connect(broker: Broker, username: str, password: str, *, tls: bool = True) -> MqttClient:
+def mqtt_connect(
+    broker: Broker, username: str, password: str, *, tls: bool = True, client_id: str | None = None
+) -> MqttClient:
     """Connect a paho client and wait for the broker's CONNACK (success or refusal)."""
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
-        client_id=f"{username}-{next(_clients)}",
+        client_id=client_id or f"{username}-{next(_clients)}",
         protocol=mqtt.MQTTv5,
     )
     client.username_pw_set(username, password)
@@ -195,9 +205,11 @@ class Community:
     broker: Broker
     clients: list[MqttClient] = field(default_factory=list)
 
-    def connect(self, username: str, password: str, *, tls: bool = True) -> MqttClient:
+    def connect(
+        self, username: str, password: str, *, tls: bool = True, client_id: str | None = None
+    ) -> MqttClient:
         """Connect a raw MQTT client to the community's broker (closed after the test)."""
-        client = mqtt_connect(self.broker, username, password, tls=tls)
+        client = mqtt_connect(self.broker, username, password, tls=tls, client_id=client_id)
         self.clients.append(client)
         return client
 
@@ -243,14 +255,25 @@ class Community:
 _cups_numbers = itertools.count(1)
 
 
-def community_options(directory: Path, broker_port: int, ca_file: Path) -> dict[str, Any]:
-    """Return the aggregator's options for a community whose broker files live in directory."""
+def community_options(
+    directory: Path, broker_port: int, certificate: ServerCertificate
+) -> dict[str, Any]:
+    """Return the aggregator's options for a community whose broker files live in directory.
+
+    The API's HTTPS listener for homes uses the broker's certificate (both are 127.0.0.1,
+    signed by the CA the join codes carry).
+    """
+    https_port = free_port()
     return {
         "community_id": "molinos",
         "database_url": f"sqlite:///{directory / 'ioe.db'}",
+        "https_port": https_port,
+        "api_certfile": str(certificate.cert_file),
+        "api_keyfile": str(certificate.key_file),
+        "public_api_url": f"https://127.0.0.1:{https_port}",
         "mqtt_host": "127.0.0.1",
         "mqtt_port": broker_port,
-        "mqtt_ca_file": str(ca_file),
+        "mqtt_ca_file": str(certificate.ca_file),
         "mqtt_username": AGGREGATOR_USER,
         "mqtt_password": AGGREGATOR_PASSWORD,
         "broker_files_dir": str(directory / "broker-files"),
@@ -262,9 +285,19 @@ def community_options(directory: Path, broker_port: int, ca_file: Path) -> dict[
 @pytest.fixture
 def community(tmp_path: Path) -> Iterator[Community]:
     """Start a community with no members yet: its generated files, and the broker on them."""
+    yield from _community(tmp_path, addon_listener=False)
+
+
+@pytest.fixture
+def addon_community(tmp_path: Path) -> Iterator[Community]:
+    """Start the same on a broker whose listener is like the Mosquitto add-on's (ids unbound)."""
+    yield from _community(tmp_path, addon_listener=True)
+
+
+def _community(tmp_path: Path, *, addon_listener: bool) -> Iterator[Community]:
     port = free_port()
     certificate = broker_certificate(tmp_path / "broker")
-    options = community_options(tmp_path, port, certificate.ca_file)
+    options = community_options(tmp_path, port, certificate)
     (tmp_path / "aggregator.yaml").write_text(yaml.safe_dump(options))
     result = subprocess.run(
         aggregator_command(
@@ -277,12 +310,37 @@ def community(tmp_path: Path) -> Iterator[Community]:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    broker = start_broker(tmp_path / "broker", port, include_dir=tmp_path / "broker-files")
+    broker = start_broker(
+        tmp_path / "broker",
+        port,
+        include_dir=tmp_path / "broker-files",
+        addon_listener=addon_listener,
+    )
     made = Community(directory=tmp_path, options=options, broker=broker)
     yield made
     for client in made.clients:
         client.close()
     broker.service.stop()
+
+
+@pytest.fixture(scope="module")
+def module_community(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Community]:
+    """Start a community for the tests of a module, as ``community`` does for one test.
+
+    It is set up before the first test's ``socket_enabled``, so it lifts Home Assistant's socket
+    guard itself (each test's setup puts the guard back).
+    """
+    pytest_socket.enable_socket()
+    yield from _community(tmp_path_factory.mktemp("community"), addon_listener=False)
+
+
+@pytest.fixture(scope="module")
+def module_start_aggregator(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., tuple[Service, int]]]:
+    """Start services for the tests of a module, as ``start_aggregator`` does for one test."""
+    pytest_socket.enable_socket()
+    yield from _aggregators(tmp_path_factory.mktemp("aggregator"))
 
 
 def start_service(community: Community, start_aggregator: StartAggregator) -> tuple[Service, int]:
@@ -347,3 +405,55 @@ def wait_until(check: Callable[[], object], attempts: int = 600) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {check}")
+
+
+# Homes as raw MQTT clients: the readings batches they send and the acks they get.
+# The topics of the test community (community_id "molinos").
+PREFIX = "ioe/v1/molinos"
+# Batches start at midnight (UTC) ten days ago: measured, and well within what a member may
+# send (the aggregator refuses readings from the future or from long before it joined).
+T0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=10)
+QUARTER = timedelta(minutes=15)
+
+
+def _utc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def batch(
+    member: str, batch_id: str, *, first: int = 0, count: int = 4, value: float = 0.25
+) -> dict[str, Any]:
+    """Return a readings batch: grid imports for ``count`` quarter hours from quarter ``first``."""
+    return {
+        "schema": "ioe.readings.v1",
+        "member": member,
+        "batch": batch_id,
+        "sent_at": _utc(T0 + timedelta(days=1)),
+        "readings": [
+            {
+                "meter": "grid",
+                "quantity": "import_kwh",
+                "start": _utc(T0 + (first + i) * QUARTER),
+                "end": _utc(T0 + (first + i + 1) * QUARTER),
+                "value": value,
+                "quality": "measured",
+            }
+            for i in range(count)
+        ],
+    }
+
+
+def payload(message: dict[str, Any]) -> bytes:
+    return json.dumps(message).encode()
+
+
+def acks(client: MqttClient, member: str) -> list[dict[str, Any]]:
+    return [json.loads(p) for p in client.payloads(f"{PREFIX}/m/{member}/ack")]
+
+
+def home(community: Community, member: str, **fields: str) -> MqttClient:
+    """Register a member and connect it as its home does, listening for its acks."""
+    code = community.add_member(member, **fields)
+    client = community.connect(member, code.mqtt_password)
+    client.subscribe(f"{PREFIX}/m/{member}/ack")
+    return client

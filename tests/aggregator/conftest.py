@@ -21,6 +21,7 @@ from tests.community import (  # noqa: F401 - fixtures and helpers of every aggr
     Community,
     MqttClient,
     StartAggregator,
+    addon_community,
     aggregator_command,
     aggregator_env,
     call,

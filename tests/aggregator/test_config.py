@@ -92,6 +92,8 @@ def test_every_add_on_option_is_a_service_setting(tmp_path: Path, option: str) -
             "timezone": "Atlantic/Canary",
             "language": "en",
             "datadis_sync_time": "05:30",
+            "public_api_url": "https://ioe.example.org:8443",
+            "member_quota_rows": 20_000,
         }.get(option, EXAMPLE_BY_TYPE.get(declared.rstrip("?").split("(")[0]))
     # Options that only make sense together are given with their partner.
     partners = {
@@ -168,3 +170,25 @@ def test_datadis_settings() -> None:
 def test_bad_datadis_settings(environ: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(None, {f"IOE_AGGREGATOR_{key}": value for key, value in environ.items()})
+
+
+def test_the_https_listener_is_its_own_port() -> None:
+    certificate = {
+        "IOE_AGGREGATOR_API_CERTFILE": "/ssl/fullchain.pem",
+        "IOE_AGGREGATOR_API_KEYFILE": "/ssl/privkey.pem",
+    }
+    https = load_config(None, certificate).https
+    assert https is not None
+    assert (https.port, https.certfile) == (8443, Path("/ssl/fullchain.pem"))
+    with pytest.raises(ConfigError, match="https_port and http_port must differ"):
+        load_config(None, {**certificate, "IOE_AGGREGATOR_HTTPS_PORT": "8099"})
+    with pytest.raises(ConfigError, match="https_port needs api_certfile and api_keyfile"):
+        load_config(None, {"IOE_AGGREGATOR_HTTPS_PORT": "8443"})
+
+
+def test_the_ingress_proxy_is_an_address() -> None:
+    assert load_config(None, {"IOE_AGGREGATOR_INGRESS_PROXY": "172.30.32.2"}).ingress_proxy == (
+        "172.30.32.2"
+    )
+    with pytest.raises(ConfigError, match="expected an IP address"):
+        load_config(None, {"IOE_AGGREGATOR_INGRESS_PROXY": "supervisor"})

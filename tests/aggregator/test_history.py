@@ -77,7 +77,8 @@ async def test_consumption_takes_each_period_from_the_chosen_source(store: Store
         distributor_periods=[Period(date(2025, 10, 27), date(2025, 10, 27))],
         zone=MADRID,
     )
-    plant = await generation(store, start, end)
+    plant = await generation(store, {"m-2"}, start, end)
+    assert (await generation(store, set(), start, end)).isna().all()  # a plant nobody registered
 
     m1 = table["m-1"]
     assert m1[utc(2025, 10, 26, 10)] == pytest.approx(1.0)  # the 26th: its meter

@@ -202,7 +202,7 @@ def test_every_change_is_in_the_audit_log(community: Community) -> None:
     community.cli("members", "revoke", "m-0001")
     community.cli("tokens", "add", "--scope", "admin", "--label", "control centre")
 
-    entries = json.loads(community.cli("audit", "--json").stdout)
+    entries = json.loads(community.cli("audit", "--json").stdout)["entries"][::-1]  # oldest first
 
     actions = [(e["action"], e["actor"].startswith("cli:")) for e in entries]
     assert [a for a, _ in actions] == [

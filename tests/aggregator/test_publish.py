@@ -61,7 +61,8 @@ def retained(client: MqttClient, topic: str) -> dict[str, Any]:
 def test_each_member_gets_its_own_results_and_everyone_the_community_state(
     community: Community, start_aggregator: StartAggregator
 ) -> None:
-    homes = {m: community.add_member(m) for m in ("m-0001", "m-0002")}
+    homes = {"m-0001": community.add_member("m-0001")}
+    homes["m-0002"] = community.add_member("m-0002", **{"--plant-kw": "10"})
     first_of_month = datetime.now(UTC).replace(day=1) - timedelta(days=1)
     community.cli(
         "agreements", "add", "Igual", "--scheme", "equal", "--from", f"{first_of_month:%Y-%m-%d}"
@@ -115,9 +116,14 @@ def test_each_member_gets_its_own_results_and_everyone_the_community_state(
 
 
 async def test_discovery_gives_the_managers_home_assistant_lasting_sensors(
-    hass: HomeAssistant, community: Community, start_aggregator: StartAggregator
+    hass: HomeAssistant, addon_community: Community, start_aggregator: StartAggregator
 ) -> None:
-    """Discovery messages pass Home Assistant's own schema (templates need a running hass)."""
+    """Discovery messages pass Home Assistant's own schema (templates need a running hass).
+
+    The manager's Home Assistant and the aggregator share the Mosquitto add-on's broker, where
+    the test's full-access login (the aggregator's) does not take over the service's session.
+    """
+    community = addon_community
     manager = community.connect(AGGREGATOR_USER, AGGREGATOR_PASSWORD)
     manager.subscribe("homeassistant/sensor/+/config")
     manager.subscribe(f"{PREFIX}/community/availability")

@@ -23,7 +23,8 @@ from ioe_aggregator.agreements import (
 )
 from ioe_aggregator.config import Config, load_config
 from ioe_aggregator.members.registry import NewMember, Registry
-from ioe_aggregator.results import Live, ResultsEngine
+from ioe_aggregator.protocol import Live
+from ioe_aggregator.results import ResultsEngine
 from ioe_aggregator.sharing import coefficient_file
 from ioe_aggregator.sharing.calendar import hours_of_year
 from ioe_aggregator.store import Store
@@ -51,6 +52,8 @@ async def registry_with_members(store: Store, settings: Config) -> Registry:
             cups=make_cups(number),
             contracted_kw=3.3 * number,
             investment_share=(0.5, 0.3, 0.2)[number - 1],
+            # The community's plant is registered at m-3's.
+            plant_kw=5.0 if member == "m-3" else 0.0,
         )
         await registry.add(new, actor="test")
     return registry
@@ -68,6 +71,8 @@ async def store_days(store: Store) -> None:
             quarter_batch("m-3", "grid", "import_kwh", hour, [0.1] * 4),  # C = 0.4
             # Other meters are no supply-point consumption.
             quarter_batch("m-1", "pv", "generation_kwh", hour, [9.0] * 4),
+            # A "plant" nobody registered at m-1's is not the community's generation.
+            quarter_batch("m-1", "plant", "generation_kwh", hour, [50.0] * 4),
         ]
         await store.store_batches(batches)
     # The last complete quarter before NOW (11:00-11:15): m-2 drew 0.5 kWh (2,000 W).
@@ -88,8 +93,10 @@ async def test_results_follow_the_agreement_hour_by_hour(store: Store) -> None:
     )
     await store_days(store)
     live = {
-        "m-1": Live.of({"ts": "2026-11-24T11:19:00Z", "grid_w": 500.0, "plant_w": 3000.0}),
-        "m-2": Live.of({"ts": "2026-11-24T11:05:00Z", "grid_w": 9999.0}),  # stale
+        # m-1's plant is not registered: its 5 MW do not count.
+        "m-1": Live(ts=NOW - timedelta(minutes=1), powers={"grid_w": 500.0, "plant_w": 5e6}),
+        "m-2": Live(ts=NOW - timedelta(minutes=15), powers={"grid_w": 9999.0}),  # stale
+        "m-3": Live(ts=NOW - timedelta(minutes=1), powers={"plant_w": 3000.0}),
     }
     engine = ResultsEngine(store, registry, agreements, settings.results)
 
@@ -215,7 +222,7 @@ async def test_a_new_agreement_ends_the_open_one_after_the_minimum_interval(
     assert [a.id if a else None for a in in_force] == [first.id] * 3 + [second.id]
     assert beta.loc[hours[3], "m-3"] == 0.5
     assert beta.loc[hours[0], "m-3"] == pytest.approx(0.333333)
-    actions = [e.action for e in await audit.entries(store)]
+    actions = [e.action for e in (await audit.page(store)).entries][::-1]  # oldest first
     assert actions[-3:] == [
         audit.Action.AGREEMENT_ADDED,
         audit.Action.AGREEMENT_ENDED,
@@ -355,5 +362,5 @@ def test_the_command_line_records_changes_and_refuses_bad_files(
     assert "2026-01-01 → 2026-12-31" in ended
     assert shown["coefficients"] == {"m-0001": 0.75, "m-0002": 0.25}
     assert added["id"] in listed
-    actions = [e["action"] for e in json.loads(community.cli("audit", "--json").stdout)]
-    assert actions[-2:] == ["agreement_added", "agreement_ended"]
+    entries = json.loads(community.cli("audit", "--json").stdout)["entries"]  # newest first
+    assert [e["action"] for e in entries[:2]] == ["agreement_ended", "agreement_added"]

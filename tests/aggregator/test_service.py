@@ -40,10 +40,13 @@ def test_health_with_database_and_broker(
 
     body = wait_for_broker_status(port, "connected")
 
+    running = {"running": True, "error": None}
     assert body == {
         "status": "ok",
+        "problems": [],
         "version": __version__,
         "community": "los-molinos",
+        "tasks": dict.fromkeys(("ingest", "broker", "results", "failed-logins"), running),
         "database": {"backend": "sqlite", "status": "ok"},
         "broker": {"status": "connected", "address": f"127.0.0.1:{mosquitto.port}", "error": None},
         "ingest": {
@@ -52,6 +55,8 @@ def test_health_with_database_and_broker(
             "readings_changed": 0,
             "readings_unchanged": 0,
             "refused": {},
+            "live_refused": {},
+            "last_write": None,
         },
     }
     assert (tmp_path / "ioe.db").exists()

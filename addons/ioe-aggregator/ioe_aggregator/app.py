@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 import logging
 import os
@@ -26,16 +25,27 @@ from ioe_aggregator.api import (
     health,
     members,
     openapi,
+    peers,
     readings,
     results,
     tokens,
+    validation,
 )
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
 from ioe_aggregator.datadis.schedule import run_daily
 from ioe_aggregator.ingest import Ingest
 from ioe_aggregator.ingest.mqtt import MqttIngest
-from ioe_aggregator.keys import AGREEMENTS, BROKER, CONFIG, INGEST, REGISTRY, RESULTS, STORE
+from ioe_aggregator.keys import (
+    AGREEMENTS,
+    BROKER,
+    CONFIG,
+    INGEST,
+    REGISTRY,
+    RESULTS,
+    STORE,
+    SUPERVISOR,
+)
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.protocol import MAX_PAYLOAD_BYTES
 from ioe_aggregator.results import ResultsEngine
@@ -47,6 +57,8 @@ from ioe_aggregator.results.service import (
     discovery_messages,
 )
 from ioe_aggregator.store import Store, open_store
+from ioe_aggregator.supervisor import Supervisor
+from ioe_aggregator.tls import server_context
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -65,22 +77,33 @@ class Services:
     ingest: Ingest
     broker: BrokerConnection
     results: ResultsService
+    supervisor: Supervisor
 
 
-def build_services(config: Config, store: Store) -> Services:
+# The store's settings that keep the broker side unguessable: the shared subscription's group
+# (a member that joined the group would take part of every member's readings) and the suffix
+# of the broker client id (a member using it would knock the aggregator off).
+SHARE_GROUP_SETTING = "mqtt_share_group"
+CLIENT_ID_SETTING = "mqtt_client_id_suffix"
+
+
+async def build_services(config: Config, store: Store) -> Services:
     """Wire the registry, agreements, ingest, broker connection and results around a store."""
     prefix = config.topic_prefix
     registry = Registry(store, config)
     agreements = Agreements(
         store, tz=config.results.timezone, min_months=config.results.agreement_min_months
     )
-    ingest = Ingest(store, registry)
+    ingest = Ingest(store, registry, quota_rows=config.members.quota_rows)
     status = MemberStatus(prefix)
+    group = await store.secret_setting(SHARE_GROUP_SETTING)
+    suffix = await store.secret_setting(CLIENT_ID_SETTING)
     broker = BrokerConnection(
         config.broker,
-        # Stable across restarts (the broker keeps the session), distinct between replicas.
-        client_id=f"ioe-aggregator-{config.community_id}-{socket.gethostname()}",
-        listeners=[MqttIngest(ingest, prefix), status],
+        # Stable across restarts (the broker keeps the session), distinct between replicas,
+        # and known to nobody else.
+        client_id=f"ioe-aggregator-{config.community_id}-{socket.gethostname()}-{suffix}",
+        listeners=[MqttIngest(ingest, prefix, share_group=f"ioe-{group}"), status],
         will=aiomqtt.Will(availability_topic(prefix), OFFLINE, qos=1, retain=True),
     )
     discovery_prefix = config.results.discovery_prefix
@@ -107,6 +130,7 @@ def build_services(config: Config, store: Store) -> Services:
         ingest=ingest,
         broker=broker,
         results=results,
+        supervisor=Supervisor(),
     )
 
 
@@ -114,7 +138,8 @@ def create_app(config: Config, services: Services) -> web.Application:
     """Build the aiohttp application around the service's parts."""
     # Room for the largest readings batch, so that the ingest (not aiohttp) says it is too big.
     app = web.Application(
-        middlewares=[errors.errors, auth.authenticate], client_max_size=2 * MAX_PAYLOAD_BYTES
+        middlewares=[peers.ingress_only, errors.errors, auth.authenticate, validation.validate],
+        client_max_size=2 * MAX_PAYLOAD_BYTES,
     )
     app[CONFIG] = config
     app[STORE] = services.store
@@ -123,6 +148,7 @@ def create_app(config: Config, services: Services) -> web.Application:
     app[INGEST] = services.ingest
     app[AGREEMENTS] = services.agreements
     app[RESULTS] = services.results
+    app[SUPERVISOR] = services.supervisor
     app[auth.FAILED_LOGINS] = auth.FailedLogins()
     app[auth.SEEN_LOGINS] = set()
     for module in (
@@ -141,56 +167,66 @@ def create_app(config: Config, services: Services) -> web.Application:
     return app
 
 
-async def _tls(config: Config) -> ssl.SSLContext | None:
-    """Return the API's TLS context, or None to serve plain HTTP (behind ingress)."""
-    if config.api_tls is None:
-        return None
-    certfile, keyfile = config.api_tls
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+async def _start_site(site: web.TCPSite, where: str) -> None:
     try:
-        await asyncio.to_thread(context.load_cert_chain, certfile, keyfile)
-    except (OSError, ssl.SSLError) as err:
-        raise ListenError(
-            f"cannot use the API certificate {certfile} and key {keyfile}: {err}"
-        ) from err
-    return context
+        await site.start()
+    except OSError as err:
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        raise ListenError(f"cannot listen on {where}: {reason}") from err
+
+
+async def _listen(config: Config, runner: web.AppRunner) -> list[str]:
+    """Open the HTTPS listener, when configured, then the plain one; return their URLs.
+
+    In this order, a client that found the plain port open finds the HTTPS one open too.
+    """
+    urls = []
+    if (https := config.https) is not None:
+        try:
+            context = await asyncio.to_thread(server_context, https.certfile, https.keyfile)
+        except (OSError, ssl.SSLError) as err:
+            raise ListenError(
+                f"cannot use the API certificate {https.certfile} and key {https.keyfile}: {err}"
+            ) from err
+        await _start_site(
+            web.TCPSite(runner, config.http_host, https.port, ssl_context=context),
+            f"{config.http_host}:{https.port}",
+        )
+        urls.append(f"https://{config.http_host}:{https.port}")
+    await _start_site(
+        web.TCPSite(runner, config.http_host, config.http_port),
+        f"{config.http_host}:{config.http_port}",
+    )
+    return [f"http://{config.http_host}:{config.http_port}", *urls]
 
 
 async def serve(config: Config) -> None:
-    """Run the service until SIGINT or SIGTERM, then stop cleanly."""
+    """Run the service until SIGINT or SIGTERM, then stop cleanly.
+
+    Raises TaskEnded when one of its tasks ended on its own (the service then stops too).
+    """
     store = await open_store(config.database_url)
-    services = build_services(config, store)
-    runner = web.AppRunner(create_app(config, services), access_log=None)
-    tasks: list[asyncio.Task[None]] = []
+    runner: web.AppRunner | None = None
+    supervisor: Supervisor | None = None
     try:
+        services = await build_services(config, store)
+        supervisor = services.supervisor
+        runner = web.AppRunner(create_app(config, services), access_log=None)
         await services.registry.publish_broker_files()
         await runner.setup()
-        tasks = [
-            asyncio.create_task(services.ingest.run(), name="ingest"),
-            asyncio.create_task(services.broker.run(), name="broker"),
-            asyncio.create_task(services.results.run(), name="results"),
-        ]
+        supervisor.start("ingest", services.ingest.run())
+        if config.broker is not None:
+            supervisor.start("broker", services.broker.run())
+        supervisor.start("results", services.results.run())
+        supervisor.start("failed-logins", auth.write_failed_logins(runner.app))
         if config.datadis is not None:
-            tasks.append(
-                asyncio.create_task(run_daily(config, config.datadis, store), name="datadis")
-            )
-        site = web.TCPSite(
-            runner, config.http_host, config.http_port, ssl_context=await _tls(config)
-        )
-        try:
-            await site.start()
-        except OSError as err:
-            reason = os.strerror(err.errno) if err.errno else str(err)
-            raise ListenError(
-                f"cannot listen on {config.http_host}:{config.http_port}: {reason}"
-            ) from err
+            supervisor.start("datadis", run_daily(config, config.datadis, store))
+        urls = await _listen(config, runner)
         _LOGGER.info(
-            "IoE aggregator %s for community %s on %s://%s:%s (%s database%s, schema v%s)",
+            "IoE aggregator %s for community %s on %s (%s database%s, schema v%s)",
             __version__,
             config.community_id,
-            "https" if config.api_tls else "http",
-            config.http_host,
-            config.http_port,
+            " and ".join(urls),
             store.backend,
             " with TimescaleDB" if store.timescaledb else "",
             await store.schema_version(),
@@ -199,12 +235,17 @@ async def serve(config: Config) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
+        stopped = asyncio.create_task(stop.wait())
+        failed = asyncio.create_task(supervisor.wait_for_failure())
+        await asyncio.wait((stopped, failed), return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (stopped, failed):
+            waiter.cancel()
+        if failed.done() and not failed.cancelled():
+            raise failed.result()
         _LOGGER.info("Stopping")
     finally:
-        for task in reversed(tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await runner.cleanup()
+        if supervisor is not None:
+            await supervisor.stop()
+        if runner is not None:
+            await runner.cleanup()
         await store.close()

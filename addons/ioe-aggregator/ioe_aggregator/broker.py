@@ -130,7 +130,7 @@ class BrokerConnection:
                     _LOGGER.info("Connected to the MQTT broker at %s", self.address)
                     async for message in client.messages:
                         for listener in self._listeners:
-                            await listener.handle(client, message)
+                            await _handle(listener, client, message)
                 self.status = BrokerStatus.DISCONNECTED
                 self._live_client = None
             except (aiomqtt.MqttError, OSError, ssl.SSLError) as err:
@@ -153,6 +153,14 @@ class BrokerConnection:
             await client.publish(topic, payload, qos=1, retain=retain)
         except aiomqtt.MqttError as err:
             raise BrokerUnavailable(f"publishing to {topic}: {err}") from err
+
+
+async def _handle(listener: Listener, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+    """Give a message to a listener; what goes wrong there costs this message only."""
+    try:
+        await listener.handle(client, message)
+    except Exception:
+        _LOGGER.exception("A message on %s could not be handled", message.topic)
 
 
 async def _subscribe(client: aiomqtt.Client, topic: str) -> None:

@@ -20,6 +20,7 @@ from ioe_aggregator.history import commands as history_commands
 from ioe_aggregator.members import commands as members_commands
 from ioe_aggregator.sharing import commands as sharing_commands
 from ioe_aggregator.store import StoreError
+from ioe_aggregator.supervisor import TaskEnded
 
 # Where the Supervisor puts an add-on's options.
 ADDON_OPTIONS = Path("/data/options.json")
@@ -98,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise AssertionError(args.command)  # every command has a job
             return asyncio.run(jobs.run(job, config, args))
         asyncio.run(serve(config))
-    except (StoreError, ListenError) as err:
+    except (StoreError, ListenError, TaskEnded) as err:
         # The reason is the whole story; a traceback would only bury it.
         logging.getLogger("ioe_aggregator").error("%s", err)  # noqa: TRY400
         return EXIT_RUNTIME

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+import ipaddress
 import json
 from pathlib import Path
 import re
@@ -22,7 +23,11 @@ from ioe_aggregator.sharing.calendar import DEFAULT_TZ
 
 ENV_PREFIX = "IOE_AGGREGATOR_"
 DEFAULT_HTTP_PORT = 8099
+DEFAULT_HTTPS_PORT = 8443
 DEFAULT_MQTT_PORT = 8883
+# Rows (readings and batch records) one member's own data may take: years of a home with
+# a dozen meters, far from what a member flooding the store could reach unseen.
+DEFAULT_MEMBER_QUOTA_ROWS = 5_000_000
 DATADIS_URL = "https://datadis.es"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LANGUAGES = ("es", "en")
@@ -52,6 +57,13 @@ def _port(value: Any) -> int:
     if not 1 <= port <= 65535:
         raise vol.Invalid(f"expected a port number from 1 to 65535, got {port}")
     return port
+
+
+def _address(value: Any) -> str:
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        raise vol.Invalid(f"expected an IP address, got {value!r}") from None
 
 
 def _database_url(value: Any) -> str:
@@ -116,6 +128,8 @@ _SCHEMA = vol.Schema(
         vol.Optional("database_url", default="sqlite:////data/ioe-aggregator.db"): _database_url,
         vol.Optional("http_host", default="0.0.0.0"): str,  # noqa: S104 - the add-on's container
         vol.Optional("http_port", default=DEFAULT_HTTP_PORT): _port,
+        vol.Optional("ingress_proxy"): _address,
+        vol.Optional("https_port"): _port,
         vol.Optional("api_certfile"): str,
         vol.Optional("api_keyfile"): str,
         vol.Optional("mqtt_host"): str,
@@ -127,12 +141,16 @@ _SCHEMA = vol.Schema(
         vol.Optional("topic_prefix"): _topic_prefix,
         vol.Optional("public_broker_host"): str,
         vol.Optional("public_broker_port"): _port,
+        # Homes send their token to this address: never in clear.
         vol.Optional("public_api_url"): vol.All(
-            str, vol.Match(r"^https?://[^\s/]+(/\S*)?$", msg="expected an http(s):// address")
+            str, vol.Match(r"^https://[^\s/]+(/\S*)?$", msg="expected an https:// address")
         ),
         vol.Optional("broker_files_dir"): str,
         vol.Optional("broker_full_access", default=["homeassistant", "addons"]): _logins,
         vol.Optional("mosquitto_pid_file"): str,
+        vol.Optional("member_quota_rows", default=DEFAULT_MEMBER_QUOTA_ROWS): vol.All(
+            vol.Coerce(int), vol.Range(min=1000)
+        ),
         vol.Optional("timezone", default=DEFAULT_TZ): _timezone,
         vol.Optional("agreement_min_months", default=4): vol.All(
             vol.Coerce(int), vol.Range(min=0, max=12)
@@ -187,6 +205,8 @@ class MembersConfig:
     broker_files_dir: Path | None
     broker_full_access: tuple[str, ...]
     mosquitto_pid_file: Path | None
+    # The rows a member's own data may take in the store.
+    quota_rows: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,15 +237,27 @@ class DatadisConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HttpsConfig:
+    """The API's HTTPS listener: its port and its certificate chain and key."""
+
+    port: int
+    certfile: Path
+    keyfile: Path
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The validated configuration of the service."""
 
     community_id: str
     database_url: str
     http_host: str
+    # Plain HTTP: the add-on's ingress port (only for the Supervisor's ingress proxy when
+    # ``ingress_proxy`` names it), or the API on a trusted network.
     http_port: int
-    # Serve HTTPS with this certificate chain and key (outside ingress); None: plain HTTP.
-    api_tls: tuple[Path, Path] | None
+    ingress_proxy: str | None
+    # HTTPS for homes and other systems, with this certificate chain and key; None: none.
+    https: HttpsConfig | None
     broker: BrokerConfig | None
     topic_prefix: str
     members: MembersConfig
@@ -299,11 +331,22 @@ def _build(options: dict[str, Any]) -> Config:
             username=options.get("mqtt_username"),
             password=options.get("mqtt_password"),
         )
-    api_tls = None
+    https = None
     if "api_certfile" in options or "api_keyfile" in options:
         if not ("api_certfile" in options and "api_keyfile" in options):
             raise ConfigError("invalid configuration: api_certfile and api_keyfile go together")
-        api_tls = (Path(options["api_certfile"]), Path(options["api_keyfile"]))
+        https = HttpsConfig(
+            port=options.get("https_port", DEFAULT_HTTPS_PORT),
+            certfile=Path(options["api_certfile"]),
+            keyfile=Path(options["api_keyfile"]),
+        )
+    elif "https_port" in options:
+        raise ConfigError("invalid configuration: https_port needs api_certfile and api_keyfile")
+    if https is not None and https.port == options["http_port"]:
+        raise ConfigError(
+            "invalid configuration: https_port and http_port must differ "
+            "(the ingress proxy speaks plain HTTP)"
+        )
     prices = None
     if "import_price_eur_kwh" in options or "surplus_price_eur_kwh" in options:
         if not ("import_price_eur_kwh" in options and "surplus_price_eur_kwh" in options):
@@ -332,7 +375,8 @@ def _build(options: dict[str, Any]) -> Config:
         database_url=url,
         http_host=options["http_host"],
         http_port=options["http_port"],
-        api_tls=api_tls,
+        ingress_proxy=options.get("ingress_proxy"),
+        https=https,
         broker=broker,
         topic_prefix=options.get("topic_prefix") or f"ioe/v1/{options['community_id']}",
         members=MembersConfig(
@@ -342,6 +386,7 @@ def _build(options: dict[str, Any]) -> Config:
             broker_files_dir=Path(files_dir) if files_dir else None,
             broker_full_access=tuple(options["broker_full_access"]),
             mosquitto_pid_file=Path(pid_file) if pid_file else None,
+            quota_rows=options["member_quota_rows"],
         ),
         results=ResultsConfig(
             timezone=options["timezone"],

@@ -11,6 +11,7 @@ from ioe_aggregator.ingest import Ingest
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.results.service import ResultsService
 from ioe_aggregator.store import Store
+from ioe_aggregator.supervisor import Supervisor
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", Store)
@@ -19,3 +20,4 @@ REGISTRY = web.AppKey("registry", Registry)
 INGEST = web.AppKey("ingest", Ingest)
 AGREEMENTS = web.AppKey("agreements", Agreements)
 RESULTS = web.AppKey("results", ResultsService)
+SUPERVISOR = web.AppKey("supervisor", Supervisor)

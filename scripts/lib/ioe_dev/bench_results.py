@@ -42,7 +42,12 @@ async def _measure(members: int) -> dict[str, Any]:
             ids = [f"m-{n:04d}" for n in range(1, members + 1)]
             for number, member in enumerate(ids, start=1):
                 new = NewMember(
-                    id=member, name=member, cups=cups(number), contracted_kw=4.6, investment_share=0
+                    id=member,
+                    name=member,
+                    cups=cups(number),
+                    contracted_kw=4.6,
+                    investment_share=0,
+                    plant_kw=100.0 if number == 1 else 0.0,  # the plant is metered at the first
                 )
                 await registry.add(new, actor="bench")
             agreements = Agreements(store, tz=config.results.timezone, min_months=4)

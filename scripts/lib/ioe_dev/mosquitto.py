@@ -9,6 +9,7 @@ from pathlib import Path
 import shutil
 import subprocess
 
+from ioe_aggregator.members.broker_files import Listener, listener_file
 from ioe_dev.pki import ServerCertificate, ensure_server_certificate
 from ioe_dev.processes import Service
 
@@ -42,8 +43,13 @@ def write_config(
     *,
     password_file: Path | None = None,
     include_dir: Path | None = None,
+    addon_listener: bool = False,
 ) -> Path:
     """Write a configuration with one TLS listener on 127.0.0.1 and password logins only.
+
+    The listener is the aggregator's (``broker_files.listener_file``): TLS 1.2 with AEAD suites
+    or TLS 1.3, each client's id bound to its login. ``addon_listener`` writes one as the
+    Mosquitto add-on has instead, which the aggregator does not configure: any client id goes.
 
     The logins come from ``password_file``, or from the ``*.conf`` files of ``include_dir``
     (the aggregator's generated files, as on the Mosquitto add-on's customize folder).
@@ -68,17 +74,31 @@ def write_config(
                 "log_type notice",
                 "log_type information",
                 "connection_messages true",
-                f"listener {port} 127.0.0.1",
-                f"cafile {certificate.ca_file}",
-                f"certfile {certificate.cert_file}",
-                f"keyfile {certificate.key_file}",
-                "tls_version tlsv1.2",
+                _addon_listener(port, certificate)
+                if addon_listener
+                # The listener as the aggregator writes it for a community's own Mosquitto.
+                else listener_file(
+                    Listener(
+                        port=port,
+                        host="127.0.0.1",
+                        certfile=certificate.cert_file,
+                        keyfile=certificate.key_file,
+                    )
+                ),
                 *included,
                 "",
             ]
         )
     )
     return config
+
+
+def _addon_listener(port: int, certificate: ServerCertificate) -> str:
+    return (
+        f"listener {port} 127.0.0.1\n"
+        f"certfile {certificate.cert_file}\nkeyfile {certificate.key_file}\n"
+        "tls_version tlsv1.2\n"
+    )
 
 
 def start_broker(
@@ -88,12 +108,14 @@ def start_broker(
     *,
     include_dir: Path | None = None,
     expired: bool = False,
+    addon_listener: bool = False,
 ) -> Broker:
     """Start Mosquitto on 127.0.0.1:port with a local CA and the given logins.
 
     Give ``users`` (written to a password file here) or ``include_dir`` (configuration files
     written by the aggregator, which must exist before the broker starts). ``expired`` gives
-    it a certificate (and CA) that expired yesterday.
+    it a certificate (and CA) that expired yesterday; ``addon_listener`` a listener like the
+    Mosquitto add-on's (see ``write_config``).
     """
     certificate = broker_certificate(directory, expired=expired)
     password_file = None
@@ -101,7 +123,12 @@ def start_broker(
         password_file = directory / "passwords"
         write_password_file(password_file, users)
     config = write_config(
-        directory, port, certificate, password_file=password_file, include_dir=include_dir
+        directory,
+        port,
+        certificate,
+        password_file=password_file,
+        include_dir=include_dir,
+        addon_listener=addon_listener,
     )
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     service = Service("mosquitto", [mosquitto, "-c", str(config)], directory / "mosquitto.log")

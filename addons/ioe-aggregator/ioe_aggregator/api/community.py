@@ -1,8 +1,10 @@
 """``/api/v1/community/kpis``: the community's totals, never one household's figures.
 
-Public (and member) tokens get the figures only when at least ``MIN_CONTRIBUTORS`` members
-sent data for the period: with fewer, a total could reveal a household's consumption. Admins
-always get them.
+Public (and member) tokens get a quantity's total only when at least ``MIN_CONTRIBUTORS``
+members sent that quantity in the period: with fewer, the total could reveal a household's
+consumption (a total of one is one home's meter). Each quantity is counted on its own, since
+one home may be the only one to send, say, its export; a figure computed from a withheld one
+(self-sufficiency) is withheld with it. Admins always get every figure.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from ioe_aggregator.store import Totals
 routes = web.RouteTableDef()
 MIN_CONTRIBUTORS = 5
 QUANTITIES = ("consumption_kwh", "generation_kwh", "import_kwh", "export_kwh")
+# What self-sufficiency is computed from.
+SUFFICIENCY_INPUTS = ("consumption_kwh", "import_kwh")
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -35,20 +39,31 @@ def kpis(totals: Totals) -> dict[str, Any]:
     return {**kwh, "self_sufficiency": None if sufficiency is None else round(sufficiency, 4)}
 
 
+def withheld(totals: Totals) -> list[str]:
+    """Return the figures too few members contributed to for anyone but an admin."""
+    hidden = [q for q in QUANTITIES if 0 < totals.contributors.get(q, 0) < MIN_CONTRIBUTORS]
+    if any(q in hidden for q in SUFFICIENCY_INPUTS):
+        hidden.append("self_sufficiency")
+    return hidden
+
+
 @routes.get("/api/v1/community/kpis")
 async def community_kpis(request: web.Request) -> web.Response:
     """Return the community's totals for a time range (any token; see the module's rule)."""
     token = require(request, Scope.PUBLIC, Scope.MEMBER, Scope.ADMIN)
     start, end = time_range(request)
     totals = await request.app[STORE].totals(start, end)
-    suppressed = token.scope is not Scope.ADMIN and totals.members < MIN_CONTRIBUTORS
-    figures = dict.fromkeys([*QUANTITIES, "self_sufficiency"]) if suppressed else kpis(totals)
+    figures = kpis(totals)
+    hidden = [] if token.scope is Scope.ADMIN else withheld(totals)
+    figures.update(dict.fromkeys(hidden))
     return web.json_response(
         {
             "start": utc_text(start),
             "end": utc_text(end),
             "members_contributing": totals.members,
-            "suppressed": suppressed,
+            "contributors": {q: totals.contributors.get(q, 0) for q in QUANTITIES},
+            "suppressed": bool(hidden),
+            "withheld": hidden,
             **figures,
         }
     )

@@ -1,11 +1,11 @@
-"""``GET /api/health``: is the service up, and can it reach its database and broker."""
+"""``GET /api/health``: is the service doing its work, and can it reach its database and broker."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from ioe_aggregator import __version__
-from ioe_aggregator.keys import BROKER, CONFIG, INGEST, STORE
+from ioe_aggregator.keys import BROKER, CONFIG, INGEST, STORE, SUPERVISOR
 from ioe_aggregator.store import StoreError
 
 routes = web.RouteTableDef()
@@ -13,30 +13,44 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/health")
 async def health(request: web.Request) -> web.Response:
-    """Report version, database and broker state.
+    """Report version, tasks, database, broker and ingest.
 
-    200 while the database answers, 503 when it does not: a supervisor or load balancer can
-    act on the status code alone. A broker that is down is reported but does not fail the
-    check, since the API keeps working without it.
+    503 when the service cannot do its work: the database does not answer, one of its tasks
+    is not running, or the ingest's last write failed (a full disk answers a ping but takes
+    nothing): a supervisor or load balancer can act on the status code alone. A broker that
+    is down is reported but does not fail the check, since the API keeps working without it.
     """
     app = request.app
     store = app[STORE]
     broker = app[BROKER]
+    ingest = app[INGEST]
+    problems = []
     database: dict[str, str] = {"backend": store.backend, "status": "ok"}
     try:
         await store.ping()
     except StoreError as err:
         database = {"backend": store.backend, "status": "error", "error": str(err)}
+        problems.append("database")
+    tasks = {name: state.as_dict() for name, state in app[SUPERVISOR].states().items()}
+    problems += [f"task {name}" for name, state in tasks.items() if not state["running"]]
+    last_write = ingest.last_write
+    if last_write is not None and last_write.error is not None:
+        problems.append("ingest")
     body = {
-        "status": "ok" if database["status"] == "ok" else "error",
+        "status": "error" if problems else "ok",
+        "problems": problems,
         "version": __version__,
         "community": app[CONFIG].community_id,
+        "tasks": tasks,
         "database": database,
         "broker": {
             "status": broker.status.value,
             "address": broker.address,
             "error": broker.last_error,
         },
-        "ingest": app[INGEST].counters.as_dict(),
+        "ingest": {
+            **ingest.counters.as_dict(),
+            "last_write": None if last_write is None else last_write.as_dict(),
+        },
     }
-    return web.json_response(body, status=200 if body["status"] == "ok" else 503)
+    return web.json_response(body, status=503 if problems else 200)

@@ -33,19 +33,15 @@ async def add_member(request: web.Request) -> web.Response:
     """Register a member; the answer holds its join code, shown only this once (admin)."""
     token = require(request, Scope.ADMIN)
     body = await json_body(request)
-    try:
-        new = NewMember(
-            id=str(body["id"]),
-            name=str(body["name"]),
-            cups=str(body["cups"]),
-            contracted_kw=float(body["contracted_kw"]),
-            investment_share=float(body.get("investment_share", 0.0)),
-            vulnerable=bool(body.get("vulnerable", False)),
-        )
-    except KeyError as err:
-        raise ApiError(400, "invalid", f"missing field {err.args[0]!r}") from err
-    except (TypeError, ValueError) as err:
-        raise ApiError(400, "invalid", f"a field has the wrong type: {err}") from err
+    new = NewMember(
+        id=body["id"],
+        name=body["name"],
+        cups=body["cups"],
+        contracted_kw=float(body["contracted_kw"]),
+        investment_share=float(body.get("investment_share", 0.0)),
+        vulnerable=body.get("vulnerable", False),
+        plant_kw=float(body.get("plant_kw", 0.0)),
+    )
     try:
         credentials = await request.app[REGISTRY].add(new, actor=token.actor)
     except RegistryError as err:
@@ -76,6 +72,20 @@ async def rotate_member(request: web.Request) -> web.Response:
     except RegistryError as err:
         raise registry_error(err) from err
     return web.json_response(credentials.as_dict())
+
+
+@routes.put("/api/v1/members/{member}/plant")
+async def set_plant(request: web.Request) -> web.Response:
+    """Register the community plant metered at a member's site; 0 removes it (admin)."""
+    token = require(request, Scope.ADMIN)
+    body = await json_body(request)
+    try:
+        member = await request.app[REGISTRY].set_plant(
+            request.match_info["member"], float(body["plant_kw"]), actor=token.actor
+        )
+    except RegistryError as err:
+        raise registry_error(err) from err
+    return web.json_response(member.as_dict())
 
 
 @routes.post("/api/v1/members/{member}/revoke")

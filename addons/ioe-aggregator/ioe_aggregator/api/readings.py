@@ -12,7 +12,7 @@ from ioe_aggregator import audit
 from ioe_aggregator.api.auth import require_member, require_member_access
 from ioe_aggregator.api.errors import ApiError
 from ioe_aggregator.api.requests import source, time_range
-from ioe_aggregator.ingest import STORE_FAILED, UNKNOWN_MEMBER, Refused
+from ioe_aggregator.ingest import QUOTA, STORE_FAILED, UNKNOWN_MEMBER, Refused
 from ioe_aggregator.keys import INGEST, STORE
 from ioe_aggregator.protocol import utc_text
 from ioe_aggregator.store import StoredReading
@@ -53,7 +53,7 @@ async def post_readings(request: web.Request) -> web.Response:
     try:
         ack = await request.app[INGEST].receive(member, payload, via="https")
     except Refused as err:
-        status = {UNKNOWN_MEMBER: 403, STORE_FAILED: 503}.get(err.kind, 400)
+        status = {UNKNOWN_MEMBER: 403, QUOTA: 507, STORE_FAILED: 503}.get(err.kind, 400)
         raise ApiError(status, err.kind, str(err)) from err
     return web.Response(body=ack, content_type="application/json")
 

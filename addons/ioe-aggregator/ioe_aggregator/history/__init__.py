@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -154,13 +154,19 @@ async def consumption(
     return table.rename_axis("start")
 
 
-async def generation(store: Store, start: datetime, end: datetime) -> pd.Series:
-    """Return the community plant's generation (kWh) per UTC hour, NaN where not measured whole."""
+async def generation(
+    store: Store, plants: Collection[str], start: datetime, end: datetime
+) -> pd.Series:
+    """Return the community plant's generation (kWh) per UTC hour, NaN where not measured whole.
+
+    Only the members in ``plants`` (those with a registered plant) are read.
+    """
     hours = pd.date_range(start, end, freq="h", inclusive="left", tz="UTC")
     plant = await store.complete_hours(*PLANT, start, end)
     totals: dict[datetime, float] = defaultdict(float)
-    for (_member, hour), kwh in plant.items():
-        totals[hour] += kwh
+    for (member, hour), kwh in plant.items():
+        if member in plants:
+            totals[hour] += kwh
     series = pd.Series(totals, dtype=float)
     if series.empty:
         return pd.Series(float("nan"), index=hours, name="kwh").rename_axis("start")

@@ -108,12 +108,13 @@ async def _export(store: Store, config: Config, args: argparse.Namespace) -> int
     zone = ZoneInfo(config.results.timezone)
     start = local_midnight(args.first, zone)
     end = local_midnight(args.last + timedelta(days=1), zone)
-    members = [m for m in await Registry(store, config).members() if m.active]
+    registered = await Registry(store, config).members()
+    members = [m for m in registered if m.active]
     ids = [member.id for member in members]
     table = await consumption(
         store, ids, start, end, distributor_periods=args.distributor_for, zone=zone
     )
-    plant = await generation(store, start, end)
+    plant = await generation(store, {m.id for m in registered if m.plant_kw > 0}, start, end)
     out: Path = args.out
     registry = pd.DataFrame(
         {

@@ -11,28 +11,46 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 import logging
 from typing import Any
 
-from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.members.registry import MemberLimits, Registry
 from ioe_aggregator.protocol import (
+    Live,
     MessageKind,
     ProtocolError,
     ReadingsBatch,
     decode_readings,
     encode,
+    utc_text,
 )
-from ioe_aggregator.results import Live
 from ioe_aggregator.store import BatchOutcome, Store, StoreError
 
 _LOGGER = logging.getLogger(__name__)
-# Refusals that are not protocol rules: the sender is not an active member, or the database
-# could not take the batch (then the home sends it again later).
+# Refusals that are not protocol rules: the sender is not an active member, its readings lie
+# outside the times it can have measured, its data would pass its quota, or the database could
+# not take the batch (then the home sends it again later).
 UNKNOWN_MEMBER = "unknown_member"
+TIME_WINDOW = "time_window"
+QUOTA = "quota"
 STORE_FAILED = "store_failed"
 # At most this many readings in one transaction (a day of a dozen meters is ~7,000).
 MAX_GROUP_READINGS = 20_000
+# How far back a member's readings may reach before it joined: a home sends what its
+# recorder kept, and the distributors publish two years back.
+HISTORY_LIMIT = timedelta(days=2 * 366)
+# How far ahead of the aggregator's clock a home's may run: a reading's interval must have
+# begun by then, and a live report be taken by then.
+READING_CLOCK_SKEW = timedelta(minutes=5)
+LIVE_CLOCK_SKEW = timedelta(minutes=1)
+# Live power above the contract (the distributor's switch lets it pass for a while) or above
+# the plant's peak power (a meter's error) by more than these factors is not believed.
+LIVE_CONTRACT_TOLERANCE = 1.5
+LIVE_PLANT_TOLERANCE = 1.2
+W_PER_KW = 1000.0
 
 
 class Refused(Exception):
@@ -44,6 +62,18 @@ class Refused(Exception):
         self.kind = kind
 
 
+@dataclass(frozen=True, kw_only=True)
+class WriteOutcome:
+    """How the writer's last transaction went, as /api/health reports it."""
+
+    at: datetime
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the outcome as JSON-ready data."""
+        return {"at": utc_text(self.at), "ok": self.error is None, "error": self.error}
+
+
 @dataclass
 class IngestCounters:
     """What the ingest has done since the service started (reported by /api/health)."""
@@ -53,6 +83,8 @@ class IngestCounters:
     readings_changed: int = 0
     readings_unchanged: int = 0
     refused: Counter[str] = field(default_factory=Counter)
+    # Live reports left out of the community's figures (the batch itself was stored).
+    live_refused: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the counters as JSON-ready data."""
@@ -62,6 +94,7 @@ class IngestCounters:
             "readings_changed": self.readings_changed,
             "readings_unchanged": self.readings_unchanged,
             "refused": dict(sorted(self.refused.items())),
+            "live_refused": dict(sorted(self.live_refused.items())),
         }
 
 
@@ -77,17 +110,54 @@ def ack_message(batch: ReadingsBatch, outcome: BatchOutcome) -> dict[str, Any]:
     return {"schema": "ioe.ack.v1", "batches": [batch.batch], "stored": outcome.stored}
 
 
+def window_problem(batch: ReadingsBatch, limits: MemberLimits, now: datetime) -> str | None:
+    """Return why a batch's readings cannot be the member's measurements, or None.
+
+    A reading must start at most ``HISTORY_LIMIT`` before the member joined, and its interval
+    must have begun by now (give or take ``READING_CLOCK_SKEW``).
+    """
+    earliest, latest = limits.joined - HISTORY_LIMIT, now + READING_CLOCK_SKEW
+    for index, reading in enumerate(batch.readings):
+        if reading.start < earliest:
+            return (
+                f"readings[{index}] starts {utc_text(reading.start)}, before what the member "
+                f"can have measured (joined {utc_text(limits.joined)})"
+            )
+        if reading.start > latest:
+            return f"readings[{index}] starts {utc_text(reading.start)}, in the future"
+    return None
+
+
+def live_problem(live: Live, limits: MemberLimits, now: datetime) -> str | None:
+    """Return why a live report cannot be believed, or None.
+
+    It must not be taken in the future, nor show more import than the contract lets through,
+    nor more generation than the member's registered plant.
+    """
+    if live.ts > now + LIVE_CLOCK_SKEW:
+        return f"taken {utc_text(live.ts)}, in the future"
+    importing = live.powers.get("grid_w", 0.0)
+    if importing > limits.contracted_kw * W_PER_KW * LIVE_CONTRACT_TOLERANCE:
+        return f"imports {importing:g} W on a contract of {limits.contracted_kw:g} kW"
+    generating = live.powers.get("plant_w", 0.0)
+    if generating > limits.plant_kw * W_PER_KW * LIVE_PLANT_TOLERANCE:
+        return f"its plant makes {generating:g} W, with {limits.plant_kw:g} kW registered"
+    return None
+
+
 class Ingest:
     """Stores readings batches for one community; ``run`` is its writer task."""
 
-    def __init__(self, store: Store, registry: Registry) -> None:
-        """Work on the service's store; the registry says who may send."""
+    def __init__(self, store: Store, registry: Registry, *, quota_rows: int | None) -> None:
+        """Work on the service's store; the registry says who may send, and within what."""
         self._store = store
         self._registry = registry
+        self._quota_rows = quota_rows
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self.counters = IngestCounters()
-        # Each member's latest live report (power now), for the community's state.
+        # Each active member's latest believable live report (power now), for the community.
         self.live: dict[str, Live] = {}
+        self.last_write: WriteOutcome | None = None
 
     async def receive(self, member: str, payload: bytes, *, via: str) -> bytes:
         """Store a batch ``member`` sent; return the acknowledgement once it is committed.
@@ -103,46 +173,98 @@ class Ingest:
         return await done
 
     async def run(self) -> None:
-        """Write queued batches, a group per transaction, until cancelled."""
+        """Write queued batches, a group per transaction, until cancelled.
+
+        Whatever goes wrong with a group costs that group (its homes send it again), never
+        the writer: every other member's batches go on being stored.
+        """
         while True:
             group = [await self._queue.get()]
             readings = len(group[0].batch.readings)
             while not self._queue.empty() and readings < MAX_GROUP_READINGS:
                 group.append(self._queue.get_nowait())
                 readings += len(group[-1].batch.readings)
-            await self._write(group)
+            try:
+                await self._write(group)
+            except Exception as err:
+                _LOGGER.exception("Storing a group of %s batches failed", len(group))
+                self._wrote(f"{type(err).__name__}: {err}")
+                for pending in group:
+                    if not pending.done.done():
+                        pending.done.set_exception(
+                            self._refuse(
+                                STORE_FAILED, pending.batch.member, pending.via, "internal error"
+                            )
+                        )
 
     async def _write(self, group: list[_Pending]) -> None:
+        now = datetime.now(UTC)
         try:
-            active = await self._registry.active_members()
-            accepted = [p for p in group if p.batch.member in active]
-            outcomes = await self._store.store_batches([p.batch for p in accepted])
+            members = await self._registry.active_members()
         except StoreError as err:
-            if len(group) > 1:
+            self._failed(group, str(err))
+            return
+        accepted = []
+        for pending in group:
+            member = pending.batch.member
+            if (limits := members.get(member)) is None:
+                self._reject(pending, UNKNOWN_MEMBER, "not an active member")
+            elif (problem := window_problem(pending.batch, limits, now)) is not None:
+                self._reject(pending, TIME_WINDOW, problem)
+            else:
+                accepted.append(pending)
+        try:
+            outcomes = await self._store.store_batches(
+                [p.batch for p in accepted], quota_rows=self._quota_rows
+            )
+        except StoreError as err:
+            if len(accepted) > 1:
                 # One bad batch must not keep the others out: try each on its own.
-                for pending in group:
+                for pending in accepted:
                     await self._write([pending])
                 return
-            pending = group[0]
-            pending.done.set_exception(
-                self._refuse(STORE_FAILED, pending.batch.member, pending.via, str(err))
+            self._failed(accepted, str(err))
+            return
+        self._wrote(None)
+        for stale in set(self.live) - set(members):
+            del self.live[stale]  # revoked: its last report counts no more
+        for pending, outcome in zip(accepted, outcomes, strict=True):
+            if outcome.over_quota:
+                self._reject(
+                    pending, QUOTA, f"its data would take more than {self._quota_rows} rows"
+                )
+                continue
+            self._count(pending.batch, outcome)
+            if (live := pending.batch.live) is not None:
+                self._take_live(pending.batch, live, members[pending.batch.member], now)
+            pending.done.set_result(encode(ack_message(pending.batch, outcome), MessageKind.ACK))
+
+    def _take_live(
+        self, batch: ReadingsBatch, live: Live, limits: MemberLimits, now: datetime
+    ) -> None:
+        if limits.plant_kw == 0 and "plant_w" in live.powers:
+            # A plant the manager has not registered: its generation is not the community's.
+            live = Live(ts=live.ts, powers={k: v for k, v in live.powers.items() if k != "plant_w"})
+        if (problem := live_problem(live, limits, now)) is not None:
+            self.counters.live_refused["implausible"] += 1
+            _LOGGER.warning(
+                "Left out the live report of %s (batch %s): %s", batch.member, batch.batch, problem
             )
             return
+        known = self.live.get(batch.member)
+        if known is None or known.ts <= live.ts:
+            self.live[batch.member] = live
+
+    def _wrote(self, error: str | None) -> None:
+        self.last_write = WriteOutcome(at=datetime.now(UTC), error=error)
+
+    def _failed(self, group: Sequence[_Pending], reason: str) -> None:
+        self._wrote(reason)
         for pending in group:
-            if pending.batch.member not in active:
-                pending.done.set_exception(
-                    self._refuse(
-                        UNKNOWN_MEMBER, pending.batch.member, pending.via, "not an active member"
-                    )
-                )
-        for pending, outcome in zip(accepted, outcomes, strict=True):
-            self._count(pending.batch, outcome)
-            if pending.batch.live is not None:
-                live = Live.of(pending.batch.live)
-                known = self.live.get(pending.batch.member)
-                if known is None or known.ts <= live.ts:
-                    self.live[pending.batch.member] = live
-            pending.done.set_result(encode(ack_message(pending.batch, outcome), MessageKind.ACK))
+            self._reject(pending, STORE_FAILED, reason)
+
+    def _reject(self, pending: _Pending, kind: str, reason: str) -> None:
+        pending.done.set_exception(self._refuse(kind, pending.batch.member, pending.via, reason))
 
     def _count(self, batch: ReadingsBatch, outcome: BatchOutcome) -> None:
         counters = self.counters

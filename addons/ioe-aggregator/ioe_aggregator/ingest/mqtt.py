@@ -11,8 +11,6 @@ import aiomqtt
 from ioe_aggregator.ingest import Ingest, Refused
 
 _LOGGER = logging.getLogger(__name__)
-# Replicas share the readings: each batch reaches one of them.
-SHARE_GROUP = "ioe-aggregator"
 # Batches being stored at once; beyond this, the next message waits (and the broker queues).
 MAX_IN_FLIGHT = 1000
 
@@ -20,10 +18,16 @@ MAX_IN_FLIGHT = 1000
 class MqttIngest:
     """Subscribes to every member's readings and acknowledges each stored batch."""
 
-    def __init__(self, ingest: Ingest, prefix: str) -> None:
-        """Listen under a community's topic prefix."""
+    def __init__(self, ingest: Ingest, prefix: str, *, share_group: str) -> None:
+        """Listen under a community's topic prefix, in the replicas' shared subscription.
+
+        Replicas share the readings: each batch reaches one of them. ``share_group`` must be
+        the same for every replica and known to nobody else: a member that joined the group
+        would take its share of every member's readings.
+        """
         self._ingest = ingest
         self._prefix = prefix
+        self._share_group = share_group
         self._readings = re.compile(rf"^{re.escape(prefix)}/m/(?P<member>[^/]+)/readings$")
         self._room = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -31,7 +35,7 @@ class MqttIngest:
     @property
     def subscriptions(self) -> list[str]:
         """The topic filters to subscribe to at every (re)connection."""
-        return [f"$share/{SHARE_GROUP}/{self._prefix}/m/+/readings"]
+        return [f"$share/{self._share_group}/{self._prefix}/m/+/readings"]
 
     async def handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         """Start storing a batch (acknowledged when stored); ignore other topics.
@@ -58,5 +62,8 @@ class MqttIngest:
             # Stored, but the ack is lost with the connection: the home sends the batch again
             # and gets its ack then (storing it again changes nothing).
             _LOGGER.warning("Could not acknowledge a batch of %s: %s", member, err)
+        except Exception:
+            # A bug must cost this batch (the home sends it again), never the listener.
+            _LOGGER.exception("Storing a batch of %s failed", member)
         finally:
             self._room.release()

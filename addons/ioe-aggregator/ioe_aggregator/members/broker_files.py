@@ -6,21 +6,36 @@ status, plus the community topics. A few logins (the aggregator's, and on Home A
 ``homeassistant`` and ``addons`` users) get the whole tree. ``ioe-community.conf`` includes
 both files: Mosquitto reads it from its ``include_dir`` or, on the Mosquitto add-on, from the
 ``customize`` folder.
+
+For a Mosquitto of the community's own (not the add-on, whose listeners are its own),
+``ioe-community-listener.conf`` adds the TLS listener homes connect to: TLS 1.3, or TLS 1.2
+with forward-secret AEAD suites only, and each client's id bound to its login, so that no
+member can take over another's session (Mosquitto's access list cannot bind them otherwise).
+
+Mosquitto's access list is only checked when a message is delivered, never at SUBSCRIBE: a
+member may subscribe to anything and receive only what the list lets it read. A member that
+subscribed to the aggregator's shared subscription would still take its turn at every
+member's readings (and lose them), which is why the group's name is a secret of the service
+(``app.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 import logging
 import os
 from pathlib import Path
 import signal
 import tempfile
 
+from ioe_aggregator.tls import TLS12_CIPHERS, TLS13_SUITES
+
 _LOGGER = logging.getLogger(__name__)
 CONF_NAME = "ioe-community.conf"
 PASSWORD_NAME = "ioe-community.passwd"  # noqa: S105 - a file name
 ACL_NAME = "ioe-community.acl"
+LISTENER_NAME = "ioe-community-listener.conf"
 
 
 def password_file(logins: Iterable[tuple[str, str]]) -> str:
@@ -54,6 +69,37 @@ def conf_file(directory: Path) -> str:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class Listener:
+    """The TLS listener of a community's own Mosquitto: where, and its certificate and key."""
+
+    port: int
+    certfile: Path
+    keyfile: Path
+    host: str | None = None
+
+
+def listener_file(listener: Listener) -> str:
+    """Return the configuration of the community's TLS listener for a Mosquitto of its own."""
+    address = f" {listener.host}" if listener.host else ""
+    return "\n".join(
+        [
+            "# Written by the IoE Community aggregator: the listener homes connect to.",
+            f"listener {listener.port}{address}",
+            f"certfile {listener.certfile}",
+            f"keyfile {listener.keyfile}",
+            # The lowest version offered; TLS 1.3 is offered too.
+            "tls_version tlsv1.2",
+            f"ciphers {TLS12_CIPHERS}",
+            f"ciphers_tls1.3 {TLS13_SUITES}",
+            # A client's id is its login: nobody can knock another member (or the aggregator)
+            # off the broker by connecting with its id.
+            "use_username_as_clientid true",
+            "",
+        ]
+    )
+
+
 def _replace(path: Path, text: str) -> None:
     """Write a file whole or not at all (the broker may read it at any moment)."""
     with tempfile.NamedTemporaryFile(
@@ -73,6 +119,14 @@ def write(directory: Path, *, passwords: str, acl: str) -> None:
     _replace(directory / PASSWORD_NAME, passwords)
     _replace(directory / ACL_NAME, acl)
     _replace(directory / CONF_NAME, conf_file(directory))
+
+
+def write_listener(directory: Path, listener: Listener) -> Path:
+    """Write the listener's configuration into ``directory``; return its path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / LISTENER_NAME
+    _replace(path, listener_file(listener))
+    return path
 
 
 def reload_broker(pid_file: Path) -> None:

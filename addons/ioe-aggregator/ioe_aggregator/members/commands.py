@@ -8,12 +8,15 @@ service runs: SQLite lets one writer in at a time, and every change is audited a
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
+from pathlib import Path
 import sys
 
 from ioe_aggregator import audit
 from ioe_aggregator.auth import tokens
 from ioe_aggregator.config import Config
 from ioe_aggregator.jobs import EXIT_REFUSED, Job, actor, show
+from ioe_aggregator.members import broker_files
 from ioe_aggregator.members.registry import Credentials, Member, NewMember, Registry
 from ioe_aggregator.store import Store
 
@@ -34,7 +37,20 @@ def add_parsers(
         "--investment-share", type=float, default=0.0, help="share of the plant's investment, 0-1"
     )
     add.add_argument("--vulnerable", action="store_true", help="a vulnerable consumer")
+    add.add_argument(
+        "--plant-kw",
+        type=float,
+        default=0.0,
+        help="peak power of a community plant metered at this member's site, kW",
+    )
     jobs.add_parser("list", help="list members", parents=[common])
+    plant = jobs.add_parser(
+        "plant",
+        help="register the community plant metered at a member's site (0 removes it)",
+        parents=[common],
+    )
+    plant.add_argument("member_id")
+    plant.add_argument("--kw", type=float, required=True, help="the plant's peak power, kW")
     for name, text in (
         ("show", "show one member"),
         ("rotate", "new broker password and API token (the old ones stop at once)"),
@@ -42,21 +58,67 @@ def add_parsers(
     ):
         job = jobs.add_parser(name, help=text, parents=[common])
         job.add_argument("member_id")
-    jobs.add_parser(
+    files = jobs.add_parser(
         "broker-files", help="rewrite the broker's password file and access list", parents=[common]
     )
+    files.add_argument(
+        "--listener",
+        type=int,
+        metavar="PORT",
+        help="also write the TLS listener of a Mosquitto of the community's own (not the add-on)",
+    )
+    files.add_argument("--bind", metavar="HOST", help="the listener's address (default: all)")
+    files.add_argument("--certfile", type=Path, help="the listener's certificate chain (PEM)")
+    files.add_argument("--keyfile", type=Path, help="the listener's private key (PEM)")
 
     token_parser = commands.add_parser("tokens", help="API tokens for admins and public displays")
     token_jobs = token_parser.add_subparsers(dest="tokens_command", required=True, metavar="JOB")
     create = token_jobs.add_parser("add", help="create a token; prints it once", parents=[common])
     create.add_argument("--scope", choices=[tokens.Scope.ADMIN, tokens.Scope.PUBLIC], required=True)
     create.add_argument("--label", required=True, help="who or what uses it")
+    create.add_argument(
+        "--expires-in-days",
+        dest="expires",
+        type=_expiry,
+        metavar="DAYS",
+        help=f"the token stops working after DAYS days (1-{tokens.MAX_EXPIRY_DAYS}); "
+        "default: it does not expire",
+    )
     token_jobs.add_parser("list", help="list tokens (never their secrets)", parents=[common])
-    revoke = token_jobs.add_parser("revoke", help="revoke a token at once", parents=[common])
+    revoke = token_jobs.add_parser(
+        "revoke",
+        help="revoke a token at once (even the last admin token, which the API refuses)",
+        parents=[common],
+    )
     revoke.add_argument("token_id")
 
-    audit_parser = commands.add_parser("audit", help="print the audit log", parents=[common])
-    audit_parser.add_argument("--limit", type=int, default=1000)
+    audit_parser = commands.add_parser(
+        "audit", help="print the audit log, newest first", parents=[common]
+    )
+    audit_parser.add_argument(
+        "--limit",
+        type=_page_size,
+        default=audit.DEFAULT_PAGE,
+        help=f"entries to print (1-{audit.MAX_PAGE}, default {audit.DEFAULT_PAGE})",
+    )
+    audit_parser.add_argument(
+        "--before", metavar="CURSOR", help="older entries: the cursor the last page ended with"
+    )
+
+
+def _expiry(text: str) -> datetime:
+    try:
+        return tokens.expiry_in_days(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of days from 1 to {tokens.MAX_EXPIRY_DAYS}, got {text!r}"
+        ) from None
+
+
+def _page_size(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= audit.MAX_PAGE:
+        raise argparse.ArgumentTypeError(f"expected 1 to {audit.MAX_PAGE}, got {text!r}")
+    return int(text)
 
 
 def job(args: argparse.Namespace) -> Job | None:
@@ -71,6 +133,7 @@ def job(args: argparse.Namespace) -> Job | None:
 def _describe(member: Member) -> str:
     state = "active" if member.active else f"revoked {member.as_dict()['revoked']}"
     flags = ", vulnerable" if member.vulnerable else ""
+    flags += f", plant {member.plant_kw:g} kW" if member.plant_kw else ""
     return (
         f"{member.id}  {member.name}  CUPS {member.cups}  {member.contracted_kw:g} kW  "
         f"investment {member.investment_share:.2%}{flags}  ({state})"
@@ -95,6 +158,7 @@ async def _add(store: Store, config: Config, args: argparse.Namespace) -> int:
         contracted_kw=args.contracted_kw,
         investment_share=args.investment_share,
         vulnerable=args.vulnerable,
+        plant_kw=args.plant_kw,
     )
     credentials = await Registry(store, config).add(new, actor=actor())
     _credentials(args, credentials, "Registered")
@@ -126,57 +190,104 @@ async def _revoke(store: Store, config: Config, args: argparse.Namespace) -> int
     return 0
 
 
+async def _plant(store: Store, config: Config, args: argparse.Namespace) -> int:
+    member = await Registry(store, config).set_plant(args.member_id, args.kw, actor=actor())
+    show(args, member.as_dict(), f"Plant registered: {_describe(member)}")
+    return 0
+
+
 async def _broker_files(store: Store, config: Config, args: argparse.Namespace) -> int:
     if config.members.broker_files_dir is None:
         print("ioe-aggregator: set broker_files_dir to write the broker's files", file=sys.stderr)
         return EXIT_REFUSED
+    listener = None
+    if args.listener is not None:
+        if args.certfile is None or args.keyfile is None:
+            print("ioe-aggregator: --listener needs --certfile and --keyfile", file=sys.stderr)
+            return EXIT_REFUSED
+        listener = broker_files.Listener(
+            port=args.listener, host=args.bind, certfile=args.certfile, keyfile=args.keyfile
+        )
     await Registry(store, config).publish_broker_files()
-    directory = str(config.members.broker_files_dir)
-    show(args, {"directory": directory}, f"Broker files written to {directory}")
+    directory = config.members.broker_files_dir
+    if listener is not None:
+        broker_files.write_listener(directory, listener)
+    show(args, {"directory": str(directory)}, f"Broker files written to {directory}")
     return 0
 
 
 async def _token_add(store: Store, _config: Config, args: argparse.Namespace) -> int:
     async with store.transaction() as tx:
         token, presented = await tokens.issue(
-            tx, scope=tokens.Scope(args.scope), label=args.label, actor=actor()
+            tx,
+            scope=tokens.Scope(args.scope),
+            label=args.label,
+            actor=actor(),
+            expires=args.expires,
         )
+    expiry = "" if token.expires is None else f", expires {token.as_dict()['expires']}"
     show(
         args,
         {**token.as_dict(), "token": presented},
-        f"Token {token.id} ({token.scope}, {token.label}); it is shown only now:\n\n{presented}",
+        f"Token {token.id} ({token.scope}, {token.label}{expiry}); it is shown only now:\n\n"
+        f"{presented}",
     )
     return 0
+
+
+def _token_state(token: tokens.Token) -> str:
+    shown = token.as_dict()
+    if token.revoked is not None:
+        return f"  (revoked {shown['revoked']})"
+    if token.expired():
+        return f"  (expired {shown['expires']})"
+    return "" if token.expires is None else f"  (expires {shown['expires']})"
 
 
 async def _token_list(store: Store, _config: Config, args: argparse.Namespace) -> int:
     found = await tokens.all_tokens(store)
     lines = [
-        f"{t.id}  {t.scope:<6}  {t.member or '-':<12}  {t.label}"
-        + ("  (revoked)" if t.revoked else "")
-        for t in found
+        f"{t.id}  {t.scope:<6}  {t.member or '-':<12}  {t.label}{_token_state(t)}" for t in found
     ]
     show(args, [t.as_dict() for t in found], "\n".join(lines) or "No tokens yet.")
     return 0
 
 
 async def _token_revoke(store: Store, _config: Config, args: argparse.Namespace) -> int:
+    # The manager may revoke the last admin token here (a leaked one must stop at once), and
+    # can always issue another; the API refuses to, since nothing could then undo it there.
     async with store.transaction() as tx:
-        revoked = await tokens.revoke(tx, args.token_id, actor=actor())
+        was_admin = args.token_id in await tokens.active_admins(tx)
+        revoked = await tokens.revoke(tx, args.token_id, actor=actor(), keep_an_admin=False)
+        admins_left = await tokens.active_admins(tx)
     if not revoked:
         print(f"ioe-aggregator: no active token {args.token_id!r}", file=sys.stderr)
         return EXIT_REFUSED
+    if was_admin and not admins_left:
+        print(
+            "ioe-aggregator: warning: no active admin token is left; the API's admin "
+            "endpoints refuse everyone until you create one with "
+            "`tokens add --scope admin --label …`",
+            file=sys.stderr,
+        )
     show(args, {"id": args.token_id, "revoked": True}, f"Token {args.token_id} revoked")
     return 0
 
 
 async def _audit(store: Store, _config: Config, args: argparse.Namespace) -> int:
-    found = await audit.entries(store, limit=args.limit)
-    data = [entry.as_dict() for entry in found]
+    try:
+        page = await audit.page(store, limit=args.limit, before=args.before)
+    except audit.CursorError as err:
+        print(f"ioe-aggregator: {err}", file=sys.stderr)
+        return EXIT_REFUSED
     lines = [
-        f"{e.at:%Y-%m-%d %H:%M:%S}  {e.actor:<20}  {e.action.value:<16}  {e.subject}" for e in found
+        f"{e.at:%Y-%m-%d %H:%M:%S}  {e.actor:<20}  {e.action.value:<16}  {e.subject}"
+        + (f"  ×{e.occurrences}" if e.occurrences > 1 else "")
+        for e in page.entries
     ]
-    show(args, data, "\n".join(lines) or "The audit log is empty.")
+    if page.next is not None:
+        lines.append(f"(older entries: audit --before {page.next})")
+    show(args, page.as_dict(), "\n".join(lines) or "The audit log is empty.")
     return 0
 
 
@@ -186,6 +297,7 @@ _MEMBER_JOBS: dict[str, Job] = {
     "show": _show,
     "rotate": _rotate,
     "revoke": _revoke,
+    "plant": _plant,
     "broker-files": _broker_files,
 }
 _TOKEN_JOBS: dict[str, Job] = {"add": _token_add, "list": _token_list, "revoke": _token_revoke}

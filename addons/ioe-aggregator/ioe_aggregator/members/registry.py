@@ -34,17 +34,23 @@ _LOGGER = logging.getLogger(__name__)
 MEMBER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_NAME = 100
 MAX_CONTRACTED_KW = 1000.0
+# A collective self-consumption plant is at most a few MW; ours are ≤ 100 kW (RD 244/2019).
+MAX_PLANT_KW = 10_000.0
 
-_COLUMNS = "id, name, cups, contracted_kw, investment_share, vulnerable, created_s, revoked_s"
+_COLUMNS = (
+    "id, name, cups, contracted_kw, investment_share, vulnerable, created_s, revoked_s, plant_kw"
+)
 INSERT = """INSERT INTO members (id, name, cups, contracted_kw, investment_share, vulnerable,
-    mqtt_hash, created_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
+    mqtt_hash, created_s, plant_kw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 SELECT_ONE = f"SELECT {_COLUMNS} FROM members WHERE id = ?"  # noqa: S608 - constant
 SELECT_ALL = f"SELECT {_COLUMNS} FROM members ORDER BY id"  # noqa: S608 - constant
 SELECT_BY_CUPS = "SELECT id FROM members WHERE cups = ?"
-SELECT_ACTIVE = "SELECT id FROM members WHERE revoked_s IS NULL"
+SELECT_ACTIVE = """SELECT id, created_s, contracted_kw, plant_kw FROM members
+    WHERE revoked_s IS NULL"""
 SELECT_LOGINS = "SELECT id, mqtt_hash FROM members WHERE revoked_s IS NULL ORDER BY id"
 SET_MQTT_HASH = "UPDATE members SET mqtt_hash = ? WHERE id = ?"
 REVOKE = "UPDATE members SET revoked_s = ?, mqtt_hash = NULL WHERE id = ?"
+SET_PLANT = "UPDATE members SET plant_kw = ? WHERE id = ?"
 
 
 class RegistryError(ValueError):
@@ -66,6 +72,8 @@ class NewMember:
     contracted_kw: float
     investment_share: float
     vulnerable: bool = False
+    # The peak power of a community plant measured at the member's site (0: none).
+    plant_kw: float = 0.0
 
     def validated(self) -> NewMember:
         """Return the member with its CUPS in compact form; raise RegistryError("invalid")."""
@@ -88,6 +96,8 @@ class NewMember:
             )
         if not (math.isfinite(self.investment_share) and 0 <= self.investment_share <= 1):
             problems.append("investment share: expected a fraction from 0 to 1")
+        if (problem := plant_problem(self.plant_kw)) is not None:
+            problems.append(problem)
         if problems:
             raise RegistryError("invalid", "; ".join(problems))
         return NewMember(
@@ -97,7 +107,24 @@ class NewMember:
             contracted_kw=float(self.contracted_kw),
             investment_share=float(self.investment_share),
             vulnerable=bool(self.vulnerable),
+            plant_kw=float(self.plant_kw),
         )
+
+
+def plant_problem(plant_kw: float) -> str | None:
+    """Return what is wrong with a plant's peak power, or None."""
+    if math.isfinite(plant_kw) and 0 <= plant_kw <= MAX_PLANT_KW:
+        return None
+    return f"plant power: expected 0 (no plant) to {MAX_PLANT_KW:g} kW"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberLimits:
+    """What bounds an active member's data: when it joined, its contract and its plant."""
+
+    joined: datetime
+    contracted_kw: float
+    plant_kw: float
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,6 +139,7 @@ class Member:
     vulnerable: bool
     created: datetime
     revoked: datetime | None
+    plant_kw: float
 
     @property
     def active(self) -> bool:
@@ -127,6 +155,7 @@ class Member:
             "contracted_kw": self.contracted_kw,
             "investment_share": self.investment_share,
             "vulnerable": self.vulnerable,
+            "plant_kw": self.plant_kw,
             "created": utc_text(self.created),
             "revoked": None if self.revoked is None else utc_text(self.revoked),
         }
@@ -156,6 +185,7 @@ def _member(row: Sequence[Any]) -> Member:
         vulnerable=bool(row[5]),
         created=datetime.fromtimestamp(int(row[6]), UTC),
         revoked=None if row[7] is None else datetime.fromtimestamp(int(row[7]), UTC),
+        plant_kw=float(row[8]),
     )
 
 
@@ -197,13 +227,18 @@ class Registry:
                     int(member.vulnerable),
                     secrets.mosquitto_hash(password),
                     int(time.time()),
+                    member.plant_kw,
                 ),
             )
             _token, api_token = await tokens.issue(
                 tx, scope=tokens.Scope.MEMBER, member=member.id, label="join code", actor=actor
             )
             await audit.record(
-                tx, actor, audit.Action.MEMBER_ADDED, member.id, {"cups": member.cups}
+                tx,
+                actor,
+                audit.Action.MEMBER_ADDED,
+                member.id,
+                {"cups": member.cups, "plant_kw": member.plant_kw},
             )
             stored = await _get(tx, member.id)
         await self.publish_broker_files()
@@ -239,6 +274,23 @@ class Registry:
         await self.publish_broker_files()
         return revoked
 
+    async def set_plant(self, member_id: str, plant_kw: float, *, actor: str) -> Member:
+        """Register (or, with 0, remove) the community plant measured at a member's site.
+
+        Only registered plants count towards the community's generation, live and stored.
+        """
+        if (problem := plant_problem(plant_kw)) is not None:
+            raise RegistryError("invalid", problem)
+        async with self._store.transaction() as tx:
+            member = await _get(tx, member_id)
+            if not member.active:
+                raise RegistryError("revoked", f"member {member_id} was revoked")
+            await tx.execute(SET_PLANT, (float(plant_kw), member_id))
+            await audit.record(
+                tx, actor, audit.Action.MEMBER_PLANT, member_id, {"plant_kw": float(plant_kw)}
+            )
+            return await _get(tx, member_id)
+
     async def get(self, member_id: str) -> Member:
         """Return a member; raise RegistryError("not_found") when there is none."""
         async with self._store.transaction() as tx:
@@ -249,10 +301,21 @@ class Registry:
         async with self._store.transaction() as tx:
             return [_member(row) for row in await tx.execute(SELECT_ALL)]
 
-    async def active_members(self) -> set[str]:
-        """Return the ids of the members that may send data (asked of the database every time)."""
+    async def active_members(self) -> dict[str, MemberLimits]:
+        """Return the members that may send data, with what bounds their data.
+
+        Asked of the database every time, so that a revocation counts at once.
+        """
         async with self._store.transaction() as tx:
-            return {str(row[0]) for row in await tx.execute(SELECT_ACTIVE)}
+            rows = await tx.execute(SELECT_ACTIVE)
+        return {
+            str(row[0]): MemberLimits(
+                joined=datetime.fromtimestamp(int(row[1]), UTC),
+                contracted_kw=float(row[2]),
+                plant_kw=float(row[3]),
+            )
+            for row in rows
+        }
 
     async def publish_broker_files(self) -> None:
         """Rewrite the broker's password file and access list, and have the broker reload them.

@@ -26,7 +26,7 @@ import pandas as pd
 from ioe_aggregator.agreements import Agreement, Agreements
 from ioe_aggregator.config import ResultsConfig
 from ioe_aggregator.members.registry import Registry
-from ioe_aggregator.protocol import MessageKind, check, utc_text
+from ioe_aggregator.protocol import Live, MessageKind, check, utc_text
 from ioe_aggregator.sharing.allocation import Allocation, allocate, member_kpis
 from ioe_aggregator.sharing.economics import Prices, monthly_economics
 from ioe_aggregator.sharing.model import Coefficients
@@ -42,22 +42,6 @@ KWH_PER_QUARTER_TO_W = 4000.0
 SUPPLY = ("grid", "import_kwh")
 PLANT = ("plant", "generation_kwh")
 ENERGIES = ("allocated_kwh", "self_consumed_kwh", "surplus_kwh", "import_kwh")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Live:
-    """A member's latest live report: when, and its powers (W) by name."""
-
-    ts: datetime
-    powers: Mapping[str, float]
-
-    @classmethod
-    def of(cls, live: Mapping[str, Any]) -> Live:
-        """Read the ``live`` part of a readings batch (already checked by the schema)."""
-        return cls(
-            ts=datetime.fromisoformat(str(live["ts"])).astimezone(UTC),
-            powers={k: float(v) for k, v in live.items() if k != "ts"},
-        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,14 +106,18 @@ class ResultsEngine:
         )
         members = await self._registry.members()
         active = [m.id for m in members if m.active]
+        # Only the plants registered to members count: anyone else's "plant" is not the
+        # community's generation.
+        plants = sorted(m.id for m in members if m.plant_kw > 0)
+        generation = await self._hourly(PLANT, hours, now)
         inputs = _Inputs(
             now=now,
             hours=hours,
             active=active,
             consumption=await self._hourly(SUPPLY, hours, now),
-            generation=(await self._hourly(PLANT, hours, now)).sum(axis=1),
+            generation=generation.reindex(columns=plants, fill_value=0.0).sum(axis=1),
             agreements=await self._agreements.beta(hours),
-            now_w=await self._now_w(now, active, live or {}),
+            now_w=await self._now_w(now, active, plants, live or {}),
             online=online,
         )
         # pandas work of tens to hundreds of milliseconds: not on the event loop.
@@ -199,17 +187,28 @@ class ResultsEngine:
         return table.reindex(hours).fillna(0.0).rename_axis(columns=None)
 
     async def _now_w(
-        self, now: datetime, active: Sequence[str], live: Mapping[str, Live]
+        self,
+        now: datetime,
+        active: Sequence[str],
+        plants: Sequence[str],
+        live: Mapping[str, Live],
     ) -> dict[str, float]:
-        """Return generation and consumption now (W): fresh live reports, else the last quarter."""
-        fresh = {m: r.powers for m, r in live.items() if now - r.ts <= LIVE_MAX_AGE}
+        """Return generation and consumption now (W): fresh live reports, else the last quarter.
+
+        Only active members' reports count, and only registered plants' generation.
+        """
+        fresh = {m: r.powers for m, r in live.items() if m in active and now - r.ts <= LIVE_MAX_AGE}
         quarter_end = pd.Timestamp(now).floor("15min").to_pydatetime()
         last: dict[tuple[str, str], dict[str, float]] = {}
         for source in (SUPPLY, PLANT):
             rows = await self._store.hourly(*source, quarter_end - QUARTER, quarter_end)
             last[source] = {member: kwh * KWH_PER_QUARTER_TO_W for member, _hour, kwh in rows}
-        plant_live = [p["plant_w"] for p in fresh.values() if "plant_w" in p]
-        generation = sum(plant_live) if plant_live else sum(last[PLANT].values())
+        plant_live = [fresh[m]["plant_w"] for m in plants if "plant_w" in fresh.get(m, {})]
+        generation = (
+            sum(plant_live)
+            if plant_live
+            else sum(kwh for m, kwh in last[PLANT].items() if m in plants)
+        )
         consumption = 0.0
         for member in active:
             if member in fresh and "grid_w" in fresh[member]:

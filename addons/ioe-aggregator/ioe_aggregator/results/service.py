@@ -23,8 +23,8 @@ import aiomqtt
 
 from ioe_aggregator import __version__
 from ioe_aggregator.broker import BrokerConnection, BrokerUnavailable
-from ioe_aggregator.protocol import MessageKind, ProtocolError, decode, encode
-from ioe_aggregator.results import QUARTER, Live, ResultsEngine, Snapshot
+from ioe_aggregator.protocol import Live, MessageKind, ProtocolError, decode, encode
+from ioe_aggregator.results import QUARTER, ResultsEngine, Snapshot
 from ioe_aggregator.store import StoreError
 
 _LOGGER = logging.getLogger(__name__)

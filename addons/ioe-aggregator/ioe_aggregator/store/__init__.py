@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 import logging
 from pathlib import Path
+import secrets
 import time
 
 from ioe_aggregator.protocol import Reading, ReadingsBatch
@@ -37,11 +38,15 @@ HOUR_S = 3600
 
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
-    """What storing a batch did: readings new, changed (another value) or already there."""
+    """What storing a batch did: readings new, changed (another value) or already there.
+
+    ``over_quota``: nothing was stored, as the member's data would pass its quota.
+    """
 
     new: int
     changed: int
     unchanged: int
+    over_quota: bool = False
 
     @property
     def stored(self) -> int:
@@ -61,10 +66,15 @@ class StoredReading:
 
 @dataclass(frozen=True, slots=True)
 class Totals:
-    """The community's energy over a period: kWh by quantity, and how many members sent any."""
+    """The community's energy over a period: kWh by quantity, and who sent it.
+
+    ``members``: how many members sent any reading; ``contributors``: how many sent each
+    quantity (a total of few contributors reveals a household's figures).
+    """
 
     members: int
     kwh: dict[str, float]
+    contributors: dict[str, int]
 
 
 class Store:
@@ -89,6 +99,17 @@ class Store:
         """Run a trivial query; raise StoreError when the database does not answer."""
         async with self.transaction() as tx:
             await tx.execute("SELECT 1")
+
+    async def secret_setting(self, key: str) -> str:
+        """Return a random value kept under ``key``, made (128 random bits) the first time.
+
+        Used for what must stay the same across restarts and replicas and be known to
+        nobody else: it never leaves the service.
+        """
+        async with self.transaction() as tx:
+            await tx.execute(sql.INSERT_SETTING, (key, secrets.token_hex(16)))
+            rows = await tx.execute(sql.SELECT_SETTING, (key,))
+        return str(rows[0][0])
 
     async def schema_version(self) -> int:
         """Return the number of the last migration applied."""
@@ -150,38 +171,64 @@ class Store:
         return (await self.store_batches([batch], source=source))[0]
 
     async def store_batches(
-        self, batches: Sequence[ReadingsBatch], *, source: str = SOURCE_MEMBER
+        self,
+        batches: Sequence[ReadingsBatch],
+        *,
+        source: str = SOURCE_MEMBER,
+        quota_rows: int | None = None,
     ) -> list[BatchOutcome]:
         """Upsert several batches in one transaction (one commit for all); return each outcome.
 
         Batches are applied in order, so a later batch's value wins over an earlier one's. The
-        whole group costs one query per member and two bulk statements, however many batches
-        it holds (each statement is a trip to the database's thread or server).
+        whole group costs a few queries per member and two bulk statements, however many
+        batches it holds (each statement is a trip to the database's thread or server).
+
+        With ``quota_rows``, the rows each member's data takes (its readings and batch records)
+        are counted, and a batch that would take a member past the quota is not stored.
         """
         now_s = int(time.time())
         spans: dict[str, tuple[int, int]] = {}
+        ids: dict[str, set[str]] = {}
         for batch in batches:
+            ids.setdefault(batch.member, set()).add(batch.batch)
             for reading in batch.readings:
                 start = sql.seconds(reading.start)
                 low, high = spans.get(batch.member, (start, start))
                 spans[batch.member] = (min(low, start), max(high, start))
         outcomes = []
         rows: list[Row] = []
+        stored: list[ReadingsBatch] = []
         async with self.transaction() as tx:
             known: dict[str, dict[Row, Row]] = {}
             for member, (low, high) in spans.items():
                 existing = await tx.execute(sql.SELECT_EXISTING, (source, member, low, high))
                 known[member] = {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in existing}
+            usage = await _usage(tx, ids) if quota_rows is not None else {}
+            added_rows: dict[str, int] = {}
             for batch in batches:
-                planned, outcome = _plan_batch(batch, known.setdefault(batch.member, {}))
+                member_known = known.setdefault(batch.member, {})
+                planned, outcome = _plan_batch(batch, member_known)
+                if quota_rows is not None:
+                    used, recorded = usage[batch.member]
+                    added = outcome.new + (batch.batch not in recorded)
+                    if used + added > quota_rows:
+                        outcomes.append(BatchOutcome(0, 0, 0, over_quota=True))
+                        continue
+                    recorded.add(batch.batch)
+                    usage[batch.member] = (used + added, recorded)
+                    added_rows[batch.member] = added_rows.get(batch.member, 0) + added
+                member_known.update({row[:4]: row[4:] for row in planned})
                 rows.extend((source, batch.member, *row, now_s) for row in planned)
+                stored.append(batch)
                 outcomes.append(outcome)
             if rows:
                 await tx.executemany(sql.UPSERT_READING, rows)
             await tx.executemany(
                 sql.RECORD_BATCH,
-                [(b.member, b.batch, now_s, now_s, len(b.readings)) for b in batches],
+                [(b.member, b.batch, now_s, now_s, len(b.readings)) for b in stored],
             )
+            if added_rows:
+                await tx.executemany(sql.ADD_USAGE, list(added_rows.items()))
         return outcomes
 
     async def readings(
@@ -220,6 +267,7 @@ class Store:
         return Totals(
             members=int(contributors[0][0]),
             kwh={str(row[0]): float(row[2]) for row in rows},
+            contributors={str(row[0]): int(row[1]) for row in rows},
         )
 
     async def hourly(
@@ -270,11 +318,22 @@ async def _version(tx: Transaction) -> int:
     return int(rows[0][0])
 
 
+async def _usage(tx: Transaction, ids: dict[str, set[str]]) -> dict[str, tuple[int, set[str]]]:
+    """Return, per member, the rows its data takes and which of ``ids`` it already recorded."""
+    usage = {}
+    for member, batch_ids in ids.items():
+        rows = await tx.execute(sql.SELECT_USAGE, (member,))
+        query = sql.select_recorded_batches(len(batch_ids))
+        recorded = await tx.execute(query, (member, *batch_ids))
+        usage[member] = (int(rows[0][0]) if rows else 0, {str(row[0]) for row in recorded})
+    return usage
+
+
 def _plan_batch(batch: ReadingsBatch, known: dict[Row, Row]) -> tuple[list[Row], BatchOutcome]:
     """Return the readings of a batch to write (new or changed) and the outcome.
 
-    ``known`` maps the member's stored (meter, quantity, start, end) to (value, quality); it is
-    updated with what this batch writes, for the batches after it in the same transaction.
+    ``known`` maps the member's stored (meter, quantity, start, end) to (value, quality), with
+    what earlier batches of the same transaction write.
     """
     rows: list[Row] = []
     new = changed = 0
@@ -293,7 +352,6 @@ def _plan_batch(batch: ReadingsBatch, known: dict[Row, Row]) -> tuple[list[Row],
             new += 1
         else:
             changed += 1
-        known[identity] = after
         rows.append((*identity, *after))
     return rows, BatchOutcome(new=new, changed=changed, unchanged=len(batch.readings) - len(rows))
 

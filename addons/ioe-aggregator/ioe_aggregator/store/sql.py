@@ -127,6 +127,37 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (member, month)
         )""",
     ),
+    (
+        # What the service keeps for itself between starts and shares between replicas: the
+        # secret name of its shared subscription, the suffix of its broker client id.
+        """CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )""",
+        # A community plant measured at the member's site: its peak power (0: none). Only
+        # registered plants count towards the community's generation.
+        "ALTER TABLE members ADD COLUMN plant_kw DOUBLE PRECISION NOT NULL DEFAULT 0",
+        # Tokens may expire (NULL: they do not).
+        "ALTER TABLE tokens ADD COLUMN expires_s BIGINT",
+        # An entry may stand for several occurrences (failed logins of one address in one
+        # minute): how many.
+        "ALTER TABLE audit ADD COLUMN occurrences INTEGER NOT NULL DEFAULT 1",
+        # A member's readings by time: what storing a batch looks up first. The primary key
+        # reaches a member's rows, but walks every meter and quantity of its whole history.
+        "CREATE INDEX readings_by_member ON readings (source, member, start_s)",
+        # The rows each member's own data takes (readings and batch records), for its quota.
+        """CREATE TABLE member_usage (
+            member TEXT PRIMARY KEY,
+            stored_rows BIGINT NOT NULL
+        )""",
+        """INSERT INTO member_usage (member, stored_rows)
+            SELECT member, COUNT(*) FROM readings WHERE source = 'member' GROUP BY member""",
+        # WHERE 1 = 1: SQLite needs it to tell an upsert's ON CONFLICT from a join's ON.
+        """INSERT INTO member_usage (member, stored_rows)
+            SELECT member, COUNT(*) FROM batches WHERE 1 = 1 GROUP BY member
+            ON CONFLICT (member) DO UPDATE
+                SET stored_rows = member_usage.stored_rows + excluded.stored_rows""",
+    ),
 )
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -135,6 +166,10 @@ CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
 )"""
 SELECT_VERSION = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
 RECORD_VERSION = "INSERT INTO schema_migrations (version, applied_s) VALUES (?, ?)"
+
+SELECT_SETTING = "SELECT value FROM settings WHERE key = ?"
+# Replicas starting together may both make one: the first stored wins, the other reads it.
+INSERT_SETTING = "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
 
 SELECT_EXISTING = """SELECT meter, quantity, start_s, end_s, value, quality FROM readings
     WHERE source = ? AND member = ? AND start_s >= ? AND start_s <= ?"""
@@ -151,6 +186,18 @@ RECORD_BATCH = """INSERT INTO batches (member, batch, first_s, last_s, received,
     ON CONFLICT (member, batch) DO UPDATE SET
         last_s = excluded.last_s,
         received = batches.received + 1"""
+SELECT_USAGE = "SELECT stored_rows FROM member_usage WHERE member = ?"
+ADD_USAGE = """INSERT INTO member_usage (member, stored_rows) VALUES (?, ?)
+    ON CONFLICT (member) DO UPDATE
+        SET stored_rows = member_usage.stored_rows + excluded.stored_rows"""
+
+
+def select_recorded_batches(count: int) -> str:
+    """Return the query of which of ``count`` batch ids a member's batches already hold."""
+    marks = ", ".join("?" * count)
+    return f"SELECT batch FROM batches WHERE member = ? AND batch IN ({marks})"  # noqa: S608
+
+
 SELECT_READINGS = """SELECT member, meter, quantity, start_s, end_s, value, quality, source, changes
     FROM readings WHERE source = ? AND member = ? AND start_s >= ? AND start_s < ?
     ORDER BY start_s, meter, quantity"""
