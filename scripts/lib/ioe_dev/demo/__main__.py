@@ -61,6 +61,7 @@ class Ports:
 
     home_assistant: int
     aggregator: int
+    aggregator_https: int
     broker: int
     devices: int
     datadis: int
@@ -93,6 +94,8 @@ def _aggregator_config(state: Path, ports: Ports, values: dict[str, str]) -> Pat
     directory = state / "aggregator"
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "config.yaml"
+    # Homes reach the API over HTTPS with the broker's certificate (localhost, the same CA).
+    certificate = broker_certificate(state / "broker")
     config.write_text(
         yaml.safe_dump(
             {
@@ -100,10 +103,13 @@ def _aggregator_config(state: Path, ports: Ports, values: dict[str, str]) -> Pat
                 "database_url": f"sqlite:///{directory / 'ioe-aggregator.db'}",
                 "http_host": "127.0.0.1",
                 "http_port": ports.aggregator,
-                "public_api_url": f"http://localhost:{ports.aggregator}",
+                "https_port": ports.aggregator_https,
+                "api_certfile": str(certificate.cert_file),
+                "api_keyfile": str(certificate.key_file),
+                "public_api_url": f"https://localhost:{ports.aggregator_https}",
                 "mqtt_host": "127.0.0.1",
                 "mqtt_port": ports.broker,
-                "mqtt_ca_file": str(broker_certificate(state / "broker").ca_file),
+                "mqtt_ca_file": str(certificate.ca_file),
                 "mqtt_username": AGGREGATOR_USER,
                 "mqtt_password": values["aggregator_mqtt_password"],
                 "broker_files_dir": str(state / "broker-files"),
@@ -143,6 +149,7 @@ def _ports(state: Path, *, check: bool) -> Ports:
     defaults = {
         "home_assistant": 8123,
         "aggregator": 8099,
+        "aggregator_https": 8443,
         "broker": 8883,
         "devices": 1502,
         "datadis": 8097,
@@ -512,7 +519,12 @@ def _start_community(
     community.write_broker_files(config)
     broker = start_broker(state / "broker", ports.broker, include_dir=state / "broker-files")
     services.append(broker.service)
-    credentials = community.register(config, state / "aggregator", synthetic)
+    credentials = community.register(
+        config,
+        state / "aggregator",
+        synthetic,
+        plant_at=synthetic.members[PLANT_MEMBER].member_id,
+    )
     datadis_state = state / "datadis" / "state.json"
     community.write_datadis_state(
         datadis_state, synthetic, (DATADIS_MANAGER, values["datadis_password"])
@@ -545,6 +557,34 @@ def _check_results(
         problems.append(f"results were published for {published['members']} members")
     if results["scheme"] != community.AGREEMENT_SCHEME or results["coefficient_now"] <= 0:
         problems.append(f"no agreement in force in the results: {results}")
+    return problems
+
+
+# Every task the demo's aggregator runs, which its health must show running.
+AGGREGATOR_TASKS = {"ingest", "broker", "results", "failed-logins", "datadis"}
+
+
+def _check_hardening(ports: Ports, credentials: community.Credentials, member: str) -> list[str]:
+    """Send a poisoned batch as a member over HTTPS; check it is refused and nothing stops.
+
+    Its live report is dated 13/2026, which once stored the batch and ended the only writer
+    task: now it is refused before anything is stored, counted, and the service stays healthy.
+    """
+    try:
+        protocol, status, refused = community.send_poisoned_batch(credentials.join_codes[member])
+        health = _aggregator_health(ports.aggregator)
+    except (urllib.error.URLError, OSError) as err:
+        return [f"hardening: {err}"]
+    problems = []
+    if protocol != "TLSv1.3":
+        problems.append(f"the aggregator's HTTPS listener negotiated {protocol}, not TLS 1.3")
+    if (status, refused) != (400, "time"):
+        problems.append(f"a poisoned batch was answered {status} {refused}, not 400 time")
+    running = {name for name, task in health["tasks"].items() if task["running"]}
+    if health["status"] != "ok" or running != AGGREGATOR_TASKS:
+        problems.append(f"after a poisoned batch the aggregator's health is {health}")
+    elif not health["ingest"]["refused"].get("time"):
+        problems.append(f"the poisoned batch was not counted: {health['ingest']['refused']}")
     return problems
 
 
@@ -585,7 +625,11 @@ IoE Community demo is running (state in {state}).
                    (10 members, agreement "Reparto por inversión"; admin token and the
                    members' join codes in {state / "aggregator" / "credentials.json"};
                    the demo home is m-0001, the other 9 are simulated homes, see
-                   {state / "simulated-members.log"})
+                   {state / "simulated-members.log"}; the health shows each task, the
+                   ingest's last write and its refusals, such as the check's poisoned batch)
+                   https://localhost:{ports.aggregator_https}/api/openapi.json — the API for
+                   homes and other systems (TLS 1.3, or 1.2 with AEAD suites; see
+                   docs/security.md)
   Results (MQTT)   ioe/v1/{COMMUNITY_ID}/m/<member>/results, ioe/v1/{COMMUNITY_ID}/community/#
   Datadis (FAKE)   http://localhost:{ports.datadis} — a local stand-in for Datadis serving demo
                    data (NIF {DATADIS_MANAGER}); the aggregator syncs it at start and daily:
@@ -681,6 +725,7 @@ def run(state: Path, *, check: bool) -> int:
             or _check_results(ports, credentials, home, simulated)
             or _check_home_share(api, entry["entry_id"])
             or _check_distributor(api, aggregator_config, home)
+            or _check_hardening(ports, credentials, home)
         ):
             raise DemoError("; ".join(problems))
         if check:
@@ -689,8 +734,9 @@ def run(state: Path, *, check: bool) -> int:
                 "Energy dashboard, the home joined with its share on the Comunidad dashboard), "
                 "aggregator (10 members, 9 simulated homes sending through link/, an agreement "
                 "in force, results published, the distributor's data synced from a fake "
-                "Datadis and imported by the home as statistics), broker on the generated "
-                "files, sharing report."
+                "Datadis and imported by the home over HTTPS as statistics, a poisoned batch "
+                "refused with every task still running), broker on the generated files, "
+                "sharing report."
             )
             return 0
         _print_welcome(ports, login, state, broker, report)

@@ -11,13 +11,16 @@ the demo's Home Assistant home; the other nine are simulated homes running the i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+import http.client
 import json
 from pathlib import Path
+import ssl
 import subprocess
 import sys
 import time
 from typing import Any
+import urllib.parse
 import urllib.request
 from zoneinfo import ZoneInfo
 
@@ -62,8 +65,10 @@ def write_broker_files(config: Path) -> None:
     _cli(config, "members", "broker-files")
 
 
-def register(config: Path, state: Path, community: SyntheticCommunity) -> Credentials:
-    """Register the members, an admin token and an agreement in force, once per state."""
+def register(
+    config: Path, state: Path, community: SyntheticCommunity, *, plant_at: str
+) -> Credentials:
+    """Register the members, the plant, an admin token and an agreement, once per state."""
     path = state / "credentials.json"
     if path.exists():
         kept = json.loads(path.read_text())
@@ -85,6 +90,7 @@ def register(config: Path, state: Path, community: SyntheticCommunity) -> Creden
             "--contracted-kw", str(member.contracted_power_kw),
             "--investment-share", f"{member.investment_eur / total:.6f}",
             *(["--vulnerable"] if member.vulnerable else []),
+            *(["--plant-kw", str(community.peak_kw)] if member.member_id == plant_at else []),
         )  # fmt: skip
         join_codes[member.member_id] = added["join_code"]
     token = _cli(config, "tokens", "add", "--scope", "admin", "--label", "demo")["token"]
@@ -137,6 +143,40 @@ def publish_when_sent(
         if time.monotonic() > deadline:
             raise CommunityError(f"no readings of today from {member} after {timeout_s:.0f} s")
         time.sleep(1)
+
+
+def send_poisoned_batch(join_code: str) -> tuple[str, int, str]:
+    """Send, as a member over the HTTPS fallback, a batch whose live time is no date.
+
+    Return the TLS version negotiated, the answer's status and its error code.
+    """
+    code = decode(join_code)
+    url = urllib.parse.urlsplit(str(code.api_url))
+    context = ssl.create_default_context(cadata=code.ca_certificate or None)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    poisoned = {
+        "schema": "ioe.readings.v1",
+        "member": code.member,
+        "batch": "demo-poisoned",
+        "sent_at": now,
+        "readings": [],
+        "live": {"ts": "2026-13-01T00:00:00Z", "grid_w": 100.0},
+    }
+    connection = http.client.HTTPSConnection(
+        url.hostname or "localhost", url.port, timeout=10, context=context
+    )
+    try:
+        connection.request(
+            "POST",
+            "/api/v1/readings",
+            body=json.dumps(poisoned),
+            headers={"Authorization": f"Bearer {code.api_token}"},
+        )
+        protocol = connection.sock.version() if connection.sock else ""
+        answer = connection.getresponse()
+        return str(protocol), answer.status, str(json.loads(answer.read()).get("error"))
+    finally:
+        connection.close()
 
 
 def write_datadis_state(
