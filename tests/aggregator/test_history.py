@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from ioe_aggregator.distributor.csv_files import decode, read_csv
-from ioe_aggregator.distributor.importer import store_rows
+from ioe_aggregator.distributor.importer import import_csv
 from ioe_aggregator.history import Period, consumption, generation, reconcile
 from ioe_aggregator.sharing.files import read_consumption, read_members
 from ioe_aggregator.store import Store
@@ -41,8 +40,8 @@ async def two_sources(store: Store) -> None:
             quarter_batch("m-2", "plant", "generation_kwh", utc(2025, 10, 26, 10), [0.5] * 4),
         ]
     )
-    rows = read_csv(decode(EDISTRIBUCION.read_bytes()), MADRID).rows
-    await store_rows(store, rows, members, MADRID, origin="test")
+    with EDISTRIBUCION.open("rb") as file:
+        await import_csv(store, file, members, MADRID, origin="test")
 
 
 async def test_reconciliation_compares_the_hours_both_measured(store: Store) -> None:
