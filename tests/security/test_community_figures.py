@@ -116,3 +116,28 @@ def test_the_plant_is_registered_through_the_api_and_audited(
     assert call(base, "GET", "/api/v1/members/m-0002", admin).json()["plant_kw"] == 10.0
     assert "plant 10 kW" in community.cli("members", "show", "m-0002").stdout
     assert "member_plant" in community.cli("audit").stdout
+
+
+def test_stored_quarters_beyond_contract_or_plant_are_left_out(
+    community: Community, start_aggregator: StartAggregator
+) -> None:
+    """Without a fresh live report, "now" comes from the last quarter's stored energy."""
+    plant = home(community, "m-0002", **{"--plant-kw": "10"})
+    mallory = home(community, "m-0003")
+    admin = community.token("admin")
+    _service, port = start_service(community, start_aggregator)
+    base = f"http://127.0.0.1:{port}"
+
+    # 100,000 kWh in a quarter on a 4.6 kW contract (400 MW), and 50 kWh from a 10 kW plant.
+    send(mallory, "m-0003", "forged", {}, meter="grid", quantity="import_kwh", value=100_000.0)
+    send(plant, "m-0002", "forged", {}, meter="plant", quantity="generation_kwh", value=50.0)
+    # What they can have measured is stored: 1.5 kWh (6 kW) and 2.5 kWh (10 kW).
+    send(mallory, "m-0003", "honest", {}, meter="grid", quantity="import_kwh", value=1.5)
+    send(plant, "m-0002", "honest", {}, meter="plant", quantity="generation_kwh", value=2.5)
+
+    state = call(base, "POST", "/api/v1/results/publish", admin).json()["state"]
+
+    assert (state["consumption_w"], state["generation_w"]) == (6000.0, 10_000.0)
+    ingest = get_json(f"{base}/api/health")[1]["ingest"]
+    assert ingest["readings_refused"] == {"implausible": 2}
+    assert ingest["refused"] == {}  # the batches themselves were stored (and acknowledged)

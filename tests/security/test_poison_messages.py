@@ -155,3 +155,6 @@ def test_a_restarted_service_survives_the_resend_that_killed_it(
     mallory.publish(f"{PREFIX}/m/m-0001/readings", body)
 
     _honest_batch_still_goes_through(community, port)
+    # The restarted service met the poison (kept for it by the broker, then sent again).
+    refused = get_json(f"http://127.0.0.1:{port}/api/health")[1]["ingest"]["refused"]
+    assert refused["time"] >= 1

@@ -1,13 +1,14 @@
 """Community totals never reveal one household's figures.
 
-Before: the 5-contributor rule was counted over all quantities, so a public token read one
-household's exact export when it was the only one to send that quantity. Now each quantity is
-counted on its own.
+Before: the 5-contributor rule was counted over all quantities and the whole period, so a
+public token read one household's exact export when it was the only one to send that quantity,
+or a household's quarter hour as the difference of two totals. Now each quantity is counted on
+its own, in every quarter hour.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tests.community import (
@@ -24,8 +25,8 @@ from tests.community import (
 )
 
 
-def _kpis(base: str, token: str) -> dict[str, Any]:
-    query = f"start={T0:%Y-%m-%dT%H:%M:%SZ}&end={T0 + timedelta(days=1):%Y-%m-%dT%H:%M:%SZ}"
+def _kpis(base: str, token: str, start: datetime = T0) -> dict[str, Any]:
+    query = f"start={start:%Y-%m-%dT%H:%M:%SZ}&end={T0 + timedelta(days=1):%Y-%m-%dT%H:%M:%SZ}"
     answer = call(base, "GET", f"/api/v1/community/kpis?{query}", token)
     assert answer.status == 200, answer.body
     return dict(answer.json())
@@ -60,3 +61,29 @@ def test_a_quantity_few_members_sent_is_withheld_on_its_own(
     assert seen["contributors"]["export_kwh"] == 1
     assert full["export_kwh"] == 0.4
     assert full["withheld"] == []
+
+
+def test_no_household_is_the_difference_of_two_totals(
+    community: Community, start_aggregator: StartAggregator
+) -> None:
+    homes = [home(community, f"m-000{n}") for n in range(1, 7)]
+    public = community.token("public")
+    _service, port = start_service(community, start_aggregator)
+    base = f"http://127.0.0.1:{port}"
+    # Five members send the day's first hour; a sixth sends the quarter before it, alone.
+    for number, client in enumerate(homes[:5], start=1):
+        member = f"m-000{number}"
+        client.publish(f"{PREFIX}/m/{member}/readings", payload(batch(member, "import")))
+    alone = batch("m-0006", "alone", first=-1, count=1, value=0.7)
+    homes[5].publish(f"{PREFIX}/m/m-0006/readings", payload(alone))
+    for number, client in enumerate(homes, start=1):
+        client.wait_for(lambda c=client, m=f"m-000{number}": acks(c, m))
+
+    with_it = _kpis(base, public, start=T0 - timedelta(hours=1))
+    without_it = _kpis(base, public)
+
+    # Both periods count 5 or more members; their difference would be m-0006's quarter.
+    assert with_it["contributors"]["import_kwh"] == 6
+    assert with_it["import_kwh"] is None
+    assert with_it["withheld"] == ["import_kwh", "self_sufficiency"]
+    assert without_it["import_kwh"] == 5.0

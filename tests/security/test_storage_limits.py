@@ -7,7 +7,9 @@ refused (not acknowledged), counted and logged; other members are not affected.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 import json
+import sqlite3
 import ssl
 from typing import Any
 
@@ -102,3 +104,27 @@ def test_a_member_over_its_quota_is_refused_and_the_others_are_not(
     assert over_https[-1].json()["error"] == "quota"
     assert _refused(port) == {"quota": 2}
     assert json.loads(over_https[0].body)["stored"] == 150
+
+
+def test_live_reports_alone_take_no_room(
+    community: Community, start_aggregator: StartAggregator
+) -> None:
+    """A home sends its live power every 10 s: that must never count against its quota."""
+    client = home(community, "m-0001")
+    _service, port = start_service(community, start_aggregator)
+
+    for number in range(60):
+        message = {**batch("m-0001", f"live-{number}", count=0), "live": {"ts": _now()}}
+        client.publish(f"{PREFIX}/m/m-0001/readings", payload(message))
+    client.wait_for(lambda: len(acks(client, "m-0001")) == 60)
+
+    path = community.options["database_url"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        recorded = connection.execute("SELECT COUNT(*) FROM batches").fetchone()[0]
+        used = connection.execute("SELECT COUNT(*) FROM member_usage").fetchone()[0]
+    assert (recorded, used) == (0, 0)
+    assert _refused(port) == {}
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

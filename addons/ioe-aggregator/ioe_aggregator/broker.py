@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from enum import StrEnum
 import logging
+import re
 import ssl
 from typing import Protocol
 
@@ -167,5 +168,7 @@ async def _subscribe(client: aiomqtt.Client, topic: str) -> None:
     granted = await client.subscribe(topic, qos=1)
     for code in granted:
         if isinstance(code, ReasonCode) and code.is_failure:
-            # The access list does not give the aggregator's login the whole tree.
-            _LOGGER.error("The broker refused the subscription to %s: %s", topic, code)
+            # The access list does not give the aggregator's login the whole tree. The shared
+            # subscription's group is a secret: not in the log.
+            shown = re.sub(r"^\$share/[^/]+/", "$share/…/", topic)
+            _LOGGER.error("The broker refused the subscription to %s: %s", shown, code)

@@ -1,10 +1,11 @@
 """``/api/v1/community/kpis``: the community's totals, never one household's figures.
 
 Public (and member) tokens get a quantity's total only when at least ``MIN_CONTRIBUTORS``
-members sent that quantity in the period: with fewer, the total could reveal a household's
-consumption (a total of one is one home's meter). Each quantity is counted on its own, since
-one home may be the only one to send, say, its export; a figure computed from a withheld one
-(self-sufficiency) is withheld with it. Admins always get every figure.
+members sent that quantity in every quarter hour of the period that has any: a total of one is
+one home's meter, and two totals over overlapping periods differ by the quarters between them,
+so each interval must hide its households on its own. Each quantity is counted on its own,
+since one home may be the only one to send, say, its export; a figure computed from a withheld
+one (self-sufficiency) is withheld with it. Admins always get every figure.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def kpis(totals: Totals) -> dict[str, Any]:
 
 def withheld(totals: Totals) -> list[str]:
     """Return the figures too few members contributed to for anyone but an admin."""
-    hidden = [q for q in QUANTITIES if 0 < totals.contributors.get(q, 0) < MIN_CONTRIBUTORS]
+    hidden = [q for q in QUANTITIES if totals.sparse.get(q, 0) > 0]
     if any(q in hidden for q in SUFFICIENCY_INPUTS):
         hidden.append("self_sufficiency")
     return hidden
@@ -52,7 +53,7 @@ async def community_kpis(request: web.Request) -> web.Response:
     """Return the community's totals for a time range (any token; see the module's rule)."""
     token = require(request, Scope.PUBLIC, Scope.MEMBER, Scope.ADMIN)
     start, end = time_range(request)
-    totals = await request.app[STORE].totals(start, end)
+    totals = await request.app[STORE].totals(start, end, min_contributors=MIN_CONTRIBUTORS)
     figures = kpis(totals)
     hidden = [] if token.scope is Scope.ADMIN else withheld(totals)
     figures.update(dict.fromkeys(hidden))

@@ -19,6 +19,9 @@ async def health(request: web.Request) -> web.Response:
     is not running, or the ingest's last write failed (a full disk answers a ping but takes
     nothing): a supervisor or load balancer can act on the status code alone. A broker that
     is down is reported but does not fail the check, since the API keeps working without it.
+
+    Over HTTPS (the listener open to homes and the internet) only the status and the version
+    are given: the rest (addresses, errors, traffic) is for the manager, through ingress.
     """
     app = request.app
     store = app[STORE]
@@ -53,4 +56,6 @@ async def health(request: web.Request) -> web.Response:
             "last_write": None if last_write is None else last_write.as_dict(),
         },
     }
+    if request.secure:
+        body = {"status": body["status"], "version": __version__}
     return web.json_response(body, status=503 if problems else 200)

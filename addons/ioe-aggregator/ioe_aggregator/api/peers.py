@@ -4,7 +4,9 @@ On Home Assistant the add-on's plain HTTP port is its ingress port, which only t
 Supervisor's ingress proxy should reach (the add-on's network is shared with other add-ons).
 With ``ingress_proxy`` set, a plain HTTP request from any other address is refused, and a
 request the proxy forwards is the user's: Home Assistant appends the address it saw to
-``X-Forwarded-For``, so its last entry is the user's address.
+``X-Forwarded-For``, then the Supervisor appends Home Assistant's own. The user's address is
+the last entry outside the Supervisor's network; the entries before it are whatever the
+browser (or a proxy in front of Home Assistant) claimed, and are not believed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from ioe_aggregator.api.errors import error
 from ioe_aggregator.keys import CONFIG
 
 _LOGGER = logging.getLogger(__name__)
+# The Supervisor's internal network (hassio): the ingress proxy, Home Assistant, the add-ons.
+SUPERVISOR_NETWORK = ipaddress.ip_network("172.30.32.0/23")
 
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -31,11 +35,13 @@ def _through_proxy(request: web.Request) -> bool:
 def client_address(request: web.Request) -> str:
     """Return the address of the person or system behind a request."""
     if _through_proxy(request):
-        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-        try:
-            return str(ipaddress.ip_address(forwarded))
-        except ValueError:
-            pass
+        for entry in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
+            try:
+                address = ipaddress.ip_address(entry.strip())
+            except ValueError:
+                break
+            if address not in SUPERVISOR_NETWORK:
+                return str(address)
     return request.remote or "unknown"
 
 

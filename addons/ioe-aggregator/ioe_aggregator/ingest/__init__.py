@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 import logging
+import time
 from typing import Any
 
 from ioe_aggregator.members.registry import MemberLimits, Registry
@@ -46,11 +47,21 @@ HISTORY_LIMIT = timedelta(days=2 * 366)
 # begun by then, and a live report be taken by then.
 READING_CLOCK_SKEW = timedelta(minutes=5)
 LIVE_CLOCK_SKEW = timedelta(minutes=1)
-# Live power above the contract (the distributor's switch lets it pass for a while) or above
-# the plant's peak power (a meter's error) by more than these factors is not believed.
-LIVE_CONTRACT_TOLERANCE = 1.5
-LIVE_PLANT_TOLERANCE = 1.2
+# Power above the contract (the distributor's switch lets it pass for a while) or above the
+# plant's peak power (a meter's error) by more than these factors is not believed, live or as
+# a quarter's energy; nor is any other quarter's energy beyond ANY_READING_TOLERANCE times the
+# larger of the two (a home's PV, battery or car charger can pass its contract, not tenfold).
+CONTRACT_TOLERANCE = 1.5
+PLANT_TOLERANCE = 1.2
+ANY_READING_TOLERANCE = 10.0
 W_PER_KW = 1000.0
+HOURS_PER_QUARTER = 0.25
+SUPPLY = ("grid", "import_kwh")
+PLANT = ("plant", "generation_kwh")
+# Refusals logged per member and minute; the rest are counted only (a member sending garbage
+# at the broker's speed must not flood the log).
+REFUSAL_LOGS_PER_MINUTE = 10
+MAX_REASON_CHARS = 300
 
 
 class Refused(Exception):
@@ -83,7 +94,9 @@ class IngestCounters:
     readings_changed: int = 0
     readings_unchanged: int = 0
     refused: Counter[str] = field(default_factory=Counter)
-    # Live reports left out of the community's figures (the batch itself was stored).
+    # Readings left out of a stored batch, and live reports left out of the community's
+    # figures (the batch itself was stored), by reason.
+    readings_refused: Counter[str] = field(default_factory=Counter)
     live_refused: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
@@ -94,6 +107,7 @@ class IngestCounters:
             "readings_changed": self.readings_changed,
             "readings_unchanged": self.readings_unchanged,
             "refused": dict(sorted(self.refused.items())),
+            "readings_refused": dict(sorted(self.readings_refused.items())),
             "live_refused": dict(sorted(self.live_refused.items())),
         }
 
@@ -128,6 +142,35 @@ def window_problem(batch: ReadingsBatch, limits: MemberLimits, now: datetime) ->
     return None
 
 
+def believable(batch: ReadingsBatch, limits: MemberLimits) -> tuple[ReadingsBatch, list[str]]:
+    """Return the batch without the readings no meter of the member can have measured.
+
+    A quarter's import may not pass the contract, nor a registered plant's generation its peak
+    power, by more than their tolerances; nor any other reading ten times the larger of the
+    two. The reasons name the readings left out.
+    """
+    most = max(limits.contracted_kw, limits.plant_kw) * HOURS_PER_QUARTER * ANY_READING_TOLERANCE
+    kept, left_out = [], []
+    for index, reading in enumerate(batch.readings):
+        kind = (reading.meter, reading.quantity)
+        if kind == SUPPLY:
+            limit = limits.contracted_kw * HOURS_PER_QUARTER * CONTRACT_TOLERANCE
+        elif kind == PLANT and limits.plant_kw > 0:
+            limit = limits.plant_kw * HOURS_PER_QUARTER * PLANT_TOLERANCE
+        else:
+            limit = most
+        if reading.value > limit:
+            left_out.append(
+                f"readings[{index}] {reading.meter} {reading.quantity} {reading.value:g} kWh "
+                f"in a quarter hour, more than {limit:g}"
+            )
+        else:
+            kept.append(reading)
+    if not left_out:
+        return batch, []
+    return replace(batch, readings=tuple(kept)), left_out
+
+
 def live_problem(live: Live, limits: MemberLimits, now: datetime) -> str | None:
     """Return why a live report cannot be believed, or None.
 
@@ -137,10 +180,10 @@ def live_problem(live: Live, limits: MemberLimits, now: datetime) -> str | None:
     if live.ts > now + LIVE_CLOCK_SKEW:
         return f"taken {utc_text(live.ts)}, in the future"
     importing = live.powers.get("grid_w", 0.0)
-    if importing > limits.contracted_kw * W_PER_KW * LIVE_CONTRACT_TOLERANCE:
+    if importing > limits.contracted_kw * W_PER_KW * CONTRACT_TOLERANCE:
         return f"imports {importing:g} W on a contract of {limits.contracted_kw:g} kW"
     generating = live.powers.get("plant_w", 0.0)
-    if generating > limits.plant_kw * W_PER_KW * LIVE_PLANT_TOLERANCE:
+    if generating > limits.plant_kw * W_PER_KW * PLANT_TOLERANCE:
         return f"its plant makes {generating:g} W, with {limits.plant_kw:g} kW registered"
     return None
 
@@ -158,6 +201,8 @@ class Ingest:
         # Each active member's latest believable live report (power now), for the community.
         self.live: dict[str, Live] = {}
         self.last_write: WriteOutcome | None = None
+        # Refusals logged this minute, by member (see REFUSAL_LOGS_PER_MINUTE).
+        self._logged: dict[tuple[str, int], int] = {}
 
     async def receive(self, member: str, payload: bytes, *, via: str) -> bytes:
         """Store a batch ``member`` sent; return the acknowledgement once it is committed.
@@ -190,12 +235,7 @@ class Ingest:
                 _LOGGER.exception("Storing a group of %s batches failed", len(group))
                 self._wrote(f"{type(err).__name__}: {err}")
                 for pending in group:
-                    if not pending.done.done():
-                        pending.done.set_exception(
-                            self._refuse(
-                                STORE_FAILED, pending.batch.member, pending.via, "internal error"
-                            )
-                        )
+                    self._reject(pending, STORE_FAILED, "internal error")
 
     async def _write(self, group: list[_Pending]) -> None:
         now = datetime.now(UTC)
@@ -204,6 +244,41 @@ class Ingest:
         except StoreError as err:
             self._failed(group, str(err))
             return
+        accepted = self._admit(group, members, now)
+        batches = [batch for _pending, batch in accepted]
+        try:
+            outcomes = await self._store.store_batches(batches, quota_rows=self._quota_rows)
+        except StoreError as err:
+            if len(accepted) > 1:
+                # One bad batch must not keep the others out: try each on its own.
+                for pending, _batch in accepted:
+                    await self._write([pending])
+                return
+            self._failed([pending for pending, _batch in accepted], str(err))
+            return
+        if any(batch.readings for batch in batches):
+            self._wrote(None)  # a write that tells: live reports alone write nothing
+        for stale in set(self.live) - set(members):
+            del self.live[stale]  # revoked: its last report counts no more
+        for (pending, batch), outcome in zip(accepted, outcomes, strict=True):
+            if outcome.over_quota:
+                self._reject(
+                    pending, QUOTA, f"its data would take more than {self._quota_rows} rows"
+                )
+                continue
+            self._count(batch, outcome)
+            if (live := batch.live) is not None:
+                self._take_live(batch, live, members[batch.member], now)
+            if not pending.done.done():  # its sender may have given up (a shutdown)
+                pending.done.set_result(encode(ack_message(batch, outcome), MessageKind.ACK))
+
+    def _admit(
+        self, group: list[_Pending], members: dict[str, MemberLimits], now: datetime
+    ) -> list[tuple[_Pending, ReadingsBatch]]:
+        """Return each active member's batch within its time window, believable readings only.
+
+        The others are refused.
+        """
         accepted = []
         for pending in group:
             member = pending.batch.member
@@ -212,32 +287,19 @@ class Ingest:
             elif (problem := window_problem(pending.batch, limits, now)) is not None:
                 self._reject(pending, TIME_WINDOW, problem)
             else:
-                accepted.append(pending)
-        try:
-            outcomes = await self._store.store_batches(
-                [p.batch for p in accepted], quota_rows=self._quota_rows
-            )
-        except StoreError as err:
-            if len(accepted) > 1:
-                # One bad batch must not keep the others out: try each on its own.
-                for pending in accepted:
-                    await self._write([pending])
-                return
-            self._failed(accepted, str(err))
-            return
-        self._wrote(None)
-        for stale in set(self.live) - set(members):
-            del self.live[stale]  # revoked: its last report counts no more
-        for pending, outcome in zip(accepted, outcomes, strict=True):
-            if outcome.over_quota:
-                self._reject(
-                    pending, QUOTA, f"its data would take more than {self._quota_rows} rows"
-                )
-                continue
-            self._count(pending.batch, outcome)
-            if (live := pending.batch.live) is not None:
-                self._take_live(pending.batch, live, members[pending.batch.member], now)
-            pending.done.set_result(encode(ack_message(pending.batch, outcome), MessageKind.ACK))
+                batch, left_out = believable(pending.batch, limits)
+                if left_out:
+                    self.counters.readings_refused["implausible"] += len(left_out)
+                    self._log_refusal(
+                        member,
+                        "Left %s readings out of batch %s of %s: %s",
+                        len(left_out),
+                        batch.batch,
+                        member,
+                        "; ".join(left_out),
+                    )
+                accepted.append((pending, batch))
+        return accepted
 
     def _take_live(
         self, batch: ReadingsBatch, live: Live, limits: MemberLimits, now: datetime
@@ -247,8 +309,12 @@ class Ingest:
             live = Live(ts=live.ts, powers={k: v for k, v in live.powers.items() if k != "plant_w"})
         if (problem := live_problem(live, limits, now)) is not None:
             self.counters.live_refused["implausible"] += 1
-            _LOGGER.warning(
-                "Left out the live report of %s (batch %s): %s", batch.member, batch.batch, problem
+            self._log_refusal(
+                batch.member,
+                "Left out the live report of %s (batch %s): %s",
+                batch.member,
+                batch.batch,
+                problem,
             )
             return
         known = self.live.get(batch.member)
@@ -264,7 +330,9 @@ class Ingest:
             self._reject(pending, STORE_FAILED, reason)
 
     def _reject(self, pending: _Pending, kind: str, reason: str) -> None:
-        pending.done.set_exception(self._refuse(kind, pending.batch.member, pending.via, reason))
+        refused = self._refuse(kind, pending.batch.member, pending.via, reason)
+        if not pending.done.done():  # its sender may have given up (a shutdown)
+            pending.done.set_exception(refused)
 
     def _count(self, batch: ReadingsBatch, outcome: BatchOutcome) -> None:
         counters = self.counters
@@ -282,5 +350,26 @@ class Ingest:
 
     def _refuse(self, kind: str, member: str, via: str, reason: str) -> Refused:
         self.counters.refused[kind] += 1
-        _LOGGER.warning("Refused a readings batch from %s (%s, %s): %s", member, via, kind, reason)
+        self._log_refusal(
+            member, "Refused a readings batch from %s (%s, %s): %s", member, via, kind, reason
+        )
         return Refused(kind, reason)
+
+    def _log_refusal(self, member: str, message: str, *args: object) -> None:
+        """Log a refusal, at most REFUSAL_LOGS_PER_MINUTE a member, each reason shortened."""
+        minute = int(time.monotonic() // 60)
+        if len(self._logged) > 1000 or any(m < minute for _member, m in self._logged):
+            self._logged = {key: n for key, n in self._logged.items() if key[1] == minute}
+        count = self._logged[member, minute] = self._logged.get((member, minute), 0) + 1
+        if count <= REFUSAL_LOGS_PER_MINUTE:
+            shown = [_shortened(str(a)) for a in args]
+            _LOGGER.warning(message, *shown)
+        elif count == REFUSAL_LOGS_PER_MINUTE + 1:
+            _LOGGER.warning(
+                "More refusals of %s's batches this minute: counted in /api/health, not logged",
+                member,
+            )
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= MAX_REASON_CHARS else f"{text[:MAX_REASON_CHARS]}…"

@@ -69,12 +69,15 @@ class Totals:
     """The community's energy over a period: kWh by quantity, and who sent it.
 
     ``members``: how many members sent any reading; ``contributors``: how many sent each
-    quantity (a total of few contributors reveals a household's figures).
+    quantity; ``sparse``: per quantity, in how many intervals fewer than the threshold asked
+    for sent it (a total over such an interval reveals a household's figures, and two totals
+    over overlapping periods tell an interval's).
     """
 
     members: int
     kwh: dict[str, float]
     contributors: dict[str, int]
+    sparse: dict[str, int]
 
 
 class Store:
@@ -183,14 +186,17 @@ class Store:
         whole group costs a few queries per member and two bulk statements, however many
         batches it holds (each statement is a trip to the database's thread or server).
 
-        With ``quota_rows``, the rows each member's data takes (its readings and batch records)
-        are counted, and a batch that would take a member past the quota is not stored.
+        A batch with readings is recorded (when it came, how often); one without (a live
+        report alone, every few seconds) leaves no trace but its live part. With
+        ``quota_rows``, the rows each member's data takes (its readings and batch records) are
+        counted, and a batch that would take a member past the quota is not stored.
         """
         now_s = int(time.time())
         spans: dict[str, tuple[int, int]] = {}
         ids: dict[str, set[str]] = {}
         for batch in batches:
-            ids.setdefault(batch.member, set()).add(batch.batch)
+            if batch.readings:
+                ids.setdefault(batch.member, set()).add(batch.batch)
             for reading in batch.readings:
                 start = sql.seconds(reading.start)
                 low, high = spans.get(batch.member, (start, start))
@@ -208,7 +214,7 @@ class Store:
             for batch in batches:
                 member_known = known.setdefault(batch.member, {})
                 planned, outcome = _plan_batch(batch, member_known)
-                if quota_rows is not None:
+                if quota_rows is not None and batch.readings:
                     used, recorded = usage[batch.member]
                     added = outcome.new + (batch.batch not in recorded)
                     if used + added > quota_rows:
@@ -225,7 +231,7 @@ class Store:
                 await tx.executemany(sql.UPSERT_READING, rows)
             await tx.executemany(
                 sql.RECORD_BATCH,
-                [(b.member, b.batch, now_s, now_s, len(b.readings)) for b in stored],
+                [(b.member, b.batch, now_s, now_s, len(b.readings)) for b in stored if b.readings],
             )
             if added_rows:
                 await tx.executemany(sql.ADD_USAGE, list(added_rows.items()))
@@ -257,17 +263,27 @@ class Store:
         ]
 
     async def totals(
-        self, start: datetime, end: datetime, *, source: str = SOURCE_MEMBER
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        min_contributors: int,
+        source: str = SOURCE_MEMBER,
     ) -> Totals:
-        """Return the community's energy by quantity for readings starting in [start, end)."""
+        """Return the community's energy by quantity for readings starting in [start, end).
+
+        ``sparse`` counts the intervals fewer than ``min_contributors`` members sent.
+        """
         parameters = (source, sql.seconds(start), sql.seconds(end))
         async with self.transaction() as tx:
             rows = await tx.execute(sql.SELECT_TOTALS, parameters)
             contributors = await tx.execute(sql.SELECT_CONTRIBUTORS, parameters)
+            sparse = await tx.execute(sql.SELECT_SPARSE, (*parameters, min_contributors))
         return Totals(
             members=int(contributors[0][0]),
             kwh={str(row[0]): float(row[2]) for row in rows},
             contributors={str(row[0]): int(row[1]) for row in rows},
+            sparse={str(row[0]): int(row[1]) for row in sparse},
         )
 
     async def hourly(

@@ -145,6 +145,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # A member's readings by time: what storing a batch looks up first. The primary key
         # reaches a member's rows, but walks every meter and quantity of its whole history.
         "CREATE INDEX readings_by_member ON readings (source, member, start_s)",
+        # Batches without readings (a live report every 10 s) are no longer recorded: they
+        # were most of the table, and nothing is learnt from them.
+        "DELETE FROM batches WHERE readings = 0",
         # The rows each member's own data takes (readings and batch records), for its quota.
         """CREATE TABLE member_usage (
             member TEXT PRIMARY KEY,
@@ -152,9 +155,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         """INSERT INTO member_usage (member, stored_rows)
             SELECT member, COUNT(*) FROM readings WHERE source = 'member' GROUP BY member""",
-        # WHERE 1 = 1: SQLite needs it to tell an upsert's ON CONFLICT from a join's ON.
+        # The distributor's batches (csv:…, datadis:…) are not the member's own data (no LIKE:
+        # the PostgreSQL driver reads % as a placeholder). WHERE also lets SQLite tell an
+        # upsert's ON CONFLICT from a join's ON.
         """INSERT INTO member_usage (member, stored_rows)
-            SELECT member, COUNT(*) FROM batches WHERE 1 = 1 GROUP BY member
+            SELECT member, COUNT(*) FROM batches
+            WHERE substr(batch, 1, 4) <> 'csv:' AND substr(batch, 1, 8) <> 'datadis:'
+            GROUP BY member
             ON CONFLICT (member) DO UPDATE
                 SET stored_rows = member_usage.stored_rows + excluded.stored_rows""",
     ),
@@ -217,6 +224,12 @@ SELECT_TOTALS = """SELECT quantity, COUNT(DISTINCT member), SUM(value) FROM read
     WHERE source = ? AND start_s >= ? AND start_s < ? GROUP BY quantity ORDER BY quantity"""
 SELECT_CONTRIBUTORS = """SELECT COUNT(DISTINCT member) FROM readings
     WHERE source = ? AND start_s >= ? AND start_s < ?"""
+# Per quantity, how many intervals fewer than ? members sent (a total of them is theirs).
+SELECT_SPARSE = """SELECT quantity, COUNT(*) FROM (
+        SELECT quantity, start_s FROM readings
+        WHERE source = ? AND start_s >= ? AND start_s < ?
+        GROUP BY quantity, start_s HAVING COUNT(DISTINCT member) < ?
+    ) AS sparse GROUP BY quantity"""
 
 # Interval energies summed per member and UTC hour, for the results (integer division in both
 # dialects; no % operator, which the PostgreSQL driver reads as a placeholder).
