@@ -36,8 +36,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.fixture
 def mosquitto(tmp_path: Path, socket_enabled: None) -> Iterator[Broker]:
-    """Run a real Mosquitto on 127.0.0.1, TLS only, with the aggregator's login."""
-    broker = start_broker(tmp_path / "broker", free_port(), {AGGREGATOR_USER: AGGREGATOR_PASSWORD})
+    """Run a real Mosquitto on 127.0.0.1, TLS only, with the aggregator's login.
+
+    Its listener is like the Mosquitto add-on's (a home's own broker, or the manager's): any
+    client id, so that the tests' clients may share the one login.
+    """
+    broker = start_broker(
+        tmp_path / "broker",
+        free_port(),
+        {AGGREGATOR_USER: AGGREGATOR_PASSWORD},
+        addon_listener=True,
+    )
     yield broker
     broker.service.stop()
 

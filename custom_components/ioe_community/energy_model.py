@@ -10,7 +10,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import entity_registry as er
-from homeassistant.util.unit_conversion import EnergyConverter, PowerConverter
+from homeassistant.util.unit_conversion import BaseUnitConverter, EnergyConverter, PowerConverter
 
 from .const import CONF_ROLE, DOMAIN, SUBENTRY_ENTITIES
 from .coordinator import IoeDeviceCoordinator
@@ -69,6 +69,7 @@ def reading(state: State | None, quantity: str) -> float | None:
     except ValueError:
         return None
     unit = state.attributes.get("unit_of_measurement")
+    converter: type[BaseUnitConverter]
     if quantity in ENERGY_QUANTITIES:
         converter, target = EnergyConverter, "kWh"
     else:

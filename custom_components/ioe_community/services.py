@@ -16,7 +16,7 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.service import async_get_config_entry
 from homeassistant.util import dt as dt_util
-import voluptuous as vol
+import probatio
 
 from .const import DOMAIN
 from .link.intervals import QUARTER, quarter_ceil
@@ -29,16 +29,16 @@ ATTR_END: Final = "end"
 # Longer than the recorder keeps its history by default (10 days), bounded all the same.
 MAX_RESEND_PERIOD: Final = timedelta(days=31)
 
-RESEND_READINGS_SCHEMA: Final = vol.Schema(
+RESEND_READINGS_SCHEMA: Final = probatio.Schema(
     {
-        vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
-        vol.Required(ATTR_START): cv.datetime,
-        vol.Required(ATTR_END): cv.datetime,
+        probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+        probatio.Required(ATTR_START): cv.datetime,
+        probatio.Required(ATTR_END): cv.datetime,
     }
 )
 
 
-IMPORT_HISTORY_SCHEMA: Final = vol.Schema({vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string})
+IMPORT_HISTORY_SCHEMA: Final = probatio.Schema({probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string})
 
 
 def _quarter_floor(moment: datetime) -> datetime:

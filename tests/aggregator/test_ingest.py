@@ -45,6 +45,7 @@ def test_a_batch_is_stored_once_and_acked_and_a_resend_changes_nothing(
         "readings_changed": 0,
         "readings_unchanged": 4,
         "refused": {},
+        "readings_refused": {},
         "live_refused": {},
     }
 

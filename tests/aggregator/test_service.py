@@ -55,6 +55,7 @@ def test_health_with_database_and_broker(
             "readings_changed": 0,
             "readings_unchanged": 0,
             "refused": {},
+            "readings_refused": {},
             "live_refused": {},
             "last_write": None,
         },

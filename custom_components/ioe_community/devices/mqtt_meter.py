@@ -156,12 +156,12 @@ class MeterSource:
             case _:
                 return None
 
-    def parse(self, topic: str, payload: bytes | str) -> dict[str, float]:
+    def parse(self, topic: str, payload: bytes | bytearray | str) -> dict[str, float]:
         """Return the known values in one message (possibly none), or raise ``PayloadError``.
 
         Only values in ``QUANTITIES`` are kept (a third channel, say, has no sensor to go to).
         """
-        values = self._parse(topic, payload)
+        values = self._parse(topic, bytes(payload) if isinstance(payload, bytearray) else payload)
         return {key: value for key, value in values.items() if key in QUANTITIES}
 
     def _parse(self, topic: str, payload: bytes | str) -> dict[str, float]:

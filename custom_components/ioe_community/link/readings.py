@@ -145,7 +145,8 @@ class HomeReadings:
         while all(start in intervals for intervals in done):
             parts = [intervals[start] for intervals in done]
             value = sum(term.sign * part.kwh for term, part in zip(terms, parts, strict=True))
-            quality = max((part.quality for part in parts), key=_QUALITIES.index)
+            # The protocol's qualities: a counter's, or "estimated" for what had to be made up.
+            quality: str = max((part.quality for part in parts), key=_QUALITIES.index)
             if value < 0:
                 value, quality = 0.0, "estimated"
             ready.append(

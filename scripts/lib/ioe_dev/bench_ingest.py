@@ -60,7 +60,7 @@ def _utc(moment: datetime) -> str:
 
 def batch_payload(member: str, number: int, size: int) -> bytes:
     """Return batch ``number`` of a member: ``size`` readings, never overlapping another batch."""
-    readings = []
+    readings: list[dict[str, Any]] = []
     quarters = size // len(QUANTITIES)
     for q in range(quarters):
         start = T0 + (number * quarters + q) * QUARTER

@@ -31,6 +31,8 @@ NO_SUCH_PATH = "(no such path)"
 TOKEN = web.RequestKey("token", Token)
 FAILED_LOGINS = web.AppKey("failed_logins", FailedLogins)
 SEEN_LOGINS = web.AppKey("seen_logins", set[tuple[str, str]])
+# The (token, address) pairs whose first login is remembered; past it, logins are audited anew.
+MAX_SEEN_LOGINS = 10_000
 
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -60,8 +62,11 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         token = await tokens.authenticate(app[STORE], presented)
     if token is None:
         return _refuse(request, Failure(address, route_of(request), bool(presented)))
-    if (token.id, address) not in app[SEEN_LOGINS]:
-        app[SEEN_LOGINS].add((token.id, address))
+    seen = app[SEEN_LOGINS]
+    if (token.id, address) not in seen:
+        if len(seen) >= MAX_SEEN_LOGINS:
+            seen.clear()
+        seen.add((token.id, address))
         async with app[STORE].transaction() as tx:
             await audit.record(tx, token.actor, audit.Action.LOGIN, token.id, {"address": address})
     request[TOKEN] = token

@@ -45,7 +45,7 @@ async def _spool(request: web.Request) -> BinaryIO:
     """
     if request.content_length is not None and request.content_length > MAX_CSV_BYTES:
         raise _too_large()
-    file = await asyncio.to_thread(tempfile.TemporaryFile, prefix="ioe-upload-")
+    file: BinaryIO = await asyncio.to_thread(tempfile.TemporaryFile, "w+b", prefix="ioe-upload-")
     try:
         await _write_body(request, file)
     except BaseException:

@@ -99,7 +99,7 @@ def _moment(value: object) -> datetime:
 def _token(row: Sequence[object]) -> Token:
     return Token(
         id=str(row[0]),
-        scope=Scope(row[1]),
+        scope=Scope(str(row[1])),
         member=None if row[2] is None else str(row[2]),
         label=str(row[3]),
         created=_moment(row[4]),

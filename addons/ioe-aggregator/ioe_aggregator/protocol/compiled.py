@@ -130,6 +130,36 @@ def _items(item: Check) -> Check:
     return check
 
 
+def _one_of(allowed: frozenset[str]) -> Check:
+    return lambda v: isinstance(v, str) and v in allowed
+
+
+def _matches(pattern: re.Pattern[str]) -> Check:
+    return lambda v: not isinstance(v, str) or pattern.search(v) is not None
+
+
+def _number(value: Any) -> float | None:
+    return value if _is_number(value) else None
+
+
+def _string_length(value: Any) -> float | None:
+    return len(value) if isinstance(value, str) else None
+
+
+def _list_length(value: Any) -> float | None:
+    return len(value) if isinstance(value, list) else None
+
+
+def _bounded(limit: float, *, low: bool, measure: Callable[[Any], float | None]) -> Check:
+    """Return a check of a lower or upper bound on what ``measure`` gives (None: no rule)."""
+
+    def check(value: Any) -> bool:
+        measured = measure(value)
+        return measured is None or (measured >= limit if low else measured <= limit)
+
+    return check
+
+
 def _keyword_checks(schema: Mapping[str, Any]) -> list[Check]:
     checks: list[Check] = []
     for keyword, argument in schema.items():
@@ -141,34 +171,16 @@ def _keyword_checks(schema: Mapping[str, Any]) -> list[Check]:
             continue
         if keyword == "type":
             checks.append(_type(argument))
-        elif keyword == "const":
-            allowed = _strings([argument])
-            checks.append(lambda v, a=allowed: isinstance(v, str) and v in a)
-        elif keyword == "enum":
-            allowed = _strings(list(argument))
-            checks.append(lambda v, a=allowed: isinstance(v, str) and v in a)
+        elif keyword in ("const", "enum"):
+            checks.append(_one_of(_strings([argument] if keyword == "const" else list(argument))))
         elif keyword == "pattern":
-            search = ecma_regex(argument).search
-            checks.append(lambda v, s=search: not isinstance(v, str) or s(v) is not None)
+            checks.append(_matches(ecma_regex(argument)))
         elif keyword in ("minLength", "maxLength"):
-            low = keyword == "minLength"
-            checks.append(
-                lambda v, n=argument, low=low: (
-                    not isinstance(v, str) or (len(v) >= n if low else len(v) <= n)
-                )
-            )
+            checks.append(_bounded(argument, low=keyword == "minLength", measure=_string_length))
         elif keyword in ("minimum", "maximum"):
-            low = keyword == "minimum"
-            checks.append(
-                lambda v, n=argument, low=low: not _is_number(v) or (v >= n if low else v <= n)
-            )
+            checks.append(_bounded(argument, low=keyword == "minimum", measure=_number))
         elif keyword in ("minItems", "maxItems"):
-            low = keyword == "minItems"
-            checks.append(
-                lambda v, n=argument, low=low: (
-                    not isinstance(v, list) or (len(v) >= n if low else len(v) <= n)
-                )
-            )
+            checks.append(_bounded(argument, low=keyword == "minItems", measure=_list_length))
         elif keyword == "items":
             checks.append(_items(compile_schema(argument)))
         else:

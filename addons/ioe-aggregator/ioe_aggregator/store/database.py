@@ -30,10 +30,17 @@ class Transaction(Protocol):
 class Database(Protocol):
     """A connection to one database, used by one transaction at a time."""
 
-    backend: str
-    # A statement that makes concurrent migrations take turns (run first in each migration's
-    # transaction), or None when a write transaction already excludes the others.
-    migration_lock: str | None
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+
+    @property
+    def migration_lock(self) -> str | None:
+        """Return what makes concurrent migrations take turns, or None.
+
+        A statement run first in each migration's transaction; None when a write transaction
+        already excludes the others.
+        """
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """Begin a transaction; it commits when the block ends, rolls back when it raises.
