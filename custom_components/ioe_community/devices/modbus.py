@@ -252,9 +252,7 @@ class DeviceReader:
             data = raw(register)
             if data is not None and any(r.scale_factor == register.key for r in self.registers):
                 value = raw_value(register, data)
-                scale_factors[register.key] = (
-                    None if value in register.sentinels else int(value)  # type: ignore[arg-type]
-                )
+                scale_factors[register.key] = None if value in register.sentinels else int(value)
         values: dict[str, float | str | None] = {}
         for register in self.registers:
             data = raw(register)

@@ -33,7 +33,7 @@ def _beta(text: str) -> tuple[str, float]:
 
 
 def add_parser(
-    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    commands: argparse._SubParsersAction,
     common: argparse.ArgumentParser,
 ) -> None:
     """Add the ``agreements`` command."""

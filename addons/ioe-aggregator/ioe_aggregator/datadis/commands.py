@@ -37,7 +37,7 @@ def _nif(text: str) -> str:
 
 
 def add_parser(
-    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    commands: argparse._SubParsersAction,
     common: argparse.ArgumentParser,
 ) -> None:
     """Add the ``datadis`` command."""

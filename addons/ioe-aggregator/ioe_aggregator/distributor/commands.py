@@ -28,7 +28,7 @@ _QUANTITIES = (
 
 
 def add_parser(
-    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    commands: argparse._SubParsersAction,
     common: argparse.ArgumentParser,
 ) -> None:
     """Add the ``import-csv`` command."""

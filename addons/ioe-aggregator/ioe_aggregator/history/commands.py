@@ -40,7 +40,7 @@ def _period(text: str) -> Period:
 
 
 def add_parser(
-    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    commands: argparse._SubParsersAction,
     common: argparse.ArgumentParser,
 ) -> None:
     """Add the ``history`` command."""

@@ -22,7 +22,7 @@ from ioe_aggregator.store import Store
 
 
 def add_parsers(
-    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    commands: argparse._SubParsersAction,
     common: argparse.ArgumentParser,
 ) -> None:
     """Add the ``members``, ``tokens`` and ``audit`` commands."""
