@@ -486,7 +486,7 @@ def test_distributor_csv_upload_and_its_readings(api: Api) -> None:
 @pytest.mark.parametrize(
     ("path", "body", "status", "message"),
     [
-        ("/api/v1/distributor/csv", b"a;b;c\n1;2;3\n", 400, "is not one of the distributors"),
+        ("/api/v1/distributor/csv", b"a;b;c\n1;2;3\n", 400, "no header among the first 2 lines"),
         ("/api/v1/distributor/csv", b"", 400, "the file is empty"),
         ("/api/v1/distributor/csv?member=m-0404", b"x", 404, "m-0404"),
         (f"/api/v1/members/m-0001/readings?{RANGE}&source=meter", None, 400, "source"),

@@ -7,7 +7,8 @@ import io
 from operator import attrgetter
 from zoneinfo import ZoneInfo
 
-from ioe_aggregator.distributor.csv_files import CsvFormat, open_csv
+from ioe_aggregator.distributor.csv_files import open_csv
+from ioe_aggregator.distributor.layouts import CsvFormat
 from ioe_aggregator.distributor.rows import DistributorRow
 
 MADRID = ZoneInfo("Europe/Madrid")

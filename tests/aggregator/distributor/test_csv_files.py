@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ioe_aggregator.distributor.csv_files import CsvFileError, CsvFormat, open_csv, parse_number
+from ioe_aggregator.distributor.csv_files import CsvFileError, open_csv, parse_number
+from ioe_aggregator.distributor.layouts import CsvFormat
 from ioe_aggregator.distributor.rows import DistributorRow
 
 from .conftest import MADRID, read_all
@@ -77,6 +78,26 @@ def test_datadis_october_day_says_two_oclock_twice() -> None:
             "generation_kwh": pytest.approx(0.5),
             "self_consumption_kwh": pytest.approx(0.4),
         }
+
+
+def test_datadis_october_day_as_datadis_labels_it() -> None:
+    # The same day as Datadis writes it: "01:00, 02:00, 03:00, 03:00, 04:00 …" (the hour that
+    # ends as the clock goes back is "03:00" on the old clock).
+    text = (FIXTURES / "datadis_october.csv").read_text()
+    text = text.replace(";2025/10/26;02:00;0,120;", ";2025/10/26;03:00;0,120;")
+
+    parsed = read_all(text.encode())
+
+    assert parsed.errors == []
+    for cups in (A, B):
+        assert_hourly_run(
+            [row for row in parsed.rows if row.cups == cups],
+            utc(2025, 10, 25, 22),
+            utc(2025, 10, 26, 23),
+        )
+    own = [row for row in parsed.rows if row.cups == A]
+    assert [row.kwh["import_kwh"] for row in own[1:4]] == pytest.approx([0.11, 0.12, 0.13])
+    assert own[2].end == utc(2025, 10, 26, 1)
 
 
 def test_edistribucion_october_day_runs_to_hour_25() -> None:
@@ -161,7 +182,17 @@ def test_every_bad_line_is_named_and_the_good_ones_are_read() -> None:
     [
         ("", "the file is empty"),
         ("\n\n", "the file is empty"),
-        ("fecha,hora,kwh\n01/01/2025,1,0.5\n", "is not one of the distributors' formats"),
+        ("fecha,hora,kwh\n01/01/2025,1,0.5\n", r"no header among the first 2 lines .*';'"),
+        (
+            "CUPS;Fecha;Hora;Consumo;Potencia_kW\n",
+            r"line 1: .*the columns 'Potencia_kW' are unknown",
+        ),
+        ("CUPS;Fecha;Consumo\n", "no column holds the date and the hour"),
+        ("CUPS;Fecha;Hora;Metodo_obtencion\n", r"no column holds an energy"),
+        ("CUPS;Fecha;Hora;AE_kWh;Consumo_kWh\n", "two columns hold import_kwh"),
+        ("CUPS;FECHA-HORA;Fecha;Hora;AE_kWh\n", "the date and hour together, or apart"),
+        ("Fecha (kWh);CUPS;Hora;AE\n", r"the columns 'Fecha \(kWh\)' are unknown"),
+        ("Informe\n" * 25 + "CUPS;Fecha;Hora;AE_kWh\n", "no header among the first 20 lines"),
     ],
 )
 def test_a_file_of_no_known_format_is_refused(text: str, message: str) -> None:
@@ -194,3 +225,92 @@ def test_quarter_hour_rows() -> None:
     assert rows[0].end == utc(2025, 6, 1, 22, 15)
     assert rows[-1].end == utc(2025, 6, 2, 22)
     assert rows[0].kwh == {"import_kwh": pytest.approx(0.05)}  # empty columns: no value
+
+
+# What the field sends (fixtures/README.md names each one's source).
+
+
+def test_ufd_web_export_with_a_bom_and_hour_numbers() -> None:
+    october = read("ufd_web_october.csv")  # UTF-8 with BOM, LF; "Consumo" has no unit
+    march = read("ufd_web_march.csv")
+
+    assert october[0] is CsvFormat.CNMC
+    assert october[2] == march[2] == []
+    assert len(october[1]) == 25 + 24
+    assert_hourly_run(october[1], utc(2025, 10, 25, 22), utc(2025, 10, 27, 23))
+    assert october[1][0].kwh == {"import_kwh": pytest.approx(0.21)}  # kWh
+    assert [row.start for row in october[1] if row.quality == "estimated"] == [utc(2025, 10, 26, 0)]
+    assert len(march[1]) == 23
+    assert_hourly_run(march[1], utc(2025, 3, 29, 23), utc(2025, 3, 30, 22))
+
+
+def test_ide_not_yet_billed_export_labels_hours_by_their_start() -> None:
+    csv_format, rows, errors = read("ide_not_billed_october.csv")
+
+    assert csv_format is CsvFormat.IDE
+    assert errors == []
+    assert len(rows) == 25 + 24
+    # "2025/10/26 00:00" is the hour from midnight: 22:00-23:00 UTC the day before.
+    assert_hourly_run(rows, utc(2025, 10, 25, 22), utc(2025, 10, 27, 23))
+    # The two "02:00" are told apart by INV / VER: summer (1) first, then winter (0).
+    assert [row.kwh["import_kwh"] for row in rows[2:5]] == pytest.approx([0.102, 0.103, 0.104])
+    assert rows[2].start == utc(2025, 10, 26, 0)
+    assert rows[3].start == utc(2025, 10, 26, 1)
+    # "23:00" is the day's last hour, and "GENERACION Wh" its surplus, in Wh.
+    assert rows[-1].start == utc(2025, 10, 27, 22)
+    assert sum(row.kwh["export_kwh"] for row in rows) == pytest.approx(
+        sum(50 + h for h in range(10, 17)) / 1000
+    )
+
+
+def test_ide_not_yet_billed_march_day() -> None:
+    _, rows, errors = read("ide_not_billed_march.csv")
+
+    assert errors == []
+    assert len(rows) == 23
+    assert_hourly_run(rows, utc(2025, 3, 29, 23), utc(2025, 3, 30, 22))
+    assert rows[2].start == utc(2025, 3, 30, 1)  # "03:00" summer time, after the jump
+
+
+def test_ide_hour_starting_days_with_the_flags_in_another_order() -> None:
+    text = (FIXTURES / "ide_not_billed_october.csv").read_text()
+    lines = text.splitlines()
+    lines[3], lines[4] = lines[4], lines[3]  # the winter "02:00" first
+
+    rows = read_all("\n".join(lines).encode()).rows
+
+    by_start = {row.start: row.kwh["import_kwh"] for row in rows}
+    assert by_start[utc(2025, 10, 26, 0)] == pytest.approx(0.102)
+    assert by_start[utc(2025, 10, 26, 1)] == pytest.approx(0.103)
+
+
+@pytest.mark.parametrize(
+    ("name", "csv_format", "first"),
+    [
+        # "Consumo (kWh)" and "Método obtención", in Windows-1252 with CRLF.
+        ("variant_units_and_accents.csv", CsvFormat.CNMC, {"import_kwh": 0.21}),
+        # "AS_KWh", and no self-consumption or quality column.
+        ("variant_without_quality.csv", CsvFormat.EDISTRIBUCION, {"import_kwh": 0.21}),
+        ("variant_quoted.csv", CsvFormat.EDISTRIBUCION, {"import_kwh": 0.21}),
+        ("variant_empty_quality.csv", CsvFormat.EDISTRIBUCION, {"import_kwh": 0.21}),
+        ("variant_preamble.csv", CsvFormat.CNMC, {"import_kwh": 0.21}),
+    ],
+)
+def test_header_variants_of_the_field(
+    name: str, csv_format: CsvFormat, first: dict[str, float]
+) -> None:
+    read_format, rows, errors = read(name)
+
+    assert read_format is csv_format
+    assert errors == []
+    assert len(rows) == 24
+    assert_hourly_run(rows, utc(2025, 6, 1, 22), utc(2025, 6, 2, 22))
+    assert {k: v for k, v in rows[0].kwh.items() if v} == pytest.approx(first)
+    assert all(row.quality == "measured" for row in rows)
+
+
+def test_an_export_column_reads_where_the_other_is_zero() -> None:
+    rows = read("variant_without_quality.csv")[1]
+
+    assert sum(row.kwh["export_kwh"] for row in rows) == pytest.approx(10 * 0.3)
+    assert rows[0].kwh["export_kwh"] == 0

@@ -35,7 +35,8 @@ def test_labels() -> None:
     assert parse_label("24:00") == 1440
     assert parse_label("25") == 1500
     assert parse_label(" 2:15 ") == 135
-    for bad in ("", "00:00", "ab", "01:60", "-1"):
+    assert parse_label("00:00") == 0  # a start-of-interval label (i-DE)
+    for bad in ("", "ab", "01:60", "-1", "1:5", "٣"):
         with pytest.raises(TimelineError):
             parse_label(bad)
 
@@ -77,6 +78,29 @@ def test_october_on_the_clock_repeats_two_oclock() -> None:
     contiguous(place_day(AUTUMN, labels, HOUR, MADRID), utc(2026, 10, 24, 22), 25)
 
 
+def test_october_as_datadis_writes_it_repeats_three_oclock() -> None:
+    # The hour that ends as the clock goes back is "03:00" on the old clock, then the hour to
+    # 03:00 on the new one: 01:00, 02:00, 03:00, 03:00, 04:00 … 24:00.
+    labels = hours(1, 2, 3, 3, *range(4, 25))
+    contiguous(place_day(AUTUMN, labels, HOUR, MADRID), utc(2026, 10, 24, 22), 25)
+
+
+def test_a_single_label_of_the_october_change_reads_as_the_wall_clock() -> None:
+    # "03:00" once is three o'clock winter time; "02:00" once, the earlier two o'clock.
+    assert place_day(AUTUMN, hours(3), HOUR, MADRID) == [
+        (utc(2026, 10, 25, 1), utc(2026, 10, 25, 2))
+    ]
+    assert place_day(AUTUMN, hours(2), HOUR, MADRID) == [
+        (utc(2026, 10, 24, 23), utc(2026, 10, 25, 0))
+    ]
+
+
+def test_october_quarter_hours_as_datadis_writes_them() -> None:
+    labels = list(range(15, 196, 15))  # 00:15 … 03:15
+    clock = labels[:12] + labels[8:]  # 02:15 … 03:00 twice
+    contiguous(place_day(AUTUMN, clock, QUARTER_HOUR, MADRID), utc(2026, 10, 24, 22), 17)
+
+
 def test_october_with_summer_flags() -> None:
     # Given in another order, the flags still say which "02:00" is which.
     places = place_day(AUTUMN, hours(2, 2), HOUR, MADRID, summer=[False, True])
@@ -113,6 +137,10 @@ def test_march_on_the_clock_names_the_hour_of_the_jump_either_way(jump: int) -> 
         (date(2026, 1, 15), hours(25), "past the end"),
         (date(2026, 1, 15), hours(5, 5), "appears twice"),
         (AUTUMN, hours(2, 2, 2), "appears twice"),
+        (AUTUMN, hours(3, 3, 3), "appears twice"),
+        # Only the hours around the change can be read on both clocks.
+        (AUTUMN, hours(5, 5), "appears twice"),
+        (AUTUMN, hours(1, 1), "appears twice"),
         (SPRING, hours(2, 3, 24), "appears twice"),
         (date(2026, 1, 15), [70], "does not end"),
     ],

@@ -1,19 +1,11 @@
-"""The distributors' CSV exports: recognise the format, read every line, place it in UTC.
+"""The distributors' CSV exports: find the header, read every line, place it in UTC.
 
-Five layouts are known (all ``;``-separated with comma decimals; the header names the format):
+All are ``;``-separated with comma decimals; their columns are recognised by what they mean
+(``layouts``), after any lines that come before the header (a title, a date range).
 
-================  =========================================================================
-format            header
-================  =========================================================================
-``cnmc``          ``CUPS;Fecha;Hora;Consumo_kWh;Metodo_obtencion`` (classic Datadis, CNMC)
-``datadis``       ``CUPS;Fecha;Hora;consumo_kWh;metodoObtencion;energiaVertida_kWh;…``
-``edistribucion`` ``CUPS;Fecha;Hora;AE_kWh;AS_kWh;AE_AUTOCONS_kWh;REAL/ESTIMADO``
-``ide``           ``CUPS;FECHA-HORA;INV / VER;PERIODO TARIFARIO;CONSUMO Wh;GENERACION Wh``
-``ufd``           ``CUPS;FECHA;HORA;EHCR (kWh);EHEX (kWh)``
-================  =========================================================================
-
-Times are hour-ending local labels (``timeline``); a day's labels are placed together, so the
-October day's hour 25 or repeated 02:00 each keep their own hour. Files come in UTF-8 or in the
+Times are local labels of the end of each interval, or of its start on days labelled from
+"00:00" (``rows``, ``timeline``); a day's labels are placed together, so the October day's hour
+25 or repeated hour each keep their own interval. Files come in UTF-8 or in the
 Windows code page the distributors' sites write, with CRLF or LF. Every bad line is reported with
 its number and reason, and the good lines are still read.
 
@@ -50,9 +42,7 @@ from array import array
 import codecs
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import StrEnum
 import functools
 import itertools
 import math
@@ -61,14 +51,8 @@ import re
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-from ioe_aggregator.distributor import (
-    ESTIMATED,
-    EXPORT,
-    GENERATION,
-    IMPORT,
-    MEASURED,
-    SELF_CONSUMPTION,
-)
+from ioe_aggregator.distributor import ESTIMATED, MEASURED
+from ioe_aggregator.distributor.layouts import CsvFormat, HeaderError, Layout, read_header, split
 from ioe_aggregator.distributor.rows import (
     DistributorRow,
     LabelledRow,
@@ -85,22 +69,14 @@ MAX_ERRORS = 1000
 # No distributor writes a line this long: it is refused without being kept.
 MAX_LINE_BYTES = 4096
 _CHUNK_BYTES = 1 << 20
+# Lines before the header that are looked through for it (a title, a date range, blank lines).
+MAX_PREAMBLE_LINES = 20
 # The longest day (25 hours), which bounds the values one supply point can have on one day.
 _LONGEST_DAY = timedelta(hours=25)
 
 
-class CsvFormat(StrEnum):
-    """The distributors' export layouts this module reads."""
-
-    CNMC = "cnmc"
-    DATADIS = "datadis"
-    EDISTRIBUCION = "edistribucion"
-    IDE = "ide"
-    UFD = "ufd"
-
-
 class CsvFileError(ValueError):
-    """The file as a whole cannot be read: empty, not text, or a header of no known format."""
+    """The file as a whole cannot be read: empty, not text, or no header of a known layout."""
 
 
 class LineErrors:
@@ -134,66 +110,9 @@ class LineErrors:
         del self._errors[self._keep :]
 
 
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    """How one format's columns become a row: time, values and quality."""
-
-    columns: tuple[str, ...]
-    # Column → quantity, for the energy columns.
-    values: Mapping[str, str]
-    # Wh per unit of the energy columns (1 for kWh columns).
-    scale: float = 1.0
-    quality: str | None = None
-    # The date and the time label in one column ("dd/mm/yyyy HH:MM"), with a summer flag column.
-    date_time: str | None = None
-    summer: str | None = None
-
-
-_LAYOUTS: Mapping[CsvFormat, _Layout] = {
-    CsvFormat.CNMC: _Layout(
-        columns=("cups", "fecha", "hora", "consumo_kwh", "metodo_obtencion"),
-        values={"consumo_kwh": IMPORT},
-        quality="metodo_obtencion",
-    ),
-    CsvFormat.DATADIS: _Layout(
-        columns=(
-            "cups",
-            "fecha",
-            "hora",
-            "consumo_kwh",
-            "metodoobtencion",
-            "energiavertida_kwh",
-            "energiagenerada_kwh",
-            "energiaautoconsumida_kwh",
-        ),
-        values={
-            "consumo_kwh": IMPORT,
-            "energiavertida_kwh": EXPORT,
-            "energiagenerada_kwh": GENERATION,
-            "energiaautoconsumida_kwh": SELF_CONSUMPTION,
-        },
-        quality="metodoobtencion",
-    ),
-    CsvFormat.EDISTRIBUCION: _Layout(
-        columns=("cups", "fecha", "hora", "ae_kwh", "as_kwh", "ae_autocons_kwh", "real/estimado"),
-        values={"ae_kwh": IMPORT, "as_kwh": EXPORT, "ae_autocons_kwh": SELF_CONSUMPTION},
-        quality="real/estimado",
-    ),
-    CsvFormat.IDE: _Layout(
-        columns=("cups", "fecha-hora", "inv/ver", "periodotarifario", "consumowh", "generacionwh"),
-        # i-DE's "GENERACION" is what the supply point poured into the grid: its surplus.
-        values={"consumowh": IMPORT, "generacionwh": EXPORT},
-        scale=1000.0,
-        date_time="fecha-hora",
-        summer="inv/ver",
-    ),
-    CsvFormat.UFD: _Layout(
-        columns=("cups", "fecha", "hora", "ehcr(kwh)", "ehex(kwh)"),
-        values={"ehcr(kwh)": IMPORT, "ehex(kwh)": EXPORT},
-    ),
-}
-
 _QUALITY = {
+    # The method left empty: Datadis answers "" for most real readings.
+    "": MEASURED,
     "r": MEASURED,
     "real": MEASURED,
     "e": ESTIMATED,
@@ -203,25 +122,6 @@ _QUALITY = {
 _DAY_FIRST = re.compile(r"(\d{1,2})[/-](\d{1,2})[/-](\d{4})")
 _YEAR_FIRST = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})")
 _CUPS = re.compile(r"ES[0-9A-Z]{18}([0-9A-Z]{2})?")
-
-
-def _column(name: str) -> str:
-    """Return a header name as the layouts spell it: lower case, no spaces."""
-    return re.sub(r"\s+", "", name).lower()
-
-
-def detect(header: str) -> CsvFormat:
-    """Return the format a header line names; raise CsvFileError for an unknown one."""
-    columns = tuple(_column(name) for name in header.split(";"))
-    while columns and not columns[-1]:
-        columns = columns[:-1]  # a trailing ";"
-    for csv_format, layout in _LAYOUTS.items():
-        if columns == layout.columns:
-            return csv_format
-    raise CsvFileError(
-        f"the header {header.strip()!r} is not one of the distributors' formats "
-        f"({', '.join(f.value for f in CsvFormat)}; see the documentation)"
-    )
 
 
 # Asked for every line, of which a day has up to a hundred.
@@ -261,7 +161,10 @@ def parse_number(text: str) -> float | None:
 
 
 def parse_quality(text: str) -> str:
-    """Return ``measured`` or ``estimated`` for the distributors' R/E, Real/Estimada spellings."""
+    """Return ``measured`` or ``estimated`` for the distributors' R/E, Real/Estimada spellings.
+
+    An empty field is ``measured``, as Datadis reads an empty method.
+    """
     try:
         return _QUALITY[text.strip().lower()]
     except KeyError:
@@ -280,7 +183,7 @@ class CsvFile:
         self,
         file: BinaryIO,
         *,
-        csv_format: CsvFormat,
+        layout: Layout,
         encoding: str,
         zone: ZoneInfo,
         step: timedelta,
@@ -288,12 +191,12 @@ class CsvFile:
         errors: LineErrors,
     ) -> None:
         """Keep what the first reading found; `open_csv` makes one."""
-        self.format = csv_format
+        self.format: CsvFormat = layout.family
         self.rows = 0
         self.errors = errors
         self._file = file
         self._encoding = encoding
-        self._layout = _LAYOUTS[csv_format]
+        self._layout = layout
         self._zone = zone
         self._step = step
         self._runs = runs
@@ -364,19 +267,7 @@ def open_csv(file: BinaryIO, zone: ZoneInfo) -> CsvFile:
     """
     encoding, start = _encoding(file)
     numbered = enumerate(_lines(file, start), start=1)
-    for number, (_, _, content) in numbered:
-        if content is None:
-            raise CsvFileError(
-                f"line {number} is longer than {MAX_LINE_BYTES} bytes: "
-                "not one of the distributors' formats"
-            )
-        header = _decoded(content, encoding)
-        if header.strip():
-            csv_format = detect(header)
-            break
-    else:
-        raise CsvFileError("the file is empty")
-    layout = _LAYOUTS[csv_format]
+    layout = _header(numbered, encoding)
     errors = LineErrors()
     # (supply point, day) → runs of lines as (start, end, first line number), in file order.
     runs: dict[tuple[str, date], array[int]] = {}
@@ -413,12 +304,46 @@ def open_csv(file: BinaryIO, zone: ZoneInfo) -> CsvFile:
             last = day_runs
     return CsvFile(
         file,
-        csv_format=csv_format,
+        layout=layout,
         encoding=encoding,
         zone=zone,
         step=QUARTER_HOUR if quarter_hours else HOUR,
         runs=runs,
         errors=errors,
+    )
+
+
+def _header(numbered: Iterator[tuple[int, tuple[int, int, bytes | None]]], encoding: str) -> Layout:
+    """Return the layout of the first header line; raise CsvFileError when there is none.
+
+    The lines before it (a title, a date range) are passed over; a line that names a CUPS
+    column but does not fit is the header, and its error says which columns do not fit.
+    """
+    first: str | None = None
+    looked = 0
+    for number, (_, _, content) in numbered:
+        if content is None:
+            raise CsvFileError(
+                f"line {number} is longer than {MAX_LINE_BYTES} bytes: "
+                "not one of the distributors' exports"
+            )
+        text = _decoded(content, encoding)
+        if not text.strip():
+            continue
+        try:
+            return read_header(text)
+        except HeaderError as err:
+            if any(field.strip('"').strip().lower() == "cups" for field in text.split(";")):
+                raise CsvFileError(f"line {number}: {err}") from None
+        first = text.strip() if first is None else first
+        looked += 1
+        if looked == MAX_PREAMBLE_LINES:
+            break
+    if first is None:
+        raise CsvFileError("the file is empty")
+    raise CsvFileError(
+        f"no header among the first {looked} lines (the first is {first[:80]!r}): a "
+        "distributor's export names its columns separated by ';' (CUPS;Fecha;Hora;…)"
     )
 
 
@@ -487,47 +412,45 @@ def _decoded(content: bytes, encoding: str) -> str:
     return content.decode(encoding, errors="replace")
 
 
-def _fields(line: str, layout: _Layout) -> dict[str, str]:
-    """Return a line's fields by column; raise ValueError when it has too few or too many."""
-    fields = [value.strip() for value in line.split(";")]
-    while len(fields) > len(layout.columns) and not fields[-1]:
+def _fields(line: str, layout: Layout) -> list[str]:
+    """Return a line's fields; raise ValueError when it has too few or too many."""
+    fields = split(line)
+    while len(fields) > layout.width and not fields[-1]:
         fields.pop()  # a trailing ";"
-    if len(fields) != len(layout.columns):
-        raise ValueError(
-            f"expected {len(layout.columns)} fields separated by ';', got {len(fields)}"
-        )
-    return dict(zip(layout.columns, fields, strict=True))
+    if len(fields) != layout.width:
+        raise ValueError(f"expected {layout.width} fields separated by ';', got {len(fields)}")
+    return fields
 
 
-def _when(row: Mapping[str, str], layout: _Layout, zone: ZoneInfo) -> tuple[str, date, int]:
+def _when(fields: list[str], layout: Layout, zone: ZoneInfo) -> tuple[str, date, int]:
     """Return a line's CUPS, day and label (minutes); raise ValueError for a bad one."""
-    cups = row["cups"].replace(" ", "").upper()
+    cups = fields[layout.cups].replace(" ", "").upper()
     if not _CUPS.fullmatch(cups):
-        raise ValueError(f"{row['cups']!r} is not a CUPS")
-    if layout.date_time:
-        day_text, _, label_text = row[layout.date_time].partition(" ")
+        raise ValueError(f"{fields[layout.cups]!r} is not a CUPS")
+    if layout.hour is None:
+        day_text, _, label_text = fields[layout.date].partition(" ")
     else:
-        day_text, label_text = row["fecha"], row["hora"]
+        day_text, label_text = fields[layout.date], fields[layout.hour]
     day = parse_date(day_text)
     return cups, day, label_of(label_text, day, zone)
 
 
-def _read_line(line: str, number: int, layout: _Layout, zone: ZoneInfo) -> LabelledRow:
-    row = _fields(line, layout)
-    cups, day, label = _when(row, layout, zone)
-    summer = _summer_flag(row[layout.summer]) if layout.summer else None
+def _read_line(line: str, number: int, layout: Layout, zone: ZoneInfo) -> LabelledRow:
+    fields = _fields(line, layout)
+    cups, day, label = _when(fields, layout, zone)
+    summer = _summer_flag(fields[layout.season]) if layout.season is not None else None
     kwh: dict[str, float] = {}
-    for column, quantity in layout.values.items():
-        value = parse_number(row[column])
+    for energy in layout.energies:
+        value = parse_number(fields[energy.index])
         if value is not None:
-            kwh[quantity] = value / layout.scale
+            kwh[energy.quantity] = value / energy.scale
     if not kwh:
         raise ValueError("no energy value on the line")
-    quality = parse_quality(row[layout.quality]) if layout.quality else MEASURED
+    quality = parse_quality(fields[layout.quality]) if layout.quality is not None else MEASURED
     return LabelledRow(number, cups, day, label, summer, kwh, quality)
 
 
-def _reads(line: str, number: int, layout: _Layout, zone: ZoneInfo) -> bool:
+def _reads(line: str, number: int, layout: Layout, zone: ZoneInfo) -> bool:
     """Whether a whole line is read (it then counts for the file's interval length)."""
     try:
         _read_line(line, number, layout, zone)

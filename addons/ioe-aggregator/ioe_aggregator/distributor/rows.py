@@ -1,8 +1,9 @@
 """What every distributor source becomes: intervals of one supply point, placed in UTC.
 
-A source (a CSV export, a Datadis answer) gives each value a local day and an hour-ending label;
-`place` puts each supply point's day together on the time line (``timeline``), so that the
-October day's repeated or 25th hour keeps its own interval. Rows that cannot be placed are named
+A source (a CSV export, a Datadis answer) gives each value a local day and a label, which names
+the end of its interval (most sources) or its start (a day labelled from "00:00"); `place` puts
+each supply point's day together on the time line (``timeline``), so that the October day's
+repeated or 25th hour keeps its own interval. Rows that cannot be placed are named
 with their line (or row) number and the reason, never dropped in silence.
 """
 
@@ -23,6 +24,7 @@ from ioe_aggregator.distributor.timeline import (
 )
 
 DAY = timedelta(days=1)
+_DAY_MINUTES = 24 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,7 @@ class DistributorRow:
 
 @dataclass(frozen=True, slots=True)
 class LabelledRow:
-    """A row as the source gives it: a local day and an hour-ending label, not yet placed."""
+    """A row as the source gives it: a local day and a label (minutes), not yet placed."""
 
     line: int
     cups: str
@@ -88,14 +90,16 @@ def place(
         days.setdefault((row.cups, row.day), []).append(row)
     if step is None:
         step = step_of(row.label for group in days.values() for row in group)
+    starting = _starting_days(days)
     rows: list[DistributorRow] = []
     errors: list[LineError] = []
     for (cups, day), group in days.items():
         summer = [row.summer for row in group]
+        shift = int(step.total_seconds()) // 60 if starting[cups, day] else 0
         try:
             places = place_day(
                 day,
-                [row.label for row in group],
+                [row.label + shift for row in group],
                 step,
                 zone,
                 summer=summer if any(flag is not None for flag in summer) else None,
@@ -113,6 +117,29 @@ def place(
             for row, (start, end) in zip(group, places, strict=True)
         )
     return rows, errors
+
+
+type _Days = Mapping[tuple[str, date], list[LabelledRow]]
+
+
+def _starting_days(days: _Days) -> dict[tuple[str, date], bool]:
+    """Return, for each supply point's day, whether its labels name the starts of its intervals.
+
+    A day labelled "00:00" is labelled by starts (i-DE's Datadis answers since 2026: "00:00" …
+    "23:00"), one labelled "24:00" or later by ends; a day with neither (a day in part) is read
+    as the supply point's other days in the same source are, by ends when they disagree.
+    """
+    told: dict[tuple[str, date], bool | None] = {}
+    ways: dict[str, set[bool]] = {}
+    for (cups, day), group in days.items():
+        labels = {row.label for row in group}
+        way = True if 0 in labels else False if max(labels) >= _DAY_MINUTES else None
+        told[cups, day] = way
+        if way is not None:
+            ways.setdefault(cups, set()).add(way)
+    return {
+        key: way if way is not None else ways.get(key[0]) == {True} for key, way in told.items()
+    }
 
 
 def not_placed(line: int, day: date) -> LineError:

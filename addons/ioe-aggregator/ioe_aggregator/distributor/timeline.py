@@ -6,13 +6,22 @@ days a year the clock changes are written two ways, depending on the source:
 
 * as **elapsed** intervals: the n-th hour of the day is labelled n, so the October day runs to
   hour 25 and the March day stops at 23;
-* as **clock** times: the October day says "02:00" twice (summer time, then winter time), and
-  the March day has no label for the hour the clock skips. Its hour from 01:00 to 02:00 ends
-  when the clock jumps from 02:00 to 03:00, so sources call it "02:00" (the old time) or "03:00"
-  (the new one, as REE's profiles do): both are read as that hour.
+* as **clock** times: the October day repeats one hour's label, and the March day has no label
+  for the hour the clock skips. The hour that ends as the clock changes is named by either
+  clock: by the new one ("02:00" in October, "03:00" in March, as REE's profiles write it) or
+  by the old one ("03:00" in October, as Datadis writes it, "02:00" in March). So October's
+  repeated label is "02:00" (summer, then winter time) in some sources and "03:00" (the old
+  clock's, then the new clock's) in others; the March hour is read either way.
 
-`place_day` finds which of the two a day's labels follow and returns their UTC intervals. No
-label is dropped or moved onto another: a label that fits neither is an error.
+A label both clocks could have written is read by the source's season flag when it has one;
+else, when the day repeats it, the first time on the old clock and the second on the new; else
+as the clock on the wall reads it. `place_day` finds which of the two ways a day's labels follow
+and returns their UTC intervals. No label is dropped or moved onto another: a label that fits
+neither is an error.
+
+Some sources label each interval by its **start** ("00:00" … "23:00"): `place_day` is then
+given the labels moved on by one interval, which are the hour-ending labels
+of the same intervals, clock changes included.
 """
 
 from __future__ import annotations
@@ -21,11 +30,15 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 import functools
+import re
 from zoneinfo import ZoneInfo
 
 HOUR = timedelta(hours=1)
 QUARTER_HOUR = timedelta(minutes=15)
 _DAY_MINUTES = 24 * 60
+_ONE_DAY = timedelta(days=1)
+_INSTANT = timedelta(microseconds=1)
+_LABEL = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?")
 
 
 class TimelineError(ValueError):
@@ -35,15 +48,18 @@ class TimelineError(ValueError):
 # Asked for every line: a file has a hundred labels at most.
 @functools.lru_cache(maxsize=256)
 def parse_label(text: str) -> int:
-    """Return the minutes since midnight that a label names: "01:00", "24:00", "1", "25"."""
-    hours, _, minutes = text.strip().partition(":")
-    try:
-        value = int(hours) * 60 + (int(minutes) if minutes else 0)
-    except ValueError:
-        raise TimelineError(f"{text!r} is not an hour (expected HH:MM or an hour number)") from None
-    if value <= 0 or (minutes and int(minutes) >= 60):
-        raise TimelineError(f"{text!r} is not an hour-ending time of a day")
-    return value
+    """Return the minutes since midnight that a label names: "01:00", "24:00", "1", "25", "00:00".
+
+    "00:00" (or "0") can only start an interval: sources that write it label intervals by their
+    start.
+    """
+    match = _LABEL.fullmatch(text.strip())
+    if match is None:
+        raise TimelineError(f"{text!r} is not an hour (expected HH:MM or an hour number)")
+    hours, minutes = match.groups()
+    if minutes and int(minutes) >= 60:
+        raise TimelineError(f"{text!r} is not a time of a day")
+    return int(hours) * 60 + int(minutes or 0)
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -58,10 +74,45 @@ def day_length(day: date, zone: ZoneInfo) -> timedelta:
     return local_midnight(day + timedelta(days=1), zone) - local_midnight(day, zone)
 
 
-def _clock_end(day: date, minutes: int, fold: int, zone: ZoneInfo) -> datetime:
-    """Return (UTC) the moment a local clock reads ``minutes`` after midnight of ``day``."""
-    wall = datetime.combine(day, time(), zone) + timedelta(minutes=minutes)
-    return wall.replace(tzinfo=zone, fold=fold).astimezone(UTC)
+def _clock_end(
+    day: date, minutes: int, zone: ZoneInfo, *, summer: bool | None, occurrence: int | None
+) -> datetime:
+    """Return (UTC) the moment a clock label of ``day`` names (``minutes`` after midnight).
+
+    The day's old clock (in force at its start) and new clock (at its end) may both have
+    read the label at an end of an interval: then the season flag (``summer``) decides, or
+    the label's ``occurrence`` when the day repeats it (the old clock first), or else the wall
+    clock as it reads (the earlier of a repeated time). A time the clock skipped is read on the
+    clock before the jump.
+    """
+    wall = datetime.combine(day, time()) + timedelta(minutes=minutes)
+    old, new = (_offset(local_midnight(start, zone), zone) for start in (day, day + _ONE_DAY))
+    readings = {
+        offset: moment
+        for offset in (old, new)
+        if offset in _offsets_at(moment := (wall - offset).replace(tzinfo=UTC), zone)
+    }
+    if len(readings) == 2:
+        if summer is not None:
+            return readings[max(old, new) if summer else min(old, new)]
+        if occurrence is not None:
+            return readings[old if occurrence == 0 else new]
+    if len(readings) == 1:
+        return next(iter(readings.values()))
+    return wall.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _offset(moment: datetime, zone: ZoneInfo) -> timedelta:
+    # A ZoneInfo always gives one.
+    return moment.astimezone(zone).utcoffset() or timedelta(0)
+
+
+def _offsets_at(moment: datetime, zone: ZoneInfo) -> set[timedelta]:
+    """Return the offsets a clock may show at the end of an interval ending at ``moment``.
+
+    The offset in force just before it and the one at it: both, at the moment the clock changes.
+    """
+    return {_offset(moment - _INSTANT, zone), _offset(moment, zone)}
 
 
 def _is_skipped(day: date, minutes: int, step: timedelta, zone: ZoneInfo) -> bool:
@@ -111,6 +162,7 @@ def place_day(
     places: list[tuple[datetime, datetime]] = []
     ends: set[datetime] = set()
     seen: Counter[int] = Counter()
+    repeated = {label for label, count in Counter(labels).items() if count > 1}
     for index, label in enumerate(labels):
         if elapsed:
             if label > length:
@@ -121,12 +173,14 @@ def place_day(
         else:
             if label > _DAY_MINUTES:
                 raise TimelineError(f"{_text(label)} does not exist on the clock on {day}")
-            # A time the clock skipped is read in the time before the jump (fold 0): "02:00"
-            # and "03:00" on the March day are then the same moment.
-            flag = summer[index] if summer is not None else None
-            fold = min(seen[label], 1) if flag is None else int(not flag)
+            end = _clock_end(
+                day,
+                label,
+                zone,
+                summer=summer[index] if summer is not None else None,
+                occurrence=seen[label] if label in repeated else None,
+            )
             seen[label] += 1
-            end = _clock_end(day, label, fold, zone)
         if end in ends:
             raise TimelineError(f"{_text(label)} appears twice on {day}")
         ends.add(end)
