@@ -4,8 +4,13 @@ It answers the ``-v2`` endpoints the aggregator uses, and behaves as DOMAIN.md d
 one: the login's body is a raw JWT and a wrong password is an HTTP 500 "Bad credentials"; an
 identical query is answered once per 24 hours, then HTTP 429; only whole months (``YYYY/MM``)
 are accepted; the month a contract started answers HTTP 500; answers can be slow; data is
-published some days late; hours are labelled "01:00" … "24:00" with "02:00" twice on the
-October day; some values are estimated; a supply that was not authorised answers HTTP 400.
+published some days late; hours are labelled by their end, "01:00" … "24:00", the October day
+as Datadis writes it ("01:00, 02:00, 03:00, 03:00, 04:00 …": the hour that ends as the clock goes
+back is "03:00" on the old clock) and the March day without "02:00"; i-DE's supplies (since 2026)
+label hours by their start, "00:00" … "23:00"; some values are estimated, some hours missing
+(``null``); a supply that was not authorised answers HTTP 400; a NIF can be made to answer any
+refusal Datadis gives (``refusals``: 403 "No authorized supplies", 404 "No supplies", …); maximum
+powers are kW; a supply without a contract answers a row of blanks.
 
 Every authenticated query is logged (``log``) with the time the fake's clock gave, so a test
 can check that no query was sent twice within 24 hours. The clock (``now``) is the fake's own:
@@ -36,6 +41,11 @@ BAD_CREDENTIALS = {"status": 500, "error": "Internal Server Error", "message": "
 ALREADY_ASKED = "Consulta ya realizada en las últimas 24 horas"
 NOT_AUTHORISED = "No se encuentra autorizado el cups introducido"
 DAY = timedelta(days=1)
+DISTRIBUTOR_NAMES = {
+    "2": "E-DISTRIBUCION REDES DIGITALES S.L.U.",
+    "5": "UFD DISTRIBUCION ELECTRICIDAD S.A.",
+    "8": "I-DE REDES ELÉCTRICAS INTELIGENTES, S.A.U.",
+}
 
 
 @dataclass
@@ -53,6 +63,12 @@ class FakeSupply:
     installed_capacity_kw: float | None = None
     # Average household draw (kW): the curve follows a day's shape around it.
     mean_kw: float = 0.35
+    # Labels by the start of each interval ("00:00" … "23:00"), as i-DE's answers come.
+    hour_starting: bool = False
+    # Local "YYYY/MM/DD HH:MM" labels answered with "consumptionKWh": null.
+    missing: set[str] = field(default_factory=set)
+    # Datadis has no contract for it: the contract's answer is a row of blanks.
+    no_contract: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +96,8 @@ class FakeDatadis:
     late_days: int = 2
     # (CUPS, "YYYY/MM") that fail once with HTTP 500, as Datadis does at random.
     failures: set[tuple[str, str]] = field(default_factory=set)
+    # Owner NIF → (status, body) every query about its supplies is answered with.
+    refusals: dict[str, tuple[int, Any]] = field(default_factory=dict)
     now: Callable[[], float] = time_module.time
     log: list[LoggedQuery] = field(default_factory=list)
     logins: int = 0
@@ -150,6 +168,8 @@ class FakeDatadis:
         if answered is not None and self.now() - answered < DAY.total_seconds():
             return 429, ALREADY_ASKED
         owner = query.get("authorizedNif", nif)
+        if owner in self.refusals:
+            return self.refusals[owner]
         if owner != nif and nif not in self.authorizations.get(owner, set()):
             return 400, NOT_AUTHORISED
         if endpoint == "get-supplies-v2":
@@ -196,26 +216,21 @@ class FakeDatadis:
 
 
 def curve_rows(supply: FakeSupply, day: date, *, quarter: bool = False) -> list[dict[str, Any]]:
-    """Return a local day of a supply's curve, labelled as Datadis labels it.
-
-    Labels are clock times at each interval's end ("24:00" for midnight); on the October day
-    the hour 02:00 is labelled twice, as the clock shows it twice.
-    """
+    """Return a local day of a supply's curve, labelled as Datadis labels it (`label`)."""
     step = timedelta(minutes=15 if quarter else 60)
     start = datetime.combine(day, time(), MADRID).astimezone(UTC)
     end = datetime.combine(day + DAY, time(), MADRID).astimezone(UTC)
     rows = []
     moment = start
     while moment < end:
-        local_end = (moment + step).astimezone(MADRID)
-        label = "24:00" if local_end.date() > day else f"{local_end:%H:%M}"
+        text = label(moment, step, day, hour_starting=supply.hour_starting)
         kwh = energy_kwh(supply, moment, step)
         rows.append(
             {
                 "cups": supply.cups,
                 "date": f"{day:%Y/%m/%d}",
-                "time": label,
-                "consumptionKWh": kwh,
+                "time": text,
+                "consumptionKWh": None if f"{day:%Y/%m/%d} {text}" in supply.missing else kwh,
                 # Every 17th hour is estimated, as meters that failed to report are.
                 "obtainMethod": "Estimada" if int(moment.timestamp()) // 3600 % 17 == 0 else "Real",
                 "surplusEnergyKWh": 0.0,
@@ -225,6 +240,23 @@ def curve_rows(supply: FakeSupply, day: date, *, quarter: bool = False) -> list[
         )
         moment += step
     return rows
+
+
+def label(start: datetime, step: timedelta, day: date, *, hour_starting: bool = False) -> str:
+    """Return Datadis's label of the interval from ``start`` (UTC) of a local ``day``.
+
+    By the clock at the interval's end ("24:00" for midnight), except the interval that ends
+    as the clock goes back, labelled on the old clock ("03:00"); by its start with
+    ``hour_starting`` ("00:00" … "23:00", the repeated hour twice in October).
+    """
+    if hour_starting:
+        return f"{start.astimezone(MADRID):%H:%M}"
+    end = start + step
+    before = (end - timedelta(microseconds=1)).astimezone(MADRID).utcoffset()
+    local_end = end.astimezone(MADRID)
+    if before is not None and before > (local_end.utcoffset() or before):
+        local_end = (end + before).replace(tzinfo=None)  # the old clock's reading
+    return "24:00" if local_end.date() > day else f"{local_end:%H:%M}"
 
 
 def energy_kwh(supply: FakeSupply, start: datetime, step: timedelta) -> float:
@@ -241,7 +273,7 @@ def _supply(supply: FakeSupply) -> dict[str, Any]:
         "postalCode": "28001",
         "province": "Madrid",
         "municipality": "MADRID",
-        "distributor": "E-DISTRIBUCION REDES DIGITALES S.L.U.",
+        "distributor": DISTRIBUTOR_NAMES.get(supply.distributor_code, ""),
         "validDateFrom": f"{supply.contract_start:%Y/%m/%d}",
         "validDateTo": "",
         "pointType": supply.point_type,
@@ -250,9 +282,15 @@ def _supply(supply: FakeSupply) -> dict[str, Any]:
 
 
 def _contract(supply: FakeSupply) -> dict[str, Any]:
+    if supply.no_contract:
+        blank: dict[str, Any] = dict.fromkeys(
+            ("cups", "distributor", "tension", "accessFare", "startDate", "endDate", "codeFare"),
+            "",
+        )
+        return blank | {"contractedPowerkW": [], "installedCapacity": None, "cau": None}
     return {
         "cups": supply.cups,
-        "distributor": "E-DISTRIBUCION REDES DIGITALES S.L.U.",
+        "distributor": DISTRIBUTOR_NAMES.get(supply.distributor_code, ""),
         "tension": "Baja tensión",
         "accessFare": "2.0TD",
         "contractedPowerkW": list(supply.contracted_power_kw),
@@ -262,16 +300,17 @@ def _contract(supply: FakeSupply) -> dict[str, Any]:
         "selfConsumptionTypeCode": "41" if supply.cau else None,
         "partitionCoefficient": supply.partition_coefficient,
         "cau": supply.cau,
-        "installedCapacityKW": supply.installed_capacity_kw,
+        "installedCapacity": supply.installed_capacity_kw,
     }
 
 
 def _max_power(supply: FakeSupply, month: date) -> dict[str, Any]:
+    # kW, to the watt: a peak about ten times the household's average draw.
     return {
         "cups": supply.cups,
         "date": f"{month:%Y/%m}/15",
         "time": "20:00",
-        "maxPower": round(supply.mean_kw * 6000, 1),
+        "maxPower": round(supply.mean_kw * 10.046, 3),
         "period": "PUNTA",
     }
 

@@ -14,6 +14,7 @@ from ioe_aggregator.datadis.client import (
     AuthenticationError,
     DatadisClient,
     DatadisError,
+    NoSuppliesError,
     NotAuthorizedError,
     Supply,
     TemporaryError,
@@ -61,9 +62,10 @@ async def test_supplies_contract_and_max_power_of_an_authorising_owner(
     assert contract.partition_coefficient == pytest.approx(0.125)
     assert contract.contracted_power_kw == (4.6, 4.6)
     assert contract.installed_capacity_kw == pytest.approx(40.0)
-    assert [(p.day, p.power_w) for p in peaks] == [
-        (date(2026, 9, 15), pytest.approx(2100.0)),
-        (date(2026, 10, 15), pytest.approx(2100.0)),
+    # kW: a 4.6 kW contract's peak, 3.516 kW.
+    assert [(p.day, p.power_kw) for p in peaks] == [
+        (date(2026, 9, 15), pytest.approx(3.516)),
+        (date(2026, 10, 15), pytest.approx(3.516)),
     ]
 
 
@@ -77,10 +79,11 @@ async def test_a_month_of_hours_with_24_00_and_the_october_day(
 
     assert len(rows) == 31 * 24 + 1
     october_26 = [row for row in rows if row.day == date(2025, 10, 26)]
-    assert [row.time for row in october_26[:4]] == ["01:00", "02:00", "02:00", "03:00"]
+    # The hour that ends as the clock goes back is "03:00" on the old clock.
+    assert [row.time for row in october_26[:5]] == ["01:00", "02:00", "03:00", "03:00", "04:00"]
     assert october_26[-1].time == "24:00"
     assert any(row.estimated for row in rows)
-    assert all(row.consumption_kwh > 0 for row in rows)
+    assert all(row.consumption_kwh for row in rows)
 
 
 async def test_wrong_password_is_a_500_bad_credentials(
@@ -222,3 +225,31 @@ async def test_an_answer_not_as_documented(session: aiohttp.ClientSession) -> No
             await datadis.supplies()
     finally:
         await odd_server.close()
+
+
+async def test_refusals_of_one_nif(
+    session: aiohttp.ClientSession, server: TestServer, fake: FakeDatadis
+) -> None:
+    datadis = client(session, server)
+    fake.refusals[OWNER] = (403, {"status": 403, "message": "No authorized supplies"})
+    with pytest.raises(NotAuthorizedError, match="No authorized supplies"):
+        await datadis.supplies(authorized_nif=OWNER)
+    fake.refusals[OWNER] = (404, {"status": 404, "message": "No supplies"})
+    with pytest.raises(NoSuppliesError, match="lists no supply"):
+        await datadis.supplies(authorized_nif=OWNER)
+
+
+async def test_a_missing_hour_and_a_contract_of_blanks(
+    session: aiohttp.ClientSession, server: TestServer, fake: FakeDatadis
+) -> None:
+    datadis = client(session, server)
+    supply = await owner_supply(datadis)
+    fake.supplies[0].missing.add("2025/10/05 13:00")
+    fake.supplies[0].no_contract = True
+
+    rows = await datadis.consumption(supply, date(2025, 10, 1), authorized_nif=OWNER)
+    contract = await datadis.contract(supply.cups, supply.distributor_code, authorized_nif=OWNER)
+
+    missing = [row for row in rows if row.consumption_kwh is None]
+    assert [(row.day, row.time) for row in missing] == [(date(2025, 10, 5), "13:00")]
+    assert contract is None

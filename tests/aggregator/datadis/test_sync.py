@@ -22,7 +22,7 @@ from ioe_aggregator.datadis.sync import MAX_ATTEMPTS, DatadisSync, SyncReport
 from ioe_aggregator.distributor import SOURCE
 from ioe_aggregator.members.registry import Member
 from ioe_aggregator.store import Store
-from ioe_dev.fake_datadis import FakeDatadis, energy_kwh
+from ioe_dev.fake_datadis import FakeDatadis, FakeSupply, energy_kwh
 
 from ..conftest import make_cups, register_members
 from .conftest import MANAGER, NOW, OWNER, OWNER_QUARTERS, PASSWORD, STRANGER, Clock
@@ -235,3 +235,113 @@ async def test_a_query_whose_day_is_nearly_up_is_waited_for(community: Community
     }
     assert time_module.monotonic() - started >= 1
     assert community.fake.repeated_within_a_day() == []
+
+
+async def add_member(community: Community, member: str, number: int, nif: str) -> None:
+    """Register and link one more member, of the supply point ``make_cups(number)``."""
+    await register_members(community.store, {member: make_cups(number)})
+    community.members = await register_members(community.store, {})
+    await Ledger(community.store).link(member, nif, NOW)
+
+
+async def test_hours_labelled_by_their_start_as_i_de_answers(community: Community) -> None:
+    community.fake.supplies.append(
+        FakeSupply(
+            owner=OWNER,
+            cups=make_cups(5),
+            contract_start=date(2025, 3, 10),
+            distributor_code="8",
+            hour_starting=True,
+        )
+    )
+    await add_member(community, "m-5", 5, OWNER)
+
+    report = await community.run(NOW, only="m-5")
+
+    assert report.members[0].status == "ok"
+    # Only the contract's first month failed (as Datadis does): no row was left unread.
+    assert [p[:8] for p in report.members[0].problems] == ["2025-03:"]
+    supply = community.fake.supplies[-1]
+    for first, end, hours in (
+        (date(2025, 10, 1), date(2025, 11, 1), 31 * 24 + 1),  # 26 October: "02:00" twice
+        (date(2026, 3, 1), date(2026, 4, 1), 31 * 24 - 1),  # 29 March: no "02:00"
+    ):
+        stored = await community.store.readings(
+            "m-5", local_midnight(first), local_midnight(end), source=SOURCE
+        )
+        imports = [s.reading for s in stored]
+        assert len(imports) == hours
+        assert imports[0].start == local_midnight(first)  # "00:00" starts the day
+        assert all(r.value == pytest.approx(energy_kwh(supply, r.start, HOUR)) for r in imports)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "member_status", "reason"),
+    [
+        (403, {"status": 403, "message": "No authorized supplies"}, "not_authorized", "403"),
+        (404, {"status": 404, "message": "No supplies"}, "not_found", "no supply"),
+        (
+            400,
+            {"status": 400, "message": "Parámetro requerido en estado vacío, con formato erróneo"},
+            "refused",
+            "HTTP 400",
+        ),
+        (429, "Consulta ya realizada en las últimas 24 horas.", "already_asked", "24 hours"),
+    ],
+)
+async def test_one_members_refusal_does_not_stop_the_others(
+    community: Community, status: int, body: Any, member_status: str, reason: str
+) -> None:
+    community.fake.refusals[OWNER] = (status, body)
+
+    report = await community.run(NOW)
+
+    by_member = {m.member: m for m in report.members}
+    assert by_member["m-1"].status == member_status
+    assert any(reason in problem for problem in by_member["m-1"].problems)
+    assert by_member["m-1"].months == []
+    # The members after it were synced.
+    assert by_member["m-3"].status == "ok"
+    assert len(by_member["m-3"].months) == 24
+    assert by_member["m-4"].status == "ok"
+    link = next(link for link in await Ledger(community.store).links() if link.member == "m-1")
+    assert link.status == member_status
+    assert reason in link.detail
+
+
+async def test_members_of_one_nif_are_placed_from_one_supply_list(community: Community) -> None:
+    community.fake.supplies.append(
+        FakeSupply(owner=OWNER, cups=make_cups(5), contract_start=date(2025, 3, 10))
+    )
+    await add_member(community, "m-5", 5, OWNER)
+    # m-0's supply is not among those OWNER authorised, and it comes first.
+    await add_member(community, "m-0", 9, OWNER)
+
+    report = await community.run(NOW)
+
+    by_member = {m.member: m for m in report.members}
+    assert by_member["m-0"].status == "not_found"
+    assert by_member["m-1"].status == by_member["m-5"].status == "ok"
+    assert len(by_member["m-5"].months) == 20
+    lists = community.fake.queries("get-supplies-v2")
+    assert len([q for q in lists if ("authorizedNif", OWNER) in q.parameters]) == 1
+
+
+async def test_a_missing_hour_is_reported_and_its_month_asked_again(community: Community) -> None:
+    community.fake.supplies[2].missing.add("2026/06/05 13:00")
+
+    report = await community.run(NOW, only="m-3")
+
+    problems = report.members[0].problems
+    assert any("2026-06" in p and "no consumption for 2026-06-05 13:00" in p for p in problems)
+    june = (local_midnight(date(2026, 6, 1)), local_midnight(date(2026, 7, 1)))
+    assert len(await community.store.readings("m-3", *june, source=SOURCE)) == 30 * 24 - 1
+    month = (await Ledger(community.store).months("m-3"))["2026-06"]
+    assert not month.complete
+
+    community.fake.supplies[2].missing.clear()
+    since = len(community.fake.log)
+    await community.run(NOW + timedelta(days=1, minutes=1), only="m-3")
+
+    assert (make_cups(3), "2026/06") in consumption_months(community.fake, since)
+    assert len(await community.store.readings("m-3", *june, source=SOURCE)) == 30 * 24

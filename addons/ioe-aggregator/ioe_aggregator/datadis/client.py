@@ -8,12 +8,18 @@ answer                                                  raised / meaning
 login: HTTP 500 "Bad credentials" (not 401)             `AuthenticationError`: ask the manager
                                                         for the NIF and password again
 HTTP 401 on a query (the token expired)                 logs in again once, then repeats it
-HTTP 400 "No se encuentra autorizado …"                 `NotAuthorizedError`: the member has not
-                                                        authorised the manager's NIF
+HTTP 400 "No se encuentra autorizado …", HTTP 403       `NotAuthorizedError`: the member has not
+"No authorized supplies"                                authorised the manager's NIF
+HTTP 404 "No supplies"                                  `NoSuppliesError`: Datadis lists no supply
+                                                        for the NIF
 HTTP 429 "Consulta ya realizada en las últimas 24 h"    `AlreadyAskedError`: not again for 24 h
 HTTP 500, another 5xx, a timeout, no connection         `TemporaryError`: skip, try another day
 anything else (400, an answer that is not the API's)    `DatadisError`
 ======================================================  ==========================================
+
+Each of these but the login's concerns one query: the caller records it on the member it was for
+and goes on with the next. A row without a consumption (``null`` or missing) is a missing hour,
+not an answer out of shape; an all-blank contract row is no contract.
 
 Answers take up to a minute or more, so the default timeout is generous. Data queries are never
 repeated here: Datadis counts each, and the caller's ledger decides when to ask again. Only the
@@ -63,7 +69,8 @@ DISTRIBUTORS: Final[Mapping[str, str]] = {
     "7": "CIDE",
     "8": "i-DE",
 }
-_NOT_AUTHORISED = "no se encuentra autorizado"
+_NOT_AUTHORISED = ("no se encuentra autorizado", "no authorized supplies")
+_NO_SUPPLIES = "no supplies"
 _BAD_CREDENTIALS = "bad credentials"
 
 
@@ -77,6 +84,10 @@ class AuthenticationError(DatadisError):
 
 class NotAuthorizedError(DatadisError):
     """The supply's owner has not authorised the manager's NIF in Datadis."""
+
+
+class NoSuppliesError(DatadisError):
+    """Datadis lists no supply point for the NIF (HTTP 404 "No supplies")."""
 
 
 class AlreadyAskedError(DatadisError):
@@ -132,12 +143,15 @@ class Contract:
 
 @dataclass(frozen=True, slots=True)
 class ConsumptionRow:
-    """One interval of ``get-consumption-data-v2``: local date and hour-ending label, kWh."""
+    """One interval of ``get-consumption-data-v2``: local date, time label and kWh.
+
+    ``consumption_kwh`` is None when Datadis gave none (``null`` or no field): a missing hour.
+    """
 
     cups: str
     day: date
     time: str
-    consumption_kwh: float
+    consumption_kwh: float | None
     estimated: bool
     surplus_kwh: float | None
     generation_kwh: float | None
@@ -146,12 +160,15 @@ class ConsumptionRow:
 
 @dataclass(frozen=True, slots=True)
 class MaxPower:
-    """The highest power demanded in a period (``get-max-power-v2``), in W."""
+    """The highest power demanded in a period (``get-max-power-v2``), in kW.
+
+    Datadis gives kW: a 3.45 kW contract shows peaks such as 3.516.
+    """
 
     cups: str
     day: date
     time: str
-    power_w: float
+    power_kw: float
     period: str
 
 
@@ -263,7 +280,7 @@ class DatadisClient:
             {"cups": cups, "distributorCode": distributor_code, "authorizedNif": authorized_nif},
         )
         with _documented(endpoint):
-            contracts = [_contract(item) for item in _list(answer, "contract")]
+            contracts = [_contract(item) for item in _list(answer, "contract") if _filled(item)]
         return contracts[-1] if contracts else None
 
     async def consumption(
@@ -326,8 +343,13 @@ class DatadisClient:
                 return json.loads(body)
             except ValueError:
                 raise DatadisError(f"{what}: the answer is not JSON: {_excerpt(body)}") from None
-        if _NOT_AUTHORISED in body.lower():
-            raise NotAuthorizedError(f"{what}: the supply's owner has not authorised this NIF")
+        said = body.lower()
+        if any(text in said for text in _NOT_AUTHORISED) or status == 403:
+            raise NotAuthorizedError(
+                f"{what}: the supply's owner has not authorised this NIF: {_excerpt(body)}"
+            )
+        if status == 404 and _NO_SUPPLIES in said:
+            raise NoSuppliesError(f"{what}: Datadis lists no supply for this NIF")
         if status == 429:
             raise AlreadyAskedError(f"{what}: already asked in the last 24 hours")
         if status >= 500:
@@ -378,7 +400,17 @@ def _contract(item: Mapping[str, Any]) -> Contract:
         self_consumption_type=item.get("selfConsumptionTypeCode") or None,
         cau=item.get("cau") or None,
         partition_coefficient=_number(item.get("partitionCoefficient")),
-        installed_capacity_kw=_number(item.get("installedCapacityKW")),
+        # "installedCapacity" in Datadis's documentation, "installedCapacityKW" in some answers.
+        installed_capacity_kw=_number(
+            next(
+                (
+                    item[key]
+                    for key in ("installedCapacity", "installedCapacityKW")
+                    if item.get(key) not in (None, "")
+                ),
+                None,
+            )
+        ),
     )
 
 
@@ -387,7 +419,7 @@ def _consumption_row(item: Mapping[str, Any]) -> ConsumptionRow:
         cups=str(item["cups"]),
         day=parse_date(str(item["date"])),
         time=str(item["time"]),
-        consumption_kwh=float(item["consumptionKWh"]),
+        consumption_kwh=_number(item.get("consumptionKWh")),
         estimated=str(item.get("obtainMethod", "")).lower().startswith("estimad"),
         surplus_kwh=_number(item.get("surplusEnergyKWh")),
         generation_kwh=_number(item.get("generationEnergyKWh")),
@@ -400,9 +432,14 @@ def _max_power(item: Mapping[str, Any]) -> MaxPower:
         cups=str(item["cups"]),
         day=parse_date(str(item["date"])),
         time=str(item["time"]),
-        power_w=float(item["maxPower"]),
+        power_kw=float(item["maxPower"]),
         period=str(item.get("period", "")),
     )
+
+
+def _filled(item: Mapping[str, Any]) -> bool:
+    """Whether a row holds anything: Datadis answers a row of blanks for no contract."""
+    return any(value not in (None, "", []) for value in item.values())
 
 
 def _distributor_errors(answer: Any) -> list[DistributorError]:

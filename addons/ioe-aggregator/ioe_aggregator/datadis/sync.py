@@ -10,8 +10,10 @@ contract (once a month), and then asks for months of its curve:
   is asked again, at most daily, until it is complete or has been tried ``MAX_ATTEMPTS`` times.
 
 No query is sent twice within 24 hours (``ledger``), whatever its answer was. A refused login
-stops the sync (the manager must enter the password again); a member who has not authorised the
-manager is marked so and skipped; a month that fails is recorded and the next one asked.
+stops the sync (the manager must enter the password again); any other refusal concerns one
+member (not authorised, no supplies, already asked, a bad request) or one month: it is recorded
+on that member with its reason and the sync goes on with the next. Members whose supplies one
+NIF authorised share that NIF's supply list: one answer places them all, in the same run.
 Values become readings with the distributor's source (``distributor.importer``).
 """
 
@@ -31,6 +33,8 @@ from ioe_aggregator.datadis.client import (
     ConsumptionRow,
     DatadisClient,
     DatadisError,
+    DistributorError,
+    NoSuppliesError,
     NotAuthorizedError,
     Supply,
     TemporaryError,
@@ -165,6 +169,8 @@ class DatadisSync:
         self._wait_s = wait_s
         self._clock = clock
         self._sent = 0
+        # The supply lists answered in this run, by NIF ("-": the manager's own).
+        self._supply_lists: dict[str, tuple[list[Supply], list[DistributorError]]] = {}
 
     async def run(
         self,
@@ -179,6 +185,7 @@ class DatadisSync:
         With ``spread_s`` the members' turns are spread over that many seconds.
         """
         report = SyncReport()
+        self._supply_lists = {}
         by_id = {member.id: member for member in members}
         links = [link for link in await self._ledger.links() if only in (None, link.member)]
         try:
@@ -231,8 +238,10 @@ class DatadisSync:
                     now=now,
                     outcome=outcome,
                 )
-        except NotAuthorizedError as err:
-            outcome.status = "not_authorized"
+        except AuthenticationError:
+            raise
+        except DatadisError as err:
+            outcome.status = _member_status(err)
             outcome.problems.append(str(err))
             _LOGGER.warning("Datadis: member %s: %s", member.id, err)
         await self._ledger.set_status(
@@ -264,18 +273,20 @@ class DatadisSync:
         """Return the member's supply point, as known or as Datadis lists it now."""
         if link.supply is not None and link.checked and now - link.checked < RECHECK:
             return link.supply
-        query = f"{link.nif or '-'}|get-supplies-v2"
-        if not await self._ask(query, outcome):
-            if link.supply is None:
-                outcome.status = "waiting"
-                outcome.problems.append("the supply list was asked for less than 24 hours ago")
-            return link.supply
-        try:
-            supplies, distributor_errors = await self._client.supplies(link.nif)
-        except TemporaryError as err:
-            outcome.status = TEMPORARY
-            outcome.problems.append(str(err))
-            return link.supply
+        owner = link.nif or "-"
+        if owner not in self._supply_lists:
+            if not await self._ask(f"{owner}|get-supplies-v2", outcome):
+                if link.supply is None:
+                    outcome.status = "waiting"
+                    outcome.problems.append("the supply list was asked for less than 24 hours ago")
+                return link.supply
+            try:
+                self._supply_lists[owner] = await self._client.supplies(link.nif)
+            except TemporaryError as err:
+                outcome.status = TEMPORARY
+                outcome.problems.append(str(err))
+                return link.supply
+        supplies, distributor_errors = self._supply_lists[owner]
         found = next(
             (s for s in supplies if supply_point(s.cups) == supply_point(member.cups)), None
         )
@@ -303,7 +314,10 @@ class DatadisSync:
             return
         try:
             contract = await self._client.contract(supply.cups, supply.distributor_code, link.nif)
-        except TemporaryError as err:
+        except AuthenticationError, NotAuthorizedError:
+            raise
+        except DatadisError as err:
+            # The contract is looked up again next time; the curve does not need it.
             outcome.problems.append(str(err))
             return
         if contract is not None:
@@ -372,7 +386,13 @@ class DatadisSync:
             _LOGGER.warning("Datadis: member %s, %s: %s", member.id, state.month, err)
         else:
             state = await self._store_month(
-                member=member, supply=supply, month=month, rows=rows, state=state, now=now
+                member=member,
+                supply=supply,
+                month=month,
+                rows=rows,
+                state=state,
+                now=now,
+                outcome=outcome,
             )
             outcome.months.append(state.month)
             outcome.intervals += state.intervals
@@ -389,6 +409,7 @@ class DatadisSync:
         rows: Sequence[ConsumptionRow],
         state: MonthState,
         now: datetime,
+        outcome: MemberSync,
     ) -> MonthState:
         labelled, problems = self._labelled(rows)
         placed, unplaced = place(labelled, self._zone)
@@ -402,6 +423,7 @@ class DatadisSync:
         if problems:
             detail += f"; {len(problems)} rows not read (first: {problems[0]})"
             _LOGGER.warning("Datadis: member %s, %s: %s", member.id, state.month, detail)
+            outcome.problems.append(f"{state.month}: {detail}")
         return MonthState(
             month=state.month,
             asked=state.asked,
@@ -427,6 +449,9 @@ class DatadisSync:
         labelled: list[LabelledRow] = []
         problems: list[str] = []
         for number, row in enumerate(rows, start=1):
+            if row.consumption_kwh is None:
+                problems.append(f"row {number}: no consumption for {row.day} {row.time} (missing)")
+                continue
             if row.consumption_kwh < 0:
                 problems.append(f"row {number}: a negative consumption ({row.consumption_kwh})")
                 continue
@@ -455,6 +480,19 @@ class DatadisSync:
             month, self._zone
         )
         return int(length / timedelta(minutes=15 if quarter_hours else 60))
+
+
+def _member_status(err: DatadisError) -> str:
+    """Return the status a refusal of a member's query gives the member."""
+    if isinstance(err, NotAuthorizedError):
+        return "not_authorized"
+    if isinstance(err, NoSuppliesError):
+        return "not_found"
+    if isinstance(err, AlreadyAskedError):
+        return ALREADY_ASKED
+    if isinstance(err, TemporaryError):
+        return TEMPORARY
+    return REFUSED
 
 
 def _is_due(month: date, state: MonthState | None, current: date) -> bool:
