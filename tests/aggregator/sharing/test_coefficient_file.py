@@ -17,6 +17,8 @@ from .conftest import member
 
 MEMBERS = [member("a"), member("b"), member("c")]
 CUPS = [m.cups for m in MEMBERS]
+# As the file writes them: the boundary suffix "0F" after the 20 characters.
+FULL = [code + "0F" for code in CUPS]
 CAU = f"{CUPS[0]}A001"
 
 
@@ -61,11 +63,13 @@ def test_static_round_trip(tmp_path: Path) -> None:
     path = cf.write_static(tmp_path, CAU, 2025, beta)
 
     assert path.name == f"{CAU}_2025.txt"
-    assert path.read_bytes().split(b"\r\n")[0] == f"{CUPS[0]};0,250000".encode()
+    assert path.read_bytes().split(b"\r\n")[0] == f"{FULL[0]};0,250000".encode()
     read, problems = cf.read(path, members_cups=set(CUPS), year=2025)
     assert problems == []
     assert not read.hourly
-    assert read.to_frame().iloc[0].to_dict() == pytest.approx(beta.to_dict())
+    assert read.to_frame().iloc[0].to_dict() == pytest.approx(
+        beta.rename(index=dict(zip(CUPS, FULL, strict=True))).to_dict()
+    )
 
 
 @pytest.mark.parametrize(("year", "hours"), [(2025, 8760), (2024, 8784)])
@@ -79,13 +83,13 @@ def test_hourly_round_trip(tmp_path: Path, year: int, hours: int) -> None:
 
     lines = path.read_text().splitlines()
     assert len(lines) == 3 * hours
-    assert lines[0].startswith(f"{CUPS[0]};0001;")
-    assert lines[hours - 1].startswith(f"{CUPS[0]};{hours:04d};")
+    assert lines[0].startswith(f"{FULL[0]};0001;")
+    assert lines[hours - 1].startswith(f"{FULL[0]};{hours:04d};")
     read, problems = cf.read(path, members_cups=set(CUPS), year=year)
     assert problems == []
     frame = read.to_frame()
     assert len(frame) == hours
-    np.testing.assert_allclose(frame[CUPS].to_numpy(), beta.to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(frame[FULL].to_numpy(), beta.to_numpy(), atol=1e-6)
 
 
 def test_hourly_needs_a_whole_year(tmp_path: Path) -> None:
@@ -95,9 +99,34 @@ def test_hourly_needs_a_whole_year(tmp_path: Path) -> None:
 
 
 def problems_in(tmp_path: Path, text: str, year: int = 2025) -> list[str]:
+    """Return the errors of a file (its warnings left out)."""
     path = tmp_path / f"{CAU}_{year}.txt"
     path.write_bytes(text.encode())
-    return [str(p) for p in cf.read(path, members_cups=set(CUPS), year=year)[1]]
+    return [str(p) for p in cf.errors(cf.read(path, members_cups=set(CUPS), year=year)[1])]
+
+
+def test_supply_points_match_whatever_the_length_of_their_cups(tmp_path: Path) -> None:
+    # A distributor's file has 22 characters; members registered with 20 or 22 match it.
+    path = tmp_path / f"{CAU}_2025.txt"
+    path.write_text(f"{FULL[0]};0,500000\r\n{FULL[1]};0,250000\r\n{CUPS[2]};0,250000\r\n")
+
+    for members in (set(CUPS), set(FULL)):
+        _, problems = cf.read(path, members_cups=members, year=2025)
+        assert [str(p) for p in problems] == [
+            f"line 3: warning: CUPS {CUPS[2]} has 20 characters: distributors need its 22 "
+            f"(with the boundary suffix, as {FULL[2]})"
+        ]
+        assert cf.errors(problems) == []
+    # One supply point twice, once with its suffix and once without, is twice.
+    text = f"{FULL[0]};0,500000\r\n{CUPS[0]};0,500000\r\n"
+    assert f"line 2: CUPS {CUPS[0]} appears twice" in problems_in(tmp_path, text)
+
+
+def test_a_member_registered_with_22_characters_keeps_its_suffix(tmp_path: Path) -> None:
+    own = CUPS[1] + "1P"
+    path = cf.write_static(tmp_path, CAU, 2025, pd.Series([0.5, 0.5], index=[CUPS[0], own]))
+
+    assert path.read_text().splitlines() == [f"{FULL[0]};0,500000", f"{own};0,500000"]
 
 
 def test_lf_and_crlf_are_both_accepted(tmp_path: Path) -> None:

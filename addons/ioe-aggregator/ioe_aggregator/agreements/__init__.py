@@ -177,18 +177,19 @@ def shares_from_file(content: bytes, file_name: str, members: Sequence[Member]) 
     year = coefficient_file.year_of(file_name)
     if year is None:
         raise AgreementError("invalid", f"{file_name!r}: the file should be named CAU_YYYY.txt")
-    by_cups = {m.cups: m.id for m in members if m.active}
-    read, problems = coefficient_file.parse(
-        content, name=file_name, members_cups=set(by_cups), year=year
+    # By supply point: the file writes 22 characters, a member may be registered with 20.
+    by_point = {m.cups[:20]: m.id for m in members if m.active}
+    read, found = coefficient_file.parse(
+        content, name=file_name, members_cups=set(by_point), year=year
     )
-    if problems:
+    if problems := coefficient_file.errors(found):
         shown = "; ".join(str(p) for p in problems[:MAX_PROBLEMS_SHOWN])
         more = len(problems) - MAX_PROBLEMS_SHOWN
         raise AgreementError(
             "invalid",
             f"{file_name}: {shown}" + (f" (and {more} more problems)" if more > 0 else ""),
         )
-    units = {(by_cups[code], hour): share for (code, hour), share in read.shares.items()}
+    units = {(by_point[code[:20]], hour): share for (code, hour), share in read.shares.items()}
     if read.hourly:
         return Shares(scheme="hourly-file", units=units, year=year)
     return Shares(scheme="static-file", units=units)

@@ -4,6 +4,12 @@ Static: one line per member, ``CUPS;0,250000``. Hourly: one line per member and 
 ``CUPS;HHHH;0,071200``, HHHH being the 1-based elapsed local hour of the year (8760, or 8784
 in leap years). Shares have a comma and exactly six decimals, and every hour sums to exactly
 1,000000: rounding is by largest remainder, never by pushing the difference onto one member.
+
+The CUPS is written whole, 22 characters: the supply point's 20 and its boundary suffix
+(distributors, i-DE at least, refuse the 20 alone). A member registered with 22 characters keeps
+its own suffix; one registered with 20 gets ``0F``, the usual one. Files are checked supply point
+by supply point (the first 20 characters), so a distributor's own file validates against members
+registered either way; a 20-character CUPS in a file is a warning.
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ DECIMALS: Final = 6
 UNITS: Final = 10**DECIMALS  # 1,000000 in millionths
 _SHARE = re.compile(r"^(0|1),(\d{6})$")
 _HOUR = re.compile(r"^\d{4}$")
+# The boundary suffix a 20-character CUPS gets in a file: a digit and the point's kind.
+DEFAULT_SUFFIX: Final = "0F"
+_POINT = 20
 # A CAU is the CUPS of the installation's point followed by "A" and three digits (check).
 _CAU = re.compile(r"^(?P<cups>ES\d{16}[A-Z]{2}(?:\d[FPRCXYZ])?)A(?P<number>\d{3})$")
 _FILE_NAME = re.compile(r"(?P<cau>.+)_(?P<year>\d{4})\.txt")
@@ -37,10 +46,24 @@ class Problem:
 
     line: int | None
     message: str
+    # A file with warnings only is valid: a distributor may still take it.
+    warning: bool = False
 
     def __str__(self) -> str:
         """Format as ``line N: message`` (or the message alone for the whole file)."""
-        return f"line {self.line}: {self.message}" if self.line else self.message
+        text = f"warning: {self.message}" if self.warning else self.message
+        return f"line {self.line}: {text}" if self.line else text
+
+
+def errors(problems: list[Problem]) -> list[Problem]:
+    """Return the problems that make a file invalid (its warnings left out)."""
+    return [problem for problem in problems if not problem.warning]
+
+
+def full_cups(cups: str) -> str:
+    """Return a CUPS as the file writes it: 22 characters, the boundary suffix included."""
+    code = stdnum_cups.compact(cups)
+    return code if len(code) > _POINT else code + DEFAULT_SUFFIX
 
 
 def largest_remainder(beta: np.ndarray) -> np.ndarray:
@@ -82,7 +105,10 @@ def file_name(cau: str, year: int) -> str:
 def write_static(directory: Path, cau: str, year: int, cups: pd.Series) -> Path:
     """Write a static file: ``cups`` maps each member's CUPS to its β."""
     units = largest_remainder(cups.to_numpy()[None, :])[0]
-    lines = [f"{code};{format_share(int(u))}" for code, u in zip(cups.index, units, strict=True)]
+    lines = [
+        f"{full_cups(code)};{format_share(int(u))}"
+        for code, u in zip(cups.index, units, strict=True)
+    ]
     return _write(directory / file_name(cau, year), lines)
 
 
@@ -93,8 +119,8 @@ def write_hourly(directory: Path, cau: str, year: int, beta: pd.DataFrame) -> Pa
         raise CoefficientFileError(f"an hourly file needs 8760 or 8784 hours, got {hours}")
     units = largest_remainder(beta.to_numpy())
     lines = [
-        f"{code};{hour:04d};{format_share(int(units[hour - 1, column]))}"
-        for column, code in enumerate(beta.columns)
+        f"{full}{hour:04d};{format_share(int(units[hour - 1, column]))}"
+        for column, full in enumerate(f"{full_cups(code)};" for code in beta.columns)
         for hour in range(1, hours + 1)
     ]
     return _write(directory / file_name(cau, year), lines)
@@ -148,7 +174,7 @@ def _parse_line(  # noqa: PLR0911 - one return per check, in the order a reader 
         )
     if not stdnum_cups.is_valid(code):
         return Problem(line=number, message=f"CUPS {code!r} is not valid")
-    if code not in members_cups:
+    if code[:_POINT] not in members_cups:
         return Problem(line=number, message=f"CUPS {code} is not a member of the community")
     return code, hour, units
 
@@ -170,22 +196,26 @@ def parse(
     """Check a coefficient file's content and name; return what it holds and every problem.
 
     Checks: the name, line format, share format (comma, six decimals), CUPS validity and
-    membership, duplicates, a consistent kind (static or hourly), hours within the year,
-    missing hours, and sums of exactly 1,000000 per hour. Accepts CRLF or LF.
+    membership (by supply point), duplicates, a consistent kind (static or hourly), hours within
+    the year, missing hours, and sums of exactly 1,000000 per hour; warns of CUPS without their
+    boundary suffix. Accepts CRLF or LF. ``members_cups`` may hold 20 or 22 characters.
     """
     problems: list[Problem] = []
     named = _FILE_NAME.fullmatch(name)
     if named is None or int(named["year"]) != year or _CAU.fullmatch(named["cau"]) is None:
         problems.append(Problem(line=None, message=f"the file should be named CAU_{year}.txt"))
     hours_in_year = 8784 if pd.Timestamp(year=year, month=1, day=1).is_leap_year else 8760
+    members_points = {code[:_POINT] for code in members_cups}
     shares: dict[tuple[str, int], int] = {}
+    points: dict[tuple[str, int], str] = {}
+    short: dict[str, int] = {}  # 20-character CUPS → their first line
     last_line: dict[int, int] = {}
     hourly: bool | None = None
     text = content.decode("utf-8-sig", errors="replace")
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
-        parsed = _parse_line(raw.strip(), number, hours_in_year, members_cups)
+        parsed = _parse_line(raw.strip(), number, hours_in_year, members_points)
         if isinstance(parsed, Problem):
             problems.append(parsed)
             continue
@@ -195,14 +225,28 @@ def parse(
         elif hourly != (hour > 0):
             problems.append(Problem(line=number, message="mixes static and hourly lines"))
             continue
-        if (code, hour) in shares:
+        if (code[:_POINT], hour) in points:
             where = f" for hour {hour:04d}" if hour else ""
             problems.append(Problem(line=number, message=f"CUPS {code} appears twice{where}"))
             continue
+        points[code[:_POINT], hour] = code
         shares[(code, hour)] = units
         last_line[hour] = number
+        if len(code) == _POINT:
+            short.setdefault(code, number)
     result = CoefficientFile(hourly=bool(hourly), shares=shares)
     problems.extend(_check_totals(result, last_line, hours_in_year))
+    problems.extend(
+        Problem(
+            line=line,
+            message=(
+                f"CUPS {code} has 20 characters: distributors need its 22 (with the boundary "
+                f"suffix, as {full_cups(code)})"
+            ),
+            warning=True,
+        )
+        for code, line in short.items()
+    )
     return result, problems
 
 

@@ -270,8 +270,8 @@ def _validate(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     for problem in problems:
         print(f"{args.file.name}: {problem}", file=sys.stderr)
-    if problems:
-        print(f"{args.file.name}: {len(problems)} problem(s)", file=sys.stderr)
+    if invalid := coefficient_file.errors(problems):
+        print(f"{args.file.name}: {len(invalid)} problem(s)", file=sys.stderr)
         return EXIT_INVALID
     print(f"{args.file.name}: valid")
     return 0
