@@ -146,6 +146,19 @@ def test_learning_scheme_needs_history(
     assert "give --consumption" in capsys.readouterr().err
 
 
+def test_rules_for_a_scheme_that_ignores_them_are_refused(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run("coefficients", "--members", inputs["members"], "--scheme", "optimized-static",
+               "--consumption", inputs["consumption"], "--generation", inputs["generation"],
+               "--year", "2026", "--cau", CAU, "--min-beta", "0.1", "--out", tmp_path)  # fmt: skip
+    assert code == 2
+    assert "the scheme optimized-static does not take the rules --min-beta 0.1" in (
+        capsys.readouterr().err
+    )
+    assert list(tmp_path.iterdir()) == []  # no file that breaks the bounds
+
+
 def test_hourly_profile_file_from_history(inputs: dict[str, Path], tmp_path: Path) -> None:
     code = run("coefficients", "--members", inputs["members"], "--scheme", "hourly-profile",
                "--consumption", inputs["consumption"], "--year", "2026", "--cau", CAU,

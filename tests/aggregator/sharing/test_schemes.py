@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from hypothesis import assume, given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
 import numpy as np
 import pandas as pd
 import pytest
 
 from ioe_aggregator.sharing import schemes
+from ioe_aggregator.sharing.allocation import allocate
 
 from .conftest import hours, member
 
@@ -108,3 +111,91 @@ def test_build_names_what_is_missing() -> None:
     assert schemes.build("power", MEMBERS, history_kwh=None).values.tolist() == pytest.approx(
         [0.2, 0.4, 0.4]
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    arrays(float, st.tuples(st.integers(1, 6), st.integers(2, 8)), elements=st.floats(0, 1)),
+    st.floats(0, 0.1),
+    st.floats(0.3, 1),
+)
+def test_bounds_are_an_exact_projection(raw: np.ndarray, low: float, high: float) -> None:
+    n = raw.shape[1]
+    assume(low * n <= 1 <= high * n)
+    totals = raw.sum(axis=1, keepdims=True)
+    beta = np.divide(raw, totals, out=np.full_like(raw, 1 / n), where=totals > 0)
+
+    bounded = schemes._bounded(beta, np.full(n, low), np.full(n, high))
+
+    assert np.allclose(bounded.sum(axis=1), 1.0, atol=1e-12)
+    assert (bounded >= low - 1e-12).all()
+    assert (bounded <= high + 1e-12).all()
+    # The nearest point: one shift τ per row, every β not at a bound moved by exactly τ.
+    for row, projected in zip(beta, bounded, strict=True):
+        free = (projected > low + 1e-9) & (projected < high - 1e-9)
+        if free.any():
+            shifts = row[free] - projected[free]
+            assert np.ptp(shifts) < 1e-9
+
+
+def test_bounds_never_share_more_than_the_plant_makes() -> None:
+    # Three members, one of whom takes nearly all the history: with [0.2, 0.5] the old clipping
+    # let hours sum to 1.10 (allocating 23.4 kWh of 21.3 generated).
+    index = hours(24 * 14)
+    history = pd.DataFrame({"a": 5.0, "b": 0.1, "c": 0.05}, index=index) * (
+        1 + np.sin(np.arange(len(index)))[:, None] ** 2
+    )
+
+    beta = schemes.hourly_profile(history, index, MEMBERS, min_beta=0.2, max_beta=0.5).values
+
+    assert np.allclose(beta.sum(axis=1), 1.0)
+    # a is held at 0.5; b and c move by one shift, keeping the gap the history gave them.
+    first = history.iloc[0] / history.iloc[0].sum()
+    assert beta.iloc[0]["a"] == pytest.approx(0.5)
+    assert beta.iloc[0]["b"] - beta.iloc[0]["c"] == pytest.approx(first["b"] - first["c"])
+    generation = pd.Series(1.5, index=index)
+    allocated = allocate(schemes.Coefficients(scheme="x", values=beta), history, generation)
+    assert allocated.allocated_kwh.to_numpy().sum() == pytest.approx(generation.sum())
+
+
+def test_allocation_refuses_coefficients_that_do_not_sum_to_one() -> None:
+    index = hours(2)
+    beta = pd.DataFrame({"a": [0.5, 0.5], "b": [0.5, 0.6]}, index=index)
+    consumption = pd.DataFrame({"a": [1.0, 1.0], "b": [1.0, 1.0]}, index=index)
+
+    with pytest.raises(ValueError, match=r"sum to 1 in every hour; at .* they sum to 1.1"):
+        allocate(schemes.Coefficients(scheme="x", values=beta), consumption, pd.Series(1.0, index))
+
+
+@pytest.mark.parametrize("scheme", ["equal", "power", "consumption", "optimized-static"])
+def test_rules_given_to_a_scheme_that_ignores_them_are_refused(scheme: str) -> None:
+    history = two_weeks_of_history()
+    refused = rf"the scheme {scheme} does not take the rules --min-beta 0\.1"
+    with pytest.raises(ValueError, match=refused):
+        schemes.build(
+            scheme,
+            MEMBERS,
+            history_kwh=history,
+            history_generation_kwh=history.sum(axis=1),
+            profile_options={"min_beta": 0.1, "max_beta": 1.0, "vulnerable_reserve": 0.0},
+        )
+    # No rule asked for (the defaults): built.
+    schemes.build(
+        scheme,
+        MEMBERS,
+        history_kwh=history,
+        history_generation_kwh=history.sum(axis=1),
+        profile_options=dict(schemes.RULES),
+    )
+
+
+def test_a_vulnerable_reserve_that_cannot_be_kept_is_refused() -> None:
+    history = two_weeks_of_history()
+    nobody = [member("a"), member("b"), member("c")]
+    with pytest.raises(ValueError, match="needs a member flagged vulnerable"):
+        schemes.hourly_profile(history, history.index[:1], nobody, vulnerable_reserve=0.1)
+    above = r"gives each vulnerable member 0\.5, above --max-beta 0\.4"
+    with pytest.raises(ValueError, match=above):
+        schemes.hourly_profile(
+            history, history.index[:1], MEMBERS, vulnerable_reserve=0.5, max_beta=0.4
+        )

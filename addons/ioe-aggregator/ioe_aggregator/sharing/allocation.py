@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ioe_aggregator.sharing.model import Coefficients
+from ioe_aggregator.sharing.model import SUM_TOLERANCE, Coefficients
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +37,14 @@ def allocate(
     if beta.isna().any().any():
         missing = beta.index[beta.isna().any(axis=1)]
         raise ValueError(f"{coefficients.scheme}: no β for {len(missing)} hours from {missing[0]}")
+    sums = beta.sum(axis=1)
+    wrong = (sums - 1.0).abs() > SUM_TOLERANCE
+    if wrong.any() or (beta < 0).any().any():
+        first = beta.index[wrong.to_numpy() | (beta < 0).any(axis=1).to_numpy()][0]
+        raise ValueError(
+            f"{coefficients.scheme}: β must be ≥ 0 and sum to 1 in every hour; at {first} "
+            f"they sum to {sums[first]:.9f}"
+        )
     generation = generation_kwh.reindex(index).fillna(0.0)
     allocated = beta.mul(generation, axis=0)
     consumption = consumption_kwh.to_numpy()

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+# How far from 1 an hour's β may sum when it is used.
+SUM_TOLERANCE = 1e-9
+
 
 @dataclass(frozen=True, kw_only=True)
 class Member:

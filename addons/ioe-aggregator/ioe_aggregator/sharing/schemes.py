@@ -23,6 +23,15 @@ ALL_SCHEMES: Final = STATIC_SCHEMES + HOURLY_SCHEMES
 TRAINED_SCHEMES: Final = frozenset({"consumption", "optimized-static", "hourly-profile"})
 # A reference, never an agreement: it needs the consumption of the hour it shares.
 REFERENCE_SCHEMES: Final = frozenset({"perfect-foresight"})
+# The rules a scheme may be given, with the values that ask for nothing; only hourly-profile
+# honours them (a reference is the unconstrained ceiling, and ignores them by definition).
+RULES: Final = {"min_beta": 0.0, "max_beta": 1.0, "vulnerable_reserve": 0.0}
+RULE_SCHEMES: Final = frozenset({"hourly-profile"})
+_OPTIONS: Final = {"min_beta": "--min-beta", "max_beta": "--max-beta"} | {
+    "vulnerable_reserve": "--vulnerable-reserve"
+}
+# Halvings of the shift's interval: far below a millionth, the file's precision.
+_BISECTIONS: Final = 60
 
 
 def _normalise(weights: pd.Series) -> pd.Series:
@@ -95,25 +104,27 @@ def _day_class(index: pd.DatetimeIndex, tz: str) -> pd.DataFrame:
 
 
 def _bounded(beta: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Project each row of β onto {low ≤ β ≤ high, Σβ = 1} by clipping and rescaling the rest."""
-    if (beta >= low).all() and (beta <= high).all():
+    """Return each row of β projected onto {low ≤ β ≤ high, Σβ = 1}: the nearest such row.
+
+    The projection is clip(β − τ, low, high) for the one shift τ of the row that makes it sum
+    to 1, found by bisection (the sum falls as τ grows). Rows already within bounds are kept.
+    Clipping alone and rescaling the rest can leave a row summing to 0.55 or 1.10.
+    """
+    inside = ((beta >= low) & (beta <= high)).all(axis=1) & np.isclose(beta.sum(axis=1), 1.0)
+    if inside.all():
         return beta
-    beta = beta.copy()
-    for row in range(beta.shape[0]):
-        fixed = np.zeros(beta.shape[1], dtype=bool)
-        for _ in range(beta.shape[1] + 1):
-            free = ~fixed
-            left = 1.0 - beta[row, fixed].sum()
-            share = beta[row, free]
-            beta[row, free] = share * left / share.sum() if share.sum() > 0 else left / free.sum()
-            over = free & (beta[row] > high + 1e-15)
-            under = free & (beta[row] < low - 1e-15)
-            if not over.any() and not under.any():
-                break
-            beta[row, over] = high[over]
-            beta[row, under] = low[under]
-            fixed |= over | under
-    return beta
+    rows = beta[~inside]
+    # Every member at its highest sums to at least 1, at its lowest to at most 1.
+    below = (rows - high).min(axis=1)
+    above = (rows - low).max(axis=1)
+    for _ in range(_BISECTIONS):
+        shift = (below + above) / 2
+        over = np.clip(rows - shift[:, None], low, high).sum(axis=1) > 1.0
+        below = np.where(over, shift, below)
+        above = np.where(over, above, shift)
+    projected = beta.copy()
+    projected[~inside] = np.clip(rows - ((below + above) / 2)[:, None], low, high)
+    return projected
 
 
 def hourly_profile(
@@ -140,6 +151,18 @@ def hourly_profile(
         raise ValueError("vulnerable_reserve must be in [0, 1)")
     if min_beta * n > 1 + 1e-12 or max_beta * n < 1 - 1e-12 or min_beta > max_beta:
         raise ValueError(f"no β can stay within [{min_beta}, {max_beta}] for {n} members")
+    vulnerable_ids = {m.member_id for m in members if m.vulnerable}
+    vulnerable = np.array([member_id in vulnerable_ids for member_id in ids])
+    if vulnerable_reserve > 0:
+        if not vulnerable.any():
+            raise ValueError(
+                f"a vulnerable reserve of {vulnerable_reserve} needs a member flagged vulnerable"
+            )
+        if vulnerable_reserve / vulnerable.sum() > max_beta + 1e-12:
+            raise ValueError(
+                f"the vulnerable reserve gives each vulnerable member "
+                f"{vulnerable_reserve / vulnerable.sum():g}, above --max-beta {max_beta}"
+            )
     history = consumption_kwh.join(_day_class(consumption_kwh.index, tz))
     target = _day_class(evaluate_index, tz)
     profile = np.full((len(evaluate_index), n), np.nan)
@@ -152,9 +175,7 @@ def hourly_profile(
     totals = profile.sum(axis=1, keepdims=True)
     beta = np.divide(profile, totals, out=np.full_like(profile, 1.0 / n), where=totals > 0)
 
-    vulnerable_ids = {m.member_id for m in members if m.vulnerable}
-    vulnerable = np.array([member_id in vulnerable_ids for member_id in ids])
-    if vulnerable_reserve > 0 and vulnerable.any():
+    if vulnerable_reserve > 0:
         reserve = np.where(vulnerable, vulnerable_reserve / vulnerable.sum(), 0.0)
         beta = reserve + (1 - vulnerable_reserve) * beta
     beta = _bounded(beta, np.full(n, min_beta), np.full(n, max_beta))
@@ -177,8 +198,21 @@ def build(
 
     ``history_kwh`` (hours × members) is what learning schemes learn from — for
     perfect-foresight, the very hours it shares; ``history_generation_kwh`` serves
-    optimized-static; ``target_index`` is where hourly-profile's β are wanted.
+    optimized-static; ``target_index`` is where hourly-profile's β are wanted. Rules
+    (``profile_options``: min_beta, max_beta, vulnerable_reserve) given to a scheme that does not
+    honour them are refused, naming both.
     """
+    asked = {
+        rule: value
+        for rule, value in (profile_options or {}).items()
+        if rule not in RULES or value != RULES[rule]
+    }
+    if asked and scheme not in RULE_SCHEMES | REFERENCE_SCHEMES:
+        named = ", ".join(f"{_OPTIONS.get(rule, rule)} {value:g}" for rule, value in asked.items())
+        raise ValueError(
+            f"the scheme {scheme} does not take the rules {named}: only hourly-profile keeps β "
+            "within bounds and sets a reserve aside; leave the rules out or choose hourly-profile"
+        )
     if scheme in ("equal", "power", "investment"):
         static = {"equal": equal, "power": by_contracted_power, "investment": by_investment}
         return static[scheme](members)
