@@ -77,14 +77,11 @@ def test_energy_periods_20td(local: str, period: int) -> None:
     assert period_at(local) == period
 
 
-@pytest.mark.parametrize(
-    ("local", "period"),
-    [
-        ("2025-01-13 08:00", 3),
-        ("2025-01-13 10:00", 2),
-        ("2025-01-13 14:00", 1),
-        ("2025-01-13 23:00", 2),
-    ],
-)
-def test_ceuta_and_melilla_are_one_hour_later(local: str, period: int) -> None:
-    assert period_at(local, ceuta_melilla=True) == period
+def test_ceuta_and_melilla_start_p1_and_p2_an_hour_later() -> None:
+    # P3 0-8; P2 8-11, 15-19, 23-24; P1 11-15, 19-23 (as aiopvpc, behind Home Assistant's PVPC
+    # integration, has it). The night stays P3 until 08:00, as on the peninsula.
+    day = [period_at(f"2025-01-13 {hour:02d}:00", ceuta_melilla=True) for hour in range(24)]
+    assert day == [3] * 8 + [2] * 3 + [1] * 4 + [2] * 4 + [1] * 4 + [2]
+    peninsula = [period_at(f"2025-01-13 {hour:02d}:00") for hour in range(24)]
+    assert peninsula == [3] * 8 + [2] * 2 + [1] * 4 + [2] * 4 + [1] * 4 + [2] * 2
+    assert period_at("2025-01-18 12:00", ceuta_melilla=True) == 3  # Saturday

@@ -307,3 +307,80 @@ def test_quarter_hour_generation_is_summed_into_hours(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     expected = community.generation_kwh.round(4).sum()
     assert report["schemes"]["equal"]["community"]["generation_kwh"] == pytest.approx(expected)
+
+
+def compare_savings(inputs: dict[str, Path], out: Path, *prices: str | Path) -> dict[str, float]:
+    """Run a comparison of equal sharing with ``prices``; return the community's money."""
+    code = run("compare", "--members", inputs["members"], "--consumption", inputs["consumption"],
+               "--generation", inputs["generation"], "--schemes", "equal", *prices,
+               "--out", out)  # fmt: skip
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    community = report["schemes"]["equal"]["community"]
+    return {
+        "savings_eur": community["savings_eur"],
+        "compensation_eur": community["compensation_eur"],
+        "cap": report["compensation_cap"],
+    }
+
+
+def test_prices_by_period_zone_and_energy_term(inputs: dict[str, Path], tmp_path: Path) -> None:
+    surplus = ("--surplus-price", "0.05")
+    flat = compare_savings(inputs, tmp_path / "flat", "--import-price", "0.15", *surplus)
+    energy = compare_savings(
+        inputs, tmp_path / "energy", "--import-price", "0.15", "--import-energy-price", "0.01",
+        *surplus,
+    )  # fmt: skip
+    periods = ("--import-price", "0.25,0.15,0.08", *surplus)
+    by_period = compare_savings(inputs, tmp_path / "periods", *periods)
+    ceuta = compare_savings(inputs, tmp_path / "ceuta", *periods, "--zone", "ceuta-melilla")
+    prices = tmp_path / "prices.csv"
+    prices.write_text(
+        "period,import_eur_kwh,surplus_eur_kwh,import_energy_eur_kwh\n"
+        "P1,0.25,0.05,0.12\nP2,0.15,0.05,0.09\nP3,0.08,0.05,0.06\n"
+    )
+    from_file = compare_savings(inputs, tmp_path / "file", "--prices", prices)
+
+    assert flat["cap"] == by_period["cap"] == "import_price"
+    assert energy["cap"] == from_file["cap"] == "energy_term"
+    # A lower cap can only lower the compensation; the zone moves money between periods.
+    assert energy["compensation_eur"] < flat["compensation_eur"]
+    assert by_period["savings_eur"] != flat["savings_eur"]
+    assert ceuta["savings_eur"] != by_period["savings_eur"]
+    html = (tmp_path / "flat" / "report.html").read_text()
+    assert "savings are overstated" in html
+    assert "savings are overstated" not in (tmp_path / "energy" / "report.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--import-price", "0.2,0.1", "--surplus-price", "0.05"], "give one price, or three"),
+        (["--import-price", "cheap", "--surplus-price", "0.05"], "give a price in EUR/kWh"),
+        (["--import-energy-price", "0.05"], "--import-energy-price goes with --import-price"),
+    ],
+)
+def test_bad_prices_are_named(
+    inputs: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    message: str,
+) -> None:
+    code = run("compare", "--members", inputs["members"], "--consumption", inputs["consumption"],
+               "--generation", inputs["generation"], "--schemes", "equal", *arguments,
+               "--out", tmp_path)  # fmt: skip
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_prices_file_by_period_names_its_bad_lines(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prices = tmp_path / "prices.csv"
+    prices.write_text("period,import_eur_kwh,surplus_eur_kwh\nP1,0.25,0.05\nP4,0.1,0.05\n")
+    code = run("compare", "--members", inputs["members"], "--consumption", inputs["consumption"],
+               "--generation", inputs["generation"], "--schemes", "equal", "--prices", prices,
+               "--out", tmp_path / "out")  # fmt: skip
+    assert code == 2
+    assert "prices.csv:3: period 'P4' is not P1, P2 or P3, once each" in capsys.readouterr().err

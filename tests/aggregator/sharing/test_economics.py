@@ -77,3 +77,31 @@ def test_missing_prices_are_an_error() -> None:
     result = allocate(schemes.equal(MEMBERS), consumption, pd.Series(1.0, index=INDEX))
     with pytest.raises(ValueError, match="no price for 1 hours"):
         monthly_economics(result, Prices.flat(INDEX[:2], 0.2, 0.05))
+
+
+def test_the_cap_is_the_imports_energy_term() -> None:
+    index = INDEX[:2]
+    # a: surplus 5 kWh, import 4 kWh, as above; the energy term is 0.08 of the 0.20 €/kWh.
+    consumption = pd.DataFrame({"a": [0.0, 9.0], "b": [5.0, 5.0]}, index=index)
+    result = allocate(schemes.equal(MEMBERS), consumption, pd.Series(10.0, index=index))
+
+    prices = Prices.flat(index, 0.20, 0.50, import_energy_eur_kwh=0.08)
+    table = monthly_economics(result, prices).set_index("member_id")
+
+    assert table.loc["a", "import_cost_eur"] == pytest.approx(0.80)
+    assert table.loc["a", "import_energy_eur"] == pytest.approx(0.32)
+    assert table.loc["a", "compensation_eur"] == pytest.approx(0.32)  # not 0.80
+    assert table.loc["a", "savings_eur"] == pytest.approx(1.80 - 0.80 + 0.32)
+
+
+def test_prices_by_period_in_ceuta_and_melilla() -> None:
+    index = pd.DatetimeIndex(
+        [pd.Timestamp(f"2025-01-13 {hour:02d}:00", tz="Europe/Madrid") for hour in (8, 10, 14)]
+    ).tz_convert("UTC")
+    periods = {1: 0.30, 2: 0.20, 3: 0.10}
+
+    peninsula = Prices.by_period_20td(index, periods, 0.05)
+    ceuta = Prices.by_period_20td(index, periods, 0.05, ceuta_melilla=True)
+
+    assert peninsula.import_eur_kwh.tolist() == [0.20, 0.30, 0.20]
+    assert ceuta.import_eur_kwh.tolist() == [0.20, 0.20, 0.30]

@@ -53,13 +53,16 @@ def energy_period_20td(
 ) -> np.ndarray:
     """Return the 2.0TD energy period (1, 2 or 3) of each hour starting at ``index`` (tz-aware).
 
-    Working days: P1 10-14 and 18-22, P2 8-10, 14-18 and 22-24, P3 0-8. Weekends and national
-    holidays: P3 all day. In Ceuta and Melilla every boundary is one hour later.
+    Working days: P1 10-14 and 18-22, P2 8-10, 14-18 and 22-24, P3 0-8. In Ceuta and Melilla
+    P1 and P2 start an hour later (P1 11-15 and 19-23, P2 8-11, 15-19 and 23-24); P3 is still
+    0-8. Weekends and national holidays: P3 all day.
     """
     local = index.tz_convert(tz)
-    hour = np.asarray(local.hour) - (1 if ceuta_melilla else 0)
+    hour = np.asarray(local.hour)
+    # P1's hours, shifted by an hour in Ceuta and Melilla.
+    peak = hour - (1 if ceuta_melilla else 0)
     period = np.full(len(index), 2, dtype=np.int8)
-    period[((hour >= 10) & (hour < 14)) | ((hour >= 18) & (hour < 22))] = 1
+    period[((peak >= 10) & (peak < 14)) | ((peak >= 18) & (peak < 22))] = 1
     period[hour < 8] = 3
     period[is_p3_day(local)] = 3
     return period

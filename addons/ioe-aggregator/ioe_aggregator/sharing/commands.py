@@ -12,7 +12,7 @@ import pandas as pd
 from ioe_aggregator.sharing import coefficient_file, schemes as sch
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ, hours_of_year
 from ioe_aggregator.sharing.compare import Comparison, Period, compare
-from ioe_aggregator.sharing.economics import Prices
+from ioe_aggregator.sharing.economics import PeriodPrice, Prices
 from ioe_aggregator.sharing.files import (
     InputError,
     complete_hours,
@@ -26,6 +26,9 @@ from ioe_aggregator.sharing.report_html import render_html
 
 EXIT_INVALID = 1
 EXIT_INPUT = 2
+# Where the 2.0TD periods fall (the peninsula, the Balearic and Canary Islands alike).
+PENINSULA = "peninsula"
+CEUTA_MELILLA = "ceuta-melilla"
 
 
 def _add_profile_options(parser: argparse.ArgumentParser) -> None:
@@ -62,9 +65,28 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     comparing.add_argument("--train", type=_period, help="START/END, ISO 8601 (END excluded)")
     comparing.add_argument("--evaluate", type=_period, help="START/END, ISO 8601 (END excluded)")
     comparing.add_argument("--tz", default=DEFAULT_TZ)
-    comparing.add_argument("--import-price", type=float, metavar="EUR_KWH")
+    comparing.add_argument(
+        "--import-price",
+        metavar="EUR_KWH",
+        help="what a kWh from the grid costs, all in: one price, or P1,P2,P3 of 2.0TD",
+    )
+    comparing.add_argument(
+        "--import-energy-price",
+        metavar="EUR_KWH",
+        help="its energy term alone (no tolls, charges or taxes), the surplus compensation's cap",
+    )
     comparing.add_argument("--surplus-price", type=float, metavar="EUR_KWH")
-    comparing.add_argument("--prices", type=Path, help="CSV: start,import_eur_kwh,surplus_eur_kwh")
+    comparing.add_argument(
+        "--prices",
+        type=Path,
+        help="CSV: start (or period),import_eur_kwh,surplus_eur_kwh[,import_energy_eur_kwh]",
+    )
+    comparing.add_argument(
+        "--zone",
+        choices=(PENINSULA, CEUTA_MELILLA),
+        default=PENINSULA,
+        help="where the 2.0TD periods are placed (Ceuta and Melilla: P1 and P2 an hour later)",
+    )
     _add_profile_options(comparing)
     comparing.add_argument("--cau", help="also write the distributor's file for this CAU")
     comparing.add_argument("--year", type=int, help="year of that file (default: the next one)")
@@ -124,15 +146,41 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _prices(args: argparse.Namespace, index: pd.DatetimeIndex) -> Prices | None:
+    ceuta_melilla = args.zone == CEUTA_MELILLA
+    given = (args.import_price, args.surplus_price, args.import_energy_price)
     if args.prices is not None:
-        if args.import_price is not None or args.surplus_price is not None:
+        if any(price is not None for price in given):
             raise ValueError("give either --prices or --import-price/--surplus-price, not both")
-        return read_prices(args.prices)
+        return read_prices(args.prices, index, tz=args.tz, ceuta_melilla=ceuta_melilla)
     if (args.import_price is None) != (args.surplus_price is None):
         raise ValueError("--import-price and --surplus-price go together")
     if args.import_price is None:
+        if args.import_energy_price is not None:
+            raise ValueError("--import-energy-price goes with --import-price")
         return None
-    return Prices.flat(index, args.import_price, args.surplus_price)
+    return Prices.by_period_20td(
+        index,
+        _price(args.import_price, "--import-price"),
+        args.surplus_price,
+        args.tz,
+        import_energy_eur_kwh=None
+        if args.import_energy_price is None
+        else _price(args.import_energy_price, "--import-energy-price"),
+        ceuta_melilla=ceuta_melilla,
+    )
+
+
+def _price(text: str, option: str) -> PeriodPrice:
+    """Return one price (``0.15``) or three, for P1, P2 and P3 (``0.25,0.15,0.08``)."""
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: give a price in EUR/kWh, or P1,P2,P3") from None
+    if len(values) == 1:
+        return values[0]
+    if len(values) == 3:
+        return dict(enumerate(values, start=1))
+    raise ValueError(f"{option} {text!r}: give one price, or three (P1,P2,P3)")
 
 
 def _compare(args: argparse.Namespace) -> int:

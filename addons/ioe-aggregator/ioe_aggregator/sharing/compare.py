@@ -73,6 +73,9 @@ class Comparison:
     evaluated_on: Period
     data_index: pd.DatetimeIndex
     ceiling_kwh: float
+    # What capped the surplus compensation: the imports' energy term ("energy_term"), the whole
+    # import price when no energy-only price was given ("import_price"); None without prices.
+    compensation_cap: str | None = None
     results: dict[str, SchemeResult] = field(default_factory=dict)
 
     @property
@@ -130,6 +133,7 @@ class Comparison:
             "trained_on": self.trained_on.describe(self.data_index),
             "evaluated_on": self.evaluated_on.describe(self.data_index),
             "trained_on_evaluated_period": self.same_period,
+            "compensation_cap": self.compensation_cap,
             "schemes": schemes,
         }
 
@@ -214,6 +218,11 @@ def compare(
         evaluated_on=evaluated_on,
         data_index=index,
         ceiling_kwh=ceiling_kwh(judged, judged_generation),
+        compensation_cap=None
+        if prices is None
+        else "import_price"
+        if prices.import_energy_eur_kwh is None
+        else "energy_term",
     )
     for name in schemes:
         coefficients = sch.build(

@@ -3,7 +3,8 @@
 Inputs (UTF-8, comma-separated, a header line):
 - members: ``member_id,cups,contracted_power_kw,investment_eur,vulnerable``
 - consumption: ``member_id,start,kwh``; generation: ``start,kwh``;
-  prices: ``start,import_eur_kwh,surplus_eur_kwh``.
+  prices: ``start,import_eur_kwh,surplus_eur_kwh[,import_energy_eur_kwh]`` hourly, or the same
+  with ``period`` (P1, P2, P3 of 2.0TD) instead of ``start``.
 ``start`` is ISO 8601 with its UTC offset; intervals are 1 hour or 15 minutes (inferred) and
 15-minute data is summed into hours, an hour counting only when all four quarters are there.
 Every problem is reported with its file and line, all of them at once.
@@ -24,6 +25,9 @@ from ioe_aggregator.sharing.economics import Prices
 from ioe_aggregator.sharing.model import Member
 
 _OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+PRICE_COLUMNS = ("import_eur_kwh", "surplus_eur_kwh")
+ENERGY_PRICE = "import_energy_eur_kwh"
+_PERIODS = {"P1": 1, "P2": 2, "P3": 3}
 HOUR = pd.Timedelta(hours=1)
 QUARTER = pd.Timedelta(minutes=15)
 
@@ -224,10 +228,67 @@ def read_generation(path: Path) -> pd.Series:
     return hourly
 
 
-def read_prices(path: Path) -> Prices:
-    """Read hourly prices (EUR/kWh) for imports and surplus."""
-    frame = read_series(path, ("import_eur_kwh", "surplus_eur_kwh"))
-    return Prices(import_eur_kwh=frame.import_eur_kwh, surplus_eur_kwh=frame.surplus_eur_kwh)
+def read_prices(
+    path: Path, index: pd.DatetimeIndex, *, tz: str, ceuta_melilla: bool = False
+) -> Prices:
+    """Read prices (EUR/kWh): hourly (``start,…``) or by 2.0TD period (``period,…``, P1–P3).
+
+    The columns are ``import_eur_kwh,surplus_eur_kwh``, and optionally
+    ``import_energy_eur_kwh`` (the energy term, the compensation's cap). Periods are placed on
+    ``index`` in ``tz``, as they are in Ceuta and Melilla with ``ceuta_melilla``.
+    """
+    problems: list[str] = []
+    header = _header(path, problems)
+    if problems:
+        raise InputError(problems)
+    columns = PRICE_COLUMNS + ((ENERGY_PRICE,) if ENERGY_PRICE in header else ())
+    if header[:1] != ("period",):
+        frame = read_series(path, columns)
+        return Prices(
+            import_eur_kwh=frame.import_eur_kwh,
+            surplus_eur_kwh=frame.surplus_eur_kwh,
+            import_energy_eur_kwh=frame.get(ENERGY_PRICE),
+        )
+    by_column = _period_prices(path, columns)
+    return Prices.by_period_20td(
+        index,
+        by_column["import_eur_kwh"],
+        by_column["surplus_eur_kwh"],
+        tz,
+        import_energy_eur_kwh=by_column.get(ENERGY_PRICE),
+        ceuta_melilla=ceuta_melilla,
+    )
+
+
+def _header(path: Path, problems: list[str]) -> tuple[str, ...]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            return tuple(name.strip() for name in next(csv.reader(file), []))
+    except (OSError, UnicodeDecodeError) as err:
+        problems.append(f"{path}: cannot read: {err}")
+        return ()
+
+
+def _period_prices(path: Path, columns: tuple[str, ...]) -> dict[str, dict[int, float]]:
+    """Read ``period,…`` prices: one line for each of P1, P2 and P3."""
+    problems: list[str] = []
+    table = _read(path, ("period", *columns), problems)
+    prices: dict[str, dict[int, float]] = {column: {} for column in columns}
+    for number, row in table.rows:
+        where = f"{path}:{number}"
+        period = _PERIODS.get(row["period"].upper())
+        if period is None or period in prices[columns[0]]:
+            problems.append(f"{where}: period {row['period']!r} is not P1, P2 or P3, once each")
+            continue
+        for column in columns:
+            value = _number(row[column], where, column, problems, minimum=None)
+            if value is not None:
+                prices[column][period] = value
+    if not problems and any(len(by_period) != len(_PERIODS) for by_period in prices.values()):
+        problems.append(f"{path}: give a line for each of P1, P2 and P3")
+    if problems:
+        raise InputError(problems)
+    return prices
 
 
 def complete_hours(

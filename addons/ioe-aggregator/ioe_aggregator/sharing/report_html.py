@@ -118,6 +118,14 @@ TEXT = {
         "con {evaluate}.",
         "Schemes that learn from history were trained on {train} and evaluated on {evaluate}.",
     ),
+    "cap_at_import_price": (
+        "Sin precio de la energía sola, la compensación de excedentes se ha limitado al coste "
+        "total de lo importado (con peajes y cargos): el ahorro queda sobrestimado. Da "
+        "--import-energy-price para limitarla al término de energía, como la factura.",
+        "Without an energy-only price the surplus compensation was capped at the whole cost of "
+        "the imports (tolls and charges included): savings are overstated. Give "
+        "--import-energy-price to cap it at the energy term, as the bill does.",
+    ),
     "ceiling": (
         "El techo ({ceiling:,.0f} kWh) es lo máximo que la comunidad podría autoconsumir "
         "sabiendo de antemano el consumo de cada hora; «perfect-foresight» lo alcanza y solo "
@@ -187,6 +195,8 @@ def render_html(comparison: Comparison, report: dict[str, Any], tz: str = DEFAUL
     caveats = [_t("periods", **periods), _t("ceiling", ceiling=report["ceiling_kwh"])]
     if report["trained_on_evaluated_period"]:
         caveats.insert(0, f"<strong>{_t('same_data')}</strong>")
+    if report["compensation_cap"] == "import_price":
+        caveats.append(_t("cap_at_import_price"))
     sections = [
         f"<h1>{_t('title')}</h1>",
         f"<p>{_t('summary', members=len(comparison.members), hours=report['period']['hours'])}</p>",
