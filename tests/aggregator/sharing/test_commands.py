@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 import re
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -262,10 +263,12 @@ def as_quarter_hours(path: Path, drop: list[int] | None = None) -> None:
     quarters.drop(quarters.index[drop or []]).to_csv(path, index=False)
 
 
-def test_quarter_hours_are_summed_and_incomplete_hours_dropped(tmp_path: Path) -> None:
+def test_quarter_hours_are_summed_and_an_incomplete_hour_left_to_its_member(
+    tmp_path: Path,
+) -> None:
     community = make_community(2, seed=5)
     paths = write_csv(community, tmp_path)
-    # One quarter missing in the first hour.
+    # One quarter missing in the first member's first hour.
     as_quarter_hours(paths["consumption"], drop=[1])
 
     code = run("compare", "--members", paths["members"], "--consumption", paths["consumption"],
@@ -274,9 +277,13 @@ def test_quarter_hours_are_summed_and_incomplete_hours_dropped(tmp_path: Path) -
 
     assert code == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["hours_dropped_incomplete"] == 1
-    assert report["period"]["hours"] == 8759
-    expected = community.consumption_kwh.iloc[1:].round(4).to_numpy().sum()
+    first = community.consumption_kwh.columns[0]
+    # The hour is judged for the other member: only the first loses it.
+    assert report["hours_dropped_incomplete"] == 0
+    assert report["member_hours_missing"] == {first: 1}
+    assert report["period"]["hours"] == 8760
+    rounded = community.consumption_kwh.round(4)
+    expected = rounded.to_numpy().sum() - rounded[first].iloc[0]
     assert report["schemes"]["equal"]["community"]["consumption_kwh"] == pytest.approx(
         expected, rel=1e-6
     )
@@ -384,3 +391,93 @@ def test_a_prices_file_by_period_names_its_bad_lines(
                "--out", tmp_path / "out")  # fmt: skip
     assert code == 2
     assert "prices.csv:3: period 'P4' is not P1, P2 or P3, once each" in capsys.readouterr().err
+
+
+def compare_report(paths: dict[str, Path], out: Path, *options: str) -> dict[str, Any]:
+    code = run("compare", "--members", paths["members"], "--consumption", paths["consumption"],
+               "--generation", paths["generation"], "--schemes", "equal", "--import-price",
+               "0.15", "--surplus-price", "0.05", *options, "--out", out)  # fmt: skip
+    assert code == 0
+    return json.loads((out / "report.json").read_text())
+
+
+def test_a_generation_file_of_producing_hours_only_keeps_the_nights(tmp_path: Path) -> None:
+    paths = write_csv(make_community(3, seed=7), tmp_path / "full")
+    full = compare_report(paths, tmp_path / "full-out")
+    generation = pd.read_csv(paths["generation"])
+    producing = generation[generation.kwh > 0]
+    sparse = dict(paths, generation=tmp_path / "producing.csv")
+    producing.to_csv(sparse["generation"], index=False)
+
+    report = compare_report(sparse, tmp_path / "sparse-out")
+
+    assert report["hours_night_without_generation"] == len(generation) - len(producing)
+    assert report["hours_dropped_incomplete"] == 0
+    assert report["period"]["hours"] == full["period"]["hours"]
+    # Night imports count toward the compensation's cap as before: the same money.
+    for key in ("savings_eur", "compensation_eur", "self_consumed_kwh", "import_kwh"):
+        assert report["schemes"]["equal"]["community"][key] == pytest.approx(
+            full["schemes"]["equal"]["community"][key]
+        )
+
+
+def test_a_daytime_gap_in_generation_is_dropped_not_read_as_zero(tmp_path: Path) -> None:
+    paths = write_csv(make_community(3, seed=7), tmp_path)
+    generation = pd.read_csv(paths["generation"])
+    noon = generation.index[(generation.kwh > 0)][5]  # an hour between two productions
+    generation.drop(index=noon).to_csv(paths["generation"], index=False)
+
+    report = compare_report(paths, tmp_path / "out")
+
+    assert report["hours_dropped_incomplete"] == 1
+
+
+def test_one_members_missing_half_year_leaves_the_others_whole(tmp_path: Path) -> None:
+    community = make_community(3, seed=7)
+    paths = write_csv(community, tmp_path / "full")
+    full = compare_report(paths, tmp_path / "full-out")
+    consumption = pd.read_csv(paths["consumption"])
+    absent = community.consumption_kwh.columns[0]
+    first_half = consumption.start < "2025-07"
+    gap = dict(paths, consumption=tmp_path / "gap.csv")
+    consumption[~(first_half & (consumption.member_id == absent))].to_csv(
+        gap["consumption"], index=False
+    )
+
+    report = compare_report(gap, tmp_path / "gap-out")
+
+    missing = int((first_half & (consumption.member_id == absent)).sum())
+    assert report["member_hours_missing"] == {absent: missing}
+    assert report["period"]["hours"] == full["period"]["hours"]
+    members, members_full = (r["schemes"]["equal"]["members"] for r in (report, full))
+    for other in community.consumption_kwh.columns[1:]:
+        for key in ("self_consumed_kwh", "savings_eur", "self_sufficiency"):
+            assert members[other][key] == pytest.approx(members_full[other][key])
+    assert members[absent]["consumption_kwh"] < members_full[absent]["consumption_kwh"]
+    html = (tmp_path / "gap-out" / "report.html").read_text()
+    assert f"left out of each member&#x27;s own figures only: {absent} ({missing})" in html
+
+
+def test_standby_below_zero_is_read_as_zero_and_more_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = write_csv(make_community(2, seed=7), tmp_path)
+    generation = pd.read_csv(paths["generation"])
+    night = generation.index[generation.kwh == 0]
+    generation.loc[night[:10], "kwh"] = -0.004  # a few watts of standby
+    generation.to_csv(paths["generation"], index=False)
+
+    report = compare_report(paths, tmp_path / "out")
+
+    assert report["warnings"] == [
+        f"{paths['generation']}: 10 slightly negative values (down to -0.004 kWh, an "
+        "inverter's standby) read as 0"
+    ]
+    assert "warning: " in capsys.readouterr().err
+    generation.loc[night[20], "kwh"] = -25.0
+    generation.to_csv(paths["generation"], index=False)
+    code = run("compare", "--members", paths["members"], "--consumption", paths["consumption"],
+               "--generation", paths["generation"], "--schemes", "equal",
+               "--out", tmp_path / "refused")  # fmt: skip
+    assert code == 2
+    assert "-25.0 kWh at" in capsys.readouterr().err

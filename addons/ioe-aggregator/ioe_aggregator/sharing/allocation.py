@@ -46,7 +46,8 @@ def allocate(
             f"they sum to {sums[first]:.9f}"
         )
     generation = generation_kwh.reindex(index).fillna(0.0)
-    allocated = beta.mul(generation, axis=0)
+    # A member's hour without consumption is not judged: its allocation is unknown too.
+    allocated = beta.mul(generation, axis=0).where(consumption_kwh.notna())
     consumption = consumption_kwh.to_numpy()
     given = allocated.to_numpy()
     return Allocation(
@@ -64,9 +65,14 @@ def _frame(values: np.ndarray, like: pd.DataFrame) -> pd.DataFrame:
 
 
 def ceiling_kwh(consumption_kwh: pd.DataFrame, generation_kwh: pd.Series) -> float:
-    """Return the most the community can self-consume: Σ_h min(G_h, Σ_i C_ih)."""
-    generation = generation_kwh.reindex(consumption_kwh.index).fillna(0.0)
-    return float(np.minimum(generation, consumption_kwh.sum(axis=1)).sum())
+    """Return the most the community can self-consume: Σ_h min(G_h, Σ_i C_ih).
+
+    Over the hours where every member's consumption is known (`community_kpis` judges the
+    allocation's efficiency on the same hours).
+    """
+    complete = consumption_kwh.dropna()
+    generation = generation_kwh.reindex(complete.index).fillna(0.0)
+    return float(np.minimum(generation, complete.sum(axis=1)).sum())
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -125,18 +131,25 @@ def monthly_totals(allocation: Allocation, tz: str) -> pd.DataFrame:
 
 
 def community_kpis(allocation: Allocation, ceiling: float) -> dict[str, float | None]:
-    """Return the community's totals and ratios, with allocation efficiency against ``ceiling``."""
-    generation = float(allocation.generation_kwh.sum())
-    consumption = float(allocation.consumption_kwh.to_numpy().sum())
-    self_consumed = float(allocation.self_consumed_kwh.to_numpy().sum())
+    """Return the community's totals and ratios, with allocation efficiency against ``ceiling``.
+
+    Members' hours without consumption are left out of the sums; the self-consumption ratio is
+    against the generation allocated to the hours judged (all of it when no hour is missing),
+    and the efficiency is judged on the hours where every member is known, as the ceiling is.
+    """
+    allocated = float(np.nansum(allocation.allocated_kwh.to_numpy()))
+    consumption = float(np.nansum(allocation.consumption_kwh.to_numpy()))
+    self_consumed = float(np.nansum(allocation.self_consumed_kwh.to_numpy()))
+    complete = allocation.consumption_kwh.notna().all(axis=1).to_numpy()
+    self_consumed_complete = float(np.nansum(allocation.self_consumed_kwh.to_numpy()[complete]))
     return {
-        "generation_kwh": generation,
-        "allocated_kwh": float(allocation.allocated_kwh.to_numpy().sum()),
+        "generation_kwh": float(allocation.generation_kwh.sum()),
+        "allocated_kwh": allocated,
         "consumption_kwh": consumption,
         "self_consumed_kwh": self_consumed,
-        "surplus_kwh": float(allocation.surplus_kwh.to_numpy().sum()),
-        "import_kwh": float(allocation.import_kwh.to_numpy().sum()),
-        "self_consumption_ratio": _ratio(self_consumed, generation),
+        "surplus_kwh": float(np.nansum(allocation.surplus_kwh.to_numpy())),
+        "import_kwh": float(np.nansum(allocation.import_kwh.to_numpy())),
+        "self_consumption_ratio": _ratio(self_consumed, allocated),
         "self_sufficiency": _ratio(self_consumed, consumption),
-        "allocation_efficiency": _ratio(self_consumed, ceiling),
+        "allocation_efficiency": _ratio(self_consumed_complete, ceiling),
     }

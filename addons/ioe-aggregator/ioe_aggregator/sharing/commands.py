@@ -15,7 +15,7 @@ from ioe_aggregator.sharing.compare import Comparison, Period, compare
 from ioe_aggregator.sharing.economics import PeriodPrice, Prices
 from ioe_aggregator.sharing.files import (
     InputError,
-    complete_hours,
+    align_hours,
     read_consumption,
     read_generation,
     read_members,
@@ -185,11 +185,13 @@ def _price(text: str, option: str) -> PeriodPrice:
 
 def _compare(args: argparse.Namespace) -> int:
     members = read_members(args.members)
-    consumption, generation, dropped = complete_hours(
-        read_consumption(args.consumption, members), read_generation(args.generation)
-    )
+    generation, warnings = read_generation(args.generation)
+    hours = align_hours(read_consumption(args.consumption, members), generation, args.tz)
+    consumption, generation = hours.consumption, hours.generation
     if consumption.empty:
-        raise ValueError("no hour has both generation and every member's consumption")
+        raise ValueError("no hour has both generation and a member's consumption")
+    for warning in warnings:
+        print(f"ioe-aggregator: warning: {warning}", file=sys.stderr)
     schemes = [s.strip() for s in args.schemes.split(",") if s.strip()]
     comparison = compare(
         members,
@@ -203,15 +205,18 @@ def _compare(args: argparse.Namespace) -> int:
         profile_options=_profile_options(args),
     )
     report = comparison.to_report()
-    report["hours_dropped_incomplete"] = dropped
+    report["hours_dropped_incomplete"] = hours.dropped
+    report["hours_night_without_generation"] = hours.night
+    report["member_hours_missing"] = hours.missing
+    report["warnings"] = warnings
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     (args.out / "report.html").write_text(
         render_html(comparison, report, args.tz), encoding="utf-8"
     )
     _write_agreements(comparison, args)
-    hours = report["period"]["hours"]
-    print(f"Compared {len(schemes)} schemes over {hours} hours: {args.out / 'report.html'}")
+    judged = report["period"]["hours"]
+    print(f"Compared {len(schemes)} schemes over {judged} hours: {args.out / 'report.html'}")
     return 0
 
 
@@ -282,13 +287,18 @@ def _coefficients(args: argparse.Namespace) -> int:
         raise ValueError("--scheme optimized-static needs --generation too")
     members = read_members(args.members)
     history = read_consumption(args.consumption, members) if args.consumption else None
-    generation = read_generation(args.generation) if args.generation else None
+    generation = None
+    if args.generation:
+        generation, warnings = read_generation(args.generation)
+        for warning in warnings:
+            print(f"ioe-aggregator: warning: {warning}", file=sys.stderr)
     if history is not None and generation is not None:
-        history, generation, _ = complete_hours(history, generation)
+        hours = align_hours(history, generation, args.tz)
+        history, generation = hours.consumption, hours.generation
     coefficients = sch.build(
         args.scheme,
         members,
-        history_kwh=history.dropna() if history is not None else None,
+        history_kwh=history,
         history_generation_kwh=generation,
         target_index=hours_of_year(args.year, args.tz),
         tz=args.tz,

@@ -28,6 +28,9 @@ _OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 PRICE_COLUMNS = ("import_eur_kwh", "surplus_eur_kwh")
 ENERGY_PRICE = "import_energy_eur_kwh"
 _PERIODS = {"P1": 1, "P2": 2, "P3": 3}
+# How far below 0 net generation may go, as a share of its highest value, and be read as an
+# inverter's standby consumption (as 0) rather than refused.
+STANDBY_SHARE = 0.02
 HOUR = pd.Timedelta(hours=1)
 QUARTER = pd.Timedelta(minutes=15)
 
@@ -193,17 +196,22 @@ def read_consumption(path: Path, members: list[Member]) -> pd.DataFrame:
     return pd.DataFrame(columns).rename_axis("start")
 
 
-def read_series(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    """Read ``start`` and numeric columns (generation, prices) into a UTC-indexed frame."""
+def read_series(
+    path: Path, columns: tuple[str, ...], *, minimum: float | None = 0.0
+) -> pd.DataFrame:
+    """Read ``start`` and numeric columns (generation, prices) into a UTC-indexed frame.
+
+    Energies are at least ``minimum``; prices may be negative.
+    """
     problems: list[str] = []
     table = _read(path, ("start", *columns), problems)
     values: dict[pd.Timestamp, list[float]] = {}
     for number, row in table.rows:
         where = f"{path}:{number}"
         start = _start(row["start"], where, problems)
-        # Surplus prices can be negative (ESIOS 1739); energies cannot.
+        # Surplus prices can be negative (ESIOS 1739); energies only as far as ``minimum``.
         numbers = [
-            _number(row[c], where, c, problems, minimum=None if c.endswith("eur_kwh") else 0.0)
+            _number(row[c], where, c, problems, minimum=None if c.endswith("eur_kwh") else minimum)
             for c in columns
         ]
         if start is None or None in numbers:
@@ -219,13 +227,18 @@ def read_series(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(values, orient="index", columns=list(columns)).sort_index()
 
 
-def read_generation(path: Path) -> pd.Series:
-    """Read the plant's net generation (kWh) into an hourly UTC series (15-minute data summed)."""
+def read_generation(path: Path) -> tuple[pd.Series, list[str]]:
+    """Read the plant's net generation (kWh) into an hourly UTC series (15-minute data summed).
+
+    Returns the series and warnings (slightly negative values read as 0, `_standby`).
+    """
     problems: list[str] = []
-    hourly = _to_hours(read_series(path, ("kwh",))["kwh"], str(path), problems)
+    warnings: list[str] = []
+    values = _standby(read_series(path, ("kwh",), minimum=None)["kwh"], str(path), warnings)
+    hourly = _to_hours(values, str(path), problems)
     if hourly is None:
         raise InputError(problems)
-    return hourly
+    return hourly, warnings
 
 
 def read_prices(
@@ -291,15 +304,80 @@ def _period_prices(path: Path, columns: tuple[str, ...]) -> dict[str, dict[int, 
     return prices
 
 
-def complete_hours(
-    consumption_kwh: pd.DataFrame, generation_kwh: pd.Series
-) -> tuple[pd.DataFrame, pd.Series, int]:
-    """Keep the hours where generation and every member's consumption are known.
+@dataclass(frozen=True, kw_only=True)
+class Hours:
+    """Consumption and generation on the hours a comparison can judge, and what was left out.
 
-    Returns the aligned consumption and generation, and how many hours were dropped.
+    ``consumption`` keeps NaN where a member has no value: that member's hour is left out of
+    its figures, and only of its own (``missing``). ``night`` counts the hours without a
+    generation value read as 0 (before the day's first or after its last production);
+    ``dropped`` the hours without generation, or without any member's consumption.
+    """
+
+    consumption: pd.DataFrame
+    generation: pd.Series
+    dropped: int
+    night: int
+    missing: dict[str, int]
+
+
+def align_hours(consumption_kwh: pd.DataFrame, generation_kwh: pd.Series, tz: str) -> Hours:
+    """Put consumption and generation on one index of hours, judging each member on its own.
+
+    A generation file may list only the hours that produced: an hour without a value before
+    the first or after the last production of its local day is night, read as 0. A day without
+    any generation value, and an hour between two productions without one, stay unknown and are
+    dropped, as are hours where no member's consumption is known.
     """
     index = consumption_kwh.index.union(generation_kwh.index)
     consumption = consumption_kwh.reindex(index)
     generation = generation_kwh.reindex(index)
-    known = consumption.notna().all(axis=1) & generation.notna()
-    return consumption[known], generation[known], int((~known).sum())
+    night = _night(generation, tz) & generation.isna()
+    generation = generation.mask(night, 0.0)
+    known = generation.notna() & consumption.notna().any(axis=1)
+    kept = consumption[known]
+    return Hours(
+        consumption=kept,
+        generation=generation[known],
+        dropped=int((~known).sum()),
+        night=int((night & known).sum()),
+        missing={str(k): int(v) for k, v in kept.isna().sum().items() if v},
+    )
+
+
+def _night(generation: pd.Series, tz: str) -> pd.Series:
+    """Whether each hour comes before its local day's first production or after its last."""
+    day = generation.index.tz_convert(tz).normalize()
+    producing = generation.gt(0)
+    order = pd.Series(range(len(generation)), index=generation.index)
+    first = order.where(producing).groupby(day).transform("min")
+    last = order.where(producing).groupby(day).transform("max")
+    listed = generation.notna().groupby(day).transform("any")
+    # A day with values but no production (rain) is night all day; one with none is unknown.
+    return listed & ((order < first) | (order > last) | first.isna())
+
+
+def _standby(generation: pd.Series, where: str, warnings: list[str]) -> pd.Series:
+    """Read slightly negative net generation (the inverter's standby at night) as 0.
+
+    A value below 0 by at most STANDBY_SHARE of the highest one is standby, and read as 0
+    with a warning; anything more negative is no plant's net generation, and refused.
+    """
+    negative = generation[generation < 0]
+    if negative.empty:
+        return generation
+    allowed = STANDBY_SHARE * max(float(generation.max()), 0.0)
+    beyond = negative[negative < -allowed]
+    if not beyond.empty:
+        raise InputError(
+            [
+                f"{where}: {value} kWh at {start.isoformat()} is below 0 by more than an "
+                f"inverter's standby ({allowed:.3f} kWh, {STANDBY_SHARE:.0%} of the highest value)"
+                for start, value in beyond.head(20).items()
+            ]
+        )
+    warnings.append(
+        f"{where}: {len(negative)} slightly negative values (down to {negative.min()} kWh, an "
+        "inverter's standby) read as 0"
+    )
+    return generation.clip(lower=0.0)

@@ -118,6 +118,16 @@ TEXT = {
         "con {evaluate}.",
         "Schemes that learn from history were trained on {train} and evaluated on {evaluate}.",
     ),
+    "missing": (
+        "Horas sin consumo, descontadas solo de las cifras de cada miembro: {members}.",
+        "Hours without consumption, left out of each member's own figures only: {members}.",
+    ),
+    "night": (
+        "{hours} horas sin dato de generación antes de la primera o después de la última "
+        "producción del día se han leído como 0 (noche).",
+        "{hours} hours without a generation value before the day's first or after its last "
+        "production were read as 0 (night).",
+    ),
     "cap_at_import_price": (
         "Sin precio de la energía sola, la compensación de excedentes se ha limitado al coste "
         "total de lo importado (con peajes y cargos): el ahorro queda sobrestimado. Da "
@@ -197,6 +207,11 @@ def render_html(comparison: Comparison, report: dict[str, Any], tz: str = DEFAUL
         caveats.insert(0, f"<strong>{_t('same_data')}</strong>")
     if report["compensation_cap"] == "import_price":
         caveats.append(_t("cap_at_import_price"))
+    if missing := report.get("member_hours_missing"):
+        listed = ", ".join(f"{member} ({hours})" for member, hours in missing.items())
+        caveats.append(_t("missing", members=listed))
+    if night := report.get("hours_night_without_generation"):
+        caveats.append(_t("night", hours=night))
     sections = [
         f"<h1>{_t('title')}</h1>",
         f"<p>{_t('summary', members=len(comparison.members), hours=report['period']['hours'])}</p>",

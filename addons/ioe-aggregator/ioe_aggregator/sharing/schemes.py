@@ -66,14 +66,24 @@ def by_investment(members: Sequence[Member]) -> Coefficients:
 
 
 def by_consumption(consumption_kwh: pd.DataFrame) -> Coefficients:
-    """Return static β in proportion to each member's consumption over the training period."""
-    return Coefficients(scheme="consumption", values=_normalise(consumption_kwh.sum()))
+    """Return static β in proportion to each member's consumption over the training period.
+
+    Each member's mean hourly consumption over the hours it has, so that a member without data
+    for a while is not given less for it.
+    """
+    return Coefficients(scheme="consumption", values=_normalise(consumption_kwh.mean().fillna(0)))
 
 
 def optimized_static(consumption_kwh: pd.DataFrame, generation_kwh: pd.Series) -> Coefficients:
-    """Return the static β that maximises community self-consumption over the training period."""
-    aligned = generation_kwh.reindex(consumption_kwh.index).fillna(0.0)
-    beta = optimal_static(consumption_kwh.to_numpy(), aligned.to_numpy())
+    """Return the static β that maximises community self-consumption over the training period.
+
+    Learnt on the hours where every member's consumption is known.
+    """
+    complete = consumption_kwh.dropna()
+    if complete.empty:
+        raise ValueError("optimized-static needs hours where every member's consumption is known")
+    aligned = generation_kwh.reindex(complete.index).fillna(0.0)
+    beta = optimal_static(complete.to_numpy(), aligned.to_numpy())
     return Coefficients(
         scheme="optimized-static", values=pd.Series(beta, index=consumption_kwh.columns)
     )
@@ -83,11 +93,12 @@ def perfect_foresight(consumption_kwh: pd.DataFrame) -> Coefficients:
     """Return hourly β in proportion to each hour's actual consumption: the ceiling.
 
     With these β the community reaches Σ_h min(G_h, Σ_i C_ih). Nobody can sign them in
-    advance; they are a reference.
+    advance; they are a reference. A member without a value in an hour gets nothing of it.
     """
-    total = consumption_kwh.sum(axis=1)
+    known = consumption_kwh.fillna(0.0)
+    total = known.sum(axis=1)
     members = consumption_kwh.shape[1]
-    beta = consumption_kwh.div(total.where(total > 0), axis=0).fillna(1.0 / members)
+    beta = known.div(total.where(total > 0), axis=0).fillna(1.0 / members)
     return Coefficients(scheme="perfect-foresight", values=beta)
 
 
