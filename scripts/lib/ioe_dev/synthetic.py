@@ -1,8 +1,12 @@
-"""A synthetic but realistic energy community: households on REE's 2.0TD profile, a PV plant.
+"""A synthetic but realistic energy community: households of different habits, a PV plant.
 
-Consumption: REE's 2025 P2.0TD hourly profile (normalised) × each member's annual kWh, with
-multiplicative noise. Generation: pvlib's clear-sky irradiance for central Spain × the plant's
-peak power, dimmed by a daily cloudiness and an hourly flicker. Seeded, so runs repeat.
+Consumption: REE's 2025 P2.0TD hourly profile (normalised), which gives each day its share of
+the year, reshaped within the day by each member's habits (`HABITS`: at home all day, away on
+working days, a shop's hours, charging an EV at night), × the member's annual kWh, with
+multiplicative noise. Every member keeps REE's day totals; only the hours of the day differ,
+so that schemes that share by the hour have something to learn. Generation: pvlib's clear-sky
+irradiance for central Spain × the plant's peak power, dimmed by a daily cloudiness and an
+hourly flicker. Seeded, so runs repeat.
 """
 
 from __future__ import annotations
@@ -18,13 +22,44 @@ from pvlib.location import Location
 from stdnum.es import cups as stdnum_cups
 
 from ioe_aggregator.protocol import Reading, ReadingsBatch
-from ioe_aggregator.sharing.calendar import DEFAULT_TZ, hours_of_year
+from ioe_aggregator.sharing.calendar import DEFAULT_TZ, hours_of_year, is_p3_day
 from ioe_aggregator.sharing.model import Member
 
 PROFILE_DIR = Path(__file__).with_name("data") / "ree-perff-2025"
 PROFILE_YEAR = 2025
 # A PV plant in central Spain yields about 1,600 kWh per kWp and year.
 SPECIFIC_YIELD_KWH_PER_KWP = 1600.0
+
+
+def _day(*weights: tuple[int, int, float]) -> np.ndarray:
+    """Return 24 hourly weights: 1, except ``(first, last, weight)`` for hours first…last−1."""
+    hours = np.ones(24)
+    for first, last, weight in weights:
+        hours[first:last] = weight
+    return hours
+
+
+# A household's habits: weights of each local hour on working days and on other days (weekends
+# and national holidays), by which REE's profile is reshaped within each day.
+HABITS: dict[str, tuple[np.ndarray, np.ndarray]] = {
+    # Retired, or working from home: the day is busy, the evening less so.
+    "home_all_day": (_day((9, 14, 1.5), (14, 18, 1.4)), _day((9, 14, 1.4), (14, 18, 1.3))),
+    # Out from 8 to 18 on working days: mornings and evenings carry the day.
+    "away_working_days": (
+        _day((0, 6, 0.8), (6, 8, 1.8), (8, 18, 0.35), (18, 23, 2.0)),
+        _day((10, 14, 1.3), (20, 23, 1.3)),
+    ),
+    # A small shop or workshop: open 9-14 and 17-20 on working days, closed on Sundays.
+    "shop_hours": (
+        _day((0, 8, 0.3), (9, 14, 2.6), (14, 17, 0.8), (17, 20, 2.4), (20, 24, 0.3)),
+        _day((0, 24, 0.6)),
+    ),
+    # An electric car charged from midnight to six.
+    "ev_at_night": (
+        _day((0, 6, 2.6), (8, 18, 0.6), (18, 23, 1.3)),
+        _day((0, 6, 2.2)),
+    ),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,15 +115,36 @@ def quarter_batch(
     )
 
 
+def habit_of(number: int) -> str:
+    """Return the habits of the community's ``number``-th member (from 0): each in turn."""
+    return list(HABITS)[number % len(HABITS)]
+
+
+def habit_profile(profile: pd.Series, habit: str) -> pd.Series:
+    """Return REE's profile reshaped within each local day by ``habit``, day totals kept."""
+    local = profile.index.tz_convert(DEFAULT_TZ)
+    working, other = HABITS[habit]
+    free = is_p3_day(local)
+    weights = np.where(free, other[local.hour], working[local.hour])
+    shaped = pd.Series(profile.to_numpy() * weights, index=profile.index)
+    days = local.normalize()
+    return shaped * (profile.groupby(days).transform("sum") / shaped.groupby(days).transform("sum"))
+
+
 def make_community(members: int, *, seed: int = 7, solar_share: float = 0.35) -> SyntheticCommunity:
-    """Return ``members`` households and a plant sized to cover ``solar_share`` of their use."""
+    """Return ``members`` households and a plant sized to cover ``solar_share`` of their use.
+
+    The members' habits take turns (`habit_of`), so any community of four or more has them all.
+    """
     rng = np.random.default_rng(seed)
     profile = ree_profile()
     index = profile.index
     annual_kwh = rng.lognormal(mean=np.log(3200), sigma=0.45, size=members)
     noise = rng.gamma(shape=4.0, scale=0.25, size=(len(index), members))
+    shapes = {habit: habit_profile(profile, habit).to_numpy() for habit in HABITS}
+    shaped = np.column_stack([shapes[habit_of(number)] for number in range(members)])
     consumption = pd.DataFrame(
-        profile.to_numpy()[:, None] * annual_kwh[None, :] * noise,
+        shaped * annual_kwh[None, :] * noise,
         index=index,
         columns=[f"m-{i + 1:04d}" for i in range(members)],
     )
