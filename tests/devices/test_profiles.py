@@ -97,6 +97,17 @@ async def test_vectors_decode_through_a_real_server(
             "test_vectors:\n- {expected: {b: 1}}\n",
             "unknown registers ['b']",
         ),
+        (
+            "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nregisters:\n"
+            "- {key: a, address: 0, type: u16}\nwritable:\n"
+            "- {key: w, address: 9, type: u16, min: 0, max: 5, max_register: b}\n",
+            "writable w takes its maximum from an unknown register 'b'",
+        ),
+        (
+            "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nno_value: {u24: [1]}\n"
+            "registers:\n- {key: a, address: 0, type: u16}\n",
+            "no_value",
+        ),
     ],
 )
 def test_invalid_profiles_are_named(tmp_path: Path, text: str, message: str) -> None:
@@ -114,3 +125,23 @@ def test_keba_reads_each_register_on_its_own() -> None:
     keba = PROFILES["keba_p30"]
     blocks = plan_reads(keba.registers, max_registers=keba.max_registers, max_gap=keba.max_gap)
     assert [b.count for b in blocks] == [2] * len(keba.registers)
+
+
+def test_a_battery_is_driven_within_the_limits_it_reports() -> None:
+    huawei = {w.key: w for w in PROFILES["huawei_sun2000"].writable}
+    charge = huawei["battery_max_charge_power"]
+
+    assert charge.bounds({"battery_max_charge_capacity": 2500}) == (0.0, 2500.0)
+    assert charge.bounds({"battery_max_charge_capacity": 900_000}) == (0.0, 50_000.0)
+    # Not read yet, or "no value": nothing may be written.
+    assert charge.bounds({}) is None
+    assert charge.bounds({"battery_max_charge_capacity": None}) is None
+
+
+def test_no_value_words_of_the_profile_and_of_one_register() -> None:
+    huawei = {r.key: r for r in PROFILES["huawei_sun2000"].registers}
+
+    assert set(huawei["meter_power"].sentinels) == {0x7FFFFFFF, -0x80000000}
+    assert set(huawei["internal_temperature"].sentinels) == {0x7FFF, -0x8000}
+    assert huawei["grid_export_energy"].absolute
+    assert not huawei["grid_import_energy"].absolute

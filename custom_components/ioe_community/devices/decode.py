@@ -63,6 +63,8 @@ def decode(
         if exponent is None:
             return None
         scale *= 10.0**exponent
+    if register.absolute:
+        value = abs(value)
     # An integer register read as it is stays an integer (a count, a serial: not "7.0").
     return value * scale if scale != 1.0 else value
 

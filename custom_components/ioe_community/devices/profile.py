@@ -6,6 +6,7 @@ returns a ``Profile``; every problem names the file and the key.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -103,6 +104,8 @@ class Register:
     enabled_by_default: bool
     diagnostic: bool
     options: dict[int, str] = field(default_factory=dict)
+    # The value's magnitude: a counter some devices count down (negative) for the same energy.
+    absolute: bool = False
 
     @property
     def end(self) -> int:
@@ -112,7 +115,11 @@ class Register:
 
 @dataclass(frozen=True, kw_only=True)
 class WritableRegister:
-    """A setpoint the controls feature may write, within bounds (in engineering units)."""
+    """A setpoint the controls feature may write, within bounds (in engineering units).
+
+    A bound may be a register the device reports it in (``maximum_register``, say a battery's
+    maximum charging power): the bound is then the lower of the fixed one and the device's.
+    """
 
     key: str
     address: int
@@ -121,6 +128,16 @@ class WritableRegister:
     minimum: float
     maximum: float
     unit: str | None
+    maximum_register: str | None = None
+
+    def bounds(self, values: Mapping[str, float | str | None]) -> tuple[float, float] | None:
+        """Return (minimum, maximum) given the device's values; None while a bound is unknown."""
+        if self.maximum_register is None:
+            return self.minimum, self.maximum
+        reported = values.get(self.maximum_register)
+        if not isinstance(reported, int | float):
+            return None
+        return self.minimum, min(self.maximum, float(reported))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,6 +224,7 @@ _REGISTER_SCHEMA = probatio.Schema(
         probatio.Optional("state_class"): probatio.In(("measurement", "total", "total_increasing")),
         probatio.Optional("role"): probatio.In(sorted(ROLES)),
         probatio.Optional("not_implemented"): [int],
+        probatio.Optional("absolute", default=False): bool,
         probatio.Optional("enabled_by_default"): bool,
         probatio.Optional("diagnostic", default=False): bool,
         probatio.Optional("options"): {int: str},
@@ -220,6 +238,7 @@ _WRITABLE_SCHEMA = probatio.Schema(
         probatio.Optional("scale", default=1.0): probatio.Coerce(float),
         probatio.Required("min"): probatio.Coerce(float),
         probatio.Required("max"): probatio.Coerce(float),
+        probatio.Optional("max_register"): _KEY,
         probatio.Optional("unit"): str,
     }
 )
@@ -270,6 +289,11 @@ _PROFILE_SCHEMA = probatio.Schema(
             int, probatio.Range(min=0, max=125)
         ),
         probatio.Optional("serial_number"): _KEY,
+        # Raw values that mean "no value" for every register of a type, unless a register
+        # says otherwise (``not_implemented``): Huawei's 0x7FFFFFFF, say, beside the type's own.
+        probatio.Optional("no_value", default={}): {
+            probatio.Coerce(DataType): [int],
+        },
         probatio.Exclusive("registers", "values"): [_REGISTER_SCHEMA],
         probatio.Exclusive("sunspec", "values"): [_SUNSPEC_SCHEMA],
         probatio.Optional("writable", default=[]): [_WRITABLE_SCHEMA],
@@ -278,7 +302,9 @@ _PROFILE_SCHEMA = probatio.Schema(
 )
 
 
-def _register(raw: dict[str, Any], word_order: str) -> Register:
+def _register(
+    raw: dict[str, Any], word_order: str, no_value: Mapping[DataType, list[int]]
+) -> Register:
     data_type: DataType = raw["type"]
     if data_type is DataType.STRING and "count" not in raw:
         raise probatio.Invalid("a string register needs its count of words", path=["count"])
@@ -295,11 +321,16 @@ def _register(raw: dict[str, Any], word_order: str) -> Register:
         device_class=raw.get("device_class"),
         state_class=raw.get("state_class"),
         role=raw.get("role"),
-        sentinels=tuple(raw.get("not_implemented", DEFAULT_SENTINELS[data_type])),
+        sentinels=tuple(
+            raw.get(
+                "not_implemented", (*DEFAULT_SENTINELS[data_type], *no_value.get(data_type, ()))
+            )
+        ),
         # Diagnostic entities start disabled unless the profile says otherwise.
         enabled_by_default=raw.get("enabled_by_default", not raw["diagnostic"]),
         diagnostic=raw["diagnostic"],
         options=raw.get("options", {}),
+        absolute=raw["absolute"],
     )
 
 
@@ -309,7 +340,9 @@ def parse_profile(data: Any, source: str) -> Profile:
         raw = _PROFILE_SCHEMA(data)
         if "registers" not in raw and "sunspec" not in raw:
             raise probatio.Invalid("a profile needs registers or sunspec points")  # noqa: TRY301
-        registers = tuple(_register(r, raw["word_order"]) for r in raw.get("registers", []))
+        registers = tuple(
+            _register(r, raw["word_order"], raw["no_value"]) for r in raw.get("registers", [])
+        )
     except probatio.Invalid as err:
         raise ProfileError(f"{source}: {err}") from err
     points = tuple(
@@ -338,6 +371,12 @@ def parse_profile(data: Any, source: str) -> Profile:
             )
     if raw.get("serial_number") is not None and raw["serial_number"] not in keys:
         raise ProfileError(f"{source}: serial_number names an unknown register")
+    for writable in raw["writable"]:
+        if writable.get("max_register") not in (None, *keys):
+            raise ProfileError(
+                f"{source}: writable {writable['key']} takes its maximum from an unknown "
+                f"register {writable['max_register']!r}"
+            )
     vectors = tuple(
         TestVector(
             holding=v["holding"],
@@ -367,6 +406,7 @@ def parse_profile(data: Any, source: str) -> Profile:
                 minimum=w["min"],
                 maximum=w["max"],
                 unit=w.get("unit"),
+                maximum_register=w.get("max_register"),
             )
             for w in raw["writable"]
         ),
