@@ -194,6 +194,64 @@ def test_public_figures_need_five_contributing_members(api: Api) -> None:
     assert five_public["import_kwh"] == 5.0
 
 
+def home_batch(member: str, readings: dict[tuple[str, str], float]) -> dict[str, Any]:
+    """Return a batch of the 9th quarter hour of the day: measure (meter, quantity) → kWh."""
+    message = batch(member, "mixed", first=8, count=1)
+    first = message["readings"][0]
+    message["readings"] = [
+        first | {"meter": meter, "quantity": quantity, "value": value}
+        for (meter, quantity), value in readings.items()
+    ]
+    return message
+
+
+def test_community_figures_total_each_measure_once(api: Api) -> None:
+    # Five homes with a meter at the supply point, their own panels, a battery and a car; the
+    # car's charging is part of the home's consumption and the panels are not the plant.
+    readings = {
+        ("grid", "consumption_kwh"): 1.0,
+        ("grid", "import_kwh"): 0.4,
+        ("grid", "export_kwh"): 0.1,
+        ("pv", "generation_kwh"): 0.6,
+        ("ev", "consumption_kwh"): 0.3,
+        ("battery", "charge_kwh"): 0.05,
+        ("battery", "discharge_kwh"): 0.02,
+    }
+    api.community.cli("members", "plant", "m-0001", "--kw", "20")
+    tokens = dict(api.tokens)
+    for number in range(3, 6):
+        tokens[f"m-{number:04d}"] = api.community.add_member(f"m-{number:04d}").api_token
+    for number in range(1, 6):
+        member = f"m-{number:04d}"
+        # m-0001's plant, and m-0002's "plant", which is registered nowhere.
+        plant = {("plant", "generation_kwh"): 2.0} if number <= 2 else {}
+        message = home_batch(member, readings | plant)
+        sent = call(api.base, "POST", "/api/v1/readings", tokens[member], message)
+        assert sent.status == 200, sent.body
+    quarter = T0 + 8 * QUARTER
+    span = f"start={quarter:%Y-%m-%dT%H:%M:%SZ}&end={quarter + QUARTER:%Y-%m-%dT%H:%M:%SZ}"
+
+    figures = api("GET", f"/api/v1/community/kpis?{span}", "admin").json()
+
+    assert {k: figures[k] for k in figures if k.endswith("_kwh")} == {
+        "consumption_kwh": 5.0,  # not 6.5: the cars are in it
+        "generation_kwh": 2.0,  # the registered plant, not the rooftops nor m-0002's
+        "import_kwh": 2.0,
+        "export_kwh": 0.5,
+        "rooftop_generation_kwh": 3.0,
+        "ev_charging_kwh": 1.5,
+        "battery_charge_kwh": 0.25,
+        "battery_discharge_kwh": 0.1,
+    }
+    assert figures["grid_independence"] == 0.6
+    assert figures["contributors"]["generation_kwh"] == 1
+    assert figures["contributors"]["consumption_kwh"] == 5
+    public = api("GET", f"/api/v1/community/kpis?{span}", "public").json()
+    assert public["withheld"] == ["generation_kwh"]  # one plant: its own figures
+    assert public["consumption_kwh"] == 5.0
+    assert public["grid_independence"] == 0.6
+
+
 def test_revoked_tokens_fail_at_once(api: Api) -> None:
     assert api("GET", "/api/v1/members/m-0001", "m-0001").status == 200
     api.community.cli("members", "revoke", "m-0001")  # another process, same database

@@ -21,11 +21,11 @@ import pandas as pd
 
 from ioe_aggregator.distributor import IMPORT, METER, SELF_CONSUMPTION, SOURCE as DISTRIBUTOR
 from ioe_aggregator.distributor.timeline import local_midnight
+from ioe_aggregator.protocol import COMMUNITY_PLANT
 from ioe_aggregator.sharing.calendar import add_months
 from ioe_aggregator.store import SOURCE_MEMBER, Store
 
 # The community's plant, metered at a member's site (member source).
-PLANT = ("plant", "generation_kwh")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,7 +162,7 @@ async def generation(
     Only the members in ``plants`` (those with a registered plant) are read.
     """
     hours = pd.date_range(start, end, freq="h", inclusive="left", tz="UTC")
-    plant = await store.complete_hours(*PLANT, start, end)
+    plant = await store.complete_hours(*COMMUNITY_PLANT, start, end)
     totals: dict[datetime, float] = defaultdict(float)
     for (member, hour), kwh in plant.items():
         if member in plants:

@@ -20,6 +20,8 @@ from typing import Any
 
 from ioe_aggregator.members.registry import MemberLimits, Registry
 from ioe_aggregator.protocol import (
+    COMMUNITY_PLANT,
+    SUPPLY_IMPORT,
     Live,
     MessageKind,
     ProtocolError,
@@ -56,8 +58,6 @@ PLANT_TOLERANCE = 1.2
 ANY_READING_TOLERANCE = 10.0
 W_PER_KW = 1000.0
 HOURS_PER_QUARTER = 0.25
-SUPPLY = ("grid", "import_kwh")
-PLANT = ("plant", "generation_kwh")
 # Refusals logged per member and minute; the rest are counted only (a member sending garbage
 # at the broker's speed must not flood the log).
 REFUSAL_LOGS_PER_MINUTE = 10
@@ -153,9 +153,9 @@ def believable(batch: ReadingsBatch, limits: MemberLimits) -> tuple[ReadingsBatc
     kept, left_out = [], []
     for index, reading in enumerate(batch.readings):
         kind = (reading.meter, reading.quantity)
-        if kind == SUPPLY:
+        if kind == SUPPLY_IMPORT:
             limit = limits.contracted_kw * HOURS_PER_QUARTER * CONTRACT_TOLERANCE
-        elif kind == PLANT and limits.plant_kw > 0:
+        elif kind == COMMUNITY_PLANT and limits.plant_kw > 0:
             limit = limits.plant_kw * HOURS_PER_QUARTER * PLANT_TOLERANCE
         else:
             limit = most

@@ -15,7 +15,7 @@ import functools
 from importlib import resources
 import json
 import math
-from typing import Any
+from typing import Any, Final, NamedTuple
 
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
@@ -78,6 +78,28 @@ class Reading:
     end: datetime
     value: float
     quality: str
+
+
+class Measure(NamedTuple):
+    """What a reading measures: a meter and a quantity (docs/protocol.md, "Measures")."""
+
+    meter: str
+    quantity: str
+
+
+# The measures the protocol defines, and what each is. A home's consumption is everything its
+# appliances used (its car's charging included, its battery's not); its supply point's import
+# and export are what the distributor measures; its own panels are not the community's plant.
+SUPPLY_IMPORT: Final = Measure("grid", "import_kwh")
+SUPPLY_EXPORT: Final = Measure("grid", "export_kwh")
+HOME_CONSUMPTION: Final = Measure("grid", "consumption_kwh")
+ROOFTOP_PV: Final = Measure("pv", "generation_kwh")
+BATTERY_CHARGE: Final = Measure("battery", "charge_kwh")
+BATTERY_DISCHARGE: Final = Measure("battery", "discharge_kwh")
+# Part of HOME_CONSUMPTION, never added to it.
+EV_CHARGING: Final = Measure("ev", "consumption_kwh")
+# The community's generation: only a plant registered at the member's site counts.
+COMMUNITY_PLANT: Final = Measure("plant", "generation_kwh")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -26,7 +26,14 @@ import pandas as pd
 from ioe_aggregator.agreements import Agreement, Agreements
 from ioe_aggregator.config import ResultsConfig
 from ioe_aggregator.members.registry import Registry
-from ioe_aggregator.protocol import Live, MessageKind, check, utc_text
+from ioe_aggregator.protocol import (
+    COMMUNITY_PLANT,
+    SUPPLY_IMPORT,
+    Live,
+    MessageKind,
+    check,
+    utc_text,
+)
 from ioe_aggregator.sharing.allocation import Allocation, allocate, member_kpis
 from ioe_aggregator.sharing.economics import Prices, monthly_economics
 from ioe_aggregator.sharing.model import Coefficients
@@ -38,9 +45,6 @@ LIVE_MAX_AGE = timedelta(minutes=5)
 # A signal holds until the next one is due, with one quarter of slack.
 SIGNAL_VALIDITY = 2 * QUARTER
 KWH_PER_QUARTER_TO_W = 4000.0
-# Where consumption and generation are read from.
-SUPPLY = ("grid", "import_kwh")
-PLANT = ("plant", "generation_kwh")
 ENERGIES = ("allocated_kwh", "self_consumed_kwh", "surplus_kwh", "import_kwh")
 
 
@@ -109,12 +113,12 @@ class ResultsEngine:
         # Only the plants registered to members count: anyone else's "plant" is not the
         # community's generation.
         plants = sorted(m.id for m in members if m.plant_kw > 0)
-        generation = await self._hourly(PLANT, hours, now)
+        generation = await self._hourly(COMMUNITY_PLANT, hours, now)
         inputs = _Inputs(
             now=now,
             hours=hours,
             active=active,
-            consumption=await self._hourly(SUPPLY, hours, now),
+            consumption=await self._hourly(SUPPLY_IMPORT, hours, now),
             generation=generation.reindex(columns=plants, fill_value=0.0).sum(axis=1),
             agreements=await self._agreements.beta(hours),
             now_w=await self._now_w(now, active, plants, live or {}),
@@ -200,21 +204,21 @@ class ResultsEngine:
         fresh = {m: r.powers for m, r in live.items() if m in active and now - r.ts <= LIVE_MAX_AGE}
         quarter_end = pd.Timestamp(now).floor("15min").to_pydatetime()
         last: dict[tuple[str, str], dict[str, float]] = {}
-        for source in (SUPPLY, PLANT):
+        for source in (SUPPLY_IMPORT, COMMUNITY_PLANT):
             rows = await self._store.hourly(*source, quarter_end - QUARTER, quarter_end)
             last[source] = {member: kwh * KWH_PER_QUARTER_TO_W for member, _hour, kwh in rows}
         plant_live = [fresh[m]["plant_w"] for m in plants if "plant_w" in fresh.get(m, {})]
         generation = (
             sum(plant_live)
             if plant_live
-            else sum(kwh for m, kwh in last[PLANT].items() if m in plants)
+            else sum(kwh for m, kwh in last[COMMUNITY_PLANT].items() if m in plants)
         )
         consumption = 0.0
         for member in active:
             if member in fresh and "grid_w" in fresh[member]:
                 consumption += max(fresh[member]["grid_w"], 0.0)
             else:
-                consumption += last[SUPPLY].get(member, 0.0)
+                consumption += last[SUPPLY_IMPORT].get(member, 0.0)
         return {"generation": generation, "consumption": consumption}
 
     def _savings(self, allocation: Allocation, today: date) -> dict[str, float] | None:

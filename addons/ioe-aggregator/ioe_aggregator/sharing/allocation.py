@@ -38,7 +38,8 @@ def allocate(
         missing = beta.index[beta.isna().any(axis=1)]
         raise ValueError(f"{coefficients.scheme}: no β for {len(missing)} hours from {missing[0]}")
     sums = beta.sum(axis=1)
-    wrong = (sums - 1.0).abs() > SUM_TOLERANCE
+    # β summing to 1; or all 0, an hour no agreement covers (the results' case): nothing shared.
+    wrong = ((sums - 1.0).abs() > SUM_TOLERANCE) & (sums != 0)
     if wrong.any() or (beta < 0).any().any():
         first = beta.index[wrong.to_numpy() | (beta < 0).any(axis=1).to_numpy()][0]
         raise ValueError(

@@ -15,7 +15,7 @@ from pathlib import Path
 import secrets
 import time
 
-from ioe_aggregator.protocol import Reading, ReadingsBatch
+from ioe_aggregator.protocol import COMMUNITY_PLANT, Measure, Reading, ReadingsBatch
 from ioe_aggregator.store import sql
 from ioe_aggregator.store.database import Database, Row, StoreError, Transaction
 
@@ -66,18 +66,19 @@ class StoredReading:
 
 @dataclass(frozen=True, slots=True)
 class Totals:
-    """The community's energy over a period: kWh by quantity, and who sent it.
+    """The community's energy over a period: kWh by measure (meter, quantity), and who sent it.
 
     ``members``: how many members sent any reading; ``contributors``: how many sent each
-    quantity; ``sparse``: per quantity, in how many intervals fewer than the threshold asked
+    measure; ``sparse``: per measure, in how many intervals fewer than the threshold asked
     for sent it (a total over such an interval reveals a household's figures, and two totals
-    over overlapping periods tell an interval's).
+    over overlapping periods tell an interval's). A community plant's measure counts only
+    members with a registered plant.
     """
 
     members: int
-    kwh: dict[str, float]
-    contributors: dict[str, int]
-    sparse: dict[str, int]
+    kwh: dict[Measure, float]
+    contributors: dict[Measure, int]
+    sparse: dict[Measure, int]
 
 
 class Store:
@@ -270,20 +271,21 @@ class Store:
         min_contributors: int,
         source: str = SOURCE_MEMBER,
     ) -> Totals:
-        """Return the community's energy by quantity for readings starting in [start, end).
+        """Return the community's energy by measure for readings starting in [start, end).
 
         ``sparse`` counts the intervals fewer than ``min_contributors`` members sent.
         """
-        parameters = (source, sql.seconds(start), sql.seconds(end))
+        period = (source, sql.seconds(start), sql.seconds(end))
+        measures = (*period, COMMUNITY_PLANT.meter)
         async with self.transaction() as tx:
-            rows = await tx.execute(sql.SELECT_TOTALS, parameters)
-            contributors = await tx.execute(sql.SELECT_CONTRIBUTORS, parameters)
-            sparse = await tx.execute(sql.SELECT_SPARSE, (*parameters, min_contributors))
+            rows = await tx.execute(sql.SELECT_TOTALS, measures)
+            contributors = await tx.execute(sql.SELECT_CONTRIBUTORS, period)
+            sparse = await tx.execute(sql.SELECT_SPARSE, (*measures, min_contributors))
         return Totals(
             members=int(contributors[0][0]),
-            kwh={str(row[0]): float(row[2]) for row in rows},
-            contributors={str(row[0]): int(row[1]) for row in rows},
-            sparse={str(row[0]): int(row[1]) for row in sparse},
+            kwh={Measure(str(row[0]), str(row[1])): float(row[3]) for row in rows},
+            contributors={Measure(str(row[0]), str(row[1])): int(row[2]) for row in rows},
+            sparse={Measure(str(row[0]), str(row[1])): int(row[2]) for row in sparse},
         )
 
     async def hourly(

@@ -220,16 +220,21 @@ def moment(value: int) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
 
-SELECT_TOTALS = """SELECT quantity, COUNT(DISTINCT member), SUM(value) FROM readings
-    WHERE source = ? AND start_s >= ? AND start_s < ? GROUP BY quantity ORDER BY quantity"""
+# Per measure (meter, quantity): how many members sent it, and its sum. The meter given last
+# (the community plant's) counts only from members with a registered plant.
+SELECT_TOTALS = """SELECT meter, quantity, COUNT(DISTINCT member), SUM(value) FROM readings
+    WHERE source = ? AND start_s >= ? AND start_s < ?
+        AND (meter <> ? OR member IN (SELECT id FROM members WHERE plant_kw > 0))
+    GROUP BY meter, quantity ORDER BY meter, quantity"""
 SELECT_CONTRIBUTORS = """SELECT COUNT(DISTINCT member) FROM readings
     WHERE source = ? AND start_s >= ? AND start_s < ?"""
-# Per quantity, how many intervals fewer than ? members sent (a total of them is theirs).
-SELECT_SPARSE = """SELECT quantity, COUNT(*) FROM (
-        SELECT quantity, start_s FROM readings
+# Per measure, how many intervals fewer than ? members sent (a total of them is theirs).
+SELECT_SPARSE = """SELECT meter, quantity, COUNT(*) FROM (
+        SELECT meter, quantity, start_s FROM readings
         WHERE source = ? AND start_s >= ? AND start_s < ?
-        GROUP BY quantity, start_s HAVING COUNT(DISTINCT member) < ?
-    ) AS sparse GROUP BY quantity"""
+            AND (meter <> ? OR member IN (SELECT id FROM members WHERE plant_kw > 0))
+        GROUP BY meter, quantity, start_s HAVING COUNT(DISTINCT member) < ?
+    ) AS sparse GROUP BY meter, quantity"""
 
 # Interval energies summed per member and UTC hour, for the results (integer division in both
 # dialects; no % operator, which the PostgreSQL driver reads as a placeholder).
