@@ -85,5 +85,5 @@ def test_no_household_is_the_difference_of_two_totals(
     # Both periods count 5 or more members; their difference would be m-0006's quarter.
     assert with_it["contributors"]["import_kwh"] == 6
     assert with_it["import_kwh"] is None
-    assert with_it["withheld"] == ["import_kwh", "self_sufficiency"]
+    assert with_it["withheld"] == ["import_kwh", "grid_independence"]
     assert without_it["import_kwh"] == 5.0
