@@ -52,7 +52,14 @@ from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from ioe_aggregator.distributor import ESTIMATED, MEASURED
-from ioe_aggregator.distributor.layouts import CsvFormat, HeaderError, Layout, read_header, split
+from ioe_aggregator.distributor.layouts import (
+    CsvFormat,
+    HeaderError,
+    Layout,
+    column_key,
+    read_header,
+    split,
+)
 from ioe_aggregator.distributor.rows import (
     DistributorRow,
     LabelledRow,
@@ -333,7 +340,7 @@ def _header(numbered: Iterator[tuple[int, tuple[int, int, bytes | None]]], encod
         try:
             return read_header(text)
         except HeaderError as err:
-            if any(field.strip('"').strip().lower() == "cups" for field in text.split(";")):
+            if any(column_key(field)[0] == "cups" for field in split(text)):
                 raise CsvFileError(f"line {number}: {err}") from None
         first = text.strip() if first is None else first
         looked += 1

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ioe_aggregator.distributor.timeline import (
+    DAY_MINUTES,
     HOUR,
     QUARTER_HOUR,
     TimelineError,
@@ -24,7 +25,6 @@ from ioe_aggregator.distributor.timeline import (
 )
 
 DAY = timedelta(days=1)
-_DAY_MINUTES = 24 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +133,7 @@ def _starting_days(days: _Days) -> dict[tuple[str, date], bool]:
     ways: dict[str, set[bool]] = {}
     for (cups, day), group in days.items():
         labels = {row.label for row in group}
-        way = True if 0 in labels else False if max(labels) >= _DAY_MINUTES else None
+        way = True if 0 in labels else False if max(labels) >= DAY_MINUTES else None
         told[cups, day] = way
         if way is not None:
             ways.setdefault(cups, set()).add(way)

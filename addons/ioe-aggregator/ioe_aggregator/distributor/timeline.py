@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 HOUR = timedelta(hours=1)
 QUARTER_HOUR = timedelta(minutes=15)
-_DAY_MINUTES = 24 * 60
+DAY_MINUTES = 24 * 60
 _ONE_DAY = timedelta(days=1)
 _INSTANT = timedelta(microseconds=1)
 _LABEL = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?")
@@ -150,10 +150,10 @@ def place_day(
             raise TimelineError(
                 f"{_text(label)} on {day} does not end a {step_minutes}-minute interval"
             )
-    if length == _DAY_MINUTES:
+    if length == DAY_MINUTES:
         elapsed = True  # both ways agree
-    elif length > _DAY_MINUTES:
-        elapsed = max(labels, default=0) > _DAY_MINUTES  # October: hour 25
+    elif length > DAY_MINUTES:
+        elapsed = max(labels, default=0) > DAY_MINUTES  # October: hour 25
     else:
         # March: elapsed labels run through the hour the clock skips, and stop at 23:00.
         elapsed = max(labels, default=0) <= length and any(
@@ -171,7 +171,7 @@ def place_day(
                 )
             end = midnight + timedelta(minutes=label)
         else:
-            if label > _DAY_MINUTES:
+            if label > DAY_MINUTES:
                 raise TimelineError(f"{_text(label)} does not exist on the clock on {day}")
             end = _clock_end(
                 day,

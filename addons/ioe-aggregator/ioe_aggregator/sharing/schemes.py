@@ -27,9 +27,6 @@ REFERENCE_SCHEMES: Final = frozenset({"perfect-foresight"})
 # honours them (a reference is the unconstrained ceiling, and ignores them by definition).
 RULES: Final = {"min_beta": 0.0, "max_beta": 1.0, "vulnerable_reserve": 0.0}
 RULE_SCHEMES: Final = frozenset({"hourly-profile"})
-_OPTIONS: Final = {"min_beta": "--min-beta", "max_beta": "--max-beta"} | {
-    "vulnerable_reserve": "--vulnerable-reserve"
-}
 # Halvings of the shift's interval: far below a millionth, the file's precision.
 _BISECTIONS: Final = 60
 
@@ -219,7 +216,7 @@ def build(
         if rule not in RULES or value != RULES[rule]
     }
     if asked and scheme not in RULE_SCHEMES | REFERENCE_SCHEMES:
-        named = ", ".join(f"{_OPTIONS.get(rule, rule)} {value:g}" for rule, value in asked.items())
+        named = ", ".join(f"--{rule.replace('_', '-')} {value:g}" for rule, value in asked.items())
         raise ValueError(
             f"the scheme {scheme} does not take the rules {named}: only hourly-profile keeps β "
             "within bounds and sets a reserve aside; leave the rules out or choose hourly-profile"
