@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 from html import escape
-import io
 from typing import Any
 
-import matplotlib as mpl
-
-mpl.use("Agg")  # no display: render to SVG only
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ
+from ioe_aggregator.sharing.charts import PALETTE, Series, bar_chart, heat_map, line_chart
 from ioe_aggregator.sharing.compare import Comparison
 from ioe_aggregator.sharing.schemes import REFERENCE_SCHEMES
 
-mpl.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, searchable
-COLOURS = {"consumption": "#9aa5b1", "allocated": "#f2b705", "self_consumed": "#166e54"}
-
-
-def _svg(figure: plt.Figure) -> str:
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(figure)
-    text = buffer.getvalue()
-    return text[text.index("<svg") :]
+MEMBER_BARS = (  # (report key, colour, Spanish and English legend)
+    ("consumption_kwh", "#9aa5b1", ("Consumo", "Consumption")),
+    ("allocated_kwh", "#f2b705", ("Asignado", "Allocated")),
+    ("self_consumed_kwh", "#166e54", ("Autoconsumido", "Self-consumed")),
+)
 
 
 def _bilingual(es: str, en: str) -> str:
@@ -37,55 +27,68 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f} %"
 
 
+def _figure(svg: str, legend: list[tuple[str, str, bool]]) -> str:
+    """Wrap a chart with its legend: (colour, label, dashed) per entry, in HTML so it wraps."""
+    items = "".join(
+        f'<li><span class="swatch{" dashed" if dashed else ""}" '
+        f'style="--colour: {colour}"></span>{label}</li>'
+        for colour, label, dashed in legend
+    )
+    return (
+        f'<figure class="chart"><div class="scroll">{svg}</div>'
+        f'<ul class="legend">{items}</ul></figure>'
+    )
+
+
 def _members_chart(report: dict[str, Any], scheme: str) -> str:
     members = report["schemes"][scheme]["members"]
     ids = list(members)
-    x = np.arange(len(ids))
-    width = 0.28
-    figure, axes = plt.subplots(figsize=(max(6.0, 0.45 * len(ids)), 3.2))
-    for offset, key, label in (
-        (-width, "consumption_kwh", "Consumo / Consumption"),
-        (0.0, "allocated_kwh", "Asignado / Allocated"),
-        (width, "self_consumed_kwh", "Autoconsumido / Self-consumed"),
-    ):
-        values = [members[i][key] or 0.0 for i in ids]
-        colour = COLOURS[key.removesuffix("_kwh")]
-        axes.bar(x + offset, values, width, label=label, color=colour)
-    axes.set_xticks(x, ids, rotation=90 if len(ids) > 12 else 0, fontsize=7)
-    axes.set_ylabel("kWh")
-    axes.legend(fontsize=7, frameon=False)
-    axes.spines[["top", "right"]].set_visible(False)
-    return _svg(figure)
+    series = [
+        Series(f"{es} / {en}", colour, [members[i][key] for i in ids])
+        for key, colour, (es, en) in MEMBER_BARS
+    ]
+    svg = bar_chart(ids, series, unit="kWh", title=f"{TEXT['per_member'][0]}: {scheme}")
+    return _figure(
+        svg,
+        [
+            (s.colour, _bilingual(*pair), False)
+            for s, (_, _, pair) in zip(series, MEMBER_BARS, strict=True)
+        ],
+    )
 
 
 def _monthly_chart(report: dict[str, Any]) -> str:
-    figure, axes = plt.subplots(figsize=(7.5, 3.2))
-    months: list[str] = []
-    for scheme, result in report["schemes"].items():
-        monthly = result["community"]["monthly"]
-        months = list(monthly)
-        used = [monthly[month]["self_consumed_kwh"] for month in months]
-        style = ":" if scheme in REFERENCE_SCHEMES else "-"
-        axes.plot(range(len(months)), used, style, marker="o", markersize=3, label=scheme)
-    axes.set_xticks(range(len(months)), months, rotation=45, fontsize=7)
-    axes.set_ylabel("kWh")
-    axes.legend(fontsize=7, frameon=False, ncol=2)
-    axes.spines[["top", "right"]].set_visible(False)
-    return _svg(figure)
+    schemes = list(report["schemes"])
+    months = list(report["schemes"][schemes[0]]["community"]["monthly"])
+    series = [
+        Series(
+            scheme,
+            PALETTE[index % len(PALETTE)],
+            [
+                report["schemes"][scheme]["community"]["monthly"][m]["self_consumed_kwh"]
+                for m in months
+            ],
+            dashed=scheme in REFERENCE_SCHEMES,
+        )
+        for index, scheme in enumerate(schemes)
+    ]
+    svg = line_chart(months, series, unit="kWh", title=TEXT["monthly"][0])
+    return _figure(svg, [(s.colour, escape(s.label), s.dashed) for s in series])
 
 
 def _heatmap(comparison: Comparison, scheme: str, tz: str) -> str:
     beta = comparison.results[scheme].coefficients.hourly(
         comparison.results[scheme].allocation.consumption_kwh.index
     )
-    by_hour = beta.groupby(beta.index.tz_convert(tz).hour).mean().T
-    figure, axes = plt.subplots(figsize=(7.5, max(2.0, 0.18 * len(by_hour) + 1)))
-    image = axes.imshow(by_hour.to_numpy(), aspect="auto", cmap="YlGn", interpolation="nearest")
-    axes.set_xticks(range(24), [str(h) for h in range(24)], fontsize=6)
-    axes.set_yticks(range(len(by_hour)), by_hour.index, fontsize=6)
-    axes.set_xlabel("Hora local / Local hour")
-    figure.colorbar(image, ax=axes, label="β")
-    return _svg(figure)
+    by_hour = beta.groupby(beta.index.tz_convert(tz).hour).mean().T.reindex(columns=range(24))
+    svg = heat_map(
+        [str(member) for member in by_hour.index],
+        [str(hour) for hour in by_hour.columns],
+        by_hour.to_numpy(dtype=float),
+        column_title="Hora local / Local hour",
+        title=f"{TEXT['heatmap'][0]}: {scheme}",
+    )
+    return f'<figure class="chart"><div class="scroll">{svg}</div></figure>'
 
 
 # Every sentence of the page, Spanish first: (es, en) templates for str.format.
@@ -150,7 +153,20 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; 
 h1, h2 { color: #166e54; } .en { color: #6b7a86; font-weight: normal; }
 table { border-collapse: collapse; }
 td, th { padding: .3rem .7rem; border-bottom: 1px solid #d9e0e5; text-align: right; }
-td:nth-child(2), th:nth-child(2) { text-align: left; } svg { max-width: 100%; height: auto; }
+td:nth-child(2), th:nth-child(2) { text-align: left; }
+/* Wide tables and charts scroll in their own box; a shadow shows on the side with more. */
+.table, .scroll { overflow-x: auto;
+  background: linear-gradient(to right, #fff 30%, #fff0) left / 2rem 100% no-repeat local,
+    linear-gradient(to left, #fff 30%, #fff0) right / 2rem 100% no-repeat local,
+    radial-gradient(farthest-side at 0 50%, #0003, #0000) left / .6rem 100% no-repeat scroll,
+    radial-gradient(farthest-side at 100% 50%, #0003, #0000) right / .6rem 100% no-repeat scroll; }
+.chart { margin: 0 0 1.5rem; } .chart svg { display: block; }
+.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .3rem 1.2rem;
+  font-size: .9rem; }
+.swatch { display: inline-block; width: 1.4rem; height: .7rem; margin-right: .4rem;
+  background: var(--colour); vertical-align: middle; }
+.swatch.dashed { height: 0; background: none; border-top: 3px dashed var(--colour); }
+@media (max-width: 40rem) { body { margin: 1rem; } td, th { padding: .3rem .4rem; } }
 """
 
 
@@ -216,8 +232,8 @@ def render_html(comparison: Comparison, report: dict[str, Any], tz: str = DEFAUL
         f"<h1>{_t('title')}</h1>",
         f"<p>{_t('summary', members=len(comparison.members), hours=report['period']['hours'])}</p>",
         f"<h2>{_t('ranking')}</h2>",
-        "<table><tr>" + "".join(f"<th>{h}</th>" for h in heads) + "</tr>",
-        _ranking_rows(report, with_money=with_money) + "</table>",
+        '<div class="table"><table><tr>' + "".join(f"<th>{h}</th>" for h in heads) + "</tr>",
+        _ranking_rows(report, with_money=with_money) + "</table></div>",
         f"<h2>{_t('per_member')}: {escape(best)}</h2>{_members_chart(report, best)}",
         f"<h2>{_t('monthly')}</h2>{_monthly_chart(report)}",
     ]
@@ -231,6 +247,7 @@ def render_html(comparison: Comparison, report: dict[str, Any], tz: str = DEFAUL
     body = "\n".join(sections)
     return (
         '<!DOCTYPE html>\n<html lang="es"><head><meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(TEXT['title'][0])} / {escape(TEXT['title'][1])}</title>\n"
         f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
     )

@@ -1,0 +1,79 @@
+"""The sharing report as a manager opens it: Chromium, at desktop and phone widths.
+
+The page is one file, Spanish with English beside it; its charts are SVG drawn by
+``sharing.charts``. Set ``IOE_SCREENSHOTS`` to a folder to keep a screenshot of each width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+import os
+from pathlib import Path
+
+from playwright.async_api import Browser, async_playwright
+import pytest
+
+from ioe_aggregator.cli import main
+from ioe_dev.synthetic import make_community, write_csv
+
+CHROMIUM = "/usr/bin/chromium"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+SCHEMES = "equal,power,consumption,optimized-static,hourly-profile,perfect-foresight"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("report")
+    inputs = write_csv(make_community(14, seed=5), directory / "data")
+    code = main([
+        "sharing", "compare", "--members", str(inputs["members"]),
+        "--consumption", str(inputs["consumption"]), "--generation", str(inputs["generation"]),
+        "--schemes", SCHEMES, "--import-price", "0.16", "--surplus-price", "0.06",
+        "--out", str(directory / "out"),
+    ])  # fmt: skip
+    assert code == 0
+    return directory / "out" / "report.html"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    # Function-scoped: Home Assistant's test plugin owns the event loop of each test.
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM)
+        yield launched
+        await launched.close()
+
+
+@pytest.mark.parametrize("width", VIEWPORTS)
+async def test_the_report_reads_at_every_width(browser: Browser, report: Path, width: str) -> None:
+    page = await browser.new_page(viewport=VIEWPORTS[width])  # type: ignore[arg-type]
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
+    await page.goto(report.as_uri())
+
+    # Nothing but the file itself: the page works offline.
+    assert fetched == [report.as_uri()]
+    # The page never scrolls sideways; a wide chart or table scrolls inside its own box.
+    assert await page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS[width]["width"]
+    charts = page.locator("figure.chart svg")
+    assert await charts.count() == 3  # members, months, hourly β
+    for index in range(await charts.count()):
+        box = await charts.nth(index).bounding_box()
+        assert box is not None
+        assert box["width"] > 200
+        assert box["height"] > 80
+    # Chart text is drawn at its own size, never shrunk below legibility.
+    sizes = await page.evaluate(
+        "[...document.querySelectorAll('figure.chart svg text')]"
+        ".map(t => t.getBoundingClientRect().height)"
+    )
+    assert min(sizes) >= 10
+    # Every bar and point carries its value; the legend names each series in both languages.
+    assert await page.locator("figure.chart rect > title").first.text_content()
+    legend = page.locator("figure.chart .legend").first
+    assert await legend.is_visible()
+    assert "Consumo" in await legend.inner_text()
+    assert "Consumption" in await legend.inner_text()
+    if folder := os.environ.get("IOE_SCREENSHOTS"):
+        await page.screenshot(path=Path(folder) / f"report-{width}.png", full_page=True)
+    await page.close()
