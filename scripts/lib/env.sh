@@ -13,6 +13,7 @@ ioe_env_inputs() {
         "$IOE_ROOT/scripts/env/debian-packages.txt" \
         "$IOE_ROOT/requirements_test.txt" \
         "$IOE_ROOT/addons/ioe-aggregator/requirements.txt" \
+        "$IOE_ROOT/addons/ioe-aggregator/requirements.lock" \
         "$IOE_ROOT/scripts/env/install-python-packages.sh" \
         "$IOE_ROOT/scripts/env/ha_requirements.py" \
         "$IOE_ROOT/scripts/lib/ioe_dev/demo/configuration.yaml"

@@ -59,6 +59,21 @@ HACS_KEYS = frozenset(
 ADDON_REQUIRED_KEYS = frozenset({"name", "version", "slug", "description", "arch"})
 ADDON_ARCHES = frozenset({"aarch64", "amd64", "armhf", "armv7", "i386"})
 ADDON_SERVICE = re.compile(r"^(mqtt|mysql):(provide|want|need)$")
+# Keys whose value the Supervisor assumes when they are absent: the add-on linter
+# (frenck/action-addon-linter, src/config.schema.json) asks to drop a key restating one.
+ADDON_DEFAULTS: dict[str, object] = {
+    "advanced": False, "apparmor": True, "audio": False, "auth_api": False, "backup": "hot",
+    "boot": "auto", "devicetree": False, "docker_api": False, "full_access": False,
+    "gpio": False, "hassio_api": False, "hassio_role": "default", "homeassistant_api": False,
+    "host_dbus": False, "host_ipc": False, "host_network": False, "host_pid": False,
+    "host_uts": False, "ingress": False, "ingress_port": 8099, "ingress_stream": False,
+    "init": True, "journald": False, "kernel_modules": False, "panel_admin": True,
+    "panel_icon": "mdi:puzzle", "realtime": False, "stage": "stable", "startup": "application",
+    "stdin": False, "timeout": 10, "tmpfs": False, "uart": False, "udev": False, "usb": False,
+    "video": False,
+}  # fmt: skip
+# The Dockerfile names its own base image (the Supervisor builds without build.yaml).
+DOCKERFILE_BASE = re.compile(r"^ARG BUILD_FROM=(?P<image>\S+)\nFROM \$\{BUILD_FROM\}$", re.M)
 # The Supervisor's option types (supervisor/addons/validate.py), each optionally ending in "?".
 ADDON_TYPE = re.compile(
     r"^(?:str(?:\((?P<s_min>\d*),(?P<s_max>\d*)\))?"
@@ -396,6 +411,25 @@ def _check_schema(path: Path, schema: Any, options: Any, where: str) -> list[str
     return []
 
 
+def _check_build(addon: Path) -> list[str]:
+    """Check that the Dockerfile alone describes the image (build.yaml is deprecated)."""
+    problems = [
+        f"{addon / name}: deprecated, give the base image as the Dockerfile's ARG BUILD_FROM "
+        "default and the labels as LABEL"
+        for name in ("build.yaml", "build.yml", "build.json")
+        if (addon / name).exists()
+    ]
+    dockerfile = addon / "Dockerfile"
+    if not dockerfile.exists():
+        return [*problems, f"{dockerfile}: missing"]
+    if DOCKERFILE_BASE.search(dockerfile.read_text()) is None:
+        problems.append(
+            f"{dockerfile}: must start its image with 'ARG BUILD_FROM=<base image>' and "
+            "'FROM ${BUILD_FROM}'"
+        )
+    return problems
+
+
 def check_addon(addon: Path) -> list[str]:
     """Check an add-on's config.yaml and option translations as the Supervisor reads them."""
     path = addon / "config.yaml"
@@ -415,13 +449,19 @@ def check_addon(addon: Path) -> list[str]:
     for key in ("init", "ingress"):
         if key in config and not isinstance(config[key], bool):
             problems.append(f"{path}: '{key}' must be true or false")
-    if config.get("ingress") and not 1 <= int(config.get("ingress_port", 0)) <= 65535:
+    problems.extend(
+        f"{path}: '{key}' restates the Supervisor's default ({default!r}): remove it"
+        for key, default in ADDON_DEFAULTS.items()
+        if key in config and config[key] == default and type(config[key]) is type(default)
+    )
+    if config.get("ingress") and not 1 <= int(config.get("ingress_port", 8099)) <= 65535:
         problems.append(f"{path}: ingress needs an ingress_port from 1 to 65535")
     problems.extend(
         f"{path}: service '{service}' is not NAME:provide|want|need"
         for service in config.get("services", [])
         if not ADDON_SERVICE.match(service)
     )
+    problems.extend(_check_build(addon))
     schema = config.get("schema", {})
     problems.extend(_check_schema(path, schema, config.get("options", {}), ""))
     for language in ("en", "es"):

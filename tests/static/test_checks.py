@@ -48,6 +48,7 @@ def addon(tmp_path: Path) -> Path:
     copy = tmp_path / "ioe-aggregator"
     shutil.copytree(ADDON / "translations", copy / "translations")
     shutil.copy(ADDON / "config.yaml", copy / "config.yaml")
+    shutil.copy(ADDON / "Dockerfile", copy / "Dockerfile")
     return copy
 
 
@@ -244,6 +245,10 @@ def test_every_profile_register_has_an_entity_name() -> None:
         (lambda c: c["options"].pop("log_level"), "required option 'log_level' has no default"),
         (lambda c: c.pop("slug"), "missing key 'slug'"),
         (lambda c: c.update(version=1.0), "version must be a string"),
+        (lambda c: c.update(startup="application"), "'startup' restates the Supervisor's"),
+        (lambda c: c.update(boot="auto"), "'boot' restates the Supervisor's default ('auto')"),
+        (lambda c: c.update(ingress_port=8099), "'ingress_port' restates the Supervisor's"),
+        (lambda c: c.update(ingress_port=70000), "ingress needs an ingress_port from 1 to"),
     ],
 )
 def test_add_on_config_problems(
@@ -251,6 +256,22 @@ def test_add_on_config_problems(
 ) -> None:
     edit_yaml(addon / "config.yaml", change)
     assert any(expected in p for p in check_addon(addon))
+
+
+def test_add_on_values_other_than_the_defaults_pass(addon: Path) -> None:
+    edit_yaml(addon / "config.yaml", lambda c: c.update(startup="services", ingress_port=8100))
+    assert check_addon(addon) == []
+
+
+def test_a_build_yaml_is_deprecated(addon: Path) -> None:
+    (addon / "build.yaml").write_text("build_from:\n  amd64: ghcr.io/home-assistant/base:3.22\n")
+    assert any("build.yaml: deprecated" in p for p in check_addon(addon))
+
+
+def test_the_dockerfile_names_its_base_image(addon: Path) -> None:
+    dockerfile = addon / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("ARG BUILD_FROM=", "ARG BUILD_FROM #"))
+    assert any("ARG BUILD_FROM=<base image>" in p for p in check_addon(addon))
 
 
 def test_add_on_option_without_translation(addon: Path) -> None:
