@@ -10,7 +10,8 @@ back is "03:00" on the old clock) and the March day without "02:00"; i-DE's supp
 label hours by their start, "00:00" … "23:00"; some values are estimated, some hours missing
 (``null``); a supply that was not authorised answers HTTP 400; a NIF can be made to answer any
 refusal Datadis gives (``refusals``: 403 "No authorized supplies", 404 "No supplies", …); maximum
-powers are kW; a supply without a contract answers a row of blanks.
+powers are kW; a supply without a contract answers a row of blanks; an i-DE supply can answer
+its October day in 24 rows, the repeated hour added into "02:00" (``october_in_24_rows``).
 
 Every authenticated query is logged (``log``) with the time the fake's clock gave, so a test
 can check that no query was sent twice within 24 hours. The clock (``now``) is the fake's own:
@@ -69,6 +70,8 @@ class FakeSupply:
     missing: set[str] = field(default_factory=set)
     # Datadis has no contract for it: the contract's answer is a row of blanks.
     no_contract: bool = False
+    # The October day in 24 rows, the repeated hour's energy added into "02:00" (i-DE, 2023).
+    october_in_24_rows: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +223,7 @@ def curve_rows(supply: FakeSupply, day: date, *, quarter: bool = False) -> list[
     step = timedelta(minutes=15 if quarter else 60)
     start = datetime.combine(day, time(), MADRID).astimezone(UTC)
     end = datetime.combine(day + DAY, time(), MADRID).astimezone(UTC)
-    rows = []
+    rows: list[dict[str, Any]] = []
     moment = start
     while moment < end:
         text = label(moment, step, day, hour_starting=supply.hour_starting)
@@ -239,6 +242,10 @@ def curve_rows(supply: FakeSupply, day: date, *, quarter: bool = False) -> list[
             }
         )
         moment += step
+    if supply.october_in_24_rows and len(rows) == 25:
+        # "02:00" then the first "03:00" (the summer hour the clock repeats) become one row.
+        merged = rows.pop(2)
+        rows[1]["consumptionKWh"] = round(rows[1]["consumptionKWh"] + merged["consumptionKWh"], 3)
     return rows
 
 

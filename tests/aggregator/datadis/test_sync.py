@@ -22,7 +22,7 @@ from ioe_aggregator.datadis.sync import MAX_ATTEMPTS, DatadisSync, SyncReport
 from ioe_aggregator.distributor import SOURCE
 from ioe_aggregator.members.registry import Member
 from ioe_aggregator.store import Store
-from ioe_dev.fake_datadis import FakeDatadis, FakeSupply, energy_kwh
+from ioe_dev.fake_datadis import FakeDatadis, FakeSupply, curve_rows, energy_kwh
 
 from ..conftest import make_cups, register_members
 from .conftest import MANAGER, NOW, OWNER, OWNER_QUARTERS, PASSWORD, STRANGER, Clock
@@ -273,6 +273,38 @@ async def test_hours_labelled_by_their_start_as_i_de_answers(community: Communit
         assert len(imports) == hours
         assert imports[0].start == local_midnight(first)  # "00:00" starts the day
         assert all(r.value == pytest.approx(energy_kwh(supply, r.start, HOUR)) for r in imports)
+
+
+async def test_october_in_24_rows_keeps_the_day_whole(community: Community) -> None:
+    # i-DE answered 29 October 2023 in 24 rows, "02:00" holding both of the hours that end at
+    # two o'clock (eddie-energy/eddie's real answer): the month completes and keeps its energy.
+    community.fake.supplies.append(
+        FakeSupply(
+            owner=OWNER,
+            cups=make_cups(5),
+            contract_start=date(2025, 3, 10),
+            distributor_code="8",
+            october_in_24_rows=True,
+        )
+    )
+    await add_member(community, "m-5", 5, OWNER)
+    supply = community.fake.supplies[-1]
+    answered = curve_rows(supply, date(2025, 10, 26))
+    assert [row["time"] for row in answered[:3]] == ["01:00", "02:00", "03:00"]
+    assert len(answered) == 24
+
+    report = await community.run(NOW, only="m-5")
+
+    assert report.members[0].status == "ok"
+    first, end = local_midnight(date(2025, 10, 26)), local_midnight(date(2025, 10, 27))
+    stored = [s.reading for s in await community.store.readings("m-5", first, end, source=SOURCE)]
+    assert [r.start for r in stored] == [first + n * HOUR for n in range(25)]
+    assert sum(r.value for r in stored) == pytest.approx(
+        sum(row["consumptionKWh"] for row in answered)
+    )
+    shared = [r for r in stored if first + HOUR <= r.start < first + 3 * HOUR]
+    assert [r.value for r in shared] == pytest.approx([answered[1]["consumptionKWh"] / 2] * 2)
+    assert {r.quality for r in shared} == {"estimated"}
 
 
 @pytest.mark.parametrize(

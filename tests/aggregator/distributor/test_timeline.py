@@ -85,6 +85,24 @@ def test_october_as_datadis_writes_it_repeats_three_oclock() -> None:
     contiguous(place_day(AUTUMN, labels, HOUR, MADRID), utc(2026, 10, 24, 22), 25)
 
 
+def test_october_in_24_rows_stretches_the_row_before_the_repeated_hour() -> None:
+    # i-DE's Datadis answer for 29 October 2023 (eddie-energy/eddie's test resource
+    # consumptionKWh_2023-10-01_to_2024-04-17.json): "01:00" … "24:00", each once, and "02:00"
+    # holding 2.566 kWh between 1.274 and 1.296. It ends at the second two o'clock.
+    places = place_day(AUTUMN, hours(*range(1, 25)), HOUR, MADRID)
+    assert len(places) == 24
+    assert places[1] == (utc(2026, 10, 24, 23), utc(2026, 10, 25, 1))
+    assert places[2] == (utc(2026, 10, 25, 1), utc(2026, 10, 25, 2))
+    covered = [start + n * HOUR for start, end in places for n in range((end - start) // HOUR)]
+    assert covered == [utc(2026, 10, 24, 22) + n * HOUR for n in range(25)]
+
+
+def test_a_day_missing_an_hour_is_not_stretched() -> None:
+    # Only a day that names every clock hour once is read as i-DE's 24 rows.
+    places = place_day(AUTUMN, hours(1, 2, 3, *range(5, 25)), HOUR, MADRID)
+    assert {end - start for start, end in places} == {HOUR}
+
+
 def test_a_single_label_of_the_october_change_reads_as_the_wall_clock() -> None:
     # "03:00" once is three o'clock winter time; "02:00" once, the earlier two o'clock.
     assert place_day(AUTUMN, hours(3), HOUR, MADRID) == [

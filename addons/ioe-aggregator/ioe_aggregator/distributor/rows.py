@@ -3,8 +3,9 @@
 A source (a CSV export, a Datadis answer) gives each value a local day and a label, which names
 the end of its interval (most sources) or its start (a day labelled from "00:00"); `place` puts
 each supply point's day together on the time line (``timeline``), so that the October day's
-repeated or 25th hour keeps its own interval. Rows that cannot be placed are named
-with their line (or row) number and the reason, never dropped in silence.
+repeated or 25th hour keeps its own interval (and a row that holds both repeated hours is
+shared between them, estimated). Rows that cannot be placed are named with their line (or row)
+number and the reason, never dropped in silence.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+import logging
 from zoneinfo import ZoneInfo
 
+from ioe_aggregator.distributor import ESTIMATED
 from ioe_aggregator.distributor.timeline import (
     DAY_MINUTES,
     HOUR,
@@ -25,6 +28,7 @@ from ioe_aggregator.distributor.timeline import (
 )
 
 DAY = timedelta(days=1)
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +114,36 @@ def place(
             errors.append(LineError(group[0].line, f"{cups} on {day}: {err} (lines {shown}{more})"))
             errors.extend(not_placed(row.line, day) for row in group[1:])
             continue
-        rows.extend(
-            DistributorRow(
-                line=row.line, cups=cups, start=start, end=end, kwh=row.kwh, quality=row.quality
-            )
-            for row, (start, end) in zip(group, places, strict=True)
-        )
+        for row, (start, end) in zip(group, places, strict=True):
+            rows.extend(_intervals(row, start, end, step))
     return rows, errors
+
+
+def _intervals(
+    row: LabelledRow, start: datetime, end: datetime, step: timedelta
+) -> list[DistributorRow]:
+    """Return a placed row as rows of one interval each.
+
+    A row that covers more than one interval (October's repeated hour folded into the row
+    before it) is shared evenly between them, each estimated: the day's total is kept.
+    """
+    count = (end - start) // step
+    if count == 1:
+        return [DistributorRow(row.line, row.cups, start, end, row.kwh, row.quality)]
+    _LOGGER.info(
+        "Line %d (%s, %d intervals in one row): its energy is shared evenly between them and "
+        "marked estimated",
+        row.line,
+        row.day,
+        count,
+    )
+    share = {quantity: kwh / count for quantity, kwh in row.kwh.items()}
+    return [
+        DistributorRow(
+            row.line, row.cups, start + n * step, start + (n + 1) * step, share, ESTIMATED
+        )
+        for n in range(count)
+    ]
 
 
 type _Days = Mapping[tuple[str, date], list[LabelledRow]]

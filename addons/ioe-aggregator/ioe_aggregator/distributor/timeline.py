@@ -22,6 +22,11 @@ neither is an error.
 Some sources label each interval by its **start** ("00:00" … "23:00"): `place_day` is then
 given the labels moved on by one interval, which are the hour-ending labels
 of the same intervals, clock changes included.
+
+One source gives the October day as **24 hours**, every clock label once (i-DE's Datadis
+answers of 2023: "02:00" then holds about twice a neighbour's energy): the hour the clock
+repeats has no row, and the row before the gap holds both hours. `place_day` gives that row
+both hours' interval (two steps long); the caller shares its value between them.
 """
 
 from __future__ import annotations
@@ -139,8 +144,10 @@ def place_day(
     ``step`` is the length of an interval (an hour or a quarter hour). ``summer`` may say, per
     label, whether it is summer time, as some sources do: it settles the October day's repeated
     labels; without it the first of a repeated label is summer time and the second winter time.
-    A clock-change day whose labels prove neither way is read as clock times. Raises
-    TimelineError for a label that is no interval of this day, or two labels of one interval.
+    A clock-change day whose labels prove neither way is read as clock times. An October day of
+    24 hourly clock labels, none repeated, has the interval before the unlabelled hour stretched
+    over it (two hours). Raises TimelineError for a label that is no interval of this day, or
+    two labels of one interval.
     """
     step_minutes = int(step.total_seconds()) // 60
     length = int(day_length(day, zone).total_seconds()) // 60
@@ -185,7 +192,26 @@ def place_day(
             raise TimelineError(f"{_text(label)} appears twice on {day}")
         ends.add(end)
         places.append((end - step, end))
+    if not elapsed and length > DAY_MINUTES and _every_clock_label_once(labels, step):
+        return _fold_repeated_hour(places, midnight + timedelta(minutes=length))
     return places
+
+
+def _every_clock_label_once(labels: Sequence[int], step: timedelta) -> bool:
+    """Whether hourly labels name each clock hour of a day once ("01:00" … "24:00")."""
+    hourly = range(60, DAY_MINUTES + 1, 60)
+    return step == HOUR and len(labels) == len(hourly) and set(labels) == set(hourly)
+
+
+def _fold_repeated_hour(
+    places: list[tuple[datetime, datetime]], day_end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """Stretch the interval before the one hour no label reached (October's repeat) over it."""
+    starts = {start for start, _ in places}
+    return [
+        (start, end + HOUR) if end not in starts and end != day_end else (start, end)
+        for start, end in places
+    ]
 
 
 def _text(minutes: int) -> str:
