@@ -35,7 +35,7 @@ from .const import (
 from .devices.modbus import DeviceReader, Endpoint, ModbusBus, Transport
 from .devices.mqtt_meter import QUANTITIES, MeterFormat, MeterSource, Quantity, ValueMapping
 from .devices.mqtt_parsers import PayloadError
-from .devices.profile import Profile, Register, available_profiles
+from .devices.profile import Limits, Profile, Register, SetpointRefusedError, available_profiles
 from .devices.sunspec import resolve_profile
 
 
@@ -114,11 +114,14 @@ class ModbusDeviceCoordinator(IoeDeviceCoordinator):
         self.subentry = subentry
         self.profile = profile_for(subentry.data)
         self.serial_key = self.profile.serial_number
-        if self.serial_key is not None:  # the device registry shows it, its entity or not
-            keys = keys | {self.serial_key}
+        # The serial number, the model and what derived values count from: read whether
+        # their entities are enabled or not.
+        keys = keys | self.profile.always_read
         self.reader = DeviceReader(self.profile, bus, subentry.data[CONF_UNIT], keys)
         self.manufacturer = self.profile.manufacturer
         self.model = self.profile.model
+        # Setpoints found on the device (a register a later firmware added): asked once.
+        self._setpoints_found: set[str] = set()
         super().__init__(
             hass,
             LOGGER,
@@ -141,8 +144,35 @@ class ModbusDeviceCoordinator(IoeDeviceCoordinator):
                 translation_key="device_not_answering",
                 translation_placeholders={"device": self.subentry.title, "error": poll.errors[-1]},
             )
+        if (model := self.profile.identify(poll.values)) is not None:
+            self.model = model.name
         # A register not read this time (its block failed) is unknown, never a stale number.
         return poll.values
+
+    async def async_setpoint_limits(self, key: str) -> Limits:
+        """Return what the setpoint ``key`` may be written as now, for this device.
+
+        Raise HomeAssistantError, with a translated message, when nothing may be written: the
+        device's firmware lacks the register, has not said whether it has it, or has not
+        reported a limit the setpoint is bounded by.
+        """
+        setpoint = self.profile.setpoint(key)
+        present: bool | None = None
+        if setpoint.since is not None:
+            present = key in self._setpoints_found or await self.reader.has_registers(
+                setpoint.address, setpoint.count
+            )
+            if present:
+                self._setpoints_found.add(key)
+        values = self.data or {}
+        try:
+            return setpoint.limits(values, model=self.profile.identify(values), present=present)
+        except SetpointRefusedError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key=err.refusal.value,
+                translation_placeholders={"device": self.subentry.title, **err.placeholders},
+            ) from err
 
     @property
     def quantities(self) -> Sequence[Register]:

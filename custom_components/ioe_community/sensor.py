@@ -17,12 +17,13 @@ from homeassistant.helpers.event import async_track_state_change_event
 
 from . import IoeCommunityConfigEntry, signal_energy_model
 from .const import CONF_CUPS, DOMAIN
-from .coordinator import IoeDeviceCoordinator, MqttMeterCoordinator
+from .coordinator import IoeDeviceCoordinator, ModbusDeviceCoordinator, MqttMeterCoordinator
 from .devices.mqtt_meter import QUANTITIES, Quantity
 from .devices.profile import Register
 from .energy_model import reading
 from .entity import IoeDeviceEntity
 from .sensors.community import SENSORS, CommunitySensor
+from .sensors.plug_in import PlugInEnergySensor
 
 # Each device is polled by its own coordinator; entities never update on their own.
 PARALLEL_UPDATES = 0
@@ -66,6 +67,11 @@ async def async_setup_entry(
             ),
             config_subentry_id=subentry_id,
         )
+        if isinstance(coordinator, ModbusDeviceCoordinator) and coordinator.profile.plug_in:
+            async_add_entities(
+                [PlugInEnergySensor(coordinator, coordinator.profile.plug_in, home_device_id)],
+                config_subentry_id=subentry_id,
+            )
         if isinstance(coordinator, MqttMeterCoordinator):
 
             @callback

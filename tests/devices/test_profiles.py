@@ -10,7 +10,10 @@ import pytest
 
 from custom_components.ioe_community.devices.modbus import DeviceReader
 from custom_components.ioe_community.devices.profile import (
+    Limits,
     ProfileError,
+    Refusal,
+    SetpointRefusedError,
     available_profiles,
     load_profile_file,
 )
@@ -68,6 +71,18 @@ async def test_vectors_decode_through_a_real_server(
             assert poll.values[key] == pytest.approx(expected, rel=1e-6), key
 
 
+# A profile with two models, a state and a counter, for the invalid cases below.
+_MODELS = (
+    "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nregisters:\n"
+    "- {key: product, address: 0, type: u16}\n"
+    "- {key: state, address: 1, type: u16, options: {0: unplugged, 1: plugged}}\n"
+    "- {key: total, address: 2, type: u32, unit: kWh, state_class: total_increasing}\n"
+    "models:\n  register: product\n  values:\n"
+    "  - {id: p30, model: P30, min: 300, max: 399}\n"
+    "  - {id: p40, model: P40, min: 400, max: 499}\n"
+)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -108,6 +123,42 @@ async def test_vectors_decode_through_a_real_server(
             "registers:\n- {key: a, address: 0, type: u16}\n",
             "no_value",
         ),
+        (
+            _MODELS + "writable:\n- {key: w, address: 9, type: u16, min: 6, max: 32, "
+            "pause: {value: 0, models: [p9]}}\n",
+            "writable w pauses unknown models ['p9']",
+        ),
+        (
+            _MODELS + "writable:\n- {key: w, address: 9, type: u16, min: 0, max: 32, "
+            "pause: {value: 0}}\n",
+            "writable w's pause lies within min..max",
+        ),
+        (
+            _MODELS.replace("max: 399", "max: 499"),
+            "models p30 and p40 overlap",
+        ),
+        (
+            _MODELS.replace("max: 399", "max: 299"),
+            "model p30 has min above max",
+        ),
+        (
+            _MODELS + "writable:\n- {key: w, address: 9, type: string, min: 0, max: 1}\n",
+            "not a number",
+        ),
+        (
+            _MODELS.replace("register: product", "register: state"),
+            "models are told apart by an unknown or non-number register",
+        ),
+        (
+            _MODELS + "plug_in_energy: {key: e, counter: product, state: state, "
+            "connected: [plugged]}\n",
+            "plug_in_energy counts on a register of kWh counted up",
+        ),
+        (
+            _MODELS + "plug_in_energy: {key: e, counter: total, state: state, "
+            "connected: [charging]}\n",
+            "plug_in_energy's connected states are not its state's",
+        ),
     ],
 )
 def test_invalid_profiles_are_named(tmp_path: Path, text: str, message: str) -> None:
@@ -128,14 +179,18 @@ def test_keba_reads_each_register_on_its_own() -> None:
 
 
 def test_a_battery_is_driven_within_the_limits_it_reports() -> None:
-    huawei = {w.key: w for w in PROFILES["huawei_sun2000"].writable}
-    charge = huawei["battery_max_charge_power"]
+    charge = PROFILES["huawei_sun2000"].setpoint("battery_max_charge_power")
 
-    assert charge.bounds({"battery_max_charge_capacity": 2500}) == (0.0, 2500.0)
-    assert charge.bounds({"battery_max_charge_capacity": 900_000}) == (0.0, 50_000.0)
+    assert charge.limits({"battery_max_charge_capacity": 2500}) == Limits(
+        minimum=0.0, maximum=2500.0
+    )
+    assert charge.limits({"battery_max_charge_capacity": 900_000}).maximum == 50_000.0
     # Not read yet, or "no value": nothing may be written.
-    assert charge.bounds({}) is None
-    assert charge.bounds({"battery_max_charge_capacity": None}) is None
+    for values in ({}, {"battery_max_charge_capacity": None}):
+        with pytest.raises(SetpointRefusedError) as refused:
+            charge.limits(values)
+        assert refused.value.refusal is Refusal.LIMIT_UNKNOWN
+        assert refused.value.placeholders == {"register": "battery_max_charge_capacity"}
 
 
 def test_no_value_words_of_the_profile_and_of_one_register() -> None:

@@ -30,6 +30,8 @@ BACKOFF_MAX_S: Final = 60.0
 DEFAULT_TIMEOUT_S: Final = 3.0
 # Consecutive failed polls after which a device counts as unavailable.
 UNAVAILABLE_AFTER: Final = 3
+# The Modbus exception a device answers for registers it does not have.
+ILLEGAL_DATA_ADDRESS: Final = 2
 
 
 class Transport(StrEnum):
@@ -214,6 +216,21 @@ class DeviceReader:
     def available(self) -> bool:
         """False after ``UNAVAILABLE_AFTER`` consecutive polls that read nothing."""
         return self.failures < UNAVAILABLE_AFTER
+
+    async def has_registers(self, address: int, count: int) -> bool | None:
+        """Return whether the device has ``count`` holding registers from ``address`` on.
+
+        False when it answers "illegal data address" (exception 2), as a device does for
+        registers a later firmware added; None when it does not tell (no answer, another
+        exception: a gateway's "path unavailable", a busy device).
+        """
+        try:
+            await self.bus.read(Function.HOLDING, address, count, self.unit)
+        except ExceptionResponseError as err:
+            return False if err.code == ILLEGAL_DATA_ADDRESS else None
+        except ModbusError:
+            return None
+        return True
 
     async def poll(self) -> Poll:
         """Read every block; decode what was read; report what was not."""

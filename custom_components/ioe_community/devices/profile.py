@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
+import itertools
 from pathlib import Path
 from typing import Any, Final
 
@@ -113,12 +114,63 @@ class Register:
         return self.address + self.count
 
 
+class Refusal(StrEnum):
+    """Why a setpoint may not be written now; each is also the key of its translated message."""
+
+    # The register came with a later firmware than the device has.
+    NEEDS_FIRMWARE = "setpoint_needs_firmware"
+    # Whether the device has the register could not be found out (it did not answer).
+    SUPPORT_UNKNOWN = "setpoint_support_unknown"
+    # The device has not reported the limit the setpoint is bounded by.
+    LIMIT_UNKNOWN = "setpoint_limit_unknown"
+
+
+class SetpointRefusedError(Exception):
+    """Nothing may be written to a setpoint now: ``refusal`` says why, with its facts."""
+
+    def __init__(self, key: str, refusal: Refusal, placeholders: Mapping[str, str]) -> None:
+        """Keep the reason and the facts its message needs."""
+        super().__init__(f"{key}: {refusal.value} {dict(placeholders)}")
+        self.refusal = refusal
+        self.placeholders = dict(placeholders)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """What a setpoint may be written as now, in engineering units.
+
+    ``pause`` is a value outside ``minimum``..``maximum`` that the device takes as "stop" (a
+    KEBA P40 takes 0 A, while 1-5 A are no current an EV charger may set).
+    """
+
+    minimum: float
+    maximum: float
+    pause: float | None = None
+
+    def allows(self, value: float) -> bool:
+        """Return whether ``value`` may be written."""
+        return value == self.pause or self.minimum <= value <= self.maximum
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceModel:
+    """One model of a profile's family, told apart by the value of the profile's model register."""
+
+    id: str
+    name: str
+    minimum: int
+    maximum: int
+
+
 @dataclass(frozen=True, kw_only=True)
 class WritableRegister:
-    """A setpoint the controls feature may write, within bounds (in engineering units).
+    """A setpoint the controls feature may write, within limits (in engineering units).
 
     A bound may be a register the device reports it in (``maximum_register``, say a battery's
     maximum charging power): the bound is then the lower of the fixed one and the device's.
+    ``pause`` is a value the device also takes, as "stop", on the models in ``pause_models``
+    (on every model when empty). ``since`` names the firmware that added the register: whether
+    a device has it is found by reading it (an older one answers "illegal data address").
     """
 
     key: str
@@ -129,15 +181,62 @@ class WritableRegister:
     maximum: float
     unit: str | None
     maximum_register: str | None = None
+    pause: float | None = None
+    pause_models: frozenset[str] = frozenset()
+    since: str | None = None
 
-    def bounds(self, values: Mapping[str, float | str | None]) -> tuple[float, float] | None:
-        """Return (minimum, maximum) given the device's values; None while a bound is unknown."""
-        if self.maximum_register is None:
-            return self.minimum, self.maximum
-        reported = values.get(self.maximum_register)
-        if not isinstance(reported, int | float):
-            return None
-        return self.minimum, min(self.maximum, float(reported))
+    @property
+    def count(self) -> int:
+        """How many words the register takes."""
+        return WORDS[self.data_type]
+
+    def limits(
+        self,
+        values: Mapping[str, float | str | None],
+        *,
+        model: DeviceModel | None = None,
+        present: bool | None = None,
+    ) -> Limits:
+        """Return what may be written now, given the device's values, model and registers.
+
+        ``present`` says whether the device has the register (only asked of a register that
+        came with a later firmware, ``since``): True, False (it answered that it has not), or
+        None (not known). Raise SetpointRefusedError when nothing may be written.
+        """
+        if self.since is not None and present is not True:
+            refusal = Refusal.NEEDS_FIRMWARE if present is False else Refusal.SUPPORT_UNKNOWN
+            raise SetpointRefusedError(
+                self.key, refusal, {"address": str(self.address), "firmware": self.since}
+            )
+        maximum = self.maximum
+        if self.maximum_register is not None:
+            reported = values.get(self.maximum_register)
+            if not isinstance(reported, int | float):
+                raise SetpointRefusedError(
+                    self.key, Refusal.LIMIT_UNKNOWN, {"register": self.maximum_register}
+                )
+            maximum = min(maximum, float(reported))
+        pauses = not self.pause_models or (model is not None and model.id in self.pause_models)
+        return Limits(minimum=self.minimum, maximum=maximum, pause=self.pause if pauses else None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlugInCounter:
+    """A value counted on a charger's total energy counter since a car was plugged in.
+
+    ``counter`` is the key of the total (kWh); ``state`` the key of the register whose states
+    in ``connected`` mean that a car is plugged in (see ``ev_session``).
+    """
+
+    key: str
+    counter: str
+    state: str
+    connected: frozenset[str]
+
+    def car_connected(self, values: Mapping[str, float | str | None]) -> bool | None:
+        """Return whether a car is plugged in, or None when the state is not known."""
+        state = values.get(self.state)
+        return state in self.connected if isinstance(state, str) else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,6 +286,10 @@ class Profile:
     # SunSpec profiles name points, not addresses: their registers are known per device, once
     # its model chain has been read (see sunspec.resolve_profile).
     sunspec: tuple[SunSpecPoint, ...] = ()
+    # The register that tells the family's models apart, and each model's range of its values.
+    model_register: str | None = None
+    models: tuple[DeviceModel, ...] = ()
+    plug_in: PlugInCounter | None = None
 
     @property
     def values(self) -> tuple[Register, ...]:
@@ -197,7 +300,20 @@ class Profile:
     @property
     def keys(self) -> tuple[str, ...]:
         """Every value the profile can give (for SunSpec, if the device has its model)."""
-        return tuple(r.key for r in self.registers) + tuple(p.key for p in self.sunspec)
+        derived = (self.plug_in.key,) if self.plug_in else ()
+        return tuple(r.key for r in self.registers) + tuple(p.key for p in self.sunspec) + derived
+
+    @property
+    def always_read(self) -> frozenset[str]:
+        """Registers read whichever entities are enabled.
+
+        The serial number and the model name the device (device registry, setpoint rules);
+        a value counted since plug-in needs its counter and the state that starts it.
+        """
+        keys = {self.serial_number, self.model_register}
+        if self.plug_in is not None:
+            keys |= {self.plug_in.counter, self.plug_in.state}
+        return frozenset(key for key in keys if key is not None)
 
     def register(self, key: str) -> Register:
         """Return the register named ``key``."""
@@ -205,6 +321,20 @@ class Profile:
             if register.key == key:
                 return register
         raise KeyError(key)
+
+    def setpoint(self, key: str) -> WritableRegister:
+        """Return the writable register named ``key``."""
+        for writable in self.writable:
+            if writable.key == key:
+                return writable
+        raise KeyError(key)
+
+    def identify(self, values: Mapping[str, float | str | None]) -> DeviceModel | None:
+        """Return the model the device's values say it is, or None when they do not say."""
+        value = values.get(self.model_register) if self.model_register else None
+        if not isinstance(value, int | float):
+            return None
+        return next((m for m in self.models if m.minimum <= value <= m.maximum), None)
 
 
 _KEY = probatio.Match(r"^[a-z][a-z0-9_]*$", msg="lower-case letters, digits and _")
@@ -234,12 +364,42 @@ _WRITABLE_SCHEMA = probatio.Schema(
     {
         probatio.Required("key"): _KEY,
         probatio.Required("address"): _ADDRESS,
-        probatio.Required("type"): probatio.Coerce(DataType),
+        probatio.Required("type"): probatio.All(
+            probatio.Coerce(DataType), probatio.NotIn([DataType.STRING], msg="not a number")
+        ),
         probatio.Optional("scale", default=1.0): probatio.Coerce(float),
         probatio.Required("min"): probatio.Coerce(float),
         probatio.Required("max"): probatio.Coerce(float),
         probatio.Optional("max_register"): _KEY,
         probatio.Optional("unit"): str,
+        # A value the device also takes, meaning "stop" (on the models listed, or every one).
+        probatio.Optional("pause"): {
+            probatio.Required("value"): probatio.Coerce(float),
+            probatio.Optional("models", default=[]): [_KEY],
+        },
+        # The firmware that added the register (text for the user: "Venus OS 3.50").
+        probatio.Optional("since"): probatio.All(str, probatio.Length(min=1)),
+    }
+)
+_MODELS_SCHEMA = probatio.Schema(
+    {
+        probatio.Required("register"): _KEY,
+        probatio.Required("values"): [
+            {
+                probatio.Required("id"): _KEY,
+                probatio.Required("model"): probatio.All(str, probatio.Length(min=1)),
+                probatio.Required("min"): int,
+                probatio.Required("max"): int,
+            }
+        ],
+    }
+)
+_PLUG_IN_SCHEMA = probatio.Schema(
+    {
+        probatio.Required("key"): _KEY,
+        probatio.Required("counter"): _KEY,
+        probatio.Required("state"): _KEY,
+        probatio.Required("connected"): probatio.All([str], probatio.Length(min=1)),
     }
 )
 _SUNSPEC_SCHEMA = probatio.Schema(
@@ -297,6 +457,9 @@ _PROFILE_SCHEMA = probatio.Schema(
         probatio.Exclusive("registers", "values"): [_REGISTER_SCHEMA],
         probatio.Exclusive("sunspec", "values"): [_SUNSPEC_SCHEMA],
         probatio.Optional("writable", default=[]): [_WRITABLE_SCHEMA],
+        probatio.Optional("models"): _MODELS_SCHEMA,
+        # The energy charged since a car was plugged in, counted on the charger's total.
+        probatio.Optional("plug_in_energy"): _PLUG_IN_SCHEMA,
         probatio.Required("test_vectors"): [_VECTOR_SCHEMA],
     }
 )
@@ -371,12 +534,7 @@ def parse_profile(data: Any, source: str) -> Profile:
             )
     if raw.get("serial_number") is not None and raw["serial_number"] not in keys:
         raise ProfileError(f"{source}: serial_number names an unknown register")
-    for writable in raw["writable"]:
-        if writable.get("max_register") not in (None, *keys):
-            raise ProfileError(
-                f"{source}: writable {writable['key']} takes its maximum from an unknown "
-                f"register {writable['max_register']!r}"
-            )
+    models = _models(raw.get("models"), registers, source)
     vectors = tuple(
         TestVector(
             holding=v["holding"],
@@ -397,22 +555,86 @@ def parse_profile(data: Any, source: str) -> Profile:
         max_registers=raw["max_registers"],
         max_gap=raw["max_gap"],
         registers=registers,
-        writable=tuple(
-            WritableRegister(
-                key=w["key"],
-                address=w["address"],
-                data_type=w["type"],
-                scale=w["scale"],
-                minimum=w["min"],
-                maximum=w["max"],
-                unit=w.get("unit"),
-                maximum_register=w.get("max_register"),
-            )
-            for w in raw["writable"]
-        ),
+        writable=tuple(_writable(w, keys, {m.id for m in models}, source) for w in raw["writable"]),
         test_vectors=vectors,
         serial_number=raw.get("serial_number"),
         sunspec=points,
+        model_register=raw["models"]["register"] if models else None,
+        models=models,
+        plug_in=_plug_in(raw.get("plug_in_energy"), registers, source),
+    )
+
+
+def _models(
+    raw: dict[str, Any] | None, registers: tuple[Register, ...], source: str
+) -> tuple[DeviceModel, ...]:
+    if raw is None:
+        return ()
+    register = next((r for r in registers if r.key == raw["register"]), None)
+    if register is None or register.options or register.data_type is DataType.STRING:
+        raise ProfileError(f"{source}: models are told apart by an unknown or non-number register")
+    models = tuple(
+        DeviceModel(id=m["id"], name=m["model"], minimum=m["min"], maximum=m["max"])
+        for m in raw["values"]
+    )
+    ordered = sorted(models, key=lambda m: m.minimum)
+    for model in ordered:
+        if model.minimum > model.maximum:
+            raise ProfileError(f"{source}: model {model.id} has min above max")
+    for first, second in itertools.pairwise(ordered):
+        if second.minimum <= first.maximum:
+            raise ProfileError(f"{source}: models {first.id} and {second.id} overlap")
+    if len({m.id for m in models}) != len(models):
+        raise ProfileError(f"{source}: a model id is used twice")
+    return models
+
+
+def _writable(
+    raw: dict[str, Any], keys: list[str], model_ids: set[str], source: str
+) -> WritableRegister:
+    if raw.get("max_register") not in (None, *keys):
+        raise ProfileError(
+            f"{source}: writable {raw['key']} takes its maximum from an unknown "
+            f"register {raw['max_register']!r}"
+        )
+    pause = raw.get("pause", {"value": None, "models": []})
+    if unknown := sorted(set(pause["models"]) - model_ids):
+        raise ProfileError(f"{source}: writable {raw['key']} pauses unknown models {unknown}")
+    if pause["value"] is not None and raw["min"] <= pause["value"] <= raw["max"]:
+        raise ProfileError(f"{source}: writable {raw['key']}'s pause lies within min..max")
+    return WritableRegister(
+        key=raw["key"],
+        address=raw["address"],
+        data_type=raw["type"],
+        scale=raw["scale"],
+        minimum=raw["min"],
+        maximum=raw["max"],
+        unit=raw.get("unit"),
+        maximum_register=raw.get("max_register"),
+        pause=pause["value"],
+        pause_models=frozenset(pause["models"]),
+        since=raw.get("since"),
+    )
+
+
+def _plug_in(
+    raw: dict[str, Any] | None, registers: tuple[Register, ...], source: str
+) -> PlugInCounter | None:
+    if raw is None:
+        return None
+    found = {r.key: r for r in registers}
+    if raw["key"] in found:
+        raise ProfileError(f"{source}: plug_in_energy's key {raw['key']!r} is a register's")
+    counter, state = found.get(raw["counter"]), found.get(raw["state"])
+    if counter is None or counter.unit != "kWh" or counter.state_class != "total_increasing":
+        raise ProfileError(f"{source}: plug_in_energy counts on a register of kWh counted up")
+    if state is None or not set(raw["connected"]) <= set(state.options.values()):
+        raise ProfileError(f"{source}: plug_in_energy's connected states are not its state's")
+    return PlugInCounter(
+        key=raw["key"],
+        counter=counter.key,
+        state=state.key,
+        connected=frozenset(raw["connected"]),
     )
 
 
