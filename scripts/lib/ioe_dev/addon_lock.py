@@ -105,9 +105,10 @@ def format_lock(pins: dict[NormalizedName, str]) -> str:
     return HEADER + "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
 
 
-def wheel_check(lock: Path, platform: str) -> list[str]:
+def wheel_check(lock: Path, platform: str, *, find_links: Path | None = None) -> list[str]:
     """Resolve the lock for the image's Python on ``platform``, wheels only, without installing.
 
+    Asks the package index pip is configured with, or only the wheels in ``find_links``.
     Returns the problems: the resolver's refusal (a pin with no wheel for the platform), or
     packages it would add or change (the lock is incomplete for that platform).
     """
@@ -120,6 +121,8 @@ def wheel_check(lock: Path, platform: str) -> list[str]:
             *("--implementation", "cp", "--abi", f"cp{IMAGE_PYTHON.replace('.', '')}"),
             *("--report", str(report), "-r", str(lock)),
         ]
+        if find_links is not None:
+            command += ["--no-index", "--find-links", str(find_links)]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode:
             reason = done.stderr.strip().splitlines()[-3:]

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from ioe_aggregator.distributor.rows import LabelledRow, place
 from ioe_aggregator.distributor.timeline import (
     HOUR,
     QUARTER_HOUR,
@@ -95,6 +96,36 @@ def test_october_in_24_rows_stretches_the_row_before_the_repeated_hour() -> None
     assert places[2] == (utc(2026, 10, 25, 1), utc(2026, 10, 25, 2))
     covered = [start + n * HOUR for start, end in places for n in range((end - start) // HOUR)]
     assert covered == [utc(2026, 10, 24, 22) + n * HOUR for n in range(25)]
+
+
+def test_a_day_with_a_row_not_read_is_not_stretched() -> None:
+    # Datadis's 25 rows with one "03:00" null: 24 labels, each once, but the gap is that row's.
+    rows = [
+        LabelledRow(
+            line, "ES0021000000000001AA", AUTUMN, label, None, {"import_kwh": 1.0}, "measured"
+        )
+        for line, label in enumerate(hours(*range(1, 25)), start=1)
+    ]
+    whole, _ = place(rows, MADRID)
+    gapped, errors = place(rows, MADRID, incomplete={("ES0021000000000001AA", AUTUMN)})
+    assert len(whole) == 25
+    assert errors == []
+    assert len(gapped) == 24
+    assert {row.end - row.start for row in gapped} == {HOUR}
+    assert {row.quality for row in gapped} == {"measured"}
+
+
+def test_a_day_labelled_by_starts_is_not_stretched() -> None:
+    # The only evidence of the fold is an hour-ending answer: "00:00" … "23:00" is not folded.
+    rows = [
+        LabelledRow(
+            line, "ES0021000000000001AA", AUTUMN, label, None, {"import_kwh": 1.0}, "measured"
+        )
+        for line, label in enumerate(hours(*range(24)), start=1)
+    ]
+    placed, _ = place(rows, MADRID)
+    assert len(placed) == 24
+    assert {row.end - row.start for row in placed} == {HOUR}
 
 
 def test_a_day_missing_an_hour_is_not_stretched() -> None:

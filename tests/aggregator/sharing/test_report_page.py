@@ -62,12 +62,12 @@ async def test_the_report_reads_at_every_width(browser: Browser, report: Path, w
         assert box is not None
         assert box["width"] > 200
         assert box["height"] > 80
-    # Chart text is drawn at its own size, never shrunk below legibility.
-    sizes = await page.evaluate(
-        "[...document.querySelectorAll('figure.chart svg text')]"
-        ".map(t => t.getBoundingClientRect().height)"
+    # Charts are drawn at their own size (their 12 px text stays 12 px), never shrunk to fit.
+    scales = await page.evaluate(
+        "[...document.querySelectorAll('figure.chart svg')]"
+        ".map(s => s.getBoundingClientRect().width / s.viewBox.baseVal.width)"
     )
-    assert min(sizes) >= 10
+    assert scales == pytest.approx([1.0] * 3)
     # Every bar and point carries its value; the legend names each series in both languages.
     assert await page.locator("figure.chart rect > title").first.text_content()
     legend = page.locator("figure.chart .legend").first

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 import logging
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -57,6 +58,8 @@ from ioe_aggregator.sharing.calendar import add_months
 from ioe_aggregator.store import Store
 
 _LOGGER = logging.getLogger(__name__)
+# A CUPS in a message (20 characters, or 22 with its boundary suffix).
+_CUPS = re.compile(r"\bES[0-9]{16}[A-Z]{2}(?:[0-9][A-Z])?\b")
 
 DEFAULT_HISTORY_MONTHS = 24
 # An older month that keeps failing or coming back incomplete is left after this many tries
@@ -412,7 +415,13 @@ class DatadisSync:
         outcome: MemberSync,
     ) -> MonthState:
         labelled, problems = self._labelled(rows)
-        placed, unplaced = place(labelled, self._zone)
+        read = {row.line for row in labelled}
+        unread = {
+            (supply_point(row.cups), row.day)
+            for number, row in enumerate(rows, start=1)
+            if number not in read
+        }
+        placed, unplaced = place(labelled, self._zone, incomplete=unread)
         problems.extend(str(error) for error in unplaced)
         await store_rows(self._store, placed, [member], self._zone, origin="datadis")
         expected = self._expected_intervals(month, supply.quarter_hours)
@@ -422,7 +431,9 @@ class DatadisSync:
         detail = f"{len(placed)} of {expected} intervals"
         if problems:
             detail += f"; {len(problems)} rows not read (first: {problems[0]})"
-            _LOGGER.warning("Datadis: member %s, %s: %s", member.id, state.month, detail)
+            # The member names the supply point in the log; its CUPS stays out of it.
+            shown = _CUPS.sub(lambda found: found[0][:6] + "…", detail)
+            _LOGGER.warning("Datadis: member %s, %s: %s", member.id, state.month, shown)
             outcome.problems.append(f"{state.month}: {detail}")
         return MonthState(
             month=state.month,

@@ -209,6 +209,8 @@ class CsvFile:
         self._runs = runs
         # More values than intervals in a day: the day cannot be placed, and is not kept.
         self._day_intervals = _LONGEST_DAY // step
+        # Supply points' days with a line that could not be read (see `rows.place`).
+        self._unread: set[tuple[str, date]] = set()
 
     def months(self) -> Iterator[list[DistributorRow]]:
         """Yield the intervals (in UTC) of each supply point's month in turn, its days placed."""
@@ -216,7 +218,7 @@ class CsvFile:
             sorted(self._runs), key=lambda key: (key[0], key[1].year, key[1].month)
         ):
             labelled = [row for key in keys for row in self._day(*key)]
-            rows, unplaced = place(labelled, self._zone, step=self._step)
+            rows, unplaced = place(labelled, self._zone, step=self._step, incomplete=self._unread)
             self.errors.extend(unplaced)
             self.rows += len(rows)
             yield rows
@@ -238,6 +240,7 @@ class CsvFile:
                     row = _read_line(text, number, self._layout, self._zone)
                 except ValueError as err:
                     self.errors.add(LineError(number, str(err)))
+                    self._unread.add((point, day))
                     continue
                 counts[row.cups] += 1
                 if counts[row.cups] <= self._day_intervals:

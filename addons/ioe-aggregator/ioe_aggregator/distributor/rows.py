@@ -10,7 +10,7 @@ number and the reason, never dropped in silence.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 import logging
@@ -81,13 +81,19 @@ def label_of(text: str, day: date, zone: ZoneInfo) -> int:
 
 
 def place(
-    labelled: Iterable[LabelledRow], zone: ZoneInfo, *, step: timedelta | None = None
+    labelled: Iterable[LabelledRow],
+    zone: ZoneInfo,
+    *,
+    step: timedelta | None = None,
+    incomplete: Collection[tuple[str, date]] = (),
 ) -> tuple[list[DistributorRow], list[LineError]]:
     """Place each supply point's days in UTC; return the rows and the rows that did not fit.
 
     Intervals are ``step`` long; without it, quarter hours when any label ends a quarter, else
     hours (`step_of`). A day whose labels fit no reading of the clock (a label twice, say) is
-    refused whole, its first row naming why.
+    refused whole, its first row naming why. ``incomplete`` names the (supply point, day) pairs
+    the source had rows of that were not read: a missing hour there is a missing hour, never
+    October's repeated hour folded into its neighbour (`timeline.place_day`).
     """
     days: dict[tuple[str, date], list[LabelledRow]] = {}
     for row in labelled:
@@ -107,6 +113,8 @@ def place(
                 step,
                 zone,
                 summer=summer if any(flag is not None for flag in summer) else None,
+                # Only i-DE's hour-ending answers fold the repeat into "02:00" (the evidence).
+                whole=not shift and (supply_point(cups), day) not in incomplete,
             )
         except TimelineError as err:
             shown = ", ".join(str(row.line) for row in group[:5])

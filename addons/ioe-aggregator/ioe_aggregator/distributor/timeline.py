@@ -137,6 +137,7 @@ def place_day(
     zone: ZoneInfo,
     *,
     summer: Sequence[bool | None] | None = None,
+    whole: bool = True,
 ) -> list[tuple[datetime, datetime]]:
     """Return the UTC (start, end) of each hour-ending label of one local day, in order.
 
@@ -146,8 +147,9 @@ def place_day(
     labels; without it the first of a repeated label is summer time and the second winter time.
     A clock-change day whose labels prove neither way is read as clock times. An October day of
     24 hourly clock labels, none repeated, has the interval before the unlabelled hour stretched
-    over it (two hours). Raises TimelineError for a label that is no interval of this day, or
-    two labels of one interval.
+    over it (two hours), unless ``whole`` is false (the source had rows of the day it could not
+    read: the unlabelled hour may be one of those). Raises TimelineError for a label that is no
+    interval of this day, or two labels of one interval.
     """
     step_minutes = int(step.total_seconds()) // 60
     length = int(day_length(day, zone).total_seconds()) // 60
@@ -192,7 +194,7 @@ def place_day(
             raise TimelineError(f"{_text(label)} appears twice on {day}")
         ends.add(end)
         places.append((end - step, end))
-    if not elapsed and length > DAY_MINUTES and _every_clock_label_once(labels, step):
+    if whole and not elapsed and length > DAY_MINUTES and _every_clock_label_once(labels, step):
         return _fold_repeated_hour(places, midnight + timedelta(minutes=length))
     return places
 

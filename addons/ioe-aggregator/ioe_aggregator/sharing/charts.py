@@ -48,10 +48,19 @@ def nice_ticks(top: float, count: int = 5) -> list[float]:
     return [i * step for i in range(math.ceil(top / step - 1e-9) + 1)]
 
 
-def _number(value: float) -> str:
-    """Format an axis or hover value the same in Spanish and English (thin-space thousands)."""
-    digits = 0 if abs(value) >= 100 or value == int(value) else (1 if abs(value) >= 10 else 2)
+def format_number(value: float, digits: int | None = None) -> str:
+    """Format a figure alike in Spanish and English: thin-space thousands, a point for decimals.
+
+    Without ``digits``, as many as a figure of its size needs (none from 100 up).
+    """
+    if digits is None:
+        digits = 0 if abs(value) >= 100 or value == int(value) else 1 if abs(value) >= 10 else 2
     return f"{value:,.{digits}f}".replace(",", "\u202f")
+
+
+def _finite(values: Sequence[float | None]) -> list[float | None]:
+    """Return the values with anything not a finite number as no value."""
+    return [v if v is not None and math.isfinite(v) else None for v in values]
 
 
 def _open(width: float, height: float, title: str) -> str:
@@ -69,7 +78,7 @@ def _value_axis(ticks: list[float], x0: float, x1: float, y_of: dict[float, floa
         parts.append(f'<line x1="{x0}" x2="{x1:.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
         parts.append(
             f'<text x="{x0 - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{AXIS}">'
-            f"{_number(tick)}</text>"
+            f"{format_number(tick)}</text>"
         )
     return "".join(parts)
 
@@ -112,7 +121,8 @@ def bar_chart(categories: Sequence[str], series: Sequence[Series], *, unit: str,
     plot_height = 220.0
     room = _label_room(categories, group)
     height = TOP + plot_height + room
-    top = max((v for s in series for v in s.values if v is not None), default=0.0)
+    values = [_finite(one.values) for one in series]
+    top = max((v for column in values for v in column if v is not None), default=0.0)
     ticks = nice_ticks(top)
     scale = plot_height / ticks[-1]
     base = TOP + plot_height
@@ -121,8 +131,8 @@ def bar_chart(categories: Sequence[str], series: Sequence[Series], *, unit: str,
     parts = [_open(width, height, title), _value_axis(ticks, LEFT, width - RIGHT, y_of)]
     parts.append(_unit_label(unit))
     centres = [LEFT + group * (i + 0.5) for i in range(len(categories))]
-    for index, one in enumerate(series):
-        for category, centre, value in zip(categories, centres, one.values, strict=True):
+    for index, (one, column) in enumerate(zip(series, values, strict=True)):
+        for category, centre, value in zip(categories, centres, column, strict=True):
             if value is None:
                 continue
             x = centre - (group - 14) / 2 + index * bar
@@ -130,7 +140,7 @@ def bar_chart(categories: Sequence[str], series: Sequence[Series], *, unit: str,
             parts.append(
                 f'<rect x="{x:.1f}" y="{base - tall:.1f}" width="{bar - 1:.1f}" '
                 f'height="{tall:.1f}" fill="{one.colour}"><title>{escape(category)} · '
-                f"{escape(one.label)}: {_number(value)} {escape(unit)}</title></rect>"
+                f"{escape(one.label)}: {format_number(value)} {escape(unit)}</title></rect>"
             )
     parts.append(
         f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{base}" y2="{base}" stroke="{AXIS}"/>'
@@ -149,7 +159,8 @@ def line_chart(
     plot_height = 220.0
     room = _label_room(categories, step)
     height = TOP + plot_height + room
-    top = max((v for s in series for v in s.values if v is not None), default=0.0)
+    values = [_finite(one.values) for one in series]
+    top = max((v for column in values for v in column if v is not None), default=0.0)
     ticks = nice_ticks(top)
     scale = plot_height / ticks[-1]
     base = TOP + plot_height
@@ -157,10 +168,10 @@ def line_chart(
     xs = [LEFT + step * (i + 0.5) for i in range(len(categories))]
     parts = [_open(width, height, title), _value_axis(ticks, LEFT, width - RIGHT, y_of)]
     parts.append(_unit_label(unit))
-    for one in series:
+    for one, column in zip(series, values, strict=True):
         points = [
             (x, base - value * scale, category, value)
-            for x, category, value in zip(xs, categories, one.values, strict=True)
+            for x, category, value in zip(xs, categories, column, strict=True)
             if value is not None
         ]
         dash = ' stroke-dasharray="5 4"' if one.dashed else ""
@@ -170,7 +181,7 @@ def line_chart(
         )
         parts.extend(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{one.colour}"><title>'
-            f"{escape(one.label)} · {escape(category)}: {_number(value)} {escape(unit)}"
+            f"{escape(one.label)} · {escape(category)}: {format_number(value)} {escape(unit)}"
             "</title></circle>"
             for x, y, category, value in points
         )

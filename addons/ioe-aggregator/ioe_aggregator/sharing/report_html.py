@@ -8,7 +8,14 @@ from typing import Any
 import pandas as pd
 
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ
-from ioe_aggregator.sharing.charts import PALETTE, Series, bar_chart, heat_map, line_chart
+from ioe_aggregator.sharing.charts import (
+    PALETTE,
+    Series,
+    bar_chart,
+    format_number,
+    heat_map,
+    line_chart,
+)
 from ioe_aggregator.sharing.compare import Comparison
 from ioe_aggregator.sharing.schemes import REFERENCE_SCHEMES
 
@@ -58,19 +65,16 @@ def _members_chart(report: dict[str, Any], scheme: str) -> str:
 
 
 def _monthly_chart(report: dict[str, Any]) -> str:
-    schemes = list(report["schemes"])
-    months = list(report["schemes"][schemes[0]]["community"]["monthly"])
+    monthly = {s: r["community"]["monthly"] for s, r in report["schemes"].items()}
+    months = sorted({month for by_month in monthly.values() for month in by_month})
     series = [
         Series(
             scheme,
             PALETTE[index % len(PALETTE)],
-            [
-                report["schemes"][scheme]["community"]["monthly"][m]["self_consumed_kwh"]
-                for m in months
-            ],
+            [by_month.get(m, {}).get("self_consumed_kwh") for m in months],
             dashed=scheme in REFERENCE_SCHEMES,
         )
-        for index, scheme in enumerate(schemes)
+        for index, (scheme, by_month) in enumerate(monthly.items())
     ]
     svg = line_chart(months, series, unit="kWh", title=TEXT["monthly"][0])
     return _figure(svg, [(s.colour, escape(s.label), s.dashed) for s in series])
@@ -140,10 +144,10 @@ TEXT = {
         "--import-energy-price to cap it at the energy term, as the bill does.",
     ),
     "ceiling": (
-        "El techo ({ceiling:,.0f} kWh) es lo máximo que la comunidad podría autoconsumir "
+        "El techo ({ceiling} kWh) es lo máximo que la comunidad podría autoconsumir "
         "sabiendo de antemano el consumo de cada hora; «perfect-foresight» lo alcanza y solo "
         "sirve de referencia: no puede firmarse.",
-        "The ceiling ({ceiling:,.0f} kWh) is the most the community could self-consume "
+        "The ceiling ({ceiling} kWh) is the most the community could self-consume "
         "knowing each hour's consumption in advance; perfect-foresight reaches it and is a "
         "reference only: it cannot be signed.",
     ),
@@ -190,13 +194,13 @@ def _ranking_rows(report: dict[str, Any], *, with_money: bool) -> str:
         cells = [
             str(position),
             escape(scheme) + reference,
-            f"{c['self_consumed_kwh']:,.0f}",
+            format_number(c["self_consumed_kwh"], 0),
             _percent(c["self_consumption_ratio"]),
             _percent(c["self_sufficiency"]),
             _percent(c["allocation_efficiency"]),
         ]
         if with_money:
-            cells.append(f"{c['savings_eur']:,.2f} €")
+            cells.append(f"{format_number(c['savings_eur'], 2)} €")
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     return "\n".join(rows)
 
@@ -218,7 +222,10 @@ def render_html(comparison: Comparison, report: dict[str, Any], tz: str = DEFAUL
         "train": _span(report["trained_on"], tz),
         "evaluate": _span(report["evaluated_on"], tz),
     }
-    caveats = [_t("periods", **periods), _t("ceiling", ceiling=report["ceiling_kwh"])]
+    caveats = [
+        _t("periods", **periods),
+        _t("ceiling", ceiling=format_number(report["ceiling_kwh"], 0)),
+    ]
     if report["trained_on_evaluated_period"]:
         caveats.insert(0, f"<strong>{_t('same_data')}</strong>")
     if report["compensation_cap"] == "import_price":
