@@ -26,6 +26,7 @@ FONT = 'font-family="system-ui, sans-serif" font-size="12" fill="#1d2a33"'
 # Room around the plotting area for the axes' labels.
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 26, 28
 LABEL_ROOM = 7.5  # width of one character of an axis label, rotated or not
+PLOT_HEIGHT = 220.0  # of bars and lines, from 0 to the highest tick
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,18 @@ def _value_axis(ticks: list[float], x0: float, x1: float, y_of: dict[float, floa
     return "".join(parts)
 
 
+def _value_frame(
+    series: Sequence[Series], width: float, unit: str
+) -> tuple[list[list[float | None]], float, str]:
+    """Return the series' drawable values, the height of one unit, and the value axis drawn."""
+    values = [_finite(one.values) for one in series]
+    top = max((v for column in values for v in column if v is not None), default=0.0)
+    ticks = nice_ticks(top)
+    scale = PLOT_HEIGHT / ticks[-1]
+    y_of = {tick: TOP + PLOT_HEIGHT - tick * scale for tick in ticks}
+    return values, scale, _value_axis(ticks, LEFT, width - RIGHT, y_of) + _unit_label(unit)
+
+
 def _unit_label(unit: str) -> str:
     """Name the value axis's unit above its highest tick."""
     return (
@@ -118,18 +131,11 @@ def bar_chart(categories: Sequence[str], series: Sequence[Series], *, unit: str,
     """Return grouped bars: one group per category, one bar per series, a value axis in ``unit``."""
     group = max(36.0, 10.0 * len(series) + 14)
     width = LEFT + RIGHT + group * max(len(categories), 1)
-    plot_height = 220.0
-    room = _label_room(categories, group)
-    height = TOP + plot_height + room
-    values = [_finite(one.values) for one in series]
-    top = max((v for column in values for v in column if v is not None), default=0.0)
-    ticks = nice_ticks(top)
-    scale = plot_height / ticks[-1]
-    base = TOP + plot_height
-    y_of = {tick: base - tick * scale for tick in ticks}
+    height = TOP + PLOT_HEIGHT + _label_room(categories, group)
+    values, scale, axis = _value_frame(series, width, unit)
+    base = TOP + PLOT_HEIGHT
     bar = (group - 14) / max(len(series), 1)
-    parts = [_open(width, height, title), _value_axis(ticks, LEFT, width - RIGHT, y_of)]
-    parts.append(_unit_label(unit))
+    parts = [_open(width, height, title), axis]
     centres = [LEFT + group * (i + 0.5) for i in range(len(categories))]
     for index, (one, column) in enumerate(zip(series, values, strict=True)):
         for category, centre, value in zip(categories, centres, column, strict=True):
@@ -156,18 +162,11 @@ def line_chart(
     """Return one line per series over the categories (dashed series: references)."""
     step = 64.0
     width = LEFT + RIGHT + step * max(len(categories), 1)
-    plot_height = 220.0
-    room = _label_room(categories, step)
-    height = TOP + plot_height + room
-    values = [_finite(one.values) for one in series]
-    top = max((v for column in values for v in column if v is not None), default=0.0)
-    ticks = nice_ticks(top)
-    scale = plot_height / ticks[-1]
-    base = TOP + plot_height
-    y_of = {tick: base - tick * scale for tick in ticks}
+    height = TOP + PLOT_HEIGHT + _label_room(categories, step)
+    values, scale, axis = _value_frame(series, width, unit)
+    base = TOP + PLOT_HEIGHT
     xs = [LEFT + step * (i + 0.5) for i in range(len(categories))]
-    parts = [_open(width, height, title), _value_axis(ticks, LEFT, width - RIGHT, y_of)]
-    parts.append(_unit_label(unit))
+    parts = [_open(width, height, title), axis]
     for one, column in zip(series, values, strict=True):
         points = [
             (x, base - value * scale, category, value)

@@ -235,9 +235,10 @@ def render_html(comparison: Comparison, report: dict[str, Any], tz: str = DEFAUL
         caveats.append(_t("missing", members=listed))
     if night := report.get("hours_night_without_generation"):
         caveats.append(_t("night", hours=night))
+    hours = format_number(report["period"]["hours"], 0)
     sections = [
         f"<h1>{_t('title')}</h1>",
-        f"<p>{_t('summary', members=len(comparison.members), hours=report['period']['hours'])}</p>",
+        f"<p>{_t('summary', members=len(comparison.members), hours=hours)}</p>",
         f"<h2>{_t('ranking')}</h2>",
         '<div class="table"><table><tr>' + "".join(f"<th>{h}</th>" for h in heads) + "</tr>",
         _ranking_rows(report, with_money=with_money) + "</table></div>",
