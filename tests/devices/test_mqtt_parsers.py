@@ -106,6 +106,35 @@ def test_tasmota_sensor_single_and_three_phase() -> None:
     }  # fmt: skip
 
 
+def test_tasmota_lists_per_phase_are_not_all_summed() -> None:
+    # A Shelly 3EM on Tasmota with SetOption129 1, verbatim (arendst/Tasmota#22579): energies
+    # and powers per phase add up, power factors and voltages do not.
+    payload = (
+        '{"Time":"2024-12-02T15:53:56","ENERGY":{"TotalStartTime":"2024-11-30T13:18:05",'
+        '"Total":[9.588,22.732,0.005],"Yesterday":[1.513,10.905,-0.002],'
+        '"Today":[5.285,7.902,0.005],"TodaySumImport":0.165,"TodaySumExport":0.002,'
+        '"ExportActive":[8.196,0.000,0.012],"Period":[2.9,3.9,0.0],"Power":[176.0,232.1,-0.1],'
+        '"ApparentPower":[550.6,426.4,3.5],"ReactivePower":[521.7,357.7,3.4],'
+        '"Factor":[0.32,0.54,-0.01],"Frequency":[50,50,50],"Voltage":[251,251,251],'
+        '"Current":[2.211,1.711,0.014],"CurrentNeutral":0.011}}'
+    )
+    values = parse_tasmota(payload)
+    assert values["import_energy"] == pytest.approx(9.588 + 22.732 + 0.005)
+    assert values["power"] == pytest.approx(176.0 + 232.1 - 0.1)
+    assert [values[f"power_factor_l{n}"] for n in (1, 2, 3)] == [0.32, 0.54, -0.01]
+    assert "power_factor" not in values
+    assert [values[f"voltage_l{n}"] for n in (1, 2, 3)] == [251.0, 251.0, 251.0]
+
+
+def test_tasmota_before_8_3_1_2_lists_tariffs_after_the_total() -> None:
+    # Tasmota's release notes, v8.3.1.2: "Total":[33.736,11.717,16.978] became "Total":33.736
+    # with "TotalTariff":[11.717,16.978]; the old form comes with a single Today.
+    old = '{"ENERGY":{"Total":[33.736,11.717,16.978],"Yesterday":1.2,"Today":0.4,"Power":120}}'
+    assert parse_tasmota(old)["import_energy"] == 33.736
+    new = '{"ENERGY":{"Total":33.736,"TotalTariff":[11.717,16.978],"Today":0.4,"Power":120}}'
+    assert parse_tasmota(new)["import_energy"] == 33.736
+
+
 @pytest.mark.parametrize(
     ("payload", "message"),
     [

@@ -90,7 +90,8 @@ _MODELS = (
         (
             "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nregisters:\n"
             "- {key: a, address: 0, type: u24}\n",
-            "one of 'u16', 's16', 'u32', 's32', 'u64', 'f32', 'string' at 'registers[0].type'",
+            "one of 'u16', 's16', 'u32', 's32', 'u64', 's64', 'f32', 'string' at "
+            "'registers[0].type'",
         ),
         (
             "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nregisters:\n"
@@ -122,6 +123,11 @@ _MODELS = (
             "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nno_value: {u24: [1]}\n"
             "registers:\n- {key: a, address: 0, type: u16}\n",
             "no_value",
+        ),
+        (
+            "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nregisters:\n"
+            "- {key: a, address: 0, type: u16, needs: b}\n",
+            "a needs an unknown register",
         ),
         (
             _MODELS + "writable:\n- {key: w, address: 9, type: u16, min: 6, max: 32, "

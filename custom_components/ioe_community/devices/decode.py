@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 import math
 import struct
 
@@ -14,6 +15,7 @@ _STRUCT = {
     DataType.U32: ">I",
     DataType.S32: ">i",
     DataType.U64: ">Q",
+    DataType.S64: ">q",
     DataType.F32: ">f",
 }
 
@@ -57,16 +59,30 @@ def decode(
         # A state the profile does not name is no value: never a guess, never a bare number
         # where Home Assistant expects one of the named states.
         return register.options.get(int(value))
-    scale = register.scale
+    scale = _decimal(register.scale)
     if register.scale_factor is not None:
         exponent = scale_factors.get(register.scale_factor)
         if exponent is None:
             return None
-        scale *= 10.0**exponent
-    if register.absolute:
-        value = abs(value)
-    # An integer register read as it is stays an integer (a count, a serial: not "7.0").
-    return value * scale if scale != 1.0 else value
+        scale *= Decimal(10) ** exponent
+    return _scaled(abs(value) if register.absolute else value, scale)
+
+
+def _scaled(value: float, scale: Decimal) -> float:
+    """Return a raw value times its scale, to the register's resolution."""
+    if scale == 1:
+        # An integer register read as it is stays an integer (a count, a serial: not "7.0").
+        return value
+    if isinstance(value, float):
+        return value * float(scale)
+    # In decimal, so that a value keeps its register's resolution: 5092 × 0.1 is 509.2, never
+    # 509.20000000000005.
+    return float(value * scale)
+
+
+def _decimal(scale: float) -> Decimal:
+    """Return a profile's scale as the decimal it was written as (0.1, not 0.10000000000000001)."""
+    return Decimal(repr(scale))
 
 
 def encode(register: Register, value: float | str) -> list[int]:
@@ -77,9 +93,12 @@ def encode(register: Register, value: float | str) -> list[int]:
     """
     if register.data_type is DataType.STRING:
         data = str(value).encode("ascii")[: 2 * register.count].ljust(2 * register.count, b"\0")
+    elif register.data_type is DataType.F32:
+        data = struct.pack(_STRUCT[register.data_type], float(value) / register.scale)
     else:
-        raw = float(value) / register.scale
-        number: int | float = raw if register.data_type is DataType.F32 else round(raw)
+        # In decimal: a 64-bit counter beyond a float's 53 bits is written exactly.
+        raw = Decimal(value if isinstance(value, int) else repr(float(value)))
+        number = int((raw / _decimal(register.scale)).to_integral_value())
         data = struct.pack(_STRUCT[register.data_type], number)
     words = [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
     return words if register.word_order == "big" else list(reversed(words))

@@ -279,4 +279,11 @@ class DeviceReader:
                 values[register.key] = decode(register, data, scale_factors)
             except DecodeError as err:
                 errors.append(str(err))
+        for register in self.registers:
+            if (
+                register.needs is not None
+                and register.key in values
+                and not values.get(register.needs)
+            ):
+                values[register.key] = None  # what it needs reads 0 or nothing: no value
         return values

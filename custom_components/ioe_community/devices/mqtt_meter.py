@@ -84,12 +84,15 @@ QUANTITIES: Final[Mapping[str, Quantity]] = {
         _measurement("current_l1", "A", "current"),
         _measurement("current_l2", "A", "current"),
         _measurement("current_l3", "A", "current"),
-        Quantity(
-            key="power_factor",
-            unit="",
-            device_class="power_factor",
-            state_class="measurement",
-            enabled_by_default=False,
+        *(
+            Quantity(
+                key=key,
+                unit="",
+                device_class="power_factor",
+                state_class="measurement",
+                enabled_by_default=False,
+            )
+            for key in ("power_factor", "power_factor_l1", "power_factor_l2", "power_factor_l3")
         ),
     )
 }

@@ -105,14 +105,18 @@ _TASMOTA_FIELDS: Final = (
     ("Factor", "power_factor"),
     ("Today", "today_energy"),
 )
+# Values kept per phase when Tasmota sends a list (a sum would mean nothing).
+_PER_PHASE: Final = frozenset({"voltage", "power_factor"})
 
 
 def parse_tasmota(payload: bytes | str) -> dict[str, float]:
     """Parse Tasmota's ENERGY block (energies in kWh, power in W).
 
     From ``tele/<device>/SENSOR`` or from the ``stat/<device>/STATUS10`` reply, which wraps the
-    same object in ``StatusSNS``. Three-phase builds send lists: powers and currents are summed,
-    voltages kept per phase.
+    same object in ``StatusSNS``. Multi-phase builds send lists: powers, currents and energies
+    are summed, voltages and power factors kept per phase (a power factor never adds up).
+    Firmware before 8.3.1.2 wrote tariffs as ``"Total": [total, tariff 1, tariff 2]`` beside a
+    single ``Today``: the total is the first.
     """
     data = _json(payload)
     if isinstance(data, dict) and isinstance(data.get("StatusSNS"), dict):
@@ -125,14 +129,16 @@ def parse_tasmota(payload: bytes | str) -> dict[str, float]:
         if field not in energy:
             continue
         value = energy[field]
-        if isinstance(value, list):
-            numbers = [_number(v, f"ENERGY.{field}") for v in value]
-            if key == "voltage":
-                values |= {f"voltage_l{i + 1}": v for i, v in enumerate(numbers)}
-                continue
-            values[key] = sum(numbers)
-        else:
+        if not isinstance(value, list):
             values[key] = _number(value, f"ENERGY.{field}")
+            continue
+        numbers = [_number(v, f"ENERGY.{field}") for v in value]
+        if key in _PER_PHASE:
+            values |= {f"{key}_l{i + 1}": v for i, v in enumerate(numbers)}
+        elif field == "Total" and numbers and not isinstance(energy.get("Today"), list):
+            values[key] = numbers[0]  # the tariff form: [total, tariff 1, tariff 2]
+        else:
+            values[key] = sum(numbers)
     if not values:
         raise PayloadError("the ENERGY object has none of Total, Power, Voltage, Current")
     return values

@@ -37,6 +37,7 @@ class DataType(StrEnum):
     U32 = "u32"
     S32 = "s32"
     U64 = "u64"
+    S64 = "s64"
     F32 = "f32"
     STRING = "string"
 
@@ -47,6 +48,7 @@ WORDS: Final = {
     DataType.U32: 2,
     DataType.S32: 2,
     DataType.U64: 4,
+    DataType.S64: 4,
     DataType.F32: 2,
 }
 # Values devices send for "not implemented" / "no value": never a reading (never 65535 W).
@@ -56,6 +58,7 @@ DEFAULT_SENTINELS: Final = {
     DataType.U32: (0xFFFFFFFF,),
     DataType.S32: (-0x80000000,),
     DataType.U64: (0xFFFFFFFFFFFFFFFF,),
+    DataType.S64: (-0x8000000000000000,),
     DataType.F32: (),  # NaN is always "no value"
     DataType.STRING: (),
 }
@@ -107,6 +110,9 @@ class Register:
     options: dict[int, str] = field(default_factory=dict)
     # The value's magnitude: a counter some devices count down (negative) for the same energy.
     absolute: bool = False
+    # A register whose value means nothing while this one reads 0 or no value: a Victron GX
+    # answers 0 for whatever it does not have, so a state of charge needs a battery's voltage.
+    needs: str | None = None
 
     @property
     def end(self) -> int:
@@ -308,9 +314,11 @@ class Profile:
         """Registers read whichever entities are enabled.
 
         The serial number and the model name the device (device registry, setpoint rules);
-        a value counted since plug-in needs its counter and the state that starts it.
+        a value counted since plug-in needs its counter and the state that starts it; a value
+        that ``needs`` another needs that one read.
         """
         keys = {self.serial_number, self.model_register}
+        keys |= {r.needs for r in self.registers if r.needs is not None}
         if self.plug_in is not None:
             keys |= {self.plug_in.counter, self.plug_in.state}
         return frozenset(key for key in keys if key is not None)
@@ -355,6 +363,7 @@ _REGISTER_SCHEMA = probatio.Schema(
         probatio.Optional("role"): probatio.In(sorted(ROLES)),
         probatio.Optional("not_implemented"): [int],
         probatio.Optional("absolute", default=False): bool,
+        probatio.Optional("needs"): _KEY,
         probatio.Optional("enabled_by_default"): bool,
         probatio.Optional("diagnostic", default=False): bool,
         probatio.Optional("options"): {int: str},
@@ -494,6 +503,7 @@ def _register(
         diagnostic=raw["diagnostic"],
         options=raw.get("options", {}),
         absolute=raw["absolute"],
+        needs=raw.get("needs"),
     )
 
 
@@ -527,6 +537,8 @@ def parse_profile(data: Any, source: str) -> Profile:
     if duplicates := sorted({k for k in keys if keys.count(k) > 1}):
         raise ProfileError(f"{source}: registers {duplicates} are defined twice")
     for register in registers:
+        if register.needs is not None and register.needs not in keys:
+            raise ProfileError(f"{source}: {register.key} needs an unknown register")
         if register.scale_factor is not None and register.scale_factor not in keys:
             raise ProfileError(
                 f"{source}: register {register.key} names an unknown scale_factor "

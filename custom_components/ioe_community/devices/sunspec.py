@@ -49,6 +49,7 @@ _TYPES: Final[Mapping[str, tuple[DataType, tuple[int, ...]]]] = {
     "acc32": (DataType.U32, (0,)),
     "uint64": (DataType.U64, (0xFFFFFFFFFFFFFFFF,)),
     "acc64": (DataType.U64, (0,)),
+    "int64": (DataType.S64, (-0x8000000000000000,)),
     "float32": (DataType.F32, ()),
     "string": (DataType.STRING, ()),
 }
