@@ -130,6 +130,12 @@ _MODELS = (
             "a needs an unknown register",
         ),
         (
+            "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nregisters:\n"
+            "- {key: a, address: 0, type: u16}\n"
+            "export_positive: {register: mn, values: [SolarEdge], keys: [a]}\n",
+            "export_positive names unknown registers ['mn']",
+        ),
+        (
             _MODELS + "writable:\n- {key: w, address: 9, type: u16, min: 6, max: 32, "
             "pause: {value: 0, models: [p9]}}\n",
             "writable w pauses unknown models ['p9']",

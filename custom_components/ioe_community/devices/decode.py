@@ -51,10 +51,10 @@ def decode(
     value = raw_value(register, words)
     if isinstance(value, str):
         return value or None
-    if isinstance(value, int) and value in register.sentinels:
-        return None
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
+    if (isinstance(value, int) and value in register.sentinels) or (
+        isinstance(value, float) and (math.isnan(value) or math.isinf(value))
+    ):
+        return register.absent
     if register.options:
         # A state the profile does not name is no value: never a guess, never a bare number
         # where Home Assistant expects one of the named states.

@@ -286,4 +286,9 @@ class DeviceReader:
                 and not values.get(register.needs)
             ):
                 values[register.key] = None  # what it needs reads 0 or nothing: no value
+        rule = self.profile.export_positive
+        if rule is not None and rule.applies(values):
+            for key in rule.keys:
+                if isinstance(power := values.get(key), int | float):
+                    values[key] = -power  # counted positive while exporting: made import-positive
         return values

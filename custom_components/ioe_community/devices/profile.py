@@ -110,6 +110,9 @@ class Register:
     options: dict[int, str] = field(default_factory=dict)
     # The value's magnitude: a counter some devices count down (negative) for the same energy.
     absolute: bool = False
+    # What "no value" means, where the device says it for a reason: an inverter reports its
+    # power as not implemented while asleep at night (SMA), which is 0 W.
+    absent: float | None = None
     # A register whose value means nothing while this one reads 0 or no value: a Victron GX
     # answers 0 for whatever it does not have, so a state of charge needs a battery's voltage.
     needs: str | None = None
@@ -273,6 +276,28 @@ class SunSpecPoint:
     role: str | None
     enabled_by_default: bool
     diagnostic: bool
+    absent: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignRule:
+    """Registers whose power a device family counts positive while exporting.
+
+    Told by a text register (the manufacturer), compared without case, spaces or padding.
+    """
+
+    register: str
+    values: frozenset[str]
+    keys: frozenset[str]
+
+    def applies(self, values: Mapping[str, float | str | None]) -> bool:
+        """Return whether the device's values name one of the families that export positive."""
+        told = values.get(self.register)
+        return isinstance(told, str) and _family(told) in self.values
+
+
+def _family(text: str) -> str:
+    return "".join(text.split()).casefold()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -296,6 +321,7 @@ class Profile:
     model_register: str | None = None
     models: tuple[DeviceModel, ...] = ()
     plug_in: PlugInCounter | None = None
+    export_positive: SignRule | None = None
 
     @property
     def values(self) -> tuple[Register, ...]:
@@ -319,6 +345,8 @@ class Profile:
         """
         keys = {self.serial_number, self.model_register}
         keys |= {r.needs for r in self.registers if r.needs is not None}
+        if self.export_positive is not None:
+            keys.add(self.export_positive.register)
         if self.plug_in is not None:
             keys |= {self.plug_in.counter, self.plug_in.state}
         return frozenset(key for key in keys if key is not None)
@@ -426,6 +454,14 @@ _SUNSPEC_SCHEMA = probatio.Schema(
         probatio.Optional("role"): probatio.In(sorted(ROLES)),
         probatio.Optional("enabled_by_default"): bool,
         probatio.Optional("diagnostic", default=False): bool,
+        probatio.Optional("absent"): probatio.Coerce(float),
+    }
+)
+_SIGN_SCHEMA = probatio.Schema(
+    {
+        probatio.Required("register"): _KEY,
+        probatio.Required("values"): probatio.All([str], probatio.Length(min=1)),
+        probatio.Required("keys"): probatio.All([_KEY], probatio.Length(min=1)),
     }
 )
 _VECTOR_SCHEMA = probatio.Schema(
@@ -469,6 +505,8 @@ _PROFILE_SCHEMA = probatio.Schema(
         probatio.Optional("models"): _MODELS_SCHEMA,
         # The energy charged since a car was plugged in, counted on the charger's total.
         probatio.Optional("plug_in_energy"): _PLUG_IN_SCHEMA,
+        # Registers whose power some families count positive while exporting (SolarEdge).
+        probatio.Optional("export_positive"): _SIGN_SCHEMA,
         probatio.Required("test_vectors"): [_VECTOR_SCHEMA],
     }
 )
@@ -530,6 +568,7 @@ def parse_profile(data: Any, source: str) -> Profile:
             role=p.get("role"),
             enabled_by_default=p.get("enabled_by_default", not p["diagnostic"]),
             diagnostic=p["diagnostic"],
+            absent=p.get("absent"),
         )
         for p in raw.get("sunspec", [])
     )
@@ -574,6 +613,19 @@ def parse_profile(data: Any, source: str) -> Profile:
         model_register=raw["models"]["register"] if models else None,
         models=models,
         plug_in=_plug_in(raw.get("plug_in_energy"), registers, source),
+        export_positive=_sign_rule(raw.get("export_positive"), keys, source),
+    )
+
+
+def _sign_rule(raw: dict[str, Any] | None, keys: list[str], source: str) -> SignRule | None:
+    if raw is None:
+        return None
+    if unknown := sorted({raw["register"], *raw["keys"]} - set(keys)):
+        raise ProfileError(f"{source}: export_positive names unknown registers {unknown}")
+    return SignRule(
+        register=raw["register"],
+        values=frozenset(map(_family, raw["values"])),
+        keys=frozenset(raw["keys"]),
     )
 
 

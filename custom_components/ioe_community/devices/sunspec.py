@@ -54,6 +54,8 @@ _TYPES: Final[Mapping[str, tuple[DataType, tuple[int, ...]]]] = {
     "string": (DataType.STRING, ()),
 }
 
+_ACCUMULATORS: Final = frozenset({"acc16", "acc32", "acc64"})
+
 
 class SunSpecError(ValueError):
     """No SunSpec chain, a broken one, or a point a model does not have."""
@@ -99,6 +101,10 @@ def _register(
     key: str, point: PointLayout, address: int, template: SunSpecPoint | None
 ) -> Register:
     data_type, sentinels = _TYPES[point.type]
+    if point.type in _ACCUMULATORS:
+        # 0 is an accumulator's "not implemented", and also what a counter that never counted
+        # holds (a consumer-only home's export): read as 0, never as no value for good.
+        sentinels = ()
     return Register(
         key=key,
         address=address,
@@ -116,6 +122,7 @@ def _register(
         enabled_by_default=template.enabled_by_default if template else False,
         diagnostic=template.diagnostic if template else True,
         options=dict(point.symbols) if point.type.startswith("enum") else {},
+        absent=template.absent if template else None,
     )
 
 
