@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 import contextlib
 import ctypes
+import os
 from pathlib import Path
 import signal
 import socket
@@ -22,10 +23,21 @@ def _die_with_parent() -> None:
 
 
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now.
+
+    Under pytest-xdist each worker takes only the ports whose remainder by the number of workers
+    is its own, so that two workers never choose the same port before either listens on it.
+    The demo and services a test starts inherit the worker's environment, and its share.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    share = int(worker.removeprefix("gw")) if worker.startswith("gw") else 0
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port % workers == share:
+            return port
 
 
 def port_is_free(port: int) -> bool:

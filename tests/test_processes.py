@@ -1,0 +1,24 @@
+"""The development helpers' ports: parallel test workers never pick the same one."""
+
+from __future__ import annotations
+
+import pytest
+
+from ioe_dev.processes import free_port
+
+
+@pytest.mark.parametrize(("worker", "share"), [("gw0", 0), ("gw1", 1), ("gw2", 2)])
+def test_each_worker_takes_its_own_share_of_ports(
+    monkeypatch: pytest.MonkeyPatch, socket_enabled: None, worker: str, share: int
+) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
+    assert {free_port() % 3 for _ in range(20)} == {share}
+
+
+def test_outside_xdist_any_free_port_will_do(
+    monkeypatch: pytest.MonkeyPatch, socket_enabled: None
+) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
+    assert 1024 <= free_port() <= 65535
