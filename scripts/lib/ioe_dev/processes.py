@@ -7,6 +7,7 @@ import contextlib
 import ctypes
 import os
 from pathlib import Path
+import random
 import signal
 import socket
 import subprocess
@@ -22,22 +23,48 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now.
+# free_port: where its ports start, how often it tries, and what it gave this process.
+_PORTS_FROM = 20000
+_PORT_TRIES = 10_000
+_given: set[int] = set()
+_random = random.Random()  # noqa: S311 -- spreads test ports, no secret
 
-    Under pytest-xdist each worker takes only the ports whose remainder by the number of workers
-    is its own, so that two workers never choose the same port before either listens on it.
-    The demo and services a test starts inherit the worker's environment, and its share.
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing uses right now, and not given before.
+
+    Ports come from below Linux's ephemeral range, which the kernel hands to outgoing
+    connections: a port chosen there could be taken by a client socket before the server binds
+    it. Under pytest-xdist each worker takes only the ports whose remainder by the number of
+    workers is its own, so that two workers never choose the same port; the demo and the
+    services a test starts inherit the worker's environment, and its share.
     """
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     share = int(worker.removeprefix("gw")) if worker.startswith("gw") else 0
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port % workers == share:
-            return port
+    for _ in range(_PORT_TRIES):
+        port = _random.randrange(_PORTS_FROM, _ephemeral_start())
+        if port % workers != share or port in _given or not _bindable(port):
+            continue
+        _given.add(port)
+        return port
+    raise RuntimeError(f"no free port found in {_PORT_TRIES} tries")
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except OSError, ValueError, IndexError:
+        return 32768  # Linux's default
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def port_is_free(port: int) -> bool:
