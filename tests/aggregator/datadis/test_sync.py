@@ -244,24 +244,28 @@ async def add_member(community: Community, member: str, number: int, nif: str) -
     await Ledger(community.store).link(member, nif, NOW)
 
 
-async def test_hours_labelled_by_their_start_as_i_de_answers(community: Community) -> None:
-    community.fake.supplies.append(
-        FakeSupply(
-            owner=OWNER,
-            cups=make_cups(5),
-            contract_start=date(2025, 3, 10),
-            distributor_code="8",
-            hour_starting=True,
-        )
+async def add_i_de_member(community: Community, **quirks: bool) -> FakeSupply:
+    """Link member m-5, whose supply (i-DE's, distributor 8) answers with ``quirks``."""
+    supply = FakeSupply(
+        owner=OWNER,
+        cups=make_cups(5),
+        contract_start=date(2025, 3, 10),
+        distributor_code="8",
+        **quirks,
     )
+    community.fake.supplies.append(supply)
     await add_member(community, "m-5", 5, OWNER)
+    return supply
+
+
+async def test_hours_labelled_by_their_start_as_i_de_answers(community: Community) -> None:
+    supply = await add_i_de_member(community, hour_starting=True)
 
     report = await community.run(NOW, only="m-5")
 
     assert report.members[0].status == "ok"
     # Only the contract's first month failed (as Datadis does): no row was left unread.
     assert [p[:8] for p in report.members[0].problems] == ["2025-03:"]
-    supply = community.fake.supplies[-1]
     for first, end, hours in (
         (date(2025, 10, 1), date(2025, 11, 1), 31 * 24 + 1),  # 26 October: "02:00" twice
         (date(2026, 3, 1), date(2026, 4, 1), 31 * 24 - 1),  # 29 March: no "02:00"
@@ -278,17 +282,7 @@ async def test_hours_labelled_by_their_start_as_i_de_answers(community: Communit
 async def test_october_in_24_rows_keeps_the_day_whole(community: Community) -> None:
     # i-DE answered 29 October 2023 in 24 rows, "02:00" holding both of the hours that end at
     # two o'clock (eddie-energy/eddie's real answer): the month completes and keeps its energy.
-    community.fake.supplies.append(
-        FakeSupply(
-            owner=OWNER,
-            cups=make_cups(5),
-            contract_start=date(2025, 3, 10),
-            distributor_code="8",
-            october_in_24_rows=True,
-        )
-    )
-    await add_member(community, "m-5", 5, OWNER)
-    supply = community.fake.supplies[-1]
+    supply = await add_i_de_member(community, october_in_24_rows=True)
     answered = curve_rows(supply, date(2025, 10, 26))
     assert [row["time"] for row in answered[:3]] == ["01:00", "02:00", "03:00"]
     assert len(answered) == 24

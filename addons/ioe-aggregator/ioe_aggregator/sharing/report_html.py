@@ -35,7 +35,10 @@ def _percent(value: float | None) -> str:
 
 
 def _figure(svg: str, legend: list[tuple[str, str, bool]]) -> str:
-    """Wrap a chart with its legend: (colour, label, dashed) per entry, in HTML so it wraps."""
+    """Wrap a chart with its legend: (colour, label, dashed) per entry, in HTML so it wraps.
+
+    Labels are HTML already (escaped by the caller), as `_bilingual` makes them.
+    """
     items = "".join(
         f'<li><span class="swatch{" dashed" if dashed else ""}" '
         f'style="--colour: {colour}"></span>{label}</li>'
