@@ -169,7 +169,10 @@ async def _async_reload(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> 
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> bool:
-    """Unload a home entry: its link says offline and keeps its state first."""
+    """Unload a home entry: its link says offline and its meters keep their state first."""
     if (link := entry.runtime_data.community) is not None:
         await link.async_stop()
+    for device in entry.runtime_data.devices.values():
+        if isinstance(device, MqttMeterCoordinator):
+            await device.async_save_state()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

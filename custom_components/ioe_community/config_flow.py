@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any, override
+from dataclasses import dataclass, field
+from typing import Any, Final, override
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import (
@@ -20,6 +21,7 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_DEVICE, CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     EntitySelector,
     EntitySelectorConfig,
     NumberSelector,
@@ -37,7 +39,9 @@ import probatio
 from .community import join_code_data
 from .const import (
     CONF_BAUDRATE,
+    CONF_CHANNEL,
     CONF_COMMUNITY,
+    CONF_COUNTER,
     CONF_CUPS,
     CONF_FORMAT,
     CONF_JOIN_CODE,
@@ -45,6 +49,7 @@ from .const import (
     CONF_LINK_CLIENT_SUFFIX,
     CONF_MAPPING,
     CONF_PROFILE,
+    CONF_REVERSE_POWER,
     CONF_ROLE,
     CONF_SERIAL_PORT,
     CONF_SUNSPEC_MODELS,
@@ -56,15 +61,24 @@ from .const import (
     DOMAIN,
     LOGGER,
     MQTT_FIRST_MESSAGE_TIMEOUT_S,
+    MQTT_UNASKED_TIMEOUT_S,
     SUBENTRY_ENTITIES,
     SUBENTRY_MODBUS,
     SUBENTRY_MQTT,
 )
 from .coordinator import endpoint_from, meter_source_from, profile_for
-from .devices.energy_model import ENERGY_QUANTITIES, POWER_QUANTITIES
+from .devices.energy_model import ENERGY_QUANTITIES, POWER_QUANTITIES, SIGNED_POWER_ROLES
 from .devices.modbus import DeviceReader, ModbusBus, ModbusError, Transport
-from .devices.mqtt_meter import MAPPABLE, MeterFormat, MeterSource
-from .devices.mqtt_parsers import PayloadError
+from .devices.mqtt_meter import (
+    MAPPABLE,
+    MAPPED_FORMATS,
+    CounterKind,
+    MeterFormat,
+    MeterReader,
+    MeterSource,
+    MeterValues,
+)
+from .devices.mqtt_parsers import NoEnergyError, PayloadError
 from .devices.profile import Profile, available_profiles
 from .devices.sunspec import SunSpecError, discover, preload as preload_profiles
 from .link.api import ApiError, require_https
@@ -240,7 +254,7 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> HomeOptionsFlow:
-        """Return the home's options flow: how often its polled devices are read."""
+        """Return the home's options flow: how its devices are read."""
         return HomeOptionsFlow()
 
     @classmethod
@@ -262,32 +276,34 @@ _SCAN_INTERVAL_SELECTOR = NumberSelector(
 
 
 class HomeOptionsFlow(OptionsFlow):
-    """Change how often a Modbus device is read, without its connection form.
+    """Change how a device is read, without its connection form.
 
-    The interval is kept with the device (its subentry), where reconfiguring it changes it
-    too; MQTT meters send on their own and Home Assistant sensors are never polled.
+    A Modbus device's scan interval, and for every device which way its power reads (the
+    household sees the value it reads now to tell). The choices are kept with the device (its
+    subentry), where reconfiguring it changes them too; Home Assistant sensors are the
+    household's own and have nothing to change here.
     """
 
     _subentry: ConfigSubentry
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Choose the device, when the home has more than one that is polled."""
-        polled = [
+        """Choose the device, when the home has more than one."""
+        devices = [
             subentry
             for subentry in self.config_entry.subentries.values()
-            if subentry.subentry_type == SUBENTRY_MODBUS
+            if subentry.subentry_type in (SUBENTRY_MODBUS, SUBENTRY_MQTT)
         ]
-        if not polled:
-            return self.async_abort(reason="no_polled_devices")
-        if len(polled) == 1:
-            self._subentry = polled[0]
-            return await self.async_step_scan_interval()
+        if not devices:
+            return self.async_abort(reason="no_devices")
+        if len(devices) == 1:
+            self._subentry = devices[0]
+            return await self.async_step_device()
         if user_input is not None:
             self._subentry = self.config_entry.subentries[user_input[CONF_DEVICE]]
-            return await self.async_step_scan_interval()
+            return await self.async_step_device()
         choices = [
             SelectOptionDict(value=subentry.subentry_id, label=subentry.title)
-            for subentry in sorted(polled, key=lambda subentry: subentry.title)
+            for subentry in sorted(devices, key=lambda subentry: subentry.title)
         ]
         return self.async_show_form(
             step_id="init",
@@ -300,30 +316,43 @@ class HomeOptionsFlow(OptionsFlow):
             ),
         )
 
-    async def async_step_scan_interval(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Set the chosen device's scan interval; the home reloads with it."""
+    def _power_now(self) -> str:
+        """Return the power the device reads now, as the home counts it (with its sign)."""
+        coordinator = self.config_entry.runtime_data.devices.get(self._subentry.subentry_id)
+        if coordinator is None or not coordinator.data:
+            return "-"
+        for quantity in coordinator.quantities:
+            if quantity.role in SIGNED_POWER_ROLES:
+                return _power_text(coordinator.data.get(quantity.key))
+        return "-"
+
+    async def async_step_device(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Set the chosen device's choices; the home reloads with them."""
+        data = self._subentry.data
+        polled = self._subentry.subentry_type == SUBENTRY_MODBUS
         if user_input is not None:
+            changes: dict[str, Any] = {CONF_REVERSE_POWER: bool(user_input[CONF_REVERSE_POWER])}
+            if polled:
+                changes[CONF_SCAN_INTERVAL] = int(user_input[CONF_SCAN_INTERVAL])
             self.hass.config_entries.async_update_subentry(
-                self.config_entry,
-                self._subentry,
-                data={
-                    **self._subentry.data,
-                    CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
-                },
+                self.config_entry, self._subentry, data={**data, **changes}
             )
             return self.async_create_entry(data=dict(self.config_entry.options))
+        fields: dict[Any, Any] = {}
+        if polled:
+            fields[probatio.Required(CONF_SCAN_INTERVAL, default=data[CONF_SCAN_INTERVAL])] = (
+                _SCAN_INTERVAL_SELECTOR
+            )
+        fields[
+            probatio.Required(CONF_REVERSE_POWER, default=data.get(CONF_REVERSE_POWER, False))
+        ] = BooleanSelector()
         return self.async_show_form(
-            step_id="scan_interval",
-            data_schema=probatio.Schema(
-                {
-                    probatio.Required(
-                        CONF_SCAN_INTERVAL, default=self._subentry.data[CONF_SCAN_INTERVAL]
-                    ): _SCAN_INTERVAL_SELECTOR
-                }
-            ),
-            description_placeholders={"device": self._subentry.title},
+            step_id="device",
+            data_schema=probatio.Schema(fields),
+            description_placeholders={
+                "device": self._subentry.title,
+                "power": self._power_now(),
+            },
         )
 
 
@@ -516,9 +545,9 @@ STEP_MQTT_SCHEMA = probatio.Schema(
 )
 STEP_VALUES_SCHEMA = probatio.Schema(
     {
-        field: selector
+        name: selector
         for key, units in MAPPABLE.items()
-        for field, selector in (
+        for name, selector in (
             (probatio.Optional(key), TextSelector()),
             (
                 probatio.Required(f"{key}_unit", default=units[-1]),
@@ -530,34 +559,57 @@ STEP_VALUES_SCHEMA = probatio.Schema(
 # After a meter's first values, how long the rest of its burst (one message per component or
 # per key) may take to arrive.
 _SETTLE_S = 1.0
+# The messages kept from the wait, to read again with the household's choices.
+_KEPT_MESSAGES = 200
+# The choice of a multi-channel device's phases together (stored as no channel).
+_ALL_CHANNELS = "all"
 
 
-async def _listen(hass: HomeAssistant, source: MeterSource) -> tuple[list[str], str | None]:
-    """Ask the meter to report and wait for its values; return their keys and the last problem."""
-    keys: set[str] = set()
-    problems: list[str] = []
+@dataclass(kw_only=True)
+class _Heard:
+    """What arrived from a meter while the flow waited for it."""
+
+    messages: list[tuple[str, bytes | str]] = field(default_factory=list)
+    channels: set[int] = field(default_factory=set)
+    problem: str | None = None
+    no_energy: bool = False  # it answered, but measures no energy
+
+
+async def _listen(hass: HomeAssistant, source: MeterSource) -> _Heard:
+    """Ask the meter to report (where it can be asked) and wait for its values."""
+    heard = _Heard()
+    reader = MeterReader(source)
     received = asyncio.Event()
 
     @callback
     def _message(message: mqtt.ReceiveMessage) -> None:
+        payload = message.payload
         try:
-            values = source.parse(message.topic, message.payload)
-        except PayloadError as err:
-            problems.append(f"{message.topic}: {err}")
+            values = reader.read(message.topic, payload)
+        except NoEnergyError as err:
+            heard.no_energy, heard.problem = True, str(err)
             return
+        except PayloadError as err:
+            heard.problem = f"{message.topic}: {err}"
+            return
+        if len(heard.messages) < _KEPT_MESSAGES:
+            heard.messages.append(
+                (message.topic, bytes(payload) if isinstance(payload, bytearray) else payload)
+            )
+        heard.channels = set(reader.channels)
         if values:
-            keys.update(values)
             received.set()
 
     unsubscribe = [
         await mqtt.async_subscribe(hass, topic, _message, encoding=None)
         for topic in source.subscriptions
     ]
+    timeout = MQTT_UNASKED_TIMEOUT_S if source.request is None else MQTT_FIRST_MESSAGE_TIMEOUT_S
     try:
         if source.request is not None:
             await mqtt.async_publish(hass, *source.request)
         try:
-            async with asyncio.timeout(MQTT_FIRST_MESSAGE_TIMEOUT_S):
+            async with asyncio.timeout(timeout):
                 await received.wait()
             await asyncio.sleep(_SETTLE_S)
         except TimeoutError:
@@ -565,18 +617,38 @@ async def _listen(hass: HomeAssistant, source: MeterSource) -> tuple[list[str], 
     finally:
         for undo in unsubscribe:
             undo()
-    return sorted(keys), problems[-1] if problems else None
+    if reader.messages and not received.is_set() and source.format is MeterFormat.SHELLY:
+        heard.no_energy = True  # statuses arrived, none of a meter's component
+    return heard
 
 
-def _meter_unique_id(data: dict[str, Any]) -> str:
-    return f"mqtt/{data[CONF_FORMAT]}/{data[CONF_TOPIC]}"
+def _read_all(source: MeterSource, heard: _Heard) -> MeterValues:
+    """Return the values the kept messages give, read the way ``source`` says."""
+    reader = MeterReader(source)
+    values: MeterValues = {}
+    for topic, payload in heard.messages:
+        values |= reader.read(topic, payload)
+    return values
+
+
+def _power_text(value: float | str | None) -> str:
+    return f"{value:.0f} W" if isinstance(value, int | float) else "-"
+
+
+def _meter_unique_id(data: Mapping[str, Any]) -> str:
+    unique_id = f"mqtt/{data[CONF_FORMAT]}/{data[CONF_TOPIC]}"
+    if (channel := data.get(CONF_CHANNEL)) is not None:
+        unique_id += f"#{channel}"
+    return unique_id
 
 
 class MqttMeterSubentryFlow(HomeSubentryFlow):
-    """Add or change an energy meter that publishes over MQTT (Shelly, Tasmota, emonhub, JSON).
+    """Add or change an energy meter that publishes over MQTT (Shelly, Tasmota, ESPHome…).
 
     The meter is asked to report (Shelly and Tasmota can be) and its first values are awaited
-    before it is saved; its sensors are the values it sends.
+    before it is saved; then the household says which channel is this meter, what its counter
+    counts and which way its power reads, seeing the values it sent. Its sensors are the
+    values it sends.
     """
 
     def __init__(self) -> None:
@@ -584,7 +656,8 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
         self._data: dict[str, Any] = {}
         self._errors: dict[str, str] = {}
         self._problem = ""
-        self._listening: asyncio.Task[tuple[list[str], str | None]] | None = None
+        self._listening: asyncio.Task[_Heard] | None = None
+        self._heard = _Heard()
 
     def _suggested(self, user_input: dict[str, Any] | None) -> dict[str, Any]:
         if user_input is not None:
@@ -605,17 +678,20 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
             if not topic or any(c in topic for c in "+#\0 "):
                 errors[CONF_TOPIC] = "invalid_topic"
             else:
-                previous = self._data.get(CONF_MAPPING)
+                previous = self._suggested(None)
                 self._data = {
                     CONF_FORMAT: user_input[CONF_FORMAT],
                     CONF_TOPIC: topic,
                     CONF_ROLE: user_input[CONF_ROLE],
                 }
+                for kept in (CONF_CHANNEL, CONF_COUNTER, CONF_REVERSE_POWER):
+                    if kept in previous:
+                        self._data[kept] = previous[kept]
                 if self._unique_id_taken(_meter_unique_id(self._data)):
                     return self.async_abort(reason="already_configured")
-                if MeterFormat(self._data[CONF_FORMAT]) in (MeterFormat.EMONHUB, MeterFormat.JSON):
-                    if previous:
-                        self._data[CONF_MAPPING] = previous
+                if MeterFormat(self._data[CONF_FORMAT]) in MAPPED_FORMATS:
+                    if mapping := previous.get(CONF_MAPPING):
+                        self._data[CONF_MAPPING] = mapping
                     return await self.async_step_values()
                 return await self.async_step_listen()
         return self._form(
@@ -625,13 +701,13 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Change a meter's topic, format or role; its values are awaited again."""
+        """Change a meter's topic, format, role or choices; its values are awaited again."""
         return await self.async_step_user(user_input)
 
     async def async_step_values(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """For emonhub and JSON meters: which key or JSON path holds which value."""
+        """For emonhub, ESPHome and JSON meters: which key, sensor or path holds which value."""
         errors, self._errors = self._errors, {}
         if user_input is not None:
             mapping = {
@@ -644,9 +720,9 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
                 return await self.async_step_listen()
             errors["base"] = "no_value_mapped"
         suggested = user_input or {
-            field: value
+            name: value
             for key, mapped in self._suggested(None).get(CONF_MAPPING, {}).items()
-            for field, value in ((key, mapped["source"]), (f"{key}_unit", mapped["unit"]))
+            for name, value in ((key, mapped["source"]), (f"{key}_unit", mapped["unit"]))
         }
         return self.async_show_form(
             step_id="values",
@@ -658,34 +734,118 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
     async def async_step_listen(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Wait for the meter's first values."""
+        """Wait for the meter's first values: a little when it was asked, else minutes."""
         source = meter_source_from(self._data)
         if self._listening is None:
             self._listening = self.hass.async_create_task(_listen(self.hass, source))
         if not self._listening.done():
+            unasked = source.request is None
             return self.async_show_progress(
                 step_id="listen",
-                progress_action="listening",
+                progress_action="waiting" if unasked else "listening",
                 progress_task=self._listening,
-                description_placeholders={"topics": ", ".join(source.subscriptions)},
+                description_placeholders={
+                    "topics": ", ".join(source.subscriptions),
+                    "minutes": f"{MQTT_UNASKED_TIMEOUT_S / 60:.1f}",
+                    "seconds": str(MQTT_FIRST_MESSAGE_TIMEOUT_S),
+                },
             )
-        keys, problem = self._listening.result()
+        self._heard = self._listening.result()
         self._listening = None
-        if keys:
-            self._data[CONF_KEYS] = keys
-            return self.async_show_progress_done(next_step_id="save")
+        if _read_all(source, self._heard):
+            return self.async_show_progress_done(next_step_id="meter")
+        problem = self._heard.problem
         LOGGER.info("No values from the MQTT meter at %s: %s", source.subscriptions, problem)
         self._problem = problem or ""
-        self._errors = {"base": "invalid_payload" if problem else "no_message"}
+        if self._heard.no_energy:
+            self._errors = {"base": "no_energy"}
+        else:
+            self._errors = {"base": "invalid_payload" if problem else "no_message"}
         return self.async_show_progress_done(
             next_step_id="values" if CONF_MAPPING in self._data else "user"
         )
 
-    async def async_step_save(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Save the meter (its sensors are the values it sent)."""
-        data = self._data
-        title = f"{MeterFormat(data[CONF_FORMAT]).value.capitalize()} {data[CONF_TOPIC]}"
-        return self._save(title, data, _meter_unique_id(data))
+    def _meter_schema(self, source: MeterSource) -> probatio.Schema:
+        """Return the choices this meter needs: channel, counter kind, power sign."""
+        fields: dict[Any, Any] = {}
+        channels = sorted(self._heard.channels)
+        if len(channels) > 1 or (source.format is MeterFormat.TASMOTA and channels):
+            options = [
+                SelectOptionDict(
+                    value=str(channel),
+                    label=f"{channel + 1}: {_power_text(self._channel_power(channel))}",
+                )
+                for channel in channels
+            ]
+            if source.format in (MeterFormat.TASMOTA, MeterFormat.SHELLY_GEN1):
+                options.insert(0, SelectOptionDict(value=_ALL_CHANNELS, label=_ALL_CHANNELS))
+            fields[probatio.Required(CONF_CHANNEL)] = SelectSelector(
+                SelectSelectorConfig(options=options, translation_key=CONF_CHANNEL)
+            )
+        if source.format is MeterFormat.TASMOTA:
+            fields[probatio.Required(CONF_COUNTER, default=CounterKind.NET.value)] = SelectSelector(
+                SelectSelectorConfig(
+                    options=[kind.value for kind in CounterKind], translation_key=CONF_COUNTER
+                )
+            )
+        fields[probatio.Required(CONF_REVERSE_POWER, default=False)] = BooleanSelector()
+        return probatio.Schema(fields)
+
+    def _channel_power(self, channel: int) -> float | str | None:
+        source = meter_source_from({**self._data, CONF_CHANNEL: channel})
+        return _read_all(source, self._heard).get("power")
+
+    async def async_step_meter(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Say which channel is this meter, what its counter counts and which way it reads."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**self._data, CONF_REVERSE_POWER: bool(user_input[CONF_REVERSE_POWER])}
+            data.pop(CONF_CHANNEL, None)
+            if (channel := user_input.get(CONF_CHANNEL, _ALL_CHANNELS)) != _ALL_CHANNELS:
+                data[CONF_CHANNEL] = int(channel)
+            elif MeterFormat(data[CONF_FORMAT]) is MeterFormat.SHELLY and self._heard.channels:
+                data[CONF_CHANNEL] = min(self._heard.channels)
+            if CONF_COUNTER in user_input:
+                data[CONF_COUNTER] = user_input[CONF_COUNTER]
+            values = _read_all(meter_source_from(data), self._heard)
+            if self._unique_id_taken(_meter_unique_id(data)):
+                return self.async_abort(reason="already_configured")
+            if not values.keys() & {"import_energy", "export_energy", "power"}:
+                errors["base"] = "channel_without_values"
+            else:
+                data[CONF_KEYS] = sorted(values)
+                title = f"{_FORMAT_TITLES[MeterFormat(data[CONF_FORMAT])]} {data[CONF_TOPIC]}"
+                if CONF_CHANNEL in data and len(self._heard.channels) > 1:
+                    title += f" ({data[CONF_CHANNEL] + 1})"
+                return self._save(title, data, _meter_unique_id(data))
+        source = meter_source_from(self._data)
+        suggested = user_input or {
+            key: str(value) if key == CONF_CHANNEL else value
+            for key, value in self._suggested(None).items()
+            if key in (CONF_CHANNEL, CONF_COUNTER, CONF_REVERSE_POWER)
+        }
+        now = _read_all(source, self._heard)
+        return self.async_show_form(
+            step_id="meter",
+            data_schema=self.add_suggested_values_to_schema(self._meter_schema(source), suggested),
+            errors=errors,
+            description_placeholders={
+                "power": _power_text(now.get("power")),
+                "keys": ", ".join(sorted(now)),
+            },
+        )
+
+
+_FORMAT_TITLES: Final = {
+    MeterFormat.SHELLY: "Shelly",
+    MeterFormat.SHELLY_GEN1: "Shelly",
+    MeterFormat.TASMOTA: "Tasmota",
+    MeterFormat.ESPHOME: "ESPHome",
+    MeterFormat.EMONHUB: "Emonhub",
+    MeterFormat.JSON: "Json",
+}
 
 
 # The flows a household can give from sensors it already has, and what each must be.

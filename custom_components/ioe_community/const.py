@@ -34,10 +34,19 @@ CONF_FORMAT: Final = "format"
 CONF_TOPIC: Final = "topic"
 CONF_MAPPING: Final = "mapping"
 CONF_KEYS: Final = "keys"
+# The clamp, relay or list item of a multi-channel device that is this meter (absent: the
+# device's only channel, or a three-phase device's phases together).
+CONF_CHANNEL: Final = "channel"
+# What a Tasmota meter's Total counts (mqtt_meter.CounterKind).
+CONF_COUNTER: Final = "counter"
+# The household's word that the device's power reads positive the other way round.
+CONF_REVERSE_POWER: Final = "reverse_power"
 # A meter that sends nothing for this long is unavailable (Tasmota reports every 5 minutes by
 # default: three missed reports).
 MQTT_SILENCE_LIMIT: Final = timedelta(minutes=15)
-# How long the flow waits for a meter's first message after asking it to report.
+# How long the flow waits for a meter's first message: after asking it to report, and for
+# a meter that cannot be asked (Tasmota's default TelePeriod is 300 s).
 MQTT_FIRST_MESSAGE_TIMEOUT_S: Final = 15
+MQTT_UNASKED_TIMEOUT_S: Final = 330
 # What a device is to the home's energy model.
 DEVICE_ROLES: Final = ("grid_meter", "pv", "battery", "ev_charger", "plant")

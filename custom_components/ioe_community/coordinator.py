@@ -13,15 +13,19 @@ from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_BAUDRATE,
+    CONF_CHANNEL,
+    CONF_COUNTER,
     CONF_FORMAT,
     CONF_KEYS,
     CONF_MAPPING,
     CONF_PROFILE,
+    CONF_REVERSE_POWER,
     CONF_SERIAL_PORT,
     CONF_SUNSPEC_MODELS,
     CONF_TOPIC,
@@ -32,8 +36,17 @@ from .const import (
     LOGGER,
     MQTT_SILENCE_LIMIT,
 )
+from .devices.energy_model import reverse_power
 from .devices.modbus import DeviceReader, Endpoint, ModbusBus, Transport
-from .devices.mqtt_meter import QUANTITIES, MeterFormat, MeterSource, Quantity, ValueMapping
+from .devices.mqtt_meter import (
+    QUANTITIES,
+    CounterKind,
+    MeterFormat,
+    MeterReader,
+    MeterSource,
+    Quantity,
+    ValueMapping,
+)
 from .devices.mqtt_parsers import PayloadError
 from .devices.profile import Limits, Profile, Register, SetpointRefusedError, available_profiles
 from .devices.sunspec import resolve_profile
@@ -58,7 +71,7 @@ def profile_for(data: Mapping[str, Any]) -> Profile:
     return resolve_profile(available_profiles()[data[CONF_PROFILE]], models)
 
 
-def meter_source_from(data: dict[str, Any]) -> MeterSource:
+def meter_source_from(data: Mapping[str, Any]) -> MeterSource:
     """Return the MQTT meter a subentry's data describes."""
     return MeterSource(
         format=MeterFormat(data[CONF_FORMAT]),
@@ -67,14 +80,20 @@ def meter_source_from(data: dict[str, Any]) -> MeterSource:
             key: ValueMapping(source=value["source"], unit=value["unit"])
             for key, value in data.get(CONF_MAPPING, {}).items()
         },
+        channel=data.get(CONF_CHANNEL),
+        counter=CounterKind(data.get(CONF_COUNTER, CounterKind.NET)),
     )
 
 
 type DeviceValues = dict[str, float | str | None]
+# How long a meter's balanced counters may wait to be written (they are written at shutdown).
+_STATE_SAVE_DELAY_S = 60
 # Who makes the meters of each payload format (shown in the device registry).
 METER_MAKERS = {
     MeterFormat.SHELLY: "Shelly",
+    MeterFormat.SHELLY_GEN1: "Shelly",
     MeterFormat.TASMOTA: "Tasmota",
+    MeterFormat.ESPHOME: "ESPHome",
     MeterFormat.EMONHUB: "OpenEnergyMonitor",
     MeterFormat.JSON: "MQTT",
 }
@@ -97,6 +116,12 @@ class IoeDeviceCoordinator(DataUpdateCoordinator[DeviceValues]):
     def diagnostics(self) -> dict[str, Any]:
         """How reading the device goes, for the diagnostics download."""
         raise NotImplementedError
+
+    def _as_chosen(self, values: DeviceValues) -> DeviceValues:
+        """Return values with the power sign the household chose for the device."""
+        if not self.subentry.data.get(CONF_REVERSE_POWER):
+            return values
+        return reverse_power(values, {q.key: q.role for q in self.quantities})
 
 
 class ModbusDeviceCoordinator(IoeDeviceCoordinator):
@@ -147,7 +172,7 @@ class ModbusDeviceCoordinator(IoeDeviceCoordinator):
         if (model := self.profile.identify(poll.values)) is not None:
             self.model = model.name
         # A register not read this time (its block failed) is unknown, never a stale number.
-        return poll.values
+        return self._as_chosen(poll.values)
 
     async def async_setpoint_limits(self, key: str) -> Limits:
         """Return what the setpoint ``key`` may be written as now, for this device.
@@ -204,7 +229,12 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
     def __init__(self, hass: HomeAssistant, entry: ConfigEntry, subentry: ConfigSubentry) -> None:
         """Prepare the meter; ``async_start`` subscribes to its topics."""
         self.subentry = subentry
-        self.source = meter_source_from(dict(subentry.data))
+        self.source = meter_source_from(subentry.data)
+        self.reader = MeterReader(self.source)
+        # What the meter's balanced counters go on from after a restart.
+        self._store: Store[dict[str, Any]] = Store(
+            hass, 1, f"{DOMAIN}.meter_{entry.entry_id}_{subentry.subentry_id}"
+        )
         self.manufacturer = METER_MAKERS[self.source.format]
         self.model = "MQTT energy meter"
         self.keys: list[str] = [k for k in subentry.data.get(CONF_KEYS, []) if k in QUANTITIES]
@@ -224,6 +254,8 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
         """Return the format, the subscriptions and what went wrong with the messages."""
         return {
             "format": self.source.format.value,
+            "channel": self.source.channel,
+            "counter": self.source.counter.value,
             "subscriptions": list(self.source.subscriptions),
             "subscribed": self.subscribed,
             "last_message": self.last_message.isoformat(),
@@ -234,6 +266,7 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
     async def async_start(self) -> CALLBACK_TYPE:
         """Subscribe to the meter's topics and ask it to report; return the undo callback."""
         undo: list[CALLBACK_TYPE] = []
+        self.reader = MeterReader(self.source, await self._store.async_load())
         try:
             if not await mqtt.async_wait_for_mqtt_client(self.hass):
                 raise HomeAssistantError("MQTT is not set up")  # noqa: TRY301 - one handler
@@ -263,6 +296,13 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
 
         return _stop
 
+    async def async_save_state(self) -> None:
+        """Write what the meter counted now (the home is unloading); forget it if removed."""
+        if self.subentry.subentry_id not in self.config_entry.subentries:
+            await self._store.async_remove()
+        elif self.reader.counts:
+            await self._store.async_save(self.reader.state())
+
     @callback
     def async_add_new_key_listener(self, listener: Callable[[list[str]], None]) -> CALLBACK_TYPE:
         """Call ``listener`` with the keys a message brings for the first time."""
@@ -272,7 +312,7 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
     @callback
     def _message(self, message: mqtt.ReceiveMessage) -> None:
         try:
-            values = self.source.parse(message.topic, message.payload)
+            values = self.reader.read(message.topic, message.payload)
         except PayloadError as err:
             self.invalid_payloads += 1
             # One warning per kind of problem, not one per message.
@@ -282,6 +322,8 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
             return
         if not values:
             return
+        if self.reader.counts:  # counted from what came before: kept for the next start
+            self._store.async_delay_save(self.reader.state, _STATE_SAVE_DELAY_S)
         self.last_message = dt_util.utcnow()
         if new := sorted(set(values) - set(self.keys)):
             self.keys.extend(new)
@@ -289,7 +331,7 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
                 listener(new)
         if not self.last_update_success:
             LOGGER.info("%s is sending values again", self.name)
-        self.async_set_updated_data({**(self.data or {}), **values})
+        self.async_set_updated_data({**(self.data or {}), **self._as_chosen(dict(values))})
 
     def _silence(self, now: datetime) -> UpdateFailed | None:
         """Return the error to show when the meter has been silent too long."""

@@ -7,9 +7,8 @@ import queue
 import ssl
 
 import paho.mqtt.client as paho
-import pytest
 
-from custom_components.ioe_community.devices.mqtt_parsers import parse_shelly, parse_tasmota
+from custom_components.ioe_community.devices.mqtt_meter import MeterFormat, MeterReader, MeterSource
 from ioe_dev.mosquitto import Broker
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
@@ -41,21 +40,33 @@ def test_meter_messages_through_mosquitto(mosquitto: Broker) -> None:
         ]
         for topic, body in sent:
             publisher.publish(topic, json.dumps(body), qos=1, retain=True).wait_for_publish(5)
+        readers = {
+            "tele/enchufe/SENSOR": MeterReader(
+                MeterSource(format=MeterFormat.TASMOTA, topic="enchufe")
+            ),
+            "shellypro3em-home/status/emdata:0": MeterReader(
+                MeterSource(format=MeterFormat.SHELLY, topic="shellypro3em-home")
+            ),
+        }
         values = {}
         for _ in sent:
             topic, payload = received.get(timeout=10)
-            parsed = (
-                parse_tasmota(payload)
-                if topic.startswith("tele/")
-                else parse_shelly(topic, payload)
-            )
-            values[topic] = parsed
+            values[topic] = readers[topic].read(topic, payload)
     finally:
         for mqtt in (publisher, subscriber):
             mqtt.loop_stop()
             mqtt.disconnect()
 
-    assert values["shellypro3em-home/status/emdata:0"] == pytest.approx(
-        {"import_energy": 2.39066, "export_energy": 0.10015}
-    )
-    assert values["tele/enchufe/SENSOR"] == {"import_energy": 12.5, "power": 85.0}
+    # The first message of a meter whose energies are counted from its net is the baseline.
+    assert values["shellypro3em-home/status/emdata:0"] == {
+        "import_energy": 0.0,
+        "export_energy": 0.0,
+        "counting": "phase_balanced",
+    }
+    assert values["tele/enchufe/SENSOR"] == {
+        "power": 85.0,
+        "net_energy": 12.5,
+        "import_energy": 0.0,
+        "export_energy": 0.0,
+        "counting": "net_counter",
+    }

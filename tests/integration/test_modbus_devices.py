@@ -462,26 +462,32 @@ async def test_add_a_sunspec_inverter_finds_its_models(
     await hass.config_entries.async_unload(home_entry.entry_id)
 
 
-async def test_options_change_a_devices_scan_interval(
+async def test_options_change_a_devices_scan_interval_and_power_sign(
     hass: HomeAssistant, home_entry: MockConfigEntry, sdm630: ModbusTestServer
 ) -> None:
-    """With one polled device, the options go straight to its interval."""
+    """With one device, the options go straight to it, showing the power it reads now."""
     await home_with_meter(hass, home_entry, sdm630)
     subentry_id = next(iter(home_entry.subentries))
+    now = float(state_of(hass, home_entry, "power").state)
+    assert now != 0
 
     result = await hass.config_entries.options.async_init(home_entry.entry_id)
-    assert result["step_id"] == "scan_interval"
+    assert result["step_id"] == "device"
     assert result["description_placeholders"] == {
-        "device": f"Eastron SDM630 (127.0.0.1:{sdm630.port} #1)"
+        "device": f"Eastron SDM630 (127.0.0.1:{sdm630.port} #1)",
+        "power": f"{now:.0f} W",
     }
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"scan_interval": 60}
+        result["flow_id"], {"scan_interval": 60, "reverse_power": True}
     )
     await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert_polled_every(home_entry, subentry_id, 60)
     assert home_entry.subentries[subentry_id].data["host"] == "127.0.0.1"
+    # Reversed: the meter's power, and the home's balance from it, read the other way.
+    assert float(state_of(hass, home_entry, "power").state) == -now
+    assert float(hass.states.get("sensor.casa_consumption").state) == -now
     await hass.config_entries.async_unload(home_entry.entry_id)
 
 
@@ -506,9 +512,9 @@ async def test_options_ask_which_device_when_there_are_several(
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"device": second.subentry_id}
     )
-    assert result["step_id"] == "scan_interval"
+    assert result["step_id"] == "device"
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"scan_interval": 5}
+        result["flow_id"], {"scan_interval": 5, "reverse_power": False}
     )
     await hass.async_block_till_done()
 
@@ -518,7 +524,7 @@ async def test_options_ask_which_device_when_there_are_several(
     await hass.config_entries.async_unload(home_entry.entry_id)
 
 
-async def test_options_without_polled_devices_abort(
+async def test_options_without_devices_abort(
     hass: HomeAssistant, home_entry: MockConfigEntry
 ) -> None:
     await set_up_home(hass, home_entry)
@@ -526,7 +532,7 @@ async def test_options_without_polled_devices_abort(
     result = await hass.config_entries.options.async_init(home_entry.entry_id)
 
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "no_polled_devices"
+    assert result["reason"] == "no_devices"
 
 
 async def test_a_device_added_while_the_home_starts_is_not_missed(

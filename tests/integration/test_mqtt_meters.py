@@ -30,6 +30,12 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.ioe_community.const import DOMAIN, SUBENTRY_MQTT
 
+from ..devices.mqtt_payloads import (
+    PLUS_1_SWITCH_0,
+    TASMOTA_3EM_NET,
+    TASMOTA_TWO_CHANNELS,
+    tasmota_total,
+)
 from .conftest import home_with_subentry, set_up_home
 
 SHELLY = "shellypro3em-0123456789ab"
@@ -72,10 +78,22 @@ async def start_flow(
     return await hass.config_entries.subentries.async_configure(result["flow_id"], user_input)
 
 
-async def finish(hass: HomeAssistant, flow_id: str) -> dict[str, Any]:
-    """Let the listening step end (the flow goes on by itself), then take the next step."""
+async def listened(hass: HomeAssistant, flow_id: str) -> dict[str, Any]:
+    """Let the listening step end (the flow goes on by itself); return the next step."""
     await hass.async_block_till_done(wait_background_tasks=True)
     result = await hass.config_entries.subentries.async_configure(flow_id)
+    await hass.async_block_till_done()
+    return result
+
+
+async def finish(
+    hass: HomeAssistant, flow_id: str, choices: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Let the listening step end, then make the meter step's ``choices`` (or take defaults)."""
+    result = await listened(hass, flow_id)
+    if result["type"] is not FlowResultType.FORM or result["step_id"] != "meter":
+        return result
+    result = await hass.config_entries.subentries.async_configure(flow_id, choices or {})
     await hass.async_block_till_done()
     return result
 
@@ -102,9 +120,10 @@ SHELLY_DATA = {
     "format": "shelly",
     "topic": SHELLY,
     "role": "grid_meter",
+    "reverse_power": False,
     "keys": [
-        "current_l1", "current_l2", "current_l3", "export_energy", "import_energy", "power",
-        "voltage_l1", "voltage_l2", "voltage_l3",
+        "counting", "current_l1", "current_l2", "current_l3", "export_energy", "import_energy",
+        "power", "voltage_l1", "voltage_l2", "voltage_l3",
     ],
 }  # fmt: skip
 
@@ -121,11 +140,19 @@ async def test_add_a_shelly_meter(
     assert result["type"] is FlowResultType.SHOW_PROGRESS
     assert result["progress_action"] == "listening"
     shelly_status(hass)
-    result = await finish(hass, result["flow_id"])
+    result = await listened(hass, result["flow_id"])
     # The meter was asked to report now rather than at its next change.
     mqtt_mock.async_publish.assert_any_call(
         f"{SHELLY}/command", "status_update", 0, False, message_expiry_interval=None
     )
+    # The household sees what it sent and which way its power reads before saving it.
+    assert result["step_id"] == "meter"
+    assert result["description_placeholders"]["power"] == "950 W"
+    assert "import_energy" in result["description_placeholders"]["keys"]
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"reverse_power": False}
+    )
+    await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == f"Shelly {SHELLY}"
@@ -133,9 +160,12 @@ async def test_add_a_shelly_meter(
     # The home reloaded with the meter, which was asked to report again: it answers.
     shelly_status(hass)
     await hass.async_block_till_done()
+    # The Pro 3EM's energies are balanced across its phases, counted from now on.
     energy = hass.states.get(entity_of(hass, home_entry, "import_energy"))
-    assert float(energy.state) == pytest.approx(2390.66)
+    assert float(energy.state) == 0.0
     assert energy.attributes["unit_of_measurement"] == "kWh"
+    # The device page says how they are counted.
+    assert hass.states.get(entity_of(hass, home_entry, "counting")).state == "phase_balanced"
     assert energy.attributes["state_class"] == "total_increasing"
     assert float(hass.states.get(entity_of(hass, home_entry, "power")).state) == 950.5
 
@@ -163,12 +193,13 @@ async def test_tasmota_is_asked_for_status_10(
 
     reply = {"StatusSNS": {"ENERGY": {"Total": 12.5, "Today": 1.25, "Power": 2300}}}
     async_fire_mqtt_message(hass, "stat/enchufe/STATUS10", json.dumps(reply))
-    result = await finish(hass, result["flow_id"])
+    result = await finish(hass, result["flow_id"], {"counter": "import", "reverse_power": False})
     mqtt_mock.async_publish.assert_any_call(
         "cmnd/enchufe/STATUS", "10", 0, False, message_expiry_interval=None
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"]["keys"] == ["import_energy", "power", "today_energy"]
+    assert result["data"]["counter"] == "import"
+    assert result["data"]["keys"] == ["counting", "import_energy", "power", "today_energy"]
     # Later readings come as periodic telemetry.
     async_fire_mqtt_message(hass, "tele/enchufe/SENSOR", '{"ENERGY": {"Total": 12.75}}')
     await hass.async_block_till_done()
@@ -222,7 +253,7 @@ async def test_emonhub_and_json_meters_name_their_values(
     async_fire_mqtt_message(hass, "casa/contador", '{"meter": {"e_in": 100.5, "e_out": 3}}')
     result = await finish(hass, result["flow_id"])
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"]["keys"] == ["export_energy", "import_energy"]
+    assert result["data"]["keys"] == ["counting", "export_energy", "import_energy"]
 
 
 async def test_a_silent_meter_is_an_error_in_the_flow(
@@ -251,8 +282,6 @@ async def test_messages_in_another_format_are_an_error_in_the_flow(
     result = await start_flow(
         hass, home_entry, {"format": "tasmota", "topic": "enchufe", "role": "grid_meter"}
     )
-    # A Tasmota switch without an energy monitor answers STATUS 10 without ENERGY.
-    async_fire_mqtt_message(hass, "stat/enchufe/STATUS10", '{"StatusSNS": {"Time": "x"}}')
     async_fire_mqtt_message(hass, "tele/enchufe/SENSOR", "{not json")
     result = await finish(hass, result["flow_id"])
 
@@ -267,6 +296,42 @@ async def test_messages_in_another_format_are_an_error_in_the_flow(
     shelly_status(hass)
     result = await finish(hass, result["flow_id"])
     assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize(
+    ("user_input", "messages"),
+    [
+        # A Tasmota switch without an energy monitor answers STATUS 10 without ENERGY.
+        (
+            {"format": "tasmota", "topic": "enchufe", "role": "grid_meter"},
+            [("stat/enchufe/STATUS10", '{"StatusSNS": {"Time": "2026-12-03T10:00:00"}}')],
+        ),
+        # A Shelly Plus 1 answers status_update with components that measure nothing.
+        (
+            {"format": "shelly", "topic": "shellyplus1-a8032ab1f2c4", "role": "grid_meter"},
+            [
+                ("shellyplus1-a8032ab1f2c4/status/switch:0", PLUS_1_SWITCH_0),
+                ("shellyplus1-a8032ab1f2c4/status/sys", '{"uptime": 120}'),
+            ],
+        ),
+    ],
+)
+async def test_a_device_that_measures_no_energy_is_named_so(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    home_entry: MockConfigEntry,
+    user_input: dict[str, Any],
+    messages: list[tuple[str, str]],
+) -> None:
+    """It answered: "nothing arrived" would send the household looking for the wrong fault."""
+    await set_up_home(hass, home_entry)
+    result = await start_flow(hass, home_entry, user_input)
+    for topic, payload in messages:
+        async_fire_mqtt_message(hass, topic, payload)
+    result = await finish(hass, result["flow_id"])
+
+    assert result["step_id"] == "user"
+    assert result["errors"] == {"base": "no_energy"}
 
 
 @pytest.mark.parametrize("topic", ["", "tele/+/SENSOR", "a/#", "two words"])
@@ -385,7 +450,7 @@ async def test_a_value_sent_for_the_first_time_gets_its_sensor(
     async_fire_mqtt_message(hass, f"{SHELLY}/status/emdata:0", json.dumps(EMDATA_STATUS))
     await hass.async_block_till_done()
 
-    assert hass.states.get(entity_of(hass, entry, "import_energy")).state == "2390.66"
+    assert hass.states.get(entity_of(hass, entry, "import_energy")).state == "0.0"
 
 
 async def test_entities_snapshot(
@@ -412,3 +477,93 @@ async def test_without_mqtt_a_configured_meter_is_unavailable_not_the_home(
     assert hass.states.get(entity_of(hass, entry, "power")).state == STATE_UNAVAILABLE
     assert "cannot subscribe to its MQTT topics: MQTT is not set up" in caplog.text
     assert "cannot receive its messages: the MQTT integration is not set up" in caplog.text
+
+
+async def test_a_two_channel_device_is_two_meters_with_a_channel_each(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, home_entry: MockConfigEntry
+) -> None:
+    """A Shelly EM on Tasmota with its grid and PV clamps: each is added with its channel."""
+    await set_up_home(hass, home_entry)
+    reply = tasmota_total(TASMOTA_TWO_CHANNELS, Power=[-1850, 2400])
+
+    result = await start_flow(hass, home_entry, {"format": "tasmota", "topic": "em", "role": "pv"})
+    async_fire_mqtt_message(hass, "stat/em/STATUS10", reply)
+    result = await listened(hass, result["flow_id"])
+    assert result["step_id"] == "meter"
+    schema = result["data_schema"].schema
+    channel = next(key for key in schema if key == "channel")
+    labels = {o["value"]: o["label"] for o in schema[channel].config["options"]}
+    # Each channel with what it reads now: the household tells the clamps apart.
+    assert labels == {"all": "all", "0": "1: -1850 W", "1": "2: 2400 W"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"channel": "1", "counter": "net", "reverse_power": True}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["channel"] == 1
+    assert result["title"] == "Tasmota em (2)"
+
+    # The grid clamp is the same device's other channel: a second meter, not a duplicate.
+    result = await start_flow(
+        hass, home_entry, {"format": "tasmota", "topic": "em", "role": "grid_meter"}
+    )
+    async_fire_mqtt_message(hass, "stat/em/STATUS10", reply)
+    result = await finish(hass, result["flow_id"], {"channel": "0", "reverse_power": False})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert {subentry.unique_id for subentry in home_entry.subentries.values()} == {
+        "mqtt/tasmota/em#0",
+        "mqtt/tasmota/em#1",
+    }
+
+
+async def test_a_channel_without_its_own_counter_is_refused(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, home_entry: MockConfigEntry
+) -> None:
+    """SetOption129 0: the channels' Total is summed; a channel has power only, no energy."""
+    await set_up_home(hass, home_entry)
+    summed = tasmota_total(TASMOTA_TWO_CHANNELS, Total=1.721, Today=0.3, Power=[0, 0])
+    summed = summed.replace('"Current": [0.645, 0.0]', '"Current": 0.645')
+    result = await start_flow(hass, home_entry, {"format": "tasmota", "topic": "em", "role": "pv"})
+    async_fire_mqtt_message(hass, "stat/em/STATUS10", summed)
+    result = await finish(hass, result["flow_id"], {"channel": "1", "reverse_power": False})
+    assert result["type"] is FlowResultType.CREATE_ENTRY  # power alone is something
+    assert "import_energy" not in result["data"]["keys"]
+
+
+async def test_tasmota_net_counter_through_home_assistant_and_a_restart(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, hass_storage: dict[str, Any]
+) -> None:
+    """Total runs back while exporting: import and export follow, and survive a restart."""
+    entry = home_with_subentry(
+        SUBENTRY_MQTT,
+        {"format": "tasmota", "topic": "shelly3em", "role": "grid_meter", "keys": []},
+        title="Tasmota shelly3em",
+        unique_id="mqtt/tasmota/shelly3em",
+        subentry_id="01JMETER0000000000000000000",
+    )
+    await set_up_home(hass, entry)
+    for total in (0.00627, -1.49373):  # 1.5 kWh exported
+        async_fire_mqtt_message(
+            hass, "tele/shelly3em/SENSOR", tasmota_total(TASMOTA_3EM_NET, Total=total)
+        )
+    await hass.async_block_till_done()
+    export = hass.states.get(entity_of(hass, entry, "export_energy"))
+    assert float(export.state) == pytest.approx(1.5)
+    assert export.attributes["state_class"] == "total_increasing"
+    net = hass.states.get(entity_of(hass, entry, "net_energy"))
+    assert (float(net.state), net.attributes["state_class"]) == (-1.49373, "total")
+    assert float(hass.states.get(entity_of(hass, entry, "power")).state) == -0.2
+
+    await hass.config_entries.async_unload(entry.entry_id)  # writes the counters
+    await hass.async_block_till_done()
+    stored = hass_storage[f"{DOMAIN}.meter_{entry.entry_id}_01JMETER0000000000000000000"]
+    assert stored["data"]["balanced"]["export_kwh"] == pytest.approx(1.5)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    # While Home Assistant was down the home imported 0.5 kWh net.
+    async_fire_mqtt_message(
+        hass, "tele/shelly3em/SENSOR", tasmota_total(TASMOTA_3EM_NET, Total=-0.99373)
+    )
+    await hass.async_block_till_done()
+    assert float(hass.states.get(entity_of(hass, entry, "import_energy")).state) == 0.5
+    assert float(hass.states.get(entity_of(hass, entry, "export_energy")).state) == 1.5

@@ -177,8 +177,8 @@ def test_extra_add_on_translation(addon: Path) -> None:
         ('self.async_show_form(step_id="nowhere")\n', "config.step.nowhere"),
         ('self._errors = {"base": "later_error"}\n', "'later_error'"),
         (
-            'self.async_show_progress(step_id="x", progress_action="waiting")\n',
-            "config_subentries.*.progress.waiting",
+            'self.async_show_progress(step_id="x", progress_action="dozing")\n',
+            "config_subentries.*.progress.dozing",
         ),
     ],
 )

@@ -64,6 +64,21 @@ _METER_ROLES: Final[Mapping[str, Mapping[str, tuple[str, int]]]] = {
 _GRID_ROLES: Final = frozenset({"grid_import_energy", "grid_export_energy", "grid_power"})
 # Values some devices count the other way round.
 _REVERSED: Final = {"grid_export_power": "grid_power"}
+# A device's values that say which way power flows through its meter: what the household can
+# reverse (a clamp turned the other way, a meter that counts export as positive).
+SIGNED_POWER_ROLES: Final = frozenset({"grid_power", *_REVERSED})
+
+
+def reverse_power(
+    values: Mapping[str, float | str | None], roles: Mapping[str, str | None]
+) -> dict[str, float | str | None]:
+    """Return ``values`` with the powers whose role (by key) says a direction negated."""
+    return {
+        key: -value
+        if isinstance(value, float | int) and roles.get(key) in SIGNED_POWER_ROLES
+        else value
+        for key, value in values.items()
+    }
 
 
 def home_quantity(
