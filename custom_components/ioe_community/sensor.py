@@ -115,8 +115,8 @@ class IoeDeviceSensor(IoeDeviceEntity, SensorEntity):
 class HomeConsumptionPowerSensor(SensorEntity):
     """The home's consumption now: measured, or from its grid, PV and battery flows.
 
-    Unavailable when the home has no grid measurement (nothing to balance) or a flow it
-    needs has no value.
+    Unavailable when the home has no grid measurement (nothing to balance) or the grid has no
+    value; a PV or battery flow without one counts as zero and marks the value estimated.
     """
 
     _attr_has_entity_name = True
@@ -178,6 +178,10 @@ class HomeConsumptionPowerSensor(SensorEntity):
         readings = {
             t.source: reading(self.hass.states.get(t.source), "consumption_power") for t in terms
         }
-        value = model.value("consumption_power", readings)
-        self._attr_available = value is not None
-        self._attr_native_value = round(value, 1) if value is not None else None
+        estimate = model.estimate("consumption_power", readings)
+        self._attr_available = estimate is not None
+        self._attr_native_value = round(estimate.value, 1) if estimate is not None else None
+        # A flow without a value (an inverter off the network) counts as zero meanwhile.
+        self._attr_extra_state_attributes = {
+            "estimated": estimate is not None and not estimate.complete
+        }

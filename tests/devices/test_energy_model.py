@@ -6,6 +6,7 @@ import pytest
 
 from custom_components.ioe_community.devices.energy_model import (
     EnergyModel,
+    Estimate,
     Term,
     home_quantity,
     is_plain_meter,
@@ -82,12 +83,33 @@ def test_consumption_from_the_balance() -> None:
     )
     readings = {"imp": 10.0, "exp": 4.0, "pv1": 6.0, "pv2": 1.0, "chg": 3.0, "dis": 2.0}
     # 10 − 4 + 6 + 1 + 2 − 3
-    assert model.value("consumption_energy", readings) == pytest.approx(12.0)
+    assert model.estimate("consumption_energy", readings) == Estimate(value=12.0, complete=True)
     # grid −(−800) = 800 W import, + 1200 W PV, battery charging 500 W
     power = {"meter": -800.0, "pvw": 1200.0, "batw": 500.0}
-    assert model.value("consumption_power", power) == pytest.approx(1500.0)
-    assert model.value("consumption_power", {**power, "pvw": None}) is None
-    assert model.value("ev_energy", readings) is None
+    assert model.estimate("consumption_power", power) == Estimate(value=1500.0, complete=True)
+    assert model.estimate("ev_energy", readings) is None
+
+
+def test_a_missing_value_degrades_the_balance_but_the_grid_is_needed() -> None:
+    """An inverter off the network: what the home has, marked incomplete; no grid, nothing."""
+    model = EnergyModel(
+        terms={
+            "grid_import_energy": (Term(source="imp"),),
+            "grid_export_energy": (Term(source="exp"),),
+            "pv_energy": (Term(source="pv1"), Term(source="pv2")),
+            "grid_power": (Term(source="meter"),),
+            "pv_power": (Term(source="pvw"),),
+        }
+    )
+    readings = {"imp": 10.0, "exp": None, "pv1": 6.0, "pv2": None}
+    assert model.estimate("consumption_energy", readings) == Estimate(value=16.0, complete=False)
+    assert model.estimate("pv_energy", readings) == Estimate(value=6.0, complete=False)
+    assert model.estimate("consumption_power", {"meter": 300.0}) == Estimate(
+        value=300.0, complete=False
+    )
+    assert model.estimate("consumption_energy", {**readings, "imp": None}) is None
+    assert model.estimate("consumption_power", {"pvw": 900.0}) is None
+    assert model.estimate("pv_energy", {}) is None
 
 
 def test_measured_consumption_wins_and_no_grid_means_unknown() -> None:
@@ -100,7 +122,9 @@ def test_measured_consumption_wins_and_no_grid_means_unknown() -> None:
     assert measured.consumption_terms(energy=False) == (Term(source="load"),)
     only_pv = EnergyModel(terms={"pv_power": (Term(source="pv"),)})
     assert only_pv.consumption_terms(energy=False) is None
-    assert only_pv.value("consumption_power", {"pv": 100.0}) is None
+    assert only_pv.estimate("consumption_power", {"pv": 100.0}) is None
     # Without a battery or PV the balance is the grid alone.
     grid_only = EnergyModel(terms={"grid_import_energy": (Term(source="i"),)})
-    assert grid_only.value("consumption_energy", {"i": 3.5}) == 3.5
+    assert grid_only.estimate("consumption_energy", {"i": 3.5}) == Estimate(
+        value=3.5, complete=True
+    )

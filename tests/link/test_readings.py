@@ -92,6 +92,41 @@ def test_a_quantity_waits_for_all_its_counters_and_starts_where_they_all_have_da
     assert ("grid", "import_kwh", T0 + 30 * MINUTE) in got
 
 
+def test_a_counter_that_stays_silent_is_left_out_once_late_and_the_quarter_estimated() -> None:
+    """The PV inverter is off the network: consumption goes on from the grid, estimated.
+
+    The export counter of a consumer-only home that never reports is the same case.
+    """
+    home = HomeReadings(GRID_AND_PV)
+    feed(home, range(46), {"sensor.import": 0.01, "sensor.export": 0.002, "sensor.pv": 0.02})
+    assert ("grid", "consumption_kwh", T0 + 30 * MINUTE) in by_key(home.finished())
+    # From minute 45 the PV counter says nothing; for less than an hour the quantity waits.
+    feed(home, range(46, 100), {"sensor.import": 0.01, "sensor.export": 0.002})
+    got = by_key(home.finished())
+    assert not any(key[1] in ("consumption_kwh", "generation_kwh") for key in got)
+    feed(home, range(100, 125), {"sensor.import": 0.01, "sensor.export": 0.002})
+    got = by_key(home.finished())
+    # An hour on: the quarters without PV are made from the grid alone, marked estimated.
+    assert got[("grid", "consumption_kwh", T0 + 45 * MINUTE)] == (0.12, "estimated")
+    assert ("pv", "generation_kwh", T0 + 45 * MINUTE) not in got
+    assert got[("grid", "import_kwh", T0 + 105 * MINUTE)] == (0.15, "measured")
+    # The PV counter comes back: its quarters go, and the consumption is whole again.
+    feed(home, range(125, 156), {"sensor.import": 0.01, "sensor.export": 0.002})
+    feed(home, range(125, 156), {"sensor.pv": 0.02}, base=100.0 + 0.02 * 45)
+    got = by_key(home.finished())
+    quarter = T0 + 135 * MINUTE
+    assert got[("grid", "consumption_kwh", quarter)] == (0.42, "measured")
+    assert got[("pv", "generation_kwh", quarter)] == (0.3, "measured")
+
+
+def test_consumption_never_goes_without_the_grid_import() -> None:
+    home = HomeReadings(GRID_AND_PV)
+    feed(home, range(200), {"sensor.export": 0.002, "sensor.pv": 0.02})
+    got = by_key(home.finished())
+    assert not any(key[1] == "consumption_kwh" for key in got)
+    assert ("pv", "generation_kwh", T0) in got
+
+
 def test_a_restart_mid_quarter_gives_what_an_uninterrupted_run_gives() -> None:
     rates = {"sensor.import": 0.013, "sensor.export": 0.001, "sensor.pv": 0.007}
     straight = HomeReadings(GRID_AND_PV)
@@ -148,7 +183,8 @@ def test_a_live_power_the_protocol_cannot_carry_is_left_out(
     with caplog.at_level(logging.DEBUG, "custom_components.ioe_community.link.readings"):
         report = live_report(GRID_AND_PV, powers, T0)
 
-    # PV is left out, and the consumption worked out from it; the rest goes.
+    # PV is left out, and the consumption worked out from it (the live report cannot say a
+    # figure is estimated); the rest goes.
     assert report == {"ts": "2026-11-24T10:00:00Z", "grid_w": 800.0, "battery_w": 200.0}
     assert "sensor.pv_w" in caplog.text
     _batch, payload = live_batch("m-0001", report, T0)

@@ -179,18 +179,37 @@ class EnergyModel:
             for term in self.terms.get(quantity_, ())
         )
 
-    def value(self, quantity: str, readings: Mapping[str, float | None]) -> float | None:
-        """Return a quantity from readings by source; None if any of its values is missing."""
-        if quantity in ("consumption_energy", "consumption_power"):
+    def estimate(self, quantity: str, readings: Mapping[str, float | None]) -> Estimate | None:
+        """Return a quantity from readings by source, with what it has.
+
+        A value without a reading counts as zero and makes the result incomplete; None when
+        none of its values has one, or, for a consumption from the balance, the grid has not.
+        """
+        consumption = quantity in ("consumption_energy", "consumption_power")
+        if consumption:
             terms = self.consumption_terms(energy=quantity == "consumption_energy")
         else:
             terms = self.terms.get(quantity)
         if not terms:
             return None
-        total = 0.0
-        for term in terms:
-            reading = readings.get(term.source)
-            if reading is None:
-                return None
-            total += term.sign * reading
-        return total
+        needed: set[str] = set()
+        if consumption and not self.measured(quantity):
+            grid = "grid_import_energy" if quantity == "consumption_energy" else "grid_power"
+            needed = {term.source for term in self.terms[grid]}
+        read = [(term, readings.get(term.source)) for term in terms]
+        if all(value is None for _, value in read) or any(
+            value is None for term, value in read if term.source in needed
+        ):
+            return None
+        return Estimate(
+            value=sum(term.sign * value for term, value in read if value is not None),
+            complete=all(value is not None for _, value in read),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Estimate:
+    """A quantity made from readings: incomplete when some of its values had none."""
+
+    value: float
+    complete: bool

@@ -18,6 +18,11 @@ community plant            ``plant`` ``generation_kwh``
 A consumption worked out from the balance can come out slightly negative over a quarter hour
 (counters are not read at the same instant): it is sent as 0 and marked ``estimated``.
 
+A quantity waits for all its counters, but not for ever: when one has had no quarter for
+``LATE_COUNTER`` while the others went on (a PV inverter off the network, an export counter
+that never reports), the quarter is made from those it has and marked ``estimated``. A
+consumption always needs the grid's import; the others count as zero while they are missing.
+
 The live report leaves out a power that is not a number, is infinite or lies beyond the
 protocol's ±100 MW (a misbehaving sensor), and what would be worked out from it: the
 aggregator refuses a batch carrying one, and the next report would carry it again.
@@ -29,7 +34,7 @@ history (the household's "send this period again" after fixing a meter).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 import heapq
 import logging
 import math
@@ -71,10 +76,22 @@ _REPLAY_CHUNK: Final = 5000
 type Sample = tuple[datetime, float | None]
 
 
+# How long a quantity waits for a counter that has no quarter while its others go on.
+LATE_COUNTER: Final = timedelta(hours=1)
+
+
 def _terms(model: EnergyModel, quantity: str) -> tuple[Term, ...]:
     if quantity == "consumption_energy":
         return model.consumption_terms(energy=True) or ()
     return model.terms.get(quantity, ())
+
+
+def _needed(model: EnergyModel, quantity: str, terms: tuple[Term, ...]) -> frozenset[int]:
+    """Return which of a quantity's terms it cannot be made without (by position)."""
+    if quantity != "consumption_energy" or model.measured("consumption_energy"):
+        return frozenset()
+    grid = {term.source for term in model.terms.get("grid_import_energy", ())}
+    return frozenset(n for n, term in enumerate(terms) if term.source in grid)
 
 
 class HomeReadings:
@@ -87,6 +104,10 @@ class HomeReadings:
         """
         self._quantities = {
             quantity: terms for quantity in PROTOCOL_READINGS if (terms := _terms(model, quantity))
+        }
+        self._needed = {
+            quantity: _needed(model, quantity, terms)
+            for quantity, terms in self._quantities.items()
         }
         self.sources = frozenset(
             term.source for terms in self._quantities.values() for term in terms
@@ -134,32 +155,49 @@ class HomeReadings:
 
     def _ready(self, quantity: str, terms: tuple[Term, ...]) -> list[Reading]:
         done = [self._done[term.source] for term in terms]
+        needed = self._needed[quantity]
+        # The latest quarter any of the counters has: how far the quantity could go.
+        latest = max((max(intervals) for intervals in done if intervals), default=None)
         start = self._next[quantity]
         if start is None:
-            if not all(done):
+            if latest is None or not all(done[n] for n in needed):
                 return []
             # The first quarter every counter has: they may have started at different times.
-            start = max(min(intervals) for intervals in done)
+            firsts = [min(intervals) for intervals in done if intervals]
+            if len(firsts) < len(done):  # one has none yet: start without it once it is late
+                firsts = [min(done[n]) for n in needed] or firsts
+                if latest - min(firsts) < LATE_COUNTER:
+                    return []
+            start = max(firsts)
         meter, name = PROTOCOL_READINGS[quantity]
         ready = []
-        while all(start in intervals for intervals in done):
-            parts = [intervals[start] for intervals in done]
-            value = sum(term.sign * part.kwh for term, part in zip(terms, parts, strict=True))
+        while latest is not None:
+            parts = [intervals.get(start) for intervals in done]
+            present = [part for part in parts if part is not None]
+            if len(present) < len(parts) and (
+                not present
+                or any(parts[n] is None for n in needed)
+                or latest - start < LATE_COUNTER
+            ):
+                break
+            value = sum(
+                term.sign * part.kwh for term, part in zip(terms, parts, strict=True) if part
+            )
             # The protocol's qualities: a counter's, or "estimated" for what had to be made up.
-            quality: str = max((part.quality for part in parts), key=_QUALITIES.index)
-            if value < 0:
-                value, quality = 0.0, "estimated"
+            quality: str = max((part.quality for part in present), key=_QUALITIES.index)
+            if value < 0 or len(present) < len(parts):
+                value, quality = max(value, 0.0), "estimated"
             ready.append(
                 Reading(
                     meter=meter,
                     quantity=name,
                     start=start,
-                    end=parts[0].end,
+                    end=present[0].end,
                     value=value,
                     quality=str(quality),
                 )
             )
-            start = parts[0].end
+            start = present[0].end
         self._next[quantity] = start
         return ready
 
@@ -207,10 +245,10 @@ def live_report(
             plausible[source] = None
     report: dict[str, Any] = {}
     for quantity, (field, sign) in LIVE_FIELDS.items():
-        value = model.value(quantity, plausible)
-        if value is None:
+        # The live report cannot say a figure is estimated: only complete ones go.
+        if (estimate := model.estimate(quantity, plausible)) is None or not estimate.complete:
             continue
-        value *= sign
+        value = estimate.value * sign
         if not _plausible_w(value):  # a sum of large powers
             _LOGGER.debug("Live report: %s would be %s W, left out", field, value)
             continue
