@@ -81,7 +81,14 @@ async def test_use_existing_sensors(
     )
     await hass.async_block_till_done()
     assert float(hass.states.get(CONSUMPTION).state) == pytest.approx(800.0)
+    assert hass.states.get(CONSUMPTION).attributes["estimated"] is False
+    # The PV sensor goes unavailable: the balance goes on without it, and says it is estimated.
     hass.states.async_set("sensor.solar_potencia", "unavailable")
+    await hass.async_block_till_done()
+    consumption = hass.states.get(CONSUMPTION)
+    assert (float(consumption.state), consumption.attributes["estimated"]) == (-400.0, True)
+    # Without the grid there is nothing to balance.
+    hass.states.async_set("sensor.red_potencia", "unavailable")
     await hass.async_block_till_done()
     assert hass.states.get(CONSUMPTION).state == "unavailable"
 

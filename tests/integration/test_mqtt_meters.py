@@ -567,3 +567,28 @@ async def test_tasmota_net_counter_through_home_assistant_and_a_restart(
     await hass.async_block_till_done()
     assert float(hass.states.get(entity_of(hass, entry, "import_energy")).state) == 0.5
     assert float(hass.states.get(entity_of(hass, entry, "export_energy")).state) == 1.5
+
+
+async def test_options_reverse_a_meters_power_showing_what_it_reads(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """A clamp fitted the other way round: the household sees 950 W while exporting, flips it."""
+    entry = home_with_meter(SHELLY_DATA)
+    await set_up_home(hass, entry)
+    shelly_status(hass)
+    await hass.async_block_till_done()
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["step_id"] == "device"
+    assert result["description_placeholders"]["power"] == "950 W"
+    assert "scan_interval" not in result["data_schema"].schema  # it sends on its own
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"reverse_power": True}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+    shelly_status(hass)
+    await hass.async_block_till_done()
+    assert float(hass.states.get(entity_of(hass, entry, "power")).state) == -950.5
+    assert float(hass.states.get("sensor.casa_consumption").state) == -950.5
