@@ -331,7 +331,9 @@ class HomeOptionsFlow(OptionsFlow):
         data = self._subentry.data
         polled = self._subentry.subentry_type == SUBENTRY_MODBUS
         if user_input is not None:
-            changes: dict[str, Any] = {CONF_REVERSE_POWER: bool(user_input[CONF_REVERSE_POWER])}
+            changes: dict[str, Any] = {
+                CONF_REVERSE_POWER: bool(user_input.get(CONF_REVERSE_POWER, False))
+            }
             if polled:
                 changes[CONF_SCAN_INTERVAL] = int(user_input[CONF_SCAN_INTERVAL])
             self.hass.config_entries.async_update_subentry(
@@ -418,8 +420,9 @@ def _normalise(user_input: dict[str, Any]) -> dict[str, Any]:
 async def _try_device(data: dict[str, Any]) -> dict[str, str]:
     """Read the device once; return the form's errors (none when it answers with values).
 
-    A SunSpec device's model chain is read first and kept in ``data``. The profiles are
-    already cached: the form that produced ``data`` loaded them.
+    A SunSpec device's model chain is read first and kept in ``data``; a chain with none of
+    the models the profile reads is named as such. The profiles are already cached: the form
+    that produced ``data`` loaded them.
     """
     errors: dict[str, str] = {}
     if data[CONF_TRANSPORT] == Transport.SERIAL and not data.get(CONF_SERIAL_PORT):
@@ -434,7 +437,8 @@ async def _try_device(data: dict[str, Any]) -> dict[str, str]:
         if profile.sunspec:
             models = await discover(bus, data[CONF_UNIT])
             data[CONF_SUNSPEC_MODELS] = {str(model): address for model, address in models.items()}
-        poll = await DeviceReader(profile_for(data), bus, data[CONF_UNIT]).poll()
+        reader = DeviceReader(profile_for(data), bus, data[CONF_UNIT])
+        poll = await reader.poll()
     except SunSpecError as err:
         LOGGER.info("No SunSpec device at %s unit %s: %s", bus.endpoint, data[CONF_UNIT], err)
         errors["base"] = "not_sunspec"
@@ -447,11 +451,21 @@ async def _try_device(data: dict[str, Any]) -> dict[str, str]:
         bus.close()
     if any(value is not None for value in poll.values.values()):
         return errors
-    LOGGER.info("No values from %s unit %s: %s", endpoint_from(data), data[CONF_UNIT], poll.errors)
-    if any("exception" in error for error in poll.errors):
-        errors["base"] = "wrong_device"
+    if profile.sunspec and not reader.blocks:
+        # Nothing was asked: the chain has none of the models the profile reads.
+        LOGGER.info(
+            "None of the SunSpec models of %s unit %s is read: %s",
+            endpoint_from(data),
+            data[CONF_UNIT],
+            ", ".join(data[CONF_SUNSPEC_MODELS]),
+        )
+        errors["base"] = "sunspec_unsupported"
     else:
-        errors["base"] = "cannot_connect"
+        LOGGER.info(
+            "No values from %s unit %s: %s", endpoint_from(data), data[CONF_UNIT], poll.errors
+        )
+        refused = any("exception" in error for error in poll.errors)
+        errors["base"] = "wrong_device" if refused else "cannot_connect"
     return errors
 
 
@@ -801,7 +815,10 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
         """Say which channel is this meter, what its counter counts and which way it reads."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            data = {**self._data, CONF_REVERSE_POWER: bool(user_input[CONF_REVERSE_POWER])}
+            data = {
+                **self._data,
+                CONF_REVERSE_POWER: bool(user_input.get(CONF_REVERSE_POWER, False)),
+            }
             data.pop(CONF_CHANNEL, None)
             if (channel := user_input.get(CONF_CHANNEL, _ALL_CHANNELS)) != _ALL_CHANNELS:
                 data[CONF_CHANNEL] = int(channel)

@@ -171,6 +171,16 @@ _MODELS = (
             "connected: [charging]}\n",
             "plug_in_energy's connected states are not its state's",
         ),
+        (
+            "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nsunspec:\n"
+            "- {key: a, model: 101, point: DCW, fallback: [{model: 160}]}\n",
+            "required key not provided at 'sunspec[0].fallback[0].point'",
+        ),
+        (
+            "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nsunspec:\n"
+            "- {key: a, model: 101, point: DCW, fallback: [{point: TmpSnk, unit: C}]}\n",
+            "not a valid option at 'sunspec[0].fallback[0].unit'",
+        ),
     ],
 )
 def test_invalid_profiles_are_named(tmp_path: Path, text: str, message: str) -> None:
@@ -212,3 +222,17 @@ def test_no_value_words_of_the_profile_and_of_one_register() -> None:
     assert set(huawei["internal_temperature"].sentinels) == {0x7FFF, -0x8000}
     assert huawei["grid_export_energy"].absolute
     assert not huawei["grid_import_energy"].absolute
+
+
+def test_a_fallback_takes_the_points_models_unless_it_names_its_own() -> None:
+    temperature, dc_power = (
+        next(p for p in PROFILES["sunspec"].sunspec if p.key == key)
+        for key in ("internal_temperature", "dc_power")
+    )
+
+    assert [s.point for s in temperature.sources] == ["TmpCab", "TmpSnk"]
+    assert temperature.sources[1].models == temperature.models
+    assert [(s.models, s.point) for s in dc_power.sources[1:]] == [
+        ((160,), "module.DCW"),
+        ((714,), "DCW"),
+    ]

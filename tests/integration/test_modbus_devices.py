@@ -574,3 +574,47 @@ async def test_a_device_added_while_the_home_starts_is_not_missed(
         await hass.config_entries.async_unload(entry.entry_id)
     finally:
         silent.close()
+
+
+async def test_add_a_der_with_only_700_series_models(
+    hass: HomeAssistant,
+    home_entry: MockConfigEntry,
+    socket_enabled: None,
+    modbus_server: StartModbusServer,
+) -> None:
+    """A chain of 1, 701 and 714 (the DERSec emulator's, the profile's vector): it is read."""
+    vector = next(v for v in SUNSPEC.test_vectors if v.sunspec[1][0] == 701)
+    server = await modbus_server({1: Registers(holding=vector_holding(vector))})
+    await set_up_home(hass, home_entry)
+
+    result = await add_device(
+        hass, home_entry, device_input(server.port, profile="sunspec", role="pv")
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["sunspec_models"] == {"1": 40002, "701": 40070, "714": 40225}
+    assert float(state_of(hass, home_entry, "pv_power").state) == 9800.0
+    assert float(state_of(hass, home_entry, "pv_energy").state) == pytest.approx(0.15)
+    assert float(state_of(hass, home_entry, "dc_power").state) == 10000.0
+    await hass.config_entries.async_unload(home_entry.entry_id)
+
+
+async def test_a_sunspec_chain_without_a_model_read_is_named(
+    hass: HomeAssistant,
+    home_entry: MockConfigEntry,
+    socket_enabled: None,
+    modbus_server: StartModbusServer,
+) -> None:
+    """A device answering with a model list of nothing read: not "did not answer"."""
+    from custom_components.ioe_community.devices.sunspec import image  # noqa: PLC0415
+
+    words = image([(1, {"Mn": "Acme"}), (120, {"WRtg": 3680, "WRtg_SF": 0})])
+    server = await modbus_server({1: Registers(holding=words)})
+    await set_up_home(hass, home_entry)
+
+    result = await add_device(
+        hass, home_entry, device_input(server.port, profile="sunspec", role="pv")
+    )
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "sunspec_unsupported"}

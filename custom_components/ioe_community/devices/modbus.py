@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 import logging
 import time
@@ -204,7 +205,10 @@ class DeviceReader:
             if keys is None
             else set(keys)
         )
-        # Scale-factor registers are read along with the registers that need them.
+        # A value's fallbacks and addends (a fallback's too) are read along with it, and
+        # scale-factor registers along with the registers that need them.
+        wanted |= {k for r in profile.registers if r.key in wanted for k in r.fallbacks}
+        wanted |= {k for r in profile.registers if r.key in wanted for k in r.addends}
         wanted |= {r.scale_factor for r in profile.registers if r.key in wanted and r.scale_factor}
         self.registers = [r for r in profile.registers if r.key in wanted]
         self.blocks: list[ReadBlock] = plan_reads(
@@ -279,6 +283,7 @@ class DeviceReader:
                 values[register.key] = decode(register, data, scale_factors)
             except DecodeError as err:
                 errors.append(str(err))
+        self._combine(values)
         for register in self.registers:
             if (
                 register.needs is not None
@@ -292,3 +297,25 @@ class DeviceReader:
                 if isinstance(power := values.get(key), int | float):
                     values[key] = -power  # counted positive while exporting: made import-positive
         return values
+
+    def _combine(self, values: dict[str, float | str | None]) -> None:
+        """Make values of their parts: sum addends, then fall back where there is no value.
+
+        A value none of whose parts was read stays unread (an error, not a known "no value").
+        """
+        for register in self.registers:
+            if register.addends:
+                read = [values[k] for k in (register.key, *register.addends) if k in values]
+                if read:
+                    values[register.key] = _total(read)
+        for register in self.registers:
+            if register.fallbacks and values.get(register.key) is None:
+                read = [values[k] for k in register.fallbacks if k in values]
+                if read:
+                    values[register.key] = next((v for v in read if v is not None), None)
+
+
+def _total(values: Iterable[float | str | None]) -> float | None:
+    """Return the sum of the numbers among ``values``, to their resolution (None: no number)."""
+    numbers = [Decimal(repr(v)) for v in values if isinstance(v, int | float)]
+    return float(sum(numbers)) if numbers else None

@@ -116,6 +116,12 @@ class Register:
     # A register whose value means nothing while this one reads 0 or no value: a Victron GX
     # answers 0 for whatever it does not have, so a state of charge needs a battery's voltage.
     needs: str | None = None
+    # Registers whose values are added to this one's: the same point in each repetition of a
+    # SunSpec model's repeating group (the DC power of each MPPT input in model 160).
+    addends: tuple[str, ...] = ()
+    # Registers tried in order while this one (with its addends) has no value: where a maker
+    # leaves a point unimplemented for another (SMA's DC power only in model 160).
+    fallbacks: tuple[str, ...] = ()
 
     @property
     def end(self) -> int:
@@ -263,8 +269,23 @@ class TestVector:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SunSpecSource:
+    """A SunSpec point of the first of ``models`` a device has.
+
+    ``point`` names a point of the model, or ``group.point`` a point of the group the model
+    repeats to its end (``module.DCW`` in model 160): its values are summed.
+    """
+
+    models: tuple[int, ...]
+    point: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SunSpecPoint:
-    """A value read from a SunSpec point: the first of ``models`` the device has."""
+    """A value read from a SunSpec point: the first of ``models`` the device has.
+
+    Where the device has no value there, the first of ``fallback`` that has one.
+    """
 
     key: str
     models: tuple[int, ...]
@@ -277,6 +298,12 @@ class SunSpecPoint:
     enabled_by_default: bool
     diagnostic: bool
     absent: float | None = None
+    fallback: tuple[SunSpecSource, ...] = ()
+
+    @property
+    def sources(self) -> tuple[SunSpecSource, ...]:
+        """Where the value may be, in the order tried: the point, then its fallbacks."""
+        return (SunSpecSource(models=self.models, point=self.point), *self.fallback)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -325,9 +352,14 @@ class Profile:
 
     @property
     def values(self) -> tuple[Register, ...]:
-        """The registers that are values (not scale factors, which are only read for them)."""
-        scale_factors = {r.scale_factor for r in self.registers}
-        return tuple(r for r in self.registers if r.key not in scale_factors)
+        """The registers that are values.
+
+        Not scale factors, addends or fallbacks: they are only read for the values they are
+        part of.
+        """
+        parts = {r.scale_factor for r in self.registers}
+        parts |= {key for r in self.registers for key in (*r.addends, *r.fallbacks)}
+        return tuple(r for r in self.registers if r.key not in parts)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -439,14 +471,20 @@ _PLUG_IN_SCHEMA = probatio.Schema(
         probatio.Required("connected"): probatio.All([str], probatio.Length(min=1)),
     }
 )
+_MODEL_IDS = probatio.Any(
+    probatio.All(int, probatio.Range(min=1, max=65534)),
+    [probatio.All(int, probatio.Range(min=1, max=65534))],
+)
 _SUNSPEC_SCHEMA = probatio.Schema(
     {
         probatio.Required("key"): _KEY,
-        probatio.Required("model"): probatio.Any(
-            probatio.All(int, probatio.Range(min=1, max=65534)),
-            [probatio.All(int, probatio.Range(min=1, max=65534))],
-        ),
+        probatio.Required("model"): _MODEL_IDS,
         probatio.Required("point"): str,
+        # Points tried in order where the device has no value at the first (their model: the
+        # point's own unless given).
+        probatio.Optional("fallback", default=[]): [
+            {probatio.Optional("model"): _MODEL_IDS, probatio.Required("point"): str}
+        ],
         probatio.Optional("scale", default=1.0): probatio.Coerce(float),
         probatio.Optional("unit"): str,
         probatio.Optional("device_class"): str,
@@ -469,7 +507,10 @@ _VECTOR_SCHEMA = probatio.Schema(
         probatio.Optional("sunspec", default=[]): [
             {
                 probatio.Required("model"): int,
-                probatio.Required("points"): {str: probatio.Any(int, float, str)},
+                # A repeating group's name takes a list: its repetitions' points, in order.
+                probatio.Required("points"): {
+                    str: probatio.Any(int, float, str, [{str: probatio.Any(int, float, str)}])
+                },
             }
         ],
         probatio.Optional("holding", default={}): {
@@ -559,7 +600,7 @@ def parse_profile(data: Any, source: str) -> Profile:
     points = tuple(
         SunSpecPoint(
             key=p["key"],
-            models=tuple(p["model"]) if isinstance(p["model"], list) else (p["model"],),
+            models=_model_ids(p["model"]),
             point=p["point"],
             scale=p["scale"],
             unit=p.get("unit"),
@@ -569,6 +610,10 @@ def parse_profile(data: Any, source: str) -> Profile:
             enabled_by_default=p.get("enabled_by_default", not p["diagnostic"]),
             diagnostic=p["diagnostic"],
             absent=p.get("absent"),
+            fallback=tuple(
+                SunSpecSource(models=_model_ids(f.get("model", p["model"])), point=f["point"])
+                for f in p["fallback"]
+            ),
         )
         for p in raw.get("sunspec", [])
     )
@@ -615,6 +660,10 @@ def parse_profile(data: Any, source: str) -> Profile:
         plug_in=_plug_in(raw.get("plug_in_energy"), registers, source),
         export_positive=_sign_rule(raw.get("export_positive"), keys, source),
     )
+
+
+def _model_ids(raw: int | list[int]) -> tuple[int, ...]:
+    return tuple(raw) if isinstance(raw, list) else (raw,)
 
 
 def _sign_rule(raw: dict[str, Any] | None, keys: list[str], source: str) -> SignRule | None:

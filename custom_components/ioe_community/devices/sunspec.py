@@ -4,7 +4,9 @@ A SunSpec device lists its information models one after another from a base addr
 0 or 50000) that starts with the marker "SunS". The point layout of each model comes from the
 model definitions shipped in ``pysunspec2`` (read as data, not through its client). A SunSpec
 profile names points by model and point name; ``resolve`` turns them into ordinary registers
-at the addresses one device's chain puts them.
+at the addresses one device's chain puts them. A point may fall back to others, and a point of
+a model's repeating group (model 160's MPPT modules) is summed over its repetitions: both
+become registers read as parts of the value (see ``Register.fallbacks`` and ``addends``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .profile import (
     Profile,
     Register,
     SunSpecPoint,
+    SunSpecSource,
     TestVector,
     available_profiles,
 )
@@ -73,17 +76,66 @@ class PointLayout:
     symbols: Mapping[int, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, kw_only=True)
+class RepeatingGroup:
+    """A group of points a model repeats from the end of its fixed points to its own end.
+
+    ``offset`` is where the first repetition starts (from the model's ID register) and
+    ``size`` the words of each; the points' offsets are within one repetition.
+    """
+
+    offset: int
+    size: int
+    points: Mapping[str, PointLayout]
+
+
+@cache
+def _definition(model_id: int) -> Mapping[str, Any]:
+    path = resources.files("sunspec2") / "models" / "json" / f"model_{model_id}.json"
+    try:
+        definition: Mapping[str, Any] = json.loads(path.read_text(encoding="utf-8"))["group"]
+    except FileNotFoundError:
+        raise SunSpecError(f"SunSpec model {model_id} is not defined") from None
+    return definition
+
+
 @cache
 def model_layout(model_id: int) -> Mapping[str, PointLayout]:
     """Return the top-level points of a model, by name, from pysunspec2's definition."""
-    path = resources.files("sunspec2") / "models" / "json" / f"model_{model_id}.json"
-    try:
-        definition = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SunSpecError(f"SunSpec model {model_id} is not defined") from None
+    return _layout(_definition(model_id)["points"])
+
+
+@cache
+def repeating_group(model_id: int, name: str) -> RepeatingGroup:
+    """Return the group ``name`` of a model that repeats it to its end (160's ``module``).
+
+    Only a model's one group, with no groups of its own, is read: where it repeats to is then
+    where the model ends.
+    """
+    groups = _definition(model_id).get("groups", [])
+    if [group["name"] for group in groups] != [name] or groups[0].get("groups"):
+        raise SunSpecError(f"model {model_id} does not repeat a group {name!r} to its end")
+    points = _layout(groups[0]["points"])
+    return RepeatingGroup(
+        offset=sum(point.size for point in model_layout(model_id).values()),
+        size=sum(point.size for point in points.values()),
+        points=points,
+    )
+
+
+def point_layout(model_id: int, point: str) -> PointLayout:
+    """Return a point of a model: ``name``, or ``group.name`` for one of its repeating group."""
+    group, _, name = point.rpartition(".")
+    layout = repeating_group(model_id, group).points if group else model_layout(model_id)
+    if name not in layout:
+        raise SunSpecError(f"model {model_id} has no point {point!r}")
+    return layout[name]
+
+
+def _layout(definitions: Iterable[Mapping[str, Any]]) -> dict[str, PointLayout]:
     points: dict[str, PointLayout] = {}
     offset = 0
-    for point in definition["group"]["points"]:
+    for point in definitions:
         size = int(point["size"])
         points[point["name"]] = PointLayout(
             name=point["name"],
@@ -100,6 +152,7 @@ def model_layout(model_id: int) -> Mapping[str, PointLayout]:
 def _register(
     key: str, point: PointLayout, address: int, template: SunSpecPoint | None
 ) -> Register:
+    """Return a point as a register, described as ``template`` says (none: a hidden one)."""
     data_type, sentinels = _TYPES[point.type]
     if point.type in _ACCUMULATORS:
         # 0 is an accumulator's "not implemented", and also what a counter that never counted
@@ -129,32 +182,89 @@ def _register(
 def resolve(points: Iterable[SunSpecPoint], models: Mapping[int, int]) -> tuple[Register, ...]:
     """Return the registers of ``points`` at the addresses of a device's model chain.
 
-    ``models`` maps model ids to the address of their ID register. Points whose models the
-    device lacks are left out; scale factors become hidden registers named ``<key>_sf``.
+    ``models`` maps model ids to the address of their ID register. A point's value comes from
+    the first of its sources the device has; points with none are left out. Read only for the
+    value, never shown: its other sources (``fallbacks``), the further repetitions of a
+    repeating group's point (``addends``), both named ``<key>@<model>.<point>``, and scale
+    factors (``<key>_sf``). A point's ``absent`` is what its last source's "not implemented"
+    means: the value when no source has one.
     """
     registers: list[Register] = []
     scale_factors: dict[int, Register] = {}
     for point in points:
-        model = next((m for m in point.models if m in models), None)
-        if model is None:
+        sources = [found for source in point.sources if (found := _places(source, models))]
+        # Each source the device has, as the registers of its places (one, or a repetition's).
+        read: list[list[Register]] = []
+        for index, (model, places) in enumerate(sources):
+            absent = point.absent if index == len(sources) - 1 else None
+            placed: list[Register] = []
+            for name, layout, address in places:
+                key = f"{point.key}@{model}.{name}" if read or placed else point.key
+                register = replace(_register(key, layout, address, point), absent=absent)
+                placed.append(_scaled(register, layout, model, models, scale_factors))
+            read.append(placed)
+        if not read:
             continue
-        layout = model_layout(model)
-        if point.point not in layout:
-            raise SunSpecError(f"{point.key}: model {model} has no point {point.point!r}")
-        found = layout[point.point]
-        register = _register(point.key, found, models[model] + found.offset, point)
-        if found.scale_factor is not None:
-            sf = layout[found.scale_factor]
-            address = models[model] + sf.offset
-            if address not in scale_factors:
-                scale_factors[address] = _register(f"{point.key}_sf", sf, address, None)
-            register = _with_scale_factor(register, scale_factors[address].key)
-        registers.append(register)
+        value, *fallbacks = (
+            replace(first, addends=tuple(r.key for r in rest)) for first, *rest in read
+        )
+        addends = [register for _first, *rest in read for register in rest]
+        registers.append(replace(value, fallbacks=tuple(r.key for r in fallbacks)))
+        registers.extend(replace(part, enabled_by_default=False) for part in (*fallbacks, *addends))
     return (*registers, *scale_factors.values())
 
 
-def _with_scale_factor(register: Register, key: str) -> Register:
-    return replace(register, scale_factor=key)
+def _places(
+    source: SunSpecSource, models: Mapping[int, int]
+) -> tuple[int, list[tuple[str, PointLayout, int]]] | None:
+    """Return the model a device has a source in and the point's places, or None if nowhere.
+
+    A repeating group's point has a place in each repetition, from the end of the model's fixed
+    points to the next model of the chain.
+    """
+    model = next((m for m in source.models if m in models), None)
+    if model is None:
+        return None
+    start = models[model]
+    point = point_layout(model, source.point)
+    group_name, _, name = source.point.rpartition(".")
+    if not group_name:
+        return model, [(name, point, start + point.offset)]
+    group = repeating_group(model, group_name)
+    following = [address for address in models.values() if address > start]
+    count, rest = divmod(min(following, default=start) - start - group.offset, group.size)
+    if count <= 0 or rest:
+        # No model follows, or the repetitions would not fill the words up to the next model
+        # kept (a model the chain repeats comes first): where this one ends is not known.
+        return None
+    places = [
+        (
+            f"{group_name}[{n + 1}].{name}",
+            point,
+            start + group.offset + n * group.size + point.offset,
+        )
+        for n in range(count)
+    ]
+    return model, places
+
+
+def _scaled(
+    register: Register,
+    point: PointLayout,
+    model: int,
+    models: Mapping[int, int],
+    scale_factors: dict[int, Register],
+) -> Register:
+    """Return ``register`` with its point's scale factor, added to ``scale_factors`` once."""
+    if point.scale_factor is None:
+        return register
+    if point.scale_factor not in model_layout(model):
+        raise SunSpecError(f"model {model} has no scale factor {point.scale_factor!r}")
+    sf = model_layout(model)[point.scale_factor]
+    address = models[model] + sf.offset
+    if address not in scale_factors:
+        scale_factors[address] = _register(f"{register.key}_sf", sf, address, None)
+    return replace(register, scale_factor=scale_factors[address].key)
 
 
 def resolve_profile(profile: Profile, models: Mapping[int, int] | None) -> Profile:
@@ -179,8 +289,9 @@ def preload() -> dict[str, Profile]:
     profiles = available_profiles()
     for profile in profiles.values():
         for point in profile.sunspec:
-            for model in point.models:
-                model_layout(model)
+            for source in point.sources:
+                for model in source.models:
+                    model_layout(model)
     return profiles
 
 
@@ -216,28 +327,48 @@ def image(models: Iterable[tuple[int, Mapping[str, Any]]], base: int = 40000) ->
     """Return the registers of a SunSpec device holding ``models`` (id, {point: raw value}).
 
     Raw values are what the device sends (before scale factors); points not given read as
-    "not implemented". Used for test vectors and simulated devices.
+    "not implemented". A model's repeating group is given by its name, as the list of its
+    repetitions' points. Used for test vectors and simulated devices.
     """
     words: dict[int, int] = dict(enumerate(SUNS, start=base))
     address = base + len(SUNS)
     for model_id, values in models:
         layout = model_layout(model_id)
-        length = sum(p.size for p in layout.values()) - 2
-        unknown = set(values) - set(layout)
-        if unknown:
-            raise SunSpecError(f"model {model_id} has no points {sorted(unknown)}")
-        for point in layout.values():
-            at = address + point.offset
-            if point.type not in _TYPES:  # padding and the like
-                words.update({at + i: 0 for i in range(point.size)})
-                continue
-            raw: Any = {"ID": model_id, "L": length}.get(point.name, values.get(point.name))
-            if raw is None:
-                sentinels = _TYPES[point.type][1]
-                raw = sentinels[0] if sentinels else ("" if point.type == "string" else "nan")
-            register = _register(point.name, point, at, None)
-            words.update(enumerate(encode(register, raw), start=at))
+        fixed = {name: value for name, value in values.items() if not isinstance(value, list)}
+        length = sum(point.size for point in layout.values()) - 2
+        for name, repetitions in values.items():
+            if isinstance(repetitions, list):
+                group = repeating_group(model_id, name)
+                for n, points in enumerate(repetitions):
+                    at = address + group.offset + n * group.size
+                    _lay(words, group.points, points, at, f"{model_id}.{name}")
+                length += len(repetitions) * group.size
+        _lay(words, layout, {**fixed, "ID": model_id, "L": length}, address, str(model_id))
         address += 2 + length
     words[address] = END_MODEL
     words[address + 1] = 0
     return words
+
+
+def _lay(
+    words: dict[int, int],
+    layout: Mapping[str, PointLayout],
+    values: Mapping[str, Any],
+    at: int,
+    name: str,
+) -> None:
+    """Write the raw ``values`` of points laid out from ``at`` (a model or a repetition)."""
+    if unknown := sorted(set(values) - set(layout)):
+        raise SunSpecError(f"model {name} has no points {unknown}")
+    for point in layout.values():
+        address = at + point.offset
+        if point.type not in _TYPES:  # padding and the like
+            words.update({address + i: 0 for i in range(point.size)})
+            continue
+        raw = values.get(point.name)
+        if raw is None:
+            sentinels = _TYPES[point.type][1]
+            # A type without a "not implemented" value: no text, NaN, or a count of none.
+            raw = sentinels[0] if sentinels else {"string": "", "float32": "nan"}.get(point.type, 0)
+        register = _register(point.name, point, address, None)
+        words.update(enumerate(encode(register, raw), start=address))
