@@ -89,11 +89,27 @@ def bench_sharing() -> dict[str, Any]:
     return {"benchmark": "sharing", "sizes": rows}
 
 
+def _solaredge_vector() -> Any:
+    """Return the SunSpec profile's SolarEdge inverter-and-meter test vector (a real dump)."""
+    from custom_components.ioe_community.devices.profile import available_profiles  # noqa: PLC0415
+
+    return next(
+        vector
+        for vector in available_profiles()["sunspec"].test_vectors
+        if dict(vector.sunspec[0][1]).get("Mn", "").startswith("SolarEdge")
+    )
+
+
 def _serve_devices(port_queue: Any) -> None:
-    """Child process: serve a meter (1), an inverter with battery (2), a charger (3) forever."""
+    """Child process: serve a home's devices until killed.
+
+    A meter (1), an inverter with battery (2), a charger (3) and a SolarEdge inverter with its
+    export-positive meter (4).
+    """
     import asyncio  # noqa: PLC0415 - runs in the child
 
     from custom_components.ioe_community.devices.profile import available_profiles  # noqa: PLC0415
+    from custom_components.ioe_community.devices.sunspec import vector_holding  # noqa: PLC0415
     from ioe_dev.modbus_server import ModbusTestServer, Registers  # noqa: PLC0415
 
     profiles = available_profiles()
@@ -107,6 +123,7 @@ def _serve_devices(port_queue: Any) -> None:
                 1: Registers(input=dict(meter.input)),
                 2: Registers(holding=dict(inverter.holding)),
                 3: Registers(holding=dict(charger.holding)),
+                4: Registers(holding=vector_holding(_solaredge_vector())),
             }
         )
         await server.start()
@@ -117,7 +134,10 @@ def _serve_devices(port_queue: Any) -> None:
 
 
 def bench_modbus(polls: int = 300) -> dict[str, Any]:
-    """Measure requests and client CPU per poll of a home's meter, inverter (+ battery), charger.
+    """Measure requests and client CPU per poll of a home's devices.
+
+    A meter, an inverter (+ battery), a charger and a SolarEdge inverter with its meter
+    (SunSpec).
 
     Batched: the integration's read plan. Unbatched: one request per value, as a per-entity
     poller does. Both read the same registers from the same servers in one run.
@@ -133,6 +153,7 @@ def bench_modbus(polls: int = 300) -> dict[str, Any]:
         Transport,
     )
     from custom_components.ioe_community.devices.profile import available_profiles  # noqa: PLC0415
+    from custom_components.ioe_community.devices.sunspec import discover, resolve_profile  # noqa: PLC0415
 
     context = multiprocessing.get_context("spawn")
     ports = context.Queue()
@@ -143,10 +164,12 @@ def bench_modbus(polls: int = 300) -> dict[str, Any]:
 
     async def run() -> dict[str, Any]:
         bus = ModbusBus(Endpoint(transport=Transport.TCP, host="127.0.0.1", port=port))
+        solaredge = resolve_profile(profiles["sunspec"], await discover(bus, 4))
         readers = [
             DeviceReader(profiles["eastron_sdm630"], bus, 1),
             DeviceReader(profiles["huawei_sun2000"], bus, 2),
             DeviceReader(profiles["keba_p30"], bus, 3),
+            DeviceReader(solaredge, bus, 4),
         ]
         results: dict[str, Any] = {}
         for mode in ("batched", "one_request_per_value"):
@@ -177,6 +200,51 @@ def bench_modbus(polls: int = 300) -> dict[str, Any]:
         server.terminate()
 
 
+def bench_meters(messages: int = 20000) -> dict[str, Any]:
+    """Measure CPU per MQTT meter message, read as the integration reads it.
+
+    A Tasmota net-counter meter (a Shelly 3EM on Tasmota: Total runs back while exporting,
+    import and export counted from its changes) and a Shelly Pro 3EM (per-phase counters,
+    balanced across phases), each message a little further on than the last.
+    """
+    from custom_components.ioe_community.devices.mqtt_meter import (  # noqa: PLC0415
+        MeterFormat,
+        MeterReader,
+        MeterSource,
+    )
+
+    def tasmota(n: int) -> str:
+        total = 100.0 + 0.01 * (n % 50) - 0.004 * n
+        return json.dumps(
+            {"Time": "2026-12-03T12:00:00", "ENERGY": {
+                "TotalStartTime": "2025-06-01T10:00:00", "Total": round(total, 5),
+                "Today": 1.2, "Power": [176.0, -2232.1, 15.0], "Voltage": [231, 230, 232],
+                "Current": [2.2, 9.7, 0.1], "Factor": [0.92, -0.98, 0.5],
+            }}
+        )  # fmt: skip
+
+    def shelly(n: int) -> str:
+        return json.dumps({"id": 0, "total_act": 5415414.19 + 3 * n, "total_act_ret": 20.0 + 5 * n})
+
+    cases = {
+        "tasmota_net_counter": (MeterFormat.TASMOTA, "tele/shelly3em/SENSOR", tasmota),
+        "shelly_pro_3em_balanced": (MeterFormat.SHELLY, "pro3em/status/emdata:0", shelly),
+    }
+    results: dict[str, Any] = {}
+    for name, (meter_format, topic, payload) in cases.items():
+        payloads = [payload(n) for n in range(messages)]
+        reader = MeterReader(MeterSource(format=meter_format, topic=topic.split("/")[0]))
+        cpu = time.process_time()
+        for message in payloads:
+            reader.read(topic, message)
+        seconds = time.process_time() - cpu
+        results[name] = {
+            "us_per_message": 1e6 * seconds / messages,
+            "messages_per_s": messages / seconds,
+        }
+    return {"benchmark": "meters", "messages": messages, **results}
+
+
 def _machine() -> str:
     return (
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -193,7 +261,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench")
     parser.add_argument(
         "benchmark",
-        choices=["sharing", "sharing-one", "modbus", "ingest", "results", "link", "upload"],
+        choices=[
+            "sharing",
+            "sharing-one",
+            "modbus",
+            "meters",
+            "ingest",
+            "results",
+            "link",
+            "upload",
+        ],
     )
     parser.add_argument("members", nargs="?", type=int)
     args = parser.parse_args()
@@ -214,10 +291,10 @@ def main() -> int:
         timing = bench_results() | {"machine": _machine(), "date": _today()}
         print(json.dumps(timing, indent=2))
         return 0
-    if args.benchmark == "modbus":
-        modbus = bench_modbus()
-        modbus |= {"machine": _machine(), "date": _today()}
-        print(json.dumps(modbus, indent=2))
+    if args.benchmark in ("modbus", "meters"):
+        measured = bench_modbus() if args.benchmark == "modbus" else bench_meters()
+        measured |= {"machine": _machine(), "date": _today()}
+        print(json.dumps(measured, indent=2))
         return 0
     results = bench_sharing()
     results["machine"] = _machine()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 import json
+import time
 from typing import Any
 import urllib.error
 import urllib.parse
@@ -198,16 +199,32 @@ class HomeAssistantApi:
         """
         result = self.request("POST", path, body={"handler": handler, **start})
         for answer in steps:
+            result = self._after_progress(path, result)
             if result.get("type") != "form":
                 break
             if result.get("errors"):
                 raise HomeAssistantApiError(f"{handler} flow: {result['errors']}")
             result = self.request("POST", f"{path}/{result['flow_id']}", body=answer)
+        result = self._after_progress(path, result)
         if result.get("type") == "abort" and result.get("reason") in allowed_aborts:
             return dict(result)
         if result.get("type") != "create_entry":
             raise HomeAssistantApiError(f"{handler} flow ended with {result}")
         return dict(result)
+
+    def _after_progress(
+        self, path: str, result: dict[str, Any], timeout_s: float = 400
+    ) -> dict[str, Any]:
+        """Return the step after a progress step (a meter being awaited), as the UI waits."""
+        deadline = time.monotonic() + timeout_s
+        while result.get("type") in ("progress", "progress_done"):
+            if time.monotonic() > deadline:
+                raise HomeAssistantApiError(f"flow still in progress after {timeout_s} s")
+            if result["type"] == "progress":
+                time.sleep(0.5)
+            # As the frontend does: GET goes on with the flow without answering a form.
+            result = self.request("GET", f"{path}/{result['flow_id']}")
+        return result
 
     def run_config_flow(self, domain: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
         """Add an entry of ``domain`` through its config flow; return the entry."""

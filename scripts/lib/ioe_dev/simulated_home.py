@@ -1,13 +1,20 @@
-"""A simulated home's Modbus devices for the demo: a grid meter, a hybrid inverter, a charger.
+"""A simulated home's devices for the demo: meters, inverters, a battery, a charger.
 
 One Modbus TCP endpoint serves an Eastron SDM630 at unit 1, a Huawei SUN2000 with its
-LUNA2000 battery at unit 2 and a KEBA P30 EV charger at unit 3, encoded with the same profiles
-the integration reads. Every second the values follow the local time of day: a clear-ish solar
-day on a 4 kWp roof, a household load with morning and evening peaks, a 10 kWh battery that
-stores surplus and covers the evening, and a car that charges at 3.7 kW in the early afternoon
-(on the sun) and late at night. Energy counters only ever increase, as real ones do.
+LUNA2000 battery at unit 2, a KEBA P30 EV charger at unit 3 and a SolarEdge SE3000H with its
+grid meter (SunSpec 101 and 203) at unit 4, encoded with the same profiles the integration
+reads. SolarEdge's meter counts power positive while exporting, as the real ones do. With
+``--mqtt-port``, a balcony panel's meter publishes as a Shelly EM running Tasmota does:
+``tele/balcon/SENSOR`` every 10 s (and ``stat/balcon/STATUS10`` when asked), its ``Total`` a
+net counter that runs back while the panel produces.
 
-    python -m ioe_dev.simulated_home --port 1502
+Every second the values follow the local time of day: a clear-ish solar day on a 4 kWp roof,
+a 3 kWp one and an 800 W balcony panel, a household load with morning and evening peaks, a
+10 kWh battery that stores surplus and covers the evening, and a car that charges at 3.7 kW in
+the early afternoon (on the sun) and late at night. Import and export counters only ever
+increase, as real ones do.
+
+    python -m ioe_dev.simulated_home --port 1502 --mqtt-port 1883
 """
 
 from __future__ import annotations
@@ -16,22 +23,35 @@ import argparse
 import asyncio
 from dataclasses import dataclass
 import datetime as dt
+import itertools
+import json
 import math
 import random
 from zoneinfo import ZoneInfo
 
+from paho.mqtt import client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
 from custom_components.ioe_community.devices.decode import encode
 from custom_components.ioe_community.devices.profile import Profile, available_profiles
+from custom_components.ioe_community.devices.sunspec import image
 from ioe_dev.modbus_server import ModbusTestServer, Registers
 
 PV_PEAK_W = 4000.0
+SOLAREDGE_PEAK_W = 3000.0
+BALCONY_PEAK_W = 800.0
+BALCONY_STANDBY_W = 2.0  # the micro-inverter's draw at night
 BATTERY_KWH = 10.0
 BATTERY_MAX_W = 2500.0
+BATTERY_FOLLOWS = 0.95
 EV_CHARGING_W = 3680.0  # 16 A on one phase
 EV_HOURS = ((13.0, 15.0), (23.0, 24.0))
 METER_UNIT = 1
 INVERTER_UNIT = 2
 CHARGER_UNIT = 3
+SOLAREDGE_UNIT = 4
+BALCONY_TOPIC = "balcon"
+TELE_PERIOD_S = 10
 
 
 @dataclass
@@ -46,12 +66,18 @@ class HomeState:
     ev_kwh: float = 876.5
     session_kwh: float = 0.0
     soc: float = 0.5
+    solaredge_kwh: float = 2109.4
+    balcony_net_kwh: float = -310.2  # Tasmota's Total: below zero after a year of sun
+    balcony_today_kwh: float = 0.0
 
     def step(self, now: dt.datetime, seconds: float, rng: random.Random) -> dict[str, float]:
         """Advance ``seconds`` at local time ``now``; return the instantaneous powers (W)."""
         hour = now.hour + now.minute / 60
         sun = max(0.0, math.sin(math.pi * (hour - 7.5) / 12.0))
         pv_w = PV_PEAK_W * sun**1.3 * rng.uniform(0.85, 1.0)
+        solaredge_w = SOLAREDGE_PEAK_W * sun**1.3 * rng.uniform(0.85, 1.0)
+        # Through the balcony meter: the panel's output out, the micro-inverter's draw in.
+        balcony_w = BALCONY_STANDBY_W - BALCONY_PEAK_W * sun**1.3 * rng.uniform(0.8, 1.0)
         load_w = (
             250
             + 900 * math.exp(-(((hour - 8.0) / 1.2) ** 2))
@@ -62,15 +88,21 @@ class HomeState:
         if ev_w and not self.session_kwh:
             self.session_kwh = 0.0001  # a session starts
         load_w += ev_w
-        surplus_w = pv_w - load_w
+        surplus_w = pv_w + solaredge_w - balcony_w - load_w
+        # The inverter's control follows the surplus a little behind: a few % reach the grid.
         if surplus_w > 0 and self.soc < 1.0:
-            battery_w = min(surplus_w, BATTERY_MAX_W)  # charging
+            battery_w = min(BATTERY_FOLLOWS * surplus_w, BATTERY_MAX_W)  # charging
         elif surplus_w < 0 and self.soc > 0.1:
-            battery_w = max(surplus_w, -BATTERY_MAX_W)  # discharging
+            battery_w = max(BATTERY_FOLLOWS * surplus_w, -BATTERY_MAX_W)  # discharging
         else:
             battery_w = 0.0
-        grid_w = load_w + battery_w - pv_w  # > 0 imports
+        grid_w = load_w + battery_w + balcony_w - pv_w - solaredge_w  # > 0 imports
         hours = seconds / 3600
+        if now.hour == 0 and now.minute == 0 and now.second < seconds:
+            self.balcony_today_kwh = 0.0
+        self.solaredge_kwh += solaredge_w * hours / 1000
+        self.balcony_net_kwh += balcony_w * hours / 1000
+        self.balcony_today_kwh += balcony_w * hours / 1000
         self.soc = min(1.0, max(0.0, self.soc + battery_w * hours / 1000 / BATTERY_KWH))
         self.pv_kwh += pv_w * hours / 1000
         self.charged_kwh += max(battery_w, 0) * hours / 1000
@@ -81,6 +113,7 @@ class HomeState:
         self.session_kwh = self.session_kwh + ev_w * hours / 1000 if ev_w else 0.0
         return {
             "pv_w": pv_w, "load_w": load_w, "battery_w": battery_w, "grid_w": grid_w, "ev_w": ev_w,
+            "solaredge_w": solaredge_w, "balcony_w": balcony_w,
         }  # fmt: skip
 
 
@@ -92,14 +125,9 @@ def write_values(profile: Profile, table: dict[int, int], values: dict[str, floa
             table[register.address + offset] = word
 
 
-def refresh(
-    state: HomeState,
-    powers: dict[str, float],
-    meter: Registers,
-    inverter: Registers,
-    charger: Registers,
-) -> None:
+def refresh(state: HomeState, powers: dict[str, float], devices: dict[int, Registers]) -> None:
     """Encode the home's state into the devices' registers."""
+    meter, inverter, charger = devices[METER_UNIT], devices[INVERTER_UNIT], devices[CHARGER_UNIT]
     profiles = available_profiles()
     grid_w = powers["grid_w"]
     write_values(
@@ -140,29 +168,114 @@ def refresh(
             "session_energy": state.session_kwh,
         },
     )  # fmt: skip
+    # A SolarEdge inverter and its meter, as a SunSpec chain: the meter's W is positive while
+    # the home exports (SolarEdge's sign); its counters are the grid's.
+    devices[SOLAREDGE_UNIT].holding.update(
+        image(
+            [
+                (1, {"Mn": "SolarEdge ", "Md": "SE3000H-RW000BNN4", "SN": "7E0DE3A1",
+                     "Vr": "0004.0020.0036"}),
+                (101, {"W": round(powers["solaredge_w"] * 10), "W_SF": -1,
+                       "WH": round(state.solaredge_kwh * 1000), "WH_SF": 0,
+                       "A": round(powers["solaredge_w"] / 2.3), "A_SF": -2,
+                       "PhVphA": 2307, "V_SF": -1, "Hz": 5000, "Hz_SF": -2,
+                       "TmpSnk": 3814, "Tmp_SF": -2, "St": 4 if powers["solaredge_w"] else 2}),
+                (203, {"W": round(-grid_w), "W_SF": 0,
+                       "TotWhImp": round(state.import_kwh * 1000),
+                       "TotWhExp": round(state.export_kwh * 1000), "TotWh_SF": 0,
+                       "PhVphA": 2310, "V_SF": -1, "Hz": 5000, "Hz_SF": -2}),
+            ]
+        )
+    )  # fmt: skip
 
 
-async def serve(port: int, tz: str = "Europe/Madrid") -> None:
+def tasmota_sensor(state: HomeState, powers: dict[str, float], now: dt.datetime) -> str:
+    """Return the balcony meter's ENERGY message, as Tasmota on a Shelly EM sends it."""
+    power = powers["balcony_w"]
+    return json.dumps(
+        {
+            "Time": now.replace(microsecond=0, tzinfo=None).isoformat(),
+            "ENERGY": {
+                "TotalStartTime": "2025-06-01T10:00:00",
+                "Total": round(state.balcony_net_kwh, 5),
+                "Yesterday": -2.1,
+                "Today": round(state.balcony_today_kwh, 5),
+                "Power": round(power, 1),
+                "ApparentPower": round(abs(power) / 0.95, 1),
+                "ReactivePower": round(abs(power) * 0.33, 1),
+                "Factor": -0.95 if power < 0 else 0.95,
+                "Voltage": 231,
+                "Current": round(abs(power) / 231, 3),
+            },
+        }
+    )
+
+
+class BalconyMeter:
+    """The balcony panel's Tasmota meter on the home's MQTT broker."""
+
+    def __init__(self, port: int) -> None:
+        """Connect to the broker on 127.0.0.1:port and answer STATUS 10 from then on."""
+        self.latest = ""
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="tasmota_balcon")
+        self._client.on_connect = lambda client, *_: client.subscribe(
+            f"cmnd/{BALCONY_TOPIC}/STATUS"
+        )
+        self._client.on_message = self._command
+        self._client.connect_async("127.0.0.1", port)
+        self._client.loop_start()
+
+    def _command(self, _client: mqtt.Client, _data: object, message: mqtt.MQTTMessage) -> None:
+        if message.payload.strip() == b"10" and self.latest:
+            status = json.dumps({"StatusSNS": json.loads(self.latest)})
+            self._client.publish(f"stat/{BALCONY_TOPIC}/STATUS10", status)
+
+    def publish(self, payload: str) -> None:
+        """Send the periodic telemetry."""
+        self.latest = payload
+        self._client.publish(f"tele/{BALCONY_TOPIC}/SENSOR", payload)
+
+    def stop(self) -> None:
+        """Disconnect."""
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+async def serve(port: int, mqtt_port: int | None = None, tz: str = "Europe/Madrid") -> None:
     """Serve the devices on 127.0.0.1:port until cancelled, updating every second."""
-    devices = {METER_UNIT: Registers(), INVERTER_UNIT: Registers(), CHARGER_UNIT: Registers()}
+    devices = {unit: Registers() for unit in (METER_UNIT, INVERTER_UNIT, CHARGER_UNIT)}
+    devices[SOLAREDGE_UNIT] = Registers()
     state, rng = HomeState(), random.Random(7)  # noqa: S311 - a simulation, not a secret
     zone = ZoneInfo(tz)
-    refresh(state, state.step(dt.datetime.now(zone), 0, rng), *devices.values())
+    now = dt.datetime.now(zone)
+    powers = state.step(now, 0, rng)
+    refresh(state, powers, devices)
+    balcony = BalconyMeter(mqtt_port) if mqtt_port else None
+    if balcony:
+        balcony.latest = tasmota_sensor(state, powers, now)
     server = ModbusTestServer(units=devices, port=port)
     await server.start()
     try:
-        while True:
+        for second in itertools.count(1):
             await asyncio.sleep(1)
-            refresh(state, state.step(dt.datetime.now(zone), 1, rng), *devices.values())
+            now = dt.datetime.now(zone)
+            powers = state.step(now, 1, rng)
+            refresh(state, powers, devices)
+            if balcony and second % TELE_PERIOD_S == 0:
+                balcony.publish(tasmota_sensor(state, powers, now))
     finally:
         await server.stop()
+        if balcony:
+            balcony.stop()
 
 
 def main() -> None:
     """Run the simulated devices."""
     parser = argparse.ArgumentParser(prog="python -m ioe_dev.simulated_home")
     parser.add_argument("--port", type=int, required=True)
-    asyncio.run(serve(parser.parse_args().port))
+    parser.add_argument("--mqtt-port", type=int, help="the home's MQTT broker (Tasmota meter)")
+    arguments = parser.parse_args()
+    asyncio.run(serve(arguments.port, arguments.mqtt_port))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import yaml
 
 from ioe_dev.demo import community
 from ioe_dev.homeassistant_api import HomeAssistantApi, HomeAssistantApiError, Login
-from ioe_dev.mosquitto import Broker, broker_certificate, start_broker
+from ioe_dev.mosquitto import Broker, broker_certificate, start_broker, start_plain_broker
 from ioe_dev.processes import Service, ServiceError, free_port, port_is_free
 from ioe_dev.synthetic import SyntheticCommunity, make_community, write_csv
 
@@ -48,6 +48,14 @@ DEMO_DEVICES = (
     {"profile": "eastron_sdm630", "role": "grid_meter", "unit": 1, "scan_interval": 5},
     {"profile": "huawei_sun2000", "role": "pv", "unit": 2, "scan_interval": 5},
     {"profile": "keba_p30", "role": "ev_charger", "unit": 3, "scan_interval": 5},
+    # A SolarEdge inverter with its meter (export positive: read the other way round).
+    {"profile": "sunspec", "role": "pv", "unit": 4, "scan_interval": 5},
+)
+# The balcony panel's Tasmota meter (a net counter) on the home's own MQTT broker: the
+# answers to the MQTT meter flow's steps.
+DEMO_MQTT_METER = (
+    {"format": "tasmota", "topic": "balcon", "role": "pv"},
+    {"counter": "net", "reverse_power": False},
 )
 # The demo home is the community's first member; the plant is metered at the second one's site.
 HOME_MEMBER = 0
@@ -65,6 +73,7 @@ class Ports:
     broker: int
     devices: int
     datadis: int
+    home_broker: int
 
 
 class DemoError(RuntimeError):
@@ -153,6 +162,7 @@ def _ports(state: Path, *, check: bool) -> Ports:
         "broker": 8883,
         "devices": 1502,
         "datadis": 8097,
+        "home_broker": 1883,
     }
     for name, default in defaults.items():
         # A part added since the state directory was made gets its port now.
@@ -210,7 +220,7 @@ def _wait_for_ha(api: HomeAssistantApi, service: Service) -> None:
     )
 
 
-def _ensure_home_entry(api: HomeAssistantApi, devices_port: int, join_code: str) -> dict[str, Any]:
+def _ensure_home_entry(api: HomeAssistantApi, ports: Ports, join_code: str) -> dict[str, Any]:
     """Make the home entry (joined to the community) and its simulated devices, as in the UI.
 
     A demo made by an older version catches up as a user would: a home that has not joined its
@@ -226,16 +236,37 @@ def _ensure_home_entry(api: HomeAssistantApi, devices_port: int, join_code: str)
         api.reconfigure_entry(entries[0], [HOME, {"join_code": join_code}])
     entry = entries[0]
     for device in DEMO_DEVICES:
-        answer = {**device, "transport": "tcp", "host": "127.0.0.1", "port": devices_port}
+        answer = {**device, "transport": "tcp", "host": "127.0.0.1", "port": ports.devices}
         api.run_subentry_flow(
             entry["entry_id"], "modbus_device", [answer], allowed_aborts=("already_configured",)
         )
+    # The home's own broker (a Mosquitto add-on, say), through Home Assistant's MQTT integration.
+    if not api.config_entries("mqtt"):
+        broker = {
+            "broker": "127.0.0.1",
+            "port": ports.home_broker,
+            # The form's defaults: no certificates, plain TCP.
+            "other_settings": {"set_client_cert": False, "set_ca_cert": "off", "transport": "tcp"},
+        }
+        api.run_config_flow("mqtt", [broker])
+    api.run_subentry_flow(
+        entry["entry_id"],
+        "mqtt_meter",
+        list(DEMO_MQTT_METER),
+        allowed_aborts=("already_configured",),
+    )
     return entry
 
 
 def _check_device_sensors(api: HomeAssistantApi) -> list[str]:
     """Check that the simulated meter's, inverter's and charger's energy sensors hold numbers."""
-    readings: dict[str, list[float]] = {"SDM630": [], "SUN2000": [], "KeContact P30": []}
+    readings: dict[str, list[float]] = {
+        "SDM630": [],
+        "SUN2000": [],
+        "KeContact P30": [],
+        "Inverter and meter": [],
+        "Tasmota balcon": [],
+    }
     for state in api.request("GET", "/api/states"):
         attributes = state["attributes"]
         if (
@@ -282,7 +313,8 @@ def _energy_preferences(model: dict[str, list[dict[str, Any]]]) -> dict[str, Any
     """Return the Energy dashboard a household would set up from its home's energy model.
 
     Only quantities measured by one sensor, with its own sign, map onto the dashboard's
-    sources; Home Assistant counts battery power positive while discharging.
+    sources (solar arrays, one each); Home Assistant counts battery power positive while
+    discharging.
     """
 
     def one(quantity: str) -> str | None:
@@ -300,9 +332,11 @@ def _energy_preferences(model: dict[str, list[dict[str, Any]]]) -> dict[str, Any
         if power := one("grid_power"):
             grid["power_config"] = {"stat_rate": power}
         sources.append(grid)
-    if pv := one("pv_energy"):
+    # A solar source per PV counter (the demo home has three arrays); the power only with one.
+    arrays = [term["entity_id"] for term in model.get("pv_energy", []) if term["sign"] == 1]
+    for pv in arrays:
         solar: dict[str, Any] = {"type": "solar", "stat_energy_from": pv}
-        if power := one("pv_power"):
+        if len(arrays) == 1 and (power := one("pv_power")):
             solar["stat_rate"] = power
         sources.append(solar)
     if (charged := one("battery_charge_energy")) and (
@@ -477,6 +511,49 @@ def _check_distributor(api: HomeAssistantApi, config: Path, home: str) -> list[s
     return []
 
 
+def _device_powers(api: HomeAssistantApi, entry_id: str) -> dict[str, float]:
+    """Return the power each of the home's devices reads now, by ``<title>/<value key>``."""
+    subentries = {
+        subentry["subentry_id"]: subentry["title"]
+        for subentry in api.websocket_command(
+            {"type": "config_entries/subentries/list", "entry_id": entry_id}
+        )
+    }
+    states = {state["entity_id"]: state["state"] for state in api.request("GET", "/api/states")}
+    powers = {}
+    for entity in api.websocket_command({"type": "config/entity_registry/list"}):
+        subentry, _, key = str(entity.get("unique_id", "")).partition("_")
+        if subentry in subentries and key.endswith("power"):
+            try:
+                powers[f"{subentries[subentry]}/{key}"] = float(states[entity["entity_id"]])
+            except KeyError, ValueError:
+                continue
+    return powers
+
+
+def _power_of(powers: dict[str, float], device: str, key: str) -> float | None:
+    """Return the power ``key`` of the device whose title starts with ``device``."""
+    return next(
+        (w for name, w in powers.items() if name.startswith(device) and name.endswith(key)), None
+    )
+
+
+def _check_meter_signs(api: HomeAssistantApi, entry_id: str) -> list[str]:
+    """Check SolarEdge's export-positive meter reads as the grid meter does, import positive."""
+    deadline = time.monotonic() + 30
+    while True:
+        powers = _device_powers(api, entry_id)
+        grid = _power_of(powers, "Eastron SDM630", "/power")
+        meter = _power_of(powers, "SunSpec", "/meter_power")
+        if grid is not None and meter is not None and min(abs(grid), abs(meter)) > 5:
+            if (grid > 0) != (meter > 0):
+                return [f"the SolarEdge meter reads {meter} W while the grid meter reads {grid} W"]
+            return []
+        if time.monotonic() > deadline:
+            return [f"no grid power from both the grid meter and the SolarEdge meter: {powers}"]
+        time.sleep(1)
+
+
 def _verify(api: HomeAssistantApi, ports: Ports, report: Path) -> list[str]:
     """Check every part as a user would meet it; return what is wrong."""
     problems = []
@@ -648,12 +725,16 @@ Press Ctrl-C to stop everything.""",
 def _start_simulations(
     state: Path, ports: Ports, synthetic: SyntheticCommunity, services: list[Service]
 ) -> None:
-    """Start the home's simulated devices and the community's other, simulated, members."""
+    """Start the home's broker and simulated devices, and the community's other members."""
+    services.append(start_plain_broker(state / "home-broker", ports.home_broker))
     devices = Service(
         "simulated-devices",
-        [sys.executable, "-m", "ioe_dev.simulated_home", "--port", str(ports.devices)],
+        [
+            sys.executable, "-m", "ioe_dev.simulated_home",
+            "--port", str(ports.devices), "--mqtt-port", str(ports.home_broker),
+        ],
         state / "simulated-devices.log",
-    )
+    )  # fmt: skip
     devices.start(port=ports.devices)
     services.append(devices)
     members = Service(
@@ -714,7 +795,7 @@ def run(state: Path, *, check: bool) -> int:
         api.onboard(login)
         if new_http_port:
             _confirm_http_port(api, config_dir)
-        entry = _ensure_home_entry(api, ports.devices, credentials.join_codes[home])
+        entry = _ensure_home_entry(api, ports, credentials.join_codes[home])
         _wait_for_home(api)
         _ensure_energy_dashboard(api, entry["entry_id"])
         _ensure_community_dashboard(api, entry["entry_id"])
@@ -722,6 +803,7 @@ def run(state: Path, *, check: bool) -> int:
         simulated = synthetic.members[PLANT_MEMBER].member_id
         if problems := (
             _verify(api, ports, report)
+            or _check_meter_signs(api, entry["entry_id"])
             or _check_results(ports, credentials, home, simulated)
             or _check_home_share(api, entry["entry_id"])
             or _check_distributor(api, aggregator_config, home)
@@ -731,6 +813,7 @@ def run(state: Path, *, check: bool) -> int:
         if check:
             print(
                 "Demo check passed: Home Assistant (ioe_community loaded, Modbus devices read, "
+                "a SolarEdge meter read import-positive, a Tasmota net-counter meter over MQTT, "
                 "Energy dashboard, the home joined with its share on the Comunidad dashboard), "
                 "aggregator (10 members, 9 simulated homes sending through link/, an agreement "
                 "in force, results published, the distributor's data synced from a fake "
