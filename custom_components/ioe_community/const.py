@@ -48,5 +48,6 @@ MQTT_SILENCE_LIMIT: Final = timedelta(minutes=15)
 # a meter that cannot be asked (Tasmota's default TelePeriod is 300 s).
 MQTT_FIRST_MESSAGE_TIMEOUT_S: Final = 15
 MQTT_UNASKED_TIMEOUT_S: Final = 330
-# What a device is to the home's energy model.
-DEVICE_ROLES: Final = ("grid_meter", "pv", "battery", "ev_charger", "plant")
+# What a device is to the home's energy model ("load": a circuit measured for its own sake,
+# such as a heat pump on a meter's second clamp, which the balance already includes).
+DEVICE_ROLES: Final = ("grid_meter", "pv", "battery", "ev_charger", "plant", "load")

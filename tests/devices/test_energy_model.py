@@ -29,6 +29,9 @@ from custom_components.ioe_community.devices.profile import available_profiles
         ("ev_charger", "grid_import_energy", ("ev_energy", 1)),
         ("ev_charger", "grid_power", ("ev_power", 1)),
         ("plant", "grid_export_energy", ("plant_energy", 1)),
+        # A heat pump on a Shelly's second clamp: shown, already in the home's balance.
+        ("load", "grid_import_energy", None),
+        ("load", "grid_power", None),
         ("grid_meter", None, None),
     ],
 )

@@ -60,6 +60,8 @@ _METER_ROLES: Final[Mapping[str, Mapping[str, tuple[str, int]]]] = {
         "grid_power": ("battery_power", 1),
     },
     "ev_charger": {"grid_import_energy": ("ev_energy", 1), "grid_power": ("ev_power", 1)},
+    # A load inside the home: its consumption is already in the balance.
+    "load": {},
 }
 _GRID_ROLES: Final = frozenset({"grid_import_energy", "grid_export_energy", "grid_power"})
 # Values some devices count the other way round.
@@ -91,7 +93,7 @@ def home_quantity(
     An inverter's values name their flow themselves (its ``grid_*`` values come from the grid
     meter it reads), except in a community plant, whose flows are not the home's.
     """
-    if value_role is None:
+    if value_role is None or device_role == "load":
         return None
     if plain_meter:
         return _METER_ROLES[device_role].get(value_role)
