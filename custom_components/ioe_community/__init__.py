@@ -31,6 +31,7 @@ from .coordinator import (
     ModbusDeviceCoordinator,
     MqttMeterCoordinator,
     endpoint_from,
+    meter_store,
     profile_for,
 )
 from .devices.energy_model import EnergyModel
@@ -174,5 +175,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry
         await link.async_stop()
     for device in entry.runtime_data.devices.values():
         if isinstance(device, MqttMeterCoordinator):
-            await device.async_save_state()
+            await device.async_stop()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> None:
+    """Forget what the home's MQTT meters counted: the home is gone."""
+    for subentry in entry.get_subentries_of_type(SUBENTRY_MQTT):
+        await meter_store(hass, entry, subentry).async_remove()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, override
 
 from homeassistant.components import mqtt
@@ -316,15 +316,25 @@ class HomeOptionsFlow(OptionsFlow):
             ),
         )
 
+    def _signed_power(self) -> str | None:
+        """Return the key of the device's power that says a direction, if it has one."""
+        coordinator = self.config_entry.runtime_data.devices.get(self._subentry.subentry_id)
+        quantities = coordinator.quantities if coordinator is not None else ()
+        return next((q.key for q in quantities if q.role in SIGNED_POWER_ROLES), None)
+
+    def _signed(self) -> bool:
+        """Return whether the device has a flow whose direction can be reversed.
+
+        An MQTT meter's power may not have arrived yet: it can always be reversed.
+        """
+        return self._subentry.subentry_type == SUBENTRY_MQTT or self._signed_power() is not None
+
     def _power_now(self) -> str:
         """Return the power the device reads now, as the home counts it (with its sign)."""
         coordinator = self.config_entry.runtime_data.devices.get(self._subentry.subentry_id)
-        if coordinator is None or not coordinator.data:
+        if coordinator is None or (key := self._signed_power()) is None:
             return "-"
-        for quantity in coordinator.quantities:
-            if quantity.role in SIGNED_POWER_ROLES:
-                return _power_text(coordinator.data.get(quantity.key))
-        return "-"
+        return _power_text((coordinator.data or {}).get(key))
 
     async def async_step_device(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Set the chosen device's choices; the home reloads with them."""
@@ -333,6 +343,7 @@ class HomeOptionsFlow(OptionsFlow):
         if user_input is not None:
             changes: dict[str, Any] = {
                 CONF_REVERSE_POWER: bool(user_input.get(CONF_REVERSE_POWER, False))
+                and self._signed()
             }
             if polled:
                 changes[CONF_SCAN_INTERVAL] = int(user_input[CONF_SCAN_INTERVAL])
@@ -345,9 +356,10 @@ class HomeOptionsFlow(OptionsFlow):
             fields[probatio.Required(CONF_SCAN_INTERVAL, default=data[CONF_SCAN_INTERVAL])] = (
                 _SCAN_INTERVAL_SELECTOR
             )
-        fields[
-            probatio.Required(CONF_REVERSE_POWER, default=data.get(CONF_REVERSE_POWER, False))
-        ] = BooleanSelector()
+        if self._signed():
+            fields[
+                probatio.Required(CONF_REVERSE_POWER, default=data.get(CONF_REVERSE_POWER, False))
+            ] = BooleanSelector()
         return self.async_show_form(
             step_id="device",
             data_schema=probatio.Schema(fields),
@@ -656,6 +668,17 @@ def _meter_unique_id(data: Mapping[str, Any]) -> str:
     return unique_id
 
 
+def _meter_unique_ids(data: Mapping[str, Any]) -> set[str]:
+    """Return the unique ids the meter may already be saved under.
+
+    A Shelly saved before channels were chosen was read as its first channel.
+    """
+    found = {_meter_unique_id(data)}
+    if data[CONF_FORMAT] == MeterFormat.SHELLY and data.get(CONF_CHANNEL) == 0:
+        found.add(_meter_unique_id({**data, CONF_CHANNEL: None}))
+    return found
+
+
 class MqttMeterSubentryFlow(HomeSubentryFlow):
     """Add or change an energy meter that publishes over MQTT (Shelly, Tasmota, ESPHome…).
 
@@ -701,8 +724,6 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
                 for kept in (CONF_CHANNEL, CONF_COUNTER, CONF_REVERSE_POWER):
                     if kept in previous:
                         self._data[kept] = previous[kept]
-                if self._unique_id_taken(_meter_unique_id(self._data)):
-                    return self.async_abort(reason="already_configured")
                 if MeterFormat(self._data[CONF_FORMAT]) in MAPPED_FORMATS:
                     if mapping := previous.get(CONF_MAPPING):
                         self._data[CONF_MAPPING] = mapping
@@ -748,8 +769,11 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
     async def async_step_listen(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Wait for the meter's first values: a little when it was asked, else minutes."""
-        source = meter_source_from(self._data)
+        """Wait for the meter's first values: a little when it was asked, else minutes.
+
+        Any channel's values will do: which one is the meter is asked next.
+        """
+        source = replace(meter_source_from(self._data), channel=None)
         if self._listening is None:
             self._listening = self.hass.async_create_task(_listen(self.hass, source))
         if not self._listening.done():
@@ -827,7 +851,7 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
             if CONF_COUNTER in user_input:
                 data[CONF_COUNTER] = user_input[CONF_COUNTER]
             values = _read_all(meter_source_from(data), self._heard)
-            if self._unique_id_taken(_meter_unique_id(data)):
+            if any(self._unique_id_taken(taken) for taken in _meter_unique_ids(data)):
                 return self.async_abort(reason="already_configured")
             if not values.keys() & {"import_energy", "export_energy", "power"}:
                 errors["base"] = "channel_without_values"
@@ -837,11 +861,12 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
                 if CONF_CHANNEL in data and len(self._heard.channels) > 1:
                     title += f" ({data[CONF_CHANNEL] + 1})"
                 return self._save(title, data, _meter_unique_id(data))
-        source = meter_source_from(self._data)
+        source = replace(meter_source_from(self._data), channel=None)
         suggested = user_input or {
             key: str(value) if key == CONF_CHANNEL else value
             for key, value in self._suggested(None).items()
-            if key in (CONF_CHANNEL, CONF_COUNTER, CONF_REVERSE_POWER)
+            if key in (CONF_COUNTER, CONF_REVERSE_POWER)
+            or (key == CONF_CHANNEL and value in self._heard.channels)
         }
         now = _read_all(source, self._heard)
         return self.async_show_form(

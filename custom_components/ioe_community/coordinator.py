@@ -99,6 +99,13 @@ METER_MAKERS = {
 }
 
 
+def meter_store(
+    hass: HomeAssistant, entry: ConfigEntry, subentry: ConfigSubentry
+) -> Store[dict[str, Any]]:
+    """Return where an MQTT meter's counted energies are kept across restarts."""
+    return Store(hass, 1, f"{DOMAIN}.meter_{entry.entry_id}_{subentry.subentry_id}")
+
+
 class IoeDeviceCoordinator(DataUpdateCoordinator[DeviceValues]):
     """The values of one configured device (a config subentry) and what they are."""
 
@@ -232,9 +239,7 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
         self.source = meter_source_from(subentry.data)
         self.reader = MeterReader(self.source)
         # What the meter's balanced counters go on from after a restart.
-        self._store: Store[dict[str, Any]] = Store(
-            hass, 1, f"{DOMAIN}.meter_{entry.entry_id}_{subentry.subentry_id}"
-        )
+        self._store = meter_store(hass, entry, subentry)
         self.manufacturer = METER_MAKERS[self.source.format]
         self.model = "MQTT energy meter"
         self.keys: list[str] = [k for k in subentry.data.get(CONF_KEYS, []) if k in QUANTITIES]
@@ -242,6 +247,7 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
         self.last_problem: str | None = None
         self.last_message: datetime = dt_util.utcnow()
         self.subscribed = False
+        self._unsubscribe: list[CALLBACK_TYPE] = []
         self._new_key_listeners: list[Callable[[list[str]], None]] = []
         super().__init__(hass, LOGGER, config_entry=entry, name=subentry.title)
 
@@ -265,7 +271,7 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
 
     async def async_start(self) -> CALLBACK_TYPE:
         """Subscribe to the meter's topics and ask it to report; return the undo callback."""
-        undo: list[CALLBACK_TYPE] = []
+        undo = self._unsubscribe
         self.reader = MeterReader(self.source, await self._store.async_load())
         try:
             if not await mqtt.async_wait_for_mqtt_client(self.hass):
@@ -289,15 +295,19 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
         )
         await self._request_report()
 
-        @callback
-        def _stop() -> None:
-            for unsubscribe in undo:
-                unsubscribe()
+        return self._stop_listening
 
-        return _stop
+    @callback
+    def _stop_listening(self) -> None:
+        while self._unsubscribe:
+            self._unsubscribe.pop()()
 
-    async def async_save_state(self) -> None:
-        """Write what the meter counted now (the home is unloading); forget it if removed."""
+    async def async_stop(self) -> None:
+        """Stop listening and write what the meter counted (the home is unloading).
+
+        A meter the household removed forgets it.
+        """
+        self._stop_listening()
         if self.subentry.subentry_id not in self.config_entry.subentries:
             await self._store.async_remove()
         elif self.reader.counts:

@@ -180,8 +180,12 @@ class HomeConsumptionPowerSensor(SensorEntity):
         }
         estimate = model.estimate("consumption_power", readings)
         self._attr_available = estimate is not None
-        self._attr_native_value = round(estimate.value, 1) if estimate is not None else None
-        # A flow without a value (an inverter off the network) counts as zero meanwhile.
+        if estimate is None:
+            self._attr_native_value = None
+            return
+        # A flow without a value (an inverter off the network) counts as zero meanwhile; a
+        # balance below zero (flows read at different instants, a flow missing) is made 0.
+        self._attr_native_value = round(max(estimate.value, 0.0), 1)
         self._attr_extra_state_attributes = {
-            "estimated": estimate is not None and not estimate.complete
+            "estimated": not estimate.complete or estimate.value < 0
         }

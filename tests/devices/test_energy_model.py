@@ -10,6 +10,7 @@ from custom_components.ioe_community.devices.energy_model import (
     Term,
     home_quantity,
     is_plain_meter,
+    reverse_power,
 )
 from custom_components.ioe_community.devices.mqtt_meter import QUANTITIES
 from custom_components.ioe_community.devices.profile import available_profiles
@@ -131,3 +132,22 @@ def test_measured_consumption_wins_and_no_grid_means_unknown() -> None:
     assert grid_only.estimate("consumption_energy", {"i": 3.5}) == Estimate(
         value=3.5, complete=True
     )
+
+
+def test_reversing_a_device_negates_its_direction_and_swaps_its_counters() -> None:
+    """A clamp turned round sees import as export: its power and its counters are reversed."""
+    roles = {
+        "power": "grid_power",
+        "import_energy": "grid_import_energy",
+        "export_energy": "grid_export_energy",
+        "voltage": None,
+    }
+    values = {"power": -5080.3, "import_energy": 6.6449, "export_energy": 2.59526, "voltage": 230.0}
+    assert reverse_power(values, roles) == {
+        "power": 5080.3,
+        "import_energy": 2.59526,
+        "export_energy": 6.6449,
+        "voltage": 230.0,
+    }
+    # A message with one counter: it goes to the other.
+    assert reverse_power({"import_energy": 1.0}, roles) == {"export_energy": 1.0}

@@ -113,6 +113,32 @@ def test_balanced_counters_go_on_after_a_restart() -> None:
     assert values["export_energy"] == pytest.approx(0.0)
 
 
+def test_stored_counts_of_another_device_or_channel_are_not_gone_on_from() -> None:
+    """Reconfigured to another device: its counters' difference with the old is not energy."""
+    before = MeterReader(MeterSource(format=MeterFormat.SHELLY, topic="p"))
+    before.read("p/status/emdata:0", _emdata(1000.0, 0.0))
+    state = before.state()
+    other = MeterReader(MeterSource(format=MeterFormat.SHELLY, topic="q"), state)
+    values = other.read("q/status/emdata:0", _emdata(1001000.0, 0.0))
+    assert values["import_energy"] == 0.0  # a new baseline, not 1000 kWh
+
+
+def test_a_notify_status_with_one_counter_counts_with_the_other_as_last_sent() -> None:
+    """NotifyStatus carries only what changed: a consumer-only home's export never does."""
+    meter = MeterReader(MeterSource(format=MeterFormat.SHELLY, topic="p"))
+    meter.read("p/status/emdata:0", _emdata(1000.0, 5.0))
+
+    def notify(total_act: float) -> str:
+        params = {"ts": 1.0, "emdata:0": {"id": 0, "total_act": total_act}}
+        return json.dumps({"method": "NotifyStatus", "params": params})
+
+    assert meter.read("p/events/rpc", notify(1500.0))["import_energy"] == pytest.approx(0.5)
+    assert meter.read("p/events/rpc", notify(1700.0))["import_energy"] == pytest.approx(0.7)
+    # A restart of Home Assistant keeps the counters the next notification needs.
+    again = MeterReader(meter.source, json.loads(json.dumps(meter.state())))
+    assert again.read("p/events/rpc", notify(1800.0))["import_energy"] == pytest.approx(0.8)
+
+
 def test_shelly_channels_are_chosen_not_assumed() -> None:
     """Pro EM and EM Gen3 have two clamps, a Pro 3EM in monophase three: one is this meter."""
     second = MeterReader(MeterSource(format=MeterFormat.SHELLY, topic="shellyproem50", channel=1))
@@ -273,6 +299,32 @@ def test_tasmota_daily_balanced_counters_are_preferred() -> None:
     )
     values = meter.read("tele/shelly3em/SENSOR", midnight)
     assert values["import_energy"] == pytest.approx(0.3)
+
+
+def test_tasmota_daily_counters_across_a_missed_midnight_and_a_reset() -> None:
+    meter = MeterReader(MeterSource(format=MeterFormat.TASMOTA, topic="shelly3em"))
+    meter.read("t", TASMOTA_3EM_PHASES)  # 2024-12-02, TodaySum 0.165 / 0.002
+
+    def message(time: str, totals: list[float], day: tuple[float, float], **more: str) -> str:
+        payload = json.loads(tasmota_total(TASMOTA_3EM_PHASES, Total=totals, **more))
+        payload["Time"] = time
+        payload["ENERGY"] |= {"TodaySumImport": day[0], "TodaySumExport": day[1]}
+        return json.dumps(payload)
+
+    # Home Assistant was down over midnight: the next day's counters already passed the old
+    # ones. The net's change (8 kWh) is counted, not the daily counters' difference.
+    next_day = message("2024-12-03T09:00:00", [17.588, 22.732, 0.005], (8.5, 0.5))
+    values = meter.read("t", next_day)
+    assert values["import_energy"] == pytest.approx(8.0)
+    assert values["export_energy"] == pytest.approx(0.0)
+    # EnergyTotal 0 with a new TotalStartTime, the day's counters restarted by the reboot:
+    # neither is energy.
+    reset = message(
+        "2024-12-03T09:05:00", [0.0, 0.0, 0.0], (0.0, 0.0), TotalStartTime="2024-12-03T09:04:00"
+    )
+    values = meter.read("t", reset)
+    assert values["import_energy"] == pytest.approx(8.0)
+    assert values["export_energy"] == pytest.approx(0.0)
 
 
 def test_tasmota_two_channels_are_two_meters() -> None:

@@ -86,7 +86,8 @@ async def test_use_existing_sensors(
     hass.states.async_set("sensor.solar_potencia", "unavailable")
     await hass.async_block_till_done()
     consumption = hass.states.get(CONSUMPTION)
-    assert (float(consumption.state), consumption.attributes["estimated"]) == (-400.0, True)
+    # 400 W exported with no PV reading: below zero, shown as 0 and estimated.
+    assert (float(consumption.state), consumption.attributes["estimated"]) == (0.0, True)
     # Without the grid there is nothing to balance.
     hass.states.async_set("sensor.red_potencia", "unavailable")
     await hass.async_block_till_done()

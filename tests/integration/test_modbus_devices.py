@@ -470,6 +470,7 @@ async def test_options_change_a_devices_scan_interval_and_power_sign(
     subentry_id = next(iter(home_entry.subentries))
     now = float(state_of(hass, home_entry, "power").state)
     assert now != 0
+    import_before = float(state_of(hass, home_entry, "import_energy").state)
 
     result = await hass.config_entries.options.async_init(home_entry.entry_id)
     assert result["step_id"] == "device"
@@ -487,7 +488,9 @@ async def test_options_change_a_devices_scan_interval_and_power_sign(
     assert home_entry.subentries[subentry_id].data["host"] == "127.0.0.1"
     # Reversed: the meter's power, and the home's balance from it, read the other way.
     assert float(state_of(hass, home_entry, "power").state) == -now
-    assert float(hass.states.get("sensor.casa_consumption").state) == -now
+    assert float(hass.states.get("sensor.casa_consumption").state) == max(-now, 0.0)
+    # Its counters are swapped with it: what it counted as import was export.
+    assert float(state_of(hass, home_entry, "export_energy").state) == import_before
     await hass.config_entries.async_unload(home_entry.entry_id)
 
 

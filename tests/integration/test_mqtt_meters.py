@@ -32,6 +32,8 @@ from custom_components.ioe_community.const import DOMAIN, SUBENTRY_MQTT
 
 from ..devices.mqtt_payloads import (
     PLUS_1_SWITCH_0,
+    PLUS_2PM_SWITCH_0,
+    PRO_EM_EM1_1,
     TASMOTA_3EM_NET,
     TASMOTA_TWO_CHANNELS,
     tasmota_total,
@@ -362,8 +364,37 @@ async def test_same_meter_twice_aborts(hass: HomeAssistant, mqtt_mock: MqttMockH
     result = await start_flow(
         hass, entry, {"format": "shelly", "topic": SHELLY, "role": "grid_meter"}
     )
+    shelly_status(hass)
+    result = await finish(hass, result["flow_id"])
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
+
+
+async def test_a_pro_em_saved_before_channels_gets_its_second_clamp_not_its_first_again(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """A Pro EM saved before channels were asked was read as its first clamp."""
+    entry = home_with_subentry(
+        SUBENTRY_MQTT,
+        {"format": "shelly", "topic": "shellyproem50", "role": "grid_meter", "keys": ["power"]},
+        title="Shelly shellyproem50",
+        unique_id="mqtt/shelly/shellyproem50",
+        subentry_id="01JMETER0000000000000000000",
+    )
+    await set_up_home(hass, entry)
+
+    async def add(channel: str) -> dict[str, Any]:
+        result = await start_flow(
+            hass, entry, {"format": "shelly", "topic": "shellyproem50", "role": "pv"}
+        )
+        async_fire_mqtt_message(hass, "shellyproem50/status/em1:0", '{"id":0,"act_power":-900}')
+        async_fire_mqtt_message(hass, "shellyproem50/status/em1:1", json.dumps(PRO_EM_EM1_1))
+        return await finish(hass, result["flow_id"], {"channel": channel, "reverse_power": False})
+
+    assert (await add("0"))["reason"] == "already_configured"
+    second = await add("1")
+    assert second["type"] is FlowResultType.CREATE_ENTRY
+    assert second["title"] == "Shelly shellyproem50 (2)"
 
 
 async def test_reconfigure_a_meter(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> None:
@@ -516,7 +547,7 @@ async def test_a_two_channel_device_is_two_meters_with_a_channel_each(
     }
 
 
-async def test_a_channel_without_its_own_counter_is_refused(
+async def test_a_channel_without_its_own_counter_has_power_only(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, home_entry: MockConfigEntry
 ) -> None:
     """SetOption129 0: the channels' Total is summed; a channel has power only, no energy."""
@@ -591,4 +622,72 @@ async def test_options_reverse_a_meters_power_showing_what_it_reads(
     shelly_status(hass)
     await hass.async_block_till_done()
     assert float(hass.states.get(entity_of(hass, entry, "power")).state) == -950.5
-    assert float(hass.states.get("sensor.casa_consumption").state) == -950.5
+    consumption = hass.states.get("sensor.casa_consumption")
+    assert (float(consumption.state), consumption.attributes["estimated"]) == (0.0, True)
+
+
+async def test_a_channel_with_nothing_of_its_own_is_refused(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, home_entry: MockConfigEntry
+) -> None:
+    """Only currents per channel: the chosen channel would be a meter of nothing."""
+    await set_up_home(hass, home_entry)
+    result = await start_flow(hass, home_entry, {"format": "tasmota", "topic": "em", "role": "pv"})
+    payload = '{"ENERGY": {"Total": 1.0, "Power": 10, "Voltage": 230, "Current": [0.1, 0.2]}}'
+    async_fire_mqtt_message(hass, "stat/em/STATUS10", payload)
+    result = await finish(hass, result["flow_id"], {"channel": "1", "reverse_power": False})
+    assert result["step_id"] == "meter"
+    assert result["errors"] == {"base": "channel_without_values"}
+
+
+async def test_a_meter_that_cannot_be_asked_is_waited_for_minutes_with_a_message(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, home_entry: MockConfigEntry
+) -> None:
+    """ESPHome sends when its sensors change: nothing to ask, a long wait, said so."""
+    await set_up_home(hass, home_entry)
+    result = await start_flow(
+        hass, home_entry, {"format": "esphome", "topic": "contador", "role": "grid_meter"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {"import_energy": "energia_importada", "import_energy_unit": "Wh", "power_unit": "W"},
+    )
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["progress_action"] == "waiting"
+    assert result["description_placeholders"]["minutes"] == "5.5"
+    assert mqtt_mock.async_publish.call_count == 0  # nothing to ask it
+    async_fire_mqtt_message(hass, "contador/sensor/energia_importada/state", "1234.5")
+    result = await finish(hass, result["flow_id"], {"reverse_power": False})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["mapping"] == {
+        "import_energy": {"source": "energia_importada", "unit": "Wh"}
+    }
+    async_fire_mqtt_message(hass, "contador/sensor/energia_importada/state", "1500")
+    await hass.async_block_till_done()
+    assert hass.states.get(entity_of(hass, home_entry, "import_energy")).state == "1.5"
+
+
+async def test_reconfiguring_to_a_single_channel_device_forgets_the_old_channel(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """A Pro EM's second clamp moved to a plug: its values arrive, the old channel goes."""
+    entry = home_with_subentry(
+        SUBENTRY_MQTT,
+        {"format": "shelly", "topic": "shellyproem50", "role": "pv", "channel": 1, "keys": []},
+        title="Shelly shellyproem50 (2)",
+        unique_id="mqtt/shelly/shellyproem50#1",
+        subentry_id="01JMETER0000000000000000000",
+    )
+    await set_up_home(hass, entry)
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_MQTT),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": "01JMETER0000000000000000000"},
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"format": "shelly", "topic": "shellyplusplugs-a", "role": "pv"}
+    )
+    async_fire_mqtt_message(hass, "shellyplusplugs-a/status/switch:0", PLUS_2PM_SWITCH_0)
+    result = await finish(hass, result["flow_id"], {"reverse_power": False})
+    assert result["reason"] == "reconfigure_successful"
+    data = entry.subentries["01JMETER0000000000000000000"].data
+    assert data["channel"] == 0
+    assert "import_energy" in data["keys"]

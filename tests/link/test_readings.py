@@ -100,23 +100,45 @@ def test_a_counter_that_stays_silent_is_left_out_once_late_and_the_quarter_estim
     home = HomeReadings(GRID_AND_PV)
     feed(home, range(46), {"sensor.import": 0.01, "sensor.export": 0.002, "sensor.pv": 0.02})
     assert ("grid", "consumption_kwh", T0 + 30 * MINUTE) in by_key(home.finished())
-    # From minute 45 the PV counter says nothing; for less than an hour the quantity waits.
+    # From minute 45 the PV counter says nothing; the consumption waits for it an hour from
+    # when it was first found waiting (minute 99, the counters' newest sample then).
     feed(home, range(46, 100), {"sensor.import": 0.01, "sensor.export": 0.002})
     got = by_key(home.finished())
     assert not any(key[1] in ("consumption_kwh", "generation_kwh") for key in got)
-    feed(home, range(100, 125), {"sensor.import": 0.01, "sensor.export": 0.002})
+    feed(home, range(100, 159), {"sensor.import": 0.01, "sensor.export": 0.002})
+    assert not any(key[1] == "consumption_kwh" for key in by_key(home.finished()))
+    feed(home, range(159, 170), {"sensor.import": 0.01, "sensor.export": 0.002})
     got = by_key(home.finished())
     # An hour on: the quarters without PV are made from the grid alone, marked estimated.
     assert got[("grid", "consumption_kwh", T0 + 45 * MINUTE)] == (0.12, "estimated")
+    assert got[("grid", "consumption_kwh", T0 + 150 * MINUTE)] == (0.12, "estimated")
     assert ("pv", "generation_kwh", T0 + 45 * MINUTE) not in got
-    assert got[("grid", "import_kwh", T0 + 105 * MINUTE)] == (0.15, "measured")
     # The PV counter comes back: its quarters go, and the consumption is whole again.
-    feed(home, range(125, 156), {"sensor.import": 0.01, "sensor.export": 0.002})
-    feed(home, range(125, 156), {"sensor.pv": 0.02}, base=100.0 + 0.02 * 45)
+    feed(home, range(170, 201), {"sensor.import": 0.01, "sensor.export": 0.002})
+    feed(home, range(170, 201), {"sensor.pv": 0.02}, base=100.0 + 0.02 * 45)
     got = by_key(home.finished())
-    quarter = T0 + 135 * MINUTE
+    quarter = T0 + 180 * MINUTE
     assert got[("grid", "consumption_kwh", quarter)] == (0.42, "measured")
     assert got[("pv", "generation_kwh", quarter)] == (0.3, "measured")
+    assert home.finished() == []  # nothing twice
+
+
+def test_counters_coming_back_a_minute_apart_after_a_long_stop_are_waited_for() -> None:
+    """Home Assistant was down three hours: the grid reports first, PV a minute later."""
+    home = HomeReadings(GRID_AND_PV)
+    rates = {"sensor.import": 0.01, "sensor.export": 0.002, "sensor.pv": 0.02}
+    feed(home, range(46), rates)
+    home.finished()
+    feed(home, range(240, 242), {"sensor.import": 0.01, "sensor.export": 0.002})
+    assert not any(key[1] == "consumption_kwh" for key in by_key(home.finished()))
+    feed(home, range(241, 262), rates)
+    got = by_key(home.finished())
+    # The gap's quarters are bridged for every counter, PV included: nothing made up as zero.
+    for minute in range(45, 240, 15):
+        assert got[("grid", "consumption_kwh", T0 + minute * MINUTE)] == (
+            pytest.approx(0.42),
+            "interpolated",
+        )
 
 
 def test_consumption_never_goes_without_the_grid_import() -> None:

@@ -42,16 +42,30 @@ class BalancedCounters:
             self._count(net - self.net)
         self.net, self.daily = net, None
 
-    def add_daily(self, imported: float, exported: float, net: float | None) -> None:
+    def add_daily(
+        self,
+        imported: float,
+        exported: float,
+        net: float | None,
+        *,
+        restarted: bool = False,
+        new_day: bool = False,
+    ) -> None:
         """Count the growth of daily balanced counters (Tasmota's ``TodaySum*``).
 
-        They restart at midnight and whenever the device does: that interval counts the net
-        counter's change instead (there is nothing else to count it from).
+        They restart at midnight (``new_day``: the message is of another day than the last)
+        and whenever the device does (they go down): that interval counts the net counter's
+        change instead, unless the net counter was reset too (``restarted``).
         """
-        if self.daily is not None and imported >= self.daily[0] and exported >= self.daily[1]:
+        if (
+            self.daily is not None
+            and not new_day
+            and imported >= self.daily[0]
+            and exported >= self.daily[1]
+        ):
             self.import_kwh += imported - self.daily[0]
             self.export_kwh += exported - self.daily[1]
-        elif self.net is not None and net is not None:
+        elif self.net is not None and net is not None and not restarted:
             self._count(net - self.net)
         self.daily, self.net = (imported, exported), net
 

@@ -66,21 +66,37 @@ _METER_ROLES: Final[Mapping[str, Mapping[str, tuple[str, int]]]] = {
 _GRID_ROLES: Final = frozenset({"grid_import_energy", "grid_export_energy", "grid_power"})
 # Values some devices count the other way round.
 _REVERSED: Final = {"grid_export_power": "grid_power"}
-# A device's values that say which way power flows through its meter: what the household can
-# reverse (a clamp turned the other way, a meter that counts export as positive).
+# A device's values that say which way power flows through its meter, and its counters of
+# each way: what the household reverses for a meter that sees the flow the other way round (a
+# clamp turned round, a meter that counts export as positive).
 SIGNED_POWER_ROLES: Final = frozenset({"grid_power", *_REVERSED})
+_OTHER_WAY: Final = {
+    "grid_import_energy": "grid_export_energy",
+    "grid_export_energy": "grid_import_energy",
+}
 
 
 def reverse_power(
     values: Mapping[str, float | str | None], roles: Mapping[str, str | None]
 ) -> dict[str, float | str | None]:
-    """Return ``values`` with the powers whose role (by key) says a direction negated."""
-    return {
-        key: -value
-        if isinstance(value, float | int) and roles.get(key) in SIGNED_POWER_ROLES
-        else value
-        for key, value in values.items()
-    }
+    """Return a device's values with its flows the other way round.
+
+    Powers whose role (by key) says a direction are negated, and the import counter's value
+    goes to the export counter and back (when the device has both).
+    """
+    keys_by_role: dict[str | None, str] = {}
+    for key, role in roles.items():
+        keys_by_role.setdefault(role, key)
+    reversed_values: dict[str, float | str | None] = {}
+    for key, value in values.items():
+        role = roles.get(key)
+        if role in SIGNED_POWER_ROLES and isinstance(value, float | int):
+            reversed_values[key] = -value
+        elif role in _OTHER_WAY and (other := keys_by_role.get(_OTHER_WAY[role])) is not None:
+            reversed_values[other] = value
+        else:
+            reversed_values[key] = value
+    return reversed_values
 
 
 def home_quantity(

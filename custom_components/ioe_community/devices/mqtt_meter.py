@@ -232,23 +232,34 @@ class MeterReader:
         self.channels: set[int] = set()
         self.messages = 0  # messages in the meter's format, values or not
         state = state or {}
+        if state.get("source") != self._fingerprint:
+            state = {}  # counted from another device, channel or counter: start again
         self._balanced = (
             BalancedCounters.from_dict(state["balanced"]) if state.get("balanced") else None
         )
         self._started: str | None = state.get("started")
+        self._day: str | None = state.get("day")  # the date of Tasmota's last message
         # Gross per-phase counters at the last count, to tell a reset from export.
         self._gross: dict[str, float] = dict(state.get("gross", {}))
         # A Gen1 meter's latest value of each channel; its counters (learnt over one round of
         # messages: a counter seen again starts the next round), those not counted yet.
-        self._latest: dict[str, float] = {}
+        self._latest: dict[str, float] = dict(self._gross)
         self._counters: frozenset[str] | None = None
         self._fresh: set[str] = set()
+
+    @property
+    def _fingerprint(self) -> list[Any]:
+        """What the stored counts were counted from (JSON-ready)."""
+        source = self.source
+        return [source.format.value, source.topic, source.channel, source.counter.value]
 
     def state(self) -> dict[str, Any]:
         """Return what the next start goes on from (JSON-ready)."""
         return {
+            "source": self._fingerprint,
             "balanced": self._balanced.as_dict() if self._balanced else None,
             "started": self._started,
+            "day": self._day,
             "gross": self._gross,
         }
 
@@ -316,9 +327,13 @@ class MeterReader:
 
     def _shelly(self, raw: Mapping[str, float]) -> MeterValues:
         values: MeterValues = dict(self._channel_values(raw, self.source.channel or 0))
-        if "gross_import" in raw and "gross_export" in raw:
-            gross = {key: raw[key] for key in ("gross_import", "gross_export")}
-            del values["gross_import"], values["gross_export"]
+        gross_keys = ("gross_import", "gross_export")
+        # A NotifyStatus carries only the counter that changed: the other is as last sent.
+        self._latest |= {key: raw[key] for key in gross_keys if key in raw}
+        for key in gross_keys:
+            values.pop(key, None)
+        if raw.keys() & set(gross_keys) and self._latest.keys() >= set(gross_keys):
+            gross = {key: self._latest[key] for key in gross_keys}
             values |= self._count_net(gross, gross["gross_import"] - gross["gross_export"])
         return values
 
@@ -389,15 +404,20 @@ class MeterReader:
             return values  # a channel's counter is not sent on its own (SetOption129 0)
         if self._balanced is None:
             self._balanced = BalancedCounters()
+        restarted = self._started is not None and energy.started != self._started
         daily = (raw.get("today_sum_import"), raw.get("today_sum_export"))
         if channel is None and daily[0] is not None and daily[1] is not None:
-            self._balanced.add_daily(daily[0], daily[1], total)
+            # A new day (Home Assistant may have missed midnight) restarts the daily counters.
+            new_day = None not in (energy.day, self._day) and energy.day != self._day
+            self._balanced.add_daily(
+                daily[0], daily[1], total, restarted=restarted, new_day=new_day
+            )
             counting = Counting.DAILY_BALANCED
         else:
-            restarted = self._started is not None and energy.started != self._started
             self._balanced.add_net(total, restarted=restarted)
             counting = Counting.NET_COUNTER
         self._started = energy.started or self._started
+        self._day = energy.day or self._day
         return {
             **values,
             "net_energy": total,

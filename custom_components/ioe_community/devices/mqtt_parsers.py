@@ -202,6 +202,8 @@ class TasmotaEnergy:
     values: dict[str, float] = field(default_factory=dict)
     # TotalStartTime: when ``total`` started counting (changes when it is reset).
     started: str | None = None
+    # The date of the message (its Time), when the daily counters count.
+    day: str | None = None
 
 
 # Tasmota's fields: our key for each. ``total`` is net where Tasmota integrates power itself
@@ -253,7 +255,12 @@ def parse_tasmota(payload: bytes | str) -> TasmotaEnergy:
     if not values:
         raise NoEnergyError("the ENERGY object has none of Total, Power, Voltage, Current")
     started = energy.get("TotalStartTime")
-    return TasmotaEnergy(values=values, started=started if isinstance(started, str) else None)
+    time = data.get("Time")
+    return TasmotaEnergy(
+        values=values,
+        started=started if isinstance(started, str) else None,
+        day=time[:10] if isinstance(time, str) and len(time) >= 10 else None,
+    )
 
 
 def parse_emonhub(topic: str, payload: bytes | str) -> tuple[str, float | None]:

@@ -101,6 +101,11 @@ class CounterIntervals:
         if self._next is None:
             self._next = quarter_ceil(at)
 
+    @property
+    def newest(self) -> datetime | None:
+        """Return when the newest sample was taken (None before the first)."""
+        return self._times[-1] if self._times else None
+
     def finished(self) -> list[Interval]:
         """Return the quarters finished since the last call, oldest first."""
         done: list[Interval] = []

@@ -18,10 +18,13 @@ community plant            ``plant`` ``generation_kwh``
 A consumption worked out from the balance can come out slightly negative over a quarter hour
 (counters are not read at the same instant): it is sent as 0 and marked ``estimated``.
 
-A quantity waits for all its counters, but not for ever: when one has had no quarter for
-``LATE_COUNTER`` while the others went on (a PV inverter off the network, an export counter
-that never reports), the quarter is made from those it has and marked ``estimated``. A
+A quantity waits for all its counters, but not for ever: when one has kept it waiting for
+``LATE_COUNTER`` while the others went on sampling (a PV inverter off the network, an export
+counter that never reports), its quarters are made from those it has and marked
+``estimated``. The wait starts when the quantity is first found waiting, so counters that
+come back at slightly different times after Home Assistant was down are waited for. A
 consumption always needs the grid's import; the others count as zero while they are missing.
+A counter keeps at most ``MAX_KEPT`` quarters for quantities that cannot be made yet.
 
 The live report leaves out a power that is not a number, is infinite or lies beyond the
 protocol's ±100 MW (a misbehaving sensor), and what would be worked out from it: the
@@ -78,6 +81,8 @@ type Sample = tuple[datetime, float | None]
 
 # How long a quantity waits for a counter that has no quarter while its others go on.
 LATE_COUNTER: Final = timedelta(hours=1)
+# The quarters a counter keeps for quantities that wait (four days).
+MAX_KEPT: Final = 4 * 96
 
 
 def _terms(model: EnergyModel, quantity: str) -> tuple[Term, ...]:
@@ -128,6 +133,12 @@ class HomeReadings:
             }
             for source in self.sources
         }
+        # Since when (the counters' newest sample then) each quantity has waited for a counter.
+        self._blocked: dict[str, datetime] = {
+            quantity: datetime.fromisoformat(since)
+            for quantity, since in state.get("blocked", {}).items()
+            if quantity in self._quantities
+        }
         following = state.get("next", {})
         self._next: dict[str, datetime | None] = {
             quantity: datetime.fromisoformat(following[quantity])
@@ -156,30 +167,33 @@ class HomeReadings:
     def _ready(self, quantity: str, terms: tuple[Term, ...]) -> list[Reading]:
         done = [self._done[term.source] for term in terms]
         needed = self._needed[quantity]
-        # The latest quarter any of the counters has: how far the quantity could go.
-        latest = max((max(intervals) for intervals in done if intervals), default=None)
+        newest = max(
+            (at for term in terms if (at := self._counters[term.source].newest) is not None),
+            default=None,
+        )
         start = self._next[quantity]
         if start is None:
-            if latest is None or not all(done[n] for n in needed):
+            if not any(done) or not all(done[n] for n in needed):
                 return []
             # The first quarter every counter has: they may have started at different times.
             firsts = [min(intervals) for intervals in done if intervals]
             if len(firsts) < len(done):  # one has none yet: start without it once it is late
-                firsts = [min(done[n]) for n in needed] or firsts
-                if latest - min(firsts) < LATE_COUNTER:
+                if not self._late(quantity, newest):
                     return []
+                firsts = [min(done[n]) for n in needed] or firsts
             start = max(firsts)
         meter, name = PROTOCOL_READINGS[quantity]
         ready = []
-        while latest is not None:
+        while True:
             parts = [intervals.get(start) for intervals in done]
             present = [part for part in parts if part is not None]
-            if len(present) < len(parts) and (
-                not present
-                or any(parts[n] is None for n in needed)
-                or latest - start < LATE_COUNTER
-            ):
+            if not present:
                 break
+            if len(present) < len(parts):
+                if any(parts[n] is None for n in needed) or not self._late(quantity, newest):
+                    break
+            else:
+                self._blocked.pop(quantity, None)
             value = sum(
                 term.sign * part.kwh for term, part in zip(terms, parts, strict=True) if part
             )
@@ -201,6 +215,13 @@ class HomeReadings:
         self._next[quantity] = start
         return ready
 
+    def _late(self, quantity: str, newest: datetime | None) -> bool:
+        """Return whether ``quantity`` has waited long enough for a counter; note since when."""
+        if newest is None:
+            return False
+        since = self._blocked.setdefault(quantity, newest)
+        return newest - since >= LATE_COUNTER
+
     def _prune(self) -> None:
         """Forget the quarters every quantity using a counter has taken."""
         for source, intervals in self._done.items():
@@ -210,9 +231,14 @@ class HomeReadings:
                 if any(term.source == source for term in terms)
             ]
             if any(start is None for start in users):
+                # A quantity not started yet may need them all, up to a bound.
+                for start in sorted(intervals)[:-MAX_KEPT]:
+                    del intervals[start]
                 continue
             oldest = min(start for start in users if start is not None)
             for start in [start for start in intervals if start < oldest]:
+                del intervals[start]
+            for start in sorted(intervals)[:-MAX_KEPT]:
                 del intervals[start]
 
     def as_dict(self) -> dict[str, Any]:
@@ -228,6 +254,7 @@ class HomeReadings:
                 for quantity, start in self._next.items()
                 if start is not None
             },
+            "blocked": {quantity: since.isoformat() for quantity, since in self._blocked.items()},
         }
 
 
