@@ -360,6 +360,12 @@ class HomeOptionsFlow(OptionsFlow):
             fields[
                 probatio.Required(CONF_REVERSE_POWER, default=data.get(CONF_REVERSE_POWER, False))
             ] = BooleanSelector()
+        if not self._signed():  # a charger, say: nothing flows both ways through it
+            return self.async_show_form(
+                step_id="scan_interval",
+                data_schema=probatio.Schema(fields),
+                description_placeholders={"device": self._subentry.title},
+            )
         return self.async_show_form(
             step_id="device",
             data_schema=probatio.Schema(fields),
@@ -368,6 +374,12 @@ class HomeOptionsFlow(OptionsFlow):
                 "power": self._power_now(),
             },
         )
+
+    async def async_step_scan_interval(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Set the scan interval of a device with no direction to reverse."""
+        return await self.async_step_device(user_input)
 
 
 _ROLE_SELECTOR = SelectSelector(
@@ -661,6 +673,10 @@ def _power_text(value: float | str | None) -> str:
     return f"{value:.0f} W" if isinstance(value, int | float) else "-"
 
 
+def _energy_text(value: float | str | None) -> str:
+    return f"{value:.3f} kWh" if isinstance(value, int | float) else "-"
+
+
 def _meter_unique_id(data: Mapping[str, Any]) -> str:
     unique_id = f"mqtt/{data[CONF_FORMAT]}/{data[CONF_TOPIC]}"
     if (channel := data.get(CONF_CHANNEL)) is not None:
@@ -783,8 +799,7 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
                 progress_action="waiting" if unasked else "listening",
                 progress_task=self._listening,
                 description_placeholders={
-                    "topics": ", ".join(source.subscriptions),
-                    "minutes": f"{MQTT_UNASKED_TIMEOUT_S / 60:.1f}",
+                    "topic": source.topic,
                     "seconds": str(MQTT_FIRST_MESSAGE_TIMEOUT_S),
                 },
             )
@@ -875,7 +890,8 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
             errors=errors,
             description_placeholders={
                 "power": _power_text(now.get("power")),
-                "keys": ", ".join(sorted(now)),
+                "imported": _energy_text(now.get("import_energy")),
+                "exported": _energy_text(now.get("export_energy")),
             },
         )
 

@@ -241,7 +241,7 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
         # What the meter's balanced counters go on from after a restart.
         self._store = meter_store(hass, entry, subentry)
         self.manufacturer = METER_MAKERS[self.source.format]
-        self.model = "MQTT energy meter"
+        self.model = "MQTT"
         self.keys: list[str] = [k for k in subentry.data.get(CONF_KEYS, []) if k in QUANTITIES]
         self.invalid_payloads = 0
         self.last_problem: str | None = None

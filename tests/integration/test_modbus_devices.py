@@ -621,3 +621,20 @@ async def test_a_sunspec_chain_without_a_model_read_is_named(
 
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "sunspec_unsupported"}
+
+
+async def test_options_of_a_device_with_no_direction_ask_only_its_interval(
+    hass: HomeAssistant, socket_enabled: None, modbus_server: StartModbusServer
+) -> None:
+    """A charger's power only ever flows one way: nothing to reverse, no power to show."""
+    async with home_serving_vector(hass, modbus_server, "keba_p30", 0) as entry:
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        assert result["step_id"] == "scan_interval"
+        assert list(result["data_schema"].schema) == ["scan_interval"]
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"scan_interval": 30}
+        )
+        await hass.async_block_till_done()
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        subentry = next(iter(entry.subentries.values()))
+        assert (subentry.data["scan_interval"], subentry.data["reverse_power"]) == (30, False)

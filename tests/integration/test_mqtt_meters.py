@@ -150,7 +150,7 @@ async def test_add_a_shelly_meter(
     # The household sees what it sent and which way its power reads before saving it.
     assert result["step_id"] == "meter"
     assert result["description_placeholders"]["power"] == "950 W"
-    assert "import_energy" in result["description_placeholders"]["keys"]
+    assert result["description_placeholders"]["imported"] == "0.000 kWh"  # balanced from now
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {"reverse_power": False}
     )
@@ -181,7 +181,7 @@ async def test_add_a_shelly_meter(
     device = dr.async_get(hass).async_get_device_by_identifier(
         (DOMAIN, subentry_id), home_entry.entry_id
     )
-    assert (device.manufacturer, device.model) == ("Shelly", "MQTT energy meter")
+    assert (device.manufacturer, device.model) == ("Shelly", "MQTT")
 
 
 async def test_tasmota_is_asked_for_status_10(
@@ -653,7 +653,7 @@ async def test_a_meter_that_cannot_be_asked_is_waited_for_minutes_with_a_message
     )
     assert result["type"] is FlowResultType.SHOW_PROGRESS
     assert result["progress_action"] == "waiting"
-    assert result["description_placeholders"]["minutes"] == "5.5"
+    assert result["description_placeholders"]["topic"] == "contador"
     assert mqtt_mock.async_publish.call_count == 0  # nothing to ask it
     async_fire_mqtt_message(hass, "contador/sensor/energia_importada/state", "1234.5")
     result = await finish(hass, result["flow_id"], {"reverse_power": False})
