@@ -54,7 +54,7 @@ def test_an_inverter_names_its_flows_itself() -> None:
         "pv_power": ("pv_power", 1),
         "pv_energy": ("pv_energy", 1),
         # Huawei's meter counts export as positive power.
-        "meter_power": ("grid_power", -1),
+        "meter_power": ("grid_power", 1),
         "grid_export_energy": ("grid_export_energy", 1),
         "grid_import_energy": ("grid_import_energy", 1),
         "battery_power": ("battery_power", 1),

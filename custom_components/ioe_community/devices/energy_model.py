@@ -64,12 +64,10 @@ _METER_ROLES: Final[Mapping[str, Mapping[str, tuple[str, int]]]] = {
     "load": {},
 }
 _GRID_ROLES: Final = frozenset({"grid_import_energy", "grid_export_energy", "grid_power"})
-# Values some devices count the other way round.
-_REVERSED: Final = {"grid_export_power": "grid_power"}
 # A device's values that say which way power flows through its meter, and its counters of
 # each way: what the household reverses for a meter that sees the flow the other way round (a
 # clamp turned round, a meter that counts export as positive).
-SIGNED_POWER_ROLES: Final = frozenset({"grid_power", *_REVERSED})
+SIGNED_POWER_ROLES: Final = frozenset({"grid_power"})
 _OTHER_WAY: Final = {
     "grid_import_energy": "grid_export_energy",
     "grid_export_energy": "grid_import_energy",
@@ -115,8 +113,6 @@ def home_quantity(
         return _METER_ROLES[device_role].get(value_role)
     if device_role == "plant":
         return {"pv_energy": ("plant_energy", 1), "pv_power": ("plant_power", 1)}.get(value_role)
-    if value_role in _REVERSED:
-        return _REVERSED[value_role], -1
     if value_role in ENERGY_QUANTITIES or value_role in POWER_QUANTITIES:
         return value_role, 1
     return None

@@ -67,7 +67,6 @@ ROLES: Final = frozenset(
         "grid_import_energy",
         "grid_export_energy",
         "grid_power",
-        "grid_export_power",
         "pv_energy",
         "pv_power",
         "battery_charge_energy",

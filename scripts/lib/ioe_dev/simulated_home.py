@@ -149,7 +149,7 @@ def refresh(state: HomeState, powers: dict[str, float], devices: dict[int, Regis
             "pv_power": powers["pv_w"], "active_power": powers["pv_w"] - powers["battery_w"],
             "grid_frequency": 50.0, "internal_temperature": 31.5,
             "pv_energy": state.pv_kwh, "daily_pv_energy": 0.0,
-            "meter_voltage_l1": 231.0, "meter_power": -grid_w,
+            "meter_voltage_l1": 231.0, "meter_power": grid_w,
             "grid_export_energy": state.export_kwh, "grid_import_energy": state.import_kwh,
             "battery_soc": 100 * state.soc, "battery_power": powers["battery_w"],
             "battery_charge_energy": state.charged_kwh,
