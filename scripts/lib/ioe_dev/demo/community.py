@@ -134,9 +134,12 @@ def publish_when_sent(
     """Publish the results once ``member``'s readings of today are in; return the answer.
 
     The simulated members send what they counted since midnight when they start: the
-    published results then have the day to show.
+    published results then have the day to show. In the first quarter hour after the
+    community's midnight no quarter of the day has ended yet: that quarter is waited for too.
     """
-    deadline = time.monotonic() + timeout_s
+    local = datetime.now(ZoneInfo(DEFAULT_TZ))
+    first_quarter_ends = local.replace(hour=0, minute=15, second=0, microsecond=0)
+    deadline = time.monotonic() + timeout_s + max((first_quarter_ends - local).total_seconds(), 0)
     while True:
         if member_results(base, credentials, member)["today"]["import_kwh"] > 0:
             return dict(_post(base, "/api/v1/results/publish", credentials.admin_token))
