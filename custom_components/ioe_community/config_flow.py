@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Final, override
+from typing import Any, override
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import (
@@ -66,7 +66,7 @@ from .const import (
     SUBENTRY_MODBUS,
     SUBENTRY_MQTT,
 )
-from .coordinator import endpoint_from, meter_source_from, profile_for
+from .coordinator import METER_MAKERS, endpoint_from, meter_source_from, profile_for
 from .devices.energy_model import ENERGY_QUANTITIES, POWER_QUANTITIES, SIGNED_POWER_ROLES
 from .devices.modbus import DeviceReader, ModbusBus, ModbusError, Transport
 from .devices.mqtt_meter import (
@@ -872,7 +872,7 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
                 errors["base"] = "channel_without_values"
             else:
                 data[CONF_KEYS] = sorted(values)
-                title = f"{_FORMAT_TITLES[MeterFormat(data[CONF_FORMAT])]} {data[CONF_TOPIC]}"
+                title = f"{METER_MAKERS[MeterFormat(data[CONF_FORMAT])]} {data[CONF_TOPIC]}"
                 if CONF_CHANNEL in data and len(self._heard.channels) > 1:
                     title += f" ({data[CONF_CHANNEL] + 1})"
                 return self._save(title, data, _meter_unique_id(data))
@@ -894,16 +894,6 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
                 "exported": _energy_text(now.get("export_energy")),
             },
         )
-
-
-_FORMAT_TITLES: Final = {
-    MeterFormat.SHELLY: "Shelly",
-    MeterFormat.SHELLY_GEN1: "Shelly",
-    MeterFormat.TASMOTA: "Tasmota",
-    MeterFormat.ESPHOME: "ESPHome",
-    MeterFormat.EMONHUB: "Emonhub",
-    MeterFormat.JSON: "Json",
-}
 
 
 # The flows a household can give from sensors it already has, and what each must be.

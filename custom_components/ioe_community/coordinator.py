@@ -128,7 +128,12 @@ class IoeDeviceCoordinator(DataUpdateCoordinator[DeviceValues]):
         """Return values with the power sign the household chose for the device."""
         if not self.subentry.data.get(CONF_REVERSE_POWER):
             return values
-        return reverse_power(values, {q.key: q.role for q in self.quantities})
+        return reverse_power(values, self.roles)
+
+    @property
+    def roles(self) -> dict[str, str | None]:
+        """Return what each value the device can have means (by key)."""
+        return {q.key: q.role for q in self.quantities}
 
 
 class ModbusDeviceCoordinator(IoeDeviceCoordinator):
@@ -255,6 +260,11 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
     def quantities(self) -> Sequence[Quantity]:
         """The values this meter has sent so far."""
         return [QUANTITIES[key] for key in self.keys]
+
+    @property
+    def roles(self) -> dict[str, str | None]:
+        """Return what each value a meter can send means: an export it has not sent yet too."""
+        return {key: quantity.role for key, quantity in QUANTITIES.items()}
 
     def diagnostics(self) -> dict[str, Any]:
         """Return the format, the subscriptions and what went wrong with the messages."""
