@@ -345,13 +345,14 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
         if self.reader.counts:  # counted from what came before: kept for the next start
             self._store.async_delay_save(self.reader.state, _STATE_SAVE_DELAY_S)
         self.last_message = dt_util.utcnow()
-        if new := sorted(set(values) - set(self.keys)):
+        chosen = self._as_chosen(dict(values))
+        if new := sorted(set(chosen) - set(self.keys)):
             self.keys.extend(new)
             for listener in self._new_key_listeners:
                 listener(new)
         if not self.last_update_success:
             LOGGER.info("%s is sending values again", self.name)
-        self.async_set_updated_data({**(self.data or {}), **self._as_chosen(dict(values))})
+        self.async_set_updated_data({**(self.data or {}), **chosen})
 
     def _silence(self, now: datetime) -> UpdateFailed | None:
         """Return the error to show when the meter has been silent too long."""

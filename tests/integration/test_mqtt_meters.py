@@ -691,3 +691,32 @@ async def test_reconfiguring_to_a_single_channel_device_forgets_the_old_channel(
     data = entry.subentries["01JMETER0000000000000000000"].data
     assert data["channel"] == 0
     assert "import_energy" in data["keys"]
+
+
+async def test_a_reversed_meter_counts_its_first_counter_the_other_way(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """A Gen1 EM clamp fitted backwards: its 'total' is the home's export from the first."""
+    entry = home_with_subentry(
+        SUBENTRY_MQTT,
+        {
+            "format": "shelly_gen1",
+            "topic": "shellies/shellyem-123456789012",
+            "role": "grid_meter",
+            "channel": 0,
+            "reverse_power": True,
+            "keys": [],
+        },
+        title="Shelly shellies/shellyem-123456789012",
+        unique_id="mqtt/shelly_gen1/shellies/shellyem-123456789012#0",
+        subentry_id="01JMETER0000000000000000000",
+    )
+    await set_up_home(hass, entry)
+    async_fire_mqtt_message(hass, "shellies/shellyem-123456789012/emeter/0/total", "1891.9")
+    await hass.async_block_till_done()
+    assert float(hass.states.get(entity_of(hass, entry, "export_energy")).state) == 1.8919
+    registry = er.async_get(hass)
+    assert (
+        registry.async_get_entity_id("sensor", DOMAIN, "01JMETER0000000000000000000_import_energy")
+        is None
+    )
