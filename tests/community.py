@@ -237,12 +237,17 @@ class Community:
         result = self.cli("tokens", "add", "--scope", scope, "--label", scope, "--json")
         return str(json.loads(result.stdout)["token"])
 
-    def add_member(self, member_id: str, number: int | None = None, **fields: str) -> JoinCode:
-        """Register a member through the command line; return its decoded join code."""
+    def add_member(
+        self, member_id: str, number: int | None = None, *, cups: str | None = None, **fields: str
+    ) -> JoinCode:
+        """Register a member through the command line; return its decoded join code.
+
+        Its supply point is ``cups``, else the synthetic one of ``number`` (else of the next).
+        """
         number = number if number is not None else next(_cups_numbers)
         options = {
             "--name": f"Hogar {member_id}",
-            "--cups": make_cups(number),
+            "--cups": cups or make_cups(number),
             "--contracted-kw": "4.6",
             "--investment-share": "0.1",
             **fields,

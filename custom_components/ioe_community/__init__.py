@@ -42,6 +42,8 @@ from .distributor_history import DistributorHistory
 from .energy_model import build_energy_model
 from .link.client import new_client_suffix
 from .link.join_code import JoinCode
+from .membership import async_forget_membership
+from .repairs import async_offer_statistics_removal
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [Platform.SENSOR]
@@ -135,6 +137,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
         home.community = CommunityLink(hass, entry, code)
         home.distributor = DistributorHistory(hass, entry, code)
         entry.async_on_unload(home.distributor.async_stop)
+    else:  # it left its community (or never joined one): nothing of a link is kept
+        await async_forget_membership(hass, entry.entry_id)
     for subentry in entry.get_subentries_of_type(SUBENTRY_MODBUS):
         endpoint = endpoint_from(dict(subentry.data))
         bus = home.buses.setdefault(endpoint, ModbusBus(endpoint))
@@ -180,6 +184,12 @@ async def async_unload_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> None:
-    """Forget what the home's MQTT meters counted: the home is gone."""
+    """Forget what the home kept: its meters' counts, its link's outbox; ask about statistics.
+
+    The statistics of the home's sensors and its distributor history stay in the recorder
+    until the household answers the repair issue that offers to delete them.
+    """
     for subentry in entry.get_subentries_of_type(SUBENTRY_MQTT):
         await meter_store(hass, entry, subentry).async_remove()
+    await async_forget_membership(hass, entry.entry_id)
+    async_offer_statistics_removal(hass, entry)

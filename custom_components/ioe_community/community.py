@@ -10,6 +10,9 @@ to the community sensors:
 - the live power goes out every ``LIVE_INTERVAL`` while connected, never through the outbox;
 - a full outbox raises a repair issue (nothing is dropped: the readings wait in memory and
   the counters' checkpoint is not advanced), a refused login starts the reauthentication flow;
+- another Home Assistant logging in as the member displaces the link: it stops (also after a
+  restart, until the household decides) and a repair issue offers to take the membership back
+  or leave the community;
 - a past period can be sent again (``async_resend``), made from the recorder's history of the
   same counters.
 """
@@ -43,7 +46,7 @@ from homeassistant.helpers.event import (
     async_track_time_interval,
     async_track_utc_time_change,
 )
-from homeassistant.helpers.storage import STORAGE_DIR
+from homeassistant.helpers.storage import STORAGE_DIR, Store
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_LINK_CLIENT_SUFFIX, DOMAIN, LOGGER
@@ -66,6 +69,23 @@ from .link.readings import HomeReadings, Sample, live_report, replay
 LIVE_INTERVAL: Final = timedelta(seconds=10)
 ISSUE_OUTBOX_FULL: Final = "outbox_full"
 ISSUE_OUTBOX_UNUSABLE: Final = "outbox_unusable"
+ISSUE_DISPLACED: Final = "membership_displaced"
+
+
+def outbox_path(hass: HomeAssistant, entry_id: str) -> Path:
+    """Return the file of a home's outbox (its SQLite database)."""
+    return Path(hass.config.path(STORAGE_DIR, f"{DOMAIN}.{entry_id}.outbox.db"))
+
+
+def remove_outbox(path: Path) -> None:
+    """Remove an outbox file and SQLite's journal files beside it (blocking)."""
+    for name in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        name.unlink(missing_ok=True)
+
+
+def membership_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Return where a home keeps that another installation displaced its link."""
+    return Store(hass, 1, f"{DOMAIN}.{entry_id}.membership")
 
 
 def signal_community(entry_id: str) -> str:
@@ -144,26 +164,45 @@ class CommunityLink:
         self._power: dict[str, str] = {}
         self._held: list[Reading] = []  # finished, not yet in the outbox (it was full)
         self._unsubscribe: list[CALLBACK_TYPE] = []
+        self._membership = membership_store(hass, entry.entry_id)
+        # The installation that took the membership over, once this home's link stopped for it.
+        self.displaced_by: str | None = None
 
     @property
     def state(self) -> LinkState:
         """Where the link stands."""
+        if self.displaced_by is not None:
+            return LinkState.DISPLACED
         return self._client.state if self._client else LinkState.STOPPED
 
     async def async_start(self, model: EnergyModel, version: str) -> None:
-        """Open the outbox, go on from its checkpoint, connect, and follow the model."""
+        """Open the outbox, go on from its checkpoint, connect, and follow the model.
+
+        Not while another installation has the membership (until the household decides).
+        """
         self._model = model
         self._energy = _sources(model, ENERGY_QUANTITIES)
         self._power = _sources(model, POWER_QUANTITIES)
-        path = self.hass.config.path(STORAGE_DIR, f"{DOMAIN}.{self.entry.entry_id}.outbox.db")
+        if (kept := await self._membership.async_load()) is not None:
+            self.displaced_by = str(kept["displaced_by"])
+            LOGGER.warning(
+                "The community link of %s stays stopped: another installation (%s) uses its "
+                "membership",
+                self.entry.title,
+                self.displaced_by,
+            )
+            self._raise_displaced()
+            return
         issue = f"{ISSUE_OUTBOX_UNUSABLE}_{self.entry.entry_id}"
         try:
-            outbox = await self.hass.async_add_executor_job(Outbox, Path(path))
+            outbox = await self.hass.async_add_executor_job(
+                Outbox, outbox_path(self.hass, self.entry.entry_id)
+            )
             checkpoint = await self.hass.async_add_executor_job(outbox.checkpoint)
         except OutboxError as err:
             # The home's devices go on; the link stays stopped until the file is fixed.
             LOGGER.error("The community link cannot start: %s", err)
-            self._issue(issue, ISSUE_OUTBOX_UNUSABLE, str(err))
+            self._issue(issue, ISSUE_OUTBOX_UNUSABLE, fixable=True)
             return
         ir.async_delete_issue(self.hass, DOMAIN, issue)
         self._outbox = outbox
@@ -249,7 +288,7 @@ class CommunityLink:
         except _PartlyKept as err:
             self._held = [*readings[err.kept :], *self._held]
             LOGGER.error("The community link keeps readings in memory: %s", err.full)
-            self._issue(full_issue, ISSUE_OUTBOX_FULL, str(err.full))
+            self._issue(full_issue, ISSUE_OUTBOX_FULL)
         else:
             ir.async_delete_issue(self.hass, DOMAIN, full_issue)
         await self._async_send()
@@ -351,15 +390,33 @@ class CommunityLink:
             "quarters": len({reading.start for reading in readings}),
         }
 
-    def _issue(self, issue_id: str, translation_key: str, reason: str) -> None:
+    def _issue(self, issue_id: str, translation_key: str, *, fixable: bool = False) -> None:
+        """Raise a repair issue about this home (its reason is in the log, not in the text)."""
         ir.async_create_issue(
             self.hass,
             DOMAIN,
             issue_id,
-            is_fixable=False,
+            is_fixable=fixable,
             severity=ir.IssueSeverity.ERROR,
             translation_key=translation_key,
-            translation_placeholders={"home": self.entry.title, "reason": reason},
+            translation_placeholders={"home": self.entry.title},
+            data={"entry_id": self.entry.entry_id},
+        )
+
+    def _raise_displaced(self) -> None:
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            f"{ISSUE_DISPLACED}_{self.entry.entry_id}",
+            is_fixable=True,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_DISPLACED,
+            translation_placeholders={
+                "home": self.entry.title,
+                "community": self.code.community,
+                "member": self.code.member,
+            },
+            data={"entry_id": self.entry.entry_id},
         )
 
     @callback
@@ -396,6 +453,18 @@ class CommunityLink:
 
     @callback
     def _async_link_changed(self) -> None:
+        if (
+            self._client is not None
+            and self._client.state is LinkState.DISPLACED
+            and self.displaced_by is None
+        ):
+            self.displaced_by = self._client.displaced_by or "?"
+            self.entry.async_create_background_task(
+                self.hass,
+                self._membership.async_save({"displaced_by": self.displaced_by}),
+                "ioe_community membership",
+            )
+            self._raise_displaced()
         if self.state is LinkState.REFUSED:
             LOGGER.warning(
                 "The community refused the login of %s: the credentials were rotated or revoked",

@@ -20,6 +20,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_DEVICE, CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.selector import (
     BooleanSelector,
     EntitySelector,
@@ -48,6 +49,7 @@ from .const import (
     CONF_KEYS,
     CONF_LINK_CLIENT_SUFFIX,
     CONF_MAPPING,
+    CONF_MOVE_MEMBERSHIP,
     CONF_PROFILE,
     CONF_REVERSE_POWER,
     CONF_ROLE,
@@ -82,9 +84,10 @@ from .devices.mqtt_parsers import NoEnergyError, PayloadError
 from .devices.profile import Profile, available_profiles
 from .devices.sunspec import SunSpecError, discover, preload as preload_profiles
 from .link.api import ApiError, require_https
-from .link.client import LinkError, LinkSettings, new_client_suffix, probe
+from .link.client import LinkError, LinkSettings, Presence, new_client_suffix, probe
 from .link.join_code import JoinCode, JoinCodeError, decode as decode_join_code
-from .supply_point import InvalidCups, normalize_cups
+from .membership import async_leave_community
+from .supply_point import CupsCheckLettersError, InvalidCups, normalize_cups
 
 STEP_HOME_SCHEMA = probatio.Schema(
     {
@@ -94,28 +97,56 @@ STEP_HOME_SCHEMA = probatio.Schema(
 )
 
 
-STEP_JOIN_SCHEMA = probatio.Schema(
-    {probatio.Optional(CONF_JOIN_CODE): TextSelector(TextSelectorConfig(multiline=True))}
+_JOIN_CODE_SELECTOR = TextSelector(TextSelectorConfig(multiline=True))
+STEP_JOIN_SCHEMA = probatio.Schema({probatio.Optional(CONF_JOIN_CODE): _JOIN_CODE_SELECTOR})
+# Shown once the member is found online elsewhere: the household confirms moving it here.
+STEP_JOIN_MOVE_SCHEMA = STEP_JOIN_SCHEMA.extend(
+    {probatio.Optional(CONF_MOVE_MEMBERSHIP, default=False): BooleanSelector()}
 )
-STEP_REAUTH_SCHEMA = probatio.Schema(
-    {probatio.Required(CONF_JOIN_CODE): TextSelector(TextSelectorConfig(multiline=True))}
-)
+STEP_REAUTH_SCHEMA = probatio.Schema({probatio.Required(CONF_JOIN_CODE): _JOIN_CODE_SELECTOR})
 
 
-async def _try_join_code(
-    hass: HomeAssistant, text: str, client_suffix: str
-) -> tuple[JoinCode | None, str | None]:
-    """Return the join code and None, or None and the error to show.
+@dataclass(frozen=True)
+class _Joining:
+    """A join code that connects, and who is online as its member now."""
 
-    The code must decode, its API's address (if any) must be https, and its broker must
-    accept the member's login over TLS with the code's CA (connecting with the client id the
-    home will keep): nothing is saved that would not connect.
+    code: JoinCode
+    presence: Presence
+    installation: str  # the one this home will be with the code
+
+    def in_use(self, *ours: str) -> bool:
+        """Return whether another installation than this home's is online as the member."""
+        return self.presence.online_elsewhere(self.installation) and (
+            self.presence.installation not in ours
+        )
+
+
+def _code_problem(code: JoinCode, cups: str, member: Mapping[str, Any] | None) -> str | None:
+    """Return why a decoded join code cannot be this home's (None when it can).
+
+    It must be the code of this home's supply point and, given the home's ``member``
+    (re-authenticating), of that member; its API's address (if any) must be https.
     """
-    try:
-        code = decode_join_code(text)
-    except JoinCodeError as err:
-        LOGGER.debug("Rejected a join code: %s", err)
-        return None, "invalid_join_code"
+    if member is not None and code.community != member["community"]:
+        return "wrong_community"
+    if member is not None and code.member != member["member"]:
+        LOGGER.warning(
+            "Refused the code of member %s to re-authenticate member %s",
+            code.member,
+            member["member"],
+        )
+        return "other_member"
+    if code.cups is None:
+        LOGGER.warning("Rejected the join code of %s: it names no supply point", code.member)
+        return "join_code_without_cups"
+    if not _same_supply_point(code.cups, cups):
+        LOGGER.warning(
+            "Rejected the join code of %s: it is for supply point %s, this home is %s",
+            code.member,
+            code.cups,
+            cups,
+        )
+        return "join_code_other_cups"
     if code.api_url:
         try:
             require_https(code.api_url)
@@ -123,17 +154,68 @@ async def _try_join_code(
             LOGGER.warning(
                 "Rejected the join code of %s as %s: %s", code.community, code.member, err
             )
-            return None, err.problem.value
+            return err.problem.value
+    return None
+
+
+async def _try_join_code(
+    hass: HomeAssistant,
+    text: str,
+    client_suffix: str,
+    cups: str,
+    member: Mapping[str, Any] | None = None,
+) -> tuple[_Joining | None, str | None]:
+    """Return the join code (and who uses it) and None, or None and the error to show.
+
+    The code must decode and be this home's (``_code_problem``), and its broker must accept
+    the member's login over TLS with the code's CA (connecting with the client id the home
+    will keep): nothing is saved that would not connect, or that would send this home's
+    readings as another member's.
+    """
     try:
-        await hass.async_add_executor_job(
-            probe, LinkSettings.from_join_code(code, "config-flow", client_suffix)
-        )
+        code = decode_join_code(text)
+    except JoinCodeError as err:
+        LOGGER.debug("Rejected a join code: %s", err)
+        return None, "invalid_join_code"
+    if (problem := _code_problem(code, cups, member)) is not None:
+        return None, problem
+    settings = LinkSettings.from_join_code(code, "config-flow", client_suffix)
+    try:
+        presence = await hass.async_add_executor_job(probe, settings)
     except LinkError as err:
         LOGGER.warning(
             "Joining %s as %s failed (%s): %s", code.community, code.member, err.problem, err
         )
         return None, err.problem.value
-    return code, None
+    return _Joining(code, presence, settings.installation), None
+
+
+def _same_supply_point(first: str, second: str) -> bool:
+    """Return whether two CUPS name one supply point (the 2-character boundary suffix aside)."""
+    try:
+        return normalize_cups(first)[:20] == normalize_cups(second)[:20]
+    except InvalidCups:
+        return False
+
+
+@callback
+def _follow_cups(hass: HomeAssistant, entry: ConfigEntry, cups: str) -> None:
+    """Give the home's device a corrected CUPS (it is the device's identifier)."""
+    old = entry.data[CONF_CUPS]
+    registry = dr.async_get(hass)
+    if cups != old and (device := registry.async_get_device({(DOMAIN, old)})) is not None:
+        LOGGER.info("%s: CUPS corrected from %s to %s", entry.title, old, cups)
+        registry.async_update_device(
+            device.id, new_identifiers={(DOMAIN, cups)}, serial_number=cups
+        )
+
+
+def _installation(data: Mapping[str, Any]) -> str | None:
+    """Return the installation a joined home's link is (None for a home that joined none)."""
+    if CONF_COMMUNITY not in data:
+        return None
+    code = JoinCode(**data[CONF_COMMUNITY])
+    return LinkSettings.from_join_code(code, "", data[CONF_LINK_CLIENT_SUFFIX]).installation
 
 
 class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -156,12 +238,17 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
                 cups = normalize_cups(user_input[CONF_CUPS])
             except InvalidCups as err:
                 LOGGER.debug("Rejected CUPS %r: %s", user_input[CONF_CUPS], err)
-                errors[CONF_CUPS] = "invalid_cups"
+                errors[CONF_CUPS] = (
+                    "cups_check_letters"
+                    if isinstance(err, CupsCheckLettersError)
+                    else "invalid_cups"
+                )
             else:
                 await self.async_set_unique_id(cups)
-                if self.source == SOURCE_RECONFIGURE:
-                    self._abort_if_unique_id_mismatch(reason="cups_mismatch")
-                else:
+                if self.source != SOURCE_RECONFIGURE:
+                    self._abort_if_unique_id_configured()
+                elif cups != self._get_reconfigure_entry().unique_id:
+                    # A CUPS mistyped when the home was added is corrected here.
                     self._abort_if_unique_id_configured()
                 self._home = {CONF_NAME: user_input[CONF_NAME].strip(), CONF_CUPS: cups}
                 return await self.async_step_join()
@@ -185,38 +272,81 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
         """Join a community with the manager's join code (or leave it for later).
 
         Left empty, a new home joins no community yet and a reconfigured one keeps its own
-        (and its client id); a new code comes with a new client id.
+        (and its client id); a new code comes with a new client id. A code whose member is
+        online on another installation is taken only when the household confirms moving the
+        membership here (the other installation's link then stops, and says why).
         """
         errors: dict[str, str] = {}
         saved = (
             dict(self._get_reconfigure_entry().data) if self.source == SOURCE_RECONFIGURE else {}
         )
         current = saved.get(CONF_COMMUNITY)
+        schema = STEP_JOIN_SCHEMA
         if user_input is not None:
             text = user_input.get(CONF_JOIN_CODE, "").strip()
             data = {**saved, **self._home}
-            if text:
+            kept = current.get(CONF_CUPS) if current and not text else None
+            if kept is not None and not _same_supply_point(kept, data[CONF_CUPS]):
+                # The CUPS was corrected: the membership is the old supply point's.
+                errors[CONF_JOIN_CODE] = "join_code_other_cups"
+            elif text:
                 suffix = new_client_suffix()
-                code, error = await _try_join_code(self.hass, text, suffix)
-                if code is None:
+                joining, error = await _try_join_code(self.hass, text, suffix, data[CONF_CUPS])
+                if joining is None:
                     errors[CONF_JOIN_CODE] = error or "invalid_join_code"
+                elif joining.in_use(*filter(None, [_installation(saved)])) and not user_input.get(
+                    CONF_MOVE_MEMBERSHIP
+                ):
+                    LOGGER.warning(
+                        "Member %s of %s is online on another installation (%s)",
+                        joining.code.member,
+                        joining.code.community,
+                        joining.presence.installation,
+                    )
+                    errors[CONF_JOIN_CODE] = "member_in_use"
+                    schema = STEP_JOIN_MOVE_SCHEMA
                 else:
-                    data |= {CONF_COMMUNITY: join_code_data(code), CONF_LINK_CLIENT_SUFFIX: suffix}
+                    data |= {
+                        CONF_COMMUNITY: join_code_data(joining.code),
+                        CONF_LINK_CLIENT_SUFFIX: suffix,
+                    }
             if not errors:
                 if self.source == SOURCE_RECONFIGURE:
-                    return self.async_update_reload_and_abort(
-                        self._get_reconfigure_entry(), title=data[CONF_NAME], data=data
+                    entry = self._get_reconfigure_entry()
+                    _follow_cups(self.hass, entry, data[CONF_CUPS])
+                    return self.async_update_and_abort(
+                        entry,
+                        unique_id=data[CONF_CUPS],
+                        title=data[CONF_NAME],
+                        data=data,
+                        reason="reconfigure_successful",
                     )
                 return self.async_create_entry(title=data[CONF_NAME], data=data)
+        if self.source != SOURCE_RECONFIGURE:
+            step_id, placeholders = "join", None
+        elif current is None:
+            step_id, placeholders = "join_community", None
+        else:
+            step_id = "change_community"
+            placeholders = {"current": current["community"], "member": current["member"]}
         return self.async_show_form(
-            step_id="join",
-            data_schema=STEP_JOIN_SCHEMA,
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
             errors=errors,
-            description_placeholders={
-                "current": (current or {}).get("community", "-"),
-                "member": (current or {}).get("member", "-"),
-            },
+            description_placeholders=placeholders,
         )
+
+    async def async_step_join_community(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Join a community from Reconfigure (the home has none yet)."""
+        return await self.async_step_join(user_input)
+
+    async def async_step_change_community(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Paste a new join code from Reconfigure (the home is a member already)."""
+        return await self.async_step_join(user_input)
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """Ask for a new join code: the community refused the home's login."""
@@ -228,27 +358,28 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
         """Take the join code the manager issued when rotating the credentials."""
         errors: dict[str, str] = {}
         entry = self._get_reauth_entry()
-        community = entry.data.get(CONF_COMMUNITY, {}).get("community", "-")
+        membership = entry.data[CONF_COMMUNITY]
         if user_input is not None:
             suffix = new_client_suffix()
-            code, error = await _try_join_code(self.hass, user_input[CONF_JOIN_CODE], suffix)
-            if code is not None and code.community != community:
-                code, error = None, "wrong_community"
-            if code is None:
+            joining, error = await _try_join_code(
+                self.hass, user_input[CONF_JOIN_CODE], suffix, entry.data[CONF_CUPS], membership
+            )
+            if joining is None:
                 errors[CONF_JOIN_CODE] = error or "invalid_join_code"
             else:
-                return self.async_update_reload_and_abort(
+                return self.async_update_and_abort(
                     entry,
                     data_updates={
-                        CONF_COMMUNITY: join_code_data(code),
+                        CONF_COMMUNITY: join_code_data(joining.code),
                         CONF_LINK_CLIENT_SUFFIX: suffix,
                     },
+                    reason="reauth_successful",
                 )
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=STEP_REAUTH_SCHEMA,
+            data_schema=self.add_suggested_values_to_schema(STEP_REAUTH_SCHEMA, user_input or {}),
             errors=errors,
-            description_placeholders={"home": entry.title, "community": community},
+            description_placeholders={"home": entry.title, "community": membership["community"]},
         )
 
     @staticmethod
@@ -276,7 +407,7 @@ _SCAN_INTERVAL_SELECTOR = NumberSelector(
 
 
 class HomeOptionsFlow(OptionsFlow):
-    """Change how a device is read, without its connection form.
+    """Change how a device is read (without its connection form), or leave the community.
 
     A Modbus device's scan interval, and for every device which way its power reads (the
     household sees the value it reads now to tell). The choices are kept with the device (its
@@ -286,15 +417,51 @@ class HomeOptionsFlow(OptionsFlow):
 
     _subentry: ConfigSubentry
 
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Choose the device, when the home has more than one."""
-        devices = [
+    def _devices(self) -> list[ConfigSubentry]:
+        return [
             subentry
             for subentry in self.config_entry.subentries.values()
             if subentry.subentry_type in (SUBENTRY_MODBUS, SUBENTRY_MQTT)
         ]
-        if not devices:
-            return self.async_abort(reason="no_devices")
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Offer what can be changed: the devices, the membership."""
+        choices = []
+        if self._devices():
+            choices.append("devices")
+        if CONF_COMMUNITY in self.config_entry.data:
+            choices.append("leave_community")
+        if not choices:
+            return self.async_abort(reason="nothing_to_configure")
+        if choices == ["devices"]:
+            return await self.async_step_devices()
+        return self.async_show_menu(
+            step_id="init",
+            menu_options=choices,
+            description_placeholders={"home": self.config_entry.title},
+        )
+
+    async def async_step_leave_community(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Leave the community, once the household confirms (devices and sensors stay)."""
+        if user_input is not None:
+            async_leave_community(self.hass, self.config_entry)
+            return self.async_create_entry(data=dict(self.config_entry.options))
+        membership = self.config_entry.data[CONF_COMMUNITY]
+        return self.async_show_form(
+            step_id="leave_community",
+            description_placeholders={
+                "current": membership["community"],
+                "member": membership["member"],
+            },
+        )
+
+    async def async_step_devices(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose the device, when the home has more than one."""
+        devices = self._devices()
         if len(devices) == 1:
             self._subentry = devices[0]
             return await self.async_step_device()
@@ -306,7 +473,7 @@ class HomeOptionsFlow(OptionsFlow):
             for subentry in sorted(devices, key=lambda subentry: subentry.title)
         ]
         return self.async_show_form(
-            step_id="init",
+            step_id="devices",
             data_schema=probatio.Schema(
                 {
                     probatio.Required(CONF_DEVICE): SelectSelector(

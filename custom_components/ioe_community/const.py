@@ -16,6 +16,8 @@ CONF_JOIN_CODE: Final = "join_code"
 # The random end of the link's MQTT client id, made when the home joins: kept apart from the
 # join code's fields, and private (a member who knew the id could take the home's session).
 CONF_LINK_CLIENT_SUFFIX: Final = "link_client_suffix"
+# The household's word to move a membership that another installation uses to this home.
+CONF_MOVE_MEMBERSHIP: Final = "move_membership"
 
 SUBENTRY_MODBUS: Final = "modbus_device"
 CONF_PROFILE: Final = "profile"

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from stdnum.es import cups as stdnum_cups
-from stdnum.exceptions import ValidationError
+from stdnum.exceptions import InvalidChecksum, ValidationError
 
 
 class InvalidCups(ValueError):
     """The text is not a valid CUPS (length, format or check letters)."""
+
+
+class CupsCheckLettersError(InvalidCups):
+    """The CUPS has the right form, but its two check letters do not match its digits."""
 
 
 def normalize_cups(value: str) -> str:
@@ -17,5 +21,7 @@ def normalize_cups(value: str) -> str:
     """
     try:
         return stdnum_cups.validate(value)
+    except InvalidChecksum as err:
+        raise CupsCheckLettersError(str(err)) from err
     except ValidationError as err:
         raise InvalidCups(str(err)) from err

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+import contextlib
 import logging
+import os
+from pathlib import Path
+import socket
 
 import pytest
+import pytest_socket
 
 from custom_components.ioe_community.devices.batching import plan_reads
 from custom_components.ioe_community.devices.modbus import (
+    ConnectionProblem,
     DeviceReader,
     Endpoint,
     ExceptionResponseError,
     ModbusBus,
     NotAnsweringError,
     Transport,
+    diagnose,
+    resolved_address,
 )
 from custom_components.ioe_community.devices.profile import available_profiles, parse_profile
 from ioe_dev.modbus_server import READ_INPUT, NullModem, Registers
@@ -212,3 +221,111 @@ async def test_backoff_doubles_up_to_its_maximum(modbus_server) -> None:
     # Within the wait, no connection is attempted: the read fails at once, saying when.
     with pytest.raises(NotAnsweringError, match="next attempt in"):
         await bus.read(SDM630.registers[0].function, 0, 1, 1)
+
+
+@pytest.fixture
+def outside_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let a test resolve names and connect beyond 127.0.0.1, which HA's test plugin forbids.
+
+    The tests that use it ask only for what is nobody's: a name under ``.invalid`` (RFC 6761:
+    it never resolves) and an address in IPv6's discard prefix ``100::/64`` (RFC 6666).
+    """
+    monkeypatch.setattr(socket, "getaddrinfo", pytest_socket._true_getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", pytest_socket._true_connect)
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """Return a port on 127.0.0.1 where a connection is never answered, as at a host that is off.
+
+    Its listener has a backlog of 0 and one connection waits in it unaccepted: Linux drops the
+    SYN of every further connection, which then times out.
+    """
+    with contextlib.ExitStack() as stack:
+        listener = stack.enter_context(socket.create_server(("127.0.0.1", 0), backlog=0))
+        port = listener.getsockname()[1]
+        stack.enter_context(socket.create_connection(("127.0.0.1", port)))
+        yield port
+
+
+def tcp(host: str, port: int) -> Endpoint:
+    return Endpoint(transport=Transport.TCP, host=host, port=port)
+
+
+def serial(path: Path | str) -> Endpoint:
+    return Endpoint(transport=Transport.SERIAL, serial_port=str(path))
+
+
+async def test_diagnose_a_port_nobody_listens_on_is_refused() -> None:
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+    assert await diagnose(tcp("127.0.0.1", port)) is ConnectionProblem.REFUSED
+
+
+async def test_diagnose_a_host_that_never_answers_is_unreachable(silent_port: int) -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    problem = await diagnose(tcp("127.0.0.1", silent_port), timeout_s=0.3)
+    assert problem is ConnectionProblem.UNREACHABLE
+    assert loop.time() - started < 2  # the timeout was kept to
+
+
+@pytest.mark.usefixtures("outside_network")
+async def test_diagnose_an_unroutable_address_is_unreachable() -> None:
+    # Routers drop or refuse with "no route" what is sent to the discard prefix; a machine
+    # without IPv6 cannot send it at all. Each way, nothing answers there.
+    problem = await diagnose(tcp("100::1", 502), timeout_s=0.5)
+    assert problem is ConnectionProblem.UNREACHABLE
+
+
+@pytest.mark.usefixtures("outside_network")
+async def test_diagnose_a_name_that_never_resolves_is_an_unknown_host() -> None:
+    problem = await diagnose(tcp("inverter.invalid", 502))
+    assert problem is ConnectionProblem.UNKNOWN_HOST
+
+
+async def test_diagnose_a_listening_modbus_server_is_fine(modbus_server) -> None:
+    server = await modbus_server({1: Registers(holding={0: 1})})
+    assert await diagnose(tcp("127.0.0.1", server.port)) is None
+
+
+async def test_diagnose_a_missing_serial_port(tmp_path: Path) -> None:
+    unplugged = tmp_path / "by-id" / "usb-FTDI_FT232R-if00-port0"
+    unplugged.parent.mkdir()
+    unplugged.symlink_to(tmp_path / "ttyUSB0")  # the link outlives the adapter
+    assert await diagnose(serial(tmp_path / "ttyUSB9")) is ConnectionProblem.NO_SERIAL_PORT
+    assert await diagnose(serial(unplugged)) is ConnectionProblem.NO_SERIAL_PORT
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may open a file whatever its mode")
+async def test_diagnose_a_serial_port_without_permission(tmp_path: Path) -> None:
+    port = tmp_path / "ttyUSB0"
+    port.touch(mode=0o000)
+    assert await diagnose(serial(port)) is ConnectionProblem.SERIAL_PERMISSION
+
+
+async def test_diagnose_an_openable_serial_port_is_fine(null_modem: NullModem) -> None:
+    assert await diagnose(serial(null_modem.client_port)) is None
+
+
+async def test_resolved_address_is_the_same_for_localhost_and_its_address() -> None:
+    by_name = await resolved_address(tcp("localhost", 1502))
+    assert by_name == await resolved_address(tcp("127.0.0.1", 1502)) == "127.0.0.1:1502"
+    assert await resolved_address(tcp("::1", 1502)) == "[::1]:1502"
+
+
+@pytest.mark.usefixtures("outside_network")
+async def test_resolved_address_of_a_name_that_never_resolves_is_its_own_text() -> None:
+    assert await resolved_address(tcp("inverter.invalid", 502)) == "inverter.invalid:502"
+
+
+async def test_resolved_address_is_the_same_for_a_serial_link_and_its_port(
+    tmp_path: Path,
+) -> None:
+    port = tmp_path / "ttyUSB0"
+    port.touch()
+    link = tmp_path / "by-id" / "usb-FTDI_FT232R-if00-port0"
+    link.parent.mkdir()
+    link.symlink_to(port)
+    assert await resolved_address(serial(link)) == await resolved_address(serial(port))

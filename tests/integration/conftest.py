@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
+from homeassistant.components.repairs import repairs_flow_manager
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
@@ -99,3 +101,23 @@ async def set_up_home(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def fix_issue(hass: HomeAssistant, issue_id: str, *answers: dict[str, Any]) -> dict[str, Any]:
+    """Open an issue's fix flow as the repairs panel does, give ``answers``; return the last."""
+    await async_setup_component(hass, "repairs", {})
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    result: dict[str, Any] = dict(await manager.async_init(DOMAIN, data={"issue_id": issue_id}))
+    for answer in answers:
+        result = await fix_issue_answer(hass, result, answer)
+    return result
+
+
+async def fix_issue_answer(
+    hass: HomeAssistant, result: dict[str, Any], answer: dict[str, Any]
+) -> dict[str, Any]:
+    """Answer the step a fix flow shows; return what comes next."""
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    return dict(await manager.async_configure(result["flow_id"], answer))

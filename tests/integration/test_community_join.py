@@ -6,12 +6,15 @@ rotated and revoked with the aggregator's command line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import timedelta
 import json
 from pathlib import Path
+import time
+from typing import Any
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
@@ -22,14 +25,23 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ioe_community.const import CONF_COMMUNITY, CONF_LINK_CLIENT_SUFFIX, DOMAIN
 from custom_components.ioe_community.link.api import ApiProblem
-from custom_components.ioe_community.link.client import LinkProblem, LinkState
+from custom_components.ioe_community.link.client import (
+    LinkClient,
+    LinkProblem,
+    LinkSettings,
+    LinkState,
+    new_client_suffix,
+)
+from custom_components.ioe_community.link.join_code import JoinCode as HomeCode
+from custom_components.ioe_community.link.outbox import Outbox
 from ioe_aggregator.members.join_code import JoinCode, decode, encode
 from ioe_dev.mosquitto import broker_certificate, start_broker, start_plain_broker
 from ioe_dev.processes import free_port
-from tests.community import Community, wait_until
+from tests.community import Community, addon_community, wait_until  # noqa: F401 - fixture
 from tests.conftest import REPO
 
-from .conftest import CUPS
+from .conftest import CUPS, fix_issue
+from .test_community_link import sensor
 
 TRANSLATIONS = REPO / "custom_components" / "ioe_community" / "translations"
 
@@ -47,6 +59,14 @@ async def join_step(hass: HomeAssistant) -> str:
     )
     assert result["step_id"] == "join"
     return str(result["flow_id"])
+
+
+def suggested(result: Any, field: str) -> Any:
+    """Return the value a form shows in ``field`` (what the household typed, after an error)."""
+    for key in result["data_schema"].schema:
+        if key == field:
+            return (key.description or {}).get("suggested_value")
+    raise AssertionError(f"no field {field}")
 
 
 async def error_for(hass: HomeAssistant, flow_id: str, text: str) -> str | None:
@@ -78,11 +98,20 @@ async def test_a_home_may_join_later(hass: HomeAssistant) -> None:
 
 
 async def test_join_code_errors(hass: HomeAssistant, community: Community, tmp_path: Path) -> None:
-    code = community.add_member("m-0001")
+    code = community.add_member("m-0001", cups=CUPS)
     text = encode(code)
     flow = await join_step(hass)
     assert await error_for(hass, flow, "IOE1-not-a-code") == "invalid_join_code"
     assert await error_for(hass, flow, text[: len(text) // 2]) == "invalid_join_code"
+    # Another member's code (its supply point is not this home's), and one naming none.
+    neighbour = community.add_member("m-0002")
+    assert await error_for(hass, flow, encode(neighbour)) == "join_code_other_cups"
+    assert await error_for(hass, flow, encode(replace(code, cups=None))) == (
+        "join_code_without_cups"
+    )
+    # The same supply point with its boundary suffix is this home's.
+    suffixed = replace(code, cups=f"{CUPS}0F", broker_port=free_port())
+    assert await error_for(hass, flow, encode(suffixed)) == "cannot_connect"
     # The member's token would go in clear to such an address (older aggregators made them).
     assert code.api_url is not None
     assert code.api_url.startswith("https://")
@@ -120,7 +149,7 @@ def rotate(community: Community, member: str) -> JoinCode:
 async def test_rotated_credentials_raise_a_repair_and_reauth_takes_the_new_code(
     hass: HomeAssistant, community: Community
 ) -> None:
-    code = community.add_member("m-0001")
+    code = community.add_member("m-0001", cups=CUPS)
     result = await hass.config_entries.flow.async_configure(
         await join_step(hass), {"join_code": encode(code)}
     )
@@ -144,6 +173,19 @@ async def test_rotated_credentials_raise_a_repair_and_reauth_takes_the_new_code(
     flow_id = flows[0]["flow_id"]
     result = await hass.config_entries.flow.async_configure(flow_id, {"join_code": encode(code)})
     assert result["errors"] == {"join_code": "invalid_auth"}  # the old code no longer works
+    # The pasted code stays in the field, to be corrected rather than pasted again.
+    assert suggested(result, "join_code") == encode(code)
+    # Another member's code, even of this supply point, would make the home that member.
+    other_member = replace(new, member="m-0002")
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"join_code": encode(other_member)}
+    )
+    assert result["errors"] == {"join_code": "other_member"}
+    neighbour = community.add_member("m-0003")
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"join_code": encode(replace(neighbour, member="m-0001"))}
+    )
+    assert result["errors"] == {"join_code": "join_code_other_cups"}
     in_clear = replace(new, api_url="http://127.0.0.1:8099")
     result = await hass.config_entries.flow.async_configure(
         flow_id, {"join_code": encode(in_clear)}
@@ -193,17 +235,30 @@ async def test_an_unusable_outbox_raises_a_repair_and_the_home_goes_on(
     await hass.async_block_till_done()
 
     assert entry.state is ConfigEntryState.LOADED
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"outbox_unusable_{entry.entry_id}")
+    issue_id = f"outbox_unusable_{entry.entry_id}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None
-    assert "cannot open the outbox" in issue.translation_placeholders["reason"]
+    assert issue.is_fixable
+    # No file path nor English error inside a translated text: the log has the reason.
+    assert issue.translation_placeholders == {"home": "Casa"}
     assert entry.runtime_data.community.state is LinkState.STOPPED
+
+    # The repair sets the damaged file aside and the link starts with a new one.
+    result = await fix_issue(hass, issue_id, {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    assert entry.runtime_data.community.state is not LinkState.STOPPED
+    aside = [p for p in outbox.parent.iterdir() if p.name.startswith(f"{outbox.name}.damaged-")]
+    assert len(aside) == 1
+    assert await hass.async_add_executor_job(outbox.is_file)
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_readings_are_sent_again_and_history_imported_only_with_the_recorder(
     hass: HomeAssistant, community: Community
 ) -> None:
-    code = community.add_member("m-0001")
+    code = community.add_member("m-0001", cups=CUPS)
     result = await hass.config_entries.flow.async_configure(
         await join_step(hass), {"join_code": encode(code)}
     )
@@ -225,3 +280,153 @@ async def test_readings_are_sent_again_and_history_imported_only_with_the_record
         )
     assert err.value.translation_key == "statistics_need_recorder"
     assert await hass.config_entries.async_unload(result["result"].entry_id)
+
+
+def other_installation(code: JoinCode, tmp_path: Path, name: str) -> LinkClient:
+    """Start another Home Assistant's link with the same join code (its own client id)."""
+    settings = LinkSettings.from_join_code(HomeCode(**asdict(code)), "other", new_client_suffix())
+    client = LinkClient(settings, Outbox(tmp_path / f"{name}.db"))
+    client.start()
+    return client
+
+
+def stays(check: Callable[[], bool], seconds: float) -> bool:
+    """Return whether ``check()`` holds all along ``seconds`` (no flapping)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not check():
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.parametrize("broker", ["community", "addon_community"])
+async def test_one_membership_one_home(
+    hass: HomeAssistant, broker: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Two installations with one join code: asked before, displaced after, no flapping.
+
+    On the community's own broker (client ids bound to logins: a second connection takes the
+    first one's session) and on one like the Mosquitto add-on's (both connect side by side).
+    """
+    community: Community = request.getfixturevalue(broker)
+    code = community.add_member("m-0001", cups=CUPS)
+    elsewhere = other_installation(code, tmp_path, "elsewhere")
+    try:
+        await hass.async_add_executor_job(
+            wait_until, lambda: elsewhere.state is LinkState.CONNECTED
+        )
+        flow = await join_step(hass)
+        result = await hass.config_entries.flow.async_configure(flow, {"join_code": encode(code)})
+        assert result["errors"] == {"join_code": "member_in_use"}
+        assert suggested(result, "join_code") == encode(code)
+        assert "move_membership" in [str(key) for key in result["data_schema"].schema]
+        result = await hass.config_entries.flow.async_configure(
+            flow, {"join_code": encode(code), "move_membership": True}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        entry = result["result"]
+        await hass.async_block_till_done()
+        link = entry.runtime_data.community
+        await hass.async_add_executor_job(
+            wait_until, lambda: elsewhere.state is LinkState.DISPLACED
+        )
+        await hass.async_add_executor_job(wait_until, lambda: link.state is LinkState.CONNECTED)
+        # The other one stopped: this home keeps its connection (before: both flapped).
+        assert await hass.async_add_executor_job(
+            stays, lambda: link.state is LinkState.CONNECTED, 4
+        )
+        assert elsewhere.state is LinkState.DISPLACED
+    finally:
+        elsewhere.stop()
+
+    # Another installation comes with the code again: this home stops, and says so.
+    intruder = other_installation(code, tmp_path, "intruder")
+    try:
+        await hass.async_add_executor_job(wait_until, lambda: link.state is LinkState.DISPLACED)
+        await hass.async_block_till_done()
+        issue_id = f"membership_displaced_{entry.entry_id}"
+        issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+        assert issue is not None
+        assert issue.is_fixable
+        assert issue.translation_placeholders == {
+            "home": "Casa",
+            "community": "molinos",
+            "member": "m-0001",
+        }
+        assert sensor(hass, entry, "link_status") == "displaced"
+        # (On a broker binding ids to logins, the home's last try took the session a moment.)
+        await hass.async_add_executor_job(wait_until, lambda: intruder.state is LinkState.CONNECTED)
+        assert await hass.async_add_executor_job(
+            stays, lambda: intruder.state is LinkState.CONNECTED, 3
+        )
+        # After a restart too, until the household decides.
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done()
+        assert entry.runtime_data.community.state is LinkState.DISPLACED
+        assert await hass.async_add_executor_job(
+            stays, lambda: intruder.state is LinkState.CONNECTED, 2
+        )
+
+        # The household takes it back: the intruder's link stops instead.
+        result = await fix_issue(hass, issue_id, {"next_step_id": "take_back"}, {})
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done()
+        relinked = entry.runtime_data.community
+        await hass.async_add_executor_job(wait_until, lambda: intruder.state is LinkState.DISPLACED)
+        await hass.async_add_executor_job(wait_until, lambda: relinked.state is LinkState.CONNECTED)
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    finally:
+        intruder.stop()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_home_leaves_its_community_from_its_options(
+    hass: HomeAssistant, request: pytest.FixtureRequest
+) -> None:
+    # A listener that lets the test log in as the member beside the home.
+    community: Community = request.getfixturevalue("addon_community")
+    code = community.add_member("m-0001", cups=CUPS)
+    result = await hass.config_entries.flow.async_configure(
+        await join_step(hass), {"join_code": encode(code)}
+    )
+    entry = result["result"]
+    await hass.async_block_till_done()
+    await hass.async_add_executor_job(
+        wait_until, lambda: entry.runtime_data.community.state is LinkState.CONNECTED
+    )
+    outbox = Path(hass.config.path(".storage", f"{DOMAIN}.{entry.entry_id}.outbox.db"))
+    assert await hass.async_add_executor_job(outbox.exists)
+    watcher = community.connect("m-0001", code.mqtt_password)
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["leave_community"]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "leave_community"}
+    )
+    assert result["description_placeholders"] == {"current": "molinos", "member": "m-0001"}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    assert CONF_COMMUNITY not in entry.data
+    assert CONF_LINK_CLIENT_SUFFIX not in entry.data
+    assert entry.runtime_data.community is None
+    assert not await hass.async_add_executor_job(outbox.exists)
+    # It said goodbye: the community sees the member offline.
+    watcher.subscribe("ioe/v1/molinos/m/m-0001/status")
+    watcher.wait_for(lambda: watcher.payloads("ioe/v1/molinos/m/m-0001/status"))
+    status = json.loads(watcher.payloads("ioe/v1/molinos/m/m-0001/status")[-1])
+    assert status["state"] == "offline"
+    # It may join again (or join another community) from Reconfigure.
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": "Casa", "cups": CUPS}
+    )
+    assert result["step_id"] == "join_community"
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    assert await hass.config_entries.async_unload(entry.entry_id)

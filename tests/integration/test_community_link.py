@@ -210,7 +210,7 @@ async def test_a_joined_home_sends_its_readings_and_shows_its_results(
     modbus_server: StartModbusServer,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    code = community.add_member("m-0001")
+    code = community.add_member("m-0001", cups=CUPS)
     admin = community.token("admin")
     _service, port = start_service(community, start_aggregator)
     home, entry = await joined_home(hass, freezer, modbus_server, code)
@@ -266,7 +266,7 @@ async def test_no_reading_lost_or_doubled_through_a_broker_outage_and_a_restart(
     modbus_server: StartModbusServer,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    code = community.add_member("m-0001")
+    code = community.add_member("m-0001", cups=CUPS)
     start_service(community, start_aggregator)
     home, entry = await joined_home(hass, freezer, modbus_server, code)
     counted_from = home.import_kwh
@@ -324,7 +324,7 @@ async def test_a_past_period_is_sent_again_from_the_recorders_history(
     modbus_server: StartModbusServer,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    code = community.add_member("m-0001")
+    code = community.add_member("m-0001", cups=CUPS)
     start_service(community, start_aggregator)
     home, server = await start_meter(hass, freezer, modbus_server)
     entry = await join(hass, None)  # the home is set up first and joins its community later
@@ -392,7 +392,7 @@ async def test_batches_wait_for_the_aggregator_and_a_replaced_meter_counts_on(
     modbus_server: StartModbusServer,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    code = community.add_member("m-0001")
+    code = community.add_member("m-0001", cups=CUPS)
     # What the home publishes, seen as the aggregator sees it: with its login, before it
     # starts (the broker binds a client's id to its login: one connection per login).
     observer = await hass.async_add_executor_job(
@@ -451,7 +451,7 @@ async def test_a_full_outbox_raises_a_repair_and_keeps_the_readings(
     modbus_server: StartModbusServer,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    code = community.add_member("m-0001")
+    code = community.add_member("m-0001", cups=CUPS)
     start_service(community, start_aggregator)
     home, entry = await joined_home(hass, freezer, modbus_server, code)
     community.broker.service.stop()

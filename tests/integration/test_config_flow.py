@@ -6,6 +6,7 @@ from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ioe_community.const import CONF_CUPS, DOMAIN
@@ -36,12 +37,18 @@ async def test_user_flow_creates_home(hass: HomeAssistant) -> None:
 
 async def test_invalid_cups_shows_error_then_recovers(hass: HomeAssistant) -> None:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    for bad in ("ES0021000000000001RA", "ES00210000", "not a cups"):
+    for bad, error in (
+        # One letter mistyped: the form is right, the check letters say it is not this CUPS.
+        ("ES0021000000000001RA", "cups_check_letters"),
+        ("ES0021000000000002RK", "cups_check_letters"),
+        ("ES00210000", "invalid_cups"),
+        ("not a cups", "invalid_cups"),
+    ):
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {CONF_NAME: "Casa", CONF_CUPS: bad}
         )
         assert result["type"] is FlowResultType.FORM
-        assert result["errors"] == {CONF_CUPS: "invalid_cups"}
+        assert result["errors"] == {CONF_CUPS: error}
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_NAME: "Casa", CONF_CUPS: CUPS}
@@ -73,25 +80,49 @@ async def test_reconfigure_renames_home(hass: HomeAssistant, home_entry: MockCon
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_NAME: "Casa de campo", CONF_CUPS: CUPS}
     )
-    assert result["step_id"] == "join"
+    # A home in no community is invited to join one, with no "current membership" to show.
+    assert result["step_id"] == "join_community"
+    assert result["description_placeholders"] is None
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
+    assert result.get("translation_domain") is None  # our own text, not Home Assistant's
     assert home_entry.title == "Casa de campo"
     assert home_entry.data[CONF_NAME] == "Casa de campo"
 
 
-async def test_reconfigure_refuses_another_cups(
+async def test_reconfigure_corrects_a_mistyped_cups(
     hass: HomeAssistant, home_entry: MockConfigEntry
 ) -> None:
     home_entry.add_to_hass(hass)
-    result = await home_entry.start_reconfigure_flow(hass)
+    assert await hass.config_entries.async_setup(home_entry.entry_id)
+    await hass.async_block_till_done()
+    other = MockConfigEntry(
+        domain=DOMAIN,
+        title="Vecina",
+        unique_id="ES0031405678901234HS",
+        data={CONF_NAME: "Vecina", CONF_CUPS: "ES0031405678901234HS"},
+    )
+    other.add_to_hass(hass)
 
+    result = await home_entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_NAME: "Casa", CONF_CUPS: "ES0031405678901234HS"}
     )
-
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "cups_mismatch"
-    assert home_entry.data[CONF_CUPS] == CUPS
+    assert result["reason"] == "already_configured"  # another home's supply point
+
+    corrected = "ES0021000000000002RE"
+    result = await home_entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_NAME: "Casa", CONF_CUPS: corrected.lower()}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert (home_entry.unique_id, home_entry.data[CONF_CUPS]) == (corrected, corrected)
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), home_entry.entry_id)
+    assert [(d.identifiers, d.serial_number) for d in devices] == [
+        ({(DOMAIN, corrected)}, corrected)
+    ]

@@ -46,7 +46,7 @@ async def test_a_joined_homes_diagnostics_hold_no_secret(
     community: Community,
     snapshot: SnapshotAssertion,
 ) -> None:
-    code = community.add_member("m-0001")
+    code = community.add_member("m-0001", cups=CUPS)
     entry = await join(hass, code)
 
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)

@@ -18,7 +18,9 @@ from typing import Any
 from homeassistant.components.recorder import get_instance
 from homeassistant.components.recorder.statistics import get_metadata, statistics_during_period
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -31,7 +33,7 @@ from custom_components.ioe_community.const import CONF_COMMUNITY, DOMAIN
 from custom_components.ioe_community.distributor_history import statistic_id
 from tests.community import Community, StartAggregator, start_service
 
-from .conftest import CUPS
+from .conftest import CUPS, fix_issue, fix_issue_answer
 from .test_community_link import join
 
 FIXTURE_CUPS = "ES0021000000000001RK"  # make_cups(1), m-0001
@@ -223,3 +225,44 @@ async def test_an_api_address_in_clear_is_refused_before_any_request(
     with pytest.raises(BlockingIOError):  # nobody connected
         listener.accept()
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_deleted_home_leaves_no_outbox_and_its_statistics_go_when_asked(
+    recorder_mock: Any,
+    hass: HomeAssistant,
+    community: Community,
+    start_aggregator: StartAggregator,
+    tmp_path: Path,
+) -> None:
+    start_service(community, start_aggregator)
+    code = community.add_member("m-0001", 1)
+    community.cli("import-csv", str(recent_days_csv(tmp_path, 0.5)))
+    entry = await join(hass, code)
+    await import_history(hass)
+    outbox = Path(hass.config.path(".storage", f"{DOMAIN}.{entry.entry_id}.outbox.db"))
+    assert await hass.async_add_executor_job(outbox.exists)
+    link_sensors = [
+        e.entity_id
+        for e in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+        if (e.capabilities or {}).get("state_class")
+    ]
+    assert link_sensors  # the community's figures are sensors with statistics
+
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not await hass.async_add_executor_job(outbox.exists)
+    issue_id = f"statistics_left_{entry.entry_id}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders == {"home": "Casa"}
+    # Nothing is deleted before the household answers.
+    assert await statistics(hass, "import_kwh")
+
+    result = await fix_issue(hass, issue_id)
+    assert result["step_id"] == "confirm"
+    assert result["description_placeholders"] == {"count": str(len(link_sensors) + 4)}
+    result = await fix_issue_answer(hass, result, {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await async_wait_recording_done(hass)
+    assert await statistics(hass, "import_kwh") == []
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None

@@ -126,7 +126,10 @@ async def wait_for_connected(hass: HomeAssistant, entry: Any) -> None:
 async def test_each_home_connects_with_a_random_id_of_its_own(
     hass: HomeAssistant, community: Community, addon_broker: AddonBroker
 ) -> None:
-    codes = {member: community.add_member(member) for member in ("m-0001", "m-0002", "m-0003")}
+    codes = {
+        member: community.add_member(member, cups=make_cups(number))
+        for member, number in (("m-0001", 101), ("m-0002", 102), ("m-0003", 103))
+    }
     addon_broker.service.start(port=addon_broker.port)
     homes = {
         member: await join(hass, addon_broker.code(codes[member]), make_cups(number))
@@ -151,7 +154,9 @@ async def test_each_home_connects_with_a_random_id_of_its_own(
     entry = homes["m-0001"]
     await reconfigure(hass, entry, {})
     assert entry.data[CONF_LINK_CLIENT_SUFFIX] == suffixes["m-0001"]
-    await reconfigure(hass, entry, {"join_code": encode(addon_broker.code(codes["m-0003"]))})
+    # (m-0003's code, as if made for this home's supply point: only the id is looked at here)
+    moved = replace(addon_broker.code(codes["m-0003"]), cups=entry.unique_id)
+    await reconfigure(hass, entry, {"join_code": encode(moved)})
     new = entry.data[CONF_LINK_CLIENT_SUFFIX]
     assert SUFFIX.fullmatch(new)
     assert new != suffixes["m-0001"]
@@ -167,9 +172,9 @@ async def test_each_home_connects_with_a_random_id_of_its_own(
 async def test_an_entry_saved_before_the_random_id_gets_one(
     hass: HomeAssistant, community: Community, addon_broker: AddonBroker
 ) -> None:
-    code = addon_broker.code(community.add_member("m-0001"))
-    addon_broker.service.start(port=addon_broker.port)
     cups = make_cups(101)
+    code = addon_broker.code(community.add_member("m-0001", cups=cups))
+    addon_broker.service.start(port=addon_broker.port)
     old = MockConfigEntry(
         domain=DOMAIN,
         title="Casa",

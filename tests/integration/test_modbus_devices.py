@@ -511,7 +511,7 @@ async def test_options_ask_which_device_when_there_are_several(
     second = next(s for s in home_entry.subentries.values() if s.data["unit"] == 2)
 
     result = await hass.config_entries.options.async_init(home_entry.entry_id)
-    assert result["step_id"] == "init"
+    assert result["step_id"] == "devices"
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"device": second.subentry_id}
     )
@@ -535,7 +535,7 @@ async def test_options_without_devices_abort(
     result = await hass.config_entries.options.async_init(home_entry.entry_id)
 
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "no_devices"
+    assert result["reason"] == "nothing_to_configure"
 
 
 async def test_a_device_added_while_the_home_starts_is_not_missed(

@@ -4,16 +4,23 @@ One ``ModbusBus`` per endpoint (host:port or serial port) is shared by every uni
 many devices accept a single client, and a serial line carries one request at a time, so
 requests on a bus are serialised. A bus that cannot connect waits before trying again,
 doubling the wait up to a minute.
+
+pymodbus' ``connect()`` only says whether it connected; ``diagnose`` finds out why not, so
+that a household can be told what to fix.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+import contextlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 import logging
+import os
+from pathlib import Path
+import socket
 import time
 from typing import Final
 
@@ -60,6 +67,21 @@ class Endpoint:
         return f"{self.host}:{self.port}"
 
 
+class ConnectionProblem(StrEnum):
+    """Why no connection to an endpoint could be opened, as the household is told."""
+
+    REFUSED = "refused"
+    """The host answered, but nothing listens on that port: a wrong port, or Modbus TCP off."""
+    UNREACHABLE = "unreachable"
+    """Nothing answered at that address: a wrong address, the device off, or no route to it."""
+    UNKNOWN_HOST = "unknown_host"
+    """The host name does not resolve: a typo, or a name only another network knows."""
+    NO_SERIAL_PORT = "no_serial_port"
+    """The serial port does not exist: the adapter is unplugged, or the path is mistyped."""
+    SERIAL_PERMISSION = "serial_permission"
+    """The serial port exists, but Home Assistant may not read and write it."""
+
+
 class ModbusError(Exception):
     """A read failed; the message says why."""
 
@@ -100,6 +122,100 @@ def make_client(
         retries=0,
         reconnect_delay=0,
     )
+
+
+async def diagnose(
+    endpoint: Endpoint, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> ConnectionProblem | None:
+    """Return why ``endpoint`` cannot be connected to, or None when a connection opens.
+
+    Only the connection is tried, not Modbus: None does not mean that a device answers there.
+    A host name with several addresses is tried address by address, as pymodbus does, each
+    for ``timeout_s``; when none opens, "refused" wins over "unreachable", since one address
+    that refuses shows that the host is up and only the port is wrong.
+    """
+    if endpoint.transport is Transport.SERIAL:
+        # File system calls may block, and Home Assistant reports blocking calls in its loop.
+        return await asyncio.to_thread(_serial_problem, str(endpoint.serial_port))
+    try:
+        addresses = await _addresses(endpoint)
+    except socket.gaierror:
+        return ConnectionProblem.UNKNOWN_HOST
+    problems = set()
+    for _, address in addresses:
+        problem = await _tcp_problem(address, endpoint.port, timeout_s)
+        if problem is None:
+            return None
+        problems.add(problem)
+    if ConnectionProblem.REFUSED in problems:
+        return ConnectionProblem.REFUSED
+    return ConnectionProblem.UNREACHABLE
+
+
+async def resolved_address(endpoint: Endpoint) -> str:
+    """Return where ``endpoint`` really is, the same text for every way of naming it.
+
+    Two entries for one device (``localhost:1502`` and ``127.0.0.1:1502``, a
+    ``/dev/serial/by-id/...`` link and the ``/dev/ttyUSB0`` it points to) give the same text.
+    For TCP it is ``ip:port`` (``[ip]:port`` for IPv6) of the first IPv4 address the name
+    resolves to, else of its first address: a name with both kinds of address (``localhost``:
+    ``::1`` and ``127.0.0.1``) is then named by the address its IPv4-only spellings also give,
+    while the order of IPv6 addresses depends on the machine's configuration. A name that does
+    not resolve is its own text. For a serial port it is the path with every link resolved.
+    """
+    if endpoint.transport is Transport.SERIAL:
+        return await asyncio.to_thread(os.path.realpath, str(endpoint.serial_port))
+    try:
+        addresses = await _addresses(endpoint)
+    except socket.gaierror:
+        return str(endpoint)
+    ipv4 = [address for family, address in addresses if family == socket.AF_INET]
+    if ipv4:
+        return f"{ipv4[0]}:{endpoint.port}"
+    _, ipv6 = addresses[0]
+    return f"[{ipv6}]:{endpoint.port}"
+
+
+async def _addresses(endpoint: Endpoint) -> list[tuple[int, str]]:
+    """Return the (family, IP address) pairs of the endpoint's host, in the resolver's order.
+
+    Raise socket.gaierror when the host name does not resolve.
+    """
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        endpoint.host, endpoint.port, type=socket.SOCK_STREAM
+    )
+    return [(family, str(sockaddr[0])) for family, _, _, _, sockaddr in infos]
+
+
+async def _tcp_problem(address: str, port: int, timeout_s: float) -> ConnectionProblem | None:
+    """Open a TCP connection to ``address`` and close it; return what stopped it, if anything."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            _, writer = await asyncio.open_connection(address, port)
+    except ConnectionRefusedError:
+        return ConnectionProblem.REFUSED
+    except OSError:
+        # TimeoutError is an OSError too: no answer, no route (EHOSTUNREACH, ENETUNREACH),
+        # the host down (EHOSTDOWN), or no such kind of address here (no IPv6).
+        return ConnectionProblem.UNREACHABLE
+    writer.close()
+    # A device that accepts only one client may reset the connection at once: it did open.
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return None
+
+
+def _serial_problem(path: str) -> ConnectionProblem | None:
+    """Return what keeps the serial port at ``path`` from being opened, if anything we can see.
+
+    A link to a missing device (a ``/dev/serial/by-id/...`` link whose adapter was unplugged)
+    counts as missing. Root may open any port, whatever its mode.
+    """
+    if not Path(path).exists():
+        return ConnectionProblem.NO_SERIAL_PORT
+    if not os.access(path, os.R_OK | os.W_OK):
+        return ConnectionProblem.SERIAL_PERMISSION
+    return None
 
 
 @dataclass

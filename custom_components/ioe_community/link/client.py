@@ -13,8 +13,18 @@ The client id ends in a random suffix the home keeps (``new_client_suffix``): on
 that does not bind a client's id to its login, another member who knew the id could connect
 with it and knock the home off (take its session over).
 
-``probe`` tries the connection once, as the config flow does before it saves a join code, and
-says what is wrong when it fails.
+One membership, one home. Every status the home publishes (and its last will) carries its
+*installation* (a digest of its client id) as an MQTT v5 user property, and the home follows
+its own status topic: an online status of another installation that arrives while it is
+connected, or that it finds when it connects again, means another Home Assistant logs in as
+this member since; the link stops (``LinkState.DISPLACED``) instead of knocking the other off
+every second, and says so. The status found at the home's first connection is older than the
+home: the household chose to move the membership here (the config flow asks). The last will
+waits ``WILL_DELAY_S``: a connection that takes the session over for a moment (the config
+flow's probe, on a broker that binds client ids to logins) does not mark the home offline.
+
+``probe`` tries the connection once, as the config flow does before it saves a join code, says
+what is wrong when it fails, and whether another installation is online as the member.
 
 paho runs the connection in its own thread; the callbacks given here are called there.
 """
@@ -26,6 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+import hashlib
+import json
 import logging
 import secrets
 import ssl
@@ -51,6 +63,15 @@ RECONNECT_MIN_S: Final = 1
 RECONNECT_MAX_S: Final = 60
 # CONNACK reason codes (MQTT v5) that mean the login itself is refused.
 _REFUSED_LOGIN: Final = {134, 135}  # bad user name or password; not authorized
+# How long the broker waits before publishing the home's last will: a home that reconnects (or
+# whose session a probe took for a moment) within it is not shown offline.
+WILL_DELAY_S: Final = 60
+# The user property of a status that names the installation which published it.
+INSTALLATION_PROPERTY: Final = "installation"
+# How long a home that connects again waits for the member's status before saying online.
+ANNOUNCE_AFTER_S: Final = 1.0
+# How long a probe waits for the member's retained status once subscribed.
+_STATUS_WAIT_S: Final = 1.5
 
 
 class LinkState(StrEnum):
@@ -60,6 +81,7 @@ class LinkState(StrEnum):
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
     REFUSED = "refused"  # the broker refused the login: rotated or revoked credentials
+    DISPLACED = "displaced"  # another installation logs in as this member since
     STOPPED = "stopped"
 
 
@@ -115,6 +137,32 @@ class LinkSettings:
             version=version,
         )
 
+    @property
+    def installation(self) -> str:
+        """Return what names this home to other installations of the member (not its id)."""
+        return hashlib.sha256(self.client_id.encode()).hexdigest()[:16]
+
+    @property
+    def status_topic(self) -> str:
+        """Return the member's status topic."""
+        return f"{self.topic_prefix}/m/{self.member}/status"
+
+
+@dataclass(frozen=True)
+class Presence:
+    """The member's retained status as a probe found it."""
+
+    state: str | None = None  # online, offline, or None: no status yet
+    installation: str | None = None
+
+    def online_elsewhere(self, installation: str) -> bool:
+        """Return whether another installation than ``installation`` is online as the member."""
+        return (
+            self.state == "online"
+            and self.installation is not None
+            and self.installation != installation
+        )
+
 
 def new_client_suffix() -> str:
     """Return a new random end for a home's client id (64 bits, as 16 hex digits)."""
@@ -145,12 +193,41 @@ def _client(settings: LinkSettings, ending: str = "") -> mqtt.Client:
     return client
 
 
-def probe(settings: LinkSettings, timeout_s: float = 10) -> None:
-    """Connect once and log in; raise LinkError saying what failed (blocking)."""
+def _status_properties(settings: LinkSettings, packet: int) -> Properties:
+    properties = Properties(packet)
+    properties.UserProperty = [(INSTALLATION_PROPERTY, settings.installation)]
+    return properties
+
+
+def _presence(message: mqtt.MQTTMessage) -> Presence:
+    """Return what a status message says (nothing for a payload that is not one)."""
+    installation = next(
+        (
+            value
+            for name, value in getattr(message.properties, "UserProperty", None) or ()
+            if name == INSTALLATION_PROPERTY
+        ),
+        None,
+    )
+    try:
+        state = json.loads(message.payload).get("state")
+    except ValueError, AttributeError:
+        return Presence()
+    return Presence(state if isinstance(state, str) else None, installation)
+
+
+def probe(settings: LinkSettings, timeout_s: float = 10) -> Presence:
+    """Connect once, log in and read the member's status (blocking).
+
+    Raise LinkError saying what failed; return the status found (who is online as the member).
+    """
     # Not the link's own id: a probe while the link runs must not take its session over.
     client = _client(settings, "-probe")
     answer: list[ReasonCode] = []
     arrived = threading.Event()
+    subscribed = threading.Event()
+    found: list[Presence] = []
+    status = threading.Event()
 
     def connected(
         _client: mqtt.Client, _data: Any, _flags: Any, code: ReasonCode, _props: Any
@@ -158,7 +235,13 @@ def probe(settings: LinkSettings, timeout_s: float = 10) -> None:
         answer.append(code)
         arrived.set()
 
+    def received(_client: mqtt.Client, _data: Any, message: mqtt.MQTTMessage) -> None:
+        found.append(_presence(message))
+        status.set()
+
     client.on_connect = connected
+    client.on_subscribe = lambda *_args: subscribed.set()
+    client.on_message = received
     try:
         client.connect(settings.broker_host, settings.broker_port, keepalive=int(timeout_s) + 5)
     except ssl.SSLCertVerificationError as err:
@@ -184,6 +267,11 @@ def probe(settings: LinkSettings, timeout_s: float = 10) -> None:
                 else LinkProblem.CANNOT_CONNECT
             )
             raise LinkError(problem, f"the broker refused the login: {code}")
+        client.subscribe(settings.status_topic, qos=1)
+        # A retained status comes right after the subscription is granted.
+        if subscribed.wait(timeout_s):
+            status.wait(_STATUS_WAIT_S)
+        return found[0] if found else Presence()
     finally:
         client.disconnect()
         client.loop_stop()
@@ -227,7 +315,7 @@ class LinkClient:
         prefix = f"{settings.topic_prefix}/m/{settings.member}"
         self._topics = {
             "readings": f"{prefix}/readings",
-            "status": f"{prefix}/status",
+            "status": settings.status_topic,
             "ack": f"{prefix}/ack",
             "results": f"{prefix}/results",
             # The JSON ones: not community/availability, which is a plain online/offline.
@@ -240,8 +328,17 @@ class LinkClient:
             self._topics["state"]: MessageKind.COMMUNITY_STATE,
             self._topics["signal"]: MessageKind.SIGNAL,
         }
+        # Connections made since start: the first finds the status of whoever was here before.
+        self._connections = 0
+        self._heard_self = False  # this connection's own online status came back
+        self._announcing: threading.Timer | None = None
+        self.displaced_by: str | None = None
         self._client = _client(settings)
-        self._client.will_set(self._topics["status"], self._status("offline"), qos=1, retain=True)
+        will = _status_properties(settings, mqtt.PacketTypes.WILLMESSAGE)
+        will.WillDelayInterval = WILL_DELAY_S
+        self._client.will_set(
+            self._topics["status"], self._status("offline"), qos=1, retain=True, properties=will
+        )
         self._client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         self._client.on_connect = self._connected
         self._client.on_disconnect = self._disconnected
@@ -286,13 +383,23 @@ class LinkClient:
         while not self._stopping.wait(max(self._resend_after_s / 4, 0.1)):
             self.drain()
 
+    def _publish_status(self, client: mqtt.Client, state: str) -> mqtt.MQTTMessageInfo:
+        return client.publish(
+            self._topics["status"],
+            self._status(state),
+            qos=1,
+            retain=True,
+            properties=_status_properties(self.settings, mqtt.PacketTypes.PUBLISH),
+        )
+
     def stop(self) -> None:
         """Say offline, disconnect and stop the network thread."""
         if self.state is LinkState.CONNECTED:
-            self._client.publish(
-                self._topics["status"], self._status("offline"), qos=1, retain=True
-            ).wait_for_publish(5)
+            self._publish_status(self._client, "offline").wait_for_publish(5)
         self._stopping.set()
+        if self._announcing is not None:
+            self._announcing.cancel()
+            self._announcing.join()
         if self._ticker is not None:
             self._ticker.join()
         self._client.disconnect()
@@ -353,9 +460,26 @@ class LinkClient:
             return
         with self._lock:
             self._in_flight.clear()  # whatever was unacknowledged goes again
-        client.publish(self._topics["status"], self._status("online"), qos=1, retain=True)
-        for topic in ("ack", "results", "state", "signal"):
+            self._connections += 1
+            first = self._connections == 1
+            self._heard_self = False
+        # The status first: what was there before this home's own arrives ahead of it.
+        for topic in ("status", "ack", "results", "state", "signal"):
             client.subscribe(self._topics[topic], qos=1)
+        if first:  # the home takes the membership: whoever was online as it will stop
+            self._announce(client)
+        else:  # back after a while: first see whether another installation took it since
+            with self._lock:
+                if self._announcing is not None:
+                    self._announcing.cancel()
+                self._announcing = threading.Timer(ANNOUNCE_AFTER_S, self._announce, (client,))
+                self._announcing.start()
+
+    def _announce(self, client: mqtt.Client) -> None:
+        """Say online and start sending, unless the home stopped or was displaced meanwhile."""
+        if self._stopping.is_set() or self.state is LinkState.DISPLACED:
+            return
+        self._publish_status(client, "online")
         self.last_error = None
         self.state = LinkState.CONNECTED
         self.drain()
@@ -363,12 +487,15 @@ class LinkClient:
     def _disconnected(
         self, _client: mqtt.Client, _data: Any, _flags: Any, code: ReasonCode, _props: Any
     ) -> None:
-        if self.state is not LinkState.REFUSED and self.state is not LinkState.STOPPED:
+        if self.state not in (LinkState.REFUSED, LinkState.STOPPED, LinkState.DISPLACED):
             self.state = LinkState.DISCONNECTED
             if code.is_failure:
                 self.last_error = f"disconnected: {code}"
 
-    def _received(self, _client: mqtt.Client, _data: Any, message: mqtt.MQTTMessage) -> None:
+    def _received(self, client: mqtt.Client, _data: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self._topics["status"]:
+            self._status_arrived(client, message)
+            return
         kind = self._kinds.get(message.topic)
         if kind is None:
             return
@@ -381,6 +508,33 @@ class LinkClient:
             self._acknowledged(body)
         elif self._on_message is not None:
             self._on_message(kind, body)
+
+    def _status_arrived(self, client: mqtt.Client, message: mqtt.MQTTMessage) -> None:
+        """Stop when another installation came online as this member after this home.
+
+        What arrives before this connection's own online status (retained, or kept in the
+        session while the home was away) is older: at the first connection, the household
+        moved the membership here; when connecting again, another installation took it since.
+        """
+        presence = _presence(message)
+        if presence.state == "online" and presence.installation == self.settings.installation:
+            self._heard_self = True
+            return
+        if not presence.online_elsewhere(self.settings.installation):
+            return
+        if not self._heard_self and self._connections <= 1:
+            return
+        _LOGGER.warning(
+            "Another installation (%s) logs in as member %s of %s: this home's link stops",
+            presence.installation,
+            self.settings.member,
+            self.settings.community,
+        )
+        self.displaced_by = presence.installation
+        self.last_error = f"another installation ({presence.installation}) uses this membership"
+        self.state = LinkState.DISPLACED
+        # A clean disconnect: no last will (the member is online, elsewhere), no reconnection.
+        client.disconnect()
 
     def _acknowledged(self, ack: dict[str, Any]) -> None:
         with self._lock:

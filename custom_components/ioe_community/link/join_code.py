@@ -2,8 +2,10 @@
 
 ``IOE1-`` followed by the URL-safe base64 (no padding) of a zlib-compressed JSON object:
 community id, member id, topic prefix, broker host and port, the broker's CA certificate
-(PEM, or null when a public CA signs the broker), the member's MQTT password, its API token
-and the API's address (or null). ``docs/protocol.md`` describes it for other implementations.
+(PEM, or null when a public CA signs the broker), the member's MQTT password, its API token,
+the API's address (or null) and the member's supply point (CUPS; absent from codes made before
+it was added, which a home refuses: it could not tell whose code it was given).
+``docs/protocol.md`` describes it for other implementations.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class JoinCode:
     mqtt_password: str
     api_token: str
     api_url: str | None
+    cups: str | None = None
 
 
 def encode(code: JoinCode) -> str:

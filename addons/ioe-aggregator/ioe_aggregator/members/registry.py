@@ -379,6 +379,7 @@ class Registry:
             mqtt_password=password,
             api_token=api_token,
             api_url=settings.public_api_url,
+            cups=member.cups,
         )
         return Credentials(
             member=member, mqtt_password=password, api_token=api_token, join_code=encode(code)
