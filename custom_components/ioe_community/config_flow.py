@@ -20,7 +20,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_DEVICE, CONF_HOST, CONF_NAME, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.selector import (
     BooleanSelector,
     EntitySelector,
@@ -35,10 +35,12 @@ from homeassistant.helpers.selector import (
     TextSelector,
     TextSelectorConfig,
 )
+from homeassistant.helpers.translation import async_get_translations
 import probatio
 
 from .community import join_code_data
 from .const import (
+    CONF_ANOTHER_GRID_METER,
     CONF_BAUDRATE,
     CONF_CHANNEL,
     CONF_COMMUNITY,
@@ -53,6 +55,7 @@ from .const import (
     CONF_PROFILE,
     CONF_REVERSE_POWER,
     CONF_ROLE,
+    CONF_SERIAL_NUMBER,
     CONF_SERIAL_PORT,
     CONF_SUNSPEC_MODELS,
     CONF_TOPIC,
@@ -70,7 +73,14 @@ from .const import (
 )
 from .coordinator import METER_MAKERS, endpoint_from, meter_source_from, profile_for
 from .devices.energy_model import ENERGY_QUANTITIES, POWER_QUANTITIES, SIGNED_POWER_ROLES
-from .devices.modbus import DeviceReader, ModbusBus, ModbusError, Transport
+from .devices.modbus import (
+    DeviceReader,
+    ModbusBus,
+    ModbusError,
+    Transport,
+    diagnose,
+    resolved_address,
+)
 from .devices.mqtt_meter import (
     MAPPABLE,
     MAPPED_FORMATS,
@@ -552,9 +562,12 @@ class HomeOptionsFlow(OptionsFlow):
 _ROLE_SELECTOR = SelectSelector(
     SelectSelectorConfig(options=list(DEVICE_ROLES), translation_key=CONF_ROLE)
 )
+# Shown once the home has a grid meter: the household confirms a second one.
+_ANOTHER_GRID_METER = {probatio.Optional(CONF_ANOTHER_GRID_METER, default=False): BooleanSelector()}
 
 
-def _modbus_schema(profiles: dict[str, Profile]) -> probatio.Schema:
+def _modbus_device_schema(profiles: dict[str, Profile]) -> probatio.Schema:
+    """Return the first step: which device, its role, how it is connected."""
     return probatio.Schema(
         {
             probatio.Required(CONF_PROFILE): SelectSelector(
@@ -566,28 +579,45 @@ def _modbus_schema(profiles: dict[str, Profile]) -> probatio.Schema:
                     mode=SelectSelectorMode.DROPDOWN,
                 )
             ),
-            probatio.Required(CONF_ROLE): _ROLE_SELECTOR,
+            # Optional: the form must not preselect a role (the first would be the grid's).
+            probatio.Optional(CONF_ROLE): _ROLE_SELECTOR,
             probatio.Required(CONF_TRANSPORT, default=Transport.TCP.value): SelectSelector(
                 SelectSelectorConfig(
                     options=[t.value for t in Transport], translation_key=CONF_TRANSPORT
                 )
             ),
-            probatio.Optional(CONF_HOST): TextSelector(),
-            probatio.Optional(CONF_PORT, default=502): NumberSelector(
-                NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
-            ),
-            probatio.Optional(CONF_SERIAL_PORT): TextSelector(),
-            probatio.Optional(CONF_BAUDRATE, default=9600): NumberSelector(
-                NumberSelectorConfig(min=1200, max=115200, mode=NumberSelectorMode.BOX)
-            ),
-            probatio.Required(CONF_UNIT, default=1): NumberSelector(
-                NumberSelectorConfig(min=0, max=247, mode=NumberSelectorMode.BOX)
-            ),
-            probatio.Required(
-                CONF_SCAN_INTERVAL, default=DEFAULT_SCAN_INTERVAL_S
-            ): _SCAN_INTERVAL_SELECTOR,
         }
     )
+
+
+_UNIT_AND_INTERVAL = {
+    probatio.Required(CONF_UNIT, default=1): NumberSelector(
+        NumberSelectorConfig(min=0, max=247, mode=NumberSelectorMode.BOX)
+    ),
+    probatio.Required(CONF_SCAN_INTERVAL, default=DEFAULT_SCAN_INTERVAL_S): _SCAN_INTERVAL_SELECTOR,
+}
+STEP_TCP_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(CONF_HOST): TextSelector(),
+        probatio.Required(CONF_PORT, default=502): NumberSelector(
+            NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
+        ),
+        **_UNIT_AND_INTERVAL,
+    }
+)
+# The rates RS-485 meters and inverters offer (another can be typed).
+_BAUDRATES = ("2400", "4800", "9600", "19200", "38400", "57600", "115200")
+STEP_SERIAL_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(CONF_SERIAL_PORT): TextSelector(),
+        probatio.Required(CONF_BAUDRATE, default="9600"): SelectSelector(
+            SelectSelectorConfig(
+                options=list(_BAUDRATES), custom_value=True, mode=SelectSelectorMode.DROPDOWN
+            )
+        ),
+        **_UNIT_AND_INTERVAL,
+    }
+)
 
 
 def _normalise(user_input: dict[str, Any]) -> dict[str, Any]:
@@ -611,52 +641,62 @@ def _normalise(user_input: dict[str, Any]) -> dict[str, Any]:
 async def _try_device(data: dict[str, Any]) -> dict[str, str]:
     """Read the device once; return the form's errors (none when it answers with values).
 
-    A SunSpec device's model chain is read first and kept in ``data``; a chain with none of
-    the models the profile reads is named as such. The profiles are already cached: the form
-    that produced ``data`` loaded them.
+    A SunSpec device's model chain is read first and kept in ``data``, and so is the serial
+    number the profile reads; a chain with none of the models the profile reads is named as
+    such. When nothing answers, the connection is tried on its own to say why (a refused
+    port, an address that does not answer, a name that does not resolve, a missing serial
+    port). The profiles are already cached: the form that produced ``data`` loaded them.
     """
     errors: dict[str, str] = {}
-    if data[CONF_TRANSPORT] == Transport.SERIAL and not data.get(CONF_SERIAL_PORT):
-        errors[CONF_SERIAL_PORT] = "serial_port_required"
-        return errors
-    if data[CONF_TRANSPORT] != Transport.SERIAL and not data.get(CONF_HOST):
-        errors[CONF_HOST] = "host_required"
-        return errors
     profile = available_profiles()[data[CONF_PROFILE]]
-    bus = ModbusBus(endpoint_from(data))
+    endpoint = endpoint_from(data)
+    bus = ModbusBus(endpoint)
     try:
         if profile.sunspec:
             models = await discover(bus, data[CONF_UNIT])
             data[CONF_SUNSPEC_MODELS] = {str(model): address for model, address in models.items()}
-        reader = DeviceReader(profile_for(data), bus, data[CONF_UNIT])
+        read = profile_for(data)
+        measured = DeviceReader(read, bus, data[CONF_UNIT])
+        # With the device's identity, to know it under another address.
+        keys = {r.key for r in measured.registers}
+        if read.serial_number:
+            keys.add(read.serial_number)
+        reader = DeviceReader(read, bus, data[CONF_UNIT], keys)
         poll = await reader.poll()
     except SunSpecError as err:
-        LOGGER.info("No SunSpec device at %s unit %s: %s", bus.endpoint, data[CONF_UNIT], err)
+        LOGGER.info("No SunSpec device at %s unit %s: %s", endpoint, data[CONF_UNIT], err)
         errors["base"] = "not_sunspec"
         return errors
     except ModbusError as err:
-        LOGGER.info("No answer from %s unit %s: %s", bus.endpoint, data[CONF_UNIT], err)
-        errors["base"] = "cannot_connect"
+        problem = await diagnose(endpoint)
+        LOGGER.info("No answer from %s unit %s: %s (%s)", endpoint, data[CONF_UNIT], err, problem)
+        errors["base"] = problem.value if problem is not None else "cannot_connect"
         return errors
     finally:
         bus.close()
-    if any(value is not None for value in poll.values.values()):
+    serial = poll.values.get(read.serial_number) if read.serial_number else None
+    if any(value is not None for key, value in poll.values.items() if key != read.serial_number):
+        if serial:
+            data[CONF_SERIAL_NUMBER] = str(serial).strip()
         return errors
-    if profile.sunspec and not reader.blocks:
+    if profile.sunspec and not measured.blocks:
         # Nothing was asked: the chain has none of the models the profile reads.
         LOGGER.info(
             "None of the SunSpec models of %s unit %s is read: %s",
-            endpoint_from(data),
+            endpoint,
             data[CONF_UNIT],
             ", ".join(data[CONF_SUNSPEC_MODELS]),
         )
         errors["base"] = "sunspec_unsupported"
+    elif any("exception" in error for error in poll.errors):
+        LOGGER.info("%s unit %s refused: %s", endpoint, data[CONF_UNIT], poll.errors)
+        errors["base"] = "wrong_device"
     else:
+        problem = await diagnose(endpoint)
         LOGGER.info(
-            "No values from %s unit %s: %s", endpoint_from(data), data[CONF_UNIT], poll.errors
+            "No values from %s unit %s: %s (%s)", endpoint, data[CONF_UNIT], poll.errors, problem
         )
-        refused = any("exception" in error for error in poll.errors)
-        errors["base"] = "wrong_device" if refused else "cannot_connect"
+        errors["base"] = problem.value if problem is not None else "cannot_connect"
     return errors
 
 
@@ -677,6 +717,62 @@ class HomeSubentryFlow(ConfigSubentryFlow):
 
     def _unique_id_taken(self, unique_id: str) -> bool:
         return any(subentry.unique_id == unique_id for subentry in self._other_subentries())
+
+    def _grid_meters(self) -> list[ConfigSubentry]:
+        """Return the home's other sources of its grid figures."""
+        return [
+            subentry
+            for subentry in self._other_subentries()
+            if subentry.data.get(CONF_ROLE) == "grid_meter"
+            or (
+                subentry.subentry_type == SUBENTRY_ENTITIES
+                and any(quantity.startswith("grid_") for quantity in subentry.data)
+            )
+        ]
+
+    def _with_grid_question(self, schema: probatio.Schema) -> probatio.Schema:
+        """Return ``schema`` with the second grid meter's question when the home has one."""
+        return schema.extend(_ANOTHER_GRID_METER) if self._grid_meters() else schema
+
+    def _grid_meter_placeholder(self) -> dict[str, str]:
+        meters = self._grid_meters()
+        return {"grid_meter": meters[0].title if meters else "-"}
+
+    def _role_error(self, user_input: dict[str, Any]) -> str | None:
+        """Return why the chosen role cannot be saved as it is (None when it can).
+
+        A role must be chosen (none is preselected); a second grid meter needs the
+        household's word: both would count the home's grid exchange.
+        """
+        role = user_input.get(CONF_ROLE)
+        if not role:
+            return "role_required"
+        if (
+            role == "grid_meter"
+            and self._grid_meters()
+            and not user_input.get(CONF_ANOTHER_GRID_METER)
+        ):
+            return "second_grid_meter"
+        return None
+
+    async def _title(self, name: str, data: Mapping[str, Any]) -> str:
+        """Return a device's title: its model and its role in the household's language.
+
+        No network address (it changes, and says nothing to the household); a number when
+        the home has another device of the same name.
+        """
+        language = self.hass.config.language
+        texts = await async_get_translations(self.hass, language, "selector", [DOMAIN])
+        role = data[CONF_ROLE]
+        title = (
+            f"{name} · {texts.get(f'component.{DOMAIN}.selector.role_title.options.{role}', role)}"
+        )
+        taken = {subentry.title for subentry in self._other_subentries()}
+        number = 2
+        found = title
+        while found in taken:
+            found, number = f"{title} ({number})", number + 1
+        return found
 
     def _save(
         self, title: str, data: dict[str, Any], unique_id: str | None = None
@@ -711,30 +807,96 @@ class HomeSubentryFlow(ConfigSubentryFlow):
 
 
 class ModbusDeviceSubentryFlow(HomeSubentryFlow):
-    """Add or change a Modbus device (meter, inverter, battery, charger) of the home."""
+    """Add or change a Modbus device (meter, inverter, battery, charger) of the home.
+
+    First the device, its role and its kind of connection; then that connection's own
+    fields (TCP: host and port; serial: port and baud rate), with the unit id. The device is
+    read before it is saved, and refused when the home has it already (the same serial
+    number, or the same address once names are resolved, and unit).
+    """
+
+    def __init__(self) -> None:
+        """Start with nothing chosen."""
+        self._data: dict[str, Any] = {}
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Ask for the profile and connection, read the device, save it."""
+        """Ask for the device, its role and its kind of connection."""
         errors: dict[str, str] = {}
+        schema = self._with_grid_question(
+            _modbus_device_schema(await self.hass.async_add_executor_job(preload_profiles))
+        )
         if user_input is not None:
-            data = _normalise(user_input)
-            errors = await _try_device(data)
-            if not errors:
-                endpoint = str(endpoint_from(data))
-                unique_id = f"{endpoint}/{data[CONF_UNIT]}"
-                if self._unique_id_taken(unique_id):
-                    return self.async_abort(reason="already_configured")
-                profile = available_profiles()[data[CONF_PROFILE]]
-                title = f"{profile.manufacturer} {profile.model} ({endpoint} #{data[CONF_UNIT]})"
-                return self._save(title, data, unique_id)
-        schema = _modbus_schema(await self.hass.async_add_executor_job(preload_profiles))
-        return self._form(schema, user_input, errors)
+            if (error := self._role_error(user_input)) is not None:
+                errors[CONF_ROLE] = error
+            else:
+                self._data = {
+                    key: user_input[key] for key in (CONF_PROFILE, CONF_ROLE, CONF_TRANSPORT)
+                }
+                return await self.async_step_connection()
+        return self._form(schema, user_input, errors, **self._grid_meter_placeholder())
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """Change a device's connection or profile; it is read again before saving."""
         return await self.async_step_user(user_input)
+
+    async def async_step_connection(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Ask for the chosen connection's fields, read the device, save it."""
+        serial = self._data[CONF_TRANSPORT] == Transport.SERIAL
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _normalise({**self._data, **user_input})
+            if not data.get(CONF_SERIAL_PORT if serial else CONF_HOST):
+                errors[CONF_SERIAL_PORT if serial else CONF_HOST] = "required"
+            else:
+                errors = await _try_device(data)
+            if not errors:
+                here = await resolved_address(endpoint_from(data))
+                if await self._has_device(data, here):
+                    return self.async_abort(reason="already_configured")
+                profile = available_profiles()[data[CONF_PROFILE]]
+                title = await self._title(f"{profile.manufacturer} {profile.model}", data)
+                return self._save(title, data, f"{here}/{data[CONF_UNIT]}")
+        suggested = user_input
+        if suggested is None and self._reconfiguring:
+            saved = self._get_reconfigure_subentry().data
+            suggested = {key: str(v) if key == CONF_BAUDRATE else v for key, v in saved.items()}
+        return self.async_show_form(
+            step_id="serial" if serial else "tcp",
+            data_schema=self.add_suggested_values_to_schema(
+                STEP_SERIAL_SCHEMA if serial else STEP_TCP_SCHEMA, suggested or {}
+            ),
+            errors=errors,
+        )
+
+    async def async_step_tcp(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Ask for the address of a device on the network (or of its gateway)."""
+        return await self.async_step_connection(user_input)
+
+    async def async_step_serial(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Ask for the serial (RS-485) adapter the device hangs on."""
+        return await self.async_step_connection(user_input)
+
+    async def _has_device(self, data: dict[str, Any], here: str) -> bool:
+        """Return whether the home reads this device already, under whatever address."""
+        serial = data.get(CONF_SERIAL_NUMBER)
+        for other in self._other_subentries():
+            if other.subentry_type != SUBENTRY_MODBUS:
+                continue
+            if serial and other.data.get(CONF_SERIAL_NUMBER) == serial:
+                LOGGER.info("Serial number %s is %s already", serial, other.title)
+                return True
+            if other.data[CONF_UNIT] == data[CONF_UNIT] and (
+                await resolved_address(endpoint_from(dict(other.data))) == here
+            ):
+                LOGGER.info("%s unit %s is %s already", here, data[CONF_UNIT], other.title)
+                return True
+        return False
 
 
 STEP_MQTT_SCHEMA = probatio.Schema(
@@ -745,7 +907,7 @@ STEP_MQTT_SCHEMA = probatio.Schema(
             )
         ),
         probatio.Required(CONF_TOPIC): TextSelector(),
-        probatio.Required(CONF_ROLE): _ROLE_SELECTOR,
+        probatio.Optional(CONF_ROLE): _ROLE_SELECTOR,
     }
 )
 STEP_VALUES_SCHEMA = probatio.Schema(
@@ -755,7 +917,8 @@ STEP_VALUES_SCHEMA = probatio.Schema(
         for name, selector in (
             (probatio.Optional(key), TextSelector()),
             (
-                probatio.Required(f"{key}_unit", default=units[-1]),
+                # W and Wh unless told: what most meters that send plain numbers send.
+                probatio.Required(f"{key}_unit", default=units[0]),
                 SelectSelector(SelectSelectorConfig(options=list(units))),
             ),
         )
@@ -766,6 +929,9 @@ STEP_VALUES_SCHEMA = probatio.Schema(
 _SETTLE_S = 1.0
 # The messages kept from the wait, to read again with the household's choices.
 _KEPT_MESSAGES = 200
+# More power than a home's supply carries (Spanish homes contract up to 15 kW; three-phase
+# supplies reach a few tens): a meter reading more was most likely given the wrong unit.
+PLAUSIBLE_W = 50_000
 # The choice of a multi-channel device's phases together (stored as no channel).
 _ALL_CHANNELS = "all"
 
@@ -893,10 +1059,13 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
         if not await mqtt.async_wait_for_mqtt_client(self.hass):
             return self.async_abort(reason="mqtt_not_configured")
         errors, self._errors = self._errors, {}
+        schema = self._with_grid_question(STEP_MQTT_SCHEMA)
         if user_input is not None:
             topic = user_input[CONF_TOPIC].strip().strip("/")
             if not topic or any(c in topic for c in "+#\0 "):
                 errors[CONF_TOPIC] = "invalid_topic"
+            elif (error := self._role_error(user_input)) is not None:
+                errors[CONF_ROLE] = error
             else:
                 previous = self._suggested(None)
                 self._data = {
@@ -913,7 +1082,11 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
                     return await self.async_step_values()
                 return await self.async_step_listen()
         return self._form(
-            STEP_MQTT_SCHEMA, self._suggested(user_input), errors, problem=self._problem
+            schema,
+            self._suggested(user_input),
+            errors,
+            problem=self._problem,
+            **self._grid_meter_placeholder(),
         )
 
     async def async_step_reconfigure(
@@ -1051,6 +1224,10 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
             or (key == CONF_CHANNEL and value in self._heard.channels)
         }
         now = _read_all(source, self._heard)
+        power = now.get("power")
+        if user_input is None and isinstance(power, int | float) and abs(power) > PLAUSIBLE_W:
+            # More than a home's supply can carry: most likely a unit chosen wrong.
+            errors["base"] = "implausible_power"
         return self.async_show_form(
             step_id="meter",
             data_schema=self.add_suggested_values_to_schema(self._meter_schema(source), suggested),
@@ -1086,7 +1263,14 @@ STEP_ENTITIES_SCHEMA = probatio.Schema(
 
 
 def _entity_error(hass: HomeAssistant, quantity: str, entity_id: str) -> str | None:
-    """Return why a sensor cannot measure ``quantity``, or None when it can."""
+    """Return why a sensor cannot measure ``quantity``, or None when it can.
+
+    Not one of this integration's own: a device's sensor is counted already, and the
+    community's figures would feed the community its own answer.
+    """
+    registered = er.async_get(hass).async_get(entity_id)
+    if registered is not None and registered.platform == DOMAIN:
+        return "own_sensor"
     state = hass.states.get(entity_id)
     if state is None:
         return "entity_not_found"
@@ -1112,8 +1296,11 @@ class HaEntitiesSubentryFlow(HomeSubentryFlow):
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Ask which sensor measures which flow; check each is the right kind of sensor."""
         errors: dict[str, str] = {}
+        schema = self._with_grid_question(STEP_ENTITIES_SCHEMA)
         if user_input is not None:
-            chosen = {q: user_input[q] for q in _ENTITY_QUANTITIES if user_input.get(q)}
+            chosen: dict[str, str] = {
+                q: user_input[q] for q in _ENTITY_QUANTITIES if user_input.get(q)
+            }
             used = {
                 entity_id
                 for subentry in self._other_subentries()
@@ -1128,12 +1315,20 @@ class HaEntitiesSubentryFlow(HomeSubentryFlow):
                     errors[quantity] = error
             if not chosen:
                 errors["base"] = "nothing_chosen"
+            grid = any(quantity.startswith("grid_") for quantity in chosen)
+            if (
+                not errors
+                and grid
+                and self._grid_meters()
+                and not user_input.get(CONF_ANOTHER_GRID_METER)
+            ):
+                errors["base"] = "second_grid_meter"
             if not errors:
                 names = [
                     state.name if (state := self.hass.states.get(e)) else e for e in chosen.values()
                 ]
                 return self._save(", ".join(names), chosen)
-        return self._form(STEP_ENTITIES_SCHEMA, user_input, errors)
+        return self._form(schema, user_input, errors, **self._grid_meter_placeholder())
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None

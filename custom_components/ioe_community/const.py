@@ -25,6 +25,10 @@ CONF_TRANSPORT: Final = "transport"
 CONF_UNIT: Final = "unit"
 CONF_SERIAL_PORT: Final = "serial_port"
 CONF_BAUDRATE: Final = "baudrate"
+# The serial number the device's profile reads, kept to know the device under another address.
+CONF_SERIAL_NUMBER: Final = "serial_number"
+# The household's word that a device is a second grid meter of the home.
+CONF_ANOTHER_GRID_METER: Final = "another_grid_meter"
 CONF_ROLE: Final = "role"
 # {model id (as text): address} of a SunSpec device's model chain, read when it is added.
 CONF_SUNSPEC_MODELS: Final = "sunspec_models"

@@ -9,7 +9,13 @@ from homeassistant.const import CONF_HOST, CONF_NAME
 from homeassistant.core import HomeAssistant
 
 from . import IoeCommunityConfigEntry
-from .const import CONF_CUPS, CONF_LINK_CLIENT_SUFFIX, CONF_SERIAL_PORT, CONF_TOPIC
+from .const import (
+    CONF_CUPS,
+    CONF_LINK_CLIENT_SUFFIX,
+    CONF_SERIAL_NUMBER,
+    CONF_SERIAL_PORT,
+    CONF_TOPIC,
+)
 
 # A CUPS identifies a household's supply point, and addresses and serial numbers identify its
 # devices and network (a Shelly's MQTT topic holds its MAC address): personal data under the GDPR.
@@ -26,6 +32,7 @@ TO_REDACT = {
     "title",
     "unique_id",
     "serial",
+    CONF_SERIAL_NUMBER,
     "mqtt_password",
     "api_token",
     CONF_LINK_CLIENT_SUFFIX,

@@ -89,7 +89,8 @@ def test_consumption_from_the_balance() -> None:
     # 10 − 4 + 6 + 1 + 2 − 3
     assert model.estimate("consumption_energy", readings) == Estimate(value=12.0, complete=True)
     # grid −(−800) = 800 W import, + 1200 W PV, battery charging 500 W
-    power = {"meter": -800.0, "pvw": 1200.0, "batw": 500.0}
+    # The battery discharging (positive, as Home Assistant's Energy dashboard has it) adds.
+    power = {"meter": -800.0, "pvw": 1200.0, "batw": -500.0}
     assert model.estimate("consumption_power", power) == Estimate(value=1500.0, complete=True)
     assert model.estimate("ev_energy", readings) is None
 

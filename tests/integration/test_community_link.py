@@ -44,6 +44,7 @@ from tests.community import Community, StartAggregator, call, start_service, sto
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER, StartModbusServer
 
 from .conftest import CUPS
+from .test_modbus_devices import answer_device_steps
 
 SDM630 = available_profiles()["eastron_sdm630"]
 # paho's network thread paces keep-alive and reconnection on its clock: it keeps real time
@@ -133,7 +134,8 @@ async def add_meter(hass: HomeAssistant, entry: Any, server: ModbusTestServer) -
     result = await hass.config_entries.subentries.async_init(
         (entry.entry_id, SUBENTRY_MODBUS), context={"source": SOURCE_USER}
     )
-    result = await hass.config_entries.subentries.async_configure(
+    result = await answer_device_steps(
+        hass,
         result["flow_id"],
         {
             "profile": "eastron_sdm630",

@@ -151,3 +151,27 @@ async def test_a_sensor_is_used_once_and_can_be_changed(
     assert "pv_power" not in home_entry.subentries[subentry_id].data
     # Without PV power the balance is the grid alone: 350 W.
     assert float(hass.states.get(CONSUMPTION).state) == pytest.approx(350.0)
+
+
+async def test_this_integrations_own_sensors_and_a_second_grid_are_refused(
+    hass: HomeAssistant, home_entry: MockConfigEntry
+) -> None:
+    """A device's sensor again, or the community's answer, would be counted twice."""
+    existing_sensors(hass)
+    await set_up_home(hass, home_entry)
+    # The home's own consumption sensor is this integration's.
+    result = await choose(hass, home_entry, {"grid_power": CONSUMPTION})
+    assert result["errors"] == {"grid_power": "own_sensor"}
+
+    assert (await choose(hass, home_entry, GOOD))["type"] is FlowResultType.CREATE_ENTRY
+    # A second set of grid sensors is asked about, naming what measures the grid now.
+    other = {"grid_import_energy": "sensor.energia_medida"}
+    hass.states.async_set("sensor.energia_medida", "5", {**ENERGY, "unit_of_measurement": "kWh"})
+    result = await choose(hass, home_entry, other)
+    assert result["errors"] == {"base": "second_grid_meter"}
+    assert result["description_placeholders"]["grid_meter"] != "-"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**other, "another_grid_meter": True}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == other

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 import json
+from pathlib import Path
+import socket
 from types import MappingProxyType
 from typing import Any
 
@@ -16,6 +18,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
+import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -74,6 +77,23 @@ def device_input(port: int, **changes: Any) -> dict[str, Any]:
     }
 
 
+# The first step's fields: the device, its role, its kind of connection.
+DEVICE_FIELDS = ("profile", "role", "transport", "another_grid_meter")
+
+
+async def answer_device_steps(
+    hass: HomeAssistant, flow_id: str, user_input: dict[str, Any]
+) -> dict:
+    """Answer the device step, then the connection's (tcp or serial) with the rest."""
+    first = {key: value for key, value in user_input.items() if key in DEVICE_FIELDS}
+    result = await hass.config_entries.subentries.async_configure(flow_id, first)
+    if result["type"] is FlowResultType.FORM and result["step_id"] in ("tcp", "serial"):
+        fields = {str(key) for key in result["data_schema"].schema}
+        rest = {key: value for key, value in user_input.items() if key in fields}
+        result = await hass.config_entries.subentries.async_configure(flow_id, rest)
+    return result
+
+
 async def add_device(
     hass: HomeAssistant, entry: MockConfigEntry, user_input: dict[str, Any]
 ) -> dict:
@@ -81,7 +101,7 @@ async def add_device(
         (entry.entry_id, SUBENTRY_MODBUS), context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.FORM
-    result = await hass.config_entries.subentries.async_configure(result["flow_id"], user_input)
+    result = await answer_device_steps(hass, result["flow_id"], user_input)
     await hass.async_block_till_done()
     return result
 
@@ -116,7 +136,8 @@ async def test_add_a_meter_and_read_it(
     result = await add_device(hass, home_entry, device_input(sdm630.port))
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"Eastron SDM630 (127.0.0.1:{sdm630.port} #1)"
+    # Named by model and role, in the household's language; no network address.
+    assert result["title"] == "Eastron SDM630 · grid meter"
     energy = state_of(hass, home_entry, "import_energy")
     assert float(energy.state) == pytest.approx(12345.5)
     assert energy.attributes["unit_of_measurement"] == "kWh"
@@ -149,12 +170,13 @@ async def test_add_a_meter_on_a_serial_port(
         serial_port=null_modem.device_port,
     )
     await set_up_home(hass, home_entry)
-    serial = {"transport": "serial", "serial_port": null_modem.client_port, "baudrate": 9600}
+    serial = {"transport": "serial", "serial_port": null_modem.client_port, "baudrate": "9600"}
     result = await add_device(hass, home_entry, device_input(502, **serial))
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"Eastron SDM630 ({null_modem.client_port}@9600 #1)"
+    assert result["title"] == "Eastron SDM630 · grid meter"
     assert "host" not in result["data"]
+    assert result["data"]["baudrate"] == 9600
     assert float(state_of(hass, home_entry, "import_energy").state) == pytest.approx(12345.5)
     await hass.config_entries.async_unload(home_entry.entry_id)
 
@@ -178,8 +200,8 @@ async def test_no_value_is_unknown_never_a_number(
 @pytest.mark.parametrize(
     ("changes", "field", "error"),
     [
-        ({"host": ""}, "host", "host_required"),
-        ({"transport": "serial"}, "serial_port", "serial_port_required"),
+        ({"host": " "}, "host", "required"),
+        ({"transport": "serial", "serial_port": " "}, "serial_port", "required"),
         ({"profile": "huawei_sun2000"}, "base", "wrong_device"),
         # A meter has no "SunS" model list anywhere.
         ({"profile": "sunspec"}, "base", "not_sunspec"),
@@ -199,27 +221,88 @@ async def test_add_errors(
     assert result["errors"] == {field: error}
 
 
-async def test_nothing_listening_is_cannot_connect(
-    hass: HomeAssistant, home_entry: MockConfigEntry, sdm630: ModbusTestServer
+async def test_each_connection_failure_is_named(
+    hass: HomeAssistant, home_entry: MockConfigEntry, sdm630: ModbusTestServer, tmp_path: Path
 ) -> None:
+    """A refused port, a missing serial port, a device that does not answer: three messages."""
     await set_up_home(hass, home_entry)
     port = sdm630.port
     await sdm630.stop()
     result = await add_device(hass, home_entry, device_input(port))
-    assert result["errors"] == {"base": "cannot_connect"}
+    assert result["errors"] == {"base": "refused"}
     await sdm630.start()
+    missing = {"transport": "serial", "serial_port": str(tmp_path / "ttyUSB7"), "baudrate": "9600"}
+    result = await add_device(hass, home_entry, device_input(port, **missing))
+    assert result["step_id"] == "serial"
+    assert result["errors"] == {"base": "no_serial_port"}
+    # Something listens, but no Modbus device answers there (a wrong port, say).
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        silent_port = silent.getsockname()[1]
+        result = await add_device(hass, home_entry, device_input(silent_port))
+    assert result["errors"] == {"base": "cannot_connect"}
 
 
 async def test_same_device_twice_aborts(
+    hass: HomeAssistant,
+    home_entry: MockConfigEntry,
+    socket_enabled: None,
+    modbus_server: StartModbusServer,
+) -> None:
+    """The same device is refused: at the same address and unit, or by its serial number.
+
+    (``localhost`` next to ``127.0.0.1`` resolves to one address: ``resolved_address``'s tests
+    in tests/devices; these tests may resolve no name.)
+    """
+    vector = SUNSPEC.test_vectors[0]
+    holding = vector_holding(vector)
+    # One inverter that a gateway shows at two unit ids.
+    server = await modbus_server({1: Registers(holding=holding), 2: Registers(holding=holding)})
+    await set_up_home(hass, home_entry)
+    inverter = device_input(server.port, profile="sunspec", role="pv")
+    result = await add_device(hass, home_entry, inverter)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["serial_number"] == vector.expected["serial"]
+    for again in (inverter, {**inverter, "unit": 2}):
+        result = await add_device(hass, home_entry, again)
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "already_configured"
+    assert len(home_entry.subentries) == 1
+    await hass.config_entries.async_unload(home_entry.entry_id)
+
+
+async def test_a_role_is_chosen_and_a_second_grid_meter_confirmed(
     hass: HomeAssistant, home_entry: MockConfigEntry, sdm630: ModbusTestServer
 ) -> None:
     await set_up_home(hass, home_entry)
-    assert (await add_device(hass, home_entry, device_input(sdm630.port)))[
-        "type"
-    ] is FlowResultType.CREATE_ENTRY
-    result = await add_device(hass, home_entry, device_input(sdm630.port))
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    result = await hass.config_entries.subentries.async_init(
+        (home_entry.entry_id, SUBENTRY_MODBUS), context={"source": SOURCE_USER}
+    )
+    # Nothing preselected: the form would otherwise offer the first role, the grid's.
+    role = next(key for key in result["data_schema"].schema if key == "role")
+    assert not isinstance(role, probatio.Required)
+    assert role.default is probatio.UNDEFINED
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"profile": "eastron_sdm630", "transport": "tcp"}
+    )
+    assert result["errors"] == {"role": "role_required"}
+    result = await answer_device_steps(hass, result["flow_id"], device_input(sdm630.port))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+    # A second grid meter is asked about, naming the first; a sub-meter is not.
+    result = await hass.config_entries.subentries.async_init(
+        (home_entry.entry_id, SUBENTRY_MODBUS), context={"source": SOURCE_USER}
+    )
+    # Asked up front once the home has a grid meter.
+    assert "another_grid_meter" in [str(key) for key in result["data_schema"].schema]
+    second = {"profile": "eastron_sdm630", "role": "grid_meter", "transport": "tcp"}
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], second)
+    assert result["errors"] == {"role": "second_grid_meter"}
+    assert result["description_placeholders"] == {"grid_meter": "Eastron SDM630 · grid meter"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**second, "role": "load"}
+    )
+    assert result["step_id"] == "tcp"
+    await hass.async_block_till_done()
     await hass.config_entries.async_unload(home_entry.entry_id)
 
 
@@ -400,12 +483,14 @@ async def test_reconfigure_a_device(
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reconfigure"
     # The wrong profile is refused (the meter has no such registers) and nothing changes.
-    wrong = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], device_input(sdm630.port, profile="huawei_sun2000")
+    wrong = await answer_device_steps(
+        hass, result["flow_id"], device_input(sdm630.port, profile="huawei_sun2000")
     )
     assert wrong["errors"] == {"base": "wrong_device"}
-    done = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], device_input(sdm630.port, scan_interval=30)
+    # Reconfigured, a device is not a second of its own kind.
+    result = await home_entry.start_subentry_reconfigure_flow(hass, subentry_id)
+    done = await answer_device_steps(
+        hass, result["flow_id"], device_input(sdm630.port, scan_interval=30)
     )
     await hass.async_block_till_done()
 
@@ -475,7 +560,7 @@ async def test_options_change_a_devices_scan_interval_and_power_sign(
     result = await hass.config_entries.options.async_init(home_entry.entry_id)
     assert result["step_id"] == "device"
     assert result["description_placeholders"] == {
-        "device": f"Eastron SDM630 (127.0.0.1:{sdm630.port} #1)",
+        "device": "Eastron SDM630 · grid meter",
         "power": f"{now:.0f} W",
     }
     result = await hass.config_entries.options.async_configure(
@@ -505,8 +590,8 @@ async def test_options_ask_which_device_when_there_are_several(
         {1: Registers(input=dict(case.input)), 2: Registers(input=dict(case.input))}
     )
     await set_up_home(hass, home_entry)
-    for unit in (1, 2):
-        result = await add_device(hass, home_entry, device_input(server.port, unit=unit))
+    for unit, role in ((1, "grid_meter"), (2, "load")):
+        result = await add_device(hass, home_entry, device_input(server.port, unit=unit, role=role))
         assert result["type"] is FlowResultType.CREATE_ENTRY
     second = next(s for s in home_entry.subentries.values() if s.data["unit"] == 2)
 

@@ -361,8 +361,11 @@ async def test_without_mqtt_the_flow_aborts(
 async def test_same_meter_twice_aborts(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> None:
     entry = home_with_meter(SHELLY_DATA)
     await set_up_home(hass, entry)
-    result = await start_flow(
-        hass, entry, {"format": "shelly", "topic": SHELLY, "role": "grid_meter"}
+    again = {"format": "shelly", "topic": SHELLY, "role": "grid_meter"}
+    result = await start_flow(hass, entry, again)
+    assert result["errors"] == {"role": "second_grid_meter"}  # asked before listening
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**again, "another_grid_meter": True}
     )
     shelly_status(hass)
     result = await finish(hass, result["flow_id"])
@@ -720,3 +723,44 @@ async def test_a_reversed_meter_counts_its_first_counter_the_other_way(
         registry.async_get_entity_id("sensor", DOMAIN, "01JMETER0000000000000000000_import_energy")
         is None
     )
+
+
+async def test_a_json_meter_reads_w_unless_told_and_an_implausible_power_is_flagged(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, home_entry: MockConfigEntry
+) -> None:
+    """A JSON meter sending 350 (W) was read as 350 kW when kW was the default."""
+    await set_up_home(hass, home_entry)
+    result = await start_flow(
+        hass, home_entry, {"format": "json", "topic": "casa/enchufe", "role": "load"}
+    )
+    assert result["step_id"] == "values"
+    defaults = {
+        str(key): key.default()
+        for key in result["data_schema"].schema
+        if str(key).endswith("_unit")
+    }
+    assert defaults == {"import_energy_unit": "Wh", "export_energy_unit": "Wh", "power_unit": "W"}
+
+    # The household picks kW by mistake: the value read is shown, and flagged.
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"power": "apower", "power_unit": "kW"}
+    )
+    async_fire_mqtt_message(hass, "casa/enchufe", '{"apower": 350}')
+    result = await listened(hass, result["flow_id"])
+    assert result["step_id"] == "meter"
+    assert result["description_placeholders"]["power"] == "350000 W"
+    assert result["errors"] == {"base": "implausible_power"}
+    hass.config_entries.subentries.async_abort(result["flow_id"])
+
+    # With the default unit, the same message is 350 W and nothing is flagged.
+    result = await start_flow(
+        hass, home_entry, {"format": "json", "topic": "casa/enchufe", "role": "load"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"power": "apower", "power_unit": "W"}
+    )
+    async_fire_mqtt_message(hass, "casa/enchufe", '{"apower": 350}')
+    result = await listened(hass, result["flow_id"])
+    assert result["description_placeholders"]["power"] == "350 W"
+    assert result["errors"] == {}
+    hass.config_entries.subentries.async_abort(result["flow_id"])

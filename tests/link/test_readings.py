@@ -191,8 +191,8 @@ def test_live_report_signs_and_consumption() -> None:
         "ts": "2026-11-24T10:00:00Z",
         "grid_w": -500.0,  # exporting
         "pv_w": 2000.0,
-        "battery_w": -300.0,  # charging: negative in the protocol
-        "consumption_w": 1200.0,  # grid + PV − battery charging
+        "battery_w": 300.0,  # discharging: positive in the model and the protocol
+        "consumption_w": 1800.0,  # grid + PV + battery discharging
     }
     assert live_report(GRID_AND_PV, {}, T0) is None
 
@@ -207,7 +207,7 @@ def test_a_live_power_the_protocol_cannot_carry_is_left_out(
 
     # PV is left out, and the consumption worked out from it (the live report cannot say a
     # figure is estimated); the rest goes.
-    assert report == {"ts": "2026-11-24T10:00:00Z", "grid_w": 800.0, "battery_w": 200.0}
+    assert report == {"ts": "2026-11-24T10:00:00Z", "grid_w": 800.0, "battery_w": -200.0}
     assert "sensor.pv_w" in caplog.text
     _batch, payload = live_batch("m-0001", report, T0)
     assert decode(payload, MessageKind.READINGS)["live"] == report

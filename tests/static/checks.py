@@ -318,7 +318,7 @@ def check_translation_keys_used(integration: Path) -> list[str]:
                             [f"config.progress.{key}", f"config_subentries.*.progress.{key}"],
                         )
                     )
-            if func == "async_show_form":
+            if func in {"async_show_form", "async_show_menu"}:
                 for key in _constants(_keyword(node, "step_id")):
                     needed.append(
                         (
@@ -329,6 +329,7 @@ def check_translation_keys_used(integration: Path) -> list[str]:
                                 f"config.step.{key}",
                                 f"options.step.{key}",
                                 f"config_subentries.*.step.{key}",
+                                f"issues.*.fix_flow.step.{key}",
                             ],
                         )
                     )

@@ -7,8 +7,8 @@ consumption, when no meter measures it, follows from the balance:
 
     consumption = grid import − grid export + PV + battery discharge − battery charge
 
-Counters are kWh, powers W. Power signs: grid positive when importing, battery positive when
-charging, PV and EV positive.
+Counters are kWh, powers W. Power signs as Home Assistant's Energy dashboard has them: grid
+positive when importing, battery positive when discharging; PV and EV positive.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ CONSUMPTION_ENERGY_BALANCE: Final = (
     ("battery_discharge_energy", 1),
     ("battery_charge_energy", -1),
 )
-CONSUMPTION_POWER_BALANCE: Final = (("grid_power", 1), ("pv_power", 1), ("battery_power", -1))
+CONSUMPTION_POWER_BALANCE: Final = (("grid_power", 1), ("pv_power", 1), ("battery_power", 1))
 # What a plain meter's own import/export/power mean, by the role of what it measures. A meter
 # on an inverter has the inverter on its load side: generation is what it exports.
 _METER_ROLES: Final[Mapping[str, Mapping[str, tuple[str, int]]]] = {
@@ -57,7 +57,7 @@ _METER_ROLES: Final[Mapping[str, Mapping[str, tuple[str, int]]]] = {
     "battery": {
         "grid_import_energy": ("battery_charge_energy", 1),
         "grid_export_energy": ("battery_discharge_energy", 1),
-        "grid_power": ("battery_power", 1),
+        "grid_power": ("battery_power", -1),
     },
     "ev_charger": {"grid_import_energy": ("ev_energy", 1), "grid_power": ("ev_power", 1)},
     # A load inside the home: its consumption is already in the balance.

@@ -61,11 +61,11 @@ PROTOCOL_READINGS: Final[Mapping[str, tuple[str, str]]] = {
     "plant_energy": ("plant", "generation_kwh"),
 }
 # The live report's fields, and the sign that turns the model's power into the protocol's
-# (the model counts a battery positive while charging, the protocol while discharging).
+# (both count a battery positive while discharging, as Home Assistant's Energy dashboard).
 LIVE_FIELDS: Final[Mapping[str, tuple[str, int]]] = {
     "grid_power": ("grid_w", 1),
     "pv_power": ("pv_w", 1),
-    "battery_power": ("battery_w", -1),
+    "battery_power": ("battery_w", 1),
     "ev_power": ("ev_w", 1),
     "consumption_power": ("consumption_w", 1),
     "plant_power": ("plant_w", 1),

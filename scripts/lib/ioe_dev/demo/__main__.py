@@ -348,7 +348,7 @@ def _energy_preferences(model: dict[str, list[dict[str, Any]]]) -> dict[str, Any
             "stat_energy_to": charged,
         }
         if power := one("battery_power"):
-            battery["power_config"] = {"stat_rate_inverted": power}
+            battery["power_config"] = {"stat_rate": power}  # positive while discharging
         sources.append(battery)
     devices = []
     if ev := one("ev_energy"):
