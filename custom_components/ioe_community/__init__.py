@@ -16,6 +16,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.loader import async_get_integration
 
+from . import dashboard
 from .community import CommunityLink
 from .const import (
     CONF_COMMUNITY,
@@ -163,6 +164,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
     if home.community is not None:
         integration = await async_get_integration(hass, DOMAIN)
         await home.community.async_start(home.energy_model, str(integration.version))
+        dashboard.async_show(hass, entry)
+        if (kept := entry.options.get(dashboard.CONF_DASHBOARD)) is not None:
+            entry.async_on_unload(lambda: dashboard.async_hide(hass, kept["url_path"]))
     if home.distributor is not None:
         home.distributor.async_start()
     return True
@@ -192,4 +196,5 @@ async def async_remove_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry
     for subentry in entry.get_subentries_of_type(SUBENTRY_MQTT):
         await meter_store(hass, entry, subentry).async_remove()
     await async_forget_membership(hass, entry.entry_id)
+    await dashboard.async_delete(hass, entry, entry.options.get(dashboard.CONF_DASHBOARD))
     async_offer_statistics_removal(hass, entry)

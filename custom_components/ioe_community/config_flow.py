@@ -38,6 +38,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.translation import async_get_translations
 import probatio
 
+from . import dashboard
 from .community import join_code_data
 from .const import (
     CONF_ANOTHER_GRID_METER,
@@ -440,6 +441,8 @@ class HomeOptionsFlow(OptionsFlow):
         if self._devices():
             choices.append("devices")
         if CONF_COMMUNITY in self.config_entry.data:
+            if dashboard.available(self.hass):
+                choices.append("dashboard")
             choices.append("leave_community")
         if not choices:
             return self.async_abort(reason="nothing_to_configure")
@@ -448,6 +451,20 @@ class HomeOptionsFlow(OptionsFlow):
         return self.async_show_menu(
             step_id="init",
             menu_options=choices,
+            description_placeholders={"home": self.config_entry.title},
+        )
+
+    async def async_step_dashboard(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Create the home's "Community" dashboard (again, replacing its cards) once asked."""
+        if user_input is not None:
+            kept = await dashboard.async_create(self.hass, self.config_entry)
+            return self.async_create_entry(
+                data={**self.config_entry.options, dashboard.CONF_DASHBOARD: kept}
+            )
+        return self.async_show_form(
+            step_id="dashboard",
             description_placeholders={"home": self.config_entry.title},
         )
 

@@ -6,6 +6,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
+from . import dashboard
 from .community import (
     ISSUE_DISPLACED,
     ISSUE_OUTBOX_FULL,
@@ -15,6 +16,7 @@ from .community import (
     remove_outbox,
 )
 from .const import CONF_COMMUNITY, CONF_LINK_CLIENT_SUFFIX, DOMAIN, LOGGER
+from .dashboard import CONF_DASHBOARD
 
 
 @callback
@@ -22,7 +24,8 @@ def async_leave_community(hass: HomeAssistant, entry: ConfigEntry) -> None:
     """Leave the home's community: the entry forgets the join code and reloads without a link.
 
     The home's devices and sensors stay; the outbox and what the link kept go once it stopped
-    (``async_forget_membership``, when the home starts again without a community).
+    (``async_forget_membership``, when the home starts again without a community), and so does
+    the community's dashboard, whose figures are gone.
     """
     community = entry.data.get(CONF_COMMUNITY, {})
     data = {
@@ -36,7 +39,13 @@ def async_leave_community(hass: HomeAssistant, entry: ConfigEntry) -> None:
         community.get("community"),
         community.get("member"),
     )
-    hass.config_entries.async_update_entry(entry, data=data)
+    options = {key: value for key, value in entry.options.items() if key != CONF_DASHBOARD}
+    # The hass's task, not the entry's: the entry reloads (and cancels its tasks) right away.
+    hass.async_create_background_task(
+        dashboard.async_delete(hass, entry, entry.options.get(CONF_DASHBOARD)),
+        "ioe_community dashboard",
+    )
+    hass.config_entries.async_update_entry(entry, data=data, options=options)
 
 
 async def async_forget_membership(hass: HomeAssistant, entry_id: str) -> None:

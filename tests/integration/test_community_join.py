@@ -14,11 +14,13 @@ from pathlib import Path
 import time
 from typing import Any
 
+from homeassistant.components.lovelace.const import LOVELACE_DATA
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -430,3 +432,66 @@ async def test_a_home_leaves_its_community_from_its_options(
     assert result["step_id"] == "join_community"
     hass.config_entries.flow.async_abort(result["flow_id"])
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_community_dashboard_on_request_in_the_households_language(
+    hass: HomeAssistant, community: Community
+) -> None:
+    await async_setup_component(hass, "lovelace", {})
+    await hass.config.async_update(language="es")
+    code = community.add_member("m-0001", cups=CUPS)
+    result = await hass.config_entries.flow.async_configure(
+        await join_step(hass), {"join_code": encode(code)}
+    )
+    entry = result["result"]
+    await hass.async_block_till_done()
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["menu_options"] == ["dashboard", "leave_community"]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "dashboard"}
+    )
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+    panels = hass.data["frontend_panels"]
+    assert panels["comunidad-casa"].sidebar_title == "Comunidad"
+    config = await hass.data[LOVELACE_DATA].dashboards["comunidad-casa"].async_load(False)
+    cards = config["views"][0]["cards"]
+    assert "**Casa**" in cards[0]["content"]
+    rows = [row for card in cards if card["type"] == "entities" for row in card["entities"]]
+    shown = {row["entity"]: row["name"] for row in rows if "entity" in row}
+    registry = er.async_get(hass)
+    own = {e.entity_id for e in er.async_entries_for_config_entry(registry, entry.entry_id)}
+    assert set(shown) <= own
+    assert shown[sensor_id(hass, entry, "self_sufficiency")] == "Autosuficiencia"
+    # Each figure has its line saying what it is.
+    assert len([row for row in rows if row.get("type") == "text"]) == len(shown)
+    chart = next(card for card in cards if card["type"] == "statistics-graph")
+    assert chart["entities"]
+
+    # It stays across a restart, and goes with the community.
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert "comunidad-casa" in hass.data["frontend_panels"]
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "leave_community"}
+    )
+    await hass.config_entries.options.async_configure(result["flow_id"], {})
+    await hass.async_block_till_done()
+    assert "comunidad-casa" not in hass.data["frontend_panels"]
+    assert "dashboard" not in entry.options
+    stored = Path(hass.config.path(".storage", f"lovelace.{DOMAIN}_{entry.entry_id}"))
+    assert not await hass.async_add_executor_job(stored.exists)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+def sensor_id(hass: HomeAssistant, entry: Any, key: str) -> str:
+    community = entry.data[CONF_COMMUNITY]["community"]
+    entity_id = er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"{entry.entry_id}_{community}_{key}"
+    )
+    assert entity_id is not None
+    return entity_id

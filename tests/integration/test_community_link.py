@@ -20,7 +20,7 @@ from freezegun.api import FrozenDateTimeFactory
 import freezegun.config
 from homeassistant.components.recorder import Recorder
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, State
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
@@ -193,7 +193,7 @@ async def wait_after_broker_restart(hass: HomeAssistant, check: Callable[[], boo
     await hass.async_add_executor_job(wait_until, check, int((DEFAULT_RESEND_AFTER_S + 60) * 10))
 
 
-def sensor(hass: HomeAssistant, entry: Any, key: str) -> str:
+def sensor_state(hass: HomeAssistant, entry: Any, key: str) -> State:
     community = entry.data[CONF_COMMUNITY]["community"]
     entity_id = er.async_get(hass).async_get_entity_id(
         "sensor", DOMAIN, f"{entry.entry_id}_{community}_{key}"
@@ -201,7 +201,11 @@ def sensor(hass: HomeAssistant, entry: Any, key: str) -> str:
     assert entity_id is not None, key
     state = hass.states.get(entity_id)
     assert state is not None
-    return state.state
+    return state
+
+
+def sensor(hass: HomeAssistant, entry: Any, key: str) -> str:
+    return sensor_state(hass, entry, key).state
 
 
 @pytest.mark.freeze_time(START, tick=True)
@@ -216,6 +220,15 @@ async def test_a_joined_home_sends_its_readings_and_shows_its_results(
     admin = community.token("admin")
     _service, port = start_service(community, start_aggregator)
     home, entry = await joined_home(hass, freezer, modbus_server, code)
+    # Nothing counted yet (results may have come, all empty): the figures say why.
+    for key, reasons in (
+        ("self_sufficiency", {"waiting_for_results", "no_consumption_counted"}),
+        ("self_consumption", {"waiting_for_results", "no_generation_allocated"}),
+        ("savings_month", {"waiting_for_results", "no_consumption_counted"}),
+    ):
+        waiting = sensor_state(hass, entry, key)
+        assert waiting.state == "unknown"
+        assert waiting.attributes["reason"] in reasons
 
     await home.run(timedelta(minutes=50))  # three whole quarter hours from :15
 
@@ -256,6 +269,12 @@ async def test_a_joined_home_sends_its_readings_and_shows_its_results(
     )
     assert sensor(hass, entry, "backlog") == "0"
     assert sensor(hass, entry, "last_ack") not in ("unknown", "unavailable")
+    # A figure without a value says why (the community computed none: no consumption, say).
+    sufficiency = sensor_state(hass, entry, "self_sufficiency")
+    if expected["kpis"] is None or expected["kpis"].get("self_sufficiency") is None:
+        assert sufficiency.attributes["reason"] != "waiting_for_results"
+    else:
+        assert "reason" not in sufficiency.attributes
 
     assert await hass.config_entries.async_unload(entry.entry_id)
 

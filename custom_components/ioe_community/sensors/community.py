@@ -34,9 +34,14 @@ type Value = float | int | str | datetime | None
 
 @dataclass(frozen=True, kw_only=True)
 class CommunitySensorDescription(SensorEntityDescription):
-    """A community sensor: where its value comes from in what the link holds."""
+    """A community sensor: where its value comes from in what the link holds.
+
+    ``reason_fn`` says why a figure has no value (the sensor's ``reason`` attribute), for the
+    figures a household would otherwise take for broken.
+    """
 
     value_fn: Callable[[CommunityLink], Value]
+    reason_fn: Callable[[CommunityLink], str | None] | None = None
 
 
 def _path(message: dict[str, Any] | None, *keys: str) -> Any:
@@ -77,6 +82,43 @@ def _community_power(key: str) -> CommunitySensorDescription:
     )
 
 
+def _month_energy(link: CommunityLink, *keys: str) -> float:
+    return sum(float(_path(link.results, "month", f"{key}_kwh") or 0) for key in keys)
+
+
+def _no_results(link: CommunityLink) -> str | None:
+    """Return why nothing is known yet, when the community has sent no results."""
+    if link.results is not None:
+        return None
+    return "not_joined" if link.state is LinkState.DISPLACED else "waiting_for_results"
+
+
+def _why_no_self_sufficiency(link: CommunityLink) -> str | None:
+    """Self-sufficiency is the share of the home's consumption the community covered."""
+    if (waiting := _no_results(link)) is not None:
+        return waiting
+    if _month_energy(link, "import", "self_consumed") == 0:
+        return "no_consumption_counted"
+    return "not_computed"
+
+
+def _why_no_self_consumption(link: CommunityLink) -> str | None:
+    """Self-consumption is the share of the home's allocated energy it used."""
+    if (waiting := _no_results(link)) is not None:
+        return waiting
+    if _month_energy(link, "allocated") == 0:
+        return "no_generation_allocated"
+    return "not_computed"
+
+
+def _why_no_savings(link: CommunityLink) -> str | None:
+    if (waiting := _no_results(link)) is not None:
+        return waiting
+    if _month_energy(link, "import", "self_consumed") == 0:
+        return "no_consumption_counted"
+    return "no_prices"
+
+
 def _backlog(link: CommunityLink) -> int | None:
     return None if link.outbox_state is None else link.outbox_state.batches
 
@@ -115,6 +157,7 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
         native_unit_of_measurement="EUR",
         suggested_display_precision=2,
         value_fn=lambda link: _path(link.results, "month", "savings_eur"),
+        reason_fn=_why_no_savings,
     ),
     CommunitySensorDescription(
         key="self_sufficiency",
@@ -123,6 +166,7 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
         value_fn=lambda link: _percent(_path(link.results, "kpis", "self_sufficiency")),
+        reason_fn=_why_no_self_sufficiency,
     ),
     CommunitySensorDescription(
         key="self_consumption",
@@ -131,6 +175,7 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
         value_fn=lambda link: _percent(_path(link.results, "kpis", "self_consumption")),
+        reason_fn=_why_no_self_consumption,
     ),
     _community_power("generation"),
     _community_power("consumption"),
@@ -194,8 +239,8 @@ class CommunitySensor(SensorEntity):
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, f"{entry.entry_id}_{community}")},
             manufacturer="IoE Community",
-            model="Community membership",
-            name=f"{entry.title} · {community}",
+            translation_key="membership",
+            translation_placeholders={"community": community},
             serial_number=link.code.member,
             via_device_id=home_device_id,
         )
@@ -216,3 +261,11 @@ class CommunitySensor(SensorEntity):
     def native_value(self) -> Value:
         """Return the figure from the last message that held it."""
         return self.entity_description.value_fn(self._link)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Say why the figure has no value, for the figures that say it."""
+        reason_fn = self.entity_description.reason_fn
+        if reason_fn is None or self.native_value is not None:
+            return None
+        return {"reason": reason_fn(self._link)}

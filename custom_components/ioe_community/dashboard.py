@@ -1,0 +1,157 @@
+"""The household's "Community" dashboard: its share of the community, ready on request.
+
+Created from the home's options in the household's language: what the community gives the
+home now, today and this month, each figure with a line that says what it is, and the
+month's days as a chart (empty during the first hour: statistics are hourly). It is the
+integration's own panel, kept with the home: Lovelace stores its cards (the household may
+edit them), and the home's options remove it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from homeassistant.components import frontend
+from homeassistant.components.lovelace.const import LOVELACE_DATA
+from homeassistant.components.lovelace.dashboard import LovelaceStorage
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.translation import async_get_translations
+from homeassistant.util import slugify
+
+from .const import CONF_COMMUNITY, DOMAIN, LOGGER
+
+# Where the home keeps its dashboard's address and title (in the entry's options).
+CONF_DASHBOARD: Final = "dashboard"
+ICON: Final = "mdi:solar-power-variant"
+# The figures shown, by section: (translation key of the section, sensor keys).
+_NOW: Final = ("coefficient_now", "allocated_power", "community_generation")
+_TODAY: Final = ("allocated_today", "self_consumed_today", "surplus_today", "import_today")
+_MONTH: Final = ("self_sufficiency", "self_consumption", "savings_month")
+_CHART: Final = ("self_consumed_today", "surplus_today")
+
+
+def available(hass: HomeAssistant) -> bool:
+    """Return whether Lovelace runs (it does with Home Assistant's frontend)."""
+    return LOVELACE_DATA in hass.data
+
+
+def url_path(entry: ConfigEntry) -> str:
+    """Return a dashboard address for the home (Lovelace wants a hyphen in it)."""
+    return f"comunidad-{slugify(entry.title, separator='-') or 'casa'}"
+
+
+def _storage(hass: HomeAssistant, entry: ConfigEntry, path: str, title: str) -> LovelaceStorage:
+    return LovelaceStorage(
+        hass,
+        {
+            "id": f"{DOMAIN}_{entry.entry_id}",
+            "url_path": path,
+            "title": title,
+            "icon": ICON,
+            "show_in_sidebar": True,
+            "require_admin": False,
+            "mode": "storage",
+        },
+    )
+
+
+async def _texts(hass: HomeAssistant) -> dict[str, str]:
+    prefix = f"component.{DOMAIN}.dashboard.community."
+    found = await async_get_translations(hass, hass.config.language, "dashboard", [DOMAIN])
+    return {key.removeprefix(prefix): text for key, text in found.items() if key.startswith(prefix)}
+
+
+def _sensor(hass: HomeAssistant, entry: ConfigEntry, key: str) -> str | None:
+    community = entry.data[CONF_COMMUNITY]["community"]
+    return er.async_get(hass).async_get_entity_id(
+        Platform.SENSOR, DOMAIN, f"{entry.entry_id}_{community}_{key}"
+    )
+
+
+def _section(
+    hass: HomeAssistant, entry: ConfigEntry, texts: dict[str, str], name: str, keys: tuple[str, ...]
+) -> dict[str, Any]:
+    """Return a section: a title, each figure with its short name and a line saying what it is."""
+    rows: list[dict[str, Any]] = []
+    for key in keys:
+        if (entity_id := _sensor(hass, entry, key)) is None:
+            continue
+        rows.append({"entity": entity_id, "name": texts[f"{key}_name"]})
+        rows.append(
+            {"type": "text", "name": texts[f"{key}_line"], "icon": "mdi:information-outline"}
+        )
+    return {"type": "entities", "title": texts[f"{name}_title"], "entities": rows}
+
+
+async def async_build(hass: HomeAssistant, entry: ConfigEntry) -> tuple[str, dict[str, Any]]:
+    """Return the dashboard's title and cards for a joined home, in the household's language."""
+    texts = await _texts(hass)
+    chart = [entity for key in _CHART if (entity := _sensor(hass, entry, key))]
+    cards: list[dict[str, Any]] = [
+        {"type": "markdown", "content": texts["intro"].format(home=entry.title)},
+        _section(hass, entry, texts, "now", _NOW),
+        _section(hass, entry, texts, "today", _TODAY),
+        _section(hass, entry, texts, "month", _MONTH),
+        {
+            "type": "statistics-graph",
+            "title": texts["chart_title"],
+            "entities": chart,
+            "stat_types": ["change"],
+            "period": "day",
+            "days_to_show": 30,
+            "chart_type": "bar",
+        },
+        {"type": "markdown", "content": texts["chart_note"]},
+    ]
+    title = texts["title"]
+    return title, {"title": title, "views": [{"title": title, "path": "hoy", "cards": cards}]}
+
+
+async def async_create(hass: HomeAssistant, entry: ConfigEntry) -> dict[str, str]:
+    """Write the home's dashboard (replacing an earlier one); return what the options keep."""
+    path = url_path(entry)
+    title, config = await async_build(hass, entry)
+    await _storage(hass, entry, path, title).async_save(config)
+    LOGGER.info("Created the dashboard %s of %s", path, entry.title)
+    return {"url_path": path, "title": title}
+
+
+@callback
+def async_show(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Put the home's dashboard in the sidebar (at every start: it is the integration's)."""
+    if not available(hass) or (kept := entry.options.get(CONF_DASHBOARD)) is None:
+        return
+    path, title = kept["url_path"], kept["title"]
+    hass.data[LOVELACE_DATA].dashboards[path] = _storage(hass, entry, path, title)
+    frontend.async_register_built_in_panel(
+        hass,
+        "lovelace",
+        sidebar_title=title,
+        sidebar_icon=ICON,
+        frontend_url_path=path,
+        config={"mode": "storage"},
+        update=True,
+    )
+
+
+@callback
+def async_hide(hass: HomeAssistant, path: str) -> None:
+    """Take the dashboard out of the sidebar (the home unloads; its cards stay stored)."""
+    if available(hass):
+        hass.data[LOVELACE_DATA].dashboards.pop(path, None)
+    frontend.async_remove_panel(hass, path, warn_if_unknown=False)
+
+
+async def async_delete(
+    hass: HomeAssistant, entry: ConfigEntry, kept: Mapping[str, str] | None
+) -> None:
+    """Remove the home's dashboard (``kept`` in its options), if it has one, and its cards."""
+    if kept is None:
+        return
+    async_hide(hass, kept["url_path"])
+    await _storage(hass, entry, kept["url_path"], kept["title"]).async_delete()
+    LOGGER.info("Removed the dashboard %s of %s", kept["url_path"], entry.title)
