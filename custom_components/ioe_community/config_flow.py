@@ -1229,9 +1229,12 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
                 errors["base"] = "channel_without_values"
             else:
                 data[CONF_KEYS] = sorted(values)
-                title = f"{METER_MAKERS[MeterFormat(data[CONF_FORMAT])]} {data[CONF_TOPIC]}"
+                # Named by maker and role (the topic holds the device's MAC address), with the
+                # channel of a device that has several.
+                name = METER_MAKERS[MeterFormat(data[CONF_FORMAT])]
                 if CONF_CHANNEL in data and len(self._heard.channels) > 1:
-                    title += f" ({data[CONF_CHANNEL] + 1})"
+                    name += f" ({data[CONF_CHANNEL] + 1})"
+                title = await self._title(name, data)
                 return self._save(title, data, _meter_unique_id(data))
         source = replace(meter_source_from(self._data), channel=None)
         suggested = user_input or {

@@ -144,9 +144,15 @@ class DistributorHistory:
         for quantity, hours in sorted(energy.items()):
             if quantity not in QUANTITIES or not hours:
                 continue
-            written[quantity] = await self._async_write(cups, quantity, hours, start, names)
+            # Counted in hours, named as a person reads them (not by the data's kWh keys).
+            name = QUANTITIES[quantity].removeprefix("distributor_")
+            written[name] = await self._async_write(cups, quantity, hours, start, names)
         LOGGER.debug("Distributor statistics written: %s", written)
-        return {"start": start.isoformat(), "end": now.isoformat(), "hours": written}
+        return {
+            "start": dt_util.as_local(start).isoformat(),
+            "end": dt_util.as_local(now).isoformat(),
+            "hours_written": written,
+        }
 
     async def _async_write(
         self,

@@ -116,10 +116,10 @@ async def test_the_distributor_history_becomes_statistics(
     imports = await statistics(hass, "import_kwh")
 
     # Two years back: the October day of 25 hours, the next, and the last three days.
-    assert first["hours"] == {
-        "export_kwh": 49 + 72,  # UFD's EHEX column: zeros are values too
-        "import_kwh": 49 + 72,
-        "self_consumption_kwh": 49,
+    assert first["hours_written"] == {
+        "export": 49 + 72,  # UFD's EHEX column: zeros are values too
+        "import": 49 + 72,
+        "self_consumption": 49,
     }
     assert len(imports) == 49 + 72
     assert datetime.fromtimestamp(imports[0]["start"], UTC) == OCTOBER_26
@@ -141,7 +141,7 @@ async def test_the_distributor_history_becomes_statistics(
     again = await import_history(hass)
     imports = await statistics(hass, "import_kwh")
 
-    assert again["hours"] == {"export_kwh": 72, "import_kwh": 72}
+    assert again["hours_written"] == {"export": 72, "import": 72}
     assert len(imports) == 49 + 72
     assert imports[48]["sum"] == pytest.approx(october)
     assert imports[-1]["sum"] == pytest.approx(october + 72 * 0.4)

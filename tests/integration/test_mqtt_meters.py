@@ -157,7 +157,7 @@ async def test_add_a_shelly_meter(
     await hass.async_block_till_done()
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"Shelly {SHELLY}"
+    assert result["title"] == "Shelly · grid meter"
     assert result["data"] == SHELLY_DATA
     # The home reloaded with the meter, which was asked to report again: it answers.
     shelly_status(hass)
@@ -397,7 +397,7 @@ async def test_a_pro_em_saved_before_channels_gets_its_second_clamp_not_its_firs
     assert (await add("0"))["reason"] == "already_configured"
     second = await add("1")
     assert second["type"] is FlowResultType.CREATE_ENTRY
-    assert second["title"] == "Shelly shellyproem50 (2)"
+    assert second["title"] == "Shelly (2) · solar"  # no topic: it holds the MAC address
 
 
 async def test_reconfigure_a_meter(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> None:
@@ -535,7 +535,7 @@ async def test_a_two_channel_device_is_two_meters_with_a_channel_each(
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"]["channel"] == 1
-    assert result["title"] == "Tasmota em (2)"
+    assert result["title"] == "Tasmota (2) · solar"
 
     # The grid clamp is the same device's other channel: a second meter, not a duplicate.
     result = await start_flow(

@@ -235,11 +235,23 @@ def _ensure_home_entry(api: HomeAssistantApi, ports: Ports, join_code: str) -> d
         # A home made by a demo from before homes joined: join it as its user would.
         api.reconfigure_entry(entries[0], [HOME, {"join_code": join_code}])
     entry = entries[0]
-    for device in DEMO_DEVICES:
-        answer = {**device, "transport": "tcp", "host": "127.0.0.1", "port": ports.devices}
-        api.run_subentry_flow(
-            entry["entry_id"], "modbus_device", [answer], allowed_aborts=("already_configured",)
+    have = {
+        subentry["unique_id"]
+        for subentry in api.websocket_command(
+            {"type": "config_entries/subentries/list", "entry_id": entry["entry_id"]}
         )
+    }
+    for device in DEMO_DEVICES:
+        if f"127.0.0.1:{ports.devices}/{device['unit']}" in have:
+            continue  # a second grid meter would be asked about; a household adds it once
+        kind = {"profile": device["profile"], "role": device["role"], "transport": "tcp"}
+        address = {
+            "host": "127.0.0.1",
+            "port": ports.devices,
+            "unit": device["unit"],
+            "scan_interval": device["scan_interval"],
+        }
+        api.run_subentry_flow(entry["entry_id"], "modbus_device", [kind, address])
     # The home's own broker (a Mosquitto add-on, say), through Home Assistant's MQTT integration.
     if not api.config_entries("mqtt"):
         broker = {
@@ -265,7 +277,7 @@ def _check_device_sensors(api: HomeAssistantApi) -> list[str]:
         "SUN2000": [],
         "KeContact P30": [],
         "Inverter and meter": [],
-        "Tasmota balcon": [],
+        "Tasmota": [],
     }
     for state in api.request("GET", "/api/states"):
         attributes = state["attributes"]
@@ -505,8 +517,8 @@ def _check_distributor(api: HomeAssistantApi, config: Path, home: str) -> list[s
     answer = api.request(
         "POST", "/api/services/ioe_community/import_distributor_history?return_response", body={}
     )
-    hours = answer.get("service_response", {}).get("hours", {})
-    if not hours.get("import_kwh"):
+    hours = answer.get("service_response", {}).get("hours_written", {})
+    if not hours.get("import"):
         return [f"the home imported no distributor history ({answer}); Datadis status: {status}"]
     return []
 
