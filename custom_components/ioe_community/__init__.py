@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import asyncio
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import (
@@ -28,6 +30,7 @@ from .const import (
     SUBENTRY_MQTT,
 )
 from .coordinator import (
+    METER_MAKERS,
     IoeDeviceCoordinator,
     ModbusDeviceCoordinator,
     MqttMeterCoordinator,
@@ -44,11 +47,24 @@ from .energy_model import build_energy_model
 from .link.client import new_client_suffix
 from .link.join_code import JoinCode
 from .membership import async_forget_membership
+from .naming import async_rename_devices
 from .repairs import async_offer_statistics_removal
 from .services import async_setup_services
 
+if TYPE_CHECKING:
+    from .sensor import DeviceSensors
+
 PLATFORMS: list[Platform] = [Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+# The subentries that are devices, each with its coordinator (existing HA sensors have none).
+DEVICE_SUBENTRIES = (SUBENTRY_MODBUS, SUBENTRY_MQTT)
+
+type EntrySettings = tuple[str, dict[str, Any], dict[str, Any]]
+
+
+def entry_settings(entry: ConfigEntry) -> EntrySettings:
+    """Return what of the entry itself a home is set up from: its title, data and options."""
+    return entry.title, dict(entry.data), dict(entry.options)
 
 
 @dataclass(kw_only=True)
@@ -57,6 +73,11 @@ class IoeHome:
 
     cups: str
     device_id: str
+    # The entry as the home was set up from it: a change of it reloads the home.
+    settings: EntrySettings
+    # The subentries the running devices and the energy model were made from (copies: Home
+    # Assistant changes a subentry in place).
+    subentries: dict[str, ConfigSubentry] = field(default_factory=dict)
     buses: dict[Endpoint, ModbusBus] = field(default_factory=dict)
     devices: dict[str, IoeDeviceCoordinator] = field(default_factory=dict)
     # Known once every device's entities are registered (see signal_energy_model).
@@ -64,9 +85,17 @@ class IoeHome:
     # The link to the community, once the home joined one, and its distributor history.
     community: CommunityLink | None = None
     distributor: DistributorHistory | None = None
+    # The devices' sensors, once the sensor platform is set up.
+    sensors: DeviceSensors | None = None
+    # Held while the home starts, while it follows a change of its devices, and to unload.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    started: bool = False
 
     def close(self) -> None:
-        """Close every device connection."""
+        """Stop listening to every meter and close every device connection."""
+        for device in self.devices.values():
+            if isinstance(device, MqttMeterCoordinator):
+                device.stop_listening()
         for bus in self.buses.values():
             bus.close()
 
@@ -104,6 +133,7 @@ async def async_migrate_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntr
 
     1.2: a joined home gets the random end of its MQTT client id; until then its id was made
     of the community's and the member's ids alone, which any member could guess.
+    1.3: devices titled by their network address or MQTT topic are titled by model and role.
     """
     if entry.version > 1:
         return False
@@ -113,6 +143,10 @@ async def async_migrate_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntr
             data.setdefault(CONF_LINK_CLIENT_SUFFIX, new_client_suffix())
         hass.config_entries.async_update_entry(entry, data=data, minor_version=2)
         LOGGER.debug("Migrated %s to version 1.2", entry.entry_id)
+    if entry.minor_version < 3:
+        await async_rename_devices(hass, entry, {f.value: m for f, m in METER_MAKERS.items()})
+        hass.config_entries.async_update_entry(entry, minor_version=3)
+        LOGGER.debug("Migrated %s to version 1.3", entry.entry_id)
     return True
 
 
@@ -126,13 +160,21 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
         name=entry.title,
         serial_number=cups,
     )
-    # First of all: a device added while the home is starting must reload it, not be missed.
-    entry.async_on_unload(entry.add_update_listener(_async_reload))
+    home = IoeHome(cups=cups, device_id=device.id, settings=entry_settings(entry))
+    entry.runtime_data = home
+    # First of all: a change made while the home is starting is followed once it started.
+    entry.async_on_unload(entry.add_update_listener(_async_entry_changed))
+    entry.async_on_unload(home.close)
+    async with home.lock:
+        await _async_start_home(hass, entry, home)
+    return True
+
+
+async def _async_start_home(
+    hass: HomeAssistant, entry: IoeCommunityConfigEntry, home: IoeHome
+) -> None:
     # Profiles are files: read them off the event loop (they are cached afterwards).
     await hass.async_add_executor_job(preload_profiles)
-    home = IoeHome(cups=cups, device_id=device.id)
-    entry.runtime_data = home
-    entry.async_on_unload(home.close)
     if CONF_COMMUNITY in entry.data:
         code = JoinCode(**entry.data[CONF_COMMUNITY])
         home.community = CommunityLink(hass, entry, code)
@@ -140,23 +182,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
         entry.async_on_unload(home.distributor.async_stop)
     else:  # it left its community (or never joined one): nothing of a link is kept
         await async_forget_membership(hass, entry.entry_id)
-    for subentry in entry.get_subentries_of_type(SUBENTRY_MODBUS):
-        endpoint = endpoint_from(dict(subentry.data))
-        bus = home.buses.setdefault(endpoint, ModbusBus(endpoint))
-        coordinator = ModbusDeviceCoordinator(
-            hass,
-            entry,
-            subentry,
-            bus,
-            _enabled_keys(hass, subentry.subentry_id, profile_for(subentry.data)),
-        )
-        # A device that is off at start makes its entities unavailable, not the whole home.
-        await coordinator.async_refresh()
-        home.devices[subentry.subentry_id] = coordinator
-    for subentry in entry.get_subentries_of_type(SUBENTRY_MQTT):
-        meter = MqttMeterCoordinator(hass, entry, subentry)
-        entry.async_on_unload(await meter.async_start())
-        home.devices[subentry.subentry_id] = meter
+    home.subentries = _subentry_copies(entry)
+    for subentry in list(entry.subentries.values()):
+        if subentry.subentry_type in DEVICE_SUBENTRIES:
+            await _async_start_device(hass, entry, subentry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # The model names entities: build it once the platforms have registered them.
     home.energy_model = build_energy_model(hass, entry, home.devices)
@@ -169,22 +198,104 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
             entry.async_on_unload(lambda: dashboard.async_hide(hass, kept["url_path"]))
     if home.distributor is not None:
         home.distributor.async_start()
-    return True
+    home.started = True
 
 
-async def _async_reload(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> None:
-    """Reload after a change (a device added, reconfigured or removed)."""
-    await hass.config_entries.async_reload(entry.entry_id)
+def _subentry_copies(entry: ConfigEntry) -> dict[str, ConfigSubentry]:
+    return {subentry_id: replace(subentry) for subentry_id, subentry in entry.subentries.items()}
+
+
+async def _async_start_device(
+    hass: HomeAssistant, entry: IoeCommunityConfigEntry, subentry: ConfigSubentry
+) -> IoeDeviceCoordinator:
+    """Start reading a device subentry; its sensors are added by the sensor platform."""
+    home = entry.runtime_data
+    coordinator: IoeDeviceCoordinator
+    if subentry.subentry_type == SUBENTRY_MODBUS:
+        endpoint = endpoint_from(dict(subentry.data))
+        bus = home.buses.setdefault(endpoint, ModbusBus(endpoint))
+        coordinator = ModbusDeviceCoordinator(
+            hass,
+            entry,
+            subentry,
+            bus,
+            _enabled_keys(hass, subentry.subentry_id, profile_for(subentry.data)),
+        )
+    else:
+        coordinator = MqttMeterCoordinator(hass, entry, subentry)
+    await coordinator.async_start()
+    home.devices[subentry.subentry_id] = coordinator
+    return coordinator
+
+
+async def _async_stop_device(home: IoeHome, subentry_id: str) -> None:
+    """Stop reading a device and remove its sensors; close its bus if no other device uses it."""
+    coordinator = home.devices.pop(subentry_id)
+    if home.sensors is not None:
+        await home.sensors.async_remove(coordinator)
+    await coordinator.async_stop()
+    if isinstance(coordinator, ModbusDeviceCoordinator):
+        bus = coordinator.reader.bus
+        if not any(
+            isinstance(other, ModbusDeviceCoordinator) and other.reader.bus is bus
+            for other in home.devices.values()
+        ):
+            bus.close()
+            home.buses.pop(bus.endpoint, None)
+
+
+async def _async_entry_changed(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> None:
+    """Follow a change of the entry (Home Assistant calls this for its subentries' too).
+
+    A change of the home itself (its name, CUPS, membership, options) reloads it. A device
+    added, changed or removed is started, restarted or stopped alone: the other devices and
+    the community link go on, the link with the home's new energy model.
+    """
+    home = entry.runtime_data
+    if entry_settings(entry) != home.settings:
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+        return
+    async with home.lock:  # a change made while the home starts waits for it
+        if home.started:
+            await _async_follow_subentries(hass, entry, home)
+
+
+async def _async_follow_subentries(
+    hass: HomeAssistant, entry: IoeCommunityConfigEntry, home: IoeHome
+) -> None:
+    known, now = home.subentries, _subentry_copies(entry)
+    gone = [subentry_id for subentry_id, copy in known.items() if now.get(subentry_id) != copy]
+    new = [subentry_id for subentry_id, copy in now.items() if known.get(subentry_id) != copy]
+    if not gone and not new:
+        return
+    LOGGER.debug("%s: subentries stopped %s, started %s", entry.title, gone, new)
+    for subentry_id in gone:
+        if subentry_id in home.devices:
+            await _async_stop_device(home, subentry_id)
+    for subentry_id in new:
+        subentry = entry.subentries.get(subentry_id)
+        if subentry is None or subentry.subentry_type not in DEVICE_SUBENTRIES:
+            continue
+        coordinator = await _async_start_device(hass, entry, subentry)
+        if home.sensors is not None:
+            await home.sensors.async_add(coordinator)
+    home.subentries = now
+    home.energy_model = build_energy_model(hass, entry, home.devices)
+    async_dispatcher_send(hass, signal_energy_model(entry.entry_id))
+    if home.community is not None:
+        home.community.async_follow(home.energy_model)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> bool:
     """Unload a home entry: its link says offline and its meters keep their state first."""
-    if (link := entry.runtime_data.community) is not None:
-        await link.async_stop()
-    for device in entry.runtime_data.devices.values():
-        if isinstance(device, MqttMeterCoordinator):
+    home = entry.runtime_data
+    async with home.lock:  # not while a device starts or stops
+        home.started = False
+        if (link := home.community) is not None:
+            await link.async_stop()
+        for device in home.devices.values():
             await device.async_stop()
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+        return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> None:

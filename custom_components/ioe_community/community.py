@@ -14,7 +14,9 @@ to the community sensors:
   restart, until the household decides) and a repair issue offers to take the membership back
   or leave the community;
 - a past period can be sent again (``async_resend``), made from the recorder's history of the
-  same counters.
+  same counters;
+- a device added, changed or removed gives the link the home's new model (``async_follow``):
+  the connection stays up and the counters' state carries over, as across a restart.
 """
 
 from __future__ import annotations
@@ -164,6 +166,7 @@ class CommunityLink:
         self._power: dict[str, str] = {}
         self._held: list[Reading] = []  # finished, not yet in the outbox (it was full)
         self._unsubscribe: list[CALLBACK_TYPE] = []
+        self._tracking: list[CALLBACK_TYPE] = []  # the model's counters' states
         self._membership = membership_store(hass, entry.entry_id)
         # The installation that took the membership over, once this home's link stopped for it.
         self.displaced_by: str | None = None
@@ -180,9 +183,7 @@ class CommunityLink:
 
         Not while another installation has the membership (until the household decides).
         """
-        self._model = model
-        self._energy = _sources(model, ENERGY_QUANTITIES)
-        self._power = _sources(model, POWER_QUANTITIES)
+        self._set_model(model)
         if (kept := await self._membership.async_load()) is not None:
             self.displaced_by = str(kept["displaced_by"])
             LOGGER.warning(
@@ -210,14 +211,48 @@ class CommunityLink:
         # Building the client loads the CA and the schemas (file reads): not on the event loop.
         self._client = await self.hass.async_add_executor_job(self._make_client, outbox, version)
         await self.hass.async_add_executor_job(self._client.start)
-        sources = sorted(self._readings.sources)
+        self._track_counters()
         self._unsubscribe += [
-            async_track_state_change_event(self.hass, sources, self._counter_written),
-            async_track_state_report_event(self.hass, sources, self._counter_written),
             async_track_utc_time_change(self.hass, self._each_minute, second=0),
             async_track_time_interval(self.hass, self._send_live, LIVE_INTERVAL),
         ]
         await self._async_refresh_outbox_state()
+
+    @callback
+    def async_follow(self, model: EnergyModel) -> None:
+        """Follow the home's new energy model (a device added, changed or removed), connected.
+
+        The old model's counters are sampled now and the quarters they finished go out first.
+        Their state then carries over as it does across a restart: a counter the new model
+        keeps counts on, a new one starts afresh, one it no longer has is dropped with the
+        quarter it was in (its device is gone).
+        """
+        if self._readings is not None and self._outbox is not None:
+            self._sample(dt_util.utcnow())
+            self._keep_finished(self._outbox, self._readings)
+            self._readings = HomeReadings(model, self._readings.as_dict())
+        self._set_model(model)
+        self._track_counters()
+
+    def _set_model(self, model: EnergyModel) -> None:
+        self._model = model
+        self._energy = _sources(model, ENERGY_QUANTITIES)
+        self._power = _sources(model, POWER_QUANTITIES)
+
+    def _track_counters(self) -> None:
+        """Sample each counter the readings follow whenever its state is written."""
+        self._untrack_counters()
+        if self._readings is None:
+            return
+        sources = sorted(self._readings.sources)
+        self._tracking = [
+            async_track_state_change_event(self.hass, sources, self._counter_written),
+            async_track_state_report_event(self.hass, sources, self._counter_written),
+        ]
+
+    def _untrack_counters(self) -> None:
+        while self._tracking:
+            self._tracking.pop()()
 
     def _make_client(self, outbox: Outbox, version: str) -> LinkClient:
         preload_schemas()  # the batches are checked on the event loop: no file read there
@@ -232,6 +267,7 @@ class CommunityLink:
 
     async def async_stop(self) -> None:
         """Save the counters' state, say offline and close the outbox."""
+        self._untrack_counters()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
@@ -264,14 +300,24 @@ class CommunityLink:
     def _each_minute(self, now: datetime) -> None:
         if self._readings is None or self._outbox is None:
             return
+        self._sample(now)
+        self._keep_finished(self._outbox, self._readings)
+
+    def _sample(self, at: datetime) -> None:
+        """Give the readings every counter's value now."""
+        if self._readings is None:
+            return
         for entity_id, quantity in self._energy.items():
-            self._readings.add(entity_id, now, reading(self.hass.states.get(entity_id), quantity))
-        if finished := self._held + self._readings.finished():
+            self._readings.add(entity_id, at, reading(self.hass.states.get(entity_id), quantity))
+
+    def _keep_finished(self, outbox: Outbox, readings: HomeReadings) -> None:
+        """Put what the readings finished (and what waited) in the outbox, in the background."""
+        if finished := self._held + readings.finished():
             self._held = []
-            checkpoint = json.dumps(self._readings.as_dict())
+            checkpoint = json.dumps(readings.as_dict())
             self.entry.async_create_background_task(
                 self.hass,
-                self._async_keep(self._outbox, finished, checkpoint),
+                self._async_keep(outbox, finished, checkpoint),
                 "ioe_community outbox",
             )
 

@@ -35,7 +35,6 @@ from homeassistant.helpers.selector import (
     TextSelector,
     TextSelectorConfig,
 )
-from homeassistant.helpers.translation import async_get_translations
 import probatio
 
 from . import dashboard
@@ -98,6 +97,7 @@ from .link.api import ApiError, require_https
 from .link.client import LinkError, LinkSettings, Presence, new_client_suffix, probe
 from .link.join_code import JoinCode, JoinCodeError, decode as decode_join_code
 from .membership import async_leave_community
+from .naming import async_device_title
 from .supply_point import CupsCheckLettersError, InvalidCups, normalize_cups
 
 STEP_HOME_SCHEMA = probatio.Schema(
@@ -234,7 +234,8 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
 
     VERSION = 1
     # 1.2: a joined home keeps the random end of its client id (CONF_LINK_CLIENT_SUFFIX).
-    MINOR_VERSION = 2
+    # 1.3: devices are titled by model and role, not by network address or topic.
+    MINOR_VERSION = 3
 
     def __init__(self) -> None:
         """Start with nothing known about the home."""
@@ -448,11 +449,7 @@ class HomeOptionsFlow(OptionsFlow):
             return self.async_abort(reason="nothing_to_configure")
         if choices == ["devices"]:
             return await self.async_step_devices()
-        return self.async_show_menu(
-            step_id="init",
-            menu_options=choices,
-            description_placeholders={"home": self.config_entry.title},
-        )
+        return self.async_show_menu(step_id="init", menu_options=choices)
 
     async def async_step_dashboard(
         self, user_input: dict[str, Any] | None = None
@@ -773,23 +770,9 @@ class HomeSubentryFlow(ConfigSubentryFlow):
         return None
 
     async def _title(self, name: str, data: Mapping[str, Any]) -> str:
-        """Return a device's title: its model and its role in the household's language.
-
-        No network address (it changes, and says nothing to the household); a number when
-        the home has another device of the same name.
-        """
-        language = self.hass.config.language
-        texts = await async_get_translations(self.hass, language, "selector", [DOMAIN])
-        role = data[CONF_ROLE]
-        title = (
-            f"{name} · {texts.get(f'component.{DOMAIN}.selector.role_title.options.{role}', role)}"
-        )
+        """Return a device's title: its model and its role, never its network address."""
         taken = {subentry.title for subentry in self._other_subentries()}
-        number = 2
-        found = title
-        while found in taken:
-            found, number = f"{title} ({number})", number + 1
-        return found
+        return await async_device_title(self.hass, name, data[CONF_ROLE], taken)
 
     def _save(
         self, title: str, data: dict[str, Any], unique_id: str | None = None

@@ -124,6 +124,14 @@ class IoeDeviceCoordinator(DataUpdateCoordinator[DeviceValues]):
         """How reading the device goes, for the diagnostics download."""
         raise NotImplementedError
 
+    async def async_start(self) -> None:
+        """Start reading the device."""
+        raise NotImplementedError
+
+    async def async_stop(self) -> None:
+        """Stop reading the device: it was removed or changed, or the home unloads."""
+        await self.async_shutdown()
+
     def _as_chosen(self, values: DeviceValues) -> DeviceValues:
         """Return values with the power sign the household chose for the device."""
         if not self.subentry.data.get(CONF_REVERSE_POWER):
@@ -168,6 +176,13 @@ class ModbusDeviceCoordinator(IoeDeviceCoordinator):
                 seconds=subentry.data.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL_S)
             ),
         )
+
+    async def async_start(self) -> None:
+        """Read the device once; then it is polled while it has entities.
+
+        A device that is off makes its entities unavailable, not the whole home.
+        """
+        await self.async_refresh()
 
     async def _async_update_data(self) -> DeviceValues:
         poll = await self.reader.poll()
@@ -279,8 +294,8 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
             "last_problem": self.last_problem,
         }
 
-    async def async_start(self) -> CALLBACK_TYPE:
-        """Subscribe to the meter's topics and ask it to report; return the undo callback."""
+    async def async_start(self) -> None:
+        """Subscribe to the meter's topics and ask it to report (``async_stop`` undoes it)."""
         undo = self._unsubscribe
         self.reader = MeterReader(self.source, await self._store.async_load())
         try:
@@ -305,19 +320,19 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
         )
         await self._request_report()
 
-        return self._stop_listening
-
     @callback
-    def _stop_listening(self) -> None:
+    def stop_listening(self) -> None:
+        """Unsubscribe from the meter's topics and stop watching for its silence."""
         while self._unsubscribe:
             self._unsubscribe.pop()()
 
     async def async_stop(self) -> None:
-        """Stop listening and write what the meter counted (the home is unloading).
+        """Stop listening and write what the meter counted.
 
         A meter the household removed forgets it.
         """
-        self._stop_listening()
+        self.stop_listening()
+        await super().async_stop()
         if self.subentry.subentry_id not in self.config_entry.subentries:
             await self._store.async_remove()
         elif self.reader.counts:

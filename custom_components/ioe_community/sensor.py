@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+
 from homeassistant.components.sensor import (
     SensorDeviceClass,
     SensorEntity,
@@ -12,7 +15,11 @@ from homeassistant.const import EntityCategory, UnitOfPower
 from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.entity_platform import (
+    AddConfigEntryEntitiesCallback,
+    EntityPlatform,
+    async_get_current_platform,
+)
 from homeassistant.helpers.event import async_track_state_change_event
 
 from . import IoeCommunityConfigEntry, signal_energy_model
@@ -48,49 +55,84 @@ async def async_setup_entry(
     entry: IoeCommunityConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors of every configured device, each under its own subentry.
+    """Add the home's sensors, and those of every configured device under its own subentry.
+
+    A device started later (added or changed while the home runs) gets its sensors through
+    ``DeviceSensors``, kept in the home's runtime data.
+    """
+    home = entry.runtime_data
+    async_add_entities([HomeConsumptionPowerSensor(entry)])
+    if (link := home.community) is not None:
+        async_add_entities(
+            CommunitySensor(entry, link, description, home.device_id) for description in SENSORS
+        )
+    sensors = DeviceSensors(async_get_current_platform(), async_add_entities, home.device_id)
+    for coordinator in home.devices.values():
+        await sensors.async_add(coordinator)
+    home.sensors = sensors
+
+
+class DeviceSensors:
+    """The sensors of the home's devices: added as a device starts, removed as it stops.
 
     An MQTT meter's values are known from its messages: a value it sends for the first time
     gets its sensor then.
     """
-    home_device_id = entry.runtime_data.device_id
-    async_add_entities([HomeConsumptionPowerSensor(entry)])
-    if (link := entry.runtime_data.community) is not None:
-        async_add_entities(
-            CommunitySensor(entry, link, description, home_device_id) for description in SENSORS
-        )
-    for subentry_id, coordinator in entry.runtime_data.devices.items():
-        async_add_entities(
-            (
-                IoeDeviceSensor(coordinator, description_for(quantity), home_device_id)
-                for quantity in coordinator.quantities
-            ),
-            config_subentry_id=subentry_id,
-        )
+
+    def __init__(
+        self,
+        platform: EntityPlatform,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+        home_device_id: str,
+    ) -> None:
+        """Add sensors to ``platform``: at once, or (new MQTT values) through the callback."""
+        self._platform = platform
+        self._async_add_entities = async_add_entities
+        self._home_device_id = home_device_id
+
+    async def async_add(self, coordinator: IoeDeviceCoordinator) -> None:
+        """Add a device's sensors under its subentry; return once they are registered.
+
+        The home's energy model is made of their registry entries. A device whose subentry was
+        removed meanwhile gets none (it is stopped next).
+        """
+        subentry_id = coordinator.subentry.subentry_id
+        if subentry_id not in coordinator.config_entry.subentries:
+            return
+        sensors: list[SensorEntity] = [
+            IoeDeviceSensor(coordinator, description_for(quantity), self._home_device_id)
+            for quantity in coordinator.quantities
+        ]
         if isinstance(coordinator, ModbusDeviceCoordinator) and coordinator.profile.plug_in:
-            async_add_entities(
-                [PlugInEnergySensor(coordinator, coordinator.profile.plug_in, home_device_id)],
-                config_subentry_id=subentry_id,
+            sensors.append(
+                PlugInEnergySensor(coordinator, coordinator.profile.plug_in, self._home_device_id)
             )
         if isinstance(coordinator, MqttMeterCoordinator):
+            coordinator.async_add_new_key_listener(functools.partial(self._add_keys, coordinator))
+        await self._platform.async_add_entities(sensors, config_subentry_id=subentry_id)
 
-            @callback
-            def _add(
-                keys: list[str],
-                coordinator: MqttMeterCoordinator = coordinator,
-                subentry_id: str = subentry_id,
-            ) -> None:
-                async_add_entities(
-                    (
-                        IoeDeviceSensor(
-                            coordinator, description_for(QUANTITIES[key]), home_device_id
-                        )
-                        for key in keys
-                    ),
-                    config_subentry_id=subentry_id,
-                )
+    @callback
+    def _add_keys(self, coordinator: MqttMeterCoordinator, keys: list[str]) -> None:
+        self._async_add_entities(
+            (
+                IoeDeviceSensor(coordinator, description_for(QUANTITIES[key]), self._home_device_id)
+                for key in keys
+            ),
+            config_subentry_id=coordinator.subentry.subentry_id,
+        )
 
-            entry.async_on_unload(coordinator.async_add_new_key_listener(_add))
+    async def async_remove(self, coordinator: IoeDeviceCoordinator) -> None:
+        """Remove a device's sensors from Home Assistant (their registry entries stay).
+
+        A removed device's entries are Home Assistant's to delete with its subentry.
+        """
+        await asyncio.gather(
+            *(
+                entity.async_remove()
+                for entity in list(self._platform.entities.values())
+                if isinstance(entity, IoeDeviceEntity) and entity.coordinator is coordinator
+            )
+        )
 
 
 class IoeDeviceSensor(IoeDeviceEntity, SensorEntity):

@@ -239,6 +239,7 @@ class CommunitySensor(SensorEntity):
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, f"{entry.entry_id}_{community}")},
             manufacturer="IoE Community",
+            model=None,  # "Community membership" until 0.2: a word in one language only
             translation_key="membership",
             translation_placeholders={"community": community},
             serial_number=link.code.member,
