@@ -75,16 +75,17 @@ def _sensor(hass: HomeAssistant, entry: ConfigEntry, key: str) -> str | None:
 def _section(
     hass: HomeAssistant, entry: ConfigEntry, texts: dict[str, str], name: str, keys: tuple[str, ...]
 ) -> dict[str, Any]:
-    """Return a section: a title, each figure with its short name and a line saying what it is."""
-    rows: list[dict[str, Any]] = []
-    for key in keys:
-        if (entity_id := _sensor(hass, entry, key)) is None:
-            continue
-        rows.append({"entity": entity_id, "name": texts[f"{key}_name"]})
-        rows.append(
-            {"type": "text", "name": texts[f"{key}_line"], "icon": "mdi:information-outline"}
-        )
-    return {"type": "entities", "title": texts[f"{name}_title"], "entities": rows}
+    """Return a section: its figures by short name, then a line per figure saying what it is."""
+    shown = [(key, entity) for key in keys if (entity := _sensor(hass, entry, key))]
+    figures = [{"entity": entity, "name": texts[f"{key}_name"]} for key, entity in shown]
+    lines = "\n".join(f"- **{texts[f'{key}_name']}**: {texts[f'{key}_line']}" for key, _ in shown)
+    return {
+        "type": "vertical-stack",
+        "cards": [
+            {"type": "entities", "title": texts[f"{name}_title"], "entities": figures},
+            {"type": "markdown", "content": lines},
+        ],
+    }
 
 
 async def async_build(hass: HomeAssistant, entry: ConfigEntry) -> tuple[str, dict[str, Any]]:

@@ -7,10 +7,12 @@ accepts, with unique ids that survive a restart.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 import json
 import signal
+import time as time_module
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiomqtt
 from homeassistant.components.mqtt.sensor import DISCOVERY_SCHEMA
@@ -21,11 +23,12 @@ from ioe_aggregator.protocol import MessageKind, decode, utc_text
 from ioe_aggregator.results.service import MemberStatus
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
-from .conftest import Community, MqttClient, StartAggregator, start_service
+from .conftest import Community, MqttClient, StartAggregator, make_cups, start_service
 from .test_api import call
 
 PREFIX = "ioe/v1/molinos"
 QUARTER = timedelta(minutes=15)
+MADRID = ZoneInfo("Europe/Madrid")
 
 
 def quarter_batch(member: str, meter: str, quantity: str, value: float) -> bytes:
@@ -113,6 +116,61 @@ def test_each_member_gets_its_own_results_and_everyone_the_community_state(
     # The other member's results are not for m-0002 (the broker's ACL refuses them).
     two.subscribe(f"{PREFIX}/m/m-0001/results")
     assert not two.payloads(f"{PREFIX}/m/m-0001/results")
+
+
+def distributor_day(cups: str, day: date, kwh: float) -> tuple[bytes, dict[str, float]]:
+    """Return a CNMC export of a local day (hours numbered as they elapse, 23 to 25 of them).
+
+    Also return the kWh it gives each local month.
+    """
+    start = datetime.combine(day, time(), MADRID)
+    hours = (datetime.combine(day + timedelta(days=1), time(), MADRID) - start) // timedelta(
+        hours=1
+    )
+    lines = ["CUPS;Fecha;Hora;Consumo_kWh;Metodo_obtencion"]
+    lines += [
+        f"{cups};{day:%d/%m/%Y};{hour};{kwh:.3f}".replace(".", ",") + ";R"
+        for hour in range(1, hours + 1)
+    ]
+    return "\n".join(lines).encode(), {f"{day:%Y-%m}": hours * kwh}
+
+
+def wait_past_the_quarters_results() -> None:
+    """Wait, if need be, until no quarter's results can come in the next 15 s.
+
+    They come at the service's first turn (turns are a minute apart) after ``RESULTS_DELAY``
+    (90 s) past a quarter hour: between 90 and 150 s past it.
+    """
+    past = time_module.time() % QUARTER.total_seconds()
+    if 75 <= past < 155:
+        time_module.sleep(155 - past)
+
+
+def test_results_are_published_once_the_distributors_data_is_imported(
+    community: Community, start_aggregator: StartAggregator
+) -> None:
+    home = community.add_member("m-0001", 880001)
+    admin = community.token("admin")
+    _service, port = start_service(community, start_aggregator)
+    client = community.connect("m-0001", home.mqtt_password)
+    topic = f"{PREFIX}/m/m-0001/results"
+    client.subscribe(topic)
+    client.wait_for(lambda: client.payloads(topic))  # published when the service connected
+    yesterday = datetime.now(MADRID).date() - timedelta(days=1)
+    export, months = distributor_day(make_cups(880001), yesterday, 0.25)
+    wait_past_the_quarters_results()
+    before = len(client.payloads(topic))
+
+    answer = call(
+        f"http://127.0.0.1:{port}", "POST", "/api/v1/distributor/csv?name=day.csv", admin, export
+    )
+
+    assert answer.status == 200, answer.body
+    client.wait_for(lambda: len(client.payloads(topic)) > before, timeout_s=10)
+    results = json.loads(client.payloads(topic)[-1])
+    this_month = f"{datetime.now(MADRID):%Y-%m}"
+    # No agreement: the member's consumption, by its distributor, is all imported.
+    assert results["month"]["import_kwh"] == pytest.approx(months.get(this_month, 0.0))
 
 
 async def test_discovery_gives_the_managers_home_assistant_lasting_sensors(

@@ -456,18 +456,21 @@ async def test_a_community_dashboard_on_request_in_the_households_language(
     await hass.async_block_till_done()
 
     panels = hass.data["frontend_panels"]
-    assert panels["comunidad-casa"].sidebar_title == "Comunidad"
+    assert panels["comunidad-casa"].sidebar_title == "Mi comunidad"
     config = await hass.data[LOVELACE_DATA].dashboards["comunidad-casa"].async_load(False)
     cards = config["views"][0]["cards"]
     assert "**Casa**" in cards[0]["content"]
-    rows = [row for card in cards if card["type"] == "entities" for row in card["entities"]]
-    shown = {row["entity"]: row["name"] for row in rows if "entity" in row}
+    sections = [card["cards"] for card in cards if card["type"] == "vertical-stack"]
+    rows = [row for figures, _lines in sections for row in figures["entities"]]
+    shown = {row["entity"]: row["name"] for row in rows}
     registry = er.async_get(hass)
     own = {e.entity_id for e in er.async_entries_for_config_entry(registry, entry.entry_id)}
     assert set(shown) <= own
     assert shown[sensor_id(hass, entry, "self_sufficiency")] == "Autosuficiencia"
-    # Each figure has its line saying what it is.
-    assert len([row for row in rows if row.get("type") == "text"]) == len(shown)
+    # Each figure has its line saying what it is, under its section.
+    lines = [line for _figures, text in sections for line in text["content"].splitlines()]
+    assert len(lines) == len(shown)
+    assert any(line.startswith("- **Autosuficiencia**: ") for line in lines)
     chart = next(card for card in cards if card["type"] == "statistics-graph")
     assert chart["entities"]
 

@@ -220,7 +220,15 @@ async def serve(config: Config) -> None:
         supervisor.start("results", services.results.run())
         supervisor.start("failed-logins", auth.write_failed_logins(runner.app))
         if config.datadis is not None:
-            supervisor.start("datadis", run_daily(config, config.datadis, store))
+            supervisor.start(
+                "datadis",
+                run_daily(
+                    config,
+                    config.datadis,
+                    store,
+                    on_stored=services.results.publish_results_soon,
+                ),
+            )
         urls = await _listen(config, runner)
         _LOGGER.info(
             "IoE aggregator %s for community %s on %s (%s database%s, schema v%s)",

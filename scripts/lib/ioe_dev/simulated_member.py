@@ -5,7 +5,8 @@ energies. Sampled every minute, they go through what a real home runs: ``HomeRea
 the quarter hours, each finished quarter goes into the member's ``Outbox`` with the counters'
 checkpoint, and a ``LinkClient`` sends the outbox to the community's broker and the live power
 every 10 seconds. The demo runs the community's other members this way
-(``python -m ioe_dev.simulated_member``); ``scripts/bench link`` drains a day's backlog with it.
+(``python -m ioe_dev.simulated_member``), each sending its month so far when it starts;
+``scripts/bench link`` drains a day's backlog with it.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ POWER_OF: Final[Mapping[str, tuple[str, int]]] = {
     "ev_energy": ("ev_power", 1),
     "plant_energy": ("plant_power", 1),
 }
+# When the demo starts, each member's month so far goes a day a batch.
+HISTORY_BATCH: Final = timedelta(days=1)
 # Whole weeks: a profile moved by them keeps its weekdays.
 _YEAR_OF_WEEKS: Final = timedelta(weeks=52)
 
@@ -134,11 +137,13 @@ class SimulatedMember:
             self.outbox.put(batch, payload, now, checkpoint=checkpoint if last else None)
         return len(finished)
 
-    def catch_up(self, since: datetime, until: datetime) -> int:
-        """Sample every minute from ``since`` to ``until``, keeping each quarter as it ends.
+    def catch_up(self, since: datetime, until: datetime, *, keep_every: timedelta = QUARTER) -> int:
+        """Sample every minute from ``since`` to ``until``, keeping the quarters that ended.
 
-        What a home that was cut off meanwhile has in its outbox: a batch per quarter hour.
-        Return the number of readings kept.
+        Kept every quarter hour, it is what a home that was cut off meanwhile has in its
+        outbox: a batch per quarter hour. Kept every day, it is a history sent when the home
+        joined, a batch a day (a month of quarters would overflow the outbox). Whatever ended
+        by ``until`` is kept. Return the number of readings kept.
         """
         kept = 0
         at = since.replace(second=0, microsecond=0)
@@ -147,9 +152,9 @@ class SimulatedMember:
             self.sample(at)
             if at >= boundary:
                 kept += self.keep(at)
-                boundary += QUARTER
+                boundary += keep_every
             at += MINUTE
-        return kept
+        return kept + self.keep(until)
 
     def send_live(self, at: datetime) -> None:
         """Send the power now (not kept: a live report is worth nothing later)."""
@@ -194,12 +199,14 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _stop)
     now = datetime.now(UTC)
     members = demo_members(args.credentials, args.state, args.skip, args.plant_at, now)
-    # As if the homes had been sending since midnight: what they have not sent yet goes now.
-    midnight = now.astimezone(ZoneInfo(DEFAULT_TZ)).replace(hour=0, minute=0, second=0)
+    # As if the homes had been sending since the month began (the results count the month,
+    # and the plant's output with it, at any hour): what they have not sent yet goes now.
+    local = now.astimezone(ZoneInfo(DEFAULT_TZ))
+    month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     for member in members:
-        kept = member.catch_up(midnight.astimezone(UTC), now)
+        kept = member.catch_up(month_start.astimezone(UTC), now, keep_every=HISTORY_BATCH)
         member.client.start()
-        _LOGGER.info("%s: %d readings of today kept to send", member.member, kept)
+        _LOGGER.info("%s: %d readings of this month kept to send", member.member, kept)
     try:
         while True:
             time.sleep(LIVE_EVERY.total_seconds() - datetime.now(UTC).second % 10)

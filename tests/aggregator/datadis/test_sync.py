@@ -6,6 +6,7 @@ without waiting for them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 import time as time_module
@@ -52,11 +53,24 @@ class Community:
             self.session, MANAGER, password, base_url=str(self.server.make_url("/"))
         )
 
-    async def run(self, at: datetime, *, wait_s: float = 0.0, **options: Any) -> SyncReport:
+    async def run(
+        self,
+        at: datetime,
+        *,
+        wait_s: float = 0.0,
+        on_stored: Callable[[], None] | None = None,
+        **options: Any,
+    ) -> SyncReport:
         """Sync at ``at`` (the fake's clock too, unless the test set it ahead)."""
         self.clock.now = max(self.clock.now, at.timestamp())
         sync = DatadisSync(
-            self.store, self.client(), MADRID, pause_s=0, wait_s=wait_s, clock=lambda: at
+            self.store,
+            self.client(),
+            MADRID,
+            pause_s=0,
+            wait_s=wait_s,
+            clock=lambda: at,
+            on_stored=on_stored,
         )
         return await sync.run(self.members, **options)
 
@@ -159,6 +173,32 @@ async def test_daily_runs_refresh_recent_months_and_never_repeat_a_query_within_
         "m-3", local_midnight(date(2026, 11, 19)), local_midnight(date(2026, 11, 20)), source=SOURCE
     )
     assert len(day) == 24
+
+
+async def test_each_member_whose_data_changed_is_announced(community: Community) -> None:
+    """The service publishes the results when told (``on_stored``): only for new data."""
+    announced: list[str] = []
+
+    first = await community.run(NOW, on_stored=lambda: announced.append("first"))
+    again = await community.run(NOW + timedelta(hours=3), on_stored=lambda: announced.append("x"))
+    # A month asked again a day later whose values are the same: nothing new to publish.
+    june = (date(2025, 6, 1), date(2025, 6, 1))
+    same = await community.run(
+        NOW + timedelta(days=1, minutes=1),
+        only="m-3",
+        months=june,
+        on_stored=lambda: announced.append("same"),
+    )
+
+    assert {m.member: m.stored > 0 for m in first.members} == {
+        "m-1": True,
+        "m-2": False,  # not authorised: nothing stored
+        "m-3": True,
+        "m-4": True,
+    }
+    assert announced == ["first"] * 3
+    assert [m.queries for m in again.members] == [0, 0, 0, 0]
+    assert [(m.member, m.queries, m.stored) for m in same.members] == [("m-3", 1, 0)]
 
 
 async def test_a_month_that_keeps_failing_is_left_after_its_attempts(community: Community) -> None:

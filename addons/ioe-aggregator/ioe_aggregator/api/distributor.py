@@ -22,7 +22,7 @@ from ioe_aggregator.distributor.commands import report
 from ioe_aggregator.distributor.csv_files import CsvFileError
 from ioe_aggregator.distributor.importer import import_csv
 from ioe_aggregator.history import reconcile
-from ioe_aggregator.keys import CONFIG, REGISTRY, STORE
+from ioe_aggregator.keys import CONFIG, REGISTRY, RESULTS, STORE
 from ioe_aggregator.members.registry import RegistryError
 
 routes = web.RouteTableDef()
@@ -90,6 +90,9 @@ async def upload_csv(request: web.Request) -> web.Response:
             )
         except CsvFileError as err:
             raise ApiError(400, "invalid", str(err)) from err
+    if summary.stored:
+        # The distributor's data fills the members' hours: their results change now.
+        request.app[RESULTS].publish_results_soon()
     return web.json_response(report(name, parsed, summary))
 
 

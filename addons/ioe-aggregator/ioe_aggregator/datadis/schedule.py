@@ -9,6 +9,7 @@ is waited for rather than left to the next day, so each month is refreshed daily
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 import logging
 from zoneinfo import ZoneInfo
@@ -38,8 +39,17 @@ def next_run(sync_time: str, zone: ZoneInfo, now: datetime) -> datetime:
     return candidate.astimezone(now.tzinfo)
 
 
-async def run_daily(config: Config, settings: DatadisConfig, store: Store) -> None:
-    """Sync every day until cancelled; a failed run is logged and the next one still comes."""
+async def run_daily(
+    config: Config,
+    settings: DatadisConfig,
+    store: Store,
+    *,
+    on_stored: Callable[[], None] | None = None,
+) -> None:
+    """Sync every day until cancelled; a failed run is logged and the next one still comes.
+
+    ``on_stored`` is called after each member whose data changed (`DatadisSync`).
+    """
     zone = ZoneInfo(config.results.timezone)
     ledger = Ledger(store)
     registry = Registry(store, config)
@@ -59,6 +69,7 @@ async def run_daily(config: Config, settings: DatadisConfig, store: Store) -> No
                 zone,
                 history_months=settings.history_months,
                 wait_s=WAIT_FOR_TURN.total_seconds(),
+                on_stored=on_stored,
             )
             try:
                 report = await sync.run(

@@ -14,7 +14,8 @@ stops the sync (the manager must enter the password again); any other refusal co
 member (not authorised, no supplies, already asked, a bad request) or one month: it is recorded
 on that member with its reason and the sync goes on with the next. Members whose supplies one
 NIF authorised share that NIF's supply list: one answer places them all, in the same run.
-Values become readings with the distributor's source (``distributor.importer``).
+Values become readings with the distributor's source (``distributor.importer``); after each
+member whose data changed, ``on_stored`` is called (the service publishes the results then).
 """
 
 from __future__ import annotations
@@ -79,13 +80,17 @@ ALREADY_ASKED = "already_asked"
 
 @dataclass(slots=True)
 class MemberSync:
-    """What one member's sync did: queries sent, months stored, intervals, and problems."""
+    """What one member's sync did: queries sent, months stored, intervals, and problems.
+
+    ``stored``: readings written, new or changed (0 when Datadis answered what was stored).
+    """
 
     member: str
     status: str = OK
     queries: int = 0
     months: list[str] = field(default_factory=list)
     intervals: int = 0
+    stored: int = 0
     problems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -96,6 +101,7 @@ class MemberSync:
             "queries": self.queries,
             "months": self.months,
             "intervals": self.intervals,
+            "stored": self.stored,
             "problems": self.problems,
         }
 
@@ -157,11 +163,13 @@ class DatadisSync:
         pause_s: float = DEFAULT_PAUSE_S,
         wait_s: float = 0.0,
         clock: Callable[[], datetime] = utc_now,
+        on_stored: Callable[[], None] | None = None,
     ) -> None:
         """Sync into ``store`` through ``client``; months are local to ``zone``.
 
         ``pause_s`` separates two queries; ``wait_s`` is how long a query that is not yet 24
-        hours old may be waited for; ``clock`` gives the time the ledger counts from.
+        hours old may be waited for; ``clock`` gives the time the ledger counts from;
+        ``on_stored`` is called after each member whose readings changed.
         """
         self._store = store
         self._client = client
@@ -171,6 +179,7 @@ class DatadisSync:
         self._pause_s = pause_s
         self._wait_s = wait_s
         self._clock = clock
+        self._on_stored = on_stored
         self._sent = 0
         # The supply lists answered in this run, by NIF ("-": the manager's own).
         self._supply_lists: dict[str, tuple[list[Supply], list[DistributorError]]] = {}
@@ -213,12 +222,15 @@ class DatadisSync:
             if index and spread_s:
                 await asyncio.sleep(spread_s / len(links))
             try:
-                report.members.append(await self._member(link, member, self._clock(), months))
+                outcome = await self._member(link, member, self._clock(), months)
             except AuthenticationError as err:
                 await self._ledger.asked(LOGIN_KEY, self._clock(), REFUSED)
                 report.login_refused = str(err)
                 _LOGGER.error("Datadis sync stopped: %s", err)  # noqa: TRY400 - as above
                 break
+            report.members.append(outcome)
+            if outcome.stored and self._on_stored is not None:
+                self._on_stored()
         return report
 
     async def _member(
@@ -423,7 +435,8 @@ class DatadisSync:
         }
         placed, unplaced = place(labelled, self._zone, incomplete=unread)
         problems.extend(str(error) for error in unplaced)
-        await store_rows(self._store, placed, [member], self._zone, origin="datadis")
+        summary = await store_rows(self._store, placed, [member], self._zone, origin="datadis")
+        outcome.stored += summary.stored
         expected = self._expected_intervals(month, supply.quarter_hours)
         complete = (
             now >= local_midnight(add_months(month, 1), self._zone) and len(placed) >= expected

@@ -78,6 +78,11 @@ class ImportSummary:
     # Rows left out because the import was limited to one member.
     other_members: int = 0
 
+    @property
+    def stored(self) -> int:
+        """Readings written, new or changed, over every month."""
+        return sum(month.new + month.changed for month in self.months)
+
     def as_dict(self) -> dict[str, Any]:
         """Return the summary as the API and ``--json`` give it."""
         return {

@@ -4,7 +4,9 @@ Each member's supply is measured twice: by its own meter (sent by its home, sour
 and by its distributor (Datadis or a CSV export, source ``distributor``), the one the bill uses.
 `reconcile` sets them side by side per member and month, over the hours both measured whole.
 `consumption` gives the hourly consumption the sharing comparison needs, taking each period
-from the source the manager chose for it.
+from the source the manager chose for it; `best_consumption`, the one the members' results count,
+takes each hour from the member's own meter where it measured the hour whole, else from the
+distributor.
 """
 
 from __future__ import annotations
@@ -139,19 +141,43 @@ async def consumption(
     own = await store.complete_hours(METER, IMPORT, start, end, source=SOURCE_MEMBER)
     billed = await store.complete_hours(METER, IMPORT, start, end, source=DISTRIBUTOR)
     shared = await store.complete_hours(METER, SELF_CONSUMPTION, start, end, source=DISTRIBUTOR)
+    distributor = _distributor_consumption(billed, shared)
     chosen = _in_periods(hours, distributor_periods, zone)
     table = pd.DataFrame(index=hours, columns=list(members), dtype=float)
     for member in members:
         values = []
         for hour, from_distributor in zip(hours, chosen, strict=True):
             key = (member, hour.to_pydatetime())
-            if from_distributor:
-                value = billed.get(key)
-                values.append(None if value is None else value + shared.get(key, 0.0))
-            else:
-                values.append(own.get(key))
+            values.append(distributor.get(key) if from_distributor else own.get(key))
         table[member] = pd.Series(values, index=hours, dtype=float)
     return table.rename_axis("start")
+
+
+async def best_consumption(
+    store: Store, start: datetime, end: datetime
+) -> dict[tuple[str, datetime], float]:
+    """Return (member, UTC hour) → consumption (kWh) for the hours in [start, end) measured whole.
+
+    Each hour from one source, never both added: the member's own meter where its readings
+    cover the hour exactly once, else the distributor's figure (energy from the grid plus, for
+    members of a collective self-consumption, the allocated energy used at once). An hour
+    neither source measured whole is absent: unknown, not zero.
+    """
+    own = await store.complete_hours(METER, IMPORT, start, end, source=SOURCE_MEMBER)
+    billed = await store.complete_hours(METER, IMPORT, start, end, source=DISTRIBUTOR)
+    shared = await store.complete_hours(METER, SELF_CONSUMPTION, start, end, source=DISTRIBUTOR)
+    return _distributor_consumption(billed, shared) | own
+
+
+def _distributor_consumption(
+    billed: Mapping[tuple[str, datetime], float], shared: Mapping[tuple[str, datetime], float]
+) -> dict[tuple[str, datetime], float]:
+    """Return (member, UTC hour) → consumption (kWh) as the distributor settled it.
+
+    Its energy from the grid comes after the allocation: the allocated energy used at once is
+    the rest of what the member consumed.
+    """
+    return {key: kwh + shared.get(key, 0.0) for key, kwh in billed.items()}
 
 
 async def generation(

@@ -1,10 +1,14 @@
 """Each member's results and the community's state, from the stored readings and agreements.
 
 Consumption C is what each member draws at its supply point (meter ``grid``, ``import_kwh``:
-what the distributor settles the allocation against); generation G is the community plant
-(meter ``plant``, ``generation_kwh``, from whichever home measures it). Quarter-hours are
-summed to hours and allocated hour by hour with the β of the agreement in force
-(``sharing.allocation``); an hour no agreement covers allocates nothing.
+what the distributor settles the allocation against). Each hour that has ended comes from one
+source (``history.best_consumption``): the member's own meter where its readings cover the
+hour whole, else the distributor's data (Datadis, a CSV export); an hour neither has is
+unknown (NaN), neither allocated nor counted, never taken for a zero. The hour under way counts
+what the member's meter has sent of it so far. Generation G is the community plant (meter
+``plant``, ``generation_kwh``, from whichever home measures it). Quarter-hours are summed to
+hours and allocated hour by hour with the β of the agreement in force (``sharing.allocation``);
+an hour no agreement covers allocates nothing. Sums skip the unknown hours.
 
 "Now" figures come from the homes' live reports when fresh, else from the last complete
 quarter-hour's energy.
@@ -25,6 +29,7 @@ import pandas as pd
 
 from ioe_aggregator.agreements import Agreement, Agreements
 from ioe_aggregator.config import ResultsConfig
+from ioe_aggregator.history import best_consumption
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.protocol import (
     COMMUNITY_PLANT,
@@ -74,7 +79,8 @@ class _Inputs:
     now: datetime
     hours: pd.DatetimeIndex
     active: list[str]
-    consumption: pd.DataFrame
+    # (member, UTC hour) → kWh, for the hours whose consumption is known.
+    consumption: Mapping[tuple[str, datetime], float]
     generation: pd.Series
     agreements: tuple[pd.DataFrame, list[Agreement | None]]
     now_w: dict[str, float]
@@ -118,7 +124,7 @@ class ResultsEngine:
             now=now,
             hours=hours,
             active=active,
-            consumption=await self._hourly(SUPPLY_IMPORT, hours, now),
+            consumption=await self._consumption(hours, now),
             generation=generation.reindex(columns=plants, fill_value=0.0).sum(axis=1),
             agreements=await self._agreements.beta(hours),
             now_w=await self._now_w(now, active, plants, live or {}),
@@ -130,10 +136,12 @@ class ResultsEngine:
     def _snapshot(self, inputs: _Inputs) -> Snapshot:
         now, hours, active, now_w = inputs.now, inputs.hours, inputs.active, inputs.now_w
         beta, in_force = inputs.agreements
-        columns = sorted(set(active) | set(inputs.consumption.columns) | set(beta.columns))
+        consumption = _table(inputs.consumption, hours)
+        columns = sorted(set(active) | set(consumption.columns) | set(beta.columns))
         allocation = allocate(
             Coefficients(scheme="agreement", values=beta.reindex(columns=columns, fill_value=0.0)),
-            inputs.consumption.reindex(columns=columns, fill_value=0.0),
+            # A member without any known hour is a column of NaN: nothing counted, not zeros.
+            consumption.reindex(columns=columns),
             inputs.generation,
         )
         local_day = now.astimezone(self._zone).date()
@@ -145,6 +153,7 @@ class ResultsEngine:
         results = {}
         for member in active:
             coefficient = float(beta_now.get(member, 0.0))
+            saved = None if savings is None else savings.get(member)
             message: dict[str, Any] = {
                 "schema": "ioe.results.v1",
                 "computed_at": utc_text(now),
@@ -154,7 +163,7 @@ class ResultsEngine:
                 "today": _energies(allocation, member, today),
                 "month": {
                     **_energies(allocation, member, None),
-                    "savings_eur": None if savings is None else round(savings.get(member, 0.0), 2),
+                    "savings_eur": None if saved is None else round(saved, 2),
                 },
                 "kpis": {
                     "self_sufficiency": _ratio(kpis.self_sufficiency[member]),
@@ -176,6 +185,22 @@ class ResultsEngine:
         return Snapshot(
             computed_at=now, results=results, state=state, signal=self.signal(now, state)
         )
+
+    async def _consumption(
+        self, hours: pd.DatetimeIndex, now: datetime
+    ) -> dict[tuple[str, datetime], float]:
+        """Return (member, UTC hour) → consumption (kWh) for the ``hours`` known at ``now``.
+
+        The hours that have ended from the source that measured them whole; the hour under way
+        (the last of ``hours``) from what the member's meter has sent of it: the distributor
+        never has it, and counting it as it comes keeps today's figures growing quarter by
+        quarter.
+        """
+        under_way = hours[-1].to_pydatetime()
+        known = await best_consumption(self._store, hours[0].to_pydatetime(), under_way)
+        for member, hour, kwh in await self._store.hourly(*SUPPLY_IMPORT, under_way, now):
+            known[member, hour] = kwh
+        return known
 
     async def _hourly(
         self, source: tuple[str, str], hours: pd.DatetimeIndex, now: datetime
@@ -222,14 +247,23 @@ class ResultsEngine:
         return {"generation": generation, "consumption": consumption}
 
     def _savings(self, allocation: Allocation, today: date) -> dict[str, float] | None:
-        """Return each member's savings this month at the configured prices (None: no prices)."""
+        """Return each member's savings this month at the configured prices (None: no prices).
+
+        Only members with an hour of known consumption have savings: without one there is
+        nothing to value, which is no saving of 0.
+        """
         if self._config.prices is None:
             return None
         index = allocation.consumption_kwh.index
         prices = Prices.flat(index, *self._config.prices)
         table = monthly_economics(allocation, prices, self._config.timezone)
         month = table[table.month == f"{today:%Y-%m}"]
-        return dict(zip(month.member_id, month.savings_eur.astype(float), strict=True))
+        counted = allocation.consumption_kwh.notna().any()
+        return {
+            member: float(saved)
+            for member, saved in zip(month.member_id, month.savings_eur, strict=True)
+            if counted.get(member, False)
+        }
 
     def _state(
         self,
@@ -252,8 +286,10 @@ class ResultsEngine:
             "members_total": len(active),
             "today": {
                 "generation_kwh": _value(allocation.generation_kwh[today].sum()),
-                "consumption_kwh": _value(allocation.consumption_kwh[today].to_numpy().sum()),
-                "self_consumed_kwh": _value(allocation.self_consumed_kwh[today].to_numpy().sum()),
+                "consumption_kwh": _value(np.nansum(allocation.consumption_kwh[today].to_numpy())),
+                "self_consumed_kwh": _value(
+                    np.nansum(allocation.self_consumed_kwh[today].to_numpy())
+                ),
             },
         }
         check(state, MessageKind.COMMUNITY_STATE)
@@ -278,11 +314,25 @@ class ResultsEngine:
         return signal
 
 
+def _table(kwh: Mapping[tuple[str, datetime], float], hours: pd.DatetimeIndex) -> pd.DataFrame:
+    """Return (member, UTC hour) → kWh as hours × members, NaN where an hour is not known."""
+    if not kwh:
+        return pd.DataFrame(index=hours, dtype=float)
+    series = pd.Series(kwh, dtype=float)
+    series.index = pd.MultiIndex.from_arrays(
+        [series.index.get_level_values(0), pd.DatetimeIndex(series.index.get_level_values(1))]
+    )
+    return series.unstack(level=0).reindex(hours).rename_axis(columns=None)
+
+
 def _energies(allocation: Allocation, member: str, rows: Any) -> dict[str, float]:
-    """Return a member's energies over the hours ``rows`` selects (None: every hour)."""
+    """Return a member's energies over the hours ``rows`` selects (None: every hour).
+
+    Hours whose consumption is unknown are left out of the sums.
+    """
     selected = slice(None) if rows is None else rows
     return {
-        name: _value(getattr(allocation, name)[member].to_numpy()[selected].sum())
+        name: _value(np.nansum(getattr(allocation, name)[member].to_numpy()[selected]))
         for name in ENERGIES
     }
 

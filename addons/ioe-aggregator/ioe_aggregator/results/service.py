@@ -1,10 +1,11 @@
 """Results out: computed every minute, published retained to the members and the manager's HA.
 
 Every minute the community's state and signal are refreshed; each member's results when a
-quarter-hour has completed (and its readings have had ``RESULTS_DELAY`` to arrive) and on
-demand. At every connection the aggregator says it is online (the broker says offline for it
-when it goes away) and publishes the MQTT discovery messages that give the manager's Home
-Assistant the community's sensors.
+quarter-hour has completed (and its readings have had ``RESULTS_DELAY`` to arrive), when the
+distributor's data changed (a Datadis sync or a CSV import stored new values:
+``publish_results_soon``) and on demand. At every connection the aggregator says it is online
+(the broker says offline for it when it goes away) and publishes the MQTT discovery messages
+that give the manager's Home Assistant the community's sensors.
 """
 
 from __future__ import annotations
@@ -235,7 +236,9 @@ class ResultsService:
         self._prefix = prefix
         self._discovery = discovery
         self._results_quarter: datetime | None = None
-        self._connected = asyncio.Event()
+        self._results_wanted = False
+        # Set to publish at once rather than at the next minute.
+        self._wake = asyncio.Event()
         self.latest: Snapshot | None = None
         self.last_error: str | None = None
 
@@ -244,8 +247,16 @@ class ResultsService:
         await client.publish(availability_topic(self._prefix), ONLINE, qos=1, retain=True)
         for topic, config in self._discovery.items():
             await client.publish(topic, json.dumps(config).encode(), qos=1, retain=True)
-        # Publish at once rather than at the next minute.
-        self._connected.set()
+        self._wake.set()
+
+    def publish_results_soon(self) -> None:
+        """Have every member's results published at once, not at the next quarter hour.
+
+        For data that changes results outside the members' quarters: the distributor's, when
+        a Datadis sync or a CSV import stored new or corrected values.
+        """
+        self._results_wanted = True
+        self._wake.set()
 
     async def compute(self, now: datetime | None = None) -> Snapshot:
         """Compute a snapshot now (or at ``now``) with the latest live reports and statuses."""
@@ -295,21 +306,31 @@ class ResultsService:
     async def _loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._connected.wait(), UPDATE_INTERVAL_S)
-            self._connected.clear()
+                await asyncio.wait_for(self._wake.wait(), UPDATE_INTERVAL_S)
+            self._wake.clear()
             due = self._results_due(datetime.now(UTC))
-            try:
-                await self.publish(results=due is not None)
-            except (BrokerUnavailable, StoreError) as err:
-                self._failed(str(err))
-            except Exception as err:
-                # A bug must not end the results for good: log it whole, try again later.
-                _LOGGER.exception("Computing the results failed")
-                self.last_error = f"{type(err).__name__}: {err}"
-            else:
-                self.last_error = None
+            wanted, self._results_wanted = self._results_wanted, False
+            if await self._turn(results=due is not None or wanted):
                 if due is not None:
                     self._results_quarter = due
+            else:
+                # Results asked for and not published are published at the next turn.
+                self._results_wanted |= wanted
+
+    async def _turn(self, *, results: bool) -> bool:
+        """Publish (the results too if asked); return whether it was published."""
+        try:
+            await self.publish(results=results)
+        except (BrokerUnavailable, StoreError) as err:
+            self._failed(str(err))
+        except Exception as err:
+            # A bug must not end the results for good: log it whole, try again later.
+            _LOGGER.exception("Computing the results failed")
+            self.last_error = f"{type(err).__name__}: {err}"
+        else:
+            self.last_error = None
+            return True
+        return False
 
     def _failed(self, reason: str) -> None:
         if reason != self.last_error:
