@@ -200,7 +200,7 @@ class HomeAssistantApi:
         result = self.request("POST", path, body={"handler": handler, **start})
         for answer in steps:
             result = self._after_progress(path, result)
-            if result.get("type") != "form":
+            if result.get("type") not in ("form", "menu"):  # a menu's answer: next_step_id
                 break
             if result.get("errors"):
                 raise HomeAssistantApiError(f"{handler} flow: {result['errors']}")
@@ -229,6 +229,10 @@ class HomeAssistantApi:
     def run_config_flow(self, domain: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
         """Add an entry of ``domain`` through its config flow; return the entry."""
         return dict(self._run_flow("/api/config/config_entries/flow", domain, steps)["result"])
+
+    def run_options_flow(self, entry_id: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
+        """Answer an entry's options flow (its Configure button) with ``steps``."""
+        return self._run_flow("/api/config/config_entries/options/flow", entry_id, steps)
 
     def reconfigure_entry(self, entry: dict[str, Any], steps: list[dict[str, Any]]) -> None:
         """Reconfigure ``entry`` (as listed by `config_entries`) through its flow."""

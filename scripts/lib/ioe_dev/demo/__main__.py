@@ -60,7 +60,6 @@ DEMO_MQTT_METER = (
 # The demo home is the community's first member; the plant is metered at the second one's site.
 HOME_MEMBER = 0
 PLANT_MEMBER = 1
-COMMUNITY_DASHBOARD = "ioe-comunidad"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -276,7 +275,7 @@ def _check_device_sensors(api: HomeAssistantApi) -> list[str]:
         "SDM630": [],
         "SUN2000": [],
         "KeContact P30": [],
-        "Inverter and meter": [],
+        "SunSpec Modbus": [],
         "Tasmota": [],
     }
     for state in api.request("GET", "/api/states"):
@@ -406,94 +405,26 @@ def _community_entities(api: HomeAssistantApi, entry_id: str) -> dict[str, str]:
     }
 
 
-def _community_view(entities: dict[str, str]) -> dict[str, Any]:
-    """Return the dashboard view of the home's share of its community (in Spanish)."""
-
-    def some(*keys: str) -> list[str]:
-        return [entities[key] for key in keys if key in entities]
-
-    return {
-        "title": "Mi comunidad",
-        "path": "comunidad",
-        "icon": "mdi:solar-power-variant",
-        "cards": [
-            {
-                "type": "entities",
-                "title": "Mi parte ahora",
-                "entities": some(
-                    "coefficient_now",
-                    "allocated_power",
-                    "community_generation",
-                    "community_consumption",
-                    "members_online",
-                    "signal",
-                ),
-            },
-            {
-                # The energy produced in the member's share, next to the energy it consumed
-                # (self-consumed from the share + imported from the grid), hour by hour.
-                "type": "statistics-graph",
-                "title": "Hoy: energía asignada y consumida",
-                "entities": some("allocated_today", "self_consumed_today", "import_today"),
-                "stat_types": ["change"],
-                "period": "hour",
-                "chart_type": "bar",
-                "days_to_show": 1,
-            },
-            {
-                "type": "entities",
-                "title": "Este mes",
-                "entities": some(
-                    "allocated_month",
-                    "self_consumed_month",
-                    "surplus_month",
-                    "import_month",
-                    "savings_month",
-                    "self_sufficiency",
-                    "self_consumption",
-                ),
-            },
-            {
-                "type": "entities",
-                "title": "Conexión con la comunidad",
-                "entities": some("link_status", "backlog", "last_ack"),
-            },
-        ],
-    }
+def _community_dashboard(api: HomeAssistantApi) -> str | None:
+    """Return the address of the home's "Mi comunidad" dashboard, if it has one."""
+    panels = api.websocket_command({"type": "get_panels"})
+    return next((path for path in panels if str(path).startswith("comunidad-")), None)
 
 
 def _ensure_community_dashboard(api: HomeAssistantApi, entry_id: str) -> None:
-    """Add the "Comunidad" dashboard with the home's share, once: it is then the user's."""
-    existing = api.websocket_command({"type": "lovelace/dashboards/list"})
-    if any(board["url_path"] == COMMUNITY_DASHBOARD for board in existing):
-        return
-    api.websocket_command(
-        {
-            "type": "lovelace/dashboards/create",
-            "url_path": COMMUNITY_DASHBOARD,
-            "title": "Comunidad",
-            "icon": "mdi:home-group",
-            "mode": "storage",
-            "show_in_sidebar": True,
-            "require_admin": False,
-        }
-    )
-    view = _community_view(_community_entities(api, entry_id))
-    api.websocket_command(
-        {
-            "type": "lovelace/config/save",
-            "url_path": COMMUNITY_DASHBOARD,
-            "config": {"views": [view]},
-        }
-    )
+    """Make the home's "Mi comunidad" dashboard once, as its household would: in its options."""
+    if _community_dashboard(api) is None:
+        api.run_options_flow(entry_id, [{"next_step_id": "dashboard"}, {}])
 
 
 def _check_home_share(api: HomeAssistantApi, entry_id: str) -> list[str]:
     """Check that the home shows the coefficient the community sent it, on its dashboard."""
-    config = api.websocket_command({"type": "lovelace/config", "url_path": COMMUNITY_DASHBOARD})
+    if (dashboard := _community_dashboard(api)) is None:
+        return ["the home has no community dashboard"]
+    config = api.websocket_command({"type": "lovelace/config", "url_path": dashboard})
     coefficient = _community_entities(api, entry_id).get("coefficient_now")
     if coefficient and coefficient not in json.dumps(config):
-        return [f"the Comunidad dashboard does not show {coefficient}"]
+        return [f"the {dashboard} dashboard does not show {coefficient}"]
     deadline = time.monotonic() + 30
     while coefficient:
         state = api.request("GET", f"/api/states/{coefficient}")["state"]
@@ -826,7 +757,7 @@ def run(state: Path, *, check: bool) -> int:
             print(
                 "Demo check passed: Home Assistant (ioe_community loaded, Modbus devices read, "
                 "a SolarEdge meter read import-positive, a Tasmota net-counter meter over MQTT, "
-                "Energy dashboard, the home joined with its share on the Comunidad dashboard), "
+                "Energy dashboard, the home joined with its share on its 'Mi comunidad' dashboard), "
                 "aggregator (10 members, 9 simulated homes sending through link/, an agreement "
                 "in force, results published, the distributor's data synced from a fake "
                 "Datadis and imported by the home over HTTPS as statistics, a poisoned batch "
