@@ -757,7 +757,7 @@ def run(state: Path, *, check: bool) -> int:
             print(
                 "Demo check passed: Home Assistant (ioe_community loaded, Modbus devices read, "
                 "a SolarEdge meter read import-positive, a Tasmota net-counter meter over MQTT, "
-                "Energy dashboard, the home joined with its share on its 'Mi comunidad' dashboard), "
+                "Energy dashboard, the home joined with its share on its 'Mi comunidad' board), "
                 "aggregator (10 members, 9 simulated homes sending through link/, an agreement "
                 "in force, results published, the distributor's data synced from a fake "
                 "Datadis and imported by the home over HTTPS as statistics, a poisoned batch "
