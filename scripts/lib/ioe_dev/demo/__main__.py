@@ -415,6 +415,7 @@ def _ensure_community_dashboard(api: HomeAssistantApi, entry_id: str) -> None:
     """Make the home's "Mi comunidad" dashboard once, as its household would: in its options."""
     if _community_dashboard(api) is None:
         api.run_options_flow(entry_id, [{"next_step_id": "dashboard"}, {}])
+        _wait_for_home(api)  # a changed option reloads the home: its meters report again
 
 
 def _check_home_share(api: HomeAssistantApi, entry_id: str) -> list[str]:
