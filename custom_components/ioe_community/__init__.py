@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import (
     config_validation as cv,
     device_registry as dr,
@@ -63,8 +63,12 @@ type EntrySettings = tuple[str, dict[str, Any], dict[str, Any]]
 
 
 def entry_settings(entry: ConfigEntry) -> EntrySettings:
-    """Return what of the entry itself a home is set up from: its title, data and options."""
-    return entry.title, dict(entry.data), dict(entry.options)
+    """Return what of the entry itself a home is set up from: its title, data and options.
+
+    Not its dashboard: making one shows it, the home goes on.
+    """
+    options = {key: v for key, v in entry.options.items() if key != dashboard.CONF_DASHBOARD}
+    return entry.title, dict(entry.data), options
 
 
 @dataclass(kw_only=True)
@@ -90,6 +94,8 @@ class IoeHome:
     # Held while the home starts, while it follows a change of its devices, and to unload.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     started: bool = False
+    # The address of the dashboard in the sidebar, once shown.
+    dashboard: str | None = None
 
     def close(self) -> None:
         """Stop listening to every meter and close every device connection."""
@@ -173,6 +179,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry)
 async def _async_start_home(
     hass: HomeAssistant, entry: IoeCommunityConfigEntry, home: IoeHome
 ) -> None:
+    """Start the home's link, its devices and its platforms, then its energy model."""
     # Profiles are files: read them off the event loop (they are cached afterwards).
     await hass.async_add_executor_job(preload_profiles)
     if CONF_COMMUNITY in entry.data:
@@ -193,15 +200,14 @@ async def _async_start_home(
     if home.community is not None:
         integration = await async_get_integration(hass, DOMAIN)
         await home.community.async_start(home.energy_model, str(integration.version))
-        dashboard.async_show(hass, entry)
-        if (kept := entry.options.get(dashboard.CONF_DASHBOARD)) is not None:
-            entry.async_on_unload(lambda: dashboard.async_hide(hass, kept["url_path"]))
+        _show_dashboard(hass, entry, home)
     if home.distributor is not None:
         home.distributor.async_start()
     home.started = True
 
 
 def _subentry_copies(entry: ConfigEntry) -> dict[str, ConfigSubentry]:
+    """Return copies of the entry's subentries, to tell later which of them changed."""
     return {subentry_id: replace(subentry) for subentry_id, subentry in entry.subentries.items()}
 
 
@@ -244,6 +250,17 @@ async def _async_stop_device(home: IoeHome, subentry_id: str) -> None:
             home.buses.pop(bus.endpoint, None)
 
 
+@callback
+def _show_dashboard(hass: HomeAssistant, entry: IoeCommunityConfigEntry, home: IoeHome) -> None:
+    """Put the home's dashboard in the sidebar (a joined home's, once made), until it unloads."""
+    kept = entry.options.get(dashboard.CONF_DASHBOARD)
+    if kept is None or home.community is None or home.dashboard == kept["url_path"]:
+        return
+    dashboard.async_show(hass, entry)
+    home.dashboard = path = kept["url_path"]
+    entry.async_on_unload(lambda: dashboard.async_hide(hass, path))
+
+
 async def _async_entry_changed(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> None:
     """Follow a change of the entry (Home Assistant calls this for its subentries' too).
 
@@ -255,6 +272,7 @@ async def _async_entry_changed(hass: HomeAssistant, entry: IoeCommunityConfigEnt
     if entry_settings(entry) != home.settings:
         hass.config_entries.async_schedule_reload(entry.entry_id)
         return
+    _show_dashboard(hass, entry, home)
     async with home.lock:  # a change made while the home starts waits for it
         if home.started:
             await _async_follow_subentries(hass, entry, home)
@@ -263,6 +281,10 @@ async def _async_entry_changed(hass: HomeAssistant, entry: IoeCommunityConfigEnt
 async def _async_follow_subentries(
     hass: HomeAssistant, entry: IoeCommunityConfigEntry, home: IoeHome
 ) -> None:
+    """Stop the devices removed or changed since last time, start those added or changed.
+
+    Then the home's energy model is made again: the consumption sensor and the link follow it.
+    """
     known, now = home.subentries, _subentry_copies(entry)
     gone = [subentry_id for subentry_id, copy in known.items() if now.get(subentry_id) != copy]
     new = [subentry_id for subentry_id, copy in now.items() if known.get(subentry_id) != copy]

@@ -528,7 +528,7 @@ class HomeOptionsFlow(OptionsFlow):
         return _power_text((coordinator.data or {}).get(key))
 
     async def async_step_device(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Set the chosen device's choices; the home reloads with them."""
+        """Set the chosen device's choices; that device restarts with them."""
         data = self._subentry.data
         polled = self._subentry.subentry_type == SUBENTRY_MODBUS
         if user_input is not None:
@@ -777,7 +777,7 @@ class HomeSubentryFlow(ConfigSubentryFlow):
     def _save(
         self, title: str, data: dict[str, Any], unique_id: str | None = None
     ) -> SubentryFlowResult:
-        """Create the subentry, or update the one being reconfigured (which reloads the home)."""
+        """Create the subentry, or update the one being reconfigured (which restarts it)."""
         if self._reconfiguring:
             return self.async_update_and_abort(
                 self._get_entry(),

@@ -446,6 +446,7 @@ async def test_a_community_dashboard_on_request_in_the_households_language(
     entry = result["result"]
     await hass.async_block_till_done()
 
+    link = entry.runtime_data.community
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["menu_options"] == ["dashboard", "leave_community"]
     result = await hass.config_entries.options.async_configure(
@@ -457,6 +458,7 @@ async def test_a_community_dashboard_on_request_in_the_households_language(
 
     panels = hass.data["frontend_panels"]
     assert panels["comunidad-casa"].sidebar_title == "Mi comunidad"
+    assert entry.runtime_data.community is link  # shown at once, the home not reloaded
     config = await hass.data[LOVELACE_DATA].dashboards["comunidad-casa"].async_load(False)
     cards = config["views"][0]["cards"]
     assert "**Casa**" in cards[0]["content"]

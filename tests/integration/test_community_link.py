@@ -34,7 +34,7 @@ from pytest_homeassistant_custom_component.typing import RecorderInstanceContext
 
 from custom_components.ioe_community.const import CONF_COMMUNITY, DOMAIN, SUBENTRY_MODBUS
 from custom_components.ioe_community.devices.profile import available_profiles
-from custom_components.ioe_community.link.client import DEFAULT_RESEND_AFTER_S
+from custom_components.ioe_community.link.client import DEFAULT_RESEND_AFTER_S, LinkState
 from custom_components.ioe_community.link.outbox import DEFAULT_MAX_BATCHES, Outbox
 from custom_components.ioe_community.link.protocol import Reading, encode_readings
 from ioe_aggregator.members.join_code import JoinCode, encode
@@ -519,4 +519,64 @@ async def test_a_full_outbox_raises_a_repair_and_keeps_the_readings(
     kept = [r for r in stored_rows(community) if r[3] == first and r[2] == "import_kwh"]
     assert len(kept) == 1
     assert kept[0][4] == pytest.approx(0.15, abs=0.003)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.freeze_time(EARLY_START, tick=True)
+async def test_a_device_added_and_removed_keeps_the_link_and_follows_the_model(
+    hass: HomeAssistant,
+    community: Community,
+    start_aggregator: StartAggregator,
+    modbus_server: StartModbusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The link stays connected through device changes and reads the home's new model.
+
+    The grid's quarters go on uncut. A PV meter added in the middle of a quarter counts from
+    its first whole one (the consumption waits for it); once it is removed, the consumption
+    is made from the grid alone. No quarter is lost or sent twice.
+    """
+    code = community.add_member("m-0001", cups=CUPS)
+    start_service(community, start_aggregator)
+    home, entry = await joined_home(hass, freezer, modbus_server, code)
+    link = entry.runtime_data.community
+    await home.run(timedelta(minutes=22))  # the quarter from :15 goes out, into the next
+    inverter = Registers(input=dict(SDM630.test_vectors[0].input))
+    write_values(SDM630, inverter.input, {"power": -400.0, "export_energy": 500.0})
+    pv = await modbus_server({1: inverter})
+
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_MODBUS), context={"source": SOURCE_USER}
+    )
+    pv_meter = {"profile": "eastron_sdm630", "role": "pv", "transport": "tcp"}
+    pv_meter |= {"host": "127.0.0.1", "port": pv.port, "unit": 1, "scan_interval": 10}
+    result = await answer_device_steps(hass, result["flow_id"], pv_meter)
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done()
+    assert entry.runtime_data.community is link  # not started again: still connected
+    assert link.state is LinkState.CONNECTED
+    await home.run(timedelta(minutes=30))  # the PV's first whole quarter, from :45
+
+    pv_id = next(s.subentry_id for s in entry.subentries.values() if s.data["role"] == "pv")
+    assert hass.config_entries.async_remove_subentry(entry, pv_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.community is link
+    assert link.state is LinkState.CONNECTED
+    await home.run(timedelta(minutes=15))  # the grid's quarter from :00
+
+    def rows(quantity: str) -> list[tuple[Any, ...]]:
+        return [r for r in stored_rows(community) if r[2] == quantity]
+
+    await hass.async_add_executor_job(
+        wait_until, lambda: len(rows("import_kwh")) >= 4 and len(rows("consumption_kwh")) >= 4
+    )
+    first = EARLY_START + timedelta(minutes=5)
+    quarters = [int((first + n * timedelta(minutes=15)).timestamp()) for n in range(4)]
+    for quantity in ("import_kwh", "consumption_kwh"):
+        found = rows(quantity)
+        assert [r[3] for r in found] == quarters, quantity  # each once, none lost
+        assert all(r[5] == 0 for r in found)
+        assert [r[4] for r in found] == pytest.approx([0.15] * 4, abs=0.003)
+    # The PV's one whole quarter while it was there (it fed nothing in).
+    assert [(r[1], r[3], r[4]) for r in rows("generation_kwh")] == [("pv", quarters[2], 0.0)]
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -188,7 +188,7 @@ async def test_an_entry_saved_before_the_random_id_gets_one(
     await hass.async_block_till_done()
 
     assert old.state is ConfigEntryState.LOADED
-    assert (old.version, old.minor_version) == (1, 2)
+    assert (old.version, old.minor_version) == (1, 3)  # migrated all the way
     suffix = old.data[CONF_LINK_CLIENT_SUFFIX]
     assert SUFFIX.fullmatch(suffix)
     assert old.data[CONF_COMMUNITY] == asdict(code)
@@ -219,7 +219,7 @@ async def test_entries_that_never_joined_or_are_from_a_newer_version(
 
     # A home joins no community yet: its id is made when it joins.
     assert alone.state is ConfigEntryState.LOADED
-    assert alone.minor_version == 2
+    assert alone.minor_version == 3
     assert CONF_LINK_CLIENT_SUFFIX not in alone.data
     assert newer.state is ConfigEntryState.MIGRATION_ERROR
     assert await hass.config_entries.async_unload(alone.entry_id)

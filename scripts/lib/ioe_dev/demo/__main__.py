@@ -275,7 +275,7 @@ def _check_device_sensors(api: HomeAssistantApi) -> list[str]:
         "SDM630": [],
         "SUN2000": [],
         "KeContact P30": [],
-        "SunSpec Modbus": [],
+        "SunSpec": [],
         "Tasmota": [],
     }
     for state in api.request("GET", "/api/states"):
