@@ -71,6 +71,16 @@ def suggested(result: Any, field: str) -> Any:
     raise AssertionError(f"no field {field}")
 
 
+async def joined(hass: HomeAssistant, code: JoinCode) -> Any:
+    """Create a home through the flow with its member's join code; return its entry."""
+    result = await hass.config_entries.flow.async_configure(
+        await join_step(hass), {"join_code": encode(code)}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done()
+    return result["result"]
+
+
 async def error_for(hass: HomeAssistant, flow_id: str, text: str) -> str | None:
     result = await hass.config_entries.flow.async_configure(flow_id, {"join_code": text})
     assert result["type"] is FlowResultType.FORM
@@ -152,11 +162,7 @@ async def test_rotated_credentials_raise_a_repair_and_reauth_takes_the_new_code(
     hass: HomeAssistant, community: Community
 ) -> None:
     code = community.add_member("m-0001", cups=CUPS)
-    result = await hass.config_entries.flow.async_configure(
-        await join_step(hass), {"join_code": encode(code)}
-    )
-    entry = result["result"]
-    await hass.async_block_till_done()
+    entry = await joined(hass, code)
     link = entry.runtime_data.community
     suffix = entry.data[CONF_LINK_CLIENT_SUFFIX]
 
@@ -389,11 +395,7 @@ async def test_a_home_leaves_its_community_from_its_options(
     # A listener that lets the test log in as the member beside the home.
     community: Community = request.getfixturevalue("addon_community")
     code = community.add_member("m-0001", cups=CUPS)
-    result = await hass.config_entries.flow.async_configure(
-        await join_step(hass), {"join_code": encode(code)}
-    )
-    entry = result["result"]
-    await hass.async_block_till_done()
+    entry = await joined(hass, code)
     await hass.async_add_executor_job(
         wait_until, lambda: entry.runtime_data.community.state is LinkState.CONNECTED
     )
@@ -440,11 +442,7 @@ async def test_a_community_dashboard_on_request_in_the_households_language(
     await async_setup_component(hass, "lovelace", {})
     await hass.config.async_update(language="es")
     code = community.add_member("m-0001", cups=CUPS)
-    result = await hass.config_entries.flow.async_configure(
-        await join_step(hass), {"join_code": encode(code)}
-    )
-    entry = result["result"]
-    await hass.async_block_till_done()
+    entry = await joined(hass, code)
 
     link = entry.runtime_data.community
     result = await hass.config_entries.options.async_init(entry.entry_id)

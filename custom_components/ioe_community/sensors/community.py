@@ -93,30 +93,26 @@ def _no_results(link: CommunityLink) -> str | None:
     return "not_joined" if link.state is LinkState.DISPLACED else "waiting_for_results"
 
 
-def _why_no_self_sufficiency(link: CommunityLink) -> str | None:
-    """Self-sufficiency is the share of the home's consumption the community covered."""
-    if (waiting := _no_results(link)) is not None:
-        return waiting
-    if _month_energy(link, "import", "self_consumed") == 0:
-        return "no_consumption_counted"
-    return "not_computed"
+def _why_no(
+    counted: tuple[str, ...], none_counted: str, otherwise: str
+) -> Callable[[CommunityLink], str | None]:
+    """Return why a month's figure made of the ``counted`` energies has no value."""
+
+    def why(link: CommunityLink) -> str | None:
+        if (waiting := _no_results(link)) is not None:
+            return waiting
+        return none_counted if _month_energy(link, *counted) == 0 else otherwise
+
+    return why
 
 
-def _why_no_self_consumption(link: CommunityLink) -> str | None:
-    """Self-consumption is the share of the home's allocated energy it used."""
-    if (waiting := _no_results(link)) is not None:
-        return waiting
-    if _month_energy(link, "allocated") == 0:
-        return "no_generation_allocated"
-    return "not_computed"
-
-
-def _why_no_savings(link: CommunityLink) -> str | None:
-    if (waiting := _no_results(link)) is not None:
-        return waiting
-    if _month_energy(link, "import", "self_consumed") == 0:
-        return "no_consumption_counted"
-    return "no_prices"
+# Self-sufficiency is the share of the home's consumption (imported plus self-consumed) the
+# community covered; self-consumption, the share of its allocated energy the home used.
+_why_no_self_sufficiency = _why_no(
+    ("import", "self_consumed"), "no_consumption_counted", "not_computed"
+)
+_why_no_self_consumption = _why_no(("allocated",), "no_generation_allocated", "not_computed")
+_why_no_savings = _why_no(("import", "self_consumed"), "no_consumption_counted", "no_prices")
 
 
 def _backlog(link: CommunityLink) -> int | None:
