@@ -151,11 +151,10 @@ def _code_problem(code: JoinCode, cups: str, member: Mapping[str, Any] | None) -
         LOGGER.warning("Rejected the join code of %s: it names no supply point", code.member)
         return "join_code_without_cups"
     if not _same_supply_point(code.cups, cups):
+        # (Not the CUPS themselves: personal data, which logs attached to reports must not hold.)
         LOGGER.warning(
-            "Rejected the join code of %s: it is for supply point %s, this home is %s",
+            "Rejected the join code of %s: it is for another supply point than this home's",
             code.member,
-            code.cups,
-            cups,
         )
         return "join_code_other_cups"
     if code.api_url:
@@ -215,7 +214,7 @@ def _follow_cups(hass: HomeAssistant, entry: ConfigEntry, cups: str) -> None:
     old = entry.data[CONF_CUPS]
     registry = dr.async_get(hass)
     if cups != old and (device := registry.async_get_device({(DOMAIN, old)})) is not None:
-        LOGGER.info("%s: CUPS corrected from %s to %s", entry.title, old, cups)
+        LOGGER.info("%s: its CUPS was corrected", entry.title)
         registry.async_update_device(
             device.id, new_identifiers={(DOMAIN, cups)}, serial_number=cups
         )
