@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from unittest.mock import PropertyMock, patch
+from unittest.mock import MagicMock, Mock, PropertyMock, patch
 
 from homeassistant.components.repairs import repairs_flow_manager
 from homeassistant.config_entries import ConfigEntryState
@@ -121,3 +121,14 @@ async def fix_issue_answer(
     manager = repairs_flow_manager(hass)
     assert manager is not None
     return dict(await manager.async_configure(result["flow_id"], answer))
+
+
+@pytest.fixture
+async def close_mqtt_socket(mqtt_client_mock: MagicMock) -> AsyncIterator[None]:
+    """Close the mocked paho client's socket at the end, as paho does when it disconnects.
+
+    The MQTT integration's housekeeping timer runs from socket open to socket close; the mock
+    opens its socket on connect and never closes it.
+    """
+    yield
+    mqtt_client_mock.on_socket_close(mqtt_client_mock, None, Mock(fileno=Mock(return_value=-1)))

@@ -7,11 +7,9 @@ are added through the subentry flows, as the household adds them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 import json
 from typing import Any
-from unittest.mock import MagicMock, Mock
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -242,13 +240,6 @@ async def test_only_a_change_of_the_home_itself_reloads_it(
     assert home_entry.state is ConfigEntryState.LOADED
     assert home_entry.runtime_data is not reloaded
     await hass.config_entries.async_unload(home_entry.entry_id)
-
-
-@pytest.fixture
-def close_mqtt_socket(mqtt_client_mock: MagicMock) -> Iterator[None]:
-    """Close the mocked paho client's socket at the end (see test_mqtt_meters)."""
-    yield
-    mqtt_client_mock.on_socket_close(mqtt_client_mock, None, Mock(fileno=Mock(return_value=-1)))
 
 
 async def test_an_mqtt_meter_goes_on_while_a_modbus_device_comes_and_goes(

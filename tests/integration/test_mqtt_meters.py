@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 import json
 import logging
 from typing import Any
-from unittest.mock import MagicMock, Mock
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
@@ -44,14 +42,8 @@ SHELLY = "shellypro3em-0123456789ab"
 
 
 @pytest.fixture(autouse=True)
-async def close_mqtt_socket(mqtt_client_mock: MagicMock) -> AsyncIterator[None]:
-    """Close the mocked paho client's socket at the end, as paho does when it disconnects.
-
-    The MQTT integration's housekeeping timer runs from socket open to socket close; the mock
-    opens its socket on connect and never closes it.
-    """
-    yield
-    mqtt_client_mock.on_socket_close(mqtt_client_mock, None, Mock(fileno=Mock(return_value=-1)))
+def mqtt_socket_closed(close_mqtt_socket: None) -> None:
+    """Close the mocked MQTT client's socket after every test here (see the conftest)."""
 
 
 EM_STATUS = {
