@@ -65,10 +65,16 @@ type EntrySettings = tuple[str, dict[str, Any], dict[str, Any]]
 def entry_settings(entry: ConfigEntry) -> EntrySettings:
     """Return what of the entry itself a home is set up from: its title, data and options.
 
-    Not its dashboard: making one shows it, the home goes on.
+    Not its dashboard (making one shows it, the home goes on) nor the community's name (the
+    link keeps the name the community sends).
     """
     options = {key: v for key, v in entry.options.items() if key != dashboard.CONF_DASHBOARD}
-    return entry.title, dict(entry.data), options
+    data = dict(entry.data)
+    if CONF_COMMUNITY in data:
+        data[CONF_COMMUNITY] = {
+            key: v for key, v in data[CONF_COMMUNITY].items() if key != "community_name"
+        }
+    return entry.title, data, options
 
 
 @dataclass(kw_only=True)

@@ -13,6 +13,7 @@ to the community sensors:
 - another Home Assistant logging in as the member displaces the link: it stops (also after a
   restart, until the household decides) and a repair issue offers to take the membership back
   or leave the community;
+- the community's device takes the name its manager gives the community, also a new one;
 - a past period can be sent again (``async_resend``), made from the recorder's history of the
   same counters;
 - a device added, changed or removed gives the link the home's new model (``async_follow``):
@@ -22,7 +23,7 @@ to the community sensors:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 import functools
 import json
@@ -40,7 +41,7 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import (
     async_track_state_change_event,
@@ -51,7 +52,7 @@ from homeassistant.helpers.event import (
 from homeassistant.helpers.storage import STORAGE_DIR, Store
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_LINK_CLIENT_SUFFIX, DOMAIN, LOGGER
+from .const import CONF_COMMUNITY, CONF_LINK_CLIENT_SUFFIX, DOMAIN, LOGGER
 from .devices.energy_model import ENERGY_QUANTITIES, POWER_QUANTITIES, EnergyModel
 from .energy_model import reading
 from .link.client import LinkClient, LinkSettings, LinkState
@@ -98,6 +99,16 @@ def signal_community(entry_id: str) -> str:
 def join_code_data(code: JoinCode) -> dict[str, Any]:
     """Return a join code as the entry keeps it."""
     return asdict(code)
+
+
+def community_title(membership: Mapping[str, Any]) -> str:
+    """Return how texts name the community of a membership (as the entry keeps it)."""
+    return str(membership.get("community_name") or membership["community"])
+
+
+def membership_identifier(entry_id: str, code: JoinCode) -> tuple[str, str]:
+    """Return the device registry identifier of a home's membership of its community."""
+    return DOMAIN, f"{entry_id}_{code.community}"
 
 
 class _PartlyKept(Exception):
@@ -459,7 +470,7 @@ class CommunityLink:
             translation_key=ISSUE_DISPLACED,
             translation_placeholders={
                 "home": self.entry.title,
-                "community": self.code.community,
+                "community": community_title(join_code_data(self.code)),
                 "member": self.code.member,
             },
             data={"entry_id": self.entry.entry_id},
@@ -489,9 +500,28 @@ class CommunityLink:
             self.results = message
         elif kind is MessageKind.COMMUNITY_STATE:
             self.community_state = message
+            self._follow_name(message.get("name"))
         elif kind is MessageKind.SIGNAL:
             self.signal = message
         async_dispatcher_send(self.hass, signal_community(self.entry.entry_id))
+
+    @callback
+    def _follow_name(self, name: str | None) -> None:
+        """Keep the name the manager gives the community, and name its device after it.
+
+        A name the manager takes away stays: the household has read it on its screens.
+        """
+        if name is None or name == self.code.community_name:
+            return
+        self.code = replace(self.code, community_name=name)
+        # Not a change the home is set up from (``entry_settings``): nothing restarts.
+        self.hass.config_entries.async_update_entry(
+            self.entry, data={**self.entry.data, CONF_COMMUNITY: join_code_data(self.code)}
+        )
+        devices = dr.async_get(self.hass)
+        identifier = membership_identifier(self.entry.entry_id, self.code)
+        if device := devices.async_get_device_by_identifier(identifier, self.entry.entry_id):
+            devices.async_update_device(device.id, name=name)
 
     def _link_changed(self) -> None:
         """Note a change of state or an acknowledgement (called in the link's thread)."""

@@ -38,7 +38,7 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from . import dashboard
-from .community import join_code_data
+from .community import community_title, join_code_data
 from .const import (
     CONF_ANOTHER_GRID_METER,
     CONF_BAUDRATE,
@@ -339,7 +339,7 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id, placeholders = "join_community", None
         else:
             step_id = "change_community"
-            placeholders = {"current": current["community"], "member": current["member"]}
+            placeholders = {"current": community_title(current), "member": current["member"]}
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
@@ -390,7 +390,10 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reauth_confirm",
             data_schema=self.add_suggested_values_to_schema(STEP_REAUTH_SCHEMA, user_input or {}),
             errors=errors,
-            description_placeholders={"home": entry.title, "community": membership["community"]},
+            description_placeholders={
+                "home": entry.title,
+                "community": community_title(membership),
+            },
         )
 
     @staticmethod
@@ -475,7 +478,7 @@ class HomeOptionsFlow(OptionsFlow):
         return self.async_show_form(
             step_id="leave_community",
             description_placeholders={
-                "current": membership["community"],
+                "current": community_title(membership),
                 "member": membership["member"],
             },
         )

@@ -141,6 +141,14 @@ def test_results_settings_are_checked() -> None:
     assert config.results.agreement_min_months == 4
 
 
+def test_the_community_name_is_what_people_read() -> None:
+    assert load_config(None, {}).results.community_name is None
+    named = load_config(None, {"IOE_AGGREGATOR_COMMUNITY_NAME": "  Comunidad Los Molinos "})
+    assert named.results.community_name == "Comunidad Los Molinos"
+    with pytest.raises(ConfigError, match="expected a name of 1-60 characters"):
+        load_config(None, {"IOE_AGGREGATOR_COMMUNITY_NAME": "x" * 61})
+
+
 def test_datadis_settings() -> None:
     config = load_config(
         None,

@@ -73,6 +73,7 @@ def test_the_join_code_survives_copying_with_line_breaks(community: Community) -
 
     folded = "\n".join(text[i : i + 60] for i in range(0, len(text), 60))
     assert decode(folded).member == "m-0002"
+    assert decode(folded).community_name is None  # the manager gave the community none
     with pytest.raises(JoinCodeError, match="incomplete or damaged"):
         decode(text[:-20])
     with pytest.raises(JoinCodeError, match="starts with IOE1-"):

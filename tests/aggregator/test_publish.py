@@ -110,6 +110,7 @@ def test_each_member_gets_its_own_results_and_everyone_the_community_state(
     state = retained(two, f"{PREFIX}/community/state")
     decode(json.dumps(state).encode(), MessageKind.COMMUNITY_STATE)
     assert (state["members_online"], state["members_total"]) == (1, 2)
+    assert "name" not in state  # the manager gave the community none
     assert state["today"]["generation_kwh"] == 1.0
     signal_message = retained(two, f"{PREFIX}/community/signal")
     assert signal_message["kind"] in {"surplus", "deficit", "normal"}
@@ -196,12 +197,20 @@ async def test_discovery_gives_the_managers_home_assistant_lasting_sensors(
     names = {config["unique_id"]: config["name"] for config in first.values()}
     assert names["ioe_molinos_self_consumption_today"] == "Autoconsumo hoy"  # Spanish default
     assert manager.payloads(f"{PREFIX}/community/availability")[-1] == b"online"
+    assert {config["device"]["name"] for config in first.values()} == {"IoE Community molinos"}
 
     service.stop()  # a clean stop says offline itself
     manager.wait_for(lambda: manager.payloads(f"{PREFIX}/community/availability")[-1] == b"offline")
+    # Back with a name for the community: the same sensors, on a device of that name.
+    community.options["community_name"] = "Comunidad Los Molinos"
     again, _port = start_service(community, start_aggregator)
     manager.wait_for(lambda: manager.payloads(f"{PREFIX}/community/availability")[-1] == b"online")
     assert {c["unique_id"] for c in _configs(manager).values()} == set(names)
+    manager.wait_for(
+        lambda: (
+            {c["device"]["name"] for c in _configs(manager).values()} == {"Comunidad Los Molinos"}
+        )
+    )
 
     assert again.process is not None
     again.process.send_signal(signal.SIGKILL)  # no goodbye: the broker sends the last will

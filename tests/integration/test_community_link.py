@@ -23,7 +23,7 @@ from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, Config
 from homeassistant.core import HomeAssistant, State
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -31,6 +31,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
+import yaml
 
 from custom_components.ioe_community.const import CONF_COMMUNITY, DOMAIN, SUBENTRY_MODBUS
 from custom_components.ioe_community.devices.profile import available_profiles
@@ -579,4 +580,52 @@ async def test_a_device_added_and_removed_keeps_the_link_and_follows_the_model(
         assert [r[4] for r in found] == pytest.approx([0.15] * 4, abs=0.003)
     # The PV's one whole quarter while it was there (it fed nothing in).
     assert [(r[1], r[3], r[4]) for r in rows("generation_kwh")] == [("pv", quarters[2], 0.0)]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.freeze_time(START, tick=True)
+async def test_the_community_device_is_named_as_the_manager_names_the_community(
+    hass: HomeAssistant,
+    community: Community,
+    start_aggregator: StartAggregator,
+    modbus_server: StartModbusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The join code brings the community's name; a new name reaches the home while it runs."""
+    community.options["community_name"] = "Comunidad Energética Los Molinos"
+    community.config_file.write_text(yaml.safe_dump(community.options))
+    code = community.add_member("m-0001", cups=CUPS)
+    assert code.community_name == "Comunidad Energética Los Molinos"
+    service, _port = start_service(community, start_aggregator)
+    _home, entry = await joined_home(hass, freezer, modbus_server, code)
+    link = entry.runtime_data.community
+    devices = dr.async_get(hass)
+    identifier = (DOMAIN, f"{entry.entry_id}_molinos")
+    device = devices.async_get_device_by_identifier(identifier, entry.entry_id)
+    assert device is not None
+    assert device.name == "Comunidad Energética Los Molinos"
+
+    # The manager renames the community (the add-on restarts with its new options).
+    service.stop()
+    community.options["community_name"] = "Cooperativa Los Molinos"
+    start_service(community, start_aggregator)
+
+    def renamed() -> bool:
+        found = devices.async_get_device_by_identifier(identifier, entry.entry_id)
+        return found is not None and found.name == "Cooperativa Los Molinos"
+
+    await hass.async_add_executor_job(wait_until, renamed)
+    assert entry.data[CONF_COMMUNITY]["community_name"] == "Cooperativa Los Molinos"
+    await hass.async_block_till_done()
+    assert entry.runtime_data.community is link  # the home was not set up again
+    assert link.state is LinkState.CONNECTED
+    # Its texts name it too (Reconfigure's step to change the community, here).
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": entry.title, "cups": CUPS}
+    )
+    assert result["step_id"] == "change_community"
+    assert result["description_placeholders"]["current"] == "Cooperativa Los Molinos"
     assert await hass.config_entries.async_unload(entry.entry_id)

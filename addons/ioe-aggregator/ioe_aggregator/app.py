@@ -119,6 +119,7 @@ async def build_services(config: Config, store: Store) -> Services:
             prefix=prefix,
             discovery_prefix=discovery_prefix,
             community=config.community_id,
+            name=config.results.community_name,
             language=config.results.language,
         ),
     )

@@ -125,6 +125,10 @@ _SCHEMA = vol.Schema(
         vol.Optional("community_id", default="community"): vol.All(
             str, vol.Match(r"^[a-z0-9][a-z0-9-]{0,39}$", msg="expected 1-40 of a-z, 0-9 and -")
         ),
+        # What people read: the homes' community device, the manager's sensors.
+        vol.Optional("community_name"): vol.All(
+            str, vol.Strip, vol.Length(min=1, max=60, msg="expected a name of 1-60 characters")
+        ),
         vol.Optional("database_url", default="sqlite:////data/ioe-aggregator.db"): _database_url,
         vol.Optional("http_host", default="0.0.0.0"): str,  # noqa: S104 - the add-on's container
         vol.Optional("http_port", default=DEFAULT_HTTP_PORT): _port,
@@ -213,6 +217,8 @@ class MembersConfig:
 class ResultsConfig:
     """How results are computed and shown: the agreements' rules, prices, signal, discovery."""
 
+    # The community's name as people read it (None: none given, its id stands for it).
+    community_name: str | None
     timezone: str
     agreement_min_months: int
     # Flat prices (EUR/kWh) for each member's monthly savings; None: savings are not given.
@@ -389,6 +395,7 @@ def _build(options: dict[str, Any]) -> Config:
             quota_rows=options["member_quota_rows"],
         ),
         results=ResultsConfig(
+            community_name=options.get("community_name"),
             timezone=options["timezone"],
             agreement_min_months=options["agreement_min_months"],
             prices=prices,

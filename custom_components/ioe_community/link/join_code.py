@@ -3,8 +3,9 @@
 ``IOE1-`` followed by the URL-safe base64 (no padding) of a zlib-compressed JSON object:
 community id, member id, topic prefix, broker host and port, the broker's CA certificate
 (PEM, or null when a public CA signs the broker), the member's MQTT password, its API token,
-the API's address (or null) and the member's supply point (CUPS; absent from codes made before
-it was added, which a home refuses: it could not tell whose code it was given).
+the API's address (or null), the member's supply point (CUPS; absent from codes made before
+it was added, which a home refuses: it could not tell whose code it was given) and the
+community's name (absent or null when the manager gave none).
 ``docs/protocol.md`` describes it for other implementations.
 """
 
@@ -37,6 +38,7 @@ class JoinCode:
     api_token: str
     api_url: str | None
     cups: str | None = None
+    community_name: str | None = None
 
 
 def encode(code: JoinCode) -> str:

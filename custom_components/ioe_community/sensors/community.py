@@ -25,8 +25,7 @@ from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
-from ..community import CommunityLink, signal_community
-from ..const import DOMAIN
+from ..community import CommunityLink, membership_identifier, signal_community
 from ..link.client import LinkState
 
 type Value = float | int | str | datetime | None
@@ -230,17 +229,20 @@ class CommunitySensor(SensorEntity):
         """Put the sensor on the home's membership device, under the home."""
         self.entity_description = description
         self._link = link
-        community = link.code.community
-        self._attr_unique_id = f"{entry.entry_id}_{community}_{description.key}"
+        code = link.code
+        self._attr_unique_id = f"{entry.entry_id}_{code.community}_{description.key}"
         self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, f"{entry.entry_id}_{community}")},
+            identifiers={membership_identifier(entry.entry_id, code)},
             manufacturer="IoE Community",
             model=None,  # "Community membership" until 0.2: a word in one language only
-            translation_key="membership",
-            translation_placeholders={"community": community},
-            serial_number=link.code.member,
+            serial_number=code.member,
             via_device_id=home_device_id,
         )
+        if code.community_name is not None:
+            self._attr_device_info["name"] = code.community_name
+        else:  # a community its manager gave no name: "Community {id}", translated
+            self._attr_device_info["translation_key"] = "membership"
+            self._attr_device_info["translation_placeholders"] = {"community": code.community}
 
     async def async_added_to_hass(self) -> None:
         """Follow what the link receives."""

@@ -380,6 +380,7 @@ class Registry:
             api_token=api_token,
             api_url=settings.public_api_url,
             cups=member.cups,
+            community_name=self._config.results.community_name,
         )
         return Credentials(
             member=member, mqtt_password=password, api_token=api_token, join_code=encode(code)

@@ -292,6 +292,8 @@ class ResultsEngine:
                 ),
             },
         }
+        if self._config.community_name is not None:
+            state["name"] = self._config.community_name
         check(state, MessageKind.COMMUNITY_STATE)
         return state
 

@@ -175,7 +175,7 @@ _SENSORS = (
 
 
 def discovery_messages(
-    *, prefix: str, discovery_prefix: str, community: str, language: str
+    *, prefix: str, discovery_prefix: str, community: str, name: str | None, language: str
 ) -> dict[str, dict[str, Any]]:
     """Return the discovery configuration of each community sensor, by its config topic.
 
@@ -184,7 +184,7 @@ def discovery_messages(
     """
     device = {
         "identifiers": [f"ioe_community_{community}"],
-        "name": f"IoE Community {community}",
+        "name": name or f"IoE Community {community}",
         "manufacturer": "IoE Community",
         "model": "Aggregator",
         "sw_version": __version__,

@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[4]
 INTEGRATION = REPO / "custom_components" / "ioe_community"
 HA_CONFIGURATION = Path(__file__).with_name("configuration.yaml")
 COMMUNITY_ID = "demo"
+COMMUNITY_NAME = "Comunidad Energética Demo"
 AGGREGATOR_USER = "ioe-aggregator"
 HOME = {"name": "Casa demo", "cups": "ES0021000000000001RK"}
 # The manager's Datadis account, on the fake Datadis (ioe_dev.fake_datadis).
@@ -108,6 +109,7 @@ def _aggregator_config(state: Path, ports: Ports, values: dict[str, str]) -> Pat
         yaml.safe_dump(
             {
                 "community_id": COMMUNITY_ID,
+                "community_name": COMMUNITY_NAME,
                 "database_url": f"sqlite:///{directory / 'ioe-aggregator.db'}",
                 "http_host": "127.0.0.1",
                 "http_port": ports.aggregator,
