@@ -100,8 +100,8 @@ class IoeHome:
     # Held while the home starts, while it follows a change of its devices, and to unload.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     started: bool = False
-    # The address of the dashboard in the sidebar, once shown.
-    dashboard: str | None = None
+    # The dashboard in the sidebar (its address, title and language), once shown.
+    dashboard: dict[str, str] | None = None
 
     def close(self) -> None:
         """Stop listening to every meter and close every device connection."""
@@ -260,11 +260,13 @@ async def _async_stop_device(home: IoeHome, subentry_id: str) -> None:
 def _show_dashboard(hass: HomeAssistant, entry: IoeCommunityConfigEntry, home: IoeHome) -> None:
     """Put the home's dashboard in the sidebar (a joined home's, once made), until it unloads."""
     kept = entry.options.get(dashboard.CONF_DASHBOARD)
-    if kept is None or home.community is None or home.dashboard == kept["url_path"]:
+    if kept is None or home.community is None or home.dashboard == kept:
         return
-    dashboard.async_show(hass, entry)
-    home.dashboard = path = kept["url_path"]
-    entry.async_on_unload(lambda: dashboard.async_hide(hass, path))
+    dashboard.async_show(hass, entry)  # again when made anew: in another language, say
+    if home.dashboard is None:
+        path = kept["url_path"]  # the home's name makes it: another name reloads the home
+        entry.async_on_unload(lambda: dashboard.async_hide(hass, path))
+    home.dashboard = dict(kept)
 
 
 async def _async_entry_changed(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> None:

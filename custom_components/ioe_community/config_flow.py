@@ -458,12 +458,28 @@ class HomeOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         """Create the home's "Community" dashboard (again, replacing its cards) once asked."""
         if user_input is not None:
-            kept = await dashboard.async_create(self.hass, self.config_entry)
+            kept = await dashboard.async_create(
+                self.hass, self.config_entry, user_input[dashboard.CONF_LANGUAGE]
+            )
             return self.async_create_entry(
                 data={**self.config_entry.options, dashboard.CONF_DASHBOARD: kept}
             )
+        languages = [
+            SelectOptionDict(value=code, label=name) for code, name in dashboard.LANGUAGES.items()
+        ]
+        schema = probatio.Schema(
+            {
+                probatio.Required(
+                    dashboard.CONF_LANGUAGE,
+                    default=dashboard.default_language(self.hass, self.config_entry),
+                ): SelectSelector(
+                    SelectSelectorConfig(options=languages, mode=SelectSelectorMode.LIST)
+                )
+            }
+        )
         return self.async_show_form(
             step_id="dashboard",
+            data_schema=schema,
             description_placeholders={"home": self.config_entry.title},
         )
 

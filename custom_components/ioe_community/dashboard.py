@@ -1,6 +1,7 @@
 """The household's "Community" dashboard: its share of the community, ready on request.
 
-Created from the home's options in the household's language: what the community gives the
+Created from the home's options in the language the household chooses (Home Assistant's by
+default: a form cannot tell which language its user reads): what the community gives the
 home now, today and this month, each figure with a line that says what it is, and the
 month's days as a chart (empty during the first hour: statistics are hourly). It is the
 integration's own panel, kept with the home: Lovelace stores its cards (the household may
@@ -24,8 +25,13 @@ from homeassistant.util import slugify
 
 from .const import CONF_COMMUNITY, DOMAIN, LOGGER
 
-# Where the home keeps its dashboard's address and title (in the entry's options).
+# Where the home keeps its dashboard's address, title and language (in the entry's options).
 CONF_DASHBOARD: Final = "dashboard"
+CONF_LANGUAGE: Final = "language"
+# The languages of its texts, each named in itself.
+LANGUAGES: Final = {"es": "Español", "en": "English"}
+# Spain's other languages, which the integration has no texts in: Spanish is read there.
+_READ_AS_SPANISH: Final = frozenset({"ca", "eu", "gl", "oc"})
 ICON: Final = "mdi:solar-power-variant"
 # The figures shown, by section: (translation key of the section, sensor keys).
 _NOW: Final = ("coefficient_now", "allocated_power", "community_generation")
@@ -59,9 +65,19 @@ def _storage(hass: HomeAssistant, entry: ConfigEntry, path: str, title: str) -> 
     )
 
 
-async def _texts(hass: HomeAssistant) -> dict[str, str]:
+def default_language(hass: HomeAssistant, entry: ConfigEntry) -> str:
+    """Return the language to offer: the dashboard's, else the closest to Home Assistant's."""
+    if (kept := entry.options.get(CONF_DASHBOARD)) is not None and CONF_LANGUAGE in kept:
+        return str(kept[CONF_LANGUAGE])
+    language = hass.config.language.split("-")[0].lower()
+    if language in LANGUAGES:
+        return language
+    return "es" if language in _READ_AS_SPANISH else "en"
+
+
+async def _texts(hass: HomeAssistant, language: str) -> dict[str, str]:
     prefix = f"component.{DOMAIN}.dashboard.community."
-    found = await async_get_translations(hass, hass.config.language, "dashboard", [DOMAIN])
+    found = await async_get_translations(hass, language, "dashboard", [DOMAIN])
     return {key.removeprefix(prefix): text for key, text in found.items() if key.startswith(prefix)}
 
 
@@ -88,9 +104,11 @@ def _section(
     }
 
 
-async def async_build(hass: HomeAssistant, entry: ConfigEntry) -> tuple[str, dict[str, Any]]:
-    """Return the dashboard's title and cards for a joined home, in the household's language."""
-    texts = await _texts(hass)
+async def async_build(
+    hass: HomeAssistant, entry: ConfigEntry, language: str
+) -> tuple[str, dict[str, Any]]:
+    """Return the dashboard's title and cards for a joined home, in ``language``."""
+    texts = await _texts(hass, language)
     chart = [entity for key in _CHART if (entity := _sensor(hass, entry, key))]
     cards: list[dict[str, Any]] = [
         {"type": "markdown", "content": texts["intro"].format(home=entry.title)},
@@ -112,13 +130,13 @@ async def async_build(hass: HomeAssistant, entry: ConfigEntry) -> tuple[str, dic
     return title, {"title": title, "views": [{"title": title, "path": "hoy", "cards": cards}]}
 
 
-async def async_create(hass: HomeAssistant, entry: ConfigEntry) -> dict[str, str]:
+async def async_create(hass: HomeAssistant, entry: ConfigEntry, language: str) -> dict[str, str]:
     """Write the home's dashboard (replacing an earlier one); return what the options keep."""
     path = url_path(entry)
-    title, config = await async_build(hass, entry)
+    title, config = await async_build(hass, entry, language)
     await _storage(hass, entry, path, title).async_save(config)
-    LOGGER.info("Created the dashboard %s of %s", path, entry.title)
-    return {"url_path": path, "title": title}
+    LOGGER.info("Created the dashboard %s of %s (%s)", path, entry.title, language)
+    return {"url_path": path, "title": title, CONF_LANGUAGE: language}
 
 
 @callback

@@ -450,6 +450,8 @@ async def test_a_community_dashboard_on_request_in_the_households_language(
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "dashboard"}
     )
+    # Home Assistant's language is offered (the form cannot tell which one its user reads).
+    assert result["data_schema"]({}) == {"language": "es"}
     result = await hass.config_entries.options.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -473,6 +475,26 @@ async def test_a_community_dashboard_on_request_in_the_households_language(
     assert any(line.startswith("- **Autosuficiencia**: ") for line in lines)
     chart = next(card for card in cards if card["type"] == "statistics-graph")
     assert chart["entities"]
+
+    # Made again in English (the household reads it): English texts, the language kept.
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "dashboard"}
+    )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"language": "en"}
+    )
+    await hass.async_block_till_done()
+    assert panels["comunidad-casa"].sidebar_title == "My community"
+    config = await hass.data[LOVELACE_DATA].dashboards["comunidad-casa"].async_load(False)
+    assert "Self-sufficiency" in str(config["views"][0]["cards"])
+    assert "Autosuficiencia" not in str(config["views"][0]["cards"])
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "dashboard"}
+    )
+    assert result["data_schema"]({}) == {"language": "en"}
+    hass.config_entries.options.async_abort(result["flow_id"])
 
     # It stays across a restart, and goes with the community.
     assert await hass.config_entries.async_reload(entry.entry_id)
