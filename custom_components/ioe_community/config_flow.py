@@ -10,6 +10,7 @@ from typing import Any, override
 from homeassistant.components import mqtt
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
+    SOURCE_USER,
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
@@ -240,6 +241,18 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
         """Start with nothing known about the home."""
         self._home: dict[str, Any] = {}
 
+    @callback
+    def _close_other_flows(self, unique_id: str) -> None:
+        """Abort this home's other setups in progress: the household started again.
+
+        Not a re-authentication Home Assistant asks for: that one waits for its answer.
+        """
+        match = {"unique_id": unique_id}
+        for flow in self._async_in_progress(include_uninitialized=True, match_context=match):
+            if flow["context"]["source"] in (SOURCE_USER, SOURCE_RECONFIGURE):
+                LOGGER.info("Closed a setup of the same home left unfinished (%s)", flow["step_id"])
+                self.hass.config_entries.flow.async_abort(flow["flow_id"])
+
     @override
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the home's name and the CUPS printed on its electricity bill."""
@@ -255,7 +268,10 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
                     else "invalid_cups"
                 )
             else:
-                await self.async_set_unique_id(cups)
+                # A setup of this home left open (a form closed with Escape stays in progress
+                # until Home Assistant restarts) would refuse this one: this one goes on.
+                await self.async_set_unique_id(cups, raise_on_progress=False)
+                self._close_other_flows(cups)
                 if self.source != SOURCE_RECONFIGURE:
                     self._abort_if_unique_id_configured()
                 elif cups != self._get_reconfigure_entry().unique_id:

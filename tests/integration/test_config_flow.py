@@ -5,11 +5,12 @@ from __future__ import annotations
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, UnknownFlow
 from homeassistant.helpers import device_registry as dr
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.ioe_community.const import CONF_CUPS, DOMAIN
+from custom_components.ioe_community.const import CONF_COMMUNITY, CONF_CUPS, DOMAIN
 
 from .conftest import CUPS
 
@@ -54,6 +55,48 @@ async def test_invalid_cups_shows_error_then_recovers(hass: HomeAssistant) -> No
         result["flow_id"], {CONF_NAME: "Casa", CONF_CUPS: CUPS}
     )
     assert result["step_id"] == "join"
+
+
+async def test_a_setup_started_again_closes_the_one_left_open(hass: HomeAssistant) -> None:
+    """A form closed with Escape stays in progress: starting again must not be refused."""
+    left = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    left = await hass.config_entries.flow.async_configure(
+        left["flow_id"], {CONF_NAME: "Casa", CONF_CUPS: CUPS}
+    )
+    assert left["step_id"] == "join"
+
+    again = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    again = await hass.config_entries.flow.async_configure(
+        again["flow_id"], {CONF_NAME: "Casa", CONF_CUPS: CUPS}
+    )
+
+    assert again["step_id"] == "join"
+    with pytest.raises(UnknownFlow):
+        hass.config_entries.flow.async_get(left["flow_id"])
+    result = await hass.config_entries.flow.async_configure(again["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+
+
+async def test_starting_again_leaves_a_reauthentication_waiting(hass: HomeAssistant) -> None:
+    membership = {"community": "molinos", "member": "m-0001"}
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Casa",
+        unique_id=CUPS,
+        data={CONF_NAME: "Casa", CONF_CUPS: CUPS, CONF_COMMUNITY: membership},
+    )
+    entry.add_to_hass(hass)
+    reauth = await entry.start_reauth_flow(hass)
+    assert reauth["step_id"] == "reauth_confirm"
+
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_NAME: "Casa", CONF_CUPS: CUPS}
+    )
+
+    assert result["step_id"] == "change_community"
+    assert hass.config_entries.flow.async_get(reauth["flow_id"])["step_id"] == "reauth_confirm"
 
 
 async def test_same_supply_point_twice_aborts(
