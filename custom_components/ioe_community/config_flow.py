@@ -559,7 +559,7 @@ class HomeOptionsFlow(OptionsFlow):
         coordinator = self.config_entry.runtime_data.devices.get(self._subentry.subentry_id)
         if coordinator is None or (key := self._signed_power()) is None:
             return "-"
-        return _power_text((coordinator.data or {}).get(key))
+        return _power_text(self.hass, (coordinator.data or {}).get(key))
 
     async def async_step_device(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Set the chosen device's choices; that device restarts with them."""
@@ -1036,12 +1036,30 @@ def _read_all(source: MeterSource, heard: _Heard) -> MeterValues:
     return values
 
 
-def _power_text(value: float | str | None) -> str:
-    return f"{value:.0f} W" if isinstance(value, int | float) else "-"
+# Languages written with a decimal comma. A form's figures follow Home Assistant's language:
+# a form cannot tell which one its user reads ("1.520 kWh" is 1520 kWh to a Spanish reader).
+_DECIMAL_COMMA = frozenset({"ca", "de", "es", "eu", "fr", "gl", "it", "nl", "pt"})
 
 
-def _energy_text(value: float | str | None) -> str:
-    return f"{value:.3f} kWh" if isinstance(value, int | float) else "-"
+def _decimal_text(hass: HomeAssistant, value: float, decimals: int) -> str:
+    text = f"{value:.{decimals}f}"
+    if hass.config.language.split("-")[0].lower() in _DECIMAL_COMMA:
+        return text.replace(".", ",")
+    return text
+
+
+def _power_text(hass: HomeAssistant, value: float | str | None) -> str:
+    """Return a power as a person reads it: watts, or kilowatts from 10 kW (no long numbers)."""
+    if not isinstance(value, int | float):
+        return "-"
+    if abs(value) < 10_000:
+        return f"{value:.0f} W"
+    kilowatts = _decimal_text(hass, value / 1000, 1)
+    return f"{kilowatts.removesuffix('.0').removesuffix(',0')} kW"
+
+
+def _energy_text(hass: HomeAssistant, value: float | str | None) -> str:
+    return f"{_decimal_text(hass, value, 3)} kWh" if isinstance(value, int | float) else "-"
 
 
 def _meter_unique_id(data: Mapping[str, Any]) -> str:
@@ -1200,7 +1218,7 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
             options = [
                 SelectOptionDict(
                     value=str(channel),
-                    label=f"{channel + 1}: {_power_text(self._channel_power(channel))}",
+                    label=f"{channel + 1}: {_power_text(self.hass, self._channel_power(channel))}",
                 )
                 for channel in channels
             ]
@@ -1270,9 +1288,9 @@ class MqttMeterSubentryFlow(HomeSubentryFlow):
             data_schema=self.add_suggested_values_to_schema(self._meter_schema(source), suggested),
             errors=errors,
             description_placeholders={
-                "power": _power_text(now.get("power")),
-                "imported": _energy_text(now.get("import_energy")),
-                "exported": _energy_text(now.get("export_energy")),
+                "power": _power_text(self.hass, now.get("power")),
+                "imported": _energy_text(self.hass, now.get("import_energy")),
+                "exported": _energy_text(self.hass, now.get("export_energy")),
             },
         )
 

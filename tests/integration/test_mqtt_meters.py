@@ -740,19 +740,22 @@ async def test_a_json_meter_reads_w_unless_told_and_an_implausible_power_is_flag
     async_fire_mqtt_message(hass, "casa/enchufe", '{"apower": 350}')
     result = await listened(hass, result["flow_id"])
     assert result["step_id"] == "meter"
-    assert result["description_placeholders"]["power"] == "350000 W"
+    assert result["description_placeholders"]["power"] == "350 kW"  # not a 6-digit number
     assert result["errors"] == {"base": "implausible_power"}
     hass.config_entries.subentries.async_abort(result["flow_id"])
 
-    # With the default unit, the same message is 350 W and nothing is flagged.
+    # With the default unit, the same message is 350 W and nothing is flagged; figures are
+    # written as Home Assistant's language writes them (Spanish: a decimal comma).
+    await hass.config.async_update(language="es")
     result = await start_flow(
         hass, home_entry, {"format": "json", "topic": "casa/enchufe", "role": "load"}
     )
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"power": "apower", "power_unit": "W"}
+        result["flow_id"], {"power": "apower", "power_unit": "W", "import_energy": "total"}
     )
-    async_fire_mqtt_message(hass, "casa/enchufe", '{"apower": 350}')
+    async_fire_mqtt_message(hass, "casa/enchufe", '{"apower": 350, "total": 1520.3}')
     result = await listened(hass, result["flow_id"])
     assert result["description_placeholders"]["power"] == "350 W"
+    assert result["description_placeholders"]["imported"] == "1,520 kWh"
     assert result["errors"] == {}
     hass.config_entries.subentries.async_abort(result["flow_id"])
