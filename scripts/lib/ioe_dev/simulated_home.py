@@ -12,21 +12,24 @@ Every second the values follow the local time of day: a clear-ish solar day on a
 a 3 kWp one and an 800 W balcony panel, a household load with morning and evening peaks, a
 10 kWh battery that stores surplus and covers the evening, and a car that charges at 3.7 kW in
 the early afternoon (on the sun) and late at night. Import and export counters only ever
-increase, as real ones do.
+increase, as real ones do, also across restarts with ``--state-file`` (where the devices keep
+their counters, as a real meter keeps them when Home Assistant restarts).
 
-    python -m ioe_dev.simulated_home --port 1502 --mqtt-port 1883
+    python -m ioe_dev.simulated_home --port 1502 --mqtt-port 1883 --state-file devices.json
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 import datetime as dt
 import itertools
 import json
 import math
+from pathlib import Path
 import random
+import signal
 from zoneinfo import ZoneInfo
 
 from paho.mqtt import client as mqtt
@@ -52,6 +55,7 @@ CHARGER_UNIT = 3
 SOLAREDGE_UNIT = 4
 BALCONY_TOPIC = "balcon"
 TELE_PERIOD_S = 10
+SAVE_PERIOD_S = 5
 
 
 @dataclass
@@ -241,11 +245,38 @@ class BalconyMeter:
         self._client.disconnect()
 
 
-async def serve(port: int, mqtt_port: int | None = None, tz: str = "Europe/Madrid") -> None:
-    """Serve the devices on 127.0.0.1:port until cancelled, updating every second."""
+def load_state(path: Path | None) -> HomeState:
+    """Return the devices' state kept in ``path``, or a new one (no file, or none yet)."""
+    if path is None or not path.is_file():
+        return HomeState()
+    return HomeState(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def save_state(state: HomeState, path: Path | None) -> None:
+    """Keep the devices' state in ``path`` (written whole, then put in place)."""
+    if path is None:
+        return
+    written = path.with_name(f"{path.name}.new")
+    written.write_text(json.dumps(asdict(state)), encoding="utf-8")
+    written.replace(path)
+
+
+async def serve(
+    port: int,
+    mqtt_port: int | None = None,
+    tz: str = "Europe/Madrid",
+    state_file: Path | None = None,
+) -> None:
+    """Serve the devices on 127.0.0.1:port until cancelled (or SIGTERM), updating every second.
+
+    With ``state_file``, the counters go on from where the last run left them.
+    """
     devices = {unit: Registers() for unit in (METER_UNIT, INVERTER_UNIT, CHARGER_UNIT)}
     devices[SOLAREDGE_UNIT] = Registers()
-    state, rng = HomeState(), random.Random(7)  # noqa: S311 - a simulation, not a secret
+    state, rng = load_state(state_file), random.Random(7)  # noqa: S311 - a simulation
+    serving = asyncio.current_task()
+    if serving is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, serving.cancel)
     zone = ZoneInfo(tz)
     now = dt.datetime.now(zone)
     powers = state.step(now, 0, rng)
@@ -263,7 +294,12 @@ async def serve(port: int, mqtt_port: int | None = None, tz: str = "Europe/Madri
             refresh(state, powers, devices)
             if balcony and second % TELE_PERIOD_S == 0:
                 balcony.publish(tasmota_sensor(state, powers, now))
+            if second % SAVE_PERIOD_S == 0:
+                save_state(state, state_file)
+    except asyncio.CancelledError:
+        pass  # asked to stop
     finally:
+        save_state(state, state_file)
         await server.stop()
         if balcony:
             balcony.stop()
@@ -274,8 +310,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m ioe_dev.simulated_home")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mqtt-port", type=int, help="the home's MQTT broker (Tasmota meter)")
+    parser.add_argument("--state-file", type=Path, help="where the devices keep their counters")
     arguments = parser.parse_args()
-    asyncio.run(serve(arguments.port, arguments.mqtt_port))
+    asyncio.run(serve(arguments.port, arguments.mqtt_port, state_file=arguments.state_file))
 
 
 if __name__ == "__main__":

@@ -678,6 +678,7 @@ def _start_simulations(
         [
             sys.executable, "-m", "ioe_dev.simulated_home",
             "--port", str(ports.devices), "--mqtt-port", str(ports.home_broker),
+            "--state-file", str(state / "simulated-devices.json"),
         ],
         state / "simulated-devices.log",
     )  # fmt: skip
