@@ -514,9 +514,12 @@ class CommunityLink:
         if name is None or name == self.code.community_name:
             return
         self.code = replace(self.code, community_name=name)
-        # Not a change the home is set up from (``entry_settings``): nothing restarts.
+        kept = self.entry.data.get(CONF_COMMUNITY)
+        if kept is None or kept.get("api_token") != self.code.api_token:
+            return  # the home left, or took a new code, since: that membership is not this one
+        # Only the name, and not a change the home is set up from (``entry_settings``).
         self.hass.config_entries.async_update_entry(
-            self.entry, data={**self.entry.data, CONF_COMMUNITY: join_code_data(self.code)}
+            self.entry, data={**self.entry.data, CONF_COMMUNITY: {**kept, "community_name": name}}
         )
         devices = dr.async_get(self.hass)
         identifier = membership_identifier(self.entry.entry_id, self.code)

@@ -271,12 +271,12 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
                 # A setup of this home left open (a form closed with Escape stays in progress
                 # until Home Assistant restarts) would refuse this one: this one goes on.
                 await self.async_set_unique_id(cups, raise_on_progress=False)
-                self._close_other_flows(cups)
                 if self.source != SOURCE_RECONFIGURE:
                     self._abort_if_unique_id_configured()
                 elif cups != self._get_reconfigure_entry().unique_id:
                     # A CUPS mistyped when the home was added is corrected here.
                     self._abort_if_unique_id_configured()
+                self._close_other_flows(cups)
                 self._home = {CONF_NAME: user_input[CONF_NAME].strip(), CONF_CUPS: cups}
                 return await self.async_step_join()
 
