@@ -1052,8 +1052,8 @@ def _power_text(hass: HomeAssistant, value: float | str | None) -> str:
     """Return a power as a person reads it: watts, or kilowatts from 10 kW (no long numbers)."""
     if not isinstance(value, int | float):
         return "-"
-    if abs(value) < 10_000:
-        return f"{value:.0f} W"
+    if abs(watts := round(value)) < 10_000:  # an int: no "-0 W", no "10000 W" below 10 kW
+        return f"{watts} W"
     kilowatts = _decimal_text(hass, value / 1000, 1)
     return f"{kilowatts.removesuffix('.0').removesuffix(',0')} kW"
 
