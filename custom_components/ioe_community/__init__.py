@@ -22,6 +22,7 @@ from . import dashboard
 from .community import CommunityLink
 from .const import (
     CONF_COMMUNITY,
+    CONF_COMMUNITY_NAME,
     CONF_CUPS,
     CONF_LINK_CLIENT_SUFFIX,
     DOMAIN,
@@ -72,7 +73,7 @@ def entry_settings(entry: ConfigEntry) -> EntrySettings:
     data = dict(entry.data)
     if CONF_COMMUNITY in data:
         data[CONF_COMMUNITY] = {
-            key: v for key, v in data[CONF_COMMUNITY].items() if key != "community_name"
+            key: v for key, v in data[CONF_COMMUNITY].items() if key != CONF_COMMUNITY_NAME
         }
     return entry.title, data, options
 

@@ -52,7 +52,7 @@ from homeassistant.helpers.event import (
 from homeassistant.helpers.storage import STORAGE_DIR, Store
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_COMMUNITY, CONF_LINK_CLIENT_SUFFIX, DOMAIN, LOGGER
+from .const import CONF_COMMUNITY, CONF_COMMUNITY_NAME, CONF_LINK_CLIENT_SUFFIX, DOMAIN, LOGGER
 from .devices.energy_model import ENERGY_QUANTITIES, POWER_QUANTITIES, EnergyModel
 from .energy_model import reading
 from .link.client import LinkClient, LinkSettings, LinkState
@@ -103,7 +103,7 @@ def join_code_data(code: JoinCode) -> dict[str, Any]:
 
 def community_title(membership: Mapping[str, Any]) -> str:
     """Return how texts name the community of a membership (as the entry keeps it)."""
-    return str(membership.get("community_name") or membership["community"])
+    return str(membership.get(CONF_COMMUNITY_NAME) or membership["community"])
 
 
 def membership_identifier(entry_id: str, code: JoinCode) -> tuple[str, str]:
@@ -470,7 +470,7 @@ class CommunityLink:
             translation_key=ISSUE_DISPLACED,
             translation_placeholders={
                 "home": self.entry.title,
-                "community": community_title(join_code_data(self.code)),
+                "community": self.code.community_name or self.code.community,
                 "member": self.code.member,
             },
             data={"entry_id": self.entry.entry_id},
@@ -519,7 +519,8 @@ class CommunityLink:
             return  # the home left, or took a new code, since: that membership is not this one
         # Only the name, and not a change the home is set up from (``entry_settings``).
         self.hass.config_entries.async_update_entry(
-            self.entry, data={**self.entry.data, CONF_COMMUNITY: {**kept, "community_name": name}}
+            self.entry,
+            data={**self.entry.data, CONF_COMMUNITY: {**kept, CONF_COMMUNITY_NAME: name}},
         )
         devices = dr.async_get(self.hass)
         identifier = membership_identifier(self.entry.entry_id, self.code)

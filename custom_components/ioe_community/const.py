@@ -12,6 +12,8 @@ LOGGER = logging.getLogger(__package__)
 CONF_CUPS: Final = "cups"
 # The community the home joined: the join code's fields.
 CONF_COMMUNITY: Final = "community"
+# Its field naming the community as people read it (it follows the community's renames).
+CONF_COMMUNITY_NAME: Final = "community_name"
 CONF_JOIN_CODE: Final = "join_code"
 # The random end of the link's MQTT client id, made when the home joins: kept apart from the
 # join code's fields, and private (a member who knew the id could take the home's session).
