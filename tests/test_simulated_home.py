@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from ioe_dev.processes import free_port
-from ioe_dev.simulated_home import HomeState
+from ioe_dev.simulated_home import HomeState, load_state
 from tests.conftest import REPO
 
+MADRID = ZoneInfo("Europe/Madrid")
 COUNTERS = ("import_kwh", "export_kwh", "pv_kwh", "charged_kwh", "discharged_kwh", "ev_kwh")
 
 
@@ -49,3 +55,29 @@ def test_counters_go_on_from_where_the_last_run_left_them(
     for counter in COUNTERS:
         assert second[counter] >= first[counter], counter  # never back to where it started
     assert not list(tmp_path.glob("*.new"))  # written whole, then put in place
+
+
+def test_the_balcony_meters_today_starts_again_on_a_new_day_even_after_a_night_stopped() -> None:
+    state = HomeState()
+    rng = random.Random(1)  # noqa: S311 - simulated weather, not a secret
+    noon = dt.datetime(2026, 6, 1, 12, 0, tzinfo=MADRID)
+    state.step(noon, 3600, rng)
+    assert state.balcony_today_kwh < 0  # the panel's output went out through the meter
+    state.step(noon + dt.timedelta(hours=1), 60, rng)
+    assert state.balcony_today_kwh < -0.1  # still the same day: it goes on
+    # Stopped at 13:01 and started again the next morning: today's count begins at zero.
+    state.step(dt.datetime(2026, 6, 2, 7, 0, tzinfo=MADRID), 1, rng)
+    assert -0.001 < state.balcony_today_kwh <= 0.001
+    assert state.day == "2026-06-02"
+
+
+def test_a_damaged_state_file_starts_the_devices_afresh(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    state_file = tmp_path / "devices.json"
+    for damaged in ('{"import_kwh": 12', "[1, 2]", '{"import_kwh": 12, "voltage": 230}'):
+        state_file.write_text(damaged)
+        assert load_state(state_file) == HomeState()
+    assert caplog.text.count("is unreadable") == 3
+    state_file.write_text(json.dumps({"import_kwh": 12.5}))
+    assert load_state(state_file).import_kwh == 12.5

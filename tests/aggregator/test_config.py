@@ -145,6 +145,9 @@ def test_the_community_name_is_what_people_read() -> None:
     assert load_config(None, {}).results.community_name is None
     named = load_config(None, {"IOE_AGGREGATOR_COMMUNITY_NAME": "  Comunidad Los Molinos "})
     assert named.results.community_name == "Comunidad Los Molinos"
+    # A name cleared to a space in the add-on's form is no name, not a refusal to start.
+    blank = load_config(None, {"IOE_AGGREGATOR_COMMUNITY_NAME": "   "})
+    assert blank.results.community_name is None
     with pytest.raises(ConfigError, match="expected a name of 1-60 characters"):
         load_config(None, {"IOE_AGGREGATOR_COMMUNITY_NAME": "x" * 61})
 

@@ -5,14 +5,16 @@ The real TLS Mosquitto reads exactly those files.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 import sqlite3
+import zlib
 
 import pytest
 
 from ioe_aggregator.auth import secrets
-from ioe_aggregator.members.join_code import JoinCodeError, decode
+from ioe_aggregator.members.join_code import PREFIX, JoinCode, JoinCodeError, decode, encode
 
 from .conftest import Community, make_cups
 
@@ -78,6 +80,45 @@ def test_the_join_code_survives_copying_with_line_breaks(community: Community) -
         decode(text[:-20])
     with pytest.raises(JoinCodeError, match="starts with IOE1-"):
         decode("hello")
+
+
+def code_text(fields: object) -> str:
+    """Return a join code's text holding exactly these JSON fields."""
+    packed = zlib.compress(json.dumps(fields).encode())
+    return PREFIX + base64.urlsafe_b64encode(packed).decode().rstrip("=")
+
+
+def code_fields(text: str) -> dict[str, object]:
+    """Return the JSON fields a join code's text holds."""
+    body = text.removeprefix(PREFIX)
+    return json.loads(zlib.decompress(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
+
+
+def test_join_codes_of_other_versions_are_read() -> None:
+    code = JoinCode(
+        community="molinos",
+        member="m-0001",
+        topic_prefix="ioe/v1/molinos",
+        broker_host="comunidad.example",
+        broker_port=8883,
+        ca_certificate=None,
+        mqtt_password="secret",
+        api_token="token",
+        api_url=None,
+        cups=make_cups(1),
+    )
+
+    written = code_fields(encode(code))
+    # An empty optional field is left out: an older home, which knows no such field, reads it.
+    assert "community_name" not in written
+    assert written["ca_certificate"] is None  # a required field is written even when null
+    # A field a newer server adds is ignored by this version.
+    assert decode(code_text({**written, "tariff": "2.0TD"})) == code
+    # A required field missing, or something that is no object, is still a damaged code.
+    del written["api_token"]
+    for fields in (written, ["molinos"], "molinos"):
+        with pytest.raises(JoinCodeError, match="incomplete or damaged"):
+            decode(code_text(fields))
 
 
 @pytest.mark.parametrize(

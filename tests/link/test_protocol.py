@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from custom_components.ioe_community.link.protocol import MessageKind, ProtocolError, decode
+from custom_components.ioe_community.link.protocol import MessageKind, ProtocolError, check, decode
 
 SIGNAL = (
     b'{"schema": "ioe.signal.v1", "ts": "2026-11-24T10:15:00Z", "kind": "surplus",'
@@ -28,3 +30,53 @@ def test_a_signal_decodes() -> None:
 def test_what_json_allows_and_the_protocol_does_not_is_refused(payload: bytes, reason: str) -> None:
     with pytest.raises(ProtocolError, match=reason):
         decode(payload, MessageKind.SIGNAL)
+
+
+RESULTS = {
+    "schema": "ioe.results.v1",
+    "computed_at": "2026-11-24T10:16:00Z",
+    "scheme": "static",
+    "coefficient_now": 0.0712,
+    "allocated_w_now": 310.0,
+    "today": {
+        "allocated_kwh": 4.1,
+        "self_consumed_kwh": 3.2,
+        "surplus_kwh": 0.9,
+        "import_kwh": 5.0,
+    },
+    "month": {
+        "allocated_kwh": 88.0,
+        "self_consumed_kwh": 61.0,
+        "surplus_kwh": 27.0,
+        "import_kwh": 140.0,
+        "savings_eur": 9.85,
+    },
+    "kpis": {"self_sufficiency": 0.30, "self_consumption": 0.69},
+}
+
+
+def test_fields_a_newer_aggregator_adds_are_ignored() -> None:
+    newer = {
+        **RESULTS,
+        "carbon_kg_today": 1.2,
+        "today": {**RESULTS["today"], "battery_kwh": 0.4},
+        "month": {**RESULTS["month"], "savings_pct": 12},
+        "kpis": {**RESULTS["kpis"], "autarky_days": 3},
+    }
+
+    assert decode(json.dumps(newer).encode(), MessageKind.RESULTS)["coefficient_now"] == 0.0712
+    signal = json.loads(SIGNAL)
+    assert decode(json.dumps({**signal, "price_eur_kwh": 0.1}).encode(), MessageKind.SIGNAL)
+    # What the fields it knows say is checked as before.
+    wrong = {**newer, "kpis": {**newer["kpis"], "self_sufficiency": 2}}
+    with pytest.raises(ProtocolError, match=r"results kpis\.self_sufficiency"):
+        decode(json.dumps(wrong).encode(), MessageKind.RESULTS)
+    without_today = {key: value for key, value in newer.items() if key != "today"}
+    with pytest.raises(ProtocolError, match="'today' is a required property"):
+        decode(json.dumps(without_today).encode(), MessageKind.RESULTS)
+
+
+def test_what_the_home_sends_names_no_field_the_protocol_does_not() -> None:
+    status = {"schema": "ioe.status.v1", "state": "online", "version": "0.2.0", "extra": 1}
+    with pytest.raises(ProtocolError, match="Additional properties"):
+        check(status, MessageKind.STATUS)

@@ -285,8 +285,8 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
             key = name.removeprefix(ENV_PREFIX).lower()
             raw[key] = value
             origin[key] = f"environment variable {name}"
-    # Add-on options leave optional strings empty rather than absent.
-    raw = {key: value for key, value in raw.items() if value not in ("", None)}
+    # Add-on options leave optional strings empty (or blank) rather than absent.
+    raw = {key: value for key, value in raw.items() if not _blank(value)}
     try:
         options = _SCHEMA(raw)
     except vol.MultipleInvalid as err:
@@ -294,6 +294,10 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
         reasons = "; ".join(_describe(error, origin) for error in err.errors)
         raise ConfigError(f"invalid configuration{source}: {reasons}") from err
     return _build(options)
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 What the home sends is built here and checked against the protocol's JSON Schemas before it
 goes into the outbox; what the community sends (results, community state, signal) is checked
-here before Home Assistant shows it. ``schemas/`` is a copy of the aggregator's schemas (see
+here before Home Assistant shows it, with fields a newer aggregator adds ignored (the protocol's
+versioning makes adding an optional field to those messages a compatible change).
+``schemas/`` is a copy of the aggregator's schemas (see
 ``ioe_dev.vendored``).
 """
 
@@ -40,6 +42,11 @@ class MessageKind(StrEnum):
     SIGNAL = "signal"
 
 
+# The messages the community sends the home.
+RECEIVED: Final = frozenset({MessageKind.RESULTS, MessageKind.COMMUNITY_STATE, MessageKind.SIGNAL})
+_CLOSED: Final = ("additionalProperties", "unevaluatedProperties")
+
+
 class ProtocolError(ValueError):
     """A message does not fit the protocol; the text says where and why."""
 
@@ -66,11 +73,27 @@ def _schema(name: str) -> dict[str, Any]:
     return dict(json.loads(text))
 
 
+def _opened(schema: Any) -> Any:
+    """Return the schema with every object open to properties it does not name."""
+    if isinstance(schema, dict):
+        return {
+            key: _opened(value)
+            for key, value in schema.items()
+            if not (key in _CLOSED and value is False)
+        }
+    if isinstance(schema, list):
+        return [_opened(value) for value in schema]
+    return schema
+
+
 @functools.cache
 def _validator(kind: MessageKind) -> Draft202012Validator:
     common = _schema("common.v1.json")
+    schema = _schema(f"{kind.value}.v1.json")
+    if kind in RECEIVED:
+        common, schema = _opened(common), _opened(schema)
     registry: Registry = Registry().with_resource(common["$id"], Resource.from_contents(common))
-    return Draft202012Validator(_schema(f"{kind.value}.v1.json"), registry=registry)
+    return Draft202012Validator(schema, registry=registry)
 
 
 def preload() -> None:

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 import datetime as dt
 import itertools
 import json
+import logging
 import math
 from pathlib import Path
 import random
@@ -39,6 +40,8 @@ from custom_components.ioe_community.devices.decode import encode
 from custom_components.ioe_community.devices.profile import Profile, available_profiles
 from custom_components.ioe_community.devices.sunspec import image
 from ioe_dev.modbus_server import ModbusTestServer, Registers
+
+_LOGGER = logging.getLogger(__name__)
 
 PV_PEAK_W = 4000.0
 SOLAREDGE_PEAK_W = 3000.0
@@ -73,6 +76,7 @@ class HomeState:
     solaredge_kwh: float = 2109.4
     balcony_net_kwh: float = -310.2  # Tasmota's Total: below zero after a year of sun
     balcony_today_kwh: float = 0.0
+    day: str = ""  # the local date balcony_today_kwh counts (ISO 8601)
 
     def step(self, now: dt.datetime, seconds: float, rng: random.Random) -> dict[str, float]:
         """Advance ``seconds`` at local time ``now``; return the instantaneous powers (W)."""
@@ -102,8 +106,8 @@ class HomeState:
             battery_w = 0.0
         grid_w = load_w + battery_w + balcony_w - pv_w - solaredge_w  # > 0 imports
         hours = seconds / 3600
-        if now.hour == 0 and now.minute == 0 and now.second < seconds:
-            self.balcony_today_kwh = 0.0
+        if self.day != (today := now.date().isoformat()):  # also after a night stopped
+            self.balcony_today_kwh, self.day = 0.0, today
         self.solaredge_kwh += solaredge_w * hours / 1000
         self.balcony_net_kwh += balcony_w * hours / 1000
         self.balcony_today_kwh += balcony_w * hours / 1000
@@ -246,10 +250,14 @@ class BalconyMeter:
 
 
 def load_state(path: Path | None) -> HomeState:
-    """Return the devices' state kept in ``path``, or a new one (no file, or none yet)."""
+    """Return the devices' state kept in ``path``, or a new one (no file, or a damaged one)."""
     if path is None or not path.is_file():
         return HomeState()
-    return HomeState(**json.loads(path.read_text(encoding="utf-8")))
+    try:
+        return HomeState(**json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as err:  # not JSON, not an object, or other fields
+        _LOGGER.warning("Starting the simulated devices afresh: %s is unreadable (%s)", path, err)
+        return HomeState()
 
 
 def save_state(state: HomeState, path: Path | None) -> None:

@@ -5,15 +5,16 @@ community id, member id, topic prefix, broker host and port, the broker's CA cer
 (PEM, or null when a public CA signs the broker), the member's MQTT password, its API token,
 the API's address (or null), the member's supply point (CUPS; absent from codes made before
 it was added, which a home refuses: it could not tell whose code it was given) and the
-community's name (absent or null when the manager gave none).
-``docs/protocol.md`` describes it for other implementations.
+community's name (absent when the manager gave none). Optional fields left empty are not
+written, and fields a newer version adds are ignored, so homes and servers of different
+versions read each other's codes. ``docs/protocol.md`` describes it for other implementations.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 import json
 import zlib
 
@@ -43,7 +44,13 @@ class JoinCode:
 
 def encode(code: JoinCode) -> str:
     """Return the join code's text."""
-    packed = zlib.compress(json.dumps(asdict(code), separators=(",", ":")).encode(), 9)
+    omitted = {
+        field.name
+        for field in fields(JoinCode)
+        if field.default is None and getattr(code, field.name) is None
+    }
+    written = {name: value for name, value in asdict(code).items() if name not in omitted}
+    packed = zlib.compress(json.dumps(written, separators=(",", ":")).encode(), 9)
     return PREFIX + base64.urlsafe_b64encode(packed).decode().rstrip("=")
 
 
@@ -55,7 +62,8 @@ def decode(text: str) -> JoinCode:
     body = text.removeprefix(PREFIX)
     try:
         packed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        fields = json.loads(zlib.decompress(packed))
-        return JoinCode(**fields)
-    except (binascii.Error, zlib.error, ValueError, TypeError) as err:
+        held = json.loads(zlib.decompress(packed))
+        known = {field.name for field in fields(JoinCode)}
+        return JoinCode(**{name: value for name, value in held.items() if name in known})
+    except (AttributeError, binascii.Error, zlib.error, ValueError, TypeError) as err:
         raise JoinCodeError("the join code is incomplete or damaged; copy it again") from err
