@@ -72,16 +72,9 @@ from .const import (
     SUBENTRY_MODBUS,
     SUBENTRY_MQTT,
 )
-from .coordinator import METER_MAKERS, endpoint_from, meter_source_from, profile_for
+from .coordinator import METER_MAKERS, endpoint_from, meter_source_from
 from .devices.energy_model import ENERGY_QUANTITIES, POWER_QUANTITIES, SIGNED_POWER_ROLES
-from .devices.modbus import (
-    DeviceReader,
-    ModbusBus,
-    ModbusError,
-    Transport,
-    diagnose,
-    resolved_address,
-)
+from .devices.modbus import Transport, diagnose, resolved_address
 from .devices.mqtt_meter import (
     MAPPABLE,
     MAPPED_FORMATS,
@@ -92,8 +85,9 @@ from .devices.mqtt_meter import (
     MeterValues,
 )
 from .devices.mqtt_parsers import NoEnergyError, PayloadError
+from .devices.probe import ProbeOutcome, probe as probe_device
 from .devices.profile import Profile, available_profiles
-from .devices.sunspec import SunSpecError, discover, preload as preload_profiles
+from .devices.sunspec import preload as preload_profiles
 from .link.api import ApiError, require_https
 from .link.client import LinkError, LinkSettings, Presence, new_client_suffix, probe
 from .link.join_code import JoinCode, JoinCodeError, decode as decode_join_code
@@ -668,6 +662,14 @@ STEP_SERIAL_SCHEMA = probatio.Schema(
 )
 
 
+# The form's error when a device answers a probe in another way than with values.
+_PROBE_ERRORS = {
+    ProbeOutcome.NOT_SUNSPEC: "not_sunspec",
+    ProbeOutcome.SUNSPEC_UNSUPPORTED: "sunspec_unsupported",
+    ProbeOutcome.WRONG_DEVICE: "wrong_device",
+}
+
+
 def _normalise(user_input: dict[str, Any]) -> dict[str, Any]:
     """Keep only the connection fields the transport uses, as integers where they are."""
     data = {
@@ -689,63 +691,37 @@ def _normalise(user_input: dict[str, Any]) -> dict[str, Any]:
 async def _try_device(data: dict[str, Any]) -> dict[str, str]:
     """Read the device once; return the form's errors (none when it answers with values).
 
-    A SunSpec device's model chain is read first and kept in ``data``, and so is the serial
-    number the profile reads; a chain with none of the models the profile reads is named as
-    such. When nothing answers, the connection is tried on its own to say why (a refused
-    port, an address that does not answer, a name that does not resolve, a missing serial
-    port). The profiles are already cached: the form that produced ``data`` loaded them.
+    A SunSpec device's model chain is kept in ``data``, and so is the serial number the
+    profile reads. When nothing answers, the connection is tried on its own to say why (a
+    refused port, an address that does not answer, a name that does not resolve, a missing
+    serial port). The profiles are already cached: the form that produced ``data`` loaded them.
     """
-    errors: dict[str, str] = {}
-    profile = available_profiles()[data[CONF_PROFILE]]
     endpoint = endpoint_from(data)
-    bus = ModbusBus(endpoint)
-    try:
-        if profile.sunspec:
-            models = await discover(bus, data[CONF_UNIT])
-            data[CONF_SUNSPEC_MODELS] = {str(model): address for model, address in models.items()}
-        read = profile_for(data)
-        measured = DeviceReader(read, bus, data[CONF_UNIT])
-        # With the device's identity, to know it under another address.
-        keys = {r.key for r in measured.registers}
-        if read.serial_number:
-            keys.add(read.serial_number)
-        reader = DeviceReader(read, bus, data[CONF_UNIT], keys)
-        poll = await reader.poll()
-    except SunSpecError as err:
-        LOGGER.info("No SunSpec device at %s unit %s: %s", endpoint, data[CONF_UNIT], err)
-        errors["base"] = "not_sunspec"
-        return errors
-    except ModbusError as err:
-        problem = await diagnose(endpoint)
-        LOGGER.info("No answer from %s unit %s: %s (%s)", endpoint, data[CONF_UNIT], err, problem)
-        errors["base"] = problem.value if problem is not None else "cannot_connect"
-        return errors
-    finally:
-        bus.close()
-    serial = poll.values.get(read.serial_number) if read.serial_number else None
-    if any(value is not None for key, value in poll.values.items() if key != read.serial_number):
-        if serial:
-            data[CONF_SERIAL_NUMBER] = str(serial).strip()
-        return errors
-    if profile.sunspec and not measured.blocks:
-        # Nothing was asked: the chain has none of the models the profile reads.
-        LOGGER.info(
-            "None of the SunSpec models of %s unit %s is read: %s",
-            endpoint,
-            data[CONF_UNIT],
-            ", ".join(data[CONF_SUNSPEC_MODELS]),
-        )
-        errors["base"] = "sunspec_unsupported"
-    elif any("exception" in error for error in poll.errors):
-        LOGGER.info("%s unit %s refused: %s", endpoint, data[CONF_UNIT], poll.errors)
-        errors["base"] = "wrong_device"
-    else:
-        problem = await diagnose(endpoint)
-        LOGGER.info(
-            "No values from %s unit %s: %s (%s)", endpoint, data[CONF_UNIT], poll.errors, problem
-        )
-        errors["base"] = problem.value if problem is not None else "cannot_connect"
-    return errors
+    unit = data[CONF_UNIT]
+    result = await probe_device(available_profiles()[data[CONF_PROFILE]], endpoint, unit)
+    details = "; ".join(error.detail for error in result.errors)
+    match result.outcome:
+        case ProbeOutcome.READ:
+            if result.sunspec_models:
+                data[CONF_SUNSPEC_MODELS] = {
+                    str(model): address for model, address in result.sunspec_models.items()
+                }
+            if result.serial_number is not None:
+                data[CONF_SERIAL_NUMBER] = result.serial_number
+            return {}
+        case ProbeOutcome.NO_VALUES:
+            problem = await diagnose(endpoint)
+            LOGGER.info("No values from %s unit %s: %s (%s)", endpoint, unit, details, problem)
+            return {"base": problem.value if problem is not None else "cannot_connect"}
+    LOGGER.info(
+        "%s unit %s: %s (SunSpec models: %s; %s)",
+        endpoint,
+        unit,
+        result.outcome,
+        list(result.sunspec_models),
+        details,
+    )
+    return {"base": _PROBE_ERRORS[result.outcome]}
 
 
 class HomeSubentryFlow(ConfigSubentryFlow):

@@ -187,14 +187,17 @@ class ModbusDeviceCoordinator(IoeDeviceCoordinator):
     async def _async_update_data(self) -> DeviceValues:
         poll = await self.reader.poll()
         for error in poll.errors:
-            LOGGER.debug("%s: %s", self.subentry.title, error)
+            LOGGER.debug("%s: %s", self.subentry.title, error.detail)
         if poll.failed:
             if self.reader.available and self.data is not None:
                 return self.data  # a glitch: keep the last values until it repeats
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="device_not_answering",
-                translation_placeholders={"device": self.subentry.title, "error": poll.errors[-1]},
+                translation_placeholders={
+                    "device": self.subentry.title,
+                    "error": poll.errors[-1].detail,
+                },
             )
         if (model := self.profile.identify(poll.values)) is not None:
             self.model = model.name

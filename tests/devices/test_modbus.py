@@ -21,6 +21,7 @@ from custom_components.ioe_community.devices.modbus import (
     ExceptionResponseError,
     ModbusBus,
     NotAnsweringError,
+    ReadFailureKind,
     Transport,
     diagnose,
     resolved_address,
@@ -130,7 +131,7 @@ async def test_rtu_on_a_serial_line(modbus_server, null_modem: NullModem) -> Non
     second = await DeviceReader(SDM630, bus, unit=2).poll()
     bus.close()
 
-    assert first.errors == second.errors == []
+    assert first.errors == second.errors == ()
     assert first.values["import_energy"] == pytest.approx(12345.5)
     assert second.values["voltage_l1"] == pytest.approx(231.25)
     assert bus.connections_opened == 1
@@ -151,7 +152,10 @@ async def test_exception_response_is_an_error_not_a_value(modbus_server) -> None
 
     assert "power" not in poll.values
     assert poll.values["voltage_l1"] == pytest.approx(231.25)
-    assert any("exception 2" in error for error in poll.errors)
+    assert any(
+        error.kind is ReadFailureKind.EXCEPTION and "exception 2" in error.detail
+        for error in poll.errors
+    )
 
 
 async def test_exception_response_carries_its_code(modbus_server) -> None:
@@ -174,7 +178,10 @@ async def test_garbage_text_is_an_error(modbus_server) -> None:
 
     assert "model_name" not in poll.values
     assert poll.values["pv_power"] == 4321
-    assert any("not ASCII" in error for error in poll.errors)
+    assert any(
+        error.kind is ReadFailureKind.UNDECODABLE and "not ASCII" in error.detail
+        for error in poll.errors
+    )
 
 
 async def test_device_that_stops_answering_goes_unavailable_and_recovers(
@@ -197,7 +204,7 @@ async def test_device_that_stops_answering_goes_unavailable_and_recovers(
         poll = await reader.poll()
     bus.close()
 
-    assert poll.errors == []
+    assert poll.errors == ()
     assert poll.values["import_energy"] == pytest.approx(12345.5)
     assert reader.available
     unavailable = [r for r in caplog.records if "is unavailable" in r.message]

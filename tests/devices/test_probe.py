@@ -1,4 +1,7 @@
-"""The installers' probe tool reads a real server the way the integration does."""
+"""Probing a device: each way it answers is told apart, by the library and the installers' tool.
+
+Real pymodbus servers on 127.0.0.1 (and on a null modem), read the way the integration does.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,75 @@ import asyncio
 import json
 import sys
 
+from custom_components.ioe_community.devices.modbus import Endpoint, ReadFailureKind, Transport
+from custom_components.ioe_community.devices.probe import ProbeOutcome, probe
 from custom_components.ioe_community.devices.profile import available_profiles
-from ioe_dev.modbus_server import NullModem, Registers
+from custom_components.ioe_community.devices.sunspec import image
+from ioe_dev.modbus_server import ModbusTestServer, NullModem, Registers
 from tests.conftest import REPO
+
+PROFILES = available_profiles()
+
+
+def at(server: ModbusTestServer) -> Endpoint:
+    return Endpoint(transport=Transport.TCP, host="127.0.0.1", port=server.port)
+
+
+async def test_a_device_that_answers_gives_its_values_and_serial_number(modbus_server) -> None:
+    huawei = PROFILES["huawei_sun2000"]
+    server = await modbus_server({1: Registers(holding=dict(huawei.test_vectors[0].holding))})
+
+    result = await probe(huawei, at(server), 1)
+
+    assert result.outcome is ProbeOutcome.READ
+    assert result.serial_number == "HV2150012345"
+    assert result.values["pv_power"] == 4321
+    assert result.errors == ()
+    assert result.sunspec_models == {}
+
+
+async def test_a_device_refusing_the_registers_is_another_device(modbus_server) -> None:
+    vector = PROFILES["eastron_sdm630"].test_vectors[0]
+    server = await modbus_server({1: Registers(input=dict(vector.input))})
+
+    result = await probe(PROFILES["huawei_sun2000"], at(server), 1)
+
+    assert result.outcome is ProbeOutcome.WRONG_DEVICE
+    assert result.errors
+    assert {error.kind for error in result.errors} == {ReadFailureKind.EXCEPTION}
+
+
+async def test_a_device_without_a_sunspec_chain_is_not_sunspec(modbus_server) -> None:
+    vector = PROFILES["eastron_sdm630"].test_vectors[0]
+    server = await modbus_server({1: Registers(input=dict(vector.input))})
+
+    result = await probe(PROFILES["sunspec"], at(server), 1)
+
+    assert result.outcome is ProbeOutcome.NOT_SUNSPEC
+    (error,) = result.errors
+    assert error.kind is ReadFailureKind.NOT_SUNSPEC
+    assert "no SunSpec marker" in error.detail
+
+
+async def test_a_sunspec_chain_without_a_model_read_is_unsupported(modbus_server) -> None:
+    words = image([(1, {"Mn": "Acme"}), (120, {"WRtg": 3680, "WRtg_SF": 0})])
+    server = await modbus_server({1: Registers(holding=words)})
+
+    result = await probe(PROFILES["sunspec"], at(server), 1)
+
+    assert result.outcome is ProbeOutcome.SUNSPEC_UNSUPPORTED
+    assert set(result.sunspec_models) == {1, 120}
+
+
+async def test_a_silent_device_gives_no_values(modbus_server) -> None:
+    server = await modbus_server({1: Registers(input={0: 1})})
+    await server.stop()
+
+    result = await probe(PROFILES["eastron_sdm120"], at(server), 1, timeout_s=0.5)
+
+    assert result.outcome is ProbeOutcome.NO_VALUES
+    assert result.values == {}
+    assert [error.kind for error in result.errors] == [ReadFailureKind.NOT_ANSWERING]
 
 
 async def run_probe(*args: str) -> tuple[int, dict]:

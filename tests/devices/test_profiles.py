@@ -63,7 +63,7 @@ async def test_vectors_decode_through_a_real_server(
     poll = await reader.poll()
     bus.close()
 
-    assert poll.errors == []
+    assert poll.errors == ()
     for key, expected in case.expected.items():
         if expected is None or isinstance(expected, str):
             assert poll.values[key] == expected, key

@@ -164,7 +164,7 @@ async def test_a_value_from_the_first_source_that_has_one(
     poll = await DeviceReader(profile, bus, 1).poll()
     bus.close()
 
-    assert poll.errors == []
+    assert poll.errors == ()
     assert poll.values["dc_power"] == expected
 
 

@@ -16,9 +16,9 @@ import asyncio
 import json
 import sys
 
-from .modbus import DeviceReader, Endpoint, ModbusBus, ModbusError, Transport
+from .modbus import Endpoint, Transport
+from .probe import probe
 from .profile import available_profiles
-from .sunspec import SunSpecError, discover, resolve_profile
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,9 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def probe(args: argparse.Namespace) -> dict[str, object]:
+async def run_probe(args: argparse.Namespace) -> dict[str, object]:
     """Read the device once; return the values with their units and the errors."""
-    profile = available_profiles()[args.profile]
     if args.serial:
         endpoint = Endpoint(
             transport=Transport.SERIAL, serial_port=args.serial, baudrate=args.baudrate
@@ -50,32 +49,28 @@ async def probe(args: argparse.Namespace) -> dict[str, object]:
     else:
         transport = Transport.RTU_OVER_TCP if args.rtu_over_tcp else Transport.TCP
         endpoint = Endpoint(transport=transport, host=args.host, port=args.port)
-    bus = ModbusBus(endpoint, timeout_s=args.timeout)
-    try:
-        if profile.sunspec:
-            try:
-                profile = resolve_profile(profile, await discover(bus, args.unit))
-            except (SunSpecError, ModbusError) as err:
-                return {"values": {}, "errors": [str(err)]}
-        reader = DeviceReader(profile, bus, args.unit, keys=[r.key for r in profile.values])
-        poll = await reader.poll()
-    finally:
-        bus.close()
-    units = {r.key: r.unit for r in profile.values}
+    result = await probe(
+        available_profiles()[args.profile],
+        endpoint,
+        args.unit,
+        every_value=True,
+        timeout_s=args.timeout,
+    )
+    units = {r.key: r.unit for r in result.profile.values}
     return {
         "values": {
             key: {"value": value, "unit": units[key]}
-            for key, value in poll.values.items()
+            for key, value in result.values.items()
             if key in units
         },
-        "errors": poll.errors,
+        "errors": [error.detail for error in result.errors],
     }
 
 
 def main() -> int:
     """Run the command line."""
     args = _parser().parse_args()
-    result = asyncio.run(probe(args))
+    result = asyncio.run(run_probe(args))
     print(json.dumps(result, indent=2, ensure_ascii=False))  # noqa: T201 - a command line
     return 0 if result["values"] else 1
 

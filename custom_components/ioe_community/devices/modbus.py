@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 import socket
 import time
-from typing import Final
+from typing import ClassVar, Final
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
@@ -82,16 +82,55 @@ class ConnectionProblem(StrEnum):
     """The serial port exists, but Home Assistant may not read and write it."""
 
 
+class ReadFailureKind(StrEnum):
+    """What kind of thing went wrong reading a device."""
+
+    NOT_ANSWERING = "not_answering"
+    """The device or gateway did not answer: no connection, or a timeout."""
+    EXCEPTION = "exception"
+    """The device answered with a Modbus exception: an illegal address, busy, …"""
+    SHORT_ANSWER = "short_answer"
+    """The device answered with fewer or more registers than were asked for."""
+    UNDECODABLE = "undecodable"
+    """The registers were read, but do not hold what the profile says (text that is not)."""
+    NOT_SUNSPEC = "not_sunspec"
+    """The device has no SunSpec model chain that can be read."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadFailure:
+    """One thing that went wrong reading a device: its kind, and the detail people are told."""
+
+    kind: ReadFailureKind
+    detail: str
+
+
 class ModbusError(Exception):
-    """A read failed; the message says why."""
+    """A read failed; the message says why, ``kind`` what kind of failure it is."""
+
+    kind: ClassVar[ReadFailureKind]
+
+    def failure(self) -> ReadFailure:
+        """Return the failure as a value."""
+        return ReadFailure(kind=self.kind, detail=str(self))
 
 
 class NotAnsweringError(ModbusError):
     """The device or gateway did not answer (no connection, timeout)."""
 
+    kind = ReadFailureKind.NOT_ANSWERING
+
+
+class ShortAnswerError(ModbusError):
+    """The device answered with another number of registers than was asked for."""
+
+    kind = ReadFailureKind.SHORT_ANSWER
+
 
 class ExceptionResponseError(ModbusError):
     """The device answered with a Modbus exception (illegal address, busy, …)."""
+
+    kind = ReadFailureKind.EXCEPTION
 
     def __init__(self, message: str, code: int | None) -> None:
         """Keep the exception code."""
@@ -280,7 +319,7 @@ class ModbusBus:
             )
         registers = list(response.registers)
         if len(registers) != count:
-            raise ModbusError(
+            raise ShortAnswerError(
                 f"{self.endpoint} unit {unit}: asked for {count} registers at {address}, "
                 f"got {len(registers)}"
             )
@@ -298,7 +337,7 @@ class Poll:
     """What one poll of a device returned: values by key (None: no value) and the errors."""
 
     values: dict[str, float | str | None]
-    errors: list[str]
+    errors: tuple[ReadFailure, ...]
 
     @property
     def failed(self) -> bool:
@@ -355,12 +394,12 @@ class DeviceReader:
     async def poll(self) -> Poll:
         """Read every block; decode what was read; report what was not."""
         words: dict[tuple[Function, int], int] = {}
-        errors = []
+        errors: list[ReadFailure] = []
         for block in self.blocks:
             try:
                 data = await self.bus.read(block.function, block.address, block.count, self.unit)
             except ModbusError as err:
-                errors.append(str(err))
+                errors.append(err.failure())
                 if isinstance(err, NotAnsweringError):
                     break  # the other blocks would only time out too
                 continue
@@ -371,14 +410,14 @@ class DeviceReader:
         self.failures = self.failures + 1 if not values and errors else 0
         if was_available and not self.available:
             _LOGGER.warning(
-                "%s unit %s is unavailable: %s", self.bus.endpoint, self.unit, errors[-1]
+                "%s unit %s is unavailable: %s", self.bus.endpoint, self.unit, errors[-1].detail
             )
         elif not was_available and self.available:
             _LOGGER.info("%s unit %s answers again", self.bus.endpoint, self.unit)
-        return Poll(values=values, errors=errors)
+        return Poll(values=values, errors=tuple(errors))
 
     def _decode(
-        self, words: dict[tuple[Function, int], int], errors: list[str]
+        self, words: dict[tuple[Function, int], int], errors: list[ReadFailure]
     ) -> dict[str, float | str | None]:
         def raw(register: Register) -> list[int] | None:
             keys = [(register.function, register.address + i) for i in range(register.count)]
@@ -398,7 +437,7 @@ class DeviceReader:
             try:
                 values[register.key] = decode(register, data, scale_factors)
             except DecodeError as err:
-                errors.append(str(err))
+                errors.append(ReadFailure(kind=ReadFailureKind.UNDECODABLE, detail=str(err)))
         self._combine(values)
         for register in self.registers:
             if (
