@@ -53,7 +53,7 @@ from .repairs import async_offer_statistics_removal
 from .services import async_setup_services
 
 if TYPE_CHECKING:
-    from .sensor import DeviceSensors
+    from .sensors.device import DeviceSensors
 
 PLATFORMS: list[Platform] = [Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)

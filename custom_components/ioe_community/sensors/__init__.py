@@ -1,1 +1,1 @@
-"""Sensor descriptions and classes: meters, inverters, batteries, chargers, community results."""
+"""The sensor entities: the home's, its devices' and its community membership's."""
