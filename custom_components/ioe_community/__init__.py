@@ -44,7 +44,8 @@ from .devices.modbus import Endpoint, ModbusBus
 from .devices.profile import Profile
 from .devices.sunspec import preload as preload_profiles
 from .distributor_history import DistributorHistory
-from .energy_model import build_energy_model
+from .energy_entities import energy_model_of_entities
+from .entity import entity_unique_id
 from .link.client import new_client_suffix
 from .link.join_code import JoinCode
 from .membership import async_forget_membership
@@ -127,7 +128,7 @@ def _enabled_keys(hass: HomeAssistant, subentry_id: str, profile: Profile) -> se
     keys = set()
     for register in profile.registers:
         entity_id = registry.async_get_entity_id(
-            Platform.SENSOR, DOMAIN, f"{subentry_id}_{register.key}"
+            Platform.SENSOR, DOMAIN, entity_unique_id(subentry_id, register.key)
         )
         entry = registry.async_get(entity_id) if entity_id else None
         if (entry is None and register.enabled_by_default) or (entry and not entry.disabled):
@@ -202,7 +203,7 @@ async def _async_start_home(
             await _async_start_device(hass, entry, subentry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # The model names entities: build it once the platforms have registered them.
-    home.energy_model = build_energy_model(hass, entry, home.devices)
+    home.energy_model = energy_model_of_entities(hass, entry, home.devices)
     async_dispatcher_send(hass, signal_energy_model(entry.entry_id))
     if home.community is not None:
         integration = await async_get_integration(hass, DOMAIN)
@@ -311,7 +312,7 @@ async def _async_follow_subentries(
         if home.sensors is not None:
             await home.sensors.async_add(coordinator)
     home.subentries = now
-    home.energy_model = build_energy_model(hass, entry, home.devices)
+    home.energy_model = energy_model_of_entities(hass, entry, home.devices)
     async_dispatcher_send(hass, signal_energy_model(entry.entry_id))
     if home.community is not None:
         home.community.async_follow(home.energy_model)

@@ -54,7 +54,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import CONF_COMMUNITY, CONF_COMMUNITY_NAME, CONF_LINK_CLIENT_SUFFIX, DOMAIN, LOGGER
 from .devices.energy_model import ENERGY_QUANTITIES, POWER_QUANTITIES, EnergyModel
-from .energy_model import reading
+from .energy_entities import state_in_model_unit
 from .link.client import LinkClient, LinkSettings, LinkState
 from .link.intervals import QUARTER
 from .link.join_code import JoinCode
@@ -141,7 +141,7 @@ def _recorded_samples(
             *([current[entity_id]] if entity_id in current else []),
         ]
         samples[entity_id] = sorted(
-            (moment, reading(state, quantity))
+            (moment, state_in_model_unit(state, quantity))
             for state in known
             for moment in {state.last_updated, state.last_reported}
         )
@@ -305,7 +305,7 @@ class CommunityLink:
         entity_id = event.data["entity_id"]
         state = event.data.get("new_state") or self.hass.states.get(entity_id)
         if self._readings is not None and (quantity := self._energy.get(entity_id)):
-            self._readings.add(entity_id, dt_util.utcnow(), reading(state, quantity))
+            self._readings.add(entity_id, dt_util.utcnow(), state_in_model_unit(state, quantity))
 
     @callback
     def _each_minute(self, now: datetime) -> None:
@@ -319,7 +319,9 @@ class CommunityLink:
         if self._readings is None:
             return
         for entity_id, quantity in self._energy.items():
-            self._readings.add(entity_id, at, reading(self.hass.states.get(entity_id), quantity))
+            self._readings.add(
+                entity_id, at, state_in_model_unit(self.hass.states.get(entity_id), quantity)
+            )
 
     def _keep_finished(self, outbox: Outbox, readings: HomeReadings) -> None:
         """Put what the readings finished (and what waited) in the outbox, in the background."""
@@ -481,7 +483,7 @@ class CommunityLink:
         if self._client is None or self._model is None or self.state is not LinkState.CONNECTED:
             return
         powers = {
-            entity_id: reading(self.hass.states.get(entity_id), quantity)
+            entity_id: state_in_model_unit(self.hass.states.get(entity_id), quantity)
             for entity_id, quantity in self._power.items()
         }
         report = live_report(self._model, powers, now)

@@ -9,6 +9,16 @@ from .const import DOMAIN
 from .coordinator import IoeDeviceCoordinator
 
 
+def entity_unique_id(owner_id: str, key: str) -> str:
+    """Return the unique id of the entity of ``key`` on a device or on the home itself.
+
+    ``owner_id`` is the device's subentry id, or the home's entry id for the home's own
+    entities. Never change it: the entity registry knows entities (their ids, names and
+    history) by it.
+    """
+    return f"{owner_id}_{key}"
+
+
 class IoeDeviceEntity(CoordinatorEntity[IoeDeviceCoordinator]):
     """An entity of one configured device (a config subentry)."""
 
@@ -18,7 +28,7 @@ class IoeDeviceEntity(CoordinatorEntity[IoeDeviceCoordinator]):
         """Name the entity after ``key``; its device is the subentry, under the home."""
         super().__init__(coordinator)
         subentry_id = coordinator.subentry.subentry_id
-        self._attr_unique_id = f"{subentry_id}_{key}"
+        self._attr_unique_id = entity_unique_id(subentry_id, key)
         serial = (coordinator.data or {}).get(coordinator.serial_key or "")
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, subentry_id)},

@@ -11,7 +11,8 @@ from homeassistant.helpers.event import async_track_state_change_event
 
 from .. import IoeCommunityConfigEntry, signal_energy_model
 from ..const import CONF_CUPS, DOMAIN
-from ..energy_model import reading
+from ..energy_entities import state_in_model_unit
+from ..entity import entity_unique_id
 
 
 class HomeConsumptionPowerSensor(SensorEntity):
@@ -32,7 +33,7 @@ class HomeConsumptionPowerSensor(SensorEntity):
     def __init__(self, entry: IoeCommunityConfigEntry) -> None:
         """Attach the sensor to the home's device."""
         self._entry = entry
-        self._attr_unique_id = f"{entry.entry_id}_consumption_power"
+        self._attr_unique_id = entity_unique_id(entry.entry_id, "consumption_power")
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry.data[CONF_CUPS])})
         self._unsubscribe: list[CALLBACK_TYPE] = []
 
@@ -78,7 +79,8 @@ class HomeConsumptionPowerSensor(SensorEntity):
             return
         terms = model.consumption_terms(energy=False) or ()
         readings = {
-            t.source: reading(self.hass.states.get(t.source), "consumption_power") for t in terms
+            t.source: state_in_model_unit(self.hass.states.get(t.source), "consumption_power")
+            for t in terms
         }
         estimate = model.estimate("consumption_power", readings)
         self._attr_available = estimate is not None

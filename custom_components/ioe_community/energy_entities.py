@@ -1,7 +1,8 @@
-"""The home's energy model from its configured devices, in terms of Home Assistant entities.
+"""The home's energy model in Home Assistant's terms: the entities that measure each flow.
 
-The community link reads the home's grid, PV, battery, EV and consumption flows from here;
-``devices.energy_model`` holds the rules, this module only finds the entities.
+The community link and the consumption sensor read the home's grid, PV, battery, EV and
+consumption flows from these entities; ``devices.energy_model`` holds the rules, this module
+only finds the entities and reads their states in the model's units.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from .devices.energy_model import (
     home_quantity,
     is_plain_meter,
 )
+from .entity import entity_unique_id
 
 
-def build_energy_model(
+def energy_model_of_entities(
     hass: HomeAssistant, entry: ConfigEntry, devices: dict[str, IoeDeviceCoordinator]
 ) -> EnergyModel:
     """Return the home's model: each quantity as the entities that measure it.
@@ -42,7 +44,7 @@ def build_energy_model(
         for value in coordinator.quantities:
             found = home_quantity(role, value.role, plain_meter=plain)
             entity_id = registry.async_get_entity_id(
-                Platform.SENSOR, DOMAIN, f"{subentry_id}_{value.key}"
+                Platform.SENSOR, DOMAIN, entity_unique_id(subentry_id, value.key)
             )
             entity = registry.async_get(entity_id) if entity_id else None
             if found is None or entity is None or entity.disabled:
@@ -60,7 +62,7 @@ def build_energy_model(
     return combine(contributions)
 
 
-def reading(state: State | None, quantity: str) -> float | None:
+def state_in_model_unit(state: State | None, quantity: str) -> float | None:
     """Return an entity's state in the model's unit (kWh or W), or None when it has none."""
     if state is None:
         return None
