@@ -45,7 +45,7 @@ from tests.community import Community, StartAggregator, call, start_service, sto
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER, StartModbusServer
 
 from .conftest import CUPS
-from .test_modbus_devices import answer_device_steps
+from .home_devices import answer_device_steps
 
 SDM630 = available_profiles()["eastron_sdm630"]
 # paho's network thread paces keep-alive and reconnection on its clock: it keeps real time

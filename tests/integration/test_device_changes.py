@@ -33,8 +33,17 @@ from ioe_dev.simulated_home import write_values
 from tests.conftest import StartModbusServer
 
 from .conftest import set_up_home
-from .test_modbus_devices import add_device, answer_device_steps, device_input
-from .test_mqtt_meters import EM_STATUS, SHELLY, SHELLY_DATA, home_with_meter, shelly_status
+from .home_devices import (
+    EM_STATUS,
+    SHELLY,
+    SHELLY_DATA,
+    add_device,
+    answer_device_steps,
+    device_input,
+    entity_of,
+    home_with_mqtt_meter,
+    shelly_status,
+)
 
 SDM630 = available_profiles()["eastron_sdm630"]
 CONSUMPTION = "sensor.casa_consumption"
@@ -61,12 +70,6 @@ def subentry_at(entry: MockConfigEntry, server: ModbusTestServer) -> str:
     return next(
         s.subentry_id for s in entry.subentries.values() if s.data.get("port") == server.port
     )
-
-
-def entity_of(hass: HomeAssistant, subentry_id: str, key: str) -> str:
-    entity_id = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{subentry_id}_{key}")
-    assert entity_id is not None, key
-    return entity_id
 
 
 def value_of(hass: HomeAssistant, entity_id: str) -> float:
@@ -249,7 +252,7 @@ async def test_an_mqtt_meter_goes_on_while_a_modbus_device_comes_and_goes(
     grid: ModbusTestServer,
 ) -> None:
     """The MQTT meter measures the grid, the SDM630 a load; then the meter is removed."""
-    entry = home_with_meter(SHELLY_DATA)
+    entry = home_with_mqtt_meter(SHELLY_DATA)
     await set_up_home(hass, entry)
     shelly_status(hass)
     await hass.async_block_till_done()

@@ -39,7 +39,8 @@ from custom_components.ioe_community.devices.sunspec import discover, vector_hol
 from ioe_dev.modbus_server import ModbusTestServer, NullModem, Registers
 from tests.conftest import StartModbusServer
 
-from .conftest import CUPS, home_with_subentry, set_up_home
+from .conftest import CUPS, set_up_home
+from .home_devices import add_device, answer_device_steps, device_input, home_with_device, state_of
 
 # Read at import: the tests start with the cache cold, as Home Assistant does.
 PROFILES = available_profiles()
@@ -53,59 +54,6 @@ async def sdm630(socket_enabled: None, modbus_server: StartModbusServer) -> Modb
     return await modbus_server({1: Registers(input=dict(SDM630.test_vectors[0].input))})
 
 
-def home_with_device(data: dict[str, Any], *, title: str) -> MockConfigEntry:
-    """Return a home entry that already has one Modbus device, as after a restart."""
-    return home_with_subentry(
-        SUBENTRY_MODBUS,
-        data,
-        title=title,
-        unique_id=f"{data['host']}:{data['port']}/{data['unit']}",
-        subentry_id="01JDEVICE000000000000000000",
-    )
-
-
-def device_input(port: int, **changes: Any) -> dict[str, Any]:
-    return {
-        "profile": "eastron_sdm630",
-        "role": "grid_meter",
-        "transport": "tcp",
-        "host": "127.0.0.1",
-        "port": port,
-        "unit": 1,
-        "scan_interval": 10,
-        **changes,
-    }
-
-
-# The first step's fields: the device, its role, its kind of connection.
-DEVICE_FIELDS = ("profile", "role", "transport", "another_grid_meter")
-
-
-async def answer_device_steps(
-    hass: HomeAssistant, flow_id: str, user_input: dict[str, Any]
-) -> dict:
-    """Answer the device step, then the connection's (tcp or serial) with the rest."""
-    first = {key: value for key, value in user_input.items() if key in DEVICE_FIELDS}
-    result = await hass.config_entries.subentries.async_configure(flow_id, first)
-    if result["type"] is FlowResultType.FORM and result["step_id"] in ("tcp", "serial"):
-        fields = {str(key) for key in result["data_schema"].schema}
-        rest = {key: value for key, value in user_input.items() if key in fields}
-        result = await hass.config_entries.subentries.async_configure(flow_id, rest)
-    return result
-
-
-async def add_device(
-    hass: HomeAssistant, entry: MockConfigEntry, user_input: dict[str, Any]
-) -> dict:
-    result = await hass.config_entries.subentries.async_init(
-        (entry.entry_id, SUBENTRY_MODBUS), context={"source": SOURCE_USER}
-    )
-    assert result["type"] is FlowResultType.FORM
-    result = await answer_device_steps(hass, result["flow_id"], user_input)
-    await hass.async_block_till_done()
-    return result
-
-
 async def home_with_meter(
     hass: HomeAssistant, entry: MockConfigEntry, server: ModbusTestServer
 ) -> None:
@@ -113,13 +61,6 @@ async def home_with_meter(
     await set_up_home(hass, entry)
     result = await add_device(hass, entry, device_input(server.port))
     assert result["type"] is FlowResultType.CREATE_ENTRY
-
-
-def state_of(hass: HomeAssistant, entry: MockConfigEntry, key: str) -> Any:
-    subentry_id = next(iter(entry.subentries))
-    entity_id = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{subentry_id}_{key}")
-    assert entity_id is not None, key
-    return hass.states.get(entity_id)
 
 
 def assert_polled_every(entry: MockConfigEntry, subentry_id: str, seconds: int) -> None:

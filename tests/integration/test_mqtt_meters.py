@@ -37,29 +37,21 @@ from ..devices.mqtt_payloads import (
     tasmota_total,
 )
 from .conftest import home_with_subentry, set_up_home
-
-SHELLY = "shellypro3em-0123456789ab"
+from .home_devices import (
+    EM_STATUS,
+    EMDATA_STATUS,
+    SHELLY,
+    SHELLY_DATA,
+    entity_of,
+    home_with_mqtt_meter,
+    shelly_status,
+    state_of,
+)
 
 
 @pytest.fixture(autouse=True)
 def mqtt_socket_closed(close_mqtt_socket: None) -> None:
     """Close the mocked MQTT client's socket after every test here (see the conftest)."""
-
-
-EM_STATUS = {
-    "id": 0,
-    "a_voltage": 231.2, "b_voltage": 230.1, "c_voltage": 229.8,
-    "a_current": 1.5, "b_current": 0.8, "c_current": 2.1,
-    "total_act_power": 950.5,
-}  # fmt: skip
-EMDATA_STATUS = {"id": 0, "total_act": 2390660.0, "total_act_ret": 100150.0}
-
-
-def shelly_status(hass: HomeAssistant) -> None:
-    """Publish what a Pro 3EM sends after ``status_update``, non-meter components too."""
-    async_fire_mqtt_message(hass, f"{SHELLY}/status/sys", json.dumps({"uptime": 120}))
-    async_fire_mqtt_message(hass, f"{SHELLY}/status/em:0", json.dumps(EM_STATUS))
-    async_fire_mqtt_message(hass, f"{SHELLY}/status/emdata:0", json.dumps(EMDATA_STATUS))
 
 
 async def start_flow(
@@ -90,36 +82,6 @@ async def finish(
     result = await hass.config_entries.subentries.async_configure(flow_id, choices or {})
     await hass.async_block_till_done()
     return result
-
-
-def entity_of(hass: HomeAssistant, entry: MockConfigEntry, key: str) -> str:
-    subentry_id = next(iter(entry.subentries))
-    entity_id = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{subentry_id}_{key}")
-    assert entity_id is not None, key
-    return entity_id
-
-
-def home_with_meter(data: dict[str, Any]) -> MockConfigEntry:
-    """Return a home that already has an MQTT meter, as after a restart (fixed ids)."""
-    return home_with_subentry(
-        SUBENTRY_MQTT,
-        data,
-        title=f"Shelly {SHELLY}",
-        unique_id=f"mqtt/shelly/{SHELLY}",
-        subentry_id="01JMETER0000000000000000000",
-    )
-
-
-SHELLY_DATA = {
-    "format": "shelly",
-    "topic": SHELLY,
-    "role": "grid_meter",
-    "reverse_power": False,
-    "keys": [
-        "counting", "current_l1", "current_l2", "current_l3", "export_energy", "import_energy",
-        "power", "voltage_l1", "voltage_l2", "voltage_l3",
-    ],
-}  # fmt: skip
 
 
 async def test_add_a_shelly_meter(
@@ -155,20 +117,20 @@ async def test_add_a_shelly_meter(
     shelly_status(hass)
     await hass.async_block_till_done()
     # The Pro 3EM's energies are balanced across its phases, counted from now on.
-    energy = hass.states.get(entity_of(hass, home_entry, "import_energy"))
+    energy = state_of(hass, home_entry, "import_energy")
     assert float(energy.state) == 0.0
     assert energy.attributes["unit_of_measurement"] == "kWh"
     # The device page says how they are counted.
-    assert hass.states.get(entity_of(hass, home_entry, "counting")).state == "phase_balanced"
+    assert state_of(hass, home_entry, "counting").state == "phase_balanced"
     assert energy.attributes["state_class"] == "total_increasing"
-    assert float(hass.states.get(entity_of(hass, home_entry, "power")).state) == 950.5
+    assert float(state_of(hass, home_entry, "power").state) == 950.5
 
     # New messages update the sensors.
     async_fire_mqtt_message(
         hass, f"{SHELLY}/status/em:0", json.dumps({**EM_STATUS, "total_act_power": -400.0})
     )
     await hass.async_block_till_done()
-    assert float(hass.states.get(entity_of(hass, home_entry, "power")).state) == -400.0
+    assert float(state_of(hass, home_entry, "power").state) == -400.0
     subentry_id = next(iter(home_entry.subentries))
     device = dr.async_get(hass).async_get_device_by_identifier(
         (DOMAIN, subentry_id), home_entry.entry_id
@@ -197,7 +159,7 @@ async def test_tasmota_is_asked_for_status_10(
     # Later readings come as periodic telemetry.
     async_fire_mqtt_message(hass, "tele/enchufe/SENSOR", '{"ENERGY": {"Total": 12.75}}')
     await hass.async_block_till_done()
-    assert hass.states.get(entity_of(hass, home_entry, "import_energy")).state == "12.75"
+    assert state_of(hass, home_entry, "import_energy").state == "12.75"
 
 
 async def test_emonhub_and_json_meters_name_their_values(
@@ -229,7 +191,7 @@ async def test_emonhub_and_json_meters_name_their_values(
     }
     async_fire_mqtt_message(hass, "emon/emontx4/E1", "1500")
     await hass.async_block_till_done()
-    assert hass.states.get(entity_of(hass, home_entry, "import_energy")).state == "1.5"
+    assert state_of(hass, home_entry, "import_energy").state == "1.5"
 
     result = await start_flow(
         hass, home_entry, {"format": "json", "topic": "casa/contador", "role": "grid_meter"}
@@ -351,7 +313,7 @@ async def test_without_mqtt_the_flow_aborts(
 
 
 async def test_same_meter_twice_aborts(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> None:
-    entry = home_with_meter(SHELLY_DATA)
+    entry = home_with_mqtt_meter(SHELLY_DATA)
     await set_up_home(hass, entry)
     again = {"format": "shelly", "topic": SHELLY, "role": "grid_meter"}
     result = await start_flow(hass, entry, again)
@@ -393,7 +355,7 @@ async def test_a_pro_em_saved_before_channels_gets_its_second_clamp_not_its_firs
 
 
 async def test_reconfigure_a_meter(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> None:
-    entry = home_with_meter(SHELLY_DATA)
+    entry = home_with_mqtt_meter(SHELLY_DATA)
     await set_up_home(hass, entry)
     subentry_id = next(iter(entry.subentries))
     result = await hass.config_entries.subentries.async_init(
@@ -420,9 +382,9 @@ async def test_meter_after_restart_bad_messages_and_silence(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """Bad messages change nothing and are counted; a silent meter goes unavailable and back."""
-    entry = home_with_meter(SHELLY_DATA)
+    entry = home_with_mqtt_meter(SHELLY_DATA)
     await set_up_home(hass, entry)
-    power = entity_of(hass, entry, "power")
+    power = entity_of(hass, next(iter(entry.subentries)), "power")
     # Subscribed at start, and asked to report.
     mqtt_mock.async_publish.assert_any_call(
         f"{SHELLY}/command", "status_update", 0, False, message_expiry_interval=None
@@ -467,7 +429,7 @@ async def test_meter_after_restart_bad_messages_and_silence(
 async def test_a_value_sent_for_the_first_time_gets_its_sensor(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient
 ) -> None:
-    entry = home_with_meter({**SHELLY_DATA, "keys": ["power"]})
+    entry = home_with_mqtt_meter({**SHELLY_DATA, "keys": ["power"]})
     await set_up_home(hass, entry)
     registry = er.async_get(hass)
     subentry_id = next(iter(entry.subentries))
@@ -476,7 +438,7 @@ async def test_a_value_sent_for_the_first_time_gets_its_sensor(
     async_fire_mqtt_message(hass, f"{SHELLY}/status/emdata:0", json.dumps(EMDATA_STATUS))
     await hass.async_block_till_done()
 
-    assert hass.states.get(entity_of(hass, entry, "import_energy")).state == "0.0"
+    assert state_of(hass, entry, "import_energy").state == "0.0"
 
 
 async def test_entities_snapshot(
@@ -486,7 +448,7 @@ async def test_entities_snapshot(
     snapshot: SnapshotAssertion,
     entity_registry_enabled_by_default: None,
 ) -> None:
-    entry = home_with_meter(SHELLY_DATA)
+    entry = home_with_mqtt_meter(SHELLY_DATA)
     await set_up_home(hass, entry)
     shelly_status(hass)
     await hass.async_block_till_done()
@@ -497,10 +459,10 @@ async def test_without_mqtt_a_configured_meter_is_unavailable_not_the_home(
     hass: HomeAssistant, caplog: pytest.LogCaptureFixture
 ) -> None:
     """MQTT removed after the meter was added: the home loads, the meter says why it is down."""
-    entry = home_with_meter(SHELLY_DATA)
+    entry = home_with_mqtt_meter(SHELLY_DATA)
     await set_up_home(hass, entry)
 
-    assert hass.states.get(entity_of(hass, entry, "power")).state == STATE_UNAVAILABLE
+    assert state_of(hass, entry, "power").state == STATE_UNAVAILABLE
     assert "cannot subscribe to its MQTT topics: MQTT is not set up" in caplog.text
     assert "cannot receive its messages: the MQTT integration is not set up" in caplog.text
 
@@ -573,12 +535,12 @@ async def test_tasmota_net_counter_through_home_assistant_and_a_restart(
             hass, "tele/shelly3em/SENSOR", tasmota_total(TASMOTA_3EM_NET, Total=total)
         )
     await hass.async_block_till_done()
-    export = hass.states.get(entity_of(hass, entry, "export_energy"))
+    export = state_of(hass, entry, "export_energy")
     assert float(export.state) == pytest.approx(1.5)
     assert export.attributes["state_class"] == "total_increasing"
-    net = hass.states.get(entity_of(hass, entry, "net_energy"))
+    net = state_of(hass, entry, "net_energy")
     assert (float(net.state), net.attributes["state_class"]) == (-1.49373, "total")
-    assert float(hass.states.get(entity_of(hass, entry, "power")).state) == -0.2
+    assert float(state_of(hass, entry, "power").state) == -0.2
 
     await hass.config_entries.async_unload(entry.entry_id)  # writes the counters
     await hass.async_block_till_done()
@@ -591,15 +553,15 @@ async def test_tasmota_net_counter_through_home_assistant_and_a_restart(
         hass, "tele/shelly3em/SENSOR", tasmota_total(TASMOTA_3EM_NET, Total=-0.99373)
     )
     await hass.async_block_till_done()
-    assert float(hass.states.get(entity_of(hass, entry, "import_energy")).state) == 0.5
-    assert float(hass.states.get(entity_of(hass, entry, "export_energy")).state) == 1.5
+    assert float(state_of(hass, entry, "import_energy").state) == 0.5
+    assert float(state_of(hass, entry, "export_energy").state) == 1.5
 
 
 async def test_options_reverse_a_meters_power_showing_what_it_reads(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient
 ) -> None:
     """A clamp fitted the other way round: the household sees 950 W while exporting, flips it."""
-    entry = home_with_meter(SHELLY_DATA)
+    entry = home_with_mqtt_meter(SHELLY_DATA)
     await set_up_home(hass, entry)
     shelly_status(hass)
     await hass.async_block_till_done()
@@ -616,7 +578,7 @@ async def test_options_reverse_a_meters_power_showing_what_it_reads(
 
     shelly_status(hass)
     await hass.async_block_till_done()
-    assert float(hass.states.get(entity_of(hass, entry, "power")).state) == -950.5
+    assert float(state_of(hass, entry, "power").state) == -950.5
     consumption = hass.states.get("sensor.casa_consumption")
     assert (float(consumption.state), consumption.attributes["estimated"]) == (0.0, True)
 
@@ -658,7 +620,7 @@ async def test_a_meter_that_cannot_be_asked_is_waited_for_minutes_with_a_message
     }
     async_fire_mqtt_message(hass, "contador/sensor/energia_importada/state", "1500")
     await hass.async_block_till_done()
-    assert hass.states.get(entity_of(hass, home_entry, "import_energy")).state == "1.5"
+    assert state_of(hass, home_entry, "import_energy").state == "1.5"
 
 
 async def test_reconfiguring_to_a_single_channel_device_forgets_the_old_channel(
@@ -709,7 +671,7 @@ async def test_a_reversed_meter_counts_its_first_counter_the_other_way(
     await set_up_home(hass, entry)
     async_fire_mqtt_message(hass, "shellies/shellyem-123456789012/emeter/0/total", "1891.9")
     await hass.async_block_till_done()
-    assert float(hass.states.get(entity_of(hass, entry, "export_energy")).state) == 1.8919
+    assert float(state_of(hass, entry, "export_energy").state) == 1.8919
     registry = er.async_get(hass)
     assert (
         registry.async_get_entity_id("sensor", DOMAIN, "01JMETER0000000000000000000_import_energy")

@@ -28,7 +28,7 @@ from ioe_dev.modbus_server import Registers
 from tests.conftest import StartModbusServer
 
 from .conftest import set_up_home
-from .test_modbus_devices import device_input, home_with_device, state_of
+from .home_devices import device_input, home_with_device, state_of
 
 KEBA = available_profiles()["keba_p30"]
 UNPLUGGED, PLUGGED, CHARGING = (KEBA.test_vectors[i].holding for i in (2, 3, 4))

@@ -20,7 +20,7 @@ from ioe_dev.modbus_server import ModbusTestServer, Registers
 from tests.conftest import REPO, StartModbusServer
 
 from .conftest import set_up_home
-from .test_modbus_devices import device_input, home_with_device
+from .home_devices import device_input, home_with_device
 
 PROFILES = available_profiles()
 GX_INPUT = PROFILES["victron_gx"].test_vectors[0].input
