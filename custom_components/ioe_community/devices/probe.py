@@ -63,8 +63,8 @@ async def probe(
 ) -> ProbeResult:
     """Read the device at ``unit`` on ``endpoint`` once with ``profile``.
 
-    A SunSpec device's model chain is read first. Read are the registers enabled by default
-    (every value with ``every_value``) and the serial number, which knows the device under
+    A SunSpec device's model chain is read first; then the registers enabled by default (every
+    value with ``every_value``) and the serial number, by which the device is known under
     another address. The profiles must have been preloaded off the event loop.
     """
     bus = ModbusBus(endpoint, timeout_s=timeout_s)
