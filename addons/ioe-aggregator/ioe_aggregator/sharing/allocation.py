@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 import pandas as pd
 
 from ioe_aggregator.sharing.model import SUM_TOLERANCE, Coefficients
@@ -61,7 +62,7 @@ def allocate(
     )
 
 
-def _frame(values: np.ndarray, like: pd.DataFrame) -> pd.DataFrame:
+def _frame(values: NDArray[np.float64], like: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(values, index=like.index, columns=like.columns)
 
 

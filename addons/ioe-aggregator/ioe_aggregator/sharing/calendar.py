@@ -12,6 +12,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from numpy.typing import NDArray
 import pandas as pd
 
 DEFAULT_TZ: Final = "Europe/Madrid"
@@ -35,7 +36,7 @@ def hours_of_year(year: int, tz: str = DEFAULT_TZ) -> pd.DatetimeIndex:
     return pd.date_range(start, end, freq="h", inclusive="left", name="start")
 
 
-def is_p3_day(local: pd.DatetimeIndex) -> np.ndarray:
+def is_p3_day(local: pd.DatetimeIndex) -> NDArray[np.bool_]:
     """Return whether each local timestamp falls on a Saturday, Sunday or national holiday."""
     weekend = local.dayofweek >= 5
     holiday = np.array(
@@ -50,7 +51,7 @@ def is_p3_day(local: pd.DatetimeIndex) -> np.ndarray:
 
 def energy_period_20td(
     index: pd.DatetimeIndex, tz: str = DEFAULT_TZ, *, ceuta_melilla: bool = False
-) -> np.ndarray:
+) -> NDArray[np.int8]:
     """Return the 2.0TD energy period (1, 2 or 3) of each hour starting at ``index`` (tz-aware).
 
     Working days: P1 10-14 and 18-22, P2 8-10, 14-18 and 22-24, P3 0-8. In Ceuta and Melilla

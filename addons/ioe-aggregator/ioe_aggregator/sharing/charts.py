@@ -14,6 +14,7 @@ from html import escape
 import math
 
 import numpy as np
+from numpy.typing import NDArray
 
 # Okabe–Ito: told apart with every common colour-vision deficiency.
 PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#000000")
@@ -202,7 +203,7 @@ def heat_colour(share: float) -> str:
 def heat_map(
     rows: Sequence[str],
     columns: Sequence[str],
-    values: np.ndarray,
+    values: NDArray[np.float64],
     *,
     column_title: str,
     title: str,

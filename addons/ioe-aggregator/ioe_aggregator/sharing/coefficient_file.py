@@ -21,6 +21,7 @@ import re
 from typing import Final
 
 import numpy as np
+from numpy.typing import NDArray
 import pandas as pd
 from stdnum.es import cups as stdnum_cups
 
@@ -66,7 +67,7 @@ def full_cups(cups: str) -> str:
     return code if len(code) > _POINT else code + DEFAULT_SUFFIX
 
 
-def largest_remainder(beta: np.ndarray) -> np.ndarray:
+def largest_remainder(beta: NDArray[np.float64]) -> NDArray[np.int64]:
     """Round each row of β (summing to 1) to millionths that sum to exactly ``UNITS``.
 
     Each member gets the floor of its share; the millionths left over go, one each, to the
@@ -80,9 +81,9 @@ def largest_remainder(beta: np.ndarray) -> np.ndarray:
         worst = int(np.argmax(np.abs(sums - 1.0)))
         raise CoefficientFileError(f"coefficients of row {worst} sum to {sums[worst]!r}, not 1")
     scaled = beta * UNITS
-    units = np.floor(scaled).astype(np.int64)
+    units: NDArray[np.int64] = np.floor(scaled).astype(np.int64)
     remainder = scaled - units
-    left = UNITS - units.sum(axis=1)
+    left: NDArray[np.int64] = UNITS - units.sum(axis=1)
     order = np.argsort(-remainder, axis=1, kind="stable")
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(beta.shape[1])[None, :], axis=1)

@@ -50,7 +50,7 @@ def _profile_options(args: argparse.Namespace) -> dict[str, float]:
     }
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``sharing`` command and its sub-commands."""
     sharing = commands.add_parser("sharing", help="compare sharing agreements; coefficient files")
     jobs = sharing.add_subparsers(dest="sharing_command", required=True, metavar="JOB")

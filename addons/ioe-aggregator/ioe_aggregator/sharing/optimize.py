@@ -11,11 +11,12 @@ HiGHS, to verify it.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import sparse
 from scipy.optimize import linprog
 
 
-def _validate(consumption_kwh: np.ndarray, generation_kwh: np.ndarray) -> None:
+def _validate(consumption_kwh: NDArray[np.float64], generation_kwh: NDArray[np.float64]) -> None:
     if consumption_kwh.ndim != 2 or generation_kwh.shape != (consumption_kwh.shape[0],):
         raise ValueError("consumption must be hours × members and generation one value per hour")
     if (consumption_kwh < 0).any() or (generation_kwh < 0).any():
@@ -23,13 +24,17 @@ def _validate(consumption_kwh: np.ndarray, generation_kwh: np.ndarray) -> None:
 
 
 def self_consumption_kwh(
-    beta: np.ndarray, consumption_kwh: np.ndarray, generation_kwh: np.ndarray
+    beta: NDArray[np.float64],
+    consumption_kwh: NDArray[np.float64],
+    generation_kwh: NDArray[np.float64],
 ) -> float:
     """Return Σ_i Σ_h min(β_i·G_h, C_ih) for static β."""
     return float(np.minimum(np.outer(generation_kwh, beta), consumption_kwh).sum())
 
 
-def optimal_static(consumption_kwh: np.ndarray, generation_kwh: np.ndarray) -> np.ndarray:
+def optimal_static(
+    consumption_kwh: NDArray[np.float64], generation_kwh: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """Return the static β (one per member, summing to 1) that maximises self-consumption.
 
     ``consumption_kwh`` is hours × members, ``generation_kwh`` the plant's net generation in
@@ -52,7 +57,7 @@ def optimal_static(consumption_kwh: np.ndarray, generation_kwh: np.ndarray) -> n
     r_sorted = np.take_along_axis(ratios, order, axis=0)  # hours × members, decreasing
     slope = np.cumsum(g[order], axis=0)  # W_i(k) = Σ of G over the k largest ratios
 
-    def demand(lam: float) -> np.ndarray:
+    def demand(lam: float) -> NDArray[np.float64]:
         """β_i(λ): the largest β at which member i's marginal value is still ≥ λ."""
         k = np.array([np.searchsorted(slope[:, i], lam, side="left") for i in range(members)])
         beta = np.zeros(members)
@@ -63,7 +68,7 @@ def optimal_static(consumption_kwh: np.ndarray, generation_kwh: np.ndarray) -> n
     upper = demand(0.0)  # every member fully covered whenever the sun shines
     if upper.sum() <= 1.0:
         # Generation exceeds what any β can place: the rest is surplus whoever gets it.
-        spare = 1.0 - upper.sum()
+        spare = 1.0 - float(upper.sum())
         return upper + spare * _proportional(consumption_kwh.sum(axis=0), members)
 
     # Demands are constant between consecutive slope values: search those values exactly.
@@ -82,22 +87,22 @@ def optimal_static(consumption_kwh: np.ndarray, generation_kwh: np.ndarray) -> n
     # Members whose β can move between ``above`` and ``at`` all have marginal value λ:
     # any split of the remainder among them is optimal; split it by their room.
     room = at - above
-    remainder = 1.0 - above.sum()
+    remainder = 1.0 - float(above.sum())
     if room.sum() <= 0:
-        return above / above.sum()
-    return above + remainder * room / room.sum()
+        return above / float(above.sum())
+    return above + remainder * room / float(room.sum())
 
 
-def _proportional(weights: np.ndarray, members: int) -> np.ndarray:
-    total = weights.sum()
+def _proportional(weights: NDArray[np.float64], members: int) -> NDArray[np.float64]:
+    total = float(weights.sum())
     if total <= 0:
         return np.full(members, 1.0 / members) if members else np.zeros(0)
     return weights / total
 
 
 def optimal_static_lp(
-    consumption_kwh: np.ndarray, generation_kwh: np.ndarray
-) -> tuple[np.ndarray, float]:
+    consumption_kwh: NDArray[np.float64], generation_kwh: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], float]:
     """Solve the same problem as a linear programme (HiGHS); return β and the optimum.
 
     Variables: β (members) and s_ih ≤ min(β_i·G_h, C_ih) for the hours with generation.

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 import numpy as np
+from numpy.typing import NDArray
 import pandas as pd
 
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ, is_p3_day
@@ -111,7 +112,9 @@ def _day_class(index: pd.DatetimeIndex, tz: str) -> pd.DataFrame:
     )
 
 
-def _bounded(beta: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+def _bounded(
+    beta: NDArray[np.float64], low: NDArray[np.float64], high: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """Return each row of β projected onto {low ≤ β ≤ high, Σβ = 1}: the nearest such row.
 
     The projection is clip(β − τ, low, high) for the one shift τ of the row that makes it sum
