@@ -58,10 +58,10 @@ from .energy_model import reading
 from .link.client import LinkClient, LinkSettings, LinkState
 from .link.intervals import QUARTER
 from .link.join_code import JoinCode
+from .link.messages import CommunityState, Results, Retained, Signal
 from .link.outbox import Outbox, OutboxError, OutboxFull, OutboxState
 from .link.protocol import (
     MAX_READINGS_PER_BATCH,
-    MessageKind,
     Reading,
     live_batch,
     preload as preload_schemas,
@@ -165,9 +165,9 @@ class CommunityLink:
         self.hass = hass
         self.entry = entry
         self.code = code
-        self.results: dict[str, Any] | None = None
-        self.community_state: dict[str, Any] | None = None
-        self.signal: dict[str, Any] | None = None
+        self.results: Results | None = None
+        self.community_state: CommunityState | None = None
+        self.signal: Signal | None = None
         self.outbox_state: OutboxState | None = None
         self._client: LinkClient | None = None
         self._outbox: Outbox | None = None
@@ -490,18 +490,18 @@ class CommunityLink:
         batch, payload = live_batch(self.code.member, report, now)
         self.hass.async_add_executor_job(self._client.send_live, batch, payload)
 
-    def _message_arrived(self, kind: MessageKind, message: dict[str, Any]) -> None:
+    def _message_arrived(self, message: Retained) -> None:
         """Take what the community sent (called in the link's thread)."""
-        self.hass.loop.call_soon_threadsafe(self._keep_message, kind, message)
+        self.hass.loop.call_soon_threadsafe(self._keep_message, message)
 
     @callback
-    def _keep_message(self, kind: MessageKind, message: dict[str, Any]) -> None:
-        if kind is MessageKind.RESULTS:
+    def _keep_message(self, message: Retained) -> None:
+        if isinstance(message, Results):
             self.results = message
-        elif kind is MessageKind.COMMUNITY_STATE:
+        elif isinstance(message, CommunityState):
             self.community_state = message
-            self._follow_name(message.get("name"))
-        elif kind is MessageKind.SIGNAL:
+            self._follow_name(message.name)
+        else:
             self.signal = message
         async_dispatcher_send(self.hass, signal_community(self.entry.entry_id))
 

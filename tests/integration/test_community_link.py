@@ -36,6 +36,7 @@ import yaml
 from custom_components.ioe_community.const import CONF_COMMUNITY, DOMAIN, SUBENTRY_MODBUS
 from custom_components.ioe_community.devices.profile import available_profiles
 from custom_components.ioe_community.link.client import DEFAULT_RESEND_AFTER_S, LinkState
+from custom_components.ioe_community.link.messages import Meter, Quality, Quantity
 from custom_components.ioe_community.link.outbox import DEFAULT_MAX_BATCHES, Outbox
 from custom_components.ioe_community.link.protocol import Reading, encode_readings
 from ioe_aggregator.members.join_code import JoinCode, encode
@@ -485,7 +486,7 @@ async def test_a_full_outbox_raises_a_repair_and_keeps_the_readings(
     for n in range(DEFAULT_MAX_BATCHES - older.state().batches):
         start = day_before + n * timedelta(minutes=15)
         reading = Reading(
-            "grid", "import_kwh", start, start + timedelta(minutes=15), 0.1, "measured"
+            Meter.GRID, Quantity.IMPORT, start, start + timedelta(minutes=15), 0.1, Quality.MEASURED
         )
         older.put(
             f"older-{n}",

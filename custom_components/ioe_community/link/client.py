@@ -51,8 +51,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from .join_code import JoinCode
+from .messages import Ack, Message, MessageKind, Retained
 from .outbox import Outbox, OutboxError
-from .protocol import MessageKind, ProtocolError, decode, encode_status
+from .protocol import ProtocolError, decode_message, encode_status
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_WINDOW: Final = 20
@@ -169,7 +170,7 @@ def new_client_suffix() -> str:
     return secrets.token_hex(8)
 
 
-type MessageHandler = Callable[[MessageKind, dict[str, Any]], None]
+type MessageHandler = Callable[[Retained], None]
 # X509_V_ERR_CERT_HAS_EXPIRED: OpenSSL's verification code for an expired certificate.
 _EXPIRED: Final = 10
 
@@ -292,9 +293,9 @@ class LinkClient:
     ) -> None:
         """Prepare the connection; ``start`` opens it.
 
-        ``on_message`` gets ``(kind, message)`` for the member's results and the community's
-        state and signal, once checked against their schemas; ``on_change`` is called when the
-        state, the backlog or the last acknowledgement changes.
+        ``on_message`` gets the member's results and the community's state and signal, once
+        checked against their schemas and typed; ``on_change`` is called when the state, the
+        backlog or the last acknowledgement changes.
         """
         self.settings = settings
         self._outbox = outbox
@@ -500,14 +501,14 @@ class LinkClient:
         if kind is None:
             return
         try:
-            body = decode(message.payload, kind)
+            body: Message = decode_message(message.payload, kind)
         except ProtocolError as err:
             _LOGGER.warning("Ignored a message on %s: %s", message.topic, err)
             return
-        if kind is MessageKind.ACK:
+        if isinstance(body, Ack):
             self._acknowledged(body)
         elif self._on_message is not None:
-            self._on_message(kind, body)
+            self._on_message(body)
 
     def _status_arrived(self, client: mqtt.Client, message: mqtt.MQTTMessage) -> None:
         """Stop when another installation came online as this member after this home.
@@ -536,9 +537,9 @@ class LinkClient:
         # A clean disconnect: no last will (the member is online, elsewhere), no reconnection.
         client.disconnect()
 
-    def _acknowledged(self, ack: dict[str, Any]) -> None:
+    def _acknowledged(self, ack: Ack) -> None:
         with self._lock:
-            names = [str(name) for name in ack["batches"] if name not in self._live]
+            names = [name for name in ack.batches if name not in self._live]
         now = datetime.now(UTC)
         try:
             if names:

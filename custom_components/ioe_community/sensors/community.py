@@ -8,10 +8,10 @@ long-term statistics take them (a drop is a new cycle).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -27,6 +27,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
 from ..community import CommunityLink, membership_identifier, signal_community
 from ..link.client import LinkState
+from ..link.messages import CommunityState, Energies, Results, SignalKind
 
 type Value = float | int | str | datetime | None
 
@@ -43,21 +44,37 @@ class CommunitySensorDescription(SensorEntityDescription):
     reason_fn: Callable[[CommunityLink], str | None] | None = None
 
 
-def _path(message: dict[str, Any] | None, *keys: str) -> Any:
-    """Return ``message[k1][k2]…``, or None when any step is missing."""
-    found: Any = message
-    for key in keys:
-        if not isinstance(found, dict):
-            return None
-        found = found.get(key)
-    return found
+def _results(figure: Callable[[Results], Value]) -> Callable[[CommunityLink], Value]:
+    """Return a figure of the member's results (None until the community sent them)."""
+    return lambda link: None if link.results is None else figure(link.results)
 
 
-def _percent(value: Any) -> float | None:
-    return None if value is None else round(float(value) * 100, 2)
+def _community(figure: Callable[[CommunityState], Value]) -> Callable[[CommunityLink], Value]:
+    """Return a figure of the community's state (None until the community sent it)."""
+    return lambda link: None if link.community_state is None else figure(link.community_state)
 
 
-def _energy(period: str, key: str) -> CommunitySensorDescription:
+def _percent(share: float | None) -> float | None:
+    return None if share is None else round(float(share) * 100, 2)
+
+
+# The member's energies, by sensor key: each period's figure.
+_PERIODS: Final[Mapping[str, Callable[[Results], Energies]]] = {
+    "today": lambda results: results.today,
+    "month": lambda results: results.month,
+}
+_ENERGIES: Final[Mapping[str, Callable[[Energies], float]]] = {
+    "allocated": lambda energies: energies.allocated_kwh,
+    "self_consumed": lambda energies: energies.self_consumed_kwh,
+    "surplus": lambda energies: energies.surplus_kwh,
+    "import": lambda energies: energies.import_kwh,
+}
+
+
+def _energy(
+    period: str, key: str, energy: Callable[[Energies], float]
+) -> CommunitySensorDescription:
+    of_period = _PERIODS[period]
     return CommunitySensorDescription(
         key=f"{key}_{period}",
         translation_key=f"{key}_{period}",
@@ -65,11 +82,13 @@ def _energy(period: str, key: str) -> CommunitySensorDescription:
         state_class=SensorStateClass.TOTAL_INCREASING,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=2,
-        value_fn=lambda link: _path(link.results, period, f"{key}_kwh"),
+        value_fn=_results(lambda results: energy(of_period(results))),
     )
 
 
-def _community_power(key: str) -> CommunitySensorDescription:
+def _community_power(
+    key: str, power: Callable[[CommunityState], float]
+) -> CommunitySensorDescription:
     return CommunitySensorDescription(
         key=f"community_{key}",
         translation_key=f"community_{key}",
@@ -77,12 +96,14 @@ def _community_power(key: str) -> CommunitySensorDescription:
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.WATT,
         suggested_display_precision=0,
-        value_fn=lambda link: _path(link.community_state, f"{key}_w"),
+        value_fn=_community(power),
     )
 
 
 def _month_energy(link: CommunityLink, *keys: str) -> float:
-    return sum(float(_path(link.results, "month", f"{key}_kwh") or 0) for key in keys)
+    if link.results is None:
+        return 0.0
+    return sum(_ENERGIES[key](link.results.month) for key in keys)
 
 
 def _no_results(link: CommunityLink) -> str | None:
@@ -129,7 +150,7 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=2,
-        value_fn=lambda link: _percent(_path(link.results, "coefficient_now")),
+        value_fn=_results(lambda results: _percent(results.coefficient_now)),
     ),
     CommunitySensorDescription(
         key="allocated_power",
@@ -138,20 +159,16 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.WATT,
         suggested_display_precision=0,
-        value_fn=lambda link: _path(link.results, "allocated_w_now"),
+        value_fn=_results(lambda results: results.allocated_w_now),
     ),
-    *(
-        _energy(period, key)
-        for period in ("today", "month")
-        for key in ("allocated", "self_consumed", "surplus", "import")
-    ),
+    *(_energy(period, key, energy) for period in _PERIODS for key, energy in _ENERGIES.items()),
     CommunitySensorDescription(
         key="savings_month",
         translation_key="savings_month",
         device_class=SensorDeviceClass.MONETARY,
         native_unit_of_measurement="EUR",
         suggested_display_precision=2,
-        value_fn=lambda link: _path(link.results, "month", "savings_eur"),
+        value_fn=_results(lambda results: results.month.savings_eur),
         reason_fn=_why_no_savings,
     ),
     CommunitySensorDescription(
@@ -160,7 +177,7 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
-        value_fn=lambda link: _percent(_path(link.results, "kpis", "self_sufficiency")),
+        value_fn=_results(lambda results: _percent(results.kpis.self_sufficiency)),
         reason_fn=_why_no_self_sufficiency,
     ),
     CommunitySensorDescription(
@@ -169,23 +186,23 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
-        value_fn=lambda link: _percent(_path(link.results, "kpis", "self_consumption")),
+        value_fn=_results(lambda results: _percent(results.kpis.self_consumption)),
         reason_fn=_why_no_self_consumption,
     ),
-    _community_power("generation"),
-    _community_power("consumption"),
+    _community_power("generation", lambda state: state.generation_w),
+    _community_power("consumption", lambda state: state.consumption_w),
     CommunitySensorDescription(
         key="members_online",
         translation_key="members_online",
         state_class=SensorStateClass.MEASUREMENT,
-        value_fn=lambda link: _path(link.community_state, "members_online"),
+        value_fn=_community(lambda state: state.members_online),
     ),
     CommunitySensorDescription(
         key="signal",
         translation_key="signal",
         device_class=SensorDeviceClass.ENUM,
-        options=["surplus", "deficit", "normal"],
-        value_fn=lambda link: _path(link.signal, "kind"),
+        options=[kind.value for kind in SignalKind],
+        value_fn=lambda link: None if link.signal is None else link.signal.kind,
     ),
     CommunitySensorDescription(
         key="link_status",
