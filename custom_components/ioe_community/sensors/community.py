@@ -1,9 +1,10 @@
 """Sensors of the home's membership: its share of the community's energy, and the link.
 
 They show what the community last sent (results, community state, signal) and how the link
-stands. The day's and month's energies count up from local midnight and the first of the
-month and start again from zero: ``total_increasing`` lets the Energy dashboard and
-long-term statistics take them (a drop is a new cycle).
+stands, as the link's coordinator holds it (``CommunityData``). The day's and month's energies
+count up from local midnight and the first of the month and start again from zero:
+``total_increasing`` lets the Energy dashboard and long-term statistics take them (a drop is a
+new cycle).
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfPower
-from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from ..community import CommunityLink, membership_identifier, signal_community
+from ..community import CommunityCoordinator, CommunityData, CommunityLink, membership_identifier
 from ..link.client import LinkState
 from ..link.messages import CommunityState, Energies, Results, SignalKind
 
@@ -34,24 +34,24 @@ type Value = float | int | str | datetime | None
 
 @dataclass(frozen=True, kw_only=True)
 class CommunitySensorDescription(SensorEntityDescription):
-    """A community sensor: where its value comes from in what the link holds.
+    """A community sensor: where its value comes from in what the link's coordinator holds.
 
     ``reason_fn`` says why a figure has no value (the sensor's ``reason`` attribute), for the
     figures a household would otherwise take for broken.
     """
 
-    value_fn: Callable[[CommunityLink], Value]
-    reason_fn: Callable[[CommunityLink], str | None] | None = None
+    value_fn: Callable[[CommunityData], Value]
+    reason_fn: Callable[[CommunityData], str | None] | None = None
 
 
-def _results(figure: Callable[[Results], Value]) -> Callable[[CommunityLink], Value]:
+def _results(figure: Callable[[Results], Value]) -> Callable[[CommunityData], Value]:
     """Return a figure of the member's results (None until the community sent them)."""
-    return lambda link: None if link.results is None else figure(link.results)
+    return lambda data: None if data.results is None else figure(data.results)
 
 
-def _community(figure: Callable[[CommunityState], Value]) -> Callable[[CommunityLink], Value]:
+def _community(figure: Callable[[CommunityState], Value]) -> Callable[[CommunityData], Value]:
     """Return a figure of the community's state (None until the community sent it)."""
-    return lambda link: None if link.community_state is None else figure(link.community_state)
+    return lambda data: None if data.community_state is None else figure(data.community_state)
 
 
 def _percent(share: float | None) -> float | None:
@@ -100,28 +100,28 @@ def _community_power(
     )
 
 
-def _month_energy(link: CommunityLink, *keys: str) -> float:
-    if link.results is None:
+def _month_energy(data: CommunityData, *keys: str) -> float:
+    if data.results is None:
         return 0.0
-    return sum(_ENERGIES[key](link.results.month) for key in keys)
+    return sum(_ENERGIES[key](data.results.month) for key in keys)
 
 
-def _no_results(link: CommunityLink) -> str | None:
+def _no_results(data: CommunityData) -> str | None:
     """Return why nothing is known yet, when the community has sent no results."""
-    if link.results is not None:
+    if data.results is not None:
         return None
-    return "not_joined" if link.state is LinkState.DISPLACED else "waiting_for_results"
+    return "not_joined" if data.state is LinkState.DISPLACED else "waiting_for_results"
 
 
 def _why_no(
     counted: tuple[str, ...], none_counted: str, otherwise: str
-) -> Callable[[CommunityLink], str | None]:
+) -> Callable[[CommunityData], str | None]:
     """Return why a month's figure made of the ``counted`` energies has no value."""
 
-    def why(link: CommunityLink) -> str | None:
-        if (waiting := _no_results(link)) is not None:
+    def why(data: CommunityData) -> str | None:
+        if (waiting := _no_results(data)) is not None:
             return waiting
-        return none_counted if _month_energy(link, *counted) == 0 else otherwise
+        return none_counted if _month_energy(data, *counted) == 0 else otherwise
 
     return why
 
@@ -135,12 +135,12 @@ _why_no_self_consumption = _why_no(("allocated",), "no_generation_allocated", "n
 _why_no_savings = _why_no(("import", "self_consumed"), "no_consumption_counted", "no_prices")
 
 
-def _backlog(link: CommunityLink) -> int | None:
-    return None if link.outbox_state is None else link.outbox_state.batches
+def _backlog(data: CommunityData) -> int | None:
+    return None if data.outbox is None else data.outbox.batches
 
 
-def _last_ack(link: CommunityLink) -> datetime | None:
-    return None if link.outbox_state is None else link.outbox_state.last_ack
+def _last_ack(data: CommunityData) -> datetime | None:
+    return None if data.outbox is None else data.outbox.last_ack
 
 
 SENSORS: tuple[CommunitySensorDescription, ...] = (
@@ -202,7 +202,7 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
         translation_key="signal",
         device_class=SensorDeviceClass.ENUM,
         options=[kind.value for kind in SignalKind],
-        value_fn=lambda link: None if link.signal is None else link.signal.kind,
+        value_fn=lambda data: None if data.signal is None else data.signal.kind,
     ),
     CommunitySensorDescription(
         key="link_status",
@@ -210,7 +210,7 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         entity_category=EntityCategory.DIAGNOSTIC,
         options=[state.value for state in LinkState],
-        value_fn=lambda link: link.state.value,
+        value_fn=lambda data: data.state.value,
     ),
     CommunitySensorDescription(
         key="backlog",
@@ -229,11 +229,10 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
 )
 
 
-class CommunitySensor(SensorEntity):
+class CommunitySensor(CoordinatorEntity[CommunityCoordinator], SensorEntity):
     """One figure of the home's membership, updated when the community sends one."""
 
     _attr_has_entity_name = True
-    _attr_should_poll = False
     entity_description: CommunitySensorDescription
 
     def __init__(
@@ -244,8 +243,8 @@ class CommunitySensor(SensorEntity):
         home_device_id: str,
     ) -> None:
         """Put the sensor on the home's membership device, under the home."""
+        super().__init__(link.coordinator)
         self.entity_description = description
-        self._link = link
         code = link.code
         self._attr_unique_id = f"{entry.entry_id}_{code.community}_{description.key}"
         self._attr_device_info = DeviceInfo(
@@ -261,22 +260,10 @@ class CommunitySensor(SensorEntity):
             self._attr_device_info["translation_key"] = "membership"
             self._attr_device_info["translation_placeholders"] = {"community": code.community}
 
-    async def async_added_to_hass(self) -> None:
-        """Follow what the link receives."""
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass, signal_community(self._link.entry.entry_id), self._changed
-            )
-        )
-
-    @callback
-    def _changed(self) -> None:
-        self.async_write_ha_state()
-
     @property
     def native_value(self) -> Value:
         """Return the figure from the last message that held it."""
-        return self.entity_description.value_fn(self._link)
+        return self.entity_description.value_fn(self.coordinator.data)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
@@ -284,4 +271,4 @@ class CommunitySensor(SensorEntity):
         reason_fn = self.entity_description.reason_fn
         if reason_fn is None or self.native_value is not None:
             return None
-        return {"reason": reason_fn(self._link)}
+        return {"reason": reason_fn(self.coordinator.data)}
