@@ -1,12 +1,14 @@
 """The home's link to its energy community, in Home Assistant.
 
-``link/`` does the work (readings, outbox, MQTT); this module feeds it the energy model's
-entity states, runs its timers on Home Assistant's clock, and hands what the community sends
-to the community sensors:
+``link/`` does the work (readings, the outbox and its policy, MQTT); this module feeds it the
+energy model's entity states, runs its timers on Home Assistant's clock, and hands the link's
+state and what the community sends to the community sensors through a coordinator
+(``CommunityCoordinator``, fed as the link reports, never polled):
 
 - every counter of the energy model is sampled when its state is written and once a minute
   (on the minute, so each quarter-hour boundary has a sample of its own); finished quarter
-  hours go into the outbox with the counters' checkpoint, then to the broker;
+  hours go into the outbox with the counters' checkpoint, then to the broker, in one call of
+  the link client in the executor;
 - the live power goes out every ``LIVE_INTERVAL`` while connected, never through the outbox;
 - a full outbox raises a repair issue (nothing is dropped: the readings wait in memory and
   the counters' checkpoint is not advanced), a refused login starts the reauthentication flow;
@@ -22,10 +24,9 @@ to the community sensors:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
-import functools
 import json
 from pathlib import Path
 from typing import Any, Final
@@ -42,7 +43,6 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
-from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import (
     async_track_state_change_event,
     async_track_state_report_event,
@@ -50,23 +50,19 @@ from homeassistant.helpers.event import (
     async_track_utc_time_change,
 )
 from homeassistant.helpers.storage import STORAGE_DIR, Store
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_COMMUNITY, CONF_COMMUNITY_NAME, CONF_LINK_CLIENT_SUFFIX, DOMAIN, LOGGER
 from .devices.energy_model import ENERGY_QUANTITIES, POWER_QUANTITIES, EnergyModel
 from .energy_entities import state_in_model_unit
-from .link.client import LinkClient, LinkSettings, LinkState
+from .link.client import LinkClient, LinkSettings, LinkState, LinkStatus
 from .link.intervals import QUARTER
 from .link.join_code import JoinCode
-from .link.outbox import Outbox, OutboxError, OutboxFull, OutboxState
-from .link.protocol import (
-    MAX_READINGS_PER_BATCH,
-    MessageKind,
-    Reading,
-    live_batch,
-    preload as preload_schemas,
-    reading_batches,
-)
+from .link.keeper import Kept
+from .link.messages import CommunityState, Results, Retained, Signal
+from .link.outbox import Outbox, OutboxError, OutboxState
+from .link.protocol import Reading, live_batch, preload as preload_schemas
 from .link.readings import HomeReadings, Sample, live_report, replay
 
 LIVE_INTERVAL: Final = timedelta(seconds=10)
@@ -91,11 +87,6 @@ def membership_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]
     return Store(hass, 1, f"{DOMAIN}.{entry_id}.membership")
 
 
-def signal_community(entry_id: str) -> str:
-    """Return the dispatcher signal sent when the link or what the community sent changes."""
-    return f"{DOMAIN}_{entry_id}_community"
-
-
 def join_code_data(code: JoinCode) -> dict[str, Any]:
     """Return a join code as the entry keeps it."""
     return asdict(code)
@@ -111,13 +102,36 @@ def membership_identifier(entry_id: str, code: JoinCode) -> tuple[str, str]:
     return DOMAIN, f"{entry_id}_{code.community}"
 
 
-class _PartlyKept(Exception):
-    """The outbox filled up: only the first ``kept`` readings went in."""
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CommunityData:
+    """What the household sees of its membership: the link, and what the community sent."""
 
-    def __init__(self, kept: int, full: OutboxFull) -> None:
-        super().__init__(str(full))
-        self.kept = kept
-        self.full = full
+    state: LinkState = LinkState.STOPPED
+    # What waits in the outbox; None until it is read (or while its file cannot be).
+    outbox: OutboxState | None = None
+    results: Results | None = None
+    community_state: CommunityState | None = None
+    signal: Signal | None = None
+
+
+class CommunityCoordinator(DataUpdateCoordinator[CommunityData]):
+    """Holds what the community sensors show; the link feeds it (nothing is polled)."""
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
+        """Start with a stopped link and nothing from the community."""
+        super().__init__(
+            hass, LOGGER, config_entry=entry, name=f"{entry.title} community", update_interval=None
+        )
+        self.data = CommunityData()
+
+    async def _async_update_data(self) -> CommunityData:
+        """Return what the link last gave (asked for a refresh, there is nothing to fetch)."""
+        return self.data
+
+    @callback
+    def async_change(self, **changes: Any) -> None:
+        """Show the link's new figures (``CommunityData``'s fields) on every community sensor."""
+        self.async_set_updated_data(replace(self.data, **changes))
 
 
 def _recorded_samples(
@@ -165,17 +179,13 @@ class CommunityLink:
         self.hass = hass
         self.entry = entry
         self.code = code
-        self.results: dict[str, Any] | None = None
-        self.community_state: dict[str, Any] | None = None
-        self.signal: dict[str, Any] | None = None
-        self.outbox_state: OutboxState | None = None
+        self.coordinator = CommunityCoordinator(hass, entry)
         self._client: LinkClient | None = None
         self._outbox: Outbox | None = None
         self._readings: HomeReadings | None = None
         self._model: EnergyModel | None = None
         self._energy: dict[str, str] = {}
         self._power: dict[str, str] = {}
-        self._held: list[Reading] = []  # finished, not yet in the outbox (it was full)
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self._tracking: list[CALLBACK_TYPE] = []  # the model's counters' states
         self._membership = membership_store(hass, entry.entry_id)
@@ -204,6 +214,7 @@ class CommunityLink:
                 self.displaced_by,
             )
             self._raise_displaced()
+            self.coordinator.async_change(state=self.state)
             return
         issue = f"{ISSUE_OUTBOX_UNUSABLE}_{self.entry.entry_id}"
         try:
@@ -227,7 +238,6 @@ class CommunityLink:
             async_track_utc_time_change(self.hass, self._each_minute, second=0),
             async_track_time_interval(self.hass, self._send_live, LIVE_INTERVAL),
         ]
-        await self._async_refresh_outbox_state()
 
     @callback
     def async_follow(self, model: EnergyModel) -> None:
@@ -238,9 +248,9 @@ class CommunityLink:
         keeps counts on, a new one starts afresh, one it no longer has is dropped with the
         quarter it was in (its device is gone).
         """
-        if self._readings is not None and self._outbox is not None:
+        if self._readings is not None and self._client is not None:
             self._sample(dt_util.utcnow())
-            self._keep_finished(self._outbox, self._readings)
+            self._keep_finished(self._client, self._readings)
             self._readings = HomeReadings(model, self._readings.as_dict())
         self._set_model(model)
         self._track_counters()
@@ -284,21 +294,11 @@ class CommunityLink:
         self._unsubscribe.clear()
         if self._client is not None:
             await self.hass.async_add_executor_job(self._client.stop)
-        if self._outbox is not None and self._readings is not None:
-            outbox, readings = self._outbox, self._readings
-            if not self._held:  # held readings are made again from the older checkpoint
-                await self._async_outbox(outbox.save_checkpoint, json.dumps(readings.as_dict()))
-            await self.hass.async_add_executor_job(outbox.close)
-
-    async def _async_outbox[T](self, call: Callable[..., T], *args: Any) -> T | None:
-        """Run an outbox call in the executor; log (and return None) when the file fails."""
-        try:
-            return await self.hass.async_add_executor_job(call, *args)
-        except OutboxFull:
-            raise
-        except OutboxError as err:
-            LOGGER.error("The community link's outbox failed: %s", err)
-            return None
+            if self._readings is not None:
+                checkpoint = json.dumps(self._readings.as_dict())
+                await self.hass.async_add_executor_job(self._client.save_checkpoint, checkpoint)
+        if self._outbox is not None:
+            await self.hass.async_add_executor_job(self._outbox.close)
 
     @callback
     def _counter_written(self, event: Event[EventStateChangedData] | Event[Any]) -> None:
@@ -309,10 +309,10 @@ class CommunityLink:
 
     @callback
     def _each_minute(self, now: datetime) -> None:
-        if self._readings is None or self._outbox is None:
+        if self._readings is None or self._client is None:
             return
         self._sample(now)
-        self._keep_finished(self._outbox, self._readings)
+        self._keep_finished(self._client, self._readings)
 
     def _sample(self, at: datetime) -> None:
         """Give the readings every counter's value now."""
@@ -323,67 +323,32 @@ class CommunityLink:
                 entity_id, at, state_in_model_unit(self.hass.states.get(entity_id), quantity)
             )
 
-    def _keep_finished(self, outbox: Outbox, readings: HomeReadings) -> None:
+    def _keep_finished(self, client: LinkClient, readings: HomeReadings) -> None:
         """Put what the readings finished (and what waited) in the outbox, in the background."""
-        if finished := self._held + readings.finished():
-            self._held = []
+        if (finished := readings.finished()) or client.holding:
             checkpoint = json.dumps(readings.as_dict())
             self.entry.async_create_background_task(
                 self.hass,
-                self._async_keep(outbox, finished, checkpoint),
+                self._async_keep(client, finished, checkpoint),
                 "ioe_community outbox",
             )
 
     async def _async_keep(
-        self, outbox: Outbox, readings: Sequence[Reading], checkpoint: str
+        self, client: LinkClient, readings: Sequence[Reading], checkpoint: str
     ) -> None:
-        """Put finished readings in the outbox with the checkpoint, send what waits.
+        """Keep finished readings with the checkpoint and send what waits: one executor job.
 
         When the outbox is full, what did not go in waits in memory for the next minute.
         """
         full_issue = f"{ISSUE_OUTBOX_FULL}_{self.entry.entry_id}"
-        try:
-            await self._async_put(outbox, readings, checkpoint)
-        except _PartlyKept as err:
-            self._held = [*readings[err.kept :], *self._held]
-            LOGGER.error("The community link keeps readings in memory: %s", err.full)
+        kept = await self.hass.async_add_executor_job(
+            client.keep, readings, checkpoint, dt_util.utcnow()
+        )
+        if kept.full is not None:
+            LOGGER.error("The community link keeps readings in memory: %s", kept.full)
             self._issue(full_issue, ISSUE_OUTBOX_FULL)
         else:
             ir.async_delete_issue(self.hass, DOMAIN, full_issue)
-        await self._async_send()
-
-    async def _async_put(
-        self, outbox: Outbox, readings: Sequence[Reading], checkpoint: str | None
-    ) -> int:
-        """Put readings in the outbox in bounded batches, ``checkpoint`` with the last one.
-
-        Return the number of batches; raise _PartlyKept when the outbox fills up.
-        """
-        # Encoding checks every reading against the schema: a resent month is seconds of work.
-        batches = await self.hass.async_add_executor_job(
-            reading_batches, self.code.member, readings, dt_util.utcnow()
-        )
-        for number, (batch, payload) in enumerate(batches):
-            last = number == len(batches) - 1
-            try:
-                await self._async_outbox(
-                    functools.partial(
-                        outbox.put,
-                        batch,
-                        payload,
-                        dt_util.utcnow(),
-                        checkpoint=checkpoint if last else None,
-                    )
-                )
-            except OutboxFull as err:
-                raise _PartlyKept(number * MAX_READINGS_PER_BATCH, err) from err
-        return len(batches)
-
-    async def _async_send(self) -> None:
-        """Send what waits in the outbox and show how much is left."""
-        if self._client is not None:
-            await self.hass.async_add_executor_job(self._client.drain)
-        await self._async_refresh_outbox_state()
 
     async def async_resend(self, start: datetime, end: datetime) -> dict[str, Any]:
         """Send the readings of [start, end) again, made from the recorder's history.
@@ -391,7 +356,7 @@ class CommunityLink:
         The aggregator keeps the new values (a changed one replaces the old and is counted).
         Raise HomeAssistantError (translated) when there is nothing to send or no room.
         """
-        if self._outbox is None or self._model is None:
+        if self._client is None or self._model is None:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="link_not_running",
@@ -420,32 +385,31 @@ class CommunityLink:
                 translation_key="no_history",
                 translation_placeholders=period,
             )
-        try:
-            batches = await self._async_put(self._outbox, readings, None)
-        except _PartlyKept as err:
-            LOGGER.error("Resending %s to %s: %s", start, end, err.full)
-            await self._async_send()
+        kept: Kept = await self.hass.async_add_executor_job(
+            self._client.resend, readings, dt_util.utcnow()
+        )
+        if kept.full is not None:
+            LOGGER.error("Resending %s to %s: %s", start, end, kept.full)
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="resend_outbox_full",
                 translation_placeholders={
-                    "kept": str(err.kept),
+                    "kept": str(kept.readings),
                     "readings": str(len(readings)),
-                    "reason": str(err.full),
+                    "reason": str(kept.full),
                 },
-            ) from err
+            ) from kept.full
         LOGGER.info(
             "Sending %d readings of %s to %s again, in %d batches",
             len(readings),
             start,
             end,
-            batches,
+            kept.batches,
         )
-        await self._async_send()
         return {
             **period,
             "readings": len(readings),
-            "batches": batches,
+            "batches": kept.batches,
             "quarters": len({reading.start for reading in readings}),
         }
 
@@ -492,20 +456,19 @@ class CommunityLink:
         batch, payload = live_batch(self.code.member, report, now)
         self.hass.async_add_executor_job(self._client.send_live, batch, payload)
 
-    def _message_arrived(self, kind: MessageKind, message: dict[str, Any]) -> None:
+    def _message_arrived(self, message: Retained) -> None:
         """Take what the community sent (called in the link's thread)."""
-        self.hass.loop.call_soon_threadsafe(self._keep_message, kind, message)
+        self.hass.loop.call_soon_threadsafe(self._keep_message, message)
 
     @callback
-    def _keep_message(self, kind: MessageKind, message: dict[str, Any]) -> None:
-        if kind is MessageKind.RESULTS:
-            self.results = message
-        elif kind is MessageKind.COMMUNITY_STATE:
-            self.community_state = message
-            self._follow_name(message.get("name"))
-        elif kind is MessageKind.SIGNAL:
-            self.signal = message
-        async_dispatcher_send(self.hass, signal_community(self.entry.entry_id))
+    def _keep_message(self, message: Retained) -> None:
+        if isinstance(message, Results):
+            self.coordinator.async_change(results=message)
+        elif isinstance(message, CommunityState):
+            self._follow_name(message.name)
+            self.coordinator.async_change(community_state=message)
+        else:
+            self.coordinator.async_change(signal=message)
 
     @callback
     def _follow_name(self, name: str | None) -> None:
@@ -529,35 +492,24 @@ class CommunityLink:
         if device := devices.async_get_device_by_identifier(identifier, self.entry.entry_id):
             devices.async_update_device(device.id, name=name)
 
-    def _link_changed(self) -> None:
-        """Note a change of state or an acknowledgement (called in the link's thread)."""
-        self.hass.loop.call_soon_threadsafe(self._async_link_changed)
+    def _link_changed(self, status: LinkStatus) -> None:
+        """Note a change of state or an acknowledgement (called in the link's threads)."""
+        self.hass.loop.call_soon_threadsafe(self._async_link_changed, status)
 
     @callback
-    def _async_link_changed(self) -> None:
-        if (
-            self._client is not None
-            and self._client.state is LinkState.DISPLACED
-            and self.displaced_by is None
-        ):
-            self.displaced_by = self._client.displaced_by or "?"
+    def _async_link_changed(self, status: LinkStatus) -> None:
+        if status.state is LinkState.DISPLACED and self.displaced_by is None:
+            self.displaced_by = (self._client and self._client.displaced_by) or "?"
             self.entry.async_create_background_task(
                 self.hass,
                 self._membership.async_save({"displaced_by": self.displaced_by}),
                 "ioe_community membership",
             )
             self._raise_displaced()
-        if self.state is LinkState.REFUSED:
+        if status.state is LinkState.REFUSED and self.displaced_by is None:
             LOGGER.warning(
                 "The community refused the login of %s: the credentials were rotated or revoked",
                 self.code.member,
             )
             self.entry.async_start_reauth(self.hass)
-        self.entry.async_create_background_task(
-            self.hass, self._async_refresh_outbox_state(), "ioe_community outbox state"
-        )
-
-    async def _async_refresh_outbox_state(self) -> None:
-        if self._outbox is not None:
-            self.outbox_state = await self._async_outbox(self._outbox.state)
-        async_dispatcher_send(self.hass, signal_community(self.entry.entry_id))
+        self.coordinator.async_change(state=self.state, outbox=status.outbox)

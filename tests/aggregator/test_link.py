@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 import time
-from typing import Any
 
 import pytest
 
@@ -22,8 +21,8 @@ from custom_components.ioe_community.link.client import (
     new_client_suffix,
 )
 from custom_components.ioe_community.link.join_code import JoinCode as HomeJoinCode
+from custom_components.ioe_community.link.messages import Results, Retained, as_json
 from custom_components.ioe_community.link.outbox import Outbox
-from custom_components.ioe_community.link.protocol import MessageKind
 from ioe_aggregator.members.join_code import JoinCode
 from ioe_aggregator.protocol import utc_text
 from ioe_dev.synthetic import quarter_batch
@@ -140,12 +139,8 @@ def test_what_is_not_a_message_is_logged_and_the_link_goes_on(
     community: Community, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     code = community.add_member("m-0001")
-    received: list[tuple[str, dict[str, Any]]] = []
-    link = LinkClient(
-        settings(code),
-        Outbox(tmp_path / "outbox.db"),
-        on_message=lambda kind, message: received.append((kind, message)),
-    )
+    received: list[Retained] = []
+    link = LinkClient(settings(code), Outbox(tmp_path / "outbox.db"), on_message=received.append)
     aggregator = community.connect(AGGREGATOR_USER, AGGREGATOR_PASSWORD)
     topic = f"{code.topic_prefix}/m/m-0001/results"
     link.start()
@@ -159,7 +154,8 @@ def test_what_is_not_a_message_is_logged_and_the_link_goes_on(
     finally:
         link.stop()
 
-    assert received == [(MessageKind.RESULTS, RESULTS)]
+    assert [type(message) for message in received] == [Results]
+    assert as_json(received[0]) == RESULTS  # typed, and written back as it came
     assert caplog.text.count("not JSON") == 2
     assert "not a JSON object" in caplog.text
     assert "'computed_at' is a required property" in caplog.text

@@ -26,6 +26,7 @@ from ioe_aggregator.protocol import (
     schema,
 )
 from ioe_aggregator.protocol.compiled import Unsupported, compile_schema
+from ioe_aggregator.protocol.messages import MESSAGES, Ack, Signal, SignalKind, as_json, from_json
 from tests.conftest import REPO
 
 
@@ -256,6 +257,36 @@ def test_what_the_aggregator_sends_is_checked_too() -> None:
     results = next(example for example in documented_examples() if "coefficient_now" in example)
     with pytest.raises(ProtocolError, match=re.escape("coefficient_now: 1.5 is greater than")):
         encode({**results, "coefficient_now": 1.5}, MessageKind.RESULTS)
+
+
+@pytest.mark.parametrize("kind", sorted(MESSAGES), ids=str)
+def test_a_typed_message_writes_the_documented_json(kind: MessageKind) -> None:
+    """Each documented message the community sends reads into its type and back, unchanged."""
+    (example,) = (e for e in documented_examples() if e["schema"] == f"ioe.{kind.value}.v1")
+
+    typed = from_json(MESSAGES[kind], example)
+
+    assert as_json(typed) == example
+    check(as_json(typed), kind)
+
+
+def test_a_typed_message_leaves_out_what_it_does_not_have() -> None:
+    signal = Signal(
+        ts=datetime(2026, 11, 24, 10, 15, tzinfo=UTC),
+        kind=SignalKind.NORMAL,
+        valid_until=datetime(2026, 11, 24, 10, 45, tzinfo=UTC),
+    )
+
+    assert as_json(signal) == {
+        "schema": "ioe.signal.v1",
+        "ts": "2026-11-24T10:15:00Z",
+        "kind": "normal",
+        "valid_until": "2026-11-24T10:45:00Z",
+    }
+    assert as_json(Ack(batches=("b-1", "b-2"))) == {
+        "schema": "ioe.ack.v1",
+        "batches": ["b-1", "b-2"],
+    }
 
 
 def test_decode_checks_any_kind() -> None:

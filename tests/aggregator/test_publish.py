@@ -19,6 +19,8 @@ from homeassistant.components.mqtt.sensor import DISCOVERY_SCHEMA
 from homeassistant.core import HomeAssistant
 import pytest
 
+from custom_components.ioe_community.link.messages import CommunityState, Results
+from custom_components.ioe_community.link.protocol import decode_message
 from ioe_aggregator.protocol import MessageKind, decode, utc_text
 from ioe_aggregator.results.service import MemberStatus
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
@@ -96,6 +98,10 @@ def test_each_member_gets_its_own_results_and_everyone_the_community_state(
     assert published.json()["members"] == 2
     mine = retained(one, f"{PREFIX}/m/m-0001/results")
     decode(json.dumps(mine).encode(), MessageKind.RESULTS)
+    # The home reads it as its type.
+    read = decode_message(json.dumps(mine).encode(), MessageKind.RESULTS)
+    assert isinstance(read, Results)
+    assert read.today.self_consumed_kwh == 0.2
     assert mine["scheme"] == "equal"
     assert mine["coefficient_now"] == 0.5
     assert mine["today"] == {
@@ -109,6 +115,9 @@ def test_each_member_gets_its_own_results_and_everyone_the_community_state(
     assert asked["month"] == mine["month"]
     state = retained(two, f"{PREFIX}/community/state")
     decode(json.dumps(state).encode(), MessageKind.COMMUNITY_STATE)
+    read_state = decode_message(json.dumps(state).encode(), MessageKind.COMMUNITY_STATE)
+    assert isinstance(read_state, CommunityState)
+    assert read_state.name is None
     assert (state["members_online"], state["members_total"]) == (1, 2)
     assert "name" not in state  # the manager gave the community none
     assert state["today"]["generation_kwh"] == 1.0

@@ -43,7 +43,7 @@ from tests.community import Community, addon_community, wait_until  # noqa: F401
 from tests.conftest import REPO
 
 from .conftest import CUPS, fix_issue
-from .test_community_link import sensor
+from .joined_home import sensor
 
 TRANSLATIONS = REPO / "custom_components" / "ioe_community" / "translations"
 

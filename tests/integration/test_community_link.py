@@ -20,10 +20,10 @@ from freezegun.api import FrozenDateTimeFactory
 import freezegun.config
 from homeassistant.components.recorder import Recorder
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
-from homeassistant.core import HomeAssistant, State
+from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -36,6 +36,7 @@ import yaml
 from custom_components.ioe_community.const import CONF_COMMUNITY, DOMAIN, SUBENTRY_MODBUS
 from custom_components.ioe_community.devices.profile import available_profiles
 from custom_components.ioe_community.link.client import DEFAULT_RESEND_AFTER_S, LinkState
+from custom_components.ioe_community.link.messages import Meter, Quality, Quantity
 from custom_components.ioe_community.link.outbox import DEFAULT_MAX_BATCHES, Outbox
 from custom_components.ioe_community.link.protocol import Reading, encode_readings
 from ioe_aggregator.members.join_code import JoinCode, encode
@@ -46,6 +47,7 @@ from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER, StartModbusServ
 
 from .conftest import CUPS
 from .home_devices import answer_device_steps
+from .joined_home import join, sensor, sensor_state
 
 SDM630 = available_profiles()["eastron_sdm630"]
 # paho's network thread paces keep-alive and reconnection on its clock: it keeps real time
@@ -105,30 +107,6 @@ class Home:
             self.freezer.tick(STEP)
             async_fire_time_changed(self.hass)
             await self.hass.async_block_till_done(wait_background_tasks=True)
-
-
-async def join(hass: HomeAssistant, code: JoinCode | None) -> MockConfigEntry:
-    """Create the home through the config flow, pasting the join code (folded, as copied).
-
-    Without a code, the home joins no community yet.
-    """
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"name": "Casa", "cups": CUPS}
-    )
-    assert result["step_id"] == "join"
-    answer: dict[str, str] = {}
-    if code is not None:
-        text = encode(code)
-        answer["join_code"] = "\n".join(text[at : at + 60] for at in range(0, len(text), 60))
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], answer)
-    assert result["type"] is FlowResultType.CREATE_ENTRY, result
-    if code is not None:
-        assert result["data"][CONF_COMMUNITY]["member"] == code.member
-    entry = hass.config_entries.async_get_entry(result["result"].entry_id)
-    assert entry is not None
-    await hass.async_block_till_done()
-    return entry  # type: ignore[return-value]
 
 
 async def add_meter(hass: HomeAssistant, entry: Any, server: ModbusTestServer) -> None:
@@ -192,21 +170,6 @@ async def wait_after_broker_restart(hass: HomeAssistant, check: Callable[[], boo
     them again once the resend period has passed without their acknowledgement.
     """
     await hass.async_add_executor_job(wait_until, check, int((DEFAULT_RESEND_AFTER_S + 60) * 10))
-
-
-def sensor_state(hass: HomeAssistant, entry: Any, key: str) -> State:
-    community = entry.data[CONF_COMMUNITY]["community"]
-    entity_id = er.async_get(hass).async_get_entity_id(
-        "sensor", DOMAIN, f"{entry.entry_id}_{community}_{key}"
-    )
-    assert entity_id is not None, key
-    state = hass.states.get(entity_id)
-    assert state is not None
-    return state
-
-
-def sensor(hass: HomeAssistant, entry: Any, key: str) -> str:
-    return sensor_state(hass, entry, key).state
 
 
 @pytest.mark.freeze_time(START, tick=True)
@@ -485,7 +448,7 @@ async def test_a_full_outbox_raises_a_repair_and_keeps_the_readings(
     for n in range(DEFAULT_MAX_BATCHES - older.state().batches):
         start = day_before + n * timedelta(minutes=15)
         reading = Reading(
-            "grid", "import_kwh", start, start + timedelta(minutes=15), 0.1, "measured"
+            Meter.GRID, Quantity.IMPORT, start, start + timedelta(minutes=15), 0.1, Quality.MEASURED
         )
         older.put(
             f"older-{n}",

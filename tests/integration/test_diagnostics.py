@@ -22,7 +22,7 @@ from custom_components.ioe_community.const import CONF_LINK_CLIENT_SUFFIX
 from tests.community import Community
 
 from .conftest import CUPS, set_up_home
-from .test_community_link import join
+from .joined_home import join
 
 
 async def test_diagnostics_are_redacted(

@@ -34,7 +34,7 @@ from custom_components.ioe_community.distributor_history import statistic_id
 from tests.community import Community, StartAggregator, start_service
 
 from .conftest import CUPS, fix_issue, fix_issue_answer
-from .test_community_link import join
+from .joined_home import join
 
 FIXTURE_CUPS = "ES0021000000000001RK"  # make_cups(1), m-0001
 FIXTURE = Path(__file__).parents[1] / "aggregator/distributor/fixtures/edistribucion_october.csv"

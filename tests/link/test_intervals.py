@@ -10,7 +10,8 @@ import random
 import numpy as np
 import pytest
 
-from custom_components.ioe_community.link.intervals import CounterIntervals, Interval, Quality
+from custom_components.ioe_community.link.intervals import CounterIntervals, Interval
+from custom_components.ioe_community.link.messages import Quality
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 KW = 2.0  # the home's steady power in these tests

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 import json
 
 import pytest
 
-from custom_components.ioe_community.link.protocol import MessageKind, ProtocolError, check, decode
+from custom_components.ioe_community.link.messages import (
+    CoefficientValidity,
+    MessageKind,
+    Results,
+    Signal,
+    SignalKind,
+)
+from custom_components.ioe_community.link.protocol import (
+    ProtocolError,
+    check,
+    decode,
+    decode_message,
+)
 
 SIGNAL = (
     b'{"schema": "ioe.signal.v1", "ts": "2026-11-24T10:15:00Z", "kind": "surplus",'
@@ -74,6 +87,31 @@ def test_fields_a_newer_aggregator_adds_are_ignored() -> None:
     without_today = {key: value for key, value in newer.items() if key != "today"}
     with pytest.raises(ProtocolError, match="'today' is a required property"):
         decode(json.dumps(without_today).encode(), MessageKind.RESULTS)
+
+
+def test_what_the_community_sends_is_read_as_its_type() -> None:
+    signal = decode_message(SIGNAL, MessageKind.SIGNAL)
+    assert signal == Signal(
+        ts=datetime(2026, 11, 24, 10, 15, tzinfo=UTC),
+        kind=SignalKind.SURPLUS,
+        valid_until=datetime(2026, 11, 24, 10, 45, tzinfo=UTC),
+        surplus_w=1200.0,
+    )
+    valid = {**RESULTS, "coefficient_valid": {"from": "2026-01-01", "to": None}, "extra": 1}
+
+    results = decode_message(json.dumps(valid).encode(), MessageKind.RESULTS)
+
+    assert isinstance(results, Results)
+    assert results.month.savings_eur == 9.85
+    assert results.kpis.self_consumption == 0.69
+    assert results.coefficient_valid == CoefficientValidity(from_=date(2026, 1, 1), to=None)
+
+
+def test_a_time_that_is_no_moment_is_refused() -> None:
+    no_moment = SIGNAL.replace(b"2026-11-24T10:15:00Z", b"2026-13-24T10:15:00Z")
+
+    with pytest.raises(ProtocolError, match=r"signal: month must be in 1\.\.12"):
+        decode_message(no_moment, MessageKind.SIGNAL)
 
 
 def test_what_the_home_sends_names_no_field_the_protocol_does_not() -> None:

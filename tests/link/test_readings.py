@@ -9,8 +9,8 @@ import logging
 import pytest
 
 from custom_components.ioe_community.devices.energy_model import EnergyModel, Term
+from custom_components.ioe_community.link.messages import MessageKind
 from custom_components.ioe_community.link.protocol import (
-    MessageKind,
     ProtocolError,
     decode,
     encode_readings,

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from custom_components.ioe_community.link.join_code import JoinCode
-from custom_components.ioe_community.link.protocol import MessageKind, decode
+from custom_components.ioe_community.link.messages import MessageKind
+from custom_components.ioe_community.link.protocol import decode
 from ioe_dev.simulated_member import Counters, SimulatedMember, moved_to
 
 T0 = datetime(2026, 6, 15, tzinfo=UTC)

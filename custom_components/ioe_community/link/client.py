@@ -32,7 +32,7 @@ paho runs the connection in its own thread; the callbacks given here are called 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -51,8 +51,10 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from .join_code import JoinCode
-from .outbox import Outbox, OutboxError
-from .protocol import MessageKind, ProtocolError, decode, encode_status
+from .keeper import Kept, OutboxKeeper, put_readings
+from .messages import Ack, Message, MessageKind, Retained
+from .outbox import Outbox, OutboxError, OutboxState
+from .protocol import ProtocolError, Reading, decode_message, encode_status
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_WINDOW: Final = 20
@@ -148,6 +150,14 @@ class LinkSettings:
         return f"{self.topic_prefix}/m/{self.member}/status"
 
 
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """Where the link stands and what waits in its outbox (None: the file cannot be read)."""
+
+    state: LinkState
+    outbox: OutboxState | None
+
+
 @dataclass(frozen=True)
 class Presence:
     """The member's retained status as a probe found it."""
@@ -169,7 +179,8 @@ def new_client_suffix() -> str:
     return secrets.token_hex(8)
 
 
-type MessageHandler = Callable[[MessageKind, dict[str, Any]], None]
+type MessageHandler = Callable[[Retained], None]
+type ChangeHandler = Callable[[LinkStatus], None]
 # X509_V_ERR_CERT_HAS_EXPIRED: OpenSSL's verification code for an expired certificate.
 _EXPIRED: Final = 10
 
@@ -286,20 +297,22 @@ class LinkClient:
         outbox: Outbox,
         *,
         on_message: MessageHandler | None = None,
-        on_change: Callable[[], None] | None = None,
+        on_change: ChangeHandler | None = None,
         window: int = DEFAULT_WINDOW,
         resend_after_s: float = DEFAULT_RESEND_AFTER_S,
     ) -> None:
         """Prepare the connection; ``start`` opens it.
 
-        ``on_message`` gets ``(kind, message)`` for the member's results and the community's
-        state and signal, once checked against their schemas; ``on_change`` is called when the
-        state, the backlog or the last acknowledgement changes.
+        ``on_message`` gets the member's results and the community's state and signal, once
+        checked against their schemas and typed; ``on_change`` gets the link's status when the
+        state, the backlog or the last acknowledgement changes. Both are called in the link's
+        threads.
         """
         self.settings = settings
         self._outbox = outbox
+        self._keeper = OutboxKeeper(outbox, settings.member)
         self._on_message = on_message
-        self._on_change = on_change or (lambda: None)
+        self._on_change = on_change or (lambda _status: None)
         self._window = window
         self._resend_after_s = resend_after_s
         self._lock = threading.Lock()
@@ -355,7 +368,45 @@ class LinkClient:
         changed = state is not self._state
         self._state = state
         if changed:
-            self._on_change()
+            self._changed()
+
+    @property
+    def holding(self) -> int:
+        """Return how many finished readings wait in memory for room in the outbox."""
+        return self._keeper.holding
+
+    def status(self) -> LinkStatus:
+        """Return where the link stands and what waits in its outbox (blocking: a file read)."""
+        try:
+            outbox = self._outbox.state()
+        except OutboxError as err:
+            _LOGGER.error("The community link's outbox failed: %s", err)  # noqa: TRY400
+            outbox = None
+        return LinkStatus(self._state, outbox)
+
+    def _changed(self) -> None:
+        self._on_change(self.status())
+
+    def keep(self, readings: Sequence[Reading], checkpoint: str, now: datetime) -> Kept:
+        """Keep finished readings (a quarter's) in the outbox and send what waits (blocking).
+
+        One call for all of it: the outbox policy (``keeper``), the sending, the new status.
+        """
+        kept = self._keeper.keep(readings, checkpoint, now)
+        self.drain()
+        self._changed()
+        return kept
+
+    def resend(self, readings: Sequence[Reading], now: datetime) -> Kept:
+        """Put readings made again in the outbox (no checkpoint: they are past) and send them."""
+        kept = put_readings(self._outbox, self.settings.member, readings, now)
+        self.drain()
+        self._changed()
+        return kept
+
+    def save_checkpoint(self, checkpoint: str) -> None:
+        """Save the counters' state, unless readings are held (blocking)."""
+        self._keeper.save_checkpoint(checkpoint)
 
     def _status(self, state: str) -> bytes:
         backlog = self._outbox.state().batches if state == "online" else None
@@ -500,14 +551,14 @@ class LinkClient:
         if kind is None:
             return
         try:
-            body = decode(message.payload, kind)
+            body: Message = decode_message(message.payload, kind)
         except ProtocolError as err:
             _LOGGER.warning("Ignored a message on %s: %s", message.topic, err)
             return
-        if kind is MessageKind.ACK:
+        if isinstance(body, Ack):
             self._acknowledged(body)
         elif self._on_message is not None:
-            self._on_message(kind, body)
+            self._on_message(body)
 
     def _status_arrived(self, client: mqtt.Client, message: mqtt.MQTTMessage) -> None:
         """Stop when another installation came online as this member after this home.
@@ -536,9 +587,9 @@ class LinkClient:
         # A clean disconnect: no last will (the member is online, elsewhere), no reconnection.
         client.disconnect()
 
-    def _acknowledged(self, ack: dict[str, Any]) -> None:
+    def _acknowledged(self, ack: Ack) -> None:
         with self._lock:
-            names = [str(name) for name in ack["batches"] if name not in self._live]
+            names = [name for name in ack.batches if name not in self._live]
         now = datetime.now(UTC)
         try:
             if names:
@@ -551,5 +602,5 @@ class LinkClient:
             for name in names:
                 self._in_flight.pop(name, None)
         self.last_ack = now
-        self._on_change()
+        self._changed()
         self.drain()

@@ -22,20 +22,14 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 import math
 from typing import Any, Final
+
+from .messages import Quality
 
 QUARTER: Final = timedelta(minutes=15)
 MAX_SAMPLE_GAP: Final = timedelta(minutes=5)
 RESET_FRACTION: Final = 0.1
-
-
-class Quality(StrEnum):
-    """The protocol's reading qualities that a counter can give."""
-
-    MEASURED = "measured"
-    INTERPOLATED = "interpolated"
 
 
 @dataclass(frozen=True, slots=True)

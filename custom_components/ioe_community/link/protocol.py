@@ -1,11 +1,11 @@
 """The home's side of the community protocol (``docs/protocol.md``), version 1.
 
 What the home sends is built here and checked against the protocol's JSON Schemas before it
-goes into the outbox; what the community sends (results, community state, signal) is checked
-here before Home Assistant shows it, with fields a newer aggregator adds ignored (the protocol's
-versioning makes adding an optional field to those messages a compatible change).
-``schemas/`` is a copy of the aggregator's schemas (see
-``ioe_dev.vendored``).
+goes into the outbox; what the community sends (results, community state, signal, ack) is
+checked here and decoded into its typed message (``messages``) before Home Assistant shows it,
+with fields a newer aggregator adds ignored (the protocol's versioning makes adding an optional
+field to those messages a compatible change). ``schemas/`` and ``messages.py`` are copies of
+the aggregator's (see ``ioe_dev.vendored``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 import functools
 from importlib import resources
 import json
@@ -24,22 +23,13 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
+from .messages import MESSAGES, Message, MessageKind, Meter, Quality, Quantity, from_json
+
 MAX_PAYLOAD_BYTES: Final = 512 * 1024
 # Readings per batch: a day of a dozen meters, well inside MAX_PAYLOAD_BYTES.
 MAX_READINGS_PER_BATCH: Final = 1200
 # The largest live power, in W either way, the schema (and so the aggregator) accepts.
 MAX_LIVE_W: Final = 100_000_000
-
-
-class MessageKind(StrEnum):
-    """The messages the home sends or reads; each has a schema ``<kind>.v1.json``."""
-
-    READINGS = "readings"
-    ACK = "ack"
-    STATUS = "status"
-    RESULTS = "results"
-    COMMUNITY_STATE = "community_state"
-    SIGNAL = "signal"
 
 
 # The messages the community sends the home.
@@ -55,12 +45,12 @@ class ProtocolError(ValueError):
 class Reading:
     """One quarter hour's energy of one of the home's meters."""
 
-    meter: str
-    quantity: str
+    meter: Meter
+    quantity: Quantity
     start: datetime
     end: datetime
     value: float
-    quality: str
+    quality: Quality
 
 
 def utc_text(moment: datetime) -> str:
@@ -140,6 +130,18 @@ def decode(payload: bytes, kind: MessageKind) -> dict[str, Any]:
         raise ProtocolError(f"{kind}: not a JSON object")
     check(message, kind)
     return message
+
+
+def decode_message(payload: bytes, kind: MessageKind) -> Message:
+    """Parse, check and type a message from the community; raise ProtocolError with the reason.
+
+    Only the messages the community sends have a type (``RECEIVED`` and the ack).
+    """
+    message = decode(payload, kind)
+    try:
+        return from_json(MESSAGES[kind], message)
+    except ValueError as err:  # a time shaped like one that is no moment (2026-13-01)
+        raise ProtocolError(f"{kind}: {err}") from err
 
 
 def encode_readings(

@@ -46,19 +46,20 @@ from typing import Any, Final
 
 from ..devices.energy_model import EnergyModel, Term
 from .intervals import CounterIntervals, Interval
+from .messages import Meter, Quality, Quantity
 from .protocol import MAX_LIVE_W, Reading, utc_text
 
 _LOGGER = logging.getLogger(__name__)
 
-PROTOCOL_READINGS: Final[Mapping[str, tuple[str, str]]] = {
-    "grid_import_energy": ("grid", "import_kwh"),
-    "grid_export_energy": ("grid", "export_kwh"),
-    "consumption_energy": ("grid", "consumption_kwh"),
-    "pv_energy": ("pv", "generation_kwh"),
-    "battery_charge_energy": ("battery", "charge_kwh"),
-    "battery_discharge_energy": ("battery", "discharge_kwh"),
-    "ev_energy": ("ev", "consumption_kwh"),
-    "plant_energy": ("plant", "generation_kwh"),
+PROTOCOL_READINGS: Final[Mapping[str, tuple[Meter, Quantity]]] = {
+    "grid_import_energy": (Meter.GRID, Quantity.IMPORT),
+    "grid_export_energy": (Meter.GRID, Quantity.EXPORT),
+    "consumption_energy": (Meter.GRID, Quantity.CONSUMPTION),
+    "pv_energy": (Meter.PV, Quantity.GENERATION),
+    "battery_charge_energy": (Meter.BATTERY, Quantity.CHARGE),
+    "battery_discharge_energy": (Meter.BATTERY, Quantity.DISCHARGE),
+    "ev_energy": (Meter.EV, Quantity.CONSUMPTION),
+    "plant_energy": (Meter.PLANT, Quantity.GENERATION),
 }
 # The live report's fields, and the sign that turns the model's power into the protocol's
 # (both count a battery positive while discharging, as Home Assistant's Energy dashboard).
@@ -71,7 +72,6 @@ LIVE_FIELDS: Final[Mapping[str, tuple[str, int]]] = {
     "plant_power": ("plant_w", 1),
 }
 _SIGNED_LIVE: Final = frozenset({"grid_w", "battery_w"})
-_QUALITIES: Final = ("measured", "interpolated", "estimated")
 # Samples taken between two looks for finished quarters when replaying history: the counters
 # keep no more than this many samples in memory.
 _REPLAY_CHUNK: Final = 5000
@@ -198,9 +198,9 @@ class HomeReadings:
                 term.sign * part.kwh for term, part in zip(terms, parts, strict=True) if part
             )
             # The protocol's qualities: a counter's, or "estimated" for what had to be made up.
-            quality: str = max((part.quality for part in present), key=_QUALITIES.index)
+            quality = max((part.quality for part in present), key=list(Quality).index)
             if value < 0 or len(present) < len(parts):
-                value, quality = max(value, 0.0), "estimated"
+                value, quality = max(value, 0.0), Quality.ESTIMATED
             ready.append(
                 Reading(
                     meter=meter,
@@ -208,7 +208,7 @@ class HomeReadings:
                     start=start,
                     end=present[0].end,
                     value=value,
-                    quality=str(quality),
+                    quality=quality,
                 )
             )
             start = present[0].end

@@ -1,17 +1,18 @@
 """Sensors of the home's membership: its share of the community's energy, and the link.
 
 They show what the community last sent (results, community state, signal) and how the link
-stands. The day's and month's energies count up from local midnight and the first of the
-month and start again from zero: ``total_increasing`` lets the Energy dashboard and
-long-term statistics take them (a drop is a new cycle).
+stands, as the link's coordinator holds it (``CommunityData``). The day's and month's energies
+count up from local midnight and the first of the month and start again from zero:
+``total_increasing`` lets the Energy dashboard and long-term statistics take them (a drop is a
+new cycle).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -21,43 +22,59 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfPower
-from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from ..community import CommunityLink, membership_identifier, signal_community
+from ..community import CommunityCoordinator, CommunityData, CommunityLink, membership_identifier
 from ..link.client import LinkState
+from ..link.messages import CommunityState, Energies, Results, SignalKind
 
 type Value = float | int | str | datetime | None
 
 
 @dataclass(frozen=True, kw_only=True)
 class CommunitySensorDescription(SensorEntityDescription):
-    """A community sensor: where its value comes from in what the link holds.
+    """A community sensor: where its value comes from in what the link's coordinator holds.
 
     ``reason_fn`` says why a figure has no value (the sensor's ``reason`` attribute), for the
     figures a household would otherwise take for broken.
     """
 
-    value_fn: Callable[[CommunityLink], Value]
-    reason_fn: Callable[[CommunityLink], str | None] | None = None
+    value_fn: Callable[[CommunityData], Value]
+    reason_fn: Callable[[CommunityData], str | None] | None = None
 
 
-def _path(message: dict[str, Any] | None, *keys: str) -> Any:
-    """Return ``message[k1][k2]…``, or None when any step is missing."""
-    found: Any = message
-    for key in keys:
-        if not isinstance(found, dict):
-            return None
-        found = found.get(key)
-    return found
+def _results(figure: Callable[[Results], Value]) -> Callable[[CommunityData], Value]:
+    """Return a figure of the member's results (None until the community sent them)."""
+    return lambda data: None if data.results is None else figure(data.results)
 
 
-def _percent(value: Any) -> float | None:
-    return None if value is None else round(float(value) * 100, 2)
+def _community(figure: Callable[[CommunityState], Value]) -> Callable[[CommunityData], Value]:
+    """Return a figure of the community's state (None until the community sent it)."""
+    return lambda data: None if data.community_state is None else figure(data.community_state)
 
 
-def _energy(period: str, key: str) -> CommunitySensorDescription:
+def _percent(share: float | None) -> float | None:
+    return None if share is None else round(float(share) * 100, 2)
+
+
+# The member's energies, by sensor key: each period's figure.
+_PERIODS: Final[Mapping[str, Callable[[Results], Energies]]] = {
+    "today": lambda results: results.today,
+    "month": lambda results: results.month,
+}
+_ENERGIES: Final[Mapping[str, Callable[[Energies], float]]] = {
+    "allocated": lambda energies: energies.allocated_kwh,
+    "self_consumed": lambda energies: energies.self_consumed_kwh,
+    "surplus": lambda energies: energies.surplus_kwh,
+    "import": lambda energies: energies.import_kwh,
+}
+
+
+def _energy(
+    period: str, key: str, energy: Callable[[Energies], float]
+) -> CommunitySensorDescription:
+    of_period = _PERIODS[period]
     return CommunitySensorDescription(
         key=f"{key}_{period}",
         translation_key=f"{key}_{period}",
@@ -65,11 +82,13 @@ def _energy(period: str, key: str) -> CommunitySensorDescription:
         state_class=SensorStateClass.TOTAL_INCREASING,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=2,
-        value_fn=lambda link: _path(link.results, period, f"{key}_kwh"),
+        value_fn=_results(lambda results: energy(of_period(results))),
     )
 
 
-def _community_power(key: str) -> CommunitySensorDescription:
+def _community_power(
+    key: str, power: Callable[[CommunityState], float]
+) -> CommunitySensorDescription:
     return CommunitySensorDescription(
         key=f"community_{key}",
         translation_key=f"community_{key}",
@@ -77,30 +96,32 @@ def _community_power(key: str) -> CommunitySensorDescription:
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.WATT,
         suggested_display_precision=0,
-        value_fn=lambda link: _path(link.community_state, f"{key}_w"),
+        value_fn=_community(power),
     )
 
 
-def _month_energy(link: CommunityLink, *keys: str) -> float:
-    return sum(float(_path(link.results, "month", f"{key}_kwh") or 0) for key in keys)
+def _month_energy(data: CommunityData, *keys: str) -> float:
+    if data.results is None:
+        return 0.0
+    return sum(_ENERGIES[key](data.results.month) for key in keys)
 
 
-def _no_results(link: CommunityLink) -> str | None:
+def _no_results(data: CommunityData) -> str | None:
     """Return why nothing is known yet, when the community has sent no results."""
-    if link.results is not None:
+    if data.results is not None:
         return None
-    return "not_joined" if link.state is LinkState.DISPLACED else "waiting_for_results"
+    return "not_joined" if data.state is LinkState.DISPLACED else "waiting_for_results"
 
 
 def _why_no(
     counted: tuple[str, ...], none_counted: str, otherwise: str
-) -> Callable[[CommunityLink], str | None]:
+) -> Callable[[CommunityData], str | None]:
     """Return why a month's figure made of the ``counted`` energies has no value."""
 
-    def why(link: CommunityLink) -> str | None:
-        if (waiting := _no_results(link)) is not None:
+    def why(data: CommunityData) -> str | None:
+        if (waiting := _no_results(data)) is not None:
             return waiting
-        return none_counted if _month_energy(link, *counted) == 0 else otherwise
+        return none_counted if _month_energy(data, *counted) == 0 else otherwise
 
     return why
 
@@ -114,12 +135,12 @@ _why_no_self_consumption = _why_no(("allocated",), "no_generation_allocated", "n
 _why_no_savings = _why_no(("import", "self_consumed"), "no_consumption_counted", "no_prices")
 
 
-def _backlog(link: CommunityLink) -> int | None:
-    return None if link.outbox_state is None else link.outbox_state.batches
+def _backlog(data: CommunityData) -> int | None:
+    return None if data.outbox is None else data.outbox.batches
 
 
-def _last_ack(link: CommunityLink) -> datetime | None:
-    return None if link.outbox_state is None else link.outbox_state.last_ack
+def _last_ack(data: CommunityData) -> datetime | None:
+    return None if data.outbox is None else data.outbox.last_ack
 
 
 SENSORS: tuple[CommunitySensorDescription, ...] = (
@@ -129,7 +150,7 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=2,
-        value_fn=lambda link: _percent(_path(link.results, "coefficient_now")),
+        value_fn=_results(lambda results: _percent(results.coefficient_now)),
     ),
     CommunitySensorDescription(
         key="allocated_power",
@@ -138,20 +159,16 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.WATT,
         suggested_display_precision=0,
-        value_fn=lambda link: _path(link.results, "allocated_w_now"),
+        value_fn=_results(lambda results: results.allocated_w_now),
     ),
-    *(
-        _energy(period, key)
-        for period in ("today", "month")
-        for key in ("allocated", "self_consumed", "surplus", "import")
-    ),
+    *(_energy(period, key, energy) for period in _PERIODS for key, energy in _ENERGIES.items()),
     CommunitySensorDescription(
         key="savings_month",
         translation_key="savings_month",
         device_class=SensorDeviceClass.MONETARY,
         native_unit_of_measurement="EUR",
         suggested_display_precision=2,
-        value_fn=lambda link: _path(link.results, "month", "savings_eur"),
+        value_fn=_results(lambda results: results.month.savings_eur),
         reason_fn=_why_no_savings,
     ),
     CommunitySensorDescription(
@@ -160,7 +177,7 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
-        value_fn=lambda link: _percent(_path(link.results, "kpis", "self_sufficiency")),
+        value_fn=_results(lambda results: _percent(results.kpis.self_sufficiency)),
         reason_fn=_why_no_self_sufficiency,
     ),
     CommunitySensorDescription(
@@ -169,23 +186,23 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
-        value_fn=lambda link: _percent(_path(link.results, "kpis", "self_consumption")),
+        value_fn=_results(lambda results: _percent(results.kpis.self_consumption)),
         reason_fn=_why_no_self_consumption,
     ),
-    _community_power("generation"),
-    _community_power("consumption"),
+    _community_power("generation", lambda state: state.generation_w),
+    _community_power("consumption", lambda state: state.consumption_w),
     CommunitySensorDescription(
         key="members_online",
         translation_key="members_online",
         state_class=SensorStateClass.MEASUREMENT,
-        value_fn=lambda link: _path(link.community_state, "members_online"),
+        value_fn=_community(lambda state: state.members_online),
     ),
     CommunitySensorDescription(
         key="signal",
         translation_key="signal",
         device_class=SensorDeviceClass.ENUM,
-        options=["surplus", "deficit", "normal"],
-        value_fn=lambda link: _path(link.signal, "kind"),
+        options=[kind.value for kind in SignalKind],
+        value_fn=lambda data: None if data.signal is None else data.signal.kind,
     ),
     CommunitySensorDescription(
         key="link_status",
@@ -193,7 +210,7 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         entity_category=EntityCategory.DIAGNOSTIC,
         options=[state.value for state in LinkState],
-        value_fn=lambda link: link.state.value,
+        value_fn=lambda data: data.state.value,
     ),
     CommunitySensorDescription(
         key="backlog",
@@ -212,11 +229,10 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
 )
 
 
-class CommunitySensor(SensorEntity):
+class CommunitySensor(CoordinatorEntity[CommunityCoordinator], SensorEntity):
     """One figure of the home's membership, updated when the community sends one."""
 
     _attr_has_entity_name = True
-    _attr_should_poll = False
     entity_description: CommunitySensorDescription
 
     def __init__(
@@ -227,8 +243,8 @@ class CommunitySensor(SensorEntity):
         home_device_id: str,
     ) -> None:
         """Put the sensor on the home's membership device, under the home."""
+        super().__init__(link.coordinator)
         self.entity_description = description
-        self._link = link
         code = link.code
         self._attr_unique_id = f"{entry.entry_id}_{code.community}_{description.key}"
         self._attr_device_info = DeviceInfo(
@@ -244,22 +260,10 @@ class CommunitySensor(SensorEntity):
             self._attr_device_info["translation_key"] = "membership"
             self._attr_device_info["translation_placeholders"] = {"community": code.community}
 
-    async def async_added_to_hass(self) -> None:
-        """Follow what the link receives."""
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass, signal_community(self._link.entry.entry_id), self._changed
-            )
-        )
-
-    @callback
-    def _changed(self) -> None:
-        self.async_write_ha_state()
-
     @property
     def native_value(self) -> Value:
         """Return the figure from the last message that held it."""
-        return self.entity_description.value_fn(self._link)
+        return self.entity_description.value_fn(self.coordinator.data)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
@@ -267,4 +271,4 @@ class CommunitySensor(SensorEntity):
         reason_fn = self.entity_description.reason_fn
         if reason_fn is None or self.native_value is not None:
             return None
-        return {"reason": reason_fn(self._link)}
+        return {"reason": reason_fn(self.coordinator.data)}

@@ -1,8 +1,9 @@
 """Files the integration carries a copy of, because HACS installs only its own folder.
 
-The protocol's JSON Schemas and the join code's reader are written once, in the aggregator;
-the integration needs them at run time and cannot import the add-on. ``python -m
-ioe_dev.vendored`` refreshes the copies; a static test fails while any copy differs.
+The protocol's JSON Schemas, its typed messages and the join code's reader are written once,
+in the aggregator; the integration needs them at run time and cannot import the add-on.
+``python -m ioe_dev.vendored`` refreshes the copies; a static test fails while any copy
+differs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ _LINK = ROOT / "custom_components/ioe_community/link"
 def copies() -> Iterator[tuple[Path, Path]]:
     """Yield (original, copy) for every vendored file."""
     yield _AGGREGATOR / "members/join_code.py", _LINK / "join_code.py"
+    yield _AGGREGATOR / "protocol/messages.py", _LINK / "messages.py"
     for schema in sorted((_AGGREGATOR / "protocol/schemas").glob("*.json")):
         yield schema, _LINK / "schemas" / schema.name
 

@@ -23,13 +23,13 @@ from ioe_aggregator.protocol import (
     COMMUNITY_PLANT,
     SUPPLY_IMPORT,
     Live,
-    MessageKind,
     ProtocolError,
     ReadingsBatch,
     decode_readings,
     encode,
     utc_text,
 )
+from ioe_aggregator.protocol.messages import Ack, as_json
 from ioe_aggregator.store import BatchOutcome, Store, StoreError
 
 _LOGGER = logging.getLogger(__name__)
@@ -119,9 +119,9 @@ class _Pending:
     done: asyncio.Future[bytes]
 
 
-def ack_message(batch: ReadingsBatch, outcome: BatchOutcome) -> dict[str, Any]:
-    """Return the acknowledgement of a stored batch (``ack.v1.json``)."""
-    return {"schema": "ioe.ack.v1", "batches": [batch.batch], "stored": outcome.stored}
+def ack_message(batch: ReadingsBatch, outcome: BatchOutcome) -> Ack:
+    """Return the acknowledgement of a stored batch."""
+    return Ack(batches=(batch.batch,), stored=outcome.stored)
 
 
 def window_problem(batch: ReadingsBatch, limits: MemberLimits, now: datetime) -> str | None:
@@ -270,7 +270,8 @@ class Ingest:
             if (live := batch.live) is not None:
                 self._take_live(batch, live, members[batch.member], now)
             if not pending.done.done():  # its sender may have given up (a shutdown)
-                pending.done.set_result(encode(ack_message(batch, outcome), MessageKind.ACK))
+                ack = ack_message(batch, outcome)
+                pending.done.set_result(encode(as_json(ack), ack.KIND))
 
     def _admit(
         self, group: list[_Pending], members: dict[str, MemberLimits], now: datetime

@@ -2,7 +2,8 @@
 
 The schemas in ``schemas/`` are normative (``docs/protocol.md`` explains them). Every message
 the aggregator receives is decoded here and every message it sends is checked here, so both
-directions stay within the protocol.
+directions stay within the protocol. The messages the community sends are typed values
+(``messages``, which the integration carries a copy of).
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from ioe_aggregator.protocol.compiled import Check, Unsupported, compile_schema, ecma_regex
+from ioe_aggregator.protocol.messages import (
+    Message,
+    MessageKind,
+    Meter,
+    Quantity,
+    as_json,
+    utc_text as utc_text,  # how the whole aggregator writes a time
+)
 
 # A day of 15-minute readings for a dozen meters is about 130 kB: this leaves room for that,
 # and refuses anything that is not a readings batch before it is parsed.
@@ -29,17 +38,6 @@ INTERVAL = timedelta(minutes=15)
 # No number the protocol carries needs more digits than this; a longer one is refused before
 # Python spends time (or its 4,300-digit limit) on it.
 MAX_INTEGER_DIGITS = 20
-
-
-class MessageKind(StrEnum):
-    """The protocol's messages; each has a schema ``<kind>.v1.json``."""
-
-    READINGS = "readings"
-    ACK = "ack"
-    STATUS = "status"
-    RESULTS = "results"
-    COMMUNITY_STATE = "community_state"
-    SIGNAL = "signal"
 
 
 class Rejection(StrEnum):
@@ -90,16 +88,16 @@ class Measure(NamedTuple):
 # The measures the protocol defines, and what each is. A home's consumption is everything its
 # appliances used (its car's charging included, its battery's not); its supply point's import
 # and export are what the distributor measures; its own panels are not the community's plant.
-SUPPLY_IMPORT: Final = Measure("grid", "import_kwh")
-SUPPLY_EXPORT: Final = Measure("grid", "export_kwh")
-HOME_CONSUMPTION: Final = Measure("grid", "consumption_kwh")
-ROOFTOP_PV: Final = Measure("pv", "generation_kwh")
-BATTERY_CHARGE: Final = Measure("battery", "charge_kwh")
-BATTERY_DISCHARGE: Final = Measure("battery", "discharge_kwh")
+SUPPLY_IMPORT: Final = Measure(Meter.GRID, Quantity.IMPORT)
+SUPPLY_EXPORT: Final = Measure(Meter.GRID, Quantity.EXPORT)
+HOME_CONSUMPTION: Final = Measure(Meter.GRID, Quantity.CONSUMPTION)
+ROOFTOP_PV: Final = Measure(Meter.PV, Quantity.GENERATION)
+BATTERY_CHARGE: Final = Measure(Meter.BATTERY, Quantity.CHARGE)
+BATTERY_DISCHARGE: Final = Measure(Meter.BATTERY, Quantity.DISCHARGE)
 # Part of HOME_CONSUMPTION, never added to it.
-EV_CHARGING: Final = Measure("ev", "consumption_kwh")
+EV_CHARGING: Final = Measure(Meter.EV, Quantity.CONSUMPTION)
 # The community's generation: only a plant registered at the member's site counts.
-COMMUNITY_PLANT: Final = Measure("plant", "generation_kwh")
+COMMUNITY_PLANT: Final = Measure(Meter.PLANT, Quantity.GENERATION)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -258,6 +256,16 @@ def decode(payload: bytes, kind: MessageKind) -> dict[str, Any]:
     return message
 
 
+def checked(message: Message) -> dict[str, Any]:
+    """Return a message the aggregator sends as the protocol's JSON, checked against its schema.
+
+    Raises ProtocolError when it does not fit (a bug: the aggregator builds what it sends).
+    """
+    written = as_json(message)
+    check(written, message.KIND)
+    return written
+
+
 def encode(message: Mapping[str, Any], kind: MessageKind) -> bytes:
     """Check a message the aggregator sends and return its compact JSON (never NaN)."""
     check(message, kind)
@@ -266,11 +274,6 @@ def encode(message: Mapping[str, Any], kind: MessageKind) -> bytes:
     except ValueError as err:
         raise ProtocolError(Rejection.NUMBER, f"{kind.value}: {err}") from err
     return text.encode()
-
-
-def utc_text(moment: datetime) -> str:
-    """Write a time as the protocol (and the API) does: UTC, ISO 8601, ending in Z."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _utc(text: str, where: str) -> datetime:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 import math
 from typing import Any
@@ -31,13 +31,17 @@ from ioe_aggregator.agreements import Agreement, Agreements
 from ioe_aggregator.config import ResultsConfig
 from ioe_aggregator.history import best_consumption
 from ioe_aggregator.members.registry import Registry
-from ioe_aggregator.protocol import (
-    COMMUNITY_PLANT,
-    SUPPLY_IMPORT,
-    Live,
-    MessageKind,
-    check,
-    utc_text,
+from ioe_aggregator.protocol import COMMUNITY_PLANT, SUPPLY_IMPORT, Live, checked
+from ioe_aggregator.protocol.messages import (
+    CoefficientValidity,
+    CommunityState,
+    CommunityToday,
+    Energies,
+    Kpis,
+    MonthEnergies,
+    Results,
+    Signal,
+    SignalKind,
 )
 from ioe_aggregator.sharing.allocation import Allocation, allocate, member_kpis
 from ioe_aggregator.sharing.economics import Prices, monthly_economics
@@ -50,12 +54,14 @@ LIVE_MAX_AGE = timedelta(minutes=5)
 # A signal holds until the next one is due, with one quarter of slack.
 SIGNAL_VALIDITY = 2 * QUARTER
 KWH_PER_QUARTER_TO_W = 4000.0
-ENERGIES = ("allocated_kwh", "self_consumed_kwh", "surplus_kwh", "import_kwh")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Snapshot:
-    """What was computed at one moment: results per active member, community state, signal."""
+    """What was computed at one moment: results per active member, community state, signal.
+
+    Each as the protocol's JSON, checked: what is published, and what the API answers.
+    """
 
     computed_at: datetime
     results: Mapping[str, dict[str, Any]]
@@ -154,26 +160,24 @@ class ResultsEngine:
         for member in active:
             coefficient = float(beta_now.get(member, 0.0))
             saved = None if savings is None else savings.get(member)
-            message: dict[str, Any] = {
-                "schema": "ioe.results.v1",
-                "computed_at": utc_text(now),
-                "scheme": agreement.scheme if agreement else "none",
-                "coefficient_now": _value(coefficient),
-                "allocated_w_now": _value(coefficient * now_w["generation"]),
-                "today": _energies(allocation, member, today),
-                "month": {
-                    **_energies(allocation, member, None),
-                    "savings_eur": None if saved is None else round(saved, 2),
-                },
-                "kpis": {
-                    "self_sufficiency": _ratio(kpis.self_sufficiency[member]),
-                    "self_consumption": _ratio(kpis.self_consumption_ratio[member]),
-                },
-            }
-            if agreement is not None:
-                message["coefficient_valid"] = _validity(agreement)
-            check(message, MessageKind.RESULTS)
-            results[member] = message
+            results[member] = checked(
+                Results(
+                    computed_at=now,
+                    scheme=agreement.scheme if agreement else "none",
+                    coefficient_now=_value(coefficient),
+                    allocated_w_now=_value(coefficient * now_w["generation"]),
+                    today=_energies(allocation, member, today),
+                    month=MonthEnergies(
+                        **asdict(_energies(allocation, member, None)),
+                        savings_eur=None if saved is None else round(saved, 2),
+                    ),
+                    kpis=Kpis(
+                        self_sufficiency=_ratio(kpis.self_sufficiency[member]),
+                        self_consumption=_ratio(kpis.self_consumption_ratio[member]),
+                    ),
+                    coefficient_valid=None if agreement is None else _validity(agreement),
+                )
+            )
         state = self._state(
             now,
             allocation=allocation,
@@ -183,7 +187,10 @@ class ResultsEngine:
             online=inputs.online,
         )
         return Snapshot(
-            computed_at=now, results=results, state=state, signal=self.signal(now, state)
+            computed_at=now,
+            results=results,
+            state=checked(state),
+            signal=checked(self.signal(now, state)),
         )
 
     async def _consumption(
@@ -274,46 +281,39 @@ class ResultsEngine:
         now_w: Mapping[str, float],
         active: Sequence[str],
         online: frozenset[str],
-    ) -> dict[str, Any]:
+    ) -> CommunityState:
         generation, consumption = now_w["generation"], now_w["consumption"]
-        state = {
-            "schema": "ioe.community_state.v1",
-            "ts": utc_text(now),
-            "generation_w": _value(generation),
-            "consumption_w": _value(consumption),
-            "surplus_w": _value(max(generation - consumption, 0.0)),
-            "members_online": len(online & set(active)),
-            "members_total": len(active),
-            "today": {
-                "generation_kwh": _value(allocation.generation_kwh[today].sum()),
-                "consumption_kwh": _value(np.nansum(allocation.consumption_kwh[today].to_numpy())),
-                "self_consumed_kwh": _value(
-                    np.nansum(allocation.self_consumed_kwh[today].to_numpy())
-                ),
-            },
-        }
-        if self._config.community_name is not None:
-            state["name"] = self._config.community_name
-        check(state, MessageKind.COMMUNITY_STATE)
-        return state
-
-    def signal(self, now: datetime, state: Mapping[str, Any]) -> dict[str, Any]:
-        """Return the advice of a community state: surplus, deficit or normal."""
-        balance = state["generation_w"] - state["consumption_w"]
-        threshold = self._config.signal_threshold_w
-        kind = (
-            "surplus" if balance >= threshold else "deficit" if -balance >= threshold else "normal"
+        return CommunityState(
+            ts=now,
+            generation_w=_value(generation),
+            consumption_w=_value(consumption),
+            surplus_w=_value(max(generation - consumption, 0.0)),
+            members_online=len(online & set(active)),
+            members_total=len(active),
+            today=CommunityToday(
+                generation_kwh=_value(allocation.generation_kwh[today].sum()),
+                consumption_kwh=_value(np.nansum(allocation.consumption_kwh[today].to_numpy())),
+                self_consumed_kwh=_value(np.nansum(allocation.self_consumed_kwh[today].to_numpy())),
+            ),
+            name=self._config.community_name,
         )
-        signal: dict[str, Any] = {
-            "schema": "ioe.signal.v1",
-            "ts": utc_text(now),
-            "kind": kind,
-            "valid_until": utc_text(now + SIGNAL_VALIDITY),
-        }
-        if kind == "surplus":
-            signal["surplus_w"] = _value(balance)
-        check(signal, MessageKind.SIGNAL)
-        return signal
+
+    def signal(self, now: datetime, state: CommunityState) -> Signal:
+        """Return the advice of a community state: surplus, deficit or normal."""
+        balance = state.generation_w - state.consumption_w
+        threshold = self._config.signal_threshold_w
+        if balance >= threshold:
+            kind = SignalKind.SURPLUS
+        elif -balance >= threshold:
+            kind = SignalKind.DEFICIT
+        else:
+            kind = SignalKind.NORMAL
+        return Signal(
+            ts=now,
+            kind=kind,
+            valid_until=now + SIGNAL_VALIDITY,
+            surplus_w=_value(balance) if kind is SignalKind.SURPLUS else None,
+        )
 
 
 def _table(kwh: Mapping[tuple[str, datetime], float], hours: pd.DatetimeIndex) -> pd.DataFrame:
@@ -327,20 +327,23 @@ def _table(kwh: Mapping[tuple[str, datetime], float], hours: pd.DatetimeIndex) -
     return series.unstack(level=0).reindex(hours).rename_axis(columns=None)
 
 
-def _energies(allocation: Allocation, member: str, rows: Any) -> dict[str, float]:
+def _energies(allocation: Allocation, member: str, rows: Any) -> Energies:
     """Return a member's energies over the hours ``rows`` selects (None: every hour).
 
     Hours whose consumption is unknown are left out of the sums.
     """
     selected = slice(None) if rows is None else rows
-    return {
-        name: _value(np.nansum(getattr(allocation, name)[member].to_numpy()[selected]))
-        for name in ENERGIES
-    }
+
+    def total(table: pd.DataFrame) -> float:
+        return _value(np.nansum(table[member].to_numpy()[selected]))
+
+    return Energies(
+        allocated_kwh=total(allocation.allocated_kwh),
+        self_consumed_kwh=total(allocation.self_consumed_kwh),
+        surplus_kwh=total(allocation.surplus_kwh),
+        import_kwh=total(allocation.import_kwh),
+    )
 
 
-def _validity(agreement: Agreement) -> dict[str, str | None]:
-    return {
-        "from": agreement.valid_from.isoformat(),
-        "to": None if agreement.valid_to is None else agreement.valid_to.isoformat(),
-    }
+def _validity(agreement: Agreement) -> CoefficientValidity:
+    return CoefficientValidity(from_=agreement.valid_from, to=agreement.valid_to)
