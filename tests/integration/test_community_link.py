@@ -65,6 +65,9 @@ START = quarter_start(datetime.now(UTC) - timedelta(hours=1)) + timedelta(minute
 # Where the tests that move the clock on by more than an hour start: the aggregator refuses
 # readings from its future.
 EARLY_START = START - timedelta(hours=1)
+# 5 minutes before the last hour that has ended: its four quarters make it whole (an hour that
+# has ended counts only when measured whole, whatever minute the test runs at).
+HOUR_START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(minutes=65)
 STEP = timedelta(seconds=10)  # the meter's scan interval
 IMPORT_KW = 0.6  # what the home draws, steadily: 0.15 kWh a quarter hour
 
@@ -172,7 +175,7 @@ async def wait_after_broker_restart(hass: HomeAssistant, check: Callable[[], boo
     await hass.async_add_executor_job(wait_until, check, int((DEFAULT_RESEND_AFTER_S + 60) * 10))
 
 
-@pytest.mark.freeze_time(START, tick=True)
+@pytest.mark.freeze_time(HOUR_START, tick=True)
 async def test_a_joined_home_sends_its_readings_and_shows_its_results(
     hass: HomeAssistant,
     community: Community,
@@ -194,18 +197,18 @@ async def test_a_joined_home_sends_its_readings_and_shows_its_results(
         assert waiting.state == "unknown"
         assert waiting.attributes["reason"] in reasons
 
-    await home.run(timedelta(minutes=50))  # three whole quarter hours from :15
+    await home.run(timedelta(minutes=65))  # the four quarter hours of a whole hour
 
-    def three_quarters() -> bool:
+    def four_quarters() -> bool:
         rows = [r for r in stored_rows(community) if r[2] == "import_kwh"]
-        return len(rows) >= 3
+        return len(rows) >= 4
 
-    await hass.async_add_executor_job(wait_until, three_quarters)
+    await hass.async_add_executor_job(wait_until, four_quarters)
     imports = [r for r in stored_rows(community) if r[2] == "import_kwh"]
-    assert [r[:3] for r in imports] == [("m-0001", "grid", "import_kwh")] * 3
-    first = START + timedelta(minutes=5)
+    assert [r[:3] for r in imports] == [("m-0001", "grid", "import_kwh")] * 4
+    first = HOUR_START + timedelta(minutes=5)
     assert [r[3] for r in imports] == [
-        int((first + n * timedelta(minutes=15)).timestamp()) for n in range(3)
+        int((first + n * timedelta(minutes=15)).timestamp()) for n in range(4)
     ]
     for row in imports:
         assert row[4] == pytest.approx(0.15, abs=0.002)
@@ -226,7 +229,7 @@ async def test_a_joined_home_sends_its_readings_and_shows_its_results(
     # the aggregator's now (its clock is not frozen).
     madrid = ZoneInfo("Europe/Madrid")
     computed = datetime.fromisoformat(expected["computed_at"].replace("Z", "+00:00"))
-    if START.astimezone(madrid).date() == computed.astimezone(madrid).date():
+    if HOUR_START.astimezone(madrid).date() == computed.astimezone(madrid).date():
         assert expected["today"]["import_kwh"] > 0
     assert float(sensor(hass, entry, "coefficient_now")) == pytest.approx(
         expected["coefficient_now"] * 100
