@@ -205,7 +205,7 @@ def _client(settings: LinkSettings, ending: str = "") -> mqtt.Client:
 
 
 def _status_properties(settings: LinkSettings, packet: int) -> Properties:
-    properties = Properties(packet)
+    properties = Properties(packet)  # type: ignore[no-untyped-call]  # paho has no annotations
     properties.UserProperty = [(INSTALLATION_PROPERTY, settings.installation)]
     return properties
 
@@ -415,7 +415,7 @@ class LinkClient:
     def start(self) -> None:
         """Connect in the background (and keep reconnecting)."""
         self.state = LinkState.CONNECTING
-        properties = Properties(mqtt.PacketTypes.CONNECT)
+        properties = Properties(mqtt.PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         # The broker keeps the subscriptions while the home is away for up to a day.
         properties.SessionExpiryInterval = 24 * 3600
         self._client.connect_async(

@@ -17,7 +17,10 @@ from datetime import UTC, date, datetime
 from enum import Enum, StrEnum
 import functools
 import types
-from typing import Any, ClassVar, Final, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Union, get_args, get_origin, get_type_hints
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 class MessageKind(StrEnum):
@@ -228,11 +231,12 @@ def _typed(hint: Any, value: Any) -> Any:
         (item, _ellipsis) = get_args(hint)
         return tuple(_typed(item, part) for part in value)
     if isinstance(hint, type) and is_dataclass(hint):
-        return _from_object(hint, value)
+        return hint(**_field_values(hint, value))
     if isinstance(hint, type) and issubclass(hint, Enum):
         return hint(value)
     # A number (an integer where a float may be) or a text, as JSON has it.
-    return _FROM_TEXT.get(hint, lambda same: same)(value)
+    convert = _FROM_TEXT.get(hint)
+    return value if convert is None else convert(value)
 
 
 @functools.cache
@@ -240,14 +244,14 @@ def _hints(cls: type) -> dict[str, Any]:
     return get_type_hints(cls)
 
 
-def _from_object(cls: type, data: Mapping[str, Any]) -> Any:
+def _field_values(cls: type[DataclassInstance], data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the fields of dataclass ``cls`` that ``data`` holds, typed, by their names."""
     hints = _hints(cls)
-    values = {
+    return {
         field.name: _typed(hints[field.name], data[_wire_name(field.name)])
         for field in fields(cls)
         if _wire_name(field.name) in data
     }
-    return cls(**values)
 
 
 def from_json[T: Message](cls: type[T], data: Mapping[str, Any]) -> T:
@@ -255,4 +259,4 @@ def from_json[T: Message](cls: type[T], data: Mapping[str, Any]) -> T:
 
     Raises ValueError for a time or a date that is no real one (2026-13-01).
     """
-    return _from_object(cls, data)
+    return cls(**_field_values(cls, data))

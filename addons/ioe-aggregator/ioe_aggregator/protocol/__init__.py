@@ -24,7 +24,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from ioe_aggregator.protocol.compiled import Check, Unsupported, compile_schema, ecma_regex
 from ioe_aggregator.protocol.messages import (
     Message,
-    MessageKind,
+    MessageKind as MessageKind,  # the kinds of message, for the aggregator's readers
     Meter,
     Quantity,
     as_json,
