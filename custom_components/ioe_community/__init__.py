@@ -64,7 +64,7 @@ DEVICE_SUBENTRIES = (SUBENTRY_MODBUS, SUBENTRY_MQTT)
 type EntrySettings = tuple[str, dict[str, Any], dict[str, Any]]
 
 
-def entry_settings(entry: ConfigEntry) -> EntrySettings:
+def entry_settings(entry: IoeCommunityConfigEntry) -> EntrySettings:
     """Return what of the entry itself a home is set up from: its title, data and options.
 
     Not its dashboard (making one shows it, the home goes on) nor the community's name (the
@@ -214,7 +214,7 @@ async def _async_start_home(
     home.started = True
 
 
-def _subentry_copies(entry: ConfigEntry) -> dict[str, ConfigSubentry]:
+def _subentry_copies(entry: IoeCommunityConfigEntry) -> dict[str, ConfigSubentry]:
     """Return copies of the entry's subentries, to tell later which of them changed."""
     return {subentry_id: replace(subentry) for subentry_id, subentry in entry.subentries.items()}
 

@@ -29,10 +29,9 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 import json
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components.recorder import DOMAIN as RECORDER_DOMAIN, get_instance, history
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import (
     CALLBACK_TYPE,
     Event,
@@ -64,6 +63,9 @@ from .link.messages import CommunityState, Results, Retained, Signal
 from .link.outbox import Outbox, OutboxError, OutboxState
 from .link.protocol import Reading, live_batch, preload as preload_schemas
 from .link.readings import HomeReadings, Sample, live_report, replay
+
+if TYPE_CHECKING:
+    from . import IoeCommunityConfigEntry
 
 LIVE_INTERVAL: Final = timedelta(seconds=10)
 ISSUE_OUTBOX_FULL: Final = "outbox_full"
@@ -117,7 +119,7 @@ class CommunityData:
 class CommunityCoordinator(DataUpdateCoordinator[CommunityData]):
     """Holds what the community sensors show; the link feeds it (nothing is polled)."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
+    def __init__(self, hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> None:
         """Start with a stopped link and nothing from the community."""
         super().__init__(
             hass, LOGGER, config_entry=entry, name=f"{entry.title} community", update_interval=None
@@ -174,7 +176,7 @@ def _sources(model: EnergyModel, quantities: Iterable[str]) -> dict[str, str]:
 class CommunityLink:
     """One home's membership of its community while its entry is loaded."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, code: JoinCode) -> None:
+    def __init__(self, hass: HomeAssistant, entry: IoeCommunityConfigEntry, code: JoinCode) -> None:
         """Prepare the link; ``async_start`` opens it once the energy model is known."""
         self.hass = hass
         self.entry = entry

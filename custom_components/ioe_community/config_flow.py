@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, override
+from typing import TYPE_CHECKING, Any, override
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import (
@@ -94,6 +94,9 @@ from .link.join_code import JoinCode, JoinCodeError, decode as decode_join_code
 from .membership import async_leave_community
 from .naming import async_device_title
 from .supply_point import CupsCheckLettersError, InvalidCups, normalize_cups
+
+if TYPE_CHECKING:
+    from . import IoeCommunityConfigEntry
 
 STEP_HOME_SCHEMA = probatio.Schema(
     {
@@ -204,7 +207,7 @@ def _same_supply_point(first: str, second: str) -> bool:
 
 
 @callback
-def _follow_cups(hass: HomeAssistant, entry: ConfigEntry, cups: str) -> None:
+def _follow_cups(hass: HomeAssistant, entry: IoeCommunityConfigEntry, cups: str) -> None:
     """Give the home's device a corrected CUPS (it is the device's identifier)."""
     old = entry.data[CONF_CUPS]
     registry = dr.async_get(hass)

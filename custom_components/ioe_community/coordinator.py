@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import mqtt
-from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SCAN_INTERVAL
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -50,6 +50,9 @@ from .devices.mqtt_meter import (
 from .devices.mqtt_parsers import PayloadError
 from .devices.profile import Limits, Profile, Register, SetpointRefusedError, available_profiles
 from .devices.sunspec import resolve_profile
+
+if TYPE_CHECKING:
+    from . import IoeCommunityConfigEntry
 
 
 def endpoint_from(data: dict[str, Any]) -> Endpoint:
@@ -100,7 +103,7 @@ METER_MAKERS = {
 
 
 def meter_store(
-    hass: HomeAssistant, entry: ConfigEntry, subentry: ConfigSubentry
+    hass: HomeAssistant, entry: IoeCommunityConfigEntry, subentry: ConfigSubentry
 ) -> Store[dict[str, Any]]:
     """Return where an MQTT meter's counted energies are kept across restarts."""
     return Store(hass, 1, f"{DOMAIN}.meter_{entry.entry_id}_{subentry.subentry_id}")
@@ -109,7 +112,7 @@ def meter_store(
 class IoeDeviceCoordinator(DataUpdateCoordinator[DeviceValues]):
     """The values of one configured device (a config subentry) and what they are."""
 
-    config_entry: ConfigEntry
+    config_entry: IoeCommunityConfigEntry
     subentry: ConfigSubentry
     manufacturer: str
     model: str
@@ -150,7 +153,7 @@ class ModbusDeviceCoordinator(IoeDeviceCoordinator):
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: ConfigEntry,
+        entry: IoeCommunityConfigEntry,
         subentry: ConfigSubentry,
         bus: ModbusBus,
         keys: set[str],
@@ -256,7 +259,9 @@ class MqttMeterCoordinator(IoeDeviceCoordinator):
     the last good message.
     """
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, subentry: ConfigSubentry) -> None:
+    def __init__(
+        self, hass: HomeAssistant, entry: IoeCommunityConfigEntry, subentry: ConfigSubentry
+    ) -> None:
         """Prepare the meter; ``async_start`` subscribes to its topics."""
         self.subentry = subentry
         self.source = meter_source_from(subentry.data)

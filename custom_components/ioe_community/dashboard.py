@@ -11,12 +11,11 @@ edit them), and the home's options remove it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components import frontend
 from homeassistant.components.lovelace.const import LOVELACE_DATA
 from homeassistant.components.lovelace.dashboard import LovelaceStorage
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
@@ -24,6 +23,9 @@ from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import slugify
 
 from .const import CONF_COMMUNITY, DOMAIN, LOGGER
+
+if TYPE_CHECKING:
+    from . import IoeCommunityConfigEntry
 
 # Where the home keeps its dashboard's address, title and language (in the entry's options).
 CONF_DASHBOARD: Final = "dashboard"
@@ -45,12 +47,14 @@ def available(hass: HomeAssistant) -> bool:
     return LOVELACE_DATA in hass.data
 
 
-def url_path(entry: ConfigEntry) -> str:
+def url_path(entry: IoeCommunityConfigEntry) -> str:
     """Return a dashboard address for the home (Lovelace wants a hyphen in it)."""
     return f"comunidad-{slugify(entry.title, separator='-') or 'casa'}"
 
 
-def _storage(hass: HomeAssistant, entry: ConfigEntry, path: str, title: str) -> LovelaceStorage:
+def _storage(
+    hass: HomeAssistant, entry: IoeCommunityConfigEntry, path: str, title: str
+) -> LovelaceStorage:
     return LovelaceStorage(
         hass,
         {
@@ -65,7 +69,7 @@ def _storage(hass: HomeAssistant, entry: ConfigEntry, path: str, title: str) -> 
     )
 
 
-def default_language(hass: HomeAssistant, entry: ConfigEntry) -> str:
+def default_language(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> str:
     """Return the language to offer: the dashboard's, else the closest to Home Assistant's."""
     if (kept := entry.options.get(CONF_DASHBOARD)) is not None and CONF_LANGUAGE in kept:
         return str(kept[CONF_LANGUAGE])
@@ -81,7 +85,7 @@ async def _texts(hass: HomeAssistant, language: str) -> dict[str, str]:
     return {key.removeprefix(prefix): text for key, text in found.items() if key.startswith(prefix)}
 
 
-def _sensor(hass: HomeAssistant, entry: ConfigEntry, key: str) -> str | None:
+def _sensor(hass: HomeAssistant, entry: IoeCommunityConfigEntry, key: str) -> str | None:
     community = entry.data[CONF_COMMUNITY]["community"]
     return er.async_get(hass).async_get_entity_id(
         Platform.SENSOR, DOMAIN, f"{entry.entry_id}_{community}_{key}"
@@ -89,7 +93,11 @@ def _sensor(hass: HomeAssistant, entry: ConfigEntry, key: str) -> str | None:
 
 
 def _section(
-    hass: HomeAssistant, entry: ConfigEntry, texts: dict[str, str], name: str, keys: tuple[str, ...]
+    hass: HomeAssistant,
+    entry: IoeCommunityConfigEntry,
+    texts: dict[str, str],
+    name: str,
+    keys: tuple[str, ...],
 ) -> dict[str, Any]:
     """Return a section: its figures by short name, then a line per figure saying what it is."""
     shown = [(key, entity) for key in keys if (entity := _sensor(hass, entry, key))]
@@ -105,7 +113,7 @@ def _section(
 
 
 async def async_build(
-    hass: HomeAssistant, entry: ConfigEntry, language: str
+    hass: HomeAssistant, entry: IoeCommunityConfigEntry, language: str
 ) -> tuple[str, dict[str, Any]]:
     """Return the dashboard's title and cards for a joined home, in ``language``."""
     texts = await _texts(hass, language)
@@ -130,7 +138,9 @@ async def async_build(
     return title, {"title": title, "views": [{"title": title, "path": "hoy", "cards": cards}]}
 
 
-async def async_create(hass: HomeAssistant, entry: ConfigEntry, language: str) -> dict[str, str]:
+async def async_create(
+    hass: HomeAssistant, entry: IoeCommunityConfigEntry, language: str
+) -> dict[str, str]:
     """Write the home's dashboard (replacing an earlier one); return what the options keep."""
     path = url_path(entry)
     title, config = await async_build(hass, entry, language)
@@ -140,7 +150,7 @@ async def async_create(hass: HomeAssistant, entry: ConfigEntry, language: str) -
 
 
 @callback
-def async_show(hass: HomeAssistant, entry: ConfigEntry) -> None:
+def async_show(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> None:
     """Put the home's dashboard in the sidebar (at every start: it is the integration's)."""
     if not available(hass) or (kept := entry.options.get(CONF_DASHBOARD)) is None:
         return
@@ -166,7 +176,7 @@ def async_hide(hass: HomeAssistant, path: str) -> None:
 
 
 async def async_delete(
-    hass: HomeAssistant, entry: ConfigEntry, kept: Mapping[str, str] | None
+    hass: HomeAssistant, entry: IoeCommunityConfigEntry, kept: Mapping[str, str] | None
 ) -> None:
     """Remove the home's dashboard (``kept`` in its options), if it has one, and its cards."""
     if kept is None:

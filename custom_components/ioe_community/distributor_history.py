@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 import ssl
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components.recorder import DOMAIN as RECORDER_DOMAIN, get_instance
 from homeassistant.components.recorder.models import (
@@ -30,7 +30,6 @@ from homeassistant.components.recorder.statistics import (
     get_last_statistics,
     statistics_during_period,
 )
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import UnitOfEnergy
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -44,6 +43,9 @@ from .const import CONF_CUPS, DOMAIN, LOGGER
 from .link.api import ApiError, distributor_energy
 from .link.client import tls_context
 from .link.join_code import JoinCode
+
+if TYPE_CHECKING:
+    from . import IoeCommunityConfigEntry
 
 FIRST_IMPORT: Final = timedelta(days=730)
 REFRESH_WINDOW: Final = timedelta(days=62)
@@ -68,7 +70,7 @@ def statistic_id(cups: str, quantity: str) -> str:
 class DistributorHistory:
     """Keeps a joined home's distributor statistics up to date while its entry is loaded."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, code: JoinCode) -> None:
+    def __init__(self, hass: HomeAssistant, entry: IoeCommunityConfigEntry, code: JoinCode) -> None:
         """Prepare; ``async_start`` schedules the imports."""
         self.hass = hass
         self.entry = entry

@@ -7,7 +7,8 @@ only finds the entities and reads their states in the model's units.
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntry
+from typing import TYPE_CHECKING
+
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import entity_registry as er
@@ -26,9 +27,12 @@ from .devices.energy_model import (
 )
 from .entity import entity_unique_id
 
+if TYPE_CHECKING:
+    from . import IoeCommunityConfigEntry
+
 
 def energy_model_of_entities(
-    hass: HomeAssistant, entry: ConfigEntry, devices: dict[str, IoeDeviceCoordinator]
+    hass: HomeAssistant, entry: IoeCommunityConfigEntry, devices: dict[str, IoeDeviceCoordinator]
 ) -> EnergyModel:
     """Return the home's model: each quantity as the entities that measure it.
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntry
+from typing import TYPE_CHECKING
+
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
@@ -18,9 +19,12 @@ from .community import (
 from .const import CONF_COMMUNITY, CONF_LINK_CLIENT_SUFFIX, DOMAIN, LOGGER
 from .dashboard import CONF_DASHBOARD
 
+if TYPE_CHECKING:
+    from . import IoeCommunityConfigEntry
+
 
 @callback
-def async_leave_community(hass: HomeAssistant, entry: ConfigEntry) -> None:
+def async_leave_community(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> None:
     """Leave the home's community: the entry forgets the join code and reloads without a link.
 
     The home's devices and sensors stay; the outbox and what the link kept go once it stopped

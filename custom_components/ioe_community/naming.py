@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 import re
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.translation import async_get_translations
 
@@ -19,6 +18,9 @@ from .const import (
     SUBENTRY_MODBUS,
     SUBENTRY_MQTT,
 )
+
+if TYPE_CHECKING:
+    from . import IoeCommunityConfigEntry
 
 # A Modbus device's title until 0.2: "Eastron SDM630 (127.0.0.1:1502 #1)".
 _OLD_MODBUS_TITLE: Final = re.compile(r"^(?P<name>.+) \([^()]+ #\d+\)$")
@@ -40,7 +42,7 @@ async def async_device_title(
 
 
 async def async_rename_devices(
-    hass: HomeAssistant, entry: ConfigEntry, makers: dict[str, str]
+    hass: HomeAssistant, entry: IoeCommunityConfigEntry, makers: dict[str, str]
 ) -> None:
     """Give devices titled by address (before 0.2) their name and role instead.
 

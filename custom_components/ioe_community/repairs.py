@@ -10,11 +10,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.recorder import DOMAIN as RECORDER_DOMAIN, get_instance
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
@@ -24,6 +23,9 @@ from .community import ISSUE_DISPLACED, ISSUE_OUTBOX_UNUSABLE, membership_store,
 from .const import CONF_CUPS, DOMAIN, LOGGER
 from .distributor_history import QUANTITIES, statistic_id
 from .membership import async_leave_community
+
+if TYPE_CHECKING:
+    from . import IoeCommunityConfigEntry
 
 ISSUE_STATISTICS_LEFT = "statistics_left"
 
@@ -125,7 +127,7 @@ class StatisticsRepair(RepairsFlow):
 
 
 @callback
-def async_offer_statistics_removal(hass: HomeAssistant, entry: ConfigEntry) -> None:
+def async_offer_statistics_removal(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> None:
     """Ask (with a repair issue) whether to delete the statistics a deleted home leaves.
 
     Its sensors' statistics (those with a state class) and its distributor history.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from homeassistant.core import (
     HomeAssistant,
@@ -20,6 +20,9 @@ import probatio
 
 from .const import DOMAIN
 from .link.intervals import QUARTER, quarter_ceil
+
+if TYPE_CHECKING:
+    from . import IoeCommunityConfigEntry
 
 SERVICE_RESEND_READINGS: Final = "resend_readings"
 SERVICE_IMPORT_DISTRIBUTOR_HISTORY: Final = "import_distributor_history"
@@ -48,7 +51,9 @@ def _quarter_floor(moment: datetime) -> datetime:
 
 async def _async_resend_readings(call: ServiceCall) -> ServiceResponse:
     """Send the home's readings of a past period again (the quarter hours it touches)."""
-    entry = async_get_config_entry(call.hass, DOMAIN, call.data.get(ATTR_CONFIG_ENTRY_ID))
+    entry: IoeCommunityConfigEntry = async_get_config_entry(
+        call.hass, DOMAIN, call.data.get(ATTR_CONFIG_ENTRY_ID)
+    )
     link = entry.runtime_data.community
     if link is None:
         raise ServiceValidationError(
@@ -71,7 +76,9 @@ async def _async_resend_readings(call: ServiceCall) -> ServiceResponse:
 
 async def _async_import_distributor_history(call: ServiceCall) -> ServiceResponse:
     """Import the home's distributor history as statistics now; answer the hours written."""
-    entry = async_get_config_entry(call.hass, DOMAIN, call.data.get(ATTR_CONFIG_ENTRY_ID))
+    entry: IoeCommunityConfigEntry = async_get_config_entry(
+        call.hass, DOMAIN, call.data.get(ATTR_CONFIG_ENTRY_ID)
+    )
     history = entry.runtime_data.distributor
     if history is None:
         raise ServiceValidationError(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -20,7 +20,6 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfPower
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
@@ -28,6 +27,9 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from ..community import CommunityCoordinator, CommunityData, CommunityLink, membership_identifier
 from ..link.client import LinkState
 from ..link.messages import CommunityState, Energies, Results, SignalKind
+
+if TYPE_CHECKING:
+    from .. import IoeCommunityConfigEntry
 
 type Value = float | int | str | datetime | None
 
@@ -237,7 +239,7 @@ class CommunitySensor(CoordinatorEntity[CommunityCoordinator], SensorEntity):
 
     def __init__(
         self,
-        entry: ConfigEntry,
+        entry: IoeCommunityConfigEntry,
         link: CommunityLink,
         description: CommunitySensorDescription,
         home_device_id: str,
