@@ -25,6 +25,7 @@ import pandas as pd
 from ioe_aggregator import audit
 from ioe_aggregator.members.registry import Member
 from ioe_aggregator.protocol import utc_text
+from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.sharing import coefficient_file, schemes
 from ioe_aggregator.sharing.calendar import add_months, hours_of_year
 from ioe_aggregator.sharing.coefficient_file import UNITS, CoefficientFileError
@@ -53,15 +54,6 @@ SELECT_SHARES = """SELECT member, hour, units FROM agreement_shares
     WHERE agreement = ? AND hour >= ? AND hour <= ?"""
 # The last day a date can be: an open-ended agreement's end, for comparisons.
 FOREVER = date.max
-
-
-class AgreementError(ValueError):
-    """An agreement change cannot be made; ``kind`` is invalid, conflict or not_found."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        """Keep the kind (the API maps it to a status) with the readable reason."""
-        super().__init__(message)
-        self.kind = kind
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,7 +124,7 @@ def _rounded(scheme: str, beta: Mapping[str, float]) -> Shares:
     try:
         units = coefficient_file.largest_remainder(np.array([beta[i] for i in ids]))[0]
     except CoefficientFileError as err:
-        raise AgreementError("invalid", f"coefficients: {err}") from err
+        raise Refused(Kind.INVALID, f"coefficients: {err}") from err
     return Shares(scheme=scheme, units={(i, 0): int(u) for i, u in zip(ids, units, strict=True)})
 
 
@@ -140,17 +132,17 @@ def shares_from_coefficients(beta: Mapping[str, float], members: Sequence[Member
     """Return static shares from β by member id (every member named must be active)."""
     active = {m.id for m in members if m.active}
     if unknown := sorted(set(beta) - active):
-        raise AgreementError("invalid", f"not active members: {', '.join(unknown)}")
+        raise Refused(Kind.INVALID, f"not active members: {', '.join(unknown)}")
     if not beta:
-        raise AgreementError("invalid", "coefficients: give at least one member's β")
+        raise Refused(Kind.INVALID, "coefficients: give at least one member's β")
     return _rounded("static", beta)
 
 
 def shares_from_scheme(scheme: str, members: Sequence[Member]) -> Shares:
     """Return static shares by a criterion of the registry: equal, power or investment."""
     if scheme not in REGISTRY_SCHEMES:
-        raise AgreementError(
-            "invalid", f"scheme {scheme!r}: choose one of {', '.join(REGISTRY_SCHEMES)}"
+        raise Refused(
+            Kind.INVALID, f"scheme {scheme!r}: choose one of {', '.join(REGISTRY_SCHEMES)}"
         )
     active = [
         SharingMember(
@@ -164,11 +156,11 @@ def shares_from_scheme(scheme: str, members: Sequence[Member]) -> Shares:
         if m.active
     ]
     if not active:
-        raise AgreementError("invalid", "the community has no active members yet")
+        raise Refused(Kind.INVALID, "the community has no active members yet")
     try:
         beta = schemes.build(scheme, active, history_kwh=None).values
     except ValueError as err:
-        raise AgreementError("invalid", f"scheme {scheme}: {err}") from err
+        raise Refused(Kind.INVALID, f"scheme {scheme}: {err}") from err
     return _rounded(scheme, beta.to_dict())
 
 
@@ -176,7 +168,7 @@ def shares_from_file(content: bytes, file_name: str, members: Sequence[Member]) 
     """Return the shares of a distributor coefficient file ``{CAU}_{YYYY}.txt``."""
     year = coefficient_file.year_of(file_name)
     if year is None:
-        raise AgreementError("invalid", f"{file_name!r}: the file should be named CAU_YYYY.txt")
+        raise Refused(Kind.INVALID, f"{file_name!r}: the file should be named CAU_YYYY.txt")
     # By supply point: the file writes 22 characters, a member may be registered with 20.
     by_point = {m.cups[:20]: m.id for m in members if m.active}
     read, found = coefficient_file.parse(
@@ -185,8 +177,8 @@ def shares_from_file(content: bytes, file_name: str, members: Sequence[Member]) 
     if problems := coefficient_file.errors(found):
         shown = "; ".join(str(p) for p in problems[:MAX_PROBLEMS_SHOWN])
         more = len(problems) - MAX_PROBLEMS_SHOWN
-        raise AgreementError(
-            "invalid",
+        raise Refused(
+            Kind.INVALID,
             f"{file_name}: {shown}" + (f" (and {more} more problems)" if more > 0 else ""),
         )
     units = {(by_point[code[:20]], hour): share for (code, hour), share in read.shares.items()}
@@ -221,14 +213,14 @@ class Agreements:
         """Record an agreement; end the open-ended one before it the day before it starts."""
         name = name.strip()
         if not name or len(name) > MAX_NAME:
-            raise AgreementError("invalid", f"name: expected 1 to {MAX_NAME} characters")
+            raise Refused(Kind.INVALID, f"name: expected 1 to {MAX_NAME} characters")
         if valid_to is not None and valid_to < valid_from:
-            raise AgreementError("invalid", "the last day comes before the first")
+            raise Refused(Kind.INVALID, "the last day comes before the first")
         if shares.year is not None and not (
             valid_from.year == shares.year and (valid_to is None or valid_to.year == shares.year)
         ):
-            raise AgreementError(
-                "invalid",
+            raise Refused(
+                Kind.INVALID,
                 f"an hourly agreement for {shares.year} can only hold within {shares.year}",
             )
         if shares.year is not None and valid_to is None:
@@ -286,15 +278,15 @@ class Agreements:
         ]
         for old in overlapping:
             if old.valid_to is not None or old.valid_from >= new.valid_from:
-                raise AgreementError(
-                    "conflict",
+                raise Refused(
+                    Kind.CONFLICT,
                     f"agreement {old.id} ({old.name}) holds from {old.valid_from} "
                     f"to {old.valid_to or 'open end'}: periods must not overlap",
                 )
             earliest = add_months(old.valid_from, self._min_months)
             if new.valid_from < earliest:
-                raise AgreementError(
-                    "conflict",
+                raise Refused(
+                    Kind.CONFLICT,
                     f"agreement {old.id} started on {old.valid_from}: coefficients may change "
                     f"every {self._min_months} months at most, so from {earliest} "
                     "(option agreement_min_months)",
@@ -314,14 +306,14 @@ class Agreements:
         async with self._store.transaction() as tx:
             agreement = await _get(tx, agreement_id)
             if last_day is not None and last_day < agreement.valid_from:
-                raise AgreementError(
-                    "invalid",
+                raise Refused(
+                    Kind.INVALID,
                     f"agreement {agreement_id} starts on {agreement.valid_from}: to drop an "
                     "agreement that never held, remove it",
                 )
             if agreement.year is not None and (last_day is None or last_day.year != agreement.year):
-                raise AgreementError(
-                    "invalid", f"an hourly agreement for {agreement.year} ends within that year"
+                raise Refused(
+                    Kind.INVALID, f"an hourly agreement for {agreement.year} ends within that year"
                 )
             until = (last_day or FOREVER).isoformat()
             for row in await tx.execute(
@@ -329,8 +321,8 @@ class Agreements:
             ):
                 if row[0] != agreement_id:
                     other = _agreement(row)
-                    raise AgreementError(
-                        "conflict",
+                    raise Refused(
+                        Kind.CONFLICT,
                         f"agreement {other.id} ({other.name}) starts on {other.valid_from}",
                     )
             await tx.execute(
@@ -350,8 +342,8 @@ class Agreements:
         async with self._store.transaction() as tx:
             agreement = await _get(tx, agreement_id)
             if agreement.valid_from <= self.today():
-                raise AgreementError(
-                    "conflict",
+                raise Refused(
+                    Kind.CONFLICT,
                     f"agreement {agreement_id} has been in force since {agreement.valid_from}: "
                     "end it instead",
                 )
@@ -363,7 +355,7 @@ class Agreements:
         return agreement
 
     async def get(self, agreement_id: str) -> Agreement:
-        """Return an agreement; raise AgreementError("not_found") when there is none."""
+        """Return an agreement; raise Refused (not_found) when there is none."""
         async with self._store.transaction() as tx:
             return await _get(tx, agreement_id)
 
@@ -427,5 +419,5 @@ class Agreements:
 async def _get(tx: Transaction, agreement_id: str) -> Agreement:
     rows = await tx.execute(SELECT_ONE, (agreement_id,))
     if not rows:
-        raise AgreementError("not_found", f"no agreement {agreement_id!r}")
+        raise Refused(Kind.NOT_FOUND, f"no agreement {agreement_id!r}")
     return _agreement(rows[0])

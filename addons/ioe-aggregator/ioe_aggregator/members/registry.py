@@ -27,6 +27,7 @@ from ioe_aggregator.config import Config
 from ioe_aggregator.members import broker_files
 from ioe_aggregator.members.join_code import JoinCode, encode
 from ioe_aggregator.protocol import utc_text
+from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store, StoreError, Transaction
 
 _LOGGER = logging.getLogger(__name__)
@@ -53,15 +54,6 @@ REVOKE = "UPDATE members SET revoked_s = ?, mqtt_hash = NULL WHERE id = ?"
 SET_PLANT = "UPDATE members SET plant_kw = ? WHERE id = ?"
 
 
-class RegistryError(ValueError):
-    """A registry change cannot be made; ``kind`` is invalid, exists, not_found or revoked."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        """Keep the kind (the API maps it to a status) with the readable reason."""
-        super().__init__(message)
-        self.kind = kind
-
-
 @dataclass(frozen=True, kw_only=True)
 class NewMember:
     """What the manager gives to register a member."""
@@ -76,7 +68,7 @@ class NewMember:
     plant_kw: float = 0.0
 
     def validated(self) -> NewMember:
-        """Return the member with its CUPS in compact form; raise RegistryError("invalid")."""
+        """Return the member with its CUPS in compact form; raise Refused (invalid)."""
         problems = []
         if not MEMBER_ID.fullmatch(self.id):
             problems.append(
@@ -99,7 +91,7 @@ class NewMember:
         if (problem := plant_problem(self.plant_kw)) is not None:
             problems.append(problem)
         if problems:
-            raise RegistryError("invalid", "; ".join(problems))
+            raise Refused(Kind.INVALID, "; ".join(problems))
         return NewMember(
             id=self.id,
             name=self.name.strip(),
@@ -204,17 +196,21 @@ class Registry:
         if self._config.broker is not None and self._config.broker.username:
             reserved.add(self._config.broker.username)
         if member.id in reserved:
-            raise RegistryError(
-                "invalid", f"member id {member.id!r} is one of the broker's own logins"
+            raise Refused(
+                Kind.INVALID, f"member id {member.id!r} is one of the broker's own logins"
             )
         join = await self._join_settings()
         password = secrets.new_password()
         async with self._store.transaction() as tx:
             if await tx.execute(SELECT_ONE, (member.id,)):
-                raise RegistryError("exists", f"member {member.id} is already registered")
+                raise Refused(
+                    Kind.CONFLICT, f"member {member.id} is already registered", code="exists"
+                )
             if taken := await tx.execute(SELECT_BY_CUPS, (member.cups,)):
-                raise RegistryError(
-                    "exists", f"CUPS {member.cups} is already registered to member {taken[0][0]}"
+                raise Refused(
+                    Kind.CONFLICT,
+                    f"CUPS {member.cups} is already registered to member {taken[0][0]}",
+                    code="exists",
                 )
             await tx.execute(
                 INSERT,
@@ -251,7 +247,7 @@ class Registry:
         async with self._store.transaction() as tx:
             member = await _get(tx, member_id)
             if not member.active:
-                raise RegistryError("revoked", f"member {member_id} was revoked")
+                raise Refused(Kind.CONFLICT, f"member {member_id} was revoked", code="revoked")
             await tx.execute(SET_MQTT_HASH, (secrets.mosquitto_hash(password), member_id))
             await tokens.revoke_member_tokens(tx, member_id, actor=actor)
             _token, api_token = await tokens.issue(
@@ -266,7 +262,9 @@ class Registry:
         async with self._store.transaction() as tx:
             member = await _get(tx, member_id)
             if not member.active:
-                raise RegistryError("revoked", f"member {member_id} was already revoked")
+                raise Refused(
+                    Kind.CONFLICT, f"member {member_id} was already revoked", code="revoked"
+                )
             await tx.execute(REVOKE, (int(time.time()), member_id))
             await tokens.revoke_member_tokens(tx, member_id, actor=actor)
             await audit.record(tx, actor, audit.Action.MEMBER_REVOKED, member_id)
@@ -280,11 +278,11 @@ class Registry:
         Only registered plants count towards the community's generation, live and stored.
         """
         if (problem := plant_problem(plant_kw)) is not None:
-            raise RegistryError("invalid", problem)
+            raise Refused(Kind.INVALID, problem)
         async with self._store.transaction() as tx:
             member = await _get(tx, member_id)
             if not member.active:
-                raise RegistryError("revoked", f"member {member_id} was revoked")
+                raise Refused(Kind.CONFLICT, f"member {member_id} was revoked", code="revoked")
             await tx.execute(SET_PLANT, (float(plant_kw), member_id))
             await audit.record(
                 tx, actor, audit.Action.MEMBER_PLANT, member_id, {"plant_kw": float(plant_kw)}
@@ -292,7 +290,7 @@ class Registry:
             return await _get(tx, member_id)
 
     async def get(self, member_id: str) -> Member:
-        """Return a member; raise RegistryError("not_found") when there is none."""
+        """Return a member; raise Refused (not_found) when there is none."""
         async with self._store.transaction() as tx:
             return await _get(tx, member_id)
 
@@ -352,8 +350,8 @@ class Registry:
         """Return the broker host and CA certificate of join codes (checking they can be made)."""
         host = self._config.members.public_broker_host
         if host is None:
-            raise RegistryError(
-                "invalid",
+            raise Refused(
+                Kind.INVALID,
                 "no broker address for join codes: set public_broker_host (or mqtt_host)",
             )
         ca_file = self._config.broker.ca_file if self._config.broker else None
@@ -390,5 +388,5 @@ class Registry:
 async def _get(tx: Transaction, member_id: str) -> Member:
     rows = await tx.execute(SELECT_ONE, (member_id,))
     if not rows:
-        raise RegistryError("not_found", f"no member {member_id!r}")
+        raise Refused(Kind.NOT_FOUND, f"no member {member_id!r}")
     return _member(rows[0])
