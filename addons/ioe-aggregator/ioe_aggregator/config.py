@@ -120,6 +120,7 @@ def _logins(value: Any) -> list[str]:
     return logins
 
 
+_TOGETHER = "{} and {} go together"
 _SCHEMA = vol.Schema(
     {
         vol.Optional("community_id", default="community"): vol.All(
@@ -134,8 +135,10 @@ _SCHEMA = vol.Schema(
         vol.Optional("http_port", default=DEFAULT_HTTP_PORT): _port,
         vol.Optional("ingress_proxy"): _address,
         vol.Optional("https_port"): _port,
-        vol.Optional("api_certfile"): str,
-        vol.Optional("api_keyfile"): str,
+        vol.Inclusive(
+            "api_certfile", "api_tls", msg=_TOGETHER.format("api_certfile", "api_keyfile")
+        ): str,
+        vol.Inclusive("api_keyfile", "api_tls"): str,
         vol.Optional("mqtt_host"): str,
         vol.Optional("mqtt_port", default=DEFAULT_MQTT_PORT): _port,
         vol.Optional("mqtt_tls", default=True): _boolean,
@@ -159,16 +162,24 @@ _SCHEMA = vol.Schema(
         vol.Optional("agreement_min_months", default=4): vol.All(
             vol.Coerce(int), vol.Range(min=0, max=12)
         ),
-        vol.Optional("import_price_eur_kwh"): _number(0.0, 10.0),
-        vol.Optional("surplus_price_eur_kwh"): _number(-10.0, 10.0),
+        vol.Inclusive(
+            "import_price_eur_kwh",
+            "prices",
+            msg=_TOGETHER.format("import_price_eur_kwh", "surplus_price_eur_kwh"),
+        ): _number(0.0, 10.0),
+        vol.Inclusive("surplus_price_eur_kwh", "prices"): _number(-10.0, 10.0),
         vol.Optional("signal_threshold_w", default=500.0): _number(0.0, 10_000_000.0),
         vol.Optional("mqtt_discovery", default=True): _boolean,
         vol.Optional("discovery_prefix", default="homeassistant"): _topic_prefix,
         vol.Optional("language", default="es"): vol.All(
             vol.Lower, vol.In(LANGUAGES, msg=f"expected one of {', '.join(LANGUAGES)}")
         ),
-        vol.Optional("datadis_username"): vol.All(str, vol.Strip, vol.Upper),
-        vol.Optional("datadis_password"): str,
+        vol.Inclusive(
+            "datadis_username",
+            "datadis",
+            msg=_TOGETHER.format("datadis_username", "datadis_password"),
+        ): vol.All(str, vol.Strip, vol.Upper),
+        vol.Inclusive("datadis_password", "datadis"): str,
         vol.Optional("datadis_url", default=DATADIS_URL): vol.All(
             str, vol.Match(r"^https?://[^\s/]+(/\S*)?$", msg="expected an http(s):// address")
         ),
@@ -325,6 +336,8 @@ def _describe(error: vol.Invalid, origin: dict[str, str]) -> str:
     where = origin.get(key, f"key '{key}'")
     if error.error_message == "extra keys not allowed":
         return f"unknown {where}"
+    if isinstance(error, vol.InclusiveInvalid):
+        return error.error_message
     return f"{where}: {error.error_message}"
 
 
@@ -342,9 +355,7 @@ def _build(options: dict[str, Any]) -> Config:
             password=options.get("mqtt_password"),
         )
     https = None
-    if "api_certfile" in options or "api_keyfile" in options:
-        if not ("api_certfile" in options and "api_keyfile" in options):
-            raise ConfigError("invalid configuration: api_certfile and api_keyfile go together")
+    if "api_certfile" in options:
         https = HttpsConfig(
             port=options.get("https_port", DEFAULT_HTTPS_PORT),
             certfile=Path(options["api_certfile"]),
@@ -358,18 +369,10 @@ def _build(options: dict[str, Any]) -> Config:
             "(the ingress proxy speaks plain HTTP)"
         )
     prices = None
-    if "import_price_eur_kwh" in options or "surplus_price_eur_kwh" in options:
-        if not ("import_price_eur_kwh" in options and "surplus_price_eur_kwh" in options):
-            raise ConfigError(
-                "invalid configuration: import_price_eur_kwh and surplus_price_eur_kwh go together"
-            )
+    if "import_price_eur_kwh" in options:
         prices = (options["import_price_eur_kwh"], options["surplus_price_eur_kwh"])
     datadis = None
-    if "datadis_username" in options or "datadis_password" in options:
-        if not ("datadis_username" in options and "datadis_password" in options):
-            raise ConfigError(
-                "invalid configuration: datadis_username and datadis_password go together"
-            )
+    if "datadis_username" in options:
         datadis = DatadisConfig(
             username=options["datadis_username"],
             password=options["datadis_password"],
