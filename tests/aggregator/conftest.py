@@ -92,7 +92,7 @@ async def store(database_url: str) -> AsyncIterator[Store]:
 async def register_members(store: Store, cups: dict[str, str]) -> list[Member]:
     """Register members (id → CUPS) straight in the store; return every registered member."""
     registry = Registry(
-        store, load_config(None, {"IOE_AGGREGATOR_PUBLIC_BROKER_HOST": "broker.example"})
+        store, load_config(None, {"IOE_AGGREGATOR_PUBLIC_BROKER_HOST": "broker.example"}).members
     )
     for number, (member, supply) in enumerate(cups.items(), start=1):
         new = NewMember(

@@ -44,7 +44,7 @@ def config(**options: str) -> Config:
 
 
 async def registry_with_members(store: Store, settings: Config) -> Registry:
-    registry = Registry(store, settings)
+    registry = Registry(store, settings.members)
     for number, member in enumerate(MEMBERS, start=1):
         new = NewMember(
             id=member,

@@ -211,15 +211,34 @@ class BrokerConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class MembersConfig:
-    """What the registry needs beyond the database: the join code's addresses, the broker files."""
+class BrokerAccountsConfig:
+    """The broker's logins as the service writes them: a password file and an access list."""
 
+    # Where to write them (None: the broker's logins are kept elsewhere).
+    files_dir: Path | None
+    topic_prefix: str
+    # Logins with access to every topic (the service's own first, when it has one): no member
+    # may take them.
+    full_access: tuple[str, ...]
+    # The service's own login and password, written with the members' (None: not written).
+    service_login: tuple[str, str] | None
+    mosquitto_pid_file: Path | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MembersConfig:
+    """What the registry needs beyond the database: what join codes hold, the broker's logins."""
+
+    community_id: str
+    # The community's name as people read it (None: none given, its id stands for it).
+    community_name: str | None
+    topic_prefix: str
     public_broker_host: str | None
     public_broker_port: int
     public_api_url: str | None
-    broker_files_dir: Path | None
-    broker_full_access: tuple[str, ...]
-    mosquitto_pid_file: Path | None
+    # The broker's CA certificate, which join codes carry to the homes.
+    broker_ca_file: Path | None
+    accounts: BrokerAccountsConfig
     # The rows a member's own data may take in the store.
     quota_rows: int
 
@@ -244,6 +263,7 @@ class ResultsConfig:
 class DatadisConfig:
     """The manager's Datadis account and when the daily sync runs."""
 
+    timezone: str
     username: str
     password: str
     url: str
@@ -374,6 +394,7 @@ def _build(options: dict[str, Any]) -> Config:
     datadis = None
     if "datadis_username" in options:
         datadis = DatadisConfig(
+            timezone=options["timezone"],
             username=options["datadis_username"],
             password=options["datadis_password"],
             url=options["datadis_url"],
@@ -381,8 +402,7 @@ def _build(options: dict[str, Any]) -> Config:
             spread_minutes=options["datadis_spread_minutes"],
             history_months=options["datadis_history_months"],
         )
-    files_dir = options.get("broker_files_dir")
-    pid_file = options.get("mosquitto_pid_file")
+    topic_prefix = options.get("topic_prefix") or f"ioe/v1/{options['community_id']}"
     return Config(
         community_id=options["community_id"],
         database_url=url,
@@ -391,14 +411,16 @@ def _build(options: dict[str, Any]) -> Config:
         ingress_proxy=options.get("ingress_proxy"),
         https=https,
         broker=broker,
-        topic_prefix=options.get("topic_prefix") or f"ioe/v1/{options['community_id']}",
+        topic_prefix=topic_prefix,
         members=MembersConfig(
+            community_id=options["community_id"],
+            community_name=options.get("community_name"),
+            topic_prefix=topic_prefix,
             public_broker_host=options.get("public_broker_host") or options.get("mqtt_host"),
             public_broker_port=options.get("public_broker_port") or options["mqtt_port"],
             public_api_url=options.get("public_api_url"),
-            broker_files_dir=Path(files_dir) if files_dir else None,
-            broker_full_access=tuple(options["broker_full_access"]),
-            mosquitto_pid_file=Path(pid_file) if pid_file else None,
+            broker_ca_file=None if broker is None else broker.ca_file,
+            accounts=_accounts(options, broker, topic_prefix),
             quota_rows=options["member_quota_rows"],
         ),
         results=ResultsConfig(
@@ -412,4 +434,24 @@ def _build(options: dict[str, Any]) -> Config:
         ),
         datadis=datadis,
         log_level=options["log_level"],
+    )
+
+
+def _accounts(
+    options: dict[str, Any], broker: BrokerConfig | None, topic_prefix: str
+) -> BrokerAccountsConfig:
+    files_dir = options.get("broker_files_dir")
+    pid_file = options.get("mosquitto_pid_file")
+    full_access = tuple(options["broker_full_access"])
+    service_login = None
+    if broker is not None and broker.username:
+        full_access = (broker.username, *full_access)
+        if broker.password:
+            service_login = (broker.username, broker.password)
+    return BrokerAccountsConfig(
+        files_dir=Path(files_dir) if files_dir else None,
+        topic_prefix=topic_prefix,
+        full_access=full_access,
+        service_login=service_login,
+        mosquitto_pid_file=Path(pid_file) if pid_file else None,
     )

@@ -96,7 +96,7 @@ def _shares(args: argparse.Namespace, members: list[Member]) -> Shares:
 
 
 async def _add(store: Store, config: Config, args: argparse.Namespace) -> bool:
-    members = list(await Registry(store, config).members())
+    members = list(await Registry(store, config.members).members())
     try:
         shares = _shares(args, members)
     except OSError as err:

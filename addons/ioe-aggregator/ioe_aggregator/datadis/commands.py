@@ -75,7 +75,7 @@ def job(args: argparse.Namespace) -> Job | None:
 
 
 async def _link(store: Store, config: Config, args: argparse.Namespace) -> bool:
-    member = await Registry(store, config).get(args.member)
+    member = await Registry(store, config.members).get(args.member)
     await Ledger(store).link(member.id, None if args.own else args.nif, utc_now())
     whose = "the manager's own account" if args.own else f"NIF {_masked(args.nif)}"
     show(args, {"member": member.id, "nif": args.nif}, f"{member.id} is read through {whose}")
@@ -96,7 +96,7 @@ async def _sync(store: Store, config: Config, args: argparse.Namespace) -> bool:
         )
     if (args.first is None) != (args.last is None):
         raise Refused(Kind.INVALID, "--from and --to go together")
-    members = await Registry(store, config).members()
+    members = await Registry(store, config.members).members()
     months = None if args.first is None else (args.first, args.last)
     async with aiohttp.ClientSession() as session:
         client = DatadisClient(

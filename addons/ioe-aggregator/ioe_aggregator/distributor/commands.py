@@ -49,7 +49,7 @@ def job(args: argparse.Namespace) -> Job | None:
 async def _import_csv(store: Store, config: Config, args: argparse.Namespace) -> bool:
     path: Path = args.file
     zone = ZoneInfo(config.results.timezone)
-    registry = Registry(store, config)
+    registry = Registry(store, config.members)
     if args.member is not None:
         await registry.get(args.member)  # an unknown member is refused before anything is read
     members = await registry.members()

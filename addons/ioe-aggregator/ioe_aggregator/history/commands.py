@@ -107,7 +107,7 @@ async def _export(store: Store, config: Config, args: argparse.Namespace) -> boo
     zone = ZoneInfo(config.results.timezone)
     start = local_midnight(args.first, zone)
     end = local_midnight(args.last + timedelta(days=1), zone)
-    registered = await Registry(store, config).members()
+    registered = await Registry(store, config.members).members()
     members = [m for m in registered if m.active]
     ids = [member.id for member in members]
     table = await consumption(

@@ -17,6 +17,7 @@ from ioe_aggregator.auth import tokens
 from ioe_aggregator.config import Config
 from ioe_aggregator.jobs import Job, actor, show
 from ioe_aggregator.members import broker_files
+from ioe_aggregator.members.broker_accounts import BrokerAccounts
 from ioe_aggregator.members.registry import Credentials, Member, NewMember, Registry
 from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store
@@ -161,44 +162,45 @@ async def _add(store: Store, config: Config, args: argparse.Namespace) -> bool:
         vulnerable=args.vulnerable,
         plant_kw=args.plant_kw,
     )
-    credentials = await Registry(store, config).add(new, actor=actor())
+    credentials = await Registry(store, config.members).add(new, actor=actor())
     _credentials(args, credentials, "Registered")
     return True
 
 
 async def _list(store: Store, config: Config, args: argparse.Namespace) -> bool:
-    members = await Registry(store, config).members()
+    members = await Registry(store, config.members).members()
     text = "\n".join(_describe(member) for member in members) or "No members yet."
     show(args, [member.as_dict() for member in members], text)
     return True
 
 
 async def _show(store: Store, config: Config, args: argparse.Namespace) -> bool:
-    member = await Registry(store, config).get(args.member_id)
+    member = await Registry(store, config.members).get(args.member_id)
     show(args, member.as_dict(), _describe(member))
     return True
 
 
 async def _rotate(store: Store, config: Config, args: argparse.Namespace) -> bool:
-    credentials = await Registry(store, config).rotate(args.member_id, actor=actor())
+    credentials = await Registry(store, config.members).rotate(args.member_id, actor=actor())
     _credentials(args, credentials, "New credentials for")
     return True
 
 
 async def _revoke(store: Store, config: Config, args: argparse.Namespace) -> bool:
-    member = await Registry(store, config).revoke(args.member_id, actor=actor())
+    member = await Registry(store, config.members).revoke(args.member_id, actor=actor())
     show(args, member.as_dict(), f"Revoked {_describe(member)}")
     return True
 
 
 async def _plant(store: Store, config: Config, args: argparse.Namespace) -> bool:
-    member = await Registry(store, config).set_plant(args.member_id, args.kw, actor=actor())
+    member = await Registry(store, config.members).set_plant(args.member_id, args.kw, actor=actor())
     show(args, member.as_dict(), f"Plant registered: {_describe(member)}")
     return True
 
 
 async def _broker_files(store: Store, config: Config, args: argparse.Namespace) -> bool:
-    if config.members.broker_files_dir is None:
+    accounts = config.members.accounts
+    if accounts.files_dir is None:
         raise Refused(Kind.INVALID, "set broker_files_dir to write the broker's files")
     listener = None
     if args.listener is not None:
@@ -207,8 +209,8 @@ async def _broker_files(store: Store, config: Config, args: argparse.Namespace) 
         listener = broker_files.Listener(
             port=args.listener, host=args.bind, certfile=args.certfile, keyfile=args.keyfile
         )
-    await Registry(store, config).publish_broker_files()
-    directory = config.members.broker_files_dir
+    await BrokerAccounts(store, accounts).publish()
+    directory = accounts.files_dir
     if listener is not None:
         broker_files.write_listener(directory, listener)
     show(args, {"directory": str(directory)}, f"Broker files written to {directory}")

@@ -2,8 +2,7 @@
 
 Adding a member gives it a broker password and an API token, returned once inside its join
 code and stored only hashed. Every change is audited in its own transaction, and the broker's
-password file and access list are rewritten (and the broker asked to reload them) at once, so
-that a rotated or revoked credential stops working immediately.
+logins are rewritten at once (``broker_accounts.py``).
 """
 
 from __future__ import annotations
@@ -23,8 +22,8 @@ from stdnum.exceptions import ValidationError
 
 from ioe_aggregator import audit
 from ioe_aggregator.auth import secrets, tokens
-from ioe_aggregator.config import Config
-from ioe_aggregator.members import broker_files
+from ioe_aggregator.config import MembersConfig
+from ioe_aggregator.members.broker_accounts import BrokerAccounts
 from ioe_aggregator.members.join_code import JoinCode, encode
 from ioe_aggregator.protocol import utc_text
 from ioe_aggregator.refusals import Kind, Refused
@@ -48,7 +47,6 @@ SELECT_ALL = f"SELECT {_COLUMNS} FROM members ORDER BY id"  # noqa: S608 - const
 SELECT_BY_CUPS = "SELECT id FROM members WHERE cups = ?"
 SELECT_ACTIVE = """SELECT id, created_s, contracted_kw, plant_kw FROM members
     WHERE revoked_s IS NULL"""
-SELECT_LOGINS = "SELECT id, mqtt_hash FROM members WHERE revoked_s IS NULL ORDER BY id"
 SET_MQTT_HASH = "UPDATE members SET mqtt_hash = ? WHERE id = ?"
 REVOKE = "UPDATE members SET revoked_s = ?, mqtt_hash = NULL WHERE id = ?"
 SET_PLANT = "UPDATE members SET plant_kw = ? WHERE id = ?"
@@ -184,18 +182,16 @@ def _member(row: Sequence[Any]) -> Member:
 class Registry:
     """The members of one community, in its store."""
 
-    def __init__(self, store: Store, config: Config) -> None:
-        """Work on a store with the service's configuration (addresses, broker files)."""
+    def __init__(self, store: Store, config: MembersConfig) -> None:
+        """Work on a store with what join codes hold and where the broker's logins go."""
         self._store = store
         self._config = config
+        self._accounts = BrokerAccounts(store, config.accounts)
 
     async def add(self, new: NewMember, *, actor: str) -> Credentials:
         """Register a member; return its credentials and join code (shown once)."""
         member = new.validated()
-        reserved = set(self._config.members.broker_full_access)
-        if self._config.broker is not None and self._config.broker.username:
-            reserved.add(self._config.broker.username)
-        if member.id in reserved:
+        if self._accounts.reserved(member.id):
             raise Refused(
                 Kind.INVALID, f"member id {member.id!r} is one of the broker's own logins"
             )
@@ -237,7 +233,7 @@ class Registry:
                 {"cups": member.cups, "plant_kw": member.plant_kw},
             )
             stored = await _get(tx, member.id)
-        await self.publish_broker_files()
+        await self._accounts.publish()
         return self._credentials(stored, password, api_token, join)
 
     async def rotate(self, member_id: str, *, actor: str) -> Credentials:
@@ -254,7 +250,7 @@ class Registry:
                 tx, scope=tokens.Scope.MEMBER, member=member_id, label="join code", actor=actor
             )
             await audit.record(tx, actor, audit.Action.MEMBER_ROTATED, member_id)
-        await self.publish_broker_files()
+        await self._accounts.publish()
         return self._credentials(member, password, api_token, join)
 
     async def revoke(self, member_id: str, *, actor: str) -> Member:
@@ -269,7 +265,7 @@ class Registry:
             await tokens.revoke_member_tokens(tx, member_id, actor=actor)
             await audit.record(tx, actor, audit.Action.MEMBER_REVOKED, member_id)
             revoked = await _get(tx, member_id)
-        await self.publish_broker_files()
+        await self._accounts.publish()
         return revoked
 
     async def set_plant(self, member_id: str, plant_kw: float, *, actor: str) -> Member:
@@ -315,46 +311,15 @@ class Registry:
             for row in rows
         }
 
-    async def publish_broker_files(self) -> None:
-        """Rewrite the broker's password file and access list, and have the broker reload them.
-
-        Does nothing when the configuration names no directory for them.
-        """
-        directory = self._config.members.broker_files_dir
-        if directory is None:
-            return
-        async with self._store.transaction() as tx:
-            logins = [(str(row[0]), str(row[1])) for row in await tx.execute(SELECT_LOGINS)]
-        full_access = list(self._config.members.broker_full_access)
-        broker = self._config.broker
-        if broker is not None and broker.username:
-            full_access.insert(0, broker.username)
-            if broker.password:
-                logins.insert(0, (broker.username, secrets.mosquitto_hash(broker.password)))
-        try:
-            await asyncio.to_thread(
-                broker_files.write,
-                directory,
-                passwords=broker_files.password_file(logins),
-                acl=broker_files.acl_file(self._config.topic_prefix, full_access),
-            )
-        except OSError as err:
-            raise StoreError(f"cannot write the broker's files in {directory}: {err}") from err
-        _LOGGER.info(
-            "Broker logins and access list written to %s (%s members)", directory, len(logins)
-        )
-        if self._config.members.mosquitto_pid_file is not None:
-            broker_files.reload_broker(self._config.members.mosquitto_pid_file)
-
     async def _join_settings(self) -> tuple[str, str | None]:
         """Return the broker host and CA certificate of join codes (checking they can be made)."""
-        host = self._config.members.public_broker_host
+        host = self._config.public_broker_host
         if host is None:
             raise Refused(
                 Kind.INVALID,
                 "no broker address for join codes: set public_broker_host (or mqtt_host)",
             )
-        ca_file = self._config.broker.ca_file if self._config.broker else None
+        ca_file = self._config.broker_ca_file
         if ca_file is None:
             return host, None
         try:
@@ -365,12 +330,12 @@ class Registry:
     def _credentials(
         self, member: Member, password: str, api_token: str, join: tuple[str, str | None]
     ) -> Credentials:
-        settings = self._config.members
+        settings = self._config
         broker_host, ca_certificate = join
         code = JoinCode(
-            community=self._config.community_id,
+            community=settings.community_id,
             member=member.id,
-            topic_prefix=self._config.topic_prefix,
+            topic_prefix=settings.topic_prefix,
             broker_host=broker_host,
             broker_port=settings.public_broker_port,
             ca_certificate=ca_certificate,
@@ -378,7 +343,7 @@ class Registry:
             api_token=api_token,
             api_url=settings.public_api_url,
             cups=member.cups,
-            community_name=self._config.results.community_name,
+            community_name=settings.community_name,
         )
         return Credentials(
             member=member, mqtt_password=password, api_token=api_token, join_code=encode(code)
