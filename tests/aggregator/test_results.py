@@ -20,8 +20,6 @@ from ioe_aggregator.agreements import (
     shares_from_file,
     shares_from_scheme,
 )
-from ioe_aggregator.config import Config, load_config
-from ioe_aggregator.members.registry import NewMember, Registry
 from ioe_aggregator.protocol import Live
 from ioe_aggregator.refusals import Refused
 from ioe_aggregator.results import ResultsEngine
@@ -30,33 +28,10 @@ from ioe_aggregator.sharing.calendar import hours_of_year
 from ioe_aggregator.store import Store
 from ioe_dev.synthetic import quarter_batch
 
-from .conftest import Community, make_cups
+from .conftest import MEMBERS, Community, config, make_cups, registry_with_members
 
 NOW = datetime(2026, 11, 24, 11, 20, tzinfo=UTC)  # 12:20 in Madrid
-MEMBERS = ("m-1", "m-2", "m-3")
 CAU = make_cups(990001) + "A001"
-
-
-def config(**options: str) -> Config:
-    environ = {"IOE_AGGREGATOR_PUBLIC_BROKER_HOST": "broker.example"}
-    environ |= {f"IOE_AGGREGATOR_{key.upper()}": value for key, value in options.items()}
-    return load_config(None, environ)
-
-
-async def registry_with_members(store: Store, settings: Config) -> Registry:
-    registry = Registry(store, settings.members)
-    for number, member in enumerate(MEMBERS, start=1):
-        new = NewMember(
-            id=member,
-            name=f"Casa {number}",
-            cups=make_cups(number),
-            contracted_kw=3.3 * number,
-            investment_share=(0.5, 0.3, 0.2)[number - 1],
-            # The community's plant is registered at m-3's.
-            plant_kw=5.0 if member == "m-3" else 0.0,
-        )
-        await registry.add(new, actor="test")
-    return registry
 
 
 async def store_days(store: Store) -> None:
