@@ -11,7 +11,7 @@ import tempfile
 import pytest
 import pytest_socket
 
-from ioe_aggregator.config import load_config
+from ioe_aggregator.config import Config, load_config
 from ioe_aggregator.members.registry import Member, NewMember, Registry
 from ioe_aggregator.store import Store, open_store
 from ioe_dev.postgres import PostgresServer, start_postgres
@@ -33,6 +33,9 @@ from tests.community import (  # noqa: F401 - fixtures and helpers of every aggr
     stored_rows,
     wait_for_broker_status,
 )
+
+# The members of the results' tests (``registry_with_members``).
+MEMBERS = ("m-1", "m-2", "m-3")
 
 
 @pytest.fixture(autouse=True)
@@ -92,7 +95,7 @@ async def store(database_url: str) -> AsyncIterator[Store]:
 async def register_members(store: Store, cups: dict[str, str]) -> list[Member]:
     """Register members (id → CUPS) straight in the store; return every registered member."""
     registry = Registry(
-        store, load_config(None, {"IOE_AGGREGATOR_PUBLIC_BROKER_HOST": "broker.example"})
+        store, load_config(None, {"IOE_AGGREGATOR_PUBLIC_BROKER_HOST": "broker.example"}).members
     )
     for number, (member, supply) in enumerate(cups.items(), start=1):
         new = NewMember(
@@ -100,3 +103,27 @@ async def register_members(store: Store, cups: dict[str, str]) -> list[Member]:
         )
         await registry.add(new, actor="test")
     return list(await registry.members())
+
+
+def config(**options: str) -> Config:
+    """Return the configuration of the environment variables ``options`` name (key=value)."""
+    environ = {"IOE_AGGREGATOR_PUBLIC_BROKER_HOST": "broker.example"}
+    environ |= {f"IOE_AGGREGATOR_{key.upper()}": value for key, value in options.items()}
+    return load_config(None, environ)
+
+
+async def registry_with_members(store: Store, settings: Config) -> Registry:
+    """Register MEMBERS (m-3 with the community's plant); return the registry."""
+    registry = Registry(store, settings.members)
+    for number, member in enumerate(MEMBERS, start=1):
+        new = NewMember(
+            id=member,
+            name=f"Casa {number}",
+            cups=make_cups(number),
+            contracted_kw=3.3 * number,
+            investment_share=(0.5, 0.3, 0.2)[number - 1],
+            # The community's plant is registered at m-3's.
+            plant_kw=5.0 if member == "m-3" else 0.0,
+        )
+        await registry.add(new, actor="test")
+    return registry

@@ -76,7 +76,7 @@ def test_add_on_defaults_are_accepted(tmp_path: Path) -> None:
     options.write_text(json.dumps(_addon_config()["options"]))
     config = load_config(options, {})
     assert config.community_id == "community"
-    assert config.members.broker_full_access == ("homeassistant", "addons")
+    assert config.members.accounts.full_access == ("homeassistant", "addons")
 
 
 @pytest.mark.parametrize("option", sorted(_addon_config()["schema"]))

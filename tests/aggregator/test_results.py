@@ -15,48 +15,23 @@ import pytest
 
 from ioe_aggregator import audit
 from ioe_aggregator.agreements import (
-    AgreementError,
     Agreements,
     shares_from_coefficients,
     shares_from_file,
     shares_from_scheme,
 )
-from ioe_aggregator.config import Config, load_config
-from ioe_aggregator.members.registry import NewMember, Registry
 from ioe_aggregator.protocol import Live
+from ioe_aggregator.refusals import Refused
 from ioe_aggregator.results import ResultsEngine
 from ioe_aggregator.sharing import coefficient_file
 from ioe_aggregator.sharing.calendar import hours_of_year
 from ioe_aggregator.store import Store
 from ioe_dev.synthetic import quarter_batch
 
-from .conftest import Community, make_cups
+from .conftest import MEMBERS, Community, config, make_cups, registry_with_members
 
 NOW = datetime(2026, 11, 24, 11, 20, tzinfo=UTC)  # 12:20 in Madrid
-MEMBERS = ("m-1", "m-2", "m-3")
 CAU = make_cups(990001) + "A001"
-
-
-def config(**options: str) -> Config:
-    environ = {"IOE_AGGREGATOR_PUBLIC_BROKER_HOST": "broker.example"}
-    environ |= {f"IOE_AGGREGATOR_{key.upper()}": value for key, value in options.items()}
-    return load_config(None, environ)
-
-
-async def registry_with_members(store: Store, settings: Config) -> Registry:
-    registry = Registry(store, settings)
-    for number, member in enumerate(MEMBERS, start=1):
-        new = NewMember(
-            id=member,
-            name=f"Casa {number}",
-            cups=make_cups(number),
-            contracted_kw=3.3 * number,
-            investment_share=(0.5, 0.3, 0.2)[number - 1],
-            # The community's plant is registered at m-3's.
-            plant_kw=5.0 if member == "m-3" else 0.0,
-        )
-        await registry.add(new, actor="test")
-    return registry
 
 
 async def store_days(store: Store) -> None:
@@ -194,7 +169,7 @@ async def test_a_scheme_gives_exact_millionths(store: Store) -> None:
 
     assert by_power.units == {("m-1", 0): 166667, ("m-2", 0): 333333, ("m-3", 0): 500000}
     assert sum(equal.units.values()) == 1_000_000
-    with pytest.raises(AgreementError, match="choose one of equal, power, investment"):
+    with pytest.raises(Refused, match="choose one of equal, power, investment"):
         shares_from_scheme("consumption", members)
 
 
@@ -207,7 +182,7 @@ async def test_a_new_agreement_ends_the_open_one_after_the_minimum_interval(
     equal = shares_from_scheme("equal", members)
     first = await agreements.add("Igual", equal, valid_from=date(2026, 1, 1), actor="cli:ana")
 
-    with pytest.raises(AgreementError, match=r"every 4 months at most, so from 2026-05-01") as err:
+    with pytest.raises(Refused, match=r"every 4 months at most, so from 2026-05-01") as err:
         await agreements.add("Pronto", equal, valid_from=date(2026, 3, 1), actor="cli:ana")
     assert err.value.kind == "conflict"
     second = await agreements.add(
@@ -240,13 +215,13 @@ async def test_agreements_never_overlap(store: Store) -> None:
     future = await agreements.add("Futuro", equal, valid_from=date(2099, 1, 1), actor="x")
 
     for start, end in ((date(2026, 6, 1), None), (date(2025, 12, 1), date(2026, 1, 1))):
-        with pytest.raises(AgreementError, match="periods must not overlap"):
+        with pytest.raises(Refused, match="periods must not overlap"):
             await agreements.add("Solapa", equal, valid_from=start, valid_to=end, actor="x")
-    with pytest.raises(AgreementError, match="starts on 2099-01-01"):
+    with pytest.raises(Refused, match="starts on 2099-01-01"):
         await agreements.end(closed.id, None, actor="x")  # open-ended would reach the future one
-    with pytest.raises(AgreementError, match="end it instead"):
+    with pytest.raises(Refused, match="end it instead"):
         await agreements.remove(closed.id, actor="x")
-    with pytest.raises(AgreementError, match="the last day comes before the first"):
+    with pytest.raises(Refused, match="the last day comes before the first"):
         await agreements.add(
             "Al revés", equal, valid_from=date(2027, 2, 1), valid_to=date(2027, 1, 1), actor="x"
         )
@@ -290,7 +265,7 @@ async def test_an_hourly_coefficient_file_is_followed_hour_by_hour(
     assert all(a is not None and a.id == agreement.id for a in in_force)
     shown = await agreements.coefficients(agreement.id)
     assert len(shown["coefficients"]["m-1"]) == 8760
-    with pytest.raises(AgreementError, match="can only hold within 2026"):
+    with pytest.raises(Refused, match="can only hold within 2026"):
         await agreements.add("Otro año", shares, valid_from=date(2027, 1, 1), actor="x")
 
 
@@ -301,13 +276,13 @@ async def test_a_broken_coefficient_file_is_refused_with_its_lines(store: Store)
         f"{make_cups(1)};0,500000\r\n{make_cups(2)};0.300000\r\n{make_cups(77)};0,500000\r\n"
     ).encode()
 
-    with pytest.raises(AgreementError) as err:
+    with pytest.raises(Refused) as err:
         shares_from_file(content, f"{CAU}_2026.txt", members)
-    with pytest.raises(AgreementError, match=r"should be named CAU_YYYY\.txt"):
+    with pytest.raises(Refused, match=r"should be named CAU_YYYY\.txt"):
         shares_from_file(content, "coeficientes.txt", members)
-    with pytest.raises(AgreementError, match="not active members: m-9"):
+    with pytest.raises(Refused, match="not active members: m-9"):
         shares_from_coefficients({"m-1": 0.5, "m-9": 0.5}, members)
-    with pytest.raises(AgreementError, match="sum to"):
+    with pytest.raises(Refused, match="sum to"):
         shares_from_coefficients({"m-1": 0.5, "m-2": 0.4}, members)
 
     message = str(err.value)

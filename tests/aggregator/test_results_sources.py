@@ -23,7 +23,7 @@ from ioe_aggregator.results import ResultsEngine, Snapshot
 from ioe_aggregator.store import Store
 from ioe_dev.synthetic import quarter_batch
 
-from .test_results import config, registry_with_members
+from .conftest import config, registry_with_members
 
 NOW = datetime(2026, 11, 24, 11, 20, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -10,7 +10,7 @@ import pytest
 
 from ioe_aggregator.protocol import ReadingsBatch
 from ioe_aggregator.store import BatchOutcome, Store, StoreError, open_store
-from ioe_aggregator.store.sql import MIGRATIONS
+from ioe_aggregator.store.migrations import MIGRATIONS
 from ioe_dev.postgres import PostgresServer
 from ioe_dev.synthetic import quarter_batch
 

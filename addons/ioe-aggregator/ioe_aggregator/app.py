@@ -46,6 +46,7 @@ from ioe_aggregator.keys import (
     STORE,
     SUPERVISOR,
 )
+from ioe_aggregator.members.broker_accounts import BrokerAccounts
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.protocol import MAX_PAYLOAD_BYTES
 from ioe_aggregator.results import ResultsEngine
@@ -90,7 +91,7 @@ CLIENT_ID_SETTING = "mqtt_client_id_suffix"
 async def build_services(config: Config, store: Store) -> Services:
     """Wire the registry, agreements, ingest, broker connection and results around a store."""
     prefix = config.topic_prefix
-    registry = Registry(store, config)
+    registry = Registry(store, config.members)
     agreements = Agreements(
         store, tz=config.results.timezone, min_months=config.results.agreement_min_months
     )
@@ -213,7 +214,7 @@ async def serve(config: Config) -> None:
         services = await build_services(config, store)
         supervisor = services.supervisor
         runner = web.AppRunner(create_app(config, services), access_log=None)
-        await services.registry.publish_broker_files()
+        await BrokerAccounts(store, config.members.accounts).publish()
         await runner.setup()
         supervisor.start("ingest", services.ingest.run())
         if config.broker is not None:
@@ -224,9 +225,9 @@ async def serve(config: Config) -> None:
             supervisor.start(
                 "datadis",
                 run_daily(
-                    config,
                     config.datadis,
                     store,
+                    services.registry,
                     on_stored=services.results.publish_results_soon,
                 ),
             )

@@ -23,6 +23,7 @@ from typing import Any
 import uuid
 
 from ioe_aggregator.protocol import utc_text
+from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store, Transaction
 
 INSERT = "INSERT INTO audit (id, at_us, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?, ?)"
@@ -55,10 +56,6 @@ class Action(StrEnum):
     AGREEMENT_ENDED = "agreement_ended"
     AGREEMENT_REMOVED = "agreement_removed"
     EXPORT = "export"
-
-
-class CursorError(ValueError):
-    """A page cursor that this log did not hand out."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,13 +172,13 @@ def _position(cursor: str) -> tuple[int, str]:
         # Bounded, so that no database is asked to compare a number bigger than its integers.
         if 0 <= (at_us := int(at_text)) < 2**63:
             return at_us, entry_id
-    raise CursorError(f"before: {cursor!r} is not a cursor this audit log gave")
+    raise Refused(Kind.INVALID, f"before: {cursor!r} is not a cursor this audit log gave")
 
 
 async def page(store: Store, *, limit: int = DEFAULT_PAGE, before: str | None = None) -> Page:
     """Return up to ``limit`` entries, newest first, older than the cursor ``before``.
 
-    Raises CursorError when ``before`` is not a page's ``next``.
+    Refuses (invalid) a ``before`` that is not a page's ``next``.
     """
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit: expected 1 to {MAX_PAGE}, got {limit}")

@@ -16,6 +16,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ioe_aggregator.config import BrokerConfig
+from ioe_aggregator.refusals import Kind, Refused
 
 _LOGGER = logging.getLogger(__name__)
 BACKOFF_INITIAL_S = 1.0
@@ -43,8 +44,12 @@ class Announcer(Protocol):
         """Publish what a fresh connection needs (retained messages, availability)."""
 
 
-class BrokerUnavailable(Exception):
+class BrokerUnavailable(Refused):
     """A message cannot be published: the broker is not connected now."""
+
+    def __init__(self, message: str) -> None:
+        """Refuse as unavailable, under the code programs know this case by."""
+        super().__init__(Kind.UNAVAILABLE, message, code="broker_unavailable")
 
 
 class BrokerStatus(StrEnum):

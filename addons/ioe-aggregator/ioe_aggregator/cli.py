@@ -13,18 +13,22 @@ import sys
 from ioe_aggregator import __version__, jobs
 from ioe_aggregator.agreements import commands as agreements_commands
 from ioe_aggregator.app import ListenError, serve
-from ioe_aggregator.config import ENV_PREFIX, ConfigError, load_config
+from ioe_aggregator.config import ENV_PREFIX, Config, ConfigError, load_config
 from ioe_aggregator.datadis import commands as datadis_commands
 from ioe_aggregator.distributor import commands as distributor_commands
 from ioe_aggregator.history import commands as history_commands
 from ioe_aggregator.members import commands as members_commands
+from ioe_aggregator.refusals import Refused
 from ioe_aggregator.sharing import commands as sharing_commands
 from ioe_aggregator.store import StoreError
 from ioe_aggregator.supervisor import TaskEnded
 
 # Where the Supervisor puts an add-on's options.
 ADDON_OPTIONS = Path("/data/options.json")
+# The one place outcomes become exit codes: a refusal, or a job that went through only in
+# part (bad lines of a file, a login refused), exits 1, like a failure of the service's own.
 EXIT_CONFIG = 2
+EXIT_REFUSED = 1
 EXIT_RUNTIME = 1
 
 
@@ -87,20 +91,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        if args.command != "serve":
-            job = (
-                members_commands.job(args)
-                or agreements_commands.job(args)
-                or distributor_commands.job(args)
-                or datadis_commands.job(args)
-                or history_commands.job(args)
-            )
-            if job is None:
-                raise AssertionError(args.command)  # every command has a job
-            return asyncio.run(jobs.run(job, config, args))
-        asyncio.run(serve(config))
+        return _run(args, config)
+    except Refused as err:
+        print(f"ioe-aggregator: {err}", file=sys.stderr)
+        return EXIT_REFUSED
     except (StoreError, ListenError, TaskEnded) as err:
         # The reason is the whole story; a traceback would only bury it.
         logging.getLogger("ioe_aggregator").error("%s", err)  # noqa: TRY400
         return EXIT_RUNTIME
-    return 0
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
+    """Run the service, or the job the command line asks for; return the exit code."""
+    if args.command == "serve":
+        asyncio.run(serve(config))
+        return 0
+    job = (
+        members_commands.job(args)
+        or agreements_commands.job(args)
+        or distributor_commands.job(args)
+        or datadis_commands.job(args)
+        or history_commands.job(args)
+    )
+    if job is None:
+        raise AssertionError(args.command)  # every command has a job
+    return 0 if asyncio.run(jobs.run(job, config, args)) else EXIT_REFUSED

@@ -120,6 +120,7 @@ def _logins(value: Any) -> list[str]:
     return logins
 
 
+_TOGETHER = "{} and {} go together"
 _SCHEMA = vol.Schema(
     {
         vol.Optional("community_id", default="community"): vol.All(
@@ -134,8 +135,10 @@ _SCHEMA = vol.Schema(
         vol.Optional("http_port", default=DEFAULT_HTTP_PORT): _port,
         vol.Optional("ingress_proxy"): _address,
         vol.Optional("https_port"): _port,
-        vol.Optional("api_certfile"): str,
-        vol.Optional("api_keyfile"): str,
+        vol.Inclusive(
+            "api_certfile", "api_tls", msg=_TOGETHER.format("api_certfile", "api_keyfile")
+        ): str,
+        vol.Inclusive("api_keyfile", "api_tls"): str,
         vol.Optional("mqtt_host"): str,
         vol.Optional("mqtt_port", default=DEFAULT_MQTT_PORT): _port,
         vol.Optional("mqtt_tls", default=True): _boolean,
@@ -159,16 +162,24 @@ _SCHEMA = vol.Schema(
         vol.Optional("agreement_min_months", default=4): vol.All(
             vol.Coerce(int), vol.Range(min=0, max=12)
         ),
-        vol.Optional("import_price_eur_kwh"): _number(0.0, 10.0),
-        vol.Optional("surplus_price_eur_kwh"): _number(-10.0, 10.0),
+        vol.Inclusive(
+            "import_price_eur_kwh",
+            "prices",
+            msg=_TOGETHER.format("import_price_eur_kwh", "surplus_price_eur_kwh"),
+        ): _number(0.0, 10.0),
+        vol.Inclusive("surplus_price_eur_kwh", "prices"): _number(-10.0, 10.0),
         vol.Optional("signal_threshold_w", default=500.0): _number(0.0, 10_000_000.0),
         vol.Optional("mqtt_discovery", default=True): _boolean,
         vol.Optional("discovery_prefix", default="homeassistant"): _topic_prefix,
         vol.Optional("language", default="es"): vol.All(
             vol.Lower, vol.In(LANGUAGES, msg=f"expected one of {', '.join(LANGUAGES)}")
         ),
-        vol.Optional("datadis_username"): vol.All(str, vol.Strip, vol.Upper),
-        vol.Optional("datadis_password"): str,
+        vol.Inclusive(
+            "datadis_username",
+            "datadis",
+            msg=_TOGETHER.format("datadis_username", "datadis_password"),
+        ): vol.All(str, vol.Strip, vol.Upper),
+        vol.Inclusive("datadis_password", "datadis"): str,
         vol.Optional("datadis_url", default=DATADIS_URL): vol.All(
             str, vol.Match(r"^https?://[^\s/]+(/\S*)?$", msg="expected an http(s):// address")
         ),
@@ -200,15 +211,34 @@ class BrokerConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class MembersConfig:
-    """What the registry needs beyond the database: the join code's addresses, the broker files."""
+class BrokerAccountsConfig:
+    """The broker's logins as the service writes them: a password file and an access list."""
 
+    # Where to write them (None: the broker's logins are kept elsewhere).
+    files_dir: Path | None
+    topic_prefix: str
+    # Logins with access to every topic (the service's own first, when it has one): no member
+    # may take them.
+    full_access: tuple[str, ...]
+    # The service's own login and password, written with the members' (None: not written).
+    service_login: tuple[str, str] | None
+    mosquitto_pid_file: Path | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MembersConfig:
+    """What the registry needs beyond the database: what join codes hold, the broker's logins."""
+
+    community_id: str
+    # The community's name as people read it (None: none given, its id stands for it).
+    community_name: str | None
+    topic_prefix: str
     public_broker_host: str | None
     public_broker_port: int
     public_api_url: str | None
-    broker_files_dir: Path | None
-    broker_full_access: tuple[str, ...]
-    mosquitto_pid_file: Path | None
+    # The broker's CA certificate, which join codes carry to the homes.
+    broker_ca_file: Path | None
+    accounts: BrokerAccountsConfig
     # The rows a member's own data may take in the store.
     quota_rows: int
 
@@ -233,6 +263,7 @@ class ResultsConfig:
 class DatadisConfig:
     """The manager's Datadis account and when the daily sync runs."""
 
+    timezone: str
     username: str
     password: str
     url: str
@@ -325,6 +356,8 @@ def _describe(error: vol.Invalid, origin: dict[str, str]) -> str:
     where = origin.get(key, f"key '{key}'")
     if error.error_message == "extra keys not allowed":
         return f"unknown {where}"
+    if isinstance(error, vol.InclusiveInvalid):
+        return error.error_message
     return f"{where}: {error.error_message}"
 
 
@@ -342,9 +375,7 @@ def _build(options: dict[str, Any]) -> Config:
             password=options.get("mqtt_password"),
         )
     https = None
-    if "api_certfile" in options or "api_keyfile" in options:
-        if not ("api_certfile" in options and "api_keyfile" in options):
-            raise ConfigError("invalid configuration: api_certfile and api_keyfile go together")
+    if "api_certfile" in options:
         https = HttpsConfig(
             port=options.get("https_port", DEFAULT_HTTPS_PORT),
             certfile=Path(options["api_certfile"]),
@@ -358,19 +389,12 @@ def _build(options: dict[str, Any]) -> Config:
             "(the ingress proxy speaks plain HTTP)"
         )
     prices = None
-    if "import_price_eur_kwh" in options or "surplus_price_eur_kwh" in options:
-        if not ("import_price_eur_kwh" in options and "surplus_price_eur_kwh" in options):
-            raise ConfigError(
-                "invalid configuration: import_price_eur_kwh and surplus_price_eur_kwh go together"
-            )
+    if "import_price_eur_kwh" in options:
         prices = (options["import_price_eur_kwh"], options["surplus_price_eur_kwh"])
     datadis = None
-    if "datadis_username" in options or "datadis_password" in options:
-        if not ("datadis_username" in options and "datadis_password" in options):
-            raise ConfigError(
-                "invalid configuration: datadis_username and datadis_password go together"
-            )
+    if "datadis_username" in options:
         datadis = DatadisConfig(
+            timezone=options["timezone"],
             username=options["datadis_username"],
             password=options["datadis_password"],
             url=options["datadis_url"],
@@ -378,8 +402,7 @@ def _build(options: dict[str, Any]) -> Config:
             spread_minutes=options["datadis_spread_minutes"],
             history_months=options["datadis_history_months"],
         )
-    files_dir = options.get("broker_files_dir")
-    pid_file = options.get("mosquitto_pid_file")
+    topic_prefix = options.get("topic_prefix") or f"ioe/v1/{options['community_id']}"
     return Config(
         community_id=options["community_id"],
         database_url=url,
@@ -388,14 +411,16 @@ def _build(options: dict[str, Any]) -> Config:
         ingress_proxy=options.get("ingress_proxy"),
         https=https,
         broker=broker,
-        topic_prefix=options.get("topic_prefix") or f"ioe/v1/{options['community_id']}",
+        topic_prefix=topic_prefix,
         members=MembersConfig(
+            community_id=options["community_id"],
+            community_name=options.get("community_name"),
+            topic_prefix=topic_prefix,
             public_broker_host=options.get("public_broker_host") or options.get("mqtt_host"),
             public_broker_port=options.get("public_broker_port") or options["mqtt_port"],
             public_api_url=options.get("public_api_url"),
-            broker_files_dir=Path(files_dir) if files_dir else None,
-            broker_full_access=tuple(options["broker_full_access"]),
-            mosquitto_pid_file=Path(pid_file) if pid_file else None,
+            broker_ca_file=None if broker is None else broker.ca_file,
+            accounts=_accounts(options, broker, topic_prefix),
             quota_rows=options["member_quota_rows"],
         ),
         results=ResultsConfig(
@@ -409,4 +434,24 @@ def _build(options: dict[str, Any]) -> Config:
         ),
         datadis=datadis,
         log_level=options["log_level"],
+    )
+
+
+def _accounts(
+    options: dict[str, Any], broker: BrokerConfig | None, topic_prefix: str
+) -> BrokerAccountsConfig:
+    files_dir = options.get("broker_files_dir")
+    pid_file = options.get("mosquitto_pid_file")
+    full_access = tuple(options["broker_full_access"])
+    service_login = None
+    if broker is not None and broker.username:
+        full_access = (broker.username, *full_access)
+        if broker.password:
+            service_login = (broker.username, broker.password)
+    return BrokerAccountsConfig(
+        files_dir=Path(files_dir) if files_dir else None,
+        topic_prefix=topic_prefix,
+        full_access=full_access,
+        service_login=service_login,
+        mosquitto_pid_file=Path(pid_file) if pid_file else None,
     )

@@ -7,27 +7,20 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 import getpass
 import json
-import sys
 from typing import Any
 
-from ioe_aggregator.agreements import AgreementError
 from ioe_aggregator.config import Config
-from ioe_aggregator.members.registry import RegistryError
 from ioe_aggregator.store import Store, open_store
 
-EXIT_REFUSED = 1
+# A job returns whether everything went through; it raises Refused when it does nothing.
+type Job = Callable[[Store, Config, argparse.Namespace], Awaitable[bool]]
 
-type Job = Callable[[Store, Config, argparse.Namespace], Awaitable[int]]
 
-
-async def run(job: Job, config: Config, args: argparse.Namespace) -> int:
-    """Open the store, run the job, close the store; return the exit code."""
+async def run(job: Job, config: Config, args: argparse.Namespace) -> bool:
+    """Open the store, run the job, close the store; return whether everything went through."""
     store = await open_store(config.database_url)
     try:
         return await job(store, config, args)
-    except (RegistryError, AgreementError) as err:
-        print(f"ioe-aggregator: {err}", file=sys.stderr)
-        return EXIT_REFUSED
     finally:
         await store.close()
 

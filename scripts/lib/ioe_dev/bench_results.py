@@ -38,7 +38,7 @@ async def _measure(members: int) -> dict[str, Any]:
         )
         store = await open_store(config.database_url)
         try:
-            registry = Registry(store, config)
+            registry = Registry(store, config.members)
             ids = [f"m-{n:04d}" for n in range(1, members + 1)]
             for number, member in enumerate(ids, start=1):
                 new = NewMember(

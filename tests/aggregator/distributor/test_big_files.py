@@ -11,8 +11,9 @@ import pytest
 
 from ioe_aggregator.distributor import SOURCE
 from ioe_aggregator.distributor.commands import describe, report
-from ioe_aggregator.distributor.csv_files import MAX_ERRORS, MAX_LINE_BYTES, CsvFileError, open_csv
+from ioe_aggregator.distributor.csv_files import MAX_ERRORS, MAX_LINE_BYTES, open_csv
 from ioe_aggregator.distributor.importer import ImportSummary, import_csv
+from ioe_aggregator.refusals import Refused
 from ioe_aggregator.store import Store
 from ioe_dev.bench_upload import distributor_csv
 
@@ -169,5 +170,5 @@ def test_a_line_too_long_is_named_and_never_kept() -> None:
         f"line 2: longer than {MAX_LINE_BYTES} bytes",
         f"line 3: longer than {MAX_LINE_BYTES} bytes",
     ]
-    with pytest.raises(CsvFileError, match="line 1 is longer than"):
+    with pytest.raises(Refused, match="line 1 is longer than"):
         open_csv(io.BytesIO((long_line + header).encode()), MADRID)

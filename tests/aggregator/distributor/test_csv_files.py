@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ioe_aggregator.distributor.csv_files import CsvFileError, open_csv, parse_number
+from ioe_aggregator.distributor.csv_files import open_csv, parse_number
 from ioe_aggregator.distributor.layouts import CsvFormat
 from ioe_aggregator.distributor.rows import DistributorRow
+from ioe_aggregator.refusals import Refused
 
 from .conftest import MADRID, read_all
 
@@ -196,7 +197,7 @@ def test_every_bad_line_is_named_and_the_good_ones_are_read() -> None:
     ],
 )
 def test_a_file_of_no_known_format_is_refused(text: str, message: str) -> None:
-    with pytest.raises(CsvFileError, match=message):
+    with pytest.raises(Refused, match=message):
         open_csv(io.BytesIO(text.encode()), MADRID)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from datetime import date
 from pathlib import Path
-import sys
 
 from ioe_aggregator.agreements import (
     REGISTRY_SCHEMES,
@@ -17,8 +16,9 @@ from ioe_aggregator.agreements import (
     shares_from_scheme,
 )
 from ioe_aggregator.config import Config
-from ioe_aggregator.jobs import EXIT_REFUSED, Job, actor, show
+from ioe_aggregator.jobs import Job, actor, show
 from ioe_aggregator.members.registry import Member, Registry
+from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store
 
 
@@ -95,48 +95,47 @@ def _shares(args: argparse.Namespace, members: list[Member]) -> Shares:
     return shares_from_file(path.read_bytes(), path.name, members)
 
 
-async def _add(store: Store, config: Config, args: argparse.Namespace) -> int:
-    members = list(await Registry(store, config).members())
+async def _add(store: Store, config: Config, args: argparse.Namespace) -> bool:
+    members = list(await Registry(store, config.members).members())
     try:
         shares = _shares(args, members)
     except OSError as err:
-        print(f"ioe-aggregator: cannot read {args.file}: {err.strerror}", file=sys.stderr)
-        return EXIT_REFUSED
+        raise Refused(Kind.INVALID, f"cannot read {args.file}: {err.strerror}") from err
     agreement = await _agreements(store, config).add(
         args.name, shares, valid_from=args.valid_from, valid_to=args.valid_to, actor=actor()
     )
     show(args, agreement.as_dict(), f"Recorded {_describe(agreement)}")
-    return 0
+    return True
 
 
-async def _list(store: Store, config: Config, args: argparse.Namespace) -> int:
+async def _list(store: Store, config: Config, args: argparse.Namespace) -> bool:
     found = await _agreements(store, config).all()
     text = "\n".join(_describe(a) for a in found) or "No agreements yet."
     show(args, [a.as_dict() for a in found], text)
-    return 0
+    return True
 
 
-async def _show(store: Store, config: Config, args: argparse.Namespace) -> int:
+async def _show(store: Store, config: Config, args: argparse.Namespace) -> bool:
     found = await _agreements(store, config).coefficients(args.agreement_id)
     lines = [f"{found['id']}  {found['name']}  ({found['kind']}, {found['scheme']})"]
     for member, beta in found["coefficients"].items():
         shown = f"{beta:.6f}" if isinstance(beta, float) else f"{len(beta)} hourly values"
         lines.append(f"  {member:<32} {shown}")
     show(args, found, "\n".join(lines))
-    return 0
+    return True
 
 
-async def _end(store: Store, config: Config, args: argparse.Namespace) -> int:
+async def _end(store: Store, config: Config, args: argparse.Namespace) -> bool:
     last_day = None if args.open else args.last_day
     agreement = await _agreements(store, config).end(args.agreement_id, last_day, actor=actor())
     show(args, agreement.as_dict(), f"Changed {_describe(agreement)}")
-    return 0
+    return True
 
 
-async def _remove(store: Store, config: Config, args: argparse.Namespace) -> int:
+async def _remove(store: Store, config: Config, args: argparse.Namespace) -> bool:
     agreement = await _agreements(store, config).remove(args.agreement_id, actor=actor())
     show(args, agreement.as_dict(), f"Removed {_describe(agreement)}")
-    return 0
+    return True
 
 
 _JOBS: dict[str, Job] = {

@@ -10,26 +10,19 @@ from typing import Any
 from aiohttp import web
 
 from ioe_aggregator.agreements import (
-    AgreementError,
     Shares,
     shares_from_coefficients,
     shares_from_file,
     shares_from_scheme,
 )
 from ioe_aggregator.api.auth import require
-from ioe_aggregator.api.errors import ApiError
 from ioe_aggregator.api.formats import day
 from ioe_aggregator.api.requests import json_body
 from ioe_aggregator.auth.tokens import Scope
 from ioe_aggregator.keys import AGREEMENTS, REGISTRY
+from ioe_aggregator.refusals import Kind, Refused
 
 routes = web.RouteTableDef()
-_STATUS = {"invalid": 400, "not_found": 404, "conflict": 409}
-
-
-def agreement_error(err: AgreementError) -> ApiError:
-    """Return the API's answer to a refused agreement change."""
-    return ApiError(_STATUS[err.kind], err.kind, str(err))
 
 
 def _day(body: dict[str, Any], name: str) -> date | None:
@@ -49,7 +42,7 @@ async def _shares(request: web.Request, body: dict[str, Any]) -> Shares:
     try:
         content = base64.b64decode(file["content_base64"], validate=True)
     except (binascii.Error, ValueError) as err:
-        raise ApiError(400, "invalid", f"file: content_base64 is not base64: {err}") from err
+        raise Refused(Kind.INVALID, f"file: content_base64 is not base64: {err}") from err
     return shares_from_file(content, file["name"], members)
 
 
@@ -66,17 +59,14 @@ async def add_agreement(request: web.Request) -> web.Response:
     """Record an agreement from a scheme, coefficients or a coefficient file (admin)."""
     token = require(request, Scope.ADMIN)
     body = await json_body(request)
-    try:
-        shares = await _shares(request, body)
-        agreement = await request.app[AGREEMENTS].add(
-            body["name"],
-            shares,
-            valid_from=day(body["valid_from"]),
-            valid_to=_day(body, "valid_to"),
-            actor=token.actor,
-        )
-    except AgreementError as err:
-        raise agreement_error(err) from err
+    shares = await _shares(request, body)
+    agreement = await request.app[AGREEMENTS].add(
+        body["name"],
+        shares,
+        valid_from=day(body["valid_from"]),
+        valid_to=_day(body, "valid_to"),
+        actor=token.actor,
+    )
     return web.json_response(agreement.as_dict(), status=201)
 
 
@@ -84,10 +74,7 @@ async def add_agreement(request: web.Request) -> web.Response:
 async def show_agreement(request: web.Request) -> web.Response:
     """Return an agreement with its coefficients (admin)."""
     require(request, Scope.ADMIN)
-    try:
-        found = await request.app[AGREEMENTS].coefficients(request.match_info["agreement"])
-    except AgreementError as err:
-        raise agreement_error(err) from err
+    found = await request.app[AGREEMENTS].coefficients(request.match_info["agreement"])
     return web.json_response(found)
 
 
@@ -96,12 +83,9 @@ async def change_agreement(request: web.Request) -> web.Response:
     """Set an agreement's last day, or null to make it open-ended (admin)."""
     token = require(request, Scope.ADMIN)
     body = await json_body(request)
-    try:
-        agreement = await request.app[AGREEMENTS].end(
-            request.match_info["agreement"], _day(body, "valid_to"), actor=token.actor
-        )
-    except AgreementError as err:
-        raise agreement_error(err) from err
+    agreement = await request.app[AGREEMENTS].end(
+        request.match_info["agreement"], _day(body, "valid_to"), actor=token.actor
+    )
     return web.json_response(agreement.as_dict())
 
 
@@ -109,10 +93,7 @@ async def change_agreement(request: web.Request) -> web.Response:
 async def remove_agreement(request: web.Request) -> web.Response:
     """Delete an agreement that has not started yet (admin)."""
     token = require(request, Scope.ADMIN)
-    try:
-        agreement = await request.app[AGREEMENTS].remove(
-            request.match_info["agreement"], actor=token.actor
-        )
-    except AgreementError as err:
-        raise agreement_error(err) from err
+    agreement = await request.app[AGREEMENTS].remove(
+        request.match_info["agreement"], actor=token.actor
+    )
     return web.json_response(agreement.as_dict())

@@ -6,7 +6,6 @@ from aiohttp import web
 
 from ioe_aggregator import audit
 from ioe_aggregator.api.auth import FAILED_LOGINS, require
-from ioe_aggregator.api.errors import ApiError
 from ioe_aggregator.auth.tokens import Scope
 from ioe_aggregator.keys import STORE
 
@@ -23,8 +22,5 @@ async def audit_log(request: web.Request) -> web.Response:
     limit = int(request.query.get("limit", audit.DEFAULT_PAGE))
     store = request.app[STORE]
     await request.app[FAILED_LOGINS].write(store)
-    try:
-        page = await audit.page(store, limit=limit, before=request.query.get("before"))
-    except audit.CursorError as err:
-        raise ApiError(400, "invalid", str(err)) from err
+    page = await audit.page(store, limit=limit, before=request.query.get("before"))
     return web.json_response(page.as_dict())

@@ -18,12 +18,13 @@ import time
 from aiohttp import hdrs, web
 
 from ioe_aggregator import audit
-from ioe_aggregator.api.errors import ApiError, error
+from ioe_aggregator.api.errors import error
 from ioe_aggregator.api.peers import client_address
 from ioe_aggregator.auth import tokens
 from ioe_aggregator.auth.failed_logins import FailedLogins, Failure
 from ioe_aggregator.auth.tokens import Scope, Token
 from ioe_aggregator.keys import STORE
+from ioe_aggregator.refusals import Kind, Refused
 
 _LOGGER = logging.getLogger(__name__)
 PROTECTED_PREFIX = "/api/v1/"
@@ -102,7 +103,7 @@ def require(request: web.Request, *scopes: Scope) -> Token:
     """Return the caller's token; answer 403 unless it has one of the scopes."""
     token = request[TOKEN]
     if token.scope not in scopes:
-        raise ApiError(403, "forbidden", f"this needs a token of scope {' or '.join(scopes)}")
+        raise Refused(Kind.FORBIDDEN, f"this needs a token of scope {' or '.join(scopes)}")
     return token
 
 
@@ -110,7 +111,7 @@ def require_member(request: web.Request) -> str:
     """Return the member a member token speaks for; answer 403 for any other token."""
     token = require(request, Scope.MEMBER)
     if token.member is None:
-        raise ApiError(403, "forbidden", "this token belongs to no member")
+        raise Refused(Kind.FORBIDDEN, "this token belongs to no member")
     return token.member
 
 
@@ -118,5 +119,5 @@ def require_member_access(request: web.Request, member_id: str) -> Token:
     """Return the caller's token; answer 403 unless it is an admin or that member's own."""
     token = require(request, Scope.ADMIN, Scope.MEMBER)
     if token.scope is Scope.MEMBER and token.member != member_id:
-        raise ApiError(403, "forbidden", "a member token reaches only its own member's data")
+        raise Refused(Kind.FORBIDDEN, "a member token reaches only its own member's data")
     return token

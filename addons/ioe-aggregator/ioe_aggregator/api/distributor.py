@@ -17,13 +17,11 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from ioe_aggregator.api.auth import Scope, require
-from ioe_aggregator.api.errors import ApiError
 from ioe_aggregator.distributor.commands import report
-from ioe_aggregator.distributor.csv_files import CsvFileError
 from ioe_aggregator.distributor.importer import import_csv
 from ioe_aggregator.history import reconcile
 from ioe_aggregator.keys import CONFIG, REGISTRY, RESULTS, STORE
-from ioe_aggregator.members.registry import RegistryError
+from ioe_aggregator.refusals import Kind, Refused
 
 routes = web.RouteTableDef()
 # A year of quarter hours for a dozen supply points fits with room to spare.
@@ -34,8 +32,8 @@ SPOOL_BYTES = 1 << 20
 MAX_MONTHS = 36
 
 
-def _too_large() -> ApiError:
-    return ApiError(413, "too_large", f"a file of at most {MAX_CSV_BYTES >> 20} MiB")
+def _too_large() -> Refused:
+    return Refused(Kind.TOO_LARGE, f"a file of at most {MAX_CSV_BYTES >> 20} MiB")
 
 
 async def _spool(request: web.Request) -> BinaryIO:
@@ -76,20 +74,14 @@ async def upload_csv(request: web.Request) -> web.Response:
     registry = request.app[REGISTRY]
     only = request.query.get("member")
     if only is not None:
-        try:
-            await registry.get(only)
-        except RegistryError as err:
-            raise ApiError(404, "not_found", str(err)) from err
+        await registry.get(only)
     name = request.query.get("name", "upload.csv")
     zone = ZoneInfo(request.app[CONFIG].results.timezone)
     members = await registry.members()
     with await _spool(request) as file:
-        try:
-            parsed, summary = await import_csv(
-                request.app[STORE], file, members, zone, origin=f"csv:{name}", only_member=only
-            )
-        except CsvFileError as err:
-            raise ApiError(400, "invalid", str(err)) from err
+        parsed, summary = await import_csv(
+            request.app[STORE], file, members, zone, origin=f"csv:{name}", only_member=only
+        )
     if summary.stored:
         # The distributor's data fills the members' hours: their results change now.
         request.app[RESULTS].publish_results_soon()
@@ -101,9 +93,7 @@ def _month(request: web.Request, name: str) -> date:
     try:
         return datetime.strptime(text, "%Y-%m").date()  # noqa: DTZ007 - a calendar month
     except ValueError:
-        raise ApiError(
-            400, "invalid", f"{name}: expected a month as YYYY-MM, got {text!r}"
-        ) from None
+        raise Refused(Kind.INVALID, f"{name}: expected a month as YYYY-MM, got {text!r}") from None
 
 
 @routes.get("/api/v1/reconciliation")
@@ -112,7 +102,7 @@ async def reconciliation(request: web.Request) -> web.Response:
     require(request, Scope.ADMIN)
     first, last = _month(request, "from"), _month(request, "to")
     if last < first or (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
-        raise ApiError(400, "invalid", f"from … to: at most {MAX_MONTHS} months, in order")
+        raise Refused(Kind.INVALID, f"from … to: at most {MAX_MONTHS} months, in order")
     zone = ZoneInfo(request.app[CONFIG].results.timezone)
     months = await reconcile(request.app[STORE], first, last, zone)
     return web.json_response([month.as_dict() for month in months])

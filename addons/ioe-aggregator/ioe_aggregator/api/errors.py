@@ -6,15 +6,18 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from ioe_aggregator.refusals import Kind, Refused
 
-class ApiError(Exception):
-    """Raised by a handler to answer with an error."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        """Keep the HTTP status and the error's code with the message."""
-        super().__init__(message)
-        self.status = status
-        self.code = code
+# The one place a refusal's kind becomes an HTTP status.
+STATUS = {
+    Kind.INVALID: 400,
+    Kind.FORBIDDEN: 403,
+    Kind.NOT_FOUND: 404,
+    Kind.CONFLICT: 409,
+    Kind.TOO_LARGE: 413,
+    Kind.UNAVAILABLE: 503,
+    Kind.QUOTA: 507,
+}
 
 
 def error(
@@ -28,11 +31,11 @@ def error(
 async def errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Turn ApiError into its JSON answer, and aiohttp's own 404/405 into the same shape."""
+    """Turn a refusal into its JSON answer, and aiohttp's own 404/405 into the same shape."""
     try:
         return await handler(request)
-    except ApiError as err:
-        return error(err.status, err.code, str(err))
+    except Refused as err:
+        return error(STATUS[err.kind], err.code, str(err))
     except web.HTTPNotFound:
         return error(404, "not_found", f"no such resource: {request.path}")
     except web.HTTPMethodNotAllowed as err:

@@ -5,19 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from ioe_aggregator.api.auth import require, require_member_access
-from ioe_aggregator.api.errors import ApiError
 from ioe_aggregator.api.requests import json_body
 from ioe_aggregator.auth.tokens import Scope
 from ioe_aggregator.keys import REGISTRY
-from ioe_aggregator.members.registry import NewMember, RegistryError
+from ioe_aggregator.members.registry import NewMember
 
 routes = web.RouteTableDef()
-_STATUS = {"invalid": 400, "not_found": 404, "exists": 409, "revoked": 409}
-
-
-def registry_error(err: RegistryError) -> ApiError:
-    """Return the API's answer to a refused registry change."""
-    return ApiError(_STATUS[err.kind], err.kind, str(err))
 
 
 @routes.get("/api/v1/members")
@@ -42,10 +35,7 @@ async def add_member(request: web.Request) -> web.Response:
         vulnerable=body.get("vulnerable", False),
         plant_kw=float(body.get("plant_kw", 0.0)),
     )
-    try:
-        credentials = await request.app[REGISTRY].add(new, actor=token.actor)
-    except RegistryError as err:
-        raise registry_error(err) from err
+    credentials = await request.app[REGISTRY].add(new, actor=token.actor)
     return web.json_response(credentials.as_dict(), status=201)
 
 
@@ -54,10 +44,7 @@ async def show_member(request: web.Request) -> web.Response:
     """Return one member (admin, or the member's own token)."""
     member_id = request.match_info["member"]
     require_member_access(request, member_id)
-    try:
-        member = await request.app[REGISTRY].get(member_id)
-    except RegistryError as err:
-        raise registry_error(err) from err
+    member = await request.app[REGISTRY].get(member_id)
     return web.json_response(member.as_dict())
 
 
@@ -65,12 +52,9 @@ async def show_member(request: web.Request) -> web.Response:
 async def rotate_member(request: web.Request) -> web.Response:
     """Give a member new credentials; the old ones stop working at once (admin)."""
     token = require(request, Scope.ADMIN)
-    try:
-        credentials = await request.app[REGISTRY].rotate(
-            request.match_info["member"], actor=token.actor
-        )
-    except RegistryError as err:
-        raise registry_error(err) from err
+    credentials = await request.app[REGISTRY].rotate(
+        request.match_info["member"], actor=token.actor
+    )
     return web.json_response(credentials.as_dict())
 
 
@@ -79,12 +63,9 @@ async def set_plant(request: web.Request) -> web.Response:
     """Register the community plant metered at a member's site; 0 removes it (admin)."""
     token = require(request, Scope.ADMIN)
     body = await json_body(request)
-    try:
-        member = await request.app[REGISTRY].set_plant(
-            request.match_info["member"], float(body["plant_kw"]), actor=token.actor
-        )
-    except RegistryError as err:
-        raise registry_error(err) from err
+    member = await request.app[REGISTRY].set_plant(
+        request.match_info["member"], float(body["plant_kw"]), actor=token.actor
+    )
     return web.json_response(member.as_dict())
 
 
@@ -92,8 +73,5 @@ async def set_plant(request: web.Request) -> web.Response:
 async def revoke_member(request: web.Request) -> web.Response:
     """Revoke a member's access; its data is kept (admin)."""
     token = require(request, Scope.ADMIN)
-    try:
-        member = await request.app[REGISTRY].revoke(request.match_info["member"], actor=token.actor)
-    except RegistryError as err:
-        raise registry_error(err) from err
+    member = await request.app[REGISTRY].revoke(request.match_info["member"], actor=token.actor)
     return web.json_response(member.as_dict())

@@ -10,9 +10,7 @@ from aiohttp import web
 
 from ioe_aggregator import audit
 from ioe_aggregator.api.auth import require_member, require_member_access
-from ioe_aggregator.api.errors import ApiError
 from ioe_aggregator.api.requests import source, time_range
-from ioe_aggregator.ingest import QUOTA, STORE_FAILED, UNKNOWN_MEMBER, Refused
 from ioe_aggregator.keys import INGEST, STORE
 from ioe_aggregator.protocol import utc_text
 from ioe_aggregator.store import StoredReading
@@ -50,11 +48,7 @@ async def post_readings(request: web.Request) -> web.Response:
     """Store a readings batch from the member the token belongs to; the 200 answer is its ack."""
     member = require_member(request)
     payload = await request.read()
-    try:
-        ack = await request.app[INGEST].receive(member, payload, via="https")
-    except Refused as err:
-        status = {UNKNOWN_MEMBER: 403, QUOTA: 507, STORE_FAILED: 503}.get(err.kind, 400)
-        raise ApiError(status, err.kind, str(err)) from err
+    ack = await request.app[INGEST].receive(member, payload, via="https")
     return web.Response(body=ack, content_type="application/json")
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ioe_aggregator.api.errors import ApiError
 from ioe_aggregator.api.formats import moment
 from ioe_aggregator.protocol import ProtocolError, Rejection, parse_json
+from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import SOURCE_MEMBER
 
 MAX_RANGE = timedelta(days=366)
@@ -28,9 +28,9 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         parsed = parse_json(await request.read())
     except ProtocolError as err:
         code = "not_json" if err.rejection is Rejection.NOT_JSON else "invalid"
-        raise ApiError(400, code, f"the body: {err}") from err
+        raise Refused(Kind.INVALID, f"the body: {err}", code=code) from err
     if not isinstance(parsed, dict):
-        raise ApiError(400, "invalid", "the body must be a JSON object")
+        raise Refused(Kind.INVALID, "the body must be a JSON object")
     request[_BODY] = parsed
     return parsed
 
@@ -40,16 +40,16 @@ def _moment(request: web.Request, name: str) -> datetime:
     try:
         return moment(text).astimezone(UTC)
     except OverflowError as err:
-        raise ApiError(400, "invalid", f"{name}: {text!r} is out of range") from err
+        raise Refused(Kind.INVALID, f"{name}: {text!r} is out of range") from err
 
 
 def time_range(request: web.Request) -> tuple[datetime, datetime]:
     """Return the ``start`` and ``end`` query parameters (at most a year apart)."""
     start, end = _moment(request, "start"), _moment(request, "end")
     if end <= start:
-        raise ApiError(400, "invalid", "end must come after start")
+        raise Refused(Kind.INVALID, "end must come after start")
     if end - start > MAX_RANGE:
-        raise ApiError(400, "invalid", f"ask for at most {MAX_RANGE.days} days at a time")
+        raise Refused(Kind.INVALID, f"ask for at most {MAX_RANGE.days} days at a time")
     return start, end
 
 

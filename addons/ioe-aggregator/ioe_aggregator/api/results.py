@@ -5,11 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from ioe_aggregator.api.auth import require, require_member_access
-from ioe_aggregator.api.errors import ApiError
 from ioe_aggregator.auth.tokens import Scope
-from ioe_aggregator.broker import BrokerUnavailable
 from ioe_aggregator.keys import RESULTS
 from ioe_aggregator.protocol import utc_text
+from ioe_aggregator.refusals import Kind, Refused
 
 routes = web.RouteTableDef()
 
@@ -21,7 +20,7 @@ async def member_results(request: web.Request) -> web.Response:
     require_member_access(request, member_id)
     snapshot = await request.app[RESULTS].compute()
     if member_id not in snapshot.results:
-        raise ApiError(404, "not_found", f"no active member {member_id!r}")
+        raise Refused(Kind.NOT_FOUND, f"no active member {member_id!r}")
     return web.json_response(snapshot.results[member_id])
 
 
@@ -29,10 +28,7 @@ async def member_results(request: web.Request) -> web.Response:
 async def publish_results(request: web.Request) -> web.Response:
     """Compute every member's results and the community's state now, and publish them (admin)."""
     require(request, Scope.ADMIN)
-    try:
-        snapshot = await request.app[RESULTS].publish()
-    except BrokerUnavailable as err:
-        raise ApiError(503, "broker_unavailable", str(err)) from err
+    snapshot = await request.app[RESULTS].publish()
     return web.json_response(
         {
             "computed_at": utc_text(snapshot.computed_at),

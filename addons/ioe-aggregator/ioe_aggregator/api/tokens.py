@@ -8,12 +8,12 @@ from typing import Any
 from aiohttp import web
 
 from ioe_aggregator.api.auth import require
-from ioe_aggregator.api.errors import ApiError
 from ioe_aggregator.api.formats import moment
 from ioe_aggregator.api.requests import json_body
 from ioe_aggregator.auth import tokens
 from ioe_aggregator.auth.tokens import Scope
 from ioe_aggregator.keys import STORE
+from ioe_aggregator.refusals import Kind, Refused
 
 routes = web.RouteTableDef()
 
@@ -36,7 +36,7 @@ def _expiry(body: dict[str, Any]) -> datetime | None:
     try:
         return moment(expires).astimezone(UTC)
     except OverflowError as err:
-        raise ApiError(400, "invalid", f"expires: {expires!r} is out of range") from err
+        raise Refused(Kind.INVALID, f"expires: {expires!r} is out of range") from err
 
 
 @routes.post("/api/v1/tokens")
@@ -45,17 +45,14 @@ async def add_token(request: web.Request) -> web.Response:
     caller = require(request, Scope.ADMIN)
     body = await json_body(request)
     expires = _expiry(body)
-    try:
-        async with request.app[STORE].transaction() as tx:
-            token, presented = await tokens.issue(
-                tx,
-                scope=Scope(body["scope"]),
-                label=body["label"].strip(),
-                actor=caller.actor,
-                expires=expires,
-            )
-    except ValueError as err:
-        raise ApiError(400, "invalid", str(err)) from err
+    async with request.app[STORE].transaction() as tx:
+        token, presented = await tokens.issue(
+            tx,
+            scope=Scope(body["scope"]),
+            label=body["label"].strip(),
+            actor=caller.actor,
+            expires=expires,
+        )
     return web.json_response({**token.as_dict(), "token": presented}, status=201)
 
 
@@ -64,11 +61,8 @@ async def revoke_token(request: web.Request) -> web.Response:
     """Revoke a token at once; never the last active admin token (409) (admin)."""
     caller = require(request, Scope.ADMIN)
     token_id = request.match_info["token"]
-    try:
-        async with request.app[STORE].transaction() as tx:
-            revoked = await tokens.revoke(tx, token_id, actor=caller.actor)
-    except tokens.LastAdminTokenError as err:
-        raise ApiError(409, "last_admin_token", str(err)) from err
+    async with request.app[STORE].transaction() as tx:
+        revoked = await tokens.revoke(tx, token_id, actor=caller.actor)
     if not revoked:
-        raise ApiError(404, "not_found", f"no active token {token_id!r}")
+        raise Refused(Kind.NOT_FOUND, f"no active token {token_id!r}")
     return web.json_response({"id": token_id, "revoked": True})

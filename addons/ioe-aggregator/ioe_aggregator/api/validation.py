@@ -21,10 +21,10 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from ioe_aggregator.api import openapi
-from ioe_aggregator.api.errors import ApiError
 from ioe_aggregator.api.formats import CHECKER
 from ioe_aggregator.api.requests import json_body
 from ioe_aggregator.protocol import MAX_INTEGER_DIGITS, SchemaValidator
+from ioe_aggregator.refusals import Kind, Refused
 
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -137,7 +137,7 @@ async def validate(request: web.Request, handler: Handler) -> web.StreamResponse
     for parameter in operation.path:
         value = request.match_info[parameter.name]
         if not parameter.validator.is_valid(value):
-            raise ApiError(404, "not_found", f"no {parameter.name} {value!r}")
+            raise Refused(Kind.NOT_FOUND, f"no {parameter.name} {value!r}")
     for parameter in operation.query:
         _check_query(parameter, request.query.getall(parameter.name, []))
     if operation.body is not None:
@@ -146,8 +146,8 @@ async def validate(request: web.Request, handler: Handler) -> web.StreamResponse
             where = _where(error.absolute_path)
             if error.validator == "required":
                 missing = next(n for n in error.validator_value if n not in error.instance)
-                raise ApiError(400, "invalid", _at(where, f"missing field {missing!r}"))
-            raise ApiError(400, "invalid", _at(where, _problem(error, error.instance)))
+                raise Refused(Kind.INVALID, _at(where, f"missing field {missing!r}"))
+            raise Refused(Kind.INVALID, _at(where, _problem(error, error.instance)))
     return await handler(request)
 
 
@@ -155,10 +155,10 @@ def _check_query(parameter: Parameter, texts: list[str]) -> None:
     name = parameter.name
     if not texts:
         if parameter.required:
-            raise ApiError(400, "invalid", f"missing query parameter {name!r}")
+            raise Refused(Kind.INVALID, f"missing query parameter {name!r}")
         return
     if len(texts) > 1:
-        raise ApiError(400, "invalid", f"{name}: give it once, not {len(texts)} times")
+        raise Refused(Kind.INVALID, f"{name}: give it once, not {len(texts)} times")
     text = texts[0]
     error = best_match(parameter.validator.iter_errors(_read(text, parameter.schema)))
     if error is None:
@@ -166,8 +166,8 @@ def _check_query(parameter: Parameter, texts: list[str]) -> None:
     if error.validator == "type":
         # On the wire every value is text: say which values it takes rather than which type.
         expected = _values(parameter.schema)
-        raise ApiError(400, "invalid", f"{name}: expected {expected}, got {text!r}")
-    raise ApiError(400, "invalid", _at(name, _problem(error, text)))
+        raise Refused(Kind.INVALID, f"{name}: expected {expected}, got {text!r}")
+    raise Refused(Kind.INVALID, _at(name, _problem(error, text)))
 
 
 def _read(text: str, schema: Mapping[str, Any]) -> Any:

@@ -19,6 +19,7 @@ from typing import Any
 from ioe_aggregator import audit
 from ioe_aggregator.auth import secrets
 from ioe_aggregator.protocol import utc_text
+from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store, Transaction
 
 _COLUMNS = "id, scope, member, label, created_s, revoked_s, expires_s"
@@ -51,10 +52,6 @@ class Scope(StrEnum):
     MEMBER = "member"
     PUBLIC = "public"
     ADMIN = "admin"
-
-
-class LastAdminTokenError(Exception):
-    """Revoking the token would leave no active admin token."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,18 +126,20 @@ async def issue(
     ``expires`` (None: never) must lie in the future; a member's token never expires.
     """
     if (scope is Scope.MEMBER) != (member is not None):
-        raise ValueError("a member token names its member, and only a member token does")
+        raise Refused(Kind.INVALID, "a member token names its member, and only a member token does")
     now_s = int(time.time())
     detail: dict[str, Any] = {"scope": scope.value, "member": member}
     expires_s: int | None = None
     expires_at: datetime | None = None
     if expires is not None:
         if scope is Scope.MEMBER:
-            raise ValueError("a member's token never expires (its home would stop sending)")
+            raise Refused(
+                Kind.INVALID, "a member's token never expires (its home would stop sending)"
+            )
         expires_s = int(expires.timestamp())
         expires_at = _moment(expires_s)
         if expires_s <= now_s:
-            raise ValueError(f"expires: {utc_text(expires_at)} is not in the future")
+            raise Refused(Kind.INVALID, f"expires: {utc_text(expires_at)} is not in the future")
         detail["expires"] = utc_text(expires_at)
     token_id, presented, digest = secrets.new_token()
     await tx.execute(INSERT, (token_id, scope.value, member, label, digest, now_s, expires_s))
@@ -166,8 +165,8 @@ async def active_admins(tx: Transaction) -> set[str]:
 async def revoke(tx: Transaction, token_id: str, *, actor: str, keep_an_admin: bool = True) -> bool:
     """Revoke a token; return False when there is no such token not yet revoked.
 
-    Raises LastAdminTokenError, with ``keep_an_admin``, when the token is the last active
-    admin token.
+    Refuses (conflict, ``last_admin_token``), with ``keep_an_admin``, to revoke the last
+    active admin token.
     """
     rows = await tx.execute(SELECT_FOR_CHECK, (token_id,))
     if not rows or rows[0][5] is not None:
@@ -175,9 +174,11 @@ async def revoke(tx: Transaction, token_id: str, *, actor: str, keep_an_admin: b
     if keep_an_admin and rows[0][1] == Scope.ADMIN:
         await tx.execute(LOCK_ADMINS)
         if await active_admins(tx) == {token_id}:
-            raise LastAdminTokenError(
+            raise Refused(
+                Kind.CONFLICT,
                 f"token {token_id} is the last active admin token: create another admin "
-                "token first (or revoke it with the command line, which can always issue one)"
+                "token first (or revoke it with the command line, which can always issue one)",
+                code="last_admin_token",
             )
     await tx.execute(REVOKE, (int(time.time()), token_id))
     await audit.record(tx, actor, audit.Action.TOKEN_REVOKED, token_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,8 +20,9 @@ from ioe_aggregator.datadis.sync import (
     month_key,
     utc_now,
 )
-from ioe_aggregator.jobs import EXIT_REFUSED, Job, month_argument, show
+from ioe_aggregator.jobs import Job, month_argument, show
 from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.sharing.calendar import add_months
 from ioe_aggregator.store import Store
 
@@ -74,33 +74,29 @@ def job(args: argparse.Namespace) -> Job | None:
     return _JOBS[args.datadis_command] if args.command == "datadis" else None
 
 
-async def _link(store: Store, config: Config, args: argparse.Namespace) -> int:
-    member = await Registry(store, config).get(args.member)
+async def _link(store: Store, config: Config, args: argparse.Namespace) -> bool:
+    member = await Registry(store, config.members).get(args.member)
     await Ledger(store).link(member.id, None if args.own else args.nif, utc_now())
     whose = "the manager's own account" if args.own else f"NIF {_masked(args.nif)}"
     show(args, {"member": member.id, "nif": args.nif}, f"{member.id} is read through {whose}")
-    return 0
+    return True
 
 
-async def _unlink(store: Store, _config: Config, args: argparse.Namespace) -> int:
+async def _unlink(store: Store, _config: Config, args: argparse.Namespace) -> bool:
     if not await Ledger(store).unlink(args.member):
-        print(f"ioe-aggregator: {args.member} is not read through Datadis", file=sys.stderr)
-        return EXIT_REFUSED
+        raise Refused(Kind.NOT_FOUND, f"{args.member} is not read through Datadis")
     show(args, {"member": args.member}, f"{args.member} is no longer read through Datadis")
-    return 0
+    return True
 
 
-async def _sync(store: Store, config: Config, args: argparse.Namespace) -> int:
+async def _sync(store: Store, config: Config, args: argparse.Namespace) -> bool:
     if config.datadis is None:
-        print(
-            "ioe-aggregator: Datadis is not configured: set datadis_username and datadis_password",
-            file=sys.stderr,
+        raise Refused(
+            Kind.INVALID, "Datadis is not configured: set datadis_username and datadis_password"
         )
-        return EXIT_REFUSED
     if (args.first is None) != (args.last is None):
-        print("ioe-aggregator: --from and --to go together", file=sys.stderr)
-        return EXIT_REFUSED
-    members = await Registry(store, config).members()
+        raise Refused(Kind.INVALID, "--from and --to go together")
+    members = await Registry(store, config.members).members()
     months = None if args.first is None else (args.first, args.last)
     async with aiohttp.ClientSession() as session:
         client = DatadisClient(
@@ -113,9 +109,7 @@ async def _sync(store: Store, config: Config, args: argparse.Namespace) -> int:
             history_months=config.datadis.history_months,
         ).run(members, only=args.member, months=months)
     show(args, report.as_dict(), _describe_sync(report))
-    if report.login_refused:
-        return EXIT_REFUSED
-    return 0
+    return not report.login_refused
 
 
 def _describe_sync(report: SyncReport) -> str:
@@ -129,7 +123,7 @@ def _describe_sync(report: SyncReport) -> str:
     return "\n".join(lines) or "No member is read through Datadis (datadis link MEMBER …)."
 
 
-async def _status(store: Store, config: Config, args: argparse.Namespace) -> int:
+async def _status(store: Store, config: Config, args: argparse.Namespace) -> bool:
     ledger = Ledger(store)
     zone = ZoneInfo(config.results.timezone)
     history = config.datadis.history_months if config.datadis else 24
@@ -143,7 +137,7 @@ async def _status(store: Store, config: Config, args: argparse.Namespace) -> int
         "members": members,
     }
     show(args, data, _describe_status(data))
-    return 0
+    return True
 
 
 def _member_status(

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from ioe_aggregator.config import Config, DatadisConfig
+from ioe_aggregator.config import DatadisConfig
 from ioe_aggregator.datadis.client import DatadisClient
 from ioe_aggregator.datadis.ledger import QUERY_INTERVAL, Ledger
 from ioe_aggregator.datadis.sync import DatadisSync, SyncReport, utc_now
@@ -40,9 +40,9 @@ def next_run(sync_time: str, zone: ZoneInfo, now: datetime) -> datetime:
 
 
 async def run_daily(
-    config: Config,
     settings: DatadisConfig,
     store: Store,
+    registry: Registry,
     *,
     on_stored: Callable[[], None] | None = None,
 ) -> None:
@@ -50,9 +50,8 @@ async def run_daily(
 
     ``on_stored`` is called after each member whose data changed (`DatadisSync`).
     """
-    zone = ZoneInfo(config.results.timezone)
+    zone = ZoneInfo(settings.timezone)
     ledger = Ledger(store)
-    registry = Registry(store, config)
     async with aiohttp.ClientSession() as session:
         client = DatadisClient(session, settings.username, settings.password, base_url=settings.url)
         last = await ledger.login_state()

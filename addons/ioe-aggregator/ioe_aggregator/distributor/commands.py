@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
-import sys
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ioe_aggregator.config import Config
 from ioe_aggregator.distributor import EXPORT, GENERATION, IMPORT, SELF_CONSUMPTION
-from ioe_aggregator.distributor.csv_files import MAX_ERRORS, CsvFile, CsvFileError
+from ioe_aggregator.distributor.csv_files import MAX_ERRORS, CsvFile
 from ioe_aggregator.distributor.importer import ImportSummary, import_csv
-from ioe_aggregator.jobs import EXIT_REFUSED, Job, show
+from ioe_aggregator.jobs import Job, show
 from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store
 
 # Bad lines printed; the count is always complete (the first MAX_ERRORS are in --json).
@@ -46,10 +46,10 @@ def job(args: argparse.Namespace) -> Job | None:
     return _import_csv if args.command == "import-csv" else None
 
 
-async def _import_csv(store: Store, config: Config, args: argparse.Namespace) -> int:
+async def _import_csv(store: Store, config: Config, args: argparse.Namespace) -> bool:
     path: Path = args.file
     zone = ZoneInfo(config.results.timezone)
-    registry = Registry(store, config)
+    registry = Registry(store, config.members)
     if args.member is not None:
         await registry.get(args.member)  # an unknown member is refused before anything is read
     members = await registry.members()
@@ -59,13 +59,11 @@ async def _import_csv(store: Store, config: Config, args: argparse.Namespace) ->
                 store, file, members, zone, origin=f"csv:{path.name}", only_member=args.member
             )
     except OSError as err:
-        print(f"ioe-aggregator: cannot read {path}: {err.strerror}", file=sys.stderr)
-        return EXIT_REFUSED
-    except CsvFileError as err:
-        print(f"ioe-aggregator: {path}: {err}", file=sys.stderr)
-        return EXIT_REFUSED
+        raise Refused(Kind.INVALID, f"cannot read {path}: {err.strerror}") from err
+    except Refused as err:
+        raise Refused(err.kind, f"{path}: {err}", code=err.code) from err
     show(args, report(path.name, parsed, summary), describe(path.name, parsed, summary))
-    return EXIT_REFUSED if parsed.errors.total else 0
+    return not parsed.errors.total
 
 
 def report(name: str, parsed: CsvFile, summary: ImportSummary) -> dict[str, Any]:

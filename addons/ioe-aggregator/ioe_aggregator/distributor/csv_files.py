@@ -70,6 +70,7 @@ from ioe_aggregator.distributor.rows import (
     supply_point,
 )
 from ioe_aggregator.distributor.timeline import HOUR, QUARTER_HOUR
+from ioe_aggregator.refusals import Kind, Refused
 
 # Lines not read that a report lists (the first by line number); all of them are counted.
 MAX_ERRORS = 1000
@@ -80,10 +81,6 @@ _CHUNK_BYTES = 1 << 20
 MAX_PREAMBLE_LINES = 20
 # The longest day (25 hours), which bounds the values one supply point can have on one day.
 _LONGEST_DAY = timedelta(hours=25)
-
-
-class CsvFileError(ValueError):
-    """The file as a whole cannot be read: empty, not text, or no header of a known layout."""
 
 
 class LineErrors:
@@ -273,7 +270,7 @@ def open_csv(file: BinaryIO, zone: ZoneInfo) -> CsvFile:
     """Read a distributor's export a first time: its format, and where each supply point's days are.
 
     ``file`` is opened for reading bytes and seekable; it is read again by `CsvFile.months`.
-    Raises CsvFileError when the file has no header of a known format.
+    Refuses (invalid) a file with no header of a known format.
     """
     encoding, start = _encoding(file)
     numbered = enumerate(_lines(file, start), start=1)
@@ -324,7 +321,7 @@ def open_csv(file: BinaryIO, zone: ZoneInfo) -> CsvFile:
 
 
 def _header(numbered: Iterator[tuple[int, tuple[int, int, bytes | None]]], encoding: str) -> Layout:
-    """Return the layout of the first header line; raise CsvFileError when there is none.
+    """Return the layout of the first header line; refuse (invalid) a file with none.
 
     The lines before it (a title, a date range) are passed over; a line that names a CUPS
     column but does not fit is the header, and its error says which columns do not fit.
@@ -333,9 +330,10 @@ def _header(numbered: Iterator[tuple[int, tuple[int, int, bytes | None]]], encod
     looked = 0
     for number, (_, _, content) in numbered:
         if content is None:
-            raise CsvFileError(
+            raise Refused(
+                Kind.INVALID,
                 f"line {number} is longer than {MAX_LINE_BYTES} bytes: "
-                "not one of the distributors' exports"
+                "not one of the distributors' exports",
             )
         text = _decoded(content, encoding)
         if not text.strip():
@@ -344,16 +342,17 @@ def _header(numbered: Iterator[tuple[int, tuple[int, int, bytes | None]]], encod
             return read_header(text)
         except HeaderError as err:
             if any(column_key(field)[0] == "cups" for field in split(text)):
-                raise CsvFileError(f"line {number}: {err}") from None
+                raise Refused(Kind.INVALID, f"line {number}: {err}") from None
         first = text.strip() if first is None else first
         looked += 1
         if looked == MAX_PREAMBLE_LINES:
             break
     if first is None:
-        raise CsvFileError("the file is empty")
-    raise CsvFileError(
+        raise Refused(Kind.INVALID, "the file is empty")
+    raise Refused(
+        Kind.INVALID,
         f"no header among the first {looked} lines (the first is {first[:80]!r}): a "
-        "distributor's export names its columns separated by ';' (CUPS;Fecha;Hora;…)"
+        "distributor's export names its columns separated by ';' (CUPS;Fecha;Hora;…)",
     )
 
 

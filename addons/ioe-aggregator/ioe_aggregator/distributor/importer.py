@@ -224,8 +224,8 @@ async def import_csv(
     """Import a distributor's export from a file on disk; return the file read and the summary.
 
     The file is read in a worker thread a supply point's month at a time (`csv_files`), each
-    month stored before the next is read. As `store_rows` otherwise. Raises CsvFileError when
-    the file has no header of a known format.
+    month stored before the next is read. As `store_rows` otherwise. Refuses (invalid) a file
+    with no header of a known format.
     """
     parsed = await asyncio.to_thread(open_csv, file, zone)
     batcher = _Batcher(members, zone, origin, only_member)

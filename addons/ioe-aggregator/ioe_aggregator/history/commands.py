@@ -11,7 +11,6 @@ import argparse
 import asyncio
 from datetime import date, timedelta
 from pathlib import Path
-import sys
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -19,8 +18,9 @@ import pandas as pd
 from ioe_aggregator.config import Config
 from ioe_aggregator.distributor.timeline import local_midnight
 from ioe_aggregator.history import Period, consumption, generation, reconcile
-from ioe_aggregator.jobs import EXIT_REFUSED, Job, month_argument, show
+from ioe_aggregator.jobs import Job, month_argument, show
 from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store
 
 
@@ -83,7 +83,7 @@ def job(args: argparse.Namespace) -> Job | None:
     return _JOBS[args.history_command] if args.command == "history" else None
 
 
-async def _reconcile(store: Store, config: Config, args: argparse.Namespace) -> int:
+async def _reconcile(store: Store, config: Config, args: argparse.Namespace) -> bool:
     months = await reconcile(store, args.first, args.last, ZoneInfo(config.results.timezone))
     lines = [
         f"{'member':<16}{'month':<9}{'hours: own':>11}{'distr.':>8}{'both':>6}"
@@ -98,17 +98,16 @@ async def _reconcile(store: Store, config: Config, args: argparse.Namespace) -> 
         )
     text = "\n".join(lines) if months else "No readings from either source in those months."
     show(args, [month.as_dict() for month in months], text)
-    return 0
+    return True
 
 
-async def _export(store: Store, config: Config, args: argparse.Namespace) -> int:
+async def _export(store: Store, config: Config, args: argparse.Namespace) -> bool:
     if args.last < args.first:
-        print("ioe-aggregator: --to comes before --from", file=sys.stderr)
-        return EXIT_REFUSED
+        raise Refused(Kind.INVALID, "--to comes before --from")
     zone = ZoneInfo(config.results.timezone)
     start = local_midnight(args.first, zone)
     end = local_midnight(args.last + timedelta(days=1), zone)
-    registered = await Registry(store, config).members()
+    registered = await Registry(store, config.members).members()
     members = [m for m in registered if m.active]
     ids = [member.id for member in members]
     table = await consumption(
@@ -154,7 +153,7 @@ async def _export(store: Store, config: Config, args: argparse.Namespace) -> int
         f"'sharing compare --members {out}/members.csv --consumption {out}/consumption.csv "
         f"--generation {out}/generation.csv --out REPORT'",
     )
-    return 0
+    return True
 
 
 _JOBS: dict[str, Job] = {"reconcile": _reconcile, "export": _export}

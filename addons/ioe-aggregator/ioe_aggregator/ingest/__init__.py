@@ -30,6 +30,7 @@ from ioe_aggregator.protocol import (
     utc_text,
 )
 from ioe_aggregator.protocol.messages import Ack, as_json
+from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import BatchOutcome, Store, StoreError
 
 _LOGGER = logging.getLogger(__name__)
@@ -62,15 +63,8 @@ HOURS_PER_QUARTER = 0.25
 # at the broker's speed must not flood the log).
 REFUSAL_LOGS_PER_MINUTE = 10
 MAX_REASON_CHARS = 300
-
-
-class Refused(Exception):
-    """A batch was not stored (and must not be acknowledged); ``kind`` says why."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        """Keep the counter's kind with the readable reason."""
-        super().__init__(message)
-        self.kind = kind
+# The refusals that are not the sender's mistake in the message itself; the rest are invalid.
+_REFUSAL_KINDS = {UNKNOWN_MEMBER: Kind.FORBIDDEN, QUOTA: Kind.QUOTA, STORE_FAILED: Kind.UNAVAILABLE}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -354,7 +348,7 @@ class Ingest:
         self._log_refusal(
             member, "Refused a readings batch from %s (%s, %s): %s", member, via, kind, reason
         )
-        return Refused(kind, reason)
+        return Refused(_REFUSAL_KINDS.get(kind, Kind.INVALID), reason, code=kind)
 
     def _log_refusal(self, member: str, message: str, *args: object) -> None:
         """Log a refusal, at most REFUSAL_LOGS_PER_MINUTE a member, each reason shortened."""

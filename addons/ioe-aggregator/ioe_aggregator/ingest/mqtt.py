@@ -8,7 +8,8 @@ import re
 
 import aiomqtt
 
-from ioe_aggregator.ingest import Ingest, Refused
+from ioe_aggregator.ingest import Ingest
+from ioe_aggregator.refusals import Refused
 
 _LOGGER = logging.getLogger(__name__)
 # Batches being stored at once; beyond this, the next message waits (and the broker queues).

@@ -15,9 +15,11 @@ import sys
 from ioe_aggregator import audit
 from ioe_aggregator.auth import tokens
 from ioe_aggregator.config import Config
-from ioe_aggregator.jobs import EXIT_REFUSED, Job, actor, show
+from ioe_aggregator.jobs import Job, actor, show
 from ioe_aggregator.members import broker_files
+from ioe_aggregator.members.broker_accounts import BrokerAccounts
 from ioe_aggregator.members.registry import Credentials, Member, NewMember, Registry
+from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store
 
 
@@ -150,7 +152,7 @@ def _credentials(args: argparse.Namespace, credentials: Credentials, verb: str) 
     )
 
 
-async def _add(store: Store, config: Config, args: argparse.Namespace) -> int:
+async def _add(store: Store, config: Config, args: argparse.Namespace) -> bool:
     new = NewMember(
         id=args.member_id,
         name=args.name,
@@ -160,63 +162,62 @@ async def _add(store: Store, config: Config, args: argparse.Namespace) -> int:
         vulnerable=args.vulnerable,
         plant_kw=args.plant_kw,
     )
-    credentials = await Registry(store, config).add(new, actor=actor())
+    credentials = await Registry(store, config.members).add(new, actor=actor())
     _credentials(args, credentials, "Registered")
-    return 0
+    return True
 
 
-async def _list(store: Store, config: Config, args: argparse.Namespace) -> int:
-    members = await Registry(store, config).members()
+async def _list(store: Store, config: Config, args: argparse.Namespace) -> bool:
+    members = await Registry(store, config.members).members()
     text = "\n".join(_describe(member) for member in members) or "No members yet."
     show(args, [member.as_dict() for member in members], text)
-    return 0
+    return True
 
 
-async def _show(store: Store, config: Config, args: argparse.Namespace) -> int:
-    member = await Registry(store, config).get(args.member_id)
+async def _show(store: Store, config: Config, args: argparse.Namespace) -> bool:
+    member = await Registry(store, config.members).get(args.member_id)
     show(args, member.as_dict(), _describe(member))
-    return 0
+    return True
 
 
-async def _rotate(store: Store, config: Config, args: argparse.Namespace) -> int:
-    credentials = await Registry(store, config).rotate(args.member_id, actor=actor())
+async def _rotate(store: Store, config: Config, args: argparse.Namespace) -> bool:
+    credentials = await Registry(store, config.members).rotate(args.member_id, actor=actor())
     _credentials(args, credentials, "New credentials for")
-    return 0
+    return True
 
 
-async def _revoke(store: Store, config: Config, args: argparse.Namespace) -> int:
-    member = await Registry(store, config).revoke(args.member_id, actor=actor())
+async def _revoke(store: Store, config: Config, args: argparse.Namespace) -> bool:
+    member = await Registry(store, config.members).revoke(args.member_id, actor=actor())
     show(args, member.as_dict(), f"Revoked {_describe(member)}")
-    return 0
+    return True
 
 
-async def _plant(store: Store, config: Config, args: argparse.Namespace) -> int:
-    member = await Registry(store, config).set_plant(args.member_id, args.kw, actor=actor())
+async def _plant(store: Store, config: Config, args: argparse.Namespace) -> bool:
+    member = await Registry(store, config.members).set_plant(args.member_id, args.kw, actor=actor())
     show(args, member.as_dict(), f"Plant registered: {_describe(member)}")
-    return 0
+    return True
 
 
-async def _broker_files(store: Store, config: Config, args: argparse.Namespace) -> int:
-    if config.members.broker_files_dir is None:
-        print("ioe-aggregator: set broker_files_dir to write the broker's files", file=sys.stderr)
-        return EXIT_REFUSED
+async def _broker_files(store: Store, config: Config, args: argparse.Namespace) -> bool:
+    accounts = config.members.accounts
+    if accounts.files_dir is None:
+        raise Refused(Kind.INVALID, "set broker_files_dir to write the broker's files")
     listener = None
     if args.listener is not None:
         if args.certfile is None or args.keyfile is None:
-            print("ioe-aggregator: --listener needs --certfile and --keyfile", file=sys.stderr)
-            return EXIT_REFUSED
+            raise Refused(Kind.INVALID, "--listener needs --certfile and --keyfile")
         listener = broker_files.Listener(
             port=args.listener, host=args.bind, certfile=args.certfile, keyfile=args.keyfile
         )
-    await Registry(store, config).publish_broker_files()
-    directory = config.members.broker_files_dir
+    await BrokerAccounts(store, accounts).publish()
+    directory = accounts.files_dir
     if listener is not None:
         broker_files.write_listener(directory, listener)
     show(args, {"directory": str(directory)}, f"Broker files written to {directory}")
-    return 0
+    return True
 
 
-async def _token_add(store: Store, _config: Config, args: argparse.Namespace) -> int:
+async def _token_add(store: Store, _config: Config, args: argparse.Namespace) -> bool:
     async with store.transaction() as tx:
         token, presented = await tokens.issue(
             tx,
@@ -232,7 +233,7 @@ async def _token_add(store: Store, _config: Config, args: argparse.Namespace) ->
         f"Token {token.id} ({token.scope}, {token.label}{expiry}); it is shown only now:\n\n"
         f"{presented}",
     )
-    return 0
+    return True
 
 
 def _token_state(token: tokens.Token) -> str:
@@ -244,16 +245,16 @@ def _token_state(token: tokens.Token) -> str:
     return "" if token.expires is None else f"  (expires {shown['expires']})"
 
 
-async def _token_list(store: Store, _config: Config, args: argparse.Namespace) -> int:
+async def _token_list(store: Store, _config: Config, args: argparse.Namespace) -> bool:
     found = await tokens.all_tokens(store)
     lines = [
         f"{t.id}  {t.scope:<6}  {t.member or '-':<12}  {t.label}{_token_state(t)}" for t in found
     ]
     show(args, [t.as_dict() for t in found], "\n".join(lines) or "No tokens yet.")
-    return 0
+    return True
 
 
-async def _token_revoke(store: Store, _config: Config, args: argparse.Namespace) -> int:
+async def _token_revoke(store: Store, _config: Config, args: argparse.Namespace) -> bool:
     # The manager may revoke the last admin token here (a leaked one must stop at once), and
     # can always issue another; the API refuses to, since nothing could then undo it there.
     async with store.transaction() as tx:
@@ -261,8 +262,7 @@ async def _token_revoke(store: Store, _config: Config, args: argparse.Namespace)
         revoked = await tokens.revoke(tx, args.token_id, actor=actor(), keep_an_admin=False)
         admins_left = await tokens.active_admins(tx)
     if not revoked:
-        print(f"ioe-aggregator: no active token {args.token_id!r}", file=sys.stderr)
-        return EXIT_REFUSED
+        raise Refused(Kind.NOT_FOUND, f"no active token {args.token_id!r}")
     if was_admin and not admins_left:
         print(
             "ioe-aggregator: warning: no active admin token is left; the API's admin "
@@ -271,15 +271,11 @@ async def _token_revoke(store: Store, _config: Config, args: argparse.Namespace)
             file=sys.stderr,
         )
     show(args, {"id": args.token_id, "revoked": True}, f"Token {args.token_id} revoked")
-    return 0
+    return True
 
 
-async def _audit(store: Store, _config: Config, args: argparse.Namespace) -> int:
-    try:
-        page = await audit.page(store, limit=args.limit, before=args.before)
-    except audit.CursorError as err:
-        print(f"ioe-aggregator: {err}", file=sys.stderr)
-        return EXIT_REFUSED
+async def _audit(store: Store, _config: Config, args: argparse.Namespace) -> bool:
+    page = await audit.page(store, limit=args.limit, before=args.before)
     lines = [
         f"{e.at:%Y-%m-%d %H:%M:%S}  {e.actor:<20}  {e.action.value:<16}  {e.subject}"
         + (f"  ×{e.occurrences}" if e.occurrences > 1 else "")
@@ -288,7 +284,7 @@ async def _audit(store: Store, _config: Config, args: argparse.Namespace) -> int
     if page.next is not None:
         lines.append(f"(older entries: audit --before {page.next})")
     show(args, page.as_dict(), "\n".join(lines) or "The audit log is empty.")
-    return 0
+    return True
 
 
 _MEMBER_JOBS: dict[str, Job] = {

@@ -2,8 +2,7 @@
 
 Adding a member gives it a broker password and an API token, returned once inside its join
 code and stored only hashed. Every change is audited in its own transaction, and the broker's
-password file and access list are rewritten (and the broker asked to reload them) at once, so
-that a rotated or revoked credential stops working immediately.
+logins are rewritten at once (``broker_accounts.py``).
 """
 
 from __future__ import annotations
@@ -23,10 +22,11 @@ from stdnum.exceptions import ValidationError
 
 from ioe_aggregator import audit
 from ioe_aggregator.auth import secrets, tokens
-from ioe_aggregator.config import Config
-from ioe_aggregator.members import broker_files
+from ioe_aggregator.config import MembersConfig
+from ioe_aggregator.members.broker_accounts import BrokerAccounts
 from ioe_aggregator.members.join_code import JoinCode, encode
 from ioe_aggregator.protocol import utc_text
+from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store, StoreError, Transaction
 
 _LOGGER = logging.getLogger(__name__)
@@ -47,19 +47,9 @@ SELECT_ALL = f"SELECT {_COLUMNS} FROM members ORDER BY id"  # noqa: S608 - const
 SELECT_BY_CUPS = "SELECT id FROM members WHERE cups = ?"
 SELECT_ACTIVE = """SELECT id, created_s, contracted_kw, plant_kw FROM members
     WHERE revoked_s IS NULL"""
-SELECT_LOGINS = "SELECT id, mqtt_hash FROM members WHERE revoked_s IS NULL ORDER BY id"
 SET_MQTT_HASH = "UPDATE members SET mqtt_hash = ? WHERE id = ?"
 REVOKE = "UPDATE members SET revoked_s = ?, mqtt_hash = NULL WHERE id = ?"
 SET_PLANT = "UPDATE members SET plant_kw = ? WHERE id = ?"
-
-
-class RegistryError(ValueError):
-    """A registry change cannot be made; ``kind`` is invalid, exists, not_found or revoked."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        """Keep the kind (the API maps it to a status) with the readable reason."""
-        super().__init__(message)
-        self.kind = kind
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,7 +66,7 @@ class NewMember:
     plant_kw: float = 0.0
 
     def validated(self) -> NewMember:
-        """Return the member with its CUPS in compact form; raise RegistryError("invalid")."""
+        """Return the member with its CUPS in compact form; raise Refused (invalid)."""
         problems = []
         if not MEMBER_ID.fullmatch(self.id):
             problems.append(
@@ -99,7 +89,7 @@ class NewMember:
         if (problem := plant_problem(self.plant_kw)) is not None:
             problems.append(problem)
         if problems:
-            raise RegistryError("invalid", "; ".join(problems))
+            raise Refused(Kind.INVALID, "; ".join(problems))
         return NewMember(
             id=self.id,
             name=self.name.strip(),
@@ -192,29 +182,31 @@ def _member(row: Sequence[Any]) -> Member:
 class Registry:
     """The members of one community, in its store."""
 
-    def __init__(self, store: Store, config: Config) -> None:
-        """Work on a store with the service's configuration (addresses, broker files)."""
+    def __init__(self, store: Store, config: MembersConfig) -> None:
+        """Work on a store with what join codes hold and where the broker's logins go."""
         self._store = store
         self._config = config
+        self._accounts = BrokerAccounts(store, config.accounts)
 
     async def add(self, new: NewMember, *, actor: str) -> Credentials:
         """Register a member; return its credentials and join code (shown once)."""
         member = new.validated()
-        reserved = set(self._config.members.broker_full_access)
-        if self._config.broker is not None and self._config.broker.username:
-            reserved.add(self._config.broker.username)
-        if member.id in reserved:
-            raise RegistryError(
-                "invalid", f"member id {member.id!r} is one of the broker's own logins"
+        if self._accounts.reserved(member.id):
+            raise Refused(
+                Kind.INVALID, f"member id {member.id!r} is one of the broker's own logins"
             )
         join = await self._join_settings()
         password = secrets.new_password()
         async with self._store.transaction() as tx:
             if await tx.execute(SELECT_ONE, (member.id,)):
-                raise RegistryError("exists", f"member {member.id} is already registered")
+                raise Refused(
+                    Kind.CONFLICT, f"member {member.id} is already registered", code="exists"
+                )
             if taken := await tx.execute(SELECT_BY_CUPS, (member.cups,)):
-                raise RegistryError(
-                    "exists", f"CUPS {member.cups} is already registered to member {taken[0][0]}"
+                raise Refused(
+                    Kind.CONFLICT,
+                    f"CUPS {member.cups} is already registered to member {taken[0][0]}",
+                    code="exists",
                 )
             await tx.execute(
                 INSERT,
@@ -241,7 +233,7 @@ class Registry:
                 {"cups": member.cups, "plant_kw": member.plant_kw},
             )
             stored = await _get(tx, member.id)
-        await self.publish_broker_files()
+        await self._accounts.publish()
         return self._credentials(stored, password, api_token, join)
 
     async def rotate(self, member_id: str, *, actor: str) -> Credentials:
@@ -251,14 +243,14 @@ class Registry:
         async with self._store.transaction() as tx:
             member = await _get(tx, member_id)
             if not member.active:
-                raise RegistryError("revoked", f"member {member_id} was revoked")
+                raise Refused(Kind.CONFLICT, f"member {member_id} was revoked", code="revoked")
             await tx.execute(SET_MQTT_HASH, (secrets.mosquitto_hash(password), member_id))
             await tokens.revoke_member_tokens(tx, member_id, actor=actor)
             _token, api_token = await tokens.issue(
                 tx, scope=tokens.Scope.MEMBER, member=member_id, label="join code", actor=actor
             )
             await audit.record(tx, actor, audit.Action.MEMBER_ROTATED, member_id)
-        await self.publish_broker_files()
+        await self._accounts.publish()
         return self._credentials(member, password, api_token, join)
 
     async def revoke(self, member_id: str, *, actor: str) -> Member:
@@ -266,12 +258,14 @@ class Registry:
         async with self._store.transaction() as tx:
             member = await _get(tx, member_id)
             if not member.active:
-                raise RegistryError("revoked", f"member {member_id} was already revoked")
+                raise Refused(
+                    Kind.CONFLICT, f"member {member_id} was already revoked", code="revoked"
+                )
             await tx.execute(REVOKE, (int(time.time()), member_id))
             await tokens.revoke_member_tokens(tx, member_id, actor=actor)
             await audit.record(tx, actor, audit.Action.MEMBER_REVOKED, member_id)
             revoked = await _get(tx, member_id)
-        await self.publish_broker_files()
+        await self._accounts.publish()
         return revoked
 
     async def set_plant(self, member_id: str, plant_kw: float, *, actor: str) -> Member:
@@ -280,11 +274,11 @@ class Registry:
         Only registered plants count towards the community's generation, live and stored.
         """
         if (problem := plant_problem(plant_kw)) is not None:
-            raise RegistryError("invalid", problem)
+            raise Refused(Kind.INVALID, problem)
         async with self._store.transaction() as tx:
             member = await _get(tx, member_id)
             if not member.active:
-                raise RegistryError("revoked", f"member {member_id} was revoked")
+                raise Refused(Kind.CONFLICT, f"member {member_id} was revoked", code="revoked")
             await tx.execute(SET_PLANT, (float(plant_kw), member_id))
             await audit.record(
                 tx, actor, audit.Action.MEMBER_PLANT, member_id, {"plant_kw": float(plant_kw)}
@@ -292,7 +286,7 @@ class Registry:
             return await _get(tx, member_id)
 
     async def get(self, member_id: str) -> Member:
-        """Return a member; raise RegistryError("not_found") when there is none."""
+        """Return a member; raise Refused (not_found) when there is none."""
         async with self._store.transaction() as tx:
             return await _get(tx, member_id)
 
@@ -317,46 +311,15 @@ class Registry:
             for row in rows
         }
 
-    async def publish_broker_files(self) -> None:
-        """Rewrite the broker's password file and access list, and have the broker reload them.
-
-        Does nothing when the configuration names no directory for them.
-        """
-        directory = self._config.members.broker_files_dir
-        if directory is None:
-            return
-        async with self._store.transaction() as tx:
-            logins = [(str(row[0]), str(row[1])) for row in await tx.execute(SELECT_LOGINS)]
-        full_access = list(self._config.members.broker_full_access)
-        broker = self._config.broker
-        if broker is not None and broker.username:
-            full_access.insert(0, broker.username)
-            if broker.password:
-                logins.insert(0, (broker.username, secrets.mosquitto_hash(broker.password)))
-        try:
-            await asyncio.to_thread(
-                broker_files.write,
-                directory,
-                passwords=broker_files.password_file(logins),
-                acl=broker_files.acl_file(self._config.topic_prefix, full_access),
-            )
-        except OSError as err:
-            raise StoreError(f"cannot write the broker's files in {directory}: {err}") from err
-        _LOGGER.info(
-            "Broker logins and access list written to %s (%s members)", directory, len(logins)
-        )
-        if self._config.members.mosquitto_pid_file is not None:
-            broker_files.reload_broker(self._config.members.mosquitto_pid_file)
-
     async def _join_settings(self) -> tuple[str, str | None]:
         """Return the broker host and CA certificate of join codes (checking they can be made)."""
-        host = self._config.members.public_broker_host
+        host = self._config.public_broker_host
         if host is None:
-            raise RegistryError(
-                "invalid",
+            raise Refused(
+                Kind.INVALID,
                 "no broker address for join codes: set public_broker_host (or mqtt_host)",
             )
-        ca_file = self._config.broker.ca_file if self._config.broker else None
+        ca_file = self._config.broker_ca_file
         if ca_file is None:
             return host, None
         try:
@@ -367,12 +330,12 @@ class Registry:
     def _credentials(
         self, member: Member, password: str, api_token: str, join: tuple[str, str | None]
     ) -> Credentials:
-        settings = self._config.members
+        settings = self._config
         broker_host, ca_certificate = join
         code = JoinCode(
-            community=self._config.community_id,
+            community=settings.community_id,
             member=member.id,
-            topic_prefix=self._config.topic_prefix,
+            topic_prefix=settings.topic_prefix,
             broker_host=broker_host,
             broker_port=settings.public_broker_port,
             ca_certificate=ca_certificate,
@@ -380,7 +343,7 @@ class Registry:
             api_token=api_token,
             api_url=settings.public_api_url,
             cups=member.cups,
-            community_name=self._config.results.community_name,
+            community_name=settings.community_name,
         )
         return Credentials(
             member=member, mqtt_password=password, api_token=api_token, join_code=encode(code)
@@ -390,5 +353,5 @@ class Registry:
 async def _get(tx: Transaction, member_id: str) -> Member:
     rows = await tx.execute(SELECT_ONE, (member_id,))
     if not rows:
-        raise RegistryError("not_found", f"no member {member_id!r}")
+        raise Refused(Kind.NOT_FOUND, f"no member {member_id!r}")
     return _member(rows[0])

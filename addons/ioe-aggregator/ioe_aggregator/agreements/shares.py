@@ -1,0 +1,105 @@
+"""The shares of an agreement (β in millionths), from a registry scheme, coefficients or a file.
+
+Shares are kept in millionths, rounded by largest remainder, exactly as the distributor's
+coefficient file states them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ioe_aggregator.members.registry import Member
+from ioe_aggregator.refusals import Kind, Refused
+from ioe_aggregator.sharing import coefficient_file, schemes
+from ioe_aggregator.sharing.coefficient_file import CoefficientFileError
+from ioe_aggregator.sharing.model import Member as SharingMember
+
+# Schemes the registry alone defines (no history needed).
+REGISTRY_SCHEMES = ("equal", "power", "investment")
+# Problems of a coefficient file quoted in the refusal; the rest are counted.
+MAX_PROBLEMS_SHOWN = 10
+
+
+@dataclass(frozen=True, kw_only=True)
+class Shares:
+    """β in millionths: by member (static, ``hour`` 0) or by (member, hour of ``year``)."""
+
+    scheme: str
+    units: Mapping[tuple[str, int], int]
+    year: int | None = None
+
+    @property
+    def hourly(self) -> bool:
+        """Whether β change by the hour."""
+        return self.year is not None
+
+
+def _rounded(scheme: str, beta: Mapping[str, float]) -> Shares:
+    ids = list(beta)
+    try:
+        units = coefficient_file.largest_remainder(np.array([beta[i] for i in ids]))[0]
+    except CoefficientFileError as err:
+        raise Refused(Kind.INVALID, f"coefficients: {err}") from err
+    return Shares(scheme=scheme, units={(i, 0): int(u) for i, u in zip(ids, units, strict=True)})
+
+
+def shares_from_coefficients(beta: Mapping[str, float], members: Sequence[Member]) -> Shares:
+    """Return static shares from β by member id (every member named must be active)."""
+    active = {m.id for m in members if m.active}
+    if unknown := sorted(set(beta) - active):
+        raise Refused(Kind.INVALID, f"not active members: {', '.join(unknown)}")
+    if not beta:
+        raise Refused(Kind.INVALID, "coefficients: give at least one member's β")
+    return _rounded("static", beta)
+
+
+def shares_from_scheme(scheme: str, members: Sequence[Member]) -> Shares:
+    """Return static shares by a criterion of the registry: equal, power or investment."""
+    if scheme not in REGISTRY_SCHEMES:
+        raise Refused(
+            Kind.INVALID, f"scheme {scheme!r}: choose one of {', '.join(REGISTRY_SCHEMES)}"
+        )
+    active = [
+        SharingMember(
+            member_id=m.id,
+            cups=m.cups,
+            contracted_power_kw=m.contracted_kw,
+            investment_eur=m.investment_share,
+            vulnerable=m.vulnerable,
+        )
+        for m in members
+        if m.active
+    ]
+    if not active:
+        raise Refused(Kind.INVALID, "the community has no active members yet")
+    try:
+        beta = schemes.build(scheme, active, history_kwh=None).values
+    except ValueError as err:
+        raise Refused(Kind.INVALID, f"scheme {scheme}: {err}") from err
+    return _rounded(scheme, beta.to_dict())
+
+
+def shares_from_file(content: bytes, file_name: str, members: Sequence[Member]) -> Shares:
+    """Return the shares of a distributor coefficient file ``{CAU}_{YYYY}.txt``."""
+    year = coefficient_file.year_of(file_name)
+    if year is None:
+        raise Refused(Kind.INVALID, f"{file_name!r}: the file should be named CAU_YYYY.txt")
+    # By supply point: the file writes 22 characters, a member may be registered with 20.
+    by_point = {m.cups[:20]: m.id for m in members if m.active}
+    read, found = coefficient_file.parse(
+        content, name=file_name, members_cups=set(by_point), year=year
+    )
+    if problems := coefficient_file.errors(found):
+        shown = "; ".join(str(p) for p in problems[:MAX_PROBLEMS_SHOWN])
+        more = len(problems) - MAX_PROBLEMS_SHOWN
+        raise Refused(
+            Kind.INVALID,
+            f"{file_name}: {shown}" + (f" (and {more} more problems)" if more > 0 else ""),
+        )
+    units = {(by_point[code[:20]], hour): share for (code, hour), share in read.shares.items()}
+    if read.hourly:
+        return Shares(scheme="hourly-file", units=units, year=year)
+    return Shares(scheme="static-file", units=units)

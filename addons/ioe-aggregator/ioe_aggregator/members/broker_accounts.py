@@ -1,0 +1,59 @@
+"""The members' broker logins as Mosquitto reads them: a password file and an access list.
+
+They are rewritten after every change of the registry (and the broker asked to reload them),
+so that a rotated or revoked credential stops working at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ioe_aggregator.auth import secrets
+from ioe_aggregator.config import BrokerAccountsConfig
+from ioe_aggregator.members import broker_files
+from ioe_aggregator.store import Store, StoreError
+
+_LOGGER = logging.getLogger(__name__)
+SELECT_LOGINS = "SELECT id, mqtt_hash FROM members WHERE revoked_s IS NULL ORDER BY id"
+
+
+class BrokerAccounts:
+    """The broker's logins: the active members' and the service's own."""
+
+    def __init__(self, store: Store, config: BrokerAccountsConfig) -> None:
+        """Work on the members in a store, with where their logins go."""
+        self._store = store
+        self._config = config
+
+    def reserved(self, login: str) -> bool:
+        """Whether a login is one of the broker's own, which no member may take."""
+        return login in self._config.full_access
+
+    async def publish(self) -> None:
+        """Rewrite the broker's password file and access list, and have the broker reload them.
+
+        Does nothing when the configuration names no directory for them.
+        """
+        directory = self._config.files_dir
+        if directory is None:
+            return
+        async with self._store.transaction() as tx:
+            logins = [(str(row[0]), str(row[1])) for row in await tx.execute(SELECT_LOGINS)]
+        if (service := self._config.service_login) is not None:
+            username, password = service
+            logins.insert(0, (username, secrets.mosquitto_hash(password)))
+        try:
+            await asyncio.to_thread(
+                broker_files.write,
+                directory,
+                passwords=broker_files.password_file(logins),
+                acl=broker_files.acl_file(self._config.topic_prefix, self._config.full_access),
+            )
+        except OSError as err:
+            raise StoreError(f"cannot write the broker's files in {directory}: {err}") from err
+        _LOGGER.info(
+            "Broker logins and access list written to %s (%s members)", directory, len(logins)
+        )
+        if self._config.mosquitto_pid_file is not None:
+            broker_files.reload_broker(self._config.mosquitto_pid_file)

@@ -1,0 +1,181 @@
+"""The schema: numbered migrations, the version they reach, and TimescaleDB's hypertable.
+
+The same statements for both backends (``?`` placeholders; PostgreSQL's backend turns them
+into ``%s``). Times are whole seconds since the epoch (UTC), so that no dialect's date type is
+needed.
+"""
+
+from __future__ import annotations
+
+# Each migration is a list of statements applied in one transaction, in order; the schema's
+# version is the number of migrations applied. Never edit one that has shipped: add another.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE readings (
+            source TEXT NOT NULL,
+            member TEXT NOT NULL,
+            meter TEXT NOT NULL,
+            quantity TEXT NOT NULL,
+            start_s BIGINT NOT NULL,
+            end_s BIGINT NOT NULL,
+            value DOUBLE PRECISION NOT NULL,
+            quality TEXT NOT NULL,
+            received_s BIGINT NOT NULL,
+            changes INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (source, member, meter, quantity, start_s, end_s)
+        )""",
+        "CREATE INDEX readings_by_time ON readings (start_s)",
+        """CREATE TABLE batches (
+            member TEXT NOT NULL,
+            batch TEXT NOT NULL,
+            first_s BIGINT NOT NULL,
+            last_s BIGINT NOT NULL,
+            received INTEGER NOT NULL,
+            readings INTEGER NOT NULL,
+            PRIMARY KEY (member, batch)
+        )""",
+    ),
+    (
+        # Booleans are integers 0/1 and times epoch seconds: the same in both dialects.
+        """CREATE TABLE members (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            cups TEXT NOT NULL UNIQUE,
+            contracted_kw DOUBLE PRECISION NOT NULL,
+            investment_share DOUBLE PRECISION NOT NULL,
+            vulnerable INTEGER NOT NULL,
+            mqtt_hash TEXT,
+            created_s BIGINT NOT NULL,
+            revoked_s BIGINT
+        )""",
+        """CREATE TABLE tokens (
+            id TEXT PRIMARY KEY,
+            scope TEXT NOT NULL,
+            member TEXT REFERENCES members (id),
+            label TEXT NOT NULL,
+            secret_hash TEXT NOT NULL,
+            created_s BIGINT NOT NULL,
+            revoked_s BIGINT
+        )""",
+        """CREATE TABLE audit (
+            id TEXT PRIMARY KEY,
+            at_us BIGINT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX audit_by_time ON audit (at_us)",
+    ),
+    (
+        # Dates are local calendar days as text (YYYY-MM-DD): they sort and compare as dates.
+        # valid_to is the last day in force, NULL while open-ended. hour 0 holds a static share;
+        # hours 1-8784 are the distributor's elapsed local hours of ``year``.
+        """CREATE TABLE agreements (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            scheme TEXT NOT NULL,
+            hourly INTEGER NOT NULL,
+            year INTEGER,
+            valid_from TEXT NOT NULL,
+            valid_to TEXT,
+            created_s BIGINT NOT NULL
+        )""",
+        """CREATE TABLE agreement_shares (
+            agreement TEXT NOT NULL REFERENCES agreements (id),
+            member TEXT NOT NULL REFERENCES members (id),
+            hour INTEGER NOT NULL,
+            units INTEGER NOT NULL,
+            PRIMARY KEY (agreement, hour, member)
+        )""",
+    ),
+    (
+        # Datadis. Each member whose supply the manager reads: the NIF that authorised the
+        # manager (NULL: the manager's own supply), what Datadis said of the supply, and how the
+        # last attempt went. Months are YYYY-MM (local), as Datadis asks for them.
+        """CREATE TABLE datadis_members (
+            member TEXT PRIMARY KEY REFERENCES members (id),
+            nif TEXT,
+            cups TEXT,
+            distributor_code TEXT,
+            point_type INTEGER,
+            supply_from TEXT,
+            contract TEXT,
+            checked_s BIGINT,
+            status TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            updated_s BIGINT NOT NULL
+        )""",
+        # The ledger: when each distinct query (endpoint and parameters) was last sent. Datadis
+        # answers an identical query once per 24 hours, so none is sent again sooner.
+        """CREATE TABLE datadis_queries (
+            query TEXT PRIMARY KEY,
+            asked_s BIGINT NOT NULL,
+            outcome TEXT NOT NULL
+        )""",
+        """CREATE TABLE datadis_months (
+            member TEXT NOT NULL REFERENCES members (id),
+            month TEXT NOT NULL,
+            asked_s BIGINT NOT NULL,
+            outcome TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            intervals INTEGER NOT NULL,
+            complete INTEGER NOT NULL,
+            success_s BIGINT,
+            detail TEXT NOT NULL,
+            PRIMARY KEY (member, month)
+        )""",
+    ),
+    (
+        # What the service keeps for itself between starts and shares between replicas: the
+        # secret name of its shared subscription, the suffix of its broker client id.
+        """CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )""",
+        # A community plant measured at the member's site: its peak power (0: none). Only
+        # registered plants count towards the community's generation.
+        "ALTER TABLE members ADD COLUMN plant_kw DOUBLE PRECISION NOT NULL DEFAULT 0",
+        # Tokens may expire (NULL: they do not).
+        "ALTER TABLE tokens ADD COLUMN expires_s BIGINT",
+        # An entry may stand for several occurrences (failed logins of one address in one
+        # minute): how many.
+        "ALTER TABLE audit ADD COLUMN occurrences INTEGER NOT NULL DEFAULT 1",
+        # A member's readings by time: what storing a batch looks up first. The primary key
+        # reaches a member's rows, but walks every meter and quantity of its whole history.
+        "CREATE INDEX readings_by_member ON readings (source, member, start_s)",
+        # Batches without readings (a live report every 10 s) are no longer recorded: they
+        # were most of the table, and nothing is learnt from them.
+        "DELETE FROM batches WHERE readings = 0",
+        # The rows each member's own data takes (readings and batch records), for its quota.
+        """CREATE TABLE member_usage (
+            member TEXT PRIMARY KEY,
+            stored_rows BIGINT NOT NULL
+        )""",
+        """INSERT INTO member_usage (member, stored_rows)
+            SELECT member, COUNT(*) FROM readings WHERE source = 'member' GROUP BY member""",
+        # The distributor's batches (csv:…, datadis:…) are not the member's own data (no LIKE:
+        # the PostgreSQL driver reads % as a placeholder). WHERE also lets SQLite tell an
+        # upsert's ON CONFLICT from a join's ON.
+        """INSERT INTO member_usage (member, stored_rows)
+            SELECT member, COUNT(*) FROM batches
+            WHERE substr(batch, 1, 4) <> 'csv:' AND substr(batch, 1, 8) <> 'datadis:'
+            GROUP BY member
+            ON CONFLICT (member) DO UPDATE
+                SET stored_rows = member_usage.stored_rows + excluded.stored_rows""",
+    ),
+)
+
+CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    applied_s BIGINT NOT NULL
+)"""
+SELECT_VERSION = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+RECORD_VERSION = "INSERT INTO schema_migrations (version, applied_s) VALUES (?, ?)"
+
+# TimescaleDB (PostgreSQL only, when the server offers it): readings become a hypertable in
+# chunks of a week of start times. The primary key holds start_s, as a hypertable requires.
+TIMESCALEDB_AVAILABLE = "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
+ENABLE_TIMESCALEDB = "CREATE EXTENSION IF NOT EXISTS timescaledb"
+READINGS_HYPERTABLE = """SELECT create_hypertable('readings', by_range('start_s', 604800),
+    migrate_data => true, if_not_exists => true)"""
