@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from ioe_aggregator.distributor.importer import import_csv
-from ioe_aggregator.history import Period, consumption, generation, reconcile
+from ioe_aggregator.history.hourly import Period, consumption, generation
+from ioe_aggregator.history.reconciliation import reconcile
 from ioe_aggregator.sharing.files import read_consumption, read_members
 from ioe_aggregator.store import Store
 from ioe_dev.synthetic import quarter_batch

@@ -21,12 +21,11 @@ import pytest
 
 from custom_components.ioe_community.link.messages import CommunityState, Results
 from custom_components.ioe_community.link.protocol import decode_message
+from ioe_aggregator.ingest.status import MemberStatus
 from ioe_aggregator.protocol import MessageKind, decode, utc_text
-from ioe_aggregator.results.service import MemberStatus
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
-from .conftest import Community, MqttClient, StartAggregator, make_cups, start_service
-from .test_api import call
+from .conftest import Community, MqttClient, StartAggregator, call, make_cups, start_service
 
 PREFIX = "ioe/v1/molinos"
 QUARTER = timedelta(minutes=15)

@@ -20,9 +20,9 @@ from ioe_aggregator.agreements import (
     shares_from_file,
     shares_from_scheme,
 )
-from ioe_aggregator.protocol import Live
+from ioe_aggregator.protocol import Live, checked
 from ioe_aggregator.refusals import Refused
-from ioe_aggregator.results import ResultsEngine
+from ioe_aggregator.results.engine import ResultsEngine
 from ioe_aggregator.sharing import coefficient_file
 from ioe_aggregator.sharing.calendar import hours_of_year
 from ioe_aggregator.store import Store
@@ -77,7 +77,7 @@ async def test_results_follow_the_agreement_hour_by_hour(store: Store) -> None:
 
     snapshot = await engine.compute(NOW, live=live, online=frozenset({"m-1", "someone-else"}))
 
-    first, second, third = (snapshot.results[m] for m in MEMBERS)
+    first, second, third = (checked(snapshot.results[m]) for m in MEMBERS)
     # Each day with the agreement: A = 2.0/1.2/0.8, S = 1.0/1.2/0.4, X = 1.0/0/0.4, I = 0/0.8/0.
     assert first["today"] == {
         "allocated_kwh": 2.0,
@@ -107,7 +107,7 @@ async def test_results_follow_the_agreement_hour_by_hour(store: Store) -> None:
     assert first["scheme"] == agreement.scheme == "static"
     assert first["allocated_w_now"] == 1500.0  # β × the plant's 3,000 W reported live
     assert first["computed_at"] == "2026-11-24T11:20:00Z"
-    state = snapshot.state
+    state = checked(snapshot.state)
     assert state["generation_w"] == 3000.0
     assert state["consumption_w"] == 2500.0  # m-1 live 500 W; m-2 stale, its quarter 2,000 W
     assert state["surplus_w"] == 500.0
@@ -117,9 +117,10 @@ async def test_results_follow_the_agreement_hour_by_hour(store: Store) -> None:
         "consumption_kwh": 3.9,
         "self_consumed_kwh": 2.6,
     }
-    assert snapshot.signal["kind"] == "surplus"  # 500 W ≥ the default 500 W threshold
-    assert snapshot.signal["surplus_w"] == 500.0
-    assert snapshot.signal["valid_until"] == "2026-11-24T11:50:00Z"
+    signal = checked(snapshot.signal)
+    assert signal["kind"] == "surplus"  # 500 W ≥ the default 500 W threshold
+    assert signal["surplus_w"] == 500.0
+    assert signal["valid_until"] == "2026-11-24T11:50:00Z"
 
 
 async def test_without_an_agreement_nothing_is_allocated(store: Store) -> None:
@@ -132,7 +133,7 @@ async def test_without_an_agreement_nothing_is_allocated(store: Store) -> None:
 
     snapshot = await engine.compute(NOW)
 
-    result = snapshot.results["m-2"]
+    result = checked(snapshot.results["m-2"])
     assert result["scheme"] == "none"
     assert result["coefficient_now"] == 0.0
     assert "coefficient_valid" not in result
@@ -141,9 +142,9 @@ async def test_without_an_agreement_nothing_is_allocated(store: Store) -> None:
     assert result["month"]["savings_eur"] is None  # no prices configured
     assert result["kpis"]["self_consumption"] is None  # nothing allocated: no ratio
     # Without live reports, "now" is the last complete quarter: only m-2's 2,000 W.
-    assert snapshot.state["generation_w"] == 0.0
-    assert snapshot.state["consumption_w"] == 2000.0
-    assert snapshot.signal["kind"] == "deficit"
+    assert snapshot.state.generation_w == 0.0
+    assert snapshot.state.consumption_w == 2000.0
+    assert checked(snapshot.signal)["kind"] == "deficit"
 
 
 async def test_a_revoked_member_gets_no_results(store: Store) -> None:
@@ -157,7 +158,7 @@ async def test_a_revoked_member_gets_no_results(store: Store) -> None:
     snapshot = await engine.compute(NOW)
 
     assert set(snapshot.results) == {"m-1", "m-2"}
-    assert snapshot.state["members_total"] == 2
+    assert snapshot.state.members_total == 2
 
 
 async def test_a_scheme_gives_exact_millionths(store: Store) -> None:

@@ -17,9 +17,9 @@ import json
 from typing import Any
 
 from ioe_aggregator.agreements import Agreements, shares_from_coefficients
-from ioe_aggregator.distributor import IMPORT, METER, SELF_CONSUMPTION, SOURCE
-from ioe_aggregator.protocol import Reading, ReadingsBatch
-from ioe_aggregator.results import ResultsEngine, Snapshot
+from ioe_aggregator.distributor.model import IMPORT, METER, SELF_CONSUMPTION, SOURCE
+from ioe_aggregator.protocol import Reading, ReadingsBatch, checked
+from ioe_aggregator.results.engine import ResultsEngine, Snapshot
 from ioe_aggregator.store import Store
 from ioe_dev.synthetic import quarter_batch
 
@@ -74,8 +74,8 @@ async def compute(store: Store, own: Sequence[ReadingsBatch]) -> Snapshot:
     engine = ResultsEngine(store, registry, agreements, settings.results)
     snapshot = await engine.compute(NOW)
     for message in snapshot.results.values():
-        json.dumps(message, allow_nan=False)  # no NaN reaches a member
-    json.dumps(snapshot.state, allow_nan=False)
+        json.dumps(checked(message), allow_nan=False)  # no NaN reaches a member
+    json.dumps(checked(snapshot.state), allow_nan=False)
     return snapshot
 
 
@@ -98,13 +98,13 @@ async def test_a_member_without_readings_gets_its_figures_from_the_distributor(
 
     snapshot = await compute(store, [])
 
-    mine = snapshot.results["m-1"]
+    mine = checked(snapshot.results["m-1"])
     # 9 h: A = 1.0, S = 1.0. 10 h: A = 2.0, S = 1.0, X = 1.0.
     assert mine["today"] == energies(3.0, 2.0, 1.0, 0.0)
     # Without the community 2 kWh × 0.20; nothing imported, so no compensation for the surplus.
     assert mine["month"] == {**energies(3.0, 2.0, 1.0, 0.0), "savings_eur": 0.4}
     assert mine["kpis"] == {"self_sufficiency": 1.0, "self_consumption": round(2 / 3, 4)}
-    assert snapshot.state["today"]["consumption_kwh"] == 2.0
+    assert snapshot.state.today.consumption_kwh == 2.0
 
 
 async def test_own_complete_hours_first_then_the_distributors_never_both(store: Store) -> None:
@@ -119,14 +119,14 @@ async def test_own_complete_hours_first_then_the_distributors_never_both(store: 
 
     snapshot = await compute(store, own)
 
-    mine = snapshot.results["m-2"]
+    mine = checked(snapshot.results["m-2"])
     # C = 0.6 (distributor), 0.7 (distributor), 2.0 (meter); A = 0, 0.6, 1.2: all of it used;
     # imported 0.6 + 0.1 + 0.8.
     assert mine["today"] == energies(1.8, 1.8, 0.0, 1.5)
     assert mine["kpis"]["self_sufficiency"] == round(1.8 / 3.3, 4)
     # Without the community 3.3 kWh × 0.20, with it 1.5 × 0.20.
     assert mine["month"]["savings_eur"] == 0.36
-    assert snapshot.state["today"]["consumption_kwh"] == 3.3
+    assert snapshot.state.today.consumption_kwh == 3.3
 
 
 async def test_an_hour_nobody_measured_is_unknown_not_a_surplus(store: Store) -> None:
@@ -135,11 +135,11 @@ async def test_an_hour_nobody_measured_is_unknown_not_a_surplus(store: Store) ->
 
     snapshot = await compute(store, own)
 
-    mine = snapshot.results["m-1"]
+    mine = checked(snapshot.results["m-1"])
     # Only 10 h counts: A = 2.0, S = 1.0, X = 1.0. The 1.0 kWh allocated at 9 h is not judged.
     assert mine["today"] == energies(2.0, 1.0, 1.0, 0.0)
     assert mine["kpis"] == {"self_sufficiency": 1.0, "self_consumption": 0.5}
-    assert snapshot.state["today"] == {
+    assert checked(snapshot.state)["today"] == {
         "generation_kwh": 6.0,
         "consumption_kwh": 1.0,
         "self_consumed_kwh": 1.0,
@@ -152,8 +152,8 @@ async def test_without_any_consumption_the_savings_are_unknown(store: Store) -> 
 
     snapshot = await compute(store, own)
 
-    assert snapshot.results["m-1"]["month"]["savings_eur"] == 0.2  # 1 kWh not bought at 0.20
+    assert snapshot.results["m-1"].month.savings_eur == 0.2  # 1 kWh not bought at 0.20
     for member in ("m-2", "m-3"):
-        result = snapshot.results[member]
+        result = checked(snapshot.results[member])
         assert result["month"] == {**energies(0.0, 0.0, 0.0, 0.0), "savings_eur": None}
         assert result["kpis"] == {"self_sufficiency": None, "self_consumption": None}

@@ -34,8 +34,9 @@ from ioe_aggregator.api import (
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
 from ioe_aggregator.datadis.schedule import run_daily
-from ioe_aggregator.ingest import Ingest
 from ioe_aggregator.ingest.mqtt import MqttIngest
+from ioe_aggregator.ingest.status import MemberStatus
+from ioe_aggregator.ingest.writer import Ingest
 from ioe_aggregator.keys import (
     AGREEMENTS,
     BROKER,
@@ -49,14 +50,9 @@ from ioe_aggregator.keys import (
 from ioe_aggregator.members.broker_accounts import BrokerAccounts
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.protocol import MAX_PAYLOAD_BYTES
-from ioe_aggregator.results import ResultsEngine
-from ioe_aggregator.results.service import (
-    OFFLINE,
-    MemberStatus,
-    ResultsService,
-    availability_topic,
-    discovery_messages,
-)
+from ioe_aggregator.results.discovery import OFFLINE, availability_topic, discovery_messages
+from ioe_aggregator.results.engine import ResultsEngine
+from ioe_aggregator.results.publisher import ResultsPublisher
 from ioe_aggregator.store import Store, open_store
 from ioe_aggregator.supervisor import Supervisor
 from ioe_aggregator.tls import server_context
@@ -77,7 +73,7 @@ class Services:
     agreements: Agreements
     ingest: Ingest
     broker: BrokerConnection
-    results: ResultsService
+    results: ResultsPublisher
     supervisor: Supervisor
 
 
@@ -108,7 +104,7 @@ async def build_services(config: Config, store: Store) -> Services:
         will=aiomqtt.Will(availability_topic(prefix), OFFLINE, qos=1, retain=True),
     )
     discovery_prefix = config.results.discovery_prefix
-    results = ResultsService(
+    results = ResultsPublisher(
         ResultsEngine(store, registry, agreements, config.results),
         broker,
         status,

@@ -7,9 +7,9 @@ from aiohttp import web
 from ioe_aggregator.agreements import Agreements
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
-from ioe_aggregator.ingest import Ingest
+from ioe_aggregator.ingest.writer import Ingest
 from ioe_aggregator.members.registry import Registry
-from ioe_aggregator.results.service import ResultsService
+from ioe_aggregator.results.publisher import ResultsPublisher
 from ioe_aggregator.store import Store
 from ioe_aggregator.supervisor import Supervisor
 
@@ -19,5 +19,5 @@ BROKER = web.AppKey("broker", BrokerConnection)
 REGISTRY = web.AppKey("registry", Registry)
 INGEST = web.AppKey("ingest", Ingest)
 AGREEMENTS = web.AppKey("agreements", Agreements)
-RESULTS = web.AppKey("results", ResultsService)
+RESULTS = web.AppKey("results", ResultsPublisher)
 SUPERVISOR = web.AppKey("supervisor", Supervisor)

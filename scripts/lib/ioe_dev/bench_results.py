@@ -17,7 +17,7 @@ from typing import Any
 from ioe_aggregator.agreements import Agreements, shares_from_scheme
 from ioe_aggregator.config import load_config
 from ioe_aggregator.members.registry import NewMember, Registry
-from ioe_aggregator.results import ResultsEngine
+from ioe_aggregator.results.engine import ResultsEngine
 from ioe_aggregator.store import open_store
 from ioe_dev.synthetic import cups, quarter_batch
 

@@ -20,7 +20,7 @@ import pytest
 from ioe_aggregator.datadis.client import DatadisClient
 from ioe_aggregator.datadis.ledger import Ledger
 from ioe_aggregator.datadis.sync import MAX_ATTEMPTS, DatadisSync, SyncReport
-from ioe_aggregator.distributor import SOURCE
+from ioe_aggregator.distributor.model import SOURCE
 from ioe_aggregator.members.registry import Member
 from ioe_aggregator.store import Store
 from ioe_dev.fake_datadis import FakeDatadis, FakeSupply, curve_rows, energy_kwh

@@ -9,10 +9,10 @@ import random
 
 import pytest
 
-from ioe_aggregator.distributor import SOURCE
 from ioe_aggregator.distributor.commands import describe, report
 from ioe_aggregator.distributor.csv_files import MAX_ERRORS, MAX_LINE_BYTES, open_csv
 from ioe_aggregator.distributor.importer import ImportSummary, import_csv
+from ioe_aggregator.distributor.model import SOURCE
 from ioe_aggregator.refusals import Refused
 from ioe_aggregator.store import Store
 from ioe_dev.bench_upload import distributor_csv

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ioe_aggregator.distributor import SOURCE
 from ioe_aggregator.distributor.importer import store_rows
+from ioe_aggregator.distributor.model import SOURCE
 from ioe_aggregator.members.registry import Member
 from ioe_aggregator.store import Store
 from ioe_dev.synthetic import quarter_batch

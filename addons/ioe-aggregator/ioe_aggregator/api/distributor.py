@@ -19,7 +19,7 @@ from aiohttp import web
 from ioe_aggregator.api.auth import Scope, require
 from ioe_aggregator.distributor.commands import report
 from ioe_aggregator.distributor.importer import import_csv
-from ioe_aggregator.history import reconcile
+from ioe_aggregator.history.reconciliation import reconcile
 from ioe_aggregator.keys import CONFIG, REGISTRY, RESULTS, STORE
 from ioe_aggregator.refusals import Kind, Refused
 

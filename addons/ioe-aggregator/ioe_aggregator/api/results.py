@@ -7,7 +7,7 @@ from aiohttp import web
 from ioe_aggregator.api.auth import require, require_member_access
 from ioe_aggregator.auth.tokens import Scope
 from ioe_aggregator.keys import RESULTS
-from ioe_aggregator.protocol import utc_text
+from ioe_aggregator.protocol import checked, utc_text
 from ioe_aggregator.refusals import Kind, Refused
 
 routes = web.RouteTableDef()
@@ -21,7 +21,7 @@ async def member_results(request: web.Request) -> web.Response:
     snapshot = await request.app[RESULTS].compute()
     if member_id not in snapshot.results:
         raise Refused(Kind.NOT_FOUND, f"no active member {member_id!r}")
-    return web.json_response(snapshot.results[member_id])
+    return web.json_response(checked(snapshot.results[member_id]))
 
 
 @routes.post("/api/v1/results/publish")
@@ -33,7 +33,7 @@ async def publish_results(request: web.Request) -> web.Response:
         {
             "computed_at": utc_text(snapshot.computed_at),
             "members": len(snapshot.results),
-            "state": snapshot.state,
-            "signal": snapshot.signal,
+            "state": checked(snapshot.state),
+            "signal": checked(snapshot.signal),
         }
     )

@@ -43,7 +43,8 @@ from ioe_aggregator.datadis.client import (
     month_text,
 )
 from ioe_aggregator.datadis.ledger import LOGIN_KEY, Ledger, Link, MonthState
-from ioe_aggregator.distributor import (
+from ioe_aggregator.distributor.importer import store_rows
+from ioe_aggregator.distributor.model import (
     ESTIMATED,
     EXPORT,
     GENERATION,
@@ -51,7 +52,6 @@ from ioe_aggregator.distributor import (
     MEASURED,
     SELF_CONSUMPTION,
 )
-from ioe_aggregator.distributor.importer import store_rows
 from ioe_aggregator.distributor.rows import LabelledRow, label_of, place, supply_point
 from ioe_aggregator.distributor.timeline import local_midnight
 from ioe_aggregator.members.registry import Member

@@ -9,9 +9,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ioe_aggregator.config import Config
-from ioe_aggregator.distributor import EXPORT, GENERATION, IMPORT, SELF_CONSUMPTION
 from ioe_aggregator.distributor.csv_files import MAX_ERRORS, CsvFile
 from ioe_aggregator.distributor.importer import ImportSummary, import_csv
+from ioe_aggregator.distributor.model import EXPORT, GENERATION, IMPORT, SELF_CONSUMPTION
 from ioe_aggregator.jobs import Job, show
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.refusals import Kind, Refused

@@ -51,7 +51,6 @@ import re
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-from ioe_aggregator.distributor import ESTIMATED, MEASURED
 from ioe_aggregator.distributor.layouts import (
     CsvFormat,
     HeaderError,
@@ -60,6 +59,7 @@ from ioe_aggregator.distributor.layouts import (
     read_header,
     split,
 )
+from ioe_aggregator.distributor.model import ESTIMATED, MEASURED
 from ioe_aggregator.distributor.rows import (
     DistributorRow,
     LabelledRow,

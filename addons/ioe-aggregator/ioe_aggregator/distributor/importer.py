@@ -22,8 +22,8 @@ import time
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from ioe_aggregator.distributor import ESTIMATED, METER, SOURCE
 from ioe_aggregator.distributor.csv_files import CsvFile, open_csv
+from ioe_aggregator.distributor.model import ESTIMATED, METER, SOURCE
 from ioe_aggregator.distributor.rows import DistributorRow, supply_point
 from ioe_aggregator.members.registry import Member
 from ioe_aggregator.protocol import Reading, ReadingsBatch

@@ -34,7 +34,7 @@ from enum import StrEnum
 import re
 import unicodedata
 
-from ioe_aggregator.distributor import EXPORT, GENERATION, IMPORT, SELF_CONSUMPTION
+from ioe_aggregator.distributor.model import EXPORT, GENERATION, IMPORT, SELF_CONSUMPTION
 
 
 class CsvFormat(StrEnum):

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 import logging
 from zoneinfo import ZoneInfo
 
-from ioe_aggregator.distributor import ESTIMATED
+from ioe_aggregator.distributor.model import ESTIMATED
 from ioe_aggregator.distributor.timeline import (
     DAY_MINUTES,
     HOUR,

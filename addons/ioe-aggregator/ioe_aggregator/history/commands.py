@@ -17,7 +17,8 @@ import pandas as pd
 
 from ioe_aggregator.config import Config
 from ioe_aggregator.distributor.timeline import local_midnight
-from ioe_aggregator.history import Period, consumption, generation, reconcile
+from ioe_aggregator.history.hourly import Period, consumption, generation
+from ioe_aggregator.history.reconciliation import reconcile
 from ioe_aggregator.jobs import Job, month_argument, show
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.refusals import Kind, Refused

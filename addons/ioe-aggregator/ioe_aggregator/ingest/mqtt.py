@@ -8,7 +8,7 @@ import re
 
 import aiomqtt
 
-from ioe_aggregator.ingest import Ingest
+from ioe_aggregator.ingest.writer import Ingest
 from ioe_aggregator.refusals import Refused
 
 _LOGGER = logging.getLogger(__name__)

@@ -51,43 +51,45 @@ class SqliteDatabase:
             raise StoreError(f"cannot open SQLite database {path}: {err}") from err
         return cls(connection, executor)
 
-    async def _run[T](self, call: Callable[[], T]) -> T:
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
-        except sqlite3.Error as err:
-            raise StoreError(f"SQLite: {err}") from err
-
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteTransaction]:
         """BEGIN IMMEDIATE … COMMIT, or ROLLBACK when the block raises."""
-        connection = self._connection
+        connection, executor = self._connection, self._executor
         async with self._lock:
-            await self._run(lambda: connection.execute("BEGIN IMMEDIATE"))
+            await _on_thread(executor, lambda: connection.execute("BEGIN IMMEDIATE"))
             try:
-                yield _SqliteTransaction(connection, self._run)
+                yield _SqliteTransaction(connection, executor)
             except BaseException:
                 # SQLite has already rolled back after some errors (a full disk, for one).
-                await self._run(
-                    lambda: connection.in_transaction and connection.execute("ROLLBACK")
+                await _on_thread(
+                    executor, lambda: connection.in_transaction and connection.execute("ROLLBACK")
                 )
                 raise
-            await self._run(lambda: connection.execute("COMMIT"))
+            await _on_thread(executor, lambda: connection.execute("COMMIT"))
 
     async def close(self) -> None:
         """Close the connection and stop the worker thread."""
-        await self._run(self._connection.close)
+        await _on_thread(self._executor, self._connection.close)
         self._executor.shutdown()
 
 
+async def _on_thread[T](executor: ThreadPoolExecutor, call: Callable[[], T]) -> T:
+    """Run ``call`` on the connection's thread; raise its SQLite errors as StoreError."""
+    try:
+        return await asyncio.get_running_loop().run_in_executor(executor, call)
+    except sqlite3.Error as err:
+        raise StoreError(f"SQLite: {err}") from err
+
+
 class _SqliteTransaction:
-    def __init__(
-        self, connection: sqlite3.Connection, run: Callable[[Callable[[], Any]], Any]
-    ) -> None:
+    def __init__(self, connection: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
         self._connection = connection
-        self._run = run
+        self._executor = executor
 
     async def execute(self, statement: str, parameters: Sequence[Any] = ()) -> list[Row]:
-        return await self._run(lambda: self._connection.execute(statement, parameters).fetchall())
+        return await _on_thread(
+            self._executor, lambda: self._connection.execute(statement, parameters).fetchall()
+        )
 
     async def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self._run(lambda: self._connection.executemany(statement, rows))
+        await _on_thread(self._executor, lambda: self._connection.executemany(statement, rows))

@@ -1,0 +1,347 @@
+"""Each member's results and the community's state, from the stored readings and agreements.
+
+Consumption C is what each member draws at its supply point (meter ``grid``, ``import_kwh``:
+what the distributor settles the allocation against). Each hour that has ended comes from one
+source (``history.hourly.best_consumption``): the member's own meter where its readings cover
+the hour whole, else the distributor's data (Datadis, a CSV export); an hour neither has is
+unknown (NaN), neither allocated nor counted, never taken for a zero. The hour under way counts
+what the member's meter has sent of it so far. Generation G is the community plant (meter
+``plant``, ``generation_kwh``, from whichever home measures it). Quarter-hours are summed to
+hours and allocated hour by hour with the β of the agreement in force (``sharing.allocation``);
+an hour no agreement covers allocates nothing. Sums skip the unknown hours.
+
+"Now" figures come from the homes' live reports when fresh, else from the last complete
+quarter-hour's energy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+import math
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from ioe_aggregator.agreements import Agreement, Agreements
+from ioe_aggregator.config import ResultsConfig
+from ioe_aggregator.history.hourly import best_consumption
+from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.protocol import COMMUNITY_PLANT, SUPPLY_IMPORT, Live
+from ioe_aggregator.protocol.messages import (
+    CoefficientValidity,
+    CommunityState,
+    CommunityToday,
+    Energies,
+    Kpis,
+    MonthEnergies,
+    Results,
+    Signal,
+    SignalKind,
+)
+from ioe_aggregator.sharing.allocation import Allocation, allocate, member_kpis
+from ioe_aggregator.sharing.economics import Prices, monthly_economics
+from ioe_aggregator.sharing.model import Coefficients
+from ioe_aggregator.store import Store
+
+QUARTER = timedelta(minutes=15)
+# A live report older than this is not "now" any more.
+LIVE_MAX_AGE = timedelta(minutes=5)
+# A signal holds until the next one is due, with one quarter of slack.
+SIGNAL_VALIDITY = 2 * QUARTER
+KWH_PER_QUARTER_TO_W = 4000.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    """What was computed at one moment: results per active member, community state, signal.
+
+    Typed messages: the publisher and the API write them as the protocol's JSON.
+    """
+
+    computed_at: datetime
+    results: Mapping[str, Results]
+    state: CommunityState
+    signal: Signal
+
+
+def _value(number: float) -> float:
+    return round(float(number), 4)
+
+
+def _ratio(value: Any) -> float | None:
+    number = float(value) if value is not None else math.nan
+    return None if math.isnan(number) else round(min(max(number, 0.0), 1.0), 4)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Inputs:
+    """What a snapshot is computed from, read from the store."""
+
+    now: datetime
+    hours: pd.DatetimeIndex
+    active: list[str]
+    # (member, UTC hour) → kWh, for the hours whose consumption is known.
+    consumption: Mapping[tuple[str, datetime], float]
+    generation: pd.Series
+    agreements: tuple[pd.DataFrame, list[Agreement | None]]
+    now_w: dict[str, float]
+    online: frozenset[str]
+
+
+class ResultsEngine:
+    """Computes snapshots for one community."""
+
+    def __init__(
+        self, store: Store, registry: Registry, agreements: Agreements, config: ResultsConfig
+    ) -> None:
+        """Work on the service's store, registry and agreements."""
+        self._store = store
+        self._registry = registry
+        self._agreements = agreements
+        self._config = config
+        self._zone = ZoneInfo(config.timezone)
+
+    async def compute(
+        self,
+        now: datetime,
+        *,
+        live: Mapping[str, Live] | None = None,
+        online: frozenset[str] = frozenset(),
+    ) -> Snapshot:
+        """Compute every active member's results and the community's state at ``now``."""
+        now = now.astimezone(UTC)
+        local = now.astimezone(self._zone)
+        month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        hours = pd.date_range(
+            month_start.astimezone(UTC), pd.Timestamp(now).floor("h"), freq="h", name="start"
+        )
+        members = await self._registry.members()
+        active = [m.id for m in members if m.active]
+        # Only the plants registered to members count: anyone else's "plant" is not the
+        # community's generation.
+        plants = sorted(m.id for m in members if m.plant_kw > 0)
+        generation = await self._hourly(COMMUNITY_PLANT, hours, now)
+        inputs = _Inputs(
+            now=now,
+            hours=hours,
+            active=active,
+            consumption=await self._consumption(hours, now),
+            generation=generation.reindex(columns=plants, fill_value=0.0).sum(axis=1),
+            agreements=await self._agreements.beta(hours),
+            now_w=await self._now_w(now, active, plants, live or {}),
+            online=online,
+        )
+        # pandas work of tens to hundreds of milliseconds: not on the event loop.
+        return await asyncio.to_thread(self._snapshot, inputs)
+
+    def _snapshot(self, inputs: _Inputs) -> Snapshot:
+        now, hours, active, now_w = inputs.now, inputs.hours, inputs.active, inputs.now_w
+        beta, in_force = inputs.agreements
+        consumption = _table(inputs.consumption, hours)
+        columns = sorted(set(active) | set(consumption.columns) | set(beta.columns))
+        allocation = allocate(
+            Coefficients(scheme="agreement", values=beta.reindex(columns=columns, fill_value=0.0)),
+            # A member without any known hour is a column of NaN: nothing counted, not zeros.
+            consumption.reindex(columns=columns),
+            inputs.generation,
+        )
+        local_day = now.astimezone(self._zone).date()
+        today = hours.tz_convert(self._zone).date == local_day
+        agreement = in_force[-1] if in_force else None
+        beta_now = beta.iloc[-1] if len(beta.columns) else pd.Series(dtype=float)
+        savings = self._savings(allocation, local_day)
+        kpis = member_kpis(allocation)
+        results: dict[str, Results] = {}
+        for member in active:
+            coefficient = float(beta_now.get(member, 0.0))
+            saved = None if savings is None else savings.get(member)
+            results[member] = Results(
+                computed_at=now,
+                scheme=agreement.scheme if agreement else "none",
+                coefficient_now=_value(coefficient),
+                allocated_w_now=_value(coefficient * now_w["generation"]),
+                today=_energies(allocation, member, today),
+                month=MonthEnergies(
+                    **asdict(_energies(allocation, member, None)),
+                    savings_eur=None if saved is None else round(saved, 2),
+                ),
+                kpis=Kpis(
+                    self_sufficiency=_ratio(kpis.self_sufficiency[member]),
+                    self_consumption=_ratio(kpis.self_consumption_ratio[member]),
+                ),
+                coefficient_valid=None if agreement is None else _validity(agreement),
+            )
+        state = self._state(
+            now,
+            allocation=allocation,
+            today=today,
+            now_w=now_w,
+            active=active,
+            online=inputs.online,
+        )
+        return Snapshot(
+            computed_at=now,
+            results=results,
+            state=state,
+            signal=self.signal(now, state),
+        )
+
+    async def _consumption(
+        self, hours: pd.DatetimeIndex, now: datetime
+    ) -> dict[tuple[str, datetime], float]:
+        """Return (member, UTC hour) → consumption (kWh) for the ``hours`` known at ``now``.
+
+        The hours that have ended from the source that measured them whole; the hour under way
+        (the last of ``hours``) from what the member's meter has sent of it: the distributor
+        never has it, and counting it as it comes keeps today's figures growing quarter by
+        quarter.
+        """
+        under_way = hours[-1].to_pydatetime()
+        known = await best_consumption(self._store, hours[0].to_pydatetime(), under_way)
+        for member, hour, kwh in await self._store.hourly(*SUPPLY_IMPORT, under_way, now):
+            known[member, hour] = kwh
+        return known
+
+    async def _hourly(
+        self, source: tuple[str, str], hours: pd.DatetimeIndex, now: datetime
+    ) -> pd.DataFrame:
+        """Return one quantity's kWh per hour (rows) and member (columns) up to ``now``."""
+        meter, quantity = source
+        rows = await self._store.hourly(meter, quantity, hours[0].to_pydatetime(), now)
+        if not rows:
+            return pd.DataFrame(index=hours, dtype=float)
+        frame = pd.DataFrame(rows, columns=["member", "hour", "kwh"])
+        frame["hour"] = pd.DatetimeIndex(frame["hour"])
+        table = frame.pivot_table(index="hour", columns="member", values="kwh", aggfunc="sum")
+        return table.reindex(hours).fillna(0.0).rename_axis(columns=None)
+
+    async def _now_w(
+        self,
+        now: datetime,
+        active: Sequence[str],
+        plants: Sequence[str],
+        live: Mapping[str, Live],
+    ) -> dict[str, float]:
+        """Return generation and consumption now (W): fresh live reports, else the last quarter.
+
+        Only active members' reports count, and only registered plants' generation.
+        """
+        fresh = {m: r.powers for m, r in live.items() if m in active and now - r.ts <= LIVE_MAX_AGE}
+        quarter_end = pd.Timestamp(now).floor("15min").to_pydatetime()
+        last: dict[tuple[str, str], dict[str, float]] = {}
+        for source in (SUPPLY_IMPORT, COMMUNITY_PLANT):
+            rows = await self._store.hourly(*source, quarter_end - QUARTER, quarter_end)
+            last[source] = {member: kwh * KWH_PER_QUARTER_TO_W for member, _hour, kwh in rows}
+        plant_live = [fresh[m]["plant_w"] for m in plants if "plant_w" in fresh.get(m, {})]
+        generation = (
+            sum(plant_live)
+            if plant_live
+            else sum(kwh for m, kwh in last[COMMUNITY_PLANT].items() if m in plants)
+        )
+        consumption = 0.0
+        for member in active:
+            if member in fresh and "grid_w" in fresh[member]:
+                consumption += max(fresh[member]["grid_w"], 0.0)
+            else:
+                consumption += last[SUPPLY_IMPORT].get(member, 0.0)
+        return {"generation": generation, "consumption": consumption}
+
+    def _savings(self, allocation: Allocation, today: date) -> dict[str, float] | None:
+        """Return each member's savings this month at the configured prices (None: no prices).
+
+        Only members with an hour of known consumption have savings: without one there is
+        nothing to value, which is no saving of 0.
+        """
+        if self._config.prices is None:
+            return None
+        index = allocation.consumption_kwh.index
+        prices = Prices.flat(index, *self._config.prices)
+        table = monthly_economics(allocation, prices, self._config.timezone)
+        month = table[table.month == f"{today:%Y-%m}"]
+        counted = allocation.consumption_kwh.notna().any()
+        return {
+            member: float(saved)
+            for member, saved in zip(month.member_id, month.savings_eur, strict=True)
+            if counted.get(member, False)
+        }
+
+    def _state(
+        self,
+        now: datetime,
+        *,
+        allocation: Allocation,
+        today: np.ndarray,
+        now_w: Mapping[str, float],
+        active: Sequence[str],
+        online: frozenset[str],
+    ) -> CommunityState:
+        generation, consumption = now_w["generation"], now_w["consumption"]
+        return CommunityState(
+            ts=now,
+            generation_w=_value(generation),
+            consumption_w=_value(consumption),
+            surplus_w=_value(max(generation - consumption, 0.0)),
+            members_online=len(online & set(active)),
+            members_total=len(active),
+            today=CommunityToday(
+                generation_kwh=_value(allocation.generation_kwh[today].sum()),
+                consumption_kwh=_value(np.nansum(allocation.consumption_kwh[today].to_numpy())),
+                self_consumed_kwh=_value(np.nansum(allocation.self_consumed_kwh[today].to_numpy())),
+            ),
+            name=self._config.community_name,
+        )
+
+    def signal(self, now: datetime, state: CommunityState) -> Signal:
+        """Return the advice of a community state: surplus, deficit or normal."""
+        balance = state.generation_w - state.consumption_w
+        threshold = self._config.signal_threshold_w
+        if balance >= threshold:
+            kind = SignalKind.SURPLUS
+        elif -balance >= threshold:
+            kind = SignalKind.DEFICIT
+        else:
+            kind = SignalKind.NORMAL
+        return Signal(
+            ts=now,
+            kind=kind,
+            valid_until=now + SIGNAL_VALIDITY,
+            surplus_w=_value(balance) if kind is SignalKind.SURPLUS else None,
+        )
+
+
+def _table(kwh: Mapping[tuple[str, datetime], float], hours: pd.DatetimeIndex) -> pd.DataFrame:
+    """Return (member, UTC hour) → kWh as hours × members, NaN where an hour is not known."""
+    if not kwh:
+        return pd.DataFrame(index=hours, dtype=float)
+    series = pd.Series(kwh, dtype=float)
+    series.index = pd.MultiIndex.from_arrays(
+        [series.index.get_level_values(0), pd.DatetimeIndex(series.index.get_level_values(1))]
+    )
+    return series.unstack(level=0).reindex(hours).rename_axis(columns=None)
+
+
+def _energies(allocation: Allocation, member: str, rows: Any) -> Energies:
+    """Return a member's energies over the hours ``rows`` selects (None: every hour).
+
+    Hours whose consumption is unknown are left out of the sums.
+    """
+    selected = slice(None) if rows is None else rows
+
+    def total(table: pd.DataFrame) -> float:
+        return _value(np.nansum(table[member].to_numpy()[selected]))
+
+    return Energies(
+        allocated_kwh=total(allocation.allocated_kwh),
+        self_consumed_kwh=total(allocation.self_consumed_kwh),
+        surplus_kwh=total(allocation.surplus_kwh),
+        import_kwh=total(allocation.import_kwh),
+    )
+
+
+def _validity(agreement: Agreement) -> CoefficientValidity:
+    return CoefficientValidity(from_=agreement.valid_from, to=agreement.valid_to)

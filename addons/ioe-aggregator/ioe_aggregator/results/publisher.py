@@ -1,0 +1,160 @@
+"""Results out: computed every minute, published retained to the members and the manager's HA.
+
+Every minute the community's state and signal are refreshed; each member's results when a
+quarter-hour has completed (and its readings have had ``RESULTS_DELAY`` to arrive), when the
+distributor's data changed (a Datadis sync or a CSV import stored new values:
+``publish_results_soon``) and on demand. At every connection the aggregator says it is online
+(the broker says offline for it when it goes away) and publishes the MQTT discovery messages
+that give the manager's Home Assistant the community's sensors (``discovery.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+import contextlib
+from datetime import UTC, datetime, timedelta
+import json
+import logging
+from typing import Any
+
+import aiomqtt
+
+from ioe_aggregator.broker import BrokerConnection, BrokerUnavailable
+from ioe_aggregator.ingest.status import MemberStatus
+from ioe_aggregator.protocol import Live, encode
+from ioe_aggregator.protocol.messages import Retained, as_json
+from ioe_aggregator.results.discovery import OFFLINE, ONLINE, availability_topic
+from ioe_aggregator.results.engine import QUARTER, ResultsEngine, Snapshot
+from ioe_aggregator.store import StoreError
+
+_LOGGER = logging.getLogger(__name__)
+UPDATE_INTERVAL_S = 60.0
+# Homes send a quarter's readings just after it ends; results wait this long for them.
+RESULTS_DELAY = timedelta(seconds=90)
+SHUTDOWN_TIMEOUT_S = 5.0
+
+
+class ResultsPublisher:
+    """Publishes what the engine computes; ``run`` is its task."""
+
+    def __init__(
+        self,
+        engine: ResultsEngine,
+        broker: BrokerConnection,
+        status: MemberStatus,
+        live: Mapping[str, Live],
+        *,
+        prefix: str,
+        discovery: dict[str, dict[str, Any]],
+    ) -> None:
+        """Publish under a topic prefix; ``live`` is the ingest's latest live reports."""
+        self._engine = engine
+        self._broker = broker
+        self._status = status
+        self._live = live
+        self._prefix = prefix
+        self._discovery = discovery
+        self._results_quarter: datetime | None = None
+        self._results_wanted = False
+        # Set to publish at once rather than at the next minute.
+        self._wake = asyncio.Event()
+        self.latest: Snapshot | None = None
+        self.last_error: str | None = None
+
+    async def announce(self, client: aiomqtt.Client) -> None:
+        """Say the aggregator is online and (re)publish the discovery messages."""
+        await client.publish(availability_topic(self._prefix), ONLINE, qos=1, retain=True)
+        for topic, config in self._discovery.items():
+            await client.publish(topic, json.dumps(config).encode(), qos=1, retain=True)
+        self._wake.set()
+
+    def publish_results_soon(self) -> None:
+        """Have every member's results published at once, not at the next quarter hour.
+
+        For data that changes results outside the members' quarters: the distributor's, when
+        a Datadis sync or a CSV import stored new or corrected values.
+        """
+        self._results_wanted = True
+        self._wake.set()
+
+    async def compute(self, now: datetime | None = None) -> Snapshot:
+        """Compute a snapshot now (or at ``now``) with the latest live reports and statuses."""
+        return await self._engine.compute(
+            now or datetime.now(UTC), live=self._live, online=frozenset(self._status.online)
+        )
+
+    async def publish(self, *, results: bool = True) -> Snapshot:
+        """Compute and publish the state and signal, and each member's results if asked."""
+        snapshot = await self.compute()
+        messages: dict[str, Retained] = {
+            f"{self._prefix}/community/state": snapshot.state,
+            f"{self._prefix}/community/signal": snapshot.signal,
+        }
+        if results:
+            for member, message in snapshot.results.items():
+                messages[f"{self._prefix}/m/{member}/results"] = message
+        # Every message written (and checked) before any is published: a bad one is a bug,
+        # which publishes nothing rather than half a snapshot.
+        payloads = {
+            topic: encode(as_json(message), message.KIND) for topic, message in messages.items()
+        }
+        for topic, payload in payloads.items():
+            await self._broker.publish(topic, payload)
+        self.latest = snapshot
+        return snapshot
+
+    def _results_due(self, now: datetime) -> datetime | None:
+        """Return the quarter whose results are due now, or None."""
+        quarter = datetime.fromtimestamp(
+            (now - RESULTS_DELAY).timestamp() // QUARTER.total_seconds() * QUARTER.total_seconds(),
+            UTC,
+        )
+        return None if quarter == self._results_quarter else quarter
+
+    async def run(self) -> None:
+        """Publish every minute (and at each connection) until cancelled.
+
+        A failure is logged once and retried at the next turn: the loop never stops.
+        """
+        try:
+            await self._loop()
+        finally:
+            # Stopping cleanly: the broker would not send the last will, so say it here.
+            with contextlib.suppress(BrokerUnavailable, TimeoutError):
+                async with asyncio.timeout(SHUTDOWN_TIMEOUT_S):
+                    await self._broker.publish(availability_topic(self._prefix), OFFLINE)
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), UPDATE_INTERVAL_S)
+            self._wake.clear()
+            due = self._results_due(datetime.now(UTC))
+            wanted, self._results_wanted = self._results_wanted, False
+            if await self._turn(results=due is not None or wanted):
+                if due is not None:
+                    self._results_quarter = due
+            else:
+                # Results asked for and not published are published at the next turn.
+                self._results_wanted |= wanted
+
+    async def _turn(self, *, results: bool) -> bool:
+        """Publish (the results too if asked); return whether it was published."""
+        try:
+            await self.publish(results=results)
+        except (BrokerUnavailable, StoreError) as err:
+            self._failed(str(err))
+        except Exception as err:
+            # A bug must not end the results for good: log it whole, try again later.
+            _LOGGER.exception("Computing the results failed")
+            self.last_error = f"{type(err).__name__}: {err}"
+        else:
+            self.last_error = None
+            return True
+        return False
+
+    def _failed(self, reason: str) -> None:
+        if reason != self.last_error:
+            _LOGGER.warning("Results not published: %s", reason)
+        self.last_error = reason
