@@ -22,7 +22,7 @@ from ioe_aggregator.api.openapi import document
 from ioe_aggregator.app import build_services, create_app
 from ioe_aggregator.auth.failed_logins import LOCKOUT_S, MAX_FAILURES
 from ioe_aggregator.config import load_config
-from ioe_aggregator.protocol import MAX_PAYLOAD_BYTES
+from ioe_aggregator.protocol.codec import MAX_PAYLOAD_BYTES
 from ioe_aggregator.store import open_store
 from tests.community import QUARTER, T0, batch, payload
 

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from ioe_aggregator.protocol import MAX_PAYLOAD_BYTES, MessageKind, check
+from ioe_aggregator.protocol.codec import MAX_PAYLOAD_BYTES, check
+from ioe_aggregator.protocol.messages import MessageKind
 from tests.community import PREFIX, acks, batch, home, payload
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 

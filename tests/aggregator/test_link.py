@@ -24,7 +24,7 @@ from custom_components.ioe_community.link.join_code import JoinCode as HomeJoinC
 from custom_components.ioe_community.link.messages import Results, Retained, as_json
 from custom_components.ioe_community.link.outbox import Outbox
 from ioe_aggregator.members.join_code import JoinCode
-from ioe_aggregator.protocol import utc_text
+from ioe_aggregator.protocol.messages import utc_text
 from ioe_dev.synthetic import quarter_batch
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 

@@ -11,10 +11,9 @@ from jsonschema import Draft202012Validator
 import pytest
 from referencing import Registry, Resource
 
-from ioe_aggregator.protocol import (
+from ioe_aggregator.protocol.codec import (
     MAX_PAYLOAD_BYTES,
     Live,
-    MessageKind,
     ProtocolError,
     Rejection,
     _compiled,
@@ -26,7 +25,15 @@ from ioe_aggregator.protocol import (
     schema,
 )
 from ioe_aggregator.protocol.compiled import Unsupported, compile_schema
-from ioe_aggregator.protocol.messages import MESSAGES, Ack, Signal, SignalKind, as_json, from_json
+from ioe_aggregator.protocol.messages import (
+    MESSAGES,
+    Ack,
+    MessageKind,
+    Signal,
+    SignalKind,
+    as_json,
+    from_json,
+)
 from tests.conftest import REPO
 
 

@@ -22,7 +22,8 @@ import pytest
 from custom_components.ioe_community.link.messages import CommunityState, Results
 from custom_components.ioe_community.link.protocol import decode_message
 from ioe_aggregator.ingest.status import MemberStatus
-from ioe_aggregator.protocol import MessageKind, decode, utc_text
+from ioe_aggregator.protocol.codec import decode
+from ioe_aggregator.protocol.messages import MessageKind, utc_text
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
 from .conftest import Community, MqttClient, StartAggregator, call, make_cups, start_service

@@ -20,7 +20,7 @@ from ioe_aggregator.agreements import (
     shares_from_file,
     shares_from_scheme,
 )
-from ioe_aggregator.protocol import Live, checked
+from ioe_aggregator.protocol.codec import Live, checked
 from ioe_aggregator.refusals import Refused
 from ioe_aggregator.results.engine import ResultsEngine
 from ioe_aggregator.sharing import coefficient_file

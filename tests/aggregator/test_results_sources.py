@@ -18,7 +18,7 @@ from typing import Any
 
 from ioe_aggregator.agreements import Agreements, shares_from_coefficients
 from ioe_aggregator.distributor.model import IMPORT, METER, SELF_CONSUMPTION, SOURCE
-from ioe_aggregator.protocol import Reading, ReadingsBatch, checked
+from ioe_aggregator.protocol.codec import Reading, ReadingsBatch, checked
 from ioe_aggregator.results.engine import ResultsEngine, Snapshot
 from ioe_aggregator.store import Store
 from ioe_dev.synthetic import quarter_batch

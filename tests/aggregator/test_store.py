@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ioe_aggregator.protocol import ReadingsBatch
+from ioe_aggregator.protocol.codec import ReadingsBatch
 from ioe_aggregator.store import BatchOutcome, Store, StoreError, open_store
 from ioe_aggregator.store.migrations import MIGRATIONS
 from ioe_dev.postgres import PostgresServer

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import json
 from typing import Any
 
-from ioe_aggregator.protocol import utc_text
+from ioe_aggregator.protocol.messages import utc_text
 from tests.community import (
     PREFIX,
     Community,

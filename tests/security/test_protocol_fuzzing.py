@@ -12,13 +12,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ioe_aggregator.protocol import (
-    MessageKind,
-    ProtocolError,
-    ReadingsBatch,
-    decode,
-    decode_readings,
-)
+from ioe_aggregator.protocol.codec import ProtocolError, ReadingsBatch, decode, decode_readings
+from ioe_aggregator.protocol.messages import MessageKind
 from tests.community import batch
 
 MEMBER = "m-0001"

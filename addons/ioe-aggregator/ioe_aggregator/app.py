@@ -49,7 +49,7 @@ from ioe_aggregator.keys import (
 )
 from ioe_aggregator.members.broker_accounts import BrokerAccounts
 from ioe_aggregator.members.registry import Registry
-from ioe_aggregator.protocol import MAX_PAYLOAD_BYTES
+from ioe_aggregator.protocol.codec import MAX_PAYLOAD_BYTES
 from ioe_aggregator.results.discovery import OFFLINE, availability_topic, discovery_messages
 from ioe_aggregator.results.engine import ResultsEngine
 from ioe_aggregator.results.publisher import ResultsPublisher

@@ -22,7 +22,7 @@ import time
 from typing import Any
 import uuid
 
-from ioe_aggregator.protocol import utc_text
+from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store, Transaction
 

@@ -21,7 +21,7 @@ import pandas as pd
 from pvlib.location import Location
 from stdnum.es import cups as stdnum_cups
 
-from ioe_aggregator.protocol import Reading, ReadingsBatch
+from ioe_aggregator.protocol.codec import Reading, ReadingsBatch
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ, hours_of_year, is_p3_day
 from ioe_aggregator.sharing.model import Member
 

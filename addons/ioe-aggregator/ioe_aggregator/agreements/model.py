@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from ioe_aggregator.protocol import utc_text
+from ioe_aggregator.protocol.messages import utc_text
 
 # The last day a date can be: an open-ended agreement's end, for comparisons.
 FOREVER = date.max

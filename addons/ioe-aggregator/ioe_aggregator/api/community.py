@@ -24,7 +24,7 @@ from ioe_aggregator.api.auth import require
 from ioe_aggregator.api.requests import time_range
 from ioe_aggregator.auth.tokens import Scope
 from ioe_aggregator.keys import STORE
-from ioe_aggregator.protocol import (
+from ioe_aggregator.protocol.codec import (
     BATTERY_CHARGE,
     BATTERY_DISCHARGE,
     COMMUNITY_PLANT,
@@ -34,8 +34,8 @@ from ioe_aggregator.protocol import (
     SUPPLY_EXPORT,
     SUPPLY_IMPORT,
     Measure,
-    utc_text,
 )
+from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.store import Totals
 
 routes = web.RouteTableDef()

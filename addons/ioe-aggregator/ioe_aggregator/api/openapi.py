@@ -2,7 +2,7 @@
 
 ``openapi.json`` beside this file describes the API; the protocol's own schemas (readings,
 acknowledgement, results, community state and signal) are added from
-``ioe_aggregator.protocol`` when it is served, so that the API and MQTT can never describe
+``ioe_aggregator.protocol.codec`` when it is served, so that the API and MQTT can never describe
 the same message differently.
 """
 
@@ -16,7 +16,8 @@ from typing import Any
 from aiohttp import web
 
 from ioe_aggregator import __version__
-from ioe_aggregator.protocol import MessageKind, common_schema, schema
+from ioe_aggregator.protocol.codec import common_schema, schema
+from ioe_aggregator.protocol.messages import MessageKind
 
 routes = web.RouteTableDef()
 _COMPONENTS = "#/components/schemas/"

@@ -12,7 +12,7 @@ from ioe_aggregator import audit
 from ioe_aggregator.api.auth import require_member, require_member_access
 from ioe_aggregator.api.requests import source, time_range
 from ioe_aggregator.keys import INGEST, STORE
-from ioe_aggregator.protocol import utc_text
+from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.store import StoredReading
 
 routes = web.RouteTableDef()

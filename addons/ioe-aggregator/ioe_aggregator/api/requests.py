@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from ioe_aggregator.api.formats import moment
-from ioe_aggregator.protocol import ProtocolError, Rejection, parse_json
+from ioe_aggregator.protocol.codec import ProtocolError, Rejection, parse_json
 from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import SOURCE_MEMBER
 

@@ -7,7 +7,8 @@ from aiohttp import web
 from ioe_aggregator.api.auth import require, require_member_access
 from ioe_aggregator.auth.tokens import Scope
 from ioe_aggregator.keys import RESULTS
-from ioe_aggregator.protocol import checked, utc_text
+from ioe_aggregator.protocol.codec import checked
+from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.refusals import Kind, Refused
 
 routes = web.RouteTableDef()

@@ -23,7 +23,7 @@ from referencing.jsonschema import DRAFT202012
 from ioe_aggregator.api import openapi
 from ioe_aggregator.api.formats import CHECKER
 from ioe_aggregator.api.requests import json_body
-from ioe_aggregator.protocol import MAX_INTEGER_DIGITS, SchemaValidator
+from ioe_aggregator.protocol.codec import MAX_INTEGER_DIGITS, SchemaValidator
 from ioe_aggregator.refusals import Kind, Refused
 
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -18,7 +18,7 @@ from typing import Any
 
 from ioe_aggregator import audit
 from ioe_aggregator.auth import secrets
-from ioe_aggregator.protocol import utc_text
+from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store, Transaction
 

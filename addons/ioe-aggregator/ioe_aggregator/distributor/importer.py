@@ -26,7 +26,7 @@ from ioe_aggregator.distributor.csv_files import CsvFile, open_csv
 from ioe_aggregator.distributor.model import ESTIMATED, METER, SOURCE
 from ioe_aggregator.distributor.rows import DistributorRow, supply_point
 from ioe_aggregator.members.registry import Member
-from ioe_aggregator.protocol import Reading, ReadingsBatch
+from ioe_aggregator.protocol.codec import Reading, ReadingsBatch
 from ioe_aggregator.store import Store
 
 _LOGGER = logging.getLogger(__name__)

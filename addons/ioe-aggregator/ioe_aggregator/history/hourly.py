@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from ioe_aggregator.distributor.model import IMPORT, METER, SELF_CONSUMPTION, SOURCE as DISTRIBUTOR
-from ioe_aggregator.protocol import COMMUNITY_PLANT
+from ioe_aggregator.protocol.codec import COMMUNITY_PLANT
 from ioe_aggregator.store import SOURCE_MEMBER, Store
 
 

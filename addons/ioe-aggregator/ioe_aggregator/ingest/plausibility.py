@@ -11,7 +11,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ioe_aggregator.members.registry import MemberLimits
-from ioe_aggregator.protocol import COMMUNITY_PLANT, SUPPLY_IMPORT, Live, ReadingsBatch, utc_text
+from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, SUPPLY_IMPORT, Live, ReadingsBatch
+from ioe_aggregator.protocol.messages import utc_text
 
 # How far back a member's readings may reach before it joined: a home sends what its
 # recorder kept, and the distributors publish two years back.

@@ -7,7 +7,8 @@ import re
 
 import aiomqtt
 
-from ioe_aggregator.protocol import MessageKind, ProtocolError, decode
+from ioe_aggregator.protocol.codec import ProtocolError, decode
+from ioe_aggregator.protocol.messages import MessageKind
 
 _LOGGER = logging.getLogger(__name__)
 

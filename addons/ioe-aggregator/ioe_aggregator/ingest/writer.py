@@ -21,15 +21,14 @@ from typing import Any
 
 from ioe_aggregator.ingest.plausibility import believable, live_problem, window_problem
 from ioe_aggregator.members.registry import MemberLimits, Registry
-from ioe_aggregator.protocol import (
+from ioe_aggregator.protocol.codec import (
     Live,
     ProtocolError,
     ReadingsBatch,
     decode_readings,
     encode,
-    utc_text,
 )
-from ioe_aggregator.protocol.messages import Ack, as_json
+from ioe_aggregator.protocol.messages import Ack, as_json, utc_text
 from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import BatchOutcome, Store, StoreError
 

@@ -25,7 +25,7 @@ from ioe_aggregator.auth import secrets, tokens
 from ioe_aggregator.config import MembersConfig
 from ioe_aggregator.members.broker_accounts import BrokerAccounts
 from ioe_aggregator.members.join_code import JoinCode, encode
-from ioe_aggregator.protocol import utc_text
+from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store, StoreError, Transaction
 

@@ -31,7 +31,7 @@ from ioe_aggregator.agreements import Agreement, Agreements
 from ioe_aggregator.config import ResultsConfig
 from ioe_aggregator.history.hourly import best_consumption
 from ioe_aggregator.members.registry import Registry
-from ioe_aggregator.protocol import COMMUNITY_PLANT, SUPPLY_IMPORT, Live
+from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, SUPPLY_IMPORT, Live
 from ioe_aggregator.protocol.messages import (
     CoefficientValidity,
     CommunityState,

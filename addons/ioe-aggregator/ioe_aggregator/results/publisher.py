@@ -22,7 +22,7 @@ import aiomqtt
 
 from ioe_aggregator.broker import BrokerConnection, BrokerUnavailable
 from ioe_aggregator.ingest.status import MemberStatus
-from ioe_aggregator.protocol import Live, encode
+from ioe_aggregator.protocol.codec import Live, encode
 from ioe_aggregator.protocol.messages import Retained, as_json
 from ioe_aggregator.results.discovery import OFFLINE, ONLINE, availability_topic
 from ioe_aggregator.results.engine import QUARTER, ResultsEngine, Snapshot

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 import time
 
-from ioe_aggregator.protocol import COMMUNITY_PLANT, Measure, Reading, ReadingsBatch
+from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, Measure, Reading, ReadingsBatch
 from ioe_aggregator.store import sql
 from ioe_aggregator.store.connection import Connection, open_database
 from ioe_aggregator.store.database import Row, Transaction
