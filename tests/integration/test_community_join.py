@@ -48,9 +48,8 @@ from .joined_home import sensor
 TRANSLATIONS = REPO / "custom_components" / "ioe_community" / "translations"
 
 
-@pytest.fixture(autouse=True)
-def allow_local_sockets(socket_enabled: None) -> None:
-    """Let the flow reach the community's broker on 127.0.0.1."""
+# Let the flow reach the community's broker on 127.0.0.1.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
 
 async def join_step(hass: HomeAssistant) -> str:

@@ -72,9 +72,8 @@ STEP = timedelta(seconds=10)  # the meter's scan interval
 IMPORT_KW = 0.6  # what the home draws, steadily: 0.15 kWh a quarter hour
 
 
-@pytest.fixture(autouse=True)
-def allow_local_sockets(socket_enabled: None) -> None:
-    """Let the test reach the broker, the aggregator and the meter on 127.0.0.1."""
+# Let the test reach the broker, the aggregator and the meter on 127.0.0.1.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
 
 @pytest.fixture

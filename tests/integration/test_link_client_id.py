@@ -35,9 +35,8 @@ SUFFIX = re.compile(r"[0-9a-f]{16}")
 CONNECTED = re.compile(r"New client connected from \S+ as (\S+) \(.*u'([^']*)'\)")
 
 
-@pytest.fixture(autouse=True)
-def allow_local_sockets(socket_enabled: None) -> None:
-    """Let the homes reach the broker on 127.0.0.1."""
+# Let the homes reach the broker on 127.0.0.1.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
 
 class AddonBroker:

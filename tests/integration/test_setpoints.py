@@ -43,7 +43,7 @@ async def home_with(
 
 
 async def test_a_gx_older_than_venus_3_50_is_refused_the_grid_setpoint(
-    hass: HomeAssistant, socket_enabled: None, modbus_server: StartModbusServer
+    hass: HomeAssistant, allow_local_sockets: None, modbus_server: StartModbusServer
 ) -> None:
     gx = Registers(input=dict(GX_INPUT), holding=dict(OLD_GX))
     server = await modbus_server({100: gx})
@@ -74,7 +74,7 @@ async def test_a_gx_older_than_venus_3_50_is_refused_the_grid_setpoint(
 
 
 async def test_a_gx_from_venus_3_50_takes_the_grid_setpoint(
-    hass: HomeAssistant, socket_enabled: None, modbus_server: StartModbusServer
+    hass: HomeAssistant, allow_local_sockets: None, modbus_server: StartModbusServer
 ) -> None:
     server = await modbus_server({100: Registers(input=dict(GX_INPUT), holding=dict(NEW_GX))})
     entry, coordinator = await home_with(
@@ -95,7 +95,7 @@ async def test_a_gx_from_venus_3_50_takes_the_grid_setpoint(
 )
 async def test_a_keba_p40_may_be_paused_at_0_a(
     hass: HomeAssistant,
-    socket_enabled: None,
+    allow_local_sockets: None,
     modbus_server: StartModbusServer,
     vector: int,
     model: str,
