@@ -18,6 +18,8 @@ from ioe_dev.pki import ensure_server_certificate
 from ioe_dev.processes import free_port
 
 REPO = Path(__file__).resolve().parents[1]
+INTEGRATION = REPO / "custom_components" / "ioe_community"
+ADDON = REPO / "addons" / "ioe-aggregator"
 AGGREGATOR_USER = "ioe-aggregator"
 AGGREGATOR_PASSWORD = "aggregator-secret"
 

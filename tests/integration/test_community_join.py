@@ -40,12 +40,12 @@ from ioe_aggregator.members.join_code import JoinCode, decode, encode
 from ioe_dev.mosquitto import broker_certificate, start_broker, start_plain_broker
 from ioe_dev.processes import free_port
 from tests.community import Community, addon_community, wait_until  # noqa: F401 - fixture
-from tests.conftest import REPO
+from tests.conftest import INTEGRATION
 
 from .conftest import CUPS, fix_issue
 from .joined_home import sensor
 
-TRANSLATIONS = REPO / "custom_components" / "ioe_community" / "translations"
+TRANSLATIONS = INTEGRATION / "translations"
 
 
 # Let the flow reach the community's broker on 127.0.0.1.
