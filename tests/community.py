@@ -332,8 +332,8 @@ def _community(tmp_path: Path, *, addon_listener: bool) -> Iterator[Community]:
 def module_community(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Community]:
     """Start a community for the tests of a module, as ``community`` does for one test.
 
-    It is set up before the first test's ``socket_enabled``, so it lifts Home Assistant's socket
-    guard itself (each test's setup puts the guard back).
+    It is set up before the first test's ``allow_local_sockets``, so it lifts Home Assistant's
+    socket guard itself (each test's setup puts the guard back).
     """
     pytest_socket.enable_socket()
     yield from _community(tmp_path_factory.mktemp("community"), addon_listener=False)

@@ -18,6 +18,8 @@ from ioe_dev.pki import ensure_server_certificate
 from ioe_dev.processes import free_port
 
 REPO = Path(__file__).resolve().parents[1]
+INTEGRATION = REPO / "custom_components" / "ioe_community"
+ADDON = REPO / "addons" / "ioe-aggregator"
 AGGREGATOR_USER = "ioe-aggregator"
 AGGREGATOR_PASSWORD = "aggregator-secret"
 
@@ -35,7 +37,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture
-def mosquitto(tmp_path: Path, socket_enabled: None) -> Iterator[Broker]:
+def allow_local_sockets(socket_enabled: None) -> None:
+    """Let a test reach the real servers it starts on 127.0.0.1.
+
+    Home Assistant's test plugin blocks sockets in every test; a module whose tests all talk to
+    local servers asks for this with ``pytestmark = pytest.mark.usefixtures(...)``.
+    """
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path, allow_local_sockets: None) -> Iterator[Broker]:
     """Run a real Mosquitto on 127.0.0.1, TLS only, with the aggregator's login.
 
     Its listener is like the Mosquitto add-on's (a home's own broker, or the manager's): any

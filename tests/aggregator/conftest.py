@@ -39,8 +39,8 @@ MEMBERS = ("m-1", "m-2", "m-3")
 
 
 @pytest.fixture(autouse=True)
-def allow_local_sockets(socket_enabled: None) -> None:
-    """Let these tests talk to the real local servers they start (HA's plugin blocks sockets)."""
+def every_test_reaches_local_servers(allow_local_sockets: None) -> None:
+    """Let every aggregator test reach the real local servers it starts (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 from pymodbus.framer import FramerType
-import pytest
 
 from custom_components.ioe_community.devices.modbus import Endpoint, ModbusBus, Transport
 from ioe_dev.modbus_server import ModbusTestServer
-
-
-@pytest.fixture(autouse=True)
-def allow_local_sockets(socket_enabled: None) -> None:
-    """Let these tests talk to the real servers they start (HA's plugin blocks sockets)."""
 
 
 def bus_for(

@@ -69,6 +69,7 @@ def test_a_session_is_kept_as_plain_data() -> None:
     assert PlugInSession.from_dict(session.as_dict()) == session
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_a_p40_session_through_a_real_server(modbus_server) -> None:
     """The field: plugged in again, the charger's counter still shows the last 10 kWh."""
     charger = Registers(holding=dict(UNPLUGGED))

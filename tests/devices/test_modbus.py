@@ -72,6 +72,7 @@ def test_plan_respects_the_size_limit_and_never_splits_a_register() -> None:
     assert [(b.address, b.count) for b in blocks] == [(0, 64), (64, 16)]
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_sdm630_reads_in_the_blocks_planned(modbus_server) -> None:
     vector = SDM630.test_vectors[0]
     server = await modbus_server({7: Registers(input=dict(vector.input))})
@@ -99,6 +100,7 @@ async def test_sdm630_reads_in_the_blocks_planned(modbus_server) -> None:
     bus.close()
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_units_on_one_endpoint_share_one_connection(modbus_server) -> None:
     vector = SDM630.test_vectors[0]
     server = await modbus_server(
@@ -139,6 +141,7 @@ async def test_rtu_on_a_serial_line(modbus_server, null_modem: NullModem) -> Non
     assert server.requests == [(u, READ_INPUT, a, c) for u in (1, 2) for a, c in blocks]
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_exception_response_is_an_error_not_a_value(modbus_server) -> None:
     # The device answers, but has no input registers beyond 11: exception 2 (illegal address).
     vector = SDM630.test_vectors[0]
@@ -158,6 +161,7 @@ async def test_exception_response_is_an_error_not_a_value(modbus_server) -> None
     )
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_exception_response_carries_its_code(modbus_server) -> None:
     server = await modbus_server({1: Registers(holding={0: 1})})
     bus = bus_for(server)
@@ -167,6 +171,7 @@ async def test_exception_response_carries_its_code(modbus_server) -> None:
     assert caught.value.code == 2
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_garbage_text_is_an_error(modbus_server) -> None:
     registers = dict(HUAWEI.test_vectors[0].holding)
     registers[30000] = 0xFFFE  # not ASCII
@@ -184,6 +189,7 @@ async def test_garbage_text_is_an_error(modbus_server) -> None:
     )
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_device_that_stops_answering_goes_unavailable_and_recovers(
     modbus_server, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -213,6 +219,7 @@ async def test_device_that_stops_answering_goes_unavailable_and_recovers(
     assert len(back) == 1
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_backoff_doubles_up_to_its_maximum(modbus_server) -> None:
     server = await modbus_server({1: Registers(holding={0: 1})})
     await server.stop()
@@ -231,7 +238,7 @@ async def test_backoff_doubles_up_to_its_maximum(modbus_server) -> None:
 
 
 @pytest.fixture
-def outside_network(monkeypatch: pytest.MonkeyPatch) -> None:
+def outside_network(allow_local_sockets: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Let a test resolve names and connect beyond 127.0.0.1, which HA's test plugin forbids.
 
     The tests that use it ask only for what is nobody's: a name under ``.invalid`` (RFC 6761:
@@ -242,7 +249,7 @@ def outside_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def silent_port() -> Iterator[int]:
+def silent_port(allow_local_sockets: None) -> Iterator[int]:
     """Return a port on 127.0.0.1 where a connection is never answered, as at a host that is off.
 
     Its listener has a backlog of 0 and one connection waits in it unaccepted: Linux drops the
@@ -263,6 +270,7 @@ def serial(path: Path | str) -> Endpoint:
     return Endpoint(transport=Transport.SERIAL, serial_port=str(path))
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_diagnose_a_port_nobody_listens_on_is_refused() -> None:
     with socket.socket() as bound:
         bound.bind(("127.0.0.1", 0))
@@ -292,6 +300,7 @@ async def test_diagnose_a_name_that_never_resolves_is_an_unknown_host() -> None:
     assert problem is ConnectionProblem.UNKNOWN_HOST
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_diagnose_a_listening_modbus_server_is_fine(modbus_server) -> None:
     server = await modbus_server({1: Registers(holding={0: 1})})
     assert await diagnose(tcp("127.0.0.1", server.port)) is None

@@ -9,6 +9,8 @@ import asyncio
 import json
 import sys
 
+import pytest
+
 from custom_components.ioe_community.devices.modbus import Endpoint, ReadFailureKind, Transport
 from custom_components.ioe_community.devices.probe import ProbeOutcome, probe
 from custom_components.ioe_community.devices.profile import available_profiles
@@ -23,6 +25,7 @@ def at(server: ModbusTestServer) -> Endpoint:
     return Endpoint(transport=Transport.TCP, host="127.0.0.1", port=server.port)
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_a_device_that_answers_gives_its_values_and_serial_number(modbus_server) -> None:
     huawei = PROFILES["huawei_sun2000"]
     server = await modbus_server({1: Registers(holding=dict(huawei.test_vectors[0].holding))})
@@ -36,6 +39,7 @@ async def test_a_device_that_answers_gives_its_values_and_serial_number(modbus_s
     assert result.sunspec_models == {}
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_a_device_refusing_the_registers_is_another_device(modbus_server) -> None:
     vector = PROFILES["eastron_sdm630"].test_vectors[0]
     server = await modbus_server({1: Registers(input=dict(vector.input))})
@@ -47,6 +51,7 @@ async def test_a_device_refusing_the_registers_is_another_device(modbus_server) 
     assert {error.kind for error in result.errors} == {ReadFailureKind.EXCEPTION}
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_a_device_without_a_sunspec_chain_is_not_sunspec(modbus_server) -> None:
     vector = PROFILES["eastron_sdm630"].test_vectors[0]
     server = await modbus_server({1: Registers(input=dict(vector.input))})
@@ -59,6 +64,7 @@ async def test_a_device_without_a_sunspec_chain_is_not_sunspec(modbus_server) ->
     assert "no SunSpec marker" in error.detail
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_a_sunspec_chain_without_a_model_read_is_unsupported(modbus_server) -> None:
     words = image([(1, {"Mn": "Acme"}), (120, {"WRtg": 3680, "WRtg_SF": 0})])
     server = await modbus_server({1: Registers(holding=words)})
@@ -69,6 +75,7 @@ async def test_a_sunspec_chain_without_a_model_read_is_unsupported(modbus_server
     assert set(result.sunspec_models) == {1, 120}
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_a_silent_device_gives_no_values(modbus_server) -> None:
     server = await modbus_server({1: Registers(input={0: 1})})
     await server.stop()
@@ -90,6 +97,7 @@ async def run_probe(*args: str) -> tuple[int, dict]:
     return process.returncode, json.loads(out) if out else {"stderr": err.decode()}
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_probe_prints_values_with_units(modbus_server) -> None:
     vector = available_profiles()["eastron_sdm120"].test_vectors[0]
     server = await modbus_server({3: Registers(input=dict(vector.input))})
@@ -111,6 +119,7 @@ async def test_probe_prints_values_with_units(modbus_server) -> None:
     assert result["values"]["power"] == {"value": -780.0, "unit": "W"}
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_probe_of_a_silent_device_reports_why(modbus_server) -> None:
     server = await modbus_server({1: Registers(input={0: 1})})
     await server.stop()

@@ -45,6 +45,7 @@ def test_the_expected_profiles_ship() -> None:
     } <= set(PROFILES)
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 @pytest.mark.parametrize("framer", [FramerType.SOCKET, FramerType.RTU], ids=["tcp", "rtu_over_tcp"])
 @pytest.mark.parametrize(("profile_id", "vector"), CASES)
 async def test_vectors_decode_through_a_real_server(

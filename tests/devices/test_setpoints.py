@@ -37,6 +37,7 @@ async def read_keba(modbus_server, holding: dict[int, int]) -> dict[str, float |
     return values
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 @pytest.mark.parametrize(
     ("vector", "model", "pause"),
     [(0, "KeContact P30", None), (2, "KeContact P40", 0.0)],
@@ -57,6 +58,7 @@ async def test_a_keba_p40_pauses_at_0_a_a_p30_does_not(
     assert not limits.allows(3)
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_an_unknown_keba_is_driven_as_the_strictest(modbus_server) -> None:
     """A product type of neither family (here 0): 6-32 A, no pause, right for both."""
     holding = {**KEBA.test_vectors[2].holding, 1016: 0, 1017: 0}
@@ -72,6 +74,7 @@ async def gx(modbus_server, holding: dict[int, int]) -> tuple[ModbusTestServer, 
     return server, DeviceReader(VICTRON, bus_for(server), GX_UNIT)
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_a_gx_from_venus_3_50_takes_the_grid_setpoint(modbus_server) -> None:
     server, reader = await gx(modbus_server, NEW_GX)
     setpoint = VICTRON.setpoint("ess_grid_setpoint")
@@ -85,6 +88,7 @@ async def test_a_gx_from_venus_3_50_takes_the_grid_setpoint(modbus_server) -> No
     assert setpoint.limits({}, present=present) == Limits(minimum=-100_000.0, maximum=100_000.0)
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_an_older_gx_is_refused_the_grid_setpoint(modbus_server) -> None:
     _server, reader = await gx(modbus_server, OLD_GX)
     setpoint = VICTRON.setpoint("ess_grid_setpoint")
@@ -99,6 +103,7 @@ async def test_an_older_gx_is_refused_the_grid_setpoint(modbus_server) -> None:
     assert refused.value.placeholders == {"address": "2716", "firmware": "Venus OS 3.50"}
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_a_gx_that_does_not_answer_is_not_taken_for_an_old_one(modbus_server) -> None:
     server, reader = await gx(modbus_server, NEW_GX)
     setpoint = VICTRON.setpoint("ess_grid_setpoint")

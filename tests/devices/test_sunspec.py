@@ -138,6 +138,7 @@ _DC = parse_profile(
 )
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 @pytest.mark.parametrize(
     ("inverter", "modules", "expected"),
     [
@@ -168,6 +169,7 @@ async def test_a_value_from_the_first_source_that_has_one(
     assert poll.values["dc_power"] == expected
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_a_value_none_of_whose_parts_was_read_is_not_read(modbus_server) -> None:
     """A device that stops answering has read nothing, not "no value" (which is an answer)."""
     chain = [(1, {}), (101, {}), (160, {"DCW_SF": 0, "module": [{"DCW": 700}]}), (129, {})]
@@ -182,6 +184,7 @@ async def test_a_value_none_of_whose_parts_was_read_is_not_read(modbus_server) -
     assert poll.failed
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 @pytest.mark.parametrize(
     ("points", "expected"),
     [({"TotWhInj": 0}, 0.0), ({"TotWhInj": 2**40 + 1}, 1099511627.777), ({}, None)],
@@ -202,6 +205,7 @@ async def test_a_der_counts_its_energy_in_a_uint64(
     assert poll.values["pv_energy"] == expected
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 @pytest.mark.parametrize("base", [40000, 0, 50000])
 async def test_discovery_at_each_base_address(modbus_server, base: int) -> None:
     chain = [(1, {"Mn": "Acme"}), INVERTER, (64110, {}), METER, (213, {})]
@@ -219,6 +223,7 @@ async def test_discovery_at_each_base_address(modbus_server, base: int) -> None:
     assert models[103] == base + 2 + 2 + 66
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_values_with_scale_factors_from_the_chain(modbus_server) -> None:
     server = await modbus_server({1: Registers(holding=image([(1, {}), INVERTER, METER]))})
     bus = bus_for(server)
@@ -237,6 +242,7 @@ async def test_values_with_scale_factors_from_the_chain(modbus_server) -> None:
     assert all(r.function is Function.HOLDING for r in profile.registers)
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_a_device_without_sunspec(modbus_server) -> None:
     server = await modbus_server({1: Registers(holding={40000: 1, 40001: 2})})
     bus = bus_for(server)
@@ -245,6 +251,7 @@ async def test_a_device_without_sunspec(modbus_server) -> None:
     bus.close()
 
 
+@pytest.mark.usefixtures("allow_local_sockets")
 async def test_an_empty_chain(modbus_server) -> None:
     server = await modbus_server(
         {1: Registers(holding={40000: 0x5375, 40001: 0x6E53, 40002: 0xFFFF})}

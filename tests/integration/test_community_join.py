@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from homeassistant.components.lovelace.const import LOVELACE_DATA
-from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
@@ -40,27 +40,16 @@ from ioe_aggregator.members.join_code import JoinCode, decode, encode
 from ioe_dev.mosquitto import broker_certificate, start_broker, start_plain_broker
 from ioe_dev.processes import free_port
 from tests.community import Community, addon_community, wait_until  # noqa: F401 - fixture
-from tests.conftest import REPO
+from tests.conftest import INTEGRATION
 
 from .conftest import CUPS, fix_issue
-from .joined_home import sensor
+from .joined_home import join, join_step, sensor, sensor_id, wait_for_connected
 
-TRANSLATIONS = REPO / "custom_components" / "ioe_community" / "translations"
-
-
-@pytest.fixture(autouse=True)
-def allow_local_sockets(socket_enabled: None) -> None:
-    """Let the flow reach the community's broker on 127.0.0.1."""
+TRANSLATIONS = INTEGRATION / "translations"
 
 
-async def join_step(hass: HomeAssistant) -> str:
-    """Start a home's flow and return its join step's flow id."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"name": "Casa", "cups": CUPS}
-    )
-    assert result["step_id"] == "join"
-    return str(result["flow_id"])
+# Let the flow reach the community's broker on 127.0.0.1.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
 
 def suggested(result: Any, field: str) -> Any:
@@ -69,16 +58,6 @@ def suggested(result: Any, field: str) -> Any:
         if key == field:
             return (key.description or {}).get("suggested_value")
     raise AssertionError(f"no field {field}")
-
-
-async def joined(hass: HomeAssistant, code: JoinCode) -> Any:
-    """Create a home through the flow with its member's join code; return its entry."""
-    result = await hass.config_entries.flow.async_configure(
-        await join_step(hass), {"join_code": encode(code)}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY, result
-    await hass.async_block_till_done()
-    return result["result"]
 
 
 async def error_for(hass: HomeAssistant, flow_id: str, text: str) -> str | None:
@@ -162,7 +141,7 @@ async def test_rotated_credentials_raise_a_repair_and_reauth_takes_the_new_code(
     hass: HomeAssistant, community: Community
 ) -> None:
     code = community.add_member("m-0001", cups=CUPS)
-    entry = await joined(hass, code)
+    entry = await join(hass, code)
     link = entry.runtime_data.community
     suffix = entry.data[CONF_LINK_CLIENT_SUFFIX]
 
@@ -267,10 +246,7 @@ async def test_readings_are_sent_again_and_history_imported_only_with_the_record
     hass: HomeAssistant, community: Community
 ) -> None:
     code = community.add_member("m-0001", cups=CUPS)
-    result = await hass.config_entries.flow.async_configure(
-        await join_step(hass), {"join_code": encode(code)}
-    )
-    await hass.async_block_till_done()
+    entry = await join(hass, code)
     now = dt_util.now()
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
@@ -287,7 +263,7 @@ async def test_readings_are_sent_again_and_history_imported_only_with_the_record
             DOMAIN, "import_distributor_history", {}, blocking=True, return_response=True
         )
     assert err.value.translation_key == "statistics_need_recorder"
-    assert await hass.config_entries.async_unload(result["result"].entry_id)
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 def other_installation(code: JoinCode, tmp_path: Path, name: str) -> LinkClient:
@@ -395,10 +371,8 @@ async def test_a_home_leaves_its_community_from_its_options(
     # A listener that lets the test log in as the member beside the home.
     community: Community = request.getfixturevalue("addon_community")
     code = community.add_member("m-0001", cups=CUPS)
-    entry = await joined(hass, code)
-    await hass.async_add_executor_job(
-        wait_until, lambda: entry.runtime_data.community.state is LinkState.CONNECTED
-    )
+    entry = await join(hass, code)
+    await wait_for_connected(hass, entry)
     outbox = Path(hass.config.path(".storage", f"{DOMAIN}.{entry.entry_id}.outbox.db"))
     assert await hass.async_add_executor_job(outbox.exists)
     watcher = community.connect("m-0001", code.mqtt_password)
@@ -442,7 +416,7 @@ async def test_a_community_dashboard_on_request_in_the_households_language(
     await async_setup_component(hass, "lovelace", {})
     await hass.config.async_update(language="es")
     code = community.add_member("m-0001", cups=CUPS)
-    entry = await joined(hass, code)
+    entry = await join(hass, code)
 
     link = entry.runtime_data.community
     result = await hass.config_entries.options.async_init(entry.entry_id)
@@ -511,12 +485,3 @@ async def test_a_community_dashboard_on_request_in_the_households_language(
     stored = Path(hass.config.path(".storage", f"lovelace.{DOMAIN}_{entry.entry_id}"))
     assert not await hass.async_add_executor_job(stored.exists)
     assert await hass.config_entries.async_unload(entry.entry_id)
-
-
-def sensor_id(hass: HomeAssistant, entry: Any, key: str) -> str:
-    community = entry.data[CONF_COMMUNITY]["community"]
-    entity_id = er.async_get(hass).async_get_entity_id(
-        "sensor", DOMAIN, f"{entry.entry_id}_{community}_{key}"
-    )
-    assert entity_id is not None
-    return entity_id

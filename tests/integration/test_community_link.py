@@ -9,7 +9,6 @@ real time (it is not Home Assistant's clock that paces its reconnections).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
@@ -17,16 +16,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
-import freezegun.config
 from homeassistant.components.recorder import Recorder
-from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
@@ -34,25 +31,31 @@ from pytest_homeassistant_custom_component.typing import RecorderInstanceContext
 import yaml
 
 from custom_components.ioe_community.const import CONF_COMMUNITY, DOMAIN, SUBENTRY_MODBUS
-from custom_components.ioe_community.devices.profile import available_profiles
-from custom_components.ioe_community.link.client import DEFAULT_RESEND_AFTER_S, LinkState
+from custom_components.ioe_community.link.client import LinkState
 from custom_components.ioe_community.link.messages import Meter, Quality, Quantity
 from custom_components.ioe_community.link.outbox import DEFAULT_MAX_BATCHES, Outbox
 from custom_components.ioe_community.link.protocol import Reading, encode_readings
-from ioe_aggregator.members.join_code import JoinCode, encode
-from ioe_dev.modbus_server import ModbusTestServer, Registers
+from ioe_aggregator.members.join_code import encode
+from ioe_dev.modbus_server import Registers
 from ioe_dev.simulated_home import write_values
 from tests.community import Community, StartAggregator, call, start_service, stored_rows, wait_until
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER, StartModbusServer
 
 from .conftest import CUPS
 from .home_devices import answer_device_steps
-from .joined_home import join, sensor, sensor_state
-
-SDM630 = available_profiles()["eastron_sdm630"]
-# paho's network thread paces keep-alive and reconnection on its clock: it keeps real time
-# while Home Assistant's is moved on (as in a real home, where nothing jumps).
-freezegun.configure(extend_ignore_list=["paho", "custom_components.ioe_community.link"])
+from .joined_home import (
+    IMPORT_KW,
+    SDM630,
+    add_meter,
+    join,
+    joined_home,
+    reconfigure,
+    sensor,
+    sensor_state,
+    start_meter,
+    wait_after_broker_restart,
+    wait_for_link,
+)
 
 
 def quarter_start(moment: datetime) -> datetime:
@@ -68,111 +71,15 @@ EARLY_START = START - timedelta(hours=1)
 # 5 minutes before the last hour that has ended: its four quarters make it whole (an hour that
 # has ended counts only when measured whole, whatever minute the test runs at).
 HOUR_START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(minutes=65)
-STEP = timedelta(seconds=10)  # the meter's scan interval
-IMPORT_KW = 0.6  # what the home draws, steadily: 0.15 kWh a quarter hour
 
 
-@pytest.fixture(autouse=True)
-def allow_local_sockets(socket_enabled: None) -> None:
-    """Let the test reach the broker, the aggregator and the meter on 127.0.0.1."""
+# Let the test reach the broker, the aggregator and the meter on 127.0.0.1.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
 
 @pytest.fixture
 def mock_recorder_before_hass(async_test_recorder: RecorderInstanceContextManager) -> None:
     """Let a test of this module use the recorder (its database is prepared before hass)."""
-
-
-class Home:
-    """The simulated home: its meter's registers and Home Assistant's clock."""
-
-    def __init__(
-        self, hass: HomeAssistant, freezer: FrozenDateTimeFactory, meter: Registers
-    ) -> None:
-        """Start the meter's import counter at 1000 kWh."""
-        self.hass = hass
-        self.freezer = freezer
-        self.meter = meter
-        self.import_kwh = 1000.0
-
-    def write(self) -> None:
-        """Put the meter's power and counters in its registers."""
-        write_values(
-            SDM630,
-            self.meter.input,
-            {"power": IMPORT_KW * 1000, "import_energy": self.import_kwh, "export_energy": 0.0},
-        )
-
-    async def run(self, duration: timedelta) -> None:
-        """Let the home draw its power for ``duration``, polled every scan interval."""
-        for _ in range(int(duration / STEP)):
-            self.import_kwh += IMPORT_KW * STEP.total_seconds() / 3600
-            self.write()
-            self.freezer.tick(STEP)
-            async_fire_time_changed(self.hass)
-            await self.hass.async_block_till_done(wait_background_tasks=True)
-
-
-async def add_meter(hass: HomeAssistant, entry: Any, server: ModbusTestServer) -> None:
-    result = await hass.config_entries.subentries.async_init(
-        (entry.entry_id, SUBENTRY_MODBUS), context={"source": SOURCE_USER}
-    )
-    result = await answer_device_steps(
-        hass,
-        result["flow_id"],
-        {
-            "profile": "eastron_sdm630",
-            "role": "grid_meter",
-            "transport": "tcp",
-            "host": "127.0.0.1",
-            "port": server.port,
-            "unit": 1,
-            "scan_interval": 10,
-        },
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY, result
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
-
-
-async def start_meter(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, modbus_server: StartModbusServer
-) -> tuple[Home, ModbusTestServer]:
-    """Start the home's simulated SDM630 on Modbus TCP."""
-    meter = Registers()
-    home = Home(hass, freezer, meter)
-    home.write()
-    return home, await modbus_server({1: meter})
-
-
-async def joined_home(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    modbus_server: StartModbusServer,
-    code: JoinCode,
-) -> tuple[Home, MockConfigEntry]:
-    """Set up the home with its join code and its meter; return once its link is connected."""
-    home, server = await start_meter(hass, freezer, modbus_server)
-    entry = await join(hass, code)
-    await add_meter(hass, entry, server)
-    await wait_for_link(hass, entry, "connected")
-    return home, entry
-
-
-async def wait_for_link(hass: HomeAssistant, entry: Any, status: str) -> None:
-    """Wait (in real time: the link's thread keeps it) until the link has ``status``."""
-    await hass.async_add_executor_job(
-        wait_until, lambda: sensor(hass, entry, "link_status") == status
-    )
-
-
-async def wait_after_broker_restart(hass: HomeAssistant, check: Callable[[], bool]) -> None:
-    """Wait until ``check()`` holds after the broker restarted: up to the resend period more.
-
-    The test broker keeps no sessions: batches the home sends before the aggregator is back on
-    the restarted broker (each reconnects on its own backoff) reach nobody, and the home sends
-    them again once the resend period has passed without their acknowledgement.
-    """
-    await hass.async_add_executor_job(wait_until, check, int((DEFAULT_RESEND_AFTER_S + 60) * 10))
 
 
 @pytest.mark.freeze_time(HOUR_START, tick=True)
@@ -323,17 +230,7 @@ async def test_a_past_period_is_sent_again_from_the_recorders_history(
         await resend(hass, entry, first, first + timedelta(minutes=30))
     assert err.value.translation_key == "not_joined"
 
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"name": "Casa", "cups": CUPS}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"join_code": encode(code)}
-    )
-    assert result["reason"] == "reconfigure_successful"
-    await hass.async_block_till_done()
+    await reconfigure(hass, entry, {"join_code": encode(code)})
     await wait_for_link(hass, entry, "connected")
     await home.run(timedelta(minutes=35))  # the quarters after joining go out live
 

@@ -52,13 +52,13 @@ PV_W = 400.0  # what the PV inverter feeds in: exported through its meter
 
 
 @pytest.fixture
-async def grid(socket_enabled: None, modbus_server: StartModbusServer) -> ModbusTestServer:
+async def grid(allow_local_sockets: None, modbus_server: StartModbusServer) -> ModbusTestServer:
     """Serve the home's grid meter: an SDM630 at unit 1, importing."""
     return await modbus_server({1: Registers(input=dict(SDM630.test_vectors[0].input))})
 
 
 @pytest.fixture
-async def pv(socket_enabled: None, modbus_server: StartModbusServer) -> ModbusTestServer:
+async def pv(allow_local_sockets: None, modbus_server: StartModbusServer) -> ModbusTestServer:
     """Serve the PV inverter's meter: another SDM630 on its own gateway, exporting."""
     registers = Registers(input=dict(SDM630.test_vectors[0].input))
     write_values(SDM630, registers.input, {"power": -PV_W})

@@ -42,7 +42,7 @@ async def test_diagnostics_are_redacted(
 async def test_a_joined_homes_diagnostics_hold_no_secret(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    socket_enabled: None,
+    allow_local_sockets: None,
     community: Community,
     snapshot: SnapshotAssertion,
 ) -> None:

@@ -41,9 +41,8 @@ FIXTURE = Path(__file__).parents[1] / "aggregator/distributor/fixtures/edistribu
 OCTOBER_26 = datetime(2025, 10, 25, 22, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def allow_local_sockets(socket_enabled: None) -> None:
-    """Let the test reach the aggregator's API on 127.0.0.1."""
+# Let the test reach the aggregator's API on 127.0.0.1.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
 
 @pytest.fixture

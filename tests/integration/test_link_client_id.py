@@ -14,30 +14,28 @@ import getpass
 from pathlib import Path
 import re
 import shutil
-from typing import Any
 
-from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ioe_community.const import CONF_COMMUNITY, CONF_LINK_CLIENT_SUFFIX, DOMAIN
-from custom_components.ioe_community.link.client import LinkState
 from ioe_aggregator.members.join_code import JoinCode, encode
 from ioe_dev.mosquitto import broker_certificate
 from ioe_dev.processes import Service, free_port
 from ioe_dev.synthetic import cups as make_cups
-from tests.community import Community, wait_until
+from tests.community import Community
+
+from .joined_home import join, reconfigure, wait_for_connected
 
 SUFFIX = re.compile(r"[0-9a-f]{16}")
 # Mosquitto's connection message: "… as <client id> (p5, c0, k60, u'<login>')."
 CONNECTED = re.compile(r"New client connected from \S+ as (\S+) \(.*u'([^']*)'\)")
 
 
-@pytest.fixture(autouse=True)
-def allow_local_sockets(socket_enabled: None) -> None:
-    """Let the homes reach the broker on 127.0.0.1."""
+# Let the homes reach the broker on 127.0.0.1.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
 
 class AddonBroker:
@@ -90,39 +88,6 @@ def addon_broker(community: Community, tmp_path: Path) -> Iterator[AddonBroker]:
     broker.service.stop()
 
 
-async def join(hass: HomeAssistant, code: JoinCode, cups: str) -> Any:
-    """Create a home through the config flow with its join code; return its entry."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"name": f"Casa {cups[-6:]}", "cups": cups}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"join_code": encode(code)}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY, result
-    await hass.async_block_till_done()
-    return result["result"]
-
-
-async def reconfigure(hass: HomeAssistant, entry: Any, answer: dict[str, str]) -> None:
-    """Reconfigure a home, keeping its name and CUPS, with the join step's ``answer``."""
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"name": entry.title, "cups": entry.unique_id}
-    )
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], answer)
-    assert result["reason"] == "reconfigure_successful", result
-    await hass.async_block_till_done()
-
-
-async def wait_for_connected(hass: HomeAssistant, entry: Any) -> None:
-    await hass.async_add_executor_job(
-        wait_until, lambda: entry.runtime_data.community.state is LinkState.CONNECTED
-    )
-
-
 async def test_each_home_connects_with_a_random_id_of_its_own(
     hass: HomeAssistant, community: Community, addon_broker: AddonBroker
 ) -> None:
@@ -132,7 +97,9 @@ async def test_each_home_connects_with_a_random_id_of_its_own(
     }
     addon_broker.service.start(port=addon_broker.port)
     homes = {
-        member: await join(hass, addon_broker.code(codes[member]), make_cups(number))
+        member: await join(
+            hass, addon_broker.code(codes[member]), name=f"Casa {number}", cups=make_cups(number)
+        )
         for member, number in (("m-0001", 101), ("m-0002", 102))
     }
     for entry in homes.values():

@@ -49,7 +49,7 @@ SUNSPEC = PROFILES["sunspec"]
 
 
 @pytest.fixture
-async def sdm630(socket_enabled: None, modbus_server: StartModbusServer) -> ModbusTestServer:
+async def sdm630(allow_local_sockets: None, modbus_server: StartModbusServer) -> ModbusTestServer:
     """Serve an SDM630 at unit 1, answering with its first test vector."""
     return await modbus_server({1: Registers(input=dict(SDM630.test_vectors[0].input))})
 
@@ -125,7 +125,7 @@ async def test_add_a_meter_on_a_serial_port(
 async def test_no_value_is_unknown_never_a_number(
     hass: HomeAssistant,
     home_entry: MockConfigEntry,
-    socket_enabled: None,
+    allow_local_sockets: None,
     modbus_server: StartModbusServer,
 ) -> None:
     server = await modbus_server({1: Registers(input=dict(SDM630.test_vectors[1].input))})
@@ -186,7 +186,7 @@ async def test_each_connection_failure_is_named(
 async def test_same_device_twice_aborts(
     hass: HomeAssistant,
     home_entry: MockConfigEntry,
-    socket_enabled: None,
+    allow_local_sockets: None,
     modbus_server: StartModbusServer,
 ) -> None:
     """The same device is refused: at the same address and unit, or by its serial number.
@@ -355,7 +355,7 @@ async def home_serving_vector(
 @pytest.mark.parametrize(("profile_id", "index"), VECTORS)
 async def test_every_profile_vector_through_states(
     hass: HomeAssistant,
-    socket_enabled: None,
+    allow_local_sockets: None,
     modbus_server: StartModbusServer,
     entity_registry_enabled_by_default: None,
     profile_id: str,
@@ -384,7 +384,7 @@ async def test_entities_snapshot(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,
-    socket_enabled: None,
+    allow_local_sockets: None,
     modbus_server: StartModbusServer,
     entity_registry_enabled_by_default: None,
     profile_id: str,
@@ -444,7 +444,7 @@ async def test_reconfigure_a_device(
 async def test_add_a_sunspec_inverter_finds_its_models(
     hass: HomeAssistant,
     home_entry: MockConfigEntry,
-    socket_enabled: None,
+    allow_local_sockets: None,
     modbus_server: StartModbusServer,
 ) -> None:
     """The model chain is read when the device is added, kept, and used after a restart."""
@@ -523,7 +523,7 @@ async def test_options_change_a_devices_scan_interval_and_power_sign(
 async def test_options_ask_which_device_when_there_are_several(
     hass: HomeAssistant,
     home_entry: MockConfigEntry,
-    socket_enabled: None,
+    allow_local_sockets: None,
     modbus_server: StartModbusServer,
 ) -> None:
     case = SDM630.test_vectors[0]
@@ -608,7 +608,7 @@ async def test_a_device_added_while_the_home_starts_is_not_missed(
 async def test_add_a_der_with_only_700_series_models(
     hass: HomeAssistant,
     home_entry: MockConfigEntry,
-    socket_enabled: None,
+    allow_local_sockets: None,
     modbus_server: StartModbusServer,
 ) -> None:
     """A chain of 1, 701 and 714 (the DERSec emulator's, the profile's vector): it is read."""
@@ -631,7 +631,7 @@ async def test_add_a_der_with_only_700_series_models(
 async def test_a_sunspec_chain_without_a_model_read_is_named(
     hass: HomeAssistant,
     home_entry: MockConfigEntry,
-    socket_enabled: None,
+    allow_local_sockets: None,
     modbus_server: StartModbusServer,
 ) -> None:
     """A device answering with a model list of nothing read: not "did not answer"."""
@@ -650,7 +650,7 @@ async def test_a_sunspec_chain_without_a_model_read_is_named(
 
 
 async def test_options_of_a_device_with_no_direction_ask_only_its_interval(
-    hass: HomeAssistant, socket_enabled: None, modbus_server: StartModbusServer
+    hass: HomeAssistant, allow_local_sockets: None, modbus_server: StartModbusServer
 ) -> None:
     """A charger's power only ever flows one way: nothing to reverse, no power to show."""
     async with home_serving_vector(hass, modbus_server, "keba_p30", 0) as entry:

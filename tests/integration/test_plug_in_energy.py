@@ -54,7 +54,9 @@ class Charger:
 
 
 @pytest.fixture
-async def charger(socket_enabled: None, modbus_server: StartModbusServer) -> tuple[Charger, int]:
+async def charger(
+    allow_local_sockets: None, modbus_server: StartModbusServer
+) -> tuple[Charger, int]:
     """Serve a P40 and return it with its port."""
     found = Charger()
     server = await modbus_server({255: found.registers})

@@ -17,7 +17,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.ioe_community.coordinator import ModbusDeviceCoordinator
 from custom_components.ioe_community.devices.profile import Limits, Refusal, available_profiles
 from ioe_dev.modbus_server import ModbusTestServer, Registers
-from tests.conftest import REPO, StartModbusServer
+from tests.conftest import INTEGRATION, StartModbusServer
 
 from .conftest import set_up_home
 from .home_devices import device_input, home_with_device
@@ -28,7 +28,7 @@ GX_INPUT = PROFILES["victron_gx"].test_vectors[0].input
 # before Venus OS 3.50 they end before 2716; from 3.50 on, 2716-2717 hold the grid setpoint.
 OLD_GX = {2700: 50, 2715: 0}
 NEW_GX = {**OLD_GX, 2716: 0, 2717: 50}
-TRANSLATIONS = REPO / "custom_components" / "ioe_community" / "translations"
+TRANSLATIONS = INTEGRATION / "translations"
 
 
 async def home_with(
@@ -43,7 +43,7 @@ async def home_with(
 
 
 async def test_a_gx_older_than_venus_3_50_is_refused_the_grid_setpoint(
-    hass: HomeAssistant, socket_enabled: None, modbus_server: StartModbusServer
+    hass: HomeAssistant, allow_local_sockets: None, modbus_server: StartModbusServer
 ) -> None:
     gx = Registers(input=dict(GX_INPUT), holding=dict(OLD_GX))
     server = await modbus_server({100: gx})
@@ -74,7 +74,7 @@ async def test_a_gx_older_than_venus_3_50_is_refused_the_grid_setpoint(
 
 
 async def test_a_gx_from_venus_3_50_takes_the_grid_setpoint(
-    hass: HomeAssistant, socket_enabled: None, modbus_server: StartModbusServer
+    hass: HomeAssistant, allow_local_sockets: None, modbus_server: StartModbusServer
 ) -> None:
     server = await modbus_server({100: Registers(input=dict(GX_INPUT), holding=dict(NEW_GX))})
     entry, coordinator = await home_with(
@@ -95,7 +95,7 @@ async def test_a_gx_from_venus_3_50_takes_the_grid_setpoint(
 )
 async def test_a_keba_p40_may_be_paused_at_0_a(
     hass: HomeAssistant,
-    socket_enabled: None,
+    allow_local_sockets: None,
     modbus_server: StartModbusServer,
     vector: int,
     model: str,

@@ -20,9 +20,8 @@ from ioe_dev.processes import free_port
 PASSWORD = "a-good-password"
 
 
-@pytest.fixture(autouse=True)
-def allow_local_sockets(socket_enabled: None) -> None:
-    """Let these tests reach real brokers on 127.0.0.1."""
+# Let these tests reach real brokers on 127.0.0.1.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
 
 @pytest.fixture

@@ -6,12 +6,5 @@ least-trusted login there is), or none, against a community on 127.0.0.1.
 
 from __future__ import annotations
 
-import pytest
-
 # The community's fixtures, for every security test.
 from tests.community import addon_community, community, start_aggregator  # noqa: F401
-
-
-@pytest.fixture(autouse=True)
-def allow_local_sockets(socket_enabled: None) -> None:
-    """Let these tests talk to the real local servers they start (HA's plugin blocks sockets)."""

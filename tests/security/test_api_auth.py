@@ -17,9 +17,14 @@ from typing import Any
 import urllib.error
 import urllib.request
 
+import pytest
+
 from ioe_aggregator.auth.failed_logins import GLOBAL_MAX_FAILURES, LOCKOUT_S, MAX_FAILURES
 from ioe_aggregator.auth.secrets import split_token
 from tests.community import Community, StartAggregator, call, start_service
+
+# Every test here talks to the real local servers it starts.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
 BAD_TOKEN = "ioe_000000000000_" + "x" * 32
 

@@ -38,6 +38,9 @@ from tests.community import (
     start_service,
 )
 
+# Every test here talks to the real local servers it starts.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
+
 # The test calls the API as MEMBER. "0" is the member id generated requests name most often
 # (the shortest the pattern allows): registered, they reach a real member, and may rotate or
 # revoke it.
@@ -103,7 +106,9 @@ def contract_api(
 
 
 @pytest.fixture(params=["admin", "member"])
-def api_schema(request: pytest.FixtureRequest, contract_api: ContractApi) -> BaseSchema:
+def api_schema(
+    request: pytest.FixtureRequest, contract_api: ContractApi, allow_local_sockets: None
+) -> BaseSchema:
     """Return the document the service serves, to be called with the admin or member token."""
     config = schemathesis.Config.from_dict(
         {

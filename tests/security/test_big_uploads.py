@@ -18,6 +18,8 @@ import threading
 import urllib.error
 import urllib.request
 
+import pytest
+
 from ioe_dev.bench_upload import distributor_csv
 from tests.community import (
     PREFIX,
@@ -30,6 +32,9 @@ from tests.community import (
     payload,
     start_service,
 )
+
+# Every test here talks to the real local servers it starts.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
 # The supply points in the export: members of their own, apart from the home that sends.
 POINTS = range(900_001, 900_007)

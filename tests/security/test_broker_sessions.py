@@ -17,6 +17,8 @@ import socket
 import sqlite3
 import time
 
+import pytest
+
 from ioe_aggregator.app import CLIENT_ID_SETTING, SHARE_GROUP_SETTING
 from tests.community import (
     PREFIX,
@@ -29,6 +31,9 @@ from tests.community import (
     payload,
     start_service,
 )
+
+# Every test here talks to the real local servers it starts.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
 BATCHES = 30
 

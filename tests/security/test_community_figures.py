@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 import json
 from typing import Any
 
+import pytest
+
 from ioe_aggregator.protocol.messages import utc_text
 from tests.community import (
     PREFIX,
@@ -25,6 +27,9 @@ from tests.community import (
     home,
     start_service,
 )
+
+# Every test here talks to the real local servers it starts.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
 QUARTER = timedelta(minutes=15)
 

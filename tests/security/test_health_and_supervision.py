@@ -37,6 +37,9 @@ from tests.community import (
     stored_rows,
 )
 
+# Every test here talks to the real local servers it starts.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
+
 # What a full disk looks like to SQLite, raised at the database's own boundary.
 DISK_FULL = """CREATE TRIGGER disk_full BEFORE INSERT ON readings
     BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"""

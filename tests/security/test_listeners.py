@@ -17,6 +17,9 @@ import pytest
 from ioe_aggregator.config import ConfigError, load_config
 from tests.community import Community, StartAggregator, call, get_json, start_service
 
+# Every test here talks to the real local servers it starts.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
+
 # Offering TLS 1.1 (to see it refused) is deprecated in the client too.
 OLD_TLS = pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1:DeprecationWarning")
 # A second loopback address: "another machine" for the listener's address checks.

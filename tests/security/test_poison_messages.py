@@ -27,6 +27,9 @@ from tests.community import (
     stored_rows,
 )
 
+# Every test here talks to the real local servers it starts.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
+
 LIVE_TS = "2026-11-25T00:00:00Z"
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
 from tests.community import (
     PREFIX,
     T0,
@@ -23,6 +25,9 @@ from tests.community import (
     payload,
     start_service,
 )
+
+# Every test here talks to the real local servers it starts.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
 
 def _kpis(base: str, token: str, start: datetime = T0) -> dict[str, Any]:

@@ -13,6 +13,8 @@ import sqlite3
 import ssl
 from typing import Any
 
+import pytest
+
 from tests.community import (
     PREFIX,
     Community,
@@ -25,6 +27,9 @@ from tests.community import (
     payload,
     start_service,
 )
+
+# Every test here talks to the real local servers it starts.
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
 QUARTERS_PER_DAY = 96
 YEARS_3 = 3 * 366 * QUARTERS_PER_DAY

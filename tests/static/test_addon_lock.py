@@ -23,8 +23,7 @@ from ioe_dev.addon_lock import (
     requirement_lines,
     wheel_check,
 )
-
-from .test_checks import ADDON
+from tests.conftest import ADDON
 
 
 def test_the_tests_run_on_the_locked_versions() -> None:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from ioe_aggregator import __version__ as aggregator_version
-from tests.conftest import REPO
+from tests.conftest import ADDON, INTEGRATION, REPO
 
 from .checks import (
     check_addon,
@@ -26,8 +26,6 @@ from .checks import (
     home_assistant_pins,
 )
 
-INTEGRATION = REPO / "custom_components" / "ioe_community"
-ADDON = REPO / "addons" / "ioe-aggregator"
 HA_PACKAGE = Path(homeassistant.__file__).parent
 
 

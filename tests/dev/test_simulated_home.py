@@ -45,7 +45,7 @@ def run_devices(state_file: Path, seconds: float) -> dict[str, float]:
 
 
 def test_counters_go_on_from_where_the_last_run_left_them(
-    tmp_path: Path, socket_enabled: None
+    tmp_path: Path, allow_local_sockets: None
 ) -> None:
     state_file = tmp_path / "devices.json"
     first = run_devices(state_file, 2)

@@ -11,7 +11,7 @@ from ioe_dev.processes import free_port
 
 @pytest.mark.parametrize(("worker", "share"), [("gw0", 0), ("gw1", 1), ("gw2", 2)])
 def test_each_worker_takes_its_own_share_of_ports(
-    monkeypatch: pytest.MonkeyPatch, socket_enabled: None, worker: str, share: int
+    monkeypatch: pytest.MonkeyPatch, allow_local_sockets: None, worker: str, share: int
 ) -> None:
     monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
     monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
@@ -19,7 +19,7 @@ def test_each_worker_takes_its_own_share_of_ports(
 
 
 def test_outside_xdist_any_free_port_will_do(
-    monkeypatch: pytest.MonkeyPatch, socket_enabled: None
+    monkeypatch: pytest.MonkeyPatch, allow_local_sockets: None
 ) -> None:
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
