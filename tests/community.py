@@ -36,9 +36,7 @@ from ioe_dev.mosquitto import Broker, broker_certificate, start_broker
 from ioe_dev.pki import ServerCertificate
 from ioe_dev.processes import Service, free_port
 from ioe_dev.synthetic import cups as make_cups
-from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER, REPO
-
-AGGREGATOR_PACKAGE = REPO / "addons" / "ioe-aggregator"
+from tests.conftest import ADDON, AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
 
 def aggregator_command(*args: str) -> list[str]:
@@ -49,7 +47,7 @@ def aggregator_command(*args: str) -> list[str]:
 def aggregator_env(**overrides: str) -> dict[str, str]:
     """Return the service's environment: ours, without stray IOE_AGGREGATOR_ settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IOE_AGGREGATOR_")}
-    env["PYTHONPATH"] = str(AGGREGATOR_PACKAGE)
+    env["PYTHONPATH"] = str(ADDON)
     env.update(overrides)
     return env
 

@@ -16,7 +16,6 @@ from ioe_aggregator.members.registry import Member, NewMember, Registry
 from ioe_aggregator.store import Store, open_store
 from ioe_dev.postgres import PostgresServer, start_postgres
 from tests.community import (  # noqa: F401 - fixtures and helpers of every aggregator test
-    AGGREGATOR_PACKAGE,
     Answer,
     Community,
     MqttClient,

@@ -10,8 +10,7 @@ import pytest
 import yaml
 
 from ioe_aggregator.config import ConfigError, load_config
-
-from .conftest import AGGREGATOR_PACKAGE
+from tests.conftest import ADDON
 
 # One value of each add-on option type, as the Supervisor would write it to options.json.
 EXAMPLE_BY_TYPE = {
@@ -67,7 +66,7 @@ def test_unrelated_environment_is_ignored() -> None:
 
 
 def _addon_config() -> dict:
-    return yaml.safe_load((AGGREGATOR_PACKAGE / "config.yaml").read_text())
+    return yaml.safe_load((ADDON / "config.yaml").read_text())
 
 
 def test_add_on_defaults_are_accepted(tmp_path: Path) -> None:
