@@ -24,6 +24,7 @@ state and what the community sends to the community sensors through a coordinato
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
@@ -190,6 +191,9 @@ class CommunityLink:
         self._power: dict[str, str] = {}
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self._tracking: list[CALLBACK_TYPE] = []  # the model's counters' states
+        # Quarters go into the outbox in the order they finished: a later checkpoint never
+        # lands before the readings of an earlier minute.
+        self._keeping = asyncio.Lock()
         self._membership = membership_store(hass, entry.entry_id)
         # The installation that took the membership over, once this home's link stopped for it.
         self.displaced_by: str | None = None
@@ -278,7 +282,7 @@ class CommunityLink:
             self._tracking.pop()()
 
     def _make_client(self, outbox: Outbox, version: str) -> LinkClient:
-        preload_schemas()  # the batches are checked on the event loop: no file read there
+        preload_schemas()  # the live batch is checked on the event loop: no file read there
         return LinkClient(
             LinkSettings.from_join_code(
                 self.code, version, self.entry.data[CONF_LINK_CLIENT_SUFFIX]
@@ -343,9 +347,10 @@ class CommunityLink:
         When the outbox is full, what did not go in waits in memory for the next minute.
         """
         full_issue = f"{ISSUE_OUTBOX_FULL}_{self.entry.entry_id}"
-        kept = await self.hass.async_add_executor_job(
-            client.keep, readings, checkpoint, dt_util.utcnow()
-        )
+        async with self._keeping:
+            kept = await self.hass.async_add_executor_job(
+                client.keep, readings, checkpoint, dt_util.utcnow()
+            )
         if kept.full is not None:
             LOGGER.error("The community link keeps readings in memory: %s", kept.full)
             self._issue(full_issue, ISSUE_OUTBOX_FULL)

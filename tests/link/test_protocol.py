@@ -107,6 +107,17 @@ def test_what_the_community_sends_is_read_as_its_type() -> None:
     assert results.coefficient_valid == CoefficientValidity(from_=date(2026, 1, 1), to=None)
 
 
+def test_a_field_the_schema_lets_a_writer_leave_out_reads_as_none() -> None:
+    month = {key: value for key, value in RESULTS["month"].items() if key != "savings_eur"}
+    sparse = {**RESULTS, "month": month, "coefficient_valid": {"from": "2026-01-01"}}
+
+    results = decode_message(json.dumps(sparse).encode(), MessageKind.RESULTS)
+
+    assert isinstance(results, Results)
+    assert results.month.savings_eur is None
+    assert results.coefficient_valid == CoefficientValidity(from_=date(2026, 1, 1), to=None)
+
+
 def test_a_time_that_is_no_moment_is_refused() -> None:
     no_moment = SIGNAL.replace(b"2026-11-24T10:15:00Z", b"2026-13-24T10:15:00Z")
 

@@ -26,7 +26,9 @@ flow's probe, on a broker that binds client ids to logins) does not mark the hom
 ``probe`` tries the connection once, as the config flow does before it saves a join code, says
 what is wrong when it fails, and whether another installation is online as the member.
 
-paho runs the connection in its own thread; the callbacks given here are called there.
+paho runs the connection in its own thread; the callbacks given here are called from the
+link's threads (paho's, and the caller's of ``keep``, ``resend`` and ``stop``), never from an
+event loop: the integration hands them over to its own.
 """
 
 from __future__ import annotations
@@ -544,6 +546,14 @@ class LinkClient:
                 self.last_error = f"disconnected: {code}"
 
     def _received(self, client: mqtt.Client, _data: Any, message: mqtt.MQTTMessage) -> None:
+        # An exception out of a callback would end paho's network thread, and the link with it
+        # (no more acks, resends or reconnections) while its state still said connected.
+        try:
+            self._handle(client, message)
+        except Exception:
+            _LOGGER.exception("Could not handle a message on %s; the link goes on", message.topic)
+
+    def _handle(self, client: mqtt.Client, message: mqtt.MQTTMessage) -> None:
         if message.topic == self._topics["status"]:
             self._status_arrived(client, message)
             return

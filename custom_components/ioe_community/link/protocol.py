@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 import functools
 from importlib import resources
 import json
@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
-from .messages import MESSAGES, Message, MessageKind, Meter, Quality, Quantity, from_json
+from .messages import MESSAGES, Message, MessageKind, Meter, Quality, Quantity, from_json, utc_text
 
 MAX_PAYLOAD_BYTES: Final = 512 * 1024
 # Readings per batch: a day of a dozen meters, well inside MAX_PAYLOAD_BYTES.
@@ -53,9 +53,9 @@ class Reading:
     quality: Quality
 
 
-def utc_text(moment: datetime) -> str:
-    """Write a time as the protocol does: UTC, ISO 8601, whole seconds, ending in Z."""
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+def utc_seconds_text(moment: datetime) -> str:
+    """Write a time as the home's messages do: the protocol's UTC text, in whole seconds."""
+    return utc_text(moment.replace(microsecond=0))
 
 
 def _schema(name: str) -> dict[str, Any]:
@@ -140,7 +140,8 @@ def decode_message(payload: bytes, kind: MessageKind) -> Message:
     message = decode(payload, kind)
     try:
         return from_json(MESSAGES[kind], message)
-    except ValueError as err:  # a time shaped like one that is no moment (2026-13-01)
+    # A time shaped like one that is no moment (2026-13-01); a field the type needs missing.
+    except (ValueError, TypeError) as err:
         raise ProtocolError(f"{kind}: {err}") from err
 
 
@@ -160,13 +161,13 @@ def encode_readings(
         "schema": "ioe.readings.v1",
         "member": member,
         "batch": batch,
-        "sent_at": utc_text(sent_at),
+        "sent_at": utc_seconds_text(sent_at),
         "readings": [
             {
                 "meter": reading.meter,
                 "quantity": reading.quantity,
-                "start": utc_text(reading.start),
-                "end": utc_text(reading.end),
+                "start": utc_seconds_text(reading.start),
+                "end": utc_seconds_text(reading.end),
                 "value": round(reading.value, 6),
                 "quality": reading.quality,
             }

@@ -47,7 +47,7 @@ from typing import Any, Final
 from ..devices.energy_model import EnergyModel, Term
 from .intervals import CounterIntervals, Interval
 from .messages import Meter, Quality, Quantity
-from .protocol import MAX_LIVE_W, Reading, utc_text
+from .protocol import MAX_LIVE_W, Reading, utc_seconds_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -282,7 +282,7 @@ def live_report(
         report[field] = round(value if field in _SIGNED_LIVE else max(value, 0.0), 1)
     if not report:
         return None
-    return {"ts": utc_text(at), **report}
+    return {"ts": utc_seconds_text(at), **report}
 
 
 def _plausible_w(power_w: float) -> bool:

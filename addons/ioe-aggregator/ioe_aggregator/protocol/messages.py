@@ -244,19 +244,29 @@ def _hints(cls: type) -> dict[str, Any]:
     return get_type_hints(cls)
 
 
+def _nullable(hint: Any) -> bool:
+    return get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint)
+
+
 def _field_values(cls: type[DataclassInstance], data: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the fields of dataclass ``cls`` that ``data`` holds, typed, by their names."""
+    """Return the fields of dataclass ``cls`` that ``data`` holds, typed, by their names.
+
+    A field the schema lets a writer leave out or set to null reads as None when it is absent.
+    """
     hints = _hints(cls)
-    return {
-        field.name: _typed(hints[field.name], data[_wire_name(field.name)])
-        for field in fields(cls)
-        if _wire_name(field.name) in data
-    }
+    values: dict[str, Any] = {}
+    for field in fields(cls):
+        if (name := _wire_name(field.name)) in data:
+            values[field.name] = _typed(hints[field.name], data[name])
+        elif field.default is MISSING and _nullable(hints[field.name]):
+            values[field.name] = None
+    return values
 
 
 def from_json[T: Message](cls: type[T], data: Mapping[str, Any]) -> T:
     """Return a message checked against its schema as ``cls``; unknown fields are ignored.
 
-    Raises ValueError for a time or a date that is no real one (2026-13-01).
+    Raises ValueError for a time or a date that is no real one (2026-13-01), TypeError for a
+    required field missing (which the schema check refuses first).
     """
     return cls(**_field_values(cls, data))
