@@ -410,6 +410,30 @@ def wait_until(check: Callable[[], object], attempts: int = 600) -> None:
     raise AssertionError(f"timed out waiting for {check}")
 
 
+# A member's results as the aggregator publishes them (results.v1.json).
+RESULTS = {
+    "schema": "ioe.results.v1",
+    "computed_at": "2026-11-24T10:16:00Z",
+    "scheme": "static",
+    "coefficient_now": 0.0712,
+    "coefficient_valid": {"from": "2026-01-01", "to": None},
+    "allocated_w_now": 310.0,
+    "today": {
+        "allocated_kwh": 4.1,
+        "self_consumed_kwh": 3.2,
+        "surplus_kwh": 0.9,
+        "import_kwh": 5.0,
+    },
+    "month": {
+        "allocated_kwh": 88.0,
+        "self_consumed_kwh": 61.0,
+        "surplus_kwh": 27.0,
+        "import_kwh": 140.0,
+        "savings_eur": 9.85,
+    },
+    "kpis": {"self_sufficiency": 0.30, "self_consumption": 0.69},
+}
+
 # Homes as raw MQTT clients: the readings batches they send and the acks they get.
 # The topics of the test community (community_id "molinos").
 PREFIX = "ioe/v1/molinos"

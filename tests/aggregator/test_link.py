@@ -26,6 +26,7 @@ from custom_components.ioe_community.link.outbox import Outbox
 from ioe_aggregator.members.join_code import JoinCode
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_dev.synthetic import quarter_batch
+from tests.community import RESULTS
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
 from .conftest import Community, StartAggregator, start_service, stored_rows
@@ -111,28 +112,6 @@ def test_a_refused_login_is_reported_as_such(community: Community, tmp_path: Pat
 
 
 PARTIAL = {"schema": "ioe.results.v1", "coefficient_now": 0.1}
-RESULTS = {
-    "schema": "ioe.results.v1",
-    "computed_at": "2026-11-24T10:16:00Z",
-    "scheme": "static",
-    "coefficient_now": 0.0712,
-    "coefficient_valid": {"from": "2026-01-01", "to": None},
-    "allocated_w_now": 310.0,
-    "today": {
-        "allocated_kwh": 4.1,
-        "self_consumed_kwh": 3.2,
-        "surplus_kwh": 0.9,
-        "import_kwh": 5.0,
-    },
-    "month": {
-        "allocated_kwh": 88.0,
-        "self_consumed_kwh": 61.0,
-        "surplus_kwh": 27.0,
-        "import_kwh": 140.0,
-        "savings_eur": 9.85,
-    },
-    "kpis": {"self_sufficiency": 0.30, "self_consumption": 0.69},
-}
 
 
 def test_what_is_not_a_message_is_logged_and_the_link_goes_on(
@@ -160,3 +139,35 @@ def test_what_is_not_a_message_is_logged_and_the_link_goes_on(
     assert "not a JSON object" in caplog.text
     assert "'computed_at' is a required property" in caplog.text
     assert link.state is LinkState.STOPPED
+
+
+def test_a_message_the_home_fails_to_take_does_not_stop_the_link(
+    community: Community, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    code = community.add_member("m-0001")
+    received: list[Retained] = []
+
+    def take(message: Retained) -> None:
+        received.append(message)
+        if len(received) == 1:
+            raise RuntimeError("the home could not take it")
+
+    link = LinkClient(settings(code), Outbox(tmp_path / "outbox.db"), on_message=take)
+    aggregator = community.connect(AGGREGATOR_USER, AGGREGATOR_PASSWORD)
+    topic = f"{code.topic_prefix}/m/m-0001/results"
+    link.start()
+    try:
+        wait_for(lambda: link.state is LinkState.CONNECTED, 20)
+        time.sleep(0.5)  # its subscriptions reach the broker
+        aggregator.publish(topic, json.dumps(RESULTS).encode())
+        wait_for(lambda: received, 10)
+        # paho's thread is still there: the next message arrives and the link stays up.
+        aggregator.publish(topic, json.dumps({**RESULTS, "coefficient_now": 0.08}).encode())
+        wait_for(lambda: len(received) == 2, 10)
+        assert link.state is LinkState.CONNECTED
+    finally:
+        link.stop()
+
+    assert [message.coefficient_now for message in received] == [0.0712, 0.08]  # type: ignore[union-attr]
+    assert "Could not handle a message on" in caplog.text
+    assert "the home could not take it" in caplog.text

@@ -20,6 +20,7 @@ from custom_components.ioe_community.link.protocol import (
     decode,
     decode_message,
 )
+from tests.community import RESULTS
 
 SIGNAL = (
     b'{"schema": "ioe.signal.v1", "ts": "2026-11-24T10:15:00Z", "kind": "surplus",'
@@ -43,29 +44,6 @@ def test_a_signal_decodes() -> None:
 def test_what_json_allows_and_the_protocol_does_not_is_refused(payload: bytes, reason: str) -> None:
     with pytest.raises(ProtocolError, match=reason):
         decode(payload, MessageKind.SIGNAL)
-
-
-RESULTS = {
-    "schema": "ioe.results.v1",
-    "computed_at": "2026-11-24T10:16:00Z",
-    "scheme": "static",
-    "coefficient_now": 0.0712,
-    "allocated_w_now": 310.0,
-    "today": {
-        "allocated_kwh": 4.1,
-        "self_consumed_kwh": 3.2,
-        "surplus_kwh": 0.9,
-        "import_kwh": 5.0,
-    },
-    "month": {
-        "allocated_kwh": 88.0,
-        "self_consumed_kwh": 61.0,
-        "surplus_kwh": 27.0,
-        "import_kwh": 140.0,
-        "savings_eur": 9.85,
-    },
-    "kpis": {"self_sufficiency": 0.30, "self_consumption": 0.69},
-}
 
 
 def test_fields_a_newer_aggregator_adds_are_ignored() -> None:
