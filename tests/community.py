@@ -216,10 +216,13 @@ class Community:
         """The configuration file the command line and the service share."""
         return self.directory / "aggregator.yaml"
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run ``python -m ioe_aggregator ARGS --config …``."""
+    def cli(
+        self, *args: str, check: bool = True, input_text: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``python -m ioe_aggregator ARGS --config …`` (with ``input_text`` on its stdin)."""
         result = subprocess.run(
             aggregator_command(*args, "--config", str(self.config_file)),
+            input=input_text,
             capture_output=True,
             text=True,
             env=aggregator_env(),

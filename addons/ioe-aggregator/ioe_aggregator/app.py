@@ -28,9 +28,12 @@ from ioe_aggregator.api import (
     peers,
     readings,
     results,
+    session,
     tokens,
+    users,
     validation,
 )
+from ioe_aggregator.auth import sessions
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
 from ioe_aggregator.datadis.schedule import run_daily
@@ -75,6 +78,7 @@ class Services:
     broker: BrokerConnection
     results: ResultsPublisher
     supervisor: Supervisor
+    csrf_key: str
 
 
 # The store's settings that keep the broker side unguessable: the shared subscription's group
@@ -129,6 +133,7 @@ async def build_services(config: Config, store: Store) -> Services:
         broker=broker,
         results=results,
         supervisor=Supervisor(),
+        csrf_key=await store.secret_setting(sessions.CSRF_KEY_SETTING),
     )
 
 
@@ -149,6 +154,7 @@ def create_app(config: Config, services: Services) -> web.Application:
     app[SUPERVISOR] = services.supervisor
     app[auth.FAILED_LOGINS] = auth.FailedLogins()
     app[auth.SEEN_LOGINS] = set()
+    app[auth.CSRF_KEY] = services.csrf_key
     for module in (
         health,
         openapi,
@@ -160,6 +166,8 @@ def create_app(config: Config, services: Services) -> web.Application:
         community,
         audit,
         distributor,
+        session,
+        users,
     ):
         app.add_routes(module.routes)
     return app

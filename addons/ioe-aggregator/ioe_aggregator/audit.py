@@ -1,4 +1,4 @@
-"""The audit log: logins, token and member changes, agreement changes, exports.
+"""The audit log: logins, token, user and member changes, agreement changes, exports.
 
 Entries are inserted in the same transaction as the change they record, so that a change and
 its entry commit together or not at all, and nothing in the service deletes them. The one
@@ -46,6 +46,7 @@ class Action(StrEnum):
 
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
+    LOGOUT = "logout"
     TOKEN_CREATED = "token_created"  # noqa: S105 - a name, not a secret
     TOKEN_REVOKED = "token_revoked"  # noqa: S105 - a name, not a secret
     MEMBER_ADDED = "member_added"
@@ -56,11 +57,15 @@ class Action(StrEnum):
     AGREEMENT_ENDED = "agreement_ended"
     AGREEMENT_REMOVED = "agreement_removed"
     EXPORT = "export"
+    USER_ADDED = "user_added"
+    USER_CHANGED = "user_changed"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Entry:
-    """One audit entry: when, who (``cli:USER``, ``token:ID``, ``address:IP``), what, on what.
+    """One audit entry: when, who, what, on what.
+
+    Who: ``cli:USER``, ``token:ID``, ``user:ID`` or ``address:IP``.
 
     ``occurrences`` is how many events a counted entry stands for (1 for any other).
     """

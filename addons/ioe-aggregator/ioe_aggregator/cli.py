@@ -13,6 +13,7 @@ import sys
 from ioe_aggregator import __version__, jobs
 from ioe_aggregator.agreements import commands as agreements_commands
 from ioe_aggregator.app import ListenError, serve
+from ioe_aggregator.auth import commands as users_commands
 from ioe_aggregator.config import ENV_PREFIX, Config, ConfigError, load_config
 from ioe_aggregator.datadis import commands as datadis_commands
 from ioe_aggregator.distributor import commands as distributor_commands
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     distributor_commands.add_parser(commands, common)
     datadis_commands.add_parser(commands, common)
     history_commands.add_parser(commands, common)
+    users_commands.add_parser(commands, common)
     commands.add_parser("version", help="print the version")
     sharing_commands.add_parser(commands)
     return parser
@@ -112,6 +114,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         or distributor_commands.job(args)
         or datadis_commands.job(args)
         or history_commands.job(args)
+        or users_commands.job(args)
     )
     if job is None:
         raise AssertionError(args.command)  # every command has a job

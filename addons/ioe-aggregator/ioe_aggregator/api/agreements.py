@@ -1,4 +1,4 @@
-"""``/api/v1/agreements``: the sharing agreements and their validity (admin)."""
+"""``/api/v1/agreements``: the sharing agreements and their validity (read; changes: manage)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ioe_aggregator.agreements import (
 from ioe_aggregator.api.auth import require
 from ioe_aggregator.api.formats import day
 from ioe_aggregator.api.requests import json_body
-from ioe_aggregator.auth.tokens import Scope
+from ioe_aggregator.auth.roles import Permission
 from ioe_aggregator.keys import AGREEMENTS, REGISTRY
 from ioe_aggregator.refusals import Kind, Refused
 
@@ -48,16 +48,16 @@ async def _shares(request: web.Request, body: dict[str, Any]) -> Shares:
 
 @routes.get("/api/v1/agreements")
 async def list_agreements(request: web.Request) -> web.Response:
-    """List every agreement, by first day (admin)."""
-    require(request, Scope.ADMIN)
+    """List every agreement, by first day (read)."""
+    require(request, Permission.READ)
     found = await request.app[AGREEMENTS].all()
     return web.json_response([agreement.as_dict() for agreement in found])
 
 
 @routes.post("/api/v1/agreements")
 async def add_agreement(request: web.Request) -> web.Response:
-    """Record an agreement from a scheme, coefficients or a coefficient file (admin)."""
-    token = require(request, Scope.ADMIN)
+    """Record an agreement from a scheme, coefficients or a coefficient file (manage)."""
+    token = require(request, Permission.MANAGE)
     body = await json_body(request)
     shares = await _shares(request, body)
     agreement = await request.app[AGREEMENTS].add(
@@ -72,16 +72,16 @@ async def add_agreement(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/agreements/{agreement}")
 async def show_agreement(request: web.Request) -> web.Response:
-    """Return an agreement with its coefficients (admin)."""
-    require(request, Scope.ADMIN)
+    """Return an agreement with its coefficients (read)."""
+    require(request, Permission.READ)
     found = await request.app[AGREEMENTS].coefficients(request.match_info["agreement"])
     return web.json_response(found)
 
 
 @routes.patch("/api/v1/agreements/{agreement}")
 async def change_agreement(request: web.Request) -> web.Response:
-    """Set an agreement's last day, or null to make it open-ended (admin)."""
-    token = require(request, Scope.ADMIN)
+    """Set an agreement's last day, or null to make it open-ended (manage)."""
+    token = require(request, Permission.MANAGE)
     body = await json_body(request)
     agreement = await request.app[AGREEMENTS].end(
         request.match_info["agreement"], _day(body, "valid_to"), actor=token.actor
@@ -91,8 +91,8 @@ async def change_agreement(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/agreements/{agreement}")
 async def remove_agreement(request: web.Request) -> web.Response:
-    """Delete an agreement that has not started yet (admin)."""
-    token = require(request, Scope.ADMIN)
+    """Delete an agreement that has not started yet (manage)."""
+    token = require(request, Permission.MANAGE)
     agreement = await request.app[AGREEMENTS].remove(
         request.match_info["agreement"], actor=token.actor
     )

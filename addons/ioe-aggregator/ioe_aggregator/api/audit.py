@@ -1,4 +1,4 @@
-"""``/api/v1/audit``: the audit log, newest first, a page at a time (admin)."""
+"""``/api/v1/audit``: the audit log, newest first, a page at a time (administer)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ioe_aggregator import audit
 from ioe_aggregator.api.auth import FAILED_LOGINS, require
-from ioe_aggregator.auth.tokens import Scope
+from ioe_aggregator.auth.roles import Permission
 from ioe_aggregator.keys import STORE
 
 routes = web.RouteTableDef()
@@ -18,7 +18,7 @@ async def audit_log(request: web.Request) -> web.Response:
 
     Failed logins counted in memory are written first, so that the page is up to date.
     """
-    require(request, Scope.ADMIN)
+    require(request, Permission.ADMINISTER)
     limit = int(request.query.get("limit", audit.DEFAULT_PAGE))
     store = request.app[STORE]
     await request.app[FAILED_LOGINS].write(store)

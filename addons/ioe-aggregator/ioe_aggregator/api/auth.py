@@ -1,12 +1,22 @@
-"""Who is calling: bearer tokens checked on every request, scopes, and failed-login limits.
+"""Who is calling: a token, a Home Assistant user through ingress, or a signed-in browser.
 
-Every ``/api/v1`` request needs ``Authorization: Bearer <token>``; the token is looked up each
-time (a revoked or expired token fails at once). A valid token always passes; missing or bad
-ones are counted by address (the user's, behind the ingress proxy) and for all addresses
-together, and answered 429 with Retry-After once there were too many (see
+Every ``/api/v1`` request but signing in is identified, in this order, by
+- ``Authorization: Bearer <token>``: looked up each time (a revoked or expired token fails at
+  once);
+- the Home Assistant user the Supervisor's ingress proxy names (``X-Remote-User-Id``,
+  ``X-Remote-User-Name``, ``X-Remote-User-Display-Name``), believed only on a request that
+  came from the proxy's own address (``peers.through_ingress``); from anywhere else the headers
+  count for nothing, and are logged;
+- the session cookie of a browser signed in with a password (``auth.sessions``).
+A change (any method but GET, HEAD and OPTIONS) made through ingress or a session also needs
+the caller's CSRF token. What the caller may then do is their role's (``auth.roles``), checked
+by each route with ``require``.
+
+Missing or bad tokens are counted by address (the user's, behind the ingress proxy) and for
+all addresses together, and answered 429 with Retry-After once there were too many (see
 ``ioe_aggregator.auth.failed_logins``). Failures are audited and logged by the route's
 pattern, never by the path as sent (a token pasted into a URL would end up in both). Each new
-(token, address) pair is written to the audit log.
+(caller, address) pair is written to the audit log.
 """
 
 from __future__ import annotations
@@ -19,20 +29,29 @@ from aiohttp import hdrs, web
 
 from ioe_aggregator import audit
 from ioe_aggregator.api.errors import error
-from ioe_aggregator.api.peers import client_address
-from ioe_aggregator.auth import tokens
+from ioe_aggregator.api.peers import client_address, through_ingress
+from ioe_aggregator.auth import sessions, tokens, users
 from ioe_aggregator.auth.failed_logins import FailedLogins, Failure
-from ioe_aggregator.auth.tokens import Scope, Token
+from ioe_aggregator.auth.roles import Caller, Permission, Via
 from ioe_aggregator.keys import STORE
 from ioe_aggregator.refusals import Kind, Refused
 
 _LOGGER = logging.getLogger(__name__)
 PROTECTED_PREFIX = "/api/v1/"
 NO_SUCH_PATH = "(no such path)"
-TOKEN = web.RequestKey("token", Token)
+# Signing in is the one request that comes with no credentials yet.
+SIGN_IN = ("POST", "/api/v1/session")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+HA_USER_ID = "X-Remote-User-Id"
+HA_USER_NAME = "X-Remote-User-Name"
+HA_USER_DISPLAY_NAME = "X-Remote-User-Display-Name"
+CALLER = web.RequestKey("caller", Caller)
+# What the caller's CSRF token is bound to (None: a token, which needs none).
+CSRF_BINDING = web.RequestKey("csrf_binding", str)
 FAILED_LOGINS = web.AppKey("failed_logins", FailedLogins)
 SEEN_LOGINS = web.AppKey("seen_logins", set[tuple[str, str]])
-# The (token, address) pairs whose first login is remembered; past it, logins are audited anew.
+CSRF_KEY = web.AppKey("csrf_key", str)
+# The (caller, address) pairs whose first login is remembered; past it, logins are audited anew.
 MAX_SEEN_LOGINS = 10_000
 
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -51,27 +70,74 @@ def route_of(request: web.Request) -> str:
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Check the bearer token of every /api/v1 request."""
-    if not request.path.startswith(PROTECTED_PREFIX):
+    """Identify the caller of every /api/v1 request, and check the CSRF token of changes."""
+    if not request.path.startswith(PROTECTED_PREFIX) or (request.method, request.path) == SIGN_IN:
         return await handler(request)
     app = request.app
     address = client_address(request)
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    presented = presented.strip()
-    token = None
-    if scheme.lower() == "bearer" and presented:
-        token = await tokens.authenticate(app[STORE], presented)
-    if token is None:
-        return _refuse(request, Failure(address, route_of(request), bool(presented)))
-    seen = app[SEEN_LOGINS]
-    if (token.id, address) not in seen:
-        if len(seen) >= MAX_SEEN_LOGINS:
-            seen.clear()
-        seen.add((token.id, address))
-        async with app[STORE].transaction() as tx:
-            await audit.record(tx, token.actor, audit.Action.LOGIN, token.id, {"address": address})
-    request[TOKEN] = token
+    if HA_USER_ID in request.headers and not through_ingress(request):
+        _LOGGER.warning(
+            "Ignored the Home Assistant user headers of a request from %s: only the ingress "
+            "proxy may name a user",
+            request.remote,
+        )
+    if hdrs.AUTHORIZATION in request.headers:
+        scheme, _, presented = request.headers[hdrs.AUTHORIZATION].partition(" ")
+        presented = presented.strip()
+        token = None
+        if scheme.lower() == "bearer" and presented:
+            token = await tokens.authenticate(app[STORE], presented)
+        if token is None:
+            return _refuse(request, Failure(address, route_of(request), bool(presented)))
+        caller = token.caller
+    elif through_ingress(request) and (ha_user := request.headers.get(HA_USER_ID, "").strip()):
+        headers = request.headers
+        name = headers.get(HA_USER_DISPLAY_NAME) or headers.get(HA_USER_NAME) or ""
+        user = await users.ingress_user(app[STORE], ha_user, name)
+        if user.disabled is not None:
+            raise Refused(Kind.FORBIDDEN, "this user is disabled", code="user_disabled")
+        caller = user.caller(Via.INGRESS)
+        request[CSRF_BINDING] = f"ingress:{user.id}"
+    elif (cookie := request.cookies.get(sessions.COOKIE)) is not None:
+        session = await sessions.find(app[STORE], cookie)
+        if session is None:
+            response = error(401, "session_expired", "the session has ended; sign in again")
+            response.del_cookie(sessions.COOKIE)
+            return response
+        caller = session.user.caller(Via.SESSION)
+        request[CSRF_BINDING] = session.binding
+    else:
+        return _refuse(request, Failure(address, route_of(request), token_given=False))
+    if (binding := request.get(CSRF_BINDING)) is not None and request.method not in SAFE_METHODS:
+        presented_csrf = request.headers.get(sessions.CSRF_HEADER, "")
+        if not sessions.csrf_matches(app[CSRF_KEY], binding, presented_csrf):
+            _LOGGER.warning(
+                "Refused %s from %s (%s): no valid CSRF token",
+                route_of(request),
+                address,
+                caller.actor,
+            )
+            return error(403, "csrf", "this change lacks the page's CSRF token; reload the page")
+    await _audit_first_login(request, caller, address)
+    request[CALLER] = caller
     return await handler(request)
+
+
+async def _audit_first_login(request: web.Request, caller: Caller, address: str) -> None:
+    seen = request.app[SEEN_LOGINS]
+    if (caller.actor, address) in seen:
+        return
+    if len(seen) >= MAX_SEEN_LOGINS:
+        seen.clear()
+    seen.add((caller.actor, address))
+    async with request.app[STORE].transaction() as tx:
+        await audit.record(
+            tx,
+            caller.actor,
+            audit.Action.LOGIN,
+            caller.actor,
+            {"address": address, "via": caller.via},
+        )
 
 
 def _refuse(request: web.Request, failure: Failure) -> web.Response:
@@ -99,25 +165,36 @@ async def write_failed_logins(app: web.Application) -> None:
     await app[FAILED_LOGINS].write_periodically(app[STORE])
 
 
-def require(request: web.Request, *scopes: Scope) -> Token:
-    """Return the caller's token; answer 403 unless it has one of the scopes."""
-    token = request[TOKEN]
-    if token.scope not in scopes:
-        raise Refused(Kind.FORBIDDEN, f"this needs a token of scope {' or '.join(scopes)}")
-    return token
+def caller_of(request: web.Request) -> Caller:
+    """Return who is behind an identified request."""
+    return request[CALLER]
+
+
+def require(request: web.Request, permission: Permission) -> Caller:
+    """Return the caller; answer 403 unless their role grants ``permission``."""
+    caller = request[CALLER]
+    if not caller.can(permission):
+        if caller.role is None and caller.via is not Via.TOKEN:
+            raise Refused(
+                Kind.FORBIDDEN,
+                "an admin of the community has not given you a role yet",
+                code="no_role",
+            )
+        raise Refused(Kind.FORBIDDEN, f"this needs the {permission} permission")
+    return caller
 
 
 def require_member(request: web.Request) -> str:
-    """Return the member a member token speaks for; answer 403 for any other token."""
-    token = require(request, Scope.MEMBER)
-    if token.member is None:
-        raise Refused(Kind.FORBIDDEN, "this token belongs to no member")
-    return token.member
+    """Return the member a member token speaks for; answer 403 for any other caller."""
+    member = request[CALLER].member
+    if member is None:
+        raise Refused(Kind.FORBIDDEN, "this needs a member's token")
+    return member
 
 
-def require_member_access(request: web.Request, member_id: str) -> Token:
-    """Return the caller's token; answer 403 unless it is an admin or that member's own."""
-    token = require(request, Scope.ADMIN, Scope.MEMBER)
-    if token.scope is Scope.MEMBER and token.member != member_id:
+def require_member_access(request: web.Request, member_id: str) -> Caller:
+    """Return the caller; answer 403 unless they may read every member or are that member."""
+    caller = request[CALLER]
+    if caller.member != member_id and not caller.can(Permission.READ):
         raise Refused(Kind.FORBIDDEN, "a member token reaches only its own member's data")
-    return token
+    return caller

@@ -10,7 +10,8 @@ its measure in every quarter hour of the period that has any: a total of one is 
 meter, and two totals over overlapping periods differ by the quarters between them, so each
 interval must hide its households on its own. Each measure is counted on its own, since one
 home may be the only one to send, say, its export; a figure computed from a withheld one
-(grid independence) is withheld with it. Admins always get every figure.
+(grid independence) is withheld with it. Callers who may read the members' figures
+(viewers, operators, admins) get every figure.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from ioe_aggregator.api.auth import require
+from ioe_aggregator.api.auth import caller_of
 from ioe_aggregator.api.requests import time_range
-from ioe_aggregator.auth.tokens import Scope
+from ioe_aggregator.auth.roles import Permission
 from ioe_aggregator.keys import STORE
 from ioe_aggregator.protocol.codec import (
     BATTERY_CHARGE,
@@ -72,7 +73,7 @@ def kpis(totals: Totals) -> dict[str, Any]:
 
 
 def withheld(totals: Totals) -> list[str]:
-    """Return the figures too few members contributed to for anyone but an admin."""
+    """Return the figures too few members contributed to (withheld from public and members)."""
     hidden = [name for name, measure in FIGURES.items() if totals.sparse.get(measure, 0) > 0]
     if any(name in hidden for name in INDEPENDENCE_INPUTS):
         hidden.append(GRID_INDEPENDENCE)
@@ -81,12 +82,12 @@ def withheld(totals: Totals) -> list[str]:
 
 @routes.get("/api/v1/community/kpis")
 async def community_kpis(request: web.Request) -> web.Response:
-    """Return the community's totals for a time range (any token; see the module's rule)."""
-    token = require(request, Scope.PUBLIC, Scope.MEMBER, Scope.ADMIN)
+    """Return the community's totals for a time range (any caller; see the module's rule)."""
+    caller = caller_of(request)
     start, end = time_range(request)
     totals = await request.app[STORE].totals(start, end, min_contributors=MIN_CONTRIBUTORS)
     figures = kpis(totals)
-    hidden = [] if token.scope is Scope.ADMIN else withheld(totals)
+    hidden = [] if caller.can(Permission.READ) else withheld(totals)
     figures.update(dict.fromkeys(hidden))
     return web.json_response(
         {

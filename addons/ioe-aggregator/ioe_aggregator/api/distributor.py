@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from ioe_aggregator.api.auth import Scope, require
+from ioe_aggregator.api.auth import require
+from ioe_aggregator.auth.roles import Permission
 from ioe_aggregator.distributor.commands import report
 from ioe_aggregator.distributor.importer import import_csv
 from ioe_aggregator.history.reconciliation import reconcile
@@ -69,8 +70,8 @@ async def _write_body(request: web.Request, file: BinaryIO) -> None:
 
 @routes.post("/api/v1/distributor/csv")
 async def upload_csv(request: web.Request) -> web.Response:
-    """Import a distributor's CSV export (admin); answer what each member's months received."""
-    require(request, Scope.ADMIN)
+    """Import a distributor's CSV export (manage); answer what each member's months received."""
+    require(request, Permission.MANAGE)
     registry = request.app[REGISTRY]
     only = request.query.get("member")
     if only is not None:
@@ -98,8 +99,8 @@ def _month(request: web.Request, name: str) -> date:
 
 @routes.get("/api/v1/reconciliation")
 async def reconciliation(request: web.Request) -> web.Response:
-    """Return each member's months: its meter against its distributor's data (admin)."""
-    require(request, Scope.ADMIN)
+    """Return each member's months: its meter against its distributor's data (read)."""
+    require(request, Permission.READ)
     first, last = _month(request, "from"), _month(request, "to")
     if last < first or (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
         raise Refused(Kind.INVALID, f"from … to: at most {MAX_MONTHS} months, in order")

@@ -1,4 +1,4 @@
-"""``/api/v1/members``: the registry through the API (admin), and a member's own record."""
+"""``/api/v1/members``: the registry (read; changes: manage), and a member's own record."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ioe_aggregator.api.auth import require, require_member_access
 from ioe_aggregator.api.requests import json_body
-from ioe_aggregator.auth.tokens import Scope
+from ioe_aggregator.auth.roles import Permission
 from ioe_aggregator.keys import REGISTRY
 from ioe_aggregator.members.registry import NewMember
 
@@ -15,16 +15,16 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/v1/members")
 async def list_members(request: web.Request) -> web.Response:
-    """List every member (admin)."""
-    require(request, Scope.ADMIN)
+    """List every member (read)."""
+    require(request, Permission.READ)
     members = await request.app[REGISTRY].members()
     return web.json_response([member.as_dict() for member in members])
 
 
 @routes.post("/api/v1/members")
 async def add_member(request: web.Request) -> web.Response:
-    """Register a member; the answer holds its join code, shown only this once (admin)."""
-    token = require(request, Scope.ADMIN)
+    """Register a member; the answer holds its join code, shown only this once (manage)."""
+    token = require(request, Permission.MANAGE)
     body = await json_body(request)
     new = NewMember(
         id=body["id"],
@@ -41,7 +41,7 @@ async def add_member(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/members/{member}")
 async def show_member(request: web.Request) -> web.Response:
-    """Return one member (admin, or the member's own token)."""
+    """Return one member (read, or the member's own token)."""
     member_id = request.match_info["member"]
     require_member_access(request, member_id)
     member = await request.app[REGISTRY].get(member_id)
@@ -50,8 +50,8 @@ async def show_member(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/members/{member}/rotate")
 async def rotate_member(request: web.Request) -> web.Response:
-    """Give a member new credentials; the old ones stop working at once (admin)."""
-    token = require(request, Scope.ADMIN)
+    """Give a member new credentials; the old ones stop working at once (manage)."""
+    token = require(request, Permission.MANAGE)
     credentials = await request.app[REGISTRY].rotate(
         request.match_info["member"], actor=token.actor
     )
@@ -60,8 +60,8 @@ async def rotate_member(request: web.Request) -> web.Response:
 
 @routes.put("/api/v1/members/{member}/plant")
 async def set_plant(request: web.Request) -> web.Response:
-    """Register the community plant metered at a member's site; 0 removes it (admin)."""
-    token = require(request, Scope.ADMIN)
+    """Register the community plant metered at a member's site; 0 removes it (manage)."""
+    token = require(request, Permission.MANAGE)
     body = await json_body(request)
     member = await request.app[REGISTRY].set_plant(
         request.match_info["member"], float(body["plant_kw"]), actor=token.actor
@@ -71,7 +71,7 @@ async def set_plant(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/members/{member}/revoke")
 async def revoke_member(request: web.Request) -> web.Response:
-    """Revoke a member's access; its data is kept (admin)."""
-    token = require(request, Scope.ADMIN)
+    """Revoke a member's access; its data is kept (manage)."""
+    token = require(request, Permission.MANAGE)
     member = await request.app[REGISTRY].revoke(request.match_info["member"], actor=token.actor)
     return web.json_response(member.as_dict())

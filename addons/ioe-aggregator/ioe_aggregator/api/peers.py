@@ -27,14 +27,15 @@ SUPERVISOR_NETWORK = ipaddress.ip_network("172.30.32.0/23")
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _through_proxy(request: web.Request) -> bool:
+def through_ingress(request: web.Request) -> bool:
+    """Whether a request came from the ingress proxy (and so its user headers are believed)."""
     proxy = request.app[CONFIG].ingress_proxy
     return proxy is not None and not request.secure and request.remote == proxy
 
 
 def client_address(request: web.Request) -> str:
     """Return the address of the person or system behind a request."""
-    if _through_proxy(request):
+    if through_ingress(request):
         for entry in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
             try:
                 address = ipaddress.ip_address(entry.strip())

@@ -54,7 +54,7 @@ async def post_readings(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/members/{member}/readings")
 async def get_readings(request: web.Request) -> web.Response:
-    """Return a member's readings in a time range (admin, or the member's own token)."""
+    """Return a member's readings in a time range (read, or the member's own token)."""
     member_id = request.match_info["member"]
     require_member_access(request, member_id)
     start, end = time_range(request)

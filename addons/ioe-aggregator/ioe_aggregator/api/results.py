@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ioe_aggregator.api.auth import require, require_member_access
-from ioe_aggregator.auth.tokens import Scope
+from ioe_aggregator.auth.roles import Permission
 from ioe_aggregator.keys import RESULTS
 from ioe_aggregator.protocol.codec import checked
 from ioe_aggregator.protocol.messages import utc_text
@@ -16,7 +16,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/v1/members/{member}/results")
 async def member_results(request: web.Request) -> web.Response:
-    """Return a member's results computed now (admin, or the member's own token)."""
+    """Return a member's results computed now (read, or the member's own token)."""
     member_id = request.match_info["member"]
     require_member_access(request, member_id)
     snapshot = await request.app[RESULTS].compute()
@@ -27,8 +27,8 @@ async def member_results(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/results/publish")
 async def publish_results(request: web.Request) -> web.Response:
-    """Compute every member's results and the community's state now, and publish them (admin)."""
-    require(request, Scope.ADMIN)
+    """Compute every member's results and the community's state now, and publish them (manage)."""
+    require(request, Permission.MANAGE)
     snapshot = await request.app[RESULTS].publish()
     return web.json_response(
         {

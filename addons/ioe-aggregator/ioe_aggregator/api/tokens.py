@@ -1,4 +1,4 @@
-"""``/api/v1/tokens``: admin and public tokens for other systems (admin)."""
+"""``/api/v1/tokens``: tokens for other systems, with a role or public (administer)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ioe_aggregator.api.auth import require
 from ioe_aggregator.api.formats import moment
 from ioe_aggregator.api.requests import json_body
 from ioe_aggregator.auth import tokens
+from ioe_aggregator.auth.roles import Permission
 from ioe_aggregator.auth.tokens import Scope
 from ioe_aggregator.keys import STORE
 from ioe_aggregator.refusals import Kind, Refused
@@ -20,8 +21,8 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/v1/tokens")
 async def list_tokens(request: web.Request) -> web.Response:
-    """List every token, never its secret (admin)."""
-    require(request, Scope.ADMIN)
+    """List every token, never its secret (administer)."""
+    require(request, Permission.ADMINISTER)
     return web.json_response(
         [token.as_dict() for token in await tokens.all_tokens(request.app[STORE])]
     )
@@ -41,8 +42,8 @@ def _expiry(body: dict[str, Any]) -> datetime | None:
 
 @routes.post("/api/v1/tokens")
 async def add_token(request: web.Request) -> web.Response:
-    """Create an admin or public token; the answer holds it, shown only this once (admin)."""
-    caller = require(request, Scope.ADMIN)
+    """Create a token with a role or public; the answer holds it, shown only this once."""
+    caller = require(request, Permission.ADMINISTER)
     body = await json_body(request)
     expires = _expiry(body)
     async with request.app[STORE].transaction() as tx:
@@ -58,8 +59,8 @@ async def add_token(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/tokens/{token}/revoke")
 async def revoke_token(request: web.Request) -> web.Response:
-    """Revoke a token at once; never the last active admin token (409) (admin)."""
-    caller = require(request, Scope.ADMIN)
+    """Revoke a token at once; never the last active admin token (409) (administer)."""
+    caller = require(request, Permission.ADMINISTER)
     token_id = request.match_info["token"]
     async with request.app[STORE].transaction() as tx:
         revoked = await tokens.revoke(tx, token_id, actor=caller.actor)

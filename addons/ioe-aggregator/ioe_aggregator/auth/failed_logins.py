@@ -110,6 +110,14 @@ class FailedLogins:
             )
         return 0.0
 
+    def locked(self, address: str, *, now: float) -> float:
+        """Return for how many more seconds failures from ``address`` are refused (0: none).
+
+        A password login checks it first: during a lockout even the right password waits,
+        or the lockout would not slow down a guess.
+        """
+        return max(0.0, max(self._locked_until.get(address, 0.0), self._all_locked_until) - now)
+
     def _count(self, failure: Failure, at_us: int) -> None:
         minute = at_us // 60_000_000
         audited = self._audited.setdefault(minute, set())

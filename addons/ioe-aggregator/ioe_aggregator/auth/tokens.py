@@ -18,6 +18,7 @@ from typing import Any
 
 from ioe_aggregator import audit
 from ioe_aggregator.auth import secrets
+from ioe_aggregator.auth.roles import Caller, Role, Via
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store, Transaction
@@ -46,11 +47,13 @@ class Scope(StrEnum):
     """What a token may reach.
 
     member: its own member's data, and sending its readings. public: community aggregates.
-    admin: everything, including members, tokens and agreements.
+    viewer, operator, admin: what that role may (``auth.roles``), for another system.
     """
 
     MEMBER = "member"
     PUBLIC = "public"
+    VIEWER = "viewer"
+    OPERATOR = "operator"
     ADMIN = "admin"
 
 
@@ -87,6 +90,19 @@ class Token:
     def actor(self) -> str:
         """How the audit log names what this token does."""
         return f"token:{self.id}"
+
+    @property
+    def caller(self) -> Caller:
+        """Return the caller a request with this token is."""
+        role = next((role for role in Role if role.value == self.scope.value), None)
+        return Caller(
+            actor=self.actor,
+            name=self.label,
+            via=Via.TOKEN,
+            role=role,
+            member=self.member,
+            public=self.scope is Scope.PUBLIC,
+        )
 
 
 def _moment(value: object) -> datetime:

@@ -76,7 +76,11 @@ def add_parsers(
     token_parser = commands.add_parser("tokens", help="API tokens for admins and public displays")
     token_jobs = token_parser.add_subparsers(dest="tokens_command", required=True, metavar="JOB")
     create = token_jobs.add_parser("add", help="create a token; prints it once", parents=[common])
-    create.add_argument("--scope", choices=[tokens.Scope.ADMIN, tokens.Scope.PUBLIC], required=True)
+    create.add_argument(
+        "--scope",
+        choices=[s.value for s in tokens.Scope if s is not tokens.Scope.MEMBER],
+        required=True,
+    )
     create.add_argument("--label", required=True, help="who or what uses it")
     create.add_argument(
         "--expires-in-days",

@@ -164,6 +164,29 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             ON CONFLICT (member) DO UPDATE
                 SET stored_rows = member_usage.stored_rows + excluded.stored_rows""",
     ),
+    (
+        # The people of the control centre: a Home Assistant user (through ingress) or one
+        # of the aggregator's own with a password; role NULL until an admin gives one.
+        """CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            ha_user_id TEXT UNIQUE,
+            username TEXT UNIQUE,
+            name TEXT NOT NULL,
+            role TEXT,
+            password_hash TEXT,
+            created_s BIGINT NOT NULL,
+            disabled_s BIGINT
+        )""",
+        # Signed-in browsers: the cookie's secret is kept only as its SHA-256.
+        """CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users (id),
+            created_s BIGINT NOT NULL,
+            seen_s BIGINT NOT NULL,
+            expires_s BIGINT NOT NULL
+        )""",
+        "CREATE INDEX sessions_by_user ON sessions (user_id)",
+    ),
 )
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
