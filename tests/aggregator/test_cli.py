@@ -113,8 +113,8 @@ def test_tokens_can_expire_and_the_list_says_so(config_file: Path) -> None:
     assert abs(expires - (datetime.now(UTC) + timedelta(days=7))) < timedelta(minutes=1)
     assert made["expired"] is False
     assert forever["expires"] is None
-    assert f"{made['id']}  public  -             d  (expires {made['expires']})" in listed
-    assert f"{forever['id']}  admin   -             a\n" in listed
+    assert f"{made['id']}  public    -             d  (expires {made['expires']})" in listed
+    assert f"{forever['id']}  admin     -             a\n" in listed
     assert refused.returncode == 2
     assert "expected a whole number of days from 1 to 3650, got '0'" in refused.stderr
 
@@ -135,6 +135,47 @@ def test_the_command_line_may_revoke_the_last_admin_token_but_warns(config_file:
     assert (not_admin.returncode, not_admin.stderr) == (0, "")
     assert again.returncode == 1
     assert f"no active token '{second['id']}'" in again.stderr
+
+
+def run_with_input(config: Path, text: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        aggregator_command(*args, "--config", str(config)),
+        input=text,
+        capture_output=True,
+        text=True,
+        env=aggregator_env(),
+        timeout=60,
+        check=False,
+    )
+
+
+def test_users_are_made_and_given_roles_from_the_command_line(config_file: Path) -> None:
+    password = "una frase larga y secreta"
+    made = run_with_input(
+        config_file, password, "users", "add", "Ana", "--name", "Ana", "--role", "admin",
+        "--password-stdin", "--json",
+    )  # fmt: skip
+    weak = run_with_input(
+        config_file, "short", "users", "add", "pep", "--name", "Pep", "--role", "viewer",
+        "--password-stdin",
+    )  # fmt: skip
+    none_left = run("users", "role", "ana", "none", "--config", str(config_file))
+    listed = run("users", "list", "--config", str(config_file)).stdout
+    unknown = run("users", "disable", "nobody", "--config", str(config_file))
+
+    assert made.returncode == 0, made.stderr
+    user = json.loads(made.stdout)
+    assert (user["username"], user["role"], user["kind"]) == ("ana", "admin", "local")
+    assert password not in made.stdout
+    assert weak.returncode == 1
+    assert "password: a password has at least 12 characters" in weak.stderr
+    assert none_left.returncode == 0
+    assert "warning: no active admin is left" in none_left.stderr
+    assert f"{user['id']}  none      ana                       Ana" in listed
+    assert unknown.returncode == 1
+    assert "no user 'nobody' (an id or a user name)" in unknown.stderr
+    actions = [e["action"] for e in cli_json(config_file, "audit")["entries"]]
+    assert actions == ["user_changed", "user_added"]
 
 
 def test_the_audit_log_is_printed_newest_first_a_page_at_a_time(config_file: Path) -> None:

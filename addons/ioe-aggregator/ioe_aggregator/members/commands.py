@@ -252,7 +252,7 @@ def _token_state(token: tokens.Token) -> str:
 async def _token_list(store: Store, _config: Config, args: argparse.Namespace) -> bool:
     found = await tokens.all_tokens(store)
     lines = [
-        f"{t.id}  {t.scope:<6}  {t.member or '-':<12}  {t.label}{_token_state(t)}" for t in found
+        f"{t.id}  {t.scope:<8}  {t.member or '-':<12}  {t.label}{_token_state(t)}" for t in found
     ]
     show(args, [t.as_dict() for t in found], "\n".join(lines) or "No tokens yet.")
     return True

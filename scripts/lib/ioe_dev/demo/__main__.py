@@ -42,6 +42,8 @@ AGGREGATOR_USER = "ioe-aggregator"
 HOME = {"name": "Casa demo", "cups": "ES0021000000000001RK"}
 # The manager's Datadis account, on the fake Datadis (ioe_dev.fake_datadis).
 DATADIS_MANAGER = "G87654321"
+# The control centre's admin in the demo (a password user: the demo has no ingress).
+MANAGER = "gestora"
 HA_START_TIMEOUT_S = 300
 DEMO_MEMBERS = 10
 # The simulated home's devices (ioe_dev.simulated_home), as a household adds them.
@@ -89,6 +91,7 @@ def _secrets(state: Path) -> dict[str, str]:
         "aggregator_mqtt_password": lambda: secrets.token_urlsafe(24),
         # A part added since the state directory was made gets its secret now.
         "datadis_password": lambda: secrets.token_urlsafe(12),
+        "manager_password": lambda: secrets.token_urlsafe(12),
     }
     if values.keys() >= made.keys():
         return values
@@ -548,6 +551,7 @@ def _start_community(
         synthetic,
         plant_at=synthetic.members[PLANT_MEMBER].member_id,
     )
+    community.ensure_manager(config, MANAGER, values["manager_password"])
     datadis_state = state / "datadis" / "state.json"
     community.write_datadis_state(
         datadis_state, synthetic, (DATADIS_MANAGER, values["datadis_password"])
@@ -611,6 +615,24 @@ def _check_hardening(ports: Ports, credentials: community.Credentials, member: s
     return problems
 
 
+def _check_control_centre(ports: Ports, password: str) -> list[str]:
+    """Sign in to the control centre as its admin, as the welcome tells the manager to."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{ports.aggregator}/api/v1/session",
+        data=json.dumps({"username": MANAGER, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            session = json.load(response)
+    except (urllib.error.URLError, OSError) as err:
+        return [f"control centre: signing in as {MANAGER}: {err}"]
+    if session["user"]["role"] != "admin":
+        return [f"control centre: {MANAGER} signed in as {session['user']['role']}, not admin"]
+    return []
+
+
 def _ensure_sharing_report(state: Path, synthetic: SyntheticCommunity) -> Path:
     """Make, once, a year of community data and the comparison a manager would run on it."""
     directory = state / "sharing"
@@ -635,10 +657,17 @@ def _ensure_sharing_report(state: Path, synthetic: SyntheticCommunity) -> Path:
     return report
 
 
-def _print_welcome(ports: Ports, login: Login, state: Path, broker: Broker, report: Path) -> None:
+def _print_welcome(
+    ports: Ports, login: Login, state: Path, broker: Broker, report: Path, *, manager_password: str
+) -> None:
     print(
         f"""
 IoE Community demo is running (state in {state}).
+
+  Control centre   http://localhost:{ports.aggregator}/
+                   user: {MANAGER}   password: {manager_password}
+                   (the community manager's web app; in an add-on it opens from Home
+                   Assistant's sidebar, where Home Assistant signs you in)
 
   Home Assistant   http://localhost:{ports.home_assistant}
                    user: {login.username}   password: {login.password}
@@ -755,6 +784,7 @@ def run(state: Path, *, check: bool) -> int:
             or _check_home_share(api, entry["entry_id"])
             or _check_distributor(api, aggregator_config, home)
             or _check_hardening(ports, credentials, home)
+            or _check_control_centre(ports, values["manager_password"])
         ):
             raise DemoError("; ".join(problems))
         if check:
@@ -769,7 +799,9 @@ def run(state: Path, *, check: bool) -> int:
                 "sharing report."
             )
             return 0
-        _print_welcome(ports, login, state, broker, report)
+        _print_welcome(
+            ports, login, state, broker, report, manager_password=values["manager_password"]
+        )
         while all(s.process and s.process.poll() is None for s in services):
             time.sleep(0.5)
         for service in services:

@@ -48,9 +48,10 @@ class Credentials:
         return decode(self.join_codes[member]).api_token
 
 
-def _cli(config: Path, *args: str) -> Any:
+def _cli(config: Path, *args: str, input_text: str | None = None) -> Any:
     result = subprocess.run(
         [sys.executable, "-m", "ioe_aggregator", *args, "--config", str(config), "--json"],
+        input=input_text,
         capture_output=True,
         text=True,
         check=False,
@@ -105,6 +106,18 @@ def register(
     path.write_text(json.dumps({"join_codes": join_codes, "admin_token": token}, indent=2))
     path.chmod(0o600)
     return credentials
+
+
+def ensure_manager(config: Path, username: str, password: str) -> None:
+    """Create the control centre's admin of the demo, with a password, once per state."""
+    if any(user["username"] == username for user in _cli(config, "users", "list")):
+        return
+    _cli(
+        config,
+        "users", "add", username, "--name", "Gestora de la comunidad", "--role", "admin",
+        "--password-stdin",
+        input_text=password,
+    )  # fmt: skip
 
 
 def _post(base: str, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
