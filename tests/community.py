@@ -36,7 +36,9 @@ from ioe_dev.mosquitto import Broker, broker_certificate, start_broker
 from ioe_dev.pki import ServerCertificate
 from ioe_dev.processes import Service, free_port
 from ioe_dev.synthetic import cups as make_cups
-from tests.conftest import ADDON, AGGREGATOR_PASSWORD, AGGREGATOR_USER
+from tests.conftest import ADDON, AGGREGATOR_PASSWORD, AGGREGATOR_USER, REPO
+
+SCRIPTS_LIB = REPO / "scripts" / "lib"
 
 
 def aggregator_command(*args: str) -> list[str]:
@@ -90,6 +92,35 @@ def _aggregators(tmp_path: Path) -> Iterator[Callable[..., tuple[Service, int]]]
 
 
 StartAggregator = Callable[..., tuple[Service, int]]
+INGRESS_TOKEN = "ioe-test-token"
+
+
+@pytest.fixture
+def ingress_proxy(tmp_path: Path) -> Iterator[Callable[[int, str, str], str]]:
+    """Start stand-ins for Home Assistant's ingress (``ioe_dev.ingress``), one per user.
+
+    Call it with the aggregator's port, a Home Assistant user id and display name; it returns
+    the page's URL under the ingress prefix. The aggregator's ``ingress_proxy`` is 127.0.0.1.
+    """
+    started: list[Service] = []
+
+    def start(target: int, user_id: str, name: str) -> str:
+        port = free_port()
+        proxy = Service(
+            f"ingress-{user_id}",
+            [sys.executable, "-m", "ioe_dev.ingress", "--port", str(port),
+             "--target", str(target), "--token", INGRESS_TOKEN,
+             "--user", user_id, name.lower(), name],
+            tmp_path / f"ingress-{user_id}.log",
+            env=aggregator_env(PYTHONPATH=os.pathsep.join([str(ADDON), str(SCRIPTS_LIB)])),
+        )  # fmt: skip
+        proxy.start(port=port)
+        started.append(proxy)
+        return f"http://127.0.0.1:{port}/api/hassio_ingress/{INGRESS_TOKEN}/"
+
+    yield start
+    for proxy in started:
+        proxy.stop()
 
 
 def get_json(url: str) -> tuple[int, dict[str, Any]]:

@@ -7,4 +7,4 @@ least-trusted login there is), or none, against a community on 127.0.0.1.
 from __future__ import annotations
 
 # The community's fixtures, for every security test.
-from tests.community import addon_community, community, start_aggregator  # noqa: F401
+from tests.community import addon_community, community, ingress_proxy, start_aggregator  # noqa: F401

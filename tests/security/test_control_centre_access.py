@@ -8,6 +8,7 @@ a viewer's login and tries to change things.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 import http.client
 import json
@@ -15,6 +16,7 @@ import sqlite3
 import ssl
 import time
 from typing import Any
+import urllib.request
 
 import pytest
 
@@ -168,6 +170,24 @@ def test_the_first_home_assistant_user_through_ingress_becomes_admin(
     assert (owner_actor, "user_changed") in actions
     assert (neighbour_actor, "member_added") in actions
     assert (neighbour_actor, "user_added") in actions
+
+
+def test_home_assistant_ingress_names_its_user_under_its_prefix(
+    community: Community,
+    start_aggregator: StartAggregator,
+    ingress_proxy: Callable[[int, str, str], str],
+) -> None:
+    _service, port = start_aggregator(**community.options, ingress_proxy=PROXY)
+    page = ingress_proxy(port, "ha-owner-1", "Marta")
+    # What the browser claims is replaced by what Home Assistant knows.
+    request = urllib.request.Request(  # noqa: S310 - the local proxy
+        page + "api/v1/session", headers={"X-Remote-User-Id": "ha-someone-else"}
+    )
+    with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+        session = json.load(response)
+    assert (session["user"]["name"], session["user"]["role"]) == ("Marta", "admin")
+    users = call(f"http://127.0.0.1:{port}", "GET", "/api/v1/users", community.token("admin"))
+    assert [user["ha_user_id"] for user in users.json()] == ["ha-owner-1"]
 
 
 def test_forged_ingress_headers_from_another_address_are_refused(
