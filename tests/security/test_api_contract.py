@@ -74,6 +74,8 @@ REFUSED_FOR_REASONS_NO_SCHEMA_STATES = {
     "postReadings": "the protocol's rules beyond its schema: the token's member, whole intervals",
     "importDistributorCsv": "a distributor's file",
     "reconciliation": "real months, at most 36",
+    "addUser": "a password of more than a few different characters",
+    "changeUser": "a password of more than a few different characters, only for local users",
 }
 
 
