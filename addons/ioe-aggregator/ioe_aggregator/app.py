@@ -28,6 +28,7 @@ from ioe_aggregator.api import (
     peers,
     readings,
     results,
+    session,
     tokens,
     validation,
 )
@@ -56,6 +57,7 @@ from ioe_aggregator.results.publisher import ResultsPublisher
 from ioe_aggregator.store import Store, open_store
 from ioe_aggregator.supervisor import Supervisor
 from ioe_aggregator.tls import server_context
+from ioe_aggregator.web import pages
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -160,6 +162,8 @@ def create_app(config: Config, services: Services) -> web.Application:
         community,
         audit,
         distributor,
+        session,
+        pages,
     ):
         app.add_routes(module.routes)
     return app
