@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 import json
@@ -12,13 +13,7 @@ from typing import Any
 from playwright.async_api import Browser, Page, async_playwright
 import pytest
 
-from tests.community import (  # noqa: F401 - fixtures
-    Community,
-    StartAggregator,
-    community,
-    start_aggregator,
-    start_service,
-)
+from tests.community import Community, StartAggregator, community, start_aggregator, start_service  # noqa: F401 - fixtures
 
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -96,7 +91,7 @@ class Visit:
     async def screenshot(self, name: str) -> None:
         """Keep a screenshot when IOE_SCREENSHOTS names a folder."""
         if folder := os.environ.get("IOE_SCREENSHOTS"):
-            Path(folder).mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(Path(folder).mkdir, parents=True, exist_ok=True)
             await self.page.screenshot(path=Path(folder) / f"{name}.png", full_page=True)
 
 
