@@ -128,6 +128,13 @@ async def test_rotate_and_revoke_ask_first(
     await page.open("members/m-0003")
     # The member's recent readings, as a chart with a table beside it for screen readers.
     await page.page.wait_for_selector("figure.chart canvas")
+    await page.page.get_by_role(
+        "button", name="Show as a table" if language == "en" else "Ver como tabla"
+    ).click()
+    cells = page.page.locator("figure.chart .table-scroll tbody td")
+    assert await cells.count() == 96
+    assert await cells.first.inner_text() == ("0.25" if language == "en" else "0,25")
+    await page.page.locator("figure.chart button").click()
     assert await page.axe() == [], violations_text(await page.axe())
     await page.screenshot(f"member-desktop-{language}-light")
 

@@ -2,13 +2,14 @@
 // as its box, in the theme's colours, with a legend and a table of the same figures for
 // people who cannot read a chart.
 import { h } from "../dom.js";
-import { translator, formatNumber, formatDateTime } from "../i18n.js";
+import { translator, formatDate, formatNumber, formatDateTime } from "../i18n.js";
 
 const TEXTS = {
   en: { "show-table": "Show as a table", "show-chart": "Show as a chart", time: "Time" },
   es: { "show-table": "Ver como tabla", "show-chart": "Ver como gráfico", time: "Hora" },
 };
 const t = translator(TEXTS);
+const TICK = { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" };
 const PALETTE = ["--primary-color", "--accent-color", "--warning-color", "--success-color"];
 
 function cssVariable(name) {
@@ -52,7 +53,7 @@ function draw(box, width, times, series, unit) {
     width,
     height: 240,
     series: [
-      { value: (_plot, value) => (value == null ? "–" : formatDateTime(value * 1000)) },
+      { label: t("time"), value: (_plot, value) => (value == null ? "–" : formatDateTime(value * 1000)) },
       ...series.map((one, index) => ({
         label: one.label,
         stroke: cssVariable(PALETTE[index % PALETTE.length]),
@@ -60,7 +61,8 @@ function draw(box, width, times, series, unit) {
         value: (_plot, value) => (value == null ? "–" : `${formatNumber(value, { maximumFractionDigits: 2 })} ${unit}`),
       })),
     ],
-    axes: [axis, { ...axis, values: (_plot, ticks) => ticks.map((tick) => formatNumber(tick)) }],
+    // Time ticks in the page's language, not uPlot's built-in English formats.
+    axes: [{ ...axis, values: (_plot, ticks) => ticks.map((tick) => formatDate(tick * 1000, TICK)) }, { ...axis, values: (_plot, ticks) => ticks.map((tick) => formatNumber(tick)) }],
   };
   const plot = new globalThis.uPlot(options, [times, ...series.map((one) => one.values)], box);
   return plot;

@@ -83,7 +83,7 @@ async function readingsChart(member) {
   );
   if (readings.length === 0) return emptyState({ title: t("no-readings-title"), text: t("no-readings") });
   const times = readings.map((reading) => Date.parse(reading.start) / 1000);
-  const values = readings.map((reading) => reading.value);
+  const values = readings.map((reading) => reading.value_kwh);
   const total = values.reduce((sum, value) => sum + value, 0);
   return timeChart({
     title: t("readings"),
