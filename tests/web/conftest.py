@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 import pytest
 
 from tests.community import Community, StartAggregator, community, start_aggregator, start_service  # noqa: F401 - fixtures
 
-CHROMIUM = "/usr/bin/chromium"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 LOCALES = {"en": "en-GB", "es": "es-ES"}
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
@@ -40,15 +39,6 @@ def control_centre(
     token = community.token("admin")
     _service, port = start_service(community, start_aggregator)
     return ControlCentre(community, f"http://127.0.0.1:{port}/", token)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    # Function-scoped: Home Assistant's test plugin owns the event loop of each test.
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM)
-        yield launched
-        await launched.close()
 
 
 @dataclass
