@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+from playwright.async_api import Browser, async_playwright
 from pymodbus.framer import FramerType
 import pytest
 
@@ -22,6 +23,8 @@ INTEGRATION = REPO / "custom_components" / "ioe_community"
 ADDON = REPO / "addons" / "ioe-aggregator"
 AGGREGATOR_USER = "ioe-aggregator"
 AGGREGATOR_PASSWORD = "aggregator-secret"
+# Browser tests drive the development root's Chromium; nothing is downloaded.
+CHROMIUM = "/usr/bin/chromium"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -96,3 +99,12 @@ async def modbus_server() -> AsyncIterator[StartModbusServer]:
     yield start
     for server in started:
         await server.stop()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Launch Chromium for one test (Home Assistant's test plugin owns each test's loop)."""
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM)
+        yield launched
+        await launched.close()

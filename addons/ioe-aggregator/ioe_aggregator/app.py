@@ -59,6 +59,7 @@ from ioe_aggregator.results.publisher import ResultsPublisher
 from ioe_aggregator.store import Store, open_store
 from ioe_aggregator.supervisor import Supervisor
 from ioe_aggregator.tls import server_context
+from ioe_aggregator.web import pages
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -168,6 +169,7 @@ def create_app(config: Config, services: Services) -> web.Application:
         distributor,
         session,
         users,
+        pages,
     ):
         app.add_routes(module.routes)
     return app

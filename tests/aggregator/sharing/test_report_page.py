@@ -6,17 +6,15 @@ The page is one file, Spanish with English beside it; its charts are SVG drawn b
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 import os
 from pathlib import Path
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 import pytest
 
 from ioe_aggregator.cli import main
 from ioe_dev.synthetic import make_community, write_csv
 
-CHROMIUM = "/usr/bin/chromium"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 SCHEMES = "equal,power,consumption,optimized-static,hourly-profile,perfect-foresight"
 
@@ -33,15 +31,6 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ])  # fmt: skip
     assert code == 0
     return directory / "out" / "report.html"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    # Function-scoped: Home Assistant's test plugin owns the event loop of each test.
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM)
-        yield launched
-        await launched.close()
 
 
 @pytest.mark.parametrize("width", VIEWPORTS)

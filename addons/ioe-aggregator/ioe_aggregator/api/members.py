@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from aiohttp import web
 
 from ioe_aggregator.api.auth import require, require_member_access
 from ioe_aggregator.api.requests import json_body
 from ioe_aggregator.auth.roles import Permission
 from ioe_aggregator.keys import REGISTRY
-from ioe_aggregator.members.registry import NewMember
+from ioe_aggregator.members.join_qr import join_code_svg
+from ioe_aggregator.members.registry import Credentials, NewMember
 
 routes = web.RouteTableDef()
+
+
+async def _shown_once(credentials: Credentials) -> dict[str, Any]:
+    """Return the credentials with the join code's QR code (drawn off the event loop)."""
+    svg = await asyncio.to_thread(join_code_svg, credentials.join_code)
+    return {**credentials.as_dict(), "join_code_qr_svg": svg}
 
 
 @routes.get("/api/v1/members")
@@ -36,7 +46,7 @@ async def add_member(request: web.Request) -> web.Response:
         plant_kw=float(body.get("plant_kw", 0.0)),
     )
     credentials = await request.app[REGISTRY].add(new, actor=token.actor)
-    return web.json_response(credentials.as_dict(), status=201)
+    return web.json_response(await _shown_once(credentials), status=201)
 
 
 @routes.get("/api/v1/members/{member}")
@@ -55,7 +65,7 @@ async def rotate_member(request: web.Request) -> web.Response:
     credentials = await request.app[REGISTRY].rotate(
         request.match_info["member"], actor=token.actor
     )
-    return web.json_response(credentials.as_dict())
+    return web.json_response(await _shown_once(credentials))
 
 
 @routes.put("/api/v1/members/{member}/plant")

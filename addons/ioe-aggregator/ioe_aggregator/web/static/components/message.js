@@ -1,0 +1,10 @@
+// A message for the user at the top of a page: an error (role "alert") or a notice.
+import { h } from "../dom.js";
+
+export function errorMessage(text) {
+  return h("p", { class: "message error", role: "alert" }, text);
+}
+
+export function notice(text) {
+  return h("p", { class: "message notice", role: "status" }, text);
+}

@@ -1,0 +1,101 @@
+// Languages: English and Spanish. Each module keeps its own texts ({en: {...}, es: {...}})
+// and asks `translator(TEXTS)` for its `t`; the texts every page shares live here.
+
+export const LANGUAGES = ["en", "es"];
+let current = "en";
+
+const SHARED = {
+  en: {
+    skip: "Skip to content",
+    loading: "Loading…",
+    menu: "Menu",
+    sections: "Sections",
+    "nav.overview": "Overview",
+    "nav.members": "Members",
+    "nav.data": "Data",
+    "nav.agreements": "Agreements",
+    "nav.control": "Control",
+    "nav.settings": "Settings",
+    cancel: "Cancel",
+    close: "Close",
+    "sign-out": "Sign out",
+    "not-found": "There is no such page.",
+    "back-overview": "Go to the overview",
+    "error.unknown": "Something went wrong: {message}",
+    "error.network": "The control centre cannot reach the aggregator. Check that the add-on is running.",
+    "error.invalid": "The aggregator refused it: {message}",
+    "error.forbidden": "Your role does not allow this.",
+    "error.not_found": "It does not exist (any more).",
+    "error.exists": "That is already registered: {message}",
+    "error.revoked": "This member was revoked.",
+    "error.invalid_login": "Wrong user name or password.",
+    "error.too_many_failures": "Too many attempts: try again in {seconds} s.",
+    "error.unauthorized": "Please sign in again.",
+  },
+  es: {
+    skip: "Saltar al contenido",
+    loading: "Cargando…",
+    menu: "Menú",
+    sections: "Secciones",
+    "nav.overview": "Resumen",
+    "nav.members": "Socios",
+    "nav.data": "Datos",
+    "nav.agreements": "Acuerdos",
+    "nav.control": "Control",
+    "nav.settings": "Ajustes",
+    cancel: "Cancelar",
+    close: "Cerrar",
+    "sign-out": "Cerrar sesión",
+    "not-found": "Esa página no existe.",
+    "back-overview": "Ir al resumen",
+    "error.unknown": "Algo ha fallado: {message}",
+    "error.network": "El centro de control no llega al agregador. Comprueba que el complemento está en marcha.",
+    "error.invalid": "El agregador lo ha rechazado: {message}",
+    "error.forbidden": "Tu rol no lo permite.",
+    "error.not_found": "No existe (o ya no existe).",
+    "error.exists": "Ya está registrado: {message}",
+    "error.revoked": "Este socio está dado de baja.",
+    "error.invalid_login": "Usuario o contraseña incorrectos.",
+    "error.too_many_failures": "Demasiados intentos: vuelve a probar dentro de {seconds} s.",
+    "error.unauthorized": "Vuelve a iniciar sesión.",
+  },
+};
+
+/** Choose the language: the session's, else the browser's, else English. */
+export function chooseLanguage(sessionLanguage) {
+  const wanted = sessionLanguage || (navigator.language || "en").slice(0, 2).toLowerCase();
+  current = LANGUAGES.includes(wanted) ? wanted : "en";
+  document.documentElement.lang = current;
+  return current;
+}
+
+export function language() {
+  return current;
+}
+
+function fill(text, params) {
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+/** Return `t(key, params)` reading a module's texts first, then the shared ones. */
+export function translator(texts = {}) {
+  return (key, params = {}) => {
+    const text = texts[current]?.[key] ?? SHARED[current][key] ?? texts.en?.[key] ?? SHARED.en[key] ?? key;
+    return fill(text, params);
+  };
+}
+
+/** The shared texts' translator. */
+export const t = translator();
+
+export function formatNumber(value, options = {}) {
+  return new Intl.NumberFormat(current, options).format(value);
+}
+
+export function formatDate(value, options = { dateStyle: "medium" }) {
+  return new Intl.DateTimeFormat(current, options).format(new Date(value));
+}
+
+export function formatDateTime(value) {
+  return formatDate(value, { dateStyle: "medium", timeStyle: "short" });
+}
