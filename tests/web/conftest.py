@@ -13,7 +13,14 @@ from typing import Any
 from playwright.async_api import Browser, Page
 import pytest
 
-from tests.community import Community, StartAggregator, community, start_aggregator, start_service  # noqa: F401 - fixtures
+from tests.community import (  # noqa: F401 - fixtures
+    Community,
+    StartAggregator,
+    community,
+    ingress_proxy,
+    start_aggregator,
+    start_service,
+)
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 LOCALES = {"en": "en-GB", "es": "es-ES"}

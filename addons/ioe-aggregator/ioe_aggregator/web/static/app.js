@@ -9,6 +9,7 @@ import * as overview from "./pages/overview.js";
 import * as members from "./pages/members.js";
 import * as member from "./pages/member.js";
 import * as later from "./pages/later.js";
+import * as settings from "./pages/settings.js";
 
 // The sections, and the permission each needs.
 const SECTIONS = [
@@ -44,7 +45,20 @@ function renderChrome() {
       ),
     ),
   );
-  replace(document.getElementById("user"), session.user.name);
+  // Only a password session can be ended here: Home Assistant signs ingress users in and out.
+  const signOut =
+    session.user.via === "session"
+      ? h("button", { type: "button", class: "secondary sign-out", onclick: endSession }, t("sign-out"))
+      : null;
+  replace(document.getElementById("user"), h("span", {}, session.user.name), " ", signOut);
+}
+
+async function endSession() {
+  try {
+    await api("session", { method: "DELETE" });
+  } finally {
+    signIn();
+  }
 }
 
 function markCurrent(path) {
@@ -102,7 +116,8 @@ function signIn() {
 route("overview", overview.render);
 route("members", members.render);
 route("members/:id", member.render);
-for (const path of ["data", "agreements", "control", "settings"]) route(path, later.render);
+route("settings", settings.render);
+for (const path of ["data", "agreements", "control"]) route(path, later.render);
 
 window.addEventListener("hashchange", () => session && show());
 onSignedOut(signIn);

@@ -1,0 +1,486 @@
+// Settings (admins): who may do what (people and their roles), API tokens, the audit log.
+import { api, ApiError } from "../api.js";
+import { h, replace, announce } from "../dom.js";
+import { formatDateTime, translator } from "../i18n.js";
+import { confirm, openDialog } from "../components/dialog.js";
+import { errorMessage, notice } from "../components/message.js";
+
+const TEXTS = {
+  en: {
+    title: "Settings",
+    people: "People",
+    "people-intro": "Home Assistant users appear here the first time they open the control centre; give them a role. People without Home Assistant sign in with a user of their own.",
+    person: "Person",
+    signs_in: "Signs in",
+    role: "Role",
+    state: "State",
+    "via-ha": "Home Assistant",
+    "via-local": "User name {username}",
+    "role.none": "No role",
+    "role.viewer": "Viewer (reads)",
+    "role.operator": "Operator (manages)",
+    "role.admin": "Admin (everything)",
+    "role-of": "Role of {name}",
+    "role-saved": "{name} is now: {role}",
+    enabled: "Active",
+    disabled: "Disabled",
+    disable: "Disable",
+    enable: "Enable",
+    "disable-title": "Disable {name}?",
+    "disable-text": "They can no longer open the control centre, and their sessions end now.",
+    "add-user": "Add a user with a password",
+    username: "User name",
+    "username-hint": "2 to 32 lower-case letters, digits, '.', '_' or '-'.",
+    name: "Name",
+    password: "Password",
+    "password-hint": "At least 12 characters. Give it to the person privately.",
+    create: "Create",
+    tokens: "API tokens",
+    "tokens-intro": "For other systems: the community's billing app, a public display. A token is shown only once, when it is created.",
+    label: "Used by",
+    scope: "Scope",
+    "scope.public": "Public (community totals)",
+    created: "Created",
+    expires: "Expires",
+    never: "Never",
+    revoked: "Revoked",
+    expired: "Expired",
+    revoke: "Revoke",
+    "revoke-title": "Revoke the token “{label}”?",
+    "revoke-text": "Whatever uses it stops working at once.",
+    "add-token": "Create a token",
+    "expires-days": "Expires after (days; empty: never)",
+    "token-once": "This is the token, shown only now. Copy it into the other system.",
+    "token-title": "Token “{label}”",
+    copy: "Copy",
+    copied: "Copied",
+    done: "Done",
+    "no-tokens": "No tokens yet.",
+    audit: "Audit log",
+    "audit-intro": "Every sign-in and change, newest first.",
+    when: "When",
+    who: "Who",
+    action: "What",
+    subject: "On",
+    "filter-action": "Show",
+    "all-actions": "Everything",
+    "filter-who": "Who (contains)",
+    older: "Older entries",
+    "no-entries": "No entries match.",
+    times: "×{count}",
+  },
+  es: {
+    title: "Ajustes",
+    people: "Personas",
+    "people-intro": "Los usuarios de Home Assistant aparecen aquí la primera vez que abren el centro de control; dales un rol. Quien no tiene Home Assistant entra con un usuario propio.",
+    person: "Persona",
+    signs_in: "Entra con",
+    role: "Rol",
+    state: "Estado",
+    "via-ha": "Home Assistant",
+    "via-local": "Usuario {username}",
+    "role.none": "Sin rol",
+    "role.viewer": "Consulta (lee)",
+    "role.operator": "Gestión (gestiona)",
+    "role.admin": "Administración (todo)",
+    "role-of": "Rol de {name}",
+    "role-saved": "{name} tiene ahora: {role}",
+    enabled: "Activo",
+    disabled: "Desactivado",
+    disable: "Desactivar",
+    enable: "Activar",
+    "disable-title": "¿Desactivar a {name}?",
+    "disable-text": "Ya no podrá abrir el centro de control, y sus sesiones terminan ahora.",
+    "add-user": "Añadir un usuario con contraseña",
+    username: "Usuario",
+    "username-hint": "De 2 a 32 letras minúsculas, cifras, '.', '_' o '-'.",
+    name: "Nombre",
+    password: "Contraseña",
+    "password-hint": "Al menos 12 caracteres. Dásela a la persona en privado.",
+    create: "Crear",
+    tokens: "Tokens de la API",
+    "tokens-intro": "Para otros sistemas: la aplicación de facturación de la comunidad, una pantalla pública. Un token solo se muestra una vez, al crearlo.",
+    label: "Lo usa",
+    scope: "Ámbito",
+    "scope.public": "Público (totales de la comunidad)",
+    created: "Creado",
+    expires: "Caduca",
+    never: "Nunca",
+    revoked: "Revocado",
+    expired: "Caducado",
+    revoke: "Revocar",
+    "revoke-title": "¿Revocar el token «{label}»?",
+    "revoke-text": "Lo que lo use deja de funcionar al momento.",
+    "add-token": "Crear un token",
+    "expires-days": "Caduca a los (días; vacío: nunca)",
+    "token-once": "Este es el token, que solo se muestra ahora. Cópialo en el otro sistema.",
+    "token-title": "Token «{label}»",
+    copy: "Copiar",
+    copied: "Copiado",
+    done: "Hecho",
+    "no-tokens": "Todavía no hay tokens.",
+    audit: "Registro de auditoría",
+    "audit-intro": "Cada entrada y cada cambio, del más reciente al más antiguo.",
+    when: "Cuándo",
+    who: "Quién",
+    action: "Qué",
+    subject: "Sobre",
+    "filter-action": "Mostrar",
+    "all-actions": "Todo",
+    "filter-who": "Quién (contiene)",
+    older: "Entradas anteriores",
+    "no-entries": "Ninguna entrada coincide.",
+    times: "×{count}",
+  },
+};
+const ACTIONS = {
+  en: {
+    login: "Signed in", login_failed: "Failed sign-ins", logout: "Signed out",
+    token_created: "Token created", token_revoked: "Token revoked",
+    member_added: "Member added", member_rotated: "Member's credentials renewed",
+    member_revoked: "Member revoked", member_plant: "Plant registered",
+    agreement_added: "Agreement recorded", agreement_ended: "Agreement ended",
+    agreement_removed: "Agreement removed", export: "Data exported",
+    user_added: "Person added", user_changed: "Person changed",
+  },
+  es: {
+    login: "Entrada", login_failed: "Entradas fallidas", logout: "Salida",
+    token_created: "Token creado", token_revoked: "Token revocado",
+    member_added: "Alta de socio", member_rotated: "Credenciales de socio renovadas",
+    member_revoked: "Baja de socio", member_plant: "Planta registrada",
+    agreement_added: "Acuerdo registrado", agreement_ended: "Acuerdo terminado",
+    agreement_removed: "Acuerdo eliminado", export: "Datos exportados",
+    user_added: "Persona añadida", user_changed: "Persona cambiada",
+  },
+};
+for (const lang of Object.keys(TEXTS)) {
+  for (const [action, text] of Object.entries(ACTIONS[lang])) TEXTS[lang][`action.${action}`] = text;
+}
+const t = translator(TEXTS);
+const ROLES = ["viewer", "operator", "admin"];
+const TOKEN_SCOPES = ["viewer", "operator", "admin", "public"];
+
+function roleName(role) {
+  return t(`role.${role ?? "none"}`);
+}
+
+function problemOf(error) {
+  return errorMessage(error instanceof ApiError ? error.describe() : String(error));
+}
+
+function field(id, label, input, hint = null) {
+  const hintId = hint ? `${id}-hint` : null;
+  if (hintId) input.setAttribute("aria-describedby", hintId);
+  return h("div", { class: "field" }, h("label", { for: id }, label), input, hint ? h("p", { class: "hint", id: hintId }, hint) : null);
+}
+
+/** A table in a box that scrolls sideways on its own (reachable by keyboard when it does). */
+function scrollingTable(caption, headings, rows, { actionColumn = false } = {}) {
+  return h(
+    "div",
+    { class: "table-scroll", tabindex: 0, role: "region", "aria-label": caption },
+    h(
+      "table",
+      {},
+      h("caption", { class: "visually-hidden" }, caption),
+      h("thead", {}, h("tr", {}, headings.map((key) => h("th", { scope: "col" }, t(key))), actionColumn ? h("td", {}) : null)),
+      h("tbody", {}, rows),
+    ),
+  );
+}
+
+function roleSelect(id, selected, { withNone = true, label = null } = {}) {
+  const options = [...(withNone ? [null] : []), ...ROLES].map((role) =>
+    h("option", { value: role ?? "", selected: role === selected }, roleName(role)),
+  );
+  return h("select", { id, "aria-label": label }, options);
+}
+
+// People ----------------------------------------------------------------------------------
+
+async function peopleCard(session, changed) {
+  const card = h("section", { class: "card", "aria-labelledby": "people-title" });
+  const status = h("div", {});
+  const users = await api("users");
+
+  function row(user) {
+    const select = roleSelect(`role-${user.id}`, user.role, { label: t("role-of", { name: user.name }) });
+    select.addEventListener("change", async () => {
+      const role = select.value || null;
+      try {
+        const saved = await api(`users/${user.id}`, { method: "PATCH", body: { role } });
+        Object.assign(user, saved);
+        replace(status, notice(t("role-saved", { name: user.name, role: roleName(role) })));
+        await changed();
+      } catch (error) {
+        select.value = user.role ?? "";
+        replace(status, problemOf(error));
+      }
+    });
+    const disabled = user.disabled !== null;
+    const toggle = h("button", { type: "button", class: disabled ? "secondary" : "text danger-text" }, t(disabled ? "enable" : "disable"));
+    toggle.addEventListener("click", async () => {
+      if (!disabled && !(await confirm({ title: t("disable-title", { name: user.name }), text: t("disable-text"), action: t("disable"), danger: true }))) return;
+      try {
+        await api(`users/${user.id}`, { method: "PATCH", body: { disabled: !disabled } });
+        await draw();
+        await changed();
+      } catch (error) {
+        replace(status, problemOf(error));
+      }
+    });
+    const isSelf = session.user.id === user.id;
+    return h(
+      "tr",
+      { class: disabled ? "is-revoked" : null },
+      h("td", {}, user.name),
+      h("td", {}, user.kind === "local" ? t("via-local", { username: user.username }) : t("via-ha")),
+      h("td", {}, select),
+      h("td", {}, h("span", { class: `badge ${disabled ? "revoked" : "active"}` }, t(disabled ? "disabled" : "enabled"))),
+      h("td", {}, isSelf ? null : toggle),
+    );
+  }
+
+  async function draw() {
+    const fresh = await api("users");
+    users.splice(0, users.length, ...fresh);
+    replace(
+      card,
+      h("div", { class: "page-header" }, h("h2", { id: "people-title" }, t("people")),
+        h("button", { type: "button", class: "secondary", onclick: () => addUser(async () => { await draw(); await changed(); }) }, t("add-user"))),
+      h("p", { class: "intro" }, t("people-intro")),
+      status,
+      scrollingTable(t("people"), ["person", "signs_in", "role", "state"], users.map(row), { actionColumn: true }),
+    );
+  }
+  await draw();
+  return card;
+}
+
+function addUser(done) {
+  const problem = h("div", {});
+  const username = h("input", { id: "new-username", autocomplete: "off", required: true, pattern: "[a-z0-9][a-z0-9._\\-]{1,31}", spellcheck: "false" });
+  const name = h("input", { id: "new-name", required: true, maxlength: 100 });
+  const password = h("input", { id: "new-password", type: "password", autocomplete: "new-password", required: true, minlength: 12 });
+  const role = roleSelect("new-role", "viewer", { withNone: false });
+  const form = h(
+    "form",
+    {},
+    problem,
+    field("new-username", t("username"), username, t("username-hint")),
+    field("new-name", t("name"), name),
+    field("new-password", t("password"), password, t("password-hint")),
+    field("new-role", t("role"), role),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "text", onclick: () => dialog.close() }, t("cancel")),
+      h("button", { type: "submit", class: "primary" }, t("create"))),
+  );
+  const dialog = openDialog(t("add-user"), form);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api("users", {
+        method: "POST",
+        body: { username: username.value.trim().toLowerCase(), name: name.value, role: role.value, password: password.value },
+      });
+      dialog.close();
+      await done();
+    } catch (error) {
+      replace(problem, problemOf(error));
+    }
+  });
+  username.focus();
+}
+
+// Tokens ----------------------------------------------------------------------------------
+
+function tokenState(token) {
+  if (token.revoked) return h("span", { class: "badge revoked" }, t("revoked"));
+  if (token.expired) return h("span", { class: "badge revoked" }, t("expired"));
+  return h("span", { class: "badge active" }, t("enabled"));
+}
+
+async function tokensCard(changed) {
+  const card = h("section", { class: "card", "aria-labelledby": "tokens-title" });
+  const status = h("div", {});
+
+  async function draw() {
+    // Members' tokens live in their join codes: they are managed on the members' pages.
+    const tokens = (await api("tokens")).filter((token) => token.scope !== "member");
+    const rows = tokens.map((token) => {
+      const live = !token.revoked && !token.expired;
+      const revoke = h("button", { type: "button", class: "text danger-text" }, t("revoke"));
+      revoke.addEventListener("click", async () => {
+        if (!(await confirm({ title: t("revoke-title", { label: token.label }), text: t("revoke-text"), action: t("revoke"), danger: true }))) return;
+        try {
+          await api(`tokens/${token.id}/revoke`, { method: "POST" });
+          await draw();
+          await changed();
+        } catch (error) {
+          replace(status, problemOf(error));
+        }
+      });
+      return h(
+        "tr",
+        { class: live ? null : "is-revoked" },
+        h("td", {}, token.label),
+        h("td", {}, scopeName(token.scope)),
+        h("td", {}, formatDateTime(token.created)),
+        h("td", {}, token.expires ? formatDateTime(token.expires) : t("never")),
+        h("td", {}, tokenState(token)),
+        h("td", {}, live ? revoke : null),
+      );
+    });
+    replace(
+      card,
+      h("div", { class: "page-header" }, h("h2", { id: "tokens-title" }, t("tokens")),
+        h("button", { type: "button", class: "secondary", onclick: () => addToken(async () => { await draw(); await changed(); }) }, t("add-token"))),
+      h("p", { class: "intro" }, t("tokens-intro")),
+      status,
+      tokens.length === 0
+        ? h("p", {}, t("no-tokens"))
+        : scrollingTable(t("tokens"), ["label", "scope", "created", "expires", "state"], rows, { actionColumn: true }),
+    );
+  }
+  await draw();
+  return card;
+}
+
+function scopeName(scope) {
+  return scope === "public" ? t("scope.public") : roleName(scope);
+}
+
+function addToken(done) {
+  const problem = h("div", {});
+  const label = h("input", { id: "token-label", required: true, maxlength: 100 });
+  const scope = h("select", { id: "token-scope" }, TOKEN_SCOPES.map((one) => h("option", { value: one, selected: one === "viewer" }, scopeName(one))));
+  const days = h("input", { id: "token-days", type: "number", min: 1, max: 3650, inputmode: "numeric" });
+  const form = h(
+    "form",
+    {},
+    problem,
+    field("token-label", t("label"), label),
+    field("token-scope", t("scope"), scope),
+    field("token-days", t("expires-days"), days),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "text", onclick: () => dialog.close() }, t("cancel")),
+      h("button", { type: "submit", class: "primary" }, t("create"))),
+  );
+  const dialog = openDialog(t("add-token"), form);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { scope: scope.value, label: label.value.trim() };
+    if (days.value) body.expires_in_days = Number(days.value);
+    try {
+      const made = await api("tokens", { method: "POST", body });
+      dialog.close();
+      await done();
+      showToken(made);
+    } catch (error) {
+      replace(problem, problemOf(error));
+    }
+  });
+  label.focus();
+}
+
+function showToken(made) {
+  const text = h("input", { id: "new-token", readonly: true, value: made.token, spellcheck: "false", class: "token-text" });
+  const copy = h("button", { type: "button", class: "secondary" }, t("copy"));
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(made.token);
+      copy.textContent = t("copied");
+      announce(t("copied"));
+    } catch {
+      text.select();
+    }
+  });
+  const dialog = openDialog(
+    t("token-title", { label: made.label }),
+    [
+      h("p", {}, t("token-once")),
+      h("div", { class: "field" }, h("label", { for: "new-token" }, t("token-title", { label: made.label })), text),
+      h("div", { class: "actions" }, copy, h("button", { type: "button", class: "primary", onclick: () => dialog.close() }, t("done"))),
+    ],
+  );
+  text.select();
+}
+
+// Audit log -------------------------------------------------------------------------------
+
+async function auditCard(session) {
+  const card = h("section", { class: "card", "aria-labelledby": "audit-title" });
+  const entries = [];
+  let next = null;
+  const action = h("select", { id: "audit-action" }, h("option", { value: "" }, t("all-actions")),
+    Object.keys(ACTIONS.en).map((one) => h("option", { value: one }, t(`action.${one}`))));
+  const who = h("input", { id: "audit-who", type: "search", autocomplete: "off" });
+  const body = h("div", {});
+  const older = h("button", { type: "button", class: "secondary" }, t("older"));
+
+  async function load(before = null) {
+    const page = await api(`audit?limit=100${before ? `&before=${encodeURIComponent(before)}` : ""}`);
+    if (!before) entries.length = 0;
+    entries.push(...page.entries);
+    next = page.next;
+  }
+  const names = new Map();
+  for (const user of await api("users")) names.set(`user:${user.id}`, user.name);
+  names.set(`user:${session.user.id}`, session.user.name);
+
+  function draw() {
+    const needle = who.value.trim().toLocaleLowerCase();
+    const shown = entries.filter(
+      (entry) =>
+        (!action.value || entry.action === action.value) &&
+        (!needle || `${entry.actor} ${names.get(entry.actor) ?? ""}`.toLocaleLowerCase().includes(needle)),
+    );
+    replace(
+      body,
+      shown.length === 0
+        ? h("p", {}, t("no-entries"))
+        : scrollingTable(
+            t("audit"),
+            ["when", "who", "action", "subject"],
+            shown.map((entry) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, formatDateTime(entry.at)),
+                h("td", {}, names.get(entry.actor) ?? entry.actor),
+                h("td", {}, t(`action.${entry.action}`), entry.occurrences > 1 ? ` ${t("times", { count: entry.occurrences })}` : ""),
+                names.has(entry.subject) ? h("td", {}, names.get(entry.subject)) : h("td", { class: "subject" }, entry.subject),
+              ),
+            ),
+          ),
+      next ? older : null,
+    );
+  }
+  older.addEventListener("click", async () => {
+    await load(next);
+    draw();
+  });
+  action.addEventListener("change", draw);
+  who.addEventListener("input", draw);
+  await load();
+  draw();
+  replace(
+    card,
+    h("h2", { id: "audit-title" }, t("audit")),
+    h("p", { class: "intro" }, t("audit-intro")),
+    h("div", { class: "filters" }, field("audit-action", t("filter-action"), action), field("audit-who", t("filter-who"), who)),
+    body,
+  );
+  // The newest entries again, after a change made on this page.
+  const reload = async () => {
+    await load();
+    draw();
+  };
+  return { card, reload };
+}
+
+export async function render(main, _params, session) {
+  const audit = await auditCard(session);
+  const [people, tokens] = await Promise.all([peopleCard(session, audit.reload), tokensCard(audit.reload)]);
+  replace(main, h("h1", {}, t("title")), people, tokens, audit.card);
+}

@@ -1,0 +1,142 @@
+"""Settings, as an admin uses them: roles for Home Assistant users, tokens, the audit log.
+
+The journeys go through a stand-in for Home Assistant's ingress (``ioe_dev.ingress``): each
+user's own proxy names them, as the Supervisor does, under the ingress path prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from playwright.async_api import Browser, BrowserContext
+import pytest
+
+from tests.community import Community, StartAggregator, call
+from tests.web.conftest import LOCALES, VIEWPORTS, Visit, violations_text
+
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
+
+type IngressProxy = Callable[[int, str, str], str]
+TEXTS = {
+    "en": {
+        "settings": "Settings",
+        "role": "Role of Jordi",
+        "operator": "Operator (manages)",
+        "saved": "Jordi is now: Operator (manages)",
+        "no-role": "No role yet",
+        "add-member": "Add member",
+        "add-token": "Create a token",
+        "create": "Create",
+        "revoke": "Revoke",
+        "all": "Everything",
+    },
+    "es": {
+        "settings": "Ajustes",
+        "role": "Rol de Jordi",
+        "operator": "Gestión (gestiona)",
+        "saved": "Jordi tiene ahora: Gestión (gestiona)",
+        "no-role": "Todavía sin rol",
+        "add-member": "Añadir socio",
+        "add-token": "Crear un token",
+        "create": "Crear",
+        "revoke": "Revocar",
+        "all": "Todo",
+    },
+}
+
+
+async def _open(
+    browser: Browser, url: str, language: str = "en", width: str = "desktop"
+) -> tuple[BrowserContext, Visit]:
+    context = await browser.new_context(
+        viewport=VIEWPORTS[width],  # type: ignore[arg-type]
+        locale=LOCALES[language],
+    )
+    page = await context.new_page()
+    visit = Visit(page, url)
+    page.on("console", lambda m: visit.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: visit.errors.append(str(error)))
+    page.on("request", lambda request: visit.requests.append(request.url))
+    return context, visit
+
+
+@pytest.mark.parametrize(("language", "width"), [("en", "desktop"), ("es", "phone")])
+async def test_the_admin_gives_a_home_assistant_user_the_operator_role(
+    browser: Browser,
+    community: Community,
+    start_aggregator: StartAggregator,
+    ingress_proxy: IngressProxy,
+    language: str,
+    width: str,
+) -> None:
+    _service, port = start_aggregator(**community.options, ingress_proxy="127.0.0.1")
+    texts = TEXTS[language]
+    _, owner = await _open(browser, ingress_proxy(port, "ha-owner", "Marta"), language, width)
+    await owner.open()  # the first Home Assistant user: the community's admin
+    _, jordi = await _open(browser, ingress_proxy(port, "ha-jordi", "Jordi"), language, width)
+    await jordi.open()
+    assert await jordi.page.locator("main h1").inner_text() == texts["no-role"]
+    assert await jordi.page.locator("#navigation a").count() == 0
+
+    await owner.open("settings")
+    assert await owner.page.locator("main h1").inner_text() == texts["settings"]
+    await owner.page.get_by_label(texts["role"]).select_option(label=texts["operator"])
+    await owner.page.get_by_text(texts["saved"]).wait_for()
+    assert await owner.axe() == [], violations_text(await owner.axe())
+    assert await owner.horizontal_overflow() == 0
+    await owner.screenshot(f"settings-{width}-{language}")
+
+    await jordi.page.reload()
+    await jordi.page.wait_for_selector("main h1")
+    await jordi.open("members")
+    assert await jordi.page.get_by_role("button", name=texts["add-member"]).count() >= 1
+    assert await jordi.page.locator('#navigation a[data-section="settings"]').count() == 0
+    for visit in (owner, jordi):
+        assert visit.errors == []
+        assert visit.outside() == []
+    audit = call(f"http://127.0.0.1:{port}", "GET", "/api/v1/audit", community.token("admin"))
+    changed = [e for e in audit.json()["entries"] if e["action"] == "user_changed"]
+    assert [e["detail"] for e in changed] == [{"role": "operator"}]
+
+
+async def test_a_token_is_shown_once_and_revoked(
+    browser: Browser,
+    community: Community,
+    start_aggregator: StartAggregator,
+    ingress_proxy: IngressProxy,
+) -> None:
+    _service, port = start_aggregator(**community.options, ingress_proxy="127.0.0.1")
+    texts = TEXTS["en"]
+    _, owner = await _open(browser, ingress_proxy(port, "ha-owner", "Marta"))
+    await owner.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    await owner.open("settings")
+    await owner.page.get_by_role("button", name=texts["add-token"]).click()
+    await owner.page.fill("#token-label", "Facturación")
+    await owner.page.select_option("#token-scope", "viewer")
+    await owner.page.fill("#token-days", "90")
+    await owner.page.locator("dialog").get_by_role("button", name=texts["create"]).click()
+    shown = await owner.page.locator("#new-token").input_value()
+    assert shown.startswith("ioe_")
+    base = f"http://127.0.0.1:{port}"
+    # The token works, with the role it was given.
+    assert call(base, "GET", "/api/v1/members", shown).status == 200
+    assert call(base, "GET", "/api/v1/tokens", shown).status == 403
+    await owner.page.get_by_role("button", name="Done").click()
+    await owner.page.locator("dialog").wait_for(state="detached")
+    # Never shown again.
+    assert shown not in await owner.page.content()
+    await owner.page.reload()
+    await owner.page.wait_for_selector("#tokens-title")
+    assert shown not in await owner.page.content()
+
+    await owner.page.get_by_role("button", name=texts["revoke"]).click()
+    await owner.page.locator("dialog").get_by_role("button", name=texts["revoke"]).click()
+    await owner.page.locator("#tokens-title").wait_for()
+    await owner.page.get_by_text("Revoked").first.wait_for()
+    assert call(base, "GET", "/api/v1/members", shown).status == 401
+    # The audit log shows the admin's work by name, filtered by what was done.
+    await owner.page.select_option("#audit-action", "token_revoked")
+    rows = owner.page.get_by_role("region", name="Audit log").locator("tbody tr")
+    assert await rows.count() == 1
+    assert "Marta" in await rows.first.inner_text()
+    assert owner.errors == []
