@@ -95,6 +95,32 @@ class Visit:
 type OpenVisit = Callable[..., Awaitable[Visit]]
 
 
+async def open_page(
+    browser: Browser,
+    base: str,
+    *,
+    language: str = "en",
+    width: str = "desktop",
+    scheme: str = "light",
+    scale: float = 1,
+    headers: dict[str, str] | None = None,
+) -> Visit:
+    """Open a browser tab on the control centre at ``base``, recording what goes wrong."""
+    context = await browser.new_context(
+        viewport=VIEWPORTS[width],  # type: ignore[arg-type]
+        locale=LOCALES[language],
+        color_scheme=scheme,  # type: ignore[arg-type]
+        device_scale_factor=scale,
+        extra_http_headers=headers,
+    )
+    page = await context.new_page()
+    made = Visit(page, base)
+    page.on("console", lambda m: made.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: made.errors.append(str(error)))
+    page.on("request", lambda request: made.requests.append(request.url))
+    return made
+
+
 @pytest.fixture
 async def visit(browser: Browser, control_centre: ControlCentre) -> OpenVisit:
     """Open the control centre as the admin token, in a language, width and colour scheme."""
@@ -105,19 +131,15 @@ async def visit(browser: Browser, control_centre: ControlCentre) -> OpenVisit:
         scheme: str = "light",
         scale: float = 1,
     ) -> Visit:
-        context = await browser.new_context(
-            viewport=VIEWPORTS[width],  # type: ignore[arg-type]
-            locale=LOCALES[language],
-            color_scheme=scheme,  # type: ignore[arg-type]
-            device_scale_factor=scale,
-            extra_http_headers={"Authorization": f"Bearer {control_centre.token}"},
+        return await open_page(
+            browser,
+            control_centre.base,
+            language=language,
+            width=width,
+            scheme=scheme,
+            scale=scale,
+            headers={"Authorization": f"Bearer {control_centre.token}"},
         )
-        page = await context.new_page()
-        made = Visit(page, control_centre.base)
-        page.on("console", lambda m: made.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda error: made.errors.append(str(error)))
-        page.on("request", lambda request: made.requests.append(request.url))
-        return made
 
     return open_visit
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from playwright.async_api import Browser, BrowserContext
+from playwright.async_api import Browser
 import pytest
 
 from tests.community import Community, StartAggregator, call
-from tests.web.conftest import LOCALES, VIEWPORTS, Visit, violations_text
+from tests.web.conftest import open_page, violations_text
 
 pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
@@ -45,21 +45,6 @@ TEXTS = {
 }
 
 
-async def _open(
-    browser: Browser, url: str, language: str = "en", width: str = "desktop"
-) -> tuple[BrowserContext, Visit]:
-    context = await browser.new_context(
-        viewport=VIEWPORTS[width],  # type: ignore[arg-type]
-        locale=LOCALES[language],
-    )
-    page = await context.new_page()
-    visit = Visit(page, url)
-    page.on("console", lambda m: visit.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: visit.errors.append(str(error)))
-    page.on("request", lambda request: visit.requests.append(request.url))
-    return context, visit
-
-
 @pytest.mark.parametrize(("language", "width"), [("en", "desktop"), ("es", "phone")])
 async def test_the_admin_gives_a_home_assistant_user_the_operator_role(
     browser: Browser,
@@ -71,9 +56,13 @@ async def test_the_admin_gives_a_home_assistant_user_the_operator_role(
 ) -> None:
     _service, port = start_aggregator(**community.options, ingress_proxy="127.0.0.1")
     texts = TEXTS[language]
-    _, owner = await _open(browser, ingress_proxy(port, "ha-owner", "Marta"), language, width)
+    owner = await open_page(
+        browser, ingress_proxy(port, "ha-owner", "Marta"), language=language, width=width
+    )
     await owner.open()  # the first Home Assistant user: the community's admin
-    _, jordi = await _open(browser, ingress_proxy(port, "ha-jordi", "Jordi"), language, width)
+    jordi = await open_page(
+        browser, ingress_proxy(port, "ha-jordi", "Jordi"), language=language, width=width
+    )
     await jordi.open()
     assert await jordi.page.locator("main h1").inner_text() == texts["no-role"]
     assert await jordi.page.locator("#navigation a").count() == 0
@@ -107,7 +96,7 @@ async def test_a_token_is_shown_once_and_revoked(
 ) -> None:
     _service, port = start_aggregator(**community.options, ingress_proxy="127.0.0.1")
     texts = TEXTS["en"]
-    _, owner = await _open(browser, ingress_proxy(port, "ha-owner", "Marta"))
+    owner = await open_page(browser, ingress_proxy(port, "ha-owner", "Marta"))
     await owner.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     await owner.open("settings")
     await owner.page.get_by_role("button", name=texts["add-token"]).click()
