@@ -74,6 +74,10 @@ REFUSED_FOR_REASONS_NO_SCHEMA_STATES = {
     "postReadings": "the protocol's rules beyond its schema: the token's member, whole intervals",
     "importDistributorCsv": "a distributor's file",
     "reconciliation": "real months, at most 36",
+    "startComparison": "real months in order, at most 36, with history; rules the schemes take",
+    "adoptComparison": "a done comparison of that static scheme, a day after the minimum months",
+    "agreementCoefficientFile": "a CAU (a valid CUPS, 'A' and three digits)",
+    "validateCoefficientFile": "base64, and a file name with its year or the year",
 }
 
 
