@@ -50,8 +50,9 @@ from ioe_aggregator.store import Store
 _LOGGER = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-# The longest period compared at once.
+# The longest period compared at once, and the years a period may fall in.
 MAX_MONTHS: Final = 36
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 # Where the job's progress stands once the history is read, and before the reports are written.
 READ_SHARE, ENGINE_SHARE = 0.05, 0.9
 INTERRUPTED: Final = "the service stopped before the comparison finished; start it again"
@@ -116,6 +117,12 @@ class ComparisonRequest:
         """Refuse a request no job could run: months out of order, unknown schemes, rules."""
         months = (self.last_month.year - self.first_month.year) * 12
         months += self.last_month.month - self.first_month.month
+        if not FIRST_YEAR <= self.first_month.year <= self.last_month.year <= LAST_YEAR:
+            raise Refused(
+                Kind.INVALID,
+                f"period: months of {FIRST_YEAR} to {LAST_YEAR}",
+                code="bad_period",
+            )
         if not 0 <= months < MAX_MONTHS:
             raise Refused(
                 Kind.INVALID,

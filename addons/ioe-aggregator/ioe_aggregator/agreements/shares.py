@@ -20,6 +20,8 @@ from ioe_aggregator.sharing.model import Member as SharingMember
 
 # Schemes the registry alone defines (no history needed).
 REGISTRY_SCHEMES = ("equal", "power", "investment")
+# The years a coefficient file is checked for.
+MIN_YEAR, MAX_YEAR = 2000, 2100
 # Problems of a coefficient file quoted in the refusal; the rest are counted.
 MAX_PROBLEMS_SHOWN = 10
 
@@ -133,10 +135,11 @@ def check_file(
     The year is the file name's unless given; the file is checked against the active members.
     """
     year = year or coefficient_file.year_of(file_name)
-    if year is None:
+    if year is None or not MIN_YEAR <= year <= MAX_YEAR:
         raise Refused(
             Kind.INVALID,
-            f"{file_name!r}: name the file CAU_YYYY.txt or give its year",
+            f"{file_name!r}: name the file CAU_YYYY.txt or give its year "
+            f"({MIN_YEAR} to {MAX_YEAR})",
             code="no_year",
         )
     read, problems = coefficient_file.parse(

@@ -130,4 +130,6 @@ async def validate_coefficient_file(request: web.Request) -> web.Response:
     require(request, Permission.READ)
     body = await json_body(request)
     members = await request.app[REGISTRY].members()
-    return web.json_response(check_file(_content(body), body["name"], members, body.get("year")))
+    # A whole number, which JSON may write 2027.0.
+    year = None if body.get("year") is None else int(body["year"])
+    return web.json_response(check_file(_content(body), body["name"], members, year))
