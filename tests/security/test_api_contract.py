@@ -76,6 +76,10 @@ REFUSED_FOR_REASONS_NO_SCHEMA_STATES = {
     "reconciliation": "real months, at most 36",
     "addUser": "a password of more than a few different characters",
     "changeUser": "a password of more than a few different characters, only for local users",
+    "startComparison": "real months in order, at most 36, with history; rules the schemes take",
+    "adoptComparison": "a done comparison of that static scheme, a day after the minimum months",
+    "agreementCoefficientFile": "a CAU (a valid CUPS, 'A' and three digits)",
+    "validateCoefficientFile": "base64, and a file name with its year or the year",
 }
 
 

@@ -15,11 +15,13 @@ import aiomqtt
 
 from ioe_aggregator import __version__
 from ioe_aggregator.agreements import Agreements
+from ioe_aggregator.agreements.comparisons import Comparisons
 from ioe_aggregator.api import (
     agreements,
     audit,
     auth,
     community,
+    comparisons,
     distributor,
     errors,
     health,
@@ -43,6 +45,7 @@ from ioe_aggregator.ingest.writer import Ingest
 from ioe_aggregator.keys import (
     AGREEMENTS,
     BROKER,
+    COMPARISONS,
     CONFIG,
     INGEST,
     REGISTRY,
@@ -75,6 +78,7 @@ class Services:
     store: Store
     registry: Registry
     agreements: Agreements
+    comparisons: Comparisons
     ingest: Ingest
     broker: BrokerConnection
     results: ResultsPublisher
@@ -96,6 +100,9 @@ async def build_services(config: Config, store: Store) -> Services:
     agreements = Agreements(
         store, tz=config.results.timezone, min_months=config.results.agreement_min_months
     )
+    comparisons = Comparisons(store, registry, agreements, prices=config.results.prices)
+    # Jobs a previous run left unfinished are failed before any new one is queued.
+    await comparisons.fail_unfinished()
     ingest = Ingest(store, registry, quota_rows=config.members.quota_rows)
     status = MemberStatus(prefix)
     group = await store.secret_setting(SHARE_GROUP_SETTING)
@@ -130,6 +137,7 @@ async def build_services(config: Config, store: Store) -> Services:
         store=store,
         registry=registry,
         agreements=agreements,
+        comparisons=comparisons,
         ingest=ingest,
         broker=broker,
         results=results,
@@ -151,6 +159,7 @@ def create_app(config: Config, services: Services) -> web.Application:
     app[REGISTRY] = services.registry
     app[INGEST] = services.ingest
     app[AGREEMENTS] = services.agreements
+    app[COMPARISONS] = services.comparisons
     app[RESULTS] = services.results
     app[SUPERVISOR] = services.supervisor
     app[auth.FAILED_LOGINS] = auth.FailedLogins()
@@ -164,6 +173,7 @@ def create_app(config: Config, services: Services) -> web.Application:
         readings,
         results,
         agreements,
+        comparisons,
         community,
         audit,
         distributor,
@@ -226,6 +236,7 @@ async def serve(config: Config) -> None:
         if config.broker is not None:
             supervisor.start("broker", services.broker.run())
         supervisor.start("results", services.results.run())
+        supervisor.start("comparisons", services.comparisons.run())
         supervisor.start("failed-logins", auth.write_failed_logins(runner.app))
         if config.datadis is not None:
             supervisor.start(

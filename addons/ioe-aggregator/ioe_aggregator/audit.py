@@ -56,6 +56,7 @@ class Action(StrEnum):
     AGREEMENT_ADDED = "agreement_added"
     AGREEMENT_ENDED = "agreement_ended"
     AGREEMENT_REMOVED = "agreement_removed"
+    COMPARISON_STARTED = "comparison_started"
     EXPORT = "export"
     USER_ADDED = "user_added"
     USER_CHANGED = "user_changed"

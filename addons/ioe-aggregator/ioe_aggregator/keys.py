@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ioe_aggregator.agreements import Agreements
+from ioe_aggregator.agreements.comparisons import Comparisons
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
 from ioe_aggregator.ingest.writer import Ingest
@@ -19,5 +20,6 @@ BROKER = web.AppKey("broker", BrokerConnection)
 REGISTRY = web.AppKey("registry", Registry)
 INGEST = web.AppKey("ingest", Ingest)
 AGREEMENTS = web.AppKey("agreements", Agreements)
+COMPARISONS = web.AppKey("comparisons", Comparisons)
 RESULTS = web.AppKey("results", ResultsPublisher)
 SUPERVISOR = web.AppKey("supervisor", Supervisor)

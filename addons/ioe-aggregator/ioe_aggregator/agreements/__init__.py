@@ -11,7 +11,9 @@ from ioe_aggregator.agreements.model import Agreement
 from ioe_aggregator.agreements.shares import (
     REGISTRY_SCHEMES,
     Shares,
+    check_file,
     shares_from_coefficients,
+    shares_from_comparison,
     shares_from_file,
     shares_from_scheme,
 )
@@ -21,7 +23,9 @@ __all__ = [
     "Agreement",
     "Agreements",
     "Shares",
+    "check_file",
     "shares_from_coefficients",
+    "shares_from_comparison",
     "shares_from_file",
     "shares_from_scheme",
 ]

@@ -7,7 +7,7 @@ months at most). Every change is audited in its own transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 import time
 from typing import Any
@@ -21,19 +21,20 @@ from ioe_aggregator import audit
 from ioe_aggregator.agreements.model import FOREVER, Agreement
 from ioe_aggregator.agreements.shares import Shares
 from ioe_aggregator.refusals import Kind, Refused
+from ioe_aggregator.sharing import coefficient_file
 from ioe_aggregator.sharing.calendar import add_months, hours_of_year
 from ioe_aggregator.sharing.coefficient_file import UNITS
 from ioe_aggregator.store import Store, Transaction
 
 MAX_NAME = 100
-_COLUMNS = "id, name, scheme, hourly, year, valid_from, valid_to, created_s"
+_COLUMNS = "id, name, scheme, hourly, year, valid_from, valid_to, created_s, created_by, comparison"
 SELECT_ALL = f"SELECT {_COLUMNS} FROM agreements ORDER BY valid_from"  # noqa: S608 - constant
 SELECT_ONE = f"SELECT {_COLUMNS} FROM agreements WHERE id = ?"  # noqa: S608 - constant
 SELECT_OVERLAPPING = f"""SELECT {_COLUMNS} FROM agreements
     WHERE valid_from <= ? AND (valid_to IS NULL OR valid_to >= ?)
     ORDER BY valid_from"""  # noqa: S608 - constant
 INSERT = """INSERT INTO agreements (id, name, scheme, hourly, year, valid_from, valid_to,
-    created_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
+    created_s, created_by, comparison) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 INSERT_SHARE = "INSERT INTO agreement_shares (agreement, member, hour, units) VALUES (?, ?, ?, ?)"
 SET_END = "UPDATE agreements SET valid_to = ? WHERE id = ?"
 DELETE_SHARES = "DELETE FROM agreement_shares WHERE agreement = ?"
@@ -52,6 +53,8 @@ def _agreement(row: Sequence[Any]) -> Agreement:
         valid_from=date.fromisoformat(row[5]),
         valid_to=None if row[6] is None else date.fromisoformat(row[6]),
         created=datetime.fromtimestamp(int(row[7]), UTC),
+        created_by=row[8],
+        comparison=row[9],
     )
 
 
@@ -77,8 +80,12 @@ class Agreements:
         valid_from: date,
         valid_to: date | None = None,
         actor: str,
+        comparison: str | None = None,
     ) -> Agreement:
-        """Record an agreement; end the open-ended one before it the day before it starts."""
+        """Record an agreement; end the open-ended one before it the day before it starts.
+
+        ``comparison`` names the comparison job its shares come from, if any.
+        """
         name = name.strip()
         if not name or len(name) > MAX_NAME:
             raise Refused(Kind.INVALID, f"name: expected 1 to {MAX_NAME} characters")
@@ -102,6 +109,8 @@ class Agreements:
             valid_from=valid_from,
             valid_to=valid_to,
             created=datetime.fromtimestamp(int(time.time()), UTC),
+            created_by=actor,
+            comparison=comparison,
         )
         async with self._store.transaction() as tx:
             await self._make_room(tx, agreement, actor)
@@ -116,6 +125,8 @@ class Agreements:
                     agreement.valid_from.isoformat(),
                     None if valid_to is None else valid_to.isoformat(),
                     int(agreement.created.timestamp()),
+                    actor,
+                    comparison,
                 ),
             )
             await tx.executemany(
@@ -132,6 +143,7 @@ class Agreements:
                     "scheme": agreement.scheme,
                     "valid_from": agreement.valid_from.isoformat(),
                     "valid_to": None if valid_to is None else valid_to.isoformat(),
+                    "comparison": comparison,
                 },
             )
         return agreement
@@ -244,6 +256,31 @@ class Agreements:
         else:
             beta = {member: units / UNITS for member, _hour, units in rows}
         return {**agreement.as_dict(), "coefficients": dict(sorted(beta.items()))}
+
+    async def coefficient_file(
+        self, agreement_id: str, cups: Mapping[str, str], *, cau: str, year: int | None
+    ) -> tuple[str, bytes]:
+        """Return the distributor's coefficient file of an agreement: its name and content.
+
+        ``cups`` gives each member's CUPS; ``year`` is an hourly agreement's own, and for a
+        static one by default the year it starts.
+        """
+        async with self._store.transaction() as tx:
+            agreement = await _get(tx, agreement_id)
+            rows = await tx.execute(SELECT_SHARES, (agreement_id, 0, 8784))
+        if agreement.year is not None and year not in (None, agreement.year):
+            raise Refused(
+                Kind.INVALID,
+                f"agreement {agreement_id} holds the hours of {agreement.year}, not {year}",
+                code="bad_year",
+            )
+        year = year or agreement.year or agreement.valid_from.year
+        try:
+            name = coefficient_file.file_name(cau, year)
+        except coefficient_file.CoefficientFileError as err:
+            raise Refused(Kind.INVALID, f"cau: {err}", code="bad_cau") from err
+        shares = {(cups[member], hour): units for member, hour, units in sorted(rows)}
+        return name, coefficient_file.content(shares)
 
     async def beta(self, hours: pd.DatetimeIndex) -> tuple[pd.DataFrame, list[Agreement | None]]:
         """Return β for each UTC hour (members as columns; 0 where none holds) and its agreement."""

@@ -24,6 +24,9 @@ class Agreement:
     valid_from: date
     valid_to: date | None
     created: datetime
+    # Who recorded it (None: before that was kept), and the comparison it was adopted from.
+    created_by: str | None = None
+    comparison: str | None = None
 
     @property
     def last_day(self) -> date:
@@ -45,4 +48,6 @@ class Agreement:
             "valid_from": self.valid_from.isoformat(),
             "valid_to": None if self.valid_to is None else self.valid_to.isoformat(),
             "created": utc_text(self.created),
+            "created_by": self.created_by,
+            "comparison": self.comparison,
         }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +20,8 @@ from ioe_aggregator.sharing.model import Member as SharingMember
 
 # Schemes the registry alone defines (no history needed).
 REGISTRY_SCHEMES = ("equal", "power", "investment")
+# The years a coefficient file is checked for.
+MIN_YEAR, MAX_YEAR = 2000, 2100
 # Problems of a coefficient file quoted in the refusal; the rest are counted.
 MAX_PROBLEMS_SHOWN = 10
 
@@ -46,23 +49,9 @@ def _rounded(scheme: str, beta: Mapping[str, float]) -> Shares:
     return Shares(scheme=scheme, units={(i, 0): int(u) for i, u in zip(ids, units, strict=True)})
 
 
-def shares_from_coefficients(beta: Mapping[str, float], members: Sequence[Member]) -> Shares:
-    """Return static shares from β by member id (every member named must be active)."""
-    active = {m.id for m in members if m.active}
-    if unknown := sorted(set(beta) - active):
-        raise Refused(Kind.INVALID, f"not active members: {', '.join(unknown)}")
-    if not beta:
-        raise Refused(Kind.INVALID, "coefficients: give at least one member's β")
-    return _rounded("static", beta)
-
-
-def shares_from_scheme(scheme: str, members: Sequence[Member]) -> Shares:
-    """Return static shares by a criterion of the registry: equal, power or investment."""
-    if scheme not in REGISTRY_SCHEMES:
-        raise Refused(
-            Kind.INVALID, f"scheme {scheme!r}: choose one of {', '.join(REGISTRY_SCHEMES)}"
-        )
-    active = [
+def sharing_members(members: Sequence[Member]) -> list[SharingMember]:
+    """Return the active members as the sharing engine knows them."""
+    return [
         SharingMember(
             member_id=m.id,
             cups=m.cups,
@@ -73,6 +62,39 @@ def shares_from_scheme(scheme: str, members: Sequence[Member]) -> Shares:
         for m in members
         if m.active
     ]
+
+
+def shares_from_coefficients(beta: Mapping[str, float], members: Sequence[Member]) -> Shares:
+    """Return static shares from β by member id (every member named must be active)."""
+    active = {m.id for m in members if m.active}
+    if unknown := sorted(set(beta) - active):
+        raise Refused(Kind.INVALID, f"not active members: {', '.join(unknown)}")
+    if not beta:
+        raise Refused(Kind.INVALID, "coefficients: give at least one member's β")
+    return _rounded("static", beta)
+
+
+def shares_from_comparison(
+    scheme: str, beta: Mapping[str, float], members: Sequence[Member]
+) -> Shares:
+    """Return static shares of a scheme as a comparison computed them (every member active)."""
+    active = {m.id for m in members if m.active}
+    if gone := sorted(set(beta) - active):
+        raise Refused(
+            Kind.CONFLICT,
+            f"members no longer active since the comparison: {', '.join(gone)}; run it again",
+            code="members_changed",
+        )
+    return _rounded(scheme, beta)
+
+
+def shares_from_scheme(scheme: str, members: Sequence[Member]) -> Shares:
+    """Return static shares by a criterion of the registry: equal, power or investment."""
+    if scheme not in REGISTRY_SCHEMES:
+        raise Refused(
+            Kind.INVALID, f"scheme {scheme!r}: choose one of {', '.join(REGISTRY_SCHEMES)}"
+        )
+    active = sharing_members(members)
     if not active:
         raise Refused(Kind.INVALID, "the community has no active members yet")
     try:
@@ -103,3 +125,32 @@ def shares_from_file(content: bytes, file_name: str, members: Sequence[Member]) 
     if read.hourly:
         return Shares(scheme="hourly-file", units=units, year=year)
     return Shares(scheme="static-file", units=units)
+
+
+def check_file(
+    content: bytes, file_name: str, members: Sequence[Member], year: int | None
+) -> dict[str, Any]:
+    """Return what ``sharing validate`` finds in a coefficient file, as data; store nothing.
+
+    The year is the file name's unless given; the file is checked against the active members.
+    """
+    year = year or coefficient_file.year_of(file_name)
+    if year is None or not MIN_YEAR <= year <= MAX_YEAR:
+        raise Refused(
+            Kind.INVALID,
+            f"{file_name!r}: name the file CAU_YYYY.txt or give its year "
+            f"({MIN_YEAR} to {MAX_YEAR})",
+            code="no_year",
+        )
+    read, problems = coefficient_file.parse(
+        content, name=file_name, members_cups={m.cups for m in members if m.active}, year=year
+    )
+    return {
+        "name": file_name,
+        "year": year,
+        "valid": not coefficient_file.errors(problems),
+        "kind": "hourly" if read.hourly else "static",
+        "problems": [
+            {"line": p.line, "message": p.message, "warning": p.warning} for p in problems
+        ],
+    }

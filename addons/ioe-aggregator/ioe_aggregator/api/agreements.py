@@ -11,6 +11,7 @@ from aiohttp import web
 
 from ioe_aggregator.agreements import (
     Shares,
+    check_file,
     shares_from_coefficients,
     shares_from_file,
     shares_from_scheme,
@@ -39,11 +40,15 @@ async def _shares(request: web.Request, body: dict[str, Any]) -> Shares:
         beta = {member: float(value) for member, value in body["coefficients"].items()}
         return shares_from_coefficients(beta, members)
     file = body["file"]
+    return shares_from_file(_content(file), file["name"], members)
+
+
+def _content(file: dict[str, Any]) -> bytes:
+    """Return the content of a file given as ``{name, content_base64}``."""
     try:
-        content = base64.b64decode(file["content_base64"], validate=True)
+        return base64.b64decode(file["content_base64"], validate=True)
     except (binascii.Error, ValueError) as err:
         raise Refused(Kind.INVALID, f"file: content_base64 is not base64: {err}") from err
-    return shares_from_file(content, file["name"], members)
 
 
 @routes.get("/api/v1/agreements")
@@ -97,3 +102,34 @@ async def remove_agreement(request: web.Request) -> web.Response:
         request.match_info["agreement"], actor=token.actor
     )
     return web.json_response(agreement.as_dict())
+
+
+@routes.get("/api/v1/agreements/{agreement}/coefficient-file")
+async def agreement_coefficient_file(request: web.Request) -> web.Response:
+    """Return the distributor's coefficient file of an agreement, CAU_YYYY.txt (read)."""
+    require(request, Permission.READ)
+    cups = {member.id: member.cups for member in await request.app[REGISTRY].members()}
+    year = request.query.get("year")
+    name, content = await request.app[AGREEMENTS].coefficient_file(
+        request.match_info["agreement"],
+        cups,
+        cau=request.query["cau"],
+        year=None if year is None else int(year),
+    )
+    return web.Response(
+        body=content,
+        content_type="text/plain",
+        charset="ascii",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@routes.post("/api/v1/coefficient-files/validate")
+async def validate_coefficient_file(request: web.Request) -> web.Response:
+    """Check a coefficient file against the members, as ``sharing validate`` does (read)."""
+    require(request, Permission.READ)
+    body = await json_body(request)
+    members = await request.app[REGISTRY].members()
+    # A whole number, which JSON may write 2027.0.
+    year = None if body.get("year") is None else int(body["year"])
+    return web.json_response(check_file(_content(body), body["name"], members, year))

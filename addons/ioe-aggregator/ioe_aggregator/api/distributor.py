@@ -9,7 +9,7 @@ stored between the import's transactions.
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime
+from datetime import date
 import tempfile
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from ioe_aggregator.api.auth import require
+from ioe_aggregator.api.formats import month
 from ioe_aggregator.auth.roles import Permission
 from ioe_aggregator.distributor.commands import report
 from ioe_aggregator.distributor.importer import import_csv
@@ -90,11 +91,10 @@ async def upload_csv(request: web.Request) -> web.Response:
 
 
 def _month(request: web.Request, name: str) -> date:
-    text = request.query.get(name, "")
     try:
-        return datetime.strptime(text, "%Y-%m").date()  # noqa: DTZ007 - a calendar month
-    except ValueError:
-        raise Refused(Kind.INVALID, f"{name}: expected a month as YYYY-MM, got {text!r}") from None
+        return month(request.query.get(name, ""))
+    except ValueError as err:
+        raise Refused(Kind.INVALID, f"{name}: {err}") from None
 
 
 @routes.get("/api/v1/reconciliation")

@@ -45,6 +45,14 @@ def day(text: str) -> date:
     raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)")
 
 
+def month(text: str) -> date:
+    """Return a ``YYYY-MM`` month as its first day; raise ValueError saying why not."""
+    try:
+        return datetime.strptime(text, "%Y-%m").date()  # noqa: DTZ007 - a calendar month
+    except ValueError:
+        raise ValueError(f"expected a month as YYYY-MM, got {text!r}") from None
+
+
 # Only the formats above are asserted; the document's others are descriptions.
 CHECKER = FormatChecker(formats=())
 

@@ -15,6 +15,7 @@ registered either way; a 20-character CUPS in a file is a warning.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 import re
@@ -103,14 +104,25 @@ def file_name(cau: str, year: int) -> str:
     return f"{cau}_{year}.txt"
 
 
+def content(shares: Mapping[tuple[str, int], int]) -> bytes:
+    """Return a file's content: millionths by (CUPS, hour), hour 0 for a static share.
+
+    Lines come in the mapping's order, each CUPS written whole (`full_cups`), CRLF-ended.
+    """
+    lines = [
+        f"{full_cups(code)};{format_share(units)}"
+        if hour == 0
+        else f"{full_cups(code)};{hour:04d};{format_share(units)}"
+        for (code, hour), units in shares.items()
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+
 def write_static(directory: Path, cau: str, year: int, cups: pd.Series) -> Path:
     """Write a static file: ``cups`` maps each member's CUPS to its β."""
     units = largest_remainder(cups.to_numpy()[None, :])[0]
-    lines = [
-        f"{full_cups(code)};{format_share(int(u))}"
-        for code, u in zip(cups.index, units, strict=True)
-    ]
-    return _write(directory / file_name(cau, year), lines)
+    shares = {(code, 0): int(u) for code, u in zip(cups.index, units, strict=True)}
+    return _write(directory / file_name(cau, year), shares)
 
 
 def write_hourly(directory: Path, cau: str, year: int, beta: pd.DataFrame) -> Path:
@@ -119,17 +131,17 @@ def write_hourly(directory: Path, cau: str, year: int, beta: pd.DataFrame) -> Pa
     if hours not in (8760, 8784):
         raise CoefficientFileError(f"an hourly file needs 8760 or 8784 hours, got {hours}")
     units = largest_remainder(beta.to_numpy())
-    lines = [
-        f"{full}{hour:04d};{format_share(int(units[hour - 1, column]))}"
-        for column, full in enumerate(f"{full_cups(code)};" for code in beta.columns)
+    shares = {
+        (code, hour): int(units[hour - 1, column])
+        for column, code in enumerate(beta.columns)
         for hour in range(1, hours + 1)
-    ]
-    return _write(directory / file_name(cau, year), lines)
+    }
+    return _write(directory / file_name(cau, year), shares)
 
 
-def _write(path: Path, lines: list[str]) -> Path:
+def _write(path: Path, shares: Mapping[tuple[str, int], int]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\r\n".join(lines) + "\r\n", encoding="ascii")
+    path.write_bytes(content(shares))
     return path
 
 

@@ -22,7 +22,7 @@ from ioe_aggregator.sharing.files import (
     read_prices,
 )
 from ioe_aggregator.sharing.model import Coefficients, Member
-from ioe_aggregator.sharing.report_html import render_html
+from ioe_aggregator.sharing.report_html import documents
 
 EXIT_INVALID = 1
 EXIT_INPUT = 2
@@ -204,16 +204,10 @@ def _compare(args: argparse.Namespace) -> int:
         tz=args.tz,
         profile_options=_profile_options(args),
     )
-    report = comparison.to_report()
-    report["hours_dropped_incomplete"] = hours.dropped
-    report["hours_night_without_generation"] = hours.night
-    report["member_hours_missing"] = hours.missing
-    report["warnings"] = warnings
+    report, html = documents(comparison, hours, warnings, args.tz)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
-    (args.out / "report.html").write_text(
-        render_html(comparison, report, args.tz), encoding="utf-8"
-    )
+    (args.out / "report.html").write_text(html, encoding="utf-8")
     _write_agreements(comparison, args)
     judged = report["period"]["hours"]
     print(f"Compared {len(schemes)} schemes over {judged} hours: {args.out / 'report.html'}")

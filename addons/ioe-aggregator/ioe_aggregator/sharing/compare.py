@@ -6,7 +6,7 @@ written as report.json, which other parts of the product read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 import math
 from typing import Any, Final
@@ -92,6 +92,11 @@ class Comparison:
                 -(self.results[s].community["self_consumed_kwh"] or 0.0),
             ),
         )
+
+    @property
+    def winner(self) -> str | None:
+        """The agreement (not a reference) with the most self-consumption; None without one."""
+        return next((s for s in self.ranking() if s not in sch.REFERENCE_SCHEMES), None)
 
     def to_report(self) -> dict[str, Any]:
         """Return the report.json document (NaN becomes null)."""
@@ -191,13 +196,16 @@ def compare(
     prices: Prices | None = None,
     tz: str = DEFAULT_TZ,
     profile_options: Mapping[str, float] | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> Comparison:
     """Compute every scheme's β on the training period and judge it on the evaluated one.
 
     ``consumption_kwh`` (hours × member ids) and ``generation_kwh`` are hourly, on one UTC
     index. Each scheme's allocation, member and community KPIs, and (with ``prices``) monthly
     economics are returned. ``profile_options`` go to ``hourly_profile`` (vulnerable_reserve,
-    min_beta, max_beta).
+    min_beta, max_beta). ``progress``, when given, is called with the share of the work done
+    (0 to 1) after each scheme's β and after its allocation; an exception it raises stops the
+    comparison.
     """
     unknown = sorted(set(schemes) - set(sch.ALL_SCHEMES))
     if unknown:
@@ -224,7 +232,8 @@ def compare(
         if prices.import_energy_eur_kwh is None
         else "energy_term",
     )
-    for name in schemes:
+    steps = 2 * len(schemes)
+    for number, name in enumerate(schemes):
         coefficients = sch.build(
             name,
             members,
@@ -235,6 +244,8 @@ def compare(
             tz=tz,
             profile_options=profile_options,
         )
+        if progress is not None:
+            progress((2 * number + 1) / steps)
         allocation = allocate(coefficients, judged, judged_generation)
         comparison.results[name] = SchemeResult(
             coefficients=coefficients,
@@ -244,4 +255,6 @@ def compare(
             economics=monthly_economics(allocation, prices, tz) if prices is not None else None,
             monthly=monthly_totals(allocation, tz),
         )
+        if progress is not None:
+            progress((2 * number + 2) / steps)
     return comparison

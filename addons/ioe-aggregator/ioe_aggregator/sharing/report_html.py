@@ -17,6 +17,7 @@ from ioe_aggregator.sharing.charts import (
     line_chart,
 )
 from ioe_aggregator.sharing.compare import Comparison
+from ioe_aggregator.sharing.files import Hours
 from ioe_aggregator.sharing.schemes import REFERENCE_SCHEMES
 
 MEMBER_BARS = (  # (report key, colour, Spanish and English legend)
@@ -262,3 +263,18 @@ def render_html(comparison: Comparison, report: dict[str, Any], tz: str = DEFAUL
         f"<title>{escape(TEXT['title'][0])} / {escape(TEXT['title'][1])}</title>\n"
         f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
     )
+
+
+def documents(
+    comparison: Comparison, hours: Hours, warnings: list[str], tz: str = DEFAULT_TZ
+) -> tuple[dict[str, Any], str]:
+    """Return report.json's document and report.html for a comparison run on ``hours``.
+
+    The document says how many hours the inputs lost (`align_hours`) and the inputs' warnings.
+    """
+    report = comparison.to_report()
+    report["hours_dropped_incomplete"] = hours.dropped
+    report["hours_night_without_generation"] = hours.night
+    report["member_hours_missing"] = hours.missing
+    report["warnings"] = warnings
+    return report, render_html(comparison, report, tz)

@@ -195,6 +195,21 @@ def hourly_profile(
     )
 
 
+def check_rules(scheme: str, profile_options: Mapping[str, float] | None) -> None:
+    """Raise ValueError when rules other than the neutral ones go to a scheme that ignores them."""
+    asked = {
+        rule: value
+        for rule, value in (profile_options or {}).items()
+        if rule not in RULES or value != RULES[rule]
+    }
+    if asked and scheme not in RULE_SCHEMES | REFERENCE_SCHEMES:
+        named = ", ".join(f"--{rule.replace('_', '-')} {value:g}" for rule, value in asked.items())
+        raise ValueError(
+            f"the scheme {scheme} does not take the rules {named}: only hourly-profile keeps β "
+            "within bounds and sets a reserve aside; leave the rules out or choose hourly-profile"
+        )
+
+
 def build(
     scheme: str,
     members: Sequence[Member],
@@ -213,17 +228,7 @@ def build(
     (``profile_options``: min_beta, max_beta, vulnerable_reserve) given to a scheme that does not
     honour them are refused, naming both.
     """
-    asked = {
-        rule: value
-        for rule, value in (profile_options or {}).items()
-        if rule not in RULES or value != RULES[rule]
-    }
-    if asked and scheme not in RULE_SCHEMES | REFERENCE_SCHEMES:
-        named = ", ".join(f"--{rule.replace('_', '-')} {value:g}" for rule, value in asked.items())
-        raise ValueError(
-            f"the scheme {scheme} does not take the rules {named}: only hourly-profile keeps β "
-            "within bounds and sets a reserve aside; leave the rules out or choose hourly-profile"
-        )
+    check_rules(scheme, profile_options)
     if scheme in ("equal", "power", "investment"):
         static = {"equal": equal, "power": by_contracted_power, "investment": by_investment}
         return static[scheme](members)

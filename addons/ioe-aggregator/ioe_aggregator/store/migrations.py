@@ -187,6 +187,34 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX sessions_by_user ON sessions (user_id)",
     ),
+    (
+        # Sharing comparisons run as jobs, one at a time: what was asked (JSON), how far it
+        # got, and when done its summary (JSON, with the β of each static scheme), report.json
+        # and report.html; a failed one says why. A job a restart interrupted is failed.
+        """CREATE TABLE comparisons (
+            id TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            progress DOUBLE PRECISION NOT NULL,
+            actor TEXT NOT NULL,
+            request TEXT NOT NULL,
+            created_s BIGINT NOT NULL,
+            started_s BIGINT,
+            finished_s BIGINT,
+            error TEXT,
+            summary TEXT,
+            report_json TEXT,
+            report_html TEXT
+        )""",
+        "CREATE INDEX comparisons_by_time ON comparisons (created_s)",
+        # The agreements' history: who recorded each (earlier ones: from the audit log) and the
+        # comparison it was adopted from (NULL: given by hand).
+        "ALTER TABLE agreements ADD COLUMN created_by TEXT",
+        "ALTER TABLE agreements ADD COLUMN comparison TEXT",
+        """UPDATE agreements SET created_by = (
+            SELECT MIN(actor) FROM audit
+            WHERE audit.subject = agreements.id AND audit.action = 'agreement_added'
+        )""",
+    ),
 )
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (

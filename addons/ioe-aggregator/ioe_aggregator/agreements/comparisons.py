@@ -1,0 +1,463 @@
+"""Sharing comparisons on the community's stored history, run as jobs one at a time.
+
+A job is recorded as soon as it is asked for (queued), runs when the one before it has finished
+(running, with its progress from the engine's steps), and ends done (its summary, report.json
+and report.html kept) or failed (with why). The engine's work (pandas, scipy) runs in a thread,
+off the event loop. The history is the one the members' results count
+(``history.hourly.best_consumption``: each member's own meter, the distributor's data where
+the meter did not measure an hour whole) and the registered plants' generation. A job a
+restart interrupted is failed when the service starts again: nothing is resumed half-way.
+
+A static scheme's β, as the job computed them, can be adopted as the agreement from a day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+import json
+import logging
+import threading
+import time
+from typing import Any, Final
+import uuid
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from ioe_aggregator import audit
+from ioe_aggregator.agreements.book import Agreements
+from ioe_aggregator.agreements.model import Agreement
+from ioe_aggregator.agreements.shares import shares_from_comparison, sharing_members
+from ioe_aggregator.distributor.model import IMPORT, METER, SOURCE as DISTRIBUTOR
+from ioe_aggregator.distributor.timeline import local_midnight
+from ioe_aggregator.history.hourly import best_consumption, generation
+from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, Measure
+from ioe_aggregator.protocol.messages import utc_text
+from ioe_aggregator.refusals import Kind, Refused
+from ioe_aggregator.sharing import schemes as sch
+from ioe_aggregator.sharing.calendar import add_months
+from ioe_aggregator.sharing.compare import Comparison, compare
+from ioe_aggregator.sharing.economics import Prices
+from ioe_aggregator.sharing.files import align_hours
+from ioe_aggregator.sharing.model import Member
+from ioe_aggregator.sharing.report_html import documents
+from ioe_aggregator.store import Store
+
+_LOGGER = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+# The longest period compared at once, and the years a period may fall in.
+MAX_MONTHS: Final = 36
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+# Where the job's progress stands once the history is read, and before the reports are written.
+READ_SHARE, ENGINE_SHARE = 0.05, 0.9
+INTERRUPTED: Final = "the service stopped before the comparison finished; start it again"
+_COLUMNS = "id, state, progress, actor, request, created_s, started_s, finished_s, error, summary"
+SELECT_ALL = f"SELECT {_COLUMNS} FROM comparisons ORDER BY created_s DESC, id DESC"  # noqa: S608
+SELECT_ONE = f"SELECT {_COLUMNS} FROM comparisons WHERE id = ?"  # noqa: S608 - constant
+SELECT_REPORT = "SELECT state, report_json, report_html FROM comparisons WHERE id = ?"
+INSERT = """INSERT INTO comparisons (id, state, progress, actor, request, created_s)
+    VALUES (?, ?, 0, ?, ?, ?)"""
+SET_RUNNING = "UPDATE comparisons SET state = ?, started_s = ? WHERE id = ?"
+# Progress only moves forward: the engine's thread reports it in order, but a late write
+# must not undo a later one.
+SET_PROGRESS = "UPDATE comparisons SET progress = ? WHERE id = ? AND progress < ?"
+SET_DONE = """UPDATE comparisons SET state = ?, progress = 1, finished_s = ?, summary = ?,
+    report_json = ?, report_html = ? WHERE id = ?"""
+SET_FAILED = "UPDATE comparisons SET state = ?, finished_s = ?, error = ? WHERE id = ?"
+FAIL_UNFINISHED = """UPDATE comparisons SET state = ?, finished_s = ?, error = ?
+    WHERE state IN (?, ?)"""
+
+
+class Stopped(Exception):
+    """The service is stopping: the engine's thread ends at its next step."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComparisonRequest:
+    """What a comparison is asked for: months (local, inclusive), schemes, prices and rules."""
+
+    first_month: date
+    last_month: date
+    schemes: tuple[str, ...] = sch.ALL_SCHEMES
+    # EUR/kWh; None: the configured ones (and without those, no savings).
+    import_eur_kwh: float | None = None
+    surplus_eur_kwh: float | None = None
+    rules: Mapping[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the request as the API gives it back."""
+        return {
+            "period": {"first": f"{self.first_month:%Y-%m}", "last": f"{self.last_month:%Y-%m}"},
+            "schemes": list(self.schemes),
+            "prices": None
+            if self.import_eur_kwh is None or self.surplus_eur_kwh is None
+            else {"import_eur_kwh": self.import_eur_kwh, "surplus_eur_kwh": self.surplus_eur_kwh},
+            "rules": dict(self.rules),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ComparisonRequest:
+        """Return the request ``as_dict`` gave."""
+        prices = data["prices"] or {}
+        return cls(
+            first_month=date.fromisoformat(data["period"]["first"] + "-01"),
+            last_month=date.fromisoformat(data["period"]["last"] + "-01"),
+            schemes=tuple(data["schemes"]),
+            import_eur_kwh=prices.get("import_eur_kwh"),
+            surplus_eur_kwh=prices.get("surplus_eur_kwh"),
+            rules=data["rules"],
+        )
+
+    def check(self) -> None:
+        """Refuse a request no job could run: months out of order, unknown schemes, rules."""
+        months = (self.last_month.year - self.first_month.year) * 12
+        months += self.last_month.month - self.first_month.month
+        if not FIRST_YEAR <= self.first_month.year <= self.last_month.year <= LAST_YEAR:
+            raise Refused(
+                Kind.INVALID,
+                f"period: months of {FIRST_YEAR} to {LAST_YEAR}",
+                code="bad_period",
+            )
+        if not 0 <= months < MAX_MONTHS:
+            raise Refused(
+                Kind.INVALID,
+                f"period: the last month comes before the first, or more than {MAX_MONTHS} "
+                "months after it",
+                code="bad_period",
+            )
+        if unknown := sorted(set(self.schemes) - set(sch.ALL_SCHEMES)):
+            raise Refused(
+                Kind.INVALID,
+                f"unknown schemes {', '.join(unknown)}: choose from {', '.join(sch.ALL_SCHEMES)}",
+                code="unknown_scheme",
+            )
+        for scheme in self.schemes:
+            try:
+                sch.check_rules(scheme, self.rules)
+            except ValueError as err:
+                raise Refused(Kind.INVALID, str(err), code="rules_not_supported") from err
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """A comparison job as recorded."""
+
+    id: str
+    state: str
+    progress: float
+    actor: str
+    request: ComparisonRequest
+    created: datetime
+    started: datetime | None
+    finished: datetime | None
+    error: str | None
+    summary: Mapping[str, Any] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the job as the API gives it (the summary once done)."""
+        return {
+            "id": self.id,
+            "state": self.state,
+            "progress": self.progress,
+            "caller": self.actor,
+            "request": self.request.as_dict(),
+            "created": utc_text(self.created),
+            "started": None if self.started is None else utc_text(self.started),
+            "finished": None if self.finished is None else utc_text(self.finished),
+            "error": self.error,
+            "summary": self.summary,
+        }
+
+
+def _moment(seconds: Any) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(int(seconds), UTC)
+
+
+def _job(row: Sequence[Any]) -> Job:
+    created = _moment(row[5])
+    assert created is not None  # noqa: S101 - the column is NOT NULL
+    return Job(
+        id=row[0],
+        state=row[1],
+        progress=float(row[2]),
+        actor=row[3],
+        request=ComparisonRequest.from_dict(json.loads(row[4])),
+        created=created,
+        started=_moment(row[6]),
+        finished=_moment(row[7]),
+        error=row[8],
+        summary=None if row[9] is None else json.loads(row[9]),
+    )
+
+
+def summary(comparison: Comparison, report: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a done job's summary: the winner, and per scheme its community figures.
+
+    A static agreement scheme also gives its β by member: what adopting it records.
+    """
+    schemes = {}
+    for name, result in comparison.results.items():
+        figures = report["schemes"][name]
+        agreement = bool(figures["agreement"])
+        schemes[name] = {
+            "kind": figures["kind"],
+            "agreement": agreement,
+            "community": {k: v for k, v in figures["community"].items() if k != "monthly"},
+            "coefficients": {str(k): float(v) for k, v in result.coefficients.values.items()}
+            if agreement and result.coefficients.is_static
+            else None,
+        }
+    return {
+        "winner": comparison.winner,
+        "ranking": comparison.ranking(),
+        "period": report["evaluated_on"],
+        "trained_on": report["trained_on"],
+        "schemes": schemes,
+    }
+
+
+def _engine(
+    members: list[Member],
+    known: Mapping[tuple[str, datetime], float],
+    generation_kwh: pd.Series,
+    *,
+    request: ComparisonRequest,
+    tz: str,
+    progress: Callable[[float], None],
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Run the comparison (in a thread); return the summary, report.json's document, the page.
+
+    ``known`` is each member's consumption by (member, UTC hour), ``generation_kwh`` the
+    plants' on the period's hours.
+    """
+    ids = [member.member_id for member in members]
+    consumption_kwh = pd.DataFrame(index=generation_kwh.index, columns=ids, dtype=float)
+    if known:
+        measured = pd.Series(known, dtype=float)
+        measured.index = measured.index.set_levels(
+            pd.DatetimeIndex(measured.index.levels[1]), level=1
+        )
+        consumption_kwh = measured.unstack(level=0).reindex(index=generation_kwh.index, columns=ids)
+    hours = align_hours(consumption_kwh, generation_kwh, tz)
+    if hours.consumption.empty:
+        raise ValueError("no hour of the period has both generation and a member's consumption")
+    prices = None
+    if request.import_eur_kwh is not None and request.surplus_eur_kwh is not None:
+        prices = Prices.flat(
+            hours.consumption.index, request.import_eur_kwh, request.surplus_eur_kwh
+        )
+    comparison = compare(
+        members,
+        hours.consumption,
+        hours.generation,
+        schemes=request.schemes,
+        prices=prices,
+        tz=tz,
+        profile_options=request.rules,
+        progress=lambda done: progress(READ_SHARE + (ENGINE_SHARE - READ_SHARE) * done),
+    )
+    report, html = documents(comparison, hours, [], tz)
+    return summary(comparison, report), report, html
+
+
+class Comparisons:
+    """The community's comparison jobs: asked for, run one at a time, read, adopted."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        agreements: Agreements,
+        *,
+        prices: tuple[float, float] | None,
+    ) -> None:
+        """Work on a store, with the registry, the agreements and the configured prices."""
+        self._store = store
+        self._registry = registry
+        self._agreements = agreements
+        self._zone = ZoneInfo(agreements.tz)
+        self._prices = prices
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._stopping = threading.Event()
+
+    async def fail_unfinished(self) -> int:
+        """Mark every job a previous run left queued or running failed; return how many."""
+        async with self._store.transaction() as tx:
+            before = await tx.execute(
+                "SELECT COUNT(*) FROM comparisons WHERE state IN (?, ?)", (QUEUED, RUNNING)
+            )
+            await tx.execute(
+                FAIL_UNFINISHED, (FAILED, int(time.time()), INTERRUPTED, QUEUED, RUNNING)
+            )
+        return int(before[0][0])
+
+    def _period(self, request: ComparisonRequest) -> tuple[datetime, datetime]:
+        return (
+            local_midnight(request.first_month, self._zone),
+            local_midnight(add_months(request.last_month, 1), self._zone),
+        )
+
+    async def start(self, request: ComparisonRequest, *, actor: str) -> Job:
+        """Record a job and queue it; refuse a request without history to compare."""
+        request.check()
+        if request.import_eur_kwh is None and self._prices is not None:
+            import_eur_kwh, surplus_eur_kwh = self._prices
+            request = ComparisonRequest(
+                first_month=request.first_month,
+                last_month=request.last_month,
+                schemes=request.schemes,
+                import_eur_kwh=import_eur_kwh,
+                surplus_eur_kwh=surplus_eur_kwh,
+                rules=request.rules,
+            )
+        start, end = self._period(request)
+        await self._check_history(start, end)
+        job_id = f"c-{uuid.uuid4().hex[:10]}"
+        asked = request.as_dict()
+        async with self._store.transaction() as tx:
+            await tx.execute(INSERT, (job_id, QUEUED, actor, json.dumps(asked), int(time.time())))
+            await audit.record(tx, actor, audit.Action.COMPARISON_STARTED, job_id, asked)
+        self._queue.put_nowait(job_id)
+        return await self.get(job_id)
+
+    async def _check_history(self, start: datetime, end: datetime) -> None:
+        plant = await self._store.totals(start, end, min_contributors=1)
+        billed = await self._store.totals(start, end, min_contributors=1, source=DISTRIBUTOR)
+        consumed = Measure(METER, IMPORT)
+        if COMMUNITY_PLANT not in plant.kwh or not (
+            consumed in plant.kwh or consumed in billed.kwh
+        ):
+            raise Refused(
+                Kind.CONFLICT,
+                f"no history to compare from {start:%Y-%m-%d} to {end:%Y-%m-%d} (UTC): the "
+                "period needs the members' consumption and a registered plant's generation",
+                code="no_history",
+            )
+
+    async def run(self) -> None:
+        """Run the queued jobs one after another, until the service stops."""
+        try:
+            while True:
+                job_id = await self._queue.get()
+                await self._run(job_id)
+        finally:
+            self._stopping.set()
+
+    async def _run(self, job_id: str) -> None:
+        async with self._store.transaction() as tx:
+            await tx.execute(SET_RUNNING, (RUNNING, int(time.time()), job_id))
+        job = await self.get(job_id)
+        try:
+            outcome = await self._compute(job)
+        except (ValueError, Refused) as err:
+            await self._fail(job_id, str(err))
+            return
+        except Exception as err:
+            _LOGGER.exception("Comparison %s failed", job_id)
+            await self._fail(job_id, f"the comparison failed: {type(err).__name__}: {err}")
+            return
+        found, report, html = outcome
+        async with self._store.transaction() as tx:
+            await tx.execute(
+                SET_DONE,
+                (DONE, int(time.time()), json.dumps(found), json.dumps(report), html, job_id),
+            )
+
+    async def _fail(self, job_id: str, reason: str) -> None:
+        async with self._store.transaction() as tx:
+            await tx.execute(SET_FAILED, (FAILED, int(time.time()), reason, job_id))
+
+    async def _compute(self, job: Job) -> tuple[dict[str, Any], dict[str, Any], str]:
+        start, end = self._period(job.request)
+        registered = await self._registry.members()
+        members = sharing_members(registered)
+        if not members:
+            raise ValueError("the community has no active members")
+        known = await best_consumption(self._store, start, end)
+        plants = {m.id for m in registered if m.plant_kw > 0}
+        plant = await generation(self._store, plants, start, end)
+        loop = asyncio.get_running_loop()
+
+        def progress(done: float) -> None:
+            if self._stopping.is_set():
+                raise Stopped
+            asyncio.run_coroutine_threadsafe(self._progress(job.id, done), loop)
+
+        await self._progress(job.id, READ_SHARE)
+        return await asyncio.to_thread(
+            _engine,
+            members,
+            known,
+            plant,
+            request=job.request,
+            tz=self._agreements.tz,
+            progress=progress,
+        )
+
+    async def _progress(self, job_id: str, done: float) -> None:
+        async with self._store.transaction() as tx:
+            await tx.execute(SET_PROGRESS, (round(done, 4), job_id, round(done, 4)))
+
+    async def all(self) -> list[Job]:
+        """Return every job, the newest first."""
+        async with self._store.transaction() as tx:
+            return [_job(row) for row in await tx.execute(SELECT_ALL)]
+
+    async def get(self, job_id: str) -> Job:
+        """Return a job; refuse (not_found) one there is not."""
+        async with self._store.transaction() as tx:
+            rows = await tx.execute(SELECT_ONE, (job_id,))
+        if not rows:
+            raise Refused(Kind.NOT_FOUND, f"no comparison {job_id!r}")
+        return _job(rows[0])
+
+    async def report(self, job_id: str) -> tuple[str, str]:
+        """Return a done job's report.json (as text) and report.html."""
+        async with self._store.transaction() as tx:
+            rows = await tx.execute(SELECT_REPORT, (job_id,))
+        if not rows:
+            raise Refused(Kind.NOT_FOUND, f"no comparison {job_id!r}")
+        state, document, page = rows[0]
+        if state != DONE:
+            raise Refused(
+                Kind.CONFLICT, f"comparison {job_id} is {state}: no report", code="not_done"
+            )
+        return str(document), str(page)
+
+    async def adopt(
+        self, job_id: str, scheme: str, name: str, *, valid_from: date, actor: str
+    ) -> Agreement:
+        """Record a static scheme's β, as the job computed them, as the agreement from a day."""
+        job = await self.get(job_id)
+        if job.state != DONE or job.summary is None:
+            raise Refused(
+                Kind.CONFLICT,
+                f"comparison {job_id} is {job.state}: only a done one can be adopted",
+                code="not_done",
+            )
+        found = job.summary["schemes"].get(scheme)
+        if found is None:
+            raise Refused(
+                Kind.INVALID,
+                f"comparison {job_id} did not compare {scheme!r}: "
+                f"choose from {', '.join(job.summary['schemes'])}",
+                code="unknown_scheme",
+            )
+        if found["coefficients"] is None:
+            raise Refused(
+                Kind.INVALID,
+                f"{scheme} is {'an hourly scheme' if found['agreement'] else 'a reference'}: "
+                "only a static scheme's β can be adopted from a comparison",
+                code="not_adoptable",
+            )
+        shares = shares_from_comparison(
+            scheme, found["coefficients"], await self._registry.members()
+        )
+        return await self._agreements.add(
+            name, shares, valid_from=valid_from, actor=actor, comparison=job_id
+        )
