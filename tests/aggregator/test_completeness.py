@@ -15,6 +15,7 @@ from ioe_aggregator.distributor.timeline import local_midnight
 from ioe_aggregator.history.completeness import completeness, utc_offsets
 from ioe_aggregator.protocol.codec import Reading, ReadingsBatch
 from ioe_aggregator.store import SOURCE_MEMBER, Store
+from ioe_aggregator.store.migrations import MIGRATIONS
 from ioe_dev.synthetic import quarter_batch
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -123,3 +124,18 @@ async def test_hourly_distributor_values_cover_their_quarter_hours(store: Store)
     assert shares == {SOURCE_MEMBER: [0.0], DISTRIBUTOR: [1.0]}
     other = await completeness(store, ["m-9"], day, day, MADRID)
     assert other.fractions == {"m-9": {SOURCE_MEMBER: [0.0], DISTRIBUTOR: [0.0]}}
+
+
+async def test_the_migration_counts_the_readings_stored_before_it(store: Store) -> None:
+    day = date(2026, 5, 4)
+    await store.store_batch(_day("m-1", day, skip=2))
+    await store.store_batch(_day("m-1", day), source=DISTRIBUTOR)
+    (create, backfill) = next(m for m in MIGRATIONS if "import_coverage" in m[0])
+    async with store.transaction() as tx:
+        await tx.execute("DELETE FROM import_coverage")
+        await tx.execute(backfill)
+
+    (shares,) = (await completeness(store, ["m-1"], day, day, MADRID)).fractions.values()
+
+    assert create.startswith("CREATE TABLE import_coverage")
+    assert shares == {SOURCE_MEMBER: [round(94 / 96, 4)], DISTRIBUTOR: [1.0]}
