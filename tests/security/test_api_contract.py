@@ -74,6 +74,7 @@ REFUSED_FOR_REASONS_NO_SCHEMA_STATES = {
     "postReadings": "the protocol's rules beyond its schema: the token's member, whole intervals",
     "importDistributorCsv": "a distributor's file",
     "reconciliation": "real months, at most 36",
+    "completeness": "days in order, at most 366",
 }
 
 

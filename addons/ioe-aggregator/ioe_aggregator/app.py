@@ -20,11 +20,14 @@ from ioe_aggregator.api import (
     audit,
     auth,
     community,
+    completeness,
+    datadis,
     distributor,
     errors,
     health,
     members,
     openapi,
+    overview,
     peers,
     readings,
     results,
@@ -36,6 +39,7 @@ from ioe_aggregator.api import (
 from ioe_aggregator.auth import sessions
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
+from ioe_aggregator.datadis.runs import SyncRuns
 from ioe_aggregator.datadis.schedule import run_daily
 from ioe_aggregator.ingest.mqtt import MqttIngest
 from ioe_aggregator.ingest.status import MemberStatus
@@ -44,9 +48,11 @@ from ioe_aggregator.keys import (
     AGREEMENTS,
     BROKER,
     CONFIG,
+    DATADIS_RUNS,
     INGEST,
     REGISTRY,
     RESULTS,
+    STATUS,
     STORE,
     SUPERVISOR,
 )
@@ -77,6 +83,8 @@ class Services:
     ingest: Ingest
     broker: BrokerConnection
     results: ResultsPublisher
+    status: MemberStatus
+    datadis_runs: SyncRuns
     supervisor: Supervisor
     csrf_key: str
 
@@ -132,6 +140,8 @@ async def build_services(config: Config, store: Store) -> Services:
         ingest=ingest,
         broker=broker,
         results=results,
+        status=status,
+        datadis_runs=SyncRuns(),
         supervisor=Supervisor(),
         csrf_key=await store.secret_setting(sessions.CSRF_KEY_SETTING),
     )
@@ -152,6 +162,8 @@ def create_app(config: Config, services: Services) -> web.Application:
     app[AGREEMENTS] = services.agreements
     app[RESULTS] = services.results
     app[SUPERVISOR] = services.supervisor
+    app[STATUS] = services.status
+    app[DATADIS_RUNS] = services.datadis_runs
     app[auth.FAILED_LOGINS] = auth.FailedLogins()
     app[auth.SEEN_LOGINS] = set()
     app[auth.CSRF_KEY] = services.csrf_key
@@ -163,7 +175,10 @@ def create_app(config: Config, services: Services) -> web.Application:
         readings,
         results,
         agreements,
+        overview,
         community,
+        completeness,
+        datadis,
         audit,
         distributor,
         session,
@@ -232,6 +247,7 @@ async def serve(config: Config) -> None:
                     config.datadis,
                     store,
                     services.registry,
+                    services.datadis_runs,
                     on_stored=services.results.publish_results_soon,
                 ),
             )

@@ -7,6 +7,8 @@ from aiohttp import web
 from ioe_aggregator.agreements import Agreements
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
+from ioe_aggregator.datadis.runs import SyncRuns
+from ioe_aggregator.ingest.status import MemberStatus
 from ioe_aggregator.ingest.writer import Ingest
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.results.publisher import ResultsPublisher
@@ -21,3 +23,5 @@ INGEST = web.AppKey("ingest", Ingest)
 AGREEMENTS = web.AppKey("agreements", Agreements)
 RESULTS = web.AppKey("results", ResultsPublisher)
 SUPERVISOR = web.AppKey("supervisor", Supervisor)
+STATUS = web.AppKey("status", MemberStatus)
+DATADIS_RUNS = web.AppKey("datadis_runs", SyncRuns)
