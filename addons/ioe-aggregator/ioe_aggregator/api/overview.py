@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from ioe_aggregator.api.auth import require
-from ioe_aggregator.api.community import MIN_CONTRIBUTORS, kpis
+from ioe_aggregator.api.community import kpis
 from ioe_aggregator.api.members import member_activities
 from ioe_aggregator.auth.roles import Permission
 from ioe_aggregator.history.completeness import completeness, yesterday
@@ -45,7 +45,8 @@ def _now(snapshot: Snapshot) -> dict[str, Any]:
 
 
 async def _period(store: Store, start: datetime, end: datetime) -> dict[str, Any]:
-    totals = await store.totals(start, end, min_contributors=MIN_CONTRIBUTORS)
+    # The overview's callers read every member's figures: nothing is withheld from them.
+    totals = await store.totals(start, end, min_contributors=None)
     return {"start": utc_text(start), "end": utc_text(end), **kpis(totals)}
 
 

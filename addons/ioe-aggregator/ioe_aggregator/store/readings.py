@@ -205,19 +205,24 @@ class Store(Connection):
         start: datetime,
         end: datetime,
         *,
-        min_contributors: int,
+        min_contributors: int | None,
         source: str = SOURCE_MEMBER,
     ) -> Totals:
         """Return the community's energy by measure for readings starting in [start, end).
 
-        ``sparse`` counts the intervals fewer than ``min_contributors`` members sent.
+        ``sparse`` counts the intervals fewer than ``min_contributors`` members sent (none are
+        counted without it: a caller who may read every member's figures withholds nothing).
         """
         period = (source, sql.seconds(start), sql.seconds(end))
         measures = (*period, COMMUNITY_PLANT.meter)
         async with self.transaction() as tx:
             rows = await tx.execute(sql.SELECT_TOTALS, measures)
             contributors = await tx.execute(sql.SELECT_CONTRIBUTORS, period)
-            sparse = await tx.execute(sql.SELECT_SPARSE, (*measures, min_contributors))
+            sparse = (
+                []
+                if min_contributors is None
+                else await tx.execute(sql.SELECT_SPARSE, (*measures, min_contributors))
+            )
         return Totals(
             members=int(contributors[0][0]),
             kwh={Measure(str(row[0]), str(row[1])): float(row[3]) for row in rows},
