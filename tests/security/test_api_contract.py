@@ -75,6 +75,7 @@ REFUSED_FOR_REASONS_NO_SCHEMA_STATES = {
     "importDistributorCsv": "a distributor's file",
     "reconciliation": "real months, at most 36",
     "completeness": "days in order, at most 366",
+    "addUser": "a password strong enough",
 }
 
 
