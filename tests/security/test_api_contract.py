@@ -80,6 +80,7 @@ REFUSED_FOR_REASONS_NO_SCHEMA_STATES = {
     "adoptComparison": "a done comparison of that static scheme, a day after the minimum months",
     "agreementCoefficientFile": "a CAU (a valid CUPS, 'A' and three digits)",
     "validateCoefficientFile": "base64, and a file name with its year or the year",
+    "completeness": "days in order, at most 366",
 }
 
 

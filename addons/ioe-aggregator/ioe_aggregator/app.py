@@ -22,11 +22,14 @@ from ioe_aggregator.api import (
     auth,
     community,
     comparisons,
+    completeness,
+    datadis,
     distributor,
     errors,
     health,
     members,
     openapi,
+    overview,
     peers,
     readings,
     results,
@@ -38,6 +41,7 @@ from ioe_aggregator.api import (
 from ioe_aggregator.auth import sessions
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
+from ioe_aggregator.datadis.runs import SyncRuns
 from ioe_aggregator.datadis.schedule import run_daily
 from ioe_aggregator.ingest.mqtt import MqttIngest
 from ioe_aggregator.ingest.status import MemberStatus
@@ -47,9 +51,11 @@ from ioe_aggregator.keys import (
     BROKER,
     COMPARISONS,
     CONFIG,
+    DATADIS_RUNS,
     INGEST,
     REGISTRY,
     RESULTS,
+    STATUS,
     STORE,
     SUPERVISOR,
 )
@@ -82,6 +88,8 @@ class Services:
     ingest: Ingest
     broker: BrokerConnection
     results: ResultsPublisher
+    status: MemberStatus
+    datadis_runs: SyncRuns
     supervisor: Supervisor
     csrf_key: str
 
@@ -141,6 +149,8 @@ async def build_services(config: Config, store: Store) -> Services:
         ingest=ingest,
         broker=broker,
         results=results,
+        status=status,
+        datadis_runs=SyncRuns(),
         supervisor=Supervisor(),
         csrf_key=await store.secret_setting(sessions.CSRF_KEY_SETTING),
     )
@@ -162,6 +172,8 @@ def create_app(config: Config, services: Services) -> web.Application:
     app[COMPARISONS] = services.comparisons
     app[RESULTS] = services.results
     app[SUPERVISOR] = services.supervisor
+    app[STATUS] = services.status
+    app[DATADIS_RUNS] = services.datadis_runs
     app[auth.FAILED_LOGINS] = auth.FailedLogins()
     app[auth.SEEN_LOGINS] = set()
     app[auth.CSRF_KEY] = services.csrf_key
@@ -174,7 +186,10 @@ def create_app(config: Config, services: Services) -> web.Application:
         results,
         agreements,
         comparisons,
+        overview,
         community,
+        completeness,
+        datadis,
         audit,
         distributor,
         session,
@@ -245,6 +260,7 @@ async def serve(config: Config) -> None:
                     config.datadis,
                     store,
                     services.registry,
+                    services.datadis_runs,
                     on_stored=services.results.publish_results_soon,
                 ),
             )

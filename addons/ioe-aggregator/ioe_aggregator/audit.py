@@ -60,6 +60,7 @@ class Action(StrEnum):
     EXPORT = "export"
     USER_ADDED = "user_added"
     USER_CHANGED = "user_changed"
+    DATADIS_SYNC = "datadis_sync"
 
 
 @dataclass(frozen=True, kw_only=True)

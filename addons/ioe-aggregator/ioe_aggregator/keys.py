@@ -8,6 +8,8 @@ from ioe_aggregator.agreements import Agreements
 from ioe_aggregator.agreements.comparisons import Comparisons
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
+from ioe_aggregator.datadis.runs import SyncRuns
+from ioe_aggregator.ingest.status import MemberStatus
 from ioe_aggregator.ingest.writer import Ingest
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.results.publisher import ResultsPublisher
@@ -23,3 +25,5 @@ AGREEMENTS = web.AppKey("agreements", Agreements)
 COMPARISONS = web.AppKey("comparisons", Comparisons)
 RESULTS = web.AppKey("results", ResultsPublisher)
 SUPERVISOR = web.AppKey("supervisor", Supervisor)
+STATUS = web.AppKey("status", MemberStatus)
+DATADIS_RUNS = web.AppKey("datadis_runs", SyncRuns)

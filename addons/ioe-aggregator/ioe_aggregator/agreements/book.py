@@ -302,6 +302,12 @@ class Agreements:
         beta = pd.concat(frames).reindex(hours) if frames else pd.DataFrame(index=hours)
         return beta.fillna(0.0), in_force
 
+    async def in_force(self, now: datetime) -> tuple[Agreement | None, dict[str, float]]:
+        """Return the agreement in force at ``now`` and each member's β for that hour."""
+        hour = pd.DatetimeIndex([pd.Timestamp(now).floor("h")])
+        table, agreements = await self.beta(hour)
+        return agreements[0], {str(m): float(b) for m, b in table.iloc[0].items()}
+
     async def _beta_of(
         self, tx: Transaction, agreement: Agreement, hours: pd.DatetimeIndex
     ) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -10,9 +11,11 @@ from aiohttp import web
 from ioe_aggregator.api.auth import require, require_member_access
 from ioe_aggregator.api.requests import json_body
 from ioe_aggregator.auth.roles import Permission
-from ioe_aggregator.keys import REGISTRY
+from ioe_aggregator.keys import AGREEMENTS, CONFIG, REGISTRY, STATUS, STORE
+from ioe_aggregator.members.activity import Activities, activities
 from ioe_aggregator.members.join_qr import join_code_svg
 from ioe_aggregator.members.registry import Credentials, NewMember
+from ioe_aggregator.protocol.messages import utc_text
 
 routes = web.RouteTableDef()
 
@@ -47,6 +50,38 @@ async def add_member(request: web.Request) -> web.Response:
     )
     credentials = await request.app[REGISTRY].add(new, actor=token.actor)
     return web.json_response(await _shown_once(credentials), status=201)
+
+
+async def member_activities(request: web.Request, now: datetime) -> Activities:
+    """Return every member's activity at ``now``, from the service's parts."""
+    app = request.app
+    return await activities(
+        store=app[STORE],
+        registry=app[REGISTRY],
+        agreements=app[AGREEMENTS],
+        links=app[STATUS].states,
+        config=app[CONFIG],
+        now=now,
+    )
+
+
+# Registered before /api/v1/members/{member}; aiohttp also tries a fixed path first.
+@routes.get("/api/v1/members/status")
+async def members_status(request: web.Request) -> web.Response:
+    """Return each member's link, latest reading, Datadis link and share now (read)."""
+    require(request, Permission.READ)
+    now = datetime.now(UTC)
+    found = await member_activities(request, now)
+    agreement = found.agreement
+    return web.json_response(
+        {
+            "at": utc_text(now),
+            "agreement": None
+            if agreement is None
+            else {"id": agreement.id, "name": agreement.name, "scheme": agreement.scheme},
+            "members": [activity.as_dict() for activity in found.members],
+        }
+    )
 
 
 @routes.get("/api/v1/members/{member}")

@@ -6,7 +6,7 @@ The validation middleware has checked them against the API's document first (see
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -51,6 +51,21 @@ def time_range(request: web.Request) -> tuple[datetime, datetime]:
     if end - start > MAX_RANGE:
         raise Refused(Kind.INVALID, f"ask for at most {MAX_RANGE.days} days at a time")
     return start, end
+
+
+def day_range(request: web.Request) -> tuple[date, date]:
+    """Return the ``from`` and ``to`` days (both included, at most a year of days).
+
+    The document has made them real days (``format: date``); the order and length are left.
+    """
+    first, last = date.fromisoformat(request.query["from"]), date.fromisoformat(request.query["to"])
+    if last < first:
+        raise Refused(Kind.INVALID, "to must not come before from", code="bad_range")
+    if (last - first).days + 1 > MAX_RANGE.days:
+        raise Refused(
+            Kind.INVALID, f"ask for at most {MAX_RANGE.days} days at a time", code="range_too_long"
+        )
+    return first, last
 
 
 def source(request: web.Request) -> str:

@@ -10,20 +10,13 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from ioe_aggregator.config import Config
-from ioe_aggregator.datadis.client import DISTRIBUTORS, DatadisClient
-from ioe_aggregator.datadis.ledger import Ledger, Link, MonthState
-from ioe_aggregator.datadis.sync import (
-    OK,
-    DatadisSync,
-    SyncReport,
-    history_window,
-    month_key,
-    utc_now,
-)
+from ioe_aggregator.datadis.client import DatadisClient
+from ioe_aggregator.datadis.ledger import Ledger
+from ioe_aggregator.datadis.status import datadis_status, masked
+from ioe_aggregator.datadis.sync import DatadisSync, SyncReport, utc_now
 from ioe_aggregator.jobs import Job, month_argument, show
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.refusals import Kind, Refused
-from ioe_aggregator.sharing.calendar import add_months
 from ioe_aggregator.store import Store
 
 _NIF = re.compile(r"^[0-9A-Z][0-9]{7}[0-9A-Z]$")
@@ -77,7 +70,7 @@ def job(args: argparse.Namespace) -> Job | None:
 async def _link(store: Store, config: Config, args: argparse.Namespace) -> bool:
     member = await Registry(store, config.members).get(args.member)
     await Ledger(store).link(member.id, None if args.own else args.nif, utc_now())
-    whose = "the manager's own account" if args.own else f"NIF {_masked(args.nif)}"
+    whose = "the manager's own account" if args.own else f"NIF {masked(args.nif)}"
     show(args, {"member": member.id, "nif": args.nif}, f"{member.id} is read through {whose}")
     return True
 
@@ -124,52 +117,9 @@ def _describe_sync(report: SyncReport) -> str:
 
 
 async def _status(store: Store, config: Config, args: argparse.Namespace) -> bool:
-    ledger = Ledger(store)
-    zone = ZoneInfo(config.results.timezone)
-    history = config.datadis.history_months if config.datadis else 24
-    login = await ledger.login_state()
-    members = []
-    for link in await ledger.links():
-        members.append(_member_status(link, await ledger.months(link.member), zone, history))
-    data = {
-        "configured": config.datadis is not None,
-        "last_login": None if login is None else {"at": login[0].isoformat(), "outcome": login[1]},
-        "members": members,
-    }
+    data = await datadis_status(store, config)
     show(args, data, _describe_status(data))
     return True
-
-
-def _member_status(
-    link: Link, months: dict[str, MonthState], zone: ZoneInfo, history: int
-) -> dict[str, Any]:
-    supply_from = link.supply.valid_from if link.supply else None
-    oldest, current = history_window(utc_now(), zone, history, supply_from)
-    missing = []
-    month = oldest
-    while month < current:
-        state = months.get(month_key(month))
-        if state is None or not (state.outcome == OK and state.complete):
-            missing.append(month_key(month))
-        month = add_months(month, 1)
-    successes = [state.success for state in months.values() if state.success is not None]
-    failures = sorted(
-        (state for state in months.values() if state.outcome != OK), key=lambda s: s.asked
-    )
-    last_error = link.detail if link.status != OK and link.detail else None
-    if last_error is None and failures:
-        last_error = f"{failures[-1].month}: {failures[-1].detail}"
-    return {
-        "member": link.member,
-        "nif": None if link.nif is None else _masked(link.nif),
-        "cups": link.supply.cups if link.supply else None,
-        "distributor": DISTRIBUTORS.get(link.supply.distributor_code) if link.supply else None,
-        "status": link.status,
-        "last_success": max(successes).isoformat() if successes else None,
-        "months_missing": missing,
-        "last_error": last_error,
-        "contract": link.contract,
-    }
 
 
 def _describe_status(data: dict[str, Any]) -> str:
@@ -199,11 +149,6 @@ def _describe_status(data: dict[str, Any]) -> str:
     if not data["members"]:
         lines.append("No member is read through Datadis (datadis link MEMBER --nif NIF).")
     return "\n".join(lines)
-
-
-def _masked(nif: str) -> str:
-    """Return a NIF with its middle hidden, as it is shown and logged."""
-    return nif[:2] + "*" * (len(nif) - 3) + nif[-1]
 
 
 _JOBS: dict[str, Job] = {"link": _link, "unlink": _unlink, "sync": _sync, "status": _status}

@@ -3,12 +3,12 @@
 A service that has not synced for a day (a new install, or one that was stopped) syncs as soon
 as it starts; then every day at ``datadis_sync_time`` (local), the members' turns spread over
 ``datadis_spread_minutes`` so that Datadis sees no burst. A query whose 24 hours are nearly up
-is waited for rather than left to the next day, so each month is refreshed daily.
+is waited for rather than left to the next day, so each month is refreshed daily. The same task
+runs the syncs the manager asks for (``runs.SyncRuns``), one at a time.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 import logging
@@ -19,6 +19,7 @@ import aiohttp
 from ioe_aggregator.config import DatadisConfig
 from ioe_aggregator.datadis.client import DatadisClient
 from ioe_aggregator.datadis.ledger import QUERY_INTERVAL, Ledger
+from ioe_aggregator.datadis.runs import SyncRuns, Trigger
 from ioe_aggregator.datadis.sync import DatadisSync, SyncReport, utc_now
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.store import Store, StoreError
@@ -43,40 +44,46 @@ async def run_daily(
     settings: DatadisConfig,
     store: Store,
     registry: Registry,
+    runs: SyncRuns,
     *,
     on_stored: Callable[[], None] | None = None,
 ) -> None:
-    """Sync every day until cancelled; a failed run is logged and the next one still comes.
+    """Sync every day, and when asked (``runs``), until cancelled; a failed run is logged.
 
-    ``on_stored`` is called after each member whose data changed (`DatadisSync`).
+    A sync asked for runs at once, its queries neither spread nor waited for. ``on_stored``
+    is called after each member whose data changed (`DatadisSync`).
     """
     zone = ZoneInfo(settings.timezone)
     ledger = Ledger(store)
     async with aiohttp.ClientSession() as session:
         client = DatadisClient(session, settings.username, settings.password, base_url=settings.url)
         last = await ledger.login_state()
-        first = last is None or utc_now() - last[0] >= QUERY_INTERVAL
+        run = runs.begin() if last is None or utc_now() - last[0] >= QUERY_INTERVAL else None
         while True:
-            if not first:
+            if run is None:
                 at = next_run(settings.sync_time, zone, utc_now())
                 _LOGGER.info("Next Datadis sync at %s", at.astimezone(zone).isoformat())
-                await asyncio.sleep((at - utc_now()).total_seconds())
-            first = False
+                run = await runs.wait((at - utc_now()).total_seconds())
+            asked = run.trigger is Trigger.MANUAL
             sync = DatadisSync(
                 store,
                 client,
                 zone,
                 history_months=settings.history_months,
-                wait_s=WAIT_FOR_TURN.total_seconds(),
+                wait_s=0.0 if asked else WAIT_FOR_TURN.total_seconds(),
                 on_stored=on_stored,
             )
+            run = None
             try:
                 report = await sync.run(
-                    await registry.members(), spread_s=settings.spread_minutes * 60
+                    await registry.members(),
+                    spread_s=0.0 if asked else settings.spread_minutes * 60,
                 )
             except StoreError as err:
                 _LOGGER.error("Datadis sync failed: %s", err)  # noqa: TRY400 - reason is all
+                runs.finished(None, str(err))
                 continue
+            runs.finished(report)
             _log(report)
 
 

@@ -1,7 +1,14 @@
-"""Members online or not: the status each home keeps retained (its last will says offline)."""
+"""Members online or not: the status each home keeps retained (its last will says offline).
+
+Besides who is online (what the results count), each member's last status is kept with when
+its state last changed as the aggregator saw it (a retained status read at start counts from
+then: the message holds no time) and the batches its home's outbox held then.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 import logging
 import re
 
@@ -13,6 +20,16 @@ from ioe_aggregator.protocol.messages import MessageKind
 _LOGGER = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, kw_only=True)
+class LinkState:
+    """A member's last status: online or not since when, and its outbox's backlog if told."""
+
+    online: bool
+    since: datetime
+    backlog: int | None
+    seen: datetime
+
+
 class MemberStatus:
     """Listens to every member's retained status (its home's last will says offline)."""
 
@@ -21,6 +38,7 @@ class MemberStatus:
         self._prefix = prefix
         self._topic = re.compile(rf"^{re.escape(prefix)}/m/(?P<member>[^/]+)/status$")
         self.online: set[str] = set()
+        self.states: dict[str, LinkState] = {}
 
     @property
     def subscriptions(self) -> list[str]:
@@ -37,13 +55,23 @@ class MemberStatus:
         if not payload:
             # A retained status being cleared: nothing is known any more.
             self.online.discard(member)
+            self.states.pop(member, None)
             return
         try:
             status = decode(bytes(payload), MessageKind.STATUS)
         except ProtocolError as err:
             _LOGGER.warning("Ignored a status of %s: %s", member, err)
             return
-        if status["state"] == "online":
+        online = status["state"] == "online"
+        if online:
             self.online.add(member)
         else:
             self.online.discard(member)
+        now = datetime.now(UTC)
+        known = self.states.get(member)
+        self.states[member] = LinkState(
+            online=online,
+            since=known.since if known is not None and known.online == online else now,
+            backlog=status.get("backlog"),
+            seen=now,
+        )

@@ -32,6 +32,8 @@ from ioe_aggregator.store import Store, StoreError, Transaction
 _LOGGER = logging.getLogger(__name__)
 # The protocol's member id (common.v1.json), which is also the member's broker login.
 MEMBER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+# Ids the API's paths take for themselves (GET /api/v1/members/status is every member's).
+RESERVED_IDS = frozenset({"status"})
 MAX_NAME = 100
 MAX_CONTRACTED_KW = 1000.0
 # A collective self-consumption plant is at most a few MW; ours are ≤ 100 kW (RD 244/2019).
@@ -73,6 +75,8 @@ class NewMember:
                 f"member id {self.id!r}: expected 1-32 of a-z, 0-9, - and _, "
                 "starting with a letter or digit"
             )
+        if self.id in RESERVED_IDS:
+            problems.append(f"member id {self.id!r}: taken by the API, choose another")
         if not self.name.strip() or len(self.name) > MAX_NAME:
             problems.append(f"name: expected 1 to {MAX_NAME} characters")
         try:

@@ -31,7 +31,7 @@ from ioe_aggregator.agreements import Agreement, Agreements
 from ioe_aggregator.config import ResultsConfig
 from ioe_aggregator.history.hourly import best_consumption
 from ioe_aggregator.members.registry import Registry
-from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, SUPPLY_IMPORT, Live
+from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, SUPPLY_EXPORT, SUPPLY_IMPORT, Live
 from ioe_aggregator.protocol.messages import (
     CoefficientValidity,
     CommunityState,
@@ -60,13 +60,15 @@ KWH_PER_QUARTER_TO_W = 4000.0
 class Snapshot:
     """What was computed at one moment: results per active member, community state, signal.
 
-    Typed messages: the publisher and the API write them as the protocol's JSON.
+    Typed messages: the publisher and the API write them as the protocol's JSON. ``now_w``:
+    the powers the state was computed from (W: generation, consumption, import, export).
     """
 
     computed_at: datetime
     results: Mapping[str, Results]
     state: CommunityState
     signal: Signal
+    now_w: Mapping[str, float]
 
 
 def _value(number: float) -> float:
@@ -189,6 +191,7 @@ class ResultsEngine:
             results=results,
             state=state,
             signal=self.signal(now, state),
+            now_w=now_w,
         )
 
     async def _consumption(
@@ -227,14 +230,17 @@ class ResultsEngine:
         plants: Sequence[str],
         live: Mapping[str, Live],
     ) -> dict[str, float]:
-        """Return generation and consumption now (W): fresh live reports, else the last quarter.
+        """Return generation, consumption, import and export now (W).
 
-        Only active members' reports count, and only registered plants' generation.
+        From fresh live reports, else the last quarter's readings. Only active members'
+        reports count, and only registered plants' generation. A member's consumption is what
+        its supply point takes from the grid (the plant's share is netted by the distributor):
+        its import; its export is its own panels' surplus.
         """
         fresh = {m: r.powers for m, r in live.items() if m in active and now - r.ts <= LIVE_MAX_AGE}
         quarter_end = pd.Timestamp(now).floor("15min").to_pydatetime()
         last: dict[tuple[str, str], dict[str, float]] = {}
-        for source in (SUPPLY_IMPORT, COMMUNITY_PLANT):
+        for source in (SUPPLY_IMPORT, SUPPLY_EXPORT, COMMUNITY_PLANT):
             rows = await self._store.hourly(*source, quarter_end - QUARTER, quarter_end)
             last[source] = {member: kwh * KWH_PER_QUARTER_TO_W for member, _hour, kwh in rows}
         plant_live = [fresh[m]["plant_w"] for m in plants if "plant_w" in fresh.get(m, {})]
@@ -243,13 +249,20 @@ class ResultsEngine:
             if plant_live
             else sum(kwh for m, kwh in last[COMMUNITY_PLANT].items() if m in plants)
         )
-        consumption = 0.0
+        imported = exported = 0.0
         for member in active:
             if member in fresh and "grid_w" in fresh[member]:
-                consumption += max(fresh[member]["grid_w"], 0.0)
+                imported += max(fresh[member]["grid_w"], 0.0)
+                exported += max(-fresh[member]["grid_w"], 0.0)
             else:
-                consumption += last[SUPPLY_IMPORT].get(member, 0.0)
-        return {"generation": generation, "consumption": consumption}
+                imported += last[SUPPLY_IMPORT].get(member, 0.0)
+                exported += last[SUPPLY_EXPORT].get(member, 0.0)
+        return {
+            "generation": generation,
+            "consumption": imported,
+            "import": imported,
+            "export": exported,
+        }
 
     def _savings(self, allocation: Allocation, today: date) -> dict[str, float] | None:
         """Return each member's savings this month at the configured prices (None: no prices).

@@ -59,6 +59,8 @@ class ResultsPublisher:
         self._results_wanted = False
         # Set to publish at once rather than at the next minute.
         self._wake = asyncio.Event()
+        # The last snapshot computed, published or not (the broker may be away): what the
+        # control centre shows as the community now.
         self.latest: Snapshot | None = None
         self.last_error: str | None = None
 
@@ -86,7 +88,7 @@ class ResultsPublisher:
 
     async def publish(self, *, results: bool = True) -> Snapshot:
         """Compute and publish the state and signal, and each member's results if asked."""
-        snapshot = await self.compute()
+        snapshot = self.latest = await self.compute()
         messages: dict[str, Retained] = {
             f"{self._prefix}/community/state": snapshot.state,
             f"{self._prefix}/community/signal": snapshot.signal,
@@ -101,7 +103,6 @@ class ResultsPublisher:
         }
         for topic, payload in payloads.items():
             await self._broker.publish(topic, payload)
-        self.latest = snapshot
         return snapshot
 
     def _results_due(self, now: datetime) -> datetime | None:

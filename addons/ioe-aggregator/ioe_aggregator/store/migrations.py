@@ -215,6 +215,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             WHERE audit.subject = agreements.id AND audit.action = 'agreement_added'
         )""",
     ),
+    (
+        # How much of each UTC hour a member's grid import covers, per source: the
+        # completeness of its data (``store.coverage``), kept as readings arrive so that a
+        # year of 200 members is a few hundred thousand rows to sum, not tens of millions. Only
+        # new readings add to it (a corrected value covers the same interval). Seconds, not
+        # quarters: the distributor's hourly values count as their four quarter hours.
+        """CREATE TABLE import_coverage (
+            source TEXT NOT NULL,
+            hour_s BIGINT NOT NULL,
+            member TEXT NOT NULL,
+            covered_s BIGINT NOT NULL,
+            PRIMARY KEY (source, hour_s, member)
+        )""",
+        """INSERT INTO import_coverage (source, hour_s, member, covered_s)
+            SELECT source, start_s / 3600 * 3600, member, SUM(end_s - start_s) FROM readings
+            WHERE meter = 'grid' AND quantity = 'import_kwh'
+            GROUP BY source, start_s / 3600 * 3600, member""",
+    ),
 )
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (

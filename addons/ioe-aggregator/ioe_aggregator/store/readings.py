@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 import time
 
-from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, Measure, Reading, ReadingsBatch
+from ioe_aggregator.protocol.codec import (
+    COMMUNITY_PLANT,
+    SUPPLY_IMPORT,
+    Measure,
+    Reading,
+    ReadingsBatch,
+)
 from ioe_aggregator.store import sql
 from ioe_aggregator.store.connection import Connection, open_database
 from ioe_aggregator.store.database import Row, Transaction
@@ -107,6 +113,7 @@ class Store(Connection):
         stored: list[ReadingsBatch] = []
         async with self.transaction() as tx:
             known: dict[str, dict[Row, Row]] = {}
+            coverage: dict[tuple[int, str], int] = {}
             for member, (low, high) in spans.items():
                 existing = await tx.execute(sql.SELECT_EXISTING, (source, member, low, high))
                 known[member] = {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in existing}
@@ -124,6 +131,7 @@ class Store(Connection):
                     recorded.add(batch.batch)
                     usage[batch.member] = (used + added, recorded)
                     added_rows[batch.member] = added_rows.get(batch.member, 0) + added
+                _add_coverage(coverage, batch.member, planned, member_known)
                 member_known.update({row[:4]: row[4:] for row in planned})
                 rows.extend((source, batch.member, *row, now_s) for row in planned)
                 stored.append(batch)
@@ -136,7 +144,36 @@ class Store(Connection):
             )
             if added_rows:
                 await tx.executemany(sql.ADD_USAGE, list(added_rows.items()))
+            if coverage:
+                await tx.executemany(
+                    sql.ADD_COVERAGE,
+                    [(source, hour, member, s) for (hour, member), s in coverage.items()],
+                )
         return outcomes
+
+    async def last_readings(self, *, source: str = SOURCE_MEMBER) -> dict[str, datetime]:
+        """Return when each registered member's latest reading ends (none: never sent one)."""
+        async with self.transaction() as tx:
+            rows = await tx.execute(sql.SELECT_LAST_READINGS, (source,))
+        return {str(row[0]): sql.moment(int(row[1])) for row in rows if row[1] is not None}
+
+    async def daily_coverage(
+        self, source: str, start: datetime, end: datetime, offsets: Sequence[tuple[int, int]]
+    ) -> list[tuple[str, int, int]]:
+        """Return (member, local day, seconds) the grid import covers, hours in [start, end).
+
+        ``offsets``: (UTC second it starts, UTC offset in seconds) of the local time, oldest
+        first, the first in force at ``start``; a local day is counted in days since the
+        epoch. The zone's offsets must be whole hours (Spain's are).
+        """
+        parameters: list[int | str] = []
+        for (moment_s, _offset), (_start, before) in zip(offsets[1:], offsets, strict=False):
+            parameters += [moment_s, before]
+        parameters += [offsets[-1][1], source, sql.seconds(start), sql.seconds(end)]
+        query = sql.select_daily_coverage(len(offsets) - 1)
+        async with self.transaction() as tx:
+            rows = await tx.execute(query, parameters)
+        return [(str(row[0]), int(row[1]), int(row[2])) for row in rows]
 
     async def readings(
         self, member: str, start: datetime, end: datetime, *, source: str = SOURCE_MEMBER
@@ -168,19 +205,24 @@ class Store(Connection):
         start: datetime,
         end: datetime,
         *,
-        min_contributors: int,
+        min_contributors: int | None,
         source: str = SOURCE_MEMBER,
     ) -> Totals:
         """Return the community's energy by measure for readings starting in [start, end).
 
-        ``sparse`` counts the intervals fewer than ``min_contributors`` members sent.
+        ``sparse`` counts the intervals fewer than ``min_contributors`` members sent (none are
+        counted without it: a caller who may read every member's figures withholds nothing).
         """
         period = (source, sql.seconds(start), sql.seconds(end))
         measures = (*period, COMMUNITY_PLANT.meter)
         async with self.transaction() as tx:
             rows = await tx.execute(sql.SELECT_TOTALS, measures)
             contributors = await tx.execute(sql.SELECT_CONTRIBUTORS, period)
-            sparse = await tx.execute(sql.SELECT_SPARSE, (*measures, min_contributors))
+            sparse = (
+                []
+                if min_contributors is None
+                else await tx.execute(sql.SELECT_SPARSE, (*measures, min_contributors))
+            )
         return Totals(
             members=int(contributors[0][0]),
             kwh={Measure(str(row[0]), str(row[1])): float(row[3]) for row in rows},
@@ -236,6 +278,19 @@ async def _usage(tx: Transaction, ids: dict[str, set[str]]) -> dict[str, tuple[i
         recorded = await tx.execute(query, (member, *batch_ids))
         usage[member] = (int(rows[0][0]) if rows else 0, {str(row[0]) for row in recorded})
     return usage
+
+
+def _add_coverage(
+    coverage: dict[tuple[int, str], int], member: str, planned: list[Row], known: dict[Row, Row]
+) -> None:
+    """Add the seconds the new grid import readings of ``planned`` cover to their UTC hours.
+
+    A reading already in ``known`` only changes its value: it covers nothing new.
+    """
+    for row in planned:
+        if (row[0], row[1]) == SUPPLY_IMPORT and row[:4] not in known:
+            hour = row[2] // HOUR_S * HOUR_S
+            coverage[hour, member] = coverage.get((hour, member), 0) + row[3] - row[2]
 
 
 def _plan_batch(batch: ReadingsBatch, known: dict[Row, Row]) -> tuple[list[Row], BatchOutcome]:

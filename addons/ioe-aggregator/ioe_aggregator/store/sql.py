@@ -77,3 +77,32 @@ SELECT_HOURLY_COVERAGE = """SELECT member, start_s / 3600 * 3600 AS hour_s, SUM(
     SUM(end_s - start_s) FROM readings
     WHERE source = ? AND meter = ? AND quantity = ? AND start_s >= ? AND start_s < ?
     GROUP BY member, start_s / 3600 * 3600"""
+
+# New grid import readings add the seconds they cover to their UTC hour (see migration 7).
+ADD_COVERAGE = """INSERT INTO import_coverage (source, hour_s, member, covered_s)
+    VALUES (?, ?, ?, ?)
+    ON CONFLICT (source, hour_s, member) DO UPDATE
+        SET covered_s = import_coverage.covered_s + excluded.covered_s"""
+
+
+def select_daily_coverage(changes: int) -> str:
+    """Return the query of the seconds each member's hours cover, summed per local day.
+
+    The local day of an hour is (hour + UTC offset) // 86400 days since the epoch, the offset
+    changing ``changes`` times in the range. Parameters: for each change, its moment and the
+    offset before it; the last offset; then the source and the range's first and last hour.
+    An hour counts at most 3600 s (hourly and quarter-hour values of the same hour together).
+    Grouped by position: PostgreSQL takes two uses of the parameters for two expressions.
+    """
+    whens = " ".join("WHEN hour_s < ? THEN ?" for _ in range(changes))
+    offset = f"CASE {whens} ELSE ? END" if changes else "?"
+    return f"""SELECT member, (hour_s + {offset}) / 86400 AS day,
+        SUM(CASE WHEN covered_s > 3600 THEN 3600 ELSE covered_s END) FROM import_coverage
+        WHERE source = ? AND hour_s >= ? AND hour_s < ?
+        GROUP BY 1, 2"""  # noqa: S608 - placeholders only
+
+
+# Each member's latest reading of a source (its end), found through readings_by_member.
+SELECT_LAST_READINGS = """SELECT id, (SELECT end_s FROM readings
+        WHERE source = ? AND member = members.id ORDER BY start_s DESC LIMIT 1)
+    FROM members"""

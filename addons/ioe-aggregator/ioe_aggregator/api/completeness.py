@@ -1,0 +1,28 @@
+"""``/api/v1/completeness``: the members' data per local day, for the control centre's heat-map."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from ioe_aggregator.api.auth import require
+from ioe_aggregator.api.requests import day_range
+from ioe_aggregator.auth.roles import Permission
+from ioe_aggregator.history.completeness import completeness
+from ioe_aggregator.keys import CONFIG, REGISTRY, STORE
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/completeness")
+async def member_days(request: web.Request) -> web.Response:
+    """Return every member's share of quarter hours present per day and source (read)."""
+    require(request, Permission.READ)
+    first, last = day_range(request)
+    timezone = request.app[CONFIG].results.timezone
+    members = [member.id for member in await request.app[REGISTRY].members()]
+    found = await completeness(request.app[STORE], members, first, last, ZoneInfo(timezone))
+    return web.json_response(
+        {"from": first.isoformat(), "to": last.isoformat(), "timezone": timezone, **found.as_dict()}
+    )

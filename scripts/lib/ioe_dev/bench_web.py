@@ -1,0 +1,227 @@
+"""``scripts/bench web``: what the control centre's data answers cost with a big community.
+
+A SQLite store with 200 registered members (an agreement in force) and two years of
+quarter-hour grid imports each (the members' own meters) and the distributor's hourly values of
+the same two years, filled through the store's own batch writes (``Store.store_batches``: what
+keeps the completeness counts). Timed in the process: a year's completeness heat-map
+(``completeness``), and for comparison the same counts summed straight from the readings (a
+plain GROUP BY). Then the service runs on that database as its own process (no broker: the
+results are computed, not published) and a viewer's GETs of the overview, the members' status
+and a year's completeness are timed from the client, on the same machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+import json
+import os
+from pathlib import Path
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+import urllib.error
+import urllib.request
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from ioe_aggregator.agreements import Agreements, shares_from_scheme
+from ioe_aggregator.config import load_config
+from ioe_aggregator.distributor.model import SOURCE as DISTRIBUTOR
+from ioe_aggregator.history.completeness import completeness
+from ioe_aggregator.members.registry import NewMember, Registry
+from ioe_aggregator.protocol.codec import Reading, ReadingsBatch
+from ioe_aggregator.store import SOURCE_MEMBER, Store, open_store
+from ioe_dev.processes import Service, free_port
+from ioe_dev.synthetic import cups, quarter_batch
+
+MEMBERS = 200
+DAYS = 731
+FIRST_DAY = date(2025, 1, 1)
+ZONE = ZoneInfo("Europe/Madrid")
+REPEATS = 20
+YEAR = "from=2026-01-01&to=2026-12-31"
+# The service's answers timed over HTTP, as a viewer asks for them.
+PAGES = {
+    "overview": "/api/v1/community/overview",
+    "members_status": "/api/v1/members/status",
+    "completeness_http": f"/api/v1/completeness?{YEAR}",
+}
+# Days of every member per store transaction.
+DAYS_PER_WRITE = 7
+# The plain alternative: the same counts summed from the readings per member and UTC day.
+PLAIN_GROUP_BY = """SELECT member, start_s / 86400, SUM(end_s - start_s) FROM readings
+    WHERE source = ? AND meter = 'grid' AND quantity = 'import_kwh'
+        AND start_s >= ? AND start_s < ? GROUP BY 1, 2"""
+
+
+def _hourly_batch(member: str, start: datetime, hours: int) -> ReadingsBatch:
+    hour = timedelta(hours=1)
+    return ReadingsBatch(
+        member=member,
+        batch=f"datadis:{member}-{start:%Y%m%d}",
+        sent_at=start + hours * hour,
+        readings=tuple(
+            Reading("grid", "import_kwh", start + i * hour, start + (i + 1) * hour, 0.4, "measured")
+            for i in range(hours)
+        ),
+        live=None,
+    )
+
+
+async def _fill(store: Store, members: list[str]) -> dict[str, float]:
+    """Store the readings a window of days at a time, every member's in one transaction.
+
+    Time first, members second: each index grows at its end (by time) or at each member's end,
+    as the service's own writes make it grow, not all over the file.
+    """
+    start = datetime.combine(FIRST_DAY, datetime.min.time(), UTC)
+    began = time.perf_counter()
+    for first in range(0, DAYS, DAYS_PER_WRITE):
+        days = min(DAYS_PER_WRITE, DAYS - first)
+        moment = start + timedelta(days=first)
+        await store.store_batches(
+            [quarter_batch(m, "grid", "import_kwh", moment, [0.1] * 96 * days) for m in members]
+        )
+        await store.store_batches(
+            [_hourly_batch(m, moment, 24 * days) for m in members], source=DISTRIBUTOR
+        )
+    return {"fill_s": time.perf_counter() - began}
+
+
+async def _register(store: Store, members: list[str]) -> None:
+    """Register the members and an equal agreement in force (what the status reads)."""
+    config = load_config(None, {"IOE_AGGREGATOR_PUBLIC_BROKER_HOST": "localhost"})
+    registry = Registry(store, config.members)
+    for number, member in enumerate(members, start=1):
+        new = NewMember(
+            id=member, name=member, cups=cups(number), contracted_kw=4.6, investment_share=0
+        )
+        await registry.add(new, actor="bench")
+    agreements = Agreements(store, tz=config.results.timezone, min_months=4)
+    shares = shares_from_scheme("equal", await registry.members())
+    await agreements.add("bench", shares, valid_from=date(2025, 1, 1), actor="bench")
+
+
+async def _timed(call: Callable[[], Awaitable[object]]) -> list[float]:
+    await call()  # warm: the page cache, the query plan
+    times = []
+    for _ in range(REPEATS):
+        began = time.perf_counter()
+        await call()
+        times.append(time.perf_counter() - began)
+    return times
+
+
+def _summary(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    return {
+        "median_ms": 1000 * statistics.median(ordered),
+        "p95_ms": 1000 * ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
+    }
+
+
+def _env() -> dict[str, str]:
+    addon = Path(__file__).resolve().parents[3] / "addons" / "ioe-aggregator"
+    return {**os.environ, "PYTHONPATH": str(addon)}
+
+
+def _cli(config: Path, *args: str) -> Any:
+    command = [sys.executable, "-m", "ioe_aggregator", *args, "--config", str(config), "--json"]
+    result = subprocess.run(command, capture_output=True, text=True, check=True, env=_env())
+    return json.loads(result.stdout)
+
+
+def _get(url: str, token: str, method: str = "GET") -> int:
+    request = urllib.request.Request(url, method=method)  # noqa: S310 - a local URL
+    request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
+            answer.read()
+            return int(answer.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def _served(directory: Path, url: str) -> dict[str, Any]:
+    """Time the viewer's GETs of PAGES from the service running on the database ``url``."""
+    port = free_port()
+    config = directory / "service.yaml"
+    options = {"database_url": url, "http_host": "127.0.0.1", "http_port": port}
+    config.write_text(yaml.safe_dump({**options, "log_level": "warning"}))
+    viewer = _cli(config, "tokens", "add", "--scope", "viewer", "--label", "bench")["token"]
+    admin = _cli(config, "tokens", "add", "--scope", "admin", "--label", "bench")["token"]
+    command = [sys.executable, "-m", "ioe_aggregator", "serve", "--config", str(config)]
+    service = Service("aggregator", command, directory / "service.log", env=_env())
+    service.start(port=port, timeout_s=120)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        # The community's state as the service computes it every minute (published or not).
+        _get(f"{base}/api/v1/results/publish", admin, "POST")
+        result = {}
+        for name, path in PAGES.items():
+            assert _get(base + path, viewer) == 200, path  # noqa: S101 - the bench's own check
+            times = []
+            for _ in range(REPEATS):
+                began = time.perf_counter()
+                _get(base + path, viewer)
+                times.append(time.perf_counter() - began)
+            result[name] = _summary(times)
+        return result
+    finally:
+        service.stop()
+
+
+async def _measure(directory: Path) -> dict[str, Any]:
+    url = f"sqlite:///{directory}/bench.db"
+    store = await open_store(url)
+    try:
+        members = [f"m-{n:04d}" for n in range(1, MEMBERS + 1)]
+        result: dict[str, Any] = await _fill(store, members)
+        await _register(store, members)
+        first, last = date(2026, 1, 1), date(2026, 12, 31)
+
+        async def heat_map() -> None:
+            await completeness(store, members, first, last, ZONE)
+
+        async def plain() -> None:
+            low = int(datetime.combine(first, datetime.min.time(), UTC).timestamp())
+            for source in (SOURCE_MEMBER, DISTRIBUTOR):
+                async with store.transaction() as tx:
+                    await tx.execute(PLAIN_GROUP_BY, (source, low, low + 365 * 86400))
+
+        result["completeness_year"] = _summary(await _timed(heat_map))
+        result["plain_group_by_year"] = _summary(await _timed(plain))
+    finally:
+        await store.close()
+    return result
+
+
+def bench_web() -> dict[str, Any]:
+    """Fill the store and time the answers (see the module's docstring)."""
+    with tempfile.TemporaryDirectory(prefix="ioe-bench-web-") as tmp:
+        directory = Path(tmp)
+        measured = asyncio.run(_measure(directory))
+        measured |= _served(directory, f"sqlite:///{directory}/bench.db")
+    return {"members": MEMBERS, "days": DAYS, "readings": MEMBERS * DAYS * (96 + 24), **measured}
+
+
+def print_table(results: dict[str, Any]) -> None:
+    """Print the results as docs/benchmarks.md's table."""
+    print("| answer | median | p95 |")
+    print("|---|---:|---:|")
+    for key, name in (
+        ("completeness_year", "completeness, 200 members × 365 days, both sources (in process)"),
+        ("plain_group_by_year", "the same from the readings (plain GROUP BY, no day split)"),
+        ("overview", "GET /api/v1/community/overview (HTTP)"),
+        ("members_status", "GET /api/v1/members/status (HTTP)"),
+        ("completeness_http", f"GET /api/v1/completeness?{YEAR} (HTTP)"),
+    ):
+        row = results[key]
+        print(f"| {name} | {row['median_ms']:.0f} ms | {row['p95_ms']:.0f} ms |")
+    print(f"\nFilled {results['readings']:,} readings in {results['fill_s']:.0f} s.")
