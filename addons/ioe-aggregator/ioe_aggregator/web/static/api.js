@@ -36,16 +36,18 @@ export class ApiError extends Error {
  * Call `api/v1/<path>`; return the JSON answer, or throw ApiError.
  * `quiet401`: the caller handles a 401 itself (the sign-in form) instead of signing out.
  */
-export async function api(path, { method = "GET", body, quiet401 = false } = {}) {
+export async function api(path, { method = "GET", body, file, quiet401 = false } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  // A file goes as it is (a distributor's CSV export may be tens of MiB), never as JSON.
+  if (file !== undefined) headers["Content-Type"] = file.type || "application/octet-stream";
   if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
   let response;
   try {
     response = await fetch(`api/v1/${path}`, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: file ?? (body === undefined ? undefined : JSON.stringify(body)),
       credentials: "same-origin",
     });
   } catch {

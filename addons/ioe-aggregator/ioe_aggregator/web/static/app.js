@@ -10,6 +10,7 @@ import * as members from "./pages/members.js";
 import * as member from "./pages/member.js";
 import * as later from "./pages/later.js";
 import * as settings from "./pages/settings.js";
+import * as data from "./pages/data.js";
 
 // The sections, and the permission each needs.
 const SECTIONS = [
@@ -117,7 +118,8 @@ route("overview", overview.render);
 route("members", members.render);
 route("members/:id", member.render);
 route("settings", settings.render);
-for (const path of ["data", "agreements", "control"]) route(path, later.render);
+route("data", data.render);
+for (const path of ["agreements", "control"]) route(path, later.render);
 
 window.addEventListener("hashchange", () => session && show());
 onSignedOut(signIn);

@@ -1,0 +1,285 @@
+// The community's data: how complete each member's is (member × day), distributors' files
+// uploaded with their line-by-line report, Datadis synced now, a member's readings as CSV.
+import { api, ApiError } from "../api.js";
+import { h, replace, announce } from "../dom.js";
+import { formatDate, formatDateTime, formatNumber, translator } from "../i18n.js";
+import { errorMessage, notice } from "../components/message.js";
+
+const TEXTS = {
+  en: {
+    title: "Data",
+    completeness: "Completeness",
+    "completeness-intro": "The share of each day's quarter hours each member's data covers. Darker is more complete; an empty cell is a day with nothing.",
+    from: "From",
+    to: "To",
+    show: "Show",
+    source: "Data of",
+    "source.member": "the member's own meter",
+    "source.distributor": "the distributor",
+    member: "Member",
+    cell: "{member}, {day}: {share}",
+    legend: "Scale",
+    none: "nothing",
+    full: "complete",
+    "no-members": "No members yet: their data appears here once they send it.",
+    upload: "Upload a distributor's file",
+    "upload-intro": "A CSV export from the distributor's website or Datadis: each supply point's readings go to the member with that CUPS. Drop it here or choose it.",
+    choose: "Choose a file",
+    drop: "Drop a CSV file here",
+    uploading: "Uploading {name}…",
+    report: "{file}: {rows} intervals read ({format})",
+    "report-months": "Stored",
+    "report-errors": "Lines not read ({count})",
+    line: "Line",
+    reason: "Reason",
+    month: "Month",
+    intervals: "Intervals",
+    new: "New",
+    changed: "Changed",
+    unknown: "Supply points of no member: {list}",
+    datadis: "Datadis",
+    "datadis-off": "Not configured: set the manager's Datadis user and password in the add-on's options.",
+    "datadis-last": "Last sync: {when}.",
+    "datadis-never": "No sync yet.",
+    "datadis-members": "{authorised} of {count} linked members authorised.",
+    "sync-now": "Sync now",
+    "sync-started": "The sync has started; it runs in the background.",
+    running: "A sync is running.",
+    export: "A member's readings as CSV",
+    "export-intro": "Every reading of a member in a period, as a spreadsheet opens it. Each export is written to the audit log.",
+    download: "Download",
+  },
+  es: {
+    title: "Datos",
+    completeness: "Completitud",
+    "completeness-intro": "La parte de los cuartos de hora de cada día que cubren los datos de cada socio. Más oscuro es más completo; una celda vacía es un día sin nada.",
+    from: "Desde",
+    to: "Hasta",
+    show: "Mostrar",
+    source: "Datos de",
+    "source.member": "el contador del socio",
+    "source.distributor": "la distribuidora",
+    member: "Socio",
+    cell: "{member}, {day}: {share}",
+    legend: "Escala",
+    none: "nada",
+    full: "completo",
+    "no-members": "Todavía no hay socios: sus datos aparecen aquí cuando los envíen.",
+    upload: "Subir un fichero de la distribuidora",
+    "upload-intro": "Un CSV exportado de la web de la distribuidora o de Datadis: las lecturas de cada punto de suministro van al socio con ese CUPS. Suéltalo aquí o elígelo.",
+    choose: "Elegir un fichero",
+    drop: "Suelta aquí un fichero CSV",
+    uploading: "Subiendo {name}…",
+    report: "{file}: {rows} intervalos leídos ({format})",
+    "report-months": "Guardado",
+    "report-errors": "Líneas no leídas ({count})",
+    line: "Línea",
+    reason: "Motivo",
+    month: "Mes",
+    intervals: "Intervalos",
+    new: "Nuevos",
+    changed: "Cambiados",
+    unknown: "Puntos de suministro de ningún socio: {list}",
+    datadis: "Datadis",
+    "datadis-off": "Sin configurar: indica el usuario y la contraseña de Datadis de la gestora en las opciones del complemento.",
+    "datadis-last": "Última sincronización: {when}.",
+    "datadis-never": "Todavía no se ha sincronizado.",
+    "datadis-members": "{authorised} de {count} socios enlazados han dado autorización.",
+    "sync-now": "Sincronizar ahora",
+    "sync-started": "La sincronización ha empezado; sigue en segundo plano.",
+    running: "Hay una sincronización en marcha.",
+    export: "Las lecturas de un socio en CSV",
+    "export-intro": "Todas las lecturas de un socio en un periodo, tal como las abre una hoja de cálculo. Cada exportación queda en el registro de auditoría.",
+    download: "Descargar",
+  },
+};
+const t = translator(TEXTS);
+const DAY_MS = 86_400_000;
+
+function isoDay(date) {
+  return date.toISOString().slice(0, 10);
+}
+
+function problemOf(error) {
+  return errorMessage(error instanceof ApiError ? error.describe() : String(error));
+}
+
+function dateField(id, label, value) {
+  const input = h("input", { id, type: "date", value, required: true });
+  return [h("div", { class: "field" }, h("label", { for: id }, label), input), input];
+}
+
+// Completeness ---------------------------------------------------------------------------
+
+function heatCell(member, day, share) {
+  const percent = share === undefined ? "—" : `${formatNumber(share * 100, { maximumFractionDigits: 0 })} %`;
+  const level = share === undefined || share === 0 ? 0 : Math.min(4, 1 + Math.floor(share * 4 - 1e-9));
+  return h("td", { class: `heat heat-${level}`, title: t("cell", { member, day: formatDate(`${day}T12:00:00Z`), share: percent }) },
+    h("span", { class: "visually-hidden" }, percent));
+}
+
+async function completenessCard() {
+  const card = h("section", { class: "card", "aria-labelledby": "completeness-title" });
+  const today = new Date();
+  const [fromField, from] = dateField("completeness-from", t("from"), isoDay(new Date(today - 30 * DAY_MS)));
+  const [toField, to] = dateField("completeness-to", t("to"), isoDay(new Date(today - DAY_MS)));
+  const source = h("select", { id: "completeness-source" },
+    ["member", "distributor"].map((one) => h("option", { value: one }, t(`source.${one}`))));
+  const body = h("div", {});
+  const status = h("div", {});
+
+  async function draw() {
+    replace(status);
+    let found;
+    try {
+      found = await api(`completeness?from=${from.value}&to=${to.value}`);
+    } catch (error) {
+      replace(status, problemOf(error));
+      return;
+    }
+    if (found.members.length === 0) {
+      replace(body, h("p", {}, t("no-members")));
+      return;
+    }
+    const days = found.days;
+    const heading = h("tr", {}, h("th", { scope: "col" }, t("member")),
+      days.map((day) => h("th", { scope: "col", class: "heat-day" }, h("span", { "aria-hidden": "true" }, day.slice(8)),
+        h("span", { class: "visually-hidden" }, formatDate(`${day}T12:00:00Z`)))));
+    const rows = found.members.map((row) =>
+      h("tr", {}, h("th", { scope: "row" }, h("a", { href: `#/members/${encodeURIComponent(row.member)}` }, row.member)),
+        days.map((day, index) => heatCell(row.member, day, row.fractions[source.value][index]))));
+    replace(
+      body,
+      h("div", { class: "table-scroll heat-map", tabindex: 0, role: "region", "aria-label": t("completeness") },
+        h("table", {}, h("caption", { class: "visually-hidden" }, `${t("completeness")}: ${t(`source.${source.value}`)}`),
+          h("thead", {}, heading), h("tbody", {}, rows))),
+      h("p", { class: "heat-legend" }, `${t("legend")}: `, t("none"), " ",
+        [0, 1, 2, 3, 4].map((level) => h("span", { class: `heat-swatch heat-${level}`, "aria-hidden": "true" })), " ", t("full")),
+    );
+  }
+  const form = h("form", { class: "filters" }, fromField, toField,
+    h("div", { class: "field" }, h("label", { for: "completeness-source" }, t("source")), source),
+    h("div", { class: "field field-button" }, h("button", { type: "submit", class: "secondary" }, t("show"))));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    draw();
+  });
+  source.addEventListener("change", draw);
+  replace(card, h("h2", { id: "completeness-title" }, t("completeness")), h("p", { class: "intro" }, t("completeness-intro")), form, status, body);
+  await draw();
+  return card;
+}
+
+// Upload ---------------------------------------------------------------------------------
+
+function reportOf(report) {
+  const months = report.months.length
+    ? h("div", { class: "table-scroll", tabindex: 0, role: "region", "aria-label": t("report-months") },
+        h("table", {}, h("caption", {}, t("report-months")),
+          h("thead", {}, h("tr", {}, ["member", "month", "intervals", "new", "changed"].map((key) => h("th", { scope: "col" }, t(key))))),
+          h("tbody", {}, report.months.map((month) => h("tr", {}, h("td", {}, month.member), h("td", {}, month.month),
+            h("td", { class: "numeric" }, formatNumber(month.intervals)), h("td", { class: "numeric" }, formatNumber(month.new)),
+            h("td", { class: "numeric" }, formatNumber(month.changed)))))))
+    : null;
+  const errors = report.errors_total
+    ? h("div", { class: "table-scroll", tabindex: 0, role: "region", "aria-label": t("report-errors", { count: report.errors_total }) },
+        h("table", { class: "line-errors" }, h("caption", {}, t("report-errors", { count: report.errors_total })),
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("line")), h("th", { scope: "col" }, t("reason")))),
+          h("tbody", {}, report.errors.map((error) => h("tr", {}, h("td", { class: "numeric" }, error.line), h("td", {}, error.message))))))
+    : null;
+  const unknown = Object.keys(report.unknown_cups ?? {});
+  return h("div", { class: "upload-report" },
+    (report.errors_total ? errorMessage : notice)(t("report", { file: report.file, rows: formatNumber(report.rows), format: report.format })),
+    unknown.length ? h("p", {}, t("unknown", { list: unknown.join(", ") })) : null,
+    months, errors);
+}
+
+function uploadCard() {
+  const status = h("div", { "aria-live": "polite" });
+  const input = h("input", { id: "upload-file", type: "file", accept: ".csv,text/csv", class: "visually-hidden" });
+  const zone = h("label", { for: "upload-file", class: "drop-zone" }, h("span", { class: "button secondary" }, t("choose")), h("span", {}, t("drop")));
+
+  async function send(file) {
+    replace(status, notice(t("uploading", { name: file.name })));
+    try {
+      const report = await api(`distributor/csv?name=${encodeURIComponent(file.name)}`, { method: "POST", file });
+      replace(status, reportOf(report));
+      announce(t("report", { file: report.file, rows: report.rows, format: report.format }));
+    } catch (error) {
+      replace(status, problemOf(error));
+    }
+  }
+  input.addEventListener("change", () => input.files[0] && send(input.files[0]));
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("dragging");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("dragging");
+    const file = event.dataTransfer?.files[0];
+    if (file) send(file);
+  });
+  return h("section", { class: "card", "aria-labelledby": "upload-title" },
+    h("h2", { id: "upload-title" }, t("upload")), h("p", { class: "intro" }, t("upload-intro")), input, zone, status);
+}
+
+// Datadis ---------------------------------------------------------------------------------
+
+async function datadisCard(canManage) {
+  const card = h("section", { class: "card", "aria-labelledby": "datadis-title" });
+  const status = h("div", {});
+  async function draw() {
+    const datadis = await api("datadis");
+    const button = h("button", { type: "button", class: "secondary", disabled: Boolean(datadis.running) }, t("sync-now"));
+    button.addEventListener("click", async () => {
+      try {
+        await api("datadis/sync", { method: "POST" });
+        replace(status, notice(t("sync-started")));
+        await draw();
+      } catch (error) {
+        replace(status, problemOf(error));
+      }
+    });
+    const lines = datadis.configured
+      ? [
+          h("p", {}, datadis.last_sync ? t("datadis-last", { when: formatDateTime(datadis.last_sync.finished_at ?? datadis.last_sync.started_at) }) : t("datadis-never")),
+          h("p", {}, t("datadis-members", { authorised: datadis.members.filter((m) => m.authorised).length, count: datadis.members.length })),
+          datadis.running ? h("p", { role: "status" }, t("running")) : null,
+        ]
+      : [h("p", {}, t("datadis-off"))];
+    replace(card, h("div", { class: "page-header" }, h("h2", { id: "datadis-title" }, t("datadis")), datadis.configured && canManage ? button : null), status, lines);
+  }
+  await draw();
+  return card;
+}
+
+// Export ----------------------------------------------------------------------------------
+
+async function exportCard() {
+  const members = await api("members");
+  const today = new Date();
+  const member = h("select", { id: "export-member" }, members.map((one) => h("option", { value: one.id }, `${one.id} · ${one.name}`)));
+  const [fromField, from] = dateField("export-from", t("from"), isoDay(new Date(today - 30 * DAY_MS)));
+  const [toField, to] = dateField("export-to", t("to"), isoDay(today));
+  const link = h("a", { class: "button secondary", download: "" }, t("download"));
+  const update = () => {
+    const start = `${from.value}T00:00:00Z`;
+    const end = `${to.value}T00:00:00Z`;
+    link.setAttribute("href", `api/v1/members/${encodeURIComponent(member.value)}/export.csv?start=${start}&end=${end}`);
+  };
+  for (const input of [member, from, to]) input.addEventListener("change", update);
+  update();
+  return h("section", { class: "card", "aria-labelledby": "export-title" },
+    h("h2", { id: "export-title" }, t("export")), h("p", { class: "intro" }, t("export-intro")),
+    members.length === 0 ? h("p", {}, t("no-members")) : h("div", { class: "filters" },
+      h("div", { class: "field" }, h("label", { for: "export-member" }, t("member")), member), fromField, toField,
+      h("div", { class: "field field-button" }, link)));
+}
+
+export async function render(main, _params, session) {
+  const canManage = session.permissions.includes("manage");
+  const [completeness, datadis, exported] = await Promise.all([completenessCard(), datadisCard(canManage), exportCard()]);
+  replace(main, h("h1", {}, t("title")), completeness, canManage ? uploadCard() : null, datadis, exported);
+}

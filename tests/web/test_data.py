@@ -1,0 +1,51 @@
+"""The Data page: the completeness heat-map, a distributor's file with a bad line, the export."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.community import batch, call
+from tests.conftest import REPO
+from tests.web.conftest import ControlCentre, OpenVisit, violations_text
+
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
+
+BROKEN = REPO / "tests" / "aggregator" / "distributor" / "fixtures" / "broken.csv"
+TEXTS = {
+    "en": {"errors": "Lines not read", "stored": "Stored", "off": "Not configured"},
+    "es": {"errors": "Líneas no leídas", "stored": "Guardado", "off": "Sin configurar"},
+}
+
+
+@pytest.mark.parametrize(("language", "width"), [("en", "desktop"), ("es", "phone")])
+async def test_an_operator_uploads_a_file_with_a_bad_line_and_sees_why(
+    visit: OpenVisit, control_centre: ControlCentre, language: str, width: str
+) -> None:
+    community = control_centre.community
+    token = community.add_member("m-0001", 1).api_token
+    sent = call(control_centre.base.rstrip("/"), "POST", "/api/v1/readings", token,
+                batch("m-0001", "b-1", count=8))  # fmt: skip
+    assert sent.status == 200, sent.body
+    texts = TEXTS[language]
+    page = await visit(language, width)
+    await page.open("data")
+    # One row of the heat-map per member, one cell per day.
+    assert await page.page.locator(".heat-map tbody tr").count() == 1
+    assert texts["off"] in await page.page.locator("section[aria-labelledby=datadis-title] p").first.inner_text()
+
+    await page.page.set_input_files("#upload-file", BROKEN)
+    errors = page.page.get_by_role("region", name=texts["errors"], exact=False)
+    await errors.wait_for()
+    lines = await errors.locator("tbody tr").all_inner_texts()
+    assert lines, "the bad lines are listed"
+    assert all(line.split()[0].isdigit() for line in lines)  # each with its line number
+    assert await page.page.get_by_role("region", name=texts["stored"]).count() == 1
+    assert await page.axe() == [], violations_text(await page.axe())
+    assert await page.horizontal_overflow() == 0
+    await page.screenshot(f"data-upload-{width}-{language}")
+
+    href = await page.page.locator("#export-title ~ div a.button").get_attribute("href")
+    assert href is not None
+    assert href.startswith("api/v1/members/m-0001/export.csv?start=")
+    assert page.errors == []
+    assert page.outside() == []
