@@ -9,6 +9,7 @@ import * as overview from "./pages/overview.js";
 import * as members from "./pages/members.js";
 import * as member from "./pages/member.js";
 import * as later from "./pages/later.js";
+import * as agreements from "./pages/agreements.js";
 import * as settings from "./pages/settings.js";
 
 // The sections, and the permission each needs.
@@ -117,7 +118,8 @@ route("overview", overview.render);
 route("members", members.render);
 route("members/:id", member.render);
 route("settings", settings.render);
-for (const path of ["data", "agreements", "control"]) route(path, later.render);
+route("agreements", agreements.render);
+for (const path of ["data", "control"]) route(path, later.render);
 
 window.addEventListener("hashchange", () => session && show());
 onSignedOut(signIn);
