@@ -20,6 +20,8 @@ const TEXTS = {
     "none-in-force": "No agreement is in force today: the plant's energy is not shared. Run a comparison below and adopt a scheme, or record an agreement with the command line.",
     "in-force-text": "“{name}” ({scheme}) since {from}, {until}.",
     "open-end": "with no end date",
+    next: "Next: “{name}” from {from}.",
+    "job-title-one": "Comparison of {month}",
     "until-day": "until {to}",
     history: "History",
     "no-agreements": "No agreement recorded yet.",
@@ -125,6 +127,8 @@ const TEXTS = {
     "none-in-force": "Hoy no hay ningún acuerdo vigente: la energía de la planta no se reparte. Ejecuta una comparación más abajo y adopta un reparto, o registra un acuerdo con la línea de órdenes.",
     "in-force-text": "«{name}» ({scheme}) desde el {from}, {until}.",
     "open-end": "sin fecha de fin",
+    next: "Próximo: «{name}» desde el {from}.",
+    "job-title-one": "Comparación de {month}",
     "until-day": "hasta el {to}",
     history: "Historial",
     "no-agreements": "Todavía no hay ningún acuerdo.",
@@ -257,8 +261,13 @@ function monthText(date) {
   return `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, "0")}`;
 }
 
-function monthName(text) {
-  return formatDate(`${text}-15`, { month: "long", year: "numeric" });
+function monthName(text, month = "long") {
+  return formatDate(`${text}-15`, { month, year: "numeric" });
+}
+
+function periodText(period) {
+  const first = monthName(period.first, "short");
+  return period.first === period.last ? first : `${first} – ${monthName(period.last, "short")}`;
 }
 
 function day(text) {
@@ -293,13 +302,14 @@ function number(value, options = { maximumFractionDigits: 1 }) {
 // Agreements -------------------------------------------------------------------------------
 
 function agreementScheme(agreement) {
-  const kind = t(`kind.${agreement.kind}`, { year: agreement.year ?? "" });
-  return `${schemeName(agreement.scheme)} · ${kind}`;
+  const name = schemeName(agreement.scheme);
+  return agreement.kind === "hourly" ? `${name} · ${t("kind.hourly", { year: agreement.year ?? "" })}` : name;
 }
 
 function agreementsCards(agreements) {
   const now = today();
   const current = agreements.find((a) => a.valid_from <= now && (a.valid_to === null || now <= a.valid_to));
+  const next = agreements.find((a) => a.valid_from > now);
   const inForce = h(
     "section",
     { class: "card", "aria-labelledby": "in-force-title" },
@@ -316,6 +326,7 @@ function agreementsCards(agreements) {
           }),
         )
       : h("p", {}, t("none-in-force")),
+    next ? h("p", { class: "next" }, t("next", { name: next.name, from: day(next.valid_from) })) : null,
   );
   const rows = [...agreements].reverse().map((a) =>
     h(
@@ -574,13 +585,13 @@ function summaryView(job, canManage, adopted) {
         isWinner ? [" ", h("span", { class: "badge active" }, t("winner"))] : null,
         found.agreement ? null : [" ", h("span", { class: "badge revoked" }, t("reference"))],
       ),
-      h("td", { class: "numeric" }, number(figures.self_consumed_kwh)),
-      h("td", { class: "numeric" }, number(figures.self_sufficiency, { style: "percent", maximumFractionDigits: 1 })),
-      h("td", { class: "numeric" }, number(figures.savings_eur, { minimumFractionDigits: 2, maximumFractionDigits: 2 })),
+      h("td", { class: "numeric", dataset: { label: t("self-consumed") } }, number(figures.self_consumed_kwh)),
+      h("td", { class: "numeric", dataset: { label: t("self-sufficiency") } }, number(figures.self_sufficiency, { style: "percent", maximumFractionDigits: 1 })),
+      h("td", { class: "numeric", dataset: { label: t("savings") } }, number(figures.savings_eur, { minimumFractionDigits: 2, maximumFractionDigits: 2 })),
       canManage
         ? h(
             "td",
-            {},
+            { class: "adopt" },
             adoptable
               ? h(
                   "button",
@@ -609,7 +620,6 @@ function summaryView(job, canManage, adopted) {
 
 export async function render(main, _params, session) {
   const canManage = session.permissions.includes("manage");
-  const status = h("div", {});
   const agreementsArea = h("div", {});
   const fileArea = h("div", {});
   const jobArea = h("div", {});
@@ -629,8 +639,8 @@ export async function render(main, _params, session) {
       h(
         "tr",
         {},
-        h("td", {}, formatDateTime(job.created)),
-        h("td", {}, `${monthName(job.request.period.first)} – ${monthName(job.request.period.last)}`),
+        h("td", {}, formatDate(job.created, { dateStyle: "short", timeStyle: "short" })),
+        h("td", {}, periodText(job.request.period)),
         h("td", {}, t(`state.${job.state}`)),
         h("td", {}, job.summary?.winner ? schemeName(job.summary.winner) : "–"),
         h(
@@ -653,7 +663,8 @@ export async function render(main, _params, session) {
 
   async function adopted(agreement) {
     const text = t("adopted", { name: agreement.name, from: day(agreement.valid_from) });
-    replace(status, notice(text));
+    // Said where the user adopted it, and in the history at the top.
+    jobArea.querySelector(".job")?.append(notice(text));
     announce(text);
     await drawAgreements();
   }
@@ -662,7 +673,11 @@ export async function render(main, _params, session) {
     clearTimeout(timer);
     shownJob = job.id;
     const period = job.request.period;
-    const title = h("h2", { id: "job-title", tabindex: -1 }, t("job-title", { first: monthName(period.first), last: monthName(period.last) }));
+    const heading =
+      period.first === period.last
+        ? t("job-title-one", { month: monthName(period.first) })
+        : t("job-title", { first: monthName(period.first), last: monthName(period.last) });
+    const title = h("h2", { id: "job-title", tabindex: -1 }, heading);
     const running = job.state === "queued" || job.state === "running";
     const percent = formatNumber(job.progress, { style: "percent", maximumFractionDigits: 0 });
     let body;
@@ -703,7 +718,6 @@ export async function render(main, _params, session) {
   replace(
     main,
     h("div", { class: "page-header" }, h("h1", {}, t("title"))),
-    status,
     agreementsArea,
     canManage
       ? runForm(async (job) => {
