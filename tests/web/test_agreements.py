@@ -148,6 +148,7 @@ async def test_a_comparison_is_run_adopted_and_its_file_downloaded_and_checked(
     await _adopt(page, language, "2027-01-01")
     history = page.page.locator("table.agreements")
     await expect(history).to_contain_text("Reparto 2027")
+    await expect(history).to_contain_text("Olga (you)")
     await expect(page.page.locator("dialog")).to_have_count(0)
     # Another one a month later: the minimum months refuse it, said in the page's words.
     await _adopt(page, language, "2027-02-01")

@@ -21,6 +21,7 @@ const TEXTS = {
     "in-force-text": "“{name}” ({scheme}) since {from}, {until}.",
     "open-end": "with no end date",
     next: "Next: “{name}” from {from}.",
+    you: "{name} (you)",
     "job-title-one": "Comparison of {month}",
     "until-day": "until {to}",
     history: "History",
@@ -128,6 +129,7 @@ const TEXTS = {
     "in-force-text": "«{name}» ({scheme}) desde el {from}, {until}.",
     "open-end": "sin fecha de fin",
     next: "Próximo: «{name}» desde el {from}.",
+    you: "{name} (tú)",
     "job-title-one": "Comparación de {month}",
     "until-day": "hasta el {to}",
     history: "Historial",
@@ -301,12 +303,18 @@ function number(value, options = { maximumFractionDigits: 1 }) {
 
 // Agreements -------------------------------------------------------------------------------
 
+/** Who recorded an agreement: "you" when it was the signed-in person, else the API's actor. */
+function recorder(actor, session) {
+  if (!actor) return "–";
+  return actor === `user:${session.user.id}` || actor === `token:${session.user.id}` ? t("you", { name: session.user.name }) : actor;
+}
+
 function agreementScheme(agreement) {
   const name = schemeName(agreement.scheme);
   return agreement.kind === "hourly" ? `${name} · ${t("kind.hourly", { year: agreement.year ?? "" })}` : name;
 }
 
-function agreementsCards(agreements) {
+function agreementsCards(agreements, session) {
   const now = today();
   const current = agreements.find((a) => a.valid_from <= now && (a.valid_to === null || now <= a.valid_to));
   const next = agreements.find((a) => a.valid_from > now);
@@ -336,7 +344,7 @@ function agreementsCards(agreements) {
       h("td", {}, agreementScheme(a)),
       h("td", {}, day(a.valid_from)),
       h("td", {}, a.valid_to ? day(a.valid_to) : t("open")),
-      h("td", {}, a.created_by ?? "–"),
+      h("td", {}, recorder(a.created_by, session)),
       h("td", { class: "subject" }, a.comparison ?? "–"),
     ),
   );
@@ -629,7 +637,7 @@ export async function render(main, _params, session) {
 
   async function drawAgreements() {
     const agreements = await api("agreements");
-    replace(agreementsArea, agreementsCards(agreements));
+    replace(agreementsArea, agreementsCards(agreements, session));
     replace(fileArea, fileCard(agreements));
   }
 
