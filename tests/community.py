@@ -32,10 +32,12 @@ import pytest_socket
 import yaml
 
 from ioe_aggregator.members.join_code import JoinCode, decode as decode_join_code
+from ioe_aggregator.protocol.codec import Reading, ReadingsBatch
+from ioe_aggregator.store import open_store
 from ioe_dev.mosquitto import Broker, broker_certificate, start_broker
 from ioe_dev.pki import ServerCertificate
 from ioe_dev.processes import Service, free_port
-from ioe_dev.synthetic import cups as make_cups
+from ioe_dev.synthetic import cups as make_cups, make_community
 from tests.conftest import ADDON, AGGREGATOR_PASSWORD, AGGREGATOR_USER, REPO
 
 SCRIPTS_LIB = REPO / "scripts" / "lib"
@@ -518,3 +520,49 @@ def home(community: Community, member: str, **fields: str) -> MqttClient:
     client = community.connect(member, code.mqtt_password)
     client.subscribe(f"{PREFIX}/m/{member}/ack")
     return client
+
+
+# A community's measured history, written through the store before its service starts (a
+# comparison reads it back from there).
+HISTORY_TZ = "Europe/Madrid"
+
+
+def _hourly_batch(member: str, meter: str, quantity: str, values: Any) -> ReadingsBatch:
+    hour = timedelta(hours=1)
+    return ReadingsBatch(
+        member=member,
+        batch=f"history-{member}-{meter}",
+        sent_at=values.index[-1].to_pydatetime() + hour,
+        readings=tuple(
+            Reading(
+                meter=meter,
+                quantity=quantity,
+                start=start.to_pydatetime(),
+                end=start.to_pydatetime() + hour,
+                value=float(value),
+                quality="measured",
+            )
+            for start, value in values.items()
+        ),
+        live=None,
+    )
+
+
+async def write_history(url: str, members: int, year: int, months: range) -> None:
+    """Store the synthetic members' consumption and the plant's (at m-0001) for local months."""
+    synthetic = make_community(members)
+    hours = synthetic.consumption_kwh.index
+    local = hours.tz_convert(HISTORY_TZ)
+    chosen = hours[(local.year == year) & local.month.isin(list(months))]
+    store = await open_store(url)
+    try:
+        batches = [
+            _hourly_batch(member, "grid", "import_kwh", synthetic.consumption_kwh[member][chosen])
+            for member in synthetic.consumption_kwh.columns
+        ]
+        batches.append(
+            _hourly_batch("m-0001", "plant", "generation_kwh", synthetic.generation_kwh[chosen])
+        )
+        await store.store_batches(batches)
+    finally:
+        await store.close()

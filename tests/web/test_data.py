@@ -31,7 +31,10 @@ async def test_an_operator_uploads_a_file_with_a_bad_line_and_sees_why(
     await page.open("data")
     # One row of the heat-map per member, one cell per day.
     assert await page.page.locator(".heat-map tbody tr").count() == 1
-    assert texts["off"] in await page.page.locator("section[aria-labelledby=datadis-title] p").first.inner_text()
+    assert (
+        texts["off"]
+        in await page.page.locator("section[aria-labelledby=datadis-title] p").first.inner_text()
+    )
 
     await page.page.set_input_files("#upload-file", BROKEN)
     errors = page.page.get_by_role("region", name=texts["errors"], exact=False)

@@ -9,6 +9,7 @@ import * as overview from "./pages/overview.js";
 import * as members from "./pages/members.js";
 import * as member from "./pages/member.js";
 import * as later from "./pages/later.js";
+import * as agreements from "./pages/agreements.js";
 import * as settings from "./pages/settings.js";
 import * as data from "./pages/data.js";
 
@@ -119,7 +120,8 @@ route("members", members.render);
 route("members/:id", member.render);
 route("settings", settings.render);
 route("data", data.render);
-for (const path of ["agreements", "control"]) route(path, later.render);
+route("agreements", agreements.render);
+route("control", later.render);
 
 window.addEventListener("hashchange", () => session && show());
 onSignedOut(signIn);
