@@ -630,6 +630,15 @@ def _check_control_centre(ports: Ports, password: str) -> list[str]:
         return [f"control centre: signing in as {MANAGER}: {err}"]
     if session["user"]["role"] != "admin":
         return [f"control centre: {MANAGER} signed in as {session['user']['role']}, not admin"]
+    try:
+        with urllib.request.urlopen(  # noqa: S310 - the demo's own aggregator
+            f"http://127.0.0.1:{ports.aggregator}/", timeout=30
+        ) as response:
+            shell = response.read().decode()
+    except (urllib.error.URLError, OSError) as err:
+        return [f"control centre: its page: {err}"]
+    if 'type="module"' not in shell:
+        return ["control centre: / is not the control centre's page"]
     return []
 
 
@@ -796,7 +805,7 @@ def run(state: Path, *, check: bool) -> int:
                 "in force, results published, the distributor's data synced from a fake "
                 "Datadis and imported by the home over HTTPS as statistics, a poisoned batch "
                 "refused with every task still running), broker on the generated files, "
-                "sharing report."
+                "sharing report, the control centre (its admin signed in)."
             )
             return 0
         _print_welcome(
