@@ -566,3 +566,24 @@ async def write_history(url: str, members: int, year: int, months: range) -> Non
         await store.store_batches(batches)
     finally:
         await store.close()
+
+
+def validate_coefficient_file(
+    path: Path, members: list[dict[str, Any]], directory: Path, *, year: int
+) -> subprocess.CompletedProcess[str]:
+    """Run ``sharing validate FILE`` on the API's members, as the manager would."""
+    members_csv = directory / "members.csv"
+    members_csv.write_text(
+        "member_id,cups,contracted_power_kw,investment_eur,vulnerable\n"
+        + "".join(f"{m['id']},{m['cups']},{m['contracted_kw']},1,false\n" for m in members)
+    )
+    return subprocess.run(
+        aggregator_command(
+            "sharing", "validate", str(path), "--members", str(members_csv), "--year", str(year)
+        ),
+        capture_output=True,
+        text=True,
+        env=aggregator_env(),
+        timeout=60,
+        check=False,
+    )

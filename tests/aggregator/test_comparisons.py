@@ -11,7 +11,6 @@ import base64
 from dataclasses import dataclass
 from pathlib import Path
 import re
-import subprocess
 from typing import Any
 
 import pandas as pd
@@ -21,18 +20,9 @@ from ioe_aggregator.protocol.codec import Reading, ReadingsBatch
 from ioe_aggregator.store import open_store
 from ioe_dev.processes import Service
 from ioe_dev.synthetic import make_community
-from tests.community import wait_until
+from tests.community import validate_coefficient_file, wait_until
 
-from .conftest import (
-    Answer,
-    Community,
-    StartAggregator,
-    aggregator_command,
-    aggregator_env,
-    call,
-    make_cups,
-    wait_for_broker_status,
-)
+from .conftest import Answer, Community, StartAggregator, call, make_cups, wait_for_broker_status
 
 MEMBERS = 4
 # The months written: January to April 2025 (local time).
@@ -182,22 +172,8 @@ def test_a_comparison_runs_is_adopted_and_gives_a_valid_file(api: Api, tmp_path:
     assert re.fullmatch(rb"(ES\d{16}[A-Z]{2}0F;0,\d{6}\r\n){4}", file.body)
     path = tmp_path / f"{CAU}_2027.txt"
     path.write_bytes(file.body)
-    members = tmp_path / "members.csv"
     rows = api("GET", "/api/v1/members", "viewer").json()
-    members.write_text(
-        "member_id,cups,contracted_power_kw,investment_eur,vulnerable\n"
-        + "".join(f"{m['id']},{m['cups']},{m['contracted_kw']},1,false\n" for m in rows)
-    )
-    checked = subprocess.run(
-        aggregator_command(
-            "sharing", "validate", str(path), "--members", str(members), "--year", "2027"
-        ),
-        capture_output=True,
-        text=True,
-        env=aggregator_env(),
-        timeout=60,
-        check=False,
-    )
+    checked = validate_coefficient_file(path, rows, tmp_path, year=2027)
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.strip() == f"{CAU}_2027.txt: valid"
     validated = api(

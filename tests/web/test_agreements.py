@@ -12,11 +12,10 @@ import pytest
 from tests.community import (
     Community,
     StartAggregator,
-    aggregator_command,
-    aggregator_env,
     call,
     make_cups,
     start_service,
+    validate_coefficient_file,
     write_history,
 )
 from tests.web.conftest import ControlCentre, Visit, open_page, violations_text
@@ -97,21 +96,7 @@ def _validate(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``sharing validate FILE`` on the community's members, as the manager would."""
     rows = call(centre.base.rstrip("/"), "GET", "/api/v1/members", centre.token).json()
-    members = tmp_path / "members.csv"
-    members.write_text(
-        "member_id,cups,contracted_power_kw,investment_eur,vulnerable\n"
-        + "".join(f"{m['id']},{m['cups']},{m['contracted_kw']},1,false\n" for m in rows)
-    )
-    return subprocess.run(
-        aggregator_command(
-            "sharing", "validate", str(path), "--members", str(members), "--year", "2027"
-        ),
-        capture_output=True,
-        text=True,
-        env=aggregator_env(),
-        timeout=60,
-        check=False,
-    )
+    return validate_coefficient_file(path, rows, tmp_path, year=2027)
 
 
 async def test_a_comparison_is_run_adopted_and_its_file_downloaded_and_checked(

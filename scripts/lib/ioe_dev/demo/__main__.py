@@ -631,7 +631,7 @@ def _check_control_centre(ports: Ports, password: str) -> list[str]:
     if session["user"]["role"] != "admin":
         return [f"control centre: {MANAGER} signed in as {session['user']['role']}, not admin"]
     try:
-        with urllib.request.urlopen(  # noqa: S310 - the demo's own aggregator
+        with urllib.request.urlopen(
             f"http://127.0.0.1:{ports.aggregator}/", timeout=30
         ) as response:
             shell = response.read().decode()

@@ -142,6 +142,7 @@ const ACTIONS = {
     agreement_added: "Agreement recorded", agreement_ended: "Agreement ended",
     agreement_removed: "Agreement removed", export: "Data exported",
     user_added: "Person added", user_changed: "Person changed",
+    comparison_started: "Comparison started", datadis_sync: "Datadis sync asked for",
   },
   es: {
     login: "Entrada", login_failed: "Entradas fallidas", logout: "Salida",
@@ -151,6 +152,7 @@ const ACTIONS = {
     agreement_added: "Acuerdo registrado", agreement_ended: "Acuerdo terminado",
     agreement_removed: "Acuerdo eliminado", export: "Datos exportados",
     user_added: "Persona añadida", user_changed: "Persona cambiada",
+    comparison_started: "Comparación lanzada", datadis_sync: "Sincronización de Datadis pedida",
   },
 };
 for (const lang of Object.keys(TEXTS)) {
