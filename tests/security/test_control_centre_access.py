@@ -9,6 +9,7 @@ a viewer's login and tries to change things.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 import http.client
 import json
@@ -261,6 +262,44 @@ def test_guessing_passwords_is_locked_out_even_for_the_right_one(
     locked = browser.sign_in("ana", PASSWORD)
     assert (locked.status, locked.body["error"]) == (429, "too_many_failures")
     assert int(locked.headers["Retry-After"]) > 0
+
+
+def test_a_sign_in_comes_only_the_right_way_and_one_at_a_time(
+    community: Community, start_aggregator: StartAggregator
+) -> None:
+    _service, port = start_aggregator(**community.options, ingress_proxy=PROXY)
+    community.cli("users", "add", "ana", "--name", "Ana", "--role", "admin",
+                  "--password-stdin", input_text=PASSWORD)  # fmt: skip
+    # The page asking who is signed in, again and again, is no failed login…
+    https = community.options["https_port"]
+    context = ssl.create_default_context(cafile=community.options["mqtt_ca_file"])
+    browser = Browser(https, secure=context)
+    for _ in range(MAX_FAILURES + 2):
+        assert browser.send("GET", "/api/v1/session").status == 401
+    # …a form of another site (text/plain) signs nobody in…
+    connection = http.client.HTTPSConnection("127.0.0.1", https, timeout=15, context=context)
+    connection.request(
+        "POST", "/api/v1/session", body=json.dumps({"username": "ana", "password": PASSWORD}),
+        headers={"Content-Type": "text/plain"},
+    )  # fmt: skip
+    answer = connection.getresponse()
+    assert (answer.status, json.loads(answer.read())["error"]) == (400, "not_json")
+    connection.close()
+    # …nor does a password through Home Assistant's ingress, which names its user itself.
+    through = Browser(port, ha_user=("ha-owner-1", "Marta"))
+    refused = through.sign_in("ana", PASSWORD)
+    assert (refused.status, refused.body["error"]) == (403, "ingress_signs_in")
+    # A burst of guesses from one address waits its turn: one hash at a time per address.
+    with ThreadPoolExecutor(4) as pool:
+        burst = list(
+            pool.map(
+                lambda n: Browser(https, secure=context).sign_in("ana", f"guess {n}"), range(4)
+            )
+        )
+    assert sorted(answer.status for answer in burst)[-1] == 429
+    signed_in = Browser(https, secure=context).sign_in("ana", PASSWORD)
+    assert signed_in.status == 200, signed_in.body
+    assert "Secure" in signed_in.headers["Set-Cookie"]
 
 
 def test_passwords_and_users_are_checked(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass
 import logging
 import os
@@ -177,6 +178,7 @@ def create_app(config: Config, services: Services) -> web.Application:
     app[auth.FAILED_LOGINS] = auth.FailedLogins()
     app[auth.SEEN_LOGINS] = set()
     app[auth.CSRF_KEY] = services.csrf_key
+    app[session.SIGNING_IN] = Counter()
     for module in (
         health,
         openapi,

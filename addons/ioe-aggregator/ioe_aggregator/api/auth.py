@@ -41,6 +41,7 @@ PROTECTED_PREFIX = "/api/v1/"
 NO_SUCH_PATH = "(no such path)"
 # Signing in is the one request that comes with no credentials yet.
 SIGN_IN = ("POST", "/api/v1/session")
+WHO_AM_I = ("GET", "/api/v1/session")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HA_USER_ID = "X-Remote-User-Id"
 HA_USER_NAME = "X-Remote-User-Name"
@@ -81,33 +82,9 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
             "proxy may name a user",
             request.remote,
         )
-    if hdrs.AUTHORIZATION in request.headers:
-        scheme, _, presented = request.headers[hdrs.AUTHORIZATION].partition(" ")
-        presented = presented.strip()
-        token = None
-        if scheme.lower() == "bearer" and presented:
-            token = await tokens.authenticate(app[STORE], presented)
-        if token is None:
-            return _refuse(request, Failure(address, route_of(request), bool(presented)))
-        caller = token.caller
-    elif through_ingress(request) and (ha_user := request.headers.get(HA_USER_ID, "").strip()):
-        headers = request.headers
-        name = headers.get(HA_USER_DISPLAY_NAME) or headers.get(HA_USER_NAME) or ""
-        user = await users.ingress_user(app[STORE], ha_user, name)
-        if user.disabled is not None:
-            raise Refused(Kind.FORBIDDEN, "this user is disabled", code="user_disabled")
-        caller = user.caller(Via.INGRESS)
-        request[CSRF_BINDING] = f"ingress:{user.id}"
-    elif (cookie := request.cookies.get(sessions.COOKIE)) is not None:
-        session = await sessions.find(app[STORE], cookie)
-        if session is None:
-            response = error(401, "session_expired", "the session has ended; sign in again")
-            response.del_cookie(sessions.COOKIE)
-            return response
-        caller = session.user.caller(Via.SESSION)
-        request[CSRF_BINDING] = session.binding
-    else:
-        return _refuse(request, Failure(address, route_of(request), token_given=False))
+    caller = await _identify(request, address)
+    if isinstance(caller, web.Response):
+        return caller
     if (binding := request.get(CSRF_BINDING)) is not None and request.method not in SAFE_METHODS:
         presented_csrf = request.headers.get(sessions.CSRF_HEADER, "")
         if not sessions.csrf_matches(app[CSRF_KEY], binding, presented_csrf):
@@ -121,6 +98,52 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     await _audit_first_login(request, caller, address)
     request[CALLER] = caller
     return await handler(request)
+
+
+async def _identify(request: web.Request, address: str) -> Caller | web.Response:
+    """Return who is calling, or the answer that refuses them."""
+    if hdrs.AUTHORIZATION in request.headers:
+        return await _token_caller(request, address)
+    if through_ingress(request) and (ha_user := request.headers.get(HA_USER_ID, "").strip()):
+        return await _ingress_caller(request, ha_user)
+    if (cookie := request.cookies.get(sessions.COOKIE)) is not None:
+        return await _session_caller(request, cookie)
+    if (request.method, request.path) == WHO_AM_I:
+        # The control centre's first question, before anyone signed in: not a failed login
+        # (counted, a few page loads would lock its manager out).
+        return error(401, "unauthorized", "nobody is signed in")
+    return _refuse(request, Failure(address, route_of(request), token_given=False))
+
+
+async def _token_caller(request: web.Request, address: str) -> Caller | web.Response:
+    scheme, _, presented = request.headers[hdrs.AUTHORIZATION].partition(" ")
+    presented = presented.strip()
+    token = None
+    if scheme.lower() == "bearer" and presented:
+        token = await tokens.authenticate(request.app[STORE], presented)
+    if token is None:
+        return _refuse(request, Failure(address, route_of(request), bool(presented)))
+    return token.caller
+
+
+async def _ingress_caller(request: web.Request, ha_user: str) -> Caller:
+    headers = request.headers
+    name = headers.get(HA_USER_DISPLAY_NAME) or headers.get(HA_USER_NAME) or ""
+    user = await users.ingress_user(request.app[STORE], ha_user, name)
+    if user.disabled is not None:
+        raise Refused(Kind.FORBIDDEN, "this user is disabled", code="user_disabled")
+    request[CSRF_BINDING] = f"ingress:{user.id}"
+    return user.caller(Via.INGRESS)
+
+
+async def _session_caller(request: web.Request, cookie: str) -> Caller | web.Response:
+    session = await sessions.find(request.app[STORE], cookie)
+    if session is None:
+        response = error(401, "session_expired", "the session has ended; sign in again")
+        response.del_cookie(sessions.COOKIE)
+        return response
+    request[CSRF_BINDING] = session.binding
+    return session.user.caller(Via.SESSION)
 
 
 async def _audit_first_login(request: web.Request, caller: Caller, address: str) -> None:

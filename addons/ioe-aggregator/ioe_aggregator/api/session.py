@@ -2,13 +2,15 @@
 
 The control centre asks it first: the answer names the caller, their role and permissions,
 and the CSRF token their changes must carry. Signing in needs TLS (or a browser on this very
-machine): a password never crosses a network in the clear. A wrong password counts as a
+machine): a password never crosses a network in the clear; through Home Assistant's ingress
+nobody signs in (Home Assistant names the user). A wrong password counts as a
 failed login of the caller's address (``auth.failed_logins``), and during a lockout even the
 right one waits.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 import ipaddress
 import time
 from typing import Any
@@ -27,6 +29,9 @@ from ioe_aggregator.keys import CONFIG, STORE
 from ioe_aggregator.refusals import Kind, Refused
 
 routes = web.RouteTableDef()
+# Sign-ins whose password is being checked, by address.
+SIGNING_IN = web.AppKey("signing_in", Counter[str])
+MAX_SIGNING_IN = 8
 
 
 def _answer(request: web.Request, caller: Caller, binding: str | None) -> dict[str, Any]:
@@ -56,8 +61,8 @@ async def show_session(request: web.Request) -> web.Response:
 
 
 def _private_line(request: web.Request) -> bool:
-    """Whether a password may come this way: TLS, the ingress proxy, or this machine."""
-    if request.secure or through_ingress(request):
+    """Whether a password may come this way: TLS, or this machine."""
+    if request.secure:
         return True
     try:
         return ipaddress.ip_address(request.remote or "").is_loopback
@@ -65,19 +70,55 @@ def _private_line(request: web.Request) -> bool:
         return False
 
 
-@routes.post("/api/v1/session")
-async def sign_in(request: web.Request) -> web.Response:
-    """Sign in with a user name and password; the answer sets the session's cookie."""
+def _check_the_way_in(request: web.Request) -> None:
+    """Refuse a sign-in that comes the wrong way (ingress, plain HTTP, not JSON)."""
+    if through_ingress(request):
+        # Home Assistant names its user there; a cookie set on its address would reach
+        # Home Assistant and every other add-on.
+        raise Refused(
+            Kind.FORBIDDEN,
+            "through Home Assistant you are signed in already",
+            code="ingress_signs_in",
+        )
     if not _private_line(request):
         raise Refused(
             Kind.FORBIDDEN,
             "sign in over HTTPS: a password never travels in the clear",
             code="https_required",
         )
+    if request.content_type != "application/json":
+        # A form on another site can post text/plain, not JSON: it cannot sign a browser in
+        # as someone else.
+        raise Refused(Kind.INVALID, "send the sign-in as application/json", code="not_json")
+
+
+@routes.post("/api/v1/session")
+async def sign_in(request: web.Request) -> web.Response:
+    """Sign in with a user name and password; the answer sets the session's cookie.
+
+    One sign-in at a time per address, and at most ``MAX_SIGNING_IN`` in all: a burst of them
+    would get past the lockout (a failure counts once its hash is done) and queue up hashes
+    that everyone's sign-ins would then wait behind.
+    """
+    _check_the_way_in(request)
     address = client_address(request)
     failed_logins = request.app[FAILED_LOGINS]
     if wait := failed_logins.locked(address, now=time.monotonic()):
         return _too_many(wait)
+    signing_in = request.app[SIGNING_IN]
+    if signing_in[address] or signing_in.total() >= MAX_SIGNING_IN:
+        return _too_many(1.0)
+    signing_in[address] += 1
+    try:
+        return await _sign_in(request, address)
+    finally:
+        signing_in[address] -= 1
+        if not signing_in[address]:
+            del signing_in[address]
+
+
+async def _sign_in(request: web.Request, address: str) -> web.Response:
+    failed_logins = request.app[FAILED_LOGINS]
     body = await json_body(request)
     store = request.app[STORE]
     user, stored_hash = await users.with_password(store, body["username"].strip().lower())

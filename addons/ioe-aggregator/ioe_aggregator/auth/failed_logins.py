@@ -111,12 +111,14 @@ class FailedLogins:
         return 0.0
 
     def locked(self, address: str, *, now: float) -> float:
-        """Return for how many more seconds failures from ``address`` are refused (0: none).
+        """Return for how many more seconds ``address`` is locked out (0: it is not).
 
-        A password login checks it first: during a lockout even the right password waits,
-        or the lockout would not slow down a guess.
+        A password login checks it first: during its address's lockout even the right
+        password waits, or the lockout would not slow down a guess. The lockout of all
+        addresses together is left out: anyone could keep it on, and so keep every password
+        user out; it still answers their wrong passwords 429.
         """
-        return max(0.0, max(self._locked_until.get(address, 0.0), self._all_locked_until) - now)
+        return max(0.0, self._locked_until.get(address, 0.0) - now)
 
     def _count(self, failure: Failure, at_us: int) -> None:
         minute = at_us // 60_000_000

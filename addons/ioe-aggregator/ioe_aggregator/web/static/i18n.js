@@ -40,6 +40,7 @@ const SHARED = {
     "error.https_required": "Sign in over HTTPS: a password never travels unencrypted.",
     "error.user_disabled": "Your user is disabled.",
     "error.last_admin_token": "That is the last admin token: create another one first.",
+    "error.ingress_signs_in": "Home Assistant has signed you in already: reload the page.",
   },
   es: {
     skip: "Saltar al contenido",
@@ -76,6 +77,7 @@ const SHARED = {
     "error.https_required": "Entra por HTTPS: una contraseña nunca viaja sin cifrar.",
     "error.user_disabled": "Tu usuario está desactivado.",
     "error.last_admin_token": "Es el último token de administración: crea otro antes.",
+    "error.ingress_signs_in": "Home Assistant ya te ha identificado: recarga la página.",
   },
 };
 
