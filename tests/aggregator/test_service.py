@@ -46,7 +46,9 @@ def test_health_with_database_and_broker(
         "problems": [],
         "version": __version__,
         "community": "los-molinos",
-        "tasks": dict.fromkeys(("ingest", "broker", "results", "failed-logins"), running),
+        "tasks": dict.fromkeys(
+            ("ingest", "broker", "results", "comparisons", "failed-logins"), running
+        ),
         "database": {"backend": "sqlite", "status": "ok"},
         "broker": {"status": "connected", "address": f"127.0.0.1:{mosquitto.port}", "error": None},
         "ingest": {

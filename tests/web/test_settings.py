@@ -126,6 +126,8 @@ async def test_a_token_is_shown_once_and_revoked(
     # The audit log shows the admin's work by name, filtered by what was done.
     await owner.page.select_option("#audit-action", "token_revoked")
     rows = owner.page.get_by_role("region", name="Audit log").locator("tbody tr")
+    # The log reloads after the revocation: wait for its entry, then for it alone.
+    await rows.first.wait_for()
     assert await rows.count() == 1
     assert "Marta" in await rows.first.inner_text()
     assert owner.errors == []

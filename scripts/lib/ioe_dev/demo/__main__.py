@@ -588,7 +588,7 @@ def _check_results(
 
 
 # Every task the demo's aggregator runs, which its health must show running.
-AGGREGATOR_TASKS = {"ingest", "broker", "results", "failed-logins", "datadis"}
+AGGREGATOR_TASKS = {"ingest", "broker", "results", "comparisons", "failed-logins", "datadis"}
 
 
 def _check_hardening(ports: Ports, credentials: community.Credentials, member: str) -> list[str]:
