@@ -42,7 +42,8 @@ async def _status_until(
 async def _start(community: Community, start_aggregator: StartAggregator) -> str:
     """Start the service, its daily sync's members not spread over two hours."""
     options = yaml.safe_load(community.config_file.read_text())
-    _service, port = start_aggregator(**options, datadis_spread_minutes=0)
+    # In a thread: this loop serves the fake Datadis the service logs in to as it starts.
+    _service, port = await asyncio.to_thread(start_aggregator, **options, datadis_spread_minutes=0)
     return f"http://127.0.0.1:{port}"
 
 
@@ -108,7 +109,7 @@ async def test_a_refused_login_is_an_alert(
     community.add_member("m-1", 1)
     configure(community, server, password="not-the-password")
     await cli(community, "datadis", "link", "m-1", "--nif", OWNER)
-    viewer = community.token("viewer")
+    viewer = await asyncio.to_thread(community.token, "viewer")
     base = await _start(community, start_aggregator)
 
     status = await _status_until(base, viewer, lambda body: body["last_sync"] is not None)
