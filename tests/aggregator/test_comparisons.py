@@ -13,14 +13,10 @@ from pathlib import Path
 import re
 from typing import Any
 
-import pandas as pd
 import pytest
 
-from ioe_aggregator.protocol.codec import Reading, ReadingsBatch
-from ioe_aggregator.store import open_store
 from ioe_dev.processes import Service
-from ioe_dev.synthetic import make_community
-from tests.community import validate_coefficient_file, wait_until
+from tests.community import validate_coefficient_file, wait_until, write_history
 
 from .conftest import Answer, Community, StartAggregator, call, make_cups, wait_for_broker_status
 
@@ -30,47 +26,6 @@ FIRST, LAST = "2025-01", "2025-04"
 # The installation at the first member's supply point.
 CAU = make_cups(1) + "A001"
 STATIC = ["equal", "power", "consumption", "optimized-static"]
-
-
-def _hourly_batch(member: str, meter: str, quantity: str, values: pd.Series) -> ReadingsBatch:
-    hour = pd.Timedelta(hours=1)
-    return ReadingsBatch(
-        member=member,
-        batch=f"history-{member}-{meter}",
-        sent_at=(values.index[-1] + hour).to_pydatetime(),
-        readings=tuple(
-            Reading(
-                meter=meter,
-                quantity=quantity,
-                start=start.to_pydatetime(),
-                end=(start + hour).to_pydatetime(),
-                value=float(value),
-                quality="measured",
-            )
-            for start, value in values.items()
-        ),
-        live=None,
-    )
-
-
-async def _write_history(url: str) -> None:
-    """Store four months of each member's consumption and the plant's generation (at m-0001)."""
-    synthetic = make_community(MEMBERS)
-    hours = synthetic.consumption_kwh.index
-    local = hours.tz_convert("Europe/Madrid")
-    months = hours[(local >= pd.Timestamp(FIRST + "-01", tz="Europe/Madrid")) & (local.month <= 4)]
-    store = await open_store(url)
-    try:
-        batches = [
-            _hourly_batch(member, "grid", "import_kwh", synthetic.consumption_kwh[member][months])
-            for member in synthetic.consumption_kwh.columns
-        ]
-        batches.append(
-            _hourly_batch("m-0001", "plant", "generation_kwh", synthetic.generation_kwh[months])
-        )
-        await store.store_batches(batches)
-    finally:
-        await store.close()
 
 
 @dataclass
@@ -109,7 +64,7 @@ def api(community: Community, start_aggregator: StartAggregator) -> Api:
     for number in range(1, MEMBERS + 1):
         extra = {"--plant-kw": "10"} if number == 1 else {}
         community.add_member(f"m-{number:04d}", number, **extra)
-    asyncio.run(_write_history(community.options["database_url"]))
+    asyncio.run(write_history(community.options["database_url"], MEMBERS, 2025, range(1, 5)))
     tokens = {role: community.token(role) for role in ("viewer", "operator", "admin")}
     service, port = start_aggregator(**community.options)
     wait_for_broker_status(port, "connected")
