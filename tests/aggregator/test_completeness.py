@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 
 from ioe_aggregator.distributor.model import SOURCE as DISTRIBUTOR
 from ioe_aggregator.distributor.timeline import local_midnight
-from ioe_aggregator.history.completeness import completeness, utc_offsets
+from ioe_aggregator.history.completeness import completeness
 from ioe_aggregator.protocol.codec import Reading, ReadingsBatch
-from ioe_aggregator.store import SOURCE_MEMBER, Store
+from ioe_aggregator.store import SOURCE_MEMBER, Store, open_store
 from ioe_aggregator.store.migrations import MIGRATIONS
+from ioe_aggregator.store.rollups import offsets_within
 from ioe_dev.synthetic import quarter_batch
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -37,12 +38,12 @@ def _day(member: str, day: date, *, zone: ZoneInfo = MADRID, skip: int = 0) -> R
 
 
 def test_offsets_change_at_the_hour_the_clocks_do() -> None:
-    assert utc_offsets(date(2026, 3, 28), date(2026, 3, 30), MADRID) == [
+    assert offsets_within(MADRID, date(2026, 3, 28), date(2026, 3, 30)) == [
         (int(datetime(2026, 3, 27, 23, tzinfo=UTC).timestamp()), 3600),
         (int(datetime(2026, 3, 29, 1, tzinfo=UTC).timestamp()), 7200),
     ]
-    assert len(utc_offsets(date(2026, 1, 1), date(2026, 12, 31), MADRID)) == 3
-    assert len(utc_offsets(date(2026, 4, 1), date(2026, 4, 30), MADRID)) == 1
+    assert len(offsets_within(MADRID, date(2026, 1, 1), date(2026, 12, 31))) == 3
+    assert len(offsets_within(MADRID, date(2026, 4, 1), date(2026, 4, 30))) == 1
 
 
 async def test_clock_change_days_count_their_own_quarter_hours(store: Store) -> None:
@@ -50,24 +51,34 @@ async def test_clock_change_days_count_their_own_quarter_hours(store: Store) -> 
         await store.store_batch(_day("m-1", day))
     await store.store_batch(_day("m-2", SPRING, skip=1))
     await store.store_batch(_day("m-2", AUTUMN, skip=4))
-    spring = await completeness(store, ["m-1", "m-2"], SPRING - timedelta(days=1), SPRING, MADRID)
+    spring = await completeness(store, ["m-1", "m-2"], SPRING - timedelta(days=1), SPRING)
     assert spring.quarter_hours == [96, 92]
     assert spring.fractions["m-1"][SOURCE_MEMBER] == [1.0, 1.0]
     assert spring.fractions["m-2"][SOURCE_MEMBER] == [0.0, round(91 / 92, 4)]
     assert spring.fractions["m-1"][DISTRIBUTOR] == [0.0, 0.0]
-    autumn = await completeness(store, ["m-1", "m-2"], AUTUMN, AUTUMN + timedelta(days=1), MADRID)
+    autumn = await completeness(store, ["m-1", "m-2"], AUTUMN, AUTUMN + timedelta(days=1))
     assert autumn.quarter_hours == [100, 96]
     assert autumn.fractions["m-1"][SOURCE_MEMBER] == [1.0, 0.0]
     assert autumn.fractions["m-2"][SOURCE_MEMBER] == [0.96, 0.0]
     assert spring.incomplete("m-2") == [SPRING - timedelta(days=1), SPRING]
 
 
-async def test_another_zone_splits_days_at_its_own_midnight(store: Store) -> None:
+async def test_another_zone_splits_days_at_its_own_midnight(
+    store: Store, database_url: str
+) -> None:
     await store.store_batch(_day("m-1", AUTUMN, zone=CANARY))
-    (canary,) = (await completeness(store, ["m-1"], AUTUMN, AUTUMN, CANARY)).fractions.values()
-    (madrid,) = (await completeness(store, ["m-1"], AUTUMN, AUTUMN, MADRID)).fractions.values()
-    assert canary[SOURCE_MEMBER] == [1.0]
+    (madrid,) = (await completeness(store, ["m-1"], AUTUMN, AUTUMN)).fractions.values()
+    # The community moves to the Canaries: the days are summed again in its zone.
+    canaries = await open_store(database_url, zone=CANARY)
+    try:
+        (canary,) = (await completeness(canaries, ["m-1"], AUTUMN, AUTUMN)).fractions.values()
+        await canaries.store_batch(_day("m-2", AUTUMN, zone=CANARY))
+        (moved,) = (await completeness(canaries, ["m-2"], AUTUMN, AUTUMN)).fractions.values()
+    finally:
+        await canaries.close()
     assert madrid[SOURCE_MEMBER] == [0.96]  # Madrid's day began an hour before the Canaries'
+    assert canary[SOURCE_MEMBER] == [1.0]
+    assert moved[SOURCE_MEMBER] == [1.0]
 
 
 async def test_corrections_count_once_and_late_readings_fill_their_gap(store: Store) -> None:
@@ -84,12 +95,12 @@ async def test_corrections_count_once_and_late_readings_fill_their_gap(store: St
         live=None,
     )
     assert (await store.store_batch(corrected)).changed == 88
-    (before,) = (await completeness(store, ["m-1"], day, day, MADRID)).fractions.values()
+    (before,) = (await completeness(store, ["m-1"], day, day)).fractions.values()
     assert before[SOURCE_MEMBER] == [round(88 / 96, 4)]
     # The late quarter hours, in one batch twice (the same group): counted once.
     late = _day("m-1", day)
     await store.store_batches([late, late])
-    (after,) = (await completeness(store, ["m-1"], day, day, MADRID)).fractions.values()
+    (after,) = (await completeness(store, ["m-1"], day, day)).fractions.values()
     assert after[SOURCE_MEMBER] == [1.0]
 
 
@@ -110,32 +121,28 @@ async def test_hourly_distributor_values_cover_their_quarter_hours(store: Store)
     await store.store_batch(hourly, source=DISTRIBUTOR)
     # Quarter hours of the same first hour as well: an hour never counts more than itself.
     await store.store_batch(_day("m-1", day), source=DISTRIBUTOR)
-    (shares,) = (
-        await completeness(
-            store,
-            [
-                "m-1",
-            ],
-            day,
-            day,
-            MADRID,
-        )
-    ).fractions.values()
+    (shares,) = (await completeness(store, ["m-1"], day, day)).fractions.values()
     assert shares == {SOURCE_MEMBER: [0.0], DISTRIBUTOR: [1.0]}
-    other = await completeness(store, ["m-9"], day, day, MADRID)
+    other = await completeness(store, ["m-9"], day, day)
     assert other.fractions == {"m-9": {SOURCE_MEMBER: [0.0], DISTRIBUTOR: [0.0]}}
 
 
-async def test_the_migration_counts_the_readings_stored_before_it(store: Store) -> None:
+async def test_the_migration_counts_the_readings_stored_before_it(
+    store: Store, database_url: str
+) -> None:
     day = date(2026, 5, 4)
     await store.store_batch(_day("m-1", day, skip=2))
     await store.store_batch(_day("m-1", day), source=DISTRIBUTOR)
-    (create, backfill) = next(m for m in MIGRATIONS if "import_coverage" in m[0])
+    migration = next(m for m in MIGRATIONS if "CREATE TABLE hourly_energy" in m[0])
+    backfill = next(s for s in migration if s.startswith("INSERT INTO hourly_energy"))
     async with store.transaction() as tx:
-        await tx.execute("DELETE FROM import_coverage")
+        await tx.execute("DELETE FROM hourly_energy")
+        await tx.execute("DELETE FROM settings WHERE key = 'rollup_days_zone'")
         await tx.execute(backfill)
+    reopened = await open_store(database_url)  # the days are summed from the hours
+    try:
+        (shares,) = (await completeness(reopened, ["m-1"], day, day)).fractions.values()
+    finally:
+        await reopened.close()
 
-    (shares,) = (await completeness(store, ["m-1"], day, day, MADRID)).fractions.values()
-
-    assert create.startswith("CREATE TABLE import_coverage")
     assert shares == {SOURCE_MEMBER: [round(94 / 96, 4)], DISTRIBUTOR: [1.0]}

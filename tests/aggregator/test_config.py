@@ -133,6 +133,9 @@ def test_an_api_certificate_without_its_key_is_refused() -> None:
 def test_results_settings_are_checked() -> None:
     with pytest.raises(ConfigError, match="expected a time zone such as Europe/Madrid"):
         load_config(None, {"IOE_AGGREGATOR_TIMEZONE": "Mars/Olympus"})
+    # Days are summed per UTC hour: a zone half an hour off would split its hours between days.
+    with pytest.raises(ConfigError, match="offset from UTC is whole hours"):
+        load_config(None, {"IOE_AGGREGATOR_TIMEZONE": "Asia/Kolkata"})
     with pytest.raises(ConfigError, match="import_price_eur_kwh and surplus_price_eur_kwh go"):
         load_config(None, {"IOE_AGGREGATOR_IMPORT_PRICE_EUR_KWH": "0.15"})
     config = load_config(None, {"IOE_AGGREGATOR_MQTT_DISCOVERY": "false"})

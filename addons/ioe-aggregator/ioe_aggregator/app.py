@@ -240,7 +240,7 @@ async def serve(config: Config) -> None:
 
     Raises TaskEnded when one of its tasks ended on its own (the service then stops too).
     """
-    store = await open_store(config.database_url)
+    store = await open_store(config.database_url, zone=config.results.zone)
     runner: web.AppRunner | None = None
     supervisor: Supervisor | None = None
     try:

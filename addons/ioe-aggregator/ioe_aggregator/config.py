@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 import ipaddress
 import json
 from pathlib import Path
@@ -91,9 +92,18 @@ def _topic_prefix(value: Any) -> str:
 
 def _timezone(value: Any) -> str:
     try:
-        ZoneInfo(str(value))
+        zone = ZoneInfo(str(value))
     except ValueError, ZoneInfoNotFoundError:
         raise vol.Invalid(f"expected a time zone such as Europe/Madrid, got {value!r}") from None
+    # The store sums readings per hour and local day: a day must start on a whole UTC hour.
+    year = datetime.now(UTC).year
+    for month in (1, 7):
+        offset = datetime(year, month, 1, tzinfo=zone).utcoffset()
+        if offset is not None and offset.total_seconds() % 3600:
+            raise vol.Invalid(
+                f"expected a time zone whose offset from UTC is whole hours, as Spain's are, "
+                f"got {value!r}"
+            )
     return str(value)
 
 
@@ -257,6 +267,11 @@ class ResultsConfig:
     # The manager's Home Assistant's discovery prefix, or None for no discovery messages.
     discovery_prefix: str | None
     language: str
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The community's time zone: its local days."""
+        return ZoneInfo(self.timezone)
 
 
 @dataclass(frozen=True, kw_only=True)

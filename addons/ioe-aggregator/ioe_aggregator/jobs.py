@@ -18,7 +18,7 @@ type Job = Callable[[Store, Config, argparse.Namespace], Awaitable[bool]]
 
 async def run(job: Job, config: Config, args: argparse.Namespace) -> bool:
     """Open the store, run the job, close the store; return whether everything went through."""
-    store = await open_store(config.database_url)
+    store = await open_store(config.database_url, zone=config.results.zone)
     try:
         return await job(store, config, args)
     finally:

@@ -8,6 +8,9 @@ keeps the completeness counts). Timed in the process: a year's completeness heat
 plain GROUP BY). Then the service runs on that database as its own process (no broker: the
 results are computed, not published) and a viewer's GETs of the overview, the members' status
 and a year's completeness are timed from the client, on the same machine.
+
+Filling takes a while (about 20 minutes here): with ``IOE_BENCH_WEB_DATA=DIR`` the database is
+kept in DIR and a later run reuses it (it is migrated, as an upgraded service's would be).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 import json
+import math
 import os
 from pathlib import Path
 import statistics
@@ -35,7 +39,7 @@ from ioe_aggregator.config import load_config
 from ioe_aggregator.distributor.model import SOURCE as DISTRIBUTOR
 from ioe_aggregator.history.completeness import completeness
 from ioe_aggregator.members.registry import NewMember, Registry
-from ioe_aggregator.protocol.codec import Reading, ReadingsBatch
+from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, Reading, ReadingsBatch
 from ioe_aggregator.store import SOURCE_MEMBER, Store, open_store
 from ioe_dev.processes import Service, free_port
 from ioe_dev.synthetic import cups, quarter_batch
@@ -52,6 +56,8 @@ PAGES = {
     "members_status": "/api/v1/members/status",
     "completeness_http": f"/api/v1/completeness?{YEAR}",
 }
+# A plant's quarter hours (kWh) on a sunny day, UTC: 30 kW at noon.
+PLANT_DAY = [round(max(0.0, 7.5 * math.sin(math.pi * (q - 28) / 48)), 3) for q in range(96)]
 # Days of every member per store transaction.
 DAYS_PER_WRITE = 7
 # The plain alternative: the same counts summed from the readings per member and UTC day.
@@ -77,6 +83,9 @@ def _hourly_batch(member: str, start: datetime, hours: int) -> ReadingsBatch:
 async def _fill(store: Store, members: list[str]) -> dict[str, float]:
     """Store the readings a window of days at a time, every member's in one transaction.
 
+    The first member has the community's plant (its generation every quarter hour, a sunny
+    day's shape), the others their grid imports; the distributor's hourly values for all.
+
     Time first, members second: each index grows at its end (by time) or at each member's end,
     as the service's own writes make it grow, not all over the file.
     """
@@ -86,7 +95,13 @@ async def _fill(store: Store, members: list[str]) -> dict[str, float]:
         days = min(DAYS_PER_WRITE, DAYS - first)
         moment = start + timedelta(days=first)
         await store.store_batches(
-            [quarter_batch(m, "grid", "import_kwh", moment, [0.1] * 96 * days) for m in members]
+            [
+                *(
+                    quarter_batch(m, "grid", "import_kwh", moment, [0.1] * 96 * days)
+                    for m in members
+                ),
+                quarter_batch(members[0], *COMMUNITY_PLANT, moment, PLANT_DAY * days),
+            ]
         )
         await store.store_batches(
             [_hourly_batch(m, moment, 24 * days) for m in members], source=DISTRIBUTOR
@@ -100,7 +115,12 @@ async def _register(store: Store, members: list[str]) -> None:
     registry = Registry(store, config.members)
     for number, member in enumerate(members, start=1):
         new = NewMember(
-            id=member, name=member, cups=cups(number), contracted_kw=4.6, investment_share=0
+            id=member,
+            name=member,
+            cups=cups(number),
+            contracted_kw=4.6,
+            investment_share=0,
+            plant_kw=30.0 if number == 1 else 0.0,
         )
         await registry.add(new, actor="bench")
     agreements = Agreements(store, tz=config.results.timezone, min_months=4)
@@ -179,15 +199,20 @@ def _served(directory: Path, url: str) -> dict[str, Any]:
 
 async def _measure(directory: Path) -> dict[str, Any]:
     url = f"sqlite:///{directory}/bench.db"
+    filled = directory / "filled.json"
     store = await open_store(url)
     try:
         members = [f"m-{n:04d}" for n in range(1, MEMBERS + 1)]
-        result: dict[str, Any] = await _fill(store, members)
-        await _register(store, members)
+        if filled.exists():
+            result: dict[str, Any] = json.loads(filled.read_text())
+        else:
+            result = await _fill(store, members)
+            await _register(store, members)
+            filled.write_text(json.dumps(result))
         first, last = date(2026, 1, 1), date(2026, 12, 31)
 
         async def heat_map() -> None:
-            await completeness(store, members, first, last, ZONE)
+            await completeness(store, members, first, last)
 
         async def plain() -> None:
             low = int(datetime.combine(first, datetime.min.time(), UTC).timestamp())
@@ -205,7 +230,8 @@ async def _measure(directory: Path) -> dict[str, Any]:
 def bench_web() -> dict[str, Any]:
     """Fill the store and time the answers (see the module's docstring)."""
     with tempfile.TemporaryDirectory(prefix="ioe-bench-web-") as tmp:
-        directory = Path(tmp)
+        directory = Path(os.environ.get("IOE_BENCH_WEB_DATA") or tmp)
+        directory.mkdir(parents=True, exist_ok=True)
         measured = asyncio.run(_measure(directory))
         measured |= _served(directory, f"sqlite:///{directory}/bench.db")
     return {"members": MEMBERS, "days": DAYS, "readings": MEMBERS * DAYS * (96 + 24), **measured}

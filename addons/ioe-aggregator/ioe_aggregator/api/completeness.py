@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from aiohttp import web
 
 from ioe_aggregator.api.auth import require
@@ -22,7 +20,7 @@ async def member_days(request: web.Request) -> web.Response:
     first, last = day_range(request)
     timezone = request.app[CONFIG].results.timezone
     members = [member.id for member in await request.app[REGISTRY].members()]
-    found = await completeness(request.app[STORE], members, first, last, ZoneInfo(timezone))
+    found = await completeness(request.app[STORE], members, first, last)
     return web.json_response(
         {"from": first.isoformat(), "to": last.isoformat(), "timezone": timezone, **found.as_dict()}
     )

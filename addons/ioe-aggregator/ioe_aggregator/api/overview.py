@@ -65,7 +65,7 @@ async def community_overview(request: web.Request) -> web.Response:
     month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     active = [activity for activity in found.members if activity.member.active]
     gap_day = yesterday(zone, now)
-    gaps = await completeness(store, [a.member.id for a in active], gap_day, gap_day, zone)
+    gaps = await completeness(store, [a.member.id for a in active], gap_day, gap_day)
     datadis = found.datadis
     alerts = member_alerts(found.members, now)
     if datadis["login_refused"]:

@@ -233,6 +233,39 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             WHERE meter = 'grid' AND quantity = 'import_kwh'
             GROUP BY source, start_s / 3600 * 3600, member""",
     ),
+    (
+        # Every measure's energy and covered seconds per member and UTC hour, and per local day
+        # (``rollups.py``): what the control centre's and the results' totals read instead of
+        # the readings. The days are summed from the hours when the store opens (they need the
+        # community's zone); the hours take over from ``import_coverage``.
+        """CREATE TABLE hourly_energy (
+            source TEXT NOT NULL,
+            member TEXT NOT NULL,
+            meter TEXT NOT NULL,
+            quantity TEXT NOT NULL,
+            hour_s BIGINT NOT NULL,
+            kwh DOUBLE PRECISION NOT NULL,
+            covered_s BIGINT NOT NULL,
+            PRIMARY KEY (source, hour_s, member, meter, quantity)
+        )""",
+        "CREATE INDEX hourly_energy_by_member ON hourly_energy (source, member, hour_s)",
+        """INSERT INTO hourly_energy (source, member, meter, quantity, hour_s, kwh, covered_s)
+            SELECT source, member, meter, quantity, start_s / 3600 * 3600, SUM(value),
+                SUM(end_s - start_s)
+            FROM readings GROUP BY source, member, meter, quantity, start_s / 3600 * 3600""",
+        """CREATE TABLE daily_energy (
+            source TEXT NOT NULL,
+            member TEXT NOT NULL,
+            meter TEXT NOT NULL,
+            quantity TEXT NOT NULL,
+            day BIGINT NOT NULL,
+            kwh DOUBLE PRECISION NOT NULL,
+            covered_s BIGINT NOT NULL,
+            PRIMARY KEY (source, day, member, meter, quantity)
+        )""",
+        "CREATE INDEX daily_energy_by_member ON daily_energy (source, member, day)",
+        "DROP TABLE import_coverage",
+    ),
 )
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
+import logging
 import time
+from zoneinfo import ZoneInfo
 
-from ioe_aggregator.protocol.codec import (
-    COMMUNITY_PLANT,
-    SUPPLY_IMPORT,
-    Measure,
-    Reading,
-    ReadingsBatch,
-)
-from ioe_aggregator.store import sql
-from ioe_aggregator.store.connection import Connection, open_database
-from ioe_aggregator.store.database import Row, Transaction
+from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, Measure, Reading, ReadingsBatch
+from ioe_aggregator.sharing.calendar import DEFAULT_TZ
+from ioe_aggregator.store import rollups, sql
+from ioe_aggregator.store.connection import SELECT_SETTING, Connection, open_database
+from ioe_aggregator.store.database import Database, Row, Transaction
+from ioe_aggregator.store.rollups import HOUR_S, LocalDays
 
+_LOGGER = logging.getLogger(__name__)
 # Where readings come from: the member's own meters (the link), or its distributor.
 SOURCE_MEMBER = "member"
-HOUR_S = 3600
+_EPOCH = date(1970, 1, 1)
+PUT_SETTING = """INSERT INTO settings (key, value) VALUES (?, ?)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,36 @@ class Totals:
 
 
 class Store(Connection):
-    """The service's data: readings here; members, tokens and the rest through transactions."""
+    """The service's data: readings here; members, tokens and the rest through transactions.
+
+    Its days are the community's local days (``zone``): the readings' daily sums and the
+    completeness's days are counted in them.
+    """
+
+    def __init__(self, database: Database, zone: ZoneInfo) -> None:
+        """Wrap an open database whose days are ``zone``'s; use ``open_store`` to get one."""
+        super().__init__(database)
+        self.days = LocalDays(zone)
+
+    async def sum_days(self) -> None:
+        """Sum the hours into the zone's local days, unless they were summed in it already.
+
+        Once after the hours were first made, and again when the community's zone changes.
+        """
+        zone = self.days.zone.key
+        async with self.transaction() as tx:
+            summed = await tx.execute(SELECT_SETTING, (rollups.DAYS_ZONE_SETTING,))
+            if summed and summed[0][0] == zone:
+                return
+            await tx.execute(rollups.FORGET_DAYS)
+            first_s, last_s = (await tx.execute(rollups.SPAN_OF_HOURS))[0]
+            if first_s is not None:
+                first = datetime.fromtimestamp(int(first_s), self.days.zone).date()
+                last = datetime.fromtimestamp(int(last_s), self.days.zone).date()
+                offsets = rollups.offsets_within(self.days.zone, first, last)
+                await tx.execute(*rollups.sum_days(offsets))
+            await tx.execute(PUT_SETTING, (rollups.DAYS_ZONE_SETTING, zone))
+        _LOGGER.info("Daily sums of the readings made in %s", zone)
 
     async def store_batch(
         self, batch: ReadingsBatch, *, source: str = SOURCE_MEMBER
@@ -105,15 +135,16 @@ class Store(Connection):
             if batch.readings:
                 ids.setdefault(batch.member, set()).add(batch.batch)
             for reading in batch.readings:
-                start = sql.seconds(reading.start)
+                # Every reading of the hours the batch starts in: what the hours cover matters.
+                start = sql.seconds(reading.start) // HOUR_S * HOUR_S
                 low, high = spans.get(batch.member, (start, start))
-                spans[batch.member] = (min(low, start), max(high, start))
+                spans[batch.member] = (min(low, start), max(high, start + HOUR_S - 1))
         outcomes = []
         rows: list[Row] = []
         stored: list[ReadingsBatch] = []
         async with self.transaction() as tx:
             known: dict[str, dict[Row, Row]] = {}
-            coverage: dict[tuple[int, str], int] = {}
+            sums = rollups.Changes()
             for member, (low, high) in spans.items():
                 existing = await tx.execute(sql.SELECT_EXISTING, (source, member, low, high))
                 known[member] = {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in existing}
@@ -131,7 +162,7 @@ class Store(Connection):
                     recorded.add(batch.batch)
                     usage[batch.member] = (used + added, recorded)
                     added_rows[batch.member] = added_rows.get(batch.member, 0) + added
-                _add_coverage(coverage, batch.member, planned, member_known)
+                sums.add(batch.member, planned, member_known, self.days)
                 member_known.update({row[:4]: row[4:] for row in planned})
                 rows.extend((source, batch.member, *row, now_s) for row in planned)
                 stored.append(batch)
@@ -144,11 +175,10 @@ class Store(Connection):
             )
             if added_rows:
                 await tx.executemany(sql.ADD_USAGE, list(added_rows.items()))
-            if coverage:
-                await tx.executemany(
-                    sql.ADD_COVERAGE,
-                    [(source, hour, member, s) for (hour, member), s in coverage.items()],
-                )
+            hours, days = sums.rows(source)
+            if hours:
+                await tx.executemany(rollups.ADD_HOURS, hours)
+                await tx.executemany(rollups.ADD_DAYS, days)
         return outcomes
 
     async def last_readings(self, *, source: str = SOURCE_MEMBER) -> dict[str, datetime]:
@@ -158,22 +188,16 @@ class Store(Connection):
         return {str(row[0]): sql.moment(int(row[1])) for row in rows if row[1] is not None}
 
     async def daily_coverage(
-        self, source: str, start: datetime, end: datetime, offsets: Sequence[tuple[int, int]]
-    ) -> list[tuple[str, int, int]]:
-        """Return (member, local day, seconds) the grid import covers, hours in [start, end).
+        self, measure: Measure, first: date, last: date, *, source: str
+    ) -> list[tuple[str, date, int]]:
+        """Return (member, local day, seconds) a measure's readings cover, ``first``…``last``.
 
-        ``offsets``: (UTC second it starts, UTC offset in seconds) of the local time, oldest
-        first, the first in force at ``start``; a local day is counted in days since the
-        epoch. The zone's offsets must be whole hours (Spain's are).
+        An hour counts at most 3600 s (hourly and quarter-hour values of it together).
         """
-        parameters: list[int | str] = []
-        for (moment_s, _offset), (_start, before) in zip(offsets[1:], offsets, strict=False):
-            parameters += [moment_s, before]
-        parameters += [offsets[-1][1], source, sql.seconds(start), sql.seconds(end)]
-        query = sql.select_daily_coverage(len(offsets) - 1)
+        span = ((first - _EPOCH).days, (last - _EPOCH).days + 1)
         async with self.transaction() as tx:
-            rows = await tx.execute(query, parameters)
-        return [(str(row[0]), int(row[1]), int(row[2])) for row in rows]
+            rows = await tx.execute(rollups.DAYS_COVERED, (source, *measure, *span))
+        return [(str(row[0]), _EPOCH + timedelta(days=int(row[1])), int(row[2])) for row in rows]
 
     async def readings(
         self, member: str, start: datetime, end: datetime, *, source: str = SOURCE_MEMBER
@@ -213,20 +237,44 @@ class Store(Connection):
         ``sparse`` counts the intervals fewer than ``min_contributors`` members sent (none are
         counted without it: a caller who may read every member's figures withholds nothing).
         """
-        period = (source, sql.seconds(start), sql.seconds(end))
-        measures = (*period, COMMUNITY_PLANT.meter)
+        start_s, end_s = sql.seconds(start), sql.seconds(end)
+        pieces = rollups.split(start_s, end_s, self.days)
+        sums: dict[tuple[str, Measure], float] = {}
         async with self.transaction() as tx:
-            rows = await tx.execute(sql.SELECT_TOTALS, measures)
-            contributors = await tx.execute(sql.SELECT_CONTRIBUTORS, period)
+            parts = [
+                await tx.execute(query, (source, *piece))
+                for query, pieces_of in (
+                    (rollups.SUMS_OF_READINGS, pieces.readings),
+                    (rollups.SUMS_OF_HOURS, pieces.hours),
+                )
+                for piece in pieces_of
+            ]
+            if pieces.days is not None:
+                parts.append(await tx.execute(rollups.SUMS_OF_DAYS, (source, *pieces.days)))
+            plants = {str(row[0]) for row in await tx.execute(sql.SELECT_PLANT_MEMBERS)}
             sparse = (
                 []
-                if min_contributors is None
-                else await tx.execute(sql.SELECT_SPARSE, (*measures, min_contributors))
+                if min_contributors is None or min_contributors <= 1
+                else await tx.execute(
+                    sql.SELECT_SPARSE,
+                    (source, start_s, end_s, COMMUNITY_PLANT.meter, min_contributors),
+                )
             )
+        for rows in parts:
+            for member, meter, quantity, energy in rows:
+                key = (str(member), Measure(str(meter), str(quantity)))
+                sums[key] = sums.get(key, 0.0) + float(energy)
+        kwh: dict[Measure, float] = {}
+        contributors: dict[Measure, int] = {}
+        for member, measure in sorted(sums, key=lambda key: key[1]):
+            if measure.meter == COMMUNITY_PLANT.meter and member not in plants:
+                continue
+            kwh[measure] = kwh.get(measure, 0.0) + sums[member, measure]
+            contributors[measure] = contributors.get(measure, 0) + 1
         return Totals(
-            members=int(contributors[0][0]),
-            kwh={Measure(str(row[0]), str(row[1])): float(row[3]) for row in rows},
-            contributors={Measure(str(row[0]), str(row[1])): int(row[2]) for row in rows},
+            members=len({member for member, _measure in sums}),
+            kwh=kwh,
+            contributors=contributors,
             sparse={Measure(str(row[0]), str(row[1])): int(row[2]) for row in sparse},
         )
 
@@ -238,12 +286,14 @@ class Store(Connection):
         end: datetime,
         *,
         source: str = SOURCE_MEMBER,
+        member: str | None = None,
     ) -> list[tuple[str, datetime, float]]:
-        """Return (member, UTC hour, kWh): one meter's quantity per hour in [start, end)."""
-        parameters = (source, meter, quantity, sql.seconds(start), sql.seconds(end))
-        async with self.transaction() as tx:
-            rows = await tx.execute(sql.SELECT_HOURLY, parameters)
-        return [(str(row[0]), sql.moment(int(row[1])), float(row[2])) for row in rows]
+        """Return (member, UTC hour, kWh): one meter's quantity per hour in [start, end).
+
+        Every member's, or ``member``'s alone.
+        """
+        hours = await self._hours(Measure(meter, quantity), start, end, source, member)
+        return [(who, sql.moment(hour), kwh) for (who, hour), (kwh, _s) in hours.items()]
 
     async def complete_hours(
         self,
@@ -253,20 +303,37 @@ class Store(Connection):
         end: datetime,
         *,
         source: str = SOURCE_MEMBER,
+        member: str | None = None,
     ) -> dict[tuple[str, datetime], float]:
         """Return (member, UTC hour) → kWh for the hours the readings cover exactly once.
 
         An hour with a gap, or covered twice (hourly and quarter-hour values together), is left
-        out rather than guessed.
+        out rather than guessed. Every member's, or ``member``'s alone.
         """
-        parameters = (source, meter, quantity, sql.seconds(start), sql.seconds(end))
-        async with self.transaction() as tx:
-            rows = await tx.execute(sql.SELECT_HOURLY_COVERAGE, parameters)
+        hours = await self._hours(Measure(meter, quantity), start, end, source, member)
         return {
-            (str(row[0]), sql.moment(int(row[1]))): float(row[2])
-            for row in rows
-            if int(row[3]) == HOUR_S
+            (who, sql.moment(hour)): kwh
+            for (who, hour), (kwh, covered_s) in hours.items()
+            if covered_s == HOUR_S
         }
+
+    async def _hours(
+        self, measure: Measure, start: datetime, end: datetime, source: str, member: str | None
+    ) -> dict[tuple[str, int], tuple[float, int]]:
+        """Return (member, UTC hour) → (kWh, seconds covered) of readings in [start, end)."""
+        pieces = rollups.split(sql.seconds(start), sql.seconds(end), None)
+        one = () if member is None else (member,)
+        of_readings = rollups.hours_of_readings(one_member=member is not None)
+        of_hours = rollups.hours_of_hours(one_member=member is not None)
+        async with self.transaction() as tx:
+            parts = [
+                *[
+                    await tx.execute(of_readings, (source, *measure, *p, *one))
+                    for p in pieces.readings
+                ],
+                *[await tx.execute(of_hours, (source, *measure, *p, *one)) for p in pieces.hours],
+            ]
+        return rollups.merge_hours(parts)
 
 
 async def _usage(tx: Transaction, ids: dict[str, set[str]]) -> dict[str, tuple[int, set[str]]]:
@@ -278,19 +345,6 @@ async def _usage(tx: Transaction, ids: dict[str, set[str]]) -> dict[str, tuple[i
         recorded = await tx.execute(query, (member, *batch_ids))
         usage[member] = (int(rows[0][0]) if rows else 0, {str(row[0]) for row in recorded})
     return usage
-
-
-def _add_coverage(
-    coverage: dict[tuple[int, str], int], member: str, planned: list[Row], known: dict[Row, Row]
-) -> None:
-    """Add the seconds the new grid import readings of ``planned`` cover to their UTC hours.
-
-    A reading already in ``known`` only changes its value: it covers nothing new.
-    """
-    for row in planned:
-        if (row[0], row[1]) == SUPPLY_IMPORT and row[:4] not in known:
-            hour = row[2] // HOUR_S * HOUR_S
-            coverage[hour, member] = coverage.get((hour, member), 0) + row[3] - row[2]
 
 
 def _plan_batch(batch: ReadingsBatch, known: dict[Row, Row]) -> tuple[list[Row], BatchOutcome]:
@@ -320,15 +374,17 @@ def _plan_batch(batch: ReadingsBatch, known: dict[Row, Row]) -> tuple[list[Row],
     return rows, BatchOutcome(new=new, changed=changed, unchanged=len(batch.readings) - len(rows))
 
 
-async def open_store(url: str) -> Store:
+async def open_store(url: str, *, zone: ZoneInfo | None = None) -> Store:
     """Open the store a database URL names (``sqlite:///PATH`` or ``postgresql://…``).
 
-    The schema is brought up to date before this returns.
+    ``zone``: the community's (its local days; Madrid's unless told). The schema is brought
+    up to date, and the days summed in the zone, before this returns.
     """
-    store = Store(await open_database(url))
+    store = Store(await open_database(url), zone or ZoneInfo(DEFAULT_TZ))
     try:
         await store.migrate()
         await store.use_timescaledb()
+        await store.sum_days()
     except BaseException:
         await store.close()
         raise

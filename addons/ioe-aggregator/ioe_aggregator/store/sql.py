@@ -50,14 +50,8 @@ def moment(value: int) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
 
-# Per measure (meter, quantity): how many members sent it, and its sum. The meter given last
-# (the community plant's) counts only from members with a registered plant.
-SELECT_TOTALS = """SELECT meter, quantity, COUNT(DISTINCT member), SUM(value) FROM readings
-    WHERE source = ? AND start_s >= ? AND start_s < ?
-        AND (meter <> ? OR member IN (SELECT id FROM members WHERE plant_kw > 0))
-    GROUP BY meter, quantity ORDER BY meter, quantity"""
-SELECT_CONTRIBUTORS = """SELECT COUNT(DISTINCT member) FROM readings
-    WHERE source = ? AND start_s >= ? AND start_s < ?"""
+# The members with a registered plant: the only ones whose community plant meter counts.
+SELECT_PLANT_MEMBERS = "SELECT id FROM members WHERE plant_kw > 0"
 # Per measure, how many intervals fewer than ? members sent (a total of them is theirs).
 SELECT_SPARSE = """SELECT meter, quantity, COUNT(*) FROM (
         SELECT meter, quantity, start_s FROM readings
@@ -65,42 +59,6 @@ SELECT_SPARSE = """SELECT meter, quantity, COUNT(*) FROM (
             AND (meter <> ? OR member IN (SELECT id FROM members WHERE plant_kw > 0))
         GROUP BY meter, quantity, start_s HAVING COUNT(DISTINCT member) < ?
     ) AS sparse GROUP BY meter, quantity"""
-
-# Interval energies summed per member and UTC hour, for the results (integer division in both
-# dialects; no % operator, which the PostgreSQL driver reads as a placeholder).
-SELECT_HOURLY = """SELECT member, start_s / 3600 * 3600 AS hour_s, SUM(value) FROM readings
-    WHERE source = ? AND meter = ? AND quantity = ? AND start_s >= ? AND start_s < ?
-    GROUP BY member, start_s / 3600 * 3600"""
-
-# The same with the seconds the readings cover: an hour is complete when they cover 3600.
-SELECT_HOURLY_COVERAGE = """SELECT member, start_s / 3600 * 3600 AS hour_s, SUM(value),
-    SUM(end_s - start_s) FROM readings
-    WHERE source = ? AND meter = ? AND quantity = ? AND start_s >= ? AND start_s < ?
-    GROUP BY member, start_s / 3600 * 3600"""
-
-# New grid import readings add the seconds they cover to their UTC hour (see migration 7).
-ADD_COVERAGE = """INSERT INTO import_coverage (source, hour_s, member, covered_s)
-    VALUES (?, ?, ?, ?)
-    ON CONFLICT (source, hour_s, member) DO UPDATE
-        SET covered_s = import_coverage.covered_s + excluded.covered_s"""
-
-
-def select_daily_coverage(changes: int) -> str:
-    """Return the query of the seconds each member's hours cover, summed per local day.
-
-    The local day of an hour is (hour + UTC offset) // 86400 days since the epoch, the offset
-    changing ``changes`` times in the range. Parameters: for each change, its moment and the
-    offset before it; the last offset; then the source and the range's first and last hour.
-    An hour counts at most 3600 s (hourly and quarter-hour values of the same hour together).
-    Grouped by position: PostgreSQL takes two uses of the parameters for two expressions.
-    """
-    whens = " ".join("WHEN hour_s < ? THEN ?" for _ in range(changes))
-    offset = f"CASE {whens} ELSE ? END" if changes else "?"
-    return f"""SELECT member, (hour_s + {offset}) / 86400 AS day,
-        SUM(CASE WHEN covered_s > 3600 THEN 3600 ELSE covered_s END) FROM import_coverage
-        WHERE source = ? AND hour_s >= ? AND hour_s < ?
-        GROUP BY 1, 2"""  # noqa: S608 - placeholders only
-
 
 # Each member's latest reading of a source (its end), found through readings_by_member.
 SELECT_LAST_READINGS = """SELECT id, (SELECT end_s FROM readings
