@@ -229,6 +229,16 @@ def test_a_password_session_signs_in_expires_and_signs_out(
     assert "SameSite=Strict" in cookie
     assert signed_in.body["user"]["role"] == "operator"
     assert browser.send("POST", "/api/v1/members", NEW_MEMBER).status == 201
+    # What she records is hers, by name, for everyone who reads it.
+    equal = {"name": "Equal", "scheme": "equal", "valid_from": "2027-01-01"}
+    recorded = browser.send("POST", "/api/v1/agreements", equal)
+    assert recorded.status == 201, recorded.body
+    listed = Browser(port, extra={"Authorization": f"Bearer {community.token('viewer')}"})
+    (agreement,) = listed.send("GET", "/api/v1/agreements").body
+    assert (agreement["created_by"], agreement["created_by_name"]) == (
+        f"user:{signed_in.body['user']['id']}",
+        "Ana",
+    )
     # The cookie alone (another site making the browser send it) changes nothing.
     replayed = Browser(port, cookie=browser.cookie)
     assert replayed.send("GET", "/api/v1/members").status == 200

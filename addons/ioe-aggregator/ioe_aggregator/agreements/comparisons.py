@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 import json
 import logging
 import secrets
@@ -46,6 +46,7 @@ from ioe_aggregator.sharing.files import align_hours
 from ioe_aggregator.sharing.model import Member
 from ioe_aggregator.sharing.report_html import documents
 from ioe_aggregator.store import Store
+from ioe_aggregator.store.sql import moment, moment_or_none
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -183,22 +184,16 @@ def _new_id() -> str:
     return f"c-{time.time_ns() // 1000:013x}{secrets.token_hex(2)[:3]}"
 
 
-def _moment(seconds: Any) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(int(seconds), UTC)
-
-
 def _job(row: Sequence[Any]) -> Job:
-    created = _moment(row[5])
-    assert created is not None  # noqa: S101 - the column is NOT NULL
     return Job(
         id=row[0],
         state=row[1],
         progress=float(row[2]),
         actor=row[3],
         request=ComparisonRequest.from_dict(json.loads(row[4])),
-        created=created,
-        started=_moment(row[6]),
-        finished=_moment(row[7]),
+        created=moment(int(row[5])),
+        started=moment_or_none(row[6]),
+        finished=moment_or_none(row[7]),
         error=row[8],
         summary=None if row[9] is None else json.loads(row[9]),
     )

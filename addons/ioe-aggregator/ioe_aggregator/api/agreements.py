@@ -20,7 +20,8 @@ from ioe_aggregator.api.auth import require
 from ioe_aggregator.api.formats import day
 from ioe_aggregator.api.requests import json_body
 from ioe_aggregator.auth.roles import Permission
-from ioe_aggregator.keys import AGREEMENTS, REGISTRY
+from ioe_aggregator.auth.users import names_of_people
+from ioe_aggregator.keys import AGREEMENTS, REGISTRY, STORE
 from ioe_aggregator.refusals import Kind, Refused
 
 routes = web.RouteTableDef()
@@ -56,7 +57,14 @@ async def list_agreements(request: web.Request) -> web.Response:
     """List every agreement, by first day (read)."""
     require(request, Permission.READ)
     found = await request.app[AGREEMENTS].all()
-    return web.json_response([agreement.as_dict() for agreement in found])
+    async with request.app[STORE].transaction() as tx:
+        names = await names_of_people(tx)
+    return web.json_response(
+        [
+            {**agreement.as_dict(), "created_by_name": names.get(agreement.created_by or "")}
+            for agreement in found
+        ]
+    )
 
 
 @routes.post("/api/v1/agreements")

@@ -22,6 +22,7 @@ from ioe_aggregator.auth.roles import Caller, Role, Via
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store, Transaction
+from ioe_aggregator.store.sql import moment, moment_or_none
 
 _COLUMNS = "id, scope, member, label, created_s, revoked_s, expires_s"
 INSERT = """INSERT INTO tokens (id, scope, member, label, secret_hash, created_s, expires_s)
@@ -105,19 +106,15 @@ class Token:
         )
 
 
-def _moment(value: object) -> datetime:
-    return datetime.fromtimestamp(int(value), UTC)  # type: ignore[call-overload]
-
-
-def _token(row: Sequence[object]) -> Token:
+def _token(row: Sequence[Any]) -> Token:
     return Token(
         id=str(row[0]),
         scope=Scope(str(row[1])),
         member=None if row[2] is None else str(row[2]),
         label=str(row[3]),
-        created=_moment(row[4]),
-        revoked=None if row[5] is None else _moment(row[5]),
-        expires=None if row[6] is None else _moment(row[6]),
+        created=moment(int(row[4])),
+        revoked=moment_or_none(row[5]),
+        expires=moment_or_none(row[6]),
     )
 
 
@@ -153,7 +150,7 @@ async def issue(
                 Kind.INVALID, "a member's token never expires (its home would stop sending)"
             )
         expires_s = int(expires.timestamp())
-        expires_at = _moment(expires_s)
+        expires_at = moment(expires_s)
         if expires_s <= now_s:
             raise Refused(Kind.INVALID, f"expires: {utc_text(expires_at)} is not in the future")
         detail["expires"] = utc_text(expires_at)
@@ -165,7 +162,7 @@ async def issue(
         scope=scope,
         member=member,
         label=label,
-        created=_moment(now_s),
+        created=moment(now_s),
         revoked=None,
         expires=expires_at,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 import re
 import time
 from typing import Any
@@ -23,6 +23,7 @@ from ioe_aggregator.auth.roles import Caller, Role, Via
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store, Transaction
+from ioe_aggregator.store.sql import moment, moment_or_none
 
 _COLUMNS = "id, ha_user_id, username, name, role, created_s, disabled_s"
 SELECT_ALL = f"SELECT {_COLUMNS} FROM users ORDER BY created_s, id"  # noqa: S608 - constant
@@ -38,6 +39,7 @@ SET_PASSWORD = "UPDATE users SET password_hash = ? WHERE id = ?"  # noqa: S105 -
 DISABLE = "UPDATE users SET disabled_s = ? WHERE id = ?"
 ENABLE = "UPDATE users SET disabled_s = NULL WHERE id = ?"
 END_SESSIONS = "DELETE FROM sessions WHERE user_id = ?"
+SELECT_NAMES = "SELECT id, name FROM users"
 SELECT_ACTIVE_ADMINS = "SELECT id FROM users WHERE role = 'admin' AND disabled_s IS NULL"
 # Takes the row locks of the active admins (PostgreSQL), so that two changes that would each
 # leave one admin check one after the other; SQLite's transactions already run one at a time.
@@ -85,10 +87,6 @@ class User:
         }
 
 
-def _moment(value: object) -> datetime:
-    return datetime.fromtimestamp(int(value), UTC)  # type: ignore[call-overload]
-
-
 def _user(row: Sequence[Any]) -> User:
     return User(
         id=str(row[0]),
@@ -96,8 +94,8 @@ def _user(row: Sequence[Any]) -> User:
         username=row[2],
         name=str(row[3]),
         role=None if row[4] is None else Role(row[4]),
-        created=_moment(row[5]),
-        disabled=None if row[6] is None else _moment(row[6]),
+        created=moment(int(row[5])),
+        disabled=moment_or_none(row[6]),
     )
 
 
@@ -190,6 +188,11 @@ async def _keep_an_admin(tx: Transaction, user: User) -> None:
             f"{user.name} is the community's last active admin: make someone else admin first",
             code="last_admin",
         )
+
+
+async def names_of_people(tx: Transaction) -> dict[str, str]:
+    """Return every control centre user's name by the actor the audit log names them with."""
+    return {f"user:{row[0]}": str(row[1]) for row in await tx.execute(SELECT_NAMES)}
 
 
 async def set_role(

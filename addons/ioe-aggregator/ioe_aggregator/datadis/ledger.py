@@ -16,7 +16,7 @@ from typing import Any
 
 from ioe_aggregator.datadis.client import Contract, Supply
 from ioe_aggregator.store import Store
-from ioe_aggregator.store.sql import moment, seconds
+from ioe_aggregator.store.sql import moment, moment_or_none, seconds
 
 # Datadis answers an identical query once in this long.
 QUERY_INTERVAL = timedelta(hours=24)
@@ -79,10 +79,6 @@ class MonthState:
     complete: bool
     success: datetime | None
     detail: str
-
-
-def _moment(seconds: Any) -> datetime | None:
-    return None if seconds is None else moment(int(seconds))
 
 
 class Ledger:
@@ -177,7 +173,7 @@ class Ledger:
                 attempts=int(row[3]),
                 intervals=int(row[4]),
                 complete=bool(row[5]),
-                success=_moment(row[6]),
+                success=moment_or_none(row[6]),
                 detail=str(row[7]),
             )
             for row in rows
@@ -218,7 +214,7 @@ def _link(row: Any) -> Link:
         nif=row[1],
         supply=supply,
         contract=json.loads(row[5]) if row[5] else None,
-        checked=_moment(row[6]),
+        checked=moment_or_none(row[6]),
         status=str(row[7]),
         detail=str(row[8]),
     )

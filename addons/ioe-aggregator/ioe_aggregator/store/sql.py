@@ -50,6 +50,11 @@ def moment(value: int) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
 
+def moment_or_none(value: object) -> datetime | None:
+    """Return a column of seconds since the epoch as a UTC time, NULL as None."""
+    return None if value is None else moment(int(value))  # type: ignore[call-overload]
+
+
 # The members with a registered plant: the only ones whose community plant meter counts.
 SELECT_PLANT_MEMBERS = "SELECT id FROM members WHERE plant_kw > 0"
 # Per measure, how many intervals fewer than ? members sent (a total of them is theirs).

@@ -303,10 +303,11 @@ function number(value, options = { maximumFractionDigits: 1 }) {
 
 // Agreements -------------------------------------------------------------------------------
 
-/** Who recorded an agreement: "you" when it was the signed-in person, else the API's actor. */
-function recorder(actor, session) {
+/** Who recorded an agreement: "you" when it was the signed-in person, else their name or the API's actor. */
+function recorder(agreement, session) {
+  const actor = agreement.created_by;
   if (!actor) return "–";
-  return actor === `user:${session.user.id}` || actor === `token:${session.user.id}` ? t("you", { name: session.user.name }) : actor;
+  return actor === `user:${session.user.id}` || actor === `token:${session.user.id}` ? t("you", { name: session.user.name }) : (agreement.created_by_name ?? actor);
 }
 
 function agreementScheme(agreement) {
@@ -344,7 +345,7 @@ function agreementsCards(agreements, session) {
       h("td", {}, agreementScheme(a)),
       h("td", {}, day(a.valid_from)),
       h("td", {}, a.valid_to ? day(a.valid_to) : t("open")),
-      h("td", {}, recorder(a.created_by, session)),
+      h("td", {}, recorder(a, session)),
       h("td", { class: "subject" }, a.comparison ?? "–"),
     ),
   );
