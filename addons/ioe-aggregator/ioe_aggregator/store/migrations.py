@@ -233,6 +233,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             WHERE meter = 'grid' AND quantity = 'import_kwh'
             GROUP BY source, start_s / 3600 * 3600, member""",
     ),
+    (
+        # The community signal's history: a row each time its kind changed (and when the
+        # service started), with the balance (generation - consumption, W) then. A kind holds
+        # until the next row.
+        """CREATE TABLE signal_changes (
+            start_s BIGINT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            balance_w DOUBLE PRECISION NOT NULL
+        )""",
+    ),
 )
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
