@@ -37,6 +37,11 @@ async def test_only_a_change_of_kind_is_written(store: Store) -> None:
         T0 + 2 * MINUTE,
         T0 + 4 * MINUTE,
     ]
+    # Of two changes within a second, the later stands.
+    await history.record(T0 + 5 * MINUTE, SignalKind.SURPLUS, balance_w=700.0)
+    assert (await history.changes(T0 + 5 * MINUTE, T0 + 6 * MINUTE))[-1] == SignalChange(
+        start=T0 + 5 * MINUTE, kind=SignalKind.SURPLUS, balance_w=700.0
+    )
     restarted = SignalHistory(store)
     assert await restarted.record(T0 + 9 * MINUTE, SignalKind.DEFICIT, balance_w=-800.0)
     assert len(await restarted.changes(T0, T0 + timedelta(days=1))) == 5

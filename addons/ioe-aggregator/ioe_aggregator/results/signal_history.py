@@ -16,8 +16,10 @@ from ioe_aggregator.store.sql import moment, seconds
 
 # More than the longest range the API gives (366 days), so that a year ago has its signal.
 KEEP = timedelta(days=400)
+# Times are whole seconds: of two changes within one, the later stands (the other lasted
+# less than a second).
 INSERT_CHANGE = """INSERT INTO signal_changes (start_s, kind, balance_w) VALUES (?, ?, ?)
-    ON CONFLICT (start_s) DO NOTHING"""
+    ON CONFLICT (start_s) DO UPDATE SET kind = excluded.kind, balance_w = excluded.balance_w"""
 DELETE_BEFORE = "DELETE FROM signal_changes WHERE start_s < ?"
 # The change in force at the range's start, then those within it.
 SELECT_CHANGES = """SELECT start_s, kind, balance_w FROM signal_changes
