@@ -123,7 +123,7 @@ class ControlledDevice:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class LinkStatus:
+class HomeStatus:
     """A decoded status message (``control`` None: the home told nothing of local control)."""
 
     online: bool
@@ -347,7 +347,7 @@ def decode_readings(payload: bytes, member: str) -> ReadingsBatch:
     )
 
 
-def decode_status(payload: bytes) -> LinkStatus:
+def decode_status(payload: bytes) -> HomeStatus:
     """Decode a home's status; beyond the schema, every ``since`` is a real moment."""
     message = decode(payload, MessageKind.STATUS)
     control = None
@@ -363,6 +363,6 @@ def decode_status(payload: bytes) -> LinkStatus:
             )
             for index, raw in enumerate(raw_control["devices"])
         )
-    return LinkStatus(
+    return HomeStatus(
         online=message["state"] == "online", backlog=message.get("backlog"), control=control
     )
