@@ -506,6 +506,13 @@ def batch(
     }
 
 
+def live_batch(member: str, batch_id: str, **powers: float) -> dict[str, Any]:
+    """Return a batch of one quarter hour of T0 with a live report of ``powers`` (W) now."""
+    message = batch(member, batch_id, count=1)
+    message["live"] = {"ts": _utc(datetime.now(UTC)), **powers}
+    return message
+
+
 def payload(message: dict[str, Any]) -> bytes:
     return json.dumps(message).encode()
 

@@ -1,8 +1,9 @@
 """The control centre's data through the REST API of the real service, broker and database.
 
-The overview, the members' status and the completeness heat-map, as a viewer reads them: homes
-that say they are online (with a backlog), live power, readings ten days old, and bad ranges.
-(Datadis's status and sync: tests/aggregator/datadis/test_api.py.)
+The overview, the members' status, the completeness heat-map and the Control page's data, as a
+viewer reads them: homes that say they are online (with a backlog, with their local control),
+live power that turns the community signal, readings ten days old, and bad ranges. (Datadis's
+status and sync: tests/aggregator/datadis/test_api.py.)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.community import PREFIX, QUARTER, T0, batch
+from tests.community import PREFIX, QUARTER, T0, batch, live_batch
 
 from .conftest import Answer, Community, StartAggregator, call, start_service
 
@@ -63,13 +64,6 @@ def _utc(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _live(member: str, batch_id: str, **powers: float) -> dict[str, Any]:
-    """Return a batch of one quarter hour of T0 with a live report of ``powers`` (W) now."""
-    message = batch(member, batch_id, count=1)
-    message["live"] = {"ts": _utc(datetime.now(UTC)), **powers}
-    return message
-
-
 def test_members_status_and_the_overview(api: Api) -> None:
     code = api.community.add_member("m-0003")  # online, never a reading
     home = api.community.connect("m-0003", code.mqtt_password)
@@ -77,9 +71,10 @@ def test_members_status_and_the_overview(api: Api) -> None:
     home.publish(f"{PREFIX}/m/m-0003/status", json.dumps(status), retain=True)
     assert api("PUT", "/api/v1/members/m-0002/plant", "admin", {"plant_kw": 5}).status == 200
     assert (
-        api("POST", "/api/v1/readings", "m-0001", _live("m-0001", "a", grid_w=1500)).status == 200
+        api("POST", "/api/v1/readings", "m-0001", live_batch("m-0001", "a", grid_w=1500)).status
+        == 200
     )
-    sent = _live("m-0002", "b", grid_w=-400, plant_w=3000)
+    sent = live_batch("m-0002", "b", grid_w=-400, plant_w=3000)
     assert api("POST", "/api/v1/readings", "m-0002", sent).status == 200
     assert api("POST", "/api/v1/results/publish", "admin").status == 200
 
@@ -187,3 +182,86 @@ def test_bad_days_are_refused_and_a_leap_year_fits(api: Api) -> None:
     answer = api("GET", "/api/v1/completeness?from=2028-01-01&to=2028-12-31", "viewer")
     assert answer.status == 200
     assert len(answer.json()["days"]) == 366
+
+
+def test_control_shows_the_signal_its_changes_and_the_homes_local_control(api: Api) -> None:
+    # The service records the signal it publishes as it starts: nobody reports power, normal.
+    started = api.wait_for("/api/v1/control", lambda body: body["history"])
+    assert [change["kind"] for change in started["history"]] == ["normal"]
+    code = api.community.add_member("m-0003")
+    home = api.community.connect("m-0003", code.mqtt_password)
+    control = {
+        "devices": [
+            {"id": "battery", "kind": "battery", "mode": "use_my_share"},
+            {
+                "id": "wallbox",
+                "kind": "charger",
+                "mode": "surplus",
+                "since": "2026-11-24T09:00:00Z",
+            },
+        ]
+    }
+    status = {"schema": "ioe.status.v1", "state": "online", "version": "1.0", "control": control}
+    home.publish(f"{PREFIX}/m/m-0003/status", json.dumps(status), retain=True)
+    assert api("PUT", "/api/v1/members/m-0002/plant", "admin", {"plant_kw": 5}).status == 200
+
+    # 3000 W from the plant, 500 W taken from the grid: surplus; then 4000 W taken: deficit.
+    for batch_id, grid_w in (("a", 500), ("b", 4000)):
+        sent = live_batch("m-0001", batch_id, grid_w=grid_w)
+        assert api("POST", "/api/v1/readings", "m-0001", sent).status == 200
+        plant = live_batch("m-0002", batch_id, grid_w=-100, plant_w=3000)
+        assert api("POST", "/api/v1/readings", "m-0002", plant).status == 200
+        assert api("POST", "/api/v1/results/publish", "admin").status == 200
+        time.sleep(1)  # the history keeps whole seconds
+    # The minute's publishing in between changes nothing: the same kind is not written again.
+    assert api("POST", "/api/v1/results/publish", "admin").status == 200
+
+    body = api.wait_for("/api/v1/control", lambda body: body["members"][-1]["control"] is not None)
+    today = datetime.now(MADRID).date()
+    assert (body["from"], body["to"]) == (str(today - timedelta(days=6)), str(today))
+    midnight = datetime.combine(today - timedelta(days=6), datetime.min.time(), MADRID)
+    assert body["start"] == _utc(midnight.astimezone(UTC))
+    assert (body["signal"]["kind"], body["balance_w"], body["threshold_w"]) == (
+        "deficit",
+        -1000.0,
+        500.0,
+    )
+    assert [(c["kind"], c["balance_w"]) for c in body["history"]] == [
+        ("normal", 0.0),
+        ("surplus", 2500.0),
+        ("deficit", -1000.0),
+    ]
+    homes = {m["member"]: m for m in body["members"]}
+    assert list(homes) == ["m-0001", "m-0002", "m-0003"]
+    assert (homes["m-0001"]["online"], homes["m-0001"]["control"]) == (None, None)
+    reported = homes["m-0003"]
+    assert (reported["name"], reported["online"]) == ("Hogar m-0003", True)
+    assert reported["control"]["devices"] == [
+        {"id": "battery", "kind": "battery", "mode": "use_my_share", "since": None},
+        {"id": "wallbox", "kind": "charger", "mode": "surplus", "since": "2026-11-24T09:00:00Z"},
+    ]
+
+    # The home goes (its last will says offline): its local control goes on, still shown.
+    offline = {"schema": "ioe.status.v1", "state": "offline"}
+    home.publish(f"{PREFIX}/m/m-0003/status", json.dumps(offline), retain=True)
+    body = api.wait_for("/api/v1/control", lambda body: body["members"][-1]["online"] is False)
+    assert body["members"][-1]["control"] == reported["control"]
+    # Days before the first change have no history; the ones asked for are given back.
+    week_ago = today - timedelta(days=7)
+    earlier = api("GET", f"/api/v1/control?from={week_ago}&to={week_ago}", "viewer").json()
+    assert (earlier["from"], earlier["to"], earlier["history"]) == (
+        str(week_ago),
+        str(week_ago),
+        [],
+    )
+    since_yesterday = api("GET", f"/api/v1/control?from={today - timedelta(days=1)}", "viewer")
+    assert len(since_yesterday.json()["history"]) == 3
+    for query, code in (
+        ("from=2026-03-02&to=2026-03-01", "bad_range"),
+        ("from=2025-01-01&to=2026-01-02", "range_too_long"),
+        ("to=2026-02-30", "invalid"),
+    ):
+        answer = api("GET", f"/api/v1/control?{query}", "viewer")
+        assert (answer.status, answer.json()["error"]) == (400, code), query
+    for who in ("m-0001", "public"):
+        assert api("GET", "/api/v1/control", who).status == 403

@@ -13,6 +13,7 @@ from referencing import Registry, Resource
 
 from ioe_aggregator.protocol.codec import (
     MAX_PAYLOAD_BYTES,
+    ControlledDevice,
     Live,
     ProtocolError,
     Rejection,
@@ -21,6 +22,7 @@ from ioe_aggregator.protocol.codec import (
     common_schema,
     decode,
     decode_readings,
+    decode_status,
     encode,
     schema,
 )
@@ -301,6 +303,63 @@ def test_decode_checks_any_kind() -> None:
     assert decode(payload(status), MessageKind.STATUS) == status
     with pytest.raises(ProtocolError, match="state: 'away' is not one of"):
         decode(payload({**status, "state": "away"}), MessageKind.STATUS)
+
+
+def status_with(*devices: dict[str, Any]) -> dict[str, Any]:
+    """Return an online status whose home controls ``devices`` locally."""
+    return {"schema": "ioe.status.v1", "state": "online", "control": {"devices": list(devices)}}
+
+
+def test_a_status_tells_the_devices_under_local_control() -> None:
+    battery = {"id": "battery", "kind": "battery", "mode": "use_my_share"}
+    charger = {
+        "id": "wallbox-1",
+        "kind": "charger",
+        "mode": "surplus",
+        "since": "2026-11-24T09:00:00Z",
+    }
+
+    told = decode_status(payload(status_with(battery, charger)))
+
+    assert (told.online, told.backlog) == (True, None)
+    assert told.control == (
+        ControlledDevice(id="battery", kind="battery", mode="use_my_share", since=None),
+        ControlledDevice(
+            id="wallbox-1",
+            kind="charger",
+            mode="surplus",
+            since=datetime(2026, 11, 24, 9, tzinfo=UTC),
+        ),
+    )
+    # No local control is said with no devices; a status without ``control`` says nothing.
+    assert decode_status(payload(status_with())).control == ()
+    offline = decode_status(payload({"schema": "ioe.status.v1", "state": "offline"}))
+    assert (offline.online, offline.control) == (False, None)
+
+
+@pytest.mark.parametrize(
+    ("device", "rejection"),
+    [
+        # Each kind has its own modes: a battery does not charge a car "now".
+        ({"id": "battery", "kind": "battery", "mode": "now"}, Rejection.SCHEMA),
+        ({"id": "wallbox", "kind": "charger", "mode": "valley"}, Rejection.SCHEMA),
+        ({"id": "wallbox", "kind": "charger", "mode": "turbo"}, Rejection.SCHEMA),
+        ({"id": "heat-pump", "kind": "heat_pump", "mode": "native"}, Rejection.SCHEMA),
+        ({"id": "battery", "kind": "battery"}, Rejection.SCHEMA),
+        ({"id": "Battery 1", "kind": "battery", "mode": "native"}, Rejection.SCHEMA),
+        ({"id": "battery", "kind": "battery", "mode": "native", "soc": 50}, Rejection.SCHEMA),
+        (
+            {"id": "battery", "kind": "battery", "mode": "native", "since": "2026-02-30T10:00:00Z"},
+            Rejection.TIME,
+        ),
+    ],
+)
+def test_a_status_with_a_wrong_device_is_refused(
+    device: dict[str, Any], rejection: Rejection
+) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        decode_status(payload(status_with(device)))
+    assert caught.value.rejection is rejection
 
 
 # Values that break (or happen to fit) one rule or another.

@@ -81,6 +81,7 @@ REFUSED_FOR_REASONS_NO_SCHEMA_STATES = {
     "agreementCoefficientFile": "a CAU (a valid CUPS, 'A' and three digits)",
     "validateCoefficientFile": "base64, and a file name with its year or the year",
     "completeness": "days in order, at most 366",
+    "control": "days in order, at most 366",
 }
 
 

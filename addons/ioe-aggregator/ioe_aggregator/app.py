@@ -24,6 +24,7 @@ from ioe_aggregator.api import (
     community,
     comparisons,
     completeness,
+    control,
     datadis,
     distributor,
     errors,
@@ -66,6 +67,7 @@ from ioe_aggregator.protocol.codec import MAX_PAYLOAD_BYTES
 from ioe_aggregator.results.discovery import OFFLINE, availability_topic, discovery_messages
 from ioe_aggregator.results.engine import ResultsEngine
 from ioe_aggregator.results.publisher import ResultsPublisher
+from ioe_aggregator.results.signal_history import SignalHistory
 from ioe_aggregator.store import Store, open_store
 from ioe_aggregator.supervisor import Supervisor
 from ioe_aggregator.tls import server_context
@@ -130,6 +132,7 @@ async def build_services(config: Config, store: Store) -> Services:
         broker,
         status,
         ingest.live,
+        SignalHistory(store),
         prefix=prefix,
         discovery={}
         if discovery_prefix is None
@@ -189,6 +192,7 @@ def create_app(config: Config, services: Services) -> web.Application:
         agreements,
         comparisons,
         overview,
+        control,
         community,
         completeness,
         datadis,

@@ -53,12 +53,20 @@ def time_range(request: web.Request) -> tuple[datetime, datetime]:
     return start, end
 
 
-def day_range(request: web.Request) -> tuple[date, date]:
+def _day(request: web.Request, name: str, default: date | None) -> date:
+    if name not in request.query and default is not None:
+        return default
+    return date.fromisoformat(request.query[name])
+
+
+def day_range(request: web.Request, default: tuple[date, date] | None = None) -> tuple[date, date]:
     """Return the ``from`` and ``to`` days (both included, at most a year of days).
 
     The document has made them real days (``format: date``); the order and length are left.
+    Where they are optional, ``default`` gives the days not asked for.
     """
-    first, last = date.fromisoformat(request.query["from"]), date.fromisoformat(request.query["to"])
+    first_default, last_default = default or (None, None)
+    first, last = _day(request, "from", first_default), _day(request, "to", last_default)
     if last < first:
         raise Refused(Kind.INVALID, "to must not come before from", code="bad_range")
     if (last - first).days + 1 > MAX_RANGE.days:

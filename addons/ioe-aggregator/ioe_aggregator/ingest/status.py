@@ -2,7 +2,8 @@
 
 Besides who is online (what the results count), each member's last status is kept with when
 its state last changed as the aggregator saw it (a retained status read at start counts from
-then: the message holds no time) and the batches its home's outbox held then.
+then: the message holds no time), the batches its home's outbox held then, and the devices the
+home said it controls locally, in which mode.
 """
 
 from __future__ import annotations
@@ -14,20 +15,25 @@ import re
 
 import aiomqtt
 
-from ioe_aggregator.protocol.codec import ProtocolError, decode
-from ioe_aggregator.protocol.messages import MessageKind
+from ioe_aggregator.protocol.codec import ControlledDevice, ProtocolError, decode_status
 
 _LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
 class LinkState:
-    """A member's last status: online or not since when, and its outbox's backlog if told."""
+    """A member's last status: online or not since when, its outbox's backlog if told.
+
+    ``control``: the devices its home last said it controls locally, and when it said so
+    (``control_seen``); None while no status of the home has told.
+    """
 
     online: bool
     since: datetime
     backlog: int | None
     seen: datetime
+    control: tuple[ControlledDevice, ...] | None
+    control_seen: datetime | None
 
 
 class MemberStatus:
@@ -58,20 +64,27 @@ class MemberStatus:
             self.states.pop(member, None)
             return
         try:
-            status = decode(bytes(payload), MessageKind.STATUS)
+            status = decode_status(bytes(payload))
         except ProtocolError as err:
             _LOGGER.warning("Ignored a status of %s: %s", member, err)
             return
-        online = status["state"] == "online"
+        online = status.online
         if online:
             self.online.add(member)
         else:
             self.online.discard(member)
         now = datetime.now(UTC)
         known = self.states.get(member)
+        control, control_seen = status.control, None if status.control is None else now
+        if control is None and known is not None:
+            # A status that does not tell (the last will) leaves the last report standing:
+            # local control goes on without the link.
+            control, control_seen = known.control, known.control_seen
         self.states[member] = LinkState(
             online=online,
             since=known.since if known is not None and known.online == online else now,
-            backlog=status.get("backlog"),
+            backlog=status.backlog,
             seen=now,
+            control=control,
+            control_seen=control_seen,
         )

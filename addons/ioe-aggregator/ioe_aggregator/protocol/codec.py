@@ -112,6 +112,25 @@ class ReadingsBatch:
     live: Live | None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ControlledDevice:
+    """A device a home controls locally: its id there, ``battery`` or ``charger``, its mode."""
+
+    id: str
+    kind: str
+    mode: str
+    since: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HomeStatus:
+    """A decoded status message (``control`` None: the home told nothing of local control)."""
+
+    online: bool
+    backlog: int | None
+    control: tuple[ControlledDevice, ...] | None
+
+
 def _schema_text(name: str) -> str:
     return resources.files(__package__).joinpath("schemas", name).read_text(encoding="utf-8")
 
@@ -325,4 +344,25 @@ def decode_readings(payload: bytes, member: str) -> ReadingsBatch:
         sent_at=_utc(message["sent_at"], "sent_at"),
         readings=tuple(readings),
         live=live,
+    )
+
+
+def decode_status(payload: bytes) -> HomeStatus:
+    """Decode a home's status; beyond the schema, every ``since`` is a real moment."""
+    message = decode(payload, MessageKind.STATUS)
+    control = None
+    if (raw_control := message.get("control")) is not None:
+        control = tuple(
+            ControlledDevice(
+                id=raw["id"],
+                kind=raw["kind"],
+                mode=raw["mode"],
+                since=None
+                if "since" not in raw
+                else _utc(raw["since"], f"control.devices[{index}].since"),
+            )
+            for index, raw in enumerate(raw_control["devices"])
+        )
+    return HomeStatus(
+        online=message["state"] == "online", backlog=message.get("backlog"), control=control
     )

@@ -83,6 +83,18 @@ def _all(checks: list[Check]) -> Check:
     return check
 
 
+def _any(checks: list[Check]) -> Check:
+    """Return a check that passes when at least one of ``checks`` does."""
+
+    def check(value: Any) -> bool:
+        for one in checks:  # noqa: SIM110 - a loop costs less than any() on a generator
+            if one(value):
+                return True
+        return False
+
+    return check
+
+
 def _type(declared: str | list[str]) -> Check:
     if isinstance(declared, str):
         return _TYPES[declared]
@@ -183,6 +195,8 @@ def _keyword_checks(schema: Mapping[str, Any]) -> list[Check]:
             checks.append(_bounded(argument, low=keyword == "minItems", measure=_list_length))
         elif keyword == "items":
             checks.append(_items(compile_schema(argument)))
+        elif keyword == "anyOf":
+            checks.append(_any([compile_schema(sub) for sub in argument]))
         else:
             raise Unsupported(f"keyword {keyword!r}")
     return checks

@@ -1,6 +1,7 @@
 """Results out: computed every minute, published retained to the members and the manager's HA.
 
-Every minute the community's state and signal are refreshed; each member's results when a
+Every minute the community's state and signal are refreshed (a change of the signal's kind is
+kept in its history: ``signal_history.py``); each member's results when a
 quarter-hour has completed (and its readings have had ``RESULTS_DELAY`` to arrive), when the
 distributor's data changed (a Datadis sync or a CSV import stored new values:
 ``publish_results_soon``) and on demand. At every connection the aggregator says it is online
@@ -26,6 +27,7 @@ from ioe_aggregator.protocol.codec import Live, encode
 from ioe_aggregator.protocol.messages import Retained, as_json
 from ioe_aggregator.results.discovery import OFFLINE, ONLINE, availability_topic
 from ioe_aggregator.results.engine import QUARTER, ResultsEngine, Snapshot
+from ioe_aggregator.results.signal_history import SignalHistory
 from ioe_aggregator.store import StoreError
 
 _LOGGER = logging.getLogger(__name__)
@@ -44,11 +46,13 @@ class ResultsPublisher:
         broker: BrokerConnection,
         status: MemberStatus,
         live: Mapping[str, Live],
+        history: SignalHistory,
         *,
         prefix: str,
         discovery: dict[str, dict[str, Any]],
     ) -> None:
         """Publish under a topic prefix; ``live`` is the ingest's latest live reports."""
+        self.history = history
         self._engine = engine
         self._broker = broker
         self._status = status
@@ -87,7 +91,10 @@ class ResultsPublisher:
         )
 
     async def publish(self, *, results: bool = True) -> Snapshot:
-        """Compute and publish the state and signal, and each member's results if asked."""
+        """Compute and publish the state and signal, and each member's results if asked.
+
+        The signal's history records the signal once it is published.
+        """
         snapshot = self.latest = await self.compute()
         messages: dict[str, Retained] = {
             f"{self._prefix}/community/state": snapshot.state,
@@ -103,6 +110,10 @@ class ResultsPublisher:
         }
         for topic, payload in payloads.items():
             await self._broker.publish(topic, payload)
+        state = snapshot.state
+        await self.history.record(
+            snapshot.computed_at, snapshot.signal.kind, state.generation_w - state.consumption_w
+        )
         return snapshot
 
     def _results_due(self, now: datetime) -> datetime | None:

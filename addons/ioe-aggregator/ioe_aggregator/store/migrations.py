@@ -266,6 +266,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX daily_energy_by_member ON daily_energy (source, member, day)",
         "DROP TABLE import_coverage",
     ),
+    (
+        # The community signal's history: a row each time its kind changed (and when the
+        # service started), with the balance (generation - consumption, W) then. A kind holds
+        # until the next row.
+        """CREATE TABLE signal_changes (
+            start_s BIGINT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            balance_w DOUBLE PRECISION NOT NULL
+        )""",
+    ),
 )
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -8,7 +8,7 @@ import { errorMessage } from "./components/message.js";
 import * as overview from "./pages/overview.js";
 import * as members from "./pages/members.js";
 import * as member from "./pages/member.js";
-import * as later from "./pages/later.js";
+import * as control from "./pages/control.js";
 import * as agreements from "./pages/agreements.js";
 import * as settings from "./pages/settings.js";
 import * as data from "./pages/data.js";
@@ -121,7 +121,7 @@ route("members/:id", member.render);
 route("settings", settings.render);
 route("data", data.render);
 route("agreements", agreements.render);
-route("control", later.render);
+route("control", control.render);
 
 window.addEventListener("hashchange", () => session && show());
 onSignedOut(signIn);

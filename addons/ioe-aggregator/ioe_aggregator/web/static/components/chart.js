@@ -10,6 +10,9 @@ const TEXTS = {
 };
 const t = translator(TEXTS);
 const TICK = { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" };
+const DAY_TICK = { day: "numeric", month: "short" };
+// Room for a tick's label ("28 Nov, 12:00 PM"), so that uPlot puts no two on top of each other.
+const TICK_SPACE = 110;
 const PALETTE = ["--primary-color", "--accent-color", "--warning-color", "--success-color"];
 
 function cssVariable(name) {
@@ -18,11 +21,16 @@ function cssVariable(name) {
 
 /**
  * A chart of `series` ([{label, values}]) over `times` (epoch seconds), values in `unit`.
- * `summary` is read out as the chart's accessible name.
+ * `summary` is read out as the chart's accessible name. With `levels` ([{value, label}]) the
+ * values are states, not quantities: drawn as steps that hold until the next time, named on
+ * the axis, in the legend and in the table. `span` ([start, end], epoch seconds) is the time
+ * shown when it is more than the data covers.
  */
-export function timeChart({ title, summary, times, series, unit }) {
+export function timeChart({ title, summary, times, series, unit = "", levels = null, span = null }) {
   const plotBox = h("div", { class: "chart-plot", role: "img", "aria-label": summary });
-  const table = tableOf(times, series, unit);
+  const name = levels ? levelName(levels) : null;
+  const number = (value) => formatNumber(value, { maximumFractionDigits: 2 });
+  const table = tableOf(times, series, name ?? number, levels ? "" : ` (${unit})`);
   table.hidden = true;
   const toggle = h("button", { type: "button", class: "text", "aria-expanded": "false" }, t("show-table"));
   toggle.addEventListener("click", () => {
@@ -39,16 +47,24 @@ export function timeChart({ title, summary, times, series, unit }) {
     const width = Math.floor(plotBox.clientWidth);
     if (!width || !globalThis.uPlot) return;
     if (plot) plot.setSize({ width, height: 240 });
-    else plot = draw(plotBox, width, times, series, unit);
+    else plot = draw(plotBox, width, { times, series, format: name ?? ((value) => `${number(value)} ${unit}`), levels, span });
   });
   observer.observe(plotBox);
   return figure;
 }
 
-function draw(box, width, times, series, unit) {
+function levelName(levels) {
+  return (value) => levels.find((level) => level.value === value)?.label ?? "–";
+}
+
+function draw(box, width, { times, series, format, levels, span }) {
   const text = cssVariable("--secondary-text-color");
   const grid = cssVariable("--divider-color");
   const axis = { stroke: text, grid: { stroke: grid }, ticks: { stroke: grid } };
+  const values = levels?.map((level) => level.value);
+  const valueAxis = levels
+    ? { ...axis, size: 96, splits: () => values, values: (_plot, ticks) => ticks.map(levelName(levels)) }
+    : { ...axis, values: (_plot, ticks) => ticks.map((tick) => formatNumber(tick)) };
   const options = {
     width,
     height: 240,
@@ -58,24 +74,37 @@ function draw(box, width, times, series, unit) {
         label: one.label,
         stroke: cssVariable(PALETTE[index % PALETTE.length]),
         width: 2,
-        value: (_plot, value) => (value == null ? "–" : `${formatNumber(value, { maximumFractionDigits: 2 })} ${unit}`),
+        value: (_plot, value) => (value == null ? "–" : format(value)),
+        paths: levels ? globalThis.uPlot.paths.stepped({ align: 1 }) : undefined,
       })),
     ],
+    scales: {
+      ...(span ? { x: { time: true, range: () => span } } : {}),
+      ...(levels ? { y: { range: () => [Math.min(...values) - 0.5, Math.max(...values) + 0.5] } } : {}),
+    },
     // Time ticks in the page's language, not uPlot's built-in English formats.
-    axes: [{ ...axis, values: (_plot, ticks) => ticks.map((tick) => formatDate(tick * 1000, TICK)) }, { ...axis, values: (_plot, ticks) => ticks.map((tick) => formatNumber(tick)) }],
+    axes: [
+      {
+        ...axis,
+        space: TICK_SPACE,
+        // Ticks a day or more apart fall at midnight: their date says it all.
+        values: (_plot, ticks, _axis, _space, step) => ticks.map((tick) => formatDate(tick * 1000, step >= 86400 ? DAY_TICK : TICK)),
+      },
+      valueAxis,
+    ],
   };
   const plot = new globalThis.uPlot(options, [times, ...series.map((one) => one.values)], box);
   return plot;
 }
 
-function tableOf(times, series, unit) {
+function tableOf(times, series, format, unitSuffix) {
   return h(
     "div",
     { class: "table-scroll" },
     h(
       "table",
       {},
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("time")), series.map((one) => h("th", { scope: "col" }, `${one.label} (${unit})`)))),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("time")), series.map((one) => h("th", { scope: "col" }, `${one.label}${unitSuffix}`)))),
       h(
         "tbody",
         {},
@@ -84,7 +113,7 @@ function tableOf(times, series, unit) {
             "tr",
             {},
             h("th", { scope: "row" }, formatDateTime(time * 1000)),
-            series.map((one) => h("td", {}, one.values[row] == null ? "–" : formatNumber(one.values[row], { maximumFractionDigits: 2 }))),
+            series.map((one) => h("td", {}, one.values[row] == null ? "–" : format(one.values[row]))),
           ),
         ),
       ),
