@@ -265,6 +265,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX daily_energy_by_member ON daily_energy (source, member, day)",
         "DROP TABLE import_coverage",
+        # A period's readings of one source (what is left at a period's ends): by source and
+        # time, or SQLite walks every reading of the source through the primary key.
+        "DROP INDEX readings_by_time",
+        "CREATE INDEX readings_by_time ON readings (source, start_s)",
     ),
     (
         # The community signal's history: a row each time its kind changed (and when the
