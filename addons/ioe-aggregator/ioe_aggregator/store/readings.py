@@ -88,6 +88,8 @@ class Store(Connection):
         """
         zone = self.days.zone.key
         async with self.transaction() as tx:
+            if self._database.migration_lock:  # replicas starting together: one sums
+                await tx.execute(self._database.migration_lock)
             summed = await tx.execute(SELECT_SETTING, (rollups.DAYS_ZONE_SETTING,))
             if summed and summed[0][0] == zone:
                 return
