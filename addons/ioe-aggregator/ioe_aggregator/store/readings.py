@@ -238,11 +238,16 @@ class Store(Connection):
         end: datetime,
         *,
         source: str = SOURCE_MEMBER,
+        member: str | None = None,
     ) -> list[tuple[str, datetime, float]]:
-        """Return (member, UTC hour, kWh): one meter's quantity per hour in [start, end)."""
-        parameters = (source, meter, quantity, sql.seconds(start), sql.seconds(end))
+        """Return (member, UTC hour, kWh): one meter's quantity per hour in [start, end).
+
+        Every member's, or only ``member``'s.
+        """
+        query = sql.SELECT_HOURLY if member is None else sql.SELECT_MEMBER_HOURLY
+        parameters = _hourly_parameters(source, meter, quantity, start, end, member=member)
         async with self.transaction() as tx:
-            rows = await tx.execute(sql.SELECT_HOURLY, parameters)
+            rows = await tx.execute(query, parameters)
         return [(str(row[0]), sql.moment(int(row[1])), float(row[2])) for row in rows]
 
     async def complete_hours(
@@ -253,20 +258,30 @@ class Store(Connection):
         end: datetime,
         *,
         source: str = SOURCE_MEMBER,
+        member: str | None = None,
     ) -> dict[tuple[str, datetime], float]:
         """Return (member, UTC hour) → kWh for the hours the readings cover exactly once.
 
-        An hour with a gap, or covered twice (hourly and quarter-hour values together), is left
-        out rather than guessed.
+        Every member's, or only ``member``'s. An hour with a gap, or covered twice (hourly and
+        quarter-hour values together), is left out rather than guessed.
         """
-        parameters = (source, meter, quantity, sql.seconds(start), sql.seconds(end))
+        query = sql.SELECT_HOURLY_COVERAGE if member is None else sql.SELECT_MEMBER_HOURLY_COVERAGE
+        parameters = _hourly_parameters(source, meter, quantity, start, end, member=member)
         async with self.transaction() as tx:
-            rows = await tx.execute(sql.SELECT_HOURLY_COVERAGE, parameters)
+            rows = await tx.execute(query, parameters)
         return {
             (str(row[0]), sql.moment(int(row[1]))): float(row[2])
             for row in rows
             if int(row[3]) == HOUR_S
         }
+
+
+def _hourly_parameters(
+    source: str, meter: str, quantity: str, start: datetime, end: datetime, *, member: str | None
+) -> tuple[str | int, ...]:
+    """Return the parameters of the hourly queries: one member's take the member last."""
+    parameters = (source, meter, quantity, sql.seconds(start), sql.seconds(end))
+    return parameters if member is None else (*parameters, member)
 
 
 async def _usage(tx: Transaction, ids: dict[str, set[str]]) -> dict[str, tuple[int, set[str]]]:

@@ -68,15 +68,18 @@ SELECT_SPARSE = """SELECT meter, quantity, COUNT(*) FROM (
 
 # Interval energies summed per member and UTC hour, for the results (integer division in both
 # dialects; no % operator, which the PostgreSQL driver reads as a placeholder).
-SELECT_HOURLY = """SELECT member, start_s / 3600 * 3600 AS hour_s, SUM(value) FROM readings
-    WHERE source = ? AND meter = ? AND quantity = ? AND start_s >= ? AND start_s < ?
+_HOURLY = """SELECT member, start_s / 3600 * 3600 AS hour_s, SUM(value){coverage} FROM readings
+    WHERE source = ? AND meter = ? AND quantity = ? AND start_s >= ? AND start_s < ?{member}
     GROUP BY member, start_s / 3600 * 3600"""
+_COVERAGE = ", SUM(end_s - start_s)"
+# One member's: a last parameter, the member.
+_ONE_MEMBER = " AND member = ?"
 
+SELECT_HOURLY = _HOURLY.format(coverage="", member="")
+SELECT_MEMBER_HOURLY = _HOURLY.format(coverage="", member=_ONE_MEMBER)
 # The same with the seconds the readings cover: an hour is complete when they cover 3600.
-SELECT_HOURLY_COVERAGE = """SELECT member, start_s / 3600 * 3600 AS hour_s, SUM(value),
-    SUM(end_s - start_s) FROM readings
-    WHERE source = ? AND meter = ? AND quantity = ? AND start_s >= ? AND start_s < ?
-    GROUP BY member, start_s / 3600 * 3600"""
+SELECT_HOURLY_COVERAGE = _HOURLY.format(coverage=_COVERAGE, member="")
+SELECT_MEMBER_HOURLY_COVERAGE = _HOURLY.format(coverage=_COVERAGE, member=_ONE_MEMBER)
 
 # New grid import readings add the seconds they cover to their UTC hour (see migration 7).
 ADD_COVERAGE = """INSERT INTO import_coverage (source, hour_s, member, covered_s)
