@@ -2,7 +2,7 @@
 // as its box, in the theme's colours, with a legend and a table of the same figures for
 // people who cannot read a chart.
 import { h } from "../dom.js";
-import { translator, formatDate, formatNumber, formatDateTime } from "../i18n.js";
+import { translator, formatDate, formatNumber } from "../i18n.js";
 
 const TEXTS = {
   en: { "show-table": "Show as a table", "show-chart": "Show as a chart", time: "Time" },
@@ -16,13 +16,17 @@ function cssVariable(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
+const MOMENT = { dateStyle: "medium", timeStyle: "short" };
+
 /**
  * A chart of `series` ([{label, values}]) over `times` (epoch seconds), values in `unit`.
- * `summary` is read out as the chart's accessible name.
+ * `summary` is read out as the chart's accessible name. `tick` and `moment` are the Intl date
+ * formats of the axis and of each point (legend and table): a day and time unless given.
  */
-export function timeChart({ title, summary, times, series, unit }) {
+export function timeChart({ title, summary, times, series, unit, tick = TICK, moment = MOMENT }) {
+  const formats = { tick, moment };
   const plotBox = h("div", { class: "chart-plot", role: "img", "aria-label": summary });
-  const table = tableOf(times, series, unit);
+  const table = tableOf(times, series, unit, formats);
   table.hidden = true;
   const toggle = h("button", { type: "button", class: "text", "aria-expanded": "false" }, t("show-table"));
   toggle.addEventListener("click", () => {
@@ -39,13 +43,13 @@ export function timeChart({ title, summary, times, series, unit }) {
     const width = Math.floor(plotBox.clientWidth);
     if (!width || !globalThis.uPlot) return;
     if (plot) plot.setSize({ width, height: 240 });
-    else plot = draw(plotBox, width, times, series, unit);
+    else plot = draw(plotBox, width, times, series, unit, formats);
   });
   observer.observe(plotBox);
   return figure;
 }
 
-function draw(box, width, times, series, unit) {
+function draw(box, width, times, series, unit, formats) {
   const text = cssVariable("--secondary-text-color");
   const grid = cssVariable("--divider-color");
   const axis = { stroke: text, grid: { stroke: grid }, ticks: { stroke: grid } };
@@ -53,7 +57,7 @@ function draw(box, width, times, series, unit) {
     width,
     height: 240,
     series: [
-      { label: t("time"), value: (_plot, value) => (value == null ? "–" : formatDateTime(value * 1000)) },
+      { label: t("time"), value: (_plot, value) => (value == null ? "–" : formatDate(value * 1000, formats.moment)) },
       ...series.map((one, index) => ({
         label: one.label,
         stroke: cssVariable(PALETTE[index % PALETTE.length]),
@@ -62,13 +66,13 @@ function draw(box, width, times, series, unit) {
       })),
     ],
     // Time ticks in the page's language, not uPlot's built-in English formats.
-    axes: [{ ...axis, values: (_plot, ticks) => ticks.map((tick) => formatDate(tick * 1000, TICK)) }, { ...axis, values: (_plot, ticks) => ticks.map((tick) => formatNumber(tick)) }],
+    axes: [{ ...axis, values: (_plot, ticks) => ticks.map((tick) => formatDate(tick * 1000, formats.tick)) }, { ...axis, values: (_plot, ticks) => ticks.map((tick) => formatNumber(tick)) }],
   };
   const plot = new globalThis.uPlot(options, [times, ...series.map((one) => one.values)], box);
   return plot;
 }
 
-function tableOf(times, series, unit) {
+function tableOf(times, series, unit, formats) {
   return h(
     "div",
     { class: "table-scroll" },
@@ -83,7 +87,7 @@ function tableOf(times, series, unit) {
           h(
             "tr",
             {},
-            h("th", { scope: "row" }, formatDateTime(time * 1000)),
+            h("th", { scope: "row" }, formatDate(time * 1000, formats.moment)),
             series.map((one) => h("td", {}, one.values[row] == null ? "–" : formatNumber(one.values[row], { maximumFractionDigits: 2 }))),
           ),
         ),
