@@ -98,8 +98,8 @@ class _Hours:
         """Share each hour's generation by the β in force and settle it (pandas: off the loop)."""
         beta, _in_force = self.agreements
         consumption = _table(self.consumption, self.hours)
-        chosen = set(self.active) | {self.member} if self.member else set(self.active)
-        columns = sorted(chosen | set(consumption.columns) | set(beta.columns))
+        wanted = set(self.active) | ({self.member} if self.member else set())
+        columns = sorted(wanted | set(consumption.columns) | set(beta.columns))
         return allocate(
             Coefficients(scheme="agreement", values=beta.reindex(columns=columns, fill_value=0.0)),
             # A member without any known hour is a column of NaN: nothing counted, not zeros.
