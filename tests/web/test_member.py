@@ -119,12 +119,15 @@ async def test_a_members_share_by_day_month_and_year(
         " !== caption",
         arg=caption,
     )
-    assert await page.page.input_value("#energy-date") == DAY.replace(day=1).isoformat()
+    assert await page.page.input_value("#energy-date") == DAY.isoformat()  # the day stays
     # And the first hour of the next local day, 0.4 kWh more.
     assert texts["month"] in await energy.locator("dl.totals").inner_text()
+    await page.screenshot(f"member-figures-month-desktop-{language}")
     await energy.get_by_label(texts["year"], exact=True).check()
     await page.page.wait_for_function(
-        "() => document.querySelector('#energy-date').value.endsWith('-01-01')"
+        "year => document.querySelector('#energy-title ~ div figcaption')?.textContent"
+        ".endsWith(`, ${year}`)",
+        arg=DAY.year,
     )
     await energy.get_by_role("button", name=texts["previous"]).click()
     previous_year = f"{DAY.year - 1}-01-01"

@@ -273,19 +273,26 @@ async function energyCard(member) {
   const previous = h("button", { type: "button", class: "text" }, h("span", { "aria-hidden": "true" }, "‹\u00a0"), t("previous"));
   const next = h("button", { type: "button", class: "text" }, t("next"), h("span", { "aria-hidden": "true" }, "\u00a0›"));
   let figures = null;
+  let asked = 0;
 
-  // `said`: the user asked for the period, and hears which one came.
+  // `said`: the user asked for the period, and hears which one came. Only the latest answer
+  // is drawn: one asked for before may come after it.
   async function load(said = true) {
     const query = new URLSearchParams({ period: state.period });
     if (state.date) query.set("date", state.date);
+    const mine = ++asked;
+    let found;
     try {
-      figures = await api(`members/${encodeURIComponent(member.id)}/energy?${query}`);
+      found = await api(`members/${encodeURIComponent(member.id)}/energy?${query}`);
     } catch (error) {
-      replace(body, problemOf(error));
+      if (mine === asked) replace(body, problemOf(error));
       return;
     }
-    state.date = figures.from;
-    dateInput.value = figures.from;
+    if (mine !== asked) return;
+    figures = found;
+    // The day chosen stays chosen from a period to another (a month holds it, and so on).
+    state.date ??= figures.from;
+    dateInput.value = state.date;
     const name = t(`period.${state.period}`);
     previous.setAttribute("aria-label", t("previous-label", { period: name }));
     next.setAttribute("aria-label", t("next-label", { period: name }));
@@ -305,10 +312,12 @@ async function energyCard(member) {
     load();
   });
   previous.addEventListener("click", () => {
+    if (!figures) return;
     state.date = figures.previous;
     load();
   });
   next.addEventListener("click", () => {
+    if (!figures) return;
     state.date = figures.next;
     load();
   });
