@@ -144,16 +144,16 @@ async def test_a_members_share_by_day_month_and_year(
     assert page.errors == []
 
 
-@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize(("language", "scheme"), [("en", "light"), ("es", "dark")])
 async def test_a_members_figures_at_phone_width(
-    visit: OpenVisit, figures: ControlCentre, language: str
+    visit: OpenVisit, figures: ControlCentre, language: str, scheme: str
 ) -> None:
     texts = TEXTS[language]
-    page = await visit(language, "phone")
+    page = await visit(language, "phone", scheme)
     await _show_day(page)
     assert await page.horizontal_overflow() == 0
     assert await page.axe() == [], violations_text(await page.axe())
-    await page.screenshot(f"member-figures-phone-{language}")
+    await page.screenshot(f"member-figures-phone-{language}-{scheme}")
 
     # A member with nothing: no Datadis, no consumption; and a day before any agreement.
     await page.open("members/m-0003")

@@ -19,7 +19,8 @@ function cssVariable(name) {
 const MOMENT = { dateStyle: "medium", timeStyle: "short" };
 
 /**
- * A chart of `series` ([{label, values}]) over `times` (epoch seconds), values in `unit`.
+ * A chart of `series` ([{label, values, color?}]) over `times` (epoch seconds), values in
+ * `unit`; a series' `color` names a theme variable (default: the palette's next).
  * `summary` is read out as the chart's accessible name. `tick` and `moment` are the Intl date
  * formats of the axis and of each point (legend and table): a day and time unless given.
  */
@@ -60,7 +61,7 @@ function draw(box, width, times, series, unit, formats) {
       { label: t("time"), value: (_plot, value) => (value == null ? "–" : formatDate(value * 1000, formats.moment)) },
       ...series.map((one, index) => ({
         label: one.label,
-        stroke: cssVariable(PALETTE[index % PALETTE.length]),
+        stroke: cssVariable(one.color ?? PALETTE[index % PALETTE.length]),
         width: 2,
         value: (_plot, value) => (value == null ? "–" : `${formatNumber(value, { maximumFractionDigits: 2 })} ${unit}`),
       })),

@@ -251,7 +251,8 @@ function energyFigures(member, figures) {
     series: [
       { label: t("consumption"), values: points.map((point) => point.consumption_kwh) },
       { label: t("allocated"), values: points.map((point) => point.allocated_kwh) },
-      { label: t("self-consumed"), values: points.map((point) => point.self_consumed_kwh) },
+      // Green: told apart from the share's orange in both themes.
+      { label: t("self-consumed"), values: points.map((point) => point.self_consumed_kwh), color: "--success-color" },
     ],
     unit: "kWh",
     ...pointFormats(figures),
