@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 import itertools
 import json
 import os
@@ -23,6 +23,7 @@ import time
 from typing import Any
 import urllib.error
 import urllib.request
+from zoneinfo import ZoneInfo
 
 from paho.mqtt import client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -31,6 +32,7 @@ import pytest
 import pytest_socket
 import yaml
 
+from ioe_aggregator.distributor.timeline import day_length
 from ioe_aggregator.members.join_code import JoinCode, decode as decode_join_code
 from ioe_aggregator.protocol.codec import Reading, ReadingsBatch
 from ioe_aggregator.store import open_store
@@ -594,3 +596,18 @@ def validate_coefficient_file(
         timeout=60,
         check=False,
     )
+
+
+def distributor_day(cups: str, day: date, kwh: float) -> tuple[bytes, dict[str, float]]:
+    """Return a CNMC export of a local day (hours numbered as they elapse, 23 to 25 of them).
+
+    Also return the kWh it gives each local month.
+    """
+    zone = ZoneInfo(HISTORY_TZ)
+    hours = day_length(day, zone) // timedelta(hours=1)
+    lines = ["CUPS;Fecha;Hora;Consumo_kWh;Metodo_obtencion"]
+    lines += [
+        f"{cups};{day:%d/%m/%Y};{hour};{kwh:.3f}".replace(".", ",") + ";R"
+        for hour in range(1, hours + 1)
+    ]
+    return "\n".join(lines).encode(), {f"{day:%Y-%m}": hours * kwh}

@@ -61,6 +61,7 @@ async def test_reconciliation_compares_the_hours_both_measured(store: Store) -> 
             "distributor_kwh": 0.47,
             "difference_kwh": 1.53,
             "difference": pytest.approx(3.2553, abs=1e-4),
+            "flagged": True,
         }
     ]
 

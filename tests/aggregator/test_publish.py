@@ -7,7 +7,7 @@ accepts, with unique ids that survive a restart.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 import json
 import signal
 import time as time_module
@@ -24,6 +24,7 @@ from custom_components.ioe_community.link.protocol import decode_message
 from ioe_aggregator.ingest.status import MemberStatus
 from ioe_aggregator.protocol.codec import decode
 from ioe_aggregator.protocol.messages import MessageKind, utc_text
+from tests.community import distributor_day
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
 from .conftest import Community, MqttClient, StartAggregator, call, make_cups, start_service
@@ -126,23 +127,6 @@ def test_each_member_gets_its_own_results_and_everyone_the_community_state(
     # The other member's results are not for m-0002 (the broker's ACL refuses them).
     two.subscribe(f"{PREFIX}/m/m-0001/results")
     assert not two.payloads(f"{PREFIX}/m/m-0001/results")
-
-
-def distributor_day(cups: str, day: date, kwh: float) -> tuple[bytes, dict[str, float]]:
-    """Return a CNMC export of a local day (hours numbered as they elapse, 23 to 25 of them).
-
-    Also return the kWh it gives each local month.
-    """
-    start = datetime.combine(day, time(), MADRID)
-    hours = (datetime.combine(day + timedelta(days=1), time(), MADRID) - start) // timedelta(
-        hours=1
-    )
-    lines = ["CUPS;Fecha;Hora;Consumo_kWh;Metodo_obtencion"]
-    lines += [
-        f"{cups};{day:%d/%m/%Y};{hour};{kwh:.3f}".replace(".", ",") + ";R"
-        for hour in range(1, hours + 1)
-    ]
-    return "\n".join(lines).encode(), {f"{day:%Y-%m}": hours * kwh}
 
 
 def wait_past_the_quarters_results() -> None:

@@ -15,11 +15,15 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/v1/completeness")
 async def member_days(request: web.Request) -> web.Response:
-    """Return every member's share of quarter hours present per day and source (read)."""
+    """Return every member's (or one's) share of quarter hours present per day and source (read)."""
     require(request, Permission.READ)
     first, last = day_range(request)
     timezone = request.app[CONFIG].results.timezone
-    members = [member.id for member in await request.app[REGISTRY].members()]
+    registry = request.app[REGISTRY]
+    if (only := request.query.get("member")) is not None:
+        members = [(await registry.get(only)).id]
+    else:
+        members = [member.id for member in await registry.members()]
     found = await completeness(request.app[STORE], members, first, last)
     return web.json_response(
         {"from": first.isoformat(), "to": last.isoformat(), "timezone": timezone, **found.as_dict()}

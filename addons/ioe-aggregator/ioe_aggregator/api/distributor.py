@@ -99,11 +99,13 @@ def _month(request: web.Request, name: str) -> date:
 
 @routes.get("/api/v1/reconciliation")
 async def reconciliation(request: web.Request) -> web.Response:
-    """Return each member's months: its meter against its distributor's data (read)."""
+    """Return each member's (or one's) months: its meter against its distributor's (read)."""
     require(request, Permission.READ)
     first, last = _month(request, "from"), _month(request, "to")
     if last < first or (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
         raise Refused(Kind.INVALID, f"from … to: at most {MAX_MONTHS} months, in order")
+    if (only := request.query.get("member")) is not None:
+        await request.app[REGISTRY].get(only)
     zone = ZoneInfo(request.app[CONFIG].results.timezone)
-    months = await reconcile(request.app[STORE], first, last, zone)
+    months = await reconcile(request.app[STORE], first, last, zone, member=only)
     return web.json_response([month.as_dict() for month in months])

@@ -64,18 +64,23 @@ async def consumption(
 
 
 async def best_consumption(
-    store: Store, start: datetime, end: datetime
+    store: Store, start: datetime, end: datetime, *, member: str | None = None
 ) -> dict[tuple[str, datetime], float]:
     """Return (member, UTC hour) → consumption (kWh) for the hours in [start, end) measured whole.
 
-    Each hour from one source, never both added: the member's own meter where its readings
-    cover the hour exactly once, else the distributor's figure (energy from the grid plus, for
-    members of a collective self-consumption, the allocated energy used at once). An hour
-    neither source measured whole is absent: unknown, not zero.
+    Every member's, or only ``member``'s. Each hour from one source, never both added: the
+    member's own meter where its readings cover the hour exactly once, else the distributor's
+    figure (energy from the grid plus, for members of a collective self-consumption, the
+    allocated energy used at once). An hour neither source measured whole is absent: unknown,
+    not zero.
     """
-    own = await store.complete_hours(METER, IMPORT, start, end, source=SOURCE_MEMBER)
-    billed = await store.complete_hours(METER, IMPORT, start, end, source=DISTRIBUTOR)
-    shared = await store.complete_hours(METER, SELF_CONSUMPTION, start, end, source=DISTRIBUTOR)
+    own = await store.complete_hours(METER, IMPORT, start, end, source=SOURCE_MEMBER, member=member)
+    billed = await store.complete_hours(
+        METER, IMPORT, start, end, source=DISTRIBUTOR, member=member
+    )
+    shared = await store.complete_hours(
+        METER, SELF_CONSUMPTION, start, end, source=DISTRIBUTOR, member=member
+    )
     return _distributor_consumption(billed, shared) | own
 
 

@@ -20,6 +20,9 @@ from ioe_aggregator.distributor.timeline import local_midnight
 from ioe_aggregator.sharing.calendar import add_months
 from ioe_aggregator.store import SOURCE_MEMBER, Store
 
+# Two meters of accuracy class B (±1 % each, EN 50470-3) may differ by up to 2 %.
+TOLERANCE = 0.02
+
 
 @dataclass(frozen=True, kw_only=True)
 class MonthReconciliation:
@@ -43,6 +46,11 @@ class MonthReconciliation:
         """That difference as a fraction of the distributor's figure (None when it is 0)."""
         return self.difference_kwh / self.distributor_kwh if self.distributor_kwh else None
 
+    @property
+    def flagged(self) -> bool:
+        """Whether the two differ by more than their meters' accuracy explains."""
+        return self.difference is not None and abs(self.difference) > TOLERANCE
+
     def as_dict(self) -> dict[str, Any]:
         """Return the month as the API and ``--json`` give it."""
         return {
@@ -55,21 +63,25 @@ class MonthReconciliation:
             "distributor_kwh": round(self.distributor_kwh, 3),
             "difference_kwh": round(self.difference_kwh, 3),
             "difference": None if self.difference is None else round(self.difference, 4),
+            "flagged": self.flagged,
         }
 
 
 async def reconcile(
-    store: Store, first: date, last: date, zone: ZoneInfo
+    store: Store, first: date, last: date, zone: ZoneInfo, *, member: str | None = None
 ) -> list[MonthReconciliation]:
     """Return, per member and local month from ``first`` to ``last``, both sources' imports.
 
-    The kWh are summed over the hours both sources measured whole, so that a gap in one of
-    them is not taken for a difference; the hour counts show how much each source has.
+    Every member's, or only ``member``'s. The kWh are summed over the hours both sources
+    measured whole, so that a gap in one of them is not taken for a difference; the hour
+    counts show how much each source has.
     """
     start = local_midnight(first.replace(day=1), zone)
     end = local_midnight(add_months(last.replace(day=1), 1), zone)
-    own = await store.complete_hours(METER, IMPORT, start, end, source=SOURCE_MEMBER)
-    billed = await store.complete_hours(METER, IMPORT, start, end, source=DISTRIBUTOR)
+    own = await store.complete_hours(METER, IMPORT, start, end, source=SOURCE_MEMBER, member=member)
+    billed = await store.complete_hours(
+        METER, IMPORT, start, end, source=DISTRIBUTOR, member=member
+    )
     # A year of a few hundred members is millions of hours: not on the service's event loop.
     return await asyncio.to_thread(_side_by_side, own, billed, zone)
 

@@ -81,16 +81,48 @@ def _ratio(value: Any) -> float | None:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Inputs:
-    """What a snapshot is computed from, read from the store."""
+class _Hours:
+    """What an allocation is computed from, read from the store."""
 
-    now: datetime
     hours: pd.DatetimeIndex
     active: list[str]
+    # The one member whose consumption was read, if only one's was: active or not.
+    member: str | None
+    plants: list[str]
     # (member, UTC hour) → kWh, for the hours whose consumption is known.
     consumption: Mapping[tuple[str, datetime], float]
     generation: pd.Series
     agreements: tuple[pd.DataFrame, list[Agreement | None]]
+
+    def allocation(self) -> Allocation:
+        """Share each hour's generation by the β in force and settle it (pandas: off the loop)."""
+        beta, _in_force = self.agreements
+        consumption = _table(self.consumption, self.hours)
+        wanted = set(self.active) | ({self.member} if self.member else set())
+        columns = sorted(wanted | set(consumption.columns) | set(beta.columns))
+        return allocate(
+            Coefficients(scheme="agreement", values=beta.reindex(columns=columns, fill_value=0.0)),
+            # A member without any known hour is a column of NaN: nothing counted, not zeros.
+            consumption.reindex(columns=columns),
+            self.generation,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Shares:
+    """An allocation over some hours, with β (hours × members) and each hour's agreement."""
+
+    allocation: Allocation
+    beta: pd.DataFrame
+    in_force: list[Agreement | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Inputs:
+    """What a snapshot is computed from, read from the store."""
+
+    now: datetime
+    read: _Hours
     now_w: dict[str, float]
     online: frozenset[str]
 
@@ -122,36 +154,55 @@ class ResultsEngine:
         hours = pd.date_range(
             month_start.astimezone(UTC), pd.Timestamp(now).floor("h"), freq="h", name="start"
         )
-        members = await self._registry.members()
-        active = [m.id for m in members if m.active]
-        # Only the plants registered to members count: anyone else's "plant" is not the
-        # community's generation.
-        plants = sorted(m.id for m in members if m.plant_kw > 0)
-        generation = await self._hourly(COMMUNITY_PLANT, hours, now)
+        read = await self._read(hours, now)
         inputs = _Inputs(
             now=now,
-            hours=hours,
-            active=active,
-            consumption=await self._consumption(hours, now),
-            generation=generation.reindex(columns=plants, fill_value=0.0).sum(axis=1),
-            agreements=await self._agreements.beta(hours),
-            now_w=await self._now_w(now, active, plants, live or {}),
+            read=read,
+            now_w=await self._now_w(now, read.active, read.plants, live or {}),
             online=online,
         )
         # pandas work of tens to hundreds of milliseconds: not on the event loop.
         return await asyncio.to_thread(self._snapshot, inputs)
 
-    def _snapshot(self, inputs: _Inputs) -> Snapshot:
-        now, hours, active, now_w = inputs.now, inputs.hours, inputs.active, inputs.now_w
-        beta, in_force = inputs.agreements
-        consumption = _table(inputs.consumption, hours)
-        columns = sorted(set(active) | set(consumption.columns) | set(beta.columns))
-        allocation = allocate(
-            Coefficients(scheme="agreement", values=beta.reindex(columns=columns, fill_value=0.0)),
-            # A member without any known hour is a column of NaN: nothing counted, not zeros.
-            consumption.reindex(columns=columns),
-            inputs.generation,
+    async def shares(
+        self, hours: pd.DatetimeIndex, now: datetime, *, member: str | None = None
+    ) -> Shares:
+        """Return the allocation over ``hours`` (UTC, hourly) as known at ``now``.
+
+        The same figures the members' results count: every member's consumption, or only
+        ``member``'s (the others' columns are then unknown, NaN). Hours after ``now`` are
+        unknown too.
+        """
+        read = await self._read(hours, now.astimezone(UTC), member=member)
+        beta, in_force = read.agreements
+        allocation = await asyncio.to_thread(read.allocation)
+        return Shares(allocation=allocation, beta=beta, in_force=in_force)
+
+    async def _read(
+        self, hours: pd.DatetimeIndex, now: datetime, *, member: str | None = None
+    ) -> _Hours:
+        """Read what the allocation over ``hours`` needs at ``now`` (consumption: ``member``'s)."""
+        members = await self._registry.members()
+        # Only the plants registered to members count: anyone else's "plant" is not the
+        # community's generation.
+        plants = sorted(m.id for m in members if m.plant_kw > 0)
+        until = min(now, (hours[-1] + pd.Timedelta(hours=1)).to_pydatetime())
+        generation = await self._hourly(COMMUNITY_PLANT, hours, until)
+        return _Hours(
+            hours=hours,
+            active=[m.id for m in members if m.active],
+            member=member,
+            plants=plants,
+            consumption=await self._consumption(hours, now, member=member),
+            generation=generation.reindex(columns=plants, fill_value=0.0).sum(axis=1),
+            agreements=await self._agreements.beta(hours),
         )
+
+    def _snapshot(self, inputs: _Inputs) -> Snapshot:
+        now, now_w = inputs.now, inputs.now_w
+        hours, active = inputs.read.hours, inputs.read.active
+        beta, in_force = inputs.read.agreements
+        allocation = inputs.read.allocation()
         local_day = now.astimezone(self._zone).date()
         today = hours.tz_convert(self._zone).date == local_day
         agreement = in_force[-1] if in_force else None
@@ -195,19 +246,24 @@ class ResultsEngine:
         )
 
     async def _consumption(
-        self, hours: pd.DatetimeIndex, now: datetime
+        self, hours: pd.DatetimeIndex, now: datetime, *, member: str | None = None
     ) -> dict[tuple[str, datetime], float]:
         """Return (member, UTC hour) → consumption (kWh) for the ``hours`` known at ``now``.
 
         The hours that have ended from the source that measured them whole; the hour under way
-        (the last of ``hours``) from what the member's meter has sent of it: the distributor
-        never has it, and counting it as it comes keeps today's figures growing quarter by
-        quarter.
+        at ``now``, if one of ``hours``, from what the member's meter has sent of it: the
+        distributor never has it, and counting it as it comes keeps today's figures growing
+        quarter by quarter. Every member's, or only ``member``'s.
         """
-        under_way = hours[-1].to_pydatetime()
-        known = await best_consumption(self._store, hours[0].to_pydatetime(), under_way)
-        for member, hour, kwh in await self._store.hourly(*SUPPLY_IMPORT, under_way, now):
-            known[member, hour] = kwh
+        start = hours[0].to_pydatetime()
+        end = (hours[-1] + pd.Timedelta(hours=1)).to_pydatetime()
+        under_way = pd.Timestamp(now).floor("h").to_pydatetime()
+        if not start <= under_way < end:
+            return await best_consumption(self._store, start, min(end, now), member=member)
+        known = await best_consumption(self._store, start, under_way, member=member)
+        sent = await self._store.hourly(*SUPPLY_IMPORT, under_way, now, member=member)
+        for whose, hour, kwh in sent:
+            known[whose, hour] = kwh
         return known
 
     async def _hourly(

@@ -68,6 +68,11 @@ class ResultsPublisher:
         self.latest: Snapshot | None = None
         self.last_error: str | None = None
 
+    @property
+    def engine(self) -> ResultsEngine:
+        """The engine whose figures are published (the API reads past periods from it too)."""
+        return self._engine
+
     async def announce(self, client: aiomqtt.Client) -> None:
         """Say the aggregator is online and (re)publish the discovery messages."""
         await client.publish(availability_topic(self._prefix), ONLINE, qos=1, retain=True)

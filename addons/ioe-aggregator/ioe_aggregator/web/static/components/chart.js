@@ -2,7 +2,7 @@
 // as its box, in the theme's colours, with a legend and a table of the same figures for
 // people who cannot read a chart.
 import { h } from "../dom.js";
-import { translator, formatDate, formatNumber, formatDateTime } from "../i18n.js";
+import { translator, formatDate, formatNumber } from "../i18n.js";
 
 const TEXTS = {
   en: { "show-table": "Show as a table", "show-chart": "Show as a chart", time: "Time" },
@@ -14,23 +14,27 @@ const DAY_TICK = { day: "numeric", month: "short" };
 // Room for a tick's label ("28 Nov, 12:00 PM"), so that uPlot puts no two on top of each other.
 const TICK_SPACE = 110;
 const PALETTE = ["--primary-color", "--accent-color", "--warning-color", "--success-color"];
+const MOMENT = { dateStyle: "medium", timeStyle: "short" };
 
 function cssVariable(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
 /**
- * A chart of `series` ([{label, values}]) over `times` (epoch seconds), values in `unit`.
+ * A chart of `series` ([{label, values, color?}]) over `times` (epoch seconds), values in
+ * `unit`; a series' `color` names a theme variable (default: the palette's next).
  * `summary` is read out as the chart's accessible name. With `levels` ([{value, label}]) the
  * values are states, not quantities: drawn as steps that hold until the next time, named on
  * the axis, in the legend and in the table. `span` ([start, end], epoch seconds) is the time
- * shown when it is more than the data covers.
+ * shown when it is more than the data covers. `tick` and `moment` are the Intl date formats
+ * of the axis and of each point (legend and table): unless given, the axis shows dates alone
+ * when its ticks are a day or more apart, and a point its day and time.
  */
-export function timeChart({ title, summary, times, series, unit = "", levels = null, span = null }) {
+export function timeChart({ title, summary, times, series, unit = "", levels = null, span = null, tick = null, moment = MOMENT }) {
   const plotBox = h("div", { class: "chart-plot", role: "img", "aria-label": summary });
   const name = levels ? levelName(levels) : null;
   const number = (value) => formatNumber(value, { maximumFractionDigits: 2 });
-  const table = tableOf(times, series, name ?? number, levels ? "" : ` (${unit})`);
+  const table = tableOf(times, series, { format: name ?? number, unitSuffix: levels ? "" : ` (${unit})`, moment });
   table.hidden = true;
   const toggle = h("button", { type: "button", class: "text", "aria-expanded": "false" }, t("show-table"));
   toggle.addEventListener("click", () => {
@@ -47,7 +51,7 @@ export function timeChart({ title, summary, times, series, unit = "", levels = n
     const width = Math.floor(plotBox.clientWidth);
     if (!width || !globalThis.uPlot) return;
     if (plot) plot.setSize({ width, height: 240 });
-    else plot = draw(plotBox, width, { times, series, format: name ?? ((value) => `${number(value)} ${unit}`), levels, span });
+    else plot = draw(plotBox, width, { times, series, format: name ?? ((value) => `${number(value)} ${unit}`), levels, span, tick, moment });
   });
   observer.observe(plotBox);
   return figure;
@@ -57,7 +61,7 @@ function levelName(levels) {
   return (value) => levels.find((level) => level.value === value)?.label ?? "–";
 }
 
-function draw(box, width, { times, series, format, levels, span }) {
+function draw(box, width, { times, series, format, levels, span, tick, moment }) {
   const text = cssVariable("--secondary-text-color");
   const grid = cssVariable("--divider-color");
   const axis = { stroke: text, grid: { stroke: grid }, ticks: { stroke: grid } };
@@ -69,10 +73,10 @@ function draw(box, width, { times, series, format, levels, span }) {
     width,
     height: 240,
     series: [
-      { label: t("time"), value: (_plot, value) => (value == null ? "–" : formatDateTime(value * 1000)) },
+      { label: t("time"), value: (_plot, value) => (value == null ? "–" : formatDate(value * 1000, moment)) },
       ...series.map((one, index) => ({
         label: one.label,
-        stroke: cssVariable(PALETTE[index % PALETTE.length]),
+        stroke: cssVariable(one.color ?? PALETTE[index % PALETTE.length]),
         width: 2,
         value: (_plot, value) => (value == null ? "–" : format(value)),
         paths: levels ? globalThis.uPlot.paths.stepped({ align: 1 }) : undefined,
@@ -88,7 +92,7 @@ function draw(box, width, { times, series, format, levels, span }) {
         ...axis,
         space: TICK_SPACE,
         // Ticks a day or more apart fall at midnight: their date says it all.
-        values: (_plot, ticks, _axis, _space, step) => ticks.map((tick) => formatDate(tick * 1000, step >= 86400 ? DAY_TICK : TICK)),
+        values: (_plot, ticks, _axis, _space, step) => ticks.map((at) => formatDate(at * 1000, tick ?? (step >= 86400 ? DAY_TICK : TICK))),
       },
       valueAxis,
     ],
@@ -97,7 +101,7 @@ function draw(box, width, { times, series, format, levels, span }) {
   return plot;
 }
 
-function tableOf(times, series, format, unitSuffix) {
+function tableOf(times, series, { format, unitSuffix, moment }) {
   return h(
     "div",
     { class: "table-scroll" },
@@ -112,7 +116,7 @@ function tableOf(times, series, format, unitSuffix) {
           h(
             "tr",
             {},
-            h("th", { scope: "row" }, formatDateTime(time * 1000)),
+            h("th", { scope: "row" }, formatDate(time * 1000, moment)),
             series.map((one) => h("td", {}, one.values[row] == null ? "–" : format(one.values[row]))),
           ),
         ),

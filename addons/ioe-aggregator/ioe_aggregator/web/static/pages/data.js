@@ -4,6 +4,7 @@ import { api, ApiError } from "../api.js";
 import { h, replace, announce } from "../dom.js";
 import { formatDate, formatDateTime, formatNumber, translator } from "../i18n.js";
 import { errorMessage, notice } from "../components/message.js";
+import { heatCell, heatDay, heatLegend } from "../components/heat-map.js";
 
 const TEXTS = {
   en: {
@@ -18,9 +19,6 @@ const TEXTS = {
     "source.distributor": "the distributor",
     member: "Member",
     cell: "{member}, {day}: {share}",
-    legend: "Scale",
-    none: "nothing",
-    full: "complete",
     "no-members": "No members yet: their data appears here once they send it.",
     upload: "Upload a distributor's file",
     "upload-intro": "A CSV export from the distributor's website or Datadis: each supply point's readings go to the member with that CUPS. Drop it here or choose it.",
@@ -61,9 +59,6 @@ const TEXTS = {
     "source.distributor": "la distribuidora",
     member: "Socio",
     cell: "{member}, {day}: {share}",
-    legend: "Escala",
-    none: "nada",
-    full: "completo",
     "no-members": "Todavía no hay socios: sus datos aparecen aquí cuando los envíen.",
     upload: "Subir un fichero de la distribuidora",
     "upload-intro": "Un CSV exportado de la web de la distribuidora o de Datadis: las lecturas de cada punto de suministro van al socio con ese CUPS. Suéltalo aquí o elígelo.",
@@ -111,13 +106,6 @@ function dateField(id, label, value) {
 
 // Completeness ---------------------------------------------------------------------------
 
-function heatCell(member, day, share) {
-  const percent = share === undefined ? "—" : `${formatNumber(share * 100, { maximumFractionDigits: 0 })} %`;
-  const level = share === undefined || share === 0 ? 0 : Math.min(4, 1 + Math.floor(share * 4 - 1e-9));
-  return h("td", { class: `heat heat-${level}`, title: t("cell", { member, day: formatDate(`${day}T12:00:00Z`), share: percent }) },
-    h("span", { class: "visually-hidden" }, percent));
-}
-
 async function completenessCard() {
   const card = h("section", { class: "card", "aria-labelledby": "completeness-title" });
   const today = new Date();
@@ -142,19 +130,16 @@ async function completenessCard() {
       return;
     }
     const days = found.days;
-    const heading = h("tr", {}, h("th", { scope: "col" }, t("member")),
-      days.map((day) => h("th", { scope: "col", class: "heat-day" }, h("span", { "aria-hidden": "true" }, day.slice(8)),
-        h("span", { class: "visually-hidden" }, formatDate(`${day}T12:00:00Z`)))));
+    const heading = h("tr", {}, h("th", { scope: "col" }, t("member")), days.map(heatDay));
     const rows = found.members.map((row) =>
       h("tr", {}, h("th", { scope: "row" }, h("a", { href: `#/members/${encodeURIComponent(row.member)}` }, row.member)),
-        days.map((day, index) => heatCell(row.member, day, row.fractions[source.value][index]))));
+        days.map((day, index) => heatCell(row.fractions[source.value][index], (share) => t("cell", { member: row.member, day: formatDate(`${day}T12:00:00Z`), share })))));
     replace(
       body,
       h("div", { class: "table-scroll heat-map", tabindex: 0, role: "region", "aria-label": t("completeness") },
         h("table", {}, h("caption", { class: "visually-hidden" }, `${t("completeness")}: ${t(`source.${source.value}`)}`),
           h("thead", {}, heading), h("tbody", {}, rows))),
-      h("p", { class: "heat-legend" }, `${t("legend")}: `, t("none"), " ",
-        [0, 1, 2, 3, 4].map((level) => h("span", { class: `heat-swatch heat-${level}`, "aria-hidden": "true" })), " ", t("full")),
+      heatLegend(),
     );
   }
   const form = h("form", { class: "filters" }, fromField, toField,

@@ -1,5 +1,6 @@
 // One member: their record, new credentials (rotate) or the end of their access (revoke),
-// and their recent readings. Their figures (share, completeness, Datadis) come later.
+// their consumption against their share of the plant (a day, month or year), how complete
+// their data is, their meter against the distributor's, and their recent readings.
 import { api, ApiError } from "../api.js";
 import { h, replace, announce } from "../dom.js";
 import { formatDate, formatNumber, translator } from "../i18n.js";
@@ -8,6 +9,7 @@ import { emptyState } from "../components/empty.js";
 import { errorMessage, notice } from "../components/message.js";
 import { showJoinCode } from "../components/join-code.js";
 import { timeChart } from "../components/chart.js";
+import { heatCell, heatDay, heatLegend, sharePercent } from "../components/heat-map.js";
 import { withMemberTexts } from "./members-texts.js";
 
 const TEXTS = withMemberTexts({
@@ -28,8 +30,56 @@ const TEXTS = withMemberTexts({
     "import": "Grid import",
     "no-readings-title": "No readings from this home yet",
     "no-readings": "They appear once the household has pasted the join code in Home Assistant and its meter sends data.",
-    figures: "Share and completeness",
-    "figures-later": "This member's share of the community's generation, their data completeness and the Datadis comparison will appear here.",
+    energy: "Consumption and share",
+    "energy-intro": "What this member consumed against their share of the community plant's generation (their coefficient × the generation), and how much of that share they used at once.",
+    period: "Period",
+    "period.day": "Day",
+    "period.month": "Month",
+    "period.year": "Year",
+    date: "Date",
+    previous: "Previous",
+    next: "Next",
+    "previous-label": "Previous {period}",
+    "next-label": "Next {period}",
+    consumption: "Consumption",
+    allocated: "Share allocated",
+    "self-consumed": "Self-consumed",
+    surplus: "Share not used",
+    "self-consumption": "Share used",
+    "self-sufficiency": "Consumption covered",
+    "chart-title": "Consumption and share, {when}",
+    "chart-summary": "{name}, {when}: consumed {consumption} kWh; share allocated {allocated} kWh, of which {self} kWh used at once and {surplus} kWh not used.",
+    "hours-known": "Consumption known for {known} of {hours} hours: the figures count only those.",
+    "no-energy-title": "No consumption known in this period",
+    "no-energy": "Nothing measured this member's consumption whole in any hour of the period. Choose another period, or check their data below.",
+    "no-agreement": "No agreement was in force in this period, so nothing of the plant's generation was allocated. Adopt one on the Agreements page.",
+    "go-agreements": "Go to the agreements",
+    agreement: "Agreement “{name}” ({from} – {to}): coefficient {coefficient}.",
+    "open-ended": "open-ended",
+    completeness: "Data completeness, last 30 days",
+    "completeness-intro": "The share of each day's quarter hours present, from the member's own meter and from the distributor.",
+    "completeness-summary": "Complete days: {own} of {days} from the own meter, {distributor} of {days} from the distributor.",
+    "source.member": "Own meter",
+    "source.distributor": "Distributor",
+    source: "Source",
+    cell: "{source}, {day}: {share}",
+    reconciliation: "Own meter against the distributor",
+    "reconciliation-intro": "Energy from the grid per month, over the hours both measured whole. A difference over 2 % is more than two meters' accuracy explains: check the meter or the supply point.",
+    month: "Month",
+    "own-kwh": "Own meter (kWh)",
+    "distributor-kwh": "Distributor (kWh)",
+    "difference-kwh": "Difference (kWh)",
+    difference: "Difference",
+    "hours-both": "Hours compared",
+    check: "Check",
+    "check-flagged": "Differs",
+    "check-ok": "Agrees",
+    "check-none": "Nothing to compare",
+    "no-datadis-title": "Datadis is not linked for this member",
+    "no-datadis": "Without the distributor's data there is nothing to compare their meter with. Ask them to authorise the community in Datadis, or upload the distributor's CSV export on the Data page.",
+    "no-distributor-title": "No distributor data yet",
+    "no-distributor": "Datadis is linked but has sent nothing for the last 12 months yet. Sync it on the Data page.",
+    "go-data": "Go to the data",
   },
   es: {
     back: "Todos los socios",
@@ -48,12 +98,79 @@ const TEXTS = withMemberTexts({
     "import": "Consumo de la red",
     "no-readings-title": "Todavía no hay lecturas de este hogar",
     "no-readings": "Aparecen cuando el hogar pega el código de unión en Home Assistant y su contador envía datos.",
-    figures: "Reparto y completitud",
-    "figures-later": "Aquí aparecerán la parte de la generación de la comunidad de este socio, la completitud de sus datos y la comparación con Datadis.",
+    energy: "Consumo y reparto",
+    "energy-intro": "Lo que consumió este socio frente a su parte de la generación de la planta comunitaria (su coeficiente × la generación), y cuánto de esa parte aprovechó en el momento.",
+    period: "Periodo",
+    "period.day": "Día",
+    "period.month": "Mes",
+    "period.year": "Año",
+    date: "Fecha",
+    previous: "Anterior",
+    next: "Siguiente",
+    "previous-label": "{period} anterior",
+    "next-label": "{period} siguiente",
+    consumption: "Consumo",
+    allocated: "Parte asignada",
+    "self-consumed": "Autoconsumida",
+    surplus: "Parte no aprovechada",
+    "self-consumption": "Parte aprovechada",
+    "self-sufficiency": "Consumo cubierto",
+    "chart-title": "Consumo y reparto, {when}",
+    "chart-summary": "{name}, {when}: consumió {consumption} kWh; parte asignada {allocated} kWh, de la que aprovechó {self} kWh en el momento y {surplus} kWh no.",
+    "hours-known": "Consumo conocido en {known} de {hours} horas: las cifras cuentan solo esas.",
+    "no-energy-title": "No se conoce el consumo en este periodo",
+    "no-energy": "Nada midió entero el consumo de este socio en ninguna hora del periodo. Elige otro periodo o revisa sus datos más abajo.",
+    "no-agreement": "No había ningún acuerdo en vigor en este periodo, así que no se asignó nada de la generación de la planta. Adopta uno en la página de Acuerdos.",
+    "go-agreements": "Ir a los acuerdos",
+    agreement: "Acuerdo «{name}» ({from} – {to}): coeficiente {coefficient}.",
+    "open-ended": "sin fin",
+    completeness: "Completitud de los datos, últimos 30 días",
+    "completeness-intro": "La parte de los cuartos de hora de cada día presentes, del contador propio del socio y de la distribuidora.",
+    "completeness-summary": "Días completos: {own} de {days} del contador propio, {distributor} de {days} de la distribuidora.",
+    "source.member": "Contador propio",
+    "source.distributor": "Distribuidora",
+    source: "Fuente",
+    cell: "{source}, {day}: {share}",
+    reconciliation: "Contador propio frente a la distribuidora",
+    "reconciliation-intro": "Energía tomada de la red por mes, en las horas que ambos midieron enteras. Una diferencia de más del 2 % es más de lo que explica la precisión de dos contadores: revisa el contador o el punto de suministro.",
+    month: "Mes",
+    "own-kwh": "Contador propio (kWh)",
+    "distributor-kwh": "Distribuidora (kWh)",
+    "difference-kwh": "Diferencia (kWh)",
+    difference: "Diferencia",
+    "hours-both": "Horas comparadas",
+    check: "Revisión",
+    "check-flagged": "Difiere",
+    "check-ok": "Coincide",
+    "check-none": "Nada que comparar",
+    "no-datadis-title": "Datadis no está vinculado para este socio",
+    "no-datadis": "Sin los datos de la distribuidora no hay con qué comparar su contador. Pídele que autorice a la comunidad en Datadis, o sube el CSV exportado de la distribuidora en la página de Datos.",
+    "no-distributor-title": "Todavía no hay datos de la distribuidora",
+    "no-distributor": "Datadis está vinculado pero aún no ha enviado nada de los últimos 12 meses. Sincronízalo en la página de Datos.",
+    "go-data": "Ir a los datos",
   },
 });
 const t = translator(TEXTS);
 const DAY_MS = 86_400_000;
+const PERIODS = ["day", "month", "year"];
+const KWH = { maximumFractionDigits: 2 };
+const SOURCES = ["member", "distributor"];
+
+function isoDay(date) {
+  return date.toISOString().slice(0, 10);
+}
+
+function kwh(value) {
+  return value === null ? "–" : formatNumber(value, KWH);
+}
+
+function percent(value) {
+  return value === null ? "–" : formatNumber(value, { style: "percent", maximumFractionDigits: 1 });
+}
+
+function problemOf(error) {
+  return errorMessage(error instanceof ApiError ? error.describe() : String(error));
+}
 
 function record(member) {
   const rows = [
@@ -73,6 +190,234 @@ function record(member) {
     h("dl", { class: "record" }, rows.map(([key, value]) => [h("dt", {}, t(key)), h("dd", {}, value)])),
   );
 }
+
+// Consumption and share ------------------------------------------------------------------
+
+/** The period as a reader names it, where the community is: a date, a month or a year. */
+function periodName(figures) {
+  const noon = `${figures.from}T12:00:00Z`;
+  if (figures.period === "day") return formatDate(noon, { dateStyle: "full", timeZone: "UTC" });
+  if (figures.period === "month") return formatDate(noon, { month: "long", year: "numeric", timeZone: "UTC" });
+  return figures.from.slice(0, 4);
+}
+
+/** The chart's date formats for a period's points, in the community's time zone. */
+function pointFormats(figures) {
+  const timeZone = figures.timezone;
+  if (figures.period === "day") {
+    return { tick: { hour: "2-digit", minute: "2-digit", timeZone }, moment: { hour: "2-digit", minute: "2-digit", timeZoneName: "short", timeZone } };
+  }
+  if (figures.period === "month") return { tick: { day: "numeric", month: "short", timeZone }, moment: { dateStyle: "medium", timeZone } };
+  return { tick: { month: "short", timeZone }, moment: { month: "long", year: "numeric", timeZone } };
+}
+
+function agreementLine(agreement) {
+  const low = formatNumber(agreement.coefficient_min, { maximumFractionDigits: 4 });
+  const high = formatNumber(agreement.coefficient_max, { maximumFractionDigits: 4 });
+  return h("p", {}, t("agreement", {
+    name: agreement.name,
+    from: formatDate(`${agreement.valid_from}T12:00:00Z`, { dateStyle: "medium", timeZone: "UTC" }),
+    to: agreement.valid_to === null ? t("open-ended") : formatDate(`${agreement.valid_to}T12:00:00Z`, { dateStyle: "medium", timeZone: "UTC" }),
+    coefficient: low === high ? low : `${low} – ${high}`,
+  }));
+}
+
+function totalsOf(totals) {
+  const rows = [
+    ["consumption", `${kwh(totals.consumption_kwh)} kWh`],
+    ["allocated", `${kwh(totals.allocated_kwh)} kWh`],
+    ["self-consumed", `${kwh(totals.self_consumed_kwh)} kWh`],
+    ["surplus", `${kwh(totals.surplus_kwh)} kWh`],
+    ["self-consumption", percent(totals.self_consumption)],
+    ["self-sufficiency", percent(totals.self_sufficiency)],
+  ];
+  return h("dl", { class: "totals" }, rows.map(([key, value]) => h("div", {}, h("dt", {}, t(key)), h("dd", {}, value))));
+}
+
+function energyFigures(member, figures) {
+  const { totals, points } = figures;
+  const when = periodName(figures);
+  // A plain message, not a notice: notices answer what the user just did.
+  const agreements = figures.agreements.length
+    ? figures.agreements.map(agreementLine)
+    : h("p", { class: "message" }, t("no-agreement"), " ", h("a", { href: "#/agreements" }, t("go-agreements")));
+  if (totals.hours_known === 0) {
+    return [agreements, h("div", { class: "empty" }, h("h3", {}, t("no-energy-title")), h("p", {}, t("no-energy")))];
+  }
+  const chart = timeChart({
+    title: t("chart-title", { when }),
+    summary: t("chart-summary", { name: member.name, when, consumption: kwh(totals.consumption_kwh), allocated: kwh(totals.allocated_kwh), self: kwh(totals.self_consumed_kwh), surplus: kwh(totals.surplus_kwh) }),
+    times: points.map((point) => Date.parse(point.start) / 1000),
+    series: [
+      { label: t("consumption"), values: points.map((point) => point.consumption_kwh) },
+      { label: t("allocated"), values: points.map((point) => point.allocated_kwh) },
+      // Green: told apart from the share's orange in both themes.
+      { label: t("self-consumed"), values: points.map((point) => point.self_consumed_kwh), color: "--success-color" },
+    ],
+    unit: "kWh",
+    ...pointFormats(figures),
+  });
+  // The figure is a card of its own elsewhere; inside this card it is part of it.
+  chart.classList.remove("card");
+  const partial = totals.hours_known < totals.hours ? h("p", { class: "hint" }, t("hours-known", { known: formatNumber(totals.hours_known), hours: formatNumber(totals.hours) })) : null;
+  return [totalsOf(totals), partial, agreements, chart];
+}
+
+async function energyCard(member) {
+  const card = h("section", { class: "card", "aria-labelledby": "energy-title" });
+  const body = h("div", {});
+  const state = { period: "day", date: null };
+  const choices = PERIODS.map((period) =>
+    h("label", { class: "check" }, h("input", { type: "radio", name: "energy-period", value: period, checked: period === state.period }), t(`period.${period}`)));
+  const dateInput = h("input", { id: "energy-date", type: "date", required: true });
+  // Navigation, not a change: text buttons, as the page's actions are the outlined ones.
+  const previous = h("button", { type: "button", class: "text" }, h("span", { "aria-hidden": "true" }, "‹\u00a0"), t("previous"));
+  const next = h("button", { type: "button", class: "text" }, t("next"), h("span", { "aria-hidden": "true" }, "\u00a0›"));
+  let figures = null;
+  let asked = 0;
+
+  // `said`: the user asked for the period, and hears which one came. Only the latest answer
+  // is drawn: one asked for before may come after it.
+  async function load(said = true) {
+    const query = new URLSearchParams({ period: state.period });
+    if (state.date) query.set("date", state.date);
+    const mine = ++asked;
+    let found;
+    try {
+      found = await api(`members/${encodeURIComponent(member.id)}/energy?${query}`);
+    } catch (error) {
+      if (mine === asked) replace(body, problemOf(error));
+      return;
+    }
+    if (mine !== asked) return;
+    figures = found;
+    // The day chosen stays chosen from a period to another (a month holds it, and so on).
+    state.date ??= figures.from;
+    dateInput.value = state.date;
+    const name = t(`period.${state.period}`);
+    previous.setAttribute("aria-label", t("previous-label", { period: name }));
+    next.setAttribute("aria-label", t("next-label", { period: name }));
+    replace(body, energyFigures(member, figures));
+    if (said) announce(t("chart-title", { when: periodName(figures) }));
+  }
+
+  for (const choice of choices) {
+    choice.querySelector("input").addEventListener("change", (event) => {
+      state.period = event.target.value;
+      load();
+    });
+  }
+  dateInput.addEventListener("change", () => {
+    if (!dateInput.value) return;
+    state.date = dateInput.value;
+    load();
+  });
+  previous.addEventListener("click", () => {
+    if (!figures) return;
+    state.date = figures.previous;
+    load();
+  });
+  next.addEventListener("click", () => {
+    if (!figures) return;
+    state.date = figures.next;
+    load();
+  });
+  const controls = h(
+    "div",
+    { class: "period-controls" },
+    h("fieldset", { class: "segmented" }, h("legend", {}, t("period")), choices),
+    h("div", { class: "period-nav" }, h("div", { class: "field" }, h("label", { for: "energy-date" }, t("date")), dateInput), h("div", {}, previous, next)),
+  );
+  replace(card, h("h2", { id: "energy-title" }, t("energy")), h("p", { class: "intro" }, t("energy-intro")), controls, body);
+  await load(false);
+  return card;
+}
+
+// Completeness -----------------------------------------------------------------------------
+
+async function completenessCard(member) {
+  const today = new Date();
+  const from = isoDay(new Date(today - 30 * DAY_MS));
+  const to = isoDay(new Date(today - DAY_MS));
+  const card = h("section", { class: "card", "aria-labelledby": "completeness-title" }, h("h2", { id: "completeness-title" }, t("completeness")));
+  let found;
+  try {
+    found = await api(`completeness?from=${from}&to=${to}&member=${encodeURIComponent(member.id)}`);
+  } catch (error) {
+    card.append(problemOf(error));
+    return card;
+  }
+  const { fractions } = found.members[0];
+  const whole = (source) => fractions[source].filter((share) => share >= 1).length;
+  const rows = SOURCES.map((source) =>
+    h("tr", {}, h("th", { scope: "row" }, t(`source.${source}`)),
+      found.days.map((day, index) => heatCell(fractions[source][index], (share) => t("cell", { source: t(`source.${source}`), day: formatDate(`${day}T12:00:00Z`), share })))));
+  card.append(
+    h("p", { class: "intro" }, t("completeness-intro")),
+    h("p", {}, t("completeness-summary", { own: whole("member"), distributor: whole("distributor"), days: found.days.length })),
+    h("div", { class: "table-scroll heat-map", tabindex: 0, role: "region", "aria-label": t("completeness") },
+      h("table", {}, h("caption", { class: "visually-hidden" }, t("completeness")),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("source")), found.days.map(heatDay))), h("tbody", {}, rows))),
+    heatLegend(),
+  );
+  return card;
+}
+
+// Reconciliation ---------------------------------------------------------------------------
+
+function checkOf(month) {
+  if (month.hours_both === 0) return t("check-none");
+  return month.flagged ? h("span", { class: "danger-text" }, t("check-flagged")) : t("check-ok");
+}
+
+async function reconciliationCard(member) {
+  const card = h("section", { class: "card", "aria-labelledby": "reconciliation-title" }, h("h2", { id: "reconciliation-title" }, t("reconciliation")));
+  const now = new Date();
+  const last = now.toISOString().slice(0, 7);
+  const first = isoDay(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 11, 1))).slice(0, 7);
+  const id = encodeURIComponent(member.id);
+  let months;
+  let status;
+  try {
+    [months, status] = await Promise.all([api(`reconciliation?from=${first}&to=${last}&member=${id}`), api("members/status")]);
+  } catch (error) {
+    card.append(problemOf(error));
+    return card;
+  }
+  const datadis = status.members.find((one) => one.member === member.id)?.datadis ?? null;
+  if (!months.some((month) => month.hours_distributor > 0)) {
+    const [title, text] = datadis === null ? ["no-datadis-title", "no-datadis"] : ["no-distributor-title", "no-distributor"];
+    card.classList.add("empty");
+    card.append(h("h3", {}, t(title)), h("p", {}, t(text)), h("a", { href: "#/data" }, t("go-data")));
+    return card;
+  }
+  const headings = ["month", "own-kwh", "distributor-kwh", "difference-kwh", "difference", "hours-both", "check"];
+  card.append(
+    h("p", { class: "intro" }, t("reconciliation-intro")),
+    h("div", { class: "table-scroll", tabindex: 0, role: "region", "aria-label": t("reconciliation") },
+      h("table", { class: "stacked" },
+        h("caption", { class: "visually-hidden" }, t("reconciliation")),
+        h("thead", {}, h("tr", {}, headings.map((key, index) => h("th", { scope: "col", class: index && index < 6 ? "numeric" : null }, t(key))))),
+        h("tbody", {}, months.map((month) => {
+          const cells = [
+            kwh(month.member_kwh),
+            kwh(month.distributor_kwh),
+            formatNumber(month.difference_kwh, { ...KWH, signDisplay: "exceptZero" }),
+            month.difference === null ? "–" : formatNumber(month.difference, { style: "percent", maximumFractionDigits: 1, signDisplay: "exceptZero" }),
+            formatNumber(month.hours_both),
+          ];
+          // Each cell says what it is on a phone, where the table's head is hidden.
+          return h("tr", {},
+            h("th", { scope: "row" }, formatDate(`${month.month}-15T12:00:00Z`, { month: "long", year: "numeric", timeZone: "UTC" })),
+            cells.map((cell, index) => h("td", { class: "numeric", "data-label": t(headings[index + 1]) }, cell)),
+            h("td", { "data-label": t("check") }, checkOf(month)));
+        }))),
+    ),
+  );
+  return card;
+}
+
+// Readings ---------------------------------------------------------------------------------
 
 async function readingsChart(member) {
   const end = new Date(Math.ceil(Date.now() / 900_000) * 900_000);
@@ -112,7 +457,7 @@ export async function render(main, params, session) {
         announce(t("revoked-done", { name }));
       }
     } catch (error) {
-      replace(status, errorMessage(error instanceof ApiError ? error.describe() : String(error)));
+      replace(status, problemOf(error));
     }
   };
   const actions =
@@ -125,12 +470,23 @@ export async function render(main, params, session) {
         )
       : null;
   status.classList.add("status-area");
+  const [completeness, energy, reconciliation, readings] = await Promise.all([
+    completenessCard(member),
+    energyCard(member),
+    reconciliationCard(member),
+    readingsChart(member),
+  ]);
   replace(
     main,
     h("p", { class: "breadcrumb" }, h("a", { href: "#/members" }, t("back"))),
     h("div", { class: "page-header" }, h("h1", {}, member.name), actions),
     status,
-    h("div", { class: "columns" }, record(member), h("section", { class: "card empty", "aria-labelledby": "figures-title" }, h("h2", { id: "figures-title" }, t("figures")), h("p", {}, t("figures-later")))),
-    await readingsChart(member),
+    record(member),
+    energy,
+    completeness,
+    reconciliation,
+    readings,
   );
+  // The latest days are the ones to see first.
+  for (const strip of main.querySelectorAll(".heat-map")) strip.scrollLeft = strip.scrollWidth;
 }
