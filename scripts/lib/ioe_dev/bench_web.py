@@ -52,11 +52,17 @@ FIRST_DAY = date(2025, 1, 1)
 ZONE = ZoneInfo("Europe/Madrid")
 REPEATS = 20
 YEAR = "from=2026-01-01&to=2026-12-31"
+# The member whose page is timed (one of the many without the plant).
+MEMBER = "m-0100"
 # The service's answers timed over HTTP, as a viewer asks for them.
 PAGES = {
     "overview": "/api/v1/community/overview",
     "members_status": "/api/v1/members/status",
     "completeness_http": f"/api/v1/completeness?{YEAR}",
+    "member_day": f"/api/v1/members/{MEMBER}/energy?period=day&date=2026-06-15",
+    "member_month": f"/api/v1/members/{MEMBER}/energy?period=month&date=2026-06-15",
+    "member_year": f"/api/v1/members/{MEMBER}/energy?period=year&date=2026-06-15",
+    "member_reconciliation": f"/api/v1/reconciliation?from=2026-01&to=2026-12&member={MEMBER}",
 }
 # A plant's quarter hours (kWh) on a sunny day, UTC: 30 kW at noon.
 PLANT_DAY = [round(max(0.0, 7.5 * math.sin(math.pi * (q - 28) / 48)), 3) for q in range(96)]
@@ -64,6 +70,7 @@ PLANT_DAY = [round(max(0.0, 7.5 * math.sin(math.pi * (q - 28) / 48)), 3) for q i
 # (what is drawn once the page's data came).
 RENDERED = {
     "overview_rendered": ("overview", "#energy-title"),
+    "member_rendered": (f"members/{MEMBER}", "#reconciliation-title"),
 }
 CHROMIUM = "/usr/bin/chromium"
 # Days of every member per store transaction.
@@ -279,7 +286,12 @@ def print_table(results: dict[str, Any]) -> None:
         ("overview", "GET /api/v1/community/overview (HTTP)"),
         ("members_status", "GET /api/v1/members/status (HTTP)"),
         ("completeness_http", f"GET /api/v1/completeness?{YEAR} (HTTP)"),
+        ("member_day", f"GET /api/v1/members/{MEMBER}/energy?period=day (HTTP)"),
+        ("member_month", f"GET /api/v1/members/{MEMBER}/energy?period=month (HTTP)"),
+        ("member_year", f"GET /api/v1/members/{MEMBER}/energy?period=year (HTTP)"),
+        ("member_reconciliation", f"GET /api/v1/reconciliation?member={MEMBER}, a year (HTTP)"),
         ("overview_rendered", "Overview drawn in Chromium (from a blank tab)"),
+        ("member_rendered", "A member's page drawn in Chromium (from a blank tab)"),
     ):
         row = results[key]
         print(f"| {name} | {row['median_ms']:.0f} ms | {row['p95_ms']:.0f} ms |")
