@@ -248,7 +248,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             covered_s BIGINT NOT NULL,
             PRIMARY KEY (source, hour_s, member, meter, quantity)
         )""",
-        "CREATE INDEX hourly_energy_by_member ON hourly_energy (source, member, hour_s)",
+        # One measure's hours of one member (a member's page), or of everyone (a plant's
+        # generation, the results): each its own index, or a year's is a walk of every row.
+        """CREATE INDEX hourly_energy_by_member
+            ON hourly_energy (source, member, meter, quantity, hour_s)""",
+        """CREATE INDEX hourly_energy_by_measure
+            ON hourly_energy (source, meter, quantity, hour_s)""",
         """INSERT INTO hourly_energy (source, member, meter, quantity, hour_s, kwh, covered_s)
             SELECT source, member, meter, quantity, start_s / 3600 * 3600, SUM(value),
                 SUM(end_s - start_s)
