@@ -314,7 +314,9 @@ class Agreements:
         if agreement.year is None:
             rows = await tx.execute(SELECT_SHARES, (agreement.id, 0, 0))
             static = {member: units / UNITS for member, _hour, units in rows}
-            return pd.DataFrame([static] * len(hours), index=hours)
+            # The same β every hour: one row repeated (a year is 8,760 of them).
+            every_hour = np.tile(np.array(list(static.values()), dtype=float), (len(hours), 1))
+            return pd.DataFrame(every_hour, index=hours, columns=list(static))
         numbers = hours_of_year(agreement.year, self.tz).get_indexer(hours) + 1
         rows = await tx.execute(
             SELECT_SHARES, (agreement.id, int(numbers.min(initial=1)), int(numbers.max(initial=0)))
