@@ -189,7 +189,9 @@ async def test_a_viewer_reads_the_comparisons_on_a_phone_in_spanish_without_chan
         {"period": {"first": "2025-01", "last": "2025-01"}, "schemes": ["equal", "consumption"]},
     )
     assert started.status == 202, started.body
-    page = await _sign_in(browser, centre, "ana", "viewer", language="es", width="phone")
+    page = await _sign_in(
+        browser, centre, "ana", "viewer", language="es", width="phone", scheme="dark"
+    )
     texts = TEXTS["es"]
     assert await page.page.locator("h1").inner_text() == texts["title"]
     await page.page.get_by_role("button", name="Ver la comparación").first.click()
@@ -200,4 +202,4 @@ async def test_a_viewer_reads_the_comparisons_on_a_phone_in_spanish_without_chan
     assert await page.horizontal_overflow() == 0
     assert await page.axe() == [], violations_text(await page.axe())
     assert page.errors == []
-    await page.screenshot("agreements-phone-es")
+    await page.screenshot("agreements-phone-es-dark")

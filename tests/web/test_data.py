@@ -17,9 +17,11 @@ TEXTS = {
 }
 
 
-@pytest.mark.parametrize(("language", "width"), [("en", "desktop"), ("es", "phone")])
+@pytest.mark.parametrize(
+    ("language", "width", "scheme"), [("en", "desktop", "light"), ("es", "phone", "dark")]
+)
 async def test_an_operator_uploads_a_file_with_a_bad_line_and_sees_why(
-    visit: OpenVisit, control_centre: ControlCentre, language: str, width: str
+    visit: OpenVisit, control_centre: ControlCentre, language: str, width: str, scheme: str
 ) -> None:
     community = control_centre.community
     token = community.add_member("m-0001", 1).api_token
@@ -27,7 +29,7 @@ async def test_an_operator_uploads_a_file_with_a_bad_line_and_sees_why(
                 batch("m-0001", "b-1", count=8))  # fmt: skip
     assert sent.status == 200, sent.body
     texts = TEXTS[language]
-    page = await visit(language, width)
+    page = await visit(language, width, scheme)
     await page.open("data")
     # One row of the heat-map per member, one cell per day.
     assert await page.page.locator(".heat-map tbody tr").count() == 1
@@ -45,7 +47,7 @@ async def test_an_operator_uploads_a_file_with_a_bad_line_and_sees_why(
     assert await page.page.get_by_role("region", name=texts["stored"]).count() == 1
     assert await page.axe() == [], violations_text(await page.axe())
     assert await page.horizontal_overflow() == 0
-    await page.screenshot(f"data-upload-{width}-{language}")
+    await page.screenshot(f"data-upload-{width}-{language}-{scheme}")
 
     href = await page.page.locator("#export-title ~ div a.button").get_attribute("href")
     assert href is not None
