@@ -74,6 +74,11 @@ async def _store_23_november(store: Store) -> None:
     await _hour(store, datetime(2026, 11, 23, 12, tzinfo=UTC), 0.0, m_1=[0.075] * 4)
 
 
+def _span(figures: dict[str, Any]) -> str:
+    """Return a period's first and last day, and the first days before and after it."""
+    return " ".join(figures[key] for key in ("from", "to", "previous", "next"))
+
+
 async def test_a_day_hour_by_hour(store: Store) -> None:
     engine = await _engine(store)
     await _store_23_november(store)
@@ -81,12 +86,7 @@ async def test_a_day_hour_by_hour(store: Store) -> None:
     first = await _figures(engine, "m-1", "day", date(2026, 11, 23))
     second = await _figures(engine, "m-2", "day", date(2026, 11, 23))
 
-    assert (first["from"], first["to"], first["previous"], first["next"]) == (
-        "2026-11-23",
-        "2026-11-23",
-        "2026-11-22",
-        "2026-11-24",
-    )
+    assert _span(first) == "2026-11-23 2026-11-23 2026-11-22 2026-11-24"
     points = first["points"]
     assert len(points) == 24
     assert points[0]["start"] == "2026-11-22T23:00:00Z"
@@ -136,12 +136,7 @@ async def test_months_and_years_sum_the_known_hours(store: Store) -> None:
     month = await _figures(engine, "m-1", "month", date(2026, 11, 23))
     year = await _figures(engine, "m-1", "year", date(2026, 11, 23))
 
-    assert (month["from"], month["to"], month["previous"], month["next"]) == (
-        "2026-11-01",
-        "2026-11-30",
-        "2026-10-01",
-        "2026-12-01",
-    )
+    assert _span(month) == "2026-11-01 2026-11-30 2026-10-01 2026-12-01"
     days = {point["local"]: point for point in month["points"]}
     assert len(days) == 30
     assert _energies(days["2026-11-22"]) == (1.0, 0.0, 0.0, 0.0)
