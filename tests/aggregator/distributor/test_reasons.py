@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,11 @@ def test_every_code_has_an_english_sentence_and_a_day_wraps_it() -> None:
     assert str(day) == f"{A} on 2025-06-03: 01:00 appears twice on 2025-06-03 (lines 13, 14)"
     assert (day.code, problem.params) == ("appears_twice", {"label": "01:00", "day": "2025-06-03"})
     assert all(code.isidentifier() and code.islower() for code in ENGLISH)
+
+
+def test_the_api_document_lists_every_code() -> None:
+    document = Path(__file__).parents[3] / "addons/ioe-aggregator/ioe_aggregator/api/openapi.json"
+    report = json.loads(document.read_text())["components"]["schemas"]["ImportReport"]
+    codes = report["properties"]["errors"]["items"]["properties"]["code"]["enum"]
+
+    assert codes == sorted(ENGLISH)
