@@ -12,8 +12,21 @@ pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
 BROKEN = REPO / "tests" / "aggregator" / "distributor" / "fixtures" / "broken.csv"
 TEXTS = {
-    "en": {"errors": "Lines not read", "stored": "Stored", "off": "Not configured"},
-    "es": {"errors": "Líneas no leídas", "stored": "Guardado", "off": "Sin configurar"},
+    "en": {
+        "errors": "Lines not read",
+        "stored": "Stored",
+        "off": "Not configured",
+        # broken.csv's line 6 (code not_a_calendar_day) and line 4 (not_a_number).
+        "calendar": "“31/06/2025” is not a day of the calendar",
+        "number": "“abc” is not a number",
+    },
+    "es": {
+        "errors": "Líneas no leídas",
+        "stored": "Guardado",
+        "off": "Sin configurar",
+        "calendar": "«31/06/2025» no es un día del calendario",
+        "number": "«abc» no es un número",
+    },
 }
 
 
@@ -44,6 +57,10 @@ async def test_an_operator_uploads_a_file_with_a_bad_line_and_sees_why(
     lines = await errors.locator("tbody tr").all_inner_texts()
     assert lines, "the bad lines are listed"
     assert all(line.split()[0].isdigit() for line in lines)  # each with its line number
+    # Each reason in the reader's language, from its code and parameters.
+    reasons = {line.split()[0]: line.split(None, 1)[1].strip() for line in lines}
+    assert reasons["6"] == texts["calendar"]
+    assert reasons["4"] == texts["number"]
     assert await page.page.get_by_role("region", name=texts["stored"]).count() == 1
     assert await page.axe() == [], violations_text(await page.axe())
     assert await page.horizontal_overflow() == 0

@@ -139,6 +139,10 @@ def test_the_report_lists_the_first_errors_and_counts_every_one() -> None:
     assert answer["errors_total"] == 2500
     assert [error["line"] for error in answer["errors"]] == list(range(3, 3 + MAX_ERRORS))
     assert answer["errors"][0]["message"] == "'abc' is not a number"
+    assert (answer["errors"][0]["code"], answer["errors"][0]["params"]) == (
+        "not_a_number",
+        {"text": "abc"},
+    )
     assert "48 intervals read, 2500 lines not read" in text
     assert text.endswith(f"… and 2450 more (the first {MAX_ERRORS} with --json)")
 

@@ -72,7 +72,10 @@ def report(name: str, parsed: CsvFile, summary: ImportSummary) -> dict[str, Any]
         "file": name,
         "format": parsed.format.value,
         "rows": parsed.rows,
-        "errors": [{"line": e.line, "message": e.message} for e in parsed.errors.first()],
+        "errors": [
+            {"line": e.line, "message": e.message, "code": e.code, "params": dict(e.params)}
+            for e in parsed.errors.first()
+        ],
         "errors_total": parsed.errors.total,
         **summary.as_dict(),
     }

@@ -60,6 +60,7 @@ from ioe_aggregator.distributor.layouts import (
     split,
 )
 from ioe_aggregator.distributor.model import ESTIMATED, MEASURED
+from ioe_aggregator.distributor.reasons import LineProblem, shown_lines
 from ioe_aggregator.distributor.rows import (
     DistributorRow,
     LabelledRow,
@@ -138,11 +139,11 @@ def parse_date(text: str) -> date:
     elif match := _YEAR_FIRST.fullmatch(text):
         year, month, day = (int(part) for part in match.groups())
     else:
-        raise ValueError(f"{text!r} is not a date (expected dd/mm/yyyy or yyyy/mm/dd)")
+        raise LineProblem("not_a_date", text=text)
     try:
         return date(year, month, day)
     except ValueError:
-        raise ValueError(f"{text!r} is not a day of the calendar") from None
+        raise LineProblem("not_a_calendar_day", text=text) from None
 
 
 def parse_number(text: str) -> float | None:
@@ -158,9 +159,9 @@ def parse_number(text: str) -> float | None:
     try:
         value = float(plain)
     except ValueError:
-        raise ValueError(f"{text!r} is not a number") from None
+        raise LineProblem("not_a_number", text=text) from None
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{text!r} is not an energy (a number of at least 0)")
+        raise LineProblem("not_an_energy", text=text)
     return value
 
 
@@ -172,9 +173,7 @@ def parse_quality(text: str) -> str:
     try:
         return _QUALITY[text.strip().lower()]
     except KeyError:
-        raise ValueError(
-            f"{text!r} is not a way of obtaining a value (expected R/E or Real/Estimada)"
-        ) from None
+        raise LineProblem("not_a_quality", text=text) from None
 
 
 class CsvFile:
@@ -235,8 +234,8 @@ class CsvFile:
                     continue
                 try:
                     row = _read_line(text, number, self._layout, self._zone)
-                except ValueError as err:
-                    self.errors.add(LineError(number, str(err)))
+                except LineProblem as err:
+                    self.errors.add(LineError.of(number, err))
                     self._unread.add((point, day))
                     continue
                 counts[row.cups] += 1
@@ -254,14 +253,9 @@ class CsvFile:
     ) -> list[LabelledRow]:
         """Name a day with more values than it has intervals (as `place` names a day it refuses)."""
         own = [row for row in kept if row.cups == cups]
-        shown = ", ".join(str(row.line) for row in own[:5])
-        self.errors.add(
-            LineError(
-                own[0].line,
-                f"{cups} on {day}: {count} values for at most {self._day_intervals} intervals "
-                f"(lines {shown}, …)",
-            )
-        )
+        problem = LineProblem("too_many_values", count=count, intervals=self._day_intervals)
+        lines = shown_lines([row.line for row in own], more=True)
+        self.errors.add(LineError.of(own[0].line, problem.of_day(cups, str(day), lines)))
         self.errors.extend(not_placed(row.line, day) for row in own[1:])
         return [row for row in kept if row.cups != cups]
 
@@ -284,7 +278,7 @@ def open_csv(file: BinaryIO, zone: ZoneInfo) -> CsvFile:
     quarter_hours = False
     for number, (begin, end, content) in numbered:
         if content is None:
-            errors.add(LineError(number, f"longer than {MAX_LINE_BYTES} bytes"))
+            errors.add(LineError.of(number, LineProblem("line_too_long", max_bytes=MAX_LINE_BYTES)))
             last = None
             continue
         text = _decoded(content, encoding)
@@ -294,8 +288,8 @@ def open_csv(file: BinaryIO, zone: ZoneInfo) -> CsvFile:
             continue
         try:
             cups, day, label = _when(_fields(text, layout), layout, zone)
-        except ValueError as err:
-            errors.add(LineError(number, str(err)))
+        except LineProblem as err:
+            errors.add(LineError.of(number, err))
             last = None
             continue
         # Quarter hours when a line read whole ends one (`rows.step_of`, as lines come).
@@ -422,20 +416,20 @@ def _decoded(content: bytes, encoding: str) -> str:
 
 
 def _fields(line: str, layout: Layout) -> list[str]:
-    """Return a line's fields; raise ValueError when it has too few or too many."""
+    """Return a line's fields; raise LineProblem when it has too few or too many."""
     fields = split(line)
     while len(fields) > layout.width and not fields[-1]:
         fields.pop()  # a trailing ";"
     if len(fields) != layout.width:
-        raise ValueError(f"expected {layout.width} fields separated by ';', got {len(fields)}")
+        raise LineProblem("wrong_field_count", expected=layout.width, got=len(fields))
     return fields
 
 
 def _when(fields: list[str], layout: Layout, zone: ZoneInfo) -> tuple[str, date, int]:
-    """Return a line's CUPS, day and label (minutes); raise ValueError for a bad one."""
+    """Return a line's CUPS, day and label (minutes); raise LineProblem for a bad one."""
     cups = fields[layout.cups].replace(" ", "").upper()
     if not _CUPS.fullmatch(cups):
-        raise ValueError(f"{fields[layout.cups]!r} is not a CUPS")
+        raise LineProblem("not_a_cups", text=fields[layout.cups])
     if layout.hour is None:
         day_text, _, label_text = fields[layout.date].partition(" ")
     else:
@@ -454,7 +448,7 @@ def _read_line(line: str, number: int, layout: Layout, zone: ZoneInfo) -> Labell
         if value is not None:
             kwh[energy.quantity] = value / energy.scale
     if not kwh:
-        raise ValueError("no energy value on the line")
+        raise LineProblem("no_energy")
     quality = parse_quality(fields[layout.quality]) if layout.quality is not None else MEASURED
     return LabelledRow(number, cups, day, label, summer, kwh, quality)
 
@@ -463,7 +457,7 @@ def _reads(line: str, number: int, layout: Layout, zone: ZoneInfo) -> bool:
     """Whether a whole line is read (it then counts for the file's interval length)."""
     try:
         _read_line(line, number, layout, zone)
-    except ValueError:
+    except LineProblem:
         return False
     return True
 
@@ -473,4 +467,4 @@ def _summer_flag(text: str) -> bool:
     try:
         return flags[text.strip().lower()]
     except KeyError:
-        raise ValueError(f"{text!r} is not a season flag (expected 1 summer or 0 winter)") from None
+        raise LineProblem("not_a_season", text=text) from None

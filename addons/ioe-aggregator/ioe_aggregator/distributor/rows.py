@@ -11,12 +11,13 @@ number and the reason, never dropped in silence.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 import logging
 from zoneinfo import ZoneInfo
 
 from ioe_aggregator.distributor.model import ESTIMATED
+from ioe_aggregator.distributor.reasons import LineProblem, Params, shown_lines
 from ioe_aggregator.distributor.timeline import (
     DAY_MINUTES,
     HOUR,
@@ -33,10 +34,21 @@ _LOGGER = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class LineError:
-    """A line (or row of an answer) that was not read, and why."""
+    """A line (or row of an answer) that was not read, and why.
+
+    ``message`` is the reason in English; ``code`` and ``params`` are the same reason for a
+    client to say in its reader's language (``reasons``).
+    """
 
     line: int
     message: str
+    code: str
+    params: Params = field(hash=False)
+
+    @classmethod
+    def of(cls, line: int, problem: LineProblem) -> LineError:
+        """Return the error of a line that ``problem`` kept from being read."""
+        return cls(line, str(problem), problem.code, problem.params)
 
     def __str__(self) -> str:
         """Return ``line N: reason``."""
@@ -70,13 +82,13 @@ class LabelledRow:
 
 
 def label_of(text: str, day: date, zone: ZoneInfo) -> int:
-    """Return the minutes a label names; raise ValueError for one past the end of its day."""
+    """Return the minutes a label names; raise LineProblem for one past the end of its day."""
     try:
         label = parse_label(text)
     except TimelineError as err:
-        raise ValueError(str(err)) from None
+        raise LineProblem(err.code, **err.params) from None
     if timedelta(minutes=label) > max(day_length(day, zone), DAY):
-        raise ValueError(f"{text!r} is past the end of {day}")
+        raise LineProblem("past_end_of_day", text=text, day=str(day))
     return label
 
 
@@ -117,9 +129,8 @@ def place(
                 whole=not shift and (supply_point(cups), day) not in incomplete,
             )
         except TimelineError as err:
-            shown = ", ".join(str(row.line) for row in group[:5])
-            more = ", …" if len(group) > 5 else ""
-            errors.append(LineError(group[0].line, f"{cups} on {day}: {err} (lines {shown}{more})"))
+            lines = shown_lines([row.line for row in group])
+            errors.append(LineError.of(group[0].line, err.of_day(cups, str(day), lines)))
             errors.extend(not_placed(row.line, day) for row in group[1:])
             continue
         for row, (start, end) in zip(group, places, strict=True):
@@ -179,7 +190,7 @@ def _starting_days(days: _Days) -> dict[tuple[str, date], bool]:
 
 def not_placed(line: int, day: date) -> LineError:
     """Return the error of a row left out with the rest of its day, which could not be placed."""
-    return LineError(line, f"not read: its day {day} could not be placed")
+    return LineError.of(line, LineProblem("day_not_placed", day=str(day)))
 
 
 def step_of(labels: Iterable[int]) -> timedelta:

@@ -38,6 +38,8 @@ import functools
 import re
 from zoneinfo import ZoneInfo
 
+from ioe_aggregator.distributor.reasons import LineProblem
+
 HOUR = timedelta(hours=1)
 QUARTER_HOUR = timedelta(minutes=15)
 DAY_MINUTES = 24 * 60
@@ -46,8 +48,8 @@ _INSTANT = timedelta(microseconds=1)
 _LABEL = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?")
 
 
-class TimelineError(ValueError):
-    """A time label cannot be an interval of its day."""
+class TimelineError(LineProblem):
+    """A time label cannot be an interval of its day (its ``code`` and ``params`` say why)."""
 
 
 # Asked for every line: a file has a hundred labels at most.
@@ -60,10 +62,10 @@ def parse_label(text: str) -> int:
     """
     match = _LABEL.fullmatch(text.strip())
     if match is None:
-        raise TimelineError(f"{text!r} is not an hour (expected HH:MM or an hour number)")
+        raise TimelineError("not_an_hour", text=text)
     hours, minutes = match.groups()
     if minutes and int(minutes) >= 60:
-        raise TimelineError(f"{text!r} is not a time of a day")
+        raise TimelineError("not_a_time_of_day", text=text)
     return int(hours) * 60 + int(minutes or 0)
 
 
@@ -157,7 +159,7 @@ def place_day(
     for label in labels:
         if label % step_minutes:
             raise TimelineError(
-                f"{_text(label)} on {day} does not end a {step_minutes}-minute interval"
+                "not_an_interval_end", label=_text(label), day=str(day), minutes=step_minutes
             )
     if length == DAY_MINUTES:
         elapsed = True  # both ways agree
@@ -176,12 +178,12 @@ def place_day(
         if elapsed:
             if label > length:
                 raise TimelineError(
-                    f"{_text(label)} is past the end of {day} ({length // 60} hours)"
+                    "past_day_length", label=_text(label), day=str(day), hours=length // 60
                 )
             end = midnight + timedelta(minutes=label)
         else:
             if label > DAY_MINUTES:
-                raise TimelineError(f"{_text(label)} does not exist on the clock on {day}")
+                raise TimelineError("not_on_the_clock", label=_text(label), day=str(day))
             end = _clock_end(
                 day,
                 label,
@@ -191,7 +193,7 @@ def place_day(
             )
             seen[label] += 1
         if end in ends:
-            raise TimelineError(f"{_text(label)} appears twice on {day}")
+            raise TimelineError("appears_twice", label=_text(label), day=str(day))
         ends.add(end)
         places.append((end - step, end))
     if whole and not elapsed and length > DAY_MINUTES and _every_clock_label_once(labels, step):

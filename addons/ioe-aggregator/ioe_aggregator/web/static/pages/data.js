@@ -30,6 +30,26 @@ const TEXTS = {
     "report-errors": "Lines not read ({count})",
     line: "Line",
     reason: "Reason",
+    "reason.of-day": "{cups} on {day}: {reason} (lines {lines})",
+    "reason.not_a_date": "“{text}” is not a date (expected dd/mm/yyyy or yyyy/mm/dd)",
+    "reason.not_a_calendar_day": "“{text}” is not a day of the calendar",
+    "reason.not_a_number": "“{text}” is not a number",
+    "reason.not_an_energy": "“{text}” is not an energy (a number of at least 0)",
+    "reason.not_a_quality": "“{text}” is not a way of obtaining a value (expected R/E or Real/Estimada)",
+    "reason.not_a_season": "“{text}” is not a season flag (expected 1 for summer or 0 for winter)",
+    "reason.not_a_cups": "“{text}” is not a CUPS",
+    "reason.wrong_field_count": "Expected {expected} fields separated by “;”, found {got}",
+    "reason.no_energy": "The line has no energy value",
+    "reason.line_too_long": "The line is longer than {max_bytes} bytes",
+    "reason.not_an_hour": "“{text}” is not an hour (expected HH:MM or an hour number)",
+    "reason.not_a_time_of_day": "“{text}” is not a time of day",
+    "reason.past_end_of_day": "“{text}” is past the end of {day}",
+    "reason.past_day_length": "{label} is past the end of {day} ({hours} hours)",
+    "reason.not_an_interval_end": "{label} on {day} does not end a {minutes}-minute interval",
+    "reason.not_on_the_clock": "{label} does not exist on the clock on {day}",
+    "reason.appears_twice": "{label} appears twice on {day}",
+    "reason.too_many_values": "{count} values for at most {intervals} intervals",
+    "reason.day_not_placed": "Not read: its day, {day}, could not be placed",
     month: "Month",
     intervals: "Intervals",
     new: "New",
@@ -70,6 +90,26 @@ const TEXTS = {
     "report-errors": "Líneas no leídas ({count})",
     line: "Línea",
     reason: "Motivo",
+    "reason.of-day": "{cups}, {day}: {reason} (líneas {lines})",
+    "reason.not_a_date": "«{text}» no es una fecha (se espera dd/mm/aaaa o aaaa/mm/dd)",
+    "reason.not_a_calendar_day": "«{text}» no es un día del calendario",
+    "reason.not_a_number": "«{text}» no es un número",
+    "reason.not_an_energy": "«{text}» no es una energía (un número igual o mayor que 0)",
+    "reason.not_a_quality": "«{text}» no es un método de obtención (se espera R/E o Real/Estimada)",
+    "reason.not_a_season": "«{text}» no indica verano o invierno (se espera 1 para verano o 0 para invierno)",
+    "reason.not_a_cups": "«{text}» no es un CUPS",
+    "reason.wrong_field_count": "Se esperaban {expected} campos separados por «;» y hay {got}",
+    "reason.no_energy": "La línea no tiene ningún valor de energía",
+    "reason.line_too_long": "La línea tiene más de {max_bytes} bytes",
+    "reason.not_an_hour": "«{text}» no es una hora (se espera HH:MM o un número de hora)",
+    "reason.not_a_time_of_day": "«{text}» no es una hora del día",
+    "reason.past_end_of_day": "«{text}» queda fuera del día {day}",
+    "reason.past_day_length": "{label} queda fuera del día {day} (de {hours} horas)",
+    "reason.not_an_interval_end": "{label} no cierra un intervalo de {minutes} minutos el día {day}",
+    "reason.not_on_the_clock": "{label} no existe en el reloj el día {day}",
+    "reason.appears_twice": "{label} aparece dos veces el día {day}",
+    "reason.too_many_values": "{count} valores para {intervals} intervalos como mucho",
+    "reason.day_not_placed": "No leída: su día, {day}, no ha podido encajarse en el horario",
     month: "Mes",
     intervals: "Intervalos",
     new: "Nuevos",
@@ -157,6 +197,18 @@ async function completenessCard() {
 
 // Upload ---------------------------------------------------------------------------------
 
+/** A line's reason in the reader's language, from its code and parameters; else its message. */
+function reasonOf(error) {
+  const key = `reason.${error.code}`;
+  if (!error.code || !(key in TEXTS.en)) return error.message;
+  const params = {};
+  for (const [name, value] of Object.entries(error.params ?? {})) {
+    params[name] = name === "day" ? formatDate(`${value}T12:00:00Z`) : typeof value === "number" ? formatNumber(value) : value;
+  }
+  const reason = t(key, params);
+  return "lines" in params ? t("reason.of-day", { ...params, reason }) : reason;
+}
+
 function reportOf(report) {
   const months = report.months.length
     ? h("div", { class: "table-scroll", tabindex: 0, role: "region", "aria-label": t("report-months") },
@@ -170,7 +222,7 @@ function reportOf(report) {
     ? h("div", { class: "table-scroll", tabindex: 0, role: "region", "aria-label": t("report-errors", { count: report.errors_total }) },
         h("table", { class: "line-errors" }, h("caption", {}, t("report-errors", { count: report.errors_total })),
           h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("line")), h("th", { scope: "col" }, t("reason")))),
-          h("tbody", {}, report.errors.map((error) => h("tr", {}, h("td", { class: "numeric" }, error.line), h("td", {}, error.message))))))
+          h("tbody", {}, report.errors.map((error) => h("tr", {}, h("td", { class: "numeric" }, error.line), h("td", {}, reasonOf(error)))))))
     : null;
   const unknown = Object.keys(report.unknown_cups ?? {});
   return h("div", { class: "upload-report" },
