@@ -12,6 +12,7 @@ import pytest
 
 from ioe_aggregator.distributor.csv_files import MAX_LINE_BYTES, open_csv
 from ioe_aggregator.distributor.reasons import ENGLISH, LineProblem, english
+from ioe_aggregator.distributor.rows import LineError
 from ioe_aggregator.distributor.timeline import TimelineError, place_day
 
 from .conftest import MADRID
@@ -136,3 +137,13 @@ def test_the_api_document_lists_every_code() -> None:
     codes = report["properties"]["errors"]["items"]["properties"]["code"]["enum"]
 
     assert codes == sorted(ENGLISH)
+
+
+def test_a_reason_without_a_code_is_reported_as_it_is() -> None:
+    # No reader raises one today; a line that did would be told, not stop the import.
+    error = LineError.of(7, ValueError("month must be in 1..12"))
+    assert (error.code, error.params, error.message) == (
+        "unreadable",
+        {"detail": "month must be in 1..12"},
+        "month must be in 1..12",
+    )

@@ -234,7 +234,7 @@ class CsvFile:
                     continue
                 try:
                     row = _read_line(text, number, self._layout, self._zone)
-                except LineProblem as err:
+                except ValueError as err:  # a LineProblem, or anything else: reported
                     self.errors.add(LineError.of(number, err))
                     self._unread.add((point, day))
                     continue
@@ -288,7 +288,7 @@ def open_csv(file: BinaryIO, zone: ZoneInfo) -> CsvFile:
             continue
         try:
             cups, day, label = _when(_fields(text, layout), layout, zone)
-        except LineProblem as err:
+        except ValueError as err:
             errors.add(LineError.of(number, err))
             last = None
             continue
@@ -457,7 +457,7 @@ def _reads(line: str, number: int, layout: Layout, zone: ZoneInfo) -> bool:
     """Whether a whole line is read (it then counts for the file's interval length)."""
     try:
         _read_line(line, number, layout, zone)
-    except LineProblem:
+    except ValueError:
         return False
     return True
 

@@ -39,6 +39,8 @@ ENGLISH: Mapping[str, str] = {
     "appears_twice": "{label} appears twice on {day}",
     "too_many_values": "{count} values for at most {intervals} intervals",
     "day_not_placed": "not read: its day {day} could not be placed",
+    # Anything else a line raised while it was read: said as it was (not expected; not lost).
+    "unreadable": "{detail}",
 }
 # The parameters that make a reason about a supply point's day (see the module's docstring).
 GROUPING = ("cups", "day", "lines")

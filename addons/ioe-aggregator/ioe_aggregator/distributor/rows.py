@@ -46,9 +46,15 @@ class LineError:
     params: Params = field(hash=False)
 
     @classmethod
-    def of(cls, line: int, problem: LineProblem) -> LineError:
-        """Return the error of a line that ``problem`` kept from being read."""
-        return cls(line, str(problem), problem.code, problem.params)
+    def of(cls, line: int, problem: ValueError) -> LineError:
+        """Return the error of a line that ``problem`` kept from being read.
+
+        A reason without a code of its own (no reader raises one, but a line that does is
+        reported, not a reason to stop) is ``unreadable``, its text its ``detail``.
+        """
+        if isinstance(problem, LineProblem):
+            return cls(line, str(problem), problem.code, problem.params)
+        return cls(line, str(problem), "unreadable", {"detail": str(problem)})
 
     def __str__(self) -> str:
         """Return ``line N: reason``."""
