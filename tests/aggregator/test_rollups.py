@@ -8,6 +8,7 @@ the readings read back one by one: the two must agree exactly.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 import random
@@ -17,9 +18,9 @@ import pytest
 
 from ioe_aggregator.distributor.model import SOURCE as DISTRIBUTOR
 from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, Measure, Reading, ReadingsBatch
-from ioe_aggregator.store import SOURCE_MEMBER, Store, StoredReading
+from ioe_aggregator.store import SOURCE_MEMBER, Store, StoredReading, open_store
 from ioe_aggregator.store.rollups import LocalDays, split
-from ioe_dev.synthetic import cups
+from ioe_dev.synthetic import cups, quarter_batch
 from tests.aggregator.conftest import register_members
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -186,3 +187,36 @@ def test_a_period_splits_into_days_hours_and_the_rest() -> None:
     assert pieces.days is not None
     assert [days.midnight_s(d) for d in pieces.days] == [midnight_25, midnight_27]
     assert split(_seconds(start), _seconds(start), days).readings == []
+
+
+async def test_connections_storing_one_members_readings_at_once_count_them_once(
+    store: Store, database_url: str
+) -> None:
+    # A home's batch re-sent to another replica, a distributor import beside the Datadis sync:
+    # several connections store (and correct) the same readings at the same time.
+    others = [await open_store(database_url) for _ in range(3)]
+    try:
+        stores = [store, *others]
+        rng = random.Random(28)  # noqa: S311 - test data
+        writes = []
+        for number, each in enumerate(stores):
+            value = 0.25 if number % 2 else 0.5
+            hours = [FIRST + i * HOUR for i in range(24)]
+            rng.shuffle(hours)
+            writes += [
+                each.store_batch(quarter_batch("m-1", "grid", "import_kwh", hour, [value] * 4))
+                for hour in hours
+            ]
+        await asyncio.gather(*writes)
+    finally:
+        for other in others:
+            await other.close()
+    stored = await store.readings("m-1", FIRST, FIRST + 24 * HOUR)
+    sums: dict[datetime, float] = defaultdict(float)
+    for s in stored:
+        sums[s.reading.start.replace(minute=0)] += s.reading.value
+
+    complete = await store.complete_hours("grid", "import_kwh", FIRST, FIRST + 24 * HOUR)
+
+    assert len(stored) == 96
+    assert complete == pytest.approx({("m-1", hour): kwh for hour, kwh in sums.items()})

@@ -42,6 +42,13 @@ class Database(Protocol):
         already excludes the others.
         """
 
+    @property
+    def key_lock(self) -> str | None:
+        """Return what makes transactions on the same key (one text parameter) take turns.
+
+        None when a write transaction already excludes the others.
+        """
+
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """Begin a transaction; it commits when the block ends, rolls back when it raises.
 

@@ -34,6 +34,8 @@ class PostgresDatabase:
 
     backend = "postgresql"
     migration_lock = f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
+    # Held until the transaction ends; keyed by a text's 64-bit hash.
+    key_lock = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"
 
     def __init__(self, url: str) -> None:
         """Remember where the database is; use ``open`` to connect."""

@@ -145,6 +145,12 @@ class Store(Connection):
         rows: list[Row] = []
         stored: list[ReadingsBatch] = []
         async with self.transaction() as tx:
+            if self._database.key_lock:
+                # Two connections storing one member's readings at once would each find them
+                # new and add them to the sums twice: they take turns, in one order (no
+                # deadlock), and the second reads what the first wrote.
+                for member in sorted(spans):
+                    await tx.execute(self._database.key_lock, (f"readings/{source}/{member}",))
             known: dict[str, dict[Row, Row]] = {}
             sums = rollups.Changes()
             for member, (low, high) in spans.items():

@@ -24,6 +24,7 @@ class SqliteDatabase:
 
     backend = "sqlite"
     migration_lock = None
+    key_lock = None
 
     def __init__(self, connection: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
         """Wrap an open connection; use ``open`` to make one."""
