@@ -28,13 +28,14 @@ function cssVariable(name) {
  * the axis, in the legend and in the table. `span` ([start, end], epoch seconds) is the time
  * shown when it is more than the data covers. `tick` and `moment` are the Intl date formats
  * of the axis and of each point (legend and table): unless given, the axis shows dates alone
- * when its ticks are a day or more apart, and a point its day and time.
+ * when its ticks are a day or more apart, and a point its day and time; `timeLabel` names the
+ * points (a day's, a month's) in the legend and the table.
  */
-export function timeChart({ title, summary, times, series, unit = "", levels = null, span = null, tick = null, moment = MOMENT }) {
+export function timeChart({ title, summary, times, series, unit = "", levels = null, span = null, tick = null, moment = MOMENT, timeLabel = t("time") }) {
   const plotBox = h("div", { class: "chart-plot", role: "img", "aria-label": summary });
   const name = levels ? levelName(levels) : null;
   const number = (value) => formatNumber(value, { maximumFractionDigits: 2 });
-  const table = tableOf(times, series, { format: name ?? number, unitSuffix: levels ? "" : ` (${unit})`, moment });
+  const table = tableOf(times, series, { format: name ?? number, unitSuffix: levels ? "" : ` (${unit})`, moment, timeLabel });
   table.hidden = true;
   const toggle = h("button", { type: "button", class: "text", "aria-expanded": "false" }, t("show-table"));
   toggle.addEventListener("click", () => {
@@ -51,7 +52,7 @@ export function timeChart({ title, summary, times, series, unit = "", levels = n
     const width = Math.floor(plotBox.clientWidth);
     if (!width || !globalThis.uPlot) return;
     if (plot) plot.setSize({ width, height: 240 });
-    else plot = draw(plotBox, width, { times, series, format: name ?? ((value) => `${number(value)} ${unit}`), levels, span, tick, moment });
+    else plot = draw(plotBox, width, { times, series, format: name ?? ((value) => `${number(value)} ${unit}`), levels, span, tick, moment, timeLabel });
   });
   observer.observe(plotBox);
   return figure;
@@ -61,7 +62,7 @@ function levelName(levels) {
   return (value) => levels.find((level) => level.value === value)?.label ?? "–";
 }
 
-function draw(box, width, { times, series, format, levels, span, tick, moment }) {
+function draw(box, width, { times, series, format, levels, span, tick, moment, timeLabel }) {
   const text = cssVariable("--secondary-text-color");
   const grid = cssVariable("--divider-color");
   const axis = { stroke: text, grid: { stroke: grid }, ticks: { stroke: grid } };
@@ -73,7 +74,7 @@ function draw(box, width, { times, series, format, levels, span, tick, moment })
     width,
     height: 240,
     series: [
-      { label: t("time"), value: (_plot, value) => (value == null ? "–" : formatDate(value * 1000, moment)) },
+      { label: timeLabel, value: (_plot, value) => (value == null ? "–" : formatDate(value * 1000, moment)) },
       ...series.map((one, index) => ({
         label: one.label,
         stroke: cssVariable(one.color ?? PALETTE[index % PALETTE.length]),
@@ -101,14 +102,14 @@ function draw(box, width, { times, series, format, levels, span, tick, moment })
   return plot;
 }
 
-function tableOf(times, series, { format, unitSuffix, moment }) {
+function tableOf(times, series, { format, unitSuffix, moment, timeLabel }) {
   return h(
     "div",
     { class: "table-scroll" },
     h(
       "table",
       {},
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("time")), series.map((one) => h("th", { scope: "col" }, `${one.label}${unitSuffix}`)))),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, timeLabel), series.map((one) => h("th", { scope: "col" }, `${one.label}${unitSuffix}`)))),
       h(
         "tbody",
         {},

@@ -66,6 +66,8 @@ const TEXTS = withMemberTexts({
     reconciliation: "Own meter against the distributor",
     "reconciliation-intro": "Energy from the grid per month, over the hours both measured whole. A difference over 2 % is more than two meters' accuracy explains: check the meter or the supply point.",
     month: "Month",
+    "point.hour": "Hour",
+    "point.day": "Day",
     "own-kwh": "Own meter (kWh)",
     "distributor-kwh": "Distributor (kWh)",
     "difference-kwh": "Difference (kWh)",
@@ -134,6 +136,8 @@ const TEXTS = withMemberTexts({
     reconciliation: "Contador propio frente a la distribuidora",
     "reconciliation-intro": "Energía tomada de la red por mes, en las horas que ambos midieron enteras. Una diferencia de más del 2 % es más de lo que explica la precisión de dos contadores: revisa el contador o el punto de suministro.",
     month: "Mes",
+    "point.hour": "Hora",
+    "point.day": "Día",
     "own-kwh": "Contador propio (kWh)",
     "distributor-kwh": "Distribuidora (kWh)",
     "difference-kwh": "Diferencia (kWh)",
@@ -201,14 +205,14 @@ function periodName(figures) {
   return figures.from.slice(0, 4);
 }
 
-/** The chart's date formats for a period's points, in the community's time zone. */
+/** The chart's date formats for a period's points, in the community's time zone, and their name. */
 function pointFormats(figures) {
   const timeZone = figures.timezone;
   if (figures.period === "day") {
-    return { tick: { hour: "2-digit", minute: "2-digit", timeZone }, moment: { hour: "2-digit", minute: "2-digit", timeZoneName: "short", timeZone } };
+    return { tick: { hour: "2-digit", minute: "2-digit", timeZone }, moment: { hour: "2-digit", minute: "2-digit", timeZoneName: "short", timeZone }, timeLabel: t("point.hour") };
   }
-  if (figures.period === "month") return { tick: { day: "numeric", month: "short", timeZone }, moment: { dateStyle: "medium", timeZone } };
-  return { tick: { month: "short", timeZone }, moment: { month: "long", year: "numeric", timeZone } };
+  if (figures.period === "month") return { tick: { day: "numeric", month: "short", timeZone }, moment: { dateStyle: "medium", timeZone }, timeLabel: t("point.day") };
+  return { tick: { month: "short", timeZone }, moment: { month: "long", year: "numeric", timeZone }, timeLabel: t("month") };
 }
 
 function agreementLine(agreement) {
