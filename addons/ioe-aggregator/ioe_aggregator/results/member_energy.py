@@ -9,7 +9,7 @@ unknown counts in no sum; a point without a known hour is null throughout, not z
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -21,7 +21,7 @@ from ioe_aggregator.agreements import Agreement
 from ioe_aggregator.distributor.timeline import local_midnight
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.results.engine import Shares
-from ioe_aggregator.sharing.allocation import member_kpis
+from ioe_aggregator.sharing.allocation import ENERGY_COLUMNS, member_kpis
 from ioe_aggregator.sharing.calendar import add_months
 
 PeriodKind = Literal["day", "month", "year"]
@@ -133,7 +133,15 @@ def member_energy(shares: Shares, member: str, period: Period, zone: ZoneInfo) -
     if period.kind == "day":
         labels = [moment.isoformat() for moment in local.to_pydatetime()]
     else:
-        labels = list(local.strftime("%Y-%m-%d" if period.kind == "month" else "%Y-%m"))
+        # A day's or a month's label per hour (strftime is tens of ms for a year's hours).
+        months = [
+            f"{year:04d}-{month:02d}" for year, month in zip(local.year, local.month, strict=True)
+        ]
+        labels = (
+            [f"{month}-{day:02d}" for month, day in zip(months, local.day, strict=True)]
+            if period.kind == "month"
+            else months
+        )
     points = [
         {
             "start": utc_text(frame.index[0].to_pydatetime()),
@@ -143,7 +151,11 @@ def member_energy(shares: Shares, member: str, period: Period, zone: ZoneInfo) -
         }
         for label, frame in hourly.groupby(np.array(labels), sort=False)
     ]
-    kpis = member_kpis(allocation).loc[member]
+    # The member's own columns: the others' sums are not needed (a year of 200 is 25 ms).
+    own = replace(
+        allocation, **{name: getattr(allocation, name)[[member]] for name in ENERGY_COLUMNS}
+    )
+    kpis = member_kpis(own).loc[member]
     totals = _sums(hourly)
     known = totals["hours_known"] > 0
     return {
