@@ -62,7 +62,7 @@ async def control(request: web.Request) -> web.Response:
     """Return the signal now, its history over local days, and each home's local control (read)."""
     require(request, Permission.READ)
     app = request.app
-    zone = ZoneInfo(app[CONFIG].results.timezone)
+    zone = app[CONFIG].results.zone
     now = datetime.now(UTC)
     today = now.astimezone(zone).date()
     first, last = day_range(request, (today - timedelta(days=DEFAULT_DAYS - 1), today))

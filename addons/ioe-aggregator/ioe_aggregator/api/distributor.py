@@ -12,7 +12,6 @@ import asyncio
 from datetime import date
 import tempfile
 from typing import BinaryIO
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -78,7 +77,7 @@ async def upload_csv(request: web.Request) -> web.Response:
     if only is not None:
         await registry.get(only)
     name = request.query.get("name", "upload.csv")
-    zone = ZoneInfo(request.app[CONFIG].results.timezone)
+    zone = request.app[CONFIG].results.zone
     members = await registry.members()
     with await _spool(request) as file:
         parsed, summary = await import_csv(
@@ -106,6 +105,6 @@ async def reconciliation(request: web.Request) -> web.Response:
         raise Refused(Kind.INVALID, f"from … to: at most {MAX_MONTHS} months, in order")
     if (only := request.query.get("member")) is not None:
         await request.app[REGISTRY].get(only)
-    zone = ZoneInfo(request.app[CONFIG].results.timezone)
+    zone = request.app[CONFIG].results.zone
     months = await reconcile(request.app[STORE], first, last, zone, member=only)
     return web.json_response([month.as_dict() for month in months])

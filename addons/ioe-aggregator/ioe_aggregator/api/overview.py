@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -56,7 +55,7 @@ async def community_overview(request: web.Request) -> web.Response:
     require(request, Permission.READ)
     app = request.app
     store = app[STORE]
-    zone = ZoneInfo(app[CONFIG].results.timezone)
+    zone = app[CONFIG].results.zone
     now = datetime.now(UTC)
     snapshot = app[RESULTS].latest or await app[RESULTS].compute(now)
     found = await member_activities(request, now)

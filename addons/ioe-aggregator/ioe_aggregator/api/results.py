@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime
 from typing import cast
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -40,7 +39,7 @@ async def member_energy_of_period(request: web.Request) -> web.Response:
     member_id = request.match_info["member"]
     require_member_access(request, member_id)
     await request.app[REGISTRY].get(member_id)
-    zone = ZoneInfo(request.app[CONFIG].results.timezone)
+    zone = request.app[CONFIG].results.zone
     now = datetime.now(UTC)
     # The document has checked both: a period it names, a real day.
     kind = cast(PeriodKind, request.query.get("period", "day"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import re
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiohttp
 
@@ -98,7 +97,7 @@ async def _sync(store: Store, config: Config, args: argparse.Namespace) -> bool:
         report = await DatadisSync(
             store,
             client,
-            ZoneInfo(config.results.timezone),
+            config.results.zone,
             history_months=config.datadis.history_months,
         ).run(members, only=args.member, months=months)
     show(args, report.as_dict(), _describe_sync(report))

@@ -47,7 +47,7 @@ async def datadis_status(store: Store, config: Config) -> dict[str, Any]:
     password again).
     """
     ledger = Ledger(store)
-    zone = ZoneInfo(config.results.timezone)
+    zone = config.results.zone
     history = config.datadis.history_months if config.datadis else DEFAULT_HISTORY_MONTHS
     login = await ledger.login_state()
     members = [

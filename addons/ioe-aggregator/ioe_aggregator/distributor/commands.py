@@ -6,7 +6,6 @@ import argparse
 import asyncio
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ioe_aggregator.config import Config
 from ioe_aggregator.distributor.csv_files import MAX_ERRORS, CsvFile
@@ -48,7 +47,7 @@ def job(args: argparse.Namespace) -> Job | None:
 
 async def _import_csv(store: Store, config: Config, args: argparse.Namespace) -> bool:
     path: Path = args.file
-    zone = ZoneInfo(config.results.timezone)
+    zone = config.results.zone
     registry = Registry(store, config.members)
     if args.member is not None:
         await registry.get(args.member)  # an unknown member is refused before anything is read

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -85,7 +84,7 @@ def job(args: argparse.Namespace) -> Job | None:
 
 
 async def _reconcile(store: Store, config: Config, args: argparse.Namespace) -> bool:
-    months = await reconcile(store, args.first, args.last, ZoneInfo(config.results.timezone))
+    months = await reconcile(store, args.first, args.last, config.results.zone)
     lines = [
         f"{'member':<16}{'month':<9}{'hours: own':>11}{'distr.':>8}{'both':>6}"
         f"{'own kWh':>11}{'distr. kWh':>12}{'difference':>12}"
@@ -105,7 +104,7 @@ async def _reconcile(store: Store, config: Config, args: argparse.Namespace) -> 
 async def _export(store: Store, config: Config, args: argparse.Namespace) -> bool:
     if args.last < args.first:
         raise Refused(Kind.INVALID, "--to comes before --from")
-    zone = ZoneInfo(config.results.timezone)
+    zone = config.results.zone
     start = local_midnight(args.first, zone)
     end = local_midnight(args.last + timedelta(days=1), zone)
     registered = await Registry(store, config.members).members()
