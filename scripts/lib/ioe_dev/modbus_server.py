@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 import contextlib
 from dataclasses import dataclass, field
 import functools
@@ -11,6 +11,7 @@ import os
 import pty
 import tty
 
+from pymodbus.constants import ExcCodes
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
@@ -22,12 +23,24 @@ READ_HOLDING = 3
 READ_INPUT = 4
 
 
+# What a device does with a write (address, words): None applies it; an exception refuses it
+# (a value out of range: ILLEGAL_VALUE). pymodbus answers standard exception codes only.
+type WriteCheck = Callable[[int, list[int]], ExcCodes | None]
+
+
 @dataclass
 class Registers:
-    """One unit's registers: ``holding`` and ``input`` map addresses to 16-bit words."""
+    """One unit's registers: ``holding`` and ``input`` map addresses to 16-bit words.
+
+    A client may write the holding registers in ``writable`` only (any other answers "illegal
+    data address", as a read-only register does); ``on_write`` sees each write first. A write
+    that is applied changes ``holding``, so the next read returns it.
+    """
 
     holding: dict[int, int] = field(default_factory=dict)
     input: dict[int, int] = field(default_factory=dict)
+    writable: frozenset[int] = frozenset()
+    on_write: WriteCheck | None = None
 
 
 class NullModem:
@@ -82,6 +95,8 @@ class ModbusTestServer:
     port: int = 0  # 0: a free one is chosen (TCP only)
     serial_port: str | None = None
     requests: list[tuple[int, int, int, int]] = field(default_factory=list)
+    # Every write the devices applied: (unit, function code, address, words).
+    writes: list[tuple[int, int, int, tuple[int, ...]]] = field(default_factory=list)
     _server: ModbusTcpServer | ModbusSerialServer | None = None
     _task: asyncio.Task[None] | None = None
 
@@ -122,13 +137,27 @@ class ModbusTestServer:
         address: int,
         count: int,
         registers: list[int],
-        _set_values: list[int] | None,
-    ) -> None:
-        """Serve the current content of ``units`` (a simulator may change it at any time)."""
-        source = self.units[unit].input if function_code == READ_INPUT else self.units[unit].holding
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        """Serve the current content of ``units`` (a simulator may change it at any time).
+
+        A write is checked (writable, then the device's own check), applied to ``holding`` and
+        recorded; a refused one answers the exception the device gave.
+        """
+        regs = self.units[unit]
+        if set_values is not None:
+            words = [int(word) for word in set_values]
+            if any(a not in regs.writable for a in range(address, address + len(words))):
+                return ExcCodes.ILLEGAL_ADDRESS
+            if regs.on_write is not None and (code := regs.on_write(address, words)) is not None:
+                return code
+            regs.holding.update(zip(range(address, address + len(words)), words, strict=True))
+            self.writes.append((unit, function_code, address, tuple(words)))
+        source = regs.input if function_code == READ_INPUT else regs.holding
         for current in range(address, address + count):
             if current in source:
                 registers[current - start_address] = source[current]
+        return None
 
     def _trace(self, sending: bool, pdu: ModbusPDU) -> ModbusPDU:
         if not sending and pdu.function_code in (READ_HOLDING, READ_INPUT):
