@@ -16,7 +16,7 @@ import math
 from .model import ChargerMode, ChargerSettings, HomeNow, Limits, Reason
 from .tariff import Period, period, valley_seconds
 
-# By-deadline plans with 90 % of the charger's power (cars taper) and 15 minutes to spare.
+# Plans with 90 % of the charger's power (cars taper) and 15 minutes to spare.
 DEADLINE_POWER_SHARE = 0.9
 DEADLINE_MARGIN_H = 0.25
 
@@ -64,7 +64,7 @@ def ask(
             return _step(settings, state, amps), (
                 Reason.CHARGING_SURPLUS if amps > settings.min_current_a else Reason.MINIMUM_CURRENT
             )
-        case ChargerMode.BY_DEADLINE:
+        case ChargerMode.PLAN:
             return _by_deadline(settings, now, surplus_w, limits, state)
 
 
@@ -75,11 +75,10 @@ def _hold(state: Hysteresis, amps: float) -> float:
 
 
 def _step(settings: ChargerSettings, state: Hysteresis, amps: float) -> float:
-    """Move to ``amps`` (whole amperes) only when it differs by a step or more."""
-    amps = float(math.floor(amps))
+    """Move to ``amps`` (whole amperes down) only when it differs by a step or more."""
     if state.charging and abs(amps - state.current_a) < settings.current_step_a:
         return state.current_a
-    return _hold(state, amps)
+    return _hold(state, float(math.floor(amps)))
 
 
 def _surplus(
@@ -122,8 +121,8 @@ def _by_deadline(
     power_kw = settings.watts(limits.max_current_a) / 1000 * DEADLINE_POWER_SHARE
     needed_h = missing_kwh / power_kw + DEADLINE_MARGIN_H
     hours_left = (settings.deadline - now.at).total_seconds() / 3600
-    if hours_left <= needed_h:
-        return _hold(state, limits.max_current_a), Reason.DEADLINE_CATCH_UP
     if period(now.at) is Period.P3 and valley_seconds(now.at, settings.deadline) / 3600 <= needed_h:
         return _hold(state, limits.max_current_a), Reason.DEADLINE_VALLEY
+    if hours_left <= needed_h:
+        return _hold(state, limits.max_current_a), Reason.DEADLINE_CATCH_UP
     return _surplus(settings, now, surplus_w, state)

@@ -34,7 +34,7 @@ class ChargerMode(StrEnum):
     NOW = "now"  # as fast as the charger, the car and the contracted power allow
     SURPLUS = "surplus"  # only from the home's surplus and unused community share
     MIN_SURPLUS = "min_surplus"  # the minimum current always, the rest from surplus
-    BY_DEADLINE = "by_deadline"  # a target energy by a time, preferring surplus and P3 hours
+    PLAN = "plan"  # a target energy by a time (evcc's plan), preferring surplus and P3 hours
 
 
 class Reason(StrEnum):
@@ -148,8 +148,8 @@ class ChargerSettings:
     stop_delay_s: float = 180.0
     # A change of current smaller than this is not made (cars and relays are not cycled).
     current_step_a: float = 1.0
-    target_kwh: float = 0.0  # by_deadline
-    deadline: datetime | None = None  # by_deadline
+    target_kwh: float = 0.0  # plan
+    deadline: datetime | None = None  # plan
     # What the charger does when control stops (meter lost, disabled): paused, or minimum current.
     safe_paused: bool = True
 
