@@ -137,6 +137,8 @@ class Refusal(StrEnum):
     SUPPORT_UNKNOWN = "setpoint_support_unknown"
     # The device has not reported the limit the setpoint is bounded by.
     LIMIT_UNKNOWN = "setpoint_limit_unknown"
+    # The device has not reported the scale factor the setpoint is written with.
+    SCALE_UNKNOWN = "setpoint_scale_unknown"
 
 
 class SetpointRefusedError(Exception):
