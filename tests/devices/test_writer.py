@@ -155,8 +155,8 @@ async def test_a_register_is_written_again_only_after_the_interval(modbus_server
     writer = DeviceWriter(replace(KEBA, write_interval_s=0.3), bus_for(server), 255)
     loop = asyncio.get_running_loop()
 
-    await writer.write("charging_current", 16, refresh=True)
     first = loop.time()
+    await writer.write("charging_current", 16, refresh=True)
     assert not await writer.write("charging_current", 16, refresh=True)
     await writer.write("charging_current", 10)
     waited = loop.time() - first
