@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+import json
+from pathlib import Path
 
 from pymodbus.constants import ExcCodes
 import pytest
@@ -22,6 +24,7 @@ from custom_components.ioe_community.devices.writer import (
     DeviceWriter,
     OutOfRangeError,
     ReadBackError,
+    SetpointWriteError,
     WriteRefusedError,
 )
 from ioe_dev.modbus_server import ModbusTestServer, Registers
@@ -195,3 +198,14 @@ async def test_a_setpoint_scaled_by_the_device_waits_for_its_scale(modbus_server
 
     assert refused.value.refusal is Refusal.SCALE_UNKNOWN
     assert server.writes == []
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_every_write_error_has_a_message_with_its_placeholders(language: str) -> None:
+    translations = Path(__file__).parents[2] / "custom_components/ioe_community/translations"
+    exceptions = json.loads((translations / f"{language}.json").read_text())["exceptions"]
+    for error in SetpointWriteError.__subclasses__():
+        message = exceptions[error.translation_key]["message"]
+        assert "{device}" in message, error
+        assert "{address}" in message, error
+        assert "{value}" in message, error

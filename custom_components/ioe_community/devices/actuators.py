@@ -117,7 +117,9 @@ class VictronEss:
 
     The battery's power is not commanded directly: the grid setpoint is moved by the
     difference between the power asked for and the battery's now, at the grid's power now
-    (as openWB does). The GX drops the setpoint by itself after its own timeout.
+    (as openWB does). The GX drops the setpoint by itself after its own timeout. 0 clears it
+    (evcc): a command that works out to 0 W from the grid leaves the GX on its own setpoint
+    (2700), which is near 0 W in a self-consumption ESS.
     """
 
     def __init__(self, writer: DeviceWriter) -> None:
