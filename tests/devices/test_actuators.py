@@ -172,6 +172,22 @@ async def test_a_sunspec_storage_is_held_between_both_rate_limits(modbus_server)
     ]
 
 
+async def test_sunspec_setpoints_are_placed_where_the_chain_puts_model_124(modbus_server) -> None:
+    words = image([(1, {"Mn": "Fronius"}), (124, STORAGE)])
+    server = await modbus_server({1: Registers(holding=words)})
+    profile = resolve_profile(PROFILES["sunspec"], await discover(bus_for(server), 1))
+
+    charge = profile.setpoint("storage_charge_rate")
+    assert (charge.address, charge.data_type, charge.scale_factor) == (
+        40000 + 2 + 68 + 13,
+        "s16",
+        "storage_charge_rate_sf",
+    )
+    assert profile.register("storage_charge_rate_sf").address == 40000 + 2 + 68 + 25
+    # Read only to write with: never an entity.
+    assert "storage_charge_rate_sf" not in {r.key for r in profile.values}
+
+
 async def test_a_sunspec_device_without_storage_controls_has_no_battery_actuator(
     modbus_server,
 ) -> None:

@@ -15,7 +15,7 @@ a refresh, is skipped within the interval, since the device was just told.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 import math
 import time
 from typing import ClassVar
@@ -72,19 +72,11 @@ class ReadBackError(SetpointWriteError):
 class DeviceWriter:
     """Writes the setpoints of one device (a profile at a unit id on a bus)."""
 
-    def __init__(
-        self,
-        profile: Profile,
-        bus: ModbusBus,
-        unit: int,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, profile: Profile, bus: ModbusBus, unit: int) -> None:
         """Write nothing yet: what was written, and when, is remembered from the first write."""
         self.profile = profile
         self.bus = bus
         self.unit = unit
-        self._clock = clock
         # The value each setpoint was last written as and read back (or could not be).
         self._values: dict[str, float] = {}
         self._written_at: dict[str, float] = {}
@@ -152,7 +144,7 @@ class DeviceWriter:
         device does not answer.
         """
         setpoint = self.profile.setpoint(key)
-        since = self._clock() - self._written_at.get(key, -math.inf)
+        since = time.monotonic() - self._written_at.get(key, -math.inf)
         if self._values.get(key) == value and (not refresh or since < self._interval):
             return False
         await self.check(key, value)
@@ -167,7 +159,7 @@ class DeviceWriter:
         except ExceptionResponseError as err:
             raise WriteRefusedError(key, facts, err.code) from err
         finally:
-            self._written_at[key] = self._clock()
+            self._written_at[key] = time.monotonic()
         await self._read_back(setpoint, register, words, facts)
         self._values[key] = value
         return True
