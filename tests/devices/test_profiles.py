@@ -10,9 +10,12 @@ import pytest
 
 from custom_components.ioe_community.devices.modbus import DeviceReader
 from custom_components.ioe_community.devices.profile import (
+    Check,
     Limits,
     ProfileError,
+    ReadBack,
     Refusal,
+    Revert,
     SetpointRefusedError,
     available_profiles,
     load_profile_file,
@@ -72,6 +75,11 @@ async def test_vectors_decode_through_a_real_server(
             assert poll.values[key] == pytest.approx(expected, rel=1e-6), key
 
 
+# A profile with one register, and its writable section to come, for the invalid cases below.
+_WRITES = (
+    "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nregisters:\n"
+    "- {key: a, address: 0, type: u16}\nwritable:\n"
+)
 # A profile with two models, a state and a counter, for the invalid cases below.
 _MODELS = (
     "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nregisters:\n"
@@ -117,7 +125,7 @@ _MODELS = (
         (
             "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nregisters:\n"
             "- {key: a, address: 0, type: u16}\nwritable:\n"
-            "- {key: w, address: 9, type: u16, min: 0, max: 5, max_register: b}\n",
+            "- {key: w, address: 9, type: u16, min: 0, max: 5, max_register: b, revert: never}\n",
             "writable w takes its maximum from an unknown register 'b'",
         ),
         (
@@ -138,12 +146,12 @@ _MODELS = (
         ),
         (
             _MODELS + "writable:\n- {key: w, address: 9, type: u16, min: 6, max: 32, "
-            "pause: {value: 0, models: [p9]}}\n",
+            "pause: {value: 0, models: [p9]}, revert: never}\n",
             "writable w pauses unknown models ['p9']",
         ),
         (
             _MODELS + "writable:\n- {key: w, address: 9, type: u16, min: 0, max: 32, "
-            "pause: {value: 0}}\n",
+            "pause: {value: 0}, revert: never}\n",
             "writable w's pause lies within min..max",
         ),
         (
@@ -155,7 +163,8 @@ _MODELS = (
             "model p30 has min above max",
         ),
         (
-            _MODELS + "writable:\n- {key: w, address: 9, type: string, min: 0, max: 1}\n",
+            _MODELS
+            + "writable:\n- {key: w, address: 9, type: string, min: 0, max: 1, revert: never}\n",
             "not a number",
         ),
         (
@@ -181,6 +190,60 @@ _MODELS = (
             "id: x\nmanufacturer: A\nmodel: B\ntest_vectors: []\nsunspec:\n"
             "- {key: a, model: 101, point: DCW, fallback: [{point: TmpSnk, unit: C}]}\n",
             "not a valid option at 'sunspec[0].fallback[0].unit'",
+        ),
+        (
+            _WRITES + "- {key: w, address: 9, type: u16, min: 0, max: 1}\n",
+            "required key not provided at 'writable[0].revert'",
+        ),
+        (
+            _WRITES + "- {key: w, address: 9, type: u16, min: 0, max: 1, revert: {register: t}}\n",
+            "writable w reverts after an unknown setpoint",
+        ),
+        (
+            _WRITES + "- {key: w, address: 9, type: u16, min: 0, max: 1, revert: {register: w}}\n",
+            "writable w reverts after an unknown setpoint",
+        ),
+        (
+            _WRITES + "- {key: w, address: 9, type: u16, min: 0, max: 1, revert: {register: t}}\n"
+            "- {key: t, address: 10, type: u16, min: 1, max: 9, unit: W, revert: never}\n",
+            "writable w reverts after t, which is no timeout",
+        ),
+        (
+            _WRITES + "- {key: w, address: 9, type: u16, min: 0, max: 1, revert: {register: t}}\n"
+            "- {key: t, address: 10, type: u16, min: 1, max: 9, unit: s, revert: {register: w}}\n",
+            "writable w reverts after t, which is no timeout",
+        ),
+        (
+            _WRITES + "- {key: w, address: 9, type: u16, min: 0, max: 1, revert: {after_s: 0}}\n",
+            "writable[0].revert",
+        ),
+        (
+            _WRITES + "- {key: w, address: 9, type: u16, min: 0, max: 1, revert: never, "
+            "read_back: {register: b}}\n",
+            "writable w is read back at an unknown register",
+        ),
+        (
+            _WRITES + "- {key: w, address: 9, min: 0, max: 1, revert: never}\n",
+            "writable w needs an address and a type, or a point",
+        ),
+        (
+            _WRITES + "- {key: w, point: InWRte, min: 0, max: 1, revert: never}\n",
+            "writable w needs the model of its point",
+        ),
+        (
+            _WRITES + "- {key: w, address: 9, type: u16, min: 0, max: 1, revert: never}\n"
+            "- {key: w, address: 10, type: u16, min: 0, max: 1, revert: never}\n",
+            "a writable key is used twice",
+        ),
+        (
+            _WRITES.replace("writable:", "control: {charger: keba}\nwritable:")
+            + "- {key: charging_current, address: 9, type: u16, min: 6, max: 32, revert: never}\n",
+            "control keba needs the writable ['enable_charging', 'failsafe_current_setpoint', "
+            "'failsafe_timeout_setpoint']",
+        ),
+        (
+            _WRITES.replace("writable:", "control: {battery: tesla}\nwritable:"),
+            "control",
         ),
     ],
 )
@@ -237,3 +300,20 @@ def test_a_fallback_takes_the_points_models_unless_it_names_its_own() -> None:
         ((160,), "module.DCW"),
         ((714,), "DCW"),
     ]
+
+
+def test_every_control_reverts_by_itself_and_every_write_says_how_it_is_checked() -> None:
+    """What the actuators rely on: a force that outlives us reverts on the device's own."""
+    huawei, keba, victron = (PROFILES[p] for p in ("huawei_sun2000", "keba_p30", "victron_gx"))
+
+    assert huawei.setpoint("forcible_command").revert == Revert(register="forcible_period")
+    assert huawei.setpoint("forcible_period").unit == "min"
+    assert victron.setpoint("ess_grid_setpoint").revert == Revert(after_s=60)
+    assert keba.setpoint("enable_charging").read_back is None
+    assert keba.setpoint("charging_current").read_back == ReadBack(
+        register="max_current", check=Check.AT_MOST
+    )
+    assert keba.write_interval_s == 5
+    sunspec = {s.setpoint.key: s for s in PROFILES["sunspec"].sunspec_writable}
+    assert sunspec["storage_charge_rate"].point == "InWRte"
+    assert sunspec["storage_charge_rate"].setpoint.revert == Revert(register="storage_rate_revert")

@@ -325,11 +325,52 @@ class ModbusBus:
             )
         return registers
 
+    async def write(self, address: int, words: list[int], unit: int) -> None:
+        """Write ``words`` to the holding registers of ``unit`` from ``address`` on.
+
+        One word goes with "write single register" (function 6), more with "write multiple
+        registers" (function 16) in one request: a 32-bit value is never split, so a device
+        never holds half of it. Raise ModbusError on failure (ExceptionResponseError when
+        the device refuses the write).
+        """
+        async with self._lock:
+            client = await self._connected()
+            try:
+                if len(words) == 1:
+                    response = await client.write_register(address, words[0], device_id=unit)
+                else:
+                    response = await client.write_registers(address, words, device_id=unit)
+            except ModbusException as err:
+                client.close()
+                raise NotAnsweringError(f"{self.endpoint} unit {unit}: {err}") from err
+        if response.isError():
+            code = getattr(response, "exception_code", None)
+            raise ExceptionResponseError(
+                f"{self.endpoint} unit {unit}: exception {code} writing {words} at {address}",
+                code,
+            )
+
     def close(self) -> None:
         """Close the connection."""
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+async def has_registers(bus: ModbusBus, unit: int, address: int, count: int) -> bool | None:
+    """Return whether ``unit`` has ``count`` holding registers from ``address`` on.
+
+    False when it answers "illegal data address" (exception 2), as a device does for
+    registers a later firmware added; None when it does not tell (no answer, another
+    exception: a gateway's "path unavailable", a busy device).
+    """
+    try:
+        await bus.read(Function.HOLDING, address, count, unit)
+    except ExceptionResponseError as err:
+        return False if err.code == ILLEGAL_DATA_ADDRESS else None
+    except ModbusError:
+        return None
+    return True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -377,19 +418,8 @@ class DeviceReader:
         return self.failures < UNAVAILABLE_AFTER
 
     async def has_registers(self, address: int, count: int) -> bool | None:
-        """Return whether the device has ``count`` holding registers from ``address`` on.
-
-        False when it answers "illegal data address" (exception 2), as a device does for
-        registers a later firmware added; None when it does not tell (no answer, another
-        exception: a gateway's "path unavailable", a busy device).
-        """
-        try:
-            await self.bus.read(Function.HOLDING, address, count, self.unit)
-        except ExceptionResponseError as err:
-            return False if err.code == ILLEGAL_DATA_ADDRESS else None
-        except ModbusError:
-            return None
-        return True
+        """Return whether the device has ``count`` holding registers from ``address`` on."""
+        return await has_registers(self.bus, self.unit, address, count)
 
     async def poll(self) -> Poll:
         """Read every block; decode what was read; report what was not."""

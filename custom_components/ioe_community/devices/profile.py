@@ -137,6 +137,8 @@ class Refusal(StrEnum):
     SUPPORT_UNKNOWN = "setpoint_support_unknown"
     # The device has not reported the limit the setpoint is bounded by.
     LIMIT_UNKNOWN = "setpoint_limit_unknown"
+    # The device has not reported the scale factor the setpoint is written with.
+    SCALE_UNKNOWN = "setpoint_scale_unknown"
 
 
 class SetpointRefusedError(Exception):
@@ -176,6 +178,49 @@ class DeviceModel:
     maximum: int
 
 
+# Units a revert timeout may be counted in, in seconds.
+DURATION_UNITS: Final = {"s": 1, "min": 60}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Revert:
+    """How a device goes back to its own mode when no command comes, after a write.
+
+    Either a timeout the device is told in another setpoint (``register``: Huawei's forcible
+    period, SunSpec's InOutWRte_RvrtTms, KEBA's failsafe timeout), or one of its own it keeps
+    (``after_s``: Victron's volatile grid setpoint), or neither (the value holds until the next
+    write: a setting).
+    """
+
+    register: str | None = None
+    after_s: int | None = None
+
+
+NEVER: Final = Revert()
+
+
+class Check(StrEnum):
+    """How what is read back after a write is compared with what was written."""
+
+    # The same value (the setpoint itself, or a register that reports it).
+    EQUAL = "equal"
+    # At most the value: a register reporting what the device does, bounded by the setpoint
+    # and by other limits (KEBA's effective maximum current, also bounded by its cable).
+    AT_MOST = "at_most"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadBack:
+    """Where a write is read back: the setpoint's own words (``register`` None), or a register.
+
+    A write-only setpoint (KEBA's 5004 and 5014 read as "illegal address") names the register
+    its effect shows in, or has no ``ReadBack`` at all when none does.
+    """
+
+    register: str | None = None
+    check: Check = Check.EQUAL
+
+
 @dataclass(frozen=True, kw_only=True)
 class WritableRegister:
     """A setpoint the controls feature may write, within limits (in engineering units).
@@ -185,6 +230,9 @@ class WritableRegister:
     ``pause`` is a value the device also takes, as "stop", on the models in ``pause_models``
     (on every model when empty). ``since`` names the firmware that added the register: whether
     a device has it is found by reading it (an older one answers "illegal data address").
+    ``scale_factor`` names a register whose value (a power of ten) scales this one as well, as
+    SunSpec's do. ``revert`` says how the device leaves the value when no command comes, and
+    ``read_back`` where a write is checked (None: nowhere, the device cannot tell).
     """
 
     key: str
@@ -198,6 +246,9 @@ class WritableRegister:
     pause: float | None = None
     pause_models: frozenset[str] = frozenset()
     since: str | None = None
+    scale_factor: str | None = None
+    revert: Revert = NEVER
+    read_back: ReadBack | None = ReadBack()
 
     @property
     def count(self) -> int:
@@ -306,6 +357,66 @@ class SunSpecPoint:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SunSpecSetpoint:
+    """A setpoint at a SunSpec point, the first of ``models`` a device has.
+
+    ``setpoint`` says everything but where it is: its address, type and scale factor are the
+    device's, set when the profile is resolved for its model chain (sunspec.resolve_profile).
+    """
+
+    models: tuple[int, ...]
+    point: str
+    setpoint: WritableRegister
+
+
+class BatteryControl(StrEnum):
+    """How a battery is commanded; each has its actuator (see actuators)."""
+
+    HUAWEI_FORCIBLE = "huawei_forcible"
+    VICTRON_ESS = "victron_ess"
+    SUNSPEC_STORAGE = "sunspec_storage"
+
+
+class ChargerControl(StrEnum):
+    """How an EV charger is commanded; each has its actuator (see actuators)."""
+
+    KEBA = "keba"
+
+
+# The setpoints each kind of control writes, by the keys its actuator knows them by.
+CONTROL_SETPOINTS: Final[Mapping[BatteryControl | ChargerControl, tuple[str, ...]]] = {
+    BatteryControl.HUAWEI_FORCIBLE: (
+        "forcible_charge_power",
+        "forcible_discharge_power",
+        "forcible_period",
+        "forcible_setting_mode",
+        "forcible_command",
+    ),
+    BatteryControl.VICTRON_ESS: ("ess_grid_setpoint",),
+    BatteryControl.SUNSPEC_STORAGE: (
+        "storage_control_mode",
+        "storage_charge_rate",
+        "storage_discharge_rate",
+        "storage_rate_revert",
+    ),
+    ChargerControl.KEBA: (
+        "charging_current",
+        "enable_charging",
+        "failsafe_current_setpoint",
+        "failsafe_timeout_setpoint",
+    ),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Control:
+    """What a device can be commanded as: a battery, an EV charger, and how."""
+
+    battery: BatteryControl | None = None
+    charger: ChargerControl | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class SignRule:
     """Registers whose power a device family counts positive while exporting.
 
@@ -348,16 +459,22 @@ class Profile:
     models: tuple[DeviceModel, ...] = ()
     plug_in: PlugInCounter | None = None
     export_positive: SignRule | None = None
+    # Setpoints at SunSpec points: placed per device, as its points are (``writable`` then).
+    sunspec_writable: tuple[SunSpecSetpoint, ...] = ()
+    control: Control = Control()
+    # The least time between two writes of one register (KEBA asks for 5 s).
+    write_interval_s: float = 0.0
 
     @property
     def values(self) -> tuple[Register, ...]:
         """The registers that are values.
 
-        Not scale factors, addends or fallbacks: they are only read for the values they are
-        part of.
+        Not scale factors (of registers or setpoints), addends or fallbacks: they are only read
+        for the values they are part of.
         """
         parts = {r.scale_factor for r in self.registers}
         parts |= {key for r in self.registers for key in (*r.addends, *r.fallbacks)}
+        parts |= {w.scale_factor for w in self.writable}
         return tuple(r for r in self.registers if r.key not in parts)
 
     @property
@@ -428,11 +545,32 @@ _REGISTER_SCHEMA = probatio.Schema(
         probatio.Optional("options"): {int: str},
     }
 )
+_MODEL_IDS = probatio.Any(
+    probatio.All(int, probatio.Range(min=1, max=65534)),
+    [probatio.All(int, probatio.Range(min=1, max=65534))],
+)
+_REVERT_SCHEMA = probatio.Any(
+    "never",
+    probatio.Schema({probatio.Required("register"): _KEY}),
+    probatio.Schema({probatio.Required("after_s"): probatio.All(int, probatio.Range(min=1))}),
+)
+_READ_BACK_SCHEMA = probatio.Any(
+    "none",
+    probatio.Schema(
+        {
+            probatio.Required("register"): _KEY,
+            probatio.Optional("check", default="equal"): probatio.Coerce(Check),
+        }
+    ),
+)
 _WRITABLE_SCHEMA = probatio.Schema(
     {
         probatio.Required("key"): _KEY,
-        probatio.Required("address"): _ADDRESS,
-        probatio.Required("type"): probatio.All(
+        # Where: an address and a type, or a SunSpec point (its model chain places it).
+        probatio.Exclusive("address", "where"): _ADDRESS,
+        probatio.Exclusive("point", "where"): str,
+        probatio.Optional("model"): _MODEL_IDS,
+        probatio.Optional("type"): probatio.All(
             probatio.Coerce(DataType), probatio.NotIn([DataType.STRING], msg="not a number")
         ),
         probatio.Optional("scale", default=1.0): probatio.Coerce(float),
@@ -447,6 +585,10 @@ _WRITABLE_SCHEMA = probatio.Schema(
         },
         # The firmware that added the register (text for the user: "Venus OS 3.50").
         probatio.Optional("since"): probatio.All(str, probatio.Length(min=1)),
+        # How the device leaves the value when no command comes; stated for every setpoint.
+        probatio.Required("revert"): _REVERT_SCHEMA,
+        # Where a write is checked, when not at the setpoint itself ("none": nowhere).
+        probatio.Optional("read_back"): _READ_BACK_SCHEMA,
     }
 )
 _MODELS_SCHEMA = probatio.Schema(
@@ -469,10 +611,6 @@ _PLUG_IN_SCHEMA = probatio.Schema(
         probatio.Required("state"): _KEY,
         probatio.Required("connected"): probatio.All([str], probatio.Length(min=1)),
     }
-)
-_MODEL_IDS = probatio.Any(
-    probatio.All(int, probatio.Range(min=1, max=65534)),
-    [probatio.All(int, probatio.Range(min=1, max=65534))],
 )
 _SUNSPEC_SCHEMA = probatio.Schema(
     {
@@ -548,6 +686,14 @@ _PROFILE_SCHEMA = probatio.Schema(
         # Registers whose power some families count positive while exporting (SolarEdge).
         probatio.Optional("export_positive"): _SIGN_SCHEMA,
         probatio.Required("test_vectors"): [_VECTOR_SCHEMA],
+        # What the device can be commanded as, and by which actuator.
+        probatio.Optional("control", default={}): {
+            probatio.Optional("battery"): probatio.Coerce(BatteryControl),
+            probatio.Optional("charger"): probatio.Coerce(ChargerControl),
+        },
+        probatio.Optional("write_interval_s", default=0.0): probatio.All(
+            probatio.Coerce(float), probatio.Range(min=0)
+        ),
     }
 )
 
@@ -630,6 +776,11 @@ def parse_profile(data: Any, source: str) -> Profile:
     if raw.get("serial_number") is not None and raw["serial_number"] not in keys:
         raise ProfileError(f"{source}: serial_number names an unknown register")
     models = _models(raw.get("models"), registers, source)
+    writable = [_writable(w, keys, {m.id for m in models}, source) for w in raw["writable"]]
+    control = Control(**raw["control"])
+    _check_writes(
+        [w.setpoint if isinstance(w, SunSpecSetpoint) else w for w in writable], control, source
+    )
     vectors = tuple(
         TestVector(
             holding=v["holding"],
@@ -650,7 +801,7 @@ def parse_profile(data: Any, source: str) -> Profile:
         max_registers=raw["max_registers"],
         max_gap=raw["max_gap"],
         registers=registers,
-        writable=tuple(_writable(w, keys, {m.id for m in models}, source) for w in raw["writable"]),
+        writable=tuple(w for w in writable if isinstance(w, WritableRegister)),
         test_vectors=vectors,
         serial_number=raw.get("serial_number"),
         sunspec=points,
@@ -658,6 +809,9 @@ def parse_profile(data: Any, source: str) -> Profile:
         models=models,
         plug_in=_plug_in(raw.get("plug_in_energy"), registers, source),
         export_positive=_sign_rule(raw.get("export_positive"), keys, source),
+        sunspec_writable=tuple(w for w in writable if isinstance(w, SunSpecSetpoint)),
+        control=control,
+        write_interval_s=raw["write_interval_s"],
     )
 
 
@@ -703,21 +857,31 @@ def _models(
 
 def _writable(
     raw: dict[str, Any], keys: list[str], model_ids: set[str], source: str
-) -> WritableRegister:
+) -> WritableRegister | SunSpecSetpoint:
+    """Return a setpoint; one at a SunSpec point is placed later, per device."""
+    key = raw["key"]
+    if ("address" in raw) == ("point" in raw) or ("address" in raw) != ("type" in raw):
+        raise ProfileError(f"{source}: writable {key} needs an address and a type, or a point")
+    if ("point" in raw) != ("model" in raw):
+        raise ProfileError(f"{source}: writable {key} needs the model of its point")
     if raw.get("max_register") not in (None, *keys):
         raise ProfileError(
-            f"{source}: writable {raw['key']} takes its maximum from an unknown "
+            f"{source}: writable {key} takes its maximum from an unknown "
             f"register {raw['max_register']!r}"
         )
     pause = raw.get("pause", {"value": None, "models": []})
     if unknown := sorted(set(pause["models"]) - model_ids):
-        raise ProfileError(f"{source}: writable {raw['key']} pauses unknown models {unknown}")
+        raise ProfileError(f"{source}: writable {key} pauses unknown models {unknown}")
     if pause["value"] is not None and raw["min"] <= pause["value"] <= raw["max"]:
-        raise ProfileError(f"{source}: writable {raw['key']}'s pause lies within min..max")
-    return WritableRegister(
-        key=raw["key"],
-        address=raw["address"],
-        data_type=raw["type"],
+        raise ProfileError(f"{source}: writable {key}'s pause lies within min..max")
+    revert = raw["revert"]
+    read_back = raw.get("read_back", {})
+    if read_back not in ({}, "none") and read_back["register"] not in keys:
+        raise ProfileError(f"{source}: writable {key} is read back at an unknown register")
+    setpoint = WritableRegister(
+        key=key,
+        address=raw.get("address", 0),
+        data_type=raw.get("type", DataType.U16),
         scale=raw["scale"],
         minimum=raw["min"],
         maximum=raw["max"],
@@ -726,7 +890,37 @@ def _writable(
         pause=pause["value"],
         pause_models=frozenset(pause["models"]),
         since=raw.get("since"),
+        revert=NEVER if revert == "never" else Revert(**revert),
+        read_back=None if read_back == "none" else ReadBack(**read_back),
     )
+    if "point" in raw:
+        return SunSpecSetpoint(
+            models=_model_ids(raw["model"]), point=raw["point"], setpoint=setpoint
+        )
+    return setpoint
+
+
+def _check_writes(setpoints: list[WritableRegister], control: Control, source: str) -> None:
+    """Check what setpoints name of each other, and that a control has what it writes."""
+    found = {s.key: s for s in setpoints}
+    if len(found) != len(setpoints):
+        raise ProfileError(f"{source}: a writable key is used twice")
+    for setpoint in setpoints:
+        if setpoint.revert.register is None:
+            continue
+        timeout = found.get(setpoint.revert.register)
+        if timeout is None or timeout is setpoint:
+            raise ProfileError(
+                f"{source}: writable {setpoint.key} reverts after an unknown setpoint"
+            )
+        if timeout.unit not in DURATION_UNITS or timeout.revert.register is not None:
+            raise ProfileError(
+                f"{source}: writable {setpoint.key} reverts after {timeout.key}, which is no "
+                f"timeout (a unit of {sorted(DURATION_UNITS)}, reverting by itself)"
+            )
+    for kind in (control.battery, control.charger):
+        if kind is not None and (missing := sorted(set(CONTROL_SETPOINTS[kind]) - set(found))):
+            raise ProfileError(f"{source}: control {kind} needs the writable {missing}")
 
 
 def _plug_in(

@@ -26,8 +26,10 @@ from .profile import (
     Profile,
     Register,
     SunSpecPoint,
+    SunSpecSetpoint,
     SunSpecSource,
     TestVector,
+    WritableRegister,
     available_profiles,
 )
 
@@ -273,7 +275,37 @@ def resolve_profile(profile: Profile, models: Mapping[int, int] | None) -> Profi
         return profile
     if not models:
         raise SunSpecError(f"{profile.id} needs the device's SunSpec models")
-    return replace(profile, registers=resolve(profile.sunspec, models))
+    setpoints = [
+        placed for setpoint in profile.sunspec_writable if (placed := _place(setpoint, models))
+    ]
+    return replace(
+        profile,
+        registers=(*resolve(profile.sunspec, models), *(sf for _, sf in setpoints if sf)),
+        writable=(*profile.writable, *(setpoint for setpoint, _ in setpoints)),
+    )
+
+
+def _place(
+    setpoint: SunSpecSetpoint, models: Mapping[int, int]
+) -> tuple[WritableRegister, Register | None] | None:
+    """Return a setpoint at its point in a device's chain, and its scale factor's register.
+
+    None when the device has none of the setpoint's models.
+    """
+    model = next((m for m in setpoint.models if m in models), None)
+    if model is None:
+        return None
+    point = point_layout(model, setpoint.point)
+    placed = replace(
+        setpoint.setpoint,
+        address=models[model] + point.offset,
+        data_type=_TYPES[point.type][0],
+    )
+    if point.scale_factor is None:
+        return placed, None
+    sf = model_layout(model)[point.scale_factor]
+    register = _register(f"{placed.key}_sf", sf, models[model] + sf.offset, None)
+    return replace(placed, scale_factor=register.key), register
 
 
 def vector_holding(vector: TestVector) -> dict[int, int]:
