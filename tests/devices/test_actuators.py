@@ -172,6 +172,17 @@ async def test_a_sunspec_storage_is_held_between_both_rate_limits(modbus_server)
     ]
 
 
+async def test_a_sunspec_storage_is_sent_nothing_beyond_its_wchamax(modbus_server) -> None:
+    words = image([(1, {"Mn": "Fronius"}), (124, STORAGE)])
+    registers = Registers(holding=words, writable=frozenset(words))
+    server, actuator = await battery(modbus_server, PROFILES["sunspec"], 1, registers)
+
+    with pytest.raises(OutOfRangeError):
+        await actuator.force(-6000, 30)  # 120 %
+
+    assert server.writes == []
+
+
 async def test_sunspec_setpoints_are_placed_where_the_chain_puts_model_124(modbus_server) -> None:
     words = image([(1, {"Mn": "Fronius"}), (124, STORAGE)])
     server = await modbus_server({1: Registers(holding=words)})
@@ -329,6 +340,7 @@ async def test_a_keba_is_written_no_more_often_than_every_interval(modbus_server
     await actuator.set_current(10, 60)
 
     assert loop.time() - started >= 0.3
-    # The failsafe timeout was just written: not again. The new current waited; by then the
-    # enable may be renewed.
-    assert server.writes[4:] == [(255, SINGLE, 5004, (10000,)), (255, SINGLE, 5014, (1,))]
+    # The failsafe timeout was just written: not again. The new current waited for it (the
+    # enable, a refresh, is renewed or not depending on whether its own interval has passed).
+    assert server.writes[4] == (255, SINGLE, 5004, (10000,))
+    assert (255, SINGLE, 5018, (60,)) not in server.writes[4:]

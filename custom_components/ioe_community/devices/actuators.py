@@ -34,7 +34,9 @@ _NO_LIMITS, _BOTH_LIMITS = 0, 3
 class BatteryActuator(Protocol):
     """Commands a home battery; the device reverts to its own mode when commands stop."""
 
-    # The device returns to its own mode this long after the last command; None: never.
+    # The device returns to its own mode this long after the last command; None: never. A
+    # device told its timeout with each command returns after that command's hold_s: this is
+    # the longest hold it takes (a longer one is cut to it).
     revert_s: int | None
 
     async def power_limits(self) -> tuple[float, float]:
@@ -53,6 +55,7 @@ class ChargerActuator(Protocol):
     min_current_a: float
     max_current_a: float
     phases: int
+    # As BatteryActuator.revert_s: the station falls back to its failsafe current.
     revert_s: int | None
 
     async def set_current(self, amps: float, hold_s: int) -> None:
