@@ -20,6 +20,7 @@ Powers are in W, positive when a device draws from the home (a battery charging,
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 import datetime as dt
@@ -149,7 +150,7 @@ class Cells:
         return power_w
 
 
-class Device:
+class Device(ABC):
     """A simulated device: its Modbus units, its share of the home's power, its clock.
 
     ``answering`` False makes every request answer "gateway target device failed to respond"
@@ -163,16 +164,16 @@ class Device:
         self.answering = True
         self.power_w = 0.0
 
+    @abstractmethod
     def step(self, home: Home, seconds: float, before_w: float) -> float:
         """Run the ``seconds`` up to ``home.elapsed_s``; return the power it drew (W, > 0 draws).
 
         ``before_w`` is what the grid would carry without this device (> 0 imports).
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def publish(self, home: Home) -> None:
         """Encode what it does into its registers."""
-        raise NotImplementedError
 
     def check_read(self, _address: int, _count: int) -> ExcCodes | None:
         """Answer reads while the device is there."""
@@ -587,7 +588,9 @@ class VictronEss(Device):
         state = 1 if power_w > 0 else 2 if power_w < 0 else 0
         for table in (self._system.input, self.system):
             put(table, VIC_GRID_L1, _limit(home.grid_w, -0x8000, 0x7FFF))
-            put(table, VIC_CONSUMPTION_L1, _limit(home.load_now_w, 0, 0xFFFF))
+            # What the AC loads take: the grid and the PV, less what the battery stores.
+            consumption_w = home.grid_w + home.pv_now_w - power_w
+            put(table, VIC_CONSUMPTION_L1, _limit(consumption_w, 0, 0xFFFF))
             put(table, VIC_BATTERY_VOLTAGE, voltage_v * 10)
             put(table, VIC_BATTERY_CURRENT, power_w / voltage_v * 10)
             put(table, VIC_BATTERY_POWER, _limit(power_w, -0x8000, 0x7FFF))
@@ -652,8 +655,8 @@ class SunSpecStorage(Device):
         self.pv_w = pv_w
         self._pv_now_w = 0.0
         self._rates_at = 0.0
-        self.storage = model_addresses([1, INVERTER, STORAGE])[STORAGE]
-        self.inverter = model_addresses([1, INVERTER, STORAGE])[INVERTER]
+        chain = model_addresses([1, INVERTER, STORAGE])
+        self.storage, self.inverter = chain[STORAGE], chain[INVERTER]
         rate = Setting(-10000, 10000, signed=True)  # ±100 % [assumed: beyond it is refused]
         settings = {
             self.at("WChaMax"): Setting(0, rated_charge_w),
