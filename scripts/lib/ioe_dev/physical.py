@@ -95,12 +95,13 @@ def decode_write(
     that tests a split write]; a value out of its range is refused with ILLEGAL_VALUE.
     """
     values: dict[int, int] = {}
+    sent = dict(enumerate(words, start=address))
     at, end = address, address + len(words)
     while at < end:
         setting = settings.get(at)
         if setting is None or at + setting.words > end:
             return ExcCodes.ILLEGAL_ADDRESS
-        value = get(dict(enumerate(words, start=address)), at, setting.words, setting.signed)
+        value = get(sent, at, setting.words, setting.signed)
         if not setting.takes(value):
             return ExcCodes.ILLEGAL_VALUE
         values[at] = value
@@ -154,7 +155,8 @@ class Device(ABC):
     """A simulated device: its Modbus units, its share of the home's power, its clock.
 
     ``answering`` False makes every request answer "gateway target device failed to respond"
-    (a device gone behind a gateway); stop its server for a device gone from the network.
+    (a device gone behind a gateway); stop its server for a device gone from the network. Add
+    it to a ``Home`` before serving it: the server serves the registers present when it starts.
     """
 
     def __init__(self) -> None:
