@@ -193,6 +193,21 @@ async def test_the_battery_stays_within_its_power_limits_and_soc_cutoffs() -> No
         assert (await wire.read(1, 47100)) == [0]  # the forced charge ended there
 
 
+async def test_a_forced_charge_to_a_target_soc_ends_there() -> None:
+    home = Home(NOON, pv_w=0.0, load_w=0.0)
+    battery = home.add(HuaweiBattery(Cells(10.0, soc=0.40, charge_efficiency=1.0)))
+    async with served(battery) as wire:
+        assert await wire.write(1, 47247, *u32(5000)) == 0
+        assert await wire.write(1, 47101, 450) == 0  # 45.0 %
+        assert await wire.write(1, 47246, 1) == 0  # until the SoC, not for a time
+        assert await wire.write(1, 47100, 1) == 0
+        home.advance(6 * 60)  # 0.5 kWh at 5 kW
+        assert (await wire.read(1, 37004)) == [450]
+        home.advance(1)
+        assert (await wire.read(1, 47100)) == [0]
+        assert await wire.s32(1, 37001) == 0
+
+
 # Victron GX, ESS: unit 100 (2700/2716 setpoints, 2902 mode, 842/843), VE.Bus unit 227 (37).
 
 
@@ -238,6 +253,17 @@ async def test_victron_mode_3_follows_its_setpoint_and_drops_to_passthru_without
         assert await wire.s16(100, 842) == 0
         assert (await wire.read(227, 31)) == [8]  # passthru
         assert await wire.write(100, 2902, 4) == ILLEGAL_VALUE
+
+
+async def test_victron_discharges_no_lower_than_its_minimum_soc() -> None:
+    home = Home(NOON, pv_w=0.0, load_w=2000.0)
+    ess = home.add(VictronEss(Cells(5.0, soc=0.3, discharge_efficiency=1.0), min_soc=0.1))
+    async with served(ess) as wire:
+        assert await wire.write(100, 2901, 200) == 0  # 20.0 %
+        home.advance(1800)  # 0.5 kWh of 5 kWh: from 30 % to 20 %, then no more
+        assert (await wire.read(100, 843, input_=True)) == [20]
+        assert await wire.s16(100, 842, input_=True) == 0
+        assert ess.cells.discharged_kwh == pytest.approx(0.5, rel=1e-3)
 
 
 # SunSpec model 124 on a Fronius GEN24-like inverter (unit 1), found by walking the chain.
