@@ -435,8 +435,13 @@ async def test_the_meter_reads_the_balance_of_everything_in_the_home() -> None:
 async def test_devices_stop_answering_when_asked() -> None:
     home = Home(NOON, load_w=300.0)
     meter = home.add(GridMeter())
-    battery = home.add(HuaweiBattery(Cells(10.0)))
-    server = ModbusTestServer(units={**meter.units, 2: battery.units[1]})
+    battery = home.add(HuaweiBattery(Cells(10.0), unit=2))
+    twins = Home(NOON)
+    twins.add(HuaweiBattery(Cells(10.0)))
+    twins.add(GridMeter())
+    with pytest.raises(ValueError, match="two devices at unit 1"):
+        ModbusTestServer(units=twins.units)
+    server = ModbusTestServer(units=home.units)  # both behind one gateway
     await server.start()
     client = AsyncModbusTcpClient("127.0.0.1", port=server.port, timeout=1, retries=0)
     await client.connect()

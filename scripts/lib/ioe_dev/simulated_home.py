@@ -148,10 +148,7 @@ class DemoHome:
         )
         self.meter = self.home.add(GridMeter(unit=METER_UNIT))
         self.solaredge = Registers()
-        self.units = {
-            **self.meter.units, **self.battery.units, **self.charger.units,
-            SOLAREDGE_UNIT: self.solaredge,
-        }  # fmt: skip
+        self.units = {**self.home.units, SOLAREDGE_UNIT: self.solaredge}
 
     def step(self, now: dt.datetime, seconds: float, rng: random.Random) -> dict[str, float]:
         """Advance ``seconds`` at local time ``now``; return the instantaneous powers (W)."""

@@ -209,6 +209,16 @@ class Home:
         """The simulated local time."""
         return self.start + dt.timedelta(seconds=self.elapsed_s)
 
+    @property
+    def units(self) -> dict[int, Registers]:
+        """Every device's units, to serve them all on one server (a gateway, or the demo's)."""
+        units: dict[int, Registers] = {}
+        for device in self.devices:
+            if clash := units.keys() & device.units.keys():
+                raise ValueError(f"two devices at unit {min(clash)}")
+            units.update(device.units)
+        return units
+
     def add[D: Device](self, device: D) -> D:
         """Add a device; each sees what the ones added before it left (add loads first)."""
         device.elapsed_s = self.elapsed_s
