@@ -408,6 +408,9 @@ async def test_the_charger_falls_back_to_its_failsafe_current_without_writes() -
         home.advance(2)
         assert await wire.u32(255, 1020) == 16 * 230 * 3 * 1000
         assert await wire.write(255, 5018, 9) == ILLEGAL_VALUE  # 0 or 10-600 s
+        assert charger.settings_written == [
+            (0, 5016, 6000), (0, 5018, 10), (0, 5004, 20000), (12, 5016, 0), (13, 5004, 16000),
+        ]  # fmt: skip
 
 
 # The meter: the physics' balance; devices that stop answering.

@@ -142,6 +142,9 @@ class Device(ABC):
     ``answering`` False makes every request answer "gateway target device failed to respond"
     (a device gone behind a gateway); stop its server for a device gone from the network. Add
     it to a ``Home`` before serving it: the server serves the registers present when it starts.
+    ``settings_written`` lists every setting it applied at the home's time (elapsed s, address,
+    value), so that a test can check how often a controller writes (KEBA asks for 5 s or more
+    between writes; Victron's 2700-range settings go to flash).
     """
 
     def __init__(self) -> None:
@@ -150,6 +153,7 @@ class Device(ABC):
         self.elapsed_s = 0.0
         self.answering = True
         self.power_w = 0.0
+        self.settings_written: list[tuple[float, int, int]] = []
 
     @abstractmethod
     def step(self, home: Home, seconds: float, before_w: float) -> float:
@@ -176,6 +180,7 @@ class Device(ABC):
             if isinstance(values, ExcCodes):
                 return values
             on_write(values)
+            self.settings_written += [(self.elapsed_s, a, v) for a, v in values.items()]
             return None
 
         return Registers(writable=writable(settings), on_write=check, on_read=self.check_read)
