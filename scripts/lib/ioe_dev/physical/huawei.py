@@ -50,14 +50,16 @@ class HuaweiBattery(Device):
 
     In its own mode (47086 = 2, maximise self-consumption) the battery covers ``FOLLOWS`` of the
     home's surplus or deficit. A forcible charge or discharge (47100 = 1/2) runs at 47247/47249
-    regardless of the home: in setting mode 0 (47246) for 47083 minutes from the last write of
+    regardless of the home: in setting mode 0 (47246) for 47083 minutes (and no longer: evcc
+    relies on the end as its safety net [impl]; 0-1440 min [doc]) from the last write of
     47100 or 47083 (evcc refreshes a 1-minute period by rewriting both [impl]; that the period
     restarts then is [assumed]), in setting mode 1 until the SoC reaches 47101. It ends there,
     or at the cut-off SoC (a forced charge to 100 % ends at 100 % [field: evcc#17692]; at other
     cut-offs [assumed]); then 47100 reads 0 again [assumed: the notes could not confirm the
-    value after expiry] and the working mode applies. Every power stays within 47075/47077 and
-    the SoC within 47082..47081. Working modes other than 2 are not modelled: the battery idles.
-    Grid charging (47087) is kept, not modelled.
+    value after expiry] and the working mode applies. Every power, forced ones too, stays within
+    47075/47077 (evcc "holds" the battery with 47077 = 0 [impl]; that a forced power is capped
+    too is [assumed]) and the SoC within 47082..47081. Working modes other than 2 are not
+    modelled: the battery idles. Grid charging (47087) is kept, not modelled.
     """
 
     def __init__(

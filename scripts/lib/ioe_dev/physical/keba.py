@@ -32,7 +32,7 @@ class Car:
 
 # KEBA KeContact P30/P40, Modbus TCP (notes §1.4): unit 255; reads U32 high word first.
 KEBA_STATE: Final = 1000  # 1 not ready, 2 ready/waiting, 3 charging, 5 suspended [doc]
-KEBA_CABLE: Final = 1004  # 0 unplugged, 7 station + car + locked [impl]
+KEBA_CABLE: Final = 1004  # 0 no cable (a socket), 7 station + car + locked [impl]
 KEBA_ERROR: Final = 1006
 KEBA_CURRENTS: Final = (1008, 1010, 1012)  # mA [impl]
 KEBA_SERIAL: Final = 1014
@@ -49,8 +49,10 @@ KEBA_FAILSAFE_CURRENT: Final = 1600  # mA [doc]
 KEBA_FAILSAFE_TIMEOUT: Final = 1602  # s [doc]
 KEBA_SET_CURRENT: Final = 5004  # U16 mA, 6000-63000 (P40: 0 pauses) [doc, impl]
 KEBA_ENABLE: Final = 5014  # U16 0/1 (P30) [doc]
-KEBA_SET_FAILSAFE_CURRENT: Final = 5016  # U16 mA, 0 or 6000-63000 [doc]
-KEBA_SET_FAILSAFE_TIMEOUT: Final = 5018  # U16 s, 0 or 10-600 [doc]
+# The failsafe's ranges are the UDP guide's "failsafe" command's [doc]; the same on Modbus is
+# [assumed].
+KEBA_SET_FAILSAFE_CURRENT: Final = 5016  # U16 mA, 0 or 6000-63000
+KEBA_SET_FAILSAFE_TIMEOUT: Final = 5018  # U16 s, 0 or 10-600
 KEBA_SET_FAILSAFE_PERSIST: Final = 5020  # U16 0/1 [doc]
 KEBA_WRITE_ONLY: Final = 5000  # from here on, registers are write-only
 PLUGGED, UNPLUGGED = 7, 0
@@ -73,6 +75,9 @@ class KebaCharger(Device):
     0 stops) until 5004 or 5014 is written again [doc: UDP guide, "current and enable must be
     re-sent"]. Registers from 5000 are write-only [doc]; reading them, or more than 2 words at
     once [doc], answers "illegal data address" [assumed: the exception is not documented].
+    States: 1 without a car, 3 while it draws, 5 while the charger offers nothing (disabled,
+    paused, failsafe 0: "suspended" [doc]; evcc reads a disabled KEBA from 5 [impl]), 2
+    otherwise (waiting for the car: not yet following, or full [impl: evcc#31680]).
     """
 
     def __init__(
