@@ -8,15 +8,18 @@ from pathlib import Path
 import random
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
 from zoneinfo import ZoneInfo
 
+from pymodbus.client import AsyncModbusTcpClient
 import pytest
 
+from ioe_dev.modbus_server import ModbusTestServer
 from ioe_dev.processes import free_port
-from ioe_dev.simulated_home import HomeState, load_state
+from ioe_dev.simulated_home import DemoHome, HomeState, load_state
 from tests.conftest import REPO
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -81,3 +84,35 @@ def test_a_damaged_state_file_starts_the_devices_afresh(
     assert caplog.text.count("is unreadable") == 3
     state_file.write_text(json.dumps({"import_kwh": 12.5}))
     assert load_state(state_file).import_kwh == 12.5
+
+
+@pytest.mark.usefixtures("allow_local_sockets")
+async def test_the_demos_battery_and_charger_obey_what_is_written_to_them() -> None:
+    state, rng = HomeState(soc=0.5), random.Random(1)  # noqa: S311 - simulated weather
+    noon = dt.datetime(2026, 6, 1, 13, 30, tzinfo=MADRID)  # sunny, the car plugged in
+    home = DemoHome(state, noon)
+    server = ModbusTestServer(units=home.units)
+    await server.start()
+    client = AsyncModbusTcpClient("127.0.0.1", port=server.port)
+    await client.connect()
+    try:
+        powers = home.step(noon, 10, rng)
+        assert powers["battery_w"] > 0  # storing the surplus
+        assert powers["ev_w"] == pytest.approx(16 * 230)
+        # Huawei: no more charging (47075, U32); KEBA: 10 A (5004, mA).
+        assert not (await client.write_registers(47075, [0, 0], device_id=2)).isError()
+        assert not (await client.write_register(5004, 10000, device_id=3)).isError()
+        powers = home.step(noon, 10, rng)
+        assert powers["battery_w"] == 0
+        assert powers["ev_w"] == pytest.approx(10 * 230)
+        # Huawei's own sign (37765): > 0 charges; the meter sees the whole balance.
+        assert (await client.read_holding_registers(37765, count=2, device_id=2)).registers == [
+            0,
+            0,
+        ]
+        meter = await client.read_input_registers(52, count=2, device_id=1)
+        (grid_w,) = struct.unpack(">f", struct.pack(">HH", *meter.registers))
+        assert grid_w == pytest.approx(powers["grid_w"], abs=0.01)
+    finally:
+        client.close()
+        await server.stop()

@@ -25,7 +25,7 @@ from custom_components.ioe_community.devices.profile import available_profiles
 from custom_components.ioe_community.link.client import DEFAULT_RESEND_AFTER_S, LinkState
 from ioe_aggregator.members.join_code import JoinCode, encode
 from ioe_dev.modbus_server import ModbusTestServer, Registers
-from ioe_dev.simulated_home import write_values
+from ioe_dev.physical import write_values
 from tests.community import wait_until
 from tests.conftest import StartModbusServer
 

@@ -37,7 +37,7 @@ from custom_components.ioe_community.link.outbox import DEFAULT_MAX_BATCHES, Out
 from custom_components.ioe_community.link.protocol import Reading, encode_readings
 from ioe_aggregator.members.join_code import encode
 from ioe_dev.modbus_server import Registers
-from ioe_dev.simulated_home import write_values
+from ioe_dev.physical import write_values
 from tests.community import Community, StartAggregator, call, start_service, stored_rows, wait_until
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER, StartModbusServer
 

@@ -29,7 +29,7 @@ from custom_components.ioe_community.const import DOMAIN
 from custom_components.ioe_community.coordinator import ModbusDeviceCoordinator, endpoint_from
 from custom_components.ioe_community.devices.profile import available_profiles
 from ioe_dev.modbus_server import ModbusTestServer, Registers
-from ioe_dev.simulated_home import write_values
+from ioe_dev.physical import write_values
 from tests.conftest import StartModbusServer
 
 from .conftest import set_up_home

@@ -26,6 +26,9 @@ READ_INPUT = 4
 # What a device does with a write (address, words): None applies it; an exception refuses it
 # (a value out of range: ILLEGAL_VALUE). pymodbus answers standard exception codes only.
 type WriteCheck = Callable[[int, list[int]], ExcCodes | None]
+# What a device does with a read (address, count): None serves it; an exception refuses it (a
+# register the device does not let be read, or a device behind a gateway that is gone).
+type ReadCheck = Callable[[int, int], ExcCodes | None]
 
 
 @dataclass
@@ -34,13 +37,15 @@ class Registers:
 
     A client may write the holding registers in ``writable`` only (any other answers "illegal
     data address", as a read-only register does); ``on_write`` sees each write first. A write
-    that is applied changes ``holding``, so the next read returns it.
+    that is applied changes ``holding``, so the next read returns it. ``on_read`` sees each read
+    first, of either table.
     """
 
     holding: dict[int, int] = field(default_factory=dict)
     input: dict[int, int] = field(default_factory=dict)
     writable: frozenset[int] = frozenset()
     on_write: WriteCheck | None = None
+    on_read: ReadCheck | None = None
 
 
 class NullModem:
@@ -153,6 +158,12 @@ class ModbusTestServer:
                 return code
             regs.holding.update(zip(range(address, address + len(words)), words, strict=True))
             self.writes.append((unit, function_code, address, tuple(words)))
+        elif (
+            function_code in (READ_HOLDING, READ_INPUT)  # not a write's echo
+            and regs.on_read is not None
+            and (code := regs.on_read(address, count)) is not None
+        ):
+            return code
         source = regs.input if function_code == READ_INPUT else regs.holding
         for current in range(address, address + count):
             if current in source:

@@ -2,8 +2,11 @@
 
 One Modbus TCP endpoint serves an Eastron SDM630 at unit 1, a Huawei SUN2000 with its
 LUNA2000 battery at unit 2, a KEBA P30 EV charger at unit 3 and a SolarEdge SE3000H with its
-grid meter (SunSpec 101 and 203) at unit 4, encoded with the same profiles the integration
-reads. SolarEdge's meter counts power positive while exporting, as the real ones do. With
+grid meter (SunSpec 101 and 203) at unit 4. The meter, the battery and the charger are the
+physical models of ``ioe_dev.physical``: the battery and the charger obey what Home Assistant
+writes to them (a forced charge, a power limit, a charging current, a pause) and the meter
+measures the consequence. SolarEdge's meter counts power positive while exporting, as the
+real ones do. With
 ``--mqtt-port``, a balcony panel's meter publishes as a Shelly EM running Tasmota does:
 ``tele/balcon/SENSOR`` every 10 s (and ``stat/balcon/STATUS10`` when asked), its ``Total`` a
 net counter that runs back while the panel produces.
@@ -36,10 +39,9 @@ from zoneinfo import ZoneInfo
 from paho.mqtt import client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from custom_components.ioe_community.devices.decode import encode
-from custom_components.ioe_community.devices.profile import Profile, available_profiles
 from custom_components.ioe_community.devices.sunspec import image
 from ioe_dev.modbus_server import ModbusTestServer, Registers
+from ioe_dev.physical import Car, Cells, GridMeter, Home, HuaweiBattery, KebaCharger
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,9 +50,9 @@ SOLAREDGE_PEAK_W = 3000.0
 BALCONY_PEAK_W = 800.0
 BALCONY_STANDBY_W = 2.0  # the micro-inverter's draw at night
 BATTERY_KWH = 10.0
-BATTERY_MAX_W = 2500.0
-BATTERY_FOLLOWS = 0.95
-EV_CHARGING_W = 3680.0  # 16 A on one phase
+BATTERY_MAX_W = 2500
+BATTERY_MIN_SOC = 0.1
+EV_MAX_CURRENT_A = 16.0  # the charger's cable: 3.7 kW on one phase
 EV_HOURS = ((13.0, 15.0), (23.0, 24.0))
 METER_UNIT = 1
 INVERTER_UNIT = 2
@@ -63,7 +65,7 @@ SAVE_PERIOD_S = 5
 
 @dataclass
 class HomeState:
-    """The physical state that the devices report."""
+    """The home's counters and battery charge, as the state file keeps them between runs."""
 
     import_kwh: float = 1234.5
     export_kwh: float = 321.0
@@ -79,7 +81,11 @@ class HomeState:
     day: str = ""  # the local date balcony_today_kwh counts (ISO 8601)
 
     def step(self, now: dt.datetime, seconds: float, rng: random.Random) -> dict[str, float]:
-        """Advance ``seconds`` at local time ``now``; return the instantaneous powers (W)."""
+        """Advance the weather and the household ``seconds`` at local time ``now``.
+
+        Returns the instantaneous powers (W) of the PV, the balcony meter and the house load;
+        the battery, the car and the grid are the physics' (``DemoHome``).
+        """
         hour = now.hour + now.minute / 60
         sun = max(0.0, math.sin(math.pi * (hour - 7.5) / 12.0))
         pv_w = PV_PEAK_W * sun**1.3 * rng.uniform(0.85, 1.0)
@@ -92,93 +98,92 @@ class HomeState:
             + 1500 * math.exp(-(((hour - 21.0) / 1.8) ** 2))
             + rng.uniform(0, 150)
         )
-        ev_w = EV_CHARGING_W if any(a <= hour < b for a, b in EV_HOURS) else 0.0
-        if ev_w and not self.session_kwh:
-            self.session_kwh = 0.0001  # a session starts
-        load_w += ev_w
-        surplus_w = pv_w + solaredge_w - balcony_w - load_w
-        # The inverter's control follows the surplus a little behind: a few % reach the grid.
-        if surplus_w > 0 and self.soc < 1.0:
-            battery_w = min(BATTERY_FOLLOWS * surplus_w, BATTERY_MAX_W)  # charging
-        elif surplus_w < 0 and self.soc > 0.1:
-            battery_w = max(BATTERY_FOLLOWS * surplus_w, -BATTERY_MAX_W)  # discharging
-        else:
-            battery_w = 0.0
-        grid_w = load_w + battery_w + balcony_w - pv_w - solaredge_w  # > 0 imports
         hours = seconds / 3600
         if self.day != (today := now.date().isoformat()):  # also after a night stopped
             self.balcony_today_kwh, self.day = 0.0, today
         self.solaredge_kwh += solaredge_w * hours / 1000
         self.balcony_net_kwh += balcony_w * hours / 1000
         self.balcony_today_kwh += balcony_w * hours / 1000
-        self.soc = min(1.0, max(0.0, self.soc + battery_w * hours / 1000 / BATTERY_KWH))
-        self.pv_kwh += pv_w * hours / 1000
-        self.charged_kwh += max(battery_w, 0) * hours / 1000
-        self.discharged_kwh += max(-battery_w, 0) * hours / 1000
-        self.import_kwh += max(grid_w, 0) * hours / 1000
-        self.export_kwh += max(-grid_w, 0) * hours / 1000
-        self.ev_kwh += ev_w * hours / 1000
-        self.session_kwh = self.session_kwh + ev_w * hours / 1000 if ev_w else 0.0
-        return {
-            "pv_w": pv_w, "load_w": load_w, "battery_w": battery_w, "grid_w": grid_w, "ev_w": ev_w,
-            "solaredge_w": solaredge_w, "balcony_w": balcony_w,
-        }  # fmt: skip
+        return {"pv_w": pv_w, "load_w": load_w, "solaredge_w": solaredge_w, "balcony_w": balcony_w}
 
 
-def write_values(profile: Profile, table: dict[int, int], values: dict[str, float | str]) -> None:
-    """Encode values into a device's registers as its profile places them."""
-    for key, value in values.items():
-        register = profile.register(key)
-        for offset, word in enumerate(encode(register, value)):
-            table[register.address + offset] = word
+class DemoHome:
+    """The home's devices on the physical model, so that they obey what Home Assistant writes.
+
+    The SDM630 meters the physics' balance; the Huawei's LUNA2000 stores the surplus in its own
+    mode and follows forced commands and power limits; the KEBA's car is plugged in during
+    ``EV_HOURS`` and draws what the charger offers. The SolarEdge and its meter only report.
+    """
+
+    def __init__(self, state: HomeState, now: dt.datetime) -> None:
+        """Build the devices from the kept ``state``, at local time ``now``."""
+        self.state = state
+        self.home = Home(now)
+        self.home.import_kwh, self.home.export_kwh = state.import_kwh, state.export_kwh
+        self.charger = self.home.add(
+            KebaCharger(
+                "p30",
+                unit=CHARGER_UNIT,
+                hardware_current_a=EV_MAX_CURRENT_A,
+                energy_kwh=state.ev_kwh,
+                session_kwh=state.session_kwh,
+            )
+        )
+        cells = Cells(
+            BATTERY_KWH,
+            soc=state.soc,
+            charged_kwh=state.charged_kwh,
+            discharged_kwh=state.discharged_kwh,
+        )
+        self.battery = self.home.add(
+            HuaweiBattery(
+                cells,
+                unit=INVERTER_UNIT,
+                rated_charge_w=BATTERY_MAX_W,
+                rated_discharge_w=BATTERY_MAX_W,
+                min_soc=BATTERY_MIN_SOC,
+                pv_w=0.0,
+                pv_kwh=state.pv_kwh,
+            )
+        )
+        self.meter = self.home.add(GridMeter(unit=METER_UNIT))
+        self.solaredge = Registers()
+        self.units = {**self.home.units, SOLAREDGE_UNIT: self.solaredge}
+
+    def step(self, now: dt.datetime, seconds: float, rng: random.Random) -> dict[str, float]:
+        """Advance ``seconds`` at local time ``now``; return the instantaneous powers (W)."""
+        powers = self.state.step(now, seconds, rng)
+        hour = now.hour + now.minute / 60
+        if any(a <= hour < b for a, b in EV_HOURS):
+            if self.charger.car is None:
+                self.charger.plug(Car(capacity_kwh=60.0, soc=0.4, max_current_a=16.0, phases=1))
+        elif self.charger.car is not None:
+            self.charger.unplug()
+        self.battery.pv_w = powers["pv_w"]
+        self.home.pv_w = powers["pv_w"] + powers["solaredge_w"] - powers["balcony_w"]
+        self.home.load_w = powers["load_w"]
+        self.home.advance(seconds)
+        state, cells = self.state, self.battery.cells
+        state.import_kwh, state.export_kwh = self.home.import_kwh, self.home.export_kwh
+        state.soc, state.charged_kwh, state.discharged_kwh = (
+            cells.soc, cells.charged_kwh, cells.discharged_kwh
+        )  # fmt: skip
+        state.pv_kwh = self.battery.pv_kwh
+        state.ev_kwh, state.session_kwh = self.charger.energy_kwh, self.charger.session_kwh
+        powers.update(
+            grid_w=self.home.grid_w, battery_w=self.battery.power_w, ev_w=self.charger.power_w
+        )
+        refresh_solaredge(state, powers, self.solaredge.holding)
+        return powers
 
 
-def refresh(state: HomeState, powers: dict[str, float], devices: dict[int, Registers]) -> None:
-    """Encode the home's state into the devices' registers."""
-    meter, inverter, charger = devices[METER_UNIT], devices[INVERTER_UNIT], devices[CHARGER_UNIT]
-    profiles = available_profiles()
-    grid_w = powers["grid_w"]
-    write_values(
-        profiles["eastron_sdm630"],
-        meter.input,
-        {
-            "voltage_l1": 231.0, "voltage_l2": 229.8, "voltage_l3": 232.4,
-            "current_l1": abs(grid_w) / 231.0, "current_l2": 0.4, "current_l3": 0.3,
-            "power_l1": grid_w, "power_l2": 0.0, "power_l3": 0.0, "power": grid_w,
-            "power_factor": 0.97, "frequency": 50.0,
-            "import_energy": state.import_kwh, "export_energy": state.export_kwh,
-        },
-    )  # fmt: skip
-    write_values(
-        profiles["huawei_sun2000"],
-        inverter.holding,
-        {
-            "model_name": "SUN2000-4KTL-M1", "serial": "HV0000DEMO01",
-            "pv_power": powers["pv_w"], "active_power": powers["pv_w"] - powers["battery_w"],
-            "grid_frequency": 50.0, "internal_temperature": 31.5,
-            "pv_energy": state.pv_kwh, "daily_pv_energy": 0.0,
-            "meter_voltage_l1": 231.0, "meter_power": grid_w,
-            "grid_export_energy": state.export_kwh, "grid_import_energy": state.import_kwh,
-            "battery_soc": 100 * state.soc, "battery_power": powers["battery_w"],
-            "battery_charge_energy": state.charged_kwh,
-            "battery_discharge_energy": state.discharged_kwh,
-        },
-    )  # fmt: skip
-    charging = powers["ev_w"] > 0
-    write_values(
-        profiles["keba_p30"],
-        charger.holding,
-        {
-            "charging_state": 3 if charging else 2, "cable_state": 7, "error_code": 0,
-            "current_l1": powers["ev_w"] / 230.0, "current_l2": 0.0, "current_l3": 0.0,
-            "serial": 22012345, "power": powers["ev_w"], "ev_energy": state.ev_kwh,
-            "voltage_l1": 230.0, "voltage_l2": 0.0, "voltage_l3": 0.0, "max_current": 16.0,
-            "session_energy": state.session_kwh,
-        },
-    )  # fmt: skip
-    # A SolarEdge inverter and its meter, as a SunSpec chain: the meter's W is positive while
-    # the home exports (SolarEdge's sign); its counters are the grid's.
-    devices[SOLAREDGE_UNIT].holding.update(
+def refresh_solaredge(state: HomeState, powers: dict[str, float], table: dict[int, int]) -> None:
+    """Encode the SolarEdge inverter and its meter, as a SunSpec chain.
+
+    The meter's W is positive while the home exports (SolarEdge's sign); its counters are the
+    grid's.
+    """
+    table.update(
         image(
             [
                 (1, {"Mn": "SolarEdge ", "Md": "SE3000H-RW000BNN4", "SN": "7E0DE3A1",
@@ -188,7 +193,7 @@ def refresh(state: HomeState, powers: dict[str, float], devices: dict[int, Regis
                        "A": round(powers["solaredge_w"] / 2.3), "A_SF": -2,
                        "PhVphA": 2307, "V_SF": -1, "Hz": 5000, "Hz_SF": -2,
                        "TmpSnk": 3814, "Tmp_SF": -2, "St": 4 if powers["solaredge_w"] else 2}),
-                (203, {"W": round(-grid_w), "W_SF": 0,
+                (203, {"W": round(-powers["grid_w"]), "W_SF": 0,
                        "TotWhImp": round(state.import_kwh * 1000),
                        "TotWhExp": round(state.export_kwh * 1000), "TotWh_SF": 0,
                        "PhVphA": 2310, "V_SF": -1, "Hz": 5000, "Hz_SF": -2}),
@@ -279,27 +284,24 @@ async def serve(
 
     With ``state_file``, the counters go on from where the last run left them.
     """
-    devices = {unit: Registers() for unit in (METER_UNIT, INVERTER_UNIT, CHARGER_UNIT)}
-    devices[SOLAREDGE_UNIT] = Registers()
     state, rng = load_state(state_file), random.Random(7)  # noqa: S311 - a simulation
     serving = asyncio.current_task()
     if serving is not None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, serving.cancel)
     zone = ZoneInfo(tz)
     now = dt.datetime.now(zone)
-    powers = state.step(now, 0, rng)
-    refresh(state, powers, devices)
+    home = DemoHome(state, now)
+    powers = home.step(now, 0, rng)
     balcony = BalconyMeter(mqtt_port) if mqtt_port else None
     if balcony:
         balcony.latest = tasmota_sensor(state, powers, now)
-    server = ModbusTestServer(units=devices, port=port)
+    server = ModbusTestServer(units=home.units, port=port)
     await server.start()
     try:
         for second in itertools.count(1):
             await asyncio.sleep(1)
             now = dt.datetime.now(zone)
-            powers = state.step(now, 1, rng)
-            refresh(state, powers, devices)
+            powers = home.step(now, 1, rng)
             if balcony and second % TELE_PERIOD_S == 0:
                 balcony.publish(tasmota_sensor(state, powers, now))
             if second % SAVE_PERIOD_S == 0:
