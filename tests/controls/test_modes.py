@@ -199,6 +199,20 @@ def test_the_battery_goes_first_below_its_priority_and_never_feeds_the_car() -> 
     assert decisions.battery.charge_w == 0.0  # the car's 16 A come from the grid, not the battery
 
 
+def test_a_full_car_leaves_the_surplus_to_the_battery() -> None:
+    """The car goes first above the battery's priority, but takes only what it draws."""
+    both = HomeControl(limits=LIMITS, battery=SHARE, charger=replace(SURPLUS, start_delay_s=0))
+    first = both.step(home(grid_w=-2500, soc=80))
+    assert first.charger is not None
+    assert first.charger.current_a == 10.0
+    # The car is full: offered 10 A, it draws nothing; the battery takes the 2.5 kW.
+    later = both.step(
+        home(NOON + timedelta(seconds=10), grid_w=-2500 + 200, soc=80, ev_w=0.0, charge_w=200)
+    )
+    assert later.battery is not None
+    assert later.battery.charge_w == pytest.approx(2500, abs=10)  # + the hour's 10 s of export
+
+
 def test_a_plan_charges_in_the_last_valley_hours_or_catches_up() -> None:
     evening = NOON.replace(hour=22)
     plan = replace(

@@ -8,7 +8,8 @@ far is from it, spread over the rest of the hour. Never below zero (the battery 
 nor above the contracted power.
 
 The split between battery and car follows evcc's "home battery priority": below its
-``priority_soc`` the battery takes the surplus first; above it the car does. The battery never
+``priority_soc`` the battery takes the surplus first; above it the car does, as much as it
+draws (a full car offered 16 A takes nothing: the battery gets the surplus). The battery never
 discharges into the car.
 
 The community's allocation is an input, never a command: with the link down the last one is
@@ -34,7 +35,7 @@ from .model import (
     Limits,
     Reason,
 )
-from .safety import guard, uncontrolled_w
+from .safety import car_w, guard, uncontrolled_w
 
 # The hour's balance is spread over at least this much of what is left of it (s), and the
 # power it adds is at most this share of the contracted power: a last-minute lurch would
@@ -119,8 +120,8 @@ class HomeControl:
         car_surplus_w = flex_w - max(charge_w or 0.0, 0.0) if battery_first else flex_w
         current_a, charger_reason = self._ask_charger(now, car_surplus_w)
         if not battery_first and charge_w is not None and self.charger is not None:
-            car_w = self.charger.watts(current_a or 0.0)
-            charge_w, battery_reason = self._ask_battery(now, flex_w - car_w)
+            taken_w = car_w(now, self.charger, current_a or 0.0, self.last_current_a)
+            charge_w, battery_reason = self._ask_battery(now, flex_w - taken_w)
             # The battery covers the home's import, never the car's.
             charge_w = max(charge_w or 0.0, min(flex_w, 0.0)) if charge_w is not None else None
         if not now.battery_reachable:

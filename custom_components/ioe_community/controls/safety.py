@@ -36,6 +36,21 @@ def uncontrolled_w(now: HomeNow, grid_w: float) -> float:
     return grid_w - (now.charge_w or 0.0) - (now.ev_w or 0.0)
 
 
+def car_w(
+    now: HomeNow, charger: ChargerSettings, current_a: float, last_current_a: float | None
+) -> float:
+    """Return what the car will draw when offered ``current_a`` (W).
+
+    A car takes at most what it is offered, and often less (its own charger's limit, a full
+    battery): what it draws now, plus what the new offer adds to the last one.
+    """
+    offered_w = charger.watts(current_a)
+    if now.ev_w is None:
+        return offered_w
+    more_w = max(offered_w - charger.watts(last_current_a or 0.0), 0.0)
+    return min(offered_w, max(now.ev_w, 0.0) + more_w)
+
+
 def guard(
     *,
     now: HomeNow,
@@ -64,7 +79,11 @@ def guard(
         current_a = _charger_window(current_a, charger, limits, last_current_a, charger_clips)
     # Contracted power: what is not the battery's nor the car's, plus what they are told.
     battery_w = charge_w if charge_w is not None else (now.charge_w or 0.0)
-    ev_w = charger.watts(current_a) if current_a is not None and charger else (now.ev_w or 0.0)
+    ev_w = (
+        car_w(now, charger, current_a, last_current_a)
+        if current_a is not None and charger
+        else (now.ev_w or 0.0)
+    )
     expected = uncontrolled_w(now, grid_w) + battery_w + ev_w
     excess = expected - limits.grid_limit_w
     if excess > 0 and charge_w is not None and charge_w > 0:
@@ -72,9 +91,10 @@ def guard(
         charge_w, excess = charge_w - cut, excess - cut
         _add(battery_clips, Clip.CONTRACTED_POWER)
     if excess > 0 and current_a and charger is not None:
-        reduced = math.floor(current_a - charger.amps(excess))
+        # Offered no more than what the car may take without the excess: it takes at most that.
+        reduced = math.floor(charger.amps(max(ev_w - excess, 0.0)))
         reduced_a = float(reduced) if reduced >= charger.min_current_a else 0.0
-        excess -= charger.watts(current_a - reduced_a)
+        excess -= ev_w - min(ev_w, charger.watts(reduced_a))
         current_a = reduced_a
         _add(charger_clips, Clip.CONTRACTED_POWER)
     if excess > 0 and charge_w is not None and _may_discharge(now, limits):
