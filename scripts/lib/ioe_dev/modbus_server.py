@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import functools
 import os
 import pty
+import time
 import tty
 
 from pymodbus.constants import ExcCodes
@@ -194,13 +195,15 @@ class ModbusTestServer:
             trace_pdu=self._trace,
         )
         self._task = asyncio.create_task(self._server.serve_forever())
-        for _ in range(100):
+        # Polled without timers: a test may have frozen the event loop's clock (time travel).
+        deadline = time.perf_counter() + 5
+        while time.perf_counter() < deadline:
             with contextlib.suppress(OSError):
                 _reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
                 writer.close()
                 await writer.wait_closed()
                 return
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0)
         raise RuntimeError(f"the Modbus test server did not listen on {self.port}")
 
     async def stop(self) -> None:
