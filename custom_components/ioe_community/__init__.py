@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
-from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import (
     config_validation as cv,
     device_registry as dr,
@@ -21,15 +22,19 @@ from homeassistant.loader import async_get_integration
 from . import dashboard
 from .community import CommunityLink
 from .const import (
+    CONF_BATTERY,
+    CONF_CHARGER,
     CONF_COMMUNITY,
     CONF_COMMUNITY_NAME,
     CONF_CUPS,
     CONF_LINK_CLIENT_SUFFIX,
     DOMAIN,
     LOGGER,
+    SUBENTRY_CONTROL,
     SUBENTRY_MODBUS,
     SUBENTRY_MQTT,
 )
+from .control import ControlCoordinator
 from .coordinator import (
     METER_MAKERS,
     IoeDeviceCoordinator,
@@ -56,7 +61,13 @@ from .services import async_setup_services
 if TYPE_CHECKING:
     from .sensors.device import DeviceSensors
 
-PLATFORMS: list[Platform] = [Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.NUMBER,
+    Platform.SELECT,
+    Platform.SENSOR,
+    Platform.SWITCH,
+    Platform.TIME,
+]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 # The subentries that are devices, each with its coordinator (existing HA sensors have none).
 DEVICE_SUBENTRIES = (SUBENTRY_MODBUS, SUBENTRY_MQTT)
@@ -99,6 +110,8 @@ class IoeHome:
     distributor: DistributorHistory | None = None
     # The devices' sensors, once the sensor platform is set up.
     sensors: DeviceSensors | None = None
+    # The local control of a battery and a car, when the household configured it.
+    control: ControlCoordinator | None = None
     # Held while the home starts, while it follows a change of its devices, and to unload.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     started: bool = False
@@ -201,10 +214,14 @@ async def _async_start_home(
     for subentry in list(entry.subentries.values()):
         if subentry.subentry_type in DEVICE_SUBENTRIES:
             await _async_start_device(hass, entry, subentry)
+    for subentry in entry.get_subentries_of_type(SUBENTRY_CONTROL):
+        home.control = ControlCoordinator(hass, entry, subentry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # The model names entities: build it once the platforms have registered them.
     home.energy_model = energy_model_of_entities(hass, entry, home.devices)
     async_dispatcher_send(hass, signal_energy_model(entry.entry_id))
+    if home.control is not None:
+        await _async_start_control(hass, entry, home.control)
     if home.community is not None:
         integration = await async_get_integration(hass, DOMAIN)
         await home.community.async_start(home.energy_model, str(integration.version))
@@ -212,6 +229,27 @@ async def _async_start_home(
     if home.distributor is not None:
         home.distributor.async_start()
     home.started = True
+
+
+async def _async_start_control(
+    hass: HomeAssistant, entry: IoeCommunityConfigEntry, control: ControlCoordinator
+) -> None:
+    """Start the home's control; Home Assistant stopping sends its devices to their safe state."""
+
+    async def _release(_event: Event) -> None:
+        await control.async_release()
+
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _release))
+    await control.async_start()
+
+
+def _control_uses(entry: IoeCommunityConfigEntry, subentry_ids: Iterable[str]) -> bool:
+    """Return whether any of ``subentry_ids`` is the control or a device it controls."""
+    for control in entry.get_subentries_of_type(SUBENTRY_CONTROL):
+        used = {control.subentry_id, control.data.get(CONF_BATTERY), control.data.get(CONF_CHARGER)}
+        if used & set(subentry_ids):
+            return True
+    return False
 
 
 def _subentry_copies(entry: IoeCommunityConfigEntry) -> dict[str, ConfigSubentry]:
@@ -300,6 +338,17 @@ async def _async_follow_subentries(
     new = [subentry_id for subentry_id, copy in now.items() if known.get(subentry_id) != copy]
     if not gone and not new:
         return
+    if (
+        (home.control is not None and {*gone, *new} & set(home.subentries))
+        and _control_uses(entry, [*gone, *new])
+    ) or any(
+        s.subentry_type == SUBENTRY_CONTROL
+        for s in (*known.values(), *now.values())
+        if s.subentry_id in {*gone, *new}
+    ):
+        # The control follows its devices: it starts again with the home.
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+        return
     LOGGER.debug("%s: subentries stopped %s, started %s", entry.title, gone, new)
     for subentry_id in gone:
         if subentry_id in home.devices:
@@ -323,6 +372,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: IoeCommunityConfigEntry
     home = entry.runtime_data
     async with home.lock:  # not while a device starts or stops
         home.started = False
+        if (control := home.control) is not None:
+            await control.async_release()
+            await control.async_shutdown()
         if (link := home.community) is not None:
             await link.async_stop()
         for device in home.devices.values():

@@ -62,7 +62,7 @@ from .link.join_code import JoinCode
 from .link.keeper import Kept
 from .link.messages import CommunityState, Results, Retained, Signal
 from .link.outbox import Outbox, OutboxError, OutboxState
-from .link.protocol import Reading, live_batch, preload as preload_schemas
+from .link.protocol import ControlledDevice, Reading, live_batch, preload as preload_schemas
 from .link.readings import HomeReadings, Sample, live_report, replay
 
 if TYPE_CHECKING:
@@ -197,6 +197,8 @@ class CommunityLink:
         self._membership = membership_store(hass, entry.entry_id)
         # The installation that took the membership over, once this home's link stopped for it.
         self.displaced_by: str | None = None
+        # What the home controls, for its status (the control says it; the client sends it).
+        self._control: tuple[ControlledDevice, ...] | None = None
 
     @property
     def state(self) -> LinkState:
@@ -238,6 +240,7 @@ class CommunityLink:
         self._readings = HomeReadings(model, json.loads(checkpoint) if checkpoint else None)
         # Building the client loads the CA and the schemas (file reads): not on the event loop.
         self._client = await self.hass.async_add_executor_job(self._make_client, outbox, version)
+        self._client.set_control(self._control)
         await self.hass.async_add_executor_job(self._client.start)
         self._track_counters()
         self._unsubscribe += [
@@ -280,6 +283,15 @@ class CommunityLink:
     def _untrack_counters(self) -> None:
         while self._tracking:
             self._tracking.pop()()
+
+    @callback
+    def async_set_control(self, devices: tuple[ControlledDevice, ...] | None) -> None:
+        """Say in the home's status what it controls and in which mode (never a command)."""
+        if devices == self._control:
+            return
+        self._control = devices
+        if self._client is not None:  # its status is read from the outbox: not on the loop
+            self.hass.async_add_executor_job(self._client.set_control, devices)
 
     def _make_client(self, outbox: Outbox, version: str) -> LinkClient:
         preload_schemas()  # the live batch is checked on the event loop: no file read there

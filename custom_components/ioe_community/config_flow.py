@@ -68,10 +68,12 @@ from .const import (
     LOGGER,
     MQTT_FIRST_MESSAGE_TIMEOUT_S,
     MQTT_UNASKED_TIMEOUT_S,
+    SUBENTRY_CONTROL,
     SUBENTRY_ENTITIES,
     SUBENTRY_MODBUS,
     SUBENTRY_MQTT,
 )
+from .control_flow import ControlSubentryFlow
 from .coordinator import METER_MAKERS, endpoint_from, meter_source_from
 from .devices.energy_model import ENERGY_QUANTITIES, POWER_QUANTITIES, SIGNED_POWER_ROLES
 from .devices.modbus import Transport, diagnose, resolved_address
@@ -425,6 +427,7 @@ class IoeCommunityConfigFlow(ConfigFlow, domain=DOMAIN):
             SUBENTRY_MODBUS: ModbusDeviceSubentryFlow,
             SUBENTRY_MQTT: MqttMeterSubentryFlow,
             SUBENTRY_ENTITIES: HaEntitiesSubentryFlow,
+            SUBENTRY_CONTROL: ControlSubentryFlow,
         }
 
 

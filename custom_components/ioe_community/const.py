@@ -59,3 +59,27 @@ MQTT_UNASKED_TIMEOUT_S: Final = 330
 # What a device is to the home's energy model ("load": a circuit measured for its own sake,
 # such as a heat pump on a meter's second clamp, which the balance already includes).
 DEVICE_ROLES: Final = ("grid_meter", "pv", "battery", "ev_charger", "plant", "load")
+
+# Local control of a battery and a charger: one subentry per home.
+SUBENTRY_CONTROL: Final = "control"
+CONF_CONTRACTED_POWER: Final = "contracted_power"  # W
+CONF_HEADROOM: Final = "headroom"  # W
+CONF_METER_MAX_AGE: Final = "meter_max_age"  # s
+CONF_BATTERY: Final = "battery"  # the battery's subentry id
+CONF_MAX_CHARGE_POWER: Final = "max_charge_power"  # W
+CONF_MAX_DISCHARGE_POWER: Final = "max_discharge_power"  # W
+CONF_SOC_MIN: Final = "soc_min"
+CONF_SOC_MAX: Final = "soc_max"
+CONF_CAPACITY_KWH: Final = "capacity_kwh"
+CONF_CHARGER: Final = "charger"  # the charger's subentry id, or CHARGER_ENTITIES
+CHARGER_ENTITIES: Final = "entities"  # a charger another integration controls
+CONF_CHARGER_CURRENT: Final = "charger_current"  # its number entity (A)
+CONF_CHARGER_SWITCH: Final = "charger_switch"  # its switch entity (charging on/off)
+CONF_CHARGER_CONNECTED: Final = "charger_connected"  # its binary sensor: a car plugged in
+CONF_CHARGER_POWER: Final = "charger_power"  # its power sensor
+CONF_MIN_CURRENT: Final = "min_current"  # A
+CONF_MAX_CURRENT: Final = "max_current"  # A
+CONF_PHASES: Final = "phases"
+CONF_SAFE_PAUSED: Final = "safe_paused"
+CONF_START_DELAY: Final = "start_delay"  # s
+CONF_STOP_DELAY: Final = "stop_delay"  # s

@@ -1,12 +1,17 @@
-"""The base entity of every device the home's entry polls."""
+"""The base entities: of every device the home's entry polls, and of its local control."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
 from .coordinator import IoeDeviceCoordinator
+
+if TYPE_CHECKING:
+    from .control import ControlCoordinator
 
 
 def entity_unique_id(owner_id: str, key: str) -> str:
@@ -38,3 +43,21 @@ class IoeDeviceEntity(CoordinatorEntity[IoeDeviceCoordinator]):
             serial_number=serial if isinstance(serial, str) else None,
             via_device_id=home_device_id,
         )
+
+
+class IoeControlEntity(CoordinatorEntity["ControlCoordinator"]):
+    """An entity of the home's local control, under the device it controls (or the home)."""
+
+    _attr_has_entity_name = True
+
+    def __init__(self, coordinator: ControlCoordinator, key: str, owner: str) -> None:
+        """Name the entity after ``key`` on ``owner``'s device: a device subentry, or the home.
+
+        ``owner`` is a device's subentry id, or the home's entry id for the home's device.
+        """
+        super().__init__(coordinator)
+        entry = coordinator.config_entry
+        self._attr_unique_id = entity_unique_id(owner, key)
+        self._attr_translation_key = key
+        identifier = entry.runtime_data.cups if owner == entry.entry_id else owner
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, identifier)})

@@ -1,4 +1,4 @@
-"""The sensor platform: the home's consumption, its membership's figures and its devices'."""
+"""The sensor platform: the home's consumption, membership figures, devices and decisions."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from homeassistant.helpers.entity_platform import (
 
 from . import IoeCommunityConfigEntry
 from .sensors.community import SENSORS, CommunitySensor
+from .sensors.control import DecisionSensor
 from .sensors.device import DeviceSensors
 from .sensors.home import HomeConsumptionPowerSensor
 
@@ -37,3 +38,8 @@ async def async_setup_entry(
     for coordinator in home.devices.values():
         await sensors.async_add(coordinator)
     home.sensors = sensors
+    if (control := home.control) is not None:
+        if (battery := control.battery_owner) is not None:
+            async_add_entities([DecisionSensor(control, battery, battery=True)])
+        if (charger := control.charger_owner) is not None:
+            async_add_entities([DecisionSensor(control, charger, battery=False)])

@@ -1,4 +1,4 @@
-"""The integration's actions: a past period sent again, the distributor's history imported."""
+"""The integration's actions: readings sent again, history imported, one-off charges."""
 
 from __future__ import annotations
 
@@ -19,16 +19,25 @@ from homeassistant.util import dt as dt_util
 import probatio
 
 from .const import DOMAIN
+from .controls.model import BatteryOverride
 from .link.intervals import QUARTER, quarter_ceil
 
 if TYPE_CHECKING:
     from . import IoeCommunityConfigEntry
+    from .control import ControlCoordinator
 
 SERVICE_RESEND_READINGS: Final = "resend_readings"
 SERVICE_IMPORT_DISTRIBUTOR_HISTORY: Final = "import_distributor_history"
+SERVICE_CHARGE_BATTERY_UNTIL: Final = "charge_battery_until"
+SERVICE_CHARGE_CAR_BY: Final = "charge_car_by"
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_START: Final = "start"
 ATTR_END: Final = "end"
+ATTR_POWER: Final = "power"
+ATTR_UNTIL: Final = "until"
+ATTR_SOC: Final = "soc"
+ATTR_ENERGY: Final = "energy"
+ATTR_BY: Final = "by"
 # Longer than the recorder keeps its history by default (10 days), bounded all the same.
 MAX_RESEND_PERIOD: Final = timedelta(days=31)
 
@@ -42,6 +51,23 @@ RESEND_READINGS_SCHEMA: Final = probatio.Schema(
 
 
 IMPORT_HISTORY_SCHEMA: Final = probatio.Schema({probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string})
+CHARGE_BATTERY_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+        probatio.Required(ATTR_POWER): probatio.Coerce(float),
+        probatio.Required(ATTR_UNTIL): cv.datetime,
+        probatio.Optional(ATTR_SOC): probatio.All(
+            probatio.Coerce(float), probatio.Range(min=0, max=100)
+        ),
+    }
+)
+CHARGE_CAR_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+        probatio.Required(ATTR_ENERGY): probatio.All(probatio.Coerce(float), probatio.Range(min=0)),
+        probatio.Required(ATTR_BY): cv.datetime,
+    }
+)
 
 
 def _quarter_floor(moment: datetime) -> datetime:
@@ -89,6 +115,43 @@ async def _async_import_distributor_history(call: ServiceCall) -> ServiceRespons
     return await history.async_import()
 
 
+def _control(call: ServiceCall, device: str) -> ControlCoordinator:
+    """Return the control of the call's home; it must control a ``device`` (battery, charger)."""
+    entry: IoeCommunityConfigEntry = async_get_config_entry(
+        call.hass, DOMAIN, call.data.get(ATTR_CONFIG_ENTRY_ID)
+    )
+    control = entry.runtime_data.control
+    owner = None
+    if control is not None:
+        owner = control.battery_owner if device == "battery" else control.charger_owner
+    if control is None or owner is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="no_control",
+            translation_placeholders={"home": entry.title, "device": device},
+        )
+    return control
+
+
+async def _async_charge_battery_until(call: ServiceCall) -> None:
+    """Charge (or discharge) the battery once, until a time or a state of charge."""
+    control = _control(call, "battery")
+    control.set_override(
+        BatteryOverride(
+            charge_w=call.data[ATTR_POWER],
+            until=dt_util.as_local(call.data[ATTR_UNTIL]),
+            until_soc=call.data.get(ATTR_SOC),
+        )
+    )
+
+
+async def _async_charge_car_by(call: ServiceCall) -> None:
+    """Charge the car with an energy by a time, once."""
+    _control(call, "charger").plan_charge(
+        call.data[ATTR_ENERGY], dt_util.as_local(call.data[ATTR_BY])
+    )
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions (once, whatever entries there are)."""
@@ -105,4 +168,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         _async_import_distributor_history,
         schema=IMPORT_HISTORY_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_CHARGE_BATTERY_UNTIL,
+        _async_charge_battery_until,
+        schema=CHARGE_BATTERY_SCHEMA,
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_CHARGE_CAR_BY, _async_charge_car_by, schema=CHARGE_CAR_SCHEMA
     )

@@ -282,10 +282,19 @@ def charger_actuator(
     return KebaCharger(writer, phases=phases, failsafe_paused=failsafe_paused)
 
 
+def can_control(profile: Profile, *, battery: bool) -> bool:
+    """Return whether a device of ``profile`` can be commanded as a battery (or a charger).
+
+    It must declare that control and have every setpoint the control writes (a SunSpec device
+    without model 124 has not).
+    """
+    kind = profile.control.battery if battery else profile.control.charger
+    return kind is not None and set(CONTROL_SETPOINTS[kind]) <= {s.key for s in profile.writable}
+
+
 def _has_setpoints(
     profile: Profile, kind: BatteryControl | ChargerControl, writer: DeviceWriter
 ) -> bool:
     if writer.profile is not profile:
         raise ValueError(f"the writer writes {writer.profile.id}, not {profile.id}")
-    keys = {setpoint.key for setpoint in profile.writable}
-    return set(CONTROL_SETPOINTS[kind]) <= keys
+    return can_control(profile, battery=isinstance(kind, BatteryControl))

@@ -56,7 +56,7 @@ from .join_code import JoinCode
 from .keeper import Kept, OutboxKeeper, put_readings
 from .messages import Ack, Message, MessageKind, Retained
 from .outbox import Outbox, OutboxError, OutboxState
-from .protocol import ProtocolError, Reading, decode_message, encode_status
+from .protocol import ControlledDevice, ProtocolError, Reading, decode_message, encode_status
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_WINDOW: Final = 20
@@ -345,6 +345,8 @@ class LinkClient:
         }
         # Connections made since start: the first finds the status of whoever was here before.
         self._connections = 0
+        # What the home controls, said in its online status (None: nothing said).
+        self._control: Sequence[ControlledDevice] | None = None
         self._heard_self = False  # this connection's own online status came back
         self._announcing: threading.Timer | None = None
         self.displaced_by: str | None = None
@@ -411,8 +413,21 @@ class LinkClient:
         self._keeper.save_checkpoint(checkpoint)
 
     def _status(self, state: str) -> bytes:
-        backlog = self._outbox.state().batches if state == "online" else None
-        return encode_status(state, version=self.settings.version, backlog=backlog)
+        online = state == "online"
+        return encode_status(
+            state,
+            version=self.settings.version,
+            backlog=self._outbox.state().batches if online else None,
+            control=self._control if online else None,
+        )
+
+    def set_control(self, devices: Sequence[ControlledDevice] | None) -> None:
+        """Say what the home controls, in its status: now if online, else when it is again."""
+        if devices == self._control:
+            return
+        self._control = devices
+        if self.state is LinkState.CONNECTED:
+            self._publish_status(self._client, "online")
 
     def start(self) -> None:
         """Connect in the background (and keep reconnecting)."""

@@ -202,9 +202,32 @@ def live_batch(member: str, live: Mapping[str, Any], now: datetime) -> tuple[str
     return batch, encode_readings(member=member, batch=batch, sent_at=now, readings=[], live=live)
 
 
-def encode_status(state: str, *, version: str, backlog: int | None = None) -> bytes:
-    """Return the home's retained status (``backlog`` only while online)."""
+@dataclass(frozen=True, kw_only=True)
+class ControlledDevice:
+    """A device the home controls, and its mode: what the community's control centre shows."""
+
+    id: str  # the home's own name for it (``battery``, ``charger``)
+    kind: str  # battery or charger
+    mode: str
+    since: datetime
+
+
+def encode_status(
+    state: str,
+    *,
+    version: str,
+    backlog: int | None = None,
+    control: Sequence[ControlledDevice] | None = None,
+) -> bytes:
+    """Return the home's retained status (``backlog`` and ``control`` only while online)."""
     message: dict[str, Any] = {"schema": "ioe.status.v1", "state": state, "version": version}
     if backlog is not None:
         message["backlog"] = backlog
+    if control is not None:
+        message["control"] = {
+            "devices": [
+                {"id": d.id, "kind": d.kind, "mode": d.mode, "since": utc_text(d.since)}
+                for d in control
+            ]
+        }
     return _encode(message, MessageKind.STATUS)
