@@ -633,6 +633,8 @@ def bench_control() -> dict[str, Any]:
         results[f"foresight_{label}"] = summary | {
             "ev_kwh": float(best.session_wh.sum() / 1000),
             "lp_s": best.seconds,
+            "weeks": best.windows,
+            "worst_mip_gap": best.worst_gap,
             "controller_ratio": headline["used_kwh"] / summary["used_kwh"],
         }
         if label == "need":
