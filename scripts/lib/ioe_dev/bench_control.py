@@ -12,8 +12,8 @@ The control runs as in Home Assistant: a loop every 60 s over the quarter's data
 each step seeing what the devices did after its previous command. A device follows its last
 *written* setpoint (``WriteGate``, as the integration writes). Settlement is per clock hour:
 net import N_h, self-consumed allocation S_h = min(A_h, max(N_h, 0)), paid import
-max(N_h − A_h, 0). A linear programme with perfect foresight of the same year (HiGHS) gives the
-most allocation the same battery and car could have used.
+max(N_h − A_h, 0). A mixed-integer programme with perfect foresight of the same year (HiGHS)
+gives the most allocation the same battery and car could have used.
 """
 
 from __future__ import annotations
@@ -672,7 +672,7 @@ def print_table(results: dict[str, Any]) -> None:
         print(
             f"| foresight (car ≤ {label.replace('_', ' ')}) | {best['used_share']:.1%} "
             f"({best['used_kwh']:,.0f} kWh) | | | {best['paid_import_kwh']:,.0f} kWh | | "
-            f"| {best['ev_kwh']:,.0f} | | | LP {best['lp_s']:.0f} s |"
+            f"| {best['ev_kwh']:,.0f} | | | MILP {best['lp_s']:.0f} s |"
         )
     print(
         f"\n{HEADLINE} / foresight: {results['foresight_need']['controller_ratio']:.1%} "
