@@ -74,8 +74,11 @@ DEPARTURE: Final = time(7, 30)
 NEED_MEDIAN_KWH: Final = 7.0
 NEED_SIGMA: Final = 0.5
 # Writes: the battery's setpoint refreshed before a 10-minute remote-control timeout.
-BATTERY_GATE: Final = {"step": 50.0, "per_hour": 60, "revert_s": 600.0}
-CHARGER_GATE: Final = {"step": 1.0, "per_hour": 30, "revert_s": None}
+BATTERY_STEP_W: Final = 50.0
+BATTERY_WRITES_PER_HOUR: Final = 60
+BATTERY_REVERT_S: Final = 600.0
+CHARGER_STEP_A: Final = 1.0
+CHARGER_WRITES_PER_HOUR: Final = 30
 # The foresight's objective, per kWh: allocation used first; paid import as a tie-break; a
 # toll on charging above the 1 − η² a round trip wastes, so that the programme cannot "use"
 # allocation by cycling the battery in place.
@@ -267,8 +270,10 @@ def simulate(year: HomeYear, scenario: Scenario) -> Run:  # noqa: PLR0912, PLR09
         session_wh=np.zeros(len(year.sessions)),
     )
     control = _control(scenario)
-    battery_gate = WriteGate(**BATTERY_GATE)  # type: ignore[arg-type]
-    charger_gate = WriteGate(**CHARGER_GATE)  # type: ignore[arg-type]
+    battery_gate = WriteGate(
+        step=BATTERY_STEP_W, per_hour=BATTERY_WRITES_PER_HOUR, revert_s=BATTERY_REVERT_S
+    )
+    charger_gate = WriteGate(step=CHARGER_STEP_A, per_hour=CHARGER_WRITES_PER_HOUR)
     charge_set: float | None = None  # the battery's written setpoint; None: its own mode
     current_set = CHARGER_A if control is None else 0.0
     soc = SOC_START
@@ -542,7 +547,7 @@ def _matrix(count: int, size: int, entries: list[tuple[Any, Any, Any]]) -> spars
     )
 
 
-def summarise(year: HomeYear, hourly: Hourly) -> dict[str, float]:
+def summarise(hourly: Hourly) -> dict[str, float]:
     """Return the year's allocation used and paid import (kWh, share)."""
     return {
         "allocated_kwh": float(hourly.allocated_wh.sum() / 1000),
@@ -563,7 +568,7 @@ def _scenario_result(year: HomeYear, scenario: Scenario, run: Run) -> dict[str, 
     times_us = np.array(run.step_ns) / 1000
     return {
         "scenario": scenario.name,
-        **summarise(year, hourly),
+        **summarise(hourly),
         "meter_import_kwh": float(run.import_wh.sum() / 1000),
         "export_kwh": float(run.export_wh.sum() / 1000),
         "battery_cycles": run.discharged_wh / BATTERY_WH if scenario.battery else 0.0,
@@ -629,7 +634,7 @@ def bench_control() -> dict[str, Any]:
         )
     for label, best in (("need", best_need), ("same_ev_energy", best_same)):
         hourly = settle(best.net_wh, allocation_wh)
-        summary = summarise(year, hourly)
+        summary = summarise(hourly)
         results[f"foresight_{label}"] = summary | {
             "ev_kwh": float(best.session_wh.sum() / 1000),
             "lp_s": best.seconds,
