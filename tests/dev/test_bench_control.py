@@ -7,7 +7,9 @@ from functools import cache
 import numpy as np
 import pytest
 
+from custom_components.ioe_community.controls.model import PHASE_VOLTS
 from ioe_dev.bench_control import (
+    CHARGER_A,
     HEADLINE,
     SCENARIOS,
     HomeYear,
@@ -54,7 +56,7 @@ def test_doing_nothing_uses_what_the_home_draws_each_hour() -> None:
     delivered = run.session_wh.copy()
     for number, session in enumerate(days.sessions):  # full current from arrival until full
         for q in range(session.arrive, session.leave):
-            car_w[q] = min(3680.0, delivered[number] / QUARTER_H)
+            car_w[q] = min(CHARGER_A * PHASE_VOLTS, delivered[number] / QUARTER_H)
             delivered[number] -= car_w[q] * QUARTER_H
     assert np.allclose(delivered, 0.0, atol=1e-6)
     net_wh = (days.load_w - days.pv_w + car_w) * QUARTER_H
