@@ -66,7 +66,7 @@ def test_doing_nothing_uses_what_the_home_draws_each_hour() -> None:
     np.testing.assert_allclose(used, expected.used_wh, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", [HEADLINE, "use_my_share + by_deadline"])
+@pytest.mark.parametrize("name", [HEADLINE, "use_my_share + plan"])
 def test_energy_balances_and_foresight_does_at_least_as_well(name: str) -> None:
     days = week()
     run = simulate(days, scenario(name))

@@ -202,10 +202,10 @@ SCENARIOS: Final = (
         charger_mode=ChargerMode.MIN_SURPLUS,
     ),
     Scenario(
-        name="use_my_share + by_deadline",
+        name="use_my_share + plan",
         battery=True,
         battery_mode=BatteryMode.USE_MY_SHARE,
-        charger_mode=ChargerMode.BY_DEADLINE,
+        charger_mode=ChargerMode.PLAN,
     ),
     Scenario(
         name="valley + surplus",
