@@ -54,6 +54,8 @@ from .coordinator import profile_for
 from .devices.actuators import can_control
 
 NONE: Final = "none"
+# The translations of the device choices' fixed options (none, another integration's charger).
+DEVICE_CHOICE: Final = "control_device"
 
 
 def _number(low: float, high: float, step: float, unit: str) -> NumberSelector:
@@ -268,7 +270,7 @@ def _choice(options: list[SelectOptionDict]) -> SelectSelector:
         SelectSelectorConfig(
             options=[SelectOptionDict(value=NONE, label=NONE), *options],
             mode=SelectSelectorMode.DROPDOWN,
-            translation_key="control_device",
+            translation_key=DEVICE_CHOICE,
         )
     )
 

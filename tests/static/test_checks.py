@@ -203,6 +203,8 @@ def test_action_without_its_texts_or_icon(integration: Path) -> None:
         "en.json: field 'start' of 'resend_readings' needs a description",
         "icons.json: action 'resend_readings' has no icon",
         "icons.json: action 'import_distributor_history' has no icon",
+        "icons.json: action 'charge_battery_until' has no icon",
+        "icons.json: action 'charge_car_by' has no icon",
         "en.json: action 'forget' needs a name",
         "en.json: action 'forget' needs a description",
         "icons.json: action 'forget' has no icon",
