@@ -8,7 +8,7 @@ them round once, where it builds ``HomeNow``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
@@ -199,4 +199,3 @@ class Decisions:
     charger: ChargerDecision | None = None
     expected_grid_w: float | None = None
     target_grid_w: float | None = None
-    notes: dict[str, float] = field(default_factory=dict)
