@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
@@ -61,6 +61,9 @@ from .services import async_setup_services
 if TYPE_CHECKING:
     from .sensors.device import DeviceSensors
 
+# Platforms only the control has entities on, and the control's sensors (by their key).
+_CONTROL_ONLY_PLATFORMS: Final = {Platform.NUMBER, Platform.SELECT, Platform.SWITCH, Platform.TIME}
+_CONTROL_SENSORS: Final = ("_battery_decision", "_charger_decision")
 PLATFORMS: list[Platform] = [
     Platform.NUMBER,
     Platform.SELECT,
@@ -217,6 +220,7 @@ async def _async_start_home(
     for subentry in entry.get_subentries_of_type(SUBENTRY_CONTROL):
         home.control = ControlCoordinator(hass, entry, subentry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    _remove_stale_control_entities(hass, entry, home.control)
     # The model names entities: build it once the platforms have registered them.
     home.energy_model = energy_model_of_entities(hass, entry, home.devices)
     async_dispatcher_send(hass, signal_energy_model(entry.entry_id))
@@ -229,6 +233,24 @@ async def _async_start_home(
     if home.distributor is not None:
         home.distributor.async_start()
     home.started = True
+
+
+def _remove_stale_control_entities(
+    hass: HomeAssistant, entry: IoeCommunityConfigEntry, control: ControlCoordinator | None
+) -> None:
+    """Remove the control's entities that no control makes now.
+
+    They sit on the devices they control, which belong to the devices' subentries: removing the
+    control (or no longer controlling a device) does not remove them with it.
+    """
+    kept = control.unique_ids if control is not None else set()
+    registry = er.async_get(hass)
+    for registered in er.async_entries_for_config_entry(registry, entry.entry_id):
+        of_control = registered.domain in _CONTROL_ONLY_PLATFORMS or (
+            registered.unique_id.endswith(_CONTROL_SENSORS)
+        )
+        if of_control and registered.unique_id not in kept:
+            registry.async_remove(registered.entity_id)
 
 
 async def _async_start_control(

@@ -14,6 +14,7 @@ but the allocation's age: the last one goes on being used.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -71,6 +72,9 @@ if TYPE_CHECKING:
 CONTROL_INTERVAL: Final = timedelta(seconds=10)
 # How long a battery force (or a charger's current) holds without a new command.
 HOLD_S: Final = 120
+# How long a device takes to do what it is told: a car follows a new current within 5 s
+# (IEC 61851-1's pilot signal), a battery inverter sooner.
+RESPONSE: Final = timedelta(seconds=5)
 # After a write fails, the device counts as unreachable this long (its own mode meanwhile).
 FAILED_WRITE_BACKOFF: Final = timedelta(minutes=5)
 # Setpoints move by more than this, or are not written (W, A); and at most this often an hour.
@@ -123,6 +127,8 @@ class ControlCoordinator(DataUpdateCoordinator[ControlState]):
     ) -> None:
         """Prepare the control the household configured (``async_start`` finds its devices)."""
         self.subentry = subentry
+        # The unique ids of the control's entities, as the platforms make them.
+        self.unique_ids: set[str] = set()
         data = subentry.data
         self.meter_max_age = timedelta(seconds=data[CONF_METER_MAX_AGE])
         battery = data.get(CONF_BATTERY)
@@ -156,6 +162,9 @@ class ControlCoordinator(DataUpdateCoordinator[ControlState]):
         self.charger: ChargerActuator | EntityCharger | None = None
         self._battery_gate = WriteGate(step=BATTERY_STEP_W, per_hour=WRITES_PER_HOUR)
         self._charger_gate = WriteGate(step=CHARGER_STEP_A, per_hour=WRITES_PER_HOUR)
+        # When a device last took a command: readings older than that and its RESPONSE do
+        # not show it yet.
+        self._commanded_at: datetime | None = None
         # The charger's plan: a time of day, or a one-off moment (the charge_car_by action).
         self.ready_by: time | None = None
         self.plan_deadline: datetime | None = None
@@ -210,10 +219,11 @@ class ControlCoordinator(DataUpdateCoordinator[ControlState]):
                 phases=data[CONF_PHASES],
                 failsafe_paused=data[CONF_SAFE_PAUSED],
             )
+        # Each command holds for HOLD_S, or the longest a device takes: refreshed before that ends.
         if self.battery is not None:
-            self._battery_gate.revert_s = self.battery.revert_s
+            self._battery_gate.revert_s = _held_s(self.battery.revert_s)
         if self.charger is not None:
-            self._charger_gate.revert_s = self.charger.revert_s
+            self._charger_gate.revert_s = _held_s(self.charger.revert_s)
             if self.control.charger is not None:
                 self.control.limits = replace(
                     self.control.limits,
@@ -326,7 +336,10 @@ class ControlCoordinator(DataUpdateCoordinator[ControlState]):
             gate.forget()
             LOGGER.warning("%s: the battery did not take %s W: %s", self.name, charge_w, err)
             return
-        self._battery_health.took()
+        if self._battery_health.ok(at):  # its safe state, taken while it rests, is no cure
+            self._battery_health.took()
+        if charge_w != gate.last_value:  # a refresh changes nothing the meters would show
+            self._commanded_at = dt_util.utcnow()
         gate.wrote(charge_w, at)
 
     async def _write_charger(
@@ -348,7 +361,10 @@ class ControlCoordinator(DataUpdateCoordinator[ControlState]):
             gate.forget()
             LOGGER.warning("%s: the charger did not take %s A: %s", self.name, current_a, err)
             return
-        self._charger_health.took()
+        if self._charger_health.ok(at):  # its safe state, taken while it rests, is no cure
+            self._charger_health.took()
+        if current_a != gate.last_value:  # a refresh changes nothing the meters would show
+            self._commanded_at = dt_util.utcnow()
         gate.wrote(current_a, at)
 
     def _deadline(self, now: datetime) -> datetime | None:
@@ -371,10 +387,12 @@ class ControlCoordinator(DataUpdateCoordinator[ControlState]):
         at = dt_util.now()
         model = self.home.energy_model
         grid_w = battery_w = ev_w = None
+        readings: list[datetime] = []
         if model is not None:
-            grid_w = self._fresh_estimate(model.terms.get("grid_power", ()), "grid_power")
-            battery_w = self._fresh_estimate(model.terms.get("battery_power", ()), "battery_power")
-            ev_w = self._fresh_estimate(model.terms.get("ev_power", ()), "ev_power")
+            grid_w = self._fresh_estimate(model.terms, "grid_power", readings)
+            battery_w = self._fresh_estimate(model.terms, "battery_power", readings)
+            ev_w = self._fresh_estimate(model.terms, "ev_power", readings)
+        commanded = self._commanded_at
         if isinstance(self.charger, EntityCharger) and self.charger.power_w() is not None:
             ev_w = self.charger.power_w()
         return HomeNow(
@@ -387,20 +405,27 @@ class ControlCoordinator(DataUpdateCoordinator[ControlState]):
             allocation_w=self._allocation_w(),
             battery_reachable=self._reachable(self.battery_device) and self._battery_health.ok(at),
             charger_reachable=self._reachable(self.charger_device) and self._charger_health.ok(at),
+            settled=commanded is None or min(readings, default=at) >= commanded + RESPONSE,
         )
 
-    def _fresh_estimate(self, terms: tuple[Term, ...], quantity: str) -> float | None:
-        """Return the sum of a quantity's entities, if every one has a value recent enough."""
-        if not terms:
+    def _fresh_estimate(
+        self, terms: Mapping[str, tuple[Term, ...]], quantity: str, readings: list[datetime]
+    ) -> float | None:
+        """Return the sum of a quantity's entities, if every one has a value recent enough.
+
+        The time of each reading used is added to ``readings``.
+        """
+        if not (quantity_terms := terms.get(quantity, ())):
             return None
         oldest = dt_util.utcnow() - self.meter_max_age
         total = 0.0
-        for term in terms:
+        for term in quantity_terms:
             state = self.hass.states.get(term.source)
             value = state_in_model_unit(state, quantity)
             if state is None or value is None or state.last_reported < oldest:
                 return None
             total += term.sign * value
+            readings.append(state.last_reported)
         return total
 
     def _soc(self) -> float | None:
@@ -445,3 +470,8 @@ def _error_key(error: Exception) -> str:
     if isinstance(error, EntityChargerError):
         return error.translation_key or "charger_entity_refused"
     return "device_not_answering"
+
+
+def _held_s(revert_s: int | None) -> int | None:
+    """Return how long a command holds on a device that reverts after ``revert_s`` at most."""
+    return None if revert_s is None else min(HOLD_S, revert_s)

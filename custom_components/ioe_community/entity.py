@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
@@ -59,5 +63,27 @@ class IoeControlEntity(CoordinatorEntity["ControlCoordinator"]):
         entry = coordinator.config_entry
         self._attr_unique_id = entity_unique_id(owner, key)
         self._attr_translation_key = key
-        identifier = entry.runtime_data.cups if owner == entry.entry_id else owner
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, identifier)})
+        on_home = owner == entry.entry_id
+        # The device's subentry holds the device: its entities are added with it.
+        self.device_subentry_id = None if on_home else owner
+        home = entry.runtime_data
+        if on_home:
+            self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, home.cups)})
+        else:  # named as its sensors name it, should the control's platform come first
+            self._attr_device_info = DeviceInfo(
+                identifiers={(DOMAIN, owner)},
+                name=entry.subentries[owner].title,
+                via_device_id=home.device_id,
+            )
+        coordinator.unique_ids.add(self._attr_unique_id)
+
+
+def add_control_entities(
+    async_add_entities: AddConfigEntryEntitiesCallback, entities: Iterable[IoeControlEntity]
+) -> None:
+    """Add control entities, each with the subentry of the device it sits on (the home's: none)."""
+    by_subentry: defaultdict[str | None, list[Entity]] = defaultdict(list)
+    for entity in entities:
+        by_subentry[entity.device_subentry_id].append(entity)
+    for subentry_id, group in by_subentry.items():
+        async_add_entities(group, config_subentry_id=subentry_id)

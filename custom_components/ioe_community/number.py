@@ -18,7 +18,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from . import IoeCommunityConfigEntry
 from .control import ControlCoordinator
 from .controls.model import Limits
-from .entity import IoeControlEntity
+from .entity import IoeControlEntity, add_control_entities
 
 PARALLEL_UPDATES = 0
 
@@ -86,10 +86,13 @@ async def async_setup_entry(
     if (control := entry.runtime_data.control) is None:
         return
     owners = {True: control.battery_owner, False: control.charger_owner}
-    async_add_entities(
-        ControlNumber(control, description, owner)
-        for description in NUMBERS
-        if (owner := owners[description.battery]) is not None
+    add_control_entities(
+        async_add_entities,
+        (
+            ControlNumber(control, description, owner)
+            for description in NUMBERS
+            if (owner := owners[description.battery]) is not None
+        ),
     )
 
 

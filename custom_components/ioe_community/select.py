@@ -10,7 +10,7 @@ from homeassistant.helpers.restore_state import RestoreEntity
 from . import IoeCommunityConfigEntry
 from .control import ControlCoordinator
 from .controls.model import BatteryMode, ChargerMode
-from .entity import IoeControlEntity
+from .entity import IoeControlEntity, add_control_entities
 
 PARALLEL_UPDATES = 0
 
@@ -23,12 +23,12 @@ async def async_setup_entry(
     """Add the modes of the devices the home controls."""
     if (control := entry.runtime_data.control) is None:
         return
-    entities: list[SelectEntity] = []
+    entities: list[IoeControlEntity] = []
     if (battery := control.battery_owner) is not None:
         entities.append(BatteryModeSelect(control, battery))
     if (charger := control.charger_owner) is not None:
         entities.append(ChargerModeSelect(control, charger))
-    async_add_entities(entities)
+    add_control_entities(async_add_entities, entities)
 
 
 class BatteryModeSelect(IoeControlEntity, SelectEntity, RestoreEntity):

@@ -9,6 +9,7 @@ from homeassistant.helpers.entity_platform import (
 )
 
 from . import IoeCommunityConfigEntry
+from .entity import add_control_entities
 from .sensors.community import SENSORS, CommunitySensor
 from .sensors.control import DecisionSensor
 from .sensors.device import DeviceSensors
@@ -39,7 +40,12 @@ async def async_setup_entry(
         await sensors.async_add(coordinator)
     home.sensors = sensors
     if (control := home.control) is not None:
-        if (battery := control.battery_owner) is not None:
-            async_add_entities([DecisionSensor(control, battery, battery=True)])
-        if (charger := control.charger_owner) is not None:
-            async_add_entities([DecisionSensor(control, charger, battery=False)])
+        owners = {True: control.battery_owner, False: control.charger_owner}
+        add_control_entities(
+            async_add_entities,
+            (
+                DecisionSensor(control, owner, battery=battery)
+                for battery, owner in owners.items()
+                if owner is not None
+            ),
+        )

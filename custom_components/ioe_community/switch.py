@@ -11,7 +11,7 @@ from homeassistant.helpers.restore_state import RestoreEntity
 
 from . import IoeCommunityConfigEntry
 from .control import ControlCoordinator
-from .entity import IoeControlEntity
+from .entity import IoeControlEntity, add_control_entities
 
 PARALLEL_UPDATES = 0
 
@@ -23,7 +23,7 @@ async def async_setup_entry(
 ) -> None:
     """Add the control's switch, on the home's device."""
     if (control := entry.runtime_data.control) is not None:
-        async_add_entities([ControlSwitch(control, entry.entry_id)])
+        add_control_entities(async_add_entities, [ControlSwitch(control, entry.entry_id)])
 
 
 class ControlSwitch(IoeControlEntity, SwitchEntity, RestoreEntity):

@@ -13,7 +13,7 @@ from homeassistant.helpers.restore_state import RestoreEntity
 
 from . import IoeCommunityConfigEntry
 from .control import ControlCoordinator
-from .entity import IoeControlEntity
+from .entity import IoeControlEntity, add_control_entities
 
 PARALLEL_UPDATES = 0
 
@@ -26,7 +26,7 @@ async def async_setup_entry(
     """Add the car's ready-by time, when the home controls a charger."""
     control = entry.runtime_data.control
     if control is not None and (owner := control.charger_owner) is not None:
-        async_add_entities([ReadyByTime(control, owner)])
+        add_control_entities(async_add_entities, [ReadyByTime(control, owner)])
 
 
 class ReadyByTime(IoeControlEntity, TimeEntity, RestoreEntity):

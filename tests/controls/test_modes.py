@@ -182,6 +182,25 @@ def test_the_contracted_power_pauses_the_car_before_the_limiter_trips() -> None:
     assert decisions.expected_grid_w == pytest.approx(5000)
 
 
+def test_readings_that_do_not_show_the_last_command_raise_nothing() -> None:
+    """The meter read before the car took its 10 A: it looks like 2.3 kW more surplus."""
+    control = HomeControl(limits=LIMITS, charger=replace(SURPLUS, mode=ChargerMode.NOW))
+    control.step(home(grid_w=0.0))
+    control.last_current_a = 10.0
+    later = NOON + timedelta(seconds=10)
+    held = control.step(home(later, grid_w=0.0, ev_w=2300, settled=False)).charger
+    assert held is not None
+    assert held.current_a == 10.0
+    assert held.clips[0] is Clip.SETTLING
+    # Less is never held: the oven starts, the car goes down at once.
+    lower = control.step(home(later, grid_w=6000, ev_w=2300, settled=False)).charger
+    assert lower is not None
+    assert lower.current_a < 10.0
+    settled = control.step(home(later + timedelta(seconds=10), grid_w=0.0, ev_w=2300)).charger
+    assert settled is not None
+    assert settled.current_a > lower.current_a  # raised again, by its ramp
+
+
 def test_the_battery_goes_first_below_its_priority_and_never_feeds_the_car() -> None:
     both = {"battery": SHARE, "charger": replace(SURPLUS, start_delay_s=0)}
     low = HomeControl(limits=LIMITS, **both).step(home(grid_w=-2500, soc=30))

@@ -79,6 +79,7 @@ def moments(draw: st.DrawFn) -> list[HomeNow]:
                 allocation_w=draw(st.one_of(st.none(), st.floats(min_value=0, max_value=5000))),
                 battery_reachable=draw(st.booleans()),
                 charger_reachable=draw(st.booleans()),
+                settled=draw(st.booleans()),
             )
         )
     return steps

@@ -392,7 +392,7 @@ async def test_the_charger_falls_back_to_its_failsafe_current_without_writes() -
         assert await wire.write(255, 5016, 6000) == 0
         assert await wire.write(255, 5018, 10) == 0
         assert await wire.write(255, 5004, 20000) == 0
-        assert await wire.u32(255, 1602) == 0  # published with the next step
+        assert await wire.u32(255, 1602) == 10  # shown at once
         home.advance(10)
         assert await wire.u32(255, 1602) == 10
         assert await wire.u32(255, 1600) == 6000

@@ -30,6 +30,7 @@ from .model import (
     BatterySettings,
     ChargerDecision,
     ChargerSettings,
+    Clip,
     Decisions,
     HomeNow,
     Limits,
@@ -129,6 +130,9 @@ class HomeControl:
         if not now.charger_reachable:
             current_a, charger_reason = None, Reason.DEVICE_UNREACHABLE
         asked_w, asked_a = charge_w, current_a
+        if not now.settled:
+            charge_w = _no_raise(charge_w, self.last_charge_w)
+            current_a = _no_raise(current_a, self.last_current_a)
         guarded = guard(
             now=now,
             grid_w=grid_w,
@@ -147,7 +151,7 @@ class HomeControl:
             battery=BatteryDecision(
                 charge_w=guarded.charge_w,
                 reason=battery_reason,
-                clips=guarded.battery_clips,
+                clips=_with(guarded.battery_clips, charge_w != asked_w),
                 asked_w=asked_w,
             )
             if self.battery is not None
@@ -155,7 +159,7 @@ class HomeControl:
             charger=ChargerDecision(
                 current_a=guarded.current_a or 0.0,
                 reason=charger_reason,
-                clips=guarded.charger_clips,
+                clips=_with(guarded.charger_clips, current_a != asked_a),
                 asked_a=asked_a,
             )
             if self.charger is not None
@@ -213,3 +217,13 @@ def _battery_first(
         or now.soc is None
         or now.soc < battery.priority_soc
     )
+
+
+def _no_raise(value: float | None, last: float | None) -> float | None:
+    """Return ``value``, but no more import than ``last`` asked (held while readings settle)."""
+    return value if value is None or last is None else min(value, last)
+
+
+def _with(clips: tuple[Clip, ...], settling: bool) -> tuple[Clip, ...]:
+    """Return ``clips``, with SETTLING first when a raise was held for the readings."""
+    return (Clip.SETTLING, *clips) if settling else clips

@@ -76,6 +76,7 @@ class Clip(StrEnum):
     RAMP = "ramp"
     MAX_CURRENT = "max_current"
     BELOW_MIN_CURRENT = "below_min_current"
+    SETTLING = "settling"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +98,9 @@ class HomeNow:
     allocation_w: float | None = None
     battery_reachable: bool = True
     charger_reachable: bool = True
+    # False while a reading was taken before the last command could show in it (the meters are
+    # polled apart from the devices): no setpoint is raised on such readings.
+    settled: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

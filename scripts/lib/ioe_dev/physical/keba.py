@@ -155,6 +155,14 @@ class KebaCharger(Device):
             self._command_at = self.elapsed_s
         if {KEBA_SET_CURRENT, KEBA_ENABLE} & values.keys():
             self.failsafe_active = False
+        # What a write sets shows in its status registers at once [assumed: KEBA does not say
+        # how soon; a controller that reads a write back must find it there].
+        for address, value in (
+            (KEBA_MAX_CURRENT, self.offered_ma),
+            (KEBA_FAILSAFE_CURRENT, self.failsafe_current_ma),
+            (KEBA_FAILSAFE_TIMEOUT, self.failsafe_timeout_s),
+        ):
+            put(self.holding, address, value, 2)
 
     @property
     def offered_ma(self) -> int:
