@@ -23,6 +23,7 @@ from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import slugify
 
 from .const import CONF_COMMUNITY, DOMAIN, LOGGER
+from .entity import entity_unique_id
 
 if TYPE_CHECKING:
     from . import IoeCommunityConfigEntry
@@ -40,6 +41,10 @@ _NOW: Final = ("coefficient_now", "allocated_power", "community_generation")
 _TODAY: Final = ("allocated_today", "self_consumed_today", "surplus_today", "import_today")
 _MONTH: Final = ("self_sufficiency", "self_consumption", "savings_month")
 _CHART: Final = ("self_consumed_today", "surplus_today")
+# The local control's entities shown, by the device they sit on: (platform, key).
+_CONTROL_SWITCH: Final = ((Platform.SWITCH, "control"),)
+_CONTROL_BATTERY: Final = ((Platform.SELECT, "battery_mode"), (Platform.SENSOR, "battery_decision"))
+_CONTROL_CHARGER: Final = ((Platform.SELECT, "charger_mode"), (Platform.SENSOR, "charger_decision"))
 
 
 def available(hass: HomeAssistant) -> bool:
@@ -92,15 +97,11 @@ def _sensor(hass: HomeAssistant, entry: IoeCommunityConfigEntry, key: str) -> st
     )
 
 
-def _section(
-    hass: HomeAssistant,
-    entry: IoeCommunityConfigEntry,
-    texts: dict[str, str],
-    name: str,
-    keys: tuple[str, ...],
-) -> dict[str, Any]:
-    """Return a section: its figures by short name, then a line per figure saying what it is."""
-    shown = [(key, entity) for key in keys if (entity := _sensor(hass, entry, key))]
+def _section(texts: dict[str, str], name: str, shown: list[tuple[str, str]]) -> dict[str, Any]:
+    """Return a section: its figures by short name, then a line per figure saying what it is.
+
+    ``shown`` pairs each figure's text key with its entity.
+    """
     figures = [{"entity": entity, "name": texts[f"{key}_name"]} for key, entity in shown]
     lines = "\n".join(f"- **{texts[f'{key}_name']}**: {texts[f'{key}_line']}" for key, _ in shown)
     return {
@@ -112,6 +113,32 @@ def _section(
     }
 
 
+def _figures(
+    hass: HomeAssistant, entry: IoeCommunityConfigEntry, keys: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    """Return the community sensors of ``keys`` the home has, with their text keys."""
+    return [(key, entity) for key in keys if (entity := _sensor(hass, entry, key))]
+
+
+def _control(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> list[tuple[str, str]]:
+    """Return the control's switch, and each controlled device's mode and decision."""
+    if (control := entry.runtime_data.control) is None:
+        return []
+    owners = {
+        entry.entry_id: _CONTROL_SWITCH,
+        control.battery_owner: _CONTROL_BATTERY,
+        control.charger_owner: _CONTROL_CHARGER,
+    }
+    registry = er.async_get(hass)
+    return [
+        (key, entity)
+        for owner, figures in owners.items()
+        if owner is not None
+        for platform, key in figures
+        if (entity := registry.async_get_entity_id(platform, DOMAIN, entity_unique_id(owner, key)))
+    ]
+
+
 async def async_build(
     hass: HomeAssistant, entry: IoeCommunityConfigEntry, language: str
 ) -> tuple[str, dict[str, Any]]:
@@ -120,9 +147,9 @@ async def async_build(
     chart = [entity for key in _CHART if (entity := _sensor(hass, entry, key))]
     cards: list[dict[str, Any]] = [
         {"type": "markdown", "content": texts["intro"].format(home=entry.title)},
-        _section(hass, entry, texts, "now", _NOW),
-        _section(hass, entry, texts, "today", _TODAY),
-        _section(hass, entry, texts, "month", _MONTH),
+        _section(texts, "now", _figures(hass, entry, _NOW)),
+        _section(texts, "today", _figures(hass, entry, _TODAY)),
+        _section(texts, "month", _figures(hass, entry, _MONTH)),
         {
             "type": "statistics-graph",
             "title": texts["chart_title"],
@@ -134,6 +161,8 @@ async def async_build(
         },
         {"type": "markdown", "content": texts["chart_note"]},
     ]
+    if control := _control(hass, entry):
+        cards.insert(2, _section(texts, "control", control))
     title = texts["title"]
     return title, {"title": title, "views": [{"title": title, "path": "hoy", "cards": cards}]}
 

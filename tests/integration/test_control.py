@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.lovelace.const import LOVELACE_DATA
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
@@ -524,6 +525,27 @@ async def test_the_link_down_leaves_the_control_on_its_last_allocation(
     assert after.attributes["target_grid_w"] >= 300
     assert battery.holding[FORCED_COMMAND] == 2
     assert battery.power_w < -100
+
+    # The household's community dashboard shows the control, under its own heading.
+    assert await async_setup_component(hass, "lovelace", {})
+    flow = await hass.config_entries.options.async_init(entry.entry_id)
+    flow = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {"next_step_id": "dashboard"}
+    )
+    await hass.config_entries.options.async_configure(flow["flow_id"], {"language": "es"})
+    config = await hass.data[LOVELACE_DATA].dashboards["comunidad-casa"].async_load(False)
+    sections = {
+        card["cards"][0]["title"]: card["cards"]
+        for card in config["views"][0]["cards"]
+        if card["type"] == "vertical-stack"
+    }
+    figures, lines = sections["Batería y coche"]
+    assert [row["entity"] for row in figures["entities"]] == [
+        entity(hass, "switch", entry.entry_id, "control"),
+        entity(hass, "select", INVERTER, "battery_mode"),
+        entity(hass, "sensor", INVERTER, "battery_decision"),
+    ]
+    assert lines["content"].startswith("- **Control local**: ")
 
 
 async def test_a_charger_another_integration_controls(
