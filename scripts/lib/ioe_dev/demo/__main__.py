@@ -31,6 +31,14 @@ from ioe_dev.demo import community
 from ioe_dev.homeassistant_api import HomeAssistantApi, HomeAssistantApiError, Login
 from ioe_dev.mosquitto import Broker, broker_certificate, start_broker, start_plain_broker
 from ioe_dev.processes import Service, ServiceError, free_port, port_is_free
+from ioe_dev.simulated_home import (
+    BATTERY_KWH,
+    BATTERY_MAX_W,
+    BATTERY_MIN_SOC,
+    CHARGER_UNIT,
+    EV_MAX_CURRENT_A,
+    INVERTER_UNIT,
+)
 from ioe_dev.synthetic import SyntheticCommunity, make_community, write_csv
 
 REPO = Path(__file__).resolve().parents[4]
@@ -410,15 +418,121 @@ def _community_entities(api: HomeAssistantApi, entry_id: str) -> dict[str, str]:
     }
 
 
+def _entity_of(api: HomeAssistantApi, unique_id: str) -> str | None:
+    """Return the entity id of the home's entity known as ``unique_id``, if it has one."""
+    return next(
+        (
+            str(entity["entity_id"])
+            for entity in api.websocket_command({"type": "config/entity_registry/list"})
+            if entity.get("platform") == "ioe_community" and entity.get("unique_id") == unique_id
+        ),
+        None,
+    )
+
+
+def _ensure_control(api: HomeAssistantApi, ports: Ports, entry_id: str) -> bool:
+    """Give the home's battery and car to its local control once, as its household would.
+
+    The Huawei's battery in *use my share*, the KEBA in *surplus*: chosen once; the household's
+    later choices are kept (each mode comes back after a restart). Return whether it was
+    given now.
+    """
+    subentries = api.websocket_command(
+        {"type": "config_entries/subentries/list", "entry_id": entry_id}
+    )
+    if any(subentry["subentry_type"] == "control" for subentry in subentries):
+        return False
+    device = {subentry["unique_id"]: subentry["subentry_id"] for subentry in subentries}
+    battery = device[f"127.0.0.1:{ports.devices}/{INVERTER_UNIT}"]
+    charger = device[f"127.0.0.1:{ports.devices}/{CHARGER_UNIT}"]
+    limits = {"contracted_power": 5.75, "headroom": 300, "meter_max_age": 30}
+    api.run_subentry_flow(
+        entry_id,
+        "control",
+        [
+            {**limits, "battery": battery, "charger": charger},
+            {
+                "max_charge_power": BATTERY_MAX_W,
+                "max_discharge_power": BATTERY_MAX_W,
+                "soc_min": round(BATTERY_MIN_SOC * 100),
+                "soc_max": 100,
+                "capacity_kwh": BATTERY_KWH,
+            },
+            {
+                "min_current": 6,
+                "max_current": EV_MAX_CURRENT_A,
+                "safe_paused": True,
+                "phases": "1",
+                "start_delay": 60,
+                "stop_delay": 180,
+            },
+        ],
+    )
+    _wait_for_home(api)  # the home reloads with its control
+    for owner, key, option in (
+        (battery, "battery_mode", "use_my_share"),
+        (charger, "charger_mode", "surplus"),
+    ):
+        deadline = time.monotonic() + 30
+        while (select := _entity_of(api, f"{owner}_{key}")) is None:
+            if time.monotonic() > deadline:
+                raise DemoError(f"the home's control has no {key}")
+            time.sleep(1)
+        api.request(
+            "POST",
+            "/api/services/select/select_option",
+            body={"entity_id": select, "option": option},
+        )
+    return True
+
+
+def _check_control(api: HomeAssistantApi, entry_id: str) -> list[str]:
+    """Check the control steers the devices (decisions, no fail-safe), shown on the dashboard."""
+    subentries = api.websocket_command(
+        {"type": "config_entries/subentries/list", "entry_id": entry_id}
+    )
+    if not any(subentry["subentry_type"] == "control" for subentry in subentries):
+        return ["the home has no local control"]
+    decisions = [
+        entity
+        for entity in api.websocket_command({"type": "config/entity_registry/list"})
+        if entity.get("platform") == "ioe_community"
+        and str(entity.get("unique_id", "")).endswith(("_battery_decision", "_charger_decision"))
+    ]
+    if len(decisions) != 2:
+        return [f"the home's control shows {len(decisions)} decisions, not the battery's and car's"]
+    failing = ("unknown", "unavailable", "disabled", "meter_stale", "device_unreachable")
+    deadline = time.monotonic() + 60
+    while True:
+        states = {
+            entity["entity_id"]: api.request("GET", f"/api/states/{entity['entity_id']}")["state"]
+            for entity in decisions
+        }
+        if not any(state in failing for state in states.values()):
+            break
+        if time.monotonic() > deadline:
+            return [f"the home's control does not steer its devices: {states}"]
+        time.sleep(1)
+    if (dashboard := _community_dashboard(api)) is None:
+        return ["the home has no community dashboard"]
+    config = json.dumps(api.websocket_command({"type": "lovelace/config", "url_path": dashboard}))
+    if missing := [entity_id for entity_id in states if entity_id not in config]:
+        return [f"the {dashboard} dashboard does not show {', '.join(missing)}"]
+    return []
+
+
 def _community_dashboard(api: HomeAssistantApi) -> str | None:
     """Return the address of the home's "Mi comunidad" dashboard, if it has one."""
     panels = api.websocket_command({"type": "get_panels"})
     return next((path for path in panels if str(path).startswith("comunidad-")), None)
 
 
-def _ensure_community_dashboard(api: HomeAssistantApi, entry_id: str) -> None:
-    """Make the home's "Mi comunidad" dashboard once, as its household would: in its options."""
-    if _community_dashboard(api) is None:
+def _ensure_community_dashboard(api: HomeAssistantApi, entry_id: str, *, again: bool) -> None:
+    """Make the home's "Mi comunidad" dashboard, as its household would: in its options.
+
+    Made once, and ``again`` when the home gained something it shows (its local control).
+    """
+    if again or _community_dashboard(api) is None:
         api.run_options_flow(entry_id, [{"next_step_id": "dashboard"}, {}])
         _wait_for_home(api)  # a changed option reloads the home: its meters report again
 
@@ -783,7 +897,8 @@ def run(state: Path, *, check: bool) -> int:
         entry = _ensure_home_entry(api, ports, credentials.join_codes[home])
         _wait_for_home(api)
         _ensure_energy_dashboard(api, entry["entry_id"])
-        _ensure_community_dashboard(api, entry["entry_id"])
+        controlled = _ensure_control(api, ports, entry["entry_id"])
+        _ensure_community_dashboard(api, entry["entry_id"], again=controlled)
         report = _ensure_sharing_report(state, synthetic)
         simulated = synthetic.members[PLANT_MEMBER].member_id
         if problems := (
@@ -791,6 +906,7 @@ def run(state: Path, *, check: bool) -> int:
             or _check_meter_signs(api, entry["entry_id"])
             or _check_results(ports, credentials, home, simulated)
             or _check_home_share(api, entry["entry_id"])
+            or _check_control(api, entry["entry_id"])
             or _check_distributor(api, aggregator_config, home)
             or _check_hardening(ports, credentials, home)
             or _check_control_centre(ports, values["manager_password"])
