@@ -279,6 +279,17 @@ async def test_the_flow_sets_up_control_of_a_battery_and_a_charger(
     )
     assert again["type"] is FlowResultType.ABORT
     assert again["reason"] == "already_configured"
+    # Without its control the devices keep their sensors, and lose the control's entities.
+    assert hass.config_entries.async_remove_subentry(entry, control.subentry_id)
+    await hass.async_block_till_done()
+    for platform, owner, key in (
+        ("select", INVERTER, "battery_mode"),
+        ("sensor", INVERTER, "battery_decision"),
+        ("time", CHARGER, "car_ready_by"),
+        ("switch", entry.entry_id, "control"),
+    ):
+        assert registry.async_get_entity_id(platform, DOMAIN, f"{owner}_{key}") is None, key
+    assert registry.async_get_entity_id("sensor", DOMAIN, f"{INVERTER}_battery_soc") is not None
 
 
 async def test_use_my_share_stores_the_surplus_and_covers_the_evening(
