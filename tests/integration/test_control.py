@@ -203,6 +203,18 @@ async def select(hass: HomeAssistant, owner: str, key: str, option: str) -> None
     )
 
 
+async def charge_manually(hass: HomeAssistant, house: PhysicalHome, watts: float) -> None:
+    """Put the battery in manual mode at ``watts`` of charge, and let it start."""
+    await select(hass, INVERTER, "battery_mode", "manual")
+    await hass.services.async_call(
+        "number",
+        "set_value",
+        {"entity_id": entity(hass, "number", INVERTER, "manual_charge_power"), "value": watts},
+        blocking=True,
+    )
+    await house.run(30)
+
+
 def decision(hass: HomeAssistant, owner: str, key: str) -> Any:
     state = hass.states.get(entity(hass, "sensor", owner, key))
     assert state is not None
@@ -460,14 +472,7 @@ async def test_home_assistant_stopping_releases_the_battery(
 ) -> None:
     _home, _, battery, _ = physics
     house, _ = await start(hass, freezer, modbus_server)
-    await select(hass, INVERTER, "battery_mode", "manual")
-    await hass.services.async_call(
-        "number",
-        "set_value",
-        {"entity_id": entity(hass, "number", INVERTER, "manual_charge_power"), "value": 2000},
-        blocking=True,
-    )
-    await house.run(30)
+    await charge_manually(hass, house, 2000)
     assert battery.holding[FORCED_COMMAND] == 1
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
@@ -482,14 +487,7 @@ async def test_a_dead_home_assistant_leaves_the_battery_forced_two_minutes_at_mo
 ) -> None:
     home, _, battery, _ = physics
     house, _ = await start(hass, freezer, modbus_server)
-    await select(hass, INVERTER, "battery_mode", "manual")
-    await hass.services.async_call(
-        "number",
-        "set_value",
-        {"entity_id": entity(hass, "number", INVERTER, "manual_charge_power"), "value": 2000},
-        blocking=True,
-    )
-    await house.run(30)
+    await charge_manually(hass, house, 2000)
     assert battery.holding[FORCED_COMMAND] == 1
     # Home Assistant hangs (its clock no longer moves); the house goes on.
     home.advance(121)
