@@ -15,7 +15,7 @@ but the allocation's age: the last one goes on being used.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -275,6 +275,28 @@ class ControlCoordinator(DataUpdateCoordinator[ControlState]):
         """Charge or discharge the battery once, until a time or a SoC."""
         self.control.override = override
         self._settings_changed()
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Return the control's settings, its last step and how its writes go, for a download."""
+        control, state = self.control, self.data
+        return {
+            "enabled": control.enabled,
+            "limits": asdict(control.limits),
+            "battery": asdict(control.battery) if control.battery else None,
+            "charger": asdict(control.charger) if control.charger else None,
+            "override": asdict(control.override) if control.override else None,
+            "last_step": asdict(state) if state else None,
+            "writes": {
+                kind: {
+                    "last_value": gate.last_value,
+                    "last_at": gate.last_at,
+                    "revert_s": gate.revert_s,
+                    "in_the_last_hour": len(gate.recent),
+                }
+                for kind, gate in (("battery", self._battery_gate), ("charger", self._charger_gate))
+            },
+            "commanded_at": self._commanded_at,
+        }
 
     def _settings_changed(self) -> None:
         self._report_modes()

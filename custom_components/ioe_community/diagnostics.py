@@ -64,6 +64,7 @@ async def async_get_config_entry_diagnostics(
                 for quantity, terms in (model.terms.items() if model else ())
             },
             "devices": devices,
+            "control": control.diagnostics() if (control := entry.runtime_data.control) else None,
         },
         TO_REDACT,
     )

@@ -25,6 +25,10 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.ioe_community.community import join_code_data
 from custom_components.ioe_community.const import (
@@ -306,12 +310,13 @@ async def test_the_flow_sets_up_control_of_a_battery_and_a_charger(
 
 async def test_use_my_share_stores_the_surplus_and_covers_the_evening(
     hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
     freezer: FrozenDateTimeFactory,
     modbus_server: StartModbusServer,
     physics: tuple[Home, GridMeter, HuaweiBattery, KebaCharger],
 ) -> None:
     home, _, battery, _ = physics
-    house, _ = await start(hass, freezer, modbus_server)
+    house, entry = await start(hass, freezer, modbus_server)
     await house.run(30)
     # In its own mode the battery is never forced (only a force left by an earlier run is ended).
     assert set(house.written(2, FORCED_COMMAND)) <= {0}
@@ -334,6 +339,14 @@ async def test_use_my_share_stores_the_surplus_and_covers_the_evening(
     assert (
         "max_charge_power" in decision(hass, INVERTER, "battery_decision").attributes["limited_by"]
     )
+    # A download's diagnostics say the same, with how the writes go.
+    control = (await get_diagnostics_for_config_entry(hass, hass_client, entry))["control"]
+    battery_step = control["last_step"]["decisions"]["battery"]
+    assert battery_step["charge_w"] == 2500
+    assert battery_step["asked_w"] > 2500
+    assert "max_charge_power" in battery_step["clips"]
+    assert control["writes"]["battery"]["revert_s"] == 120  # each force holds 2 minutes
+    assert 0 < control["writes"]["battery"]["in_the_last_hour"] <= 120
     # Evening: the battery covers the house; the meter stays near zero.
     home.pv_w = 0.0
     home.load_w = 1500.0

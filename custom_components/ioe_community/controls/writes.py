@@ -42,6 +42,11 @@ class WriteGate:
         self.last_value, self.last_at = value, now
         self._recent.append(now)
 
+    @property
+    def recent(self) -> tuple[datetime, ...]:
+        """Return when it was written within the last hour (as of the last ``due``)."""
+        return tuple(self._recent)
+
     def forget(self) -> None:
         """Forget what the device was told: it was lost, or released to its own mode."""
         self.last_value = self.last_at = None
