@@ -247,6 +247,12 @@ def test_a_plan_charges_in_the_last_valley_hours_or_catches_up() -> None:
     decision = control.step(home(evening + timedelta(hours=7), grid_w=300)).charger
     assert decision is not None
     assert (decision.current_a, decision.reason) == (16.0, Reason.DEADLINE_VALLEY)
+    # The car takes its full 3.68 kW, faster than assumed: at 07:30 the half hour left looks
+    # enough for its last 0.8 kWh, and it goes on all the same (not stopped to start again).
+    at = evening + timedelta(hours=9, minutes=30)
+    decision = control.step(home(at, grid_w=4000, ev_w=3680, session_kwh=9.2)).charger
+    assert decision is not None
+    assert (decision.current_a, decision.reason) == (16.0, Reason.DEADLINE_VALLEY)
     late = replace(plan, deadline=NOON + timedelta(hours=3))
     decision = HomeControl(limits=LIMITS, charger=late).step(home(grid_w=300)).charger
     assert decision is not None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 import json
 import math
 from typing import Any
@@ -40,6 +41,7 @@ from custom_components.ioe_community.const import (
     SUBENTRY_CONTROL,
     SUBENTRY_MODBUS,
 )
+from custom_components.ioe_community.controls.tariff import is_valley_day
 from ioe_aggregator.members.join_code import JoinCode
 from ioe_dev.modbus_server import ModbusTestServer
 from ioe_dev.physical import Car, Cells, GridMeter, Home, HuaweiBattery, KebaCharger
@@ -838,3 +840,105 @@ async def test_a_winter_day_in_use_my_share_and_surplus(
     # but for the step or two it takes to see a load that jumped over it.
     over = [n for n, w in enumerate(house.grid_w) if w > CONTROL_DATA["contracted_power"]]
     assert not over or (len(over) <= 2 and over[-1] == over[0] + len(over) - 1)
+
+
+def working_night() -> datetime:
+    """Return 22:00 of the last day, two or more days ago, that a working day follows.
+
+    2.0TD's nights: P2 until midnight, P3 until 08:00 (the whole day is P3 on weekends and
+    national holidays).
+    """
+    day = (datetime.now(MADRID) - timedelta(days=2)).date()
+    while is_valley_day(day) or is_valley_day(day + timedelta(days=1)):
+        day -= timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 22, tzinfo=MADRID)
+
+
+NIGHT_START = working_night()
+
+
+async def set_number(hass: HomeAssistant, owner: str, key: str, value: float) -> None:
+    await hass.services.async_call(
+        "number",
+        "set_value",
+        {"entity_id": entity(hass, "number", owner, key), "value": value},
+        blocking=True,
+    )
+
+
+@pytest.mark.freeze_time(NIGHT_START, tick=True)
+async def test_a_working_night_fills_the_battery_and_the_car_in_the_valley(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    modbus_server: StartModbusServer,
+    physics: tuple[Home, GridMeter, HuaweiBattery, KebaCharger],
+) -> None:
+    """Valley for the battery (80 % by 08:00), a plan for the car (15 kWh by 07:00).
+
+    Both fit in the night's P3 only together with the house under 4.6 kW: the battery's charge
+    gives way to the car's, and catches up once the car is done.
+    """
+    home, _, battery, charger = physics
+    home.load_w = 300.0
+    battery.cells.soc = 0.2
+    car = Car(capacity_kwh=60, soc=0.3, phases=1, max_current_a=16)
+    charger.plug(car)
+    control = {**CONTROL_DATA, "meter_max_age": 2 * DAY_STEP_S}
+    house, _ = await start(hass, freezer, modbus_server, control, scan_interval=DAY_STEP_S)
+    await set_number(hass, INVERTER, "valley_target_soc", 80)
+    await set_number(hass, CHARGER, "car_target_energy", 15)
+    await hass.services.async_call(
+        "time",
+        "set_value",
+        {"entity_id": entity(hass, "time", CHARGER, "car_ready_by"), "time": "07:00:00"},
+        blocking=True,
+    )
+    await select(hass, INVERTER, "battery_mode", "valley")
+    await select(hass, CHARGER, "charger_mode", "plan")
+    # Until midnight (P2) nothing is bought for later: the battery covers the house.
+    await house.run(2 * 3600, DAY_STEP_S)
+    assert charger.session_kwh == 0
+    assert battery.cells.soc < 0.2
+    assert decision(hass, CHARGER, "charger_decision").state == "waiting_surplus"
+    # P3: the car charges as late as still makes its 15 kWh (about 4.5 h at 16 A), the battery
+    # from the start, spread over the night.
+    await house.run(2 * 3600, DAY_STEP_S)
+    assert charger.session_kwh == 0
+    assert decision(hass, INVERTER, "battery_decision").state == "valley_charging"
+    assert 0.25 < battery.cells.soc < 0.5  # a quarter of the way: spread over the night
+    # At 07:00 the car has its 15 kWh, charged in one go: never stopped and started again.
+    await house.run(5 * 3600, DAY_STEP_S)
+    assert charger.session_kwh >= 15
+    enables = house.written(3, KEBA_ENABLE)
+    assert [b for a, b in pairwise(enables) if a != b].count(1) == 1
+    # At 08:00 the battery is full enough for the evening's peak.
+    await house.run(3600, DAY_STEP_S)
+    assert battery.cells.soc == pytest.approx(0.8, abs=0.03)
+    # The car drew 16 A beside the battery's charge and the house: never above the limit.
+    assert max(house.grid_w) <= 4600
+
+
+async def test_reserve_restores_the_reserve_and_holds_it(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    modbus_server: StartModbusServer,
+    physics: tuple[Home, GridMeter, HuaweiBattery, KebaCharger],
+) -> None:
+    """A battery kept for outages: below its reserve it charges from the grid, then holds."""
+    _home, _, battery, _ = physics
+    battery.cells.soc = 0.15
+    control = {**CONTROL_DATA, "charger": None, "meter_max_age": 2 * DAY_STEP_S}
+    house, _ = await start(hass, freezer, modbus_server, control, scan_interval=DAY_STEP_S)
+    await set_number(hass, INVERTER, "reserve_soc", 30)
+    await select(hass, INVERTER, "battery_mode", "reserve")
+    await house.run(600, DAY_STEP_S)
+    assert decision(hass, INVERTER, "battery_decision").state == "reserve_charging"
+    # Half its power from the grid, the house's 600 W on top.
+    assert battery.power_w == pytest.approx(1250, abs=60)
+    await house.run(2 * 3600, DAY_STEP_S)
+    assert decision(hass, INVERTER, "battery_decision").state == "reserve_holding"
+    held = battery.cells.soc
+    assert held == pytest.approx(0.3, abs=0.02)
+    # No sun, 600 W of house: the reserve is not spent on it.
+    await house.run(3600, DAY_STEP_S)
+    assert battery.cells.soc == pytest.approx(held, abs=0.005)

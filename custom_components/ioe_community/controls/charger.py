@@ -29,6 +29,9 @@ class Hysteresis:
     surplus_since: datetime | None = None
     shortage_since: datetime | None = None
     current_a: float = 0.0
+    # A plan charging in the valley goes on until its target or the valley's end: what it
+    # charged faster than assumed must not stop it and start it again.
+    planned: bool = False
 
     def reset(self) -> None:
         """Forget the surplus seen so far (the car left, the mode changed)."""
@@ -38,6 +41,7 @@ class Hysteresis:
             None,
             0.0,
         )
+        self.planned = False
 
 
 def ask(
@@ -121,7 +125,12 @@ def _by_deadline(
     power_kw = settings.watts(limits.max_current_a) / 1000 * DEADLINE_POWER_SHARE
     needed_h = missing_kwh / power_kw + DEADLINE_MARGIN_H
     hours_left = (settings.deadline - now.at).total_seconds() / 3600
-    if period(now.at) is Period.P3 and valley_seconds(now.at, settings.deadline) / 3600 <= needed_h:
+    in_valley = period(now.at) is Period.P3
+    state.planned = state.planned and in_valley
+    if in_valley and (
+        state.planned or valley_seconds(now.at, settings.deadline) / 3600 <= needed_h
+    ):
+        state.planned = True
         return _hold(state, limits.max_current_a), Reason.DEADLINE_VALLEY
     if hours_left <= needed_h:
         return _hold(state, limits.max_current_a), Reason.DEADLINE_CATCH_UP
