@@ -188,8 +188,12 @@ class ControlCoordinator(DataUpdateCoordinator[ControlState]):
 
     @property
     def battery_owner(self) -> str | None:
-        """Return the subentry id of the battery the home controls (its entities' device)."""
-        return self.subentry.data.get(CONF_BATTERY) or None
+        """Return the subentry id of the battery the home controls (its entities' device).
+
+        None when it names none, or a device the household has since removed.
+        """
+        battery = self.subentry.data.get(CONF_BATTERY)
+        return battery if battery in self.config_entry.subentries else None
 
     @property
     def charger_owner(self) -> str | None:
@@ -197,7 +201,7 @@ class ControlCoordinator(DataUpdateCoordinator[ControlState]):
         charger = self.subentry.data.get(CONF_CHARGER)
         if charger == CHARGER_ENTITIES:
             return self.config_entry.entry_id
-        return charger or None
+        return charger if charger in self.config_entry.subentries else None
 
     async def async_start(self) -> None:
         """Find the configured devices' actuators, then take the first step."""
@@ -259,6 +263,7 @@ class ControlCoordinator(DataUpdateCoordinator[ControlState]):
     def set_ready_by(self, ready_by: time | None) -> None:
         """Change the time of day the car must be charged by."""
         self.ready_by = ready_by
+        self.control.hysteresis.reset()  # a plan under way is planned again
         self._settings_changed()
 
     def plan_charge(self, energy_kwh: float, by: datetime) -> None:

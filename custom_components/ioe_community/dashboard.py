@@ -124,15 +124,16 @@ def _control(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> list[tuple[
     """Return the control's switch, and each controlled device's mode and decision."""
     if (control := entry.runtime_data.control) is None:
         return []
-    owners = {
-        entry.entry_id: _CONTROL_SWITCH,
-        control.battery_owner: _CONTROL_BATTERY,
-        control.charger_owner: _CONTROL_CHARGER,
-    }
+    # The home's device holds the switch, and the charger of another integration's entities.
+    owners = (
+        (entry.entry_id, _CONTROL_SWITCH),
+        (control.battery_owner, _CONTROL_BATTERY),
+        (control.charger_owner, _CONTROL_CHARGER),
+    )
     registry = er.async_get(hass)
     return [
         (key, entity)
-        for owner, figures in owners.items()
+        for owner, figures in owners
         if owner is not None
         for platform, key in figures
         if (entity := registry.async_get_entity_id(platform, DOMAIN, entity_unique_id(owner, key)))

@@ -201,6 +201,18 @@ def test_readings_that_do_not_show_the_last_command_raise_nothing() -> None:
     assert settled.current_a > lower.current_a  # raised again, by its ramp
 
 
+def test_a_start_held_for_the_readings_does_not_wait_its_delay_again() -> None:
+    control = HomeControl(limits=LIMITS, charger=SURPLUS)
+    control.step(home(grid_w=-2300))  # 2.3 kW of surplus: 10 A, once it lasts a minute
+    held = control.step(home(NOON + timedelta(seconds=70), grid_w=-2300, settled=False)).charger
+    assert held is not None
+    assert held.current_a == 0.0
+    assert held.clips == (Clip.SETTLING,)
+    started = control.step(home(NOON + timedelta(seconds=80), grid_w=-2300)).charger
+    assert started is not None
+    assert started.current_a == 10.0
+
+
 def test_the_battery_goes_first_below_its_priority_and_never_feeds_the_car() -> None:
     both = {"battery": SHARE, "charger": replace(SURPLUS, start_delay_s=0)}
     low = HomeControl(limits=LIMITS, **both).step(home(grid_w=-2500, soc=30))

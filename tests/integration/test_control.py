@@ -315,17 +315,22 @@ async def test_the_flow_sets_up_control_of_a_battery_and_a_charger(
     )
     assert again["type"] is FlowResultType.ABORT
     assert again["reason"] == "already_configured"
+    # The inverter removed, the charger is still controlled.
+    assert hass.config_entries.async_remove_subentry(entry, INVERTER)
+    await hass.async_block_till_done()
+    assert registry.async_get_entity_id("select", DOMAIN, f"{INVERTER}_battery_mode") is None
+    assert hass.states.get(entity(hass, "select", CHARGER, "charger_mode")).state == "off"
     # Without its control the devices keep their sensors, and lose the control's entities.
     assert hass.config_entries.async_remove_subentry(entry, control.subentry_id)
     await hass.async_block_till_done()
     for platform, owner, key in (
-        ("select", INVERTER, "battery_mode"),
-        ("sensor", INVERTER, "battery_decision"),
+        ("select", CHARGER, "charger_mode"),
+        ("sensor", CHARGER, "charger_decision"),
         ("time", CHARGER, "car_ready_by"),
         ("switch", entry.entry_id, "control"),
     ):
         assert registry.async_get_entity_id(platform, DOMAIN, f"{owner}_{key}") is None, key
-    assert registry.async_get_entity_id("sensor", DOMAIN, f"{INVERTER}_battery_soc") is not None
+    assert registry.async_get_entity_id("sensor", DOMAIN, f"{CHARGER}_power") is not None
 
 
 async def test_use_my_share_stores_the_surplus_and_covers_the_evening(
@@ -541,9 +546,17 @@ async def test_the_link_down_leaves_the_control_on_its_last_allocation(
     aggregator = community.connect(AGGREGATOR_USER, AGGREGATOR_PASSWORD)
     # The community allocates the home 310 W now (retained, as the aggregator publishes it).
     aggregator.publish(f"{PREFIX}/m/m-0001/results", json.dumps(RESULTS).encode(), retain=True)
-    house, entry = await start(
-        hass, freezer, modbus_server, {**CONTROL_DATA, "charger": None}, code
-    )
+    # The car's charger is another integration's (here input helpers), on the home's device.
+    wallbox = {"wallbox": {"min": 6, "max": 16, "step": 1}}
+    assert await async_setup_component(hass, "input_number", {"input_number": wallbox})
+    assert await async_setup_component(hass, "input_boolean", {"input_boolean": {"wallbox": {}}})
+    control = {
+        **CONTROL_DATA,
+        "charger": "entities",
+        "charger_current": "input_number.wallbox",
+        "charger_switch": "input_boolean.wallbox",
+    }
+    house, entry = await start(hass, freezer, modbus_server, control, code)
     await wait_for_link(hass, entry, "connected")
     await hass.async_add_executor_job(
         wait_until, lambda: entry.runtime_data.community.coordinator.data.results is not None
@@ -586,6 +599,8 @@ async def test_the_link_down_leaves_the_control_on_its_last_allocation(
         entity(hass, "switch", entry.entry_id, "control"),
         entity(hass, "select", INVERTER, "battery_mode"),
         entity(hass, "sensor", INVERTER, "battery_decision"),
+        entity(hass, "select", entry.entry_id, "charger_mode"),
+        entity(hass, "sensor", entry.entry_id, "charger_decision"),
     ]
     assert lines["content"].startswith("- **Control local**: ")
 

@@ -144,7 +144,8 @@ class HomeControl:
             last_current_a=self.last_current_a,
         )
         self.last_charge_w, self.last_current_a = guarded.charge_w, guarded.current_a
-        if guarded.current_a is not None:
+        # A start or a raise held for the readings stays asked: the mode's delays do not restart.
+        if guarded.current_a is not None and current_a == asked_a:
             self.hysteresis.current_a = guarded.current_a
             self.hysteresis.charging = guarded.current_a > 0
         return Decisions(
