@@ -602,17 +602,28 @@ def _power_of(powers: dict[str, float], device: str, key: str) -> float | None:
 
 
 def _check_meter_signs(api: HomeAssistantApi, entry_id: str) -> list[str]:
-    """Check SolarEdge's export-positive meter reads as the grid meter does, import positive."""
-    deadline = time.monotonic() + 30
+    """Check SolarEdge's export-positive meter reads as the grid meter does, import positive.
+
+    The two are read apart, and the home's control keeps the grid near zero: a reading that
+    crosses zero between them disagrees once in a while. A reversed sign disagrees every time.
+    """
+    deadline = time.monotonic() + 60
+    disagreeing: list[tuple[float, float]] = []
     while True:
         powers = _device_powers(api, entry_id)
         grid = _power_of(powers, "Eastron SDM630", "/power")
         meter = _power_of(powers, "SunSpec", "/meter_power")
         if grid is not None and meter is not None and min(abs(grid), abs(meter)) > 5:
-            if (grid > 0) != (meter > 0):
-                return [f"the SolarEdge meter reads {meter} W while the grid meter reads {grid} W"]
-            return []
+            if (grid > 0) == (meter > 0):
+                return []
+            disagreeing.append((meter, grid))
         if time.monotonic() > deadline:
+            if disagreeing:
+                meter, grid = disagreeing[-1]
+                return [
+                    f"the SolarEdge meter reads {meter} W while the grid meter reads {grid} W "
+                    f"(opposite signs {len(disagreeing)} times, never the same)"
+                ]
             return [f"no grid power from both the grid meter and the SolarEdge meter: {powers}"]
         time.sleep(1)
 
