@@ -227,15 +227,19 @@ async def select(hass: HomeAssistant, owner: str, key: str, option: str) -> None
     )
 
 
-async def charge_manually(hass: HomeAssistant, house: PhysicalHome, watts: float) -> None:
-    """Put the battery in manual mode at ``watts`` of charge, and let it start."""
-    await select(hass, INVERTER, "battery_mode", "manual")
+async def set_number(hass: HomeAssistant, owner: str, key: str, value: float) -> None:
     await hass.services.async_call(
         "number",
         "set_value",
-        {"entity_id": entity(hass, "number", INVERTER, "manual_charge_power"), "value": watts},
+        {"entity_id": entity(hass, "number", owner, key), "value": value},
         blocking=True,
     )
+
+
+async def charge_manually(hass: HomeAssistant, house: PhysicalHome, watts: float) -> None:
+    """Put the battery in manual mode at ``watts`` of charge, and let it start."""
+    await select(hass, INVERTER, "battery_mode", "manual")
+    await set_number(hass, INVERTER, "manual_charge_power", watts)
     await house.run(30)
 
 
@@ -870,15 +874,6 @@ def working_night() -> datetime:
 
 
 NIGHT_START = working_night()
-
-
-async def set_number(hass: HomeAssistant, owner: str, key: str, value: float) -> None:
-    await hass.services.async_call(
-        "number",
-        "set_value",
-        {"entity_id": entity(hass, "number", owner, key), "value": value},
-        blocking=True,
-    )
 
 
 @pytest.mark.freeze_time(NIGHT_START, tick=True)
