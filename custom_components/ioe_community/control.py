@@ -14,7 +14,7 @@ but the allocation's age: the last one goes on being used.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -350,24 +350,20 @@ class ControlCoordinator(DataUpdateCoordinator[ControlState]):
         self, battery: BatteryActuator, charge_w: float | None, at: datetime, *, force: bool = False
     ) -> None:
         """Write the battery's power (None: its own mode), if due; read back."""
-        gate = self._battery_gate
-        if not force and not gate.due(charge_w, at):
-            return
-        try:
-            if charge_w is None:
-                await battery.release()
-            else:
-                await battery.force(charge_w, HOLD_S)
-        except WRITE_ERRORS as err:
-            self._battery_health.failed(err, at)
-            gate.forget()
-            LOGGER.warning("%s: the battery did not take %s W: %s", self.name, charge_w, err)
-            return
-        if self._battery_health.ok(at):  # its safe state, taken while it rests, is no cure
-            self._battery_health.took()
-        if charge_w != gate.last_value:  # a refresh changes nothing the meters would show
-            self._commanded_at = dt_util.utcnow()
-        gate.wrote(charge_w, at)
+
+        def command() -> Awaitable[None]:
+            return battery.release() if charge_w is None else battery.force(charge_w, HOLD_S)
+
+        await self._write(
+            command,
+            charge_w,
+            at,
+            device="battery",
+            unit="W",
+            gate=self._battery_gate,
+            health=self._battery_health,
+            force=force,
+        )
 
     async def _write_charger(
         self,
@@ -378,21 +374,48 @@ class ControlCoordinator(DataUpdateCoordinator[ControlState]):
         force: bool = False,
     ) -> None:
         """Write the charger's current (0: paused), if due; read back."""
-        gate = self._charger_gate
-        if not force and not gate.due(current_a, at):
+        await self._write(
+            lambda: charger.set_current(current_a, HOLD_S),
+            current_a,
+            at,
+            device="charger",
+            unit="A",
+            gate=self._charger_gate,
+            health=self._charger_health,
+            force=force,
+        )
+
+    async def _write(
+        self,
+        command: Callable[[], Awaitable[None]],
+        value: float | None,
+        at: datetime,
+        *,
+        device: str,
+        unit: str,
+        gate: WriteGate,
+        health: Health,
+        force: bool,
+    ) -> None:
+        """Send ``command`` (which writes ``value``) when the gate says it is due, or ``force``.
+
+        A write the device does not take leaves it resting (``health``) and forgotten by its
+        gate, so the next command is sent whatever it is.
+        """
+        if not force and not gate.due(value, at):
             return
         try:
-            await charger.set_current(current_a, HOLD_S)
+            await command()
         except WRITE_ERRORS as err:
-            self._charger_health.failed(err, at)
+            health.failed(err, at)
             gate.forget()
-            LOGGER.warning("%s: the charger did not take %s A: %s", self.name, current_a, err)
+            LOGGER.warning("%s: the %s did not take %s %s: %s", self.name, device, value, unit, err)
             return
-        if self._charger_health.ok(at):  # its safe state, taken while it rests, is no cure
-            self._charger_health.took()
-        if current_a != gate.last_value:  # a refresh changes nothing the meters would show
+        if health.ok(at):  # its safe state, taken while it rests, is no cure
+            health.took()
+        if value != gate.last_value:  # a refresh changes nothing the meters would show
             self._commanded_at = dt_util.utcnow()
-        gate.wrote(current_a, at)
+        gate.wrote(value, at)
 
     def _deadline(self, now: datetime) -> datetime | None:
         """Return when the plan must be done: the one-off moment, else the next ready-by time."""

@@ -12,7 +12,7 @@ that a household can be told what to fix.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 import contextlib
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,10 +27,13 @@ from typing import ClassVar, Final
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.framer import FramerType
+from pymodbus.pdu import ModbusPDU
 
 from .batching import ReadBlock, plan_reads
 from .decode import DecodeError, decode, raw_value
 from .profile import Function, Profile, Register
+
+type _Client = AsyncModbusTcpClient | AsyncModbusSerialClient
 
 _LOGGER = logging.getLogger(__name__)
 BACKOFF_INITIAL_S: Final = 1.0
@@ -277,7 +280,7 @@ class ModbusBus:
         """How long the bus will wait after the next failed connection attempt."""
         return self.backoff_initial_s if self._backoff_s is None else self._backoff_s
 
-    async def _connected(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+    async def _connected(self) -> _Client:
         if self._client is not None and self._client.connected:
             return self._client
         now = time.monotonic()
@@ -297,19 +300,13 @@ class ModbusBus:
 
     async def read(self, function: Function, address: int, count: int, unit: int) -> list[int]:
         """Read ``count`` words from ``address`` of ``unit``; raise ModbusError on failure."""
-        async with self._lock:
-            client = await self._connected()
-            method = (
-                client.read_holding_registers
-                if function is Function.HOLDING
-                else client.read_input_registers
-            )
-            try:
-                response = await method(address, count=count, device_id=unit)
-            except ModbusException as err:
-                # A timeout leaves the stream in an unknown state: start again cleanly.
-                client.close()
-                raise NotAnsweringError(f"{self.endpoint} unit {unit}: {err}") from err
+
+        def send(client: _Client) -> Awaitable[ModbusPDU]:
+            if function is Function.HOLDING:
+                return client.read_holding_registers(address, count=count, device_id=unit)
+            return client.read_input_registers(address, count=count, device_id=unit)
+
+        response = await self._exchange(unit, send)
         if response.isError():
             code = getattr(response, "exception_code", None)
             raise ExceptionResponseError(
@@ -333,22 +330,32 @@ class ModbusBus:
         never holds half of it. Raise ModbusError on failure (ExceptionResponseError when
         the device refuses the write).
         """
-        async with self._lock:
-            client = await self._connected()
-            try:
-                if len(words) == 1:
-                    response = await client.write_register(address, words[0], device_id=unit)
-                else:
-                    response = await client.write_registers(address, words, device_id=unit)
-            except ModbusException as err:
-                client.close()
-                raise NotAnsweringError(f"{self.endpoint} unit {unit}: {err}") from err
+
+        def send(client: _Client) -> Awaitable[ModbusPDU]:
+            if len(words) == 1:
+                return client.write_register(address, words[0], device_id=unit)
+            return client.write_registers(address, words, device_id=unit)
+
+        response = await self._exchange(unit, send)
         if response.isError():
             code = getattr(response, "exception_code", None)
             raise ExceptionResponseError(
                 f"{self.endpoint} unit {unit}: exception {code} writing {words} at {address}",
                 code,
             )
+
+    async def _exchange(
+        self, unit: int, send: Callable[[_Client], Awaitable[ModbusPDU]]
+    ) -> ModbusPDU:
+        """Send one request on the connection (one at a time) and return the device's answer."""
+        async with self._lock:
+            client = await self._connected()
+            try:
+                return await send(client)
+            except ModbusException as err:
+                # A timeout leaves the stream in an unknown state: start again cleanly.
+                client.close()
+                raise NotAnsweringError(f"{self.endpoint} unit {unit}: {err}") from err
 
     def close(self) -> None:
         """Close the connection."""
