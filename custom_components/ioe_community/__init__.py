@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 _CONTROL_ONLY_PLATFORMS: Final = {Platform.NUMBER, Platform.SELECT, Platform.SWITCH, Platform.TIME}
 _CONTROL_SENSORS: Final = ("_battery_decision", "_charger_decision")
 PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
     Platform.NUMBER,
     Platform.SELECT,
     Platform.SENSOR,

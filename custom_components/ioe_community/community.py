@@ -16,6 +16,8 @@ state and what the community sends to the community sensors through a coordinato
   restart, until the household decides) and a repair issue offers to take the membership back
   or leave the community;
 - the community's device takes the name its manager gives the community, also a new one;
+- the last forecast of the home's share is kept on disk (an outage, a restart: automations
+  plan on it), and each new one fires ``EVENT_FORECAST`` on Home Assistant's bus;
 - a past period can be sent again (``async_resend``), made from the recorder's history of the
   same counters;
 - a device added, changed or removed gives the link the home's new model (``async_follow``):
@@ -60,15 +62,20 @@ from .link.client import LinkClient, LinkSettings, LinkState, LinkStatus
 from .link.intervals import QUARTER
 from .link.join_code import JoinCode
 from .link.keeper import Kept
-from .link.messages import CommunityState, Results, Retained, Signal
+from .link.messages import CommunityState, Forecast, Results, Retained, Signal, as_json, from_json
 from .link.outbox import Outbox, OutboxError, OutboxState
 from .link.protocol import ControlledDevice, Reading, live_batch, preload as preload_schemas
 from .link.readings import HomeReadings, Sample, live_report, replay
+from .share import next_hours_kwh, rest_of_day_kwh
 
 if TYPE_CHECKING:
     from . import IoeCommunityConfigEntry
 
 LIVE_INTERVAL: Final = timedelta(seconds=10)
+# Fired on Home Assistant's bus with each new forecast of the home's share.
+EVENT_FORECAST: Final = f"{DOMAIN}_forecast"
+# A forecast is written to disk a little after it comes (one write for a burst of them).
+FORECAST_SAVE_DELAY_S: Final = 5
 ISSUE_OUTBOX_FULL: Final = "outbox_full"
 ISSUE_OUTBOX_UNUSABLE: Final = "outbox_unusable"
 ISSUE_DISPLACED: Final = "membership_displaced"
@@ -83,6 +90,11 @@ def remove_outbox(path: Path) -> None:
     """Remove an outbox file and SQLite's journal files beside it (blocking)."""
     for name in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
         name.unlink(missing_ok=True)
+
+
+def forecast_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Return where a home keeps the last forecast of its share (the message, as sent)."""
+    return Store(hass, 1, f"{DOMAIN}.{entry_id}.forecast")
 
 
 def membership_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
@@ -115,6 +127,8 @@ class CommunityData:
     results: Results | None = None
     community_state: CommunityState | None = None
     signal: Signal | None = None
+    # The last forecast of the member's share: kept through outages and restarts.
+    forecast: Forecast | None = None
 
 
 class CommunityCoordinator(DataUpdateCoordinator[CommunityData]):
@@ -195,6 +209,7 @@ class CommunityLink:
         # lands before the readings of an earlier minute.
         self._keeping = asyncio.Lock()
         self._membership = membership_store(hass, entry.entry_id)
+        self._forecasts = forecast_store(hass, entry.entry_id)
         # The installation that took the membership over, once this home's link stopped for it.
         self.displaced_by: str | None = None
         # What the home controls, for its status (the control says it; the client sends it).
@@ -213,6 +228,7 @@ class CommunityLink:
         Not while another installation has the membership (until the household decides).
         """
         self._set_model(model)
+        await self._load_forecast()
         if (kept := await self._membership.async_load()) is not None:
             self.displaced_by = str(kept["displaced_by"])
             LOGGER.warning(
@@ -479,10 +495,43 @@ class CommunityLink:
         """Take what the community sent (called in the link's thread)."""
         self.hass.loop.call_soon_threadsafe(self._keep_message, message)
 
+    async def _load_forecast(self) -> None:
+        """Show the last forecast kept, until the community sends a newer one."""
+        try:
+            kept = await self._forecasts.async_load()
+            forecast = None if kept is None else from_json(Forecast, kept)
+        except (HomeAssistantError, KeyError, TypeError, ValueError) as err:
+            # A damaged file costs the old forecast, nothing else: the next one replaces it.
+            LOGGER.warning("The last forecast of %s could not be read: %s", self.entry.title, err)
+            return
+        if forecast is not None and self.coordinator.data.forecast is None:
+            self.coordinator.async_change(forecast=forecast)
+
+    @callback
+    def _keep_forecast(self, forecast: Forecast) -> None:
+        """Show a forecast, keep it on disk and say it came, once per forecast."""
+        if forecast == self.coordinator.data.forecast:
+            return  # the retained message again, at a new connection
+        self.coordinator.async_change(forecast=forecast)
+        self._forecasts.async_delay_save(lambda: as_json(forecast), FORECAST_SAVE_DELAY_S)
+        now = dt_util.utcnow()
+        self.hass.bus.async_fire(
+            EVENT_FORECAST,
+            {
+                "entry_id": self.entry.entry_id,
+                "member": self.code.member,
+                "computed_at": dt_util.as_local(forecast.computed_at).isoformat(),
+                "next_24h_kwh": next_hours_kwh(forecast, now, 24),
+                "today_kwh": rest_of_day_kwh(forecast, now),
+            },
+        )
+
     @callback
     def _keep_message(self, message: Retained) -> None:
         if isinstance(message, Results):
             self.coordinator.async_change(results=message)
+        elif isinstance(message, Forecast):
+            self._keep_forecast(message)
         elif isinstance(message, CommunityState):
             self._follow_name(message.name)
             self.coordinator.async_change(community_state=message)

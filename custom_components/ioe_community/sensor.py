@@ -1,4 +1,4 @@
-"""The sensor platform: the home's consumption, membership figures, devices and decisions."""
+"""The sensor platform: the home's consumption and tariff period, its share, devices, decisions."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ from .sensors.community import SENSORS, CommunitySensor
 from .sensors.control import DecisionSensor
 from .sensors.device import DeviceSensors
 from .sensors.home import HomeConsumptionPowerSensor
+from .sensors.share import (
+    AllocatedPowerSensor,
+    ShareForecastSensor,
+    TariffPeriodSensor,
+    UnusedShareSensor,
+)
 
 # Each device is polled by its own coordinator; entities never update on their own.
 PARALLEL_UPDATES = 0
@@ -30,10 +36,14 @@ async def async_setup_entry(
     ``DeviceSensors``, kept in the home's runtime data.
     """
     home = entry.runtime_data
-    async_add_entities([HomeConsumptionPowerSensor(entry)])
+    async_add_entities([HomeConsumptionPowerSensor(entry), TariffPeriodSensor(entry)])
     if (link := home.community) is not None:
         async_add_entities(
             CommunitySensor(entry, link, description, home.device_id) for description in SENSORS
+        )
+        async_add_entities(
+            share(entry, link, home.device_id)
+            for share in (AllocatedPowerSensor, UnusedShareSensor, ShareForecastSensor)
         )
     sensors = DeviceSensors(async_get_current_platform(), async_add_entities, home.device_id)
     for coordinator in home.devices.values():

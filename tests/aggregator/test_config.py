@@ -102,6 +102,8 @@ def test_every_add_on_option_is_a_service_setting(tmp_path: Path, option: str) -
         "surplus_price_eur_kwh": ("import_price_eur_kwh", 0.15),
         "datadis_username": ("datadis_password", "secret"),
         "datadis_password": ("datadis_username", "B12345678"),
+        "plant_latitude": ("plant_longitude", -3.7),
+        "plant_longitude": ("plant_latitude", 40.4),
     }
     given = {option: value} | (dict([partners[option]]) if option in partners else {})
     options = tmp_path / "options.json"
@@ -141,6 +143,22 @@ def test_results_settings_are_checked() -> None:
     config = load_config(None, {"IOE_AGGREGATOR_MQTT_DISCOVERY": "false"})
     assert config.results.discovery_prefix is None
     assert config.results.agreement_min_months == 4
+
+
+def test_the_plants_site_is_given_whole_or_not_at_all() -> None:
+    assert load_config(None, {}).results.plant_site is None
+    sited = load_config(
+        None,
+        {"IOE_AGGREGATOR_PLANT_LATITUDE": "40.4", "IOE_AGGREGATOR_PLANT_LONGITUDE": "-3.7"},
+    )
+    assert sited.results.plant_site == (40.4, -3.7, 0.0)
+    with pytest.raises(ConfigError, match="plant_latitude and plant_longitude go together"):
+        load_config(None, {"IOE_AGGREGATOR_PLANT_LATITUDE": "40.4"})
+    with pytest.raises(ConfigError, match="PLANT_LONGITUDE: value must be at most 180"):
+        load_config(
+            None,
+            {"IOE_AGGREGATOR_PLANT_LATITUDE": "40.4", "IOE_AGGREGATOR_PLANT_LONGITUDE": "200"},
+        )
 
 
 def test_the_community_name_is_what_people_read() -> None:

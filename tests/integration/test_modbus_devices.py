@@ -379,6 +379,8 @@ async def test_every_profile_vector_through_states(
                 assert float(state.state) == pytest.approx(value, rel=1e-6), register.key
 
 
+# The tariff period follows the clock: the snapshot is taken at one moment (that ticks).
+@pytest.mark.freeze_time("2026-12-03 12:00:00+00:00", tick=True)
 @pytest.mark.parametrize("profile_id", sorted(PROFILES))
 async def test_entities_snapshot(
     hass: HomeAssistant,

@@ -441,6 +441,8 @@ async def test_a_value_sent_for_the_first_time_gets_its_sensor(
     assert state_of(hass, entry, "import_energy").state == "0.0"
 
 
+# The tariff period follows the clock: the snapshot is taken at one moment (that ticks).
+@pytest.mark.freeze_time("2026-12-03 12:00:00+00:00", tick=True)
 async def test_entities_snapshot(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,

@@ -179,6 +179,13 @@ _SCHEMA = vol.Schema(
         ): _number(0.0, 10.0),
         vol.Inclusive("surplus_price_eur_kwh", "prices"): _number(-10.0, 10.0),
         vol.Optional("signal_threshold_w", default=500.0): _number(0.0, 10_000_000.0),
+        vol.Inclusive(
+            "plant_latitude",
+            "plant_site",
+            msg=_TOGETHER.format("plant_latitude", "plant_longitude"),
+        ): _number(-90.0, 90.0),
+        vol.Inclusive("plant_longitude", "plant_site"): _number(-180.0, 180.0),
+        vol.Optional("plant_altitude_m", default=0.0): _number(-500.0, 9000.0),
         vol.Optional("mqtt_discovery", default=True): _boolean,
         vol.Optional("discovery_prefix", default="homeassistant"): _topic_prefix,
         vol.Optional("language", default="es"): vol.All(
@@ -264,6 +271,9 @@ class ResultsConfig:
     # Flat prices (EUR/kWh) for each member's monthly savings; None: savings are not given.
     prices: tuple[float, float] | None
     signal_threshold_w: float
+    # Where the plant is: (latitude, longitude, altitude in m) for its clear-sky model; None:
+    # not said, its forecast learns the day's shape from its history alone.
+    plant_site: tuple[float, float, float] | None
     # The manager's Home Assistant's discovery prefix, or None for no discovery messages.
     discovery_prefix: str | None
     language: str
@@ -444,6 +454,11 @@ def _build(options: dict[str, Any]) -> Config:
             agreement_min_months=options["agreement_min_months"],
             prices=prices,
             signal_threshold_w=options["signal_threshold_w"],
+            plant_site=(
+                (options["plant_latitude"], options["plant_longitude"], options["plant_altitude_m"])
+                if "plant_latitude" in options
+                else None
+            ),
             discovery_prefix=options["discovery_prefix"] if options["mqtt_discovery"] else None,
             language=options["language"],
         ),

@@ -2,7 +2,8 @@
 
 The client logs in as its member with the join code's password, trusting only the join code's
 CA certificate. At every connection it says it is online (its last will says offline),
-subscribes to its acknowledgements, its results and the community's state and signal, and sends
+subscribes to its acknowledgements, its results and forecast and the community's state and
+signal, and sends
 what waits in the outbox, oldest first, with at most ``window`` batches unacknowledged at a
 time. A batch leaves the outbox only when an acknowledgement names it; a batch is sent again
 after ``resend_after_s`` without its acknowledgement, and at every new connection (storing it
@@ -305,7 +306,8 @@ class LinkClient:
     ) -> None:
         """Prepare the connection; ``start`` opens it.
 
-        ``on_message`` gets the member's results and the community's state and signal, once
+        ``on_message`` gets the member's results and forecast and the community's state and
+        signal, once
         checked against their schemas and typed; ``on_change`` gets the link's status when the
         state, the backlog or the last acknowledgement changes. Both are called in the link's
         threads.
@@ -333,6 +335,7 @@ class LinkClient:
             "status": settings.status_topic,
             "ack": f"{prefix}/ack",
             "results": f"{prefix}/results",
+            "forecast": f"{prefix}/forecast",
             # The JSON ones: not community/availability, which is a plain online/offline.
             "state": f"{settings.topic_prefix}/community/state",
             "signal": f"{settings.topic_prefix}/community/signal",
@@ -340,6 +343,7 @@ class LinkClient:
         self._kinds = {
             self._topics["ack"]: MessageKind.ACK,
             self._topics["results"]: MessageKind.RESULTS,
+            self._topics["forecast"]: MessageKind.FORECAST,
             self._topics["state"]: MessageKind.COMMUNITY_STATE,
             self._topics["signal"]: MessageKind.SIGNAL,
         }
@@ -532,7 +536,7 @@ class LinkClient:
             first = self._connections == 1
             self._heard_self = False
         # The status first: what was there before this home's own arrives ahead of it.
-        for topic in ("status", "ack", "results", "state", "signal"):
+        for topic in ("status", "ack", "results", "forecast", "state", "signal"):
             client.subscribe(self._topics[topic], qos=1)
         if first:  # the home takes the membership: whoever was online as it will stop
             self._announce(client)

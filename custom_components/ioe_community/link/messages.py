@@ -32,6 +32,7 @@ class MessageKind(StrEnum):
     RESULTS = "results"
     COMMUNITY_STATE = "community_state"
     SIGNAL = "signal"
+    FORECAST = "forecast"
 
 
 class Meter(StrEnum):
@@ -118,6 +119,8 @@ class Results:
     month: MonthEnergies
     kpis: Kpis
     coefficient_valid: CoefficientValidity | None = None
+    # Allocation now less what the member imports now (W, ≥ 0): its share going unused.
+    unused_w_now: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -158,6 +161,28 @@ class Signal:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ForecastHour:
+    """The energy expected in one hour (kWh), with the band it falls in 8 times out of 10."""
+
+    start: datetime
+    kwh: float
+    kwh_p10: float
+    kwh_p90: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Forecast:
+    """A forecast by the hour: a member's allocation or the plant's (``forecast.v1.json``)."""
+
+    KIND: ClassVar[MessageKind] = MessageKind.FORECAST
+
+    computed_at: datetime
+    method: str
+    history_days: int
+    hours: tuple[ForecastHour, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Ack:
     """The batches the aggregator has stored (``ack.v1.json``)."""
 
@@ -167,12 +192,12 @@ class Ack:
     stored: int | None = None
 
 
-type Message = Results | CommunityState | Signal | Ack
+type Message = Results | CommunityState | Signal | Forecast | Ack
 # What the community publishes retained, for the homes to show.
-type Retained = Results | CommunityState | Signal
+type Retained = Results | CommunityState | Signal | Forecast
 # The typed messages, by kind: the ones the community sends.
 MESSAGES: Final[Mapping[MessageKind, type[Message]]] = {
-    message.KIND: message for message in (Results, CommunityState, Signal, Ack)
+    message.KIND: message for message in (Results, CommunityState, Signal, Forecast, Ack)
 }
 
 

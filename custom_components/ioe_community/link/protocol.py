@@ -1,7 +1,7 @@
 """The home's side of the community protocol (``docs/protocol.md``), version 1.
 
 What the home sends is built here and checked against the protocol's JSON Schemas before it
-goes into the outbox; what the community sends (results, community state, signal, ack) is
+goes into the outbox; what the community sends (results, forecast, community state, signal, ack) is
 checked here and decoded into its typed message (``messages``) before Home Assistant shows it,
 with fields a newer aggregator adds ignored (the protocol's versioning makes adding an optional
 field to those messages a compatible change). ``schemas/`` and ``messages.py`` are copies of
@@ -33,7 +33,9 @@ MAX_LIVE_W: Final = 100_000_000
 
 
 # The messages the community sends the home.
-RECEIVED: Final = frozenset({MessageKind.RESULTS, MessageKind.COMMUNITY_STATE, MessageKind.SIGNAL})
+RECEIVED: Final = frozenset(
+    {MessageKind.RESULTS, MessageKind.FORECAST, MessageKind.COMMUNITY_STATE, MessageKind.SIGNAL}
+)
 _CLOSED: Final = ("additionalProperties", "unevaluatedProperties")
 
 

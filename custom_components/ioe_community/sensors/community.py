@@ -154,15 +154,6 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
         suggested_display_precision=2,
         value_fn=_results(lambda results: _percent(results.coefficient_now)),
     ),
-    CommunitySensorDescription(
-        key="allocated_power",
-        translation_key="allocated_power",
-        device_class=SensorDeviceClass.POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfPower.WATT,
-        suggested_display_precision=0,
-        value_fn=_results(lambda results: results.allocated_w_now),
-    ),
     *(_energy(period, key, energy) for period in _PERIODS for key, energy in _ENERGIES.items()),
     CommunitySensorDescription(
         key="savings_month",
@@ -231,6 +222,31 @@ SENSORS: tuple[CommunitySensorDescription, ...] = (
 )
 
 
+def membership_unique_id(entry: IoeCommunityConfigEntry, link: CommunityLink, key: str) -> str:
+    """Return the unique id of the membership's entity ``key``."""
+    return f"{entry.entry_id}_{link.code.community}_{key}"
+
+
+def membership_device_info(
+    entry: IoeCommunityConfigEntry, link: CommunityLink, home_device_id: str
+) -> DeviceInfo:
+    """Return the home's membership device, under the home, named after its community."""
+    code = link.code
+    info = DeviceInfo(
+        identifiers={membership_identifier(entry.entry_id, code)},
+        manufacturer="IoE Community",
+        model=None,  # "Community membership" until 0.2: a word in one language only
+        serial_number=code.member,
+        via_device_id=home_device_id,
+    )
+    if code.community_name is not None:
+        info["name"] = code.community_name
+    else:  # a community its manager gave no name: "Community {id}", translated
+        info["translation_key"] = "membership"
+        info["translation_placeholders"] = {"community": code.community}
+    return info
+
+
 class CommunitySensor(CoordinatorEntity[CommunityCoordinator], SensorEntity):
     """One figure of the home's membership, updated when the community sends one."""
 
@@ -247,20 +263,8 @@ class CommunitySensor(CoordinatorEntity[CommunityCoordinator], SensorEntity):
         """Put the sensor on the home's membership device, under the home."""
         super().__init__(link.coordinator)
         self.entity_description = description
-        code = link.code
-        self._attr_unique_id = f"{entry.entry_id}_{code.community}_{description.key}"
-        self._attr_device_info = DeviceInfo(
-            identifiers={membership_identifier(entry.entry_id, code)},
-            manufacturer="IoE Community",
-            model=None,  # "Community membership" until 0.2: a word in one language only
-            serial_number=code.member,
-            via_device_id=home_device_id,
-        )
-        if code.community_name is not None:
-            self._attr_device_info["name"] = code.community_name
-        else:  # a community its manager gave no name: "Community {id}", translated
-            self._attr_device_info["translation_key"] = "membership"
-            self._attr_device_info["translation_placeholders"] = {"community": code.community}
+        self._attr_unique_id = membership_unique_id(entry, link, description.key)
+        self._attr_device_info = membership_device_info(entry, link, home_device_id)
 
     @property
     def native_value(self) -> Value:

@@ -1,11 +1,11 @@
 """The broker's password file and access list, written from the registry.
 
 Members log in with their member id; the access list's ``pattern`` lines (``%u`` is the login)
-let each one write only its own readings and status and read only its own ack, results and
-status, plus the community topics. A few logins (the aggregator's, and on Home Assistant the
-``homeassistant`` and ``addons`` users) get the whole tree. ``ioe-community.conf`` includes
-both files: Mosquitto reads it from its ``include_dir`` or, on the Mosquitto add-on, from the
-``customize`` folder.
+let each one write only its own readings and status and read only its own ack, results,
+forecast and status, plus the community topics. A few logins (the aggregator's, and on Home
+Assistant the ``homeassistant`` and ``addons`` users) get the whole tree.
+``ioe-community.conf`` includes both files: Mosquitto reads it from its ``include_dir`` or, on
+the Mosquitto add-on, from the ``customize`` folder.
 
 For a Mosquitto of the community's own (not the add-on, whose listeners are its own),
 ``ioe-community-listener.conf`` adds the TLS listener homes connect to: TLS 1.3, or TLS 1.2
@@ -54,6 +54,7 @@ def acl_file(prefix: str, full_access: Sequence[str]) -> str:
         f"pattern readwrite {prefix}/m/%u/status",
         f"pattern read {prefix}/m/%u/ack",
         f"pattern read {prefix}/m/%u/results",
+        f"pattern read {prefix}/m/%u/forecast",
         f"pattern read {prefix}/community/#",
         "",
     ]
