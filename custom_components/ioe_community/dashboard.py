@@ -2,8 +2,9 @@
 
 Created from the home's options in the language the household chooses (Home Assistant's by
 default: a form cannot tell which language its user reads): what the community gives the
-home now, today and this month, each figure with a line that says what it is, and the
-month's days as a chart (empty during the first hour: statistics are hourly). It is the
+home now (with the signals its automations use), in the next hours (the forecast, drawn by
+the integration's own card), today and this month, each figure with a line that says what it
+is, and the month's days as a chart (empty during the first hour: statistics are hourly). It is the
 integration's own panel, kept with the home: Lovelace stores its cards (the household may
 edit them), and the home's options remove it.
 """
@@ -37,7 +38,15 @@ LANGUAGES: Final = {"es": "Español", "en": "English"}
 _READ_AS_SPANISH: Final = frozenset({"ca", "eu", "gl", "oc"})
 ICON: Final = "mdi:solar-power-variant"
 # The figures shown, by section: (translation key of the section, sensor keys).
-_NOW: Final = ("coefficient_now", "allocated_power", "community_generation")
+_NOW: Final = ("coefficient_now", "allocated_power", "unused_share", "community_generation")
+# The signals for the household's automations shown with "now": (platform, key, on the
+# membership device or the home's).
+_SIGNALS: Final = (
+    (Platform.BINARY_SENSOR, "surplus_for_me", True),
+    (Platform.SENSOR, "tariff_period", False),
+)
+# The card that draws the forecast of the home's share (the integration's own, ``frontend/``).
+FORECAST_CARD: Final = "custom:ioe-share-forecast-card"
 _TODAY: Final = ("allocated_today", "self_consumed_today", "surplus_today", "import_today")
 _MONTH: Final = ("self_sufficiency", "self_consumption", "savings_month")
 _CHART: Final = ("self_consumed_today", "surplus_today")
@@ -90,11 +99,22 @@ async def _texts(hass: HomeAssistant, language: str) -> dict[str, str]:
     return {key.removeprefix(prefix): text for key, text in found.items() if key.startswith(prefix)}
 
 
-def _sensor(hass: HomeAssistant, entry: IoeCommunityConfigEntry, key: str) -> str | None:
+def _sensor(
+    hass: HomeAssistant,
+    entry: IoeCommunityConfigEntry,
+    key: str,
+    platform: Platform = Platform.SENSOR,
+    *,
+    membership: bool = True,
+) -> str | None:
+    """Return the entity id of the membership's entity ``key`` (or the home's, if not)."""
     community = entry.data[CONF_COMMUNITY]["community"]
-    return er.async_get(hass).async_get_entity_id(
-        Platform.SENSOR, DOMAIN, f"{entry.entry_id}_{community}_{key}"
+    unique_id = (
+        f"{entry.entry_id}_{community}_{key}"
+        if membership
+        else entity_unique_id(entry.entry_id, key)
     )
+    return er.async_get(hass).async_get_entity_id(platform, DOMAIN, unique_id)
 
 
 def _section(texts: dict[str, str], name: str, shown: list[tuple[str, str]]) -> dict[str, Any]:
@@ -140,15 +160,38 @@ def _control(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> list[tuple[
     ]
 
 
+def _forecast(
+    hass: HomeAssistant, entry: IoeCommunityConfigEntry, texts: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Return the forecast of the home's share as a chart, with a line on how to read it."""
+    if (entity := _sensor(hass, entry, "share_forecast")) is None:
+        return []
+    return [
+        {
+            "type": "vertical-stack",
+            "cards": [
+                {"type": FORECAST_CARD, "entity": entity, "title": texts["forecast_title"]},
+                {"type": "markdown", "content": texts["forecast_note"]},
+            ],
+        }
+    ]
+
+
 async def async_build(
     hass: HomeAssistant, entry: IoeCommunityConfigEntry, language: str
 ) -> tuple[str, dict[str, Any]]:
     """Return the dashboard's title and cards for a joined home, in ``language``."""
     texts = await _texts(hass, language)
     chart = [entity for key in _CHART if (entity := _sensor(hass, entry, key))]
+    signals = [
+        (key, entity)
+        for platform, key, membership in _SIGNALS
+        if (entity := _sensor(hass, entry, key, platform, membership=membership))
+    ]
     cards: list[dict[str, Any]] = [
         {"type": "markdown", "content": texts["intro"].format(home=entry.title)},
-        _section(texts, "now", _figures(hass, entry, _NOW)),
+        _section(texts, "now", _figures(hass, entry, _NOW) + signals),
+        *_forecast(hass, entry, texts),
         _section(texts, "today", _figures(hass, entry, _TODAY)),
         _section(texts, "month", _figures(hass, entry, _MONTH)),
         {

@@ -26,6 +26,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ioe_community.const import CONF_COMMUNITY, CONF_LINK_CLIENT_SUFFIX, DOMAIN
+from custom_components.ioe_community.dashboard import FORECAST_CARD
 from custom_components.ioe_community.link.api import ApiProblem
 from custom_components.ioe_community.link.client import (
     LinkClient,
@@ -436,7 +437,8 @@ async def test_a_community_dashboard_on_request_in_the_households_language(
     config = await hass.data[LOVELACE_DATA].dashboards["comunidad-casa"].async_load(False)
     cards = config["views"][0]["cards"]
     assert "**Casa**" in cards[0]["content"]
-    sections = [card["cards"] for card in cards if card["type"] == "vertical-stack"]
+    stacks = [card["cards"] for card in cards if card["type"] == "vertical-stack"]
+    sections = [stack for stack in stacks if stack[0]["type"] == "entities"]
     rows = [row for figures, _lines in sections for row in figures["entities"]]
     shown = {row["entity"]: row["name"] for row in rows}
     registry = er.async_get(hass)
@@ -449,6 +451,14 @@ async def test_a_community_dashboard_on_request_in_the_households_language(
     assert any(line.startswith("- **Autosuficiencia**: ") for line in lines)
     chart = next(card for card in cards if card["type"] == "statistics-graph")
     assert chart["entities"]
+    # The signals with "now", the forecast of the share as the integration's own chart.
+    assert shown[sensor_id(hass, entry, "unused_share")] == "Cuota sin usar"
+    tariff = registry.async_get_entity_id("sensor", DOMAIN, f"{entry.entry_id}_tariff_period")
+    assert shown[tariff] == "Periodo tarifario"
+    (forecast, note) = next(stack for stack in stacks if stack[0]["type"] == FORECAST_CARD)
+    assert forecast["entity"] == sensor_id(hass, entry, "share_forecast")
+    assert forecast["title"] == "Tu cuota en las próximas horas"
+    assert "8 de cada 10" in note["content"]
 
     # Made again in English (the household reads it): English texts, the language kept.
     result = await hass.config_entries.options.async_init(entry.entry_id)
