@@ -10,11 +10,17 @@
 2. The clear-sky index k = production ÷ clear-sky production of each daytime hour.
 3. A coming hour's index blends the last hours' (``RECENT_HOURS`` daytime hours,
    energy-weighted) toward the recent days' level (every daytime hour of the window,
-   energy-weighted), or toward a weather forecast's index where one is given, with the weight
-   exp(−lag / ``PERSISTENCE_H``), lag the hours since the last known daytime hour.
-4. The band: the same forecast made at every hour of the window for the window's own hours;
-   its errors' 10 % and 90 % quantiles, by lag, added to the index. With few days of history
-   the quantiles lean toward a prior band (``PRIOR_BAND``): a new plant's band is wider.
+   energy-weighted), or toward a weather forecast's index where one is given. The weight of
+   the last hours falls with the lag (the hours since the last known daytime hour) as the
+   plant's own window shows: each hour of the window is taken as an origin and its later
+   hours as targets, and the weight for each band of lags is the regression of the targets'
+   index on the origins' (leaning toward exp(−lag / ``PERSISTENCE_H``) where pairs are few).
+   Where clouds hold for days, the last hours count into tomorrow; where they do not, they
+   count for the rest of the day only.
+4. The band: the 10 % and 90 % quantiles of the errors of that same forecast made over the
+   window, by lag, added to the index. The quantile levels are widened for the few
+   independent draws a window holds (a day's hours share its clouds), and with few days of
+   history they lean toward a prior band (``PRIOR_BAND``): a new plant's band is wider.
 
 ``daily-profile``, without a site: the same with the clear-sky GHI replaced by 1, so that the
 plant's "clear-sky production" is the high quantile of its production at each UTC hour.
@@ -24,6 +30,7 @@ The hour under way is forecast whole: a partial value for it in the history is n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 import warnings
 
@@ -46,7 +53,7 @@ HORIZON_HOURS = 36
 # edge can lift one hour above clear sky).
 CLEAR_QUANTILE = 0.9
 RECENT_HOURS = 3
-# How fast the last hours' index gives way to the days' level (hours).
+# How fast the last hours' index gives way to the days' level before the window says (hours).
 PERSISTENCE_H = 6.0
 # Daytime: clear-sky production at least this share of the window's highest hour.
 DAY_SHARE = 0.05
@@ -54,8 +61,10 @@ BAND_QUANTILES = (0.1, 0.9)
 # Lags (hours since the last known daytime hour) whose errors are pooled for the band.
 LAG_EDGES = np.array([1, 2, 3, 4, 6, 9, 13, 19, 27, 39])
 MIN_ERRORS = 20
+# How many pairs of the window the prior weight exp(−lag / PERSISTENCE_H) counts for.
+PRIOR_PAIRS = 24.0
 # The band of the index for a plant with no days of history, and how many days it weighs.
-PRIOR_BAND = (-0.4, 0.3)
+PRIOR_BAND = (-0.6, 0.4)
 PRIOR_DAYS = 2.0
 
 
@@ -140,14 +149,15 @@ def forecast_generation(
         if np.isfinite(from_weather).any():
             anchor = np.where(np.isfinite(from_weather), from_weather, anchor)
             method = "clear-sky-index+weather"
-    targets = np.arange(past, past + horizon_hours)
-    expected_index, lag = persistence.index(np.array([past]), targets[None, :], anchor[None, :])
-    low, high = _band(index, persistence, horizon_hours, days)
-    bins = _lag_bin(lag[0])
+    blend = _fit(index, persistence, horizon_hours, days)
+    recent, last = persistence.recent(np.array([past]))
+    bins = _lag_bin(np.arange(past, past + horizon_hours) - last[0])
+    weight = blend.weight[bins]
+    expected_index = np.maximum(weight * recent[0] + (1.0 - weight) * anchor, 0.0)
     clear = clear_kwh[past:]
-    expected = clear * np.maximum(expected_index[0], 0.0)
-    p10 = np.minimum(clear * np.maximum(expected_index[0] + low[bins], 0.0), expected)
-    p90 = np.maximum(clear * (expected_index[0] + high[bins]), expected)
+    expected = clear * expected_index
+    p10 = np.minimum(clear * np.maximum(expected_index + blend.low[bins], 0.0), expected)
+    p90 = np.maximum(clear * (expected_index + blend.high[bins]), expected)
     return result(method, expected, p10, p90)
 
 
@@ -194,54 +204,98 @@ class _Persistence:
         self._clear = np.concatenate([[0.0], np.cumsum(clear_kwh[observed])])
         self.level = float(self._energy[-1] / self._clear[-1])
 
-    def index(
-        self, origins: NDArray[np.intp], targets: NDArray[np.intp], anchor: Array | float
-    ) -> tuple[Array, NDArray[np.intp]]:
-        """Return the forecast index of ``targets`` made at ``origins``, and their lags (h).
+    def recent(self, origins: NDArray[np.intp]) -> tuple[Array, NDArray[np.intp]]:
+        """Return the last hours' index before each origin, and the last known hour's position.
 
-        ``origins``: positions of the hour under way (n); ``targets``: positions (n × m);
-        ``anchor``: the index far ahead (the level, or the weather's). An origin with no known
-        daytime hour before it forecasts the anchor.
+        ``origins``: positions of the hour under way, each after the first known hour.
         """
         seen = np.searchsorted(self.observed, origins)
         first = np.maximum(seen - RECENT_HOURS, 0)
-        clear = self._clear[seen] - self._clear[first]
-        recent = (self._energy[seen] - self._energy[first]) / np.where(clear > 0, clear, 1.0)
-        lag = targets - self.observed[np.maximum(seen - 1, 0)][:, None]
-        weight = np.where((seen > 0)[:, None], np.exp(-lag / PERSISTENCE_H), 0.0)
-        return weight * recent[:, None] + (1.0 - weight) * anchor, lag
+        energy = self._energy[seen] - self._energy[first]
+        return energy / (self._clear[seen] - self._clear[first]), self.observed[seen - 1]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Blend:
+    """Per lag bin: the last hours' index's weight, and the band's offsets of the index."""
+
+    weight: Array
+    low: Array
+    high: Array
 
 
 def _lag_bin(lag: NDArray[np.intp]) -> NDArray[np.intp]:
     return np.clip(np.searchsorted(LAG_EDGES, lag, side="right") - 1, 0, len(LAG_EDGES) - 1)
 
 
-def _band(
-    index: Array, persistence: _Persistence, horizon_hours: int, days: int
-) -> tuple[Array, Array]:
-    """Return the index's low and high offsets (P10, P90) for each lag bin.
+def _fit(index: Array, persistence: _Persistence, horizon_hours: int, days: int) -> _Blend:
+    """Learn how far the last hours' index holds, and the band, from the window itself.
 
-    From the errors of the forecasts the method would have made at each hour of the window
-    for the window's later hours, leaning toward ``PRIOR_BAND`` by the days of history. A bin
-    with too few errors takes the spread of the index around its level.
+    Each hour of the window after the first known one is taken as an origin, and each later
+    known hour of the window within the horizon as a target. Per lag bin, the weight is the
+    regression of the targets' index on the origins' recent index (both less the level),
+    leaning toward exp(−lag / ``PERSISTENCE_H``) as if ``PRIOR_PAIRS`` pairs said so; the band
+    is the quantiles of what that forecast gets wrong, leaning toward ``PRIOR_BAND`` by the
+    days of history. A bin with too few pairs takes the spread of the index around its level.
     """
     past = len(index)
     origins = np.arange(persistence.observed[0] + 1, past)
+    recent, last = persistence.recent(origins)
     targets = origins[:, None] + np.arange(horizon_hours)[None, :]
     inside = targets < past
     actual = np.where(inside, index[np.where(inside, targets, 0)], np.nan)
-    forecast, lag = persistence.index(origins, targets, persistence.level)
-    errors = actual - forecast
-    valid = np.isfinite(errors)
-    error_bins = _lag_bin(lag[valid])
-    errors = errors[valid]
-    prior = np.array(PRIOR_BAND)
+    valid = np.isfinite(actual)
+    pairs_bin = _lag_bin((targets - last[:, None])[valid])
+    pairs_day = targets[valid] // HOURS_PER_DAY
+    above = (actual - persistence.level)[valid]
+    recent_above = np.broadcast_to((recent - persistence.level)[:, None], targets.shape)[valid]
+    pseudo = PRIOR_PAIRS * float(np.mean(recent_above**2)) if recent_above.size else 0.0
     spread = index[persistence.observed] - persistence.level
-    fallback = np.quantile(spread, BAND_QUANTILES) if spread.size >= MIN_ERRORS else prior
+    prior = np.array(PRIOR_BAND)
+    fallback = (
+        np.quantile(spread, _levels(spread, persistence.observed // HOURS_PER_DAY))
+        if spread.size >= MIN_ERRORS
+        else prior
+    )
     trust = days / (days + PRIOR_DAYS)
+    weight = np.exp(-LAG_EDGES / PERSISTENCE_H)
     band = np.empty((len(LAG_EDGES), 2))
     for number in range(len(LAG_EDGES)):
-        chosen = errors[error_bins == number]
-        empirical = np.quantile(chosen, BAND_QUANTILES) if chosen.size >= MIN_ERRORS else fallback
+        chosen = pairs_bin == number
+        x, y = recent_above[chosen], above[chosen]
+        if pseudo > 0:
+            learnt = (x @ y + pseudo * weight[number]) / (x @ x + pseudo)
+            weight[number] = min(max(learnt, 0.0), 1.0)
+        errors = y - weight[number] * x
+        empirical = (
+            np.quantile(errors, _levels(errors, pairs_day[chosen]))
+            if errors.size >= MIN_ERRORS
+            else fallback
+        )
         band[number] = trust * empirical + (1.0 - trust) * prior
-    return band[:, 0], band[:, 1]
+    return _Blend(weight=weight, low=band[:, 0], high=band[:, 1])
+
+
+def _levels(errors: Array, day: NDArray[np.intp]) -> tuple[float, float]:
+    """Return the quantile levels whose interval holds ``BAND_QUANTILES``' share of new errors.
+
+    The 10-90 % interval of n independent draws holds on average only (n − 1)/(n + 1) × 80 %
+    of the next ones: the levels are widened by the inverse (to the whole range at most). A
+    day's hours share its clouds, so the errors are fewer draws than hours: n is the days ×
+    the errors' variance ÷ the variance of the days' means (the hours if they are independent,
+    the days if each day's are alike).
+    """
+    count = np.bincount(day)
+    used = count > 0
+    means = np.bincount(day, weights=errors)[used] / count[used]
+    between = float(np.average((means - errors.mean()) ** 2, weights=count[used]))
+    days = int(used.sum())
+    draws = (
+        min(max(days * float(errors.var()) / between, days), errors.size)
+        if between > 0
+        else errors.size
+    )
+    low, high = BAND_QUANTILES
+    width = (high - low) * (draws + 1) / max(draws - 1, 1)
+    middle = (low + high) / 2
+    return max(middle - width / 2, 0.0), min(middle + width / 2, 1.0)
