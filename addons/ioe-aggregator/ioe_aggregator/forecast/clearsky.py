@@ -37,10 +37,11 @@ def _days_ghi_w_m2(site: Site, days: list[date]) -> dict[date, Array]:
 
 
 def clear_sky_ghi_w_m2(site: Site, hours: pd.DatetimeIndex) -> Array:
-    """Return the site's clear-sky GHI, mean over each hour of ``hours`` (UTC starts), W/m².
+    """Return the site's clear-sky GHI, mean over each hour of ``hours`` (starts), W/m².
 
-    ``hours`` must be whole UTC hours.
+    ``hours`` must be whole UTC hours (in any time zone).
     """
+    hours = hours.tz_convert("UTC")
     days = hours.floor("D")
     wanted = days.unique()
     known = {day: _cache[site, day.date()] for day in wanted if (site, day.date()) in _cache}
