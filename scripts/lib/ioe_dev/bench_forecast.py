@@ -171,17 +171,10 @@ def bench_forecast() -> dict[str, Any]:
     first = max(*OTHER_HISTORY_DAYS, HISTORY_DAYS) * 24
     every_hour = np.arange(first, len(community.generation_kwh) - HORIZON_HOURS)
     sparse = every_hour[::SPARSE_STEP_H]
-    cold_start = time.perf_counter()
-    forecast_generation(
-        community.generation_kwh.iloc[:first],
-        community.generation_kwh.index[first].to_pydatetime(),
-        Site(latitude=SITE.latitude + 0.01, longitude=SITE.longitude),
-    )
     results: dict[str, Any] = {
         "members": MEMBERS,
         "peak_kw": community.peak_kw,
         "history_days": HISTORY_DAYS,
-        "cold_forecast_ms": 1000 * (time.perf_counter() - cold_start),
         "years": {},
     }
     for name, generation in years.items():
@@ -203,6 +196,14 @@ def bench_forecast() -> dict[str, Any]:
             "mean_daytime_kwh": mean_daytime,
             "runs": {label: score(run, mean_daytime) for label, run in runs.items()},
         }
+    # A site whose clear sky is not kept yet (the libraries loaded): a community's first.
+    cold_start = time.perf_counter()
+    forecast_generation(
+        community.generation_kwh.iloc[:first],
+        community.generation_kwh.index[first].to_pydatetime(),
+        Site(latitude=SITE.latitude + 1.0, longitude=SITE.longitude),
+    )
+    results["cold_forecast_ms"] = 1000 * (time.perf_counter() - cold_start)
     results["seconds"] = time.perf_counter() - started
     return results
 
