@@ -30,6 +30,7 @@ def test_clear_days_forecast_the_clear_sky_production() -> None:
     assert forecast.method == "clear-sky-index"
     assert forecast.history_days == 14
     assert forecast.computed_at == NOW
+    assert forecast.computed_at.tzinfo is UTC
     assert forecast.hours[0] == pd.Timestamp("2025-06-10 10:00", tz="UTC")
     assert len(forecast.hours) == 36
     assert (forecast.hours.to_series().diff().dropna() == pd.Timedelta(hours=1)).all()

@@ -44,13 +44,15 @@ def clear_sky_ghi_w_m2(site: Site, hours: pd.DatetimeIndex) -> Array:
     hours = hours.tz_convert("UTC")
     days = hours.floor("D")
     wanted = days.unique()
-    known = {day: _cache[site, day.date()] for day in wanted if (site, day.date()) in _cache}
+    # Forecasts run in worker threads: a day may go from the cache between two looks at it.
+    kept = {day: _cache.get((site, day.date())) for day in wanted}
+    known = {day: values for day, values in kept.items() if values is not None}
     missing = [day.date() for day in wanted if day not in known]
     if missing:
         computed = _days_ghi_w_m2(site, missing)
         known |= {pd.Timestamp(day, tz="UTC"): values for day, values in computed.items()}
         for key in list(_cache)[: max(len(_cache) + len(missing) - MAX_CACHED_DAYS, 0)]:
-            del _cache[key]
+            _cache.pop(key, None)
         _cache.update({(site, day): values for day, values in computed.items()})
     table = np.stack([known[day] for day in wanted])
     values: Array = table[wanted.get_indexer(days), hours.hour.to_numpy()]

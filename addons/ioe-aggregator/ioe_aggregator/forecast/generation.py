@@ -31,7 +31,7 @@ The hour under way is forecast whole: a partial value for it in the history is n
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 import warnings
 
 import numpy as np
@@ -129,7 +129,7 @@ def forecast_generation(
 
     def result(method: str, expected: Array, p10: Array, p90: Array) -> GenerationForecast:
         return GenerationForecast(
-            computed_at=now,
+            computed_at=now.astimezone(UTC),
             hours=hours,
             expected_kwh=expected,
             p10_kwh=p10,
