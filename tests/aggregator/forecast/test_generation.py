@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from ioe_aggregator.forecast import GenerationForecast, WeatherForecast, forecast_generation
+from ioe_aggregator.forecast.clearsky import clear_sky_ghi_w_m2
 
 from .conftest import NOW, SITE, clear_kwh, cloudy_days, history, hours_before
 
@@ -150,21 +151,29 @@ def test_a_weather_forecast_knows_tomorrows_clouds(source: str) -> None:
     # Clear weeks, then an overcast tomorrow: the history cannot know it, the weather can.
     now = datetime(2025, 6, 10, 21, 10, tzinfo=UTC)
     hours = hours_before(now, 14)
-    plant = history(hours, cloudy_days(hours) * 0 + 0.95)
+    plant = history(hours, 0.95)
     tomorrow = pd.date_range("2025-06-11", periods=24, freq="h", tz="UTC")
-    truth = 0.3 * clear_kwh(tomorrow)
-    values = np.full(24, 1.0) if source == "cloud_cover" else 0.3 * clear_kwh(tomorrow) / 0.005
+    values = np.ones(24) if source == "cloud_cover" else 0.3 * clear_sky_ghi_w_m2(SITE, tomorrow)
+    # 10:00 UTC: the source does not know.
+    values[10] = np.nan
     weather = WeatherForecast(hours=tomorrow.tz_convert("Europe/Madrid"), **{source: values})
     blind = forecast_generation(plant, now, SITE)
     told = forecast_generation(plant, now, SITE, weather=weather)
     assert blind.method == "clear-sky-index"
     assert told.method == "clear-sky-index+weather"
-    on_both = blind.hours.isin(tomorrow)
+    on_both = blind.hours.isin(tomorrow) & (blind.hours != tomorrow[10])
+    truth = 0.3 * clear_kwh(blind.hours[on_both])
     blind_error = np.abs(blind.expected_kwh[on_both] - truth).sum()
     told_error = np.abs(told.expected_kwh[on_both] - truth).sum()
     assert told_error < 0.25 * blind_error
     # The hours the weather does not cover keep the history's forecast.
     np.testing.assert_array_equal(told.expected_kwh[~on_both], blind.expected_kwh[~on_both])
+    # Without a site there is no clear sky to read the weather against.
+    profile = forecast_generation(plant, now, None, weather=weather)
+    assert profile.method == "daily-profile"
+    np.testing.assert_array_equal(
+        profile.expected_kwh, forecast_generation(plant, now, None).expected_kwh
+    )
 
 
 def test_a_weather_forecast_is_one_quantity_per_hour() -> None:
