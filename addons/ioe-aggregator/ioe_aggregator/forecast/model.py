@@ -43,7 +43,9 @@ class WeatherForecast:
     ghi_w_m2 : array of float, optional
         Global horizontal irradiance, the hour's mean (W/m²).
 
-    NaN marks an hour the source does not know.
+    NaN marks an hour the source does not know. The forecast takes the weather's clear-sky
+    index as the plant's: after a fortnight without a clear day, when the plant's clear-sky
+    production is learnt low, a clear day it announces is forecast low too.
 
     """
 
