@@ -26,7 +26,13 @@ from numpy.typing import NDArray
 import pandas as pd
 from scipy import stats
 
-from ioe_aggregator.forecast import HISTORY_DAYS, HORIZON_HOURS, Site, forecast_generation
+from ioe_aggregator.forecast import (
+    HISTORY_DAYS,
+    HORIZON_HOURS,
+    Site,
+    WeatherForecast,
+    forecast_generation,
+)
 from ioe_aggregator.forecast.clearsky import clear_sky_ghi_w_m2
 from ioe_aggregator.forecast.model import MIN_CLEAR_SKY_GHI_W_M2
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ
@@ -50,6 +56,10 @@ SEED: Final = 24
 OTHER_HISTORY_DAYS: Final = (7, 28)
 NEW_PLANT_DAYS: Final = 3
 SPARSE_STEP_H: Final = 3
+# A weather forecast's error on the day's cloudiness (the lognormal sigma), and the share of days
+# taken as clear for its scale.
+WEATHER_ERROR: Final = 0.15
+CLEAREST_DAYS: Final = 0.99
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +92,23 @@ def persistent_year(index: pd.DatetimeIndex, peak_kw: float) -> pd.Series:
     return pd.Series(raw * (peak_kw * SPECIFIC_YIELD_KWH_PER_KWP / raw.sum()), index=index)
 
 
+def weather_forecast(generation: pd.Series) -> WeatherForecast:
+    """Return a GHI forecast that knows each local day's cloudiness within ``WEATHER_ERROR``.
+
+    The day's clear-sky index is read from what happened (the day's energy ÷ its clear-sky
+    GHI, over the same ratio on the year's clearest days), times a lognormal error of its own
+    each day; the hours of the day get the day's index, as the demo's sky does.
+    """
+    rng = np.random.default_rng(SEED + 1)
+    ghi = pd.Series(clear_sky_ghi_w_m2(SITE, generation.index), index=generation.index)
+    days = generation.index.tz_convert(DEFAULT_TZ).normalize()
+    ratio = generation.groupby(days).transform("sum") / ghi.groupby(days).transform("sum")
+    _codes, day_of_hour = np.unique(days, return_inverse=True)
+    error = rng.lognormal(0.0, WEATHER_ERROR, size=day_of_hour.max() + 1)[day_of_hour]
+    index = ratio.to_numpy() / ratio.quantile(CLEAREST_DAYS) * error
+    return WeatherForecast(hours=generation.index, ghi_w_m2=ghi.to_numpy() * index)
+
+
 def run_year(
     generation: pd.Series,
     origins: NDArray[np.intp],
@@ -89,6 +116,7 @@ def run_year(
     history_days: int = HISTORY_DAYS,
     site: Site | None = SITE,
     known_days: int | None = None,
+    weather: WeatherForecast | None = None,
 ) -> Forecasts:
     """Forecast from each origin (positions in the year) and line up the references.
 
@@ -106,7 +134,9 @@ def run_year(
         history = generation.iloc[max(origin - kept, 0) : origin]
         now = generation.index[origin] + timedelta(minutes=ORIGIN_MINUTES)
         start = time.perf_counter()
-        forecast = forecast_generation(history, now, site, history_days=history_days)
+        forecast = forecast_generation(
+            history, now, site, history_days=history_days, weather=weather
+        )
         seconds.append(time.perf_counter() - start)
         ours[row], p10[row], p90[row] = forecast.expected_kwh, forecast.p10_kwh, forecast.p90_kwh
     one_day = np.where(ahead < 24, targets - 24, targets - 48)
@@ -192,6 +222,10 @@ def bench_forecast() -> dict[str, Any]:
         runs[f"no site (daily profile), every {SPARSE_STEP_H} h"] = run_year(
             generation, sparse, site=None
         )
+        runs[
+            f"with a weather forecast (each day's cloudiness ±{WEATHER_ERROR:.0%}), "
+            f"every {SPARSE_STEP_H} h"
+        ] = run_year(generation, sparse, weather=weather_forecast(generation))
         results["years"][name] = {
             "mean_daytime_kwh": mean_daytime,
             "runs": {label: score(run, mean_daytime) for label, run in runs.items()},
