@@ -10,7 +10,8 @@ Each origin is a moment in an hour (10 minutes past); the forecast sees the hour
 Errors are over the daytime target hours (the site's clear-sky GHI above zero), by horizon
 bucket (0 = the hour under way), against two references: 24-hour persistence (the same hour one
 day before, two days before where one day before is not known yet) and smart persistence (the
-clear-sky index of the last daytime hour × the coming hours' clear-sky GHI).
+clear-sky index of the last daytime hour × the coming hours' clear-sky GHI). One row adds a
+weather forecast that knows each day's cloudiness within ``WEATHER_ERROR``.
 """
 
 from __future__ import annotations
