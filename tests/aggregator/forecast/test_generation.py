@@ -99,6 +99,10 @@ def test_no_known_hour_forecasts_nothing_and_says_so() -> None:
         assert forecast.history_days == 0
         assert not forecast.expected_kwh.any()
         assert not forecast.p90_kwh.any()
+    # A plant off for the whole window is known, and forecast as off.
+    off = forecast_generation(pd.Series(0.0, index=hours), NOW, SITE)
+    assert (off.method, off.history_days) == ("no-production", 14)
+    assert not off.p90_kwh.any()
 
 
 def test_a_new_plant_has_fewer_days_and_a_wider_band() -> None:

@@ -140,7 +140,9 @@ def forecast_generation(
 
     if observed.size == 0:
         zeros = np.zeros(horizon_hours)
-        return result("no-history", zeros, zeros.copy(), zeros.copy())
+        # Nothing known, or a plant that produced nothing in its whole window.
+        method = "no-history" if days == 0 else "no-production"
+        return result(method, zeros, zeros.copy(), zeros.copy())
     persistence = _Persistence(energy_kwh, clear_kwh[:past], observed)
     anchor = np.full(horizon_hours, persistence.level)
     method = "daily-profile" if site is None else "clear-sky-index"

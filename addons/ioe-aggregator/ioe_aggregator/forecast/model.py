@@ -87,9 +87,9 @@ class GenerationForecast:
     """The plant's expected energy for each coming hour, with a P10-P90 band (kWh).
 
     ``computed_at``: the forecast's ``now``, in UTC. ``hours``: UTC starts, the first the hour
-    under way at ``computed_at``. ``method``: how it
-    was made (``clear-sky-index``, ``clear-sky-index+weather``, ``daily-profile``,
-    ``no-history``). ``history_days``: the days of the history window that had any known hour.
+    under way at ``computed_at``. ``method``: how it was made (``clear-sky-index``,
+    ``clear-sky-index+weather``, ``daily-profile``; zeros: ``no-history``, ``no-production``).
+    ``history_days``: the days of the history window that had any known hour.
     """
 
     computed_at: datetime
