@@ -23,7 +23,7 @@ from typing import Any
 SIZES = (10, 50, 200)
 REPEATS = 3
 # Benchmarks in a module of their own, ``bench_NAME``: ``bench_NAME()`` and ``print_table``.
-OWN_MODULES = ("control", "ingest", "link", "upload", "web")
+OWN_MODULES = ("control", "forecast", "ingest", "link", "upload", "web")
 
 
 def _median_seconds(call: Any, repeats: int = REPEATS) -> float:
@@ -272,6 +272,7 @@ def main() -> int:
             "upload",
             "web",
             "control",
+            "forecast",
         ],
     )
     parser.add_argument("members", nargs="?", type=int)
