@@ -1,13 +1,14 @@
 """Results out of the real service, through the real TLS Mosquitto and its generated ACL.
 
-Each member's results reach it retained (and only it), the community state and signal reach
-everyone, and the manager's Home Assistant gets discovery messages that its own MQTT schema
-accepts, with unique ids that survive a restart.
+Each member's results and the forecast of its share reach it retained (and only it), the
+community's state, signal and forecast reach everyone, and the manager's Home Assistant gets
+discovery messages that its own MQTT schema accepts, with unique ids that survive a restart.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+import itertools
 import json
 import signal
 import time as time_module
@@ -19,7 +20,7 @@ from homeassistant.components.mqtt.sensor import DISCOVERY_SCHEMA
 from homeassistant.core import HomeAssistant
 import pytest
 
-from custom_components.ioe_community.link.messages import CommunityState, Results
+from custom_components.ioe_community.link.messages import CommunityState, Forecast, Results
 from custom_components.ioe_community.link.protocol import decode_message
 from ioe_aggregator.ingest.status import MemberStatus
 from ioe_aggregator.protocol.codec import decode
@@ -234,3 +235,119 @@ async def test_a_bad_status_is_logged_and_changes_nothing(caplog: pytest.LogCapt
     assert caplog.text.count("Ignored a status of m-0001") == 2
     await status.handle(None, message(b""))  # type: ignore[arg-type] - the retained status cleared
     assert status.online == set()
+
+
+def plant_days(member: str, days: int, peak_kwh: float) -> list[bytes]:
+    """Return a batch a day of the plant's quarters over the last ``days`` whole days.
+
+    A clear winter day near Madrid, roughly: a bell from 9 to 18 (Madrid), ``peak_kwh`` a
+    quarter at solar noon.
+    """
+    today = datetime.now(MADRID).replace(hour=0, minute=0, second=0, microsecond=0)
+    batches = []
+    for back in range(days, 0, -1):
+        start = today - timedelta(days=back)
+        readings = []
+        for quarter in range(96):
+            moment = (start + quarter * QUARTER).astimezone(UTC)
+            hours = quarter / 4 + 0.125 - 13.5  # from the day's solar noon, at the quarter's middle
+            value = round(max(peak_kwh * (1 - (hours / 4.5) ** 2), 0.0), 4)
+            readings.append(
+                {
+                    "meter": "plant",
+                    "quantity": "generation_kwh",
+                    "start": utc_text(moment),
+                    "end": utc_text(moment + QUARTER),
+                    "value": value,
+                    "quality": "measured",
+                }
+            )
+        message = {
+            "schema": "ioe.readings.v1",
+            "member": member,
+            "batch": f"{member}-plant-{back}",
+            "sent_at": utc_text(datetime.now(UTC)),
+            "readings": readings,
+        }
+        batches.append(json.dumps(message).encode())
+    return batches
+
+
+def test_each_member_gets_the_forecast_of_its_share_and_it_follows_the_agreement(
+    community: Community, start_aggregator: StartAggregator
+) -> None:
+    homes = {"m-0001": community.add_member("m-0001")}
+    homes["m-0002"] = community.add_member("m-0002", **{"--plant-kw": "10"})
+    first_of_month = datetime.now(UTC).replace(day=1) - timedelta(days=1)
+    community.cli(
+        "agreements", "add", "Igual", "--scheme", "equal", "--from", f"{first_of_month:%Y-%m-%d}"
+    )
+    admin = community.token("admin")
+    community.options |= {"plant_latitude": 40.4, "plant_longitude": -3.7}
+    community.options["agreement_min_months"] = 0
+    _service, port = start_service(community, start_aggregator)
+    base = f"http://127.0.0.1:{port}"
+    plant = community.connect("m-0002", homes["m-0002"].mqtt_password)
+    plant.subscribe(f"{PREFIX}/m/m-0002/ack")
+    for batch in plant_days("m-0002", 7, 0.8):
+        plant.publish(f"{PREFIX}/m/m-0002/readings", batch)
+    plant.wait_for(lambda: len(plant.payloads(f"{PREFIX}/m/m-0002/ack")) == 7)
+    one = community.connect("m-0001", homes["m-0001"].mqtt_password)
+    topic = f"{PREFIX}/m/m-0001/forecast"
+    one.subscribe(topic)
+    one.subscribe(f"{PREFIX}/community/forecast")
+
+    # Asked for, the results and forecasts go at once (the service's first ones may have come
+    # before the plant's days were stored).
+    assert call(base, "POST", "/api/v1/results/publish", admin).status == 200
+    one.wait_for(
+        lambda: any(
+            json.loads(p)["history_days"] >= 7 for p in one.payloads(f"{PREFIX}/community/forecast")
+        )
+    )
+    one.wait_for(lambda: any(json.loads(p)["history_days"] >= 7 for p in one.payloads(topic)))
+    mine = json.loads(one.payloads(topic)[-1])
+    plants = json.loads(one.payloads(f"{PREFIX}/community/forecast")[-1])
+    decode(json.dumps(mine).encode(), MessageKind.FORECAST)
+    read = decode_message(json.dumps(mine).encode(), MessageKind.FORECAST)
+    assert isinstance(read, Forecast)
+    assert mine["method"] == "clear-sky-index"
+    hours = [datetime.fromisoformat(hour["start"]) for hour in mine["hours"]]
+    assert len(hours) == 36
+    assert hours[0] == datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    assert all(b - a == timedelta(hours=1) for a, b in itertools.pairwise(hours))
+    for own, whole in zip(mine["hours"], plants["hours"], strict=True):
+        # Half the plant is m-0001's (the equal agreement), band and all.
+        assert own["kwh"] == pytest.approx(whole["kwh"] / 2, abs=1e-3)
+        assert own["kwh_p10"] <= own["kwh"] <= own["kwh_p90"]
+    # The plant's days were clear: a clear day ahead, about what one of them gave.
+    daytime = [h for h in plants["hours"] if h["kwh"] > 0]
+    assert daytime
+    assert max(h["kwh"] for h in plants["hours"]) == pytest.approx(3.2, rel=0.35)
+    # Another member's forecast is not m-0002's to read (the broker's ACL).
+    plant.subscribe(topic)
+    assert not plant.payloads(topic)
+
+    # A new agreement from tomorrow: m-0001 gets a fifth; its forecast follows at once.
+    tomorrow = datetime.now(MADRID).date() + timedelta(days=1)
+    before = len(one.payloads(topic))
+    added = call(
+        base,
+        "POST",
+        "/api/v1/agreements",
+        admin,
+        json.dumps(
+            {
+                "name": "Un quinto",
+                "valid_from": f"{tomorrow:%Y-%m-%d}",
+                "coefficients": {"m-0001": 0.2, "m-0002": 0.8},
+            }
+        ).encode(),
+    )
+    assert added.status == 201, added.body
+    one.wait_for(lambda: len(one.payloads(topic)) > before, timeout_s=20)
+    changed = json.loads(one.payloads(topic)[-1])
+    midnight = datetime.combine(tomorrow, datetime.min.time(), MADRID).astimezone(UTC)
+    for own, whole in zip(changed["hours"], plants["hours"], strict=True):
+        share = 0.2 if datetime.fromisoformat(own["start"]) >= midnight else 0.5
+        assert own["kwh"] == pytest.approx(whole["kwh"] * share, abs=2e-3)

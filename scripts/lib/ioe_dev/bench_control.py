@@ -28,7 +28,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from numpy.typing import NDArray
 import pandas as pd
-from pvlib.location import Location
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -44,7 +43,7 @@ from custom_components.ioe_community.controls.model import (
 )
 from custom_components.ioe_community.controls.writes import WriteGate
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ, hours_of_year
-from ioe_dev.synthetic import SPECIFIC_YIELD_KWH_PER_KWP, habit_profile, ree_profile
+from ioe_dev.synthetic import SPECIFIC_YIELD_KWH_PER_KWP, SYNTHETIC_SITE, habit_profile, ree_profile
 
 Array = NDArray[np.float64]
 
@@ -144,8 +143,7 @@ def make_year(seed: int = SEED) -> HomeYear:
 
 def _clear_sky_share(starts: pd.DatetimeIndex, rng: np.random.Generator) -> Array:
     """Return W per kWp at each quarter: clear sky × a daily clearness, 1,600 kWh/kWp a year."""
-    site = Location(latitude=40.4, longitude=-3.7, altitude=650, tz="UTC")
-    ghi = site.get_clearsky(starts + pd.Timedelta(minutes=7.5))["ghi"].to_numpy()
+    ghi = SYNTHETIC_SITE.get_clearsky(starts + pd.Timedelta(minutes=7.5))["ghi"].to_numpy()
     days = starts.tz_convert(ZONE).normalize()
     codes, day_of = np.unique(days, return_inverse=True)
     raw = ghi * rng.beta(5.0, 1.6, size=len(codes))[day_of]

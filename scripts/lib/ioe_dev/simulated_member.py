@@ -35,6 +35,7 @@ from custom_components.ioe_community.link.join_code import JoinCode, decode
 from custom_components.ioe_community.link.outbox import Outbox
 from custom_components.ioe_community.link.protocol import live_batch, reading_batches
 from custom_components.ioe_community.link.readings import HomeReadings, live_report
+from ioe_aggregator.forecast import HISTORY_DAYS
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ
 from ioe_dev.synthetic import make_community
 
@@ -200,11 +201,13 @@ def main() -> int:
     now = datetime.now(UTC)
     members = demo_members(args.credentials, args.state, args.skip, args.plant_at, now)
     # As if the homes had been sending since the month began (the results count the month,
-    # and the plant's output with it, at any hour): what they have not sent yet goes now.
+    # and the plant's output with it, at any hour), and for the days the forecast of the
+    # members' shares learns from: what they have not sent yet goes now.
     local = now.astimezone(ZoneInfo(DEFAULT_TZ))
     month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    since = min(month_start.astimezone(UTC), now - timedelta(days=HISTORY_DAYS))
     for member in members:
-        kept = member.catch_up(month_start.astimezone(UTC), now, keep_every=HISTORY_BATCH)
+        kept = member.catch_up(since, now, keep_every=HISTORY_BATCH)
         member.client.start()
         _LOGGER.info("%s: %d readings of this month kept to send", member.member, kept)
     try:

@@ -29,6 +29,8 @@ PROFILE_DIR = Path(__file__).with_name("data") / "ree-perff-2025"
 PROFILE_YEAR = 2025
 # A PV plant in central Spain yields about 1,600 kWh per kWp and year.
 SPECIFIC_YIELD_KWH_PER_KWP = 1600.0
+# Where the plant is: near Madrid.
+SYNTHETIC_SITE = Location(latitude=40.4, longitude=-3.7, altitude=650, tz="UTC")
 
 
 def _day(*weights: tuple[int, int, float]) -> np.ndarray:
@@ -166,8 +168,7 @@ def make_community(members: int, *, seed: int = 7, solar_share: float = 0.35) ->
 
 
 def _pv_kwh(index: pd.DatetimeIndex, peak_kw: float, rng: np.random.Generator) -> np.ndarray:
-    site = Location(latitude=40.4, longitude=-3.7, altitude=650, tz="UTC")
-    ghi = site.get_clearsky(index + pd.Timedelta(minutes=30))["ghi"].to_numpy()
+    ghi = SYNTHETIC_SITE.get_clearsky(index + pd.Timedelta(minutes=30))["ghi"].to_numpy()
     days = index.tz_convert(DEFAULT_TZ).normalize()
     day_codes, day_of_hour = np.unique(days, return_inverse=True)
     clearness = rng.beta(5.0, 1.6, size=len(day_codes))[day_of_hour]

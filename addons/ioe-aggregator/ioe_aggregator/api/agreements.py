@@ -21,7 +21,7 @@ from ioe_aggregator.api.formats import day
 from ioe_aggregator.api.requests import json_body
 from ioe_aggregator.auth.roles import Permission
 from ioe_aggregator.auth.users import names_of_people
-from ioe_aggregator.keys import AGREEMENTS, REGISTRY, STORE
+from ioe_aggregator.keys import AGREEMENTS, REGISTRY, RESULTS, STORE
 from ioe_aggregator.refusals import Kind, Refused
 
 routes = web.RouteTableDef()
@@ -80,6 +80,8 @@ async def add_agreement(request: web.Request) -> web.Response:
         valid_to=_day(body, "valid_to"),
         actor=token.actor,
     )
+    # The members' coefficients and forecasts follow the change at once.
+    request.app[RESULTS].publish_results_soon()
     return web.json_response(agreement.as_dict(), status=201)
 
 
@@ -99,6 +101,8 @@ async def change_agreement(request: web.Request) -> web.Response:
     agreement = await request.app[AGREEMENTS].end(
         request.match_info["agreement"], _day(body, "valid_to"), actor=token.actor
     )
+    # The members' coefficients and forecasts follow the change at once.
+    request.app[RESULTS].publish_results_soon()
     return web.json_response(agreement.as_dict())
 
 
@@ -109,6 +113,8 @@ async def remove_agreement(request: web.Request) -> web.Response:
     agreement = await request.app[AGREEMENTS].remove(
         request.match_info["agreement"], actor=token.actor
     )
+    # The members' coefficients and forecasts follow the change at once.
+    request.app[RESULTS].publish_results_soon()
     return web.json_response(agreement.as_dict())
 
 

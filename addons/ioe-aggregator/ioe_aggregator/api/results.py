@@ -53,13 +53,16 @@ async def member_energy_of_period(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/results/publish")
 async def publish_results(request: web.Request) -> web.Response:
-    """Compute every member's results and the community's state now, and publish them (manage)."""
+    """Compute every member's results and forecast and the community's state now, and publish
+    them (manage)."""
     require(request, Permission.MANAGE)
     snapshot = await request.app[RESULTS].publish()
+    forecasts = await request.app[RESULTS].publish_forecasts()
     return web.json_response(
         {
             "computed_at": utc_text(snapshot.computed_at),
             "members": len(snapshot.results),
+            "forecasts": len(forecasts.members),
             "state": checked(snapshot.state),
             "signal": checked(snapshot.signal),
         }

@@ -29,6 +29,7 @@ import pandas as pd
 
 from ioe_aggregator.agreements import Agreement, Agreements
 from ioe_aggregator.config import ResultsConfig
+from ioe_aggregator.forecast import Site
 from ioe_aggregator.history.hourly import best_consumption
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, SUPPLY_EXPORT, SUPPLY_IMPORT, Live
@@ -43,6 +44,8 @@ from ioe_aggregator.protocol.messages import (
     Signal,
     SignalKind,
 )
+from ioe_aggregator.results import forecasts
+from ioe_aggregator.results.forecasts import Forecasts
 from ioe_aggregator.sharing.allocation import Allocation, allocate, member_kpis
 from ioe_aggregator.sharing.economics import Prices, monthly_economics
 from ioe_aggregator.sharing.model import Coefficients
@@ -124,6 +127,8 @@ class _Inputs:
     now: datetime
     read: _Hours
     now_w: dict[str, float]
+    # What each active member imports now (W), where known.
+    import_w: dict[str, float]
     online: frozenset[str]
 
 
@@ -155,14 +160,30 @@ class ResultsEngine:
             month_start.astimezone(UTC), pd.Timestamp(now).floor("h"), freq="h", name="start"
         )
         read = await self._read(hours, now)
-        inputs = _Inputs(
-            now=now,
-            read=read,
-            now_w=await self._now_w(now, read.active, read.plants, live or {}),
-            online=online,
-        )
+        now_w, import_w = await self._now_w(now, read.active, read.plants, live or {})
+        inputs = _Inputs(now=now, read=read, now_w=now_w, import_w=import_w, online=online)
         # pandas work of tens to hundreds of milliseconds: not on the event loop.
         return await asyncio.to_thread(self._snapshot, inputs)
+
+    async def forecasts(self, now: datetime) -> Forecasts:
+        """Forecast the plant and each active member's allocation from the hour under way."""
+        now = now.astimezone(UTC)
+        members = await self._registry.members()
+        plants = sorted(m.id for m in members if m.plant_kw > 0)
+        past = forecasts.history_hours(now)
+        complete = await self._store.complete_hours(
+            *COMMUNITY_PLANT, past[0].to_pydatetime(), pd.Timestamp(now).floor("h").to_pydatetime()
+        )
+        beta, _in_force = await self._agreements.beta(forecasts.coming_hours(now))
+        site = self._config.plant_site
+        return await asyncio.to_thread(
+            forecasts.build,
+            forecasts.plant_history(complete, plants, past),
+            now,
+            None if site is None else Site(latitude=site[0], longitude=site[1], altitude=site[2]),
+            beta,
+            [m.id for m in members if m.active],
+        )
 
     async def shares(
         self, hours: pd.DatetimeIndex, now: datetime, *, member: str | None = None
@@ -213,11 +234,16 @@ class ResultsEngine:
         for member in active:
             coefficient = float(beta_now.get(member, 0.0))
             saved = None if savings is None else savings.get(member)
+            allocated_w = coefficient * now_w["generation"]
+            imported_w = inputs.import_w.get(member)
             results[member] = Results(
                 computed_at=now,
                 scheme=agreement.scheme if agreement else "none",
                 coefficient_now=_value(coefficient),
-                allocated_w_now=_value(coefficient * now_w["generation"]),
+                allocated_w_now=_value(allocated_w),
+                unused_w_now=None
+                if imported_w is None
+                else _value(max(allocated_w - imported_w, 0.0)),
                 today=_energies(allocation, member, today),
                 month=MonthEnergies(
                     **asdict(_energies(allocation, member, None)),
@@ -285,13 +311,14 @@ class ResultsEngine:
         active: Sequence[str],
         plants: Sequence[str],
         live: Mapping[str, Live],
-    ) -> dict[str, float]:
-        """Return generation, consumption, import and export now (W).
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Return generation, consumption, import and export now (W), and each member's import.
 
         From fresh live reports, else the last quarter's readings. Only active members'
         reports count, and only registered plants' generation. A member's consumption is what
         its supply point takes from the grid (the plant's share is netted by the distributor):
-        its import; its export is its own panels' surplus.
+        its import; its export is its own panels' surplus. A member with neither a fresh
+        report nor a reading of the last quarter has no import now (not a zero).
         """
         fresh = {m: r.powers for m, r in live.items() if m in active and now - r.ts <= LIVE_MAX_AGE}
         quarter_end = pd.Timestamp(now).floor("15min").to_pydatetime()
@@ -305,20 +332,24 @@ class ResultsEngine:
             if plant_live
             else sum(kwh for m, kwh in last[COMMUNITY_PLANT].items() if m in plants)
         )
-        imported = exported = 0.0
+        import_w: dict[str, float] = {}
+        exported = 0.0
         for member in active:
             if member in fresh and "grid_w" in fresh[member]:
-                imported += max(fresh[member]["grid_w"], 0.0)
+                import_w[member] = max(fresh[member]["grid_w"], 0.0)
                 exported += max(-fresh[member]["grid_w"], 0.0)
             else:
-                imported += last[SUPPLY_IMPORT].get(member, 0.0)
+                if member in last[SUPPLY_IMPORT]:
+                    import_w[member] = last[SUPPLY_IMPORT][member]
                 exported += last[SUPPLY_EXPORT].get(member, 0.0)
-        return {
+        imported = sum(import_w.values())
+        totals = {
             "generation": generation,
             "consumption": imported,
             "import": imported,
             "export": exported,
         }
+        return totals, import_w
 
     def _savings(self, allocation: Allocation, today: date) -> dict[str, float] | None:
         """Return each member's savings this month at the configured prices (None: no prices).

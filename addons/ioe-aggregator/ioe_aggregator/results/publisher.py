@@ -3,10 +3,13 @@
 Every minute the community's state and signal are refreshed (a change of the signal's kind is
 kept in its history: ``signal_history.py``); each member's results when a
 quarter-hour has completed (and its readings have had ``RESULTS_DELAY`` to arrive), when the
-distributor's data changed (a Datadis sync or a CSV import stored new values:
-``publish_results_soon``) and on demand. At every connection the aggregator says it is online
-(the broker says offline for it when it goes away) and publishes the MQTT discovery messages
-that give the manager's Home Assistant the community's sensors (``discovery.py``).
+distributor's data changed (a Datadis sync or a CSV import stored new values) or an agreement
+did (``publish_results_soon``), and on demand. The forecasts of the plant and of each member's
+allocation (``forecasts.py``) with the first results of each hour and with every change; a
+forecast that fails is logged and leaves the results published. At every connection the
+aggregator says it is online (the broker says offline for it when it goes away) and publishes
+the MQTT discovery messages that give the manager's Home Assistant the community's sensors
+(``discovery.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ioe_aggregator.protocol.codec import Live, encode
 from ioe_aggregator.protocol.messages import Retained, as_json
 from ioe_aggregator.results.discovery import OFFLINE, ONLINE, availability_topic
 from ioe_aggregator.results.engine import QUARTER, ResultsEngine, Snapshot
+from ioe_aggregator.results.forecasts import Forecasts
 from ioe_aggregator.results.signal_history import SignalHistory
 from ioe_aggregator.store import StoreError
 
@@ -61,12 +65,16 @@ class ResultsPublisher:
         self._discovery = discovery
         self._results_quarter: datetime | None = None
         self._results_wanted = False
+        # The hour of the forecasts last published.
+        self._forecast_hour: datetime | None = None
         # Set to publish at once rather than at the next minute.
         self._wake = asyncio.Event()
         # The last snapshot computed, published or not (the broker may be away): what the
         # control centre shows as the community now.
         self.latest: Snapshot | None = None
         self.last_error: str | None = None
+        # The last forecasts computed (published or not).
+        self.forecasts: Forecasts | None = None
 
     @property
     def engine(self) -> ResultsEngine:
@@ -108,18 +116,32 @@ class ResultsPublisher:
         if results:
             for member, message in snapshot.results.items():
                 messages[f"{self._prefix}/m/{member}/results"] = message
-        # Every message written (and checked) before any is published: a bad one is a bug,
-        # which publishes nothing rather than half a snapshot.
-        payloads = {
-            topic: encode(as_json(message), message.KIND) for topic, message in messages.items()
-        }
-        for topic, payload in payloads.items():
-            await self._broker.publish(topic, payload)
+        await self._send(messages)
         state = snapshot.state
         await self.history.record(
             snapshot.computed_at, snapshot.signal.kind, state.generation_w - state.consumption_w
         )
         return snapshot
+
+    async def publish_forecasts(self, now: datetime | None = None) -> Forecasts:
+        """Compute and publish the plant's forecast and each active member's."""
+        forecasts = self.forecasts = await self._engine.forecasts(now or datetime.now(UTC))
+        messages: dict[str, Retained] = {f"{self._prefix}/community/forecast": forecasts.community}
+        for member, message in forecasts.members.items():
+            messages[f"{self._prefix}/m/{member}/forecast"] = message
+        await self._send(messages)
+        return forecasts
+
+    async def _send(self, messages: Mapping[str, Retained]) -> None:
+        """Publish messages retained, every one written (and checked) before any is sent.
+
+        A bad message is a bug, which publishes nothing rather than half of them.
+        """
+        payloads = {
+            topic: encode(as_json(message), message.KIND) for topic, message in messages.items()
+        }
+        for topic, payload in payloads.items():
+            await self._broker.publish(topic, payload)
 
     def _results_due(self, now: datetime) -> datetime | None:
         """Return the quarter whose results are due now, or None."""
@@ -147,11 +169,15 @@ class ResultsPublisher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), UPDATE_INTERVAL_S)
             self._wake.clear()
-            due = self._results_due(datetime.now(UTC))
+            now = datetime.now(UTC)
+            due = self._results_due(now)
             wanted, self._results_wanted = self._results_wanted, False
             if await self._turn(results=due is not None or wanted):
                 if due is not None:
                     self._results_quarter = due
+                hour = now.replace(minute=0, second=0, microsecond=0)
+                if (wanted or hour != self._forecast_hour) and await self._forecast_turn(now):
+                    self._forecast_hour = hour
             else:
                 # Results asked for and not published are published at the next turn.
                 self._results_wanted |= wanted
@@ -168,6 +194,19 @@ class ResultsPublisher:
             self.last_error = f"{type(err).__name__}: {err}"
         else:
             self.last_error = None
+            return True
+        return False
+
+    async def _forecast_turn(self, now: datetime) -> bool:
+        """Publish the forecasts; return whether they were published (else: the next turn)."""
+        try:
+            await self.publish_forecasts(now)
+        except (BrokerUnavailable, StoreError) as err:
+            self._failed(str(err))
+        except Exception:
+            # A forecast's bug must not stop the results: log it whole, try again next turn.
+            _LOGGER.exception("Computing the forecasts failed")
+        else:
             return True
         return False
 

@@ -39,7 +39,7 @@ from ioe_dev.simulated_home import (
     EV_MAX_CURRENT_A,
     INVERTER_UNIT,
 )
-from ioe_dev.synthetic import SyntheticCommunity, make_community, write_csv
+from ioe_dev.synthetic import SYNTHETIC_SITE, SyntheticCommunity, make_community, write_csv
 
 REPO = Path(__file__).resolve().parents[4]
 INTEGRATION = REPO / "custom_components" / "ioe_community"
@@ -138,6 +138,10 @@ def _aggregator_config(state: Path, ports: Ports, values: dict[str, str]) -> Pat
                 "mosquitto_pid_file": str(state / "broker" / "mosquitto.pid"),
                 "import_price_eur_kwh": 0.15,
                 "surplus_price_eur_kwh": 0.05,
+                # Where the synthetic community's plant is: the forecast's clear sky.
+                "plant_latitude": SYNTHETIC_SITE.latitude,
+                "plant_longitude": SYNTHETIC_SITE.longitude,
+                "plant_altitude_m": SYNTHETIC_SITE.altitude,
                 # The fake Datadis; a short history and window, so that the demo shows a sync.
                 "datadis_username": DATADIS_MANAGER,
                 "datadis_password": values["datadis_password"],
