@@ -47,8 +47,11 @@ class House:
 async def start(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, on: tuple[str, ...], rest_w: float
 ) -> House:
-    """At 19:00 (Madrid), 4.6 kW contracted, 0.3 kW of margin (limit 4300 W), the defaults:
-    10 seconds above the limit, 5 minutes under it."""
+    """At 19:00 (Madrid), the loads ``on`` on, the rest of the house at ``rest_w``.
+
+    4.6 kW contracted and the defaults: 0.3 kW of margin (a limit of 4300 W), 10 seconds
+    above the limit, 5 minutes under it.
+    """
     freezer.move_to(local("2026-12-05 19:00"))
     await helpers(
         hass, "input_boolean", {load.split(".")[1]: {"initial": load in on} for load in LOADS}
