@@ -6,9 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import HomeAssistant
 
-from .conftest import helpers, is_on, local, run_for, run_until, use_blueprint
+from .conftest import helpers, is_on, local, run_for, run_until, settle, use_blueprint
 from .signals import SURPLUS_FOR_ME, set_surplus_for_me
 
 CHARGER = "input_boolean.charger"
@@ -115,3 +116,24 @@ async def test_a_charged_car_stops_charging_and_does_not_start_again(
     assert not is_on(hass, CHARGER)
     await run_until(hass, freezer, local("2026-12-06 04:00"), step=timedelta(minutes=10))
     assert not is_on(hass, CHARGER)
+
+
+async def test_home_assistant_starting_in_the_hours_before_the_deadline_starts_charging(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    await start(hass, freezer, "2026-12-06 05:00")
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await settle()
+    assert is_on(hass, CHARGER)
+
+
+async def test_home_assistant_starting_outside_them_leaves_the_charger_alone(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    await start(hass, freezer, "2026-12-05 23:00")
+    await hass.services.async_call(
+        "input_boolean", "turn_on", {"entity_id": CHARGER}, blocking=True
+    )
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await settle()
+    assert is_on(hass, CHARGER)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from homeassistant.components.automation.config import AUTOMATION_BLUEPRINT_SCHEMA
 from homeassistant.components.automation.helpers import async_get_blueprints
@@ -97,6 +98,14 @@ def test_each_file_is_an_automation_blueprint_that_names_its_own_address(
     # This Home Assistant is recent enough for it.
     assert blueprint.validate() is None, ha_version
     assert set(blueprint.inputs) >= set(REQUIRED_INPUTS[stem])
+
+
+def test_the_guide_has_an_import_button_for_each_file() -> None:
+    guide = (REPO / "docs" / "automations.md").read_text(encoding="utf-8")
+    for stem, language in FILES:
+        address = load(shipped(stem, language))["blueprint"]["source_url"]
+        link = "https://my.home-assistant.io/redirect/blueprint_import/?blueprint_url="
+        assert f"{link}{quote(address, safe='')})" in guide
 
 
 @pytest.mark.parametrize("stem", STEMS)

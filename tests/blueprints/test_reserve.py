@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import HomeAssistant
 import pytest
 
@@ -144,3 +145,13 @@ async def test_a_reserve_set_by_hand_is_not_lowered(
     )
     await new_forecast(hass, "2026-12-05 10:02", SUNNY_MIDDAY)
     assert reserve(hass) == 50
+
+
+async def test_home_assistant_starting_reads_the_forecast_it_kept(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    await start(hass, freezer, "2026-12-05 14:20")
+    set_share_forecast(hass, local("2026-12-05 10:02"), SUNNY_MIDDAY)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await settle()
+    assert reserve(hass) == 80
