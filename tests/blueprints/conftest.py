@@ -16,6 +16,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.automation.helpers import async_get_blueprints
 from homeassistant.components.blueprint import BLUEPRINT_SCHEMA, Blueprint
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
@@ -103,6 +104,18 @@ async def helpers(hass: HomeAssistant, domain: str, config: dict[str, Any]) -> N
     """Set up Home Assistant's own helpers of one domain, the devices under control."""
     assert await async_setup_component(hass, domain, {domain: config})
     await hass.async_block_till_done()
+
+
+async def home_assistant_starts(hass: HomeAssistant) -> None:
+    """Announce that Home Assistant has started, as after a restart: start triggers fire."""
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await settle()
+
+
+async def by_hand(hass: HomeAssistant, action: str, entity_id: str, **data: Any) -> None:
+    """Do what a person does from a dashboard: one action on one entity."""
+    domain, service = action.split(".")
+    await hass.services.async_call(domain, service, {"entity_id": entity_id, **data}, blocking=True)
 
 
 def local(text: str) -> datetime:

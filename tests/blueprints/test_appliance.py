@@ -6,10 +6,18 @@ from datetime import timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import HomeAssistant
 
-from .conftest import helpers, is_on, local, run_for, run_until, use_blueprint
+from .conftest import (
+    by_hand,
+    helpers,
+    home_assistant_starts,
+    is_on,
+    local,
+    run_for,
+    run_until,
+    use_blueprint,
+)
 from .signals import TARIFF_PERIOD, UNUSED_SHARE, set_tariff_period, set_unused_share
 
 DISHWASHER = "input_boolean.dishwasher"
@@ -116,8 +124,7 @@ async def test_home_assistant_starting_after_the_latest_start_starts_it(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await start(hass, freezer, "2026-12-05 18:30")
-    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
-    await hass.async_block_till_done()
+    await home_assistant_starts(hass)
     assert is_on(hass, DISHWASHER)
 
 
@@ -125,8 +132,7 @@ async def test_home_assistant_starting_before_the_latest_start_waits(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await start(hass, freezer, "2026-12-05 17:30")
-    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
-    await hass.async_block_till_done()
+    await home_assistant_starts(hass)
     assert not is_on(hass, DISHWASHER)
 
 
@@ -150,8 +156,6 @@ async def test_a_run_it_did_not_start_is_left_alone(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await start(hass, freezer, "2026-12-05 10:00")
-    await hass.services.async_call(
-        "input_boolean", "turn_on", {"entity_id": DISHWASHER}, blocking=True
-    )
+    await by_hand(hass, "input_boolean.turn_on", DISHWASHER)
     await run_for(hass, freezer, timedelta(hours=3), step=timedelta(minutes=1))
     assert is_on(hass, DISHWASHER)

@@ -6,10 +6,18 @@ from datetime import timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import HomeAssistant
 
-from .conftest import helpers, is_on, local, run_for, run_until, settle, use_blueprint
+from .conftest import (
+    by_hand,
+    helpers,
+    home_assistant_starts,
+    is_on,
+    local,
+    run_for,
+    run_until,
+    use_blueprint,
+)
 from .signals import SURPLUS_FOR_ME, set_surplus_for_me
 
 CHARGER = "input_boolean.charger"
@@ -122,8 +130,7 @@ async def test_home_assistant_starting_in_the_hours_before_the_deadline_starts_c
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await start(hass, freezer, "2026-12-06 05:00")
-    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
-    await settle()
+    await home_assistant_starts(hass)
     assert is_on(hass, CHARGER)
 
 
@@ -131,9 +138,6 @@ async def test_home_assistant_starting_outside_them_leaves_the_charger_alone(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await start(hass, freezer, "2026-12-05 23:00")
-    await hass.services.async_call(
-        "input_boolean", "turn_on", {"entity_id": CHARGER}, blocking=True
-    )
-    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
-    await settle()
+    await by_hand(hass, "input_boolean.turn_on", CHARGER)
+    await home_assistant_starts(hass)
     assert is_on(hass, CHARGER)

@@ -6,11 +6,18 @@ from datetime import timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import HomeAssistant
 import pytest
 
-from .conftest import helpers, local, run_until, settle, use_blueprint
+from .conftest import (
+    by_hand,
+    helpers,
+    home_assistant_starts,
+    local,
+    run_until,
+    settle,
+    use_blueprint,
+)
 from .signals import SHARE_FORECAST, fire_forecast_event, set_share_forecast
 
 RESERVE = "input_number.reserve_soc"
@@ -129,9 +136,7 @@ async def test_with_the_link_down_the_last_forecast_serves_while_it_covers_the_h
     # at 21:00); after that it is not used, and a reserve set by hand stays.
     await run_until(hass, freezer, local("2026-12-06 17:00:30"), step=timedelta(minutes=30))
     assert reserve(hass) == 80
-    await hass.services.async_call(
-        "input_number", "set_value", {"entity_id": RESERVE, "value": 20}, blocking=True
-    )
+    await by_hand(hass, "input_number.set_value", RESERVE, value=20)
     await run_until(hass, freezer, local("2026-12-06 20:00:30"), step=timedelta(minutes=30))
     assert reserve(hass) == 20
 
@@ -140,9 +145,7 @@ async def test_a_reserve_set_by_hand_is_not_lowered(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     await start(hass, freezer, "2026-12-05 10:05")
-    await hass.services.async_call(
-        "input_number", "set_value", {"entity_id": RESERVE, "value": 50}, blocking=True
-    )
+    await by_hand(hass, "input_number.set_value", RESERVE, value=50)
     await new_forecast(hass, "2026-12-05 10:02", SUNNY_MIDDAY)
     assert reserve(hass) == 50
 
@@ -152,6 +155,5 @@ async def test_home_assistant_starting_reads_the_forecast_it_kept(
 ) -> None:
     await start(hass, freezer, "2026-12-05 14:20")
     set_share_forecast(hass, local("2026-12-05 10:02"), SUNNY_MIDDAY)
-    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
-    await settle()
+    await home_assistant_starts(hass)
     assert reserve(hass) == 80
