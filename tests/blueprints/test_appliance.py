@@ -159,3 +159,48 @@ async def test_a_run_it_did_not_start_is_left_alone(
     await by_hand(hass, "input_boolean.turn_on", DISHWASHER)
     await run_for(hass, freezer, timedelta(hours=3), step=timedelta(minutes=1))
     assert is_on(hass, DISHWASHER)
+
+
+async def test_a_script_is_run_once_when_the_share_covers_the_appliance(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(local("2026-12-05 10:00"))
+    await helpers(hass, "input_boolean", {"washing_machine_started": {}})
+    await helpers(
+        hass, "input_datetime", {"dishwasher_last_run": {"has_date": True, "has_time": True}}
+    )
+    # The way a machine with remote start is often driven: a script of its integration.
+    await helpers(
+        hass,
+        "script",
+        {
+            "start_washing_machine": {
+                "sequence": [
+                    {
+                        "action": "input_boolean.toggle",
+                        "target": {"entity_id": "input_boolean.washing_machine_started"},
+                    }
+                ]
+            }
+        },
+    )
+    set_unused_share(hass, 0)
+    await use_blueprint(
+        hass,
+        "appliance_on_share",
+        {
+            "unused_share": UNUSED_SHARE,
+            "appliance": "script.start_washing_machine",
+            "last_run": LAST_RUN,
+            "appliance_power": 500,
+        },
+    )
+    set_unused_share(hass, 600)
+    await run_for(hass, freezer, timedelta(minutes=5, seconds=30))
+    assert is_on(hass, "input_boolean.washing_machine_started")
+    set_unused_share(hass, 0)
+    await run_for(hass, freezer, timedelta(minutes=5))
+    set_unused_share(hass, 600)
+    await run_for(hass, freezer, timedelta(minutes=10))
+    # Run once: a second run would have toggled it back.
+    assert is_on(hass, "input_boolean.washing_machine_started")
