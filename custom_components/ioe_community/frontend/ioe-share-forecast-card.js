@@ -156,14 +156,15 @@ class Formats {
   }
 }
 
-/** Return the first share forecast sensor with an hourly forecast, or undefined. */
+/**
+ * Return the first share forecast sensor with an hourly forecast; else the first share
+ * forecast sensor (an unavailable one has no attributes); else undefined.
+ */
 function findForecastEntity(hass) {
-  return Object.keys(hass?.states || {}).find(
-    (id) =>
-      id.startsWith("sensor.") &&
-      id.endsWith("_share_forecast") &&
-      Array.isArray(hass.states[id].attributes.detailedHourly),
+  const named = Object.keys(hass?.states || {}).filter(
+    (id) => id.startsWith("sensor.") && id.endsWith("_share_forecast"),
   );
+  return named.find((id) => Array.isArray(hass.states[id].attributes.detailedHourly)) || named[0];
 }
 
 /** Return the hours not yet over, at most 36: {start, kwh, low, high}. */
@@ -182,7 +183,8 @@ function hoursAhead(detailed, now) {
 function niceMaximum(value) {
   if (!(value > 0)) return 1;
   const power = 10 ** Math.floor(Math.log10(value));
-  const step = [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].find((s) => s * power >= value);
+  // Steps whose half is as round: the middle grid line is labelled too.
+  const step = [1, 2, 3, 4, 5, 6, 8, 10].find((s) => s * power >= value);
   return step * power;
 }
 
@@ -412,7 +414,7 @@ class IoeShareForecast extends HTMLElement {
       }));
       chart.append(svg("text", {
         x: plot.left - 6, y: level + 4, "text-anchor": "end",
-      }, formats.number(top * fraction, top < 1 ? 2 : 1).replace(/^0[.,]00$/, "0")));
+      }, formats.number(top * fraction, fraction === 0 ? 0 : top < 1 ? 2 : 1)));
     }
     // The likely range as a stepped band, the expected energy as bars over it.
     const upper = hours.flatMap((hour, index) => [[x(index), y(hour.high)], [x(index + 1), y(hour.high)]]);
