@@ -7,7 +7,7 @@ server really listening on a free loopback port, and serves its frontend from th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
 import time
@@ -18,17 +18,20 @@ from homeassistant.components.http.config import HTTP_STORAGE_SCHEMA
 from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, ViewportSize
 import pytest
 from pytest_homeassistant_custom_component.common import MockEntity, MockEntityPlatform, MockUser
 
 from custom_components.ioe_community.const import DOMAIN
 from custom_components.ioe_community.frontend import async_register_frontend
 from ioe_dev.processes import free_port
+from tests.browser import Tab, open_tab
 
 TIME_ZONE = "Europe/Madrid"
-VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-LOCALES = {"en": "en-GB", "es": "es-ES"}
+VIEWPORTS: dict[str, ViewportSize] = {
+    "desktop": {"width": 1280, "height": 800},
+    "phone": {"width": 390, "height": 844},
+}
 ALWAYS_SET_UP = ("brands", "labs", "persistent_notification")
 ONBOARDED = {"done": ["user", "core_config", "analytics", "integration"]}
 
@@ -141,48 +144,26 @@ async def forecast_sensor(hass: HomeAssistant, object_id: str) -> str:
     return entity.entity_id
 
 
-@dataclass
-class Visit:
+class Visit(Tab):
     """A browser tab logged into Home Assistant, with what went wrong in it."""
-
-    page: Page
-    errors: list[str] = field(default_factory=list)
 
     async def open(self, base: str, path: str) -> None:
         """Load a dashboard and wait until Home Assistant's frontend has started."""
         await self.page.goto(base + path)
         await self.page.wait_for_selector("#ha-launch-screen", state="detached")
 
-    async def horizontal_overflow(self) -> int:
-        """Return how far the page scrolls sideways (0: it does not)."""
-        return int(
-            await self.page.evaluate(
-                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
-        )
 
-
-async def open_visit(
-    browser: Browser,
-    frontend: Frontend,
-    *,
-    language: str = "en",
-    width: str = "desktop",
-    scheme: str = "light",
-) -> Visit:
-    """Open a tab logged in as the admin, in a language, width and colour scheme."""
-    context = await browser.new_context(
-        viewport=VIEWPORTS[width],  # type: ignore[arg-type]
-        locale=LOCALES[language],
-        timezone_id=TIME_ZONE,
-        color_scheme=scheme,  # type: ignore[arg-type]
-    )
+async def open_visit(browser: Browser, frontend: Frontend, **how: str) -> Visit:
+    """Open a tab logged in as the admin; ``how``: its language, width and colour scheme."""
+    errors: list[str] = []
     # Logged in as the frontend keeps a login: its tokens in local storage.
-    await context.add_init_script(
-        f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(frontend.tokens))})"
+    tokens = json.dumps(json.dumps(frontend.tokens))
+    page = await open_tab(
+        browser,
+        errors,
+        VIEWPORTS,
+        init_script=f"localStorage.setItem('hassTokens', {tokens})",
+        timezone_id=TIME_ZONE,
+        **how,
     )
-    page = await context.new_page()
-    visit = Visit(page)
-    page.on("console", lambda m: visit.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: visit.errors.append(str(error)))
-    return visit
+    return Visit(page, errors)
