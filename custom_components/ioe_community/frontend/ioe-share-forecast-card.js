@@ -81,10 +81,10 @@ const READ_AS_SPANISH = new Set(["es", "ca", "eu", "gl", "oc"]);
 // Home Assistant's number format settings, as the locale whose numbers look that way.
 const NUMBER_LOCALES = { comma_decimal: "en-US", decimal_comma: "de-DE", space_comma: "fr-FR" };
 
-/** Return the card's texts for Home Assistant's language. */
-function textsFor(language) {
+/** Return the language of the card's texts for Home Assistant's language. */
+function textLanguage(language) {
   const base = (language || "en").split("-")[0].toLowerCase();
-  return READ_AS_SPANISH.has(base) ? TEXTS.es : TEXTS.en;
+  return READ_AS_SPANISH.has(base) ? "es" : "en";
 }
 
 function fill(text, values) {
@@ -110,10 +110,13 @@ class Formats {
   constructor(hass) {
     const locale = hass.locale || {};
     this.language = locale.language || hass.language || "en";
-    this.texts = textsFor(this.language);
-    const numbers =
-      locale.number_format === "system" ? undefined : NUMBER_LOCALES[locale.number_format];
-    this.numberLocale = numbers || (locale.number_format === "system" ? undefined : this.language);
+    // Words (texts, day names) in the texts' language; numbers and times in the user's.
+    const words = textLanguage(this.language);
+    this.texts = TEXTS[words];
+    this.numberLocale =
+      locale.number_format === "system"
+        ? undefined
+        : NUMBER_LOCALES[locale.number_format] || this.language;
     this.grouping = locale.number_format !== "none";
     // "local" is the browser's zone; otherwise the server's, as Home Assistant shows times.
     this.timeZone =
@@ -123,8 +126,8 @@ class Formats {
     this.time = new Intl.DateTimeFormat(this.language, {
       ...zone, hour: "2-digit", minute: "2-digit", hour12: clock,
     });
-    this.weekday = new Intl.DateTimeFormat(this.language, { ...zone, weekday: "short" });
-    this.longWeekday = new Intl.DateTimeFormat(this.language, { ...zone, weekday: "long" });
+    this.weekday = new Intl.DateTimeFormat(words, { ...zone, weekday: "short" });
+    this.longWeekday = new Intl.DateTimeFormat(words, { ...zone, weekday: "long" });
     this.parts = new Intl.DateTimeFormat("en-US", {
       ...zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", hourCycle: "h23",
     });
@@ -146,13 +149,14 @@ class Formats {
     return { day: `${part.year}-${part.month}-${part.day}`, hour: Number(part.hour) };
   }
 
-  /** Name a local day: today, tomorrow, or its weekday. */
-  dayName(day, today) {
+  /** Name the local day of ``date``: today, tomorrow, or its weekday. */
+  dayName(date, today) {
+    const day = this.local(date).day;
     if (day === today.day) return this.texts.today;
     if (day === this.local(new Date(today.date.getTime() + 24 * HOUR_MS)).day) {
       return this.texts.tomorrow;
     }
-    return this.weekday.format(new Date(`${day}T12:00:00Z`));
+    return this.weekday.format(date);
   }
 }
 
@@ -441,7 +445,7 @@ class IoeShareForecast extends HTMLElement {
     hours.forEach((hour, index) => {
       const local = formats.local(hour.start);
       if (local.day !== previousDay) {
-        days.push({ index, day: local.day });
+        days.push({ index, date: hour.start });
         previousDay = local.day;
       }
       const left = x(index);
@@ -464,7 +468,7 @@ class IoeShareForecast extends HTMLElement {
           chart.append(svg("line", { class: "midnight", x1: left, x2: left, y1: from, y2: to }));
         }
       }
-      const name = formats.dayName(day.day, today);
+      const name = formats.dayName(day.date, today);
       const following = days[position + 1];
       // A day's name is left out when the next day starts before it ends (late evening).
       if (following && x(following.index) - left < textWidth(name) + 10) return;
@@ -518,7 +522,7 @@ class IoeShareForecast extends HTMLElement {
     const body = html("tbody");
     for (const hour of hours) {
       const row = html("tr");
-      const day = formats.dayName(formats.local(hour.start).day, today);
+      const day = formats.dayName(hour.start, today);
       row.append(html("th", { scope: "row" }, `${day} ${formats.time.format(hour.start)}`));
       for (const value of [hour.kwh, hour.low, hour.high]) {
         row.append(html("td", {}, formats.number(value, 2)));
@@ -630,7 +634,7 @@ customElements.whenDefined("home-assistant").then(() => {
   for (const [name, element] of Object.entries(elements)) {
     if (!customElements.get(name)) customElements.define(name, element);
   }
-  const texts = textsFor(document.documentElement.lang || navigator.language);
+  const texts = TEXTS[textLanguage(document.documentElement.lang || navigator.language)];
   window.customCards = window.customCards || [];
   if (!window.customCards.some((card) => card.type === "ioe-share-forecast-card")) {
     window.customCards.push({
