@@ -8,8 +8,8 @@ from typing import Any
 
 from playwright.async_api import Browser, Page, ViewportSize
 
-# The browser's language for each of the suite's languages.
-LOCALES = {"en": "en-GB", "es": "es-ES"}
+# The browser's language for each of the suite's languages (Catalan: read as Spanish).
+LOCALES = {"en": "en-GB", "es": "es-ES", "ca": "ca-ES"}
 
 
 @dataclass

@@ -22,6 +22,8 @@ TEXTS = {
     "en": {"title": "My share, next hours", "today": "Rest of today", "next": "Next 24 h"},
     "es": {"title": "Mi parte, próximas horas", "today": "Resto de hoy", "next": "Próximas 24 h"},
 }
+# Catalan, Basque and Galician households read the card in Spanish.
+TEXTS["ca"] = TEXTS["es"]
 
 
 def share_forecast(
@@ -66,9 +68,9 @@ def share_forecast(
 
 
 def number(value: float, digits: int, language: str) -> str:
-    """Write a number as Home Assistant's locale does in English or Spanish."""
+    """Write a number as Home Assistant's locale does in English, Spanish or Catalan."""
     text = f"{value:.{digits}f}"
-    return text.replace(".", ",") if language == "es" else text
+    return text.replace(".", ",") if language in ("es", "ca") else text
 
 
 async def set_forecast(
@@ -124,11 +126,14 @@ async def test_card_draws_the_forecast_in_english_and_spanish(
         ("en", "phone", "dark"),
         ("es", "desktop", "dark"),
         ("es", "phone", "light"),
+        ("ca", "phone", "light"),
     ):
         visit = await open_visit(browser, frontend, language=language, width=width, scheme=scheme)
         await visit.open(frontend.base, f"/{DASHBOARD}/hoy")
         chart = visit.page.locator("ioe-share-forecast .chart svg[role=img]")
         await expect(chart).to_be_visible()
+        chosen = "document.querySelector('home-assistant').hass.locale.language"
+        assert (await visit.page.evaluate(chosen)).startswith(language)
         texts = TEXTS[language]
         card = visit.page.locator("ioe-share-forecast-card")
         await expect(card.locator("ha-card .card-header")).to_have_text(texts["title"])

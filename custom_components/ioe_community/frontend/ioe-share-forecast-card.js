@@ -5,6 +5,8 @@
 
 const HOURS_SHOWN = 36;
 const HOUR_MS = 3600 * 1000;
+// How often the "now" line moves (when Home Assistant sends anything at all).
+const NOW_STEP_MS = 5 * 60 * 1000;
 // A forecast older than this is the last one the community sent before its link went quiet.
 const STALE_MS = 3 * HOUR_MS;
 // An hour whose high estimate is below this (kWh) has no sun: it is drawn as night.
@@ -308,7 +310,7 @@ class IoeShareForecast extends HTMLElement {
     const entityId = this._entity || findForecastEntity(hass) || "";
     const state = hass.states[entityId];
     const now = Date.now();
-    const drawn = [entityId, formats.key, Math.floor(now / HOUR_MS), this._width].join("|");
+    const drawn = [entityId, formats.key, Math.floor(now / NOW_STEP_MS), this._width].join("|");
     // A new state object is a new forecast or figure; anything else cannot change the drawing.
     if (state === this._state && drawn === this._drawn) return;
     this._state = state;
@@ -318,7 +320,8 @@ class IoeShareForecast extends HTMLElement {
     root.replaceChildren(html("style", {}, STYLE));
     const texts = formats.texts;
     if (!state) {
-      root.append(this._note(fill(texts.missing, { entity: entityId || "sensor.*_share_forecast" }), "mdi:alert-circle-outline"));
+      const entity = entityId || "sensor.*_share_forecast";
+      root.append(this._note(fill(texts.missing, { entity }), "mdi:alert-circle-outline"));
       return;
     }
     if (state.state === "unavailable") {
