@@ -67,6 +67,20 @@ def share_forecast(
     return f"{rest_of_today:.2f}", attributes
 
 
+async def clear_of_the_hour(margin_s: float = 30) -> datetime:
+    """Return the time now, at least ``margin_s`` before the next hour (waiting if it is closer).
+
+    The card leaves out the hours already over: one ending while a test looks would change
+    what it shows.
+    """
+    now = datetime.now(UTC)
+    next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    if (left := (next_hour - now).total_seconds()) < margin_s:
+        await asyncio.sleep(left + 1)
+        now = datetime.now(UTC)
+    return now
+
+
 def number(value: float, digits: int, language: str) -> str:
     """Write a number as Home Assistant's locale does in English, Spanish or Catalan."""
     text = f"{value:.{digits}f}"
@@ -118,7 +132,7 @@ async def test_card_draws_the_forecast_in_english_and_spanish(
     browser: Browser, frontend: Frontend
 ) -> None:
     entity_id = await forecast_sensor(frontend.hass, "comunidad_share_forecast")
-    state, attributes = await set_forecast(frontend, entity_id, datetime.now(UTC))
+    state, attributes = await set_forecast(frontend, entity_id, await clear_of_the_hour())
     await add_dashboard(frontend, {"type": "custom:ioe-share-forecast-card", "entity": entity_id})
 
     for language, width, scheme in (
@@ -191,7 +205,7 @@ async def chart_width(visit: Visit) -> int:
 
 async def test_card_says_calmly_what_it_cannot_show(browser: Browser, frontend: Frontend) -> None:
     entity_id = await forecast_sensor(frontend.hass, "comunidad_share_forecast")
-    now = datetime.now(UTC)
+    now = await clear_of_the_hour()
     computed_at = now - timedelta(hours=5)
     _state, attributes = await set_forecast(frontend, entity_id, computed_at)
     # No sensor chosen: the card shows the first share forecast it finds.
@@ -241,7 +255,7 @@ async def test_card_says_calmly_what_it_cannot_show(browser: Browser, frontend: 
 async def test_editor_picks_another_home_and_a_title(browser: Browser, frontend: Frontend) -> None:
     entity_id = await forecast_sensor(frontend.hass, "comunidad_share_forecast")
     other = await forecast_sensor(frontend.hass, "abuela_share_forecast")
-    now = datetime.now(UTC)
+    now = await clear_of_the_hour()
     await set_forecast(frontend, entity_id, now)
     other_state, _ = await set_forecast(frontend, other, now, peak_kwh=1.5, name="Abuela")
     await add_dashboard(frontend, {"type": "custom:ioe-share-forecast-card", "entity": entity_id})
