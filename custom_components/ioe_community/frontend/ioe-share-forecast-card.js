@@ -257,8 +257,8 @@ const STYLE = `
 
 /**
  * <ioe-share-forecast>: one share forecast sensor, drawn. Set `hass` and `entity` (an entity
- * id; empty: the first share forecast found). It redraws when the sensor, the user's formats,
- * the hour or its width change.
+ * id; empty: the first share forecast found). It redraws when the sensor, the user's formats
+ * or its width change, and as time moves the "now" line.
  */
 class IoeShareForecast extends HTMLElement {
   constructor() {
@@ -290,17 +290,9 @@ class IoeShareForecast extends HTMLElement {
     this._render();
   }
 
-  get entity() {
-    return this._entity;
-  }
-
   set hass(hass) {
     this._hass = hass;
     this._render();
-  }
-
-  get hass() {
-    return this._hass;
   }
 
   _render() {
