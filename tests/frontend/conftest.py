@@ -154,7 +154,10 @@ class Visit(Tab):
 
 
 async def open_visit(browser: Browser, frontend: Frontend, **how: str) -> Visit:
-    """Open a tab logged in as the admin; ``how``: its language, width and colour scheme."""
+    """Open a tab logged in as the admin; ``how``: its language, width and colour scheme.
+
+    The browser is in Home Assistant's time zone unless ``how`` names another (timezone_id).
+    """
     errors: list[str] = []
     # Logged in as the frontend keeps a login: its tokens in local storage.
     tokens = json.dumps(json.dumps(frontend.tokens))
@@ -163,7 +166,6 @@ async def open_visit(browser: Browser, frontend: Frontend, **how: str) -> Visit:
         errors,
         VIEWPORTS,
         init_script=f"localStorage.setItem('hassTokens', {tokens})",
-        timezone_id=TIME_ZONE,
-        **how,
+        **{"timezone_id": TIME_ZONE, **how},
     )
     return Visit(page, errors)
