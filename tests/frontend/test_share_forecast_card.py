@@ -179,6 +179,7 @@ async def test_card_draws_the_forecast_in_english_and_spanish(
             await visit.page.set_viewport_size({"width": 360, "height": 844})
             await expect(chart).to_have_attribute("width", str(await chart_width(visit)))
             assert await visit.horizontal_overflow() == 0
+            await screenshot(visit, f"{language}-360-{scheme}")
         assert not visit.errors, visit.errors
         await visit.page.context.close()
 
