@@ -10,9 +10,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, ViewportSize
 import pytest
 
+from tests.browser import Tab, open_tab
 from tests.community import (  # noqa: F401 - fixtures
     Community,
     StartAggregator,
@@ -22,8 +23,10 @@ from tests.community import (  # noqa: F401 - fixtures
     start_service,
 )
 
-VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
-LOCALES = {"en": "en-GB", "es": "es-ES"}
+VIEWPORTS: dict[str, ViewportSize] = {
+    "desktop": {"width": 1280, "height": 900},
+    "phone": {"width": 390, "height": 844},
+}
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 
 
@@ -48,13 +51,11 @@ def control_centre(
     return ControlCentre(community, f"http://127.0.0.1:{port}/", token)
 
 
-@dataclass
-class Visit:
+@dataclass(kw_only=True)
+class Visit(Tab):
     """A page of the control centre, with what went wrong and where it went."""
 
-    page: Page
     base: str
-    errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
 
     async def open(self, route: str = "") -> None:
@@ -77,14 +78,6 @@ class Visit:
         result = await self.page.evaluate("axe.run(document).then(r => r.violations)")
         return [v for v in result if v["impact"] in ("serious", "critical")]
 
-    async def horizontal_overflow(self) -> int:
-        """Return how far the page scrolls sideways (0: it does not)."""
-        return int(
-            await self.page.evaluate(
-                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
-        )
-
     async def screenshot(self, name: str) -> None:
         """Keep a screenshot when IOE_SCREENSHOTS names a folder."""
         if folder := os.environ.get("IOE_SCREENSHOTS"):
@@ -99,24 +92,19 @@ async def open_page(
     browser: Browser,
     base: str,
     *,
-    language: str = "en",
-    width: str = "desktop",
-    scheme: str = "light",
     scale: float = 1,
     headers: dict[str, str] | None = None,
+    **how: str,
 ) -> Visit:
-    """Open a browser tab on the control centre at ``base``, recording what goes wrong."""
-    context = await browser.new_context(
-        viewport=VIEWPORTS[width],  # type: ignore[arg-type]
-        locale=LOCALES[language],
-        color_scheme=scheme,  # type: ignore[arg-type]
-        device_scale_factor=scale,
-        extra_http_headers=headers,
+    """Open a browser tab on the control centre at ``base``, recording what goes wrong.
+
+    ``how``: the tab's language, width and colour scheme, as `open_tab` takes them.
+    """
+    errors: list[str] = []
+    page = await open_tab(
+        browser, errors, VIEWPORTS, device_scale_factor=scale, extra_http_headers=headers, **how
     )
-    page = await context.new_page()
-    made = Visit(page, base)
-    page.on("console", lambda m: made.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: made.errors.append(str(error)))
+    made = Visit(page, errors, base=base)
     page.on("request", lambda request: made.requests.append(request.url))
     return made
 

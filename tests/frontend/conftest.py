@@ -1,0 +1,171 @@
+"""The integration's cards in a real Chromium against a real Home Assistant frontend.
+
+Home Assistant runs in the test's own event loop (the test plugin's ``hass``) with its HTTP
+server really listening on a free loopback port, and serves its frontend from the installed
+``home-assistant-frontend`` package: the browser loads the same app a household opens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+import json
+import time
+from typing import Any
+
+import aiohttp
+from homeassistant.components.http.config import HTTP_STORAGE_SCHEMA
+from homeassistant.components.recorder import Recorder
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+from playwright.async_api import Browser, ViewportSize
+import pytest
+from pytest_homeassistant_custom_component.common import MockEntity, MockEntityPlatform, MockUser
+
+from custom_components.ioe_community.const import DOMAIN
+from custom_components.ioe_community.frontend import async_register_frontend
+from ioe_dev.processes import free_port
+from tests.browser import Tab, open_tab
+
+TIME_ZONE = "Europe/Madrid"
+VIEWPORTS: dict[str, ViewportSize] = {
+    "desktop": {"width": 1280, "height": 800},
+    "phone": {"width": 390, "height": 844},
+}
+ALWAYS_SET_UP = ("brands", "labs", "persistent_notification")
+ONBOARDED = {"done": ["user", "core_config", "analytics", "integration"]}
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """Home Assistant serving its frontend at ``base``, and what a browser logs in with."""
+
+    hass: HomeAssistant
+    base: str
+    access_token: str
+    tokens: dict[str, Any]
+
+    async def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Call Home Assistant's REST API as the logged-in user."""
+        headers = {"Authorization": f"Bearer {self.access_token}"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, self.base + path, json=body, headers=headers) as response,
+        ):
+            response.raise_for_status()
+            return await response.json()
+
+    async def websocket(self, *commands: dict[str, Any]) -> list[Any]:
+        """Send commands over the websocket API, as the frontend does; return their results."""
+        results = []
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(self.base + "/api/websocket") as ws,
+        ):
+            await ws.receive_json()
+            await ws.send_json({"type": "auth", "access_token": self.access_token})
+            assert (await ws.receive_json())["type"] == "auth_ok"
+            for number, command in enumerate(commands, start=1):
+                await ws.send_json({"id": number, **command})
+                reply = await ws.receive_json()
+                assert reply["success"], reply
+                results.append(reply["result"])
+        return results
+
+
+@pytest.fixture
+def disable_http_server() -> None:
+    """Let Home Assistant's HTTP server listen (the test plugin keeps it from binding)."""
+
+
+@pytest.fixture
+async def frontend(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    hass_admin_user: MockUser,
+    socket_enabled: None,
+    enable_custom_integrations: None,
+) -> Frontend:
+    """Start Home Assistant's HTTP server and frontend on a free port, onboarded, with the cards.
+
+    The cards are registered as the integration's setup registers them.
+    """
+    port = free_port()
+    # Stored as Home Assistant keeps a confirmed HTTP configuration: one from YAML would be a
+    # trial, and the frontend would open on a dialog asking to keep it.
+    stable = HTTP_STORAGE_SCHEMA({"server_host": ["127.0.0.1"], "server_port": port})
+    stable |= {"created_at": datetime.now(UTC).isoformat(), "error": None, "error_message": None}
+    hass_storage["http"] = {
+        "version": 2,
+        "minor_version": 2,
+        "key": "http",
+        "data": {"stable": stable, "pending": None, "yaml_migration_done": True},
+    }
+    hass_storage["onboarding"] = {
+        "version": 4,
+        "minor_version": 1,
+        "key": "onboarding",
+        "data": ONBOARDED,
+    }
+    await hass.config.async_update(time_zone=TIME_ZONE)
+    # The frontend also talks to these, which a real Home Assistant always sets up.
+    for domain in ("frontend", *ALWAYS_SET_UP):
+        assert await async_setup_component(hass, domain, {})
+    await async_register_frontend(hass)
+    await hass.async_block_till_done()
+
+    base = f"http://127.0.0.1:{port}"
+    refresh = await hass.auth.async_create_refresh_token(hass_admin_user, client_id=f"{base}/")
+    access = hass.auth.async_create_access_token(refresh)
+    tokens = {
+        "hassUrl": base,
+        "clientId": f"{base}/",
+        "expires": int(time.time() * 1000) + 3_600_000,
+        "refresh_token": refresh.token,
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": 1800,
+    }
+    return Frontend(hass, base, access, tokens)
+
+
+async def forecast_sensor(hass: HomeAssistant, object_id: str) -> str:
+    """Add a sensor of the integration's, with no state of its own yet; return its id.
+
+    The entity picker lists an integration's entities by the platform that added them (the
+    registry is not enough); the tests post its states through the REST API.
+    """
+    platform = MockEntityPlatform(hass, domain="sensor", platform_name=DOMAIN)
+    entity = MockEntity(
+        entity_id=f"sensor.{object_id}", unique_id=f"test_{object_id}", should_poll=False
+    )
+    await platform.async_add_entities([entity])
+    return entity.entity_id
+
+
+class Visit(Tab):
+    """A browser tab logged into Home Assistant, with what went wrong in it."""
+
+    async def open(self, base: str, path: str) -> None:
+        """Load a dashboard and wait until Home Assistant's frontend has started."""
+        await self.page.goto(base + path)
+        await self.page.wait_for_selector("#ha-launch-screen", state="detached")
+
+
+async def open_visit(browser: Browser, frontend: Frontend, **how: str) -> Visit:
+    """Open a tab logged in as the admin; ``how``: its language, width and colour scheme.
+
+    The browser is in Home Assistant's time zone unless ``how`` names another (timezone_id).
+    """
+    errors: list[str] = []
+    # Logged in as the frontend keeps a login: its tokens in local storage.
+    tokens = json.dumps(json.dumps(frontend.tokens))
+    page = await open_tab(
+        browser,
+        errors,
+        VIEWPORTS,
+        init_script=f"localStorage.setItem('hassTokens', {tokens})",
+        **{"timezone_id": TIME_ZONE, **how},
+    )
+    return Visit(page, errors)
