@@ -51,6 +51,7 @@ from .devices.sunspec import preload as preload_profiles
 from .distributor_history import DistributorHistory
 from .energy_entities import energy_model_of_entities
 from .entity import entity_unique_id
+from .frontend import async_register_frontend
 from .link.client import new_client_suffix
 from .link.join_code import JoinCode
 from .membership import async_forget_membership
@@ -154,8 +155,9 @@ def _enabled_keys(hass: HomeAssistant, subentry_id: str, profile: Profile) -> se
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the integration's actions."""
+    """Register the integration's actions and its cards."""
     async_setup_services(hass)
+    await async_register_frontend(hass)
     return True
 
 

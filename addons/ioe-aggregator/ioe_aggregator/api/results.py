@@ -53,8 +53,7 @@ async def member_energy_of_period(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/results/publish")
 async def publish_results(request: web.Request) -> web.Response:
-    """Compute every member's results and forecast and the community's state now, and publish
-    them (manage)."""
+    """Compute and publish every member's results and forecast, the community's state (manage)."""
     require(request, Permission.MANAGE)
     snapshot = await request.app[RESULTS].publish()
     forecasts = await request.app[RESULTS].publish_forecasts()
