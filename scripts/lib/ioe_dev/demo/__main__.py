@@ -27,7 +27,7 @@ import urllib.request
 
 import yaml
 
-from ioe_dev.demo import community
+from ioe_dev.demo import automations, community
 from ioe_dev.homeassistant_api import HomeAssistantApi, HomeAssistantApiError, Login
 from ioe_dev.mosquitto import Broker, broker_certificate, start_broker, start_plain_broker
 from ioe_dev.processes import Service, ServiceError, free_port, port_is_free
@@ -563,6 +563,39 @@ def _check_home_share(api: HomeAssistantApi, entry_id: str) -> list[str]:
     return ["the home has no community sensors"]
 
 
+def _set_up_home(api: HomeAssistantApi, ports: Ports, config_dir: Path, entry_id: str) -> None:
+    """Do what the household does once its home is in: dashboards, control, automations."""
+    _ensure_energy_dashboard(api, entry_id)
+    controlled = _ensure_control(api, ports, entry_id)
+    _ensure_community_dashboard(api, entry_id, again=controlled)
+    # The automations it would make: one from a blueprint.
+    automations.ensure_blueprint_automation(
+        api,
+        config_dir,
+        _community_entities(api, entry_id)["unused_share"],
+        _entity_of(api, f"{entry_id}_tariff_period") or "",
+    )
+
+
+def _check_forecast(api: HomeAssistantApi, entry_id: str) -> list[str]:
+    """Check the forecast of the home's share reached it: 36 hours, hour by hour.
+
+    The aggregator publishes it with its first results once the simulated homes' fortnight of
+    the plant is in: within a few minutes of the start.
+    """
+    forecast = _community_entities(api, entry_id).get("share_forecast")
+    if forecast is None:
+        return ["the home has no forecast of its share"]
+    deadline = time.monotonic() + 300
+    while True:
+        hours = api.request("GET", f"/api/states/{forecast}")["attributes"].get("detailedHourly")
+        if hours and any(hour["pv_estimate"] > 0 for hour in hours):
+            return []
+        if time.monotonic() > deadline:
+            return [f"{forecast} has no forecast with sun in it: {hours!r}"]
+        time.sleep(5)
+
+
 def _check_distributor(api: HomeAssistantApi, config: Path, home: str) -> list[str]:
     """Check the home's supply was synced from the fake Datadis and imported as statistics."""
     try:
@@ -810,7 +843,9 @@ IoE Community demo is running (state in {state}).
   Home Assistant   http://localhost:{ports.home_assistant}
                    user: {login.username}   password: {login.password}
                    (simulated meter, inverter + battery, EV charger: Modbus port {ports.devices};
-                   the home's share of the community: the "Comunidad" dashboard)
+                   the home's share of the community, now and the next 36 hours: the
+                   "Comunidad" dashboard; an automation made from the blueprint "appliance
+                   on my share" runs the dishwasher, see Settings → Automations)
   Aggregator API   http://localhost:{ports.aggregator}/api/health
                    (10 members, agreement "Reparto por inversión"; admin token and the
                    members' join codes in {state / "aggregator" / "credentials.json"};
@@ -820,7 +855,8 @@ IoE Community demo is running (state in {state}).
                    https://localhost:{ports.aggregator_https}/api/openapi.json — the API for
                    homes and other systems (TLS 1.3, or 1.2 with AEAD suites; see
                    docs/security.md)
-  Results (MQTT)   ioe/v1/{COMMUNITY_ID}/m/<member>/results, ioe/v1/{COMMUNITY_ID}/community/#
+  Results (MQTT)   ioe/v1/{COMMUNITY_ID}/m/<member>/results and …/forecast,
+                   ioe/v1/{COMMUNITY_ID}/community/#
   Datadis (FAKE)   http://localhost:{ports.datadis} — a local stand-in for Datadis serving demo
                    data (NIF {DATADIS_MANAGER}); the aggregator syncs it at start and daily:
                    scripts/in-env python -m ioe_aggregator datadis status \\
@@ -911,9 +947,7 @@ def run(state: Path, *, check: bool) -> int:
             _confirm_http_port(api, config_dir)
         entry = _ensure_home_entry(api, ports, credentials.join_codes[home])
         _wait_for_home(api)
-        _ensure_energy_dashboard(api, entry["entry_id"])
-        controlled = _ensure_control(api, ports, entry["entry_id"])
-        _ensure_community_dashboard(api, entry["entry_id"], again=controlled)
+        _set_up_home(api, ports, config_dir, entry["entry_id"])
         report = _ensure_sharing_report(state, synthetic)
         simulated = synthetic.members[PLANT_MEMBER].member_id
         if problems := (
@@ -922,6 +956,8 @@ def run(state: Path, *, check: bool) -> int:
             or _check_results(ports, credentials, home, simulated)
             or _check_home_share(api, entry["entry_id"])
             or _check_control(api, entry["entry_id"])
+            or _check_forecast(api, entry["entry_id"])
+            or automations.check_blueprint_automation(api)
             or _check_distributor(api, aggregator_config, home)
             or _check_hardening(ports, credentials, home)
             or _check_control_centre(ports, values["manager_password"])
@@ -931,7 +967,8 @@ def run(state: Path, *, check: bool) -> int:
             print(
                 "Demo check passed: Home Assistant (ioe_community loaded, Modbus devices read, "
                 "a SolarEdge meter read import-positive, a Tasmota net-counter meter over MQTT, "
-                "Energy dashboard, the home joined with its share on its 'Mi comunidad' board), "
+                "Energy dashboard, the home joined with its share on its 'Mi comunidad' board, "
+                "the forecast of its share, a blueprint's automation on), "
                 "aggregator (10 members, 9 simulated homes sending through link/, an agreement "
                 "in force, results published, the distributor's data synced from a fake "
                 "Datadis and imported by the home over HTTPS as statistics, a poisoned batch "
