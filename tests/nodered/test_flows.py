@@ -47,11 +47,11 @@ def hhmm(moment: datetime) -> str:
 
 
 def test_appliance_starts_once_when_the_share_covers_it_for_a_while(
-    home_assistant: HomeAssistant, deploy: Deploy
+    home_assistant: HomeAssistant, node_red: NodeRed, deploy: Deploy
 ) -> None:
     off(home_assistant, APPLIANCE)
     home_assistant.set_state(UNUSED_SHARE, "300", {"unit_of_measurement": "W"})
-    deploy(
+    mark = deploy(
         "appliance",
         UNUSED_SHARE=UNUSED_SHARE,
         APPLIANCE=APPLIANCE,
@@ -75,6 +75,7 @@ def test_appliance_starts_once_when_the_share_covers_it_for_a_while(
     home_assistant.set_state(UNUSED_SHARE, "100")
     home_assistant.set_state(UNUSED_SHARE, "1500")
     assert home_assistant.keeps_state(APPLIANCE, "off", 5)
+    assert node_red.errors_since(mark) == []
 
 
 def test_appliance_starts_at_the_latest_start_without_share(
@@ -94,12 +95,12 @@ def test_appliance_starts_at_the_latest_start_without_share(
 
 
 def test_car_charges_while_the_surplus_is_mine_with_delays(
-    home_assistant: HomeAssistant, deploy: Deploy
+    home_assistant: HomeAssistant, node_red: NodeRed, deploy: Deploy
 ) -> None:
     off(home_assistant, CHARGER)
     home_assistant.set_state(SURPLUS, "off", {"unused_w": 0})
     far = local_now() + timedelta(hours=12)
-    deploy(
+    mark = deploy(
         "car",
         SURPLUS=SURPLUS,
         CHARGER=CHARGER,
@@ -122,6 +123,7 @@ def test_car_charges_while_the_surplus_is_mine_with_delays(
     assert home_assistant.keeps_state(CHARGER, "on", 4)
     home_assistant.set_state(SURPLUS, "off", {"unused_w": 0})
     assert 2.5 < home_assistant.wait_for_state(CHARGER, "off", 15) < 9
+    assert node_red.errors_since(mark) == []
 
 
 def test_car_charges_before_the_deadline_and_leaves_a_charge_started_by_hand(
@@ -188,12 +190,12 @@ BATTERY = {
 
 
 def test_battery_reserve_is_high_before_a_shortfall_and_normal_otherwise(
-    home_assistant: HomeAssistant, deploy: Deploy
+    home_assistant: HomeAssistant, node_red: NodeRed, deploy: Deploy
 ) -> None:
     home_assistant.call("number.set_value", {"entity_id": RESERVE, "value": 50})
     set_forecast(home_assistant, [1.0] * 36)
     # At start: the share covers every hour, so the reserve is normal.
-    deploy("battery", **BATTERY)
+    mark = deploy("battery", **BATTERY)
     home_assistant.wait_for_state(RESERVE, "20.0")
     # A new forecast with a shortfall in two hours: high now.
     set_forecast(home_assistant, [1.0, 1.0, 0.1, 0.1] + [1.0] * 32)
@@ -204,6 +206,7 @@ def test_battery_reserve_is_high_before_a_shortfall_and_normal_otherwise(
     # In the shortfall itself the battery may spend what it kept.
     set_forecast(home_assistant, [0.1, 0.1] + [1.0] * 34)
     assert home_assistant.keeps_state(RESERVE, "20.0", 3)
+    assert node_red.errors_since(mark) == []
 
 
 def test_battery_without_a_usable_forecast_changes_nothing(
@@ -248,10 +251,10 @@ def manager_variables(home_assistant: HomeAssistant, endpoint_url: str) -> dict[
 
 
 def test_manager_posts_the_day_s_figures_retrying_a_failing_endpoint(
-    home_assistant: HomeAssistant, deploy: Deploy, endpoint: Endpoint
+    home_assistant: HomeAssistant, node_red: NodeRed, deploy: Deploy, endpoint: Endpoint
 ) -> None:
     endpoint.statuses = [503, 500]
-    deploy("manager", **manager_variables(home_assistant, endpoint.url))
+    mark = deploy("manager", **manager_variables(home_assistant, endpoint.url))
     posts = endpoint.wait_for_posts(3)
     assert posts[0] == posts[1] == posts[2]
     report = posts[2]
@@ -267,6 +270,7 @@ def test_manager_posts_the_day_s_figures_retrying_a_failing_endpoint(
         "members_total": 10,
     }
     assert endpoint.content_types == ["application/json"] * 3
+    assert node_red.errors_since(mark) == []
 
 
 def test_manager_gives_up_on_an_unreachable_endpoint_and_says_so(
