@@ -127,7 +127,11 @@ ioe_run() {
                 IOE_NODE_RED="$IOE_ROOT/.venv/node-red" \
                 PYTHONPATH="$IOE_ROOT/addons/ioe-aggregator:$IOE_ROOT/scripts/lib" "$@"
             ;;
-        chroot) ioe_chroot_run "$(ioe_rootfs)" "$@" ;;
+        chroot)
+            # Marks the root as in use, so that a build for another checkout keeps it.
+            touch "$(ioe_rootfs)/.ioe-env-used"
+            ioe_chroot_run "$(ioe_rootfs)" "$@"
+            ;;
         *) "$IOE_ROOT/scripts/setup" ;;
     esac
 }
