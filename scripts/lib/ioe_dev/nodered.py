@@ -1,4 +1,4 @@
-"""A real Node-RED with Home Assistant's palette, headless, as the tests and the demo run it.
+"""A real Node-RED with Home Assistant's palette, headless, for the tests and the demo.
 
 Node-RED and node-red-contrib-home-assistant-websocket come from scripts/env/node-red/ (npm
 ci at setup) into the folder named by IOE_NODE_RED. Each instance has its own user directory
