@@ -5,6 +5,9 @@
 IOE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 IOE_MIN_PYTHON=3.14.2
 IOE_VENV_IN_ROOT=/opt/ioe-venv
+# Node-RED and its Home Assistant palette (scripts/env/node-red/); the tests and the demo find
+# them through IOE_NODE_RED.
+IOE_NODE_RED_IN_ROOT=/opt/ioe-node-red
 IOE_DEVENV=${IOE_DEVENV:-/var/cache/ioe-community}
 
 # Files whose content decides what the environment holds: any change builds a new one.
@@ -16,6 +19,9 @@ ioe_env_inputs() {
         "$IOE_ROOT/addons/ioe-aggregator/requirements.lock" \
         "$IOE_ROOT/scripts/env/install-python-packages.sh" \
         "$IOE_ROOT/scripts/env/ha_requirements.py" \
+        "$IOE_ROOT/scripts/env/node-red/package.json" \
+        "$IOE_ROOT/scripts/env/node-red/package-lock.json" \
+        "$IOE_ROOT/scripts/env/install-node-red.sh" \
         "$IOE_ROOT/scripts/lib/ioe_dev/demo/configuration.yaml"
 }
 
@@ -34,8 +40,14 @@ ioe_env_hash() {
     ioe_env_fingerprint | sha256sum | cut -c1-16
 }
 
+# The packages debootstrap installs (one name on the line)...
 ioe_debian_packages() {
-    grep -v -e '^#' -e '^[[:space:]]*$' "$IOE_ROOT/scripts/env/debian-packages.txt"
+    awk '!/^#/ && NF == 1 {print $1}' "$IOE_ROOT/scripts/env/debian-packages.txt"
+}
+
+# ...and those apt-get installs in the new root afterwards (the name, then "after-debootstrap").
+ioe_debian_packages_after_debootstrap() {
+    awk '!/^#/ && $2 == "after-debootstrap" {print $1}' "$IOE_ROOT/scripts/env/debian-packages.txt"
 }
 
 # Prints the path of a Python >= IOE_MIN_PYTHON found on PATH, or nothing.
@@ -91,7 +103,7 @@ ioe_chroot_run() {
     unshare --mount --propagation private --fork -- env \
         -u PIP_FIND_LINKS -u PIP_CONSTRAINT -u PIP_EXTRA_INDEX_URL -u PYTHONPATH -u VIRTUAL_ENV \
         IOE_ROOTFS="$rootfs" IOE_REPO="$IOE_ROOT" IOE_CWD="$PWD" IOE_VENV="$IOE_VENV_IN_ROOT" \
-        /bin/bash -c '
+        IOE_NODE_RED="$IOE_NODE_RED_IN_ROOT" /bin/bash -c '
             set -e
             mount -t proc proc "$IOE_ROOTFS/proc"
             mount --rbind /dev "$IOE_ROOTFS/dev"
@@ -112,9 +124,14 @@ ioe_run() {
         inside) "$@" ;;
         venv)
             PATH="$IOE_ROOT/.venv/bin:$PATH" VIRTUAL_ENV="$IOE_ROOT/.venv" IOE_IN_ENV=1 \
+                IOE_NODE_RED="$IOE_ROOT/.venv/node-red" \
                 PYTHONPATH="$IOE_ROOT/addons/ioe-aggregator:$IOE_ROOT/scripts/lib" "$@"
             ;;
-        chroot) ioe_chroot_run "$(ioe_rootfs)" "$@" ;;
+        chroot)
+            # Marks the root as in use, so that a build for another checkout keeps it.
+            touch "$(ioe_rootfs)/.ioe-env-used"
+            ioe_chroot_run "$(ioe_rootfs)" "$@"
+            ;;
         *) "$IOE_ROOT/scripts/setup" ;;
     esac
 }
