@@ -24,7 +24,7 @@ import pytest_socket
 import yaml
 
 from ioe_dev.homeassistant_api import HomeAssistantApi, Login
-from ioe_dev.nodered import HomeAssistantServer, NodeRed, load_flows, start_node_red
+from ioe_dev.nodered import HomeAssistantServer, NodeRed, configured_flow, start_node_red
 from ioe_dev.processes import Service, free_port
 from tests.conftest import REPO
 
@@ -156,11 +156,7 @@ def deploy(node_red: NodeRed, home_assistant: HomeAssistant) -> Deploy:
     """
 
     def deploy_flow(name: str, **variables: Any) -> int:
-        nodes = load_flows(FLOWS / f"{name}.json")
-        tab = next(node for node in nodes if node["type"] == "tab")
-        settings = {item["name"]: item for item in tab["env"]}
-        for variable, value in variables.items():
-            settings[variable]["value"] = str(value)
+        nodes = configured_flow(FLOWS / f"{name}.json", **variables)
         node_red.deploy([], home_assistant.server)
         mark = node_red.deploy(nodes, home_assistant.server)
         node_red.wait_for_log(f"Connected to {home_assistant.server.url}", mark)

@@ -70,6 +70,19 @@ def load_flows(path: Path) -> list[dict[str, Any]]:
     return nodes
 
 
+def configured_flow(path: Path, **settings: object) -> list[dict[str, Any]]:
+    """Return a flow file's nodes with its tab's variables set, as a user edits them.
+
+    Raises KeyError for a setting the flow does not have.
+    """
+    nodes = load_flows(path)
+    tab = next(node for node in nodes if node["type"] == "tab")
+    variables = {item["name"]: item for item in tab["env"]}
+    for name, value in settings.items():
+        variables[name]["value"] = str(value)
+    return nodes
+
+
 def with_server(
     flows: Iterable[Mapping[str, Any]], server: HomeAssistantServer
 ) -> list[dict[str, Any]]:

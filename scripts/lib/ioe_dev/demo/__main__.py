@@ -27,9 +27,10 @@ import urllib.request
 
 import yaml
 
-from ioe_dev.demo import automations, community
+from ioe_dev.demo import automations, community, flows
 from ioe_dev.homeassistant_api import HomeAssistantApi, HomeAssistantApiError, Login
 from ioe_dev.mosquitto import Broker, broker_certificate, start_broker, start_plain_broker
+from ioe_dev.nodered import NodeRed
 from ioe_dev.processes import Service, ServiceError, free_port, port_is_free
 from ioe_dev.simulated_home import (
     BATTERY_KWH,
@@ -53,6 +54,13 @@ DATADIS_MANAGER = "G87654321"
 # The control centre's admin in the demo (a password user: the demo has no ingress).
 MANAGER = "gestora"
 HA_START_TIMEOUT_S = 300
+# What a household makes in the UI (Settings → Automations, Helpers) is kept by these; an
+# include is no plain YAML, so it is written here rather than in configuration.yaml.
+HOUSEHOLD_UI = """
+automation: !include automations.yaml
+input_boolean:
+input_datetime:
+"""
 DEMO_MEMBERS = 10
 # The simulated home's devices (ioe_dev.simulated_home), as a household adds them.
 DEMO_DEVICES = (
@@ -84,6 +92,7 @@ class Ports:
     devices: int
     datadis: int
     home_broker: int
+    node_red: int
 
 
 class DemoError(RuntimeError):
@@ -100,6 +109,7 @@ def _secrets(state: Path) -> dict[str, str]:
         # A part added since the state directory was made gets its secret now.
         "datadis_password": lambda: secrets.token_urlsafe(12),
         "manager_password": lambda: secrets.token_urlsafe(12),
+        "node_red_credential_secret": lambda: secrets.token_urlsafe(24),
     }
     if values.keys() >= made.keys():
         return values
@@ -179,6 +189,7 @@ def _ports(state: Path, *, check: bool) -> Ports:
         "devices": 1502,
         "datadis": 8097,
         "home_broker": 1883,
+        "node_red": 1880,
     }
     for name, default in defaults.items():
         # A part added since the state directory was made gets its port now.
@@ -196,6 +207,7 @@ def _write_ha_configuration(config_dir: Path, http_port: int | None) -> None:
     (config_dir / "configuration.yaml").write_text(
         "# Written by scripts/demo from scripts/lib/ioe_dev/demo/configuration.yaml.\n"
         + yaml.safe_dump(configuration, allow_unicode=True, sort_keys=False).replace(": null", ":")
+        + HOUSEHOLD_UI
     )
 
 
@@ -207,6 +219,8 @@ def _prepare_ha_config(state: Path, port: int) -> tuple[Path, bool]:
     if not link.is_symlink():
         link.symlink_to(INTEGRATION, target_is_directory=True)
     first_start = not (config_dir / ".storage" / "http").exists()
+    if not (automations_file := config_dir / "automations.yaml").exists():
+        automations_file.write_text("[]\n")  # as Home Assistant's onboarding makes it
     _write_ha_configuration(config_dir, port if first_start else None)
     return config_dir, first_start
 
@@ -563,17 +577,48 @@ def _check_home_share(api: HomeAssistantApi, entry_id: str) -> list[str]:
     return ["the home has no community sensors"]
 
 
-def _set_up_home(api: HomeAssistantApi, ports: Ports, config_dir: Path, entry_id: str) -> None:
-    """Do what the household does once its home is in: dashboards, control, automations."""
+def _set_up_home(
+    api: HomeAssistantApi,
+    ports: Ports,
+    run: tuple[Path, dict[str, str], list[Service]],
+    config_dir: Path,
+    entry_id: str,
+) -> NodeRed | None:
+    """Do what the household does once its home is in: dashboards, control, automations.
+
+    ``run``: the demo's state directory, secrets and services. Return the Node-RED started
+    (None where it is not installed).
+    """
     _ensure_energy_dashboard(api, entry_id)
     controlled = _ensure_control(api, ports, entry_id)
     _ensure_community_dashboard(api, entry_id, again=controlled)
-    # The automations it would make: one from a blueprint.
+    # The automations it would make: one from a blueprint, a Node-RED flow.
+    shares = _community_entities(api, entry_id)
     automations.ensure_blueprint_automation(
         api,
         config_dir,
-        _community_entities(api, entry_id)["unused_share"],
+        shares["unused_share"],
         _entity_of(api, f"{entry_id}_tariff_period") or "",
+    )
+    state, values, services = run
+    return flows.start(
+        api,
+        state,
+        ports.node_red,
+        values["node_red_credential_secret"],
+        services,
+        forecast=shares["share_forecast"],
+        reserve=_reserve(api),
+    )
+
+
+def _reserve(api: HomeAssistantApi) -> str:
+    """Return the entity id of the home's battery reserve (the local control's)."""
+    return next(
+        str(entity["entity_id"])
+        for entity in api.websocket_command({"type": "config/entity_registry/list"})
+        if entity.get("platform") == "ioe_community"
+        and str(entity.get("unique_id")).endswith("_reserve_soc")
     )
 
 
@@ -846,6 +891,8 @@ IoE Community demo is running (state in {state}).
                    the home's share of the community, now and the next 36 hours: the
                    "Comunidad" dashboard; an automation made from the blueprint "appliance
                    on my share" runs the dishwasher, see Settings → Automations)
+  Node-RED         http://localhost:{ports.node_red}/ (where installed: the flow "battery
+                   reserve on the forecast" of nodered/, connected to the Home Assistant above)
   Aggregator API   http://localhost:{ports.aggregator}/api/health
                    (10 members, agreement "Reparto por inversión"; admin token and the
                    members' join codes in {state / "aggregator" / "credentials.json"};
@@ -947,7 +994,9 @@ def run(state: Path, *, check: bool) -> int:
             _confirm_http_port(api, config_dir)
         entry = _ensure_home_entry(api, ports, credentials.join_codes[home])
         _wait_for_home(api)
-        _set_up_home(api, ports, config_dir, entry["entry_id"])
+        node_red = _set_up_home(
+            api, ports, (state, values, services), config_dir, entry["entry_id"]
+        )
         report = _ensure_sharing_report(state, synthetic)
         simulated = synthetic.members[PLANT_MEMBER].member_id
         if problems := (
@@ -958,6 +1007,7 @@ def run(state: Path, *, check: bool) -> int:
             or _check_control(api, entry["entry_id"])
             or _check_forecast(api, entry["entry_id"])
             or automations.check_blueprint_automation(api)
+            or flows.check(node_red, api, _reserve(api))
             or _check_distributor(api, aggregator_config, home)
             or _check_hardening(ports, credentials, home)
             or _check_control_centre(ports, values["manager_password"])
@@ -968,7 +1018,8 @@ def run(state: Path, *, check: bool) -> int:
                 "Demo check passed: Home Assistant (ioe_community loaded, Modbus devices read, "
                 "a SolarEdge meter read import-positive, a Tasmota net-counter meter over MQTT, "
                 "Energy dashboard, the home joined with its share on its 'Mi comunidad' board, "
-                "the forecast of its share, a blueprint's automation on), "
+                "the forecast of its share, a blueprint's automation on, a Node-RED flow "
+                "setting the battery reserve on the forecast, where Node-RED is installed), "
                 "aggregator (10 members, 9 simulated homes sending through link/, an agreement "
                 "in force, results published, the distributor's data synced from a fake "
                 "Datadis and imported by the home over HTTPS as statistics, a poisoned batch "
