@@ -111,6 +111,8 @@ async def test_the_share_now_and_ahead_go_on_from_the_last_forecast_when_the_lin
     freezer: FrozenDateTimeFactory,
     modbus_server: StartModbusServer,
     community: Community,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     await hass.config.async_set_time_zone("Europe/Madrid")
     code = community.add_member("m-0001", cups=CUPS)
@@ -203,6 +205,14 @@ async def test_the_share_now_and_ahead_go_on_from_the_last_forecast_when_the_lin
     assert float(ahead.state) == pytest.approx(sum(FORECAST_KWH[1:13]))
     assert share(hass, entry, "sensor", "allocated_power").attributes["source"] == "forecast"
     assert len(events) == 1  # kept, not new
+
+    # A damaged file costs the kept forecast, nothing else: said in the log, the home loads.
+    hass_storage[f"{DOMAIN}.{entry.entry_id}.forecast"]["data"] = {"schema": "ioe.forecast.v1"}
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert share(hass, entry, "sensor", "share_forecast").state == "unknown"
+    assert f"The last forecast of {entry.title} could not be read" in caplog.text
+    assert share(hass, entry, "sensor", "unused_share").state == "unknown"
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from custom_components.ioe_community.link.messages import (
     CoefficientValidity,
+    Forecast,
+    ForecastHour,
     MessageKind,
     Results,
     Signal,
@@ -83,6 +85,35 @@ def test_what_the_community_sends_is_read_as_its_type() -> None:
     assert results.month.savings_eur == 9.85
     assert results.kpis.self_consumption == 0.69
     assert results.coefficient_valid == CoefficientValidity(from_=date(2026, 1, 1), to=None)
+
+
+FORECAST = {
+    "schema": "ioe.forecast.v1",
+    "computed_at": "2026-11-24T10:16:00Z",
+    "method": "clear-sky-index",
+    "history_days": 14,
+    "hours": [
+        {"start": "2026-11-24T10:00:00Z", "kwh": 0.41, "kwh_p10": 0.22, "kwh_p90": 0.55},
+        {"start": "2026-11-24T11:00:00Z", "kwh": 0.47, "kwh_p10": 0.25, "kwh_p90": 0.61},
+    ],
+}
+
+
+def test_a_forecast_is_read_hour_by_hour_and_a_bad_one_refused() -> None:
+    forecast = decode_message(json.dumps(FORECAST).encode(), MessageKind.FORECAST)
+
+    assert isinstance(forecast, Forecast)
+    assert forecast.hours[1] == ForecastHour(
+        start=datetime(2026, 11, 24, 11, tzinfo=UTC), kwh=0.47, kwh_p10=0.25, kwh_p90=0.61
+    )
+    # A negative energy, an hour without its band, no hours at all: refused, said where.
+    for hours, where in (
+        ([{**FORECAST["hours"][0], "kwh": -0.1}], r"forecast hours\[0\]\.kwh"),
+        ([{"start": "2026-11-24T10:00:00Z", "kwh": 0.4}], "'kwh_p10' is a required property"),
+        ([], r"forecast hours"),
+    ):
+        with pytest.raises(ProtocolError, match=where):
+            decode_message(json.dumps({**FORECAST, "hours": hours}).encode(), MessageKind.FORECAST)
 
 
 def test_a_field_the_schema_lets_a_writer_leave_out_reads_as_none() -> None:
