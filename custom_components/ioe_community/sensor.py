@@ -14,12 +14,7 @@ from .sensors.community import SENSORS, CommunitySensor
 from .sensors.control import DecisionSensor
 from .sensors.device import DeviceSensors
 from .sensors.home import HomeConsumptionPowerSensor
-from .sensors.share import (
-    AllocatedPowerSensor,
-    ShareForecastSensor,
-    TariffPeriodSensor,
-    UnusedShareSensor,
-)
+from .sensors.share import ShareForecastSensor, SharePowerSensor, TariffPeriodSensor
 
 # Each device is polled by its own coordinator; entities never update on their own.
 PARALLEL_UPDATES = 0
@@ -42,8 +37,11 @@ async def async_setup_entry(
             CommunitySensor(entry, link, description, home.device_id) for description in SENSORS
         )
         async_add_entities(
-            share(entry, link, home.device_id)
-            for share in (AllocatedPowerSensor, UnusedShareSensor, ShareForecastSensor)
+            [
+                SharePowerSensor(entry, link, home.device_id, unused=False),
+                SharePowerSensor(entry, link, home.device_id, unused=True),
+                ShareForecastSensor(entry, link, home.device_id),
+            ]
         )
     sensors = DeviceSensors(async_get_current_platform(), async_add_entities, home.device_id)
     for coordinator in home.devices.values():

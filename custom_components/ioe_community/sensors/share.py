@@ -99,40 +99,28 @@ class ShareEntity(CoordinatorEntity[CommunityCoordinator], Entity):
         return None if self._allocation is None else {"source": self._allocation.source}
 
 
-class AllocatedPowerSensor(ShareEntity, SensorEntity):
-    """The member's allocation now (W)."""
+class SharePowerSensor(ShareEntity, SensorEntity):
+    """A power of the member's share now (W): the allocation, or what of it goes unused."""
 
     _attr_device_class = SensorDeviceClass.POWER
     _attr_state_class = SensorStateClass.MEASUREMENT
     _attr_native_unit_of_measurement = UnitOfPower.WATT
     _attr_suggested_display_precision = 0
 
-    def __init__(self, entry: IoeCommunityConfigEntry, link: CommunityLink, home: str) -> None:
-        """Show the allocation now."""
-        super().__init__(entry, link, home, "allocated_power")
+    def __init__(
+        self, entry: IoeCommunityConfigEntry, link: CommunityLink, home: str, *, unused: bool
+    ) -> None:
+        """Show the unused share now if ``unused``, else the allocation now."""
+        super().__init__(entry, link, home, "unused_share" if unused else "allocated_power")
+        self._unused = unused
 
     @property
     def native_value(self) -> float | None:
-        """Return the allocation now (W)."""
-        return None if self._allocation is None else round(self._allocation.power_w, 1)
-
-
-class UnusedShareSensor(ShareEntity, SensorEntity):
-    """The member's share the home does not take now (W): what it could run on it."""
-
-    _attr_device_class = SensorDeviceClass.POWER
-    _attr_state_class = SensorStateClass.MEASUREMENT
-    _attr_native_unit_of_measurement = UnitOfPower.WATT
-    _attr_suggested_display_precision = 0
-
-    def __init__(self, entry: IoeCommunityConfigEntry, link: CommunityLink, home: str) -> None:
-        """Show the unused share now."""
-        super().__init__(entry, link, home, "unused_share")
-
-    @property
-    def native_value(self) -> float | None:
-        """Return the unused share now (W)."""
-        value = self.unused_w
+        """Return the power now (W)."""
+        if self._unused:
+            value = self.unused_w
+        else:
+            value = None if self._allocation is None else self._allocation.power_w
         return None if value is None else round(value, 1)
 
 
