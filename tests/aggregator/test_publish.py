@@ -23,6 +23,7 @@ import pytest
 from custom_components.ioe_community.link.messages import CommunityState, Forecast, Results
 from custom_components.ioe_community.link.protocol import decode_message
 from ioe_aggregator.ingest.status import MemberStatus
+from ioe_aggregator.members.join_code import JoinCode
 from ioe_aggregator.protocol.codec import decode
 from ioe_aggregator.protocol.messages import MessageKind, utc_text
 from tests.community import distributor_day
@@ -59,6 +60,20 @@ def quarter_batch(member: str, meter: str, quantity: str, value: float) -> bytes
     return json.dumps(message).encode()
 
 
+def two_members_sharing_equally(community: Community) -> tuple[dict[str, JoinCode], str]:
+    """Register m-0001 and m-0002 (the plant's, 10 kW), sharing equally since last month.
+
+    Return their join codes and an admin token.
+    """
+    homes = {"m-0001": community.add_member("m-0001")}
+    homes["m-0002"] = community.add_member("m-0002", **{"--plant-kw": "10"})
+    first_of_month = datetime.now(UTC).replace(day=1) - timedelta(days=1)
+    community.cli(
+        "agreements", "add", "Igual", "--scheme", "equal", "--from", f"{first_of_month:%Y-%m-%d}"
+    )
+    return homes, community.token("admin")
+
+
 def retained(client: MqttClient, topic: str) -> dict[str, Any]:
     client.subscribe(topic)
     client.wait_for(lambda: client.payloads(topic))
@@ -68,15 +83,7 @@ def retained(client: MqttClient, topic: str) -> dict[str, Any]:
 def test_each_member_gets_its_own_results_and_everyone_the_community_state(
     community: Community, start_aggregator: StartAggregator
 ) -> None:
-    homes = {"m-0001": community.add_member("m-0001")}
-    homes["m-0002"] = community.add_member("m-0002", **{"--plant-kw": "10"})
-    first_of_month = datetime.now(UTC).replace(day=1) - timedelta(days=1)
-    community.cli(
-        "agreements", "add", "Igual", "--scheme", "equal", "--from", f"{first_of_month:%Y-%m-%d}"
-    )
-    admin = json.loads(
-        community.cli("tokens", "add", "--scope", "admin", "--label", "t", "--json").stdout
-    )["token"]
+    homes, admin = two_members_sharing_equally(community)
     _service, port = start_service(community, start_aggregator)
     base = f"http://127.0.0.1:{port}"
     one = community.connect("m-0001", homes["m-0001"].mqtt_password)
@@ -276,13 +283,7 @@ def plant_days(member: str, days: int, peak_kwh: float) -> list[bytes]:
 def test_each_member_gets_the_forecast_of_its_share_and_it_follows_the_agreement(
     community: Community, start_aggregator: StartAggregator
 ) -> None:
-    homes = {"m-0001": community.add_member("m-0001")}
-    homes["m-0002"] = community.add_member("m-0002", **{"--plant-kw": "10"})
-    first_of_month = datetime.now(UTC).replace(day=1) - timedelta(days=1)
-    community.cli(
-        "agreements", "add", "Igual", "--scheme", "equal", "--from", f"{first_of_month:%Y-%m-%d}"
-    )
-    admin = community.token("admin")
+    homes, admin = two_members_sharing_equally(community)
     community.options |= {"plant_latitude": 40.4, "plant_longitude": -3.7}
     community.options["agreement_min_months"] = 0
     _service, port = start_service(community, start_aggregator)
