@@ -12,6 +12,7 @@ community's store once, and the community's signals come back.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from functools import partial
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory, real_datetime
 from homeassistant.auth.models import TOKEN_TYPE_LONG_LIVED_ACCESS_TOKEN
+from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
@@ -35,7 +37,10 @@ from ioe_aggregator.protocol.codec import encode
 from ioe_aggregator.protocol.messages import Forecast, as_json
 from ioe_aggregator.results import forecasts
 from ioe_dev.nodered import HomeAssistantServer, NodeRed
-from tests.blueprints.conftest import AUTOMATION, hass_config_dir, use_blueprint  # noqa: F401
+
+# The blueprints' tests' Home Assistant: in Madrid, its core integration set up, and the
+# automation under test turned off at the end (its template trigger keeps a timer otherwise).
+from tests.blueprints.conftest import hass_config_dir, home, use_blueprint  # noqa: F401 - fixtures
 from tests.community import (
     PREFIX,
     Community,
@@ -109,22 +114,38 @@ def last_forecast(now: datetime) -> Forecast:
     return forecasts.build(history, now, SITE, beta, [MEMBER]).members[MEMBER]
 
 
-async def run_until(home: Home, until: datetime, step: timedelta) -> None:
+async def run_until(house: Home, until: datetime, step: timedelta) -> None:
     """Let the home run in ``step``s until Home Assistant's clock has reached ``until``.
 
     The last step is cut short to land on ``until``: what the home draws changes on the
     quarter hours.
     """
     while (left := until - dt_util.now()) > timedelta(0):
-        await home.run(min(step, left), min(step, left))
+        await house.run(min(step, left), min(step, left))
 
 
-async def run_until_state(home: Home, check: Callable[[], bool], limit: timedelta) -> None:
+async def run_until_state(
+    house: Home, check: Callable[[], bool], limit: timedelta, what: str
+) -> None:
     """Let the home run, a scan interval at a time, until ``check()`` holds (within ``limit``)."""
     deadline = dt_util.now() + limit
     while not check():
-        assert dt_util.now() < deadline, f"not so within {limit}"
-        await home.run(timedelta(seconds=10))
+        assert dt_util.now() < deadline, f"{what}: not within {limit}"
+        await house.run(timedelta(seconds=10))
+
+
+async def node_red_listens(hass: HomeAssistant, before: int) -> None:
+    """Wait (in real time) until Node-RED has subscribed to Home Assistant's state changes.
+
+    Its server node logs that it is connected before it subscribes; a change it is not yet
+    subscribed to reaches it only as a state when it loads them, and a node that waits for a
+    state to last ("for") does not start timing such a state.
+    """
+    for _ in range(600):
+        if hass.bus.async_listeners().get(EVENT_STATE_CHANGED, 0) > before:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("Node-RED did not subscribe to the state changes in a minute")
 
 
 def is_on(hass: HomeAssistant, entity: str) -> bool:
@@ -159,10 +180,8 @@ async def test_automations_act_through_hours_of_outage_and_no_reading_is_lost(
     start_aggregator: StartAggregator,
     node_red: NodeRed,  # noqa: F811 - the imported fixture
 ) -> None:
-    await hass.config.async_set_time_zone("Europe/Madrid")
     base = listen_on_loopback(hass_storage)
     for domain, config in (
-        ("homeassistant", {}),
         # The HTTP server starts with the frontend (Home Assistant has started already).
         ("frontend", {}),
         ("input_boolean", {"input_boolean": {"lavavajillas": {}, "cargador_coche": {}}}),
@@ -181,7 +200,7 @@ async def test_automations_act_through_hours_of_outage_and_no_reading_is_lost(
     # The community and the home, joined with its join code, the aggregator on.
     code = community.add_member(MEMBER, cups=CUPS)
     aggregator, port = start_service(community, start_aggregator)
-    home, entry = await joined_home(hass, freezer, modbus_server, code)
+    house, entry = await joined_home(hass, freezer, modbus_server, code)
     link = entry.runtime_data.community
     events: list[Event] = []
     hass.bus.async_listen(f"{DOMAIN}_forecast", events.append)
@@ -208,6 +227,7 @@ async def test_automations_act_through_hours_of_outage_and_no_reading_is_lost(
     server = HomeAssistantServer(url=base, token=await long_lived_token(hass, hass_admin_user))
     # Its deadline (on Node-RED's clock: real time) far ahead, so only the surplus charges.
     deadline = (real_datetime.now().astimezone() + timedelta(hours=12)).strftime("%H:%M")
+    listening = hass.bus.async_listeners().get(EVENT_STATE_CHANGED, 0)
     mark = await hass.async_add_executor_job(
         partial(
             deploy_flow,
@@ -222,9 +242,10 @@ async def test_automations_act_through_hours_of_outage_and_no_reading_is_lost(
             MUST_CHARGE_HOURS=1,
         )
     )
+    await node_red_listens(hass, listening)
 
     # A quarter hour with the community up.
-    await run_until(home, OUTAGE_START, timedelta(seconds=10))
+    await run_until(house, OUTAGE_START, timedelta(seconds=10))
     assert not is_on(hass, APPLIANCE)
     assert not is_on(hass, CHARGER)
 
@@ -260,9 +281,9 @@ async def test_automations_act_through_hours_of_outage_and_no_reading_is_lost(
     quarters: dict[datetime, float] = {}  # what the home drew in each quarter hour (kW)
 
     # The household uses little: the forecast's share covers the dishwasher and the car.
-    home.import_kw = LOW_IMPORT_KW
+    house.import_kw = LOW_IMPORT_KW
     quarter = OUTAGE_START
-    await run_until_state(home, lambda: is_on(hass, APPLIANCE), QUARTER)
+    await run_until_state(house, lambda: is_on(hass, APPLIANCE), QUARTER, "dishwasher on")
     started = dt_util.now()
     unused = share(hass, entry, "sensor", "unused_share")
     assert unused.attributes["source"] == "forecast"
@@ -271,25 +292,28 @@ async def test_automations_act_through_hours_of_outage_and_no_reading_is_lost(
     # Node-RED (on real time) turns the charger on after its delay; Home Assistant's clock
     # only ticks on meanwhile.
     await hass.async_add_executor_job(wait_until, lambda: is_on(hass, CHARGER))
-    await run_until(home, quarter + QUARTER, timedelta(seconds=10))
-    quarters[quarter] = home.import_kw
+    await run_until(house, quarter + QUARTER, timedelta(seconds=10))
+    quarters[quarter] = house.import_kw
 
     # The household draws more than its share: no surplus for it, the car stops.
-    home.import_kw = kwh[0] + 0.5
+    house.import_kw = kwh[0] + 0.5
     quarter += QUARTER
     await run_until_state(
-        home, lambda: share(hass, entry, "binary_sensor", "surplus_for_me").state == "off", QUARTER
+        house,
+        lambda: share(hass, entry, "binary_sensor", "surplus_for_me").state == "off",
+        QUARTER,
+        "no surplus for me",
     )
     assert float(share(hass, entry, "sensor", "unused_share").state) == 0
     await hass.async_add_executor_job(wait_until, lambda: not is_on(hass, CHARGER))
-    await run_until(home, quarter + QUARTER, timedelta(seconds=10))
-    quarters[quarter] = home.import_kw
+    await run_until(house, quarter + QUARTER, timedelta(seconds=10))
+    quarters[quarter] = house.import_kw
 
     # Quiet hours to the end of the outage: the dishwasher ends its cycle and runs no more.
-    home.import_kw = 0.6
+    house.import_kw = 0.6
     while (quarter := quarter + QUARTER) < OUTAGE_END:
-        await run_until(home, quarter + QUARTER, LONG_STEP)
-        quarters[quarter] = home.import_kw
+        await run_until(house, quarter + QUARTER, LONG_STEP)
+        quarters[quarter] = house.import_kw
     dishwasher = hass.states.get(APPLIANCE)
     assert dishwasher is not None
     assert dishwasher.state == "off"
@@ -301,7 +325,7 @@ async def test_automations_act_through_hours_of_outage_and_no_reading_is_lost(
     assert noted is not None
     assert started - timedelta(seconds=10) <= noted.replace(tzinfo=MADRID) <= started
     assert dt_util.now() - OUTAGE_START >= timedelta(hours=3)
-    await home.run(timedelta(seconds=20))  # a reading past the last quarter's end
+    await house.run(timedelta(seconds=20))  # a reading past the last quarter's end
     assert node_red.errors_since(mark) == []
 
     # The link returns: the broker, then the aggregator.
@@ -339,11 +363,8 @@ async def test_automations_act_through_hours_of_outage_and_no_reading_is_lost(
             and link.coordinator.data.community_state.ts > dt_util.utcnow()
         ),
     )
-    await home.run(timedelta(seconds=10))
+    await house.run(timedelta(seconds=10))
     assert share(hass, entry, "sensor", "allocated_power").attributes["source"] == "community"
 
-    await hass.services.async_call(
-        "automation", "turn_off", {"entity_id": AUTOMATION}, blocking=True
-    )
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_add_executor_job(node_red.deploy, [], server)
