@@ -13,15 +13,18 @@ community's store once, and the community's signals come back.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, time, timedelta
 from functools import partial
 import json
 from typing import Any
+from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
+from aiohttp import web
 from freezegun.api import FrozenDateTimeFactory, real_datetime
 from homeassistant.auth.models import TOKEN_TYPE_LONG_LIVED_ACCESS_TOKEN
+from homeassistant.components.websocket_api import http as websocket_http
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.setup import async_setup_component
@@ -102,6 +105,24 @@ def disable_http_server() -> None:
     """Let Home Assistant's HTTP server listen: Node-RED connects to it."""
 
 
+@pytest.fixture
+def no_websocket_heartbeat() -> Iterator[None]:
+    """Keep Home Assistant's websocket API from pinging its clients (Node-RED).
+
+    Its heartbeat runs on the event loop's clock, which this test moves on with Home
+    Assistant's, up to a minute at a time in a few milliseconds: the pong it then awaits for
+    27.5 s of that clock is given up on at the next step, before Node-RED (on real time) can
+    answer, and the connection is cut. In a home, where the clock does not jump, it is not.
+    """
+    original = web.WebSocketResponse
+
+    def without_heartbeat(*args: Any, heartbeat: float | None = None, **kwargs: Any) -> Any:
+        return original(*args, **kwargs)
+
+    with patch.object(websocket_http.web, "WebSocketResponse", without_heartbeat):
+        yield
+
+
 def last_forecast(now: datetime) -> Forecast:
     """Return the member's forecast as the aggregator makes it at ``now``.
 
@@ -179,6 +200,7 @@ async def test_automations_act_through_hours_of_outage_and_no_reading_is_lost(
     community: Community,
     start_aggregator: StartAggregator,
     node_red: NodeRed,  # noqa: F811 - the imported fixture
+    no_websocket_heartbeat: None,
 ) -> None:
     base = listen_on_loopback(hass_storage)
     for domain, config in (
