@@ -82,7 +82,7 @@ FIRST_QUARTER = START + timedelta(minutes=5)
 OUTAGE_START = FIRST_QUARTER + timedelta(minutes=15)
 OUTAGE_END = OUTAGE_START + timedelta(hours=3, minutes=15)
 QUARTER = timedelta(minutes=15)
-LONG_STEP = timedelta(minutes=1)  # six scan intervals: the quiet hours go faster
+LONG_STEP = timedelta(seconds=30)  # three scan intervals: the quiet hours go faster
 # The plant the synthetic history comes from, and the member's β of it.
 SITE = Site(latitude=40.4, longitude=-3.7, altitude=650.0)
 PLANT_KW = 10.0
@@ -110,7 +110,7 @@ def no_websocket_heartbeat() -> Iterator[None]:
     """Keep Home Assistant's websocket API from pinging its clients (Node-RED).
 
     Its heartbeat runs on the event loop's clock, which this test moves on with Home
-    Assistant's, up to a minute at a time in a few milliseconds: the pong it then awaits for
+    Assistant's, half a minute at a time in a few milliseconds: the pong it then awaits for
     27.5 s of that clock is given up on at the next step, before Node-RED (on real time) can
     answer, and the connection is cut. In a home, where the clock does not jump, it is not.
     """
@@ -370,9 +370,10 @@ async def test_automations_act_through_hours_of_outage_and_no_reading_is_lost(
     await wait_after_broker_restart(hass, all_stored)
     await hass.async_add_executor_job(wait_until, lambda: sensor(hass, entry, "backlog") == "0")
     imports = [r for r in stored_rows(community) if r[2] == "import_kwh"]
-    # Every quarter hour once, in order, none replaced; each what the meter counted (give or
-    # take a poll's 10 s at the quarter's edges, and the seconds Home Assistant's clock ticked
-    # on while Node-RED acted).
+    # Every quarter hour once, in order, none replaced; each what the meter counted, give or
+    # take a step's energy at the quarter's edges (the meter is read once a step: up to 30 s
+    # of 0.6 kW, 0.005 kWh) and the seconds Home Assistant's clock ticked on while Node-RED
+    # acted (not counted by the simulated meter).
     assert [r[3] for r in imports] == [int(q.timestamp()) for q in quarters]
     assert all(r[5] == 0 for r in imports)
     for row, kw in zip(imports, quarters.values(), strict=True):
