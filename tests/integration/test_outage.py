@@ -60,6 +60,7 @@ from tests.nodered.conftest import deploy_flow, node_red  # noqa: F401 - a fixtu
 
 from .conftest import CUPS
 from .joined_home import (
+    IMPORT_KW,
     Home,
     entity_id,
     joined_home,
@@ -339,7 +340,7 @@ async def test_automations_act_through_hours_of_outage_and_no_reading_is_lost(
     quarters[quarter] = house.import_kw
 
     # Quiet hours to the end of the outage: the dishwasher ends its cycle and runs no more.
-    house.import_kw = 0.6
+    house.import_kw = IMPORT_KW
     while (quarter := quarter + QUARTER) < OUTAGE_END:
         await run_until(house, quarter + QUARTER, LONG_STEP)
         quarters[quarter] = house.import_kw
@@ -362,7 +363,7 @@ async def test_automations_act_through_hours_of_outage_and_no_reading_is_lost(
     community.broker.service.start(port=community.broker.port)
     aggregator.start(port=port)
     assert wait_for_broker_status(port, "connected")["broker"]["status"] == "connected"
-    quarters = {FIRST_QUARTER: 0.6} | quarters  # the one before the outage
+    quarters = {FIRST_QUARTER: IMPORT_KW} | quarters  # the one before the outage
 
     def all_stored() -> bool:
         return len([r for r in stored_rows(community) if r[2] == "import_kwh"]) >= len(quarters)
