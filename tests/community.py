@@ -485,6 +485,19 @@ def _utc(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def state_message(now: datetime, generation_w: float) -> dict[str, Any]:
+    """Return the community's state as the aggregator publishes it every minute."""
+    return {
+        "schema": "ioe.community_state.v1",
+        "ts": _utc(now.astimezone(UTC)),
+        "generation_w": generation_w,
+        "consumption_w": 4000.0,
+        "members_online": 3,
+        "members_total": 4,
+        "today": {"generation_kwh": 12.0, "consumption_kwh": 20.0, "self_consumed_kwh": 9.0},
+    }
+
+
 def batch(
     member: str, batch_id: str, *, first: int = 0, count: int = 4, value: float = 0.25
 ) -> dict[str, Any]:

@@ -8,13 +8,11 @@ server really listening on a free loopback port, and serves its frontend from th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 import json
 import time
 from typing import Any
 
 import aiohttp
-from homeassistant.components.http.config import HTTP_STORAGE_SCHEMA
 from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
@@ -24,8 +22,8 @@ from pytest_homeassistant_custom_component.common import MockEntity, MockEntityP
 
 from custom_components.ioe_community.const import DOMAIN
 from custom_components.ioe_community.frontend import async_register_frontend
-from ioe_dev.processes import free_port
 from tests.browser import Tab, open_tab
+from tests.http_server import listen_on_loopback
 
 TIME_ZONE = "Europe/Madrid"
 VIEWPORTS: dict[str, ViewportSize] = {
@@ -91,17 +89,7 @@ async def frontend(
 
     The cards are registered as the integration's setup registers them.
     """
-    port = free_port()
-    # Stored as Home Assistant keeps a confirmed HTTP configuration: one from YAML would be a
-    # trial, and the frontend would open on a dialog asking to keep it.
-    stable = HTTP_STORAGE_SCHEMA({"server_host": ["127.0.0.1"], "server_port": port})
-    stable |= {"created_at": datetime.now(UTC).isoformat(), "error": None, "error_message": None}
-    hass_storage["http"] = {
-        "version": 2,
-        "minor_version": 2,
-        "key": "http",
-        "data": {"stable": stable, "pending": None, "yaml_migration_done": True},
-    }
+    base = listen_on_loopback(hass_storage)
     hass_storage["onboarding"] = {
         "version": 4,
         "minor_version": 1,
@@ -115,7 +103,6 @@ async def frontend(
     await async_register_frontend(hass)
     await hass.async_block_till_done()
 
-    base = f"http://127.0.0.1:{port}"
     refresh = await hass.auth.async_create_refresh_token(hass_admin_user, client_id=f"{base}/")
     access = hass.auth.async_create_access_token(refresh)
     tokens = {

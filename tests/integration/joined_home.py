@@ -46,26 +46,35 @@ class Home:
     def __init__(
         self, hass: HomeAssistant, freezer: FrozenDateTimeFactory, meter: Registers
     ) -> None:
-        """Start the meter's import counter at 1000 kWh."""
+        """Start the meter's import counter at 1000 kWh, drawing ``IMPORT_KW``."""
         self.hass = hass
         self.freezer = freezer
         self.meter = meter
         self.import_kwh = 1000.0
+        self.import_kw = IMPORT_KW  # what the home draws now (a test may change it)
 
     def write(self) -> None:
         """Put the meter's power and counters in its registers."""
         write_values(
             SDM630,
             self.meter.input,
-            {"power": IMPORT_KW * 1000, "import_energy": self.import_kwh, "export_energy": 0.0},
+            {
+                "power": self.import_kw * 1000,
+                "import_energy": self.import_kwh,
+                "export_energy": 0.0,
+            },
         )
 
-    async def run(self, duration: timedelta) -> None:
-        """Let the home draw its power for ``duration``, polled every scan interval."""
-        for _ in range(int(duration / STEP)):
-            self.import_kwh += IMPORT_KW * STEP.total_seconds() / 3600
+    async def run(self, duration: timedelta, step: timedelta = STEP) -> None:
+        """Let the home draw its power for ``duration``, polled every ``step``.
+
+        Every scan interval by default; a longer step (a whole number of scan intervals) polls
+        the meter once a step, its counters moved on by the whole step.
+        """
+        for _ in range(int(duration / step)):
+            self.import_kwh += self.import_kw * step.total_seconds() / 3600
             self.write()
-            self.freezer.tick(STEP)
+            self.freezer.tick(step)
             async_fire_time_changed(self.hass)
             await self.hass.async_block_till_done(wait_background_tasks=True)
 
@@ -207,3 +216,18 @@ def sensor_state(hass: HomeAssistant, entry: Any, key: str) -> State:
 def sensor(hass: HomeAssistant, entry: Any, key: str) -> str:
     """Return what one of the home's community sensors shows."""
     return sensor_state(hass, entry, key).state
+
+
+def entity_id(hass: HomeAssistant, platform: str, unique_id: str) -> str:
+    """Return the entity id of one of the integration's entities, by its unique id."""
+    found = er.async_get(hass).async_get_entity_id(platform, DOMAIN, unique_id)
+    assert found is not None, unique_id
+    return found
+
+
+def share(hass: HomeAssistant, entry: Any, platform: str, key: str) -> State:
+    """Return the state of one of the membership's entities (``platform``: sensor…)."""
+    community = entry.data[CONF_COMMUNITY]["community"]
+    state = hass.states.get(entity_id(hass, platform, f"{entry.entry_id}_{community}_{key}"))
+    assert state is not None, key
+    return state

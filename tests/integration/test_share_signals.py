@@ -15,18 +15,17 @@ from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.ioe_community.const import DOMAIN
 from custom_components.ioe_community.controls.tariff import is_valley_day
-from tests.community import PREFIX, RESULTS, Community, MqttClient, wait_until
+from tests.community import PREFIX, RESULTS, Community, MqttClient, state_message, wait_until
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER, StartModbusServer
 
 from .conftest import CUPS, set_up_home
-from .joined_home import IMPORT_KW, joined_home
+from .joined_home import IMPORT_KW, entity_id, joined_home, share
 
 MADRID = ZoneInfo("Europe/Madrid")
 
@@ -70,33 +69,6 @@ def forecast(now: datetime, kwh: list[float]) -> dict[str, Any]:
             for n, value in enumerate(kwh)
         ],
     }
-
-
-def state_message(now: datetime, generation_w: float) -> dict[str, Any]:
-    """Return the community's state as the aggregator publishes it every minute."""
-    return {
-        "schema": "ioe.community_state.v1",
-        "ts": _utc(now),
-        "generation_w": generation_w,
-        "consumption_w": 4000.0,
-        "members_online": 3,
-        "members_total": 4,
-        "today": {"generation_kwh": 12.0, "consumption_kwh": 20.0, "self_consumed_kwh": 9.0},
-    }
-
-
-def entity_id(hass: HomeAssistant, platform: str, unique_id: str) -> str:
-    found = er.async_get(hass).async_get_entity_id(platform, DOMAIN, unique_id)
-    assert found is not None, unique_id
-    return found
-
-
-def share(hass: HomeAssistant, entry: Any, platform: str, key: str) -> Any:
-    """Return the state of one of the membership's entities."""
-    community = entry.data["community"]["community"]
-    state = hass.states.get(entity_id(hass, platform, f"{entry.entry_id}_{community}_{key}"))
-    assert state is not None, key
-    return state
 
 
 async def _tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta) -> None:

@@ -147,22 +147,27 @@ def node_red(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeRed]:
 type Deploy = Callable[..., int]
 
 
-@pytest.fixture
-def deploy(node_red: NodeRed, home_assistant: HomeAssistant) -> Deploy:
+def deploy_flow(node_red: NodeRed, server: HomeAssistantServer, name: str, **variables: Any) -> int:
     """Deploy a flow of nodered/ with its tab's variables set as a user edits them.
 
-    Every flow is removed first, so that nothing a previous test's flow remembered (its flow
-    context) is left. Returns once the server node is connected, with the log's mark.
+    Every flow is removed first, so that nothing a previous flow remembered (its flow context)
+    is left. Returns once the server node is connected, with the log's mark.
     """
+    nodes = configured_flow(FLOWS / f"{name}.json", **variables)
+    node_red.deploy([], server)
+    mark = node_red.deploy(nodes, server)
+    node_red.wait_for_log(f"Connected to {server.url}", mark)
+    return mark
 
-    def deploy_flow(name: str, **variables: Any) -> int:
-        nodes = configured_flow(FLOWS / f"{name}.json", **variables)
-        node_red.deploy([], home_assistant.server)
-        mark = node_red.deploy(nodes, home_assistant.server)
-        node_red.wait_for_log(f"Connected to {home_assistant.server.url}", mark)
-        return mark
 
-    return deploy_flow
+@pytest.fixture
+def deploy(node_red: NodeRed, home_assistant: HomeAssistant) -> Deploy:
+    """Deploy a flow of nodered/ on the module's Home Assistant (see ``deploy_flow``)."""
+
+    def deploy_on_home_assistant(name: str, **variables: Any) -> int:
+        return deploy_flow(node_red, home_assistant.server, name, **variables)
+
+    return deploy_on_home_assistant
 
 
 @dataclass
