@@ -126,6 +126,8 @@ class CommunityData:
     outbox: OutboxState | None = None
     results: Results | None = None
     community_state: CommunityState | None = None
+    # When the home received the community's state (its clock and the aggregator's may differ).
+    state_received: datetime | None = None
     signal: Signal | None = None
     # The last forecast of the member's share: kept through outages and restarts.
     forecast: Forecast | None = None
@@ -534,7 +536,7 @@ class CommunityLink:
             self._keep_forecast(message)
         elif isinstance(message, CommunityState):
             self._follow_name(message.name)
-            self.coordinator.async_change(community_state=message)
+            self.coordinator.async_change(community_state=message, state_received=dt_util.utcnow())
         else:
             self.coordinator.async_change(signal=message)
 

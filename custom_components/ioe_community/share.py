@@ -4,8 +4,10 @@ What the community sent (its state, the member's results and forecast) read agai
 home's own meter, so that the figures hold when the link is down:
 
 - the **allocation now** (W) is the member's coefficient × the community's generation while
-  the community's state is fresh (``STATE_MAX_AGE``); without one, the last forecast's energy
-  for the hour under way, as a mean power; unknown with neither;
+  the community's state is fresh (``STATE_MAX_AGE`` since it was made and since the home
+  received it, whichever is longer: the home's clock and the aggregator's may differ); without
+  one, the last forecast's energy for the hour under way, as a mean power; unknown with
+  neither;
 - the **unused share** (W) is what of it the home does not take from the grid now
   (allocation − import, at least 0), the import read from the home's own grid meter;
 - the **forecast** is the last one received, hour by hour: what is left of it for today, the
@@ -44,8 +46,13 @@ class AllocationNow:
 
 def allocation_now(data: CommunityData, now: datetime) -> AllocationNow | None:
     """Return the allocation now: from the community's fresh state, else the forecast."""
-    state, results = data.community_state, data.results
-    if state is not None and results is not None and now - state.ts <= STATE_MAX_AGE:
+    state, results, received = data.community_state, data.results, data.state_received
+    if (
+        state is not None
+        and results is not None
+        and received is not None
+        and max(now - state.ts, now - received) <= STATE_MAX_AGE
+    ):
         return AllocationNow(
             power_w=results.coefficient_now * state.generation_w, source="community"
         )

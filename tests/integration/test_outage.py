@@ -273,10 +273,9 @@ async def test_automations_act_through_hours_of_outage_and_no_reading_is_lost(
     assert not is_on(hass, CHARGER)
 
     # The aggregator stops; its last forecast and state stay on the broker (retained). The
-    # aggregator forecasts the real hours, and stamps its state with the real time, hours
-    # after this home's clock (a state from the home's future counts as fresh, and would keep
-    # the forecast from taking over for hours): its last messages are published here under
-    # its login, as it publishes them, made at the home's time, the forecast by its own code.
+    # aggregator forecasts the real hours, hours after this home's clock: its last messages
+    # are published here under its login, as it publishes them, made at the home's time, the
+    # forecast by its own code.
     aggregator.stop()
     now = dt_util.utcnow()
     forecast = last_forecast(now)
@@ -284,11 +283,12 @@ async def test_automations_act_through_hours_of_outage_and_no_reading_is_lost(
     # The hour under way is sunny enough for the test to mean something.
     assert kwh[0] * 1000 >= LOW_IMPORT_KW * 1000 + APPLIANCE_W + 100, kwh[:6]
     last = community.connect(AGGREGATOR_USER, AGGREGATOR_PASSWORD)
+    # The state first: the community's last word on now holds until it grows old.
+    state = json.dumps(state_message(now, 0.0)).encode()
+    last.publish(f"{PREFIX}/community/state", state, retain=True)
     last.publish(
         f"{PREFIX}/m/{MEMBER}/forecast", encode(as_json(forecast), forecast.KIND), retain=True
     )
-    state = json.dumps(state_message(now, 0.0)).encode()
-    last.publish(f"{PREFIX}/community/state", state, retain=True)
     await hass.async_add_executor_job(
         wait_until,
         lambda: (
@@ -385,8 +385,8 @@ async def test_automations_act_through_hours_of_outage_and_no_reading_is_lost(
     await hass.async_add_executor_job(wait_until, lambda: len(events) > forecasts_before)
     assert events[-1].data["member"] == MEMBER
     assert datetime.fromisoformat(events[-1].data["computed_at"]) > forecast.computed_at
-    # The aggregator's state is stamped with the real time, hours after the home's clock:
-    # ``share.allocation_now`` takes a state from the future as fresh.
+    # The aggregator's state is stamped with the real time, hours after the home's clock: the
+    # home judges it by when it came as well (``share.allocation_now``), and it is fresh.
     await hass.async_add_executor_job(
         wait_until,
         lambda: (

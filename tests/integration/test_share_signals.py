@@ -97,8 +97,11 @@ async def test_the_share_now_and_ahead_go_on_from_the_last_forecast_when_the_lin
         "allocated_w_now": 1000.0,
     }
     aggregator.publish(f"{PREFIX}/m/m-0001/results", json.dumps(results).encode(), retain=True)
+    # The aggregator's clock is two hours ahead of the home's: its state is judged by when it
+    # came too, and grows old on the home's clock all the same.
+    ahead = now + timedelta(hours=2)
     aggregator.publish(
-        f"{PREFIX}/community/state", json.dumps(state_message(now, 10000.0)).encode(), retain=True
+        f"{PREFIX}/community/state", json.dumps(state_message(ahead, 10000.0)).encode(), retain=True
     )
     events: list[Event] = []
     hass.bus.async_listen(f"{DOMAIN}_forecast", events.append)
