@@ -278,7 +278,7 @@ def test_manager_gives_up_on_an_unreachable_endpoint_and_says_so(
 ) -> None:
     # Nothing listens on a free port.
     unreachable = f"http://127.0.0.1:{free_port()}/daily"
-    mark = deploy("manager", **manager_variables(home_assistant, unreachable))
+    mark = deploy("manager", **manager_variables(home_assistant, unreachable), LANGUAGE="en")
     node_red.wait_for_log("were not posted after 3 tries", mark, timeout_s=30)
     deadline = time.monotonic() + 10
     while not any(
