@@ -19,12 +19,15 @@ async def status(request: web.Request) -> web.Response:
     """Return the account's last login, each member's sync and the service's syncs (read)."""
     require(request, Permission.READ)
     runs = request.app[DATADIS_RUNS]
+    # The runs before the store: a sync that finishes while the store is read is then reported
+    # as running, never as finished beside the members' statuses from before its end.
+    running, last = runs.current, runs.last
     found = await datadis_status(request.app[STORE], request.app[CONFIG])
     return web.json_response(
         {
             **found,
-            "running": None if runs.current is None else runs.current.as_dict(),
-            "last_sync": None if runs.last is None else runs.last.as_dict(),
+            "running": None if running is None else running.as_dict(),
+            "last_sync": None if last is None else last.as_dict(),
         }
     )
 
