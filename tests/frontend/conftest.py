@@ -15,10 +15,16 @@ from typing import Any
 import aiohttp
 from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
 from playwright.async_api import Browser, ViewportSize
 import pytest
-from pytest_homeassistant_custom_component.common import MockEntity, MockEntityPlatform, MockUser
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockEntity,
+    MockEntityPlatform,
+    MockUser,
+)
 
 from custom_components.ioe_community.const import DOMAIN
 from custom_components.ioe_community.frontend import async_register_frontend
@@ -156,3 +162,80 @@ async def open_visit(browser: Browser, frontend: Frontend, **how: str) -> Visit:
         **{"timezone_id": TIME_ZONE, **how},
     )
     return Visit(page, errors)
+
+
+@dataclass(frozen=True)
+class CommunityHome:
+    """A home's membership device, as the integration makes it, with its entity ids by key."""
+
+    device_id: str
+    entities: dict[str, str]
+
+
+# The membership device's entities the household card reads: (platform, translation key,
+# display precision).
+MEMBERSHIP_ENTITIES = (
+    *(
+        ("sensor", key, precision)
+        for key, precision in (
+            ("coefficient_now", 2),
+            ("savings_month", 2),
+            ("self_consumed_month", 2),
+            ("allocated_today", 2),
+            ("self_consumed_today", 2),
+            ("import_today", 2),
+            ("signal", None),
+            ("unused_share", 0),
+            ("community_generation", 0),
+            ("members_online", None),
+            ("link_status", None),
+            ("backlog", None),
+            ("share_forecast", 2),
+        )
+    ),
+    ("binary_sensor", "surplus_for_me", None),
+)
+
+
+async def community_home(hass: HomeAssistant, home: str, community: str) -> CommunityHome:
+    """Add a joined home: its entry, its device, its membership device and that one's entities.
+
+    The entities are added by platforms of the integration (the pickers list an integration's
+    devices and entities by the entry and the platform that added them) with the integration's
+    translation keys, so their names are the integration's; they have no state until a test
+    posts one through the REST API.
+    """
+    entry = MockConfigEntry(domain=DOMAIN, title=home, unique_id=f"ES00{home}")
+    entry.add_to_hass(hass)
+    home_identifier = (DOMAIN, f"ES00{home}")
+    home_device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, identifiers={home_identifier}, name=home
+    )
+    membership = {"identifiers": {(DOMAIN, f"{entry.entry_id}_{community}")}, "name": community}
+    entities: dict[str, str] = {}
+    registry = er.async_get(hass)
+    for domain in ("sensor", "binary_sensor"):
+        platform = MockEntityPlatform(hass, domain=domain, platform_name=DOMAIN)
+        platform.config_entry = entry
+        wanted = [(key, digits) for kind, key, digits in MEMBERSHIP_ENTITIES if kind == domain]
+        added = [
+            MockEntity(
+                unique_id=f"{entry.entry_id}_{community}_{key}",
+                translation_key=key,
+                has_entity_name=True,
+                should_poll=False,
+                device_info={**membership, "via_device_id": home_device.id},
+            )
+            for key, _digits in wanted
+        ]
+        await platform.async_add_entities(added)
+        for entity, (key, digits) in zip(added, wanted, strict=True):
+            entities[key] = entity.entity_id
+            if digits is not None:
+                registry.async_update_entity_options(
+                    entity.entity_id, "sensor", {"suggested_display_precision": digits}
+                )
+    added_to = registry.async_get(entities["coefficient_now"])
+    assert added_to is not None
+    assert added_to.device_id is not None
+    return CommunityHome(added_to.device_id, entities)

@@ -1,7 +1,9 @@
 """The integration's Lovelace cards, served by Home Assistant and loaded by every frontend.
 
-Each card is one ES module in this folder. Home Assistant serves it with a month's cache
-headers, so its address carries the integration's version: an update loads the new file.
+Each card is an ES module in this folder, and they import what they share from each other by
+relative address. Home Assistant serves them with a month's cache headers, so their addresses
+carry the integration's version in the path (``/ioe_community/frontend/<version>/<file>``):
+an update loads the new files, the imported ones too (a query string would not reach them).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from ..const import DOMAIN, LOGGER
 
 # Where the cards are served; only the modules listed are (this folder also holds Python).
 URL_BASE: Final = f"/{DOMAIN}/frontend"
-MODULES: Final = ("ioe-share-forecast-card.js",)
+# The cards, which every frontend loads, and what they import.
+CARDS: Final = ("ioe-share-forecast-card.js", "ioe-community-card.js")
+MODULES: Final = (*CARDS, "ioe-card-common.js")
 _REGISTERED: HassKey[bool] = HassKey(f"{DOMAIN}_frontend")
 
 
@@ -36,9 +40,10 @@ async def async_register_frontend(hass: HomeAssistant) -> None:
         return
     hass.data[_REGISTERED] = True
     folder = Path(__file__).parent
-    await hass.http.async_register_static_paths(
-        [StaticPathConfig(f"{URL_BASE}/{name}", str(folder / name)) for name in MODULES]
-    )
     version = (await async_get_integration(hass, DOMAIN)).version
-    for name in MODULES:
-        add_extra_js_url(hass, f"{URL_BASE}/{name}?v={version}")
+    base = f"{URL_BASE}/{version}"
+    await hass.http.async_register_static_paths(
+        [StaticPathConfig(f"{base}/{name}", str(folder / name)) for name in MODULES]
+    )
+    for name in CARDS:
+        add_extra_js_url(hass, f"{base}/{name}")

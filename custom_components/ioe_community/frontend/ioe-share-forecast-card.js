@@ -3,8 +3,11 @@
 // card builds on it), and <ioe-share-forecast-card> puts it in a card with its editor.
 // Plain custom elements and SVG: nothing to build, nothing fetched.
 
+import {
+  Formats, HOUR_MS, VISUALLY_HIDDEN, defineCards, fill, html, niceMaximum, svg, textWidth,
+} from "./ioe-card-common.js";
+
 const HOURS_SHOWN = 36;
-const HOUR_MS = 3600 * 1000;
 // How often the "now" line moves (when Home Assistant sends anything at all).
 const NOW_STEP_MS = 5 * 60 * 1000;
 // A forecast older than this is the last one the community sent before its link went quiet.
@@ -78,90 +81,6 @@ const TEXTS = {
     card_description: "Tu parte prevista de la energía de la comunidad, hora a hora.",
   },
 };
-// Spain's other languages, which the card has no texts in: Spanish is read there.
-const READ_AS_SPANISH = new Set(["es", "ca", "eu", "gl", "oc"]);
-// Home Assistant's number format settings, as the locale whose numbers look that way.
-const NUMBER_LOCALES = { comma_decimal: "en-US", decimal_comma: "de-DE", space_comma: "fr-FR" };
-
-/** Return the language of the card's texts for Home Assistant's language. */
-function textLanguage(language) {
-  const base = (language || "en").split("-")[0].toLowerCase();
-  return READ_AS_SPANISH.has(base) ? "es" : "en";
-}
-
-function fill(text, values) {
-  return text.replace(/\{(\w+)\}/g, (_, key) => values[key]);
-}
-
-/** The formats of one Home Assistant user: language, number format, time zone, clock. */
-class Formats {
-  /** Return the formats of ``hass``'s user, made once for each setting of theirs. */
-  static of(hass) {
-    const locale = hass.locale || {};
-    const key = [
-      locale.language || hass.language, locale.number_format, locale.time_format,
-      locale.time_zone, hass.config?.time_zone,
-    ].join("|");
-    if (Formats.last?.key !== key) {
-      Formats.last = new Formats(hass);
-      Formats.last.key = key;
-    }
-    return Formats.last;
-  }
-
-  constructor(hass) {
-    const locale = hass.locale || {};
-    this.language = locale.language || hass.language || "en";
-    // Words (texts, day names) in the texts' language; numbers and times in the user's.
-    const words = textLanguage(this.language);
-    this.texts = TEXTS[words];
-    this.numberLocale =
-      locale.number_format === "system"
-        ? undefined
-        : NUMBER_LOCALES[locale.number_format] || this.language;
-    this.grouping = locale.number_format !== "none";
-    // "local" is the browser's zone; otherwise the server's, as Home Assistant shows times.
-    this.timeZone =
-      locale.time_zone === "local" ? undefined : hass.config?.time_zone || undefined;
-    const clock = locale.time_format === "12" ? true : locale.time_format === "24" ? false : undefined;
-    const zone = { timeZone: this.timeZone };
-    this.time = new Intl.DateTimeFormat(this.language, {
-      ...zone, hour: "2-digit", minute: "2-digit", hour12: clock,
-    });
-    this.weekday = new Intl.DateTimeFormat(words, { ...zone, weekday: "short" });
-    this.longWeekday = new Intl.DateTimeFormat(words, { ...zone, weekday: "long" });
-    this.parts = new Intl.DateTimeFormat("en-US", {
-      ...zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", hourCycle: "h23",
-    });
-    this.numbers = {};
-  }
-
-  number(value, digits) {
-    this.numbers[digits] ||= new Intl.NumberFormat(this.numberLocale, {
-      minimumFractionDigits: digits,
-      maximumFractionDigits: digits,
-      useGrouping: this.grouping,
-    });
-    return this.numbers[digits].format(value);
-  }
-
-  /** Return the local day ("2026-12-05") and hour (0-23) of an instant. */
-  local(date) {
-    const part = Object.fromEntries(this.parts.formatToParts(date).map((p) => [p.type, p.value]));
-    return { day: `${part.year}-${part.month}-${part.day}`, hour: Number(part.hour) };
-  }
-
-  /** Name the local day of ``date``: today, tomorrow, or its weekday. */
-  dayName(date, today) {
-    const day = this.local(date).day;
-    if (day === today.day) return this.texts.today;
-    if (day === this.local(new Date(today.date.getTime() + 24 * HOUR_MS)).day) {
-      return this.texts.tomorrow;
-    }
-    return this.weekday.format(date);
-  }
-}
-
 /**
  * Return the first share forecast sensor with an hourly forecast; else the first share
  * forecast sensor (an unavailable one has no attributes); else undefined.
@@ -184,35 +103,6 @@ function hoursAhead(detailed, now) {
     }))
     .filter((hour) => !Number.isNaN(hour.start.getTime()) && hour.start.getTime() + HOUR_MS > now)
     .slice(0, HOURS_SHOWN);
-}
-
-function niceMaximum(value) {
-  if (!(value > 0)) return 1;
-  const power = 10 ** Math.floor(Math.log10(value));
-  // Steps whose half is as round: the middle grid line is labelled too.
-  const step = [1, 2, 3, 4, 5, 6, 8, 10].find((s) => s * power >= value);
-  return step * power;
-}
-
-const SVG = "http://www.w3.org/2000/svg";
-
-function svg(name, attributes, text) {
-  const element = document.createElementNS(SVG, name);
-  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
-
-function html(name, attributes = {}, text) {
-  const element = document.createElement(name);
-  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
-
-// Text widths without measuring (the chart is drawn before it is laid out): 12 px text.
-function textWidth(text) {
-  return text.length * 6.6;
 }
 
 const STYLE = `
@@ -249,10 +139,7 @@ const STYLE = `
   .swatch.bar { background: var(--energy-solar-color, #ff9800); }
   .swatch.band { background: var(--energy-solar-color, #ff9800); opacity: 0.35; }
   .swatch.night { background: var(--secondary-text-color); opacity: 0.2; }
-  .visually-hidden {
-    position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
-    clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; border: 0;
-  }
+  ${VISUALLY_HIDDEN}
 `;
 
 /**
@@ -298,7 +185,7 @@ class IoeShareForecast extends HTMLElement {
   _render() {
     const hass = this._hass;
     if (!hass || !this.isConnected) return;
-    const formats = Formats.of(hass);
+    const formats = Formats.of(hass, TEXTS);
     const entityId = this._entity || findForecastEntity(hass) || "";
     const state = hass.states[entityId];
     const now = Date.now();
@@ -565,7 +452,7 @@ class IoeShareForecastCard extends HTMLElement {
 
   _title() {
     if (!this._card || !this._hass) return;
-    this._card.header = this._config.title || Formats.of(this._hass).texts.title;
+    this._card.header = this._config.title || Formats.of(this._hass, TEXTS).texts.title;
   }
 
   getCardSize() {
@@ -591,7 +478,7 @@ class IoeShareForecastCardEditor extends HTMLElement {
 
   _update() {
     if (!this._hass || !this._config) return;
-    const texts = Formats.of(this._hass).texts;
+    const texts = Formats.of(this._hass, TEXTS).texts;
     if (!this._form) {
       this._form = document.createElement("ha-form");
       this._form.computeLabel = (field) => texts[field.name === "title" ? "card_title" : "entity"];
@@ -618,26 +505,15 @@ class IoeShareForecastCardEditor extends HTMLElement {
   }
 }
 
-// Home Assistant's frontend scopes its element registry while it loads: defined before it
-// is, the card would render in only some cold loads.
-customElements.whenDefined("home-assistant").then(() => {
-  const elements = {
+defineCards(
+  {
     "ioe-share-forecast": IoeShareForecast,
     "ioe-share-forecast-card": IoeShareForecastCard,
     "ioe-share-forecast-card-editor": IoeShareForecastCardEditor,
-  };
-  for (const [name, element] of Object.entries(elements)) {
-    if (!customElements.get(name)) customElements.define(name, element);
-  }
-  const texts = TEXTS[textLanguage(document.documentElement.lang || navigator.language)];
-  window.customCards = window.customCards || [];
-  if (!window.customCards.some((card) => card.type === "ioe-share-forecast-card")) {
-    window.customCards.push({
-      type: "ioe-share-forecast-card",
-      name: texts.card_name,
-      description: texts.card_description,
-      preview: true,
-      documentationURL: "https://github.com/ioe-community/ioe-community",
-    });
-  }
-});
+  },
+  {
+    type: "ioe-share-forecast-card",
+    texts: TEXTS,
+    documentation: "https://github.com/ioe-community/ioe-community/blob/main/docs/automations.md",
+  },
+);
