@@ -1,12 +1,12 @@
 """The household's "Community" dashboard: its share of the community, ready on request.
 
 Created from the home's options in the language the household chooses (Home Assistant's by
-default: a form cannot tell which language its user reads): what the community gives the
-home now (with the signals its automations use), in the next hours (the forecast, drawn by
-the integration's own card), today and this month, each figure with a line that says what it
-is, and the month's days as a chart (empty during the first hour: statistics are hourly). It is the
-integration's own panel, kept with the home: Lovelace stores its cards (the household may
-edit them), and the home's options remove it.
+default: a form cannot tell which language its user reads): at the top the integration's
+household card (today hour by hour, the month, the coefficient, the community's advice, the
+forecast of the share, the link), then the local control and the figures the card leaves out,
+each with a line that says what it is, and the month's days as a chart (empty during the first
+hour: statistics are hourly). It is the integration's own panel, kept with the home: Lovelace
+stores its cards (the household may edit them), and the home's options remove it.
 """
 
 from __future__ import annotations
@@ -37,18 +37,17 @@ LANGUAGES: Final = {"es": "Español", "en": "English"}
 # Spain's other languages, which the integration has no texts in: Spanish is read there.
 _READ_AS_SPANISH: Final = frozenset({"ca", "eu", "gl", "oc"})
 ICON: Final = "mdi:solar-power-variant"
-# The figures shown, by section: (translation key of the section, sensor keys).
-_NOW: Final = ("coefficient_now", "allocated_power", "unused_share", "community_generation")
-# The signals for the household's automations shown with "now": (platform, key, on the
-# membership device or the home's).
-_SIGNALS: Final = (
-    (Platform.BINARY_SENSOR, "surplus_for_me", True),
+# The household card (the integration's own, ``frontend/``), on the home's membership device.
+COMMUNITY_CARD: Final = "custom:ioe-community-card"
+# The figures the card leaves out, as a section: (platform, key, on the membership device or
+# the home's).
+_MORE: Final = (
+    (Platform.SENSOR, "allocated_power", True),
+    (Platform.SENSOR, "surplus_today", True),
+    (Platform.SENSOR, "self_sufficiency", True),
+    (Platform.SENSOR, "self_consumption", True),
     (Platform.SENSOR, "tariff_period", False),
 )
-# The card that draws the forecast of the home's share (the integration's own, ``frontend/``).
-FORECAST_CARD: Final = "custom:ioe-share-forecast-card"
-_TODAY: Final = ("allocated_today", "self_consumed_today", "surplus_today", "import_today")
-_MONTH: Final = ("self_sufficiency", "self_consumption", "savings_month")
 _CHART: Final = ("self_consumed_today", "surplus_today")
 # The local control's entities shown, by the device they sit on: (platform, key).
 _CONTROL_SWITCH: Final = ((Platform.SWITCH, "control"),)
@@ -133,13 +132,6 @@ def _section(texts: dict[str, str], name: str, shown: list[tuple[str, str]]) -> 
     }
 
 
-def _figures(
-    hass: HomeAssistant, entry: IoeCommunityConfigEntry, keys: tuple[str, ...]
-) -> list[tuple[str, str]]:
-    """Return the community sensors of ``keys`` the home has, with their text keys."""
-    return [(key, entity) for key in keys if (entity := _sensor(hass, entry, key))]
-
-
 def _control(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> list[tuple[str, str]]:
     """Return the control's switch, and each controlled device's mode and decision."""
     if (control := entry.runtime_data.control) is None:
@@ -160,21 +152,16 @@ def _control(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> list[tuple[
     ]
 
 
-def _forecast(
-    hass: HomeAssistant, entry: IoeCommunityConfigEntry, texts: dict[str, str]
-) -> list[dict[str, Any]]:
-    """Return the forecast of the home's share as a chart, with a line on how to read it."""
-    if (entity := _sensor(hass, entry, "share_forecast")) is None:
-        return []
-    return [
-        {
-            "type": "vertical-stack",
-            "cards": [
-                {"type": FORECAST_CARD, "entity": entity, "title": texts["forecast_title"]},
-                {"type": "markdown", "content": texts["forecast_note"]},
-            ],
-        }
-    ]
+def _card(hass: HomeAssistant, entry: IoeCommunityConfigEntry, texts: dict[str, str]) -> dict[str, Any]:
+    """Return the household card for the home's membership device, with a line on reading it."""
+    card: dict[str, Any] = {"type": COMMUNITY_CARD, "title": texts["title"]}
+    coefficient = _sensor(hass, entry, "coefficient_now")
+    if coefficient is not None and (found := er.async_get(hass).async_get(coefficient)):
+        card["homes"] = [found.device_id]
+    return {
+        "type": "vertical-stack",
+        "cards": [card, {"type": "markdown", "content": texts["card_note"]}],
+    }
 
 
 async def async_build(
@@ -183,17 +170,15 @@ async def async_build(
     """Return the dashboard's title and cards for a joined home, in ``language``."""
     texts = await _texts(hass, language)
     chart = [entity for key in _CHART if (entity := _sensor(hass, entry, key))]
-    signals = [
+    more = [
         (key, entity)
-        for platform, key, membership in _SIGNALS
+        for platform, key, membership in _MORE
         if (entity := _sensor(hass, entry, key, platform, membership=membership))
     ]
     cards: list[dict[str, Any]] = [
         {"type": "markdown", "content": texts["intro"].format(home=entry.title)},
-        _section(texts, "now", _figures(hass, entry, _NOW) + signals),
-        *_forecast(hass, entry, texts),
-        _section(texts, "today", _figures(hass, entry, _TODAY)),
-        _section(texts, "month", _figures(hass, entry, _MONTH)),
+        _card(hass, entry, texts),
+        _section(texts, "more", more),
         {
             "type": "statistics-graph",
             "title": texts["chart_title"],

@@ -169,10 +169,16 @@ def percent(value: float, language: str) -> str:
     return f"{number(value, 2, language)}%"
 
 
-async def screenshot(visit: Visit, element: Locator, name: str) -> None:
-    """Keep a screenshot of the card when IOE_SCREENSHOTS names a folder (looked at, not compared)."""
+async def screenshot(visit: Visit, element: Locator | None, name: str) -> None:
+    """Keep a screenshot of the card (None: the page) when IOE_SCREENSHOTS names a folder.
+
+    Looked at by a person, not compared.
+    """
     if folder := os.environ.get("IOE_SCREENSHOTS"):
         await asyncio.to_thread(Path(folder).mkdir, parents=True, exist_ok=True)
+        if element is None:
+            await visit.page.screenshot(path=Path(folder) / f"{name}.png")
+            return
         # Tall enough for the whole card below the toolbar.
         viewport = visit.page.viewport_size
         assert viewport is not None
@@ -247,3 +253,113 @@ async def test_card_shows_what_the_community_gives_the_home(
         assert await visit.horizontal_overflow() == 0
         assert not visit.errors, visit.errors
         await visit.page.context.close()
+
+
+async def test_card_says_what_it_cannot_show(browser: Browser, frontend: Frontend) -> None:
+    home = await community_home(frontend.hass, "Casa", "Molinos")
+    # Joined a moment ago, the link down since: no results, no statistics, a sensor gone.
+    states = home_states(hourly_energies(), coefficient_now="unknown", link_status="disconnected")
+    del states["savings_month"]
+    await post_states(frontend, home, states)
+    await frontend.api("DELETE", f"/api/states/{home.entities['savings_month']}")
+    await add_dashboard(
+        frontend,
+        {"type": "vertical-stack", "cards": [
+            {"type": f"custom:{CARD}", "homes": [home.device_id]},
+            {"type": f"custom:{CARD}", "homes": ["not-a-device"], "title": "Otra"},
+        ]},
+    )
+    link = frontend.hass.states.get(home.entities["link_status"])
+    assert link is not None
+    since = link.last_changed.astimezone(ZONE).strftime("%H:%M")
+
+    visit = await open_visit(browser, frontend, language="es", width="phone")
+    await visit.open(frontend.base, "/ioe-forecast/hoy")
+    card = visit.page.locator(CARD).first
+    await expect(card.locator(".link")).to_have_attribute(
+        "aria-label", f"Conexión con la comunidad: sin conexión desde {since}"
+    )
+    await expect(card.locator(".note.offline")).to_have_text(
+        f"Sin conexión desde {since}: las cifras son las últimas que envió la comunidad."
+    )
+    await expect(card.locator(".note.no-results")).to_contain_text("Aún no hay resultados")
+    await expect(card.locator(".figure.coefficient .value")).to_have_text("—")
+    await expect(card.locator(".note.missing")).to_have_text(
+        "No se encuentra en Casa: savings_month. "
+        "Puede que la integración necesite actualizarse o recargarse."
+    )
+    await expect(card.locator(".note.chart-waiting")).to_contain_text(
+        "El gráfico por horas se llena al acabar cada hora"
+    )
+    # On a phone the link's state is read by tapping its icon.
+    await card.locator(".link").click()
+    await expect(card.locator(".link-text")).to_have_text(
+        f"Conexión con la comunidad: sin conexión desde {since}"
+    )
+    await expect(card.locator(".link")).to_have_attribute("aria-expanded", "true")
+    # A device that is no home of the integration: every figure it lacks is named.
+    other = visit.page.locator(CARD).nth(1)
+    await expect(other.locator(".note.missing")).to_contain_text("coefficient_now, savings_month")
+    await screenshot(visit, card, "es-phone-offline")
+    assert await axe_violations(visit, card) == []
+    assert not visit.errors, visit.errors
+    await visit.page.context.close()
+
+
+async def test_one_card_for_the_households_homes_and_its_editor(
+    browser: Browser, frontend: Frontend
+) -> None:
+    home = await community_home(frontend.hass, "Casa", "Molinos")
+    second = await community_home(frontend.hass, "Abuela", "Solar del Pueblo")
+    hours = hourly_energies()
+    await import_today(frontend, home, hours)
+    await post_states(frontend, home, home_states(hours))
+    others = home_states(hourly_energies(0.4), coefficient_now="30.0", surplus_for_me="off")
+    others["savings_month"] = ("2.10", others["savings_month"][1])
+    others["self_consumed_month"] = ("11.7", others["self_consumed_month"][1])
+    await post_states(frontend, second, others)
+    await add_dashboard(frontend, {"type": f"custom:{CARD}", "homes": [home.device_id]})
+    visit = await open_visit(browser, frontend)
+    await visit.open(frontend.base, "/ioe-forecast/hoy?edit=1")
+
+    # In the card picker; a new card starts on the first home.
+    offered = await visit.page.evaluate(f"window.customCards.find(c => c.type === '{CARD}')")
+    assert offered["name"] == "My community"
+    assert offered["preview"] is True
+    assert offered["documentationURL"].endswith("docs/household-card.md")
+    stub = await visit.page.evaluate(
+        f"customElements.get('{CARD}').getStubConfig(document.querySelector('home-assistant').hass)"
+    )
+    assert stub == {"homes": [home.device_id]}
+
+    await visit.page.locator("hui-card-options ha-button", has_text="Edit").click()
+    dialog = visit.page.locator("hui-dialog-edit-card")
+    await expect(dialog.get_by_text("Homes", exact=True).first).to_be_visible()
+    await dialog.locator("ha-devices-picker ha-device-picker").last.click()
+    await visit.page.get_by_text("Solar del Pueblo", exact=True).last.click()
+    preview = dialog.locator(CARD)
+    # Both homes: a switcher, and the month summed.
+    await expect(preview.locator(".homes button")).to_have_text(["Casa", "Abuela"])
+    await expect(preview.locator(".household")).to_have_text(
+        "All homes this month: 60.0 kWh used from the community, €9.52 saved."
+    )
+    await preview.locator(".homes button", has_text="Abuela").click()
+    await expect(preview.locator(".homes button", has_text="Abuela")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    await expect(preview.locator(".figure.coefficient .value")).to_have_text("30.00%")
+    await expect(preview.locator(".figure.month-saved .value")).to_have_text("€2.10")
+    await expect(preview.locator(".note.chart-waiting")).to_be_visible()
+    await screenshot(visit, None, "en-desktop-editor")
+    await dialog.locator("ha-button", has_text="Save").click()
+    await expect(preview).to_have_count(0)
+
+    (saved,) = await frontend.websocket({"type": "lovelace/config", "url_path": "ioe-forecast"})
+    assert saved["views"][0]["cards"] == [
+        {"type": f"custom:{CARD}", "homes": [home.device_id, second.device_id]}
+    ]
+    card = visit.page.locator(CARD)
+    await expect(card.locator(".homes button")).to_have_count(2)
+    await expect(card.locator(".figure.coefficient .value")).to_have_text("12.50%")
+    assert not visit.errors, visit.errors
+    await visit.page.context.close()

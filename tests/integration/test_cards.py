@@ -23,16 +23,19 @@ async def test_cards_served_with_the_version_once_per_start(
 
     version = (await async_get_integration(hass, DOMAIN)).version
     modules = sorted(url for url in hass.data[DATA_EXTRA_MODULE_URL].urls if DOMAIN in url)
-    assert modules == [f"/ioe_community/frontend/ioe-share-forecast-card.js?v={version}"]
+    base = f"/ioe_community/frontend/{version}"
+    # The cards are loaded by every frontend; what they import is only served.
+    assert modules == [f"{base}/ioe-community-card.js", f"{base}/ioe-share-forecast-card.js"]
     client = await hass_client()
-    response = await client.get(modules[0])
-    assert response.status == 200
-    assert response.content_type == "text/javascript"
-    assert response.headers["Cache-Control"] == "public, max-age=2678400"
-    card = INTEGRATION / "frontend" / "ioe-share-forecast-card.js"
-    assert await response.read() == card.read_bytes()
-    # The folder's Python is not served.
-    assert (await client.get("/ioe_community/frontend/__init__.py")).status == 404
+    for name in ("ioe-community-card.js", "ioe-share-forecast-card.js", "ioe-card-common.js"):
+        response = await client.get(f"{base}/{name}")
+        assert response.status == 200
+        assert response.content_type == "text/javascript"
+        assert response.headers["Cache-Control"] == "public, max-age=2678400"
+        assert await response.read() == (INTEGRATION / "frontend" / name).read_bytes()
+    # The folder's Python is not served, nor a file without the version.
+    assert (await client.get(f"{base}/__init__.py")).status == 404
+    assert (await client.get("/ioe_community/frontend/ioe-community-card.js")).status == 404
 
 
 async def test_nothing_to_serve_without_http(hass: HomeAssistant) -> None:

@@ -26,7 +26,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ioe_community.const import CONF_COMMUNITY, CONF_LINK_CLIENT_SUFFIX, DOMAIN
-from custom_components.ioe_community.dashboard import FORECAST_CARD
+from custom_components.ioe_community.dashboard import COMMUNITY_CARD
 from custom_components.ioe_community.link.api import ApiProblem
 from custom_components.ioe_community.link.client import (
     LinkClient,
@@ -437,28 +437,30 @@ async def test_a_community_dashboard_on_request_in_the_households_language(
     config = await hass.data[LOVELACE_DATA].dashboards["comunidad-casa"].async_load(False)
     cards = config["views"][0]["cards"]
     assert "**Casa**" in cards[0]["content"]
+    # At the top, the household card on the home's membership device, titled in its language.
+    card, note = cards[1]["cards"]
+    registry = er.async_get(hass)
+    membership = registry.async_get(sensor_id(hass, entry, "coefficient_now"))
+    assert membership is not None
+    assert card == {"type": COMMUNITY_CARD, "title": "Mi comunidad", "homes": [membership.device_id]}
+    assert "la línea es tu parte" in note["content"]
+    # Below it, only the figures the card leaves out, each with its line.
     stacks = [card["cards"] for card in cards if card["type"] == "vertical-stack"]
     sections = [stack for stack in stacks if stack[0]["type"] == "entities"]
     rows = [row for figures, _lines in sections for row in figures["entities"]]
     shown = {row["entity"]: row["name"] for row in rows}
-    registry = er.async_get(hass)
     own = {e.entity_id for e in er.async_entries_for_config_entry(registry, entry.entry_id)}
     assert set(shown) <= own
     assert shown[sensor_id(hass, entry, "self_sufficiency")] == "Autosuficiencia"
-    # Each figure has its line saying what it is, under its section.
+    tariff = registry.async_get_entity_id("sensor", DOMAIN, f"{entry.entry_id}_tariff_period")
+    assert shown[tariff] == "Periodo tarifario"
+    for key in ("coefficient_now", "savings_month", "allocated_today", "share_forecast"):
+        assert sensor_id(hass, entry, key) not in shown
     lines = [line for _figures, text in sections for line in text["content"].splitlines()]
     assert len(lines) == len(shown)
     assert any(line.startswith("- **Autosuficiencia**: ") for line in lines)
     chart = next(card for card in cards if card["type"] == "statistics-graph")
     assert chart["entities"]
-    # The signals with "now", the forecast of the share as the integration's own chart.
-    assert shown[sensor_id(hass, entry, "unused_share")] == "Cuota sin usar"
-    tariff = registry.async_get_entity_id("sensor", DOMAIN, f"{entry.entry_id}_tariff_period")
-    assert shown[tariff] == "Periodo tarifario"
-    (forecast, note) = next(stack for stack in stacks if stack[0]["type"] == FORECAST_CARD)
-    assert forecast["entity"] == sensor_id(hass, entry, "share_forecast")
-    assert forecast["title"] == "Tu cuota en las próximas horas"
-    assert "8 de cada 10" in note["content"]
 
     # Made again in English (the household reads it): English texts, the language kept.
     result = await hass.config_entries.options.async_init(entry.entry_id)

@@ -149,9 +149,10 @@ const STYLE = `
     font-weight: var(--ha-font-weight-normal, 400);
   }
   .link {
-    display: inline-flex; padding: 6px; border-radius: 50%; cursor: help;
-    --mdc-icon-size: 22px;
+    display: inline-flex; padding: 8px; border-radius: 50%; border: none; background: none;
+    cursor: pointer; flex: none; --mdc-icon-size: 24px;
   }
+  .link-text { padding: 4px 16px 0; color: var(--secondary-text-color); font-size: 14px; }
   .link:focus-visible { outline: 2px solid var(--primary-color); }
   .link.good { color: var(--success-color, #43a047); }
   .link.busy { color: var(--warning-color, #ffa600); }
@@ -257,10 +258,11 @@ function entitiesOf(hass, deviceId) {
   return found;
 }
 
-/** Return the name a device is shown with. */
-function deviceName(hass, deviceId) {
+/** Return the name of the home a membership device is under (else the device's own). */
+function homeName(hass, deviceId) {
   const device = hass.devices?.[deviceId];
-  return device?.name_by_user || device?.name || deviceId;
+  const home = hass.devices?.[device?.via_device_id];
+  return home?.name_by_user || home?.name || device?.name_by_user || device?.name || deviceId;
 }
 
 /** Check a card configuration; throw a message a person can act on. */
@@ -385,7 +387,7 @@ class IoeCommunityCard extends HTMLElement {
     const chosen = this._config.homes?.length ? this._config.homes : memberships.slice(0, 1);
     return chosen.map((configured) => {
       const device = membershipOf(hass, configured, memberships);
-      return { device, name: deviceName(hass, device), entities: entitiesOf(hass, device) };
+      return { device, name: homeName(hass, device), entities: entitiesOf(hass, device) };
     });
   }
 
@@ -431,7 +433,9 @@ class IoeCommunityCard extends HTMLElement {
       return;
     }
     const state = (key) => hass.states[home.entities[key]];
-    header.append(this._linkIcon(formats, state("link_status"), state("backlog")));
+    const link = this._linkIcon(formats, state("link_status"), state("backlog"));
+    header.append(link);
+    if (this._linkShown) card.append(html("p", { class: "link-text" }, link.title));
     if (homes.length > 1) card.append(this._switcher(texts, homes), this._household(formats, homes));
 
     const content = html("div", { class: "content", id: "home" });
@@ -496,10 +500,17 @@ class IoeCommunityCard extends HTMLElement {
       default:
         [kind, icon, label] = ["unknown", "mdi:help-network-outline", texts.link_unknown];
     }
-    const box = html("span", {
-      class: `link ${kind}`, role: "img", tabindex: "0", title: label, "aria-label": label,
+    // A button: its state as a tooltip, and written out when tapped (phones show no tooltip).
+    const box = html("button", {
+      type: "button", class: `link ${kind}`, title: label, "aria-label": label,
+      "aria-expanded": String(Boolean(this._linkShown)),
     });
     box.append(html("ha-icon", { icon }));
+    box.addEventListener("click", () => {
+      this._linkShown = !this._linkShown;
+      this._render(true);
+      this.shadowRoot.querySelector(".link")?.focus();
+    });
     return box;
   }
 
