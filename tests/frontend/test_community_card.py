@@ -187,11 +187,6 @@ async def screenshot(visit: Visit, element: Locator | None, name: str) -> None:
         await visit.page.set_viewport_size(viewport)
 
 
-async def figure(card: Locator, name: str) -> Locator:
-    """Return the value of the card's figure ``name``."""
-    return card.locator(f".figure.{name} .value")
-
-
 async def test_card_shows_what_the_community_gives_the_home(
     browser: Browser, frontend: Frontend
 ) -> None:
@@ -206,6 +201,7 @@ async def test_card_shows_what_the_community_gives_the_home(
         ("en", "desktop", "light"),
         ("en", "phone", "light"),
         ("es", "desktop", "light"),
+        ("es", "phone", "light"),
         ("es", "phone", "dark"),
     ):
         visit = await open_visit(browser, frontend, language=language, width=width, scheme=scheme)

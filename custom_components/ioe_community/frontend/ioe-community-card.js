@@ -77,7 +77,7 @@ const TEXTS = {
     editor_homes_helper:
       "The community device of each home (several: a switcher, and the month summed). Empty: the first found.",
     editor_title: "Title",
-    editor_show_forecast: "Show the forecast of my share",
+    editor_hide_forecast: "Hide the forecast of my share",
     card_name: "My community",
     card_description:
       "What your energy community gives your home: today by hour, the month's savings, your coefficient and the forecast.",
@@ -129,7 +129,7 @@ const TEXTS = {
     editor_homes_helper:
       "El dispositivo de la comunidad de cada casa (varias: un selector, y el mes sumado). Vacío: la primera que haya.",
     editor_title: "Título",
-    editor_show_forecast: "Mostrar la previsión de mi parte",
+    editor_hide_forecast: "Ocultar la previsión de mi parte",
     card_name: "Mi comunidad",
     card_description:
       "Lo que tu comunidad energética da a tu casa: hoy por horas, el ahorro del mes, tu coeficiente y la previsión.",
@@ -182,7 +182,7 @@ const STYLE = `
   .advice ha-icon, .note ha-icon { --mdc-icon-size: 20px; flex: none; margin-top: 2px; }
   .advice.run ha-icon { color: var(--success-color, #43a047); }
   .advice.deficit ha-icon { color: var(--warning-color, #ffa600); }
-  .note { margin-top: 8px; }
+  .note { margin-bottom: 8px; }
   .figures {
     display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr));
     gap: 8px 16px; margin: 12px 0 4px;
@@ -275,8 +275,8 @@ function assertConfig(config) {
   if (config.title !== undefined && typeof config.title !== "string") {
     throw new Error("title must be text.");
   }
-  if (config.show_forecast !== undefined && typeof config.show_forecast !== "boolean") {
-    throw new Error("show_forecast must be true or false.");
+  if (config.hide_forecast !== undefined && typeof config.hide_forecast !== "boolean") {
+    throw new Error("hide_forecast must be true or false.");
   }
 }
 
@@ -300,7 +300,7 @@ function rowStart(row) {
 
 /**
  * The household card. Config: homes (membership device ids; empty: the first found), title,
- * show_forecast (default true).
+ * hide_forecast (default false).
  */
 class IoeCommunityCard extends HTMLElement {
   static getConfigForm() {
@@ -319,7 +319,7 @@ class IoeCommunityCard extends HTMLElement {
           },
         },
         { name: "title", selector: { text: {} } },
-        { name: "show_forecast", selector: { boolean: {} } },
+        { name: "hide_forecast", selector: { boolean: {} } },
       ],
       computeLabel: (schema) => texts[`editor_${schema.name}`],
       computeHelper: (schema) => texts[`editor_${schema.name}_helper`],
@@ -373,7 +373,7 @@ class IoeCommunityCard extends HTMLElement {
   }
 
   getCardSize() {
-    return this._config?.show_forecast === false ? 7 : 12;
+    return this._config?.hide_forecast ? 7 : 12;
   }
 
   getGridOptions() {
@@ -440,12 +440,12 @@ class IoeCommunityCard extends HTMLElement {
 
     const content = html("div", { class: "content", id: "home" });
     card.append(content);
-    content.append(...this._advice(formats, home));
+    // What keeps the figures from being current first, then the advice.
+    content.append(...this._notes(formats, home), ...this._advice(formats, home));
     content.append(this._glance(formats, home));
     content.append(html("h3", {}, texts.today));
     content.append(this._today(formats, home));
-    content.append(...this._notes(formats, home));
-    if (this._config.show_forecast !== false && home.entities.share_forecast) {
+    if (!this._config.hide_forecast && home.entities.share_forecast) {
       content.append(html("h3", {}, texts.forecast));
       this._forecast = document.createElement("ioe-share-forecast");
       this._forecast.entity = home.entities.share_forecast;
@@ -685,6 +685,7 @@ class IoeCommunityCard extends HTMLElement {
           }));
         }
       }
+      if (hour.allocated <= 0) return;
       const share = y(hour.allocated);
       chart.append(svg("line", {
         class: "share", x1: x(index) + 1.5, x2: x(index + 1) - 1.5, y1: share, y2: share,

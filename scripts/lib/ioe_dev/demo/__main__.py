@@ -556,13 +556,19 @@ def _ensure_community_dashboard(api: HomeAssistantApi, entry_id: str, *, again: 
 
 
 def _check_home_share(api: HomeAssistantApi, entry_id: str) -> list[str]:
-    """Check that the home shows the coefficient the community sent it, on its dashboard."""
+    """Check the home shows the coefficient the community sent it: its dashboard's card does."""
     if (dashboard := _community_dashboard(api)) is None:
         return ["the home has no community dashboard"]
     config = api.websocket_command({"type": "lovelace/config", "url_path": dashboard})
     coefficient = _community_entities(api, entry_id).get("coefficient_now")
-    if coefficient and coefficient not in json.dumps(config):
-        return [f"the {dashboard} dashboard does not show {coefficient}"]
+    if coefficient:
+        # The household card shows the membership device the coefficient is on.
+        device = api.websocket_command(
+            {"type": "config/entity_registry/get", "entity_id": coefficient}
+        )["device_id"]
+        homes = [card.get("homes") for card in _cards(config)]
+        if [device] not in homes:
+            return [f"the {dashboard} dashboard has no household card for {coefficient}'s home"]
     deadline = time.monotonic() + 30
     while coefficient:
         state = api.request("GET", f"/api/states/{coefficient}")["state"]
@@ -575,6 +581,17 @@ def _check_home_share(api: HomeAssistantApi, entry_id: str) -> list[str]:
             return [f"the home's coefficient is {state!r}: no results from the community"]
         time.sleep(1)
     return ["the home has no community sensors"]
+
+
+def _cards(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the cards of a dashboard's configuration, those in stacks too."""
+    found = []
+    pending = [card for view in config.get("views", []) for card in view.get("cards", [])]
+    while pending:
+        card = pending.pop()
+        found.append(card)
+        pending.extend(card.get("cards", []))
+    return found
 
 
 def _set_up_home(
