@@ -152,7 +152,9 @@ def _control(hass: HomeAssistant, entry: IoeCommunityConfigEntry) -> list[tuple[
     ]
 
 
-def _card(hass: HomeAssistant, entry: IoeCommunityConfigEntry, texts: dict[str, str]) -> dict[str, Any]:
+def _card(
+    hass: HomeAssistant, entry: IoeCommunityConfigEntry, texts: dict[str, str]
+) -> dict[str, Any]:
     """Return the household card for the home's membership device, with a line on reading it."""
     card: dict[str, Any] = {"type": COMMUNITY_CARD, "title": texts["title"]}
     coefficient = _sensor(hass, entry, "coefficient_now")

@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
-from .conftest import TIME_ZONE, CommunityHome, Frontend, Visit, community_home, open_visit
+from .conftest import CommunityHome, Frontend, Visit, community_home, open_visit
 from .test_share_forecast_card import (
     ZONE,
     add_dashboard,
@@ -82,7 +82,9 @@ def hourly_energies(peak_kwh: float = 0.9) -> list[dict[str, float]]:
     return hours
 
 
-async def import_today(frontend: Frontend, home: CommunityHome, hours: list[dict[str, float]]) -> None:
+async def import_today(
+    frontend: Frontend, home: CommunityHome, hours: list[dict[str, float]]
+) -> None:
     """Write ``hours`` as the hourly statistics of the home's day sensors, from local midnight.
 
     As the recorder compiles them: a sum that counts up, the hour before midnight its start.
@@ -111,13 +113,17 @@ async def import_today(frontend: Frontend, home: CommunityHome, hours: list[dict
     await async_wait_recording_done(frontend.hass)
 
 
-def home_states(hours: list[dict[str, float]], **changed: str) -> dict[str, tuple[str, dict[str, Any]]]:
+def home_states(
+    hours: list[dict[str, float]], **changed: str
+) -> dict[str, tuple[str, dict[str, Any]]]:
     """Return a home's states by key, as the integration's sensors write them; ``changed``: others.
 
     Today's energies are the sums of ``hours``.
     """
     energy = {"unit_of_measurement": "kWh", "device_class": "energy"}
-    today = {key: sum(hour[key] for hour in hours) for key in ("allocated", "self_consumed", "import")}
+    today = {
+        key: sum(hour[key] for hour in hours) for key in ("allocated", "self_consumed", "import")
+    }
     states: dict[str, tuple[str, dict[str, Any]]] = {
         "coefficient_now": ("12.5", {"unit_of_measurement": "%", "state_class": "measurement"}),
         "savings_month": ("7.42", {"unit_of_measurement": "EUR", "device_class": "monetary"}),
@@ -125,7 +131,10 @@ def home_states(hours: list[dict[str, float]], **changed: str) -> dict[str, tupl
         "allocated_today": (f"{today['allocated']:.3f}", energy),
         "self_consumed_today": (f"{today['self_consumed']:.3f}", energy),
         "import_today": (f"{today['import']:.3f}", energy),
-        "signal": ("surplus", {"device_class": "enum", "options": ["surplus", "deficit", "normal"]}),
+        "signal": (
+            "surplus",
+            {"device_class": "enum", "options": ["surplus", "deficit", "normal"]},
+        ),
         "unused_share": ("850.0", {"unit_of_measurement": "W", "device_class": "power"}),
         "surplus_for_me": ("on", {"unused_w": 850.0}),
         "community_generation": ("12400.0", {"unit_of_measurement": "W", "device_class": "power"}),
@@ -211,14 +220,21 @@ async def test_card_shows_what_the_community_gives_the_home(
         await expect(card.locator(".title")).to_have_text(texts["title"])
         await expect(card.locator(".figure.coefficient .label")).to_have_text(texts["coefficient"])
         # The figures are the sensors' states, as Home Assistant writes them.
-        await expect(card.locator(".figure.coefficient .value")).to_have_text(percent(12.5, language))
+        await expect(card.locator(".figure.coefficient .value")).to_have_text(
+            percent(12.5, language)
+        )
         await expect(card.locator(".figure.month-saved .value")).to_have_text(euros(7.42, language))
         await expect(card.locator(".figure.month-used .value")).to_have_text(kwh(48.3, language))
-        today = {key: float(states[f"{key}_today"][0]) for key in ("allocated", "self_consumed", "import")}
+        today = {
+            key: float(states[f"{key}_today"][0])
+            for key in ("allocated", "self_consumed", "import")
+        }
         await expect(card.locator(".figure.consumed .value")).to_have_text(
             kwh(today["self_consumed"] + today["import"], language)
         )
-        await expect(card.locator(".figure.allocated .value")).to_have_text(kwh(today["allocated"], language))
+        await expect(card.locator(".figure.allocated .value")).to_have_text(
+            kwh(today["allocated"], language)
+        )
         await expect(card.locator(".figure.self-consumed .value")).to_have_text(
             kwh(today["self_consumed"], language)
         )
@@ -260,10 +276,13 @@ async def test_card_says_what_it_cannot_show(browser: Browser, frontend: Fronten
     await frontend.api("DELETE", f"/api/states/{home.entities['savings_month']}")
     await add_dashboard(
         frontend,
-        {"type": "vertical-stack", "cards": [
-            {"type": f"custom:{CARD}", "homes": [home.device_id]},
-            {"type": f"custom:{CARD}", "homes": ["not-a-device"], "title": "Otra"},
-        ]},
+        {
+            "type": "vertical-stack",
+            "cards": [
+                {"type": f"custom:{CARD}", "homes": [home.device_id]},
+                {"type": f"custom:{CARD}", "homes": ["not-a-device"], "title": "Otra"},
+            ],
+        },
     )
     link = frontend.hass.states.get(home.entities["link_status"])
     assert link is not None

@@ -442,7 +442,11 @@ async def test_a_community_dashboard_on_request_in_the_households_language(
     registry = er.async_get(hass)
     membership = registry.async_get(sensor_id(hass, entry, "coefficient_now"))
     assert membership is not None
-    assert card == {"type": COMMUNITY_CARD, "title": "Mi comunidad", "homes": [membership.device_id]}
+    assert card == {
+        "type": COMMUNITY_CARD,
+        "title": "Mi comunidad",
+        "homes": [membership.device_id],
+    }
     assert "la línea es tu parte" in note["content"]
     # Below it, only the figures the card leaves out, each with its line.
     stacks = [card["cards"] for card in cards if card["type"] == "vertical-stack"]
