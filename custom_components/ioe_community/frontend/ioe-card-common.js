@@ -134,6 +134,34 @@ export function niceMaximum(value) {
   return step * power;
 }
 
+/**
+ * The frame of an hourly bar chart ``width`` × ``height`` with ``margin`` around its plot:
+ * ``count`` hours across, 0 to ``top`` kWh up. ``x(index)`` is an hour's left edge, ``y(kwh)``
+ * a height, and ``levels(chart, formats)`` draws the grid lines at 0, half and top, labelled.
+ */
+export function hourlyFrame(width, height, margin, count, top) {
+  const plot = {
+    left: margin.left,
+    top: margin.top,
+    width: width - margin.left - margin.right,
+    height: height - margin.top - margin.bottom,
+  };
+  const slot = plot.width / count;
+  const y = (kwh) => plot.top + plot.height * (1 - Math.min(kwh, top) / top);
+  const levels = (chart, formats) => {
+    for (const fraction of [0, 0.5, 1]) {
+      const level = y(top * fraction);
+      chart.append(svg("line", {
+        class: "grid", x1: plot.left, x2: plot.left + plot.width, y1: level, y2: level,
+      }));
+      chart.append(svg("text", {
+        x: plot.left - 6, y: level + 4, "text-anchor": "end",
+      }, formats.number(top * fraction, fraction === 0 ? 0 : top < 1 ? 2 : 1)));
+    }
+  };
+  return { plot, slot, x: (index) => plot.left + index * slot, y, levels };
+}
+
 const SVG = "http://www.w3.org/2000/svg";
 
 /** Make an SVG element with ``attributes`` and text. */
@@ -155,6 +183,28 @@ export function html(name, attributes = {}, text) {
 /** Return the width of 12 px text, without measuring (a chart is drawn before its layout). */
 export function textWidth(text) {
   return text.length * 6.6;
+}
+
+/**
+ * Return a chart's numbers as a table for screen readers (hidden from sight): ``columns``
+ * are the headings, each row its heading and its cells.
+ */
+export function hiddenTable(caption, columns, rows) {
+  const table = html("table", { class: "visually-hidden" });
+  table.append(html("caption", {}, caption));
+  const head = html("tr");
+  for (const text of columns) head.append(html("th", { scope: "col" }, text));
+  table.append(html("thead"));
+  table.tHead.append(head);
+  const body = html("tbody");
+  for (const [heading, ...cells] of rows) {
+    const row = html("tr");
+    row.append(html("th", { scope: "row" }, heading));
+    for (const cell of cells) row.append(html("td", {}, cell));
+    body.append(row);
+  }
+  table.append(body);
+  return table;
 }
 
 // Hidden from sight, read by screen readers.

@@ -5,8 +5,8 @@
 // The homes are membership devices; their entities are found by translation key.
 
 import {
-  DOMAIN, Formats, HOUR_MS, VISUALLY_HIDDEN, defineCards, fill, html, localParts, niceMaximum,
-  pageTexts, partsFormat, svg, textWidth,
+  DOMAIN, Formats, HOUR_MS, VISUALLY_HIDDEN, defineCards, fill, hiddenTable, hourlyFrame, html,
+  localParts, niceMaximum, pageTexts, partsFormat, svg, textWidth,
 } from "./ioe-card-common.js";
 import "./ioe-share-forecast-card.js";
 
@@ -640,15 +640,9 @@ class IoeCommunityCard extends HTMLElement {
   _chart(formats, day, hours) {
     const texts = formats.texts;
     const width = Math.max(this._width || this.clientWidth - 32 || 320, 240);
-    const plot = {
-      left: MARGIN.left, top: MARGIN.top,
-      width: width - MARGIN.left - MARGIN.right,
-      height: CHART_HEIGHT - MARGIN.top - MARGIN.bottom,
-    };
-    const slot = plot.width / day.length;
     const top = niceMaximum(Math.max(...hours.map((h) => Math.max(h.consumed, h.allocated))));
-    const y = (value) => plot.top + plot.height * (1 - Math.min(value, top) / top);
-    const x = (index) => plot.left + index * slot;
+    const { plot, slot, x, y, levels } =
+      hourlyFrame(width, CHART_HEIGHT, MARGIN, day.length, top);
     const total = (key) => hours.reduce((sum, hour) => sum + hour[key], 0);
     const last = hours[hours.length - 1];
     const summary = fill(texts.chart_summary, {
@@ -661,14 +655,7 @@ class IoeCommunityCard extends HTMLElement {
       width, height: CHART_HEIGHT, viewBox: `0 0 ${width} ${CHART_HEIGHT}`,
       role: "img", "aria-label": summary,
     });
-    for (const fraction of [0, 0.5, 1]) {
-      const level = y(top * fraction);
-      chart.append(svg("line", {
-        class: "grid", x1: plot.left, x2: plot.left + plot.width, y1: level, y2: level,
-      }));
-      chart.append(svg("text", { x: plot.left - 6, y: level + 4, "text-anchor": "end" },
-        formats.number(top * fraction, fraction === 0 ? 0 : top < 1 ? 2 : 1)));
-    }
+    levels(chart, formats);
     const barWidth = Math.max(slot * 0.64, 1);
     day.forEach((hour, index) => {
       if (!hour.known) return;
@@ -715,26 +702,14 @@ class IoeCommunityCard extends HTMLElement {
 
   _table(formats, hours) {
     const texts = formats.texts;
-    const table = html("table", { class: "visually-hidden" });
-    table.append(html("caption", {}, `${texts.today} (${texts.kwh})`));
-    const head = html("tr");
-    for (const text of [texts.hour, texts.today_consumed, texts.today_allocated,
-      texts.today_self_consumed]) {
-      head.append(html("th", { scope: "col" }, text));
-    }
-    table.append(html("thead"));
-    table.tHead.append(head);
-    const body = html("tbody");
-    for (const hour of hours) {
-      const row = html("tr");
-      row.append(html("th", { scope: "row" }, formats.time.format(new Date(hour.start))));
-      for (const value of [hour.consumed, hour.allocated, hour.self_consumed]) {
-        row.append(html("td", {}, formats.number(value, 2)));
-      }
-      body.append(row);
-    }
-    table.append(body);
-    return table;
+    return hiddenTable(
+      `${texts.today} (${texts.kwh})`,
+      [texts.hour, texts.today_consumed, texts.today_allocated, texts.today_self_consumed],
+      hours.map((hour) => [
+        formats.time.format(new Date(hour.start)),
+        ...[hour.consumed, hour.allocated, hour.self_consumed].map((v) => formats.number(v, 2)),
+      ]),
+    );
   }
 
   _notes(formats, home) {

@@ -4,7 +4,8 @@
 // Plain custom elements and SVG: nothing to build, nothing fetched.
 
 import {
-  Formats, HOUR_MS, VISUALLY_HIDDEN, defineCards, fill, html, niceMaximum, svg, textWidth,
+  Formats, HOUR_MS, VISUALLY_HIDDEN, defineCards, fill, hiddenTable, hourlyFrame, html,
+  niceMaximum, svg, textWidth,
 } from "./ioe-card-common.js";
 
 const HOURS_SHOWN = 36;
@@ -253,16 +254,9 @@ class IoeShareForecast extends HTMLElement {
   _chart(formats, hours, now, attributes) {
     const texts = formats.texts;
     const width = Math.max(this._width || this.clientWidth || 320, 240);
-    const plot = {
-      left: MARGIN.left,
-      top: MARGIN.top,
-      width: width - MARGIN.left - MARGIN.right,
-      height: CHART_HEIGHT - MARGIN.top - MARGIN.bottom,
-    };
-    const slot = plot.width / hours.length;
     const top = niceMaximum(Math.max(...hours.map((h) => Math.max(h.high, h.kwh))));
-    const y = (kwh) => plot.top + plot.height * (1 - Math.min(kwh, top) / top);
-    const x = (index) => plot.left + index * slot;
+    const { plot, slot, x, y, levels } =
+      hourlyFrame(width, CHART_HEIGHT, MARGIN, hours.length, top);
     const first = hours[0].start.getTime();
 
     const peak = hours.reduce((best, hour) => (hour.kwh > best.kwh ? hour : best), hours[0]);
@@ -293,15 +287,7 @@ class IoeShareForecast extends HTMLElement {
         dark = -1;
       }
     });
-    for (const fraction of [0, 0.5, 1]) {
-      const level = y(top * fraction);
-      chart.append(svg("line", {
-        class: "grid", x1: plot.left, x2: plot.left + plot.width, y1: level, y2: level,
-      }));
-      chart.append(svg("text", {
-        x: plot.left - 6, y: level + 4, "text-anchor": "end",
-      }, formats.number(top * fraction, fraction === 0 ? 0 : top < 1 ? 2 : 1)));
-    }
+    levels(chart, formats);
     // The likely range as a stepped band, the expected energy as bars over it.
     const upper = hours.flatMap((hour, index) => [[x(index), y(hour.high)], [x(index + 1), y(hour.high)]]);
     const lower = hours.flatMap((hour, index) => [[x(index), y(hour.low)], [x(index + 1), y(hour.low)]]).reverse();
@@ -393,26 +379,14 @@ class IoeShareForecast extends HTMLElement {
   _table(formats, hours, now) {
     const texts = formats.texts;
     const today = { ...formats.local(new Date(now)), date: new Date(now) };
-    const table = html("table", { class: "visually-hidden" });
-    table.append(html("caption", {}, `${texts.title} (${texts.kwh_per_hour})`));
-    const head = html("tr");
-    for (const text of [texts.hour, texts.expected, texts.low, texts.high]) {
-      head.append(html("th", { scope: "col" }, text));
-    }
-    table.append(html("thead"));
-    table.tHead.append(head);
-    const body = html("tbody");
-    for (const hour of hours) {
-      const row = html("tr");
-      const day = formats.dayName(hour.start, today);
-      row.append(html("th", { scope: "row" }, `${day} ${formats.time.format(hour.start)}`));
-      for (const value of [hour.kwh, hour.low, hour.high]) {
-        row.append(html("td", {}, formats.number(value, 2)));
-      }
-      body.append(row);
-    }
-    table.append(body);
-    return table;
+    return hiddenTable(
+      `${texts.title} (${texts.kwh_per_hour})`,
+      [texts.hour, texts.expected, texts.low, texts.high],
+      hours.map((hour) => [
+        `${formats.dayName(hour.start, today)} ${formats.time.format(hour.start)}`,
+        ...[hour.kwh, hour.low, hour.high].map((value) => formats.number(value, 2)),
+      ]),
+    );
   }
 }
 
