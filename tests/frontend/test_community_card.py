@@ -281,6 +281,8 @@ async def test_card_says_what_it_cannot_show(browser: Browser, frontend: Fronten
             "cards": [
                 {"type": f"custom:{CARD}", "homes": [home.device_id]},
                 {"type": f"custom:{CARD}", "homes": ["not-a-device"], "title": "Otra"},
+                # Written by hand, wrong: Home Assistant's error card says what to fix.
+                {"type": f"custom:{CARD}", "homes": "Casa"},
             ],
         },
     )
@@ -315,9 +317,32 @@ async def test_card_says_what_it_cannot_show(browser: Browser, frontend: Fronten
     # A device that is no home of the integration: every figure it lacks is named.
     other = visit.page.locator(CARD).nth(1)
     await expect(other.locator(".note.missing")).to_contain_text("coefficient_now, savings_month")
+    error = visit.page.locator("hui-error-card")
+    await expect(error).to_contain_text("Error de configuración")
+    assert (await error.evaluate("e => e._config.message")).startswith(
+        "homes must be a list of device ids"
+    )
     await screenshot(visit, card, "es-phone-offline")
     assert await axe_violations(visit, card) == []
     assert not visit.errors, visit.errors
+
+    # The link back and the first results: the card follows the sensors as they change.
+    await frontend.api(
+        "POST",
+        f"/api/states/{home.entities['link_status']}",
+        {"state": "connected", "attributes": states["link_status"][1]},
+    )
+    await frontend.api(
+        "POST",
+        f"/api/states/{home.entities['coefficient_now']}",
+        {"state": "8.25", "attributes": states["coefficient_now"][1]},
+    )
+    await expect(card.locator(".link")).to_have_attribute(
+        "aria-label", "Conexión con la comunidad: conectada"
+    )
+    await expect(card.locator(".figure.coefficient .value")).to_have_text("8,25%")
+    await expect(card.locator(".note.offline")).to_have_count(0)
+    await expect(card.locator(".note.no-results")).to_have_count(0)
     await visit.page.context.close()
 
 
@@ -376,5 +401,12 @@ async def test_one_card_for_the_households_homes_and_its_editor(
     card = visit.page.locator(CARD)
     await expect(card.locator(".homes button")).to_have_count(2)
     await expect(card.locator(".figure.coefficient .value")).to_have_text("12.50%")
+    # Home Assistant's card picker offers it, drawn on the first home.
     assert not visit.errors, visit.errors
+    # (The picker's other cards load pictures from the internet, which the tests do not reach.)
+    await visit.page.get_by_role("button", name="Add card").click()
+    await visit.page.get_by_role("tab", name="By card").click()
+    picker = visit.page.locator("hui-card-picker")
+    await picker.locator("input").first.fill("My community")
+    await expect(picker.locator(f"{CARD} .figure.coefficient .value")).to_have_text("12.50%")
     await visit.page.context.close()
