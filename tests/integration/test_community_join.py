@@ -11,6 +11,7 @@ from dataclasses import asdict, replace
 from datetime import timedelta
 import json
 from pathlib import Path
+import re
 import time
 from typing import Any
 
@@ -47,6 +48,8 @@ from .conftest import CUPS, fix_issue
 from .joined_home import join, join_step, sensor, sensor_id, wait_for_connected
 
 TRANSLATIONS = INTEGRATION / "translations"
+# The household card: it finds the entities it reads by their translation keys.
+CARD_MODULE = INTEGRATION / "frontend" / "ioe-community-card.js"
 
 
 # Let the flow reach the community's broker on 127.0.0.1.
@@ -448,6 +451,14 @@ async def test_a_community_dashboard_on_request_in_the_households_language(
         "homes": [membership.device_id],
     }
     assert "la línea es tu parte" in note["content"]
+    # The card finds each entity it reads on that device by its translation key.
+    read = re.search(r"const KEYS = \[(.*?)\];", CARD_MODULE.read_text(), re.DOTALL)
+    assert read is not None
+    keys = set(re.findall(r'"(\w+)"', read.group(1)))
+    on_device = {
+        e.translation_key for e in er.async_entries_for_device(registry, membership.device_id)
+    }
+    assert keys <= on_device, keys - on_device
     # Below it, only the figures the card leaves out, each with its line.
     stacks = [card["cards"] for card in cards if card["type"] == "vertical-stack"]
     sections = [stack for stack in stacks if stack[0]["type"] == "entities"]
