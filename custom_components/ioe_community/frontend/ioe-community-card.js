@@ -380,15 +380,24 @@ class IoeCommunityCard extends HTMLElement {
     return { columns: 12, rows: "auto", min_columns: 6 };
   }
 
-  /** Return the homes shown: [{device, name, entities}]. */
+  /**
+   * Return the homes shown: [{device, name, entities}]. Found again only when the registries
+   * or the configuration change (not at each state change: a home has thousands of entities).
+   */
   _homes() {
     const hass = this._hass;
+    const seen = [hass.entities, hass.devices, this._config];
+    if (this._found && seen.every((item, index) => item === this._found.seen[index])) {
+      return this._found.homes;
+    }
     const memberships = membershipDevices(hass);
     const chosen = this._config.homes?.length ? this._config.homes : memberships.slice(0, 1);
-    return chosen.map((configured) => {
+    const homes = chosen.map((configured) => {
       const device = membershipOf(hass, configured, memberships);
       return { device, name: homeName(hass, device), entities: entitiesOf(hass, device) };
     });
+    this._found = { seen, homes };
+    return homes;
   }
 
   _render(force) {
