@@ -416,13 +416,16 @@ class IoeCommunityCard extends HTMLElement {
       home ? this._statistics[home.device]?.version : "",
       Math.floor(Date.now() / STATISTICS_MS),
     ].join("|");
-    const same = states.length === this._states?.length && states.every((s, i) => s === this._states[i]);
+    // Home Assistant's formatters come after the first states, as the user's language loads.
+    const same = hass.formatEntityState === this._formatter &&
+      states.length === this._states?.length && states.every((s, i) => s === this._states[i]);
     if (!force && same && drawn === this._drawn) {
       if (this._forecast) this._forecast.hass = hass;
       return;
     }
     this._states = states;
     this._drawn = drawn;
+    this._formatter = hass.formatEntityState;
 
     const texts = formats.texts;
     const root = this.shadowRoot;
