@@ -70,8 +70,11 @@ def _private_line(request: web.Request) -> bool:
         return False
 
 
-def _check_the_way_in(request: web.Request) -> None:
-    """Refuse a sign-in that comes the wrong way (ingress, plain HTTP, not JSON)."""
+def check_the_way_in(request: web.Request) -> None:
+    """Refuse a sign-in that comes the wrong way (ingress, plain HTTP, not JSON).
+
+    A member's portal signs in the same way (``api.portal``).
+    """
     if through_ingress(request):
         # Home Assistant names its user there; a cookie set on its address would reach
         # Home Assistant and every other add-on.
@@ -100,7 +103,7 @@ async def sign_in(request: web.Request) -> web.Response:
     would get past the lockout (a failure counts once its hash is done) and queue up hashes
     that everyone's sign-ins would then wait behind.
     """
-    _check_the_way_in(request)
+    check_the_way_in(request)
     address = client_address(request)
     failed_logins = request.app[FAILED_LOGINS]
     if wait := failed_logins.locked(address, now=time.monotonic()):
