@@ -49,10 +49,10 @@ _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
 ID_LENGTH = 4
 CODE_SECRET_LENGTH = 12
 
-_LINK_COLUMNS = """l.id, l.member, l.created_s, l.created_by, l.expires_s, l.ended_s,
+_LINK_COLUMNS = """l.id, l.member, l.created_us, l.created_by, l.expires_s, l.ended_s,
     l.ended_how, l.used_s, m.name, m.revoked_s"""
 INSERT_LINK = """INSERT INTO portal_links (id, member, secret_hash, code_salt, code_hash,
-    created_s, created_by, expires_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
+    created_us, created_by, expires_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
 SELECT_ID_TAKEN = "SELECT 1 FROM portal_links WHERE id = ?"
 SELECT_BY_SECRET = f"""SELECT {_LINK_COLUMNS} FROM portal_links l
     JOIN members m ON m.id = l.member WHERE l.secret_hash = ?"""  # noqa: S608 - constant
@@ -60,7 +60,7 @@ SELECT_BY_ID = f"""SELECT {_LINK_COLUMNS}, l.code_salt, l.code_hash FROM portal_
     JOIN members m ON m.id = l.member WHERE l.id = ?"""  # noqa: S608 - constant
 SELECT_OF_MEMBER = f"""SELECT {_LINK_COLUMNS} FROM portal_links l
     JOIN members m ON m.id = l.member WHERE l.member = ?
-    ORDER BY l.created_s, l.id"""  # noqa: S608 - constant
+    ORDER BY l.created_us, l.id"""  # noqa: S608 - constant
 SELECT_OPEN = "SELECT id FROM portal_links WHERE member = ? AND ended_s IS NULL"
 END_LINK = "UPDATE portal_links SET ended_s = ?, ended_how = ? WHERE id = ?"
 USED = "UPDATE portal_links SET used_s = ? WHERE id = ?"
@@ -163,7 +163,7 @@ def _link(row: Sequence[Any]) -> Link:
     return Link(
         id=str(row[0]),
         member=str(row[1]),
-        created=moment(int(row[2])),
+        created=moment(int(row[2]) // 1_000_000),
         created_by=str(row[3]),
         expires=moment(int(row[4])),
         ended=moment_or_none(row[5]),
@@ -221,7 +221,8 @@ async def issue(tx: Transaction, member: str, *, days: int, actor: str) -> Issue
         raise Refused(Kind.NOT_FOUND, f"no member {member!r}")
     if rows[0][1] is not None:
         raise Refused(Kind.CONFLICT, f"member {member} is revoked", code="revoked")
-    now_s = int(time.time())
+    now_us = time.time_ns() // 1000
+    now_s = now_us // 1_000_000
     expires_s = now_s + validity_days(days) * 86400
     replaced = await _end_open(tx, member, State.REPLACED, now_s)
     link_id = _random_text(ID_LENGTH)
@@ -238,7 +239,7 @@ async def issue(tx: Transaction, member: str, *, days: int, actor: str) -> Issue
             _sha256(secret),
             salt,
             _sha256(salt + code_secret),
-            now_s,
+            now_us,
             actor,
             expires_s,
         ),

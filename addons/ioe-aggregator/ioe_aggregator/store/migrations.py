@@ -294,14 +294,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             secret_hash TEXT NOT NULL UNIQUE,
             code_salt TEXT NOT NULL,
             code_hash TEXT NOT NULL,
-            created_s BIGINT NOT NULL,
+            created_us BIGINT NOT NULL,
             created_by TEXT NOT NULL,
             expires_s BIGINT NOT NULL,
             ended_s BIGINT,
             ended_how TEXT,
             used_s BIGINT
         )""",
-        "CREATE INDEX portal_links_by_member ON portal_links (member, created_s)",
+        "CREATE INDEX portal_links_by_member ON portal_links (member, created_us)",
         # Browsers signed in to the portal with a link: the cookie's secret only as its hash.
         """CREATE TABLE portal_sessions (
             id_hash TEXT PRIMARY KEY,
