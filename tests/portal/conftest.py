@@ -50,8 +50,9 @@ class Portal:
 
     def issue(self, member: str, days: int = 90) -> dict[str, Any]:
         """Issue ``member`` a link as the manager (through the API); return the answer."""
-        answer = call(self.base, "POST", f"/api/v1/members/{member}/portal-link", self.admin,
-                      {"days": days})  # fmt: skip
+        answer = call(
+            self.base, "POST", f"/api/v1/members/{member}/portal-link", self.admin, {"days": days}
+        )
         assert answer.status == 201, answer.body
         return dict(answer.json())
 
@@ -125,8 +126,9 @@ def portal(
         surplus_price_eur_kwh=0.05,
     )
     admin = community.token("admin")
-    tokens = {member: community.add_member(member, 801 + n).api_token
-              for n, member in enumerate(MEMBERS)}  # fmt: skip
+    tokens = {
+        member: community.add_member(member, 801 + n).api_token for n, member in enumerate(MEMBERS)
+    }
     service, port = start_service(community, start_aggregator)
     base = f"http://127.0.0.1:{port}"
     assert call(base, "PUT", "/api/v1/members/m-0001/plant", admin, {"plant_kw": 5}).status == 200

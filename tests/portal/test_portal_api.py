@@ -114,17 +114,32 @@ async def test_a_portal_session_reaches_its_own_data_and_nothing_else(
             assert answer.json()["error"] == "portal_only"
         refused.append(route)
     # Every route of the control centre and of the homes is among them.
-    assert {"GET /api/v1/session", "POST /api/v1/readings", "GET /api/v1/members",
-            "POST /api/v1/members/{member}/portal-link", "GET /api/v1/audit"} <= set(refused)  # fmt: skip
+    assert {
+        "GET /api/v1/session",
+        "POST /api/v1/readings",
+        "GET /api/v1/members",
+        "POST /api/v1/members/{member}/portal-link",
+        "GET /api/v1/audit",
+    } <= set(refused)
     # The session still works: nothing above ended it.
-    assert send(portal.base, "GET", "/api/v1/portal/session", cookie=cookie,
-                headers=PORTAL_HEADER).status == 200  # fmt: skip
+    assert (
+        send(
+            portal.base, "GET", "/api/v1/portal/session", cookie=cookie, headers=PORTAL_HEADER
+        ).status
+        == 200
+    )
 
 
 def test_a_portal_session_never_sends_readings(portal: Portal) -> None:
     cookie, csrf = _signed_in(portal)
-    answer = send(portal.base, "POST", "/api/v1/readings", cookie=cookie,
-                  body=batch("m-0001", "portal"), headers={**PORTAL_HEADER, "X-CSRF-Token": csrf})  # fmt: skip
+    answer = send(
+        portal.base,
+        "POST",
+        "/api/v1/readings",
+        cookie=cookie,
+        body=batch("m-0001", "portal"),
+        headers={**PORTAL_HEADER, "X-CSRF-Token": csrf},
+    )
     assert answer.status == 403
 
 
@@ -170,12 +185,18 @@ def test_the_link_signs_in_once_shown_and_its_session_is_a_safe_cookie(portal: P
 
 def test_signing_out_ends_the_session(portal: Portal) -> None:
     cookie, csrf = _signed_in(portal)
-    no_csrf = send(portal.base, "DELETE", "/api/v1/portal/session", cookie=cookie,
-                   headers=PORTAL_HEADER)  # fmt: skip
+    no_csrf = send(
+        portal.base, "DELETE", "/api/v1/portal/session", cookie=cookie, headers=PORTAL_HEADER
+    )
     assert no_csrf.status == 403
     assert no_csrf.json()["error"] == "csrf"
-    out = send(portal.base, "DELETE", "/api/v1/portal/session", cookie=cookie,
-               headers={**PORTAL_HEADER, "X-CSRF-Token": csrf})  # fmt: skip
+    out = send(
+        portal.base,
+        "DELETE",
+        "/api/v1/portal/session",
+        cookie=cookie,
+        headers={**PORTAL_HEADER, "X-CSRF-Token": csrf},
+    )
     assert out.status == 204
     after = send(portal.base, "GET", "/api/v1/members/m-0001", cookie=cookie, headers=PORTAL_HEADER)
     assert after.status == 401
@@ -193,13 +214,19 @@ def test_a_replaced_revoked_or_expired_link_is_refused_with_its_reason(portal: P
     assert second["replaced"] == [first["link"]["id"]]
     for body in ({"link": first["path"][len("portal#k=") :]}, {"code": first["code"]}):
         answer, _cookie = portal.sign_in(body)
-        assert answer.status == 403 and answer.json()["error"] == "link_replaced", answer.body
+        assert answer.status == 403, answer.body
+        assert answer.json()["error"] == "link_replaced"
     # Replacing the link ended the sessions it had begun (and no one else's).
-    ended = send(portal.base, "GET", "/api/v1/members/m-0001", cookie=first_cookie,
-                 headers=PORTAL_HEADER)  # fmt: skip
+    ended = send(
+        portal.base, "GET", "/api/v1/members/m-0001", cookie=first_cookie, headers=PORTAL_HEADER
+    )
     assert ended.status == 401
-    assert send(portal.base, "GET", "/api/v1/members/m-0002", cookie=cookie,
-                headers=PORTAL_HEADER).status == 200  # fmt: skip
+    assert (
+        send(
+            portal.base, "GET", "/api/v1/members/m-0002", cookie=cookie, headers=PORTAL_HEADER
+        ).status
+        == 200
+    )
 
     _answer, second_cookie = portal.sign_in({"code": second["code"]})
     revoked = call(portal.base, "DELETE", "/api/v1/members/m-0001/portal-link", portal.admin)
@@ -208,8 +235,16 @@ def test_a_replaced_revoked_or_expired_link_is_refused_with_its_reason(portal: P
     answer, _cookie = portal.sign_in({"code": second["code"]})
     assert answer.status == 403
     assert answer.json()["error"] == "link_revoked"
-    assert send(portal.base, "GET", "/api/v1/members/m-0001", cookie=second_cookie,
-                headers=PORTAL_HEADER).status == 401  # fmt: skip
+    assert (
+        send(
+            portal.base,
+            "GET",
+            "/api/v1/members/m-0001",
+            cookie=second_cookie,
+            headers=PORTAL_HEADER,
+        ).status
+        == 401
+    )
     again = call(portal.base, "DELETE", "/api/v1/members/m-0001/portal-link", portal.admin)
     assert again.status == 404
     assert again.json()["error"] == "no_link"
@@ -221,10 +256,18 @@ def test_a_replaced_revoked_or_expired_link_is_refused_with_its_reason(portal: P
     assert answer.status == 403
     assert answer.json()["error"] == "link_expired"
     assert "expired" in answer.json()["message"]
-    assert send(portal.base, "GET", "/api/v1/members/m-0001", cookie=third_cookie,
-                headers=PORTAL_HEADER).status == 401  # fmt: skip
-    states = [one["state"] for one in call(
-        portal.base, "GET", "/api/v1/members/m-0001/portal-links", portal.admin).json()]  # fmt: skip
+    assert (
+        send(
+            portal.base, "GET", "/api/v1/members/m-0001", cookie=third_cookie, headers=PORTAL_HEADER
+        ).status
+        == 401
+    )
+    states = [
+        one["state"]
+        for one in call(
+            portal.base, "GET", "/api/v1/members/m-0001/portal-links", portal.admin
+        ).json()
+    ]
     assert states == ["replaced", "revoked", "expired"]
 
 
@@ -234,8 +277,9 @@ def test_a_revoked_member_cannot_sign_in(portal: Portal) -> None:
     answer, _cookie = portal.sign_in({"code": issued["code"]})
     assert answer.status == 403
     assert answer.json()["error"] == "link_revoked"
-    refused = call(portal.base, "POST", "/api/v1/members/m-0003/portal-link", portal.admin,
-                   {"days": 90})  # fmt: skip
+    refused = call(
+        portal.base, "POST", "/api/v1/members/m-0003/portal-link", portal.admin, {"days": 90}
+    )
     assert refused.status == 409
 
 
@@ -283,16 +327,22 @@ def test_wrong_codes_lock_out_the_member_and_the_address(portal: Portal) -> None
 
 def test_months_count_the_savings_at_the_configured_prices(portal: Portal) -> None:
     cookie, _csrf = _signed_in(portal)
-    answer = send(portal.base, "GET", f"/api/v1/members/m-0001/months?year={DAY.year}",
-                  cookie=cookie, headers=PORTAL_HEADER)  # fmt: skip
+    answer = send(
+        portal.base,
+        "GET",
+        f"/api/v1/members/m-0001/months?year={DAY.year}",
+        cookie=cookie,
+        headers=PORTAL_HEADER,
+    )
     assert answer.status == 200
     found = answer.json()
     assert found["prices"] == {"import_eur_kwh": 0.2, "surplus_eur_kwh": 0.05}
     assert [month["month"] for month in found["months"]] == [
         f"{DAY.year}-{month:02d}" for month in range(1, 13)
     ]
-    energy = call(portal.base, "GET", f"/api/v1/members/m-0001/energy?period=year&date={DAY}",
-                  portal.admin).json()  # fmt: skip
+    energy = call(
+        portal.base, "GET", f"/api/v1/members/m-0001/energy?period=year&date={DAY}", portal.admin
+    ).json()
     month = next(one for one in found["months"] if one["month"] == f"{DAY:%Y-%m}")
     point = next(one for one in energy["points"] if one["local"] == f"{DAY:%Y-%m}")
     for name in ("consumption_kwh", "allocated_kwh", "self_consumed_kwh", "surplus_kwh"):
@@ -324,8 +374,9 @@ def test_all_the_members_data_downloads_as_json_and_csv(portal: Portal) -> None:
     }
     assert len(data["readings"]["own_meter"]) == 2 * 96
     assert data["readings"]["distributor"] == []
-    day = call(portal.base, "GET", f"/api/v1/members/m-0001/energy?period=day&date={DAY}",
-               portal.admin).json()  # fmt: skip
+    day = call(
+        portal.base, "GET", f"/api/v1/members/m-0001/energy?period=day&date={DAY}", portal.admin
+    ).json()
     by_start = {hour["start_utc"]: hour for hour in data["hourly"]}
     for point in day["points"]:
         hour = by_start[point["start"]]
@@ -379,9 +430,11 @@ def test_the_portal_page_is_served_with_its_headers(portal: Portal) -> None:
 
 
 def test_the_command_line_issues_and_revokes_a_link(portal: Portal) -> None:
-    shown = json.loads(portal.community.cli(
-        "members", "portal-link", "m-0002", "--days", "7", "--base-url", portal.base, "--json"
-    ).stdout)  # fmt: skip
+    shown = json.loads(
+        portal.community.cli(
+            "members", "portal-link", "m-0002", "--days", "7", "--base-url", portal.base, "--json"
+        ).stdout
+    )
     assert shown["url"].startswith(f"{portal.base}/portal#k=")
     answer, _cookie = portal.sign_in({"link": shown["url"].partition("#k=")[2]})
     assert answer.status == 200
@@ -401,8 +454,9 @@ def test_the_command_line_issues_and_revokes_a_link(portal: Portal) -> None:
 
 @pytest.mark.parametrize("days", [0, 366])
 def test_bad_link_lifetimes_are_refused(portal: Portal, days: int) -> None:
-    answer = call(portal.base, "POST", "/api/v1/members/m-0001/portal-link", portal.admin,
-                  {"days": days})  # fmt: skip
+    answer = call(
+        portal.base, "POST", "/api/v1/members/m-0001/portal-link", portal.admin, {"days": days}
+    )
     assert answer.status == 400
     assert "days" in answer.json()["message"]
 
@@ -412,5 +466,9 @@ def test_the_member_page_data_needs_read_or_the_member(portal: Portal) -> None:
         assert call(portal.base, "GET", path, portal.tokens["m-0002"]).status == 403
         assert call(portal.base, "GET", path, portal.tokens["m-0001"]).status == 200
         assert call(portal.base, "GET", path, portal.admin).status == 200
-    assert call(portal.base, "GET", "/api/v1/members/m-0001/portal-links",
-                portal.tokens["m-0001"]).status == 403  # fmt: skip
+    assert (
+        call(
+            portal.base, "GET", "/api/v1/members/m-0001/portal-links", portal.tokens["m-0001"]
+        ).status
+        == 403
+    )

@@ -78,20 +78,26 @@ async function leave() {
   signedOut(t("signed-out"));
 }
 
+/** Sign in with the link in the address, if it holds one; return whether it did. */
+async function fromLink() {
+  const secret = new URLSearchParams(location.hash.slice(1)).get("k");
+  if (!secret) return false;
+  // Off the address at once: it must not stay in the history, a bookmark or a screenshot.
+  history.replaceState(null, "", location.pathname);
+  try {
+    signedIn(await api("portal/session", { method: "POST", body: { link: secret }, quiet401: true }));
+  } catch (error) {
+    signedOut(error instanceof ApiError ? error : String(error));
+  }
+  return true;
+}
+
 async function start() {
   setLanguage(storedLanguage());
   sendAlways({ "X-IoE-Portal": "1" });
-  const secret = new URLSearchParams(location.hash.slice(1)).get("k");
-  if (secret) {
-    // Off the address at once: it must not stay in the history, a bookmark or a screenshot.
-    history.replaceState(null, "", location.pathname);
-    try {
-      signedIn(await api("portal/session", { method: "POST", body: { link: secret }, quiet401: true }));
-    } catch (error) {
-      signedOut(error instanceof ApiError ? error : String(error));
-    }
-    return;
-  }
+  // A link pasted into a tab that shows the portal already changes only the fragment.
+  window.addEventListener("hashchange", fromLink);
+  if (await fromLink()) return;
   try {
     signedIn(await api("portal/session", { quiet401: true }));
   } catch (error) {

@@ -149,7 +149,7 @@ function shareCard(results, today, months) {
       tile(t("month-self"), `${kwh(results.month.self_consumed_kwh)} kWh`, "month-self-label"),
       tile(t("month-savings"), results.month.savings_eur === null ? "–" : euros(results.month.savings_eur), "month-savings-label"),
     ),
-    results.month.savings_eur === null ? h("p", { class: "hint" }, t("month-savings-none")) : null,
+    months.prices === null ? h("p", { class: "hint" }, t("month-savings-none")) : null,
     h("h3", {}, t("agreement")),
     h("p", { class: "agreement-in-force" }, agreement ? t("agreement-line", { name: agreement.name, scheme: schemeName(agreement.scheme), from: since }) : t("no-agreement")),
     h("h3", {}, t("measured")),
@@ -206,9 +206,11 @@ function yearCard(member, first) {
 }
 
 function communityCard(kpis) {
+  // A figure withheld (too few homes) says so; one that is unknown (nothing consumed) is "–".
+  const shown = (name, text) => (kpis.withheld.includes(name) ? null : text);
   const rows = [
-    ...COMMUNITY_FIGURES.map((name) => [name, kpis[name] === null ? null : `${kwh(kpis[name])} kWh`]),
-    ["grid_independence", kpis.grid_independence === null ? null : percent(kpis.grid_independence)],
+    ...COMMUNITY_FIGURES.map((name) => [name, shown(name, `${kwh(kpis[name])} kWh`)]),
+    ["grid_independence", shown("grid_independence", percent(kpis.grid_independence))],
     ["members", formatNumber(kpis.members_contributing)],
   ];
   return h(
