@@ -187,11 +187,13 @@ async def _cookie_caller(request: web.Request) -> Caller | web.Response | None:
     """Return the caller a cookie names: a control centre session first, then a portal's.
 
     A portal's without its header is a download the portal's page links to (a link sends
-    no header).
+    no header): it counts only on the portal's routes. Elsewhere (the control centre, opened
+    in the same browser) nobody is signed in.
     """
     if (cookie := request.cookies.get(sessions.COOKIE)) is not None:
         return await _session_caller(request, cookie)
-    if (portal_cookie := request.cookies.get(portal.COOKIE)) is not None:
+    portal_cookie = request.cookies.get(portal.COOKIE)
+    if portal_cookie is not None and route_of(request) in PORTAL_ROUTES:
         return await _portal_caller(request, portal_cookie)
     return None
 
