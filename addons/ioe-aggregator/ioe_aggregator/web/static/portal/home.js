@@ -30,9 +30,10 @@ const TEXTS = {
     "no-energy": "No consumption of yours is known for this period. Choose another one.",
     "energy-no-agreement": "No sharing agreement was in force in this period, so no solar energy was shared.",
     year: "Month by month",
-    "year-intro": "Each month's consumption, your share, the part you used and what it saved you (at your community's prices).",
+    "year-intro": "Each month's consumption, your share, the part you used and what it saved you (at your community's prices). Months without data are left out.",
     "previous-year": "Previous year",
     "next-year": "Next year",
+    "year-empty": "No consumption of yours is known in {year}.",
     "month-col": "Month",
     consumption: "Consumption (kWh)",
     allocated: "Your share (kWh)",
@@ -80,9 +81,10 @@ const TEXTS = {
     "no-energy": "No se conoce tu consumo en este periodo. Elige otro.",
     "energy-no-agreement": "En este periodo no había ningún acuerdo de reparto en vigor, así que no se repartió energía solar.",
     year: "Mes a mes",
-    "year-intro": "El consumo de cada mes, tu parte, lo que aprovechaste y lo que te ahorró (a los precios de tu comunidad).",
+    "year-intro": "El consumo de cada mes, tu parte, lo que aprovechaste y lo que te ahorró (a los precios de tu comunidad). Los meses sin datos no aparecen.",
     "previous-year": "Año anterior",
     "next-year": "Año siguiente",
+    "year-empty": "No se conoce tu consumo en {year}.",
     "month-col": "Mes",
     consumption: "Consumo (kWh)",
     allocated: "Tu parte (kWh)",
@@ -161,7 +163,10 @@ function monthName(month) {
   return formatDate(`${month}-15T12:00:00Z`, { month: "long", timeZone: "UTC" });
 }
 
+/** The year's months with data (the others would only be rows of dashes), and their total. */
 function monthsTable(found) {
+  const known = found.months.filter((month) => month.hours_known > 0);
+  if (known.length === 0) return h("p", { class: "empty" }, t("year-empty", { year: found.year }));
   const columns = ["consumption_kwh", "allocated_kwh", "self_consumed_kwh"];
   const numeric = (text, label) => h("td", { class: "numeric", "data-label": label }, text);
   const labels = [t("consumption"), t("allocated"), t("self-consumed"), t("savings")];
@@ -175,7 +180,7 @@ function monthsTable(found) {
       { class: "stacked" },
       h("caption", { id: "year-caption", class: "table-caption" }, String(found.year)),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("month-col")), labels.map((label) => h("th", { scope: "col", class: "numeric" }, label)))),
-      h("tbody", {}, found.months.map((month) => row(h("th", { scope: "row" }, monthName(month.month)), month))),
+      h("tbody", {}, known.map((month) => row(h("th", { scope: "row" }, monthName(month.month)), month))),
       h("tfoot", {}, row(h("th", { scope: "row" }, t("total")), found.totals)),
     ),
   );
