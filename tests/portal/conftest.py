@@ -8,7 +8,6 @@ from that day on (an agreement still in force). Prices are set, so savings are c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 import json
 from pathlib import Path
 import sqlite3
@@ -28,6 +27,7 @@ from tests.community import (  # noqa: F401 - fixtures
     batch,
     call,
     community,
+    plant_batch,
     start_aggregator,
     start_service,
 )
@@ -104,16 +104,6 @@ def send(
         return Answer(err.code, err.read(), dict(err.headers))
 
 
-def _plant_batch() -> dict[str, Any]:
-    """Return the plant's day at m-0001's: 0.5 kWh a quarter from 08:00 to 18:00 UTC."""
-    sun = batch("m-0001", "sun", count=96)
-    for reading in sun["readings"]:
-        start = datetime.fromisoformat(reading["start"])
-        daylight = timedelta(hours=8) <= start - T0 < timedelta(hours=18)
-        reading.update(meter="plant", quantity="generation_kwh", value=0.5 if daylight else 0.0)
-    return sun
-
-
 @pytest.fixture
 def portal(
     community: Community,  # noqa: F811 - the fixture imported above
@@ -134,7 +124,7 @@ def portal(
     assert call(base, "PUT", "/api/v1/members/m-0001/plant", admin, {"plant_kw": 5}).status == 200
     for member, sent in (
         ("m-0001", batch("m-0001", "c", count=96, value=0.1)),
-        ("m-0001", _plant_batch()),
+        ("m-0001", plant_batch("m-0001")),
         ("m-0002", batch("m-0002", "c", count=96, value=0.25)),
     ):
         answer = call(base, "POST", "/api/v1/readings", tokens[member], sent)

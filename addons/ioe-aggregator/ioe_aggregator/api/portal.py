@@ -30,7 +30,7 @@ from ioe_aggregator.api.auth import (
 from ioe_aggregator.api.errors import error
 from ioe_aggregator.api.peers import client_address
 from ioe_aggregator.api.requests import json_body
-from ioe_aggregator.api.session import check_the_way_in
+from ioe_aggregator.api.session import check_the_way_in, too_many
 from ioe_aggregator.auth import portal, sessions
 from ioe_aggregator.auth.failed_logins import Failure
 from ioe_aggregator.keys import CONFIG, STORE
@@ -71,15 +71,6 @@ def _portal_session(request: web.Request) -> portal.PortalSession:
     return found
 
 
-def _too_many(wait: float) -> web.Response:
-    return error(
-        429,
-        "too_many_failures",
-        "too many failed sign-ins; try again later",
-        headers={"Retry-After": str(int(wait) + 1)},
-    )
-
-
 def _failed(request: web.Request, *addresses: str) -> web.Response:
     """Count a wrong link or code against ``addresses``; return the answer that refuses it."""
     failed_logins = request.app[FAILED_LOGINS]
@@ -89,7 +80,7 @@ def _failed(request: web.Request, *addresses: str) -> web.Response:
         for address in addresses
     )
     if wait:
-        return _too_many(wait)
+        return too_many(wait)
     _LOGGER.warning("Refused a portal sign-in from %s: no such link or code", addresses[0])
     return error(401, "invalid_link", "this link or code is not valid")
 
@@ -101,7 +92,7 @@ async def portal_sign_in(request: web.Request) -> web.Response:
     address = client_address(request)
     failed_logins = request.app[FAILED_LOGINS]
     if wait := failed_logins.locked(address, now=time.monotonic()):
-        return _too_many(wait)
+        return too_many(wait)
     body = await json_body(request)
     store = request.app[STORE]
     if "link" in body:
@@ -119,7 +110,7 @@ async def portal_sign_in(request: web.Request) -> web.Response:
             return _failed(request, address)
         who = f"member:{link.member}"
         if wait := failed_logins.locked(who, now=time.monotonic()):
-            return _too_many(wait)
+            return too_many(wait)
         if not matches:
             return _failed(request, address, who)
     state = link.state()

@@ -107,10 +107,10 @@ async def sign_in(request: web.Request) -> web.Response:
     address = client_address(request)
     failed_logins = request.app[FAILED_LOGINS]
     if wait := failed_logins.locked(address, now=time.monotonic()):
-        return _too_many(wait)
+        return too_many(wait)
     signing_in = request.app[SIGNING_IN]
     if signing_in[address] or signing_in.total() >= MAX_SIGNING_IN:
-        return _too_many(1.0)
+        return too_many(1.0)
     signing_in[address] += 1
     try:
         return await _sign_in(request, address)
@@ -130,7 +130,7 @@ async def _sign_in(request: web.Request, address: str) -> web.Response:
         if wait := failed_logins.failed(
             failure, now=time.monotonic(), at_us=time.time_ns() // 1000
         ):
-            return _too_many(wait)
+            return too_many(wait)
         return error(401, "invalid_login", "wrong user name or password")
     async with store.transaction() as tx:
         presented = await sessions.start(tx, user)
@@ -152,7 +152,8 @@ async def _sign_in(request: web.Request, address: str) -> web.Response:
     return response
 
 
-def _too_many(wait: float) -> web.Response:
+def too_many(wait: float) -> web.Response:
+    """Return the answer to a sign-in during a lockout (``wait`` seconds more)."""
     return error(
         429,
         "too_many_failures",

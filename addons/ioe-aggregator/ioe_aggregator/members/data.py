@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ioe_aggregator.agreements import Agreements
+from ioe_aggregator.api.readings import reading_row
 from ioe_aggregator.auth import portal
 from ioe_aggregator.config import Config
 from ioe_aggregator.datadis.status import datadis_status
@@ -209,15 +210,7 @@ async def member_data(
     end = now + timedelta(days=1)
     readings = {
         MEASURED_BY[source]: [
-            {
-                "meter": stored.reading.meter,
-                "quantity": stored.reading.quantity,
-                "start": utc_text(stored.reading.start),
-                "end": utc_text(stored.reading.end),
-                "value_kwh": stored.reading.value,
-                "quality": stored.reading.quality,
-                "changes": stored.changes,
-            }
+            reading_row(stored)
             for stored in await store.readings(member.id, _EPOCH, end, source=source)
         ]
         for source in SOURCES

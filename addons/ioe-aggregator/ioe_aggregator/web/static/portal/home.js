@@ -116,6 +116,22 @@ const EUR = { style: "currency", currency: "EUR" };
 const DAY = { dateStyle: "long", timeZone: "UTC" };
 const COMMUNITY_FIGURES = ["generation_kwh", "consumption_kwh"];
 
+/** A moment as the API takes it: UTC, to the second. */
+function utc(date) {
+  return date.toISOString().replace(/\.\d+Z$/, "Z");
+}
+
+/** A section of the page: its heading (`name`-title), an introduction, and what it holds. */
+function card(name, title, intro, ...children) {
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": `${name}-title` },
+    h("h2", { id: `${name}-title` }, title),
+    intro ? h("p", { class: "intro" }, intro) : null,
+    ...children,
+  );
+}
+
 function euros(value) {
   return value === null ? "–" : formatNumber(value, EUR);
 }
@@ -140,10 +156,10 @@ function sourceLine(latest) {
 function shareCard(results, today, months) {
   const agreement = today.agreements.at(-1) ?? null;
   const since = agreement ? formatDate(`${results.coefficient_valid?.from ?? agreement.valid_from}T12:00:00Z`, DAY) : null;
-  return h(
-    "section",
-    { class: "card", "aria-labelledby": "share-title" },
-    h("h2", { id: "share-title" }, t("now")),
+  return card(
+    "share",
+    t("now"),
+    null,
     h(
       "div",
       { class: "tiles" },
@@ -188,7 +204,6 @@ function monthsTable(found) {
 
 function yearCard(member, first) {
   const body = h("div", {});
-  const card = h("section", { class: "card", "aria-labelledby": "year-title" }, h("h2", { id: "year-title" }, t("year")), h("p", { class: "intro" }, t("year-intro")));
   let year = first.year;
   const previous = h("button", { type: "button", class: "text" }, h("span", { "aria-hidden": "true" }, "‹\u00a0"), t("previous-year"));
   const next = h("button", { type: "button", class: "text", disabled: true }, t("next-year"), h("span", { "aria-hidden": "true" }, "\u00a0›"));
@@ -206,8 +221,7 @@ function yearCard(member, first) {
   previous.addEventListener("click", () => show(year - 1));
   next.addEventListener("click", () => show(year + 1));
   replace(body, monthsTable(first));
-  card.append(h("div", { class: "period-nav" }, previous, next), body);
-  return card;
+  return card("year", t("year"), t("year-intro"), h("div", { class: "period-nav" }, previous, next), body);
 }
 
 function communityCard(kpis) {
@@ -218,11 +232,10 @@ function communityCard(kpis) {
     ["grid_independence", shown("grid_independence", percent(kpis.grid_independence))],
     ["members", formatNumber(kpis.members_contributing)],
   ];
-  return h(
-    "section",
-    { class: "card", "aria-labelledby": "community-title" },
-    h("h2", { id: "community-title" }, t("community")),
-    h("p", { class: "intro" }, t("community-intro")),
+  return card(
+    "community",
+    t("community"),
+    t("community-intro"),
     h(
       "dl",
       { class: "totals community-figures" },
@@ -235,14 +248,12 @@ function dataCard(member) {
   const id = encodeURIComponent(member);
   const end = new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000);
   const start = new Date(end.getTime() - 365 * 86_400_000);
-  const moment = (date) => date.toISOString().replace(/\.\d+Z$/, "Z");
-  const readings = new URLSearchParams({ start: moment(start), end: moment(end) });
+  const readings = new URLSearchParams({ start: utc(start), end: utc(end) });
   const link = (href, text) => h("li", {}, h("a", { class: "button secondary", href, download: "" }, text));
-  return h(
-    "section",
-    { class: "card", "aria-labelledby": "data-title" },
-    h("h2", { id: "data-title" }, t("data")),
-    h("p", { class: "intro" }, t("data-intro")),
+  return card(
+    "data",
+    t("data"),
+    t("data-intro"),
     h(
       "ul",
       { class: "downloads" },
@@ -256,14 +267,14 @@ function dataCard(member) {
 /** The start of this month where the household is (their community's month, in Spain). */
 function monthStart() {
   const now = new Date();
-  return new Date(now.getFullYear(), now.getMonth(), 1).toISOString().replace(/\.\d+Z$/, "Z");
+  return utc(new Date(now.getFullYear(), now.getMonth(), 1));
 }
 
 /** Show the signed-in member's page in `main`. */
 export async function showHome(main, session) {
   const member = session.member.id;
   const id = encodeURIComponent(member);
-  const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const now = utc(new Date());
   let found;
   try {
     found = await Promise.all([
