@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+from datetime import UTC, datetime
 import io
 import json
 from pathlib import Path
@@ -110,12 +111,19 @@ async def test_a_member_signs_in_sees_their_figures_downloads_and_signs_out(
     # The secret left the address at once.
     assert tab.page.url == f"{portal.base}/portal"
     assert await tab.page.inner_text("main h1") == texts["hello"]
-    results = call(portal.base, "GET", "/api/v1/members/m-0001/results", portal.admin).json()
+    # The share now and this month, as the API gives them for today and this year.
+    today = call(portal.base, "GET", "/api/v1/members/m-0001/energy?period=day",
+                 portal.admin).json()  # fmt: skip
+    now = datetime.now(UTC)
+    point = [one for one in today["points"] if datetime.fromisoformat(one["start"]) <= now][-1]
+    months = call(portal.base, "GET", "/api/v1/members/m-0001/months", portal.admin).json()
+    month = next(one for one in months["months"] if one["month"] == today["from"][:7])
     share = await tab.page.inner_text("section[aria-labelledby='share-title']")
     percent = {"style": "percent", "maximumFractionDigits": 1}
-    assert await _formatted(tab, results["coefficient_now"], percent) in share
+    assert await _formatted(tab, point["coefficient"], percent) in share
     kwh = {"maximumFractionDigits": 2}
-    assert await _formatted(tab, results["month"]["self_consumed_kwh"], kwh) in share
+    if month["self_consumed_kwh"] is not None:
+        assert f"{await _formatted(tab, month['self_consumed_kwh'], kwh)} kWh" in share
     assert "A partes iguales" in share
     assert texts["own-meter"] in share
     # The day of the data, as the API counts it.

@@ -153,9 +153,22 @@ function sourceLine(latest) {
   return t("source.none");
 }
 
-function shareCard(results, today, months) {
+/** The member's coefficient this hour: today's point that holds now (null: none holds). */
+function coefficientNow(today) {
+  const now = Date.now();
+  const point = today.points.findLast((one) => Date.parse(one.start) <= now);
+  return point?.coefficient ?? null;
+}
+
+/**
+ * The share now and this month, from today's figures and the year's months (the API's, where
+ * the community is: today's local day names its month).
+ */
+function shareCard(today, months) {
   const agreement = today.agreements.at(-1) ?? null;
-  const since = agreement ? formatDate(`${results.coefficient_valid?.from ?? agreement.valid_from}T12:00:00Z`, DAY) : null;
+  const since = agreement ? formatDate(`${agreement.valid_from}T12:00:00Z`, DAY) : null;
+  const coefficient = coefficientNow(today);
+  const month = months.months.find((one) => one.month === today.from.slice(0, 7)) ?? { self_consumed_kwh: null, savings_eur: null };
   return card(
     "share",
     t("now"),
@@ -163,9 +176,9 @@ function shareCard(results, today, months) {
     h(
       "div",
       { class: "tiles" },
-      tile(t("coefficient"), agreement ? percent(results.coefficient_now) : t("coefficient-none"), "coefficient-label"),
-      tile(t("month-self"), `${kwh(results.month.self_consumed_kwh)} kWh`, "month-self-label"),
-      tile(t("month-savings"), results.month.savings_eur === null ? "–" : euros(results.month.savings_eur), "month-savings-label"),
+      tile(t("coefficient"), coefficient === null ? t("coefficient-none") : percent(coefficient), "coefficient-label"),
+      tile(t("month-self"), month.self_consumed_kwh === null ? "–" : `${kwh(month.self_consumed_kwh)} kWh`, "month-self-label"),
+      tile(t("month-savings"), euros(month.savings_eur), "month-savings-label"),
     ),
     months.prices === null ? h("p", { class: "hint" }, t("month-savings-none")) : null,
     h("h3", {}, t("agreement")),
@@ -278,7 +291,6 @@ export async function showHome(main, session) {
   let found;
   try {
     found = await Promise.all([
-      api(`members/${id}/results`),
       api(`members/${id}/energy?period=day`),
       api(`members/${id}/months`),
       api(`community/kpis?start=${monthStart()}&end=${now}`),
@@ -292,7 +304,7 @@ export async function showHome(main, session) {
     replace(main, portalProblem(error));
     return;
   }
-  const [results, today, months, kpis, energy] = found;
+  const [today, months, kpis, energy] = found;
   replace(
     main,
     h(
@@ -301,7 +313,7 @@ export async function showHome(main, session) {
       h("h1", {}, t("hello", { name: session.member.name })),
       h("p", { class: "hint link-until" }, t("link-until", { date: formatDate(session.link.expires, { dateStyle: "long" }) })),
     ),
-    shareCard(results, today, months),
+    shareCard(today, months),
     energy,
     yearCard(member, months),
     communityCard(kpis),
