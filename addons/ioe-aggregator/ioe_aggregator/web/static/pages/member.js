@@ -1,7 +1,7 @@
 // One member: their record, new credentials (rotate) or the end of their access (revoke),
-// their access link to the member's portal,
-// their consumption against their share of the plant (a day, month or year), how complete
-// their data is, their meter against the distributor's, and their recent readings.
+// their access link to the member's portal, their consumption against their share of the
+// plant (a day, month or year), how complete their data is, their meter against the
+// distributor's, and their recent readings.
 import { api } from "../api.js";
 import { h, replace, announce } from "../dom.js";
 import { formatDate, formatNumber, translator } from "../i18n.js";
