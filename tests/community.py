@@ -521,6 +521,16 @@ def batch(
     }
 
 
+def plant_batch(member: str) -> dict[str, Any]:
+    """Return a plant's day at ``member``'s: 0.5 kWh a quarter from 08:00 to 18:00 UTC of T0."""
+    sun = batch(member, "sun", count=96)
+    for reading in sun["readings"]:
+        start = datetime.fromisoformat(reading["start"])
+        daylight = timedelta(hours=8) <= start - T0 < timedelta(hours=18)
+        reading.update(meter="plant", quantity="generation_kwh", value=0.5 if daylight else 0.0)
+    return sun
+
+
 def live_batch(member: str, batch_id: str, **powers: float) -> dict[str, Any]:
     """Return a batch of one quarter hour of T0 with a live report of ``powers`` (W) now."""
     message = batch(member, batch_id, count=1)

@@ -8,14 +8,14 @@ meter, a flagged month.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from ioe_dev.synthetic import cups as make_cups
-from tests.community import T0, batch, call, distributor_day
+from tests.community import T0, batch, call, distributor_day, plant_batch
 from tests.web.conftest import ControlCentre, OpenVisit, Visit, violations_text
 
 pytestmark = pytest.mark.usefixtures("allow_local_sockets")
@@ -48,16 +48,6 @@ TEXTS = {
 }
 
 
-def _plant_batch() -> dict[str, Any]:
-    """Return the plant's day at m-0001's: 0.5 kWh a quarter from 08:00 to 18:00 UTC."""
-    sun = batch("m-0001", "sun", count=96)
-    for reading in sun["readings"]:
-        start = datetime.fromisoformat(reading["start"])
-        daylight = timedelta(hours=8) <= start - T0 < timedelta(hours=18)
-        reading.update(meter="plant", quantity="generation_kwh", value=0.5 if daylight else 0.0)
-    return sun
-
-
 @pytest.fixture
 def figures(control_centre: ControlCentre) -> ControlCentre:
     """Store the day, the plant, an equal agreement and the distributor's export of m-0001."""
@@ -70,7 +60,7 @@ def figures(control_centre: ControlCentre) -> ControlCentre:
     assert answer.status == 200, answer.body
     for member, token, sent in (
         ("m-0001", first.api_token, batch("m-0001", "c", count=96, value=0.1)),
-        ("m-0001", first.api_token, _plant_batch()),
+        ("m-0001", first.api_token, plant_batch("m-0001")),
         ("m-0002", second.api_token, batch("m-0002", "c", count=96, value=0.25)),
     ):
         answer = call(base, "POST", "/api/v1/readings", token, sent)

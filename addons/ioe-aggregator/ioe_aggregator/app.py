@@ -29,10 +29,12 @@ from ioe_aggregator.api import (
     distributor,
     errors,
     health,
+    member_data,
     members,
     openapi,
     overview,
     peers,
+    portal,
     readings,
     results,
     session,
@@ -71,7 +73,7 @@ from ioe_aggregator.results.signal_history import SignalHistory
 from ioe_aggregator.store import Store, open_store
 from ioe_aggregator.supervisor import Supervisor
 from ioe_aggregator.tls import server_context
-from ioe_aggregator.web import pages
+from ioe_aggregator.web import pages, portal_page
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -200,7 +202,10 @@ def create_app(config: Config, services: Services) -> web.Application:
         distributor,
         session,
         users,
+        member_data,
+        portal,
         pages,
+        portal_page,
     ):
         app.add_routes(module.routes)
     return app

@@ -61,6 +61,8 @@ class Action(StrEnum):
     USER_ADDED = "user_added"
     USER_CHANGED = "user_changed"
     DATADIS_SYNC = "datadis_sync"
+    PORTAL_LINK_ISSUED = "portal_link_issued"
+    PORTAL_LINK_REVOKED = "portal_link_revoked"
 
 
 @dataclass(frozen=True, kw_only=True)

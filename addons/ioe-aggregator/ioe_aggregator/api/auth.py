@@ -7,7 +7,11 @@ Every ``/api/v1`` request but signing in is identified, in this order, by
   ``X-Remote-User-Name``, ``X-Remote-User-Display-Name``), believed only on a request that
   came from the proxy's own address (``peers.through_ingress``); from anywhere else the headers
   count for nothing, and are logged;
-- the session cookie of a browser signed in with a password (``auth.sessions``).
+- the session cookie of a browser signed in with a password (``auth.sessions``);
+- the cookie of a member's portal session (``auth.portal``); the portal's page says so with
+  ``X-IoE-Portal``, and its calls then count as the portal's whatever other cookie the
+  browser holds. A portal session reaches only ``PORTAL_ROUTES``, each of them its own
+  member's: never the control centre, never sending readings.
 A change (any method but GET, HEAD and OPTIONS) made through ingress or a session also needs
 the caller's CSRF token. What the caller may then do is their role's (``auth.roles``), checked
 by each route with ``require``.
@@ -30,7 +34,7 @@ from aiohttp import hdrs, web
 from ioe_aggregator import audit
 from ioe_aggregator.api.errors import error
 from ioe_aggregator.api.peers import client_address, through_ingress
-from ioe_aggregator.auth import sessions, tokens, users
+from ioe_aggregator.auth import portal, sessions, tokens, users
 from ioe_aggregator.auth.failed_logins import FailedLogins, Failure
 from ioe_aggregator.auth.roles import Caller, Permission, Via
 from ioe_aggregator.keys import STORE
@@ -39,8 +43,27 @@ from ioe_aggregator.refusals import Kind, Refused
 _LOGGER = logging.getLogger(__name__)
 PROTECTED_PREFIX = "/api/v1/"
 NO_SUCH_PATH = "(no such path)"
-# Signing in is the one request that comes with no credentials yet.
+# Signing in is the one request that comes with no credentials yet (with a password, or to
+# the portal with an access link or code).
 SIGN_IN = ("POST", "/api/v1/session")
+PORTAL_SIGN_IN = ("POST", "/api/v1/portal/session")
+# What a portal session may reach: the member's own figures and data (the routes check the
+# member in the path), the community's aggregates (the >= 5 members rule applies), itself.
+PORTAL_ROUTES = frozenset(
+    {
+        "GET /api/v1/portal/session",
+        "DELETE /api/v1/portal/session",
+        "GET /api/v1/members/{member}",
+        "GET /api/v1/members/{member}/results",
+        "GET /api/v1/members/{member}/energy",
+        "GET /api/v1/members/{member}/months",
+        "GET /api/v1/members/{member}/readings",
+        "GET /api/v1/members/{member}/export.csv",
+        "GET /api/v1/members/{member}/data.json",
+        "GET /api/v1/members/{member}/data.csv",
+        "GET /api/v1/community/kpis",
+    }
+)
 WHO_AM_I = ("GET", "/api/v1/session")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 HA_USER_ID = "X-Remote-User-Id"
@@ -49,6 +72,7 @@ HA_USER_DISPLAY_NAME = "X-Remote-User-Display-Name"
 CALLER = web.RequestKey("caller", Caller)
 # What the caller's CSRF token is bound to (None: a token, which needs none).
 CSRF_BINDING = web.RequestKey("csrf_binding", str)
+PORTAL_SESSION = web.RequestKey("portal_session", portal.PortalSession)
 FAILED_LOGINS = web.AppKey("failed_logins", FailedLogins)
 SEEN_LOGINS = web.AppKey("seen_logins", set[tuple[str, str]])
 CSRF_KEY = web.AppKey("csrf_key", str)
@@ -72,7 +96,10 @@ def route_of(request: web.Request) -> str:
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Identify the caller of every /api/v1 request, and check the CSRF token of changes."""
-    if not request.path.startswith(PROTECTED_PREFIX) or (request.method, request.path) == SIGN_IN:
+    if not request.path.startswith(PROTECTED_PREFIX) or (request.method, request.path) in (
+        SIGN_IN,
+        PORTAL_SIGN_IN,
+    ):
         return await handler(request)
     app = request.app
     address = client_address(request)
@@ -85,6 +112,14 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     caller = await _identify(request, address)
     if isinstance(caller, web.Response):
         return caller
+    if caller.via is Via.PORTAL and route_of(request) not in PORTAL_ROUTES:
+        _LOGGER.warning(
+            "Refused %s from %s (%s): not a route of the portal",
+            route_of(request),
+            address,
+            caller.actor,
+        )
+        return error(403, "portal_only", "a member's portal reaches only its own member's data")
     if (binding := request.get(CSRF_BINDING)) is not None and request.method not in SAFE_METHODS:
         presented_csrf = request.headers.get(sessions.CSRF_HEADER, "")
         if not sessions.csrf_matches(app[CSRF_KEY], binding, presented_csrf):
@@ -104,10 +139,12 @@ async def _identify(request: web.Request, address: str) -> Caller | web.Response
     """Return who is calling, or the answer that refuses them."""
     if hdrs.AUTHORIZATION in request.headers:
         return await _token_caller(request, address)
+    if portal.HEADER in request.headers:
+        return await _portal_caller(request, request.cookies.get(portal.COOKIE))
     if through_ingress(request) and (ha_user := request.headers.get(HA_USER_ID, "").strip()):
         return await _ingress_caller(request, ha_user)
-    if (cookie := request.cookies.get(sessions.COOKIE)) is not None:
-        return await _session_caller(request, cookie)
+    if (caller := await _cookie_caller(request)) is not None:
+        return caller
     if (request.method, request.path) == WHO_AM_I:
         # The control centre's first question, before anyone signed in: not a failed login
         # (counted, a few page loads would lock its manager out).
@@ -144,6 +181,37 @@ async def _session_caller(request: web.Request, cookie: str) -> Caller | web.Res
         return response
     request[CSRF_BINDING] = session.binding
     return session.user.caller(Via.SESSION)
+
+
+async def _cookie_caller(request: web.Request) -> Caller | web.Response | None:
+    """Return the caller a cookie names: a control centre session first, then a portal's.
+
+    A portal's without its header is a download the portal's page links to (a link sends
+    no header): it counts only on the portal's routes. Elsewhere (the control centre, opened
+    in the same browser) nobody is signed in.
+    """
+    if (cookie := request.cookies.get(sessions.COOKIE)) is not None:
+        return await _session_caller(request, cookie)
+    portal_cookie = request.cookies.get(portal.COOKIE)
+    if portal_cookie is not None and route_of(request) in PORTAL_ROUTES:
+        return await _portal_caller(request, portal_cookie)
+    return None
+
+
+async def _portal_caller(request: web.Request, cookie: str | None) -> Caller | web.Response:
+    if cookie is None:
+        # The portal's first question, before the member signed in: not a failed login.
+        return error(401, "portal_signed_out", "nobody is signed in to the portal")
+    found = await portal.find(request.app[STORE], cookie)
+    if found is None:
+        response = error(
+            401, "portal_session_ended", "the portal session has ended; open your link again"
+        )
+        response.del_cookie(portal.COOKIE, path="/")
+        return response
+    request[CSRF_BINDING] = found.binding
+    request[PORTAL_SESSION] = found
+    return found.caller
 
 
 async def _audit_first_login(request: web.Request, caller: Caller, address: str) -> None:
@@ -208,11 +276,14 @@ def require(request: web.Request, permission: Permission) -> Caller:
 
 
 def require_member(request: web.Request) -> str:
-    """Return the member a member token speaks for; answer 403 for any other caller."""
-    member = request[CALLER].member
-    if member is None:
+    """Return the member a member token speaks for; answer 403 for any other caller.
+
+    A member's portal session is refused too: it reads, and never sends.
+    """
+    caller = request[CALLER]
+    if caller.member is None or caller.via is not Via.TOKEN:
         raise Refused(Kind.FORBIDDEN, "this needs a member's token")
-    return member
+    return caller.member
 
 
 def require_member_access(request: web.Request, member_id: str) -> Caller:

@@ -1,4 +1,8 @@
-"""``/api/v1/members``: the registry (read; changes: manage), and a member's own record."""
+"""``/api/v1/members``: the registry (read; changes: manage), and a member's own record.
+
+A member's access link to their portal is issued (or replaced), listed and revoked here too
+(manage; listing: read). The link and its code are in the answer that issues them, only then.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,16 @@ from typing import Any
 from aiohttp import web
 
 from ioe_aggregator.api.auth import require, require_member_access
+from ioe_aggregator.api.peers import through_ingress
 from ioe_aggregator.api.requests import json_body
+from ioe_aggregator.auth import portal
 from ioe_aggregator.auth.roles import Permission
 from ioe_aggregator.keys import AGREEMENTS, CONFIG, REGISTRY, STATUS, STORE
 from ioe_aggregator.members.activity import Activities, activities
 from ioe_aggregator.members.join_qr import join_code_svg
 from ioe_aggregator.members.registry import Credentials, NewMember
 from ioe_aggregator.protocol.messages import utc_text
+from ioe_aggregator.refusals import Kind, Refused
 
 routes = web.RouteTableDef()
 
@@ -120,3 +127,65 @@ async def revoke_member(request: web.Request) -> web.Response:
     token = require(request, Permission.MANAGE)
     member = await request.app[REGISTRY].revoke(request.match_info["member"], actor=token.actor)
     return web.json_response(member.as_dict())
+
+
+def portal_base(request: web.Request) -> str | None:
+    """Return the address members reach the portal at, or None when it is not known.
+
+    ``public_api_url`` when set; else the address this request came to, unless it came
+    through Home Assistant's ingress (an address only Home Assistant's users reach).
+    """
+    configured = request.app[CONFIG].members.public_api_url
+    if configured is not None:
+        return configured
+    return None if through_ingress(request) else f"{request.scheme}://{request.host}"
+
+
+@routes.get("/api/v1/members/{member}/portal-links")
+async def list_portal_links(request: web.Request) -> web.Response:
+    """Return a member's access links to the portal, oldest first, without secrets (read)."""
+    require(request, Permission.READ)
+    member_id = request.match_info["member"]
+    await request.app[REGISTRY].get(member_id)
+    links = await portal.history(request.app[STORE], member_id)
+    return web.json_response([link.as_dict() for link in links])
+
+
+@routes.post("/api/v1/members/{member}/portal-link")
+async def issue_portal_link(request: web.Request) -> web.Response:
+    """Issue a member a new access link and code, replacing the one they had (manage).
+
+    The answer holds the link (its path, and its whole address when known), its code and the
+    link's QR code, shown only this once.
+    """
+    caller = require(request, Permission.MANAGE)
+    body = await json_body(request)
+    days = int(body.get("days", portal.DEFAULT_DAYS))
+    async with request.app[STORE].transaction() as tx:
+        issued = await portal.issue(tx, request.match_info["member"], days=days, actor=caller.actor)
+    url = issued.url(portal_base(request))
+    return web.json_response(
+        {
+            "link": issued.link.as_dict(),
+            "path": issued.path,
+            "url": url,
+            "code": issued.code,
+            "replaced": issued.replaced,
+            "qr_svg": None if url is None else await asyncio.to_thread(join_code_svg, url),
+        },
+        status=201,
+    )
+
+
+@routes.delete("/api/v1/members/{member}/portal-link")
+async def revoke_portal_link(request: web.Request) -> web.Response:
+    """Revoke a member's access link and end their portal sessions (manage)."""
+    caller = require(request, Permission.MANAGE)
+    member_id = request.match_info["member"]
+    async with request.app[STORE].transaction() as tx:
+        ended = await portal.revoke(tx, member_id, actor=caller.actor)
+    if not ended:
+        raise Refused(
+            Kind.NOT_FOUND, f"member {member_id} has no access link to revoke", code="no_link"
+        )
+    return web.json_response({"member": member_id, "revoked": ended})

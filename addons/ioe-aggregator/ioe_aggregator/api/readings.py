@@ -29,7 +29,8 @@ CSV_COLUMNS = (
 )
 
 
-def _row(stored: StoredReading) -> dict[str, Any]:
+def reading_row(stored: StoredReading) -> dict[str, Any]:
+    """Return a stored reading as the API and the CSV export give it."""
     return {
         "member": stored.member,
         "meter": stored.reading.meter,
@@ -59,7 +60,7 @@ async def get_readings(request: web.Request) -> web.Response:
     require_member_access(request, member_id)
     start, end = time_range(request)
     stored = await request.app[STORE].readings(member_id, start, end, source=source(request))
-    return web.json_response([_row(reading) for reading in stored])
+    return web.json_response([reading_row(reading) for reading in stored])
 
 
 @routes.get("/api/v1/members/{member}/export.csv")
@@ -74,7 +75,7 @@ async def export_csv(request: web.Request) -> web.Response:
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(_row(reading) for reading in stored)
+    writer.writerows(reading_row(reading) for reading in stored)
     async with store.transaction() as tx:
         await audit.record(
             tx,

@@ -70,8 +70,11 @@ def _private_line(request: web.Request) -> bool:
         return False
 
 
-def _check_the_way_in(request: web.Request) -> None:
-    """Refuse a sign-in that comes the wrong way (ingress, plain HTTP, not JSON)."""
+def check_the_way_in(request: web.Request) -> None:
+    """Refuse a sign-in that comes the wrong way (ingress, plain HTTP, not JSON).
+
+    A member's portal signs in the same way (``api.portal``).
+    """
     if through_ingress(request):
         # Home Assistant names its user there; a cookie set on its address would reach
         # Home Assistant and every other add-on.
@@ -100,14 +103,14 @@ async def sign_in(request: web.Request) -> web.Response:
     would get past the lockout (a failure counts once its hash is done) and queue up hashes
     that everyone's sign-ins would then wait behind.
     """
-    _check_the_way_in(request)
+    check_the_way_in(request)
     address = client_address(request)
     failed_logins = request.app[FAILED_LOGINS]
     if wait := failed_logins.locked(address, now=time.monotonic()):
-        return _too_many(wait)
+        return too_many(wait)
     signing_in = request.app[SIGNING_IN]
     if signing_in[address] or signing_in.total() >= MAX_SIGNING_IN:
-        return _too_many(1.0)
+        return too_many(1.0)
     signing_in[address] += 1
     try:
         return await _sign_in(request, address)
@@ -127,7 +130,7 @@ async def _sign_in(request: web.Request, address: str) -> web.Response:
         if wait := failed_logins.failed(
             failure, now=time.monotonic(), at_us=time.time_ns() // 1000
         ):
-            return _too_many(wait)
+            return too_many(wait)
         return error(401, "invalid_login", "wrong user name or password")
     async with store.transaction() as tx:
         presented = await sessions.start(tx, user)
@@ -149,7 +152,8 @@ async def _sign_in(request: web.Request, address: str) -> web.Response:
     return response
 
 
-def _too_many(wait: float) -> web.Response:
+def too_many(wait: float) -> web.Response:
+    """Return the answer to a sign-in during a lockout (``wait`` seconds more)."""
     return error(
         429,
         "too_many_failures",

@@ -11,7 +11,8 @@ admin     ``read``, ``manage`` and ``administer``: tokens, roles, users, audit
 ========  ====================================================================
 
 A member's token reaches only its own member's data, a public token only the community's
-aggregates; neither has a role, so neither reaches the control centre.
+aggregates; neither has a role, so neither reaches the control centre. A member signed in to
+their portal (``auth.portal``) reads their own data only, and sends nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Via(StrEnum):
     TOKEN = "token"  # noqa: S105 - a name, not a secret
     SESSION = "session"
     INGRESS = "ingress"
+    PORTAL = "portal"
 
 
 @dataclass(frozen=True, kw_only=True)

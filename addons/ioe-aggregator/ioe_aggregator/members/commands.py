@@ -13,7 +13,7 @@ from pathlib import Path
 import sys
 
 from ioe_aggregator import audit
-from ioe_aggregator.auth import tokens
+from ioe_aggregator.auth import portal, tokens
 from ioe_aggregator.config import Config
 from ioe_aggregator.jobs import Job, actor, show
 from ioe_aggregator.members import broker_files
@@ -60,6 +60,29 @@ def add_parsers(
     ):
         job = jobs.add_parser(name, help=text, parents=[common])
         job.add_argument("member_id")
+    link = jobs.add_parser(
+        "portal-link",
+        help="issue a member a personal link (and code) to their portal; prints it once",
+        parents=[common],
+    )
+    link.add_argument("member_id")
+    link.add_argument(
+        "--days",
+        type=_link_days,
+        default=portal.DEFAULT_DAYS,
+        help=f"how long it works (1-{portal.MAX_DAYS}, default {portal.DEFAULT_DAYS})",
+    )
+    link.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="the address members reach the aggregator at (default: public_api_url)",
+    )
+    unlink = jobs.add_parser(
+        "portal-revoke",
+        help="revoke a member's link to their portal and end their portal sessions",
+        parents=[common],
+    )
+    unlink.add_argument("member_id")
     files = jobs.add_parser(
         "broker-files", help="rewrite the broker's password file and access list", parents=[common]
     )
@@ -119,6 +142,12 @@ def _expiry(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"expected a whole number of days from 1 to {tokens.MAX_EXPIRY_DAYS}, got {text!r}"
         ) from None
+
+
+def _link_days(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= portal.MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"expected 1 to {portal.MAX_DAYS} days, got {text!r}")
+    return int(text)
 
 
 def _page_size(text: str) -> int:
@@ -199,6 +228,35 @@ async def _revoke(store: Store, config: Config, args: argparse.Namespace) -> boo
 async def _plant(store: Store, config: Config, args: argparse.Namespace) -> bool:
     member = await Registry(store, config.members).set_plant(args.member_id, args.kw, actor=actor())
     show(args, member.as_dict(), f"Plant registered: {_describe(member)}")
+    return True
+
+
+async def _portal_link(store: Store, config: Config, args: argparse.Namespace) -> bool:
+    async with store.transaction() as tx:
+        issued = await portal.issue(tx, args.member_id, days=args.days, actor=actor())
+    url = issued.url(args.base_url or config.members.public_api_url)
+    where = (
+        url
+        if url is not None
+        else f"{issued.path}\n\n(after the address members reach the aggregator at: set "
+        "public_api_url, or pass --base-url)"
+    )
+    shown = issued.link.as_dict()
+    show(
+        args,
+        {"link": shown, "path": issued.path, "url": url, "code": issued.code},
+        f"Portal link for {issued.link.member_name} ({issued.link.member}), valid until "
+        f"{shown['expires']}; it is shown only now:\n\n{where}\n\nCode: {issued.code}",
+    )
+    return True
+
+
+async def _portal_revoke(store: Store, _config: Config, args: argparse.Namespace) -> bool:
+    async with store.transaction() as tx:
+        ended = await portal.revoke(tx, args.member_id, actor=actor())
+    if not ended:
+        raise Refused(Kind.NOT_FOUND, f"member {args.member_id} has no link to revoke")
+    show(args, {"member": args.member_id, "revoked": ended}, f"Revoked {', '.join(ended)}")
     return True
 
 
@@ -298,6 +356,8 @@ _MEMBER_JOBS: dict[str, Job] = {
     "rotate": _rotate,
     "revoke": _revoke,
     "plant": _plant,
+    "portal-link": _portal_link,
+    "portal-revoke": _portal_revoke,
     "broker-files": _broker_files,
 }
 _TOKEN_JOBS: dict[str, Job] = {"add": _token_add, "list": _token_list, "revoke": _token_revoke}

@@ -285,6 +285,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             balance_w DOUBLE PRECISION NOT NULL
         )""",
     ),
+    (
+        # Members' access links to their portal (``auth.portal``): the link's secret and the
+        # typed code's are kept only as hashes; a link ends when it is replaced or revoked.
+        """CREATE TABLE portal_links (
+            id TEXT PRIMARY KEY,
+            member TEXT NOT NULL REFERENCES members (id),
+            secret_hash TEXT NOT NULL UNIQUE,
+            code_salt TEXT NOT NULL,
+            code_hash TEXT NOT NULL,
+            created_us BIGINT NOT NULL,
+            created_by TEXT NOT NULL,
+            expires_s BIGINT NOT NULL,
+            ended_s BIGINT,
+            ended_how TEXT,
+            used_s BIGINT
+        )""",
+        "CREATE INDEX portal_links_by_member ON portal_links (member, created_us)",
+        # Browsers signed in to the portal with a link: the cookie's secret only as its hash.
+        """CREATE TABLE portal_sessions (
+            id_hash TEXT PRIMARY KEY,
+            link TEXT NOT NULL REFERENCES portal_links (id),
+            created_s BIGINT NOT NULL,
+            seen_s BIGINT NOT NULL,
+            expires_s BIGINT NOT NULL
+        )""",
+        "CREATE INDEX portal_sessions_by_link ON portal_sessions (link)",
+    ),
 )
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -49,7 +49,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 _FOREVER = "public, max-age=31536000, immutable"
-_VERSION_PLACEHOLDER = "{{version}}"
+VERSION_PLACEHOLDER = "{{version}}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +97,7 @@ def assets() -> Assets:
         files[path] = StaticFile(raw[path], content_type, "utf-8" if textual else None)
     version = digest.hexdigest()[:12]
     shell = (package / "shell.html").read_text(encoding="utf-8")
-    return Assets(files, shell.replace(_VERSION_PLACEHOLDER, version).encode(), version)
+    return Assets(files, shell.replace(VERSION_PLACEHOLDER, version).encode(), version)
 
 
 def _secured(response: web.Response) -> web.Response:

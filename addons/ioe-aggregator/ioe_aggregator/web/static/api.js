@@ -3,11 +3,17 @@
 import { t } from "./i18n.js";
 
 let csrf = null;
+const always = {};
 const signedOutListeners = [];
 
 /** Remember the session's CSRF value; it goes with every change. */
 export function setCsrf(value) {
   csrf = value || null;
+}
+
+/** Send `headers` with every call (the member's portal names itself so). */
+export function sendAlways(headers) {
+  Object.assign(always, headers);
 }
 
 /** Call `listener` when the API says nobody is signed in (401). */
@@ -37,7 +43,7 @@ export class ApiError extends Error {
  * `quiet401`: the caller handles a 401 itself (the sign-in form) instead of signing out.
  */
 export async function api(path, { method = "GET", body, file, quiet401 = false } = {}) {
-  const headers = { Accept: "application/json" };
+  const headers = { ...always, Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   // A file goes as it is (a distributor's CSV export may be tens of MiB), never as JSON.
   if (file !== undefined) headers["Content-Type"] = file.type || "application/octet-stream";

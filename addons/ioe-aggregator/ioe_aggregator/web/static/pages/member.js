@@ -1,14 +1,17 @@
 // One member: their record, new credentials (rotate) or the end of their access (revoke),
-// their consumption against their share of the plant (a day, month or year), how complete
-// their data is, their meter against the distributor's, and their recent readings.
-import { api, ApiError } from "../api.js";
+// their access link to the member's portal, their consumption against their share of the
+// plant (a day, month or year), how complete their data is, their meter against the
+// distributor's, and their recent readings.
+import { api } from "../api.js";
 import { h, replace, announce } from "../dom.js";
 import { formatDate, formatNumber, translator } from "../i18n.js";
 import { confirm } from "../components/dialog.js";
 import { emptyState } from "../components/empty.js";
-import { errorMessage, notice } from "../components/message.js";
+import { notice, problemOf } from "../components/message.js";
 import { showJoinCode } from "../components/join-code.js";
 import { timeChart } from "../components/chart.js";
+import { energyCard, kwh } from "../components/energy.js";
+import { portalLinkCard } from "../components/portal-link.js";
 import { heatCell, heatDay, heatLegend, sharePercent } from "../components/heat-map.js";
 import { withMemberTexts } from "./members-texts.js";
 
@@ -30,32 +33,10 @@ const TEXTS = withMemberTexts({
     "import": "Grid import",
     "no-readings-title": "No readings from this home yet",
     "no-readings": "They appear once the household has pasted the join code in Home Assistant and its meter sends data.",
-    energy: "Consumption and share",
     "energy-intro": "What this member consumed against their share of the community plant's generation (their coefficient × the generation), and how much of that share they used at once.",
-    period: "Period",
-    "period.day": "Day",
-    "period.month": "Month",
-    "period.year": "Year",
-    date: "Date",
-    previous: "Previous",
-    next: "Next",
-    "previous-label": "Previous {period}",
-    "next-label": "Next {period}",
-    consumption: "Consumption",
-    allocated: "Share allocated",
-    "self-consumed": "Self-consumed",
-    surplus: "Share not used",
-    "self-consumption": "Share used",
-    "self-sufficiency": "Consumption covered",
-    "chart-title": "Consumption and share, {when}",
-    "chart-summary": "{name}, {when}: consumed {consumption} kWh; share allocated {allocated} kWh, of which {self} kWh used at once and {surplus} kWh not used.",
-    "hours-known": "Consumption known for {known} of {hours} hours: the figures count only those.",
-    "no-energy-title": "No consumption known in this period",
     "no-energy": "Nothing measured this member's consumption whole in any hour of the period. Choose another period, or check their data below.",
     "no-agreement": "No agreement was in force in this period, so nothing of the plant's generation was allocated. Adopt one on the Agreements page.",
     "go-agreements": "Go to the agreements",
-    agreement: "Agreement “{name}” ({from} – {to}): coefficient {coefficient}.",
-    "open-ended": "open-ended",
     completeness: "Data completeness, last 30 days",
     "completeness-intro": "The share of each day's quarter hours present, from the member's own meter and from the distributor.",
     "completeness-summary": "Complete days: {own} of {days} from the own meter, {distributor} of {days} from the distributor.",
@@ -66,8 +47,6 @@ const TEXTS = withMemberTexts({
     reconciliation: "Own meter against the distributor",
     "reconciliation-intro": "Energy from the grid per month, over the hours both measured whole. A difference over 2 % is more than two meters' accuracy explains: check the meter or the supply point.",
     month: "Month",
-    "point.hour": "Hour",
-    "point.day": "Day",
     "own-kwh": "Own meter (kWh)",
     "distributor-kwh": "Distributor (kWh)",
     "difference-kwh": "Difference (kWh)",
@@ -100,32 +79,10 @@ const TEXTS = withMemberTexts({
     "import": "Consumo de la red",
     "no-readings-title": "Todavía no hay lecturas de este hogar",
     "no-readings": "Aparecen cuando el hogar pega el código de unión en Home Assistant y su contador envía datos.",
-    energy: "Consumo y reparto",
     "energy-intro": "Lo que consumió este socio frente a su parte de la generación de la planta comunitaria (su coeficiente × la generación), y cuánto de esa parte aprovechó en el momento.",
-    period: "Periodo",
-    "period.day": "Día",
-    "period.month": "Mes",
-    "period.year": "Año",
-    date: "Fecha",
-    previous: "Anterior",
-    next: "Siguiente",
-    "previous-label": "{period} anterior",
-    "next-label": "{period} siguiente",
-    consumption: "Consumo",
-    allocated: "Parte asignada",
-    "self-consumed": "Autoconsumida",
-    surplus: "Parte no aprovechada",
-    "self-consumption": "Parte aprovechada",
-    "self-sufficiency": "Consumo cubierto",
-    "chart-title": "Consumo y reparto, {when}",
-    "chart-summary": "{name}, {when}: consumió {consumption} kWh; parte asignada {allocated} kWh, de la que aprovechó {self} kWh en el momento y {surplus} kWh no.",
-    "hours-known": "Consumo conocido en {known} de {hours} horas: las cifras cuentan solo esas.",
-    "no-energy-title": "No se conoce el consumo en este periodo",
     "no-energy": "Nada midió entero el consumo de este socio en ninguna hora del periodo. Elige otro periodo o revisa sus datos más abajo.",
     "no-agreement": "No había ningún acuerdo en vigor en este periodo, así que no se asignó nada de la generación de la planta. Adopta uno en la página de Acuerdos.",
     "go-agreements": "Ir a los acuerdos",
-    agreement: "Acuerdo «{name}» ({from} – {to}): coeficiente {coefficient}.",
-    "open-ended": "sin fin",
     completeness: "Completitud de los datos, últimos 30 días",
     "completeness-intro": "La parte de los cuartos de hora de cada día presentes, del contador propio del socio y de la distribuidora.",
     "completeness-summary": "Días completos: {own} de {days} del contador propio, {distributor} de {days} de la distribuidora.",
@@ -136,8 +93,6 @@ const TEXTS = withMemberTexts({
     reconciliation: "Contador propio frente a la distribuidora",
     "reconciliation-intro": "Energía tomada de la red por mes, en las horas que ambos midieron enteras. Una diferencia de más del 2 % es más de lo que explica la precisión de dos contadores: revisa el contador o el punto de suministro.",
     month: "Mes",
-    "point.hour": "Hora",
-    "point.day": "Día",
     "own-kwh": "Contador propio (kWh)",
     "distributor-kwh": "Distribuidora (kWh)",
     "difference-kwh": "Diferencia (kWh)",
@@ -156,24 +111,11 @@ const TEXTS = withMemberTexts({
 });
 const t = translator(TEXTS);
 const DAY_MS = 86_400_000;
-const PERIODS = ["day", "month", "year"];
 const KWH = { maximumFractionDigits: 2 };
 const SOURCES = ["member", "distributor"];
 
 function isoDay(date) {
   return date.toISOString().slice(0, 10);
-}
-
-function kwh(value) {
-  return value === null ? "–" : formatNumber(value, KWH);
-}
-
-function percent(value) {
-  return value === null ? "–" : formatNumber(value, { style: "percent", maximumFractionDigits: 1 });
-}
-
-function problemOf(error) {
-  return errorMessage(error instanceof ApiError ? error.describe() : String(error));
 }
 
 function record(member) {
@@ -193,148 +135,6 @@ function record(member) {
     h("h2", { id: "record-title" }, t("record")),
     h("dl", { class: "record" }, rows.map(([key, value]) => [h("dt", {}, t(key)), h("dd", {}, value)])),
   );
-}
-
-// Consumption and share ------------------------------------------------------------------
-
-/** The period as a reader names it, where the community is: a date, a month or a year. */
-function periodName(figures) {
-  const noon = `${figures.from}T12:00:00Z`;
-  if (figures.period === "day") return formatDate(noon, { dateStyle: "full", timeZone: "UTC" });
-  if (figures.period === "month") return formatDate(noon, { month: "long", year: "numeric", timeZone: "UTC" });
-  return figures.from.slice(0, 4);
-}
-
-/** The chart's date formats for a period's points, in the community's time zone, and their name. */
-function pointFormats(figures) {
-  const timeZone = figures.timezone;
-  if (figures.period === "day") {
-    return { tick: { hour: "2-digit", minute: "2-digit", timeZone }, moment: { hour: "2-digit", minute: "2-digit", timeZoneName: "short", timeZone }, timeLabel: t("point.hour") };
-  }
-  if (figures.period === "month") return { tick: { day: "numeric", month: "short", timeZone }, moment: { dateStyle: "medium", timeZone }, timeLabel: t("point.day") };
-  return { tick: { month: "short", timeZone }, moment: { month: "long", year: "numeric", timeZone }, timeLabel: t("month") };
-}
-
-function agreementLine(agreement) {
-  const low = formatNumber(agreement.coefficient_min, { maximumFractionDigits: 4 });
-  const high = formatNumber(agreement.coefficient_max, { maximumFractionDigits: 4 });
-  return h("p", {}, t("agreement", {
-    name: agreement.name,
-    from: formatDate(`${agreement.valid_from}T12:00:00Z`, { dateStyle: "medium", timeZone: "UTC" }),
-    to: agreement.valid_to === null ? t("open-ended") : formatDate(`${agreement.valid_to}T12:00:00Z`, { dateStyle: "medium", timeZone: "UTC" }),
-    coefficient: low === high ? low : `${low} – ${high}`,
-  }));
-}
-
-function totalsOf(totals) {
-  const rows = [
-    ["consumption", `${kwh(totals.consumption_kwh)} kWh`],
-    ["allocated", `${kwh(totals.allocated_kwh)} kWh`],
-    ["self-consumed", `${kwh(totals.self_consumed_kwh)} kWh`],
-    ["surplus", `${kwh(totals.surplus_kwh)} kWh`],
-    ["self-consumption", percent(totals.self_consumption)],
-    ["self-sufficiency", percent(totals.self_sufficiency)],
-  ];
-  return h("dl", { class: "totals" }, rows.map(([key, value]) => h("div", {}, h("dt", {}, t(key)), h("dd", {}, value))));
-}
-
-function energyFigures(member, figures) {
-  const { totals, points } = figures;
-  const when = periodName(figures);
-  // A plain message, not a notice: notices answer what the user just did.
-  const agreements = figures.agreements.length
-    ? figures.agreements.map(agreementLine)
-    : h("p", { class: "message" }, t("no-agreement"), " ", h("a", { href: "#/agreements" }, t("go-agreements")));
-  if (totals.hours_known === 0) {
-    return [agreements, h("div", { class: "empty" }, h("h3", {}, t("no-energy-title")), h("p", {}, t("no-energy")))];
-  }
-  const chart = timeChart({
-    title: t("chart-title", { when }),
-    summary: t("chart-summary", { name: member.name, when, consumption: kwh(totals.consumption_kwh), allocated: kwh(totals.allocated_kwh), self: kwh(totals.self_consumed_kwh), surplus: kwh(totals.surplus_kwh) }),
-    times: points.map((point) => Date.parse(point.start) / 1000),
-    series: [
-      { label: t("consumption"), values: points.map((point) => point.consumption_kwh) },
-      { label: t("allocated"), values: points.map((point) => point.allocated_kwh) },
-      // Green: told apart from the share's orange in both themes.
-      { label: t("self-consumed"), values: points.map((point) => point.self_consumed_kwh), color: "--success-color" },
-    ],
-    unit: "kWh",
-    ...pointFormats(figures),
-  });
-  // The figure is a card of its own elsewhere; inside this card it is part of it.
-  chart.classList.remove("card");
-  const partial = totals.hours_known < totals.hours ? h("p", { class: "hint" }, t("hours-known", { known: formatNumber(totals.hours_known), hours: formatNumber(totals.hours) })) : null;
-  return [totalsOf(totals), partial, agreements, chart];
-}
-
-async function energyCard(member) {
-  const card = h("section", { class: "card", "aria-labelledby": "energy-title" });
-  const body = h("div", {});
-  const state = { period: "day", date: null };
-  const choices = PERIODS.map((period) =>
-    h("label", { class: "check" }, h("input", { type: "radio", name: "energy-period", value: period, checked: period === state.period }), t(`period.${period}`)));
-  const dateInput = h("input", { id: "energy-date", type: "date", required: true });
-  // Navigation, not a change: text buttons, as the page's actions are the outlined ones.
-  const previous = h("button", { type: "button", class: "text" }, h("span", { "aria-hidden": "true" }, "‹\u00a0"), t("previous"));
-  const next = h("button", { type: "button", class: "text" }, t("next"), h("span", { "aria-hidden": "true" }, "\u00a0›"));
-  let figures = null;
-  let asked = 0;
-
-  // `said`: the user asked for the period, and hears which one came. Only the latest answer
-  // is drawn: one asked for before may come after it.
-  async function load(said = true) {
-    const query = new URLSearchParams({ period: state.period });
-    if (state.date) query.set("date", state.date);
-    const mine = ++asked;
-    let found;
-    try {
-      found = await api(`members/${encodeURIComponent(member.id)}/energy?${query}`);
-    } catch (error) {
-      if (mine === asked) replace(body, problemOf(error));
-      return;
-    }
-    if (mine !== asked) return;
-    figures = found;
-    // The day chosen stays chosen from a period to another (a month holds it, and so on).
-    state.date ??= figures.from;
-    dateInput.value = state.date;
-    const name = t(`period.${state.period}`);
-    previous.setAttribute("aria-label", t("previous-label", { period: name }));
-    next.setAttribute("aria-label", t("next-label", { period: name }));
-    replace(body, energyFigures(member, figures));
-    if (said) announce(t("chart-title", { when: periodName(figures) }));
-  }
-
-  for (const choice of choices) {
-    choice.querySelector("input").addEventListener("change", (event) => {
-      state.period = event.target.value;
-      load();
-    });
-  }
-  dateInput.addEventListener("change", () => {
-    if (!dateInput.value) return;
-    state.date = dateInput.value;
-    load();
-  });
-  previous.addEventListener("click", () => {
-    if (!figures) return;
-    state.date = figures.previous;
-    load();
-  });
-  next.addEventListener("click", () => {
-    if (!figures) return;
-    state.date = figures.next;
-    load();
-  });
-  const controls = h(
-    "div",
-    { class: "period-controls" },
-    h("fieldset", { class: "segmented" }, h("legend", {}, t("period")), choices),
-    h("div", { class: "period-nav" }, h("div", { class: "field" }, h("label", { for: "energy-date" }, t("date")), dateInput), h("div", {}, previous, next)),
-  );
-  replace(card, h("h2", { id: "energy-title" }, t("energy")), h("p", { class: "intro" }, t("energy-intro")), controls, body);
-  await load(false);
-  return card;
 }
 
 // Completeness -----------------------------------------------------------------------------
@@ -474,9 +274,14 @@ export async function render(main, params, session) {
         )
       : null;
   status.classList.add("status-area");
-  const [completeness, energy, reconciliation, readings] = await Promise.all([
+  const [portal, completeness, energy, reconciliation, readings] = await Promise.all([
+    portalLinkCard(member, canManage),
     completenessCard(member),
-    energyCard(member),
+    energyCard(member, {
+      intro: t("energy-intro"),
+      noEnergy: t("no-energy"),
+      noAgreement: [t("no-agreement"), " ", h("a", { href: "#/agreements" }, t("go-agreements"))],
+    }),
     reconciliationCard(member),
     readingsChart(member),
   ]);
@@ -486,6 +291,7 @@ export async function render(main, params, session) {
     h("div", { class: "page-header" }, h("h1", {}, member.name), actions),
     status,
     record(member),
+    portal,
     energy,
     completeness,
     reconciliation,
