@@ -204,7 +204,11 @@ async def async_create(
     """Write the home's dashboard (replacing an earlier one); return what the options keep."""
     path = url_path(entry)
     title, config = await async_build(hass, entry, language)
-    await _storage(hass, entry, path, title).async_save(config)
+    # Through the dashboard Lovelace serves, when there is one: it keeps what it read, and
+    # tells the open frontends to load the new cards.
+    shown = hass.data[LOVELACE_DATA].dashboards.get(path) if available(hass) else None
+    storage = shown if isinstance(shown, LovelaceStorage) else _storage(hass, entry, path, title)
+    await storage.async_save(config)
     LOGGER.info("Created the dashboard %s of %s (%s)", path, entry.title, language)
     return {"url_path": path, "title": title, CONF_LANGUAGE: language}
 

@@ -33,7 +33,7 @@ import urllib.error
 import urllib.request
 from zoneinfo import ZoneInfo
 
-from playwright.async_api import async_playwright
+from playwright.async_api import Page, async_playwright
 import yaml
 
 from ioe_aggregator.agreements import Agreements, shares_from_scheme
@@ -43,6 +43,7 @@ from ioe_aggregator.history.completeness import completeness
 from ioe_aggregator.members.registry import NewMember, Registry
 from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, Reading, ReadingsBatch
 from ioe_aggregator.store import SOURCE_MEMBER, Store, open_store
+from ioe_dev.demo.public import issue_portal_link, portal_cookie
 from ioe_dev.processes import Service, free_port
 from ioe_dev.synthetic import cups, quarter_batch
 
@@ -64,6 +65,20 @@ PAGES = {
     "member_year": f"/api/v1/members/{MEMBER}/energy?period=year&date=2026-06-15",
     "member_reconciliation": f"/api/v1/reconciliation?from=2026-01&to=2026-12&member={MEMBER}",
 }
+# The member portal's answers, timed as the member signed in to it asks for them (the page
+# asks for the day's energy, the year's months and the community's month as it opens).
+PORTAL = {
+    "portal_session": "/api/v1/portal/session",
+    "portal_months": f"/api/v1/members/{MEMBER}/months?year=2026",
+    "portal_day": f"/api/v1/members/{MEMBER}/energy?period=day&date=2026-06-15",
+    "portal_kpis": "/api/v1/community/kpis?start=2026-06-01T00:00:00Z&end=2026-06-15T12:00:00Z",
+}
+# All of a member's data, two years of hours: downloads, not pages (timed fewer times).
+DOWNLOADS = {
+    "portal_data_json": f"/api/v1/members/{MEMBER}/data.json",
+    "portal_data_csv": f"/api/v1/members/{MEMBER}/data.csv",
+}
+DOWNLOAD_REPEATS = 5
 # A plant's quarter hours (kWh) on a sunny day, UTC: 30 kW at noon.
 PLANT_DAY = [round(max(0.0, 7.5 * math.sin(math.pi * (q - 28) / 48)), 3) for q in range(96)]
 # The control centre's pages timed in Chromium, from a blank tab to the element drawn last
@@ -72,6 +87,8 @@ RENDERED = {
     "overview_rendered": ("overview", "#energy-title"),
     "member_rendered": (f"members/{MEMBER}", "#reconciliation-title"),
 }
+# The portal's page is drawn when its day's chart and its year's months are.
+PORTAL_DRAWN = ("section[aria-labelledby='energy-title'] canvas", "#year-caption")
 CHROMIUM = "/usr/bin/chromium"
 # Days of every member per store transaction.
 DAYS_PER_WRITE = 7
@@ -172,9 +189,12 @@ def _cli(config: Path, *args: str) -> Any:
     return json.loads(result.stdout)
 
 
-def _get(url: str, token: str, method: str = "GET") -> int:
+def _get(url: str, token: str | None, method: str = "GET", *, cookie: str | None = None) -> int:
     request = urllib.request.Request(url, method=method)  # noqa: S310 - a local URL
-    request.add_header("Authorization", f"Bearer {token}")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    if cookie is not None:
+        request.add_header("Cookie", cookie)
     try:
         with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
             answer.read()
@@ -183,8 +203,23 @@ def _get(url: str, token: str, method: str = "GET") -> int:
         return err.code
 
 
-async def _rendered(base: str, token: str) -> dict[str, Any]:
-    """Time each of RENDERED drawn in Chromium, a viewer's token in every request."""
+async def _load_time(page: Page, url: str, *drawn: str) -> dict[str, float]:
+    """Time ``url`` drawn in ``page``, from a blank tab until every one of ``drawn`` is there."""
+
+    async def load() -> None:
+        await page.goto("about:blank")
+        await page.goto(url)
+        for selector in drawn:
+            await page.wait_for_selector(selector, timeout=60_000)
+
+    return _summary(await _timed(load))
+
+
+async def _rendered(base: str, token: str, portal: str) -> dict[str, Any]:
+    """Time RENDERED drawn in Chromium (a viewer's token in every request), and the portal.
+
+    ``portal``: the ``Cookie`` header of a member signed in to the portal.
+    """
     result = {}
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM)
@@ -194,16 +229,29 @@ async def _rendered(base: str, token: str) -> dict[str, Any]:
             )
             page = await context.new_page()
             for name, (route, drawn) in RENDERED.items():
-
-                async def load(route: str = route, drawn: str = drawn) -> None:
-                    await page.goto("about:blank")
-                    await page.goto(f"{base}/#/{route}")
-                    await page.wait_for_selector(drawn, timeout=60_000)
-
-                result[name] = _summary(await _timed(load))
+                result[name] = await _load_time(page, f"{base}/#/{route}", drawn)
+            member = await browser.new_context()
+            name, _, value = portal.partition("=")
+            await member.add_cookies([{"name": name, "value": value, "url": base}])
+            result["portal_rendered"] = await _load_time(
+                await member.new_page(), f"{base}/portal", *PORTAL_DRAWN
+            )
         finally:
             await browser.close()
     return result
+
+
+def _timed_get(
+    url: str, token: str | None, *, cookie: str | None = None, repeats: int = REPEATS
+) -> dict[str, float]:
+    """Time ``repeats`` GETs of ``url`` after one that must answer 200."""
+    assert _get(url, token, cookie=cookie) == 200, url  # noqa: S101 - the bench's own check
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        _get(url, token, cookie=cookie)
+        times.append(time.perf_counter() - began)
+    return _summary(times)
 
 
 def _served(directory: Path, url: str) -> dict[str, Any]:
@@ -221,16 +269,13 @@ def _served(directory: Path, url: str) -> dict[str, Any]:
     try:
         # The community's state as the service computes it every minute (published or not).
         _get(f"{base}/api/v1/results/publish", admin, "POST")
-        result = {}
-        for name, path in PAGES.items():
-            assert _get(base + path, viewer) == 200, path  # noqa: S101 - the bench's own check
-            times = []
-            for _ in range(REPEATS):
-                began = time.perf_counter()
-                _get(base + path, viewer)
-                times.append(time.perf_counter() - began)
-            result[name] = _summary(times)
-        return result | asyncio.run(_rendered(base, viewer))
+        result = {name: _timed_get(base + path, viewer) for name, path in PAGES.items()}
+        cookie = portal_cookie(base, issue_portal_link(base, admin, MEMBER))
+        for name, path in PORTAL.items():
+            result[name] = _timed_get(base + path, None, cookie=cookie)
+        for name, path in DOWNLOADS.items():
+            result[name] = _timed_get(base + path, None, cookie=cookie, repeats=DOWNLOAD_REPEATS)
+        return result | asyncio.run(_rendered(base, viewer, cookie))
     finally:
         service.stop()
 
@@ -293,6 +338,13 @@ def print_table(results: dict[str, Any]) -> None:
         ("member_reconciliation", f"GET /api/v1/reconciliation?member={MEMBER}, a year (HTTP)"),
         ("overview_rendered", "Overview drawn in Chromium (from a blank tab)"),
         ("member_rendered", "A member's page drawn in Chromium (from a blank tab)"),
+        ("portal_session", "Portal: GET /api/v1/portal/session (HTTP, the member's cookie)"),
+        ("portal_months", f"Portal: GET /api/v1/members/{MEMBER}/months?year=2026 (HTTP)"),
+        ("portal_day", f"Portal: GET /api/v1/members/{MEMBER}/energy?period=day (HTTP)"),
+        ("portal_kpis", "Portal: GET /api/v1/community/kpis, a half month, ≥ 5 rule (HTTP)"),
+        ("portal_rendered", "Portal: the member's page drawn in Chromium (from a blank tab)"),
+        ("portal_data_json", "Portal: all my data, JSON, two years of hours (download)"),
+        ("portal_data_csv", "Portal: all my data, CSV, two years of hours (download)"),
     ):
         row = results[key]
         print(f"| {name} | {row['median_ms']:.0f} ms | {row['p95_ms']:.0f} ms |")

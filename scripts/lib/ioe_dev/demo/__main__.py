@@ -27,7 +27,7 @@ import urllib.request
 
 import yaml
 
-from ioe_dev.demo import automations, community, flows
+from ioe_dev.demo import automations, community, flows, public
 from ioe_dev.homeassistant_api import HomeAssistantApi, HomeAssistantApiError, Login
 from ioe_dev.mosquitto import Broker, broker_certificate, start_broker, start_plain_broker
 from ioe_dev.nodered import NodeRed
@@ -78,6 +78,8 @@ DEMO_MQTT_METER = (
 )
 # The demo home is the community's first member; the plant is metered at the second one's site.
 HOME_MEMBER = 0
+# The household card on the home's dashboard (dashboard.COMMUNITY_CARD of the integration).
+HOUSEHOLD_CARD = "custom:ioe-community-card"
 PLANT_MEMBER = 1
 
 
@@ -548,9 +550,14 @@ def _community_dashboard(api: HomeAssistantApi) -> str | None:
 def _ensure_community_dashboard(api: HomeAssistantApi, entry_id: str, *, again: bool) -> None:
     """Make the home's "Mi comunidad" dashboard, as its household would: in its options.
 
-    Made once, and ``again`` when the home gained something it shows (its local control).
+    Made once, and ``again`` when the home gained something it shows (its local control) or
+    when an earlier version of the demo made it (it has no household card).
     """
-    if again or _community_dashboard(api) is None:
+    dashboard = _community_dashboard(api)
+    if dashboard is not None and not again:
+        config = api.websocket_command({"type": "lovelace/config", "url_path": dashboard})
+        again = not any(card.get("type") == HOUSEHOLD_CARD for card in _cards(config))
+    if again or dashboard is None:
         api.run_options_flow(entry_id, [{"next_step_id": "dashboard"}, {}])
         _wait_for_home(api)  # a changed option reloads the home: its meters report again
 
@@ -866,6 +873,23 @@ def _check_control_centre(ports: Ports, password: str) -> list[str]:
     return []
 
 
+def _open_portal(ports: Ports, credentials: community.Credentials) -> public.PortalLink:
+    """Give a simulated member a link to the portal; check it signs in to their data only.
+
+    The link is on the plain-HTTP address: the browser that opens it is on this machine (the
+    portal takes a link only over TLS or from the machine itself).
+    """
+    base = f"http://localhost:{ports.aggregator}"
+    try:
+        link = public.issue_portal_link(base, credentials.admin_token)
+        problems = public.check_portal(base, link)
+    except (urllib.error.URLError, OSError, community.CommunityError) as err:
+        problems = [f"portal: {err}"]
+    if problems:
+        raise DemoError("; ".join(problems))
+    return link
+
+
 def _ensure_sharing_report(state: Path, synthetic: SyntheticCommunity) -> Path:
     """Make, once, a year of community data and the comparison a manager would run on it."""
     directory = state / "sharing"
@@ -891,7 +915,14 @@ def _ensure_sharing_report(state: Path, synthetic: SyntheticCommunity) -> Path:
 
 
 def _print_welcome(
-    ports: Ports, login: Login, state: Path, broker: Broker, report: Path, *, manager_password: str
+    ports: Ports,
+    login: Login,
+    state: Path,
+    broker: Broker,
+    report: Path,
+    *,
+    manager_password: str,
+    portal_link: public.PortalLink,
 ) -> None:
     print(
         f"""
@@ -908,6 +939,10 @@ IoE Community demo is running (state in {state}).
                    the home's share of the community, now and the next 36 hours: the
                    "Comunidad" dashboard; an automation made from the blueprint "appliance
                    on my share" runs the dishwasher, see Settings → Automations)
+  Member portal    {portal_link.url}
+                   (the personal link of {portal_link.member}, a simulated member without Home
+                   Assistant; or open http://localhost:{ports.aggregator}/portal and type the
+                   code {portal_link.code}; a new link each start, valid {public.LINK_DAYS} days)
   Node-RED         http://localhost:{ports.node_red}/ (where installed: the flow "battery
                    reserve on the forecast" of nodered/, connected to the Home Assistant above)
   Aggregator API   http://localhost:{ports.aggregator}/api/health
@@ -1030,6 +1065,7 @@ def run(state: Path, *, check: bool) -> int:
             or _check_control_centre(ports, values["manager_password"])
         ):
             raise DemoError("; ".join(problems))
+        portal_link = _open_portal(ports, credentials)
         if check:
             print(
                 "Demo check passed: Home Assistant (ioe_community loaded, Modbus devices read, "
@@ -1041,11 +1077,18 @@ def run(state: Path, *, check: bool) -> int:
                 "in force, results published, the distributor's data synced from a fake "
                 "Datadis and imported by the home over HTTPS as statistics, a poisoned batch "
                 "refused with every task still running), broker on the generated files, "
-                "sharing report, the control centre (its admin signed in)."
+                "sharing report, the control centre (its admin signed in), the member portal "
+                "(a member's link signs in to their own data, another member's refused)."
             )
             return 0
         _print_welcome(
-            ports, login, state, broker, report, manager_password=values["manager_password"]
+            ports,
+            login,
+            state,
+            broker,
+            report,
+            manager_password=values["manager_password"],
+            portal_link=portal_link,
         )
         while all(s.process and s.process.poll() is None for s in services):
             time.sleep(0.5)
