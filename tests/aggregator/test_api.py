@@ -475,8 +475,14 @@ async def test_the_openapi_document_validates_and_matches_the_routes(tmp_path: P
             for route in app.router.routes()
             if route.method != "HEAD" and route.resource is not None
         }
-        # The control centre's page and files are not part of the API (nor of its document).
-        pages = {("GET", "/"), ("GET", "/static/{version}/{path}")}
+        # The control centre's and the public display's pages and files are not part of the
+        # API (nor of its document).
+        pages = {
+            ("GET", "/"),
+            ("GET", "/static/{version}/{path}"),
+            ("GET", "/display"),
+            ("GET", "/display/logo"),
+        }
         assert pages <= served
         routes = served - pages
         documented = {

@@ -33,6 +33,7 @@ from ioe_aggregator.api import (
     openapi,
     overview,
     peers,
+    public,
     readings,
     results,
     session,
@@ -64,6 +65,7 @@ from ioe_aggregator.keys import (
 from ioe_aggregator.members.broker_accounts import BrokerAccounts
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.protocol.codec import MAX_PAYLOAD_BYTES
+from ioe_aggregator.public.figures import PublicFigures
 from ioe_aggregator.results.discovery import OFFLINE, availability_topic, discovery_messages
 from ioe_aggregator.results.engine import ResultsEngine
 from ioe_aggregator.results.publisher import ResultsPublisher
@@ -182,6 +184,8 @@ def create_app(config: Config, services: Services) -> web.Application:
     app[auth.SEEN_LOGINS] = set()
     app[auth.CSRF_KEY] = services.csrf_key
     app[session.SIGNING_IN] = Counter()
+    app[public.FIGURES] = PublicFigures(config, services.registry, services.results)
+    app[public.RATE_LIMITS] = public.RateLimit()
     for module in (
         health,
         openapi,
@@ -200,6 +204,7 @@ def create_app(config: Config, services: Services) -> web.Application:
         distributor,
         session,
         users,
+        public,
         pages,
     ):
         app.add_routes(module.routes)

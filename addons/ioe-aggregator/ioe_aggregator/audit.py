@@ -61,6 +61,7 @@ class Action(StrEnum):
     USER_ADDED = "user_added"
     USER_CHANGED = "user_changed"
     DATADIS_SYNC = "datadis_sync"
+    DISPLAY_CHANGED = "display_changed"
 
 
 @dataclass(frozen=True, kw_only=True)

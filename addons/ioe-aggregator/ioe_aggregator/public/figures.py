@@ -1,0 +1,250 @@
+"""The public figures: the community's totals by local day, guarded so that nobody shows in them.
+
+What the public display and its open data give, and the rules that make them safe to give to
+anyone (``RULES`` states them in the JSON, docs/public-display.md explains them):
+
+- **Aggregates only**, by whole local day: the figures that depend on the members' consumption
+  (energy shared, self-consumed, its share, CO2 avoided, money kept) are given for the last
+  complete day and for the year up to it, never for a part of a day. An hourly or "today so
+  far" figure of a few homes reveals their routines. The plant's production now is given live:
+  it is the community's plant, no household's.
+- **At least ``MIN_CONTRIBUTORS`` members**: a day counts only when at least that many members'
+  consumption is known for every hour of it (the rule ``/api/v1/community/kpis`` applies to
+  public callers, here on the hours the results are computed from). With fewer active members
+  the display shows nothing, and says why.
+- **No dominant member**: a day counts only when no member used more than
+  ``MAX_MEMBER_SHARE`` of the day's consumption of the members counted, nor of its
+  self-consumed energy: a total that is mostly one home's is that home's figure.
+- **Membership changes**: a day is computed over the members whose consumption is known for the
+  whole of it, so a member who joins or leaves during a day is left out of that day, and the
+  year is the sum of the days that count. A join or a leave changes no figure already given:
+  nothing can be subtracted to single out the member who came or went.
+
+The figures are the results engine's (``ResultsEngine.shares``: the same allocation the members'
+results count); money kept is the self-consumed energy at the import price, what it saved its
+members at the price the results value it. Days are read from the store's hourly sums; past days
+are kept in memory and only the last ``FRESH_DAYS`` (late data: Datadis, corrections) are
+computed again every ``refresh_s``, so a request never sums the year's readings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+import time
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from ioe_aggregator.api.community import MIN_CONTRIBUTORS
+from ioe_aggregator.config import Config
+from ioe_aggregator.distributor.timeline import local_midnight
+from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.protocol.messages import utc_text
+from ioe_aggregator.public.emissions import factor_for
+from ioe_aggregator.results.publisher import ResultsPublisher
+from ioe_aggregator.sharing.allocation import Allocation
+
+# No member may weigh more than this in a day's consumption or self-consumed energy.
+MAX_MEMBER_SHARE: Final = 0.4
+# The days computed again at every refresh (later ones are kept until ``KEEP_S`` passes).
+FRESH_DAYS: Final = 7
+KEEP_S: Final = 24 * 3600
+TOO_FEW_MEMBERS = "too_few_members"
+DOMINANT_MEMBER = "dominant_member"
+NO_DATA = "no_data"
+NO_PRICES = "no_prices"
+RULES: Final = {
+    "min_members": MIN_CONTRIBUTORS,
+    "max_member_share": MAX_MEMBER_SHARE,
+    "resolution": "local day (production now: live, the community's plant)",
+    "text": [
+        "Only totals of the community: no figure of any member.",
+        f"A day counts only when at least {MIN_CONTRIBUTORS} members' consumption is known "
+        "for every hour of it; with fewer active members nothing is shown.",
+        f"A day counts only when no member used more than {MAX_MEMBER_SHARE:.0%} of its "
+        "consumption or of its self-consumed energy.",
+        "Figures that depend on consumption cover whole local days (the last complete day "
+        "and the year up to it), never part of a day.",
+        "Each day is computed over the members present for the whole day; the year is the "
+        "sum of the days that count, so a member joining or leaving changes no figure given.",
+    ],
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    """One local day's figures over the members counted, or why it does not count."""
+
+    day: date
+    members: int
+    withheld: str | None
+    generation_kwh: float
+    allocated_kwh: float
+    self_consumed_kwh: float
+
+
+def day_figures(allocation: Allocation, zone: ZoneInfo) -> list[Day]:
+    """Return each local day's figures of an allocation over whole local days (rules above)."""
+    index = allocation.consumption_kwh.index
+    local = index.tz_convert(zone)
+    days = np.array([moment.date() for moment in local.to_pydatetime()])
+    found = []
+    for day in sorted(set(days)):
+        rows = days == day
+        consumption = allocation.consumption_kwh[rows]
+        counted = consumption.columns[consumption.notna().all(axis=0).to_numpy()]
+        used = consumption[counted].sum(axis=0)
+        self_consumed = allocation.self_consumed_kwh[rows][counted].sum(axis=0)
+        withheld = None
+        if len(counted) < MIN_CONTRIBUTORS:
+            withheld = TOO_FEW_MEMBERS
+        elif any(
+            total > 0 and float(sums.max()) > MAX_MEMBER_SHARE * total
+            for sums in (used, self_consumed)
+            for total in (float(sums.sum()),)
+        ):
+            withheld = DOMINANT_MEMBER
+        found.append(
+            Day(
+                day=day,
+                members=len(counted),
+                withheld=withheld,
+                generation_kwh=float(allocation.generation_kwh[rows].sum()),
+                allocated_kwh=float(allocation.allocated_kwh[rows][counted].sum().sum()),
+                self_consumed_kwh=float(self_consumed.sum()),
+            )
+        )
+    return found
+
+
+def _value(value: float | None, unit: str, digits: int = 1) -> dict[str, Any]:
+    return {"value": None if value is None else round(value, digits), "unit": unit}
+
+
+class PublicFigures:
+    """The public figures, computed at most once per ``refresh_s`` however often asked for."""
+
+    def __init__(self, config: Config, registry: Registry, results: ResultsPublisher) -> None:
+        """Read the community's results, members and options."""
+        self._config = config
+        self._registry = registry
+        self._results = results
+        self._zone = config.results.zone
+        self._days: dict[date, tuple[Day, float]] = {}
+        self._lock = asyncio.Lock()
+        self._figures: dict[str, Any] | None = None
+        self._computed_s = 0.0
+
+    @property
+    def refresh_s(self) -> int:
+        """How often the figures are computed again (and the display asks for them)."""
+        return self._config.display.refresh_s
+
+    async def figures(self) -> dict[str, Any]:
+        """Return the figures, computed again when older than ``refresh_s``."""
+        async with self._lock:
+            if self._figures is None or time.monotonic() - self._computed_s >= self.refresh_s:
+                self._figures = await self._compute(datetime.now(UTC))
+                self._computed_s = time.monotonic()
+            return self._figures
+
+    async def _days_of_year(self, last: date, now: datetime) -> list[Day]:
+        """Return the days from 1 January to ``last``, computing those not kept (or stale)."""
+        first = last.replace(month=1, day=1)
+        clock = time.monotonic()
+        fresh_from = last - timedelta(days=FRESH_DAYS - 1)
+        wanted = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        stale = [
+            day
+            for day in wanted
+            if day >= fresh_from or day not in self._days or clock - self._days[day][1] > KEEP_S
+        ]
+        if stale:
+            hours = pd.date_range(
+                local_midnight(stale[0], self._zone),
+                local_midnight(last + timedelta(days=1), self._zone),
+                freq="h",
+                inclusive="left",
+                name="start",
+            )
+            shares = await self._results.engine.shares(hours, now)
+            computed = await asyncio.to_thread(day_figures, shares.allocation, self._zone)
+            self._days.update({day.day: (day, clock) for day in computed})
+        for day in [day for day in self._days if day < first]:
+            del self._days[day]
+        return [self._days[day][0] for day in wanted if day in self._days]
+
+    async def _compute(self, now: datetime) -> dict[str, Any]:
+        members = sum(1 for member in await self._registry.members() if member.active)
+        yesterday = now.astimezone(self._zone).date() - timedelta(days=1)
+        days = [] if members < MIN_CONTRIBUTORS else await self._days_of_year(yesterday, now)
+        shown = [day for day in days if day.withheld is None]
+        last = days[-1] if days and days[-1].day == yesterday else None
+        factor = factor_for(yesterday.year, self._config.display.emission_factor_kg_kwh)
+        figures: dict[str, Any] = {
+            "generated_at": utc_text(now),
+            "refresh_s": self.refresh_s,
+            "timezone": self._zone.key,
+            "shown": bool(shown),
+            "reason": None if shown else (TOO_FEW_MEMBERS if not days else _reason(days)),
+            "emission_factor": factor.as_dict(),
+            "privacy": RULES,
+        }
+        if not shown:
+            return figures | {"members": None, "production_now": None, "day": None, "year": None}
+        snapshot = self._results.latest
+        day_withheld = NO_DATA if last is None else last.withheld
+        return figures | {
+            "members": _value(members, "members", 0),
+            "production_now": None
+            if snapshot is None
+            else {
+                **_value(snapshot.now_w["generation"] / 1000, "kW", 2),
+                "at": utc_text(snapshot.computed_at),
+            },
+            "day": {
+                "from": yesterday.isoformat(),
+                "to": yesterday.isoformat(),
+                "members_counted": 0 if last is None else last.members,
+                "shown": day_withheld is None,
+                "reason": day_withheld,
+                "figures": None
+                if last is None or day_withheld is not None
+                else self._period([last], factor.kg_per_kwh),
+            },
+            "year": {
+                "from": yesterday.replace(month=1, day=1).isoformat(),
+                "to": yesterday.isoformat(),
+                "days_counted": len(shown),
+                "days_withheld": sum(1 for d in days if d.members and d.withheld is not None),
+                "members_counted": max(day.members for day in shown),
+                "figures": self._period(shown, factor.kg_per_kwh),
+            },
+        }
+
+    def _period(self, days: list[Day], kg_per_kwh: float) -> dict[str, Any]:
+        """Return the figures of some days that count (their sums)."""
+        allocated = sum(day.allocated_kwh for day in days)
+        used = sum(day.self_consumed_kwh for day in days)
+        prices = self._config.results.prices
+        return {
+            "production": _value(sum(day.generation_kwh for day in days), "kWh"),
+            "energy_shared": _value(allocated, "kWh"),
+            "self_consumed": _value(used, "kWh"),
+            "self_consumed_share": _value(100 * used / allocated if allocated > 0 else None, "%"),
+            "co2_avoided": _value(used * kg_per_kwh, "kg CO2-eq"),
+            "money_kept": {
+                **_value(None if prices is None else used * prices[0], "EUR", 2),
+                "reason": NO_PRICES if prices is None else None,
+            },
+        }
+
+
+def _reason(days: list[Day]) -> str:
+    """Return why no day counts: the latest day's with any member's data, else too few."""
+    with_data = [day.withheld for day in days if day.members and day.withheld is not None]
+    return with_data[-1] if with_data else TOO_FEW_MEMBERS

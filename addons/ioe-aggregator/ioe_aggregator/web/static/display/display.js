@@ -1,0 +1,207 @@
+// The public display: the community's figures for a screen in a public place, or a web embed.
+// ?kiosk=1: a full screen without cursor or scrollbars, large enough to read at 3 m on a TV;
+// ?embed=1: compact, for an iframe; ?lang=es|en, else the browser's language.
+// It asks the open data (api/public/v1/community) every `refresh_s`, keeps the last figures when
+// a request fails (saying since when), and reloads itself once a day.
+
+const TEXTS = {
+  en: {
+    loading: "Loading…",
+    off: "This community's public display is not switched on.",
+    "reason.too_few_members": "The community needs at least {min} members sending data before figures are shown in public.",
+    "reason.dominant_member": "No figures yet: one member weighs too much in the community's totals for them to be shown in public.",
+    "reason.no_data": "No figures yet: the data of the last days is not complete.",
+    "privacy": "Only the community's totals, from at least {min} members; nobody's own figures.",
+    production: "Producing now",
+    share: "Used in the community",
+    shared: "Energy shared",
+    co2: "CO₂ avoided",
+    money: "Saved by members",
+    members: "Members",
+    yesterday: "yesterday",
+    year: "this year",
+    "year-value": "This year: {value}",
+    "yesterday-value": "Yesterday: {value}",
+    "no-plant": "no data",
+    "not-shown": "not shown",
+    updated: "Updated {time}",
+    stale: "Last updated {time}: the latest figures cannot be fetched",
+    factor: "CO₂: {factor} kg/kWh ({source}{year})",
+    "factor-manager": "the community",
+  },
+  es: {
+    loading: "Cargando…",
+    off: "La pantalla pública de esta comunidad no está activada.",
+    "reason.too_few_members": "La comunidad necesita al menos {min} socios enviando datos para mostrar cifras en público.",
+    "reason.dominant_member": "Aún no hay cifras: un socio pesa demasiado en los totales de la comunidad para mostrarlos en público.",
+    "reason.no_data": "Aún no hay cifras: los datos de los últimos días no están completos.",
+    "privacy": "Solo totales de la comunidad, de al menos {min} socios; nunca las cifras de nadie.",
+    production: "Producción ahora",
+    share: "Aprovechado en la comunidad",
+    shared: "Energía repartida",
+    co2: "CO₂ evitado",
+    money: "Ahorro de los socios",
+    members: "Socios",
+    yesterday: "ayer",
+    year: "este año",
+    "year-value": "Este año: {value}",
+    "yesterday-value": "Ayer: {value}",
+    "no-plant": "sin datos",
+    "not-shown": "no se muestra",
+    updated: "Actualizado {time}",
+    stale: "Última actualización {time}: no se pueden obtener las cifras nuevas",
+    factor: "CO₂: {factor} kg/kWh ({source}{year})",
+    "factor-manager": "la comunidad",
+  },
+};
+const DAY_MS = 24 * 3600 * 1000;
+const params = new URLSearchParams(location.search);
+const kiosk = params.get("kiosk") === "1";
+const embed = params.get("embed") === "1";
+const wanted = (params.get("lang") || navigator.language || "en").slice(0, 2).toLowerCase();
+const lang = wanted in TEXTS ? wanted : "en";
+const main = document.getElementById("main");
+const footnote = document.getElementById("footnote");
+let last = null;
+let lastAt = null;
+let tag = null;
+
+function t(key, values = {}) {
+  const text = TEXTS[lang][key] ?? TEXTS.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+}
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  node.append(...children.filter((child) => child !== null));
+  return node;
+}
+
+function number(value, digits = 0) {
+  return new Intl.NumberFormat(lang, { maximumFractionDigits: digits, minimumFractionDigits: digits }).format(value);
+}
+
+// A value and its unit, in larger units as it grows (kWh → MWh, kg → t).
+function energy(kwh) {
+  return kwh >= 10000 ? [number(kwh / 1000, 1), "MWh"] : [number(kwh, kwh < 100 ? 1 : 0), "kWh"];
+}
+function mass(kg) {
+  return kg >= 1000 ? [number(kg / 1000, 1), "t"] : [number(kg, kg < 100 ? 1 : 0), "kg"];
+}
+function money(eur) {
+  return [number(eur, eur < 1000 ? 2 : 0), "€"];
+}
+function percent(value) {
+  return [number(value, 0), "%"];
+}
+
+function text([value, unit]) {
+  return `${value} ${unit}`;
+}
+
+// One tile: what it is, its big value (with its unit), and a second, smaller line.
+function tile(name, label, big, second) {
+  const value = big
+    ? el("p", { class: "value", "data-figure": name }, big[0], el("span", { class: "unit" }, ` ${big[1]}`))
+    : el("p", { class: "value missing", "data-figure": name }, t("not-shown"));
+  return el("section", { class: "tile", "aria-label": label }, el("h2", {}, label), value, second ? el("p", { class: "second" }, second) : null);
+}
+
+function figure(period, name, format) {
+  const found = period?.figures?.[name]?.value;
+  return found === null || found === undefined ? null : format(found);
+}
+
+function secondLine(key, formatted) {
+  return formatted ? t(key, { value: text(formatted) }) : null;
+}
+
+function draw(data) {
+  const min = data.privacy.min_members;
+  document.documentElement.lang = lang;
+  const name = data.community.name;
+  document.getElementById("name").textContent = name;
+  document.title = name;
+  const logo = document.getElementById("logo");
+  if (data.community.logo) {
+    logo.src = data.community.logo;
+    logo.alt = name;
+    logo.hidden = false;
+  } else {
+    logo.hidden = true;
+  }
+  if (!data.shown) {
+    main.replaceChildren(el("p", { class: "message", role: "status" }, t(`reason.${data.reason}`, { min })));
+    drawFootnote(data);
+    return;
+  }
+  const { day, year } = data;
+  const now = data.production_now;
+  main.replaceChildren(
+    el(
+      "div",
+      { class: "tiles" },
+      tile("production_now", t("production"), now && now.value !== null ? [number(now.value, 1), "kW"] : null, null),
+      tile("self_consumed_share", t("share"), figure(year, "self_consumed_share", percent),
+        secondLine("yesterday-value", figure(day, "self_consumed_share", percent))),
+      tile("energy_shared", t("shared"), figure(year, "energy_shared", energy),
+        secondLine("yesterday-value", figure(day, "energy_shared", energy))),
+      tile("co2_avoided", t("co2"), figure(year, "co2_avoided", mass),
+        secondLine("yesterday-value", figure(day, "co2_avoided", mass))),
+      tile("money_kept", t("money"), figure(year, "money_kept", money),
+        secondLine("yesterday-value", figure(day, "money_kept", money))),
+      tile("members", t("members"), [number(data.members.value), ""], null),
+    ),
+  );
+  // The big values are this year's: say so once, under the tiles' titles.
+  for (const heading of main.querySelectorAll(".tile h2")) {
+    const figureName = heading.nextElementSibling.dataset.figure;
+    if (!["production_now", "members"].includes(figureName)) heading.append(el("span", { class: "period" }, ` · ${t("year")}`));
+  }
+  drawFootnote(data);
+}
+
+function drawFootnote(data, failed = false) {
+  const time = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" }).format(lastAt ?? new Date());
+  const factor = data.emission_factor;
+  const source = factor.year === null ? t("factor-manager") : "REE";
+  const parts = [
+    el("span", { class: failed ? "stale" : "updated", "data-updated": "" }, t(failed ? "stale" : "updated", { time })),
+    data.shown ? el("span", {}, t("factor", { factor: number(factor.value, 3), source, year: factor.year === null ? "" : ` ${factor.year}` })) : null,
+    kiosk ? null : el("span", {}, t("privacy", { min: data.privacy.min_members })),
+  ];
+  footnote.replaceChildren(...parts.filter((part) => part !== null));
+}
+
+async function refresh() {
+  try {
+    const response = await fetch("api/public/v1/community", { headers: tag ? { "If-None-Match": tag } : {}, cache: "no-cache" });
+    if (response.status === 304 && last) {
+      lastAt = new Date();
+      drawFootnote(last);
+    } else if (response.status === 404) {
+      last = null;
+      main.replaceChildren(el("p", { class: "message", role: "status" }, t("off")));
+      footnote.replaceChildren();
+    } else if (response.ok) {
+      tag = response.headers.get("ETag");
+      last = await response.json();
+      lastAt = new Date();
+      draw(last);
+    } else {
+      throw new Error(`HTTP ${response.status}`);
+    }
+  } catch {
+    if (last) drawFootnote(last, true);
+  }
+  const every = (last?.refresh_s ?? 60) * 1000;
+  setTimeout(refresh, every);
+}
+
+document.body.classList.toggle("kiosk", kiosk);
+document.body.classList.toggle("embed", embed);
+document.documentElement.lang = lang;
+document.getElementById("message").textContent = t("loading");
+setTimeout(() => location.reload(), DAY_MS);
+refresh();

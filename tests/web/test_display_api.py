@@ -1,0 +1,170 @@
+"""The public display's open data against a real aggregator: off, on, cached, limited, guarded."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+import urllib.error
+import urllib.request
+
+import pytest
+
+from ioe_aggregator.public.figures import MAX_MEMBER_SHARE
+from tests.community import call
+from tests.web.conftest import ControlCentre
+from tests.web.display_data import (  # noqa: F401 - the fixture
+    REFRESH_S,
+    display_centre,
+    send_day,
+    switch_on,
+)
+
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
+JSON = "/api/public/v1/community"
+TEN = {f"m-{n:04d}": round(0.05 + 0.01 * n, 2) for n in range(1, 11)}
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+
+
+def _figures(period: dict[str, Any]) -> dict[str, float]:
+    return {name: found["value"] for name, found in period["figures"].items() if "value" in found}
+
+
+def _private_words(centre: ControlCentre) -> list[str]:
+    """Return what names a member: ids, names and supply points, as the API lists them."""
+    members = call(centre.base.rstrip("/"), "GET", "/api/v1/members", centre.token).json()
+    return [word for m in members for word in (m["id"], m["name"], m["cups"])]
+
+
+def test_off_until_the_manager_switches_it_on(display_centre: ControlCentre) -> None:
+    base, admin = display_centre.base.rstrip("/"), display_centre.token
+    for path in ("/display", JSON, "/display/logo"):
+        assert call(base, "GET", path).status == 404, path
+    page = call(base, "GET", "/display")
+    assert b"display.js" in page.body  # the page says so itself
+    switch_on(base, admin)
+    assert call(base, "GET", "/display").status == 200
+    assert call(base, "GET", JSON).status == 200
+    audit = call(base, "GET", "/api/v1/audit", admin).json()["entries"]
+    assert [e["detail"] for e in audit if e["action"] == "display_changed"] == [{"enabled": True}]
+    # Only admins switch it, and nobody without a login.
+    viewer = display_centre.community.token("viewer")
+    assert call(base, "PUT", "/api/v1/display", viewer, {"enabled": False}).status == 403
+    assert call(base, "PUT", "/api/v1/display", None, {"enabled": False}).status == 401
+    answer = call(base, "PUT", "/api/v1/display", admin, {"enabled": "yes"})
+    assert answer.status == 400
+    assert "enabled" in answer.json()["message"]
+    assert call(base, "PUT", "/api/v1/display", admin, {"enabled": False}).status == 200
+    assert call(base, "GET", JSON).status == 404
+
+
+def test_four_members_are_too_few(display_centre: ControlCentre) -> None:
+    base, admin = display_centre.base.rstrip("/"), display_centre.token
+    send_day(base, display_centre.community, admin, dict(list(TEN.items())[:4]))
+    switch_on(base, admin)
+    data = call(base, "GET", JSON).json()
+    assert data["shown"] is False
+    assert data["reason"] == "too_few_members"
+    assert data["privacy"]["min_members"] == 5
+    assert data["members"] is data["day"] is data["year"] is data["production_now"] is None
+
+
+def test_ten_members_figures_match_the_readings(display_centre: ControlCentre) -> None:
+    base, admin = display_centre.base.rstrip("/"), display_centre.token
+    sent = send_day(base, display_centre.community, admin, TEN)
+    switch_on(base, admin)
+    answer = call(base, "GET", JSON)
+    assert answer.status == 200
+    data = answer.json()
+    assert data["shown"] is True, data
+    assert data["community"] == {"name": "Comunidad Los Molinos", "logo": None}
+    assert data["members"] == {"value": 10, "unit": "members"}
+    expected = sent.figures(list(TEN), 10)
+    assert data["day"]["from"] == data["day"]["to"] == sent.day.isoformat()
+    assert data["day"]["members_counted"] == 10
+    assert _figures(data["day"]) == expected
+    assert _figures(data["year"]) == expected
+    assert data["year"]["days_counted"] == 1
+    assert data["emission_factor"]["source"].startswith("Red Eléctrica")
+    assert data["emission_factor"]["year"] == 2024
+    text = answer.body.decode()
+    assert not [word for word in _private_words(display_centre) if word in text]
+
+
+def test_cached_with_an_etag_and_limited_per_address(display_centre: ControlCentre) -> None:
+    base, admin = display_centre.base.rstrip("/"), display_centre.token
+    switch_on(base, admin)
+    first = call(base, "GET", JSON)
+    assert first.headers["Cache-Control"] == f"public, max-age={REFRESH_S}"
+    tag = first.headers["ETag"]
+    again = _get(base, JSON, {"If-None-Match": tag})
+    assert again.status == 304
+    assert again.headers["ETag"] == tag
+    # Computed once per interval: the same figures (and time) until it passes.
+    assert call(base, "GET", JSON).json()["generated_at"] == first.json()["generated_at"]
+    time.sleep(REFRESH_S + 0.5)
+    assert call(base, "GET", JSON).json()["generated_at"] != first.json()["generated_at"]
+    # A display polling every interval never meets the limit; a flood does.
+    statuses = [call(base, "GET", JSON) for _ in range(70)]
+    refused = [answer for answer in statuses if answer.status == 429]
+    assert refused, [answer.status for answer in statuses]
+    assert 1 <= int(refused[0].headers["Retry-After"]) <= 60
+    assert refused[0].json()["error"] == "too_many_requests"
+
+
+def _get(base: str, path: str, headers: dict[str, str]) -> Any:
+    """GET with headers; return the answer (an error's too), its status and headers."""
+    request = urllib.request.Request(base + path, headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+            return response
+    except urllib.error.HTTPError as err:
+        return err
+
+
+def test_the_logo_is_an_image_and_only_one(display_centre: ControlCentre) -> None:
+    base, admin = display_centre.base.rstrip("/"), display_centre.token
+    switch_on(base, admin)
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    for body, status, code in (
+        (svg, 400, "logo_type"),
+        (b"GIF89a" + bytes(20), 400, "logo_type"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(300 * 1024), 413, "logo_too_large"),
+    ):
+        answer = call(base, "PUT", "/api/v1/display/logo", admin, body)
+        assert answer.status == status, answer.body
+        assert answer.json()["error"] == code
+    kept = call(base, "PUT", "/api/v1/display/logo", admin, PNG).json()
+    assert kept["logo"]["type"] == "image/png"
+    logo = call(base, "GET", JSON).json()["community"]["logo"]
+    served = call(base, "GET", f"/{logo}")
+    assert served.status == 200
+    assert served.body == PNG
+    assert served.headers["Content-Type"] == "image/png"
+    assert "immutable" in served.headers["Cache-Control"]
+    assert call(base, "DELETE", "/api/v1/display/logo", admin).json()["logo"] is None
+    assert call(base, "GET", f"/{logo}").status == 404
+
+
+def test_a_dominant_member_withholds_the_day(display_centre: ControlCentre) -> None:
+    base, admin = display_centre.base.rstrip("/"), display_centre.token
+    # One home uses more than MAX_MEMBER_SHARE of the day's consumption.
+    heavy = dict.fromkeys(TEN, 0.1) | {"m-0010": 1.1}
+    assert 1.1 / (0.9 + 1.1) > MAX_MEMBER_SHARE
+    send_day(base, display_centre.community, admin, heavy)
+    switch_on(base, admin)
+    data = call(base, "GET", JSON).json()
+    assert data["shown"] is False
+    assert data["reason"] == "dominant_member"
+
+
+def test_a_member_who_joined_during_the_day_is_left_out_of_it(
+    display_centre: ControlCentre,
+) -> None:
+    base, admin = display_centre.base.rstrip("/"), display_centre.token
+    sent = send_day(base, display_centre.community, admin, TEN, partial={"m-0011": 0.3})
+    switch_on(base, admin)
+    data = call(base, "GET", JSON).json()
+    assert data["day"]["members_counted"] == 10
+    # The plant is shared among the eleven; the day's figures count the ten whole-day members.
+    assert _figures(data["day"]) == sent.figures(list(TEN), 11)
+    assert data["members"]["value"] == 11
