@@ -68,7 +68,9 @@ def image_type(body: bytes) -> str:
 async def display_settings(store: Store) -> DisplaySettings:
     """Return the display's settings as stored (off, without a logo, until changed)."""
     async with store.transaction() as tx:
-        rows = dict(await tx.execute(_SELECT, (ENABLED_SETTING, LOGO_SETTING)))
+        rows = {
+            str(k): str(v) for k, v in await tx.execute(_SELECT, (ENABLED_SETTING, LOGO_SETTING))
+        }
     logo = None
     if (stored := rows.get(LOGO_SETTING)) is not None:
         found = json.loads(stored)

@@ -8,36 +8,19 @@ the agreement, each member's self-consumed energy the lesser of its share and it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from ioe_aggregator.public.emissions import factor_for
-from tests.community import Community, StartAggregator, call, start_service
-from tests.web.conftest import ControlCentre
+from tests.community import Community, call
 
 ZONE = ZoneInfo("Europe/Madrid")
 QUARTER = timedelta(minutes=15)
 IMPORT_PRICE = 0.2
 # How often the display's figures are computed again in the tests (s).
 REFRESH_S = 2
-
-
-@pytest.fixture
-def display_centre(community: Community, start_aggregator: StartAggregator) -> ControlCentre:
-    """Start the aggregator with a name, prices and a quick refresh; return it with an admin."""
-    community.options.update(
-        community_name="Comunidad Los Molinos",
-        import_price_eur_kwh=IMPORT_PRICE,
-        surplus_price_eur_kwh=0.05,
-        display_refresh_s=REFRESH_S,
-    )
-    token = community.token("admin")
-    _service, port = start_service(community, start_aggregator)
-    return ControlCentre(community, f"http://127.0.0.1:{port}/", token)
 
 
 def yesterday() -> date:
@@ -91,6 +74,8 @@ class Day:
     day: date
     consumption: dict[str, dict[datetime, float]]
     plant: dict[datetime, float]
+    # The members' API tokens (a member sends its own readings).
+    tokens: dict[str, str] = field(default_factory=dict)
 
     def figures(self, counted: list[str], sharing: int) -> dict[str, float]:
         """Return the day's public figures over ``counted``, the plant split ``sharing`` ways."""
@@ -136,10 +121,9 @@ def send_day(
     day = yesterday()
     sent = Day(day, {}, plant(day, plant_kwh))
     everyone = {**consumption, **(partial or {})}
-    tokens = {
-        member: community.add_member(member, 900 + n).api_token
-        for n, member in enumerate(everyone)
-    }
+    tokens = sent.tokens
+    for n, member in enumerate(everyone):
+        tokens[member] = community.add_member(member, 900 + n).api_token
     first = next(iter(consumption))
     answer = call(base, "PUT", f"/api/v1/members/{first}/plant", admin, {"plant_kw": 20})
     assert answer.status == 200, answer.body

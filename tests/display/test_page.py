@@ -1,0 +1,184 @@
+"""The public display's page in a real Chromium: figures, refusal, kiosk, embed, refresh, a11y."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from playwright.async_api import Browser, ViewportSize, expect
+import pytest
+
+from tests.browser import open_tab
+from tests.community import call
+from tests.display.data import Day, plant, readings, send_day, switch_on
+from tests.web.conftest import ControlCentre, Visit, open_page, violations_text
+
+pytestmark = pytest.mark.usefixtures("allow_local_sockets")
+VIEWPORTS: dict[str, ViewportSize] = {
+    "desktop": {"width": 1280, "height": 900},
+    "phone": {"width": 390, "height": 844},
+    "tv": {"width": 1920, "height": 1080},
+}
+TEN = {f"m-{n:04d}": round(0.05 + 0.01 * n, 2) for n in range(1, 11)}
+LOGO = Path(__file__).parents[2] / "addons" / "ioe-aggregator" / "logo.png"
+TEXTS = {
+    "en": {"shared": "Energy shared", "refused": "at least 5 members sending data"},
+    "es": {"shared": "Energía repartida", "refused": "al menos 5 socios enviando datos"},
+}
+# The smallest font of any text on the page, in CSS px, and what scrolls.
+SMALLEST_FONT = """() => {
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  let smallest = Infinity;
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    const parent = node.parentElement;
+    if (!node.textContent.trim() || !parent.getClientRects().length) continue;
+    smallest = Math.min(smallest, parseFloat(getComputedStyle(parent).fontSize));
+  }
+  return smallest;
+}"""
+
+
+async def _display(browser: Browser, base: str, query: str = "", **how: str) -> Visit:
+    errors: list[str] = []
+    page = await open_tab(browser, errors, VIEWPORTS, **how)
+    await page.goto(f"{base}display{query}")
+    visit = Visit(page, errors, base=base)
+    await page.wait_for_selector("main .tiles, main .message:not(#message)")
+    return visit
+
+
+def _number(value: float, language: str, digits: int = 1) -> str:
+    text = f"{value:,.{digits}f}"
+    return text.translate(str.maketrans(",.", ".,")) if language == "es" else text
+
+
+async def _figure(visit: Visit, name: str) -> str:
+    return await visit.page.locator(f"[data-figure='{name}']").inner_text()
+
+
+def _private_words(centre: ControlCentre) -> list[str]:
+    members = call(centre.base.rstrip("/"), "GET", "/api/v1/members", centre.token).json()
+    return [word for m in members for word in (m["id"], m["name"], m["cups"])]
+
+
+async def _check_figures(visit: Visit, sent: Day, language: str) -> None:
+    expected = sent.figures(list(TEN), 10)
+    assert await _figure(visit, "energy_shared") == (
+        f"{_number(expected['energy_shared'], language)} kWh"
+    )
+    assert await _figure(visit, "self_consumed_share") == (
+        f"{_number(expected['self_consumed_share'], language, 0)} %"
+    )
+    assert await _figure(visit, "co2_avoided") == f"{_number(expected['co2_avoided'], language)} kg"
+    assert await _figure(visit, "money_kept") == f"{_number(expected['money_kept'], language, 2)} €"
+    assert (await _figure(visit, "members")).strip() == "10"
+
+
+async def test_ten_members_are_shown_in_every_mode(
+    browser: Browser, display_centre: ControlCentre
+) -> None:
+    base, admin = display_centre.base, display_centre.token
+    sent = send_day(base.rstrip("/"), display_centre.community, admin, TEN)
+    switch_on(base.rstrip("/"), admin)
+    private = _private_words(display_centre)
+    for language in ("en", "es"):
+        for width in ("desktop", "phone"):
+            visit = await _display(browser, base, language=language, width=width)
+            await _check_figures(visit, sent, language)
+            assert TEXTS[language]["shared"] in await visit.page.locator("main").inner_text()
+            content = await visit.page.content()
+            assert not [word for word in private if word in content]
+            assert await visit.axe() == [], violations_text(await visit.axe())
+            assert await visit.horizontal_overflow() == 0
+            await visit.screenshot(f"{width}-{language}")
+            assert visit.errors == []
+        # Kiosk on a 1080p TV: everything readable at 3 m, nothing scrolls, no cursor.
+        kiosk = await _display(browser, base, "?kiosk=1", language=language, width="tv")
+        await _check_figures(kiosk, sent, language)
+        assert await kiosk.page.evaluate(SMALLEST_FONT) >= 0.045 * 1080
+        overflow = "document.documentElement.scrollHeight - window.innerHeight"
+        assert await kiosk.page.evaluate(overflow) <= 0
+        assert await kiosk.page.evaluate("getComputedStyle(document.body).cursor") == "none"
+        assert await kiosk.axe() == [], violations_text(await kiosk.axe())
+        await kiosk.screenshot(f"kiosk-{language}")
+        assert kiosk.errors == []
+    # ?lang wins over the browser's language; embed is compact.
+    embed = await _display(browser, base, "?embed=1&lang=es", language="en", width="desktop")
+    assert TEXTS["es"]["shared"] in await embed.page.locator("main").inner_text()
+    assert await embed.page.evaluate("document.body.scrollHeight") < 600
+    assert await embed.axe() == [], violations_text(await embed.axe())
+    await embed.screenshot("embed-es")
+
+
+async def test_the_page_refreshes_itself_and_keeps_the_last_figures(
+    browser: Browser, display_centre: ControlCentre
+) -> None:
+    base, admin = display_centre.base, display_centre.token
+    sent = send_day(base.rstrip("/"), display_centre.community, admin, TEN)
+    switch_on(base.rstrip("/"), admin)
+    visit = await _display(browser, base)
+    await _check_figures(visit, sent, "en")
+    await visit.page.evaluate("window.notReloaded = true")
+    # The plant's meter corrects yesterday: more energy to share.
+    corrected = Day(sent.day, sent.consumption, plant(sent.day, 1.5))
+    batch = readings("m-0001", "sun-2", "plant", "generation_kwh", corrected.plant)
+    answer = call(base.rstrip("/"), "POST", "/api/v1/readings", sent.tokens["m-0001"], batch)
+    assert answer.status == 200, answer.body
+    shared = corrected.figures(list(TEN), 10)["energy_shared"]
+    figure = visit.page.locator("[data-figure='energy_shared']")
+    await expect(figure).to_contain_text(_number(shared, "en"), timeout=20_000)
+    assert await visit.page.evaluate("window.notReloaded") is True
+    # The aggregator goes away: the figures stay, and say since when.
+    await visit.page.route("**/api/public/v1/community", lambda route: route.abort())
+    await visit.page.wait_for_selector("footer .stale", timeout=20_000)
+    assert (await _figure(visit, "energy_shared")).startswith(_number(shared, "en"))
+
+
+async def test_four_members_are_refused_and_told_why(
+    browser: Browser, display_centre: ControlCentre
+) -> None:
+    base, admin = display_centre.base, display_centre.token
+    send_day(base.rstrip("/"), display_centre.community, admin, dict(list(TEN.items())[:4]))
+    switch_on(base.rstrip("/"), admin)
+    for language in ("en", "es"):
+        visit = await _display(browser, base, language=language, width="desktop")
+        message = await visit.page.locator("main .message").inner_text()
+        assert TEXTS[language]["refused"] in message
+        assert await visit.page.locator("[data-figure]").count() == 0
+        assert await visit.axe() == [], violations_text(await visit.axe())
+        await visit.screenshot(f"refused-{language}")
+        assert visit.errors == []
+
+
+async def test_the_manager_switches_it_on_in_the_settings(
+    browser: Browser, display_centre: ControlCentre
+) -> None:
+    base, admin = display_centre.base, display_centre.token
+    assert call(base.rstrip("/"), "GET", "/display").status == 404
+    for language in ("en", "es"):
+        visit = await open_page(
+            browser,
+            base,
+            language=language,
+            width="desktop",
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        await visit.open("settings")
+        card = visit.page.locator("section[aria-labelledby='display-title']")
+        await card.wait_for()
+        switch = card.get_by_role("switch")
+        if language == "en":
+            assert not await switch.is_checked()
+            await switch.check()
+            await card.locator("#display-state").filter(has_text="is on").wait_for()
+            await card.locator("#display-logo").set_input_files(str(LOGO))
+            await card.get_by_text("Logo: PNG").wait_for()
+        embed = await card.locator("#display-embed").input_value()
+        assert "/display?embed=1" in embed
+        assert await visit.axe() == [], violations_text(await visit.axe())
+        if folder := os.environ.get("IOE_SCREENSHOTS"):
+            await card.screenshot(path=Path(folder) / f"settings-{language}.png")
+        assert visit.errors == []
+    assert call(base.rstrip("/"), "GET", "/display").status == 200
+    assert call(base.rstrip("/"), "GET", "/api/public/v1/community").json()["community"]["logo"]
