@@ -186,6 +186,8 @@ def create_app(config: Config, services: Services) -> web.Application:
     app[session.SIGNING_IN] = Counter()
     app[public.FIGURES] = PublicFigures(config, services.registry, services.results)
     app[public.RATE_LIMITS] = public.RateLimit()
+    app.on_startup.append(public.start_figures)
+    app.on_cleanup.append(public.stop_figures)
     for module in (
         health,
         openapi,

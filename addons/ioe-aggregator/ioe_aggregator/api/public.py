@@ -88,6 +88,17 @@ def _community(request: web.Request, found: settings.DisplaySettings) -> dict[st
     }
 
 
+async def start_figures(app: web.Application) -> None:
+    """Compute the figures as the service starts, when the display is on."""
+    if (await settings.display_settings(app[STORE])).enabled:
+        app[FIGURES].start()
+
+
+async def stop_figures(app: web.Application) -> None:
+    """Stop a computation of the figures under way."""
+    await app[FIGURES].stop()
+
+
 @routes.get("/api/public/v1/community")
 async def public_community(request: web.Request) -> web.Response:
     """Return the community's public figures (no login; 404 while the display is off)."""
@@ -170,6 +181,8 @@ async def switch_display(request: web.Request) -> web.Response:
     caller = require(request, Permission.ADMINISTER)
     enabled = bool((await request.json())["enabled"])
     await settings.switch(request.app[STORE], caller.actor, enabled=enabled)
+    if enabled:
+        request.app[FIGURES].start()
     _LOGGER.info("Public display switched %s by %s", "on" if enabled else "off", caller.actor)
     return await _settings_answer(request)
 

@@ -24,14 +24,18 @@ The figures are the results engine's (``ResultsEngine.shares``: the same allocat
 results count); money kept is the self-consumed energy at the import price, what it saved its
 members at the price the results value it. Days are read from the store's hourly sums; past days
 are kept in memory and only the last ``FRESH_DAYS`` (late data: Datadis, corrections) are
-computed again every ``refresh_s``, so a request never sums the year's readings.
+computed again every ``refresh_s``, in the background, so a request never sums the year's
+readings nor waits for a computation (but the first after the service starts, when the display
+is off: with it on, the service computes them as it starts).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+import logging
 import time
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -48,11 +52,13 @@ from ioe_aggregator.public.emissions import factor_for
 from ioe_aggregator.results.publisher import ResultsPublisher
 from ioe_aggregator.sharing.allocation import Allocation
 
+_LOGGER = logging.getLogger(__name__)
 # No member may weigh more than this in a day's consumption or self-consumed energy.
 MAX_MEMBER_SHARE: Final = 0.4
 # The days computed again at every refresh (later ones are kept until ``KEEP_S`` passes).
 FRESH_DAYS: Final = 7
 KEEP_S: Final = 24 * 3600
+STALE_PER_REFRESH: Final = 31
 TOO_FEW_MEMBERS = "too_few_members"
 DOMINANT_MEMBER = "dominant_member"
 NO_DATA = "no_data"
@@ -138,6 +144,7 @@ class PublicFigures:
         self._lock = asyncio.Lock()
         self._figures: dict[str, Any] | None = None
         self._computed_s = 0.0
+        self._task: asyncio.Task[None] | None = None
 
     @property
     def refresh_s(self) -> int:
@@ -145,28 +152,68 @@ class PublicFigures:
         return self._config.display.refresh_s
 
     async def figures(self) -> dict[str, Any]:
-        """Return the figures, computed again when older than ``refresh_s``."""
+        """Return the figures; older than ``refresh_s``, computed again in the background.
+
+        Only the first caller ever waits (the year's days, a few seconds for hundreds of
+        members); later ones get the figures at hand while newer ones are computed.
+        """
+        if self._figures is None:
+            await self._refresh()
+        elif time.monotonic() - self._computed_s >= self.refresh_s and not self._refreshing():
+            self._task = asyncio.create_task(self._refresh())
+        assert self._figures is not None  # noqa: S101 - made by the refresh above
+        return self._figures
+
+    def start(self) -> None:
+        """Compute the figures in the background now, so that nobody waits for the first."""
+        if not self._refreshing():
+            self._task = asyncio.create_task(self._refresh())
+
+    async def stop(self) -> None:
+        """Stop a computation under way."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _refreshing(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _refresh(self) -> None:
         async with self._lock:
-            if self._figures is None or time.monotonic() - self._computed_s >= self.refresh_s:
+            if self._figures is not None and time.monotonic() - self._computed_s < self.refresh_s:
+                return
+            try:
                 self._figures = await self._compute(datetime.now(UTC))
-                self._computed_s = time.monotonic()
-            return self._figures
+            except Exception:
+                if self._figures is None:
+                    raise
+                _LOGGER.exception("The public display's figures could not be computed again")
+            self._computed_s = time.monotonic()
 
     async def _days_of_year(self, last: date, now: datetime) -> list[Day]:
-        """Return the days from 1 January to ``last``, computing those not kept (or stale)."""
+        """Return the days from 1 January to ``last``, computing those not kept (or stale).
+
+        Days never computed are computed at once; the last ``FRESH_DAYS`` every time; older
+        ones kept longer than ``KEEP_S`` again, at most ``STALE_PER_REFRESH`` of them a time
+        (the kept figures stand meanwhile), so that no refresh computes the whole year.
+        """
         first = last.replace(month=1, day=1)
         clock = time.monotonic()
         fresh_from = last - timedelta(days=FRESH_DAYS - 1)
         wanted = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        stale = [
+        expired = [
             day
             for day in wanted
-            if day >= fresh_from or day not in self._days or clock - self._days[day][1] > KEEP_S
+            if day < fresh_from and day in self._days and clock - self._days[day][1] > KEEP_S
         ]
-        if stale:
+        chosen = set(expired[:STALE_PER_REFRESH]) | {
+            day for day in wanted if day >= fresh_from or day not in self._days
+        }
+        for run in _runs(sorted(chosen)):
             hours = pd.date_range(
-                local_midnight(stale[0], self._zone),
-                local_midnight(last + timedelta(days=1), self._zone),
+                local_midnight(run[0], self._zone),
+                local_midnight(run[-1] + timedelta(days=1), self._zone),
                 freq="h",
                 inclusive="left",
                 name="start",
@@ -242,6 +289,17 @@ class PublicFigures:
                 "reason": NO_PRICES if prices is None else None,
             },
         }
+
+
+def _runs(days: list[date]) -> list[list[date]]:
+    """Return sorted days as runs of consecutive days."""
+    runs: list[list[date]] = []
+    for day in days:
+        if runs and runs[-1][-1] + timedelta(days=1) == day:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return runs
 
 
 def _reason(days: list[Day]) -> str:
