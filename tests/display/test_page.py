@@ -81,11 +81,14 @@ async def test_ten_members_are_shown_in_every_mode(
     base, admin = display_centre.base, display_centre.token
     sent = send_day(base.rstrip("/"), display_centre.community, admin, TEN)
     switch_on(base.rstrip("/"), admin)
+    logo = call(base.rstrip("/"), "PUT", "/api/v1/display/logo", admin, LOGO.read_bytes())
+    assert logo.status == 200, logo.body
     private = _private_words(display_centre)
     for language in ("en", "es"):
         for width in ("desktop", "phone"):
             visit = await _display(browser, base, language=language, width=width)
             await _check_figures(visit, sent, language)
+            assert await visit.page.locator("#logo").evaluate("img => img.naturalWidth") > 0
             assert TEXTS[language]["shared"] in await visit.page.locator("main").inner_text()
             content = await visit.page.content()
             assert not [word for word in private if word in content]
