@@ -75,12 +75,19 @@ async def _check_figures(visit: Visit, sent: Day, language: str) -> None:
     assert (await _figure(visit, "members")).strip() == "10"
 
 
+@pytest.fixture
+def ten(display_centre: ControlCentre) -> Day:
+    """Return the yesterday of ten members, sent, with the display switched on."""
+    base = display_centre.base.rstrip("/")
+    sent = send_day(base, display_centre.community, display_centre.token, TEN)
+    switch_on(base, display_centre.token)
+    return sent
+
+
 async def test_ten_members_are_shown_in_every_mode(
-    browser: Browser, display_centre: ControlCentre
+    browser: Browser, display_centre: ControlCentre, ten: Day
 ) -> None:
-    base, admin = display_centre.base, display_centre.token
-    sent = send_day(base.rstrip("/"), display_centre.community, admin, TEN)
-    switch_on(base.rstrip("/"), admin)
+    base, admin, sent = display_centre.base, display_centre.token, ten
     logo = call(base.rstrip("/"), "PUT", "/api/v1/display/logo", admin, LOGO.read_bytes())
     assert logo.status == 200, logo.body
     private = _private_words(display_centre)
@@ -115,11 +122,9 @@ async def test_ten_members_are_shown_in_every_mode(
 
 
 async def test_the_page_refreshes_itself_and_keeps_the_last_figures(
-    browser: Browser, display_centre: ControlCentre
+    browser: Browser, display_centre: ControlCentre, ten: Day
 ) -> None:
-    base, admin = display_centre.base, display_centre.token
-    sent = send_day(base.rstrip("/"), display_centre.community, admin, TEN)
-    switch_on(base.rstrip("/"), admin)
+    base, sent = display_centre.base, ten
     visit = await _display(browser, base)
     await _check_figures(visit, sent, "en")
     await visit.page.evaluate("window.notReloaded = true")

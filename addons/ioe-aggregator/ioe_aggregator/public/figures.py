@@ -36,6 +36,7 @@ import contextlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 import logging
+import math
 import time
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -49,6 +50,7 @@ from ioe_aggregator.distributor.timeline import local_midnight
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.public.emissions import factor_for
+from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.results.publisher import ResultsPublisher
 from ioe_aggregator.sharing.allocation import Allocation
 
@@ -143,7 +145,7 @@ class PublicFigures:
         self._days: dict[date, tuple[Day, float]] = {}
         self._lock = asyncio.Lock()
         self._figures: dict[str, Any] | None = None
-        self._computed_s = 0.0
+        self._computed_s = -math.inf
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -159,9 +161,14 @@ class PublicFigures:
         """
         if self._figures is None:
             await self._refresh()
-        elif time.monotonic() - self._computed_s >= self.refresh_s and not self._refreshing():
+        elif not self._fresh() and not self._refreshing():
             self._task = asyncio.create_task(self._refresh())
-        assert self._figures is not None  # noqa: S101 - made by the refresh above
+        if self._figures is None:
+            raise Refused(
+                Kind.UNAVAILABLE,
+                "the public figures cannot be computed now: try again later",
+                code="figures_unavailable",
+            )
         return self._figures
 
     def start(self) -> None:
@@ -179,16 +186,19 @@ class PublicFigures:
     def _refreshing(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    def _fresh(self) -> bool:
+        """Whether the figures (or the attempt to compute them) are recent enough."""
+        return time.monotonic() - self._computed_s < self.refresh_s
+
     async def _refresh(self) -> None:
+        """Compute the figures unless recent; a failure is logged, the last figures stand."""
         async with self._lock:
-            if self._figures is not None and time.monotonic() - self._computed_s < self.refresh_s:
+            if self._fresh():
                 return
             try:
                 self._figures = await self._compute(datetime.now(UTC))
             except Exception:
-                if self._figures is None:
-                    raise
-                _LOGGER.exception("The public display's figures could not be computed again")
+                _LOGGER.exception("The public display's figures could not be computed")
             self._computed_s = time.monotonic()
 
     async def _days_of_year(self, last: date, now: datetime) -> list[Day]:
