@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 
+from ioe_aggregator.config import ConfigError, load_config
 from ioe_aggregator.public.figures import MAX_MEMBER_SHARE
 from tests.community import call
 from tests.display.data import REFRESH_S, send_day, switch_on
@@ -170,3 +171,18 @@ def test_a_member_who_joined_during_the_day_is_left_out_of_it(
     # The plant is shared among the eleven; the day's figures count the ten whole-day members.
     assert _figures(data["day"]) == sent.figures(list(TEN), 11)
     assert data["members"]["value"] == 11
+
+
+def test_the_display_options_are_checked() -> None:
+    config = load_config(None, {})
+    assert config.display.refresh_s == 60
+    assert config.display.emission_factor_kg_kwh is None
+    stated = load_config(None, {"IOE_AGGREGATOR_DISPLAY_EMISSION_FACTOR": "0.2"})
+    assert stated.display.emission_factor_kg_kwh == 0.2
+    for name, value, reason in (
+        ("DISPLAY_REFRESH_S", "1", "at least 2"),
+        ("DISPLAY_REFRESH_S", "often", ""),
+        ("DISPLAY_EMISSION_FACTOR", "-0.1", ""),
+    ):
+        with pytest.raises(ConfigError, match=f"IOE_AGGREGATOR_{name}: .*{reason}"):
+            load_config(None, {f"IOE_AGGREGATOR_{name}": value})
