@@ -59,7 +59,10 @@ class RateLimit:
         self._windows[address] = (start, count + 1)
         if count < self._limit:
             return 0
-        return max(1, math.ceil(_WINDOW_S - (now - start)))
+        wait = max(1, math.ceil(_WINDOW_S - (now - start)))
+        if count == self._limit:  # once a window: a flood must not flood the log too
+            _LOGGER.warning("Asked the public display too often from %s: wait %s s", address, wait)
+        return wait
 
 
 RATE_LIMITS = web.AppKey("public_rate_limits", RateLimit)
@@ -69,7 +72,6 @@ async def _open(request: web.Request) -> settings.DisplaySettings | web.Response
     """Return the display's settings, or the 429 of a caller who asks too often."""
     address = client_address(request)
     if wait := request.app[RATE_LIMITS].wait_s(address):
-        _LOGGER.warning("Asked the public display too often from %s: wait %s s", address, wait)
         return error(
             429,
             "too_many_requests",
