@@ -12,6 +12,7 @@ import pytest
 from ioe_aggregator.config import ConfigError, load_config
 from ioe_aggregator.public.figures import MAX_MEMBER_SHARE
 from tests.community import call
+from tests.display.conftest import DisplayCentre
 from tests.display.data import REFRESH_S, send_day, switch_on
 from tests.web.conftest import ControlCentre
 
@@ -31,7 +32,7 @@ def _private_words(centre: ControlCentre) -> list[str]:
     return [word for m in members for word in (m["id"], m["name"], m["cups"])]
 
 
-def test_off_until_the_manager_switches_it_on(display_centre: ControlCentre) -> None:
+def test_off_until_the_manager_switches_it_on(display_centre: DisplayCentre) -> None:
     base, admin = display_centre.base.rstrip("/"), display_centre.token
     for path in ("/display", JSON, "/display/logo"):
         assert call(base, "GET", path).status == 404, path
@@ -51,9 +52,12 @@ def test_off_until_the_manager_switches_it_on(display_centre: ControlCentre) -> 
     assert "enabled" in answer.json()["message"]
     assert call(base, "PUT", "/api/v1/display", admin, {"enabled": False}).status == 200
     assert call(base, "GET", JSON).status == 404
+    log = display_centre.service.log_tail(100)
+    assert "Public display switched on by token:" in log
+    assert "Public display switched off by token:" in log
 
 
-def test_four_members_are_too_few(display_centre: ControlCentre) -> None:
+def test_four_members_are_too_few(display_centre: DisplayCentre) -> None:
     base, admin = display_centre.base.rstrip("/"), display_centre.token
     send_day(base, display_centre.community, admin, dict(list(TEN.items())[:4]))
     switch_on(base, admin)
@@ -64,7 +68,7 @@ def test_four_members_are_too_few(display_centre: ControlCentre) -> None:
     assert data["members"] is data["day"] is data["year"] is data["production_now"] is None
 
 
-def test_ten_members_figures_match_the_readings(display_centre: ControlCentre) -> None:
+def test_ten_members_figures_match_the_readings(display_centre: DisplayCentre) -> None:
     base, admin = display_centre.base.rstrip("/"), display_centre.token
     sent = send_day(base, display_centre.community, admin, TEN)
     switch_on(base, admin)
@@ -86,7 +90,7 @@ def test_ten_members_figures_match_the_readings(display_centre: ControlCentre) -
     assert not [word for word in _private_words(display_centre) if word in text]
 
 
-def test_cached_with_an_etag_and_limited_per_address(display_centre: ControlCentre) -> None:
+def test_cached_with_an_etag_and_limited_per_address(display_centre: DisplayCentre) -> None:
     base, admin = display_centre.base.rstrip("/"), display_centre.token
     switch_on(base, admin)
     first = call(base, "GET", JSON)
@@ -112,6 +116,8 @@ def test_cached_with_an_etag_and_limited_per_address(display_centre: ControlCent
     assert refused, [answer.status for answer in statuses]
     assert 1 <= int(refused[0].headers["Retry-After"]) <= 60
     assert refused[0].json()["error"] == "too_many_requests"
+    # Said once in the log, not once per refused request.
+    assert display_centre.service.log_tail(200).count("Asked the public display too often") == 1
 
 
 def _get(base: str, path: str, headers: dict[str, str]) -> Any:
@@ -124,7 +130,7 @@ def _get(base: str, path: str, headers: dict[str, str]) -> Any:
         return err
 
 
-def test_the_logo_is_an_image_and_only_one(display_centre: ControlCentre) -> None:
+def test_the_logo_is_an_image_and_only_one(display_centre: DisplayCentre) -> None:
     base, admin = display_centre.base.rstrip("/"), display_centre.token
     switch_on(base, admin)
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
@@ -136,6 +142,7 @@ def test_the_logo_is_an_image_and_only_one(display_centre: ControlCentre) -> Non
         answer = call(base, "PUT", "/api/v1/display/logo", admin, body)
         assert answer.status == status, answer.body
         assert answer.json()["error"] == code
+    assert display_centre.service.log_tail(50).count("Refused a display logo from token:") == 3
     kept = call(base, "PUT", "/api/v1/display/logo", admin, PNG).json()
     assert kept["logo"]["type"] == "image/png"
     logo = call(base, "GET", JSON).json()["community"]["logo"]
@@ -148,7 +155,7 @@ def test_the_logo_is_an_image_and_only_one(display_centre: ControlCentre) -> Non
     assert call(base, "GET", f"/{logo}").status == 404
 
 
-def test_a_dominant_member_withholds_the_day(display_centre: ControlCentre) -> None:
+def test_a_dominant_member_withholds_the_day(display_centre: DisplayCentre) -> None:
     base, admin = display_centre.base.rstrip("/"), display_centre.token
     # One home uses more than MAX_MEMBER_SHARE of the day's consumption.
     heavy = dict.fromkeys(TEN, 0.1) | {"m-0010": 1.1}
@@ -161,7 +168,7 @@ def test_a_dominant_member_withholds_the_day(display_centre: ControlCentre) -> N
 
 
 def test_a_member_who_joined_during_the_day_is_left_out_of_it(
-    display_centre: ControlCentre,
+    display_centre: DisplayCentre,
 ) -> None:
     base, admin = display_centre.base.rstrip("/"), display_centre.token
     sent = send_day(base, display_centre.community, admin, TEN, partial={"m-0011": 0.3})

@@ -28,7 +28,7 @@ from ioe_aggregator.auth.roles import Permission
 from ioe_aggregator.keys import CONFIG, STORE
 from ioe_aggregator.public import settings
 from ioe_aggregator.public.figures import PublicFigures
-from ioe_aggregator.refusals import Kind, Refused
+from ioe_aggregator.refusals import Refused
 from ioe_aggregator.web.pages import DISPLAY_HEADERS, assets, html_page
 
 _LOGGER = logging.getLogger(__name__)
@@ -193,13 +193,9 @@ async def switch_display(request: web.Request) -> web.Response:
 async def put_logo(request: web.Request) -> web.Response:
     """Keep the community's logo: a PNG, JPEG or WebP image (administer, audited)."""
     caller = require(request, Permission.ADMINISTER)
-    if (request.content_length or 0) > settings.MAX_LOGO_BYTES:
-        raise Refused(
-            Kind.TOO_LARGE,
-            f"the logo is over {settings.MAX_LOGO_BYTES // 1024} KiB",
-            code="logo_too_large",
-        )
     try:
+        # Refused when too large or not an image (a body larger than any request is aiohttp's
+        # 413 before it is read).
         kept = await settings.put_logo(request.app[STORE], caller.actor, await request.read())
     except Refused as refused:
         _LOGGER.warning("Refused a display logo from %s: %s", caller.actor, refused)
