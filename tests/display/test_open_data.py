@@ -39,7 +39,12 @@ def test_off_until_the_manager_switches_it_on(display_centre: DisplayCentre) -> 
     page = call(base, "GET", "/display")
     assert b"display.js" in page.body  # the page says so itself
     switch_on(base, admin)
-    assert call(base, "GET", "/display").status == 200
+    shown = call(base, "GET", "/display")
+    assert shown.status == 200
+    # Any site may frame the display (an embed); the control centre only its own origin.
+    assert "frame-ancestors *" in shown.headers["Content-Security-Policy"]
+    centre = call(base, "GET", "/").headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self'" in centre
     assert call(base, "GET", JSON).status == 200
     audit = call(base, "GET", "/api/v1/audit", admin).json()["entries"]
     assert [e["detail"] for e in audit if e["action"] == "display_changed"] == [{"enabled": True}]
