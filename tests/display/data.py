@@ -1,9 +1,10 @@
-"""A community's yesterday for the public display's tests, and its figures computed apart.
+"""A community's yesterday and today for the display's tests, and its figures computed apart.
 
-Every member sends its supply point's quarter hours of the whole local day before today; m-0001
-also measures the community's plant. The figures are then computed here from those readings
-alone, the way the display must: each hour's plant energy shared equally among the members of
-the agreement, each member's self-consumed energy the lesser of its share and its consumption.
+Every member sends its supply point's quarter hours of the whole local day before today (and,
+for today's figures, of today up to now); m-0001 also measures the community's plant. The
+figures are then computed here from those readings alone, the way the display must: each hour's
+plant energy shared equally among the members of the agreement, each member's self-consumed
+energy the lesser of its share and its consumption.
 """
 
 from __future__ import annotations
@@ -77,6 +78,15 @@ class Day:
     # The members' API tokens (a member sends its own readings).
     tokens: dict[str, str] = field(default_factory=dict)
 
+    def before(self, end: datetime) -> Day:
+        """Return the day's readings of the quarter hours before ``end`` alone."""
+        return Day(
+            self.day,
+            {m: {q: v for q, v in kwh.items() if q < end} for m, kwh in self.consumption.items()},
+            {q: v for q, v in self.plant.items() if q < end},
+            self.tokens,
+        )
+
     def figures(self, counted: list[str], sharing: int) -> dict[str, float]:
         """Return the day's public figures over ``counted``, the plant split ``sharing`` ways."""
         generation: dict[datetime, float] = {}
@@ -142,6 +152,40 @@ def send_day(
     answer = call(base, "POST", "/api/v1/agreements", admin, agreement)
     assert answer.status == 201, answer.body
     return sent
+
+
+def send_today(
+    base: str,
+    community: Community,
+    sent: Day,
+    consumption: dict[str, float],
+    *,
+    joined: dict[str, float] | None = None,
+) -> Day:
+    """Send today's quarter hours begun by now, from members already registered; return them.
+
+    The plant gives 1 kWh every quarter hour (night too: the hour under way would show in any
+    sum that counted it); ``joined``: members who join now and send from 01:00 local.
+    """
+    today = sent.day + timedelta(days=1)
+    now = datetime.now(UTC)
+    begun = [q for q in quarters(today) if q <= now]
+    found = Day(today, {}, dict.fromkeys(begun, 1.0), sent.tokens)
+    for n, member in enumerate(joined or {}):
+        found.tokens[member] = community.add_member(member, 950 + n).api_token
+    for member, kwh in {**consumption, **(joined or {})}.items():
+        starts = begun
+        if member in (joined or {}):
+            starts = [q for q in begun if q.astimezone(ZONE).hour >= 1]
+        found.consumption[member] = dict.fromkeys(starts, kwh)
+        batch = readings(member, "today", "grid", "import_kwh", found.consumption[member])
+        answer = call(base, "POST", "/api/v1/readings", found.tokens[member], batch)
+        assert answer.status == 200, (member, answer.body)
+    first = next(iter(consumption))
+    batch = readings(first, "sun-today", "plant", "generation_kwh", found.plant)
+    answer = call(base, "POST", "/api/v1/readings", found.tokens[first], batch)
+    assert answer.status == 200, answer.body
+    return found
 
 
 def switch_on(base: str, admin: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 import time
 from typing import Any
 import urllib.error
@@ -10,10 +11,10 @@ import urllib.request
 import pytest
 
 from ioe_aggregator.config import ConfigError, load_config
-from ioe_aggregator.public.figures import MAX_MEMBER_SHARE
+from ioe_aggregator.public.figures import MAX_MEMBER_SHARE, SETTLE
 from tests.community import call
 from tests.display.conftest import DisplayCentre
-from tests.display.data import REFRESH_S, send_day, switch_on
+from tests.display.data import REFRESH_S, ZONE, quarters, readings, send_day, send_today, switch_on
 from tests.web.conftest import ControlCentre
 
 pytestmark = pytest.mark.usefixtures("allow_local_sockets")
@@ -182,6 +183,99 @@ def test_a_member_who_joined_during_the_day_is_left_out_of_it(
     assert data["day"]["members_counted"] == 10
     # The plant is shared among the eleven; the day's figures count the ten whole-day members.
     assert _figures(data["day"]) == sent.figures(list(TEN), 11)
+    assert data["members"]["value"] == 11
+
+
+def _today_end() -> datetime:
+    """Return (UTC) the end of today's last hour that counts now: whole, settled, local."""
+    now = datetime.now(UTC)
+    settled = (now - SETTLE).replace(minute=0, second=0, microsecond=0)
+    return max(settled, quarters(now.astimezone(ZONE).date())[0])
+
+
+def _today(base: str, *, hours: int = 1) -> dict[str, Any]:
+    """Return the open data once today has ``hours`` complete hours (else skip the test)."""
+    before = _today_end()
+    data = call(base, "GET", JSON).json()
+    after = _today_end()
+    end = datetime.fromisoformat(data["today"]["to"])
+    assert end in (before, after), (data["today"], before, after)
+    midnight = quarters(end.astimezone(ZONE).date())[0]
+    if end < midnight + timedelta(hours=hours):
+        pytest.skip(f"today has fewer than {hours} complete hours yet")
+    assert datetime.fromisoformat(data["today"]["from"]) == midnight
+    return data
+
+
+def test_today_counts_its_complete_hours_only(display_centre: DisplayCentre) -> None:
+    base, admin = display_centre.base.rstrip("/"), display_centre.token
+    sent = send_day(base, display_centre.community, admin, TEN)
+    today = send_today(base, display_centre.community, sent, TEN)
+    switch_on(base, admin)
+    data = _today(base)
+    end = datetime.fromisoformat(data["today"]["to"])
+    counted = today.before(end)
+    assert data["today"]["shown"] is True, data["today"]
+    assert data["today"]["reason"] is None
+    assert data["today"]["members_counted"] == 10
+    assert data["today"]["hours_counted"] == len(counted.plant) // 4
+    assert _figures(data["today"]) == counted.figures(list(TEN), 10)
+    # The quarters begun since (the hour under way among them) are in no figure.
+    assert len(today.plant) > len(counted.plant)
+    assert _figures(data["today"])["production"] < today.figures(list(TEN), 10)["production"]
+    # The year is the whole days up to yesterday: today is not in it.
+    assert data["year"]["to"] == sent.day.isoformat()
+    assert _figures(data["year"]) == sent.figures(list(TEN), 10)
+    assert data["privacy"]["resolution"].startswith("whole local day; today: whole hours")
+
+
+def test_an_hour_with_a_dominant_member_withholds_today(display_centre: DisplayCentre) -> None:
+    base, admin = display_centre.base.rstrip("/"), display_centre.token
+    sent = send_day(base, display_centre.community, admin, TEN)
+    today = send_today(base, display_centre.community, sent, TEN)
+    # m-0010 uses more than MAX_MEMBER_SHARE of the first hour: of that hour alone.
+    first_hour = dict.fromkeys(quarters(today.day)[:4], 1.1)
+    assert 1.1 / (sum(TEN.values()) - TEN["m-0010"] + 1.1) > MAX_MEMBER_SHARE
+    batch = readings("m-0010", "heavy", "grid", "import_kwh", first_hour)
+    answer = call(base, "POST", "/api/v1/readings", today.tokens["m-0010"], batch)
+    assert answer.status == 200, answer.body
+    switch_on(base, admin)
+    data = _today(base)
+    assert data["today"]["shown"] is False
+    assert data["today"]["reason"] == "dominant_member"
+    assert data["today"]["figures"] is None
+    assert data["today"]["hours_counted"] == 0
+    # The days are not concerned: yesterday and the year stand.
+    assert data["shown"] is True
+    assert _figures(data["year"]) == sent.figures(list(TEN), 10)
+
+
+def test_an_hour_with_too_few_members_withholds_today(display_centre: DisplayCentre) -> None:
+    base, admin = display_centre.base.rstrip("/"), display_centre.token
+    sent = send_day(base, display_centre.community, admin, TEN)
+    # Four members all day; a fifth only from 01:00: the first hour has four.
+    four = dict(list(TEN.items())[:4])
+    send_today(base, display_centre.community, sent, four, joined={"m-0011": 0.1})
+    switch_on(base, admin)
+    data = _today(base, hours=2)
+    assert data["today"]["shown"] is False
+    assert data["today"]["reason"] == "too_few_members"
+    assert data["today"]["members_counted"] == 4
+    assert data["today"]["figures"] is None
+
+
+def test_a_member_who_joined_today_is_left_out_of_today(display_centre: DisplayCentre) -> None:
+    base, admin = display_centre.base.rstrip("/"), display_centre.token
+    sent = send_day(base, display_centre.community, admin, TEN)
+    # The newcomer uses more than the ten together: counted, it would withhold today.
+    today = send_today(base, display_centre.community, sent, TEN, joined={"m-0011": 1.1})
+    switch_on(base, admin)
+    data = _today(base, hours=2)
+    end = datetime.fromisoformat(data["today"]["to"])
+    assert data["today"]["shown"] is True, data["today"]
+    assert data["today"]["members_counted"] == 10
+    # The agreement (made yesterday) shares the plant among the ten.
+    assert _figures(data["today"]) == today.before(end).figures(list(TEN), 10)
     assert data["members"]["value"] == 11
 
 

@@ -3,22 +3,27 @@
 What the public display and its open data give, and the rules that make them safe to give to
 anyone (``RULES`` states them in the JSON, docs/public-display.md explains them):
 
-- **Aggregates only**, by whole local day: the figures that depend on the members' consumption
-  (energy shared, self-consumed, its share, CO2 avoided, money kept) are given for the last
-  complete day and for the year up to it, never for a part of a day. An hourly or "today so
-  far" figure of a few homes reveals their routines. The plant's production now is given live:
-  it is the community's plant, no household's.
+- **Aggregates only**, by whole local day or whole hour of today: the figures that depend on
+  the members' consumption (energy shared, self-consumed, its share, CO2 avoided, money kept)
+  are given for today's complete hours so far, the last complete day and the year up to it.
+  Today runs from local midnight to the last whole hour (the hour under way never counts, nor
+  one that ended less than ``SETTLE`` ago) and is computed once per hour that ends, so the
+  finest series anyone can difference out of it is the community's hourly total, never a
+  home's. The plant's production now is given live: it is the community's plant, no household's.
 - **At least ``MIN_CONTRIBUTORS`` members**: a day counts only when at least that many members'
   consumption is known for every hour of it (the rule ``/api/v1/community/kpis`` applies to
-  public callers, here on the hours the results are computed from). With fewer active members
-  the display shows nothing, and says why.
+  public callers, here on the hours the results are computed from); today likewise for every
+  hour so far. With fewer active members the display shows nothing, and says why.
 - **No dominant member**: a day counts only when no member used more than
   ``MAX_MEMBER_SHARE`` of the day's consumption of the members counted, nor of its
-  self-consumed energy: a total that is mostly one home's is that home's figure.
+  self-consumed energy: a total that is mostly one home's is that home's figure. Today counts
+  only when no hour so far breaks this (each hour checked on its own): one hour that breaks a
+  rule withholds today, with the rule, rather than leaving that hour out (a gap would say when).
 - **Membership changes**: a day is computed over the members whose consumption is known for the
   whole of it, so a member who joins or leaves during a day is left out of that day, and the
-  year is the sum of the days that count. A join or a leave changes no figure already given:
-  nothing can be subtracted to single out the member who came or went.
+  year is the sum of the days that count (up to yesterday: today is not in it). Today likewise
+  counts the members known for every hour since midnight. A join or a leave changes no figure
+  already given: nothing can be subtracted to single out the member who came or went.
 
 The figures are the results engine's (``ResultsEngine.shares``: the same allocation the members'
 results count); money kept is the self-consumed energy at the import price, what it saved its
@@ -61,6 +66,8 @@ MAX_MEMBER_SHARE: Final = 0.4
 FRESH_DAYS: Final = 7
 KEEP_S: Final = 24 * 3600
 STALE_PER_REFRESH: Final = 31
+# An hour of today counts once this has passed since it ended (its readings have arrived).
+SETTLE: Final = timedelta(minutes=15)
 TOO_FEW_MEMBERS = "too_few_members"
 DOMINANT_MEMBER = "dominant_member"
 NO_DATA = "no_data"
@@ -68,17 +75,20 @@ NO_PRICES = "no_prices"
 RULES: Final = {
     "min_members": MIN_CONTRIBUTORS,
     "max_member_share": MAX_MEMBER_SHARE,
-    "resolution": "local day (production now: live, the community's plant)",
+    "resolution": "whole local day; today: whole hours to the last one, computed once an hour "
+    "(production now: live, the community's plant)",
     "text": [
         "Only totals of the community: no figure of any member.",
         f"A day counts only when at least {MIN_CONTRIBUTORS} members' consumption is known "
         "for every hour of it; with fewer active members nothing is shown.",
         f"A day counts only when no member used more than {MAX_MEMBER_SHARE:.0%} of its "
         "consumption or of its self-consumed energy.",
-        "Figures that depend on consumption cover whole local days (the last complete day "
-        "and the year up to it), never part of a day.",
-        "Each day is computed over the members present for the whole day; the year is the "
-        "sum of the days that count, so a member joining or leaving changes no figure given.",
+        "Today covers its complete hours so far (never the hour under way), computed once an "
+        "hour; it is shown only when every one of those hours passes both rules above, each "
+        "hour on its own, else it is withheld and the reason given.",
+        "The year is the sum of the whole days that count, up to yesterday.",
+        "Each day (and today) is computed over the members present since its midnight, so a "
+        "member joining or leaving changes no figure given.",
     ],
 }
 
@@ -93,40 +103,65 @@ class Day:
     generation_kwh: float
     allocated_kwh: float
     self_consumed_kwh: float
+    hours: int
+
+
+def _withheld(used: pd.DataFrame, self_consumed: pd.DataFrame) -> str | None:
+    """Return the rule that some span's sums break, or None (rows: spans; columns: members)."""
+    if used.shape[1] < MIN_CONTRIBUTORS:
+        return TOO_FEW_MEMBERS
+    for sums in (used, self_consumed):
+        totals = sums.sum(axis=1)
+        if bool(((totals > 0) & (sums.max(axis=1) > MAX_MEMBER_SHARE * totals)).any()):
+            return DOMINANT_MEMBER
+    return None
+
+
+def _span(allocation: Allocation, rows: np.ndarray, day: date, *, hourly: bool) -> Day:
+    """Return the figures of some hours of ``day`` over the members known for all of them.
+
+    The rules apply to the hours' sums, or (``hourly``) to each hour's.
+    """
+    consumption = allocation.consumption_kwh[rows]
+    counted = consumption.columns[consumption.notna().all(axis=0).to_numpy()]
+    used = consumption[counted]
+    self_consumed = allocation.self_consumed_kwh[rows][counted]
+    if hourly:
+        withheld = _withheld(used, self_consumed)
+    else:
+        withheld = _withheld(used.sum(axis=0).to_frame().T, self_consumed.sum(axis=0).to_frame().T)
+    return Day(
+        day=day,
+        members=len(counted),
+        withheld=withheld,
+        generation_kwh=float(allocation.generation_kwh[rows].sum()),
+        allocated_kwh=float(allocation.allocated_kwh[rows][counted].sum().sum()),
+        self_consumed_kwh=float(self_consumed.sum().sum()),
+        hours=len(consumption.index),
+    )
 
 
 def day_figures(allocation: Allocation, zone: ZoneInfo) -> list[Day]:
     """Return each local day's figures of an allocation over whole local days (rules above)."""
-    index = allocation.consumption_kwh.index
-    local = index.tz_convert(zone)
+    local = allocation.consumption_kwh.index.tz_convert(zone)
     days = np.array([moment.date() for moment in local.to_pydatetime()])
-    found = []
-    for day in sorted(set(days)):
-        rows = days == day
-        consumption = allocation.consumption_kwh[rows]
-        counted = consumption.columns[consumption.notna().all(axis=0).to_numpy()]
-        used = consumption[counted].sum(axis=0)
-        self_consumed = allocation.self_consumed_kwh[rows][counted].sum(axis=0)
-        withheld = None
-        if len(counted) < MIN_CONTRIBUTORS:
-            withheld = TOO_FEW_MEMBERS
-        elif any(
-            total > 0 and float(sums.max()) > MAX_MEMBER_SHARE * total
-            for sums in (used, self_consumed)
-            for total in (float(sums.sum()),)
-        ):
-            withheld = DOMINANT_MEMBER
-        found.append(
-            Day(
-                day=day,
-                members=len(counted),
-                withheld=withheld,
-                generation_kwh=float(allocation.generation_kwh[rows].sum()),
-                allocated_kwh=float(allocation.allocated_kwh[rows][counted].sum().sum()),
-                self_consumed_kwh=float(self_consumed.sum()),
-            )
-        )
-    return found
+    return [_span(allocation, days == day, day, hourly=False) for day in sorted(set(days))]
+
+
+def today_figures(allocation: Allocation, today: date) -> Day:
+    """Return today's figures over an allocation of its complete hours, each hour's checked."""
+    rows = np.ones(len(allocation.consumption_kwh.index), dtype=bool)
+    return _span(allocation, rows, today, hourly=True)
+
+
+def today_end(now: datetime, zone: ZoneInfo) -> datetime:
+    """Return (UTC) the end of today's last hour that counts at ``now``.
+
+    An hour counts once ``SETTLE`` has passed since it ended (the members' last quarter hour of
+    it has arrived); never before local midnight.
+    """
+    settled = (now - SETTLE).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return max(settled, local_midnight(now.astimezone(zone).date(), zone))
 
 
 def _value(value: float | None, unit: str, digits: int = 1) -> dict[str, Any]:
@@ -143,6 +178,8 @@ class PublicFigures:
         self._results = results
         self._zone = config.results.zone
         self._days: dict[date, tuple[Day, float]] = {}
+        # Today's figures and the end of their last hour: computed once per hour that ends.
+        self._today: tuple[datetime, Day] | None = None
         self._lock = asyncio.Lock()
         self._figures: dict[str, Any] | None = None
         self._computed_s = -math.inf
@@ -235,26 +272,55 @@ class PublicFigures:
             del self._days[day]
         return [self._days[day][0] for day in wanted if day in self._days]
 
+    async def _today_figures(self, now: datetime) -> Day:
+        """Return today's figures over its complete hours, computed once per hour that ends."""
+        end = today_end(now, self._zone)
+        if self._today is not None and self._today[0] == end:
+            return self._today[1]
+        today = now.astimezone(self._zone).date()
+        hours = pd.date_range(
+            local_midnight(today, self._zone), end, freq="h", inclusive="left", name="start"
+        )
+        if hours.empty:
+            found = Day(today, 0, NO_DATA, 0.0, 0.0, 0.0, hours=0)
+        else:
+            shares = await self._results.engine.shares(hours, now)
+            found = await asyncio.to_thread(today_figures, shares.allocation, today)
+        self._today = (end, found)
+        return found
+
     async def _compute(self, now: datetime) -> dict[str, Any]:
         members = sum(1 for member in await self._registry.members() if member.active)
         yesterday = now.astimezone(self._zone).date() - timedelta(days=1)
-        days = [] if members < MIN_CONTRIBUTORS else await self._days_of_year(yesterday, now)
+        enough = members >= MIN_CONTRIBUTORS
+        days = await self._days_of_year(yesterday, now) if enough else []
+        today = await self._today_figures(now) if enough else None
         shown = [day for day in days if day.withheld is None]
+        today_shown = today is not None and today.withheld is None
         last = days[-1] if days and days[-1].day == yesterday else None
         factor = factor_for(yesterday.year, self._config.display.emission_factor_kg_kwh)
         figures: dict[str, Any] = {
             "generated_at": utc_text(now),
             "refresh_s": self.refresh_s,
             "timezone": self._zone.key,
-            "shown": bool(shown),
-            "reason": None if shown else (TOO_FEW_MEMBERS if not days else _reason(days)),
+            "shown": bool(shown) or today_shown,
+            "reason": None
+            if shown or today_shown
+            else _reason(days + ([] if today is None else [today])),
             "emission_factor": factor.as_dict(),
             "privacy": RULES,
         }
-        if not shown:
-            return figures | {"members": None, "production_now": None, "day": None, "year": None}
+        if today is None or not figures["shown"]:
+            return figures | {
+                "members": None,
+                "production_now": None,
+                "today": None,
+                "day": None,
+                "year": None,
+            }
         snapshot = self._results.latest
         day_withheld = NO_DATA if last is None else last.withheld
+        end = today_end(now, self._zone)
         return figures | {
             "members": _value(members, "members", 0),
             "production_now": None
@@ -262,6 +328,15 @@ class PublicFigures:
             else {
                 **_value(snapshot.now_w["generation"] / 1000, "kW", 2),
                 "at": utc_text(snapshot.computed_at),
+            },
+            "today": {
+                "from": local_midnight(today.day, self._zone).astimezone(self._zone).isoformat(),
+                "to": end.astimezone(self._zone).isoformat(),
+                "hours_counted": today.hours if today_shown else 0,
+                "members_counted": today.members,
+                "shown": today_shown,
+                "reason": today.withheld,
+                "figures": self._period([today], factor.kg_per_kwh) if today_shown else None,
             },
             "day": {
                 "from": yesterday.isoformat(),
@@ -278,13 +353,13 @@ class PublicFigures:
                 "to": yesterday.isoformat(),
                 "days_counted": len(shown),
                 "days_withheld": sum(1 for d in days if d.members and d.withheld is not None),
-                "members_counted": max(day.members for day in shown),
-                "figures": self._period(shown, factor.kg_per_kwh),
+                "members_counted": max((day.members for day in shown), default=0),
+                "figures": self._period(shown, factor.kg_per_kwh) if shown else None,
             },
         }
 
     def _period(self, days: list[Day], kg_per_kwh: float) -> dict[str, Any]:
-        """Return the figures of some days that count (their sums)."""
+        """Return the figures of some days (or today's hours) that count (their sums)."""
         allocated = sum(day.allocated_kwh for day in days)
         used = sum(day.self_consumed_kwh for day in days)
         prices = self._config.results.prices
