@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 import os
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 
 from tests.browser import open_tab
 from tests.community import call
-from tests.display.data import Day, plant, readings, send_day, switch_on
+from tests.display.data import ZONE, Day, plant, readings, send_day, send_today, switch_on
 from tests.web.conftest import ControlCentre, Visit, open_page, violations_text
 
 pytestmark = pytest.mark.usefixtures("allow_local_sockets")
@@ -22,8 +24,18 @@ VIEWPORTS: dict[str, ViewportSize] = {
 TEN = {f"m-{n:04d}": round(0.05 + 0.01 * n, 2) for n in range(1, 11)}
 LOGO = Path(__file__).parents[2] / "addons" / "ioe-aggregator" / "logo.png"
 TEXTS = {
-    "en": {"shared": "Energy shared", "refused": "at least 5 members sending data"},
-    "es": {"shared": "Energía repartida", "refused": "al menos 5 socios enviando datos"},
+    "en": {
+        "shared": "Energy shared",
+        "refused": "at least 5 members sending data",
+        "year": "This year, to yesterday: ",
+        "today": "Today, to ",
+    },
+    "es": {
+        "shared": "Energía repartida",
+        "refused": "al menos 5 socios enviando datos",
+        "year": "Este año, hasta ayer: ",
+        "today": "Hoy, hasta las ",
+    },
 }
 # The smallest font of any text on the page, in CSS px, and what scrolls.
 SMALLEST_FONT = """() => {
@@ -62,30 +74,51 @@ def _private_words(centre: ControlCentre) -> list[str]:
     return [word for m in members for word in (m["id"], m["name"], m["cups"])]
 
 
-async def _check_figures(visit: Visit, sent: Day, language: str) -> None:
-    expected = sent.figures(list(TEN), 10)
-    assert await _figure(visit, "energy_shared") == (
-        f"{_number(expected['energy_shared'], language)} kWh"
-    )
-    assert await _figure(visit, "self_consumed_share") == (
-        f"{_number(expected['self_consumed_share'], language, 0)} %"
-    )
-    assert await _figure(visit, "co2_avoided") == f"{_number(expected['co2_avoided'], language)} kg"
-    assert await _figure(visit, "money_kept") == f"{_number(expected['money_kept'], language, 2)} €"
+@dataclass(frozen=True)
+class Sent:
+    """Yesterday's and today's readings of the ten members."""
+
+    day: Day
+    today: Day
+
+
+def _shown(expected: dict[str, float], language: str) -> dict[str, str]:
+    """Return the figures as the page writes them."""
+    return {
+        "energy_shared": f"{_number(expected['energy_shared'], language)} kWh",
+        "self_consumed_share": f"{_number(expected['self_consumed_share'], language, 0)} %",
+        "co2_avoided": f"{_number(expected['co2_avoided'], language)} kg",
+        "money_kept": f"{_number(expected['money_kept'], language, 2)} €",
+    }
+
+
+async def _check_figures(visit: Visit, sent: Sent, language: str) -> None:
+    """Check the big figures are today's complete hours', the second lines the year's."""
+    today = call(visit.base.rstrip("/"), "GET", "/api/public/v1/community").json()["today"]
+    end = datetime.fromisoformat(today["to"])
+    big = _shown(sent.today.before(end).figures(list(TEN), 10), language)
+    year = _shown(sent.day.figures(list(TEN), 10), language)
+    for name, value in big.items():
+        assert await _figure(visit, name) == value, name
+        line = await visit.page.locator(f"[data-year='{name}']").inner_text()
+        assert line == TEXTS[language]["year"] + year[name], name
     assert (await _figure(visit, "members")).strip() == "10"
+    clock = end.astimezone(ZONE).strftime("%H:%M")
+    assert await visit.page.locator("#period").inner_text() == TEXTS[language]["today"] + clock
 
 
 @pytest.fixture
-def ten(display_centre: ControlCentre) -> Day:
-    """Return the yesterday of ten members, sent, with the display switched on."""
+def ten(display_centre: ControlCentre) -> Sent:
+    """Return the yesterday and today of ten members, sent, with the display switched on."""
     base = display_centre.base.rstrip("/")
     sent = send_day(base, display_centre.community, display_centre.token, TEN)
+    today = send_today(base, display_centre.community, sent, TEN)
     switch_on(base, display_centre.token)
-    return sent
+    return Sent(sent, today)
 
 
 async def test_ten_members_are_shown_in_every_mode(
-    browser: Browser, display_centre: ControlCentre, ten: Day
+    browser: Browser, display_centre: ControlCentre, ten: Sent
 ) -> None:
     base, admin, sent = display_centre.base, display_centre.token, ten
     logo = call(base.rstrip("/"), "PUT", "/api/v1/display/logo", admin, LOGO.read_bytes())
@@ -122,25 +155,25 @@ async def test_ten_members_are_shown_in_every_mode(
 
 
 async def test_the_page_refreshes_itself_and_keeps_the_last_figures(
-    browser: Browser, display_centre: ControlCentre, ten: Day
+    browser: Browser, display_centre: ControlCentre, ten: Sent
 ) -> None:
-    base, sent = display_centre.base, ten
+    base, sent = display_centre.base, ten.day
     visit = await _display(browser, base)
-    await _check_figures(visit, sent, "en")
+    await _check_figures(visit, ten, "en")
     await visit.page.evaluate("window.notReloaded = true")
-    # The plant's meter corrects yesterday: more energy to share.
+    # The plant's meter corrects yesterday: more energy to share this year.
     corrected = Day(sent.day, sent.consumption, plant(sent.day, 1.5))
     batch = readings("m-0001", "sun-2", "plant", "generation_kwh", corrected.plant)
     answer = call(base.rstrip("/"), "POST", "/api/v1/readings", sent.tokens["m-0001"], batch)
     assert answer.status == 200, answer.body
-    shared = corrected.figures(list(TEN), 10)["energy_shared"]
-    figure = visit.page.locator("[data-figure='energy_shared']")
-    await expect(figure).to_contain_text(_number(shared, "en"), timeout=20_000)
+    shared = _number(corrected.figures(list(TEN), 10)["energy_shared"], "en")
+    year = visit.page.locator("[data-year='energy_shared']")
+    await expect(year).to_contain_text(shared, timeout=20_000)
     assert await visit.page.evaluate("window.notReloaded") is True
     # The aggregator goes away: the figures stay, and say since when.
     await visit.page.route("**/api/public/v1/community", lambda route: route.abort())
     await visit.page.wait_for_selector("footer .stale", timeout=20_000)
-    assert (await _figure(visit, "energy_shared")).startswith(_number(shared, "en"))
+    assert (await year.inner_text()).endswith(f"{shared} kWh")
 
 
 async def test_four_members_are_refused_and_told_why(

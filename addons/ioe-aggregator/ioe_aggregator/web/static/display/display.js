@@ -18,10 +18,11 @@ const TEXTS = {
     co2: "CO₂ avoided",
     money: "Saved by members",
     members: "Members",
-    yesterday: "yesterday",
-    year: "this year",
-    "year-value": "This year: {value}",
-    "yesterday-value": "Yesterday: {value}",
+    today: "Today, to {time}",
+    "today.too_few_members": "Today: not shown, fewer than {min} members' data so far",
+    "today.dominant_member": "Today: not shown, one member weighs too much in an hour",
+    "today.no_data": "Today: no complete hour yet",
+    "year-value": "This year, to yesterday: {value}",
     "no-plant": "no data",
     "not-shown": "not shown",
     updated: "Updated {time}",
@@ -42,10 +43,11 @@ const TEXTS = {
     co2: "CO₂ evitado",
     money: "Ahorro de los socios",
     members: "Socios",
-    yesterday: "ayer",
-    year: "este año",
-    "year-value": "Este año: {value}",
-    "yesterday-value": "Ayer: {value}",
+    today: "Hoy, hasta las {time}",
+    "today.too_few_members": "Hoy: no se muestra, datos de menos de {min} socios por ahora",
+    "today.dominant_member": "Hoy: no se muestra, un socio pesa demasiado en una hora",
+    "today.no_data": "Hoy: aún no hay ninguna hora completa",
+    "year-value": "Este año, hasta ayer: {value}",
     "no-plant": "sin datos",
     "not-shown": "no se muestra",
     updated: "Actualizado {time}",
@@ -62,6 +64,7 @@ const wanted = (params.get("lang") || navigator.language || "en").slice(0, 2).to
 const lang = wanted in TEXTS ? wanted : "en";
 const main = document.getElementById("main");
 const footnote = document.getElementById("footnote");
+const period = document.getElementById("period");
 let last = null;
 let lastAt = null;
 let tag = null;
@@ -100,12 +103,12 @@ function text([value, unit]) {
   return `${value} ${unit}`;
 }
 
-// One tile: what it is, its big value (with its unit), and a second, smaller line.
+// One tile: what it is, its big value (today's, with its unit), and this year's, smaller.
 function tile(name, label, big, second) {
   const value = big
     ? el("p", { class: "value", "data-figure": name }, big[0], el("span", { class: "unit" }, ` ${big[1]}`))
     : el("p", { class: "value missing", "data-figure": name }, t("not-shown"));
-  return el("section", { class: "tile", "aria-label": label }, el("h2", {}, label), value, second ? el("p", { class: "second" }, second) : null);
+  return el("section", { class: "tile", "aria-label": label }, el("h2", {}, label), value, second ? el("p", { class: "second", "data-year": name }, second) : null);
 }
 
 function figure(period, name, format) {
@@ -113,8 +116,17 @@ function figure(period, name, format) {
   return found === null || found === undefined ? null : format(found);
 }
 
-function secondLine(key, formatted) {
-  return formatted ? t(key, { value: text(formatted) }) : null;
+function yearLine(year, name, format) {
+  const formatted = figure(year, name, format);
+  return formatted ? t("year-value", { value: text(formatted) }) : null;
+}
+
+// What the big figures cover: today to its last complete hour (the community's clock), or why not.
+function todayText(data) {
+  const today = data.today;
+  if (!today.shown) return t(`today.${today.reason}`, { min: data.privacy.min_members });
+  const clock = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: data.timezone };
+  return t("today", { time: new Intl.DateTimeFormat(lang, clock).format(new Date(today.to)) });
 }
 
 function draw(data) {
@@ -131,39 +143,33 @@ function draw(data) {
   } else {
     logo.hidden = true;
   }
+  period.textContent = data.shown ? todayText(data) : "";
   if (!data.shown) {
     main.replaceChildren(el("p", { class: "message", role: "status" }, t(`reason.${data.reason}`, { min })));
     drawFootnote(data);
     return;
   }
-  const { day, year } = data;
+  const { today, year } = data;
   const now = data.production_now;
+  const consumed = (name, label, format) => tile(name, label, figure(today, name, format), yearLine(year, name, format));
   main.replaceChildren(
     el(
       "div",
       { class: "tiles" },
       tile("production_now", t("production"), now && now.value !== null ? [number(now.value, 1), "kW"] : null, null),
-      tile("self_consumed_share", t("share"), figure(year, "self_consumed_share", percent),
-        secondLine("yesterday-value", figure(day, "self_consumed_share", percent))),
-      tile("energy_shared", t("shared"), figure(year, "energy_shared", energy),
-        secondLine("yesterday-value", figure(day, "energy_shared", energy))),
-      tile("co2_avoided", t("co2"), figure(year, "co2_avoided", mass),
-        secondLine("yesterday-value", figure(day, "co2_avoided", mass))),
-      tile("money_kept", t("money"), figure(year, "money_kept", money),
-        secondLine("yesterday-value", figure(day, "money_kept", money))),
+      consumed("self_consumed_share", t("share"), percent),
+      consumed("energy_shared", t("shared"), energy),
+      consumed("co2_avoided", t("co2"), mass),
+      consumed("money_kept", t("money"), money),
       tile("members", t("members"), [number(data.members.value), ""], null),
     ),
   );
-  // The big values are this year's: say so once, under the tiles' titles.
-  for (const heading of main.querySelectorAll(".tile h2")) {
-    const figureName = heading.nextElementSibling.dataset.figure;
-    if (!["production_now", "members"].includes(figureName)) heading.append(el("span", { class: "period" }, ` · ${t("year")}`));
-  }
   drawFootnote(data);
 }
 
 function drawFootnote(data, failed = false) {
-  const time = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" }).format(lastAt ?? new Date());
+  const clock = { hour: "2-digit", minute: "2-digit", timeZone: data.timezone };
+  const time = new Intl.DateTimeFormat(lang, clock).format(lastAt ?? new Date());
   const factor = data.emission_factor;
   const source = factor.year === null ? t("factor-manager") : "REE";
   const parts = [
@@ -183,6 +189,7 @@ async function refresh() {
     } else if (response.status === 404) {
       last = null;
       main.replaceChildren(el("p", { class: "message", role: "status" }, t("off")));
+      period.textContent = "";
       footnote.replaceChildren();
     } else if (response.ok) {
       tag = response.headers.get("ETag");
