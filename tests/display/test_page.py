@@ -101,7 +101,8 @@ async def _check_figures(visit: Visit, sent: Sent, language: str) -> None:
     for name, value in big.items():
         assert await _figure(visit, name) == value, name
         line = await visit.page.locator(f"[data-year='{name}']").inner_text()
-        assert line == TEXTS[language]["year"] + year[name], name
+        # The value and its unit never part (a no-break space).
+        assert line == TEXTS[language]["year"] + year[name].replace(" ", "\xa0"), name
     assert (await _figure(visit, "members")).strip() == "10"
     clock = end.astimezone(ZONE).strftime("%H:%M")
     assert await visit.page.locator("#period").inner_text() == TEXTS[language]["today"] + clock
@@ -173,7 +174,7 @@ async def test_the_page_refreshes_itself_and_keeps_the_last_figures(
     # The aggregator goes away: the figures stay, and say since when.
     await visit.page.route("**/api/public/v1/community", lambda route: route.abort())
     await visit.page.wait_for_selector("footer .stale", timeout=20_000)
-    assert (await year.inner_text()).endswith(f"{shared} kWh")
+    assert (await year.inner_text()).endswith(f"{shared}\xa0kWh")
 
 
 async def test_four_members_are_refused_and_told_why(

@@ -99,8 +99,9 @@ function percent(value) {
   return [number(value, 0), "%"];
 }
 
+// A value and its unit on one line (a no-break space between them).
 function text([value, unit]) {
-  return `${value} ${unit}`;
+  return `${value}\u00a0${unit}`;
 }
 
 // One tile: what it is, its big value (today's, with its unit), and this year's, smaller.
