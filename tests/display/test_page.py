@@ -177,6 +177,26 @@ async def test_the_page_refreshes_itself_and_keeps_the_last_figures(
     assert (await year.inner_text()).endswith(f"{shared}\xa0kWh")
 
 
+async def test_today_withheld_is_said_and_the_year_stands(
+    browser: Browser, display_centre: ControlCentre
+) -> None:
+    base, admin = display_centre.base.rstrip("/"), display_centre.token
+    sent = send_day(base, display_centre.community, admin, TEN)
+    # Only four members send today: every hour of it has too few.
+    send_today(base, display_centre.community, sent, dict(list(TEN.items())[:4]))
+    switch_on(base, admin)
+    year = _shown(sent.figures(list(TEN), 10), "es")
+    visit = await _display(browser, display_centre.base, language="es", width="phone")
+    period = await visit.page.locator("#period").inner_text()
+    assert period == "Hoy: no se muestra, datos de menos de 5 socios por ahora"
+    assert await _figure(visit, "energy_shared") == "no se muestra"
+    line = await visit.page.locator("[data-year='energy_shared']").inner_text()
+    assert line == TEXTS["es"]["year"] + year["energy_shared"].replace(" ", "\xa0")
+    assert await visit.axe() == [], violations_text(await visit.axe())
+    await visit.screenshot("today-withheld-phone-es")
+    assert visit.errors == []
+
+
 async def test_four_members_are_refused_and_told_why(
     browser: Browser, display_centre: ControlCentre
 ) -> None:
