@@ -164,13 +164,15 @@ def send_today(
 ) -> Day:
     """Send today's quarter hours begun by now, from members already registered; return them.
 
-    The plant gives 0.8 kWh every quarter hour (night too: the hour under way would show in any
-    sum that counted it); ``joined``: members who join now and send from 01:00 local.
+    The plant gives 0.7 kWh every quarter hour (night too: the hour under way would show in any
+    sum that counted it; 0.7: no figure falls on a rounding boundary, where the service's
+    β, stored to millionths, and this equal split could round apart); ``joined``: members who
+    join now and send from 01:00 local.
     """
     today = sent.day + timedelta(days=1)
     now = datetime.now(UTC)
     begun = [q for q in quarters(today) if q <= now]
-    found = Day(today, {}, dict.fromkeys(begun, 0.8), sent.tokens)
+    found = Day(today, {}, dict.fromkeys(begun, 0.7), sent.tokens)
     for n, member in enumerate(joined or {}):
         found.tokens[member] = community.add_member(member, 950 + n).api_token
     for member, kwh in {**consumption, **(joined or {})}.items():
