@@ -57,6 +57,8 @@ const TEXTS = {
   },
 };
 const DAY_MS = 24 * 3600 * 1000;
+// Times as the community's clock reads them (24 h: "Today, to 14:00").
+const CLOCK = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
 const params = new URLSearchParams(location.search);
 const kiosk = params.get("kiosk") === "1";
 const embed = params.get("embed") === "1";
@@ -126,8 +128,8 @@ function yearLine(year, name, format) {
 function todayText(data) {
   const today = data.today;
   if (!today.shown) return t(`today.${today.reason}`, { min: data.privacy.min_members });
-  const clock = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: data.timezone };
-  return t("today", { time: new Intl.DateTimeFormat(lang, clock).format(new Date(today.to)) });
+  const clock = new Intl.DateTimeFormat(lang, { ...CLOCK, timeZone: data.timezone });
+  return t("today", { time: clock.format(new Date(today.to)) });
 }
 
 function draw(data) {
@@ -169,8 +171,8 @@ function draw(data) {
 }
 
 function drawFootnote(data, failed = false) {
-  const clock = { hour: "2-digit", minute: "2-digit", timeZone: data.timezone };
-  const time = new Intl.DateTimeFormat(lang, clock).format(lastAt ?? new Date());
+  const clock = new Intl.DateTimeFormat(lang, { ...CLOCK, timeZone: data.timezone });
+  const time = clock.format(lastAt ?? new Date());
   const factor = data.emission_factor;
   const source = factor.year === null ? t("factor-manager") : "REE";
   const parts = [
