@@ -475,13 +475,15 @@ async def test_the_openapi_document_validates_and_matches_the_routes(tmp_path: P
             for route in app.router.routes()
             if route.method != "HEAD" and route.resource is not None
         }
-        # The control centre's and the member portal's pages and files are not part of the API
-        # (nor of its document).
+        # The control centre's, the member portal's and the public display's pages and files
+        # are not part of the API (nor of its document).
         pages = {
             ("GET", "/"),
             ("GET", "/static/{version}/{path}"),
             ("GET", "/portal"),
             ("GET", "/portal/"),
+            ("GET", "/display"),
+            ("GET", "/display/logo"),
         }
         assert pages <= served
         routes = served - pages

@@ -82,6 +82,7 @@ REFUSED_FOR_REASONS_NO_SCHEMA_STATES = {
     "validateCoefficientFile": "base64, and a file name with its year or the year",
     "completeness": "days in order, at most 366",
     "control": "days in order, at most 366",
+    "putDisplayLogo": "a PNG, JPEG or WebP image (its first bytes)",
 }
 
 

@@ -35,6 +35,7 @@ from ioe_aggregator.api import (
     overview,
     peers,
     portal,
+    public,
     readings,
     results,
     session,
@@ -66,6 +67,7 @@ from ioe_aggregator.keys import (
 from ioe_aggregator.members.broker_accounts import BrokerAccounts
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.protocol.codec import MAX_PAYLOAD_BYTES
+from ioe_aggregator.public.figures import PublicFigures
 from ioe_aggregator.results.discovery import OFFLINE, availability_topic, discovery_messages
 from ioe_aggregator.results.engine import ResultsEngine
 from ioe_aggregator.results.publisher import ResultsPublisher
@@ -184,6 +186,10 @@ def create_app(config: Config, services: Services) -> web.Application:
     app[auth.SEEN_LOGINS] = set()
     app[auth.CSRF_KEY] = services.csrf_key
     app[session.SIGNING_IN] = Counter()
+    app[public.FIGURES] = PublicFigures(config, services.registry, services.results)
+    app[public.RATE_LIMITS] = public.RateLimit()
+    app.on_startup.append(public.start_figures)
+    app.on_cleanup.append(public.stop_figures)
     for module in (
         health,
         openapi,
@@ -204,6 +210,7 @@ def create_app(config: Config, services: Services) -> web.Application:
         users,
         member_data,
         portal,
+        public,
         pages,
         portal_page,
     ):

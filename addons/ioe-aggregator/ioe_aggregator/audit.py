@@ -63,6 +63,7 @@ class Action(StrEnum):
     DATADIS_SYNC = "datadis_sync"
     PORTAL_LINK_ISSUED = "portal_link_issued"
     PORTAL_LINK_REVOKED = "portal_link_revoked"
+    DISPLAY_CHANGED = "display_changed"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,7 +8,7 @@ passes silently.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import ipaddress
 import json
@@ -29,6 +29,8 @@ DEFAULT_MQTT_PORT = 8883
 # Rows (readings and batch records) one member's own data may take: years of a home with
 # a dozen meters, far from what a member flooding the store could reach unseen.
 DEFAULT_MEMBER_QUOTA_ROWS = 5_000_000
+# How often the public display's figures are computed again (s).
+DEFAULT_DISPLAY_REFRESH_S = 60
 DATADIS_URL = "https://datadis.es"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LANGUAGES = ("es", "en")
@@ -179,6 +181,10 @@ _SCHEMA = vol.Schema(
         ): _number(0.0, 10.0),
         vol.Inclusive("surplus_price_eur_kwh", "prices"): _number(-10.0, 10.0),
         vol.Optional("signal_threshold_w", default=500.0): _number(0.0, 10_000_000.0),
+        vol.Optional("display_refresh_s", default=DEFAULT_DISPLAY_REFRESH_S): vol.All(
+            vol.Coerce(int), vol.Range(min=2, max=3600)
+        ),
+        vol.Optional("display_emission_factor"): _number(0.0, 2.0),
         vol.Inclusive(
             "plant_latitude",
             "plant_site",
@@ -308,6 +314,15 @@ class HttpsConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DisplayConfig:
+    """The public display: how often its figures are computed, and the manager's CO2 factor."""
+
+    refresh_s: int = DEFAULT_DISPLAY_REFRESH_S
+    # kg CO2-eq per kWh the manager states; None: REE's of the year (public.emissions).
+    emission_factor_kg_kwh: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The validated configuration of the service."""
 
@@ -327,6 +342,7 @@ class Config:
     # None: Datadis is not used (no NIF and password given).
     datadis: DatadisConfig | None
     log_level: str
+    display: DisplayConfig = field(default_factory=DisplayConfig)
 
 
 def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
@@ -464,6 +480,10 @@ def _build(options: dict[str, Any]) -> Config:
         ),
         datadis=datadis,
         log_level=options["log_level"],
+        display=DisplayConfig(
+            refresh_s=options["display_refresh_s"],
+            emission_factor_kg_kwh=options.get("display_emission_factor"),
+        ),
     )
 
 

@@ -48,8 +48,16 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+# The public display may be framed by any site (an embed on the community's or the town's web):
+# it has no sign-in, no form and nothing to click that changes anything, so there is nothing to
+# trick a visitor into doing; otherwise the control centre's policy.
+DISPLAY_HEADERS = SECURITY_HEADERS | {
+    "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "frame-ancestors 'self'", "frame-ancestors *"
+    )
+}
 _FOREVER = "public, max-age=31536000, immutable"
-VERSION_PLACEHOLDER = "{{version}}"
+_VERSION_PLACEHOLDER = "{{version}}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +71,16 @@ class StaticFile:
 
 @dataclass(frozen=True, slots=True)
 class Assets:
-    """The static files by relative path, the shell, and the hash their URLs carry."""
+    """The static files by relative path, the pages, and the hash their URLs carry.
+
+    ``shell``: the control centre's page; ``portal``: the members' portal's; ``display``: the
+    public display's.
+    """
 
     files: Mapping[str, StaticFile]
     shell: bytes
+    portal: bytes
+    display: bytes
     version: str
 
 
@@ -96,21 +110,30 @@ def assets() -> Assets:
         textual = content_type.startswith("text/") or content_type.endswith(("json", "xml"))
         files[path] = StaticFile(raw[path], content_type, "utf-8" if textual else None)
     version = digest.hexdigest()[:12]
-    shell = (package / "shell.html").read_text(encoding="utf-8")
-    return Assets(files, shell.replace(VERSION_PLACEHOLDER, version).encode(), version)
+
+    def page(name: str) -> bytes:
+        text = (package / name).read_text(encoding="utf-8")
+        return text.replace(_VERSION_PLACEHOLDER, version).encode()
+
+    return Assets(files, page("shell.html"), page("portal.html"), page("display.html"), version)
 
 
-def _secured(response: web.Response) -> web.Response:
-    response.headers.update(SECURITY_HEADERS)
+def _secured(response: web.Response, headers: Mapping[str, str] = SECURITY_HEADERS) -> web.Response:
+    response.headers.update(headers)
     return response
+
+
+def html_page(body: bytes, headers: Mapping[str, str] = SECURITY_HEADERS) -> web.Response:
+    """Return a page, never cached (it names the files' current version), with ``headers``."""
+    response = web.Response(body=body, content_type="text/html", charset="utf-8")
+    response.headers["Cache-Control"] = "no-cache"
+    return _secured(response, headers)
 
 
 @routes.get("/")
 async def shell(_request: web.Request) -> web.Response:
     """Return the control centre's page (always fresh: it names the files' current version)."""
-    response = web.Response(body=assets().shell, content_type="text/html", charset="utf-8")
-    response.headers["Cache-Control"] = "no-cache"
-    return _secured(response)
+    return html_page(assets().shell)
 
 
 @routes.get("/static/{version}/{path:.+}")

@@ -7,30 +7,18 @@ carried an access link's secret in its fragment) and it is never stored in a cac
 
 from __future__ import annotations
 
-import functools
-from importlib import resources
-
 from aiohttp import web
 
-from ioe_aggregator.web.pages import SECURITY_HEADERS, VERSION_PLACEHOLDER, assets
+from ioe_aggregator.web.pages import SECURITY_HEADERS, assets, html_page
 
 routes = web.RouteTableDef()
 HEADERS = {**SECURITY_HEADERS, "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
 
-@functools.cache
-def page() -> bytes:
-    """Return the portal's page, naming the static files' current version."""
-    text = (resources.files(__package__) / "portal.html").read_text(encoding="utf-8")
-    return text.replace(VERSION_PLACEHOLDER, assets().version).encode()
-
-
 @routes.get("/portal")
 async def portal(_request: web.Request) -> web.Response:
     """Return the portal's page (the same for everyone: it asks the API who is signed in)."""
-    response = web.Response(body=page(), content_type="text/html", charset="utf-8")
-    response.headers.update(HEADERS)
-    return response
+    return html_page(assets().portal, HEADERS)
 
 
 @routes.get("/portal/")

@@ -1,4 +1,5 @@
-// Settings (admins): who may do what (people and their roles), API tokens, the audit log.
+// Settings (admins): who may do what (people and their roles), API tokens, the public display,
+// the audit log.
 import { api, ApiError } from "../api.js";
 import { h, replace, announce } from "../dom.js";
 import { formatDateTime, translator } from "../i18n.js";
@@ -68,6 +69,27 @@ const TEXTS = {
     older: "Older entries",
     "no-entries": "No entries match.",
     times: "×{count}",
+    display: "Public display",
+    "display-intro": "A page with the community's figures for a screen in a public place or a web page, without signing in: production now, energy shared and used in the community, CO₂ avoided, money saved, members.",
+    "display-on": "Show the public display",
+    "display-is-on": "The public display is on.",
+    "display-is-off": "The public display is off: its address answers “not switched on”.",
+    "display-privacy": "Privacy: only totals of the community, by whole days, from at least {min} members whose data covers the whole day, and only when no member weighs more than 40 % of them. Nobody's own figures are ever shown.",
+    "display-url": "Address of the display",
+    "display-kiosk": "For a TV (full screen, large text)",
+    "display-embed": "To embed it in a web page",
+    "display-no-url": "Set the add-on's public_api_url option (its HTTPS address) to see the display's address here.",
+    "display-open": "Open the display",
+    logo: "Logo",
+    "logo-upload": "Upload a logo",
+    "logo-hint": "PNG, JPEG or WebP, at most 256 KiB.",
+    "logo-none": "No logo yet: the display shows the community's name alone.",
+    "logo-kept": "Logo: {type}, {size} KiB.",
+    "logo-saved": "The logo is saved.",
+    "logo-remove": "Remove the logo",
+    "logo-removed": "The logo is removed.",
+    "error.logo_type": "The logo must be a PNG, JPEG or WebP image.",
+    "error.logo_too_large": "The logo is too large: at most 256 KiB.",
   },
   es: {
     title: "Ajustes",
@@ -131,6 +153,27 @@ const TEXTS = {
     older: "Entradas anteriores",
     "no-entries": "Ninguna entrada coincide.",
     times: "×{count}",
+    display: "Pantalla pública",
+    "display-intro": "Una página con las cifras de la comunidad para una pantalla en un lugar público o una web, sin iniciar sesión: producción ahora, energía repartida y aprovechada en la comunidad, CO₂ evitado, ahorro y socios.",
+    "display-on": "Mostrar la pantalla pública",
+    "display-is-on": "La pantalla pública está activada.",
+    "display-is-off": "La pantalla pública está desactivada: su dirección responde «no está activada».",
+    "display-privacy": "Privacidad: solo totales de la comunidad, por días completos, de al menos {min} socios cuyos datos cubren el día entero, y solo si ningún socio pesa más del 40 % en ellos. Nunca se muestran las cifras de nadie.",
+    "display-url": "Dirección de la pantalla",
+    "display-kiosk": "Para una televisión (pantalla completa, texto grande)",
+    "display-embed": "Para insertarla en una página web",
+    "display-no-url": "Indica la opción public_api_url del complemento (su dirección HTTPS) para ver aquí la dirección de la pantalla.",
+    "display-open": "Abrir la pantalla",
+    logo: "Logotipo",
+    "logo-upload": "Subir un logotipo",
+    "logo-hint": "PNG, JPEG o WebP, de 256 KiB como mucho.",
+    "logo-none": "Aún no hay logotipo: la pantalla muestra solo el nombre de la comunidad.",
+    "logo-kept": "Logotipo: {type}, {size} KiB.",
+    "logo-saved": "El logotipo está guardado.",
+    "logo-remove": "Quitar el logotipo",
+    "logo-removed": "El logotipo se ha quitado.",
+    "error.logo_type": "El logotipo debe ser una imagen PNG, JPEG o WebP.",
+    "error.logo_too_large": "El logotipo es demasiado grande: 256 KiB como mucho.",
   },
 };
 const ACTIONS = {
@@ -143,6 +186,8 @@ const ACTIONS = {
     agreement_removed: "Agreement removed", export: "Data exported",
     user_added: "Person added", user_changed: "Person changed",
     comparison_started: "Comparison started", datadis_sync: "Datadis sync asked for",
+    display_changed: "Public display changed",
+    portal_link_issued: "Portal link issued", portal_link_revoked: "Portal link revoked",
   },
   es: {
     login: "Entrada", login_failed: "Entradas fallidas", logout: "Salida",
@@ -153,6 +198,8 @@ const ACTIONS = {
     agreement_removed: "Acuerdo eliminado", export: "Datos exportados",
     user_added: "Persona añadida", user_changed: "Persona cambiada",
     comparison_started: "Comparación lanzada", datadis_sync: "Sincronización de Datadis pedida",
+    display_changed: "Pantalla pública cambiada",
+    portal_link_issued: "Enlace al portal emitido", portal_link_revoked: "Enlace al portal revocado",
   },
 };
 for (const lang of Object.keys(TEXTS)) {
@@ -408,6 +455,80 @@ function showToken(made) {
   text.select();
 }
 
+// Public display --------------------------------------------------------------------------
+
+// The privacy rule's minimum of members (the aggregator's MIN_CONTRIBUTORS).
+const DISPLAY_MIN_MEMBERS = 5;
+
+function displayProblem(error) {
+  const own = error instanceof ApiError && ["logo_type", "logo_too_large"].includes(error.code);
+  return own ? errorMessage(t(`error.${error.code}`)) : problemOf(error);
+}
+
+function copyable(id, label, value, multiline = false) {
+  const attributes = { id, readonly: true, spellcheck: "false", class: "token-text" };
+  const input = multiline ? h("textarea", { ...attributes, rows: 3 }, value) : h("input", { ...attributes, value });
+  input.addEventListener("focus", () => input.select());
+  return field(id, label, input);
+}
+
+async function displayCard(changed) {
+  const card = h("section", { class: "card", "aria-labelledby": "display-title" });
+  const status = h("div", {});
+
+  async function save(call, done) {
+    try {
+      const found = await call();
+      draw(found);
+      replace(status, notice(done(found)));
+      await changed();
+    } catch (error) {
+      replace(status, displayProblem(error));
+    }
+  }
+
+  function draw(found) {
+    const toggle = h("input", { type: "checkbox", id: "display-on", role: "switch", checked: found.enabled });
+    toggle.addEventListener("change", () =>
+      save(() => api("display", { method: "PUT", body: { enabled: toggle.checked } }),
+        (saved) => t(saved.enabled ? "display-is-on" : "display-is-off")));
+    const upload = h("input", { type: "file", id: "display-logo", accept: "image/png,image/jpeg,image/webp" });
+    upload.addEventListener("change", () => {
+      const [file] = upload.files;
+      if (file) save(() => api("display/logo", { method: "PUT", file }), () => t("logo-saved"));
+    });
+    const remove = h("button", { type: "button", class: "text danger-text" }, t("logo-remove"));
+    remove.addEventListener("click", () => save(() => api("display/logo", { method: "DELETE" }), () => t("logo-removed")));
+    const logo = found.logo;
+    const url = found.public_url ? `${found.public_url.replace(/\/$/, "")}/${found.path}` : null;
+    const name = document.getElementById("community-name")?.textContent ?? "";
+    replace(
+      card,
+      h("h2", { id: "display-title" }, t("display")),
+      h("p", { class: "intro" }, t("display-intro")),
+      status,
+      h("div", { class: "field switch" }, toggle, h("label", { for: "display-on" }, t("display-on"))),
+      h("p", { class: "hint", id: "display-state" }, t(found.enabled ? "display-is-on" : "display-is-off")),
+      h("p", { class: "hint" }, t("display-privacy", { min: DISPLAY_MIN_MEMBERS })),
+      url
+        ? [
+            copyable("display-url", t("display-url"), url),
+            copyable("display-kiosk-url", t("display-kiosk"), `${url}?kiosk=1`),
+            copyable("display-embed", t("display-embed"),
+              `<iframe src="${url}?embed=1" title="${name.replaceAll('"', "&quot;")}" width="100%" height="420" style="border:0"></iframe>`, true),
+            found.enabled ? h("p", {}, h("a", { href: url, target: "_blank", rel: "noopener" }, t("display-open"))) : null,
+          ]
+        : h("p", { class: "hint" }, t("display-no-url")),
+      h("h3", {}, t("logo")),
+      h("p", {}, logo ? t("logo-kept", { type: logo.type.replace("image/", "").toUpperCase(), size: Math.ceil(logo.bytes / 1024) }) : t("logo-none")),
+      field("display-logo", t("logo-upload"), upload, t("logo-hint")),
+      logo ? remove : null,
+    );
+  }
+  draw(await api("display"));
+  return card;
+}
+
 // Audit log -------------------------------------------------------------------------------
 
 async function auditCard(session) {
@@ -483,6 +604,10 @@ async function auditCard(session) {
 
 export async function render(main, _params, session) {
   const audit = await auditCard(session);
-  const [people, tokens] = await Promise.all([peopleCard(session, audit.reload), tokensCard(audit.reload)]);
-  replace(main, h("h1", {}, t("title")), people, tokens, audit.card);
+  const [people, tokens, display] = await Promise.all([
+    peopleCard(session, audit.reload),
+    tokensCard(audit.reload),
+    displayCard(audit.reload),
+  ]);
+  replace(main, h("h1", {}, t("title")), people, tokens, display, audit.card);
 }
