@@ -43,7 +43,7 @@ from ioe_aggregator.history.completeness import completeness
 from ioe_aggregator.members.registry import NewMember, Registry
 from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, Reading, ReadingsBatch
 from ioe_aggregator.store import SOURCE_MEMBER, Store, open_store
-from ioe_dev.demo.public import issue_portal_link, portal_cookie
+from ioe_dev.demo.public import issue_portal_link, portal_cookie, show_display
 from ioe_dev.processes import Service, free_port
 from ioe_dev.synthetic import cups, quarter_batch
 
@@ -79,6 +79,14 @@ DOWNLOADS = {
     "portal_data_csv": f"/api/v1/members/{MEMBER}/data.csv",
 }
 DOWNLOAD_REPEATS = 5
+# The public display's page and open data, asked with no login (once its first figures are
+# computed, in the background as it is switched on; that first computation is timed apart).
+DISPLAY = {
+    "display_page": "/display",
+    "display_data": "/api/public/v1/community",
+}
+# The display answers one address 60 times a minute: the bench waits a window out before it.
+RATE_WINDOW_S = 61
 # A plant's quarter hours (kWh) on a sunny day, UTC: 30 kW at noon.
 PLANT_DAY = [round(max(0.0, 7.5 * math.sin(math.pi * (q - 28) / 48)), 3) for q in range(96)]
 # The control centre's pages timed in Chromium, from a blank tab to the element drawn last
@@ -254,6 +262,20 @@ def _timed_get(
     return _summary(times)
 
 
+def _display(base: str, admin: str) -> dict[str, Any]:
+    """Switch the display on; time its first figures, then its page and open data."""
+    began = time.perf_counter()
+    show_display(base, admin)
+    while _get(base + DISPLAY["display_data"], None) == 503:  # figures_unavailable: not computed yet
+        time.sleep(2)
+    first_s = time.perf_counter() - began
+    time.sleep(RATE_WINDOW_S)
+    return {
+        "display_first_s": first_s,
+        **{name: _timed_get(base + path, None) for name, path in DISPLAY.items()},
+    }
+
+
 def _served(directory: Path, url: str) -> dict[str, Any]:
     """Time the viewer's GETs of PAGES from the service running on the database ``url``."""
     port = free_port()
@@ -275,6 +297,7 @@ def _served(directory: Path, url: str) -> dict[str, Any]:
             result[name] = _timed_get(base + path, None, cookie=cookie)
         for name, path in DOWNLOADS.items():
             result[name] = _timed_get(base + path, None, cookie=cookie, repeats=DOWNLOAD_REPEATS)
+        result |= _display(base, admin)
         return result | asyncio.run(_rendered(base, viewer, cookie))
     finally:
         service.stop()
@@ -345,7 +368,10 @@ def print_table(results: dict[str, Any]) -> None:
         ("portal_rendered", "Portal: the member's page drawn in Chromium (from a blank tab)"),
         ("portal_data_json", "Portal: all my data, JSON, two years of hours (download)"),
         ("portal_data_csv", "Portal: all my data, CSV, two years of hours (download)"),
+        ("display_page", "Public display: GET /display (HTTP, no login)"),
+        ("display_data", "Public display: GET /api/public/v1/community (HTTP, no login)"),
     ):
         row = results[key]
         print(f"| {name} | {row['median_ms']:.0f} ms | {row['p95_ms']:.0f} ms |")
     print(f"\nFilled {results['readings']:,} readings in {results['fill_s']:.0f} s.")
+    print(f"The display's first figures (a year of days) in {results['display_first_s']:.1f} s.")

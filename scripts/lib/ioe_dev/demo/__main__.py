@@ -873,18 +873,20 @@ def _check_control_centre(ports: Ports, password: str) -> list[str]:
     return []
 
 
-def _open_portal(ports: Ports, credentials: community.Credentials) -> public.PortalLink:
-    """Give a simulated member a link to the portal; check it signs in to their data only.
+def _open_portal_and_display(ports: Ports, credentials: community.Credentials) -> public.PortalLink:
+    """Give a simulated member a link to the portal, switch the public display on; check both.
 
+    The link signs in to the member's own data only; the display shows the community's figures.
     The link is on the plain-HTTP address: the browser that opens it is on this machine (the
     portal takes a link only over TLS or from the machine itself).
     """
     base = f"http://localhost:{ports.aggregator}"
     try:
         link = public.issue_portal_link(base, credentials.admin_token)
-        problems = public.check_portal(base, link)
+        public.show_display(base, credentials.admin_token)
+        problems = public.check_portal(base, link) or public.check_display(base)
     except (urllib.error.URLError, OSError, community.CommunityError) as err:
-        problems = [f"portal: {err}"]
+        problems = [f"portal and display: {err}"]
     if problems:
         raise DemoError("; ".join(problems))
     return link
@@ -943,6 +945,9 @@ IoE Community demo is running (state in {state}).
                    (the personal link of {portal_link.member}, a simulated member without Home
                    Assistant; or open http://localhost:{ports.aggregator}/portal and type the
                    code {portal_link.code}; a new link each start, valid {public.LINK_DAYS} days)
+  Public display   http://localhost:{ports.aggregator}/display?kiosk=1 (a town hall's TV; switched
+                   on in the control centre's Settings, with the logo; /display?embed=1 for a
+                   web page, /api/public/v1/community the same figures as open data)
   Node-RED         http://localhost:{ports.node_red}/ (where installed: the flow "battery
                    reserve on the forecast" of nodered/, connected to the Home Assistant above)
   Aggregator API   http://localhost:{ports.aggregator}/api/health
@@ -1065,7 +1070,7 @@ def run(state: Path, *, check: bool) -> int:
             or _check_control_centre(ports, values["manager_password"])
         ):
             raise DemoError("; ".join(problems))
-        portal_link = _open_portal(ports, credentials)
+        portal_link = _open_portal_and_display(ports, credentials)
         if check:
             print(
                 "Demo check passed: Home Assistant (ioe_community loaded, Modbus devices read, "
@@ -1078,7 +1083,8 @@ def run(state: Path, *, check: bool) -> int:
                 "Datadis and imported by the home over HTTPS as statistics, a poisoned batch "
                 "refused with every task still running), broker on the generated files, "
                 "sharing report, the control centre (its admin signed in), the member portal "
-                "(a member's link signs in to their own data, another member's refused)."
+                "(a member's link signs in to their own data, another member's refused) and the "
+                "public display (the community's figures, nobody's own)."
             )
             return 0
         _print_welcome(

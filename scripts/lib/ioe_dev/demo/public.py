@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import http.cookies
 import json
+import time
 from typing import Any
 import urllib.error
 import urllib.request
@@ -21,6 +22,8 @@ from ioe_dev.demo.community import CommunityError
 PORTAL_MEMBER = "m-0002"
 OTHER_MEMBER = "m-0003"
 LINK_DAYS = 30
+# How long the display's first figures may take (computed in the background once switched on).
+FIGURES_WAIT_S = 120
 
 
 @dataclass(frozen=True)
@@ -99,3 +102,27 @@ def check_portal(base: str, link: PortalLink, other: str = OTHER_MEMBER) -> list
     if refused != 403:
         problems.append(f"portal: another member's months answered {refused}, not 403")
     return problems
+
+
+def show_display(base: str, admin_token: str) -> None:
+    """Switch the public display on, as the manager does in the control centre's Settings."""
+    status, answer, _ = _call(
+        base, "PUT", "/api/v1/display", token=admin_token, body={"enabled": True}
+    )
+    if status != 200:
+        raise CommunityError(f"switching the public display on answered {status} {answer}")
+
+
+def check_display(base: str) -> list[str]:
+    """Check the display's open data shows the community's figures (10 members: enough)."""
+    deadline = time.monotonic() + FIGURES_WAIT_S
+    while True:
+        status, answer, _ = _call(base, "GET", "/api/public/v1/community")
+        if status != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    if status != 200:
+        return [f"public display: its open data answered {status} {answer}"]
+    if not answer.get("shown"):
+        return [f"public display: no figure shown: {answer}"]
+    return []
