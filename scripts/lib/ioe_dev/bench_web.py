@@ -87,6 +87,8 @@ DISPLAY = {
 }
 # The display answers one address 60 times a minute: the bench waits a window out before it.
 RATE_WINDOW_S = 61
+# The display's answer before its first figures are computed (figures_unavailable).
+NOT_COMPUTED = 503
 # A plant's quarter hours (kWh) on a sunny day, UTC: 30 kW at noon.
 PLANT_DAY = [round(max(0.0, 7.5 * math.sin(math.pi * (q - 28) / 48)), 3) for q in range(96)]
 # The control centre's pages timed in Chromium, from a blank tab to the element drawn last
@@ -266,7 +268,7 @@ def _display(base: str, admin: str) -> dict[str, Any]:
     """Switch the display on; time its first figures, then its page and open data."""
     began = time.perf_counter()
     show_display(base, admin)
-    while _get(base + DISPLAY["display_data"], None) == 503:  # figures_unavailable: not computed yet
+    while _get(base + DISPLAY["display_data"], None) == NOT_COMPUTED:
         time.sleep(2)
     first_s = time.perf_counter() - began
     time.sleep(RATE_WINDOW_S)
