@@ -68,6 +68,7 @@ from ioe_aggregator.members.broker_accounts import BrokerAccounts
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.protocol.codec import MAX_PAYLOAD_BYTES
 from ioe_aggregator.public.figures import PublicFigures
+from ioe_aggregator.public.settings import KeptSettings
 from ioe_aggregator.results.discovery import OFFLINE, availability_topic, discovery_messages
 from ioe_aggregator.results.engine import ResultsEngine
 from ioe_aggregator.results.publisher import ResultsPublisher
@@ -188,6 +189,7 @@ def create_app(config: Config, services: Services) -> web.Application:
     app[session.SIGNING_IN] = Counter()
     app[public.FIGURES] = PublicFigures(config, services.registry, services.results)
     app[public.RATE_LIMITS] = public.RateLimit()
+    app[public.SETTINGS] = KeptSettings(services.store)
     app.on_startup.append(public.start_figures)
     app.on_cleanup.append(public.stop_figures)
     for module in (

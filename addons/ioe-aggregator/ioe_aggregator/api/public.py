@@ -12,7 +12,9 @@ with ``Retry-After``): a display polling once a ``refresh_s`` never comes near i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import hashlib
+import ipaddress
 import json
 import logging
 import math
@@ -34,34 +36,74 @@ from ioe_aggregator.web.pages import DISPLAY_HEADERS, assets, html_page
 _LOGGER = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 FIGURES = web.AppKey("public_figures", PublicFigures)
+SETTINGS = web.AppKey("public_settings", settings.KeptSettings)
 RATE_LIMIT: Final = 60
+# The callers kept apart; beyond them, any other shares the ``CROWD`` window.
+RATE_CAPACITY: Final = 10_000
+CROWD: Final = "crowd"
 _WINDOW_S: Final = 60.0
 DISPLAY_PATH = "display"
 LOGO_PATH = "display/logo"
 
 
 class RateLimit:
-    """Requests per address in fixed one-minute windows."""
+    """Requests per address in fixed one-minute windows, in bounded memory and work.
 
-    def __init__(self, limit: int = RATE_LIMIT) -> None:
-        """Allow ``limit`` requests a minute to each address."""
+    An IPv6 address counts by its /64 (what one home or host is given: one flooding from many
+    of its addresses is one caller); finished windows are forgotten at most once a second; with
+    ``capacity`` callers kept, any other shares one window (a crowd of addresses cannot grow
+    the memory, nor the work a request does).
+    """
+
+    def __init__(
+        self,
+        limit: int = RATE_LIMIT,
+        *,
+        capacity: int = RATE_CAPACITY,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Allow ``limit`` requests a minute to each address, keeping at most ``capacity``."""
         self._limit = limit
+        self._capacity = capacity
+        self._clock = clock
         self._windows: dict[str, tuple[float, int]] = {}
+        self._pruned = -math.inf
+
+    def __len__(self) -> int:
+        """Return how many callers' windows are kept."""
+        return len(self._windows)
+
+    @staticmethod
+    def caller(address: str) -> str:
+        """Return whom an address counts as: itself, or (IPv6) its /64."""
+        try:
+            found = ipaddress.ip_address(address)
+        except ValueError:
+            return address
+        if isinstance(found, ipaddress.IPv6Address):
+            if found.ipv4_mapped is not None:
+                return str(found.ipv4_mapped)
+            return str(ipaddress.IPv6Network((found, 64), strict=False))
+        return str(found)
 
     def wait_s(self, address: str) -> int:
         """Count a request; return 0 when allowed, else the seconds until the next window."""
-        now = time.monotonic()
-        if len(self._windows) > 10_000:  # forget the finished windows of a crowd
+        now = self._clock()
+        if now - self._pruned >= 1:
             self._windows = {a: w for a, w in self._windows.items() if now - w[0] < _WINDOW_S}
-        start, count = self._windows.get(address, (now, 0))
+            self._pruned = now
+        caller = self.caller(address)
+        if caller not in self._windows and len(self._windows) >= self._capacity:
+            caller = CROWD
+        start, count = self._windows.get(caller, (now, 0))
         if now - start >= _WINDOW_S:
             start, count = now, 0
-        self._windows[address] = (start, count + 1)
+        self._windows[caller] = (start, count + 1)
         if count < self._limit:
             return 0
         wait = max(1, math.ceil(_WINDOW_S - (now - start)))
         if count == self._limit:  # once a window: a flood must not flood the log too
-            _LOGGER.warning("Asked the public display too often from %s: wait %s s", address, wait)
+            _LOGGER.warning("Asked the public display too often from %s: wait %s s", caller, wait)
         return wait
 
 
@@ -78,7 +120,7 @@ async def _open(request: web.Request) -> settings.DisplaySettings | web.Response
             f"too many requests: wait {wait} s",
             headers={"Retry-After": str(wait)},
         )
-    return await settings.display_settings(request.app[STORE])
+    return await request.app[SETTINGS].get()
 
 
 def _community(request: web.Request, found: settings.DisplaySettings) -> dict[str, Any]:
@@ -92,7 +134,7 @@ def _community(request: web.Request, found: settings.DisplaySettings) -> dict[st
 
 async def start_figures(app: web.Application) -> None:
     """Compute the figures as the service starts, when the display is on."""
-    if (await settings.display_settings(app[STORE])).enabled:
+    if (await app[SETTINGS].get()).enabled:
         app[FIGURES].start()
 
 
@@ -155,7 +197,7 @@ async def logo(request: web.Request) -> web.Response:
 
 
 async def _settings_answer(request: web.Request) -> web.Response:
-    found = await settings.display_settings(request.app[STORE])
+    found = await request.app[SETTINGS].get()
     logo = found.logo
     return web.json_response(
         {
@@ -183,6 +225,7 @@ async def switch_display(request: web.Request) -> web.Response:
     caller = require(request, Permission.ADMINISTER)
     enabled = bool((await request.json())["enabled"])
     await settings.switch(request.app[STORE], caller.actor, enabled=enabled)
+    await request.app[SETTINGS].reload()
     if enabled:
         request.app[FIGURES].start()
     _LOGGER.info("Public display switched %s by %s", "on" if enabled else "off", caller.actor)
@@ -200,6 +243,7 @@ async def put_logo(request: web.Request) -> web.Response:
     except Refused as refused:
         _LOGGER.warning("Refused a display logo from %s: %s", caller.actor, refused)
         raise
+    await request.app[SETTINGS].reload()
     _LOGGER.info("Display logo (%s) uploaded by %s", kept.content_type, caller.actor)
     return await _settings_answer(request)
 
@@ -209,4 +253,5 @@ async def delete_logo(request: web.Request) -> web.Response:
     """Remove the community's logo (administer, audited)."""
     caller = require(request, Permission.ADMINISTER)
     await settings.remove_logo(request.app[STORE], caller.actor)
+    await request.app[SETTINGS].reload()
     return await _settings_answer(request)

@@ -22,8 +22,14 @@ anyone (``RULES`` states them in the JSON, docs/public-display.md explains them)
 - **Membership changes**: a day is computed over the members whose consumption is known for the
   whole of it, so a member who joins or leaves during a day is left out of that day, and the
   year is the sum of the days that count (up to yesterday: today is not in it). Today likewise
-  counts the members known for every hour since midnight. A join or a leave changes no figure
-  already given: nothing can be subtracted to single out the member who came or went.
+  counts the members known for every hour since midnight.
+- **Frozen member sets**: the members a day (or today) counts are fixed when its figures are
+  first given, so that late data (Datadis, a back-filled gap) never changes a figure by exactly
+  one home's: a member outside the set never enters it; a day whose member no longer has
+  complete data keeps the figures it was given; today, when a member of its set lacks a counted
+  hour, is withheld until the data comes. The sets are kept in memory: a restart works them out
+  again from the data (a residual risk, docs/public-display.md). How many members a period
+  counts is never given, and today's reason is only ``withheld`` (whole days say which rule).
 
 The figures are the results engine's (``ResultsEngine.shares``: the same allocation the members'
 results count); money kept is the self-consumed energy at the import price, what it saved its
@@ -69,6 +75,10 @@ STALE_PER_REFRESH: Final = 31
 # An hour of today counts once this has passed since it ended (its readings have arrived).
 SETTLE: Final = timedelta(minutes=15)
 TOO_FEW_MEMBERS = "too_few_members"
+# Today's only reason: which rule an hour broke would say what one home did in it.
+WITHHELD = "withheld"
+# A member of a period's frozen set lacks data in it.
+INCOMPLETE = "incomplete"
 DOMINANT_MEMBER = "dominant_member"
 NO_DATA = "no_data"
 NO_PRICES = "no_prices"
@@ -89,6 +99,8 @@ RULES: Final = {
         "The year is the sum of the whole days that count, up to yesterday.",
         "Each day (and today) is computed over the members present since its midnight, so a "
         "member joining or leaving changes no figure given.",
+        "The members a day (or today) counts are fixed when its figures are first given: late "
+        "data never adds or removes a member from figures already given.",
     ],
 }
 
@@ -98,12 +110,17 @@ class Day:
     """One local day's figures over the members counted, or why it does not count."""
 
     day: date
-    members: int
+    counted: frozenset[str]
     withheld: str | None
     generation_kwh: float
     allocated_kwh: float
     self_consumed_kwh: float
     hours: int
+
+    @property
+    def members(self) -> int:
+        """How many members the figures count."""
+        return len(self.counted)
 
 
 def _withheld(used: pd.DataFrame, self_consumed: pd.DataFrame) -> str | None:
@@ -117,13 +134,25 @@ def _withheld(used: pd.DataFrame, self_consumed: pd.DataFrame) -> str | None:
     return None
 
 
-def _span(allocation: Allocation, rows: np.ndarray, day: date, *, hourly: bool) -> Day:
+def _span(
+    allocation: Allocation,
+    rows: np.ndarray,
+    day: date,
+    *,
+    hourly: bool,
+    frozen: frozenset[str] | None,
+) -> Day:
     """Return the figures of some hours of ``day`` over the members known for all of them.
 
-    The rules apply to the hours' sums, or (``hourly``) to each hour's.
+    The rules apply to the hours' sums, or (``hourly``) to each hour's. With a ``frozen`` set,
+    over its members alone, and ``INCOMPLETE`` when any of them is not known for every hour.
     """
     consumption = allocation.consumption_kwh[rows]
     counted = consumption.columns[consumption.notna().all(axis=0).to_numpy()]
+    if frozen is not None:
+        if not frozen <= set(counted):
+            return Day(day, frozen, INCOMPLETE, 0.0, 0.0, 0.0, hours=len(consumption.index))
+        counted = counted[counted.isin(list(frozen))]
     used = consumption[counted]
     self_consumed = allocation.self_consumed_kwh[rows][counted]
     if hourly:
@@ -132,7 +161,7 @@ def _span(allocation: Allocation, rows: np.ndarray, day: date, *, hourly: bool) 
         withheld = _withheld(used.sum(axis=0).to_frame().T, self_consumed.sum(axis=0).to_frame().T)
     return Day(
         day=day,
-        members=len(counted),
+        counted=frozenset(str(member) for member in counted),
         withheld=withheld,
         generation_kwh=float(allocation.generation_kwh[rows].sum()),
         allocated_kwh=float(allocation.allocated_kwh[rows][counted].sum().sum()),
@@ -141,17 +170,28 @@ def _span(allocation: Allocation, rows: np.ndarray, day: date, *, hourly: bool) 
     )
 
 
-def day_figures(allocation: Allocation, zone: ZoneInfo) -> list[Day]:
-    """Return each local day's figures of an allocation over whole local days (rules above)."""
+def day_figures(
+    allocation: Allocation, zone: ZoneInfo, frozen: dict[date, frozenset[str]]
+) -> list[Day]:
+    """Return each local day's figures of an allocation over whole local days (rules above).
+
+    A day in ``frozen`` counts that set of members alone (``INCOMPLETE`` if one lacks data).
+    """
     local = allocation.consumption_kwh.index.tz_convert(zone)
     days = np.array([moment.date() for moment in local.to_pydatetime()])
-    return [_span(allocation, days == day, day, hourly=False) for day in sorted(set(days))]
+    return [
+        _span(allocation, days == day, day, hourly=False, frozen=frozen.get(day))
+        for day in sorted(set(days))
+    ]
 
 
-def today_figures(allocation: Allocation, today: date) -> Day:
-    """Return today's figures over an allocation of its complete hours, each hour's checked."""
+def today_figures(allocation: Allocation, today: date, frozen: frozenset[str] | None) -> Day:
+    """Return today's figures over an allocation of its complete hours, each hour's checked.
+
+    With a ``frozen`` set (today's first figures'), over its members alone.
+    """
     rows = np.ones(len(allocation.consumption_kwh.index), dtype=bool)
-    return _span(allocation, rows, today, hourly=True)
+    return _span(allocation, rows, today, hourly=True, frozen=frozen)
 
 
 def today_end(now: datetime, zone: ZoneInfo) -> datetime:
@@ -178,8 +218,12 @@ class PublicFigures:
         self._results = results
         self._zone = config.results.zone
         self._days: dict[date, tuple[Day, float]] = {}
+        # The members each day counts, fixed at its first figures given.
+        self._day_sets: dict[date, frozenset[str]] = {}
         # Today's figures and the end of their last hour: computed once per hour that ends.
         self._today: tuple[datetime, Day] | None = None
+        # The members today counts, fixed at its first figures given.
+        self._today_set: tuple[date, frozenset[str]] | None = None
         self._lock = asyncio.Lock()
         self._figures: dict[str, Any] | None = None
         self._computed_s = -math.inf
@@ -266,10 +310,19 @@ class PublicFigures:
                 name="start",
             )
             shares = await self._results.engine.shares(hours, now)
-            computed = await asyncio.to_thread(day_figures, shares.allocation, self._zone)
-            self._days.update({day.day: (day, clock) for day in computed})
+            computed = await asyncio.to_thread(
+                day_figures, shares.allocation, self._zone, self._day_sets
+            )
+            for found in computed:
+                if found.withheld == INCOMPLETE:  # a member of its set lacks data: it stands
+                    _LOGGER.info("Kept the public figures of %s: a member lacks data", found.day)
+                    continue
+                if found.withheld is None:
+                    self._day_sets.setdefault(found.day, found.counted)
+                self._days[found.day] = (found, clock)
         for day in [day for day in self._days if day < first]:
             del self._days[day]
+            self._day_sets.pop(day, None)
         return [self._days[day][0] for day in wanted if day in self._days]
 
     async def _today_figures(self, now: datetime) -> Day:
@@ -282,10 +335,15 @@ class PublicFigures:
             local_midnight(today, self._zone), end, freq="h", inclusive="left", name="start"
         )
         if hours.empty:
-            found = Day(today, 0, NO_DATA, 0.0, 0.0, 0.0, hours=0)
+            found = Day(today, frozenset(), NO_DATA, 0.0, 0.0, 0.0, hours=0)
         else:
+            frozen = None
+            if self._today_set is not None and self._today_set[0] == today:
+                frozen = self._today_set[1]
             shares = await self._results.engine.shares(hours, now)
-            found = await asyncio.to_thread(today_figures, shares.allocation, today)
+            found = await asyncio.to_thread(today_figures, shares.allocation, today, frozen)
+            if frozen is None and found.withheld is None:
+                self._today_set = (today, found.counted)
         self._today = (end, found)
         return found
 
@@ -304,9 +362,7 @@ class PublicFigures:
             "refresh_s": self.refresh_s,
             "timezone": self._zone.key,
             "shown": bool(shown) or today_shown,
-            "reason": None
-            if shown or today_shown
-            else _reason(days + ([] if today is None else [today])),
+            "reason": None if shown or today_shown else _reason(days, today),
             "emission_factor": factor.as_dict(),
             "privacy": RULES,
         }
@@ -333,15 +389,13 @@ class PublicFigures:
                 "from": local_midnight(today.day, self._zone).astimezone(self._zone).isoformat(),
                 "to": end.astimezone(self._zone).isoformat(),
                 "hours_counted": today.hours if today_shown else 0,
-                "members_counted": today.members,
                 "shown": today_shown,
-                "reason": today.withheld,
+                "reason": None if today_shown else NO_DATA if not today.hours else WITHHELD,
                 "figures": self._period([today], factor.kg_per_kwh) if today_shown else None,
             },
             "day": {
                 "from": yesterday.isoformat(),
                 "to": yesterday.isoformat(),
-                "members_counted": 0 if last is None else last.members,
                 "shown": day_withheld is None,
                 "reason": day_withheld,
                 "figures": None
@@ -353,7 +407,6 @@ class PublicFigures:
                 "to": yesterday.isoformat(),
                 "days_counted": len(shown),
                 "days_withheld": sum(1 for d in days if d.members and d.withheld is not None),
-                "members_counted": max((day.members for day in shown), default=0),
                 "figures": self._period(shown, factor.kg_per_kwh) if shown else None,
             },
         }
@@ -387,7 +440,9 @@ def _runs(days: list[date]) -> list[list[date]]:
     return runs
 
 
-def _reason(days: list[Day]) -> str:
-    """Return why no day counts: the latest day's with any member's data, else too few."""
+def _reason(days: list[Day], today: Day | None) -> str:
+    """Return why nothing counts: today's, else the latest day's with any data, else too few."""
+    if today is not None and today.members:
+        return WITHHELD
     with_data = [day.withheld for day in days if day.members and day.withheld is not None]
     return with_data[-1] if with_data else TOO_FEW_MEMBERS

@@ -2,7 +2,7 @@
 
 The logo is an image the manager uploads: PNG, JPEG or WebP (recognised by its first bytes, not
 by what the upload says it is; never SVG, which can carry scripts), at most ``MAX_LOGO_BYTES``.
-Every change is audited in the same transaction.
+Every change is audited in the same transaction. ``KeptSettings`` keeps them in memory.
 """
 
 from __future__ import annotations
@@ -76,6 +76,33 @@ async def display_settings(store: Store) -> DisplaySettings:
         found = json.loads(stored)
         logo = Logo(found["type"], base64.b64decode(found["data"]))
     return DisplaySettings(enabled=rows.get(ENABLED_SETTING) == "on", logo=logo)
+
+
+class KeptSettings:
+    """The display's settings in memory, so that a public request reads nothing for them.
+
+    Read from the store at the first use; replaced (``reload``) by the routes that change them,
+    their only writers.
+    """
+
+    def __init__(self, store: Store) -> None:
+        """Keep the settings of ``store``."""
+        self._store = store
+        self._kept: DisplaySettings | None = None
+
+    async def get(self) -> DisplaySettings:
+        """Return the settings, read from the store only the first time."""
+        if self._kept is None:
+            found = await display_settings(self._store)
+            # A change read meanwhile (``reload``) is newer: it stands.
+            if self._kept is None:
+                self._kept = found
+        return self._kept
+
+    async def reload(self) -> DisplaySettings:
+        """Read the settings again after a change; return them."""
+        self._kept = await display_settings(self._store)
+        return self._kept
 
 
 async def switch(store: Store, actor: str, *, enabled: bool) -> None:
