@@ -188,7 +188,10 @@ async def test_today_withheld_is_said_and_the_year_stands(
     year = _shown(sent.figures(list(TEN), 10), "es")
     visit = await _display(browser, display_centre.base, language="es", width="phone")
     period = await visit.page.locator("#period").inner_text()
-    assert period == "Hoy: no se muestra, datos de menos de 5 socios por ahora"
+    # Only "withheld": the page does not say which rule an hour broke.
+    assert period == (
+        "Hoy: aún no se muestra, sus horas no cumplen por ahora las reglas de privacidad"
+    )
     assert await _figure(visit, "energy_shared") == "no se muestra"
     line = await visit.page.locator("[data-year='energy_shared']").inner_text()
     assert line == TEXTS["es"]["year"] + year["energy_shared"].replace(" ", "\xa0")

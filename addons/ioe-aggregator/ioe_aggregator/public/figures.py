@@ -441,8 +441,11 @@ def _runs(days: list[date]) -> list[list[date]]:
 
 
 def _reason(days: list[Day], today: Day | None) -> str:
-    """Return why nothing counts: today's, else the latest day's with any data, else too few."""
-    if today is not None and today.members:
-        return WITHHELD
+    """Return why nothing counts: the latest day's with any data, else today's, else too few.
+
+    Today's is only ``WITHHELD``: which rule an hour broke would say what one home did in it.
+    """
     with_data = [day.withheld for day in days if day.members and day.withheld is not None]
-    return with_data[-1] if with_data else TOO_FEW_MEMBERS
+    if with_data:
+        return with_data[-1]
+    return WITHHELD if today is not None and today.members else TOO_FEW_MEMBERS
