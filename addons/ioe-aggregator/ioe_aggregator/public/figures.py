@@ -18,7 +18,8 @@ anyone (``RULES`` states them in the JSON, docs/public-display.md explains them)
   ``MAX_MEMBER_SHARE`` of the day's consumption of the members counted, nor of its
   self-consumed energy: a total that is mostly one home's is that home's figure. Today counts
   only when no hour so far breaks this (each hour checked on its own): one hour that breaks a
-  rule withholds today, with the rule, rather than leaving that hour out (a gap would say when).
+  rule withholds today (saying only ``withheld``) rather than leaving that hour out (a gap would
+  say when).
 - **Membership changes**: a day is computed over the members whose consumption is known for the
   whole of it, so a member who joins or leaves during a day is left out of that day, and the
   year is the sum of the days that count (up to yesterday: today is not in it). Today likewise
@@ -95,7 +96,7 @@ RULES: Final = {
         "consumption or of its self-consumed energy.",
         "Today covers its complete hours so far (never the hour under way), computed once an "
         "hour; it is shown only when every one of those hours passes both rules above, each "
-        "hour on its own, else it is withheld and the reason given.",
+        "hour on its own, else it is withheld (without saying which rule an hour broke).",
         "The year is the sum of the whole days that count, up to yesterday.",
         "Each day (and today) is computed over the members present since its midnight, so a "
         "member joining or leaving changes no figure given.",
