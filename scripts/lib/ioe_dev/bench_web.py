@@ -89,6 +89,8 @@ DISPLAY = {
 RATE_WINDOW_S = 61
 # The display's answer before its first figures are computed (figures_unavailable).
 NOT_COMPUTED = 503
+# A request's time limit: the first figures may take minutes, and hold other answers back.
+FIRST_FIGURES_S = 1800
 # A plant's quarter hours (kWh) on a sunny day, UTC: 30 kW at noon.
 PLANT_DAY = [round(max(0.0, 7.5 * math.sin(math.pi * (q - 28) / 48)), 3) for q in range(96)]
 # The control centre's pages timed in Chromium, from a blank tab to the element drawn last
@@ -199,14 +201,21 @@ def _cli(config: Path, *args: str) -> Any:
     return json.loads(result.stdout)
 
 
-def _get(url: str, token: str | None, method: str = "GET", *, cookie: str | None = None) -> int:
+def _get(
+    url: str,
+    token: str | None,
+    method: str = "GET",
+    *,
+    cookie: str | None = None,
+    timeout_s: float = FIRST_FIGURES_S,
+) -> int:
     request = urllib.request.Request(url, method=method)  # noqa: S310 - a local URL
     if token is not None:
         request.add_header("Authorization", f"Bearer {token}")
     if cookie is not None:
         request.add_header("Cookie", cookie)
     try:
-        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout_s) as answer:  # noqa: S310
             answer.read()
             return int(answer.status)
     except urllib.error.HTTPError as err:
@@ -268,6 +277,7 @@ def _display(base: str, admin: str) -> dict[str, Any]:
     """Switch the display on; time its first figures, then its page and open data."""
     began = time.perf_counter()
     show_display(base, admin)
+    # The first answer waits for the year's days to be computed.
     while _get(base + DISPLAY["display_data"], None) == NOT_COMPUTED:
         time.sleep(2)
     first_s = time.perf_counter() - began
