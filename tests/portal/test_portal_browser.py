@@ -309,7 +309,8 @@ async def test_a_link_asks_first_in_a_browser_signed_in_already(
     await tab.page.wait_for_function(
         "() => document.querySelector('main h1')?.textContent.endsWith('m-0001')"
     )
-    assert tab.errors == []
+    # Only the first page's question (nobody signed in yet) was answered 401.
+    assert all("401" in error for error in tab.errors), tab.errors
 
 
 @pytest.mark.parametrize(("language", "width"), [("en", "desktop"), ("es", "phone")])
