@@ -8,6 +8,8 @@ from that day on (an agreement still in force). Prices are set, so savings are c
 from __future__ import annotations
 
 from dataclasses import dataclass
+import functools
+import http.client
 import json
 from pathlib import Path
 import sqlite3
@@ -56,9 +58,9 @@ class Portal:
         assert answer.status == 201, answer.body
         return dict(answer.json())
 
-    def sign_in(self, body: dict[str, str]) -> tuple[Answer, str | None]:
-        """Sign in to the portal with ``body``; return the answer and the session's cookie."""
-        answer = send(self.base, "POST", "/api/v1/portal/session", body=body)
+    def sign_in(self, body: dict[str, str], source: str = "127.0.0.1") -> tuple[Answer, str | None]:
+        """Sign in to the portal with ``body`` from ``source``; return the answer and cookie."""
+        answer = send(self.base, "POST", "/api/v1/portal/session", body=body, source=source)
         cookie = answer.headers.get("Set-Cookie", "")
         value = (
             cookie.partition(";")[0].partition("=")[2] if cookie.startswith("ioe_portal=") else None
@@ -87,21 +89,39 @@ def send(
     cookie: str | None = None,
     body: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    source: str = "127.0.0.1",
 ) -> Answer:
-    """Call the service as a browser signed in to the portal with ``cookie`` (None: nobody)."""
+    """Call the service as a browser signed in to the portal with ``cookie`` (None: nobody).
+
+    ``source`` is the loopback address the call comes from (another one: another person).
+    """
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base + path, data=data, method=method)  # noqa: S310
-    for name, value in (headers or {}).items():
-        request.add_header(name, value)
+    sent = dict(headers or {})
     if cookie is not None:
-        request.add_header("Cookie", f"ioe_portal={cookie}")
+        sent["Cookie"] = f"ioe_portal={cookie}"
     if data is not None:
-        request.add_header("Content-Type", "application/json")
+        sent["Content-Type"] = "application/json"
+    request = urllib.request.Request(base + path, data=data, method=method)  # noqa: S310
+    for name, value in sent.items():
+        request.add_header(name, value)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - local
+        with urllib.request.build_opener(_From(source)).open(request, timeout=30) as response:
             return Answer(response.status, response.read(), dict(response.headers))
     except urllib.error.HTTPError as err:
         return Answer(err.code, err.read(), dict(err.headers))
+
+
+class _From(urllib.request.HTTPHandler):
+    """Open HTTP connections from one loopback address."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__()
+        self._source = source
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(
+            functools.partial(http.client.HTTPConnection, source_address=(self._source, 0)), req
+        )
 
 
 @pytest.fixture

@@ -314,18 +314,59 @@ def test_bad_sign_ins_are_refused_with_the_reason(
     assert cookie is None
 
 
-def test_wrong_codes_lock_out_the_member_and_the_address(portal: Portal) -> None:
+def _other(group: str, instead: str = "0000") -> str:
+    """Return a group of 4 that is not ``group``."""
+    return instead if group != instead else "1111"
+
+
+def _wrong_code(code: str) -> str:
+    """Return ``code`` with another secret: its link's id, a wrong code."""
+    return code[:5] + _other(code[5:9]) + code[9:]
+
+
+def test_an_unknown_link_id_answers_like_a_wrong_code_and_never_keeps_a_member_out(
+    portal: Portal,
+) -> None:
     code = portal.issue("m-0001")["code"]
-    wrong = code[:5] + ("0000" if code[5:9] != "0000" else "1111") + code[9:]
-    statuses = [portal.sign_in({"code": wrong})[0].status for _ in range(MAX_FAILURES + 1)]
-    assert statuses[:MAX_FAILURES] == [401] * MAX_FAILURES
-    assert statuses[MAX_FAILURES] == 429
-    # During the lockout even the right code waits, and says for how long.
+    unknown = _other(code[:4], "ZZZZ") + _wrong_code(code)[4:]
+    answers: dict[str, list[tuple[int, str]]] = {}
+    # From a new address each time: only the link id's count can lock them out.
+    for n, typed in enumerate((_wrong_code(code), unknown)):
+        answers[typed] = [
+            (answer.status, answer.json()["error"])
+            for answer, _cookie in (
+                portal.sign_in({"code": typed}, source=f"127.0.{n + 1}.{attempt + 1}")
+                for attempt in range(MAX_FAILURES + 2)
+            )
+        ]
+    expected = [(401, "invalid_link")] * MAX_FAILURES + [(429, "too_many_failures")] * 2
+    assert answers == {_wrong_code(code): expected, unknown: expected}
+    # The link's lockout answers wrong codes only: the member's own code still signs in.
+    answer, cookie = portal.sign_in({"code": code}, source="127.0.3.1")
+    assert answer.status == 200, answer.body
+    assert answer.json()["member"]["id"] == "m-0001"
+    assert cookie is not None
+    log = portal.log()
+    assert f"Too many failed logins from link:{code[:4]}" in log
+    assert f"Too many failed logins from link:{unknown[:4]}" in log
+
+
+def test_wrong_codes_lock_out_the_address(portal: Portal) -> None:
+    code = portal.issue("m-0001")["code"]
+    # Each for another link id: only the address's count locks it out.
+    ids = [f"{n}{n}{n}{n}" for n in range(2, 2 + MAX_FAILURES + 1)]
+    statuses = [portal.sign_in({"code": f"{link_id}-0000-0000-0000"})[0].status for link_id in ids]
+    assert statuses == [401] * MAX_FAILURES + [429]
+    # During the address's lockout even the right code waits, and says for how long.
     answer, cookie = portal.sign_in({"code": code})
     assert answer.status == 429
     assert int(answer.headers["Retry-After"]) > 0
     assert cookie is None
     assert "Refused a portal sign-in" in portal.log()
+    # Another address is not held back.
+    answer, cookie = portal.sign_in({"code": code}, source="127.0.0.9")
+    assert answer.status == 200, answer.body
+    assert cookie is not None
 
 
 def test_months_count_the_savings_at_the_configured_prices(portal: Portal) -> None:

@@ -2,7 +2,8 @@
 
 Sign in with the link, see the figures the API gives, download all the data, sign out; an
 expired or replaced link refused with a message that says what to do; another member's data
-refused however it is asked for; the code typed, and wrong codes limited; the control
+refused however it is asked for; the code typed, and wrong codes limited; a link opened in a
+browser signed in already asks before it signs in as someone else; the control
 centre's card that issues, shows and revokes a link. Desktop and phone, English and Spanish,
 no serious accessibility violation.
 """
@@ -40,6 +41,9 @@ TEXTS = {
         "withheld": "Fewer than 5 homes contributed",
         "own-meter": "Your own meter",
         "sign-in": "Sign in",
+        "ask": "This browser is signed in to the portal of Hogar m-0002.",
+        "stay": "Stay signed in as Hogar m-0002",
+        "switch": "Sign out and open the link",
     },
     "es": {
         "hello": "Hola, Hogar m-0001",
@@ -54,6 +58,9 @@ TEXTS = {
         "withheld": "Menos de 5 hogares contribuyeron",
         "own-meter": "Tu propio contador",
         "sign-in": "Entrar",
+        "ask": "Este navegador tiene abierta la sesión del portal de Hogar m-0002.",
+        "stay": "Seguir como Hogar m-0002",
+        "switch": "Cerrar sesión y abrir el enlace",
     },
 }
 
@@ -264,6 +271,46 @@ async def test_another_member_signs_in_with_their_code(browser: Browser, portal:
     await tab.page.reload()
     await tab.page.wait_for_selector("main h1")
     assert (await tab.page.inner_text("main h1")).startswith("Hola")
+
+
+@pytest.mark.parametrize(("language", "width"), [("en", "desktop"), ("es", "phone")])
+async def test_a_link_asks_first_in_a_browser_signed_in_already(
+    browser: Browser, portal: Portal, language: str, width: str
+) -> None:
+    texts = TEXTS[language]
+    code = portal.issue("m-0002")["code"]
+    # Another member's link, sent to a member signed in to their own portal.
+    secret = _secret(portal.issue("m-0001"))
+    tab = await _visit(browser, portal, language, width)
+    await tab.page.goto(f"{portal.base}/portal")
+    await tab.page.fill("#code", code)
+    await tab.page.get_by_role("button", name=texts["sign-in"]).click()
+    await tab.page.wait_for_selector("main h1:not(#sign-in-title)")
+    # Opened in the same tab (only the fragment changes), the link asks; staying keeps the
+    # member's own portal.
+    await tab.page.goto(f"{portal.base}/portal#k={secret}")
+    await tab.page.wait_for_selector("#link-title")
+    assert tab.page.url == f"{portal.base}/portal"
+    assert texts["ask"] in await tab.page.inner_text("main")
+    assert await tab.axe() == [], violations_text(await tab.axe())
+    await tab.screenshot(f"link-asks-{width}-{language}")
+    await tab.page.get_by_role("button", name=texts["stay"]).click()
+    await tab.page.wait_for_function(
+        "() => document.querySelector('main h1')?.textContent.endsWith('m-0002')"
+    )
+    own = await tab.page.evaluate(
+        "fetch('api/v1/portal/session', {headers: {'X-IoE-Portal': '1'}}).then(r => r.json())"
+    )
+    assert own["member"]["id"] == "m-0002"
+    # Opened as from an e-mail, it asks too; signing out first, it opens the other portal.
+    await _open_link(tab, portal, secret)
+    assert texts["ask"] in await tab.page.inner_text("main")
+    await tab.page.get_by_role("button", name=texts["switch"]).click()
+    await tab.page.wait_for_function(
+        "() => document.querySelector('main h1')?.textContent.endsWith('m-0001')"
+    )
+    # Only the first page's question (nobody signed in yet) was answered 401.
+    assert all("401" in error for error in tab.errors), tab.errors
 
 
 @pytest.mark.parametrize(("language", "width"), [("en", "desktop"), ("es", "phone")])

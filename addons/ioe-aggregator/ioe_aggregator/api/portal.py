@@ -4,11 +4,13 @@ The portal's page posts the secret of its link (from the URL's fragment, which n
 saw), or the code the member typed; the answer sets the session's cookie (HttpOnly,
 SameSite=Strict, Secure over TLS). Like a password, a link or code comes only over TLS or from
 this very machine, never through ingress, and only as JSON (another site's form cannot sign a
-browser in as someone else). A wrong link or code counts as a failed login of the address,
-a wrong code also of the member it names (``auth.failed_logins``); during a lockout even the
-right one waits. A link or code that was right but has expired, was replaced or was revoked
-is refused with its own code (``link_expired``, ``link_replaced``, ``link_revoked``), so that
-the page can tell the member what to do.
+browser in as someone else). A wrong link or code counts as a failed login of the address
+(``auth.failed_logins``), and during that lockout even the right one waits. A wrong code
+counts also against the link id it names, existing or not (its answers tell nobody which ids
+exist); that lockout answers only wrong codes, so nobody can keep a member out. A link or
+code that was right but has expired, was replaced or was revoked is refused with its own code
+(``link_expired``, ``link_replaced``, ``link_revoked``), so that the page can tell the member
+what to do.
 """
 
 from __future__ import annotations
@@ -106,13 +108,10 @@ async def portal_sign_in(request: web.Request) -> web.Response:
                 Kind.INVALID, "a code is 16 letters and digits, as 4 groups of 4", code="bad_code"
             )
         link, matches = await portal.by_code(store, compact)
-        if link is None:
-            return _failed(request, address)
-        who = f"member:{link.member}"
-        if wait := failed_logins.locked(who, now=time.monotonic()):
-            return too_many(wait)
-        if not matches:
-            return _failed(request, address, who)
+        if link is None or not matches:
+            # Counted by the id the code names, whether or not that link exists: an unknown
+            # id and a wrong code answer alike. The right code is never held back by it.
+            return _failed(request, address, f"link:{portal.code_link_id(compact)}")
     state = link.state()
     if state is not portal.State.ACTIVE:
         _LOGGER.info("Refused a portal sign-in of %s from %s: link %s", link.member, address, state)

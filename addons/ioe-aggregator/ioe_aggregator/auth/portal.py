@@ -6,7 +6,7 @@ Both stop at the link's expiry (``DEFAULT_DAYS`` unless the manager chooses, at 
 ``MAX_DAYS``), when the manager issues the member another link (the old one is *replaced*), and
 when the manager revokes it or the member. Only hashes are kept: the link's secret is 256
 random bits (a plain SHA-256 is enough), the code's 60 bits are salted and hashed, and a code
-is typed into a form whose failures are counted by address and by member.
+is typed into a form whose failures are counted by address and by the link id it names.
 
 A link signs a browser in to a portal session: a random 256-bit cookie, kept as its SHA-256,
 that ends after ``IDLE_S`` unused, ``LIFETIME_S`` after it began, when its link ends, and
@@ -48,6 +48,8 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
 ID_LENGTH = 4
 CODE_SECRET_LENGTH = 12
+# What a code of an unknown link is compared with: no SHA-256 is this.
+_NO_CODE_HASH = "0" * 64
 
 _LINK_COLUMNS = """l.id, l.member, l.created_us, l.created_by, l.expires_s, l.ended_s,
     l.ended_how, l.used_s, m.name, m.revoked_s"""
@@ -292,13 +294,17 @@ async def by_secret(store: Store, secret: str) -> Link | None:
 
 async def by_code(store: Store, compact: str) -> tuple[Link | None, bool]:
     """Return the link a normalised code names (None: no such id) and whether it matches."""
-    link_id, code_secret = compact[:ID_LENGTH], compact[ID_LENGTH:]
     async with store.transaction() as tx:
-        rows = await tx.execute(SELECT_BY_ID, (link_id,))
-    if not rows:
-        return None, False
-    salt, stored = str(rows[0][10]), str(rows[0][11])
-    return _link(rows[0]), hmac.compare_digest(_sha256(salt + code_secret), stored)
+        rows = await tx.execute(SELECT_BY_ID, (code_link_id(compact),))
+    # An unknown id is hashed and compared too: it takes as long as a wrong code.
+    salt, stored = (str(rows[0][10]), str(rows[0][11])) if rows else ("", _NO_CODE_HASH)
+    matches = hmac.compare_digest(_sha256(salt + compact[ID_LENGTH:]), stored)
+    return (_link(rows[0]), matches) if rows else (None, False)
+
+
+def code_link_id(compact: str) -> str:
+    """Return the id of the link a normalised code names (whether or not it exists)."""
+    return compact[:ID_LENGTH]
 
 
 def binding(presented: str) -> str:
