@@ -51,6 +51,10 @@ PUBLIC = {
     "GET /portal/",
     "GET /api/health",
     "GET /api/openapi.json",
+    # The public display and its open data: the community's totals, for anyone.
+    "GET /display",
+    "GET /display/logo",
+    "GET /api/public/v1/community",
     # Signing in comes before any session.
     "POST /api/v1/session",
     "POST /api/v1/portal/session",
