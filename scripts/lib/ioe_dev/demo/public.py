@@ -104,13 +104,13 @@ def check_portal(base: str, link: PortalLink, other: str = OTHER_MEMBER) -> list
     return problems
 
 
-def show_display(base: str, admin_token: str) -> None:
-    """Switch the public display on, as the manager does in the control centre's Settings."""
+def show_display(base: str, admin_token: str, *, on: bool = True) -> None:
+    """Switch the public display on (or off), as the manager does in the control centre."""
     status, answer, _ = _call(
-        base, "PUT", "/api/v1/display", token=admin_token, body={"enabled": True}
+        base, "PUT", "/api/v1/display", token=admin_token, body={"enabled": on}
     )
     if status != 200:
-        raise CommunityError(f"switching the public display on answered {status} {answer}")
+        raise CommunityError(f"switching the public display on={on} answered {status} {answer}")
 
 
 def check_display(base: str) -> list[str]:
