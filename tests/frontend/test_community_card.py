@@ -170,7 +170,7 @@ def kwh(value: float, language: str) -> str:
 
 def euros(value: float, language: str) -> str:
     """Write an amount in euros as Home Assistant does in English and Spanish."""
-    return f"{number(value, 2, language)} €" if language == "es" else f"€{value:.2f}"
+    return f"{number(value, 2, language)} €" if language == "es" else f"€{number(value, 2, 'en')}"
 
 
 def percent(value: float, language: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 import math
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,13 @@ async def clear_of_the_hour(margin_s: float = 30) -> datetime:
 
 
 def number(value: float, digits: int, language: str) -> str:
-    """Write a number as Home Assistant's locale does in English, Spanish or Catalan."""
-    text = f"{value:.{digits}f}"
+    """Write a number as the cards do in English, Spanish or Catalan (``Intl.NumberFormat``).
+
+    It rounds the number's shortest decimal form, ties away from zero ("halfExpand"): 9.35 is
+    9.4 there, where Python's ``f"{9.35:.1f}"`` rounds the binary 9.3499… to 9.3.
+    """
+    exact = Decimal(repr(value)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    text = f"{exact:.{digits}f}"
     return text.replace(".", ",") if language in ("es", "ca") else text
 
 
@@ -283,7 +289,7 @@ async def test_editor_picks_another_home_and_a_title(browser: Browser, frontend:
     await visit.page.get_by_text(other, exact=True).click()
     preview = visit.page.locator("hui-dialog-edit-card ioe-share-forecast-card")
     await expect(preview.locator(".figure.today")).to_have_text(
-        f"Rest of today{float(other_state):.1f} kWh"
+        f"Rest of today{number(float(other_state), 1, 'en')} kWh"
     )
     await editor.locator("ha-selector-text input").fill("Casa de la abuela")
     await expect(preview.locator(".card-header")).to_have_text("Casa de la abuela")
@@ -296,7 +302,7 @@ async def test_editor_picks_another_home_and_a_title(browser: Browser, frontend:
     card = visit.page.locator("ioe-share-forecast-card")
     await expect(card.locator(".card-header")).to_have_text("Casa de la abuela")
     await expect(card.locator(".figure.today")).to_have_text(
-        f"Rest of today{float(other_state):.1f} kWh"
+        f"Rest of today{number(float(other_state), 1, 'en')} kWh"
     )
     (saved,) = await frontend.websocket({"type": "lovelace/config", "url_path": DASHBOARD})
     assert saved["views"][0]["cards"] == [
