@@ -27,6 +27,16 @@ AGGREGATOR_PASSWORD = "aggregator-secret"
 CHROMIUM = "/usr/bin/chromium"
 
 
+@pytest.fixture
+def hass_config_dir(hass_tmp_config_dir: str) -> str:
+    """Give every Home Assistant test a config folder of its own.
+
+    The plugin's default is one folder in its package, shared by the tests running side by
+    side: a home's outbox written there by one test was copied, half gone, by another's.
+    """
+    return hass_tmp_config_dir
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Make one certificate before any test freezes the clock.
 

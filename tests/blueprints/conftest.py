@@ -42,12 +42,6 @@ def shipped(stem: str, language: str) -> Path:
     return BLUEPRINTS / language / f"{stem}_{language}.yaml"
 
 
-@pytest.fixture
-def hass_config_dir(hass_tmp_config_dir: str) -> str:
-    """Give each test a config folder of its own, where blueprints are installed."""
-    return hass_tmp_config_dir
-
-
 @pytest.fixture(autouse=True)
 async def home(hass: HomeAssistant) -> AsyncIterator[None]:
     """Run Home Assistant on the Spanish peninsula's clock, as the homes do.

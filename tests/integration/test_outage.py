@@ -43,7 +43,7 @@ from ioe_dev.nodered import HomeAssistantServer, NodeRed
 
 # The blueprints' tests' Home Assistant: in Madrid, its core integration set up, and the
 # automation under test turned off at the end (its template trigger keeps a timer otherwise).
-from tests.blueprints.conftest import hass_config_dir, home, use_blueprint  # noqa: F401 - fixtures
+from tests.blueprints.conftest import home, use_blueprint  # noqa: F401 - fixtures
 from tests.community import (
     PREFIX,
     Community,

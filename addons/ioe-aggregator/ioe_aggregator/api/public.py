@@ -26,6 +26,7 @@ from aiohttp import web
 from ioe_aggregator.api.auth import require
 from ioe_aggregator.api.errors import error
 from ioe_aggregator.api.peers import client_address
+from ioe_aggregator.api.requests import json_body
 from ioe_aggregator.auth.roles import Permission
 from ioe_aggregator.keys import CONFIG, STORE
 from ioe_aggregator.public import settings
@@ -223,7 +224,7 @@ async def display_settings(request: web.Request) -> web.Response:
 async def switch_display(request: web.Request) -> web.Response:
     """Switch the display on or off (administer, audited)."""
     caller = require(request, Permission.ADMINISTER)
-    enabled = bool((await request.json())["enabled"])
+    enabled = (await json_body(request))["enabled"]  # a boolean: the document checked it
     await settings.switch(request.app[STORE], caller.actor, enabled=enabled)
     await request.app[SETTINGS].reload()
     if enabled:
