@@ -9,7 +9,7 @@ the readings read back one by one: the two must agree exactly.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 import random
 from zoneinfo import ZoneInfo
@@ -19,6 +19,7 @@ import pytest
 from ioe_aggregator.distributor.model import SOURCE as DISTRIBUTOR
 from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, Measure, Reading, ReadingsBatch
 from ioe_aggregator.store import SOURCE_MEMBER, Store, StoredReading, open_store
+from ioe_aggregator.store.migrations import MIGRATIONS
 from ioe_aggregator.store.rollups import LocalDays, split
 from ioe_dev.synthetic import cups, quarter_batch
 from tests.aggregator.conftest import register_members
@@ -126,6 +127,52 @@ async def test_totals_from_the_sums_are_the_readings_totals(filled: Store, sourc
         assert totals.members == len({s.member for s in inside}), (start, end)
         assert totals.kwh == pytest.approx(dict(kwh), abs=1e-9), (start, end)
         assert totals.contributors == {m: len(who) for m, who in members.items()}, (start, end)
+
+
+@pytest.mark.parametrize("source", [SOURCE_MEMBER, DISTRIBUTOR])
+async def test_intervals_too_few_members_sent_are_the_readings_ones(
+    filled: Store, source: str
+) -> None:
+    # Counted per moment a reading starts: a member's hourly value and its first quarter hour
+    # start together and count it once; the plant's meter counts only members with a plant.
+    stored = await _everything(filled, source)
+    for start, end in PERIODS:
+        senders: dict[tuple[Measure, datetime], set[str]] = defaultdict(set)
+        for s in stored:
+            measure = Measure(s.reading.meter, s.reading.quantity)
+            if start <= s.reading.start < end and (
+                measure.meter != COMMUNITY_PLANT.meter or s.member == "m-1"
+            ):
+                senders[measure, s.reading.start].add(s.member)
+        for threshold in (2, 3, 4):
+            expected = Counter(
+                measure for (measure, _at), who in senders.items() if len(who) < threshold
+            )
+
+            totals = await filled.totals(start, end, min_contributors=threshold, source=source)
+
+            assert totals.sparse == dict(expected), (start, end, threshold)
+            assert any(expected.values()), "the data leaves some interval sparse"
+
+
+async def test_members_counted_as_readings_arrive_are_those_the_migration_counts(
+    filled: Store,
+) -> None:
+    fill = next(
+        statement
+        for migration in MIGRATIONS
+        for statement in migration
+        if statement.lstrip().startswith("INSERT INTO interval_members")
+    )
+    query = "SELECT source, start_s, meter, quantity, members FROM interval_members"
+    async with filled.transaction() as tx:
+        written = sorted(tuple(row) for row in await tx.execute(query))
+        await tx.execute("DELETE FROM interval_members")
+        await tx.execute(fill)
+        counted = sorted(tuple(row) for row in await tx.execute(query))
+
+    assert len(written) > 100
+    assert written == counted
 
 
 async def test_hours_from_the_sums_are_the_readings_hours(filled: Store) -> None:

@@ -312,6 +312,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX portal_sessions_by_link ON portal_sessions (link)",
     ),
+    (
+        # How many members sent each measure's reading starting at each moment (a quarter hour
+        # or an hour): whether a public total rests on at least five households in every
+        # interval, read for a month or a year from here instead of the readings
+        # (``rollups.py``). Only a member's first reading at a moment adds to it.
+        """CREATE TABLE interval_members (
+            source TEXT NOT NULL,
+            start_s BIGINT NOT NULL,
+            meter TEXT NOT NULL,
+            quantity TEXT NOT NULL,
+            members INTEGER NOT NULL,
+            PRIMARY KEY (source, start_s, meter, quantity)
+        )""",
+        """INSERT INTO interval_members (source, start_s, meter, quantity, members)
+            SELECT source, start_s, meter, quantity, COUNT(DISTINCT member) FROM readings
+            GROUP BY source, start_s, meter, quantity""",
+    ),
 )
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -183,10 +183,7 @@ class Store(Connection):
             )
             if added_rows:
                 await tx.executemany(sql.ADD_USAGE, list(added_rows.items()))
-            hours, days = sums.rows(source)
-            if hours:
-                await tx.executemany(rollups.ADD_HOURS, hours)
-                await tx.executemany(rollups.ADD_DAYS, days)
+            await sums.write(tx, source)
         return outcomes
 
     async def last_readings(self, *, source: str = SOURCE_MEMBER) -> dict[str, datetime]:
@@ -263,10 +260,13 @@ class Store(Connection):
             sparse = (
                 []
                 if min_contributors is None or min_contributors <= 1
-                else await tx.execute(
-                    sql.SELECT_SPARSE,
-                    (source, start_s, end_s, COMMUNITY_PLANT.meter, min_contributors),
-                )
+                else [
+                    row
+                    for query in (sql.SELECT_SPARSE, sql.SELECT_SPARSE_PLANT)
+                    for row in await tx.execute(
+                        query, (source, start_s, end_s, COMMUNITY_PLANT.meter, min_contributors)
+                    )
+                ]
             )
         for rows in parts:
             for member, meter, quantity, energy in rows:

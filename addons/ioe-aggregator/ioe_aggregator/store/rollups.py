@@ -9,6 +9,11 @@ the sums stay exact with late and corrected data. A day's covered seconds count 
 once (3600 s: the distributor's hourly value and the member's quarter hours of the same hour
 cover it once), what completeness asks.
 
+A third summary, ``interval_members``, counts per measure how many members sent a reading
+starting at each moment: a member's first reading there adds one, a corrected one nothing. A
+public total is given only when every interval of its period rests on enough households, and
+this is what tells it without reading a month's or a year's readings.
+
 Hours are UTC and need nothing else; days are the community's local calendar days, numbered from
 the epoch, so the store is told its zone. When the zone changes (or the days were never summed),
 the days are summed again from the hours. Local midnights must fall on whole UTC hours, as they
@@ -25,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from ioe_aggregator.store.database import Row
+from ioe_aggregator.store.database import Row, Transaction
 
 HOUR_S = 3600
 DAY_S = 86400
@@ -127,10 +132,15 @@ def split(start_s: int, end_s: int, days: LocalDays | None) -> Pieces:
 
 @dataclass(slots=True)
 class Changes:
-    """What a transaction's readings add to the summaries: kWh and covered seconds per key."""
+    """What a transaction's readings add to the summaries.
+
+    kWh and covered seconds per key of ``hours`` and ``days``; members more per (meter,
+    quantity, start) of ``intervals``.
+    """
 
     hours: dict[Key, list[float]] = field(default_factory=dict)
     days: dict[Key, list[float]] = field(default_factory=dict)
+    intervals: dict[tuple[str, str, int], int] = field(default_factory=dict)
 
     def add(
         self, member: str, planned: Sequence[Row], known: dict[Row, Row], days: LocalDays
@@ -143,6 +153,9 @@ class Changes:
         """
         covered: dict[Key, list[int]] = {}
         written: dict[Row, float] = {}  # a reading given twice in the batch: its last value
+        # The moments the member already sent each measure at (an hourly value and a quarter
+        # hour may start together: the member counts once there).
+        starts = {(meter, quantity, start) for meter, quantity, start, _end in known}
         for meter, quantity, start, end, value, _quality in planned:
             identity = (meter, quantity, start, end)
             hour = start // HOUR_S * HOUR_S
@@ -158,6 +171,10 @@ class Changes:
             if before is None:
                 sums[1] += end - start
                 covered.setdefault((member, meter, quantity, hour), [0, 0])[1] += end - start
+                moment = (meter, quantity, start)
+                if moment not in starts:
+                    starts.add(moment)
+                    self.intervals[moment] = self.intervals.get(moment, 0) + 1
         if not covered:
             return
         # A day counts each hour's seconds up to 3600: what the hour covered before matters.
@@ -170,12 +187,17 @@ class Changes:
             member_, meter, quantity, hour = key
             self.days[member_, meter, quantity, days.of_hour(hour)][1] += capped
 
-    def rows(self, source: str) -> tuple[list[Row], list[Row]]:
-        """Return the upserts' parameters: the hours', then the days'."""
-        return (
-            [(source, *key, kwh, int(seconds)) for key, (kwh, seconds) in self.hours.items()],
-            [(source, *key, kwh, int(seconds)) for key, (kwh, seconds) in self.days.items()],
-        )
+    async def write(self, tx: Transaction, source: str) -> None:
+        """Add the changes to the summaries, in the transaction that writes their readings."""
+        hours = [(source, *key, kwh, int(seconds)) for key, (kwh, seconds) in self.hours.items()]
+        days = [(source, *key, kwh, int(seconds)) for key, (kwh, seconds) in self.days.items()]
+        intervals = [
+            (source, start, meter, quantity, members)
+            for (meter, quantity, start), members in self.intervals.items()
+        ]
+        for statement, rows in ((ADD_HOURS, hours), (ADD_DAYS, days), (ADD_INTERVALS, intervals)):
+            if rows:
+                await tx.executemany(statement, rows)
 
 
 ADD_HOURS = """INSERT INTO hourly_energy
@@ -188,6 +210,10 @@ ADD_DAYS = """INSERT INTO daily_energy
     ON CONFLICT (source, day, member, meter, quantity) DO UPDATE SET
         kwh = daily_energy.kwh + excluded.kwh,
         covered_s = daily_energy.covered_s + excluded.covered_s"""
+ADD_INTERVALS = """INSERT INTO interval_members (source, start_s, meter, quantity, members)
+    VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (source, start_s, meter, quantity) DO UPDATE SET
+        members = interval_members.members + excluded.members"""
 
 # Per member and measure, the energy of a period's piece: from the readings, hours or days.
 SUMS_OF_READINGS = """SELECT member, meter, quantity, SUM(value) FROM readings

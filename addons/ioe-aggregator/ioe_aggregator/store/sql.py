@@ -57,11 +57,17 @@ def moment_or_none(value: object) -> datetime | None:
 
 # The members with a registered plant: the only ones whose community plant meter counts.
 SELECT_PLANT_MEMBERS = "SELECT id FROM members WHERE plant_kw > 0"
-# Per measure, how many intervals fewer than ? members sent (a total of them is theirs).
-SELECT_SPARSE = """SELECT meter, quantity, COUNT(*) FROM (
+# Per measure, how many intervals fewer than ? members sent (a total of them is theirs): from
+# the members counted per interval, but for the community plant's meter, which counts only the
+# members with a registered plant (who they are changes; they are a few, and their readings
+# are read).
+SELECT_SPARSE = """SELECT meter, quantity, COUNT(*) FROM interval_members
+    WHERE source = ? AND start_s >= ? AND start_s < ? AND meter <> ? AND members < ?
+    GROUP BY meter, quantity"""
+SELECT_SPARSE_PLANT = """SELECT meter, quantity, COUNT(*) FROM (
         SELECT meter, quantity, start_s FROM readings
-        WHERE source = ? AND start_s >= ? AND start_s < ?
-            AND (meter <> ? OR member IN (SELECT id FROM members WHERE plant_kw > 0))
+        WHERE source = ? AND start_s >= ? AND start_s < ? AND meter = ?
+            AND member IN (SELECT id FROM members WHERE plant_kw > 0)
         GROUP BY meter, quantity, start_s HAVING COUNT(DISTINCT member) < ?
     ) AS sparse GROUP BY meter, quantity"""
 
