@@ -123,7 +123,7 @@ async def sources(store: Store, member: str) -> dict[str, str | None]:
     """Return when the member's latest reading from each source ends (None: never one)."""
     found = {}
     for source in SOURCES:
-        last = (await store.last_readings(source=source)).get(member)
+        last = await store.last_reading(member, source=source)
         found[MEASURED_BY[source]] = None if last is None else utc_text(last)
     return found
 

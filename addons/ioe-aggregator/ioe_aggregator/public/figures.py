@@ -73,6 +73,10 @@ MAX_MEMBER_SHARE: Final = 0.4
 FRESH_DAYS: Final = 7
 KEEP_S: Final = 24 * 3600
 STALE_PER_REFRESH: Final = 31
+# The most days computed in one step: the year's first figures read every member's hours, and
+# one step for all of them would hold the service's other answers back for seconds; between
+# steps they go through.
+DAYS_PER_STEP: Final = 14
 # An hour of today counts once this has passed since it ended (its readings have arrived).
 SETTLE: Final = timedelta(minutes=15)
 TOO_FEW_MEMBERS = "too_few_members"
@@ -302,7 +306,7 @@ class PublicFigures:
         chosen = set(expired[:STALE_PER_REFRESH]) | {
             day for day in wanted if day >= fresh_from or day not in self._days
         }
-        for run in _runs(sorted(chosen)):
+        for run in consecutive_runs(sorted(chosen), DAYS_PER_STEP):
             hours = pd.date_range(
                 local_midnight(run[0], self._zone),
                 local_midnight(run[-1] + timedelta(days=1), self._zone),
@@ -430,11 +434,11 @@ class PublicFigures:
         }
 
 
-def _runs(days: list[date]) -> list[list[date]]:
-    """Return sorted days as runs of consecutive days."""
+def consecutive_runs(days: list[date], longest: int) -> list[list[date]]:
+    """Return sorted days as runs of consecutive days, none longer than ``longest``."""
     runs: list[list[date]] = []
     for day in days:
-        if runs and runs[-1][-1] + timedelta(days=1) == day:
+        if runs and runs[-1][-1] + timedelta(days=1) == day and len(runs[-1]) < longest:
             runs[-1].append(day)
         else:
             runs.append([day])

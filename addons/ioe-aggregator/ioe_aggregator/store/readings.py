@@ -192,6 +192,12 @@ class Store(Connection):
             rows = await tx.execute(sql.SELECT_LAST_READINGS, (source,))
         return {str(row[0]): sql.moment(int(row[1])) for row in rows if row[1] is not None}
 
+    async def last_reading(self, member: str, *, source: str = SOURCE_MEMBER) -> datetime | None:
+        """Return when a member's latest reading ends (None: it never sent one)."""
+        async with self.transaction() as tx:
+            rows = await tx.execute(sql.SELECT_LAST_READING, (source, member))
+        return sql.moment(int(rows[0][0])) if rows else None
+
     async def daily_coverage(
         self, measure: Measure, first: date, last: date, *, source: str
     ) -> list[tuple[str, date, int]]:

@@ -75,3 +75,6 @@ SELECT_SPARSE_PLANT = """SELECT meter, quantity, COUNT(*) FROM (
 SELECT_LAST_READINGS = """SELECT id, (SELECT end_s FROM readings
         WHERE source = ? AND member = members.id ORDER BY start_s DESC LIMIT 1)
     FROM members"""
+# One member's.
+SELECT_LAST_READING = """SELECT end_s FROM readings
+    WHERE source = ? AND member = ? ORDER BY start_s DESC LIMIT 1"""
