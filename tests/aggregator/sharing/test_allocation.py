@@ -67,6 +67,21 @@ def test_hours_without_beta_are_an_error() -> None:
         allocate(partial, consumption, pd.Series([1.0, 1.0], index=hours(2)))
 
 
+def test_one_members_allocation_is_its_column_and_beta_is_checked_over_everyone() -> None:
+    consumption = pd.DataFrame({"a": [3.0, 0.0], "b": [1.0, np.nan]}, index=hours(2))
+    generation = pd.Series([4.0, 2.0], index=hours(2))
+    everyone = allocate(schemes.equal(MEMBERS), consumption, generation)
+
+    mine = allocate(schemes.equal(MEMBERS), consumption, generation, members=["b"])
+
+    for name in ("allocated_kwh", "self_consumed_kwh", "import_kwh", "surplus_kwh"):
+        assert list(getattr(mine, name).columns) == ["b"]
+        pd.testing.assert_frame_equal(getattr(mine, name), getattr(everyone, name)[["b"]])
+    wrong = schemes.equal([*MEMBERS, member("c")])  # β of a, b and c: a and b's sum to ⅔
+    with pytest.raises(ValueError, match="sum to 1"):
+        allocate(wrong, consumption, generation, members=["b"])
+
+
 @st.composite
 def cases(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
     n = draw(st.integers(1, 4))

@@ -284,18 +284,17 @@ class Agreements:
 
     async def beta(self, hours: pd.DatetimeIndex) -> tuple[pd.DataFrame, list[Agreement | None]]:
         """Return β for each UTC hour (members as columns; 0 where none holds) and its agreement."""
-        local_days = [moment.date() for moment in hours.tz_convert(self._zone)]
-        if not local_days:
+        if hours.empty:
             return pd.DataFrame(index=hours), []
+        local = hours.tz_convert(self._zone).tz_localize(None)
+        local_days = local.to_numpy().astype("datetime64[D]")
         async with self._store.transaction() as tx:
-            rows = await tx.execute(
-                SELECT_OVERLAPPING, (local_days[-1].isoformat(), local_days[0].isoformat())
-            )
+            rows = await tx.execute(SELECT_OVERLAPPING, (str(local_days[-1]), str(local_days[0])))
             found = [_agreement(row) for row in rows]
             frames = []
             in_force: list[Agreement | None] = [None] * len(hours)
             for agreement in found:
-                mask = np.array([agreement.covers(day) for day in local_days])
+                mask = agreement.covers(local_days)
                 for position in np.flatnonzero(mask):
                     in_force[position] = agreement
                 frames.append(await self._beta_of(tx, agreement, hours[mask]))

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from ioe_aggregator.protocol.messages import utc_text
 
 # The last day a date can be: an open-ended agreement's end, for comparisons.
@@ -33,9 +36,9 @@ class Agreement:
         """The last day in force (``date.max`` while open-ended)."""
         return self.valid_to or FOREVER
 
-    def covers(self, day: date) -> bool:
-        """Whether the agreement is in force on a local day."""
-        return self.valid_from <= day <= self.last_day
+    def covers(self, days: NDArray[np.datetime64]) -> NDArray[np.bool_]:
+        """Return whether the agreement is in force on each of some local days (datetime64[D])."""
+        return (days >= np.datetime64(self.valid_from)) & (days <= np.datetime64(self.last_day))
 
     def as_dict(self) -> dict[str, Any]:
         """Return the agreement as the API and ``agreements show --json`` give it."""

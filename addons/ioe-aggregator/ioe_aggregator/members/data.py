@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 import io
 from typing import Any, Final
@@ -32,7 +31,6 @@ from ioe_aggregator.members.registry import Member
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.results.engine import ResultsEngine, Shares
 from ioe_aggregator.results.member_energy import ENERGIES, Period, member_energy
-from ioe_aggregator.sharing.allocation import ENERGY_COLUMNS
 from ioe_aggregator.sharing.economics import Prices, monthly_economics
 from ioe_aggregator.store import Store
 from ioe_aggregator.store.readings import SOURCE_MEMBER
@@ -56,15 +54,6 @@ FIRST_HOUR = "SELECT MIN(hour_s) FROM hourly_energy WHERE member = ?"
 # The hours' source as the export names it: the member's own meter, or the distributor's
 # figures (from Datadis or a CSV export).
 MEASURED_BY = {SOURCE_MEMBER: "own_meter", DISTRIBUTOR: "distributor"}
-
-
-def _own(shares: Shares, member: str) -> Shares:
-    """Return the shares with the member's own columns only."""
-    allocation = shares.allocation
-    own = replace(
-        allocation, **{name: getattr(allocation, name)[[member]] for name in ENERGY_COLUMNS}
-    )
-    return replace(shares, allocation=own)
 
 
 def _savings(shares: Shares, member: str, config: Config) -> dict[str, float]:
@@ -92,7 +81,7 @@ async def months(
     """
     zone = config.results.zone
     period = Period.containing("year", date(year, 1, 1))
-    shares = _own(await engine.shares(period.hours(zone), now, member=member), member)
+    shares = await engine.shares(period.hours(zone), now, member=member)
     figures = await asyncio.to_thread(member_energy, shares, member, period, zone)
     savings = await asyncio.to_thread(_savings, shares, member, config)
     priced = config.results.prices is not None
@@ -204,7 +193,7 @@ async def member_data(
     """Return everything the community keeps about ``member`` (see the module)."""
     zone = config.results.zone
     hours = await _hours_held(store, member.id, zone, now)
-    shares = _own(await engine.shares(hours, now, member=member.id), member.id)
+    shares = await engine.shares(hours, now, member=member.id)
     measured = await _measured_by(store, member.id, hours)
     hourly = await asyncio.to_thread(_hours, shares, member.id, measured, zone)
     end = now + timedelta(days=1)

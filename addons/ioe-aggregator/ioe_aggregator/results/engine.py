@@ -89,7 +89,7 @@ class _Hours:
 
     hours: pd.DatetimeIndex
     active: list[str]
-    # The one member whose consumption was read, if only one's was: active or not.
+    # The one member whose consumption was read and share settled, if only one's: active or not.
     member: str | None
     plants: list[str]
     # (member, UTC hour) → kWh, for the hours whose consumption is known.
@@ -108,6 +108,7 @@ class _Hours:
             # A member without any known hour is a column of NaN: nothing counted, not zeros.
             consumption.reindex(columns=columns),
             self.generation,
+            members=None if self.member is None else [self.member],
         )
 
 
@@ -190,9 +191,9 @@ class ResultsEngine:
     ) -> Shares:
         """Return the allocation over ``hours`` (UTC, hourly) as known at ``now``.
 
-        The same figures the members' results count: every member's consumption, or only
-        ``member``'s (the others' columns are then unknown, NaN). Hours after ``now`` are
-        unknown too.
+        The same figures the members' results count: every member's, or only ``member``'s
+        (the allocation then holds that member's columns alone; β holds everyone's). Hours
+        after ``now`` are unknown.
         """
         read = await self._read(hours, now.astimezone(UTC), member=member)
         beta, in_force = read.agreements
@@ -302,7 +303,8 @@ class ResultsEngine:
             return pd.DataFrame(index=hours, dtype=float)
         frame = pd.DataFrame(rows, columns=["member", "hour", "kwh"])
         frame["hour"] = pd.DatetimeIndex(frame["hour"])
-        table = frame.pivot_table(index="hour", columns="member", values="kwh", aggfunc="sum")
+        # One row per member and hour (the store sums each hour's readings).
+        table = frame.pivot(index="hour", columns="member", values="kwh")
         return table.reindex(hours).fillna(0.0).rename_axis(columns=None)
 
     async def _now_w(

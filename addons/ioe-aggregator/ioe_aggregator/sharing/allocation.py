@@ -7,7 +7,7 @@ neighbour in the same hour: that is how distributors settle collective self-cons
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,9 +30,17 @@ class Allocation:
 
 
 def allocate(
-    coefficients: Coefficients, consumption_kwh: pd.DataFrame, generation_kwh: pd.Series
+    coefficients: Coefficients,
+    consumption_kwh: pd.DataFrame,
+    generation_kwh: pd.Series,
+    *,
+    members: Sequence[str] | None = None,
 ) -> Allocation:
-    """Share each hour's generation by β and settle it against each member's consumption."""
+    """Share each hour's generation by β and settle it against each member's consumption.
+
+    ``members``: settle only theirs (the allocation holds their columns alone); β is checked
+    over everyone's all the same. One member's share needs nobody else's consumption.
+    """
     index = consumption_kwh.index
     beta = coefficients.hourly(index)[consumption_kwh.columns]
     if beta.isna().any().any():
@@ -47,6 +55,8 @@ def allocate(
             f"{coefficients.scheme}: β must be ≥ 0 and sum to 1 in every hour; at {first} "
             f"they sum to {sums[first]:.9f}"
         )
+    if members is not None:
+        beta, consumption_kwh = beta[list(members)], consumption_kwh[list(members)]
     generation = generation_kwh.reindex(index).fillna(0.0)
     # A member's hour without consumption is not judged: its allocation is unknown too.
     allocated = beta.mul(generation, axis=0).where(consumption_kwh.notna())

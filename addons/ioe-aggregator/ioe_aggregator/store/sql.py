@@ -7,6 +7,7 @@ Times are whole seconds since the epoch (UTC), so that no dialect's date type is
 from __future__ import annotations
 
 from datetime import UTC, datetime
+import functools
 
 SELECT_EXISTING = """SELECT meter, quantity, start_s, end_s, value, quality FROM readings
     WHERE source = ? AND member = ? AND start_s >= ? AND start_s <= ?"""
@@ -45,6 +46,8 @@ def seconds(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
+# A year's hours come back from every period asked for: each made once (a few MB at most).
+@functools.lru_cache(maxsize=1 << 16)
 def moment(value: int) -> datetime:
     """Return seconds since the epoch as a UTC time."""
     return datetime.fromtimestamp(value, UTC)
