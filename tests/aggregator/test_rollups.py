@@ -267,3 +267,6 @@ async def test_connections_storing_one_members_readings_at_once_count_them_once(
 
     assert len(stored) == 96
     assert complete == pytest.approx({("m-1", hour): kwh for hour, kwh in sums.items()})
+    # One member at every quarter hour, however many connections stored it.
+    alone = await store.totals(FIRST, FIRST + 24 * HOUR, min_contributors=2)
+    assert alone.sparse == {Measure("grid", "import_kwh"): 96}

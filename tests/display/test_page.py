@@ -7,7 +7,7 @@ from datetime import datetime
 import os
 from pathlib import Path
 
-from playwright.async_api import Browser, ViewportSize, expect
+from playwright.async_api import Browser, Route, ViewportSize, expect
 import pytest
 
 from tests.browser import open_tab
@@ -175,6 +175,30 @@ async def test_the_page_refreshes_itself_and_keeps_the_last_figures(
     await visit.page.route("**/api/public/v1/community", lambda route: route.abort())
     await visit.page.wait_for_selector("footer .stale", timeout=20_000)
     assert (await year.inner_text()).endswith(f"{shared}\xa0kWh")
+
+
+async def test_figures_not_computed_yet_are_asked_for_again_within_seconds(
+    browser: Browser, display_centre: ControlCentre, ten: Sent
+) -> None:
+    # Just switched on, the service is still computing the year: its open data answers 503.
+    errors: list[str] = []
+    page = await open_tab(browser, errors, VIEWPORTS)
+    refused: list[str] = []
+
+    async def not_yet(route: Route) -> None:
+        if len(refused) < 2:
+            refused.append(route.request.url)
+            await route.fulfill(status=503, json={"error": "figures_unavailable"})
+        else:
+            await route.continue_()
+
+    await page.route("**/api/public/v1/community", not_yet)
+    await page.goto(f"{display_centre.base}display")
+    await expect(page.locator("#message")).to_have_text("Loading…")
+    # Asked again every few seconds, not a whole minute later (the refresh it has not learnt).
+    await expect(page.locator("main .tiles")).to_be_visible(timeout=20_000)
+    assert len(refused) == 2
+    await _check_figures(Visit(page, errors, base=display_centre.base), ten, "en")
 
 
 async def test_today_withheld_is_said_and_the_year_stands(

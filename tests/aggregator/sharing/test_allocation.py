@@ -10,6 +10,7 @@ import pytest
 
 from ioe_aggregator.sharing import schemes
 from ioe_aggregator.sharing.allocation import allocate, ceiling_kwh, community_kpis, member_kpis
+from ioe_aggregator.sharing.model import Coefficients
 
 from .conftest import hours, member
 
@@ -77,9 +78,12 @@ def test_one_members_allocation_is_its_column_and_beta_is_checked_over_everyone(
     for name in ("allocated_kwh", "self_consumed_kwh", "import_kwh", "surplus_kwh"):
         assert list(getattr(mine, name).columns) == ["b"]
         pd.testing.assert_frame_equal(getattr(mine, name), getattr(everyone, name)[["b"]])
-    wrong = schemes.equal([*MEMBERS, member("c")])  # β of a, b and c: a and b's sum to ⅔
+    # b's consumption alone is enough; a's β is checked all the same.
+    alone = allocate(schemes.equal(MEMBERS), consumption[["b"]], generation, members=["b"])
+    pd.testing.assert_frame_equal(alone.self_consumed_kwh, mine.self_consumed_kwh)
+    wrong = Coefficients(scheme="wrong", values=pd.Series({"a": 0.7, "b": 0.5}))
     with pytest.raises(ValueError, match="sum to 1"):
-        allocate(wrong, consumption, generation, members=["b"])
+        allocate(wrong, consumption[["b"]], generation, members=["b"])
 
 
 @st.composite

@@ -101,14 +101,20 @@ class _Hours:
         """Share each hour's generation by the β in force and settle it (pandas: off the loop)."""
         beta, _in_force = self.agreements
         consumption = _table(self.consumption, self.hours)
-        wanted = set(self.active) | ({self.member} if self.member else set())
-        columns = sorted(wanted | set(consumption.columns) | set(beta.columns))
+        if self.member is None:
+            columns = sorted(set(self.active) | set(consumption.columns) | set(beta.columns))
+            settled = None
+        else:  # one member's share: everyone's β (checked), that member's consumption alone
+            columns = sorted({self.member} | set(beta.columns))
+            settled = [self.member]
+        if list(beta.columns) != columns:
+            beta = beta.reindex(columns=columns, fill_value=0.0)
         return allocate(
-            Coefficients(scheme="agreement", values=beta.reindex(columns=columns, fill_value=0.0)),
+            Coefficients(scheme="agreement", values=beta),
             # A member without any known hour is a column of NaN: nothing counted, not zeros.
-            consumption.reindex(columns=columns),
+            consumption.reindex(columns=settled or columns),
             self.generation,
-            members=None if self.member is None else [self.member],
+            members=settled,
         )
 
 

@@ -9,7 +9,7 @@ unknown counts in no sum; a point without a known hour is null throughout, not z
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -21,7 +21,7 @@ from ioe_aggregator.agreements import Agreement
 from ioe_aggregator.distributor.timeline import local_midnight
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.results.engine import Shares
-from ioe_aggregator.sharing.allocation import ENERGY_COLUMNS, member_kpis
+from ioe_aggregator.sharing.allocation import member_kpis
 from ioe_aggregator.sharing.calendar import add_months
 
 PeriodKind = Literal["day", "month", "year"]
@@ -129,11 +129,12 @@ def member_energy(shares: Shares, member: str, period: Period, zone: ZoneInfo) -
         | {"beta": beta, "covered": [agreement is not None for agreement in shares.in_force]},
         index=index,
     )
-    local = index.tz_convert(zone)
     if period.kind == "day":
-        labels = [moment.isoformat() for moment in local.to_pydatetime()]
+        labels = [moment.isoformat() for moment in index.tz_convert(zone).to_pydatetime()]
     else:
-        # A day's or a month's label per hour (strftime is tens of ms for a year's hours).
+        # A day's or a month's label per hour (strftime is tens of ms for a year's hours; and
+        # each field of a zoned index converts it again: the local wall clock, once).
+        local = index.tz_convert(zone).tz_localize(None)
         months = [
             f"{year:04d}-{month:02d}" for year, month in zip(local.year, local.month, strict=True)
         ]
@@ -151,11 +152,7 @@ def member_energy(shares: Shares, member: str, period: Period, zone: ZoneInfo) -
         }
         for label, frame in hourly.groupby(np.array(labels), sort=False)
     ]
-    # The member's own columns: the others' sums are not needed (a year of 200 is 25 ms).
-    own = replace(
-        allocation, **{name: getattr(allocation, name)[[member]] for name in ENERGY_COLUMNS}
-    )
-    kpis = member_kpis(own).loc[member]
+    kpis = member_kpis(allocation).loc[member]
     totals = _sums(hourly)
     known = totals["hours_known"] > 0
     return {

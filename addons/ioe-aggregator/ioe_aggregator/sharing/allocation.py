@@ -38,11 +38,14 @@ def allocate(
 ) -> Allocation:
     """Share each hour's generation by β and settle it against each member's consumption.
 
-    ``members``: settle only theirs (the allocation holds their columns alone); β is checked
-    over everyone's all the same. One member's share needs nobody else's consumption.
+    ``members``: settle only theirs (the allocation holds their columns alone, and
+    ``consumption_kwh`` need hold no others); β is checked over every member it has all the
+    same. One member's share needs nobody else's consumption.
     """
     index = consumption_kwh.index
-    beta = coefficients.hourly(index)[consumption_kwh.columns]
+    beta = coefficients.hourly(index)
+    if members is None:
+        beta = beta[consumption_kwh.columns]
     if beta.isna().any().any():
         missing = beta.index[beta.isna().any(axis=1)]
         raise ValueError(f"{coefficients.scheme}: no β for {len(missing)} hours from {missing[0]}")

@@ -277,10 +277,20 @@ def merge_hours(
     parts: Iterable[Sequence[Row]],
 ) -> dict[tuple[str, int], tuple[float, int]]:
     """Return (member, hour) → (kWh, covered s) summed over query results of several pieces."""
-    merged: dict[tuple[str, int], tuple[float, int]] = {}
-    for rows in parts:
-        for member, hour, kwh, covered in rows:
-            key = (str(member), int(hour))
+    pieces = sorted(
+        (
+            {(str(m), int(hour)): (float(kwh), int(covered)) for m, hour, kwh, covered in rows}
+            for rows in parts
+        ),
+        key=len,
+        reverse=True,
+    )
+    if not pieces:
+        return {}
+    # The largest piece as it is (a year's hours), the others' few added to it.
+    merged = pieces[0]
+    for piece in pieces[1:]:
+        for key, (kwh, covered) in piece.items():
             before = merged.get(key, (0.0, 0))
-            merged[key] = (before[0] + float(kwh), before[1] + int(covered))
+            merged[key] = (before[0] + kwh, before[1] + covered)
     return merged

@@ -183,7 +183,12 @@ function drawFootnote(data, failed = false) {
   footnote.replaceChildren(...parts.filter((part) => part !== null));
 }
 
+// Before its first figures are computed (just switched on), the open data answers 503: asked
+// again soon rather than a whole refresh later.
+const NOT_READY_MS = 5000;
+
 async function refresh() {
+  let ready = true;
   try {
     const response = await fetch("api/public/v1/community", { headers: tag ? { "If-None-Match": tag } : {}, cache: "no-cache" });
     if (response.status === 304 && last) {
@@ -200,12 +205,13 @@ async function refresh() {
       lastAt = new Date();
       draw(last);
     } else {
+      ready = response.status !== 503;
       throw new Error(`HTTP ${response.status}`);
     }
   } catch {
     if (last) drawFootnote(last, true);
   }
-  const every = (last?.refresh_s ?? 60) * 1000;
+  const every = !ready && !last ? NOT_READY_MS : (last?.refresh_s ?? 60) * 1000;
   setTimeout(refresh, every);
 }
 
