@@ -180,7 +180,7 @@ async def test_the_page_refreshes_itself_and_keeps_the_last_figures(
 async def test_figures_not_computed_yet_are_asked_for_again_within_seconds(
     browser: Browser, display_centre: ControlCentre, ten: Sent
 ) -> None:
-    # Just switched on, the service is still computing the year: its open data answers 503.
+    # The service cannot compute the figures for a while: its open data answers 503.
     errors: list[str] = []
     page = await open_tab(browser, errors, VIEWPORTS)
     refused: list[str] = []
@@ -195,7 +195,7 @@ async def test_figures_not_computed_yet_are_asked_for_again_within_seconds(
     await page.route("**/api/public/v1/community", not_yet)
     await page.goto(f"{display_centre.base}display")
     await expect(page.locator("#message")).to_have_text("Loading…")
-    # Asked again every few seconds, not a whole minute later (the refresh it has not learnt).
+    # Asked again within seconds, not a whole minute later (the refresh it has not learnt).
     await expect(page.locator("main .tiles")).to_be_visible(timeout=20_000)
     assert len(refused) == 2
     await _check_figures(Visit(page, errors, base=display_centre.base), ten, "en")

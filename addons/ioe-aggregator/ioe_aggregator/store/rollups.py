@@ -191,9 +191,13 @@ class Changes:
         """Add the changes to the summaries, in the transaction that writes their readings."""
         hours = [(source, *key, kwh, int(seconds)) for key, (kwh, seconds) in self.hours.items()]
         days = [(source, *key, kwh, int(seconds)) for key, (kwh, seconds) in self.days.items()]
+        # Rows every member's writers share: each transaction takes them in one order (by time),
+        # so that two storing different members at once never wait for each other in a circle.
         intervals = [
             (source, start, meter, quantity, members)
-            for (meter, quantity, start), members in self.intervals.items()
+            for (meter, quantity, start), members in sorted(
+                self.intervals.items(), key=lambda item: (item[0][2], item[0][0], item[0][1])
+            )
         ]
         for statement, rows in ((ADD_HOURS, hours), (ADD_DAYS, days), (ADD_INTERVALS, intervals)):
             if rows:

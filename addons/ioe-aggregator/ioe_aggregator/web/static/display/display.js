@@ -183,8 +183,8 @@ function drawFootnote(data, failed = false) {
   footnote.replaceChildren(...parts.filter((part) => part !== null));
 }
 
-// Before its first figures are computed (just switched on), the open data answers 503: asked
-// again soon rather than a whole refresh later.
+// When the figures cannot be computed (503: the service says to try later), asked again within
+// seconds rather than a whole refresh later.
 const NOT_READY_MS = 5000;
 
 async function refresh() {
@@ -196,6 +196,7 @@ async function refresh() {
       drawFootnote(last);
     } else if (response.status === 404) {
       last = null;
+      tag = null; // switched on again with the same figures: drawn, not a 304 with nothing kept
       main.replaceChildren(el("p", { class: "message", role: "status" }, t("off")));
       period.textContent = "";
       footnote.replaceChildren();
