@@ -2,7 +2,10 @@
 
 Home Assistant installs a component's requirements when it first loads it; the development
 environment installs them ahead of time so that tests and the demo never reach for the network.
-A started Home Assistant always loads its default integrations, whatever the configuration says.
+A started Home Assistant always loads its default integrations, whatever the configuration says;
+onboarding adds the ones it offers every new instance, and the login's multi-factor modules
+install theirs when first asked about (a real Home Assistant in a test installed them into the
+shared environment at run time, moving a package the add-on's lock pins).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from homeassistant.auth.mfa_modules import notify as mfa_notify, totp as mfa_totp
 from homeassistant.bootstrap import CORE_INTEGRATIONS, DEFAULT_INTEGRATIONS
 import homeassistant.components
 import yaml
@@ -18,6 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIGURATION = REPO / "scripts/lib/ioe_dev/demo/configuration.yaml"
 INTEGRATION_MANIFEST = REPO / "custom_components/ioe_community/manifest.json"
 HA_COMPONENTS = Path(homeassistant.components.__file__).parent
+# What onboarding sets up on a new instance (components/onboarding/views.py).
+ONBOARDING_INTEGRATIONS = ("google_translate", "met", "radio_browser")
 
 
 def demo_components() -> list[str]:
@@ -48,11 +54,12 @@ def main() -> None:
         [
             *CORE_INTEGRATIONS,
             *DEFAULT_INTEGRATIONS,
+            *ONBOARDING_INTEGRATIONS,
             *demo_components(),
             *ours.get("dependencies", []),
         ]
     )
-    wanted.update(ours.get("requirements", []))
+    wanted.update(ours.get("requirements", []), mfa_totp.REQUIREMENTS, mfa_notify.REQUIREMENTS)
     print("\n".join(sorted(wanted)))
 
 
