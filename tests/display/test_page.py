@@ -201,6 +201,22 @@ async def test_figures_not_computed_yet_are_asked_for_again_within_seconds(
     await _check_figures(Visit(page, errors, base=display_centre.base), ten, "en")
 
 
+async def test_switched_off_and_on_again_the_same_figures_are_drawn(
+    browser: Browser, display_centre: ControlCentre, ten: Sent
+) -> None:
+    base, admin = display_centre.base, display_centre.token
+    visit = await _display(browser, base)
+    await _check_figures(visit, ten, "en")
+    off = call(base.rstrip("/"), "PUT", "/api/v1/display", admin, {"enabled": False})
+    assert off.status == 200, off.body
+    await expect(visit.page.locator("main .message")).to_contain_text("not switched on")
+    # On again with nothing new: the same figures, drawn at the next ask (a page that is off
+    # asks once a minute).
+    switch_on(base.rstrip("/"), admin)
+    await expect(visit.page.locator("main .tiles")).to_be_visible(timeout=75_000)
+    await _check_figures(visit, ten, "en")
+
+
 async def test_today_withheld_is_said_and_the_year_stands(
     browser: Browser, display_centre: ControlCentre
 ) -> None:
