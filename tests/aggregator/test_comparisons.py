@@ -207,7 +207,11 @@ def test_a_restart_fails_the_jobs_it_interrupted(
         ({"period": {"first": LAST, "last": FIRST}}, 400, "bad_period"),
         ({"period": {"first": "2020-01", "last": "2020-03"}}, 409, "no_history"),
         ({"schemes": ["equal", "lottery"]}, 400, "unknown_scheme"),
-        ({"rules": {"min_beta": 0.1}}, 400, "rules_not_supported"),
+        (
+            {"schemes": ["optimized-static"], "rules": {"large_consumer_kwh": 3000}},
+            400,
+            "bad_rules",
+        ),
     ],
 )
 def test_bad_comparisons_are_refused(

@@ -147,17 +147,32 @@ def test_learning_scheme_needs_history(
     assert "give --consumption" in capsys.readouterr().err
 
 
-def test_rules_for_a_scheme_that_ignores_them_are_refused(
+def test_a_file_that_breaks_the_rules_is_not_written(
     inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = run("coefficients", "--members", inputs["members"], "--scheme", "optimized-static",
-               "--consumption", inputs["consumption"], "--generation", inputs["generation"],
-               "--year", "2026", "--cau", CAU, "--min-beta", "0.1", "--out", tmp_path)  # fmt: skip
+    # Four members by contracted power (3 × 0.27, 0.18): one is below 0.2; power keeps no rule.
+    code = run("coefficients", "--members", inputs["members"], "--scheme", "power",
+               "--year", "2026", "--cau", CAU, "--min-beta", "0.2", "--out", tmp_path)  # fmt: skip
     assert code == 2
-    assert "the scheme optimized-static does not take the rules --min-beta 0.1" in (
-        capsys.readouterr().err
+    assert re.search(
+        r"the scheme power breaks the community's rules: m-0004: beyond its lowest β 0\.2 "
+        r"\(min_beta\) in 8760 of 8760 hours",
+        capsys.readouterr().err,
     )
     assert list(tmp_path.iterdir()) == []  # no file that breaks the bounds
+    # Rules it happens to keep: written.
+    code = run("coefficients", "--members", inputs["members"], "--scheme", "power",
+               "--year", "2026", "--cau", CAU, "--min-beta", "0.1", "--out", tmp_path)  # fmt: skip
+    assert code == 0
+
+
+def test_optimized_static_file_keeps_the_rules(inputs: dict[str, Path], tmp_path: Path) -> None:
+    code = run("coefficients", "--members", inputs["members"], "--scheme", "optimized-static",
+               "--consumption", inputs["consumption"], "--generation", inputs["generation"],
+               "--year", "2026", "--cau", CAU, "--min-beta", "0.15", "--out", tmp_path)  # fmt: skip
+    assert code == 0
+    shares = [line.split(";")[1] for line in (tmp_path / f"{CAU}_2026.txt").read_text().split()]
+    assert min(float(share.replace(",", ".")) for share in shares) >= 0.15 - 1e-6
 
 
 def test_hourly_profile_file_from_history(inputs: dict[str, Path], tmp_path: Path) -> None:

@@ -7,7 +7,13 @@ from hypothesis.extra.numpy import arrays
 import numpy as np
 import pytest
 
-from ioe_aggregator.sharing.optimize import optimal_static, optimal_static_lp, self_consumption_kwh
+from ioe_aggregator.sharing.optimize import (
+    Infeasible,
+    Limits,
+    optimal_static,
+    optimal_static_lp,
+    self_consumption_kwh,
+)
 
 
 def test_by_hand() -> None:
@@ -90,3 +96,127 @@ def test_beats_any_static_beta_and_stays_under_the_ceiling(
     assert best >= self_consumption_kwh(other, consumption, generation) - 1e-9
     ceiling = np.minimum(generation, consumption.sum(axis=1)).sum()
     assert best <= ceiling + 1e-9
+
+
+# --- Under a community's rules: bounds on each β and a floor for the vulnerable members ---
+
+BY_HAND_CONSUMPTION = np.array([[6.0, 2.0], [0.0, 4.0]])
+BY_HAND_GENERATION = np.array([10.0, 4.0])
+
+
+def limits(
+    low: list[float], high: list[float], group: list[bool] | None = None, floor: float = 0.0
+) -> Limits:
+    return Limits(
+        low=np.array(low),
+        high=np.array(high),
+        group=np.array(group or [False] * len(low)),
+        group_floor=floor,
+    )
+
+
+@pytest.mark.parametrize(
+    ("rules", "expected", "value"),
+    [
+        # f(b) = 6 + 6b for member 1's β b up to 0.6 (see test_by_hand).
+        (limits([0, 0], [0.5, 1]), [0.5, 0.5], 9.0),  # a cap below the optimum: at the cap
+        (limits([0, 0.45], [1, 1]), [0.55, 0.45], 9.3),  # a floor above member 2's 0.4
+        (limits([0, 0], [1, 1], [False, True], 0.5), [0.5, 0.5], 9.0),  # the floor binds
+        (limits([0, 0], [1, 1], [False, True], 0.3), [0.6, 0.4], 9.6),  # the floor is met
+        (limits([0.2, 0.2], [0.8, 0.8]), [0.6, 0.4], 9.6),  # bounds that do not bite
+    ],
+)
+def test_rules_by_hand(rules: Limits, expected: list[float], value: float) -> None:
+    beta = optimal_static(BY_HAND_CONSUMPTION, BY_HAND_GENERATION, rules)
+
+    assert beta == pytest.approx(expected)
+    assert self_consumption_kwh(beta, BY_HAND_CONSUMPTION, BY_HAND_GENERATION) == pytest.approx(
+        value
+    )
+    _, optimum = optimal_static_lp(BY_HAND_CONSUMPTION, BY_HAND_GENERATION, rules)
+    assert optimum == pytest.approx(value)
+
+
+def test_the_floor_is_shared_inside_the_group_by_what_each_can_use() -> None:
+    # Three members in one sunny hour of 10 kWh: a uses 8, b (vulnerable) 1, c (vulnerable) 3.
+    # The optimum without rules covers everyone whose use fits: b 0.1, c 0.3, a the rest.
+    # A floor of 0.6 for b and c: they hold 0.6, b and c covered first (0.1, 0.3) and the
+    # 0.2 they cannot use split by room; a gets 0.4 (4 kWh of its 8).
+    consumption = np.array([[8.0, 1.0, 3.0]])
+    generation = np.array([10.0])
+    rules = limits([0, 0, 0], [1, 1, 1], [False, True, True], 0.6)
+
+    beta = optimal_static(consumption, generation, rules)
+
+    assert beta[1:].sum() == pytest.approx(0.6)
+    assert beta[0] == pytest.approx(0.4)
+    assert (beta[1:] >= [0.1, 0.3]).all()
+    assert self_consumption_kwh(beta, consumption, generation) == pytest.approx(8.0)
+
+
+def test_sun_nobody_can_use_is_spread_within_the_caps() -> None:
+    # 100 kWh, a uses 1 and b 3: all of it is surplus beyond 4 kWh. Spread by consumption
+    # (0.25, 0.75) would break b's cap of 0.6: b gets 0.6 and a the 0.4 left.
+    consumption = np.array([[1.0, 3.0]])
+    beta = optimal_static(consumption, np.array([100.0]), limits([0, 0], [1, 0.6]))
+    assert beta == pytest.approx([0.4, 0.6])
+
+
+@pytest.mark.parametrize(
+    ("rules", "reason"),
+    [
+        (limits([0.6, 0.6], [1, 1]), r"the lowest β add up to 1\.2, more than the whole plant"),
+        (limits([0, 0], [0.3, 0.4]), r"the highest β add up to 0\.7"),
+        (limits([0.5, 0], [0.4, 1]), r"member 0: its lowest β 0\.5 is above its highest 0\.4"),
+        (limits([0, 0], [1, 0.2], [False, True], 0.3), r"vulnerable reserve 0\.3 is more than"),
+        (limits([0.8, 0], [1, 1], [False, True], 0.3), r"the other members' lowest β, 0\.8"),
+        (limits([0, 0], [1, 1], [False, False], 0.1), r"needs a member flagged vulnerable"),
+    ],
+)
+def test_rules_that_cannot_hold_are_refused_by_name(rules: Limits, reason: str) -> None:
+    with pytest.raises(Infeasible, match=reason):
+        optimal_static(BY_HAND_CONSUMPTION, BY_HAND_GENERATION, rules)
+    with pytest.raises(Infeasible):
+        optimal_static_lp(BY_HAND_CONSUMPTION, BY_HAND_GENERATION, rules)
+
+
+def random_instance(seed: int) -> tuple[np.ndarray, np.ndarray, Limits]:
+    """Return a small community with random rules; some of them cannot hold."""
+    rng = np.random.default_rng(seed)
+    members = int(rng.integers(2, 8))
+    hours = int(rng.integers(8, 40))
+    consumption = rng.gamma(1.5, 1.0, (hours, members)) * (rng.random((hours, members)) > 0.2)
+    generation = rng.gamma(2.0, 3.0, hours) * (rng.random(hours) > 0.3)
+    low = np.where(rng.random(members) < 0.4, rng.uniform(0, 0.35, members), 0.0)
+    high = np.where(rng.random(members) < 0.4, rng.uniform(0.05, 0.6, members), 1.0)
+    group = rng.random(members) < 0.4
+    floor = float(rng.uniform(0, 0.7)) if group.any() and rng.random() < 0.6 else 0.0
+    return (
+        consumption.round(3),
+        generation.round(3),
+        Limits(low=low, high=high, group=group, group_floor=floor),
+    )
+
+
+def test_the_constrained_optimum_equals_the_linear_programme() -> None:
+    """Within 1e-6 of HiGHS on 40 random communities and rules; both refuse the same ones."""
+    refused = solved = 0
+    for seed in range(40):
+        consumption, generation, rules = random_instance(seed)
+        if rules.problems():
+            with pytest.raises(Infeasible):
+                optimal_static(consumption, generation, rules)
+            with pytest.raises(Infeasible):
+                optimal_static_lp(consumption, generation, rules)
+            refused += 1
+            continue
+        beta = optimal_static(consumption, generation, rules)
+        _, optimum = optimal_static_lp(consumption, generation, rules)
+
+        assert rules.hold(beta), seed
+        assert self_consumption_kwh(beta, consumption, generation) == pytest.approx(
+            optimum, abs=1e-6
+        ), seed
+        solved += 1
+    assert solved >= 30
+    assert refused >= 4

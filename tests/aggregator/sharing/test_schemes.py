@@ -10,6 +10,9 @@ import pytest
 
 from ioe_aggregator.sharing import schemes
 from ioe_aggregator.sharing.allocation import allocate
+from ioe_aggregator.sharing.compare import compare
+from ioe_aggregator.sharing.optimize import Infeasible
+from ioe_aggregator.sharing.rules import Rules
 
 from .conftest import hours, member
 
@@ -83,7 +86,10 @@ def test_hourly_profile_reserve_goes_to_vulnerable_members_and_bounds_hold() -> 
     evaluate = two_weeks_of_history().index[:48]
 
     beta = schemes.hourly_profile(
-        two_weeks_of_history(), evaluate, MEMBERS, vulnerable_reserve=0.1, max_beta=0.6
+        two_weeks_of_history(),
+        evaluate,
+        MEMBERS,
+        rules=Rules(vulnerable_reserve=0.1, max_beta=0.6),
     ).values
 
     assert np.allclose(beta.sum(axis=1), 1.0)
@@ -94,8 +100,8 @@ def test_hourly_profile_reserve_goes_to_vulnerable_members_and_bounds_hold() -> 
 
 def test_hourly_profile_refuses_impossible_bounds() -> None:
     history = two_weeks_of_history()
-    with pytest.raises(ValueError, match="no β can stay within"):
-        schemes.hourly_profile(history, history.index[:1], MEMBERS, max_beta=0.3)
+    with pytest.raises(Infeasible, match=r"the highest β add up to 0\.9.* \(max_beta\)"):
+        schemes.hourly_profile(history, history.index[:1], MEMBERS, rules=Rules(max_beta=0.3))
 
 
 def test_build_names_what_is_missing() -> None:
@@ -146,7 +152,8 @@ def test_bounds_never_share_more_than_the_plant_makes() -> None:
         1 + np.sin(np.arange(len(index)))[:, None] ** 2
     )
 
-    beta = schemes.hourly_profile(history, index, MEMBERS, min_beta=0.2, max_beta=0.5).values
+    rules = Rules(min_beta=0.2, max_beta=0.5)
+    beta = schemes.hourly_profile(history, index, MEMBERS, rules=rules).values
 
     assert np.allclose(beta.sum(axis=1), 1.0)
     # a is held at 0.5; b and c move by one shift, keeping the gap the history gave them.
@@ -167,35 +174,48 @@ def test_allocation_refuses_coefficients_that_do_not_sum_to_one() -> None:
         allocate(schemes.Coefficients(scheme="x", values=beta), consumption, pd.Series(1.0, index))
 
 
-@pytest.mark.parametrize("scheme", ["equal", "power", "consumption", "optimized-static"])
-def test_rules_given_to_a_scheme_that_ignores_them_are_refused(scheme: str) -> None:
+def test_agreements_that_do_not_keep_the_rules_are_judged_against_them() -> None:
     history = two_weeks_of_history()
-    refused = rf"the scheme {scheme} does not take the rules --min-beta 0\.1"
-    with pytest.raises(ValueError, match=refused):
-        schemes.build(
-            scheme,
-            MEMBERS,
-            history_kwh=history,
-            history_generation_kwh=history.sum(axis=1),
-            profile_options={"min_beta": 0.1, "max_beta": 1.0, "vulnerable_reserve": 0.0},
-        )
-    # No rule asked for (the defaults): built.
-    schemes.build(
-        scheme,
+    rules = Rules(min_beta=0.25, vulnerable_reserve=0.3)
+
+    comparison = compare(
         MEMBERS,
-        history_kwh=history,
-        history_generation_kwh=history.sum(axis=1),
-        profile_options=dict(schemes.RULES),
+        history,
+        history.sum(axis=1),
+        schemes=["power", "investment", "optimized-static"],
+        rules=rules,
     )
+
+    report = comparison.to_report()
+    assert report["rules"] == {"min_beta": 0.25, "vulnerable_reserve": 0.3}
+    # power (0.2, 0.4, 0.4): a is below 0.25 in every hour; c, vulnerable, holds 0.4 ≥ 0.3.
+    hours = len(history)
+    assert report["schemes"]["power"]["rules_broken"] == [
+        f"a: beyond its lowest β 0.25 (min_beta) in {hours} of {hours} hours"
+    ]
+    # investment (0.25, 0.75, 0): c gets nothing, below both rules.
+    assert report["schemes"]["investment"]["rules_broken"] == [
+        f"c: beyond its lowest β 0.25 (min_beta) in {hours} of {hours} hours",
+        f"the vulnerable members below their reserve 0.3 in {hours} of {hours} hours",
+    ]
+    assert report["schemes"]["optimized-static"]["rules_broken"] == []
+    beta = comparison.results["optimized-static"].coefficients.values
+    assert beta["c"] >= 0.3 - 1e-12
+    assert (beta >= 0.25 - 1e-12).all()
 
 
 def test_a_vulnerable_reserve_that_cannot_be_kept_is_refused() -> None:
     history = two_weeks_of_history()
     nobody = [member("a"), member("b"), member("c")]
-    with pytest.raises(ValueError, match="needs a member flagged vulnerable"):
-        schemes.hourly_profile(history, history.index[:1], nobody, vulnerable_reserve=0.1)
-    above = r"gives each vulnerable member 0\.5, above --max-beta 0\.4"
-    with pytest.raises(ValueError, match=above):
+    with pytest.raises(Infeasible, match="needs a member flagged vulnerable"):
         schemes.hourly_profile(
-            history, history.index[:1], MEMBERS, vulnerable_reserve=0.5, max_beta=0.4
+            history, history.index[:1], nobody, rules=Rules(vulnerable_reserve=0.1)
+        )
+    above = (
+        r"the vulnerable reserve 0\.5 is more than the vulnerable members may hold together, "
+        r"0\.4 \(max_beta\)"
+    )
+    with pytest.raises(Infeasible, match=above):
+        schemes.hourly_profile(
+            history, history.index[:1], MEMBERS, rules=Rules(vulnerable_reserve=0.5, max_beta=0.4)
         )

@@ -45,6 +45,7 @@ from ioe_aggregator.sharing.economics import Prices
 from ioe_aggregator.sharing.files import align_hours
 from ioe_aggregator.sharing.model import Member
 from ioe_aggregator.sharing.report_html import documents
+from ioe_aggregator.sharing.rules import Rules
 from ioe_aggregator.store import Store
 from ioe_aggregator.store.sql import moment, moment_or_none
 
@@ -137,11 +138,10 @@ class ComparisonRequest:
                 f"unknown schemes {', '.join(unknown)}: choose from {', '.join(sch.ALL_SCHEMES)}",
                 code="unknown_scheme",
             )
-        for scheme in self.schemes:
-            try:
-                sch.check_rules(scheme, self.rules)
-            except ValueError as err:
-                raise Refused(Kind.INVALID, str(err), code="rules_not_supported") from err
+        try:
+            Rules.from_mapping(self.rules)
+        except ValueError as err:
+            raise Refused(Kind.INVALID, f"rules: {err}", code="bad_rules") from err
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -262,7 +262,7 @@ def _engine(
         schemes=request.schemes,
         prices=prices,
         tz=tz,
-        profile_options=request.rules,
+        rules=Rules.from_mapping(request.rules),
         progress=lambda done: progress(READ_SHARE + (ENGINE_SHARE - READ_SHARE) * done),
     )
     report, html = documents(comparison, hours, [], tz)

@@ -13,6 +13,7 @@ from ioe_aggregator.sharing import coefficient_file, schemes as sch
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ, hours_of_year
 from ioe_aggregator.sharing.compare import Comparison, Period, compare
 from ioe_aggregator.sharing.economics import PeriodPrice, Prices
+from ioe_aggregator.sharing.fairness import Objective
 from ioe_aggregator.sharing.files import (
     InputError,
     align_hours,
@@ -23,6 +24,7 @@ from ioe_aggregator.sharing.files import (
 )
 from ioe_aggregator.sharing.model import Coefficients, Member
 from ioe_aggregator.sharing.report_html import documents
+from ioe_aggregator.sharing.rules import Rules
 
 EXIT_INVALID = 1
 EXIT_INPUT = 2
@@ -31,23 +33,58 @@ PENINSULA = "peninsula"
 CEUTA_MELILLA = "ceuta-melilla"
 
 
-def _add_profile_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+def _add_rules(parser: argparse.ArgumentParser) -> None:
+    rules = parser.add_argument_group(
+        "the community's rules",
+        "kept by optimized-static and hourly-profile; every other agreement is checked against "
+        "them. Each member's own bounds go in the members file (min_share, max_share)",
+    )
+    rules.add_argument(
         "--vulnerable-reserve",
         type=float,
         default=0.0,
-        help="hourly-profile: share of every hour reserved for vulnerable members",
+        metavar="SHARE",
+        help="the members flagged vulnerable hold at least this share of the plant together",
     )
-    parser.add_argument("--min-beta", type=float, default=0.0, help="hourly-profile: lowest β")
-    parser.add_argument("--max-beta", type=float, default=1.0, help="hourly-profile: highest β")
+    rules.add_argument("--min-beta", type=float, default=0.0, help="every member's lowest β")
+    rules.add_argument("--max-beta", type=float, default=1.0, help="every member's highest β")
+    rules.add_argument(
+        "--min-investment-factor",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="each β at least F times the member's share of the investment",
+    )
+    rules.add_argument(
+        "--max-investment-factor",
+        type=float,
+        metavar="F",
+        help="each β at most F times the member's share of the investment",
+    )
+    rules.add_argument(
+        "--large-consumer-kwh",
+        type=float,
+        metavar="KWH",
+        help="members using more than this a year (their history, annualised) ...",
+    )
+    rules.add_argument(
+        "--large-consumer-max-beta",
+        type=float,
+        metavar="SHARE",
+        help="... get at most this β",
+    )
 
 
-def _profile_options(args: argparse.Namespace) -> dict[str, float]:
-    return {
-        "vulnerable_reserve": args.vulnerable_reserve,
-        "min_beta": args.min_beta,
-        "max_beta": args.max_beta,
-    }
+def _rules(args: argparse.Namespace) -> Rules:
+    return Rules(
+        vulnerable_reserve=args.vulnerable_reserve,
+        min_beta=args.min_beta,
+        max_beta=args.max_beta,
+        min_investment_factor=args.min_investment_factor,
+        max_investment_factor=args.max_investment_factor,
+        large_consumer_kwh=args.large_consumer_kwh,
+        large_consumer_max_beta=args.large_consumer_max_beta,
+    )
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -87,7 +124,27 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=PENINSULA,
         help="where the 2.0TD periods are placed (Ceuta and Melilla: P1 and P2 an hour later)",
     )
-    _add_profile_options(comparing)
+    _add_rules(comparing)
+    deciding = comparing.add_argument_group("the decision")
+    deciding.add_argument(
+        "--in-force",
+        metavar="SCHEME",
+        help="the agreement in force, one of the schemes compared: gains and losses against it",
+    )
+    deciding.add_argument(
+        "--objective",
+        choices=[str(o) for o in Objective],
+        default=str(Objective.SELF_CONSUMPTION),
+        help="what the recommended agreement maximises (default: self-consumption); "
+        "savings-no-loss: the most euros with nobody losing more than --max-loss",
+    )
+    deciding.add_argument(
+        "--max-loss",
+        type=float,
+        metavar="SHARE",
+        help="savings-no-loss: the largest share of its savings in force a member may lose "
+        "(0.05: 5 %%)",
+    )
     comparing.add_argument("--cau", help="also write the distributor's file for this CAU")
     comparing.add_argument("--year", type=int, help="year of that file (default: the next one)")
     comparing.add_argument("--out", type=Path, required=True)
@@ -107,7 +164,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     writing.add_argument("--cau", required=True)
     writing.add_argument("--hourly", action="store_true", help="one line per member and hour")
     writing.add_argument("--tz", default=DEFAULT_TZ)
-    _add_profile_options(writing)
+    _add_rules(writing)
     writing.add_argument("--out", type=Path, required=True)
 
     checking = jobs.add_parser("validate", help="check a coefficient file; exit 0 when valid")
@@ -202,7 +259,10 @@ def _compare(args: argparse.Namespace) -> int:
         evaluate=args.evaluate,
         prices=_prices(args, consumption.index),
         tz=args.tz,
-        profile_options=_profile_options(args),
+        rules=_rules(args),
+        in_force=args.in_force,
+        objective=Objective(args.objective),
+        max_loss_share=args.max_loss,
     )
     report, html = documents(comparison, hours, warnings, args.tz)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -241,7 +301,7 @@ def _write_agreements(comparison: Comparison, args: argparse.Namespace) -> None:
                     history_kwh=history,
                     target_index=hours_of_year(year, args.tz),
                     tz=args.tz,
-                    profile_options=_profile_options(args),
+                    rules=_rules(args),
                 )
             _write_file(
                 directory,
@@ -296,8 +356,14 @@ def _coefficients(args: argparse.Namespace) -> int:
         history_generation_kwh=generation,
         target_index=hours_of_year(args.year, args.tz),
         tz=args.tz,
-        profile_options=_profile_options(args),
+        rules=_rules(args),
     )
+    # A scheme that does not keep the rules (a fixed formula) may still break them: no file then.
+    limits = _rules(args).limits(members, history)
+    if broken := limits.breaches(coefficients.hourly(hours_of_year(args.year, args.tz)).to_numpy()):
+        raise ValueError(
+            f"the scheme {args.scheme} breaks the community's rules: " + "; ".join(broken[:10])
+        )
     path = _write_file(
         args.out,
         coefficients,

@@ -24,7 +24,17 @@ from ioe_aggregator.sharing.allocation import (
 )
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ
 from ioe_aggregator.sharing.economics import Prices, monthly_economics
+from ioe_aggregator.sharing.fairness import (
+    Candidate,
+    Fairness,
+    Objective,
+    Recommendation,
+    fairness,
+    recommend,
+)
 from ioe_aggregator.sharing.model import Coefficients, Member
+from ioe_aggregator.sharing.optimize import Limits
+from ioe_aggregator.sharing.rules import Rules
 
 # Below this much history before the evaluated period, learning schemes are trained on the
 # evaluated period itself (and the report says so).
@@ -76,6 +86,14 @@ class Comparison:
     # What capped the surplus compensation: the imports' energy term ("energy_term"), the whole
     # import price when no energy-only price was given ("import_price"); None without prices.
     compensation_cap: str | None = None
+    # The community's rules as limits (with the members' own bounds); every agreement is
+    # checked against them.
+    limits: Limits | None = None
+    rules: Rules = field(default_factory=Rules)
+    # The agreement in force (one of the schemes compared): gains and losses are against it.
+    in_force: str | None = None
+    objective: Objective = Objective.SELF_CONSUMPTION
+    max_loss_share: float | None = None
     results: dict[str, SchemeResult] = field(default_factory=dict)
 
     @property
@@ -95,8 +113,55 @@ class Comparison:
 
     @property
     def winner(self) -> str | None:
-        """The agreement (not a reference) with the most self-consumption; None without one."""
-        return next((s for s in self.ranking() if s not in sch.REFERENCE_SCHEMES), None)
+        """The agreement (not a reference) the objective picks; None without one."""
+        return self.recommendation().scheme
+
+    def savings_by_member(self, scheme: str) -> pd.Series | None:
+        """Return each member's savings (EUR) over the judged period; None without prices."""
+        economics = self.results[scheme].economics
+        if economics is None:
+            return None
+        return economics.groupby("member_id").savings_eur.sum()
+
+    def fairness(self, scheme: str) -> Fairness | None:
+        """Return the scheme's fairness in money; None without prices."""
+        savings = self.savings_by_member(scheme)
+        if savings is None:
+            return None
+        before = None if self.in_force is None else self.savings_by_member(self.in_force)
+        return fairness(
+            self.members,
+            savings,
+            self.results[scheme].members["consumption_kwh"],
+            in_force=None if before is None or self.in_force is None else (self.in_force, before),
+        )
+
+    def recommendation(self) -> Recommendation:
+        """Return the agreement the objective picks among those compared."""
+        agreements = [s for s in self.ranking() if s not in sch.REFERENCE_SCHEMES]
+        return recommend(
+            {
+                s: Candidate(
+                    self_consumed_kwh=self.results[s].community["self_consumed_kwh"] or 0.0,
+                    fairness=self.fairness(s),
+                    keeps_rules=not self.rules_broken(s),
+                )
+                for s in agreements
+            },
+            self.objective,
+            max_loss_share=self.max_loss_share,
+        )
+
+    def rules_broken(self, scheme: str) -> list[str]:
+        """Return how the scheme's β break the community's rules (empty: they keep them).
+
+        A reference is no agreement: it keeps no rule by definition, and is not checked.
+        """
+        if self.limits is None or scheme in sch.REFERENCE_SCHEMES:
+            return []
+        result = self.results[scheme]
+        hours = result.allocation.consumption_kwh.index
+        return self.limits.breaches(result.coefficients.hourly(hours).to_numpy())
 
     def to_report(self) -> dict[str, Any]:
         """Return the report.json document (NaN becomes null)."""
@@ -123,9 +188,12 @@ class Comparison:
                 member_id: table.droplevel("member_id").to_dict("index")
                 for member_id, table in monthly.groupby(level="member_id")
             }
+            found = self.fairness(name)
             schemes[name] = {
                 "kind": "static" if result.coefficients.is_static else "hourly",
                 "agreement": name not in sch.REFERENCE_SCHEMES,
+                "rules_broken": None if name in sch.REFERENCE_SCHEMES else self.rules_broken(name),
+                "fairness": None if found is None else _clean(found.to_report()),
                 "community": _clean(community),
                 "members": {
                     member_id: _clean(row | {"monthly": by_member[member_id]})
@@ -139,19 +207,22 @@ class Comparison:
             "evaluated_on": self.evaluated_on.describe(self.data_index),
             "trained_on_evaluated_period": self.same_period,
             "compensation_cap": self.compensation_cap,
+            "rules": self.rules.asked(),
+            "in_force": self.in_force,
+            "recommendation": self.recommendation().to_report(),
             "schemes": schemes,
         }
 
 
-def _clean(values: dict[str, Any]) -> dict[str, Any]:
+def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
     """Turn numpy scalars into floats and NaN into None, for JSON."""
     cleaned: dict[str, Any] = {}
     for key, value in values.items():
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             cleaned[key] = _clean(value)
         elif value is None or (isinstance(value, float) and math.isnan(value)):
             cleaned[key] = None
-        elif isinstance(value, bool | str):
+        elif isinstance(value, bool | str | list):
             cleaned[key] = value
         else:
             cleaned[key] = float(value)
@@ -195,21 +266,35 @@ def compare(
     evaluate: Period | None = None,
     prices: Prices | None = None,
     tz: str = DEFAULT_TZ,
-    profile_options: Mapping[str, float] | None = None,
+    rules: Rules | None = None,
+    in_force: str | None = None,
+    objective: Objective = Objective.SELF_CONSUMPTION,
+    max_loss_share: float | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> Comparison:
     """Compute every scheme's β on the training period and judge it on the evaluated one.
 
     ``consumption_kwh`` (hours × member ids) and ``generation_kwh`` are hourly, on one UTC
     index. Each scheme's allocation, member and community KPIs, and (with ``prices``) monthly
-    economics are returned. ``profile_options`` go to ``hourly_profile`` (vulnerable_reserve,
-    min_beta, max_beta). ``progress``, when given, is called with the share of the work done
+    economics are returned. ``rules`` go to the schemes that keep them (``RULE_SCHEMES``);
+    every agreement is checked against them. ``in_force`` (one of ``schemes``), ``objective``
+    and ``max_loss_share`` decide the recommendation (``fairness.recommend``).
+    ``progress``, when given, is called with the share of the work done
     (0 to 1) after each scheme's β and after its allocation; an exception it raises stops the
     comparison.
     """
     unknown = sorted(set(schemes) - set(sch.ALL_SCHEMES))
     if unknown:
         raise ValueError(f"unknown schemes {unknown}; choose from {list(sch.ALL_SCHEMES)}")
+    if in_force is not None and in_force not in schemes:
+        raise ValueError(f"the agreement in force, {in_force}, must be among the schemes compared")
+    if objective is not Objective.SELF_CONSUMPTION and prices is None:
+        raise ValueError(f"the objective {objective} weighs euros: give the prices")
+    if objective is Objective.SAVINGS_NO_LOSS and (in_force is None or max_loss_share is None):
+        raise ValueError(
+            f"the objective {objective} needs the agreement in force and the largest share of "
+            "its savings a member may lose"
+        )
     index = consumption_kwh.index
     trained_on, evaluated_on = choose_periods(index, train, evaluate)
     history = consumption_kwh.loc[trained_on.select(index)]
@@ -231,6 +316,11 @@ def compare(
         else "import_price"
         if prices.import_energy_eur_kwh is None
         else "energy_term",
+        limits=(rules or Rules()).limits(members, history),
+        rules=rules or Rules(),
+        in_force=in_force,
+        objective=objective,
+        max_loss_share=max_loss_share,
     )
     steps = 2 * len(schemes)
     for number, name in enumerate(schemes):
@@ -242,7 +332,7 @@ def compare(
             history_generation_kwh=history_generation,
             target_index=evaluate_index,
             tz=tz,
-            profile_options=profile_options,
+            rules=rules,
         )
         if progress is not None:
             progress((2 * number + 1) / steps)

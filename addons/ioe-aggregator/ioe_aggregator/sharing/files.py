@@ -1,7 +1,8 @@
 """Read the comparison's CSV inputs and write its outputs.
 
 Inputs (UTF-8, comma-separated, a header line):
-- members: ``member_id,cups,contracted_power_kw,investment_eur,vulnerable``
+- members: ``member_id,cups,contracted_power_kw,investment_eur,vulnerable``, optionally
+  followed by ``min_share`` and/or ``max_share`` (fractions of the plant; empty: no bound)
 - consumption: ``member_id,start,kwh``; generation: ``start,kwh``;
   prices: ``start,import_eur_kwh,surplus_eur_kwh[,import_energy_eur_kwh]`` hourly, or the same
   with ``period`` (P1, P2, P3 of 2.0TD) instead of ``start``.
@@ -26,6 +27,8 @@ from ioe_aggregator.sharing.model import Member
 
 _OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 PRICE_COLUMNS = ("import_eur_kwh", "surplus_eur_kwh")
+# The members file's optional bounds on each member's β (fractions of the plant).
+SHARE_COLUMNS = ("min_share", "max_share")
 ENERGY_PRICE = "import_energy_eur_kwh"
 _PERIODS = {"P1": 1, "P2": 2, "P3": 3}
 # How far below 0 net generation may go, as a share of its highest value, and be read as an
@@ -52,15 +55,23 @@ class _Rows:
     rows: list[tuple[int, dict[str, str]]]
 
 
-def _read(path: Path, columns: tuple[str, ...], problems: list[str]) -> _Rows:
+def _read(
+    path: Path,
+    columns: tuple[str, ...],
+    problems: list[str],
+    optional: tuple[str, ...] = (),
+) -> _Rows:
+    """Read a CSV whose header is ``columns`` followed by any of ``optional``, in order."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as file:
             reader = csv.DictReader(file)
             header = tuple(name.strip() for name in reader.fieldnames or ())
-            if header != columns:
-                problems.append(
-                    f"{path}:1: expected the header {','.join(columns)}, got {','.join(header)}"
-                )
+            extra = header[len(columns) :]
+            if header[: len(columns)] != columns or extra != tuple(
+                name for name in optional if name in extra
+            ):
+                expected = ",".join(columns) + "".join(f"[,{name}]" for name in optional)
+                problems.append(f"{path}:1: expected the header {expected}, got {','.join(header)}")
                 return _Rows(path=path, rows=[])
             rows = []
             for number, row in enumerate(reader, start=2):
@@ -105,7 +116,10 @@ def read_members(path: Path) -> list[Member]:
     """Read the members file; raise InputError listing every bad line."""
     problems: list[str] = []
     table = _read(
-        path, ("member_id", "cups", "contracted_power_kw", "investment_eur", "vulnerable"), problems
+        path,
+        ("member_id", "cups", "contracted_power_kw", "investment_eur", "vulnerable"),
+        problems,
+        optional=SHARE_COLUMNS,
     )
     members: list[Member] = []
     seen: dict[str, int] = {}
@@ -128,7 +142,20 @@ def read_members(path: Path) -> list[Member]:
         if vulnerable not in {"true", "false"}:
             problems.append(f"{where}: vulnerable {row['vulnerable']!r} must be true or false")
             continue
-        if power is None or investment is None:
+        shares: dict[str, float] = {}
+        for column in SHARE_COLUMNS:
+            if not row.get(column):
+                continue
+            share = _number(row[column], where, column, problems)
+            if share is not None and share > 1:
+                problems.append(f"{where}: {column} {share:g} is a fraction of the plant (0–1)")
+            elif share is not None:
+                shares[column] = share
+        if (
+            power is None
+            or investment is None
+            or len(shares) < sum(bool(row.get(column)) for column in SHARE_COLUMNS)
+        ):
             continue
         members.append(
             Member(
@@ -137,6 +164,8 @@ def read_members(path: Path) -> list[Member]:
                 contracted_power_kw=power,
                 investment_eur=investment,
                 vulnerable=vulnerable == "true",
+                min_share=shares.get("min_share", 0.0),
+                max_share=shares.get("max_share", 1.0),
             )
         )
     if not members and not problems:

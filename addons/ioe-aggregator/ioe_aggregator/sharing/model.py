@@ -19,6 +19,9 @@ class Member:
     contracted_power_kw: float
     investment_eur: float
     vulnerable: bool = False
+    # The share of the plant the agreement guarantees and allows this member (its own rule).
+    min_share: float = 0.0
+    max_share: float = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -147,6 +147,78 @@ TEXT = {
         "the imports (tolls and charges included): savings are overstated. Give "
         "--import-energy-price to cap it at the energy term, as the bill does.",
     ),
+    "recommendation": ("Recomendación", "Recommendation"),
+    "objective.self-consumption": (
+        "el mayor autoconsumo de la comunidad",
+        "the most self-consumption for the community",
+    ),
+    "objective.savings": ("el mayor ahorro de la comunidad", "the most savings for the community"),
+    "objective.savings-no-loss": (
+        "el mayor ahorro sin que ningún miembro pierda más del {limit} de lo que ahorra con "
+        "el reparto vigente",
+        "the most savings with no member losing more than {limit} of what it saves under the "
+        "agreement in force",
+    ),
+    "recommend": (
+        "Con el objetivo de {objective}, el reparto recomendado es «{scheme}»: {kwh} kWh "
+        "autoconsumidos en el periodo evaluado.",
+        "Aiming for {objective}, the recommended agreement is {scheme}: {kwh} kWh "
+        "self-consumed in the evaluated period.",
+    ),
+    "recommend_money": (
+        "La comunidad ahorra {eur} €; los hogares vulnerables se llevan el {vulnerable} "
+        "del ahorro.",
+        "The community saves {eur} €; the vulnerable households get {vulnerable} of the savings.",
+    ),
+    "against_in_force": (
+        "Frente al reparto vigente («{in_force}»): ganan {gainers} miembros y pierden "
+        "{losers}; la mayor pérdida es el {worst} de lo que ahorraba.",
+        "Against the agreement in force ({in_force}): {gainers} members gain and {losers} "
+        "lose; the largest loss is {worst} of what it saved.",
+    ),
+    "breaking": (
+        "Descartados por no cumplir las reglas de la comunidad: {schemes}.",
+        "Left out for breaking the community's rules: {schemes}.",
+    ),
+    "excluded": (
+        "Descartados por el límite de pérdida: {schemes}.",
+        "Left out by the loss limit: {schemes}.",
+    ),
+    "no_recommendation": (
+        "Ningún reparto cumple el objetivo: todos hacen perder a algún miembro más del límite "
+        "({schemes}).",
+        "No agreement meets the objective: each makes some member lose more than the limit "
+        "({schemes}).",
+    ),
+    "rests_on": (
+        "Las cifras se apoyan en {evaluated} horas evaluadas; los repartos que aprenden lo "
+        "hicieron con {trained} horas anteriores. Son una estimación sobre el pasado: el "
+        "tiempo y los hábitos de otro año darán otras cifras.",
+        "The figures rest on {evaluated} hours judged; the schemes that learn did so on "
+        "{trained} earlier hours. They estimate from the past: another year's weather and "
+        "habits will give other figures.",
+    ),
+    "rules": ("Reglas de la comunidad", "The community's rules"),
+    "rules_asked": ("Reglas pedidas: {rules}.", "Rules asked for: {rules}."),
+    "rules_kept": (
+        "«{scheme}» cumple todas las reglas.",
+        "{scheme} keeps every rule.",
+    ),
+    "rules_broken": ("«{scheme}» no las cumple: {broken}.", "{scheme} breaks them: {broken}."),
+    "fairness": ("Equidad: el ahorro de cada miembro", "Fairness: each member's savings"),
+    "gini": ("Gini €/€ invertido", "Gini €/€ invested"),
+    "range": ("€/€ invertido (mín.–máx.)", "€/€ invested (min–max)"),
+    "vulnerable": ("Para vulnerables", "To the vulnerable"),
+    "gain_lose": ("Ganan / pierden", "Gain / lose"),
+    "worst": ("Mayor pérdida", "Largest loss"),
+    "member": ("Miembro", "Member"),
+    "per_invested": ("€ por € invertido", "€ per € invested"),
+    "per_kwh": ("€ por kWh consumido", "€ per kWh consumed"),
+    "change": ("Cambio frente al vigente", "Change against in force"),
+    "fairness_note": (
+        "Gini: 0 si todos recuperan lo mismo por euro invertido, 1 si uno se lo lleva todo.",
+        "Gini: 0 when everyone gets the same back per euro invested, 1 when one gets it all.",
+    ),
     "ceiling": (
         "El techo ({ceiling} kWh) es lo máximo que la comunidad podría autoconsumir "
         "sabiendo de antemano el consumo de cada hora; «perfect-foresight» lo alcanza y solo "
@@ -175,6 +247,17 @@ td:nth-child(2), th:nth-child(2) { text-align: left; }
   background: var(--colour); vertical-align: middle; }
 .swatch.dashed { height: 0; background: none; border-top: 3px dashed var(--colour); }
 @media (max-width: 40rem) { body { margin: 1rem; } td, th { padding: .3rem .4rem; } }
+.recommendation { border-left: 4px solid #166e54; padding: .2rem 1rem; background: #eef6f2; }
+.loss { color: #a4262c; }
+/* An assembly's handout: A4, the whole width, no scrolling boxes, no table cut in two. */
+@page { size: A4; margin: 14mm 12mm; }
+@media print {
+  body { margin: 0; max-width: none; font-size: 10pt; color: #000; }
+  .table, .scroll { overflow: visible; background: none; }
+  .chart svg { max-width: 100%; height: auto; }
+  h2 { break-after: avoid; } table, figure, .recommendation { break-inside: avoid; }
+  .recommendation { background: none; }
+}
 """
 
 
@@ -209,11 +292,162 @@ def _ranking_rows(report: dict[str, Any], *, with_money: bool) -> str:
     return "\n".join(rows)
 
 
+def _money(value: float | None) -> str:
+    return "—" if value is None else f"{format_number(value, 2)} €"
+
+
+def _ratio(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else format_number(value, digits)
+
+
+def _losses(too_costly: dict[str, dict[str, Any]]) -> str:
+    """Return each scheme passed over for a loss, with the member losing most and how much."""
+    return ", ".join(
+        f"{name} ({found['member_id']}: −{_percent(found['loss_share'])})"
+        for name, found in too_costly.items()
+    )
+
+
+def _recommendation(report: dict[str, Any]) -> str:
+    chosen = report["recommendation"]
+    objective = chosen["objective"]
+    aim_es, aim_en = (
+        text.format(limit=_percent(chosen["max_loss_share"]))
+        for text in TEXT[f"objective.{objective}"]
+    )
+    scheme = chosen["scheme"]
+    if scheme is None:
+        listed = _losses(chosen["too_costly"])
+        return f'<div class="recommendation"><p>{_t("no_recommendation", schemes=listed)}</p></div>'
+    figures = report["schemes"][scheme]
+    es, en = TEXT["recommend"]
+    values = {"scheme": scheme, "kwh": format_number(figures["community"]["self_consumed_kwh"], 0)}
+    lines = [
+        _bilingual(es.format(objective=aim_es, **values), en.format(objective=aim_en, **values))
+    ]
+    if (money := figures["fairness"]) is not None:
+        lines.append(
+            _t(
+                "recommend_money",
+                eur=format_number(money["savings_eur"], 0),
+                vulnerable=_percent(money["vulnerable_share_of_savings"]),
+            )
+        )
+        if money["in_force"] is not None:
+            lines.append(
+                _t(
+                    "against_in_force",
+                    in_force=money["in_force"],
+                    gainers=len(money["gainers"]),
+                    losers=len(money["losers"]),
+                    worst=_percent(money["worst_loss_share"]),
+                )
+            )
+    if breaking := chosen["breaking_rules"]:
+        lines.append(_t("breaking", schemes=", ".join(breaking)))
+    if too_costly := chosen["too_costly"]:
+        lines.append(_t("excluded", schemes=_losses(too_costly)))
+    if broken := figures["rules_broken"]:
+        lines.append(_t("rules_broken", scheme=scheme, broken="; ".join(broken)))
+    lines.append(
+        _t(
+            "rests_on",
+            evaluated=format_number(report["evaluated_on"]["hours"], 0),
+            trained=format_number(report["trained_on"]["hours"], 0),
+        )
+    )
+    if report["trained_on_evaluated_period"]:
+        lines.append(f"<strong>{_t('same_data')}</strong>")
+    paragraphs = "".join(f"<p>{line}</p>" for line in lines)
+    return f'<div class="recommendation">{paragraphs}</div>'
+
+
+def _rules_section(report: dict[str, Any]) -> str:
+    agreements = [s for s in report["schemes"] if report["schemes"][s]["agreement"]]
+    lines = []
+    if asked := report["rules"]:
+        lines.append(_t("rules_asked", rules=", ".join(f"{k} {v:g}" for k, v in asked.items())))
+    for scheme in agreements:
+        broken = report["schemes"][scheme]["rules_broken"]
+        lines.append(
+            _t("rules_broken", scheme=scheme, broken="; ".join(broken))
+            if broken
+            else _t("rules_kept", scheme=scheme)
+        )
+    return f"<h2>{_t('rules')}</h2><ul>" + "".join(f"<li>{x}</li>" for x in lines) + "</ul>"
+
+
+def _fairness_section(report: dict[str, Any], best: str) -> str:
+    agreements = [
+        s
+        for s in report["schemes"]
+        if report["schemes"][s]["agreement"] and report["schemes"][s]["fairness"]
+    ]
+    if not agreements:
+        return ""
+    in_force = report["in_force"] is not None
+    heads = [_t("scheme"), _t("savings"), _t("gini"), _t("range"), _t("vulnerable")]
+    if in_force:
+        heads += [_t("gain_lose"), _t("worst")]
+    rows = []
+    for scheme in agreements:
+        found = report["schemes"][scheme]["fairness"]
+        low, high = found["min_per_eur_invested"], found["max_per_eur_invested"]
+        cells = [
+            escape(scheme),
+            _money(found["savings_eur"]),
+            _ratio(found["gini_per_eur_invested"]),
+            "—" if low is None else f"{format_number(low, 2)} – {format_number(high, 2)}",
+            _percent(found["vulnerable_share_of_savings"]),
+        ]
+        if in_force:
+            cells += [
+                f"{len(found['gainers'])} / {len(found['losers'])}",
+                _percent(found["worst_loss_share"]),
+            ]
+        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    member_heads = [_t("member"), _t("savings"), _t("per_invested"), _t("per_kwh")]
+    if in_force:
+        member_heads.append(_t("change"))
+    member_rows = []
+    for member_id, row in report["schemes"][best]["fairness"]["members"].items():
+        cells = [
+            escape(str(member_id)),
+            _money(row["savings_eur"]),
+            "—"
+            if row["eur_per_eur_invested"] is None
+            else format_number(row["eur_per_eur_invested"], 3),
+            "—" if row["eur_per_kwh"] is None else format_number(row["eur_per_kwh"], 3),
+        ]
+        if in_force:
+            change = row["change_eur"]
+            loss = ' class="loss"' if change is not None and change <= -0.01 else ""
+            cells.append(f"<span{loss}>{_money(change)}</span>")
+        member_rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    return "\n".join(
+        [
+            f"<h2>{_t('fairness')}</h2>",
+            '<div class="table"><table><tr>' + "".join(f"<th>{h}</th>" for h in heads) + "</tr>",
+            "\n".join(rows) + "</table></div>",
+            f"<p>{_t('fairness_note')}</p>",
+            f"<h3>{_t('per_member')}: {escape(best)}</h3>",
+            '<div class="table"><table><tr>'
+            + "".join(f"<th>{h}</th>" for h in member_heads)
+            + "</tr>",
+            "\n".join(member_rows) + "</table></div>",
+        ]
+    )
+
+
 def render_html(comparison: Comparison, report: dict[str, Any], tz: str = DEFAULT_TZ) -> str:
-    """Return the page: ranking, member bars, monthly self-consumption, β heat-map, caveats."""
+    """Return the page, printable on A4 for an assembly.
+
+    Recommendation, ranking, rules, fairness, member bars, monthly self-consumption, β
+    heat-map, caveats.
+    """
     ranking = list(report["schemes"])
     agreements = [s for s in ranking if report["schemes"][s]["agreement"]]
-    best = agreements[0] if agreements else ranking[0]
+    best = report["recommendation"]["scheme"] or (agreements[0] if agreements else ranking[0])
     hourly = [s for s in agreements if report["schemes"][s]["kind"] == "hourly"]
     with_money = "savings_eur" in report["schemes"][best]["community"]
     heads = [
@@ -243,9 +477,12 @@ def render_html(comparison: Comparison, report: dict[str, Any], tz: str = DEFAUL
     sections = [
         f"<h1>{_t('title')}</h1>",
         f"<p>{_t('summary', members=len(comparison.members), hours=hours)}</p>",
+        f"<h2>{_t('recommendation')}</h2>{_recommendation(report)}",
         f"<h2>{_t('ranking')}</h2>",
         '<div class="table"><table><tr>' + "".join(f"<th>{h}</th>" for h in heads) + "</tr>",
         _ranking_rows(report, with_money=with_money) + "</table></div>",
+        _rules_section(report),
+        _fairness_section(report, best),
         f"<h2>{_t('per_member')}: {escape(best)}</h2>{_members_chart(report, best)}",
         f"<h2>{_t('monthly')}</h2>{_monthly_chart(report)}",
     ]

@@ -6,7 +6,7 @@ is non-negative and sums to 1 in every hour.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -15,7 +15,8 @@ import pandas as pd
 
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ, is_p3_day
 from ioe_aggregator.sharing.model import Coefficients, Member
-from ioe_aggregator.sharing.optimize import optimal_static
+from ioe_aggregator.sharing.optimize import TOLERANCE, Infeasible, optimal_static
+from ioe_aggregator.sharing.rules import Rules
 
 STATIC_SCHEMES: Final = ("equal", "power", "investment", "consumption", "optimized-static")
 HOURLY_SCHEMES: Final = ("hourly-profile", "perfect-foresight")
@@ -24,10 +25,9 @@ ALL_SCHEMES: Final = STATIC_SCHEMES + HOURLY_SCHEMES
 TRAINED_SCHEMES: Final = frozenset({"consumption", "optimized-static", "hourly-profile"})
 # A reference, never an agreement: it needs the consumption of the hour it shares.
 REFERENCE_SCHEMES: Final = frozenset({"perfect-foresight"})
-# The rules a scheme may be given, with the values that ask for nothing; only hourly-profile
-# honours them (a reference is the unconstrained ceiling, and ignores them by definition).
-RULES: Final = {"min_beta": 0.0, "max_beta": 1.0, "vulnerable_reserve": 0.0}
-RULE_SCHEMES: Final = frozenset({"hourly-profile"})
+# The schemes that keep a community's rules (``Rules``, and each member's own min_share and
+# max_share); a reference is the unconstrained ceiling, and ignores them by definition.
+RULE_SCHEMES: Final = frozenset({"optimized-static", "hourly-profile"})
 # Halvings of the shift's interval: far below a millionth, the file's precision.
 _BISECTIONS: Final = 60
 
@@ -72,16 +72,23 @@ def by_consumption(consumption_kwh: pd.DataFrame) -> Coefficients:
     return Coefficients(scheme="consumption", values=_normalise(consumption_kwh.mean().fillna(0)))
 
 
-def optimized_static(consumption_kwh: pd.DataFrame, generation_kwh: pd.Series) -> Coefficients:
+def optimized_static(
+    consumption_kwh: pd.DataFrame,
+    generation_kwh: pd.Series,
+    members: Sequence[Member],
+    rules: Rules | None = None,
+) -> Coefficients:
     """Return the static β that maximises community self-consumption over the training period.
 
-    Learnt on the hours where every member's consumption is known.
+    Learnt on the hours where every member's consumption is known; exact under the community's
+    ``rules`` and the members' own min_share and max_share.
     """
     complete = consumption_kwh.dropna()
     if complete.empty:
         raise ValueError("optimized-static needs hours where every member's consumption is known")
     aligned = generation_kwh.reindex(complete.index).fillna(0.0)
-    beta = optimal_static(complete.to_numpy(), aligned.to_numpy())
+    limits = (rules or Rules()).limits(members, consumption_kwh)
+    beta = optimal_static(complete.to_numpy(), aligned.to_numpy(), limits)
     return Coefficients(
         scheme="optimized-static", values=pd.Series(beta, index=consumption_kwh.columns)
     )
@@ -144,36 +151,34 @@ def hourly_profile(
     members: Sequence[Member],
     *,
     tz: str = DEFAULT_TZ,
-    min_beta: float = 0.0,
-    max_beta: float = 1.0,
-    vulnerable_reserve: float = 0.0,
+    rules: Rules | None = None,
 ) -> Coefficients:
     """Return ex-ante hourly β learnt from history: month × day type × hour of day.
 
     For each class, β is each member's mean consumption in that class over the training data,
-    normalised. A share ``vulnerable_reserve`` of every hour is set aside for the members
+    normalised. The rules' ``vulnerable_reserve`` is set aside in every hour for the members
     flagged vulnerable (split equally among them) before the rest is shared; then every β is
-    kept within [min_beta, max_beta]. Classes absent from the history fall back to day type ×
-    hour, then to the hour of day.
+    projected onto its bounds (the rules' and the member's own). Classes absent from the
+    history fall back to day type × hour, then to the hour of day.
     """
     ids = list(consumption_kwh.columns)
     n = len(ids)
-    if not 0 <= vulnerable_reserve < 1:
-        raise ValueError("vulnerable_reserve must be in [0, 1)")
-    if min_beta * n > 1 + 1e-12 or max_beta * n < 1 - 1e-12 or min_beta > max_beta:
-        raise ValueError(f"no β can stay within [{min_beta}, {max_beta}] for {n} members")
-    vulnerable_ids = {m.member_id for m in members if m.vulnerable}
-    vulnerable = np.array([member_id in vulnerable_ids for member_id in ids])
-    if vulnerable_reserve > 0:
-        if not vulnerable.any():
-            raise ValueError(
-                f"a vulnerable reserve of {vulnerable_reserve} needs a member flagged vulnerable"
-            )
-        if vulnerable_reserve / vulnerable.sum() > max_beta + 1e-12:
-            raise ValueError(
-                f"the vulnerable reserve gives each vulnerable member "
-                f"{vulnerable_reserve / vulnerable.sum():g}, above --max-beta {max_beta}"
-            )
+    rules = rules or Rules()
+    limits = rules.limits(members, consumption_kwh)
+    vulnerable = limits.group
+    reserve_each = rules.vulnerable_reserve / max(int(vulnerable.sum()), 1)
+    # The reserve set aside is each vulnerable member's floor: the projection keeps it.
+    low = np.where(vulnerable, np.maximum(limits.low, reserve_each), limits.low)
+    if (short := vulnerable & (limits.high < reserve_each - TOLERANCE)).any():
+        raise Infeasible(
+            f"the vulnerable reserve gives each vulnerable member {reserve_each:g}, above the "
+            f"highest β of {', '.join(np.array(ids)[short])}"
+        )
+    if low.sum() > 1 + TOLERANCE:
+        raise Infeasible(
+            f"the vulnerable reserve, {reserve_each:g} for each vulnerable member, and the "
+            f"lowest β add up to {low.sum():.4g}, more than the whole plant"
+        )
     history = consumption_kwh.join(_day_class(consumption_kwh.index, tz))
     target = _day_class(evaluate_index, tz)
     profile = np.full((len(evaluate_index), n), np.nan)
@@ -186,28 +191,13 @@ def hourly_profile(
     totals = profile.sum(axis=1, keepdims=True)
     beta = np.divide(profile, totals, out=np.full_like(profile, 1.0 / n), where=totals > 0)
 
-    if vulnerable_reserve > 0:
-        reserve = np.where(vulnerable, vulnerable_reserve / vulnerable.sum(), 0.0)
-        beta = reserve + (1 - vulnerable_reserve) * beta
-    beta = _bounded(beta, np.full(n, min_beta), np.full(n, max_beta))
+    if rules.vulnerable_reserve > 0:
+        reserve = np.where(vulnerable, reserve_each, 0.0)
+        beta = reserve + (1 - rules.vulnerable_reserve) * beta
+    beta = _bounded(beta, low, np.minimum(limits.high, 1.0))
     return Coefficients(
         scheme="hourly-profile", values=pd.DataFrame(beta, index=evaluate_index, columns=ids)
     )
-
-
-def check_rules(scheme: str, profile_options: Mapping[str, float] | None) -> None:
-    """Raise ValueError when rules other than the neutral ones go to a scheme that ignores them."""
-    asked = {
-        rule: value
-        for rule, value in (profile_options or {}).items()
-        if rule not in RULES or value != RULES[rule]
-    }
-    if asked and scheme not in RULE_SCHEMES | REFERENCE_SCHEMES:
-        named = ", ".join(f"--{rule.replace('_', '-')} {value:g}" for rule, value in asked.items())
-        raise ValueError(
-            f"the scheme {scheme} does not take the rules {named}: only hourly-profile keeps β "
-            "within bounds and sets a reserve aside; leave the rules out or choose hourly-profile"
-        )
 
 
 def build(
@@ -218,17 +208,16 @@ def build(
     history_generation_kwh: pd.Series | None = None,
     target_index: pd.DatetimeIndex | None = None,
     tz: str = DEFAULT_TZ,
-    profile_options: Mapping[str, float] | None = None,
+    rules: Rules | None = None,
 ) -> Coefficients:
     """Return the named scheme's β.
 
     ``history_kwh`` (hours × members) is what learning schemes learn from — for
     perfect-foresight, the very hours it shares; ``history_generation_kwh`` serves
-    optimized-static; ``target_index`` is where hourly-profile's β are wanted. Rules
-    (``profile_options``: min_beta, max_beta, vulnerable_reserve) given to a scheme that does not
-    honour them are refused, naming both.
+    optimized-static; ``target_index`` is where hourly-profile's β are wanted. ``rules`` go to
+    the schemes that keep them (``RULE_SCHEMES``); the others' β are what their formula gives,
+    and ``Limits.breaches`` tells how they break the rules.
     """
-    check_rules(scheme, profile_options)
     if scheme in ("equal", "power", "investment"):
         static = {"equal": equal, "power": by_contracted_power, "investment": by_investment}
         return static[scheme](members)
@@ -243,7 +232,7 @@ def build(
     if scheme == "optimized-static":
         if history_generation_kwh is None:
             raise ValueError("optimized-static needs the plant's generation too")
-        return optimized_static(history_kwh, history_generation_kwh)
+        return optimized_static(history_kwh, history_generation_kwh, members, rules)
     if target_index is None:
         raise ValueError("hourly-profile needs the hours to give β for")
-    return hourly_profile(history_kwh, target_index, members, tz=tz, **dict(profile_options or {}))
+    return hourly_profile(history_kwh, target_index, members, tz=tz, rules=rules)

@@ -8,7 +8,17 @@ import { errorMessage, notice } from "../components/message.js";
 
 // The engine's schemes (the API's schema lists them); the reference last.
 const SCHEMES = ["equal", "power", "investment", "consumption", "optimized-static", "hourly-profile", "perfect-foresight"];
-const RULES = ["min_beta", "max_beta", "vulnerable_reserve"];
+const RULES = [
+  "min_beta",
+  "max_beta",
+  "vulnerable_reserve",
+  "min_investment_factor",
+  "max_investment_factor",
+  "large_consumer_kwh",
+  "large_consumer_max_beta",
+];
+// Rules that are shares of the plant (0–1); the others are factors or kWh.
+const SHARE_RULES = new Set(["min_beta", "max_beta", "vulnerable_reserve", "large_consumer_max_beta"]);
 // A CAU: a CUPS (20 or 22 characters), "A" and three digits; the API checks the CUPS' letters.
 const CAU = /^ES\d{16}[A-Z]{2}(\d[A-Z])?A\d{3}$/;
 const POLL_MS = 1000;
@@ -52,10 +62,14 @@ const TEXTS = {
     "import-price": "Energy bought",
     "surplus-price": "Surplus paid",
     configured: "configured",
-    rules: "Community rules (hourly profile only)",
+    rules: "Community rules (kept by the optimised and hourly-profile schemes; the others are checked against them)",
     "rule.min_beta": "Smallest share β (0–1)",
     "rule.max_beta": "Largest share β (0–1)",
-    "rule.vulnerable_reserve": "Reserve for vulnerable members (0–1)",
+    "rule.vulnerable_reserve": "Vulnerable members together at least (0–1)",
+    "rule.min_investment_factor": "β at least × share of the investment",
+    "rule.max_investment_factor": "β at most × share of the investment",
+    "rule.large_consumer_kwh": "Large consumer above (kWh a year)",
+    "rule.large_consumer_max_beta": "Large consumer's largest β (0–1)",
     start: "Start the comparison",
     "need-scheme": "Choose at least one scheme.",
     "need-both-prices": "Give both prices, or neither.",
@@ -112,7 +126,7 @@ const TEXTS = {
     "error.bad_month": "A month is not valid: {message}",
     "error.bad_period": "The period is not valid: the last month comes before the first, or is more than 36 months after it.",
     "error.unknown_scheme": "Unknown scheme: {message}",
-    "error.rules_not_supported": "The community rules only apply to the hourly profile: leave them empty or choose only that scheme.",
+    "error.bad_rules": "The community rules are not valid: a share goes from 0 to 1, and a large consumer needs both its kWh and its largest β.",
     "error.no_history": "There is no history for that period: it needs the members' consumption and a registered plant's generation.",
     "error.not_done": "The comparison has not finished.",
     "error.not_adoptable": "Only a fixed-β scheme can be adopted from a comparison.",
@@ -160,10 +174,14 @@ const TEXTS = {
     "import-price": "Energía comprada",
     "surplus-price": "Excedente pagado",
     configured: "configurado",
-    rules: "Reglas de la comunidad (solo perfil horario)",
+    rules: "Reglas de la comunidad (las cumplen el reparto optimizado y el perfil horario; los demás se comprueban)",
     "rule.min_beta": "β mínimo (0–1)",
     "rule.max_beta": "β máximo (0–1)",
-    "rule.vulnerable_reserve": "Reserva para socios vulnerables (0–1)",
+    "rule.vulnerable_reserve": "Socios vulnerables juntos, al menos (0–1)",
+    "rule.min_investment_factor": "β al menos × parte de la inversión",
+    "rule.max_investment_factor": "β como mucho × parte de la inversión",
+    "rule.large_consumer_kwh": "Gran consumidor desde (kWh al año)",
+    "rule.large_consumer_max_beta": "β máximo de un gran consumidor (0–1)",
     start: "Empezar la comparación",
     "need-scheme": "Elige al menos un reparto.",
     "need-both-prices": "Indica los dos precios o ninguno.",
@@ -220,7 +238,7 @@ const TEXTS = {
     "error.bad_month": "Un mes no es válido: {message}",
     "error.bad_period": "El periodo no es válido: el último mes es anterior al primero o está a más de 36 meses de él.",
     "error.unknown_scheme": "Reparto desconocido: {message}",
-    "error.rules_not_supported": "Las reglas de la comunidad solo se aplican al perfil horario: déjalas vacías o elige solo ese reparto.",
+    "error.bad_rules": "Las reglas de la comunidad no son válidas: una parte va de 0 a 1, y un gran consumidor necesita sus kWh y su β máximo.",
     "error.no_history": "No hay historial de ese periodo: hace falta el consumo de los socios y la generación de una planta registrada.",
     "error.not_done": "La comparación no ha terminado.",
     "error.not_adoptable": "Solo se puede adoptar un reparto de β fijos a partir de una comparación.",
@@ -480,7 +498,10 @@ function runForm(onStarted) {
   const importPrice = h("input", { id: "run-import", type: "number", step: "any", min: -10, max: 10, inputmode: "decimal", placeholder: t("configured") });
   const surplusPrice = h("input", { id: "run-surplus", type: "number", step: "any", min: -10, max: 10, inputmode: "decimal", placeholder: t("configured") });
   const rules = Object.fromEntries(
-    RULES.map((rule) => [rule, h("input", { id: `run-${rule}`, type: "number", step: "any", min: 0, max: 1, inputmode: "decimal" })]),
+    RULES.map((rule) => [
+      rule,
+      h("input", { id: `run-${rule}`, type: "number", step: "any", min: 0, ...(SHARE_RULES.has(rule) ? { max: 1 } : {}), inputmode: "decimal" }),
+    ]),
   );
   const status = h("div", {});
   const submit = h("button", { type: "submit", class: "primary" }, t("start"));
