@@ -59,8 +59,19 @@ class Visit(Tab):
     requests: list[str] = field(default_factory=list)
 
     async def open(self, route: str = "") -> None:
-        """Load the control centre at ``#/route`` and wait for its page to be drawn."""
+        """Load the control centre at ``#/route`` and wait for its page to be drawn.
+
+        From another page of the control centre only the hash changes: the page before stays
+        until the hash change is handled, which marks the route's section current first.
+        """
         await self.page.goto(f"{self.base}#/{route}" if route else self.base)
+        await self.page.wait_for_function(
+            """section => {
+                const link = document.querySelector(`#navigation a[data-section="${section}"]`);
+                return !link || link.getAttribute("aria-current") === "page";
+            }""",
+            arg=route.split("/")[0] or "overview",
+        )
         await self.page.wait_for_selector("main h1")
 
     def outside(self) -> list[str]:

@@ -133,13 +133,23 @@ def habit_profile(profile: pd.Series, habit: str) -> pd.Series:
     return shaped * (profile.groupby(days).transform("sum") / shaped.groupby(days).transform("sum"))
 
 
-def make_community(members: int, *, seed: int = 7, solar_share: float = 0.35) -> SyntheticCommunity:
+def make_community(
+    members: int, *, seed: int = 7, solar_share: float = 0.35, years: int = 1
+) -> SyntheticCommunity:
     """Return ``members`` households and a plant sized to cover ``solar_share`` of their use.
 
     The members' habits take turns (`habit_of`), so any community of four or more has them all.
+    ``years`` (1 to 3) from 2025: REE's 2025 profile again on each later year's hours, with
+    the habits, the noise and the weather drawn anew.
     """
+    if not 1 <= years <= 3:
+        raise ValueError("a synthetic community has 1 to 3 years (2025 to 2027, none leap)")
     rng = np.random.default_rng(seed)
-    profile = ree_profile()
+    once = ree_profile()
+    profile = pd.concat(
+        pd.Series(once.to_numpy(), index=hours_of_year(PROFILE_YEAR + year, DEFAULT_TZ))
+        for year in range(years)
+    )
     index = profile.index
     annual_kwh = rng.lognormal(mean=np.log(3200), sigma=0.45, size=members)
     noise = rng.gamma(shape=4.0, scale=0.25, size=(len(index), members))

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ioe_aggregator.sharing import schemes
+from ioe_aggregator.sharing import hourly, schemes
 from ioe_aggregator.sharing.allocation import allocate
 from ioe_aggregator.sharing.compare import compare
 from ioe_aggregator.sharing.optimize import Infeasible
@@ -131,7 +131,7 @@ def test_bounds_are_an_exact_projection(raw: np.ndarray, low: float, high: float
     totals = raw.sum(axis=1, keepdims=True)
     beta = np.divide(raw, totals, out=np.full_like(raw, 1 / n), where=totals > 0)
 
-    bounded = schemes._bounded(beta, np.full(n, low), np.full(n, high))
+    bounded = hourly.project(beta, np.full(n, low), np.full(n, high))
 
     assert np.allclose(bounded.sum(axis=1), 1.0, atol=1e-12)
     assert (bounded >= low - 1e-12).all()

@@ -293,12 +293,14 @@ def _write_agreements(comparison: Comparison, args: argparse.Namespace) -> None:
             values.rename(columns=cups).to_csv(directory / "coefficients.csv")
         if args.cau:
             coefficients = result.coefficients
-            if name == "hourly-profile":
-                history = result.allocation.consumption_kwh  # judged data: the latest we have
+            if not coefficients.is_static:
+                # Hourly β were given for the judged hours: the file's year is learnt from the
+                # judged data, the latest there is.
                 coefficients = sch.build(
                     name,
                     comparison.members,
-                    history_kwh=history,
+                    history_kwh=result.allocation.consumption_kwh,
+                    history_generation_kwh=result.allocation.generation_kwh,
                     target_index=hours_of_year(year, args.tz),
                     tz=args.tz,
                     rules=_rules(args),

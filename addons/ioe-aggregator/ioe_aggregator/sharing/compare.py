@@ -193,6 +193,7 @@ class Comparison:
                 "kind": "static" if result.coefficients.is_static else "hourly",
                 "agreement": name not in sch.REFERENCE_SCHEMES,
                 "rules_broken": None if name in sch.REFERENCE_SCHEMES else self.rules_broken(name),
+                "fit": _clean(result.coefficients.fit) if result.coefficients.fit else None,
                 "fairness": None if found is None else _clean(found.to_report()),
                 "community": _clean(community),
                 "members": {

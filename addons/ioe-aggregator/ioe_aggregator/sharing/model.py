@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -34,6 +36,8 @@ class Coefficients:
 
     scheme: str
     values: pd.Series | pd.DataFrame
+    # How a learning scheme chose among its own options (for the report); empty otherwise.
+    fit: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_static(self) -> bool:

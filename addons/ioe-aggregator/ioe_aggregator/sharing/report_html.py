@@ -219,6 +219,21 @@ TEXT = {
         "Gini: 0 si todos recuperan lo mismo por euro invertido, 1 si uno se lo lleva todo.",
         "Gini: 0 when everyone gets the same back per euro invested, 1 when one gets it all.",
     ),
+    "fit": (
+        "«optimized-hourly» eligió, por validación cruzada en semanas alternas del "
+        "entrenamiento, clases «{grain}» y un peso {blend} del óptimo de cada clase frente a "
+        "«{target}».",
+        "optimized-hourly chose, by cross-validation over alternate training weeks, classes "
+        "«{grain}» and a weight {blend} of each class's optimum against «{target}».",
+    ),
+    "fit_short": (
+        "«optimized-hourly» no supera a «{other}» en el periodo evaluado ({kwh} kWh menos): "
+        "las horas de cada clase en el entrenamiento no bastan para aprender más que un "
+        "reparto estable, y el año evaluado no repite el de entrenamiento.",
+        "optimized-hourly does not beat {other} on the evaluated period ({kwh} kWh less): "
+        "each class has too few training hours to learn more than a steady share, and the "
+        "evaluated year does not repeat the training one.",
+    ),
     "ceiling": (
         "El techo ({ceiling} kWh) es lo máximo que la comunidad podría autoconsumir "
         "sabiendo de antemano el consumo de cada hora; «perfect-foresight» lo alcanza y solo "
@@ -298,6 +313,21 @@ def _money(value: float | None) -> str:
 
 def _ratio(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else format_number(value, digits)
+
+
+def _fit_caveats(report: dict[str, Any]) -> list[str]:
+    """Say what optimized-hourly chose and, when it does not beat the simpler schemes, so."""
+    schemes = report["schemes"]
+    if "optimized-hourly" not in schemes or not schemes["optimized-hourly"]["fit"]:
+        return []
+    fit = schemes["optimized-hourly"]["fit"]
+    lines = [_t("fit", grain=fit["grain"], blend=fit["blend"], target=fit["target"])]
+    own = schemes["optimized-hourly"]["community"]["self_consumed_kwh"]
+    for other in ("hourly-profile", "optimized-static"):
+        theirs = schemes.get(other, {}).get("community", {}).get("self_consumed_kwh")
+        if theirs is not None and own < theirs:
+            lines.append(_t("fit_short", other=other, kwh=format_number(theirs - own, 0)))
+    return lines
 
 
 def _losses(too_costly: dict[str, dict[str, Any]]) -> str:
@@ -471,6 +501,7 @@ def render_html(comparison: Comparison, report: dict[str, Any], tz: str = DEFAUL
     if missing := report.get("member_hours_missing"):
         listed = ", ".join(f"{member} ({hours})" for member, hours in missing.items())
         caveats.append(_t("missing", members=listed))
+    caveats.extend(_fit_caveats(report))
     if night := report.get("hours_night_without_generation"):
         caveats.append(_t("night", hours=night))
     hours = format_number(report["period"]["hours"], 0)

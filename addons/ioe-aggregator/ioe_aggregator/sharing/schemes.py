@@ -10,26 +10,26 @@ from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
-from numpy.typing import NDArray
 import pandas as pd
 
-from ioe_aggregator.sharing.calendar import DEFAULT_TZ, is_p3_day
+from ioe_aggregator.sharing.calendar import DEFAULT_TZ
+from ioe_aggregator.sharing.hourly import hour_classes, optimized_hourly, within_limits
 from ioe_aggregator.sharing.model import Coefficients, Member
-from ioe_aggregator.sharing.optimize import TOLERANCE, Infeasible, optimal_static
+from ioe_aggregator.sharing.optimize import optimal_static
 from ioe_aggregator.sharing.rules import Rules
 
 STATIC_SCHEMES: Final = ("equal", "power", "investment", "consumption", "optimized-static")
-HOURLY_SCHEMES: Final = ("hourly-profile", "perfect-foresight")
+HOURLY_SCHEMES: Final = ("hourly-profile", "optimized-hourly", "perfect-foresight")
 ALL_SCHEMES: Final = STATIC_SCHEMES + HOURLY_SCHEMES
 # Schemes that learn from history, and so must be judged on a later period than they learnt on.
-TRAINED_SCHEMES: Final = frozenset({"consumption", "optimized-static", "hourly-profile"})
+TRAINED_SCHEMES: Final = frozenset(
+    {"consumption", "optimized-static", "hourly-profile", "optimized-hourly"}
+)
 # A reference, never an agreement: it needs the consumption of the hour it shares.
 REFERENCE_SCHEMES: Final = frozenset({"perfect-foresight"})
 # The schemes that keep a community's rules (``Rules``, and each member's own min_share and
 # max_share); a reference is the unconstrained ceiling, and ignores them by definition.
-RULE_SCHEMES: Final = frozenset({"optimized-static", "hourly-profile"})
-# Halvings of the shift's interval: far below a millionth, the file's precision.
-_BISECTIONS: Final = 60
+RULE_SCHEMES: Final = frozenset({"optimized-static", "hourly-profile", "optimized-hourly"})
 
 
 def _normalise(weights: pd.Series) -> pd.Series:
@@ -107,44 +107,6 @@ def perfect_foresight(consumption_kwh: pd.DataFrame) -> Coefficients:
     return Coefficients(scheme="perfect-foresight", values=beta)
 
 
-def _day_class(index: pd.DatetimeIndex, tz: str) -> pd.DataFrame:
-    local = index.tz_convert(tz)
-    return pd.DataFrame(
-        {
-            "month": local.month,
-            "non_working": is_p3_day(local),
-            "hour": local.hour,
-        },
-        index=index,
-    )
-
-
-def _bounded(
-    beta: NDArray[np.float64], low: NDArray[np.float64], high: NDArray[np.float64]
-) -> NDArray[np.float64]:
-    """Return each row of β projected onto {low ≤ β ≤ high, Σβ = 1}: the nearest such row.
-
-    The projection is clip(β − τ, low, high) for the one shift τ of the row that makes it sum
-    to 1, found by bisection (the sum falls as τ grows). Rows already within bounds are kept.
-    Clipping alone and rescaling the rest can leave a row summing to 0.55 or 1.10.
-    """
-    inside = ((beta >= low) & (beta <= high)).all(axis=1) & np.isclose(beta.sum(axis=1), 1.0)
-    if inside.all():
-        return beta
-    rows = beta[~inside]
-    # Every member at its highest sums to at least 1, at its lowest to at most 1.
-    below = (rows - high).min(axis=1)
-    above = (rows - low).max(axis=1)
-    for _ in range(_BISECTIONS):
-        shift = (below + above) / 2
-        over = np.clip(rows - shift[:, None], low, high).sum(axis=1) > 1.0
-        below = np.where(over, shift, below)
-        above = np.where(over, above, shift)
-    projected = beta.copy()
-    projected[~inside] = np.clip(rows - ((below + above) / 2)[:, None], low, high)
-    return projected
-
-
 def hourly_profile(
     consumption_kwh: pd.DataFrame,
     evaluate_index: pd.DatetimeIndex,
@@ -163,24 +125,9 @@ def hourly_profile(
     """
     ids = list(consumption_kwh.columns)
     n = len(ids)
-    rules = rules or Rules()
-    limits = rules.limits(members, consumption_kwh)
-    vulnerable = limits.group
-    reserve_each = rules.vulnerable_reserve / max(int(vulnerable.sum()), 1)
-    # The reserve set aside is each vulnerable member's floor: the projection keeps it.
-    low = np.where(vulnerable, np.maximum(limits.low, reserve_each), limits.low)
-    if (short := vulnerable & (limits.high < reserve_each - TOLERANCE)).any():
-        raise Infeasible(
-            f"the vulnerable reserve gives each vulnerable member {reserve_each:g}, above the "
-            f"highest β of {', '.join(np.array(ids)[short])}"
-        )
-    if low.sum() > 1 + TOLERANCE:
-        raise Infeasible(
-            f"the vulnerable reserve, {reserve_each:g} for each vulnerable member, and the "
-            f"lowest β add up to {low.sum():.4g}, more than the whole plant"
-        )
-    history = consumption_kwh.join(_day_class(consumption_kwh.index, tz))
-    target = _day_class(evaluate_index, tz)
+    limits = (rules or Rules()).limits(members, consumption_kwh)
+    history = consumption_kwh.join(hour_classes(consumption_kwh.index, tz))
+    target = hour_classes(evaluate_index, tz)
     profile = np.full((len(evaluate_index), n), np.nan)
     for keys in (["month", "non_working", "hour"], ["non_working", "hour"], ["hour"]):
         means = history.groupby(keys)[ids].mean()
@@ -191,10 +138,7 @@ def hourly_profile(
     totals = profile.sum(axis=1, keepdims=True)
     beta = np.divide(profile, totals, out=np.full_like(profile, 1.0 / n), where=totals > 0)
 
-    if rules.vulnerable_reserve > 0:
-        reserve = np.where(vulnerable, reserve_each, 0.0)
-        beta = reserve + (1 - rules.vulnerable_reserve) * beta
-    beta = _bounded(beta, low, np.minimum(limits.high, 1.0))
+    beta = within_limits(beta, limits)
     return Coefficients(
         scheme="hourly-profile", values=pd.DataFrame(beta, index=evaluate_index, columns=ids)
     )
@@ -213,8 +157,8 @@ def build(
     """Return the named scheme's β.
 
     ``history_kwh`` (hours × members) is what learning schemes learn from — for
-    perfect-foresight, the very hours it shares; ``history_generation_kwh`` serves
-    optimized-static; ``target_index`` is where hourly-profile's β are wanted. ``rules`` go to
+    perfect-foresight, the very hours it shares; ``history_generation_kwh`` serves the
+    optimised schemes; ``target_index`` is where the hourly schemes' β are wanted. ``rules`` go to
     the schemes that keep them (``RULE_SCHEMES``); the others' β are what their formula gives,
     and ``Limits.breaches`` tells how they break the rules.
     """
@@ -229,10 +173,14 @@ def build(
         return by_consumption(history_kwh)
     if scheme == "perfect-foresight":
         return perfect_foresight(history_kwh)
+    if scheme in ("optimized-static", "optimized-hourly") and history_generation_kwh is None:
+        raise ValueError(f"{scheme} needs the plant's generation too")
     if scheme == "optimized-static":
-        if history_generation_kwh is None:
-            raise ValueError("optimized-static needs the plant's generation too")
         return optimized_static(history_kwh, history_generation_kwh, members, rules)
     if target_index is None:
-        raise ValueError("hourly-profile needs the hours to give β for")
+        raise ValueError(f"{scheme} needs the hours to give β for")
+    if scheme == "optimized-hourly":
+        return optimized_hourly(
+            history_kwh, history_generation_kwh, target_index, members, tz=tz, rules=rules
+        )
     return hourly_profile(history_kwh, target_index, members, tz=tz, rules=rules)
