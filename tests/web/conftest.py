@@ -70,7 +70,7 @@ class Visit(Tab):
                 const link = document.querySelector(`#navigation a[data-section="${section}"]`);
                 return !link || link.getAttribute("aria-current") === "page";
             }""",
-            arg=route.split("/")[0] or "overview",
+            arg=route.split("/", maxsplit=1)[0] or "overview",
         )
         await self.page.wait_for_selector("main h1")
 

@@ -16,7 +16,7 @@ from .conftest import member
 
 
 def mornings_and_afternoons(days: int = 56) -> tuple[pd.DataFrame, pd.Series]:
-    """A uses 2 kWh from 8 to 12 local, b 2 kWh from 12 to 17; the plant makes 1 kWh 8–17.
+    """Return a using 2 kWh from 8 to 12 local, b 2 kWh from 12 to 17, a plant making 1 kWh 8–17.
 
     Nothing varies from day to day: each hour's optimum (all of it to whoever uses it) holds
     out of sample, and no static β can do as well.
