@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+import logging
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -17,6 +18,11 @@ from ioe_dev.modbus_server import ModbusTestServer, NullModem, Registers
 from ioe_dev.mosquitto import Broker, start_broker
 from ioe_dev.pki import ensure_server_certificate
 from ioe_dev.processes import free_port
+
+# Home Assistant's test plugin sets SQLAlchemy's engine logger to INFO: every statement a
+# test's recorder runs was logged, and those logged after a test ends (the recorder's thread)
+# went straight to the run's output.
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 REPO = Path(__file__).resolve().parents[1]
 INTEGRATION = REPO / "custom_components" / "ioe_community"
