@@ -36,6 +36,7 @@ from ioe_aggregator.distributor.timeline import day_length
 from ioe_aggregator.members.join_code import JoinCode, decode as decode_join_code
 from ioe_aggregator.protocol.codec import Reading, ReadingsBatch
 from ioe_aggregator.store import open_store
+from ioe_dev.aggregator_cli import run_aggregator
 from ioe_dev.mosquitto import Broker, broker_certificate, start_broker
 from ioe_dev.pki import ServerCertificate
 from ioe_dev.processes import Service, free_port
@@ -255,14 +256,8 @@ class Community:
         self, *args: str, check: bool = True, input_text: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run ``python -m ioe_aggregator ARGS --config …`` (with ``input_text`` on its stdin)."""
-        result = subprocess.run(
-            aggregator_command(*args, "--config", str(self.config_file)),
-            input=input_text,
-            capture_output=True,
-            text=True,
-            env=aggregator_env(),
-            timeout=60,
-            check=False,
+        result = run_aggregator(
+            [*args, "--config", str(self.config_file)], env=aggregator_env(), input_text=input_text
         )
         if check:
             assert result.returncode == 0, result.stderr
@@ -340,15 +335,9 @@ def _community(tmp_path: Path, *, addon_listener: bool) -> Iterator[Community]:
     certificate = broker_certificate(tmp_path / "broker")
     options = community_options(tmp_path, port, certificate)
     (tmp_path / "aggregator.yaml").write_text(yaml.safe_dump(options))
-    result = subprocess.run(
-        aggregator_command(
-            "members", "broker-files", "--config", str(tmp_path / "aggregator.yaml")
-        ),
-        capture_output=True,
-        text=True,
+    result = run_aggregator(
+        ["members", "broker-files", "--config", str(tmp_path / "aggregator.yaml")],
         env=aggregator_env(),
-        timeout=60,
-        check=False,
     )
     assert result.returncode == 0, result.stderr
     broker = start_broker(
@@ -609,15 +598,9 @@ def validate_coefficient_file(
         "member_id,cups,contracted_power_kw,investment_eur,vulnerable\n"
         + "".join(f"{m['id']},{m['cups']},{m['contracted_kw']},1,false\n" for m in members)
     )
-    return subprocess.run(
-        aggregator_command(
-            "sharing", "validate", str(path), "--members", str(members_csv), "--year", str(year)
-        ),
-        capture_output=True,
-        text=True,
+    return run_aggregator(
+        ["sharing", "validate", str(path), "--members", str(members_csv), "--year", str(year)],
         env=aggregator_env(),
-        timeout=60,
-        check=False,
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 # Imported before the Home Assistant test plugin puts its own testing_config/custom_components
 # first on sys.path when the hass fixture starts; otherwise HA reports "Integration not found".
 import custom_components.ioe_community  # noqa: F401
+from ioe_dev import aggregator_cli
 from ioe_dev.modbus_server import ModbusTestServer, NullModem, Registers
 from ioe_dev.mosquitto import Broker, start_broker
 from ioe_dev.pki import ensure_server_certificate
@@ -53,6 +54,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """
     with TemporaryDirectory() as directory:
         ensure_server_certificate(Path(directory), ["localhost"])
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop the warm process that runs the aggregator's commands for this test process."""
+    aggregator_cli.close_all()
 
 
 @pytest.fixture

@@ -11,23 +11,26 @@ from typing import Any
 import pytest
 
 from ioe_aggregator import __version__
+from ioe_dev.aggregator_cli import run_aggregator
 
 from .conftest import aggregator_command, aggregator_env
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        aggregator_command(*args),
-        capture_output=True,
-        text=True,
-        env=aggregator_env(**env),
-        timeout=60,
-        check=False,
-    )
+    """Run a command in a process of its own, forked warm (``ioe_dev.aggregator_cli``)."""
+    return run_aggregator(args, env=aggregator_env(**env))
 
 
 def test_version() -> None:
-    result = run("version")
+    # This one as a program started from nothing: ``python -m ioe_aggregator``.
+    result = subprocess.run(
+        aggregator_command("version"),
+        capture_output=True,
+        text=True,
+        env=aggregator_env(),
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0
     assert result.stdout.strip() == __version__
 
@@ -138,15 +141,7 @@ def test_the_command_line_may_revoke_the_last_admin_token_but_warns(config_file:
 
 
 def run_with_input(config: Path, text: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        aggregator_command(*args, "--config", str(config)),
-        input=text,
-        capture_output=True,
-        text=True,
-        env=aggregator_env(),
-        timeout=60,
-        check=False,
-    )
+    return run_aggregator([*args, "--config", str(config)], env=aggregator_env(), input_text=text)
 
 
 def test_users_are_made_and_given_roles_from_the_command_line(config_file: Path) -> None:

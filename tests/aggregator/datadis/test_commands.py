@@ -10,22 +10,22 @@ from aiohttp.test_utils import TestServer
 import pytest
 import yaml
 
+from ioe_dev.aggregator_cli import run_aggregator
 from ioe_dev.fake_datadis import FakeDatadis
 
-from ..conftest import Community, StartAggregator, aggregator_command, aggregator_env, stored_rows
+from ..conftest import Community, StartAggregator, aggregator_env, stored_rows
 from .conftest import MANAGER, OWNER, PASSWORD, STRANGER, Clock
 
 
 async def cli(community: Community, *args: str) -> tuple[int, str, str]:
     """Run a command without blocking the loop that serves the fake."""
-    process = await asyncio.create_subprocess_exec(
-        *aggregator_command(*args, "--config", str(community.config_file)),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    result = await asyncio.to_thread(
+        run_aggregator,
+        [*args, "--config", str(community.config_file)],
         env=aggregator_env(),
+        timeout=120,
     )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    return int(process.returncode or 0), out.decode(), err.decode()
+    return result.returncode, result.stdout, result.stderr
 
 
 def configure(community: Community, server: TestServer, password: str = PASSWORD) -> None:

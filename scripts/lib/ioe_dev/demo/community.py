@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 import http.client
 import json
+import os
 from pathlib import Path
 import ssl
-import subprocess
-import sys
 import time
 from typing import Any
 import urllib.parse
@@ -26,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from ioe_aggregator.members.join_code import decode
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ
+from ioe_dev.aggregator_cli import run_aggregator
 from ioe_dev.fake_datadis import demo_nif
 from ioe_dev.synthetic import SyntheticCommunity
 
@@ -49,12 +49,11 @@ class Credentials:
 
 
 def _cli(config: Path, *args: str, input_text: str | None = None) -> Any:
-    result = subprocess.run(
-        [sys.executable, "-m", "ioe_aggregator", *args, "--config", str(config), "--json"],
-        input=input_text,
-        capture_output=True,
-        text=True,
-        check=False,
+    result = run_aggregator(
+        [*args, "--config", str(config), "--json"],
+        env=os.environ,
+        input_text=input_text,
+        timeout=600,
     )
     if result.returncode != 0:
         raise CommunityError(f"ioe_aggregator {' '.join(args[:2])}: {result.stderr.strip()}")
