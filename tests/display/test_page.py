@@ -137,6 +137,9 @@ async def test_ten_members_are_shown_in_every_mode(
             assert await visit.horizontal_overflow() == 0
             await visit.screenshot(f"{width}-{language}")
             assert visit.errors == []
+            # Closed: every open tab asks every refresh_s (2 s here), and seven of them would
+            # meet the open data's limit of 60 a minute from one address.
+            await visit.page.context.close()
         # Kiosk on a 1080p TV: everything readable at 3 m, nothing scrolls, no cursor.
         kiosk = await _display(browser, base, "?kiosk=1", language=language, width="tv")
         await _check_figures(kiosk, sent, language)
@@ -147,6 +150,7 @@ async def test_ten_members_are_shown_in_every_mode(
         assert await kiosk.axe() == [], violations_text(await kiosk.axe())
         await kiosk.screenshot(f"kiosk-{language}")
         assert kiosk.errors == []
+        await kiosk.page.context.close()
     # ?lang wins over the browser's language; embed is compact.
     embed = await _display(browser, base, "?embed=1&lang=es", language="en", width="desktop")
     assert TEXTS["es"]["shared"] in await embed.page.locator("main").inner_text()
