@@ -26,6 +26,11 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return write_csv(make_community(4, seed=3), tmp_path_factory.mktemp("community"))
 
 
+# Judge the whole year (of a fixed-formula scheme, which learns nothing): the tests of how
+# inputs are read look at every hour.
+WHOLE_YEAR = ("--evaluate", "2025-01-01T00:00:00+01:00/2026-01-01T00:00:00+01:00")
+
+
 def run(*args: str | Path) -> int:
     return main(["sharing", *map(str, args)])
 
@@ -88,13 +93,14 @@ def test_compare_writes_report_html_and_agreements(
         "consumption",
         "optimized-static",
         "hourly-profile",
+        "optimized-hourly",
     ):
         assert (out / "coefficients" / scheme / "coefficients.csv").exists()
         assert (out / "coefficients" / scheme / f"{CAU}_2026.txt").exists()
     assert not (out / "coefficients" / "perfect-foresight").exists()
 
 
-def test_one_year_only_is_trained_and_evaluated_on_itself(
+def test_one_year_is_learnt_on_eight_months_and_judged_on_the_last_four(
     inputs: dict[str, Path], tmp_path: Path
 ) -> None:
     code = run(
@@ -104,17 +110,34 @@ def test_one_year_only_is_trained_and_evaluated_on_itself(
     )  # fmt: skip
     assert code == 0
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["trained_on_evaluated_period"] is True
+    assert report["trained_on_evaluated_period"] is False
+    assert report["evaluated_on"]["start"] == "2025-08-31T22:00:00+00:00"  # 1 September local
     assert "savings_eur" not in report["schemes"]["equal"]["community"]  # no prices given
     html = (tmp_path / "report.html").read_text()
-    assert "los mismos datos" in html
-    assert "same data" in html
-    assert "trained on 2025-01-01 – 2025-12-31" in html  # local days, end included
+    assert "same data" not in html
+    assert "trained on 2025-01-01 – 2025-08-31 and evaluated on 2025-09-01 – 2025-12-31" in html
     best, equal = (
         report["schemes"][s]["community"]["self_consumed_kwh"]
         for s in ("optimized-static", "equal")
     )
     assert best >= equal
+
+
+def test_trained_on_the_period_it_is_judged_on_says_so(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    code = run(
+        "compare", "--members", inputs["members"], "--consumption", inputs["consumption"],
+        "--generation", inputs["generation"], "--schemes", "equal,optimized-static",
+        "--train", WHOLE_YEAR[1], *WHOLE_YEAR, "--out", tmp_path,
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["trained_on_evaluated_period"] is True
+    html = (tmp_path / "report.html").read_text()
+    assert "los mismos datos" in html
+    assert "same data" in html
+    assert "trained on 2025-01-01 – 2025-12-31" in html  # local days, end included
 
 
 def test_coefficients_then_validate(
@@ -145,6 +168,68 @@ def test_learning_scheme_needs_history(
                "--year", "2026", "--cau", CAU, "--out", tmp_path)  # fmt: skip
     assert code == 2
     assert "give --consumption" in capsys.readouterr().err
+
+
+def test_the_decision_rests_on_rules_euros_and_the_agreement_in_force(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    code = run(
+        "compare", "--members", inputs["members"], "--consumption", inputs["consumption"],
+        "--generation", inputs["generation"], "--schemes", "power,equal,optimized-static",
+        "--import-price", "0.2", "--surplus-price", "0.05", "--min-beta", "0.2",
+        "--in-force", "power", "--objective", "savings-no-loss", "--max-loss", "1",
+        "--out", out,
+    )  # fmt: skip
+
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["rules"] == {"min_beta": 0.2}
+    assert report["in_force"] == "power"
+    # power gives m-0004 0.18: it breaks the rule, and is passed over for it.
+    assert report["schemes"]["power"]["rules_broken"][0]["member_id"] == "m-0004"
+    assert report["schemes"]["optimized-static"]["rules_broken"] == []
+    chosen = report["recommendation"]
+    assert chosen["objective"] == "savings-no-loss"
+    assert chosen["breaking_rules"] == ["power"]
+    assert chosen["scheme"] in {"equal", "optimized-static"}
+    fairness = report["schemes"][chosen["scheme"]]["fairness"]
+    assert fairness["in_force"] == "power"
+    assert sum(m["savings_eur"] for m in fairness["members"].values()) == pytest.approx(
+        report["schemes"][chosen["scheme"]]["community"]["savings_eur"]
+    )
+    assert report["schemes"]["power"]["fairness"]["losers"] == []  # against itself
+    html = (out / "report.html").read_text()
+    for words in ("Recomendación", "Recommendation", "Equidad", "Fairness", "m-0004 por debajo"):
+        assert words in html
+
+
+@pytest.mark.parametrize(
+    ("options", "refusal"),
+    [
+        (["--objective", "savings"], "the objective savings weighs euros: give the prices"),
+        (
+            ["--import-price", "0.2", "--surplus-price", "0.05", "--objective", "savings-no-loss"],
+            "needs the agreement in force and the largest share",
+        ),
+        (["--in-force", "investment"], "the agreement in force, investment, must be among"),
+        (["--min-beta", "0.3"], "the lowest β add up to 1.2, more than the whole plant (min_beta)"),
+    ],
+)
+def test_a_decision_that_cannot_be_made_is_refused_before_any_work(
+    inputs: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    refusal: str,
+) -> None:
+    code = run("compare", "--members", inputs["members"], "--consumption", inputs["consumption"],
+               "--generation", inputs["generation"], "--schemes", "power,optimized-static",
+               *options, "--out", tmp_path / "out")  # fmt: skip
+
+    assert code == 2
+    assert refusal in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_file_that_breaks_the_rules_is_not_written(
@@ -287,7 +372,7 @@ def test_quarter_hours_are_summed_and_an_incomplete_hour_left_to_its_member(
     as_quarter_hours(paths["consumption"], drop=[1])
 
     code = run("compare", "--members", paths["members"], "--consumption", paths["consumption"],
-               "--generation", paths["generation"], "--schemes", "equal",
+               "--generation", paths["generation"], "--schemes", "equal", *WHOLE_YEAR,
                "--out", tmp_path / "out")  # fmt: skip
 
     assert code == 0
@@ -322,7 +407,7 @@ def test_quarter_hour_generation_is_summed_into_hours(tmp_path: Path) -> None:
     as_quarter_hours(paths["generation"])
 
     code = run("compare", "--members", paths["members"], "--consumption", paths["consumption"],
-               "--generation", paths["generation"], "--schemes", "equal",
+               "--generation", paths["generation"], "--schemes", "equal", *WHOLE_YEAR,
                "--out", tmp_path / "out")  # fmt: skip
 
     assert code == 0
@@ -411,7 +496,7 @@ def test_a_prices_file_by_period_names_its_bad_lines(
 def compare_report(paths: dict[str, Path], out: Path, *options: str) -> dict[str, Any]:
     code = run("compare", "--members", paths["members"], "--consumption", paths["consumption"],
                "--generation", paths["generation"], "--schemes", "equal", "--import-price",
-               "0.15", "--surplus-price", "0.05", *options, "--out", out)  # fmt: skip
+               "0.15", "--surplus-price", "0.05", *WHOLE_YEAR, *options, "--out", out)  # fmt: skip
     assert code == 0
     return json.loads((out / "report.json").read_text())
 

@@ -190,11 +190,13 @@ def test_agreements_that_do_not_keep_the_rules_are_judged_against_them() -> None
     assert report["rules"] == {"min_beta": 0.25, "vulnerable_reserve": 0.3}
     # power (0.2, 0.4, 0.4): a is below 0.25 in every hour; c, vulnerable, holds 0.4 ≥ 0.3.
     hours = len(history)
+    every = {"hours": hours, "of": hours}
     assert report["schemes"]["power"]["rules_broken"] == [
-        f"a: beyond its lowest β 0.25 (min_beta) in {hours} of {hours} hours"
+        {"member_id": "a", "bound": "lowest", "value": 0.25, "rule": "min_beta", **every}
     ]
     # investment (0.25, 0.75, 0): c gets nothing, below both rules.
-    assert report["schemes"]["investment"]["rules_broken"] == [
+    broken = comparison.rules_broken("investment")
+    assert [str(breach) for breach in broken] == [
         f"c: beyond its lowest β 0.25 (min_beta) in {hours} of {hours} hours",
         f"the vulnerable members below their reserve 0.3 in {hours} of {hours} hours",
     ]

@@ -212,8 +212,8 @@ def summary(comparison: Comparison, report: Mapping[str, Any]) -> dict[str, Any]
             "kind": figures["kind"],
             "agreement": agreement,
             "community": {k: v for k, v in figures["community"].items() if k != "monthly"},
-            "coefficients": {str(k): float(v) for k, v in result.coefficients.values.items()}
-            if agreement and result.coefficients.is_static
+            "coefficients": {str(k): float(v) for k, v in result.agreement.values.items()}
+            if agreement and result.agreement is not None
             else None,
         }
     return {

@@ -285,15 +285,15 @@ def _write_agreements(comparison: Comparison, args: argparse.Namespace) -> None:
             continue
         directory = args.out / "coefficients" / name
         directory.mkdir(parents=True, exist_ok=True)
-        values = result.coefficients.values
-        if isinstance(values, pd.Series):
+        if result.agreement is not None:
+            values = result.agreement.values
             table = pd.DataFrame({"cups": [cups[i] for i in values.index], "coefficient": values})
             table.rename_axis("member_id").to_csv(directory / "coefficients.csv")
         else:
-            values.rename(columns=cups).to_csv(directory / "coefficients.csv")
+            result.coefficients.values.rename(columns=cups).to_csv(directory / "coefficients.csv")
         if args.cau:
-            coefficients = result.coefficients
-            if not coefficients.is_static:
+            coefficients = result.agreement
+            if coefficients is None:
                 # Hourly β were given for the judged hours: the file's year is learnt from the
                 # judged data, the latest there is.
                 coefficients = sch.build(
@@ -364,7 +364,8 @@ def _coefficients(args: argparse.Namespace) -> int:
     limits = _rules(args).limits(members, history)
     if broken := limits.breaches(coefficients.hourly(hours_of_year(args.year, args.tz)).to_numpy()):
         raise ValueError(
-            f"the scheme {args.scheme} breaks the community's rules: " + "; ".join(broken[:10])
+            f"the scheme {args.scheme} breaks the community's rules: "
+            + "; ".join(map(str, broken[:10]))
         )
     path = _write_file(
         args.out,

@@ -7,7 +7,7 @@ written as report.json, which other parts of the product read.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 import math
 from typing import Any, Final
 
@@ -22,6 +22,7 @@ from ioe_aggregator.sharing.allocation import (
     member_kpis,
     monthly_totals,
 )
+from ioe_aggregator.sharing.backtest import rolling, rolling_split
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ
 from ioe_aggregator.sharing.economics import Prices, monthly_economics
 from ioe_aggregator.sharing.fairness import (
@@ -33,7 +34,7 @@ from ioe_aggregator.sharing.fairness import (
     recommend,
 )
 from ioe_aggregator.sharing.model import Coefficients, Member
-from ioe_aggregator.sharing.optimize import Limits
+from ioe_aggregator.sharing.optimize import Breach, Limits
 from ioe_aggregator.sharing.rules import Rules
 
 # Below this much history before the evaluated period, learning schemes are trained on the
@@ -62,16 +63,34 @@ class Period:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SchemeResult:
-    """One scheme judged on the evaluated period."""
+class Judged:
+    """What a scheme's β did on the evaluated period."""
 
     coefficients: Coefficients
     allocation: Allocation
     members: pd.DataFrame
     community: dict[str, float | None]
     economics: pd.DataFrame | None
-
     monthly: pd.DataFrame
+
+    @property
+    def savings_eur(self) -> float | None:
+        """The community's savings (EUR); None without prices."""
+        return None if self.economics is None else float(self.economics.savings_eur.sum())
+
+
+@dataclass(frozen=True, kw_only=True)
+class SchemeResult(Judged):
+    """One scheme judged on the evaluated period.
+
+    ``agreement``: the β to sign for a static scheme, learnt on all the history there is (the
+    judged β of a learning scheme were learnt on less); None for an hourly scheme, whose β are
+    learnt for the year they are wanted. ``fitted_once``: a learning scheme re-fitted at the
+    legal cadence, judged again fitted once at the start of the evaluated period.
+    """
+
+    agreement: Coefficients | None = None
+    fitted_once: Judged | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,7 +171,19 @@ class Comparison:
             max_loss_share=self.max_loss_share,
         )
 
-    def rules_broken(self, scheme: str) -> list[str]:
+    def _refit(self, result: SchemeResult) -> dict[str, Any] | None:
+        """Return re-fitting every four months against fitting once, for the report."""
+        if result.fitted_once is None:
+            return None
+        return {
+            "changes": list(result.coefficients.fit.get("changes", [])),
+            "refitted_kwh": result.community["self_consumed_kwh"],
+            "fitted_once_kwh": result.fitted_once.community["self_consumed_kwh"],
+            "refitted_savings_eur": result.savings_eur,
+            "fitted_once_savings_eur": result.fitted_once.savings_eur,
+        }
+
+    def rules_broken(self, scheme: str) -> list[Breach]:
         """Return how the scheme's β break the community's rules (empty: they keep them).
 
         A reference is no agreement: it keeps no rule by definition, and is not checked.
@@ -169,8 +200,8 @@ class Comparison:
         for name in self.ranking():
             result = self.results[name]
             members = result.members.copy()
-            if result.coefficients.is_static:
-                members["coefficient"] = result.coefficients.values
+            if result.agreement is not None:
+                members["coefficient"] = result.agreement.values
             community: dict[str, Any] = dict(result.community)
             if result.economics is not None:
                 totals = result.economics.groupby("member_id")[
@@ -190,9 +221,12 @@ class Comparison:
             }
             found = self.fairness(name)
             schemes[name] = {
-                "kind": "static" if result.coefficients.is_static else "hourly",
+                "kind": "static" if name in sch.STATIC_SCHEMES else "hourly",
+                "refit": self._refit(result),
                 "agreement": name not in sch.REFERENCE_SCHEMES,
-                "rules_broken": None if name in sch.REFERENCE_SCHEMES else self.rules_broken(name),
+                "rules_broken": None
+                if name in sch.REFERENCE_SCHEMES
+                else [breach.as_dict() for breach in self.rules_broken(name)],
                 "fit": _clean(result.coefficients.fit) if result.coefficients.fit else None,
                 "fairness": None if found is None else _clean(found.to_report()),
                 "community": _clean(community),
@@ -233,11 +267,11 @@ def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
 def choose_periods(
     index: pd.DatetimeIndex, train: Period | None, evaluate: Period | None
 ) -> tuple[Period, Period]:
-    """Decide where learning schemes learn and where all schemes are judged.
+    """Decide where learning schemes learn once and where all schemes are judged.
 
-    Given neither: with at least two years of data, learn on all but the last year and judge
-    on the last; otherwise both on everything. Given one: the other is the data before (or
-    after) it, when there is at least ``MIN_TRAINING_DAYS`` of it; otherwise the same period.
+    ``backtest.rolling_split`` decides instead for a year or more when neither is given. Given
+    one: the other is the data before (or after) it, when there is at least
+    ``MIN_TRAINING_DAYS`` of it; otherwise the same period. Given neither: both on everything.
     """
     everything = Period(start=index[0], end=index[-1] + pd.Timedelta(hours=1))
     if train is not None and evaluate is not None:
@@ -249,12 +283,30 @@ def choose_periods(
     if train is not None:
         after = Period(start=train.end, end=everything.end)
         return train, (after if len(after.select(index)) > 0 else train)
-    last_year = everything.end - pd.DateOffset(years=1)
-    if last_year - everything.start >= pd.Timedelta(days=365):
-        return Period(start=everything.start, end=last_year), Period(
-            start=last_year, end=everything.end
-        )
     return everything, everything
+
+
+def _check_asked(
+    schemes: Sequence[str],
+    in_force: str | None,
+    objective: Objective,
+    max_loss_share: float | None,
+    *,
+    priced: bool,
+) -> None:
+    """Refuse a comparison that cannot give what it is asked for, before any work."""
+    unknown = sorted(set(schemes) - set(sch.ALL_SCHEMES))
+    if unknown:
+        raise ValueError(f"unknown schemes {unknown}; choose from {list(sch.ALL_SCHEMES)}")
+    if in_force is not None and in_force not in schemes:
+        raise ValueError(f"the agreement in force, {in_force}, must be among the schemes compared")
+    if objective is not Objective.SELF_CONSUMPTION and not priced:
+        raise ValueError(f"the objective {objective} weighs euros: give the prices")
+    if objective is Objective.SAVINGS_NO_LOSS and (in_force is None or max_loss_share is None):
+        raise ValueError(
+            f"the objective {objective} needs the agreement in force and the largest share of "
+            "its savings a member may lose"
+        )
 
 
 def compare(
@@ -284,20 +336,16 @@ def compare(
     (0 to 1) after each scheme's β and after its allocation; an exception it raises stops the
     comparison.
     """
-    unknown = sorted(set(schemes) - set(sch.ALL_SCHEMES))
-    if unknown:
-        raise ValueError(f"unknown schemes {unknown}; choose from {list(sch.ALL_SCHEMES)}")
-    if in_force is not None and in_force not in schemes:
-        raise ValueError(f"the agreement in force, {in_force}, must be among the schemes compared")
-    if objective is not Objective.SELF_CONSUMPTION and prices is None:
-        raise ValueError(f"the objective {objective} weighs euros: give the prices")
-    if objective is Objective.SAVINGS_NO_LOSS and (in_force is None or max_loss_share is None):
-        raise ValueError(
-            f"the objective {objective} needs the agreement in force and the largest share of "
-            "its savings a member may lose"
-        )
+    _check_asked(schemes, in_force, objective, max_loss_share, priced=prices is not None)
     index = consumption_kwh.index
-    trained_on, evaluated_on = choose_periods(index, train, evaluate)
+    split = rolling_split(index, tz) if train is None and evaluate is None else None
+    if split is not None:
+        first, end, changes = split
+        trained_on = Period(start=first, end=changes[0])
+        evaluated_on = Period(start=changes[0], end=end)
+    else:
+        changes = []
+        trained_on, evaluated_on = choose_periods(index, train, evaluate)
     history = consumption_kwh.loc[trained_on.select(index)]
     history_generation = generation_kwh.reindex(history.index).fillna(0.0)
     evaluate_index = evaluated_on.select(index)
@@ -324,27 +372,60 @@ def compare(
         max_loss_share=max_loss_share,
     )
     steps = 2 * len(schemes)
-    for number, name in enumerate(schemes):
-        coefficients = sch.build(
-            name,
-            members,
-            # Perfect foresight shares each hour by that hour's own consumption.
-            history_kwh=judged if name in sch.REFERENCE_SCHEMES else history,
-            history_generation_kwh=history_generation,
-            target_index=evaluate_index,
-            tz=tz,
-            rules=rules,
-        )
-        if progress is not None:
-            progress((2 * number + 1) / steps)
+
+    def judge(coefficients: Coefficients) -> Judged:
         allocation = allocate(coefficients, judged, judged_generation)
-        comparison.results[name] = SchemeResult(
+        return Judged(
             coefficients=coefficients,
             allocation=allocation,
             members=member_kpis(allocation),
             community=community_kpis(allocation, comparison.ceiling_kwh),
             economics=monthly_economics(allocation, prices, tz) if prices is not None else None,
             monthly=monthly_totals(allocation, tz),
+        )
+
+    def build(name: str, history_kwh: pd.DataFrame, generation: pd.Series) -> Coefficients:
+        return sch.build(
+            name,
+            members,
+            history_kwh=history_kwh,
+            history_generation_kwh=generation,
+            target_index=evaluate_index,
+            tz=tz,
+            rules=rules,
+        )
+
+    for number, name in enumerate(schemes):
+        learning = name in sch.TRAINED_SCHEMES
+        fitted_once = None
+        if learning and changes:
+            coefficients = rolling(
+                name, members, consumption_kwh, generation_kwh,
+                changes=changes, end=evaluated_on.end, tz=tz, rules=rules,
+            )  # fmt: skip
+            if len(changes) > 1:
+                fitted_once = judge(build(name, history, history_generation))
+        else:
+            # Perfect foresight shares each hour by that hour's own consumption.
+            reference = name in sch.REFERENCE_SCHEMES
+            coefficients = build(name, judged if reference else history, history_generation)
+        agreement = coefficients if coefficients.is_static else None
+        if learning and changes and name in sch.STATIC_SCHEMES:
+            agreement = sch.build(
+                name,
+                members,
+                history_kwh=consumption_kwh.loc[index < evaluated_on.end],
+                history_generation_kwh=generation_kwh,
+                tz=tz,
+                rules=rules,
+            )
+        if progress is not None:
+            progress((2 * number + 1) / steps)
+        judged_here = judge(coefficients)
+        comparison.results[name] = SchemeResult(
+            **{field.name: getattr(judged_here, field.name) for field in fields(Judged)},
+            agreement=agreement,
+            fitted_once=fitted_once,
         )
         if progress is not None:
             progress((2 * number + 2) / steps)

@@ -32,6 +32,9 @@ GRAINS: Final = {
     "season": ("season", "non_working", "hour"),
     "season-hour": ("season", "hour"),
 }
+# Where a class of the chosen grain has no hour in the training data (a season not seen yet):
+# the class of its day type and hour, learnt the same way.
+FALLBACK: Final = ("non_working", "hour")
 # The weight of the class optimum against what it is shrunk towards, tried by cross-validation.
 BLENDS: Final = (0.0, 0.25, 0.5, 0.75, 1.0)
 # What the class optimum is shrunk towards: the static optimum, or the class's profile (each
@@ -132,8 +135,8 @@ def hour_classes(index: pd.DatetimeIndex, tz: str = DEFAULT_TZ) -> pd.DataFrame:
     )
 
 
-def _codes(classes: pd.DataFrame, grain: str) -> NDArray[np.int64]:
-    keys = classes[list(GRAINS[grain])].to_numpy(dtype=np.int64)
+def _codes(classes: pd.DataFrame, keys_of: Sequence[str]) -> NDArray[np.int64]:
+    keys = classes[list(keys_of)].to_numpy(dtype=np.int64)
     # A number per class: month < 13, season < 4, day type < 2, hour < 24.
     code = np.zeros(len(keys), dtype=np.int64)
     for column in range(keys.shape[1]):
@@ -208,7 +211,7 @@ def choose(
     week = (complete.index.tz_convert(tz).isocalendar().week.to_numpy() % 2).astype(bool)
     scores: dict[str, dict[float, float]] = {}
     for grain in GRAINS:
-        codes = _codes(classes, grain)
+        codes = _codes(classes, GRAINS[grain])
         for target in TARGETS:
             scores[f"{grain}/{target}"] = dict.fromkeys(BLENDS, 0.0)
         for held_out in (week, ~week):
@@ -253,14 +256,18 @@ def optimized_hourly(
         raise ValueError("optimized-hourly needs hours where every member's consumption is known")
     limits = (rules or Rules()).limits(members, consumption_kwh)
     fit = choose(consumption_kwh, generation_kwh, limits, tz)
-    codes = _codes(hour_classes(complete.index, tz), fit.grain)
-    learnt = _learn(
-        complete.to_numpy(),
-        generation_kwh.reindex(complete.index).fillna(0.0).to_numpy(),
-        codes,
-        limits,
-    )
-    beta = _beta(_codes(hour_classes(target_index, tz), fit.grain), learnt, fit.target, fit.blend)
+    consumption = complete.to_numpy()
+    generation = generation_kwh.reindex(complete.index).fillna(0.0).to_numpy()
+    classes, target = hour_classes(complete.index, tz), hour_classes(target_index, tz)
+    beta = np.empty((len(target_index), len(complete.columns)))
+    known = np.zeros(len(target_index), dtype=bool)
+    for keys in (GRAINS[fit.grain], FALLBACK):
+        learnt = _learn(consumption, generation, _codes(classes, keys), limits)
+        codes = _codes(target, keys)
+        # The chosen grain where its class was seen with sun; else the fallback's.
+        here = ~known & (np.isin(codes, list(learnt.optima)) | (keys == FALLBACK))
+        beta[here] = _beta(codes[here], learnt, fit.target, fit.blend)
+        known |= here
     return Coefficients(
         scheme="optimized-hourly",
         values=pd.DataFrame(beta, index=target_index, columns=consumption_kwh.columns),

@@ -106,30 +106,41 @@ class Limits:
             )
         return found
 
-    def breaches(self, beta: NDArray[np.float64], tolerance: float = 1e-6) -> list[str]:
-        """Return how ``beta`` (one row, or hours × members) breaks the limits, in words.
+    def breaches(self, beta: NDArray[np.float64], tolerance: float = 1e-6) -> list[Breach]:
+        """Return how ``beta`` (one row, or hours × members) breaks the limits.
 
         Within ``tolerance`` (the distributor's file's precision) a β keeps its bound.
         """
         beta = np.atleast_2d(beta)
         names = list(self.names) or [str(i) for i in range(beta.shape[1])]
-        found = []
-        for side, bounds, rules, hours in (
+        found: list[Breach] = []
+        for bound, values, rules, hours in (
             ("lowest", self.low, self.low_rules, (beta < self.low - tolerance).sum(axis=0)),
             ("highest", self.high, self.high_rules, (beta > self.high + tolerance).sum(axis=0)),
         ):
-            for i in np.nonzero(hours)[0]:
-                rule = f" ({rules[i]})" if i < len(rules) and rules[i] else ""
-                found.append(
-                    f"{names[i]}: beyond its {side} β {bounds[i]:g}{rule} in {hours[i]} of "
-                    f"{len(beta)} hours"
+            found.extend(
+                Breach(
+                    member=names[i],
+                    bound=bound,
+                    value=float(values[i]),
+                    rule=rules[i] if i < len(rules) else "",
+                    hours=int(hours[i]),
+                    of=len(beta),
                 )
+                for i in np.nonzero(hours)[0]
+            )
         if self.group_floor > 0:
             short = int((beta[:, self.group].sum(axis=1) < self.group_floor - tolerance).sum())
             if short:
                 found.append(
-                    f"the vulnerable members below their reserve {self.group_floor:g} in {short} "
-                    f"of {len(beta)} hours"
+                    Breach(
+                        member=None,
+                        bound="reserve",
+                        value=self.group_floor,
+                        rule="vulnerable_reserve",
+                        hours=short,
+                        of=len(beta),
+                    )
                 )
         return found
 
@@ -142,6 +153,42 @@ class Limits:
             and np.allclose(beta.sum(axis=1), 1.0, atol=tolerance)
             and (beta[:, self.group].sum(axis=1) >= self.group_floor - tolerance).all()
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Breach:
+    """A rule some β break, in ``hours`` of ``of``.
+
+    A member below its lowest or above its highest β, or the vulnerable members (``member``
+    None) below their reserve.
+    """
+
+    member: str | None
+    bound: str  # "lowest", "highest" or "reserve"
+    value: float
+    rule: str
+    hours: int
+    of: int
+
+    def __str__(self) -> str:
+        """Say it in English (the command line's and the log's language)."""
+        rule = f" ({self.rule})" if self.rule else ""
+        if self.member is None:
+            what = f"the vulnerable members below their reserve {self.value:g}"
+        else:
+            what = f"{self.member}: beyond its {self.bound} β {self.value:g}{rule}"
+        return f"{what} in {self.hours} of {self.of} hours"
+
+    def as_dict(self) -> dict[str, str | float | int | None]:
+        """Return the breach for report.json."""
+        return {
+            "member_id": self.member,
+            "bound": self.bound,
+            "value": self.value,
+            "rule": self.rule,
+            "hours": self.hours,
+            "of": self.of,
+        }
 
 
 class Infeasible(ValueError):

@@ -20,6 +20,8 @@ from ioe_aggregator.sharing.compare import Comparison
 from ioe_aggregator.sharing.files import Hours
 from ioe_aggregator.sharing.schemes import REFERENCE_SCHEMES
 
+# The breaches of the rules listed per scheme; report.json has them all.
+SHOWN_BREACHES = 5
 MEMBER_BARS = (  # (report key, colour, Spanish and English legend)
     ("consumption_kwh", "#9aa5b1", ("Consumo", "Consumption")),
     ("allocated_kwh", "#f2b705", ("Asignado", "Allocated")),
@@ -192,19 +194,46 @@ TEXT = {
     ),
     "rests_on": (
         "Las cifras se apoyan en {evaluated} horas evaluadas; los repartos que aprenden lo "
-        "hicieron con {trained} horas anteriores. Son una estimación sobre el pasado: el "
+        "hicieron con las {trained} horas anteriores (y, al reajustarse, con las que se "
+        "iban conociendo). Son una estimación sobre el pasado: el "
         "tiempo y los hábitos de otro año darán otras cifras.",
-        "The figures rest on {evaluated} hours judged; the schemes that learn did so on "
-        "{trained} earlier hours. They estimate from the past: another year's weather and "
-        "habits will give other figures.",
+        "The figures rest on {evaluated} hours judged; the schemes that learn did so on the "
+        "{trained} hours before them (and, when re-fitted, on those known by then). They "
+        "estimate from the past: another year's weather and habits will give other figures.",
     ),
+    "refit": ("Reajustar cada cuatro meses", "Re-fitting every four months"),
+    "refit_intro": (
+        "Los coeficientes pueden cambiarse cada cuatro meses. Cada reparto que aprende se "
+        "recalculó en cada fecha de cambio ({changes}) con todo lo conocido hasta entonces, "
+        "y se compara con calcularlo una sola vez al principio.",
+        "Coefficients may change every four months. Each scheme that learns was fitted again "
+        "on each change date ({changes}) on everything known by then, and is compared with "
+        "fitting it once at the start.",
+    ),
+    "refitted": ("Reajustado (kWh)", "Re-fitted (kWh)"),
+    "once": ("Una vez (kWh)", "Once (kWh)"),
+    "refitted_eur": ("Reajustado (€)", "Re-fitted (€)"),
+    "once_eur": ("Una vez (€)", "Once (€)"),
     "rules": ("Reglas de la comunidad", "The community's rules"),
     "rules_asked": ("Reglas pedidas: {rules}.", "Rules asked for: {rules}."),
     "rules_kept": (
         "«{scheme}» cumple todas las reglas.",
         "{scheme} keeps every rule.",
     ),
-    "rules_broken": ("«{scheme}» no las cumple: {broken}.", "{scheme} breaks them: {broken}."),
+    "rules_broken": ("«{scheme}» no las cumple:", "{scheme} breaks them:"),
+    "more": ("… y {count} más (en report.json)", "… and {count} more (in report.json)"),
+    "breach.lowest": (
+        "{member} por debajo de su β mínimo {value} ({rule}) en {hours} de {of} horas",
+        "{member} below its lowest β {value} ({rule}) in {hours} of {of} hours",
+    ),
+    "breach.highest": (
+        "{member} por encima de su β máximo {value} ({rule}) en {hours} de {of} horas",
+        "{member} above its highest β {value} ({rule}) in {hours} of {of} hours",
+    ),
+    "breach.reserve": (
+        "los socios vulnerables por debajo de su reserva {value} en {hours} de {of} horas",
+        "the vulnerable members below their reserve {value} in {hours} of {of} hours",
+    ),
     "fairness": ("Equidad: el ahorro de cada miembro", "Fairness: each member's savings"),
     "gini": ("Gini €/€ invertido", "Gini €/€ invested"),
     "range": ("€/€ invertido (mín.–máx.)", "€/€ invested (min–max)"),
@@ -212,6 +241,7 @@ TEXT = {
     "gain_lose": ("Ganan / pierden", "Gain / lose"),
     "worst": ("Mayor pérdida", "Largest loss"),
     "member": ("Miembro", "Member"),
+    "savings_by_member": ("Ahorro por miembro", "Savings by member"),
     "per_invested": ("€ por € invertido", "€ per € invested"),
     "per_kwh": ("€ por kWh consumido", "€ per kWh consumed"),
     "change": ("Cambio frente al vigente", "Change against in force"),
@@ -249,6 +279,8 @@ h1, h2 { color: #166e54; } .en { color: #6b7a86; font-weight: normal; }
 table { border-collapse: collapse; }
 td, th { padding: .3rem .7rem; border-bottom: 1px solid #d9e0e5; text-align: right; }
 td:nth-child(2), th:nth-child(2) { text-align: left; }
+.named td, .named th { text-align: right; }
+.named td:first-child, .named th:first-child { text-align: left; }
 /* Wide tables and charts scroll in their own box; a shadow shows on the side with more. */
 .table, .scroll { overflow-x: auto;
   background: linear-gradient(to right, #fff 30%, #fff0) left / 2rem 100% no-repeat local,
@@ -378,7 +410,7 @@ def _recommendation(report: dict[str, Any]) -> str:
     if too_costly := chosen["too_costly"]:
         lines.append(_t("excluded", schemes=_losses(too_costly)))
     if broken := figures["rules_broken"]:
-        lines.append(_t("rules_broken", scheme=scheme, broken="; ".join(broken)))
+        lines.append(_t("rules_broken", scheme=scheme) + _breaches(broken))
     lines.append(
         _t(
             "rests_on",
@@ -392,6 +424,26 @@ def _recommendation(report: dict[str, Any]) -> str:
     return f'<div class="recommendation">{paragraphs}</div>'
 
 
+def _breaches(broken: list[dict[str, Any]]) -> str:
+    """Return each breach of the rules as an item of a list, in both languages."""
+    items = "".join(
+        "<li>"
+        + _t(
+            f"breach.{breach['bound']}",
+            member=breach["member_id"],
+            value=f"{breach['value']:.3g}",
+            rule=breach["rule"],
+            hours=format_number(breach["hours"], 0),
+            of=format_number(breach["of"], 0),
+        )
+        + "</li>"
+        for breach in broken[:SHOWN_BREACHES]
+    )
+    if len(broken) > SHOWN_BREACHES:
+        items += f"<li>{_t('more', count=len(broken) - SHOWN_BREACHES)}</li>"
+    return f"<ul>{items}</ul>"
+
+
 def _rules_section(report: dict[str, Any]) -> str:
     agreements = [s for s in report["schemes"] if report["schemes"][s]["agreement"]]
     lines = []
@@ -400,11 +452,41 @@ def _rules_section(report: dict[str, Any]) -> str:
     for scheme in agreements:
         broken = report["schemes"][scheme]["rules_broken"]
         lines.append(
-            _t("rules_broken", scheme=scheme, broken="; ".join(broken))
+            _t("rules_broken", scheme=scheme) + _breaches(broken)
             if broken
             else _t("rules_kept", scheme=scheme)
         )
     return f"<h2>{_t('rules')}</h2><ul>" + "".join(f"<li>{x}</li>" for x in lines) + "</ul>"
+
+
+def _refit_section(report: dict[str, Any], tz: str) -> str:
+    refits = {s: v["refit"] for s, v in report["schemes"].items() if v.get("refit")}
+    if not refits:
+        return ""
+    changes = next(iter(refits.values()))["changes"]
+    days = ", ".join(str(pd.Timestamp(change).tz_convert(tz).date()) for change in changes)
+    with_money = next(iter(refits.values()))["refitted_savings_eur"] is not None
+    heads = [_t("scheme"), _t("refitted"), _t("once")]
+    if with_money:
+        heads += [_t("refitted_eur"), _t("once_eur")]
+    rows = []
+    for scheme, refit in refits.items():
+        row = [
+            escape(scheme),
+            format_number(refit["refitted_kwh"], 0),
+            format_number(refit["fitted_once_kwh"], 0),
+        ]
+        if with_money:
+            row += [_money(refit["refitted_savings_eur"]), _money(refit["fitted_once_savings_eur"])]
+        rows.append(row)
+    return f"<h2>{_t('refit')}</h2><p>{_t('refit_intro', changes=days)}</p>" + _table(heads, rows)
+
+
+def _table(heads: list[str], rows: list[list[str]]) -> str:
+    """Return a table whose first column names its rows (left) and the others are figures."""
+    head = "".join(f"<th>{h}</th>" for h in heads)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<div class="table"><table class="named"><tr>{head}</tr>{body}</table></div>'
 
 
 def _fairness_section(report: dict[str, Any], best: str) -> str:
@@ -423,7 +505,7 @@ def _fairness_section(report: dict[str, Any], best: str) -> str:
     for scheme in agreements:
         found = report["schemes"][scheme]["fairness"]
         low, high = found["min_per_eur_invested"], found["max_per_eur_invested"]
-        cells = [
+        row = [
             escape(scheme),
             _money(found["savings_eur"]),
             _ratio(found["gini_per_eur_invested"]),
@@ -431,40 +513,34 @@ def _fairness_section(report: dict[str, Any], best: str) -> str:
             _percent(found["vulnerable_share_of_savings"]),
         ]
         if in_force:
-            cells += [
+            row += [
                 f"{len(found['gainers'])} / {len(found['losers'])}",
                 _percent(found["worst_loss_share"]),
             ]
-        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+        rows.append(row)
     member_heads = [_t("member"), _t("savings"), _t("per_invested"), _t("per_kwh")]
     if in_force:
         member_heads.append(_t("change"))
     member_rows = []
-    for member_id, row in report["schemes"][best]["fairness"]["members"].items():
-        cells = [
+    for member_id, figures in report["schemes"][best]["fairness"]["members"].items():
+        row = [
             escape(str(member_id)),
-            _money(row["savings_eur"]),
-            "—"
-            if row["eur_per_eur_invested"] is None
-            else format_number(row["eur_per_eur_invested"], 3),
-            "—" if row["eur_per_kwh"] is None else format_number(row["eur_per_kwh"], 3),
+            _money(figures["savings_eur"]),
+            _ratio(figures["eur_per_eur_invested"], 3),
+            _ratio(figures["eur_per_kwh"], 3),
         ]
         if in_force:
-            change = row["change_eur"]
+            change = figures["change_eur"]
             loss = ' class="loss"' if change is not None and change <= -0.01 else ""
-            cells.append(f"<span{loss}>{_money(change)}</span>")
-        member_rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+            row.append(f"<span{loss}>{_money(change)}</span>")
+        member_rows.append(row)
     return "\n".join(
         [
             f"<h2>{_t('fairness')}</h2>",
-            '<div class="table"><table><tr>' + "".join(f"<th>{h}</th>" for h in heads) + "</tr>",
-            "\n".join(rows) + "</table></div>",
+            _table(heads, rows),
             f"<p>{_t('fairness_note')}</p>",
-            f"<h3>{_t('per_member')}: {escape(best)}</h3>",
-            '<div class="table"><table><tr>'
-            + "".join(f"<th>{h}</th>" for h in member_heads)
-            + "</tr>",
-            "\n".join(member_rows) + "</table></div>",
+            f"<h3>{_t('savings_by_member')}: {escape(best)}</h3>",
+            _table(member_heads, member_rows),
         ]
     )
 
@@ -514,6 +590,7 @@ def render_html(comparison: Comparison, report: dict[str, Any], tz: str = DEFAUL
         _ranking_rows(report, with_money=with_money) + "</table></div>",
         _rules_section(report),
         _fairness_section(report, best),
+        _refit_section(report, tz),
         f"<h2>{_t('per_member')}: {escape(best)}</h2>{_members_chart(report, best)}",
         f"<h2>{_t('monthly')}</h2>{_monthly_chart(report)}",
     ]
