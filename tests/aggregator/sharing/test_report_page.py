@@ -27,6 +27,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "sharing", "compare", "--members", str(inputs["members"]),
         "--consumption", str(inputs["consumption"]), "--generation", str(inputs["generation"]),
         "--schemes", SCHEMES, "--import-price", "0.16", "--surplus-price", "0.06",
+        "--vulnerable-reserve", "0.1", "--in-force", "power", "--objective", "savings",
         "--out", str(directory / "out"),
     ])  # fmt: skip
     assert code == 0
@@ -65,4 +66,33 @@ async def test_the_report_reads_at_every_width(browser: Browser, report: Path, w
     assert "Consumption" in await legend.inner_text()
     if folder := os.environ.get("IOE_SCREENSHOTS"):
         await page.screenshot(path=Path(folder) / f"report-{width}.png", full_page=True)
+    await page.close()
+
+
+async def test_the_decision_reads_and_prints_on_a4(browser: Browser, report: Path) -> None:
+    page = await browser.new_page(viewport=VIEWPORTS["desktop"])  # type: ignore[arg-type]
+    await page.goto(report.as_uri())
+
+    recommendation = page.locator(".recommendation")
+    text = await recommendation.inner_text()
+    assert "el reparto recomendado es" in text
+    assert "the recommended agreement is" in text
+    assert "Frente al reparto vigente («power»)" in text
+    # Every agreement's fairness, and the recommended one's members, one row each.
+    fairness = page.locator("h2", has_text="Fairness").locator("xpath=following-sibling::div[1]")
+    assert await fairness.locator("tr").count() == 1 + 5  # the head and five agreements
+    assert await page.locator("table.named").count() == 2
+
+    await page.emulate_media(media="print")
+    # On paper nothing scrolls: every table and chart fits the A4 width (about 700 px).
+    await page.set_viewport_size({"width": 700, "height": 990})
+    overflow = await page.evaluate(
+        "[...document.querySelectorAll('.table, .scroll')]"
+        ".map(box => getComputedStyle(box).overflowX)"
+    )
+    assert set(overflow) == {"visible"}
+    pdf = await page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF")
+    if folder := os.environ.get("IOE_SCREENSHOTS"):
+        await page.screenshot(path=Path(folder) / "report-print.png", full_page=True)
     await page.close()

@@ -162,17 +162,22 @@ def _learn(
     generation: NDArray[np.float64],
     codes: NDArray[np.int64],
     limits: Limits,
+    static: NDArray[np.float64],
 ) -> _Learnt:
+    """Return what the hours teach; ``static`` is their static optimum, found once."""
     members = consumption.shape[1]
-    optima, profiles = {}, {}
+    optima, shares = {}, {}
     for code in np.unique(codes[generation > 0]):
         inside = codes == code
         optima[int(code)] = optimal_static(consumption[inside], generation[inside], limits)
         mean = consumption[inside].mean(axis=0)
-        share = mean / mean.sum() if mean.sum() > 0 else np.full(members, 1.0 / members)
-        profiles[int(code)] = within_limits(share[None, :], limits)[0]
+        shares[int(code)] = mean / mean.sum() if mean.sum() > 0 else np.full(members, 1 / members)
+    # Every class's profile set within the limits at once.
+    within = within_limits(np.array(list(shares.values())).reshape(-1, members), limits)
     return _Learnt(
-        static=optimal_static(consumption, generation, limits), optima=optima, profiles=profiles
+        static=static,
+        optima=optima,
+        profiles=dict(zip(shares, within, strict=True)),
     )
 
 
@@ -181,9 +186,18 @@ def _beta(
 ) -> NDArray[np.float64]:
     """Return hours × members: each hour's class optimum blended with the target."""
     beta = np.tile(learnt.static, (len(codes), 1))
-    for code, optimum in learnt.optima.items():
-        towards = learnt.static if target == "static" else learnt.profiles[code]
-        beta[codes == code] = blend * optimum + (1 - blend) * towards
+    if not learnt.optima:
+        return beta
+    known = np.array(sorted(learnt.optima))
+    optima = np.array([learnt.optima[code] for code in known])
+    towards = (
+        np.tile(learnt.static, (len(known), 1))
+        if target == "static"
+        else np.array([learnt.profiles[code] for code in known])
+    )
+    at = np.minimum(np.searchsorted(known, codes), len(known) - 1)
+    found = known[at] == codes
+    beta[found] = blend * optima[at[found]] + (1 - blend) * towards[at[found]]
     return beta
 
 
@@ -210,15 +224,15 @@ def choose(
     classes = hour_classes(complete.index, tz)
     week = (complete.index.tz_convert(tz).isocalendar().week.to_numpy() % 2).astype(bool)
     scores: dict[str, dict[float, float]] = {}
+    folds = [held_out for held_out in (week, ~week) if held_out.any() and (~held_out).any()]
+    statics = [optimal_static(consumption[~fold], generation[~fold], limits) for fold in folds]
     for grain in GRAINS:
         codes = _codes(classes, GRAINS[grain])
         for target in TARGETS:
             scores[f"{grain}/{target}"] = dict.fromkeys(BLENDS, 0.0)
-        for held_out in (week, ~week):
+        for held_out, static in zip(folds, statics, strict=True):
             learn = ~held_out
-            if not learn.any() or not held_out.any():
-                continue
-            learnt = _learn(consumption[learn], generation[learn], codes[learn], limits)
+            learnt = _learn(consumption[learn], generation[learn], codes[learn], limits, static)
             for target in TARGETS:
                 for blend in BLENDS:
                     beta = _beta(codes[held_out], learnt, target, blend)
@@ -261,8 +275,9 @@ def optimized_hourly(
     classes, target = hour_classes(complete.index, tz), hour_classes(target_index, tz)
     beta = np.empty((len(target_index), len(complete.columns)))
     known = np.zeros(len(target_index), dtype=bool)
+    static = optimal_static(consumption, generation, limits)
     for keys in (GRAINS[fit.grain], FALLBACK):
-        learnt = _learn(consumption, generation, _codes(classes, keys), limits)
+        learnt = _learn(consumption, generation, _codes(classes, keys), limits, static)
         codes = _codes(target, keys)
         # The chosen grain where its class was seen with sun; else the fallback's.
         here = ~known & (np.isin(codes, list(learnt.optima)) | (keys == FALLBACK))

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 # How far from 1 an hour's β may sum when it is used.
@@ -48,6 +49,8 @@ class Coefficients:
         """Return β for each hour of ``index`` (members as columns)."""
         if isinstance(self.values, pd.Series):
             return pd.DataFrame(
-                [self.values.to_numpy()] * len(index), index=index, columns=self.values.index
+                np.tile(self.values.to_numpy(), (len(index), 1)),
+                index=index,
+                columns=self.values.index,
             )
         return self.values.reindex(index)

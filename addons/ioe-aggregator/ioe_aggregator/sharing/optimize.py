@@ -23,6 +23,8 @@ from scipy.optimize import linprog
 
 # How far sums of β may miss what they should add up to (far below the file's 1e-6).
 TOLERANCE: Final = 1e-12
+# Above this many sunny hours a member's demand is found by binary search, below by comparison.
+_SEARCHED_HOURS: Final = 512
 
 
 def _validate(consumption_kwh: NDArray[np.float64], generation_kwh: NDArray[np.float64]) -> None:
@@ -213,7 +215,12 @@ class _Curves:
 
     def demand(self, lam: float, members: NDArray[np.intp]) -> NDArray[np.float64]:
         """β_i(λ): the largest β at which member i's marginal value is still ≥ λ."""
-        k = np.array([np.searchsorted(self.slope[:, i], lam, side="left") for i in members])
+        # How many of each member's slopes lie below λ: a binary search of each sorted column
+        # over a year's hours; over a class's few hours, one comparison of them all is faster.
+        if self.hours > _SEARCHED_HOURS:
+            k = np.array([np.searchsorted(self.slope[:, i], lam, side="left") for i in members])
+        else:
+            k = (self.slope[:, members] < lam).sum(axis=0)
         beta = np.zeros(len(members))
         inside = k < self.hours
         beta[inside] = self.r_sorted[k[inside], members[inside]]

@@ -162,7 +162,7 @@ TEXT = {
         "agreement in force",
     ),
     "recommend": (
-        "Con el objetivo de {objective}, el reparto recomendado es «{scheme}»: {kwh} kWh "
+        "Buscando {objective}, el reparto recomendado es «{scheme}»: {kwh} kWh "
         "autoconsumidos en el periodo evaluado.",
         "Aiming for {objective}, the recommended agreement is {scheme}: {kwh} kWh "
         "self-consumed in the evaluated period.",
@@ -334,13 +334,13 @@ def _ranking_rows(report: dict[str, Any], *, with_money: bool) -> str:
             _percent(c["allocation_efficiency"]),
         ]
         if with_money:
-            cells.append(f"{format_number(c['savings_eur'], 2)} €")
+            cells.append(_money(c["savings_eur"]))
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     return "\n".join(rows)
 
 
 def _money(value: float | None) -> str:
-    return "—" if value is None else f"{format_number(value, 2)} €"
+    return "—" if value is None else f"{format_number(value, 2)}\u00a0€"
 
 
 def _ratio(value: float | None, digits: int = 2) -> str:
