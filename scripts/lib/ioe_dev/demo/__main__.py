@@ -907,7 +907,12 @@ def _ensure_sharing_report(state: Path, synthetic: SyntheticCommunity) -> Path:
             sys.executable, "-m", "ioe_aggregator", "sharing", "compare",
             "--members", str(inputs["members"]), "--consumption", str(inputs["consumption"]),
             "--generation", str(inputs["generation"]), "--import-price", "0.15",
-            "--surplus-price", "0.05", "--cau", plant_cau, "--out", str(report.parent),
+            "--surplus-price", "0.05", "--cau", plant_cau,
+            # An assembly's decision: nobody below 30 % of its investment's share, against
+            # sharing by contracted power, the most euros with nobody losing over a quarter.
+            "--min-investment-factor", "0.3", "--in-force", "power",
+            "--objective", "savings-no-loss", "--max-loss", "0.25",
+            "--out", str(report.parent),
         ],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
