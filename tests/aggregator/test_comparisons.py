@@ -212,6 +212,9 @@ def test_a_restart_fails_the_jobs_it_interrupted(
             400,
             "bad_rules",
         ),
+        ({"schemes": ["equal"], "decision": {"in_force": "power"}}, 400, "bad_decision"),
+        ({"decision": {"objective": "savings-no-loss"}}, 400, "bad_decision"),
+        ({"decision": {"objective": "fairest"}}, 400, "invalid"),
     ],
 )
 def test_bad_comparisons_are_refused(

@@ -32,7 +32,7 @@ TEXTS = {
         "run": "Run a comparison",
         "start": "Start the comparison",
         "adopt": "Adopt",
-        "best": "Best",
+        "best": "Recommended",
         "min": "Coefficients may change every 4 months at most",
         "valid": "is valid",
     },
@@ -41,7 +41,7 @@ TEXTS = {
         "run": "Ejecutar una comparación",
         "start": "Empezar la comparación",
         "adopt": "Adoptar",
-        "best": "Mejor",
+        "best": "Recomendado",
         "min": "Los coeficientes solo pueden cambiar cada 4 meses",
         "valid": "es válido",
     },
@@ -110,10 +110,14 @@ async def test_a_comparison_is_run_adopted_and_its_file_downloaded_and_checked(
 
     await page.page.fill("#run-first", "2025-01")
     await page.page.fill("#run-last", "2025-01")
-    for scheme in ("investment", "hourly-profile", "perfect-foresight"):
+    for scheme in ("investment", "hourly-profile", "optimized-hourly", "perfect-foresight"):
         await page.page.locator(f"input[name=scheme][value={scheme}]").uncheck()
     await page.page.fill("#run-import", "0.15")
     await page.page.fill("#run-surplus", "0.05")
+    # The decision: the most euros, against sharing by power.
+    await page.page.get_by_text("The decision").click()
+    await page.page.select_option("#run-in-force", "power")
+    await page.page.select_option("#run-objective", "savings")
     await page.page.get_by_role("button", name=texts["start"]).click()
 
     # The job first, with its progress bar (labelled), then its ranking.
@@ -125,6 +129,12 @@ async def test_a_comparison_is_run_adopted_and_its_file_downloaded_and_checked(
     assert await ranking.locator("tbody tr").count() == 4
     winner = page.page.locator("tr.winner")
     await expect(winner).to_contain_text(texts["best"])
+    jobs = call(centre.base.rstrip("/"), "GET", "/api/v1/comparisons", centre.token).json()
+    asked = jobs[0]["request"]["decision"]
+    assert asked == {"in_force": "power", "objective": "savings", "max_loss_share": None}
+    summary = jobs[0]["summary"]
+    savings = {name: s["community"]["savings_eur"] for name, s in summary["schemes"].items()}
+    assert summary["winner"] == max(savings, key=lambda name: savings[name])
     report = page.page.locator("a[href*='/report']")
     assert (await report.get_attribute("href") or "").startswith("api/v1/comparisons/c-")
     assert await report.get_attribute("target") == "_blank"

@@ -8,6 +8,7 @@ import pytest
 
 from ioe_aggregator.sharing import backtest
 from ioe_aggregator.sharing.compare import compare
+from ioe_aggregator.sharing.rules import Rules
 from ioe_aggregator.sharing.schemes import TRAINED_SCHEMES
 from ioe_dev.synthetic import make_community
 
@@ -103,3 +104,27 @@ def test_refitting_every_four_months_is_compared_with_fitting_once() -> None:
         m["coefficient"] for m in report["schemes"]["optimized-static"]["members"].values()
     ]
     assert sum(coefficients) == pytest.approx(1)
+
+
+def test_each_stretch_is_judged_by_the_rules_of_its_fit() -> None:
+    """A large consumer that stops being one is capped while it is, and free after."""
+    community = make_community(4, years=2, seed=3)
+    consumption = community.consumption_kwh.copy()
+    first_year = consumption.index < local("2026-01-01")
+    consumption.loc[first_year, "m-0001"] *= 3
+    consumption.loc[~first_year, "m-0001"] *= 0.2
+    yearly = consumption.loc[first_year, "m-0001"].mean() * 8760
+    rules = Rules(large_consumer_kwh=0.95 * yearly, large_consumer_max_beta=0.1)
+
+    comparison = compare(
+        community.members, consumption, community.generation_kwh,
+        schemes=["equal", "optimized-static"], rules=rules,
+    )  # fmt: skip
+
+    # The first fit (on 2025) caps m-0001; by May 2026 its year is small, and it is free.
+    assert [limits.high[0] for _, limits in comparison.limits] == [0.1, 1.0, 1.0]
+    assert comparison.rules_broken("optimized-static") == []
+    (broken,) = comparison.rules_broken("equal")  # 0.25 each, above the cap until May
+    assert (broken.member, broken.rule) == ("m-0001", "large_consumer_max_beta")
+    assert broken.hours == (local("2026-05-01") - local("2026-01-01")) / pd.Timedelta(hours=1)
+    assert broken.of == 8760

@@ -128,3 +128,17 @@ def test_objectives_in_euros_need_what_they_weigh() -> None:
     )
     with pytest.raises(ValueError, match="needs the agreement in force"):
         recommend({"x": unforced}, Objective.SAVINGS_NO_LOSS, max_loss_share=0.1)
+
+
+def test_the_member_named_for_a_loss_is_one_who_loses() -> None:
+    # b loses half a cent of half a cent (−100 %, but no loss worth naming); a loses 30 %.
+    tiny = pd.Series({"a": 70.0, "b": 0.0, "c": 50.0})
+    before = pd.Series({"a": 100.0, "b": 0.005, "c": 50.0})
+    found = fairness(MEMBERS, tiny, CONSUMED, in_force=("x", before))
+    chosen = recommend(
+        {"y": Candidate(self_consumed_kwh=1.0, fairness=found)},
+        Objective.SAVINGS_NO_LOSS,
+        max_loss_share=0.1,
+    )
+    assert found.losers == ["a"]
+    assert chosen.too_costly == {"y": ("a", pytest.approx(0.3))}

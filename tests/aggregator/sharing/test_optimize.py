@@ -220,3 +220,15 @@ def test_the_constrained_optimum_equals_the_linear_programme() -> None:
         solved += 1
     assert solved >= 30
     assert refused >= 4
+
+
+def test_a_floor_at_its_very_limit_with_nobody_to_use_the_sun() -> None:
+    # The others' lowest (0.21) and the floor (0.79) fill the plant to within a rounding; no
+    # sun: each member at its lowest, the group at its floor.
+    rules = limits([0, 0, 0, 0.21], [1, 1, 1, 1], [True, True, True, False], 0.79)
+    consumption = np.array([[1.0, 0, 1, 0], [2, 3, 2, 3]])
+
+    beta = optimal_static(consumption, np.array([0.0, 0.0]), rules)
+
+    assert rules.hold(beta)
+    assert beta[3] == pytest.approx(0.21)

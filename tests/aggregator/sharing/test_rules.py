@@ -216,3 +216,24 @@ def test_members_file_refuses_bad_bounds(
     with pytest.raises(InputError) as refused:
         read_members(path)
     assert problem in str(refused.value)
+
+
+@pytest.mark.parametrize("scheme", ["optimized-static", "hourly-profile", "optimized-hourly"])
+def test_a_reserve_one_vulnerable_member_cannot_half_hold_goes_to_the_other(scheme: str) -> None:
+    # c and d vulnerable, 0.2 for them together; c may hold 0.05 at most: d takes the 0.15 left.
+    members = [
+        MEMBERS[0],
+        MEMBERS[1],
+        replace(MEMBERS[2], max_share=0.05),
+        replace(MEMBERS[3], vulnerable=True),
+    ]
+    rules = Rules(vulnerable_reserve=0.2)
+    limits = rules.limits(members, HISTORY)
+    generation = pd.Series(1.0, index=HISTORY.index)
+
+    beta = schemes.build(scheme, members, history_kwh=HISTORY, history_generation_kwh=generation,
+                         target_index=HISTORY.index, rules=rules).hourly(HISTORY.index)  # fmt: skip
+
+    assert limits.breaches(beta.to_numpy()) == []
+    assert (beta["c"] + beta["d"] >= 0.2 - 1e-9).all()
+    assert (beta["c"] <= 0.05 + 1e-9).all()

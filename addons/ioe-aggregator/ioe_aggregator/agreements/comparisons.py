@@ -42,6 +42,7 @@ from ioe_aggregator.sharing import schemes as sch
 from ioe_aggregator.sharing.calendar import add_months
 from ioe_aggregator.sharing.compare import Comparison, compare
 from ioe_aggregator.sharing.economics import Prices
+from ioe_aggregator.sharing.fairness import Objective
 from ioe_aggregator.sharing.files import align_hours
 from ioe_aggregator.sharing.model import Member
 from ioe_aggregator.sharing.report_html import documents
@@ -90,6 +91,11 @@ class ComparisonRequest:
     import_eur_kwh: float | None = None
     surplus_eur_kwh: float | None = None
     rules: Mapping[str, float] = field(default_factory=dict)
+    # What the recommendation weighs: the agreement in force (one of the schemes), the
+    # objective, the largest loss a member may take (savings-no-loss).
+    in_force: str | None = None
+    objective: str = str(Objective.SELF_CONSUMPTION)
+    max_loss_share: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return the request as the API gives it back."""
@@ -100,6 +106,11 @@ class ComparisonRequest:
             if self.import_eur_kwh is None or self.surplus_eur_kwh is None
             else {"import_eur_kwh": self.import_eur_kwh, "surplus_eur_kwh": self.surplus_eur_kwh},
             "rules": dict(self.rules),
+            "decision": {
+                "in_force": self.in_force,
+                "objective": self.objective,
+                "max_loss_share": self.max_loss_share,
+            },
         }
 
     @classmethod
@@ -113,6 +124,12 @@ class ComparisonRequest:
             import_eur_kwh=prices.get("import_eur_kwh"),
             surplus_eur_kwh=prices.get("surplus_eur_kwh"),
             rules=data["rules"],
+            # Jobs recorded before decisions were asked for: the default.
+            **{
+                key: value
+                for key, value in (data.get("decision") or {}).items()
+                if value is not None
+            },
         )
 
     def check(self) -> None:
@@ -142,6 +159,19 @@ class ComparisonRequest:
             Rules.from_mapping(self.rules)
         except ValueError as err:
             raise Refused(Kind.INVALID, f"rules: {err}", code="bad_rules") from err
+        if self.in_force is not None and self.in_force not in self.schemes:
+            raise Refused(
+                Kind.INVALID,
+                f"decision.in_force: {self.in_force} must be one of the schemes compared",
+                code="bad_decision",
+            )
+        needs = Objective(self.objective) is Objective.SAVINGS_NO_LOSS
+        if needs and (self.in_force is None or self.max_loss_share is None):
+            raise Refused(
+                Kind.INVALID,
+                "decision: savings-no-loss needs in_force and max_loss_share",
+                code="bad_decision",
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -263,6 +293,9 @@ def _engine(
         prices=prices,
         tz=tz,
         rules=Rules.from_mapping(request.rules),
+        in_force=request.in_force,
+        objective=Objective(request.objective),
+        max_loss_share=request.max_loss_share,
         progress=lambda done: progress(READ_SHARE + (ENGINE_SHARE - READ_SHARE) * done),
     )
     report, html = documents(comparison, hours, [], tz)

@@ -36,8 +36,9 @@ CEUTA_MELILLA = "ceuta-melilla"
 def _add_rules(parser: argparse.ArgumentParser) -> None:
     rules = parser.add_argument_group(
         "the community's rules",
-        "kept by optimized-static and hourly-profile; every other agreement is checked against "
-        "them. Each member's own bounds go in the members file (min_share, max_share)",
+        "kept by optimized-static, optimized-hourly and hourly-profile; every other agreement is "
+        "checked against them. Each member's own bounds go in the members file (min_share, "
+        "max_share)",
     )
     rules.add_argument(
         "--vulnerable-reserve",

@@ -7,7 +7,7 @@ written as report.json, which other parts of the product read.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 import math
 from typing import Any, Final
 
@@ -105,9 +105,10 @@ class Comparison:
     # What capped the surplus compensation: the imports' energy term ("energy_term"), the whole
     # import price when no energy-only price was given ("import_price"); None without prices.
     compensation_cap: str | None = None
-    # The community's rules as limits (with the members' own bounds); every agreement is
-    # checked against them.
-    limits: Limits | None = None
+    # The community's rules as limits (with the members' own bounds) from each fit's date: a
+    # large consumer is one by the history known then. Every agreement is checked against
+    # those of the stretch each of its hours falls in.
+    limits: Sequence[tuple[pd.Timestamp, Limits]] = ()
     rules: Rules = field(default_factory=Rules)
     # The agreement in force (one of the schemes compared): gains and losses are against it.
     in_force: str | None = None
@@ -188,11 +189,23 @@ class Comparison:
 
         A reference is no agreement: it keeps no rule by definition, and is not checked.
         """
-        if self.limits is None or scheme in sch.REFERENCE_SCHEMES:
+        if not self.limits or scheme in sch.REFERENCE_SCHEMES:
             return []
         result = self.results[scheme]
         hours = result.allocation.consumption_kwh.index
-        return self.limits.breaches(result.coefficients.hourly(hours).to_numpy())
+        beta = result.coefficients.hourly(hours).to_numpy()
+        starts = [start for start, _ in self.limits] + [hours[-1] + pd.Timedelta(hours=1)]
+        merged: dict[tuple[str | None, str, str], Breach] = {}
+        for (_, limits), start, end in zip(self.limits, starts, starts[1:], strict=False):
+            inside = (hours >= start) & (hours < end)
+            for breach in limits.breaches(beta[inside]):
+                key = (breach.member, breach.bound, breach.rule)
+                before = merged.get(key)
+                merged[key] = (
+                    breach if before is None else replace(before, hours=before.hours + breach.hours)
+                )
+        # Out of all the hours judged (a stretch without a breach counts too).
+        return [replace(breach, of=len(hours)) for breach in merged.values()]
 
     def to_report(self) -> dict[str, Any]:
         """Return the report.json document (NaN becomes null)."""
@@ -365,7 +378,11 @@ def compare(
         else "import_price"
         if prices.import_energy_eur_kwh is None
         else "energy_term",
-        limits=(rules or Rules()).limits(members, history),
+        limits=[
+            (start, (rules or Rules()).limits(members, consumption_kwh.loc[index < start]))
+            for start in changes
+        ]
+        or [(evaluated_on.start, (rules or Rules()).limits(members, history))],
         rules=rules or Rules(),
         in_force=in_force,
         objective=objective,

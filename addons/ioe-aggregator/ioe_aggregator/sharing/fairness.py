@@ -32,11 +32,11 @@ def gini(values: Sequence[float] | pd.Series) -> float | None:
     """Return the Gini coefficient of ``values`` (0: all equal; 1: one has everything).
 
     The mean absolute difference between every pair over twice the mean; None for fewer than
-    two values or a mean that is not positive (a spread of losses has no meaning here).
+    two values, or with a loss among them (the coefficient then leaves 0–1 and means nothing).
     """
     x = np.asarray(values, dtype=float)
     x = x[~np.isnan(x)]
-    if len(x) < 2 or x.mean() <= 0:
+    if len(x) < 2 or (x < 0).any() or x.mean() <= 0:
         return None
     x = np.sort(x)
     n = len(x)
@@ -211,7 +211,8 @@ def recommend(
             found = candidate.fairness
             worst = (found.worst_loss_share if found else None) or 0.0
             if found is not None and worst > max_loss_share + 1e-12:
-                too_costly[scheme] = (str(found.members.change_share.idxmin()), worst)
+                losing = found.members.change_share[found.losers]
+                too_costly[scheme] = (str(losing.idxmin()), worst)
     allowed = {s: c for s, c in allowed.items() if s not in too_costly}
 
     def value(scheme: str) -> float:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ, is_p3_day
 from ioe_aggregator.sharing.model import Coefficients, Member
-from ioe_aggregator.sharing.optimize import TOLERANCE, Infeasible, Limits, optimal_static
+from ioe_aggregator.sharing.optimize import Limits, optimal_static
 from ioe_aggregator.sharing.rules import Rules
 
 # Classes of hours, finest first: the keys each is made of.
@@ -93,31 +93,41 @@ def project(
     return projected
 
 
+def reserve_parts(limits: Limits) -> NDArray[np.float64]:
+    """Return each vulnerable member's part of the reserve (0 for the others).
+
+    As equal as their bounds let them be: each part is one level t, raised to the member's
+    lowest β and held at its highest, the level chosen so that the parts add up to the reserve
+    (or to the vulnerable members' lowest β, when those add up to more). Whenever the limits
+    can hold (``Limits.problems`` is empty), so can these parts with the other members' lowest.
+    """
+    group = limits.group
+    low, high = limits.low[group], np.minimum(limits.high[group], 1.0)
+    total = max(limits.group_floor, float(low.sum()))
+    below, above = 0.0, 1.0  # the parts at the level: at most, at least the total
+    for _ in range(_BISECTIONS):
+        level = (below + above) / 2
+        if np.minimum(high, np.maximum(low, level)).sum() < total:
+            below = level
+        else:
+            above = level
+    parts = np.zeros(len(group))
+    parts[group] = np.minimum(high, np.maximum(low, above))
+    return parts
+
+
 def within_limits(beta: NDArray[np.float64], limits: Limits) -> NDArray[np.float64]:
     """Return each row of β (each summing to 1) within the limits.
 
-    The vulnerable reserve is set aside in every row, split equally among the vulnerable
-    members, before the rest is shared as β says; then each row is projected onto its bounds
-    (a vulnerable member's lowest raised to its part of the reserve, which the projection then
-    keeps). Raises ``Infeasible`` when an equal part cannot hold.
+    The vulnerable reserve is set aside in every row, split among the vulnerable members
+    (``reserve_parts``), before the rest is shared as β says; then each row is projected onto
+    its bounds (a vulnerable member's lowest raised to its part, which the projection keeps).
     """
-    group, floor = limits.group, limits.group_floor
     low, high = limits.low, np.minimum(limits.high, 1.0)
-    if floor > 0 and group.any():
-        each = floor / int(group.sum())
-        names = np.array(list(limits.names) or [str(i) for i in range(len(low))])
-        if (short := group & (high < each - TOLERANCE)).any():
-            raise Infeasible(
-                f"the vulnerable reserve gives each vulnerable member {each:g}, above the "
-                f"highest β of {', '.join(names[short])}"
-            )
-        low = np.where(group, np.maximum(low, each), low)
-        if low.sum() > 1 + TOLERANCE:
-            raise Infeasible(
-                f"the vulnerable reserve, {each:g} for each vulnerable member, and the lowest β "
-                f"add up to {low.sum():.4g}, more than the whole plant"
-            )
-        beta = np.where(group, each, 0.0) + (1 - floor) * beta
+    if limits.group_floor > 0 and limits.group.any():
+        parts = reserve_parts(limits)
+        low = np.where(limits.group, np.maximum(low, parts), low)
+        beta = parts + (1 - float(parts.sum())) * beta
     return project(beta, low, high)
 
 

@@ -248,6 +248,8 @@ class _Curves:
             return base + _spread(total - float(base.sum()), self.weights[members], high - base)
         # The supply is constant between consecutive slope values: search those values exactly.
         candidates = np.unique(self.slope[:, members][self.r_sorted[:, members] > 0])
+        if not len(candidates):
+            return base  # the lowest β alone, over the total by a rounding: nobody can use more
         lo, hi = 0, len(candidates) - 1  # supplied(candidates[lo]) ≥ total > at hi
         if supplied(candidates[hi]).sum() >= total:
             lo = hi

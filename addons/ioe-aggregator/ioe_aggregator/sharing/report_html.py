@@ -20,6 +20,16 @@ from ioe_aggregator.sharing.compare import Comparison
 from ioe_aggregator.sharing.files import Hours
 from ioe_aggregator.sharing.schemes import REFERENCE_SCHEMES
 
+# optimized-hourly's choices in words (Spanish, English).
+GRAIN_NAMES = {
+    "month": ("mes × tipo de día × hora", "month × day type × hour"),
+    "season": ("estación × tipo de día × hora", "season × day type × hour"),
+    "season-hour": ("estación × hora", "season × hour"),
+}
+TARGET_NAMES = {
+    "static": ("el óptimo estático", "the static optimum"),
+    "profile": ("el perfil de consumo de la clase", "the class's consumption profile"),
+}
 # The breaches of the rules listed per scheme; report.json has them all.
 SHOWN_BREACHES = 5
 MEMBER_BARS = (  # (report key, colour, Spanish and English legend)
@@ -192,6 +202,11 @@ TEXT = {
         "No agreement meets the objective: each makes some member lose more than the limit "
         "({schemes}).",
     ),
+    "no_agreement": (
+        "No se ha comparado ningún reparto que pueda firmarse: solo la referencia.",
+        "No agreement that can be signed was compared: only the reference.",
+    ),
+    "recommend_savings": ("La comunidad ahorra {eur} €.", "The community saves {eur} €."),
     "rests_on": (
         "Las cifras se apoyan en {evaluated} horas evaluadas; los repartos que aprenden lo "
         "hicieron con las {trained} horas anteriores (y, al reajustarse, con las que se "
@@ -250,19 +265,20 @@ TEXT = {
         "Gini: 0 when everyone gets the same back per euro invested, 1 when one gets it all.",
     ),
     "fit": (
-        "«optimized-hourly» eligió, por validación cruzada en semanas alternas del "
-        "entrenamiento, clases «{grain}» y un peso {blend} del óptimo de cada clase frente a "
-        "«{target}».",
-        "optimized-hourly chose, by cross-validation over alternate training weeks, classes "
-        "«{grain}» and a weight {blend} of each class's optimum against «{target}».",
+        "«optimized-hourly» eligió en su último ajuste, por validación cruzada en semanas "
+        "alternas del entrenamiento, clases de {grain} y un peso {blend} del óptimo de cada "
+        "clase frente a {target}.",
+        "optimized-hourly chose at its last fit, by cross-validation over alternate training "
+        "weeks, classes of {grain_en} and a weight {blend} of each class's optimum against "
+        "{target_en}.",
     ),
     "fit_short": (
         "«optimized-hourly» no supera a «{other}» en el periodo evaluado ({kwh} kWh menos): "
         "las horas de cada clase en el entrenamiento no bastan para aprender más que un "
-        "reparto estable, y el año evaluado no repite el de entrenamiento.",
+        "reparto estable, y el periodo evaluado no repite el de entrenamiento.",
         "optimized-hourly does not beat {other} on the evaluated period ({kwh} kWh less): "
         "each class has too few training hours to learn more than a steady share, and the "
-        "evaluated year does not repeat the training one.",
+        "evaluated period does not repeat the training one.",
     ),
     "ceiling": (
         "El techo ({ceiling} kWh) es lo máximo que la comunidad podría autoconsumir "
@@ -353,7 +369,15 @@ def _fit_caveats(report: dict[str, Any]) -> list[str]:
     if "optimized-hourly" not in schemes or not schemes["optimized-hourly"]["fit"]:
         return []
     fit = schemes["optimized-hourly"]["fit"]
-    lines = [_t("fit", grain=fit["grain"], blend=fit["blend"], target=fit["target"])]
+    es, en = TEXT["fit"]
+    grain, target = GRAIN_NAMES[fit["grain"]], TARGET_NAMES[fit["target"]]
+    values = {"blend": fit["blend"], "grain": grain[0], "target": target[0]}
+    lines = [
+        _bilingual(
+            es.format(**values),
+            en.format(**values, grain_en=grain[1], target_en=target[1]),
+        )
+    ]
     own = schemes["optimized-hourly"]["community"]["self_consumed_kwh"]
     for other in ("hourly-profile", "optimized-static"):
         theirs = schemes.get(other, {}).get("community", {}).get("self_consumed_kwh")
@@ -379,8 +403,12 @@ def _recommendation(report: dict[str, Any]) -> str:
     )
     scheme = chosen["scheme"]
     if scheme is None:
-        listed = _losses(chosen["too_costly"])
-        return f'<div class="recommendation"><p>{_t("no_recommendation", schemes=listed)}</p></div>'
+        line = (
+            _t("no_recommendation", schemes=_losses(chosen["too_costly"]))
+            if chosen["too_costly"]
+            else _t("no_agreement")
+        )
+        return f'<div class="recommendation"><p>{line}</p></div>'
     figures = report["schemes"][scheme]
     es, en = TEXT["recommend"]
     values = {"scheme": scheme, "kwh": format_number(figures["community"]["self_consumed_kwh"], 0)}
@@ -388,12 +416,12 @@ def _recommendation(report: dict[str, Any]) -> str:
         _bilingual(es.format(objective=aim_es, **values), en.format(objective=aim_en, **values))
     ]
     if (money := figures["fairness"]) is not None:
+        eur = format_number(money["savings_eur"], 0)
+        vulnerable = money["vulnerable_share_of_savings"]
         lines.append(
-            _t(
-                "recommend_money",
-                eur=format_number(money["savings_eur"], 0),
-                vulnerable=_percent(money["vulnerable_share_of_savings"]),
-            )
+            _t("recommend_savings", eur=eur)
+            if vulnerable is None
+            else _t("recommend_money", eur=eur, vulnerable=_percent(vulnerable))
         )
         if money["in_force"] is not None:
             lines.append(

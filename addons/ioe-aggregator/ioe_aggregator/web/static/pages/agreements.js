@@ -7,7 +7,8 @@ import { openDialog } from "../components/dialog.js";
 import { errorMessage, notice } from "../components/message.js";
 
 // The engine's schemes (the API's schema lists them); the reference last.
-const SCHEMES = ["equal", "power", "investment", "consumption", "optimized-static", "hourly-profile", "perfect-foresight"];
+const SCHEMES = ["equal", "power", "investment", "consumption", "optimized-static", "hourly-profile", "optimized-hourly", "perfect-foresight"];
+const OBJECTIVES = ["self-consumption", "savings", "savings-no-loss"];
 const RULES = [
   "min_beta",
   "max_beta",
@@ -51,6 +52,18 @@ const TEXTS = {
     "scheme.consumption": "By consumption",
     "scheme.optimized-static": "Optimised fixed β",
     "scheme.hourly-profile": "Hourly profile",
+    "scheme.optimized-hourly": "Optimised hourly β",
+    decision: "The decision",
+    "decision-hint": "The recommended agreement is the best by this objective among those that keep the rules; the full report shows each member's euros.",
+    "in-force": "Agreement in force",
+    "in-force-none": "None",
+    objective: "Objective",
+    "objective.self-consumption": "Most self-consumption",
+    "objective.savings": "Most savings for the community",
+    "objective.savings-no-loss": "Most savings, nobody losing more than…",
+    "max-loss": "Largest loss a member may take (%)",
+    "need-in-force": "This objective needs the agreement in force and the largest loss.",
+    "error.bad_decision": "The decision cannot be made: the agreement in force must be one of the schemes compared, and the objective without losses needs it and the largest loss.",
     "scheme.perfect-foresight": "Perfect foresight (reference)",
     run: "Run a comparison",
     "run-intro": "Compares sharing schemes on the community's measured history. It runs in the background; you can leave the page.",
@@ -85,7 +98,7 @@ const TEXTS = {
     "self-consumed": "Self-consumed (kWh)",
     "self-sufficiency": "Self-sufficiency",
     savings: "Savings (€)",
-    winner: "Best",
+    winner: "Recommended",
     reference: "reference",
     report: "Open the full report",
     "new-tab": "(opens in a new tab)",
@@ -163,6 +176,18 @@ const TEXTS = {
     "scheme.consumption": "Según consumo",
     "scheme.optimized-static": "β fijos optimizados",
     "scheme.hourly-profile": "Perfil horario",
+    "scheme.optimized-hourly": "β horarios optimizados",
+    decision: "La decisión",
+    "decision-hint": "El reparto recomendado es el mejor según este objetivo entre los que cumplen las reglas; el informe completo muestra los euros de cada socio.",
+    "in-force": "Reparto vigente",
+    "in-force-none": "Ninguno",
+    objective: "Objetivo",
+    "objective.self-consumption": "Más autoconsumo",
+    "objective.savings": "Más ahorro para la comunidad",
+    "objective.savings-no-loss": "Más ahorro sin que nadie pierda más de…",
+    "max-loss": "Mayor pérdida que puede asumir un socio (%)",
+    "need-in-force": "Este objetivo necesita el reparto vigente y la mayor pérdida.",
+    "error.bad_decision": "No se puede decidir así: el reparto vigente debe estar entre los comparados, y el objetivo sin pérdidas lo necesita junto con la mayor pérdida.",
     "scheme.perfect-foresight": "Previsión perfecta (referencia)",
     run: "Ejecutar una comparación",
     "run-intro": "Compara repartos con el historial medido de la comunidad. Se ejecuta en segundo plano; puedes salir de la página.",
@@ -197,7 +222,7 @@ const TEXTS = {
     "self-consumed": "Autoconsumida (kWh)",
     "self-sufficiency": "Autosuficiencia",
     savings: "Ahorro (€)",
-    winner: "Mejor",
+    winner: "Recomendado",
     reference: "referencia",
     report: "Abrir el informe completo",
     "new-tab": "(se abre en otra pestaña)",
@@ -503,6 +528,18 @@ function runForm(onStarted) {
       h("input", { id: `run-${rule}`, type: "number", step: "any", min: 0, ...(SHARE_RULES.has(rule) ? { max: 1 } : {}), inputmode: "decimal" }),
     ]),
   );
+  const inForce = h(
+    "select",
+    { id: "run-in-force" },
+    h("option", { value: "" }, t("in-force-none")),
+    SCHEMES.filter((scheme) => scheme !== "perfect-foresight").map((scheme) => h("option", { value: scheme }, schemeName(scheme))),
+  );
+  const objective = h(
+    "select",
+    { id: "run-objective" },
+    OBJECTIVES.map((name) => h("option", { value: name }, t(`objective.${name}`))),
+  );
+  const maxLoss = h("input", { id: "run-max-loss", type: "number", step: "any", min: 0, inputmode: "decimal" });
   const status = h("div", {});
   const submit = h("button", { type: "submit", class: "primary" }, t("start"));
 
@@ -523,6 +560,15 @@ function runForm(onStarted) {
     }
     const asked = Object.fromEntries(RULES.filter((rule) => rules[rule].value !== "").map((rule) => [rule, Number(rules[rule].value)]));
     if (Object.keys(asked).length) body.rules = asked;
+    if (objective.value === "savings-no-loss" && (inForce.value === "" || maxLoss.value === "")) {
+      replace(status, errorMessage(t("need-in-force")));
+      return;
+    }
+    body.decision = {
+      in_force: inForce.value || null,
+      objective: objective.value,
+      max_loss_share: maxLoss.value === "" ? null : Number(maxLoss.value) / 100,
+    };
     submit.disabled = true;
     try {
       const job = await api("comparisons", { method: "POST", body });
@@ -553,6 +599,13 @@ function runForm(onStarted) {
         h("div", { class: "filters" }, field("run-import", t("import-price"), importPrice), field("run-surplus", t("surplus-price"), surplusPrice)),
       ),
       h("details", {}, h("summary", {}, t("rules")), h("div", { class: "filters" }, RULES.map((rule) => field(`run-${rule}`, t(`rule.${rule}`), rules[rule])))),
+      h(
+        "details",
+        {},
+        h("summary", {}, t("decision")),
+        h("p", { class: "hint" }, t("decision-hint")),
+        h("div", { class: "filters" }, field("run-in-force", t("in-force"), inForce), field("run-objective", t("objective"), objective), field("run-max-loss", t("max-loss"), maxLoss)),
+      ),
       status,
       h("div", { class: "actions" }, submit),
     ),
