@@ -93,8 +93,10 @@ def _constrained_gaps(instances: int = 30) -> float:
 
 
 def measure_sharing(members: int) -> dict[str, Any]:
-    """Time one community size: optimized-static vs HiGHS, the rules, optimized-hourly, and
-    every scheme with report.json on one year and on two.
+    """Time one community size.
+
+    optimized-static against HiGHS, the same under rules, optimized-hourly, and every scheme
+    with report.json on one year and (under rules, with the agreement in force) on two.
     """
     from ioe_aggregator.sharing.compare import compare  # noqa: PLC0415 - measured imports
     from ioe_aggregator.sharing.economics import Prices  # noqa: PLC0415
