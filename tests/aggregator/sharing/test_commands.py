@@ -204,34 +204,6 @@ def test_the_decision_rests_on_rules_euros_and_the_agreement_in_force(
         assert words in html
 
 
-@pytest.mark.parametrize(
-    ("options", "refusal"),
-    [
-        (["--objective", "savings"], "the objective savings weighs euros: give the prices"),
-        (
-            ["--import-price", "0.2", "--surplus-price", "0.05", "--objective", "savings-no-loss"],
-            "needs the agreement in force and the largest share",
-        ),
-        (["--in-force", "investment"], "the agreement in force, investment, must be among"),
-        (["--min-beta", "0.3"], "the lowest β add up to 1.2, more than the whole plant (min_beta)"),
-    ],
-)
-def test_a_decision_that_cannot_be_made_is_refused_before_any_work(
-    inputs: dict[str, Path],
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    options: list[str],
-    refusal: str,
-) -> None:
-    code = run("compare", "--members", inputs["members"], "--consumption", inputs["consumption"],
-               "--generation", inputs["generation"], "--schemes", "power,optimized-static",
-               *options, "--out", tmp_path / "out")  # fmt: skip
-
-    assert code == 2
-    assert refusal in capsys.readouterr().err
-    assert not (tmp_path / "out").exists()
-
-
 def test_a_file_that_breaks_the_rules_is_not_written(
     inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -465,9 +437,17 @@ def test_prices_by_period_zone_and_energy_term(inputs: dict[str, Path], tmp_path
         (["--import-price", "0.2,0.1", "--surplus-price", "0.05"], "give one price, or three"),
         (["--import-price", "cheap", "--surplus-price", "0.05"], "give a price in EUR/kWh"),
         (["--import-energy-price", "0.05"], "--import-energy-price goes with --import-price"),
+        # A decision that cannot be made, refused before any work.
+        (["--objective", "savings"], "the objective savings weighs euros: give the prices"),
+        (
+            ["--import-price", "0.2", "--surplus-price", "0.05", "--objective", "savings-no-loss"],
+            "needs the agreement in force and the largest share",
+        ),
+        (["--in-force", "investment"], "the agreement in force, investment, must be among"),
+        (["--min-beta", "0.3"], "the lowest β add up to 1.2, more than the whole plant (min_beta)"),
     ],
 )
-def test_bad_prices_are_named(
+def test_bad_prices_and_decisions_are_named(
     inputs: dict[str, Path],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -475,10 +455,11 @@ def test_bad_prices_are_named(
     message: str,
 ) -> None:
     code = run("compare", "--members", inputs["members"], "--consumption", inputs["consumption"],
-               "--generation", inputs["generation"], "--schemes", "equal", *arguments,
-               "--out", tmp_path)  # fmt: skip
+               "--generation", inputs["generation"], "--schemes", "equal,optimized-static",
+               *arguments, "--out", tmp_path / "out")  # fmt: skip
     assert code == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_prices_file_by_period_names_its_bad_lines(
