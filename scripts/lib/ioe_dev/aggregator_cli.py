@@ -39,10 +39,11 @@ class _Zygote:
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = dict(env)
         self._lock = threading.Lock()
-        self._process: subprocess.Popen[str] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._buffer = b""
         self._folder = Path(tempfile.mkdtemp(prefix="ioe-cli-"))
 
-    def _started(self) -> subprocess.Popen[str]:
+    def _started(self) -> subprocess.Popen[bytes]:
         if self._process is None or self._process.poll() is not None:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, str(Path(__file__))],
@@ -50,13 +51,34 @@ class _Zygote:
                 stdout=subprocess.PIPE,
                 stderr=None,
                 env=self._env,
-                text=True,
-                bufsize=1,
+                bufsize=0,
             )
-            ready = self._process.stdout.readline() if self._process.stdout else ""
-            if ready.strip() != "ready":
-                raise RuntimeError(f"the aggregator's command line did not start: {ready!r}")
+            self._buffer = b""
+            if self._line(self._process, attempts=None) != "ready":
+                raise RuntimeError("the aggregator's command line did not start")
         return self._process
+
+    def _line(self, process: subprocess.Popen[bytes], attempts: int | None) -> str | None:
+        """Read the zygote's next line; None after ``attempts`` half seconds without one.
+
+        Read from the pipe itself, never through a buffered file: a line already in a buffer is
+        one select() never sees. Counted in steps, not by the clock, which a test may freeze.
+        """
+        if process.stdout is None:
+            raise RuntimeError("the zygote has no pipes")
+        while b"\n" not in self._buffer:
+            if not select.select([process.stdout], [], [], 0.5)[0]:
+                if attempts is not None:
+                    attempts -= 1
+                    if attempts <= 0:
+                        return None
+                continue
+            chunk = os.read(process.stdout.fileno(), 4096)
+            if not chunk:
+                raise RuntimeError("the aggregator's command line zygote ended")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode().strip()
 
     def run(
         self,
@@ -66,34 +88,54 @@ class _Zygote:
         timeout: float,
     ) -> subprocess.CompletedProcess[str]:
         with self._lock:
-            process = self._started()
-            if process.stdin is None or process.stdout is None:
-                raise RuntimeError("the zygote has no pipes")
-            files = {name: self._folder / name for name in ("stdin", "stdout", "stderr")}
-            files["stdin"].write_text(input_text or "", encoding="utf-8")
-            request = {
-                "args": list(args),
-                "env": dict(env),
-                "cwd": str(Path.cwd()),
-                **{name: str(path) for name, path in files.items()},
-            }
-            process.stdin.write(json.dumps(request) + "\n")
-            process.stdin.flush()
-            pid = int(process.stdout.readline())
-            deadline = time.monotonic() + timeout
-            timed_out = False
-            while not select.select([process.stdout], [], [], 0.5)[0]:
-                if time.monotonic() > deadline:
-                    timed_out = True
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-            returncode = int(process.stdout.readline())
-            stdout = files["stdout"].read_text(encoding="utf-8", errors="replace")
-            stderr = files["stderr"].read_text(encoding="utf-8", errors="replace")
-            command = [sys.executable, "-m", MODULE, *args]
-            if timed_out:
-                raise subprocess.TimeoutExpired(command, timeout, stdout, stderr)
-            return subprocess.CompletedProcess(command, returncode, stdout, stderr)
+            try:
+                return self._run(args, env, input_text, timeout)
+            except BaseException:
+                # A request cut short (a test's timeout, say) leaves answers unread: start over.
+                self._kill()
+                raise
+
+    def _run(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        input_text: str | None,
+        timeout: float,
+    ) -> subprocess.CompletedProcess[str]:
+        process = self._started()
+        if process.stdin is None:
+            raise RuntimeError("the zygote has no pipes")
+        files = {name: self._folder / name for name in ("stdin", "stdout", "stderr")}
+        files["stdin"].write_text(input_text or "", encoding="utf-8")
+        request = {
+            "args": list(args),
+            "env": dict(env),
+            "cwd": str(Path.cwd()),
+            **{name: str(path) for name, path in files.items()},
+        }
+        process.stdin.write(json.dumps(request).encode() + b"\n")
+        process.stdin.flush()
+        pid = int(self._line(process, attempts=None) or "")
+        answer = self._line(process, attempts=max(1, int(timeout / 0.5)))
+        timed_out = answer is None
+        if timed_out:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            answer = self._line(process, attempts=None)
+        returncode = int(answer or "")
+        stdout = files["stdout"].read_text(encoding="utf-8", errors="replace")
+        stderr = files["stderr"].read_text(encoding="utf-8", errors="replace")
+        command = [sys.executable, "-m", MODULE, *args]
+        if timed_out:
+            raise subprocess.TimeoutExpired(command, timeout, stdout, stderr)
+        return subprocess.CompletedProcess(command, returncode, stdout, stderr)
+
+    def _kill(self) -> None:
+        if self._process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.kill()
+            self._process.wait()
+            self._process = None
 
     def close(self) -> None:
         if self._process is not None and self._process.poll() is None:
