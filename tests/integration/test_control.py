@@ -631,7 +631,7 @@ async def test_a_charger_another_integration_controls(
     }
     house, entry = await start(hass, freezer, modbus_server, control)
     await select(hass, entry.entry_id, "charger_mode", "now")
-    await house.run(20)
+    await house.run(60)
     assert hass.states.get("input_number.wallbox").state == "16.0"
     assert hass.states.get("input_boolean.wallbox_charging").state == "on"
     await select(hass, entry.entry_id, "charger_mode", "off")
