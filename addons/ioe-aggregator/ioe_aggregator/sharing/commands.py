@@ -352,6 +352,7 @@ def _coefficients(args: argparse.Namespace) -> int:
     if history is not None and generation is not None:
         hours = align_hours(history, generation, args.tz)
         history, generation = hours.consumption, hours.generation
+    rules = _rules(args)
     coefficients = sch.build(
         args.scheme,
         members,
@@ -359,10 +360,10 @@ def _coefficients(args: argparse.Namespace) -> int:
         history_generation_kwh=generation,
         target_index=hours_of_year(args.year, args.tz),
         tz=args.tz,
-        rules=_rules(args),
+        rules=rules,
     )
     # A scheme that does not keep the rules (a fixed formula) may still break them: no file then.
-    limits = _rules(args).limits(members, history)
+    limits = rules.limits(members, history)
     if broken := limits.breaches(coefficients.hourly(hours_of_year(args.year, args.tz)).to_numpy()):
         raise ValueError(
             f"the scheme {args.scheme} breaks the community's rules: "

@@ -76,8 +76,10 @@ class Fairness:
     @property
     def worst_loss_share(self) -> float | None:
         """The largest loss against the agreement in force, as a share of what it gave (≥ 0)."""
-        if "change_share" not in self.members or not self.losers:
-            return 0.0 if "change_share" in self.members else None
+        if "change_share" not in self.members:
+            return None
+        if not self.losers:
+            return 0.0
         return float(-self.members.change_share[self.losers].min())
 
     def to_report(self) -> dict[str, Any]:
