@@ -43,7 +43,8 @@ from custom_components.ioe_community.controls.model import (
 )
 from custom_components.ioe_community.controls.writes import WriteGate
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ, hours_of_year
-from ioe_dev.synthetic import SPECIFIC_YIELD_KWH_PER_KWP, SYNTHETIC_SITE, habit_profile, ree_profile
+from ioe_aggregator.sharing.profiles import ree_profile
+from ioe_dev.synthetic import SPECIFIC_YIELD_KWH_PER_KWP, SYNTHETIC_SITE, habit_profile
 
 Array = NDArray[np.float64]
 

@@ -24,11 +24,11 @@ from stdnum.es import cups as stdnum_cups
 from ioe_aggregator.protocol.codec import Reading, ReadingsBatch
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ, hours_of_year, is_p3_day
 from ioe_aggregator.sharing.model import Member
+from ioe_aggregator.sharing.profiles import PROFILE_YEAR, ree_profile
 
-PROFILE_DIR = Path(__file__).with_name("data") / "ree-perff-2025"
-PROFILE_YEAR = 2025
 # A PV plant in central Spain yields about 1,600 kWh per kWp and year.
 SPECIFIC_YIELD_KWH_PER_KWP = 1600.0
+HOURS_PER_YEAR = 8760
 # Where the plant is: near Madrid.
 SYNTHETIC_SITE = Location(latitude=40.4, longitude=-3.7, altitude=650, tz="UTC")
 
@@ -72,19 +72,6 @@ class SyntheticCommunity:
     consumption_kwh: pd.DataFrame
     generation_kwh: pd.Series
     peak_kw: float
-
-
-def ree_profile() -> pd.Series:
-    """Return REE's 2025 P2.0TD profile on the year's UTC hours, normalised to sum 1."""
-    frames = [
-        pd.read_csv(path, sep=";", encoding="iso-8859-15", usecols=[5], header=0, names=["p"])
-        for path in sorted(PROFILE_DIR.glob("PERFF_2025*.csv"))
-    ]
-    values = pd.concat(frames, ignore_index=True)["p"].to_numpy(dtype=float)
-    index = hours_of_year(PROFILE_YEAR, DEFAULT_TZ)
-    if len(values) != len(index):
-        raise ValueError(f"REE profile has {len(values)} hours, the year {len(index)}")
-    return pd.Series(values / values.sum(), index=index)
 
 
 def cups(number: int) -> str:
@@ -184,8 +171,9 @@ def _pv_kwh(index: pd.DatetimeIndex, peak_kw: float, rng: np.random.Generator) -
     clearness = rng.beta(5.0, 1.6, size=len(day_codes))[day_of_hour]
     flicker = np.clip(rng.normal(1.0, 0.08, size=len(index)), 0.6, 1.1)
     raw = ghi * clearness * flicker
-    # Scale so the plant yields its specific yield over the year.
-    return raw * (peak_kw * SPECIFIC_YIELD_KWH_PER_KWP / raw.sum())
+    # Scale so the plant yields its specific yield each year.
+    years = len(index) / HOURS_PER_YEAR
+    return raw * (peak_kw * SPECIFIC_YIELD_KWH_PER_KWP * years / raw.sum())
 
 
 def write_csv(community: SyntheticCommunity, directory: Path) -> dict[str, Path]:

@@ -12,7 +12,7 @@ import pytest
 
 from ioe_aggregator.cli import main
 from ioe_aggregator.sharing.schemes import ALL_SCHEMES
-from ioe_dev.synthetic import make_community, write_csv
+from ioe_dev.synthetic import cups, make_community, write_csv
 
 CAU = "ES0021000000000001RKA001"
 KPI_KEYS = {
@@ -562,3 +562,95 @@ def test_standby_below_zero_is_read_as_zero_and_more_is_refused(
                "--out", tmp_path / "refused")  # fmt: skip
     assert code == 2
     assert "-25.0 kWh at" in capsys.readouterr().err
+
+
+def datadis_export(path: Path, cups: str, kwh: pd.Series, tz: str = "Europe/Madrid") -> None:
+    """Write ``kwh`` (UTC hours) as the Datadis website exports a supply point's consumption.
+
+    The shape is that of tests/aggregator/distributor/fixtures/datadis_october.csv (the new
+    Datadis web export: ``;``, day ``YYYY/MM/DD``, hour-ending ``HH:00``, comma decimals,
+    ``Real``); days without a clock change only.
+    """
+    local = kwh.index.tz_convert(tz)
+    lines = [
+        "CUPS;Fecha;Hora;consumo_kWh;metodoObtencion;energiaVertida_kWh;"
+        "energiaGenerada_kWh;energiaAutoconsumida_kWh"
+    ]
+    lines += [
+        f"{cups};{moment:%Y/%m/%d};{moment.hour + 1:02d}:00;{value:.3f}".replace(".", ",")
+        + ";Real;0,000;0,000;0,000"
+        for moment, value in zip(local, kwh.to_numpy(), strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_what_if_a_member_joins_from_its_datadis_export_and_a_battery_is_added(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    newcomer = cups(999)
+    index = pd.date_range(
+        "2025-04-01", "2025-10-20", freq="h", tz="Europe/Madrid", inclusive="left"
+    )
+    history = pd.Series(0.4, index=index.tz_convert("UTC"))
+    datadis_export(tmp_path / "newcomer.csv", newcomer, history)
+    (tmp_path / "what-if.json").write_text(
+        json.dumps(
+            [
+                {"kind": "member-joins", "name": "The bakery", "member_id": "bakery",
+                 "cups": newcomer, "history": "newcomer.csv"},
+                {"kind": "battery", "capacity_kwh": 10, "power_kw": 5},
+                {"kind": "member-leaves", "member_id": "m-0001"},
+            ]
+        )
+    )  # fmt: skip
+    out = tmp_path / "out"
+    code = run(
+        "compare", "--members", inputs["members"], "--consumption", inputs["consumption"],
+        "--generation", inputs["generation"], "--schemes", "power,optimized-static",
+        "--import-price", "0.2", "--surplus-price", "0.05", "--in-force", "power",
+        "--scenarios", tmp_path / "what-if.json", "--out", out,
+    )  # fmt: skip
+
+    assert code == 0
+    scenarios = json.loads((out / "report.json").read_text())["scenarios"]
+    assert scenarios["schemes"] == ["optimized-static", "power"]
+    joins, battery, leaves = scenarios["items"]
+    assert joins["asked"]["source"] == "datadis"
+    # 4,632 hours read at 0.4 kWh; the rest of the year filled with REE's shape at that level.
+    assert joins["facts"]["hours_filled"] == 8760 - len(index)
+    assert joins["facts"]["annual_kwh"] == pytest.approx(0.4 * 8760, rel=0.1)
+    assert battery["facts"]["discharged_kwh_year"] > 0
+    assert "m-0001" not in leaves["members"]
+    html = (out / "report.html").read_text()
+    for words in ("¿Y si…?", "The bakery", "Entra bakery", "bakery joins", "Batería comunitaria"):
+        assert words in html
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("[{", "what-if.json:1: not JSON"),
+        ('[{"kind": "battery", "capacity_kwh": 10}]', "scenario 1 (battery): power_kw is missing"),
+        (
+            '[{"kind": "member-joins", "member_id": "n", "cups": "ES0021000000000999ZX", '
+            '"history": "missing.csv"}]',
+            "missing.csv: cannot read it",
+        ),
+        ('[{"kind": "member-leaves", "member_id": "m-0099"}]', "member m-0099 leaving: no such"),
+        ('[{"kind": "prices", "import_factor": 2}]', "the comparison has no prices"),
+    ],
+)
+def test_scenarios_that_cannot_be_are_named_and_nothing_is_written(
+    inputs: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    document: str,
+    message: str,
+) -> None:
+    (tmp_path / "what-if.json").write_text(document)
+    code = run("compare", "--members", inputs["members"], "--consumption", inputs["consumption"],
+               "--generation", inputs["generation"], "--schemes", "equal",
+               "--scenarios", tmp_path / "what-if.json", "--out", tmp_path / "out")  # fmt: skip
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

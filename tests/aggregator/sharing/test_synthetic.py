@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from ioe_aggregator.sharing.compare import compare
-from ioe_dev.synthetic import HABITS, habit_of, habit_profile, make_community, ree_profile
+from ioe_aggregator.sharing.profiles import ree_profile
+from ioe_dev.synthetic import HABITS, habit_of, habit_profile, make_community
 
 
 def test_habits_keep_rees_day_totals_and_move_the_hours() -> None:

@@ -9,7 +9,7 @@ import sys
 
 import pandas as pd
 
-from ioe_aggregator.sharing import coefficient_file, schemes as sch
+from ioe_aggregator.sharing import coefficient_file, scenarios, schemes as sch
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ, hours_of_year
 from ioe_aggregator.sharing.compare import Comparison, Period, compare
 from ioe_aggregator.sharing.economics import PeriodPrice, Prices
@@ -19,6 +19,7 @@ from ioe_aggregator.sharing.files import (
     align_hours,
     read_consumption,
     read_generation,
+    read_member_history,
     read_members,
     read_prices,
 )
@@ -146,6 +147,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="savings-no-loss: the largest share of its savings in force a member may lose "
         "(0.05: 5 %%)",
     )
+    comparing.add_argument(
+        "--scenarios",
+        type=Path,
+        metavar="JSON",
+        help="what-if scenarios judged on the same history: a JSON list (docs/sharing.md); "
+        "a joining member's history file is read from beside it",
+    )
     comparing.add_argument("--cau", help="also write the distributor's file for this CAU")
     comparing.add_argument("--year", type=int, help="year of that file (default: the next one)")
     comparing.add_argument("--out", type=Path, required=True)
@@ -251,6 +259,16 @@ def _compare(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"ioe-aggregator: warning: {warning}", file=sys.stderr)
     schemes = [s.strip() for s in args.schemes.split(",") if s.strip()]
+    prices = _prices(args, consumption.index)
+    inputs = scenarios.Inputs(
+        members=tuple(members),
+        consumption_kwh=consumption,
+        generation_kwh=generation,
+        prices=prices,
+    )
+    asked = _scenarios(args.scenarios, args.tz)
+    # Refused before the comparison's work, as every other input.
+    scenarios.check(asked, inputs)
     comparison = compare(
         members,
         consumption,
@@ -258,14 +276,15 @@ def _compare(args: argparse.Namespace) -> int:
         schemes=schemes,
         train=args.train,
         evaluate=args.evaluate,
-        prices=_prices(args, consumption.index),
+        prices=prices,
         tz=args.tz,
         rules=_rules(args),
         in_force=args.in_force,
         objective=Objective(args.objective),
         max_loss_share=args.max_loss,
     )
-    report, html = documents(comparison, hours, warnings, args.tz)
+    outcomes = scenarios.what_if(comparison, inputs, asked, tz=args.tz) if asked else []
+    report, html = documents(comparison, hours, warnings, args.tz, outcomes)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     (args.out / "report.html").write_text(html, encoding="utf-8")
@@ -273,6 +292,28 @@ def _compare(args: argparse.Namespace) -> int:
     judged = report["period"]["hours"]
     print(f"Compared {len(schemes)} schemes over {judged} hours: {args.out / 'report.html'}")
     return 0
+
+
+def _scenarios(path: Path | None, tz: str) -> list[scenarios.Scenario]:
+    """Read the scenarios file; a joining member's history is a file named beside it."""
+    if path is None:
+        return []
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise InputError([f"{path}: cannot read it: {err.strerror}"]) from None
+    except json.JSONDecodeError as err:
+        raise InputError([f"{path}:{err.lineno}: not JSON: {err.msg}"]) from None
+
+    def history(member: Member, where: str) -> tuple[pd.Series, str]:
+        return read_member_history(path.parent / where, member, tz)
+
+    try:
+        return scenarios.parse(document, history=history)
+    except InputError:
+        raise
+    except ValueError as err:
+        raise InputError([f"{path}: {err}"]) from None
 
 
 def _write_agreements(comparison: Comparison, args: argparse.Namespace) -> None:

@@ -18,10 +18,15 @@ from dataclasses import dataclass
 import math
 from pathlib import Path
 import re
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from stdnum.es import cups as stdnum_cups
 
+from ioe_aggregator.distributor.csv_files import open_csv
+from ioe_aggregator.distributor.model import IMPORT, SELF_CONSUMPTION
+from ioe_aggregator.distributor.rows import supply_point
+from ioe_aggregator.refusals import Refused
 from ioe_aggregator.sharing.economics import Prices
 from ioe_aggregator.sharing.model import Member
 
@@ -223,6 +228,47 @@ def read_consumption(path: Path, members: list[Member]) -> pd.DataFrame:
     if problems:
         raise InputError(problems)
     return pd.DataFrame(columns).rename_axis("start")
+
+
+def read_member_history(path: Path, member: Member, tz: str) -> tuple[pd.Series, str]:
+    """Read one member's hourly consumption (kWh, UTC hours) and say what kind of file it was.
+
+    The file is a consumption file of the comparison's own kind (``member_id,start,kwh``: the
+    kind ``"history"``) or a distributor's export of the member's supply point, as Datadis or
+    the distributor's website gives it (the kind is the export's family, ``"datadis"``…): its
+    imports and, where the supply point has its own panels, what they covered.
+    """
+    try:
+        with path.open("rb") as file:
+            head = file.readline().decode("utf-8-sig", errors="replace")
+            if head.strip().lower().startswith("member_id"):
+                return read_consumption(path, [member])[member.member_id], "history"
+            file.seek(0)
+            export = open_csv(file, ZoneInfo(tz))
+            point = supply_point(member.cups)
+            # Each interval's start and kWh (imports, and what own panels covered).
+            kwh = {
+                pd.Timestamp(row.start): row.kwh.get(IMPORT, 0.0)
+                + row.kwh.get(SELF_CONSUMPTION, 0.0)
+                for month in export.months()
+                for row in month
+                if supply_point(row.cups) == point
+            }
+    except OSError as err:
+        raise InputError([f"{path}: cannot read it: {err.strerror}"]) from None
+    except Refused as err:
+        raise InputError([f"{path}: {err}"]) from None
+    problems = [f"{path}:{error.line}: {error.message}" for error in export.errors.first()]
+    if not kwh:
+        problems.append(f"{path}: no line for the supply point {member.cups}")
+    hourly = None
+    if not problems:
+        series = pd.Series(kwh, dtype=float)
+        series.index = pd.DatetimeIndex(series.index).tz_convert("UTC")
+        hourly = _to_hours(series, f"{path} ({member.cups})", problems)
+    if problems or hourly is None:
+        raise InputError(problems)
+    return hourly, str(export.format)
 
 
 def read_series(

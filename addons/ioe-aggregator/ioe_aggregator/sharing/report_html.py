@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from typing import Any
 
 import pandas as pd
 
+from ioe_aggregator.sharing import scenarios
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ
 from ioe_aggregator.sharing.charts import (
     PALETTE,
@@ -18,6 +20,7 @@ from ioe_aggregator.sharing.charts import (
 )
 from ioe_aggregator.sharing.compare import Comparison
 from ioe_aggregator.sharing.files import Hours
+from ioe_aggregator.sharing.scenarios import Outcome
 from ioe_aggregator.sharing.schemes import REFERENCE_SCHEMES
 
 # optimized-hourly's choices in words (Spanish, English).
@@ -287,6 +290,50 @@ TEXT = {
         "The ceiling ({ceiling} kWh) is the most the community could self-consume "
         "knowing each hour's consumption in advance; perfect-foresight reaches it and is a "
         "reference only: it cannot be signed.",
+    ),
+    "what_if": ("¿Y si…?", "What if…?"),
+    "what_if_intro": (
+        "Cada escenario cambia el historial de una forma y vuelve a calcular {schemes} con "
+        "las mismas reglas, aprendiendo una sola vez con el periodo de entrenamiento y "
+        "juzgando en el evaluado: por eso la fila «hoy» puede diferir de la clasificación, "
+        "que reajusta cada cuatro meses.",
+        "Each scenario changes the history one way and works out {schemes} again under the "
+        "same rules, learning once on the training period and judged on the evaluated one: "
+        "so the «today» row may differ from the ranking, which re-fits every four months.",
+    ),
+    "scenario": ("Escenario", "Scenario"),
+    "today": ("Hoy, tal como es", "Today, as it is"),
+    "delta": ("Cambio", "Change"),
+    "scenario.member-joins": (
+        "Entra {member_id}: {annual} kWh al año ({source})",
+        "{member_id} joins: {annual} kWh a year ({source_en})",
+    ),
+    "scenario.member-leaves": (
+        "Sale {member_id} ({annual} kWh al año)",
+        "{member_id} leaves ({annual} kWh a year)",
+    ),
+    "scenario.plant-grows": (
+        "La planta crece {added} kWp (inclinación {tilt}°, azimut {azimuth}°): {kwh} kWh más "
+        "al año",
+        "The plant grows by {added} kWp (tilt {tilt}°, azimuth {azimuth}°): {kwh} kWh more a year",
+    ),
+    "scenario.battery": (
+        "Batería comunitaria de {capacity} kWh y {power} kW (rendimiento {efficiency}): "
+        "devuelve {given} kWh al año, {cycles} ciclos",
+        "A community battery of {capacity} kWh and {power} kW ({efficiency} round trip): "
+        "gives back {given} kWh a year, {cycles} cycles",
+    ),
+    "scenario.prices": (
+        "Precios: importar × {imports}, excedentes × {surplus}",
+        "Prices: imports × {imports}, surplus × {surplus}",
+    ),
+    "vulnerable_member": (", vulnerable", ", vulnerable"),
+    "cannot": ("No puede ser: {error}", "It cannot be: {error}"),
+    "gains_most": ("ganan más: {members}", "gain most: {members}"),
+    "loses_most": ("pierden: {members}", "lose: {members}"),
+    "filled": (
+        "{hours} horas sin dato, rellenadas con el perfil de REE",
+        "{hours} hours without data, filled with REE's profile",
     ),
 }
 STYLE = """
@@ -573,6 +620,147 @@ def _fairness_section(report: dict[str, Any], best: str) -> str:
     )
 
 
+# A joining member's history as the report names it (Spanish, English).
+SOURCE_NAMES = {
+    "ree-profile": ("perfil de REE", "REE's profile"),
+    "history": ("su historial", "its history"),
+}
+# The members named as gaining or losing most under a scenario.
+SHOWN_MOVERS = 3
+
+
+def _scenario_name(item: dict[str, Any]) -> str:
+    """Return what the scenario changes, in both languages, with the name it was given."""
+    asked, facts, kind = item["asked"], item["facts"], item["kind"]
+    values: dict[str, Any] = {}
+    if kind == "member-joins":
+        source = SOURCE_NAMES.get(asked["source"], (asked["source"], asked["source"]))
+        values = {
+            "member_id": asked["member_id"],
+            "annual": format_number(facts.get("annual_kwh", asked["annual_kwh"] or 0.0), 0),
+            "source": source[0],
+            "source_en": source[1],
+        }
+    elif kind == "member-leaves":
+        values = {"member_id": asked["member_id"], "annual": format_number(facts["annual_kwh"], 0)}
+    elif kind == "plant-grows":
+        values = {
+            "added": format_number(asked["added_kwp"]),
+            "tilt": format_number(asked["tilt"]),
+            "azimuth": format_number(asked["azimuth"]),
+            "kwh": format_number(facts.get("added_kwh_year", 0.0), 0),
+        }
+    elif kind == "battery":
+        values = {
+            "capacity": format_number(asked["capacity_kwh"]),
+            "power": format_number(asked["power_kw"]),
+            "efficiency": _percent(asked["round_trip_efficiency"]),
+            "given": format_number(facts.get("discharged_kwh_year", 0.0), 0),
+            "cycles": format_number(facts.get("cycles_year", 0.0), 0),
+        }
+    else:
+        values = {
+            "imports": f"{asked['import_factor']:g}",
+            "surplus": f"{asked['surplus_factor']:g}",
+        }
+    es, en = TEXT[f"scenario.{kind}"]
+    text = _bilingual(es.format(**values), en.format(**values))
+    if kind == "member-joins" and asked["vulnerable"]:
+        text += _t("vulnerable_member")
+    if facts.get("hours_filled"):
+        text += f"; {_t('filled', hours=format_number(facts['hours_filled'], 0))}"
+    name = item["name"]
+    return f"<strong>{escape(name)}</strong>: {text}" if name else text
+
+
+def _change(value: float | None, before: float | None, money: bool) -> str:
+    if value is None or before is None:
+        return "—"
+    delta = value - before
+    shown = _money(delta) if money else format_number(delta, 0)
+    sign = "+" if delta >= 0.005 else ""
+    loss = ' class="loss"' if delta <= -0.005 else ""
+    return f"<span{loss}>{sign}{shown}</span>"
+
+
+def _movers(members: dict[str, dict[str, Any]], money: bool) -> str:
+    """Return the members who gain and who lose most under a scenario."""
+    key = "change_savings_eur" if money else "change_self_consumed_kwh"
+    moved = sorted(
+        (
+            (figures[key], member_id)
+            for member_id, figures in members.items()
+            if figures[key] is not None
+        ),
+        reverse=True,
+    )
+
+    def shown(pairs: list[tuple[float, str]]) -> str:
+        return ", ".join(
+            f"{escape(member_id)} ({'+' if change > 0 else '−'}"
+            f"{_money(abs(change)) if money else format_number(abs(change), 0) + ' kWh'})"
+            for change, member_id in pairs
+        )
+
+    gains = [pair for pair in moved[:SHOWN_MOVERS] if pair[0] >= 0.005]
+    losses = [pair for pair in reversed(moved[-SHOWN_MOVERS:]) if pair[0] <= -0.005]
+    parts = []
+    if gains:
+        parts.append(_t("gains_most", members=shown(gains)))
+    if losses:
+        parts.append(f'<span class="loss">{_t("loses_most", members=shown(losses))}</span>')
+    return "; ".join(parts)
+
+
+def _scenarios_section(report: dict[str, Any]) -> str:
+    what_if = report.get("scenarios")
+    if not what_if:
+        return ""
+    schemes, base = what_if["schemes"], what_if["base"]
+    money = base[schemes[0]]["savings_eur"] is not None
+    heads = [_t("scenario")]
+    for scheme in schemes:
+        heads += [f"{escape(scheme)}: kWh", _t("delta")]
+        if money:
+            heads += [f"{escape(scheme)}: €", _t("delta")]
+    rows = [
+        [_t("today")]
+        + [
+            cell
+            for scheme in schemes
+            for cell in (
+                [format_number(base[scheme]["self_consumed_kwh"], 0), ""]
+                + ([_money(base[scheme]["savings_eur"]), ""] if money else [])
+            )
+        ]
+    ]
+    notes = []
+    for item in what_if["items"]:
+        name = _scenario_name(item)
+        if item["error"] is not None:
+            row = [name, f'<span class="loss">{_t("cannot", error=item["error"])}</span>']
+            rows.append(row + [""] * (len(heads) - 2))
+            continue
+        row = [name]
+        for scheme in schemes:
+            after, before = item["schemes"][scheme], base[scheme]
+            row += [
+                format_number(after["self_consumed_kwh"], 0),
+                _change(after["self_consumed_kwh"], before["self_consumed_kwh"], money=False),
+            ]
+            if money:
+                row += [
+                    _money(after["savings_eur"]),
+                    _change(after["savings_eur"], before["savings_eur"], money=True),
+                ]
+        rows.append(row)
+        if movers := _movers(item["members"], money):
+            notes.append(f"<li>{name} ({escape(schemes[0])}): {movers}</li>")
+    intro = _t("what_if_intro", schemes=" / ".join(f"«{s}»" for s in schemes))
+    listed = f"<ul>{''.join(notes)}</ul>" if notes else ""
+    return f"<h2>{_t('what_if')}</h2><p>{intro}</p>" + _table(heads, rows) + listed
+
+
 def render_html(comparison: Comparison, report: dict[str, Any], tz: str = DEFAULT_TZ) -> str:
     """Return the page, printable on A4 for an assembly.
 
@@ -619,6 +807,7 @@ def render_html(comparison: Comparison, report: dict[str, Any], tz: str = DEFAUL
         _rules_section(report),
         _fairness_section(report, best),
         _refit_section(report, tz),
+        _scenarios_section(report),
         f"<h2>{_t('per_member')}: {escape(best)}</h2>{_members_chart(report, best)}",
         f"<h2>{_t('monthly')}</h2>{_monthly_chart(report)}",
     ]
@@ -639,13 +828,19 @@ def render_html(comparison: Comparison, report: dict[str, Any], tz: str = DEFAUL
 
 
 def documents(
-    comparison: Comparison, hours: Hours, warnings: list[str], tz: str = DEFAULT_TZ
+    comparison: Comparison,
+    hours: Hours,
+    warnings: list[str],
+    tz: str = DEFAULT_TZ,
+    outcomes: Sequence[Outcome] = (),
 ) -> tuple[dict[str, Any], str]:
     """Return report.json's document and report.html for a comparison run on ``hours``.
 
-    The document says how many hours the inputs lost (`align_hours`) and the inputs' warnings.
+    The document says how many hours the inputs lost (`align_hours`) and the inputs' warnings;
+    with ``outcomes``, what each what-if scenario gave (`scenarios.to_report`).
     """
     report = comparison.to_report()
+    report["scenarios"] = scenarios.to_report(comparison, outcomes) if outcomes else None
     report["hours_dropped_incomplete"] = hours.dropped
     report["hours_night_without_generation"] = hours.night
     report["member_hours_missing"] = hours.missing
