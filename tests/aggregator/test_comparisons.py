@@ -149,6 +149,43 @@ def test_a_comparison_runs_is_adopted_and_gives_a_valid_file(api: Api, tmp_path:
     }
 
 
+def test_what_if_scenarios_run_in_the_job_and_show_in_its_report(api: Api) -> None:
+    what_if = [
+        {"kind": "member-joins", "name": "La panadería", "member_id": "bakery",
+         "cups": "ES0021000000000999EF", "annual_kwh": 6000, "contracted_power_kw": 10},
+        {"kind": "battery", "capacity_kwh": 20, "power_kw": 10},
+        {"kind": "prices", "import_factor": 1.5},
+    ]  # fmt: skip
+    job = api.compare(
+        schemes=["power", "optimized-static"],
+        prices={"import_eur_kwh": 0.15, "surplus_eur_kwh": 0.05},
+        decision={"in_force": "power"},
+        scenarios=what_if,
+    ).json()
+    finished = api.finished(job["id"])
+
+    assert finished["state"] == "done", finished["error"]
+    assert finished["request"]["scenarios"] == what_if
+    report = api("GET", f"/api/v1/comparisons/{job['id']}/report.json", "viewer").json()
+    scenarios = report["scenarios"]
+    assert scenarios["schemes"] == [finished["summary"]["winner"], "power"]
+    joins, battery, prices = scenarios["items"]
+    assert joins["asked"]["source"] == "ree-profile"
+    assert joins["members"]["bakery"]["self_consumed_kwh"] > 0
+    assert battery["error"] is None
+    base = scenarios["base"]["power"]
+    assert prices["schemes"]["power"]["savings_eur"] > base["savings_eur"]
+    page = api("GET", f"/api/v1/comparisons/{job['id']}/report", "viewer").body.decode()
+    assert "La panadería" in page
+
+    # A member leaving who is not one fails the job, before its work, saying why.
+    failed = api.finished(
+        api.compare(scenarios=[{"kind": "member-leaves", "member_id": "m-0099"}]).json()["id"]
+    )
+    assert failed["state"] == "failed"
+    assert "member m-0099 leaving: no such member" in failed["error"]
+
+
 def test_a_viewer_reads_jobs_but_starts_and_adopts_none(api: Api) -> None:
     job = api.compare(schemes=["equal"]).json()
     api.finished(job["id"])
@@ -215,6 +252,17 @@ def test_a_restart_fails_the_jobs_it_interrupted(
         ({"schemes": ["equal"], "decision": {"in_force": "power"}}, 400, "bad_decision"),
         ({"decision": {"objective": "savings-no-loss"}}, 400, "bad_decision"),
         ({"decision": {"objective": "fairest"}}, 400, "invalid"),
+        ({"scenarios": [{"kind": "battery", "capacity_kwh": 10}]}, 400, "invalid"),
+        ({"scenarios": {"kind": "prices"}}, 400, "invalid"),
+        (
+            {
+                "scenarios": [
+                    {"kind": "plant-grows", "added_kwp": 5, "plant_kwp": 9, "latitude": 40}
+                ]
+            },
+            400,
+            "bad_scenarios",
+        ),
     ],
 )
 def test_bad_comparisons_are_refused(

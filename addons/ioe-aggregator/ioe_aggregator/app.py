@@ -116,7 +116,13 @@ async def build_services(config: Config, store: Store) -> Services:
     agreements = Agreements(
         store, tz=config.results.timezone, min_months=config.results.agreement_min_months
     )
-    comparisons = Comparisons(store, registry, agreements, prices=config.results.prices)
+    comparisons = Comparisons(
+        store,
+        registry,
+        agreements,
+        prices=config.results.prices,
+        site=config.results.plant_site,
+    )
     # Jobs a previous run left unfinished are failed before any new one is queued.
     await comparisons.fail_unfinished()
     ingest = Ingest(store, registry, quota_rows=config.members.quota_rows)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 import json
 import logging
@@ -33,12 +33,13 @@ from ioe_aggregator.agreements.model import Agreement
 from ioe_aggregator.agreements.shares import shares_from_comparison, sharing_members
 from ioe_aggregator.distributor.model import IMPORT, METER, SOURCE as DISTRIBUTOR
 from ioe_aggregator.distributor.timeline import local_midnight
+from ioe_aggregator.forecast.model import Site
 from ioe_aggregator.history.hourly import best_consumption, generation
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, Measure
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.refusals import Kind, Refused
-from ioe_aggregator.sharing import schemes as sch
+from ioe_aggregator.sharing import scenarios, schemes as sch
 from ioe_aggregator.sharing.calendar import add_months
 from ioe_aggregator.sharing.compare import Comparison, compare
 from ioe_aggregator.sharing.economics import Prices
@@ -96,6 +97,9 @@ class ComparisonRequest:
     in_force: str | None = None
     objective: str = str(Objective.SELF_CONSUMPTION)
     max_loss_share: float | None = None
+    # What-if scenarios, as `sharing.scenarios.parse` reads them (a joining member by its
+    # annual kWh: the API takes no files).
+    scenarios: tuple[Mapping[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Return the request as the API gives it back."""
@@ -111,6 +115,7 @@ class ComparisonRequest:
                 "objective": self.objective,
                 "max_loss_share": self.max_loss_share,
             },
+            "scenarios": [dict(item) for item in self.scenarios],
         }
 
     @classmethod
@@ -124,7 +129,8 @@ class ComparisonRequest:
             import_eur_kwh=prices.get("import_eur_kwh"),
             surplus_eur_kwh=prices.get("surplus_eur_kwh"),
             rules=data["rules"],
-            # Jobs recorded before decisions were asked for: the default.
+            # Jobs recorded before scenarios or decisions were asked for: the default.
+            scenarios=tuple(data.get("scenarios") or ()),
             **{
                 key: value
                 for key, value in (data.get("decision") or {}).items()
@@ -159,6 +165,10 @@ class ComparisonRequest:
             Rules.from_mapping(self.rules)
         except ValueError as err:
             raise Refused(Kind.INVALID, f"rules: {err}", code="bad_rules") from err
+        try:
+            scenarios.parse(list(self.scenarios))
+        except ValueError as err:
+            raise Refused(Kind.INVALID, f"scenarios: {err}", code="bad_scenarios") from err
         if self.in_force is not None and self.in_force not in self.schemes:
             raise Refused(
                 Kind.INVALID,
@@ -262,12 +272,13 @@ def _engine(
     *,
     request: ComparisonRequest,
     tz: str,
+    site: Site | None,
     progress: Callable[[float], None],
 ) -> tuple[dict[str, Any], dict[str, Any], str]:
     """Run the comparison (in a thread); return the summary, report.json's document, the page.
 
     ``known`` is each member's consumption by (member, UTC hour), ``generation_kwh`` the
-    plants' on the period's hours.
+    plants' on the period's hours; ``site`` the plant's, for the scenarios that add panels.
     """
     ids = [member.member_id for member in members]
     consumption_kwh = pd.DataFrame(index=generation_kwh.index, columns=ids, dtype=float)
@@ -285,6 +296,15 @@ def _engine(
         prices = Prices.flat(
             hours.consumption.index, request.import_eur_kwh, request.surplus_eur_kwh
         )
+    asked = scenarios.parse(list(request.scenarios), site=site)
+    inputs = scenarios.Inputs(
+        members=tuple(members),
+        consumption_kwh=hours.consumption,
+        generation_kwh=hours.generation,
+        prices=prices,
+    )
+    # A scenario that cannot apply to the community as it is fails the job before the work.
+    scenarios.check(asked, inputs)
     comparison = compare(
         members,
         hours.consumption,
@@ -298,7 +318,8 @@ def _engine(
         max_loss_share=request.max_loss_share,
         progress=lambda done: progress(READ_SHARE + (ENGINE_SHARE - READ_SHARE) * done),
     )
-    report, html = documents(comparison, hours, [], tz)
+    outcomes = scenarios.what_if(comparison, inputs, asked, tz=tz) if asked else []
+    report, html = documents(comparison, hours, [], tz, outcomes)
     return summary(comparison, report), report, html
 
 
@@ -312,13 +333,15 @@ class Comparisons:
         agreements: Agreements,
         *,
         prices: tuple[float, float] | None,
+        site: tuple[float, float, float] | None = None,
     ) -> None:
-        """Work on a store, with the registry, the agreements and the configured prices."""
+        """Work on a store, with the registry, the agreements, the configured prices and site."""
         self._store = store
         self._registry = registry
         self._agreements = agreements
         self._zone = ZoneInfo(agreements.tz)
         self._prices = prices
+        self._site = None if site is None else Site(*site)
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._stopping = threading.Event()
 
@@ -344,13 +367,8 @@ class Comparisons:
         request.check()
         if request.import_eur_kwh is None and self._prices is not None:
             import_eur_kwh, surplus_eur_kwh = self._prices
-            request = ComparisonRequest(
-                first_month=request.first_month,
-                last_month=request.last_month,
-                schemes=request.schemes,
-                import_eur_kwh=import_eur_kwh,
-                surplus_eur_kwh=surplus_eur_kwh,
-                rules=request.rules,
+            request = replace(
+                request, import_eur_kwh=import_eur_kwh, surplus_eur_kwh=surplus_eur_kwh
             )
         start, end = self._period(request)
         await self._check_history(start, end)
@@ -433,6 +451,7 @@ class Comparisons:
             plant,
             request=job.request,
             tz=self._agreements.tz,
+            site=self._site,
             progress=progress,
         )
 

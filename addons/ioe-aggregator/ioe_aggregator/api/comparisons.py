@@ -41,6 +41,7 @@ async def start_comparison(request: web.Request) -> web.Response:
         import_eur_kwh=prices.get("import_eur_kwh"),
         surplus_eur_kwh=prices.get("surplus_eur_kwh"),
         rules=body.get("rules", {}),
+        scenarios=tuple(body.get("scenarios") or ()),
         **{key: value for key, value in (body.get("decision") or {}).items() if value is not None},
     )
     job = await request.app[COMPARISONS].start(asked, actor=caller.actor)
