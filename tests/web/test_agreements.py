@@ -118,6 +118,18 @@ async def test_a_comparison_is_run_adopted_and_its_file_downloaded_and_checked(
     await page.page.get_by_text("The decision").click()
     await page.page.select_option("#run-in-force", "power")
     await page.page.select_option("#run-objective", "savings")
+    # What if a bakery joined, m-0004 left, and the community bought a battery?
+    await page.page.get_by_text("What if…?").click()
+    await page.page.fill("#run-join-kwh", "6000")
+    await page.page.fill("#run-join-name", "The bakery")
+    await page.page.select_option("#run-leaves", "m-0004")
+    await page.page.fill("#run-battery-kwh", "10")
+    await page.page.get_by_role("button", name=texts["start"]).click()
+    # Half a battery is not asked for: the page says what is missing.
+    await expect(page.page.locator(".message.error")).to_contain_text(
+        "Give both the battery's capacity and its power."
+    )
+    await page.page.fill("#run-battery-kw", "5")
     await page.page.get_by_role("button", name=texts["start"]).click()
 
     # The job first, with its progress bar (labelled), then its ranking.
@@ -135,6 +147,14 @@ async def test_a_comparison_is_run_adopted_and_its_file_downloaded_and_checked(
     summary = jobs[0]["summary"]
     savings = {name: s["community"]["savings_eur"] for name, s in summary["schemes"].items()}
     assert summary["winner"] == max(savings, key=lambda name: savings[name])
+    assert [item["kind"] for item in jobs[0]["request"]["scenarios"]] == [
+        "member-joins", "member-leaves", "battery"
+    ]  # fmt: skip
+    what_if = page.page.locator("table.what-if")
+    await expect(what_if.locator("tbody tr")).to_have_count(4)
+    await expect(what_if).to_contain_text("The bakery joins: 6,000 kWh a year")
+    await expect(what_if).to_contain_text("m-0004 leaves")
+    await expect(what_if).to_contain_text("A 10 kWh, 5 kW battery")
     report = page.page.locator("a[href*='/report']")
     assert (await report.get_attribute("href") or "").startswith("api/v1/comparisons/c-")
     assert await report.get_attribute("target") == "_blank"
@@ -196,8 +216,16 @@ async def test_a_viewer_reads_the_comparisons_on_a_phone_in_spanish_without_chan
         "POST",
         "/api/v1/comparisons",
         centre.token,
-        {"period": {"first": "2025-01", "last": "2025-01"}, "schemes": ["equal", "consumption"]},
-    )
+        {
+            "period": {"first": "2025-01", "last": "2025-01"},
+            "schemes": ["equal", "consumption"],
+            "scenarios": [
+                {"kind": "member-joins", "name": "La panadería", "member_id": "panaderia",
+                 "annual_kwh": 6000},
+                {"kind": "plant-grows", "added_kwp": 5, "plant_kwp": 10},
+            ],
+        },
+    )  # fmt: skip
     assert started.status == 202, started.body
     page = await _sign_in(
         browser, centre, "ana", "viewer", language="es", width="phone", scheme="dark"
@@ -209,6 +237,9 @@ async def test_a_viewer_reads_the_comparisons_on_a_phone_in_spanish_without_chan
     assert await page.page.get_by_role("button", name=texts["start"]).count() == 0
     assert await page.page.get_by_role("button", name=texts["adopt"]).count() == 0
     assert await page.page.get_by_text(texts["run"]).count() == 0
+    what_if = page.page.locator("table.what-if")
+    await expect(what_if).to_contain_text("Entra La panadería: 6000 kWh al año")
+    await expect(what_if).to_contain_text("La planta crece 5 kWp")
     assert await page.horizontal_overflow() == 0
     assert await page.axe() == [], violations_text(await page.axe())
     assert page.errors == []

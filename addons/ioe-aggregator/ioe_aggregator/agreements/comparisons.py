@@ -256,9 +256,19 @@ def summary(comparison: Comparison, report: Mapping[str, Any]) -> dict[str, Any]
             if agreement and result.agreement is not None
             else None,
         }
+    what_if = report["scenarios"]
     return {
         "winner": comparison.winner,
         "ranking": comparison.ranking(),
+        # Without each member's figures: report.json has them.
+        "scenarios": None
+        if what_if is None
+        else what_if
+        | {
+            "items": [
+                {k: v for k, v in item.items() if k != "members"} for item in what_if["items"]
+            ]
+        },
         "period": report["evaluated_on"],
         "trained_on": report["trained_on"],
         "schemes": schemes,

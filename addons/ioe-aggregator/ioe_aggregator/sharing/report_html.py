@@ -303,7 +303,6 @@ TEXT = {
     ),
     "scenario": ("Escenario", "Scenario"),
     "today": ("Hoy, tal como es", "Today, as it is"),
-    "delta": ("Cambio", "Change"),
     "scenario.member-joins": (
         "Entra {member_id}: {annual} kWh al año ({source})",
         "{member_id} joins: {annual} kWh a year ({source_en})",
@@ -329,6 +328,10 @@ TEXT = {
     ),
     "vulnerable_member": (", vulnerable", ", vulnerable"),
     "cannot": ("No puede ser: {error}", "It cannot be: {error}"),
+    "movers": (
+        "Quién gana y quién pierde más con «{scheme}»:",
+        "Who gains and who loses most under {scheme}:",
+    ),
     "gains_most": ("ganan más: {members}", "gain most: {members}"),
     "loses_most": ("pierden: {members}", "lose: {members}"),
     "filled": (
@@ -359,6 +362,8 @@ td:nth-child(2), th:nth-child(2) { text-align: left; }
 @media (max-width: 40rem) { body { margin: 1rem; } td, th { padding: .3rem .4rem; } }
 .recommendation { border-left: 4px solid #166e54; padding: .2rem 1rem; background: #eef6f2; }
 .loss { color: #a4262c; }
+.delta { font-size: .85em; color: #4a5863; } .delta.loss { color: #a4262c; }
+.what-if td:first-child { min-width: 13rem; max-width: 28rem; text-align: left; }
 /* An assembly's handout: A4, the whole width, no scrolling boxes, no table cut in two. */
 @page { size: A4; margin: 14mm 12mm; }
 @media print {
@@ -557,11 +562,11 @@ def _refit_section(report: dict[str, Any], tz: str) -> str:
     return f"<h2>{_t('refit')}</h2><p>{_t('refit_intro', changes=days)}</p>" + _table(heads, rows)
 
 
-def _table(heads: list[str], rows: list[list[str]]) -> str:
+def _table(heads: list[str], rows: list[list[str]], kind: str = "") -> str:
     """Return a table whose first column names its rows (left) and the others are figures."""
     head = "".join(f"<th>{h}</th>" for h in heads)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<div class="table"><table class="named"><tr>{head}</tr>{body}</table></div>'
+    return f'<div class="table"><table class="named {kind}"><tr>{head}</tr>{body}</table></div>'
 
 
 def _fairness_section(report: dict[str, Any], best: str) -> str:
@@ -673,14 +678,18 @@ def _scenario_name(item: dict[str, Any]) -> str:
     return f"<strong>{escape(name)}</strong>: {text}" if name else text
 
 
-def _change(value: float | None, before: float | None, money: bool) -> str:
+def _with_change(value: float | None, before: float | None, *, money: bool) -> str:
+    """Return a scenario's figure with, under it, its change from today's."""
+    shown = _money(value) if money else "—" if value is None else format_number(value, 0)
     if value is None or before is None:
-        return "—"
+        return shown
     delta = value - before
-    shown = _money(delta) if money else format_number(delta, 0)
-    sign = "+" if delta >= 0.005 else ""
-    loss = ' class="loss"' if delta <= -0.005 else ""
-    return f"<span{loss}>{sign}{shown}</span>"
+    text = (_money(abs(delta)) if money else format_number(abs(delta), 0)).strip()
+    # ± when the change shows as nothing at the figure's precision.
+    shows = abs(delta) >= (0.005 if money else 0.5)
+    sign = "±" if not shows else "+" if delta > 0 else "−"
+    loss = " loss" if shows and delta < 0 else ""
+    return f'{shown}<br><span class="delta{loss}">{sign}{text}</span>'
 
 
 def _movers(members: dict[str, dict[str, Any]], money: bool) -> str:
@@ -720,45 +729,37 @@ def _scenarios_section(report: dict[str, Any]) -> str:
     money = base[schemes[0]]["savings_eur"] is not None
     heads = [_t("scenario")]
     for scheme in schemes:
-        heads += [f"{escape(scheme)}: kWh", _t("delta")]
+        heads.append(f"{escape(scheme)}: kWh")
         if money:
-            heads += [f"{escape(scheme)}: €", _t("delta")]
-    rows = [
-        [_t("today")]
-        + [
-            cell
-            for scheme in schemes
-            for cell in (
-                [format_number(base[scheme]["self_consumed_kwh"], 0), ""]
-                + ([_money(base[scheme]["savings_eur"]), ""] if money else [])
-            )
-        ]
-    ]
-    notes = []
+            heads.append(f"{escape(scheme)}: €")
+    rows = [[_t("today")]]
+    for scheme in schemes:
+        rows[0].append(format_number(base[scheme]["self_consumed_kwh"], 0))
+        if money:
+            rows[0].append(_money(base[scheme]["savings_eur"]))
+    movers = []
     for item in what_if["items"]:
         name = _scenario_name(item)
         if item["error"] is not None:
-            row = [name, f'<span class="loss">{_t("cannot", error=item["error"])}</span>']
-            rows.append(row + [""] * (len(heads) - 2))
+            error = f'<span class="loss">{_t("cannot", error=item["error"])}</span>'
+            rows.append([f"{name}<br>{error}"] + ["—"] * (len(heads) - 1))
             continue
         row = [name]
         for scheme in schemes:
             after, before = item["schemes"][scheme], base[scheme]
-            row += [
-                format_number(after["self_consumed_kwh"], 0),
-                _change(after["self_consumed_kwh"], before["self_consumed_kwh"], money=False),
-            ]
+            row.append(
+                _with_change(after["self_consumed_kwh"], before["self_consumed_kwh"], money=False)
+            )
             if money:
-                row += [
-                    _money(after["savings_eur"]),
-                    _change(after["savings_eur"], before["savings_eur"], money=True),
-                ]
+                row.append(_with_change(after["savings_eur"], before["savings_eur"], money=True))
         rows.append(row)
-        if movers := _movers(item["members"], money):
-            notes.append(f"<li>{name} ({escape(schemes[0])}): {movers}</li>")
+        if moved := _movers(item["members"], money):
+            movers.append(f"<li>{name}: {moved}</li>")
     intro = _t("what_if_intro", schemes=" / ".join(f"«{s}»" for s in schemes))
-    listed = f"<ul>{''.join(notes)}</ul>" if notes else ""
-    return f"<h2>{_t('what_if')}</h2><p>{intro}</p>" + _table(heads, rows) + listed
+    section = [f"<h2>{_t('what_if')}</h2><p>{intro}</p>", _table(heads, rows, kind="what-if")]
+    if movers:
+        section.append(f"<p>{_t('movers', scheme=schemes[0])}</p><ul>{''.join(movers)}</ul>")
+    return "\n".join(section)
 
 
 def render_html(comparison: Comparison, report: dict[str, Any], tz: str = DEFAULT_TZ) -> str:

@@ -25,6 +25,7 @@ from pvlib.irradiance import get_total_irradiance
 from pvlib.location import Location
 from stdnum.es import cups as stdnum_cups
 
+from ioe_aggregator.distributor.rows import supply_point
 from ioe_aggregator.forecast.model import Array, Site
 from ioe_aggregator.sharing import schemes as sch
 from ioe_aggregator.sharing.compare import Comparison, Judged, compare
@@ -110,14 +111,15 @@ class MemberJoins:
             raise ValueError(
                 f"member {self.member.member_id} joining: its annual kWh must be above 0"
             )
-        if not stdnum_cups.is_valid(self.member.cups):
+        # A household thinking of joining may not have given its supply point yet.
+        if self.member.cups and not stdnum_cups.is_valid(self.member.cups):
             raise ValueError(
                 f"member {self.member.member_id} joining: {self.member.cups!r} is not a valid CUPS"
             )
         for member in inputs.members:
             if member.member_id == self.member.member_id:
                 raise ValueError(f"member {member.member_id} is already in the community")
-            if stdnum_cups.compact(member.cups)[:20] == stdnum_cups.compact(self.member.cups)[:20]:
+            if self.member.cups and supply_point(member.cups) == supply_point(self.member.cups):
                 raise ValueError(
                     f"the supply point {self.member.cups} is already member {member.member_id}'s"
                 )
@@ -141,7 +143,8 @@ class MemberJoins:
             scale = float(history[known].sum() / shape[known].sum())
             values = history.fillna(shape * scale)
             facts["hours_filled"] = float((~known).sum())
-        facts["annual_kwh"] = inputs.per_year(float(values.sum()))
+        # As asked; from a history, its own level over the hours compared.
+        facts["annual_kwh"] = self.annual_kwh or inputs.per_year(float(values.sum()))
         consumption = inputs.consumption_kwh.assign(**{self.member.member_id: values.to_numpy()})
         return Changed(
             inputs=replace(
@@ -534,7 +537,7 @@ _NUMBER = (int, float)
 FIELDS: Mapping[str, Mapping[str, tuple[tuple[type, ...], bool]]] = {
     MemberJoins.kind: {
         "member_id": ((str,), True),
-        "cups": ((str,), True),
+        "cups": ((str,), False),
         "contracted_power_kw": (_NUMBER, False),
         "investment_eur": (_NUMBER, False),
         "vulnerable": ((bool,), False),
@@ -630,7 +633,7 @@ def _scenario(item: Mapping[str, Any], *, history: History | None, site: Site | 
     if kind == MemberJoins.kind:
         member = Member(
             member_id=given["member_id"],
-            cups=given["cups"],
+            cups=given.get("cups", ""),
             contracted_power_kw=float(given.get("contracted_power_kw", 0.0)),
             investment_eur=float(given.get("investment_eur", 0.0)),
             vulnerable=bool(given.get("vulnerable", False)),

@@ -40,7 +40,7 @@ from ioe_dev.simulated_home import (
     EV_MAX_CURRENT_A,
     INVERTER_UNIT,
 )
-from ioe_dev.synthetic import SYNTHETIC_SITE, SyntheticCommunity, make_community, write_csv
+from ioe_dev.synthetic import SYNTHETIC_SITE, SyntheticCommunity, cups, make_community, write_csv
 
 REPO = Path(__file__).resolve().parents[4]
 INTEGRATION = REPO / "custom_components" / "ioe_community"
@@ -902,6 +902,8 @@ def _ensure_sharing_report(state: Path, synthetic: SyntheticCommunity) -> Path:
     # The plant's CAU: its site's CUPS, "A", and the installation number.
     plant_cau = f"{synthetic.members[PLANT_MEMBER].cups}A001"
     inputs = write_csv(synthetic, directory / "data")
+    what_if = directory / "data" / "what-if.json"
+    what_if.write_text(json.dumps(_what_if(synthetic), indent=2, ensure_ascii=False))
     result = subprocess.run(
         [
             sys.executable, "-m", "ioe_aggregator", "sharing", "compare",
@@ -912,13 +914,29 @@ def _ensure_sharing_report(state: Path, synthetic: SyntheticCommunity) -> Path:
             # sharing by contracted power, the most euros with nobody losing over a quarter.
             "--min-investment-factor", "0.3", "--in-force", "power",
             "--objective", "savings-no-loss", "--max-loss", "0.25",
-            "--out", str(report.parent),
+            "--scenarios", str(what_if), "--out", str(report.parent),
         ],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if result.returncode != 0:
         raise DemoError(f"sharing compare failed: {result.stderr}")
     return report
+
+
+def _what_if(synthetic: SyntheticCommunity) -> list[dict[str, Any]]:
+    """Return the questions an assembly asks before deciding: who joins, what to build, prices."""
+    site = SYNTHETIC_SITE
+    return [
+        {"kind": "member-joins", "name": "La panadería se une", "member_id": "panaderia",
+         "cups": cups(900), "annual_kwh": 9000, "contracted_power_kw": 9.9},
+        {"kind": "member-leaves", "member_id": synthetic.members[-1].member_id},
+        {"kind": "plant-grows", "name": "Paneles al oeste en el polideportivo",
+         "added_kwp": round(synthetic.peak_kw / 2, 1), "plant_kwp": synthetic.peak_kw,
+         "azimuth": 250, "tilt": 15, "latitude": site.latitude, "longitude": site.longitude,
+         "altitude": site.altitude},
+        {"kind": "battery", "capacity_kwh": 30, "power_kw": 15, "round_trip_efficiency": 0.9},
+        {"kind": "prices", "name": "La luz sube un 30 %", "import_factor": 1.3},
+    ]  # fmt: skip
 
 
 def _print_welcome(

@@ -148,6 +148,35 @@ const TEXTS = {
     "error.no_year": "Name the file CAU_YYYY.txt or give its year.",
     "error.members_changed": "The members changed since the comparison: run it again. ({message})",
     "error.conflict": "It clashes with another agreement: {message}",
+    "what-if": "What if…?",
+    "what-if-hint": "Fill in the questions you want answered: each is worked out on the same history with the recommended agreement and the one in force. Leave the rest empty.",
+    "join-kwh": "A household joins, using (kWh a year)",
+    "join-name": "Its name in the report",
+    "join-default": "A new household",
+    "join-investment": "Its investment (€)",
+    "join-vulnerable": "Vulnerable household",
+    "leaves": "A member leaves",
+    "leaves-none": "Nobody",
+    "grow-kwp": "The plant grows by (kWp)",
+    "plant-kwp": "The plant today (kWp)",
+    "grow-azimuth": "New panels facing (azimuth °, 180 south)",
+    "grow-tilt": "New panels' tilt (°)",
+    "battery-kwh": "A community battery of (kWh)",
+    "battery-kw": "Its power (kW)",
+    "prices-import": "Energy bought dearer by (%)",
+    "prices-surplus": "Surplus paid more by (%)",
+    "need-plant-kwp": "To add panels, give the plant's power today.",
+    "need-battery-power": "Give both the battery's capacity and its power.",
+    "error.bad_scenarios": "A what-if question is not valid: {message}",
+    scenario: "What if",
+    today: "Today, as it is",
+    "scenario.member-joins": "{name} joins: {kwh} kWh a year",
+    "scenario.member-leaves": "{member} leaves ({kwh} kWh a year)",
+    "scenario.plant-grows": "The plant grows by {kwp} kWp: {kwh} kWh more a year",
+    "scenario.battery": "A {kwh} kWh, {kw} kW battery: gives back {given} kWh a year",
+    "scenario.prices": "Prices: energy bought × {imports}, surplus × {surplus}",
+    "scenario-cannot": "It cannot be: {error}",
+    "what-if-note": "Figures of “{scheme}”, learnt once on the training months; the change against today is under each. The full report shows the agreement in force and who gains and who loses.",
   },
   es: {
     title: "Acuerdos",
@@ -272,6 +301,35 @@ const TEXTS = {
     "error.no_year": "Llama al fichero CAU_AAAA.txt o indica su año.",
     "error.members_changed": "Los socios han cambiado desde la comparación: vuelve a ejecutarla. ({message})",
     "error.conflict": "Choca con otro acuerdo: {message}",
+    "what-if": "¿Y si…?",
+    "what-if-hint": "Rellena las preguntas que quieras responder: cada una se calcula con el mismo historial, el reparto recomendado y el vigente. Deja vacías las demás.",
+    "join-kwh": "Entra un hogar que consume (kWh al año)",
+    "join-name": "Su nombre en el informe",
+    "join-default": "Un hogar nuevo",
+    "join-investment": "Su inversión (€)",
+    "join-vulnerable": "Hogar vulnerable",
+    "leaves": "Sale un socio",
+    "leaves-none": "Nadie",
+    "grow-kwp": "La planta crece (kWp)",
+    "plant-kwp": "La planta hoy (kWp)",
+    "grow-azimuth": "Orientación de los paneles nuevos (azimut °, 180 sur)",
+    "grow-tilt": "Inclinación de los paneles nuevos (°)",
+    "battery-kwh": "Una batería comunitaria de (kWh)",
+    "battery-kw": "Su potencia (kW)",
+    "prices-import": "La energía comprada sube (%)",
+    "prices-surplus": "Los excedentes se pagan más (%)",
+    "need-plant-kwp": "Para añadir paneles, indica la potencia de la planta hoy.",
+    "need-battery-power": "Indica la capacidad de la batería y su potencia.",
+    "error.bad_scenarios": "Una pregunta «¿y si…?» no es válida: {message}",
+    scenario: "¿Y si…?",
+    today: "Hoy, tal como es",
+    "scenario.member-joins": "Entra {name}: {kwh} kWh al año",
+    "scenario.member-leaves": "Sale {member} ({kwh} kWh al año)",
+    "scenario.plant-grows": "La planta crece {kwp} kWp: {kwh} kWh más al año",
+    "scenario.battery": "Batería de {kwh} kWh y {kw} kW: devuelve {given} kWh al año",
+    "scenario.prices": "Precios: energía comprada × {imports}, excedentes × {surplus}",
+    "scenario-cannot": "No puede ser: {error}",
+    "what-if-note": "Cifras de «{scheme}», aprendido una vez con los meses de entrenamiento; bajo cada una, el cambio frente a hoy. El informe completo muestra el reparto vigente y quién gana y quién pierde.",
   },
 };
 const t = translator(TEXTS);
@@ -505,7 +563,98 @@ function checkCard() {
 
 // Comparisons -----------------------------------------------------------------------------
 
-function runForm(onStarted) {
+/** The what-if questions of the run form: its fields, and the scenarios they ask for. */
+function whatIfFields(members) {
+  const decimal = (id, attributes = {}) => h("input", { id, type: "number", step: "any", min: 0, inputmode: "decimal", ...attributes });
+  const inputs = {
+    joinKwh: decimal("run-join-kwh"),
+    joinName: h("input", { id: "run-join-name", maxlength: 60, placeholder: t("join-default") }),
+    joinInvestment: decimal("run-join-investment"),
+    joinVulnerable: h("input", { id: "run-join-vulnerable", type: "checkbox" }),
+    leaves: h(
+      "select",
+      { id: "run-leaves" },
+      h("option", { value: "" }, t("leaves-none")),
+      members.filter((member) => member.revoked === null).map((member) => h("option", { value: member.id }, `${member.name} (${member.id})`)),
+    ),
+    growKwp: decimal("run-grow-kwp"),
+    plantKwp: decimal("run-plant-kwp", { value: members.reduce((sum, member) => sum + (member.revoked === null ? member.plant_kw : 0), 0) || "" }),
+    growAzimuth: decimal("run-grow-azimuth", { max: 360, placeholder: "180" }),
+    growTilt: decimal("run-grow-tilt", { max: 90, placeholder: "30" }),
+    batteryKwh: decimal("run-battery-kwh"),
+    batteryKw: decimal("run-battery-kw"),
+    importChange: h("input", { id: "run-prices-import", type: "number", step: "any", min: -100, inputmode: "decimal" }),
+    surplusChange: h("input", { id: "run-prices-surplus", type: "number", step: "any", min: -100, inputmode: "decimal" }),
+  };
+  const given = (input) => input.value !== "";
+
+  /** The scenarios asked for, or the reason they cannot be asked (a string). */
+  function scenarios() {
+    const asked = [];
+    if (given(inputs.joinKwh)) {
+      asked.push({
+        kind: "member-joins",
+        name: inputs.joinName.value.trim() || t("join-default"),
+        member_id: "joining",
+        annual_kwh: Number(inputs.joinKwh.value),
+        ...(given(inputs.joinInvestment) ? { investment_eur: Number(inputs.joinInvestment.value) } : {}),
+        vulnerable: inputs.joinVulnerable.checked,
+      });
+    }
+    if (inputs.leaves.value) asked.push({ kind: "member-leaves", member_id: inputs.leaves.value });
+    if (given(inputs.growKwp)) {
+      if (!given(inputs.plantKwp) || Number(inputs.plantKwp.value) <= 0) return t("need-plant-kwp");
+      asked.push({
+        kind: "plant-grows",
+        added_kwp: Number(inputs.growKwp.value),
+        plant_kwp: Number(inputs.plantKwp.value),
+        ...(given(inputs.growAzimuth) ? { azimuth: Number(inputs.growAzimuth.value) } : {}),
+        ...(given(inputs.growTilt) ? { tilt: Number(inputs.growTilt.value) } : {}),
+      });
+    }
+    if (given(inputs.batteryKwh) || given(inputs.batteryKw)) {
+      if (!given(inputs.batteryKwh) || !given(inputs.batteryKw)) return t("need-battery-power");
+      asked.push({ kind: "battery", capacity_kwh: Number(inputs.batteryKwh.value), power_kw: Number(inputs.batteryKw.value) });
+    }
+    if (given(inputs.importChange) || given(inputs.surplusChange)) {
+      asked.push({
+        kind: "prices",
+        import_factor: 1 + Number(inputs.importChange.value || 0) / 100,
+        surplus_factor: 1 + Number(inputs.surplusChange.value || 0) / 100,
+      });
+    }
+    return asked;
+  }
+
+  const view = h(
+    "details",
+    {},
+    h("summary", {}, t("what-if")),
+    h("p", { class: "hint" }, t("what-if-hint")),
+    h(
+      "div",
+      { class: "filters" },
+      field("run-join-kwh", t("join-kwh"), inputs.joinKwh),
+      field("run-join-name", t("join-name"), inputs.joinName),
+      field("run-join-investment", t("join-investment"), inputs.joinInvestment),
+      h("label", { class: "check" }, inputs.joinVulnerable, " ", t("join-vulnerable")),
+    ),
+    h("div", { class: "filters" }, field("run-leaves", t("leaves"), inputs.leaves)),
+    h(
+      "div",
+      { class: "filters" },
+      field("run-grow-kwp", t("grow-kwp"), inputs.growKwp),
+      field("run-plant-kwp", t("plant-kwp"), inputs.plantKwp),
+      field("run-grow-azimuth", t("grow-azimuth"), inputs.growAzimuth),
+      field("run-grow-tilt", t("grow-tilt"), inputs.growTilt),
+    ),
+    h("div", { class: "filters" }, field("run-battery-kwh", t("battery-kwh"), inputs.batteryKwh), field("run-battery-kw", t("battery-kw"), inputs.batteryKw)),
+    h("div", { class: "filters" }, field("run-prices-import", t("prices-import"), inputs.importChange), field("run-prices-surplus", t("prices-surplus"), inputs.surplusChange)),
+  );
+  return { view, scenarios };
+}
+
+function runForm(members, onStarted) {
   const now = new Date();
   const last = new Date(now.getFullYear(), now.getMonth() - 1, 1);
   const first = new Date(last.getFullYear(), last.getMonth() - 11, 1);
@@ -540,6 +689,7 @@ function runForm(onStarted) {
     OBJECTIVES.map((name) => h("option", { value: name }, t(`objective.${name}`))),
   );
   const maxLoss = h("input", { id: "run-max-loss", type: "number", step: "any", min: 0, inputmode: "decimal" });
+  const whatIf = whatIfFields(members);
   const status = h("div", {});
   const submit = h("button", { type: "submit", class: "primary" }, t("start"));
 
@@ -569,6 +719,12 @@ function runForm(onStarted) {
       objective: objective.value,
       max_loss_share: maxLoss.value === "" ? null : Number(maxLoss.value) / 100,
     };
+    const scenarios = whatIf.scenarios();
+    if (typeof scenarios === "string") {
+      replace(status, errorMessage(scenarios));
+      return;
+    }
+    if (scenarios.length) body.scenarios = scenarios;
     submit.disabled = true;
     try {
       const job = await api("comparisons", { method: "POST", body });
@@ -606,10 +762,70 @@ function runForm(onStarted) {
         h("p", { class: "hint" }, t("decision-hint")),
         h("div", { class: "filters" }, field("run-in-force", t("in-force"), inForce), field("run-objective", t("objective"), objective), field("run-max-loss", t("max-loss"), maxLoss)),
       ),
+      whatIf.view,
       status,
       h("div", { class: "actions" }, submit),
     ),
   );
+}
+
+/** What a scenario changes, in the reader's language. */
+function scenarioText(item) {
+  const { asked, facts } = item;
+  const kwh = (value) => number(value ?? 0, { maximumFractionDigits: 0 });
+  const texts = {
+    "member-joins": () => t("scenario.member-joins", { name: item.name || asked.member_id, kwh: kwh(facts.annual_kwh ?? asked.annual_kwh) }),
+    "member-leaves": () => t("scenario.member-leaves", { member: asked.member_id, kwh: kwh(facts.annual_kwh) }),
+    "plant-grows": () => t("scenario.plant-grows", { kwp: number(asked.added_kwp), kwh: kwh(facts.added_kwh_year) }),
+    battery: () => t("scenario.battery", { kwh: number(asked.capacity_kwh), kw: number(asked.power_kw), given: kwh(facts.discharged_kwh_year) }),
+    prices: () => t("scenario.prices", { imports: number(asked.import_factor, { maximumFractionDigits: 2 }), surplus: number(asked.surplus_factor, { maximumFractionDigits: 2 }) }),
+  };
+  const text = texts[item.kind]();
+  return item.name && item.kind !== "member-joins" ? `${item.name}: ${text}` : text;
+}
+
+/** A figure with its change from today's under it (± when the change shows as 0). */
+function withChange(value, before, options) {
+  if (value === null || before === null) return number(value, options);
+  const change = value - before;
+  const shown = number(Math.abs(change), options);
+  const zero = Number(shown.replace(/\D/g, "")) === 0;
+  const sign = zero ? "±" : change > 0 ? "+" : "−";
+  return h("span", {}, number(value, options), h("br", {}), h("span", { class: !zero && change < 0 ? "change loss" : "change" }, sign, shown));
+}
+
+function whatIfView(whatIf) {
+  const scheme = whatIf.schemes[0];
+  const base = whatIf.base[scheme];
+  const money = { minimumFractionDigits: 2, maximumFractionDigits: 2 };
+  const energy = { maximumFractionDigits: 0 };
+  const rows = [
+    h(
+      "tr",
+      {},
+      h("th", { scope: "row" }, t("today")),
+      h("td", { class: "numeric", dataset: { label: t("self-consumed") } }, number(base.self_consumed_kwh, energy)),
+      h("td", { class: "numeric", dataset: { label: t("savings") } }, number(base.savings_eur, money)),
+    ),
+    ...whatIf.items.map((item) => {
+      if (item.error !== null) {
+        return h("tr", {}, h("th", { scope: "row" }, scenarioText(item), h("br", {}), h("span", { class: "change loss" }, t("scenario-cannot", { error: item.error }))), h("td", { class: "numeric empty" }, "–"), h("td", { class: "numeric empty" }, "–"));
+      }
+      const after = item.schemes[scheme];
+      return h(
+        "tr",
+        {},
+        h("th", { scope: "row" }, scenarioText(item)),
+        h("td", { class: "numeric", dataset: { label: t("self-consumed") } }, withChange(after.self_consumed_kwh, base.self_consumed_kwh, energy)),
+        h("td", { class: "numeric", dataset: { label: t("savings") } }, withChange(after.savings_eur, base.savings_eur, money)),
+      );
+    }),
+  ];
+  return [
+    h("h3", {}, t("what-if")),
+    h("p", { class: "hint" }, t("what-if-note", { scheme: schemeName(scheme) })),
+    scrollingTable(t("what-if"), [["scenario"], ["self-consumed", true], ["savings", true]], rows, { className: "what-if" }),
+  ];
 }
 
 function adoptDialog(job, scheme, done) {
@@ -691,6 +907,7 @@ function summaryView(job, canManage, adopted) {
   return [
     h("h3", {}, t("ranking")),
     scrollingTable(t("ranking"), headings, rows, { className: "ranking" }),
+    summary.scenarios ? whatIfView(summary.scenarios) : null,
     h(
       "p",
       {},
@@ -797,13 +1014,13 @@ export async function render(main, _params, session) {
     }
   }
 
-  await Promise.all([drawAgreements(), drawPast()]);
+  const [members] = await Promise.all([canManage ? api("members") : [], drawAgreements(), drawPast()]);
   replace(
     main,
     h("div", { class: "page-header" }, h("h1", {}, t("title"))),
     agreementsArea,
     canManage
-      ? runForm(async (job) => {
+      ? runForm(members, async (job) => {
           showJob(job, true);
           await drawPast();
         })
