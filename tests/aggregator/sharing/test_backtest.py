@@ -65,7 +65,7 @@ def test_no_fit_knows_what_comes_after_its_date() -> None:
             backtest.rolling(
                 scheme, community.members, data, generation,
                 changes=changes, end=local("2026-01-01"),
-            ).values
+            ).coefficients.values
             for data in (consumption, altered)
         )  # fmt: skip
 

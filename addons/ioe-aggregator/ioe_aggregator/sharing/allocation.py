@@ -134,8 +134,14 @@ def sum_by_month(frames: Mapping[str, pd.DataFrame], tz: str) -> pd.DataFrame:
     Returns one column per frame, indexed by (month ``YYYY-MM``, member id).
     """
     first = next(iter(frames.values()))
-    month = first.index.tz_convert(tz).strftime("%Y-%m")
-    table = pd.concat({k: f.groupby(month).sum().stack() for k, f in frames.items()}, axis=1)
+    local = first.index.tz_convert(tz)
+    # Grouped by a number (formatting every hour's month as text is slow), named once each.
+    number = local.year * 100 + local.month
+    names = {n: f"{n // 100:04d}-{n % 100:02d}" for n in np.unique(number)}
+    table = pd.concat(
+        {k: f.groupby(number).sum().rename(index=names).stack() for k, f in frames.items()},
+        axis=1,
+    )
     table.index.names = ["month", "member_id"]
     return table
 

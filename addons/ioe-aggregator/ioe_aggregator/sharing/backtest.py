@@ -9,8 +9,9 @@ learnt from.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
 
 import pandas as pd
 
@@ -72,6 +73,18 @@ def rolling_split(
     return first, end, fit_dates(judged_from, end, tz)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Rolled:
+    """A scheme lived as a sequence of fits (``coefficients``), and its first fit alone.
+
+    ``first`` gives the first fit's β for every hour from the first change date to the end:
+    the scheme fitted once, which the report compares with re-fitting.
+    """
+
+    coefficients: Coefficients
+    first: Coefficients
+
+
 def rolling(
     scheme: str,
     members: Sequence[Member],
@@ -82,22 +95,26 @@ def rolling(
     end: pd.Timestamp,
     tz: str = DEFAULT_TZ,
     rules: Rules | None = None,
-) -> Coefficients:
+    options: Mapping[str, Any] | None = None,
+) -> Rolled:
     """Return the scheme's β from ``changes[0]`` to ``end``, re-fitted at each change date.
 
     Each stretch's β are learnt from the data strictly before its change date, and nothing
     after it. The result is hourly (a static scheme's β step at each change); its ``fit`` is
-    the last fit's, with the change dates.
+    the last fit's, with the change dates. ``options`` go to each fit (`schemes.build`).
     """
     index = consumption_kwh.index
     pieces = []
+    first: Coefficients | None = None
     last: Coefficients | None = None
     for number, change in enumerate(changes):
         until = changes[number + 1] if number + 1 < len(changes) else end
         known = index < change
-        target = index[(index >= change) & (index < until)]
-        if not len(target):
+        stretch = index[(index >= change) & (index < until)]
+        if not len(stretch):
             continue
+        # The first fit gives β to the end: it is also the scheme fitted once.
+        target = index[(index >= change) & (index < end)] if first is None else stretch
         fitted = sch.build(
             scheme,
             members,
@@ -106,14 +123,19 @@ def rolling(
             target_index=target,
             tz=tz,
             rules=rules,
+            options=options,
         )
-        pieces.append(fitted.hourly(target))
+        pieces.append(fitted.hourly(stretch))
+        first = first or fitted
         last = fitted
-    if last is None:
+    if first is None or last is None:
         raise ValueError(f"{scheme}: no hour to judge after {changes[0]}")
-    return Coefficients(
-        scheme=scheme,
-        values=pd.concat(pieces),
-        # What the last fit chose, and when each fit was made.
-        fit={**last.fit, "changes": [change.isoformat() for change in changes]},
+    return Rolled(
+        coefficients=Coefficients(
+            scheme=scheme,
+            values=pd.concat(pieces),
+            # What the last fit chose, and when each fit was made.
+            fit={**last.fit, "changes": [change.isoformat() for change in changes]},
+        ),
+        first=first,
     )

@@ -228,10 +228,10 @@ class Comparison:
                 money = result.economics.set_index(["month", "member_id"])
                 monthly = monthly.join(money[["savings_eur", "compensation_eur"]])
             community["monthly"] = monthly.groupby(level="month").sum().to_dict("index")
-            by_member = {
-                member_id: table.droplevel("member_id").to_dict("index")
-                for member_id, table in monthly.groupby(level="member_id")
-            }
+            # One pass over the table (a dict per member's group is slow for hundreds).
+            by_member: dict[str, dict[str, Any]] = {}
+            for (month, member_id), row in monthly.to_dict("index").items():
+                by_member.setdefault(member_id, {})[month] = row
             found = self.fairness(name)
             schemes[name] = {
                 "kind": "static" if name in sch.STATIC_SCHEMES else "hourly",
@@ -336,6 +336,7 @@ def compare(
     in_force: str | None = None,
     objective: Objective = Objective.SELF_CONSUMPTION,
     max_loss_share: float | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> Comparison:
     """Compute every scheme's β on the training period and judge it on the evaluated one.
@@ -344,7 +345,8 @@ def compare(
     index. Each scheme's allocation, member and community KPIs, and (with ``prices``) monthly
     economics are returned. ``rules`` go to the schemes that keep them (``RULE_SCHEMES``);
     every agreement is checked against them. ``in_force`` (one of ``schemes``), ``objective``
-    and ``max_loss_share`` decide the recommendation (``fairness.recommend``).
+    and ``max_loss_share`` decide the recommendation (``fairness.recommend``). ``options``:
+    by scheme, what an earlier fit chose, used instead of choosing again (`schemes.build`).
     ``progress``, when given, is called with the share of the work done
     (0 to 1) after each scheme's β and after its allocation; an exception it raises stops the
     comparison.
@@ -410,18 +412,20 @@ def compare(
             target_index=evaluate_index,
             tz=tz,
             rules=rules,
+            options=(options or {}).get(name),
         )
 
     for number, name in enumerate(schemes):
         learning = name in sch.TRAINED_SCHEMES
         fitted_once = None
         if learning and changes:
-            coefficients = rolling(
-                name, members, consumption_kwh, generation_kwh,
-                changes=changes, end=evaluated_on.end, tz=tz, rules=rules,
+            rolled = rolling(
+                name, members, consumption_kwh, generation_kwh, changes=changes,
+                end=evaluated_on.end, tz=tz, rules=rules, options=(options or {}).get(name),
             )  # fmt: skip
+            coefficients = rolled.coefficients
             if len(changes) > 1:
-                fitted_once = judge(build(name, history, history_generation))
+                fitted_once = judge(rolled.first)
         else:
             # Perfect foresight shares each hour by that hour's own consumption.
             reference = name in sch.REFERENCE_SCHEMES

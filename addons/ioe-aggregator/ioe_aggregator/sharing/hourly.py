@@ -13,9 +13,9 @@ keep them keeps them too). ``within_limits`` also serves hourly-profile.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,6 +53,11 @@ class Fit:
     blend: float
     # Per "grain/target", per blend: kWh self-consumed on the held-out weeks.
     scores_kwh: dict[str, dict[float, float]]
+
+    @classmethod
+    def chosen(cls, fit: Mapping[str, Any]) -> Fit:
+        """Return the choice ``describe`` gave (without the scores)."""
+        return cls(grain=fit["grain"], target=fit["target"], blend=fit["blend"], scores_kwh={})
 
     def describe(self) -> dict[str, object]:
         """Return the choice and the scores, for the report."""
@@ -269,17 +274,19 @@ def optimized_hourly(
     *,
     tz: str = DEFAULT_TZ,
     rules: Rules | None = None,
+    chosen: Fit | None = None,
 ) -> Coefficients:
     """Return hourly β for ``target_index``: the cross-validated blend of class optima.
 
     Learnt on the training history (hours × member ids) and the plant's generation in it;
-    every β keeps the community's ``rules`` and the members' own bounds.
+    every β keeps the community's ``rules`` and the members' own bounds. ``chosen``: the grain,
+    target and blend an earlier cross-validation chose, not chosen again.
     """
     complete = consumption_kwh.dropna()
     if complete.empty:
         raise ValueError("optimized-hourly needs hours where every member's consumption is known")
     limits = (rules or Rules()).limits(members, consumption_kwh)
-    fit = choose(consumption_kwh, generation_kwh, limits, tz)
+    fit = chosen or choose(consumption_kwh, generation_kwh, limits, tz)
     consumption = complete.to_numpy()
     generation = generation_kwh.reindex(complete.index).fillna(0.0).to_numpy()
     classes, target = hour_classes(complete.index, tz), hour_classes(target_index, tz)

@@ -294,12 +294,13 @@ TEXT = {
     "what_if": ("¿Y si…?", "What if…?"),
     "what_if_intro": (
         "Cada escenario cambia el historial de una forma y vuelve a calcular {schemes} con "
-        "las mismas reglas, aprendiendo una sola vez con el periodo de entrenamiento y "
-        "juzgando en el evaluado: por eso la fila «hoy» puede diferir de la clasificación, "
-        "que reajusta cada cuatro meses.",
+        "las mismas reglas, aprendiendo una sola vez con el periodo de entrenamiento (con las "
+        "opciones que eligió el cálculo de hoy) y juzgando en el evaluado: por eso la fila "
+        "«hoy» puede diferir de la clasificación, que reajusta cada cuatro meses.",
         "Each scenario changes the history one way and works out {schemes} again under the "
-        "same rules, learning once on the training period and judged on the evaluated one: "
-        "so the «today» row may differ from the ranking, which re-fits every four months.",
+        "same rules, learning once on the training period (with the options today's fit "
+        "chose) and judged on the evaluated one: so the «today» row may differ from the "
+        "ranking, which re-fits every four months.",
     ),
     "scenario": ("Escenario", "Scenario"),
     "today": ("Hoy, tal como es", "Today, as it is"),

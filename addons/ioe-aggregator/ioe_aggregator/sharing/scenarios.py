@@ -5,11 +5,12 @@ leaves, the plant grows (pvlib: the new panels' orientation against the plant's)
 battery is added (a simple dispatch within its power, capacity and losses), or prices change.
 
 Each scenario changes the comparison's inputs (`Inputs`) and runs the recommended agreement and
-the one in force again: fitted once on the training period and judged on the evaluated one, as
-the base is read here (a learning scheme re-fitted every four months is read fitted once), so
-that every change is against the same method. The scenario's rules are the community's: a rule
-that can no longer hold (the only vulnerable member leaves the reserve without anyone) is the
-scenario's answer, not a failure of the report.
+the one in force again: fitted once on the training period (with the options the base's fit
+chose) and judged on the evaluated one, as the base is read here (a learning scheme re-fitted
+every four months is read fitted once), so that every change is against the same method. The
+scenario's rules are the community's: a rule that can no longer hold (the only vulnerable
+member leaves the reserve without anyone) is the scenario's answer, not a failure of the
+report.
 """
 
 from __future__ import annotations
@@ -440,6 +441,9 @@ def what_if(
     """Run each scenario on the base comparison's periods, rules and decision."""
     check(scenarios, inputs)
     schemes = judged_schemes(base)
+    # Each agreement learns again from the scenario's data, with the options its base fit chose
+    # (what cross-validation picked is a choice about the community, not a figure to re-make).
+    options = {s: fit for s in schemes if (fit := _fitted_once(base, s).coefficients.fit)}
     outcomes = []
     for scenario in scenarios:
         try:
@@ -459,6 +463,7 @@ def what_if(
                 tz=tz,
                 rules=base.rules,
                 in_force=base.in_force,
+                options=options,
             )
         except Infeasible as err:  # the rules cannot hold in the scenario
             outcomes.append(Outcome(scenario=scenario, facts=changed.facts, error=str(err)))

@@ -6,14 +6,14 @@ is non-negative and sums to 1 in every hour.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ
-from ioe_aggregator.sharing.hourly import hour_classes, optimized_hourly, within_limits
+from ioe_aggregator.sharing.hourly import Fit, hour_classes, optimized_hourly, within_limits
 from ioe_aggregator.sharing.model import Coefficients, Member
 from ioe_aggregator.sharing.optimize import optimal_static
 from ioe_aggregator.sharing.rules import Rules
@@ -153,6 +153,7 @@ def build(
     target_index: pd.DatetimeIndex | None = None,
     tz: str = DEFAULT_TZ,
     rules: Rules | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> Coefficients:
     """Return the named scheme's β.
 
@@ -160,7 +161,9 @@ def build(
     perfect-foresight, the very hours it shares; ``history_generation_kwh`` serves the
     optimised schemes; ``target_index`` is where the hourly schemes' β are wanted. ``rules`` go to
     the schemes that keep them (``RULE_SCHEMES``); the others' β are what their formula gives,
-    and ``Limits.breaches`` tells how they break the rules.
+    and ``Limits.breaches`` tells how they break the rules. ``options``: what an earlier fit
+    of the scheme chose (its ``Coefficients.fit``), used instead of choosing again
+    (optimized-hourly's grain, target and blend; the other schemes choose nothing).
     """
     if scheme in ("equal", "power", "investment"):
         static = {"equal": equal, "power": by_contracted_power, "investment": by_investment}
@@ -181,6 +184,12 @@ def build(
         raise ValueError(f"{scheme} needs the hours to give β for")
     if scheme == "optimized-hourly":
         return optimized_hourly(
-            history_kwh, history_generation_kwh, target_index, members, tz=tz, rules=rules
+            history_kwh,
+            history_generation_kwh,
+            target_index,
+            members,
+            tz=tz,
+            rules=rules,
+            chosen=None if not options else Fit.chosen(options),
         )
     return hourly_profile(history_kwh, target_index, members, tz=tz, rules=rules)
