@@ -152,7 +152,8 @@ def test_a_comparison_runs_is_adopted_and_gives_a_valid_file(api: Api, tmp_path:
 def test_what_if_scenarios_run_in_the_job_and_show_in_its_report(api: Api) -> None:
     what_if = [
         {"kind": "member-joins", "name": "La panadería", "member_id": "bakery",
-         "cups": "ES0021000000000999EF", "annual_kwh": 6000, "contracted_power_kw": 10},
+         "cups": "ES0021000000000999EF", "annual_kwh": 6000, "contracted_power_kw": 10,
+         "investment_share": 0.1},
         {"kind": "battery", "capacity_kwh": 20, "power_kw": 10},
         {"kind": "prices", "import_factor": 1.5},
     ]  # fmt: skip
@@ -262,6 +263,11 @@ def test_a_restart_fails_the_jobs_it_interrupted(
             },
             400,
             "bad_scenarios",
+        ),
+        (
+            {"scenarios": [{"kind": "plant-grows", "added_kwp": 5, "plant_kwp": 9, "azimuth": 90}]},
+            400,
+            "no_site",
         ),
     ],
 )

@@ -122,6 +122,7 @@ async def test_a_comparison_is_run_adopted_and_its_file_downloaded_and_checked(
     await page.page.get_by_text("What if…?").click()
     await page.page.fill("#run-join-kwh", "6000")
     await page.page.fill("#run-join-name", "The bakery")
+    await page.page.fill("#run-join-investment", "10")
     await page.page.select_option("#run-leaves", "m-0004")
     await page.page.fill("#run-battery-kwh", "10")
     await page.page.get_by_role("button", name=texts["start"]).click()
@@ -147,9 +148,18 @@ async def test_a_comparison_is_run_adopted_and_its_file_downloaded_and_checked(
     summary = jobs[0]["summary"]
     savings = {name: s["community"]["savings_eur"] for name, s in summary["schemes"].items()}
     assert summary["winner"] == max(savings, key=lambda name: savings[name])
-    assert [item["kind"] for item in jobs[0]["request"]["scenarios"]] == [
-        "member-joins", "member-leaves", "battery"
-    ]  # fmt: skip
+    asked_scenarios = jobs[0]["request"]["scenarios"]
+    assert [item["kind"] for item in asked_scenarios] == [
+        "member-joins",
+        "member-leaves",
+        "battery",
+    ]
+    # The registry keeps investment shares: a tenth, as the page was told in per cent.
+    assert asked_scenarios[0]["investment_share"] == pytest.approx(0.1)
+    # Against sharing by power: power itself moves nobody.
+    await expect(ranking).to_contain_text("Members gaining / losing")
+    power = ranking.locator("tr", has_text="By contracted power")
+    await expect(power.locator("td").nth(4)).to_have_text("0 / 0")
     what_if = page.page.locator("table.what-if")
     await expect(what_if.locator("tbody tr")).to_have_count(4)
     await expect(what_if).to_contain_text("The bakery joins: 6,000 kWh a year")

@@ -14,6 +14,8 @@ from ioe_aggregator.cli import main
 from ioe_aggregator.sharing.schemes import ALL_SCHEMES
 from ioe_dev.synthetic import cups, make_community, write_csv
 
+from .conftest import hours
+
 CAU = "ES0021000000000001RKA001"
 KPI_KEYS = {
     "allocated_kwh", "consumption_kwh", "self_consumed_kwh", "surplus_kwh", "import_kwh",
@@ -637,6 +639,10 @@ def test_what_if_a_member_joins_from_its_datadis_export_and_a_battery_is_added(
             "missing.csv: cannot read it",
         ),
         ('[{"kind": "member-leaves", "member_id": "m-0099"}]', "member m-0099 leaving: no such"),
+        (
+            '[{"kind": "member-joins", "member_id": "n", "history": "export.csv"}]',
+            "export.csv: a distributor's export: give the member's cups to find its lines",
+        ),
         ('[{"kind": "prices", "import_factor": 2}]', "the comparison has no prices"),
     ],
 )
@@ -648,6 +654,7 @@ def test_scenarios_that_cannot_be_are_named_and_nothing_is_written(
     message: str,
 ) -> None:
     (tmp_path / "what-if.json").write_text(document)
+    datadis_export(tmp_path / "export.csv", cups(5), pd.Series(0.4, index=hours(48)))
     code = run("compare", "--members", inputs["members"], "--consumption", inputs["consumption"],
                "--generation", inputs["generation"], "--schemes", "equal",
                "--scenarios", tmp_path / "what-if.json", "--out", tmp_path / "out")  # fmt: skip

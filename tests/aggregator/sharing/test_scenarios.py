@@ -60,6 +60,13 @@ def test_rees_profile_spreads_the_annual_kwh_and_keeps_the_weekday() -> None:
     leap = standard_consumption(1.0, hours_of_year(2024, TZ), TZ)
     assert len(leap) == 8784
     assert leap.notna().all()
+    # REE's hours are the peninsula's clock: in the Canaries a household lives the same clock
+    # hours an hour later in UTC.
+    canary = standard_consumption(1.0, hours_of_year(2025, "Atlantic/Canary"), "Atlantic/Canary")
+    by_clock = canary.set_axis(canary.index.tz_convert("Atlantic/Canary").tz_localize(None))
+    peninsula = same_year.set_axis(same_year.index.tz_convert(TZ).tz_localize(None)) / 3500.0
+    day = pd.date_range("2025-01-15", periods=24, freq="h")
+    assert by_clock[day].to_numpy() == pytest.approx(peninsula[day].to_numpy())
 
 
 def test_a_member_joins_with_its_annual_kwh_or_its_history_gaps_filled_by_the_profile() -> None:
@@ -82,6 +89,16 @@ def test_a_member_joins_with_its_annual_kwh_or_its_history_gaps_filled_by_the_pr
     scale = 0.3 * known / shape.iloc[:known].sum()
     assert values.iloc[known:].to_numpy() == pytest.approx(shape.iloc[known:].to_numpy() * scale)
     assert joined.facts["hours_filled"] == len(index) - known
+
+    # No contracted power given: a typical member's (the median).
+    powered = [member("a", power=3.3), member("b", power=4.6), member("c", power=9.9)]
+    three = inputs_of(
+        powered, pd.DataFrame(1.0, index=index, columns=["a", "b", "c"]), base.generation_kwh
+    )
+    typical = sc.MemberJoins(member=replace(newcomer, contracted_power_kw=0.0), annual_kwh=100.0)
+    joined_three = typical.apply(three, TZ)
+    assert joined_three.inputs.members[-1].contracted_power_kw == 4.6
+    assert joined_three.facts["contracted_power_kw"] == 4.6
 
     too_little = sc.MemberJoins(member=newcomer, history_kwh=history.iloc[: len(index) // 3])
     with pytest.raises(ValueError, match=r"covers 33% .* give its annual kWh"):
@@ -125,8 +142,12 @@ def test_scenarios_that_cannot_apply_are_all_refused_at_once_before_any_work() -
             {"kind": "prices", "import_factor": 1.1},
             {"kind": "battery", "capacity_kwh": 10, "power_kw": 5, "round_trip_efficiency": 1.5},
             {"kind": "plant-grows", "added_kwp": 5, "plant_kwp": 10, "azimuth": 90},
+            {"kind": "member-joins", "member_id": "p", "annual_kwh": 100, "investment_eur": -1},
+            {"kind": "member-joins", "member_id": "q", "annual_kwh": 100, "min_share": 0.5,
+             "max_share": 0.2},
+            {"kind": "prices", "import_factor": float("nan")},
         ]
-    )
+    )  # fmt: skip
     with pytest.raises(ValueError, match="scenario 1") as refused:
         sc.check(asked, base)
     message = str(refused.value)
@@ -141,6 +162,11 @@ def test_scenarios_that_cannot_apply_are_all_refused_at_once_before_any_work() -
         "most 1",
         "scenario 8 (plant-grows): the plant growing with panels facing otherwise: give the "
         "site's latitude and longitude",
+        "scenario 9 (member-joins): member p joining: its contracted power and investment must "
+        "be 0 or more",
+        "scenario 10 (member-joins): member q joining: its shares must be 0 ≤ min_share ≤ "
+        "max_share ≤ 1",
+        "scenario 11 (prices): the prices changing: a factor must be 0 or more",
     ):
         assert expected in message
 
@@ -192,6 +218,14 @@ def test_the_battery_stores_the_communitys_spare_sun_within_its_power_and_losses
     stored = (flows.clip(lower=0) * 0.9**0.5 + flows.clip(upper=0) / 0.9**0.5).cumsum()
     assert stored.min() >= -1e-9
     assert stored.max() <= 10.0 + 1e-9
+
+    # An hour without a value is an hour with nothing made or used: the battery stays bounded.
+    gappy = battery.dispatch(
+        pd.Series([5.0, np.nan, 0.0, 0.0, 0.0], index=hours(5)),
+        pd.Series([1.0, 1.0, np.nan, 3.0, 3.0], index=hours(5)),
+    )
+    assert np.isfinite(gappy).all()
+    assert gappy.to_numpy() == pytest.approx([2.0, -1.0, 0.0, -0.62, 0.0])
 
 
 def test_prices_twice_as_high_double_the_savings() -> None:
@@ -290,3 +324,34 @@ def test_each_scenario_judges_the_recommended_agreement_and_the_one_in_force_aga
     assert "What if…?" in html
     assert "The only vulnerable home leaves" in html
     assert "It cannot be:" in html
+
+
+def test_over_two_years_the_scenarios_read_the_base_fitted_once_with_its_options() -> None:
+    made = make_community(4, seed=5, years=2)
+    index = made.consumption_kwh.index
+    prices = Prices.flat(index, 0.2, 0.05)
+    base = compare(
+        made.members, made.consumption_kwh, made.generation_kwh,
+        schemes=["optimized-hourly", "equal"], prices=prices,
+    )  # fmt: skip
+    # Re-fitted three times in the judged year; fitted once is the first fit over all of it,
+    # as a comparison learning on the training months alone gives it.
+    assert len(base.results["optimized-hourly"].coefficients.fit["changes"]) == 3
+    once = compare(
+        made.members, made.consumption_kwh, made.generation_kwh,
+        schemes=["optimized-hourly"], prices=prices,
+        train=base.trained_on, evaluate=base.evaluated_on,
+    )  # fmt: skip
+    fitted_once = base.results["optimized-hourly"].fitted_once
+    assert fitted_once is not None
+    assert fitted_once.community["self_consumed_kwh"] == pytest.approx(
+        once.results["optimized-hourly"].community["self_consumed_kwh"], rel=1e-12
+    )
+    # Unchanged prices change nothing, optimized-hourly learning with the base's options.
+    inputs = inputs_of(made.members, made.consumption_kwh, made.generation_kwh, prices)
+    report = sc.to_report(base, sc.what_if(base, inputs, [sc.PricesChange()], tz=TZ))
+    assert report["schemes"] == ["optimized-hourly"]
+    (item,) = report["items"]
+    assert item["schemes"]["optimized-hourly"]["self_consumed_kwh"] == pytest.approx(
+        report["base"]["optimized-hourly"]["self_consumed_kwh"], rel=1e-12
+    )

@@ -48,12 +48,15 @@ from ioe_aggregator.sharing.files import align_hours
 from ioe_aggregator.sharing.model import Member
 from ioe_aggregator.sharing.report_html import documents
 from ioe_aggregator.sharing.rules import Rules
+from ioe_aggregator.sharing.scenarios import Scenario
 from ioe_aggregator.store import Store
 from ioe_aggregator.store.sql import moment, moment_or_none
 
 _LOGGER = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+# A member's investment as the registry keeps it (and the comparison's members carry it).
+INVESTMENT_SHARE: Final = "investment_share"
 # The longest period compared at once, and the years a period may fall in.
 MAX_MONTHS: Final = 36
 FIRST_YEAR, LAST_YEAR = 2000, 2100
@@ -165,10 +168,6 @@ class ComparisonRequest:
             Rules.from_mapping(self.rules)
         except ValueError as err:
             raise Refused(Kind.INVALID, f"rules: {err}", code="bad_rules") from err
-        try:
-            scenarios.parse(list(self.scenarios))
-        except ValueError as err:
-            raise Refused(Kind.INVALID, f"scenarios: {err}", code="bad_scenarios") from err
         if self.in_force is not None and self.in_force not in self.schemes:
             raise Refused(
                 Kind.INVALID,
@@ -182,6 +181,17 @@ class ComparisonRequest:
                 "decision: savings-no-loss needs in_force and max_loss_share",
                 code="bad_decision",
             )
+        self.what_if(site=None)
+
+    def what_if(self, *, site: Site | None) -> list[Scenario]:
+        """Return the scenarios asked for; refuse those that mean nothing (``bad_scenarios``).
+
+        A joining member's investment is a share, as the registry keeps it.
+        """
+        try:
+            return scenarios.parse(list(self.scenarios), site=site, investment=INVESTMENT_SHARE)
+        except ValueError as err:
+            raise Refused(Kind.INVALID, f"scenarios: {err}", code="bad_scenarios") from err
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,6 +249,23 @@ def _job(row: Sequence[Any]) -> Job:
     )
 
 
+# What a job's summary says of each scheme's fairness, across members (report.json has each
+# member's); who gains and who loses, counted.
+FAIRNESS_SUMMARY: Final = (
+    "gini_per_eur_invested",
+    "vulnerable_share_of_savings",
+    "in_force",
+    "worst_loss_share",
+)
+
+
+def _fairness(found: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    counts = {"gainers": len(found["gainers"]), "losers": len(found["losers"])}
+    return {key: found[key] for key in FAIRNESS_SUMMARY} | counts
+
+
 def summary(comparison: Comparison, report: Mapping[str, Any]) -> dict[str, Any]:
     """Return a done job's summary: the winner, and per scheme its community figures.
 
@@ -255,6 +282,8 @@ def summary(comparison: Comparison, report: Mapping[str, Any]) -> dict[str, Any]
             "coefficients": {str(k): float(v) for k, v in result.agreement.values.items()}
             if agreement and result.agreement is not None
             else None,
+            "keeps_rules": None if figures["rules_broken"] is None else not figures["rules_broken"],
+            "fairness": _fairness(figures["fairness"]),
         }
     what_if = report["scenarios"]
     return {
@@ -306,7 +335,7 @@ def _engine(
         prices = Prices.flat(
             hours.consumption.index, request.import_eur_kwh, request.surplus_eur_kwh
         )
-    asked = scenarios.parse(list(request.scenarios), site=site)
+    asked = request.what_if(site=site)
     inputs = scenarios.Inputs(
         members=tuple(members),
         consumption_kwh=hours.consumption,
@@ -375,6 +404,14 @@ class Comparisons:
     async def start(self, request: ComparisonRequest, *, actor: str) -> Job:
         """Record a job and queue it; refuse a request without history to compare."""
         request.check()
+        for scenario in request.what_if(site=self._site):
+            if isinstance(scenario, scenarios.PlantGrows) and not scenario.placed:
+                raise Refused(
+                    Kind.INVALID,
+                    "scenarios: new panels facing otherwise than the plant's need its site: set "
+                    "plant_latitude and plant_longitude in the add-on's options",
+                    code="no_site",
+                )
         if request.import_eur_kwh is None and self._prices is not None:
             import_eur_kwh, surplus_eur_kwh = self._prices
             request = replace(

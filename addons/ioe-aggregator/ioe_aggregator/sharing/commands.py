@@ -310,8 +310,6 @@ def _scenarios(path: Path | None, tz: str) -> list[scenarios.Scenario]:
 
     try:
         return scenarios.parse(document, history=history)
-    except InputError:
-        raise
     except ValueError as err:
         raise InputError([f"{path}: {err}"]) from None
 

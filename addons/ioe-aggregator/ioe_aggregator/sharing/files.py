@@ -243,6 +243,10 @@ def read_member_history(path: Path, member: Member, tz: str) -> tuple[pd.Series,
             head = file.readline().decode("utf-8-sig", errors="replace")
             if head.strip().lower().startswith("member_id"):
                 return read_consumption(path, [member])[member.member_id], "history"
+            if not member.cups:
+                raise InputError(
+                    [f"{path}: a distributor's export: give the member's cups to find its lines"]
+                )
             file.seek(0)
             export = open_csv(file, ZoneInfo(tz))
             point = supply_point(member.cups)

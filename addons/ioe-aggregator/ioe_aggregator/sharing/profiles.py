@@ -52,12 +52,15 @@ def ree_profile() -> pd.Series:
 def standard_consumption(annual_kwh: float, index: pd.DatetimeIndex, tz: str) -> pd.Series:
     """Return a household's hourly kWh on ``index`` (UTC hours) from its annual kWh.
 
-    Each hour takes the profile's value for the same local hour of the 2025 day that falls on
-    the same weekday and within three days of its date (the week's shape is kept: a Sunday
-    takes a Sunday's). A year of hours sums to about ``annual_kwh``.
+    Each hour takes the profile's value for the same clock hour (local, in ``tz``) of the 2025
+    day that falls on the same weekday and within three days of its date (the week's shape is
+    kept: a Sunday takes a Sunday's; a holiday's lower day is not moved with it). A year of
+    hours sums to about ``annual_kwh``.
     """
     profile = ree_profile()
-    local = profile.index.tz_convert(tz).tz_localize(None)
+    # REE's hours are the peninsula's clock; elsewhere (the Canaries) a household lives the
+    # same clock hours on its own.
+    local = profile.index.tz_convert(DEFAULT_TZ).tz_localize(None)
     # The October hour that comes twice takes the mean of the two; March's missing one the
     # hour before it.
     by_clock = pd.Series(profile.to_numpy(), index=local).groupby(level=0).mean()

@@ -705,9 +705,9 @@ def _movers(members: dict[str, dict[str, Any]], money: bool) -> str:
         reverse=True,
     )
 
-    def shown(pairs: list[tuple[float, str]]) -> str:
+    def shown(pairs: list[tuple[float, str]]) -> str:  # escaped where it is shown (`_t`)
         return ", ".join(
-            f"{escape(member_id)} ({'+' if change > 0 else '−'}"
+            f"{member_id} ({'+' if change > 0 else '−'}"
             f"{_money(abs(change)) if money else format_number(abs(change), 0) + ' kWh'})"
             for change, member_id in pairs
         )

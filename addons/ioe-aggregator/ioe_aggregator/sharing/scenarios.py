@@ -31,8 +31,8 @@ from ioe_aggregator.forecast.model import Array, Site
 from ioe_aggregator.sharing import schemes as sch
 from ioe_aggregator.sharing.compare import Comparison, Judged, compare
 from ioe_aggregator.sharing.economics import Prices
+from ioe_aggregator.sharing.files import InputError
 from ioe_aggregator.sharing.model import Member
-from ioe_aggregator.sharing.optimize import Infeasible
 from ioe_aggregator.sharing.profiles import standard_consumption
 
 # A joining member's history must cover this share of the community's hours; the rest is
@@ -92,7 +92,8 @@ class MemberJoins:
     """A member joins, with its hourly history (kWh, UTC hours) or its annual kWh.
 
     ``source`` says where the history came from (the report repeats it). Hours the history does
-    not cover are filled with REE's profile scaled to the history's own consumption.
+    not cover are filled with REE's profile scaled to the history's own consumption. A
+    contracted power of 0 (not given) is taken as the members' median.
     """
 
     kind: ClassVar[str] = "member-joins"
@@ -103,15 +104,17 @@ class MemberJoins:
     name: str = ""
 
     def check(self, inputs: Inputs) -> None:
-        """Refuse a member already there, a wrong CUPS, or no consumption (or two)."""
+        """Refuse a member already there, a wrong CUPS or figure, no consumption (or two)."""
+        joining = f"member {self.member.member_id} joining"
         if (self.history_kwh is None) == (self.annual_kwh is None):
-            raise ValueError(
-                f"member {self.member.member_id} joining: give its history or its annual kWh"
-            )
-        if self.annual_kwh is not None and not self.annual_kwh > 0:
-            raise ValueError(
-                f"member {self.member.member_id} joining: its annual kWh must be above 0"
-            )
+            raise ValueError(f"{joining}: give its history or its annual kWh")
+        if self.annual_kwh is not None and not 0 < self.annual_kwh < math.inf:
+            raise ValueError(f"{joining}: its annual kWh must be above 0")
+        own = self.member
+        if not (0 <= own.contracted_power_kw < math.inf and 0 <= own.investment_eur < math.inf):
+            raise ValueError(f"{joining}: its contracted power and investment must be 0 or more")
+        if not 0 <= own.min_share <= own.max_share <= 1:
+            raise ValueError(f"{joining}: its shares must be 0 ≤ min_share ≤ max_share ≤ 1")
         # A household thinking of joining may not have given its supply point yet.
         if self.member.cups and not stdnum_cups.is_valid(self.member.cups):
             raise ValueError(
@@ -147,10 +150,14 @@ class MemberJoins:
         # As asked; from a history, its own level over the hours compared.
         facts["annual_kwh"] = self.annual_kwh or inputs.per_year(float(values.sum()))
         consumption = inputs.consumption_kwh.assign(**{self.member.member_id: values.to_numpy()})
+        member = self.member
+        if not member.contracted_power_kw:
+            # Not given: a typical member's.
+            typical = float(np.median([m.contracted_power_kw for m in inputs.members]))
+            member = replace(member, contracted_power_kw=typical)
+            facts["contracted_power_kw"] = typical
         return Changed(
-            inputs=replace(
-                inputs, members=(*inputs.members, self.member), consumption_kwh=consumption
-            ),
+            inputs=replace(inputs, members=(*inputs.members, member), consumption_kwh=consumption),
             facts=facts,
         )
 
@@ -226,9 +233,14 @@ class PlantGrows:
             self.azimuth is None or self.azimuth == self.plant_azimuth
         )
 
+    @property
+    def placed(self) -> bool:
+        """Whether the new panels can be worked out: facing as the plant's, or the site known."""
+        return self.same_orientation or self.site is not None
+
     def check(self, inputs: Inputs) -> None:
         """Refuse sizes and angles that cannot be, and other panels without the site."""
-        if not self.added_kwp > 0 or not self.plant_kwp > 0:
+        if not (0 < self.added_kwp < math.inf and 0 < self.plant_kwp < math.inf):
             raise ValueError("the plant growing: its power and what is added must be above 0 kWp")
         for angle in (self.plant_tilt, self.tilt):
             if angle is not None and not 0 <= angle <= 90:
@@ -236,7 +248,7 @@ class PlantGrows:
         for angle in (self.plant_azimuth, self.azimuth):
             if angle is not None and not 0 <= angle <= 360:
                 raise ValueError(f"the plant growing: an azimuth of {angle}° is not 0-360°")
-        if not self.same_orientation and self.site is None:
+        if not self.placed:
             raise ValueError(
                 "the plant growing with panels facing otherwise: give the site's latitude "
                 "and longitude"
@@ -321,15 +333,20 @@ class Battery:
 
     def check(self, inputs: Inputs) -> None:
         """Refuse sizes and efficiencies that cannot be."""
-        if not self.capacity_kwh > 0 or not self.power_kw > 0:
+        if not (0 < self.capacity_kwh < math.inf and 0 < self.power_kw < math.inf):
             raise ValueError("the battery: its capacity and power must be above 0")
         if not 0 < self.round_trip_efficiency <= 1:
             raise ValueError("the battery: its round-trip efficiency must be above 0 and at most 1")
 
     def dispatch(self, generation_kwh: pd.Series, consumption_kwh: pd.Series) -> pd.Series:
-        """Return the energy into (+) and out of (−) the battery each hour, at the plant's side."""
+        """Return the energy into (+) and out of (−) the battery each hour, at the plant's side.
+
+        On ``consumption_kwh``'s hours.
+        """
         step = math.sqrt(self.round_trip_efficiency)
-        spare = (generation_kwh - consumption_kwh).to_numpy(dtype=float).tolist()
+        # An hour without a value counts as none made or used (the battery never sees a NaN).
+        made = generation_kwh.reindex(consumption_kwh.index).fillna(0.0)
+        spare = (made - consumption_kwh.fillna(0.0)).to_numpy(dtype=float).tolist()
         flows = []
         stored = 0.0
         for balance in spare:
@@ -341,7 +358,7 @@ class Battery:
                 out = min(-balance, self.power_kw, stored * step)
                 stored -= out / step
                 flows.append(-out)
-        return pd.Series(flows, index=generation_kwh.index)
+        return pd.Series(flows, index=consumption_kwh.index)
 
     def apply(self, inputs: Inputs, tz: str) -> Changed:
         """Take the charge from the plant's output and add the discharge to it."""
@@ -349,7 +366,12 @@ class Battery:
         charged = float(flows.clip(lower=0.0).sum())
         discharged = float(-flows.clip(upper=0.0).sum())
         return Changed(
-            inputs=replace(inputs, generation_kwh=(inputs.generation_kwh - flows).clip(lower=0.0)),
+            inputs=replace(
+                inputs,
+                generation_kwh=(inputs.generation_kwh - flows.reindex_like(inputs.generation_kwh))
+                .fillna(inputs.generation_kwh)
+                .clip(lower=0.0),
+            ),
             facts={
                 "charged_kwh_year": inputs.per_year(charged),
                 "discharged_kwh_year": inputs.per_year(discharged),
@@ -378,10 +400,10 @@ class PricesChange:
 
     def check(self, inputs: Inputs) -> None:
         """Refuse negative factors, and a comparison without prices."""
+        if not (0 <= self.import_factor < math.inf and 0 <= self.surplus_factor < math.inf):
+            raise ValueError("the prices changing: a factor must be 0 or more")
         if inputs.prices is None:
             raise ValueError("the prices changing: the comparison has no prices; give them")
-        if self.import_factor < 0 or self.surplus_factor < 0:
-            raise ValueError("the prices changing: a factor must be 0 or more")
 
     def apply(self, inputs: Inputs, tz: str) -> Changed:
         """Scale the prices."""
@@ -465,7 +487,7 @@ def what_if(
                 in_force=base.in_force,
                 options=options,
             )
-        except Infeasible as err:  # the rules cannot hold in the scenario
+        except ValueError as err:  # Infeasible: the rules cannot hold in the scenario
             outcomes.append(Outcome(scenario=scenario, facts=changed.facts, error=str(err)))
             continue
         outcomes.append(Outcome(scenario=scenario, facts=changed.facts, comparison=comparison))
@@ -571,6 +593,8 @@ FIELDS: Mapping[str, Mapping[str, tuple[tuple[type, ...], bool]]] = {
     PricesChange.kind: {"import_factor": (_NUMBER, False), "surplus_factor": (_NUMBER, False)},
 }
 MAX_SCENARIOS = 12
+# A joining member's investment, as the members file gives it (euros).
+INVESTMENT = "investment_eur"
 
 
 class History(Protocol):
@@ -580,14 +604,14 @@ class History(Protocol):
         """Return the kWh by UTC hour and the source's name (``"datadis"``, ``"history"``)."""
 
 
-def _problems(number: int, item: Any) -> list[str]:
+def _problems(number: int, item: Any, investment: str) -> list[str]:
     where = f"scenario {number}"
     if not isinstance(item, Mapping):
         return [f"{where}: not an object"]
     kind = item.get("kind")
     if not isinstance(kind, str) or kind not in FIELDS:
         return [f"{where}: kind {kind!r} is not one of {', '.join(FIELDS)}"]
-    fields = FIELDS[kind]
+    fields = {investment if key == INVESTMENT else key: spec for key, spec in FIELDS[kind].items()}
     problems = [
         f"{where} ({kind}): unknown field {key!r}"
         for key in item
@@ -606,33 +630,48 @@ def _problems(number: int, item: Any) -> list[str]:
 
 
 def parse(
-    document: Any, *, history: History | None = None, site: Site | None = None
+    document: Any,
+    *,
+    history: History | None = None,
+    site: Site | None = None,
+    investment: str = INVESTMENT,
 ) -> list[Scenario]:
     """Return the scenarios a document (a list of objects, each with its ``kind``) asks for.
 
     ``history`` reads a joining member's ``history`` (None: only ``annual_kwh`` is taken);
-    ``site`` is the plant's, when a scenario does not give its latitude and longitude. Every
-    problem is named at once (``ValueError``).
+    ``site`` is the plant's, when a scenario does not give its latitude and longitude;
+    ``investment`` names the field of a joining member's investment (the add-on's registry
+    keeps a share of it, ``investment_share``, where files give euros). Every problem is named
+    at once (``ValueError``).
     """
     if not isinstance(document, list):
         raise ValueError("the scenarios are a list of objects, each with its kind")  # noqa: TRY004 - bad input, as every other problem
     if len(document) > MAX_SCENARIOS:
         raise ValueError(f"{len(document)} scenarios: at most {MAX_SCENARIOS} at once")
-    problems = [p for number, item in enumerate(document, start=1) for p in _problems(number, item)]
+    problems = [
+        problem
+        for number, item in enumerate(document, start=1)
+        for problem in _problems(number, item, investment)
+    ]
     if problems:
         raise ValueError("; ".join(problems))
     scenarios = []
     for number, item in enumerate(document, start=1):
+        where = f"scenario {number} ({item['kind']})"
         try:
-            scenarios.append(_scenario(item, history=history, site=site))
+            scenarios.append(_scenario(item, history=history, site=site, investment=investment))
+        except InputError as err:  # a history file's, each with its line
+            problems.extend(f"{where}: {problem}" for problem in err.problems)
         except ValueError as err:
-            problems.append(f"scenario {number} ({item['kind']}): {err}")
+            problems.append(f"{where}: {err}")
     if problems:
         raise ValueError("; ".join(problems))
     return scenarios
 
 
-def _scenario(item: Mapping[str, Any], *, history: History | None, site: Site | None) -> Scenario:
+def _scenario(
+    item: Mapping[str, Any], *, history: History | None, site: Site | None, investment: str
+) -> Scenario:
     kind, name = item["kind"], item.get("name", "")
     given = {key: value for key, value in item.items() if key not in ("kind", "name")}
     if kind == MemberJoins.kind:
@@ -640,7 +679,7 @@ def _scenario(item: Mapping[str, Any], *, history: History | None, site: Site | 
             member_id=given["member_id"],
             cups=given.get("cups", ""),
             contracted_power_kw=float(given.get("contracted_power_kw", 0.0)),
-            investment_eur=float(given.get("investment_eur", 0.0)),
+            investment_eur=float(given.get(investment, 0.0)),
             vulnerable=bool(given.get("vulnerable", False)),
             min_share=float(given.get("min_share", 0.0)),
             max_share=float(given.get("max_share", 1.0)),

@@ -148,12 +148,19 @@ const TEXTS = {
     "error.no_year": "Name the file CAU_YYYY.txt or give its year.",
     "error.members_changed": "The members changed since the comparison: run it again. ({message})",
     "error.conflict": "It clashes with another agreement: {message}",
+    "gain-lose": "Members gaining / losing",
+    "worst-loss": "Largest loss",
+    "breaks-rules": "breaks the rules",
     "what-if": "What if…?",
     "what-if-hint": "Fill in the questions you want answered: each is worked out on the same history with the recommended agreement and the one in force. Leave the rest empty.",
     "join-kwh": "A household joins, using (kWh a year)",
     "join-name": "Its name in the report",
     "join-default": "A new household",
-    "join-investment": "Its investment (€)",
+    "join-investment": "Its share of the investment (%)",
+    "join-power": "Its contracted power (kW)",
+    typical: "a typical member's",
+    "plant-azimuth": "The plant's panels facing (azimuth °)",
+    "plant-tilt": "The plant's panels' tilt (°)",
     "join-vulnerable": "Vulnerable household",
     "leaves": "A member leaves",
     "leaves-none": "Nobody",
@@ -168,6 +175,7 @@ const TEXTS = {
     "need-plant-kwp": "To add panels, give the plant's power today.",
     "need-battery-power": "Give both the battery's capacity and its power.",
     "error.bad_scenarios": "A what-if question is not valid: {message}",
+    "error.no_site": "To add panels facing another way than the plant's, set the plant's latitude and longitude in the add-on's options (or leave their orientation empty).",
     scenario: "What if",
     today: "Today, as it is",
     "scenario.member-joins": "{name} joins: {kwh} kWh a year",
@@ -301,12 +309,19 @@ const TEXTS = {
     "error.no_year": "Llama al fichero CAU_AAAA.txt o indica su año.",
     "error.members_changed": "Los socios han cambiado desde la comparación: vuelve a ejecutarla. ({message})",
     "error.conflict": "Choca con otro acuerdo: {message}",
+    "gain-lose": "Socios que ganan / pierden",
+    "worst-loss": "Mayor pérdida",
+    "breaks-rules": "incumple las reglas",
     "what-if": "¿Y si…?",
     "what-if-hint": "Rellena las preguntas que quieras responder: cada una se calcula con el mismo historial, el reparto recomendado y el vigente. Deja vacías las demás.",
     "join-kwh": "Entra un hogar que consume (kWh al año)",
     "join-name": "Su nombre en el informe",
     "join-default": "Un hogar nuevo",
-    "join-investment": "Su inversión (€)",
+    "join-investment": "Su parte de la inversión (%)",
+    "join-power": "Su potencia contratada (kW)",
+    typical: "la de un socio típico",
+    "plant-azimuth": "Orientación de los paneles de la planta (azimut °)",
+    "plant-tilt": "Inclinación de los paneles de la planta (°)",
     "join-vulnerable": "Hogar vulnerable",
     "leaves": "Sale un socio",
     "leaves-none": "Nadie",
@@ -321,6 +336,7 @@ const TEXTS = {
     "need-plant-kwp": "Para añadir paneles, indica la potencia de la planta hoy.",
     "need-battery-power": "Indica la capacidad de la batería y su potencia.",
     "error.bad_scenarios": "Una pregunta «¿y si…?» no es válida: {message}",
+    "error.no_site": "Para añadir paneles con otra orientación que los de la planta, indica la latitud y la longitud de la planta en las opciones del complemento (o deja vacía su orientación).",
     scenario: "¿Y si…?",
     today: "Hoy, tal como es",
     "scenario.member-joins": "Entra {name}: {kwh} kWh al año",
@@ -569,7 +585,8 @@ function whatIfFields(members) {
   const inputs = {
     joinKwh: decimal("run-join-kwh"),
     joinName: h("input", { id: "run-join-name", maxlength: 60, placeholder: t("join-default") }),
-    joinInvestment: decimal("run-join-investment"),
+    joinInvestment: decimal("run-join-investment", { max: 100 }),
+    joinPower: decimal("run-join-power", { placeholder: t("typical") }),
     joinVulnerable: h("input", { id: "run-join-vulnerable", type: "checkbox" }),
     leaves: h(
       "select",
@@ -581,6 +598,8 @@ function whatIfFields(members) {
     plantKwp: decimal("run-plant-kwp", { value: members.reduce((sum, member) => sum + (member.revoked === null ? member.plant_kw : 0), 0) || "" }),
     growAzimuth: decimal("run-grow-azimuth", { max: 360, placeholder: "180" }),
     growTilt: decimal("run-grow-tilt", { max: 90, placeholder: "30" }),
+    plantAzimuth: decimal("run-plant-azimuth", { max: 360, placeholder: "180" }),
+    plantTilt: decimal("run-plant-tilt", { max: 90, placeholder: "30" }),
     batteryKwh: decimal("run-battery-kwh"),
     batteryKw: decimal("run-battery-kw"),
     importChange: h("input", { id: "run-prices-import", type: "number", step: "any", min: -100, inputmode: "decimal" }),
@@ -597,7 +616,8 @@ function whatIfFields(members) {
         name: inputs.joinName.value.trim() || t("join-default"),
         member_id: "joining",
         annual_kwh: Number(inputs.joinKwh.value),
-        ...(given(inputs.joinInvestment) ? { investment_eur: Number(inputs.joinInvestment.value) } : {}),
+        ...(given(inputs.joinInvestment) ? { investment_share: Number(inputs.joinInvestment.value) / 100 } : {}),
+        ...(given(inputs.joinPower) ? { contracted_power_kw: Number(inputs.joinPower.value) } : {}),
         vulnerable: inputs.joinVulnerable.checked,
       });
     }
@@ -610,6 +630,8 @@ function whatIfFields(members) {
         plant_kwp: Number(inputs.plantKwp.value),
         ...(given(inputs.growAzimuth) ? { azimuth: Number(inputs.growAzimuth.value) } : {}),
         ...(given(inputs.growTilt) ? { tilt: Number(inputs.growTilt.value) } : {}),
+        ...(given(inputs.plantAzimuth) ? { plant_azimuth: Number(inputs.plantAzimuth.value) } : {}),
+        ...(given(inputs.plantTilt) ? { plant_tilt: Number(inputs.plantTilt.value) } : {}),
       });
     }
     if (given(inputs.batteryKwh) || given(inputs.batteryKw)) {
@@ -636,6 +658,7 @@ function whatIfFields(members) {
       { class: "filters" },
       field("run-join-kwh", t("join-kwh"), inputs.joinKwh),
       field("run-join-name", t("join-name"), inputs.joinName),
+      field("run-join-power", t("join-power"), inputs.joinPower),
       field("run-join-investment", t("join-investment"), inputs.joinInvestment),
       h("label", { class: "check" }, inputs.joinVulnerable, " ", t("join-vulnerable")),
     ),
@@ -647,6 +670,8 @@ function whatIfFields(members) {
       field("run-plant-kwp", t("plant-kwp"), inputs.plantKwp),
       field("run-grow-azimuth", t("grow-azimuth"), inputs.growAzimuth),
       field("run-grow-tilt", t("grow-tilt"), inputs.growTilt),
+      field("run-plant-azimuth", t("plant-azimuth"), inputs.plantAzimuth),
+      field("run-plant-tilt", t("plant-tilt"), inputs.plantTilt),
     ),
     h("div", { class: "filters" }, field("run-battery-kwh", t("battery-kwh"), inputs.batteryKwh), field("run-battery-kw", t("battery-kw"), inputs.batteryKw)),
     h("div", { class: "filters" }, field("run-prices-import", t("prices-import"), inputs.importChange), field("run-prices-surplus", t("prices-surplus"), inputs.surplusChange)),
@@ -769,6 +794,20 @@ function runForm(members, onStarted) {
   );
 }
 
+/** Against the agreement in force: how many members gain and lose, and the largest loss. */
+function gainsAndLosses(fairness) {
+  if (!fairness?.in_force) return [h("td", { class: "numeric" }, "–"), h("td", { class: "numeric" }, "–")];
+  const worst = fairness.worst_loss_share;
+  return [
+    h("td", { class: "numeric", dataset: { label: t("gain-lose") } }, `${number(fairness.gainers)} / ${number(fairness.losers)}`),
+    h(
+      "td",
+      { class: worst ? "numeric loss" : "numeric", dataset: { label: t("worst-loss") } },
+      worst ? `−${number(worst, { style: "percent", maximumFractionDigits: 1 })}` : "–",
+    ),
+  ];
+}
+
 /** What a scenario changes, in the reader's language. */
 function scenarioText(item) {
   const { asked, facts } = item;
@@ -868,6 +907,8 @@ function adoptDialog(job, scheme, done) {
 
 function summaryView(job, canManage, adopted) {
   const summary = job.summary;
+  // Against the agreement in force: who gains and who loses (with prices and one in force).
+  const against = summary.ranking.some((scheme) => summary.schemes[scheme].fairness?.in_force);
   const rows = summary.ranking.map((scheme, index) => {
     const found = summary.schemes[scheme];
     const figures = found.community;
@@ -883,10 +924,12 @@ function summaryView(job, canManage, adopted) {
         schemeName(scheme),
         isWinner ? [" ", h("span", { class: "badge active" }, t("winner"))] : null,
         found.agreement ? null : [" ", h("span", { class: "badge revoked" }, t("reference"))],
+        found.keeps_rules === false ? [" ", h("span", { class: "badge warning" }, t("breaks-rules"))] : null,
       ),
       h("td", { class: "numeric", dataset: { label: t("self-consumed") } }, number(figures.self_consumed_kwh)),
       h("td", { class: "numeric", dataset: { label: t("self-sufficiency") } }, number(figures.self_sufficiency, { style: "percent", maximumFractionDigits: 1 })),
       h("td", { class: "numeric", dataset: { label: t("savings") } }, number(figures.savings_eur, { minimumFractionDigits: 2, maximumFractionDigits: 2 })),
+      against ? gainsAndLosses(found.fairness) : null,
       canManage
         ? h(
             "td",
@@ -903,6 +946,7 @@ function summaryView(job, canManage, adopted) {
     );
   });
   const headings = [["rank", true], ["scheme"], ["self-consumed", true], ["self-sufficiency", true], ["savings", true]];
+  if (against) headings.push(["gain-lose", true], ["worst-loss", true]);
   if (canManage) headings.push([null]);
   return [
     h("h3", {}, t("ranking")),
