@@ -425,11 +425,17 @@ class PricesChange:
 
 @dataclass(frozen=True, kw_only=True)
 class Outcome:
-    """A scenario's figures: its comparison, or why its agreements could not be made."""
+    """A scenario's figures, or why its agreements could not be made.
+
+    ``schemes``: by agreement judged, the community's figures and whether it keeps the rules;
+    ``members``: the recommended agreement's figures by member (only these are kept of the
+    scenario's comparison: hundreds of members' hours, five times over, weigh).
+    """
 
     scenario: Scenario
     facts: Mapping[str, float]
-    comparison: Comparison | None = None
+    schemes: Mapping[str, Mapping[str, Any]] | None = None
+    members: pd.DataFrame | None = None
     error: str | None = None
 
 
@@ -490,7 +496,17 @@ def what_if(
         except ValueError as err:  # Infeasible: the rules cannot hold in the scenario
             outcomes.append(Outcome(scenario=scenario, facts=changed.facts, error=str(err)))
             continue
-        outcomes.append(Outcome(scenario=scenario, facts=changed.facts, comparison=comparison))
+        outcomes.append(
+            Outcome(
+                scenario=scenario,
+                facts=changed.facts,
+                schemes={
+                    s: _figures(comparison, s) | {"keeps_rules": not comparison.rules_broken(s)}
+                    for s in schemes
+                },
+                members=_by_member(_fitted_once(comparison, schemes[0])),
+            )
+        )
     return outcomes
 
 
@@ -521,8 +537,7 @@ def to_report(base: Comparison, outcomes: Sequence[Outcome]) -> dict[str, Any]:
     ``members`` (the recommended agreement's, per member) holds the change for those in both.
     """
     schemes = judged_schemes(base)
-    chosen = schemes[0]
-    before = _by_member(_fitted_once(base, chosen))
+    before = _by_member(_fitted_once(base, schemes[0]))
     items = []
     for outcome in outcomes:
         item: dict[str, Any] = {
@@ -534,11 +549,8 @@ def to_report(base: Comparison, outcomes: Sequence[Outcome]) -> dict[str, Any]:
             "schemes": None,
             "members": None,
         }
-        if (found := outcome.comparison) is not None:
-            item["schemes"] = {
-                s: _figures(found, s) | {"keeps_rules": not found.rules_broken(s)} for s in schemes
-            }
-            after = _by_member(_fitted_once(found, chosen))
+        if outcome.schemes is not None and (after := outcome.members) is not None:
+            item["schemes"] = {s: dict(figures) for s, figures in outcome.schemes.items()}
             change = (after - before).add_prefix("change_")
             item["members"] = {
                 member_id: {key: _number(value) for key, value in row.items()}
