@@ -35,6 +35,7 @@ from ioe_aggregator.api import (
     overview,
     peers,
     portal,
+    provider,
     public,
     readings,
     results,
@@ -219,6 +220,7 @@ def create_app(config: Config, services: Services) -> web.Application:
         member_data,
         portal,
         public,
+        provider,
         pages,
         portal_page,
     ):

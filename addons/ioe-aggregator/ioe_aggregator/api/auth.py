@@ -130,7 +130,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
                 caller.actor,
             )
             return error(403, "csrf", "this change lacks the page's CSRF token; reload the page")
-    await _audit_first_login(request, caller, address)
+    await audit_first_login(request, caller, address)
     request[CALLER] = caller
     return await handler(request)
 
@@ -214,7 +214,8 @@ async def _portal_caller(request: web.Request, cookie: str | None) -> Caller | w
     return found.caller
 
 
-async def _audit_first_login(request: web.Request, caller: Caller, address: str) -> None:
+async def audit_first_login(request: web.Request, caller: Caller, address: str) -> None:
+    """Write to the audit log the first login of a (caller, address) pair since the start."""
     seen = request.app[SEEN_LOGINS]
     if (caller.actor, address) in seen:
         return

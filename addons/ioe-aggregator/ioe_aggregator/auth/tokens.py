@@ -48,11 +48,13 @@ class Scope(StrEnum):
     """What a token may reach.
 
     member: its own member's data, and sending its readings. public: community aggregates.
-    viewer, operator, admin: what that role may (``auth.roles``), for another system.
+    provider: the monitoring-provider contract's daily energies (``api.provider``), nothing
+    else. viewer, operator, admin: what that role may (``auth.roles``), for another system.
     """
 
     MEMBER = "member"
     PUBLIC = "public"
+    PROVIDER = "provider"
     VIEWER = "viewer"
     OPERATOR = "operator"
     ADMIN = "admin"

@@ -41,6 +41,7 @@ const TEXTS = {
     label: "Used by",
     scope: "Scope",
     "scope.public": "Public (community totals)",
+    "scope.provider": "Monitoring provider (Som Comunitats' platform: daily energies)",
     created: "Created",
     expires: "Expires",
     never: "Never",
@@ -125,6 +126,7 @@ const TEXTS = {
     label: "Lo usa",
     scope: "Ámbito",
     "scope.public": "Público (totales de la comunidad)",
+    "scope.provider": "Proveedor de monitorización (plataforma de Som Comunitats: energía diaria)",
     created: "Creado",
     expires: "Caduca",
     never: "Nunca",
@@ -207,7 +209,7 @@ for (const lang of Object.keys(TEXTS)) {
 }
 const t = translator(TEXTS);
 const ROLES = ["viewer", "operator", "admin"];
-const TOKEN_SCOPES = ["viewer", "operator", "admin", "public"];
+const TOKEN_SCOPES = ["viewer", "operator", "admin", "public", "provider"];
 
 function roleName(role) {
   return t(`role.${role ?? "none"}`);
@@ -396,7 +398,7 @@ async function tokensCard(changed) {
 }
 
 function scopeName(scope) {
-  return scope === "public" ? t("scope.public") : roleName(scope);
+  return scope === "public" || scope === "provider" ? t(`scope.${scope}`) : roleName(scope);
 }
 
 function addToken(done) {
