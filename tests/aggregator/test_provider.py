@@ -17,6 +17,7 @@ import urllib.request
 
 import pytest
 
+from ioe_aggregator.auth.failed_logins import MAX_FAILURES
 from ioe_dev.synthetic import make_community
 from tests.community import (
     HISTORY_TZ,
@@ -172,3 +173,15 @@ def test_refusals_are_the_errors_their_client_reads(
 def test_a_providers_key_reaches_nothing_else(provider: Provider) -> None:
     assert call(provider.base, "GET", "/api/v1/members", provider.key).status == 403
     assert call(provider.base, "GET", "/api/v1/agreements", provider.key).status == 403
+
+
+def test_too_many_bad_keys_are_told_when_to_come_back(provider: Provider) -> None:
+    path = f"v1/project/{CAU}?from_date=2025-01-01&to_date=2025-01-02"
+    for _ in range(MAX_FAILURES):
+        assert provider.get(path, "ioe_nope_nope")[0] == 401
+    status, body, headers = provider.get(path, "ioe_nope_nope")
+
+    assert status == 429
+    assert body == {"error": "Too many failed attempts; try again later"}
+    # Whole seconds, as HTTP's Retry-After is written.
+    assert headers["Retry-After"].isdigit()

@@ -232,16 +232,21 @@ async def audit_first_login(request: web.Request, caller: Caller, address: str) 
         )
 
 
-def _refuse(request: web.Request, failure: Failure) -> web.Response:
+def count_failure(request: web.Request, failure: Failure) -> str | None:
+    """Count a failed login; return the Retry-After (seconds) once there were too many."""
     wait = request.app[FAILED_LOGINS].failed(
         failure, now=time.monotonic(), at_us=time.time_ns() // 1000
     )
-    if wait:
+    return str(int(wait) + 1) if wait else None
+
+
+def _refuse(request: web.Request, failure: Failure) -> web.Response:
+    if retry_after := count_failure(request, failure):
         return error(
             429,
             "too_many_failures",
             "too many failed logins; try again later",
-            headers={"Retry-After": str(int(wait) + 1)},
+            headers={"Retry-After": retry_after},
         )
     _LOGGER.warning("Refused %s from %s: no valid token", failure.route, failure.address)
     return error(

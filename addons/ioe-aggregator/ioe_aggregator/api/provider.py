@@ -21,18 +21,17 @@ selfconsumption == energy_consumption`` hold exactly, as their platform checks. 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 import logging
 import re
-import time
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 import pandas as pd
 
-from ioe_aggregator.api.auth import FAILED_LOGINS, audit_first_login, route_of
+from ioe_aggregator.api.auth import audit_first_login, count_failure, route_of
 from ioe_aggregator.api.peers import client_address
 from ioe_aggregator.auth import tokens
 from ioe_aggregator.auth.failed_logins import Failure
@@ -63,8 +62,8 @@ FIELDS: Final = (
 )
 
 
-def _refusal(status: int, message: str, **headers: str) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=headers or None)
+def _refusal(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers)
 
 
 async def _provider(request: web.Request) -> web.Response | None:
@@ -74,12 +73,9 @@ async def _provider(request: web.Request) -> web.Response | None:
     address = client_address(request)
     if token is None:
         failure = Failure(address, route_of(request), token_given=bool(presented))
-        wait = request.app[FAILED_LOGINS].failed(
-            failure, now=time.monotonic(), at_us=time.time_ns() // 1000
-        )
-        if wait:
+        if retry_after := count_failure(request, failure):
             return _refusal(
-                429, "Too many failed attempts; try again later", **{"Retry-After": str(wait + 1)}
+                429, "Too many failed attempts; try again later", {"Retry-After": retry_after}
             )
         _LOGGER.warning("Refused %s from %s: no valid apikey", failure.route, address)
         return _refusal(401, "A valid apikey header is required")
