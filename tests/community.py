@@ -8,7 +8,7 @@ Test packages that use them import them into their ``conftest.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 import itertools
@@ -410,9 +410,12 @@ def call(
     token: str | None = None,
     body: bytes | dict[str, Any] | None = None,
     context: ssl.SSLContext | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Answer:
     data = json.dumps(body).encode() if isinstance(body, dict) else body
-    request = urllib.request.Request(base + path, data=data, method=method)  # noqa: S310
+    request = urllib.request.Request(  # noqa: S310
+        base + path, data=data, method=method, headers=dict(headers or {})
+    )
     if token is not None:
         request.add_header("Authorization", f"Bearer {token}")
     if data is not None:

@@ -99,7 +99,7 @@ async def test_a_portal_session_reaches_its_own_data_and_nothing_else(
     headers = {**PORTAL_HEADER, "X-CSRF-Token": csrf}
     fill = {
         "member": "m-0001", "agreement": "x", "token": "x", "user": "x", "comparison": "x",
-        "project": "x",
+        "project": "x", "month": "2025-01",
     }  # fmt: skip
     refused = []
     for route in sorted(routes - PUBLIC):

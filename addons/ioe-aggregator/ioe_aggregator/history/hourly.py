@@ -84,6 +84,21 @@ async def best_consumption(
     return _distributor_consumption(billed, shared) | own
 
 
+async def measured_by(
+    store: Store, start: datetime, end: datetime, *, member: str | None = None
+) -> dict[tuple[str, datetime], str]:
+    """Return (member, UTC hour) → the source `best_consumption` takes the hour from.
+
+    ``SOURCE_MEMBER`` where the member's own meter measured the hour whole, else
+    ``distributor`` where its distributor did; hours neither did are absent.
+    """
+    found: dict[tuple[str, datetime], str] = {}
+    for source in (DISTRIBUTOR, SOURCE_MEMBER):
+        whole = await store.complete_hours(METER, IMPORT, start, end, source=source, member=member)
+        found.update(dict.fromkeys(whole, source))
+    return found
+
+
 def _distributor_consumption(
     billed: Mapping[tuple[str, datetime], float], shared: Mapping[tuple[str, datetime], float]
 ) -> dict[tuple[str, datetime], float]:

@@ -11,6 +11,7 @@ access links (never a secret). ``hourly_csv`` is the hours as a spreadsheet read
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 import csv
 from datetime import UTC, date, datetime, timedelta
 import io
@@ -25,8 +26,9 @@ from ioe_aggregator.api.readings import reading_row
 from ioe_aggregator.auth import portal
 from ioe_aggregator.config import Config
 from ioe_aggregator.datadis.status import datadis_status
-from ioe_aggregator.distributor.model import IMPORT, METER, SOURCE as DISTRIBUTOR
+from ioe_aggregator.distributor.model import SOURCE as DISTRIBUTOR
 from ioe_aggregator.distributor.timeline import local_midnight
+from ioe_aggregator.history.hourly import measured_by
 from ioe_aggregator.members.registry import Member
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.results.engine import ResultsEngine, Shares
@@ -134,18 +136,8 @@ async def _hours_held(store: Store, member: str, zone: ZoneInfo, now: datetime) 
     ).tz_convert("UTC")
 
 
-async def _measured_by(store: Store, member: str, hours: pd.DatetimeIndex) -> dict[datetime, str]:
-    """Return the source that measured each hour whole: the own meter first (as the results)."""
-    start, end = hours[0].to_pydatetime(), (hours[-1] + pd.Timedelta(hours=1)).to_pydatetime()
-    found: dict[datetime, str] = {}
-    for source in (DISTRIBUTOR, SOURCE_MEMBER):
-        whole = await store.complete_hours(METER, IMPORT, start, end, source=source, member=member)
-        found.update(dict.fromkeys((hour for _who, hour in whole), MEASURED_BY[source]))
-    return found
-
-
 def _hours(
-    shares: Shares, member: str, measured: dict[datetime, str], zone: ZoneInfo
+    shares: Shares, member: str, measured: Mapping[tuple[str, datetime], str], zone: ZoneInfo
 ) -> list[dict[str, Any]]:
     """Return every hour's energies, coefficient, agreement and source (unknown: None)."""
     allocation = shares.allocation
@@ -166,7 +158,9 @@ def _hours(
                 },
                 "coefficient": None if agreement is None else round(float(beta.iloc[position]), 6),
                 "agreement": None if agreement is None else agreement.id,
-                "measured_by": measured.get(start) if known else None,
+                "measured_by": MEASURED_BY.get(measured.get((member, start), ""))
+                if known
+                else None,
             }
         )
     return rows
@@ -194,7 +188,8 @@ async def member_data(
     zone = config.results.zone
     hours = await _hours_held(store, member.id, zone, now)
     shares = await engine.shares(hours, now, member=member.id)
-    measured = await _measured_by(store, member.id, hours)
+    held_end = (hours[-1] + pd.Timedelta(hours=1)).to_pydatetime()
+    measured = await measured_by(store, hours[0].to_pydatetime(), held_end, member=member.id)
     hourly = await asyncio.to_thread(_hours, shares, member.id, measured, zone)
     end = now + timedelta(days=1)
     readings = {

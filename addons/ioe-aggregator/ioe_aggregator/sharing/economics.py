@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -83,6 +84,11 @@ class Prices:
         )
 
 
+def compensation[T: (float, pd.Series)](surplus_value_eur: T, import_energy_eur: T) -> T:
+    """Return a month's surplus compensation: its value, at most the imports' energy term, ≥ 0."""
+    return cast(T, np.clip(surplus_value_eur, 0.0, np.maximum(import_energy_eur, 0.0)))
+
+
 def monthly_economics(allocation: Allocation, prices: Prices, tz: str = DEFAULT_TZ) -> pd.DataFrame:
     """Return per member and month: cost without and with the community, compensation, savings.
 
@@ -113,9 +119,7 @@ def monthly_economics(allocation: Allocation, prices: Prices, tz: str = DEFAULT_
         },
         tz,
     )
-    monthly["compensation_eur"] = np.clip(
-        monthly.surplus_value_eur, 0.0, monthly.import_energy_eur.clip(lower=0.0)
-    )
+    monthly["compensation_eur"] = compensation(monthly.surplus_value_eur, monthly.import_energy_eur)
     monthly["savings_eur"] = (
         monthly.cost_without_eur - monthly.import_cost_eur + monthly.compensation_eur
     )
