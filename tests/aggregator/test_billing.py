@@ -17,6 +17,7 @@ import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from jsonschema import Draft202012Validator
 import numpy as np
 import pytest
 
@@ -142,9 +143,16 @@ def _exact(figures: dict[str, Any]) -> None:
     assert round(figures["surplus_kwh"] + used, 3) == figures["allocated_kwh"]
 
 
+def _conforms(billing: Billing, name: str, found: Any) -> None:
+    """Check ``found`` against the served document's schema ``name``."""
+    document = billing.get("/api/openapi.json").json()
+    Draft202012Validator({**document, "$ref": f"#/components/schemas/{name}"}).validate(found)
+
+
 def _whole(billing: Billing) -> dict[str, Any]:
     answer = billing.get(f"/api/v1/billing/{MONTH}/export.json")
     assert answer.status == 200, answer.body
+    _conforms(billing, "BillingMonth", answer.json())
     return answer.json()
 
 
@@ -154,9 +162,20 @@ def test_each_members_month_per_period_as_the_data_gives_it(billing: Billing) ->
     assert month["format"] == "ioe.billing.v1"
     assert month["month"] == MONTH
     assert month["month_over"] is True
+    # No prices posted: the add-on's options, whose cap is the whole import price.
     assert month["prices"] == {
-        "import_eur_kwh": IMPORT, "surplus_eur_kwh": SURPLUS, "compensation_cap": "import_price"
-    }  # fmt: skip
+        "compensation_cap": "import_price",
+        "in_force": [
+            {
+                "from": "2025-01-01",
+                "to": "2025-01-31",
+                "source": "options",
+                "import_eur_kwh": dict.fromkeys(PERIODS, IMPORT),
+                "import_energy_eur_kwh": None,
+                "surplus_eur_kwh": dict.fromkeys(PERIODS, SURPLUS),
+            }
+        ],
+    }
     bills = {bill["member"]: bill for bill in month["members"]}
     assert list(bills) == EVERYONE
     for number in range(1, MEMBERS + 1):
@@ -269,6 +288,7 @@ def test_pages_and_etags(billing: Billing) -> None:
     first = billing.get(f"/api/v1/billing/{MONTH}?limit=2")
     assert first.status == 200
     page = first.json()
+    _conforms(billing, "BillingPage", page)
     assert [b["member"] for b in page["members"]] == ["m-0001", "m-0002"]
     assert page["next"] == "m-0002"
     second = billing.get(f"/api/v1/billing/{MONTH}?limit=2&after={page['next']}").json()
@@ -305,6 +325,17 @@ def test_pages_and_etags(billing: Billing) -> None:
     )
 
 
+def test_the_documents_examples_are_answers(billing: Billing) -> None:
+    operations = billing.get("/api/openapi.json").json()["paths"]
+    for path, schema in (("", "BillingPage"), ("/export.json", "BillingMonth")):
+        answer = operations[f"/api/v1/billing/{{month}}{path}"]["get"]["responses"]["200"]
+        example = answer["content"]["application/json"]["example"]
+        _conforms(billing, schema, example)
+        for bill in example["members"]:
+            for figures in [*bill["periods"].values(), bill["total"]]:
+                _exact(figures)
+
+
 def test_refusals_and_the_audit(billing: Billing) -> None:
     assert billing.get(f"/api/v1/billing/{MONTH}", None).status == 401
     # A member's own token reads its own data, not everyone's bills.
@@ -330,3 +361,104 @@ def test_refusals_and_the_audit(billing: Billing) -> None:
     assert exported
     assert exported[0]["detail"] == {"kind": "csv", "members": 5}
     assert json.dumps(entries).count(billing.admin) == 0
+
+
+# Posted by a billing platform from 1 January 2025, and from the 16th without an energy term.
+POSTED = {
+    "import_eur_kwh": {"P1": 0.28, "P2": 0.19, "P3": 0.13},
+    "import_energy_eur_kwh": {"P1": 0.16, "P2": 0.12, "P3": 0.09},
+    "surplus_eur_kwh": 0.06,
+    "reference": "Tarifa socios 2025",
+}
+
+
+def _put(billing: Billing, day: str, body: dict[str, Any]) -> Answer:
+    return call(billing.base, "PUT", f"/api/v1/prices/{day}", billing.admin, body)
+
+
+def test_posted_prices_value_each_period_and_cap_the_compensation(billing: Billing) -> None:
+    first = _put(billing, "2025-01-01", POSTED)
+    again = _put(billing, "2025-01-01", POSTED)
+
+    assert first.status == 200, first.body
+    assert first.json()["changed"] is True
+    assert again.json()["changed"] is False  # the same prices again change nothing
+    listed = billing.get("/api/v1/prices").json()
+    assert [p["valid_from"] for p in listed["posted"]] == ["2025-01-01"]
+    assert listed["posted"][0]["surplus_eur_kwh"] == {"P1": 0.06, "P2": 0.06, "P3": 0.06}
+    month = _whole(billing)
+    assert month["prices"]["compensation_cap"] == "energy_term"
+    assert [p["source"] for p in month["prices"]["in_force"]] == ["posted"]
+    bill = next(b for b in month["members"] if b["member"] == "m-0002")
+    for period in PERIODS:
+        figures = bill["periods"][period]
+        surplus = POSTED["surplus_eur_kwh"]
+        term = POSTED["import_energy_eur_kwh"][period]  # type: ignore[index]
+        assert figures["surplus_value_eur"] == pytest.approx(
+            figures["surplus_kwh"] * surplus, abs=6e-3
+        )
+        assert figures["import_energy_eur"] == pytest.approx(figures["import_kwh"] * term, abs=6e-3)
+    # The member's savings at the same prices: what it used of its share at each period's
+    # whole price, and the compensation.
+    months = billing.get("/api/v1/members/m-0002/months?year=2025").json()
+    assert months["prices"] == month["prices"] | {
+        "in_force": [month["prices"]["in_force"][0] | {"to": "2025-12-31"}]
+    }
+    january = next(m for m in months["months"] if m["month"] == MONTH)
+    kept = sum(
+        bill["periods"][p]["self_consumed_kwh"] * POSTED["import_eur_kwh"][p]  # type: ignore[index]
+        for p in PERIODS
+    )
+    assert january["savings_eur"] == pytest.approx(
+        kept + bill["total"]["compensation_eur"], abs=0.02
+    )
+    entries = billing.get("/api/v1/audit").json()["entries"]
+    assert [e["action"] for e in entries].count("prices_posted") == 1
+
+    # From the 16th, no energy term: those hours' cap is the whole price.
+    later = {k: v for k, v in POSTED.items() if k != "import_energy_eur_kwh"}
+    assert _put(billing, "2025-01-16", later).status == 200
+    prices = _whole(billing)["prices"]
+    assert prices["compensation_cap"] == "mixed"
+    assert [(p["from"], p["to"]) for p in prices["in_force"]] == [
+        ("2025-01-01", "2025-01-15"), ("2025-01-16", "2025-01-31")
+    ]  # fmt: skip
+
+    # Removing both: the add-on's options again.
+    for day in ("2025-01-16", "2025-01-01"):
+        removed = call(billing.base, "DELETE", f"/api/v1/prices/{day}", billing.admin)
+        assert removed.status == 200
+    gone = call(billing.base, "DELETE", "/api/v1/prices/2025-01-01", billing.admin)
+    assert gone.status == 404
+    assert _whole(billing)["prices"]["in_force"][0]["source"] == "options"
+
+
+def test_bad_prices_are_refused_saying_why(billing: Billing) -> None:
+    answer = _put(
+        billing,
+        "2025-01-01",
+        {
+            "import_eur_kwh": {"P1": 0.28, "P2": 0.19, "P3": 0.13},
+            "import_energy_eur_kwh": {"P1": 0.30, "P2": 0.12, "P3": 0.14},
+            "surplus_eur_kwh": 0.05,
+        },
+    )
+
+    assert answer.status == 400
+    assert answer.json()["error"] == "bad_prices"
+    # Every period whose term is too high, at once.
+    assert answer.json()["message"] == (
+        "import_energy_eur_kwh.P1: the energy term cannot exceed the whole price (0.3 > 0.28); "
+        "import_energy_eur_kwh.P3: the energy term cannot exceed the whole price (0.14 > 0.13)"
+    )
+    partial = {"import_eur_kwh": 0.2, "surplus_eur_kwh": {"P1": 0.05, "P2": 0.05}}
+    assert _put(billing, "2025-01-01", partial).json()["message"] == (
+        "surplus_eur_kwh: missing field 'P3'"
+    )
+    assert _put(billing, "2025-01-01", {"import_eur_kwh": -1, "surplus_eur_kwh": 0}).status == 400
+    assert _put(billing, "2025-02-30", POSTED).status == 404  # no such day
+    # A viewer reads them; only an operator posts them.
+    assert billing.get("/api/v1/prices").json()["posted"] == []
+    assert (
+        call(billing.base, "PUT", "/api/v1/prices/2025-01-01", billing.member, POSTED).status == 403
+    )

@@ -99,7 +99,7 @@ async def test_a_portal_session_reaches_its_own_data_and_nothing_else(
     headers = {**PORTAL_HEADER, "X-CSRF-Token": csrf}
     fill = {
         "member": "m-0001", "agreement": "x", "token": "x", "user": "x", "comparison": "x",
-        "project": "x", "month": "2025-01",
+        "project": "x", "month": "2025-01", "valid_from": "2025-01-01",
     }  # fmt: skip
     refused = []
     for route in sorted(routes - PUBLIC):
@@ -397,7 +397,14 @@ def test_months_count_the_savings_at_the_configured_prices(portal: Portal) -> No
     )
     assert answer.status == 200
     found = answer.json()
-    assert found["prices"] == {"import_eur_kwh": 0.2, "surplus_eur_kwh": 0.05}
+    # The add-on's flat prices (no billing platform posted any), in every period.
+    assert found["prices"]["compensation_cap"] == "import_price"
+    assert [
+        (p["source"], p["import_eur_kwh"], p["surplus_eur_kwh"])
+        for p in found["prices"]["in_force"]
+    ] == [
+        ("options", dict.fromkeys(("P1", "P2", "P3"), 0.2), dict.fromkeys(("P1", "P2", "P3"), 0.05))
+    ]
     assert [month["month"] for month in found["months"]] == [
         f"{DAY.year}-{month:02d}" for month in range(1, 13)
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.community import batch, call
+from tests.community import T0, batch, call
 from tests.conftest import REPO
 from tests.web.conftest import ControlCentre, OpenVisit, violations_text
 
@@ -69,5 +69,60 @@ async def test_an_operator_uploads_a_file_with_a_bad_line_and_sees_why(
     href = await page.page.locator("#export-title ~ div a.button").get_attribute("href")
     assert href is not None
     assert href.startswith("api/v1/members/m-0001/export.csv?start=")
+    assert page.errors == []
+    assert page.outside() == []
+
+
+BILLING = {
+    "en": {"title": "Billing", "measured": "own meter", "consumption": "Consumption"},
+    "es": {"title": "Facturación", "measured": "contador propio", "consumption": "Consumo"},
+}
+
+
+@pytest.mark.parametrize(
+    ("language", "width", "scheme"), [("en", "desktop", "light"), ("es", "phone", "dark")]
+)
+async def test_the_billing_month_shown_and_downloaded(
+    visit: OpenVisit, control_centre: ControlCentre, language: str, width: str, scheme: str
+) -> None:
+    community = control_centre.community
+    token = community.add_member("m-0001", 1).api_token
+    sent = call(control_centre.base.rstrip("/"), "POST", "/api/v1/readings", token,
+                batch("m-0001", "b-1", count=8))  # fmt: skip
+    assert sent.status == 200, sent.body
+    texts = BILLING[language]
+    page = await visit(language, width, scheme)
+    await page.open("data")
+    card = page.page.locator("section[aria-labelledby=billing-title]")
+    assert await card.locator("h2").inner_text() == texts["title"]
+
+    month = f"{T0:%Y-%m}"
+    await page.page.locator("#billing-month").fill(month)
+    await page.page.locator("#billing-month").dispatch_event("change")
+    row = card.locator("tbody tr", has_text="m-0001")
+    await row.wait_for()
+    # Eight quarter hours of 0.25 kWh: 2 kWh, all from the grid (no plant, no agreement).
+    cells = await row.locator("td").all_inner_texts()
+    assert cells[0].endswith("2 kWh"), cells
+    assert cells[1].endswith("2 kWh"), cells
+    assert cells[5].endswith(texts["measured"]), cells
+    assert await page.axe() == [], violations_text(await page.axe())
+    assert await page.horizontal_overflow() == 0
+    await card.scroll_into_view_if_needed()
+    await page.screenshot(f"data-billing-{width}-{language}-{scheme}")
+
+    links = card.locator("a.button")
+    href = await links.first.get_attribute("href")
+    assert href == f"api/v1/billing/{month}/export.csv?lang=es"
+    await page.page.locator("#billing-language").select_option("en")
+    assert await links.first.get_attribute("href") == f"api/v1/billing/{month}/export.csv?lang=en"
+    assert await links.nth(1).get_attribute("href") == f"api/v1/billing/{month}/export.json"
+    # The browser's session downloads it: a spreadsheet's CSV, headed in English now.
+    answer = await page.page.request.get(
+        control_centre.base + f"api/v1/billing/{month}/export.csv?lang=en"
+    )
+    assert answer.ok
+    body = await answer.body()
+    assert body.startswith(b"\xef\xbb\xbfmonth;member;name;cups;period;")
     assert page.errors == []
     assert page.outside() == []

@@ -53,6 +53,7 @@ class Action(StrEnum):
     MEMBER_ROTATED = "member_rotated"
     MEMBER_REVOKED = "member_revoked"
     MEMBER_PLANT = "member_plant"
+    MEMBER_CHANGED = "member_changed"
     AGREEMENT_ADDED = "agreement_added"
     AGREEMENT_ENDED = "agreement_ended"
     AGREEMENT_REMOVED = "agreement_removed"
@@ -64,6 +65,9 @@ class Action(StrEnum):
     PORTAL_LINK_ISSUED = "portal_link_issued"
     PORTAL_LINK_REVOKED = "portal_link_revoked"
     DISPLAY_CHANGED = "display_changed"
+    PRICES_POSTED = "prices_posted"
+    PRICES_REMOVED = "prices_removed"
+    COMMUNITY_SYNCED = "community_synced"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,6 +30,7 @@ MAX_NAME = 100
 _COLUMNS = "id, name, scheme, hourly, year, valid_from, valid_to, created_s, created_by, comparison"
 SELECT_ALL = f"SELECT {_COLUMNS} FROM agreements ORDER BY valid_from"  # noqa: S608 - constant
 SELECT_ONE = f"SELECT {_COLUMNS} FROM agreements WHERE id = ?"  # noqa: S608 - constant
+SELECT_STARTING = f"SELECT {_COLUMNS} FROM agreements WHERE valid_from = ?"  # noqa: S608 - constant
 SELECT_OVERLAPPING = f"""SELECT {_COLUMNS} FROM agreements
     WHERE valid_from <= ? AND (valid_to IS NULL OR valid_to >= ?)
     ORDER BY valid_from"""  # noqa: S608 - constant
@@ -72,20 +73,17 @@ class Agreements:
         """Return today's date where the community is."""
         return datetime.now(self._zone).date()
 
-    async def add(
+    def _new(
         self,
         name: str,
         shares: Shares,
         *,
         valid_from: date,
-        valid_to: date | None = None,
+        valid_to: date | None,
         actor: str,
-        comparison: str | None = None,
+        comparison: str | None,
     ) -> Agreement:
-        """Record an agreement; end the open-ended one before it the day before it starts.
-
-        ``comparison`` names the comparison job its shares come from, if any.
-        """
+        """Return the agreement ``add`` would record; raise Refused saying why it cannot be."""
         name = name.strip()
         if not name or len(name) > MAX_NAME:
             raise Refused(Kind.INVALID, f"name: expected 1 to {MAX_NAME} characters")
@@ -100,7 +98,7 @@ class Agreements:
             )
         if shares.year is not None and valid_to is None:
             valid_to = date(shares.year, 12, 31)
-        agreement = Agreement(
+        return Agreement(
             id=f"a-{uuid.uuid4().hex[:10]}",
             name=name,
             scheme=shares.scheme,
@@ -112,8 +110,67 @@ class Agreements:
             created_by=actor,
             comparison=comparison,
         )
+
+    async def check(
+        self, name: str, shares: Shares, *, valid_from: date, valid_to: date | None = None
+    ) -> list[Agreement]:
+        """Raise Refused where ``add`` would refuse; return the agreements it would end."""
+        new = self._new(
+            name, shares, valid_from=valid_from, valid_to=valid_to, actor="", comparison=None
+        )
         async with self._store.transaction() as tx:
-            await self._make_room(tx, agreement, actor)
+            return await self._room(tx, new)
+
+    async def recorded(
+        self, shares: Shares, *, valid_from: date, valid_to: date | None = None
+    ) -> Agreement | None:
+        """Return the agreement holding these very shares over these days, if one is recorded."""
+        if shares.year is not None and valid_to is None:
+            valid_to = date(shares.year, 12, 31)
+        async with self._store.transaction() as tx:
+            for row in await tx.execute(SELECT_STARTING, (valid_from.isoformat(),)):
+                agreement = _agreement(row)
+                if agreement.valid_to != valid_to or agreement.year != shares.year:
+                    continue
+                held = await tx.execute(SELECT_SHARES, (agreement.id, 0, 8784))
+                if {(member, hour): units for member, hour, units in held} == dict(shares.units):
+                    return agreement
+        return None
+
+    async def add(
+        self,
+        name: str,
+        shares: Shares,
+        *,
+        valid_from: date,
+        valid_to: date | None = None,
+        actor: str,
+        comparison: str | None = None,
+    ) -> Agreement:
+        """Record an agreement; end the open-ended one before it the day before it starts.
+
+        ``comparison`` names the comparison job its shares come from, if any.
+        """
+        agreement = self._new(
+            name,
+            shares,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            actor=actor,
+            comparison=comparison,
+        )
+        valid_to = agreement.valid_to
+        async with self._store.transaction() as tx:
+            for old in await self._room(tx, agreement):
+                last_day = agreement.valid_from - timedelta(days=1)
+                await tx.execute(SET_END, (last_day.isoformat(), old.id))
+                await audit.record(
+                    tx,
+                    actor,
+                    audit.Action.AGREEMENT_ENDED,
+                    old.id,
+                    {"valid_to": last_day.isoformat(), "followed_by": agreement.id},
+                )
             await tx.execute(
                 INSERT,
                 (
@@ -148,8 +205,8 @@ class Agreements:
             )
         return agreement
 
-    async def _make_room(self, tx: Transaction, new: Agreement, actor: str) -> None:
-        """End the open-ended agreement ``new`` follows; refuse any other overlap."""
+    async def _room(self, tx: Transaction, new: Agreement) -> list[Agreement]:
+        """Return the open-ended agreement ``new`` follows, to end; refuse any other overlap."""
         overlapping = [
             _agreement(row)
             for row in await tx.execute(
@@ -171,15 +228,7 @@ class Agreements:
                     f"every {self._min_months} months at most, so from {earliest} "
                     "(option agreement_min_months)",
                 )
-            last_day = new.valid_from - timedelta(days=1)
-            await tx.execute(SET_END, (last_day.isoformat(), old.id))
-            await audit.record(
-                tx,
-                actor,
-                audit.Action.AGREEMENT_ENDED,
-                old.id,
-                {"valid_to": last_day.isoformat(), "followed_by": new.id},
-            )
+        return overlapping
 
     async def end(self, agreement_id: str, last_day: date | None, *, actor: str) -> Agreement:
         """Set an agreement's last day (None: open-ended again), if no other is in the way."""

@@ -6,9 +6,12 @@ coefficient file states them.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+import zlib
 
 import numpy as np
 
@@ -24,6 +27,32 @@ REGISTRY_SCHEMES = ("equal", "power", "investment")
 MIN_YEAR, MAX_YEAR = 2000, 2100
 # Problems of a coefficient file quoted in the refusal; the rest are counted.
 MAX_PROBLEMS_SHOWN = 10
+# The largest coefficient file read once inflated: a year of hours for 2,000 supply points.
+MAX_FILE_BYTES = 2000 * 8784 * 32
+GZIP = ".gz"
+
+
+def file_content(file: Mapping[str, Any]) -> tuple[str, bytes]:
+    """Return the name and bytes of a coefficient file given as ``{name, content_base64}``.
+
+    An hourly file is large (about 30 bytes an hour for each supply point): one named
+    ``….txt.gz`` is gzip-compressed, and read inflated, under its name without ``.gz``.
+    """
+    name = str(file["name"])
+    try:
+        content = base64.b64decode(file["content_base64"], validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise Refused(Kind.INVALID, f"file: content_base64 is not base64: {err}") from err
+    if not name.endswith(GZIP):
+        return name, content
+    inflate = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+    try:
+        inflated = inflate.decompress(content, MAX_FILE_BYTES)
+    except zlib.error as err:
+        raise Refused(Kind.INVALID, f"file: {name} is not gzip: {err}") from err
+    if inflate.unconsumed_tail:
+        raise Refused(Kind.TOO_LARGE, f"file: {name} inflates to more than {MAX_FILE_BYTES} bytes")
+    return name.removesuffix(GZIP), inflated
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,7 +69,8 @@ class Shares:
         return self.year is not None
 
 
-def _rounded(scheme: str, beta: Mapping[str, float]) -> Shares:
+def rounded_shares(scheme: str, beta: Mapping[str, float]) -> Shares:
+    """Return static shares of β (summing to 1) in millionths that sum to exactly 1."""
     ids = list(beta)
     try:
         units = coefficient_file.largest_remainder(np.array([beta[i] for i in ids]))[0]
@@ -71,7 +101,7 @@ def shares_from_coefficients(beta: Mapping[str, float], members: Sequence[Member
         raise Refused(Kind.INVALID, f"not active members: {', '.join(unknown)}")
     if not beta:
         raise Refused(Kind.INVALID, "coefficients: give at least one member's β")
-    return _rounded("static", beta)
+    return rounded_shares("static", beta)
 
 
 def shares_from_comparison(
@@ -85,7 +115,7 @@ def shares_from_comparison(
             f"members no longer active since the comparison: {', '.join(gone)}; run it again",
             code="members_changed",
         )
-    return _rounded(scheme, beta)
+    return rounded_shares(scheme, beta)
 
 
 def shares_from_scheme(scheme: str, members: Sequence[Member]) -> Shares:
@@ -101,7 +131,7 @@ def shares_from_scheme(scheme: str, members: Sequence[Member]) -> Shares:
         beta = schemes.build(scheme, active, history_kwh=None).values
     except ValueError as err:
         raise Refused(Kind.INVALID, f"scheme {scheme}: {err}") from err
-    return _rounded(scheme, beta.to_dict())
+    return rounded_shares(scheme, beta.to_dict())
 
 
 def shares_from_file(content: bytes, file_name: str, members: Sequence[Member]) -> Shares:

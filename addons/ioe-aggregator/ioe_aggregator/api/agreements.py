@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import date
 from typing import Any
 
@@ -12,6 +10,7 @@ from aiohttp import web
 from ioe_aggregator.agreements import (
     Shares,
     check_file,
+    file_content,
     shares_from_coefficients,
     shares_from_file,
     shares_from_scheme,
@@ -22,7 +21,6 @@ from ioe_aggregator.api.requests import json_body
 from ioe_aggregator.auth.roles import Permission
 from ioe_aggregator.auth.users import names_of_people
 from ioe_aggregator.keys import AGREEMENTS, REGISTRY, RESULTS, STORE
-from ioe_aggregator.refusals import Kind, Refused
 
 routes = web.RouteTableDef()
 
@@ -40,16 +38,8 @@ async def _shares(request: web.Request, body: dict[str, Any]) -> Shares:
     if "coefficients" in body:
         beta = {member: float(value) for member, value in body["coefficients"].items()}
         return shares_from_coefficients(beta, members)
-    file = body["file"]
-    return shares_from_file(_content(file), file["name"], members)
-
-
-def _content(file: dict[str, Any]) -> bytes:
-    """Return the content of a file given as ``{name, content_base64}``."""
-    try:
-        return base64.b64decode(file["content_base64"], validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise Refused(Kind.INVALID, f"file: content_base64 is not base64: {err}") from err
+    name, content = file_content(body["file"])
+    return shares_from_file(content, name, members)
 
 
 @routes.get("/api/v1/agreements")
@@ -146,4 +136,5 @@ async def validate_coefficient_file(request: web.Request) -> web.Response:
     members = await request.app[REGISTRY].members()
     # A whole number, which JSON may write 2027.0.
     year = None if body.get("year") is None else int(body["year"])
-    return web.json_response(check_file(_content(body), body["name"], members, year))
+    name, content = file_content(body)
+    return web.json_response(check_file(content, name, members, year))

@@ -57,7 +57,7 @@ async def _month(request: web.Request) -> tuple[dict[str, Any], list[dict[str, A
         "month": read.month,
         "timezone": read.timezone,
         "month_over": end <= now.astimezone(config.results.zone).date(),
-        "prices": billing.prices_used(config.results),
+        "prices": None if read.prices is None else read.prices.description,
     }
     return facts, bills
 

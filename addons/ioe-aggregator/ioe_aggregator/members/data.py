@@ -1,11 +1,12 @@
 """What the community holds about one member: their months in € and all their data to take away.
 
-``months`` is a local year of the member's energy per month with the savings it brought at the
-configured prices. ``member_data`` is everything kept about the member, for the rights of
-access and portability (GDPR arts. 15 and 20): their record and supply point, their readings
-by source, every hour's consumption against their share (and which source measured it), the
-agreements with their coefficients, their Datadis link (the NIF masked) and their portal's
-access links (never a secret). ``hourly_csv`` is the hours as a spreadsheet reads them.
+``months`` is a local year of the member's energy per month with the savings it brought at
+the community's prices (``prices.PriceBook``). ``member_data`` is everything kept about the
+member, for the rights of access and portability (GDPR arts. 15 and 20): their record and
+supply point, their readings by source, every hour's consumption against their share (and
+which source measured it), the agreements with their coefficients, their Datadis link (the
+NIF masked) and their portal's access links (never a secret). ``hourly_csv`` is the hours as a
+spreadsheet reads them.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ from ioe_aggregator.distributor.model import SOURCE as DISTRIBUTOR
 from ioe_aggregator.distributor.timeline import local_midnight
 from ioe_aggregator.history.hourly import measured_by
 from ioe_aggregator.members.registry import Member
+from ioe_aggregator.prices import PriceBook, Used
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.results.engine import ResultsEngine, Shares
 from ioe_aggregator.results.member_energy import ENERGIES, Period, member_energy
-from ioe_aggregator.sharing.economics import Prices, monthly_economics
+from ioe_aggregator.sharing.economics import monthly_economics
 from ioe_aggregator.store import Store
 from ioe_aggregator.store.readings import SOURCE_MEMBER
 from ioe_aggregator.store.sql import moment
@@ -58,16 +60,14 @@ FIRST_HOUR = "SELECT MIN(hour_s) FROM hourly_energy WHERE member = ?"
 MEASURED_BY = {SOURCE_MEMBER: "own_meter", DISTRIBUTOR: "distributor"}
 
 
-def _savings(shares: Shares, member: str, config: Config) -> dict[str, float]:
-    """Return the member's savings (EUR) per local month (YYYY-MM) at the configured prices."""
-    results = config.results
-    if results.prices is None:
+def _savings(shares: Shares, member: str, used: Used | None, zone: ZoneInfo) -> dict[str, float]:
+    """Return the member's savings (EUR) per local month (YYYY-MM) at its prices."""
+    if used is None:
         return {}
     allocation = shares.allocation
     if not allocation.consumption_kwh[member].notna().any():
         return {}
-    prices = Prices.flat(allocation.consumption_kwh.index, *results.prices)
-    table = monthly_economics(allocation, prices, results.timezone)
+    table = monthly_economics(allocation, used.prices, zone.key)
     return {
         str(month): round(float(saved), 2)
         for month, saved in zip(table.month, table.savings_eur, strict=True)
@@ -83,17 +83,17 @@ async def months(
     """
     zone = config.results.zone
     period = Period.containing("year", date(year, 1, 1))
-    shares = await engine.shares(period.hours(zone), now, member=member)
+    hours = period.hours(zone)
+    shares = await engine.shares(hours, now, member=member)
     figures = await asyncio.to_thread(member_energy, shares, member, period, zone)
-    savings = await asyncio.to_thread(_savings, shares, member, config)
-    priced = config.results.prices is not None
+    used = await PriceBook(store, config.results).used(hours)
+    savings = await asyncio.to_thread(_savings, shares, member, used, zone)
+    priced = used is not None
     return {
         "member": member,
         "year": year,
         "timezone": zone.key,
-        "prices": None
-        if config.results.prices is None
-        else dict(zip(("import_eur_kwh", "surplus_eur_kwh"), config.results.prices, strict=True)),
+        "prices": None if used is None else used.description,
         "months": [
             {
                 "month": point["local"],

@@ -8,7 +8,7 @@ logins are rewritten at once (``broker_accounts.py``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import logging
@@ -52,6 +52,10 @@ SELECT_ACTIVE = """SELECT id, created_s, contracted_kw, plant_kw FROM members
 SET_MQTT_HASH = "UPDATE members SET mqtt_hash = ? WHERE id = ?"
 REVOKE = "UPDATE members SET revoked_s = ?, mqtt_hash = NULL WHERE id = ?"
 SET_PLANT = "UPDATE members SET plant_kw = ? WHERE id = ?"
+# What ``Registry.change`` may change, in ``UPDATE``'s order.
+CHANGEABLE = ("name", "cups", "contracted_kw", "investment_share", "vulnerable", "plant_kw")
+UPDATE = """UPDATE members SET name = ?, cups = ?, contracted_kw = ?, investment_share = ?,
+    vulnerable = ?, plant_kw = ? WHERE id = ?"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,6 +196,18 @@ class Registry:
         self._config = config
         self._accounts = BrokerAccounts(store, config.accounts)
 
+    async def check_new(self, new: NewMember) -> NewMember:
+        """Return the member ``add`` would register; raise Refused where it would refuse."""
+        member = new.validated()
+        if self._accounts.reserved(member.id):
+            raise Refused(
+                Kind.INVALID, f"member id {member.id!r} is one of the broker's own logins"
+            )
+        await self._join_settings()
+        async with self._store.transaction() as tx:
+            await _unregistered(tx, member)
+        return member
+
     async def add(self, new: NewMember, *, actor: str) -> Credentials:
         """Register a member; return its credentials and join code (shown once)."""
         member = new.validated()
@@ -202,16 +218,7 @@ class Registry:
         join = await self._join_settings()
         password = secrets.new_password()
         async with self._store.transaction() as tx:
-            if await tx.execute(SELECT_ONE, (member.id,)):
-                raise Refused(
-                    Kind.CONFLICT, f"member {member.id} is already registered", code="exists"
-                )
-            if taken := await tx.execute(SELECT_BY_CUPS, (member.cups,)):
-                raise Refused(
-                    Kind.CONFLICT,
-                    f"CUPS {member.cups} is already registered to member {taken[0][0]}",
-                    code="exists",
-                )
+            await _unregistered(tx, member)
             await tx.execute(
                 INSERT,
                 (
@@ -271,6 +278,41 @@ class Registry:
             revoked = await _get(tx, member_id)
         await self._accounts.publish()
         return revoked
+
+    async def change(
+        self, member_id: str, fields: Mapping[str, Any], *, actor: str, dry_run: bool = False
+    ) -> dict[str, list[Any]]:
+        """Change an active member's record; return each field changed as ``[old, new]``.
+
+        ``fields``: any of ``CHANGEABLE``, checked as ``add`` checks a new member's (a supply
+        point another member holds is refused). Nothing to change is no change, and not
+        audited. ``dry_run``: check only.
+        """
+        async with self._store.transaction() as tx:
+            member = await _get(tx, member_id)
+            if not member.active:
+                raise Refused(Kind.CONFLICT, f"member {member_id} was revoked", code="revoked")
+            held = {name: getattr(member, name) for name in CHANGEABLE}
+            wanted = NewMember(id=member.id, **(held | dict(fields))).validated()
+            changed = {
+                name: [held[name], getattr(wanted, name)]
+                for name in CHANGEABLE
+                if getattr(wanted, name) != held[name]
+            }
+            if "cups" in changed and (taken := await tx.execute(SELECT_BY_CUPS, (wanted.cups,))):
+                raise Refused(
+                    Kind.CONFLICT,
+                    f"CUPS {wanted.cups} is already registered to member {taken[0][0]}",
+                    code="exists",
+                )
+            if dry_run or not changed:
+                return changed
+            await tx.execute(
+                UPDATE,
+                (*(getattr(wanted, name) for name in CHANGEABLE), member_id),
+            )
+            await audit.record(tx, actor, audit.Action.MEMBER_CHANGED, member_id, changed)
+        return changed
 
     async def set_plant(self, member_id: str, plant_kw: float, *, actor: str) -> Member:
         """Register (or, with 0, remove) the community plant measured at a member's site.
@@ -351,6 +393,18 @@ class Registry:
         )
         return Credentials(
             member=member, mqtt_password=password, api_token=api_token, join_code=encode(code)
+        )
+
+
+async def _unregistered(tx: Transaction, member: NewMember) -> None:
+    """Refuse a new member whose id or supply point is already registered."""
+    if await tx.execute(SELECT_ONE, (member.id,)):
+        raise Refused(Kind.CONFLICT, f"member {member.id} is already registered", code="exists")
+    if taken := await tx.execute(SELECT_BY_CUPS, (member.cups,)):
+        raise Refused(
+            Kind.CONFLICT,
+            f"CUPS {member.cups} is already registered to member {taken[0][0]}",
+            code="exists",
         )
 
 

@@ -38,10 +38,11 @@ from ioe_aggregator.config import ResultsConfig
 from ioe_aggregator.distributor.model import SOURCE as DISTRIBUTOR
 from ioe_aggregator.history.hourly import measured_by
 from ioe_aggregator.members.registry import Member, Registry
+from ioe_aggregator.prices import PriceBook, Used
 from ioe_aggregator.results.engine import ResultsEngine, Shares
 from ioe_aggregator.results.member_energy import Period
 from ioe_aggregator.sharing.calendar import energy_period_20td
-from ioe_aggregator.sharing.economics import Prices, compensation
+from ioe_aggregator.sharing.economics import compensation
 from ioe_aggregator.store import Store
 from ioe_aggregator.store.readings import SOURCE_MEMBER
 
@@ -102,7 +103,7 @@ class Month:
     # (member, UTC hour) → the source the hour's consumption was taken from.
     measured: Mapping[tuple[str, datetime], str]
     members: Sequence[Member]
-    prices: Prices | None
+    prices: Used | None
     timezone: str
 
 
@@ -124,18 +125,9 @@ async def read_month(
         shares=shares,
         measured=await measured_by(store, hours[0].to_pydatetime(), end),
         members=await registry.members(),
-        prices=None if config.prices is None else Prices.flat(hours, *config.prices),
+        prices=await PriceBook(store, config).used(hours),
         timezone=config.timezone,
     )
-
-
-def prices_used(config: ResultsConfig) -> dict[str, Any] | None:
-    """Return the prices a month is valued at, as the API and the JSON file give them."""
-    if config.prices is None:
-        return None
-    bought, sold = config.prices
-    # Without the energy term alone, the compensation is capped at the whole import price.
-    return {"import_eur_kwh": bought, "surplus_eur_kwh": sold, "compensation_cap": "import_price"}
 
 
 def _round(value: float, digits: int) -> float:
@@ -197,16 +189,16 @@ def _member(month: Month, member: Member, period: NDArray[np.int8]) -> dict[str,
     source = np.array(
         [month.measured.get((member.id, hour), "") for hour in index.to_pydatetime()], dtype=object
     )
-    prices = month.prices
     money = None
-    if prices is not None:
+    if month.prices is not None:
+        prices = month.prices.prices
         surplus = np.nan_to_num(allocation.surplus_kwh[member.id].to_numpy(dtype=float))
         imported = np.nan_to_num(allocation.import_kwh[member.id].to_numpy(dtype=float))
         cap = prices.import_energy_eur_kwh
         money = {
-            "surplus_value_eur": surplus * prices.surplus_eur_kwh.reindex(index).to_numpy(),
+            "surplus_value_eur": surplus * prices.surplus_eur_kwh.to_numpy(),
             "import_energy_eur": imported
-            * (prices.import_eur_kwh if cap is None else cap).reindex(index).to_numpy(),
+            * (prices.import_eur_kwh if cap is None else cap).to_numpy(),
         }
     periods: dict[str, dict[str, Any]] = {}
     for number, name in enumerate(PERIODS, start=1):

@@ -32,6 +32,7 @@ from ioe_aggregator.config import ResultsConfig
 from ioe_aggregator.forecast import Site
 from ioe_aggregator.history.hourly import best_consumption
 from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.prices import PriceBook, Used
 from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, SUPPLY_EXPORT, SUPPLY_IMPORT, Live
 from ioe_aggregator.protocol.messages import (
     CoefficientValidity,
@@ -47,7 +48,7 @@ from ioe_aggregator.protocol.messages import (
 from ioe_aggregator.results import forecasts
 from ioe_aggregator.results.forecasts import Forecasts
 from ioe_aggregator.sharing.allocation import Allocation, allocate, member_kpis
-from ioe_aggregator.sharing.economics import Prices, monthly_economics
+from ioe_aggregator.sharing.economics import monthly_economics
 from ioe_aggregator.sharing.model import Coefficients
 from ioe_aggregator.store import Store
 
@@ -137,6 +138,8 @@ class _Inputs:
     # What each active member imports now (W), where known.
     import_w: dict[str, float]
     online: frozenset[str]
+    # The month's prices so far (None: some hour has none).
+    prices: Used | None
 
 
 class ResultsEngine:
@@ -151,6 +154,7 @@ class ResultsEngine:
         self._agreements = agreements
         self._config = config
         self._zone = ZoneInfo(config.timezone)
+        self._prices = PriceBook(store, config)
 
     async def compute(
         self,
@@ -168,7 +172,14 @@ class ResultsEngine:
         )
         read = await self._read(hours, now)
         now_w, import_w = await self._now_w(now, read.active, read.plants, live or {})
-        inputs = _Inputs(now=now, read=read, now_w=now_w, import_w=import_w, online=online)
+        inputs = _Inputs(
+            now=now,
+            read=read,
+            now_w=now_w,
+            import_w=import_w,
+            online=online,
+            prices=await self._prices.used(hours),
+        )
         # pandas work of tens to hundreds of milliseconds: not on the event loop.
         return await asyncio.to_thread(self._snapshot, inputs)
 
@@ -235,7 +246,7 @@ class ResultsEngine:
         today = hours.tz_convert(self._zone).date == local_day
         agreement = in_force[-1] if in_force else None
         beta_now = beta.iloc[-1] if len(beta.columns) else pd.Series(dtype=float)
-        savings = self._savings(allocation, local_day)
+        savings = self._savings(allocation, local_day, inputs.prices)
         kpis = member_kpis(allocation)
         results: dict[str, Results] = {}
         for member in active:
@@ -359,17 +370,17 @@ class ResultsEngine:
         }
         return totals, import_w
 
-    def _savings(self, allocation: Allocation, today: date) -> dict[str, float] | None:
-        """Return each member's savings this month at the configured prices (None: no prices).
+    def _savings(
+        self, allocation: Allocation, today: date, used: Used | None
+    ) -> dict[str, float] | None:
+        """Return each member's savings this month at its prices (None: no prices).
 
         Only members with an hour of known consumption have savings: without one there is
         nothing to value, which is no saving of 0.
         """
-        if self._config.prices is None:
+        if used is None:
             return None
-        index = allocation.consumption_kwh.index
-        prices = Prices.flat(index, *self._config.prices)
-        table = monthly_economics(allocation, prices, self._config.timezone)
+        table = monthly_economics(allocation, used.prices, self._config.timezone)
         month = table[table.month == f"{today:%Y-%m}"]
         counted = allocation.consumption_kwh.notna().any()
         return {

@@ -329,6 +329,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             SELECT source, start_s, meter, quantity, COUNT(DISTINCT member) FROM readings
             GROUP BY source, start_s, meter, quantity""",
     ),
+    (
+        # Prices posted by a billing platform from a local day (YYYY-MM-DD) on: ``figures`` is
+        # JSON, each kind's EUR/kWh by 2.0TD period (``prices.py``).
+        """CREATE TABLE prices (
+            valid_from TEXT PRIMARY KEY,
+            figures TEXT NOT NULL,
+            reference TEXT,
+            created_s BIGINT NOT NULL,
+            created_by TEXT NOT NULL
+        )""",
+    ),
 )
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (

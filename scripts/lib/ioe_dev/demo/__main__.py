@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict, astuple, dataclass
+from datetime import datetime
 import json
 import os
 from pathlib import Path
@@ -24,10 +25,12 @@ from types import FrameType
 from typing import Any
 import urllib.error
 import urllib.request
+from zoneinfo import ZoneInfo
 
 import yaml
 
-from ioe_dev.demo import automations, community, flows, public
+from ioe_aggregator.sharing.calendar import DEFAULT_TZ
+from ioe_dev.demo import automations, community, flows, interop, public
 from ioe_dev.homeassistant_api import HomeAssistantApi, HomeAssistantApiError, Login
 from ioe_dev.mosquitto import Broker, broker_certificate, start_broker, start_plain_broker
 from ioe_dev.nodered import NodeRed
@@ -892,6 +895,23 @@ def _open_portal_and_display(ports: Ports, credentials: community.Credentials) -
     return link
 
 
+def _check_interop(state: Path, ports: Ports, credentials: community.Credentials) -> str:
+    """Check last month's billing export and Som Comunitats' contract; return where its key is."""
+    base = f"http://127.0.0.1:{ports.aggregator}"
+    kept = state / "aggregator" / "provider-key.txt"
+    today = datetime.now(ZoneInfo(DEFAULT_TZ)).date()
+    try:
+        key = interop.provider_key(base, credentials.admin_token, kept)
+        problems = interop.check_billing(
+            base, credentials.admin_token, interop.last_month(today), DEMO_MEMBERS
+        ) or interop.check_provider(base, key, COMMUNITY_ID, today)
+    except (urllib.error.URLError, OSError, community.CommunityError) as err:
+        problems = [f"billing and Som Comunitats' contract: {err}"]
+    if problems:
+        raise DemoError("; ".join(problems))
+    return str(kept)
+
+
 def _ensure_sharing_report(state: Path, synthetic: SyntheticCommunity) -> Path:
     """Make, once, a year of community data and the comparison a manager would run on it."""
     directory = state / "sharing"
@@ -948,6 +968,7 @@ def _print_welcome(
     *,
     manager_password: str,
     portal_link: public.PortalLink,
+    provider_key: str,
 ) -> None:
     print(
         f"""
@@ -971,6 +992,12 @@ IoE Community demo is running (state in {state}).
   Public display   http://localhost:{ports.aggregator}/display?kiosk=1 (a town hall's TV; switched
                    on in the control centre's Settings, with the logo; /display?embed=1 for a
                    web page, /api/public/v1/community the same figures as open data)
+  Billing          http://localhost:{ports.aggregator}/#/data (Data → Billing: each member's month
+                   per tariff period, with the surplus compensation, as CSV or JSON; the
+                   same at /api/v1/billing/<YYYY-MM>, see docs/interop.md)
+  Som Comunitats   http://localhost:{ports.aggregator}/api/provider/ — the monitoring-provider
+                   contract their platform reads (project "{COMMUNITY_ID}"; its apikey in
+                   {provider_key})
   Node-RED         http://localhost:{ports.node_red}/ (where installed: the flow "battery
                    reserve on the forecast" of nodered/, connected to the Home Assistant above)
   Aggregator API   http://localhost:{ports.aggregator}/api/health
@@ -1094,6 +1121,7 @@ def run(state: Path, *, check: bool) -> int:
         ):
             raise DemoError("; ".join(problems))
         portal_link = _open_portal_and_display(ports, credentials)
+        provider = _check_interop(state, ports, credentials)
         if check:
             print(
                 "Demo check passed: Home Assistant (ioe_community loaded, Modbus devices read, "
@@ -1106,8 +1134,9 @@ def run(state: Path, *, check: bool) -> int:
                 "Datadis and imported by the home over HTTPS as statistics, a poisoned batch "
                 "refused with every task still running), broker on the generated files, "
                 "sharing report, the control centre (its admin signed in), the member portal "
-                "(a member's link signs in to their own data, another member's refused) and the "
-                "public display (the community's figures, nobody's own)."
+                "(a member's link signs in to their own data, another member's refused), the "
+                "public display (the community's figures, nobody's own), last month's billing "
+                "export (every member, per tariff period, the CSV) and Som Comunitats' contract."
             )
             return 0
         _print_welcome(
@@ -1118,6 +1147,7 @@ def run(state: Path, *, check: bool) -> int:
             report,
             manager_password=values["manager_password"],
             portal_link=portal_link,
+            provider_key=provider,
         )
         while all(s.process and s.process.poll() is None for s in services):
             time.sleep(0.5)

@@ -40,7 +40,7 @@ class PortalLink:
         return self.url.partition("#k=")[2]
 
 
-def _call(
+def call(
     base: str,
     method: str,
     path: str,
@@ -48,9 +48,10 @@ def _call(
     token: str | None = None,
     cookie: str | None = None,
     body: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, Any, dict[str, str]]:
     """Call the local aggregator; return the status, the JSON answer (or None), the headers."""
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **(headers or {})}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     if cookie is not None:
@@ -68,7 +69,7 @@ def _call(
 
 def issue_portal_link(base: str, admin_token: str, member: str = PORTAL_MEMBER) -> PortalLink:
     """Issue ``member`` a link to the portal at ``base`` (replacing the one it had)."""
-    status, answer, _ = _call(
+    status, answer, _ = call(
         base,
         "POST",
         f"/api/v1/members/{member}/portal-link",
@@ -82,7 +83,7 @@ def issue_portal_link(base: str, admin_token: str, member: str = PORTAL_MEMBER) 
 
 def portal_cookie(base: str, link: PortalLink) -> str:
     """Sign in to the portal with ``link``; return the session's ``Cookie`` header."""
-    status, answer, headers = _call(
+    status, answer, headers = call(
         base, "POST", "/api/v1/portal/session", body={"link": link.secret}
     )
     if status != 200:
@@ -95,10 +96,10 @@ def check_portal(base: str, link: PortalLink, other: str = OTHER_MEMBER) -> list
     """Sign in with ``link``; check the member reads its months and not ``other``'s."""
     cookie = portal_cookie(base, link)
     problems = []
-    own, months, _ = _call(base, "GET", f"/api/v1/members/{link.member}/months", cookie=cookie)
+    own, months, _ = call(base, "GET", f"/api/v1/members/{link.member}/months", cookie=cookie)
     if own != 200 or not isinstance(months, dict):
         problems.append(f"portal: the member's own months answered {own} {months}")
-    refused, _, _ = _call(base, "GET", f"/api/v1/members/{other}/months", cookie=cookie)
+    refused, _, _ = call(base, "GET", f"/api/v1/members/{other}/months", cookie=cookie)
     if refused != 403:
         problems.append(f"portal: another member's months answered {refused}, not 403")
     return problems
@@ -106,7 +107,7 @@ def check_portal(base: str, link: PortalLink, other: str = OTHER_MEMBER) -> list
 
 def show_display(base: str, admin_token: str, *, on: bool = True) -> None:
     """Switch the public display on (or off), as the manager does in the control centre."""
-    status, answer, _ = _call(
+    status, answer, _ = call(
         base, "PUT", "/api/v1/display", token=admin_token, body={"enabled": on}
     )
     if status != 200:
@@ -117,7 +118,7 @@ def check_display(base: str) -> list[str]:
     """Check the display's open data shows the community's figures (10 members: enough)."""
     deadline = time.monotonic() + FIGURES_WAIT_S
     while True:
-        status, answer, _ = _call(base, "GET", "/api/public/v1/community")
+        status, answer, _ = call(base, "GET", "/api/public/v1/community")
         if status != 503 or time.monotonic() > deadline:
             break
         time.sleep(2)

@@ -1,5 +1,6 @@
 // The community's data: how complete each member's is (member × day), distributors' files
-// uploaded with their line-by-line report, Datadis synced now, a member's readings as CSV.
+// uploaded with their line-by-line report, Datadis synced now, each member's month for the
+// billing platform (per tariff period, as CSV or JSON), a member's readings as CSV.
 import { api, ApiError } from "../api.js";
 import { h, replace, announce } from "../dom.js";
 import { formatDate, formatDateTime, formatNumber, translator } from "../i18n.js";
@@ -67,6 +68,29 @@ const TEXTS = {
     export: "A member's readings as CSV",
     "export-intro": "Every reading of a member in a period, as a spreadsheet opens it. Each export is written to the audit log.",
     download: "Download",
+    billing: "Billing",
+    "billing-intro": "Each member's month for the billing platform: energy per tariff period (P1, P2, P3 of 2.0TD), the coefficient applied and the surplus compensation, with which source measured it. The CSV opens in a Spanish spreadsheet as it is. Each download is written to the audit log.",
+    "file-language": "Headings in",
+    "lang.es": "Spanish",
+    "lang.en": "English",
+    "download-csv": "Download CSV",
+    "download-json": "Download JSON",
+    "billing-table": "Each member's month",
+    consumption: "Consumption",
+    "from-grid": "From the grid",
+    "self-consumed": "Used of its share",
+    surplus: "Surplus",
+    compensation: "Compensation",
+    "measured-by": "Measured by",
+    "measured.own_meter": "own meter",
+    "measured.distributor": "distributor",
+    "measured.both": "both",
+    "measured.none": "no data",
+    hours: "Hours known",
+    "hours-of": "{known} of {hours}",
+    "billing-under-way": "The month is under way: its figures grow until it ends.",
+    "billing-no-prices": "No prices are set in the add-on's options, so there is no compensation.",
+    "billing-cap": "Without the energy term's price, the compensation is capped at the whole import price, which overstates it.",
   },
   es: {
     title: "Datos",
@@ -128,6 +152,29 @@ const TEXTS = {
     export: "Las lecturas de un socio en CSV",
     "export-intro": "Todas las lecturas de un socio en un periodo, tal como las abre una hoja de cálculo. Cada exportación queda en el registro de auditoría.",
     download: "Descargar",
+    billing: "Facturación",
+    "billing-intro": "El mes de cada socio para la plataforma de facturación: la energía por periodo tarifario (P1, P2, P3 del 2.0TD), el coeficiente aplicado y la compensación de excedentes, con la fuente que la midió. El CSV se abre tal cual en una hoja de cálculo en español. Cada descarga queda en el registro de auditoría.",
+    "file-language": "Encabezados en",
+    "lang.es": "español",
+    "lang.en": "inglés",
+    "download-csv": "Descargar CSV",
+    "download-json": "Descargar JSON",
+    "billing-table": "El mes de cada socio",
+    consumption: "Consumo",
+    "from-grid": "De la red",
+    "self-consumed": "Aprovechada de su parte",
+    surplus: "Excedente",
+    compensation: "Compensación",
+    "measured-by": "Medido por",
+    "measured.own_meter": "contador propio",
+    "measured.distributor": "distribuidora",
+    "measured.both": "ambos",
+    "measured.none": "sin datos",
+    hours: "Horas conocidas",
+    "hours-of": "{known} de {hours}",
+    "billing-under-way": "El mes está en curso: sus cifras crecen hasta que termine.",
+    "billing-no-prices": "No hay precios en las opciones del complemento, así que no hay compensación.",
+    "billing-cap": "Sin el precio del término de energía, la compensación se limita al precio completo de la energía importada, lo que la sobrestima.",
   },
 };
 const t = translator(TEXTS);
@@ -294,6 +341,85 @@ async function datadisCard(canManage) {
   return card;
 }
 
+// Billing ----------------------------------------------------------------------------------
+
+const KWH = { maximumFractionDigits: 1 };
+const EUR = { style: "currency", currency: "EUR" };
+
+function lastMonth() {
+  const today = new Date();
+  const first = new Date(Date.UTC(today.getFullYear(), today.getMonth() - 1, 1));
+  return first.toISOString().slice(0, 7);
+}
+
+function billingTable(found) {
+  const headings = [["member", false], ["consumption", true], ["from-grid", true], ["self-consumed", true], ["surplus", true], ["compensation", true], ["measured-by", false], ["hours", true]];
+  const kwh = (value) => (value === null ? "–" : `${formatNumber(value, KWH)} kWh`);
+  return h("div", { class: "table-scroll", tabindex: 0, role: "region", "aria-label": t("billing-table") },
+    h("table", { class: "stacked" },
+      h("caption", { class: "visually-hidden" }, t("billing-table")),
+      h("thead", {}, h("tr", {}, headings.map(([key, numeric]) => h("th", { scope: "col", class: numeric ? "numeric" : null }, t(key))))),
+      h("tbody", {}, found.members.map((bill) => {
+        const total = bill.total;
+        const cells = [
+          kwh(total.consumption_kwh),
+          kwh(total.import_kwh),
+          kwh(total.self_consumed_kwh),
+          kwh(total.surplus_kwh),
+          total.compensation_eur === null ? "–" : formatNumber(total.compensation_eur, EUR),
+        ];
+        return h("tr", {},
+          h("th", { scope: "row" }, h("a", { href: `#/members/${encodeURIComponent(bill.member)}` }, `${bill.member} · ${bill.name}`)),
+          cells.map((cell, index) => h("td", { class: "numeric", "data-label": t(headings[index + 1][0]) }, cell)),
+          h("td", { "data-label": t("measured-by") }, t(`measured.${total.measured_by ?? "none"}`)),
+          h("td", { class: "numeric", "data-label": t("hours") }, t("hours-of", { known: formatNumber(total.hours_known), hours: formatNumber(total.hours) })));
+      }))));
+}
+
+async function billingCard() {
+  const card = h("section", { class: "card", "aria-labelledby": "billing-title" });
+  const month = h("input", { id: "billing-month", type: "month", value: lastMonth(), max: new Date().toISOString().slice(0, 7), required: true });
+  const language = h("select", { id: "billing-language" }, ["es", "en"].map((one) => h("option", { value: one }, t(`lang.${one}`))));
+  const csvLink = h("a", { class: "button secondary", download: "" }, t("download-csv"));
+  const jsonLink = h("a", { class: "button secondary", download: "" }, t("download-json"));
+  const status = h("div", {});
+  const body = h("div", {});
+
+  async function draw() {
+    const chosen = month.value;
+    csvLink.setAttribute("href", `api/v1/billing/${chosen}/export.csv?lang=${language.value}`);
+    jsonLink.setAttribute("href", `api/v1/billing/${chosen}/export.json`);
+    replace(status);
+    let found;
+    try {
+      found = await api(`billing/${chosen}?limit=500`);
+    } catch (error) {
+      replace(body);
+      replace(status, problemOf(error));
+      return;
+    }
+    if (month.value !== chosen) return; // another month was asked for meanwhile
+    const notes = [];
+    if (!found.month_over) notes.push(t("billing-under-way"));
+    if (found.prices === null) notes.push(t("billing-no-prices"));
+    else if (found.prices.compensation_cap === "import_price") notes.push(t("billing-cap"));
+    replace(body,
+      notes.map((text) => h("p", { class: "hint" }, text)),
+      found.members.length === 0 ? h("p", {}, t("no-members")) : billingTable(found));
+  }
+  month.addEventListener("change", () => { if (month.checkValidity()) draw(); });
+  language.addEventListener("change", () => csvLink.setAttribute("href", `api/v1/billing/${month.value}/export.csv?lang=${language.value}`));
+  replace(card,
+    h("h2", { id: "billing-title" }, t("billing")), h("p", { class: "intro" }, t("billing-intro")),
+    h("div", { class: "filters" },
+      h("div", { class: "field" }, h("label", { for: "billing-month" }, t("month")), month),
+      h("div", { class: "field" }, h("label", { for: "billing-language" }, t("file-language")), language),
+      h("div", { class: "field field-button downloads" }, csvLink, jsonLink)),
+    status, body);
+  await draw();
+  return card;
+}
+
 // Export ----------------------------------------------------------------------------------
 
 async function exportCard() {
@@ -319,6 +445,6 @@ async function exportCard() {
 
 export async function render(main, _params, session) {
   const canManage = session.permissions.includes("manage");
-  const [completeness, datadis, exported] = await Promise.all([completenessCard(), datadisCard(canManage), exportCard()]);
-  replace(main, h("h1", {}, t("title")), completeness, canManage ? uploadCard() : null, datadis, exported);
+  const [completeness, datadis, billing, exported] = await Promise.all([completenessCard(), datadisCard(canManage), billingCard(), exportCard()]);
+  replace(main, h("h1", {}, t("title")), completeness, canManage ? uploadCard() : null, datadis, billing, exported);
 }

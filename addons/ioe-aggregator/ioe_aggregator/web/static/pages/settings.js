@@ -190,6 +190,8 @@ const ACTIONS = {
     comparison_started: "Comparison started", datadis_sync: "Datadis sync asked for",
     display_changed: "Public display changed",
     portal_link_issued: "Portal link issued", portal_link_revoked: "Portal link revoked",
+    prices_posted: "Prices posted", prices_removed: "Prices removed",
+    member_changed: "Member changed", community_synced: "Members and coefficients received",
   },
   es: {
     login: "Entrada", login_failed: "Entradas fallidas", logout: "Salida",
@@ -202,6 +204,8 @@ const ACTIONS = {
     comparison_started: "Comparación lanzada", datadis_sync: "Sincronización de Datadis pedida",
     display_changed: "Pantalla pública cambiada",
     portal_link_issued: "Enlace al portal emitido", portal_link_revoked: "Enlace al portal revocado",
+    prices_posted: "Precios publicados", prices_removed: "Precios retirados",
+    member_changed: "Socio cambiado", community_synced: "Socios y coeficientes recibidos",
   },
 };
 for (const lang of Object.keys(TEXTS)) {
