@@ -21,8 +21,12 @@ from jsonschema import Draft202012Validator
 import numpy as np
 import pytest
 
+from ioe_aggregator.prices import PriceBook, posted
+from ioe_aggregator.results.member_energy import Period
 from ioe_aggregator.sharing.calendar import energy_period_20td
+from ioe_aggregator.store import Store
 from ioe_dev.synthetic import make_community
+from tests.aggregator.conftest import config
 from tests.community import (
     HISTORY_TZ,
     Answer,
@@ -96,7 +100,8 @@ def billing(community: Community, start_aggregator: StartAggregator) -> Billing:
         community.add_member(f"m-{number:04d}", number, **extra)
     asyncio.run(write_history(community.options["database_url"], MEMBERS, 2025, range(1, 2)))
     community.cli("agreements", "add", "Igual", "--scheme", "equal", "--from", "2025-01-01")
-    own_token = community.add_member(OTHER, 5).api_token
+    # A name a spreadsheet would take for a formula (the platform may send any).
+    own_token = community.add_member(OTHER, 5, **{"--name": "=1+1 Panadería"}).api_token
     community.options.update(import_price_eur_kwh=IMPORT, surplus_price_eur_kwh=SURPLUS)
     admin = community.token("admin")
     _service, port = start_service(community, start_aggregator)
@@ -271,6 +276,8 @@ def test_the_csv_is_a_spanish_spreadsheets(billing: Billing) -> None:
         assert lines[first][column["compensacion_eur"]] == ""  # a period has none
     assert lines[0][column["medido_por"]] == "contador propio"
     assert lines[-1][column["medido_por"]] == "ambos"
+    # Shown as the text it is, never run as a formula.
+    assert lines[-1][column["nombre"]] == "'=1+1 Panadería"
     assert lines[-1][column["coeficiente"]] == "0,000000"
 
     english = billing.get(f"/api/v1/billing/{MONTH}/export.csv?lang=en")
@@ -318,11 +325,19 @@ def test_pages_and_etags(billing: Billing) -> None:
     assert changed.status == 200
     assert changed.headers["ETag"] != last_tag
     assert changed.json()["members"][0]["total"]["hours_known"] == 72
+
+    def exports() -> int:
+        entries = billing.get("/api/v1/audit?limit=500").json()["entries"]
+        return sum(1 for e in entries if e["subject"] == f"billing:{MONTH}")
+
+    taken = exports()
     csv_tag = billing.get(f"/api/v1/billing/{MONTH}/export.csv").headers["ETag"]
-    assert (
-        billing.get(f"/api/v1/billing/{MONTH}/export.csv", **{"If-None-Match": csv_tag}).status
-        == 304
-    )
+    path = f"/api/v1/billing/{MONTH}/export.csv"
+    assert billing.get(path, **{"If-None-Match": csv_tag}).status == 304
+    # A weak tag names the same version (a compressing proxy weakens them).
+    assert billing.get(path, **{"If-None-Match": f"W/{csv_tag}"}).status == 304
+    # What was taken is audited (the download), what was not (the 304s) is not.
+    assert exports() == taken + 1
 
 
 def test_the_documents_examples_are_answers(billing: Billing) -> None:
@@ -462,3 +477,28 @@ def test_bad_prices_are_refused_saying_why(billing: Billing) -> None:
     assert (
         call(billing.base, "PUT", "/api/v1/prices/2025-01-01", billing.member, POSTED).status == 403
     )
+
+
+async def test_posted_prices_cover_only_their_days(store: Store) -> None:
+    """Without the add-on's prices, the hours before the first posting have none."""
+    book = PriceBook(store, config().results)
+    body = {"import_eur_kwh": 0.2, "surplus_eur_kwh": 0.05}
+    await book.post(posted(body, date(2025, 1, 16)), actor="test")
+    hours = Period.containing("month", date(2025, 1, 1)).hours(ZoneInfo(HISTORY_TZ))
+    two_months = hours.append(
+        Period.containing("month", date(2025, 2, 1)).hours(ZoneInfo(HISTORY_TZ))
+    )
+
+    used = await book.used(two_months)
+
+    assert used is not None
+    assert used.priced_months(ZoneInfo(HISTORY_TZ)) == {"2025-02"}
+    assert [(p["from"], p["to"]) for p in used.description["in_force"]] == [
+        ("2025-01-16", "2025-02-28")
+    ]
+    assert used.priced.sum() == len(two_months) - 15 * 24
+    assert await book.used(hours[:24]) is None  # 1 January: no price at all
+    # The same prices again change nothing; another reference for them does.
+    assert (await book.post(posted(body, date(2025, 1, 16)), actor="test"))[1] is False
+    named = posted(body | {"reference": "Tarifa 2025"}, date(2025, 1, 16))
+    assert (await book.post(named, actor="test"))[1] is True

@@ -47,7 +47,7 @@ def test_health_with_database_and_broker(
         "version": __version__,
         "community": "los-molinos",
         "tasks": dict.fromkeys(
-            ("ingest", "broker", "results", "comparisons", "failed-logins"), running
+            ("ingest", "broker", "results", "comparisons", "failed-logins", "webhooks"), running
         ),
         "database": {"backend": "sqlite", "status": "ok"},
         "broker": {"status": "connected", "address": f"127.0.0.1:{mosquitto.port}", "error": None},

@@ -94,7 +94,7 @@ def test_health_lists_every_task_running(
 
     assert body["tasks"] == {
         name: {"running": True, "error": None}
-        for name in ("ingest", "broker", "results", "comparisons", "failed-logins")
+        for name in ("ingest", "broker", "results", "comparisons", "failed-logins", "webhooks")
     }
 
 

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from playwright.async_api import Browser
 import pytest
 
-from tests.community import Community, StartAggregator, call
-from tests.web.conftest import open_page, violations_text
+from ioe_dev.processes import free_port
+from tests.community import Community, StartAggregator, call, wait_until
+from tests.web.conftest import ControlCentre, OpenVisit, open_page, violations_text
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
@@ -131,3 +133,69 @@ async def test_a_token_is_shown_once_and_revoked(
     assert await rows.count() == 1
     assert "Marta" in await rows.first.inner_text()
     assert owner.errors == []
+
+
+WEBHOOK_TEXTS = {
+    "en": {"add": "Add a webhook", "create": "Create", "done": "Done", "ping": "Send a test",
+           "show": "Show", "delivered": "Delivered", "replay": "Replay", "remove": "Remove",
+           "none": "No webhooks yet.", "test": "Test"},
+    "es": {"add": "Añadir un webhook", "create": "Crear", "done": "Hecho",
+           "ping": "Enviar una prueba", "show": "Ver", "delivered": "Entregada",
+           "replay": "Repetir", "remove": "Eliminar", "none": "Todavía no hay webhooks.",
+           "test": "Prueba"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("language", "width", "scheme"), [("en", "desktop", "light"), ("es", "phone", "dark")]
+)
+async def test_a_webhook_is_added_tried_replayed_and_removed(
+    visit: OpenVisit, control_centre: ControlCentre, language: str, width: str, scheme: str
+) -> None:
+    texts = WEBHOOK_TEXTS[language]
+    receiver = Receiver(free_port())
+    receiver.start()
+    try:
+        page = await visit(language, width, scheme)
+        await page.open("settings")
+        await page.page.get_by_role("button", name=texts["add"]).click()
+        await page.page.fill("#webhook-url", receiver.url)
+        await page.page.uncheck("#webhook-event-datadis\\.sync_failed")
+        await page.page.fill("#webhook-description", "ERP de la cooperativa")
+        await page.page.locator("dialog").get_by_role("button", name=texts["create"]).click()
+        receiver.secret = await page.page.locator("#new-secret").input_value()
+        assert receiver.secret.startswith("whsec_")
+        await page.screenshot(f"settings-webhook-secret-{width}-{language}-{scheme}")
+        await page.page.get_by_role("button", name=texts["done"]).click()
+        await page.page.locator("dialog").wait_for(state="detached")
+        assert receiver.secret not in await page.page.content()  # shown once
+
+        await page.page.get_by_role("button", name=texts["ping"]).click()
+        wait_until(receiver.delivered)
+        assert receiver.delivered()[0].verified
+        assert receiver.delivered()[0].body["type"] == "webhook.ping"
+        await page.page.get_by_role("button", name=texts["show"]).click()
+        dialog = page.page.locator("dialog")
+        await dialog.get_by_text(texts["delivered"]).first.wait_for()
+        assert texts["test"] in await dialog.locator("tbody tr").first.inner_text()
+        assert await page.axe() == [], violations_text(await page.axe())
+        await page.screenshot(f"settings-webhook-deliveries-{width}-{language}-{scheme}")
+        await dialog.get_by_role("button", name=texts["replay"]).click()
+        wait_until(lambda: len(receiver.delivered()) == 2)
+        assert receiver.delivered()[1].event == receiver.delivered()[0].event
+        await dialog.get_by_role("button", name=texts["done"]).click()
+        await dialog.wait_for(state="detached")
+        card = page.page.locator("section[aria-labelledby=webhooks-title]")
+        assert "ERP de la cooperativa" in await card.inner_text()
+        assert await page.axe() == [], violations_text(await page.axe())
+        assert await page.horizontal_overflow() == 0
+        await card.scroll_into_view_if_needed()
+        await page.screenshot(f"settings-webhooks-{width}-{language}-{scheme}")
+
+        await card.get_by_role("button", name=texts["remove"]).click()
+        await page.page.locator("dialog").get_by_role("button", name=texts["remove"]).click()
+        await card.get_by_text(texts["none"]).wait_for()
+        assert page.errors == []
+        assert page.outside() == []
+    finally:
+        receiver.stop()

@@ -46,6 +46,7 @@ from ioe_aggregator.api import (
     tokens,
     users,
     validation,
+    webhooks,
 )
 from ioe_aggregator.auth import sessions
 from ioe_aggregator.broker import BrokerConnection
@@ -81,6 +82,7 @@ from ioe_aggregator.store import Store, open_store
 from ioe_aggregator.supervisor import Supervisor
 from ioe_aggregator.tls import server_context
 from ioe_aggregator.web import pages, portal_page
+from ioe_aggregator.webhooks.dispatch import Dispatcher
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -224,6 +226,7 @@ def create_app(config: Config, services: Services) -> web.Application:
         billing,
         prices,
         sync,
+        webhooks,
         portal,
         public,
         provider,
@@ -287,6 +290,13 @@ async def serve(config: Config) -> None:
         supervisor.start("results", services.results.run())
         supervisor.start("comparisons", services.comparisons.run())
         supervisor.start("failed-logins", auth.write_failed_logins(runner.app))
+        dispatcher = Dispatcher(
+            store,
+            community=config.community_id,
+            zone=config.results.zone,
+            first_retry_s=config.webhook_retry_s,
+        )
+        supervisor.start("webhooks", dispatcher.run())
         if config.datadis is not None:
             supervisor.start(
                 "datadis",

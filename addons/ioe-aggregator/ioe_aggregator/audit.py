@@ -68,6 +68,9 @@ class Action(StrEnum):
     PRICES_POSTED = "prices_posted"
     PRICES_REMOVED = "prices_removed"
     COMMUNITY_SYNCED = "community_synced"
+    WEBHOOK_ADDED = "webhook_added"
+    WEBHOOK_REMOVED = "webhook_removed"
+    WEBHOOK_REPLAYED = "webhook_replayed"
 
 
 @dataclass(frozen=True, kw_only=True)

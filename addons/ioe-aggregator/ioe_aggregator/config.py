@@ -31,6 +31,7 @@ DEFAULT_MQTT_PORT = 8883
 DEFAULT_MEMBER_QUOTA_ROWS = 5_000_000
 # How often the public display's figures are computed again (s).
 DEFAULT_DISPLAY_REFRESH_S = 60
+DEFAULT_WEBHOOK_RETRY_S = 10
 DATADIS_URL = "https://datadis.es"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LANGUAGES = ("es", "en")
@@ -185,6 +186,9 @@ _SCHEMA = vol.Schema(
             vol.Coerce(int), vol.Range(min=2, max=3600)
         ),
         vol.Optional("display_emission_factor"): _number(0.0, 2.0),
+        vol.Optional("webhook_retry_s", default=DEFAULT_WEBHOOK_RETRY_S): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=600)
+        ),
         vol.Inclusive(
             "plant_latitude",
             "plant_site",
@@ -343,6 +347,8 @@ class Config:
     datadis: DatadisConfig | None
     log_level: str
     display: DisplayConfig = field(default_factory=DisplayConfig)
+    # Seconds before a webhook delivery that failed is tried again (then twice as long each time).
+    webhook_retry_s: int = DEFAULT_WEBHOOK_RETRY_S
 
 
 def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
@@ -484,6 +490,7 @@ def _build(options: dict[str, Any]) -> Config:
             refresh_s=options["display_refresh_s"],
             emission_factor_kg_kwh=options.get("display_emission_factor"),
         ),
+        webhook_retry_s=options["webhook_retry_s"],
     )
 
 

@@ -5,14 +5,16 @@ supply points and the distribution table the assembly agreed. It posts them as o
 (``POST /api/v1/community/sync``); this module checks all of it, works out what it changes
 here, and applies that:
 
-- **members**, each found by its supply point (CUPS, 20 or 22 characters) or its id here: a new
-  one is registered (it needs an id, a name and its contracted power; its join code comes back,
-  once), a known one has the fields given that differ changed (name, CUPS, contracted power,
-  share of the investment, vulnerable, plant);
-- members the document leaves out are kept, or revoked with ``"absent": "revoke"``;
+- **members**, each found by its id here, or without one by its supply point (CUPS, 20 or 22
+  characters): a new one is registered (it needs an id, a name and its contracted power; its
+  join code comes back, once), a known one has the fields given that differ changed (name,
+  CUPS, contracted power, share of the investment, vulnerable, plant);
+- members the document leaves out are kept, or revoked with ``"absent": "revoke"`` (not when
+  it lists nobody: an empty list is more likely a fault than a community that dissolved);
+  a supply point may pass from one member to another, never be held by two;
 - **the distribution table**, as their platform writes it: ``type`` ``fixed`` with a
-  coefficient per CUPS (each 0 to 1, six decimals, summing to 1 within 10⁻⁶, as their
-  platform checks; rounded here to millionths that sum to exactly 1), or ``hourly`` with the
+  coefficient per CUPS (each 0 to 1, summing to 1 at six decimals, as their platform checks;
+  rounded here to millionths that sum to exactly 1), or ``hourly`` with the
   distributor's coefficient file; from ``date_start`` (to ``date_end``): an agreement, which
   ends the open-ended one before it, under the community's rules (agreements never overlap,
   coefficients change every ``agreement_min_months`` at most).
@@ -26,6 +28,7 @@ what would change and applies nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -45,8 +48,9 @@ from ioe_aggregator.members.registry import Credentials, Member, NewMember, Regi
 from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store
 
-# Their platform's tolerance on a fixed table's sum (energy_selfconsumption, Float.compare).
-SUM_TOLERANCE: Final = 1e-6
+# Their platform's check of a fixed table's sum (energy_selfconsumption: Float.compare at a
+# precision of 1e-6, which rounds the difference): it must round to 1 at six decimals.
+SUM_TOLERANCE: Final = 0.5e-6
 MAX_MEMBERS: Final = 2000
 MAX_SHOWN: Final = 20
 FIELDS: Final = ("name", "cups", "contracted_kw", "investment_share", "vulnerable", "plant_kw")
@@ -96,16 +100,29 @@ class Sync:
         if len(entries) > MAX_MEMBERS:
             raise Refused(Kind.INVALID, f"members: at most {MAX_MEMBERS}", code="bad_document")
         listed: set[str] = set()
+        points = {_supply_point(m.cups): m for m in members}
         for position, entry in enumerate(entries):
-            if problem := await self._member(entry, members, plan=plan, listed=listed):
+            problem = await self._member(entry, members, points=points, plan=plan, listed=listed)
+            if problem:
                 problems.append(f"members[{position}]: {problem}")
-        if document.get("absent", "keep") == "revoke":
-            plan.revoke.extend(m.id for m in members if m.active and m.id not in listed)
+        left_out = [m.id for m in members if m.active and m.id not in listed]
+        if document.get("absent", "keep") == "keep":
+            plan.absent.extend(left_out)
+        elif not listed:
+            # A platform's empty list is more likely a fault than a community that dissolved.
+            problems.append(
+                'absent: "revoke" revokes every member the document does not list, '
+                "and it lists none: list the members who stay"
+            )
         else:
-            plan.absent.extend(m.id for m in members if m.active and m.id not in listed)
+            plan.revoke.extend(left_out)
+        staying = _roster(members, plan)
+        # Revoked members (and those revoked now) keep their supply points, with their history.
+        kept = [m for m in members if not m.active or m.id in plan.revoke]
+        problems.extend(_shared_points(staying, kept))
         table = document.get("distribution_table")
         if table is not None:
-            await self._table(table, members, plan, problems, document.get("reference"))
+            await self._table(table, staying, plan, problems, document.get("reference"))
         if problems:
             shown = "; ".join(problems[:MAX_SHOWN])
             more = len(problems) - MAX_SHOWN
@@ -117,27 +134,39 @@ class Sync:
         return plan
 
     async def _member(
-        self, entry: Mapping[str, Any], members: Sequence[Member], *, plan: Plan, listed: set[str]
+        self,
+        entry: Mapping[str, Any],
+        members: Sequence[Member],
+        *,
+        points: Mapping[str | None, Member],
+        plan: Plan,
+        listed: set[str],
     ) -> str | None:
         """Note what one member of the document adds or changes; return what is wrong with it."""
+        # By its id when it gives one (a supply point may pass to another member), else by its
+        # supply point.
         point = _supply_point(entry.get("cups"))
-        found = next(
-            (m for m in members if point is not None and _supply_point(m.cups) == point), None
-        ) or next((m for m in members if m.id == entry.get("id")), None)
+        if entry.get("id") is not None:
+            found = next((m for m in members if m.id == entry["id"]), None)
+        else:
+            found = points.get(point) if point is not None else None
         if found is None:
-            return await self._new_member(entry, plan=plan, listed=listed, point=point)
-        if entry.get("id") not in (None, found.id):
-            return f"CUPS {entry.get('cups')} is member {found.id}'s, not {entry['id']}'s"
+            return await self._new_member(entry, plan=plan, listed=listed)
         if found.id in listed:
             return f"member {found.id} is listed twice"
         if not found.active:
-            return f"member {found.id} was revoked: register it again under a new id"
+            return (
+                f"member {found.id} was revoked; its supply point stays with its history and "
+                "cannot be registered again"
+            )
         listed.add(found.id)
         wanted = {k: entry[k] for k in FIELDS if k in entry}
         if point == _supply_point(found.cups):
             wanted.pop("cups", None)  # the same supply point, perhaps with its 2 more characters
         try:
-            changed = await self._registry.change(found.id, wanted, actor="", dry_run=True)
+            changed = await self._registry.change(
+                found.id, wanted, actor="", dry_run=True, check_cups=False
+            )
         except Refused as err:
             return f"member {found.id}: {err}"
         if changed:
@@ -146,7 +175,7 @@ class Sync:
         return None
 
     async def _new_member(
-        self, entry: Mapping[str, Any], *, plan: Plan, listed: set[str], point: str | None
+        self, entry: Mapping[str, Any], *, plan: Plan, listed: set[str]
     ) -> str | None:
         """Note a member to register; return what is wrong with it."""
         missing = [k for k in ("id", "name", "cups", "contracted_kw") if entry.get(k) is None]
@@ -161,12 +190,10 @@ class Sync:
             vulnerable=bool(entry.get("vulnerable", False)),
             plant_kw=float(entry.get("plant_kw", 0.0)),
         )
-        if new.id in listed or any(
-            _supply_point(other.cups) == point or other.id == new.id for other in plan.add
-        ):
+        if new.id in listed or any(other.id == new.id for other in plan.add):
             return f"member {new.id} is listed twice"
         try:
-            plan.add.append(await self._registry.check_new(new))
+            plan.add.append(await self._registry.check_new(new, check_cups=False))
         except Refused as err:
             return str(err)
         listed.add(new.id)
@@ -175,28 +202,23 @@ class Sync:
     async def _table(
         self,
         table: Mapping[str, Any],
-        members: Sequence[Member],
+        staying: Sequence[Member],
         plan: Plan,
         problems: list[str],
         reference: str | None,
     ) -> None:
         """Note the agreement the distribution table makes (or what is wrong with it)."""
-        # The members as they will be: registered and kept, added, changed.
-        staying = [
-            replace(m, **plan.change.get(m.id, {}))
-            for m in members
-            if m.active and m.id not in plan.revoke
-        ]
-        now = datetime.now(UTC)
-        staying += [Member(**asdict(new), created=now, revoked=None) for new in plan.add]
         by_point = {_supply_point(m.cups): m.id for m in staying}
         kind = table.get("type", "fixed")
         try:
             if kind == "fixed":
                 shares = _fixed(table.get("coefficients") or [], by_point, problems)
+            elif "file" not in table:
+                problems.append("distribution_table: an hourly table needs its file")
+                return
             else:
-                name, content = file_content(table["file"])
-                shares = shares_from_file(content, name, staying)
+                name, content = await asyncio.to_thread(file_content, table["file"])
+                shares = await asyncio.to_thread(shares_from_file, content, name, staying)
         except Refused as err:
             problems.append(f"distribution_table: {err}")
             return
@@ -225,11 +247,13 @@ class Sync:
 
         Return the new members' credentials and the agreement recorded, if any.
         """
-        credentials = [await self._registry.add(new, actor=actor) for new in plan.add]
-        for member_id, wanted in plan.change.items():
-            await self._registry.change(member_id, wanted, actor=actor)
+        # Those who leave first, then the changes, then the newcomers: a supply point may pass
+        # from one member to another within one document.
         for member_id in plan.revoke:
             await self._registry.revoke(member_id, actor=actor)
+        for member_id, wanted in plan.change.items():
+            await self._registry.change(member_id, wanted, actor=actor)
+        credentials = [await self._registry.add(new, actor=actor) for new in plan.add]
         agreement = None
         if plan.agreement is not None:
             name, shares, first, last = plan.agreement
@@ -251,6 +275,31 @@ class Sync:
                 },
             )
         return credentials, agreement
+
+
+def _roster(members: Sequence[Member], plan: Plan) -> list[Member]:
+    """Return the active members as the plan leaves them: kept (changed), and added."""
+    now = datetime.now(UTC)
+    staying = [
+        replace(m, **plan.change.get(m.id, {}))
+        for m in members
+        if m.active and m.id not in plan.revoke
+    ]
+    return staying + [Member(**asdict(new), created=now, revoked=None) for new in plan.add]
+
+
+def _shared_points(staying: Sequence[Member], revoked: Sequence[Member]) -> list[str]:
+    """Return a problem for each supply point two members would hold (revoked ones too)."""
+    holders: dict[str | None, list[str]] = {}
+    for member in staying:
+        holders.setdefault(_supply_point(member.cups), []).append(member.id)
+    for member in revoked:
+        holders.setdefault(_supply_point(member.cups), []).append(f"{member.id} (revoked)")
+    return [
+        f"members: {', '.join(ids)} would share the supply point {point}"
+        for point, ids in holders.items()
+        if point is not None and len(ids) > 1
+    ]
 
 
 def _supply_point(value: Any) -> str | None:
@@ -291,8 +340,8 @@ def _fixed(
     total = sum(beta.values())
     if abs(total - 1.0) > SUM_TOLERANCE:
         problems.append(
-            f"distribution_table: the coefficients sum to {total:.9f}, not 1 "
-            f"(within {SUM_TOLERANCE:g})"
+            f"distribution_table: the coefficients sum to {total:.9f}, not 1 at six decimals"
         )
         return None
-    return rounded_shares("static", {member: value / total for member, value in beta.items()})
+    # By member id: the rounding's ties go the same way whatever order the lines came in.
+    return rounded_shares("static", {member: beta[member] / total for member in sorted(beta)})

@@ -25,6 +25,7 @@ from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from numpy.typing import NDArray
 import pandas as pd
 
 from ioe_aggregator import audit
@@ -109,10 +110,28 @@ def posted(body: Mapping[str, Any], valid_from: date) -> Posted:
 
 @dataclass(frozen=True, kw_only=True)
 class Used:
-    """Some hours' prices, and how the API describes them."""
+    """Some hours' prices (NaN where an hour has none), and how the API describes them."""
 
     prices: Prices
+    # Whether each hour has its prices.
+    priced: NDArray[np.bool_]
     description: dict[str, Any]
+
+    def whole(self) -> Prices:
+        """Return the prices with the unpriced hours' at 0 (for sums whose months are priced)."""
+        return Prices(
+            import_eur_kwh=self.prices.import_eur_kwh.fillna(0.0),
+            surplus_eur_kwh=self.prices.surplus_eur_kwh.fillna(0.0),
+            import_energy_eur_kwh=None
+            if self.prices.import_energy_eur_kwh is None
+            else self.prices.import_energy_eur_kwh.fillna(0.0),
+        )
+
+    def priced_months(self, zone: ZoneInfo) -> set[str]:
+        """Return the local months (YYYY-MM) all of whose hours have prices."""
+        local = self.prices.import_eur_kwh.index.tz_convert(zone)
+        months = pd.Series(self.priced, index=local.strftime("%Y-%m"))
+        return {str(month) for month, every in months.groupby(level=0).all().items() if every}
 
 
 class PriceBook:
@@ -134,12 +153,17 @@ class PriceBook:
     async def post(self, new: Posted, *, actor: str) -> tuple[Posted, bool]:
         """Record prices from their day on (replacing that day's); return them and whether new.
 
-        The same prices posted again for the same day change nothing, and are not audited again.
+        The same prices (and reference) posted again for the same day change nothing, and are
+        not audited again.
         """
         async with self._store.transaction() as tx:
             held = [_posting(row) for row in await tx.execute(SELECT_ALL)]
             same = next((p for p in held if p.valid_from == new.valid_from), None)
-            if same is not None and same.figures() == new.figures():
+            if (
+                same is not None
+                and same.figures() == new.figures()
+                and same.reference == new.reference
+            ):
                 return same, False
             created = datetime.fromtimestamp(int(time.time()), UTC)
             await tx.execute(DELETE, (new.valid_from.isoformat(),))
@@ -174,7 +198,7 @@ class PriceBook:
         return found
 
     async def used(self, hours: pd.DatetimeIndex) -> Used | None:
-        """Return the prices of ``hours`` (UTC); None when an hour has none."""
+        """Return the prices of ``hours`` (UTC); None when no hour has any."""
         return _used(await self.all(), self._options, hours, self._timezone, self._zone)
 
 
@@ -197,13 +221,13 @@ def _used(
     zone: ZoneInfo,
 ) -> Used | None:
     """Give each hour the posting in force on its local day, else the options (see ``used``)."""
-    if len(hours) == 0:
-        return None
+    postings = sorted(postings, key=lambda p: p.valid_from)
     days = np.array(hours.tz_convert(zone).date)
     starts = np.array([p.valid_from for p in postings], dtype=object)
     # Which posting holds each hour: the last one begun by its day (-1: none, the options).
     which = np.searchsorted(starts, days, side="right") - 1 if postings else np.full(len(days), -1)
-    if options is None and (which < 0).any():
+    priced = (which >= 0) | (options is not None)
+    if not priced.any():
         return None
     period = energy_period_20td(hours, timezone)
     columns: dict[str, np.ndarray] = {}
@@ -221,7 +245,11 @@ def _used(
             columns[kind][which < 0] = price
     with_term = ~np.isnan(columns["import_energy_eur_kwh"])
     cap: Cap = (
-        "energy_term" if with_term.all() else "import_price" if not with_term.any() else "mixed"
+        "energy_term"
+        if with_term[priced].all()
+        else "import_price"
+        if not with_term.any()
+        else "mixed"
     )
     term = np.where(with_term, columns["import_energy_eur_kwh"], columns["import_eur_kwh"])
     prices = Prices(
@@ -230,17 +258,23 @@ def _used(
         import_energy_eur_kwh=pd.Series(term, index=hours),
     )
     in_force = []
-    for index in dict.fromkeys(which.tolist()):
-        held = days[which == index]
-        first, last = min(held), max(held)
-        if index >= 0:
-            described: dict[str, Any] = {"source": "posted", **postings[index].figures()}
-        elif options is not None:  # always: hours without a posting or options were refused
-            described = {
+    for index in dict.fromkeys(which[priced].tolist()):
+        held = days[priced & (which == index)]
+        described: dict[str, Any] = (
+            {"source": "posted", **postings[index].figures()}
+            if index >= 0
+            else {
                 "source": "options",
                 "import_eur_kwh": dict.fromkeys(PERIODS, options[0]),
                 "import_energy_eur_kwh": None,
                 "surplus_eur_kwh": dict.fromkeys(PERIODS, options[1]),
             }
-        in_force.append({"from": first.isoformat(), "to": last.isoformat(), **described})
-    return Used(prices=prices, description={"compensation_cap": cap, "in_force": in_force})
+            if options is not None
+            else {}
+        )
+        in_force.append({"from": min(held).isoformat(), "to": max(held).isoformat(), **described})
+    return Used(
+        prices=prices,
+        priced=priced,
+        description={"compensation_cap": cap, "in_force": in_force},
+    )

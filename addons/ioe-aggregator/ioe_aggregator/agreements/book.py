@@ -25,6 +25,7 @@ from ioe_aggregator.sharing import coefficient_file
 from ioe_aggregator.sharing.calendar import add_months, hours_of_year
 from ioe_aggregator.sharing.coefficient_file import UNITS
 from ioe_aggregator.store import Store, Transaction
+from ioe_aggregator.webhooks.events import EventType, emit
 
 MAX_NAME = 100
 _COLUMNS = "id, name, scheme, hourly, year, valid_from, valid_to, created_s, created_by, comparison"
@@ -203,6 +204,7 @@ class Agreements:
                     "comparison": comparison,
                 },
             )
+            await emit(tx, EventType.AGREEMENT_ADOPTED, {"agreement": agreement.as_dict()})
         return agreement
 
     async def _room(self, tx: Transaction, new: Agreement) -> list[Agreement]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
@@ -38,8 +39,9 @@ async def _shares(request: web.Request, body: dict[str, Any]) -> Shares:
     if "coefficients" in body:
         beta = {member: float(value) for member, value in body["coefficients"].items()}
         return shares_from_coefficients(beta, members)
-    name, content = file_content(body["file"])
-    return shares_from_file(content, name, members)
+    # Inflating and reading a year of hours is work: not on the event loop.
+    name, content = await asyncio.to_thread(file_content, body["file"])
+    return await asyncio.to_thread(shares_from_file, content, name, members)
 
 
 @routes.get("/api/v1/agreements")
@@ -136,5 +138,5 @@ async def validate_coefficient_file(request: web.Request) -> web.Response:
     members = await request.app[REGISTRY].members()
     # A whole number, which JSON may write 2027.0.
     year = None if body.get("year") is None else int(body["year"])
-    name, content = file_content(body)
-    return web.json_response(check_file(content, name, members, year))
+    name, content = await asyncio.to_thread(file_content, body)
+    return web.json_response(await asyncio.to_thread(check_file, content, name, members, year))

@@ -1,10 +1,11 @@
 """Billing exports: each member's month per 2.0TD period (``results.billing``), read.
 
 ``/api/v1/billing/{month}`` pages through the members (``limit``, ``after`` a page's ``next``);
-``…/export.csv`` and ``…/export.json`` are the whole month as files, each download audited as
-the members' data downloads are. Every answer carries an ETag, the digest of its body: asked
-again with it in ``If-None-Match`` while nothing changed, the answer is 304 with no body — a
-late reading or a new agreement changes the month, and so its tag.
+``…/export.csv`` and ``…/export.json`` are the whole month as files. Every answer with the bills
+(a page or a file, not a 304) is audited, as the members' data downloads are. Every answer
+carries an ETag, the digest of its body: asked again with it in ``If-None-Match`` while nothing
+changed, the answer is 304 with no body — a late reading or a new agreement changes the month,
+and so its tag.
 """
 
 from __future__ import annotations
@@ -66,10 +67,29 @@ def _tagged(request: web.Request, body: bytes, content_type: str, **headers: str
     """Return ``body`` with its ETag, or 304 when the caller holds that version."""
     tag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     sent = {"ETag": tag, "Cache-Control": "private, no-cache", **headers}
-    held = {t.strip() for t in request.headers.get("If-None-Match", "").split(",")}
+    # A weak tag (W/"…", as a compressing proxy makes it) names the same version.
+    held = {
+        t.strip().removeprefix("W/") for t in request.headers.get("If-None-Match", "").split(",")
+    }
     if tag in held or "*" in held:
         return web.Response(status=304, headers=sent)
     return web.Response(body=body, content_type=content_type, charset="utf-8", headers=sent)
+
+
+async def _audited(
+    request: web.Request, response: web.Response, facts: dict[str, Any], kind: str, members: int
+) -> web.Response:
+    """Write who took the month's bills to the audit log (not for a 304: nothing was taken)."""
+    if response.status == 200:
+        async with request.app[STORE].transaction() as tx:
+            await audit.record(
+                tx,
+                caller_of(request).actor,
+                audit.Action.EXPORT,
+                f"billing:{facts['month']}",
+                {"kind": kind, "members": members},
+            )
+    return response
 
 
 @routes.get("/api/v1/billing/{month}")
@@ -82,21 +102,8 @@ async def billing_month(request: web.Request) -> web.Response:
     page = following[:limit]
     more = len(following) > limit
     body = facts | {"members": page, "next": page[-1]["member"] if more else None}
-    return _tagged(request, json.dumps(body, ensure_ascii=False).encode(), "application/json")
-
-
-async def _download(request: web.Request, kind: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Return the month and its bills, auditing who took them."""
-    facts, bills = await _month(request)
-    async with request.app[STORE].transaction() as tx:
-        await audit.record(
-            tx,
-            caller_of(request).actor,
-            audit.Action.EXPORT,
-            f"billing:{facts['month']}",
-            {"kind": kind, "members": len(bills)},
-        )
-    return facts, bills
+    response = _tagged(request, json.dumps(body, ensure_ascii=False).encode(), "application/json")
+    return await _audited(request, response, facts, "page", len(page))
 
 
 def _attachment(facts: dict[str, Any], extension: str) -> str:
@@ -107,25 +114,27 @@ def _attachment(facts: dict[str, Any], extension: str) -> str:
 @routes.get("/api/v1/billing/{month}/export.csv")
 async def billing_csv(request: web.Request) -> web.Response:
     """Return every member's bill of a month as a Spanish spreadsheet's CSV (read)."""
-    facts, bills = await _download(request, "csv")
+    facts, bills = await _month(request)
     language = request.query.get("lang", "es")
     text = billing.csv_text(bills, "en" if language == "en" else "es")
-    return _tagged(
+    response = _tagged(
         request,
         text.encode(),
         "text/csv",
         **{"Content-Disposition": _attachment(facts, "csv")},
     )
+    return await _audited(request, response, facts, "csv", len(bills))
 
 
 @routes.get("/api/v1/billing/{month}/export.json")
 async def billing_json(request: web.Request) -> web.Response:
     """Return every member's bill of a month as one JSON document (read)."""
-    facts, bills = await _download(request, "json")
+    facts, bills = await _month(request)
     body = json.dumps(facts | {"members": bills}, ensure_ascii=False, indent=1).encode()
-    return _tagged(
+    response = _tagged(
         request,
         body,
         "application/json",
         **{"Content-Disposition": _attachment(facts, "json")},
     )
+    return await _audited(request, response, facts, "json", len(bills))

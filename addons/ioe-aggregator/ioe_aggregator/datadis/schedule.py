@@ -4,7 +4,9 @@ A service that has not synced for a day (a new install, or one that was stopped)
 as it starts; then every day at ``datadis_sync_time`` (local), the members' turns spread over
 ``datadis_spread_minutes`` so that Datadis sees no burst. A query whose 24 hours are nearly up
 is waited for rather than left to the next day, so each month is refreshed daily. The same task
-runs the syncs the manager asks for (``runs.SyncRuns``), one at a time.
+runs the syncs the manager asks for (``runs.SyncRuns``), one at a time. A run that could not
+log in or store, or in which a member's queries were refused, is told to the webhooks
+(``datadis.sync_failed``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
 import logging
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -20,14 +23,17 @@ from ioe_aggregator.config import DatadisConfig
 from ioe_aggregator.datadis.client import DatadisClient
 from ioe_aggregator.datadis.ledger import QUERY_INTERVAL, Ledger
 from ioe_aggregator.datadis.runs import SyncRuns, Trigger
-from ioe_aggregator.datadis.sync import DatadisSync, SyncReport, utc_now
+from ioe_aggregator.datadis.sync import REFUSED, TEMPORARY, DatadisSync, SyncReport, utc_now
 from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.store import Store, StoreError
+from ioe_aggregator.webhooks.events import EventType, emit
 
 _LOGGER = logging.getLogger(__name__)
 
 # How long a query that is not yet 24 hours old is waited for within a daily run.
 WAIT_FOR_TURN = timedelta(hours=1)
+# A member's outcomes that tell the webhooks the sync failed (``datadis.sync_failed``).
+FAILED = frozenset({TEMPORARY, REFUSED, "not_found", "not_authorized"})
 
 
 def next_run(sync_time: str, zone: ZoneInfo, now: datetime) -> datetime:
@@ -82,9 +88,34 @@ async def run_daily(
             except StoreError as err:
                 _LOGGER.error("Datadis sync failed: %s", err)  # noqa: TRY400 - reason is all
                 runs.finished(None, str(err))
+                await _tell_failure(
+                    store, {"error": str(err), "login_refused": None, "members": []}
+                )
                 continue
             runs.finished(report)
             _log(report)
+            failed = [m for m in report.members if m.status in FAILED]
+            if report.login_refused or failed:
+                await _tell_failure(
+                    store,
+                    {
+                        "error": None,
+                        "login_refused": report.login_refused,
+                        "members": [
+                            {"member": m.member, "status": m.status, "problems": m.problems}
+                            for m in failed
+                        ],
+                    },
+                )
+
+
+async def _tell_failure(store: Store, data: dict[str, Any]) -> None:
+    """Record a ``datadis.sync_failed`` event for the webhooks (a store error is only logged)."""
+    try:
+        async with store.transaction() as tx:
+            await emit(tx, EventType.DATADIS_SYNC_FAILED, data)
+    except StoreError as err:
+        _LOGGER.error("Datadis sync: could not tell the webhooks: %s", err)  # noqa: TRY400
 
 
 def _log(report: SyncReport) -> None:

@@ -67,10 +67,13 @@ def _savings(shares: Shares, member: str, used: Used | None, zone: ZoneInfo) -> 
     allocation = shares.allocation
     if not allocation.consumption_kwh[member].notna().any():
         return {}
-    table = monthly_economics(allocation, used.prices, zone.key)
+    table = monthly_economics(allocation, used.whole(), zone.key)
+    # Only months whose every hour has prices: a month half priced has no saving to tell.
+    priced = used.priced_months(zone)
     return {
         str(month): round(float(saved), 2)
         for month, saved in zip(table.month, table.savings_eur, strict=True)
+        if month in priced
     }
 
 

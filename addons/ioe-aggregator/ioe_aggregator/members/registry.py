@@ -28,6 +28,7 @@ from ioe_aggregator.members.join_code import JoinCode, encode
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.refusals import Kind, Refused
 from ioe_aggregator.store import Store, StoreError, Transaction
+from ioe_aggregator.webhooks.events import EventType, emit
 
 _LOGGER = logging.getLogger(__name__)
 # The protocol's member id (common.v1.json), which is also the member's broker login.
@@ -196,8 +197,11 @@ class Registry:
         self._config = config
         self._accounts = BrokerAccounts(store, config.accounts)
 
-    async def check_new(self, new: NewMember) -> NewMember:
-        """Return the member ``add`` would register; raise Refused where it would refuse."""
+    async def check_new(self, new: NewMember, *, check_cups: bool = True) -> NewMember:
+        """Return the member ``add`` would register; raise Refused where it would refuse.
+
+        ``check_cups=False``: its supply point is checked by the caller (who may be freeing it).
+        """
         member = new.validated()
         if self._accounts.reserved(member.id):
             raise Refused(
@@ -205,7 +209,7 @@ class Registry:
             )
         await self._join_settings()
         async with self._store.transaction() as tx:
-            await _unregistered(tx, member)
+            await _unregistered(tx, member, check_cups=check_cups)
         return member
 
     async def add(self, new: NewMember, *, actor: str) -> Credentials:
@@ -243,6 +247,7 @@ class Registry:
                 member.id,
                 {"cups": member.cups, "plant_kw": member.plant_kw},
             )
+            await emit(tx, EventType.MEMBER_JOINED, {"member": member.id, "cups": member.cups})
             stored = await _get(tx, member.id)
         await self._accounts.publish()
         return self._credentials(stored, password, api_token, join)
@@ -275,18 +280,25 @@ class Registry:
             await tx.execute(REVOKE, (int(time.time()), member_id))
             await tokens.revoke_member_tokens(tx, member_id, actor=actor)
             await audit.record(tx, actor, audit.Action.MEMBER_REVOKED, member_id)
+            await emit(tx, EventType.MEMBER_LEFT, {"member": member_id, "cups": member.cups})
             revoked = await _get(tx, member_id)
         await self._accounts.publish()
         return revoked
 
     async def change(
-        self, member_id: str, fields: Mapping[str, Any], *, actor: str, dry_run: bool = False
+        self,
+        member_id: str,
+        fields: Mapping[str, Any],
+        *,
+        actor: str,
+        dry_run: bool = False,
+        check_cups: bool = True,
     ) -> dict[str, list[Any]]:
         """Change an active member's record; return each field changed as ``[old, new]``.
 
         ``fields``: any of ``CHANGEABLE``, checked as ``add`` checks a new member's (a supply
-        point another member holds is refused). Nothing to change is no change, and not
-        audited. ``dry_run``: check only.
+        point another member holds is refused, unless ``check_cups`` is False: the caller
+        checks it). Nothing to change is no change, and not audited. ``dry_run``: check only.
         """
         async with self._store.transaction() as tx:
             member = await _get(tx, member_id)
@@ -299,7 +311,11 @@ class Registry:
                 for name in CHANGEABLE
                 if getattr(wanted, name) != held[name]
             }
-            if "cups" in changed and (taken := await tx.execute(SELECT_BY_CUPS, (wanted.cups,))):
+            if (
+                check_cups
+                and "cups" in changed
+                and (taken := await tx.execute(SELECT_BY_CUPS, (wanted.cups,)))
+            ):
                 raise Refused(
                     Kind.CONFLICT,
                     f"CUPS {wanted.cups} is already registered to member {taken[0][0]}",
@@ -396,11 +412,11 @@ class Registry:
         )
 
 
-async def _unregistered(tx: Transaction, member: NewMember) -> None:
-    """Refuse a new member whose id or supply point is already registered."""
+async def _unregistered(tx: Transaction, member: NewMember, *, check_cups: bool = True) -> None:
+    """Refuse a new member whose id or (``check_cups``) supply point is already registered."""
     if await tx.execute(SELECT_ONE, (member.id,)):
         raise Refused(Kind.CONFLICT, f"member {member.id} is already registered", code="exists")
-    if taken := await tx.execute(SELECT_BY_CUPS, (member.cups,)):
+    if check_cups and (taken := await tx.execute(SELECT_BY_CUPS, (member.cups,))):
         raise Refused(
             Kind.CONFLICT,
             f"CUPS {member.cups} is already registered to member {taken[0][0]}",

@@ -35,25 +35,24 @@ from numpy.typing import NDArray
 import pandas as pd
 
 from ioe_aggregator.config import ResultsConfig
-from ioe_aggregator.distributor.model import SOURCE as DISTRIBUTOR
 from ioe_aggregator.history.hourly import measured_by
+from ioe_aggregator.members.data import MEASURED_BY
 from ioe_aggregator.members.registry import Member, Registry
-from ioe_aggregator.prices import PriceBook, Used
+from ioe_aggregator.prices import PERIODS, PriceBook, Used
 from ioe_aggregator.results.engine import ResultsEngine, Shares
 from ioe_aggregator.results.member_energy import Period
 from ioe_aggregator.sharing.calendar import energy_period_20td
 from ioe_aggregator.sharing.economics import compensation
 from ioe_aggregator.store import Store
-from ioe_aggregator.store.readings import SOURCE_MEMBER
 
 FORMAT: Final = "ioe.billing.v1"
-PERIODS: Final = ("P1", "P2", "P3")
+# What a spreadsheet would take a cell starting with for a formula.
+FORMULA: Final = ("=", "+", "-", "@", "\t", "\r")
 KWH: Final = 3
 EUR: Final = 2
 BETA: Final = 6
-# How the API and the files name a source (the member data export's names).
-SOURCES: Final = {SOURCE_MEMBER: "own_meter", DISTRIBUTOR: "distributor"}
-MEASURED: Final = (*SOURCES.values(), "both")
+# How the API and the files name a source: the member data export's names.
+SOURCES: Final = MEASURED_BY
 ENERGIES: Final = (
     "consumption_kwh",
     "import_kwh",
@@ -190,15 +189,18 @@ def _member(month: Month, member: Member, period: NDArray[np.int8]) -> dict[str,
         [month.measured.get((member.id, hour), "") for hour in index.to_pydatetime()], dtype=object
     )
     money = None
+    # Hours counted with no price make their period's money, and the month's, unknown.
+    unpriced = known.copy()
     if month.prices is not None:
-        prices = month.prices.prices
+        whole = month.prices.whole()
+        unpriced &= ~month.prices.priced
         surplus = np.nan_to_num(allocation.surplus_kwh[member.id].to_numpy(dtype=float))
         imported = np.nan_to_num(allocation.import_kwh[member.id].to_numpy(dtype=float))
-        cap = prices.import_energy_eur_kwh
+        cap = whole.import_energy_eur_kwh
         money = {
-            "surplus_value_eur": surplus * prices.surplus_eur_kwh.to_numpy(),
+            "surplus_value_eur": surplus * whole.surplus_eur_kwh.to_numpy(),
             "import_energy_eur": imported
-            * (prices.import_eur_kwh if cap is None else cap).to_numpy(),
+            * (whole.import_eur_kwh if cap is None else cap).to_numpy(),
         }
     periods: dict[str, dict[str, Any]] = {}
     for number, name in enumerate(PERIODS, start=1):
@@ -213,10 +215,9 @@ def _member(month: Month, member: Member, period: NDArray[np.int8]) -> dict[str,
             if counted
             else dict.fromkeys(ENERGIES)
         )
+        valued = money is not None and counted and not unpriced[rows].any()
         for key in MONEY:
-            figures[key] = (
-                _round(money[key][rows].sum(), EUR) if money is not None and counted else None
-            )
+            figures[key] = _round(money[key][rows].sum(), EUR) if money and valued else None
         periods[name] = figures | {
             "coefficient": _coefficient(beta[rows], generation[rows]),
             "measured_by": _measured_by(counts),
@@ -226,7 +227,7 @@ def _member(month: Month, member: Member, period: NDArray[np.int8]) -> dict[str,
         }
     parts = periods.values()
     total: dict[str, Any] = {key: _sum([p[key] for p in parts], KWH) for key in ENERGIES}
-    total |= {key: _sum([p[key] for p in parts], EUR) for key in MONEY}
+    total |= {key: None if unpriced.any() else _sum([p[key] for p in parts], EUR) for key in MONEY}
     counts = {label: sum(p["hours_by_source"][label] for p in parts) for label in SOURCES.values()}
     value, cap = total["surplus_value_eur"], total["import_energy_eur"]
     total |= {
@@ -267,6 +268,11 @@ def members(month: Month) -> list[dict[str, Any]]:
     ]
 
 
+def _text(value: str) -> str:
+    """Return text a spreadsheet shows as text: never a formula (OWASP's CSV injection)."""
+    return f"'{value}" if value[:1] in FORMULA else value
+
+
 def _number(value: float | None, digits: int) -> str:
     """Return a number as a Spanish spreadsheet reads it (decimal comma); empty when unknown."""
     return "" if value is None else f"{value:.{digits}f}".replace(".", ",")
@@ -278,7 +284,7 @@ def _line(
     words = WORDS[language]
     digits = {"coefficient": BETA, **dict.fromkeys(ENERGIES, KWH)}
     digits |= dict.fromkeys((*MONEY, "compensation_eur"), EUR)
-    line = [bill["month"], bill["member"], bill["name"], bill["cups"], period]
+    line = [bill["month"], _text(bill["member"]), _text(bill["name"]), _text(bill["cups"]), period]
     line += [_number(figures.get(key), digits[key]) for key in list(COLUMNS)[5:-3]]
     measured = figures["measured_by"]
     line += [

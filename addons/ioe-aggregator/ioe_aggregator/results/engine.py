@@ -378,9 +378,9 @@ class ResultsEngine:
         Only members with an hour of known consumption have savings: without one there is
         nothing to value, which is no saving of 0.
         """
-        if used is None:
+        if used is None or f"{today:%Y-%m}" not in used.priced_months(self._zone):
             return None
-        table = monthly_economics(allocation, used.prices, self._config.timezone)
+        table = monthly_economics(allocation, used.whole(), self._config.timezone)
         month = table[table.month == f"{today:%Y-%m}"]
         counted = allocation.consumption_kwh.notna().any()
         return {

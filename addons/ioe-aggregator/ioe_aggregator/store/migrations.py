@@ -340,6 +340,40 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created_by TEXT NOT NULL
         )""",
     ),
+    (
+        # Webhooks (``webhooks/``): the URLs a manager registers, the events (JSON ``data``)
+        # recorded with the changes they tell of, and each event's delivery to each webhook
+        # (``at_us``: its event's, for the order of delivery).
+        """CREATE TABLE webhooks (
+            id TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            events TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            description TEXT NOT NULL,
+            created_s BIGINT NOT NULL,
+            created_by TEXT NOT NULL
+        )""",
+        """CREATE TABLE webhook_events (
+            id TEXT PRIMARY KEY,
+            at_us BIGINT NOT NULL,
+            type TEXT NOT NULL,
+            data TEXT NOT NULL
+        )""",
+        """CREATE TABLE webhook_deliveries (
+            webhook TEXT NOT NULL,
+            event TEXT NOT NULL REFERENCES webhook_events (id),
+            at_us BIGINT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_s BIGINT,
+            last_s BIGINT,
+            last_status INTEGER,
+            last_error TEXT,
+            delivered_s BIGINT,
+            PRIMARY KEY (webhook, event)
+        )""",
+        "CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (state, webhook, at_us)",
+    ),
 )
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -822,7 +822,15 @@ def _check_results(
 
 
 # Every task the demo's aggregator runs, which its health must show running.
-AGGREGATOR_TASKS = {"ingest", "broker", "results", "comparisons", "failed-logins", "datadis"}
+AGGREGATOR_TASKS = {
+    "ingest",
+    "broker",
+    "results",
+    "comparisons",
+    "failed-logins",
+    "webhooks",
+    "datadis",
+}
 
 
 def _check_hardening(ports: Ports, credentials: community.Credentials, member: str) -> list[str]:
@@ -896,15 +904,22 @@ def _open_portal_and_display(ports: Ports, credentials: community.Credentials) -
 
 
 def _check_interop(state: Path, ports: Ports, credentials: community.Credentials) -> str:
-    """Check last month's billing export and Som Comunitats' contract; return where its key is."""
+    """Check last month's billing export, Som Comunitats' contract and a webhook.
+
+    Return where the contract's key is kept.
+    """
     base = f"http://127.0.0.1:{ports.aggregator}"
     kept = state / "aggregator" / "provider-key.txt"
     today = datetime.now(ZoneInfo(DEFAULT_TZ)).date()
     try:
         key = interop.provider_key(base, credentials.admin_token, kept)
-        problems = interop.check_billing(
-            base, credentials.admin_token, interop.last_month(today), DEMO_MEMBERS
-        ) or interop.check_provider(base, key, COMMUNITY_ID, today)
+        problems = (
+            interop.check_billing(
+                base, credentials.admin_token, interop.last_month(today), DEMO_MEMBERS
+            )
+            or interop.check_provider(base, key, COMMUNITY_ID, today)
+            or interop.check_webhooks(base, credentials.admin_token)
+        )
     except (urllib.error.URLError, OSError, community.CommunityError) as err:
         problems = [f"billing and Som Comunitats' contract: {err}"]
     if problems:
@@ -995,6 +1010,8 @@ IoE Community demo is running (state in {state}).
   Billing          http://localhost:{ports.aggregator}/#/data (Data → Billing: each member's month
                    per tariff period, with the surplus compensation, as CSV or JSON; the
                    same at /api/v1/billing/<YYYY-MM>, see docs/interop.md)
+  Webhooks         http://localhost:{ports.aggregator}/#/settings (Settings → Webhooks: the
+                   community's events, signed, to the addresses you give; docs/interop.md)
   Som Comunitats   http://localhost:{ports.aggregator}/api/provider/ — the monitoring-provider
                    contract their platform reads (project "{COMMUNITY_ID}"; its apikey in
                    {provider_key})
@@ -1136,7 +1153,8 @@ def run(state: Path, *, check: bool) -> int:
                 "sharing report, the control centre (its admin signed in), the member portal "
                 "(a member's link signs in to their own data, another member's refused), the "
                 "public display (the community's figures, nobody's own), last month's billing "
-                "export (every member, per tariff period, the CSV) and Som Comunitats' contract."
+                "export (every member, per tariff period, the CSV), Som Comunitats' contract and a "
+                "signed webhook."
             )
             return 0
         _print_welcome(

@@ -1,15 +1,23 @@
-"""What the demo community gives the other systems it works with: billing, Som Comunitats.
+"""What the demo community gives the other systems it works with: billing, Som Comunitats, webhooks.
 
 The billing export of last month (the fake Datadis has synced three months of every authorised
 member's supply), read as a billing platform would: a page of the API, and the CSV file a
 Spanish spreadsheet opens. Som Comunitats' platform reads the project's daily energies with a
 monitoring provider's key, made once and kept in the state directory for the welcome to point at.
+A webhook to a receiver of the check's own is told of a test event, signed, then removed.
 """
 
 from __future__ import annotations
 
+import base64
 from datetime import date, timedelta
+import hashlib
+import hmac
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+import threading
+import time
+from typing import Any
 import urllib.request
 
 from ioe_dev.demo.community import CommunityError
@@ -72,3 +80,60 @@ def check_provider(base: str, key: str, community: str, today: date) -> list[str
     if status != 200 or not isinstance(points, list):
         return [f"Som Comunitats' contract: the project's last week answered {status} {points}"]
     return []
+
+
+def _receiver(received: list[tuple[dict[str, str], bytes]]) -> ThreadingHTTPServer:
+    """Start a local receiver that keeps what it is sent; return it (stop it with shutdown)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def check_webhooks(base: str, admin_token: str, timeout_s: float = 30) -> list[str]:
+    """Register a webhook to a local receiver, send it a test, check its signature, remove it."""
+    received: list[tuple[dict[str, str], bytes]] = []
+    server = _receiver(received)
+    hook = None
+    try:
+        status, hook, _ = call(
+            base,
+            "POST",
+            "/api/v1/webhooks",
+            token=admin_token,
+            body={
+                "url": f"http://127.0.0.1:{server.server_address[1]}/demo",
+                "events": ["member.joined"],
+                "description": "demo check",
+            },
+        )
+        if status != 201:
+            return [f"webhooks: registering answered {status} {hook}"]
+        call(base, "POST", f"/api/v1/webhooks/{hook['id']}/ping", token=admin_token)
+        deadline = time.monotonic() + timeout_s
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not received:
+            return [f"webhooks: the test event did not arrive within {timeout_s:.0f} s"]
+        headers, body = received[0]
+        key = base64.b64decode(hook["secret"].removeprefix("whsec_"))
+        signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+        expected = "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+        if not hmac.compare_digest(headers.get("webhook-signature", ""), expected):
+            return ["webhooks: the test event's signature does not verify"]
+        return []
+    finally:
+        if hook is not None and "id" in hook:
+            call(base, "DELETE", f"/api/v1/webhooks/{hook['id']}", token=admin_token)
+        server.shutdown()
+        server.server_close()

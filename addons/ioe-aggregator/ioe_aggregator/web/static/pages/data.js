@@ -89,8 +89,8 @@ const TEXTS = {
     hours: "Hours known",
     "hours-of": "{known} of {hours}",
     "billing-under-way": "The month is under way: its figures grow until it ends.",
-    "billing-no-prices": "No prices are set in the add-on's options, so there is no compensation.",
-    "billing-cap": "Without the energy term's price, the compensation is capped at the whole import price, which overstates it.",
+    "billing-no-prices": "No prices for this month: set them in the add-on's options, or have the billing platform post them by period. Until then there is no compensation.",
+    "billing-cap": "Without the energy term's price (for some days or all), the compensation is capped at the whole import price, which overstates it.",
   },
   es: {
     title: "Datos",
@@ -173,8 +173,8 @@ const TEXTS = {
     hours: "Horas conocidas",
     "hours-of": "{known} de {hours}",
     "billing-under-way": "El mes está en curso: sus cifras crecen hasta que termine.",
-    "billing-no-prices": "No hay precios en las opciones del complemento, así que no hay compensación.",
-    "billing-cap": "Sin el precio del término de energía, la compensación se limita al precio completo de la energía importada, lo que la sobrestima.",
+    "billing-no-prices": "No hay precios para este mes: ponlos en las opciones del complemento o que la plataforma de facturación los publique por periodo. Hasta entonces no hay compensación.",
+    "billing-cap": "Sin el precio del término de energía (algunos días o todos), la compensación se limita al precio completo de la energía importada, lo que la sobrestima.",
   },
 };
 const t = translator(TEXTS);
@@ -392,7 +392,13 @@ async function billingCard() {
     replace(status);
     let found;
     try {
+      // Every page: a large community has more members than one page holds.
       found = await api(`billing/${chosen}?limit=500`);
+      for (let next = found.next; next !== null; ) {
+        const page = await api(`billing/${chosen}?limit=500&after=${encodeURIComponent(next)}`);
+        found.members.push(...page.members);
+        next = page.next;
+      }
     } catch (error) {
       replace(body);
       replace(status, problemOf(error));
@@ -402,7 +408,7 @@ async function billingCard() {
     const notes = [];
     if (!found.month_over) notes.push(t("billing-under-way"));
     if (found.prices === null) notes.push(t("billing-no-prices"));
-    else if (found.prices.compensation_cap === "import_price") notes.push(t("billing-cap"));
+    else if (found.prices.compensation_cap !== "energy_term") notes.push(t("billing-cap"));
     replace(body,
       notes.map((text) => h("p", { class: "hint" }, text)),
       found.members.length === 0 ? h("p", {}, t("no-members")) : billingTable(found));

@@ -1,5 +1,5 @@
-// Settings (admins): who may do what (people and their roles), API tokens, the public display,
-// the audit log.
+// Settings (admins): who may do what (people and their roles), API tokens, webhooks (and their
+// deliveries), the public display, the audit log.
 import { api, ApiError } from "../api.js";
 import { h, replace, announce } from "../dom.js";
 import { formatDateTime, translator } from "../i18n.js";
@@ -91,6 +91,42 @@ const TEXTS = {
     "logo-removed": "The logo is removed.",
     "error.logo_type": "The logo must be a PNG, JPEG or WebP image.",
     "error.logo_too_large": "The logo is too large: at most 256 KiB.",
+    webhooks: "Webhooks",
+    "webhooks-intro": "Addresses told of the community's events as they happen: the billing platform, an ERP, a Node-RED flow. Each delivery is signed (Standard Webhooks) with the webhook's secret, shown once; a receiver that does not answer gets it again later, in order.",
+    "no-webhooks": "No webhooks yet.",
+    "add-webhook": "Add a webhook",
+    "webhook-url": "Address (https://…)",
+    "webhook-events": "Events",
+    "webhook-description": "Description",
+    "event.month.closed": "A month closed",
+    "event.agreement.adopted": "Agreement adopted",
+    "event.member.joined": "Member joined",
+    "event.member.left": "Member left",
+    "event.datadis.sync_failed": "Datadis sync failed",
+    "event.webhook.ping": "Test",
+    address: "Address",
+    events: "Events",
+    deliveries: "Deliveries",
+    "deliveries-of": "Deliveries to {url}",
+    "webhook-counts": "delivered: {delivered} · pending: {pending} · failed: {failed}",
+    "no-deliveries": "Nothing sent yet.",
+    event: "Event",
+    attempts: "Attempts",
+    answer: "Last answer",
+    "state.pending": "Pending",
+    "state.delivered": "Delivered",
+    "state.failed": "Failed",
+    "next-at": "next try {when}",
+    replay: "Replay",
+    replayed: "Sent again.",
+    ping: "Send a test",
+    pinged: "Test event sent.",
+    remove: "Remove",
+    "remove-webhook-title": "Remove the webhook to {url}?",
+    "remove-webhook-text": "It is told of nothing more, and its deliveries are forgotten.",
+    "secret-title": "Signing secret",
+    "secret-once": "Give this secret to the receiver, which checks every delivery's signature with it. It is shown only now.",
+    show: "Show",
   },
   es: {
     title: "Ajustes",
@@ -176,6 +212,42 @@ const TEXTS = {
     "logo-removed": "El logotipo se ha quitado.",
     "error.logo_type": "El logotipo debe ser una imagen PNG, JPEG o WebP.",
     "error.logo_too_large": "El logotipo es demasiado grande: 256 KiB como mucho.",
+    webhooks: "Webhooks",
+    "webhooks-intro": "Direcciones a las que se avisa de los eventos de la comunidad cuando ocurren: la plataforma de facturación, un ERP, un flujo de Node-RED. Cada entrega va firmada (Standard Webhooks) con el secreto del webhook, que se muestra una vez; un receptor que no responde la recibe más tarde, en orden.",
+    "no-webhooks": "Todavía no hay webhooks.",
+    "add-webhook": "Añadir un webhook",
+    "webhook-url": "Dirección (https://…)",
+    "webhook-events": "Eventos",
+    "webhook-description": "Descripción",
+    "event.month.closed": "Cierre de mes",
+    "event.agreement.adopted": "Acuerdo adoptado",
+    "event.member.joined": "Alta de socio",
+    "event.member.left": "Baja de socio",
+    "event.datadis.sync_failed": "Fallo al sincronizar Datadis",
+    "event.webhook.ping": "Prueba",
+    address: "Dirección",
+    events: "Eventos",
+    deliveries: "Entregas",
+    "deliveries-of": "Entregas a {url}",
+    "webhook-counts": "entregadas: {delivered} · pendientes: {pending} · fallidas: {failed}",
+    "no-deliveries": "Todavía no se ha enviado nada.",
+    event: "Evento",
+    attempts: "Intentos",
+    answer: "Última respuesta",
+    "state.pending": "Pendiente",
+    "state.delivered": "Entregada",
+    "state.failed": "Fallida",
+    "next-at": "siguiente intento {when}",
+    replay: "Repetir",
+    replayed: "Enviada otra vez.",
+    ping: "Enviar una prueba",
+    pinged: "Evento de prueba enviado.",
+    remove: "Eliminar",
+    "remove-webhook-title": "¿Eliminar el webhook a {url}?",
+    "remove-webhook-text": "No se le avisará de nada más y se olvidan sus entregas.",
+    "secret-title": "Secreto de firma",
+    "secret-once": "Da este secreto al receptor, que comprueba con él la firma de cada entrega. Solo se muestra ahora.",
+    show: "Ver",
   },
 };
 const ACTIONS = {
@@ -192,6 +264,7 @@ const ACTIONS = {
     portal_link_issued: "Portal link issued", portal_link_revoked: "Portal link revoked",
     prices_posted: "Prices posted", prices_removed: "Prices removed",
     member_changed: "Member changed", community_synced: "Members and coefficients received",
+    webhook_added: "Webhook added", webhook_removed: "Webhook removed", webhook_replayed: "Webhook delivery replayed",
   },
   es: {
     login: "Entrada", login_failed: "Entradas fallidas", logout: "Salida",
@@ -206,6 +279,7 @@ const ACTIONS = {
     portal_link_issued: "Enlace al portal emitido", portal_link_revoked: "Enlace al portal revocado",
     prices_posted: "Precios publicados", prices_removed: "Precios retirados",
     member_changed: "Socio cambiado", community_synced: "Socios y coeficientes recibidos",
+    webhook_added: "Webhook añadido", webhook_removed: "Webhook eliminado", webhook_replayed: "Entrega de webhook repetida",
   },
 };
 for (const lang of Object.keys(TEXTS)) {
@@ -239,6 +313,21 @@ function scrollingTable(caption, headings, rows, { actionColumn = false } = {}) 
       {},
       h("caption", { class: "visually-hidden" }, caption),
       h("thead", {}, h("tr", {}, headings.map((key) => h("th", { scope: "col" }, t(key))), actionColumn ? h("td", {}) : null)),
+      h("tbody", {}, rows),
+    ),
+  );
+}
+
+/** A table whose rows become blocks on a phone, each cell labelled (``data-label``). */
+function stackedTable(caption, headings, rows) {
+  return h(
+    "div",
+    { class: "table-scroll", tabindex: 0, role: "region", "aria-label": caption },
+    h(
+      "table",
+      { class: "stacked" },
+      h("caption", { class: "visually-hidden" }, caption),
+      h("thead", {}, h("tr", {}, headings.map((key) => h("th", { scope: "col" }, t(key))), h("td", {}))),
       h("tbody", {}, rows),
     ),
   );
@@ -461,6 +550,152 @@ function showToken(made) {
   text.select();
 }
 
+// Webhooks --------------------------------------------------------------------------------
+
+const WEBHOOK_EVENTS = ["month.closed", "agreement.adopted", "member.joined", "member.left", "datadis.sync_failed"];
+
+function deliveryState(delivery) {
+  const state = t(`state.${delivery.state}`);
+  return delivery.state === "pending" && delivery.next_attempt
+    ? `${state} (${t("next-at", { when: formatDateTime(delivery.next_attempt) })})`
+    : state;
+}
+
+async function showDeliveries(hook, changed) {
+  const body = h("div", {});
+  const status = h("div", {});
+  const dialog = openDialog(t("deliveries-of", { url: hook.url }), [status, body,
+    h("div", { class: "actions" }, h("button", { type: "button", class: "primary", onclick: () => dialog.close() }, t("done")))]);
+  dialog.classList.add("wide");
+  async function draw() {
+    const deliveries = await api(`webhooks/${hook.id}/deliveries`);
+    const rows = deliveries.map((delivery) => {
+      const again = h("button", { type: "button", class: "text" }, t("replay"));
+      again.addEventListener("click", async () => {
+        try {
+          await api(`webhooks/${hook.id}/deliveries/${encodeURIComponent(delivery.event)}/replay`, { method: "POST" });
+          replace(status, notice(t("replayed")));
+          await draw();
+          await changed();
+        } catch (error) {
+          replace(status, problemOf(error));
+        }
+      });
+      const answer = delivery.last_error ?? (delivery.last_status === null ? "–" : String(delivery.last_status));
+      return h("tr", {},
+        h("th", { scope: "row" }, t(`event.${delivery.type}`)),
+        h("td", { "data-label": t("created") }, formatDateTime(delivery.created)),
+        h("td", { "data-label": t("state") }, deliveryState(delivery)),
+        h("td", { "data-label": t("attempts") }, String(delivery.attempts)),
+        h("td", { class: "wrap", "data-label": t("answer") }, answer),
+        h("td", {}, again));
+    });
+    replace(body, deliveries.length === 0
+      ? h("p", {}, t("no-deliveries"))
+      : stackedTable(t("deliveries"), ["event", "created", "state", "attempts", "answer"], rows));
+  }
+  await draw();
+}
+
+async function webhooksCard(changed) {
+  const card = h("section", { class: "card", "aria-labelledby": "webhooks-title" });
+  const status = h("div", {});
+
+  async function draw() {
+    const hooks = await api("webhooks");
+    const rows = hooks.map((hook) => {
+      const look = h("button", { type: "button", class: "text" }, t("show"));
+      look.addEventListener("click", () => showDeliveries(hook, async () => { await draw(); await changed(); }));
+      const ping = h("button", { type: "button", class: "text" }, t("ping"));
+      ping.addEventListener("click", async () => {
+        try {
+          await api(`webhooks/${hook.id}/ping`, { method: "POST" });
+          replace(status, notice(t("pinged")));
+          await draw();
+        } catch (error) {
+          replace(status, problemOf(error));
+        }
+      });
+      const remove = h("button", { type: "button", class: "text danger-text" }, t("remove"));
+      remove.addEventListener("click", async () => {
+        if (!(await confirm({ title: t("remove-webhook-title", { url: hook.url }), text: t("remove-webhook-text"), action: t("remove"), danger: true }))) return;
+        try {
+          await api(`webhooks/${hook.id}`, { method: "DELETE" });
+          await draw();
+          await changed();
+        } catch (error) {
+          replace(status, problemOf(error));
+        }
+      });
+      return h("tr", {},
+        h("th", { scope: "row", class: "wrap" }, h("span", { class: "token-text" }, hook.url), hook.description ? h("div", { class: "hint" }, hook.description) : null),
+        h("td", { class: "wrap", "data-label": t("events") }, hook.events.map((one) => t(`event.${one}`)).join(", ")),
+        h("td", { "data-label": t("deliveries") }, h("div", { class: "row-actions" }, t("webhook-counts", { delivered: hook.delivered, pending: hook.pending, failed: hook.failed }), look)),
+        h("td", {}, h("div", { class: "row-actions" }, ping, remove)));
+    });
+    replace(
+      card,
+      h("div", { class: "page-header" }, h("h2", { id: "webhooks-title" }, t("webhooks")),
+        h("button", { type: "button", class: "secondary", onclick: () => addWebhook(async () => { await draw(); await changed(); }) }, t("add-webhook"))),
+      h("p", { class: "intro" }, t("webhooks-intro")),
+      status,
+      hooks.length === 0 ? h("p", {}, t("no-webhooks")) : stackedTable(t("webhooks"), ["address", "events", "deliveries"], rows),
+    );
+  }
+  await draw();
+  return card;
+}
+
+function addWebhook(done) {
+  const problem = h("div", {});
+  const url = h("input", { id: "webhook-url", type: "url", required: true, maxlength: 2000, placeholder: "https://" });
+  const description = h("input", { id: "webhook-description", maxlength: 200 });
+  const boxes = WEBHOOK_EVENTS.map((one) => h("input", { type: "checkbox", id: `webhook-event-${one}`, value: one, checked: true }));
+  const events = h("fieldset", {}, h("legend", {}, t("webhook-events")),
+    boxes.map((box) => h("label", { for: box.id, class: "check" }, box, t(`event.${box.value}`))));
+  const form = h("form", {}, problem,
+    field("webhook-url", t("webhook-url"), url),
+    events,
+    field("webhook-description", t("webhook-description"), description),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "text", onclick: () => dialog.close() }, t("cancel")),
+      h("button", { type: "submit", class: "primary" }, t("create"))));
+  const dialog = openDialog(t("add-webhook"), form);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { url: url.value.trim(), events: boxes.filter((box) => box.checked).map((box) => box.value), description: description.value.trim() };
+    try {
+      const made = await api("webhooks", { method: "POST", body });
+      dialog.close();
+      await done();
+      showSecret(made);
+    } catch (error) {
+      replace(problem, problemOf(error));
+    }
+  });
+  url.focus();
+}
+
+function showSecret(made) {
+  const text = h("input", { id: "new-secret", readonly: true, value: made.secret, spellcheck: "false", class: "token-text" });
+  const copy = h("button", { type: "button", class: "secondary" }, t("copy"));
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(made.secret);
+      copy.textContent = t("copied");
+      announce(t("copied"));
+    } catch {
+      text.select();
+    }
+  });
+  const dialog = openDialog(t("secret-title"), [
+    h("p", {}, t("secret-once")),
+    h("div", { class: "field" }, h("label", { for: "new-secret" }, t("secret-title")), text),
+    h("div", { class: "actions" }, copy, h("button", { type: "button", class: "primary", onclick: () => dialog.close() }, t("done"))),
+  ]);
+  text.select();
+}
+
 // Public display --------------------------------------------------------------------------
 
 // The privacy rule's minimum of members (the aggregator's MIN_CONTRIBUTORS).
@@ -610,10 +845,11 @@ async function auditCard(session) {
 
 export async function render(main, _params, session) {
   const audit = await auditCard(session);
-  const [people, tokens, display] = await Promise.all([
+  const [people, tokens, webhooks, display] = await Promise.all([
     peopleCard(session, audit.reload),
     tokensCard(audit.reload),
+    webhooksCard(audit.reload),
     displayCard(audit.reload),
   ]);
-  replace(main, h("h1", {}, t("title")), people, tokens, display, audit.card);
+  replace(main, h("h1", {}, t("title")), people, tokens, webhooks, display, audit.card);
 }
