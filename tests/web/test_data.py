@@ -30,17 +30,21 @@ TEXTS = {
 }
 
 
+def _member_sent_two_hours(control_centre: ControlCentre) -> None:
+    """Register m-0001 and have it send eight quarter hours of 0.25 kWh from its own meter."""
+    token = control_centre.community.add_member("m-0001", 1).api_token
+    sent = call(control_centre.base.rstrip("/"), "POST", "/api/v1/readings", token,
+                batch("m-0001", "b-1", count=8))  # fmt: skip
+    assert sent.status == 200, sent.body
+
+
 @pytest.mark.parametrize(
     ("language", "width", "scheme"), [("en", "desktop", "light"), ("es", "phone", "dark")]
 )
 async def test_an_operator_uploads_a_file_with_a_bad_line_and_sees_why(
     visit: OpenVisit, control_centre: ControlCentre, language: str, width: str, scheme: str
 ) -> None:
-    community = control_centre.community
-    token = community.add_member("m-0001", 1).api_token
-    sent = call(control_centre.base.rstrip("/"), "POST", "/api/v1/readings", token,
-                batch("m-0001", "b-1", count=8))  # fmt: skip
-    assert sent.status == 200, sent.body
+    _member_sent_two_hours(control_centre)
     texts = TEXTS[language]
     page = await visit(language, width, scheme)
     await page.open("data")
@@ -85,11 +89,7 @@ BILLING = {
 async def test_the_billing_month_shown_and_downloaded(
     visit: OpenVisit, control_centre: ControlCentre, language: str, width: str, scheme: str
 ) -> None:
-    community = control_centre.community
-    token = community.add_member("m-0001", 1).api_token
-    sent = call(control_centre.base.rstrip("/"), "POST", "/api/v1/readings", token,
-                batch("m-0001", "b-1", count=8))  # fmt: skip
-    assert sent.status == 200, sent.body
+    _member_sent_two_hours(control_centre)
     texts = BILLING[language]
     page = await visit(language, width, scheme)
     await page.open("data")

@@ -181,15 +181,7 @@ class Sync:
         missing = [k for k in ("id", "name", "cups", "contracted_kw") if entry.get(k) is None]
         if missing:
             return f"a new member needs {', '.join(missing)}"
-        new = NewMember(
-            id=entry["id"],
-            name=entry["name"],
-            cups=entry["cups"],
-            contracted_kw=float(entry["contracted_kw"]),
-            investment_share=float(entry.get("investment_share", 0.0)),
-            vulnerable=bool(entry.get("vulnerable", False)),
-            plant_kw=float(entry.get("plant_kw", 0.0)),
-        )
+        new = NewMember.from_json(entry)
         if new.id in listed or any(other.id == new.id for other in plan.add):
             return f"member {new.id} is listed twice"
         try:

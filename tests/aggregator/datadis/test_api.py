@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 import json
+from pathlib import Path
+import sqlite3
 from typing import Any
 
 from aiohttp.test_utils import TestServer
@@ -122,3 +124,12 @@ async def test_a_refused_login_is_an_alert(
     assert alert["member"] is None
     assert alert["since"] == status["last_login"]["at"]
     assert "not-the-password" not in json.dumps(status) + json.dumps(overview)
+    # The webhooks are told (the event is kept for those that want it), without the password.
+    path = Path(community.options["database_url"].removeprefix("sqlite:///"))
+    with sqlite3.connect(path) as connection:
+        told = connection.execute(
+            "SELECT data FROM webhook_events WHERE type = 'datadis.sync_failed'"
+        ).fetchall()
+    assert told
+    assert json.loads(told[0][0])["login_refused"]  # why, in Datadis's words
+    assert "not-the-password" not in told[0][0]

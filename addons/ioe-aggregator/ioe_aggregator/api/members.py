@@ -46,16 +46,7 @@ async def add_member(request: web.Request) -> web.Response:
     """Register a member; the answer holds its join code, shown only this once (manage)."""
     token = require(request, Permission.MANAGE)
     body = await json_body(request)
-    new = NewMember(
-        id=body["id"],
-        name=body["name"],
-        cups=body["cups"],
-        contracted_kw=float(body["contracted_kw"]),
-        investment_share=float(body.get("investment_share", 0.0)),
-        vulnerable=body.get("vulnerable", False),
-        plant_kw=float(body.get("plant_kw", 0.0)),
-    )
-    credentials = await request.app[REGISTRY].add(new, actor=token.actor)
+    credentials = await request.app[REGISTRY].add(NewMember.from_json(body), actor=token.actor)
     return web.json_response(await _shown_once(credentials), status=201)
 
 

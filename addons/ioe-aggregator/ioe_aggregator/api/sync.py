@@ -8,6 +8,7 @@ back once, as when a member is added.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from typing import Any
 
@@ -21,6 +22,8 @@ from ioe_aggregator.keys import AGREEMENTS, REGISTRY, RESULTS, STORE
 from ioe_aggregator.members.registry import Credentials
 
 routes = web.RouteTableDef()
+# One document at a time: a platform's retry must not plan against a registry another is changing.
+_ONE_AT_A_TIME = asyncio.Lock()
 
 
 def _answer(
@@ -59,6 +62,14 @@ async def sync_community(request: web.Request) -> web.Response:
     document = await json_body(request)
     dry_run = request.query.get("dry_run", "false") == "true"
     sync = Sync(request.app[STORE], request.app[REGISTRY], request.app[AGREEMENTS])
+    async with _ONE_AT_A_TIME:
+        return await _synced(request, sync, document, caller.actor, dry_run=dry_run)
+
+
+async def _synced(
+    request: web.Request, sync: Sync, document: dict[str, Any], actor: str, *, dry_run: bool
+) -> web.Response:
+    """Plan the document and, unless a dry run, apply it; answer what changed (or would)."""
     plan = await sync.plan(document)
     agreement = None
     if plan.agreement is not None:
@@ -71,7 +82,7 @@ async def sync_community(request: web.Request) -> web.Response:
         }
     credentials: list[Credentials] = []
     if not dry_run and not plan.empty:
-        credentials, made = await sync.apply(document, plan, actor=caller.actor)
+        credentials, made = await sync.apply(document, plan, actor=actor)
         agreement = None if made is None else made.as_dict()
         # The members' coefficients and forecasts follow the change at once.
         request.app[RESULTS].publish_results_soon()

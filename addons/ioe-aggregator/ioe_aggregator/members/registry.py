@@ -72,6 +72,19 @@ class NewMember:
     # The peak power of a community plant measured at the member's site (0: none).
     plant_kw: float = 0.0
 
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> NewMember:
+        """Return the member a JSON object describes (the API's ``NewMember``; defaults)."""
+        return cls(
+            id=body["id"],
+            name=body["name"],
+            cups=body["cups"],
+            contracted_kw=float(body["contracted_kw"]),
+            investment_share=float(body.get("investment_share", 0.0)),
+            vulnerable=bool(body.get("vulnerable", False)),
+            plant_kw=float(body.get("plant_kw", 0.0)),
+        )
+
     def validated(self) -> NewMember:
         """Return the member with its CUPS in compact form; raise Refused (invalid)."""
         problems = []
