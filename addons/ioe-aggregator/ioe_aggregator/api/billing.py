@@ -36,8 +36,11 @@ LANGUAGES: Final = ("es", "en")
 async def _month(request: web.Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Return the month's facts and every member's bill, of the month the path names (read)."""
     require(request, Permission.READ)
-    # The document's pattern has checked it: YYYY-MM, a real month (else 404, no such month).
-    first = month(request.match_info["month"])
+    text = request.match_info["month"]
+    try:  # the document's pattern has checked its shape, YYYY-MM; not the year 0000
+        first = month(text)
+    except ValueError:
+        raise Refused(Kind.NOT_FOUND, f"no month {text!r}") from None
     config = request.app[CONFIG]
     now = datetime.now(UTC)
     if first > now.astimezone(config.results.zone).date():
