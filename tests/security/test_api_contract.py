@@ -84,6 +84,9 @@ REFUSED_FOR_REASONS_NO_SCHEMA_STATES = {
     "control": "days in order, at most 366",
     "putDisplayLogo": "a PNG, JPEG or WebP image (its first bytes)",
     "postPrices": "an energy term no larger than the whole price",
+    "billingMonth": "a month that has begun",
+    "billingCsv": "a month that has begun",
+    "billingJson": "a month that has begun",
     "syncCommunity": "CUPS check letters, a table summing to 1, the rules on agreements",
     "addWebhook": "an http(s) address without a user or password in it",
 }
