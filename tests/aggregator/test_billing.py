@@ -364,6 +364,9 @@ def test_refusals_and_the_audit(billing: Billing) -> None:
     assert answer.status == 400
     assert answer.json()["error"] == "bad_month"
     assert "has not begun" in answer.json()["message"]
+    ancient = billing.get("/api/v1/billing/0200-01")  # found by the contract test: was a 500
+    assert ancient.status == 400
+    assert ancient.json()["message"] == "0200-01 is before 2000"
     for limit in ("0", "501", "x"):
         assert billing.get(f"/api/v1/billing/{MONTH}?limit={limit}").status == 400, limit
     assert billing.get(f"/api/v1/billing/{MONTH}/export.csv?lang=fr").status == 400

@@ -30,6 +30,8 @@ from ioe_aggregator.results.member_energy import Period
 routes = web.RouteTableDef()
 
 DEFAULT_PAGE: Final = 100
+# No community's data is older (and pandas' times begin in 1677).
+FIRST_YEAR: Final = 2000
 LANGUAGES: Final = ("es", "en")
 
 
@@ -45,6 +47,8 @@ async def _month(request: web.Request) -> tuple[dict[str, Any], list[dict[str, A
     now = datetime.now(UTC)
     if first > now.astimezone(config.results.zone).date():
         raise Refused(Kind.INVALID, f"{first:%Y-%m} has not begun", code="bad_month")
+    if first.year < FIRST_YEAR:
+        raise Refused(Kind.INVALID, f"{first:%Y-%m} is before {FIRST_YEAR}", code="bad_month")
     read = await billing.read_month(
         first,
         now,
