@@ -527,27 +527,29 @@ function addToken(done) {
   label.focus();
 }
 
-function showToken(made) {
-  const text = h("input", { id: "new-token", readonly: true, value: made.token, spellcheck: "false", class: "token-text" });
+/** Show a secret this once in a dialog, with a button that copies it. */
+function showOnce(id, title, once, secret) {
+  const text = h("input", { id, readonly: true, value: secret, spellcheck: "false", class: "token-text" });
   const copy = h("button", { type: "button", class: "secondary" }, t("copy"));
   copy.addEventListener("click", async () => {
     try {
-      await navigator.clipboard.writeText(made.token);
+      await navigator.clipboard.writeText(secret);
       copy.textContent = t("copied");
       announce(t("copied"));
     } catch {
       text.select();
     }
   });
-  const dialog = openDialog(
-    t("token-title", { label: made.label }),
-    [
-      h("p", {}, t("token-once")),
-      h("div", { class: "field" }, h("label", { for: "new-token" }, t("token-title", { label: made.label })), text),
-      h("div", { class: "actions" }, copy, h("button", { type: "button", class: "primary", onclick: () => dialog.close() }, t("done"))),
-    ],
-  );
+  const dialog = openDialog(title, [
+    h("p", {}, once),
+    h("div", { class: "field" }, h("label", { for: id }, title), text),
+    h("div", { class: "actions" }, copy, h("button", { type: "button", class: "primary", onclick: () => dialog.close() }, t("done"))),
+  ]);
   text.select();
+}
+
+function showToken(made) {
+  showOnce("new-token", t("token-title", { label: made.label }), t("token-once"), made.token);
 }
 
 // Webhooks --------------------------------------------------------------------------------
@@ -677,23 +679,7 @@ function addWebhook(done) {
 }
 
 function showSecret(made) {
-  const text = h("input", { id: "new-secret", readonly: true, value: made.secret, spellcheck: "false", class: "token-text" });
-  const copy = h("button", { type: "button", class: "secondary" }, t("copy"));
-  copy.addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(made.secret);
-      copy.textContent = t("copied");
-      announce(t("copied"));
-    } catch {
-      text.select();
-    }
-  });
-  const dialog = openDialog(t("secret-title"), [
-    h("p", {}, t("secret-once")),
-    h("div", { class: "field" }, h("label", { for: "new-secret" }, t("secret-title")), text),
-    h("div", { class: "actions" }, copy, h("button", { type: "button", class: "primary", onclick: () => dialog.close() }, t("done"))),
-  ]);
-  text.select();
+  showOnce("new-secret", t("secret-title"), t("secret-once"), made.secret);
 }
 
 // Public display --------------------------------------------------------------------------
