@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from ioe_aggregator.config import ConfigError, load_config
-from ioe_aggregator.public.figures import MAX_MEMBER_SHARE, SETTLE
+from ioe_aggregator.public.figures import MAX_MEMBER_SHARE, SETTLE, today_hours
 from tests.community import call
 from tests.display.conftest import DisplayCentre
 from tests.display.data import (
@@ -248,6 +248,32 @@ def _today(base: str, *, hours: int = 1) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.parametrize(
+    ("local", "hours"),
+    [
+        # The first hour of the day, under way or not settled yet: no hour counts.
+        ("2026-12-06T00:00:00", 0),
+        ("2026-12-06T00:20:00", 0),
+        ("2026-12-06T01:14:59", 0),
+        ("2026-12-06T01:15:00", 1),
+        ("2026-12-06T14:20:00", 14),
+        ("2026-12-06T23:59:59", 23),
+        # The October day of 25 hours: 00, 01, 02 (summer), 02 (winter) by 03:15 winter time.
+        ("2026-10-25T03:15:00+01:00", 4),
+        # The March day of 23 hours: 00, 01, 03 by 04:15.
+        ("2026-03-29T04:15:00+02:00", 3),
+    ],
+)
+def test_today_is_its_settled_whole_hours(local: str, hours: int) -> None:
+    moment = datetime.fromisoformat(local)
+    now = moment if moment.tzinfo else moment.replace(tzinfo=ZONE)
+    found = today_hours(now, ZONE)
+    assert len(found) == hours, list(found)
+    midnight = quarters(now.astimezone(ZONE).date())[0]
+    assert list(found) == [midnight + timedelta(hours=n) for n in range(hours)]
+    assert all(start + timedelta(hours=1) + SETTLE <= now for start in found)
+
+
 def test_today_counts_its_complete_hours_only(display_centre: DisplayCentre) -> None:
     base, admin = display_centre.base.rstrip("/"), display_centre.token
     sent = send_day(base, display_centre.community, admin, TEN)
@@ -274,8 +300,8 @@ def test_an_hour_with_a_dominant_member_withholds_today(display_centre: DisplayC
     base, admin = display_centre.base.rstrip("/"), display_centre.token
     sent = send_day(base, display_centre.community, admin, TEN)
     today = send_today(base, display_centre.community, sent, TEN)
-    # m-0010 uses more than MAX_MEMBER_SHARE of the first hour: of that hour alone.
-    first_hour = dict.fromkeys(quarters(today.day)[:4], 1.1)
+    # m-0010 uses more than MAX_MEMBER_SHARE of the first hour (its quarters begun): of it alone.
+    first_hour = dict.fromkeys([q for q in quarters(today.day)[:4] if q in today.plant], 1.1)
     assert 1.1 / (sum(TEN.values()) - TEN["m-0010"] + 1.1) > MAX_MEMBER_SHARE
     batch = readings("m-0010", "heavy", "grid", "import_kwh", first_hour)
     answer = call(base, "POST", "/api/v1/readings", today.tokens["m-0010"], batch)

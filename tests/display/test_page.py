@@ -29,12 +29,16 @@ TEXTS = {
         "refused": "at least 5 members sending data",
         "year": "This year, to yesterday: ",
         "today": "Today, to ",
+        "no-hour": "Today: no complete hour yet",
+        "not-shown": "not shown",
     },
     "es": {
         "shared": "Energía repartida",
         "refused": "al menos 5 socios enviando datos",
         "year": "Este año, hasta ayer: ",
         "today": "Hoy, hasta las ",
+        "no-hour": "Hoy: aún no hay ninguna hora completa",
+        "not-shown": "no se muestra",
     },
 }
 # The smallest font of any text on the page, in CSS px, and what scrolls.
@@ -98,19 +102,26 @@ def _shown(expected: dict[str, float], language: str) -> dict[str, str]:
 
 
 async def _check_figures(visit: Visit, sent: Sent, language: str) -> None:
-    """Check the big figures are today's complete hours', the second lines the year's."""
+    """Check the big figures are today's complete hours', the second lines the year's.
+
+    In the first hour of the local day (and until it has settled) today has no complete hour:
+    its figures are not shown, and the period says so.
+    """
     today = call(visit.base.rstrip("/"), "GET", "/api/public/v1/community").json()["today"]
     end = datetime.fromisoformat(today["to"])
-    big = _shown(sent.today.before(end).figures(list(TEN), 10), language)
     year = _shown(sent.day.figures(list(TEN), 10), language)
+    big = dict.fromkeys(year, TEXTS[language]["not-shown"])
+    period = TEXTS[language]["no-hour"]
+    if today["shown"]:
+        big = _shown(sent.today.before(end).figures(list(TEN), 10), language)
+        period = TEXTS[language]["today"] + end.astimezone(ZONE).strftime("%H:%M")
     for name, value in big.items():
         assert await _figure(visit, name) == value, name
         line = await visit.page.locator(f"[data-year='{name}']").inner_text()
         # The value and its unit never part (a no-break space).
         assert line == TEXTS[language]["year"] + year[name].replace(" ", "\xa0"), name
     assert (await _figure(visit, "members")).strip() == "10"
-    clock = end.astimezone(ZONE).strftime("%H:%M")
-    assert await visit.page.locator("#period").inner_text() == TEXTS[language]["today"] + clock
+    assert await visit.page.locator("#period").inner_text() == period
 
 
 @pytest.fixture
@@ -236,6 +247,8 @@ async def test_today_withheld_is_said_and_the_year_stands(
     # Only four members send today: every hour of it has too few.
     send_today(base, display_centre.community, sent, dict(list(TEN.items())[:4]))
     switch_on(base, admin)
+    if call(base, "GET", "/api/public/v1/community").json()["today"]["reason"] == "no_data":
+        pytest.skip("today has no complete hour yet: nothing to withhold")
     year = _shown(sent.figures(list(TEN), 10), "es")
     visit = await _display(browser, display_centre.base, language="es", width="phone")
     period = await visit.page.locator("#period").inner_text()

@@ -209,6 +209,15 @@ def today_end(now: datetime, zone: ZoneInfo) -> datetime:
     return max(settled, local_midnight(now.astimezone(zone).date(), zone))
 
 
+def today_hours(now: datetime, zone: ZoneInfo) -> pd.DatetimeIndex:
+    """Return the starts (UTC) of today's hours that count at ``now``: none in its first hour."""
+    midnight = local_midnight(now.astimezone(zone).date(), zone)
+    end = today_end(now, zone)
+    if end <= midnight:  # pandas would give [midnight] for this empty span
+        return pd.DatetimeIndex([], tz=UTC, name="start")
+    return pd.date_range(midnight, end, freq="h", inclusive="left", name="start")
+
+
 def _value(value: float | None, unit: str, digits: int = 1) -> dict[str, Any]:
     return {"value": None if value is None else round(value, digits), "unit": unit}
 
@@ -336,9 +345,7 @@ class PublicFigures:
         if self._today is not None and self._today[0] == end:
             return self._today[1]
         today = now.astimezone(self._zone).date()
-        hours = pd.date_range(
-            local_midnight(today, self._zone), end, freq="h", inclusive="left", name="start"
-        )
+        hours = today_hours(now, self._zone)
         if hours.empty:
             found = Day(today, frozenset(), NO_DATA, 0.0, 0.0, 0.0, hours=0)
         else:
