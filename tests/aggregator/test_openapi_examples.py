@@ -23,7 +23,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 INTEROP = (
     "providerProject", "providerMember", "billingMonth", "billingCsv", "billingJson",
     "listPrices", "postPrices", "syncCommunity", "listWebhooks", "addWebhook",
-    "webhookDeliveries",
+    "webhookDeliveries", "emoncmsFeeds", "startEmoncmsImport", "emoncmsImports", "emoncmsImport",
 )  # fmt: skip
 
 

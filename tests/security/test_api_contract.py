@@ -91,6 +91,9 @@ REFUSED_FOR_REASONS_NO_SCHEMA_STATES = {
     "addWebhook": "an http(s) address without a user or password in it",
 }
 
+# Operations that read the emoncms server (or the files) the request names.
+READS_ANOTHER_SERVER = {"emoncmsFeeds", "startEmoncmsImport"}
+
 
 @dataclass(frozen=True)
 class ContractApi:
@@ -139,6 +142,16 @@ def api_schema(
             },
             "operations": [
                 {
+                    # They read another server, which may not answer (502): the address the
+                    # request gives, or files in the add-on's folder (none here: 404).
+                    "include-operation-id": sorted(READS_ANOTHER_SERVER),
+                    "checks": {
+                        "positive_data_acceptance": {
+                            "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "502"]
+                        },
+                    },
+                },
+                {
                     "include-operation-id": sorted(REFUSED_FOR_REASONS_NO_SCHEMA_STATES),
                     "checks": {
                         # 304: the billing operations' answer to an If-None-Match it matches
@@ -147,7 +160,7 @@ def api_schema(
                             "expected-statuses": ["2xx", "304", "400", "401", "403", "404", "409"]
                         }
                     },
-                }
+                },
             ],
         }
     )
@@ -171,5 +184,10 @@ def _revokes_own_credentials(case: Case, api: ContractApi) -> bool:
 
 @schema.parametrize()
 def test_the_api_matches_its_document(case: Case, contract_api: ContractApi) -> None:
-    if not _revokes_own_credentials(case, contract_api):
-        case.call_and_validate(checks=CHECKS)
+    if _revokes_own_credentials(case, contract_api):
+        return
+    checks = CHECKS
+    if case.operation.definition.raw.get("operationId") in READS_ANOTHER_SERVER:
+        # The generated server does not exist: its 502 is the documented answer.
+        checks = [check for check in CHECKS if check is not not_a_server_error]
+    case.call_and_validate(checks=checks)

@@ -28,6 +28,7 @@ from ioe_aggregator.api import (
     control,
     datadis,
     distributor,
+    emoncms,
     errors,
     health,
     member_data,
@@ -53,6 +54,7 @@ from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
 from ioe_aggregator.datadis.runs import SyncRuns
 from ioe_aggregator.datadis.schedule import run_daily
+from ioe_aggregator.emoncms.imports import Imports
 from ioe_aggregator.ingest.mqtt import MqttIngest
 from ioe_aggregator.ingest.status import MemberStatus
 from ioe_aggregator.ingest.writer import Ingest
@@ -62,6 +64,7 @@ from ioe_aggregator.keys import (
     COMPARISONS,
     CONFIG,
     DATADIS_RUNS,
+    EMONCMS_IMPORTS,
     INGEST,
     REGISTRY,
     RESULTS,
@@ -104,6 +107,7 @@ class Services:
     results: ResultsPublisher
     status: MemberStatus
     datadis_runs: SyncRuns
+    emoncms_imports: Imports
     supervisor: Supervisor
     csrf_key: str
 
@@ -162,6 +166,15 @@ async def build_services(config: Config, store: Store) -> Services:
         ),
     )
     broker.announcers.append(results)
+    emoncms_imports = Imports(
+        store,
+        registry,
+        config.results.zone,
+        config.emoncms_dir,
+        on_stored=results.publish_results_soon,
+    )
+    # Likewise, an import a previous run left under way is failed (run again, it goes on).
+    await emoncms_imports.fail_unfinished()
     return Services(
         store=store,
         registry=registry,
@@ -172,6 +185,7 @@ async def build_services(config: Config, store: Store) -> Services:
         results=results,
         status=status,
         datadis_runs=SyncRuns(),
+        emoncms_imports=emoncms_imports,
         supervisor=Supervisor(),
         csrf_key=await store.secret_setting(sessions.CSRF_KEY_SETTING),
     )
@@ -195,6 +209,7 @@ def create_app(config: Config, services: Services) -> web.Application:
     app[SUPERVISOR] = services.supervisor
     app[STATUS] = services.status
     app[DATADIS_RUNS] = services.datadis_runs
+    app[EMONCMS_IMPORTS] = services.emoncms_imports
     app[auth.FAILED_LOGINS] = auth.FailedLogins()
     app[auth.SEEN_LOGINS] = set()
     app[auth.CSRF_KEY] = services.csrf_key
@@ -204,6 +219,7 @@ def create_app(config: Config, services: Services) -> web.Application:
     app[public.SETTINGS] = KeptSettings(services.store)
     app.on_startup.append(public.start_figures)
     app.on_cleanup.append(public.stop_figures)
+    app.on_cleanup.append(lambda app: app[EMONCMS_IMPORTS].stop())
     for module in (
         health,
         openapi,
@@ -220,6 +236,7 @@ def create_app(config: Config, services: Services) -> web.Application:
         datadis,
         audit,
         distributor,
+        emoncms,
         session,
         users,
         member_data,

@@ -71,6 +71,7 @@ class Action(StrEnum):
     WEBHOOK_ADDED = "webhook_added"
     WEBHOOK_REMOVED = "webhook_removed"
     WEBHOOK_REPLAYED = "webhook_replayed"
+    EMONCMS_IMPORT = "emoncms_import"
 
 
 @dataclass(frozen=True, kw_only=True)

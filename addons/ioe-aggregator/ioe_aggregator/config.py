@@ -32,6 +32,7 @@ DEFAULT_MEMBER_QUOTA_ROWS = 5_000_000
 # How often the public display's figures are computed again (s).
 DEFAULT_DISPLAY_REFRESH_S = 60
 DEFAULT_WEBHOOK_RETRY_S = 10
+DEFAULT_EMONCMS_DIR = "/share/emoncms"
 DATADIS_URL = "https://datadis.es"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LANGUAGES = ("es", "en")
@@ -189,6 +190,7 @@ _SCHEMA = vol.Schema(
         vol.Optional("webhook_retry_s", default=DEFAULT_WEBHOOK_RETRY_S): vol.All(
             vol.Coerce(int), vol.Range(min=1, max=600)
         ),
+        vol.Optional("emoncms_dir", default=DEFAULT_EMONCMS_DIR): vol.All(str, vol.Length(min=1)),
         vol.Inclusive(
             "plant_latitude",
             "plant_site",
@@ -349,6 +351,8 @@ class Config:
     display: DisplayConfig = field(default_factory=DisplayConfig)
     # Seconds before a webhook delivery that failed is tried again (then twice as long each time).
     webhook_retry_s: int = DEFAULT_WEBHOOK_RETRY_S
+    # Where the manager copies an emoncms server's files to import them (``emoncms/files.py``).
+    emoncms_dir: Path = Path(DEFAULT_EMONCMS_DIR)
 
 
 def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
@@ -491,6 +495,7 @@ def _build(options: dict[str, Any]) -> Config:
             emission_factor_kg_kwh=options.get("display_emission_factor"),
         ),
         webhook_retry_s=options["webhook_retry_s"],
+        emoncms_dir=Path(options["emoncms_dir"]),
     )
 
 

@@ -9,6 +9,7 @@ from ioe_aggregator.agreements.comparisons import Comparisons
 from ioe_aggregator.broker import BrokerConnection
 from ioe_aggregator.config import Config
 from ioe_aggregator.datadis.runs import SyncRuns
+from ioe_aggregator.emoncms.imports import Imports
 from ioe_aggregator.ingest.status import MemberStatus
 from ioe_aggregator.ingest.writer import Ingest
 from ioe_aggregator.members.registry import Registry
@@ -27,3 +28,4 @@ RESULTS = web.AppKey("results", ResultsPublisher)
 SUPERVISOR = web.AppKey("supervisor", Supervisor)
 STATUS = web.AppKey("status", MemberStatus)
 DATADIS_RUNS = web.AppKey("datadis_runs", SyncRuns)
+EMONCMS_IMPORTS = web.AppKey("emoncms_imports", Imports)

@@ -21,6 +21,8 @@ class Kind(StrEnum):
     QUOTA = "quota"
     # Something the request needs (the database, the broker) does not answer now.
     UNAVAILABLE = "unavailable"
+    # Another server the request reads from (an emoncms to migrate from) failed or refused it.
+    UPSTREAM = "upstream"
 
 
 class Refused(Exception):

@@ -145,7 +145,7 @@ class _Batcher:
         batches: _Batches = []
         for key in sorted(grouped):
             readings = grouped[key]
-            batch_id = f"{self._origin}:{_digest(readings)}:{key[1]}"
+            batch_id = f"{self._origin}:{batch_digest(readings)}:{key[1]}"
             for part, first in enumerate(range(0, len(readings), MAX_BATCH_READINGS)):
                 batch = ReadingsBatch(
                     member=key[0],
@@ -170,7 +170,7 @@ class _Batcher:
         return self._summary
 
 
-def _digest(readings: Sequence[Reading]) -> str:
+def batch_digest(readings: Sequence[Reading]) -> str:
     """Return what tells a month's data from other data: a digest of its readings."""
     content = [(r.quantity, r.start.timestamp(), r.value, r.quality) for r in readings]
     return hashlib.sha256(repr(content).encode()).hexdigest()[:16]

@@ -374,6 +374,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (state, webhook, at_us)",
     ),
+    (
+        # Imports from emoncms (``emoncms/imports.py``): the source (never its key), and each
+        # feed's part with its progress (JSON), written as the import goes.
+        """CREATE TABLE emoncms_imports (
+            id TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            source TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            feeds TEXT NOT NULL,
+            progress DOUBLE PRECISION NOT NULL,
+            started_s BIGINT NOT NULL,
+            finished_s BIGINT,
+            error TEXT
+        )""",
+    ),
 )
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (

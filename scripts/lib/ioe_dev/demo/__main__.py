@@ -163,6 +163,8 @@ def _aggregator_config(state: Path, ports: Ports, values: dict[str, str]) -> Pat
                 "datadis_url": f"http://127.0.0.1:{ports.datadis}",
                 "datadis_history_months": 3,
                 "datadis_spread_minutes": 1,
+                # An emoncms server's files, copied for a migration (``interop.emoncms_files``).
+                "emoncms_dir": str(interop.emoncms_files(state / "emoncms")),
             }
         )
     )
@@ -919,6 +921,7 @@ def _check_interop(state: Path, ports: Ports, credentials: community.Credentials
             )
             or interop.check_provider(base, key, COMMUNITY_ID, today)
             or interop.check_webhooks(base, credentials.admin_token)
+            or interop.check_emoncms(base, credentials.admin_token)
         )
     except (urllib.error.URLError, OSError, community.CommunityError) as err:
         problems = [f"billing and Som Comunitats' contract: {err}"]
@@ -1012,6 +1015,9 @@ IoE Community demo is running (state in {state}).
                    same at /api/v1/billing/<YYYY-MM>, see docs/interop.md)
   Webhooks         http://localhost:{ports.aggregator}/#/settings (Settings → Webhooks: the
                    community's events, signed, to the addresses you give; docs/interop.md)
+  emoncms import   http://localhost:{ports.aggregator}/#/data (Data → Import from emoncms: an
+                   old IoE server's files in {state / "emoncms"}, a week of an emonPi home
+                   half a year ago; "files copied to the add-on's folder")
   Som Comunitats   http://localhost:{ports.aggregator}/api/provider/ — the monitoring-provider
                    contract their platform reads (project "{COMMUNITY_ID}"; its apikey in
                    {provider_key})

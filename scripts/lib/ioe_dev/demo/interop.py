@@ -1,5 +1,10 @@
 """What the demo community gives the other systems it works with: billing, Som Comunitats, webhooks.
 
+And what it takes from them: an old IoE server's emoncms files (a week of an emonPi home's
+feeds, half a year ago, written from emoncms' documented formats) wait in the add-on's
+``emoncms_dir`` for the manager to import; the check imports two of them for a simulated
+member and checks every quarter hour of the week is stored (new, or unchanged on a later run).
+
 The billing export of last month (the fake Datadis has synced three months of every authorised
 member's supply), read as a billing platform would: a page of the API, and the CSV file a
 Spanish spreadsheet opens. Som Comunitats' platform reads the project's daily energies with a
@@ -10,7 +15,7 @@ A webhook to a receiver of the check's own is told of a test event, signed, then
 from __future__ import annotations
 
 import base64
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 import hashlib
 import hmac
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +27,12 @@ import urllib.request
 
 from ioe_dev.demo.community import CommunityError
 from ioe_dev.demo.public import call
+from ioe_dev.emoncms_files import write_datadir
+from ioe_dev.fake_emoncms import household
+
+# The emoncms files' week, and the member the check imports two of its feeds for.
+EMONCMS_DAYS = 7
+EMONCMS_MEMBER = "m-0010"
 
 
 def last_month(today: date) -> str:
@@ -137,3 +148,45 @@ def check_webhooks(base: str, admin_token: str, timeout_s: float = 30) -> list[s
             call(base, "DELETE", f"/api/v1/webhooks/{hook['id']}", token=admin_token)
         server.shutdown()
         server.server_close()
+
+
+def emoncms_files(folder: Path) -> Path:
+    """Write (once) an emonPi home's week of PHPFina feeds, half a year ago, into ``folder``."""
+    if not folder.exists():
+        monday = datetime.now(UTC).date() - timedelta(days=182)
+        monday -= timedelta(days=monday.weekday())
+        start = int(datetime.combine(monday, datetime.min.time(), UTC).timestamp())
+        write_datadir(folder, household(start, EMONCMS_DAYS, interval=60))
+    return folder
+
+
+def check_emoncms(base: str, admin_token: str, timeout_s: float = 120) -> list[str]:
+    """Import the files' import power and solar counter for a member; check every quarter."""
+    status, listed, _ = call(base, "POST", "/api/v1/emoncms/feeds", token=admin_token,
+                             body={"files": True})  # fmt: skip
+    if status != 200:
+        return [f"emoncms: listing the files answered {status} {listed}"]
+    if [feed["id"] for feed in listed["feeds"]] != ["1", "3", "4", "5", "8"]:
+        return [f"emoncms: the files' feeds are {[feed['id'] for feed in listed['feeds']]}"]
+    mapping = [
+        {"feed": "4", "member": EMONCMS_MEMBER, "measure": "import", "kind": "power_w"},
+        {"feed": "8", "member": EMONCMS_MEMBER, "measure": "rooftop_pv", "kind": "energy_kwh"},
+    ]
+    body = {"source": {"files": True}, "feeds": mapping}
+    status, job, _ = call(base, "POST", "/api/v1/emoncms/imports", token=admin_token, body=body)
+    if status != 202:
+        return [f"emoncms: the import answered {status} {job}"]
+    deadline = time.monotonic() + timeout_s
+    while job["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        _, job, _ = call(base, "GET", f"/api/v1/emoncms/imports/{job['id']}", token=admin_token)
+    if job["state"] != "done":
+        return [f"emoncms: the import is {job['state']} ({job['error']})"]
+    quarters = EMONCMS_DAYS * 96
+    for part in job["feeds"]:
+        counted = part["quarters"]
+        stored = counted["new"] + counted["unchanged"] + counted["changed"]
+        # The emonPi's minutes off and a counter's last quarter (no end yet) may be missing.
+        if stored < quarters - 4:
+            return [f"emoncms: feed {part['feed']} stored {stored} of {quarters} quarters"]
+    return []
