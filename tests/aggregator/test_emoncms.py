@@ -19,7 +19,9 @@ from unittest.mock import ANY
 import pytest
 
 from ioe_aggregator.emoncms.energy import energies
-from ioe_aggregator.emoncms.feeds import Feed, Kind
+from ioe_aggregator.emoncms.feeds import Feed, Kind, moment, number
+from ioe_aggregator.emoncms.server import checked_url
+from ioe_aggregator.refusals import Refused
 from ioe_dev.emoncms_files import write_datadir
 from ioe_dev.fake_emoncms import APIKEY, PHPTIMESERIES, FakeEmoncms, FakeFeed, household
 from ioe_dev.processes import free_port
@@ -122,6 +124,22 @@ def test_what_feeds_seem_to_measure() -> None:
     assert suggested("energy_stored_kwh") == ("energy_kwh", None)
     assert suggested("Tª_salón", "°C") is None
     assert suggested("V1", "V") is None
+
+
+def test_what_emoncms_writes_is_read_whatever_its_age() -> None:
+    # Seconds, as a string (MySQL mode), milliseconds (the oldest servers), nothing.
+    assert moment("1473448379") == datetime(2016, 9, 9, 19, 12, 59, tzinfo=UTC)
+    assert moment(1473448379000) == moment(1473448379)
+    assert moment(None) is moment("") is moment(0) is moment(float("nan")) is None
+    assert number("17.690000534058") == pytest.approx(17.69)
+    assert number(True) is number("NaN") is None
+    for address in ("http://[::1/", "http://host:port/", "file:///etc/passwd", "https://"):
+        with pytest.raises(Refused, match="url: "):
+            checked_url(address)
+    assert (
+        checked_url(" https://emoncms.example.org/emoncms ")
+        == "https://emoncms.example.org/emoncms/"
+    )
 
 
 def test_energy_of_powers_and_counters() -> None:
@@ -303,6 +321,16 @@ def test_what_emoncms_refuses_and_what_an_import_cannot_do(
     assert job["error"] == "feeds not imported: 1"
     assert "emoncms at http://127.0.0.1" in service.log_file.read_text()
 
+    # One import at a time: another while one runs (a slow emoncms) is refused.
+    emoncms.delay = 0.3
+    first = call(base, "POST", "/api/v1/emoncms/imports", operator, mapping)
+    assert first.status == 202, first.body
+    second = call(base, "POST", "/api/v1/emoncms/imports", operator, mapping)
+    assert (second.status, second.json()["error"]) == (409, "import_running")
+    emoncms.delay = 0.0
+    ended = f"/api/v1/emoncms/imports/{first.json()['id']}"
+    wait_until(lambda: call(base, "GET", ended, operator).json()["state"] == "done")
+
 
 def test_old_servers_hourly_counters_and_variable_intervals(
     community: Community, start_aggregator: StartAggregator
@@ -310,8 +338,9 @@ def test_old_servers_hourly_counters_and_variable_intervals(
     start = int(datetime(2026, 11, 2, tzinfo=UTC).timestamp())
     hours = 48
     # The IoE platform's hourly kWh (a counter logged every hour), and a PHPTimeSeries power.
-    hourly = FakeFeed(20, "imported", unit="kWh", interval=3600, start_time=start,
-                      values=[100.0 + 0.8 * n for n in range(hours)])  # fmt: skip
+    # Its meter read 0 once (a Modbus glitch): the fall and the rise back are left out.
+    counter = [0.0 if n == 10 else 100.0 + 0.8 * n for n in range(hours)]
+    hourly = FakeFeed(20, "imported", unit="kWh", interval=3600, start_time=start, values=counter)
     points = [(start + 60 * n + 7, 600.0) for n in range(hours * 60)]
     variable = FakeFeed(21, "use", unit="W", engine=PHPTIMESERIES, points=points)
     community.add_member("m-0001")
@@ -332,8 +361,10 @@ def test_old_servers_hourly_counters_and_variable_intervals(
         job = _import(base, operator, {"source": source, "feeds": mapping, "from": "2026-11-02"})
     assert job["state"] == "done", job
     imports, consumption = job["feeds"]
-    # 47 hours between 48 hourly readings, each shared among its quarters (estimated).
-    assert imports["quarters"]["new"] == 47 * 4
-    assert imports["kwh"] == pytest.approx(47 * 0.8, abs=1e-3)
+    # 47 hours between 48 hourly readings, each shared among its quarters (estimated), but
+    # the two around the glitch.
+    assert imports["quarters"]["new"] == 45 * 4
+    assert imports["quarters"]["resets"] == 2 * 4
+    assert imports["kwh"] == pytest.approx(45 * 0.8, abs=1e-3)
     assert consumption["quarters"]["new"] == hours * 4
     assert consumption["kwh"] == pytest.approx(hours * 0.6, abs=1e-3)

@@ -16,12 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import itertools
-from typing import Final
 
+from ioe_aggregator.distributor.timeline import HOUR, QUARTER_HOUR as QUARTER
 from ioe_aggregator.emoncms.feeds import Kind
-
-QUARTER: Final = timedelta(minutes=15)
-HOUR: Final = timedelta(hours=1)
 
 
 @dataclass(kw_only=True)

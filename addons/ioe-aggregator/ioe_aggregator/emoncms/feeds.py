@@ -30,6 +30,7 @@ from ioe_aggregator.protocol.codec import (
     SUPPLY_IMPORT,
     Measure,
 )
+from ioe_aggregator.protocol.messages import utc_text
 
 
 class Kind(StrEnum):
@@ -144,7 +145,7 @@ class Feed:
 
 
 def _utc(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if moment is None else utc_text(moment.replace(microsecond=0))
 
 
 def number(value: Any) -> float | None:
@@ -163,6 +164,16 @@ def number(value: Any) -> float | None:
 
 
 def moment(seconds: Any) -> datetime | None:
-    """Return a Unix time emoncms sent (seconds, maybe as a string) as a UTC moment, else None."""
+    """Return a Unix time emoncms sent (seconds, maybe as a string) as a UTC moment, else None.
+
+    Very old servers sent milliseconds: a time past 5138 is taken as such.
+    """
     found = number(seconds)
-    return None if found is None or found <= 0 else datetime.fromtimestamp(int(found), UTC)
+    if found is None or found <= 0:
+        return None
+    if found > 1e11:
+        found /= 1000
+    try:
+        return datetime.fromtimestamp(int(found), UTC)
+    except OverflowError, ValueError, OSError:
+        return None

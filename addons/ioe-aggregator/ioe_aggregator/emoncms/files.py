@@ -121,7 +121,8 @@ class EmoncmsFiles:
             except (OSError, struct.error) as err:
                 _LOGGER.warning("emoncms files: feed %s cannot be read: %s", feed_id, err)
                 continue
-            known = ~np.isnan(samples.values)
+            # Samples without a time (a feed created but never written) are none.
+            known = ~np.isnan(samples.values) & (samples.times > 0)
             times, values = samples.times[known], samples.values[known]
             feeds.append(
                 Feed(

@@ -30,12 +30,13 @@ import aiohttp
 
 from ioe_aggregator import audit
 from ioe_aggregator.distributor.importer import GIVE_WAY, batch_digest
-from ioe_aggregator.distributor.timeline import local_midnight
-from ioe_aggregator.emoncms.energy import HOUR, QUARTER, energies
+from ioe_aggregator.distributor.timeline import HOUR, QUARTER_HOUR as QUARTER, local_midnight
+from ioe_aggregator.emoncms.energy import energies
 from ioe_aggregator.emoncms.feeds import MEASURES, Feed, Kind
 from ioe_aggregator.emoncms.files import EmoncmsFiles
 from ioe_aggregator.emoncms.server import EmoncmsServer, checked_url
-from ioe_aggregator.members.registry import Member, Registry
+from ioe_aggregator.ingest.plausibility import believable
+from ioe_aggregator.members.registry import Member, MemberLimits, Registry
 from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, Reading, ReadingsBatch
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.refusals import Kind as Refusal, Refused
@@ -178,6 +179,8 @@ class Import:
     # The span asked for (local days, ``to`` excluded); None: the feeds' whole history.
     first_day: date | None = field(default=None, repr=False)
     end_day: date | None = field(default=None, repr=False)
+    # What bounds each member's quarter hours (``ingest.plausibility``): its contract, plant.
+    limits: dict[str, MemberLimits] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the import as the API gives it."""
@@ -245,6 +248,8 @@ class Imports:
         self.folder = folder
         self._on_stored = on_stored
         self._task: asyncio.Task[None] | None = None
+        # Held while a request is checked: a second one meanwhile is refused, not started.
+        self._starting = asyncio.Lock()
 
     async def fail_unfinished(self) -> None:
         """Mark the imports a previous run left running failed."""
@@ -276,8 +281,12 @@ class Imports:
         Raise Refused: ``bad_source``/``bad_import`` (400, every problem at once),
         ``import_running`` (409), or the source's own refusals (``emoncms_…``).
         """
-        if self.running:
+        if self.running or self._starting.locked():
             raise Refused(Refusal.CONFLICT, "an import is running", code="import_running")
+        async with self._starting:
+            return await self._start(body, actor=actor)
+
+    async def _start(self, body: Any, *, actor: str) -> Import:
         if not isinstance(body, dict):
             raise Refused(Refusal.INVALID, "the import: an object", code="bad_import")
         async with open_source(body.get("source"), self.folder) as source:
@@ -321,7 +330,7 @@ class Imports:
         """Stop a running import (the service stops): it is failed as interrupted."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self._task
 
     async def _checked(self, body: Mapping[str, Any], found: Mapping[str, Feed]) -> Import:
@@ -362,6 +371,14 @@ class Imports:
             started_s=int(time.time()),
             first_day=first_day,
             end_day=end_day,
+            limits={
+                part.member: MemberLimits(
+                    joined=members[part.member].created,
+                    contracted_kw=members[part.member].contracted_kw,
+                    plant_kw=members[part.member].plant_kw,
+                )
+                for part in feeds
+            },
         )
 
     def _span(self, job: Import, feed: Feed) -> tuple[datetime, datetime] | None:
@@ -379,10 +396,11 @@ class Imports:
             start = max(start, local_midnight(job.first_day, self._zone))
         if job.end_day is not None:
             end = min(end, local_midnight(job.end_day, self._zone))
-        end = min(end, datetime.now(UTC))
         step = step_of(feed)
         start = _floor(start, step)
         end = _floor(end - timedelta(microseconds=1), step) + step
+        # Never the step under way: its samples are not all in yet.
+        end = min(end, _floor(datetime.now(UTC), step))
         return (start, end) if start < end else None
 
     def _months(self, start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
@@ -409,6 +427,10 @@ class Imports:
         except asyncio.CancelledError:
             await self._finish(job, FAILED, INTERRUPTED)
             raise
+        except Exception as err:  # recorded as the import's failure, never lost
+            _LOGGER.exception("emoncms import %s failed", job.id)
+            await self._finish(job, FAILED, f"internal: {type(err).__name__}")
+            return
         failed = [part.feed for part in job.feeds if part.state == FAILED]
         error = f"feeds not imported: {', '.join(failed)}" if failed else None
         await self._finish(job, FAILED if failed else DONE, error)
@@ -429,13 +451,15 @@ class Imports:
         try:
             months = self._months(*span) if span else []
             for month, begins, ends in months:
-                await self._month(source, feed, part, month, (begins, ends))
+                await self._month(
+                    source, feed, part, month, (begins, ends), limits=job.limits[part.member]
+                )
                 part.progress = (ends - months[0][1]) / (months[-1][2] - months[0][1])
                 await self._save(job, weights)
             part.state, part.progress = DONE, 1.0
         except Refused as err:
             part.state, part.error = FAILED, f"{err.code}: {err}"
-        except (OSError, ValueError, aiohttp.ClientError) as err:
+        except Exception as err:  # a broken file, the store: this feed fails
             _LOGGER.exception("emoncms import %s: feed %s failed", job.id, part.feed)
             part.state, part.error = FAILED, f"internal: {type(err).__name__}"
         await self._save(job, weights)
@@ -461,6 +485,8 @@ class Imports:
         part: FeedImport,
         month: str,
         span: tuple[datetime, datetime],
+        *,
+        limits: MemberLimits,
     ) -> None:
         """Read, convert and store one local month of a feed (one transaction)."""
         begins, ends = span
@@ -489,6 +515,21 @@ class Imports:
             readings=readings,
             live=None,
         )
+        # A counter's glitch (a dip to 0 and back) or a spike no meter of the member measures.
+        batch, left_out = believable(batch, limits)
+        if left_out:
+            part.resets += len(left_out)
+            _LOGGER.warning(
+                "emoncms feed %s, %s: %d quarter hours beyond the member's contract or plant, "
+                "left out (the first: %s)",
+                feed.id,
+                month,
+                len(left_out),
+                left_out[0],
+            )
+            readings = batch.readings
+            if not readings:
+                return
         began = time.monotonic()
         (outcome,) = await self._store.store_batches([batch], source=SOURCE_MEMBER)
         part.new += outcome.new

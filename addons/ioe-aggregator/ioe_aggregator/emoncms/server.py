@@ -33,6 +33,9 @@ _LOGGER = logging.getLogger(__name__)
 # Points per data.json call: 30 days of quarters, within the oldest servers' 3,000 points.
 POINTS_PER_CALL: Final = 2880
 TIMEOUT: Final = aiohttp.ClientTimeout(total=120, sock_connect=15)
+# The largest answer read: a month of quarter hours is about 60 kB, a feed list of thousands
+# a few MB.
+MAX_ANSWER_BYTES: Final = 64 * 1024 * 1024
 # How much of a refusal emoncms wrote is repeated (it may echo the request).
 _SHOWN: Final = 200
 
@@ -49,7 +52,11 @@ def checked_url(text: Any) -> str:
     """Return an emoncms address as given (ending in ``/``), else raise Refused (bad_source)."""
     if not isinstance(text, str) or not text.strip():
         raise Refused(Kind.INVALID, "url: the emoncms server's address", code="bad_source")
-    parts = urlsplit(text.strip())
+    try:
+        parts = urlsplit(text.strip())
+        parts.port  # noqa: B018 - a port that is no number raises here
+    except ValueError:
+        raise Refused(Kind.INVALID, "url: an http(s) address", code="bad_source") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Refused(Kind.INVALID, "url: an http(s) address", code="bad_source")
     if parts.username or parts.password or parts.query or parts.fragment:
@@ -88,7 +95,7 @@ class EmoncmsServer:
             async with self._session.get(
                 self.url + route, params={**params, "apikey": self._key}, timeout=TIMEOUT
             ) as answer:
-                body = await answer.read()
+                body = await answer.content.read(MAX_ANSWER_BYTES + 1)
                 status = answer.status
         except (aiohttp.ClientError, TimeoutError) as err:
             _LOGGER.warning("emoncms at %s: %s: %s", self._where, route, type(err).__name__)
@@ -99,6 +106,8 @@ class EmoncmsServer:
         if status in (401, 403):
             _LOGGER.warning("emoncms at %s: %s: the key was refused", self._where, route)
             raise EmoncmsRefused("emoncms_key_refused", "emoncms refused the API key")
+        if len(body) > MAX_ANSWER_BYTES:
+            raise EmoncmsRefused("emoncms_answer", f"emoncms answered {route} with too much")
         if status != 200:
             _LOGGER.warning("emoncms at %s: %s: answered %d", self._where, route, status)
             raise EmoncmsRefused("emoncms_answer", f"emoncms answered {route} with status {status}")
@@ -116,7 +125,7 @@ class EmoncmsServer:
         if found is False and false_refuses:
             raise EmoncmsRefused("emoncms_key_refused", "emoncms refused the API key")
         if isinstance(found, dict) and found.get("success") is False:
-            said = str(found.get("message", ""))[:_SHOWN]
+            said = str(found.get("message", ""))[:_SHOWN].replace(self._key, "***")
             _LOGGER.warning("emoncms at %s: %s: %s", self._where, route, said)
             raise EmoncmsRefused("emoncms_answer", f"emoncms answered {route}: {said}")
         return found

@@ -21,15 +21,13 @@ export function onSignedOut(listener) {
   signedOutListeners.push(listener);
 }
 
-/** A refusal from the API: status, its stable code, its message, Retry-After, and its whole answer. */
+/** A refusal from the API: status, its stable code, its message, and Retry-After. */
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfter = null, answer = null) {
+  constructor(status, code, message, retryAfter = null) {
     super(message);
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
-    // What else the refusal says (a list of problems, say); null when it was not JSON.
-    this.answer = answer;
   }
 
   /** The refusal as the user reads it: translated where its code is known. */
@@ -69,7 +67,6 @@ export async function api(path, { method = "GET", body, file, quiet401 = false }
     answer?.error ?? "unknown",
     answer?.message ?? response.statusText,
     Number.isFinite(retry) ? retry : null,
-    answer,
   );
   if (response.status === 401 && !quiet401) {
     for (const listener of signedOutListeners) listener(error);

@@ -192,9 +192,10 @@ const TEXTS = {
     missing: "Missing",
     resets: "Resets",
     kwh: "kWh",
-    "quarters-hint": "Counts of quarter hours. New ones were stored; changed ones replaced different readings; unchanged ones were there already. Missing ones have no value in emoncms, and resets are where an energy counter went back: both are left out.",
+    "quarters-hint": "Counts of quarter hours. New ones were stored; changed ones replaced different readings; unchanged ones were there already. Missing ones have no value in emoncms; resets are where an energy counter went back, or jumped by more than the member's contract or plant allows: both are left out.",
     "import-done": "Done: {new} new quarter hours, {changed} changed, {unchanged} unchanged; {kwh} kWh.",
     "import-same": "Done, and nothing changed: this data was imported before ({unchanged} quarter hours, {kwh} kWh).",
+    "import-nothing": "Done, but nothing was stored: no quarter hour of these feeds had data in the period (see the missing quarter hours and resets).",
     "import-failed": "The import failed.",
     "import-failed-feeds": "The import failed for {feeds}; the others were imported.",
     "feed-failed": "{feed}: {error}",
@@ -390,9 +391,10 @@ const TEXTS = {
     missing: "Sin dato",
     resets: "Reinicios",
     kwh: "kWh",
-    "quarters-hint": "Número de cuartos de hora. Los nuevos se han guardado; los cambiados sustituyen lecturas distintas; los que no cambian ya estaban. Los que no tienen dato en emoncms y los reinicios (donde un contador de energía vuelve atrás) se quedan fuera.",
+    "quarters-hint": "Número de cuartos de hora. Los nuevos se han guardado; los cambiados sustituyen lecturas distintas; los que no cambian ya estaban. Los que no tienen dato en emoncms y los reinicios (donde un contador de energía vuelve atrás o salta más de lo que permiten el contrato o la planta del socio) se quedan fuera.",
     "import-done": "Terminada: {new} cuartos de hora nuevos, {changed} cambiados, {unchanged} sin cambios; {kwh} kWh.",
     "import-same": "Terminada, y nada ha cambiado: estos datos ya se importaron ({unchanged} cuartos de hora, {kwh} kWh).",
+    "import-nothing": "Terminada, pero no se ha guardado nada: ningún cuarto de hora de estos feeds tenía datos en el periodo (mira los cuartos sin dato y los reinicios).",
     "import-failed": "La importación ha fallado.",
     "import-failed-feeds": "La importación ha fallado en {feeds}; los demás se han importado.",
     "feed-failed": "{feed}: {error}",
@@ -687,9 +689,8 @@ function feedError(error) {
   return key in TEXTS.en ? t(key) : t("feed-error", { code });
 }
 
-/** A refusal's problems: its list ({at, message}), else its message's "at: message; …". */
+/** A bad_import's problems, each after where it is: "feeds[0].member: no member m-0404; …". */
 function problemsOf(error) {
-  if (Array.isArray(error.answer?.problems)) return error.answer.problems;
   return error.message.split("; ").map((part) => {
     const match = /^([\w.[\]]+): (.*)$/.exec(part);
     return match ? { at: match[1], message: match[2] } : { at: null, message: part };
@@ -1052,7 +1053,8 @@ async function emoncmsCard() {
     let outcome = null;
     if (imported.state === "done") {
       const counts = { new: formatNumber(totals.new), changed: formatNumber(totals.changed), unchanged: formatNumber(totals.unchanged), kwh: formatNumber(totals.kwh, KWH) };
-      outcome = notice(t(totals.new + totals.changed === 0 ? "import-same" : "import-done", counts));
+      const outcomeText = totals.new + totals.changed > 0 ? "import-done" : totals.unchanged > 0 ? "import-same" : "import-nothing";
+      outcome = notice(t(outcomeText, counts));
     } else if (imported.state === "failed") {
       const failed = imported.feeds.filter((one) => one.state === "failed");
       outcome = h("div", { class: "message error", role: "alert" },
