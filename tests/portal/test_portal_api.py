@@ -100,7 +100,7 @@ async def test_a_portal_session_reaches_its_own_data_and_nothing_else(
     fill = {
         "member": "m-0001", "agreement": "x", "token": "x", "user": "x", "comparison": "x",
         "project": "x", "month": "2025-01", "valid_from": "2025-01-01", "webhook": "wh-0123456789",
-        "event": "evt_x",
+        "event": "evt_x", "import": "imp_20261206T000000_abcd",
     }  # fmt: skip
     refused = []
     for route in sorted(routes - PUBLIC):

@@ -906,7 +906,7 @@ def _open_portal_and_display(ports: Ports, credentials: community.Credentials) -
 
 
 def _check_interop(state: Path, ports: Ports, credentials: community.Credentials) -> str:
-    """Check last month's billing export, Som Comunitats' contract and a webhook.
+    """Check last month's billing export, Som Comunitats' contract, a webhook, an emoncms import.
 
     Return where the contract's key is kept.
     """
@@ -924,7 +924,7 @@ def _check_interop(state: Path, ports: Ports, credentials: community.Credentials
             or interop.check_emoncms(base, credentials.admin_token)
         )
     except (urllib.error.URLError, OSError, community.CommunityError) as err:
-        problems = [f"billing and Som Comunitats' contract: {err}"]
+        problems = [f"interconnection (billing, Som Comunitats, webhooks, emoncms): {err}"]
     if problems:
         raise DemoError("; ".join(problems))
     return str(kept)
@@ -1159,8 +1159,8 @@ def run(state: Path, *, check: bool) -> int:
                 "sharing report, the control centre (its admin signed in), the member portal "
                 "(a member's link signs in to their own data, another member's refused), the "
                 "public display (the community's figures, nobody's own), last month's billing "
-                "export (every member, per tariff period, the CSV), Som Comunitats' contract and a "
-                "signed webhook."
+                "export (every member, per tariff period, the CSV), Som Comunitats' contract, a "
+                "signed webhook and an old IoE server's emoncms files imported for a member."
             )
             return 0
         _print_welcome(
