@@ -322,6 +322,12 @@ def test_what_emoncms_refuses_and_what_an_import_cannot_do(
     assert "emoncms at http://127.0.0.1" in service.log_file.read_text()
 
     # One import at a time: another while one runs (a slow emoncms) is refused.
+    # A home without panels: its use is both its consumption and its import.
+    twice = [
+        {"feed": "1", "member": "m-0001", "measure": "consumption", "kind": "power_w"},
+        {"feed": "1", "member": "m-0001", "measure": "import", "kind": "power_w"},
+    ]
+    mapping = {**mapping, "feeds": twice}
     emoncms.delay = 0.3
     first = call(base, "POST", "/api/v1/emoncms/imports", operator, mapping)
     assert first.status == 202, first.body
@@ -330,6 +336,11 @@ def test_what_emoncms_refuses_and_what_an_import_cannot_do(
     emoncms.delay = 0.0
     ended = f"/api/v1/emoncms/imports/{first.json()['id']}"
     wait_until(lambda: call(base, "GET", ended, operator).json()["state"] == "done")
+    both = call(base, "GET", ended, operator).json()
+    assert both["progress"] == 1
+    # (The import measure held feed 4's quarters already: feed 1's replace them.)
+    consumption, grid = (part["quarters"] for part in both["feeds"])
+    assert consumption["new"] == grid["changed"] + grid["unchanged"] == 192
 
 
 def test_old_servers_hourly_counters_and_variable_intervals(

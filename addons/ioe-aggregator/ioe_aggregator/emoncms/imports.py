@@ -40,6 +40,7 @@ from ioe_aggregator.members.registry import Member, MemberLimits, Registry
 from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, Reading, ReadingsBatch
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.refusals import Kind as Refusal, Refused
+from ioe_aggregator.sharing.calendar import add_months
 from ioe_aggregator.store import Store
 from ioe_aggregator.store.readings import SOURCE_MEMBER
 
@@ -383,17 +384,12 @@ class Imports:
 
     def _span(self, job: Import, feed: Feed) -> tuple[datetime, datetime] | None:
         """Return the steps (UTC) of a feed's history the import covers, None if none."""
-        if feed.last is None:
-            return None
-        if feed.first is not None:
-            start = feed.first
-        elif job.first_day is not None:
-            start = local_midnight(job.first_day, self._zone)
-        else:
+        asked = None if job.first_day is None else local_midnight(job.first_day, self._zone)
+        # An old server's variable-interval feed does not say when it begins: ``from`` does.
+        start = max((m for m in (feed.first, asked) if m is not None), default=None)
+        if feed.last is None or start is None:
             return None
         end = feed.last + timedelta(seconds=feed.interval_s or 1)
-        if job.first_day is not None:
-            start = max(start, local_midnight(job.first_day, self._zone))
         if job.end_day is not None:
             end = min(end, local_midnight(job.end_day, self._zone))
         step = step_of(feed)
@@ -408,22 +404,21 @@ class Imports:
         months = []
         local = start.astimezone(self._zone).date().replace(day=1)
         while (begins := local_midnight(local, self._zone)) < end:
-            following = (local + timedelta(days=32)).replace(day=1)
+            following = add_months(local, 1)
             ends = local_midnight(following, self._zone)
             months.append((f"{local:%Y-%m}", max(begins, start), min(ends, end)))
             local = following
         return months
 
     async def _run(self, job: Import, source_body: Any, found: Mapping[str, Feed]) -> None:
-        spans = {part.feed: self._span(job, found[part.feed]) for part in job.feeds}
-        sizes = {feed: (s[1] - s[0]) / HOUR if s else 0.0 for feed, s in spans.items()}
-        weights = {feed: size / (sum(sizes.values()) or 1.0) for feed, size in sizes.items()}
+        # By part: one feed may be imported as two measures.
+        spans = [self._span(job, found[part.feed]) for part in job.feeds]
+        sizes = [(span[1] - span[0]) / HOUR if span else 0.0 for span in spans]
+        weights = [size / (sum(sizes) or 1.0) for size in sizes]
         try:
             async with open_source(source_body, self.folder) as source:
-                for part in job.feeds:
-                    await self._feed(
-                        job, source, found[part.feed], part, spans[part.feed], weights=weights
-                    )
+                for part, span in zip(job.feeds, spans, strict=True):
+                    await self._feed(job, source, found[part.feed], part, span, weights=weights)
         except asyncio.CancelledError:
             await self._finish(job, FAILED, INTERRUPTED)
             raise
@@ -444,7 +439,7 @@ class Imports:
         part: FeedImport,
         span: tuple[datetime, datetime] | None,
         *,
-        weights: Mapping[str, float],
+        weights: Sequence[float],
     ) -> None:
         """Import one feed's months; a refusal or an error fails this feed alone."""
         part.state = IMPORTING
@@ -541,8 +536,10 @@ class Imports:
         part.last = max(part.last or last, last)
         await asyncio.sleep((time.monotonic() - began) * GIVE_WAY)
 
-    async def _save(self, job: Import, weights: Mapping[str, float]) -> None:
-        job.progress = min(sum(part.progress * weights[part.feed] for part in job.feeds), 1.0)
+    async def _save(self, job: Import, weights: Sequence[float]) -> None:
+        """Record the feeds' progress, and the import's (each feed weighed by its hours)."""
+        progress = sum(part.progress * w for part, w in zip(job.feeds, weights, strict=True))
+        job.progress = min(progress, 1.0)
         async with self._store.transaction() as tx:
             await tx.execute(
                 SET_PROGRESS, (json.dumps([f.as_dict() for f in job.feeds]), job.progress, job.id)
