@@ -23,6 +23,7 @@ from ioe_aggregator.app import build_services, create_app
 from ioe_aggregator.auth.failed_logins import LOCKOUT_S, MAX_FAILURES
 from ioe_aggregator.config import load_config
 from ioe_aggregator.protocol.codec import MAX_PAYLOAD_BYTES
+from ioe_aggregator.replicas import SoleReplica
 from ioe_aggregator.store import open_store
 from tests.community import QUARTER, T0, batch, payload
 
@@ -467,7 +468,7 @@ async def test_the_openapi_document_validates_and_matches_the_routes(tmp_path: P
     config = load_config(None, {"IOE_AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'db'}"})
     store = await open_store(config.database_url)
     try:
-        app = create_app(config, await build_services(config, store))
+        app = create_app(config, await build_services(config, store, SoleReplica(store)))
         spec = document()
         validate(spec)
         served = {

@@ -1,4 +1,4 @@
-"""Comparison jobs on each backend (SQLite and PostgreSQL): run, recorded, failed by a restart."""
+"""Comparison jobs on each backend (SQLite and PostgreSQL): run, recorded, across a restart."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from ioe_aggregator.agreements.comparisons import (
     FAILED,
     INTERRUPTED,
     QUEUED,
+    RUNNING,
     ComparisonRequest,
     Comparisons,
+    Job,
 )
 from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.replicas import SoleReplica
 from ioe_aggregator.store import Store
 from ioe_dev.synthetic import quarter_batch
 
@@ -38,7 +41,19 @@ async def _comparisons(store: Store) -> Comparisons:
         + [quarter_batch("m-3", "plant", "generation_kwh", start, [0.2] * 192)]
     )
     agreements = Agreements(store, tz="Europe/Madrid", min_months=4)
-    return Comparisons(store, registry, agreements, prices=(0.15, 0.05))
+    return Comparisons(
+        store, registry, agreements, prices=(0.15, 0.05), replicas=SoleReplica(store)
+    )
+
+
+async def _until(comparisons: Comparisons, job: str, state: str) -> Job:
+    """Return the job once it is in ``state`` (30 s at most)."""
+    for _ in range(300):
+        found = await comparisons.get(job)
+        if found.state == state:
+            break
+        await asyncio.sleep(0.1)
+    return found
 
 
 async def test_a_job_runs_to_done_with_its_summary_kept(store: Store) -> None:
@@ -46,11 +61,7 @@ async def test_a_job_runs_to_done_with_its_summary_kept(store: Store) -> None:
     job = await comparisons.start(JANUARY, actor="test")
     worker = asyncio.create_task(comparisons.run())
     try:
-        for _ in range(300):
-            found = await comparisons.get(job.id)
-            if found.state == DONE:
-                break
-            await asyncio.sleep(0.1)
+        found = await _until(comparisons, job.id, DONE)
     finally:
         worker.cancel()
 
@@ -69,17 +80,34 @@ async def test_a_job_runs_to_done_with_its_summary_kept(store: Store) -> None:
     assert adopted.created_by == "test"
 
 
-async def test_a_restart_fails_what_it_left_unfinished(store: Store) -> None:
+async def test_a_restart_fails_the_running_job_and_runs_the_queued_ones(store: Store) -> None:
     comparisons = await _comparisons(store)
-    job = await comparisons.start(JANUARY, actor="test")
-    assert job.state == QUEUED
+    first = await comparisons.start(JANUARY, actor="test")
+    second = await comparisons.start(JANUARY, actor="test")
+    assert first.state == second.state == QUEUED
+    worker = asyncio.create_task(comparisons.run())
+    try:
+        assert (await _until(comparisons, first.id, RUNNING)).state == RUNNING
+    finally:
+        worker.cancel()  # the service stops mid-job
 
-    # The next start of the service, on the same database.
+    # The next start of the service (the next leader), on the same database.
     agreements = Agreements(store, tz="Europe/Madrid", min_months=4)
-    again = Comparisons(store, Registry(store, config().members), agreements, prices=None)
+    again = Comparisons(
+        store,
+        Registry(store, config().members),
+        agreements,
+        prices=None,
+        replicas=SoleReplica(store),
+    )
     assert await again.fail_unfinished() == 1
-
-    failed = await again.get(job.id)
+    failed = await again.get(first.id)
     assert failed.state == FAILED
     assert failed.error == INTERRUPTED
     assert failed.finished is not None
+    assert (await again.get(second.id)).state == QUEUED
+    worker = asyncio.create_task(again.run())
+    try:
+        assert (await _until(again, second.id, DONE)).state == DONE
+    finally:
+        worker.cancel()

@@ -41,13 +41,36 @@ def test_health_with_database_and_broker(
     body = wait_for_broker_status(port, "connected")
 
     running = {"running": True, "error": None}
+    replica = body.pop("replica")
+    assert replica == {
+        "replica": replica["replica"],
+        "host": socket.gethostname(),
+        "leading": True,  # alone on its SQLite database
+        "term": 1,
+        "leader": {
+            "replica": replica["replica"],
+            "host": socket.gethostname(),
+            "term": 1,
+            "since": replica["leader"]["since"],
+        },
+        "replicas": [replica["replica"]],
+    }
     assert body == {
         "status": "ok",
         "problems": [],
         "version": __version__,
         "community": "los-molinos",
         "tasks": dict.fromkeys(
-            ("ingest", "broker", "results", "comparisons", "failed-logins", "webhooks"), running
+            (
+                "ingest",
+                "broker",
+                "replicas",
+                "results",
+                "failed-logins",
+                "comparisons",
+                "webhooks",
+            ),
+            running,
         ),
         "database": {"backend": "sqlite", "status": "ok"},
         "broker": {"status": "connected", "address": f"127.0.0.1:{mosquitto.port}", "error": None},

@@ -19,6 +19,7 @@ import aiohttp
 
 from ioe_aggregator.agreements import Agreements, shares_from_scheme
 from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.replicas import SoleReplica
 from ioe_aggregator.sharing.calendar import add_months
 from ioe_aggregator.store import Store
 from ioe_aggregator.webhooks.dispatch import RETRY_CAP, Dispatcher
@@ -76,7 +77,9 @@ async def test_a_receiver_down_for_an_hour_gets_every_event_once_and_in_order(
         "Igual", shares_from_scheme("equal", members[1:]), valid_from=date(2026, 3, 1),
         actor="test",
     )  # fmt: skip
-    dispatcher = Dispatcher(store, community="molinos", zone=MADRID, clock=clock)
+    dispatcher = Dispatcher(
+        store, community="molinos", zone=MADRID, replicas=SoleReplica(store), clock=clock
+    )
     start = clock.now
 
     # Half an hour refusing connections, half an hour answering 503.
@@ -119,7 +122,9 @@ async def test_months_close_once_and_a_delivery_fails_after_three_days(store: St
     clock = Clock(datetime(coming.year, coming.month, 1, tzinfo=MADRID) - timedelta(seconds=30))
     receiver = Receiver(free_port(), clock)
     hooks, _registry = await _community(store, receiver)
-    dispatcher = Dispatcher(store, community="molinos", zone=MADRID, clock=clock)
+    dispatcher = Dispatcher(
+        store, community="molinos", zone=MADRID, replicas=SoleReplica(store), clock=clock
+    )
 
     assert await dispatcher.close_month() is True  # last month
     assert await dispatcher.close_month() is False

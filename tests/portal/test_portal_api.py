@@ -20,6 +20,7 @@ import pytest
 from ioe_aggregator.app import build_services, create_app
 from ioe_aggregator.auth.failed_logins import MAX_FAILURES
 from ioe_aggregator.config import load_config
+from ioe_aggregator.replicas import SoleReplica
 from ioe_aggregator.store import open_store
 from tests.community import T0, batch, call
 from tests.portal.conftest import DAY, PORTAL_HEADER, Portal, send
@@ -71,7 +72,7 @@ async def _routes(tmp_path: Path) -> set[str]:
     config = load_config(None, {"IOE_AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}"})
     store = await open_store(config.database_url)
     try:
-        app = create_app(config, await build_services(config, store))
+        app = create_app(config, await build_services(config, store, SoleReplica(store)))
         return {
             f"{route.method} {route.resource.canonical}"
             for route in app.router.routes()

@@ -22,6 +22,7 @@ import pytest
 
 from ioe_aggregator.app import Services, build_services, create_app
 from ioe_aggregator.config import load_config
+from ioe_aggregator.replicas import SoleReplica
 from ioe_aggregator.store import open_store
 from ioe_aggregator.supervisor import Supervisor, TaskEnded
 from tests.community import (
@@ -94,7 +95,15 @@ def test_health_lists_every_task_running(
 
     assert body["tasks"] == {
         name: {"running": True, "error": None}
-        for name in ("ingest", "broker", "results", "comparisons", "failed-logins", "webhooks")
+        for name in (
+            "ingest",
+            "broker",
+            "replicas",
+            "results",
+            "failed-logins",
+            "comparisons",
+            "webhooks",
+        )
     }
 
 
@@ -141,7 +150,7 @@ async def test_a_task_that_returns_ends_the_service_too() -> None:
 async def services(tmp_path: Path) -> AsyncIterator[Services]:
     config = load_config(None, {"IOE_AGGREGATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'db'}"})
     store = await open_store(config.database_url)
-    built = await build_services(config, store)
+    built = await build_services(config, store, SoleReplica(store))
     yield built
     await built.supervisor.stop()
     await store.close()

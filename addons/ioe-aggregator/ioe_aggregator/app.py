@@ -67,6 +67,7 @@ from ioe_aggregator.keys import (
     EMONCMS_IMPORTS,
     INGEST,
     REGISTRY,
+    REPLICAS,
     RESULTS,
     STATUS,
     STORE,
@@ -77,6 +78,7 @@ from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.protocol.codec import MAX_PAYLOAD_BYTES
 from ioe_aggregator.public.figures import PublicFigures
 from ioe_aggregator.public.settings import KeptSettings
+from ioe_aggregator.replicas import Replicas, replicas_for
 from ioe_aggregator.results.discovery import OFFLINE, availability_topic, discovery_messages
 from ioe_aggregator.results.engine import ResultsEngine
 from ioe_aggregator.results.publisher import ResultsPublisher
@@ -109,7 +111,58 @@ class Services:
     datadis_runs: SyncRuns
     emoncms_imports: Imports
     supervisor: Supervisor
+    replicas: Replicas
     csrf_key: str
+
+
+# The tasks only the leading replica runs (``replicas.py``), in the order they start.
+LEADER_TASKS = ("comparisons", "webhooks", "datadis")
+
+
+@dataclass(frozen=True)
+class ScheduledWork:
+    """The work of the leading replica: comparison jobs, webhooks, the Datadis schedule.
+
+    Publishing the results is the leader's too: the results task runs on every replica (each
+    computes what its API shows) and publishes only while its replica leads.
+    """
+
+    config: Config
+    services: Services
+
+    async def lead(self) -> None:
+        """Fail what the last leader left unfinished, then start the leader's tasks."""
+        services, config = self.services, self.config
+        await services.comparisons.fail_unfinished()
+        await services.emoncms_imports.fail_unfinished()
+        services.datadis_runs.lead()
+        supervisor = services.supervisor
+        supervisor.start("comparisons", services.comparisons.run())
+        dispatcher = Dispatcher(
+            services.store,
+            community=config.community_id,
+            zone=config.results.zone,
+            replicas=services.replicas,
+            first_retry_s=config.webhook_retry_s,
+        )
+        supervisor.start("webhooks", dispatcher.run())
+        if config.datadis is not None:
+            supervisor.start(
+                "datadis",
+                run_daily(
+                    config.datadis,
+                    services.store,
+                    services.registry,
+                    services.datadis_runs,
+                    on_stored=services.results.publish_results_soon,
+                ),
+            )
+        services.results.lead()
+
+    async def follow(self) -> None:
+        """Stop the leader's tasks (another replica leads now, or the service stops)."""
+        for name in reversed(LEADER_TASKS):
+            await self.services.supervisor.cancel(name)
 
 
 # The store's settings that keep the broker side unguessable: the shared subscription's group
@@ -119,8 +172,11 @@ SHARE_GROUP_SETTING = "mqtt_share_group"
 CLIENT_ID_SETTING = "mqtt_client_id_suffix"
 
 
-async def build_services(config: Config, store: Store) -> Services:
-    """Wire the registry, agreements, ingest, broker connection and results around a store."""
+async def build_services(config: Config, store: Store, replicas: Replicas) -> Services:
+    """Wire the registry, agreements, ingest, broker connection and results around a store.
+
+    ``replicas``: this process among those serving the database (``replicas_for``).
+    """
     prefix = config.topic_prefix
     registry = Registry(store, config.members)
     agreements = Agreements(
@@ -131,11 +187,10 @@ async def build_services(config: Config, store: Store) -> Services:
         registry,
         agreements,
         prices=config.results.prices,
+        replicas=replicas,
         site=config.results.plant_site,
     )
-    # Jobs a previous run left unfinished are failed before any new one is queued.
-    await comparisons.fail_unfinished()
-    ingest = Ingest(store, registry, quota_rows=config.members.quota_rows)
+    ingest = Ingest(store, registry, quota_rows=config.members.quota_rows, replicas=replicas)
     status = MemberStatus(prefix)
     group = await store.secret_setting(SHARE_GROUP_SETTING)
     suffix = await store.secret_setting(CLIENT_ID_SETTING)
@@ -154,6 +209,7 @@ async def build_services(config: Config, store: Store) -> Services:
         status,
         ingest.live,
         SignalHistory(store),
+        replicas=replicas,
         prefix=prefix,
         discovery={}
         if discovery_prefix is None
@@ -166,15 +222,15 @@ async def build_services(config: Config, store: Store) -> Services:
         ),
     )
     broker.announcers.append(results)
+    broker.listeners.append(results)
     emoncms_imports = Imports(
         store,
         registry,
         config.results.zone,
         config.emoncms_dir,
+        replicas=replicas,
         on_stored=results.publish_results_soon,
     )
-    # Likewise, an import a previous run left under way is failed (run again, it goes on).
-    await emoncms_imports.fail_unfinished()
     return Services(
         store=store,
         registry=registry,
@@ -184,9 +240,10 @@ async def build_services(config: Config, store: Store) -> Services:
         broker=broker,
         results=results,
         status=status,
-        datadis_runs=SyncRuns(),
+        datadis_runs=SyncRuns(replicas),
         emoncms_imports=emoncms_imports,
         supervisor=Supervisor(),
+        replicas=replicas,
         csrf_key=await store.secret_setting(sessions.CSRF_KEY_SETTING),
     )
 
@@ -210,6 +267,7 @@ def create_app(config: Config, services: Services) -> web.Application:
     app[STATUS] = services.status
     app[DATADIS_RUNS] = services.datadis_runs
     app[EMONCMS_IMPORTS] = services.emoncms_imports
+    app[REPLICAS] = services.replicas
     app[auth.FAILED_LOGINS] = auth.FailedLogins()
     app[auth.SEEN_LOGINS] = set()
     app[auth.CSRF_KEY] = services.csrf_key
@@ -290,13 +348,16 @@ async def _listen(config: Config, runner: web.AppRunner) -> list[str]:
 async def serve(config: Config) -> None:
     """Run the service until SIGINT or SIGTERM, then stop cleanly.
 
-    Raises TaskEnded when one of its tasks ended on its own (the service then stops too).
+    Raises TaskEnded when one of its tasks ended on its own (the service then stops too), and
+    ReplicaRefused when another process serves the same SQLite database.
     """
     store = await open_store(config.database_url, zone=config.results.zone)
     runner: web.AppRunner | None = None
     supervisor: Supervisor | None = None
+    replicas: Replicas | None = None
     try:
-        services = await build_services(config, store)
+        replicas = await replicas_for(store, config.database_url)
+        services = await build_services(config, store, replicas)
         supervisor = services.supervisor
         runner = web.AppRunner(create_app(config, services), access_log=None)
         await BrokerAccounts(store, config.members.accounts).publish()
@@ -304,36 +365,22 @@ async def serve(config: Config) -> None:
         supervisor.start("ingest", services.ingest.run())
         if config.broker is not None:
             supervisor.start("broker", services.broker.run())
+        # Before the results: stopping in reverse order, the leader says offline first.
+        supervisor.start("replicas", replicas.run(ScheduledWork(config, services)))
         supervisor.start("results", services.results.run())
-        supervisor.start("comparisons", services.comparisons.run())
         supervisor.start("failed-logins", auth.write_failed_logins(runner.app))
-        dispatcher = Dispatcher(
-            store,
-            community=config.community_id,
-            zone=config.results.zone,
-            first_retry_s=config.webhook_retry_s,
-        )
-        supervisor.start("webhooks", dispatcher.run())
-        if config.datadis is not None:
-            supervisor.start(
-                "datadis",
-                run_daily(
-                    config.datadis,
-                    store,
-                    services.registry,
-                    services.datadis_runs,
-                    on_stored=services.results.publish_results_soon,
-                ),
-            )
+        await _settled(replicas, supervisor)
         urls = await _listen(config, runner)
         _LOGGER.info(
-            "IoE aggregator %s for community %s on %s (%s database%s, schema v%s)",
+            "IoE aggregator %s for community %s on %s (%s database%s, schema v%s; replica %s, %s)",
             __version__,
             config.community_id,
             " and ".join(urls),
             store.backend,
             " with TimescaleDB" if store.timescaledb else "",
             await store.schema_version(),
+            replicas.replica,
+            "leading the scheduled work" if replicas.leading else "another replica leads",
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -352,4 +399,17 @@ async def serve(config: Config) -> None:
             await supervisor.stop()
         if runner is not None:
             await runner.cleanup()
+        if replicas is not None:
+            replicas.close()
         await store.close()
+
+
+async def _settled(replicas: Replicas, supervisor: Supervisor) -> None:
+    """Wait until the replica has tried to lead once (or a task ended meanwhile)."""
+    settled = asyncio.create_task(replicas.settled.wait())
+    failed = asyncio.create_task(supervisor.wait_for_failure())
+    await asyncio.wait((settled, failed), return_when=asyncio.FIRST_COMPLETED)
+    settled.cancel()
+    if failed.done():
+        raise failed.result()
+    failed.cancel()

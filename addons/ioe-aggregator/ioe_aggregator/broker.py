@@ -79,7 +79,7 @@ class BrokerConnection:
         """
         self._config = config
         self._client_id = client_id
-        self._listeners = listeners
+        self.listeners = list(listeners)
         self._will = will
         self.announcers: list[Announcer] = []
         self._live_client: aiomqtt.Client | None = None
@@ -123,7 +123,7 @@ class BrokerConnection:
             self.status = BrokerStatus.CONNECTING
             try:
                 async with await self._client(self._config) as client:
-                    for listener in self._listeners:
+                    for listener in self.listeners:
                         for topic in listener.subscriptions:
                             await _subscribe(client, topic)
                     for announcer in self.announcers:
@@ -135,7 +135,7 @@ class BrokerConnection:
                     delay = BACKOFF_INITIAL_S
                     _LOGGER.info("Connected to the MQTT broker at %s", self.address)
                     async for message in client.messages:
-                        for listener in self._listeners:
+                        for listener in self.listeners:
                             await _handle(listener, client, message)
                 self.status = BrokerStatus.DISCONNECTED
                 self._live_client = None

@@ -20,6 +20,7 @@ from ioe_aggregator.distributor import commands as distributor_commands
 from ioe_aggregator.history import commands as history_commands
 from ioe_aggregator.members import commands as members_commands
 from ioe_aggregator.refusals import Refused
+from ioe_aggregator.replicas import ReplicaRefused
 from ioe_aggregator.sharing import commands as sharing_commands
 from ioe_aggregator.store import StoreError
 from ioe_aggregator.supervisor import TaskEnded
@@ -97,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Refused as err:
         print(f"ioe-aggregator: {err}", file=sys.stderr)
         return EXIT_REFUSED
-    except (StoreError, ListenError, TaskEnded) as err:
+    except (StoreError, ListenError, TaskEnded, ReplicaRefused) as err:
         # The reason is the whole story; a traceback would only bury it.
         logging.getLogger("ioe_aggregator").error("%s", err)  # noqa: TRY400
         return EXIT_RUNTIME

@@ -13,6 +13,7 @@ from ioe_aggregator.emoncms.imports import Imports
 from ioe_aggregator.ingest.status import MemberStatus
 from ioe_aggregator.ingest.writer import Ingest
 from ioe_aggregator.members.registry import Registry
+from ioe_aggregator.replicas import Replicas
 from ioe_aggregator.results.publisher import ResultsPublisher
 from ioe_aggregator.store import Store
 from ioe_aggregator.supervisor import Supervisor
@@ -29,3 +30,4 @@ SUPERVISOR = web.AppKey("supervisor", Supervisor)
 STATUS = web.AppKey("status", MemberStatus)
 DATADIS_RUNS = web.AppKey("datadis_runs", SyncRuns)
 EMONCMS_IMPORTS = web.AppKey("emoncms_imports", Imports)
+REPLICAS = web.AppKey("replicas", Replicas)

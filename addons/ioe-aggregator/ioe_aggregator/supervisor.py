@@ -4,7 +4,8 @@ A task of the service (the ingest's writer, the broker connection, the results, 
 schedule…) never ends while the service runs. If one does, by a bug or an error nobody
 caught, the service cannot do its job any more, so it says so at once and stops with an
 error: the add-on's supervisor (s6, then the Supervisor's watchdog) starts it again, which a
-half-working service would never get.
+half-working service would never get. Only the scheduled work is stopped on purpose while the
+service runs, when its replica stops leading (``cancel``).
 """
 
 from __future__ import annotations
@@ -52,8 +53,17 @@ class Supervisor:
         self._tasks[name] = task
         task.add_done_callback(self._watch)
 
+    async def cancel(self, name: str) -> None:
+        """Stop the task ``name`` and wait for it: not a failure, the service goes on."""
+        task = self._tasks.pop(name, None)
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
     def _watch(self, task: asyncio.Task[None]) -> None:
-        if self._stopping:
+        if self._stopping or self._tasks.get(task.get_name()) is not task:
             return
         name, state = task.get_name(), _state(task)
         _LOGGER.critical(
@@ -69,7 +79,8 @@ class Supervisor:
         """Return when a task ended on its own, with what ended it."""
         if self._ended is None:
             self._ended = asyncio.get_running_loop().create_future()
-        return await self._ended
+        # Shielded: a waiter given up (cancelled) leaves the future to the next one.
+        return await asyncio.shield(self._ended)
 
     def states(self) -> Mapping[str, TaskState]:
         """Return each task's liveness by name."""

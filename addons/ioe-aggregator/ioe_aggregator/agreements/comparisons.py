@@ -5,8 +5,11 @@ A job is recorded as soon as it is asked for (queued), runs when the one before 
 and report.html kept) or failed (with why). The engine's work (pandas, scipy) runs in a thread,
 off the event loop. The history is the one the members' results count
 (``history.hourly.best_consumption``: each member's own meter, the distributor's data where
-the meter did not measure an hour whole) and the registered plants' generation. A job a
-restart interrupted is failed when the service starts again: nothing is resumed half-way.
+the meter did not measure an hour whole) and the registered plants' generation.
+
+The queue is the database's: any replica records a job, the leader (``replicas.py``) claims the
+oldest queued one and runs it. A job that was running when its leader stopped is failed when
+the next leader starts (nothing is resumed half-way); the queued ones run then.
 
 A static scheme's β, as the job computed them, can be adopted as the agreement from a day.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+import contextlib
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 import json
@@ -39,6 +43,7 @@ from ioe_aggregator.members.registry import Registry
 from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, Measure
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.refusals import Kind, Refused
+from ioe_aggregator.replicas import Replicas
 from ioe_aggregator.sharing import scenarios, schemes as sch
 from ioe_aggregator.sharing.calendar import add_months
 from ioe_aggregator.sharing.compare import Comparison, compare
@@ -76,8 +81,12 @@ SET_PROGRESS = "UPDATE comparisons SET progress = ? WHERE id = ? AND progress < 
 SET_DONE = """UPDATE comparisons SET state = ?, progress = 1, finished_s = ?, summary = ?,
     report_json = ?, report_html = ? WHERE id = ?"""
 SET_FAILED = "UPDATE comparisons SET state = ?, finished_s = ?, error = ? WHERE id = ?"
-FAIL_UNFINISHED = """UPDATE comparisons SET state = ?, finished_s = ?, error = ?
-    WHERE state IN (?, ?)"""
+FAIL_UNFINISHED = "UPDATE comparisons SET state = ?, finished_s = ?, error = ? WHERE state = ?"
+SELECT_NEXT = "SELECT id FROM comparisons WHERE state = ? ORDER BY created_s, id LIMIT 1"
+# Checked by the leader now and then even when nobody said a job was queued.
+POLL_S = 30.0
+# The replicas' message saying a job was queued.
+QUEUED_JOB = "comparison_queued"
 
 
 class Stopped(Exception):
@@ -372,27 +381,31 @@ class Comparisons:
         agreements: Agreements,
         *,
         prices: tuple[float, float] | None,
+        replicas: Replicas,
         site: tuple[float, float, float] | None = None,
     ) -> None:
-        """Work on a store, with the registry, the agreements, the configured prices and site."""
+        """Work on a store, with the registry, the agreements, the configured prices and site.
+
+        The leader among ``replicas`` runs the jobs; the others tell it of those they queue.
+        """
         self._store = store
         self._registry = registry
         self._agreements = agreements
         self._zone = ZoneInfo(agreements.tz)
         self._prices = prices
         self._site = None if site is None else Site(*site)
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._replicas = replicas
+        self._queued = asyncio.Event()
+        replicas.on(QUEUED_JOB, lambda _data: self._queued.set())
         self._stopping = threading.Event()
 
     async def fail_unfinished(self) -> int:
-        """Mark every job a previous run left queued or running failed; return how many."""
+        """Mark every job a previous leader left running failed; return how many."""
         async with self._store.transaction() as tx:
             before = await tx.execute(
-                "SELECT COUNT(*) FROM comparisons WHERE state IN (?, ?)", (QUEUED, RUNNING)
+                "SELECT COUNT(*) FROM comparisons WHERE state = ?", (RUNNING,)
             )
-            await tx.execute(
-                FAIL_UNFINISHED, (FAILED, int(time.time()), INTERRUPTED, QUEUED, RUNNING)
-            )
+            await tx.execute(FAIL_UNFINISHED, (FAILED, int(time.time()), INTERRUPTED, RUNNING))
         return int(before[0][0])
 
     def _period(self, request: ComparisonRequest) -> tuple[datetime, datetime]:
@@ -424,7 +437,8 @@ class Comparisons:
         async with self._store.transaction() as tx:
             await tx.execute(INSERT, (job_id, QUEUED, actor, json.dumps(asked), int(time.time())))
             await audit.record(tx, actor, audit.Action.COMPARISON_STARTED, job_id, asked)
-        self._queue.put_nowait(job_id)
+        self._queued.set()
+        self._replicas.tell(QUEUED_JOB)
         return await self.get(job_id)
 
     async def _check_history(self, start: datetime, end: datetime) -> None:
@@ -442,17 +456,33 @@ class Comparisons:
             )
 
     async def run(self) -> None:
-        """Run the queued jobs one after another, until the service stops."""
+        """Run the queued jobs one after another, the oldest first, until cancelled."""
+        self._stopping.clear()
         try:
             while True:
-                job_id = await self._queue.get()
-                await self._run(job_id)
+                self._queued.clear()
+                if (job_id := await self._claim()) is not None:
+                    await self._run(job_id)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._queued.wait(), POLL_S)
         finally:
             self._stopping.set()
 
-    async def _run(self, job_id: str) -> None:
+    async def _claim(self) -> str | None:
+        """Mark the oldest queued job running and return it; None when none is queued.
+
+        Only in the leader's term: a leader that lost its lead claims nothing.
+        """
         async with self._store.transaction() as tx:
-            await tx.execute(SET_RUNNING, (RUNNING, int(time.time()), job_id))
+            await self._replicas.fence(tx)
+            rows = await tx.execute(SELECT_NEXT, (QUEUED,))
+            if not rows:
+                return None
+            await tx.execute(SET_RUNNING, (RUNNING, int(time.time()), rows[0][0]))
+        return str(rows[0][0])
+
+    async def _run(self, job_id: str) -> None:
         job = await self.get(job_id)
         try:
             outcome = await self._compute(job)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from ioe_aggregator import __version__
-from ioe_aggregator.keys import BROKER, CONFIG, INGEST, STORE, SUPERVISOR
+from ioe_aggregator.keys import BROKER, CONFIG, INGEST, REPLICAS, STORE, SUPERVISOR
 from ioe_aggregator.store import StoreError
 
 routes = web.RouteTableDef()
@@ -13,7 +15,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/health")
 async def health(request: web.Request) -> web.Response:
-    """Report version, tasks, database, broker and ingest.
+    """Report version, tasks, database, this replica (and which one leads), broker and ingest.
 
     503 when the service cannot do its work: the database does not answer, one of its tasks
     is not running, or the ingest's last write failed (a full disk answers a ping but takes
@@ -27,10 +29,18 @@ async def health(request: web.Request) -> web.Response:
     store = app[STORE]
     broker = app[BROKER]
     ingest = app[INGEST]
+    replicas = app[REPLICAS]
     problems = []
     database: dict[str, str] = {"backend": store.backend, "status": "ok"}
+    replica: dict[str, Any] = {
+        "replica": replicas.replica,
+        "host": replicas.host,
+        "leading": replicas.leading,
+        "term": replicas.term if replicas.leading else None,
+    }
     try:
         await store.ping()
+        replica |= {"leader": await replicas.leader(), "replicas": sorted(await replicas.alive())}
     except StoreError as err:
         database = {"backend": store.backend, "status": "error", "error": str(err)}
         problems.append("database")
@@ -46,6 +56,7 @@ async def health(request: web.Request) -> web.Response:
         "community": app[CONFIG].community_id,
         "tasks": tasks,
         "database": database,
+        "replica": replica,
         "broker": {
             "status": broker.status.value,
             "address": broker.address,

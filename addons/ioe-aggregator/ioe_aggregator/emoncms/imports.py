@@ -40,6 +40,7 @@ from ioe_aggregator.members.registry import Member, MemberLimits, Registry
 from ioe_aggregator.protocol.codec import COMMUNITY_PLANT, Reading, ReadingsBatch
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.refusals import Kind as Refusal, Refused
+from ioe_aggregator.replicas import Replicas
 from ioe_aggregator.sharing.calendar import add_months
 from ioe_aggregator.store import Store
 from ioe_aggregator.store.readings import SOURCE_MEMBER
@@ -50,11 +51,14 @@ RUNNING, DONE, FAILED = "running", "done", "failed"
 WAITING, IMPORTING = "waiting", "importing"
 INTERRUPTED: Final = "the service stopped during the import: run it again (what it stored stays)"
 _COLUMNS = "id, state, source, actor, feeds, progress, started_s, finished_s, error"
-INSERT = f"INSERT INTO emoncms_imports ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+INSERT = f"""INSERT INTO emoncms_imports ({_COLUMNS}, replica)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""  # noqa: S608 - constant
 SET_PROGRESS = "UPDATE emoncms_imports SET feeds = ?, progress = ? WHERE id = ?"
 SET_FINISHED = """UPDATE emoncms_imports SET state = ?, feeds = ?, progress = ?, finished_s = ?,
     error = ? WHERE id = ?"""
-FAIL_UNFINISHED = "UPDATE emoncms_imports SET state = ?, finished_s = ?, error = ? WHERE state = ?"
+SELECT_RUNNING = "SELECT id, replica FROM emoncms_imports WHERE state = ?"
+SET_INTERRUPTED = """UPDATE emoncms_imports SET state = ?, finished_s = ?, error = ?
+    WHERE id = ? AND state = ?"""
 SELECT_ALL = f"SELECT {_COLUMNS} FROM emoncms_imports ORDER BY started_s DESC, id DESC LIMIT 100"  # noqa: S608
 SELECT_ONE = f"SELECT {_COLUMNS} FROM emoncms_imports WHERE id = ?"  # noqa: S608 - constant
 
@@ -240,10 +244,15 @@ class Imports:
         zone: ZoneInfo,
         folder: Path,
         *,
+        replicas: Replicas,
         on_stored: Callable[[], None],
     ) -> None:
-        """Store readings in ``store``; read files from ``folder``; call ``on_stored`` after."""
+        """Store readings in ``store``; read files from ``folder``; call ``on_stored`` after.
+
+        An import runs on the replica that was asked for it, one at a time among ``replicas``.
+        """
         self._store = store
+        self._replicas = replicas
         self._registry = registry
         self._zone = zone
         self.folder = folder
@@ -253,9 +262,14 @@ class Imports:
         self._starting = asyncio.Lock()
 
     async def fail_unfinished(self) -> None:
-        """Mark the imports a previous run left running failed."""
+        """Mark failed the imports left running by a replica that is gone (or restarted)."""
+        alive = await self._replicas.alive()
         async with self._store.transaction() as tx:
-            await tx.execute(FAIL_UNFINISHED, (FAILED, int(time.time()), INTERRUPTED, RUNNING))
+            for import_id, replica in await tx.execute(SELECT_RUNNING, (RUNNING,)):
+                if replica not in alive:
+                    await tx.execute(
+                        SET_INTERRUPTED, (FAILED, int(time.time()), INTERRUPTED, import_id, RUNNING)
+                    )
 
     async def all(self) -> list[Import]:
         """Return the imports, the latest first (a hundred at most)."""
@@ -290,6 +304,10 @@ class Imports:
     async def _start(self, body: Any, *, actor: str) -> Import:
         if not isinstance(body, dict):
             raise Refused(Refusal.INVALID, "the import: an object", code="bad_import")
+        await self.fail_unfinished()
+        async with self._store.transaction() as tx:
+            if await tx.execute(SELECT_RUNNING, (RUNNING,)):
+                raise Refused(Refusal.CONFLICT, "an import is running", code="import_running")
         async with open_source(body.get("source"), self.folder) as source:
             found = {feed.id: feed for feed in await source.feeds()}
         job = await self._checked(body, found)
@@ -309,6 +327,7 @@ class Imports:
                     job.started_s,
                     None,
                     None,
+                    self._replicas.replica,
                 ),
             )
             await audit.record(

@@ -30,9 +30,12 @@ from ioe_aggregator.protocol.codec import (
 )
 from ioe_aggregator.protocol.messages import Ack, as_json, utc_text
 from ioe_aggregator.refusals import Kind, Refused
+from ioe_aggregator.replicas import Replicas
 from ioe_aggregator.store import BatchOutcome, Store, StoreError
 
 _LOGGER = logging.getLogger(__name__)
+# The replicas' message with a live report one of them took.
+LIVE = "live"
 # Refusals that are not protocol rules: the sender is not an active member, its readings lie
 # outside the times it can have measured, its data would pass its quota, or the database could
 # not take the batch (then the home sends it again later).
@@ -104,11 +107,24 @@ def ack_message(batch: ReadingsBatch, outcome: BatchOutcome) -> Ack:
 class Ingest:
     """Stores readings batches for one community; ``run`` is its writer task."""
 
-    def __init__(self, store: Store, registry: Registry, *, quota_rows: int | None) -> None:
-        """Work on the service's store; the registry says who may send, and within what."""
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        *,
+        quota_rows: int | None,
+        replicas: Replicas,
+    ) -> None:
+        """Work on the service's store; the registry says who may send, and within what.
+
+        The live reports this replica takes are told to the others (each stores only the
+        batches the broker hands it), and theirs taken here (``LIVE``).
+        """
         self._store = store
         self._registry = registry
         self._quota_rows = quota_rows
+        self._replicas = replicas
+        replicas.on(LIVE, self._peer_live)
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self.counters = IngestCounters()
         # Each active member's latest believable live report (power now), for the community.
@@ -231,9 +247,25 @@ class Ingest:
                 problem,
             )
             return
-        known = self.live.get(batch.member)
-        if known is None or known.ts <= live.ts:
-            self.live[batch.member] = live
+        if self._newest(batch.member, live):
+            self._replicas.tell(
+                LIVE, {"member": batch.member, "ts": live.ts.isoformat(), "powers": live.powers}
+            )
+
+    def _newest(self, member: str, live: Live) -> bool:
+        """Keep ``live`` unless a later report of the member is known; return whether kept."""
+        known = self.live.get(member)
+        if known is not None and known.ts > live.ts:
+            return False
+        self.live[member] = live
+        return True
+
+    def _peer_live(self, told: dict[str, Any]) -> None:
+        """Take a live report another replica took (it checked it as this one would)."""
+        self._newest(
+            told["member"],
+            Live(ts=datetime.fromisoformat(told["ts"]), powers=dict(told["powers"])),
+        )
 
     def _wrote(self, error: str | None) -> None:
         self.last_write = WriteOutcome(at=datetime.now(UTC), error=error)

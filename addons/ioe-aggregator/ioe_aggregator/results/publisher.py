@@ -10,6 +10,12 @@ forecast that fails is logged and leaves the results published. At every connect
 aggregator says it is online (the broker says offline for it when it goes away) and publishes
 the MQTT discovery messages that give the manager's Home Assistant the community's sensors
 (``discovery.py``).
+
+Among several replicas (``replicas.py``) every one computes the snapshot the API shows, and only
+the leader publishes and keeps the signal's history; results wanted on another replica (an
+agreement changed there) are told to the leader. The community is online while a leader
+publishes: when another replica goes away its last will says offline, and the leader, hearing
+it, says online again at once.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from ioe_aggregator.broker import BrokerConnection, BrokerUnavailable
 from ioe_aggregator.ingest.status import MemberStatus
 from ioe_aggregator.protocol.codec import Live, encode
 from ioe_aggregator.protocol.messages import Retained, as_json
+from ioe_aggregator.replicas import Replicas
 from ioe_aggregator.results.discovery import OFFLINE, ONLINE, availability_topic
 from ioe_aggregator.results.engine import QUARTER, ResultsEngine, Snapshot
 from ioe_aggregator.results.forecasts import Forecasts
@@ -39,6 +46,8 @@ UPDATE_INTERVAL_S = 60.0
 # Homes send a quarter's readings just after it ends; results wait this long for them.
 RESULTS_DELAY = timedelta(seconds=90)
 SHUTDOWN_TIMEOUT_S = 5.0
+# The replicas' message asking the leader to publish every member's results now.
+RESULTS_WANTED = "results_wanted"
 
 
 class ResultsPublisher:
@@ -52,6 +61,7 @@ class ResultsPublisher:
         live: Mapping[str, Live],
         history: SignalHistory,
         *,
+        replicas: Replicas,
         prefix: str,
         discovery: dict[str, dict[str, Any]],
     ) -> None:
@@ -61,6 +71,8 @@ class ResultsPublisher:
         self._broker = broker
         self._status = status
         self._live = live
+        self._replicas = replicas
+        replicas.on(RESULTS_WANTED, lambda _data: self._want_results())
         self._prefix = prefix
         self._discovery = discovery
         self._results_quarter: datetime | None = None
@@ -69,6 +81,8 @@ class ResultsPublisher:
         self._forecast_hour: datetime | None = None
         # Set to publish at once rather than at the next minute.
         self._wake = asyncio.Event()
+        # Whether to say online (and send the discovery messages) at the next turn.
+        self._announce_wanted = False
         # The last snapshot computed, published or not (the broker may be away): what the
         # control centre shows as the community now.
         self.latest: Snapshot | None = None
@@ -81,19 +95,40 @@ class ResultsPublisher:
         """The engine whose figures are published (the API reads past periods from it too)."""
         return self._engine
 
-    async def announce(self, client: aiomqtt.Client) -> None:
-        """Say the aggregator is online and (re)publish the discovery messages."""
-        await client.publish(availability_topic(self._prefix), ONLINE, qos=1, retain=True)
-        for topic, config in self._discovery.items():
-            await client.publish(topic, json.dumps(config).encode(), qos=1, retain=True)
+    @property
+    def subscriptions(self) -> list[str]:
+        """The community's availability: the leader answers another replica's last will."""
+        return [availability_topic(self._prefix)]
+
+    async def handle(self, _client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        """Say online again when the community is said offline while this replica leads."""
+        if message.payload == OFFLINE and self._replicas.leading:
+            self.lead()
+
+    async def announce(self, _client: aiomqtt.Client) -> None:
+        """At each connection: say online and (re)publish the discovery messages at once.
+
+        The loop sends them as soon as the connection is ready (the leader only).
+        """
+        self._announce_wanted = True
         self._wake.set()
+
+    def lead(self) -> None:
+        """Start leading: say online, and publish everything at once."""
+        self._announce_wanted = True
+        self._want_results()
 
     def publish_results_soon(self) -> None:
         """Have every member's results published at once, not at the next quarter hour.
 
         For data that changes results outside the members' quarters: the distributor's, when
-        a Datadis sync or a CSV import stored new or corrected values.
+        a Datadis sync or a CSV import stored new or corrected values. The leader is told
+        when it is another replica.
         """
+        self._want_results()
+        self._replicas.tell(RESULTS_WANTED)
+
+    def _want_results(self) -> None:
         self._results_wanted = True
         self._wake.set()
 
@@ -106,9 +141,12 @@ class ResultsPublisher:
     async def publish(self, *, results: bool = True) -> Snapshot:
         """Compute and publish the state and signal, and each member's results if asked.
 
-        The signal's history records the signal once it is published.
+        The signal's history records the signal once it is published. A replica that does
+        not lead computes only.
         """
         snapshot = self.latest = await self.compute()
+        if not self._replicas.leading:
+            return snapshot
         messages: dict[str, Retained] = {
             f"{self._prefix}/community/state": snapshot.state,
             f"{self._prefix}/community/signal": snapshot.signal,
@@ -126,6 +164,8 @@ class ResultsPublisher:
     async def publish_forecasts(self, now: datetime | None = None) -> Forecasts:
         """Compute and publish the plant's forecast and each active member's."""
         forecasts = self.forecasts = await self._engine.forecasts(now or datetime.now(UTC))
+        if not self._replicas.leading:
+            return forecasts
         messages: dict[str, Retained] = {f"{self._prefix}/community/forecast": forecasts.community}
         for member, message in forecasts.members.items():
             messages[f"{self._prefix}/m/{member}/forecast"] = message
@@ -160,15 +200,18 @@ class ResultsPublisher:
             await self._loop()
         finally:
             # Stopping cleanly: the broker would not send the last will, so say it here.
-            with contextlib.suppress(BrokerUnavailable, TimeoutError):
-                async with asyncio.timeout(SHUTDOWN_TIMEOUT_S):
-                    await self._broker.publish(availability_topic(self._prefix), OFFLINE)
+            if self._replicas.leading:
+                with contextlib.suppress(BrokerUnavailable, TimeoutError):
+                    async with asyncio.timeout(SHUTDOWN_TIMEOUT_S):
+                        await self._broker.publish(availability_topic(self._prefix), OFFLINE)
 
     async def _loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), UPDATE_INTERVAL_S)
             self._wake.clear()
+            if self._announce_wanted and self._replicas.leading:
+                self._announce_wanted = not await self._announce_turn()
             now = datetime.now(UTC)
             due = self._results_due(now)
             wanted, self._results_wanted = self._results_wanted, False
@@ -196,6 +239,19 @@ class ResultsPublisher:
             self.last_error = None
             return True
         return False
+
+    async def _announce_turn(self) -> bool:
+        """Say online and send the discovery messages; return whether they were sent."""
+        messages = {availability_topic(self._prefix): ONLINE} | {
+            topic: json.dumps(config).encode() for topic, config in self._discovery.items()
+        }
+        try:
+            for topic, payload in messages.items():
+                await self._broker.publish(topic, payload)
+        except BrokerUnavailable as err:
+            self._failed(str(err))
+            return False
+        return True
 
     async def _forecast_turn(self, now: datetime) -> bool:
         """Publish the forecasts; return whether they were published (else: the next turn)."""

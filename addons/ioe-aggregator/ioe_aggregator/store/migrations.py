@@ -389,6 +389,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             error TEXT
         )""",
     ),
+    (
+        # The replica running each emoncms import (``replicas.py``): an import is failed as
+        # interrupted once its replica is gone, not when another one starts.
+        "ALTER TABLE emoncms_imports ADD COLUMN replica TEXT",
+    ),
 )
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (

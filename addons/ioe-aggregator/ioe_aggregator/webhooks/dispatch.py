@@ -36,6 +36,7 @@ import aiohttp
 
 from ioe_aggregator import __version__
 from ioe_aggregator.protocol.messages import utc_text
+from ioe_aggregator.replicas import NotLeading, Replicas
 from ioe_aggregator.store import Store
 from ioe_aggregator.webhooks.events import EventType, emit_once
 from ioe_aggregator.webhooks.subscriptions import SECRET_PREFIX
@@ -101,11 +102,17 @@ class Dispatcher:
         *,
         community: str,
         zone: ZoneInfo,
+        replicas: Replicas,
         first_retry_s: float = 10.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """Work on the service's store; ``clock`` gives the time (Unix seconds)."""
+        """Work on the service's store; ``clock`` gives the time (Unix seconds).
+
+        Deliveries are sent in the leader's term only (``Replicas.fence``): a replica that lost
+        its lead while it waited sends nothing the next leader sends too.
+        """
         self._store = store
+        self._replicas = replicas
         self._community = community
         self._zone = zone
         self._first_retry_s = first_retry_s
@@ -139,8 +146,13 @@ class Dispatcher:
 
         Deliveries to different webhooks go at once; to one webhook, one at a time in order.
         """
-        async with self._store.transaction() as tx:
-            rows = await tx.execute(SELECT_PENDING)
+        try:
+            async with self._store.transaction() as tx:
+                await self._replicas.fence(tx)
+                rows = await tx.execute(SELECT_PENDING)
+        except NotLeading as err:
+            _LOGGER.warning("Webhooks: nothing delivered: %s", err)
+            return POLL_S
         heads: dict[str, _Pending] = {}
         for row in rows:
             heads.setdefault(

@@ -827,6 +827,7 @@ def _check_results(
 AGGREGATOR_TASKS = {
     "ingest",
     "broker",
+    "replicas",
     "results",
     "comparisons",
     "failed-logins",
