@@ -9,7 +9,7 @@ Test packages that use them import them into their ``conftest.py``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 import itertools
 import json
@@ -32,6 +32,9 @@ import pytest
 import pytest_socket
 import yaml
 
+from custom_components.ioe_community.link.client import LinkSettings, new_client_suffix
+from custom_components.ioe_community.link.join_code import JoinCode as HomeJoinCode
+from custom_components.ioe_community.link.outbox import Outbox
 from ioe_aggregator.distributor.timeline import day_length
 from ioe_aggregator.members.join_code import JoinCode, decode as decode_join_code
 from ioe_aggregator.protocol.codec import Reading, ReadingsBatch
@@ -473,6 +476,19 @@ T0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - time
 QUARTER = timedelta(minutes=15)
 
 
+def home_settings(code: JoinCode, password: str | None = None) -> LinkSettings:
+    """Return the home's link settings from a join code (another password if given)."""
+    made = LinkSettings.from_join_code(HomeJoinCode(**asdict(code)), "test", new_client_suffix())
+    return replace(made, mqtt_password=password) if password else made
+
+
+def put_quarters(outbox: Outbox, member: str, first: int, count: int, day: datetime) -> None:
+    """Keep one batch per quarter hour of ``day`` (grid import 0.25 kWh) from quarter ``first``."""
+    for n in range(first, first + count):
+        message = batch(member, f"q-{n}", first=n, count=1, value=0.25, day=day)
+        outbox.put(f"q-{n}", json.dumps(message).encode(), day)
+
+
 def _utc(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -491,20 +507,29 @@ def state_message(now: datetime, generation_w: float) -> dict[str, Any]:
 
 
 def batch(
-    member: str, batch_id: str, *, first: int = 0, count: int = 4, value: float = 0.25
+    member: str,
+    batch_id: str,
+    *,
+    first: int = 0,
+    count: int = 4,
+    value: float = 0.25,
+    day: datetime = T0,
 ) -> dict[str, Any]:
-    """Return a readings batch: grid imports for ``count`` quarter hours from quarter ``first``."""
+    """Return a readings batch: grid imports for ``count`` quarter hours from quarter ``first``.
+
+    Quarters count from ``day``'s midnight (UTC): ``T0`` unless told.
+    """
     return {
         "schema": "ioe.readings.v1",
         "member": member,
         "batch": batch_id,
-        "sent_at": _utc(T0 + timedelta(days=1)),
+        "sent_at": _utc(day + timedelta(days=1)),
         "readings": [
             {
                 "meter": "grid",
                 "quantity": "import_kwh",
-                "start": _utc(T0 + (first + i) * QUARTER),
-                "end": _utc(T0 + (first + i + 1) * QUARTER),
+                "start": _utc(day + (first + i) * QUARTER),
+                "end": _utc(day + (first + i + 1) * QUARTER),
                 "value": value,
                 "quality": "measured",
             }

@@ -6,62 +6,22 @@ never lose a reading: the outbox drained over MQTT, acknowledged batches only le
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 import json
 from pathlib import Path
 import time
 
 import pytest
 
-from custom_components.ioe_community.link.client import (
-    LinkClient,
-    LinkSettings,
-    LinkState,
-    new_client_suffix,
-)
-from custom_components.ioe_community.link.join_code import JoinCode as HomeJoinCode
+from custom_components.ioe_community.link.client import LinkClient, LinkState
 from custom_components.ioe_community.link.messages import Results, Retained, as_json
 from custom_components.ioe_community.link.outbox import Outbox
-from ioe_aggregator.members.join_code import JoinCode
-from ioe_aggregator.protocol.messages import utc_text
-from ioe_dev.synthetic import quarter_batch
-from tests.community import RESULTS
+from tests.community import RESULTS, home_settings as settings, put_quarters
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
 from .conftest import Community, StartAggregator, start_service, stored_rows
 
 T0 = datetime(2026, 11, 24, tzinfo=UTC)
-
-
-def settings(code: JoinCode, password: str | None = None) -> LinkSettings:
-    """Return the home's settings from the aggregator's join code (another password if given)."""
-    made = LinkSettings.from_join_code(HomeJoinCode(**asdict(code)), "test", new_client_suffix())
-    return replace(made, mqtt_password=password) if password else made
-
-
-def put_quarters(outbox: Outbox, member: str, first: int, count: int) -> None:
-    """Keep one batch per quarter hour (grid import 0.25 kWh) from quarter ``first``."""
-    for n in range(first, first + count):
-        batch = quarter_batch(member, "grid", "import_kwh", T0 + n * timedelta(minutes=15), [0.25])
-        message = {
-            "schema": "ioe.readings.v1",
-            "member": member,
-            "batch": f"q-{n}",
-            "sent_at": utc_text(T0),
-            "readings": [
-                {
-                    "meter": r.meter,
-                    "quantity": r.quantity,
-                    "start": utc_text(r.start),
-                    "end": utc_text(r.end),
-                    "value": r.value,
-                    "quality": r.quality,
-                }
-                for r in batch.readings
-            ],
-        }
-        outbox.put(f"q-{n}", json.dumps(message).encode(), T0)
 
 
 def wait_for(check, timeout_s: float = 30) -> None:  # type: ignore[no-untyped-def]
@@ -76,7 +36,7 @@ def test_the_outbox_drains_only_as_batches_are_acknowledged(
 ) -> None:
     code = community.add_member("m-0001")
     outbox = Outbox(tmp_path / "outbox.db")
-    put_quarters(outbox, "m-0001", 0, 60)
+    put_quarters(outbox, "m-0001", 0, 60, T0)
     service, _port = start_service(community, start_aggregator)
     link = LinkClient(settings(code), outbox, window=8, resend_after_s=2)
     link.start()
@@ -84,7 +44,7 @@ def test_the_outbox_drains_only_as_batches_are_acknowledged(
         wait_for(lambda: outbox.state().batches == 0)
         # The aggregator goes away: new batches wait in the outbox, unacknowledged.
         service.stop()
-        put_quarters(outbox, "m-0001", 60, 36)
+        put_quarters(outbox, "m-0001", 60, 36, T0)
         time.sleep(1)
         waiting = outbox.state().batches
         start_service(community, start_aggregator)

@@ -44,12 +44,12 @@ def test_health_with_database_and_broker(
     replica = body.pop("replica")
     assert replica == {
         "replica": replica["replica"],
-        "host": socket.gethostname(),
+        "name": socket.gethostname(),
         "leading": True,  # alone on its SQLite database
         "term": 1,
         "leader": {
             "replica": replica["replica"],
-            "host": socket.gethostname(),
+            "name": socket.gethostname(),
             "term": 1,
             "since": replica["leader"]["since"],
         },

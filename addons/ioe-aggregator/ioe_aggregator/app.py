@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import logging
 import os
 import signal
-import socket
 import ssl
 
 from aiohttp import web
@@ -198,7 +197,7 @@ async def build_services(config: Config, store: Store, replicas: Replicas) -> Se
         config.broker,
         # Stable across restarts (the broker keeps the session), distinct between replicas,
         # and known to nobody else.
-        client_id=f"ioe-aggregator-{config.community_id}-{socket.gethostname()}-{suffix}",
+        client_id=f"ioe-aggregator-{config.community_id}-{replicas.name}-{suffix}",
         listeners=[MqttIngest(ingest, prefix, share_group=f"ioe-{group}"), status],
         will=aiomqtt.Will(availability_topic(prefix), OFFLINE, qos=1, retain=True),
     )
@@ -356,7 +355,7 @@ async def serve(config: Config) -> None:
     supervisor: Supervisor | None = None
     replicas: Replicas | None = None
     try:
-        replicas = await replicas_for(store, config.database_url)
+        replicas = await replicas_for(store, config.database_url, config.replica_name)
         services = await build_services(config, store, replicas)
         supervisor = services.supervisor
         runner = web.AppRunner(create_app(config, services), access_log=None)

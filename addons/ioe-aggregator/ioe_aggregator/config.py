@@ -146,6 +146,9 @@ _SCHEMA = vol.Schema(
         ),
         vol.Optional("database_url", default="sqlite:////data/ioe-aggregator.db"): _database_url,
         vol.Optional("http_host", default="0.0.0.0"): str,  # noqa: S104 - the add-on's container
+        vol.Optional("replica_name"): vol.Match(
+            r"^[A-Za-z0-9_.-]{1,64}$", msg="letters, digits, '.', '_' and '-' (64 at most)"
+        ),
         vol.Optional("http_port", default=DEFAULT_HTTP_PORT): _port,
         vol.Optional("ingress_proxy"): _address,
         vol.Optional("https_port"): _port,
@@ -335,6 +338,9 @@ class Config:
     community_id: str
     database_url: str
     http_host: str
+    # This replica among several on one database (``replicas.py``): the part of its MQTT client
+    # id that stays the same across its restarts, unlike the others'. None: the host's name.
+    replica_name: str | None
     # Plain HTTP: the add-on's ingress port (only for the Supervisor's ingress proxy when
     # ``ingress_proxy`` names it), or the API on a trusted network.
     http_port: int
@@ -458,6 +464,7 @@ def _build(options: dict[str, Any]) -> Config:
         community_id=options["community_id"],
         database_url=url,
         http_host=options["http_host"],
+        replica_name=options.get("replica_name"),
         http_port=options["http_port"],
         ingress_proxy=options.get("ingress_proxy"),
         https=https,

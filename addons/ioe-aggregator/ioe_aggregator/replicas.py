@@ -82,12 +82,15 @@ class Leader(Protocol):
 class Replicas:
     """One replica among the others: its name, whether it leads, and messages between them."""
 
-    def __init__(self, store: Store) -> None:
-        """Name this replica (random, new at every start)."""
+    def __init__(self, store: Store, name: str | None = None) -> None:
+        """Give this replica a random number (new at each start) and a name (by default the host's).
+
+        The name stays the same across the replica's restarts: its MQTT session is kept under it.
+        """
         self._store = store
         self.number = secrets.randbelow(2**31 - 1) + 1
         self.replica = f"{self.number:08x}"
-        self.host = socket.gethostname()
+        self.name = name or socket.gethostname()
         self.leading = False
         self.term: int | None = None
         self.since: datetime | None = None
@@ -112,7 +115,7 @@ class Replicas:
         return {self.replica}
 
     async def leader(self) -> dict[str, Any] | None:
-        """Return the leader as the database knows it (replica, host, term, since), or None."""
+        """Return the leader as the database knows it (replica, name, term, since), or None."""
         async with self._store.transaction() as tx:
             rows = await tx.execute("SELECT value FROM settings WHERE key = ?", (LEADER_SETTING,))
         return json.loads(rows[0][0]) if rows else None
@@ -135,7 +138,7 @@ class Replicas:
                     json.dumps(
                         {
                             "replica": self.replica,
-                            "host": self.host,
+                            "name": self.name,
                             "term": term,
                             "since": utc_text(self.since.replace(microsecond=0)),
                         }
@@ -173,14 +176,14 @@ class SoleReplica(Replicas):
     ``claim`` makes the one that serves a SQLite database, refusing a second.
     """
 
-    def __init__(self, store: Store, lock: int | None = None) -> None:
+    def __init__(self, store: Store, lock: int | None = None, name: str | None = None) -> None:
         """Lead alone; hold ``lock`` (a locked file's descriptor) until ``close``."""
-        super().__init__(store)
+        super().__init__(store, name)
         self._lock = lock
         self.leading, self.term = True, 1
 
     @classmethod
-    def claim(cls, store: Store, database: Path) -> SoleReplica:
+    def claim(cls, store: Store, database: Path, name: str | None = None) -> SoleReplica:
         """Lock the database for this process; raise ReplicaRefused when another serves it."""
         path = database.with_name(f"{database.name}.serving")
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -198,7 +201,7 @@ class SoleReplica(Replicas):
             ) from err
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
-        return cls(store, descriptor)
+        return cls(store, descriptor, name)
 
     async def run(self, leader: Leader) -> None:
         """Lead until cancelled (nobody else can)."""
@@ -219,9 +222,9 @@ class SoleReplica(Replicas):
 class PostgresReplicas(Replicas):
     """A replica of a PostgreSQL database, leading when it holds the leader's lock."""
 
-    def __init__(self, store: Store, url: str) -> None:
+    def __init__(self, store: Store, url: str, name: str | None = None) -> None:
         """Use ``url`` for the connection that holds the locks and hears the others."""
-        super().__init__(store)
+        super().__init__(store, name)
         self._url = url
         self._outbox: list[tuple[str, Any]] = []
 
@@ -293,9 +296,9 @@ class PostgresReplicas(Replicas):
                         term = await self._next_term(connection)
             if term is not None:
                 _LOGGER.info(
-                    "Replica %s on %s leads the scheduled work (term %s)",
+                    "Replica %s (%s) leads the scheduled work (term %s)",
                     self.replica,
-                    self.host,
+                    self.name,
                     term,
                 )
                 await self._start_leading(leader, term)
@@ -338,11 +341,12 @@ class PostgresReplicas(Replicas):
         await connection.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
 
 
-async def replicas_for(store: Store, url: str) -> Replicas:
+async def replicas_for(store: Store, url: str, name: str | None = None) -> Replicas:
     """Return this process's place among the replicas of the database ``url`` names.
 
     Raises ReplicaRefused when the database is SQLite and another process serves it.
     """
     if store.backend == "postgresql":
-        return PostgresReplicas(store, url)
-    return await asyncio.to_thread(SoleReplica.claim, store, Path(url.removeprefix("sqlite:///")))
+        return PostgresReplicas(store, url, name)
+    database = Path(url.removeprefix("sqlite:///"))
+    return await asyncio.to_thread(SoleReplica.claim, store, database, name)

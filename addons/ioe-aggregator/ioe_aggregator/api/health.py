@@ -34,7 +34,7 @@ async def health(request: web.Request) -> web.Response:
     database: dict[str, str] = {"backend": store.backend, "status": "ok"}
     replica: dict[str, Any] = {
         "replica": replicas.replica,
-        "host": replicas.host,
+        "name": replicas.name,
         "leading": replicas.leading,
         "term": replicas.term if replicas.leading else None,
     }
