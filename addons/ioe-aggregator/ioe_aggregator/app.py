@@ -32,6 +32,7 @@ from ioe_aggregator.api import (
     health,
     member_data,
     members,
+    metrics,
     openapi,
     overview,
     peers,
@@ -279,6 +280,7 @@ def create_app(config: Config, services: Services) -> web.Application:
     app.on_cleanup.append(lambda app: app[EMONCMS_IMPORTS].stop())
     for module in (
         health,
+        metrics,
         openapi,
         members,
         tokens,

@@ -1,0 +1,115 @@
+"""``GET /api/v1/metrics``: the service's own figures in Prometheus' text format, from the process.
+
+The exposition is read back with the text format's rules (version 0.0.4): each metric's HELP
+and TYPE once, before its samples; names and label names as the format allows them; values
+that parse as numbers. Then what it says is checked against what the test did.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tests.community import (
+    PREFIX,
+    Community,
+    StartAggregator,
+    acks,
+    batch,
+    call,
+    home,
+    payload,
+    start_service,
+)
+
+_NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+_SAMPLE = re.compile(
+    rf'^(?P<name>{_NAME})(?:\{{(?P<labels>[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+    rf'(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*")*)\}})? (?P<value>\S+)$'
+)
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+type Samples = dict[str, dict[frozenset[tuple[str, str]], float]]
+
+
+def parse(text: str) -> tuple[Samples, dict[str, str]]:
+    """Return each metric's samples by labels, and each metric's type; fail on a bad line."""
+    samples: Samples = {}
+    types: dict[str, str] = {}
+    helped: set[str] = set()
+    assert text.endswith("\n")
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            name = line.split(" ", 3)[2]
+            assert name not in helped, f"HELP twice for {name}"
+            helped.add(name)
+        elif line.startswith("# TYPE "):
+            _hash, _type, name, kind = line.split(" ")
+            assert kind in {"counter", "gauge"}, line
+            assert name not in types, f"TYPE twice for {name}"
+            types[name] = kind
+        else:
+            match = _SAMPLE.match(line)
+            assert match is not None, f"not a sample: {line!r}"
+            name = match["name"]
+            assert name in types, f"{name} sampled before its TYPE"
+            labels = frozenset(_LABEL.findall(match["labels"] or ""))
+            assert labels not in samples.setdefault(name, {}), f"{line!r} twice"
+            samples[name][labels] = float(match["value"])
+    assert helped == set(types)
+    return samples, types
+
+
+def test_metrics_tell_what_the_replica_does_in_prometheus_text_format(
+    community: Community, start_aggregator: StartAggregator
+) -> None:
+    sender = home(community, "m-0001")
+    _service, port = start_service(community, start_aggregator)
+    base = f"http://127.0.0.1:{port}"
+    sender.publish(f"{PREFIX}/m/m-0001/readings", payload(batch("m-0001", "b-1")))
+    sender.publish(f"{PREFIX}/m/m-0001/readings", payload(batch("m-0001", "b-1")))
+    sender.publish(f"{PREFIX}/m/m-0001/readings", b"{not json")
+    sender.wait_for(lambda: len(acks(sender, "m-0001")) == 2)
+
+    answer = call(base, "GET", "/api/v1/metrics", community.token("viewer"))
+
+    assert answer.status == 200
+    assert answer.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    samples, types = parse(answer.body.decode())
+    one = frozenset[tuple[str, str]]()
+    [info] = samples["ioe_aggregator_info"]
+    assert dict(info)["community"] == "molinos"
+    assert dict(info)["backend"] == "sqlite"
+    assert samples["ioe_aggregator_leader"] == {one: 1}
+    assert samples["ioe_aggregator_replicas"] == {one: 1}
+    assert samples["ioe_aggregator_database_up"] == {one: 1}
+    assert samples["ioe_aggregator_broker_connected"] == {one: 1}
+    assert samples["ioe_aggregator_ingest_write_ok"] == {one: 1}
+    tasks = samples["ioe_aggregator_task_running"]
+    running = {dict(labels)["task"]: value for labels, value in tasks.items()}
+    assert running == dict.fromkeys(
+        ("ingest", "broker", "replicas", "results", "failed-logins", "comparisons", "webhooks"),
+        1,
+    )
+    assert samples["ioe_aggregator_batches_stored_total"] == {one: 2}
+    readings = {
+        dict(labels)["outcome"]: value
+        for labels, value in samples["ioe_aggregator_readings_total"].items()
+    }
+    assert readings == {"new": 4, "changed": 0, "unchanged": 4}
+    assert samples["ioe_aggregator_batches_refused_total"] == {
+        frozenset({("reason", "not_json")}): 1
+    }
+    assert types["ioe_aggregator_readings_total"] == "counter"
+    assert types["process_resident_memory_bytes"] == "gauge"
+    assert samples["process_resident_memory_bytes"][one] > 10_000_000
+    assert samples["ioe_aggregator_webhook_deliveries_pending"] == {one: 0}
+
+
+def test_metrics_need_a_reader(community: Community, start_aggregator: StartAggregator) -> None:
+    _service, port = start_service(community, start_aggregator)
+    base = f"http://127.0.0.1:{port}"
+
+    assert call(base, "GET", "/api/v1/metrics").status == 401
+    assert call(base, "GET", "/api/v1/metrics", "not-a-token").status == 401
+    # The public display's token reads the community's totals, not the service's figures.
+    assert call(base, "GET", "/api/v1/metrics", community.token("public")).status == 403
