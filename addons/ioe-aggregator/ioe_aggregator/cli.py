@@ -22,7 +22,7 @@ from ioe_aggregator.members import commands as members_commands
 from ioe_aggregator.refusals import Refused
 from ioe_aggregator.replicas import ReplicaRefused
 from ioe_aggregator.sharing import commands as sharing_commands
-from ioe_aggregator.store import StoreError
+from ioe_aggregator.store import StoreError, commands as store_commands
 from ioe_aggregator.supervisor import TaskEnded
 
 # Where the Supervisor puts an add-on's options.
@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     datadis_commands.add_parser(commands, common)
     history_commands.add_parser(commands, common)
     users_commands.add_parser(commands, common)
+    store_commands.add_parsers(commands, common)
     commands.add_parser("version", help="print the version")
     sharing_commands.add_parser(commands)
     return parser
@@ -109,6 +110,8 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     if args.command == "serve":
         asyncio.run(serve(config))
         return 0
+    if (done := store_commands.run(args, config)) is not None:
+        return 0 if done else EXIT_REFUSED
     job = (
         members_commands.job(args)
         or agreements_commands.job(args)

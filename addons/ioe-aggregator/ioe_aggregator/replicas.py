@@ -185,22 +185,13 @@ class SoleReplica(Replicas):
     @classmethod
     def claim(cls, store: Store, database: Path, name: str | None = None) -> SoleReplica:
         """Lock the database for this process; raise ReplicaRefused when another serves it."""
-        path = database.with_name(f"{database.name}.serving")
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "?"
-            os.close(descriptor)
-            if err.errno not in {errno.EWOULDBLOCK, errno.EACCES}:
-                raise
+            descriptor = serving_lock(database)
+        except ReplicaRefused as err:
             raise ReplicaRefused(
-                f"another aggregator (process {holder}) already serves the SQLite database "
-                f"{database}: SQLite serves one aggregator at a time. Stop the other one, or "
-                "give every replica the same PostgreSQL database (database_url) to run several"
+                f"{err}: SQLite serves one aggregator at a time. Stop the other one, or give "
+                "every replica the same PostgreSQL database (database_url) to run several"
             ) from err
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
         return cls(store, descriptor, name)
 
     async def run(self, leader: Leader) -> None:
@@ -217,6 +208,28 @@ class SoleReplica(Replicas):
         if self._lock is not None:
             os.close(self._lock)
             self._lock = None
+
+
+def serving_lock(database: Path) -> int:
+    """Lock a SQLite database for this process (until the descriptor returned is closed).
+
+    Raises ReplicaRefused, naming the process, when another one holds it.
+    """
+    path = database.with_name(f"{database.name}.serving")
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(descriptor)
+        if err.errno not in {errno.EWOULDBLOCK, errno.EACCES}:
+            raise
+        raise ReplicaRefused(
+            f"another aggregator (process {holder}) already serves the SQLite database {database}"
+        ) from err
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+    return descriptor
 
 
 class PostgresReplicas(Replicas):

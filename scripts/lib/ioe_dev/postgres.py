@@ -54,6 +54,12 @@ class PostgresServer:
             check=True,
         )
 
+    def client(self, *command: str) -> subprocess.CompletedProcess[str]:
+        """Run one of PostgreSQL's client programs (pg_dump, pg_restore…) as this user."""
+        return subprocess.run(
+            [str(_bin_dir() / command[0]), *command[1:]], capture_output=True, text=True, check=True
+        )
+
     def create_database(self, name: str) -> str:
         """Create an empty database and return its URL."""
         self.run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, name)

@@ -1,0 +1,161 @@
+"""Backups of a SQLite database, taken while the service runs, and restoring one.
+
+``backup`` copies the database with SQLite's online backup (a consistent snapshot: every
+transaction the service committed before it, none after, whatever it writes meanwhile) into
+one self-contained file, checks the copy (``PRAGMA integrity_check``) and only then puts it
+where it was asked, so that a backup that exists is whole.
+
+``restore`` puts such a file in place of the database, with the service stopped (a service
+serving the database holds its ``.serving`` lock, and the restore is refused). The database it
+replaces is kept beside it, its write-ahead log folded in first, never deleted: a restore of the
+wrong file is undone by restoring that one.
+
+PostgreSQL has its own tools for both (``pg_dump``, ``pg_restore``; docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+import os
+from pathlib import Path
+import shutil
+import sqlite3
+
+from ioe_aggregator.refusals import Kind, Refused
+from ioe_aggregator.replicas import ReplicaRefused, serving_lock
+from ioe_aggregator.store import migrations
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    """A database file as a backup sees it: where, its schema, its readings, its size."""
+
+    path: Path
+    schema: int
+    readings: int
+    size: int
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the snapshot as JSON-ready data."""
+        return {
+            "path": str(self.path),
+            "schema": self.schema,
+            "readings": self.readings,
+            "bytes": self.size,
+        }
+
+
+def sqlite_path(url: str) -> Path:
+    """Return the file a ``sqlite:///`` URL names; refuse a PostgreSQL URL."""
+    if not url.startswith("sqlite:///"):
+        raise Refused(
+            Kind.CONFLICT,
+            "the database is PostgreSQL: back it up with pg_dump and restore it with "
+            "pg_restore (docs/operations.md)",
+            code="not_sqlite",
+        )
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def _checked(path: Path) -> Snapshot:
+    """Return what a database file holds; refuse one that is damaged or not ours, or newer."""
+    if not path.is_file():
+        raise Refused(Kind.NOT_FOUND, f"no file at {path}", code="bad_backup")
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as err:
+        raise Refused(Kind.INVALID, f"{path}: not a database: {err}", code="bad_backup") from err
+    try:
+        (integrity,) = connection.execute("PRAGMA integrity_check").fetchone()
+        if integrity != "ok":
+            raise Refused(Kind.INVALID, f"{path} is damaged: {integrity}", code="bad_backup")
+        schema = int(connection.execute(migrations.SELECT_VERSION).fetchone()[0])
+        readings = int(connection.execute("SELECT COUNT(*) FROM readings").fetchone()[0])
+    except sqlite3.Error as err:
+        raise Refused(
+            Kind.INVALID, f"{path} is not an aggregator's database: {err}", code="bad_backup"
+        ) from err
+    finally:
+        connection.close()
+    if schema > len(migrations.MIGRATIONS):
+        raise Refused(
+            Kind.CONFLICT,
+            f"{path} has schema v{schema}, newer than this aggregator's "
+            f"(v{len(migrations.MIGRATIONS)}): upgrade the aggregator first",
+            code="bad_backup",
+        )
+    return Snapshot(path=path, schema=schema, readings=readings, size=path.stat().st_size)
+
+
+def backup(database: Path, target: Path) -> Snapshot:
+    """Copy a (live) SQLite database into ``target``, consistent and checked; return it."""
+    if not database.is_file():
+        raise Refused(Kind.NOT_FOUND, f"no database at {database}", code="no_database")
+    if target.resolve() == database.resolve():
+        raise Refused(Kind.INVALID, "the backup would overwrite the database", code="bad_target")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    source = sqlite3.connect(database, timeout=30)
+    try:
+        copy = sqlite3.connect(partial)
+        try:
+            source.backup(copy)
+            # One file: no write-ahead log beside it.
+            copy.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            copy.close()
+    except sqlite3.Error as err:
+        partial.unlink(missing_ok=True)
+        raise Refused(Kind.CONFLICT, f"backup of {database} failed: {err}") from err
+    finally:
+        source.close()
+    try:
+        _checked(partial)
+    except Refused:
+        partial.unlink(missing_ok=True)
+        raise
+    _flush(partial)
+    partial.replace(target)
+    return _checked(target)
+
+
+def restore(backup_file: Path, database: Path) -> tuple[Snapshot, Path | None]:
+    """Put a backup in place of the stopped service's database.
+
+    Return the database as restored, and where the one it replaced was kept (None: none).
+    """
+    _checked(backup_file)
+    try:
+        lock = serving_lock(database)
+    except ReplicaRefused as err:
+        raise Refused(Kind.CONFLICT, f"{err}: stop it before restoring", code="serving") from err
+    try:
+        incoming = database.with_name(f"{database.name}.restoring")
+        shutil.copyfile(backup_file, incoming)
+        _flush(incoming)
+        kept = None
+        if database.exists():
+            # Its write-ahead log folded in, so that the file kept is the whole database.
+            with contextlib.closing(sqlite3.connect(database)) as old:
+                old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            kept = database.with_name(f"{database.name}.before-restore-{stamp}")
+            database.replace(kept)
+        for leftover in ("-wal", "-shm"):
+            database.with_name(database.name + leftover).unlink(missing_ok=True)
+        incoming.replace(database)
+    finally:
+        os.close(lock)
+    return _checked(database), kept
+
+
+def _flush(path: Path) -> None:
+    """Make a written file durable before it is renamed into place."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
