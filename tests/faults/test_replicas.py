@@ -10,7 +10,8 @@ the community's results must go on being published by whichever leads.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+import json
 from pathlib import Path
 import time
 from typing import Any
@@ -27,8 +28,11 @@ from tests.community import (
     PREFIX,
     Community,
     StartAggregator,
+    call,
     get_json,
     home_settings,
+    live_batch,
+    payload,
     put_quarters,
     start_service,
     wait_for_broker_status,
@@ -111,6 +115,7 @@ def test_replicas_share_the_ingest_one_leads_and_kills_lose_and_double_nothing(
     for port in ports.values():
         assert _replica(port)["leader"]["name"] == leader
 
+    admin = community.token("admin")
     watcher = community.connect(AGGREGATOR_USER, AGGREGATOR_PASSWORD)
     watcher.subscribe(f"{PREFIX}/community/state")
 
@@ -168,8 +173,42 @@ def test_replicas_share_the_ingest_one_leads_and_kills_lose_and_double_nothing(
         assert kwh == pytest.approx(24.0)
     for member, kwh, covered in hours:
         assert (kwh, covered) == (pytest.approx(24.0), 96 * 900), member
-    # The community is online: the new leader answered the killed ones' last will.
-    fresh = community.connect(AGGREGATOR_USER, AGGREGATOR_PASSWORD)
-    fresh.subscribe(f"{PREFIX}/community/availability")
-    fresh.wait_for(lambda: fresh.payloads(f"{PREFIX}/community/availability"))
-    assert fresh.payloads(f"{PREFIX}/community/availability")[-1] == b"online"
+
+    # What one replica learns reaches the leader: a home's live reports (taken by whichever
+    # replica the broker hands them) and results wanted after a change made through another
+    # replica's API; the leader then publishes the state with the latest live report.
+    sender = community.connect("m-0001", codes["m-0001"].mqtt_password)
+    taken = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=10)
+    for watts in range(1000, 1006):
+        report = live_batch("m-0001", f"live-{watts}", grid_w=watts)
+        report["live"]["ts"] = f"{taken + timedelta(seconds=watts - 1000):%Y-%m-%dT%H:%M:%SZ}"
+        sender.publish(f"{PREFIX}/m/m-0001/readings", payload(report))
+    time.sleep(1.5)  # told within a tick (0.5 s)
+    follower_port = next(port for name, port in ports.items() if name != new_leader)
+    prices = {"import_eur_kwh": {"P1": 0.28, "P2": 0.19, "P3": 0.13}, "surplus_eur_kwh": 0.05}
+    changed = call(
+        f"http://127.0.0.1:{follower_port}", "PUT", "/api/v1/prices/2026-01-01", admin, prices
+    )
+    assert changed.status == 200, changed.body
+    states = len(watcher.payloads(f"{PREFIX}/community/state"))
+    watcher.wait_for(lambda: len(watcher.payloads(f"{PREFIX}/community/state")) > states, 10)
+    state = json.loads(watcher.payloads(f"{PREFIX}/community/state")[-1])
+    assert state["consumption_w"] == 1005.0
+    # Every replica counts it (the two the broker did not hand it to, through the others).
+    for port in ports.values():
+
+        def counted(port: int = port) -> bool:
+            answer = call(f"http://127.0.0.1:{port}", "GET", "/api/v1/community/overview", admin)
+            return answer.json()["now"]["consumption_w"] == 1005.0
+
+        _wait(counted, 10, f"the live report on the replica at {port}")
+
+    # A replica that goes away says offline (its last will): the leader says online again.
+    availability = f"{PREFIX}/community/availability"
+    watcher.subscribe(availability)
+    watcher.wait_for(lambda: watcher.payloads(availability))
+    assert watcher.payloads(availability)[-1] == b"online"
+    heard = len(watcher.payloads(availability))
+    _kill(services[follower])
+    watcher.wait_for(lambda: b"offline" in watcher.payloads(availability)[heard:])
+    watcher.wait_for(lambda: watcher.payloads(availability)[-1] == b"online")

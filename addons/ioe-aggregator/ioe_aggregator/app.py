@@ -163,6 +163,7 @@ class ScheduledWork:
         """Stop the leader's tasks (another replica leads now, or the service stops)."""
         for name in reversed(LEADER_TASKS):
             await self.services.supervisor.cancel(name)
+        self.services.datadis_runs.follow()
 
 
 # The store's settings that keep the broker side unguessable: the shared subscription's group

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import contextlib
 from datetime import UTC, datetime
 import errno
 import fcntl
@@ -57,6 +58,9 @@ SERVER_GIVES_UP_S = SERVER_KEEPALIVES[0] + SERVER_KEEPALIVES[1] * SERVER_KEEPALI
 MAX_NOTIFY_BYTES = 7500
 TERM_SETTING = "leader_term"
 LEADER_SETTING = "leader"
+# The message a replica tells as it (re)connects: the leader answers with what it keeps in
+# memory for the others (NOTIFY keeps nothing for a replica that was away).
+HELLO = "hello"
 
 type Handler = Callable[[Any], None]
 
@@ -96,11 +100,16 @@ class Replicas:
         self.since: datetime | None = None
         # Set once this replica has tried to lead the first time (led or not).
         self.settled = asyncio.Event()
-        self._handlers: dict[str, Handler] = {}
+        self._handlers: dict[str, list[Handler]] = {}
+
+    @property
+    def alone(self) -> bool:
+        """Whether no other replica can serve the database (SQLite)."""
+        return False
 
     def on(self, kind: str, handler: Handler) -> None:
         """Call ``handler`` with the data of each ``kind`` message another replica tells."""
-        self._handlers[kind] = handler
+        self._handlers.setdefault(kind, []).append(handler)
 
     def tell(self, kind: str, data: Any = None) -> None:
         """Have the other replicas' handlers of ``kind`` called with ``data`` (JSON-ready)."""
@@ -162,12 +171,13 @@ class Replicas:
         if sender == self.replica:
             return
         for kind, data in messages:
-            if (handler := self._handlers.get(kind)) is None:
-                continue
-            try:
-                handler(data)
-            except Exception:
-                _LOGGER.exception("A %s message from replica %s could not be handled", kind, sender)
+            for handler in self._handlers.get(kind, ()):
+                try:
+                    handler(data)
+                except Exception:
+                    _LOGGER.exception(
+                        "A %s message from replica %s could not be handled", kind, sender
+                    )
 
 
 class SoleReplica(Replicas):
@@ -181,6 +191,11 @@ class SoleReplica(Replicas):
         super().__init__(store, name)
         self._lock = lock
         self.leading, self.term = True, 1
+
+    @property
+    def alone(self) -> bool:
+        """Always: SQLite serves one replica."""
+        return True
 
     @classmethod
     def claim(cls, store: Store, database: Path, name: str | None = None) -> SoleReplica:
@@ -210,13 +225,19 @@ class SoleReplica(Replicas):
             self._lock = None
 
 
-def serving_lock(database: Path) -> int:
+def serving_lock(database: Path) -> int | None:
     """Lock a SQLite database for this process (until the descriptor returned is closed).
 
-    Raises ReplicaRefused, naming the process, when another one holds it.
+    None for a database in memory (nobody else can serve it). Raises ReplicaRefused, naming
+    the process, when another one holds it, and StoreError when the lock cannot be taken.
     """
+    if str(database) == ":memory:":
+        return None
     path = database.with_name(f"{database.name}.serving")
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise StoreError(f"cannot lock the SQLite database {database}: {err}") from err
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as err:
@@ -246,9 +267,15 @@ class PostgresReplicas(Replicas):
         self._outbox.append((kind, data))
 
     async def fence(self, tx: Transaction) -> None:
-        """Raise NotLeading unless this replica leads and its term is still the last one."""
+        """Raise NotLeading unless this replica leads and its term is still the last one.
+
+        The term is read FOR SHARE: a next leader's new term waits for ``tx`` to end, so what
+        ``tx`` does is done in this term or not at all.
+        """
         await super().fence(tx)
-        rows = await tx.execute("SELECT value FROM settings WHERE key = ?", (TERM_SETTING,))
+        rows = await tx.execute(
+            "SELECT value FROM settings WHERE key = ? FOR SHARE", (TERM_SETTING,)
+        )
         if not rows or int(rows[0][0]) != self.term:
             raise NotLeading(f"term {self.term} is over: another replica leads now")
 
@@ -292,21 +319,14 @@ class PostgresReplicas(Replicas):
         idle, interval, count = SERVER_KEEPALIVES
         for name, value in (("idle", idle), ("interval", interval), ("count", count)):
             await connection.execute(f"SET tcp_keepalives_{name} = {int(value)}")
+        # Unacknowledged data (notifications to a leader cut off) holds a session longer than
+        # keepalives: the server gives up on it after as long.
+        await connection.execute(f"SET tcp_user_timeout = {SERVER_GIVES_UP_S * 1000}")
         await connection.execute("SELECT pg_advisory_lock(%s, %s)", (REPLICA_LOCKS, self.number))
         await connection.execute(f"LISTEN {CHANNEL}")
+        self.tell(HELLO)
         while True:
-            term = None
-            async with asyncio.timeout(HEARTBEAT_TIMEOUT_S):
-                await self._send(connection)
-                if self.leading:
-                    await connection.execute("SELECT 1")
-                else:
-                    cursor = await connection.execute(
-                        "SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,)
-                    )
-                    row = await cursor.fetchone()
-                    if row is not None and row[0]:
-                        term = await self._next_term(connection)
+            term = await self._tick(connection, leader)
             if term is not None:
                 _LOGGER.info(
                     "Replica %s (%s) leads the scheduled work (term %s)",
@@ -318,6 +338,37 @@ class PostgresReplicas(Replicas):
             self.settled.set()
             async for notification in connection.notifies(timeout=TICK_S):
                 self._received(notification.payload)
+
+    async def _tick(self, connection: Any, leader: Leader) -> int | None:
+        """Send what was told, then hold the lead or ask for it; return a new term, or None.
+
+        When the database does not answer within ``HEARTBEAT_TIMEOUT_S``, the lead is given up
+        at once and the connection dropped (not cancelled politely: that waits on it too).
+        """
+        work = asyncio.create_task(self._heartbeat(connection))
+        done, _pending = await asyncio.wait({work}, timeout=HEARTBEAT_TIMEOUT_S)
+        if not done:
+            if self.leading:
+                _LOGGER.warning(
+                    "Stopped leading the scheduled work (term %s): the database did not answer",
+                    self.term,
+                )
+            await self._stop_leading(leader)
+            connection.pgconn.finish()
+            work.cancel()
+            with contextlib.suppress(BaseException):
+                await work
+            raise TimeoutError(f"the database did not answer within {HEARTBEAT_TIMEOUT_S:.0f} s")
+        return work.result()
+
+    async def _heartbeat(self, connection: Any) -> int | None:
+        await self._send(connection)
+        if self.leading:
+            await connection.execute("SELECT 1")
+            return None
+        cursor = await connection.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,))
+        row = await cursor.fetchone()
+        return await self._next_term(connection) if row is not None and row[0] else None
 
     async def _next_term(self, connection: Any) -> int:
         await connection.execute(
@@ -335,16 +386,24 @@ class PostgresReplicas(Replicas):
         return int(row[0])
 
     async def _send(self, connection: Any) -> None:
-        """Notify what was told since the last tick, in as few notifications as fit."""
+        """Notify what was told since the last tick, in as few notifications as fit.
+
+        What could not be sent (the connection lost) is sent on the next one.
+        """
         told, self._outbox = self._outbox, []
-        chunk: list[tuple[str, Any]] = []
+        chunks: list[list[tuple[str, Any]]] = [[]]
         for message in told:
+            chunk = chunks[-1]
             if chunk and len(json.dumps([self.replica, [*chunk, message]])) > MAX_NOTIFY_BYTES:
-                await self._notify(connection, chunk)
-                chunk = []
+                chunks.append(chunk := [])
             chunk.append(message)
-        if chunk:
-            await self._notify(connection, chunk)
+        for number, chunk in enumerate(chunks):
+            try:
+                if chunk:
+                    await self._notify(connection, chunk)
+            except BaseException:
+                self._outbox[:0] = [m for unsent in chunks[number:] for m in unsent]
+                raise
 
     async def _notify(self, connection: Any, messages: list[tuple[str, Any]]) -> None:
         payload = json.dumps([self.replica, messages])

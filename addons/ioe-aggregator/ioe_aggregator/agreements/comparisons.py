@@ -54,7 +54,7 @@ from ioe_aggregator.sharing.model import Member
 from ioe_aggregator.sharing.report_html import documents
 from ioe_aggregator.sharing.rules import Rules
 from ioe_aggregator.sharing.scenarios import Scenario
-from ioe_aggregator.store import Store
+from ioe_aggregator.store import Store, StoreError
 from ioe_aggregator.store.sql import moment, moment_or_none
 
 _LOGGER = logging.getLogger(__name__)
@@ -397,7 +397,6 @@ class Comparisons:
         self._replicas = replicas
         self._queued = asyncio.Event()
         replicas.on(QUEUED_JOB, lambda _data: self._queued.set())
-        self._stopping = threading.Event()
 
     async def fail_unfinished(self) -> int:
         """Mark every job a previous leader left running failed; return how many."""
@@ -456,18 +455,28 @@ class Comparisons:
             )
 
     async def run(self) -> None:
-        """Run the queued jobs one after another, the oldest first, until cancelled."""
-        self._stopping.clear()
+        """Run the queued jobs one after another, the oldest first, until cancelled.
+
+        A job's engine thread stops at its next step once the run is cancelled (each run has its
+        own signal: a later run never revives an earlier one's thread). A job that cannot be
+        claimed (the database away, the lead lost) is tried again at the next wake.
+        """
+        stopping = threading.Event()
         try:
             while True:
                 self._queued.clear()
-                if (job_id := await self._claim()) is not None:
-                    await self._run(job_id)
+                try:
+                    job_id = await self._claim()
+                except StoreError as err:  # NotLeading among them
+                    _LOGGER.warning("Comparisons: no job claimed: %s", err)
+                    job_id = None
+                if job_id is not None:
+                    await self._run(job_id, stopping)
                     continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._queued.wait(), POLL_S)
         finally:
-            self._stopping.set()
+            stopping.set()
 
     async def _claim(self) -> str | None:
         """Mark the oldest queued job running and return it; None when none is queued.
@@ -482,10 +491,10 @@ class Comparisons:
             await tx.execute(SET_RUNNING, (RUNNING, int(time.time()), rows[0][0]))
         return str(rows[0][0])
 
-    async def _run(self, job_id: str) -> None:
+    async def _run(self, job_id: str, stopping: threading.Event) -> None:
         job = await self.get(job_id)
         try:
-            outcome = await self._compute(job)
+            outcome = await self._compute(job, stopping)
         except (ValueError, Refused) as err:
             await self._fail(job_id, str(err))
             return
@@ -504,7 +513,9 @@ class Comparisons:
         async with self._store.transaction() as tx:
             await tx.execute(SET_FAILED, (FAILED, int(time.time()), reason, job_id))
 
-    async def _compute(self, job: Job) -> tuple[dict[str, Any], dict[str, Any], str]:
+    async def _compute(
+        self, job: Job, stopping: threading.Event
+    ) -> tuple[dict[str, Any], dict[str, Any], str]:
         start, end = self._period(job.request)
         registered = await self._registry.members()
         members = sharing_members(registered)
@@ -516,7 +527,7 @@ class Comparisons:
         loop = asyncio.get_running_loop()
 
         def progress(done: float) -> None:
-            if self._stopping.is_set():
+            if stopping.is_set():
                 raise Stopped
             asyncio.run_coroutine_threadsafe(self._progress(job.id, done), loop)
 

@@ -21,7 +21,7 @@ from typing import Any
 from ioe_aggregator.datadis.sync import SyncReport, utc_now
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.refusals import Kind, Refused
-from ioe_aggregator.replicas import Replicas
+from ioe_aggregator.replicas import HELLO, Replicas
 
 # The replicas' messages: a sync asked for (to the leader); the leader's syncs (to the others).
 SYNC_ASKED = "datadis_sync_asked"
@@ -98,6 +98,7 @@ class SyncRuns:
         self._replicas = replicas
         replicas.on(SYNC_ASKED, self._asked_elsewhere)
         replicas.on(SYNC_RUNS, self._mirror)
+        replicas.on(HELLO, lambda _data: self._tell())
 
     def ask(self) -> SyncRun:
         """Have a sync start now; return it. Raise Refused (conflict) while one runs."""
@@ -116,6 +117,11 @@ class SyncRuns:
         self.current = None
         self._asked.clear()
         self._tell()
+
+    def follow(self) -> None:
+        """Stop leading: the sync this replica ran is over (the leader's are shown now)."""
+        self.current = None
+        self._asked.clear()
 
     def _asked_elsewhere(self, _data: object) -> None:
         if self._replicas.leading and self.current is None:

@@ -42,7 +42,7 @@ from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.refusals import Kind as Refusal, Refused
 from ioe_aggregator.replicas import Replicas
 from ioe_aggregator.sharing.calendar import add_months
-from ioe_aggregator.store import Store
+from ioe_aggregator.store import Store, StoreError
 from ioe_aggregator.store.readings import SOURCE_MEMBER
 
 _LOGGER = logging.getLogger(__name__)
@@ -51,12 +51,16 @@ RUNNING, DONE, FAILED = "running", "done", "failed"
 WAITING, IMPORTING = "waiting", "importing"
 INTERRUPTED: Final = "the service stopped during the import: run it again (what it stored stays)"
 _COLUMNS = "id, state, source, actor, feeds, progress, started_s, finished_s, error"
-INSERT = f"""INSERT INTO emoncms_imports ({_COLUMNS}, replica)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""  # noqa: S608 - constant
+INSERT = f"""INSERT INTO emoncms_imports ({_COLUMNS}, replica, seen_s)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""  # noqa: S608 - constant
+# A running import says it is alive this often; one silent for STALE_S on a replica that is gone
+# (among several) was interrupted.
+BEAT_S, STALE_S = 10.0, 60
+SET_SEEN = "UPDATE emoncms_imports SET seen_s = ? WHERE id = ?"
 SET_PROGRESS = "UPDATE emoncms_imports SET feeds = ?, progress = ? WHERE id = ?"
 SET_FINISHED = """UPDATE emoncms_imports SET state = ?, feeds = ?, progress = ?, finished_s = ?,
     error = ? WHERE id = ?"""
-SELECT_RUNNING = "SELECT id, replica FROM emoncms_imports WHERE state = ?"
+SELECT_RUNNING = "SELECT id, replica, seen_s FROM emoncms_imports WHERE state = ?"
 SET_INTERRUPTED = """UPDATE emoncms_imports SET state = ?, finished_s = ?, error = ?
     WHERE id = ? AND state = ?"""
 SELECT_ALL = f"SELECT {_COLUMNS} FROM emoncms_imports ORDER BY started_s DESC, id DESC LIMIT 100"  # noqa: S608
@@ -262,13 +266,22 @@ class Imports:
         self._starting = asyncio.Lock()
 
     async def fail_unfinished(self) -> None:
-        """Mark failed the imports left running by a replica that is gone (or restarted)."""
+        """Mark failed the imports left running by a replica that is gone (or restarted).
+
+        Alone on the database (SQLite), any other replica's is; among several, one whose
+        replica holds no lock and that has been silent for ``STALE_S`` (a replica's connection
+        that blinked has not lost its import).
+        """
         alive = await self._replicas.alive()
+        now = int(time.time())
         async with self._store.transaction() as tx:
-            for import_id, replica in await tx.execute(SELECT_RUNNING, (RUNNING,)):
-                if replica not in alive:
+            for import_id, replica, seen_s in await tx.execute(SELECT_RUNNING, (RUNNING,)):
+                if replica == self._replicas.replica:
+                    continue
+                silent = seen_s is None or seen_s < now - STALE_S
+                if self._replicas.alone or (replica not in alive and silent):
                     await tx.execute(
-                        SET_INTERRUPTED, (FAILED, int(time.time()), INTERRUPTED, import_id, RUNNING)
+                        SET_INTERRUPTED, (FAILED, now, INTERRUPTED, import_id, RUNNING)
                     )
 
     async def all(self) -> list[Import]:
@@ -328,6 +341,7 @@ class Imports:
                     None,
                     None,
                     self._replicas.replica,
+                    job.started_s,
                 ),
             )
             await audit.record(
@@ -434,6 +448,7 @@ class Imports:
         spans = [self._span(job, found[part.feed]) for part in job.feeds]
         sizes = [(span[1] - span[0]) / HOUR if span else 0.0 for span in spans]
         weights = [size / (sum(sizes) or 1.0) for size in sizes]
+        beat = asyncio.create_task(self._beat(job.id))
         try:
             async with open_source(source_body, self.folder) as source:
                 for part, span in zip(job.feeds, spans, strict=True):
@@ -445,10 +460,22 @@ class Imports:
             _LOGGER.exception("emoncms import %s failed", job.id)
             await self._finish(job, FAILED, f"internal: {type(err).__name__}")
             return
+        finally:
+            beat.cancel()
         failed = [part.feed for part in job.feeds if part.state == FAILED]
         error = f"feeds not imported: {', '.join(failed)}" if failed else None
         await self._finish(job, FAILED if failed else DONE, error)
         self._on_stored()
+
+    async def _beat(self, import_id: str) -> None:
+        """Say the import is alive every ``BEAT_S`` (a store error only skips a beat)."""
+        while True:
+            await asyncio.sleep(BEAT_S)
+            try:
+                async with self._store.transaction() as tx:
+                    await tx.execute(SET_SEEN, (int(time.time()), import_id))
+            except StoreError as err:
+                _LOGGER.warning("emoncms import %s: %s", import_id, err)
 
     async def _feed(
         self,

@@ -102,7 +102,11 @@ class ResultsPublisher:
 
     async def handle(self, _client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         """Say online again when the community is said offline while this replica leads."""
-        if message.payload == OFFLINE and self._replicas.leading:
+        if (
+            str(message.topic) == availability_topic(self._prefix)
+            and message.payload == OFFLINE
+            and self._replicas.leading
+        ):
             self.lead()
 
     async def announce(self, _client: aiomqtt.Client) -> None:

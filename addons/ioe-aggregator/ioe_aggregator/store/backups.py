@@ -56,7 +56,10 @@ def sqlite_path(url: str) -> Path:
             "pg_restore (docs/operations.md)",
             code="not_sqlite",
         )
-    return Path(url.removeprefix("sqlite:///"))
+    path = Path(url.removeprefix("sqlite:///"))
+    if str(path) == ":memory:":
+        raise Refused(Kind.CONFLICT, "the database is in memory: nothing is kept to back up")
+    return path
 
 
 def _checked(path: Path) -> Snapshot:
@@ -148,7 +151,8 @@ def restore(backup_file: Path, database: Path) -> tuple[Snapshot, Path | None]:
             database.with_name(database.name + leftover).unlink(missing_ok=True)
         incoming.replace(database)
     finally:
-        os.close(lock)
+        if lock is not None:
+            os.close(lock)
     return _checked(database), kept
 
 

@@ -390,9 +390,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
     ),
     (
-        # The replica running each emoncms import (``replicas.py``): an import is failed as
-        # interrupted once its replica is gone, not when another one starts.
+        # The replica running each emoncms import (``replicas.py``) and when the import last
+        # said it was alive: it is failed as interrupted once its replica is gone, not when
+        # another one starts.
         "ALTER TABLE emoncms_imports ADD COLUMN replica TEXT",
+        "ALTER TABLE emoncms_imports ADD COLUMN seen_s BIGINT",
     ),
 )
 
