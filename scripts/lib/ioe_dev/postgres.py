@@ -65,6 +65,13 @@ class PostgresServer:
         self.run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, name)
         return self.url(name)
 
+    def restart(self) -> None:
+        """Stop the server (its clients' sessions end, as in a failover) and start it again."""
+        self.run(
+            "pg_ctl", "restart", "-D", str(self.directory / "data"), "-m", "fast", "-w",
+            "-l", str(self.directory / "log"),
+        )  # fmt: skip
+
     def stop(self) -> None:
         """Stop the server at once (its data is thrown away with the directory)."""
         self.run("pg_ctl", "stop", "-D", str(self.directory / "data"), "-m", "immediate", "-w")

@@ -471,7 +471,13 @@ class Comparisons:
                     _LOGGER.warning("Comparisons: no job claimed: %s", err)
                     job_id = None
                 if job_id is not None:
-                    await self._run(job_id, stopping)
+                    try:
+                        await self._run(job_id, stopping)
+                    except StoreError as err:
+                        # Failed by the next leader, or here when the database is back.
+                        _LOGGER.warning("Comparison %s: the database failed: %s", job_id, err)
+                        with contextlib.suppress(StoreError):
+                            await self._fail(job_id, f"the database failed: {err}")
                     continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._queued.wait(), POLL_S)

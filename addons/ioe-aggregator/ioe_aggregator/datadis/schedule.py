@@ -63,8 +63,14 @@ async def run_daily(
     ledger = Ledger(store)
     async with aiohttp.ClientSession() as session:
         client = DatadisClient(session, settings.username, settings.password, base_url=settings.url)
-        last = await ledger.login_state()
-        run = runs.begin() if last is None or utc_now() - last[0] >= QUERY_INTERVAL else None
+        try:
+            last = await ledger.login_state()
+        except StoreError as err:  # the database away as this replica starts leading
+            _LOGGER.warning("Datadis: waiting for the next sync (%s)", err)
+            run = None
+        else:
+            due = last is None or utc_now() - last[0] >= QUERY_INTERVAL
+            run = runs.begin() if due else None
         while True:
             if run is None:
                 at = next_run(settings.sync_time, zone, utc_now())

@@ -37,7 +37,7 @@ import aiohttp
 from ioe_aggregator import __version__
 from ioe_aggregator.protocol.messages import utc_text
 from ioe_aggregator.replicas import NotLeading, Replicas
-from ioe_aggregator.store import Store
+from ioe_aggregator.store import Store, StoreError
 from ioe_aggregator.webhooks.events import EventType, emit_once
 from ioe_aggregator.webhooks.subscriptions import SECRET_PREFIX
 
@@ -119,11 +119,15 @@ class Dispatcher:
         self._clock = clock
 
     async def run(self) -> None:
-        """Deliver and close months until cancelled."""
+        """Deliver and close months until cancelled; the database away only delays them."""
         async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
             while True:
-                await self.close_month()
-                wait = await self.deliver_due(session)
+                try:
+                    await self.close_month()
+                    wait = await self.deliver_due(session)
+                except StoreError as err:
+                    _LOGGER.warning("Webhooks: waiting for the database: %s", err)
+                    wait = POLL_S
                 await asyncio.sleep(min(wait, POLL_S))
 
     async def close_month(self) -> bool:

@@ -860,6 +860,30 @@ def _check_hardening(ports: Ports, credentials: community.Credentials, member: s
     return problems
 
 
+def _check_operations(
+    ports: Ports, credentials: community.Credentials, config: Path, state: Path
+) -> list[str]:
+    """Scrape the aggregator's metrics as Prometheus would; back its database up while it runs."""
+    base = f"http://127.0.0.1:{ports.aggregator}"
+    try:
+        status, text = _get_text(f"{base}/api/v1/metrics", credentials.admin_token)
+        made = community.back_up(config, state / "backups" / "ioe-aggregator.db")
+    except (urllib.error.URLError, OSError, community.CommunityError) as err:
+        return [f"operations (metrics, backup): {err}"]
+    problems = []
+    if status != 200 or "\nioe_aggregator_leader 1\n" not in text:
+        problems.append(f"the aggregator's metrics answered {status}: {text[:200]}")
+    if made["readings"] == 0:
+        problems.append(f"the aggregator's backup holds no readings: {made}")
+    return problems
+
+
+def _get_text(url: str, token: str) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - local
+        return response.status, response.read().decode()
+
+
 def _check_control_centre(ports: Ports, password: str) -> list[str]:
     """Sign in to the control centre as its admin, as the welcome tells the manager to."""
     request = urllib.request.Request(
@@ -1033,6 +1057,10 @@ IoE Community demo is running (state in {state}).
                    https://localhost:{ports.aggregator_https}/api/openapi.json — the API for
                    homes and other systems (TLS 1.3, or 1.2 with AEAD suites; see
                    docs/security.md)
+  Operations       http://localhost:{ports.aggregator}/api/v1/metrics (Prometheus' format, with
+                   the admin token); a backup taken while it runs is in
+                   {state / "backups"} ("python -m ioe_aggregator backup --to FILE"; see
+                   docs/operations.md; several replicas on PostgreSQL: docs/scale.md)
   Results (MQTT)   ioe/v1/{COMMUNITY_ID}/m/<member>/results and …/forecast,
                    ioe/v1/{COMMUNITY_ID}/community/#
   Datadis (FAKE)   http://localhost:{ports.datadis} — a local stand-in for Datadis serving demo
@@ -1141,6 +1169,7 @@ def run(state: Path, *, check: bool) -> int:
             or flows.check(node_red, api, _reserve(api))
             or _check_distributor(api, aggregator_config, home)
             or _check_hardening(ports, credentials, home)
+            or _check_operations(ports, credentials, aggregator_config, state)
             or _check_control_centre(ports, values["manager_password"])
         ):
             raise DemoError("; ".join(problems))
@@ -1156,7 +1185,8 @@ def run(state: Path, *, check: bool) -> int:
                 "aggregator (10 members, 9 simulated homes sending through link/, an agreement "
                 "in force, results published, the distributor's data synced from a fake "
                 "Datadis and imported by the home over HTTPS as statistics, a poisoned batch "
-                "refused with every task still running), broker on the generated files, "
+                "refused with every task still running, its metrics scraped and its database "
+                "backed up while it runs), broker on the generated files, "
                 "sharing report, the control centre (its admin signed in), the member portal "
                 "(a member's link signs in to their own data, another member's refused), the "
                 "public display (the community's figures, nobody's own), last month's billing "

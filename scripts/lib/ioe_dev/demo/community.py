@@ -60,6 +60,11 @@ def _cli(config: Path, *args: str, input_text: str | None = None) -> Any:
     return json.loads(result.stdout)
 
 
+def back_up(config: Path, target: Path) -> dict[str, Any]:
+    """Back the aggregator's database up while it runs (``backup --to``); return what it says."""
+    return dict(_cli(config, "backup", "--to", str(target)))
+
+
 def write_broker_files(config: Path) -> None:
     """Have the aggregator write the broker's password file and access list."""
     _cli(config, "members", "broker-files")
