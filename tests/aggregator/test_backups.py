@@ -51,27 +51,32 @@ def test_a_backup_taken_while_a_home_sends_restores_into_a_working_service(
     sent: list[int] = []
 
     def send() -> None:
+        # Paced by the acks: the home goes on sending while the backup is taken.
         number = 0
-        while sending.is_set() and number < 90:
+        while sending.is_set() and number < 400:
             message = batch("m-0001", f"b-{number}", first=number * 4, count=4)
             sender.publish(f"{PREFIX}/m/m-0001/readings", payload(message))
             sent.append(number)
             number += 1
+            sender.wait_for(lambda number=number: len(acks(sender, "m-0001")) >= number - 4)
 
     sending.set()
     worker = threading.Thread(target=send)
     worker.start()
     sender.wait_for(lambda: len(acks(sender, "m-0001")) >= 10)
     made = json.loads(community.cli("backup", "--to", str(backup_file), "--json").stdout)
+    sender.wait_for(lambda: len(acks(sender, "m-0001")) >= made["readings"] // 4 + 10, 30)
     sending.clear()
     worker.join()
     sender.wait_for(lambda: len(acks(sender, "m-0001")) == len(sent), 30)
 
-    # The copy: whole batches only, its sums matching its readings, one file.
+    # The copy: whole batches only (taken while more came), its sums matching its readings,
+    # one file, readable by its owner only.
     assert made["schema"] > 0
     assert made["readings"] % 4 == 0
-    assert 40 <= made["readings"] <= 4 * len(sent)
+    assert 40 <= made["readings"] < 4 * len(sent)
     assert not backup_file.with_name("ioe.db-wal").exists()
+    assert backup_file.stat().st_mode & 0o777 == 0o600
     with closing(sqlite3.connect(backup_file)) as copy:
         total, hourly = _sums(copy)
     assert total == hourly == made["readings"] * 0.25
@@ -83,12 +88,17 @@ def test_a_backup_taken_while_a_home_sends_restores_into_a_working_service(
     assert "stop it before restoring" in refused.stderr
     assert len(stored_rows(community)) == 4 * len(sent)
 
-    service.stop()
+    # The service dies (its write-ahead log left unchecked-in), then the backup is restored.
+    assert service.process is not None
+    service.process.kill()
+    service.process.wait()
+    assert database.with_name(database.name + "-wal").exists()
     restored = json.loads(community.cli("restore", "--from", str(backup_file), "--json").stdout)
     kept = Path(restored["kept"])
     assert restored["readings"] == made["readings"]
     with closing(sqlite3.connect(kept)) as before:
-        assert _sums(before)[0] == 4 * len(sent) * 0.25  # the replaced database, whole
+        # The replaced database, whole: its log kept with it.
+        assert _sums(before) == (4 * len(sent) * 0.25, 4 * len(sent) * 0.25)
     assert kept.parent == database.parent
 
     start_service(community, start_aggregator)
@@ -128,9 +138,16 @@ def test_bad_backups_are_refused_and_change_nothing(community: Community, tmp_pa
     assert database.read_bytes() == before
     assert not list(database.parent.glob("*.before-restore-*"))
 
-    onto_itself = community.cli("backup", "--to", str(database), check=False)
-    assert onto_itself.returncode == 1
-    assert "would overwrite the database" in onto_itself.stderr
+    for target, reason in (
+        (database, "is the database or one of its files"),
+        (database.with_name(database.name + "-wal"), "is the database or one of its files"),
+        (database.with_name(database.name + ".serving"), "is the database or one of its files"),
+        (tmp_path, "is not a file"),
+    ):
+        refused = community.cli("backup", "--to", str(target), check=False)
+        assert refused.returncode == 1, target
+        assert reason in refused.stderr, refused.stderr
+    assert database.read_bytes() == before
 
 
 def test_postgresql_is_backed_up_with_pg_dump_and_restored_with_pg_restore(

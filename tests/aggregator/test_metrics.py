@@ -69,8 +69,15 @@ def test_metrics_tell_what_the_replica_does_in_prometheus_text_format(
     sender.publish(f"{PREFIX}/m/m-0001/readings", payload(batch("m-0001", "b-1")))
     sender.publish(f"{PREFIX}/m/m-0001/readings", b"{not json")
     sender.wait_for(lambda: len(acks(sender, "m-0001")) == 2)
+    viewer = community.token("viewer")
+    sender.wait_for(
+        lambda: (
+            b"ioe_aggregator_batches_refused_total{reason"
+            in call(base, "GET", "/api/v1/metrics", viewer).body
+        )
+    )
 
-    answer = call(base, "GET", "/api/v1/metrics", community.token("viewer"))
+    answer = call(base, "GET", "/api/v1/metrics", viewer)
 
     assert answer.status == 200
     assert answer.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"

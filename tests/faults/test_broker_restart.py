@@ -36,6 +36,9 @@ def test_the_broker_restarted_while_homes_send(
         )
 
     assert made.alive() == ["a", "b"]
+    # Each replica lost the broker and came back (the log tells every connection).
+    log = made.services["a"].log_file.read_text()
+    assert log.count("Connected to the MQTT broker") >= 4
     for port in made.ports.values():
         wait(lambda port=port: health(port)["broker"]["status"] == "connected", 30, "broker")
     assert_every_reading_once(made, 96)

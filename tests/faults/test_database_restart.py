@@ -37,6 +37,9 @@ def test_postgresql_restarted_while_homes_send(
             )
 
         assert made.alive() == ["a", "b"], "a replica exited"
+        # The restart was felt: batches were refused while the database was away.
+        refused = [health(port)["ingest"]["refused"] for port in made.ports.values()]
+        assert sum(found.get("store_failed", 0) for found in refused) > 0
         [(_new_leader, new_term)] = wait(made.leading, 15, "a leader again")
         assert new_term >= term
         for port in made.ports.values():

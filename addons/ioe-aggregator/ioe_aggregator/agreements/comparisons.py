@@ -80,7 +80,9 @@ SET_RUNNING = "UPDATE comparisons SET state = ?, started_s = ? WHERE id = ?"
 SET_PROGRESS = "UPDATE comparisons SET progress = ? WHERE id = ? AND progress < ?"
 SET_DONE = """UPDATE comparisons SET state = ?, progress = 1, finished_s = ?, summary = ?,
     report_json = ?, report_html = ? WHERE id = ?"""
-SET_FAILED = "UPDATE comparisons SET state = ?, finished_s = ?, error = ? WHERE id = ?"
+# Only a job still running: a late failure never undoes a job done (or failed by another).
+SET_FAILED = """UPDATE comparisons SET state = ?, finished_s = ?, error = ?
+    WHERE id = ? AND state = 'running'"""
 FAIL_UNFINISHED = "UPDATE comparisons SET state = ?, finished_s = ?, error = ? WHERE state = ?"
 SELECT_NEXT = "SELECT id FROM comparisons WHERE state = ? ORDER BY created_s, id LIMIT 1"
 # Checked by the leader now and then even when nobody said a job was queued.

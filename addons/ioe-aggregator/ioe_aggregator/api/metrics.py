@@ -9,6 +9,7 @@ started (Prometheus' ``rate`` copes with restarts); gauges are read at each scra
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 import os
 from pathlib import Path
@@ -28,6 +29,7 @@ routes = web.RouteTableDef()
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PENDING_DELIVERIES = "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'"
 COMPARISONS_BY_STATE = "SELECT state, COUNT(*) FROM comparisons GROUP BY state"
+DATABASE_TIMEOUT_S = 3.0
 _STARTED_S = time.time()
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
@@ -173,6 +175,12 @@ async def metrics(request: web.Request) -> web.Response:
         "Readings left out of stored batches, by reason.",
         [({"reason": r}, count) for r, count in sorted(counters.readings_refused.items())],
     )
+    exposition.add(
+        "ioe_aggregator_live_left_out_total",
+        "counter",
+        "Live reports left out of the community's figures (their batch stored), by reason.",
+        [({"reason": r}, count) for r, count in sorted(counters.live_refused.items())],
+    )
     last_write = ingest.last_write
     exposition.add(
         "ioe_aggregator_ingest_write_ok",
@@ -194,11 +202,13 @@ async def metrics(request: web.Request) -> web.Response:
         [] if latest is None else _one(latest.computed_at.timestamp()),
     )
     try:
-        async with app[STORE].transaction() as tx:
-            pending = await tx.execute(PENDING_DELIVERIES)
-            jobs = await tx.execute(COMPARISONS_BY_STATE)
-        alive = len(await replicas.alive())
-    except StoreError:
+        # A scrape is answered in time even when the database is away: it says so.
+        async with asyncio.timeout(DATABASE_TIMEOUT_S):
+            async with app[STORE].transaction() as tx:
+                pending = await tx.execute(PENDING_DELIVERIES)
+                jobs = await tx.execute(COMPARISONS_BY_STATE)
+            alive = len(await replicas.alive())
+    except StoreError, TimeoutError:
         database_up = 0
     else:
         database_up = 1

@@ -7,8 +7,9 @@ where it was asked, so that a backup that exists is whole.
 
 ``restore`` puts such a file in place of the database, with the service stopped (a service
 serving the database holds its ``.serving`` lock, and the restore is refused). The database it
-replaces is kept beside it, its write-ahead log folded in first, never deleted: a restore of the
-wrong file is undone by restoring that one.
+replaces is kept beside it with its write-ahead log, never deleted: a restore of the wrong file
+is undone by restoring that one. Files are written owner-only; a file system's error (no
+space, no permission) is a refusal that says so, and leaves nothing half-written.
 
 PostgreSQL has its own tools for both (``pg_dump``, ``pg_restore``; docs/operations.md).
 """
@@ -93,14 +94,25 @@ def _checked(path: Path) -> Snapshot:
 
 
 def backup(database: Path, target: Path) -> Snapshot:
-    """Copy a (live) SQLite database into ``target``, consistent and checked; return it."""
+    """Copy a (live) SQLite database into ``target``, consistent and checked; return it.
+
+    The copy is readable by its owner only (it holds password and token hashes).
+    """
+    try:
+        return _backup(database, target)
+    except OSError as err:
+        target.with_name(f"{target.name}.partial").unlink(missing_ok=True)
+        raise Refused(Kind.CONFLICT, f"backup to {target} failed: {err}") from err
+
+
+def _backup(database: Path, target: Path) -> Snapshot:
     if not database.is_file():
         raise Refused(Kind.NOT_FOUND, f"no database at {database}", code="no_database")
-    if target.resolve() == database.resolve():
-        raise Refused(Kind.INVALID, "the backup would overwrite the database", code="bad_target")
+    _check_target(database, target)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.name}.partial")
     partial.unlink(missing_ok=True)
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
     source = sqlite3.connect(database, timeout=30)
     try:
         copy = sqlite3.connect(partial)
@@ -122,42 +134,89 @@ def backup(database: Path, target: Path) -> Snapshot:
         raise
     _flush(partial)
     partial.replace(target)
+    _flush(target.parent)
     return _checked(target)
+
+
+def _check_target(database: Path, target: Path) -> None:
+    """Refuse a backup's target that is the database or one of its files, or not a file."""
+    resolved, live = target.resolve(), database.resolve()
+    if resolved.parent == live.parent and resolved.name.startswith(live.name):
+        raise Refused(
+            Kind.INVALID,
+            f"{target} is the database or one of its files: choose another name",
+            code="bad_target",
+        )
+    if target.exists() and not target.is_file():
+        raise Refused(
+            Kind.INVALID, f"{target} is not a file: name the file to write", code="bad_target"
+        )
 
 
 def restore(backup_file: Path, database: Path) -> tuple[Snapshot, Path | None]:
     """Put a backup in place of the stopped service's database.
 
     Return the database as restored, and where the one it replaced was kept (None: none).
+    The replaced database is kept whole: its file and its write-ahead log, under new names
+    (SQLite opens the kept file with its log), whatever state it is in. At no moment is there
+    no database: the kept name is linked first, then the restored file renamed over the old.
     """
+    try:
+        return _restore(backup_file, database)
+    except OSError as err:
+        raise Refused(Kind.CONFLICT, f"restore of {database} failed: {err}") from err
+
+
+def _restore(backup_file: Path, database: Path) -> tuple[Snapshot, Path | None]:
     _checked(backup_file)
+    if not database.parent.is_dir():
+        raise Refused(
+            Kind.NOT_FOUND, f"no folder {database.parent} for the database", code="no_database"
+        )
     try:
         lock = serving_lock(database)
     except ReplicaRefused as err:
         raise Refused(Kind.CONFLICT, f"{err}: stop it before restoring", code="serving") from err
+    incoming = database.with_name(f"{database.name}.restoring")
     try:
-        incoming = database.with_name(f"{database.name}.restoring")
         shutil.copyfile(backup_file, incoming)
+        kept = _keep(database) if database.exists() else None
+        _same_owner(incoming, kept)
         _flush(incoming)
-        kept = None
-        if database.exists():
-            # Its write-ahead log folded in, so that the file kept is the whole database.
-            with contextlib.closing(sqlite3.connect(database)) as old:
-                old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            kept = database.with_name(f"{database.name}.before-restore-{stamp}")
-            database.replace(kept)
-        for leftover in ("-wal", "-shm"):
-            database.with_name(database.name + leftover).unlink(missing_ok=True)
         incoming.replace(database)
+        _flush(database.parent)
     finally:
+        incoming.unlink(missing_ok=True)
         if lock is not None:
             os.close(lock)
     return _checked(database), kept
 
 
+def _keep(database: Path) -> Path:
+    """Give the database (and its log) a second name beside it; return the kept file."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    kept = database.with_name(f"{database.name}.before-restore-{stamp}")
+    os.link(database, kept)
+    for suffix in ("-wal", "-shm"):
+        side = database.with_name(database.name + suffix)
+        if side.exists():
+            side.replace(kept.with_name(kept.name + suffix))
+    return kept
+
+
+def _same_owner(path: Path, like: Path | None) -> None:
+    """Give the restored file the replaced one's owner and mode (owner-only when none)."""
+    if like is None:
+        path.chmod(0o600)
+        return
+    found = like.stat()
+    path.chmod(found.st_mode & 0o777)
+    with contextlib.suppress(PermissionError):
+        os.chown(path, found.st_uid, found.st_gid)
+
+
 def _flush(path: Path) -> None:
-    """Make a written file durable before it is renamed into place."""
+    """Make a written file (or a folder's entries) durable."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
