@@ -100,6 +100,17 @@ def _aggregators(tmp_path: Path) -> Iterator[Callable[..., tuple[Service, int]]]
 
 
 StartAggregator = Callable[..., tuple[Service, int]]
+# The tasks of a service with a broker and no Datadis account, in the order they start: the
+# replica leads at once (alone on its SQLite database) and starts the last two.
+SERVICE_TASKS = (
+    "ingest",
+    "broker",
+    "replicas",
+    "results",
+    "failed-logins",
+    "comparisons",
+    "webhooks",
+)
 INGRESS_TOKEN = "ioe-test-token"
 
 

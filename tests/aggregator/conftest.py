@@ -16,6 +16,7 @@ from ioe_aggregator.members.registry import Member, NewMember, Registry
 from ioe_aggregator.store import Store, open_store
 from ioe_dev.postgres import PostgresServer, start_postgres
 from tests.community import (  # noqa: F401 - fixtures and helpers of every aggregator test
+    SERVICE_TASKS,
     Answer,
     Community,
     MqttClient,

@@ -11,6 +11,7 @@ import re
 
 from tests.community import (
     PREFIX,
+    SERVICE_TASKS,
     Community,
     StartAggregator,
     acks,
@@ -93,10 +94,7 @@ def test_metrics_tell_what_the_replica_does_in_prometheus_text_format(
     assert samples["ioe_aggregator_ingest_write_ok"] == {one: 1}
     tasks = samples["ioe_aggregator_task_running"]
     running = {dict(labels)["task"]: value for labels, value in tasks.items()}
-    assert running == dict.fromkeys(
-        ("ingest", "broker", "replicas", "results", "failed-logins", "comparisons", "webhooks"),
-        1,
-    )
+    assert running == dict.fromkeys(SERVICE_TASKS, 1)
     assert samples["ioe_aggregator_batches_stored_total"] == {one: 2}
     readings = {
         dict(labels)["outcome"]: value

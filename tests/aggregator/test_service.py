@@ -15,6 +15,7 @@ from ioe_dev.postgres import PostgresServer
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 
 from .conftest import (
+    SERVICE_TASKS,
     StartAggregator,
     aggregator_command,
     aggregator_env,
@@ -60,18 +61,7 @@ def test_health_with_database_and_broker(
         "problems": [],
         "version": __version__,
         "community": "los-molinos",
-        "tasks": dict.fromkeys(
-            (
-                "ingest",
-                "broker",
-                "replicas",
-                "results",
-                "failed-logins",
-                "comparisons",
-                "webhooks",
-            ),
-            running,
-        ),
+        "tasks": dict.fromkeys(SERVICE_TASKS, running),
         "database": {"backend": "sqlite", "status": "ok"},
         "broker": {"status": "connected", "address": f"127.0.0.1:{mosquitto.port}", "error": None},
         "ingest": {

@@ -27,6 +27,7 @@ from ioe_aggregator.store import open_store
 from ioe_aggregator.supervisor import Supervisor, TaskEnded
 from tests.community import (
     PREFIX,
+    SERVICE_TASKS,
     Community,
     StartAggregator,
     acks,
@@ -93,18 +94,7 @@ def test_health_lists_every_task_running(
 
     body = get_json(f"http://127.0.0.1:{port}/api/health")[1]
 
-    assert body["tasks"] == {
-        name: {"running": True, "error": None}
-        for name in (
-            "ingest",
-            "broker",
-            "replicas",
-            "results",
-            "failed-logins",
-            "comparisons",
-            "webhooks",
-        )
-    }
+    assert body["tasks"] == {name: {"running": True, "error": None} for name in SERVICE_TASKS}
 
 
 async def _failing() -> None:

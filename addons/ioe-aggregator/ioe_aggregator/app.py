@@ -191,7 +191,13 @@ async def build_services(config: Config, store: Store, replicas: Replicas) -> Se
         replicas=replicas,
         site=config.results.plant_site,
     )
-    ingest = Ingest(store, registry, quota_rows=config.members.quota_rows, replicas=replicas)
+    ingest = Ingest(
+        store,
+        registry,
+        quota_rows=config.members.quota_rows,
+        batches_per_s=config.members.batches_per_s,
+        replicas=replicas,
+    )
     status = MemberStatus(prefix)
     group = await store.secret_setting(SHARE_GROUP_SETTING)
     suffix = await store.secret_setting(CLIENT_ID_SETTING)

@@ -29,6 +29,9 @@ DEFAULT_MQTT_PORT = 8883
 # Rows (readings and batch records) one member's own data may take: years of a home with
 # a dozen meters, far from what a member flooding the store could reach unseen.
 DEFAULT_MEMBER_QUOTA_ROWS = 5_000_000
+# A home sends a batch a quarter hour and a live report every 10 s; a backlog goes at the
+# pace of its acknowledgements, within a minute's allowance (``ingest.writer.BatchRates``).
+DEFAULT_MEMBER_BATCHES_PER_S = 20.0
 # How often the public display's figures are computed again (s).
 DEFAULT_DISPLAY_REFRESH_S = 60
 DEFAULT_WEBHOOK_RETRY_S = 10
@@ -172,6 +175,9 @@ _SCHEMA = vol.Schema(
         vol.Optional("broker_files_dir"): str,
         vol.Optional("broker_full_access", default=["homeassistant", "addons"]): _logins,
         vol.Optional("mosquitto_pid_file"): str,
+        vol.Optional("member_batches_per_s", default=DEFAULT_MEMBER_BATCHES_PER_S): _number(
+            0.1, 1_000_000.0
+        ),
         vol.Optional("member_quota_rows", default=DEFAULT_MEMBER_QUOTA_ROWS): vol.All(
             vol.Coerce(int), vol.Range(min=1000)
         ),
@@ -273,6 +279,9 @@ class MembersConfig:
     accounts: BrokerAccountsConfig
     # The rows a member's own data may take in the store.
     quota_rows: int
+    # The readings batches (live reports included) a member may send per second, on average
+    # over a minute (``ingest.writer.BatchRates``).
+    batches_per_s: float
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -480,6 +489,7 @@ def _build(options: dict[str, Any]) -> Config:
             broker_ca_file=None if broker is None else broker.ca_file,
             accounts=_accounts(options, broker, topic_prefix),
             quota_rows=options["member_quota_rows"],
+            batches_per_s=options["member_batches_per_s"],
         ),
         results=ResultsConfig(
             community_name=options.get("community_name"),

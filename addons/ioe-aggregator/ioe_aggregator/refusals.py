@@ -23,6 +23,8 @@ class Kind(StrEnum):
     UNAVAILABLE = "unavailable"
     # Another server the request reads from (an emoncms to migrate from) failed or refused it.
     UPSTREAM = "upstream"
+    # More requests than the sender is allowed in a while: later, they are taken.
+    TOO_MANY = "too_many"
 
 
 class Refused(Exception):

@@ -15,6 +15,7 @@ STATUS = {
     Kind.NOT_FOUND: 404,
     Kind.CONFLICT: 409,
     Kind.TOO_LARGE: 413,
+    Kind.TOO_MANY: 429,
     Kind.UPSTREAM: 502,
     Kind.UNAVAILABLE: 503,
     Kind.QUOTA: 507,

@@ -43,6 +43,10 @@ UNKNOWN_MEMBER = "unknown_member"
 TIME_WINDOW = "time_window"
 QUOTA = "quota"
 STORE_FAILED = "store_failed"
+RATE_LIMITED = "rate_limited"
+# A member may send a minute's allowance of batches at once (a backlog after an outage),
+# then at its rate.
+BURST_S = 60.0
 # At most this many readings in one transaction (a day of a dozen meters is ~7,000).
 MAX_GROUP_READINGS = 20_000
 # Refusals logged per member and minute; the rest are counted only (a member sending garbage
@@ -50,7 +54,37 @@ MAX_GROUP_READINGS = 20_000
 REFUSAL_LOGS_PER_MINUTE = 10
 MAX_REASON_CHARS = 300
 # The refusals that are not the sender's mistake in the message itself; the rest are invalid.
-_REFUSAL_KINDS = {UNKNOWN_MEMBER: Kind.FORBIDDEN, QUOTA: Kind.QUOTA, STORE_FAILED: Kind.UNAVAILABLE}
+_REFUSAL_KINDS = {
+    UNKNOWN_MEMBER: Kind.FORBIDDEN,
+    QUOTA: Kind.QUOTA,
+    STORE_FAILED: Kind.UNAVAILABLE,
+    RATE_LIMITED: Kind.TOO_MANY,
+}
+
+
+class BatchRates:
+    """Each member's allowance of batches: ``per_s`` on average, ``BURST_S`` of it at once.
+
+    A token bucket per member, checked before a message is even decoded: one member sending as
+    fast as the broker lets it costs the others nothing but the broker's own work. What it
+    sends beyond is refused unacknowledged: a home sends it again, later.
+    """
+
+    def __init__(self, per_s: float) -> None:
+        """Allow ``per_s`` batches a second to each member."""
+        self.per_s = per_s
+        self._burst = per_s * BURST_S
+        self._levels: dict[str, tuple[float, float]] = {}
+
+    def take(self, member: str, now: float) -> bool:
+        """Take one batch of ``member``'s allowance at ``now`` (monotonic s); False if none."""
+        level, at = self._levels.get(member, (self._burst, now))
+        level = min(self._burst, level + (now - at) * self.per_s)
+        if level < 1:
+            self._levels[member] = (level, now)
+            return False
+        self._levels[member] = (level - 1, now)
+        return True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +147,7 @@ class Ingest:
         registry: Registry,
         *,
         quota_rows: int | None,
+        batches_per_s: float,
         replicas: Replicas,
     ) -> None:
         """Work on the service's store; the registry says who may send, and within what.
@@ -123,6 +158,7 @@ class Ingest:
         self._store = store
         self._registry = registry
         self._quota_rows = quota_rows
+        self._rates = BatchRates(batches_per_s)
         self._replicas = replicas
         replicas.on(LIVE, self._peer_live)
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
@@ -138,6 +174,13 @@ class Ingest:
 
         Raises Refused (already counted and logged) when the batch is not stored.
         """
+        if not self._rates.take(member, time.monotonic()):
+            raise self._refuse(
+                RATE_LIMITED,
+                member,
+                via,
+                f"more than {self._rates.per_s:g} batches a second: send it again later",
+            )
         try:
             batch = decode_readings(payload, member)
         except ProtocolError as err:
