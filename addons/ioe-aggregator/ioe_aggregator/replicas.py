@@ -120,7 +120,7 @@ class Replicas:
             raise NotLeading("this replica does not lead the scheduled work")
 
     async def alive(self) -> set[str]:
-        """Return the names of the replicas serving the database now (this one included)."""
+        """Return the replicas (their numbers) serving the database now, this one included."""
         return {self.replica}
 
     async def leader(self) -> dict[str, Any] | None:

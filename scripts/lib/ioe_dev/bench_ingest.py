@@ -256,10 +256,14 @@ class BenchCommunity:
             self.join_codes[member] = json.loads(out)["join_code"]
             self.passwords[member] = decode(self.join_codes[member]).mqtt_password
 
-    def start_aggregator(self, database_url: str) -> tuple[Service, int]:
-        """Start the service on a database; return it once it is subscribed at the broker."""
+    def start_aggregator(self, database_url: str, name: str = "service") -> tuple[Service, int]:
+        """Start the service on a database; return it once it is subscribed at the broker.
+
+        ``name``: its configuration's and (as ``replica_name``) its replica's, when several run.
+        """
         port = free_port()
-        config = self._config(database_url, "service", http_port=port)
+        extra = {} if name == "service" else {"replica_name": name}
+        config = self._config(database_url, name, http_port=port, **extra)
         service = Service(
             "aggregator",
             [sys.executable, "-m", "ioe_aggregator", "serve", "--config", str(config)],
