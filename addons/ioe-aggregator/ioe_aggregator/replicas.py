@@ -294,6 +294,8 @@ class PostgresReplicas(Replicas):
         """Hold this replica's lock, lead when the leader's lock is free, hear the others."""
         import psycopg  # noqa: PLC0415 - only with PostgreSQL
 
+        from ioe_aggregator.store import postgres  # noqa: PLC0415 - as above
+
         try:
             while True:
                 try:
@@ -302,7 +304,7 @@ class PostgresReplicas(Replicas):
                     ) as connection:
                         await self._serve(connection, leader)
                 except (psycopg.Error, OSError, TimeoutError, StoreError) as err:
-                    reason = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+                    reason = postgres.reason(err)
                     if self.leading:
                         _LOGGER.warning(
                             "Stopped leading the scheduled work (term %s): %s", self.term, reason

@@ -107,20 +107,21 @@ class ResultsPublisher:
             and message.payload == OFFLINE
             and self._replicas.leading
         ):
-            self.lead()
+            self._announce_soon()
 
     async def announce(self, _client: aiomqtt.Client) -> None:
-        """At each connection: say online and (re)publish the discovery messages at once.
-
-        The loop sends them as soon as the connection is ready (the leader only).
-        """
-        self._announce_wanted = True
-        self._wake.set()
+        """At each connection: say online and (re)publish the discovery messages at once."""
+        self._announce_soon()
 
     def lead(self) -> None:
         """Start leading: say online, and publish everything at once."""
-        self._announce_wanted = True
+        self._announce_soon()
         self._want_results()
+
+    def _announce_soon(self) -> None:
+        """Have the loop say online and send the discovery messages (when leading) at once."""
+        self._announce_wanted = True
+        self._wake.set()
 
     def publish_results_soon(self) -> None:
         """Have every member's results published at once, not at the next quarter hour.

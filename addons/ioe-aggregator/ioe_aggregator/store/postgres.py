@@ -20,7 +20,7 @@ def _pg(statement: str) -> str:
     return statement.replace("?", "%s")
 
 
-def _reason(err: psycopg.Error) -> str:
+def reason(err: Exception) -> str:
     """Return the server's message, without the URL (it may hold a password)."""
     return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
@@ -50,7 +50,7 @@ class PostgresDatabase:
         try:
             await database._connected()
         except psycopg.Error as err:
-            raise StoreError(f"PostgreSQL: {_reason(err)}") from err
+            raise StoreError(f"PostgreSQL: {reason(err)}") from err
         return database
 
     async def _connected(self) -> psycopg.AsyncConnection:
@@ -70,7 +70,7 @@ class PostgresDatabase:
                 async with connection.transaction(), connection.cursor() as cursor:
                     yield _PostgresTransaction(cursor)
             except psycopg.Error as err:
-                raise StoreError(f"PostgreSQL: {_reason(err)}") from err
+                raise StoreError(f"PostgreSQL: {reason(err)}") from err
 
     async def close(self) -> None:
         """Close the connection."""
