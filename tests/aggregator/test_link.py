@@ -11,9 +11,16 @@ import json
 from pathlib import Path
 import time
 
+from paho.mqtt import client as mqtt
+from paho.mqtt.properties import Properties
 import pytest
 
-from custom_components.ioe_community.link.client import LinkClient, LinkState
+from custom_components.ioe_community.link.client import (
+    CLAIMED_PROPERTY,
+    INSTALLATION_PROPERTY,
+    LinkClient,
+    LinkState,
+)
 from custom_components.ioe_community.link.messages import Results, Retained, as_json
 from custom_components.ioe_community.link.outbox import Outbox
 from tests.community import RESULTS, home_settings as settings, put_quarters
@@ -131,3 +138,53 @@ def test_a_message_the_home_fails_to_take_does_not_stop_the_link(
     assert [message.coefficient_now for message in received] == [0.0712, 0.08]  # type: ignore[union-attr]
     assert "Could not handle a message on" in caplog.text
     assert "the home could not take it" in caplog.text
+
+
+def status_from(installation: str, claimed: int | None) -> tuple[bytes, Properties]:
+    """Return another installation's online status, with its claim (None: an older version)."""
+    properties = Properties(mqtt.PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    properties.UserProperty = [(INSTALLATION_PROPERTY, installation)]
+    if claimed is not None:
+        properties.UserProperty.append((CLAIMED_PROPERTY, str(claimed)))
+    status = {"schema": "ioe.status.v1", "state": "online", "version": "0.1.0"}
+    return json.dumps(status).encode(), properties
+
+
+def test_only_a_later_claim_stops_a_home(community: Community, tmp_path: Path) -> None:
+    """An older installation's online status arriving late does not stop the home; a later one does.
+
+    On a broker binding client ids to logins, two installations of a member share one session,
+    and a status left in it reaches either of them long after it was said: CI once saw a home
+    that had just taken the membership stop on the status of the one it replaced.
+    """
+    code = community.add_member("m-0001")
+    link = LinkClient(settings(code), Outbox(tmp_path / "outbox.db"))
+    aggregator = community.connect(AGGREGATOR_USER, AGGREGATOR_PASSWORD)
+    topic = f"{code.topic_prefix}/m/m-0001/status"
+    link.start()
+    try:
+        wait_for(lambda: link.state is LinkState.CONNECTED, 20)
+        aggregator.subscribe(topic)
+        aggregator.wait_for(lambda: aggregator.messages)
+        said = dict(aggregator.messages[-1].properties.UserProperty)
+        assert said[INSTALLATION_PROPERTY] == link.settings.installation
+        claimed = int(said[CLAIMED_PROPERTY])
+        assert abs(claimed / 1e6 - time.time()) < 30
+
+        for stale in (claimed - 60_000_000, None):  # an older claim; an older version's status
+            before = len(aggregator.messages)
+            payload, properties = status_from("0123456789abcdef", stale)
+            aggregator.client.publish(topic, payload, qos=1, retain=True, properties=properties)
+            # The home says online again, so the retained status names the latest claim.
+            aggregator.wait_for(lambda: len(aggregator.messages) >= before + 2)  # noqa: B023
+            again = dict(aggregator.messages[-1].properties.UserProperty)
+            assert again[INSTALLATION_PROPERTY] == link.settings.installation
+            assert int(again[CLAIMED_PROPERTY]) == claimed
+            assert link.state is LinkState.CONNECTED
+
+        payload, properties = status_from("fedcba9876543210", claimed + 1)
+        aggregator.client.publish(topic, payload, qos=1, retain=True, properties=properties)
+        wait_for(lambda: link.state is LinkState.DISPLACED, 10)
+        assert link.displaced_by == "fedcba9876543210"
+    finally:
+        link.stop()

@@ -19,8 +19,13 @@ One membership, one home. Every status the home publishes (and its last will) ca
 its own status topic: an online status of another installation that arrives while it is
 connected, or that it finds when it connects again, means another Home Assistant logs in as
 this member since; the link stops (``LinkState.DISPLACED``) instead of knocking the other off
-every second, and says so. The status found at the home's first connection is older than the
-home: the household chose to move the membership here (the config flow asks). The last will
+every second, and says so. Which one came later is told by the *claim* each online status
+carries (another user property: when the installation first said online, in microseconds of
+its clock), not by when a status arrives: on a broker that binds client ids to logins the two
+installations share one session, and a status left in it can reach either of them long after.
+What arrives at the home's first connection before its own online status is older than the
+home: the household chose to move the membership here (the config flow asks), and the home's
+claim goes past it even when the other's clock is ahead. The last will
 waits ``WILL_DELAY_S``: a connection that takes the session over for a moment (the config
 flow's probe, on a broker that binds client ids to logins) does not mark the home offline.
 
@@ -73,6 +78,9 @@ _REFUSED_LOGIN: Final = {134, 135}  # bad user name or password; not authorized
 WILL_DELAY_S: Final = 60
 # The user property of a status that names the installation which published it.
 INSTALLATION_PROPERTY: Final = "installation"
+# The user property of an online status that says since when the installation holds the
+# membership (microseconds since the epoch): the latest claim keeps it.
+CLAIMED_PROPERTY: Final = "claimed"
 # How long a home that connects again waits for the member's status before saying online.
 ANNOUNCE_AFTER_S: Final = 1.0
 # How long a probe waits for the member's retained status once subscribed.
@@ -167,6 +175,11 @@ class Presence:
 
     state: str | None = None  # online, offline, or None: no status yet
     installation: str | None = None
+    claimed: int | None = None  # None: a version of the integration that did not say
+
+    def claim(self) -> tuple[int, str]:
+        """Return what orders claims: the latest wins, the installation breaks a tie."""
+        return (self.claimed or 0, self.installation or "")
 
     def online_elsewhere(self, installation: str) -> bool:
         """Return whether another installation than ``installation`` is online as the member."""
@@ -207,27 +220,27 @@ def _client(settings: LinkSettings, ending: str = "") -> mqtt.Client:
     return client
 
 
-def _status_properties(settings: LinkSettings, packet: int) -> Properties:
+def _status_properties(settings: LinkSettings, packet: int, claimed: int | None) -> Properties:
     properties = Properties(packet)  # type: ignore[no-untyped-call]  # paho has no annotations
     properties.UserProperty = [(INSTALLATION_PROPERTY, settings.installation)]
+    if claimed is not None:
+        properties.UserProperty.append((CLAIMED_PROPERTY, str(claimed)))
     return properties
 
 
 def _presence(message: mqtt.MQTTMessage) -> Presence:
     """Return what a status message says (nothing for a payload that is not one)."""
-    installation = next(
-        (
-            value
-            for name, value in getattr(message.properties, "UserProperty", None) or ()
-            if name == INSTALLATION_PROPERTY
-        ),
-        None,
-    )
+    said = dict(getattr(message.properties, "UserProperty", None) or ())
+    claimed = said.get(CLAIMED_PROPERTY, "")
     try:
         state = json.loads(message.payload).get("state")
     except ValueError, AttributeError:
         return Presence()
-    return Presence(state if isinstance(state, str) else None, installation)
+    return Presence(
+        state if isinstance(state, str) else None,
+        said.get(INSTALLATION_PROPERTY),
+        int(claimed) if claimed.isdigit() else None,
+    )
 
 
 def probe(settings: LinkSettings, timeout_s: float = 10) -> Presence:
@@ -352,10 +365,11 @@ class LinkClient:
         # What the home controls, said in its online status (None: nothing said).
         self._control: Sequence[ControlledDevice] | None = None
         self._heard_self = False  # this connection's own online status came back
+        self._claimed: int | None = None  # since when this home holds the membership
         self._announcing: threading.Timer | None = None
         self.displaced_by: str | None = None
         self._client = _client(settings)
-        will = _status_properties(settings, mqtt.PacketTypes.WILLMESSAGE)
+        will = _status_properties(settings, mqtt.PacketTypes.WILLMESSAGE, None)
         will.WillDelayInterval = WILL_DELAY_S
         self._client.will_set(
             self._topics["status"], self._status("offline"), qos=1, retain=True, properties=will
@@ -461,7 +475,7 @@ class LinkClient:
             self._status(state),
             qos=1,
             retain=True,
-            properties=_status_properties(self.settings, mqtt.PacketTypes.PUBLISH),
+            properties=_status_properties(self.settings, mqtt.PacketTypes.PUBLISH, self._claimed),
         )
 
     def stop(self) -> None:
@@ -551,6 +565,8 @@ class LinkClient:
         """Say online and start sending, unless the home stopped or was displaced meanwhile."""
         if self._stopping.is_set() or self.state is LinkState.DISPLACED:
             return
+        if self._claimed is None:
+            self._claimed = time.time_ns() // 1000
         self._publish_status(client, "online")
         self.last_error = None
         self.state = LinkState.CONNECTED
@@ -590,19 +606,29 @@ class LinkClient:
             self._on_message(body)
 
     def _status_arrived(self, client: mqtt.Client, message: mqtt.MQTTMessage) -> None:
-        """Stop when another installation came online as this member after this home.
+        """Stop when another installation claimed the membership after this home.
 
-        What arrives before this connection's own online status (retained, or kept in the
-        session while the home was away) is older: at the first connection, the household
-        moved the membership here; when connecting again, another installation took it since.
+        At the first connection, what arrives before the home's own online status is older
+        whatever its claim says (the household moved the membership here): the home's claim
+        goes past it. Later, the claims decide; an older one (a status left in a shared
+        session, or an installation coming back that stops on hearing this home) is answered
+        by saying online again, so that the retained status names the latest claim.
         """
         presence = _presence(message)
-        if presence.state == "online" and presence.installation == self.settings.installation:
-            self._heard_self = True
+        if presence.installation == self.settings.installation:
+            self._heard_self = self._heard_self or presence.state == "online"
             return
         if not presence.online_elsewhere(self.settings.installation):
             return
+        mine = Presence("online", self.settings.installation, self._claimed)
         if not self._heard_self and self._connections <= 1:
+            if presence.claim() > mine.claim():  # the other's clock is ahead of this one's
+                self._claimed = (presence.claimed or 0) + 1
+                self._publish_status(client, "online")
+            return
+        if presence.claim() < mine.claim():
+            if self.state is LinkState.CONNECTED:
+                self._publish_status(client, "online")
             return
         _LOGGER.warning(
             "Another installation (%s) logs in as member %s of %s: this home's link stops",
