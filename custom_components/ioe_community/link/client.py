@@ -222,9 +222,10 @@ def _client(settings: LinkSettings, ending: str = "") -> mqtt.Client:
 
 def _status_properties(settings: LinkSettings, packet: int, claimed: int | None) -> Properties:
     properties = Properties(packet)  # type: ignore[no-untyped-call]  # paho has no annotations
-    properties.UserProperty = [(INSTALLATION_PROPERTY, settings.installation)]
+    said = [(INSTALLATION_PROPERTY, settings.installation)]
     if claimed is not None:
-        properties.UserProperty.append((CLAIMED_PROPERTY, str(claimed)))
+        said.append((CLAIMED_PROPERTY, str(claimed)))
+    properties.UserProperty = said
     return properties
 
 
