@@ -255,7 +255,11 @@ class CommunityLink:
             return
         ir.async_delete_issue(self.hass, DOMAIN, issue)
         self._outbox = outbox
-        self._readings = HomeReadings(model, json.loads(checkpoint) if checkpoint else None)
+        self._readings = HomeReadings(
+            model,
+            json.loads(checkpoint) if checkpoint else None,
+            not_before=self.entry.created_at,
+        )
         # Building the client loads the CA and the schemas (file reads): not on the event loop.
         self._client = await self.hass.async_add_executor_job(self._make_client, outbox, version)
         self._client.set_control(self._control)
@@ -278,7 +282,9 @@ class CommunityLink:
         if self._readings is not None and self._client is not None:
             self._sample(dt_util.utcnow())
             self._keep_finished(self._client, self._readings)
-            self._readings = HomeReadings(model, self._readings.as_dict())
+            self._readings = HomeReadings(
+                model, self._readings.as_dict(), not_before=self.entry.created_at
+            )
         self._set_model(model)
         self._track_counters()
 

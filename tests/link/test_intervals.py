@@ -10,10 +10,16 @@ import random
 import numpy as np
 import pytest
 
-from custom_components.ioe_community.link.intervals import CounterIntervals, Interval
+from custom_components.ioe_community.link.intervals import (
+    MAX_BRIDGE,
+    QUARTER,
+    CounterIntervals,
+    Interval,
+)
 from custom_components.ioe_community.link.messages import Quality
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 KW = 2.0  # the home's steady power in these tests
 
 
@@ -107,6 +113,70 @@ def test_unavailable_late_and_repeated_samples_change_nothing() -> None:
     done = counter.finished()
 
     assert [round(i.kwh, 9) for i in done] == [0.5, 0.5]
+
+
+def test_a_clock_set_back_makes_no_quarter_twice_and_no_lump() -> None:
+    """The clock ran two hours ahead for an hour, then the network's time set it back.
+
+    The quarters it made while ahead stay made (once); the readings go on as soon as the clock
+    is past them, and none holds the energy counted while it caught up (that would be a
+    quarter of 4 kWh: eight times the power, more than any contract lets through).
+    """
+    ahead = timedelta(hours=2)
+    counter = CounterIntervals()
+    jumps = []
+    for real, value in steady(T0, T0 + timedelta(hours=6), every_s=30):
+        wrong = timedelta(hours=1) <= real - T0 < timedelta(hours=2)
+        jumps.append(counter.add(real + ahead if wrong else real, value))
+    done = counter.finished()
+
+    assert [jump for jump in jumps if jump is not None] == [timedelta(seconds=30) - ahead]
+    starts = [i.start for i in done]
+    assert starts == [T0 + QUARTER * n for n in range(len(done))]  # each once, in order
+    assert starts[-1] == T0 + timedelta(hours=5, minutes=45)
+    assert max(i.kwh for i in done) == pytest.approx(0.5)
+    # While ahead: a gap bridged (almost nothing in it), then the hour's energy, an hour late.
+    assert all(i.kwh < 0.01 for i in done[4:8])
+    assert [round(i.kwh, 9) for i in done[12:]] == [0.5] * 12
+    assert {i.quality for i in done[16:]} == {Quality.MEASURED}
+
+
+@pytest.mark.parametrize(
+    ("silent", "bridged"), [(timedelta(days=10), True), (MAX_BRIDGE + QUARTER * 2, False)]
+)
+def test_a_long_silence_is_bridged_up_to_a_limit(silent: timedelta, bridged: bool) -> None:
+    counter = CounterIntervals()
+    done = feed(counter, steady(T0 - silent, T0 - silent + timedelta(minutes=20), base=1e5))
+    done += feed(counter, steady(T0, T0 + timedelta(minutes=30), base=1e5))
+
+    if bridged:  # every quarter between, the energy counted over the silence in them
+        assert len(done) == (silent + QUARTER * 2) // QUARTER
+        assert sum(i.kwh for i in done) == pytest.approx(KW * (silent + QUARTER * 2) / HOUR)
+    else:  # counting goes on from the first sample after the silence
+        assert [(i.start, round(i.kwh, 9)) for i in done] == [
+            (T0 - silent, 0.5),
+            (T0, 0.5),
+            (T0 + QUARTER, 0.5),
+        ]
+
+
+def test_a_clock_starting_in_1970_makes_no_quarter_before_the_network_sets_it() -> None:
+    """A computer without a battery-backed clock, its first minutes stamped 1970."""
+    booted, started = datetime(1970, 1, 1, tzinfo=UTC), T0 - QUARTER * 2
+    counter = CounterIntervals()
+    jumps = [
+        counter.add(booted + (moment - started), value)
+        for moment, value in steady(started, T0 - timedelta(seconds=10))
+    ]
+    done = counter.finished()
+    jumps += [counter.add(moment, value) for moment, value in steady(T0, T0 + timedelta(hours=1))]
+    done += counter.finished()
+
+    assert [jump for jump in jumps if jump is not None] == [
+        T0 - booted - QUARTER * 2 + timedelta(seconds=10)
+    ]
+    assert [i.start.year for i in done] == [1970, 2026, 2026, 2026, 2026]
+    assert [round(i.kwh, 9) for i in done[1:]] == [0.5] * 4
 
 
 def test_quarters_always_add_up_to_what_the_counter_counted() -> None:

@@ -260,3 +260,38 @@ def test_a_past_period_is_made_again_from_its_history_as_it_was_live() -> None:
     cut = {source: values[:-45] for source, values in samples.items()}
     assert max(r.start for r in replay(GRID_AND_PV, cut, start, end)) == T0 + 15 * MINUTE
     assert replay(GRID_AND_PV, {}, start, end) == []
+
+
+def test_a_clock_jump_is_told_once_and_the_readings_go_on(caplog: pytest.LogCaptureFixture) -> None:
+    """The clock set back two hours: one warning (not one per counter), readings from there."""
+    home = HomeReadings(GRID_AND_PV)
+    rates = {"sensor.import": 0.01, "sensor.export": 0.002, "sensor.pv": 0.02}
+    feed(home, range(150, 181), rates)  # 12:30 to 13:00, the clock two hours ahead
+    first = home.finished()
+    feed(home, range(60, 120), rates)  # 11:00 to 11:59: the network's time set it back
+    assert home.finished() == []
+    feed(home, range(120, 211), rates)  # on to 13:30
+    then = home.finished()
+
+    assert caplog.text.count("The clock went back") == 1
+    assert "to 2026-11-24T11:00:00Z" in caplog.text
+    starts = [r.start for r in [*first, *then] if r.quantity == "import_kwh"]
+    assert starts == [T0 + n * 15 * MINUTE for n in (10, 11, 12, 13)]
+    for start in (T0 + 180 * MINUTE, T0 + 195 * MINUTE):  # no lump of the hours caught up
+        assert by_key(then)[("grid", "import_kwh", start)] == (0.15, "measured")
+
+
+def test_samples_before_the_home_joined_wait_for_the_clock(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A computer without a battery-backed clock starts in 1970 until the network sets it."""
+    home = HomeReadings(GRID_AND_PV, not_before=T0 - timedelta(days=30))
+    booted = datetime(1970, 1, 1, tzinfo=UTC)
+    for minute in range(40):
+        for source in ("sensor.import", "sensor.export", "sensor.pv"):
+            home.add(source, booted + minute * MINUTE, 100.0 + minute)
+    assert home.finished() == []
+    feed(home, range(31), {"sensor.import": 0.01, "sensor.export": 0.002, "sensor.pv": 0.02})
+
+    assert {r.start for r in home.finished()} == {T0, T0 + 15 * MINUTE}
+    assert caplog.text.count("The clock says 1970-01-01T00:00:00Z, before this home joined") == 1

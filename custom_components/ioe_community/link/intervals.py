@@ -11,6 +11,15 @@ energy is the difference of its two boundaries — never negative, never counted
   answer) is ``interpolated``. A quarter is as good as its worse boundary.
 - A quarter is finished only when a sample at or after its end exists: nothing is guessed
   ahead of the data.
+- A quarter is never made twice, and the clock may jump. A sample up to ``CLOCK_STEP`` older
+  than the newest is late and ignored; an older one means the clock was set back (it ran
+  ahead, and the network's time corrected it): counting goes on from it, the quarters already
+  made are not made again, and the energy counted until the clock is past them again is in
+  none (spread over the first quarter after them, a few hours of it would pass any contract's
+  power). A silence longer than ``MAX_BRIDGE`` is not bridged either: a computer without a
+  battery-backed clock starts at its build date (or 1970) until the network sets it, and
+  quarters spread over the years between could never be stored; counting goes on from the
+  first sample after it.
 
 The state survives Home Assistant restarts (``as_dict``/``from_dict``), so a restart in the
 middle of a quarter neither loses nor doubles energy.
@@ -29,6 +38,8 @@ from .messages import Quality
 
 QUARTER: Final = timedelta(minutes=15)
 MAX_SAMPLE_GAP: Final = timedelta(minutes=5)
+CLOCK_STEP: Final = MAX_SAMPLE_GAP
+MAX_BRIDGE: Final = timedelta(days=31)
 RESET_FRACTION: Final = 0.1
 
 
@@ -73,27 +84,44 @@ class CounterIntervals:
         self._times: list[datetime] = []
         self._totals: list[float] = []
         self._next: datetime | None = None  # start of the next quarter to finish
+        self._made: list[Interval] = []  # finished before the clock jumped, not yet returned
 
-    def add(self, at: datetime, value: float | None) -> None:
-        """Take a sample (None, NaN or negative: the counter was unavailable)."""
+    def add(self, at: datetime, value: float | None) -> timedelta | None:
+        """Take a sample (None, NaN or negative: the counter was unavailable).
+
+        Return the clock's jump when the sample starts the counting again (the clock set back,
+        or a silence not bridged), else None.
+        """
         if value is None or not math.isfinite(value) or value < 0:
-            return
-        if self._times and at <= self._times[-1]:
-            return  # late or repeated: the counter's history is already past it
+            return None
+        jump = at - self._times[-1] if self._times else None
+        if jump is not None and -CLOCK_STEP <= jump <= timedelta(0):
+            return None  # late or repeated: the counter's history is already past it
+        restart = jump is not None and not -CLOCK_STEP <= jump <= MAX_BRIDGE
         if self._raw is None:
             increase = 0.0
         elif value >= self._raw:
             increase = value - self._raw
         elif value < self._raw * (1 - RESET_FRACTION):
             increase = value  # the counter started again from zero
+        elif restart:
+            increase, value = 0.0, self._raw  # a small dip: the higher value stays the reference
         else:
-            return  # a small dip is noise: keep the higher value as the reference
+            return None  # a small dip is noise: keep the higher value as the reference
         self._raw = value
         self._total += increase
+        if restart and self._next is not None:
+            # What the samples so far finish is made now; from here on, quarters from
+            # ``_next`` on: those before it were made, never again.
+            self._made += self._finish()
+            self._times, self._totals = [at], [self._total]
+            self._next = max(quarter_ceil(at), self._next)
+            return jump
         self._times.append(at)
         self._totals.append(self._total)
         if self._next is None:
             self._next = quarter_ceil(at)
+        return None
 
     @property
     def newest(self) -> datetime | None:
@@ -102,6 +130,11 @@ class CounterIntervals:
 
     def finished(self) -> list[Interval]:
         """Return the quarters finished since the last call, oldest first."""
+        done, self._made = [*self._made, *self._finish()], []
+        return done
+
+    def _finish(self) -> list[Interval]:
+        """Return the quarters the samples finish now (and forget the samples behind them)."""
         done: list[Interval] = []
         while self._next is not None:
             end = self._next + QUARTER
@@ -153,6 +186,7 @@ class CounterIntervals:
                 [moment.isoformat(), total]
                 for moment, total in zip(self._times, self._totals, strict=True)
             ],
+            "made": [interval.as_list() for interval in self._made],
         }
 
     @classmethod
@@ -164,4 +198,5 @@ class CounterIntervals:
         made._next = None if data["next"] is None else datetime.fromisoformat(data["next"])
         made._times = [datetime.fromisoformat(moment) for moment, _ in data["samples"]]
         made._totals = [float(total) for _, total in data["samples"]]
+        made._made = [Interval.from_list(item) for item in data.get("made", ())]
         return made

@@ -102,11 +102,21 @@ def _needed(model: EnergyModel, quantity: str, terms: tuple[Term, ...]) -> froze
 class HomeReadings:
     """Turns the counters' samples into the home's finished readings, oldest first."""
 
-    def __init__(self, model: EnergyModel, state: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: EnergyModel,
+        state: Mapping[str, Any] | None = None,
+        *,
+        not_before: datetime | None = None,
+    ) -> None:
         """Follow ``model``'s counters, going on from a stored ``state`` (``as_dict``).
 
         State of counters the model no longer has is dropped; new counters start afresh.
+        Samples taken before ``not_before`` (when the home joined) are ignored: the clock is
+        wrong (a computer without a battery-backed clock, before the network sets it).
         """
+        self._not_before = not_before
+        self._told_behind = False  # whether the log said the clock is behind
         self._quantities = {
             quantity: terms for quantity in PROTOCOL_READINGS if (terms := _terms(model, quantity))
         }
@@ -139,6 +149,7 @@ class HomeReadings:
             for quantity, since in state.get("blocked", {}).items()
             if quantity in self._quantities
         }
+        self._jumped_at: datetime | None = None  # the last clock jump a counter found
         following = state.get("next", {})
         self._next: dict[str, datetime | None] = {
             quantity: datetime.fromisoformat(following[quantity])
@@ -149,8 +160,37 @@ class HomeReadings:
 
     def add(self, source: str, at: datetime, value: float | None) -> None:
         """Take a counter's sample (kWh; None when it has none)."""
-        if (counter := self._counters.get(source)) is not None:
-            counter.add(at, value)
+        if (counter := self._counters.get(source)) is None:
+            return
+        if self._not_before is not None and at < self._not_before:
+            if not self._told_behind:
+                _LOGGER.warning(
+                    "The clock says %s, before this home joined its community (%s): the "
+                    "readings wait until the clock is set",
+                    utc_seconds_text(at),
+                    utc_seconds_text(self._not_before),
+                )
+            self._told_behind = True
+            return
+        jump = counter.add(at, value)
+        if jump is None or at == self._jumped_at:  # every counter finds the same jump
+            return
+        self._jumped_at = at
+        if jump < timedelta(0):
+            _LOGGER.warning(
+                "The clock went back %s, to %s: the readings go on from there; the quarters "
+                "made while it was ahead are not made again",
+                -jump,
+                utc_seconds_text(at),
+            )
+        else:
+            _LOGGER.warning(
+                "The counters were silent for %s, until %s (a clock the network set long after "
+                "starting, or Home Assistant stopped that long): the readings go on from there, "
+                "the time between is not spread over quarter hours",
+                jump,
+                utc_seconds_text(at),
+            )
 
     def finished(self) -> list[Reading]:
         """Return the readings finished since the last call, oldest first."""
