@@ -2,8 +2,10 @@
 
 - *Another installation uses this membership*: take the membership back on this home (the
   other one's link stops in turn) or leave the community here.
-- *The outbox file cannot be used*: set the damaged file aside (renamed, not deleted) and start
-  with a new one; what it held can be sent again from the recorder's history.
+- *The outbox file cannot be used*: set the damaged file aside (renamed with its log, not
+  deleted), start with a new one, and send again what the recorder kept since the home joined
+  (up to ``MAX_RESEND_PERIOD``): what waited in the damaged file among it. The aggregator
+  keeps each quarter once (a quarter it had is at most replaced by its value made again).
 - *A deleted home's distributor history*: delete its statistics, or keep them.
 """
 
@@ -14,15 +16,19 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.recorder import DOMAIN as RECORDER_DOMAIN, get_instance
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.util import dt as dt_util
 
 from .community import ISSUE_DISPLACED, ISSUE_OUTBOX_UNUSABLE, membership_store, outbox_path
 from .const import CONF_CUPS, DOMAIN, LOGGER
 from .distributor_history import QUANTITIES, statistic_id
+from .link.intervals import quarter_ceil, quarter_floor
 from .membership import async_leave_community
+from .services import MAX_RESEND_PERIOD
 
 if TYPE_CHECKING:
     from . import IoeCommunityConfigEntry
@@ -89,14 +95,40 @@ class OutboxRepair(_EntryRepair):
         aside = path.with_name(f"{path.name}.damaged-{dt_util.utcnow():%Y%m%dT%H%M%S}")
         await self.hass.async_add_executor_job(_set_aside, path, aside)
         LOGGER.warning("The damaged outbox %s was set aside as %s", path.name, aside.name)
-        return await self._async_done()
+        done = await self._async_done()
+        await _async_send_recorded_again(self.hass, self._entry_id)
+        return done
 
 
 def _set_aside(path: Path, aside: Path) -> None:
+    """Rename the file and its write-ahead log (it may hold the newest batches) together."""
     if path.exists():
         path.rename(aside)
-    for ending in ("-wal", "-shm"):
-        path.with_name(f"{path.name}{ending}").unlink(missing_ok=True)
+    wal = path.with_name(f"{path.name}-wal")
+    if wal.exists():
+        wal.rename(aside.with_name(f"{aside.name}-wal"))
+    path.with_name(f"{path.name}-shm").unlink(missing_ok=True)
+
+
+async def _async_send_recorded_again(hass: HomeAssistant, entry_id: str) -> None:
+    """Send again the readings the recorder kept since the home joined (a period at most)."""
+    entry: IoeCommunityConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
+    if entry is None or entry.state is not ConfigEntryState.LOADED:
+        return  # the new file failed too: the issue is raised again
+    if (link := entry.runtime_data.community) is None:
+        return
+    end = quarter_floor(dt_util.utcnow())
+    start = max(quarter_ceil(entry.created_at), end - MAX_RESEND_PERIOD)
+    if not start < end:
+        return
+    try:
+        await link.async_resend(start, end)
+    except HomeAssistantError as err:
+        LOGGER.warning(
+            "The readings that waited in the damaged outbox of %s cannot be sent again: %s",
+            entry.title,
+            err,
+        )
 
 
 class StatisticsRepair(RepairsFlow):

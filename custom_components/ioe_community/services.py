@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
 from homeassistant.core import (
@@ -20,7 +20,7 @@ import probatio
 
 from .const import DOMAIN
 from .controls.model import BatteryOverride
-from .link.intervals import QUARTER, quarter_ceil
+from .link.intervals import quarter_ceil, quarter_floor
 
 if TYPE_CHECKING:
     from . import IoeCommunityConfigEntry
@@ -70,11 +70,6 @@ CHARGE_CAR_SCHEMA: Final = probatio.Schema(
 )
 
 
-def _quarter_floor(moment: datetime) -> datetime:
-    ceiling = quarter_ceil(moment)
-    return ceiling if ceiling == moment else ceiling - QUARTER
-
-
 async def _async_resend_readings(call: ServiceCall) -> ServiceResponse:
     """Send the home's readings of a past period again (the quarter hours it touches)."""
     entry: IoeCommunityConfigEntry = async_get_config_entry(
@@ -88,9 +83,9 @@ async def _async_resend_readings(call: ServiceCall) -> ServiceResponse:
             translation_placeholders={"home": entry.title},
         )
     # A time without its zone is the home's local time.
-    start = _quarter_floor(dt_util.as_utc(call.data[ATTR_START]))
+    start = quarter_floor(dt_util.as_utc(call.data[ATTR_START]))
     # The quarter hour going on now is not finished: the period stops before it.
-    end = min(quarter_ceil(dt_util.as_utc(call.data[ATTR_END])), _quarter_floor(dt_util.utcnow()))
+    end = min(quarter_ceil(dt_util.as_utc(call.data[ATTR_END])), quarter_floor(dt_util.utcnow()))
     if not start < end or end - start > MAX_RESEND_PERIOD:
         raise ServiceValidationError(
             translation_domain=DOMAIN,

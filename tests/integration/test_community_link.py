@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
+import random
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,7 +42,7 @@ from ioe_dev.physical import write_values
 from tests.community import Community, StartAggregator, call, start_service, stored_rows, wait_until
 from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER, StartModbusServer
 
-from .conftest import CUPS
+from .conftest import CUPS, fix_issue
 from .home_devices import answer_device_steps
 from .joined_home import (
     IMPORT_KW,
@@ -385,6 +386,69 @@ async def test_a_full_outbox_raises_a_repair_and_keeps_the_readings(
     kept = [r for r in stored_rows(community) if r[3] == first and r[2] == "import_kwh"]
     assert len(kept) == 1
     assert kept[0][4] == pytest.approx(0.15, abs=0.003)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+def damage(path: Path) -> None:
+    """Write over the file past SQLite's 100-byte header, as a failing SD card returns it."""
+    size = path.stat().st_size
+    with path.open("r+b") as file:
+        file.seek(100)
+        file.write(random.Random(28).randbytes(size - 100))  # noqa: S311 - test data
+
+
+@pytest.mark.freeze_time(EARLY_START, tick=True)
+async def test_a_damaged_outbox_is_set_aside_and_what_waited_in_it_comes_back(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    community: Community,
+    start_aggregator: StartAggregator,
+    modbus_server: StartModbusServer,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The outbox damaged while two quarters waited in it: every quarter reaches the store once."""
+    code = community.add_member("m-0001", cups=CUPS)
+    start_service(community, start_aggregator)
+    home, entry = await joined_home(hass, freezer, modbus_server, code)
+    await home.run(timedelta(minutes=20))  # the quarter from :15 goes through
+    community.broker.service.stop()
+    await wait_for_link(hass, entry, "disconnected")
+    await home.run(timedelta(minutes=30))  # two quarters wait in the outbox
+    assert int(sensor(hass, entry, "backlog")) >= 2
+
+    # Home Assistant stops, and its SD card damages the outbox file.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    path = Path(hass.config.path(".storage", f"{DOMAIN}.{entry.entry_id}.outbox.db"))
+    await hass.async_add_executor_job(damage, path)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    issue_id = f"outbox_unusable_{entry.entry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    assert entry.runtime_data.community.state is LinkState.STOPPED
+    await home.run(timedelta(minutes=15))  # the devices go on (and the recorder with them)
+    community.broker.service.start(port=community.broker.port)
+
+    await async_wait_recording_done(hass)
+    result = await fix_issue(hass, issue_id, {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    aside = {p.name for p in path.parent.iterdir() if p.name.startswith(f"{path.name}.damaged-")}
+    assert len(aside - {f"{name}-wal" for name in aside}) == 1  # with its log, if it had one
+
+    first = EARLY_START + timedelta(minutes=5)
+    quarters = [int((first + n * timedelta(minutes=15)).timestamp()) for n in range(4)]
+
+    def imports() -> list[tuple[Any, ...]]:
+        return [r for r in stored_rows(community) if r[2] == "import_kwh"]
+
+    await wait_after_broker_restart(hass, lambda: len(imports()) >= 4)
+    await hass.async_add_executor_job(wait_until, lambda: sensor(hass, entry, "backlog") == "0")
+    # Every quarter once (the one acknowledged before at most replaced by its value made
+    # again from the recorder), the two that waited in the damaged file among them.
+    assert [r[3] for r in imports()] == quarters
+    for row in imports():
+        assert row[4] == pytest.approx(0.15, abs=0.003)
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

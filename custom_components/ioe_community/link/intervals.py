@@ -74,6 +74,12 @@ def quarter_ceil(moment: datetime) -> datetime:
     return datetime.fromtimestamp(math.ceil(moment.timestamp() / seconds) * seconds, UTC)
 
 
+def quarter_floor(moment: datetime) -> datetime:
+    """Return the last quarter-hour boundary at or before ``moment`` (UTC)."""
+    ceiling = quarter_ceil(moment)
+    return ceiling if ceiling == moment else ceiling - QUARTER
+
+
 class CounterIntervals:
     """Turns one counter's samples into finished quarter hours."""
 
