@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 from pathlib import Path
+import re
 import sqlite3
 import ssl
 import subprocess
@@ -656,3 +657,45 @@ def distributor_day(cups: str, day: date, kwh: float) -> tuple[bytes, dict[str, 
         for hour in range(1, hours + 1)
     ]
     return "\n".join(lines).encode(), {f"{day:%Y-%m}": hours * kwh}
+
+
+# The metrics' text exposition format (Prometheus 0.0.4), as a scraper reads it.
+_NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+_SAMPLE = re.compile(
+    rf'^(?P<name>{_NAME})(?:\{{(?P<labels>[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+    rf'(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*")*)\}})? (?P<value>\S+)$'
+)
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+type Samples = dict[str, dict[frozenset[tuple[str, str]], float]]
+
+
+def parse_metrics(text: str) -> tuple[Samples, dict[str, str]]:
+    """Return each metric's samples by labels and its type (``GET /api/v1/metrics``).
+
+    Fail on a line the text format forbids.
+    """
+    samples: Samples = {}
+    types: dict[str, str] = {}
+    helped: set[str] = set()
+    assert text.endswith("\n")
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            name = line.split(" ", 3)[2]
+            assert name not in helped, f"HELP twice for {name}"
+            helped.add(name)
+        elif line.startswith("# TYPE "):
+            _hash, _type, name, kind = line.split(" ")
+            assert kind in {"counter", "gauge"}, line
+            assert name not in types, f"TYPE twice for {name}"
+            types[name] = kind
+        else:
+            match = _SAMPLE.match(line)
+            assert match is not None, f"not a sample: {line!r}"
+            name = match["name"]
+            assert name in types, f"{name} sampled before its TYPE"
+            labels = frozenset(_LABEL.findall(match["labels"] or ""))
+            assert labels not in samples.setdefault(name, {}), f"{line!r} twice"
+            samples[name][labels] = float(match["value"])
+    assert helped == set(types)
+    return samples, types

@@ -7,8 +7,6 @@ that parse as numbers. Then what it says is checked against what the test did.
 
 from __future__ import annotations
 
-import re
-
 from tests.community import (
     PREFIX,
     SERVICE_TASKS,
@@ -18,46 +16,10 @@ from tests.community import (
     batch,
     call,
     home,
+    parse_metrics,
     payload,
     start_service,
 )
-
-_NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
-_SAMPLE = re.compile(
-    rf'^(?P<name>{_NAME})(?:\{{(?P<labels>[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
-    rf'(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*")*)\}})? (?P<value>\S+)$'
-)
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-type Samples = dict[str, dict[frozenset[tuple[str, str]], float]]
-
-
-def parse(text: str) -> tuple[Samples, dict[str, str]]:
-    """Return each metric's samples by labels, and each metric's type; fail on a bad line."""
-    samples: Samples = {}
-    types: dict[str, str] = {}
-    helped: set[str] = set()
-    assert text.endswith("\n")
-    for line in text.splitlines():
-        if line.startswith("# HELP "):
-            name = line.split(" ", 3)[2]
-            assert name not in helped, f"HELP twice for {name}"
-            helped.add(name)
-        elif line.startswith("# TYPE "):
-            _hash, _type, name, kind = line.split(" ")
-            assert kind in {"counter", "gauge"}, line
-            assert name not in types, f"TYPE twice for {name}"
-            types[name] = kind
-        else:
-            match = _SAMPLE.match(line)
-            assert match is not None, f"not a sample: {line!r}"
-            name = match["name"]
-            assert name in types, f"{name} sampled before its TYPE"
-            labels = frozenset(_LABEL.findall(match["labels"] or ""))
-            assert labels not in samples.setdefault(name, {}), f"{line!r} twice"
-            samples[name][labels] = float(match["value"])
-    assert helped == set(types)
-    return samples, types
 
 
 def test_metrics_tell_what_the_replica_does_in_prometheus_text_format(
@@ -82,7 +44,7 @@ def test_metrics_tell_what_the_replica_does_in_prometheus_text_format(
 
     assert answer.status == 200
     assert answer.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
-    samples, types = parse(answer.body.decode())
+    samples, types = parse_metrics(answer.body.decode())
     one = frozenset[tuple[str, str]]()
     [info] = samples["ioe_aggregator_info"]
     assert dict(info)["community"] == "molinos"

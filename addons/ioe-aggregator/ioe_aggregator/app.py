@@ -84,6 +84,7 @@ from ioe_aggregator.results.engine import ResultsEngine
 from ioe_aggregator.results.publisher import ResultsPublisher
 from ioe_aggregator.results.signal_history import SignalHistory
 from ioe_aggregator.store import Store, open_store
+from ioe_aggregator.store.retention import keep_raw_readings
 from ioe_aggregator.supervisor import Supervisor
 from ioe_aggregator.tls import server_context
 from ioe_aggregator.web import pages, portal_page
@@ -116,12 +117,12 @@ class Services:
 
 
 # The tasks only the leading replica runs (``replicas.py``), in the order they start.
-LEADER_TASKS = ("comparisons", "webhooks", "datadis")
+LEADER_TASKS = ("comparisons", "webhooks", "datadis", "retention")
 
 
 @dataclass(frozen=True)
 class ScheduledWork:
-    """The work of the leading replica: comparison jobs, webhooks, the Datadis schedule.
+    """The leading replica's work: comparison jobs, webhooks, Datadis, the raw readings kept.
 
     Publishing the results is the leader's too: the results task runs on every replica (each
     computes what its API shows) and publishes only while its replica leads.
@@ -156,6 +157,10 @@ class ScheduledWork:
                     services.datadis_runs,
                     on_stored=services.results.publish_results_soon,
                 ),
+            )
+        if config.raw_readings_days:
+            supervisor.start(
+                "retention", keep_raw_readings(services.store, config.raw_readings_days)
             )
         services.results.lead()
 

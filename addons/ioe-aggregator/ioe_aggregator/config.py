@@ -32,6 +32,9 @@ DEFAULT_MEMBER_QUOTA_ROWS = 5_000_000
 # A home sends a batch a quarter hour and a live report every 10 s; a backlog goes at the
 # pace of its acknowledgements, within a minute's allowance (``ingest.writer.BatchRates``).
 DEFAULT_MEMBER_BATCHES_PER_S = 20.0
+# The fewest days of raw readings a limit may keep: the distributors revise their values for
+# about two months, and a correction older than the readings kept is left out.
+MIN_RAW_READINGS_DAYS = 90
 # How often the public display's figures are computed again (s).
 DEFAULT_DISPLAY_REFRESH_S = 60
 DEFAULT_WEBHOOK_RETRY_S = 10
@@ -180,6 +183,12 @@ _SCHEMA = vol.Schema(
         ),
         vol.Optional("member_quota_rows", default=DEFAULT_MEMBER_QUOTA_ROWS): vol.All(
             vol.Coerce(int), vol.Range(min=1000)
+        ),
+        # 0: every raw reading is kept; else those of the last N days (their sums stay).
+        vol.Optional("raw_readings_days", default=0): vol.All(
+            vol.Coerce(int),
+            vol.Any(0, vol.Range(min=MIN_RAW_READINGS_DAYS)),
+            msg=f"0 (keep them all) or at least {MIN_RAW_READINGS_DAYS} days",
         ),
         vol.Optional("timezone", default=DEFAULT_TZ): _timezone,
         vol.Optional("agreement_min_months", default=4): vol.All(
@@ -368,6 +377,8 @@ class Config:
     webhook_retry_s: int = DEFAULT_WEBHOOK_RETRY_S
     # Where the manager copies an emoncms server's files to import them (``emoncms/files.py``).
     emoncms_dir: Path = Path(DEFAULT_EMONCMS_DIR)
+    # Days of raw readings kept (their hourly and daily sums are kept for ever); 0: all.
+    raw_readings_days: int = 0
 
 
 def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
@@ -506,6 +517,7 @@ def _build(options: dict[str, Any]) -> Config:
             language=options["language"],
         ),
         datadis=datadis,
+        raw_readings_days=options["raw_readings_days"],
         log_level=options["log_level"],
         display=DisplayConfig(
             refresh_s=options["display_refresh_s"],

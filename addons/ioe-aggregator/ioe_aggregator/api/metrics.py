@@ -208,6 +208,7 @@ async def metrics(request: web.Request) -> web.Response:
                 pending = await tx.execute(PENDING_DELIVERIES)
                 jobs = await tx.execute(COMPARISONS_BY_STATE)
             alive = len(await replicas.alive())
+            kept_from = await app[STORE].kept_from()
     except StoreError, TimeoutError:
         database_up = 0
     else:
@@ -229,6 +230,12 @@ async def metrics(request: web.Request) -> web.Response:
             "gauge",
             "Replicas serving the database now (this one included).",
             _one(alive),
+        )
+        exposition.add(
+            "ioe_aggregator_readings_kept_from_timestamp_seconds",
+            "gauge",
+            "Where the raw readings kept begin (Unix time; none: all are kept).",
+            [] if kept_from is None else _one(kept_from.timestamp()),
         )
     exposition.add(
         "ioe_aggregator_database_up",

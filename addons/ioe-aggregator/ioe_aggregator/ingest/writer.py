@@ -329,6 +329,15 @@ class Ingest:
         counters.readings_new += outcome.new
         counters.readings_changed += outcome.changed
         counters.readings_unchanged += outcome.unchanged
+        if outcome.expired:
+            counters.readings_refused["expired"] += outcome.expired
+            self._log_refusal(
+                batch.member,
+                "Left %s readings out of batch %s of %s: older than the raw readings kept",
+                outcome.expired,
+                batch.batch,
+                batch.member,
+            )
         if outcome.changed:
             _LOGGER.info(
                 "Batch %s of %s replaced %s stored readings with new values",

@@ -1,4 +1,9 @@
-"""The readings: stored by batch (new, changed or already there), read back, and totalled."""
+"""The readings: stored by batch (new, changed or already there), read back, and totalled.
+
+Raw readings older than the manager keeps (``forget_readings``) are deleted; their hourly and
+daily sums stay, and stay exact: a reading that starts before the horizon is not stored any
+more (``BatchOutcome.expired``), as it would be counted in the sums a second time.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,12 @@ SOURCE_MEMBER = "member"
 _EPOCH = date(1970, 1, 1)
 PUT_SETTING = """INSERT INTO settings (key, value) VALUES (?, ?)
     ON CONFLICT (key) DO UPDATE SET value = excluded.value"""
+# The raw readings kept: "FROM_S SET_S", readings from FROM_S on, so since SET_S.
+KEPT_FROM_SETTING = "readings_kept_from"
+# Readings are forgotten below a horizon set at least this long before: a transaction that
+# began before it was set (and may store below it) has ended by then.
+FORGET_GRACE_S = 600
+_DAY_S = 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +40,14 @@ class BatchOutcome:
     """What storing a batch did: readings new, changed (another value) or already there.
 
     ``over_quota``: nothing was stored, as the member's data would pass its quota.
+    ``expired``: readings not stored as they start before the raw readings kept.
     """
 
     new: int
     changed: int
     unchanged: int
     over_quota: bool = False
+    expired: int = 0
 
     @property
     def stored(self) -> int:
@@ -151,6 +164,7 @@ class Store(Connection):
                 # deadlock), and the second reads what the first wrote.
                 for member in sorted(spans):
                     await tx.execute(self._database.key_lock, (f"readings/{source}/{member}",))
+            horizon = await _kept_from(tx)
             known: dict[str, dict[Row, Row]] = {}
             sums = rollups.Changes()
             for member, (low, high) in spans.items():
@@ -160,7 +174,7 @@ class Store(Connection):
             added_rows: dict[str, int] = {}
             for batch in batches:
                 member_known = known.setdefault(batch.member, {})
-                planned, outcome = _plan_batch(batch, member_known)
+                planned, outcome = _plan_batch(batch, member_known, horizon[0] if horizon else 0)
                 if quota_rows is not None and batch.readings:
                     used, recorded = usage[batch.member]
                     added = outcome.new + (batch.batch not in recorded)
@@ -185,6 +199,65 @@ class Store(Connection):
                 await tx.executemany(sql.ADD_USAGE, list(added_rows.items()))
             await sums.write(tx, source)
         return outcomes
+
+    async def kept_from(self) -> datetime | None:
+        """Return from when the raw readings are kept (None: all of them)."""
+        async with self.transaction() as tx:
+            kept = await _kept_from(tx)
+        return None if kept is None else sql.moment(kept[0])
+
+    async def forget_readings(self, before: datetime, *, grace_s: int = FORGET_GRACE_S) -> int:
+        """Forget the raw readings below the horizon; make ``before`` the next horizon.
+
+        Two steps, so that no transaction storing a reading is caught between them: readings
+        that start before the horizon are not stored from the moment it is set (``expired``),
+        and they are deleted once it has been set for ``grace_s``: run daily, a day after they
+        pass it. The hourly and daily sums stay; a member's quota counts the rows it frees.
+        Return how many readings were deleted.
+        """
+        now_s = int(time.time())
+        async with self.transaction() as tx:
+            kept = await _kept_from(tx)
+        forgotten = 0
+        if kept is not None and kept[1] <= now_s - grace_s:
+            forgotten = await self._forget_below(kept[0])
+        before_s = sql.seconds(before)
+        if kept is None or before_s > kept[0]:
+            async with self.transaction() as tx:
+                await tx.execute(PUT_SETTING, (KEPT_FROM_SETTING, f"{before_s} {now_s}"))
+        return forgotten
+
+    async def _forget_below(self, horizon_s: int) -> int:
+        """Delete the readings starting before ``horizon_s``, a day per transaction."""
+        forgotten = 0
+        async with self.transaction() as tx:
+            sources = [str(row[0]) for row in await tx.execute(sql.SELECT_SOURCES)]
+        for source in sources:
+            async with self.transaction() as tx:
+                oldest = (await tx.execute(sql.SELECT_OLDEST_READING, (source,)))[0][0]
+            low = horizon_s if oldest is None else int(oldest) // _DAY_S * _DAY_S
+            while low < horizon_s:
+                high = min(low + _DAY_S, horizon_s)
+                async with self.transaction() as tx:
+                    freed = await tx.execute(sql.COUNT_READINGS_BY_MEMBER, (source, low, high))
+                    await tx.execute(sql.DELETE_READINGS, (source, low, high))
+                    if source == SOURCE_MEMBER:
+                        await tx.executemany(sql.FREE_USAGE, [(n, n, m) for m, n in freed])
+                forgotten += sum(int(n) for _m, n in freed)
+                low = high
+        async with self.transaction() as tx:
+            freed = await tx.execute(sql.COUNT_OLD_BATCHES, (horizon_s,))
+            await tx.execute(sql.DELETE_OLD_BATCHES, (horizon_s,))
+            await tx.executemany(sql.FREE_USAGE, [(n, n, m) for m, n in freed])
+            if self.timescaledb:  # the emptied chunks' files go (deleted rows leave them)
+                await tx.execute(sql.DROP_CHUNKS, (horizon_s,))
+        if forgotten:
+            _LOGGER.info(
+                "Forgot %s raw readings before %s (their hourly and daily sums stay)",
+                forgotten,
+                sql.moment(horizon_s).date(),
+            )
+        return forgotten
 
     async def last_readings(self, *, source: str = SOURCE_MEMBER) -> dict[str, datetime]:
         """Return when each registered member's latest reading ends (none: never sent one)."""
@@ -263,6 +336,7 @@ class Store(Connection):
             if pieces.days is not None:
                 parts.append(await tx.execute(rollups.SUMS_OF_DAYS, (source, *pieces.days)))
             plants = {str(row[0]) for row in await tx.execute(sql.SELECT_PLANT_MEMBERS)}
+            kept = await _kept_from(tx)
             sparse = (
                 []
                 if min_contributors is None or min_contributors <= 1
@@ -285,11 +359,22 @@ class Store(Connection):
                 continue
             kwh[measure] = kwh.get(measure, 0.0) + sums[member, measure]
             contributors[measure] = contributors.get(measure, 0) + 1
+        withheld = {Measure(str(row[0]), str(row[1])): int(row[2]) for row in sparse}
+        if (
+            kept is not None
+            and start_s < kept[0]
+            and min_contributors is not None
+            and len(plants) < min_contributors
+            and COMMUNITY_PLANT in kwh
+        ):
+            # The plant's intervals are told sparse from its readings, forgotten before the
+            # horizon: with fewer members holding a plant than asked for, they all were.
+            withheld[COMMUNITY_PLANT] = max(withheld.get(COMMUNITY_PLANT, 0), 1)
         return Totals(
             members=len({member for member, _measure in sums}),
             kwh=kwh,
             contributors=contributors,
-            sparse={Measure(str(row[0]), str(row[1])): int(row[2]) for row in sparse},
+            sparse=withheld,
         )
 
     async def hourly(
@@ -361,14 +446,17 @@ async def _usage(tx: Transaction, ids: dict[str, set[str]]) -> dict[str, tuple[i
     return usage
 
 
-def _plan_batch(batch: ReadingsBatch, known: dict[Row, Row]) -> tuple[list[Row], BatchOutcome]:
+def _plan_batch(
+    batch: ReadingsBatch, known: dict[Row, Row], horizon_s: int
+) -> tuple[list[Row], BatchOutcome]:
     """Return the readings of a batch to write (new or changed) and the outcome.
 
     ``known`` maps the member's stored (meter, quantity, start, end) to (value, quality), with
-    what earlier batches of the same transaction write.
+    what earlier batches of the same transaction write. Readings starting before
+    ``horizon_s`` are not written (expired).
     """
     rows: list[Row] = []
-    new = changed = 0
+    new = changed = expired = 0
     for reading in batch.readings:
         identity = (
             reading.meter,
@@ -376,6 +464,9 @@ def _plan_batch(batch: ReadingsBatch, known: dict[Row, Row]) -> tuple[list[Row],
             sql.seconds(reading.start),
             sql.seconds(reading.end),
         )
+        if identity[2] < horizon_s:
+            expired += 1
+            continue
         after = (reading.value, reading.quality)
         before = known.get(identity)
         if before == after:
@@ -385,7 +476,17 @@ def _plan_batch(batch: ReadingsBatch, known: dict[Row, Row]) -> tuple[list[Row],
         else:
             changed += 1
         rows.append((*identity, *after))
-    return rows, BatchOutcome(new=new, changed=changed, unchanged=len(batch.readings) - len(rows))
+    unchanged = len(batch.readings) - len(rows) - expired
+    return rows, BatchOutcome(new=new, changed=changed, unchanged=unchanged, expired=expired)
+
+
+async def _kept_from(tx: Transaction) -> tuple[int, int] | None:
+    """Return (from when raw readings are kept, since when), None when all are."""
+    rows = await tx.execute(SELECT_SETTING, (KEPT_FROM_SETTING,))
+    if not rows:
+        return None
+    from_s, set_s = str(rows[0][0]).split()
+    return int(from_s), int(set_s)
 
 
 async def open_store(url: str, *, zone: ZoneInfo | None = None) -> Store:

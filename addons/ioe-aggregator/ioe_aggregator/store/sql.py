@@ -25,6 +25,19 @@ RECORD_BATCH = """INSERT INTO batches (member, batch, first_s, last_s, received,
         last_s = excluded.last_s,
         received = batches.received + 1"""
 SELECT_USAGE = "SELECT stored_rows FROM member_usage WHERE member = ?"
+# Forgetting raw readings (``Store.forget_readings``): the sources (from the days' sums, far
+# fewer rows), a day of one source's readings by member, and the batch records of before.
+SELECT_SOURCES = "SELECT DISTINCT source FROM daily_energy"
+SELECT_OLDEST_READING = "SELECT MIN(start_s) FROM readings WHERE source = ?"
+COUNT_READINGS_BY_MEMBER = """SELECT member, COUNT(*) FROM readings
+    WHERE source = ? AND start_s >= ? AND start_s < ? GROUP BY member"""
+DELETE_READINGS = "DELETE FROM readings WHERE source = ? AND start_s >= ? AND start_s < ?"
+COUNT_OLD_BATCHES = "SELECT member, COUNT(*) FROM batches WHERE last_s < ? GROUP BY member"
+DELETE_OLD_BATCHES = "DELETE FROM batches WHERE last_s < ?"
+FREE_USAGE = """UPDATE member_usage
+    SET stored_rows = CASE WHEN stored_rows > ? THEN stored_rows - ? ELSE 0 END WHERE member = ?"""
+# TimescaleDB: the readings' chunks entirely before a time (seconds: the hypertable's own unit).
+DROP_CHUNKS = "SELECT drop_chunks('readings', older_than => CAST(? AS BIGINT))"
 ADD_USAGE = """INSERT INTO member_usage (member, stored_rows) VALUES (?, ?)
     ON CONFLICT (member) DO UPDATE
         SET stored_rows = member_usage.stored_rows + excluded.stored_rows"""
