@@ -93,6 +93,7 @@ def test_every_add_on_option_is_a_service_setting(tmp_path: Path, option: str) -
             "datadis_sync_time": "05:30",
             "public_api_url": "https://ioe.example.org:8443",
             "member_quota_rows": 20_000,
+            "raw_readings_days": 400,
         }.get(option, EXAMPLE_BY_TYPE.get(declared.rstrip("?").split("(")[0]))
     # Options that only make sense together are given with their partner.
     partners = {
