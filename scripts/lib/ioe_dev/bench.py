@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 SIZES = (10, 50, 200)
 REPEATS = 3
 # Benchmarks in a module of their own, ``bench_NAME``: ``bench_NAME()`` and ``print_table``.
-OWN_MODULES = ("control", "forecast", "ingest", "link", "replicas", "upload", "web")
+OWN_MODULES = ("control", "forecast", "ingest", "link", "replicas", "store", "upload", "web")
 
 
 def _median_seconds(call: Any, repeats: int = REPEATS) -> float:
@@ -412,6 +412,7 @@ def main() -> int:
             "control",
             "forecast",
             "replicas",
+            "store",
         ],
     )
     parser.add_argument("members", nargs="?", type=int)

@@ -78,7 +78,7 @@ class PostgresServer:
 
 
 def start_postgres(directory: Path, settings: Mapping[str, str] | None = None) -> PostgresServer:
-    """Create a cluster in ``directory`` and start it; return the running server.
+    """Create a cluster in ``directory`` (unless it holds one) and start it; return the server.
 
     ``settings`` are extra server settings (``-c name=value``). PostgreSQL refuses to run as
     root: as root, the cluster belongs to the ``postgres`` user.
@@ -91,9 +91,10 @@ def start_postgres(directory: Path, settings: Mapping[str, str] | None = None) -
         os.chown(directory, account.pw_uid, account.pw_gid)
     server = PostgresServer(directory=directory, port=free_port(), user=user)
     data = directory / "data"
-    server.run(
-        "initdb", "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-sync"
-    )
+    if not (data / "PG_VERSION").exists():
+        server.run(
+            "initdb", "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-sync"
+        )
     options = (
         f"-p {server.port} -c listen_addresses=127.0.0.1 -k {directory} "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
