@@ -188,3 +188,43 @@ def test_only_a_later_claim_stops_a_home(community: Community, tmp_path: Path) -
         assert link.displaced_by == "fedcba9876543210"
     finally:
         link.stop()
+
+
+def test_a_new_home_claims_past_the_one_away_whatever_their_clocks(
+    community: Community, tmp_path: Path
+) -> None:
+    """The old home is away (its last will said offline), its clock an hour ahead of the new one's.
+
+    The new home's claim goes past the one its last will carries: when the old home comes
+    back, it is the one that stops.
+    """
+    code = community.add_member("m-0001")
+    aggregator = community.connect(AGGREGATOR_USER, AGGREGATOR_PASSWORD)
+    topic = f"{code.topic_prefix}/m/m-0001/status"
+    ahead = time.time_ns() // 1000 + 3_600_000_000
+    payload, properties = status_from("0123456789abcdef", ahead)
+    away = json.dumps({"schema": "ioe.status.v1", "state": "offline"}).encode()
+    aggregator.client.publish(
+        topic, away, qos=1, retain=True, properties=properties
+    ).wait_for_publish(10)
+    link = LinkClient(settings(code), Outbox(tmp_path / "outbox.db"))
+    link.start()
+    try:
+        wait_for(lambda: link.state is LinkState.CONNECTED, 20)
+        aggregator.subscribe(topic)
+
+        def claimed() -> int:
+            said = dict(aggregator.messages[-1].properties.UserProperty)
+            assert said[INSTALLATION_PROPERTY] == link.settings.installation
+            return int(said[CLAIMED_PROPERTY])
+
+        aggregator.wait_for(lambda: aggregator.messages and claimed() > ahead)
+        # The old home comes back, online with its claim: this one stays, and says so again.
+        before = len(aggregator.messages)
+        aggregator.client.publish(topic, payload, qos=1, retain=True, properties=properties)
+        aggregator.wait_for(lambda: len(aggregator.messages) >= before + 2)
+        assert claimed() > ahead
+        time.sleep(1)
+        assert link.state is LinkState.CONNECTED
+    finally:
+        link.stop()

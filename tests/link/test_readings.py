@@ -295,3 +295,27 @@ def test_samples_before_the_home_joined_wait_for_the_clock(
 
     assert {r.start for r in home.finished()} == {T0, T0 + 15 * MINUTE}
     assert caplog.text.count("The clock says 1970-01-01T00:00:00Z, before this home joined") == 1
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # Home Assistant stopped for 32 days: not spread, and the readings go on after it.
+        (range(0, 20), range(32 * 24 * 60, 32 * 24 * 60 + 31)),
+        # The clock ten minutes fast, set back to 10:03 in the middle of a quarter.
+        (range(0, 14), range(3, 31)),
+    ],
+)
+def test_the_readings_go_on_after_a_counter_starts_again(before: range, after: range) -> None:
+    home = HomeReadings(GRID_AND_PV)
+    rates = {"sensor.import": 0.01, "sensor.export": 0.002, "sensor.pv": 0.02}
+    feed(home, before, rates)
+    first = home.finished()
+    feed(home, after, rates, base=100.0 + 0.01 * before[-1])
+    then = home.finished()
+
+    starts = [r.start for r in [*first, *then] if r.quantity == "import_kwh"]
+    assert starts == sorted(set(starts))  # each once, in order
+    last = T0 + (after[-1] // 15 * 15 - 15) * MINUTE
+    assert starts[-1] == last  # the quantity followed its counters past the jump
+    assert all(r.value <= 0.15 * 2 + 1e-9 for r in then if r.quantity == "import_kwh")

@@ -366,20 +366,25 @@ class LinkClient:
         # What the home controls, said in its online status (None: nothing said).
         self._control: Sequence[ControlledDevice] | None = None
         self._heard_self = False  # this connection's own online status came back
-        self._claimed: int | None = None  # since when this home holds the membership
+        # Since when this home holds the membership (its last will says it too).
+        self._claimed = time.time_ns() // 1000
         self._announcing: threading.Timer | None = None
         self.displaced_by: str | None = None
         self._client = _client(settings)
-        will = _status_properties(settings, mqtt.PacketTypes.WILLMESSAGE, None)
-        will.WillDelayInterval = WILL_DELAY_S
-        self._client.will_set(
-            self._topics["status"], self._status("offline"), qos=1, retain=True, properties=will
-        )
+        self._set_will()
         self._client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         self._client.on_connect = self._connected
         self._client.on_disconnect = self._disconnected
         self._client.on_message = self._received
         self._client.on_connect_fail = self._connect_failed
+
+    def _set_will(self) -> None:
+        """Set the last will (offline, with the claim), for this connection or the next."""
+        will = _status_properties(self.settings, mqtt.PacketTypes.WILLMESSAGE, self._claimed)
+        will.WillDelayInterval = WILL_DELAY_S
+        self._client.will_set(
+            self._topics["status"], self._status("offline"), qos=1, retain=True, properties=will
+        )
 
     @property
     def state(self) -> LinkState:
@@ -566,8 +571,6 @@ class LinkClient:
         """Say online and start sending, unless the home stopped or was displaced meanwhile."""
         if self._stopping.is_set() or self.state is LinkState.DISPLACED:
             return
-        if self._claimed is None:
-            self._claimed = time.time_ns() // 1000
         self._publish_status(client, "online")
         self.last_error = None
         self.state = LinkState.CONNECTED
@@ -619,13 +622,15 @@ class LinkClient:
         if presence.installation == self.settings.installation:
             self._heard_self = self._heard_self or presence.state == "online"
             return
-        if not presence.online_elsewhere(self.settings.installation):
-            return
         mine = Presence("online", self.settings.installation, self._claimed)
-        if not self._heard_self and self._connections <= 1:
-            if presence.claim() > mine.claim():  # the other's clock is ahead of this one's
-                self._claimed = (presence.claimed or 0) + 1
-                self._publish_status(client, "online")
+        first = not self._heard_self and self._connections <= 1
+        if first and presence.installation is not None and presence.claim() > mine.claim():
+            # The other's clock is ahead of this one's (online, or offline by its last will:
+            # it may come back): this home's claim goes past it.
+            self._claimed = (presence.claimed or 0) + 1
+            self._set_will()
+            self._publish_status(client, "online")
+        if first or not presence.online_elsewhere(self.settings.installation):
             return
         if presence.claim() < mine.claim():
             if self.state is LinkState.CONNECTED:

@@ -116,12 +116,16 @@ class CounterIntervals:
             return None  # a small dip is noise: keep the higher value as the reference
         self._raw = value
         self._total += increase
-        if restart and self._next is not None:
-            # What the samples so far finish is made now; from here on, quarters from
-            # ``_next`` on: those before it were made, never again.
+        if jump is not None and restart and self._next is not None:
+            # What the samples so far finish is made now. Set back: the samples taken at the
+            # times the clock ran past go, and the quarters go on from ``_next`` (those before
+            # it were made, never again). After a long silence: from the quarter after it.
             self._made += self._finish()
-            self._times, self._totals = [at], [self._total]
-            self._next = max(quarter_ceil(at), self._next)
+            kept = bisect_right(self._times, at) if jump < timedelta(0) else 0
+            self._times = [*self._times[:kept], at]
+            self._totals = [*self._totals[:kept], self._total]
+            if jump > timedelta(0):
+                self._next = quarter_ceil(at)
             return jump
         self._times.append(at)
         self._totals.append(self._total)

@@ -222,6 +222,12 @@ class HomeReadings:
                     return []
                 firsts = [min(done[n]) for n in needed] or firsts
             start = max(firsts)
+        elif all(start not in intervals for intervals in done):
+            # Counters make their quarters in order: one that has only later ones skipped this
+            # one for good (a long silence, a clock set back), and so does the quantity.
+            later = [q for intervals in done for q in intervals if q > start]
+            if later:
+                start = min(later)
         meter, name = PROTOCOL_READINGS[quantity]
         ready = []
         while True:
