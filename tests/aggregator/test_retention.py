@@ -5,9 +5,11 @@ On SQLite, PostgreSQL and PostgreSQL with TimescaleDB (the readings a hypertable
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+import itertools
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -40,6 +42,7 @@ HORIZON = D0 + timedelta(days=4)
 IMPORT = Measure("grid", "import_kwh")
 DISTRIBUTOR = "distributor"
 DAY = timedelta(days=1)
+_databases = itertools.count()
 QUOTA = 10**7
 
 
@@ -51,7 +54,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIterat
     else:
         fixture = "postgres" if request.param == "postgresql" else "timescale_postgres"
         server: PostgresServer = request.getfixturevalue(fixture)
-        url = server.create_database(f"retention_{request.node.callspec.id}_{id(tmp_path)}")
+        url = server.create_database(f"retention_{next(_databases)}")
     opened = await open_store(url)
     assert opened.timescaledb is (request.param == "timescaledb")
     registry = Registry(
@@ -109,17 +112,15 @@ async def test_old_readings_go_and_every_sum_stays_exact(store: Store) -> None:
     await fill(store)
     before, used = await what_the_sums_say(store), await usage(store)
 
-    # The horizon is set: nothing is deleted yet (a write under way may still store below it).
+    # The horizon is set: nothing is deleted yet (a write under way may still store below it),
+    # and a correction of a reading still there is taken, its sums with it.
     assert await store.forget_readings(HORIZON, grace_s=0) == 0
     assert await store.kept_from() == HORIZON
-    # From now on a reading from before it is left out, the rest of its batch stored: the
-    # sums hold its hour already, and it could not be told from a new one once forgotten.
     late = quarter_batch("m-0001", "grid", "import_kwh", HORIZON - timedelta(hours=1), [9.0] * 8)
     outcome = await store.store_batch(replace(late, batch="late"))
-    assert (outcome.expired, outcome.new, outcome.changed, outcome.unchanged) == (4, 0, 4, 0)
-    after_late = await store.readings("m-0001", HORIZON, HORIZON + timedelta(hours=1))
-    assert [s.reading.value for s in after_late if s.reading.meter == "grid"] == [9.0] * 4
+    assert (outcome.expired, outcome.new, outcome.changed, outcome.unchanged) == (0, 0, 8, 0)
     changed = await what_the_sums_say(store)
+    assert changed[0].kwh[IMPORT] == pytest.approx(before[0].kwh[IMPORT] + 8 * (9.0 - 0.25))  # type: ignore[attr-defined]
 
     # The next run deletes what lies before it, a day per transaction.
     forgotten = await store.forget_readings(HORIZON, grace_s=0)
@@ -129,8 +130,26 @@ async def test_old_readings_go_and_every_sum_stays_exact(store: Store) -> None:
     assert await store.readings("m-0001", D0, HORIZON, source=DISTRIBUTOR) == []
     assert len(await store.readings("m-0002", HORIZON, D0 + timedelta(days=DAYS))) == 96 * 6
     assert await what_the_sums_say(store) == changed
-    # Only the late hour changed them, by its own difference (the four quarters it replaced).
-    assert changed[0].kwh[IMPORT] == pytest.approx(before[0].kwh[IMPORT] + 4 * (9.0 - 0.25))  # type: ignore[attr-defined]
+
+    # A reading from before the horizon whose hour holds a sum is left out, the rest of its
+    # batch stored: with its raw reading gone it could not be told from a new one.
+    again = quarter_batch("m-0001", "grid", "import_kwh", HORIZON - timedelta(hours=1), [7.0] * 8)
+    outcome = await store.store_batch(replace(again, batch="again"))
+    assert (outcome.expired, outcome.new, outcome.changed, outcome.unchanged) == (4, 0, 4, 0)
+    assert (await what_the_sums_say(store))[0].kwh[IMPORT] == pytest.approx(  # type: ignore[attr-defined]
+        changed[0].kwh[IMPORT] + 4 * (7.0 - 9.0)  # type: ignore[attr-defined]
+    )
+    # History arriving late (a first sync, an import) into hours with no sum is taken.
+    history = quarter_batch("m-0002", "grid", "export_kwh", D0, [0.5] * 8)
+    outcome = await store.store_batch(replace(history, batch="history"))
+    assert (outcome.expired, outcome.new) == (0, 8)
+    totals = await store.totals(D0, D0 + timedelta(hours=2), min_contributors=None)
+    assert totals.kwh[Measure("grid", "export_kwh")] == pytest.approx(4.0)
+    await store.store_batch(replace(history, batch="history-again"))  # (not counted twice)
+    assert (await store.totals(D0, D0 + timedelta(hours=2), min_contributors=None)).kwh[
+        Measure("grid", "export_kwh")
+    ] == pytest.approx(4.0)
+    changed = await what_the_sums_say(store)
     # The members' quotas count the rows freed (their readings and batch records).
     freed = await usage(store)
     assert freed == {
@@ -138,8 +157,10 @@ async def test_old_readings_go_and_every_sum_stays_exact(store: Store) -> None:
         "m-0002": used["m-0002"] - 96 * 4,
     }
 
-    # A horizon does not move back; the next one forgets only after its grace.
-    assert await store.forget_readings(HORIZON - timedelta(days=2), grace_s=0) == 0
+    # A horizon does not move back (the run forgets the history's raw readings, its sums stay);
+    # the next one forgets only after its grace.
+    assert await store.forget_readings(HORIZON - timedelta(days=2), grace_s=0) == 8
+    assert await what_the_sums_say(store) == changed
     assert await store.kept_from() == HORIZON
     assert await store.forget_readings(HORIZON + timedelta(days=1)) == 0  # set now: not yet
     assert await store.forget_readings(HORIZON + timedelta(days=1)) == 0  # 10 minutes' grace
@@ -189,15 +210,32 @@ def test_the_days_kept_are_the_managers_with_a_floor() -> None:
     assert horizon(1, madrid).isoformat() == "2026-12-05T00:00:00+01:00"
 
 
+async def forgotten_before(url: str, member: str, day: datetime) -> None:
+    """Store a day's first hour of ``member`` and forget it (the horizon set after it)."""
+    store = await open_store(url)
+    try:
+        await store.store_batch(quarter_batch(member, "grid", "import_kwh", day, [0.25] * 4))
+        for _run in range(2):
+            await store.forget_readings(day + DAY, grace_s=0)
+    finally:
+        await store.close()
+
+
 def test_the_service_keeps_the_days_its_manager_sets(
     community: Community, start_aggregator: StartAggregator
 ) -> None:
-    """The leader sets the horizon as it starts; a batch from before it is acked, left out."""
+    """The leader sets the horizon as it starts; a batch from before it is acked, left out.
+
+    An hour forgotten before (its sum kept) is sent again: left out as expired. History of
+    hours with no sum is stored.
+    """
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    url = community.options["database_url"]
+    asyncio.run(forgotten_before(url, "m-0001", today - 100 * DAY))
     community.options["raw_readings_days"] = 90
     sender = home(community, "m-0001")
     _service, port = start_service(community, start_aggregator)
     base, viewer = f"http://127.0.0.1:{port}", community.token("viewer")
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
     def kept_from() -> dict[frozenset[tuple[str, str]], float] | None:
         samples, _types = parse_metrics(call(base, "GET", "/api/v1/metrics", viewer).body.decode())
@@ -205,9 +243,10 @@ def test_the_service_keeps_the_days_its_manager_sets(
 
     sender.wait_for(kept_from)
     topic = f"{PREFIX}/m/m-0001/readings"
-    sender.publish(topic, payload(batch("m-0001", "old", day=today - 100 * DAY)))
+    sender.publish(topic, payload(batch("m-0001", "forgotten", day=today - 100 * DAY)))
+    sender.publish(topic, payload(batch("m-0001", "history", day=today - 99 * DAY)))
     sender.publish(topic, payload(batch("m-0001", "new", day=today - 10 * DAY)))
-    sender.wait_for(lambda: len(acks(sender, "m-0001")) == 2)
+    sender.wait_for(lambda: len(acks(sender, "m-0001")) == 3)
 
     samples, _types = parse_metrics(call(base, "GET", "/api/v1/metrics", viewer).body.decode())
     one = frozenset[tuple[str, str]]()
@@ -219,9 +258,11 @@ def test_the_service_keeps_the_days_its_manager_sets(
         frozenset({("reason", "expired")}): 4
     }
     readings = {dict(k)["outcome"]: v for k, v in samples["ioe_aggregator_readings_total"].items()}
-    assert readings == {"new": 4, "changed": 0, "unchanged": 0}
+    assert readings == {"new": 8, "changed": 0, "unchanged": 0}
     running = {dict(k)["task"] for k in samples["ioe_aggregator_task_running"]}
     assert "retention" in running
     assert [row[3] for row in stored_rows(community)] == [
-        int((today - 10 * DAY + n * QUARTER).timestamp()) for n in range(4)
+        int((day + n * QUARTER).timestamp())
+        for day in (today - 99 * DAY, today - 10 * DAY)
+        for n in range(4)
     ]

@@ -164,17 +164,23 @@ class Store(Connection):
                 # deadlock), and the second reads what the first wrote.
                 for member in sorted(spans):
                     await tx.execute(self._database.key_lock, (f"readings/{source}/{member}",))
-            horizon = await _kept_from(tx)
+            kept = await _kept_from(tx)
+            horizon_s = kept[0] if kept else 0
             known: dict[str, dict[Row, Row]] = {}
+            summed: dict[str, set[Row]] = {}
             sums = rollups.Changes()
             for member, (low, high) in spans.items():
                 existing = await tx.execute(sql.SELECT_EXISTING, (source, member, low, high))
                 known[member] = {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in existing}
+                if low < horizon_s:
+                    summed[member] = await _summed_hours(tx, source, member, batches, horizon_s)
             usage = await _usage(tx, ids) if quota_rows is not None else {}
             added_rows: dict[str, int] = {}
             for batch in batches:
                 member_known = known.setdefault(batch.member, {})
-                planned, outcome = _plan_batch(batch, member_known, horizon[0] if horizon else 0)
+                planned, outcome = _plan_batch(
+                    batch, member_known, horizon_s, summed.get(batch.member, set())
+                )
                 if quota_rows is not None and batch.readings:
                     used, recorded = usage[batch.member]
                     added = outcome.new + (batch.batch not in recorded)
@@ -447,13 +453,15 @@ async def _usage(tx: Transaction, ids: dict[str, set[str]]) -> dict[str, tuple[i
 
 
 def _plan_batch(
-    batch: ReadingsBatch, known: dict[Row, Row], horizon_s: int
+    batch: ReadingsBatch, known: dict[Row, Row], horizon_s: int, summed: set[Row]
 ) -> tuple[list[Row], BatchOutcome]:
     """Return the readings of a batch to write (new or changed) and the outcome.
 
     ``known`` maps the member's stored (meter, quantity, start, end) to (value, quality), with
-    what earlier batches of the same transaction write. Readings starting before
-    ``horizon_s`` are not written (expired).
+    what earlier batches of the same transaction write. A reading starting before
+    ``horizon_s`` whose raw reading is not there (forgotten, or never sent) is written only
+    into an hour its measure has no sum of yet (``summed``: (meter, quantity, hour)): history
+    arriving late (a first Datadis sync, an import). Else it is expired: the sum holds it.
     """
     rows: list[Row] = []
     new = changed = expired = 0
@@ -464,7 +472,8 @@ def _plan_batch(
             sql.seconds(reading.start),
             sql.seconds(reading.end),
         )
-        if identity[2] < horizon_s:
+        hour = (reading.meter, reading.quantity, identity[2] // HOUR_S * HOUR_S)
+        if identity[2] < horizon_s and identity not in known and hour in summed:
             expired += 1
             continue
         after = (reading.value, reading.quality)
@@ -478,6 +487,32 @@ def _plan_batch(
         rows.append((*identity, *after))
     unchanged = len(batch.readings) - len(rows) - expired
     return rows, BatchOutcome(new=new, changed=changed, unchanged=unchanged, expired=expired)
+
+
+async def _summed_hours(
+    tx: Transaction, source: str, member: str, batches: Sequence[ReadingsBatch], horizon_s: int
+) -> set[Row]:
+    """Return the (meter, quantity, hour) before the horizon that hold a sum of ``member``.
+
+    Only of the measures and hours its readings in ``batches`` start in.
+    """
+    spans: dict[tuple[str, str], tuple[int, int]] = {}
+    for batch in batches:
+        if batch.member != member:
+            continue
+        for reading in batch.readings:
+            start = sql.seconds(reading.start)
+            if start < horizon_s:
+                low, high = spans.get((reading.meter, reading.quantity), (start, start))
+                spans[reading.meter, reading.quantity] = (min(low, start), max(high, start))
+    summed: set[Row] = set()
+    for (meter, quantity), (low, high) in spans.items():
+        first_hour = low // HOUR_S * HOUR_S
+        hours = await tx.execute(
+            sql.SELECT_SUMMED_HOURS, (source, member, meter, quantity, first_hour, high)
+        )
+        summed.update((meter, quantity, int(row[0])) for row in hours)
+    return summed
 
 
 async def _kept_from(tx: Transaction) -> tuple[int, int] | None:

@@ -29,6 +29,11 @@ SELECT_USAGE = "SELECT stored_rows FROM member_usage WHERE member = ?"
 # fewer rows), a day of one source's readings by member, and the batch records of before.
 SELECT_SOURCES = "SELECT DISTINCT source FROM daily_energy"
 SELECT_OLDEST_READING = "SELECT MIN(start_s) FROM readings WHERE source = ?"
+# The hours of a member's measure that hold a sum (before the horizon: whether a reading that
+# starts there is history arriving late or one already counted).
+SELECT_SUMMED_HOURS = """SELECT hour_s FROM hourly_energy
+    WHERE source = ? AND member = ? AND meter = ? AND quantity = ?
+        AND hour_s >= ? AND hour_s <= ?"""
 COUNT_READINGS_BY_MEMBER = """SELECT member, COUNT(*) FROM readings
     WHERE source = ? AND start_s >= ? AND start_s < ? GROUP BY member"""
 DELETE_READINGS = "DELETE FROM readings WHERE source = ? AND start_s >= ? AND start_s < ?"
