@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,14 +20,14 @@ from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
 from .community import ISSUE_DISPLACED, ISSUE_OUTBOX_UNUSABLE, membership_store, outbox_path
 from .const import CONF_CUPS, DOMAIN, LOGGER
 from .distributor_history import QUANTITIES, statistic_id
-from .link.intervals import quarter_ceil, quarter_floor
+from .link.intervals import QUARTER, quarter_ceil, quarter_floor
 from .membership import async_leave_community
 from .services import MAX_RESEND_PERIOD
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from . import IoeCommunityConfigEntry
 
 ISSUE_STATISTICS_LEFT = "statistics_left"
+# How long after a quarter ends its last samples are surely in the recorder.
+RECORDED_AFTER = timedelta(minutes=1)
 
 
 class _EntryRepair(RepairsFlow):
@@ -96,7 +99,7 @@ class OutboxRepair(_EntryRepair):
         await self.hass.async_add_executor_job(_set_aside, path, aside)
         LOGGER.warning("The damaged outbox %s was set aside as %s", path.name, aside.name)
         done = await self._async_done()
-        await _async_send_recorded_again(self.hass, self._entry_id)
+        _send_recorded_again(self.hass, self._entry_id)
         return done
 
 
@@ -110,23 +113,50 @@ def _set_aside(path: Path, aside: Path) -> None:
     path.with_name(f"{path.name}-shm").unlink(missing_ok=True)
 
 
-async def _async_send_recorded_again(hass: HomeAssistant, entry_id: str) -> None:
-    """Send again the readings the recorder kept since the home joined (a period at most)."""
+@callback
+def _send_recorded_again(hass: HomeAssistant, entry_id: str) -> None:
+    """Send again, in the background, what the recorder kept since the home joined.
+
+    At once up to the quarter under way (a period at most), then that quarter once it has
+    ended: the new outbox's counters start at the next one.
+    """
     entry: IoeCommunityConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
     if entry is None or entry.state is not ConfigEntryState.LOADED:
         return  # the new file failed too: the issue is raised again
+    now = dt_util.utcnow()
+    under_way = quarter_floor(now)
+    start = max(quarter_ceil(entry.created_at), under_way - MAX_RESEND_PERIOD)
+    if start < under_way:
+        entry.async_create_background_task(
+            hass, _async_resend(entry, start, under_way), "ioe_community resend after repair"
+        )
+
+    @callback
+    def quarter_ended(_now: datetime) -> None:
+        entry.async_create_background_task(
+            hass,
+            _async_resend(entry, under_way, under_way + QUARTER),
+            "ioe_community resend after repair",
+        )
+
+    entry.async_on_unload(
+        async_call_later(hass, under_way + QUARTER + RECORDED_AFTER - now, quarter_ended)
+    )
+
+
+async def _async_resend(entry: IoeCommunityConfigEntry, start: datetime, end: datetime) -> None:
+    """Send [start, end) again from the recorder; log why not when it cannot."""
     if (link := entry.runtime_data.community) is None:
-        return
-    end = quarter_floor(dt_util.utcnow())
-    start = max(quarter_ceil(entry.created_at), end - MAX_RESEND_PERIOD)
-    if not start < end:
-        return
+        return  # the home left its community meanwhile
     try:
         await link.async_resend(start, end)
-    except HomeAssistantError as err:
+    except Exception as err:  # noqa: BLE001 - a background task: the log says why
         LOGGER.warning(
-            "The readings that waited in the damaged outbox of %s cannot be sent again: %s",
+            "The readings of %s from %s to %s cannot be sent again after its outbox was "
+            'damaged: %s (the action "Resend readings" sends them once it is fixed)',
             entry.title,
+            start,
+            end,
             err,
         )
 

@@ -170,6 +170,10 @@ async def test_old_readings_go_and_every_sum_stays_exact(store: Store) -> None:
     await store.forget_readings(tomorrow, grace_s=0)
     await store.forget_readings(tomorrow, grace_s=0)
     assert await store.readings("m-0001", D0, tomorrow) == []
+    # When a member was last heard from stays known (the end of its last hour summed).
+    end = D0 + timedelta(days=DAYS)
+    assert await store.last_readings() == {"m-0001": end, "m-0002": end}
+    assert await store.last_reading("m-0002") == end
     assert await usage(store) == {"m-0001": 0, "m-0002": 0}
     assert await what_the_sums_say(store) == changed
     if store.timescaledb:  # the emptied week's chunk was dropped, its files with it

@@ -447,6 +447,11 @@ async def test_a_damaged_outbox_is_set_aside_and_what_waited_in_it_comes_back(
     # Every quarter once (the one acknowledged before at most replaced by its value made
     # again from the recorder), the two that waited in the damaged file among them.
     assert [r[3] for r in imports()] == quarters
+    # The quarter under way during the repair is sent once it has ended; the next, live.
+    await home.run(timedelta(minutes=32))
+    await hass.async_add_executor_job(wait_until, lambda: len(imports()) >= 6)
+    quarters += [quarters[-1] + 900, quarters[-1] + 1800]
+    assert [r[3] for r in imports()] == quarters
     for row in imports():
         assert row[4] == pytest.approx(0.15, abs=0.003)
     assert await hass.config_entries.async_unload(entry.entry_id)

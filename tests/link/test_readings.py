@@ -301,9 +301,9 @@ def test_samples_before_the_home_joined_wait_for_the_clock(
     ("before", "after"),
     [
         # Home Assistant stopped for 32 days: not spread, and the readings go on after it.
-        (range(0, 20), range(32 * 24 * 60, 32 * 24 * 60 + 31)),
+        (range(20), range(32 * 24 * 60, 32 * 24 * 60 + 31)),
         # The clock ten minutes fast, set back to 10:03 in the middle of a quarter.
-        (range(0, 14), range(3, 31)),
+        (range(14), range(3, 31)),
     ],
 )
 def test_the_readings_go_on_after_a_counter_starts_again(before: range, after: range) -> None:

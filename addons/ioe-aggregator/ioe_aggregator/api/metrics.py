@@ -234,7 +234,8 @@ async def metrics(request: web.Request) -> web.Response:
         exposition.add(
             "ioe_aggregator_readings_kept_from_timestamp_seconds",
             "gauge",
-            "Where the raw readings kept begin (Unix time; none: all are kept).",
+            "Raw readings starting before this are not stored any more, and are deleted at "
+            "the next run (Unix time; none: all are kept).",
             [] if kept_from is None else _one(kept_from.timestamp()),
         )
     exposition.add(

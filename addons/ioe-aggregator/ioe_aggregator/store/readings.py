@@ -7,6 +7,7 @@ more (``BatchOutcome.expired``), as it would be counted in the sums a second tim
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -217,8 +218,9 @@ class Store(Connection):
 
         Two steps, so that no transaction storing a reading is caught between them: readings
         that start before the horizon are not stored from the moment it is set (``expired``),
-        and they are deleted once it has been set for ``grace_s``: run daily, a day after they
-        pass it. The hourly and daily sums stay; a member's quota counts the rows it frees.
+        and they are deleted once it has been set for ``grace_s``: at the next run (the
+        leader's runs every ``retention.EVERY_S``). The hourly and daily sums stay; a member's
+        quota is given back the rows freed.
         Return how many readings were deleted.
         """
         now_s = int(time.time())
@@ -228,8 +230,9 @@ class Store(Connection):
         if kept is not None and kept[1] <= now_s - grace_s:
             forgotten = await self._forget_below(kept[0])
         before_s = sql.seconds(before)
-        if kept is None or before_s > kept[0]:
-            async with self.transaction() as tx:
+        async with self.transaction() as tx:
+            kept = await _kept_from(tx)  # (never moved back, whoever set it meanwhile)
+            if kept is None or before_s > kept[0]:
                 await tx.execute(PUT_SETTING, (KEPT_FROM_SETTING, f"{before_s} {now_s}"))
         return forgotten
 
@@ -245,16 +248,15 @@ class Store(Connection):
             while low < horizon_s:
                 high = min(low + _DAY_S, horizon_s)
                 async with self.transaction() as tx:
-                    freed = await tx.execute(sql.COUNT_READINGS_BY_MEMBER, (source, low, high))
-                    await tx.execute(sql.DELETE_READINGS, (source, low, high))
+                    gone = await tx.execute(sql.DELETE_READINGS, (source, low, high))
                     if source == SOURCE_MEMBER:
-                        await tx.executemany(sql.FREE_USAGE, [(n, n, m) for m, n in freed])
-                forgotten += sum(int(n) for _m, n in freed)
+                        await _free(tx, Counter(str(row[0]) for row in gone))
+                forgotten += len(gone)
                 low = high
         async with self.transaction() as tx:
-            freed = await tx.execute(sql.COUNT_OLD_BATCHES, (horizon_s,))
-            await tx.execute(sql.DELETE_OLD_BATCHES, (horizon_s,))
-            await tx.executemany(sql.FREE_USAGE, [(n, n, m) for m, n in freed])
+            gone = await tx.execute(sql.DELETE_OLD_BATCHES, (horizon_s,))
+            # The distributor's batch records are not the member's own data (not counted).
+            await _free(tx, Counter(str(m) for m, batch in gone if not _distributors(str(batch))))
             if self.timescaledb:  # the emptied chunks' files go (deleted rows leave them)
                 await tx.execute(sql.DROP_CHUNKS, (horizon_s,))
         if forgotten:
@@ -268,14 +270,14 @@ class Store(Connection):
     async def last_readings(self, *, source: str = SOURCE_MEMBER) -> dict[str, datetime]:
         """Return when each registered member's latest reading ends (none: never sent one)."""
         async with self.transaction() as tx:
-            rows = await tx.execute(sql.SELECT_LAST_READINGS, (source,))
+            rows = await tx.execute(sql.SELECT_LAST_READINGS, (source, source))
         return {str(row[0]): sql.moment(int(row[1])) for row in rows if row[1] is not None}
 
     async def last_reading(self, member: str, *, source: str = SOURCE_MEMBER) -> datetime | None:
         """Return when a member's latest reading ends (None: it never sent one)."""
         async with self.transaction() as tx:
-            rows = await tx.execute(sql.SELECT_LAST_READING, (source, member))
-        return sql.moment(int(rows[0][0])) if rows else None
+            rows = await tx.execute(sql.SELECT_LAST_READING, (source, member, source, member))
+        return sql.moment(int(rows[0][0])) if rows and rows[0][0] is not None else None
 
     async def daily_coverage(
         self, measure: Measure, first: date, last: date, *, source: str
@@ -370,11 +372,12 @@ class Store(Connection):
             kept is not None
             and start_s < kept[0]
             and min_contributors is not None
-            and len(plants) < min_contributors
+            and min_contributors > 1
             and COMMUNITY_PLANT in kwh
         ):
-            # The plant's intervals are told sparse from its readings, forgotten before the
-            # horizon: with fewer members holding a plant than asked for, they all were.
+            # The plant's intervals are told sparse from its readings (who holds a plant
+            # changes), and those before the horizon are forgotten: the rule cannot be checked
+            # there any more, so its figure is withheld.
             withheld[COMMUNITY_PLANT] = max(withheld.get(COMMUNITY_PLANT, 0), 1)
         return Totals(
             members=len({member for member, _measure in sums}),
@@ -513,6 +516,16 @@ async def _summed_hours(
         )
         summed.update((meter, quantity, int(row[0])) for row in hours)
     return summed
+
+
+async def _free(tx: Transaction, rows: Counter[str]) -> None:
+    """Take the rows forgotten off their members' quotas."""
+    await tx.executemany(sql.FREE_USAGE, [(n, n, member) for member, n in rows.items()])
+
+
+def _distributors(batch: str) -> bool:
+    """Return whether a batch record is of the distributor's data (a CSV file, Datadis)."""
+    return batch.startswith(("csv:", "datadis:"))
 
 
 async def _kept_from(tx: Transaction) -> tuple[int, int] | None:

@@ -26,7 +26,8 @@ RECORD_BATCH = """INSERT INTO batches (member, batch, first_s, last_s, received,
         received = batches.received + 1"""
 SELECT_USAGE = "SELECT stored_rows FROM member_usage WHERE member = ?"
 # Forgetting raw readings (``Store.forget_readings``): the sources (from the days' sums, far
-# fewer rows), a day of one source's readings by member, and the batch records of before.
+# fewer rows), a day of one source's readings, and the batch records received before; each
+# says whose rows went (for the members' quotas).
 SELECT_SOURCES = "SELECT DISTINCT source FROM daily_energy"
 SELECT_OLDEST_READING = "SELECT MIN(start_s) FROM readings WHERE source = ?"
 # The hours of a member's measure that hold a sum (before the horizon: whether a reading that
@@ -34,11 +35,9 @@ SELECT_OLDEST_READING = "SELECT MIN(start_s) FROM readings WHERE source = ?"
 SELECT_SUMMED_HOURS = """SELECT hour_s FROM hourly_energy
     WHERE source = ? AND member = ? AND meter = ? AND quantity = ?
         AND hour_s >= ? AND hour_s <= ?"""
-COUNT_READINGS_BY_MEMBER = """SELECT member, COUNT(*) FROM readings
-    WHERE source = ? AND start_s >= ? AND start_s < ? GROUP BY member"""
-DELETE_READINGS = "DELETE FROM readings WHERE source = ? AND start_s >= ? AND start_s < ?"
-COUNT_OLD_BATCHES = "SELECT member, COUNT(*) FROM batches WHERE last_s < ? GROUP BY member"
-DELETE_OLD_BATCHES = "DELETE FROM batches WHERE last_s < ?"
+DELETE_READINGS = """DELETE FROM readings WHERE source = ? AND start_s >= ? AND start_s < ?
+    RETURNING member"""
+DELETE_OLD_BATCHES = "DELETE FROM batches WHERE last_s < ? RETURNING member, batch"
 FREE_USAGE = """UPDATE member_usage
     SET stored_rows = CASE WHEN stored_rows > ? THEN stored_rows - ? ELSE 0 END WHERE member = ?"""
 # TimescaleDB: the readings' chunks entirely before a time (seconds: the hypertable's own unit).
@@ -93,9 +92,13 @@ SELECT_SPARSE_PLANT = """SELECT meter, quantity, COUNT(*) FROM (
     ) AS sparse GROUP BY meter, quantity"""
 
 # Each member's latest reading of a source (its end), found through readings_by_member.
-SELECT_LAST_READINGS = """SELECT id, (SELECT end_s FROM readings
-        WHERE source = ? AND member = members.id ORDER BY start_s DESC LIMIT 1)
+# A member silent since before the raw readings kept: the end of its last hour summed.
+SELECT_LAST_READINGS = """SELECT id, COALESCE(
+        (SELECT end_s FROM readings
+            WHERE source = ? AND member = members.id ORDER BY start_s DESC LIMIT 1),
+        (SELECT MAX(hour_s) + 3600 FROM hourly_energy WHERE source = ? AND member = members.id))
     FROM members"""
 # One member's.
-SELECT_LAST_READING = """SELECT end_s FROM readings
-    WHERE source = ? AND member = ? ORDER BY start_s DESC LIMIT 1"""
+SELECT_LAST_READING = """SELECT COALESCE(
+    (SELECT end_s FROM readings WHERE source = ? AND member = ? ORDER BY start_s DESC LIMIT 1),
+    (SELECT MAX(hour_s) + 3600 FROM hourly_energy WHERE source = ? AND member = ?))"""
