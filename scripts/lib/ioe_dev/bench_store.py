@@ -189,8 +189,10 @@ async def _ingest(store: Store, run: int) -> dict[str, Any]:
 async def _answers(store: Store) -> dict[str, Any]:
     """Time the store's answers on the full store (20 runs after a warm-up each)."""
     members = [f"m-{n:04d}" for n in range(1, MEMBERS + 1)]
-    month, day = datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 6, 15, tzinfo=UTC)
-    month_end = datetime(2026, 7, 1, tzinfo=UTC)
+    # The community's days and months, as the control centre asks for them: local ones.
+    zone = store.days.zone
+    month, day = datetime(2026, 6, 1, tzinfo=zone), datetime(2026, 6, 15, tzinfo=zone)
+    month_end = datetime(2026, 7, 1, tzinfo=zone)
     calls = {
         "member_month_hours": lambda: store.hourly(*IMPORT, month, month_end, member=MEMBER),
         "member_day_readings": lambda: store.readings(MEMBER, day, day + timedelta(days=1)),

@@ -396,6 +396,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE emoncms_imports ADD COLUMN replica TEXT",
         "ALTER TABLE emoncms_imports ADD COLUMN seen_s BIGINT",
     ),
+    (
+        # A period's days summed per member and measure, read from the index alone: without
+        # it, a month of 200 members is 21,000 lookups in the table (~80 ms on SQLite).
+        """CREATE INDEX daily_energy_sums
+            ON daily_energy (source, day, member, meter, quantity, kwh)""",
+    ),
 )
 
 CREATE_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
