@@ -122,7 +122,7 @@ def _send_recorded_again(hass: HomeAssistant, entry_id: str) -> None:
     """
     entry: IoeCommunityConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
     if entry is None or entry.state is not ConfigEntryState.LOADED:
-        return  # the new file failed too: the issue is raised again
+        return  # unloaded meanwhile (a new file that fails raises the issue again itself)
     now = dt_util.utcnow()
     under_way = quarter_floor(now)
     start = max(quarter_ceil(entry.created_at), under_way - MAX_RESEND_PERIOD)

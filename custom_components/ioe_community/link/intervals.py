@@ -116,7 +116,7 @@ class CounterIntervals:
             return None  # a small dip is noise: keep the higher value as the reference
         self._raw = value
         self._total += increase
-        if jump is not None and restart and self._next is not None:
+        if jump is not None and restart:  # (a jump needs a sample before: ``_next`` is set)
             # What the samples so far finish is made now. Set back: the samples taken at the
             # times the clock ran past go, and the quarters go on from ``_next`` (those before
             # it were made, never again). After a long silence: from the quarter after it.
