@@ -35,6 +35,7 @@ def settings_for(broker: Broker) -> LinkSettings:
     return LinkSettings(
         community="molinos",
         member="m-0001",
+        username="m-0001",
         client_id="ioe-home-molinos-m-0001-0123456789abcdef",
         topic_prefix="ioe/v1/molinos",
         broker_host=broker.host,

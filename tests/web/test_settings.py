@@ -135,6 +135,41 @@ async def test_a_token_is_shown_once_and_revoked(
     assert owner.errors == []
 
 
+BROKER_SCOPE = {
+    "en": "Cluster broker (asks who may log in: EMQX)",
+    "es": "Bróker en clúster (pregunta quién puede entrar: EMQX)",
+}
+
+
+@pytest.mark.parametrize(("language", "width"), [("en", "desktop"), ("es", "phone")])
+async def test_a_token_for_the_cluster_broker(
+    visit: OpenVisit, control_centre: ControlCentre, language: str, width: str
+) -> None:
+    texts = TEXTS[language]
+    page = await visit(language, width)
+    await page.open("settings")
+    await page.page.get_by_role("button", name=texts["add-token"]).click()
+    await page.page.fill("#token-label", "EMQX")
+    await page.page.select_option("#token-scope", label=BROKER_SCOPE[language])
+    await page.page.locator("dialog").get_by_role("button", name=texts["create"]).click()
+    shown = await page.page.locator("#new-token").input_value()
+    await page.page.locator("dialog").get_by_role("button").last.click()
+    await page.page.locator("dialog").wait_for(state="detached")
+    # It asks the broker hook, and reaches nothing else.
+    base = control_centre.base.rstrip("/")
+    question = {"username": "homeassistant", "password": "x", "clientid": "c"}
+    answer = call(base, "POST", "/api/v1/broker/authn", shown, question)
+    assert (answer.status, answer.json()) == (200, {"result": "ignore"})
+    assert call(base, "GET", "/api/v1/members", shown).status == 403
+    row = page.page.locator("section[aria-labelledby=tokens-title] tbody tr", has_text="EMQX")
+    assert BROKER_SCOPE[language] in await row.inner_text()
+    assert await page.axe() == [], violations_text(await page.axe())
+    assert await page.horizontal_overflow() == 0
+    await row.scroll_into_view_if_needed()
+    await page.screenshot(f"settings-broker-token-{width}-{language}")
+    assert page.errors == []
+
+
 WEBHOOK_TEXTS = {
     "en": {"add": "Add a webhook", "create": "Create", "done": "Done", "ping": "Send a test",
            "show": "Show", "delivered": "Delivered", "replay": "Replay", "remove": "Remove",

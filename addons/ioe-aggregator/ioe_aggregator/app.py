@@ -21,6 +21,7 @@ from ioe_aggregator.api import (
     audit,
     auth,
     billing,
+    broker_hook,
     community,
     comparisons,
     completeness,
@@ -318,6 +319,7 @@ def create_app(config: Config, services: Services) -> web.Application:
         portal,
         public,
         provider,
+        broker_hook,
         pages,
         portal_page,
     ):

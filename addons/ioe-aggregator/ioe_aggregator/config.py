@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import voluptuous as vol
 import yaml
 
+from ioe_aggregator.members.broker_rules import Logins
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ
 
 ENV_PREFIX = "IOE_AGGREGATOR_"
@@ -178,6 +179,8 @@ _SCHEMA = vol.Schema(
         vol.Optional("broker_files_dir"): str,
         vol.Optional("broker_full_access", default=["homeassistant", "addons"]): _logins,
         vol.Optional("mosquitto_pid_file"): str,
+        # Members log in as member@community (a broker shared by many communities).
+        vol.Optional("broker_login_community", default=False): bool,
         vol.Optional("member_batches_per_s", default=DEFAULT_MEMBER_BATCHES_PER_S): _number(
             0.1, 1_000_000.0
         ),
@@ -270,6 +273,8 @@ class BrokerAccountsConfig:
     # The service's own login and password, written with the members' (None: not written).
     service_login: tuple[str, str] | None
     mosquitto_pid_file: Path | None
+    # How members log in: their id, or member@community on a broker many communities share.
+    logins: Logins
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -545,4 +550,8 @@ def _accounts(
         full_access=full_access,
         service_login=service_login,
         mosquitto_pid_file=Path(pid_file) if pid_file else None,
+        logins=Logins(
+            community_id=options["community_id"],
+            with_community=options["broker_login_community"],
+        ),
     )

@@ -123,6 +123,8 @@ class LinkSettings:
 
     community: str
     member: str
+    # The member's broker login: its id, or member@community on a broker communities share.
+    username: str
     client_id: str
     topic_prefix: str
     broker_host: str
@@ -141,6 +143,7 @@ class LinkSettings:
         return cls(
             community=code.community,
             member=code.member,
+            username=code.mqtt_username or code.member,
             client_id=f"ioe-home-{code.community}-{code.member}-{client_suffix}",
             topic_prefix=code.topic_prefix,
             broker_host=code.broker_host,
@@ -215,7 +218,7 @@ def _client(settings: LinkSettings, ending: str = "") -> mqtt.Client:
         client_id=f"{settings.client_id}{ending}",
         protocol=mqtt.MQTTv5,
     )
-    client.username_pw_set(settings.member, settings.mqtt_password)
+    client.username_pw_set(settings.username, settings.mqtt_password)
     client.tls_set_context(tls_context(settings.ca_certificate))
     return client
 

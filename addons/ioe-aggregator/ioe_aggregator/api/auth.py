@@ -292,6 +292,12 @@ def require_member(request: web.Request) -> str:
     return caller.member
 
 
+def require_broker(request: web.Request) -> None:
+    """Answer 403 unless the caller is a broker's token (scope ``broker``)."""
+    if not request[CALLER].broker:
+        raise Refused(Kind.FORBIDDEN, "this needs a broker's token")
+
+
 def require_member_access(request: web.Request, member_id: str) -> Caller:
     """Return the caller; answer 403 unless they may read every member or are that member."""
     caller = request[CALLER]

@@ -69,6 +69,8 @@ class Caller:
     role: Role | None = None
     member: str | None = None
     public: bool = False
+    # A cluster broker asking who may log in (``api.broker_hook``), nothing else.
+    broker: bool = False
 
     @property
     def permissions(self) -> frozenset[Permission]:

@@ -20,6 +20,7 @@ _TOKEN = re.compile(r"^ioe_(?P<id>[a-z0-9]{12})_(?P<secret>[A-Za-z0-9_-]{32})$")
 # passwords, and the broker pays for every iteration at each login.
 MOSQUITTO_ITERATIONS = 1000
 _MOSQUITTO_SALT_BYTES = 12
+_MOSQUITTO_PARTS = 5  # '', '7', iterations, salt, hash
 
 
 def new_token() -> tuple[str, str, str]:
@@ -62,3 +63,21 @@ def mosquitto_hash(password: str, *, salt: bytes | None = None) -> str:
             base64.b64encode(derived).decode(),
         )
     )
+
+
+def mosquitto_matches(password: str, stored_hash: str) -> bool:
+    """Whether a password is the one a ``$7$`` hash was made from (constant-time comparison).
+
+    For the broker's HTTP authentication hook, which checks what Mosquitto would; a hash that
+    is not a ``$7$`` one matches nothing.
+    """
+    parts = stored_hash.split("$")
+    if len(parts) != _MOSQUITTO_PARTS or parts[:2] != ["", "7"] or not parts[2].isdigit():
+        return False
+    try:
+        salt = base64.b64decode(parts[3], validate=True)
+        expected = base64.b64decode(parts[4], validate=True)
+    except ValueError:
+        return False
+    derived = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, int(parts[2]))
+    return hmac.compare_digest(derived, expected)

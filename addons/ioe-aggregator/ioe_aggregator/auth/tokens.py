@@ -49,12 +49,14 @@ class Scope(StrEnum):
 
     member: its own member's data, and sending its readings. public: community aggregates.
     provider: the monitoring-provider contract's daily energies (``api.provider``), nothing
-    else. viewer, operator, admin: what that role may (``auth.roles``), for another system.
+    else. broker: a cluster broker's questions about logins and topics (``api.broker_hook``),
+    nothing else. viewer, operator, admin: what that role may (``auth.roles``), for another system.
     """
 
     MEMBER = "member"
     PUBLIC = "public"
     PROVIDER = "provider"
+    BROKER = "broker"
     VIEWER = "viewer"
     OPERATOR = "operator"
     ADMIN = "admin"
@@ -105,6 +107,7 @@ class Token:
             role=role,
             member=self.member,
             public=self.scope is Scope.PUBLIC,
+            broker=self.scope is Scope.BROKER,
         )
 
 

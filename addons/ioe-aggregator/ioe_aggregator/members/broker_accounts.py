@@ -39,7 +39,9 @@ class BrokerAccounts:
         if directory is None:
             return
         async with self._store.transaction() as tx:
-            logins = [(str(row[0]), str(row[1])) for row in await tx.execute(SELECT_LOGINS)]
+            members = [(str(row[0]), str(row[1])) for row in await tx.execute(SELECT_LOGINS)]
+        names = self._config.logins
+        logins = [(names.login_of(member), password_hash) for member, password_hash in members]
         if (service := self._config.service_login) is not None:
             username, password = service
             logins.insert(0, (username, secrets.mosquitto_hash(password)))
@@ -48,7 +50,12 @@ class BrokerAccounts:
                 broker_files.write,
                 directory,
                 passwords=broker_files.password_file(logins),
-                acl=broker_files.acl_file(self._config.topic_prefix, self._config.full_access),
+                acl=broker_files.acl_file(
+                    self._config.topic_prefix,
+                    self._config.full_access,
+                    names,
+                    (member for member, _hash in members),
+                ),
             )
         except OSError as err:
             raise StoreError(f"cannot write the broker's files in {directory}: {err}") from err

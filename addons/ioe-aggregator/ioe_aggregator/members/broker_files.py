@@ -1,9 +1,10 @@
 """The broker's password file and access list, written from the registry.
 
-Members log in with their member id; the access list's ``pattern`` lines (``%u`` is the login)
-let each one write only its own readings and status and read only its own ack, results,
-forecast and status, plus the community topics. A few logins (the aggregator's, and on Home
-Assistant the ``homeassistant`` and ``addons`` users) get the whole tree.
+Members log in with their member id, and the access list's ``pattern`` lines (``%u`` is the
+login) give each one the topics ``broker_rules`` lets it have; when logins carry the community
+(``member@community``) each member has its own ``user`` lines instead. A few logins (the
+aggregator's, and on Home Assistant the ``homeassistant`` and ``addons`` users) get the whole
+tree.
 ``ioe-community.conf`` includes both files: Mosquitto reads it from its ``include_dir`` or, on
 the Mosquitto add-on, from the ``customize`` folder.
 
@@ -29,6 +30,7 @@ from pathlib import Path
 import signal
 import tempfile
 
+from ioe_aggregator.members.broker_rules import Logins, member_rules
 from ioe_aggregator.tls import TLS12_CIPHERS, TLS13_SUITES
 
 _LOGGER = logging.getLogger(__name__)
@@ -43,22 +45,23 @@ def password_file(logins: Iterable[tuple[str, str]]) -> str:
     return "".join(f"{login}:{password_hash}\n" for login, password_hash in logins)
 
 
-def acl_file(prefix: str, full_access: Sequence[str]) -> str:
-    """Return the access list for a topic prefix."""
+def acl_file(
+    prefix: str, full_access: Sequence[str], logins: Logins, members: Iterable[str]
+) -> str:
+    """Return the access list for a topic prefix and the active members."""
     lines = ["# Written by the IoE Community aggregator from its member registry: do not edit."]
     for login in full_access:
         lines += [f"user {login}", "topic readwrite #", ""]
-    lines += [
-        "# Every member, by its login (%u): its own topics, and the community's.",
-        f"pattern write {prefix}/m/%u/readings",
-        f"pattern readwrite {prefix}/m/%u/status",
-        f"pattern read {prefix}/m/%u/ack",
-        f"pattern read {prefix}/m/%u/results",
-        f"pattern read {prefix}/m/%u/forecast",
-        f"pattern read {prefix}/community/#",
-        "",
-    ]
-    return "\n".join(lines)
+    if not logins.with_community:
+        lines.append("# Every member, by its login (%u): its own topics, and the community's.")
+        lines += [f"pattern {rule.access} {rule.topic}" for rule in member_rules(prefix, "%u")]
+        return "\n".join([*lines, ""])
+    lines.append("# Every member (member@community): its own topics, and the community's.")
+    for member in members:
+        lines.append(f"user {logins.login_of(member)}")
+        lines += [f"topic {rule.access} {rule.topic}" for rule in member_rules(prefix, member)]
+        lines.append("")
+    return "\n".join([*lines, ""])
 
 
 def conf_file(directory: Path) -> str:

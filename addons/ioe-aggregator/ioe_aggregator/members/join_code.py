@@ -4,10 +4,11 @@
 community id, member id, topic prefix, broker host and port, the broker's CA certificate
 (PEM, or null when a public CA signs the broker), the member's MQTT password, its API token,
 the API's address (or null), the member's supply point (CUPS; absent from codes made before
-it was added, which a home refuses: it could not tell whose code it was given) and the
-community's name (absent when the manager gave none). Optional fields left empty are not
-written, and fields a newer version adds are ignored, so homes and servers of different
-versions read each other's codes. ``docs/protocol.md`` describes it for other implementations.
+it was added, which a home refuses: it could not tell whose code it was given), the
+community's name (absent when the manager gave none) and the member's broker login (absent
+when it is the member id). Optional fields left empty are not written, and fields a newer
+version adds are ignored, so homes and servers of different versions read each other's codes.
+``docs/protocol.md`` describes it for other implementations.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class JoinCode:
     api_url: str | None
     cups: str | None = None
     community_name: str | None = None
+    # The member's broker login when it is not its member id (``member@community``).
+    mqtt_username: str | None = None
 
 
 def encode(code: JoinCode) -> str:

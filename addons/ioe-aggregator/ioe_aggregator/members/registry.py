@@ -407,6 +407,7 @@ class Registry:
     ) -> Credentials:
         settings = self._config
         broker_host, ca_certificate = join
+        login = settings.accounts.logins.login_of(member.id)
         code = JoinCode(
             community=settings.community_id,
             member=member.id,
@@ -419,6 +420,7 @@ class Registry:
             api_url=settings.public_api_url,
             cups=member.cups,
             community_name=settings.community_name,
+            mqtt_username=None if login == member.id else login,
         )
         return Credentials(
             member=member, mqtt_password=password, api_token=api_token, join_code=encode(code)

@@ -42,6 +42,7 @@ const TEXTS = {
     scope: "Scope",
     "scope.public": "Public (community totals)",
     "scope.provider": "Monitoring provider (Som Comunitats' platform: daily energies)",
+    "scope.broker": "Cluster broker (asks who may log in: EMQX)",
     created: "Created",
     expires: "Expires",
     never: "Never",
@@ -163,6 +164,7 @@ const TEXTS = {
     scope: "Ámbito",
     "scope.public": "Público (totales de la comunidad)",
     "scope.provider": "Proveedor de monitorización (plataforma de Som Comunitats: energía diaria)",
+    "scope.broker": "Bróker en clúster (pregunta quién puede entrar: EMQX)",
     created: "Creado",
     expires: "Caduca",
     never: "Nunca",
@@ -287,7 +289,8 @@ for (const lang of Object.keys(TEXTS)) {
 }
 const t = translator(TEXTS);
 const ROLES = ["viewer", "operator", "admin"];
-const TOKEN_SCOPES = ["viewer", "operator", "admin", "public", "provider"];
+const TOKEN_SCOPES = ["viewer", "operator", "admin", "public", "provider", "broker"];
+const SERVICE_SCOPES = new Set(["public", "provider", "broker"]);
 
 function roleName(role) {
   return t(`role.${role ?? "none"}`);
@@ -491,7 +494,7 @@ async function tokensCard(changed) {
 }
 
 function scopeName(scope) {
-  return scope === "public" || scope === "provider" ? t(`scope.${scope}`) : roleName(scope);
+  return SERVICE_SCOPES.has(scope) ? t(`scope.${scope}`) : roleName(scope);
 }
 
 function addToken(done) {

@@ -1,0 +1,151 @@
+"""``/api/v1/broker/*``: a cluster broker asks who may log in and what each login may do.
+
+EMQX (5.x) asks an HTTP service at every connection (authentication) and, unless the answer
+carried the client's access list (EMQX 5.8 and later), at every publish and subscribe it has
+not cached (authorization); ``docs/scale.md`` shows its configuration. Both answer from the
+registry and ``members.broker_rules``, the rules Mosquitto's generated files hold, and only a
+token of scope ``broker`` may ask.
+
+Answers follow EMQX's contract: ``allow`` or ``deny`` for a login of this community (a member,
+or the aggregator's own login), ``ignore`` for any other, so that the next source in the
+broker's chain decides and, with ``no_match = deny``, nobody unknown gets in. An error (the
+database away) is answered 5xx, which EMQX reads as ``ignore``: refused, never let in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+import hmac
+import logging
+from typing import Any, Final
+
+from aiohttp import web
+
+from ioe_aggregator.api.auth import require_broker
+from ioe_aggregator.api.requests import json_body
+from ioe_aggregator.auth import secrets
+from ioe_aggregator.config import BrokerAccountsConfig
+from ioe_aggregator.keys import CONFIG, STORE
+from ioe_aggregator.members.broker_rules import (
+    Action,
+    Rule,
+    allowed,
+    member_rules,
+    service_rules,
+    without_share,
+)
+from ioe_aggregator.store import Store
+
+_LOGGER = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+SELECT_LOGIN = "SELECT mqtt_hash FROM members WHERE id = ?"
+ALLOW: Final = "allow"
+DENY: Final = "deny"
+IGNORE: Final = "ignore"
+# EMQX matches a rule's "#" against no topic starting with "$" ($queue/…, $SYS/…): what the
+# list does not allow is refused by the broker's no_match = deny.
+_EMQX_ACTIONS: Final = {"read": "subscribe", "write": "publish", "readwrite": "all"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Login:
+    """Whose a login is, as far as this community knows: the service's, a member's, or nobody's."""
+
+    # What the login may do; None: not a login of this community (the answer is ignore).
+    rules: tuple[Rule, ...] | None
+    member: str | None = None
+    # The member's password hash; None for the service's own login.
+    password_hash: str | None = None
+    # Why a login of this community is refused whatever its password.
+    refusal: str | None = None
+
+
+NOT_OURS: Final = _Login(rules=None)
+
+
+async def _login(store: Store, accounts: BrokerAccountsConfig, username: str) -> _Login:
+    """Return what this community knows of a login (the password not yet checked)."""
+    if accounts.service_login is not None and username == accounts.service_login[0]:
+        return _Login(rules=service_rules(accounts.topic_prefix))
+    member = accounts.logins.member_of(username)
+    if member is None:
+        return NOT_OURS
+    async with store.transaction() as tx:
+        rows = await tx.execute(SELECT_LOGIN, (member,))
+    if not rows:
+        # A plain login no member has may be another service's (Home Assistant's users on a
+        # shared broker); member@community is this community's, and nobody's.
+        if not accounts.logins.with_community:
+            return NOT_OURS
+        return _Login(rules=(), member=member, refusal="no such member")
+    if rows[0][0] is None:
+        return _Login(rules=(), member=member, refusal="the member is revoked")
+    rules = member_rules(accounts.topic_prefix, member)
+    return _Login(rules=rules, member=member, password_hash=str(rows[0][0]))
+
+
+def _password_matches(login: _Login, accounts: BrokerAccountsConfig, password: str) -> bool:
+    if login.password_hash is not None:
+        return secrets.mosquitto_matches(password, login.password_hash)
+    service = accounts.service_login
+    return service is not None and hmac.compare_digest(password.encode(), service[1].encode())
+
+
+def _acl(rules: Sequence[Rule]) -> list[dict[str, str]]:
+    """Return rules as EMQX's access list, ending with a refusal of everything else."""
+    listed = [
+        {"permission": ALLOW, "action": _EMQX_ACTIONS[rule.access], "topic": rule.topic}
+        for rule in rules
+    ]
+    return [*listed, {"permission": DENY, "action": "all", "topic": "#"}]
+
+
+def _client_refusal(accounts: BrokerAccountsConfig, login: _Login, client_id: str) -> str | None:
+    if login.member is None or accounts.logins.client_id_is_members(client_id, login.member):
+        return None
+    return f"client id {client_id!r} is not one of the member's homes'"
+
+
+def _answer(result: str, **more: Any) -> web.Response:
+    return web.json_response({"result": result, **more})
+
+
+@routes.post("/api/v1/broker/authn")
+async def broker_authn(request: web.Request) -> web.Response:
+    """Answer whether a login may connect, with its access list (EMQX HTTP authentication)."""
+    require_broker(request)
+    body = await json_body(request)
+    username, client_id = body["username"], body["clientid"]
+    accounts = request.app[CONFIG].members.accounts
+    login = await _login(request.app[STORE], accounts, username)
+    if login.rules is None:
+        return _answer(IGNORE)
+    refusal = login.refusal
+    if refusal is None and not _password_matches(login, accounts, body["password"]):
+        refusal = "wrong password"
+    refusal = refusal or _client_refusal(accounts, login, client_id)
+    if refusal is not None:
+        _LOGGER.warning("Broker login %s refused: %s", username, refusal)
+        return _answer(DENY)
+    return _answer(ALLOW, is_superuser=False, acl=_acl(login.rules))
+
+
+@routes.post("/api/v1/broker/authz")
+async def broker_authz(request: web.Request) -> web.Response:
+    """Answer whether a login may publish or subscribe to a topic (EMQX HTTP authorization)."""
+    require_broker(request)
+    body = await json_body(request)
+    username, action, topic = body["username"], Action(body["action"]), body["topic"]
+    accounts = request.app[CONFIG].members.accounts
+    login = await _login(request.app[STORE], accounts, username)
+    if login.rules is None:
+        return _answer(IGNORE)
+    refusal = login.refusal or _client_refusal(accounts, login, body["clientid"])
+    if refusal is None and allowed(login.rules, action, without_share(topic)):
+        return _answer(ALLOW)
+    _LOGGER.info(
+        "Broker refused %s %s to %s: %s", username, action, topic, refusal or "not its topic"
+    )
+    return _answer(DENY)
