@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from ioe_aggregator.members.join_code import decode
 from ioe_aggregator.sharing.calendar import DEFAULT_TZ
 from ioe_dev.demo import automations, community, flows, interop, public
 from ioe_dev.homeassistant_api import HomeAssistantApi, HomeAssistantApiError, Login
@@ -939,7 +940,13 @@ def _check_interop(state: Path, ports: Ports, credentials: community.Credentials
     kept = state / "aggregator" / "provider-key.txt"
     today = datetime.now(ZoneInfo(DEFAULT_TZ)).date()
     try:
-        key = interop.provider_key(base, credentials.admin_token, kept)
+        key = interop.kept_token(
+            base, credentials.admin_token, kept, "provider", "Som Comunitats (demo)"
+        )
+        broker = interop.kept_token(
+            base, credentials.admin_token, kept.with_name("broker-token.txt"), "broker", "EMQX"
+        )
+        member = decode(next(iter(credentials.join_codes.values())))
         problems = (
             interop.check_billing(
                 base, credentials.admin_token, interop.last_month(today), DEMO_MEMBERS
@@ -947,9 +954,10 @@ def _check_interop(state: Path, ports: Ports, credentials: community.Credentials
             or interop.check_provider(base, key, COMMUNITY_ID, today)
             or interop.check_webhooks(base, credentials.admin_token)
             or interop.check_emoncms(base, credentials.admin_token)
+            or interop.check_broker_hook(base, broker, COMMUNITY_ID, member)
         )
     except (urllib.error.URLError, OSError, community.CommunityError) as err:
-        problems = [f"interconnection (billing, Som Comunitats, webhooks, emoncms): {err}"]
+        problems = [f"interconnection (billing, Som Comunitats, webhooks, emoncms, broker): {err}"]
     if problems:
         raise DemoError("; ".join(problems))
     return str(kept)
@@ -1046,6 +1054,9 @@ IoE Community demo is running (state in {state}).
   Som Comunitats   http://localhost:{ports.aggregator}/api/provider/ — the monitoring-provider
                    contract their platform reads (project "{COMMUNITY_ID}"; its apikey in
                    {provider_key})
+  Cluster broker   http://localhost:{ports.aggregator}/api/v1/broker/authn and …/authz — who may
+                   log in and what each login may do, as EMQX asks (docs/scale.md; the
+                   broker's token in {state / "aggregator" / "broker-token.txt"})
   Node-RED         http://localhost:{ports.node_red}/ (where installed: the flow "battery
                    reserve on the forecast" of nodered/, connected to the Home Assistant above)
   Aggregator API   http://localhost:{ports.aggregator}/api/health
@@ -1191,7 +1202,8 @@ def run(state: Path, *, check: bool) -> int:
                 "(a member's link signs in to their own data, another member's refused), the "
                 "public display (the community's figures, nobody's own), last month's billing "
                 "export (every member, per tariff period, the CSV), Som Comunitats' contract, a "
-                "signed webhook and an old IoE server's emoncms files imported for a member."
+                "signed webhook, an old IoE server's emoncms files imported for a member and the "
+                "broker hook a cluster broker asks (a member's home let in, a wrong password not)."
             )
             return 0
         _print_welcome(

@@ -10,6 +10,8 @@ member's supply), read as a billing platform would: a page of the API, and the C
 Spanish spreadsheet opens. Som Comunitats' platform reads the project's daily energies with a
 monitoring provider's key, made once and kept in the state directory for the welcome to point at.
 A webhook to a receiver of the check's own is told of a test event, signed, then removed.
+A cluster broker's token (kept beside the provider's key) asks the broker hook whether a
+member's home may log in, and whether a wrong password may.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 from typing import Any
 import urllib.request
 
+from ioe_aggregator.members.join_code import JoinCode
 from ioe_dev.demo.community import CommunityError
 from ioe_dev.demo.public import call
 from ioe_dev.emoncms_files import write_datadir
@@ -61,22 +64,32 @@ def check_billing(base: str, admin_token: str, month: str, members: int) -> list
     return []
 
 
-def provider_key(base: str, admin_token: str, kept: Path) -> str:
-    """Return the monitoring provider's key kept in ``kept``, made the first time."""
+def kept_token(base: str, admin_token: str, kept: Path, scope: str, label: str) -> str:
+    """Return the token of ``scope`` kept in ``kept``, made the first time."""
     if kept.exists():
         return kept.read_text().strip()
     status, answer, _ = call(
-        base,
-        "POST",
-        "/api/v1/tokens",
-        token=admin_token,
-        body={"scope": "provider", "label": "Som Comunitats (demo)"},
+        base, "POST", "/api/v1/tokens", token=admin_token, body={"scope": scope, "label": label}
     )
     if status != 201:
-        raise CommunityError(f"making the monitoring provider's key answered {status} {answer}")
+        raise CommunityError(f"making a token of scope {scope} answered {status} {answer}")
     kept.write_text(answer["token"] + "\n")
     kept.chmod(0o600)
     return str(answer["token"])
+
+
+def check_broker_hook(base: str, token: str, community: str, code: JoinCode) -> list[str]:
+    """Ask the broker hook as a cluster broker (EMQX) would: the member's home, then a guess."""
+    home = f"ioe-home-{community}-{code.member}-{'0' * 16}"
+    problems = []
+    for password, wanted in ((code.mqtt_password, "allow"), (code.mqtt_password + "?", "deny")):
+        body = {"username": code.mqtt_username or code.member, "password": password}
+        status, answer, _ = call(
+            base, "POST", "/api/v1/broker/authn", token=token, body={**body, "clientid": home}
+        )
+        if status != 200 or answer.get("result") != wanted:
+            problems.append(f"the broker hook answered {status} {answer}, not {wanted}")
+    return problems
 
 
 def check_provider(base: str, key: str, community: str, today: date) -> list[str]:
