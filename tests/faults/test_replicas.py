@@ -130,6 +130,15 @@ def test_replicas_share_the_ingest_one_leads_and_kills_lose_and_double_nothing(
 
         wait(counted, 10, f"the live report on the replica at {port}")
 
+    # The manager's "publish results", asked of a follower's API: the leader publishes them.
+    results = f"{PREFIX}/m/m-0002/results"
+    watcher.subscribe(results)
+    watcher.wait_for(lambda: watcher.payloads(results))  # retained
+    heard = len(watcher.payloads(results))
+    asked = call(f"http://127.0.0.1:{follower_port}", "POST", "/api/v1/results/publish", admin)
+    assert asked.status == 200, asked.body
+    watcher.wait_for(lambda: len(watcher.payloads(results)) > heard, 10)
+
     # A replica that goes away says offline (its last will): the leader says online again.
     availability = f"{PREFIX}/community/availability"
     watcher.subscribe(availability)

@@ -53,10 +53,12 @@ async def member_energy_of_period(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/results/publish")
 async def publish_results(request: web.Request) -> web.Response:
-    """Compute and publish every member's results and forecast, the community's state (manage)."""
+    """Compute and publish every member's results and forecast, the community's state (manage).
+
+    A replica that does not lead computes them and has the leader publish them.
+    """
     require(request, Permission.MANAGE)
-    snapshot = await request.app[RESULTS].publish()
-    forecasts = await request.app[RESULTS].publish_forecasts()
+    snapshot, forecasts = await request.app[RESULTS].publish_everything()
     return web.json_response(
         {
             "computed_at": utc_text(snapshot.computed_at),

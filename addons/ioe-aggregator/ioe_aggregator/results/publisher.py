@@ -166,6 +166,17 @@ class ResultsPublisher:
         )
         return snapshot
 
+    async def publish_everything(self) -> tuple[Snapshot, Forecasts]:
+        """Compute everything now and have it published: here when leading, else by the leader.
+
+        What the manager's *publish results* asks, through whichever replica's API.
+        """
+        snapshot = await self.publish()
+        forecasts = await self.publish_forecasts()
+        if not self._replicas.leading:
+            self._replicas.tell(RESULTS_WANTED)
+        return snapshot, forecasts
+
     async def publish_forecasts(self, now: datetime | None = None) -> Forecasts:
         """Compute and publish the plant's forecast and each active member's."""
         forecasts = self.forecasts = await self._engine.forecasts(now or datetime.now(UTC))
