@@ -13,6 +13,7 @@ the ``#`` that never matches a ``$``-topic are EMQX's as emqx/emqx-docs#3884 des
 from __future__ import annotations
 
 from dataclasses import dataclass
+import json
 from pathlib import Path
 from typing import Any
 import uuid
@@ -21,7 +22,7 @@ import pytest
 import yaml
 
 from custom_components.ioe_community.link.client import probe
-from ioe_aggregator.members.broker_rules import covers
+from ioe_aggregator.members.join_code import decode
 from tests.community import (
     PREFIX,
     Community,
@@ -99,8 +100,7 @@ class Hook:
 
     def authz(self, username: str, action: str, topic: str, clientid: str = "") -> str:
         """Return the decision on a publish or subscribe (by the member's home by default)."""
-        member = username.partition("@")[0]
-        clientid = clientid or f"ioe-home-molinos-{member}-{SUFFIX}"
+        clientid = clientid or _home_id(self.community, username.partition("@")[0])
         status, body = self.ask(
             "authz", username=username, clientid=clientid, action=action, topic=topic
         )
@@ -125,19 +125,35 @@ LOGINS = pytest.mark.parametrize(
 
 
 def _login(community: Community, member: str) -> str:
-    return f"{member}@molinos" if community.options["broker_login_community"] else member
+    return f"{member}@molinos" if community.options.get("broker_login_community") else member
+
+
+def _home_id(community: Community, member: str) -> str:
+    """Return a client id of the member's homes (the format its link makes, a fixed suffix)."""
+    if community.options.get("broker_login_community"):
+        return f"ioe-home-{member}@molinos-{SUFFIX}"
+    return f"ioe-home-molinos-{member}-{SUFFIX}"
+
+
+def _emqx_match(name: str, rule: str) -> bool:
+    """EMQX's topic match (emqx_topic:match/2), word by word, written from its description."""
+    if name.startswith("$") and rule[:1] in ("+", "#"):
+        return False
+    names, rules = name.split("/"), rule.split("/")
+    for index, word in enumerate(rules):
+        if word == "#":
+            return True
+        if index >= len(names) or (word != "+" and word != names[index]):
+            return False
+    return len(names) == len(rules)
 
 
 def _emqx_decides(acl: list[dict[str, str]], action: str, topic: str) -> str:
     """Return what EMQX makes of an access list: the first rule that matches, else no_match."""
-    topic = topic.split("/", 2)[2] if topic.startswith("$share/") else topic
+    if topic.startswith("$share/"):  # authorized as its real topic
+        topic = topic.split("/", 2)[2]
     for rule in acl:
-        if rule["action"] not in ("all", action):
-            continue
-        # EMQX's wildcards never match a topic starting with "$".
-        if topic.startswith("$") and not rule["topic"].startswith("$"):
-            continue
-        if covers(rule["topic"], topic):
+        if rule["action"] in ("all", action) and _emqx_match(topic, rule["topic"]):
             return rule["permission"]
     return "deny"  # no_match = deny, as docs/scale.md configures it
 
@@ -173,8 +189,9 @@ def test_the_hook_decides_what_mosquitto_decides(
     login = _login(community, A)
     assert code.mqtt_username == (login if login != A else None)
     # The home takes its login from its join code, and the generated files let it in.
-    assert home_settings(code).username == login
-    probe(home_settings(code), timeout_s=10)
+    home = home_settings(code)
+    assert home.username == login
+    probe(home, timeout_s=10)
 
     member = community.connect(login, code.mqtt_password)
     assert member.connected is not None
@@ -191,7 +208,10 @@ def test_the_hook_decides_what_mosquitto_decides(
     watcher.close()
 
     hook = _start(community, start_aggregator)
-    allowed = hook.authn(login, code.mqtt_password, f"ioe-home-molinos-{A}-{SUFFIX}")
+    # The client ids the home's link and its connection test use are its own.
+    for client_id in (home.client_id, home.client_id + "-probe"):
+        assert hook.authn(login, code.mqtt_password, client_id)["result"] == "allow"
+    allowed = hook.authn(login, code.mqtt_password, _home_id(community, A))
     assert allowed["result"] == "allow"
     assert allowed["is_superuser"] is False
     acl = allowed["acl"]
@@ -213,39 +233,59 @@ def test_who_is_let_in(
     community.cli("members", "revoke", C)
     hook = _start(community, start_aggregator)
     login = _login(community, A)
-    own = f"ioe-home-molinos-{A}-{SUFFIX}"
+    own = _home_id(community, A)
 
     assert hook.authn(login, code.mqtt_password, own)["result"] == "allow"
-    assert hook.authn(login, code.mqtt_password, own + "-probe")["result"] == "allow"
     # Whoever connects with another member's client id takes over its session: refused.
-    assert hook.authn(login, code.mqtt_password, f"ioe-home-molinos-{B}-{SUFFIX}")["result"] == (
-        "deny"
-    )
+    assert hook.authn(login, code.mqtt_password, _home_id(community, B))["result"] == "deny"
     assert hook.authn(login, code.mqtt_password, login)["result"] == "deny"
+    elsewhere = own.replace("molinos", "molinos-x")  # another community's home, by its id
+    assert hook.authn(login, code.mqtt_password, elsewhere)["result"] == "deny"
     assert hook.authn(login, other.mqtt_password, own)["result"] == "deny"
     assert hook.authn(login, "", own)["result"] == "deny"
     revoked_login = _login(community, C)
-    revoked_client = f"ioe-home-molinos-{C}-{SUFFIX}"
-    assert hook.authn(revoked_login, revoked.mqtt_password, revoked_client)["result"] == "deny"
-    assert hook.authz(revoked_login, SUBSCRIBE, f"{PREFIX}/m/{C}/ack") == "deny"
-    # A member's topics, asked with another member's client id.
+    assert hook.authn(revoked_login, revoked.mqtt_password, _home_id(community, C))["result"] == (
+        "ignore" if not with_community else "deny"
+    )
+    assert hook.authz(revoked_login, SUBSCRIBE, f"{PREFIX}/m/{C}/ack") != "allow"
+    # A member's topics, asked with another client id.
     assert hook.authz(login, PUBLISH, f"{PREFIX}/m/{A}/readings", clientid=own) == "allow"
     assert hook.authz(login, PUBLISH, f"{PREFIX}/m/{A}/readings", clientid="x") == "deny"
+    # New credentials: the old password stops at once.
+    answer = community.cli("members", "rotate", A, "--json").stdout
+    rotated = decode(json.loads(answer)["join_code"])
+    assert hook.authn(login, code.mqtt_password, own)["result"] == "deny"
+    assert hook.authn(login, rotated.mqtt_password, own)["result"] == "allow"
 
-    # The aggregator's own login: every topic of the community, its shared subscription too.
-    service = hook.authn(AGGREGATOR_USER, AGGREGATOR_PASSWORD, "any-client")
+    # The aggregator's own login, under its own client ids: every topic of the community,
+    # its shared subscription too, and its sensors' discovery topics, those only.
+    aggregator_id = "ioe-aggregator-molinos-r1-0123"
+    service = hook.authn(AGGREGATOR_USER, AGGREGATOR_PASSWORD, aggregator_id)
     assert service["result"] == "allow"
     assert service["acl"][0] == {"permission": "allow", "action": "all", "topic": f"{PREFIX}/#"}
-    assert hook.authz(AGGREGATOR_USER, SUBSCRIBE, f"$share/g/{PREFIX}/m/+/readings") == "allow"
-    assert hook.authz(AGGREGATOR_USER, PUBLISH, f"{PREFIX}/m/{A}/ack") == "allow"
-    assert hook.authz(AGGREGATOR_USER, PUBLISH, "ioe/v1/another/m/x/ack") == "deny"
-    assert hook.authn(AGGREGATOR_USER, "wrong", "any-client")["result"] == "deny"
+    discovery = "homeassistant/sensor/ioe_molinos_generation_power/config"
+    assert {"permission": "allow", "action": "publish", "topic": discovery} in service["acl"]
+    for action, topic, expected in [
+        (SUBSCRIBE, f"$share/g/{PREFIX}/m/+/readings", "allow"),
+        (SUBSCRIBE, f"{PREFIX}/m/+/status", "allow"),
+        (PUBLISH, f"{PREFIX}/community/availability", "allow"),
+        (PUBLISH, f"{PREFIX}/m/{A}/ack", "allow"),
+        (PUBLISH, discovery, "allow"),
+        (PUBLISH, "homeassistant/sensor/ioe_another_generation_power/config", "deny"),
+        (PUBLISH, "ioe/v1/another/m/x/ack", "deny"),
+    ]:
+        assert hook.authz(AGGREGATOR_USER, action, topic, clientid=aggregator_id) == expected
+        assert _emqx_decides(service["acl"], action, topic) == expected, topic
+    assert hook.authn(AGGREGATOR_USER, "wrong", aggregator_id)["result"] == "deny"
+    for client_id in ("any-client", "ioe-aggregator-another-r1-0123", own):
+        assert hook.authn(AGGREGATOR_USER, AGGREGATOR_PASSWORD, client_id)["result"] == "deny"
 
     # Logins that are not this community's: the broker's next source decides.
-    foreign = ["homeassistant", "m-0001@another", "someone@another"]
-    if community.options["broker_login_community"]:
+    foreign = ["homeassistant", "m-0001@another", "someone@another", "@molinos"]
+    if with_community:
         foreign.append(A)  # a plain id is not a login here
-        assert hook.authn("nobody@molinos", "x", own)["result"] == "deny"
+        for nobody in ("nobody@molinos", "a@b@molinos", "M-0001@molinos"):
+            assert hook.authn(nobody, code.mqtt_password, own)["result"] == "deny"
     for name in foreign:
         assert hook.authn(name, code.mqtt_password, own) == {"result": "ignore"}
         assert hook.authz(name, PUBLISH, f"{PREFIX}/m/{A}/readings") == "ignore"
@@ -256,8 +296,9 @@ def test_only_a_brokers_token_asks(community: Community, start_aggregator: Start
     hook = _start(community, start_aggregator)
     body = {"username": A, "password": code.mqtt_password, "clientid": f"ioe-home-molinos-{A}-x"}
     assert hook.ask("authn", token=None, **body)[0] == 401
-    assert hook.ask("authn", token=community.token("admin"), **body)[0] == 403
-    assert hook.ask("authn", token=community.token("operator"), **body)[0] == 403
+    for scope in ("admin", "operator", "viewer", "public", "provider"):
+        assert hook.ask("authn", token=community.token(scope), **body)[0] == 403, scope
+    assert hook.ask("authn", token=code.api_token, **body)[0] == 403  # a member's
     # Malformed questions are refused (EMQX reads a 400 as ignore: nobody let in).
     status, answer = hook.ask("authn", username=A, clientid="c")
     assert (status, answer["error"]) == (400, "invalid")
@@ -269,6 +310,6 @@ def test_only_a_brokers_token_asks(community: Community, start_aggregator: Start
     # A refusal is logged with its reason, never with the password tried.
     tried = code.mqtt_password + "x"
     assert hook.ask("authn", username=A, password=tried, clientid="c") == (200, {"result": "deny"})
-    wait_until(lambda: f"Broker login {A} refused: wrong password" in hook.log.read_text())
+    wait_until(lambda: f"Broker login '{A}' refused: wrong password" in hook.log.read_text())
     assert tried not in hook.log.read_text()
     assert code.mqtt_password not in hook.log.read_text()

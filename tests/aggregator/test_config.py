@@ -224,3 +224,23 @@ def test_the_ingress_proxy_is_an_address() -> None:
     )
     with pytest.raises(ConfigError, match="expected an IP address"):
         load_config(None, {"IOE_AGGREGATOR_INGRESS_PROXY": "supervisor"})
+
+
+def test_member_logins_may_carry_the_community() -> None:
+    environ = {"IOE_AGGREGATOR_COMMUNITY_ID": "molinos", "IOE_AGGREGATOR_MQTT_HOST": "broker"}
+    plain = load_config(None, environ).members.accounts.logins
+    assert (plain.with_community, plain.login_of("m-0001")) == (False, "m-0001")
+    environ["IOE_AGGREGATOR_BROKER_LOGIN_COMMUNITY"] = "true"  # from a container's environment
+    logins = load_config(None, environ).members.accounts.logins
+    assert logins.login_of("m-0001") == "m-0001@molinos"
+    assert [logins.member_of(login) for login in ("m-0001@molinos", "m-0001", "x@sol")] == [
+        "m-0001",
+        None,
+        None,
+    ]
+    # Communities that share a broker must not share topics.
+    environ["IOE_AGGREGATOR_TOPIC_PREFIX"] = "ioe"
+    with pytest.raises(ConfigError, match="must end with /<community_id>"):
+        load_config(None, environ)
+    environ["IOE_AGGREGATOR_TOPIC_PREFIX"] = "coop/molinos"
+    assert load_config(None, environ).topic_prefix == "coop/molinos"

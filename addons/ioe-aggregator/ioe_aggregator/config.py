@@ -180,7 +180,7 @@ _SCHEMA = vol.Schema(
         vol.Optional("broker_full_access", default=["homeassistant", "addons"]): _logins,
         vol.Optional("mosquitto_pid_file"): str,
         # Members log in as member@community (a broker shared by many communities).
-        vol.Optional("broker_login_community", default=False): bool,
+        vol.Optional("broker_login_community", default=False): _boolean,
         vol.Optional("member_batches_per_s", default=DEFAULT_MEMBER_BATCHES_PER_S): _number(
             0.1, 1_000_000.0
         ),
@@ -485,6 +485,13 @@ def _build(options: dict[str, Any]) -> Config:
             history_months=options["datadis_history_months"],
         )
     topic_prefix = options.get("topic_prefix") or f"ioe/v1/{options['community_id']}"
+    if options["broker_login_community"] and not topic_prefix.endswith(
+        f"/{options['community_id']}"
+    ):
+        raise ConfigError(
+            "invalid configuration: with broker_login_community, topic_prefix must end with "
+            "/<community_id> (communities sharing a broker must not share topics)"
+        )
     return Config(
         community_id=options["community_id"],
         database_url=url,

@@ -144,7 +144,14 @@ class LinkSettings:
             community=code.community,
             member=code.member,
             username=code.mqtt_username or code.member,
-            client_id=f"ioe-home-{code.community}-{code.member}-{client_suffix}",
+            # With a login that names the community (member@community), the login: on a broker
+            # communities share, "-" could not tell community sol's member norte-m1 from
+            # community sol-norte's m1.
+            client_id=(
+                f"ioe-home-{code.mqtt_username}-{client_suffix}"
+                if code.mqtt_username
+                else f"ioe-home-{code.community}-{code.member}-{client_suffix}"
+            ),
             topic_prefix=code.topic_prefix,
             broker_host=code.broker_host,
             broker_port=code.broker_port,
@@ -551,7 +558,7 @@ class LinkClient:
             self.last_error = f"the broker refused the connection: {code}"
             if code.value in _REFUSED_LOGIN:
                 self.state = LinkState.REFUSED
-            _LOGGER.warning("Community broker refused %s: %s", self.settings.member, code)
+            _LOGGER.warning("Community broker refused %s: %s", self.settings.username, code)
             return
         with self._lock:
             self._in_flight.clear()  # whatever was unacknowledged goes again

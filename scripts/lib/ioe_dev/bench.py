@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 SIZES = (10, 50, 200)
 REPEATS = 3
 # Benchmarks in a module of their own, ``bench_NAME``: ``bench_NAME()`` and ``print_table``.
-OWN_MODULES = ("control", "forecast", "ingest", "link", "replicas", "store", "upload", "web")
+OWN_MODULES = (
+    "control", "forecast", "ingest", "link", "replicas", "soak", "store", "upload", "web"
+)  # fmt: skip
 
 
 def _median_seconds(call: Any, repeats: int = REPEATS) -> float:
@@ -413,6 +415,7 @@ def main() -> int:
             "forecast",
             "replicas",
             "store",
+            "soak",
         ],
     )
     parser.add_argument("members", nargs="?", type=int)

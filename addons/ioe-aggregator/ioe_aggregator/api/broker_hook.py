@@ -26,7 +26,8 @@ from ioe_aggregator.api.auth import require_broker
 from ioe_aggregator.api.requests import json_body
 from ioe_aggregator.auth import secrets
 from ioe_aggregator.config import BrokerAccountsConfig
-from ioe_aggregator.keys import CONFIG, STORE
+from ioe_aggregator.keys import CONFIG, RESULTS, STORE
+from ioe_aggregator.members.broker_accounts import SELECT_LOGIN
 from ioe_aggregator.members.broker_rules import (
     Action,
     Rule,
@@ -35,12 +36,10 @@ from ioe_aggregator.members.broker_rules import (
     service_rules,
     without_share,
 )
-from ioe_aggregator.store import Store
 
 _LOGGER = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
-SELECT_LOGIN = "SELECT mqtt_hash FROM members WHERE id = ?"
 ALLOW: Final = "allow"
 DENY: Final = "deny"
 IGNORE: Final = "ignore"
@@ -63,32 +62,40 @@ class _Login:
 
 
 NOT_OURS: Final = _Login(rules=None)
+# Checked against when a login has no password here, so that refusing it takes as long as
+# checking a member's (nobody learns which members exist from the time it takes).
+_NO_PASSWORD: Final = secrets.mosquitto_hash("")
 
 
-async def _login(store: Store, accounts: BrokerAccountsConfig, username: str) -> _Login:
+async def _login(request: web.Request, username: str) -> _Login:
     """Return what this community knows of a login (the password not yet checked)."""
-    if accounts.service_login is not None and username == accounts.service_login[0]:
-        return _Login(rules=service_rules(accounts.topic_prefix))
+    accounts = request.app[CONFIG].members.accounts
+    if username in accounts.full_access:
+        # The aggregator's own login, when its password is known; the others (Home
+        # Assistant's users on the Mosquitto add-on) are not the hook's to judge.
+        if accounts.service_login is None or username != accounts.service_login[0]:
+            return NOT_OURS
+        discovery = request.app[RESULTS].discovery_topics
+        return _Login(rules=service_rules(accounts.topic_prefix, discovery))
     member = accounts.logins.member_of(username)
     if member is None:
         return NOT_OURS
-    async with store.transaction() as tx:
+    async with request.app[STORE].transaction() as tx:
         rows = await tx.execute(SELECT_LOGIN, (member,))
-    if not rows:
-        # A plain login no member has may be another service's (Home Assistant's users on a
-        # shared broker); member@community is this community's, and nobody's.
-        if not accounts.logins.with_community:
-            return NOT_OURS
-        return _Login(rules=(), member=member, refusal="no such member")
-    if rows[0][0] is None:
-        return _Login(rules=(), member=member, refusal="the member is revoked")
-    rules = member_rules(accounts.topic_prefix, member)
-    return _Login(rules=rules, member=member, password_hash=str(rows[0][0]))
+    if rows:
+        rules = member_rules(accounts.topic_prefix, member)
+        return _Login(rules=rules, member=member, password_hash=str(rows[0][0]))
+    # A plain login no active member has may be another service's (on a broker of its own,
+    # which the community shares); member@community is this community's, and nobody's.
+    if not accounts.logins.with_community:
+        return NOT_OURS
+    return _Login(rules=(), member=member, refusal="no such member, or revoked")
 
 
 def _password_matches(login: _Login, accounts: BrokerAccountsConfig, password: str) -> bool:
-    if login.password_hash is not None:
-        return secrets.mosquitto_matches(password, login.password_hash)
+    if login.member is not None:
+        matches = secrets.mosquitto_matches(password, login.password_hash or _NO_PASSWORD)
+        return matches and login.password_hash is not None
     service = accounts.service_login
     return service is not None and hmac.compare_digest(password.encode(), service[1].encode())
 
@@ -103,7 +110,12 @@ def _acl(rules: Sequence[Rule]) -> list[dict[str, str]]:
 
 
 def _client_refusal(accounts: BrokerAccountsConfig, login: _Login, client_id: str) -> str | None:
-    if login.member is None or accounts.logins.client_id_is_members(client_id, login.member):
+    logins = accounts.logins
+    if login.member is None:
+        if logins.client_id_is_services(client_id):
+            return None
+        return f"client id {client_id!r} is not one of the aggregator's"
+    if logins.client_id_is_members(client_id, login.member):
         return None
     return f"client id {client_id!r} is not one of the member's homes'"
 
@@ -119,15 +131,16 @@ async def broker_authn(request: web.Request) -> web.Response:
     body = await json_body(request)
     username, client_id = body["username"], body["clientid"]
     accounts = request.app[CONFIG].members.accounts
-    login = await _login(request.app[STORE], accounts, username)
+    login = await _login(request, username)
     if login.rules is None:
         return _answer(IGNORE)
-    refusal = login.refusal
-    if refusal is None and not _password_matches(login, accounts, body["password"]):
-        refusal = "wrong password"
-    refusal = refusal or _client_refusal(accounts, login, client_id)
+    refusal: str | None
+    if not _password_matches(login, accounts, body["password"]):
+        refusal = login.refusal or "wrong password"
+    else:
+        refusal = login.refusal or _client_refusal(accounts, login, client_id)
     if refusal is not None:
-        _LOGGER.warning("Broker login %s refused: %s", username, refusal)
+        _LOGGER.warning("Broker login %r refused: %s", username, refusal)
         return _answer(DENY)
     return _answer(ALLOW, is_superuser=False, acl=_acl(login.rules))
 
@@ -139,13 +152,13 @@ async def broker_authz(request: web.Request) -> web.Response:
     body = await json_body(request)
     username, action, topic = body["username"], Action(body["action"]), body["topic"]
     accounts = request.app[CONFIG].members.accounts
-    login = await _login(request.app[STORE], accounts, username)
+    login = await _login(request, username)
     if login.rules is None:
         return _answer(IGNORE)
     refusal = login.refusal or _client_refusal(accounts, login, body["clientid"])
     if refusal is None and allowed(login.rules, action, without_share(topic)):
         return _answer(ALLOW)
     _LOGGER.info(
-        "Broker refused %s %s to %s: %s", username, action, topic, refusal or "not its topic"
+        "Broker refused %r %s to %r: %s", username, action, topic, refusal or "not its topic"
     )
     return _answer(DENY)

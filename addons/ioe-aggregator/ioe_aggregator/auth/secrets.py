@@ -72,12 +72,13 @@ def mosquitto_matches(password: str, stored_hash: str) -> bool:
     is not a ``$7$`` one matches nothing.
     """
     parts = stored_hash.split("$")
-    if len(parts) != _MOSQUITTO_PARTS or parts[:2] != ["", "7"] or not parts[2].isdigit():
+    if len(parts) != _MOSQUITTO_PARTS or parts[:2] != ["", "7"]:
         return False
     try:
+        iterations = int(parts[2]) if parts[2].isascii() else 0
         salt = base64.b64decode(parts[3], validate=True)
         expected = base64.b64decode(parts[4], validate=True)
-    except ValueError:
+        derived = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
+    except ValueError:  # not a number, not base64, no iterations
         return False
-    derived = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, int(parts[2]))
     return hmac.compare_digest(derived, expected)

@@ -15,7 +15,10 @@ from ioe_aggregator.members import broker_files
 from ioe_aggregator.store import Store, StoreError
 
 _LOGGER = logging.getLogger(__name__)
-SELECT_LOGINS = "SELECT id, mqtt_hash FROM members WHERE revoked_s IS NULL ORDER BY id"
+_ACTIVE = "revoked_s IS NULL AND mqtt_hash IS NOT NULL"
+SELECT_LOGINS = f"SELECT id, mqtt_hash FROM members WHERE {_ACTIVE} ORDER BY id"  # noqa: S608
+# One member's, for the broker hook (api.broker_hook): the same members are active there.
+SELECT_LOGIN = f"SELECT mqtt_hash FROM members WHERE id = ? AND {_ACTIVE}"  # noqa: S608
 
 
 class BrokerAccounts:
@@ -26,9 +29,10 @@ class BrokerAccounts:
         self._store = store
         self._config = config
 
-    def reserved(self, login: str) -> bool:
-        """Whether a login is one of the broker's own, which no member may take."""
-        return login in self._config.full_access
+    def reserved(self, member: str) -> bool:
+        """Whether a member's login would be one of the broker's own, which no member may take."""
+        full_access = self._config.full_access
+        return member in full_access or self._config.logins.login_of(member) in full_access
 
     async def publish(self) -> None:
         """Rewrite the broker's password file and access list, and have the broker reload them.

@@ -9,15 +9,19 @@ knows whose each login is. Member ids and community ids have no ``@``, so neithe
 two ways. A member may write its own readings and status and read its own ack, results,
 forecast and status, and the community's topics; nothing else.
 
-A member's MQTT client id is ``ioe-home-<community>-<member>-<16 hex digits>`` (the home's
-link, ``-probe`` for its connection test). Mosquitto replaces it by the login
-(``use_username_as_clientid``); a cluster broker keeps it, so the hook refuses a member whose
-client id is not one of its own: whoever connects with another's client id takes over that
-session and the messages waiting in it.
+A member's MQTT client id is ``ioe-home-<community>-<member>-<16 hex digits>``, or
+``ioe-home-<member>@<community>-<16 hex digits>`` when logins carry the community (``-probe``
+for the home's connection test): with ``-`` in both ids, only the ``@`` keeps two communities'
+ids apart. Mosquitto replaces it by the login (``use_username_as_clientid``); a cluster broker
+keeps it, so the hook refuses a member whose client id is not one of its own, and the
+aggregator's login a client id that is not ``ioe-aggregator-<community>-…`` (whose end is a
+secret of the service): whoever connects with another's client id takes over that session and
+the messages waiting in it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 import re
@@ -73,9 +77,16 @@ def member_rules(prefix: str, member: str) -> tuple[Rule, ...]:
     )
 
 
-def service_rules(prefix: str) -> tuple[Rule, ...]:
-    """Return what the aggregator's own login may do: every topic of the community."""
-    return (Rule(Access.READWRITE, f"{prefix}/#"),)
+def service_rules(prefix: str, discovery_topics: Iterable[str] = ()) -> tuple[Rule, ...]:
+    """Return what the aggregator's own login may do.
+
+    Every topic of the community, and the configuration topics of its sensors in the
+    manager's Home Assistant (MQTT discovery), those exactly: another community's are not its.
+    """
+    return (
+        Rule(Access.READWRITE, f"{prefix}/#"),
+        *(Rule(Access.WRITE, topic) for topic in discovery_topics),
+    )
 
 
 def covers(rule: str, wanted: str) -> bool:
@@ -135,5 +146,9 @@ class Logins:
 
     def client_id_is_members(self, client_id: str, member: str) -> bool:
         """Whether a client id is one a member's home uses."""
-        own = f"ioe-home-{re.escape(self.community_id)}-{re.escape(member)}-{_SUFFIX}"
-        return re.fullmatch(own, client_id) is not None
+        home = self.login_of(member) if self.with_community else f"{self.community_id}-{member}"
+        return re.fullmatch(f"ioe-home-{re.escape(home)}-{_SUFFIX}", client_id) is not None
+
+    def client_id_is_services(self, client_id: str) -> bool:
+        """Whether a client id is one the aggregator's replicas use."""
+        return client_id.startswith(f"ioe-aggregator-{self.community_id}-")

@@ -166,6 +166,11 @@ class ResultsPublisher:
         )
         return snapshot
 
+    @property
+    def discovery_topics(self) -> tuple[str, ...]:
+        """The topics of the community sensors' discovery messages (none when switched off)."""
+        return tuple(self._discovery)
+
     async def publish_everything(self) -> tuple[Snapshot, Forecasts]:
         """Compute everything now and have it published: here when leading, else by the leader.
 

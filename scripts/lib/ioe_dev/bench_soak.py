@@ -1,0 +1,353 @@
+"""``scripts/bench soak``: 200 homes for a simulated week, a replica killed every simulated day.
+
+Three aggregator replicas on one PostgreSQL database behind the TLS Mosquitto; 200 homes, each
+the integration's own link client draining its outbox (the outboxes on tmpfs, as the machine
+has one disk for everything). Time is accelerated: a quarter hour of readings (grid import,
+grid export, consumption) goes into every outbox each ``QUARTER_S`` seconds of the clock, a
+week of quarters dated the week before the run. At each simulated midnight:
+
+- a replica is killed (SIGKILL): the leader when another than the watched one leads, else a
+  follower; it starts again once a replica leads (as its supervisor would start it);
+- the day's results are asked of a replica's API (each in turn, followers too), and the time
+  until every member's results message has reached the broker is measured;
+- the watched replica's resident memory is read (never killed: its growth is the figure).
+
+At the end every outbox must drain; readings stored are counted against those sent (lost),
+and the hourly sums against the readings (doubled: a reading stored twice counts twice there).
+``IOE_BENCH_SOAK_HOMES``, ``IOE_BENCH_SOAK_DAYS`` and ``IOE_BENCH_SOAK_QUARTER_S`` make it
+smaller (``tests/faults/test_soak_bench.py`` runs it so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+import json
+import os
+from pathlib import Path
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from typing import Any
+import urllib.request
+
+import paho.mqtt.client as mqtt
+import psycopg
+
+from custom_components.ioe_community.link.client import LinkClient, LinkSettings, new_client_suffix
+from custom_components.ioe_community.link.join_code import JoinCode as HomeJoinCode
+from custom_components.ioe_community.link.outbox import Outbox
+from ioe_dev.bench_ingest import (
+    AGGREGATOR_PASSWORD,
+    AGGREGATOR_USER,
+    PREFIX,
+    BenchCommunity,
+    connect_client,
+    subscribe_and_wait,
+)
+from ioe_dev.bench_replicas import _leader
+from ioe_dev.mosquitto import start_broker
+from ioe_dev.postgres import start_postgres
+from ioe_dev.processes import Service
+from ioe_dev.synthetic import cups
+
+REPLICAS = ("r1", "r2", "r3")
+WATCHED = "r1"
+QUARTERS_A_DAY = 96
+QUARTER = timedelta(minutes=15)
+VALUE_KWH = 0.25
+QUANTITIES = (("grid", "import_kwh"), ("grid", "export_kwh"), ("home", "consumption_kwh"))
+# How long the run may wait for every member's results after asking, and for the outboxes.
+RESULTS_TIMEOUT_S = 120
+DRAIN_TIMEOUT_S = 600
+
+
+def _settings() -> tuple[int, int, float]:
+    return (
+        int(os.environ.get("IOE_BENCH_SOAK_HOMES", "200")),
+        int(os.environ.get("IOE_BENCH_SOAK_DAYS", "7")),
+        float(os.environ.get("IOE_BENCH_SOAK_QUARTER_S", "0.5")),
+    )
+
+
+def _batch(member: str, first: datetime, number: int) -> bytes:
+    start = first + number * QUARTER
+    readings = [
+        {
+            "meter": meter,
+            "quantity": quantity,
+            "start": f"{start:%Y-%m-%dT%H:%M:%SZ}",
+            "end": f"{start + QUARTER:%Y-%m-%dT%H:%M:%SZ}",
+            "value": VALUE_KWH,
+            "quality": "measured",
+        }
+        for meter, quantity in QUANTITIES
+    ]
+    message = {
+        "schema": "ioe.readings.v1",
+        "member": member,
+        "batch": f"q-{number}",
+        "sent_at": f"{start + QUARTER:%Y-%m-%dT%H:%M:%SZ}",
+        "readings": readings,
+    }
+    return json.dumps(message).encode()
+
+
+def _api(port: int, method: str, path: str, token: str, body: Any = None) -> Any:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
+        return json.load(answer)
+
+
+def _register(port: int, token: str, homes: int) -> dict[str, str]:
+    """Register the members through the API (one process, not a command per member)."""
+    codes = {}
+    for number in range(1, homes + 1):
+        member = f"m-{number:04d}"
+        body = {"id": member, "name": member, "cups": cups(number), "contracted_kw": 4.6}
+        codes[member] = str(_api(port, "POST", "/api/v1/members", token, body)["join_code"])
+    return codes
+
+
+def _rss_mb(service: Service) -> float:
+    process = service.process
+    if process is None:
+        raise RuntimeError("the watched replica is not running")
+    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+class Results:
+    """Members' results messages as the broker carries them: when each member last had one."""
+
+    def __init__(self, client: mqtt.Client) -> None:
+        """Count the results messages reaching ``client``."""
+        self._lock = threading.Lock()
+        self._at: dict[str, float] = {}
+        client.on_message = self._received
+
+    def _received(self, _client: mqtt.Client, _user: object, message: mqtt.MQTTMessage) -> None:
+        member = message.topic.split("/")[-2]
+        with self._lock:
+            self._at[member] = time.monotonic()
+
+    def since(self, moment: float) -> int:
+        """Return how many members had results after ``moment``."""
+        with self._lock:
+            return sum(1 for at in self._at.values() if at > moment)
+
+
+class Soak:
+    """The running platform: replicas, homes, the watcher of results."""
+
+    def __init__(self, community: BenchCommunity, url: str, token: str) -> None:
+        """Keep the community, its database and an admin token."""
+        self.community, self.url, self.token = community, url, token
+        self.services: dict[str, Service] = {}
+        self.ports: dict[str, int] = {}
+        self.kills: list[dict[str, Any]] = []
+        self.asked = 0
+
+    def start(self, name: str) -> None:
+        """Start (again) a replica."""
+        self.services[name], self.ports[name] = self.community.start_aggregator(self.url, name)
+
+    def kill_one(self) -> None:
+        """Kill the leader unless it is the watched replica (then a follower); start it again."""
+        leader = _leader(self.ports, set(REPLICAS))
+        followers = [name for name in REPLICAS if name not in (WATCHED, leader)]
+        victim = leader if leader not in (None, WATCHED) else followers[len(self.kills) % 2]
+        process = self.services[victim].process
+        if process is None:
+            raise RuntimeError(f"replica {victim} is not running")
+        process.kill()
+        killed = time.monotonic()
+        process.wait()
+        others = set(REPLICAS) - {victim}
+        while _leader(self.ports, others) is None:
+            time.sleep(0.05)
+        waited = time.monotonic() - killed
+        self.kills.append({"replica": victim, "leader": victim == leader, "new_leader_s": waited})
+        self.start(victim)
+
+    def ask_results(self, results: Results, members: int) -> float:
+        """Ask a replica (each in turn) to publish results; return how long until all arrived."""
+        name = REPLICAS[self.asked % len(REPLICAS)]
+        self.asked += 1
+        asked = time.monotonic()
+        _api(self.ports[name], "POST", "/api/v1/results/publish", self.token)
+        deadline = asked + RESULTS_TIMEOUT_S
+        while results.since(asked) < members:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {results.since(asked)} of {members} results arrived")
+            time.sleep(0.05)
+        return time.monotonic() - asked
+
+
+def _homes(codes: dict[str, str], directory: Path) -> tuple[dict[str, Outbox], list[LinkClient]]:
+    from ioe_aggregator.members.join_code import decode  # noqa: PLC0415 - the add-on's
+
+    outboxes, links = {}, []
+    for member, code in codes.items():
+        settings = LinkSettings.from_join_code(
+            HomeJoinCode(**asdict(decode(code))), "soak", new_client_suffix()
+        )
+        outboxes[member] = Outbox(directory / f"{member}.outbox.db")
+        links.append(LinkClient(settings, outboxes[member], resend_after_s=10))
+    return outboxes, links
+
+
+def _drain(outboxes: dict[str, Outbox]) -> float:
+    began = time.monotonic()
+    while any(outbox.state().batches for outbox in outboxes.values()):
+        if time.monotonic() - began > DRAIN_TIMEOUT_S:
+            waiting = sum(outbox.state().batches for outbox in outboxes.values())
+            raise RuntimeError(f"{waiting} batches still wait after {DRAIN_TIMEOUT_S} s")
+        time.sleep(0.2)
+    return time.monotonic() - began
+
+
+def _counted(url: str) -> tuple[int, float, float]:
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT COUNT(*), COALESCE(SUM(value), 0), "
+            "(SELECT COALESCE(SUM(kwh), 0) FROM hourly_energy) FROM readings"
+        ).fetchone()
+    if row is None:
+        raise RuntimeError("the readings could not be counted")
+    return int(row[0]), float(row[1]), float(row[2])
+
+
+def _run_week(
+    soak: Soak, outboxes: dict[str, Outbox], results: Results, first: datetime
+) -> dict[str, Any]:
+    """Feed the week's quarters at the accelerated pace; at each midnight kill, ask, measure."""
+    _homes, days, quarter_s = _settings()
+    rss, publish = [], []
+    began = time.monotonic()
+    late = 0.0
+    for number in range(days * QUARTERS_A_DAY):
+        for member, outbox in outboxes.items():
+            outbox.put(f"q-{number}", _batch(member, first, number), first + number * QUARTER)
+        if (number + 1) % QUARTERS_A_DAY == 0:
+            rss.append(_rss_mb(soak.services[WATCHED]))
+            publish.append(soak.ask_results(results, len(outboxes)))
+            soak.kill_one()
+        pause = began + (number + 1) * quarter_s - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        else:
+            late = max(late, -pause)
+    return {"rss_mb": rss, "results_s": publish, "feed_late_max_s": late}
+
+
+def bench_soak() -> dict[str, Any]:
+    """Run the soak; return what was lost, doubled, how memory grew and results took."""
+    homes, days, quarter_s = _settings()
+    first = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
+        days=days + 1
+    )
+    shm = Path("/dev/shm")  # noqa: S108 - tmpfs, a private directory made in it
+    outbox_dir = Path(tempfile.mkdtemp(prefix="ioe-soak-", dir=shm if shm.is_dir() else None))
+    postgres_dir = Path(tempfile.mkdtemp(prefix="ioe-bench-postgres-"))
+    links: list[LinkClient] = []
+    soak: Soak | None = None
+    watcher: mqtt.Client | None = None
+    with tempfile.TemporaryDirectory(prefix="ioe-bench-soak-") as tmp:
+        directory = Path(tmp)
+        community = BenchCommunity(directory)
+        community.options["log_level"] = "warning"
+        postgres = start_postgres(postgres_dir)
+        url = postgres.create_database("soak")
+        token = json.loads(
+            community.cli(url, "tokens", "add", "--scope", "admin", "--label", "soak", "--json")
+        )["token"]
+        community.cli(url, "members", "broker-files")  # the aggregator's own login, at first
+        # Replicas share the aggregator's login: a listener that does not make it the client id.
+        broker = start_broker(
+            directory / "broker",
+            community.port,
+            include_dir=directory / "broker-files",
+            addon_listener=True,
+        )
+        try:
+            soak = Soak(community, url, token)
+            soak.start(WATCHED)
+            codes = _register(soak.ports[WATCHED], token, homes)
+            for name in REPLICAS[1:]:
+                soak.start(name)
+            watcher = connect_client(broker, AGGREGATOR_USER, AGGREGATOR_PASSWORD)
+            results = Results(watcher)
+            subscribe_and_wait(watcher, f"{PREFIX}/m/+/results")
+            outboxes, links = _homes(codes, outbox_dir)
+            for link in links:
+                link.start()
+            started = time.monotonic()
+            week = _run_week(soak, outboxes, results, first)
+            drain_s = _drain(outboxes)
+            elapsed = time.monotonic() - started
+            rss_end = _rss_mb(soak.services[WATCHED])
+        finally:
+            for link in links:
+                link.stop()
+            if watcher is not None:
+                watcher.disconnect()
+                watcher.loop_stop()
+            if soak is not None:
+                for service in soak.services.values():
+                    service.stop()
+            broker.service.stop()
+        stored, value_kwh, hourly_kwh = _counted(url)
+        postgres.stop()
+    shutil.rmtree(postgres_dir, ignore_errors=True)
+    shutil.rmtree(outbox_dir, ignore_errors=True)
+    sent = homes * days * QUARTERS_A_DAY * len(QUANTITIES)
+    rss = week["rss_mb"]
+    return {
+        "homes": homes,
+        "replicas": len(REPLICAS),
+        "simulated_days": days,
+        "quarter_s": quarter_s,
+        "seconds": elapsed,
+        "feed_late_max_s": week["feed_late_max_s"],
+        "drain_after_last_quarter_s": drain_s,
+        "kills": soak.kills if soak is not None else [],
+        "results_s": week["results_s"],
+        "results_max_s": max(week["results_s"]),
+        "results_median_s": statistics.median(week["results_s"]),
+        "watched_rss_mb": [*rss, rss_end],
+        # From the end of the first day (warmed up) to after the drain.
+        "watched_rss_growth": (rss_end - rss[0]) / rss[0],
+        "readings_sent": sent,
+        "readings_stored": stored,
+        "lost": sent - stored,
+        "doubled": round((hourly_kwh - value_kwh) / VALUE_KWH),
+        "stored_kwh_exact": abs(value_kwh - stored * VALUE_KWH) < 1e-6 * max(stored, 1),
+    }
+
+
+def print_table(results: dict[str, Any], out: Any = print) -> None:
+    """Print the results as docs/benchmarks.md's table."""
+    out(
+        "| homes | simulated days | replicas killed (leaders) | readings sent | lost | doubled "
+        "| results for all, median / max | watched replica's RSS, day 1 → end |"
+    )
+    out("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    kills = results["kills"]
+    leaders = sum(1 for kill in kills if kill["leader"])
+    rss = results["watched_rss_mb"]
+    out(
+        f"| {results['homes']} | {results['simulated_days']} | {len(kills)} ({leaders}) "
+        f"| {results['readings_sent']:,} | {results['lost']} | {results['doubled']} "
+        f"| {results['results_median_s']:.1f} / {results['results_max_s']:.1f} s "
+        f"| {rss[0]:.0f} → {rss[-1]:.0f} MB ({results['watched_rss_growth']:+.1%}) |"
+    )
