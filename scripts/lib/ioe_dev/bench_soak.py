@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 import json
 import os
 from pathlib import Path
+import queue
 import shutil
 import statistics
 import tempfile
@@ -48,13 +49,14 @@ from ioe_dev.bench_ingest import (
     subscribe_and_wait,
 )
 from ioe_dev.bench_replicas import _leader
-from ioe_dev.mosquitto import start_broker
+from ioe_dev.mosquitto import Broker, start_broker
 from ioe_dev.postgres import start_postgres
 from ioe_dev.processes import Service
 from ioe_dev.synthetic import cups
 
 REPLICAS = ("r1", "r2", "r3")
-WATCHED = "r1"
+# Started last, it does not lead at first: the first midnight kills the leader.
+WATCHED = "r3"
 QUARTERS_A_DAY = 96
 QUARTER = timedelta(minutes=15)
 VALUE_KWH = 0.25
@@ -227,45 +229,138 @@ def _counted(url: str) -> tuple[int, float, float]:
     return int(row[0]), float(row[1]), float(row[2])
 
 
+class Midnights:
+    """The work of each simulated midnight, beside the feed (homes go on sending meanwhile).
+
+    One thread for the whole run: a replica started again dies with the thread that started
+    it (``processes._die_with_parent``), so that thread must outlive the count at the end.
+    """
+
+    def __init__(self, soak: Soak, results: Results, members: int) -> None:
+        """Start the thread that waits for midnights."""
+        self.rss_mb: list[float] = []
+        self.results_s: list[float] = []
+        self.failed: list[BaseException] = []
+        self._soak, self._results, self._members = soak, results, members
+        self._days: queue.Queue[bool] = queue.Queue()
+        self._done = threading.Event()
+        self._done.set()
+        self._thread = threading.Thread(target=self._run, name="soak-midnights")
+        self._thread.start()
+
+    def midnight(self) -> None:
+        """Measure, ask for results and kill a replica (once the previous midnight is done)."""
+        self._done.wait()
+        self._done.clear()
+        self._days.put(True)
+
+    def wait(self) -> None:
+        """Wait for the last midnight's work; raise what went wrong in it."""
+        self._done.wait()
+        if self.failed:
+            raise self.failed[0]
+
+    def close(self) -> None:
+        """End the thread (the replicas it started again stop with it)."""
+        self._days.put(False)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while self._days.get():
+            try:
+                self.rss_mb.append(_rss_mb(self._soak.services[WATCHED]))
+                self.results_s.append(self._soak.ask_results(self._results, self._members))
+                self._soak.kill_one()
+            except Exception as err:  # noqa: BLE001 - raised again by the feed
+                self.failed.append(err)
+            finally:
+                self._done.set()
+
+
 def _run_week(
-    soak: Soak, outboxes: dict[str, Outbox], results: Results, first: datetime
-) -> dict[str, Any]:
-    """Feed the week's quarters at the accelerated pace; at each midnight kill, ask, measure."""
-    _homes, days, quarter_s = _settings()
-    rss, publish = [], []
+    outboxes: dict[str, Outbox], midnights: Midnights, first: datetime, days: int, quarter_s: float
+) -> float:
+    """Feed the week's quarters at the accelerated pace; return how late the feed ran at most."""
     began = time.monotonic()
     late = 0.0
     for number in range(days * QUARTERS_A_DAY):
         for member, outbox in outboxes.items():
             outbox.put(f"q-{number}", _batch(member, first, number), first + number * QUARTER)
         if (number + 1) % QUARTERS_A_DAY == 0:
-            rss.append(_rss_mb(soak.services[WATCHED]))
-            publish.append(soak.ask_results(results, len(outboxes)))
-            soak.kill_one()
+            midnights.midnight()
+        if midnights.failed:
+            midnights.wait()
         pause = began + (number + 1) * quarter_s - time.monotonic()
         if pause > 0:
             time.sleep(pause)
         else:
             late = max(late, -pause)
-    return {"rss_mb": rss, "results_s": publish, "feed_late_max_s": late}
+    midnights.wait()
+    return late
 
 
-def bench_soak() -> dict[str, Any]:
-    """Run the soak; return what was lost, doubled, how memory grew and results took."""
+def _week(soak: Soak, broker: Broker, outbox_dir: Path) -> dict[str, Any]:
+    """Register the homes, start the replicas, run the week and drain; return the figures."""
     homes, days, quarter_s = _settings()
     first = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
         days=days + 1
     )
+    links: list[LinkClient] = []
+    watcher: mqtt.Client | None = None
+    midnights: Midnights | None = None
+    try:
+        soak.start(REPLICAS[0])
+        codes = _register(soak.ports[REPLICAS[0]], soak.token, homes)
+        for name in REPLICAS[1:]:
+            soak.start(name)
+        watcher = connect_client(broker, AGGREGATOR_USER, AGGREGATOR_PASSWORD)
+        results = Results(watcher)
+        subscribe_and_wait(watcher, f"{PREFIX}/m/+/results")
+        outboxes, links = _homes(codes, outbox_dir)
+        for link in links:
+            link.start()
+        midnights = Midnights(soak, results, homes)
+        started = time.monotonic()
+        late = _run_week(outboxes, midnights, first, days, quarter_s)
+        drain_s = _drain(outboxes)
+        elapsed = time.monotonic() - started
+        rss = [*midnights.rss_mb, _rss_mb(soak.services[WATCHED])]
+    finally:
+        if midnights is not None:
+            midnights.close()
+        for link in links:
+            link.stop()
+        if watcher is not None:
+            watcher.disconnect()
+            watcher.loop_stop()
+        for service in soak.services.values():
+            service.stop()
+    return {
+        "homes": homes,
+        "replicas": len(REPLICAS),
+        "simulated_days": days,
+        "quarter_s": quarter_s,
+        "seconds": elapsed,
+        "feed_late_max_s": late,
+        "drain_after_last_quarter_s": drain_s,
+        "kills": soak.kills,
+        "results_s": midnights.results_s,
+        "results_max_s": max(midnights.results_s),
+        "results_median_s": statistics.median(midnights.results_s),
+        "watched_rss_mb": rss,
+        # From the end of the first day (warmed up) to after the drain.
+        "watched_rss_growth": (rss[-1] - rss[0]) / rss[0],
+    }
+
+
+def bench_soak() -> dict[str, Any]:
+    """Run the soak; return what was lost, doubled, how memory grew and results took."""
     shm = Path("/dev/shm")  # noqa: S108 - tmpfs, a private directory made in it
     outbox_dir = Path(tempfile.mkdtemp(prefix="ioe-soak-", dir=shm if shm.is_dir() else None))
     postgres_dir = Path(tempfile.mkdtemp(prefix="ioe-bench-postgres-"))
-    links: list[LinkClient] = []
-    soak: Soak | None = None
-    watcher: mqtt.Client | None = None
     with tempfile.TemporaryDirectory(prefix="ioe-bench-soak-") as tmp:
         directory = Path(tmp)
         community = BenchCommunity(directory)
-        community.options["log_level"] = "warning"
         postgres = start_postgres(postgres_dir)
         url = postgres.create_database("soak")
         token = json.loads(
@@ -280,53 +375,15 @@ def bench_soak() -> dict[str, Any]:
             addon_listener=True,
         )
         try:
-            soak = Soak(community, url, token)
-            soak.start(WATCHED)
-            codes = _register(soak.ports[WATCHED], token, homes)
-            for name in REPLICAS[1:]:
-                soak.start(name)
-            watcher = connect_client(broker, AGGREGATOR_USER, AGGREGATOR_PASSWORD)
-            results = Results(watcher)
-            subscribe_and_wait(watcher, f"{PREFIX}/m/+/results")
-            outboxes, links = _homes(codes, outbox_dir)
-            for link in links:
-                link.start()
-            started = time.monotonic()
-            week = _run_week(soak, outboxes, results, first)
-            drain_s = _drain(outboxes)
-            elapsed = time.monotonic() - started
-            rss_end = _rss_mb(soak.services[WATCHED])
+            measured = _week(Soak(community, url, token), broker, outbox_dir)
         finally:
-            for link in links:
-                link.stop()
-            if watcher is not None:
-                watcher.disconnect()
-                watcher.loop_stop()
-            if soak is not None:
-                for service in soak.services.values():
-                    service.stop()
             broker.service.stop()
         stored, value_kwh, hourly_kwh = _counted(url)
         postgres.stop()
     shutil.rmtree(postgres_dir, ignore_errors=True)
     shutil.rmtree(outbox_dir, ignore_errors=True)
-    sent = homes * days * QUARTERS_A_DAY * len(QUANTITIES)
-    rss = week["rss_mb"]
-    return {
-        "homes": homes,
-        "replicas": len(REPLICAS),
-        "simulated_days": days,
-        "quarter_s": quarter_s,
-        "seconds": elapsed,
-        "feed_late_max_s": week["feed_late_max_s"],
-        "drain_after_last_quarter_s": drain_s,
-        "kills": soak.kills if soak is not None else [],
-        "results_s": week["results_s"],
-        "results_max_s": max(week["results_s"]),
-        "results_median_s": statistics.median(week["results_s"]),
-        "watched_rss_mb": [*rss, rss_end],
-        # From the end of the first day (warmed up) to after the drain.
-        "watched_rss_growth": (rss_end - rss[0]) / rss[0],
+    sent = measured["homes"] * measured["simulated_days"] * QUARTERS_A_DAY * len(QUANTITIES)
+    return measured | {
         "readings_sent": sent,
         "readings_stored": stored,
         "lost": sent - stored,
