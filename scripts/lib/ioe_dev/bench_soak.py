@@ -1,8 +1,8 @@
 """``scripts/bench soak``: 200 homes for a simulated week, a replica killed every simulated day.
 
 Three aggregator replicas on one PostgreSQL database behind the TLS Mosquitto; 200 homes, each
-the integration's own link client draining its outbox (the outboxes on tmpfs, as the machine
-has one disk for everything). Time is accelerated: a quarter hour of readings (grid import,
+the integration's own link client draining its outbox, in processes of 40 homes (the outboxes
+on tmpfs, as the machine has one disk for everything). Time is accelerated: a quarter hour of readings (grid import,
 grid export, consumption) goes into every outbox each ``QUARTER_S`` seconds of the clock, a
 week of quarters dated the week before the run. At each simulated midnight:
 
@@ -20,9 +20,10 @@ smaller (``tests/faults/test_soak_bench.py`` runs it so).
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 import json
+import multiprocessing
 import os
 from pathlib import Path
 import queue
@@ -63,6 +64,7 @@ VALUE_KWH = 0.25
 QUANTITIES = (("grid", "import_kwh"), ("grid", "export_kwh"), ("home", "consumption_kwh"))
 # How long the run may wait for every member's results after asking, and for the outboxes.
 RESULTS_TIMEOUT_S = 120
+HOMES_PER_PROCESS = 40
 DRAIN_TIMEOUT_S = 600
 
 
@@ -277,26 +279,98 @@ class Midnights:
                 self._done.set()
 
 
-def _run_week(
-    outboxes: dict[str, Outbox], midnights: Midnights, first: datetime, days: int, quarter_s: float
-) -> float:
-    """Feed the week's quarters at the accelerated pace; return how late the feed ran at most."""
-    began = time.monotonic()
-    late = 0.0
-    for number in range(days * QUARTERS_A_DAY):
+@dataclass(frozen=True)
+class Schedule:
+    """The simulated week: its first quarter, its days, a quarter's seconds of the clock."""
+
+    first: datetime
+    days: int
+    quarter_s: float
+
+    def due(self, began: float, quarter: int) -> float:
+        """Return when (``time.monotonic``) quarter ``quarter`` ends."""
+        return began + (quarter + 1) * self.quarter_s
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the run and its home processes share."""
+
+    ready: Any  # a multiprocessing queue: each process's "ready", then how late it fed
+    start: Any  # multiprocessing events
+    stop: Any
+    began: Any  # a multiprocessing double: time.monotonic() of the first quarter
+
+
+def _feed_homes(
+    codes: dict[str, str], outbox_dir: str, schedule: Schedule, signals: Signals
+) -> None:
+    """Run in a process of its own: some homes' links, and their outboxes fed on schedule."""
+    outboxes, links = _homes(codes, Path(outbox_dir))
+    for link in links:
+        link.start()
+    signals.ready.put("ready")
+    signals.start.wait()
+    began, late = signals.began.value, 0.0
+    for number in range(schedule.days * QUARTERS_A_DAY):
         for member, outbox in outboxes.items():
-            outbox.put(f"q-{number}", _batch(member, first, number), first + number * QUARTER)
-        if (number + 1) % QUARTERS_A_DAY == 0:
-            midnights.midnight()
-        if midnights.failed:
-            midnights.wait()
-        pause = began + (number + 1) * quarter_s - time.monotonic()
+            at = schedule.first + number * QUARTER
+            outbox.put(f"q-{number}", _batch(member, schedule.first, number), at)
+        pause = schedule.due(began, number) - time.monotonic()
         if pause > 0:
             time.sleep(pause)
         else:
             late = max(late, -pause)
-    midnights.wait()
-    return late
+    signals.ready.put(late)
+    signals.stop.wait()
+    for link in links:
+        link.stop()
+
+
+def _run_week(
+    codes: dict[str, str], outbox_dir: Path, schedule: Schedule, midnights: Midnights
+) -> tuple[float, float]:
+    """Feed the week from the home processes; at each midnight kill, ask, measure.
+
+    Return how late a process fed at most, and how long the outboxes took to drain after the
+    last quarter. The homes are split among processes: paho waits
+    on its sockets with select(), which takes no descriptor past 1023, and each home holds a
+    socket and its outbox's files.
+    """
+    context = multiprocessing.get_context("spawn")
+    signals = Signals(context.Queue(), context.Event(), context.Event(), context.Value("d"))
+    members = list(codes)
+    groups = [members[i : i + HOMES_PER_PROCESS] for i in range(0, len(members), HOMES_PER_PROCESS)]
+    processes = [
+        context.Process(
+            target=_feed_homes,
+            args=({m: codes[m] for m in group}, str(outbox_dir), schedule, signals),
+            name=f"homes-{number}",
+        )
+        for number, group in enumerate(groups)
+    ]
+    try:
+        for process in processes:
+            process.start()
+        for _ in processes:
+            signals.ready.get(timeout=120)
+        signals.began.value = began = time.monotonic()
+        signals.start.set()
+        for day in range(schedule.days):
+            end_of_day = schedule.due(began, (day + 1) * QUARTERS_A_DAY - 1)
+            while (left := end_of_day - time.monotonic()) > 0:
+                time.sleep(min(left, 0.5))
+                if midnights.failed:
+                    midnights.wait()
+            midnights.midnight()
+        midnights.wait()
+        late = max(signals.ready.get(timeout=120) for _ in processes)
+        drained = _drain({m: Outbox(outbox_dir / f"{m}.outbox.db") for m in members})
+    finally:
+        signals.stop.set()
+        for process in processes:
+            process.join(60)
+    return late, drained
 
 
 def _week(soak: Soak, broker: Broker, outbox_dir: Path) -> dict[str, Any]:
@@ -305,7 +379,6 @@ def _week(soak: Soak, broker: Broker, outbox_dir: Path) -> dict[str, Any]:
     first = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
         days=days + 1
     )
-    links: list[LinkClient] = []
     watcher: mqtt.Client | None = None
     midnights: Midnights | None = None
     try:
@@ -316,20 +389,14 @@ def _week(soak: Soak, broker: Broker, outbox_dir: Path) -> dict[str, Any]:
         watcher = connect_client(broker, AGGREGATOR_USER, AGGREGATOR_PASSWORD)
         results = Results(watcher)
         subscribe_and_wait(watcher, f"{PREFIX}/m/+/results")
-        outboxes, links = _homes(codes, outbox_dir)
-        for link in links:
-            link.start()
         midnights = Midnights(soak, results, homes)
         started = time.monotonic()
-        late = _run_week(outboxes, midnights, first, days, quarter_s)
-        drain_s = _drain(outboxes)
+        late, drain_s = _run_week(codes, outbox_dir, Schedule(first, days, quarter_s), midnights)
         elapsed = time.monotonic() - started
         rss = [*midnights.rss_mb, _rss_mb(soak.services[WATCHED])]
     finally:
         if midnights is not None:
             midnights.close()
-        for link in links:
-            link.stop()
         if watcher is not None:
             watcher.disconnect()
             watcher.loop_stop()
