@@ -2,9 +2,9 @@
 
 Three aggregator replicas on one PostgreSQL database behind the TLS Mosquitto; 200 homes, each
 the integration's own link client draining its outbox, in processes of 40 homes (the outboxes
-on tmpfs, as the machine has one disk for everything). Time is accelerated: a quarter hour of readings (grid import,
-grid export, consumption) goes into every outbox each ``QUARTER_S`` seconds of the clock, a
-week of quarters dated the week before the run. At each simulated midnight:
+on tmpfs, as the machine has one disk for everything). Time is accelerated: a quarter hour of
+readings (grid import, grid export, consumption) goes into every outbox each ``QUARTER_S``
+seconds of the clock, a week of quarters dated the week before the run. At each simulated midnight:
 
 - a replica is killed (SIGKILL): the leader when another than the watched one leads, else a
   follower; it starts again once a replica leads (as its supervisor would start it);

@@ -163,6 +163,9 @@ def _aggregator_config(state: Path, ports: Ports, values: dict[str, str]) -> Pat
                 "datadis_password": values["datadis_password"],
                 "datadis_url": f"http://127.0.0.1:{ports.datadis}",
                 "datadis_history_months": 3,
+                # Raw quarter hours kept 400 days (the demo's history is younger: nothing goes);
+                # their hourly and daily sums for ever.
+                "raw_readings_days": 400,
                 "datadis_spread_minutes": 1,
                 # An emoncms server's files, copied for a migration (``interop.emoncms_files``).
                 "emoncms_dir": str(interop.emoncms_files(state / "emoncms")),
@@ -834,6 +837,7 @@ AGGREGATOR_TASKS = {
     "failed-logins",
     "webhooks",
     "datadis",
+    "retention",
 }
 
 
@@ -874,6 +878,8 @@ def _check_operations(
     problems = []
     if status != 200 or "\nioe_aggregator_leader 1\n" not in text:
         problems.append(f"the aggregator's metrics answered {status}: {text[:200]}")
+    elif "\nioe_aggregator_readings_kept_from_timestamp_seconds " not in text:
+        problems.append("the metrics do not say where the raw readings begin (raw_readings_days)")
     if made["readings"] == 0:
         problems.append(f"the aggregator's backup holds no readings: {made}")
     return problems
