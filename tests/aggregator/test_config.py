@@ -239,8 +239,9 @@ def test_member_logins_may_carry_the_community() -> None:
         None,
     ]
     # Communities that share a broker must not share topics.
-    environ["IOE_AGGREGATOR_TOPIC_PREFIX"] = "ioe"
-    with pytest.raises(ConfigError, match="must end with /<community_id>"):
-        load_config(None, environ)
-    environ["IOE_AGGREGATOR_TOPIC_PREFIX"] = "coop/molinos"
-    assert load_config(None, environ).topic_prefix == "coop/molinos"
+    for nested in ("ioe", "ioe/v1/sol/molinos", "coop/molinos"):
+        environ["IOE_AGGREGATOR_TOPIC_PREFIX"] = nested
+        with pytest.raises(ConfigError, match="must be ioe/v1/<community_id>"):
+            load_config(None, environ)
+    environ["IOE_AGGREGATOR_TOPIC_PREFIX"] = "ioe/v1/molinos"
+    assert load_config(None, environ).topic_prefix == "ioe/v1/molinos"

@@ -485,12 +485,11 @@ def _build(options: dict[str, Any]) -> Config:
             history_months=options["datadis_history_months"],
         )
     topic_prefix = options.get("topic_prefix") or f"ioe/v1/{options['community_id']}"
-    if options["broker_login_community"] and not topic_prefix.endswith(
-        f"/{options['community_id']}"
-    ):
+    if options["broker_login_community"] and topic_prefix != f"ioe/v1/{options['community_id']}":
+        # Every community at the same depth of one root: none's topics inside another's.
         raise ConfigError(
-            "invalid configuration: with broker_login_community, topic_prefix must end with "
-            "/<community_id> (communities sharing a broker must not share topics)"
+            "invalid configuration: with broker_login_community, topic_prefix must be "
+            "ioe/v1/<community_id> (communities sharing a broker must not share topics)"
         )
     return Config(
         community_id=options["community_id"],

@@ -78,18 +78,24 @@ async def _login(request: web.Request, username: str) -> _Login:
         discovery = request.app[RESULTS].discovery_topics
         return _Login(rules=service_rules(accounts.topic_prefix, discovery))
     member = accounts.logins.member_of(username)
-    if member is None:
-        return NOT_OURS
+    return NOT_OURS if member is None else await _member_login(request, accounts, member)
+
+
+async def _member_login(
+    request: web.Request, accounts: BrokerAccountsConfig, member: str
+) -> _Login:
     async with request.app[STORE].transaction() as tx:
         rows = await tx.execute(SELECT_LOGIN, (member,))
-    if rows:
+    if rows and rows[0][0]:
         rules = member_rules(accounts.topic_prefix, member)
-        return _Login(rules=rules, member=member, password_hash=str(rows[0][0]))
-    # A plain login no active member has may be another service's (on a broker of its own,
-    # which the community shares); member@community is this community's, and nobody's.
+        return _Login(rules=rules, member=member, password_hash=str(rows[0][1]))
+    if rows:
+        return _Login(rules=(), member=member, refusal="the member is revoked")
+    # A plain login no member has may be another service's (on a broker of its own, which the
+    # community shares); member@community is this community's, and nobody's.
     if not accounts.logins.with_community:
         return NOT_OURS
-    return _Login(rules=(), member=member, refusal="no such member, or revoked")
+    return _Login(rules=(), member=member, refusal="no such member")
 
 
 def _password_matches(login: _Login, accounts: BrokerAccountsConfig, password: str) -> bool:

@@ -17,8 +17,8 @@ from ioe_aggregator.store import Store, StoreError
 _LOGGER = logging.getLogger(__name__)
 _ACTIVE = "revoked_s IS NULL AND mqtt_hash IS NOT NULL"
 SELECT_LOGINS = f"SELECT id, mqtt_hash FROM members WHERE {_ACTIVE} ORDER BY id"  # noqa: S608
-# One member's, for the broker hook (api.broker_hook): the same members are active there.
-SELECT_LOGIN = f"SELECT mqtt_hash FROM members WHERE id = ? AND {_ACTIVE}"  # noqa: S608
+# One member's, for the broker hook (api.broker_hook): whether it is active as above, its hash.
+SELECT_LOGIN = f"SELECT {_ACTIVE}, mqtt_hash FROM members WHERE id = ?"  # noqa: S608
 
 
 class BrokerAccounts:

@@ -960,7 +960,7 @@ def _check_interop(state: Path, ports: Ports, credentials: community.Credentials
             or interop.check_provider(base, key, COMMUNITY_ID, today)
             or interop.check_webhooks(base, credentials.admin_token)
             or interop.check_emoncms(base, credentials.admin_token)
-            or interop.check_broker_hook(base, broker, COMMUNITY_ID, member)
+            or interop.check_broker_hook(base, broker, member)
         )
     except (urllib.error.URLError, OSError, community.CommunityError) as err:
         problems = [f"interconnection (billing, Som Comunitats, webhooks, emoncms, broker): {err}"]

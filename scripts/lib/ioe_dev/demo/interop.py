@@ -17,6 +17,7 @@ member's home may log in, and whether a wrong password may.
 from __future__ import annotations
 
 import base64
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 import hashlib
 import hmac
@@ -27,6 +28,8 @@ import time
 from typing import Any
 import urllib.request
 
+from custom_components.ioe_community.link.client import LinkSettings
+from custom_components.ioe_community.link.join_code import JoinCode as HomeJoinCode
 from ioe_aggregator.members.join_code import JoinCode
 from ioe_dev.demo.community import CommunityError
 from ioe_dev.demo.public import call
@@ -78,15 +81,13 @@ def kept_token(base: str, admin_token: str, kept: Path, scope: str, label: str) 
     return str(answer["token"])
 
 
-def check_broker_hook(base: str, token: str, community: str, code: JoinCode) -> list[str]:
+def check_broker_hook(base: str, token: str, code: JoinCode) -> list[str]:
     """Ask the broker hook as a cluster broker (EMQX) would: the member's home, then a guess."""
-    home = f"ioe-home-{community}-{code.member}-{'0' * 16}"
+    home = LinkSettings.from_join_code(HomeJoinCode(**asdict(code)), "demo", "0" * 16)
     problems = []
     for password, wanted in ((code.mqtt_password, "allow"), (code.mqtt_password + "?", "deny")):
-        body = {"username": code.mqtt_username or code.member, "password": password}
-        status, answer, _ = call(
-            base, "POST", "/api/v1/broker/authn", token=token, body={**body, "clientid": home}
-        )
+        body = {"username": home.username, "password": password, "clientid": home.client_id}
+        status, answer, _ = call(base, "POST", "/api/v1/broker/authn", token=token, body=body)
         if status != 200 or answer.get("result") != wanted:
             problems.append(f"the broker hook answered {status} {answer}, not {wanted}")
     return problems
