@@ -256,6 +256,19 @@ class BenchCommunity:
             self.join_codes[member] = json.loads(out)["join_code"]
             self.passwords[member] = decode(self.join_codes[member]).mqtt_password
 
+    def start_broker(self, *, shared_logins: bool = False) -> Broker:
+        """Start the TLS Mosquitto on the files the aggregator generates.
+
+        ``shared_logins``: through a listener that does not make a login the client id (as the
+        Mosquitto add-on's), for clients sharing the aggregator's login (replicas, say).
+        """
+        return start_broker(
+            self.directory / "broker",
+            self.port,
+            include_dir=self.directory / "broker-files",
+            addon_listener=shared_logins,
+        )
+
     def start_aggregator(self, database_url: str, name: str = "service") -> tuple[Service, int]:
         """Start the service on a database; return it once it is subscribed at the broker.
 
@@ -304,12 +317,7 @@ def bench_ingest() -> dict[str, Any]:
         community.cli(databases["sqlite"], "members", "broker-files")
         # The raw rate runs two clients on the aggregator's login, which the listener the
         # aggregator writes would not let share it (a client's id is its login there).
-        broker = start_broker(
-            directory / "broker",
-            community.port,
-            include_dir=directory / "broker-files",
-            addon_listener=True,
-        )
+        broker = community.start_broker(shared_logins=True)
         try:
             members = [f"m-{n:04d}" for n in range(1, MEMBERS + 1)]
             shapes = []

@@ -24,7 +24,6 @@ import pandas as pd
 
 from custom_components.ioe_community.link.join_code import decode
 from ioe_dev.bench_ingest import MEMBERS, BenchCommunity
-from ioe_dev.mosquitto import start_broker
 from ioe_dev.processes import Service
 from ioe_dev.simulated_member import Counters, SimulatedMember, moved_to
 from ioe_dev.synthetic import SyntheticCommunity, make_community
@@ -141,9 +140,7 @@ def bench_link() -> dict[str, Any]:
         url = f"sqlite:///{database}"
         community.register(url)
         community.cli(url, "members", "broker-files")
-        broker = start_broker(
-            directory / "broker", community.port, include_dir=directory / "broker-files"
-        )
+        broker = community.start_broker()
         aggregator, _port = community.start_aggregator(url)
         try:
             # Each run its own day: nothing the aggregator already has.

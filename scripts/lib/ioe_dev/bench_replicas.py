@@ -27,7 +27,6 @@ from custom_components.ioe_community.link.client import LinkClient, LinkSettings
 from custom_components.ioe_community.link.join_code import JoinCode as HomeJoinCode
 from custom_components.ioe_community.link.outbox import Outbox
 from ioe_dev.bench_ingest import MEMBERS, BenchCommunity, _health
-from ioe_dev.mosquitto import start_broker
 from ioe_dev.postgres import start_postgres
 from ioe_dev.processes import Service
 
@@ -123,12 +122,7 @@ def bench_replicas() -> dict[str, Any]:
         url = postgres.create_database("replicas")
         community.register(url)
         # Replicas share the aggregator's login: a listener that does not make it the client id.
-        broker = start_broker(
-            directory / "broker",
-            community.port,
-            include_dir=directory / "broker-files",
-            addon_listener=True,
-        )
+        broker = community.start_broker(shared_logins=True)
         services: dict[str, Service] = {}
         ports: dict[str, int] = {}
         links: list[LinkClient] = []

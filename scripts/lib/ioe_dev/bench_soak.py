@@ -51,7 +51,7 @@ from ioe_dev.bench_ingest import (
     subscribe_and_wait,
 )
 from ioe_dev.bench_replicas import _leader
-from ioe_dev.mosquitto import Broker, start_broker
+from ioe_dev.mosquitto import Broker
 from ioe_dev.postgres import start_postgres
 from ioe_dev.processes import Service
 from ioe_dev.synthetic import cups
@@ -480,12 +480,7 @@ def _soak(directory: Path, postgres_dir: Path, outbox_dir: Path) -> tuple[dict[s
         )["token"]
         community.cli(url, "members", "broker-files")  # the aggregator's own login, at first
         # Replicas share the aggregator's login: a listener that does not make it the client id.
-        broker = start_broker(
-            directory / "broker",
-            community.port,
-            include_dir=directory / "broker-files",
-            addon_listener=True,
-        )
+        broker = community.start_broker(shared_logins=True)
         try:
             measured = _week(Soak(community, url, token), broker, outbox_dir)
         finally:

@@ -34,7 +34,6 @@ from ioe_dev.bench_ingest import (
     connect_client,
     subscribe_and_wait,
 )
-from ioe_dev.mosquitto import start_broker
 from ioe_dev.processes import Service
 from ioe_dev.synthetic import cups
 
@@ -188,9 +187,7 @@ def bench_upload() -> dict[str, Any]:
         community = BenchCommunity(directory)
         url = f"sqlite:///{directory / 'bench.db'}"
         community.cli(url, "members", "broker-files")
-        broker = start_broker(
-            directory / "broker", community.port, include_dir=directory / "broker-files"
-        )
+        broker = community.start_broker()
         try:
             community.register(url)
             token = json.loads(
