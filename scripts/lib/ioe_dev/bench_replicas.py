@@ -71,17 +71,17 @@ def _message(member: str, number: int) -> bytes:
 type Homes = tuple[dict[str, Outbox], list[LinkClient]]
 
 
-def _homes(community: BenchCommunity, directory: Path) -> Homes:
-    """Return each member's outbox and its link client (not started)."""
+def link_homes(codes: dict[str, str], directory: Path, resend_after_s: float) -> Homes:
+    """Return each member's outbox (in ``directory``) and its link client (not started)."""
     from ioe_aggregator.members.join_code import decode  # noqa: PLC0415 - the add-on's
 
     outboxes, links = {}, []
-    for member, code in community.join_codes.items():
+    for member, code in codes.items():
         settings = LinkSettings.from_join_code(
             HomeJoinCode(**asdict(decode(code))), "bench", new_client_suffix()
         )
         outboxes[member] = Outbox(directory / f"{member}.outbox.db")
-        links.append(LinkClient(settings, outboxes[member], resend_after_s=3))
+        links.append(LinkClient(settings, outboxes[member], resend_after_s=resend_after_s))
     return outboxes, links
 
 
@@ -131,7 +131,7 @@ def bench_replicas() -> dict[str, Any]:
         try:
             for name in REPLICAS:
                 services[name], ports[name] = community.start_aggregator(url, name)
-            outboxes, links = _homes(community, directory)
+            outboxes, links = link_homes(community.join_codes, directory, resend_after_s=3)
             for link in links:
                 link.start()
 

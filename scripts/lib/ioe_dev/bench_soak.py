@@ -21,7 +21,7 @@ smaller (``tests/faults/test_soak.py`` runs it so).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import json
 import multiprocessing
@@ -39,8 +39,6 @@ import urllib.request
 import paho.mqtt.client as mqtt
 import psycopg
 
-from custom_components.ioe_community.link.client import LinkClient, LinkSettings, new_client_suffix
-from custom_components.ioe_community.link.join_code import JoinCode as HomeJoinCode
 from custom_components.ioe_community.link.outbox import Outbox
 from ioe_dev.bench_ingest import (
     AGGREGATOR_PASSWORD,
@@ -50,7 +48,7 @@ from ioe_dev.bench_ingest import (
     connect_client,
     subscribe_and_wait,
 )
-from ioe_dev.bench_replicas import _leader
+from ioe_dev.bench_replicas import _leader, link_homes
 from ioe_dev.mosquitto import Broker
 from ioe_dev.postgres import start_postgres
 from ioe_dev.processes import Service
@@ -208,19 +206,6 @@ class Soak:
         return time.monotonic() - asked
 
 
-def _homes(codes: dict[str, str], directory: Path) -> tuple[dict[str, Outbox], list[LinkClient]]:
-    from ioe_aggregator.members.join_code import decode  # noqa: PLC0415 - the add-on's
-
-    outboxes, links = {}, []
-    for member, code in codes.items():
-        settings = LinkSettings.from_join_code(
-            HomeJoinCode(**asdict(decode(code))), "soak", new_client_suffix()
-        )
-        outboxes[member] = Outbox(directory / f"{member}.outbox.db")
-        links.append(LinkClient(settings, outboxes[member], resend_after_s=10))
-    return outboxes, links
-
-
 def _drain(outboxes: dict[str, Outbox]) -> float:
     began = time.monotonic()
     while any(outbox.state().batches for outbox in outboxes.values()):
@@ -327,7 +312,7 @@ def _feed_homes(
     codes: dict[str, str], outbox_dir: str, schedule: Schedule, signals: Signals
 ) -> None:
     """Run in a process of its own: some homes' links, and their outboxes fed on schedule."""
-    outboxes, links = _homes(codes, Path(outbox_dir))
+    outboxes, links = link_homes(codes, Path(outbox_dir), resend_after_s=10)
     for link in links:
         link.start()
     signals.ready.put("ready")

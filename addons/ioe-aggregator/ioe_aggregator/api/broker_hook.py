@@ -14,6 +14,7 @@ database away) is answered 5xx, which EMQX reads as ``ignore``: refused, never l
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 import hmac
@@ -98,9 +99,11 @@ async def _member_login(
     return _Login(rules=(), member=member, refusal="no such member")
 
 
-def _password_matches(login: _Login, accounts: BrokerAccountsConfig, password: str) -> bool:
+async def _password_matches(login: _Login, accounts: BrokerAccountsConfig, password: str) -> bool:
     if login.member is not None:
-        matches = secrets.mosquitto_matches(password, login.password_hash or _NO_PASSWORD)
+        # PBKDF2 in a thread: a reconnecting community must not hold the event loop.
+        stored = login.password_hash or _NO_PASSWORD
+        matches = await asyncio.to_thread(secrets.mosquitto_matches, password, stored)
         return matches and login.password_hash is not None
     service = accounts.service_login
     return service is not None and hmac.compare_digest(password.encode(), service[1].encode())
@@ -141,7 +144,7 @@ async def broker_authn(request: web.Request) -> web.Response:
     if login.rules is None:
         return _answer(IGNORE)
     refusal: str | None
-    if not _password_matches(login, accounts, body["password"]):
+    if not await _password_matches(login, accounts, body["password"]):
         refusal = login.refusal or "wrong password"
     else:
         refusal = login.refusal or _client_refusal(accounts, login, client_id)
