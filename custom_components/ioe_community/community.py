@@ -46,6 +46,7 @@ from homeassistant.core import (
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.event import (
+    async_track_point_in_utc_time,
     async_track_state_change_event,
     async_track_state_report_event,
     async_track_time_interval,
@@ -66,7 +67,7 @@ from .link.messages import CommunityState, Forecast, Results, Retained, Signal, 
 from .link.outbox import Outbox, OutboxError, OutboxState
 from .link.protocol import ControlledDevice, Reading, live_batch, preload as preload_schemas
 from .link.readings import HomeReadings, Sample, live_report, replay
-from .share import next_hours_kwh, rest_of_day_kwh
+from .share import next_hours_kwh, rest_of_day_kwh, state_fresh_until
 
 if TYPE_CHECKING:
     from . import IoeCommunityConfigEntry
@@ -126,8 +127,8 @@ class CommunityData:
     outbox: OutboxState | None = None
     results: Results | None = None
     community_state: CommunityState | None = None
-    # When the home received the community's state (its clock and the aggregator's may differ).
-    state_received: datetime | None = None
+    # Until when the community's state is "now" (``share.state_fresh_until``).
+    state_fresh_until: datetime | None = None
     signal: Signal | None = None
     # The last forecast of the member's share: kept through outages and restarts.
     forecast: Forecast | None = None
@@ -216,6 +217,8 @@ class CommunityLink:
         self.displaced_by: str | None = None
         # What the home controls, for its status (the control says it; the client sends it).
         self._control: tuple[ControlledDevice, ...] | None = None
+        # The community's state growing old: its sensors turn to the forecast at that moment.
+        self._state_grows_old: CALLBACK_TYPE | None = None
 
     @property
     def state(self) -> LinkState:
@@ -334,6 +337,7 @@ class CommunityLink:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
+        self._forget_state_timer()
         if self._client is not None:
             await self.hass.async_add_executor_job(self._client.stop)
             if self._readings is not None:
@@ -542,9 +546,25 @@ class CommunityLink:
             self._keep_forecast(message)
         elif isinstance(message, CommunityState):
             self._follow_name(message.name)
-            self.coordinator.async_change(community_state=message, state_received=dt_util.utcnow())
+            fresh_until = state_fresh_until(message, dt_util.utcnow())
+            self.coordinator.async_change(community_state=message, state_fresh_until=fresh_until)
+            self._forget_state_timer()
+            self._state_grows_old = async_track_point_in_utc_time(
+                self.hass, self._state_grew_old, fresh_until
+            )
         else:
             self.coordinator.async_change(signal=message)
+
+    @callback
+    def _state_grew_old(self, _now: datetime) -> None:
+        """Show every share figure from the forecast at once, not at their next minute."""
+        self._state_grows_old = None
+        self.coordinator.async_update_listeners()
+
+    def _forget_state_timer(self) -> None:
+        if self._state_grows_old is not None:
+            self._state_grows_old()
+            self._state_grows_old = None
 
     @callback
     def _follow_name(self, name: str | None) -> None:

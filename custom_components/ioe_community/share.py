@@ -4,10 +4,11 @@ What the community sent (its state, the member's results and forecast) read agai
 home's own meter, so that the figures hold when the link is down:
 
 - the **allocation now** (W) is the member's coefficient × the community's generation while
-  the community's state is fresh (``STATE_MAX_AGE`` since it was made and since the home
-  received it, whichever is longer: the home's clock and the aggregator's may differ); without
-  one, the last forecast's energy for the hour under way, as a mean power; unknown with
-  neither;
+  the community's state is fresh (younger than ``STATE_MAX_AGE`` both since it was made and
+  since the home received it: the home's clock and the aggregator's may differ); without one,
+  the last forecast's energy for the hour under way, as a mean power; unknown with neither.
+  The link refreshes the figures at the moment the state grows old, so that all of them turn
+  to the forecast together;
 - the **unused share** (W) is what of it the home does not take from the grid now
   (allocation − import, at least 0), the import read from the home's own grid meter;
 - the **forecast** is the last one received, hour by hour: what is left of it for today, the
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from homeassistant.util import dt as dt_util
 
-from .link.messages import Forecast, ForecastHour
+from .link.messages import CommunityState, Forecast, ForecastHour
 
 if TYPE_CHECKING:
     from .community import CommunityData
@@ -44,15 +45,15 @@ class AllocationNow:
     source: Source
 
 
+def state_fresh_until(state: CommunityState, received: datetime) -> datetime:
+    """Return when the community's state, received at ``received``, stops being "now"."""
+    return min(state.ts, received) + STATE_MAX_AGE
+
+
 def allocation_now(data: CommunityData, now: datetime) -> AllocationNow | None:
     """Return the allocation now: from the community's fresh state, else the forecast."""
-    state, results, received = data.community_state, data.results, data.state_received
-    if (
-        state is not None
-        and results is not None
-        and received is not None
-        and max(now - state.ts, now - received) <= STATE_MAX_AGE
-    ):
+    state, results, fresh_until = data.community_state, data.results, data.state_fresh_until
+    if state is not None and results is not None and fresh_until is not None and now < fresh_until:
         return AllocationNow(
             power_w=results.coefficient_now * state.generation_w, source="community"
         )

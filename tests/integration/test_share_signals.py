@@ -72,7 +72,11 @@ def forecast(now: datetime, kwh: list[float]) -> dict[str, Any]:
 
 
 async def _tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta) -> None:
-    freezer.tick(delta)
+    await _move_to(hass, freezer, dt_util.utcnow() + delta)
+
+
+async def _move_to(hass: HomeAssistant, freezer: FrozenDateTimeFactory, moment: datetime) -> None:
+    freezer.move_to(moment)
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
 
@@ -157,13 +161,27 @@ async def test_the_share_now_and_ahead_go_on_from_the_last_forecast_when_the_lin
     await hass.async_add_executor_job(
         wait_until, lambda: share(hass, entry, "sensor", "link_status").state != "connected"
     )
-    await _tick(hass, freezer, timedelta(minutes=6))
+    # Five minutes after it came (its stamp is in the home's future); up to the minute before
+    # that moment, it is still the community's figure.
+    fresh_until = link.coordinator.data.state_fresh_until
+    assert fresh_until is not None
+    assert fresh_until - dt_util.utcnow() <= timedelta(minutes=5)
+    last_minute = fresh_until.replace(second=0, microsecond=0)
+    if last_minute > dt_util.utcnow():
+        await _move_to(hass, freezer, last_minute)
+    assert share(hass, entry, "sensor", "allocated_power").attributes["source"] == "community"
+    # At that moment, between two minutes and with the meter's power unchanged, every figure
+    # turns to the forecast together (not each at its next refresh).
+    await _move_to(hass, freezer, fresh_until)
     allocated = share(hass, entry, "sensor", "allocated_power")
     assert allocated.attributes["source"] == "forecast"
     assert float(allocated.state) == pytest.approx(800.0)
-    assert float(share(hass, entry, "sensor", "unused_share").state) == pytest.approx(
-        800.0 - IMPORT_KW * 1000, abs=5
-    )
+    unused = share(hass, entry, "sensor", "unused_share")
+    assert unused.attributes["source"] == "forecast"
+    assert float(unused.state) == pytest.approx(800.0 - IMPORT_KW * 1000, abs=5)
+    surplus = share(hass, entry, "binary_sensor", "surplus_for_me")
+    assert surplus.attributes["source"] == "forecast"
+    assert surplus.attributes["unused_w"] == pytest.approx(800.0 - IMPORT_KW * 1000, abs=5)
     # An hour on, the next hour's forecast: 650 W allocated, 50 W unused, no "surplus for me".
     await _tick(hass, freezer, timedelta(minutes=50))
     assert float(share(hass, entry, "sensor", "allocated_power").state) == pytest.approx(650.0)
