@@ -67,8 +67,13 @@ from .protocol import ControlledDevice, ProtocolError, Reading, decode_message, 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_WINDOW: Final = 20
 # A batch not acknowledged this long after it was sent is sent again (the aggregator may have
-# been away while the broker had it).
+# been away while the broker had it). At least: a slow aggregator is given twice its recent
+# acknowledgements' delay, and each time out without an answer doubles the wait, up to
+# ``RESEND_MAX_S`` (``LinkClient._resend_wait``).
 DEFAULT_RESEND_AFTER_S: Final = 60.0
+RESEND_MAX_S: Final = 300.0
+# The acknowledgements whose delay the wait is judged on: the latest of batches sent once.
+_ACK_DELAYS_KEPT: Final = 16
 RECONNECT_MIN_S: Final = 1
 RECONNECT_MAX_S: Final = 60
 # CONNACK reason codes (MQTT v5) that mean the login itself is refused.
@@ -346,6 +351,10 @@ class LinkClient:
         self._lock = threading.Lock()
         # Batches sent and not yet acknowledged, with when (monotonic seconds) they were sent.
         self._in_flight: dict[str, float] = {}
+        # Of those, the ones sent again: an acknowledgement may answer either sending.
+        self._sent_again: set[str] = set()
+        self._ack_delays: deque[float] = deque(maxlen=_ACK_DELAYS_KEPT)
+        self._backoff = 1  # doubled at each time out, back to 1 at an answer to a first sending
         # Live batches lately sent: their acknowledgements concern no outbox batch.
         self._live: deque[str] = deque(maxlen=64)
         self._stopping = threading.Event()
@@ -514,9 +523,13 @@ class LinkClient:
             return
         with self._lock:
             now = time.monotonic()
-            for batch, sent in list(self._in_flight.items()):
-                if now - sent > self._resend_after_s:
-                    del self._in_flight[batch]  # it goes again below
+            wait = self._resend_wait()
+            timed_out = [batch for batch, sent in self._in_flight.items() if now - sent > wait]
+            for batch in timed_out:
+                del self._in_flight[batch]  # it goes again below
+                self._sent_again.add(batch)
+            if timed_out and wait < RESEND_MAX_S:
+                self._backoff *= 2
             room = self._window - len(self._in_flight)
             if room <= 0:
                 return
@@ -536,6 +549,17 @@ class LinkClient:
                 self._outbox.mark_sent([p.batch for p in waiting], datetime.now(UTC))
             except OutboxError as err:  # only the attempt count is lost
                 _LOGGER.warning("The community link cannot count its sends: %s", err)
+
+    def _resend_wait(self) -> float:
+        """Return how long a batch waits for its acknowledgement before it goes again (s).
+
+        The resend period, or twice the slowest of the latest acknowledgements if longer,
+        doubled at each time out until a batch sent once is answered (Karn's rule, as in TCP:
+        an answer to a batch sent twice says nothing of the delay). A slow aggregator, its
+        queue long after a broker restart, is not sent every batch again and again.
+        """
+        slowest = max(self._ack_delays, default=0.0)
+        return min(max(self._resend_after_s, 2 * slowest) * self._backoff, RESEND_MAX_S)
 
     def send_live(self, batch: str, payload: bytes) -> bool:
         """Send a live-power batch now if connected (it is not kept: the next one replaces it)."""
@@ -562,6 +586,7 @@ class LinkClient:
             return
         with self._lock:
             self._in_flight.clear()  # whatever was unacknowledged goes again
+            self._sent_again.clear()
             self._connections += 1
             first = self._connections == 1
             self._heard_self = False
@@ -669,9 +694,15 @@ class LinkClient:
             self.last_error = str(err)
             _LOGGER.error("The community link cannot update its outbox: %s", err)  # noqa: TRY400
             return
+        answered = time.monotonic()
         with self._lock:
             for name in names:
-                self._in_flight.pop(name, None)
+                sent = self._in_flight.pop(name, None)
+                if name in self._sent_again:
+                    self._sent_again.discard(name)
+                elif sent is not None:
+                    self._ack_delays.append(answered - sent)
+                    self._backoff = 1
         self.last_ack = now
         self._changed()
         self.drain()
