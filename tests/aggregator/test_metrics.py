@@ -53,6 +53,7 @@ def test_metrics_tell_what_the_replica_does_in_prometheus_text_format(
     assert samples["ioe_aggregator_replicas"] == {one: 1}
     assert samples["ioe_aggregator_database_up"] == {one: 1}
     assert samples["ioe_aggregator_broker_connected"] == {one: 1}
+    assert samples["ioe_aggregator_broker_messages_waiting"] == {one: 0}  # all handled
     assert samples["ioe_aggregator_ingest_write_ok"] == {one: 1}
     tasks = samples["ioe_aggregator_task_running"]
     running = {dict(labels)["task"]: value for labels, value in tasks.items()}

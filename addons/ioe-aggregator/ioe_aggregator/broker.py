@@ -87,6 +87,16 @@ class BrokerConnection:
         self.last_error: str | None = None
 
     @property
+    def waiting(self) -> int:
+        """Messages received and not yet handled (0 when not connected).
+
+        Acknowledged to the broker on arrival, they wait in this process: a figure that keeps
+        growing says the replica falls behind what the homes send.
+        """
+        client = self._live_client
+        return 0 if client is None else len(client.messages)
+
+    @property
     def address(self) -> str | None:
         """The broker's host:port, or None when no broker is configured."""
         return None if self._config is None else f"{self._config.host}:{self._config.port}"

@@ -30,6 +30,7 @@ from pathlib import Path
 import queue
 import shutil
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -66,6 +67,9 @@ RESULTS_TIMEOUT_S = 120
 LEADER_TIMEOUT_S = 60
 HOMES_PER_PROCESS = 40
 DRAIN_TIMEOUT_S = 600
+# The watched replica's queue (messages received, not yet handled), read this often.
+WAITING_METRIC = "ioe_aggregator_broker_messages_waiting"
+WAITING_EVERY_S = 2.0
 
 
 def _settings() -> tuple[int, int, float]:
@@ -100,6 +104,10 @@ def _batch(member: str, first: datetime, number: int) -> bytes:
 
 
 def _api(port: int, method: str, path: str, token: str, body: Any = None) -> Any:
+    return json.loads(_call(port, method, path, token, body))
+
+
+def _call(port: int, method: str, path: str, token: str, body: Any = None) -> bytes:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
         data=None if body is None else json.dumps(body).encode(),
@@ -107,7 +115,15 @@ def _api(port: int, method: str, path: str, token: str, body: Any = None) -> Any
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
-        return json.load(answer)
+        return bytes(answer.read())
+
+
+def _waiting(port: int, token: str) -> int:
+    """Return a replica's messages received and not yet handled, from its metrics."""
+    for line in _call(port, "GET", "/api/v1/metrics", token).decode().splitlines():
+        if line.startswith(f"{WAITING_METRIC} "):
+            return int(float(line.split()[1]))
+    raise RuntimeError(f"no {WAITING_METRIC} in the metrics")
 
 
 def _register(port: int, token: str, homes: int) -> dict[str, str]:
@@ -247,6 +263,7 @@ class Midnights:
     def __init__(self, soak: Soak, results: Results, members: int) -> None:
         """Start the thread that waits for midnights."""
         self.rss_mb: list[float] = []
+        self.waiting_max = 0  # the watched replica's messages not yet handled, at most
         self.results_s: list[float] = []
         self.failed: list[BaseException] = []
         self._soak, self._results, self._members = soak, results, members
@@ -274,7 +291,14 @@ class Midnights:
         self._thread.join()
 
     def _run(self) -> None:
-        while self._days.get():
+        while True:
+            try:
+                day = self._days.get(timeout=WAITING_EVERY_S)
+            except queue.Empty:
+                self._sample_waiting()
+                continue
+            if not day:
+                return
             try:
                 self.rss_mb.append(_rss_mb(self._soak.services[WATCHED]))
                 self.results_s.append(self._soak.ask_results(self._results, self._members))
@@ -283,6 +307,14 @@ class Midnights:
                 self.failed.append(err)
             finally:
                 self._done.set()
+
+    def _sample_waiting(self) -> None:
+        try:
+            waiting = _waiting(self._soak.ports[WATCHED], self._soak.token)
+        except OSError as err:  # a slow answer is a figure missed, not a failed soak
+            print(f"soak: the watched replica's metrics: {err}", file=sys.stderr)
+        else:
+            self.waiting_max = max(self.waiting_max, waiting)
 
 
 @dataclass(frozen=True)
@@ -429,6 +461,7 @@ def _week(soak: Soak, broker: Broker, outbox_dir: Path) -> dict[str, Any]:
         "results_max_s": max(midnights.results_s),
         "results_median_s": statistics.median(midnights.results_s),
         "watched_rss_mb": rss,
+        "watched_waiting_max": midnights.waiting_max,
         # From the end of the first day (warmed up) to after the drain.
         "watched_rss_growth": (rss[-1] - rss[0]) / rss[0],
     }
@@ -481,9 +514,10 @@ def print_table(results: dict[str, Any], out: Any = print) -> None:
     out(
         "| homes | simulated days | replicas killed (leaders) | readings sent | lost "
         "| hours whose sums do not match "
-        "| results for all, median / max | watched replica's RSS, day 1 → end |"
+        "| results for all, median / max | watched replica's RSS, day 1 → end "
+        "| its messages waiting, at most |"
     )
-    out("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     kills = results["kills"]
     leaders = sum(1 for kill in kills if kill["leader"])
     rss = results["watched_rss_mb"]
@@ -491,5 +525,6 @@ def print_table(results: dict[str, Any], out: Any = print) -> None:
         f"| {results['homes']} | {results['simulated_days']} | {len(kills)} ({leaders}) "
         f"| {results['readings_sent']:,} | {results['lost']} | {results['hours_not_matching']} "
         f"| {results['results_median_s']:.1f} / {results['results_max_s']:.1f} s "
-        f"| {rss[0]:.0f} → {rss[-1]:.0f} MB ({results['watched_rss_growth']:+.1%}) |"
+        f"| {rss[0]:.0f} → {rss[-1]:.0f} MB ({results['watched_rss_growth']:+.1%}) "
+        f"| {results['watched_waiting_max']:,} |"
     )

@@ -146,6 +146,13 @@ async def metrics(request: web.Request) -> web.Response:
         "1 while connected to the MQTT broker.",
         _one(app[BROKER].status is BrokerStatus.CONNECTED),
     )
+    exposition.add(
+        "ioe_aggregator_broker_messages_waiting",
+        "gauge",
+        "Messages received from the broker and not yet handled (growing: this replica falls "
+        "behind).",
+        _one(app[BROKER].waiting),
+    )
     counters = ingest.counters
     exposition.add(
         "ioe_aggregator_batches_stored_total",

@@ -12,7 +12,8 @@ from ioe_aggregator.ingest.writer import Ingest
 from ioe_aggregator.refusals import Refused
 
 _LOGGER = logging.getLogger(__name__)
-# Batches being stored at once; beyond this, the next message waits (and the broker queues).
+# Batches being stored at once; beyond this, the next message waits in the connection's queue
+# (``ioe_aggregator_broker_messages_waiting``).
 MAX_IN_FLIGHT = 1000
 
 
