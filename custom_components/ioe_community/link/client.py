@@ -68,11 +68,10 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_WINDOW: Final = 20
 # A batch not acknowledged this long after it was sent is sent again (the aggregator may have
 # been away while the broker had it). At least: a slow aggregator is given twice its recent
-# acknowledgements' delay, and each time out without an answer doubles the wait, up to
-# ``RESEND_MAX_S`` (``LinkClient._resend_wait``).
+# acknowledgements' delay, up to ``RESEND_MAX_S`` (``LinkClient._resend_wait``).
 DEFAULT_RESEND_AFTER_S: Final = 60.0
 RESEND_MAX_S: Final = 300.0
-# The acknowledgements whose delay the wait is judged on: the latest of batches sent once.
+# The acknowledgements whose delay the wait is judged on: the latest.
 _ACK_DELAYS_KEPT: Final = 16
 RECONNECT_MIN_S: Final = 1
 RECONNECT_MAX_S: Final = 60
@@ -351,10 +350,9 @@ class LinkClient:
         self._lock = threading.Lock()
         # Batches sent and not yet acknowledged, with when (monotonic seconds) they were sent.
         self._in_flight: dict[str, float] = {}
-        # Of those, the ones sent again: an acknowledgement may answer either sending.
-        self._sent_again: set[str] = set()
+        # And when each was first sent on this connection: its acknowledgement's delay.
+        self._first_sent: dict[str, float] = {}
         self._ack_delays: deque[float] = deque(maxlen=_ACK_DELAYS_KEPT)
-        self._backoff = 1  # doubled at each time out, back to 1 at an answer to a first sending
         # Live batches lately sent: their acknowledgements concern no outbox batch.
         self._live: deque[str] = deque(maxlen=64)
         self._stopping = threading.Event()
@@ -524,12 +522,9 @@ class LinkClient:
         with self._lock:
             now = time.monotonic()
             wait = self._resend_wait()
-            timed_out = [batch for batch, sent in self._in_flight.items() if now - sent > wait]
-            for batch in timed_out:
-                del self._in_flight[batch]  # it goes again below
-                self._sent_again.add(batch)
-            if timed_out and wait < RESEND_MAX_S:
-                self._backoff *= 2
+            for batch, sent in list(self._in_flight.items()):
+                if now - sent > wait:
+                    del self._in_flight[batch]  # it goes again below
             room = self._window - len(self._in_flight)
             if room <= 0:
                 return
@@ -544,6 +539,7 @@ class LinkClient:
             for pending in waiting:
                 self._client.publish(self._topics["readings"], pending.payload, qos=1)
                 self._in_flight[pending.batch] = now
+                self._first_sent.setdefault(pending.batch, now)
         if waiting:
             try:
                 self._outbox.mark_sent([p.batch for p in waiting], datetime.now(UTC))
@@ -553,13 +549,14 @@ class LinkClient:
     def _resend_wait(self) -> float:
         """Return how long a batch waits for its acknowledgement before it goes again (s).
 
-        The resend period, or twice the slowest of the latest acknowledgements if longer,
-        doubled at each time out until a batch sent once is answered (Karn's rule, as in TCP:
-        an answer to a batch sent twice says nothing of the delay). A slow aggregator, its
-        queue long after a broker restart, is not sent every batch again and again.
+        The resend period, or twice the slowest of the latest acknowledgements if longer, each
+        counted from the batch's first sending (an answer to a batch sent twice may answer
+        either: the longer delay errs on the side of waiting). A slow aggregator, its queue
+        long after a broker restart, is sent its first batches again, and then given time;
+        an aggregator away (no answers) is sent them every resend period.
         """
         slowest = max(self._ack_delays, default=0.0)
-        return min(max(self._resend_after_s, 2 * slowest) * self._backoff, RESEND_MAX_S)
+        return min(max(self._resend_after_s, 2 * slowest), RESEND_MAX_S)
 
     def send_live(self, batch: str, payload: bytes) -> bool:
         """Send a live-power batch now if connected (it is not kept: the next one replaces it)."""
@@ -586,7 +583,7 @@ class LinkClient:
             return
         with self._lock:
             self._in_flight.clear()  # whatever was unacknowledged goes again
-            self._sent_again.clear()
+            self._first_sent.clear()
             self._connections += 1
             first = self._connections == 1
             self._heard_self = False
@@ -697,12 +694,9 @@ class LinkClient:
         answered = time.monotonic()
         with self._lock:
             for name in names:
-                sent = self._in_flight.pop(name, None)
-                if name in self._sent_again:
-                    self._sent_again.discard(name)
-                elif sent is not None:
-                    self._ack_delays.append(answered - sent)
-                    self._backoff = 1
+                self._in_flight.pop(name, None)
+                if (first := self._first_sent.pop(name, None)) is not None:
+                    self._ack_delays.append(answered - first)
         self.last_ack = now
         self._changed()
         self.drain()
