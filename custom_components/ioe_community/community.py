@@ -337,9 +337,10 @@ class CommunityLink:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
-        self._forget_state_timer()
         if self._client is not None:
             await self.hass.async_add_executor_job(self._client.stop)
+            # Once the link's thread stopped: a state it handed over meanwhile set one too.
+            self._forget_state_timer()
             if self._readings is not None:
                 checkpoint = json.dumps(self._readings.as_dict())
                 await self.hass.async_add_executor_job(self._client.save_checkpoint, checkpoint)
@@ -546,18 +547,20 @@ class CommunityLink:
             self._keep_forecast(message)
         elif isinstance(message, CommunityState):
             self._follow_name(message.name)
-            fresh_until = state_fresh_until(message, dt_util.utcnow())
+            now = dt_util.utcnow()
+            fresh_until = state_fresh_until(message, now)
             self.coordinator.async_change(community_state=message, state_fresh_until=fresh_until)
             self._forget_state_timer()
-            self._state_grows_old = async_track_point_in_utc_time(
-                self.hass, self._state_grew_old, fresh_until
-            )
+            if fresh_until > now:  # else it is old already, and shown so
+                self._state_grows_old = async_track_point_in_utc_time(
+                    self.hass, self._state_grew_old, fresh_until
+                )
         else:
             self.coordinator.async_change(signal=message)
 
     @callback
     def _state_grew_old(self, _now: datetime) -> None:
-        """Show every share figure from the forecast at once, not at their next minute."""
+        """Show every share figure from the forecast at once, when the state grows old."""
         self._state_grows_old = None
         self.coordinator.async_update_listeners()
 

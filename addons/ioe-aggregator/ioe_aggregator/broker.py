@@ -88,10 +88,11 @@ class BrokerConnection:
 
     @property
     def waiting(self) -> int:
-        """Messages received and not yet handled (0 when not connected).
+        """Messages received and not yet read by the listeners (0 when not connected).
 
-        Acknowledged to the broker on arrival, they wait in this process: a figure that keeps
-        growing says the replica falls behind what the homes send.
+        Acknowledged to the broker on arrival, they wait in this process, behind what the
+        listeners are handling (the ingest stores up to 1000 batches at once): a figure that
+        stays up says the replica falls behind what the homes send.
         """
         client = self._live_client
         return 0 if client is None else len(client.messages)

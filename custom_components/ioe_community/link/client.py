@@ -6,8 +6,9 @@ subscribes to its acknowledgements, its results and forecast and the community's
 signal, and sends
 what waits in the outbox, oldest first, with at most ``window`` batches unacknowledged at a
 time. A batch leaves the outbox only when an acknowledgement names it; a batch is sent again
-after ``resend_after_s`` without its acknowledgement, and at every new connection (storing it
-twice changes nothing at the aggregator). paho reconnects by itself with a backoff of 1 s
+after ``resend_after_s`` without its acknowledgement (longer while the aggregator is slow to
+answer: ``LinkClient._resend_wait``), and at every new connection (storing it twice changes
+nothing at the aggregator). paho reconnects by itself with a backoff of 1 s
 doubling to 60 s.
 
 The client id ends in a random suffix the home keeps (``new_client_suffix``): on a broker
@@ -71,8 +72,9 @@ DEFAULT_WINDOW: Final = 20
 # acknowledgements' delay, up to ``RESEND_MAX_S`` (``LinkClient._resend_wait``).
 DEFAULT_RESEND_AFTER_S: Final = 60.0
 RESEND_MAX_S: Final = 300.0
-# The acknowledgements whose delay the wait is judged on: the latest.
+# The acknowledgements whose delay the wait is judged on: the latest, of the last half hour.
 _ACK_DELAYS_KEPT: Final = 16
+_ACK_DELAYS_FOR_S: Final = 1800.0
 RECONNECT_MIN_S: Final = 1
 RECONNECT_MAX_S: Final = 60
 # CONNACK reason codes (MQTT v5) that mean the login itself is refused.
@@ -352,7 +354,8 @@ class LinkClient:
         self._in_flight: dict[str, float] = {}
         # And when each was first sent on this connection: its acknowledgement's delay.
         self._first_sent: dict[str, float] = {}
-        self._ack_delays: deque[float] = deque(maxlen=_ACK_DELAYS_KEPT)
+        # (when, delay) of the latest acknowledgements, in monotonic seconds.
+        self._ack_delays: deque[tuple[float, float]] = deque(maxlen=_ACK_DELAYS_KEPT)
         # Live batches lately sent: their acknowledgements concern no outbox batch.
         self._live: deque[str] = deque(maxlen=64)
         self._stopping = threading.Event()
@@ -521,7 +524,7 @@ class LinkClient:
             return
         with self._lock:
             now = time.monotonic()
-            wait = self._resend_wait()
+            wait = self._resend_wait(now)
             for batch, sent in list(self._in_flight.items()):
                 if now - sent > wait:
                     del self._in_flight[batch]  # it goes again below
@@ -546,17 +549,20 @@ class LinkClient:
             except OutboxError as err:  # only the attempt count is lost
                 _LOGGER.warning("The community link cannot count its sends: %s", err)
 
-    def _resend_wait(self) -> float:
+    def _resend_wait(self, now: float) -> float:
         """Return how long a batch waits for its acknowledgement before it goes again (s).
 
         The resend period, or twice the slowest of the latest acknowledgements if longer, each
         counted from the batch's first sending (an answer to a batch sent twice may answer
-        either: the longer delay errs on the side of waiting). A slow aggregator, its queue
-        long after a broker restart, is sent its first batches again, and then given time;
-        an aggregator away (no answers) is sent them every resend period.
+        either: the longer delay errs on the side of waiting), of the last half hour. A slow
+        aggregator, its queue long after a broker restart, is sent its first batches again,
+        and then given time. An aggregator away is sent them every resend period, or up to
+        ``RESEND_MAX_S`` in the half hour after answers came slowly (or late, after it was
+        away while the home stayed connected).
         """
-        slowest = max(self._ack_delays, default=0.0)
-        return min(max(self._resend_after_s, 2 * slowest), RESEND_MAX_S)
+        recent = (delay for at, delay in self._ack_delays if now - at <= _ACK_DELAYS_FOR_S)
+        wait = max(self._resend_after_s, 2 * max(recent, default=0.0))
+        return min(wait, max(self._resend_after_s, RESEND_MAX_S))
 
     def send_live(self, batch: str, payload: bytes) -> bool:
         """Send a live-power batch now if connected (it is not kept: the next one replaces it)."""
@@ -696,7 +702,7 @@ class LinkClient:
             for name in names:
                 self._in_flight.pop(name, None)
                 if (first := self._first_sent.pop(name, None)) is not None:
-                    self._ack_delays.append(answered - first)
+                    self._ack_delays.append((answered, answered - first))
         self.last_ack = now
         self._changed()
         self.drain()

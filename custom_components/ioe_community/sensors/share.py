@@ -39,8 +39,8 @@ _CEUTA_MELILLA_ZONE = "Africa/Ceuta"
 class ShareEntity(CoordinatorEntity[CommunityCoordinator], Entity):
     """A figure of the home's share now: refreshed by the community, the grid meter, the clock.
 
-    Each minute too, so that a community state grown old gives way to the forecast during an
-    outage, and the forecast's hours move on.
+    The link refreshes it when the community's state grows old (the forecast takes over during
+    an outage); each hour too, as the forecast's hours move on.
     """
 
     _attr_has_entity_name = True
@@ -62,7 +62,9 @@ class ShareEntity(CoordinatorEntity[CommunityCoordinator], Entity):
         """Follow the grid meter and the clock as well as the community."""
         await super().async_added_to_hass()
         self.async_on_remove(self._grid.async_start(self.hass))
-        self.async_on_remove(async_track_utc_time_change(self.hass, self._each_minute, second=0))
+        self.async_on_remove(
+            async_track_utc_time_change(self.hass, self._each_hour, minute=0, second=0)
+        )
         self._read(dt_util.utcnow())
 
     @callback
@@ -70,7 +72,7 @@ class ShareEntity(CoordinatorEntity[CommunityCoordinator], Entity):
         self._refresh()
 
     @callback
-    def _each_minute(self, _now: datetime) -> None:
+    def _each_hour(self, _now: datetime) -> None:
         self._refresh()
 
     @callback

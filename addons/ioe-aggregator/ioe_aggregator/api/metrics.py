@@ -149,8 +149,8 @@ async def metrics(request: web.Request) -> web.Response:
     exposition.add(
         "ioe_aggregator_broker_messages_waiting",
         "gauge",
-        "Messages received from the broker and not yet handled (growing: this replica falls "
-        "behind).",
+        "Messages received from the broker waiting to be read, behind the batches being "
+        "stored (up to 1000 at once): one that stays up says this replica falls behind.",
         _one(app[BROKER].waiting),
     )
     counters = ingest.counters
