@@ -6,11 +6,9 @@ never lose a reading: the outbox drained over MQTT, acknowledged batches only le
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime
 import json
 from pathlib import Path
-import threading
 import time
 
 from paho.mqtt import client as mqtt
@@ -31,9 +29,6 @@ from tests.conftest import AGGREGATOR_PASSWORD, AGGREGATOR_USER
 from .conftest import Community, StartAggregator, start_service, stored_rows
 
 T0 = datetime(2026, 11, 24, tzinfo=UTC)
-# An aggregator slower to answer than the home's resend period.
-SLOW_RESEND_S = 0.4
-SLOW_ACK_S = 1.0
 
 
 def wait_for(check, timeout_s: float = 30) -> None:  # type: ignore[no-untyped-def]
@@ -69,49 +64,6 @@ def test_the_outbox_drains_only_as_batches_are_acknowledged(
     assert len(rows) == 96  # every quarter of the day, once
     assert sum(row[4] for row in rows) == 24.0
     assert link.last_ack is not None
-
-
-def test_a_slow_aggregator_gets_a_batch_again_only_until_its_delay_is_known(
-    community: Community, tmp_path: Path
-) -> None:
-    # An aggregator answering later than the resend period (its queue long after a broker
-    # restart) is sent the first batches again, then given time: the rest go once.
-    code = community.add_member("m-0001")
-    outbox = Outbox(tmp_path / "outbox.db")
-    put_quarters(outbox, "m-0001", 0, 32, T0)
-    aggregator = community.connect(AGGREGATOR_USER, AGGREGATOR_PASSWORD)
-    aggregator.subscribe(f"{code.topic_prefix}/m/m-0001/readings")
-    ack_topic = f"{code.topic_prefix}/m/m-0001/ack"
-    received: list[str] = []
-    answers: list[threading.Timer] = []
-
-    def answer_late() -> None:
-        # Each batch that arrives is acknowledged SLOW_ACK_S later, every copy of it.
-        while len(answers) < len(aggregator.messages):
-            name = json.loads(aggregator.messages[len(answers)].payload)["batch"]
-            received.append(name)
-            ack = json.dumps({"schema": "ioe.ack.v1", "batches": [name]})
-            answer = threading.Timer(SLOW_ACK_S, aggregator.publish, (ack_topic, ack))
-            answer.start()
-            answers.append(answer)
-
-    link = LinkClient(settings(code), outbox, window=4, resend_after_s=SLOW_RESEND_S)
-    link.start()
-    try:
-        wait_for(lambda: answer_late() or outbox.state().batches == 0, 60)
-    finally:
-        link.stop()
-        for answer in answers:
-            answer.cancel()
-        aggregator.close()
-
-    copies = Counter(received)
-    assert set(copies) == {f"q-{n}" for n in range(32)}
-    # The first window goes again while the delay is learnt (each resend period until its
-    # acknowledgement: three times, give or take one on a busy machine); every batch after
-    # it, once.
-    assert max(copies.values()) <= 4, copies
-    assert {name for name, count in copies.items() if count > 1} <= {f"q-{n}" for n in range(4)}
 
 
 def test_a_refused_login_is_reported_as_such(community: Community, tmp_path: Path) -> None:

@@ -6,9 +6,8 @@ subscribes to its acknowledgements, its results and forecast and the community's
 signal, and sends
 what waits in the outbox, oldest first, with at most ``window`` batches unacknowledged at a
 time. A batch leaves the outbox only when an acknowledgement names it; a batch is sent again
-after ``resend_after_s`` without its acknowledgement (longer while the aggregator is slow to
-answer: ``LinkClient._resend_wait``), and at every new connection (storing it twice changes
-nothing at the aggregator). paho reconnects by itself with a backoff of 1 s
+after ``resend_after_s`` without its acknowledgement, and at every new connection (storing it
+twice changes nothing at the aggregator). paho reconnects by itself with a backoff of 1 s
 doubling to 60 s.
 
 The client id ends in a random suffix the home keeps (``new_client_suffix``): on a broker
@@ -68,13 +67,8 @@ from .protocol import ControlledDevice, ProtocolError, Reading, decode_message, 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_WINDOW: Final = 20
 # A batch not acknowledged this long after it was sent is sent again (the aggregator may have
-# been away while the broker had it). At least: a slow aggregator is given twice its recent
-# acknowledgements' delay, up to ``RESEND_MAX_S`` (``LinkClient._resend_wait``).
+# been away while the broker had it).
 DEFAULT_RESEND_AFTER_S: Final = 60.0
-RESEND_MAX_S: Final = 300.0
-# The acknowledgements whose delay the wait is judged on: the latest, of the last half hour.
-_ACK_DELAYS_KEPT: Final = 16
-_ACK_DELAYS_FOR_S: Final = 1800.0
 RECONNECT_MIN_S: Final = 1
 RECONNECT_MAX_S: Final = 60
 # CONNACK reason codes (MQTT v5) that mean the login itself is refused.
@@ -352,10 +346,6 @@ class LinkClient:
         self._lock = threading.Lock()
         # Batches sent and not yet acknowledged, with when (monotonic seconds) they were sent.
         self._in_flight: dict[str, float] = {}
-        # And when each was first sent on this connection: its acknowledgement's delay.
-        self._first_sent: dict[str, float] = {}
-        # (when, delay) of the latest acknowledgements, in monotonic seconds.
-        self._ack_delays: deque[tuple[float, float]] = deque(maxlen=_ACK_DELAYS_KEPT)
         # Live batches lately sent: their acknowledgements concern no outbox batch.
         self._live: deque[str] = deque(maxlen=64)
         self._stopping = threading.Event()
@@ -524,9 +514,8 @@ class LinkClient:
             return
         with self._lock:
             now = time.monotonic()
-            wait = self._resend_wait(now)
             for batch, sent in list(self._in_flight.items()):
-                if now - sent > wait:
+                if now - sent > self._resend_after_s:
                     del self._in_flight[batch]  # it goes again below
             room = self._window - len(self._in_flight)
             if room <= 0:
@@ -542,27 +531,11 @@ class LinkClient:
             for pending in waiting:
                 self._client.publish(self._topics["readings"], pending.payload, qos=1)
                 self._in_flight[pending.batch] = now
-                self._first_sent.setdefault(pending.batch, now)
         if waiting:
             try:
                 self._outbox.mark_sent([p.batch for p in waiting], datetime.now(UTC))
             except OutboxError as err:  # only the attempt count is lost
                 _LOGGER.warning("The community link cannot count its sends: %s", err)
-
-    def _resend_wait(self, now: float) -> float:
-        """Return how long a batch waits for its acknowledgement before it goes again (s).
-
-        The resend period, or twice the slowest of the latest acknowledgements if longer, each
-        counted from the batch's first sending (an answer to a batch sent twice may answer
-        either: the longer delay errs on the side of waiting), of the last half hour. A slow
-        aggregator, its queue long after a broker restart, is sent its first batches again,
-        and then given time. An aggregator away is sent them every resend period, or up to
-        ``RESEND_MAX_S`` in the half hour after answers came slowly (or late, after it was
-        away while the home stayed connected).
-        """
-        recent = (delay for at, delay in self._ack_delays if now - at <= _ACK_DELAYS_FOR_S)
-        wait = max(self._resend_after_s, 2 * max(recent, default=0.0))
-        return min(wait, max(self._resend_after_s, RESEND_MAX_S))
 
     def send_live(self, batch: str, payload: bytes) -> bool:
         """Send a live-power batch now if connected (it is not kept: the next one replaces it)."""
@@ -589,7 +562,6 @@ class LinkClient:
             return
         with self._lock:
             self._in_flight.clear()  # whatever was unacknowledged goes again
-            self._first_sent.clear()
             self._connections += 1
             first = self._connections == 1
             self._heard_self = False
@@ -697,12 +669,9 @@ class LinkClient:
             self.last_error = str(err)
             _LOGGER.error("The community link cannot update its outbox: %s", err)  # noqa: TRY400
             return
-        answered = time.monotonic()
         with self._lock:
             for name in names:
                 self._in_flight.pop(name, None)
-                if (first := self._first_sent.pop(name, None)) is not None:
-                    self._ack_delays.append((answered, answered - first))
         self.last_ack = now
         self._changed()
         self.drain()
