@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from playwright.async_api import Route
 import pytest
 
-from tests.web.conftest import OpenVisit, violations_text
+from tests.web.conftest import ControlCentre, OpenVisit, violations_text
 
 pytestmark = pytest.mark.usefixtures("allow_local_sockets")
 
@@ -55,3 +58,32 @@ async def test_an_unknown_page_says_so(visit: OpenVisit) -> None:
     page = await visit()
     await page.open("nowhere")
     assert "There is no such page." in await page.page.locator("main").inner_text()
+
+
+async def test_a_page_still_loading_does_not_draw_over_the_next(
+    visit: OpenVisit, control_centre: ControlCentre
+) -> None:
+    # The overview's figures are slow to come (a busy database); the manager goes on to the
+    # members meanwhile. The overview, drawn at last, must not replace the members' page.
+    control_centre.community.add_member("m-0001")
+    page = await visit()
+    asked, answered = asyncio.Event(), asyncio.Event()
+
+    async def slowly(route: Route) -> None:
+        asked.set()
+        await asyncio.sleep(3)
+        await route.continue_()
+        answered.set()
+
+    await page.page.route("**/api/v1/community/overview", slowly)
+    await page.page.goto(page.base)
+    await asyncio.wait_for(asked.wait(), 30)  # the overview asks for its figures, and waits
+    await page.open("members")
+    members = await page.page.locator("main h1").all_inner_texts()
+    await asyncio.wait_for(answered.wait(), 30)
+    await page.page.wait_for_load_state("networkidle")
+
+    assert await page.page.locator("main h1").all_inner_texts() == members == ["Members"]
+    assert await page.page.locator("main").count() == 1
+    assert await page.page.locator("#navigation a[aria-current=page]").inner_text() == "Members"
+    assert page.errors == []

@@ -23,7 +23,8 @@ const SECTIONS = [
   { path: "settings", permission: "administer" },
 ];
 
-const main = document.getElementById("main");
+// Replaced at each navigation (show()): a page still loading draws into its own, unseen.
+let main = document.getElementById("main");
 let session = null;
 
 function allowed(section) {
@@ -76,22 +77,28 @@ async function show() {
   const section = SECTIONS.find((one) => one.path === path.split("/")[0]);
   const found = section && allowed(section) ? resolve(path) : null;
   markCurrent(path);
+  // A fresh page for each navigation: one still loading (the overview just after signing in,
+  // say) finishes into the page it was given, no longer shown, not over this one.
+  const view = main.cloneNode(false);
+  main.replaceWith(view);
+  main = view;
   if (!found) {
-    replace(main, h("section", { class: "card empty" }, h("h1", {}, t("not-found")), h("a", { href: "#/overview" }, t("back-overview"))));
+    replace(view, h("section", { class: "card empty" }, h("h1", {}, t("not-found")), h("a", { href: "#/overview" }, t("back-overview"))));
     return;
   }
   const [render, params] = found;
-  replace(main, h("p", { class: "loading" }, t("loading")));
+  replace(view, h("p", { class: "loading" }, t("loading")));
   try {
-    await render(main, params, session);
+    await render(view, params, session);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return; // the sign-in form is shown
-    replace(main, errorMessage(error instanceof ApiError ? error.describe() : String(error)));
+    replace(view, errorMessage(error instanceof ApiError ? error.describe() : String(error)));
   }
+  if (view !== main) return; // another navigation since
   // After a navigation, the page's heading is where a keyboard or screen reader user starts.
-  if (document.activeElement === document.body || !main.contains(document.activeElement)) {
-    main.querySelector("h1")?.setAttribute("tabindex", "-1");
-    if (location.hash) main.querySelector("h1")?.focus({ preventScroll: true });
+  if (document.activeElement === document.body || !view.contains(document.activeElement)) {
+    view.querySelector("h1")?.setAttribute("tabindex", "-1");
+    if (location.hash) view.querySelector("h1")?.focus({ preventScroll: true });
   }
 }
 
