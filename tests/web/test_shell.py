@@ -52,6 +52,11 @@ async def test_keyboard_users_skip_to_the_content(visit: OpenVisit) -> None:
     assert await skip.is_visible()
     await page.page.keyboard.press("Enter")
     assert await page.page.evaluate("document.activeElement.id") == "main"
+    # The page stays: the link is no route of its own.
+    assert page.page.url.endswith("#/") or "#" not in page.page.url, page.page.url
+    await page.page.wait_for_load_state("networkidle")
+    assert await page.page.evaluate("document.activeElement.id") == "main"
+    assert "There is no such page." not in await page.page.locator("main").inner_text()
 
 
 async def test_an_unknown_page_says_so(visit: OpenVisit) -> None:

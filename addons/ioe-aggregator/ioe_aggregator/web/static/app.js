@@ -131,6 +131,11 @@ route("agreements", agreements.render);
 route("control", control.render);
 
 window.addEventListener("hashchange", () => session && show());
+// The skip link goes to the content, not to a page called "main" (the hash is the route).
+document.getElementById("skip-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+});
 onSignedOut(signIn);
 
 async function boot() {
