@@ -880,6 +880,8 @@ def _check_operations(
         problems.append(f"the aggregator's metrics answered {status}: {text[:200]}")
     elif "\nioe_aggregator_readings_kept_from_timestamp_seconds " not in text:
         problems.append("the metrics do not say where the raw readings begin (raw_readings_days)")
+    elif "\nioe_aggregator_broker_messages_waiting " not in text:
+        problems.append("the metrics do not say how many broker messages wait to be read")
     if made["readings"] == 0:
         problems.append(f"the aggregator's backup holds no readings: {made}")
     return problems
